@@ -1,0 +1,239 @@
+//! The command line: parses arguments, loads the config file and hands each command to its module
+//! in `commands/`. Exit codes: 0 success, 1 records failed or counts differ, 2 bad input or an
+//! unreachable / refused connection, 3 decisions needed before loading.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+use crate::config::ConnectArgs;
+use crate::sim::SizePreset;
+
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_BAD_INPUT: u8 = 2;
+pub const EXIT_NEEDS_DECISIONS: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "i2k",
+    version,
+    about = "Migrate a whole Intercom workspace into Kustomer",
+    long_about = "i2k moves a whole Intercom workspace into Kustomer: it stages everything in a local \
+ledger, loads it through Kustomer's API without ever duplicating a record, verifies both sides and \
+writes a report.\n\nWith no command it opens the migration console. Tokens are read from the \
+environment only: INTERCOM_TOKEN and KUSTOMER_API_KEY.",
+    after_help = "Examples:\n  i2k demo                      try it against simulated APIs\n  \
+i2k doctor                    check both connections\n  i2k plan --state ./acme        what would migrate, and how long it takes\n  \
+i2k run --headless --state ./acme --accept-defaults"
+)]
+pub struct Cli {
+    /// Config file (default: i2k.toml in the XDG config directory).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Run-state directory (ledger, archive, report, logs).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start both simulators with a generated workspace and open the console against them.
+    #[command(
+        after_help = "Examples:\n  i2k demo\n  i2k demo --size tiny\n  i2k demo --headless --size small"
+    )]
+    Demo(DemoArgs),
+    /// Serve the Intercom and Kustomer simulators standalone (first stdout line: JSON with URLs and tokens).
+    #[command(
+        after_help = "Examples:\n  i2k sim --size small\n  i2k sim --size tiny --intercom-addr 127.0.0.1:8081 --faults 5xx=0.05"
+    )]
+    Sim(SimArgs),
+    /// Check both connections: tokens, region, workspace and org names, API version, rate budgets.
+    #[command(
+        after_help = "Examples:\n  INTERCOM_TOKEN=… KUSTOMER_API_KEY=… i2k doctor\n  i2k doctor --intercom-region eu --kustomer-org acme --json"
+    )]
+    Doctor(DoctorArgs),
+    /// Stage the whole Intercom workspace in the local ledger (resumable, incremental).
+    #[command(after_help = "Examples:\n  i2k extract --state ./acme")]
+    Extract(ExtractArgs),
+    /// Print the scope: every object type with its count, bucket, and a load-time estimate.
+    #[command(
+        after_help = "Examples:\n  i2k plan --state ./acme\n  i2k plan --state ./acme --json --kustomer-rate 2000"
+    )]
+    Plan(PlanArgs),
+    /// Run the migration (`--headless` prints progress lines instead of opening the console).
+    #[command(
+        after_help = "Examples:\n  i2k run --headless --state ./acme --accept-defaults\n  i2k run --headless --state ./acme --only contacts,conversations --json"
+    )]
+    Run(RunArgs),
+    /// Compare source and target counts per type through the API (exit 1 when any type differs).
+    #[command(after_help = "Examples:\n  i2k verify --state ./acme")]
+    Verify(VerifyArgs),
+    /// Write the migration report (Markdown and JSON) into the state directory.
+    #[command(after_help = "Examples:\n  i2k report --state ./acme")]
+    Report(ReportArgs),
+    /// Print shell completions.
+    #[command(
+        after_help = "Examples:\n  i2k completions bash > ~/.local/share/bash-completion/completions/i2k"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Benchmarks against the in-process simulators, printed as ratios.
+    #[command(after_help = "Examples:\n  i2k bench\n  i2k bench --size small")]
+    Bench(BenchArgs),
+}
+
+/// Options of the simulators, shared by `sim`, `demo` and `bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimOptions {
+    /// Seed of the generated workspace (same seed, same workspace).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Intercom requests allowed per 10-second window (1,667 ≈ 10,000/min).
+    #[arg(long, default_value_t = 1667)]
+    pub intercom_rate: u32,
+    /// Kustomer org-wide requests allowed per 60 seconds (Enterprise: 1,000).
+    #[arg(long, default_value_t = 1000)]
+    pub kustomer_rate: u32,
+    /// Latency added to every API response, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Longest time a Kustomer bulk job takes to complete, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    pub bulk_delay_ms: u64,
+    /// Delay before a new Kustomer record is visible to search, in milliseconds.
+    #[arg(long, default_value_t = 120_000)]
+    pub indexing_delay_ms: u64,
+    /// Seconds an idle Intercom companies scroll stays open.
+    #[arg(long, default_value_t = 60)]
+    pub scroll_idle_secs: u64,
+    /// Injected faults, e.g. `5xx=0.05,timeout=0.02,reset=0.01,429=0.01,malformed=0.005`
+    /// (prefix a kind with `intercom.` or `kustomer.` to limit it to one side).
+    #[arg(long, default_value = "")]
+    pub faults: String,
+    /// How long an injected timeout holds its answer, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    pub fault_hang_ms: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SimArgs {
+    #[arg(long, value_enum, default_value_t = SizePreset::Small)]
+    pub size: SizePreset,
+    /// Address of the Intercom simulator (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub intercom_addr: std::net::SocketAddr,
+    /// Address of the Kustomer simulator (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub kustomer_addr: std::net::SocketAddr,
+    #[command(flatten)]
+    pub sim: SimOptions,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    #[arg(long, value_enum, default_value_t = SizePreset::Small)]
+    pub size: SizePreset,
+    /// Run without the console, printing progress lines.
+    #[arg(long)]
+    pub headless: bool,
+    /// With --headless: JSON lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub sim: SimOptions,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// One JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExtractArgs {
+    /// Plain progress lines even on a terminal.
+    #[arg(long)]
+    pub plain: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// One JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// The Kustomer plan's budget in requests per minute, for the estimate.
+    #[arg(long, default_value_t = 1000)]
+    pub kustomer_rate: u32,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Print progress lines instead of opening the console.
+    #[arg(long)]
+    pub headless: bool,
+    /// With --headless: JSON lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Take the stated default for every unresolved decision (listed in the summary).
+    #[arg(long)]
+    pub accept_defaults: bool,
+    /// Limit the run to these types and what they depend on, e.g. `contacts,conversations`.
+    #[arg(long, value_delimiter = ',', value_name = "TYPES")]
+    pub only: Vec<String>,
+    /// Share of the Kustomer org budget the migration may take (0 < share ≤ 1).
+    #[arg(long, default_value_t = 0.8)]
+    pub rate_share: f64,
+    /// The Kustomer plan's budget in requests per minute, until the server announces its own.
+    #[arg(long, default_value_t = 1000)]
+    pub kustomer_rate: u32,
+    /// Intercom workflow ids to export into the archive.
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub workflow_ids: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// One JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[arg(long, value_enum, default_value_t = SizePreset::Small)]
+    pub size: SizePreset,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    match runtime.block_on(commands::dispatch(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}

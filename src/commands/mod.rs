@@ -1,0 +1,63 @@
+//! One module per command; each takes the parsed arguments and returns the process exit code.
+
+pub mod bench;
+pub mod console;
+pub mod demo;
+pub mod doctor;
+pub mod extract;
+pub mod plan;
+pub mod report;
+pub mod run;
+pub mod sim;
+pub mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command};
+use crate::config::{ConnectArgs, Endpoints, FileConfig};
+
+/// What every command may need besides its own arguments.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub file: FileConfig,
+    pub connect: ConnectArgs,
+    pub state: Option<PathBuf>,
+}
+
+impl Context {
+    pub fn endpoints(&self) -> anyhow::Result<Endpoints> {
+        Endpoints::resolve(&self.connect, &self.file)
+    }
+
+    pub fn state_dir(&self) -> anyhow::Result<PathBuf> {
+        crate::config::state_dir(self.state.as_deref(), &self.file)
+    }
+}
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let file = FileConfig::load(cli.config.as_deref())?;
+    let ctx = Context {
+        file,
+        connect: cli.connect,
+        state: cli.state,
+    };
+    match cli.command {
+        None => console::run(&ctx).await,
+        Some(Command::Demo(a)) => demo::run(&ctx, a).await,
+        Some(Command::Sim(a)) => sim::run(&ctx, a).await,
+        Some(Command::Doctor(a)) => doctor::run(&ctx, a).await,
+        Some(Command::Extract(a)) => extract::run(&ctx, a).await,
+        Some(Command::Plan(a)) => plan::run(&ctx, a).await,
+        Some(Command::Run(a)) => run::run(&ctx, a).await,
+        Some(Command::Verify(a)) => verify::run(&ctx, a).await,
+        Some(Command::Report(a)) => report::run(&ctx, a).await,
+        Some(Command::Bench(a)) => bench::run(&ctx, a).await,
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(shell, &mut Cli::command(), "i2k", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The migration engine: plan, phases, runner and control, behind an `EngineHandle`.

@@ -1,0 +1,1 @@
+//! The headless front-end: progress lines (or JSON lines) and a final summary.

@@ -1,0 +1,7 @@
+//! The shared transport of both API clients: one send path with timeouts, retries with backoff
+//! and jitter, typed errors carrying the API's own code and message, redaction of secrets, and the
+//! `RateGate` that paces requests inside the budget each server announces.
+
+pub mod secret;
+
+pub use secret::Secret;

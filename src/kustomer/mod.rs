@@ -1,0 +1,1 @@
+//! Typed client of Kustomer's REST API: models and endpoints, on the shared send path.

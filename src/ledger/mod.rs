@@ -1,0 +1,1 @@
+//! The SQLite ledger: extracted source records, the id map, failures, decisions, runs.

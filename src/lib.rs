@@ -1,0 +1,21 @@
+//! i2k moves a whole Intercom workspace into Kustomer: extraction into a local ledger, an idempotent
+//! load through Kustomer's API, verification and a report, driven from a terminal console or headless.
+//!
+//! Layers (dependencies point down only): `cli`/`commands` → `tui`/`headless` → `engine` →
+//! `ledger`, `mapping` → `intercom`, `kustomer` → `http`. `sim` holds simulators of both APIs and
+//! shares no types with the clients.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod engine;
+pub mod headless;
+pub mod http;
+pub mod intercom;
+pub mod kustomer;
+pub mod ledger;
+pub mod mapping;
+pub mod rng;
+pub mod sim;
+pub mod timefmt;
+pub mod tui;

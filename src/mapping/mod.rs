@@ -1,0 +1,1 @@
+//! Pure Intercom → Kustomer transforms (no I/O, no async).

@@ -1,0 +1,1 @@
+//! Simulator of Intercom's REST API 2.16.

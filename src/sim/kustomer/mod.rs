@@ -1,0 +1,1 @@
+//! Simulator of Kustomer's REST API.

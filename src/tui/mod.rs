@@ -1,0 +1,1 @@
+//! The migration console (ratatui): screens that read engine snapshots and send commands.
