@@ -1,1 +1,3 @@
 //! The migration engine: plan, phases, runner and control, behind an `EngineHandle`.
+
+pub mod model;

@@ -1,0 +1,446 @@
+//! The engine's public vocabulary: what front-ends read (`Snapshot`, `Event`, the wizard's data)
+//! and what they send (`Command`). Plain data, no behaviour: the TUI and the headless runner are
+//! two readers of the same values.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The object types of the Intercom workspace, named as the simulator's ground truth names them.
+/// These names are used by `i2k plan --json`, `--only`, `verify` and the report.
+pub const OBJECT_TYPES: [&str; 23] = [
+    "admins",
+    "teams",
+    "tags",
+    "segments",
+    "data_attributes",
+    "conversation_attributes",
+    "companies",
+    "contacts",
+    "contact_notes",
+    "company_notes",
+    "collections",
+    "articles",
+    "article_versions",
+    "article_translations",
+    "conversations",
+    "conversation_parts",
+    "attachments",
+    "data_events",
+    "tickets",
+    "ticket_types",
+    "brands",
+    "office_hours_schedules",
+    "macros",
+];
+
+/// Where an object type goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bucket {
+    /// Migrated through Kustomer's API.
+    Migrate,
+    /// Rebuilt by a person from the checklist (`MANUAL.md`).
+    Manual,
+    /// Written to local JSON-lines files in the run directory.
+    Archive,
+}
+
+impl Bucket {
+    pub fn label(self) -> &'static str {
+        match self {
+            Bucket::Migrate => "migrate",
+            Bucket::Manual => "manual",
+            Bucket::Archive => "archive",
+        }
+    }
+}
+
+/// The load phases, in dependency order (DESIGN.md "Phases").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseId {
+    Prerequisites,
+    UsersTeams,
+    Metadata,
+    Companies,
+    Customers,
+    Kb,
+    Conversations,
+    Extras,
+}
+
+impl PhaseId {
+    pub const ALL: [PhaseId; 8] = [
+        PhaseId::Prerequisites,
+        PhaseId::UsersTeams,
+        PhaseId::Metadata,
+        PhaseId::Companies,
+        PhaseId::Customers,
+        PhaseId::Kb,
+        PhaseId::Conversations,
+        PhaseId::Extras,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            PhaseId::Prerequisites => "Prerequisites",
+            PhaseId::UsersTeams => "Users & teams",
+            PhaseId::Metadata => "Attribute metadata",
+            PhaseId::Companies => "Companies",
+            PhaseId::Customers => "Customers",
+            PhaseId::Kb => "Knowledge base",
+            PhaseId::Conversations => "Conversations",
+            PhaseId::Extras => "Events & extras",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseStatus {
+    /// Waiting for its inputs or the phases it depends on.
+    Waiting,
+    Running,
+    Paused,
+    Done,
+    /// Finished with failed records.
+    DoneWithFailures,
+    /// Not in this run's scope.
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseProgress {
+    pub phase: PhaseId,
+    pub status: PhaseStatus,
+    pub total: u64,
+    pub done: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub in_flight: u64,
+}
+
+/// Extraction progress of one object type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtractProgress {
+    pub object: String,
+    pub fetched: u64,
+    /// Known once the API has said (search `total_count`) or the listing completed.
+    pub total: Option<u64>,
+    pub complete: bool,
+}
+
+/// A rate budget as the gate sees it in the current window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    /// Requests sent in the current window.
+    pub used: u32,
+    /// Requests the migration may send in the window (limit × share).
+    pub allowed: u32,
+    /// The server's announced limit per window.
+    pub limit: u32,
+    pub window_secs: u32,
+    /// Requests answered 429 so far.
+    pub throttled: u64,
+    pub requests: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Idle,
+    Extracting,
+    Running,
+    Paused,
+    Cancelling,
+    Finished,
+    Failed(String),
+}
+
+/// Aggregate progress, published at most 10 times a second on a `watch` channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub state: RunState,
+    pub phases: Vec<PhaseProgress>,
+    pub extraction: Vec<ExtractProgress>,
+    pub records_per_sec: f64,
+    pub requests_per_sec: f64,
+    /// Records completed per second over the last minute, oldest first.
+    pub throughput: Vec<u64>,
+    pub kustomer: Budget,
+    pub intercom: Budget,
+    /// Share of the Kustomer org budget the migration takes (0 < share ≤ 1).
+    pub rate_share: f64,
+    pub elapsed: Duration,
+    pub eta: Option<Duration>,
+    /// What the engine is doing now, in a few words.
+    pub activity: String,
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Snapshot {
+            state: RunState::Idle,
+            phases: PhaseId::ALL
+                .iter()
+                .map(|&phase| PhaseProgress {
+                    phase,
+                    status: PhaseStatus::Waiting,
+                    total: 0,
+                    done: 0,
+                    failed: 0,
+                    skipped: 0,
+                    in_flight: 0,
+                })
+                .collect(),
+            extraction: Vec::new(),
+            records_per_sec: 0.0,
+            requests_per_sec: 0.0,
+            throughput: Vec::new(),
+            kustomer: Budget::default(),
+            intercom: Budget::default(),
+            rate_share: 0.8,
+            elapsed: Duration::ZERO,
+            eta: None,
+            activity: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+/// Discrete happenings, on an `mpsc` channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Log { level: LogLevel, message: String },
+    PhaseStarted { phase: PhaseId },
+    PhaseFinished { phase: PhaseId, done: u64, failed: u64, skipped: u64 },
+    RecordFailed { failure: FailureSummary },
+    Finished { summary: RunSummary },
+}
+
+/// What a front-end asks of a running engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    Pause,
+    Resume,
+    /// Stop after in-flight requests settle; a later run resumes where this one stopped.
+    Cancel,
+    SetRateShare { share: f64 },
+    /// Put failed records back to pending and run them again.
+    Retry { records: Vec<RecordRef> },
+    /// Mark failed records skipped, with the operator's reason.
+    Skip { records: Vec<RecordRef>, reason: String },
+}
+
+/// One source record: its Intercom object type and id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RecordRef {
+    pub object: String,
+    pub source_id: String,
+}
+
+/// The class of an error, for filtering and for deciding what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// The API refused the record (4xx other than 429): fix the data or the mapping.
+    Rejected,
+    /// Authentication or permission: fix the token or its roles.
+    Auth,
+    /// Retries ran out on 429s, 5xx, timeouts or resets.
+    Transient,
+    /// The source record could not be read or mapped.
+    Source,
+    /// A decision (mapping) is missing or points nowhere.
+    Mapping,
+    /// The outcome of a write is unknown (answer lost, not found by lookup).
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailureSummary {
+    pub record: RecordRef,
+    pub phase: PhaseId,
+    pub class: ErrorClass,
+    pub message: String,
+    pub attempts: u32,
+}
+
+/// Everything the Errors screen shows about one failed record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailureDetail {
+    pub summary: FailureSummary,
+    /// The source record as extracted (raw JSON, pretty-printed).
+    pub source: String,
+    /// The last request, redacted (method, URL, body).
+    pub request: String,
+    /// The last response, redacted (status, body).
+    pub response: String,
+    /// The mapping decision that shaped this record, if one did (e.g. `admin:123`).
+    pub mapping_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Pass,
+    Fail,
+    Created,
+    Warn,
+}
+
+impl CheckStatus {
+    /// A symbol, so status never depends on colour alone.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CheckStatus::Pass => "✓",
+            CheckStatus::Fail => "✗",
+            CheckStatus::Created => "+",
+            CheckStatus::Warn => "!",
+        }
+    }
+}
+
+/// One side's connection as `doctor` and the Connect screen show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionInfo {
+    /// "intercom" or "kustomer".
+    pub side: String,
+    pub url: String,
+    pub status: CheckStatus,
+    /// Workspace name (Intercom) or org name (Kustomer).
+    pub name: Option<String>,
+    pub region: Option<String>,
+    pub api_version: Option<String>,
+    /// Announced limit and its window, e.g. 1667 per 10 s.
+    pub rate_limit: Option<u32>,
+    pub rate_window_secs: Option<u32>,
+    /// "missing" or a redacted hint; never the token.
+    pub token: String,
+    /// Roles of the Kustomer key, where readable.
+    pub roles: Vec<String>,
+    /// What went wrong and what to do, when status is not Pass.
+    pub detail: Option<String>,
+}
+
+/// One row of the scope: an object type, its live count and where it goes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScopeItem {
+    pub object: String,
+    pub count: u64,
+    pub bucket: Bucket,
+    /// What exists in Intercom but its API cannot return (parts beyond 500, events older than 90 days).
+    pub not_retrievable: u64,
+    pub note: String,
+}
+
+/// A segment and whether it is carried as a saved search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentChoice {
+    pub id: String,
+    pub name: String,
+    pub members: u64,
+    pub updated_at: i64,
+    pub in_use: bool,
+}
+
+/// One prerequisite check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrereqCheck {
+    pub name: String,
+    pub status: CheckStatus,
+    pub detail: String,
+    /// What i2k would create on confirmation, if it can.
+    pub can_create: Option<String>,
+}
+
+/// How an Intercom admin is carried into Kustomer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum AdminDecision {
+    Unresolved,
+    /// An existing Kustomer user.
+    User { user_id: String, email: String },
+    /// Create the user in Kustomer (Kustomer emails an invitation).
+    Invite,
+    /// The fallback user (the API key's own user unless the operator names another).
+    Fallback,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminMapping {
+    pub admin_id: String,
+    pub name: String,
+    pub email: String,
+    /// Suggested user (same email), if any.
+    pub suggestion: Option<UserChoice>,
+    pub decision: AdminDecision,
+}
+
+/// A Kustomer user the operator can pick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserChoice {
+    pub user_id: String,
+    pub name: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum FieldDecision {
+    Unresolved,
+    /// Carry it as this custom attribute (name includes the type suffix).
+    Attribute { name: String },
+    /// Write it to the archive only.
+    Archive,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldMapping {
+    /// "contact", "company" or "conversation".
+    pub model: String,
+    pub source_name: String,
+    pub source_type: String,
+    /// Proposed attribute name with its Kustomer suffix (`planStr`, `seatsNum`…), if one fits.
+    pub proposed: Option<String>,
+    pub decision: FieldDecision,
+    pub note: String,
+}
+
+/// Verification of one object type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TypeVerification {
+    pub object: String,
+    pub source: u64,
+    pub migrated: u64,
+    pub archived: u64,
+    pub manual: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub not_retrievable: u64,
+    /// Counted in Kustomer through list or externalId routes; None when not countable there.
+    pub target: Option<u64>,
+    pub agrees: bool,
+}
+
+/// The end of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub phases: Vec<PhaseProgress>,
+    pub elapsed: Duration,
+    pub kustomer_requests: u64,
+    pub intercom_requests: u64,
+    /// Defaults taken for unresolved decisions (with `--accept-defaults`).
+    pub defaults_taken: Vec<String>,
+    pub cancelled: bool,
+}
