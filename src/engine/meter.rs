@@ -104,7 +104,11 @@ mod tests {
         for s in 1..=11u64 {
             m.sample(t0 + Duration::from_secs(s), s * 5, s * 2);
         }
-        assert!((m.records_per_sec() - 5.0).abs() < 0.01, "{}", m.records_per_sec());
+        assert!(
+            (m.records_per_sec() - 5.0).abs() < 0.01,
+            "{}",
+            m.records_per_sec()
+        );
         assert_eq!(m.eta(50), Some(Duration::from_secs(10)));
         assert_eq!(m.eta(0), Some(Duration::ZERO));
         assert!(m.history().len() >= 10);

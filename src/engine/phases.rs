@@ -42,7 +42,12 @@ pub const PHASES: [Phase; 8] = [
     Phase {
         id: PhaseId::Kb,
         depends_on: &[PhaseId::UsersTeams],
-        sources: &["collections", "articles", "article_versions", "article_translations"],
+        sources: &[
+            "collections",
+            "articles",
+            "article_versions",
+            "article_translations",
+        ],
     },
     Phase {
         id: PhaseId::Conversations,
@@ -52,7 +57,14 @@ pub const PHASES: [Phase; 8] = [
     Phase {
         id: PhaseId::Extras,
         depends_on: &[PhaseId::Customers, PhaseId::Conversations],
-        sources: &["data_events", "segments", "tickets", "contact_notes", "company_notes", "macros"],
+        sources: &[
+            "data_events",
+            "segments",
+            "tickets",
+            "contact_notes",
+            "company_notes",
+            "macros",
+        ],
     },
 ];
 
@@ -62,7 +74,10 @@ pub fn phase(id: PhaseId) -> &'static Phase {
 
 /// The phase that loads a source type, if any.
 pub fn phase_of(object: &str) -> Option<PhaseId> {
-    PHASES.iter().find(|p| p.sources.contains(&object)).map(|p| p.id)
+    PHASES
+        .iter()
+        .find(|p| p.sources.contains(&object))
+        .map(|p| p.id)
 }
 
 /// The phases a run limited to `only` (ground-truth type names) needs: the phases loading those
@@ -134,7 +149,11 @@ mod tests {
             ]
         );
         assert!(!p.contains(&PhaseId::Kb));
-        assert!(phases_for(&["widgets".to_string()]).unwrap_err().contains("widgets"));
+        assert!(
+            phases_for(&["widgets".to_string()])
+                .unwrap_err()
+                .contains("widgets")
+        );
         assert_eq!(phases_for(&[]).unwrap().len(), 8);
     }
 }
