@@ -1,1 +1,3 @@
 //! Typed client of Kustomer's REST API: models and endpoints, on the shared send path.
+
+pub mod assumptions;
