@@ -55,9 +55,6 @@ pub const KB_CATEGORY_PARENT_FIELD: &str = "parent";
 /// `{title, htmlBody, slug?, publishedAt?}`; the paths are listed in the KB operation index.
 pub const KB_VERSION_FIELDS: [&str; 4] = ["title", "htmlBody", "slug", "publishedAt"];
 
-/// `x-ratelimit-reset`: epoch seconds when larger than this, else seconds from now.
-pub const RATE_RESET_EPOCH_THRESHOLD: u64 = 1_000_000_000;
-
 /// A bulk item error meaning "this externalId already exists": the documented example is
 /// `"duplicate detected"`; other wordings (`already exists`) are treated the same.
 pub fn is_duplicate_error(message: &str) -> bool {

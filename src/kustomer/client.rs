@@ -242,11 +242,10 @@ impl KustomerClient {
         let mut out = Vec::new();
         for page_no in 1..=MAX_PAGES {
             let page = self.page(path, query, page_no, page_size).await?;
-            let full = page.items.len() as u64 >= u64::from(page_size);
-            let has_next = page.next.is_some();
-            let empty = page.items.is_empty();
+            let fetched = (out.len() + page.items.len()) as u64;
+            let more = page.more_after(fetched, page_size);
             out.extend(page.items);
-            if empty || !(has_next || full) {
+            if !more {
                 break;
             }
         }
@@ -261,14 +260,12 @@ impl KustomerClient {
             return Ok(total);
         }
         let mut count = first.items.len() as u64;
-        let mut more = !first.items.is_empty()
-            && (first.next.is_some() || first.items.len() as u64 >= u64::from(PAGE_SIZE));
+        let mut more = first.more_after(count, PAGE_SIZE);
         let mut page_no = 2;
         while more && page_no <= MAX_PAGES {
             let page = self.page(path, query, page_no, PAGE_SIZE).await?;
             count += page.items.len() as u64;
-            more = !page.items.is_empty()
-                && (page.next.is_some() || page.items.len() as u64 >= u64::from(PAGE_SIZE));
+            more = page.more_after(count, PAGE_SIZE);
             page_no += 1;
         }
         Ok(count)

@@ -105,6 +105,8 @@ pub struct Page {
     pub items: Vec<Resource>,
     pub total: Option<u64>,
     pub next: Option<String>,
+    /// Whether the answer had a `links` object at all (then a null `next` means the end).
+    pub has_links: bool,
 }
 
 impl Page {
@@ -118,13 +120,34 @@ impl Page {
         let total = meta
             .and_then(|m| m.get("total").or_else(|| m.get("totalCount")))
             .and_then(|t| t.as_u64().or_else(|| t.as_str()?.parse().ok()));
+        let has_links = body.get("links").is_some_and(Value::is_object);
         let next = body
             .get("links")
             .and_then(|l| l.get("next"))
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .map(str::to_string);
-        Page { items, total, next }
+        Page {
+            items,
+            total,
+            next,
+            has_links,
+        }
+    }
+
+    /// Whether another page may follow, given how many items were fetched so far: a `links.next`
+    /// says so; without links, `meta.total` or a full page does.
+    pub fn more_after(&self, fetched: u64, page_size: u32) -> bool {
+        if self.items.is_empty() {
+            return false;
+        }
+        if self.next.is_some() {
+            return true;
+        }
+        if let Some(total) = self.total {
+            return fetched < total;
+        }
+        !self.has_links && self.items.len() as u64 >= u64::from(page_size)
     }
 }
 
@@ -391,6 +414,27 @@ mod tests {
         assert_eq!(page.next.as_deref(), Some("/v1/tags?page=2"));
         let last = Page::from_body(&json!({"data": [], "links": {"next": null}}));
         assert_eq!((last.total, last.next), (None, None));
+    }
+
+    #[test]
+    fn paging_stops_at_the_end_whatever_the_server_says() {
+        let items = |n: usize| -> Vec<Value> { (0..n).map(|i| json!({"id": i})).collect() };
+        let linked_end = Page::from_body(&json!({"data": items(2), "links": {"next": null}}));
+        assert!(
+            !linked_end.more_after(2, 2),
+            "a null next ends a linked list"
+        );
+        let counted = Page::from_body(&json!({"data": items(2), "meta": {"total": 5}}));
+        assert!(counted.more_after(2, 100), "meta.total says more");
+        assert!(!counted.more_after(5, 100));
+        let bare_full = Page::from_body(&json!({"data": items(3)}));
+        assert!(
+            bare_full.more_after(3, 3),
+            "no links: a full page may have a successor"
+        );
+        assert!(!bare_full.more_after(3, 4));
+        let empty = Page::from_body(&json!({"data": [], "links": {"next": "/v1/x?page=9"}}));
+        assert!(!empty.more_after(0, 10), "an empty page always ends");
     }
 
     #[test]
