@@ -204,10 +204,12 @@ impl KustomerClient {
         Self::resource(&reply)
     }
 
-    /// A direct lookup: 404 (or an empty `data`) is `None`.
-    async fn find(&self, req: Request) -> Result<Option<Resource>> {
+    /// A direct externalId lookup: 404 (or an empty `data`) is `None`, and so is a record whose
+    /// own `externalId` differs (a lookup must never adopt a stranger).
+    async fn find(&self, req: Request, external_id: &str) -> Result<Option<Resource>> {
         match self.send(req).await {
-            Ok(reply) => Ok(Resource::from_body(&reply.body)),
+            Ok(reply) => Ok(Resource::from_body(&reply.body)
+                .filter(|r| r.external_id().is_none_or(|x| x == external_id))),
             Err(KustomerError::Api(e)) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
@@ -493,9 +495,10 @@ impl KustomerClient {
     }
 
     pub async fn customer_by_external_id(&self, external_id: &str) -> Result<Option<Resource>> {
-        self.find(Request::get(endpoints::customer_by_external_id(
+        self.find(
+            Request::get(endpoints::customer_by_external_id(external_id)),
             external_id,
-        )))
+        )
         .await
     }
 
@@ -514,9 +517,10 @@ impl KustomerClient {
     }
 
     pub async fn conversation_by_external_id(&self, external_id: &str) -> Result<Option<Resource>> {
-        self.find(Request::get(endpoints::conversation_by_external_id(
+        self.find(
+            Request::get(endpoints::conversation_by_external_id(external_id)),
             external_id,
-        )))
+        )
         .await
     }
 
@@ -539,8 +543,11 @@ impl KustomerClient {
     }
 
     pub async fn message_by_external_id(&self, external_id: &str) -> Result<Option<Resource>> {
-        self.find(Request::get(endpoints::message_by_external_id(external_id)))
-            .await
+        self.find(
+            Request::get(endpoints::message_by_external_id(external_id)),
+            external_id,
+        )
+        .await
     }
 
     pub async fn conversation_messages(&self, conversation_id: &str) -> Result<Vec<Resource>> {
@@ -665,10 +672,10 @@ impl KustomerClient {
         klass: &str,
         external_id: &str,
     ) -> Result<Option<Resource>> {
-        self.find(Request::get(endpoints::kobject_by_external_id(
-            klass,
+        self.find(
+            Request::get(endpoints::kobject_by_external_id(klass, external_id)),
             external_id,
-        )))
+        )
         .await
     }
 
