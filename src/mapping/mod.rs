@@ -1,1 +1,4 @@
 //! Pure Intercom → Kustomer transforms (no I/O, no async).
+
+pub mod attributes;
+pub mod names;
