@@ -45,8 +45,7 @@ fn items<T: DeserializeOwned>(label: &str, body: &Value, key: &str) -> Vec<T> {
     };
     list.into_iter()
         .map(|v| {
-            serde_json::from_value::<T>(v.clone())
-                .unwrap_or_else(|e| panic!("{label}: {e}\n{v:#}"))
+            serde_json::from_value::<T>(v.clone()).unwrap_or_else(|e| panic!("{label}: {e}\n{v:#}"))
         })
         .collect()
 }
@@ -79,8 +78,7 @@ fn admin_team_tag_segment_examples_parse() {
     let segments: Vec<Segment> = all(&s, "/segments", "get", "segments");
     assert_eq!(segments.len(), 2);
     assert_eq!(segments[0].person_type.as_deref(), Some("user"));
-    let contact_segments: Vec<Segment> =
-        all(&s, "/contacts/{contact_id}/segments", "get", "data");
+    let contact_segments: Vec<Segment> = all(&s, "/contacts/{contact_id}/segments", "get", "data");
     assert!(contact_segments[0].created_at.is_some());
     let _company_segments: Vec<Segment> =
         all(&s, "/companies/{company_id}/segments", "get", "data");
@@ -92,7 +90,11 @@ fn admin_team_tag_segment_examples_parse() {
 fn attribute_examples_parse_with_their_data_types() {
     let s = spec();
     let attrs: Vec<DataAttribute> = all(&s, "/data_attributes", "get", "data");
-    assert!(attrs.iter().all(|a| a.data_type.is_some() && a.name.is_some()));
+    assert!(
+        attrs
+            .iter()
+            .all(|a| a.data_type.is_some() && a.name.is_some())
+    );
     assert!(attrs.iter().any(|a| a.data_type == Some(DataType::Date)));
     let conv: Vec<ConversationAttribute> = all(&s, "/conversations/attributes", "get", "data");
     let list = conv
@@ -169,12 +171,17 @@ fn help_center_examples_parse() {
     let articles: Vec<Article> = all(&s, "/articles", "get", "data");
     assert_eq!(articles[0].author_id, Some(Id::from("991267492")));
     assert_eq!(articles[0].state, Some(ArticleState::Published));
-    let versions: Vec<ArticleVersion> =
-        all(&s, "/articles/{article_id}/versions", "get", "data");
+    let versions: Vec<ArticleVersion> = all(&s, "/articles/{article_id}/versions", "get", "data");
     assert_eq!(versions.len(), 2);
     assert_eq!(versions[1].from_version_id, None);
     let full: Vec<ArticleVersion> = all(&s, "/articles/{article_id}/versions/{id}", "get", "");
-    assert!(full[0].body.as_deref().unwrap().contains("Body of this version"));
+    assert!(
+        full[0]
+            .body
+            .as_deref()
+            .unwrap()
+            .contains("Body of this version")
+    );
 }
 
 #[test]
@@ -182,7 +189,11 @@ fn events_example_parses_with_a_next_url() {
     let s = spec();
     for (label, body) in examples(&s, "/events", "get") {
         let summary: EventSummary = serde_json::from_value(body.clone()).unwrap();
-        assert_eq!(summary.email.as_deref(), Some("user26@email.com"), "{label}");
+        assert_eq!(
+            summary.email.as_deref(),
+            Some("user26@email.com"),
+            "{label}"
+        );
         assert!(Pages::of(&body).next_url().is_some(), "{label}");
     }
 }
@@ -224,12 +235,22 @@ fn brand_schedule_and_macro_examples_parse() {
         "get",
         "data",
     );
-    assert!(exceptions[0].time_intervals.is_empty(), "null intervals read as none");
+    assert!(
+        exceptions[0].time_intervals.is_empty(),
+        "null intervals read as none"
+    );
     assert_eq!(exceptions[1].time_intervals.len(), 1);
     let macros: Vec<Macro> = all(&s, "/macros", "get", "data");
     assert!(macros.len() >= 5);
-    assert!(macros.iter().all(|m| m.created_at.is_some()), "ISO times read");
-    assert_eq!(macros[0].created_at, Some(1752751088), "2025-07-17T11:18:08Z");
+    assert!(
+        macros.iter().all(|m| m.created_at.is_some()),
+        "ISO times read"
+    );
+    assert_eq!(
+        macros[0].created_at,
+        Some(1752751088),
+        "2025-07-17T11:18:08Z"
+    );
     let cursors: Vec<String> = examples(&s, "/macros", "get")
         .iter()
         .filter_map(|(_, b)| Pages::of(b).starting_after().map(str::to_string))

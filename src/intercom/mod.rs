@@ -4,7 +4,11 @@
 //! route i2k reads; `client` pages through each listing in the style its endpoint uses (search
 //! cursors in the body, the companies scroll, page numbers, `has_more` sub-lists, `pages.next` URLs).
 
+pub mod client;
+pub mod endpoints;
 pub mod lenient;
 pub mod models;
 
+pub use client::{IntercomClient, IntercomError, Listing, Page, Pager, Position, ScrollTiming};
+pub use endpoints::{Searchable, WholeList};
 pub use lenient::Id;

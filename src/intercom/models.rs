@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::lenient::{
-    Id, id_list, lenient, lenient_vec, open_enum, opt_bool, opt_count, opt_f64, opt_id,
-    opt_string, opt_time,
+    Id, id_list, lenient, lenient_vec, open_enum, opt_bool, opt_count, opt_f64, opt_id, opt_string,
+    opt_time,
 };
 
 open_enum!(
