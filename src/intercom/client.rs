@@ -83,7 +83,17 @@ impl IntercomClient {
         token: Secret,
         rate_per_window: u32,
     ) -> Result<IntercomClient, ApiError> {
-        let mut config = ClientConfig::new(ApiSide::Intercom, base_url, token);
+        IntercomClient::connect_with(
+            ClientConfig::new(ApiSide::Intercom, base_url, token),
+            rate_per_window,
+        )
+    }
+
+    /// As [`IntercomClient::connect`], with the caller's timeouts and attempts (e.g. a quick check).
+    pub fn connect_with(
+        mut config: ClientConfig,
+        rate_per_window: u32,
+    ) -> Result<IntercomClient, ApiError> {
         config.headers.push((
             "Intercom-Version".into(),
             crate::config::INTERCOM_VERSION.into(),
