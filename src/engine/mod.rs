@@ -5,3 +5,4 @@ pub mod handle;
 pub mod meter;
 pub mod model;
 pub mod phases;
+pub mod plan;
