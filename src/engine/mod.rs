@@ -1,8 +1,10 @@
 //! The migration engine: plan, phases, runner and control, behind an `EngineHandle`.
 
+pub mod context;
 pub mod control;
 pub mod handle;
 pub mod meter;
 pub mod model;
 pub mod phases;
 pub mod plan;
+pub mod write;
