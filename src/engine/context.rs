@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, watch};
 
 use crate::engine::control::{Cancelled, Control};
-use crate::engine::model::{Event, LogLevel, PhaseId, PhaseStatus};
+use crate::engine::model::{Event, ExtractProgress, LogLevel, PhaseId, PhaseStatus};
 use crate::http::Secret;
 use crate::intercom::IntercomClient;
 use crate::kustomer::KustomerClient;
@@ -78,6 +78,7 @@ struct Status {
     phases: BTreeMap<PhaseId, PhaseStatus>,
     activity: String,
     defaults_taken: Vec<String>,
+    extraction: Vec<ExtractProgress>,
 }
 
 /// Counts a phase's requests in flight while alive.
@@ -167,6 +168,31 @@ impl Ctx {
         let what = what.into();
         self.log(LogLevel::Info, format!("default taken: {what}"));
         self.status().defaults_taken.push(what);
+    }
+
+    /// Extraction reports how far one listing has come.
+    pub fn set_extract_progress(
+        &self,
+        object: &str,
+        fetched: u64,
+        total: Option<u64>,
+        complete: bool,
+    ) {
+        let mut status = self.status();
+        let entry = ExtractProgress {
+            object: object.to_string(),
+            fetched,
+            total,
+            complete,
+        };
+        match status.extraction.iter_mut().find(|e| e.object == object) {
+            Some(e) => *e = entry,
+            None => status.extraction.push(entry),
+        }
+    }
+
+    pub fn extract_progress(&self) -> Vec<ExtractProgress> {
+        self.status().extraction.clone()
     }
 
     pub fn defaults_taken(&self) -> Vec<String> {
