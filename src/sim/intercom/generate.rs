@@ -349,7 +349,8 @@ impl Workspace {
                     (created + rng.range(600, 14 * DAY as u64) as i64 + i64::from(parts) * 60)
                         .min(anchor - 1);
                 let mut attachments_at = Vec::new();
-                if rng.chance(0.15) {
+                // Conversation 2 always carries a file on its source, so every preset shows one.
+                if i == 2 || rng.chance(0.15) {
                     attachments_at.push(u32::MAX);
                 }
                 for _ in 0..rng.range(0, 3) {
