@@ -69,22 +69,47 @@ fn ok(v: Value) -> Response {
 }
 
 fn not_found(what: &str) -> Response {
-    error(StatusCode::NOT_FOUND, "not_found", &format!("{what} Not Found"))
+    error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &format!("{what} Not Found"),
+    )
 }
 
 fn bad_request(code: &str, message: &str) -> Response {
     error(StatusCode::BAD_REQUEST, code, message)
 }
 
+/// A 400 refusal, answered as an `error.list`; small enough to travel in a `Result`.
+struct Refusal {
+    code: &'static str,
+    message: String,
+}
+
+impl Refusal {
+    fn new(code: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        bad_request(self.code, &self.message)
+    }
+}
+
 /// `per_page` and `page` from the query, with a default and the documented maximum of 150.
-fn page_params(q: &HashMap<String, String>, default: usize) -> Result<(usize, usize), Response> {
+fn page_params(q: &HashMap<String, String>, default: usize) -> Result<(usize, usize), Refusal> {
     let per_page = match q.get("per_page") {
         Some(v) => v
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=150).contains(n))
             .ok_or_else(|| {
-                bad_request("parameter_invalid", "per_page must be between 1 and 150")
+                Refusal::new("parameter_invalid", "per_page must be between 1 and 150")
             })?,
         None => default,
     };
@@ -93,7 +118,7 @@ fn page_params(q: &HashMap<String, String>, default: usize) -> Result<(usize, us
             .parse::<usize>()
             .ok()
             .filter(|n| *n >= 1)
-            .ok_or_else(|| bad_request("parameter_invalid", "page must be 1 or more"))?,
+            .ok_or_else(|| Refusal::new("parameter_invalid", "page must be 1 or more"))?,
         None => 1,
     };
     Ok((per_page, page))
@@ -110,7 +135,8 @@ fn paged_list(
     let end = (start + per_page).min(total);
     let data: Vec<Value> = (start..end).map(render).collect();
     let total_pages = total.div_ceil(per_page);
-    let mut pages = json!({"type": "pages", "page": page, "per_page": per_page, "total_pages": total_pages});
+    let mut pages =
+        json!({"type": "pages", "page": page, "per_page": per_page, "total_pages": total_pages});
     if page < total_pages {
         pages["next"] = json!({"page": page + 1, "per_page": per_page, "starting_after": null});
     }
@@ -213,7 +239,9 @@ async fn companies_scroll(State(st): State<Shared>, Query(q): Params) -> Respons
         ScrollStep::Page { param, range } => {
             let ws = st.workspace();
             let data: Vec<Value> = range.map(|i| r::company(&ws, i)).collect();
-            ok(json!({"type": "list", "data": data, "pages": null, "total_count": null, "scroll_param": param}))
+            ok(
+                json!({"type": "list", "data": data, "pages": null, "total_count": null, "scroll_param": param}),
+            )
         }
     }
 }
@@ -230,7 +258,11 @@ async fn company_by_id(State(st): State<Shared>, Path(id): Path<String>) -> Resp
     let ws = st.workspace();
     match company_index(&ws, &id) {
         Some(i) => ok(r::company(&ws, i)),
-        None => error(StatusCode::NOT_FOUND, "company_not_found", "Company Not Found"),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "company_not_found",
+            "Company Not Found",
+        ),
     }
 }
 
@@ -241,11 +273,15 @@ async fn company_contacts(
 ) -> Response {
     let ws = st.workspace();
     let Some(c) = company_index(&ws, &id) else {
-        return error(StatusCode::NOT_FOUND, "company_not_found", "Company Not Found");
+        return error(
+            StatusCode::NOT_FOUND,
+            "company_not_found",
+            "Company Not Found",
+        );
     };
     let (per_page, page) = match page_params(&q, 50) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let members = &ws.company_contacts[c];
     ok(paged_list(members.len(), per_page, page, |k| {
@@ -256,7 +292,11 @@ async fn company_contacts(
 async fn company_segments(State(st): State<Shared>, Path(id): Path<String>) -> Response {
     let ws = st.workspace();
     let Some(c) = company_index(&ws, &id) else {
-        return error(StatusCode::NOT_FOUND, "company_not_found", "Company Not Found");
+        return error(
+            StatusCode::NOT_FOUND,
+            "company_not_found",
+            "Company Not Found",
+        );
     };
     let data: Vec<Value> = (0..ws.used_segments())
         .filter(|s| (c + s) % 4 == 0)
@@ -272,11 +312,15 @@ async fn company_notes(
 ) -> Response {
     let ws = st.workspace();
     let Some(c) = company_index(&ws, &id) else {
-        return error(StatusCode::NOT_FOUND, "company_not_found", "Company Not Found");
+        return error(
+            StatusCode::NOT_FOUND,
+            "company_not_found",
+            "Company Not Found",
+        );
     };
     let (per_page, page) = match page_params(&q, 50) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let n = usize::from(ws.companies[c].notes);
     // Newest first, as Intercom lists notes.
@@ -303,7 +347,7 @@ async fn contacts_list(State(st): State<Shared>, Query(q): Params) -> Response {
     let ws = st.workspace();
     let (per_page, _) = match page_params(&q, 50) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let offset = match q.get("starting_after") {
         Some(c) => match search::decode_cursor(c) {
@@ -314,8 +358,12 @@ async fn contacts_list(State(st): State<Shared>, Query(q): Params) -> Response {
     };
     let total = ws.sizes.contacts;
     let end = (offset + per_page).min(total);
-    let data: Vec<Value> = (offset.min(total)..end).map(|i| r::contact(&ws, i)).collect();
-    ok(json!({"type": "list", "data": data, "total_count": total, "pages": cursor_pages(offset, per_page, total)}))
+    let data: Vec<Value> = (offset.min(total)..end)
+        .map(|i| r::contact(&ws, i))
+        .collect();
+    ok(
+        json!({"type": "list", "data": data, "total_count": total, "pages": cursor_pages(offset, per_page, total)}),
+    )
 }
 
 async fn contact_by_id(State(st): State<Shared>, Path(id): Path<String>) -> Response {
@@ -326,10 +374,13 @@ async fn contact_by_id(State(st): State<Shared>, Path(id): Path<String>) -> Resp
     }
 }
 
-fn parse_body(body: Result<Json<Value>, JsonRejection>) -> Result<Value, Response> {
+fn parse_body(body: Result<Json<Value>, JsonRejection>) -> Result<Value, Refusal> {
     match body {
         Ok(Json(v)) => Ok(v),
-        Err(e) => Err(bad_request("parameter_invalid", &format!("invalid JSON body: {e}"))),
+        Err(e) => Err(Refusal::new(
+            "parameter_invalid",
+            format!("invalid JSON body: {e}"),
+        )),
     }
 }
 
@@ -388,11 +439,11 @@ fn search_request(
     default_per_page: usize,
     dates: DateSemantics,
     sample: &dyn Fn(&str) -> Option<FieldValue>,
-) -> Result<SearchRequest, Response> {
+) -> Result<SearchRequest, Refusal> {
     let body = parse_body(body)?;
     let req = search::parse_request(&body, default_per_page)
-        .map_err(|(code, msg)| bad_request(code, &msg))?;
-    search::validate(&req.filter, sample, dates).map_err(|(code, msg)| bad_request(code, &msg))?;
+        .map_err(|(code, msg)| Refusal::new(code, msg))?;
+    search::validate(&req.filter, sample, dates).map_err(|(code, msg)| Refusal::new(code, msg))?;
     Ok(req)
 }
 
@@ -403,7 +454,7 @@ async fn contacts_search(
     let sample = |f: &str| field_sample(f).filter(|_| contact_field_known(f));
     let req = match search_request(body, 50, DateSemantics::CalendarDay, &sample) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let ws = st.workspace();
     let (page, total) = run_search(
@@ -417,7 +468,9 @@ async fn contacts_search(
         },
     );
     let data: Vec<Value> = page.into_iter().map(|i| r::contact(&ws, i)).collect();
-    ok(json!({"type": "list", "data": data, "total_count": total, "pages": cursor_pages(req.offset, req.per_page, total)}))
+    ok(
+        json!({"type": "list", "data": data, "total_count": total, "pages": cursor_pages(req.offset, req.per_page, total)}),
+    )
 }
 
 fn contact_field_known(f: &str) -> bool {
@@ -457,7 +510,7 @@ async fn contact_companies(
     };
     let (per_page, page) = match page_params(&q, 50) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let list = &ws.contacts[c].companies;
     let mut v = paged_list(list.len(), per_page, page, |k| {
@@ -488,7 +541,7 @@ async fn contact_notes(
     };
     let (per_page, page) = match page_params(&q, 50) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let n = usize::from(ws.contacts[c].notes);
     ok(paged_list(n, per_page, page, |k| {
@@ -516,12 +569,14 @@ fn conversation_field(ws: &Workspace, i: usize, field: &str) -> Option<FieldValu
         "updated_at" => FieldValue::Date(c.updated_at),
         "state" => FieldValue::Str(c.state.as_str().into()),
         "open" => FieldValue::Bool(c.state != g::ConversationState::Closed),
-        "admin_assignee_id" => {
-            FieldValue::Int(c.admin_assignee.map_or(0, |a| g::ADMIN_ID_BASE as i64 + i64::from(a)))
-        }
-        "team_assignee_id" => {
-            FieldValue::Int(c.team_assignee.map_or(0, |t| g::TEAM_ID_BASE as i64 + i64::from(t)))
-        }
+        "admin_assignee_id" => FieldValue::Int(
+            c.admin_assignee
+                .map_or(0, |a| g::ADMIN_ID_BASE as i64 + i64::from(a)),
+        ),
+        "team_assignee_id" => FieldValue::Int(
+            c.team_assignee
+                .map_or(0, |t| g::TEAM_ID_BASE as i64 + i64::from(t)),
+        ),
         "contact_ids" => FieldValue::Many(vec![g::contact_id(c.contact as usize)]),
         _ => return None,
     })
@@ -554,7 +609,7 @@ async fn conversations_search(
     };
     let req = match search_request(body, 20, DateSemantics::Exact, &sample) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let ws = st.workspace();
     let (page, total) = run_search(
@@ -568,7 +623,9 @@ async fn conversations_search(
         .into_iter()
         .map(|i| r::conversation(&st, &ws, i, false))
         .collect();
-    ok(json!({"type": "conversation.list", "conversations": conversations, "total_count": total, "pages": cursor_pages(req.offset, req.per_page, total)}))
+    ok(
+        json!({"type": "conversation.list", "conversations": conversations, "total_count": total, "pages": cursor_pages(req.offset, req.per_page, total)}),
+    )
 }
 
 async fn conversation_by_id(
@@ -621,12 +678,15 @@ async fn collections(State(st): State<Shared>, Query(q): Params) -> Response {
     let ws = st.workspace();
     let (per_page, page) = match page_params(&q, 20) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     // Descending `updated_at`, as Intercom lists help center content.
     let mut order: Vec<usize> = (0..ws.sizes.collections).collect();
     order.sort_by_key(|i| {
-        std::cmp::Reverse((r::collection(&ws, *i)["updated_at"].as_i64().unwrap_or(0), *i))
+        std::cmp::Reverse((
+            r::collection(&ws, *i)["updated_at"].as_i64().unwrap_or(0),
+            *i,
+        ))
     });
     ok(paged_list(order.len(), per_page, page, |k| {
         r::collection(&ws, order[k])
@@ -637,7 +697,7 @@ async fn articles(State(st): State<Shared>, Query(q): Params) -> Response {
     let ws = st.workspace();
     let (per_page, page) = match page_params(&q, 20) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let mut order: Vec<usize> = (0..ws.sizes.articles).collect();
     order.sort_by_key(|a| std::cmp::Reverse((r::article_times(&ws, *a).1, *a)));
@@ -669,7 +729,7 @@ async fn article_versions(
     };
     let (per_page, page) = match page_params(&q, 25) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let n = usize::from(ws.article_versions[a]);
     ok(paged_list(n, per_page, page, |k| {
@@ -800,12 +860,17 @@ fn ticket_field(ws: &Workspace, t: usize, field: &str) -> Option<FieldValue> {
         "updated_at" => FieldValue::Date(ws.ticket_updated[t]),
         "open" => FieldValue::Bool(r::ticket_state_of(t) != 3),
         "state" => FieldValue::Str(
-            ["submitted", "in_progress", "waiting_on_customer", "resolved"][r::ticket_state_of(t)]
-                .into(),
+            [
+                "submitted",
+                "in_progress",
+                "waiting_on_customer",
+                "resolved",
+            ][r::ticket_state_of(t)]
+            .into(),
         ),
-        "ticket_type_id" => FieldValue::Int(
-            (g::TICKET_TYPE_ID_BASE + r::ticket_type_of(ws, t) as u64) as i64,
-        ),
+        "ticket_type_id" => {
+            FieldValue::Int((g::TICKET_TYPE_ID_BASE + r::ticket_type_of(ws, t) as u64) as i64)
+        }
         "contact_ids" => FieldValue::Many(vec![g::contact_id(r::ticket_contact(ws, t))]),
         _ => return None,
     })
@@ -819,13 +884,18 @@ async fn tickets_search(
         field_sample(f).filter(|_| {
             matches!(
                 f,
-                "id" | "created_at" | "updated_at" | "open" | "state" | "ticket_type_id" | "contact_ids"
+                "id" | "created_at"
+                    | "updated_at"
+                    | "open"
+                    | "state"
+                    | "ticket_type_id"
+                    | "contact_ids"
             )
         })
     };
     let req = match search_request(body, 20, DateSemantics::Exact, &sample) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let ws = st.workspace();
     let (page, total) = run_search(
@@ -836,7 +906,9 @@ async fn tickets_search(
         &|i, f| sort_value(ticket_field(&ws, i, f), i),
     );
     let tickets: Vec<Value> = page.into_iter().map(|t| r::ticket(&ws, t)).collect();
-    ok(json!({"type": "ticket.list", "tickets": tickets, "total_count": total, "pages": cursor_pages(req.offset, req.per_page, total)}))
+    ok(
+        json!({"type": "ticket.list", "tickets": tickets, "total_count": total, "pages": cursor_pages(req.offset, req.per_page, total)}),
+    )
 }
 
 async fn ticket_by_id(State(st): State<Shared>, Path(id): Path<String>) -> Response {
@@ -885,7 +957,11 @@ fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for k in 0..4 {
             if k <= chunk.len() {
@@ -920,12 +996,17 @@ async fn macros(State(st): State<Shared>, Query(q): Params) -> Response {
     let ws = st.workspace();
     let (per_page, _) = match page_params(&q, 50) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let since = match q.get("updated_since") {
         Some(v) => match v.parse::<i64>() {
             Ok(t) => Some(t),
-            Err(_) => return bad_request("parameter_invalid", "updated_since must be a unix timestamp"),
+            Err(_) => {
+                return bad_request(
+                    "parameter_invalid",
+                    "updated_since must be a unix timestamp",
+                );
+            }
         },
         None => None,
     };
@@ -934,10 +1015,20 @@ async fn macros(State(st): State<Shared>, Query(q): Params) -> Response {
         Some(c) => {
             let parsed = unbase64(c)
                 .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-                .and_then(|v| Some((v.get(0)?.as_f64()? as i64, v.get(1)?.as_str()?.parse::<u64>().ok()?)));
+                .and_then(|v| {
+                    Some((
+                        v.get(0)?.as_f64()? as i64,
+                        v.get(1)?.as_str()?.parse::<u64>().ok()?,
+                    ))
+                });
             match parsed {
                 Some(p) => Some(p),
-                None => return bad_request("parameter_invalid", "starting_after is not a valid cursor"),
+                None => {
+                    return bad_request(
+                        "parameter_invalid",
+                        "starting_after is not a valid cursor",
+                    );
+                }
             }
         }
         None => None,
@@ -1019,7 +1110,7 @@ fn pick_distinct(rng: &mut crate::rng::Rng, n: usize, total: usize) -> Vec<usize
 pub async fn touch(State(st): State<Shared>, body: Result<Json<Value>, JsonRejection>) -> Response {
     let body = match parse_body(body) {
         Ok(b) => b,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let count = |k: &str| body.get(k).and_then(Value::as_u64).unwrap_or(0) as usize;
     let now = crate::timefmt::now_unix();

@@ -227,7 +227,8 @@ fn compare(actual: &FieldValue, op: Op, value: &Value, dates: DateSemantics) -> 
 }
 
 fn as_int(v: &Value) -> Option<i64> {
-    v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 fn as_text(v: &Value) -> Option<String> {
@@ -294,7 +295,7 @@ pub fn encode_cursor(offset: usize) -> String {
 }
 
 pub fn decode_cursor(cursor: &str) -> Option<usize> {
-    if cursor.len() % 2 != 0 {
+    if !cursor.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..cursor.len())
