@@ -1040,3 +1040,39 @@ async fn sim_command_prints_one_json_line_then_stops_on_ctrl_c() {
     };
     assert!(status.success(), "{status}");
 }
+
+#[tokio::test]
+async fn latency_delays_api_routes_but_not_sim_routes() {
+    let mut config = Config::new(11, SizePreset::Tiny);
+    config.latency = Duration::from_millis(300);
+    let sim = start(config).await;
+    let api = Api::new(&sim);
+    let t = std::time::Instant::now();
+    api.ok("/me").await;
+    assert!(t.elapsed() >= Duration::from_millis(300));
+    let t = std::time::Instant::now();
+    api.sim_get("/__sim/truth").await;
+    assert!(t.elapsed() < Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn conversation_parts_name_the_contact_as_the_contact_record_does() {
+    let sim = tiny().await;
+    let api = Api::new(&sim);
+    let conversation = api.ok("/conversations/1000").await;
+    let contact_id = conversation["contacts"]["contacts"][0]["id"]
+        .as_str()
+        .unwrap();
+    let contact = api.ok(&format!("/contacts/{contact_id}")).await;
+    let by_contact: Vec<&Value> = conversation["conversation_parts"]["conversation_parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["author"]["id"] == contact_id)
+        .collect();
+    assert!(!by_contact.is_empty());
+    for p in by_contact {
+        assert_eq!(p["author"]["email"], contact["email"]);
+        assert_eq!(p["author"]["name"], contact["name"]);
+    }
+}

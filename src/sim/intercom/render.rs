@@ -328,15 +328,22 @@ pub fn contact_segments(ws: &Workspace, c: usize) -> Vec<usize> {
         .collect()
 }
 
-pub fn contact(ws: &Workspace, i: usize) -> Value {
-    let idx = &ws.contacts[i];
-    let mut rng = ws.rng("contact-detail", i as u64);
+/// A contact's name and email, the same wherever the contact appears.
+pub fn contact_identity(ws: &Workspace, i: usize) -> (String, String) {
+    let mut rng = ws.rng("contact-identity", i as u64);
     let name = g::person_name(&mut rng);
-    let id = g::contact_id(i);
     let email = format!(
         "customer{i}@{}",
         rng.pick(&["example.com", "example.org", "exemple.fr", "beispiel.de"])
     );
+    (name, email)
+}
+
+pub fn contact(ws: &Workspace, i: usize) -> Value {
+    let idx = &ws.contacts[i];
+    let mut rng = ws.rng("contact-detail", i as u64);
+    let (name, email) = contact_identity(ws, i);
+    let id = g::contact_id(i);
     let domain = email.split('@').nth(1).unwrap_or("").to_string();
     let mut custom = serde_json::Map::new();
     for k in 0..ws.sizes.contact_attributes {
@@ -623,9 +630,8 @@ fn attachment_json(state: &SimState, f: &g::FileRef) -> Value {
 }
 
 fn contact_author(ws: &Workspace, c: usize) -> Value {
-    let mut rng = ws.rng("contact-detail", c as u64);
-    let name = g::person_name(&mut rng);
-    json!({"type": if ws.contacts[c].is_lead { "lead" } else { "user" }, "id": g::contact_id(c), "name": name, "email": format!("customer{c}@example.com")})
+    let (name, email) = contact_identity(ws, c);
+    json!({"type": if ws.contacts[c].is_lead { "lead" } else { "user" }, "id": g::contact_id(c), "name": name, "email": email})
 }
 
 /// Timestamp of part `k` (0-based, after the source) of a conversation.
@@ -912,8 +918,6 @@ pub fn ticket(ws: &Workspace, t: usize) -> Value {
             let at = created + (updated - created) * (k as i64 + 1) / nparts as i64;
             let to = if k + 1 == nparts { st } else { (k as usize).min(st) };
             let from = if k == 0 { 0 } else { ((k - 1) as usize).min(st) };
-            let (_, name_from, _) = TICKET_STATES[from];
-            let _ = name_from;
             json!({
                 "type": "ticket_part", "id": (t as u64 * 100 + k).to_string(),
                 "part_type": if k == 0 { "comment" } else { "ticket_state_updated_by_admin" },

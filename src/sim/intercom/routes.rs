@@ -780,7 +780,7 @@ async fn events(State(st): State<Shared>, Query(q): Params) -> Response {
         return not_found("User");
     };
     let external = (!ws.contacts[c].is_lead).then(|| format!("user-{c}"));
-    let email = r::contact(&ws, c)["email"].clone();
+    let email = r::contact_identity(&ws, c).1;
     let all = ws.events_of(c);
     if q.get("summary").is_some_and(|v| v == "true") {
         let mut by_name: Vec<(&str, i64, i64, u64)> = Vec::new();
