@@ -829,14 +829,26 @@ impl App {
             ListId::Admins => self
                 .admins
                 .get(i)
-                .map(|a| format!("{} {} {}", a.name, a.email, admin_decision_label(a)))
+                .map(|a| {
+                    let open = if a.decision == AdminDecision::Unresolved {
+                        "unresolved"
+                    } else {
+                        ""
+                    };
+                    format!("{} {} {} {open}", a.name, a.email, admin_decision_label(a))
+                })
                 .unwrap_or_default(),
             ListId::Fields => self
                 .fields
                 .get(i)
                 .map(|f| {
+                    let open = if f.decision == FieldDecision::Unresolved {
+                        "unresolved"
+                    } else {
+                        ""
+                    };
                     format!(
-                        "{}.{} {} {}",
+                        "{}.{} {} {} {open}",
                         f.model,
                         f.source_name,
                         f.source_type,
@@ -1483,8 +1495,8 @@ fn cycle<T: Clone + PartialEq>(all: &[T], current: Option<T>) -> Option<T> {
 pub fn admin_decision_label(admin: &AdminMapping) -> String {
     match &admin.decision {
         AdminDecision::Unresolved => match &admin.suggestion {
-            Some(s) => format!("unresolved (suggested {})", s.email),
-            None => "unresolved".into(),
+            Some(s) => format!("suggested {}", s.email),
+            None => "no match: pick a user".into(),
         },
         AdminDecision::User { email, .. } => format!("user {email}"),
         AdminDecision::Invite => "invite as new user".into(),
@@ -1495,8 +1507,8 @@ pub fn admin_decision_label(admin: &AdminMapping) -> String {
 pub fn field_decision_label(field: &FieldMapping) -> String {
     match &field.decision {
         FieldDecision::Unresolved => match &field.proposed {
-            Some(p) => format!("unresolved (proposed {p})"),
-            None => "unresolved".into(),
+            Some(p) => format!("proposed {p}"),
+            None => "no attribute type fits".into(),
         },
         FieldDecision::Attribute { name } => name.clone(),
         FieldDecision::Archive => "archive".into(),

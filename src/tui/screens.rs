@@ -5,10 +5,10 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Clear, Gauge, Paragraph, Row, Sparkline, Table, Wrap};
+use ratatui::widgets::{Cell, Clear, Paragraph, Row, Sparkline, Table, Wrap};
 
 use crate::engine::model::{
-    AdminDecision, CheckStatus, FieldDecision, LogLevel, PhaseStatus, RunState,
+    AdminDecision, CheckStatus, FieldDecision, LogLevel, PhaseId, PhaseStatus, RunState,
 };
 use crate::timefmt::unix_to_iso;
 use crate::tui::app::{
@@ -47,14 +47,14 @@ fn list_title(app: &App, list: ListId, title: &str, shown: usize, total: usize) 
 
 /// Draws a virtualised table of `list` into `area` (with its block).
 #[allow(clippy::too_many_arguments)]
-fn table<'a>(
+fn table(
     app: &mut App,
     frame: &mut Frame,
     area: Rect,
     list: ListId,
     title: &str,
     focused: bool,
-    header: Vec<&'a str>,
+    header: Vec<&str>,
     widths: Vec<Constraint>,
     build: impl Fn(&App, usize) -> Vec<Cell<'static>>,
 ) {
@@ -646,13 +646,13 @@ pub fn run(app: &mut App, frame: &mut Frame, area: Rect) {
     ])
     .areas(area);
     let [phases_area, stats_area] = Layout::horizontal([
-        Constraint::Min(44),
-        Constraint::Length(if wide { 56 } else { 32 }),
+        Constraint::Min(40),
+        Constraint::Length(if wide { 56 } else { 30 }),
     ])
     .areas(top);
 
     // Phases
-    let bar_width: usize = if wide { 30 } else { 10 };
+    let bar_width: usize = if wide { 30 } else { 8 };
     let rows: Vec<Row> = app
         .snapshot
         .phases
@@ -665,22 +665,24 @@ pub fn run(app: &mut App, frame: &mut Frame, area: Rect) {
             } else {
                 0.0
             };
-            let filled = ((fraction.clamp(0.0, 1.0)) * bar_width as f64).round() as usize;
-            let bar = format!(
-                "{}{} {:>3.0}%",
-                "█".repeat(filled),
-                "░".repeat(bar_width - filled),
-                fraction * 100.0
-            );
             let style = t.phase(p.status);
-            Row::new(vec![
+            let name = if wide {
+                p.phase.label()
+            } else {
+                short_phase_label(p.phase)
+            };
+            let mut cells = vec![
                 Cell::from(Span::styled(phase_symbol(p.status), style)),
-                Cell::from(p.phase.label()),
+                Cell::from(name),
                 Cell::from(
-                    Line::from(format!("{}/{}", fmt_count(p.done), fmt_count(p.total)))
-                        .right_aligned(),
+                    Line::from(if wide {
+                        format!("{}/{}", fmt_count(p.done), fmt_count(p.total))
+                    } else {
+                        format!("{}/{}", p.done, p.total)
+                    })
+                    .right_aligned(),
                 ),
-                Cell::from(Span::styled(bar, style)),
+                Cell::from(Span::styled(text_bar(fraction, bar_width, wide), style)),
                 Cell::from(
                     Line::from(Span::styled(
                         if p.failed > 0 {
@@ -692,34 +694,50 @@ pub fn run(app: &mut App, frame: &mut Frame, area: Rect) {
                     ))
                     .right_aligned(),
                 ),
-                Cell::from(
-                    Line::from(if p.in_flight > 0 {
-                        format!("▶{}", p.in_flight)
-                    } else {
-                        String::new()
-                    })
-                    .right_aligned(),
-                ),
-            ])
+            ];
+            cells.push(Cell::from(
+                Line::from(if p.in_flight > 0 {
+                    format!("▶{}", p.in_flight)
+                } else {
+                    String::new()
+                })
+                .right_aligned(),
+            ));
+            Row::new(cells)
         })
         .collect();
-    let header = Row::new(vec![
-        "",
-        "Phase",
-        "Done/total",
-        "Progress",
-        "Failed",
-        "Flight",
-    ])
+    let header = if wide {
+        Row::new(vec![
+            "",
+            "Phase",
+            "Done/total",
+            "Progress",
+            "Failed",
+            "Flight",
+        ])
+    } else {
+        Row::new(vec!["", "Phase", "Done/all", "", "Fail", "Fly"])
+    }
     .style(t.header().add_modifier(Modifier::UNDERLINED));
-    let widths = [
-        Constraint::Length(1),
-        Constraint::Length(18),
-        Constraint::Length(if wide { 15 } else { 11 }),
-        Constraint::Length(bar_width as u16 + 5),
-        Constraint::Length(7),
-        Constraint::Length(6),
-    ];
+    let widths = if wide {
+        [
+            Constraint::Length(1),
+            Constraint::Length(18),
+            Constraint::Length(15),
+            Constraint::Length(bar_width as u16 + 5),
+            Constraint::Length(7),
+            Constraint::Length(6),
+        ]
+    } else {
+        [
+            Constraint::Length(1),
+            Constraint::Length(13),
+            Constraint::Length(10),
+            Constraint::Length(bar_width as u16),
+            Constraint::Length(4),
+            Constraint::Min(4),
+        ]
+    };
     frame.render_widget(
         Table::new(rows, widths)
             .header(header)
@@ -732,6 +750,11 @@ pub fn run(app: &mut App, frame: &mut Frame, area: Rect) {
     let s = &app.snapshot;
     let label = |text: &str| Span::styled(format!("{text:<10}"), t.dim());
     let eta = s.eta.map(fmt_duration).unwrap_or_else(|| "—".into());
+    let budget_ratio = if s.kustomer.allowed > 0 {
+        (s.kustomer.used as f64 / s.kustomer.allowed as f64).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let mut lines = vec![
         Line::from(vec![
             label("State"),
@@ -740,19 +763,8 @@ pub fn run(app: &mut App, frame: &mut Frame, area: Rect) {
                 t.run_state(&s.state),
             ),
         ]),
-        Line::from(vec![
-            label("Elapsed"),
-            Span::raw(fmt_duration(s.elapsed)),
-            Span::styled("  ETA ", t.dim()),
-            Span::raw(eta),
-        ]),
-        Line::from(vec![
-            label("Speed"),
-            Span::raw(format!(
-                "{:.0} rec/s · {:.1} req/s",
-                s.records_per_sec, s.requests_per_sec
-            )),
-        ]),
+        Line::from(vec![label("Elapsed"), Span::raw(fmt_duration(s.elapsed))]),
+        Line::from(vec![label("ETA"), Span::raw(eta)]),
         Line::from(vec![
             label("Kustomer"),
             Span::raw(format!(
@@ -761,13 +773,20 @@ pub fn run(app: &mut App, frame: &mut Frame, area: Rect) {
             )),
         ]),
         Line::from(vec![
+            label("Budget"),
+            Span::styled(
+                text_bar(budget_ratio, if wide { 30 } else { 11 }, true),
+                t.accent(),
+            ),
+        ]),
+        Line::from(vec![
             label("Share"),
             Span::raw(format!(
                 "{:.0}% of {}",
                 s.rate_share * 100.0,
                 fmt_count(s.kustomer.limit.into())
             )),
-            Span::styled("  +/-", t.key()),
+            Span::styled(" +/-", t.key()),
         ]),
         Line::from(vec![
             label("Intercom"),
@@ -787,34 +806,25 @@ pub fn run(app: &mut App, frame: &mut Frame, area: Rect) {
     if let RunState::Failed(reason) = &s.state {
         lines.push(Line::from(Span::styled(format!("✗ {reason}"), t.bad())));
     }
-    let stats_block = panel(app, "Figures", false);
-    let stats_inner = stats_block.inner(stats_area);
-    frame.render_widget(stats_block, stats_area);
-    let [figures, gauge_area] =
-        Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(stats_inner);
-    frame.render_widget(Paragraph::new(lines), figures);
-    let used_ratio = if s.kustomer.allowed > 0 {
-        (s.kustomer.used as f64 / s.kustomer.allowed as f64).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
     frame.render_widget(
-        Gauge::default()
-            .gauge_style(if t.color { t.accent() } else { Style::new() })
-            .use_unicode(true)
-            .label(format!("budget {:.0}%", used_ratio * 100.0))
-            .ratio(used_ratio),
-        gauge_area,
+        Paragraph::new(lines).block(panel(app, "Figures", false)),
+        stats_area,
     );
 
     // Throughput and activity
     let [spark_area, activity_area] = Layout::horizontal([
-        Constraint::Percentage(if wide { 60 } else { 55 }),
+        Constraint::Percentage(if wide { 60 } else { 50 }),
         Constraint::Min(10),
     ])
     .areas(middle);
-    let peak = s.throughput.iter().copied().max().unwrap_or(0);
-    let spark_block = panel(app, &format!("Throughput · records/s · peak {peak}"), false);
+    let spark_block = panel(
+        app,
+        &format!(
+            "Throughput {:.0} rec/s · {:.1} req/s",
+            s.records_per_sec, s.requests_per_sec
+        ),
+        false,
+    );
     let spark_inner = spark_block.inner(spark_area);
     frame.render_widget(spark_block, spark_area);
     let skip = s
@@ -842,7 +852,7 @@ pub fn run(app: &mut App, frame: &mut Frame, area: Rect) {
         activity_area,
     );
 
-    // Log tail: the newest lines, unless the operator scrolled up.
+    // Log tail: the newest lines that pass the filter.
     let visible = app.visible(ListId::Log);
     let block = panel(
         app,
@@ -866,6 +876,31 @@ pub fn run(app: &mut App, frame: &mut Frame, area: Rect) {
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// `████░░░░ 52%` (the percentage only when asked for).
+fn text_bar(fraction: f64, width: usize, percent: bool) -> String {
+    let fraction = fraction.clamp(0.0, 1.0);
+    let filled = (fraction * width as f64).round() as usize;
+    let bar = format!("{}{}", "█".repeat(filled), "░".repeat(width - filled));
+    if percent {
+        format!("{bar} {:>3.0}%", fraction * 100.0)
+    } else {
+        bar
+    }
+}
+
+fn short_phase_label(phase: PhaseId) -> &'static str {
+    match phase {
+        PhaseId::Prerequisites => "Prereqs",
+        PhaseId::UsersTeams => "Users & teams",
+        PhaseId::Metadata => "Metadata",
+        PhaseId::Companies => "Companies",
+        PhaseId::Customers => "Customers",
+        PhaseId::Kb => "Knowledge",
+        PhaseId::Conversations => "Conversations",
+        PhaseId::Extras => "Events/extras",
+    }
 }
 
 // ------------------------------------------------------------------- 6 Errors
@@ -912,9 +947,9 @@ pub fn errors(app: &mut App, frame: &mut Frame, area: Rect) {
         list_focused,
         vec!["Type", "Id", "Class", "Try", "Reason"],
         vec![
-            Constraint::Length(14),
+            Constraint::Length(13),
             Constraint::Length(12),
-            Constraint::Length(9),
+            Constraint::Length(11),
             Constraint::Length(3),
             Constraint::Min(10),
         ],

@@ -30,11 +30,12 @@ impl App {
             frame.render_widget(note, area);
             return;
         }
-        let footer_height = if self.notice.is_some() || self.is_filter_editing() {
-            2
-        } else {
-            1
-        };
+        let footer_height =
+            if self.notice.is_some() || self.is_filter_editing() || self.is_inline_editing() {
+                2
+            } else {
+                1
+            };
         let [header, body, footer] = Layout::vertical([
             Constraint::Length(2),
             Constraint::Min(1),
@@ -59,6 +60,14 @@ impl App {
         self.editor
             .as_ref()
             .is_some_and(|e| matches!(e.target, EditTarget::Filter(_)))
+    }
+
+    /// URLs and tokens are edited in place on the Connect screen; their prompt and any error show
+    /// in the footer instead of a pop-up.
+    fn is_inline_editing(&self) -> bool {
+        self.editor
+            .as_ref()
+            .is_some_and(|e| matches!(e.target, EditTarget::Url { .. } | EditTarget::Token { .. }))
     }
 
     fn draw_header(&self, frame: &mut Frame, area: Rect) {
@@ -144,6 +153,19 @@ impl App {
             frame.render_widget(&editor.area, input);
             rows = rest;
         }
+        if let Some(editor) = self.editor.as_ref().filter(|_| self.is_inline_editing()) {
+            let [first, rest] =
+                Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(rows);
+            let line = match &editor.error {
+                Some(error) => Line::from(Span::styled(format!(" ✗ {error}"), t.bad())),
+                None => Line::from(vec![
+                    Span::styled(" ✎ ", t.accent()),
+                    Span::raw(editor.prompt.clone()),
+                ]),
+            };
+            frame.render_widget(Paragraph::new(line), first);
+            rows = rest;
+        }
         if rows.height == 0 {
             return;
         }
@@ -210,11 +232,8 @@ impl App {
     }
 
     fn draw_overlays(&mut self, frame: &mut Frame, body: Rect) {
-        if let Some(editor) = self
-            .editor
-            .as_mut()
-            .filter(|e| !matches!(e.target, EditTarget::Filter(_)))
-        {
+        let popup = self.editor.is_some() && !self.is_filter_editing() && !self.is_inline_editing();
+        if let Some(editor) = self.editor.as_mut().filter(|_| popup) {
             let t = self.theme;
             let width = body.width.saturating_sub(8).clamp(40, 90);
             let height = if editor.error.is_some() { 6 } else { 5 };
@@ -341,7 +360,7 @@ impl App {
             .border_type(BorderType::Rounded)
             .border_style(t.focus_border())
             .title(Span::styled(" Help ", t.title()))
-            .title_bottom(Line::from(" ? or esc closes ").alignment(Alignment::Right));
+            .title_bottom(Line::from(" ↑↓ scroll · ? or esc closes ").alignment(Alignment::Right));
         let max_scroll = (lines.len() as u16).saturating_sub(height.saturating_sub(2));
         frame.render_widget(
             Paragraph::new(lines)
@@ -391,7 +410,7 @@ pub fn fmt_count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
