@@ -2,7 +2,9 @@
 //! [`Request`]s and draws itself (drawing lives in `view` and `screens`). Nothing here touches a
 //! terminal, a channel or the engine, so tests drive it with plain values.
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::rc::Rc;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use tui_textarea::TextArea;
@@ -267,6 +269,10 @@ pub struct App {
     pub(crate) errors_pane: Pane,
     pub(crate) detail_scroll: u16,
     pub(crate) summary: SummaryData,
+    /// Filtered row indices per list, computed once per change rather than once per frame, so a
+    /// run with many failures keeps frames cheap. Cleared by every key and by the updates that
+    /// touch a list.
+    visible_cache: RefCell<HashMap<ListId, Rc<[usize]>>>,
 }
 
 impl App {
@@ -304,6 +310,7 @@ impl App {
             errors_pane: Pane::First,
             detail_scroll: 0,
             summary: SummaryData::default(),
+            visible_cache: RefCell::new(HashMap::new()),
         }
     }
 
@@ -364,8 +371,8 @@ impl App {
     /// The failures the Errors screen shows: the phase / type / class filter, then the `/` text.
     pub fn shown_failures(&self) -> Vec<&FailureSummary> {
         self.visible(ListId::Failures)
-            .into_iter()
-            .filter_map(|i| self.failures.get(i))
+            .iter()
+            .filter_map(|&i| self.failures.get(i))
             .collect()
     }
 
@@ -377,6 +384,23 @@ impl App {
 
     /// Folds data from the glue into the console.
     pub fn apply(&mut self, update: Update) {
+        let touched: &[ListId] = match &update {
+            Update::Connections(_) => &[ListId::Connect],
+            Update::Scope { .. } => &[ListId::Scope, ListId::Segments],
+            Update::Prerequisites(_) => &[ListId::Prerequisites],
+            Update::Users(_) | Update::Admins(_) => &[ListId::Admins],
+            Update::Fields(_) => &[ListId::Fields],
+            Update::Event(_) => &[ListId::Log, ListId::Failures],
+            Update::Failures(_) => &[ListId::Failures],
+            Update::Summary { .. } => &[ListId::Verification],
+            Update::Snapshot(_) | Update::FailureDetail(_) | Update::Notice(_) => &[],
+        };
+        {
+            let mut cache = self.visible_cache.borrow_mut();
+            for list in touched {
+                cache.remove(list);
+            }
+        }
         match update {
             Update::Connections(c) => self.connections = c,
             Update::Scope {
@@ -492,6 +516,14 @@ impl App {
 
     /// Turns one key press into state changes and requests for the glue.
     pub fn handle_key(&mut self, key: KeyEvent) -> Vec<Request> {
+        self.visible_cache.borrow_mut().clear();
+        let out = self.handle_key_inner(key);
+        // A key may have changed lists after something looked at them.
+        self.visible_cache.borrow_mut().clear();
+        out
+    }
+
+    fn handle_key_inner(&mut self, key: KeyEvent) -> Vec<Request> {
         let mut out = Vec::new();
         if key.kind == KeyEventKind::Release {
             return out;
@@ -898,7 +930,16 @@ impl App {
     }
 
     /// Indices of the rows of `list` that pass its filters. A filter starting with `!` excludes.
-    pub fn visible(&self, list: ListId) -> Vec<usize> {
+    pub fn visible(&self, list: ListId) -> Rc<[usize]> {
+        if let Some(hit) = self.visible_cache.borrow().get(&list) {
+            return hit.clone();
+        }
+        let rows: Rc<[usize]> = self.filter_rows(list).into();
+        self.visible_cache.borrow_mut().insert(list, rows.clone());
+        rows
+    }
+
+    fn filter_rows(&self, list: ListId) -> Vec<usize> {
         let text = self.filters.get(&list).map(|t| t.to_lowercase());
         let (negate, needle) = match text.as_deref() {
             Some(t) if t.starts_with('!') => (true, t[1..].to_string()),
