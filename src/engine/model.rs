@@ -220,11 +220,25 @@ pub enum LogLevel {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    Log { level: LogLevel, message: String },
-    PhaseStarted { phase: PhaseId },
-    PhaseFinished { phase: PhaseId, done: u64, failed: u64, skipped: u64 },
-    RecordFailed { failure: FailureSummary },
-    Finished { summary: RunSummary },
+    Log {
+        level: LogLevel,
+        message: String,
+    },
+    PhaseStarted {
+        phase: PhaseId,
+    },
+    PhaseFinished {
+        phase: PhaseId,
+        done: u64,
+        failed: u64,
+        skipped: u64,
+    },
+    RecordFailed {
+        failure: FailureSummary,
+    },
+    Finished {
+        summary: RunSummary,
+    },
 }
 
 /// What a front-end asks of a running engine.
@@ -235,11 +249,18 @@ pub enum Command {
     Resume,
     /// Stop after in-flight requests settle; a later run resumes where this one stopped.
     Cancel,
-    SetRateShare { share: f64 },
+    SetRateShare {
+        share: f64,
+    },
     /// Put failed records back to pending and run them again.
-    Retry { records: Vec<RecordRef> },
+    Retry {
+        records: Vec<RecordRef>,
+    },
     /// Mark failed records skipped, with the operator's reason.
-    Skip { records: Vec<RecordRef>, reason: String },
+    Skip {
+        records: Vec<RecordRef>,
+        reason: String,
+    },
 }
 
 /// One source record: its Intercom object type and id.
@@ -370,7 +391,10 @@ pub struct PrereqCheck {
 pub enum AdminDecision {
     Unresolved,
     /// An existing Kustomer user.
-    User { user_id: String, email: String },
+    User {
+        user_id: String,
+        email: String,
+    },
     /// Create the user in Kustomer (Kustomer emails an invitation).
     Invite,
     /// The fallback user (the API key's own user unless the operator names another).
@@ -400,7 +424,9 @@ pub struct UserChoice {
 pub enum FieldDecision {
     Unresolved,
     /// Carry it as this custom attribute (name includes the type suffix).
-    Attribute { name: String },
+    Attribute {
+        name: String,
+    },
     /// Write it to the archive only.
     Archive,
 }
