@@ -111,7 +111,10 @@ impl Org {
 
     async fn conversation(&self, customer: &str) -> String {
         let a = self
-            .post("/v1/conversations", json!({"customer": customer, "importedAt": "2024-01-01T00:00:00.000Z"}))
+            .post(
+                "/v1/conversations",
+                json!({"customer": customer, "importedAt": "2024-01-01T00:00:00.000Z"}),
+            )
             .await;
         assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
         a.body["data"]["id"].as_str().unwrap().to_string()
@@ -122,9 +125,15 @@ impl Org {
         for _ in 0..100 {
             let a = self.get(&format!("/v1/bulk/{job}")).await;
             if a.body["data"]["attributes"]["status"] == "complete" {
-                assert_eq!(a.body["data"]["attributes"]["batches"], json!({"complete": 1, "total": 1}));
+                assert_eq!(
+                    a.body["data"]["attributes"]["batches"],
+                    json!({"complete": 1, "total": 1})
+                );
                 let b = self.get(&format!("/v1/bulk/{job}/batches")).await;
-                return b.body["data"][0]["attributes"]["results"].as_array().unwrap().clone();
+                return b.body["data"][0]["attributes"]["results"]
+                    .as_array()
+                    .unwrap()
+                    .clone();
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -134,7 +143,11 @@ impl Org {
 
 fn error_detail(body: &Value) -> String {
     let e = &body["errors"][0];
-    e["detail"].as_str().or(e["message"].as_str()).unwrap_or_default().to_string()
+    e["detail"]
+        .as_str()
+        .or(e["message"].as_str())
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[tokio::test]
@@ -147,7 +160,10 @@ async fn requests_without_or_with_a_wrong_bearer_get_401() {
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let body: Value = wrong.json().await.unwrap();
     assert_eq!(body["errors"][0]["code"], "unauthorized");
-    assert!(body["errors"][0]["message"].is_string(), "the simple error shape");
+    assert!(
+        body["errors"][0]["message"].is_string(),
+        "the simple error shape"
+    );
     assert_eq!(org.get("/v1/customers").await.status, StatusCode::OK);
 }
 
@@ -155,42 +171,77 @@ async fn requests_without_or_with_a_wrong_bearer_get_401() {
 async fn the_token_lists_its_roles_and_current_user_is_the_machine_user() {
     let org = Org::start(config()).await;
     let token = org.get("/v1/auth/tokens/current").await;
-    let roles = token.body["data"]["attributes"]["roles"].as_array().unwrap();
+    let roles = token.body["data"]["attributes"]["roles"]
+        .as_array()
+        .unwrap();
     assert!(roles.contains(&json!("org.admin")) && roles.contains(&json!("org.tracking")));
     let me = org.get("/v1/users/current").await;
     assert_eq!(me.body["data"]["attributes"]["userType"], "machine");
-    assert_eq!(me.body["data"]["id"], token.body["data"]["relationships"]["user"]["data"]["id"]);
+    assert_eq!(
+        me.body["data"]["id"],
+        token.body["data"]["relationships"]["user"]["data"]["id"]
+    );
     let id = me.body["data"]["id"].as_str().unwrap();
     assert_eq!(id.len(), 24);
-    assert!(id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    assert!(
+        id.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    );
 }
 
 #[tokio::test]
 async fn a_fresh_org_has_most_agents_as_users_a_default_brand_and_schedule_and_no_klasses() {
     let org = Org::start(config()).await;
     let email = |e: &str| format!("/v1/users?email={e}");
-    assert_eq!(org.get(&email("ada@acme.example")).await.body["meta"]["total"], 1);
-    assert_eq!(org.get(&email("dee@acme.example")).await.body["meta"]["total"], 1);
-    assert_eq!(org.get(&email("bob@acme.example")).await.body["meta"]["total"], 0, "one agent is missing");
-    assert_eq!(org.get(&email("cy@acme.example")).await.body["meta"]["total"], 0, "one agent is under another e-mail");
+    assert_eq!(
+        org.get(&email("ada@acme.example")).await.body["meta"]["total"],
+        1
+    );
+    assert_eq!(
+        org.get(&email("dee@acme.example")).await.body["meta"]["total"],
+        1
+    );
+    assert_eq!(
+        org.get(&email("bob@acme.example")).await.body["meta"]["total"],
+        0,
+        "one agent is missing"
+    );
+    assert_eq!(
+        org.get(&email("cy@acme.example")).await.body["meta"]["total"],
+        0,
+        "one agent is under another e-mail"
+    );
     let users = org.get("/v1/users?userType=user").await;
     assert_eq!(users.body["meta"]["total"], 3);
     let combined = org.get("/v1/users?email=a@b.c&userType=user").await;
-    assert_eq!(combined.status, StatusCode::BAD_REQUEST, "user filters cannot be combined");
+    assert_eq!(
+        combined.status,
+        StatusCode::BAD_REQUEST,
+        "user filters cannot be combined"
+    );
 
     let brand = org.get("/v1/brands/default").await;
     assert_eq!(brand.body["data"]["attributes"]["default"], true);
     let schedule = org.get("/v1/schedules/default?include=holidays").await;
     assert_eq!(schedule.body["data"]["attributes"]["default"], true);
     assert_eq!(schedule.body["included"][0]["type"], "holiday");
-    assert!(org.get("/v1/schedules/default").await.body.get("included").is_none());
+    assert!(
+        org.get("/v1/schedules/default")
+            .await
+            .body
+            .get("included")
+            .is_none()
+    );
     assert_eq!(org.get("/v1/klasses").await.body["meta"]["total"], 0);
     let metadata = org.get("/v1/metadata/customer").await;
     assert_eq!(metadata.body["data"]["attributes"]["properties"], json!({}));
     assert!(metadata.body["data"]["attributes"]["standardProperties"]["name"].is_object());
     let truth = org.truth().await;
     assert_eq!(truth["counts"]["users"], 0);
-    assert_eq!(truth["seeded"]["users"], 4, "three agents and the machine user");
+    assert_eq!(
+        truth["seeded"]["users"], 4,
+        "three agents and the machine user"
+    );
     assert_eq!(truth["seeded"]["brands"], 1);
 }
 
@@ -198,22 +249,49 @@ async fn a_fresh_org_has_most_agents_as_users_a_default_brand_and_schedule_and_n
 async fn lists_are_paged_with_links_and_next_is_null_at_the_end() {
     let org = Org::start(config()).await;
     for i in 0..5 {
-        let a = org.post("/v1/companies", json!({"name": format!("Company {i}")})).await;
+        let a = org
+            .post("/v1/companies", json!({"name": format!("Company {i}")}))
+            .await;
         assert_eq!(a.status, StatusCode::CREATED);
         assert_eq!(a.body["data"]["type"], "company");
-        assert!(a.body["data"]["links"]["self"].as_str().unwrap().starts_with("/v1/companies/"));
-        assert!(a.body["data"]["attributes"]["createdAt"].as_str().unwrap().ends_with('Z'));
+        assert!(
+            a.body["data"]["links"]["self"]
+                .as_str()
+                .unwrap()
+                .starts_with("/v1/companies/")
+        );
+        assert!(
+            a.body["data"]["attributes"]["createdAt"]
+                .as_str()
+                .unwrap()
+                .ends_with('Z')
+        );
     }
     let first = org.get("/v1/companies?pageSize=2").await;
     assert_eq!(first.body["data"].as_array().unwrap().len(), 2);
-    assert_eq!(first.body["meta"], json!({"page": 1, "pageSize": 2, "total": 5}));
+    assert_eq!(
+        first.body["meta"],
+        json!({"page": 1, "pageSize": 2, "total": 5})
+    );
     assert_eq!(first.body["links"]["prev"], Value::Null);
     let mut next = first.body["links"]["next"].as_str().unwrap().to_string();
     let mut names = vec![];
-    names.extend(first.body["data"].as_array().unwrap().iter().map(|c| c["attributes"]["name"].clone()));
+    names.extend(
+        first.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["attributes"]["name"].clone()),
+    );
     loop {
         let page = org.get(&next).await;
-        names.extend(page.body["data"].as_array().unwrap().iter().map(|c| c["attributes"]["name"].clone()));
+        names.extend(
+            page.body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["attributes"]["name"].clone()),
+        );
         match page.body["links"]["next"].as_str() {
             Some(n) => next = n.to_string(),
             None => break,
@@ -226,22 +304,43 @@ async fn lists_are_paged_with_links_and_next_is_null_at_the_end() {
 #[tokio::test]
 async fn customer_writes_are_validated_field_by_field() {
     let org = Org::start(config()).await;
-    let emails: Vec<Value> = (0..11).map(|i| json!({"type": "work", "email": format!("e{i}@x.example")})).collect();
+    let emails: Vec<Value> = (0..11)
+        .map(|i| json!({"type": "work", "email": format!("e{i}@x.example")}))
+        .collect();
     let cases = [
         (json!({"name": "A", "emails": emails}), "/emails"),
-        (json!({"name": "A", "phones": [{"type": "mobile"}]}), "/phones/0"),
+        (
+            json!({"name": "A", "phones": [{"type": "mobile"}]}),
+            "/phones/0",
+        ),
         (json!({"name": "A", "createdAt": "yesterday"}), "/createdAt"),
         (json!({"name": "A", "tags": ["nosuchtag"]}), "/tags/0"),
-        (json!({"name": "A", "company": "000000000000000000000000"}), "/company"),
+        (
+            json!({"name": "A", "company": "000000000000000000000000"}),
+            "/company",
+        ),
     ];
     for (body, pointer) in cases {
         let a = org.post("/v1/customers", body.clone()).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{body}");
-        assert_eq!(a.body["errors"][0]["source"]["pointer"], pointer, "{}", a.body);
+        assert_eq!(
+            a.body["errors"][0]["source"]["pointer"], pointer,
+            "{}",
+            a.body
+        );
         assert_eq!(a.body["errors"][0]["status"], 400, "JSON:API error shape");
     }
-    let wrapped = org.post("/v1/customers", json!({"data": {"attributes": {"name": "A"}}})).await;
-    assert_eq!(wrapped.status, StatusCode::BAD_REQUEST, "bodies are flat JSON");
+    let wrapped = org
+        .post(
+            "/v1/customers",
+            json!({"data": {"attributes": {"name": "A"}}}),
+        )
+        .await;
+    assert_eq!(
+        wrapped.status,
+        StatusCode::BAD_REQUEST,
+        "bodies are flat JSON"
+    );
     let invalid = org
         .http
         .post(format!("{}/v1/customers", org.sim.url))
@@ -254,21 +353,40 @@ async fn customer_writes_are_validated_field_by_field() {
     let historical = org
         .post("/v1/customers", json!({"name": "Old", "createdAt": "2019-05-01T10:00:00.000Z", "importedAt": "2024-01-01T00:00:00.000Z"}))
         .await;
-    assert_eq!(historical.body["data"]["attributes"]["createdAt"], "2019-05-01T10:00:00.000Z");
-    assert_eq!(historical.body["data"]["attributes"]["importedAt"], "2024-01-01T00:00:00.000Z");
+    assert_eq!(
+        historical.body["data"]["attributes"]["createdAt"],
+        "2019-05-01T10:00:00.000Z"
+    );
+    assert_eq!(
+        historical.body["data"]["attributes"]["importedAt"],
+        "2024-01-01T00:00:00.000Z"
+    );
     assert_eq!(org.truth().await["counts"]["customers"], 1);
 }
 
 #[tokio::test]
 async fn company_names_must_be_3_to_255_characters() {
     let org = Org::start(config()).await;
-    assert_eq!(org.post("/v1/companies", json!({})).await.status, StatusCode::BAD_REQUEST);
-    assert_eq!(org.post("/v1/companies", json!({"name": "AB"})).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        org.post("/v1/companies", json!({})).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        org.post("/v1/companies", json!({"name": "AB"}))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
     let long = "x".repeat(256);
     let a = org.post("/v1/companies", json!({"name": long})).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert!(error_detail(&a.body).contains("3–255"));
-    assert_eq!(org.post("/v1/companies", json!({"name": "ABC"})).await.status, StatusCode::CREATED);
+    assert_eq!(
+        org.post("/v1/companies", json!({"name": "ABC"}))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
     let filtered = org.get("/v1/companies?externalId=none").await;
     assert_eq!(filtered.body["meta"]["total"], 0);
 }
@@ -288,33 +406,70 @@ async fn custom_attributes_are_typed_by_their_suffix_and_id_needs_metadata() {
     ];
     for custom in refused {
         let name = custom.as_object().unwrap().keys().next().unwrap().clone();
-        let a = org.post("/v1/customers", json!({"name": "A", "custom": custom})).await;
+        let a = org
+            .post("/v1/customers", json!({"name": "A", "custom": custom}))
+            .await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{name}");
-        assert!(error_detail(&a.body).contains(&name), "the refusal names {name}: {}", a.body);
-        assert_eq!(a.body["errors"][0]["source"]["pointer"], format!("/custom/{name}"));
+        assert!(
+            error_detail(&a.body).contains(&name),
+            "the refusal names {name}: {}",
+            a.body
+        );
+        assert_eq!(
+            a.body["errors"][0]["source"]["pointer"],
+            format!("/custom/{name}")
+        );
     }
     let accepted = json!({"planStr": "gold", "seatsNum": 5, "renewalAt": "2025-01-01T00:00:00.000Z", "vipBool": true, "siteUrl": "https://a.example", "bioTxt": "x".repeat(1024), "noteStr": null});
-    let a = org.post("/v1/customers", json!({"name": "A", "custom": accepted})).await;
+    let a = org
+        .post("/v1/customers", json!({"name": "A", "custom": accepted}))
+        .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
     assert_eq!(a.body["data"]["attributes"]["custom"]["seatsNum"], 5);
 
-    let bad_meta = org.put("/v1/metadata/customer", json!({"properties": {"oddThing": {}}})).await;
+    let bad_meta = org
+        .put(
+            "/v1/metadata/customer",
+            json!({"properties": {"oddThing": {}}}),
+        )
+        .await;
     assert_eq!(bad_meta.status, StatusCode::BAD_REQUEST);
     let meta = org
-        .put("/v1/metadata/customer", json!({"properties": {"accountManagerId": {"target": "user"}, "tierStr": {}}}))
+        .put(
+            "/v1/metadata/customer",
+            json!({"properties": {"accountManagerId": {"target": "user"}, "tierStr": {}}}),
+        )
         .await;
     assert_eq!(meta.status, StatusCode::OK, "{}", meta.body);
-    assert_eq!(meta.body["data"]["attributes"]["properties"]["tierStr"]["displayName"], "Tier");
-    assert_eq!(meta.body["data"]["attributes"]["properties"]["accountManagerId"]["type"], "id");
+    assert_eq!(
+        meta.body["data"]["attributes"]["properties"]["tierStr"]["displayName"],
+        "Tier"
+    );
+    assert_eq!(
+        meta.body["data"]["attributes"]["properties"]["accountManagerId"]["type"],
+        "id"
+    );
     let me = org.get("/v1/users/current").await.body["data"]["id"].clone();
-    let ok = org.post("/v1/customers", json!({"name": "B", "custom": {"accountManagerId": me}})).await;
+    let ok = org
+        .post(
+            "/v1/customers",
+            json!({"name": "B", "custom": {"accountManagerId": me}}),
+        )
+        .await;
     assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.body);
     let dangling = org
-        .post("/v1/customers", json!({"name": "C", "custom": {"accountManagerId": "000000000000000000000000"}}))
+        .post(
+            "/v1/customers",
+            json!({"name": "C", "custom": {"accountManagerId": "000000000000000000000000"}}),
+        )
         .await;
     assert_eq!(dangling.status, StatusCode::BAD_REQUEST);
     // Repeating the metadata PUT is idempotent.
-    org.put("/v1/metadata/customer", json!({"properties": {"tierStr": {}}})).await;
+    org.put(
+        "/v1/metadata/customer",
+        json!({"properties": {"tierStr": {}}}),
+    )
+    .await;
     assert_eq!(org.truth().await["counts"]["metadata_properties"], 2);
 }
 
@@ -322,15 +477,28 @@ async fn custom_attributes_are_typed_by_their_suffix_and_id_needs_metadata() {
 async fn a_second_customer_with_the_same_external_id_gets_409_and_lookups_find_the_first() {
     let org = Org::start(config()).await;
     let id = org.customer("crm-1").await;
-    let again = org.post("/v1/customers", json!({"name": "Twin", "externalId": "crm-1"})).await;
+    let again = org
+        .post(
+            "/v1/customers",
+            json!({"name": "Twin", "externalId": "crm-1"}),
+        )
+        .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert!(error_detail(&again.body).contains("duplicate"));
     let by_ext = org.get("/v1/customers/externalId=crm-1").await;
     assert_eq!(by_ext.body["data"]["id"], id.as_str());
     let by_email = org.get("/v1/customers/email=crm-1@x.example").await;
     assert_eq!(by_email.body["data"]["id"], id.as_str());
-    assert_eq!(org.get("/v1/customers/externalId=nobody").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(org.get("/v1/customers/000000000000000000000000").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        org.get("/v1/customers/externalId=nobody").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        org.get("/v1/customers/000000000000000000000000")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
     let truth = org.truth().await;
     assert_eq!(truth["counts"]["customers"], 1);
     assert!(truth["duplicates"].get("customers").is_none());
@@ -342,7 +510,10 @@ async fn a_repeated_conversation_external_id_is_accepted_and_reported_as_a_dupli
     let customer = org.customer("c1").await;
     for _ in 0..2 {
         let a = org
-            .post("/v1/conversations", json!({"customer": customer, "externalId": "ic-77", "status": "done"}))
+            .post(
+                "/v1/conversations",
+                json!({"customer": customer, "externalId": "ic-77", "status": "done"}),
+            )
             .await;
         assert_eq!(a.status, StatusCode::CREATED);
     }
@@ -357,12 +528,31 @@ async fn a_repeated_conversation_external_id_is_accepted_and_reported_as_a_dupli
 async fn conversations_are_created_open_or_done_and_updated_with_snooze_and_ended() {
     let org = Org::start(config()).await;
     let customer = org.customer("c1").await;
-    let snoozed = org.post("/v1/conversations", json!({"customer": customer, "status": "snoozed"})).await;
-    assert_eq!(snoozed.status, StatusCode::BAD_REQUEST, "create takes only open|done");
-    assert_eq!(org.post("/v1/conversations", json!({"status": "open"})).await.status, StatusCode::BAD_REQUEST);
+    let snoozed = org
+        .post(
+            "/v1/conversations",
+            json!({"customer": customer, "status": "snoozed"}),
+        )
+        .await;
+    assert_eq!(
+        snoozed.status,
+        StatusCode::BAD_REQUEST,
+        "create takes only open|done"
+    );
+    assert_eq!(
+        org.post("/v1/conversations", json!({"status": "open"}))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
     let c = org.conversation(&customer).await;
     let path = format!("/v1/conversations/{c}");
-    let no_time = org.patch(&path, json!({"status": "snoozed", "snooze": {"status": "scheduled"}})).await;
+    let no_time = org
+        .patch(
+            &path,
+            json!({"status": "snoozed", "snooze": {"status": "scheduled"}}),
+        )
+        .await;
     assert_eq!(no_time.status, StatusCode::BAD_REQUEST);
     let bad_status = org.patch(&path, json!({"status": "snoozed", "snooze": {"time": "2026-01-05T09:00:00Z", "status": "later"}})).await;
     assert_eq!(bad_status.status, StatusCode::BAD_REQUEST);
@@ -370,14 +560,25 @@ async fn conversations_are_created_open_or_done_and_updated_with_snooze_and_ende
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
     assert_eq!(ok.body["data"]["attributes"]["status"], "snoozed");
     let me = org.get("/v1/users/current").await.body["data"]["id"].clone();
-    let bad_end = org.put(&path, json!({"status": "done", "ended": true, "endedByType": "robot"})).await;
+    let bad_end = org
+        .put(
+            &path,
+            json!({"status": "done", "ended": true, "endedByType": "robot"}),
+        )
+        .await;
     assert_eq!(bad_end.status, StatusCode::BAD_REQUEST);
     let ended = org
         .put(&path, json!({"status": "done", "ended": true, "endedAt": "2023-03-03T03:03:03.000Z", "endedByType": "user", "endedBy": me}))
         .await;
     assert_eq!(ended.status, StatusCode::OK, "{}", ended.body);
-    assert_eq!(ended.body["data"]["attributes"]["endedAt"], "2023-03-03T03:03:03.000Z");
-    assert_eq!(ended.body["data"]["relationships"]["customer"]["data"]["id"], customer.as_str());
+    assert_eq!(
+        ended.body["data"]["attributes"]["endedAt"],
+        "2023-03-03T03:03:03.000Z"
+    );
+    assert_eq!(
+        ended.body["data"]["relationships"]["customer"]["data"]["id"],
+        customer.as_str()
+    );
 }
 
 #[tokio::test]
@@ -386,14 +587,28 @@ async fn messages_need_channel_and_app_and_notes_need_a_body() {
     let customer = org.customer("c1").await;
     let c = org.conversation(&customer).await;
     let path = format!("/v1/conversations/{c}/messages");
-    let no_channel = org.post(&path, json!({"app": "i2k", "preview": "hi"})).await;
+    let no_channel = org
+        .post(&path, json!({"app": "i2k", "preview": "hi"}))
+        .await;
     assert_eq!(no_channel.status, StatusCode::BAD_REQUEST);
-    assert_eq!(no_channel.body["errors"][0]["source"]["pointer"], "/channel");
-    let no_app = org.post(&path, json!({"channel": "email", "preview": "hi"})).await;
+    assert_eq!(
+        no_channel.body["errors"][0]["source"]["pointer"],
+        "/channel"
+    );
+    let no_app = org
+        .post(&path, json!({"channel": "email", "preview": "hi"}))
+        .await;
     assert_eq!(no_app.body["errors"][0]["source"]["pointer"], "/app");
-    let bad_channel = org.post(&path, json!({"channel": "pigeon", "app": "i2k"})).await;
+    let bad_channel = org
+        .post(&path, json!({"channel": "pigeon", "app": "i2k"}))
+        .await;
     assert_eq!(bad_channel.status, StatusCode::BAD_REQUEST);
-    let no_conversation = org.post("/v1/messages", json!({"channel": "chat", "app": "i2k", "direction": "in"})).await;
+    let no_conversation = org
+        .post(
+            "/v1/messages",
+            json!({"channel": "chat", "app": "i2k", "direction": "in"}),
+        )
+        .await;
     assert_eq!(no_conversation.status, StatusCode::BAD_REQUEST);
     let m = org
         .post(&path, json!({"channel": "email", "app": "i2k", "direction": "out", "preview": "hello", "externalId": "part-1", "meta": {"htmlBody": "<p>hello</p>"}}))
@@ -401,14 +616,26 @@ async fn messages_need_channel_and_app_and_notes_need_a_body() {
     assert_eq!(m.status, StatusCode::CREATED, "{}", m.body);
     let found = org.get("/v1/messages/externalid=part-1").await;
     assert_eq!(found.body["data"]["id"], m.body["data"]["id"]);
-    assert_eq!(found.body["data"]["relationships"]["conversation"]["data"]["id"], c.as_str());
+    assert_eq!(
+        found.body["data"]["relationships"]["conversation"]["data"]["id"],
+        c.as_str()
+    );
     let listed = org.get(&path).await;
     assert_eq!(listed.body["meta"]["total"], 1);
-    assert_eq!(org.get(&format!("/v1/conversations/{c}")).await.body["data"]["attributes"]["channels"], json!(["email"]));
+    assert_eq!(
+        org.get(&format!("/v1/conversations/{c}")).await.body["data"]["attributes"]["channels"],
+        json!(["email"])
+    );
 
     let notes = format!("/v1/conversations/{c}/notes");
-    assert_eq!(org.post(&notes, json!({"externalId": "n"})).await.status, StatusCode::BAD_REQUEST);
-    assert_eq!(org.post(&notes, json!({"body": "internal"})).await.status, StatusCode::CREATED);
+    assert_eq!(
+        org.post(&notes, json!({"externalId": "n"})).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        org.post(&notes, json!({"body": "internal"})).await.status,
+        StatusCode::CREATED
+    );
     assert_eq!(org.get(&notes).await.body["meta"]["total"], 1);
     let truth = org.truth().await;
     assert_eq!(truth["counts"]["messages"], 1);
@@ -427,21 +654,43 @@ async fn a_customer_gets_120_creates_a_minute_unless_they_carry_imported_at() {
     }
     let over = org.post(&path, json!({"body": "one too many"})).await;
     assert_eq!(over.status, StatusCode::TOO_MANY_REQUESTS);
-    let over_message = org.post(&format!("/v1/conversations/{c}/messages"), json!({"channel": "chat", "app": "i2k"})).await;
+    let over_message = org
+        .post(
+            &format!("/v1/conversations/{c}/messages"),
+            json!({"channel": "chat", "app": "i2k"}),
+        )
+        .await;
     assert_eq!(over_message.status, StatusCode::TOO_MANY_REQUESTS);
-    let imported = org.post(&path, json!({"body": "history", "importedAt": "2024-02-02T00:00:00.000Z"})).await;
+    let imported = org
+        .post(
+            &path,
+            json!({"body": "history", "importedAt": "2024-02-02T00:00:00.000Z"}),
+        )
+        .await;
     assert_eq!(imported.status, StatusCode::CREATED);
     let bulk = org
         .post("/v1/notes/bulk", json!([{"conversation": c, "body": "live"}, {"conversation": c, "body": "old", "importedAt": "2024-02-02T00:00:00.000Z"}]))
         .await;
-    let results = org.bulk_results(bulk.body["data"]["id"].as_str().unwrap()).await;
+    let results = org
+        .bulk_results(bulk.body["data"]["id"].as_str().unwrap())
+        .await;
     assert_eq!(results[0]["status"], "error");
     assert!(results[0]["error"].as_str().unwrap().contains("120"));
     assert_eq!(results[1]["status"], "created");
     let other = org.customer("calm").await;
-    assert_eq!(org.post("/v1/conversations", json!({"customer": other})).await.status, StatusCode::CREATED);
+    assert_eq!(
+        org.post("/v1/conversations", json!({"customer": other}))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
     let truth = org.truth().await;
-    assert!(truth["requests"]["POST /v1/conversations/{id}/notes"]["throttled"].as_u64().unwrap() >= 1);
+    assert!(
+        truth["requests"]["POST /v1/conversations/{id}/notes"]["throttled"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
 }
 
 #[tokio::test]
@@ -452,9 +701,16 @@ async fn the_org_budget_is_announced_in_headers_and_refused_with_429_when_spent(
     let first = org.get("/v1/customers").await;
     assert_eq!(first.headers["x-ratelimit-limit"], "5");
     assert_eq!(first.headers["x-ratelimit-remaining"], "4");
-    let reset: i64 = first.headers["x-ratelimit-reset"].to_str().unwrap().parse().unwrap();
+    let reset: i64 = first.headers["x-ratelimit-reset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let now = i2k::timefmt::now_unix();
-    assert!(reset > now && reset <= now + 61, "epoch seconds: {reset} vs {now}");
+    assert!(
+        reset > now && reset <= now + 61,
+        "epoch seconds: {reset} vs {now}"
+    );
     for _ in 0..4 {
         assert_eq!(org.get("/v1/customers").await.status, StatusCode::OK);
     }
@@ -463,7 +719,10 @@ async fn the_org_budget_is_announced_in_headers_and_refused_with_429_when_spent(
     assert_eq!(refused.headers["x-ratelimit-remaining"], "0");
     // The ground truth is outside the budget and counts what was refused.
     let truth = org.truth().await;
-    assert_eq!(truth["requests"]["GET /v1/customers"], json!({"count": 6, "throttled": 1}));
+    assert_eq!(
+        truth["requests"]["GET /v1/customers"],
+        json!({"count": 6, "throttled": 1})
+    );
 }
 
 #[tokio::test]
@@ -479,19 +738,38 @@ async fn bulk_jobs_complete_later_with_client_refs_and_report_duplicates_per_ite
     assert_eq!(submitted.status, StatusCode::CREATED);
     assert_eq!(submitted.body["data"]["type"], "bulk");
     assert_eq!(submitted.body["data"]["attributes"]["status"], "queued");
-    assert_eq!(org.truth().await["counts"]["customers"], 1, "items take effect when the job runs");
-    let results = org.bulk_results(submitted.body["data"]["id"].as_str().unwrap()).await;
+    assert_eq!(
+        org.truth().await["counts"]["customers"],
+        1,
+        "items take effect when the job runs"
+    );
+    let results = org
+        .bulk_results(submitted.body["data"]["id"].as_str().unwrap())
+        .await;
     assert_eq!(results[0]["_clientRef"], "a");
     assert_eq!(results[0]["status"], "created");
     let new_id = results[0]["objectId"].as_str().unwrap().to_string();
-    assert_eq!(results[1], json!({"_clientRef": "b", "objectId": null, "status": "error", "error": "duplicate detected"}));
+    assert_eq!(
+        results[1],
+        json!({"_clientRef": "b", "objectId": null, "status": "error", "error": "duplicate detected"})
+    );
     assert_eq!(results[2]["status"], "error");
-    assert_eq!(org.get("/v1/customers/externalId=new-1").await.body["data"]["id"], new_id.as_str());
+    assert_eq!(
+        org.get("/v1/customers/externalId=new-1").await.body["data"]["id"],
+        new_id.as_str()
+    );
 
-    let update = org.put("/v1/customers/bulk", json!([{"id": new_id, "name": "A2"}])).await;
-    let results = org.bulk_results(update.body["data"]["id"].as_str().unwrap()).await;
+    let update = org
+        .put("/v1/customers/bulk", json!([{"id": new_id, "name": "A2"}]))
+        .await;
+    let results = org
+        .bulk_results(update.body["data"]["id"].as_str().unwrap())
+        .await;
     assert_eq!(results[0]["status"], "updated");
-    assert_eq!(org.get(&format!("/v1/customers/{new_id}")).await.body["data"]["attributes"]["name"], "A2");
+    assert_eq!(
+        org.get(&format!("/v1/customers/{new_id}")).await.body["data"]["attributes"]["name"],
+        "A2"
+    );
     assert_eq!(org.truth().await["counts"]["customers"], 2);
 }
 
@@ -503,17 +781,30 @@ async fn bulk_envelopes_are_refused_whole_when_malformed() {
         (json!(many), "at most 100"),
         (json!([]), "at least one"),
         (json!({"name": "not an array"}), "bare JSON array"),
-        (json!([{"_clientRef": "a", "name": "A"}, {"name": "B"}]), "every item or on none"),
-        (json!([{"_clientRef": "a", "name": "A"}, {"_clientRef": "a", "name": "B"}]), "twice"),
+        (
+            json!([{"_clientRef": "a", "name": "A"}, {"name": "B"}]),
+            "every item or on none",
+        ),
+        (
+            json!([{"_clientRef": "a", "name": "A"}, {"_clientRef": "a", "name": "B"}]),
+            "twice",
+        ),
     ];
     for (body, why) in cases {
         let a = org.post("/v1/companies/bulk", body).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{why}");
         assert!(error_detail(&a.body).contains(why), "{why}: {}", a.body);
     }
-    let no_id = org.put("/v1/companies/bulk", json!([{"name": "Nameless"}])).await;
+    let no_id = org
+        .put("/v1/companies/bulk", json!([{"name": "Nameless"}]))
+        .await;
     assert_eq!(no_id.status, StatusCode::BAD_REQUEST);
-    assert_eq!(org.post("/v1/klasses/ghost/bulk", json!([{"title": "t"}])).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        org.post("/v1/klasses/ghost/bulk", json!([{"title": "t"}]))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
     let counted = org.truth().await["requests"]["POST /v1/companies/bulk"]["count"].clone();
     assert_eq!(counted, 5, "one bulk request counts once");
 }
@@ -524,9 +815,17 @@ async fn attachments_are_uploaded_to_storage_then_referenced_by_messages_and_not
     let customer = org.customer("c1").await;
     let c = org.conversation(&customer).await;
     let file = b"hello, attachment".to_vec();
-    assert_eq!(org.post("/v1/attachments", json!({"name": "a.txt"})).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        org.post("/v1/attachments", json!({"name": "a.txt"}))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
     let created = org
-        .post("/v1/attachments", json!({"name": "a.txt", "contentType": "text/plain", "contentLength": file.len()}))
+        .post(
+            "/v1/attachments",
+            json!({"name": "a.txt", "contentType": "text/plain", "contentLength": file.len()}),
+        )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let id = created.body["data"]["id"].as_str().unwrap().to_string();
@@ -534,12 +833,25 @@ async fn attachments_are_uploaded_to_storage_then_referenced_by_messages_and_not
     let url = upload["url"].as_str().unwrap().to_string();
     assert!(url.starts_with(&org.sim.url));
     let fields = upload["fields"].as_object().unwrap().clone();
-    for key in ["key", "acl", "Content-Type", "X-Amz-Meta-Attachment-Id", "bucket", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "Policy", "X-Amz-Signature"] {
+    for key in [
+        "key",
+        "acl",
+        "Content-Type",
+        "X-Amz-Meta-Attachment-Id",
+        "bucket",
+        "X-Amz-Algorithm",
+        "X-Amz-Credential",
+        "X-Amz-Date",
+        "Policy",
+        "X-Amz-Signature",
+    ] {
         assert!(fields.contains_key(key), "{key}");
     }
 
     let message = json!({"channel": "email", "app": "i2k", "attachments": [{"_id": id, "name": "a.txt", "contentType": "text/plain", "contentLength": file.len()}]});
-    let early = org.post(&format!("/v1/conversations/{c}/messages"), message.clone()).await;
+    let early = org
+        .post(&format!("/v1/conversations/{c}/messages"), message.clone())
+        .await;
     assert_eq!(early.status, StatusCode::BAD_REQUEST, "not uploaded yet");
 
     let form = |with_file_first: bool, bytes: Vec<u8>| {
@@ -555,35 +867,80 @@ async fn attachments_are_uploaded_to_storage_then_referenced_by_messages_and_not
         }
         form
     };
-    let wrong_order = org.http.post(&url).multipart(form(true, file.clone())).send().await.unwrap();
+    let wrong_order = org
+        .http
+        .post(&url)
+        .multipart(form(true, file.clone()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong_order.status(), StatusCode::BAD_REQUEST);
-    let wrong_size = org.http.post(&url).multipart(form(false, b"short".to_vec())).send().await.unwrap();
+    let wrong_size = org
+        .http
+        .post(&url)
+        .multipart(form(false, b"short".to_vec()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong_size.status(), StatusCode::BAD_REQUEST);
     assert_eq!(org.truth().await["counts"]["attachments"], 0);
-    let ok = org.http.post(&url).multipart(form(false, file.clone())).send().await.unwrap();
+    let ok = org
+        .http
+        .post(&url)
+        .multipart(form(false, file.clone()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), StatusCode::NO_CONTENT);
 
-    assert_eq!(org.post(&format!("/v1/conversations/{c}/messages"), message).await.status, StatusCode::CREATED);
-    let note = org.post(&format!("/v1/conversations/{c}/notes"), json!({"body": "see file", "attachments": [id]})).await;
+    assert_eq!(
+        org.post(&format!("/v1/conversations/{c}/messages"), message)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let note = org
+        .post(
+            &format!("/v1/conversations/{c}/notes"),
+            json!({"body": "see file", "attachments": [id]}),
+        )
+        .await;
     assert_eq!(note.status, StatusCode::CREATED);
     let truth = org.truth().await;
     assert_eq!(truth["counts"]["attachments"], 1);
-    assert!(truth["requests"].as_object().unwrap().keys().all(|k| !k.contains("__storage")), "uploads are not counted");
+    assert!(
+        truth["requests"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.contains("__storage")),
+        "uploads are not counted"
+    );
 }
 
 #[tokio::test]
 async fn search_sees_a_record_only_after_the_indexing_delay() {
     let org = Org::start(config()).await;
     org.customer("late").await;
-    let query = json!({"queryContext": "customer", "and": [{"customer_external_id": {"equals": "late"}}]});
+    let query =
+        json!({"queryContext": "customer", "and": [{"customer_external_id": {"equals": "late"}}]});
     let now = org.post("/v1/customers/search", query.clone()).await;
     assert_eq!(now.status, StatusCode::OK);
     assert_eq!(now.body["meta"]["total"], 0);
-    assert_eq!(org.get("/v1/customers/externalId=late").await.status, StatusCode::OK, "lookups see it at once");
+    assert_eq!(
+        org.get("/v1/customers/externalId=late").await.status,
+        StatusCode::OK,
+        "lookups see it at once"
+    );
     tokio::time::sleep(Duration::from_millis(350)).await;
     let later = org.post("/v1/customers/search", query).await;
     assert_eq!(later.body["meta"]["total"], 1);
-    let unknown = org.post("/v1/customers/search", json!({"queryContext": "customer", "and": [{"customer_shoe_size": {"equals": "9"}}]})).await;
+    let unknown = org
+        .post(
+            "/v1/customers/search",
+            json!({"queryContext": "customer", "and": [{"customer_shoe_size": {"equals": "9"}}]}),
+        )
+        .await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
 }
 
@@ -592,9 +949,15 @@ async fn the_machine_user_may_search_100_times_a_minute() {
     let org = Org::start(config()).await;
     let query = json!({"queryContext": "conversation"});
     for _ in 0..100 {
-        assert_eq!(org.post("/v1/customers/search", query.clone()).await.status, StatusCode::OK);
+        assert_eq!(
+            org.post("/v1/customers/search", query.clone()).await.status,
+            StatusCode::OK
+        );
     }
-    assert_eq!(org.post("/v1/customers/search", query).await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        org.post("/v1/customers/search", query).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 #[tokio::test]
@@ -602,32 +965,90 @@ async fn conversation_tag_append_creates_unknown_tags_and_customers_take_tag_ids
     let org = Org::start(config()).await;
     let customer = org.customer("c1").await;
     let c = org.conversation(&customer).await;
-    let tagged = org.post(&format!("/v1/conversations/{c}/tags"), json!(["vip", "billing"])).await;
+    let tagged = org
+        .post(
+            &format!("/v1/conversations/{c}/tags"),
+            json!(["vip", "billing"]),
+        )
+        .await;
     assert_eq!(tagged.status, StatusCode::OK);
     let tags = org.get("/v1/tags").await;
     assert_eq!(tags.body["meta"]["total"], 2);
-    let vip = tags.body["data"].as_array().unwrap().iter().find(|t| t["attributes"]["name"] == "vip").unwrap()["id"].clone();
-    assert_eq!(tagged.body["data"]["attributes"]["tags"].as_array().unwrap().len(), 2);
-    org.post(&format!("/v1/conversations/{c}/tags"), json!(["vip"])).await;
-    assert_eq!(org.get("/v1/tags").await.body["meta"]["total"], 2, "names are looked up, not repeated");
-    let by_name = org.post("/v1/customers", json!({"name": "T", "tags": ["vip"]})).await;
-    assert_eq!(by_name.status, StatusCode::BAD_REQUEST, "customer tags take ids");
-    let by_id = org.post("/v1/customers", json!({"name": "T", "tags": [vip]})).await;
+    let vip = tags.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["attributes"]["name"] == "vip")
+        .unwrap()["id"]
+        .clone();
+    assert_eq!(
+        tagged.body["data"]["attributes"]["tags"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    org.post(&format!("/v1/conversations/{c}/tags"), json!(["vip"]))
+        .await;
+    assert_eq!(
+        org.get("/v1/tags").await.body["meta"]["total"],
+        2,
+        "names are looked up, not repeated"
+    );
+    let by_name = org
+        .post("/v1/customers", json!({"name": "T", "tags": ["vip"]}))
+        .await;
+    assert_eq!(
+        by_name.status,
+        StatusCode::BAD_REQUEST,
+        "customer tags take ids"
+    );
+    let by_id = org
+        .post("/v1/customers", json!({"name": "T", "tags": [vip]}))
+        .await;
     assert_eq!(by_id.status, StatusCode::CREATED);
     let made = org.post("/v1/tags", json!({"name": "churn-risk"})).await;
     assert_eq!(made.status, StatusCode::CREATED);
-    assert_eq!(org.post("/v1/tags", json!({"name": "churn-risk"})).await.status, StatusCode::OK);
+    assert_eq!(
+        org.post("/v1/tags", json!({"name": "churn-risk"}))
+            .await
+            .status,
+        StatusCode::OK
+    );
     assert_eq!(org.truth().await["counts"]["tags"], 3);
 }
 
 #[tokio::test]
 async fn klasses_hold_kobjects_found_by_external_id_and_created_in_bulk() {
     let org = Org::start(config()).await;
-    assert_eq!(org.post("/v1/klasses/order", json!({"title": "o"})).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(org.get("/v1/metadata/kobject.order").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(org.post("/v1/klasses", json!({"name": "order", "icon": "cart"})).await.status, StatusCode::CREATED);
-    assert_eq!(org.post("/v1/klasses", json!({"name": "order"})).await.status, StatusCode::CONFLICT);
-    assert_eq!(org.post("/v1/klasses/order", json!({"externalId": "o1"})).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        org.post("/v1/klasses/order", json!({"title": "o"}))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        org.get("/v1/metadata/kobject.order").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        org.post("/v1/klasses", json!({"name": "order", "icon": "cart"}))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        org.post("/v1/klasses", json!({"name": "order"}))
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        org.post("/v1/klasses/order", json!({"externalId": "o1"}))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
     let customer = org.customer("c1").await;
     let k = org
         .post("/v1/klasses/order", json!({"title": "Order 1", "externalId": "o1", "customer": customer, "data": {"total": 3}, "custom": {"totalNum": 3}}))
@@ -635,8 +1056,15 @@ async fn klasses_hold_kobjects_found_by_external_id_and_created_in_bulk() {
     assert_eq!(k.status, StatusCode::CREATED, "{}", k.body);
     let found = org.get("/v1/klasses/order/externalId=o1").await;
     assert_eq!(found.body["data"]["id"], k.body["data"]["id"]);
-    let bulk = org.post("/v1/klasses/order/bulk", json!([{"title": "Order 2", "externalId": "o2"}, {"externalId": "no-title"}])).await;
-    let results = org.bulk_results(bulk.body["data"]["id"].as_str().unwrap()).await;
+    let bulk = org
+        .post(
+            "/v1/klasses/order/bulk",
+            json!([{"title": "Order 2", "externalId": "o2"}, {"externalId": "no-title"}]),
+        )
+        .await;
+    let results = org
+        .bulk_results(bulk.body["data"]["id"].as_str().unwrap())
+        .await;
     assert_eq!(results[0]["status"], "created");
     assert_eq!(results[1]["status"], "error");
     assert_eq!(org.get("/v1/klasses/order").await.body["meta"]["total"], 2);
@@ -648,14 +1076,45 @@ async fn klasses_hold_kobjects_found_by_external_id_and_created_in_bulk() {
 #[tokio::test]
 async fn users_created_through_the_api_are_invited() {
     let org = Org::start(config()).await;
-    assert_eq!(org.post("/v1/users", json!({"name": "No Mail"})).await.status, StatusCode::BAD_REQUEST);
-    let a = org.post("/v1/users", json!({"name": "Bob", "email": "bob@acme.example"})).await;
+    assert_eq!(
+        org.post("/v1/users", json!({"name": "No Mail"}))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    let a = org
+        .post(
+            "/v1/users",
+            json!({"name": "Bob", "email": "bob@acme.example"}),
+        )
+        .await;
     assert_eq!(a.status, StatusCode::CREATED);
     assert_eq!(a.body["data"]["attributes"]["pending"], true);
-    assert_eq!(org.post("/v1/users", json!({"name": "Bob", "email": "BOB@acme.example"})).await.status, StatusCode::CONFLICT);
-    let team = org.post("/v1/teams", json!({"name": "Support", "members": [a.body["data"]["id"]]})).await;
+    assert_eq!(
+        org.post(
+            "/v1/users",
+            json!({"name": "Bob", "email": "BOB@acme.example"})
+        )
+        .await
+        .status,
+        StatusCode::CONFLICT
+    );
+    let team = org
+        .post(
+            "/v1/teams",
+            json!({"name": "Support", "members": [a.body["data"]["id"]]}),
+        )
+        .await;
     assert_eq!(team.status, StatusCode::CREATED);
-    assert_eq!(org.post("/v1/teams", json!({"name": "Ghosts", "members": ["nobody"]})).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        org.post(
+            "/v1/teams",
+            json!({"name": "Ghosts", "members": ["nobody"]})
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
     let truth = org.truth().await;
     assert_eq!(truth["invitations"], 1);
     assert_eq!(truth["counts"]["users"], 1);
@@ -665,13 +1124,38 @@ async fn users_created_through_the_api_are_invited() {
 #[tokio::test]
 async fn tracking_events_answer_204_and_need_a_name_starting_with_a_letter() {
     let org = Org::start(config()).await;
-    assert_eq!(org.post("/v1/tracking/identity", json!({"email": "a@b.example"})).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(org.post("/v1/tracking/event", json!({"name": "signed_up", "meta": {"plan": "x"}})).await.status, StatusCode::NO_CONTENT);
-    let bad = org.post("/v1/tracking/event", json!({"name": "1st-login"})).await;
-    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert!(bad.body["errors"][0]["message"].as_str().unwrap().contains("letter"));
     assert_eq!(
-        org.post("/v1/tracking/identityEvent", json!({"identity": {"email": "a@b.example"}, "event": {"name": "paid"}})).await.status,
+        org.post("/v1/tracking/identity", json!({"email": "a@b.example"}))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        org.post(
+            "/v1/tracking/event",
+            json!({"name": "signed_up", "meta": {"plan": "x"}})
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+    let bad = org
+        .post("/v1/tracking/event", json!({"name": "1st-login"}))
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("letter")
+    );
+    assert_eq!(
+        org.post(
+            "/v1/tracking/identityEvent",
+            json!({"identity": {"email": "a@b.example"}, "event": {"name": "paid"}})
+        )
+        .await
+        .status,
         StatusCode::NO_CONTENT
     );
     assert_eq!(org.truth().await["counts"]["tracking_events"], 2);
@@ -680,18 +1164,60 @@ async fn tracking_events_answer_204_and_need_a_name_starting_with_a_letter() {
 #[tokio::test]
 async fn kb_articles_are_published_per_language_version() {
     let org = Org::start(config()).await;
-    let root = org.post("/v1/kb/categories", json!({"title": "Billing"})).await;
+    let untitled = org
+        .post(
+            "/v1/kb/categories",
+            json!({"langs": {"en_us": {"slug": "billing"}}}),
+        )
+        .await;
+    assert_eq!(untitled.status, StatusCode::BAD_REQUEST);
+    let root = org
+        .post(
+            "/v1/kb/categories",
+            json!({"langs": {"en_us": {"title": "Billing", "description": "Paying us"}}}),
+        )
+        .await;
     assert_eq!(root.status, StatusCode::CREATED);
     let root_id = root.body["data"]["id"].clone();
-    assert_eq!(org.post("/v1/kb/categories", json!({"title": "Sub", "parent": "nope"})).await.status, StatusCode::BAD_REQUEST);
-    let sub = org.post("/v1/kb/categories", json!({"title": "Refunds", "parent": root_id})).await;
-    assert_eq!(sub.body["data"]["relationships"]["parent"]["data"]["id"], root_id);
-    let article = org.post("/v1/kb/articles", json!({"title": "How to pay", "categories": [root_id]})).await;
-    assert_eq!(article.status, StatusCode::CREATED);
+    assert_eq!(
+        org.post(
+            "/v1/kb/categories",
+            json!({"title": "Sub", "parent": "nope"})
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    let sub = org
+        .post(
+            "/v1/kb/categories",
+            json!({"title": "Refunds", "parent": root_id}),
+        )
+        .await;
+    assert_eq!(
+        sub.body["data"]["relationships"]["parent"]["data"]["id"],
+        root_id
+    );
+    assert_eq!(
+        org.post("/v1/kb/articles", json!({"categories": ["nope"]}))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    let article = org
+        .post("/v1/kb/articles", json!({"categories": [root_id]}))
+        .await;
+    assert_eq!(article.status, StatusCode::CREATED, "{}", article.body);
     let aid = article.body["data"]["id"].as_str().unwrap().to_string();
     let draft = format!("/v1/kb/articles/{aid}/versions/en_us");
-    let empty_publish = org.put(&draft, json!({"publishedAt": "2024-01-01T00:00:00.000Z"})).await;
-    assert_eq!(empty_publish.status, StatusCode::BAD_REQUEST, "a version needs a body to publish");
+    let empty_publish = org
+        .put(&draft, json!({"publishedAt": "2024-01-01T00:00:00.000Z"}))
+        .await;
+    assert_eq!(
+        empty_publish.status,
+        StatusCode::BAD_REQUEST,
+        "a version needs a body to publish"
+    );
     let published = org
         .put(&draft, json!({"title": "How to pay", "htmlBody": "<p>Card</p>", "slug": "how-to-pay", "publishedAt": "2024-01-01T00:00:00.000Z"}))
         .await;
@@ -713,24 +1239,56 @@ async fn kb_articles_are_published_per_language_version() {
 #[tokio::test]
 async fn saved_searches_folders_positions_and_shortcuts_are_stored() {
     let org = Org::start(config()).await;
-    assert_eq!(org.post("/v1/customers/searches", json!({"name": "No data"})).await.status, StatusCode::BAD_REQUEST);
-    let search = org.post("/v1/customers/searches", json!({"name": "Open VIP", "data": {"queryContext": "conversation", "and": []}})).await;
+    assert_eq!(
+        org.post("/v1/customers/searches", json!({"name": "No data"}))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    let search = org
+        .post(
+            "/v1/customers/searches",
+            json!({"name": "Open VIP", "data": {"queryContext": "conversation", "and": []}}),
+        )
+        .await;
     assert_eq!(search.status, StatusCode::CREATED);
-    let folder = org.post("/v1/customers/searches/folders", json!({"name": "Team"})).await;
-    let (sid, fid) = (search.body["data"]["id"].clone(), folder.body["data"]["id"].clone());
+    let folder = org
+        .post("/v1/customers/searches/folders", json!({"name": "Team"}))
+        .await;
+    let (sid, fid) = (
+        search.body["data"]["id"].clone(),
+        folder.body["data"]["id"].clone(),
+    );
     let nested = org
         .put("/v1/customers/searches/positions", json!({"positions": [{"type": "folder", "id": fid, "children": [{"type": "folder", "id": fid}]}]}))
         .await;
-    assert_eq!(nested.status, StatusCode::BAD_REQUEST, "folders cannot nest");
+    assert_eq!(
+        nested.status,
+        StatusCode::BAD_REQUEST,
+        "folders cannot nest"
+    );
     let placed = org
         .put("/v1/customers/searches/positions", json!({"positions": [{"type": "folder", "id": fid, "children": [{"type": "search", "id": sid}]}]}))
         .await;
     assert_eq!(placed.status, StatusCode::OK);
-    assert_eq!(org.get("/v1/customers/searches/positions").await.body["data"]["attributes"]["rev"], 1);
+    assert_eq!(
+        org.get("/v1/customers/searches/positions").await.body["data"]["attributes"]["rev"],
+        1
+    );
 
-    let category = org.post("/v1/shortcuts/categories", json!({"name": "Billing"})).await;
+    let category = org
+        .post("/v1/shortcuts/categories", json!({"name": "Billing"}))
+        .await;
     let long = "x".repeat(10_241);
-    assert_eq!(org.post("/v1/shortcuts", json!({"name": "Long", "draft": {"text": long}})).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        org.post(
+            "/v1/shortcuts",
+            json!({"name": "Long", "draft": {"text": long}})
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
     let shortcut = org
         .post("/v1/shortcuts", json!({"name": "Refund", "draft": {"text": "Hi {{customer.firstName}}"}, "parent": category.body["data"]["id"]}))
         .await;

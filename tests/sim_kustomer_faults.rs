@@ -14,7 +14,9 @@ async fn start(faults: &str, hang: Duration) -> SimHandle {
     let mut config = Config::new(11, vec![("Ada".into(), "ada@acme.example".into())]);
     config.faults = FaultSpec::parse(faults).unwrap();
     config.fault_hang = hang;
-    kustomer::spawn(config, "127.0.0.1:0".parse().unwrap()).await.unwrap()
+    kustomer::spawn(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
 }
 
 async fn stored_external_ids(sim: &SimHandle, kind: &str) -> Vec<String> {
@@ -52,9 +54,17 @@ async fn a_reset_after_the_write_loses_the_answer_but_the_customer_exists() {
     }
     assert_eq!(answered, 0, "every answer was cut off");
     let stored = stored_external_ids(&sim, "customers").await;
-    assert!(!stored.is_empty(), "some writes took effect although no answer came back");
+    assert!(
+        !stored.is_empty(),
+        "some writes took effect although no answer came back"
+    );
     assert!(stored.len() < 12, "and some resets struck before the write");
-    let truth: Value = reqwest::get(format!("{}/__sim/truth", sim.url)).await.unwrap().json().await.unwrap();
+    let truth: Value = reqwest::get(format!("{}/__sim/truth", sim.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(truth["counts"]["customers"], stored.len());
 }
 
@@ -72,7 +82,11 @@ async fn a_timeout_after_the_write_leaves_a_record_the_client_never_heard_about(
             .send()
     });
     let outcomes = join_all(sends).await;
-    assert!(outcomes.iter().all(|o| o.as_ref().is_err_and(reqwest::Error::is_timeout)));
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o.as_ref().is_err_and(reqwest::Error::is_timeout))
+    );
     let stored = stored_external_ids(&sim, "companies").await;
     assert!(!stored.is_empty() && stored.len() < 8, "{stored:?}");
 }
@@ -110,10 +124,23 @@ async fn injected_429s_and_5xx_refuse_without_writing() {
         assert!(resp.headers().contains_key("x-ratelimit-remaining"));
         let body: Value = resp.json().await.unwrap();
         assert!(body["errors"][0]["code"].is_string());
-        assert!(stored_external_ids(&sim, "customers").await.is_empty(), "{spec}");
-        let truth: Value = reqwest::get(format!("{}/__sim/truth", sim.url)).await.unwrap().json().await.unwrap();
-        let throttled = truth["requests"]["POST /v1/customers"]["throttled"].as_u64().unwrap();
-        assert_eq!(throttled, u64::from(status == StatusCode::TOO_MANY_REQUESTS));
+        assert!(
+            stored_external_ids(&sim, "customers").await.is_empty(),
+            "{spec}"
+        );
+        let truth: Value = reqwest::get(format!("{}/__sim/truth", sim.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let throttled = truth["requests"]["POST /v1/customers"]["throttled"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(
+            throttled,
+            u64::from(status == StatusCode::TOO_MANY_REQUESTS)
+        );
     }
 }
 

@@ -158,9 +158,9 @@ fn check_items(body: Value, op: Operation) -> Result<Vec<Map<String, Value>>, Ap
             }
         }
         if op == Operation::Update
-            && !o
-                .get("id")
-                .is_some_and(|id| id.as_str().is_some_and(|s| !s.is_empty()))
+            && o.get("id")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
         {
             return Err(
                 ApiError::bad_request(format!("bulk update item {i} needs its own `id`")).simple(),

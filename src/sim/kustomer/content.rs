@@ -2,10 +2,12 @@
 //! (categories, articles, per-language versions with publishing) and shortcuts with categories.
 //!
 //! ASSUMPTIONS (the reference could not confirm these bodies; each is named here, in one place):
-//! - KB category create: `POST /v1/kb/categories {title, slug?, lang? (default en_us), parent?}`,
-//!   `parent` an existing category id; stored as `langs.{lang}.{title, slug}`.
-//! - KB article create: `POST /v1/kb/articles {title, categories?[ids], lang? (default en_us)}`
-//!   makes the article and an empty draft version in `lang` (that draft counts as a kb_version).
+//! - KB category create: `POST /v1/kb/categories {langs: {<lang>: {title, slug?, description?}},
+//!   parent?}` or the short form `{title, slug?, lang? (default en_us), parent?}`; `parent` is an
+//!   existing category id.
+//! - KB article create: `POST /v1/kb/articles {title?, categories?[ids], lang? (default en_us)}`
+//!   makes the article and an empty draft version in `lang` (that draft counts as a kb_version);
+//!   a `title` given here pre-fills the draft.
 //! - `POST /v1/kb/articles/{id}/versions/{lang}` opens a new draft `{title, htmlBody, slug}`;
 //!   `PUT` on the same path fills the draft, and a `publishedAt` publishes it (title and htmlBody
 //!   then required), making the article `published`.
@@ -251,13 +253,38 @@ async fn list_categories(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiRe
     list_all(&sim, Kind::KbCategory, &q, uri.path())
 }
 
+/// See the module's assumptions: `{langs: {<lang>: {title, slug?, description?}}}` (the read
+/// shape) or the short form `{title, slug?, lang?}`; `parent` nests it under another category.
 async fn post_category(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
     let body = body.object()?;
-    let title = required_str(&body, "title")?.to_string();
-    let slug = optional_str(&body, "slug")?.map(str::to_string);
-    let lang = optional_str(&body, "lang")?
-        .unwrap_or(DEFAULT_LANG)
-        .to_string();
+    let langs = match body.get("langs") {
+        Some(Value::Object(langs)) if !langs.is_empty() => {
+            for (lang, entry) in langs {
+                if entry
+                    .get("title")
+                    .and_then(Value::as_str)
+                    .is_none_or(|t| t.trim().is_empty())
+                {
+                    return Err(ApiError::invalid(
+                        format!("/langs/{lang}/title"),
+                        format!("category language {lang} needs a `title`"),
+                    ));
+                }
+            }
+            Value::Object(langs.clone())
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "/langs",
+                "`langs` must be an object keyed by language",
+            ));
+        }
+        None => {
+            let title = required_str(&body, "title")?;
+            let lang = optional_str(&body, "lang")?.unwrap_or(DEFAULT_LANG);
+            json!({ lang: { "title": title, "slug": body.get("slug"), "description": body.get("description"), "disabled": false } })
+        }
+    };
     let mut store = sim.lock();
     let mut rels = BTreeMap::new();
     if let Some(parent) = optional_str(&body, "parent")? {
@@ -267,10 +294,7 @@ async fn post_category(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
         rels.insert("parent".to_string(), rel);
     }
     let mut attrs = Map::new();
-    attrs.insert(
-        "langs".into(),
-        json!({ lang.clone(): { "title": title, "slug": slug, "description": body.get("description"), "disabled": false } }),
-    );
+    attrs.insert("langs".into(), langs);
     attrs.insert(
         "published".into(),
         json!(
@@ -324,7 +348,7 @@ fn new_version(
 
 async fn post_article(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
     let body = body.object()?;
-    let title = required_str(&body, "title")?.to_string();
+    let title = optional_str(&body, "title")?.map(str::to_string);
     let lang = optional_str(&body, "lang")?
         .unwrap_or(DEFAULT_LANG)
         .to_string();
@@ -460,11 +484,10 @@ fn publish_version(
         .get(Kind::KbVersion, version)
         .ok_or_else(|| ApiError::not_found("version vanished"))?;
     for field in ["title", "htmlBody"] {
-        if !v
-            .attributes
+        if v.attributes
             .get(field)
             .and_then(Value::as_str)
-            .is_some_and(|s| !s.is_empty())
+            .is_none_or(str::is_empty)
         {
             return Err(ApiError::invalid(
                 format!("/{field}"),

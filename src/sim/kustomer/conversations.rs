@@ -409,9 +409,7 @@ fn check_note_fields(
     body: &Map<String, Value>,
     creating: bool,
 ) -> Result<(), ApiError> {
-    if creating {
-        required_str(body, "body")?;
-    } else if body.contains_key("body") {
+    if creating || body.contains_key("body") {
         required_str(body, "body")?;
     }
     common_dates(body)?;

@@ -40,9 +40,9 @@ pub const TOKEN_ROLES: [&str; 16] = [
 /// the second is missing altogether, the third exists under another e-mail (then every 7th is
 /// missing and every 9th aliased), so the user-matching step meets all three cases.
 fn agent_fate(index: usize, count: usize) -> AgentFate {
-    if count >= 3 && index == 1 || index >= 7 && index % 7 == 0 {
+    if count >= 3 && index == 1 || index >= 7 && index.is_multiple_of(7) {
         AgentFate::Missing
-    } else if count >= 3 && index == 2 || index >= 9 && index % 9 == 0 {
+    } else if count >= 3 && index == 2 || index >= 9 && index.is_multiple_of(9) {
         AgentFate::OtherEmail
     } else {
         AgentFate::SameEmail
