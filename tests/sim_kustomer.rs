@@ -1298,3 +1298,60 @@ async fn saved_searches_folders_positions_and_shortcuts_are_stored() {
     assert_eq!(truth["counts"]["saved_searches"], 1);
     assert_eq!(truth["counts"]["shortcuts"], 1);
 }
+
+#[tokio::test]
+async fn conversations_and_messages_are_created_and_updated_in_bulk() {
+    let org = Org::start(config()).await;
+    let customer = org.customer("c1").await;
+    let created = org
+        .post(
+            "/v1/conversations/bulk",
+            json!([
+                {"_clientRef": "x1", "customer": customer, "externalId": "ic-1", "status": "done", "importedAt": "2024-01-01T00:00:00.000Z"},
+                {"_clientRef": "x2", "customer": customer, "externalId": "ic-1"},
+                {"_clientRef": "x3", "customer": customer, "status": "snoozed"},
+            ]),
+        )
+        .await;
+    let results = org
+        .bulk_results(created.body["data"]["id"].as_str().unwrap())
+        .await;
+    let statuses: Vec<&str> = results
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["created", "created", "error"]);
+    assert_eq!(
+        org.truth().await["duplicates"]["conversations"],
+        json!(["ic-1"])
+    );
+    let first = results[0]["objectId"].as_str().unwrap().to_string();
+
+    let messages = org
+        .post(
+            "/v1/messages/bulk",
+            json!([
+                {"conversation": first, "channel": "chat", "app": "i2k", "direction": "in", "preview": "hi"},
+                {"conversation": first, "app": "i2k", "direction": "in"},
+            ]),
+        )
+        .await;
+    let results = org
+        .bulk_results(messages.body["data"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(results[0]["status"], "created");
+    assert_eq!(results[0]["_clientRef"], Value::Null);
+    assert_eq!(results[1]["status"], "error");
+    assert!(results[1]["error"].as_str().unwrap().contains("channel"));
+
+    let closed = org
+        .put("/v1/conversations/bulk", json!([{"id": first, "status": "done", "ended": true, "endedAt": "2023-01-01T00:00:00.000Z"}]))
+        .await;
+    let results = org
+        .bulk_results(closed.body["data"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(results[0]["status"], "updated");
+    let got = org.get(&format!("/v1/conversations/{first}")).await;
+    assert_eq!(got.body["data"]["attributes"]["ended"], true);
+    assert_eq!(got.body["data"]["attributes"]["messageCount"], 1);
+}

@@ -155,3 +155,40 @@ async fn intercom_only_faults_leave_the_kustomer_side_alone() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn latency_delays_api_answers_but_not_the_ground_truth() {
+    let mut config = Config::new(11, vec![]);
+    config.latency = Duration::from_millis(250);
+    let sim = kustomer::spawn(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    let resp = http
+        .get(format!("{}/v1/customers", sim.url))
+        .bearer_auth(&sim.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    let started = std::time::Instant::now();
+    let truth: Value = http
+        .get(format!("{}/__sim/truth", sim.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_millis(250));
+    assert!(
+        truth["requests"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.contains("__sim"))
+    );
+    assert_eq!(truth["requests"]["GET /v1/customers"]["count"], 1);
+}
