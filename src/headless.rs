@@ -1,1 +1,252 @@
-//! The headless front-end: progress lines (or JSON lines) and a final summary.
+//! The headless front-end: reads the same `EngineHandle` as the console and prints one progress
+//! line per tick (at most once a second, and only when something moved), each event as it
+//! happens, and a final summary — as text, or as JSON lines with `--json`. It never waits for a
+//! person.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::engine::handle::{EngineHandle, RunOutcome};
+use crate::engine::model::{Event, LogLevel, PhaseStatus, RunSummary, Snapshot};
+
+/// Longest quiet time between two progress lines while anything moves.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeadlessOptions {
+    pub json: bool,
+}
+
+/// Follows the run to its end, printing to `out`.
+pub async fn follow(
+    handle: EngineHandle,
+    options: HeadlessOptions,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<RunOutcome> {
+    let (mut snapshots, mut events, _commands, mut task) = handle.split();
+    let mut last_line = Instant::now() - PROGRESS_INTERVAL;
+    let mut last_key = String::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let outcome = loop {
+        tokio::select! {
+            result = &mut task => {
+                // Drain what the engine said before it ended.
+                while let Ok(event) = events.try_recv() {
+                    print_event(&event, options, out)?;
+                }
+                break match result {
+                    Ok(r) => r?,
+                    Err(e) => anyhow::bail!("the engine stopped unexpectedly: {e}"),
+                };
+            }
+            Some(event) = events.recv() => print_event(&event, options, out)?,
+            _ = tick.tick() => {
+                let snap = snapshots.borrow_and_update().clone();
+                let key = progress_key(&snap);
+                if key != last_key && last_line.elapsed() >= PROGRESS_INTERVAL {
+                    print_progress(&snap, options, out)?;
+                    last_key = key;
+                    last_line = Instant::now();
+                }
+            }
+        }
+    };
+    print_outcome(&outcome, options, out)?;
+    Ok(outcome)
+}
+
+/// What must change for a new progress line to be worth printing.
+fn progress_key(s: &Snapshot) -> String {
+    let phases: Vec<String> = s
+        .phases
+        .iter()
+        .map(|p| format!("{}:{}:{}:{}", p.done, p.failed, p.skipped, p.total))
+        .collect();
+    let extract: Vec<String> = s.extraction.iter().map(|e| e.fetched.to_string()).collect();
+    format!(
+        "{:?}|{}|{}|{}",
+        s.state,
+        phases.join(","),
+        extract.join(","),
+        s.activity
+    )
+}
+
+pub fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    } else {
+        format!("{:02}:{:02}", s / 60, s % 60)
+    }
+}
+
+fn print_progress(
+    s: &Snapshot,
+    options: HeadlessOptions,
+    out: &mut (dyn Write + Send),
+) -> std::io::Result<()> {
+    if options.json {
+        let line = json!({"type": "progress", "snapshot": s});
+        return writeln!(out, "{line}");
+    }
+    let running: Vec<String> = s
+        .phases
+        .iter()
+        .filter(|p| p.status == PhaseStatus::Running || p.in_flight > 0)
+        .map(|p| {
+            let mut t = format!("{} {}/{}", p.phase.label(), p.done + p.skipped, p.total);
+            if p.failed > 0 {
+                t.push_str(&format!(" ({} failed)", p.failed));
+            }
+            t
+        })
+        .collect();
+    let extracting: Vec<String> = s
+        .extraction
+        .iter()
+        .filter(|e| !e.complete && e.fetched > 0)
+        .map(|e| format!("{} {}", e.object, e.fetched))
+        .collect();
+    let mut line = format!("[{}] {:?}", clock(s.elapsed), s.state).to_lowercase();
+    if !extracting.is_empty() {
+        line.push_str(&format!(" · extracting {}", extracting.join(", ")));
+    }
+    if !running.is_empty() {
+        line.push_str(&format!(" · {}", running.join(", ")));
+    }
+    line.push_str(&format!(
+        " · {:.0} rec/s · {:.1} req/s · Kustomer {}/{} per {}s",
+        s.records_per_sec,
+        s.requests_per_sec,
+        s.kustomer.used,
+        s.kustomer.allowed,
+        s.kustomer.window_secs
+    ));
+    if let Some(eta) = s.eta {
+        line.push_str(&format!(" · ETA {}", clock(eta)));
+    }
+    if !s.activity.is_empty() {
+        line.push_str(&format!(" · {}", s.activity));
+    }
+    writeln!(out, "{line}")
+}
+
+fn print_event(
+    e: &Event,
+    options: HeadlessOptions,
+    out: &mut (dyn Write + Send),
+) -> std::io::Result<()> {
+    if options.json {
+        let line = json!({"type": "event", "event": e});
+        return writeln!(out, "{line}");
+    }
+    match e {
+        Event::Log { level, message } => {
+            let tag = match level {
+                LogLevel::Info => "info",
+                LogLevel::Warn => "warning",
+                LogLevel::Error => "error",
+            };
+            writeln!(out, "{tag}: {message}")
+        }
+        Event::PhaseStarted { phase } => writeln!(out, "▶ {}", phase.label()),
+        Event::PhaseFinished {
+            phase,
+            done,
+            failed,
+            skipped,
+        } => writeln!(
+            out,
+            "{} {}: {done} done, {failed} failed, {skipped} skipped",
+            if *failed > 0 { "✗" } else { "✓" },
+            phase.label()
+        ),
+        Event::RecordFailed { failure } => writeln!(
+            out,
+            "failed: {} {} ({:?}, {} attempts): {}",
+            failure.record.object,
+            failure.record.source_id,
+            failure.class,
+            failure.attempts,
+            failure.message
+        ),
+        Event::Finished { .. } => Ok(()),
+    }
+}
+
+fn print_outcome(
+    outcome: &RunOutcome,
+    options: HeadlessOptions,
+    out: &mut (dyn Write + Send),
+) -> std::io::Result<()> {
+    if options.json {
+        let line = match outcome {
+            RunOutcome::Completed(s) => {
+                json!({"type": "summary", "outcome": "completed", "summary": s})
+            }
+            RunOutcome::Cancelled(s) => {
+                json!({"type": "summary", "outcome": "cancelled", "summary": s})
+            }
+            RunOutcome::NeedsDecisions(d) => {
+                json!({"type": "summary", "outcome": "needs_decisions", "decisions": d})
+            }
+        };
+        return writeln!(out, "{line}");
+    }
+    match outcome {
+        RunOutcome::Completed(s) => print_summary("Run complete", s, out),
+        RunOutcome::Cancelled(s) => print_summary("Run cancelled (run again to resume)", s, out),
+        RunOutcome::NeedsDecisions(d) => {
+            writeln!(
+                out,
+                "Stopped before loading: {} decisions need you.",
+                d.len()
+            )?;
+            for item in d {
+                writeln!(out, "  - {item}")?;
+            }
+            writeln!(
+                out,
+                "Resolve them in the console (`i2k`), in mapping.toml, or re-run with --accept-defaults."
+            )
+        }
+    }
+}
+
+fn print_summary(title: &str, s: &RunSummary, out: &mut (dyn Write + Send)) -> std::io::Result<()> {
+    writeln!(out, "{title} in {}.", clock(s.elapsed))?;
+    writeln!(
+        out,
+        "{:<22} {:>9} {:>9} {:>9} {:>9}",
+        "phase", "total", "done", "failed", "skipped"
+    )?;
+    for p in &s.phases {
+        if p.status == PhaseStatus::Skipped {
+            continue;
+        }
+        writeln!(
+            out,
+            "{:<22} {:>9} {:>9} {:>9} {:>9}",
+            p.phase.label(),
+            p.total,
+            p.done,
+            p.failed,
+            p.skipped
+        )?;
+    }
+    writeln!(
+        out,
+        "requests: Kustomer {}, Intercom {}",
+        s.kustomer_requests, s.intercom_requests
+    )?;
+    if !s.defaults_taken.is_empty() {
+        writeln!(out, "defaults taken:")?;
+        for d in &s.defaults_taken {
+            writeln!(out, "  - {d}")?;
+        }
+    }
+    Ok(())
+}

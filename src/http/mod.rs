@@ -2,6 +2,12 @@
 //! and jitter, typed errors carrying the API's own code and message, redaction of secrets, and the
 //! `RateGate` that paces requests inside the budget each server announces.
 
+pub mod client;
+pub mod error;
+pub mod gate;
 pub mod secret;
 
+pub use client::{ApiClient, ClientConfig, Downloaded, Reply, Request, Retry};
+pub use error::{ApiError, ApiSide};
+pub use gate::{GateConfig, RateGate, RateInfo};
 pub use secret::Secret;

@@ -1,0 +1,678 @@
+//! `ApiClient`: the one send path of both APIs. Every request passes the API's `RateGate`, carries
+//! the bearer token and the API's fixed headers, and is retried with exponential backoff and full
+//! jitter on transient failures. Non-idempotent creates are never resent blindly: a create whose
+//! answer was lost comes back as `ApiError::Ambiguous` for the write path to resolve by lookup.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::Method;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use super::error::{ApiError, ApiSide, parse_error_body};
+use super::gate::{RateGate, RateInfo};
+use super::secret::Secret;
+use crate::rng::Rng;
+
+/// Largest response body read into memory; larger answers are refused as unreadable.
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// How much of a request or response body is kept for the operator to read.
+const KEPT_REQUEST_CHARS: usize = 2 * 1024;
+const KEPT_RESPONSE_CHARS: usize = 8 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub side: ApiSide,
+    /// Base URL without a trailing slash.
+    pub base_url: String,
+    pub token: Secret,
+    /// Fixed headers sent on every request (e.g. `Intercom-Version`).
+    pub headers: Vec<(String, String)>,
+    /// Per attempt, connection to last byte.
+    pub timeout: Duration,
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+impl ClientConfig {
+    pub fn new(side: ApiSide, base_url: impl Into<String>, token: Secret) -> Self {
+        ClientConfig {
+            side,
+            base_url: base_url.into().trim_end_matches('/').to_string(),
+            token,
+            headers: Vec::new(),
+            timeout: Duration::from_secs(30),
+            max_attempts: 6,
+            backoff_base: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Which failures a request may be resent after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Safe to repeat: every transient failure is retried (429, 5xx, timeouts, resets, malformed bodies).
+    Idempotent,
+    /// A create: retried only when it certainly had no effect (429, connection refused).
+    Create,
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    /// `/v1/x` relative to the base URL, or an absolute URL (e.g. Intercom's `pages.next`).
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub body: Option<Value>,
+    pub retry: Retry,
+}
+
+impl Request {
+    fn new(method: Method, path: impl Into<String>, body: Option<Value>, retry: Retry) -> Request {
+        Request {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            body,
+            retry,
+        }
+    }
+
+    pub fn get(path: impl Into<String>) -> Request {
+        Request::new(Method::GET, path, None, Retry::Idempotent)
+    }
+
+    pub fn post(path: impl Into<String>, body: Value) -> Request {
+        Request::new(Method::POST, path, Some(body), Retry::Create)
+    }
+
+    pub fn put(path: impl Into<String>, body: Value) -> Request {
+        Request::new(Method::PUT, path, Some(body), Retry::Idempotent)
+    }
+
+    pub fn patch(path: impl Into<String>, body: Value) -> Request {
+        Request::new(Method::PATCH, path, Some(body), Retry::Idempotent)
+    }
+
+    pub fn query(mut self, key: &str, value: impl ToString) -> Request {
+        self.query.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn retry(mut self, retry: Retry) -> Request {
+        self.retry = retry;
+        self
+    }
+}
+
+/// A successful answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    /// `Null` for an empty body (204).
+    pub body: Value,
+    /// Redacted summary of the request, e.g. `POST https://…/v1/customers {…}`.
+    pub request: String,
+    /// Redacted status and body, truncated.
+    pub response: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downloaded {
+    pub bytes: u64,
+    pub sha256: String,
+    pub content_type: Option<String>,
+}
+
+struct Inner {
+    config: ClientConfig,
+    http: reqwest::Client,
+    gate: Arc<RateGate>,
+    host: String,
+}
+
+/// A client of one API. Cheap to clone.
+#[derive(Clone)]
+pub struct ApiClient {
+    inner: Arc<Inner>,
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Done(Reply),
+    /// Try again after a backoff (or, for a 429, after the gate's hold).
+    Again(ApiError),
+    Fail(ApiError),
+}
+
+impl ApiClient {
+    pub fn new(config: ClientConfig, gate: Arc<RateGate>) -> Result<ApiClient, ApiError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("i2k/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ApiError::Transport {
+                side: config.side,
+                message: format!("cannot build the HTTP client: {e}"),
+                request: String::new(),
+            })?;
+        let host = host_of(&config.base_url).to_string();
+        Ok(ApiClient {
+            inner: Arc::new(Inner {
+                config,
+                http,
+                gate,
+                host,
+            }),
+        })
+    }
+
+    pub fn gate(&self) -> &Arc<RateGate> {
+        &self.inner.gate
+    }
+
+    pub fn side(&self) -> ApiSide {
+        self.inner.config.side
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.inner.config.base_url
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Reply, ApiError> {
+        self.send(Request::get(path)).await
+    }
+
+    fn url_for(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_string()
+        } else {
+            format!("{}{}", self.inner.config.base_url, path)
+        }
+    }
+
+    fn redact(&self, text: &str) -> String {
+        self.inner.config.token.redact(text)
+    }
+
+    fn summarize_request(&self, req: &Request, url: &str) -> String {
+        let mut s = format!("{} {}", req.method, url);
+        if !req.query.is_empty() {
+            let q: Vec<String> = req.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            s.push(if url.contains('?') { '&' } else { '?' });
+            s.push_str(&q.join("&"));
+        }
+        if let Some(body) = &req.body {
+            s.push(' ');
+            s.push_str(&truncate(&body.to_string(), KEPT_REQUEST_CHARS));
+        }
+        self.redact(&s)
+    }
+
+    /// Sends `req` through the gate, retrying as its policy allows. Any non-2xx answer is an error.
+    pub async fn send(&self, req: Request) -> Result<Reply, ApiError> {
+        let cfg = &self.inner.config;
+        let url = self.url_for(&req.path);
+        let summary = self.summarize_request(&req, &url);
+        let mut rng = Rng::from_entropy();
+        let mut last: Option<ApiError> = None;
+        for attempt in 0..cfg.max_attempts.max(1) {
+            if attempt > 0 {
+                let backoff = backoff(cfg.backoff_base, cfg.backoff_max, attempt, &mut rng);
+                tokio::time::sleep(backoff).await;
+            }
+            self.inner.gate.acquire().await;
+            match self.attempt(&req, &url, &summary).await {
+                Attempt::Done(reply) => return Ok(reply),
+                Attempt::Fail(err) => return Err(err),
+                Attempt::Again(err) => {
+                    tracing::debug!(side = %cfg.side, "retrying after: {err}");
+                    last = Some(err);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| ApiError::Transport {
+            side: cfg.side,
+            message: "no attempt was made".into(),
+            request: summary,
+        }))
+    }
+
+    async fn attempt(&self, req: &Request, url: &str, summary: &str) -> Attempt {
+        let cfg = &self.inner.config;
+        let side = cfg.side;
+        let mut builder = self
+            .inner
+            .http
+            .request(req.method.clone(), url)
+            .bearer_auth(cfg.token.expose())
+            .header(reqwest::header::ACCEPT, "application/json");
+        for (k, v) in &cfg.headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        if !req.query.is_empty() {
+            builder = builder.query(&req.query);
+        }
+        if let Some(body) = &req.body {
+            builder = builder.json(body);
+        }
+        let lost = |message: String| {
+            if req.retry == Retry::Create {
+                Attempt::Fail(ApiError::Ambiguous {
+                    side,
+                    message,
+                    request: summary.to_string(),
+                })
+            } else {
+                Attempt::Again(ApiError::Transport {
+                    side,
+                    message,
+                    request: summary.to_string(),
+                })
+            }
+        };
+        let response = match builder.send().await {
+            Ok(r) => r,
+            Err(e) if e.is_connect() => {
+                return Attempt::Again(ApiError::Transport {
+                    side,
+                    message: format!("cannot connect to {}: {}", host_of(url), root_cause(&e)),
+                    request: summary.to_string(),
+                });
+            }
+            Err(e) if e.is_builder() => {
+                return Attempt::Fail(ApiError::Transport {
+                    side,
+                    message: format!("invalid request: {}", root_cause(&e)),
+                    request: summary.to_string(),
+                });
+            }
+            Err(e) => return lost(describe_transport(&e)),
+        };
+        let status = response.status().as_u16();
+        let rate = RateInfo::from_headers(response.headers());
+        if let Some(info) = rate {
+            self.inner.gate.observe(info);
+        }
+        let bytes = match read_capped(response).await {
+            Ok(b) => b,
+            Err(message) => return lost(message),
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let response_text = self.redact(&format!(
+            "{status} {}",
+            truncate(&text, KEPT_RESPONSE_CHARS)
+        ));
+        let parsed: Option<Value> = if bytes.iter().all(u8::is_ascii_whitespace) {
+            Some(Value::Null)
+        } else {
+            serde_json::from_slice(&bytes).ok()
+        };
+        if status == 429 {
+            self.inner
+                .gate
+                .on_throttled(rate.and_then(|r| r.reset_unix));
+            return Attempt::Again(self.http_error(
+                status,
+                parsed.as_ref(),
+                summary,
+                response_text,
+            ));
+        }
+        if (200..300).contains(&status) {
+            return match parsed {
+                Some(body) => Attempt::Done(Reply {
+                    status,
+                    body,
+                    request: summary.to_string(),
+                    response: response_text,
+                }),
+                None if req.retry == Retry::Create => Attempt::Fail(ApiError::Ambiguous {
+                    side,
+                    message: format!("HTTP {status} with a body that is not JSON"),
+                    request: summary.to_string(),
+                }),
+                None => Attempt::Again(ApiError::Decode {
+                    side,
+                    message: format!("HTTP {status} with a body that is not JSON"),
+                    request: summary.to_string(),
+                    response: response_text,
+                }),
+            };
+        }
+        let err = self.http_error(status, parsed.as_ref(), summary, response_text);
+        if status >= 500 {
+            return match req.retry {
+                Retry::Idempotent => Attempt::Again(err),
+                Retry::Create => Attempt::Fail(ApiError::Ambiguous {
+                    side,
+                    message: format!("HTTP {status}: {}", err.message()),
+                    request: summary.to_string(),
+                }),
+            };
+        }
+        Attempt::Fail(err)
+    }
+
+    fn http_error(
+        &self,
+        status: u16,
+        body: Option<&Value>,
+        request: &str,
+        response: String,
+    ) -> ApiError {
+        let (code, message) = body.map(parse_error_body).unwrap_or_default();
+        let message = if message.is_empty() {
+            default_message(status).to_string()
+        } else {
+            self.redact(&message)
+        };
+        ApiError::Http {
+            side: self.inner.config.side,
+            status,
+            code,
+            message,
+            request: request.to_string(),
+            response,
+        }
+    }
+
+    /// Streams an absolute URL into the file `dest` (created 0600), hashing it on the way.
+    /// The bearer token goes only to the API's own host; downloads do not count against the gate.
+    pub async fn download(&self, url: &str, dest: &Path) -> Result<Downloaded, ApiError> {
+        let cfg = &self.inner.config;
+        let side = cfg.side;
+        let request = self.redact(&format!("GET {url}"));
+        let mut rng = Rng::from_entropy();
+        let mut last = None;
+        for attempt in 0..cfg.max_attempts.max(1) {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(
+                    cfg.backoff_base,
+                    cfg.backoff_max,
+                    attempt,
+                    &mut rng,
+                ))
+                .await;
+            }
+            let mut builder = self.inner.http.get(url);
+            if host_of(url) == self.inner.host {
+                builder = builder.bearer_auth(cfg.token.expose());
+            }
+            let response = match builder.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    last = Some(ApiError::Transport {
+                        side,
+                        message: describe_transport(&e),
+                        request: request.clone(),
+                    });
+                    continue;
+                }
+            };
+            let status = response.status().as_u16();
+            if !(200..300).contains(&status) {
+                let text = response.text().await.unwrap_or_default();
+                let err = ApiError::Http {
+                    side,
+                    status,
+                    code: String::new(),
+                    message: format!("download refused: {}", default_message(status)),
+                    request: request.clone(),
+                    response: self.redact(&format!(
+                        "{status} {}",
+                        truncate(&text, KEPT_RESPONSE_CHARS)
+                    )),
+                };
+                if status >= 500 || status == 429 {
+                    last = Some(err);
+                    continue;
+                }
+                return Err(err);
+            }
+            let content_type = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            match stream_to_file(response, dest).await {
+                Ok((bytes, sha256)) => {
+                    return Ok(Downloaded {
+                        bytes,
+                        sha256,
+                        content_type,
+                    });
+                }
+                Err(message) => {
+                    last = Some(ApiError::Transport {
+                        side,
+                        message,
+                        request: request.clone(),
+                    })
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| ApiError::Transport {
+            side,
+            message: "no attempt was made".into(),
+            request,
+        }))
+    }
+
+    /// Multipart POST of `fields`, then the file last under the name `file` (an S3-style upload
+    /// form). No bearer token; not counted against the gate; retried on transient failures since
+    /// the same key simply overwrites.
+    pub async fn upload_form(
+        &self,
+        url: &str,
+        fields: &[(String, String)],
+        file: &Path,
+        file_name: &str,
+        content_type: &str,
+    ) -> Result<u16, ApiError> {
+        let cfg = &self.inner.config;
+        let side = cfg.side;
+        let request = format!("POST {url} (upload form, {})", file_name);
+        let mut rng = Rng::from_entropy();
+        let mut last = None;
+        for attempt in 0..cfg.max_attempts.max(1) {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(
+                    cfg.backoff_base,
+                    cfg.backoff_max,
+                    attempt,
+                    &mut rng,
+                ))
+                .await;
+            }
+            let bytes = tokio::fs::read(file)
+                .await
+                .map_err(|e| ApiError::Transport {
+                    side,
+                    message: format!("cannot read {}: {e}", file.display()),
+                    request: request.clone(),
+                })?;
+            let mut form = reqwest::multipart::Form::new();
+            for (k, v) in fields {
+                form = form.text(k.clone(), v.clone());
+            }
+            let part = reqwest::multipart::Part::bytes(bytes)
+                .file_name(file_name.to_string())
+                .mime_str(content_type)
+                .unwrap_or_else(|_| reqwest::multipart::Part::bytes(Vec::new()));
+            form = form.part("file", part);
+            match self.inner.http.post(url).multipart(form).send().await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    if (200..300).contains(&status) {
+                        return Ok(status);
+                    }
+                    let text = response.text().await.unwrap_or_default();
+                    let err = ApiError::Http {
+                        side,
+                        status,
+                        code: String::new(),
+                        message: format!("upload refused: {}", truncate(&text, 300)),
+                        request: request.clone(),
+                        response: format!("{status} {}", truncate(&text, KEPT_RESPONSE_CHARS)),
+                    };
+                    if status >= 500 || status == 429 {
+                        last = Some(err);
+                        continue;
+                    }
+                    return Err(err);
+                }
+                Err(e) => {
+                    last = Some(ApiError::Transport {
+                        side,
+                        message: describe_transport(&e),
+                        request: request.clone(),
+                    })
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| ApiError::Transport {
+            side,
+            message: "no attempt was made".into(),
+            request,
+        }))
+    }
+}
+
+async fn read_capped(response: reqwest::Response) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| describe_transport(&e))?;
+        if out.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(format!(
+                "answer larger than {} MiB",
+                MAX_BODY_BYTES / (1024 * 1024)
+            ));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+async fn stream_to_file(response: reqwest::Response, dest: &Path) -> Result<(u64, String), String> {
+    let mut options = tokio::fs::OpenOptions::new();
+    options.create(true).write(true).truncate(true).mode(0o600);
+    let mut file = options
+        .open(dest)
+        .await
+        .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+    let mut hasher = Sha256::new();
+    let mut total = 0u64;
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| describe_transport(&e))?;
+        hasher.update(&chunk);
+        total += chunk.len() as u64;
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+    }
+    file.flush()
+        .await
+        .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+    let digest = hasher.finalize();
+    Ok((total, digest.iter().map(|b| format!("{b:02x}")).collect()))
+}
+
+/// Exponential backoff with full jitter: uniform in `[0, min(max, base · 2^attempt)]`, at least 10 ms.
+fn backoff(base: Duration, max: Duration, attempt: u32, rng: &mut Rng) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.min(16)).min(max);
+    exp.mul_f64(rng.next_f64()).max(Duration::from_millis(10))
+}
+
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?']).next().unwrap_or(rest)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &s[..end], s.len())
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+fn describe_transport(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_body() || e.is_decode() {
+        format!(
+            "connection broke while reading the answer: {}",
+            root_cause(e)
+        )
+    } else {
+        root_cause(e)
+    }
+}
+
+fn default_message(status: u16) -> &'static str {
+    match status {
+        400 => "bad request",
+        401 => "the token was refused (unauthorized)",
+        403 => "the token lacks the permission for this",
+        404 => "not found",
+        409 => "conflict",
+        422 => "unprocessable entity",
+        429 => "rate limit exceeded",
+        500..=599 => "server error",
+        _ => "unexpected status",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let mut rng = Rng::new(9);
+        let base = Duration::from_millis(100);
+        let max = Duration::from_secs(2);
+        for attempt in 0..20 {
+            let b = backoff(base, max, attempt, &mut rng);
+            assert!(b <= max && b >= Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn hosts_are_compared_without_paths() {
+        assert_eq!(
+            host_of("https://api.intercom.io/contacts?x=1"),
+            "api.intercom.io"
+        );
+        assert_eq!(host_of("http://127.0.0.1:4000"), "127.0.0.1:4000");
+    }
+
+    #[test]
+    fn truncation_keeps_char_boundaries() {
+        let s = "é".repeat(10);
+        let t = truncate(&s, 5);
+        assert!(t.starts_with("éé"));
+        assert!(t.contains("20 bytes"));
+    }
+}

@@ -1,0 +1,355 @@
+//! `RateGate`: one per API, shared by every task that calls it. It paces requests evenly inside
+//! the budget (limit × share per window) so the migration never bursts into 429s, adapts to the
+//! `X-RateLimit-*` headers the server announces (limit, remaining, reset), keeps a reserve for the
+//! org's other integrations when the server says they are using it, and after a 429 holds every
+//! caller until the reset — never longer than one window plus jitter, whatever the header says.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::engine::model::Budget;
+use crate::rng::Rng;
+
+/// Longest extra wait added to a reset, so callers do not all wake in the same instant.
+const RESET_JITTER: Duration = Duration::from_millis(750);
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GateConfig {
+    pub window: Duration,
+    /// Requests per window, until the server announces its own limit.
+    pub limit: u32,
+    /// Share of the limit the migration may take (0 < share ≤ 1).
+    pub share: f64,
+}
+
+impl GateConfig {
+    /// Intercom: 10-second windows, the whole app budget.
+    pub fn intercom(limit_per_window: u32) -> Self {
+        GateConfig {
+            window: Duration::from_secs(10),
+            limit: limit_per_window.max(1),
+            share: 1.0,
+        }
+    }
+
+    /// Kustomer: one org-wide budget per 60 s, of which the migration takes `share`.
+    pub fn kustomer(limit_per_minute: u32, share: f64) -> Self {
+        GateConfig {
+            window: Duration::from_secs(60),
+            limit: limit_per_minute.max(1),
+            share: clamp_share(share),
+        }
+    }
+}
+
+fn clamp_share(share: f64) -> f64 {
+    if share.is_finite() {
+        share.clamp(0.01, 1.0)
+    } else {
+        1.0
+    }
+}
+
+/// What a response said about the budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateInfo {
+    pub limit: Option<u32>,
+    pub remaining: Option<u32>,
+    /// Unix seconds when the window resets.
+    pub reset_unix: Option<i64>,
+}
+
+impl RateInfo {
+    /// Reads `X-RateLimit-Limit`, `-Remaining`, `-Reset` (header names are case-insensitive).
+    /// A reset below 1e9 is taken as seconds from now rather than a unix time.
+    pub fn from_headers(headers: &reqwest::header::HeaderMap) -> Option<RateInfo> {
+        let num = |name: &str| -> Option<i64> {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|s| s.trim().parse::<f64>().ok())
+                .map(|f| f as i64)
+        };
+        let limit = num("x-ratelimit-limit").and_then(|v| u32::try_from(v).ok());
+        let remaining = num("x-ratelimit-remaining").map(|v| v.max(0) as u32);
+        let reset_unix = num("x-ratelimit-reset").map(|v| {
+            if v < 1_000_000_000 {
+                crate::timefmt::now_unix() + v
+            } else {
+                v
+            }
+        });
+        if limit.is_none() && remaining.is_none() && reset_unix.is_none() {
+            return None;
+        }
+        Some(RateInfo {
+            limit,
+            remaining,
+            reset_unix,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    window: Duration,
+    limit: u32,
+    share: f64,
+    window_end: Instant,
+    used: u32,
+    /// The server's `remaining` at its last answer in this window, and our sends since.
+    server_remaining: Option<u32>,
+    sent_since_observed: u32,
+    blocked_until: Option<Instant>,
+    next_slot: Instant,
+    throttled: u64,
+    requests: u64,
+    rng: Rng,
+}
+
+impl State {
+    fn allowed(&self) -> u32 {
+        ((f64::from(self.limit) * self.share).floor() as u32).max(1)
+    }
+
+    fn roll(&mut self, now: Instant) {
+        if now >= self.window_end {
+            let behind = now.duration_since(self.window_end);
+            let windows = (behind.as_nanos() / self.window.as_nanos().max(1)) as u32 + 1;
+            self.window_end += self.window * windows;
+            self.used = 0;
+            self.server_remaining = None;
+            self.sent_since_observed = 0;
+        }
+    }
+
+    fn jitter(&mut self) -> Duration {
+        RESET_JITTER.mul_f64(self.rng.next_f64())
+    }
+}
+
+/// Paces requests of one API. Cheap to share: `Arc<RateGate>`.
+#[derive(Debug)]
+pub struct RateGate {
+    state: Mutex<State>,
+}
+
+impl RateGate {
+    pub fn new(config: GateConfig) -> Arc<RateGate> {
+        let now = Instant::now();
+        Arc::new(RateGate {
+            state: Mutex::new(State {
+                window: config.window,
+                limit: config.limit.max(1),
+                share: clamp_share(config.share),
+                window_end: now + config.window,
+                used: 0,
+                server_remaining: None,
+                sent_since_observed: 0,
+                blocked_until: None,
+                next_slot: now,
+                throttled: 0,
+                requests: 0,
+                rng: Rng::from_entropy(),
+            }),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits until one more request fits the budget, and counts it.
+    pub async fn acquire(&self) {
+        loop {
+            let wait = {
+                let mut s = self.lock();
+                let now = Instant::now();
+                s.roll(now);
+                match self.admit(&mut s, now) {
+                    None => return,
+                    Some(wait) => wait,
+                }
+            };
+            tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+        }
+    }
+
+    /// `None` when the request may go now (and is counted), else how long to wait first.
+    fn admit(&self, s: &mut State, now: Instant) -> Option<Duration> {
+        if let Some(until) = s.blocked_until {
+            if now < until {
+                return Some(until - now);
+            }
+            s.blocked_until = None;
+        }
+        let allowed = s.allowed();
+        if s.used >= allowed {
+            return Some(s.window_end.saturating_duration_since(now));
+        }
+        // Others share the org budget: keep their part free when the server says it is in use.
+        if let Some(remaining) = s.server_remaining {
+            let reserve = s.limit.saturating_sub(allowed);
+            if remaining.saturating_sub(s.sent_since_observed) <= reserve {
+                return Some(s.window_end.saturating_duration_since(now));
+            }
+        }
+        // Even pacing with a small burst allowance, so a window is never spent in its first second.
+        let interval = s.window.div_f64(f64::from(allowed));
+        let burst = interval * (allowed / 20).max(1);
+        let earliest = now.checked_sub(burst).unwrap_or(now);
+        if s.next_slot < earliest {
+            s.next_slot = earliest;
+        }
+        if s.next_slot > now {
+            return Some(s.next_slot - now);
+        }
+        s.next_slot += interval;
+        s.used += 1;
+        s.sent_since_observed += 1;
+        s.requests += 1;
+        None
+    }
+
+    /// Feeds what a response announced about the budget.
+    pub fn observe(&self, info: RateInfo) {
+        let mut s = self.lock();
+        let now = Instant::now();
+        if let Some(limit) = info.limit.filter(|l| *l > 0) {
+            s.limit = limit;
+        }
+        if let Some(reset) = info.reset_unix {
+            let until = reset - crate::timefmt::now_unix();
+            // The server's window is the truth: align ours to its reset when it is plausible.
+            if until >= 0 && Duration::from_secs(until as u64) <= s.window + Duration::from_secs(1)
+            {
+                let server_end = now + Duration::from_secs(until as u64);
+                if server_end > s.window_end + Duration::from_secs(1) {
+                    // The server's window is a later one than ours: ours has rolled over there.
+                    s.window_end = server_end;
+                    s.used = 0;
+                } else if server_end + Duration::from_secs(1) < s.window_end {
+                    s.window_end = server_end.max(now);
+                }
+            }
+        }
+        if let Some(remaining) = info.remaining {
+            s.server_remaining = Some(remaining);
+            s.sent_since_observed = 0;
+        }
+    }
+
+    /// A 429 arrived: hold every caller until the reset (at most one window plus jitter).
+    pub fn on_throttled(&self, reset_unix: Option<i64>) {
+        let mut s = self.lock();
+        let now = Instant::now();
+        s.throttled += 1;
+        let cap = s.window;
+        let wait = match reset_unix {
+            Some(reset) => {
+                let secs = (reset - crate::timefmt::now_unix()).max(0) as u64;
+                Duration::from_secs(secs).min(cap)
+            }
+            None => cap,
+        };
+        let jitter = s.jitter();
+        let until = now + wait + jitter;
+        s.blocked_until = Some(s.blocked_until.map_or(until, |b| b.max(until)));
+        let allowed = s.allowed();
+        s.used = allowed;
+    }
+
+    /// Changes the migration's share of the budget, live.
+    pub fn set_share(&self, share: f64) {
+        self.lock().share = clamp_share(share);
+    }
+
+    pub fn share(&self) -> f64 {
+        self.lock().share
+    }
+
+    pub fn window(&self) -> Duration {
+        self.lock().window
+    }
+
+    pub fn budget(&self) -> Budget {
+        let mut s = self.lock();
+        s.roll(Instant::now());
+        Budget {
+            used: s.used,
+            allowed: s.allowed(),
+            limit: s.limit,
+            window_secs: s.window.as_secs() as u32,
+            throttled: s.throttled,
+            requests: s.requests,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn paces_within_the_share_of_each_window() {
+        let gate = RateGate::new(GateConfig {
+            window: Duration::from_millis(1000),
+            limit: 40,
+            share: 0.5,
+        });
+        let start = Instant::now();
+        for _ in 0..20 {
+            gate.acquire().await;
+        }
+        // 20 = the whole allowed budget of one window, spread across it rather than sent at once.
+        assert!(
+            start.elapsed() >= Duration::from_millis(800),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(gate.budget().allowed, 20);
+    }
+
+    #[test]
+    fn a_throttle_blocks_for_at_most_a_window_plus_jitter() {
+        let gate = RateGate::new(GateConfig::intercom(10));
+        gate.on_throttled(Some(crate::timefmt::now_unix() + 3600));
+        let s = gate.lock();
+        let until = s.blocked_until.unwrap();
+        assert!(until <= Instant::now() + Duration::from_secs(10) + RESET_JITTER);
+        assert_eq!(s.throttled, 1);
+    }
+
+    #[test]
+    fn server_remaining_keeps_a_reserve_for_others() {
+        let gate = RateGate::new(GateConfig::kustomer(100, 0.8));
+        gate.observe(RateInfo {
+            limit: Some(100),
+            remaining: Some(20),
+            reset_unix: Some(crate::timefmt::now_unix() + 30),
+        });
+        let mut s = gate.lock();
+        let now = Instant::now();
+        // 20 left and a reserve of 20 for the org: the migration waits for the next window.
+        assert!(gate.admit(&mut s, now).is_some());
+    }
+
+    #[test]
+    fn reads_rate_headers_in_either_reset_form() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("X-RateLimit-Limit", "167".parse().unwrap());
+        h.insert("X-RateLimit-Remaining", "12".parse().unwrap());
+        h.insert("X-RateLimit-Reset", "1487332510".parse().unwrap());
+        let info = RateInfo::from_headers(&h).unwrap();
+        assert_eq!(info.limit, Some(167));
+        assert_eq!(info.remaining, Some(12));
+        assert_eq!(info.reset_unix, Some(1_487_332_510));
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("x-ratelimit-reset", "42".parse().unwrap());
+        let info = RateInfo::from_headers(&h).unwrap();
+        assert!((info.reset_unix.unwrap() - crate::timefmt::now_unix() - 42).abs() <= 1);
+        assert!(RateInfo::from_headers(&reqwest::header::HeaderMap::new()).is_none());
+    }
+}

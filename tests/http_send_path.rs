@@ -1,0 +1,174 @@
+//! The shared send path against a real HTTP server on loopback whose answers each test scripts:
+//! retries on transient failures, no blind resend of creates, typed errors, redaction, 429 holds.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use i2k::http::{
+    ApiClient, ApiError, ApiSide, ClientConfig, GateConfig, RateGate, Request, Secret,
+};
+use serde_json::json;
+
+const TOKEN: &str = "secret-token-0123456789";
+
+/// Serves `script(n)` for the n-th request (0-based) on every path.
+async fn serve(script: fn(u32, &HeaderMap) -> Response) -> (String, Arc<AtomicU32>) {
+    let hits = Arc::new(AtomicU32::new(0));
+    let counter = hits.clone();
+    let app = Router::new().fallback(any(move |headers: HeaderMap| {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        async move { script(n, &headers) }
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), hits)
+}
+
+fn client(base: &str) -> ApiClient {
+    let mut cfg = ClientConfig::new(ApiSide::Kustomer, base, Secret::new(TOKEN));
+    cfg.timeout = Duration::from_millis(500);
+    cfg.backoff_base = Duration::from_millis(5);
+    cfg.backoff_max = Duration::from_millis(20);
+    cfg.max_attempts = 4;
+    ApiClient::new(cfg, RateGate::new(GateConfig::kustomer(10_000, 1.0))).unwrap()
+}
+
+fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+#[tokio::test]
+async fn idempotent_requests_are_retried_through_server_errors() {
+    let (base, hits) = serve(|n, _| {
+        if n < 2 {
+            json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"errors":[{"code":"server_error"}]}),
+            )
+        } else {
+            json_response(StatusCode::OK, json!({"data": {"id": "x"}}))
+        }
+    })
+    .await;
+    let reply = client(&base).get("/v1/things/x").await.unwrap();
+    assert_eq!(reply.body["data"]["id"], "x");
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_is_lost_is_not_resent() {
+    let (base, hits) =
+        serve(|_, _| json_response(StatusCode::BAD_GATEWAY, json!({"errors":[]}))).await;
+    let err = client(&base)
+        .send(Request::post("/v1/customers", json!({"name": "A"})))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::Ambiguous { .. }), "{err:?}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_create_refused_with_429_is_retried_because_it_had_no_effect() {
+    let (base, hits) = serve(|n, _| {
+        if n == 0 {
+            let mut r = json_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({"errors":[{"code":"rate_limit_exceeded","message":"slow down"}]}),
+            );
+            r.headers_mut()
+                .insert("x-ratelimit-reset", "0".parse().unwrap());
+            r
+        } else {
+            json_response(StatusCode::CREATED, json!({"data": {"id": "c1"}}))
+        }
+    })
+    .await;
+    let c = client(&base);
+    let reply = c
+        .send(Request::post("/v1/customers", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 201);
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    assert_eq!(c.gate().budget().throttled, 1);
+}
+
+#[tokio::test]
+async fn permanent_errors_carry_the_apis_code_and_message_without_the_token() {
+    let (base, _) = serve(|_, headers| {
+        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+        json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"errors":[{"status":400,"code":"invalid","title":"Bad attribute","detail": format!("echo {auth}")}]}),
+        )
+    })
+    .await;
+    let err = client(&base)
+        .send(Request::put(
+            "/v1/customers/1",
+            json!({"custom": {"aNum": "x"}}),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(400));
+    assert_eq!(err.code(), Some("invalid"));
+    let shown = format!("{err} {} {}", err.request(), err.response());
+    assert!(!shown.contains(TOKEN), "{shown}");
+    assert!(shown.contains("[redacted]"), "{shown}");
+    assert!(err.request().contains("aNum"));
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_retried_on_reads_and_ambiguous_on_creates() {
+    let (base, hits) = serve(|n, _| {
+        if n % 2 == 0 {
+            (StatusCode::OK, "{\"data\": {\"id\"").into_response()
+        } else {
+            json_response(StatusCode::OK, json!({"ok": true}))
+        }
+    })
+    .await;
+    let c = client(&base);
+    assert_eq!(c.get("/x").await.unwrap().body["ok"], true);
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    let err = c.send(Request::post("/x", json!({}))).await.unwrap_err();
+    assert!(matches!(err, ApiError::Ambiguous { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn timeouts_are_retried_then_reported() {
+    let hits = Arc::new(AtomicU32::new(0));
+    let counter = hits.clone();
+    let app = Router::new().fallback(any(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            json_response(StatusCode::OK, json!({}))
+        }
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let err = client(&base).get("/slow").await.unwrap_err();
+    assert!(matches!(err, ApiError::Transport { .. }), "{err:?}");
+    assert!(err.to_string().contains("timed out"), "{err}");
+    assert_eq!(hits.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test]
+async fn an_unreachable_host_is_named() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let err = client(&format!("http://{addr}"))
+        .get("/v1/users/current")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains(&addr.to_string()), "{err}");
+}
