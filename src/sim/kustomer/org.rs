@@ -36,6 +36,10 @@ pub const TOKEN_ROLES: [&str; 16] = [
     "org.tracking",
 ];
 
+/// The simulated org's name (the subdomain of `<org>.kustomerapp.com`) and id.
+pub const ORG_NAME: &str = "i2k-sim";
+pub const ORG_ID: &str = "5f0000000000000000000001";
+
 /// What the fresh org does with Intercom admin number `index`: most exist under the same e-mail,
 /// the second is missing altogether, the third exists under another e-mail (then every 7th is
 /// missing and every 9th aliased), so the user-matching step meets all three cases.
@@ -188,8 +192,11 @@ async fn current_token(State(sim): State<Sim>) -> ApiResult {
         "data": {
             "type": "token",
             "id": format!("tok{}", &store.machine_user_id[3..]),
-            "attributes": { "name": "i2k", "roles": TOKEN_ROLES, "expiresAt": null },
-            "relationships": { "user": { "data": { "type": "user", "id": store.machine_user_id } } },
+            "attributes": { "name": "i2k", "roles": TOKEN_ROLES, "expiresAt": null, "orgName": ORG_NAME },
+            "relationships": {
+                "user": { "data": { "type": "user", "id": store.machine_user_id } },
+                "org": { "data": { "type": "org", "id": ORG_ID } },
+            },
         }
     }))
     .into_response())
