@@ -1355,3 +1355,45 @@ async fn conversations_and_messages_are_created_and_updated_in_bulk() {
     assert_eq!(got.body["data"]["attributes"]["ended"], true);
     assert_eq!(got.body["data"]["attributes"]["messageCount"], 1);
 }
+
+#[tokio::test]
+async fn the_shared_simulator_options_configure_the_kustomer_side() {
+    use clap::Parser;
+    let cli = i2k::cli::Cli::try_parse_from([
+        "i2k",
+        "sim",
+        "--size",
+        "tiny",
+        "--kustomer-rate",
+        "7",
+        "--bulk-delay-ms",
+        "10",
+        "--faults",
+        "intercom.5xx=1.0",
+    ])
+    .unwrap();
+    let Some(i2k::cli::Command::Sim(args)) = cli.command else {
+        panic!("not the sim command")
+    };
+    let config = Config::from_options(&args.sim, agents()).unwrap();
+    assert_eq!(config.bulk_delay_max, Duration::from_millis(10));
+    let org = Org::start(config).await;
+    let a = org.get("/v1/customers").await;
+    assert_eq!(
+        a.status,
+        StatusCode::OK,
+        "intercom-only faults stay on the Intercom side"
+    );
+    assert_eq!(a.headers["x-ratelimit-limit"], "7");
+
+    let bad =
+        i2k::cli::Cli::try_parse_from(["i2k", "sim", "--faults", "kustomer.boom=0.1"]).unwrap();
+    let Some(i2k::cli::Command::Sim(args)) = bad.command else {
+        panic!("not the sim command")
+    };
+    assert!(
+        Config::from_options(&args.sim, vec![])
+            .unwrap_err()
+            .contains("boom")
+    );
+}

@@ -99,6 +99,24 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The Kustomer side of the shared simulator options (`i2k sim`, `demo`, `bench`).
+    /// Errors name the offending `--faults` entry.
+    pub fn from_options(
+        options: &crate::cli::SimOptions,
+        agents: Vec<(String, String)>,
+    ) -> Result<Config, String> {
+        let mut config = Config::new(options.seed, agents);
+        config.rate_per_minute = options.kustomer_rate;
+        config.latency = Duration::from_millis(options.latency_ms);
+        config.bulk_delay_max = Duration::from_millis(options.bulk_delay_ms);
+        config.indexing_delay = Duration::from_millis(options.indexing_delay_ms);
+        config.faults = FaultSpec::parse(&options.faults)?;
+        config.fault_hang = Duration::from_millis(options.fault_hang_ms);
+        Ok(config)
+    }
+}
+
 /// The API key the simulator accepts for `seed`.
 pub fn token_for(seed: u64) -> String {
     format!("ksim_{}", Rng::derive(seed, &["kustomer", "token"]).hex(20))
