@@ -20,7 +20,7 @@ fn agents() -> Vec<(String, String)> {
 fn config() -> Config {
     let mut c = Config::new(7, agents());
     c.bulk_delay_max = Duration::from_millis(80);
-    c.indexing_delay = Duration::from_millis(300);
+    c.indexing_delay = Duration::from_millis(500);
     c
 }
 
@@ -932,7 +932,7 @@ async fn search_sees_a_record_only_after_the_indexing_delay() {
         StatusCode::OK,
         "lookups see it at once"
     );
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(550)).await;
     let later = org.post("/v1/customers/search", query).await;
     assert_eq!(later.body["meta"]["total"], 1);
     let unknown = org

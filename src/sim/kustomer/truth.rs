@@ -68,7 +68,9 @@ fn count(store: &Store, name: &str) -> (u64, u64) {
 }
 
 /// `GET /__sim/truth`: `counts` (what i2k created), `seeded` (what the fresh org started with),
-/// `duplicates` (externalIds stored more than once, by type), `requests` per route
+/// `duplicates` (externalIds stored more than once, by type), `requests` per route (every request
+/// to a `/v1/` route, refused ones included; `throttled` counts its 429s, org-wide, per-customer,
+/// search or injected)
 /// (`{count, throttled}`), `invitations` (users invited by `POST /v1/users`), and
 /// `attachments_created` (attachment records, uploaded or not).
 async fn truth(State(sim): State<Sim>) -> ApiResult {
