@@ -2,6 +2,10 @@
 //! records from the ledger, maps them with `mapping/`, writes them through `engine::write`, and
 //! checks `ctx.control` between batches so pause and cancel take effect promptly.
 
+pub mod metadata;
+pub mod prerequisites;
+pub mod users_teams;
+
 use std::sync::Arc;
 
 use crate::engine::context::Ctx;
@@ -9,12 +13,11 @@ use crate::engine::model::PhaseId;
 
 /// Runs one phase to its end (records that fail are marked failed; the phase goes on).
 pub async fn run_phase(id: PhaseId, ctx: &Arc<Ctx>) -> anyhow::Result<()> {
-    let _ = ctx;
     match id {
-        PhaseId::Prerequisites
-        | PhaseId::UsersTeams
-        | PhaseId::Metadata
-        | PhaseId::Companies
+        PhaseId::Prerequisites => prerequisites::run(ctx).await,
+        PhaseId::UsersTeams => users_teams::run(ctx).await,
+        PhaseId::Metadata => metadata::run(ctx).await,
+        PhaseId::Companies
         | PhaseId::Customers
         | PhaseId::Kb
         | PhaseId::Conversations
