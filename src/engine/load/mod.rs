@@ -2,6 +2,11 @@
 //! records from the ledger, maps them with `mapping/`, writes them through `engine::write`, and
 //! checks `ctx.control` between batches so pause and cancel take effect promptly.
 
+pub mod companies;
+pub mod conversations;
+pub mod customers;
+pub mod extras;
+pub mod kb;
 pub mod metadata;
 pub mod prerequisites;
 pub mod users_teams;
@@ -17,10 +22,10 @@ pub async fn run_phase(id: PhaseId, ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         PhaseId::Prerequisites => prerequisites::run(ctx).await,
         PhaseId::UsersTeams => users_teams::run(ctx).await,
         PhaseId::Metadata => metadata::run(ctx).await,
-        PhaseId::Companies
-        | PhaseId::Customers
-        | PhaseId::Kb
-        | PhaseId::Conversations
-        | PhaseId::Extras => anyhow::bail!("phase {} is not built yet", id.label()),
+        PhaseId::Companies => companies::run(ctx).await,
+        PhaseId::Customers => customers::run(ctx).await,
+        PhaseId::Kb => kb::run(ctx).await,
+        PhaseId::Conversations => conversations::run(ctx).await,
+        PhaseId::Extras => extras::run(ctx).await,
     }
 }
