@@ -250,8 +250,8 @@ pub fn created_count(ledger: &Ledger, kind: &str) -> Result<usize> {
 }
 
 /// Every admin's mapping, for the console's Mapping screen.
-pub async fn admin_mappings(ctx: &Ctx) -> Result<Vec<AdminMapping>> {
-    stored_admins(&ctx.ledger)
+pub async fn admin_mappings(ledger: &Ledger) -> Result<Vec<AdminMapping>> {
+    stored_admins(ledger)
 }
 
 /// Every field's mapping, for the console's Mapping screen.
