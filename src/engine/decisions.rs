@@ -360,8 +360,11 @@ pub fn source_attribute(kind: &str, raw: &str) -> Option<(SourceAttribute, bool)
                 name,
                 data_type: data_type.unwrap_or_default(),
                 options,
-                // Conversation string attributes are free text agents type in; keep line breaks.
-                multiline: false,
+                // Not in the typed model: read it from the record as the API returned it.
+                multiline: serde_json::from_str::<Value>(raw)
+                    .ok()
+                    .and_then(|v| v.get("multiline")?.as_bool())
+                    .unwrap_or(false),
             },
             carried,
         ));
