@@ -2,10 +2,10 @@
 //! use, bulk jobs matched by `_clientRef`, externalId lookups, the attachment flow, the rate gate
 //! and authentication errors.
 
-
-// Compiled out until `sim::kustomer::{Config, spawn}` lands on main (the simulator is written in
-// parallel); remove this line after merging it.
+// Compiled out until the Kustomer simulator (branch wip/ksim) lands on main: these tests pass
+// against wip/ksim cb15a25. Remove this line after merging it.
 #![cfg(any())]
+
 use std::time::{Duration, Instant};
 
 use i2k::engine::model::CheckStatus;
@@ -24,7 +24,7 @@ const FAST_POLL: PollPolicy = PollPolicy {
 };
 
 async fn sim_with(config: Config) -> SimHandle {
-    spawn(config).await.unwrap()
+    spawn(config, "127.0.0.1:0".parse().unwrap()).await.unwrap()
 }
 
 async fn sim() -> SimHandle {
@@ -32,10 +32,36 @@ async fn sim() -> SimHandle {
 }
 
 fn fast_config() -> Config {
+    let agents = vec![
+        ("Ada Admin".to_string(), "ada@acme.example".to_string()),
+        ("Bo Agent".to_string(), "bo@acme.example".to_string()),
+    ];
     Config {
-        bulk_delay_ms: 100,
-        ..Config::default()
+        bulk_delay_max: Duration::from_millis(150),
+        ..Config::new(7, agents)
     }
+}
+
+/// `GET /__sim/truth` (outside the API: not counted, not limited).
+async fn truth(sim: &SimHandle) -> Value {
+    reqwest::get(format!("{}/__sim/truth", sim.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn throttled_total(truth: &Value) -> u64 {
+    truth["requests"]
+        .as_object()
+        .map(|routes| {
+            routes
+                .values()
+                .filter_map(|r| r["throttled"].as_u64())
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 fn client(sim: &SimHandle) -> KustomerClient {
@@ -53,20 +79,20 @@ async fn the_key_its_user_and_the_announced_budget_are_checked() {
     let info = k.check_connection().await;
     assert_eq!(info.status, CheckStatus::Pass, "{info:?}");
     assert_eq!(info.roles, token.roles);
-    assert!(info.rate_limit.is_some(), "x-ratelimit-limit read: {info:?}");
+    assert!(
+        info.rate_limit.is_some(),
+        "x-ratelimit-limit read: {info:?}"
+    );
     assert!(!info.token.contains(&sim.token));
 }
 
 #[tokio::test]
 async fn a_wrong_key_gives_a_clear_unauthorized_error() {
     let sim = sim().await;
-    let k = KustomerClient::connect(&sim.url, Secret::new("not-the-key-at-all"), 1000, 0.8)
-        .unwrap();
+    let k =
+        KustomerClient::connect(&sim.url, Secret::new("not-the-key-at-all"), 1000, 0.8).unwrap();
     let err = k.token_current().await.unwrap_err();
-    assert!(
-        matches!(err, KustomerError::Unauthorized { .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, KustomerError::Unauthorized { .. }), "{err:?}");
     assert!(err.to_string().contains("KUSTOMER_API_KEY"), "{err}");
     let info = k.check_connection().await;
     assert_eq!(info.status, CheckStatus::Fail);
@@ -83,7 +109,13 @@ async fn prerequisites_are_created_then_found_in_their_listings() {
         .create_brand("Acme Support", "https://example.com/icon.png")
         .await
         .unwrap();
-    assert!(k.list_brands().await.unwrap().iter().any(|b| b.id == brand.id && b.name == "Acme Support"));
+    assert!(
+        k.list_brands()
+            .await
+            .unwrap()
+            .iter()
+            .any(|b| b.id == brand.id && b.name == "Acme Support")
+    );
 
     let mut hours: [DayHours; 7] = Default::default();
     hours[1] = Some(vec![[480, 1020]]);
@@ -101,7 +133,13 @@ async fn prerequisites_are_created_then_found_in_their_listings() {
         .create_klass(json!({"name": "intercom_ticket", "displayName": "Intercom ticket", "icon": "ticket", "color": "#5a5a5a"}))
         .await
         .unwrap();
-    assert!(k.list_klasses().await.unwrap().iter().any(|c| c.id == klass.id));
+    assert!(
+        k.list_klasses()
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.id == klass.id)
+    );
 
     let team = k
         .create_team("Tier 2", std::slice::from_ref(&me.id), Some("team-7"))
@@ -116,9 +154,20 @@ async fn prerequisites_are_created_then_found_in_their_listings() {
         assert_eq!(by_email.len(), 1);
         assert_eq!(by_email[0].id, me.id);
     }
-    assert!(k.users_by_email("nobody@nowhere.invalid").await.unwrap().is_empty());
+    assert!(
+        k.users_by_email("nobody@nowhere.invalid")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let invited = k.invite_user("Ada Agent", "ada@example.com").await.unwrap();
-    assert!(k.list_users().await.unwrap().iter().any(|u| u.id == invited.id));
+    assert!(
+        k.list_users()
+            .await
+            .unwrap()
+            .iter()
+            .any(|u| u.id == invited.id)
+    );
 }
 
 #[tokio::test]
@@ -148,7 +197,10 @@ async fn attribute_metadata_is_put_and_read_back() {
     // Idempotent: repeating it is harmless.
     k.put_metadata("customer", body).await.unwrap();
     let read = k.get_metadata("customer").await.unwrap().to_string();
-    assert!(read.contains("tierStr") && read.contains("seatsNum"), "{read}");
+    assert!(
+        read.contains("tierStr") && read.contains("seatsNum"),
+        "{read}"
+    );
 
     let created = k
         .create_customer(json!({"name": "Grace", "externalId": "c-meta", "custom": {"tierStr": "gold", "seatsNum": 3}}))
@@ -179,14 +231,22 @@ async fn companies_and_customers_are_found_by_external_id() {
         .unwrap();
     let found = k.customer_by_external_id("ct-1").await.unwrap().unwrap();
     assert_eq!(found.id, customer.id);
-    assert_eq!(found.related_id("company").or(found.str("company").map(str::to_string)), Some(company.id.clone()));
+    assert_eq!(
+        found
+            .related_id("company")
+            .or(found.str("company").map(str::to_string)),
+        Some(company.id.clone())
+    );
     assert_eq!(k.customer_by_external_id("ct-404").await.unwrap(), None);
 
     let again = k
         .create_customer(json!({"name": "Peter again", "externalId": "ct-1"}))
         .await
         .unwrap_err();
-    assert!(again.is_duplicate(), "a second create with the same externalId: {again:?}");
+    assert!(
+        again.is_duplicate(),
+        "a second create with the same externalId: {again:?}"
+    );
 }
 
 #[tokio::test]
@@ -200,10 +260,22 @@ async fn bulk_creates_are_matched_by_client_ref_with_errors_and_duplicates() {
         .bulk_create(
             BulkResource::Customers,
             vec![
-                ("batch1:a".into(), json!({"name": "Alice", "externalId": "b-a"})),
-                ("batch1:dup".into(), json!({"name": "Dupe", "externalId": "dup-1"})),
-                ("batch1:bad".into(), json!({"name": "Bad", "externalId": "b-bad", "custom": {"nosuffix": 1}})),
-                ("batch1:b".into(), json!({"name": "Bob", "externalId": "b-b"})),
+                (
+                    "batch1:a".into(),
+                    json!({"name": "Alice", "externalId": "b-a"}),
+                ),
+                (
+                    "batch1:dup".into(),
+                    json!({"name": "Dupe", "externalId": "dup-1"}),
+                ),
+                (
+                    "batch1:bad".into(),
+                    json!({"name": "Bad", "externalId": "b-bad", "custom": {"nosuffix": 1}}),
+                ),
+                (
+                    "batch1:b".into(),
+                    json!({"name": "Bob", "externalId": "b-b"}),
+                ),
             ],
         )
         .await
@@ -215,12 +287,24 @@ async fn bulk_creates_are_matched_by_client_ref_with_errors_and_duplicates() {
         panic!("{:?}", results[0]);
     };
     assert!(
-        matches!(&results[1].outcome, BulkOutcome::Error { duplicate: true, .. }),
+        matches!(
+            &results[1].outcome,
+            BulkOutcome::Error {
+                duplicate: true,
+                ..
+            }
+        ),
         "{:?}",
         results[1]
     );
     assert!(
-        matches!(&results[2].outcome, BulkOutcome::Error { duplicate: false, .. }),
+        matches!(
+            &results[2].outcome,
+            BulkOutcome::Error {
+                duplicate: false,
+                ..
+            }
+        ),
         "{:?}",
         results[2]
     );
@@ -234,19 +318,27 @@ async fn bulk_creates_are_matched_by_client_ref_with_errors_and_duplicates() {
     let update = k
         .bulk_update(
             BulkResource::Customers,
-            vec![("batch2:a".into(), json!({"id": alice, "name": "Alice Updated"}))],
+            vec![(
+                "batch2:a".into(),
+                json!({"id": alice, "name": "Alice Updated"}),
+            )],
         )
         .await
         .unwrap();
     let updated = k.run_job(&update, &FAST_POLL).await.unwrap();
-    assert_eq!(updated[0].outcome, BulkOutcome::Updated { id: alice.clone() });
+    assert_eq!(
+        updated[0].outcome,
+        BulkOutcome::Updated { id: alice.clone() }
+    );
 }
 
 #[tokio::test]
 async fn bulk_requests_are_validated_before_they_leave() {
     let sim = sim().await;
     let k = client(&sim);
-    let too_many: Vec<(String, Value)> = (0..101).map(|i| (format!("r{i}"), json!({"name": "x"}))).collect();
+    let too_many: Vec<(String, Value)> = (0..101)
+        .map(|i| (format!("r{i}"), json!({"name": "x"})))
+        .collect();
     assert!(matches!(
         k.bulk_create(BulkResource::Customers, too_many).await,
         Err(KustomerError::BulkSize(101))
@@ -280,7 +372,11 @@ async fn conversations_messages_and_notes_round_trip() {
         }))
         .await
         .unwrap();
-    let found = k.conversation_by_external_id("cv-1").await.unwrap().unwrap();
+    let found = k
+        .conversation_by_external_id("cv-1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.id, conversation.id);
     assert_eq!(k.conversation_by_external_id("cv-404").await.unwrap(), None);
 
@@ -323,8 +419,19 @@ async fn conversations_messages_and_notes_round_trip() {
         .await
         .unwrap();
     let results = k.run_job(&bulk, &FAST_POLL).await.unwrap();
-    assert!(results.iter().all(|r| matches!(r.outcome, BulkOutcome::Created { .. })), "{results:?}");
-    assert_eq!(k.conversation_messages(&conversation.id).await.unwrap().len(), 4);
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r.outcome, BulkOutcome::Created { .. })),
+        "{results:?}"
+    );
+    assert_eq!(
+        k.conversation_messages(&conversation.id)
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
 
     let note = k
         .create_conversation_note(
@@ -339,7 +446,12 @@ async fn conversations_messages_and_notes_round_trip() {
         .unwrap()
         .unwrap();
     assert_eq!(found.id, note.id);
-    assert_eq!(k.note_by_external_id(&conversation.id, "note-404").await.unwrap(), None);
+    assert_eq!(
+        k.note_by_external_id(&conversation.id, "note-404")
+            .await
+            .unwrap(),
+        None
+    );
 
     let done = k
         .patch_conversation(&conversation.id, json!({"status": "done"}))
@@ -363,7 +475,10 @@ async fn attachments_upload_and_attach_to_a_message() {
     assert_eq!(attachment.content_length, 13);
     assert!(!attachment.id.is_empty());
 
-    let customer = k.create_customer(json!({"name": "Bob", "externalId": "ct-att"})).await.unwrap();
+    let customer = k
+        .create_customer(json!({"name": "Bob", "externalId": "ct-att"}))
+        .await
+        .unwrap();
     let conversation = k
         .create_conversation(json!({"customer": customer.id, "externalId": "cv-att"}))
         .await
@@ -387,7 +502,10 @@ async fn kobjects_events_and_counts() {
     k.create_klass(json!({"name": "intercom_ticket", "displayName": "Intercom ticket"}))
         .await
         .unwrap();
-    let customer = k.create_customer(json!({"name": "Kim", "externalId": "ct-k"})).await.unwrap();
+    let customer = k
+        .create_customer(json!({"name": "Kim", "externalId": "ct-k"}))
+        .await
+        .unwrap();
     let kobject = k
         .create_kobject(
             "intercom_ticket",
@@ -396,9 +514,18 @@ async fn kobjects_events_and_counts() {
         )
         .await
         .unwrap();
-    let found = k.kobject_by_external_id("intercom_ticket", "tk-1").await.unwrap().unwrap();
+    let found = k
+        .kobject_by_external_id("intercom_ticket", "tk-1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.id, kobject.id);
-    assert_eq!(k.kobject_by_external_id("intercom_ticket", "tk-404").await.unwrap(), None);
+    assert_eq!(
+        k.kobject_by_external_id("intercom_ticket", "tk-404")
+            .await
+            .unwrap(),
+        None
+    );
 
     k.identity_event(
         json!({"externalId": "ct-k"}),
@@ -417,31 +544,77 @@ async fn kobjects_events_and_counts() {
 }
 
 #[tokio::test]
-async fn the_gate_keeps_the_migration_inside_its_share_without_429s() {
-    // A small org budget: 120 requests a minute, of which the migration takes 80%.
+async fn the_gate_paces_at_its_share_without_429s() {
+    // An org budget of 600 a minute, of which the migration takes 80%: 8 requests a second.
     let sim = sim_with(Config {
-        rate_limit_per_minute: 120,
+        rate_per_minute: 600,
         ..fast_config()
     })
     .await;
-    let k = KustomerClient::connect(&sim.url, Secret::new(sim.token.clone()), 120, 0.8).unwrap();
+    let k = KustomerClient::connect(&sim.url, Secret::new(sim.token.clone()), 600, 0.8).unwrap();
     let started = Instant::now();
-    let run_for = Duration::from_secs(6);
-    let mut sent = 0u64;
+    let run_for = Duration::from_secs(5);
+    // The gate allows a small burst first; measure the steady pace after it.
+    let steady_from = Duration::from_millis(1500);
+    let mut steady = 0u64;
     while started.elapsed() < run_for {
         k.list_tags().await.unwrap();
-        sent += 1;
+        if started.elapsed() > steady_from {
+            steady += 1;
+        }
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    let allowed_per_sec = 120.0 * 0.8 / 60.0;
+    let steady_secs = (started.elapsed() - steady_from).as_secs_f64();
+    let allowed_per_sec = 600.0 * 0.8 / 60.0;
+    let utilisation = steady as f64 / (allowed_per_sec * steady_secs);
     let budget = k.gate().budget();
-    let utilisation = sent as f64 / (allowed_per_sec * elapsed);
+    let truth = truth(&sim).await;
     eprintln!(
-        "rate gate: {sent} requests in {elapsed:.2} s, allowed {allowed_per_sec:.2}/s, utilisation {:.0}%, throttled {}",
+        "rate gate: {} requests in {:.2} s; steady {steady} in {steady_secs:.2} s = {:.1}% of the {allowed_per_sec}/s share; 429s: client {}, simulator {}",
+        budget.requests,
+        started.elapsed().as_secs_f64(),
         utilisation * 100.0,
-        budget.throttled
+        budget.throttled,
+        throttled_total(&truth)
     );
-    assert_eq!(budget.throttled, 0, "no 429 reached the client");
-    assert!(utilisation >= 0.9, "used {:.0}% of the share", utilisation * 100.0);
-    assert!(utilisation <= 1.6, "burst allowance only, not more: {:.0}%", utilisation * 100.0);
+    assert_eq!(
+        throttled_total(&truth),
+        0,
+        "the simulator throttled nothing"
+    );
+    assert_eq!(budget.throttled, 0);
+    assert!(
+        utilisation >= 0.9,
+        "used {:.0}% of the share",
+        utilisation * 100.0
+    );
+    assert!(
+        utilisation <= 1.15,
+        "no faster than the share: {:.0}%",
+        utilisation * 100.0
+    );
+}
+
+#[tokio::test]
+async fn the_gate_adopts_a_smaller_announced_budget_before_it_is_throttled() {
+    // The client believes in a big budget; the org announces 60 a minute in its headers.
+    let sim = sim_with(Config {
+        rate_per_minute: 60,
+        ..fast_config()
+    })
+    .await;
+    let k =
+        KustomerClient::connect(&sim.url, Secret::new(sim.token.clone()), 100_000, 0.8).unwrap();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        k.list_tags().await.unwrap();
+    }
+    let truth = truth(&sim).await;
+    let budget = k.gate().budget();
+    assert_eq!(budget.limit, 60, "announced limit adopted");
+    assert_eq!(throttled_total(&truth), 0, "{}", truth["requests"]);
+    assert!(
+        budget.requests <= 48,
+        "stayed inside 80% of 60: {}",
+        budget.requests
+    );
 }
