@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use i2k::engine::model::CheckStatus;
 use i2k::http::Secret;
+use i2k::kustomer::assumptions;
 use i2k::kustomer::models::DayHours;
 use i2k::kustomer::{BulkOutcome, BulkResource, KustomerClient, KustomerError, PollPolicy};
 use i2k::mapping::attributes::{SourceAttribute, SourceModel, metadata_body, spec_for};
@@ -616,5 +617,103 @@ async fn the_gate_adopts_a_smaller_announced_budget_before_it_is_throttled() {
         budget.requests <= 48,
         "stayed inside 80% of 60: {}",
         budget.requests
+    );
+}
+
+#[tokio::test]
+async fn tags_saved_searches_shortcuts_and_the_knowledge_base_are_created_and_listed() {
+    let sim = sim().await;
+    let k = client(&sim);
+    let tag = k.create_tag("migrated").await.unwrap();
+    assert!(
+        k.list_tags()
+            .await
+            .unwrap()
+            .iter()
+            .any(|t| t.id == tag.id && t.name == "migrated")
+    );
+
+    let search = k
+        .create_saved_search(json!({
+            "name": "VIP customers",
+            "data": {"queryContext": "customer", "and": [{"customer_tags": {"equals": tag.id}}]},
+            "defaultVisibility": "all"
+        }))
+        .await
+        .unwrap();
+    assert!(
+        k.list_saved_searches()
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.id == search.id && s.name == "VIP customers")
+    );
+
+    let shortcut = k
+        .create_shortcut(
+            json!({"name": "Greeting", "draft": {"text": "Hi {{customer.firstName}}"}}),
+        )
+        .await
+        .unwrap();
+    assert!(
+        k.list_shortcuts()
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.id == shortcut.id && s.name == "Greeting")
+    );
+
+    let category = k
+        .create_kb_category(assumptions::kb_category_body(
+            "Billing",
+            Some("Money matters"),
+            "en_us",
+            None,
+        ))
+        .await
+        .unwrap();
+    assert!(
+        k.list_kb_categories()
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.id == category.id)
+    );
+    let article = k
+        .create_kb_article(json!({"title": "Refunds", "categories": [category.id]}))
+        .await
+        .unwrap();
+    k.update_kb_version(
+        &article.id,
+        "en_us",
+        assumptions::kb_version_body(
+            "Refunds",
+            "<p>Within 30 days.</p>",
+            Some("refunds"),
+            Some("2024-05-01T00:00:00.000Z"),
+        ),
+    )
+    .await
+    .unwrap();
+    k.create_kb_version(
+        &article.id,
+        "fr",
+        assumptions::kb_version_body("Remboursements", "<p>Sous 30 jours.</p>", None, None),
+    )
+    .await
+    .unwrap();
+    assert!(
+        k.list_kb_articles()
+            .await
+            .unwrap()
+            .iter()
+            .any(|a| a.id == article.id)
+    );
+    let truth = truth(&sim).await;
+    assert_eq!(
+        truth["counts"]["kb_versions"].as_u64(),
+        Some(2),
+        "{}",
+        truth["counts"]
     );
 }
