@@ -1,10 +1,186 @@
-//! `i2k doctor`.
+//! `i2k doctor`: checks both connections — token valid, region, workspace or org name, API
+//! version, the rate budget each server announces, the Kustomer key's roles — and names the first
+//! problem in one line (exit 2). The checks are public so the console's Connect screen reuses them.
 
 use std::process::ExitCode;
 
-use crate::cli::DoctorArgs;
+use crate::cli::{DoctorArgs, EXIT_BAD_INPUT};
 use crate::commands::Context;
+use crate::config::{INTERCOM_TOKEN_ENV, INTERCOM_VERSION, KUSTOMER_TOKEN_ENV};
+use crate::engine::model::{CheckStatus, ConnectionInfo};
+use crate::http::{ApiError, ApiSide, ClientConfig, Secret};
+use crate::intercom::IntercomClient;
+use crate::intercom::client::DEFAULT_RATE_PER_WINDOW;
 
-pub async fn run(_ctx: &Context, _args: DoctorArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`i2k doctor` is not built yet")
+pub async fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<ExitCode> {
+    let endpoints = ctx.endpoints()?;
+    let intercom = check_intercom(&endpoints.intercom_url, endpoints.intercom_token.clone()).await;
+    let kustomer = check_kustomer(&endpoints.kustomer_url, endpoints.kustomer_token.clone()).await;
+    let all = [intercom, kustomer];
+    if args.json {
+        let ok = all.iter().all(|c| c.status != CheckStatus::Fail);
+        println!("{}", serde_json::json!({ "ok": ok, "connections": all }));
+    } else {
+        for info in &all {
+            println!("{}", describe(info));
+        }
+    }
+    let failed: Vec<&ConnectionInfo> = all
+        .iter()
+        .filter(|c| c.status == CheckStatus::Fail)
+        .collect();
+    if let Some(first) = failed.first() {
+        if !args.json {
+            eprintln!(
+                "error: {}",
+                first.detail.as_deref().unwrap_or("a connection failed")
+            );
+        }
+        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line per side: status symbol, side, URL and what the server told.
+pub fn describe(info: &ConnectionInfo) -> String {
+    let mut line = format!("{} {:<9} {}", info.status.symbol(), info.side, info.url);
+    if let Some(name) = &info.name {
+        let noun = if info.side == "intercom" {
+            "workspace"
+        } else {
+            "org"
+        };
+        line.push_str(&format!("  {noun} \"{name}\""));
+    }
+    if let Some(region) = &info.region {
+        line.push_str(&format!("  region {region}"));
+    }
+    if let Some(version) = &info.api_version {
+        line.push_str(&format!("  API {version}"));
+    }
+    if let (Some(limit), Some(window)) = (info.rate_limit, info.rate_window_secs) {
+        line.push_str(&format!("  budget {limit} per {window} s"));
+    }
+    if !info.roles.is_empty() {
+        line.push_str(&format!("  roles {}", info.roles.join(",")));
+    }
+    line.push_str(&format!("  token {}", info.token));
+    if info.status != CheckStatus::Pass
+        && let Some(detail) = &info.detail
+    {
+        line.push_str(&format!("\n    {detail}"));
+    }
+    line
+}
+
+fn blank(side: &str, url: &str, token: &Option<Secret>) -> ConnectionInfo {
+    ConnectionInfo {
+        side: side.into(),
+        url: url.into(),
+        status: CheckStatus::Fail,
+        name: None,
+        region: None,
+        api_version: None,
+        rate_limit: None,
+        rate_window_secs: None,
+        token: token.as_ref().map_or("missing".into(), |t| t.hint()),
+        roles: Vec::new(),
+        detail: None,
+    }
+}
+
+/// The region a regional Intercom host serves, when the URL is one of them.
+fn intercom_host_region(url: &str) -> Option<&'static str> {
+    if url.contains("api.eu.intercom.io") {
+        Some("EU")
+    } else if url.contains("api.au.intercom.io") {
+        Some("AU")
+    } else if url.contains("api.intercom.io") {
+        Some("US")
+    } else {
+        None
+    }
+}
+
+/// Why a request failed, in the operator's terms, for one side.
+fn explain(side: &str, env: &str, url: &str, err: &ApiError) -> String {
+    match err {
+        ApiError::Http {
+            status: 401 | 403,
+            code,
+            message,
+            ..
+        } => format!(
+            "{side} refused the token ({code}: {message}); set {env} to a valid token for {url} \
+             (a token of another region's workspace is refused too)"
+        ),
+        ApiError::Http { status: 404, .. } => format!(
+            "{side} answered 404 at {url}: this host does not serve the {side} API; check the URL or region flag"
+        ),
+        ApiError::Transport { message, .. } => {
+            format!(
+                "cannot reach {side} at {url}: {message}; check the URL, region flag and network"
+            )
+        }
+        other => format!("{side} check failed at {url}: {other}"),
+    }
+}
+
+/// Checks the Intercom side with `GET /me`.
+pub async fn check_intercom(url: &str, token: Option<Secret>) -> ConnectionInfo {
+    let mut info = blank("intercom", url, &token);
+    let Some(token) = token else {
+        info.detail = Some(format!(
+            "{INTERCOM_TOKEN_ENV} is not set: export an Intercom access token (Developer Hub → your app → Authentication)"
+        ));
+        return info;
+    };
+    // Fail fast: a doctor that retries for a minute is no help.
+    let mut config = ClientConfig::new(ApiSide::Intercom, url, token);
+    config.max_attempts = 2;
+    config.timeout = std::time::Duration::from_secs(15);
+    let client = match IntercomClient::connect_with(config, DEFAULT_RATE_PER_WINDOW) {
+        Ok(c) => c,
+        Err(e) => {
+            info.detail = Some(explain("Intercom", INTERCOM_TOKEN_ENV, url, &e));
+            return info;
+        }
+    };
+    match client.me().await {
+        Ok((me, _raw)) => {
+            let app = me.app.unwrap_or_default();
+            info.status = CheckStatus::Pass;
+            info.name = app.name.or(app.id_code);
+            info.region = app.region.clone();
+            info.api_version = Some(INTERCOM_VERSION.into());
+            let budget = client.gate().budget();
+            info.rate_limit = Some(budget.limit);
+            info.rate_window_secs = Some(budget.window_secs);
+            if let (Some(workspace), Some(host)) =
+                (app.region.as_deref(), intercom_host_region(url))
+                && !workspace.eq_ignore_ascii_case(host)
+            {
+                info.status = CheckStatus::Warn;
+                info.detail = Some(format!(
+                    "the workspace is hosted in {workspace} but {url} is the {host} host; use --intercom-region {}",
+                    workspace.to_ascii_lowercase()
+                ));
+            }
+        }
+        Err(e) => info.detail = Some(explain("Intercom", INTERCOM_TOKEN_ENV, url, &e)),
+    }
+    info
+}
+
+/// Checks the Kustomer side: the key's roles and its user.
+pub async fn check_kustomer(url: &str, token: Option<Secret>) -> ConnectionInfo {
+    let mut info = blank("kustomer", url, &token);
+    if token.is_none() {
+        info.detail = Some(format!(
+            "{KUSTOMER_TOKEN_ENV} is not set: export a Kustomer API key (Settings → Security → API Keys)"
+        ));
+        return info;
+    }
+    info.detail = Some("the Kustomer check is not available in this build".into());
+    info
 }

@@ -1,1 +1,819 @@
-//! The SQLite ledger: extracted source records, the id map, failures, decisions, runs.
+//! The SQLite ledger: extracted source records, per-record load state and the id map, failures,
+//! decisions, extraction cursors and runs. One `Ledger` per state directory (held by an OS file
+//! lock); one writer thread owns the write connection and commits in groups; readers open their
+//! own connections (`LedgerReader`).
+//!
+//! Vocabulary: a *kind* is a string naming a record type — the ground-truth Intercom type names
+//! (`contacts`, `conversations`, `conversation_parts`…) for source records, and whatever the engine
+//! names its target records (`customers`, `messages`, `notes`…). The ledger does not know phases:
+//! counters are kept per kind and state, and `CounterSnapshot::by_phase` folds them with the
+//! engine's own kind → `PhaseId` table.
+
+mod lock;
+mod read;
+mod schema;
+mod writer;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::engine::model::{ErrorClass, PhaseId};
+
+pub use lock::{LOCK_FILE, StateDirLock};
+pub use read::LedgerReader;
+pub use schema::SCHEMA_VERSION;
+
+use writer::{Envelope, Op, Output, WriterShared};
+
+/// The database file's name inside the state directory.
+pub const DB_FILE: &str = "ledger.db";
+
+/// The floor of the bulk-job patience (DESIGN.md: never look up a lost bulk item before 10 s).
+pub const MIN_BULK_PATIENCE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error(
+        "another i2k run holds the state directory {dir} (lock file {LOCK_FILE}); wait for it to finish or pass another --state"
+    )]
+    Locked { dir: PathBuf },
+    #[error(
+        "the ledger {path} has schema version {found}, newer than this i2k supports ({supported}); upgrade i2k or use another --state"
+    )]
+    SchemaTooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no ledger in {dir}: run `i2k extract` first")]
+    Missing { dir: PathBuf },
+    #[error("ledger database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("ledger JSON error: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("the ledger could not commit a group of writes: {0}")]
+    CommitFailed(String),
+    #[error("the ledger writer has stopped; the run cannot record progress")]
+    WriterGone,
+    #[error("the ledger holds unexpected data: {0}")]
+    Corrupt(String),
+}
+
+/// Where a target record stands. `archived` and `manual` are dispositions: the record is accounted
+/// for without being created in Kustomer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordState {
+    Pending,
+    Sent,
+    Done,
+    Failed,
+    Skipped,
+    Archived,
+    Manual,
+}
+
+impl RecordState {
+    pub const ALL: [RecordState; 7] = [
+        RecordState::Pending,
+        RecordState::Sent,
+        RecordState::Done,
+        RecordState::Failed,
+        RecordState::Skipped,
+        RecordState::Archived,
+        RecordState::Manual,
+    ];
+
+    /// The value stored in `target.state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordState::Pending => "pending",
+            RecordState::Sent => "sent",
+            RecordState::Done => "done",
+            RecordState::Failed => "failed",
+            RecordState::Skipped => "skipped",
+            RecordState::Archived => "archived",
+            RecordState::Manual => "manual",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<RecordState, LedgerError> {
+        RecordState::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| LedgerError::Corrupt(format!("unknown record state `{text}`")))
+    }
+}
+
+/// The stored text of an error class (`rejected`, `transient`…), as its serde name.
+pub fn error_class_str(class: ErrorClass) -> &'static str {
+    match class {
+        ErrorClass::Rejected => "rejected",
+        ErrorClass::Auth => "auth",
+        ErrorClass::Transient => "transient",
+        ErrorClass::Source => "source",
+        ErrorClass::Mapping => "mapping",
+        ErrorClass::Unknown => "unknown",
+    }
+}
+
+fn parse_error_class(text: &str) -> Result<ErrorClass, LedgerError> {
+    serde_json::from_value(serde_json::Value::String(text.to_string()))
+        .map_err(|_| LedgerError::Corrupt(format!("unknown error class `{text}`")))
+}
+
+/// One extracted Intercom record, as staged by extraction and read back by the load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRecord {
+    pub kind: String,
+    pub source_id: String,
+    /// The record it belongs to, e.g. the conversation of a part or an attachment.
+    pub parent_id: Option<String>,
+    /// Intercom's `updated_at` (unix seconds), when the record has one.
+    pub updated_at: Option<i64>,
+    /// The record as the API returned it (JSON text).
+    pub raw: String,
+    /// Why the record could not be read in full, if it could not.
+    pub problem: Option<String>,
+}
+
+/// One target record and what the load needs to act on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkItem {
+    pub kind: String,
+    pub source_id: String,
+    pub state: RecordState,
+    pub target_id: Option<String>,
+    pub batch_id: Option<String>,
+    pub job_id: Option<String>,
+    /// When it was marked `sent` (unix ms).
+    pub sent_ms: Option<i64>,
+    pub attempts: u32,
+    /// The source record changed after it was loaded: it needs an update.
+    pub source_changed: bool,
+    /// The source record of the same kind and id, when there is one.
+    pub raw: Option<String>,
+}
+
+/// A bulk batch with items still `sent`: what a resumed run polls or looks up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentBatch {
+    pub kind: String,
+    pub batch_id: String,
+    pub job_id: Option<String>,
+    /// The earliest `sent` mark in the batch (unix ms).
+    pub sent_ms: i64,
+    pub items: u64,
+}
+
+/// A failed record, for the Errors list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureRow {
+    pub kind: String,
+    pub source_id: String,
+    pub class: ErrorClass,
+    pub message: String,
+    pub attempts: u32,
+    pub updated_ms: i64,
+}
+
+/// Everything the Errors screen shows about one failed record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureRecord {
+    pub failure: FailureRow,
+    /// The source record of the same kind and id, pretty-printed, when there is one.
+    pub source: Option<String>,
+    /// The last request and response, redacted by the caller before they were recorded.
+    pub request: String,
+    pub response: String,
+}
+
+/// Which failures to list; every field narrows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FailureFilter {
+    pub kind: Option<String>,
+    pub class: Option<ErrorClass>,
+    /// Case-insensitive substring of the message or the source id.
+    pub text: Option<String>,
+}
+
+/// Where an extraction listing stands, so a re-run resumes or fetches only what changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtractCursor {
+    pub listing: String,
+    /// The listing's own cursor (JSON text: a scroll param, a `starting_after`, a search page…).
+    pub cursor: Option<String>,
+    pub complete: bool,
+    /// The largest `updated_at` seen, for incremental re-runs.
+    pub max_updated_at: Option<i64>,
+    pub fetched: u64,
+    /// The listing's total when the API says it.
+    pub total: Option<u64>,
+}
+
+/// A warning raised during extraction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub at_ms: i64,
+    pub kind: String,
+    pub source_id: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub id: i64,
+    pub command: String,
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+    pub outcome: Option<String>,
+    pub figures: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveEntry {
+    pub run_id: Option<i64>,
+    pub kind: String,
+    pub source_id: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManualItem {
+    pub run_id: Option<i64>,
+    pub kind: Option<String>,
+    pub source_id: Option<String>,
+    pub title: String,
+    pub detail: String,
+}
+
+/// Records of one kind in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateCounts {
+    pub pending: u64,
+    pub sent: u64,
+    pub done: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub archived: u64,
+    pub manual: u64,
+}
+
+impl StateCounts {
+    pub fn get(&self, state: RecordState) -> u64 {
+        match state {
+            RecordState::Pending => self.pending,
+            RecordState::Sent => self.sent,
+            RecordState::Done => self.done,
+            RecordState::Failed => self.failed,
+            RecordState::Skipped => self.skipped,
+            RecordState::Archived => self.archived,
+            RecordState::Manual => self.manual,
+        }
+    }
+
+    fn slot(&mut self, state: RecordState) -> &mut u64 {
+        match state {
+            RecordState::Pending => &mut self.pending,
+            RecordState::Sent => &mut self.sent,
+            RecordState::Done => &mut self.done,
+            RecordState::Failed => &mut self.failed,
+            RecordState::Skipped => &mut self.skipped,
+            RecordState::Archived => &mut self.archived,
+            RecordState::Manual => &mut self.manual,
+        }
+    }
+
+    /// Adds `delta` to one state, never going below zero.
+    pub(crate) fn add(&mut self, state: RecordState, delta: i64) {
+        let slot = self.slot(state);
+        *slot = slot.saturating_add_signed(delta);
+    }
+
+    pub fn total(&self) -> u64 {
+        RecordState::ALL.iter().map(|&s| self.get(s)).sum()
+    }
+
+    /// Records that reached an end state (done, failed, skipped, archived, manual).
+    pub fn settled(&self) -> u64 {
+        self.total() - self.pending - self.sent
+    }
+
+    fn merge(&mut self, other: &StateCounts) {
+        for state in RecordState::ALL {
+            *self.slot(state) += other.get(state);
+        }
+    }
+}
+
+/// The writer's counters, copied out for a frame: cheap (a few dozen map entries, no SQL).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    /// Target records per kind and state.
+    pub targets: BTreeMap<String, StateCounts>,
+    /// Extracted source records per kind.
+    pub sources: BTreeMap<String, u64>,
+}
+
+impl CounterSnapshot {
+    /// Folds the per-kind counts into phases; kinds `phase_of` does not place are left out.
+    pub fn by_phase(
+        &self,
+        phase_of: impl Fn(&str) -> Option<PhaseId>,
+    ) -> BTreeMap<PhaseId, StateCounts> {
+        let mut phases: BTreeMap<PhaseId, StateCounts> = BTreeMap::new();
+        for (kind, counts) in &self.targets {
+            if let Some(phase) = phase_of(kind) {
+                phases.entry(phase).or_default().merge(counts);
+            }
+        }
+        phases
+    }
+
+    pub fn target(&self, kind: &str) -> StateCounts {
+        self.targets.get(kind).copied().unwrap_or_default()
+    }
+
+    pub fn source(&self, kind: &str) -> u64 {
+        self.sources.get(kind).copied().unwrap_or(0)
+    }
+}
+
+/// The handle the engine, extraction and the front-ends share. Cheap to clone; the writer thread
+/// stops and the directory lock is released when the last clone is dropped (after committing
+/// whatever was queued).
+#[derive(Clone)]
+pub struct Ledger {
+    inner: Arc<LedgerInner>,
+}
+
+struct LedgerInner {
+    dir: PathBuf,
+    db_path: PathBuf,
+    ops: Option<mpsc::UnboundedSender<Envelope>>,
+    shared: Arc<WriterShared>,
+    readers: Mutex<Vec<LedgerReader>>,
+    writer: Option<JoinHandle<()>>,
+    // Declared last so it is released after the writer has closed the database.
+    _lock: StateDirLock,
+}
+
+impl Drop for LedgerInner {
+    fn drop(&mut self) {
+        // Closing the channel lets the writer commit what is queued and stop.
+        self.ops.take();
+        if let Some(writer) = self.writer.take()
+            && writer.join().is_err()
+        {
+            tracing::error!("the ledger writer thread panicked");
+        }
+        lock_ignoring_poison(&self.readers).clear();
+    }
+}
+
+fn lock_ignoring_poison<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere while holding one of these short locks leaves plain data behind.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// How many idle read connections a `Ledger` keeps for its own lookups.
+const READER_POOL: usize = 4;
+
+impl Ledger {
+    /// Opens (creating if needed) the ledger in `dir`: creates the directory 0700 and the database
+    /// 0600, takes the directory lock, migrates the schema, seeds the counters and starts the writer.
+    pub fn open(dir: &Path) -> Result<Ledger, LedgerError> {
+        lock::create_private_dir(dir)?;
+        let dir_lock = StateDirLock::acquire(dir)?;
+        let db_path = dir.join(DB_FILE);
+        // Created before SQLite opens it, so it is never readable by others, not even briefly.
+        drop(lock::create_private_file(&db_path)?);
+        let conn = rusqlite::Connection::open(&db_path)?;
+        schema::configure_writer(&conn)?;
+        schema::migrate(&conn, &db_path)?;
+        // An existing ledger copied in with wider permissions is narrowed too.
+        for suffix in ["", "-wal", "-shm"] {
+            lock::restrict_if_present(&sidecar(&db_path, suffix))?;
+        }
+        let shared = Arc::new(WriterShared::seed(&conn)?);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let writer_shared = Arc::clone(&shared);
+        let writer = std::thread::Builder::new()
+            .name("i2k-ledger-writer".to_string())
+            .spawn(move || writer::run(conn, rx, writer_shared))
+            .map_err(|source| LedgerError::Io {
+                path: db_path.clone(),
+                source,
+            })?;
+        Ok(Ledger {
+            inner: Arc::new(LedgerInner {
+                dir: dir.to_path_buf(),
+                db_path,
+                ops: Some(tx),
+                shared,
+                readers: Mutex::new(Vec::new()),
+                writer: Some(writer),
+                _lock: dir_lock,
+            }),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    pub fn db_path(&self) -> &Path {
+        &self.inner.db_path
+    }
+
+    /// A new read connection of its own (for a TUI drill-down, verify, `spawn_blocking`).
+    pub fn open_reader(&self) -> Result<LedgerReader, LedgerError> {
+        LedgerReader::open_file(&self.inner.db_path)
+    }
+
+    /// Runs `query` on a pooled read connection. Reads see committed writes only; call
+    /// `flush().await` first to see fire-and-forget writes. Blocks for the query's duration:
+    /// from async code keep it to point lookups and pages.
+    pub fn read<R>(
+        &self,
+        query: impl FnOnce(&LedgerReader) -> Result<R, LedgerError>,
+    ) -> Result<R, LedgerError> {
+        let pooled = lock_ignoring_poison(&self.inner.readers).pop();
+        let reader = match pooled {
+            Some(reader) => reader,
+            None => self.open_reader()?,
+        };
+        let result = query(&reader);
+        let mut pool = lock_ignoring_poison(&self.inner.readers);
+        if pool.len() < READER_POOL {
+            pool.push(reader);
+        }
+        result
+    }
+
+    // ---- counters -------------------------------------------------------------------------
+
+    /// The writer's counters as of its last commit. Memory only: call it every frame.
+    pub fn counters(&self) -> CounterSnapshot {
+        lock_ignoring_poison(&self.inner.shared.counters).clone()
+    }
+
+    /// The longest bulk-job latency recorded in this migration (kept across runs).
+    pub fn longest_bulk_latency(&self) -> Option<Duration> {
+        match self.inner.shared.longest_bulk_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
+    /// How long after its `sent` mark an item without a job id may be looked up: three times the
+    /// longest bulk latency seen, never under `MIN_BULK_PATIENCE`.
+    pub fn bulk_patience(&self) -> Duration {
+        self.longest_bulk_latency()
+            .map(|latency| latency * 3)
+            .unwrap_or_default()
+            .max(MIN_BULK_PATIENCE)
+    }
+
+    // ---- lookups --------------------------------------------------------------------------
+
+    /// The Kustomer id of a loaded record. Sees `mark_done` calls at once, even before their
+    /// group commits; otherwise a primary-key lookup on a pooled read connection.
+    pub fn target_id(&self, kind: &str, source_id: &str) -> Result<Option<String>, LedgerError> {
+        let key = (kind.to_string(), source_id.to_string());
+        if let Some(id) = lock_ignoring_poison(&self.inner.shared.done_in_flight).get(&key) {
+            return Ok(Some(id.clone()));
+        }
+        self.read(|reader| reader.target_id(kind, source_id))
+    }
+
+    /// One page of target records of `kind` in any of `states`, ordered by source id, after
+    /// `after_key`. Pass the last item's `source_id` to get the next page.
+    pub fn next_batch(
+        &self,
+        kind: &str,
+        states: &[RecordState],
+        after_key: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<WorkItem>, LedgerError> {
+        self.read(|reader| reader.next_batch(kind, states, after_key, limit))
+    }
+
+    /// Items `sent` in a bulk batch whose job id never arrived (the answer was lost).
+    pub fn sent_without_job(
+        &self,
+        kind: &str,
+        after_key: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<WorkItem>, LedgerError> {
+        self.read(|reader| reader.sent_without_job(kind, after_key, limit))
+    }
+
+    // ---- writes that wait for their group's commit ----------------------------------------
+
+    /// Stages extracted records; a changed record that was already loaded gets `source_changed`.
+    /// Returns how many records were new to the ledger.
+    pub async fn put_sources(&self, records: Vec<SourceRecord>) -> Result<u64, LedgerError> {
+        self.commit(Op::PutSources(records))
+            .await
+            .map(Output::count)
+    }
+
+    /// Adds `pending` target records for the ids not in the ledger yet; returns how many were added.
+    pub async fn ensure_pending(&self, kind: &str, ids: Vec<String>) -> Result<u64, LedgerError> {
+        self.commit(Op::EnsurePending {
+            kind: kind.to_string(),
+            ids,
+        })
+        .await
+        .map(Output::count)
+    }
+
+    /// Adds a `pending` target record of `target_kind` for every source record of `source_kind`
+    /// not yet in the ledger, inside SQLite (nothing is loaded into memory).
+    pub async fn ensure_pending_from_sources(
+        &self,
+        source_kind: &str,
+        target_kind: &str,
+    ) -> Result<u64, LedgerError> {
+        self.commit(Op::EnsurePendingFromSources {
+            source_kind: source_kind.to_string(),
+            target_kind: target_kind.to_string(),
+        })
+        .await
+        .map(Output::count)
+    }
+
+    /// Marks records `sent` (with the bulk batch id, if any) and returns once that is on disk:
+    /// the request may leave only after this returns. The group is committed with
+    /// `synchronous = FULL`, so the mark survives a power loss as well as a crash.
+    pub async fn mark_sent(
+        &self,
+        kind: &str,
+        source_ids: Vec<String>,
+        batch_id: Option<&str>,
+    ) -> Result<(), LedgerError> {
+        self.commit(Op::MarkSent {
+            kind: kind.to_string(),
+            ids: source_ids,
+            batch_id: batch_id.map(str::to_string),
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn put_decision(
+        &self,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> Result<(), LedgerError> {
+        self.commit(Op::PutDecision {
+            key: key.to_string(),
+            value: serde_json::to_string(value)?,
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn delete_decision(&self, key: &str) -> Result<(), LedgerError> {
+        self.commit(Op::DeleteDecision {
+            key: key.to_string(),
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Records the start of a run (`command` e.g. "run", "extract"); returns its id. Archive and
+    /// manual entries added afterwards carry this id.
+    pub async fn start_run(&self, command: &str) -> Result<i64, LedgerError> {
+        self.commit(Op::StartRun {
+            command: command.to_string(),
+        })
+        .await?
+        .id()
+    }
+
+    pub async fn finish_run(
+        &self,
+        run_id: i64,
+        outcome: &str,
+        figures: &serde_json::Value,
+    ) -> Result<(), LedgerError> {
+        self.commit(Op::FinishRun {
+            run_id,
+            outcome: outcome.to_string(),
+            figures: serde_json::to_string(figures)?,
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Returns once everything queued before it is committed.
+    pub async fn flush(&self) -> Result<(), LedgerError> {
+        self.commit(Op::Flush).await.map(drop)
+    }
+
+    // ---- fire-and-forget writes (committed with the next group; errors are logged) ---------
+
+    /// Records the job id the bulk answer carried for `batch_id`.
+    pub fn record_job(&self, batch_id: &str, job_id: &str) -> Result<(), LedgerError> {
+        self.enqueue(Op::RecordJob {
+            batch_id: batch_id.to_string(),
+            job_id: job_id.to_string(),
+        })
+    }
+
+    /// Keeps `latency` if it is the longest bulk-job latency seen in this migration.
+    pub fn record_bulk_latency(&self, latency: Duration) -> Result<(), LedgerError> {
+        let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        self.inner
+            .shared
+            .longest_bulk_ms
+            .fetch_max(ms, Ordering::Relaxed);
+        self.enqueue(Op::BulkLatency { ms })
+    }
+
+    /// Not waiting is safe here: a done mark lost in a crash leaves the record `sent`, which the
+    /// next run resolves by lookup.
+    pub fn mark_done(
+        &self,
+        kind: &str,
+        source_id: &str,
+        target_id: &str,
+    ) -> Result<(), LedgerError> {
+        lock_ignoring_poison(&self.inner.shared.done_in_flight).insert(
+            (kind.to_string(), source_id.to_string()),
+            target_id.to_string(),
+        );
+        self.enqueue(Op::MarkDone {
+            kind: kind.to_string(),
+            source_id: source_id.to_string(),
+            target_id: target_id.to_string(),
+        })
+    }
+
+    /// Marks a record `failed` and counts the attempt. `request` and `response` must already be
+    /// redacted.
+    pub fn mark_failed(
+        &self,
+        kind: &str,
+        source_id: &str,
+        class: ErrorClass,
+        message: &str,
+        request: &str,
+        response: &str,
+    ) -> Result<(), LedgerError> {
+        self.enqueue(Op::MarkFailed {
+            kind: kind.to_string(),
+            source_id: source_id.to_string(),
+            class,
+            message: message.to_string(),
+            request: request.to_string(),
+            response: response.to_string(),
+        })
+    }
+
+    pub fn mark_skipped(
+        &self,
+        kind: &str,
+        source_id: &str,
+        reason: &str,
+    ) -> Result<(), LedgerError> {
+        self.enqueue(Op::MarkSkipped {
+            kind: kind.to_string(),
+            source_id: source_id.to_string(),
+            reason: reason.to_string(),
+        })
+    }
+
+    /// Puts records back to `pending` (operator retry); batch and job ids are cleared, attempts kept.
+    pub fn reset_to_pending(&self, records: Vec<(String, String)>) -> Result<(), LedgerError> {
+        self.enqueue(Op::ResetToPending { records })
+    }
+
+    /// Puts every failed record (of `kind`, or of all kinds) back to `pending`.
+    pub fn reset_failed(&self, kind: Option<&str>) -> Result<(), LedgerError> {
+        self.enqueue(Op::ResetFailed {
+            kind: kind.map(str::to_string),
+        })
+    }
+
+    /// Marks a record `archived` and lists it in the archive entries.
+    pub fn archive(&self, kind: &str, source_id: &str, reason: &str) -> Result<(), LedgerError> {
+        self.enqueue(Op::Archive {
+            kind: kind.to_string(),
+            source_id: source_id.to_string(),
+            reason: reason.to_string(),
+        })
+    }
+
+    /// Adds an item to the manual checklist; with a record, also marks it `manual`.
+    pub fn add_manual_item(
+        &self,
+        record: Option<(&str, &str)>,
+        title: &str,
+        detail: &str,
+    ) -> Result<(), LedgerError> {
+        self.enqueue(Op::Manual {
+            record: record.map(|(k, id)| (k.to_string(), id.to_string())),
+            title: title.to_string(),
+            detail: detail.to_string(),
+        })
+    }
+
+    /// Saves where an extraction listing stands. Writes apply in call order, so a cursor set after
+    /// `put_sources` never lands without the records of its page.
+    pub fn set_cursor(&self, cursor: ExtractCursor) -> Result<(), LedgerError> {
+        self.enqueue(Op::SetCursor(cursor))
+    }
+
+    /// Records what exists in Intercom but its API cannot return, per scope (e.g. kind
+    /// `conversation_parts`, scope the conversation id). Setting it again replaces the figure.
+    pub fn set_not_retrievable(
+        &self,
+        kind: &str,
+        scope_id: &str,
+        count: u64,
+        reason: &str,
+    ) -> Result<(), LedgerError> {
+        self.enqueue(Op::SetNotRetrievable {
+            kind: kind.to_string(),
+            scope_id: scope_id.to_string(),
+            count,
+            reason: reason.to_string(),
+        })
+    }
+
+    pub fn add_warning(
+        &self,
+        kind: &str,
+        source_id: Option<&str>,
+        message: &str,
+    ) -> Result<(), LedgerError> {
+        self.enqueue(Op::AddWarning {
+            kind: kind.to_string(),
+            source_id: source_id.map(str::to_string),
+            message: message.to_string(),
+        })
+    }
+
+    /// Appends to the events log (`level` e.g. "info", "warn", "error").
+    pub fn log_event(&self, level: &str, message: &str) -> Result<(), LedgerError> {
+        self.enqueue(Op::LogEvent {
+            level: level.to_string(),
+            message: message.to_string(),
+        })
+    }
+
+    // ---- plumbing -------------------------------------------------------------------------
+
+    fn sender(&self) -> Result<&mpsc::UnboundedSender<Envelope>, LedgerError> {
+        self.inner.ops.as_ref().ok_or(LedgerError::WriterGone)
+    }
+
+    fn enqueue(&self, op: Op) -> Result<(), LedgerError> {
+        self.sender()?
+            .send(Envelope { op, ack: None })
+            .map_err(|_| LedgerError::WriterGone)
+    }
+
+    async fn commit(&self, op: Op) -> Result<Output, LedgerError> {
+        let (ack, done) = oneshot::channel();
+        self.sender()?
+            .send(Envelope { op, ack: Some(ack) })
+            .map_err(|_| LedgerError::WriterGone)?;
+        done.await.map_err(|_| LedgerError::WriterGone)?
+    }
+}
+
+fn sidecar(db_path: &Path, suffix: &str) -> PathBuf {
+    let mut name = db_path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Milliseconds since the Unix epoch, for the ledger's timestamps.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Counts of records per kind as the writer tracks them between commits.
+pub(crate) type KindStateDelta = HashMap<(String, RecordState), i64>;

@@ -1,0 +1,244 @@
+//! The scope of a migration: every object type with its count in Intercom, its bucket (migrate by
+//! API, rebuild by hand, archive), what Intercom's API cannot return (parts beyond 500, events
+//! older than 90 days), and an estimate of the Kustomer load time at the plan's budget, counting
+//! bulk batching (100 records per request where a bulk route exists).
+//!
+//! Buckets (the defaults; the operator may change them in the console):
+//! - everything with a Kustomer API route migrates — segments become saved searches;
+//! - segments nobody is in (count 0) are archived, reported in the segments row's note;
+//! - help-center themes and workflows have no API on either side: they are manual items, listed
+//!   beside the types (they are not object types of the ground truth).
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::model::{Bucket, OBJECT_TYPES, ScopeItem};
+
+/// Records per Kustomer bulk request.
+pub const BULK_BATCH: u64 = 100;
+/// Default share of the org budget the migration takes (`--rate-share`).
+pub const DEFAULT_RATE_SHARE: f64 = 0.8;
+
+/// What extraction counted for one type.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypeCount {
+    /// What exists in Intercom, including what its API cannot return.
+    pub count: u64,
+    /// The part of `count` the API cannot return.
+    pub not_retrievable: u64,
+    /// Records of this type whose payload could not be fully read (kept raw, listed).
+    pub problems: u64,
+}
+
+/// The plan as `i2k plan --json` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub types: Vec<PlanRow>,
+    /// Kustomer requests the load is expected to take.
+    pub kustomer_requests: u64,
+    pub kustomer_rate_per_minute: u32,
+    pub rate_share: f64,
+    pub estimate_seconds: u64,
+    /// Things to rebuild by hand, with what was found.
+    pub manual: Vec<String>,
+}
+
+/// One type's row: `{"type", "count", "bucket", "not_retrievable", "note", "kustomer_requests"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanRow {
+    #[serde(rename = "type")]
+    pub object: String,
+    pub count: u64,
+    pub bucket: Bucket,
+    pub not_retrievable: u64,
+    pub problems: u64,
+    pub kustomer_requests: u64,
+    pub note: String,
+}
+
+impl PlanRow {
+    pub fn scope_item(&self) -> ScopeItem {
+        ScopeItem {
+            object: self.object.clone(),
+            count: self.count,
+            bucket: self.bucket,
+            not_retrievable: self.not_retrievable,
+            note: self.note.clone(),
+        }
+    }
+}
+
+/// Where a type goes by default.
+pub fn default_bucket(object: &str) -> Bucket {
+    match object {
+        // Every type of the ground truth has a Kustomer route (possibly an assumed one, named
+        // in `kustomer::assumptions`); the manual items are not object types.
+        t if OBJECT_TYPES.contains(&t) => Bucket::Migrate,
+        _ => Bucket::Archive,
+    }
+}
+
+/// Kustomer requests needed to load `migrated` records of `object`.
+pub fn kustomer_requests(object: &str, migrated: u64) -> u64 {
+    let batches = migrated.div_ceil(BULK_BATCH);
+    match object {
+        // Bulk create routes: one request per 100.
+        "companies" | "contacts" | "conversation_parts" | "tickets" | "contact_notes"
+        | "company_notes" => batches,
+        // Bulk create, then a bulk PUT of final states (closed, snoozed, assignment).
+        "conversations" => batches * 2,
+        // Metadata: one PUT per model.
+        "data_attributes" => migrated.min(2),
+        "conversation_attributes" => migrated.min(1),
+        // An attachment is created, then uploaded to storage (outside the API budget).
+        "attachments" => migrated,
+        // Admins are matched against one listing of users, plus invitations where chosen.
+        "admins" => batches,
+        // One request each: tracking events, KB records, teams, tags, saved searches, shortcuts,
+        // brands, schedules, klasses.
+        _ => migrated,
+    }
+}
+
+/// Builds the plan from the counts per type (missing types count 0).
+pub fn build_plan(
+    counts: &std::collections::BTreeMap<String, TypeCount>,
+    unused_segments: u64,
+    kustomer_rate_per_minute: u32,
+    rate_share: f64,
+) -> Plan {
+    let mut rows = Vec::new();
+    let mut total_requests = 0;
+    for object in OBJECT_TYPES {
+        let c = counts.get(object).cloned().unwrap_or_default();
+        let bucket = default_bucket(object);
+        let retrievable = c.count.saturating_sub(c.not_retrievable);
+        let mut migrated = if bucket == Bucket::Migrate {
+            retrievable
+        } else {
+            0
+        };
+        let mut note = String::new();
+        match object {
+            "segments" if unused_segments > 0 => {
+                migrated = migrated.saturating_sub(unused_segments);
+                note = format!("{unused_segments} unused (no members) archived");
+            }
+            "conversation_parts" if c.not_retrievable > 0 => {
+                note = format!(
+                    "{} older parts beyond the API's 500-part limit cannot be carried",
+                    c.not_retrievable
+                );
+            }
+            "data_events" if c.not_retrievable > 0 => {
+                note = format!(
+                    "{} events older than 90 days: only their summaries are archived",
+                    c.not_retrievable
+                );
+            }
+            "attachments" if c.not_retrievable > 0 => {
+                note = format!("{} on parts the API cannot return", c.not_retrievable);
+            }
+            _ => {}
+        }
+        if c.problems > 0 {
+            if !note.is_empty() {
+                note.push_str("; ");
+            }
+            note.push_str(&format!("{} could not be fully read", c.problems));
+        }
+        let requests = kustomer_requests(object, migrated);
+        total_requests += requests;
+        rows.push(PlanRow {
+            object: object.to_string(),
+            count: c.count,
+            bucket,
+            not_retrievable: c.not_retrievable,
+            problems: c.problems,
+            kustomer_requests: requests,
+            note,
+        });
+    }
+    let share = if rate_share.is_finite() {
+        rate_share.clamp(0.01, 1.0)
+    } else {
+        DEFAULT_RATE_SHARE
+    };
+    let per_minute = (f64::from(kustomer_rate_per_minute.max(1)) * share).max(1.0);
+    let estimate_seconds = (total_requests as f64 / per_minute * 60.0).ceil() as u64;
+    Plan {
+        types: rows,
+        kustomer_requests: total_requests,
+        kustomer_rate_per_minute,
+        rate_share: share,
+        estimate_seconds,
+        manual: vec![
+            "Help-center themes and branding (no API): rebuild in Kustomer's KB settings".into(),
+            "Workflows and series: export with --workflow-ids, rebuild as Kustomer workflows"
+                .into(),
+            "SLAs and office-hours exceptions that Kustomer schedules cannot express".into(),
+        ],
+    }
+}
+
+/// `3725` → `1 h 2 min 5 s`.
+pub fn human_duration(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s} s"),
+        (0, _) => format!("{m} min {s} s"),
+        _ => format!("{h} h {m} min"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn bulk_types_cost_one_request_per_hundred_and_uncarried_records_cost_nothing() {
+        let mut counts = BTreeMap::new();
+        counts.insert(
+            "contacts".to_string(),
+            TypeCount {
+                count: 250,
+                ..Default::default()
+            },
+        );
+        counts.insert(
+            "conversation_parts".to_string(),
+            TypeCount {
+                count: 720,
+                not_retrievable: 20,
+                problems: 0,
+            },
+        );
+        let plan = build_plan(&counts, 0, 1000, 1.0);
+        let row = |t: &str| plan.types.iter().find(|r| r.object == t).unwrap().clone();
+        assert_eq!(row("contacts").kustomer_requests, 3);
+        assert_eq!(row("conversation_parts").kustomer_requests, 7);
+        assert_eq!(row("conversation_parts").count, 720);
+        assert!(row("conversation_parts").note.contains("500-part"));
+        assert_eq!(plan.kustomer_requests, 10);
+        // 10 requests at 1,000 per minute: under a second, rounded up.
+        assert_eq!(plan.estimate_seconds, 1);
+        assert_eq!(plan.types.len(), OBJECT_TYPES.len());
+    }
+
+    #[test]
+    fn the_estimate_scales_with_the_share_of_the_budget() {
+        let mut counts = BTreeMap::new();
+        counts.insert(
+            "data_events".to_string(),
+            TypeCount {
+                count: 1000,
+                ..Default::default()
+            },
+        );
+        let full = build_plan(&counts, 0, 1000, 1.0).estimate_seconds;
+        let half = build_plan(&counts, 0, 1000, 0.5).estimate_seconds;
+        assert_eq!(full, 60);
+        assert_eq!(half, 120);
+        assert_eq!(human_duration(3725), "1 h 2 min");
+    }
+}

@@ -1,0 +1,84 @@
+//! One run per state directory: an OS file lock on `i2k.lock`, released by the kernel when the
+//! process ends however it ends (a pid file would survive SIGKILL). Also creates the directory and
+//! the ledger files with owner-only permissions before SQLite touches them.
+
+use std::fs::{DirBuilder, File, OpenOptions, Permissions, TryLockError};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use super::LedgerError;
+
+/// The lock file's name inside the state directory.
+pub const LOCK_FILE: &str = "i2k.lock";
+
+/// Holds the state directory for this process until dropped.
+#[derive(Debug)]
+pub struct StateDirLock {
+    // Kept open: closing the file releases the lock.
+    _file: File,
+    dir: PathBuf,
+}
+
+impl StateDirLock {
+    /// Takes the lock without waiting; fails with `LedgerError::Locked` naming the directory when
+    /// another process (or another `Ledger` in this one) holds it.
+    pub fn acquire(dir: &Path) -> Result<StateDirLock, LedgerError> {
+        let path = dir.join(LOCK_FILE);
+        let file = create_private_file(&path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(StateDirLock {
+                _file: file,
+                dir: dir.to_path_buf(),
+            }),
+            Err(TryLockError::WouldBlock) => Err(LedgerError::Locked {
+                dir: dir.to_path_buf(),
+            }),
+            Err(TryLockError::Error(source)) => Err(LedgerError::Io { path, source }),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Creates `dir` (and parents) as 0700 if it does not exist yet. An existing directory keeps the
+/// permissions its owner gave it.
+pub fn create_private_dir(dir: &Path) -> Result<(), LedgerError> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| LedgerError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+/// Opens (creating if needed) `path` as 0600 without truncating it.
+pub fn create_private_file(path: &Path) -> Result<File, LedgerError> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|source| LedgerError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Narrows `path` to 0600 if it exists. SQLite gives `-wal` and `-shm` the database file's mode,
+/// but a file left by an older tool or a wide umask at creation would otherwise stay readable.
+pub fn restrict_if_present(path: &Path) -> Result<(), LedgerError> {
+    match std::fs::set_permissions(path, Permissions::from_mode(0o600)) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(LedgerError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}

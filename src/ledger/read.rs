@@ -1,0 +1,594 @@
+//! Read connections to the ledger. Each `LedgerReader` owns its own SQLite connection (WAL lets it
+//! read while the writer commits) and never writes. It is `Send`, so it can move into
+//! `spawn_blocking` or a UI thread; it is not shared between threads at once.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_from_iter};
+
+use super::{
+    ArchiveEntry, DB_FILE, ExtractCursor, FailureFilter, FailureRecord, FailureRow, LedgerError,
+    ManualItem, RecordState, RunRecord, SentBatch, SourceRecord, StateCounts, Warning, WorkItem,
+    error_class_str, parse_error_class, schema,
+};
+
+pub struct LedgerReader {
+    conn: Connection,
+}
+
+const WORK_ITEM_COLUMNS: &str = "t.kind, t.source_id, t.state, t.target_id, t.batch_id, t.job_id,
+    t.sent_ms, t.attempts, t.source_changed, s.raw
+    FROM target t LEFT JOIN source s ON s.kind = t.kind AND s.source_id = t.source_id";
+
+fn work_item(row: &Row<'_>) -> rusqlite::Result<(WorkItem, String)> {
+    let state: String = row.get(2)?;
+    let attempts: i64 = row.get(7)?;
+    Ok((
+        WorkItem {
+            kind: row.get(0)?,
+            source_id: row.get(1)?,
+            // Filled in by `collect_items`, which can report a bad state as a ledger error.
+            state: RecordState::Pending,
+            target_id: row.get(3)?,
+            batch_id: row.get(4)?,
+            job_id: row.get(5)?,
+            sent_ms: row.get(6)?,
+            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+            source_changed: row.get::<_, i64>(8)? != 0,
+            raw: row.get(9)?,
+        },
+        state,
+    ))
+}
+
+fn collect_items(
+    rows: impl Iterator<Item = rusqlite::Result<(WorkItem, String)>>,
+) -> Result<Vec<WorkItem>, LedgerError> {
+    rows.map(|row| {
+        let (mut item, state) = row?;
+        item.state = RecordState::parse(&state)?;
+        Ok(item)
+    })
+    .collect()
+}
+
+fn limit_param(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+fn source_record(row: &Row<'_>) -> rusqlite::Result<SourceRecord> {
+    Ok(SourceRecord {
+        kind: row.get(0)?,
+        source_id: row.get(1)?,
+        parent_id: row.get(2)?,
+        updated_at: row.get(3)?,
+        raw: row.get(4)?,
+        problem: row.get(5)?,
+    })
+}
+
+const SOURCE_COLUMNS: &str = "kind, source_id, parent_id, updated_at, raw, problem FROM source";
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+impl LedgerReader {
+    /// Opens a read connection to the ledger in the state directory `dir` (no lock needed: a
+    /// report or verify may read while a run writes).
+    pub fn open(dir: &Path) -> Result<LedgerReader, LedgerError> {
+        let path = dir.join(DB_FILE);
+        if !path.exists() {
+            return Err(LedgerError::Missing {
+                dir: dir.to_path_buf(),
+            });
+        }
+        LedgerReader::open_file(&path)
+    }
+
+    pub(super) fn open_file(path: &Path) -> Result<LedgerReader, LedgerError> {
+        // Read-write flags without CREATE: a read-only connection cannot open a WAL database whose
+        // -shm file is gone; `query_only` keeps this connection from writing all the same.
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        schema::configure_reader(&conn)?;
+        let found = schema::read_version(&conn)?;
+        if found > schema::SCHEMA_VERSION {
+            return Err(LedgerError::SchemaTooNew {
+                path: path.to_path_buf(),
+                found,
+                supported: schema::SCHEMA_VERSION,
+            });
+        }
+        Ok(LedgerReader { conn })
+    }
+
+    // ---- target records -------------------------------------------------------------------
+
+    /// The Kustomer id of a loaded record (None until it is `done`).
+    pub fn target_id(&self, kind: &str, source_id: &str) -> Result<Option<String>, LedgerError> {
+        let id: Option<Option<String>> = self
+            .conn
+            .prepare_cached("SELECT target_id FROM target WHERE kind = ?1 AND source_id = ?2")?
+            .query_row(params![kind, source_id], |row| row.get(0))
+            .optional()?;
+        Ok(id.flatten())
+    }
+
+    pub fn record(&self, kind: &str, source_id: &str) -> Result<Option<WorkItem>, LedgerError> {
+        let sql = format!("SELECT {WORK_ITEM_COLUMNS} WHERE t.kind = ?1 AND t.source_id = ?2");
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map(params![kind, source_id], work_item)?;
+        Ok(collect_items(rows)?.pop())
+    }
+
+    /// One page of records of `kind` in any of `states`, ordered by source id, after `after_key`.
+    /// Each page is a range scan from `after_key`: paging a type costs one pass, and only one
+    /// page is in memory at a time.
+    pub fn next_batch(
+        &self,
+        kind: &str,
+        states: &[RecordState],
+        after_key: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<WorkItem>, LedgerError> {
+        if states.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let placeholders = vec!["?"; states.len()].join(", ");
+        // With one state the (kind, state, source_id) index yields rows in order. With several,
+        // `+t.state` keeps SQLite off that index and on the primary key, which is already in
+        // source-id order, so it never sorts a whole type to return one page.
+        let state_term = if states.len() == 1 {
+            "t.state = ?".to_string()
+        } else {
+            format!("+t.state IN ({placeholders})")
+        };
+        let sql = format!(
+            "SELECT {WORK_ITEM_COLUMNS}
+             WHERE t.kind = ? AND t.source_id > ? AND {state_term}
+             ORDER BY t.source_id LIMIT ?"
+        );
+        let mut values: Vec<rusqlite::types::Value> = vec![
+            kind.to_string().into(),
+            after_key.unwrap_or("").to_string().into(),
+        ];
+        values.extend(states.iter().map(|s| s.as_str().to_string().into()));
+        values.push(limit_param(limit).into());
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map(params_from_iter(values), work_item)?;
+        collect_items(rows)
+    }
+
+    /// Items `sent` in a bulk batch whose job id never arrived, ordered by source id.
+    pub fn sent_without_job(
+        &self,
+        kind: &str,
+        after_key: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<WorkItem>, LedgerError> {
+        let sql = format!(
+            "SELECT {WORK_ITEM_COLUMNS}
+             WHERE t.kind = ?1 AND t.state = 'sent' AND t.source_id > ?2
+               AND t.batch_id IS NOT NULL AND t.job_id IS NULL
+             ORDER BY t.source_id LIMIT ?3"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map(
+            params![kind, after_key.unwrap_or(""), limit_param(limit)],
+            work_item,
+        )?;
+        collect_items(rows)
+    }
+
+    /// Loaded records whose source changed since: they need an update.
+    pub fn changed_since_done(
+        &self,
+        kind: &str,
+        after_key: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<WorkItem>, LedgerError> {
+        let sql = format!(
+            "SELECT {WORK_ITEM_COLUMNS}
+             WHERE t.kind = ?1 AND t.state = 'done' AND t.source_changed = 1 AND t.source_id > ?2
+             ORDER BY t.source_id LIMIT ?3"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map(
+            params![kind, after_key.unwrap_or(""), limit_param(limit)],
+            work_item,
+        )?;
+        collect_items(rows)
+    }
+
+    /// Bulk batches of `kind` with items still `sent` (a resumed run polls or looks them up).
+    pub fn sent_batches(&self, kind: &str) -> Result<Vec<SentBatch>, LedgerError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT batch_id, max(job_id), min(sent_ms), count(*) FROM target
+             WHERE kind = ?1 AND state = 'sent' AND batch_id IS NOT NULL
+             GROUP BY batch_id ORDER BY min(sent_ms), batch_id",
+        )?;
+        let rows = statement.query_map(params![kind], |row| {
+            Ok(SentBatch {
+                kind: kind.to_string(),
+                batch_id: row.get(0)?,
+                job_id: row.get(1)?,
+                sent_ms: row.get::<_, Option<i64>>(2)?.unwrap_or(0),
+                items: to_u64(row.get(3)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every record sent in `batch_id`, whatever its state now.
+    pub fn batch_items(&self, batch_id: &str) -> Result<Vec<WorkItem>, LedgerError> {
+        let sql = format!("SELECT {WORK_ITEM_COLUMNS} WHERE t.batch_id = ?1 ORDER BY t.source_id");
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map(params![batch_id], work_item)?;
+        collect_items(rows)
+    }
+
+    /// Counted in SQL (for the report and verify); per frame, use `Ledger::counters`.
+    pub fn counts_by_kind(&self) -> Result<BTreeMap<String, StateCounts>, LedgerError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT kind, state, count(*) FROM target GROUP BY kind, state")?;
+        let mut rows = statement.query([])?;
+        let mut counts: BTreeMap<String, StateCounts> = BTreeMap::new();
+        while let Some(row) = rows.next()? {
+            let state = RecordState::parse(&row.get::<_, String>(1)?)?;
+            counts
+                .entry(row.get(0)?)
+                .or_default()
+                .add(state, row.get(2)?);
+        }
+        Ok(counts)
+    }
+
+    // ---- failures -------------------------------------------------------------------------
+
+    fn failure_where(filter: &FailureFilter) -> (String, Vec<rusqlite::types::Value>) {
+        let mut sql = String::from("state = 'failed'");
+        let mut values: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(kind) = &filter.kind {
+            sql.push_str(" AND kind = ?");
+            values.push(kind.clone().into());
+        }
+        if let Some(class) = filter.class {
+            sql.push_str(" AND error_class = ?");
+            values.push(error_class_str(class).to_string().into());
+        }
+        if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
+            sql.push_str(" AND (instr(lower(error_message), lower(?)) > 0 OR instr(lower(source_id), lower(?)) > 0)");
+            values.push(text.to_string().into());
+            values.push(text.to_string().into());
+        }
+        (sql, values)
+    }
+
+    /// Failed records matching `filter`, by kind then source id.
+    pub fn failures(
+        &self,
+        filter: &FailureFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<FailureRow>, LedgerError> {
+        let (condition, mut values) = Self::failure_where(filter);
+        let sql = format!(
+            "SELECT kind, source_id, error_class, error_message, attempts, updated_ms FROM target
+             WHERE {condition} ORDER BY kind, source_id LIMIT ? OFFSET ?"
+        );
+        values.push(limit_param(limit).into());
+        values.push(limit_param(offset).into());
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut rows = statement.query(params_from_iter(values))?;
+        let mut failures = Vec::new();
+        while let Some(row) = rows.next()? {
+            failures.push(failure_row(row)?);
+        }
+        Ok(failures)
+    }
+
+    pub fn failure_count(&self, filter: &FailureFilter) -> Result<u64, LedgerError> {
+        let (condition, values) = Self::failure_where(filter);
+        let sql = format!("SELECT count(*) FROM target WHERE {condition}");
+        let n: i64 = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(params_from_iter(values), |row| row.get(0))?;
+        Ok(to_u64(n))
+    }
+
+    /// The failure of one record with its source and last exchange; None unless it is `failed`.
+    pub fn failure_detail(
+        &self,
+        kind: &str,
+        source_id: &str,
+    ) -> Result<Option<FailureRecord>, LedgerError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT kind, source_id, error_class, error_message, attempts, updated_ms,
+                    last_request, last_response
+             FROM target WHERE kind = ?1 AND source_id = ?2 AND state = 'failed'",
+        )?;
+        let mut rows = statement.query(params![kind, source_id])?;
+        let Some(row) = rows.next()? else {
+            return Ok(None);
+        };
+        let failure = failure_row(row)?;
+        let request: Option<String> = row.get(6)?;
+        let response: Option<String> = row.get(7)?;
+        let source = self.source(kind, source_id)?.map(|s| pretty_json(&s.raw));
+        Ok(Some(FailureRecord {
+            failure,
+            source,
+            request: request.unwrap_or_default(),
+            response: response.unwrap_or_default(),
+        }))
+    }
+
+    // ---- source records -------------------------------------------------------------------
+
+    pub fn source(&self, kind: &str, source_id: &str) -> Result<Option<SourceRecord>, LedgerError> {
+        let sql = format!("SELECT {SOURCE_COLUMNS} WHERE kind = ?1 AND source_id = ?2");
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(params![kind, source_id], source_record)
+            .optional()?)
+    }
+
+    /// One page of source records of `kind`, ordered by id, after `after_key`.
+    pub fn sources_page(
+        &self,
+        kind: &str,
+        after_key: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<SourceRecord>, LedgerError> {
+        let sql = format!(
+            "SELECT {SOURCE_COLUMNS} WHERE kind = ?1 AND source_id > ?2 ORDER BY source_id LIMIT ?3"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map(
+            params![kind, after_key.unwrap_or(""), limit_param(limit)],
+            source_record,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The source records of `kind` that belong to `parent_id` (e.g. a conversation's parts).
+    pub fn children(&self, kind: &str, parent_id: &str) -> Result<Vec<SourceRecord>, LedgerError> {
+        let sql = format!(
+            "SELECT {SOURCE_COLUMNS} WHERE kind = ?1 AND parent_id = ?2 ORDER BY source_id"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map(params![kind, parent_id], source_record)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Extracted records per kind, counted in SQL.
+    pub fn source_counts(&self) -> Result<BTreeMap<String, u64>, LedgerError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT kind, count(*) FROM source GROUP BY kind")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, to_u64(row.get(1)?))))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Source records whose extraction noted a problem.
+    pub fn source_problems(
+        &self,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<SourceRecord>, LedgerError> {
+        let sql = format!(
+            "SELECT {SOURCE_COLUMNS} WHERE problem IS NOT NULL ORDER BY kind, source_id LIMIT ?1 OFFSET ?2"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map(
+            params![limit_param(limit), limit_param(offset)],
+            source_record,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    // ---- extraction state -----------------------------------------------------------------
+
+    pub fn cursor(&self, listing: &str) -> Result<Option<ExtractCursor>, LedgerError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT listing, cursor, complete, max_updated_at, fetched, total FROM cursors WHERE listing = ?1",
+            )?
+            .query_row(params![listing], extract_cursor)
+            .optional()?)
+    }
+
+    pub fn cursors(&self) -> Result<Vec<ExtractCursor>, LedgerError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT listing, cursor, complete, max_updated_at, fetched, total FROM cursors ORDER BY listing",
+        )?;
+        let rows = statement.query_map([], extract_cursor)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// What Intercom holds but its API cannot return, summed per kind.
+    pub fn not_retrievable(&self) -> Result<BTreeMap<String, u64>, LedgerError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT kind, sum(count) FROM not_retrievable GROUP BY kind")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, to_u64(row.get(1)?))))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn warnings(&self, offset: usize, limit: usize) -> Result<Vec<Warning>, LedgerError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT at_ms, kind, source_id, message FROM warnings ORDER BY id LIMIT ?1 OFFSET ?2",
+        )?;
+        let rows =
+            statement.query_map(params![limit_param(limit), limit_param(offset)], |row| {
+                Ok(Warning {
+                    at_ms: row.get(0)?,
+                    kind: row.get(1)?,
+                    source_id: row.get(2)?,
+                    message: row.get(3)?,
+                })
+            })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    // ---- decisions ------------------------------------------------------------------------
+
+    pub fn decision(&self, key: &str) -> Result<Option<serde_json::Value>, LedgerError> {
+        let text: Option<String> = self
+            .conn
+            .prepare_cached("SELECT value FROM decisions WHERE key = ?1")?
+            .query_row(params![key], |row| row.get(0))
+            .optional()?;
+        Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
+    }
+
+    /// Every decision whose key starts with `prefix` (e.g. `admin:`), by key.
+    pub fn decisions(&self, prefix: &str) -> Result<Vec<(String, serde_json::Value)>, LedgerError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT key, value FROM decisions WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+        )?;
+        let rows = statement.query_map(params![prefix], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })?;
+        let mut decisions = Vec::new();
+        for row in rows {
+            let (key, text) = row?;
+            decisions.push((key, serde_json::from_str(&text)?));
+        }
+        Ok(decisions)
+    }
+
+    // ---- runs, archive, manual ------------------------------------------------------------
+
+    pub fn runs(&self) -> Result<Vec<RunRecord>, LedgerError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT id, command, started_ms, finished_ms, outcome, figures FROM runs ORDER BY id",
+        )?;
+        let mut rows = statement.query([])?;
+        let mut runs = Vec::new();
+        while let Some(row) = rows.next()? {
+            let figures: Option<String> = row.get(5)?;
+            runs.push(RunRecord {
+                id: row.get(0)?,
+                command: row.get(1)?,
+                started_ms: row.get(2)?,
+                finished_ms: row.get(3)?,
+                outcome: row.get(4)?,
+                figures: figures.map(|f| serde_json::from_str(&f)).transpose()?,
+            });
+        }
+        Ok(runs)
+    }
+
+    pub fn archive_entries(
+        &self,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<ArchiveEntry>, LedgerError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT run_id, kind, source_id, reason FROM archive ORDER BY id LIMIT ?1 OFFSET ?2",
+        )?;
+        let rows =
+            statement.query_map(params![limit_param(limit), limit_param(offset)], |row| {
+                Ok(ArchiveEntry {
+                    run_id: row.get(0)?,
+                    kind: row.get(1)?,
+                    source_id: row.get(2)?,
+                    reason: row.get(3)?,
+                })
+            })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn manual_items(&self) -> Result<Vec<ManualItem>, LedgerError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT run_id, kind, source_id, title, detail FROM manual ORDER BY id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok(ManualItem {
+                run_id: row.get(0)?,
+                kind: row.get(1)?,
+                source_id: row.get(2)?,
+                title: row.get(3)?,
+                detail: row.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The events log, oldest first: (unix ms, level, message).
+    pub fn events(
+        &self,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(i64, String, String)>, LedgerError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT at_ms, level, message FROM events ORDER BY id LIMIT ?1 OFFSET ?2",
+        )?;
+        let rows = statement
+            .query_map(params![limit_param(limit), limit_param(offset)], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The longest bulk-job latency recorded, as committed.
+    pub fn longest_bulk_latency(&self) -> Result<Option<Duration>, LedgerError> {
+        let text: Option<String> = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'longest_bulk_latency_ms'")?
+            .query_row([], |row| row.get(0))
+            .optional()?;
+        Ok(text
+            .and_then(|t| t.parse::<u64>().ok())
+            .filter(|&ms| ms > 0)
+            .map(Duration::from_millis))
+    }
+
+    /// The query plan SQLite picks for `sql`, for tests that guard against whole-table sorts.
+    pub fn explain(&self, sql: &str) -> Result<Vec<String>, LedgerError> {
+        let mut statement = self.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        let rows = statement.query_map([], |row| row.get::<_, String>(3))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn failure_row(row: &Row<'_>) -> Result<FailureRow, LedgerError> {
+    let class: Option<String> = row.get(2)?;
+    let attempts: i64 = row.get(4)?;
+    Ok(FailureRow {
+        kind: row.get(0)?,
+        source_id: row.get(1)?,
+        class: parse_error_class(class.as_deref().unwrap_or("unknown"))?,
+        message: row.get::<_, Option<String>>(3)?.unwrap_or_default(),
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        updated_ms: row.get(5)?,
+    })
+}
+
+fn extract_cursor(row: &Row<'_>) -> rusqlite::Result<ExtractCursor> {
+    Ok(ExtractCursor {
+        listing: row.get(0)?,
+        cursor: row.get(1)?,
+        complete: row.get(2)?,
+        max_updated_at: row.get(3)?,
+        fetched: to_u64(row.get(4)?),
+        total: row.get::<_, Option<i64>>(5)?.map(to_u64),
+    })
+}
+
+fn pretty_json(raw: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(raw)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| raw.to_string())
+}

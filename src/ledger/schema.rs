@@ -1,0 +1,189 @@
+//! The ledger's SQLite schema, its version, and the connection settings every connection uses.
+//! README.md ("Ledger schema") documents the same tables for operators who open the file with `sqlite3`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::LedgerError;
+
+/// The schema this build writes. A ledger with a higher version was written by a newer i2k and is
+/// refused rather than misread.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// How long a connection waits for a lock held by another connection before giving up. Readers in
+/// WAL mode rarely wait; this covers checkpoints and the writer's first open.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const SCHEMA_V1: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS source (
+    kind         TEXT NOT NULL,
+    source_id    TEXT NOT NULL,
+    parent_id    TEXT,
+    updated_at   INTEGER,
+    raw          TEXT NOT NULL,
+    problem      TEXT,
+    extracted_ms INTEGER NOT NULL,
+    PRIMARY KEY (kind, source_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS source_by_parent ON source (kind, parent_id) WHERE parent_id IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS target (
+    kind           TEXT NOT NULL,
+    source_id      TEXT NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('pending','sent','done','failed','skipped','archived','manual')),
+    target_id      TEXT,
+    batch_id       TEXT,
+    job_id         TEXT,
+    sent_ms        INTEGER,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    error_class    TEXT,
+    error_message  TEXT,
+    last_request   TEXT,
+    last_response  TEXT,
+    reason         TEXT,
+    source_changed INTEGER NOT NULL DEFAULT 0,
+    updated_ms     INTEGER NOT NULL,
+    PRIMARY KEY (kind, source_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS target_by_state ON target (kind, state, source_id);
+CREATE INDEX IF NOT EXISTS target_by_batch ON target (batch_id) WHERE batch_id IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS cursors (
+    listing        TEXT PRIMARY KEY,
+    cursor         TEXT,
+    complete       INTEGER NOT NULL DEFAULT 0,
+    max_updated_at INTEGER,
+    fetched        INTEGER NOT NULL DEFAULT 0,
+    total          INTEGER,
+    updated_ms     INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS not_retrievable (
+    kind     TEXT NOT NULL,
+    scope_id TEXT NOT NULL,
+    count    INTEGER NOT NULL,
+    reason   TEXT NOT NULL,
+    PRIMARY KEY (kind, scope_id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS warnings (
+    id        INTEGER PRIMARY KEY,
+    at_ms     INTEGER NOT NULL,
+    kind      TEXT NOT NULL,
+    source_id TEXT,
+    message   TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS decisions (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS runs (
+    id          INTEGER PRIMARY KEY,
+    command     TEXT NOT NULL,
+    started_ms  INTEGER NOT NULL,
+    finished_ms INTEGER,
+    outcome     TEXT,
+    figures     TEXT
+);
+
+CREATE TABLE IF NOT EXISTS archive (
+    id        INTEGER PRIMARY KEY,
+    run_id    INTEGER,
+    kind      TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    reason    TEXT NOT NULL,
+    at_ms     INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS manual (
+    id        INTEGER PRIMARY KEY,
+    run_id    INTEGER,
+    kind      TEXT,
+    source_id TEXT,
+    title     TEXT NOT NULL,
+    detail    TEXT NOT NULL,
+    at_ms     INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS events (
+    id      INTEGER PRIMARY KEY,
+    at_ms   INTEGER NOT NULL,
+    level   TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+"#;
+
+/// Settings for the writer connection: WAL so readers never block the writer nor it them.
+/// `synchronous` starts at NORMAL; the writer raises it to FULL for groups that hold `sent` marks.
+pub fn configure_writer(conn: &Connection) -> Result<(), LedgerError> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(LedgerError::Corrupt(format!(
+            "SQLite refused WAL mode (journal_mode is {mode}); is the state directory on a network file system?"
+        )));
+    }
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;")?;
+    Ok(())
+}
+
+/// Settings for read connections: they never write, even by mistake.
+pub fn configure_reader(conn: &Connection) -> Result<(), LedgerError> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch("PRAGMA query_only = 1;")?;
+    Ok(())
+}
+
+/// Creates the tables of a fresh ledger, or checks the version of an existing one.
+pub fn migrate(conn: &Connection, path: &Path) -> Result<(), LedgerError> {
+    let has_meta: bool = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+            [],
+            |_| Ok(true),
+        )
+        .optional()?
+        .unwrap_or(false);
+    if has_meta {
+        let found = read_version(conn)?;
+        if found > SCHEMA_VERSION {
+            return Err(LedgerError::SchemaTooNew {
+                path: path.to_path_buf(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+    }
+    conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA_V1} COMMIT;"))?;
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![SCHEMA_VERSION.to_string()],
+    )?;
+    Ok(())
+}
+
+/// The version recorded in `meta`, for readers that must not write.
+pub fn read_version(conn: &Connection) -> Result<i64, LedgerError> {
+    let text: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let text = text.unwrap_or_else(|| "0".to_string());
+    text.trim()
+        .parse()
+        .map_err(|_| LedgerError::Corrupt(format!("meta.schema_version is not a number: {text}")))
+}

@@ -1,0 +1,849 @@
+//! The ledger against real SQLite files in fresh directories under the system temp dir: file
+//! permissions, the directory lock (also across a SIGKILLed process), group-commit durability,
+//! state transitions and counters, paging, failures, decisions, cursors and crash recovery.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use i2k::engine::model::{ErrorClass, PhaseId};
+use i2k::ledger::{
+    DB_FILE, ExtractCursor, FailureFilter, Ledger, LedgerError, LedgerReader, RecordState,
+    SourceRecord,
+};
+use serde_json::json;
+
+/// A fresh state directory path (not created: the ledger creates it).
+struct TempState(PathBuf);
+
+impl TempState {
+    fn new(name: &str) -> TempState {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let root =
+            std::env::temp_dir().join(format!("i2k-ledger-{name}-{}-{nanos}", std::process::id()));
+        TempState(root.join("state"))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempState {
+    fn drop(&mut self) {
+        if let Some(root) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(root);
+        }
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn ids(range: std::ops::Range<u32>) -> Vec<String> {
+    range.map(|n| format!("{n:06}")).collect()
+}
+
+fn source(kind: &str, id: &str, raw: serde_json::Value) -> SourceRecord {
+    SourceRecord {
+        kind: kind.to_string(),
+        source_id: id.to_string(),
+        parent_id: None,
+        updated_at: raw["updated_at"].as_i64(),
+        raw: raw.to_string(),
+        problem: None,
+    }
+}
+
+#[tokio::test]
+async fn ledger_files_are_private_to_their_owner() {
+    let state = TempState::new("modes");
+    let ledger = Ledger::open(state.path()).unwrap();
+    ledger
+        .put_sources(vec![source("contacts", "1", json!({"id": "1"}))])
+        .await
+        .unwrap();
+    let db = state.path().join(DB_FILE);
+    let wal = state.path().join(format!("{DB_FILE}-wal"));
+    let shm = state.path().join(format!("{DB_FILE}-shm"));
+    assert_eq!(mode(state.path()), 0o700);
+    assert_eq!(mode(&db), 0o600);
+    assert!(wal.exists(), "WAL mode keeps a -wal file while open");
+    assert_eq!(mode(&wal), 0o600);
+    assert_eq!(mode(&shm), 0o600);
+    assert_eq!(mode(&state.path().join(i2k::ledger::LOCK_FILE)), 0o600);
+}
+
+#[tokio::test]
+async fn a_second_open_of_the_same_state_dir_fails_until_the_first_is_dropped() {
+    let state = TempState::new("lock");
+    let first = Ledger::open(state.path()).unwrap();
+    let clone = first.clone();
+    let err = Ledger::open(state.path())
+        .err()
+        .expect("second open must fail");
+    assert!(matches!(err, LedgerError::Locked { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("another i2k run holds"), "{message}");
+    assert!(
+        message.contains(&state.path().display().to_string()),
+        "{message}"
+    );
+    drop(first);
+    assert!(
+        Ledger::open(state.path()).is_err(),
+        "a live clone still holds the directory"
+    );
+    drop(clone);
+    Ledger::open(state.path()).expect("open after the last handle is dropped");
+}
+
+#[tokio::test]
+async fn an_awaited_sent_mark_is_visible_to_a_fresh_reader_connection() {
+    let state = TempState::new("durable");
+    let ledger = Ledger::open(state.path()).unwrap();
+    ledger.ensure_pending("customers", ids(0..3)).await.unwrap();
+    ledger
+        .mark_sent("customers", ids(0..2), Some("batch-1"))
+        .await
+        .unwrap();
+    // A connection opened after the await, as another process would.
+    let reader = LedgerReader::open(state.path()).unwrap();
+    let sent = reader
+        .next_batch("customers", &[RecordState::Sent], None, 10)
+        .unwrap();
+    assert_eq!(
+        sent.iter()
+            .map(|i| i.source_id.as_str())
+            .collect::<Vec<_>>(),
+        ["000000", "000001"]
+    );
+    assert!(
+        sent.iter()
+            .all(|i| i.batch_id.as_deref() == Some("batch-1"))
+    );
+    assert!(
+        sent.iter()
+            .all(|i| i.sent_ms.is_some() && i.job_id.is_none())
+    );
+    let pending = reader
+        .next_batch("customers", &[RecordState::Pending], None, 10)
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+}
+
+#[tokio::test]
+async fn record_states_move_and_counters_follow_and_are_seeded_on_reopen() {
+    let state = TempState::new("counters");
+    {
+        let ledger = Ledger::open(state.path()).unwrap();
+        assert_eq!(
+            ledger
+                .ensure_pending("customers", ids(0..10))
+                .await
+                .unwrap(),
+            10
+        );
+        assert_eq!(
+            ledger
+                .ensure_pending("customers", ids(5..12))
+                .await
+                .unwrap(),
+            2,
+            "existing records are left as they are"
+        );
+        ledger
+            .mark_sent("customers", ids(0..6), None)
+            .await
+            .unwrap();
+        for id in ids(0..3) {
+            ledger
+                .mark_done("customers", &id, &format!("k-{id}"))
+                .unwrap();
+        }
+        ledger
+            .mark_failed(
+                "customers",
+                "000003",
+                ErrorClass::Rejected,
+                "bad email",
+                "POST",
+                "400",
+            )
+            .unwrap();
+        ledger
+            .mark_skipped("customers", "000004", "operator")
+            .unwrap();
+        ledger.archive("segments", "s1", "unused segment").unwrap();
+        ledger
+            .add_manual_item(Some(("macros", "m1")), "Rebuild macro", "Greeting macro")
+            .unwrap();
+        ledger.flush().await.unwrap();
+
+        let counts = ledger.counters().target("customers");
+        assert_eq!(
+            (
+                counts.pending,
+                counts.sent,
+                counts.done,
+                counts.failed,
+                counts.skipped
+            ),
+            (6, 1, 3, 1, 1)
+        );
+        assert_eq!(counts.total(), 12);
+        assert_eq!(ledger.counters().target("segments").archived, 1);
+        assert_eq!(ledger.counters().target("macros").manual, 1);
+
+        // The in-memory counters agree with a count in SQL.
+        let counted = ledger.read(|r| r.counts_by_kind()).unwrap();
+        assert_eq!(counted["customers"], counts);
+
+        ledger.reset_failed(Some("customers")).unwrap();
+        ledger
+            .reset_to_pending(vec![("customers".into(), "000004".into())])
+            .unwrap();
+        ledger.flush().await.unwrap();
+        let counts = ledger.counters().target("customers");
+        assert_eq!((counts.pending, counts.failed, counts.skipped), (8, 0, 0));
+        let retried = ledger
+            .read(|r| r.record("customers", "000003"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(retried.state, RecordState::Pending);
+        assert_eq!(retried.attempts, 1, "a retry keeps the attempt count");
+
+        let phases = ledger.counters().by_phase(|kind| match kind {
+            "customers" => Some(PhaseId::Customers),
+            "segments" | "macros" => Some(PhaseId::Extras),
+            _ => None,
+        });
+        assert_eq!(phases[&PhaseId::Customers].total(), 12);
+        assert_eq!(phases[&PhaseId::Extras].settled(), 2);
+    }
+    let reopened = Ledger::open(state.path()).unwrap();
+    let counts = reopened.counters().target("customers");
+    assert_eq!(
+        (counts.pending, counts.sent, counts.done, counts.failed),
+        (8, 1, 3, 0)
+    );
+    assert_eq!(reopened.counters().target("segments").archived, 1);
+    assert_eq!(
+        reopened
+            .target_id("customers", "000002")
+            .unwrap()
+            .as_deref(),
+        Some("k-000002")
+    );
+}
+
+#[tokio::test]
+async fn paging_walks_ten_thousand_records_one_page_at_a_time() {
+    let state = TempState::new("paging");
+    let ledger = Ledger::open(state.path()).unwrap();
+    let all = ids(0..10_000);
+    for chunk in all.chunks(1_000) {
+        let page: Vec<SourceRecord> = chunk
+            .iter()
+            .map(|id| {
+                source(
+                    "contacts",
+                    id,
+                    json!({"id": id, "email": format!("{id}@x.test")}),
+                )
+            })
+            .collect();
+        assert_eq!(ledger.put_sources(page).await.unwrap(), 1_000);
+    }
+    assert_eq!(
+        ledger
+            .ensure_pending_from_sources("contacts", "contacts")
+            .await
+            .unwrap(),
+        10_000
+    );
+    // Every third record is done, so a page of pending-or-failed must skip over them.
+    for id in all.iter().step_by(3) {
+        ledger.mark_done("contacts", id, "k").unwrap();
+    }
+    ledger.flush().await.unwrap();
+    assert_eq!(ledger.counters().source("contacts"), 10_000);
+
+    let mut after: Option<String> = None;
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = ledger
+            .next_batch(
+                "contacts",
+                &[RecordState::Pending, RecordState::Failed],
+                after.as_deref(),
+                250,
+            )
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 250);
+        assert!(page.iter().all(|item| item.raw.is_some()));
+        pages += 1;
+        after = page.last().map(|item| item.source_id.clone());
+        seen.extend(page.into_iter().map(|item| item.source_id));
+    }
+    let expected: Vec<String> = all
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| n % 3 != 0)
+        .map(|(_, id)| id.clone())
+        .collect();
+    assert_eq!(seen, expected, "every pending record once, in order");
+    assert_eq!(pages, expected.len().div_ceil(250));
+
+    // Neither form of the page query sorts a whole type in a temporary b-tree.
+    let reader = ledger.open_reader().unwrap();
+    for state_term in ["t.state = 'pending'", "+t.state IN ('pending', 'failed')"] {
+        let plan = reader
+            .explain(&format!(
+                "SELECT t.source_id FROM target t LEFT JOIN source s ON s.kind = t.kind AND s.source_id = t.source_id
+                 WHERE t.kind = 'contacts' AND t.source_id > '' AND {state_term} ORDER BY t.source_id LIMIT 250"
+            ))
+            .unwrap();
+        assert!(
+            plan.iter().all(|step| !step.contains("TEMP B-TREE")),
+            "{state_term}: {plan:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn failures_filter_by_kind_class_and_text_and_detail_shows_the_exchange() {
+    let state = TempState::new("failures");
+    let ledger = Ledger::open(state.path()).unwrap();
+    ledger
+        .put_sources(vec![source(
+            "contacts",
+            "c1",
+            json!({"id": "c1", "email": "a@b.test"}),
+        )])
+        .await
+        .unwrap();
+    ledger
+        .mark_failed(
+            "contacts",
+            "c1",
+            ErrorClass::Rejected,
+            "email is invalid",
+            "POST /v1/customers {…}",
+            "400 {\"errors\":[]}",
+        )
+        .unwrap();
+    ledger
+        .mark_failed(
+            "contacts",
+            "c1",
+            ErrorClass::Rejected,
+            "email is invalid",
+            "POST /v1/customers {…}",
+            "400 again",
+        )
+        .unwrap();
+    ledger
+        .mark_failed(
+            "contacts",
+            "c2",
+            ErrorClass::Transient,
+            "timed out",
+            "POST",
+            "",
+        )
+        .unwrap();
+    ledger
+        .mark_failed(
+            "companies",
+            "co1",
+            ErrorClass::Rejected,
+            "name missing",
+            "POST",
+            "400",
+        )
+        .unwrap();
+    ledger.mark_done("contacts", "c3", "k3").unwrap();
+    ledger.flush().await.unwrap();
+
+    let reader = ledger.open_reader().unwrap();
+    let everything = reader.failures(&FailureFilter::default(), 0, 100).unwrap();
+    assert_eq!(
+        everything
+            .iter()
+            .map(|f| f.source_id.as_str())
+            .collect::<Vec<_>>(),
+        ["co1", "c1", "c2"]
+    );
+    let rejected_contacts = FailureFilter {
+        kind: Some("contacts".into()),
+        class: Some(ErrorClass::Rejected),
+        text: None,
+    };
+    let rows = reader.failures(&rejected_contacts, 0, 100).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].attempts, 2);
+    let by_text = FailureFilter {
+        text: Some("TIMED".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        reader.failures(&by_text, 0, 100).unwrap()[0].source_id,
+        "c2"
+    );
+    assert_eq!(reader.failure_count(&FailureFilter::default()).unwrap(), 3);
+    assert_eq!(
+        reader
+            .failures(&FailureFilter::default(), 2, 100)
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let detail = reader.failure_detail("contacts", "c1").unwrap().unwrap();
+    assert_eq!(detail.failure.class, ErrorClass::Rejected);
+    assert_eq!(detail.failure.message, "email is invalid");
+    assert_eq!(detail.response, "400 again");
+    assert!(detail.source.unwrap().contains("\"email\": \"a@b.test\""));
+    assert!(reader.failure_detail("contacts", "c3").unwrap().is_none());
+}
+
+#[tokio::test]
+async fn decisions_round_trip_by_namespace() {
+    let state = TempState::new("decisions");
+    {
+        let ledger = Ledger::open(state.path()).unwrap();
+        ledger
+            .put_decision("admin:7", &json!({"decision": "user", "user_id": "u1"}))
+            .await
+            .unwrap();
+        ledger
+            .put_decision("admin:8", &json!({"decision": "invite"}))
+            .await
+            .unwrap();
+        ledger
+            .put_decision(
+                "field:contact:plan",
+                &json!({"decision": "attribute", "name": "planStr"}),
+            )
+            .await
+            .unwrap();
+        ledger
+            .put_decision("admin:8", &json!({"decision": "fallback"}))
+            .await
+            .unwrap();
+        ledger
+            .put_decision("bucket:macros", &json!("manual"))
+            .await
+            .unwrap();
+        ledger.delete_decision("bucket:macros").await.unwrap();
+    }
+    let reader = LedgerReader::open(state.path()).unwrap();
+    let admins = reader.decisions("admin:").unwrap();
+    assert_eq!(
+        admins,
+        vec![
+            (
+                "admin:7".to_string(),
+                json!({"decision": "user", "user_id": "u1"})
+            ),
+            ("admin:8".to_string(), json!({"decision": "fallback"})),
+        ]
+    );
+    assert_eq!(
+        reader.decision("field:contact:plan").unwrap(),
+        Some(json!({"decision": "attribute", "name": "planStr"}))
+    );
+    assert_eq!(reader.decision("bucket:macros").unwrap(), None);
+    assert!(reader.decisions("segment:").unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn cursors_and_extraction_figures_survive_a_restart() {
+    let state = TempState::new("cursors");
+    {
+        let ledger = Ledger::open(state.path()).unwrap();
+        ledger
+            .put_sources(vec![SourceRecord {
+                parent_id: Some("conv1".into()),
+                problem: Some("attachment URL expired".into()),
+                ..source(
+                    "conversation_parts",
+                    "p1",
+                    json!({"id": "p1", "updated_at": 1_700_000_000}),
+                )
+            }])
+            .await
+            .unwrap();
+        ledger
+            .set_cursor(ExtractCursor {
+                listing: "companies/scroll".into(),
+                cursor: Some(json!({"scroll_param": "abc"}).to_string()),
+                complete: false,
+                max_updated_at: Some(1_700_000_000),
+                fetched: 50,
+                total: Some(120),
+            })
+            .unwrap();
+        ledger
+            .set_cursor(ExtractCursor {
+                listing: "admins".into(),
+                complete: true,
+                fetched: 3,
+                ..Default::default()
+            })
+            .unwrap();
+        ledger
+            .set_not_retrievable("conversation_parts", "conv1", 40, "beyond 500 parts")
+            .unwrap();
+        ledger
+            .set_not_retrievable("conversation_parts", "conv1", 42, "beyond 500 parts")
+            .unwrap();
+        ledger
+            .set_not_retrievable("conversation_parts", "conv2", 8, "beyond 500 parts")
+            .unwrap();
+        ledger
+            .add_warning("contacts", Some("c9"), "custom attribute dropped")
+            .unwrap();
+    }
+    let reader = LedgerReader::open(state.path()).unwrap();
+    let scroll = reader.cursor("companies/scroll").unwrap().unwrap();
+    assert_eq!(scroll.cursor.as_deref(), Some(r#"{"scroll_param":"abc"}"#));
+    assert!(!scroll.complete);
+    assert_eq!(
+        (scroll.fetched, scroll.total, scroll.max_updated_at),
+        (50, Some(120), Some(1_700_000_000))
+    );
+    assert!(reader.cursor("admins").unwrap().unwrap().complete);
+    assert!(reader.cursor("teams").unwrap().is_none());
+    assert_eq!(reader.cursors().unwrap().len(), 2);
+    assert_eq!(reader.not_retrievable().unwrap()["conversation_parts"], 50);
+    assert_eq!(
+        reader.warnings(0, 10).unwrap()[0].message,
+        "custom attribute dropped"
+    );
+    let parts = reader.children("conversation_parts", "conv1").unwrap();
+    assert_eq!(parts.len(), 1);
+    assert_eq!(parts[0].updated_at, Some(1_700_000_000));
+    assert_eq!(reader.source_problems(0, 10).unwrap()[0].source_id, "p1");
+}
+
+#[tokio::test]
+async fn re_extracting_a_changed_record_flags_its_loaded_target() {
+    let state = TempState::new("changed");
+    let ledger = Ledger::open(state.path()).unwrap();
+    let v1 = json!({"id": "c1", "name": "Acme", "updated_at": 1});
+    let v2 = json!({"id": "c1", "name": "Acme Inc", "updated_at": 2});
+    ledger
+        .put_sources(vec![source("companies", "c1", v1.clone())])
+        .await
+        .unwrap();
+    ledger
+        .put_sources(vec![source("companies", "c2", v1.clone())])
+        .await
+        .unwrap();
+    ledger.mark_done("companies", "c1", "k1").unwrap();
+    // Same content again: nothing to update.
+    assert_eq!(
+        ledger
+            .put_sources(vec![source("companies", "c1", v1)])
+            .await
+            .unwrap(),
+        0
+    );
+    let reader = ledger.open_reader().unwrap();
+    assert!(
+        reader
+            .changed_since_done("companies", None, 10)
+            .unwrap()
+            .is_empty()
+    );
+
+    ledger
+        .put_sources(vec![source("companies", "c1", v2.clone())])
+        .await
+        .unwrap();
+    let changed = reader.changed_since_done("companies", None, 10).unwrap();
+    assert_eq!(changed.len(), 1);
+    assert!(changed[0].source_changed);
+    assert_eq!(changed[0].raw.as_deref(), Some(v2.to_string().as_str()));
+    assert_eq!(
+        ledger.counters().source("companies"),
+        2,
+        "a replaced record is not counted twice"
+    );
+
+    ledger.mark_done("companies", "c1", "k1").unwrap();
+    ledger.flush().await.unwrap();
+    assert!(
+        reader
+            .changed_since_done("companies", None, 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn target_ids_are_found_as_soon_as_they_are_marked_done() {
+    let state = TempState::new("idmap");
+    let ledger = Ledger::open(state.path()).unwrap();
+    ledger.mark_done("companies", "co1", "kust-co1").unwrap();
+    assert_eq!(
+        ledger.target_id("companies", "co1").unwrap().as_deref(),
+        Some("kust-co1")
+    );
+    ledger.flush().await.unwrap();
+    assert_eq!(
+        ledger.target_id("companies", "co1").unwrap().as_deref(),
+        Some("kust-co1")
+    );
+    assert_eq!(
+        ledger
+            .open_reader()
+            .unwrap()
+            .target_id("companies", "co1")
+            .unwrap()
+            .as_deref(),
+        Some("kust-co1")
+    );
+    assert_eq!(ledger.target_id("companies", "co2").unwrap(), None);
+    assert_eq!(ledger.target_id("customers", "co1").unwrap(), None);
+}
+
+#[tokio::test]
+async fn dropping_without_finishing_leaves_sent_records_for_recovery() {
+    let state = TempState::new("crash");
+    {
+        let ledger = Ledger::open(state.path()).unwrap();
+        let run = ledger.start_run("run").await.unwrap();
+        ledger.ensure_pending("customers", ids(0..6)).await.unwrap();
+        ledger
+            .mark_sent("customers", ids(0..3), Some("b1"))
+            .await
+            .unwrap();
+        ledger
+            .mark_sent("customers", ids(3..5), Some("b2"))
+            .await
+            .unwrap();
+        ledger.record_job("b1", "job-1").unwrap();
+        ledger.record_bulk_latency(Duration::from_secs(4)).unwrap();
+        ledger.record_bulk_latency(Duration::from_secs(2)).unwrap();
+        ledger.mark_done("customers", "000000", "k0").unwrap();
+        let _ = run; // the run is never finished: the process "dies" here
+    }
+    let ledger = Ledger::open(state.path()).unwrap();
+    let counts = ledger.counters().target("customers");
+    assert_eq!((counts.pending, counts.sent, counts.done), (1, 4, 1));
+
+    let reader = ledger.open_reader().unwrap();
+    let batches = reader.sent_batches("customers").unwrap();
+    assert_eq!(batches.len(), 2);
+    assert_eq!(
+        (
+            batches[0].batch_id.as_str(),
+            batches[0].job_id.as_deref(),
+            batches[0].items
+        ),
+        ("b1", Some("job-1"), 2)
+    );
+    assert_eq!(
+        (
+            batches[1].batch_id.as_str(),
+            batches[1].job_id.as_deref(),
+            batches[1].items
+        ),
+        ("b2", None, 2)
+    );
+    let lost = ledger.sent_without_job("customers", None, 10).unwrap();
+    assert_eq!(
+        lost.iter()
+            .map(|i| i.source_id.as_str())
+            .collect::<Vec<_>>(),
+        ["000003", "000004"]
+    );
+    assert_eq!(reader.batch_items("b1").unwrap().len(), 3);
+
+    assert_eq!(ledger.longest_bulk_latency(), Some(Duration::from_secs(4)));
+    assert_eq!(ledger.bulk_patience(), Duration::from_secs(12));
+    let runs = reader.runs().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].finished_ms, None);
+}
+
+#[tokio::test]
+async fn runs_archive_entries_and_the_manual_checklist_are_recorded() {
+    let state = TempState::new("runs");
+    let ledger = Ledger::open(state.path()).unwrap();
+    assert_eq!(
+        ledger.bulk_patience(),
+        Duration::from_secs(10),
+        "never under 10 s"
+    );
+    let run = ledger.start_run("run").await.unwrap();
+    ledger
+        .archive("segments", "s1", "not used by any saved search")
+        .unwrap();
+    ledger
+        .add_manual_item(None, "KB theme", "colours and logo")
+        .unwrap();
+    ledger.log_event("info", "phase companies started").unwrap();
+    ledger
+        .finish_run(run, "finished", &json!({"done": 10, "failed": 0}))
+        .await
+        .unwrap();
+    assert!(ledger.finish_run(run + 100, "x", &json!({})).await.is_err());
+
+    let reader = ledger.open_reader().unwrap();
+    let runs = reader.runs().unwrap();
+    assert_eq!(runs[0].outcome.as_deref(), Some("finished"));
+    assert_eq!(runs[0].figures, Some(json!({"done": 10, "failed": 0})));
+    assert!(runs[0].finished_ms.unwrap() >= runs[0].started_ms);
+    let archived = reader.archive_entries(0, 10).unwrap();
+    assert_eq!(
+        (archived[0].run_id, archived[0].reason.as_str()),
+        (Some(run), "not used by any saved search")
+    );
+    let manual = reader.manual_items().unwrap();
+    assert_eq!(
+        (manual[0].kind.as_deref(), manual[0].title.as_str()),
+        (None, "KB theme")
+    );
+    assert_eq!(
+        reader.events(0, 10).unwrap()[0].2,
+        "phase companies started"
+    );
+}
+
+#[tokio::test]
+async fn a_ledger_from_a_newer_i2k_is_refused_with_a_clear_error() {
+    let state = TempState::new("schema");
+    drop(Ledger::open(state.path()).unwrap());
+    let conn = rusqlite::Connection::open(state.path().join(DB_FILE)).unwrap();
+    conn.execute(
+        "UPDATE meta SET value = '999' WHERE key = 'schema_version'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let err = Ledger::open(state.path())
+        .err()
+        .expect("newer schema must be refused");
+    assert!(
+        matches!(err, LedgerError::SchemaTooNew { found: 999, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("newer than this i2k supports"),
+        "{err}"
+    );
+    assert!(matches!(
+        LedgerReader::open(state.path()),
+        Err(LedgerError::SchemaTooNew { .. })
+    ));
+}
+
+#[test]
+fn a_reader_of_a_directory_without_a_ledger_says_so() {
+    let state = TempState::new("missing");
+    let err = LedgerReader::open(state.path()).err().unwrap();
+    assert!(err.to_string().contains("no ledger in"), "{err}");
+}
+
+const CHILD_ENV: &str = "I2K_LEDGER_TEST_CHILD_DIR";
+
+/// Run twice: as the test (parent), and as a child process that holds the ledger until killed.
+#[tokio::test]
+async fn a_killed_run_releases_the_lock_and_leaves_its_sent_marks() {
+    if let Ok(dir) = std::env::var(CHILD_ENV) {
+        let ledger = Ledger::open(Path::new(&dir)).unwrap();
+        ledger
+            .ensure_pending("conversations", ids(0..4))
+            .await
+            .unwrap();
+        ledger
+            .mark_sent("conversations", ids(0..2), None)
+            .await
+            .unwrap();
+        println!("SENT");
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        return;
+    }
+    let state = TempState::new("killed");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "a_killed_run_releases_the_lock_and_leaves_its_sent_marks",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, state.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = lines.any(|line| line.map(|l| l.contains("SENT")).unwrap_or(false));
+    assert!(ready, "the child never reported its sent marks");
+
+    let held = Ledger::open(state.path())
+        .err()
+        .expect("the child holds the lock");
+    assert!(matches!(held, LedgerError::Locked { .. }), "{held:?}");
+
+    child.kill().unwrap(); // SIGKILL: no destructors, no clean close
+    child.wait().unwrap();
+
+    let ledger = Ledger::open(state.path()).expect("the kernel released the lock");
+    let counts = ledger.counters().target("conversations");
+    assert_eq!((counts.sent, counts.pending), (2, 2));
+    let sent = ledger
+        .next_batch("conversations", &[RecordState::Sent], None, 10)
+        .unwrap();
+    assert_eq!(sent.len(), 2);
+}
+
+#[tokio::test]
+async fn one_failing_write_does_not_undo_the_rest_of_its_group() {
+    let state = TempState::new("savepoint");
+    let ledger = Ledger::open(state.path()).unwrap();
+    // Queued back to back, these land in one group; the bad run id fails inside it.
+    ledger.mark_done("companies", "co1", "k1").unwrap();
+    let bad = ledger.finish_run(424_242, "finished", &json!({})).await;
+    assert!(bad.is_err());
+    let reader = ledger.open_reader().unwrap();
+    assert_eq!(
+        reader.target_id("companies", "co1").unwrap().as_deref(),
+        Some("k1")
+    );
+    assert_eq!(ledger.counters().target("companies").done, 1);
+}
+
+#[test]
+fn handles_can_be_shared_across_threads_and_readers_moved_into_blocking_tasks() {
+    fn shared<T: Send + Sync + Clone>() {}
+    fn movable<T: Send>() {}
+    shared::<Ledger>();
+    movable::<LedgerReader>();
+}
+
+#[tokio::test]
+async fn a_clean_close_folds_the_wal_back_into_the_database() {
+    let state = TempState::new("close");
+    let ledger = Ledger::open(state.path()).unwrap();
+    ledger.ensure_pending("tags", ids(0..5)).await.unwrap();
+    drop(ledger);
+    assert!(!state.path().join(format!("{DB_FILE}-wal")).exists());
+    let reader = LedgerReader::open(state.path()).unwrap();
+    assert_eq!(reader.counts_by_kind().unwrap()["tags"].pending, 5);
+}
