@@ -717,3 +717,17 @@ async fn tags_saved_searches_shortcuts_and_the_knowledge_base_are_created_and_li
         truth["counts"]
     );
 }
+
+#[tokio::test]
+async fn doctor_checks_the_kustomer_connection_through_the_client() {
+    use i2k::commands::doctor::check_kustomer;
+    let sim = sim().await;
+    let ok = check_kustomer(&sim.url, Some(Secret::new(sim.token.clone()))).await;
+    assert_eq!(ok.status, CheckStatus::Pass, "{ok:?}");
+    assert!(!ok.roles.is_empty());
+    let missing = check_kustomer(&sim.url, None).await;
+    assert_eq!(missing.status, CheckStatus::Fail);
+    assert!(missing.detail.unwrap().contains("KUSTOMER_API_KEY"));
+    let wrong = check_kustomer(&sim.url, Some(Secret::new("wrong-key-0123456789"))).await;
+    assert_eq!(wrong.status, CheckStatus::Fail);
+}
