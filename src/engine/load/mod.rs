@@ -2,6 +2,15 @@
 //! records from the ledger, maps them with `mapping/`, writes them through `engine::write`, and
 //! checks `ctx.control` between batches so pause and cancel take effect promptly.
 
+pub mod companies;
+pub mod conversations;
+pub mod customers;
+pub mod extras;
+pub mod kb;
+pub mod metadata;
+pub mod prerequisites;
+pub mod users_teams;
+
 use std::sync::Arc;
 
 use crate::engine::context::Ctx;
@@ -9,15 +18,14 @@ use crate::engine::model::PhaseId;
 
 /// Runs one phase to its end (records that fail are marked failed; the phase goes on).
 pub async fn run_phase(id: PhaseId, ctx: &Arc<Ctx>) -> anyhow::Result<()> {
-    let _ = ctx;
     match id {
-        PhaseId::Prerequisites
-        | PhaseId::UsersTeams
-        | PhaseId::Metadata
-        | PhaseId::Companies
-        | PhaseId::Customers
-        | PhaseId::Kb
-        | PhaseId::Conversations
-        | PhaseId::Extras => anyhow::bail!("phase {} is not built yet", id.label()),
+        PhaseId::Prerequisites => prerequisites::run(ctx).await,
+        PhaseId::UsersTeams => users_teams::run(ctx).await,
+        PhaseId::Metadata => metadata::run(ctx).await,
+        PhaseId::Companies => companies::run(ctx).await,
+        PhaseId::Customers => customers::run(ctx).await,
+        PhaseId::Kb => kb::run(ctx).await,
+        PhaseId::Conversations => conversations::run(ctx).await,
+        PhaseId::Extras => extras::run(ctx).await,
     }
 }
