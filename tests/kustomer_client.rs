@@ -475,6 +475,8 @@ async fn attachments_upload_and_attach_to_a_message() {
         .unwrap();
     assert_eq!(attachment.content_length, 13);
     assert!(!attachment.id.is_empty());
+    let truth = truth(&sim).await;
+    assert_eq!(truth["counts"]["attachments"], 1, "uploaded: {}", truth["counts"]);
 
     let customer = k
         .create_customer(json!({"name": "Bob", "externalId": "ct-att"}))
@@ -730,4 +732,48 @@ async fn doctor_checks_the_kustomer_connection_through_the_client() {
     assert!(missing.detail.unwrap().contains("KUSTOMER_API_KEY"));
     let wrong = check_kustomer(&sim.url, Some(Secret::new("wrong-key-0123456789"))).await;
     assert_eq!(wrong.status, CheckStatus::Fail);
+}
+
+#[tokio::test]
+async fn bulk_jobs_and_lookups_survive_server_errors() {
+    use i2k::http::{ApiError, ApiSide, ClientConfig, GateConfig};
+    use i2k::sim::faults::FaultSpec;
+    let sim = sim_with(Config {
+        faults: FaultSpec::parse("kustomer.5xx=0.2").unwrap(),
+        ..fast_config()
+    })
+    .await;
+    let mut config = ClientConfig::new(ApiSide::Kustomer, &sim.url, Secret::new(sim.token.clone()));
+    config.backoff_base = Duration::from_millis(5);
+    config.backoff_max = Duration::from_millis(50);
+    let k = KustomerClient::from_config(config, GateConfig::kustomer(100_000, 0.8)).unwrap();
+    // A create that meets a 500 may or may not have happened: it comes back ambiguous, never
+    // resent blindly. Submit until one answer arrives.
+    let mut job = None;
+    for attempt in 0..20 {
+        let items = vec![(
+            format!("try{attempt}:a"),
+            json!({"name": "Faulty", "externalId": format!("f-{attempt}")}),
+        )];
+        match k.bulk_create(BulkResource::Customers, items).await {
+            Ok(j) => {
+                job = Some((attempt, j));
+                break;
+            }
+            Err(KustomerError::Api(ApiError::Ambiguous { .. })) => continue,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    let (attempt, job) = job.expect("a submit got through");
+    let results = k.run_job(&job, &FAST_POLL).await.unwrap();
+    let BulkOutcome::Created { id } = &results[0].outcome else {
+        panic!("{results:?}");
+    };
+    let found = k
+        .customer_by_external_id(&format!("f-{attempt}"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&found.id, id);
+    assert_eq!(k.customer_by_external_id("f-none").await.unwrap(), None);
 }
