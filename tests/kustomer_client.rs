@@ -3,7 +3,7 @@
 //! and authentication errors.
 
 // Compiled out until the Kustomer simulator (branch wip/ksim) lands on main: these tests pass
-// against wip/ksim cb15a25. Remove this line after merging it.
+// against wip/ksim 58f1dcc. Remove this line after merging it.
 #![cfg(any())]
 
 use std::time::{Duration, Instant};
@@ -77,9 +77,18 @@ async fn the_key_its_user_and_the_announced_budget_are_checked() {
     assert!(!token.roles.is_empty(), "roles of the key: {token:?}");
     let me = k.current_user().await.unwrap();
     assert!(!me.id.is_empty());
+    assert_eq!(
+        token.user_id.as_deref(),
+        Some(me.id.as_str()),
+        "the key's machine user"
+    );
     let info = k.check_connection().await;
     assert_eq!(info.status, CheckStatus::Pass, "{info:?}");
     assert_eq!(info.roles, token.roles);
+    assert_eq!(
+        info.name, token.org_name,
+        "the org name, when the token route gives one"
+    );
     assert!(
         info.rate_limit.is_some(),
         "x-ratelimit-limit read: {info:?}"
@@ -476,7 +485,11 @@ async fn attachments_upload_and_attach_to_a_message() {
     assert_eq!(attachment.content_length, 13);
     assert!(!attachment.id.is_empty());
     let truth = truth(&sim).await;
-    assert_eq!(truth["counts"]["attachments"], 1, "uploaded: {}", truth["counts"]);
+    assert_eq!(
+        truth["counts"]["attachments"], 1,
+        "uploaded: {}",
+        truth["counts"]
+    );
 
     let customer = k
         .create_customer(json!({"name": "Bob", "externalId": "ct-att"}))
