@@ -2,10 +2,6 @@
 //! use, bulk jobs matched by `_clientRef`, externalId lookups, the attachment flow, the rate gate
 //! and authentication errors.
 
-// Compiled out until the Kustomer simulator (branch wip/ksim) lands on main: these tests pass
-// against wip/ksim 58f1dcc. Remove this line after merging it.
-#![cfg(any())]
-
 use std::time::{Duration, Instant};
 
 use i2k::engine::model::CheckStatus;
