@@ -94,27 +94,72 @@ async fn every_route_answers_with_its_operations_200_schema() {
         case("/tags", "/tags"),
         case("/segments", "/segments?include_count=true"),
         case("/data_attributes", "/data_attributes?model=contact"),
-        case("/data_attributes", "/data_attributes?model=company&include_archived=true"),
-        case("/conversations/attributes", "/conversations/attributes?include_archived=true"),
+        case(
+            "/data_attributes",
+            "/data_attributes?model=company&include_archived=true",
+        ),
+        case(
+            "/conversations/attributes",
+            "/conversations/attributes?include_archived=true",
+        ),
         case("/companies/{company_id}", format!("/companies/{company}")),
-        case("/companies/{company_id}/contacts", format!("/companies/{company}/contacts")),
-        case("/companies/{company_id}/segments", format!("/companies/{company}/segments")),
-        case("/companies/{company_id}/notes", format!("/companies/{company}/notes")),
+        case(
+            "/companies/{company_id}/contacts",
+            format!("/companies/{company}/contacts"),
+        ),
+        case(
+            "/companies/{company_id}/segments",
+            format!("/companies/{company}/segments"),
+        ),
+        case(
+            "/companies/{company_id}/notes",
+            format!("/companies/{company}/notes"),
+        ),
         case("/contacts", "/contacts?per_page=3"),
         case("/contacts/{contact_id}", format!("/contacts/{contact}")),
-        case("/contacts/{contact_id}/tags", format!("/contacts/{contact}/tags")),
-        case("/contacts/{contact_id}/companies", format!("/contacts/{contact}/companies")),
-        case("/contacts/{contact_id}/notes", format!("/contacts/{contact}/notes")),
-        case("/contacts/{contact_id}/segments", format!("/contacts/{contact}/segments")),
+        case(
+            "/contacts/{contact_id}/tags",
+            format!("/contacts/{contact}/tags"),
+        ),
+        case(
+            "/contacts/{contact_id}/companies",
+            format!("/contacts/{contact}/companies"),
+        ),
+        case(
+            "/contacts/{contact_id}/notes",
+            format!("/contacts/{contact}/notes"),
+        ),
+        case(
+            "/contacts/{contact_id}/segments",
+            format!("/contacts/{contact}/segments"),
+        ),
         case("/help_center/collections", "/help_center/collections"),
         case("/articles", "/articles"),
         case("/articles/{article_id}", format!("/articles/{article}")),
-        case("/articles/{article_id}/versions", format!("/articles/{article}/versions")),
-        case("/articles/{article_id}/versions/{id}", format!("/articles/{article}/versions/{version}")),
-        case("/events", format!("/events?type=user&intercom_user_id={}&summary=true", contacts["data"][0]["id"].as_str().unwrap())),
+        case(
+            "/articles/{article_id}/versions",
+            format!("/articles/{article}/versions"),
+        ),
+        case(
+            "/articles/{article_id}/versions/{id}",
+            format!("/articles/{article}/versions/{version}"),
+        ),
+        case(
+            "/events",
+            format!(
+                "/events?type=user&intercom_user_id={}&summary=true",
+                contacts["data"][0]["id"].as_str().unwrap()
+            ),
+        ),
         Case {
             schema_override: Some("data_event_list"),
-            ..case("/events", format!("/events?type=user&intercom_user_id={}&per_page=5", contacts["data"][0]["id"].as_str().unwrap()))
+            ..case(
+                "/events",
+                format!(
+                    "/events?type=user&intercom_user_id={}&per_page=5",
+                    contacts["data"][0]["id"].as_str().unwrap()
+                ),
+            )
         },
         case("/ticket_types", "/ticket_types"),
         case("/tickets/{ticket_id}", "/tickets/900001"),
@@ -128,16 +173,26 @@ async fn every_route_answers_with_its_operations_200_schema() {
         case("/export/workflows/{id}", "/export/workflows/67890"),
         Case {
             nullable: vec!["pages", "total_count"],
-            ..case("/companies/scroll", format!("/companies/scroll?scroll_param={}", scroll["scroll_param"].as_str().unwrap()))
+            ..case(
+                "/companies/scroll",
+                format!(
+                    "/companies/scroll?scroll_param={}",
+                    scroll["scroll_param"].as_str().unwrap()
+                ),
+            )
         },
         Case {
             method: "post",
-            body: Some(json!({"query": {"field": "updated_at", "operator": ">", "value": 0}, "pagination": {"per_page": 5}})),
+            body: Some(
+                json!({"query": {"field": "updated_at", "operator": ">", "value": 0}, "pagination": {"per_page": 5}}),
+            ),
             ..case("/contacts/search", "/contacts/search")
         },
         Case {
             method: "post",
-            body: Some(json!({"query": {"field": "updated_at", "operator": ">", "value": 0}, "pagination": {"per_page": 30}})),
+            body: Some(
+                json!({"query": {"field": "updated_at", "operator": ">", "value": 0}, "pagination": {"per_page": 30}}),
+            ),
             nullable: conversation_nullable.clone(),
             ..case("/conversations/search", "/conversations/search")
         },
@@ -150,13 +205,18 @@ async fn every_route_answers_with_its_operations_200_schema() {
     for conv in 1000..1030 {
         cases.push(Case {
             nullable: conversation_nullable.clone(),
-            ..case("/conversations/{conversation_id}", format!("/conversations/{conv}"))
+            ..case(
+                "/conversations/{conversation_id}",
+                format!("/conversations/{conv}"),
+            )
         });
     }
     let mut failures = Vec::new();
     for c in &cases {
         let request = match c.method {
-            "post" => client.post(format!("{}{}", sim.url, c.url)).json(c.body.as_ref().unwrap()),
+            "post" => client
+                .post(format!("{}{}", sim.url, c.url))
+                .json(c.body.as_ref().unwrap()),
             _ => client.get(format!("{}{}", sim.url, c.url)),
         };
         let response = request.bearer_auth(&sim.token).send().await.unwrap();
@@ -166,10 +226,16 @@ async fn every_route_answers_with_its_operations_200_schema() {
             Some(name) => spec.component(name),
             None => spec.response_schema(c.template, c.method),
         };
-        assert!(!schema.is_null(), "no 200 schema for {} {}", c.method, c.template);
+        assert!(
+            !schema.is_null(),
+            "no 200 schema for {} {}",
+            c.method,
+            c.template
+        );
         let ex = Exceptions {
             nullable: c.nullable.clone(),
-            unchecked: if c.template.starts_with("/companies") || c.template.ends_with("/companies") {
+            unchecked: if c.template.starts_with("/companies") || c.template.ends_with("/companies")
+            {
                 vec!["$.custom_attributes", "].custom_attributes"]
             } else {
                 vec![".company.custom_attributes"]
@@ -179,7 +245,12 @@ async fn every_route_answers_with_its_operations_200_schema() {
             failures.push(format!("{} {}: {e}", c.method, c.url));
         }
     }
-    assert!(failures.is_empty(), "{} violations:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} violations:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     sim.shutdown().await;
 }
 
@@ -192,11 +263,23 @@ async fn refusals_answer_with_the_error_schema() {
     let client = reqwest::Client::new();
     let error_schema = spec.component("error");
     let refusals = [
-        client.get(format!("{}/admins", sim.url)).bearer_auth("wrong"),
-        client.get(format!("{}/admins", sim.url)).bearer_auth(&sim.token).header("Intercom-Version", "9.9"),
-        client.get(format!("{}/data_attributes?model=conversation", sim.url)).bearer_auth(&sim.token),
-        client.get(format!("{}/conversations/999999999", sim.url)).bearer_auth(&sim.token),
-        client.post(format!("{}/contacts/search", sim.url)).bearer_auth(&sim.token).json(&json!({"query": {"field": "updated_at", "operator": ">=", "value": 0}})),
+        client
+            .get(format!("{}/admins", sim.url))
+            .bearer_auth("wrong"),
+        client
+            .get(format!("{}/admins", sim.url))
+            .bearer_auth(&sim.token)
+            .header("Intercom-Version", "9.9"),
+        client
+            .get(format!("{}/data_attributes?model=conversation", sim.url))
+            .bearer_auth(&sim.token),
+        client
+            .get(format!("{}/conversations/999999999", sim.url))
+            .bearer_auth(&sim.token),
+        client
+            .post(format!("{}/contacts/search", sim.url))
+            .bearer_auth(&sim.token)
+            .json(&json!({"query": {"field": "updated_at", "operator": ">=", "value": 0}})),
     ];
     for request in refusals {
         let response = request.send().await.unwrap();

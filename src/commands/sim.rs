@@ -15,8 +15,7 @@ use crate::sim::intercom;
 
 pub async fn run(_ctx: &Context, args: SimArgs) -> anyhow::Result<ExitCode> {
     let opts = &args.sim;
-    let faults = FaultSpec::parse(&opts.faults)
-        .map_err(|e| anyhow::anyhow!("--faults: {e}"))?;
+    let faults = FaultSpec::parse(&opts.faults).map_err(|e| anyhow::anyhow!("--faults: {e}"))?;
     let mut config = intercom::Config::new(opts.seed, args.size);
     config.rate_per_window = opts.intercom_rate;
     config.latency = Duration::from_millis(opts.latency_ms);
@@ -25,7 +24,12 @@ pub async fn run(_ctx: &Context, args: SimArgs) -> anyhow::Result<ExitCode> {
     config.fault_hang = Duration::from_millis(opts.fault_hang_ms);
     let intercom_sim = intercom::spawn(config, args.intercom_addr)
         .await
-        .with_context(|| format!("could not serve the Intercom simulator on {}", args.intercom_addr))?;
+        .with_context(|| {
+            format!(
+                "could not serve the Intercom simulator on {}",
+                args.intercom_addr
+            )
+        })?;
     let mut line = json!({
         "intercom_url": intercom_sim.url,
         "intercom_token": intercom_sim.token,

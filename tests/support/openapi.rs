@@ -99,7 +99,9 @@ impl Spec {
             }
         }
         if let Some(any) = schema.get("anyOf").and_then(Value::as_array)
-            && !any.iter().any(|s| self.validate_at(s, value, path, prop, ex).is_empty())
+            && !any
+                .iter()
+                .any(|s| self.validate_at(s, value, path, prop, ex).is_empty())
         {
             errors.push(format!("{path}: matches none of anyOf"));
         }
@@ -131,7 +133,10 @@ impl Spec {
             Some(_) => true,
         };
         if !type_ok {
-            errors.push(format!("{path}: expected {}, got {value}", ty.unwrap_or("?")));
+            errors.push(format!(
+                "{path}: expected {}, got {value}",
+                ty.unwrap_or("?")
+            ));
             return;
         }
         if let Some(obj) = value.as_object() {
@@ -151,9 +156,7 @@ impl Spec {
                         Some(Value::Bool(false)) => {
                             errors.push(format!("{path}: unexpected property `{k}`"))
                         }
-                        Some(s @ Value::Object(_)) => {
-                            self.check(s, v, &child, Some(k), ex, errors)
-                        }
+                        Some(s @ Value::Object(_)) => self.check(s, v, &child, Some(k), ex, errors),
                         _ => {}
                     },
                 }
@@ -168,10 +171,13 @@ impl Spec {
 
     fn composite_nullable(&self, schema: &Value) -> bool {
         ["allOf", "anyOf", "oneOf"].iter().any(|k| {
-            schema.get(*k).and_then(Value::as_array).is_some_and(|list| {
-                list.iter()
-                    .any(|s| self.resolve(s).get("nullable") == Some(&Value::Bool(true)))
-            })
+            schema
+                .get(*k)
+                .and_then(Value::as_array)
+                .is_some_and(|list| {
+                    list.iter()
+                        .any(|s| self.resolve(s).get("nullable") == Some(&Value::Bool(true)))
+                })
         })
     }
 

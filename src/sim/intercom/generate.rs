@@ -468,7 +468,10 @@ impl Workspace {
                 let name = *rng.pick(&EVENT_NAMES);
                 let metadata = vec![
                     ("order_ref", format!("ORD-{}", rng.range(1000, 99_999))),
-                    ("source", (*rng.pick(&["web", "ios", "android"])).to_string()),
+                    (
+                        "source",
+                        (*rng.pick(&["web", "ios", "android"])).to_string(),
+                    ),
                 ];
                 DataEvent {
                     name,
@@ -545,8 +548,18 @@ impl Workspace {
                     Some(1280),
                     Some(720),
                 ),
-                1 => (format!("invoice-{conversation}.pdf"), "application/pdf", None, None),
-                _ => (format!("app-log-{conversation}.txt"), "text/plain", None, None),
+                1 => (
+                    format!("invoice-{conversation}.pdf"),
+                    "application/pdf",
+                    None,
+                    None,
+                ),
+                _ => (
+                    format!("app-log-{conversation}.txt"),
+                    "text/plain",
+                    None,
+                    None,
+                ),
             }
         };
         let size = rng.range(512, 64 * 1024) as usize;
@@ -596,8 +609,12 @@ impl Workspace {
         while out.len() < file.size {
             if file.content_type == "text/plain" {
                 out.extend_from_slice(
-                    format!("{} INFO request ok id={}\n", rng.range(0, 1 << 30), rng.hex(4))
-                        .as_bytes(),
+                    format!(
+                        "{} INFO request ok id={}\n",
+                        rng.range(0, 1 << 30),
+                        rng.hex(4)
+                    )
+                    .as_bytes(),
                 );
             } else {
                 out.extend_from_slice(&rng.next_u64().to_le_bytes());
@@ -610,7 +627,8 @@ impl Workspace {
 
 /// Whether contact `i` belongs to used segment `s` (cheap and deterministic).
 pub fn segment_contains(i: u32, s: usize) -> bool {
-    let h = (u64::from(i) ^ (s as u64).wrapping_mul(0x9E37_79B9)).wrapping_mul(0x2545_F491_4F6C_DD1D);
+    let h =
+        (u64::from(i) ^ (s as u64).wrapping_mul(0x9E37_79B9)).wrapping_mul(0x2545_F491_4F6C_DD1D);
     (h >> 33) % (s as u64 + 3) == 0
 }
 
@@ -672,12 +690,34 @@ const FIRST_NAMES: [&str; 16] = [
     "Kwame", "Olga", "Hiroshi", "Fatima", "Liam",
 ];
 const LAST_NAMES: [&str; 14] = [
-    "García", "Müller", "Nakamura", "Okafor", "Øberg", "العلي", "כהן", "王", "Nguyễn", "Smith",
-    "Kowalski", "Dubois", "Silva", "O'Brien",
+    "García",
+    "Müller",
+    "Nakamura",
+    "Okafor",
+    "Øberg",
+    "العلي",
+    "כהן",
+    "王",
+    "Nguyễn",
+    "Smith",
+    "Kowalski",
+    "Dubois",
+    "Silva",
+    "O'Brien",
 ];
 const COMPANY_WORDS: [&str; 12] = [
-    "Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli", "Vandelay", "Soylent",
-    "Cyberdyne", "Tyrell", "Wonka",
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark",
+    "Wayne",
+    "Hooli",
+    "Vandelay",
+    "Soylent",
+    "Cyberdyne",
+    "Tyrell",
+    "Wonka",
 ];
 const SENTENCES: [&str; 12] = [
     "I can't log in since this morning.",

@@ -178,7 +178,10 @@ pub async fn spawn(config: Config, addr: SocketAddr) -> std::io::Result<SimHandl
 
 fn router(state: Shared) -> Router {
     let api = routes::api_routes()
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), api_gate))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api_gate,
+        ))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "Resource Not Found") });
     let sim = Router::new()
         .route("/__sim/truth", axum::routing::get(routes::truth))
@@ -241,11 +244,7 @@ fn route_key(path: &str) -> String {
 }
 
 /// What Intercom does before any handler: count, auth, version, rate, latency, faults.
-async fn api_gate(
-    State(state): State<Shared>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn api_gate(State(state): State<Shared>, request: Request, next: Next) -> Response {
     let route = format!("{} {}", request.method(), route_key(request.uri().path()));
     {
         let mut log = lock(&state.requests);

@@ -85,7 +85,15 @@ pub fn team(ws: &Workspace, t: usize) -> Value {
         .filter(|i| admin_teams(ws, *i).contains(&(g::TEAM_ID_BASE + t as u64)))
         .map(|i| g::ADMIN_ID_BASE + i as u64)
         .collect();
-    let names = ["Support", "Billing", "Escalations", "VIP", "Onboarding", "EMEA", "APAC"];
+    let names = [
+        "Support",
+        "Billing",
+        "Escalations",
+        "VIP",
+        "Onboarding",
+        "EMEA",
+        "APAC",
+    ];
     json!({
         "type": "team",
         "id": (g::TEAM_ID_BASE + t as u64).to_string(),
@@ -103,8 +111,20 @@ pub fn tag_id(t: usize) -> String {
 
 pub fn tag_name(t: usize) -> String {
     let names = [
-        "vip", "bug", "billing", "feature-request", "churn-risk", "تسويق", "優先", "refund",
-        "onboarding", "enterprise", "spam", "partner", "beta", "légal",
+        "vip",
+        "bug",
+        "billing",
+        "feature-request",
+        "churn-risk",
+        "تسويق",
+        "優先",
+        "refund",
+        "onboarding",
+        "enterprise",
+        "spam",
+        "partner",
+        "beta",
+        "légal",
     ];
     format!("{}-{}", names[t % names.len()], t)
 }
@@ -116,7 +136,14 @@ pub fn tag(t: usize) -> Value {
 pub fn segment(ws: &Workspace, s: usize, include_count: bool) -> Value {
     let mut rng = ws.rng("segment", s as u64);
     let created = ws.anchor - rng.range(30, 900) as i64 * g::DAY;
-    let names = ["Active users", "Trial leads", "Churned", "Power users", "EU customers", "Unengaged"];
+    let names = [
+        "Active users",
+        "Trial leads",
+        "Churned",
+        "Power users",
+        "EU customers",
+        "Unengaged",
+    ];
     let mut v = json!({
         "type": "segment",
         "id": g::segment_id(s),
@@ -207,7 +234,9 @@ fn custom_value(ty: &str, rng: &mut Rng, anchor: i64) -> Value {
 }
 
 pub fn conversation_attribute(ws: &Workspace, k: usize) -> Value {
-    let kinds = ["string", "list", "integer", "boolean", "decimal", "datetime"];
+    let kinds = [
+        "string", "list", "integer", "boolean", "decimal", "datetime",
+    ];
     let ty = kinds[k % kinds.len()];
     let created = ws.anchor - (300 - k as i64) * g::DAY;
     let mut v = json!({
@@ -255,7 +284,14 @@ pub fn company(ws: &Workspace, i: usize) -> Value {
         .filter(|s| (i + s) % 4 == 0)
         .map(|s| segment(ws, s, false))
         .collect();
-    let industries = ["SaaS", "Retail", "Healthcare", "Finance", "Education", "Logistics"];
+    let industries = [
+        "SaaS",
+        "Retail",
+        "Healthcare",
+        "Finance",
+        "Education",
+        "Logistics",
+    ];
     json!({
         "type": "company",
         "id": g::company_id(i),
@@ -297,7 +333,10 @@ pub fn contact(ws: &Workspace, i: usize) -> Value {
     let mut rng = ws.rng("contact-detail", i as u64);
     let name = g::person_name(&mut rng);
     let id = g::contact_id(i);
-    let email = format!("customer{i}@{}", rng.pick(&["example.com", "example.org", "exemple.fr", "beispiel.de"]));
+    let email = format!(
+        "customer{i}@{}",
+        rng.pick(&["example.com", "example.org", "exemple.fr", "beispiel.de"])
+    );
     let domain = email.split('@').nth(1).unwrap_or("").to_string();
     let mut custom = serde_json::Map::new();
     for k in 0..ws.sizes.contact_attributes {
@@ -326,7 +365,13 @@ pub fn contact(ws: &Workspace, i: usize) -> Value {
         })
         .collect();
     let seen = idx.updated_at - rng.range(0, 5 * g::DAY as u64) as i64;
-    let countries = [("France", "Île-de-France", "Paris"), ("Israel", "Tel Aviv", "Tel Aviv"), ("Japan", "Tokyo", "東京"), ("United States", "California", "San Francisco"), ("Egypt", "Cairo", "القاهرة")];
+    let countries = [
+        ("France", "Île-de-France", "Paris"),
+        ("Israel", "Tel Aviv", "Tel Aviv"),
+        ("Japan", "Tokyo", "東京"),
+        ("United States", "California", "San Francisco"),
+        ("Egypt", "Cairo", "القاهرة"),
+    ];
     let (country, region, city) = *rng.pick(&countries);
     json!({
         "type": "contact",
@@ -410,10 +455,18 @@ fn collection_times(ws: &Workspace, i: usize) -> (i64, i64) {
 pub fn collection(ws: &Workspace, i: usize) -> Value {
     let (created, updated) = collection_times(ws, i);
     let parent = ws.collection_parent(i);
-    let names = ["Getting started", "Billing", "Integrations", "Troubleshooting", "Security", "API"];
+    let names = [
+        "Getting started",
+        "Billing",
+        "Integrations",
+        "Troubleshooting",
+        "Security",
+        "API",
+    ];
     let name = format!("{} {}", names[i % names.len()], i);
     let mut translated = json!({"type": "group_translated_content"});
-    translated["en"] = json!({"type": "group_content", "name": name, "description": format!("All about {name}")});
+    translated["en"] =
+        json!({"type": "group_content", "name": name, "description": format!("All about {name}")});
     translated["fr"] = json!({"type": "group_content", "name": format!("{name} (fr)"), "description": "Tout savoir"});
     json!({
         "id": (g::COLLECTION_ID_BASE + i as u64).to_string(),
@@ -435,21 +488,36 @@ pub fn collection(ws: &Workspace, i: usize) -> Value {
 pub fn article_times(ws: &Workspace, a: usize) -> (i64, i64) {
     let mut rng = ws.rng("article-time", a as u64);
     let created = ws.anchor - rng.range(30, 900) as i64 * g::DAY;
-    (created, (created + rng.range(0, 200) as i64 * g::DAY).min(ws.anchor - 1))
+    (
+        created,
+        (created + rng.range(0, 200) as i64 * g::DAY).min(ws.anchor - 1),
+    )
 }
 
 fn article_body(ws: &Workspace, a: usize, locale: &str, version: u64) -> (String, String) {
-    let mut rng = Rng::derive(ws.seed, &["article-body", &a.to_string(), locale, &version.to_string()]);
+    let mut rng = Rng::derive(
+        ws.seed,
+        &["article-body", &a.to_string(), locale, &version.to_string()],
+    );
     let html = format!(
         "<h2>Step {version}</h2>{}<ul><li>One</li><li>Two</li></ul>",
         g::html_paragraphs(&mut rng, 2)
     );
-    let md = format!("## Step {version}\n\n{}\n\n- One\n- Two\n", g::sentence(&mut rng));
+    let md = format!(
+        "## Step {version}\n\n{}\n\n- One\n- Two\n",
+        g::sentence(&mut rng)
+    );
     (html, md)
 }
 
 pub fn article_title(a: usize, locale: &str) -> String {
-    let base = ["How to reset your password", "Understanding your invoice", "Connecting Slack", "Exporting data", "Two-factor authentication"];
+    let base = [
+        "How to reset your password",
+        "Understanding your invoice",
+        "Connecting Slack",
+        "Exporting data",
+        "Two-factor authentication",
+    ];
     let t = base[a % base.len()];
     match locale {
         "en" => format!("{t} ({a})"),
@@ -566,7 +634,13 @@ fn part_time(idx: &g::ConversationIndex, k: u32) -> i64 {
     idx.created_at + span * i64::from(k + 1) / i64::from(idx.parts.max(1))
 }
 
-fn body_with_image(state: &SimState, ws: &Workspace, conv: usize, part: u32, rng: &mut Rng) -> String {
+fn body_with_image(
+    state: &SimState,
+    ws: &Workspace,
+    conv: usize,
+    part: u32,
+    rng: &mut Rng,
+) -> String {
     let paragraphs = rng.range(1, 3) as usize;
     let mut body = g::html_paragraphs(rng, paragraphs);
     if rng.chance(0.1) {
@@ -585,19 +659,36 @@ pub fn conversation_part(state: &SimState, ws: &Workspace, conv: usize, k: u32) 
     let at = part_time(idx, k);
     let last = k + 1 == idx.parts;
     let admin = idx.admin_assignee.map_or(0, usize::from);
-    let (part_type, author, body): (&str, Value, Value) = if last && idx.state != ConversationState::Open {
-        let t = if idx.state == ConversationState::Closed { "close" } else { "snoozed" };
-        (t, admin_author(ws, admin), Value::Null)
-    } else if k == 0 && idx.admin_assignee.is_some() {
-        ("assignment", admin_author(ws, admin), Value::Null)
-    } else {
-        match rng.range(0, 10) {
-            0..=3 => ("comment", contact_author(ws, idx.contact as usize), json!(body_with_image(state, ws, conv, k, &mut rng))),
-            4..=7 => ("comment", admin_author(ws, admin), json!(body_with_image(state, ws, conv, k, &mut rng))),
-            8 => ("note", admin_author(ws, admin), json!(g::html_paragraphs(&mut rng, 1))),
-            _ => ("open", admin_author(ws, admin), Value::Null),
-        }
-    };
+    let (part_type, author, body): (&str, Value, Value) =
+        if last && idx.state != ConversationState::Open {
+            let t = if idx.state == ConversationState::Closed {
+                "close"
+            } else {
+                "snoozed"
+            };
+            (t, admin_author(ws, admin), Value::Null)
+        } else if k == 0 && idx.admin_assignee.is_some() {
+            ("assignment", admin_author(ws, admin), Value::Null)
+        } else {
+            match rng.range(0, 10) {
+                0..=3 => (
+                    "comment",
+                    contact_author(ws, idx.contact as usize),
+                    json!(body_with_image(state, ws, conv, k, &mut rng)),
+                ),
+                4..=7 => (
+                    "comment",
+                    admin_author(ws, admin),
+                    json!(body_with_image(state, ws, conv, k, &mut rng)),
+                ),
+                8 => (
+                    "note",
+                    admin_author(ws, admin),
+                    json!(g::html_paragraphs(&mut rng, 1)),
+                ),
+                _ => ("open", admin_author(ws, admin), Value::Null),
+            }
+        };
     let attachments: Vec<Value> = ws
         .attachments_on(conv, k)
         .iter()
@@ -635,7 +726,11 @@ pub fn conversation(state: &SimState, ws: &Workspace, i: usize, with_parts: bool
     } else {
         admin_author(ws, idx.admin_assignee.map_or(0, usize::from))
     };
-    let subject = if rng.chance(0.3) { format!("Re: order #{}", rng.range(1000, 9999)) } else { String::new() };
+    let subject = if rng.chance(0.3) {
+        format!("Re: order #{}", rng.range(1000, 9999))
+    } else {
+        String::new()
+    };
     let source_attachments: Vec<Value> = ws
         .attachments_on(i, u32::MAX)
         .iter()
@@ -645,7 +740,8 @@ pub fn conversation(state: &SimState, ws: &Workspace, i: usize, with_parts: bool
         .map(|k| {
             let mut t = tag((i + k * 5) % ws.sizes.tags);
             t["applied_at"] = json!(idx.created_at + 60);
-            t["applied_by"] = json!({"type": "admin", "id": admin_id(idx.admin_assignee.map_or(0, usize::from))});
+            t["applied_by"] =
+                json!({"type": "admin", "id": admin_id(idx.admin_assignee.map_or(0, usize::from))});
             t
         })
         .collect();
@@ -660,7 +756,10 @@ pub fn conversation(state: &SimState, ws: &Workspace, i: usize, with_parts: bool
                     1 => json!(if k % 2 == 0 { "Hardware" } else { "Software" }),
                     _ => continue,
                 };
-                let name = conversation_attribute(ws, k)["name"].as_str().unwrap_or_default().to_string();
+                let name = conversation_attribute(ws, k)["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
                 m.insert(name, v);
             }
         }
@@ -732,7 +831,11 @@ fn company_ref(ws: &Workspace, c: usize) -> Value {
 const TICKET_STATES: [(&str, &str, &str); 4] = [
     ("submitted", "Submitted", "Submitted"),
     ("in_progress", "In progress", "In progress"),
-    ("waiting_on_customer", "Waiting on customer", "Waiting on you"),
+    (
+        "waiting_on_customer",
+        "Waiting on customer",
+        "Waiting on you",
+    ),
     ("resolved", "Resolved", "Resolved"),
 ];
 
@@ -743,7 +846,13 @@ fn ticket_state(t: usize, s: usize) -> Value {
 
 pub fn ticket_type(ws: &Workspace, t: usize) -> Value {
     let created = ws.anchor - (500 - t as i64 * 10) * g::DAY;
-    let names = [("Bug Report", "Customer", "🐞"), ("Refund request", "Customer", "💸"), ("Engineering escalation", "Back-office", "🛠️"), ("Outage", "Tracker", "🚨"), ("Access request", "Back-office", "🔑")];
+    let names = [
+        ("Bug Report", "Customer", "🐞"),
+        ("Refund request", "Customer", "💸"),
+        ("Engineering escalation", "Back-office", "🛠️"),
+        ("Outage", "Tracker", "🚨"),
+        ("Access request", "Back-office", "🔑"),
+    ];
     let (name, category, icon) = names[t % names.len()];
     let id = g::TICKET_TYPE_ID_BASE + t as u64;
     let attr = |k: usize, name: &str, ty: &str, default: bool| {
@@ -895,7 +1004,13 @@ pub fn macro_times(ws: &Workspace, m: usize) -> i64 {
 
 pub fn macro_(ws: &Workspace, m: usize) -> Value {
     let t = macro_times(ws, m);
-    let names = ["Order status", "Welcome", "Refund policy", "Password reset", "Escalate"];
+    let names = [
+        "Order status",
+        "Welcome",
+        "Refund policy",
+        "Password reset",
+        "Escalate",
+    ];
     let specific = m % 3 == 2;
     json!({
         "type": "macro",

@@ -69,7 +69,11 @@ fn ok(v: Value) -> Response {
 }
 
 fn not_found(what: &str) -> Response {
-    error(StatusCode::NOT_FOUND, "not_found", &format!("{what} Not Found"))
+    error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &format!("{what} Not Found"),
+    )
 }
 
 fn bad_request(code: &str, message: &str) -> Response {
@@ -110,7 +114,8 @@ fn paged_list(
     let end = (start + per_page).min(total);
     let data: Vec<Value> = (start..end).map(render).collect();
     let total_pages = total.div_ceil(per_page);
-    let mut pages = json!({"type": "pages", "page": page, "per_page": per_page, "total_pages": total_pages});
+    let mut pages =
+        json!({"type": "pages", "page": page, "per_page": per_page, "total_pages": total_pages});
     if page < total_pages {
         pages["next"] = json!({"page": page + 1, "per_page": per_page, "starting_after": null});
     }
@@ -213,7 +218,9 @@ async fn companies_scroll(State(st): State<Shared>, Query(q): Params) -> Respons
         ScrollStep::Page { param, range } => {
             let ws = st.workspace();
             let data: Vec<Value> = range.map(|i| r::company(&ws, i)).collect();
-            ok(json!({"type": "list", "data": data, "pages": null, "total_count": null, "scroll_param": param}))
+            ok(
+                json!({"type": "list", "data": data, "pages": null, "total_count": null, "scroll_param": param}),
+            )
         }
     }
 }
@@ -230,7 +237,11 @@ async fn company_by_id(State(st): State<Shared>, Path(id): Path<String>) -> Resp
     let ws = st.workspace();
     match company_index(&ws, &id) {
         Some(i) => ok(r::company(&ws, i)),
-        None => error(StatusCode::NOT_FOUND, "company_not_found", "Company Not Found"),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "company_not_found",
+            "Company Not Found",
+        ),
     }
 }
 
@@ -241,7 +252,11 @@ async fn company_contacts(
 ) -> Response {
     let ws = st.workspace();
     let Some(c) = company_index(&ws, &id) else {
-        return error(StatusCode::NOT_FOUND, "company_not_found", "Company Not Found");
+        return error(
+            StatusCode::NOT_FOUND,
+            "company_not_found",
+            "Company Not Found",
+        );
     };
     let (per_page, page) = match page_params(&q, 50) {
         Ok(p) => p,
@@ -256,7 +271,11 @@ async fn company_contacts(
 async fn company_segments(State(st): State<Shared>, Path(id): Path<String>) -> Response {
     let ws = st.workspace();
     let Some(c) = company_index(&ws, &id) else {
-        return error(StatusCode::NOT_FOUND, "company_not_found", "Company Not Found");
+        return error(
+            StatusCode::NOT_FOUND,
+            "company_not_found",
+            "Company Not Found",
+        );
     };
     let data: Vec<Value> = (0..ws.used_segments())
         .filter(|s| (c + s) % 4 == 0)
@@ -272,7 +291,11 @@ async fn company_notes(
 ) -> Response {
     let ws = st.workspace();
     let Some(c) = company_index(&ws, &id) else {
-        return error(StatusCode::NOT_FOUND, "company_not_found", "Company Not Found");
+        return error(
+            StatusCode::NOT_FOUND,
+            "company_not_found",
+            "Company Not Found",
+        );
     };
     let (per_page, page) = match page_params(&q, 50) {
         Ok(p) => p,
@@ -314,8 +337,12 @@ async fn contacts_list(State(st): State<Shared>, Query(q): Params) -> Response {
     };
     let total = ws.sizes.contacts;
     let end = (offset + per_page).min(total);
-    let data: Vec<Value> = (offset.min(total)..end).map(|i| r::contact(&ws, i)).collect();
-    ok(json!({"type": "list", "data": data, "total_count": total, "pages": cursor_pages(offset, per_page, total)}))
+    let data: Vec<Value> = (offset.min(total)..end)
+        .map(|i| r::contact(&ws, i))
+        .collect();
+    ok(
+        json!({"type": "list", "data": data, "total_count": total, "pages": cursor_pages(offset, per_page, total)}),
+    )
 }
 
 async fn contact_by_id(State(st): State<Shared>, Path(id): Path<String>) -> Response {
@@ -329,7 +356,10 @@ async fn contact_by_id(State(st): State<Shared>, Path(id): Path<String>) -> Resp
 fn parse_body(body: Result<Json<Value>, JsonRejection>) -> Result<Value, Response> {
     match body {
         Ok(Json(v)) => Ok(v),
-        Err(e) => Err(bad_request("parameter_invalid", &format!("invalid JSON body: {e}"))),
+        Err(e) => Err(bad_request(
+            "parameter_invalid",
+            &format!("invalid JSON body: {e}"),
+        )),
     }
 }
 
@@ -417,7 +447,9 @@ async fn contacts_search(
         },
     );
     let data: Vec<Value> = page.into_iter().map(|i| r::contact(&ws, i)).collect();
-    ok(json!({"type": "list", "data": data, "total_count": total, "pages": cursor_pages(req.offset, req.per_page, total)}))
+    ok(
+        json!({"type": "list", "data": data, "total_count": total, "pages": cursor_pages(req.offset, req.per_page, total)}),
+    )
 }
 
 fn contact_field_known(f: &str) -> bool {
@@ -516,12 +548,14 @@ fn conversation_field(ws: &Workspace, i: usize, field: &str) -> Option<FieldValu
         "updated_at" => FieldValue::Date(c.updated_at),
         "state" => FieldValue::Str(c.state.as_str().into()),
         "open" => FieldValue::Bool(c.state != g::ConversationState::Closed),
-        "admin_assignee_id" => {
-            FieldValue::Int(c.admin_assignee.map_or(0, |a| g::ADMIN_ID_BASE as i64 + i64::from(a)))
-        }
-        "team_assignee_id" => {
-            FieldValue::Int(c.team_assignee.map_or(0, |t| g::TEAM_ID_BASE as i64 + i64::from(t)))
-        }
+        "admin_assignee_id" => FieldValue::Int(
+            c.admin_assignee
+                .map_or(0, |a| g::ADMIN_ID_BASE as i64 + i64::from(a)),
+        ),
+        "team_assignee_id" => FieldValue::Int(
+            c.team_assignee
+                .map_or(0, |t| g::TEAM_ID_BASE as i64 + i64::from(t)),
+        ),
         "contact_ids" => FieldValue::Many(vec![g::contact_id(c.contact as usize)]),
         _ => return None,
     })
@@ -568,7 +602,9 @@ async fn conversations_search(
         .into_iter()
         .map(|i| r::conversation(&st, &ws, i, false))
         .collect();
-    ok(json!({"type": "conversation.list", "conversations": conversations, "total_count": total, "pages": cursor_pages(req.offset, req.per_page, total)}))
+    ok(
+        json!({"type": "conversation.list", "conversations": conversations, "total_count": total, "pages": cursor_pages(req.offset, req.per_page, total)}),
+    )
 }
 
 async fn conversation_by_id(
@@ -626,7 +662,10 @@ async fn collections(State(st): State<Shared>, Query(q): Params) -> Response {
     // Descending `updated_at`, as Intercom lists help center content.
     let mut order: Vec<usize> = (0..ws.sizes.collections).collect();
     order.sort_by_key(|i| {
-        std::cmp::Reverse((r::collection(&ws, *i)["updated_at"].as_i64().unwrap_or(0), *i))
+        std::cmp::Reverse((
+            r::collection(&ws, *i)["updated_at"].as_i64().unwrap_or(0),
+            *i,
+        ))
     });
     ok(paged_list(order.len(), per_page, page, |k| {
         r::collection(&ws, order[k])
@@ -800,12 +839,17 @@ fn ticket_field(ws: &Workspace, t: usize, field: &str) -> Option<FieldValue> {
         "updated_at" => FieldValue::Date(ws.ticket_updated[t]),
         "open" => FieldValue::Bool(r::ticket_state_of(t) != 3),
         "state" => FieldValue::Str(
-            ["submitted", "in_progress", "waiting_on_customer", "resolved"][r::ticket_state_of(t)]
-                .into(),
+            [
+                "submitted",
+                "in_progress",
+                "waiting_on_customer",
+                "resolved",
+            ][r::ticket_state_of(t)]
+            .into(),
         ),
-        "ticket_type_id" => FieldValue::Int(
-            (g::TICKET_TYPE_ID_BASE + r::ticket_type_of(ws, t) as u64) as i64,
-        ),
+        "ticket_type_id" => {
+            FieldValue::Int((g::TICKET_TYPE_ID_BASE + r::ticket_type_of(ws, t) as u64) as i64)
+        }
         "contact_ids" => FieldValue::Many(vec![g::contact_id(r::ticket_contact(ws, t))]),
         _ => return None,
     })
@@ -819,7 +863,12 @@ async fn tickets_search(
         field_sample(f).filter(|_| {
             matches!(
                 f,
-                "id" | "created_at" | "updated_at" | "open" | "state" | "ticket_type_id" | "contact_ids"
+                "id" | "created_at"
+                    | "updated_at"
+                    | "open"
+                    | "state"
+                    | "ticket_type_id"
+                    | "contact_ids"
             )
         })
     };
@@ -836,7 +885,9 @@ async fn tickets_search(
         &|i, f| sort_value(ticket_field(&ws, i, f), i),
     );
     let tickets: Vec<Value> = page.into_iter().map(|t| r::ticket(&ws, t)).collect();
-    ok(json!({"type": "ticket.list", "tickets": tickets, "total_count": total, "pages": cursor_pages(req.offset, req.per_page, total)}))
+    ok(
+        json!({"type": "ticket.list", "tickets": tickets, "total_count": total, "pages": cursor_pages(req.offset, req.per_page, total)}),
+    )
 }
 
 async fn ticket_by_id(State(st): State<Shared>, Path(id): Path<String>) -> Response {
@@ -885,7 +936,11 @@ fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for k in 0..4 {
             if k <= chunk.len() {
@@ -925,7 +980,12 @@ async fn macros(State(st): State<Shared>, Query(q): Params) -> Response {
     let since = match q.get("updated_since") {
         Some(v) => match v.parse::<i64>() {
             Ok(t) => Some(t),
-            Err(_) => return bad_request("parameter_invalid", "updated_since must be a unix timestamp"),
+            Err(_) => {
+                return bad_request(
+                    "parameter_invalid",
+                    "updated_since must be a unix timestamp",
+                );
+            }
         },
         None => None,
     };
@@ -934,10 +994,17 @@ async fn macros(State(st): State<Shared>, Query(q): Params) -> Response {
         Some(c) => {
             let parsed = unbase64(c)
                 .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-                .and_then(|v| Some((v.get(0)?.as_f64()? as i64, v.get(1)?.as_str()?.parse::<u64>().ok()?)));
+                .and_then(|v| {
+                    Some((
+                        v.get(0)?.as_f64()? as i64,
+                        v.get(1)?.as_str()?.parse::<u64>().ok()?,
+                    ))
+                });
             match parsed {
                 Some(p) => Some(p),
-                None => return bad_request("parameter_invalid", "starting_after is not a valid cursor"),
+                None => {
+                    return bad_request("parameter_invalid", "starting_after is not a valid cursor");
+                }
             }
         }
         None => None,

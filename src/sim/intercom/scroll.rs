@@ -59,8 +59,7 @@ impl Scrolls {
                     return ScrollStep::Exists;
                 }
                 self.counter += 1;
-                let mut rng =
-                    crate::rng::Rng::derive(seed, &["scroll", &self.counter.to_string()]);
+                let mut rng = crate::rng::Rng::derive(seed, &["scroll", &self.counter.to_string()]);
                 let h = rng.hex(16);
                 let param = format!(
                     "{}-{}-{}-{}-{}",

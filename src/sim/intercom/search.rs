@@ -227,7 +227,8 @@ fn compare(actual: &FieldValue, op: Op, value: &Value, dates: DateSemantics) -> 
 }
 
 fn as_int(v: &Value) -> Option<i64> {
-    v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 fn as_text(v: &Value) -> Option<String> {
