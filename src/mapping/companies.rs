@@ -193,7 +193,9 @@ mod tests {
     #[test]
     fn names_are_fitted_into_three_to_255_characters() {
         let long = "x".repeat(300);
-        let table: [(Option<&str>, Option<&str>, &str, &str, bool); 7] = [
+        // (name, company_id, id, expected name, noted)
+        type Row<'a> = (Option<&'a str>, Option<&'a str>, &'a str, &'a str, bool);
+        let table: [Row; 7] = [
             (Some("Acme Inc"), Some("c-1"), "5f1", "Acme Inc", false),
             (Some("  Acme  "), None, "5f1", "Acme", false),
             (None, Some("acme-42"), "5f1", "acme-42", true),
