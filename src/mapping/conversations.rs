@@ -234,7 +234,11 @@ pub fn conversation_body(
     if !refs.tags.is_empty() {
         body["tags"] = json!(refs.tags);
     }
-    if let Some(priority) = conversation.priority.as_ref().and_then(|p| priority(p.as_str())) {
+    if let Some(priority) = conversation
+        .priority
+        .as_ref()
+        .and_then(|p| priority(p.as_str()))
+    {
         body["priority"] = json!(priority);
     }
     if !refs.custom.is_empty() {
@@ -393,7 +397,11 @@ pub fn timeline_line(part: &ConversationPart) -> String {
     let when = part
         .created_at
         .map_or_else(|| "unknown time".to_string(), unix_to_iso);
-    let what = part.part_type.as_deref().unwrap_or("event").replace('_', " ");
+    let what = part
+        .part_type
+        .as_deref()
+        .unwrap_or("event")
+        .replace('_', " ");
     let mut line = format!("{when} — {what} by {}", author_label(part.author.as_ref()));
     if let Some(to) = &part.assigned_to
         && let Some(id) = &to.id
@@ -489,8 +497,8 @@ pub fn final_state(
     ended_by: Option<&str>,
 ) -> Option<Value> {
     let state = conversation.state.as_ref().map(|s| s.as_str().to_string());
-    let closed = state.as_deref() == Some("closed")
-        || (state.is_none() && conversation.open == Some(false));
+    let closed =
+        state.as_deref() == Some("closed") || (state.is_none() && conversation.open == Some(false));
     if closed {
         let ended_at = close
             .and_then(|p| p.created_at)
@@ -555,7 +563,10 @@ mod tests {
             (Some("close"), PartRole::Timeline),
             (Some("open"), PartRole::Timeline),
             (Some("snoozed"), PartRole::Timeline),
-            (Some("conversation_attribute_updated_by_admin"), PartRole::Timeline),
+            (
+                Some("conversation_attribute_updated_by_admin"),
+                PartRole::Timeline,
+            ),
             (None, PartRole::Timeline),
         ];
         for (t, role) in table {
@@ -587,7 +598,11 @@ mod tests {
             (Some("conversation"), Some("customer_initiated"), "chat"),
             (Some("conversation"), Some("admin_initiated"), "chat"),
             (Some("email"), Some("customer_initiated"), "email"),
-            (Some("conversation"), Some("customer_initiated_email"), "email"),
+            (
+                Some("conversation"),
+                Some("customer_initiated_email"),
+                "email",
+            ),
             (Some("twitter"), None, "twitter-dm"),
             (Some("facebook"), None, "facebook"),
             (Some("whatsapp"), None, "whatsapp"),
@@ -603,7 +618,10 @@ mod tests {
     fn html_becomes_visible_text() {
         let table = [
             ("<p>Hello <b>there</b></p><p>Bye</p>", "Hello there Bye"),
-            ("Fish &amp; chips &lt;3 &#233;t&#xE9; &nbsp;x", "Fish & chips <3 été x"),
+            (
+                "Fish &amp; chips &lt;3 &#233;t&#xE9; &nbsp;x",
+                "Fish & chips <3 été x",
+            ),
             ("a &unknown; b & c", "a &unknown; b & c"),
             ("1 < 2", "1 < 2"),
             ("  spaced\n\n out  ", "spaced out"),
@@ -719,13 +737,18 @@ mod tests {
         );
         assert_eq!(b["direction"], "in");
         assert_eq!(b["status"], "received");
-        assert!(b.get("createdBy").is_none(), "a customer's message is not by a user");
+        assert!(
+            b.get("createdBy").is_none(),
+            "a customer's message is not by a user"
+        );
     }
 
     #[test]
     fn notes_carry_author_time_and_text() {
-        let p = part(json!({"id": "5", "part_type": "note", "body": "<p>Call <b>back</b></p>",
-                            "created_at": 1_700_000_100, "author": {"type": "admin", "id": "7"}}));
+        let p = part(
+            json!({"id": "5", "part_type": "note", "body": "<p>Call <b>back</b></p>",
+                            "created_at": 1_700_000_100, "author": {"type": "admin", "id": "7"}}),
+        );
         let b = note_body("5", &p, "conv", Some("u7"), &[], "now");
         assert_eq!(
             b,
@@ -736,9 +759,11 @@ mod tests {
 
     #[test]
     fn timeline_note_lists_events_oldest_first() {
-        let a = part(json!({"id": "1", "part_type": "assignment", "created_at": 200,
+        let a = part(
+            json!({"id": "1", "part_type": "assignment", "created_at": 200,
                             "author": {"type": "admin", "id": "7", "name": "Ann"},
-                            "assigned_to": {"type": "admin", "id": "8"}}));
+                            "assigned_to": {"type": "admin", "id": "8"}}),
+        );
         let c = part(json!({"id": "2", "part_type": "close", "created_at": 300,
                             "author": {"type": "admin", "id": "7", "name": "Ann"}}));
         let b = timeline_note_body("42", "conv", &[&c, &a], "now");
@@ -790,6 +815,9 @@ mod tests {
         let open = conversation(json!({"state": "open"}));
         assert_eq!(final_state("k3", &open, None, None), None);
         let parts = [&close];
-        assert_eq!(close_part(&parts).and_then(|p| p.id.clone()).unwrap().0, "9");
+        assert_eq!(
+            close_part(&parts).and_then(|p| p.id.clone()).unwrap().0,
+            "9"
+        );
     }
 }
