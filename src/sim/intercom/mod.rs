@@ -1,1 +1,329 @@
-//! Simulator of Intercom's REST API 2.16.
+//! Simulator of Intercom's REST API 2.16 over axum on loopback, serving a generated workspace.
+//!
+//! Every API route sits behind one gate that does what Intercom does before a handler runs:
+//! bearer auth (`401 unauthorized`), the `Intercom-Version` header (missing → 2.16, unknown →
+//! `400 intercom_version_invalid`), the 10-second rate window (`X-RateLimit-*`, `429
+//! rate_limit_exceeded`), added latency and injected faults. The `/__sim/` routes (truth,
+//! request counts, touches) bypass all of that and are not counted; attachment files under
+//! `/__files/` are served like a CDN: no bearer, signed URLs that expire.
+
+pub mod generate;
+mod rate;
+mod render;
+mod routes;
+mod scroll;
+mod search;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Mutex, OnceLock, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::rng::Rng;
+use crate::sim::faults::{FaultKind, FaultSpec, Side, Timing};
+use crate::sim::{SimHandle, SizePreset};
+
+use generate::Workspace;
+use rate::RateWindow;
+use scroll::Scrolls;
+
+/// API versions the `Intercom-Version` header may name (the 2.16 spec's enum).
+const KNOWN_VERSIONS: [&str; 22] = [
+    "1.0", "1.1", "1.2", "1.3", "1.4", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7",
+    "2.8", "2.9", "2.10", "2.11", "2.12", "2.13", "2.14", "2.15", "2.16",
+];
+
+/// How the Intercom simulator behaves.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub seed: u64,
+    pub size: SizePreset,
+    /// Requests allowed per 10-second window (1,667 ≈ 10,000/min).
+    pub rate_per_window: u32,
+    /// Added to every API response.
+    pub latency: Duration,
+    /// An open companies scroll idle this long expires.
+    pub scroll_idle: Duration,
+    /// Lifetime of attachment URLs.
+    pub attachment_ttl: Duration,
+    pub faults: FaultSpec,
+    /// How long an injected timeout holds its answer.
+    pub fault_hang: Duration,
+}
+
+impl Config {
+    pub fn new(seed: u64, size: SizePreset) -> Config {
+        Config {
+            seed,
+            size,
+            rate_per_window: 1667,
+            latency: Duration::ZERO,
+            scroll_idle: Duration::from_secs(60),
+            attachment_ttl: Duration::from_secs(30 * 60),
+            faults: FaultSpec::none(),
+            fault_hang: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Requests seen by the API routes, for `/__sim/requests`.
+#[derive(Debug, Default)]
+struct RequestLog {
+    count: u64,
+    by_route: BTreeMap<String, u64>,
+    throttled: u64,
+}
+
+/// Shared state of one simulator.
+pub(crate) struct SimState {
+    config: Config,
+    token: String,
+    workspace: RwLock<Workspace>,
+    base_url: OnceLock<String>,
+    rate: RateWindow,
+    scrolls: Mutex<Scrolls>,
+    requests: Mutex<RequestLog>,
+    fault_rng: Mutex<Rng>,
+    /// Key for attachment URL signatures.
+    file_key: String,
+}
+
+type Shared = std::sync::Arc<SimState>;
+
+/// Locks a mutex, recovering from poisoning: the guarded data stays consistent per operation.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+impl SimState {
+    fn workspace(&self) -> std::sync::RwLockReadGuard<'_, Workspace> {
+        match self.workspace.read() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn workspace_mut(&self) -> std::sync::RwLockWriteGuard<'_, Workspace> {
+        match self.workspace.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn base(&self) -> &str {
+        self.base_url.get().map(String::as_str).unwrap_or("")
+    }
+
+    fn sign(&self, file_id: &str, expires: i64) -> String {
+        let digest = Sha256::digest(format!("{}|{file_id}|{expires}", self.file_key).as_bytes());
+        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A signed, expiring URL for an attachment file.
+    fn file_url(&self, file: &generate::FileRef) -> String {
+        let expires = crate::timefmt::now_unix() + self.config.attachment_ttl.as_secs() as i64;
+        format!(
+            "{}/__files/{}/{}?expires={expires}&sig={}",
+            self.base(),
+            file.id,
+            file.name,
+            self.sign(&file.id, expires)
+        )
+    }
+}
+
+/// The token a simulator with `seed` accepts.
+fn token_for(seed: u64) -> String {
+    format!("sim_ic_{}", Rng::derive(seed, &["intercom-token"]).hex(20))
+}
+
+/// `(name, email)` of every admin of the generated workspace, in id order.
+pub fn admin_identities(seed: u64, size: SizePreset) -> Vec<(String, String)> {
+    let n = generate::Sizes::of(size).admins;
+    (0..n).map(|i| render::admin_identity(seed, i)).collect()
+}
+
+/// Starts the simulator on `addr` (port 0 picks a free port).
+pub async fn spawn(config: Config, addr: SocketAddr) -> std::io::Result<SimHandle> {
+    let anchor = crate::timefmt::day_start(crate::timefmt::now_unix());
+    let workspace = Workspace::generate(config.seed, config.size, anchor);
+    let token = token_for(config.seed);
+    let state: Shared = std::sync::Arc::new(SimState {
+        token: token.clone(),
+        workspace: RwLock::new(workspace),
+        base_url: OnceLock::new(),
+        rate: RateWindow::new(config.rate_per_window),
+        scrolls: Mutex::new(Scrolls::default()),
+        requests: Mutex::new(RequestLog::default()),
+        fault_rng: Mutex::new(Rng::derive(config.seed, &["intercom-faults"])),
+        file_key: Rng::derive(config.seed, &["intercom-file-key"]).hex(16),
+        config,
+    });
+    let router = router(state.clone());
+    let handle = SimHandle::serve(router, addr, token).await?;
+    let _ = state.base_url.set(handle.url.clone());
+    Ok(handle)
+}
+
+fn router(state: Shared) -> Router {
+    let api = routes::api_routes()
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api_gate,
+        ))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "Resource Not Found") });
+    let sim = Router::new()
+        .route("/__sim/truth", axum::routing::get(routes::truth))
+        .route("/__sim/requests", axum::routing::get(sim_requests))
+        .route("/__sim/touch", axum::routing::post(routes::touch))
+        .route(
+            "/__files/{id}/{name}",
+            axum::routing::get(routes::file_download),
+        );
+    sim.merge(api).with_state(state)
+}
+
+/// An `error.list` response.
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    let request_id = Rng::from_entropy().hex(10);
+    (
+        status,
+        axum::Json(json!({
+            "type": "error.list",
+            "request_id": request_id,
+            "errors": [{"code": code, "message": message}],
+        })),
+    )
+        .into_response()
+}
+
+async fn sim_requests(State(state): State<Shared>) -> Response {
+    let log = lock(&state.requests);
+    axum::Json(json!({
+        "count": log.count,
+        "by_route": log.by_route,
+        "throttled": log.throttled,
+    }))
+    .into_response()
+}
+
+fn set_rate_headers(response: &mut Response, d: rate::RateDecision) {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-ratelimit-limit", d.limit.to_string()),
+        ("x-ratelimit-remaining", d.remaining.to_string()),
+        ("x-ratelimit-reset", d.reset.to_string()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+}
+
+/// The path with its ids replaced by `{id}`, so requests group by route.
+fn route_key(path: &str) -> String {
+    path.split('/')
+        .map(|seg| {
+            let numeric = !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit());
+            let hex_id = seg.len() == 24 && seg.bytes().all(|b| b.is_ascii_hexdigit());
+            if numeric || hex_id { "{id}" } else { seg }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// What Intercom does before any handler: count, auth, version, rate, latency, faults.
+async fn api_gate(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let route = format!("{} {}", request.method(), route_key(request.uri().path()));
+    {
+        let mut log = lock(&state.requests);
+        log.count += 1;
+        *log.by_route.entry(route.clone()).or_insert(0) += 1;
+    }
+    let authorised = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| t.trim() == state.token);
+    if !authorised {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Access Token Invalid",
+        );
+    }
+    let decision = state.rate.admit(crate::timefmt::now_unix());
+    if let Some(version) = request.headers().get("intercom-version") {
+        let known = version
+            .to_str()
+            .map(|v| KNOWN_VERSIONS.contains(&v.trim()))
+            .unwrap_or(false);
+        if !known {
+            let mut response = error(
+                StatusCode::BAD_REQUEST,
+                "intercom_version_invalid",
+                "The requested version could not be found",
+            );
+            set_rate_headers(&mut response, decision);
+            return response;
+        }
+    }
+    if !decision.allowed {
+        lock(&state.requests).throttled += 1;
+        let mut response = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_exceeded",
+            &format!("Exceeded rate limit of {} in 10_seconds", decision.limit),
+        );
+        set_rate_headers(&mut response, decision);
+        return response;
+    }
+    if !state.config.latency.is_zero() {
+        tokio::time::sleep(state.config.latency).await;
+    }
+    let fault = {
+        let mut rng = lock(&state.fault_rng);
+        state.config.faults.draw(Side::Intercom, &mut rng)
+    };
+    // A network error on the scroll kills it, as Intercom's reference describes: the client
+    // cannot resume and must restart from the beginning.
+    let continues_scroll = route == "GET /companies/scroll"
+        && request
+            .uri()
+            .query()
+            .is_some_and(|q| q.contains("scroll_param="));
+    let kills_scroll = continues_scroll
+        && fault.is_some_and(|f| {
+            matches!(
+                f.kind,
+                FaultKind::ServerError | FaultKind::Timeout | FaultKind::Reset
+            )
+        });
+    if kills_scroll && fault.is_some_and(|f| f.timing == Timing::BeforeWrite) {
+        lock(&state.scrolls).kill();
+    }
+    let scroll_state = state.clone();
+    let handler = async move {
+        let response = next.run(request).await;
+        if kills_scroll {
+            lock(&scroll_state.scrolls).kill();
+        }
+        response
+    };
+    let mut response =
+        crate::sim::faults::apply(fault, state.config.fault_hang, error, handler).await;
+    set_rate_headers(&mut response, decision);
+    response
+}
