@@ -22,6 +22,8 @@ const TAGS: &str = "tags";
 pub struct Refs {
     users: Mutex<HashMap<String, Option<String>>>,
     tags: Mutex<HashMap<String, Option<String>>>,
+    /// Kustomer's tags by name, listed once (only when a tag is missing from the ledger).
+    listed: tokio::sync::OnceCell<HashMap<String, String>>,
     pub conversation_fields: Vec<FieldMapping>,
 }
 
@@ -48,6 +50,7 @@ impl Refs {
         Ok(Refs {
             users: Mutex::new(HashMap::new()),
             tags: Mutex::new(HashMap::new()),
+            listed: tokio::sync::OnceCell::new(),
             conversation_fields,
         })
     }
@@ -127,8 +130,18 @@ impl Refs {
                 .map(|t| t.id))
         };
         // Another run or phase may have made it under the same name.
-        let outcome = match find().await {
-            Ok(Some(id)) => {
+        let listed = self
+            .listed
+            .get_or_init(|| async {
+                ctx.kustomer
+                    .list_tags()
+                    .await
+                    .map(|tags| tags.into_iter().map(|t| (t.name, t.id)).collect())
+                    .unwrap_or_default()
+            })
+            .await;
+        let outcome = match listed.get(name).cloned() {
+            Some(id) => {
                 ctx.ledger.mark_done(TAGS, tag_id, &id)?;
                 Outcome::Done(id)
             }
