@@ -381,7 +381,7 @@ async fn conversations_land_field_by_field() {
                 let close = parts_of(id)
                     .into_iter()
                     .filter(|p| p.part_type.as_deref() == Some("close"))
-                    .last()
+                    .max_by_key(|p| p.created_at)
                     .unwrap();
                 assert_eq!(at["status"], "done", "{id}");
                 assert_eq!(at["ended"], true);
