@@ -1,10 +1,84 @@
-//! `i2k plan`.
+//! `i2k plan`: prints the scope from the ledger — every object type with its count in Intercom,
+//! its bucket, what cannot be carried, and the load-time estimate at the Kustomer plan's budget.
+//! Needs only the Intercom side; when nothing is staged yet it extracts first, saying so.
 
 use std::process::ExitCode;
 
-use crate::cli::PlanArgs;
+use crate::cli::{EXIT_BAD_INPUT, PlanArgs};
 use crate::commands::Context;
+use crate::commands::extract::{extract_with_progress, intercom_client};
+use crate::engine::plan::{
+    DEFAULT_RATE_SHARE, Plan, build_plan, counts_from_ledger, human_duration,
+};
+use crate::ledger::Ledger;
 
-pub async fn run(_ctx: &Context, _args: PlanArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`i2k plan` is not built yet")
+pub async fn run(ctx: &Context, args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let state = ctx.state_dir()?;
+    let ledger = Ledger::open(&state)?;
+    let staged = ledger.read(|r| r.source_counts())?;
+    if staged.values().all(|n| *n == 0) {
+        eprintln!(
+            "nothing is staged in {} yet: extracting the workspace first",
+            state.display()
+        );
+        let Some(client) = intercom_client(ctx)? else {
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        };
+        // Progress goes to stderr as plain lines so `--json` stays one object on stdout.
+        let code = extract_with_progress(&client, &ledger, &state, true).await?;
+        if code != ExitCode::SUCCESS {
+            return Ok(code);
+        }
+    }
+    let (counts, unused_segments) = ledger.read(counts_from_ledger)?;
+    let share = ctx.file.kustomer.rate_share.unwrap_or(DEFAULT_RATE_SHARE);
+    let plan = build_plan(&counts, unused_segments, args.kustomer_rate, share);
+    if args.json {
+        println!("{}", serde_json::to_string(&plan)?);
+    } else {
+        print_plan(&plan);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_plan(plan: &Plan) {
+    println!(
+        "{:<24} {:>10}  {:<8} {:>14}  note",
+        "type", "count", "bucket", "not carried"
+    );
+    for row in &plan.types {
+        println!(
+            "{:<24} {:>10}  {:<8} {:>14}  {}",
+            row.object,
+            row.count,
+            row.bucket.label(),
+            row.not_retrievable,
+            row.note
+        );
+    }
+    let parts = plan
+        .types
+        .iter()
+        .find(|r| r.object == "conversation_parts")
+        .map_or(0, |r| r.not_retrievable);
+    let events = plan
+        .types
+        .iter()
+        .find(|r| r.object == "data_events")
+        .map_or(0, |r| r.not_retrievable);
+    println!();
+    println!(
+        "cannot be carried: {parts} conversation parts beyond 500, {events} events older than 90 days"
+    );
+    println!("manual:");
+    for item in &plan.manual {
+        println!("  - {item}");
+    }
+    println!(
+        "estimate: {} Kustomer requests at {} req/min × {:.0}% share ≈ {}",
+        plan.kustomer_requests,
+        plan.kustomer_rate_per_minute,
+        plan.rate_share * 100.0,
+        human_duration(plan.estimate_seconds)
+    );
 }

@@ -4,6 +4,7 @@ pub mod archive;
 pub mod context;
 pub mod control;
 pub mod decisions;
+pub mod extract;
 pub mod handle;
 pub mod load;
 pub mod manual;

@@ -9,9 +9,12 @@
 //! - help-center themes and workflows have no API on either side: they are manual items, listed
 //!   beside the types (they are not object types of the ground truth).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::engine::model::{Bucket, OBJECT_TYPES, ScopeItem};
+use crate::ledger::{LedgerError, LedgerReader};
 
 /// Records per Kustomer bulk request.
 pub const BULK_BATCH: u64 = 100;
@@ -101,7 +104,7 @@ pub fn kustomer_requests(object: &str, migrated: u64) -> u64 {
 
 /// Builds the plan from the counts per type (missing types count 0).
 pub fn build_plan(
-    counts: &std::collections::BTreeMap<String, TypeCount>,
+    counts: &BTreeMap<String, TypeCount>,
     unused_segments: u64,
     kustomer_rate_per_minute: u32,
     rate_share: f64,
@@ -180,6 +183,54 @@ pub fn build_plan(
     }
 }
 
+/// Counts per type from what extraction staged: records in the ledger plus what the API cannot
+/// return (recorded per conversation and per contact), and the segments nobody is in.
+pub fn counts_from_ledger(
+    reader: &LedgerReader,
+) -> Result<(BTreeMap<String, TypeCount>, u64), LedgerError> {
+    let staged = reader.source_counts()?;
+    let hidden = reader.not_retrievable()?;
+    let mut counts: BTreeMap<String, TypeCount> = BTreeMap::new();
+    for object in OBJECT_TYPES {
+        let not_retrievable = hidden.get(object).copied().unwrap_or(0);
+        counts.insert(
+            object.to_string(),
+            TypeCount {
+                count: staged.get(object).copied().unwrap_or(0) + not_retrievable,
+                not_retrievable,
+                problems: 0,
+            },
+        );
+    }
+    let mut offset = 0;
+    loop {
+        let page = reader.source_problems(offset, 500)?;
+        if page.is_empty() {
+            break;
+        }
+        offset += page.len();
+        for record in page {
+            if let Some(c) = counts.get_mut(&record.kind) {
+                c.problems += 1;
+            }
+        }
+    }
+    let mut unused_segments = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let page = reader.sources_page("segments", after.as_deref(), 500)?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.source_id.clone());
+        for record in &page {
+            let raw: serde_json::Value = serde_json::from_str(&record.raw).unwrap_or_default();
+            if raw.get("count").and_then(serde_json::Value::as_u64) == Some(0) {
+                unused_segments += 1;
+            }
+        }
+    }
+    Ok((counts, unused_segments))
+}
+
 /// `3725` → `1 h 2 min 5 s`.
 pub fn human_duration(secs: u64) -> String {
     let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
@@ -193,7 +244,6 @@ pub fn human_duration(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     #[test]
     fn bulk_types_cost_one_request_per_hundred_and_uncarried_records_cost_nothing() {

@@ -1,0 +1,1129 @@
+//! Extraction: stages the whole Intercom workspace in the ledger as raw JSON, listing by listing,
+//! saving each listing's position after every page so an interrupted run resumes where it
+//! stopped, and on a later run fetching only what changed (search listings re-queried from the
+//! day before the last `updated_at` seen; sub-lists fetched only for records whose `updated_at`
+//! moved). One unreadable record never stops a run: its problem is recorded against it.
+//!
+//! Source kinds staged: the ground-truth types of `model::OBJECT_TYPES`, plus helpers the load
+//! reads: `data_attributes_standard` (built-in attributes), `office_hours_exceptions`,
+//! `event_summaries`, `contact_segments`, `contact_tags`, `contact_companies`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+use crate::engine::control::{Cancelled, Control};
+use crate::engine::model::ExtractProgress;
+use crate::http::ApiError;
+use crate::intercom::lenient::{id_from_value, time_from_value};
+use crate::intercom::models::{Article, Contact, Conversation, EventSummary};
+use crate::intercom::{IntercomClient, IntercomError, Listing, Position, Searchable, WholeList};
+use crate::ledger::{ExtractCursor, Ledger, LedgerError, SourceRecord};
+
+/// Per-record requests in flight (conversations, contacts' sub-lists). The rate gate keeps them
+/// inside the budget; this only needs to be enough to hide each request's latency.
+pub const DEFAULT_CONCURRENCY: usize = 12;
+/// Listing only returns events of the last 90 days; a little margin for clocks and day edges.
+const EVENT_LISTING_WINDOW_SECS: i64 = 91 * 86_400;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// Intercom refused the token or the workspace: nothing can be read.
+    #[error("Intercom refused access: {0}")]
+    Refused(ApiError),
+    #[error("extraction was interrupted; run it again to resume where it stopped")]
+    Cancelled,
+    #[error("cannot write attachments under {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<Cancelled> for ExtractError {
+    fn from(_: Cancelled) -> Self {
+        ExtractError::Cancelled
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ExtractOptions {
+    /// Where attachment files go, named by their SHA-256 (`<state>/attachments`).
+    pub attachments_dir: PathBuf,
+    pub concurrency: usize,
+}
+
+impl ExtractOptions {
+    pub fn for_state_dir(state: &Path) -> ExtractOptions {
+        ExtractOptions {
+            attachments_dir: state.join("attachments"),
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+}
+
+/// A record that could not be read in full.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordProblem {
+    pub kind: String,
+    pub source_id: String,
+    pub problem: String,
+}
+
+/// What one extraction run did.
+#[derive(Debug, Clone, Default)]
+pub struct ExtractSummary {
+    /// Records staged (new or changed) in this run, per kind.
+    pub staged: BTreeMap<String, u64>,
+    pub problems: Vec<RecordProblem>,
+    pub warnings: Vec<String>,
+    /// Listings that could not be completed (their error); a later run resumes them.
+    pub incomplete: Vec<String>,
+    /// Intercom API requests sent (attachment downloads not counted).
+    pub requests: u64,
+    pub elapsed: Duration,
+    /// Requests and time of the per-conversation retrieval stage, for the budget benchmark.
+    pub conversation_requests: u64,
+    pub conversation_elapsed: Duration,
+}
+
+impl ExtractSummary {
+    /// Whether every listing completed (records with problems do not count against it).
+    pub fn complete(&self) -> bool {
+        self.incomplete.is_empty()
+    }
+}
+
+/// Records and figures produced for one record and its sub-lists.
+#[derive(Default)]
+struct Batch {
+    records: Vec<SourceRecord>,
+    not_retrievable: Vec<(String, String, u64, String)>,
+    warnings: Vec<String>,
+}
+
+impl Batch {
+    fn push(&mut self, record: SourceRecord) {
+        self.records.push(record);
+    }
+
+    fn absorb(&mut self, other: Batch) {
+        self.records.extend(other.records);
+        self.not_retrievable.extend(other.not_retrievable);
+        self.warnings.extend(other.warnings);
+    }
+}
+
+/// Runs one extraction over the whole workspace.
+pub async fn extract(
+    client: &IntercomClient,
+    ledger: &Ledger,
+    options: &ExtractOptions,
+    control: &Control,
+    progress: Option<watch::Sender<Vec<ExtractProgress>>>,
+) -> Result<ExtractSummary, ExtractError> {
+    std::fs::create_dir_all(&options.attachments_dir).map_err(|source| ExtractError::Io {
+        path: options.attachments_dir.clone(),
+        source,
+    })?;
+    let extractor = Extractor {
+        client,
+        ledger,
+        options,
+        control,
+        progress,
+        summary: Mutex::new(ExtractSummary::default()),
+        totals: Mutex::new(BTreeMap::new()),
+        done: Mutex::new(Vec::new()),
+    };
+    let start = Instant::now();
+    let requests_before = client.gate().budget().requests;
+    extractor.run().await?;
+    ledger.flush().await?;
+    let mut summary = extractor.take_summary();
+    summary.requests = client.gate().budget().requests - requests_before;
+    summary.elapsed = start.elapsed();
+    Ok(summary)
+}
+
+struct Extractor<'a> {
+    client: &'a IntercomClient,
+    ledger: &'a Ledger,
+    options: &'a ExtractOptions,
+    control: &'a Control,
+    progress: Option<watch::Sender<Vec<ExtractProgress>>>,
+    summary: Mutex<ExtractSummary>,
+    totals: Mutex<BTreeMap<String, u64>>,
+    done: Mutex<Vec<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The record's id as text, from a number or a string.
+fn id_of(v: &Value) -> Option<String> {
+    v.get("id").and_then(id_from_value).map(|i| i.0)
+}
+
+fn updated_of(v: &Value) -> Option<i64> {
+    v.get("updated_at").and_then(time_from_value)
+}
+
+fn sha_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A source record for `raw`; a record without an id gets one from its content, with a problem.
+fn source(kind: &str, raw: &Value, parent: Option<&str>) -> SourceRecord {
+    let text = raw.to_string();
+    let (source_id, problem) = match id_of(raw) {
+        Some(id) => (id, None),
+        None => (
+            format!("noid-{}", &sha_hex(text.as_bytes())[..16]),
+            Some("the record has no id".to_string()),
+        ),
+    };
+    SourceRecord {
+        kind: kind.to_string(),
+        source_id,
+        parent_id: parent.map(str::to_string),
+        updated_at: updated_of(raw),
+        raw: text,
+        problem,
+    }
+}
+
+fn with_problem(mut record: SourceRecord, problem: Option<String>) -> SourceRecord {
+    if let Some(p) = problem {
+        record.problem = Some(match record.problem.take() {
+            Some(existing) => format!("{existing}; {p}"),
+            None => p,
+        });
+    }
+    record
+}
+
+/// Listing names, the keys of the ledger's cursors.
+mod listing_key {
+    pub const COMPANIES: &str = "companies:scroll";
+    pub const COLLECTIONS: &str = "collections";
+    pub const ARTICLES: &str = "articles";
+    pub const MACROS: &str = "macros";
+
+    pub fn search(object: crate::intercom::Searchable) -> &'static str {
+        match object {
+            crate::intercom::Searchable::Contacts => "contacts:search",
+            crate::intercom::Searchable::Conversations => "conversations:search",
+            crate::intercom::Searchable::Tickets => "tickets:search",
+        }
+    }
+}
+
+/// A search listing's saved cursor: the `since` of the pass in progress and its position.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct SearchCursor {
+    since: Option<i64>,
+    position: Option<Position>,
+}
+
+impl<'a> Extractor<'a> {
+    async fn run(&self) -> Result<(), ExtractError> {
+        self.whole_lists().await?;
+        self.companies().await?;
+        self.search(Searchable::Contacts).await?;
+        self.help_center().await?;
+        self.search(Searchable::Conversations).await?;
+        self.search(Searchable::Tickets).await?;
+        self.macros().await?;
+        self.publish();
+        Ok(())
+    }
+
+    fn take_summary(&self) -> ExtractSummary {
+        std::mem::take(&mut *lock(&self.summary))
+    }
+
+    /// Handles a listing-level failure: an auth refusal ends the run, anything else is noted and
+    /// the run goes on with the other listings.
+    fn listing_failed(&self, listing: &str, err: IntercomError) -> Result<(), ExtractError> {
+        if let Some(api) = err.api()
+            && api.is_auth()
+        {
+            let IntercomError::Api(api) = err else {
+                unreachable!("checked above")
+            };
+            return Err(ExtractError::Refused(api));
+        }
+        let message = format!("{listing}: {err}");
+        let _ = self.ledger.add_warning(listing, None, &message);
+        lock(&self.summary).incomplete.push(message);
+        Ok(())
+    }
+
+    fn warn(&self, kind: &str, source_id: Option<&str>, message: String) {
+        let _ = self.ledger.add_warning(kind, source_id, &message);
+        lock(&self.summary).warnings.push(message);
+    }
+
+    /// Writes a batch: records, then not-retrievable figures and warnings.
+    async fn stage(&self, batch: Batch) -> Result<(), ExtractError> {
+        for (kind, scope, count, reason) in &batch.not_retrievable {
+            self.ledger
+                .set_not_retrievable(kind, scope, *count, reason)?;
+        }
+        for w in batch.warnings {
+            self.warn("extract", None, w);
+        }
+        if batch.records.is_empty() {
+            return Ok(());
+        }
+        {
+            let mut summary = lock(&self.summary);
+            for r in &batch.records {
+                *summary.staged.entry(r.kind.clone()).or_default() += 1;
+                if let Some(problem) = &r.problem {
+                    summary.problems.push(RecordProblem {
+                        kind: r.kind.clone(),
+                        source_id: r.source_id.clone(),
+                        problem: problem.clone(),
+                    });
+                }
+            }
+        }
+        self.ledger.put_sources(batch.records).await?;
+        self.publish();
+        Ok(())
+    }
+
+    /// Of `records`, those new to the ledger, changed since staged, or staged with a problem.
+    fn changed<'v>(
+        &self,
+        kind: &str,
+        records: &'v [Value],
+    ) -> Result<Vec<&'v Value>, ExtractError> {
+        let keyed: Vec<(Option<String>, &Value)> = records.iter().map(|r| (id_of(r), r)).collect();
+        let out = self.ledger.read(|reader| {
+            let mut out = Vec::new();
+            for (id, record) in &keyed {
+                let Some(id) = id else {
+                    out.push(*record);
+                    continue;
+                };
+                let updated = updated_of(record);
+                match reader.source(kind, id)? {
+                    // Records without `updated_at` (admins, tags…) are compared by content.
+                    Some(staged)
+                        if staged.problem.is_none()
+                            && staged.updated_at == updated
+                            && (updated.is_some() || staged.raw == record.to_string()) => {}
+                    _ => out.push(*record),
+                }
+            }
+            Ok(out)
+        })?;
+        Ok(out)
+    }
+
+    fn publish(&self) {
+        let Some(tx) = &self.progress else { return };
+        let counters = self.ledger.counters();
+        let totals = lock(&self.totals).clone();
+        let done = lock(&self.done).clone();
+        let rows = crate::engine::model::OBJECT_TYPES
+            .iter()
+            .map(|object| ExtractProgress {
+                object: object.to_string(),
+                fetched: counters.source(object),
+                total: totals.get(*object).copied(),
+                complete: done.iter().any(|d| d == object),
+            })
+            .collect();
+        tx.send_replace(rows);
+    }
+
+    fn mark_done(&self, objects: &[&str]) {
+        lock(&self.done).extend(objects.iter().map(|o| o.to_string()));
+        self.publish();
+    }
+
+    // ---- unpaginated lists --------------------------------------------------------------
+
+    async fn whole_lists(&self) -> Result<(), ExtractError> {
+        for list in WholeList::ALL {
+            self.control.checkpoint().await?;
+            let records = match self.client.whole_list(list).await {
+                Ok(r) => r,
+                Err(e) => {
+                    self.listing_failed(list.route().0, IntercomError::Api(e))?;
+                    continue;
+                }
+            };
+            let mut batch = Batch::default();
+            let kind = whole_list_kind(list);
+            let changed: Vec<&Value> = match list {
+                // Attributes are keyed by model and name, not id: staged whole (a few dozen).
+                WholeList::ContactAttributes | WholeList::CompanyAttributes => {
+                    records.iter().collect()
+                }
+                _ => self.changed(kind, &records)?,
+            };
+            for raw in changed {
+                match list {
+                    WholeList::ContactAttributes | WholeList::CompanyAttributes => {
+                        batch.push(attribute_record(raw));
+                    }
+                    WholeList::OfficeHoursSchedules => {
+                        batch.push(source("office_hours_schedules", raw, None));
+                        if let Some(id) = id_of(raw) {
+                            match self
+                                .client
+                                .api()
+                                .get(&crate::intercom::endpoints::office_hours_exceptions(&id))
+                                .await
+                            {
+                                Ok(reply) => {
+                                    for ex in reply.body["data"].as_array().into_iter().flatten() {
+                                        batch.push(source(
+                                            "office_hours_exceptions",
+                                            ex,
+                                            Some(&id),
+                                        ));
+                                    }
+                                }
+                                Err(e) => batch
+                                    .warnings
+                                    .push(format!("office hours exceptions of schedule {id}: {e}")),
+                            }
+                        }
+                    }
+                    _ => batch.push(source(kind, raw, None)),
+                }
+            }
+            self.stage(batch).await?;
+        }
+        self.mark_done(&[
+            "admins",
+            "teams",
+            "tags",
+            "segments",
+            "data_attributes",
+            "conversation_attributes",
+            "ticket_types",
+            "brands",
+            "office_hours_schedules",
+        ]);
+        Ok(())
+    }
+
+    // ---- companies ----------------------------------------------------------------------
+
+    /// The scroll cannot resume across processes (it expires after a minute idle), so an
+    /// unfinished or repeated listing reads it from the start; records are upserted and notes
+    /// are fetched only for companies that changed.
+    async fn companies(&self) -> Result<(), ExtractError> {
+        let mut pager = self.client.pager(Listing::CompaniesScroll, None);
+        let mut fetched = 0u64;
+        let mut max_updated: Option<i64> = None;
+        loop {
+            self.control.checkpoint().await?;
+            let page = match pager.next_page().await {
+                Ok(Some(p)) => p,
+                Ok(None) => break,
+                Err(e) => return self.listing_failed(listing_key::COMPANIES, e),
+            };
+            for w in page.warnings {
+                self.warn("companies", None, w);
+            }
+            fetched += page.records.len() as u64;
+            max_updated = max_updated.max(page.records.iter().filter_map(updated_of).max());
+            let changed = self.changed("companies", &page.records)?;
+            let batch = self
+                .for_each(changed, |company| self.company_details(company))
+                .await;
+            self.stage(batch).await?;
+            self.ledger.set_cursor(ExtractCursor {
+                listing: listing_key::COMPANIES.into(),
+                cursor: None,
+                complete: false,
+                max_updated_at: max_updated,
+                fetched,
+                total: None,
+            })?;
+        }
+        self.ledger.set_cursor(ExtractCursor {
+            listing: listing_key::COMPANIES.into(),
+            cursor: None,
+            complete: true,
+            max_updated_at: max_updated,
+            fetched,
+            total: Some(fetched),
+        })?;
+        self.mark_done(&["companies", "company_notes"]);
+        Ok(())
+    }
+
+    async fn company_details(&self, company: &Value) -> Batch {
+        let mut batch = Batch::default();
+        let record = source("companies", company, None);
+        let id = record.source_id.clone();
+        let notes = self
+            .all_pages(Listing::company_notes(&id), "company_notes", Some(&id))
+            .await;
+        let problem = match notes {
+            Ok(b) => {
+                batch.absorb(b);
+                None
+            }
+            Err(e) => Some(format!("notes could not be read: {e}")),
+        };
+        batch.push(with_problem(record, problem));
+        batch
+    }
+
+    /// Reads every page of a small listing (a record's sub-list) into records of `kind`.
+    async fn all_pages(
+        &self,
+        listing: Listing,
+        kind: &str,
+        parent: Option<&str>,
+    ) -> Result<Batch, IntercomError> {
+        let mut pager = self.client.pager(listing, None);
+        let mut batch = Batch::default();
+        while let Some(page) = pager.next_page().await? {
+            batch.warnings.extend(page.warnings);
+            for raw in &page.records {
+                batch.push(source(kind, raw, parent));
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Runs `work` for each record, `concurrency` at a time, and merges what they produce.
+    async fn for_each<'v, F, Fut>(&self, records: Vec<&'v Value>, work: F) -> Batch
+    where
+        F: Fn(&'v Value) -> Fut,
+        Fut: std::future::Future<Output = Batch>,
+    {
+        let mut merged = Batch::default();
+        let mut results = futures_util::stream::iter(records.into_iter().map(work))
+            .buffer_unordered(self.options.concurrency.max(1));
+        while let Some(batch) = results.next().await {
+            merged.absorb(batch);
+        }
+        merged
+    }
+
+    // ---- search listings ----------------------------------------------------------------
+
+    async fn search(&self, object: Searchable) -> Result<(), ExtractError> {
+        let key = listing_key::search(object);
+        let saved = self.ledger.read(|r| r.cursor(key))?;
+        // A complete pass: the next one asks only for what changed since its newest record.
+        // An unfinished pass: resume it with the same query and position.
+        let (since, position, mut max_updated, mut fetched) = match &saved {
+            Some(c) if c.complete => (c.max_updated_at, None, c.max_updated_at, 0),
+            Some(c) => {
+                let sc: SearchCursor = c
+                    .cursor
+                    .as_deref()
+                    .and_then(|t| serde_json::from_str(t).ok())
+                    .unwrap_or_default();
+                (sc.since, sc.position, c.max_updated_at, c.fetched)
+            }
+            None => (None, None, None, 0),
+        };
+        let kind = match object {
+            Searchable::Contacts => "contacts",
+            Searchable::Conversations => "conversations",
+            Searchable::Tickets => "tickets",
+        };
+        let mut pager = self.client.pager(Listing::search(object, since), position);
+        let stage_start = Instant::now();
+        let requests_start = self.client.gate().budget().requests;
+        loop {
+            self.control.checkpoint().await?;
+            let page = match pager.next_page().await {
+                Ok(Some(p)) => p,
+                Ok(None) => break,
+                Err(e) => return self.listing_failed(key, e),
+            };
+            for w in page.warnings {
+                self.warn(kind, None, w);
+            }
+            if since.is_none()
+                && let Some(total) = page.total
+            {
+                lock(&self.totals).insert(kind.to_string(), total);
+            }
+            fetched += page.records.len() as u64;
+            max_updated = max_updated.max(page.records.iter().filter_map(updated_of).max());
+            let changed = self.changed(kind, &page.records)?;
+            let batch = match object {
+                Searchable::Contacts => self.for_each(changed, |c| self.contact_details(c)).await,
+                Searchable::Conversations => {
+                    self.for_each(changed, |c| self.conversation_details(c))
+                        .await
+                }
+                Searchable::Tickets => self.for_each(changed, |t| self.ticket_details(t)).await,
+            };
+            self.stage(batch).await?;
+            let cursor = SearchCursor {
+                since,
+                position: page.position.clone(),
+            };
+            self.ledger.set_cursor(ExtractCursor {
+                listing: key.into(),
+                cursor: serde_json::to_string(&cursor).ok(),
+                complete: false,
+                max_updated_at: max_updated,
+                fetched,
+                total: page.total,
+            })?;
+        }
+        self.ledger.set_cursor(ExtractCursor {
+            listing: key.into(),
+            cursor: None,
+            complete: true,
+            max_updated_at: max_updated,
+            fetched,
+            total: None,
+        })?;
+        if object == Searchable::Conversations {
+            let mut summary = lock(&self.summary);
+            summary.conversation_requests = self.client.gate().budget().requests - requests_start;
+            summary.conversation_elapsed = stage_start.elapsed();
+        }
+        match object {
+            Searchable::Contacts => self.mark_done(&["contacts", "contact_notes", "data_events"]),
+            Searchable::Conversations => {
+                self.mark_done(&["conversations", "conversation_parts", "attachments"])
+            }
+            Searchable::Tickets => self.mark_done(&["tickets"]),
+        }
+        Ok(())
+    }
+
+    // ---- contacts -----------------------------------------------------------------------
+
+    /// A contact and its sub-lists: notes, segments, tags and companies beyond the ten inline
+    /// (`has_more`), and data events (the summary counts every event; the listing returns only
+    /// the last 90 days).
+    async fn contact_details(&self, raw: &Value) -> Batch {
+        let mut batch = Batch::default();
+        let record = source("contacts", raw, None);
+        let id = record.source_id.clone();
+        let contact: Contact = serde_json::from_value(raw.clone()).unwrap_or_default();
+        let mut problems: Vec<String> = Vec::new();
+
+        let has_notes = contact
+            .notes
+            .as_ref()
+            .is_none_or(|n| n.total_count.unwrap_or(1) > 0 || n.has_more == Some(true));
+        if has_notes {
+            match self
+                .all_pages(Listing::contact_notes(&id), "contact_notes", Some(&id))
+                .await
+            {
+                Ok(b) => batch.absorb(b),
+                Err(e) => problems.push(format!("notes could not be read: {e}")),
+            }
+        }
+        match self.client.contact_segments(&id).await {
+            Ok(segments) => batch.push(SourceRecord {
+                kind: "contact_segments".into(),
+                source_id: id.clone(),
+                parent_id: Some(id.clone()),
+                updated_at: record.updated_at,
+                raw: Value::Array(segments).to_string(),
+                problem: None,
+            }),
+            Err(e) => problems.push(format!("segments could not be read: {e}")),
+        }
+        for (kind, list, listing) in [
+            ("contact_tags", &contact.tags, Listing::contact_tags(&id)),
+            (
+                "contact_companies",
+                &contact.companies,
+                Listing::contact_companies(&id),
+            ),
+        ] {
+            if list.as_ref().and_then(|l| l.has_more) != Some(true) {
+                continue;
+            }
+            match self.all_pages(listing, kind, Some(&id)).await {
+                Ok(b) => {
+                    let items: Vec<Value> = b
+                        .records
+                        .iter()
+                        .filter_map(|r| serde_json::from_str(&r.raw).ok())
+                        .collect();
+                    batch.push(SourceRecord {
+                        kind: kind.into(),
+                        source_id: id.clone(),
+                        parent_id: Some(id.clone()),
+                        updated_at: record.updated_at,
+                        raw: Value::Array(items).to_string(),
+                        problem: None,
+                    });
+                }
+                Err(e) => problems.push(format!("{kind} could not be read: {e}")),
+            }
+        }
+        match self.contact_events(&id).await {
+            Ok(b) => batch.absorb(b),
+            Err(e) => problems.push(format!("events could not be read: {e}")),
+        }
+        let problem = (!problems.is_empty()).then(|| problems.join("; "));
+        batch.push(with_problem(record, problem));
+        batch
+    }
+
+    async fn contact_events(&self, contact_id: &str) -> Result<Batch, IntercomError> {
+        let mut batch = Batch::default();
+        let summary_raw = self.client.event_summary(contact_id).await?;
+        let summary: EventSummary = serde_json::from_value(summary_raw.clone()).unwrap_or_default();
+        let total = summary.total();
+        let newest = summary.events.iter().filter_map(|e| e.last).max();
+        let listable =
+            newest.is_some_and(|t| t >= crate::timefmt::now_unix() - EVENT_LISTING_WINDOW_SECS);
+        let mut listed = 0u64;
+        if total > 0 && listable {
+            let mut pager = self.client.pager(Listing::events(contact_id), None);
+            let mut seen: HashMap<String, u32> = HashMap::new();
+            while let Some(page) = pager.next_page().await? {
+                batch.warnings.extend(page.warnings);
+                for raw in &page.records {
+                    // Events have no id of their own: name them by content, counting repeats.
+                    let text = raw.to_string();
+                    let digest = sha_hex(text.as_bytes());
+                    let n = seen.entry(digest.clone()).or_default();
+                    *n += 1;
+                    batch.push(SourceRecord {
+                        kind: "data_events".into(),
+                        source_id: format!("{contact_id}:{}:{n}", &digest[..16]),
+                        parent_id: Some(contact_id.to_string()),
+                        updated_at: raw.get("created_at").and_then(time_from_value),
+                        raw: text,
+                        problem: None,
+                    });
+                    listed += 1;
+                }
+            }
+        }
+        batch.push(SourceRecord {
+            kind: "event_summaries".into(),
+            source_id: contact_id.to_string(),
+            parent_id: Some(contact_id.to_string()),
+            updated_at: None,
+            raw: summary_raw.to_string(),
+            problem: None,
+        });
+        // Events listed by an earlier run stay staged after they age out of the 90 days.
+        let known = self.known_children("data_events", contact_id, &batch.records);
+        let _ = listed;
+        batch.not_retrievable.push((
+            "data_events".into(),
+            contact_id.to_string(),
+            total.saturating_sub(known),
+            "older than 90 days: Intercom lists only recent events; summaries are archived".into(),
+        ));
+        Ok(batch)
+    }
+
+    /// Distinct records of `kind` under `parent`: those staged already and those in `fresh`.
+    fn known_children(&self, kind: &str, parent: &str, fresh: &[SourceRecord]) -> u64 {
+        let mut ids: std::collections::HashSet<String> = fresh
+            .iter()
+            .filter(|r| r.kind == kind)
+            .map(|r| r.source_id.clone())
+            .collect();
+        if let Ok(staged) = self.ledger.read(|r| r.children(kind, parent)) {
+            ids.extend(staged.into_iter().map(|r| r.source_id));
+        }
+        ids.len() as u64
+    }
+
+    // ---- help center --------------------------------------------------------------------
+
+    async fn help_center(&self) -> Result<(), ExtractError> {
+        self.control.checkpoint().await?;
+        match self
+            .all_pages(Listing::collections(), "collections", None)
+            .await
+        {
+            Ok(b) => self.stage(b).await?,
+            Err(e) => self.listing_failed(listing_key::COLLECTIONS, e)?,
+        }
+        let mut pager = self.client.pager(Listing::articles(), None);
+        loop {
+            self.control.checkpoint().await?;
+            let page = match pager.next_page().await {
+                Ok(Some(p)) => p,
+                Ok(None) => break,
+                Err(e) => {
+                    self.listing_failed(listing_key::ARTICLES, e)?;
+                    break;
+                }
+            };
+            for w in page.warnings {
+                self.warn("articles", None, w);
+            }
+            let changed = self.changed("articles", &page.records)?;
+            let batch = self.for_each(changed, |a| self.article_details(a)).await;
+            self.stage(batch).await?;
+        }
+        self.mark_done(&[
+            "collections",
+            "articles",
+            "article_versions",
+            "article_translations",
+        ]);
+        Ok(())
+    }
+
+    async fn article_details(&self, raw: &Value) -> Batch {
+        let mut batch = Batch::default();
+        let record = source("articles", raw, None);
+        let id = record.source_id.clone();
+        let article: Article = serde_json::from_value(raw.clone()).unwrap_or_default();
+        for locale in article.translation_locales() {
+            let content = &raw["translated_content"][&locale];
+            batch.push(SourceRecord {
+                kind: "article_translations".into(),
+                source_id: format!("{id}:{locale}"),
+                parent_id: Some(id.clone()),
+                updated_at: updated_of(content),
+                raw: json!({ "article_id": id, "locale": locale, "content": content }).to_string(),
+                problem: None,
+            });
+        }
+        let problem = match self
+            .all_pages(
+                Listing::article_versions(&id),
+                "article_versions",
+                Some(&id),
+            )
+            .await
+        {
+            Ok(b) => {
+                batch.absorb(b);
+                None
+            }
+            Err(e) => Some(format!("versions could not be read: {e}")),
+        };
+        batch.push(with_problem(record, problem));
+        batch
+    }
+
+    // ---- conversations ------------------------------------------------------------------
+
+    /// Retrieves one conversation (at most its 500 newest parts), stages it without the parts
+    /// array, each part on its own, the count of parts the API cannot return, and downloads its
+    /// attachments at once (their URLs expire).
+    async fn conversation_details(&self, item: &Value) -> Batch {
+        let mut batch = Batch::default();
+        let listed = source("conversations", item, None);
+        let id = listed.source_id.clone();
+        let mut full = match self.client.conversation(&id).await {
+            Ok(v) => v,
+            Err(e) => {
+                batch.push(with_problem(
+                    listed,
+                    Some(format!("the conversation could not be retrieved: {e}")),
+                ));
+                return batch;
+            }
+        };
+        let conversation: Conversation = serde_json::from_value(full.clone()).unwrap_or_default();
+        let coverage = conversation.part_coverage();
+        let parts = full
+            .get_mut("conversation_parts")
+            .and_then(|l| l.get_mut("conversation_parts"))
+            .map(Value::take);
+        for part in parts.iter().flat_map(|p| p.as_array()).flatten() {
+            batch.push(source("conversation_parts", part, Some(&id)));
+        }
+        // Parts staged by an earlier run stay staged once newer ones push them past the cap.
+        let known = self.known_children("conversation_parts", &id, &batch.records);
+        batch.not_retrievable.push((
+            "conversation_parts".into(),
+            id.clone(),
+            coverage
+                .existing
+                .saturating_sub(known.max(coverage.returned)),
+            "beyond the API's 500-part limit (older parts)".into(),
+        ));
+        let mut failed_downloads = 0;
+        for (index, (part_id, attachment)) in conversation.attachments().into_iter().enumerate() {
+            let owner = part_id
+                .as_ref()
+                .map_or("source".to_string(), |p| p.0.clone());
+            let record = self
+                .download_attachment(&id, &owner, index, attachment)
+                .await;
+            if record.problem.is_some() {
+                failed_downloads += 1;
+            }
+            batch.push(record);
+        }
+        let mut record = source("conversations", &full, None);
+        record.source_id = id;
+        let problem = (failed_downloads > 0).then(|| {
+            format!("{failed_downloads} attachment(s) could not be downloaded; a later run retries")
+        });
+        batch.push(with_problem(record, problem));
+        batch
+    }
+
+    async fn download_attachment(
+        &self,
+        conversation_id: &str,
+        owner: &str,
+        index: usize,
+        attachment: &crate::intercom::models::Attachment,
+    ) -> SourceRecord {
+        let mut meta = json!({
+            "conversation_id": conversation_id,
+            "part_id": if owner == "source" { Value::Null } else { json!(owner) },
+            "url": attachment.url,
+            "name": attachment.name,
+            "content_type": attachment.content_type,
+            "filesize": attachment.filesize,
+        });
+        let mut problem = None;
+        match &attachment.url {
+            None => problem = Some("the attachment has no URL".to_string()),
+            Some(url) => {
+                let dir = &self.options.attachments_dir;
+                let tmp = dir.join(format!(".download-{conversation_id}-{owner}-{index}"));
+                match self.client.download(url, &tmp).await {
+                    Ok(done) => {
+                        let dest = dir.join(&done.sha256);
+                        let placed = if dest.exists() {
+                            std::fs::remove_file(&tmp)
+                        } else {
+                            std::fs::rename(&tmp, &dest)
+                        };
+                        if let Err(e) = placed {
+                            problem = Some(format!("cannot store {}: {e}", dest.display()));
+                        }
+                        meta["sha256"] = json!(done.sha256);
+                        meta["size"] = json!(done.bytes);
+                        if attachment.content_type.is_none() {
+                            meta["content_type"] = json!(done.content_type);
+                        }
+                    }
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&tmp);
+                        problem = Some(format!("download failed: {e}"));
+                    }
+                }
+            }
+        }
+        SourceRecord {
+            kind: "attachments".into(),
+            source_id: format!("{conversation_id}:{owner}:{index}"),
+            parent_id: Some(conversation_id.to_string()),
+            updated_at: None,
+            raw: meta.to_string(),
+            problem,
+        }
+    }
+
+    // ---- tickets ------------------------------------------------------------------------
+
+    async fn ticket_details(&self, item: &Value) -> Batch {
+        let mut batch = Batch::default();
+        let listed = source("tickets", item, None);
+        let id = listed.source_id.clone();
+        match self.client.ticket(&id).await {
+            Ok(full) => {
+                let mut record = source("tickets", &full, None);
+                record.source_id = id;
+                batch.push(record);
+            }
+            Err(e) => batch.push(with_problem(
+                listed,
+                Some(format!("the ticket could not be retrieved: {e}")),
+            )),
+        }
+        batch
+    }
+
+    // ---- macros -------------------------------------------------------------------------
+
+    async fn macros(&self) -> Result<(), ExtractError> {
+        self.control.checkpoint().await?;
+        match self.all_pages(Listing::macros(), "macros", None).await {
+            Ok(b) => {
+                let changed: Vec<SourceRecord> = b.records;
+                let mut batch = Batch {
+                    warnings: b.warnings,
+                    ..Batch::default()
+                };
+                let raws: Vec<Value> = changed
+                    .iter()
+                    .filter_map(|r| serde_json::from_str(&r.raw).ok())
+                    .collect();
+                for raw in self.changed("macros", &raws)? {
+                    batch.push(source("macros", raw, None));
+                }
+                self.stage(batch).await?;
+            }
+            Err(e) => self.listing_failed(listing_key::MACROS, e)?,
+        }
+        self.mark_done(&["macros"]);
+        Ok(())
+    }
+}
+
+fn whole_list_kind(list: WholeList) -> &'static str {
+    match list {
+        WholeList::Admins => "admins",
+        WholeList::Teams => "teams",
+        WholeList::Tags => "tags",
+        WholeList::Segments => "segments",
+        WholeList::ContactAttributes | WholeList::CompanyAttributes => "data_attributes",
+        WholeList::ConversationAttributes => "conversation_attributes",
+        WholeList::TicketTypes => "ticket_types",
+        WholeList::Brands => "brands",
+        WholeList::OfficeHoursSchedules => "office_hours_schedules",
+    }
+}
+
+/// Custom attributes are `data_attributes` (what the load creates); built-in ones, which have no
+/// id, are kept apart as `data_attributes_standard` under `model:name`.
+fn attribute_record(raw: &Value) -> SourceRecord {
+    let custom = raw.get("custom").and_then(Value::as_bool).unwrap_or(false);
+    let mut record = source(
+        if custom {
+            "data_attributes"
+        } else {
+            "data_attributes_standard"
+        },
+        raw,
+        None,
+    );
+    if !custom || id_of(raw).is_none() {
+        let model = raw
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown");
+        let name = raw
+            .get("full_name")
+            .or_else(|| raw.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or("unnamed");
+        record.source_id = format!("{model}:{name}");
+        record.problem = None;
+    }
+    record
+}
+
+/// Figures of one benchmarked extraction against the in-process simulator.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BenchFigures {
+    pub size: String,
+    pub limit_per_window: u32,
+    pub window_secs: u32,
+    pub requests: u64,
+    pub elapsed_secs: f64,
+    /// Requests of the per-conversation retrieval stage and its duration.
+    pub conversation_requests: u64,
+    pub conversation_secs: f64,
+    /// Budget used ÷ allowed during per-conversation retrieval (the target is ≥ 0.9).
+    pub conversation_budget_ratio: f64,
+    /// Budget used ÷ allowed over the whole extraction.
+    pub overall_budget_ratio: f64,
+    /// Whether `plan` counts equal the simulator's ground truth for every type.
+    pub counts_match_truth: bool,
+}
+
+impl BenchFigures {
+    pub fn lines(&self) -> Vec<String> {
+        vec![
+            format!(
+                "extraction ({}): {} requests in {:.1} s at {} per {} s",
+                self.size,
+                self.requests,
+                self.elapsed_secs,
+                self.limit_per_window,
+                self.window_secs
+            ),
+            format!(
+                "  per-conversation retrieval: {} requests in {:.1} s, budget used ÷ allowed = {:.2}",
+                self.conversation_requests, self.conversation_secs, self.conversation_budget_ratio
+            ),
+            format!(
+                "  whole extraction: budget used ÷ allowed = {:.2}; counts match the ground truth: {}",
+                self.overall_budget_ratio, self.counts_match_truth
+            ),
+        ]
+    }
+}
+
+/// Extracts a generated workspace of `size` from an in-process simulator allowing
+/// `rate_per_window` requests per 10 s, into a ledger in `state_dir`, and reports how much of the
+/// budget the extraction used (`i2k bench` prints it).
+pub async fn bench_extraction(
+    size: crate::sim::SizePreset,
+    seed: u64,
+    rate_per_window: u32,
+    state_dir: &Path,
+) -> anyhow::Result<BenchFigures> {
+    let mut config = crate::sim::intercom::Config::new(seed, size);
+    config.rate_per_window = rate_per_window;
+    let sim = crate::sim::intercom::spawn(config, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await?;
+    let client = IntercomClient::connect(
+        &sim.url,
+        crate::http::Secret::new(sim.token.clone()),
+        rate_per_window,
+    )?;
+    let ledger = Ledger::open(state_dir)?;
+    let summary = extract(
+        &client,
+        &ledger,
+        &ExtractOptions::for_state_dir(state_dir),
+        &Control::new(),
+        None,
+    )
+    .await?;
+    let window = client.gate().window().as_secs_f64();
+    let allowed = |secs: f64| (secs / window * f64::from(rate_per_window)).max(1.0);
+    let (counts, unused) = ledger.read(crate::engine::plan::counts_from_ledger)?;
+    let plan = crate::engine::plan::build_plan(&counts, unused, 1000, 1.0);
+    let truth: Value = reqwest::get(format!("{}/__sim/truth", sim.url))
+        .await?
+        .json()
+        .await?;
+    let counts_match_truth = plan
+        .types
+        .iter()
+        .all(|row| truth["counts"][&row.object].as_u64() == Some(row.count));
+    sim.shutdown().await;
+    Ok(BenchFigures {
+        size: size.to_string(),
+        limit_per_window: rate_per_window,
+        window_secs: window as u32,
+        requests: summary.requests,
+        elapsed_secs: summary.elapsed.as_secs_f64(),
+        conversation_requests: summary.conversation_requests,
+        conversation_secs: summary.conversation_elapsed.as_secs_f64(),
+        conversation_budget_ratio: summary.conversation_requests as f64
+            / allowed(summary.conversation_elapsed.as_secs_f64()),
+        overall_budget_ratio: summary.requests as f64 / allowed(summary.elapsed.as_secs_f64()),
+        counts_match_truth,
+    })
+}
