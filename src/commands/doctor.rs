@@ -175,12 +175,22 @@ pub async fn check_intercom(url: &str, token: Option<Secret>) -> ConnectionInfo 
 /// Checks the Kustomer side: the key's roles and its user.
 pub async fn check_kustomer(url: &str, token: Option<Secret>) -> ConnectionInfo {
     let mut info = blank("kustomer", url, &token);
-    if token.is_none() {
+    let Some(token) = token else {
         info.detail = Some(format!(
             "{KUSTOMER_TOKEN_ENV} is not set: export a Kustomer API key (Settings → Security → API Keys)"
         ));
         return info;
+    };
+    match crate::kustomer::KustomerClient::connect(
+        url,
+        token,
+        crate::kustomer::client::DEFAULT_RATE_LIMIT_PER_MINUTE,
+        crate::kustomer::client::DEFAULT_RATE_SHARE,
+    ) {
+        Ok(client) => client.check_connection().await,
+        Err(e) => {
+            info.detail = Some(e.to_string());
+            info
+        }
     }
-    info.detail = Some("the Kustomer check is not available in this build".into());
-    info
 }
