@@ -25,7 +25,10 @@ pub async fn run(ctx: &Context, _args: ReportArgs) -> anyhow::Result<ExitCode> {
         for entry in entries.flatten() {
             let path = entry.path();
             if let Some(id) = path.file_stem().and_then(|s| s.to_str()) {
-                workflows.push(WorkflowExport::Written { id: id.to_string(), path: path.clone() });
+                workflows.push(WorkflowExport::Written {
+                    id: id.to_string(),
+                    path: path.clone(),
+                });
             }
         }
     }

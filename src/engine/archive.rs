@@ -105,7 +105,13 @@ pub fn write_archive(ledger: &Ledger, state_dir: &Path) -> Result<ArchiveFiles, 
 
 fn safe_name(kind: &str) -> String {
     kind.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -130,13 +136,21 @@ pub async fn export_workflows(
     create_private_dir(&dir).map_err(|e| write_err(&dir, e))?;
     let mut out = Vec::new();
     for id in ids {
-        match intercom.api().get(&intercom_endpoints::workflow_export(id)).await {
+        match intercom
+            .api()
+            .get(&intercom_endpoints::workflow_export(id))
+            .await
+        {
             Ok(reply) => {
                 let path = dir.join(format!("{}.json", safe_name(id)));
                 let mut file = create_private_file(&path, true).map_err(|e| write_err(&path, e))?;
                 let text = serde_json::to_string_pretty(&reply.body).unwrap_or_default();
-                file.write_all(text.as_bytes()).map_err(|e| write_err(&path, e))?;
-                out.push(WorkflowExport::Written { id: id.clone(), path });
+                file.write_all(text.as_bytes())
+                    .map_err(|e| write_err(&path, e))?;
+                out.push(WorkflowExport::Written {
+                    id: id.clone(),
+                    path,
+                });
             }
             Err(e) => out.push(WorkflowExport::Failed {
                 id: id.clone(),

@@ -40,8 +40,13 @@ fn list(out: &mut String, items: &[String], none: &str) {
 }
 
 /// The checklist as Markdown.
-pub fn render_manual(ledger: &Ledger, workflows: &[WorkflowExport]) -> Result<String, ArchiveError> {
-    let mut md = String::from("# Rebuild by hand\n\nWhat i2k could not carry through Kustomer's API, with what was found in Intercom.\n\n");
+pub fn render_manual(
+    ledger: &Ledger,
+    workflows: &[WorkflowExport],
+) -> Result<String, ArchiveError> {
+    let mut md = String::from(
+        "# Rebuild by hand\n\nWhat i2k could not carry through Kustomer's API, with what was found in Intercom.\n\n",
+    );
     md.push_str("## Fixed items\n\n");
     let collections = ledger.counters().source("collections");
     md.push_str(&format!(
@@ -51,15 +56,32 @@ pub fn render_manual(ledger: &Ledger, workflows: &[WorkflowExport]) -> Result<St
     let mut exports = Vec::new();
     for w in workflows {
         match w {
-            WorkflowExport::Written { id, path } => exports.push(format!("workflow {id}: exported definition at `{}`", path.display())),
-            WorkflowExport::Failed { id, reason } => exports.push(format!("workflow {id}: export failed ({reason})")),
+            WorkflowExport::Written { id, path } => exports.push(format!(
+                "workflow {id}: exported definition at `{}`",
+                path.display()
+            )),
+            WorkflowExport::Failed { id, reason } => {
+                exports.push(format!("workflow {id}: export failed ({reason})"))
+            }
         }
     }
-    list(&mut md, &exports, "no workflow ids were supplied (`workflow_ids` in mapping.toml or `--workflow-ids`)");
+    list(
+        &mut md,
+        &exports,
+        "no workflow ids were supplied (`workflow_ids` in mapping.toml or `--workflow-ids`)",
+    );
     md.push_str("- [ ] **SLAs on the imported schedules**: Kustomer documents no SLA create route. Schedules found in Intercom:\n");
-    list(&mut md, &names_of(ledger, "office_hours_schedules")?, "none");
+    list(
+        &mut md,
+        &names_of(ledger, "office_hours_schedules")?,
+        "none",
+    );
     md.push_str("- [ ] **Schedule holidays**: no holiday create route is documented. Office-hours exceptions found in Intercom:\n");
-    list(&mut md, &names_of(ledger, "office_hours_exceptions")?, "none");
+    list(
+        &mut md,
+        &names_of(ledger, "office_hours_exceptions")?,
+        "none",
+    );
     let searches = ledger.counters().target("segments").done;
     md.push_str(&format!(
         "- [ ] **Saved-search positions**: place the {searches} saved searches made from Intercom segments into folders and order (positions need an admin).\n"
@@ -95,16 +117,30 @@ pub fn render_manual(ledger: &Ledger, workflows: &[WorkflowExport]) -> Result<St
         ));
     }
     if total as usize > failures.len() {
-        md.push_str(&format!("- … and {} more: see `i2k report --json` or the Errors screen\n", total as usize - failures.len()));
+        md.push_str(&format!(
+            "- … and {} more: see `i2k report --json` or the Errors screen\n",
+            total as usize - failures.len()
+        ));
     }
     Ok(md)
 }
 
 /// Writes `<state>/MANUAL.md` (0600).
-pub fn write_manual(ledger: &Ledger, state_dir: &Path, workflows: &[WorkflowExport]) -> Result<PathBuf, ArchiveError> {
+pub fn write_manual(
+    ledger: &Ledger,
+    state_dir: &Path,
+    workflows: &[WorkflowExport],
+) -> Result<PathBuf, ArchiveError> {
     let md = render_manual(ledger, workflows)?;
     let path = state_dir.join(MANUAL_FILE);
-    let mut f = create_private_file(&path, true).map_err(|e| ArchiveError::Write { path: path.clone(), message: e.to_string() })?;
-    f.write_all(md.as_bytes()).map_err(|e| ArchiveError::Write { path: path.clone(), message: e.to_string() })?;
+    let mut f = create_private_file(&path, true).map_err(|e| ArchiveError::Write {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    f.write_all(md.as_bytes())
+        .map_err(|e| ArchiveError::Write {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
     Ok(path)
 }

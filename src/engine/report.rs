@@ -78,12 +78,30 @@ impl Report {
 
 /// Records loaded through routes `kustomer::assumptions` names as unconfirmed.
 const ASSUMED: [(&str, &[&str]); 6] = [
-    ("POST /v1/tags {name} (tag create)", &["tags", "segment_tags"]),
-    ("POST /v1/customers/searches {name, data, defaultVisibility} (saved-search create)", &["segments"]),
-    ("POST /v1/shortcuts {name, draft.text} (shortcut create)", &["macros"]),
-    ("POST /v1/kb/categories {title, langs, parent} (KB category create and nesting)", &["collections"]),
-    ("POST|PUT /v1/kb/articles/{id}/versions/{lang} {title, htmlBody, publishedAt} (KB versions)", &["article_versions", "article_translations", "articles"]),
-    ("metadata types and enumeration shape (custom attributes)", &["data_attributes", "conversation_attributes"]),
+    (
+        "POST /v1/tags {name} (tag create)",
+        &["tags", "segment_tags"],
+    ),
+    (
+        "POST /v1/customers/searches {name, data, defaultVisibility} (saved-search create)",
+        &["segments"],
+    ),
+    (
+        "POST /v1/shortcuts {name, draft.text} (shortcut create)",
+        &["macros"],
+    ),
+    (
+        "POST /v1/kb/categories {title, langs, parent} (KB category create and nesting)",
+        &["collections"],
+    ),
+    (
+        "POST|PUT /v1/kb/articles/{id}/versions/{lang} {title, htmlBody, publishedAt} (KB versions)",
+        &["article_versions", "article_translations", "articles"],
+    ),
+    (
+        "metadata types and enumeration shape (custom attributes)",
+        &["data_attributes", "conversation_attributes"],
+    ),
 ];
 
 /// Builds the report from the ledger; `summary` (the run's own figures) adds duration and requests.
@@ -144,7 +162,16 @@ pub fn build_report(ledger: &Ledger, summary: Option<&RunSummary>) -> Result<Rep
 
 fn reasons(list: &[(String, u64)]) -> String {
     list.iter()
-        .map(|(r, n)| format!("{n}× {}", if r.is_empty() { "(no reason recorded)" } else { r }))
+        .map(|(r, n)| {
+            format!(
+                "{n}× {}",
+                if r.is_empty() {
+                    "(no reason recorded)"
+                } else {
+                    r
+                }
+            )
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -167,12 +194,24 @@ pub fn render_markdown(report: &Report) -> String {
     for r in &report.rows {
         md.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            r.object, r.source, r.migrated, r.skipped, r.failed, r.archived, r.manual, r.not_retrievable, r.not_loaded
+            r.object,
+            r.source,
+            r.migrated,
+            r.skipped,
+            r.failed,
+            r.archived,
+            r.manual,
+            r.not_retrievable,
+            r.not_loaded
         ));
     }
     md.push_str("\n## Reasons\n\n");
     for r in &report.rows {
-        for (label, list) in [("skipped", &r.skipped_reasons), ("failed", &r.failed_reasons), ("archived", &r.archived_reasons)] {
+        for (label, list) in [
+            ("skipped", &r.skipped_reasons),
+            ("failed", &r.failed_reasons),
+            ("archived", &r.archived_reasons),
+        ] {
             if !list.is_empty() {
                 md.push_str(&format!("- {} {label}: {}\n", r.object, reasons(list)));
             }
@@ -189,7 +228,10 @@ pub fn render_markdown(report: &Report) -> String {
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), ArchiveError> {
-    let err = |e: &dyn std::fmt::Display| ArchiveError::Write { path: path.to_path_buf(), message: e.to_string() };
+    let err = |e: &dyn std::fmt::Display| ArchiveError::Write {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
     let mut f = create_private_file(path, true).map_err(|e| err(&e))?;
     f.write_all(text.as_bytes()).map_err(|e| err(&e))
 }
@@ -199,7 +241,10 @@ pub fn write_report(report: &Report, state_dir: &Path) -> Result<(PathBuf, PathB
     let md = state_dir.join(REPORT_MD);
     let js = state_dir.join(REPORT_JSON);
     write_file(&md, &render_markdown(report))?;
-    write_file(&js, &serde_json::to_string_pretty(report).unwrap_or_default())?;
+    write_file(
+        &js,
+        &serde_json::to_string_pretty(report).unwrap_or_default(),
+    )?;
     Ok((md, js))
 }
 

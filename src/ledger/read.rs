@@ -521,7 +521,10 @@ impl LedgerReader {
              FROM target WHERE kind = ?1 AND state = ?2 GROUP BY 1 ORDER BY 2 DESC, 1",
         )?;
         let rows = statement.query_map(params![kind, state.as_str()], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?.max(0) as u64))
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, i64>(1)?.max(0) as u64,
+            ))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -65,7 +65,11 @@ fn cut(text: &str, max: usize) -> String {
 /// A Kustomer event name: starts with a letter (Kustomer refuses others), keeps the rest.
 pub fn event_name(name: &str) -> String {
     let trimmed = name.trim();
-    if trimmed.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) {
+    if trimmed
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+    {
         trimmed.to_string()
     } else {
         format!("intercom {trimmed}")
@@ -143,7 +147,9 @@ pub fn segment_in_use_by_default(raw: &str, now: i64, max_age_days: u32) -> bool
 }
 
 pub fn segment_name(raw: &str) -> Option<String> {
-    parse(raw).ok().and_then(|v| text(&v, "name").map(str::to_string))
+    parse(raw)
+        .ok()
+        .and_then(|v| text(&v, "name").map(str::to_string))
 }
 
 /// The customer tag that carries a segment's membership (Intercom does not expose segment
@@ -257,7 +263,8 @@ pub fn ticket_kobject(
     let mut custom = Map::new();
     let mut notes = Vec::new();
     for field in fields {
-        let (Some(name), Some(value)) = (&field.attribute, attributes.get(&field.source_name)) else {
+        let (Some(name), Some(value)) = (&field.attribute, attributes.get(&field.source_name))
+        else {
             continue;
         };
         let Some(suffix) = Suffix::of_name(name) else {
@@ -391,7 +398,10 @@ mod tests {
         assert_eq!(identity, json!({"externalId": "c1", "email": "a@b.c"}));
         assert_eq!(event["name"], "intercom 9-lives");
         assert_eq!(event["meta"]["plan"], "pro");
-        assert_eq!(event["meta"]["intercomCreatedAt"], "2023-11-14T22:13:20.000Z");
+        assert_eq!(
+            event["meta"]["intercomCreatedAt"],
+            "2023-11-14T22:13:20.000Z"
+        );
         assert!(tracking_event("{}", "c1", None).is_err());
     }
 
@@ -407,8 +417,10 @@ mod tests {
     #[test]
     fn old_event_summaries_are_recognised() {
         let now = 1_700_000_000;
-        let old = json!({"events": [{"name": "a", "first": now - 100 * 86_400, "count": 2}]}).to_string();
-        let new = json!({"events": [{"name": "a", "first": now - 10 * 86_400, "count": 2}]}).to_string();
+        let old =
+            json!({"events": [{"name": "a", "first": now - 100 * 86_400, "count": 2}]}).to_string();
+        let new =
+            json!({"events": [{"name": "a", "first": now - 10 * 86_400, "count": 2}]}).to_string();
         assert!(summary_has_old_events(&old, now));
         assert!(!summary_has_old_events(&new, now));
     }
@@ -422,7 +434,11 @@ mod tests {
             (json!({"count": 3, "updated_at": now - 400 * 86_400}), false),
         ];
         for (raw, expected) in cases {
-            assert_eq!(segment_in_use_by_default(&raw.to_string(), now, 365), expected, "{raw}");
+            assert_eq!(
+                segment_in_use_by_default(&raw.to_string(), now, 365),
+                expected,
+                "{raw}"
+            );
         }
     }
 
@@ -450,13 +466,17 @@ mod tests {
                 {"part_type": "ticket_state_updated_by_admin", "previous_ticket_state": "submitted", "ticket_state": "in_progress", "created_at": 1_700_000_060, "author": {"name": "Ada"}}
             ]}})
         .to_string();
-        assert_eq!(ticket_links(&raw).unwrap(), ("77".to_string(), Some("c1".to_string())));
+        assert_eq!(
+            ticket_links(&raw).unwrap(),
+            ("77".to_string(), Some("c1".to_string()))
+        );
         let fields = vec![TicketField {
             source_name: "affected_users".into(),
             data_type: "integer".into(),
             attribute: Some("affectedUsersNum".into()),
         }];
-        let (b, notes) = ticket_kobject(&raw, Some("k1"), &fields, "2026-01-01T00:00:00.000Z").unwrap();
+        let (b, notes) =
+            ticket_kobject(&raw, Some("k1"), &fields, "2026-01-01T00:00:00.000Z").unwrap();
         assert!(notes.is_empty());
         assert_eq!(b["title"], "Broken");
         assert_eq!(b["customer"], "k1");
@@ -472,7 +492,13 @@ mod tests {
         let raw = json!({"id": "55", "created_at": 1_700_000_000, "body": "<p>Called them</p>",
             "author": {"id": "a1", "name": "Ada", "email": "ada@x.io"}})
         .to_string();
-        let b = note_kobject(&raw, NoteOwner::Company("co1"), Some("u1"), "2026-01-01T00:00:00.000Z").unwrap();
+        let b = note_kobject(
+            &raw,
+            NoteOwner::Company("co1"),
+            Some("u1"),
+            "2026-01-01T00:00:00.000Z",
+        )
+        .unwrap();
         assert_eq!(b["company"], "co1");
         assert!(b.get("customer").is_none());
         assert_eq!(b["data"]["authorName"], "Ada");
@@ -485,10 +511,17 @@ mod tests {
     #[test]
     fn macros_become_shortcuts_within_the_text_limit() {
         let long = "x".repeat(MAX_SHORTCUT_TEXT + 5);
-        let (b, notes) = shortcut_body(&json!({"id": "1", "name": "Hi", "body_text": long}).to_string()).unwrap();
-        assert_eq!(b["draft"]["text"].as_str().unwrap().chars().count(), MAX_SHORTCUT_TEXT);
+        let (b, notes) =
+            shortcut_body(&json!({"id": "1", "name": "Hi", "body_text": long}).to_string())
+                .unwrap();
+        assert_eq!(
+            b["draft"]["text"].as_str().unwrap().chars().count(),
+            MAX_SHORTCUT_TEXT
+        );
         assert_eq!(notes.len(), 1);
-        let (b, _) = shortcut_body(&json!({"name": "Hi", "body": "<p>Hello &amp; bye</p>"}).to_string()).unwrap();
+        let (b, _) =
+            shortcut_body(&json!({"name": "Hi", "body": "<p>Hello &amp; bye</p>"}).to_string())
+                .unwrap();
         assert_eq!(b["draft"]["text"], "Hello & bye");
     }
 }

@@ -96,8 +96,7 @@ pub fn category_body(raw: &str, parent: Option<&str>) -> Result<Value, KbMapping
     let name = text(&v, "name").ok_or(KbMappingError::Untitled("collection"))?;
     let default_locale = text(&v, "default_locale").unwrap_or("en");
     let lang = lang_code(default_locale);
-    let mut body =
-        assumptions::kb_category_body(name, text(&v, "description"), &lang, parent);
+    let mut body = assumptions::kb_category_body(name, text(&v, "description"), &lang, parent);
     if let Some(translated) = v.get("translated_content").and_then(Value::as_object) {
         for (locale, content) in translated {
             if locale == "type" || locale == default_locale {
@@ -249,7 +248,9 @@ pub fn translation(raw: &str) -> Result<(String, Value), KbMappingError> {
 
 /// The category title (default language) a created category is matched on again.
 pub fn category_title(body: &Value) -> Option<String> {
-    body.get("title").and_then(Value::as_str).map(str::to_string)
+    body.get("title")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 /// Whether a listed category (attributes) carries `title` in any language.
@@ -270,7 +271,12 @@ mod tests {
 
     #[test]
     fn locales_become_kustomer_language_codes() {
-        for (intercom, kustomer) in [("en", "en_us"), ("fr", "fr"), ("pt-BR", "pt_br"), ("", "en_us")] {
+        for (intercom, kustomer) in [
+            ("en", "en_us"),
+            ("fr", "fr"),
+            ("pt-BR", "pt_br"),
+            ("", "en_us"),
+        ] {
             assert_eq!(lang_code(intercom), kustomer, "{intercom}");
         }
     }
@@ -291,10 +297,11 @@ mod tests {
 
     #[test]
     fn a_collection_keeps_its_translations_parent_and_id() {
-        let raw = json!({"id": "7", "name": "Billing", "description": "Money", "default_locale": "en",
+        let raw =
+            json!({"id": "7", "name": "Billing", "description": "Money", "default_locale": "en",
             "translated_content": {"type": "group_translated_content",
                 "en": {"name": "Billing"}, "fr": {"name": "Facturation", "description": "Argent"}}})
-        .to_string();
+            .to_string();
         let b = category_body(&raw, Some("k1")).unwrap();
         assert_eq!(b["langs"]["en_us"]["title"], "Billing");
         assert_eq!(b["langs"]["fr"]["title"], "Facturation");
@@ -325,8 +332,14 @@ mod tests {
     #[test]
     fn versions_are_recreated_oldest_first() {
         let v = versions_in_order(vec![
-            VersionHead { id: "b".into(), created_at: 20 },
-            VersionHead { id: "a".into(), created_at: 10 },
+            VersionHead {
+                id: "b".into(),
+                created_at: 20,
+            },
+            VersionHead {
+                id: "a".into(),
+                created_at: 10,
+            },
         ]);
         assert_eq!(v[0].id, "a");
     }
@@ -340,7 +353,9 @@ mod tests {
         assert_eq!(lang, "fr");
         assert_eq!(body["title"], "[fr] Reset");
         assert_eq!(body["publishedAt"], "2023-11-14T22:13:20.000Z");
-        let draft = json!({"locale": "de", "content": {"title": "T", "body": "", "state": "draft"}}).to_string();
+        let draft =
+            json!({"locale": "de", "content": {"title": "T", "body": "", "state": "draft"}})
+                .to_string();
         assert!(translation(&draft).unwrap().1.get("publishedAt").is_none());
     }
 }

@@ -33,7 +33,9 @@ use crate::kustomer::KustomerError;
 use crate::kustomer::bulk::{BulkResource, MAX_BULK_ITEMS};
 use crate::ledger::{Ledger, RecordState, WorkItem};
 use crate::mapping::extras::{self as map, NoteOwner};
-use crate::mapping::people::{EVENT_KLASS, NOTE_KLASS, TicketField, ticket_fields, ticket_klass_name};
+use crate::mapping::people::{
+    EVENT_KLASS, NOTE_KLASS, TicketField, ticket_fields, ticket_klass_name,
+};
 use crate::timefmt;
 
 pub const SEGMENTS: &str = "segments";
@@ -53,7 +55,14 @@ const TRACKING_CONCURRENCY: usize = 8;
 pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let decisions = Decisions::load(&ctx.ledger)?;
     let imported_at = timefmt::unix_to_iso(timefmt::now_unix());
-    for kind in [SEGMENTS, TICKETS, CONTACT_NOTES, COMPANY_NOTES, DATA_EVENTS, MACROS] {
+    for kind in [
+        SEGMENTS,
+        TICKETS,
+        CONTACT_NOTES,
+        COMPANY_NOTES,
+        DATA_EVENTS,
+        MACROS,
+    ] {
         ctx.ledger.ensure_pending_from_sources(kind, kind).await?;
     }
     ctx.ledger.flush().await?;
@@ -96,7 +105,11 @@ async fn dispose_by_bucket(ctx: &Ctx, decisions: &Decisions, kind: &str) -> anyh
     if bucket == Bucket::Migrate {
         return Ok(false);
     }
-    for item in all_items(&ctx.ledger, kind, &[RecordState::Pending, RecordState::Failed])? {
+    for item in all_items(
+        &ctx.ledger,
+        kind,
+        &[RecordState::Pending, RecordState::Failed],
+    )? {
         match bucket {
             Bucket::Archive => ctx.ledger.archive(
                 kind,
@@ -140,12 +153,21 @@ async fn segments(ctx: &Arc<Ctx>, decisions: &Decisions) -> anyhow::Result<()> {
             continue;
         }
         let Some(name) = map::segment_name(&raw) else {
-            ledger.mark_failed(SEGMENTS, &id, ErrorClass::Source, "the segment has no name", "", "")?;
+            ledger.mark_failed(
+                SEGMENTS,
+                &id,
+                ErrorClass::Source,
+                "the segment has no name",
+                "",
+                "",
+            )?;
             continue;
         };
         let _guard = ctx.in_flight(PhaseId::Extras, 1);
         // The membership tag first: the saved search filters on its id.
-        ledger.ensure_pending(SEGMENT_TAGS, vec![id.clone()]).await?;
+        ledger
+            .ensure_pending(SEGMENT_TAGS, vec![id.clone()])
+            .await?;
         let tag_item = ledger
             .read(|r| r.record(SEGMENT_TAGS, &id))?
             .ok_or_else(|| anyhow::anyhow!("segment tag record {id} vanished"))?;
@@ -159,7 +181,8 @@ async fn segments(ctx: &Arc<Ctx>, decisions: &Decisions) -> anyhow::Result<()> {
                 .find(|t| t.name == tag_name)
                 .map(|t| t.id))
         };
-        let Outcome::Done(tag_id) = write::create_one(ledger, &tag_item, send_tag, find_tag).await?
+        let Outcome::Done(tag_id) =
+            write::create_one(ledger, &tag_item, send_tag, find_tag).await?
         else {
             ledger.mark_failed(
                 SEGMENTS,
@@ -191,7 +214,11 @@ async fn segments(ctx: &Arc<Ctx>, decisions: &Decisions) -> anyhow::Result<()> {
 }
 
 /// Ids of a contact's tags as Kustomer knows them (the list the customer was created with).
-fn contact_tag_ids(ledger: &Ledger, contact_id: &str, contact_raw: &Value) -> anyhow::Result<Vec<String>> {
+fn contact_tag_ids(
+    ledger: &Ledger,
+    contact_id: &str,
+    contact_raw: &Value,
+) -> anyhow::Result<Vec<String>> {
     let mut intercom: Vec<String> = Vec::new();
     let sub = ledger.read(|r| r.source("contact_tags", contact_id))?;
     let listed: Vec<Value> = match &sub {
@@ -234,7 +261,12 @@ async fn memberships(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let mut after: Option<String> = None;
     loop {
         ctx.control.checkpoint().await?;
-        let page = ledger.next_batch(SEGMENT_MEMBERS, &[RecordState::Pending], after.as_deref(), PAGE)?;
+        let page = ledger.next_batch(
+            SEGMENT_MEMBERS,
+            &[RecordState::Pending],
+            after.as_deref(),
+            PAGE,
+        )?;
         let Some(last) = page.last() else { break };
         after = Some(last.source_id.clone());
         let mut updates = Vec::new();
@@ -247,7 +279,11 @@ async fn memberships(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
                 }
             }
             if segment_tags.is_empty() {
-                ledger.mark_skipped(SEGMENT_MEMBERS, cid, "the contact is in no segment carried as a saved search")?;
+                ledger.mark_skipped(
+                    SEGMENT_MEMBERS,
+                    cid,
+                    "the contact is in no segment carried as a saved search",
+                )?;
                 continue;
             }
             let Some(customer) = contact_customer(ledger, cid)? else {
@@ -273,7 +309,15 @@ async fn memberships(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             }
             updates.push((cid.clone(), json!({ "id": customer, "tags": tags })));
         }
-        send_bulk(ctx, SEGMENT_MEMBERS, BulkResource::Customers, updates, true, no_lookup).await?;
+        send_bulk(
+            ctx,
+            SEGMENT_MEMBERS,
+            BulkResource::Customers,
+            updates,
+            true,
+            no_lookup,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -318,7 +362,10 @@ where
     .buffer_unordered(BULK_CONCURRENCY);
     let mut unsettled = 0;
     while let Some(outcomes) = results.next().await {
-        unsettled += outcomes?.values().filter(|o| **o == Outcome::Unsettled).count();
+        unsettled += outcomes?
+            .values()
+            .filter(|o| **o == Outcome::Unsettled)
+            .count();
     }
     if unsettled > 0 {
         ctx.log(
@@ -353,13 +400,16 @@ where
             let Some(klass) = klass_of(&raw) else {
                 return Ok(None);
             };
-            Ok(kustomer.kobject_by_external_id(&klass, &id).await?.map(|r| r.id))
+            Ok(kustomer
+                .kobject_by_external_id(&klass, &id)
+                .await?
+                .map(|r| r.id))
         }
     };
     for _pass in 0..3 {
         ledger.flush().await?;
         let wait = |job: String| async move { job_results(kustomer, &job).await };
-        write::recover_sent(ledger, kind, wait, lookup.clone()).await?;
+        write::recover_sent(ledger, kind, wait, lookup).await?;
         ledger.flush().await?;
         let mut after: Option<String> = None;
         let mut unsettled = 0;
@@ -372,7 +422,14 @@ where
             let mut by_klass: HashMap<String, Vec<(String, Value)>> = HashMap::new();
             for item in &page {
                 let Some(raw) = item.raw.as_deref() else {
-                    ledger.mark_failed(kind, &item.source_id, ErrorClass::Source, "no extracted source record", "", "")?;
+                    ledger.mark_failed(
+                        kind,
+                        &item.source_id,
+                        ErrorClass::Source,
+                        "no extracted source record",
+                        "",
+                        "",
+                    )?;
                     continue;
                 };
                 match map(item, raw) {
@@ -380,7 +437,10 @@ where
                         for n in notes {
                             ledger.add_warning(kind, Some(&item.source_id), &n)?;
                         }
-                        by_klass.entry(klass).or_default().push((item.source_id.clone(), body));
+                        by_klass
+                            .entry(klass)
+                            .or_default()
+                            .push((item.source_id.clone(), body));
                     }
                     Err((class, reason)) => {
                         ledger.mark_failed(kind, &item.source_id, class, &reason, "", "")?
@@ -388,8 +448,15 @@ where
                 }
             }
             for (klass, items) in by_klass {
-                unsettled +=
-                    send_bulk(ctx, kind, BulkResource::KObjects(klass), items, false, lookup.clone()).await?;
+                unsettled += send_bulk(
+                    ctx,
+                    kind,
+                    BulkResource::KObjects(klass),
+                    items,
+                    false,
+                    lookup,
+                )
+                .await?;
             }
         }
         if unsettled == 0 {
@@ -406,24 +473,40 @@ async fn tickets(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()> {
         let tt: TicketType = serde_json::from_str(&r.raw).unwrap_or_default();
         fields.insert(r.source_id.clone(), ticket_fields(&tt));
     }
-    let klass_of = |raw: &str| map::ticket_links(raw).ok().map(|(t, _)| ticket_klass_name(&t));
+    let klass_of = |raw: &str| {
+        map::ticket_links(raw)
+            .ok()
+            .map(|(t, _)| ticket_klass_name(&t))
+    };
     let l = ledger.clone();
     let mapper = move |_item: &WorkItem, raw: &str| {
         let (ticket_type, contact) =
             map::ticket_links(raw).map_err(|e| (ErrorClass::Source, e.to_string()))?;
-        if l.target_id("ticket_types", &ticket_type).ok().flatten().is_none() {
+        if l.target_id("ticket_types", &ticket_type)
+            .ok()
+            .flatten()
+            .is_none()
+        {
             return Err((
                 ErrorClass::Mapping,
-                format!("the klass for ticket type {ticket_type} was not created (phase Prerequisites)"),
+                format!(
+                    "the klass for ticket type {ticket_type} was not created (phase Prerequisites)"
+                ),
             ));
         }
         let customer = match &contact {
             Some(c) => Some(l.target_id("contacts", c).ok().flatten().ok_or_else(|| {
-                (ErrorClass::Mapping, format!("its contact {c} was not loaded as a customer"))
+                (
+                    ErrorClass::Mapping,
+                    format!("its contact {c} was not loaded as a customer"),
+                )
             })?),
             None => None,
         };
-        let f = fields.get(&ticket_type).map(Vec::as_slice).unwrap_or_default();
+        let f = fields
+            .get(&ticket_type)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let (body, notes) = map::ticket_kobject(raw, customer.as_deref(), f, imported_at)
             .map_err(|e| (ErrorClass::Source, e.to_string()))?;
         Ok((ticket_klass_name(&ticket_type), body, notes))
@@ -431,7 +514,12 @@ async fn tickets(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()> {
     load_kobjects(ctx, TICKETS, mapper, klass_of).await
 }
 
-async fn notes(ctx: &Arc<Ctx>, decisions: &Decisions, kind: &str, imported_at: &str) -> anyhow::Result<()> {
+async fn notes(
+    ctx: &Arc<Ctx>,
+    decisions: &Decisions,
+    kind: &str,
+    imported_at: &str,
+) -> anyhow::Result<()> {
     let ledger = ctx.ledger.clone();
     let company = kind == COMPANY_NOTES;
     let mapper = |item: &WorkItem, raw: &str| {
@@ -440,13 +528,28 @@ async fn notes(ctx: &Arc<Ctx>, decisions: &Decisions, kind: &str, imported_at: &
             .ok()
             .flatten()
             .and_then(|s| s.parent_id)
-            .ok_or((ErrorClass::Source, "the note has no contact or company".to_string()))?;
+            .ok_or((
+                ErrorClass::Source,
+                "the note has no contact or company".to_string(),
+            ))?;
         let owner_kind = if company { "companies" } else { "contacts" };
-        let owner = ledger.target_id(owner_kind, &parent).ok().flatten().ok_or_else(|| {
-            (ErrorClass::Mapping, format!("its {owner_kind} record {parent} was not loaded"))
-        })?;
-        let owner_ref = if company { NoteOwner::Company(&owner) } else { NoteOwner::Customer(&owner) };
-        let author = map::note_author_id(raw).and_then(|a| decisions.user_for_admin(&a).map(str::to_string));
+        let owner = ledger
+            .target_id(owner_kind, &parent)
+            .ok()
+            .flatten()
+            .ok_or_else(|| {
+                (
+                    ErrorClass::Mapping,
+                    format!("its {owner_kind} record {parent} was not loaded"),
+                )
+            })?;
+        let owner_ref = if company {
+            NoteOwner::Company(&owner)
+        } else {
+            NoteOwner::Customer(&owner)
+        };
+        let author =
+            map::note_author_id(raw).and_then(|a| decisions.user_for_admin(&a).map(str::to_string));
         let body = map::note_kobject(raw, owner_ref, author.as_deref(), imported_at)
             .map_err(|e| (ErrorClass::Source, e.to_string()))?;
         Ok((NOTE_KLASS.to_string(), body, Vec::new()))
@@ -457,15 +560,30 @@ async fn notes(ctx: &Arc<Ctx>, decisions: &Decisions, kind: &str, imported_at: &
 async fn event_kobjects(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()> {
     let ledger = ctx.ledger.clone();
     let mapper = |item: &WorkItem, raw: &str| {
-        let contact = item.source_id.split(':').next().unwrap_or_default().to_string();
-        let customer = ledger.target_id("contacts", &contact).ok().flatten().ok_or_else(|| {
-            (ErrorClass::Mapping, format!("its contact {contact} was not loaded as a customer"))
-        })?;
+        let contact = item
+            .source_id
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let customer = ledger
+            .target_id("contacts", &contact)
+            .ok()
+            .flatten()
+            .ok_or_else(|| {
+                (
+                    ErrorClass::Mapping,
+                    format!("its contact {contact} was not loaded as a customer"),
+                )
+            })?;
         let body = map::event_kobject(raw, &item.source_id, &customer, imported_at)
             .map_err(|e| (ErrorClass::Source, e.to_string()))?;
         Ok((EVENT_KLASS.to_string(), body, Vec::new()))
     };
-    load_kobjects(ctx, DATA_EVENTS, mapper, |_: &str| Some(EVENT_KLASS.to_string())).await
+    load_kobjects(ctx, DATA_EVENTS, mapper, |_: &str| {
+        Some(EVENT_KLASS.to_string())
+    })
+    .await
 }
 
 /// Tracking events have no lookup route: an event left `sent` (or whose answer was lost) is
@@ -474,48 +592,94 @@ async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     const UNKNOWN: &str = "the answer was lost and Kustomer has no lookup for tracking events: it may or may not have been recorded; retry it only if it is missing";
     for item in all_items(ledger, DATA_EVENTS, &[RecordState::Sent])? {
-        ledger.mark_failed(DATA_EVENTS, &item.source_id, ErrorClass::Unknown, UNKNOWN, "", "")?;
+        ledger.mark_failed(
+            DATA_EVENTS,
+            &item.source_id,
+            ErrorClass::Unknown,
+            UNKNOWN,
+            "",
+            "",
+        )?;
     }
     let mut after: Option<String> = None;
     loop {
         ctx.control.checkpoint().await?;
-        let page = ledger.next_batch(DATA_EVENTS, &[RecordState::Pending], after.as_deref(), PAGE)?;
+        let page =
+            ledger.next_batch(DATA_EVENTS, &[RecordState::Pending], after.as_deref(), PAGE)?;
         let Some(last) = page.last() else { break };
         after = Some(last.source_id.clone());
         ctx.set_activity(format!("data events: {} as tracking events", page.len()));
         let mut sends = Vec::new();
         for item in page {
-            let contact = item.source_id.split(':').next().unwrap_or_default().to_string();
+            let contact = item
+                .source_id
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_string();
             if contact_customer(ledger, &contact)?.is_none() {
-                ledger.mark_failed(DATA_EVENTS, &item.source_id, ErrorClass::Mapping,
-                    &format!("its contact {contact} was not loaded as a customer"), "", "")?;
+                ledger.mark_failed(
+                    DATA_EVENTS,
+                    &item.source_id,
+                    ErrorClass::Mapping,
+                    &format!("its contact {contact} was not loaded as a customer"),
+                    "",
+                    "",
+                )?;
                 continue;
             }
             let email = ledger
                 .read(|r| r.source("contacts", &contact))?
                 .and_then(|s| serde_json::from_str::<Value>(&s.raw).ok())
                 .and_then(|v| v.get("email").and_then(Value::as_str).map(str::to_string));
-            match map::tracking_event(item.raw.as_deref().unwrap_or("{}"), &contact, email.as_deref()) {
+            match map::tracking_event(
+                item.raw.as_deref().unwrap_or("{}"),
+                &contact,
+                email.as_deref(),
+            ) {
                 Ok(body) => sends.push((item.source_id, body)),
-                Err(e) => ledger.mark_failed(DATA_EVENTS, &item.source_id, ErrorClass::Source, &e.to_string(), "", "")?,
+                Err(e) => ledger.mark_failed(
+                    DATA_EVENTS,
+                    &item.source_id,
+                    ErrorClass::Source,
+                    &e.to_string(),
+                    "",
+                    "",
+                )?,
             }
         }
-        let mut stream = futures_util::stream::iter(sends.into_iter().map(|(id, (identity, event))| async move {
-            let _guard = ctx.in_flight(PhaseId::Extras, 1);
-            ledger.mark_sent(DATA_EVENTS, vec![id.clone()], None).await?;
-            match ctx.kustomer.identity_event(identity, event).await {
-                // Kustomer answers 204 without an id: the event is recorded against its customer.
-                Ok(()) => ledger.mark_done(DATA_EVENTS, &id, "tracked")?,
-                Err(KustomerError::Api(ApiError::Ambiguous { .. })) => {
-                    ledger.mark_failed(DATA_EVENTS, &id, ErrorClass::Unknown, UNKNOWN, "", "")?
+        let mut stream = futures_util::stream::iter(sends.into_iter().map(
+            |(id, (identity, event))| async move {
+                let _guard = ctx.in_flight(PhaseId::Extras, 1);
+                ledger
+                    .mark_sent(DATA_EVENTS, vec![id.clone()], None)
+                    .await?;
+                match ctx.kustomer.identity_event(identity, event).await {
+                    // Kustomer answers 204 without an id: the event is recorded against its customer.
+                    Ok(()) => ledger.mark_done(DATA_EVENTS, &id, "tracked")?,
+                    Err(KustomerError::Api(ApiError::Ambiguous { .. })) => ledger.mark_failed(
+                        DATA_EVENTS,
+                        &id,
+                        ErrorClass::Unknown,
+                        UNKNOWN,
+                        "",
+                        "",
+                    )?,
+                    Err(e) => {
+                        let (req, resp) = e.exchange();
+                        ledger.mark_failed(
+                            DATA_EVENTS,
+                            &id,
+                            e.class(),
+                            &e.to_string(),
+                            &req,
+                            &resp,
+                        )?
+                    }
                 }
-                Err(e) => {
-                    let (req, resp) = e.exchange();
-                    ledger.mark_failed(DATA_EVENTS, &id, e.class(), &e.to_string(), &req, &resp)?
-                }
-            }
-            Ok::<(), anyhow::Error>(())
-        }))
+                Ok::<(), anyhow::Error>(())
+            },
+        ))
         .buffer_unordered(TRACKING_CONCURRENCY);
         while let Some(r) = stream.next().await {
             r?;
@@ -528,16 +692,24 @@ async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 /// Intercom but cannot be listed); the others are fully covered by the loaded events.
 async fn event_summaries(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    ledger.ensure_pending_from_sources(EVENT_SUMMARIES, EVENT_SUMMARIES).await?;
+    ledger
+        .ensure_pending_from_sources(EVENT_SUMMARIES, EVENT_SUMMARIES)
+        .await?;
     ledger.flush().await?;
     let now = timefmt::now_unix();
     for item in all_items(ledger, EVENT_SUMMARIES, &[RecordState::Pending])? {
         if map::summary_has_old_events(item.raw.as_deref().unwrap_or("{}"), now) {
-            ledger.archive(EVENT_SUMMARIES, &item.source_id,
-                "events older than 90 days: Intercom lists only their counts, kept here")?;
+            ledger.archive(
+                EVENT_SUMMARIES,
+                &item.source_id,
+                "events older than 90 days: Intercom lists only their counts, kept here",
+            )?;
         } else {
-            ledger.mark_skipped(EVENT_SUMMARIES, &item.source_id,
-                "every event is within 90 days and loaded on its own")?;
+            ledger.mark_skipped(
+                EVENT_SUMMARIES,
+                &item.source_id,
+                "every event is within 90 days and loaded on its own",
+            )?;
         }
     }
     Ok(())
@@ -551,7 +723,14 @@ async fn macros(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         let (body, notes) = match map::shortcut_body(item.raw.as_deref().unwrap_or("{}")) {
             Ok(b) => b,
             Err(e) => {
-                ledger.mark_failed(MACROS, &item.source_id, ErrorClass::Source, &e.to_string(), "", "")?;
+                ledger.mark_failed(
+                    MACROS,
+                    &item.source_id,
+                    ErrorClass::Source,
+                    &e.to_string(),
+                    "",
+                    "",
+                )?;
                 continue;
             }
         };

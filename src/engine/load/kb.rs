@@ -49,7 +49,12 @@ pub(crate) fn all_items(
 
 pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    for kind in [COLLECTIONS, ARTICLES, ARTICLE_VERSIONS, ARTICLE_TRANSLATIONS] {
+    for kind in [
+        COLLECTIONS,
+        ARTICLES,
+        ARTICLE_VERSIONS,
+        ARTICLE_TRANSLATIONS,
+    ] {
         ledger.ensure_pending_from_sources(kind, kind).await?;
     }
     ledger.flush().await?;
@@ -134,7 +139,10 @@ async fn load_categories(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 }
 
 /// The versions staged for an article, oldest first, with their ledger items.
-fn article_versions(ledger: &Ledger, article_id: &str) -> anyhow::Result<Vec<(VersionHead, WorkItem)>> {
+fn article_versions(
+    ledger: &Ledger,
+    article_id: &str,
+) -> anyhow::Result<Vec<(VersionHead, WorkItem)>> {
     let sources = ledger.read(|r| r.children(ARTICLE_VERSIONS, article_id))?;
     let mut by_id: HashMap<String, VersionHead> = HashMap::new();
     for s in &sources {
@@ -209,7 +217,11 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
         Ok(h) => h,
         Err(e) => {
             ledger.mark_failed(ARTICLES, &id, ErrorClass::Source, &e.to_string(), "", "")?;
-            fail_children(ledger, &id, &format!("its article {id} could not be mapped"))?;
+            fail_children(
+                ledger,
+                &id,
+                &format!("its article {id} could not be mapped"),
+            )?;
             return Ok(());
         }
     };
@@ -251,7 +263,10 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
         if !was_done {
             let published = head.published.then(|| head.updated_at.unwrap_or(0));
             let body = kb::version_body(&head.title, &head.html, published);
-            if let Err(e) = kustomer.update_kb_version(&article_id, &head.lang, body).await {
+            if let Err(e) = kustomer
+                .update_kb_version(&article_id, &head.lang, body)
+                .await
+            {
                 let (req, resp) = e.exchange();
                 ledger.mark_failed(
                     ARTICLES,
@@ -278,7 +293,9 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
                 continue;
             }
             let (title, html, published_at) = if last {
-                let at = head.published.then(|| head.updated_at.unwrap_or(version.created_at));
+                let at = head
+                    .published
+                    .then(|| head.updated_at.unwrap_or(version.created_at));
                 (head.title.clone(), head.html.clone(), at)
             } else {
                 match fetch_version(ctx, &id, &version.id).await {
@@ -356,7 +373,12 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
         let article = article_id.clone();
         let send = || {
             let (body, lang, article) = (body.clone(), lang.clone(), article.clone());
-            async move { kustomer.create_kb_version(&article, &lang, body).await.map(|r| r.id) }
+            async move {
+                kustomer
+                    .create_kb_version(&article, &lang, body)
+                    .await
+                    .map(|r| r.id)
+            }
         };
         write::create_one(ledger, &titem, send, || async { Ok(None) }).await?;
     }
