@@ -1,1 +1,162 @@
-//! archive.
+//! The archive: everything in the archive bucket as JSON lines per type in the run directory
+//! (`<state>/archive/<kind>.jsonl`, 0600), each line the archive entry's reason with the Intercom
+//! record as extracted, plus the workflow exports the operator asked for
+//! (`<state>/archive/workflows/<id>.json`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::config::{create_private_dir, create_private_file};
+use crate::intercom::IntercomClient;
+use crate::intercom::endpoints as intercom_endpoints;
+use crate::ledger::{Ledger, LedgerError};
+
+/// The archive directory inside a state directory.
+pub const ARCHIVE_DIR: &str = "archive";
+/// Where workflow exports go, inside the archive directory.
+pub const WORKFLOWS_DIR: &str = "workflows";
+const ENTRIES_PAGE: usize = 1_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("cannot write the archive file {path}: {message}")]
+    Write { path: PathBuf, message: String },
+}
+
+fn write_err(path: &Path, e: impl std::fmt::Display) -> ArchiveError {
+    ArchiveError::Write {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// What the archive holds: one file per kind with its line count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArchiveFiles {
+    pub dir: PathBuf,
+    pub files: BTreeMap<String, (PathBuf, u64)>,
+}
+
+impl ArchiveFiles {
+    pub fn lines(&self, kind: &str) -> u64 {
+        self.files.get(kind).map_or(0, |(_, n)| *n)
+    }
+}
+
+/// Rewrites `<state>/archive/<kind>.jsonl` from the ledger's archive entries (the latest reason
+/// per record; a record archived by several runs is written once) and the staged sources.
+pub fn write_archive(ledger: &Ledger, state_dir: &Path) -> Result<ArchiveFiles, ArchiveError> {
+    let dir = state_dir.join(ARCHIVE_DIR);
+    create_private_dir(&dir).map_err(|e| write_err(&dir, e))?;
+    // Later entries win: the reason of the most recent run.
+    let mut entries: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut offset = 0;
+    loop {
+        let page = ledger.read(|r| r.archive_entries(offset, ENTRIES_PAGE))?;
+        if page.is_empty() {
+            break;
+        }
+        offset += page.len();
+        for e in page {
+            entries.insert((e.kind, e.source_id), e.reason);
+        }
+    }
+    let mut out = ArchiveFiles {
+        dir: dir.clone(),
+        files: BTreeMap::new(),
+    };
+    let mut current: Option<(String, std::fs::File, PathBuf, u64)> = None;
+    for ((kind, id), reason) in entries {
+        if current.as_ref().is_none_or(|(k, ..)| *k != kind) {
+            if let Some((k, _, path, n)) = current.take() {
+                out.files.insert(k, (path, n));
+            }
+            let path = dir.join(format!("{}.jsonl", safe_name(&kind)));
+            let file = create_private_file(&path, true).map_err(|e| write_err(&path, e))?;
+            current = Some((kind.clone(), file, path, 0));
+        }
+        let source = ledger.read(|r| r.source(&kind, &id))?;
+        let record: Value = source
+            .as_ref()
+            .and_then(|s| serde_json::from_str(&s.raw).ok())
+            .unwrap_or(Value::Null);
+        let line = json!({
+            "kind": kind,
+            "id": id,
+            "reason": reason,
+            "parent_id": source.as_ref().and_then(|s| s.parent_id.clone()),
+            "record": record,
+        });
+        if let Some((_, file, path, n)) = current.as_mut() {
+            writeln!(file, "{line}").map_err(|e| write_err(path, e))?;
+            *n += 1;
+        }
+    }
+    if let Some((k, _, path, n)) = current.take() {
+        out.files.insert(k, (path, n));
+    }
+    Ok(out)
+}
+
+fn safe_name(kind: &str) -> String {
+    kind.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// One workflow export: where it was written, or why it could not be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkflowExport {
+    Written { id: String, path: PathBuf },
+    Failed { id: String, reason: String },
+}
+
+/// `GET /export/workflows/{id}` for each id, written to `<state>/archive/workflows/<id>.json`
+/// (0600). A failed export is reported, not fatal: the manual checklist says so.
+pub async fn export_workflows(
+    intercom: &IntercomClient,
+    ids: &[String],
+    state_dir: &Path,
+) -> Result<Vec<WorkflowExport>, ArchiveError> {
+    let dir = state_dir.join(ARCHIVE_DIR).join(WORKFLOWS_DIR);
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    create_private_dir(&dir).map_err(|e| write_err(&dir, e))?;
+    let mut out = Vec::new();
+    for id in ids {
+        match intercom
+            .api()
+            .get(&intercom_endpoints::workflow_export(id))
+            .await
+        {
+            Ok(reply) => {
+                let path = dir.join(format!("{}.json", safe_name(id)));
+                let mut file = create_private_file(&path, true).map_err(|e| write_err(&path, e))?;
+                let text = serde_json::to_string_pretty(&reply.body).unwrap_or_default();
+                file.write_all(text.as_bytes())
+                    .map_err(|e| write_err(&path, e))?;
+                out.push(WorkflowExport::Written {
+                    id: id.clone(),
+                    path,
+                });
+            }
+            Err(e) => out.push(WorkflowExport::Failed {
+                id: id.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    Ok(out)
+}

@@ -1,1 +1,272 @@
-//! report.
+//! The migration report: per Intercom type, where every source record went (migrated, skipped
+//! with reason, failed with reason, archived, manual, not retrievable, not loaded yet), whose
+//! figures sum to the source count; the run's duration, requests and throughput; and the
+//! unconfirmed Kustomer assumptions the run relied on. Written as `<state>/report.md` and
+//! `<state>/report.json` (0600). `finish` writes the archive, `MANUAL.md` and the report.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::create_private_file;
+use crate::engine::archive::{self, ArchiveError, WorkflowExport};
+use crate::engine::context::Ctx;
+use crate::engine::manual;
+use crate::engine::model::{OBJECT_TYPES, RunSummary};
+use crate::ledger::{Ledger, LedgerError, RecordState};
+
+pub const REPORT_MD: &str = "report.md";
+pub const REPORT_JSON: &str = "report.json";
+
+/// One Intercom type's accounting. `source` = every other figure summed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypeRow {
+    pub object: String,
+    pub source: u64,
+    pub migrated: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub archived: u64,
+    pub manual: u64,
+    /// Exists in Intercom but its API cannot return it (e.g. events older than 90 days).
+    pub not_retrievable: u64,
+    /// Staged but not settled yet (pending or sent): non-zero only for an unfinished run.
+    pub not_loaded: u64,
+    pub skipped_reasons: Vec<(String, u64)>,
+    pub failed_reasons: Vec<(String, u64)>,
+    pub archived_reasons: Vec<(String, u64)>,
+}
+
+impl TypeRow {
+    /// The figures' sum, which equals `source` by construction; tests hold it to that.
+    pub fn accounted(&self) -> u64 {
+        self.migrated
+            + self.skipped
+            + self.failed
+            + self.archived
+            + self.manual
+            + self.not_retrievable
+            + self.not_loaded
+    }
+}
+
+/// One UNCONFIRMED shape the run relied on, and how many records depended on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssumptionUse {
+    pub assumption: String,
+    pub records: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub rows: Vec<TypeRow>,
+    pub duration_secs: Option<f64>,
+    pub kustomer_requests: Option<u64>,
+    pub intercom_requests: Option<u64>,
+    /// Settled records per second over the run.
+    pub records_per_sec: Option<f64>,
+    pub assumptions: Vec<AssumptionUse>,
+}
+
+impl Report {
+    pub fn row(&self, object: &str) -> Option<&TypeRow> {
+        self.rows.iter().find(|r| r.object == object)
+    }
+}
+
+/// Records loaded through routes `kustomer::assumptions` names as unconfirmed.
+const ASSUMED: [(&str, &[&str]); 6] = [
+    (
+        "POST /v1/tags {name} (tag create)",
+        &["tags", "segment_tags"],
+    ),
+    (
+        "POST /v1/customers/searches {name, data, defaultVisibility} (saved-search create)",
+        &["segments"],
+    ),
+    (
+        "POST /v1/shortcuts {name, draft.text} (shortcut create)",
+        &["macros"],
+    ),
+    (
+        "POST /v1/kb/categories {title, langs, parent} (KB category create and nesting)",
+        &["collections"],
+    ),
+    (
+        "POST|PUT /v1/kb/articles/{id}/versions/{lang} {title, htmlBody, publishedAt} (KB versions)",
+        &["article_versions", "article_translations", "articles"],
+    ),
+    (
+        "metadata types and enumeration shape (custom attributes)",
+        &["data_attributes", "conversation_attributes"],
+    ),
+];
+
+/// Builds the report from the ledger; `summary` (the run's own figures) adds duration and requests.
+pub fn build_report(ledger: &Ledger, summary: Option<&RunSummary>) -> Result<Report, LedgerError> {
+    let counters = ledger.counters();
+    let not_retrievable = ledger.read(|r| r.not_retrievable())?;
+    let mut rows = Vec::new();
+    let mut settled = 0u64;
+    for object in OBJECT_TYPES {
+        let staged = counters.source(object);
+        let t = counters.target(object);
+        let mut row = TypeRow {
+            object: object.to_string(),
+            migrated: t.done,
+            skipped: t.skipped,
+            failed: t.failed,
+            archived: t.archived,
+            manual: t.manual,
+            not_retrievable: not_retrievable.get(object).copied().unwrap_or(0),
+            ..TypeRow::default()
+        };
+        // Staged records without a target row have not reached their phase.
+        let with_rows = t.total();
+        row.not_loaded = t.pending + t.sent + staged.saturating_sub(with_rows);
+        row.source = row.accounted();
+        for (state, slot) in [
+            (RecordState::Skipped, &mut row.skipped_reasons),
+            (RecordState::Failed, &mut row.failed_reasons),
+            (RecordState::Archived, &mut row.archived_reasons),
+        ] {
+            if t.get(state) > 0 {
+                *slot = ledger.read(|r| r.reasons(object, state))?;
+            }
+        }
+        settled += t.settled();
+        rows.push(row);
+    }
+    let mut assumptions = Vec::new();
+    for (assumption, kinds) in ASSUMED {
+        let records: u64 = kinds.iter().map(|k| counters.target(k).done).sum();
+        if records > 0 {
+            assumptions.push(AssumptionUse {
+                assumption: assumption.to_string(),
+                records,
+            });
+        }
+    }
+    let duration = summary.map(|s| s.elapsed.as_secs_f64());
+    Ok(Report {
+        rows,
+        duration_secs: duration,
+        kustomer_requests: summary.map(|s| s.kustomer_requests),
+        intercom_requests: summary.map(|s| s.intercom_requests),
+        records_per_sec: duration.filter(|d| *d > 0.0).map(|d| settled as f64 / d),
+        assumptions,
+    })
+}
+
+fn reasons(list: &[(String, u64)]) -> String {
+    list.iter()
+        .map(|(r, n)| {
+            format!(
+                "{n}× {}",
+                if r.is_empty() {
+                    "(no reason recorded)"
+                } else {
+                    r
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub fn render_markdown(report: &Report) -> String {
+    let mut md = String::from("# Migration report\n\n");
+    if let Some(d) = report.duration_secs {
+        md.push_str(&format!("- Duration: {d:.1} s\n"));
+    }
+    if let Some(n) = report.kustomer_requests {
+        md.push_str(&format!("- Kustomer requests: {n}\n"));
+    }
+    if let Some(n) = report.intercom_requests {
+        md.push_str(&format!("- Intercom requests: {n}\n"));
+    }
+    if let Some(t) = report.records_per_sec {
+        md.push_str(&format!("- Throughput: {t:.1} records/s\n"));
+    }
+    md.push_str("\n| type | source | migrated | skipped | failed | archived | manual | not retrievable | not loaded |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for r in &report.rows {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            r.object,
+            r.source,
+            r.migrated,
+            r.skipped,
+            r.failed,
+            r.archived,
+            r.manual,
+            r.not_retrievable,
+            r.not_loaded
+        ));
+    }
+    md.push_str("\n## Reasons\n\n");
+    for r in &report.rows {
+        for (label, list) in [
+            ("skipped", &r.skipped_reasons),
+            ("failed", &r.failed_reasons),
+            ("archived", &r.archived_reasons),
+        ] {
+            if !list.is_empty() {
+                md.push_str(&format!("- {} {label}: {}\n", r.object, reasons(list)));
+            }
+        }
+    }
+    md.push_str("\n## Unconfirmed Kustomer shapes relied on\n\n");
+    if report.assumptions.is_empty() {
+        md.push_str("- none\n");
+    }
+    for a in &report.assumptions {
+        md.push_str(&format!("- {} — {} records\n", a.assumption, a.records));
+    }
+    md
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), ArchiveError> {
+    let err = |e: &dyn std::fmt::Display| ArchiveError::Write {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut f = create_private_file(path, true).map_err(|e| err(&e))?;
+    f.write_all(text.as_bytes()).map_err(|e| err(&e))
+}
+
+/// Writes `report.md` and `report.json` into `state_dir`; returns their paths.
+pub fn write_report(report: &Report, state_dir: &Path) -> Result<(PathBuf, PathBuf), ArchiveError> {
+    let md = state_dir.join(REPORT_MD);
+    let js = state_dir.join(REPORT_JSON);
+    write_file(&md, &render_markdown(report))?;
+    write_file(
+        &js,
+        &serde_json::to_string_pretty(report).unwrap_or_default(),
+    )?;
+    Ok((md, js))
+}
+
+/// The last run's own figures, as the runner recorded them.
+pub fn last_run_summary(ledger: &Ledger) -> Option<RunSummary> {
+    let runs = ledger.read(|r| r.runs()).ok()?;
+    runs.iter()
+        .rev()
+        .find(|r| r.command == "run")
+        .and_then(|r| r.figures.clone())
+        .and_then(|f| serde_json::from_value(f).ok())
+}
+
+/// End of a run: the archive (with the workflow exports), `MANUAL.md` and the report.
+pub async fn finish(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
+    let state = &ctx.config.state_dir;
+    ctx.ledger.flush().await?;
+    archive::write_archive(&ctx.ledger, state)?;
+    let workflows: Vec<WorkflowExport> =
+        archive::export_workflows(&ctx.intercom, &ctx.config.workflow_ids, state).await?;
+    manual::write_manual(&ctx.ledger, state, &workflows)?;
+    let report = build_report(&ctx.ledger, last_run_summary(&ctx.ledger).as_ref())?;
+    write_report(&report, state)?;
+    Ok(())
+}

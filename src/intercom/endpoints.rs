@@ -46,6 +46,10 @@ pub fn article_versions(id: &str) -> String {
     format!("/articles/{}/versions", seg(id))
 }
 
+pub fn article_version(id: &str, version_id: &str) -> String {
+    format!("/articles/{}/versions/{}", seg(id), seg(version_id))
+}
+
 pub fn office_hours_exceptions(schedule_id: &str) -> String {
     format!(
         "/office_hours_schedules/{}/office_hours_exceptions",

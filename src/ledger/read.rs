@@ -509,6 +509,26 @@ impl LedgerReader {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Why records of `kind` are in `state`, grouped: (reason, count), most frequent first. The
+    /// reason is the disposition's (skipped, archived, manual) or the error message (failed).
+    pub fn reasons(
+        &self,
+        kind: &str,
+        state: RecordState,
+    ) -> Result<Vec<(String, u64)>, LedgerError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT COALESCE(CASE WHEN state = 'failed' THEN error_message ELSE reason END, ''), count(*)
+             FROM target WHERE kind = ?1 AND state = ?2 GROUP BY 1 ORDER BY 2 DESC, 1",
+        )?;
+        let rows = statement.query_map(params![kind, state.as_str()], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, i64>(1)?.max(0) as u64,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub fn manual_items(&self) -> Result<Vec<ManualItem>, LedgerError> {
         let mut statement = self.conn.prepare_cached(
             "SELECT run_id, kind, source_id, title, detail FROM manual ORDER BY id",

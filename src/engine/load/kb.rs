@@ -1,10 +1,407 @@
-//! Phase Kb.
+//! Phase Kb: Intercom help-center collections → KB categories (parents first, so nesting is
+//! kept), articles → KB articles, each with its Intercom versions recreated in order in its
+//! default language (historical ones published at their own time, the current one published
+//! only when Intercom has the article published) and every translation as a language version.
+//!
+//! Ledger kinds are the source kinds (`collections`, `articles`, `article_versions`,
+//! `article_translations`); target ids are the category, article and version ids. KB records
+//! have no externalId route: categories are found again by title and parent in the listing,
+//! articles by the `externalId` they carry. A version's create whose answer was lost cannot be
+//! looked up (no version listing): it is sent again, which at worst adds one more revision.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+
 use crate::engine::context::Ctx;
+use crate::engine::model::{ErrorClass, LogLevel, PhaseId};
+use crate::engine::write::{self, Outcome};
+use crate::intercom::endpoints as intercom_endpoints;
+use crate::kustomer::KustomerError;
+use crate::ledger::{Ledger, RecordState, WorkItem};
+use crate::mapping::kb::{self, ArticleHead, VersionHead};
+
+pub const COLLECTIONS: &str = "collections";
+pub const ARTICLES: &str = "articles";
+pub const ARTICLE_VERSIONS: &str = "article_versions";
+pub const ARTICLE_TRANSLATIONS: &str = "article_translations";
+
+const OPEN: [RecordState; 2] = [RecordState::Pending, RecordState::Sent];
+
+/// Every record of `kind` in `states`, paged from the ledger.
+pub(crate) fn all_items(
+    ledger: &Ledger,
+    kind: &str,
+    states: &[RecordState],
+) -> anyhow::Result<Vec<WorkItem>> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = ledger.next_batch(kind, states, after.as_deref(), 500)?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.source_id.clone());
+        out.extend(page);
+    }
+    Ok(out)
+}
 
 pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
-    let _ = ctx;
-    anyhow::bail!("this phase is not built yet")
+    let ledger = &ctx.ledger;
+    for kind in [
+        COLLECTIONS,
+        ARTICLES,
+        ARTICLE_VERSIONS,
+        ARTICLE_TRANSLATIONS,
+    ] {
+        ledger.ensure_pending_from_sources(kind, kind).await?;
+    }
+    ledger.flush().await?;
+    load_categories(ctx).await?;
+    ledger.flush().await?;
+    load_articles(ctx).await?;
+    ledger.flush().await?;
+    Ok(())
+}
+
+async fn load_categories(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
+    let ledger = &ctx.ledger;
+    let items: HashMap<String, WorkItem> = all_items(ledger, COLLECTIONS, &OPEN)?
+        .into_iter()
+        .map(|i| (i.source_id.clone(), i))
+        .collect();
+    if items.is_empty() {
+        return Ok(());
+    }
+    let tree: Vec<(String, Option<String>)> = items
+        .values()
+        .map(|i| {
+            let parent = i.raw.as_deref().and_then(kb::collection_parent);
+            (i.source_id.clone(), parent)
+        })
+        .collect();
+    let parents: HashMap<String, Option<String>> = tree.iter().cloned().collect();
+    for id in kb::parents_first(&tree) {
+        ctx.control.checkpoint().await?;
+        let Some(item) = items.get(&id) else { continue };
+        ctx.set_activity(format!("KB: category for collection {id}"));
+        let parent_target = match parents.get(&id).cloned().flatten() {
+            Some(p) => match ledger.target_id(COLLECTIONS, &p)? {
+                Some(t) => Some(t),
+                None => {
+                    ledger.mark_failed(
+                        COLLECTIONS,
+                        &id,
+                        ErrorClass::Mapping,
+                        &format!("its parent collection {p} was not loaded"),
+                        "",
+                        "",
+                    )?;
+                    continue;
+                }
+            },
+            None => None,
+        };
+        let body = match item
+            .raw
+            .as_deref()
+            .ok_or(kb::KbMappingError::Untitled("collection"))
+            .and_then(|raw| kb::category_body(raw, parent_target.as_deref()))
+        {
+            Ok(b) => b,
+            Err(e) => {
+                ledger.mark_failed(COLLECTIONS, &id, ErrorClass::Source, &e.to_string(), "", "")?;
+                continue;
+            }
+        };
+        let title = kb::category_title(&body).unwrap_or_default();
+        let kustomer = &ctx.kustomer;
+        let _guard = ctx.in_flight(PhaseId::Kb, 1);
+        let send = || {
+            let body = body.clone();
+            async move { kustomer.create_kb_category(body).await.map(|r| r.id) }
+        };
+        let lookup = || async {
+            Ok(kustomer
+                .list_kb_categories()
+                .await?
+                .into_iter()
+                .find(|c| {
+                    kb::category_has_title(&c.attributes, &title)
+                        && c.related_id("parent") == parent_target
+                })
+                .map(|c| c.id))
+        };
+        write::create_one(ledger, item, send, lookup).await?;
+    }
+    Ok(())
+}
+
+/// The versions staged for an article, oldest first, with their ledger items.
+fn article_versions(
+    ledger: &Ledger,
+    article_id: &str,
+) -> anyhow::Result<Vec<(VersionHead, WorkItem)>> {
+    let sources = ledger.read(|r| r.children(ARTICLE_VERSIONS, article_id))?;
+    let mut by_id: HashMap<String, VersionHead> = HashMap::new();
+    for s in &sources {
+        by_id.insert(s.source_id.clone(), kb::version_head(&s.source_id, &s.raw));
+    }
+    let ordered = kb::versions_in_order(by_id.values().cloned().collect());
+    let mut out = Vec::with_capacity(ordered.len());
+    for head in ordered {
+        if let Some(item) = ledger.read(|r| r.record(ARTICLE_VERSIONS, &head.id))? {
+            out.push((head, item));
+        }
+    }
+    Ok(out)
+}
+
+async fn load_articles(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
+    let ledger = &ctx.ledger;
+    // Articles still to create, and done articles whose versions or translations are open.
+    let mut articles: Vec<WorkItem> = all_items(ledger, ARTICLES, &OPEN)?;
+    let mut open_children: Vec<String> = Vec::new();
+    for kind in [ARTICLE_VERSIONS, ARTICLE_TRANSLATIONS] {
+        for child in all_items(ledger, kind, &OPEN)? {
+            if let Some(parent) = ledger
+                .read(|r| r.source(kind, &child.source_id))?
+                .and_then(|s| s.parent_id)
+            {
+                open_children.push(parent);
+            }
+        }
+    }
+    open_children.sort();
+    open_children.dedup();
+    for parent in open_children {
+        if articles.iter().all(|a| a.source_id != parent)
+            && let Some(item) = ledger.read(|r| r.record(ARTICLES, &parent))?
+        {
+            articles.push(item);
+        }
+    }
+    for item in articles {
+        ctx.control.checkpoint().await?;
+        ctx.set_activity(format!("KB: article {}", item.source_id));
+        let _guard = ctx.in_flight(PhaseId::Kb, 1);
+        load_article(ctx, &item).await?;
+    }
+    Ok(())
+}
+
+fn fail_children(ledger: &Ledger, article_id: &str, why: &str) -> anyhow::Result<()> {
+    for kind in [ARTICLE_VERSIONS, ARTICLE_TRANSLATIONS] {
+        for child in ledger.read(|r| r.children(kind, article_id))? {
+            if let Some(w) = ledger.read(|r| r.record(kind, &child.source_id))?
+                && OPEN.contains(&w.state)
+            {
+                ledger.mark_failed(kind, &child.source_id, ErrorClass::Mapping, why, "", "")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
+    let ledger = &ctx.ledger;
+    let kustomer = &ctx.kustomer;
+    let id = item.source_id.clone();
+    let head: ArticleHead = match item
+        .raw
+        .as_deref()
+        .ok_or(kb::KbMappingError::Untitled("article"))
+        .and_then(kb::article_head)
+    {
+        Ok(h) => h,
+        Err(e) => {
+            ledger.mark_failed(ARTICLES, &id, ErrorClass::Source, &e.to_string(), "", "")?;
+            fail_children(
+                ledger,
+                &id,
+                &format!("its article {id} could not be mapped"),
+            )?;
+            return Ok(());
+        }
+    };
+    let mut categories = Vec::new();
+    for c in kb::article_collections(item.raw.as_deref().unwrap_or_default()) {
+        if let Some(t) = ledger.target_id(COLLECTIONS, &c)?
+            && !categories.contains(&t)
+        {
+            categories.push(t);
+        }
+    }
+    let body = kb::article_body(&head, &id, &categories);
+    let was_done = item.state == RecordState::Done;
+    let send = || {
+        let body = body.clone();
+        async move { kustomer.create_kb_article(body).await.map(|r| r.id) }
+    };
+    let lookup = || async {
+        Ok(kustomer
+            .list_kb_articles()
+            .await?
+            .into_iter()
+            .find(|a| a.external_id() == Some(id.as_str()))
+            .map(|a| a.id))
+    };
+    let article_id = match write::create_one(ledger, item, send, lookup).await? {
+        Outcome::Done(t) => t,
+        _ => {
+            fail_children(ledger, &id, &format!("its article {id} failed to load"))?;
+            return Ok(());
+        }
+    };
+
+    // Content: the Intercom versions in order (the last is the current content); the first step
+    // fills the draft the article create opened, each later one is a new version.
+    let versions = article_versions(ledger, &id)?;
+    let n = versions.len();
+    if n == 0 {
+        if !was_done {
+            let published = head.published.then(|| head.updated_at.unwrap_or(0));
+            let body = kb::version_body(&head.title, &head.html, published);
+            if let Err(e) = kustomer
+                .update_kb_version(&article_id, &head.lang, body)
+                .await
+            {
+                let (req, resp) = e.exchange();
+                ledger.mark_failed(
+                    ARTICLES,
+                    &id,
+                    e.class(),
+                    &format!("the article was created but its content could not be filled: {e}"),
+                    &req,
+                    &resp,
+                )?;
+            }
+        }
+    } else {
+        for (step, (version, vitem)) in versions.iter().enumerate() {
+            if !OPEN.contains(&vitem.state) {
+                continue;
+            }
+            let last = step + 1 == n;
+            if !head.published && !last {
+                ledger.mark_skipped(
+                    ARTICLE_VERSIONS,
+                    &version.id,
+                    "the article is a draft in Intercom: only its current content is carried, as the Kustomer draft",
+                )?;
+                continue;
+            }
+            let (title, html, published_at) = if last {
+                let at = head
+                    .published
+                    .then(|| head.updated_at.unwrap_or(version.created_at));
+                (head.title.clone(), head.html.clone(), at)
+            } else {
+                match fetch_version(ctx, &id, &version.id).await {
+                    Ok(Some((t, h))) => (t, h, Some(version.created_at)),
+                    Ok(None) => {
+                        ledger.mark_failed(
+                            ARTICLE_VERSIONS,
+                            &version.id,
+                            ErrorClass::Source,
+                            "Intercom returned the version without a title or body",
+                            "",
+                            "",
+                        )?;
+                        continue;
+                    }
+                    Err(e) => {
+                        ledger.mark_failed(
+                            ARTICLE_VERSIONS,
+                            &version.id,
+                            ErrorClass::Source,
+                            &format!("the version could not be read from Intercom: {e}"),
+                            "",
+                            "",
+                        )?;
+                        continue;
+                    }
+                }
+            };
+            let body = kb::version_body(&title, &html, published_at);
+            let lang = head.lang.clone();
+            let article = article_id.clone();
+            let send = move || -> BoxFuture<'_, Result<String, KustomerError>> {
+                let (body, lang, article) = (body.clone(), lang.clone(), article.clone());
+                Box::pin(async move {
+                    let r = if step == 0 {
+                        kustomer.update_kb_version(&article, &lang, body).await?
+                    } else {
+                        kustomer.create_kb_version(&article, &lang, body).await?
+                    };
+                    Ok(r.id)
+                })
+            };
+            write::create_one(ledger, vitem, send, || async { Ok(None) }).await?;
+        }
+    }
+
+    // Translations: each locale as a language version, published when Intercom has it published
+    // (never on a draft article, which publishing would make live).
+    for child in ledger.read(|r| r.children(ARTICLE_TRANSLATIONS, &id))? {
+        let Some(titem) = ledger.read(|r| r.record(ARTICLE_TRANSLATIONS, &child.source_id))? else {
+            continue;
+        };
+        if !OPEN.contains(&titem.state) {
+            continue;
+        }
+        let (lang, mut body) = match kb::translation(&child.raw) {
+            Ok(t) => t,
+            Err(e) => {
+                ledger.mark_failed(
+                    ARTICLE_TRANSLATIONS,
+                    &child.source_id,
+                    ErrorClass::Source,
+                    &e.to_string(),
+                    "",
+                    "",
+                )?;
+                continue;
+            }
+        };
+        if !head.published
+            && let Some(obj) = body.as_object_mut()
+        {
+            obj.remove("publishedAt");
+        }
+        let article = article_id.clone();
+        let send = || {
+            let (body, lang, article) = (body.clone(), lang.clone(), article.clone());
+            async move {
+                kustomer
+                    .create_kb_version(&article, &lang, body)
+                    .await
+                    .map(|r| r.id)
+            }
+        };
+        write::create_one(ledger, &titem, send, || async { Ok(None) }).await?;
+    }
+    Ok(())
+}
+
+/// The full text of one historical Intercom version (the listing carries no bodies).
+async fn fetch_version(
+    ctx: &Ctx,
+    article_id: &str,
+    version_id: &str,
+) -> Result<Option<(String, String)>, crate::http::ApiError> {
+    let reply = ctx
+        .intercom
+        .api()
+        .get(&intercom_endpoints::article_version(article_id, version_id))
+        .await?;
+    let full: Value = reply.body;
+    if full.is_null() {
+        ctx.log(
+            LogLevel::Warn,
+            format!("article {article_id} version {version_id}: empty answer"),
+        );
+    }
+    Ok(kb::full_version(&full))
 }
