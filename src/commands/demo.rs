@@ -1,10 +1,67 @@
-//! `i2k demo`.
+//! `i2k demo`: both simulators in-process with a generated workspace, and the real product
+//! against them — the console by default, or a headless run that also verifies and reports.
 
 use std::process::ExitCode;
 
-use crate::cli::DemoArgs;
+use crate::cli::{DemoArgs, RunArgs};
 use crate::commands::Context;
+use crate::config::Endpoints;
+use crate::http::Secret;
 
-pub async fn run(_ctx: &Context, _args: DemoArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`i2k demo` is not built yet")
+pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let loopback = "127.0.0.1:0".parse()?;
+    let (intercom_sim, kustomer_sim) =
+        crate::commands::sim::start_both(args.size, &args.sim, loopback, loopback).await?;
+    // The simulated org starts fresh every time, so the demo's ledger must too.
+    let state_dir = match &ctx.state {
+        Some(dir) => dir.clone(),
+        None => crate::config::state_root()
+            .ok_or_else(|| {
+                anyhow::anyhow!("no state directory: pass --state DIR (HOME is not set)")
+            })?
+            .join("demo")
+            .join(format!("{}-{}", args.size, crate::timefmt::now_unix())),
+    };
+    let endpoints = Endpoints {
+        intercom_url: intercom_sim.url.clone(),
+        intercom_token: Some(Secret::new(intercom_sim.token.clone())),
+        kustomer_url: kustomer_sim.url.clone(),
+        kustomer_token: Some(Secret::new(kustomer_sim.token.clone())),
+    };
+    let run_args = RunArgs {
+        headless: args.headless,
+        json: args.json,
+        // Headless never waits for a person; the console lets the operator decide.
+        accept_defaults: args.headless,
+        only: Vec::new(),
+        rate_share: 0.8,
+        kustomer_rate: args.sim.kustomer_rate,
+        workflow_ids: vec!["1".to_string()],
+    };
+    let config = crate::commands::run::engine_config(&endpoints, state_dir.clone(), &run_args)?;
+    if !args.headless {
+        return crate::commands::console::open(config).await;
+    }
+    if !args.json {
+        println!(
+            "i2k demo: a {} workspace (seed {}) on simulated Intercom {} and Kustomer {}; state in {}",
+            args.size,
+            args.sim.seed,
+            intercom_sim.url,
+            kustomer_sim.url,
+            state_dir.display()
+        );
+    }
+    let code = crate::commands::run::run_headless(config, args.json).await?;
+    if !args.json {
+        println!(
+            "Report: {}  Archive: {}  Checklist: {}",
+            state_dir.join("report.md").display(),
+            state_dir.join("archive").display(),
+            state_dir.join("MANUAL.md").display()
+        );
+    }
+    intercom_sim.shutdown().await;
+    kustomer_sim.shutdown().await;
+    Ok(code)
 }

@@ -8,48 +8,24 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde_json::json;
 
-use crate::cli::SimArgs;
+use std::net::SocketAddr;
+
+use crate::cli::{SimArgs, SimOptions};
 use crate::commands::Context;
 use crate::sim::faults::FaultSpec;
-use crate::sim::{intercom, kustomer};
+use crate::sim::{SimHandle, SizePreset, intercom, kustomer};
 
 pub async fn run(_ctx: &Context, args: SimArgs) -> anyhow::Result<ExitCode> {
-    let opts = &args.sim;
-    let faults = FaultSpec::parse(&opts.faults).map_err(|e| anyhow::anyhow!("--faults: {e}"))?;
-    let mut config = intercom::Config::new(opts.seed, args.size);
-    config.rate_per_window = opts.intercom_rate;
-    config.latency = Duration::from_millis(opts.latency_ms);
-    config.scroll_idle = Duration::from_secs(opts.scroll_idle_secs);
-    config.faults = faults;
-    config.fault_hang = Duration::from_millis(opts.fault_hang_ms);
-    let intercom_sim = intercom::spawn(config, args.intercom_addr)
-        .await
-        .with_context(|| {
-            format!(
-                "could not serve the Intercom simulator on {}",
-                args.intercom_addr
-            )
-        })?;
-    let mut line = json!({
+    let (intercom_sim, kustomer_sim) =
+        start_both(args.size, &args.sim, args.intercom_addr, args.kustomer_addr).await?;
+    let line = json!({
         "intercom_url": intercom_sim.url,
         "intercom_token": intercom_sim.token,
+        "kustomer_url": kustomer_sim.url,
+        "kustomer_token": kustomer_sim.token,
         "size": args.size.to_string(),
-        "seed": opts.seed,
+        "seed": args.sim.seed,
     });
-    // The org's users derive from the same admins the Intercom workspace has.
-    let agents = intercom::admin_identities(opts.seed, args.size);
-    let kustomer_config = kustomer::Config::from_options(opts, agents)
-        .map_err(|e| anyhow::anyhow!("--faults: {e}"))?;
-    let kustomer_sim = kustomer::spawn(kustomer_config, args.kustomer_addr)
-        .await
-        .with_context(|| {
-            format!(
-                "could not serve the Kustomer simulator on {}",
-                args.kustomer_addr
-            )
-        })?;
-    line["kustomer_url"] = json!(kustomer_sim.url);
-    line["kustomer_token"] = json!(kustomer_sim.token);
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{line}")?;
     stdout.flush()?;
@@ -60,4 +36,31 @@ pub async fn run(_ctx: &Context, args: SimArgs) -> anyhow::Result<ExitCode> {
     intercom_sim.shutdown().await;
     kustomer_sim.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts both simulators from the same seed: the Kustomer org's users derive from the Intercom
+/// workspace's admins. Used by `sim`, `demo` and `bench`.
+pub async fn start_both(
+    size: SizePreset,
+    opts: &SimOptions,
+    intercom_addr: SocketAddr,
+    kustomer_addr: SocketAddr,
+) -> anyhow::Result<(SimHandle, SimHandle)> {
+    let faults = FaultSpec::parse(&opts.faults).map_err(|e| anyhow::anyhow!("--faults: {e}"))?;
+    let mut config = intercom::Config::new(opts.seed, size);
+    config.rate_per_window = opts.intercom_rate;
+    config.latency = Duration::from_millis(opts.latency_ms);
+    config.scroll_idle = Duration::from_secs(opts.scroll_idle_secs);
+    config.faults = faults;
+    config.fault_hang = Duration::from_millis(opts.fault_hang_ms);
+    let intercom_sim = intercom::spawn(config, intercom_addr)
+        .await
+        .with_context(|| format!("could not serve the Intercom simulator on {intercom_addr}"))?;
+    let agents = intercom::admin_identities(opts.seed, size);
+    let kustomer_config = kustomer::Config::from_options(opts, agents)
+        .map_err(|e| anyhow::anyhow!("--faults: {e}"))?;
+    let kustomer_sim = kustomer::spawn(kustomer_config, kustomer_addr)
+        .await
+        .with_context(|| format!("could not serve the Kustomer simulator on {kustomer_addr}"))?;
+    Ok((intercom_sim, kustomer_sim))
 }

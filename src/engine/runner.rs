@@ -111,6 +111,19 @@ async fn run(
         tracing::warn!("could not record the end of the run: {e}");
     }
     let _ = ctx.ledger.flush().await;
+    if matches!(
+        result,
+        Ok(RunOutcome::Completed(_) | RunOutcome::Cancelled(_))
+    ) {
+        ctx.set_activity("writing the archive, the checklist and the report");
+        if let Err(e) = crate::engine::report::finish(&ctx).await {
+            ctx.log(
+                LogLevel::Error,
+                format!("could not write the report: {e:#}"),
+            );
+        }
+    }
+    ctx.set_activity("");
     // One last snapshot with the final figures, then stop the helpers.
     tokio::time::sleep(SNAPSHOT_INTERVAL * 2).await;
     publisher.abort();
@@ -438,9 +451,72 @@ async fn publish(
     }
 }
 
-/// Stages what is not yet in the ledger, reporting each type complete as it lands.
+/// Stages what is not yet in the ledger (resuming an interrupted extraction, fetching only what
+/// changed on a re-run), reporting each type complete as it lands so its phase may start.
 async fn extract(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
-    // Wired to `engine::extract` when it lands; until then the ledger's staged records are used.
-    ctx.mark_extracted(&crate::engine::model::OBJECT_TYPES);
-    Ok(())
+    let (tx, mut rx) = watch::channel(Vec::<crate::engine::model::ExtractProgress>::new());
+    let forward = tokio::spawn({
+        let ctx = ctx.clone();
+        async move {
+            while rx.changed().await.is_ok() {
+                let rows = rx.borrow_and_update().clone();
+                for row in rows {
+                    ctx.set_extract_progress(&row.object, row.fetched, row.total, row.complete);
+                    if row.complete {
+                        ctx.mark_extracted(&[row.object.as_str()]);
+                    }
+                }
+            }
+        }
+    });
+    ctx.set_activity("extracting the Intercom workspace");
+    let options = crate::engine::extract::ExtractOptions::for_state_dir(&ctx.config.state_dir);
+    let result = crate::engine::extract::extract(
+        &ctx.intercom,
+        &ctx.ledger,
+        &options,
+        &ctx.control,
+        Some(tx),
+    )
+    .await;
+    let _ = forward.await;
+    match result {
+        Ok(summary) => {
+            for problem in &summary.problems {
+                ctx.log(
+                    LogLevel::Warn,
+                    format!(
+                        "{} {} could not be read in full: {}",
+                        problem.kind, problem.source_id, problem.problem
+                    ),
+                );
+            }
+            for listing in &summary.incomplete {
+                ctx.log(
+                    LogLevel::Warn,
+                    format!("listing incomplete (a later run resumes it): {listing}"),
+                );
+            }
+            let staged: u64 = summary.staged.values().sum();
+            ctx.log(
+                LogLevel::Info,
+                format!(
+                    "extraction done: {staged} records staged with {} requests",
+                    summary.requests
+                ),
+            );
+            ctx.mark_extracted(&crate::engine::model::OBJECT_TYPES);
+            Ok(())
+        }
+        Err(crate::engine::extract::ExtractError::Cancelled) => {
+            ctx.mark_extracted(&crate::engine::model::OBJECT_TYPES);
+            Ok(())
+        }
+        Err(e) => {
+            // Nothing may load from a workspace that could not be read.
+            ctx.control.cancel();
+            ctx.mark_extracted(&crate::engine::model::OBJECT_TYPES);
+            Err(e.into())
+        }
+    }
 }
