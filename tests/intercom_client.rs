@@ -98,10 +98,7 @@ async fn a_saved_search_position_resumes_after_the_pages_already_read() {
     let mut first = client.pager(Listing::search(Searchable::Contacts, None), None);
     let page_one = first.next_page().await.unwrap().unwrap();
     let position = page_one.position.clone().expect("more pages follow");
-    let mut resumed = client.pager(
-        Listing::search(Searchable::Contacts, None),
-        Some(position),
-    );
+    let mut resumed = client.pager(Listing::search(Searchable::Contacts, None), Some(position));
     let rest = drain(&mut resumed).await;
     let mut all = ids(std::slice::from_ref(&page_one));
     all.extend(ids(&rest));
@@ -144,7 +141,10 @@ async fn the_scroll_restarts_from_the_start_when_it_expires_mid_listing() {
     assert!(second.restarted, "the expired scroll was read again");
     assert!(second.warnings[0].contains("from the start"));
     let rest = drain(&mut pager).await;
-    let all: HashSet<String> = ids(&[first, second]).into_iter().chain(ids(&rest)).collect();
+    let all: HashSet<String> = ids(&[first, second])
+        .into_iter()
+        .chain(ids(&rest))
+        .collect();
     assert_eq!(all.len() as u64, truth(&handle, "companies").await);
 }
 
@@ -178,16 +178,16 @@ async fn a_second_scroll_waits_for_the_open_one_to_expire() {
     let mut pager = client.pager(Listing::CompaniesScroll, None);
     let pages = drain(&mut pager).await;
     assert!(started.elapsed() >= Duration::from_millis(500), "it waited");
-    assert_eq!(
-        ids(&pages).len() as u64,
-        truth(&handle, "companies").await
-    );
+    assert_eq!(ids(&pages).len() as u64, truth(&handle, "companies").await);
 }
 
 #[tokio::test]
 async fn truncated_conversations_report_the_parts_the_api_cannot_return() {
     let (handle, client) = sim(Config::new(11, SizePreset::Tiny)).await;
-    let listed = ids(&drain(&mut client.pager(Listing::search(Searchable::Conversations, None), None)).await);
+    let listed = ids(&drain(
+        &mut client.pager(Listing::search(Searchable::Conversations, None), None),
+    )
+    .await);
     let mut returned = 0;
     let mut missing = 0;
     let mut truncated = 0;
@@ -214,7 +214,10 @@ async fn attachments_download_while_their_url_is_fresh_and_not_after() {
     let mut config = Config::new(11, SizePreset::Tiny);
     config.attachment_ttl = Duration::from_secs(2);
     let (handle, client) = sim(config).await;
-    let listed = ids(&drain(&mut client.pager(Listing::search(Searchable::Conversations, None), None)).await);
+    let listed = ids(&drain(
+        &mut client.pager(Listing::search(Searchable::Conversations, None), None),
+    )
+    .await);
     let dir = std::env::temp_dir().join(format!("i2k-iclient-att-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut url = None;

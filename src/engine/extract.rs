@@ -14,6 +14,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
@@ -578,6 +579,10 @@ impl<'a> Extractor<'a> {
                 Searchable::Tickets => self.for_each(changed, |t| self.ticket_details(t)).await,
             };
             self.stage(batch).await?;
+            if page.position.is_none() {
+                // The last page: completion is saved below, before any checkpoint can interrupt.
+                break;
+            }
             let cursor = SearchCursor {
                 since,
                 position: page.position.clone(),
@@ -623,7 +628,7 @@ impl<'a> Extractor<'a> {
         let mut batch = Batch::default();
         let record = source("contacts", raw, None);
         let id = record.source_id.clone();
-        let contact: Contact = serde_json::from_value(raw.clone()).unwrap_or_default();
+        let contact = Contact::deserialize(raw).unwrap_or_default();
         let mut problems: Vec<String> = Vec::new();
 
         let has_notes = contact
@@ -692,7 +697,7 @@ impl<'a> Extractor<'a> {
     async fn contact_events(&self, contact_id: &str) -> Result<Batch, IntercomError> {
         let mut batch = Batch::default();
         let summary_raw = self.client.event_summary(contact_id).await?;
-        let summary: EventSummary = serde_json::from_value(summary_raw.clone()).unwrap_or_default();
+        let summary = EventSummary::deserialize(&summary_raw).unwrap_or_default();
         let total = summary.total();
         let newest = summary.events.iter().filter_map(|e| e.last).max();
         let listable =
@@ -748,7 +753,19 @@ impl<'a> Extractor<'a> {
             .filter(|r| r.kind == kind)
             .map(|r| r.source_id.clone())
             .collect();
-        if let Ok(staged) = self.ledger.read(|r| r.children(kind, parent)) {
+        // Only a record staged before can have children staged before.
+        let parent_kind = if kind == "data_events" {
+            "contacts"
+        } else {
+            "conversations"
+        };
+        let staged_before = self
+            .ledger
+            .read(|r| r.source(parent_kind, parent))
+            .ok()
+            .flatten()
+            .is_some();
+        if staged_before && let Ok(staged) = self.ledger.read(|r| r.children(kind, parent)) {
             ids.extend(staged.into_iter().map(|r| r.source_id));
         }
         ids.len() as u64
@@ -796,7 +813,7 @@ impl<'a> Extractor<'a> {
         let mut batch = Batch::default();
         let record = source("articles", raw, None);
         let id = record.source_id.clone();
-        let article: Article = serde_json::from_value(raw.clone()).unwrap_or_default();
+        let article = Article::deserialize(raw).unwrap_or_default();
         for locale in article.translation_locales() {
             let content = &raw["translated_content"][&locale];
             batch.push(SourceRecord {
@@ -845,7 +862,7 @@ impl<'a> Extractor<'a> {
                 return batch;
             }
         };
-        let conversation: Conversation = serde_json::from_value(full.clone()).unwrap_or_default();
+        let conversation = Conversation::deserialize(&full).unwrap_or_default();
         let coverage = conversation.part_coverage();
         let parts = full
             .get_mut("conversation_parts")

@@ -1003,7 +1003,10 @@ async fn macros(State(st): State<Shared>, Query(q): Params) -> Response {
             match parsed {
                 Some(p) => Some(p),
                 None => {
-                    return bad_request("parameter_invalid", "starting_after is not a valid cursor");
+                    return bad_request(
+                        "parameter_invalid",
+                        "starting_after is not a valid cursor",
+                    );
                 }
             }
         }
