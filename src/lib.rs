@@ -14,6 +14,7 @@ pub mod http;
 pub mod intercom;
 pub mod kustomer;
 pub mod ledger;
+pub mod logging;
 pub mod mapping;
 pub mod rng;
 pub mod sim;

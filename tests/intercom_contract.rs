@@ -90,6 +90,7 @@ async fn every_route_answers_with_its_operations_200_schema() {
     let mut cases = vec![
         case("/me", "/me"),
         case("/admins", "/admins"),
+        case("/admins/{admin_id}", "/admins/991267401"),
         case("/teams", "/teams"),
         case("/tags", "/tags"),
         case("/segments", "/segments?include_count=true"),

@@ -812,3 +812,38 @@ async fn a_killed_run_releases_the_lock_and_leaves_its_sent_marks() {
         .unwrap();
     assert_eq!(sent.len(), 2);
 }
+
+#[tokio::test]
+async fn one_failing_write_does_not_undo_the_rest_of_its_group() {
+    let state = TempState::new("savepoint");
+    let ledger = Ledger::open(state.path()).unwrap();
+    // Queued back to back, these land in one group; the bad run id fails inside it.
+    ledger.mark_done("companies", "co1", "k1").unwrap();
+    let bad = ledger.finish_run(424_242, "finished", &json!({})).await;
+    assert!(bad.is_err());
+    let reader = ledger.open_reader().unwrap();
+    assert_eq!(
+        reader.target_id("companies", "co1").unwrap().as_deref(),
+        Some("k1")
+    );
+    assert_eq!(ledger.counters().target("companies").done, 1);
+}
+
+#[test]
+fn handles_can_be_shared_across_threads_and_readers_moved_into_blocking_tasks() {
+    fn shared<T: Send + Sync + Clone>() {}
+    fn movable<T: Send>() {}
+    shared::<Ledger>();
+    movable::<LedgerReader>();
+}
+
+#[tokio::test]
+async fn a_clean_close_folds_the_wal_back_into_the_database() {
+    let state = TempState::new("close");
+    let ledger = Ledger::open(state.path()).unwrap();
+    ledger.ensure_pending("tags", ids(0..5)).await.unwrap();
+    drop(ledger);
+    assert!(!state.path().join(format!("{DB_FILE}-wal")).exists());
+    let reader = LedgerReader::open(state.path()).unwrap();
+    assert_eq!(reader.counts_by_kind().unwrap()["tags"].pending, 5);
+}

@@ -988,3 +988,91 @@ async fn collections_nest_and_articles_carry_translations_and_versions() {
     let (status, _) = api.get("/articles/3000/versions/1").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn sim_command_prints_one_json_line_then_stops_on_ctrl_c() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_i2k"))
+        .args([
+            "sim",
+            "--size",
+            "tiny",
+            "--seed",
+            "5",
+            "--intercom-addr",
+            "127.0.0.1:0",
+            "--intercom-rate",
+            "50",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap();
+    let info: Value = serde_json::from_str(&line).unwrap();
+    let url = info["intercom_url"].as_str().unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"));
+    let r = reqwest::Client::new()
+        .get(format!("{url}/me"))
+        .bearer_auth(info["intercom_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["x-ratelimit-limit"], "50");
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut waited = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(waited < 100, "i2k sim did not stop on Ctrl-C");
+        waited += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn latency_delays_api_routes_but_not_sim_routes() {
+    let mut config = Config::new(11, SizePreset::Tiny);
+    config.latency = Duration::from_millis(300);
+    let sim = start(config).await;
+    let api = Api::new(&sim);
+    let t = std::time::Instant::now();
+    api.ok("/me").await;
+    assert!(t.elapsed() >= Duration::from_millis(300));
+    let t = std::time::Instant::now();
+    api.sim_get("/__sim/truth").await;
+    assert!(t.elapsed() < Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn conversation_parts_name_the_contact_as_the_contact_record_does() {
+    let sim = tiny().await;
+    let api = Api::new(&sim);
+    let conversation = api.ok("/conversations/1000").await;
+    let contact_id = conversation["contacts"]["contacts"][0]["id"]
+        .as_str()
+        .unwrap();
+    let contact = api.ok(&format!("/contacts/{contact_id}")).await;
+    let by_contact: Vec<&Value> = conversation["conversation_parts"]["conversation_parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["author"]["id"] == contact_id)
+        .collect();
+    assert!(!by_contact.is_empty());
+    for p in by_contact {
+        assert_eq!(p["author"]["email"], contact["email"]);
+        assert_eq!(p["author"]["name"], contact["name"]);
+    }
+}

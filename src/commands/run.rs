@@ -1,10 +1,98 @@
-//! `i2k run`.
+//! `i2k run`: the migration, headless (progress lines or JSON lines) or in the console.
 
 use std::process::ExitCode;
 
-use crate::cli::RunArgs;
-use crate::commands::Context;
+use anyhow::Context as _;
 
-pub async fn run(_ctx: &Context, _args: RunArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`i2k run` is not built yet")
+use crate::cli::{EXIT_FAILED, EXIT_NEEDS_DECISIONS, RunArgs};
+use crate::commands::Context;
+use crate::config::Endpoints;
+use crate::engine::context::{EngineConfig, LoadOptions};
+use crate::engine::handle::RunOutcome;
+use crate::engine::model::Command;
+use crate::headless::{self, HeadlessOptions};
+
+pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let endpoints = ctx.endpoints()?;
+    let state_dir = ctx.state_dir()?;
+    let config = engine_config(&endpoints, state_dir, &args)?;
+    if !args.headless {
+        return crate::commands::console::open(config).await;
+    }
+    run_headless(config, args.json).await
+}
+
+/// Builds the engine's configuration from the command line, refusing what cannot work.
+pub fn engine_config(
+    endpoints: &Endpoints,
+    state_dir: std::path::PathBuf,
+    args: &RunArgs,
+) -> anyhow::Result<EngineConfig> {
+    if !(args.rate_share > 0.0 && args.rate_share <= 1.0) {
+        anyhow::bail!(
+            "--rate-share must be more than 0 and at most 1, not {}",
+            args.rate_share
+        );
+    }
+    if args.kustomer_rate == 0 {
+        anyhow::bail!("--kustomer-rate must be at least 1 request per minute");
+    }
+    crate::engine::phases::phases_for(&args.only).map_err(anyhow::Error::msg)?;
+    let intercom_token = endpoints.intercom_token.clone().with_context(|| {
+        format!(
+            "{} is not set: export the Intercom access token",
+            crate::config::INTERCOM_TOKEN_ENV
+        )
+    })?;
+    let kustomer_token = endpoints.kustomer_token.clone().with_context(|| {
+        format!(
+            "{} is not set: export the Kustomer API key",
+            crate::config::KUSTOMER_TOKEN_ENV
+        )
+    })?;
+    Ok(EngineConfig {
+        state_dir,
+        intercom_url: endpoints.intercom_url.clone(),
+        intercom_token,
+        kustomer_url: endpoints.kustomer_url.clone(),
+        kustomer_token,
+        kustomer_rate: args.kustomer_rate,
+        rate_share: args.rate_share,
+        only: args.only.clone(),
+        accept_defaults: args.accept_defaults,
+        workflow_ids: args.workflow_ids.clone(),
+        options: LoadOptions::default(),
+    })
+}
+
+/// Runs to the end printing progress; the first Ctrl-C cancels cleanly (a later run resumes).
+pub async fn run_headless(config: EngineConfig, json: bool) -> anyhow::Result<ExitCode> {
+    let _log = crate::logging::to_file(&config.state_dir)?;
+    let handle = crate::engine::runner::start(config).await?;
+    let commands = handle.commander();
+    let interrupt = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "cancelling: in-flight requests settle; run again to resume (Ctrl-C again to stop at once)"
+            );
+            let _ = commands.send(Command::Cancel);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    let mut stdout = std::io::stdout();
+    let outcome = headless::follow(handle, HeadlessOptions { json }, &mut stdout).await;
+    interrupt.abort();
+    Ok(exit_code(&outcome?))
+}
+
+/// 0 when every record is done or deliberately skipped; 1 when records failed or the run was
+/// cancelled; 3 when decisions are needed.
+pub fn exit_code(outcome: &RunOutcome) -> ExitCode {
+    match outcome {
+        RunOutcome::Completed(s) if s.phases.iter().all(|p| p.failed == 0) => ExitCode::SUCCESS,
+        RunOutcome::Completed(_) | RunOutcome::Cancelled(_) => ExitCode::from(EXIT_FAILED),
+        RunOutcome::NeedsDecisions(_) => ExitCode::from(EXIT_NEEDS_DECISIONS),
+    }
 }

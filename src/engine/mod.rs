@@ -1,9 +1,18 @@
 //! The migration engine: plan, phases, runner and control, behind an `EngineHandle`.
 
+pub mod archive;
+pub mod context;
 pub mod control;
+pub mod decisions;
 pub mod extract;
 pub mod handle;
+pub mod load;
+pub mod manual;
 pub mod meter;
 pub mod model;
 pub mod phases;
 pub mod plan;
+pub mod report;
+pub mod runner;
+pub mod verify;
+pub mod write;

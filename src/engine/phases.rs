@@ -80,6 +80,30 @@ pub fn phase_of(object: &str) -> Option<PhaseId> {
         .map(|p| p.id)
 }
 
+/// Target kinds the engine invents beside the source types (records that have no Intercom
+/// type of their own), and the phase that loads them.
+pub const INVENTED_KINDS: [(&str, PhaseId); 9] = [
+    ("klasses", PhaseId::Prerequisites),
+    ("conversation_sources", PhaseId::Conversations),
+    ("conversation_notes", PhaseId::Conversations),
+    ("timeline_notes", PhaseId::Conversations),
+    ("truncation_notes", PhaseId::Conversations),
+    ("conversation_states", PhaseId::Conversations),
+    ("attachment_uploads", PhaseId::Conversations),
+    ("segment_tags", PhaseId::Extras),
+    ("event_summaries", PhaseId::Extras),
+];
+
+/// The phase whose progress a ledger kind counts toward.
+pub fn phase_of_kind(kind: &str) -> Option<PhaseId> {
+    phase_of(kind).or_else(|| {
+        INVENTED_KINDS
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, p)| *p)
+    })
+}
+
 /// The phases a run limited to `only` (ground-truth type names) needs: the phases loading those
 /// types plus, transitively, what they depend on. Empty `only` means every phase.
 pub fn phases_for(only: &[String]) -> Result<Vec<PhaseId>, String> {

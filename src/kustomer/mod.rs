@@ -1,1 +1,14 @@
 //! Typed client of Kustomer's REST API: models and endpoints, on the shared send path.
+//!
+//! - `endpoints`: every route, named once; `assumptions`: every UNCONFIRMED shape, named once.
+//! - `models`: lenient views of the JSON:API envelopes; `bulk`: bulk jobs and their results.
+//! - `client`: `KustomerClient`, one method per route the phases use.
+
+pub mod assumptions;
+pub mod bulk;
+pub mod client;
+pub mod endpoints;
+pub mod models;
+
+pub use bulk::{BulkItemResult, BulkJob, BulkOutcome, BulkResource, PollPolicy};
+pub use client::{KustomerClient, KustomerError};

@@ -406,7 +406,8 @@ impl Ledger {
         let conn = rusqlite::Connection::open(&db_path)?;
         schema::configure_writer(&conn)?;
         schema::migrate(&conn, &db_path)?;
-        for suffix in ["-wal", "-shm"] {
+        // An existing ledger copied in with wider permissions is narrowed too.
+        for suffix in ["", "-wal", "-shm"] {
             lock::restrict_if_present(&sidecar(&db_path, suffix))?;
         }
         let shared = Arc::new(WriterShared::seed(&conn)?);

@@ -1,1 +1,11 @@
-//! Pure Intercom → Kustomer transforms (no I/O, no async).
+//! Pure Intercom → Kustomer transforms (no I/O, no async): request bodies from Intercom records
+//! plus the operator's decisions. Table-driven unit tests cover every object and data type.
+
+pub mod attributes;
+pub mod companies;
+pub mod conversations;
+pub mod customers;
+pub mod extras;
+pub mod kb;
+pub mod names;
+pub mod people;

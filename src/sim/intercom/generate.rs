@@ -131,7 +131,6 @@ impl Sizes {
                 schedules: 3,
                 macros: 30,
                 workflows: 5,
-                ..base
             },
             SizePreset::Large => Sizes {
                 admins: 120,
@@ -154,7 +153,6 @@ impl Sizes {
                 schedules: 3,
                 macros: 60,
                 workflows: 8,
-                ..base
             },
         }
     }
@@ -480,7 +478,7 @@ impl Workspace {
                 }
             })
             .collect();
-        events.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        events.sort_by_key(|e| std::cmp::Reverse(e.created_at));
         events
     }
 
@@ -629,7 +627,7 @@ impl Workspace {
 pub fn segment_contains(i: u32, s: usize) -> bool {
     let h =
         (u64::from(i) ^ (s as u64).wrapping_mul(0x9E37_79B9)).wrapping_mul(0x2545_F491_4F6C_DD1D);
-    (h >> 33) % (s as u64 + 3) == 0
+    (h >> 33).is_multiple_of(s as u64 + 3)
 }
 
 pub fn contact_id(i: usize) -> String {

@@ -299,7 +299,12 @@ async fn api_gate(State(state): State<Shared>, request: Request, next: Next) -> 
     };
     // A network error on the scroll kills it, as Intercom's reference describes: the client
     // cannot resume and must restart from the beginning.
-    let kills_scroll = route == "GET /companies/scroll"
+    let continues_scroll = route == "GET /companies/scroll"
+        && request
+            .uri()
+            .query()
+            .is_some_and(|q| q.contains("scroll_param="));
+    let kills_scroll = continues_scroll
         && fault.is_some_and(|f| {
             matches!(
                 f.kind,
@@ -317,13 +322,8 @@ async fn api_gate(State(state): State<Shared>, request: Request, next: Next) -> 
         }
         response
     };
-    let mut response = crate::sim::faults::apply(
-        fault,
-        state.config.fault_hang,
-        |status, code, message| error(status, code, message),
-        handler,
-    )
-    .await;
+    let mut response =
+        crate::sim::faults::apply(fault, state.config.fault_hang, error, handler).await;
     set_rate_headers(&mut response, decision);
     response
 }

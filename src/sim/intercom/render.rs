@@ -23,7 +23,7 @@ pub fn admin_id(i: usize) -> String {
 
 fn admin_teams(ws: &Workspace, i: usize) -> Vec<u64> {
     (0..ws.sizes.teams)
-        .filter(|t| i % ws.sizes.teams == *t || (i + t) % 5 == 0)
+        .filter(|t| i % ws.sizes.teams == *t || (i + t).is_multiple_of(5))
         .map(|t| g::TEAM_ID_BASE + t as u64)
         .collect()
 }
@@ -101,7 +101,7 @@ pub fn team(ws: &Workspace, t: usize) -> Value {
         "admin_ids": admins,
         "admin_priority_level": {"primary_admin_ids": admins, "secondary_admin_ids": []},
         "assignment_limit": null,
-        "distribution_method": if t % 2 == 0 { "round_robin" } else { "balanced" },
+        "distribution_method": if t.is_multiple_of(2) { "round_robin" } else { "balanced" },
     })
 }
 
@@ -246,7 +246,7 @@ pub fn conversation_attribute(ws: &Workspace, k: usize) -> Value {
         "created_at": created, "updated_at": created, "admin_id": admin_id(0),
     });
     match ty {
-        "string" => v["multiline"] = json!(k % 2 == 0),
+        "string" => v["multiline"] = json!(k.is_multiple_of(2)),
         "list" => {
             v["options"] = json!([
                 {"id": format!("opt-{k}-a"), "label": "Hardware", "archived": false},
@@ -281,7 +281,7 @@ pub fn company(ws: &Workspace, i: usize) -> Value {
         .map(|k| tag((i * 3 + k) % ws.sizes.tags))
         .collect();
     let segments: Vec<Value> = (0..ws.used_segments())
-        .filter(|s| (i + s) % 4 == 0)
+        .filter(|s| (i + s).is_multiple_of(4))
         .map(|s| segment(ws, s, false))
         .collect();
     let industries = [
@@ -328,15 +328,22 @@ pub fn contact_segments(ws: &Workspace, c: usize) -> Vec<usize> {
         .collect()
 }
 
-pub fn contact(ws: &Workspace, i: usize) -> Value {
-    let idx = &ws.contacts[i];
-    let mut rng = ws.rng("contact-detail", i as u64);
+/// A contact's name and email, the same wherever the contact appears.
+pub fn contact_identity(ws: &Workspace, i: usize) -> (String, String) {
+    let mut rng = ws.rng("contact-identity", i as u64);
     let name = g::person_name(&mut rng);
-    let id = g::contact_id(i);
     let email = format!(
         "customer{i}@{}",
         rng.pick(&["example.com", "example.org", "exemple.fr", "beispiel.de"])
     );
+    (name, email)
+}
+
+pub fn contact(ws: &Workspace, i: usize) -> Value {
+    let idx = &ws.contacts[i];
+    let mut rng = ws.rng("contact-detail", i as u64);
+    let (name, email) = contact_identity(ws, i);
+    let id = g::contact_id(i);
     let domain = email.split('@').nth(1).unwrap_or("").to_string();
     let mut custom = serde_json::Map::new();
     for k in 0..ws.sizes.contact_attributes {
@@ -593,7 +600,7 @@ pub fn article_version(ws: &Workspace, a: usize, v: u64, full: bool) -> Value {
         "description": "",
         "author_id": (g::ADMIN_ID_BASE + (a % ws.sizes.admins) as u64).to_string(),
         "created_by_id": (g::ADMIN_ID_BASE + ((a + v as usize) % ws.sizes.admins) as u64).to_string(),
-        "created_via": if v % 2 == 0 { "web" } else { "api" },
+        "created_via": if v.is_multiple_of(2) { "web" } else { "api" },
         "from_version_id": if v == 0 { Value::Null } else { json!(g::article_version_id(a, v - 1).to_string()) },
         "state": if v + 1 == n { "published" } else { "draft" },
         "created_at": at,
@@ -623,9 +630,8 @@ fn attachment_json(state: &SimState, f: &g::FileRef) -> Value {
 }
 
 fn contact_author(ws: &Workspace, c: usize) -> Value {
-    let mut rng = ws.rng("contact-detail", c as u64);
-    let name = g::person_name(&mut rng);
-    json!({"type": if ws.contacts[c].is_lead { "lead" } else { "user" }, "id": g::contact_id(c), "name": name, "email": format!("customer{c}@example.com")})
+    let (name, email) = contact_identity(ws, c);
+    json!({"type": if ws.contacts[c].is_lead { "lead" } else { "user" }, "id": g::contact_id(c), "name": name, "email": email})
 }
 
 /// Timestamp of part `k` (0-based, after the source) of a conversation.
@@ -912,8 +918,6 @@ pub fn ticket(ws: &Workspace, t: usize) -> Value {
             let at = created + (updated - created) * (k as i64 + 1) / nparts as i64;
             let to = if k + 1 == nparts { st } else { (k as usize).min(st) };
             let from = if k == 0 { 0 } else { ((k - 1) as usize).min(st) };
-            let (_, name_from, _) = TICKET_STATES[from];
-            let _ = name_from;
             json!({
                 "type": "ticket_part", "id": (t as u64 * 100 + k).to_string(),
                 "part_type": if k == 0 { "comment" } else { "ticket_state_updated_by_admin" },
@@ -943,7 +947,7 @@ pub fn ticket(ws: &Workspace, t: usize) -> Value {
         "open": st != 3,
         "linked_objects": {"type": "list", "data": [], "total_count": 0, "has_more": false},
         "ticket_parts": {"type": "ticket_part.list", "ticket_parts": parts, "total_count": nparts},
-        "is_shared": ty % 2 == 0,
+        "is_shared": ty.is_multiple_of(2),
         "previous_ticket_state_id": null,
     })
 }
@@ -1022,7 +1026,7 @@ pub fn macro_(ws: &Workspace, m: usize) -> Value {
         "updated_at": unix_to_iso(t + g::DAY),
         "visible_to": if specific { "specific_teams" } else { "everyone" },
         "visible_to_team_ids": if specific { vec![(g::TEAM_ID_BASE + (m % ws.sizes.teams) as u64).to_string()] } else { vec![] },
-        "available_on": if m % 2 == 0 { vec!["inbox", "messenger"] } else { vec!["inbox"] },
+        "available_on": if m.is_multiple_of(2) { vec!["inbox", "messenger"] } else { vec!["inbox"] },
     })
 }
 
@@ -1037,7 +1041,7 @@ pub fn workflow_export(ws: &Workspace, w: usize) -> Value {
             "title": format!("Route inbound conversations {w}"),
             "description": "Assigns new conversations by language",
             "trigger_type": "inbound_conversation",
-            "state": if w % 2 == 0 { "live" } else { "draft" },
+            "state": if w.is_multiple_of(2) { "live" } else { "draft" },
             "target_channels": ["chat", "email"],
             "preferred_devices": ["desktop", "mobile"],
             "created_at": unix_to_iso(t),

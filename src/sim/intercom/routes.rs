@@ -80,15 +80,36 @@ fn bad_request(code: &str, message: &str) -> Response {
     error(StatusCode::BAD_REQUEST, code, message)
 }
 
+/// A 400 refusal, answered as an `error.list`; small enough to travel in a `Result`.
+struct Refusal {
+    code: &'static str,
+    message: String,
+}
+
+impl Refusal {
+    fn new(code: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        bad_request(self.code, &self.message)
+    }
+}
+
 /// `per_page` and `page` from the query, with a default and the documented maximum of 150.
-fn page_params(q: &HashMap<String, String>, default: usize) -> Result<(usize, usize), Response> {
+fn page_params(q: &HashMap<String, String>, default: usize) -> Result<(usize, usize), Refusal> {
     let per_page = match q.get("per_page") {
         Some(v) => v
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=150).contains(n))
             .ok_or_else(|| {
-                bad_request("parameter_invalid", "per_page must be between 1 and 150")
+                Refusal::new("parameter_invalid", "per_page must be between 1 and 150")
             })?,
         None => default,
     };
@@ -97,7 +118,7 @@ fn page_params(q: &HashMap<String, String>, default: usize) -> Result<(usize, us
             .parse::<usize>()
             .ok()
             .filter(|n| *n >= 1)
-            .ok_or_else(|| bad_request("parameter_invalid", "page must be 1 or more"))?,
+            .ok_or_else(|| Refusal::new("parameter_invalid", "page must be 1 or more"))?,
         None => 1,
     };
     Ok((per_page, page))
@@ -260,7 +281,7 @@ async fn company_contacts(
     };
     let (per_page, page) = match page_params(&q, 50) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let members = &ws.company_contacts[c];
     ok(paged_list(members.len(), per_page, page, |k| {
@@ -299,7 +320,7 @@ async fn company_notes(
     };
     let (per_page, page) = match page_params(&q, 50) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let n = usize::from(ws.companies[c].notes);
     // Newest first, as Intercom lists notes.
@@ -326,7 +347,7 @@ async fn contacts_list(State(st): State<Shared>, Query(q): Params) -> Response {
     let ws = st.workspace();
     let (per_page, _) = match page_params(&q, 50) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let offset = match q.get("starting_after") {
         Some(c) => match search::decode_cursor(c) {
@@ -353,12 +374,12 @@ async fn contact_by_id(State(st): State<Shared>, Path(id): Path<String>) -> Resp
     }
 }
 
-fn parse_body(body: Result<Json<Value>, JsonRejection>) -> Result<Value, Response> {
+fn parse_body(body: Result<Json<Value>, JsonRejection>) -> Result<Value, Refusal> {
     match body {
         Ok(Json(v)) => Ok(v),
-        Err(e) => Err(bad_request(
+        Err(e) => Err(Refusal::new(
             "parameter_invalid",
-            &format!("invalid JSON body: {e}"),
+            format!("invalid JSON body: {e}"),
         )),
     }
 }
@@ -399,10 +420,16 @@ fn run_search(
         .filter(|i| search::matches(&req.filter, &|f| get(*i, f), dates))
         .collect();
     if let Some(field) = &req.sort_field {
-        hits.sort_by_key(|i| (sort_key(*i, field).unwrap_or(0), *i));
+        // Keys computed once per hit: a key per comparison is too slow on 250k records.
+        let mut keyed: Vec<(i64, usize)> = hits
+            .iter()
+            .map(|i| (sort_key(*i, field).unwrap_or(0), *i))
+            .collect();
+        keyed.sort_unstable();
         if !req.ascending {
-            hits.reverse();
+            keyed.reverse();
         }
+        hits = keyed.into_iter().map(|(_, i)| i).collect();
     }
     let n = hits.len();
     let page = hits
@@ -418,11 +445,11 @@ fn search_request(
     default_per_page: usize,
     dates: DateSemantics,
     sample: &dyn Fn(&str) -> Option<FieldValue>,
-) -> Result<SearchRequest, Response> {
+) -> Result<SearchRequest, Refusal> {
     let body = parse_body(body)?;
     let req = search::parse_request(&body, default_per_page)
-        .map_err(|(code, msg)| bad_request(code, &msg))?;
-    search::validate(&req.filter, sample, dates).map_err(|(code, msg)| bad_request(code, &msg))?;
+        .map_err(|(code, msg)| Refusal::new(code, msg))?;
+    search::validate(&req.filter, sample, dates).map_err(|(code, msg)| Refusal::new(code, msg))?;
     Ok(req)
 }
 
@@ -433,7 +460,7 @@ async fn contacts_search(
     let sample = |f: &str| field_sample(f).filter(|_| contact_field_known(f));
     let req = match search_request(body, 50, DateSemantics::CalendarDay, &sample) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let ws = st.workspace();
     let (page, total) = run_search(
@@ -489,7 +516,7 @@ async fn contact_companies(
     };
     let (per_page, page) = match page_params(&q, 50) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let list = &ws.contacts[c].companies;
     let mut v = paged_list(list.len(), per_page, page, |k| {
@@ -520,7 +547,7 @@ async fn contact_notes(
     };
     let (per_page, page) = match page_params(&q, 50) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let n = usize::from(ws.contacts[c].notes);
     ok(paged_list(n, per_page, page, |k| {
@@ -588,7 +615,7 @@ async fn conversations_search(
     };
     let req = match search_request(body, 20, DateSemantics::Exact, &sample) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let ws = st.workspace();
     let (page, total) = run_search(
@@ -657,7 +684,7 @@ async fn collections(State(st): State<Shared>, Query(q): Params) -> Response {
     let ws = st.workspace();
     let (per_page, page) = match page_params(&q, 20) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     // Descending `updated_at`, as Intercom lists help center content.
     let mut order: Vec<usize> = (0..ws.sizes.collections).collect();
@@ -676,7 +703,7 @@ async fn articles(State(st): State<Shared>, Query(q): Params) -> Response {
     let ws = st.workspace();
     let (per_page, page) = match page_params(&q, 20) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let mut order: Vec<usize> = (0..ws.sizes.articles).collect();
     order.sort_by_key(|a| std::cmp::Reverse((r::article_times(&ws, *a).1, *a)));
@@ -708,7 +735,7 @@ async fn article_versions(
     };
     let (per_page, page) = match page_params(&q, 25) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let n = usize::from(ws.article_versions[a]);
     ok(paged_list(n, per_page, page, |k| {
@@ -753,7 +780,7 @@ async fn events(State(st): State<Shared>, Query(q): Params) -> Response {
         return not_found("User");
     };
     let external = (!ws.contacts[c].is_lead).then(|| format!("user-{c}"));
-    let email = r::contact(&ws, c)["email"].clone();
+    let email = r::contact_identity(&ws, c).1;
     let all = ws.events_of(c);
     if q.get("summary").is_some_and(|v| v == "true") {
         let mut by_name: Vec<(&str, i64, i64, u64)> = Vec::new();
@@ -874,7 +901,7 @@ async fn tickets_search(
     };
     let req = match search_request(body, 20, DateSemantics::Exact, &sample) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let ws = st.workspace();
     let (page, total) = run_search(
@@ -975,7 +1002,7 @@ async fn macros(State(st): State<Shared>, Query(q): Params) -> Response {
     let ws = st.workspace();
     let (per_page, _) = match page_params(&q, 50) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let since = match q.get("updated_since") {
         Some(v) => match v.parse::<i64>() {
@@ -1089,7 +1116,7 @@ fn pick_distinct(rng: &mut crate::rng::Rng, n: usize, total: usize) -> Vec<usize
 pub async fn touch(State(st): State<Shared>, body: Result<Json<Value>, JsonRejection>) -> Response {
     let body = match parse_body(body) {
         Ok(b) => b,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let count = |k: &str| body.get(k).and_then(Value::as_u64).unwrap_or(0) as usize;
     let now = crate::timefmt::now_unix();

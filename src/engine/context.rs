@@ -1,0 +1,241 @@
+//! `Ctx`: what every phase of a run shares — the ledger, both clients, pause/cancel control, the
+//! operator's decisions, the options, and the channels that feed the front-ends.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::{mpsc, watch};
+
+use crate::engine::control::{Cancelled, Control};
+use crate::engine::model::{Event, ExtractProgress, LogLevel, PhaseId, PhaseStatus};
+use crate::http::Secret;
+use crate::intercom::IntercomClient;
+use crate::kustomer::KustomerClient;
+use crate::ledger::Ledger;
+
+/// How a run loads what it loads: the choices the operator makes once.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Assignment, state-change and attribute-change parts as one timeline note per conversation
+    /// (true) or to the archive only (false).
+    pub timeline_notes: bool,
+    /// Data events as kobjects of an `intercom_event` klass (keep their time, load in bulk) instead
+    /// of tracking events.
+    pub events_as_kobjects: bool,
+    /// A segment is "in use" by default when it has members and was updated within this many days.
+    pub segment_max_age_days: u32,
+    /// Only conversations updated within the last N months (None: all).
+    pub history_months: Option<u32>,
+    /// The stable `app` value every migrated message carries.
+    pub message_app: String,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            timeline_notes: true,
+            events_as_kobjects: false,
+            segment_max_age_days: 365,
+            history_months: None,
+            message_app: "intercom-import".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub state_dir: PathBuf,
+    pub intercom_url: String,
+    pub intercom_token: Secret,
+    pub kustomer_url: String,
+    pub kustomer_token: Secret,
+    /// The org's Kustomer budget per minute until the server announces its own.
+    pub kustomer_rate: u32,
+    pub rate_share: f64,
+    /// Ground-truth type names limiting the run (empty: everything).
+    pub only: Vec<String>,
+    pub accept_defaults: bool,
+    pub workflow_ids: Vec<String>,
+    pub options: LoadOptions,
+}
+
+pub struct Ctx {
+    pub config: EngineConfig,
+    pub ledger: Ledger,
+    pub intercom: IntercomClient,
+    pub kustomer: KustomerClient,
+    pub control: Control,
+    events: mpsc::UnboundedSender<Event>,
+    extracted: watch::Sender<BTreeSet<String>>,
+    status: Mutex<Status>,
+    in_flight: BTreeMap<PhaseId, AtomicU64>,
+}
+
+#[derive(Debug, Default)]
+struct Status {
+    phases: BTreeMap<PhaseId, PhaseStatus>,
+    activity: String,
+    defaults_taken: Vec<String>,
+    extraction: Vec<ExtractProgress>,
+}
+
+/// Counts a phase's requests in flight while alive.
+pub struct InFlight<'a> {
+    counter: &'a AtomicU64,
+    n: u64,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(self.n, Ordering::Relaxed);
+    }
+}
+
+impl Ctx {
+    pub fn new(
+        config: EngineConfig,
+        ledger: Ledger,
+        intercom: IntercomClient,
+        kustomer: KustomerClient,
+        events: mpsc::UnboundedSender<Event>,
+    ) -> Ctx {
+        Ctx {
+            config,
+            ledger,
+            intercom,
+            kustomer,
+            control: Control::new(),
+            events,
+            extracted: watch::Sender::new(BTreeSet::new()),
+            status: Mutex::new(Status::default()),
+            in_flight: PhaseId::ALL
+                .iter()
+                .map(|p| (*p, AtomicU64::new(0)))
+                .collect(),
+        }
+    }
+
+    fn status(&self) -> std::sync::MutexGuard<'_, Status> {
+        self.status.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn emit(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    /// A line for the operator (the console's log tail, headless output) and the log file.
+    pub fn log(&self, level: LogLevel, message: impl Into<String>) {
+        let message = message.into();
+        match level {
+            LogLevel::Info => tracing::info!("{message}"),
+            LogLevel::Warn => tracing::warn!("{message}"),
+            LogLevel::Error => tracing::error!("{message}"),
+        }
+        let _ = self.ledger.log_event(
+            match level {
+                LogLevel::Info => "info",
+                LogLevel::Warn => "warn",
+                LogLevel::Error => "error",
+            },
+            &message,
+        );
+        self.emit(Event::Log { level, message });
+    }
+
+    pub fn set_activity(&self, activity: impl Into<String>) {
+        self.status().activity = activity.into();
+    }
+
+    pub fn activity(&self) -> String {
+        self.status().activity.clone()
+    }
+
+    pub fn set_phase_status(&self, phase: PhaseId, status: PhaseStatus) {
+        self.status().phases.insert(phase, status);
+    }
+
+    pub fn phase_status(&self, phase: PhaseId) -> PhaseStatus {
+        self.status()
+            .phases
+            .get(&phase)
+            .copied()
+            .unwrap_or(PhaseStatus::Waiting)
+    }
+
+    pub fn took_default(&self, what: impl Into<String>) {
+        let what = what.into();
+        self.log(LogLevel::Info, format!("default taken: {what}"));
+        self.status().defaults_taken.push(what);
+    }
+
+    /// Extraction reports how far one listing has come.
+    pub fn set_extract_progress(
+        &self,
+        object: &str,
+        fetched: u64,
+        total: Option<u64>,
+        complete: bool,
+    ) {
+        let mut status = self.status();
+        let entry = ExtractProgress {
+            object: object.to_string(),
+            fetched,
+            total,
+            complete,
+        };
+        match status.extraction.iter_mut().find(|e| e.object == object) {
+            Some(e) => *e = entry,
+            None => status.extraction.push(entry),
+        }
+    }
+
+    pub fn extract_progress(&self) -> Vec<ExtractProgress> {
+        self.status().extraction.clone()
+    }
+
+    pub fn defaults_taken(&self) -> Vec<String> {
+        self.status().defaults_taken.clone()
+    }
+
+    pub fn in_flight(&self, phase: PhaseId, n: u64) -> InFlight<'_> {
+        let counter = &self.in_flight[&phase];
+        counter.fetch_add(n, Ordering::Relaxed);
+        InFlight { counter, n }
+    }
+
+    pub fn in_flight_count(&self, phase: PhaseId) -> u64 {
+        self.in_flight[&phase].load(Ordering::Relaxed)
+    }
+
+    /// Extraction says these source types are complete.
+    pub fn mark_extracted(&self, kinds: &[&str]) {
+        self.extracted.send_modify(|set| {
+            for k in kinds {
+                set.insert((*k).to_string());
+            }
+        });
+    }
+
+    pub fn is_extracted(&self, kind: &str) -> bool {
+        self.extracted.borrow().contains(kind)
+    }
+
+    /// Waits until every type in `kinds` is extracted (or the run is cancelled).
+    pub async fn wait_extracted(&self, kinds: &[&str]) -> Result<(), Cancelled> {
+        let mut rx = self.extracted.subscribe();
+        loop {
+            if self.control.is_cancelled() {
+                return Err(Cancelled);
+            }
+            if kinds.iter().all(|k| rx.borrow_and_update().contains(*k)) {
+                return Ok(());
+            }
+            tokio::select! {
+                changed = rx.changed() => if changed.is_err() { return Err(Cancelled) },
+                _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+            }
+        }
+    }
+}

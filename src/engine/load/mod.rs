@@ -1,0 +1,31 @@
+//! The load phases, one module each, dispatched from the phase table. Every phase pages its
+//! records from the ledger, maps them with `mapping/`, writes them through `engine::write`, and
+//! checks `ctx.control` between batches so pause and cancel take effect promptly.
+
+pub mod companies;
+pub mod conversations;
+pub mod customers;
+pub mod extras;
+pub mod kb;
+pub mod metadata;
+pub mod prerequisites;
+pub mod users_teams;
+
+use std::sync::Arc;
+
+use crate::engine::context::Ctx;
+use crate::engine::model::PhaseId;
+
+/// Runs one phase to its end (records that fail are marked failed; the phase goes on).
+pub async fn run_phase(id: PhaseId, ctx: &Arc<Ctx>) -> anyhow::Result<()> {
+    match id {
+        PhaseId::Prerequisites => prerequisites::run(ctx).await,
+        PhaseId::UsersTeams => users_teams::run(ctx).await,
+        PhaseId::Metadata => metadata::run(ctx).await,
+        PhaseId::Companies => companies::run(ctx).await,
+        PhaseId::Customers => customers::run(ctx).await,
+        PhaseId::Kb => kb::run(ctx).await,
+        PhaseId::Conversations => conversations::run(ctx).await,
+        PhaseId::Extras => extras::run(ctx).await,
+    }
+}

@@ -1,0 +1,1 @@
+//! Pure Intercom → Kustomer mapping: customers.
