@@ -8,9 +8,10 @@ use crate::cli::{DoctorArgs, EXIT_BAD_INPUT};
 use crate::commands::Context;
 use crate::config::{INTERCOM_TOKEN_ENV, INTERCOM_VERSION, KUSTOMER_TOKEN_ENV};
 use crate::engine::model::{CheckStatus, ConnectionInfo};
-use crate::http::{ApiError, ApiSide, ClientConfig, Secret};
+use crate::http::{ApiClient, ApiError, ApiSide, ClientConfig, GateConfig, RateGate, Secret};
 use crate::intercom::IntercomClient;
 use crate::intercom::client::DEFAULT_RATE_PER_WINDOW;
+use crate::kustomer::KustomerClient;
 
 pub async fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let endpoints = ctx.endpoints()?;
@@ -175,12 +176,34 @@ pub async fn check_intercom(url: &str, token: Option<Secret>) -> ConnectionInfo 
 /// Checks the Kustomer side: the key's roles and its user.
 pub async fn check_kustomer(url: &str, token: Option<Secret>) -> ConnectionInfo {
     let mut info = blank("kustomer", url, &token);
-    if token.is_none() {
+    let Some(token) = token else {
         info.detail = Some(format!(
             "{KUSTOMER_TOKEN_ENV} is not set: export a Kustomer API key (Settings → Security → API Keys)"
         ));
         return info;
+    };
+    let hint = token.hint();
+    let mut config = ClientConfig::new(ApiSide::Kustomer, url, token);
+    config.max_attempts = 2;
+    config.timeout = std::time::Duration::from_secs(15);
+    let gate = RateGate::new(GateConfig::kustomer(KUSTOMER_DEFAULT_RATE, 1.0));
+    let client = match ApiClient::new(config, gate) {
+        Ok(api) => KustomerClient::new(api),
+        Err(e) => {
+            info.detail = Some(explain("Kustomer", KUSTOMER_TOKEN_ENV, url, &e));
+            return info;
+        }
+    };
+    let mut checked = client.check_connection().await;
+    checked.token = hint;
+    if checked.status == CheckStatus::Fail {
+        let reason = checked.detail.take().unwrap_or_default();
+        checked.detail = Some(format!(
+            "Kustomer check failed at {url}: {reason}; check {KUSTOMER_TOKEN_ENV}, --kustomer-org or --kustomer-url"
+        ));
     }
-    info.detail = Some("the Kustomer check is not available in this build".into());
-    info
+    checked
 }
+
+/// Enterprise plan budget, until the server announces its own.
+const KUSTOMER_DEFAULT_RATE: u32 = 1000;
