@@ -126,6 +126,8 @@ async fn extraction_counts_equal_the_simulator_ground_truth() {
     assert!(summary.complete(), "{:?}", summary.incomplete);
     assert!(summary.problems.is_empty(), "{:?}", summary.problems);
     assert_eq!(plan_counts(&ledger), truth(&handle).await);
+    // Images inline in HTML bodies expire like attachments: they are downloaded too.
+    assert!(ledger.counters().source("inline_images") > 0);
     // Attachments are stored by content hash, every one of them.
     let stored = std::fs::read_dir(dir.join("attachments"))
         .unwrap()

@@ -6,7 +6,9 @@
 //!
 //! Source kinds staged: the ground-truth types of `model::OBJECT_TYPES`, plus helpers the load
 //! reads: `data_attributes_standard` (built-in attributes), `office_hours_exceptions`,
-//! `event_summaries`, `contact_segments`, `contact_tags`, `contact_companies`.
+//! `event_summaries`, `contact_segments`, `contact_tags`, `contact_companies`, and
+//! `inline_images` (images inside HTML bodies, downloaded like attachments because their URLs
+//! expire too).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -894,6 +896,40 @@ impl<'a> Extractor<'a> {
             }
             batch.push(record);
         }
+        // Images inline in HTML bodies point at the same expiring file URLs.
+        let mut bodies: Vec<(String, Option<&str>)> = Vec::new();
+        if let Some(body) = conversation.source.as_ref().and_then(|s| s.body.as_deref()) {
+            bodies.push(("source".to_string(), Some(body)));
+        }
+        for part in conversation
+            .conversation_parts
+            .iter()
+            .flat_map(|l| &l.conversation_parts)
+        {
+            let owner = part
+                .id
+                .as_ref()
+                .map_or("unknown".to_string(), |p| p.0.clone());
+            bodies.push((owner, part.body.as_deref()));
+        }
+        for (owner, body) in bodies {
+            for (index, url) in inline_image_urls(body.unwrap_or(""))
+                .into_iter()
+                .enumerate()
+            {
+                let image = crate::intercom::models::Attachment {
+                    url: Some(url),
+                    ..Default::default()
+                };
+                let mut record = self.download_attachment(&id, &owner, index, &image).await;
+                record.kind = "inline_images".into();
+                record.source_id = format!("{id}:{owner}:img{index}");
+                if record.problem.is_some() {
+                    failed_downloads += 1;
+                }
+                batch.push(record);
+            }
+        }
         let mut record = source("conversations", &full, None);
         record.source_id = id;
         let problem = (failed_downloads > 0).then(|| {
@@ -1003,6 +1039,35 @@ impl<'a> Extractor<'a> {
         self.mark_done(&["macros"]);
         Ok(())
     }
+}
+
+/// The `src` of every `<img>` in an HTML body that is an http(s) URL (entities `&amp;` undone).
+pub fn inline_image_urls(html: &str) -> Vec<String> {
+    let mut urls = Vec::new();
+    let lower = html.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(start) = lower[from..].find("<img") {
+        let tag_start = from + start;
+        let tag_end = lower[tag_start..]
+            .find('>')
+            .map_or(lower.len(), |e| tag_start + e);
+        let tag = &html[tag_start..tag_end];
+        let tag_lower = &lower[tag_start..tag_end];
+        if let Some(at) = tag_lower.find("src=") {
+            let rest = &tag[at + 4..];
+            let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'');
+            let value = match quote {
+                Some(q) => rest[1..].split(q).next().unwrap_or(""),
+                None => rest.split(|c: char| c.is_whitespace()).next().unwrap_or(""),
+            };
+            let url = value.replace("&amp;", "&");
+            if url.starts_with("http://") || url.starts_with("https://") {
+                urls.push(url);
+            }
+        }
+        from = tag_end;
+    }
+    urls
 }
 
 fn whole_list_kind(list: WholeList) -> &'static str {
@@ -1143,4 +1208,19 @@ pub async fn bench_extraction(
         overall_budget_ratio: summary.requests as f64 / allowed(summary.elapsed.as_secs_f64()),
         counts_match_truth,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inline_image_urls;
+
+    #[test]
+    fn inline_images_are_found_in_html_bodies() {
+        let html = r#"<p>hi</p><IMG width="1" SRC="https://x.test/a.png?e=1&amp;s=2"><img src='http://y/b.gif'/><img src="data:image/png;base64,xx">"#;
+        assert_eq!(
+            inline_image_urls(html),
+            vec!["https://x.test/a.png?e=1&s=2", "http://y/b.gif"]
+        );
+        assert!(inline_image_urls("<p>no images</p>").is_empty());
+    }
 }
