@@ -186,7 +186,10 @@ pub async fn check_kustomer(url: &str, token: Option<Secret>) -> ConnectionInfo 
     let mut config = ClientConfig::new(ApiSide::Kustomer, url, token);
     config.max_attempts = 2;
     config.timeout = std::time::Duration::from_secs(15);
-    let gate = RateGate::new(GateConfig::kustomer(KUSTOMER_DEFAULT_RATE, 1.0));
+    let gate = RateGate::new(GateConfig::kustomer(
+        crate::kustomer::client::DEFAULT_RATE_LIMIT_PER_MINUTE,
+        crate::kustomer::client::DEFAULT_RATE_SHARE,
+    ));
     let client = match ApiClient::new(config, gate) {
         Ok(api) => KustomerClient::new(api),
         Err(e) => {
@@ -204,6 +207,3 @@ pub async fn check_kustomer(url: &str, token: Option<Secret>) -> ConnectionInfo 
     }
     checked
 }
-
-/// Enterprise plan budget, until the server announces its own.
-const KUSTOMER_DEFAULT_RATE: u32 = 1000;

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::cli::SimArgs;
 use crate::commands::Context;
 use crate::sim::faults::FaultSpec;
-use crate::sim::intercom;
+use crate::sim::{intercom, kustomer};
 
 pub async fn run(_ctx: &Context, args: SimArgs) -> anyhow::Result<ExitCode> {
     let opts = &args.sim;
@@ -36,10 +36,20 @@ pub async fn run(_ctx: &Context, args: SimArgs) -> anyhow::Result<ExitCode> {
         "size": args.size.to_string(),
         "seed": opts.seed,
     });
-    // KUSTOMER SIMULATOR: start it here (on `args.kustomer_addr`, with `opts.kustomer_rate`,
-    // `opts.bulk_delay_ms`, `opts.indexing_delay_ms`, the same fault spec) and add its
-    // `kustomer_url` and `kustomer_token` to `line` before it is printed.
-    let _ = &mut line;
+    // The org's users derive from the same admins the Intercom workspace has.
+    let agents = intercom::admin_identities(opts.seed, args.size);
+    let kustomer_config = kustomer::Config::from_options(opts, agents)
+        .map_err(|e| anyhow::anyhow!("--faults: {e}"))?;
+    let kustomer_sim = kustomer::spawn(kustomer_config, args.kustomer_addr)
+        .await
+        .with_context(|| {
+            format!(
+                "could not serve the Kustomer simulator on {}",
+                args.kustomer_addr
+            )
+        })?;
+    line["kustomer_url"] = json!(kustomer_sim.url);
+    line["kustomer_token"] = json!(kustomer_sim.token);
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{line}")?;
     stdout.flush()?;
@@ -48,5 +58,6 @@ pub async fn run(_ctx: &Context, args: SimArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("could not listen for Ctrl-C")?;
     intercom_sim.shutdown().await;
+    kustomer_sim.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,19 +1,951 @@
-//! The operator's decisions: admins → users, fields → custom attributes, segments in use, buckets.
-//! Proposals are computed from the extracted workspace and the Kustomer org, persisted in the
-//! ledger, exported to and imported from `mapping.toml`.
+//! The operator's decisions: admins → users, fields → custom attributes, segments in use, buckets,
+//! and which missing prerequisites i2k may create. Proposals are computed from the extracted
+//! workspace and the Kustomer org, persisted in the ledger (table `decisions`), exported to and
+//! imported from `<state_dir>/mapping.toml` so a person can review them in an editor.
+//!
+//! Ledger keys: `admin:<id>` → [`AdminMapping`], `field:<model>:<name>` → [`FieldMapping`],
+//! `segment:<id>` → `{in_use}`, `bucket:<object>` → [`Bucket`], `prereq:<check>` → `{create}`,
+//! `fallback_user` → `{user_id, email}`, `created:<kind>:<id>` → marks records i2k created.
 
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use serde_json::{Value, json};
+
 use crate::engine::context::Ctx;
+use crate::engine::model::{
+    AdminDecision, AdminMapping, Bucket, CheckStatus, FieldDecision, FieldMapping, OBJECT_TYPES,
+    UserChoice,
+};
+use crate::engine::plan::default_bucket;
+use crate::intercom::models::{Admin, ConversationAttribute, DataAttribute, Segment};
+use crate::ledger::{Ledger, LedgerError, SourceRecord};
+use crate::mapping::attributes::{self, SourceAttribute, SourceModel};
+use crate::mapping::names::{NameAllocator, Suffix};
+use crate::mapping::people::email_key;
+
+pub use crate::engine::load::prerequisites::{create_prerequisite, prerequisite_checks};
+
+/// The file the decisions are exported to, inside the state directory.
+pub const MAPPING_FILE: &str = "mapping.toml";
+
+const ADMIN: &str = "admin:";
+const FIELD: &str = "field:";
+const SEGMENT: &str = "segment:";
+const BUCKET: &str = "bucket:";
+const PREREQ: &str = "prereq:";
+const CREATED: &str = "created:";
+const FALLBACK: &str = "fallback_user";
+
+/// The source types `prepare` reads.
+const DECISION_INPUTS: [&str; 8] = [
+    "admins",
+    "teams",
+    "data_attributes",
+    "conversation_attributes",
+    "segments",
+    "brands",
+    "office_hours_schedules",
+    "ticket_types",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecisionError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("a decision could not be encoded: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: anyhow::Error,
+    },
+    #[error("{path} is not valid TOML: {source}")]
+    Toml {
+        path: PathBuf,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    #[error("{path}: {entry}: {why}")]
+    Invalid {
+        path: PathBuf,
+        entry: String,
+        why: String,
+    },
+    #[error("no decision is known for {0}; run i2k once so the proposals exist")]
+    Unknown(String),
+    #[error("attribute name {0:?} needs a type suffix (Str, Txt, Num, At, Bool, Url)")]
+    BadAttributeName(String),
+}
+
+type Result<T, E = DecisionError> = std::result::Result<T, E>;
+
+/// The decisions as one phase reads them, loaded once.
+#[derive(Debug, Clone, Default)]
+pub struct Decisions {
+    admins: HashMap<String, String>,
+    fields: HashMap<String, Vec<FieldMapping>>,
+    segments: HashMap<String, bool>,
+    buckets: HashMap<String, Bucket>,
+    fallback_user: Option<String>,
+}
+
+impl Decisions {
+    pub fn load(ledger: &Ledger) -> Result<Decisions> {
+        let fallback_user = fallback_user(ledger)?.map(|(id, _)| id);
+        let mut admins = HashMap::new();
+        for mapping in stored_admins(ledger)? {
+            let user = match &mapping.decision {
+                AdminDecision::User { user_id, .. } => Some(user_id.clone()),
+                AdminDecision::Fallback => fallback_user.clone(),
+                AdminDecision::Invite => ledger.target_id("admins", &mapping.admin_id)?,
+                AdminDecision::Unresolved => None,
+            };
+            if let Some(user) = user {
+                admins.insert(mapping.admin_id, user);
+            }
+        }
+        let mut fields: HashMap<String, Vec<FieldMapping>> = HashMap::new();
+        for mapping in stored_fields(ledger)? {
+            fields
+                .entry(mapping.model.clone())
+                .or_default()
+                .push(mapping);
+        }
+        let segments = ledger
+            .read(|r| r.decisions(SEGMENT))?
+            .into_iter()
+            .filter_map(|(key, v)| {
+                Some((
+                    key.strip_prefix(SEGMENT)?.to_string(),
+                    v.get("in_use")?.as_bool()?,
+                ))
+            })
+            .collect();
+        let buckets = ledger
+            .read(|r| r.decisions(BUCKET))?
+            .into_iter()
+            .filter_map(|(key, v)| {
+                Some((
+                    key.strip_prefix(BUCKET)?.to_string(),
+                    serde_json::from_value(v).ok()?,
+                ))
+            })
+            .collect();
+        Ok(Decisions {
+            admins,
+            fields,
+            segments,
+            buckets,
+            fallback_user,
+        })
+    }
+
+    /// The Kustomer user an Intercom admin's work is attributed to (None while undecided, or
+    /// for an invitation the users phase has not sent yet).
+    pub fn user_for_admin(&self, admin_id: &str) -> Option<&str> {
+        self.admins.get(admin_id).map(String::as_str)
+    }
+
+    /// The user records of unknown or undecided admins fall back to (the API key's own user
+    /// unless the operator names another).
+    pub fn fallback_user(&self) -> Option<&str> {
+        self.fallback_user.as_deref()
+    }
+
+    /// The attribute mappings of one model (`contact`, `company`, `conversation`).
+    pub fn fields(&self, model: &str) -> &[FieldMapping] {
+        self.fields
+            .get(model)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    pub fn segment_in_use(&self, id: &str) -> Option<bool> {
+        self.segments.get(id).copied()
+    }
+
+    pub fn bucket(&self, object: &str) -> Bucket {
+        self.buckets
+            .get(object)
+            .copied()
+            .unwrap_or_else(|| default_bucket(object))
+    }
+}
+
+// ---- reading and writing single decisions ------------------------------------------------
+
+fn admin_key(id: &str) -> String {
+    format!("{ADMIN}{id}")
+}
+
+fn field_key(model: &str, name: &str) -> String {
+    format!("{FIELD}{model}:{name}")
+}
+
+pub(crate) fn stored_admins(ledger: &Ledger) -> Result<Vec<AdminMapping>> {
+    Ok(ledger
+        .read(|r| r.decisions(ADMIN))?
+        .into_iter()
+        .filter_map(|(_, v)| serde_json::from_value(v).ok())
+        .collect())
+}
+
+fn stored_fields(ledger: &Ledger) -> Result<Vec<FieldMapping>> {
+    Ok(ledger
+        .read(|r| r.decisions(FIELD))?
+        .into_iter()
+        .filter_map(|(_, v)| serde_json::from_value(v).ok())
+        .collect())
+}
+
+/// The fallback user's id and e-mail, once `prepare` has asked Kustomer for the key's user.
+pub fn fallback_user(ledger: &Ledger) -> Result<Option<(String, String)>> {
+    Ok(ledger.read(|r| r.decision(FALLBACK))?.and_then(|v| {
+        Some((
+            v.get("user_id")?.as_str()?.to_string(),
+            v.get("email")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        ))
+    }))
+}
+
+/// Whether the operator (or `--accept-defaults`) allows i2k to create what check `name` misses:
+/// `None` while nobody has said.
+pub fn prerequisite_allowed(ledger: &Ledger, name: &str) -> Result<Option<bool>> {
+    Ok(ledger
+        .read(|r| r.decision(&format!("{PREREQ}{name}")))?
+        .and_then(|v| v.get("create")?.as_bool()))
+}
+
+pub async fn allow_prerequisite(ledger: &Ledger, name: &str, create: bool) -> Result<()> {
+    ledger
+        .put_decision(&format!("{PREREQ}{name}"), &json!({ "create": create }))
+        .await?;
+    Ok(())
+}
+
+/// Notes that i2k created record `id` of `kind` (so checks can say "created", not "pass").
+pub async fn note_created(ledger: &Ledger, kind: &str, id: &str) -> Result<()> {
+    ledger
+        .put_decision(&format!("{CREATED}{kind}:{id}"), &json!(true))
+        .await?;
+    Ok(())
+}
+
+pub fn created_count(ledger: &Ledger, kind: &str) -> Result<usize> {
+    Ok(ledger
+        .read(|r| r.decisions(&format!("{CREATED}{kind}:")))?
+        .len())
+}
+
+/// Every admin's mapping, for the console's Mapping screen.
+pub async fn admin_mappings(ledger: &Ledger) -> Result<Vec<AdminMapping>> {
+    stored_admins(ledger)
+}
+
+/// Every field's mapping, for the console's Mapping screen.
+pub async fn field_mappings(ledger: &Ledger) -> Result<Vec<FieldMapping>> {
+    stored_fields(ledger)
+}
+
+/// The Kustomer users an admin can be mapped to (active, non-machine users first).
+pub async fn user_choices(ctx: &Ctx) -> anyhow::Result<Vec<UserChoice>> {
+    let mut users = ctx.kustomer.list_users().await?;
+    users.retain(|u| !u.deleted);
+    users.sort_by_key(|u| u.user_type.as_deref() == Some("machine"));
+    Ok(users
+        .into_iter()
+        .map(|u| UserChoice {
+            user_id: u.id,
+            name: u.name,
+            email: u.email.unwrap_or_default(),
+        })
+        .collect())
+}
+
+pub async fn decide_admin(ledger: &Ledger, admin_id: &str, decision: AdminDecision) -> Result<()> {
+    let key = admin_key(admin_id);
+    let mut mapping: AdminMapping = ledger
+        .read(|r| r.decision(&key))?
+        .and_then(|v| serde_json::from_value(v).ok())
+        .ok_or_else(|| DecisionError::Unknown(format!("admin {admin_id}")))?;
+    mapping.decision = decision;
+    ledger
+        .put_decision(&key, &serde_json::to_value(&mapping).unwrap_or_default())
+        .await?;
+    Ok(())
+}
+
+pub async fn decide_field(
+    ledger: &Ledger,
+    model: &str,
+    name: &str,
+    decision: FieldDecision,
+) -> Result<()> {
+    if let FieldDecision::Attribute { name: attribute } = &decision
+        && Suffix::of_name(attribute).is_none()
+    {
+        return Err(DecisionError::BadAttributeName(attribute.clone()));
+    }
+    let key = field_key(model, name);
+    let mut mapping: FieldMapping = ledger
+        .read(|r| r.decision(&key))?
+        .and_then(|v| serde_json::from_value(v).ok())
+        .ok_or_else(|| DecisionError::Unknown(format!("{model} attribute {name}")))?;
+    mapping.decision = decision;
+    ledger
+        .put_decision(&key, &serde_json::to_value(&mapping).unwrap_or_default())
+        .await?;
+    Ok(())
+}
+
+pub async fn decide_segment(ledger: &Ledger, id: &str, in_use: bool) -> Result<()> {
+    ledger
+        .put_decision(&format!("{SEGMENT}{id}"), &json!({ "in_use": in_use }))
+        .await?;
+    Ok(())
+}
+
+pub async fn decide_bucket(ledger: &Ledger, object: &str, bucket: Bucket) -> Result<()> {
+    ledger
+        .put_decision(&format!("{BUCKET}{object}"), &json!(bucket))
+        .await?;
+    Ok(())
+}
+
+// ---- sources --------------------------------------------------------------------------------
+
+/// Every source record of a small kind (admins, attributes, brands…), in id order.
+pub fn all_sources(ledger: &Ledger, kind: &str) -> Result<Vec<SourceRecord>, LedgerError> {
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = ledger.read(|r| r.sources_page(kind, after.as_deref(), 500))?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.source_id.clone());
+        all.extend(page);
+    }
+    Ok(all)
+}
+
+/// The Intercom attribute behind a `data_attributes` or `conversation_attributes` record, and
+/// whether it is carried at all (built-in and archived attributes are not custom attributes).
+pub fn source_attribute(kind: &str, raw: &str) -> Option<(SourceAttribute, bool)> {
+    if kind == "conversation_attributes" {
+        let attr: ConversationAttribute = serde_json::from_str(raw).ok()?;
+        let options = attr
+            .options
+            .iter()
+            .filter(|o| o.archived != Some(true))
+            .filter_map(|o| o.label.clone())
+            .collect();
+        let carried = attr.archived != Some(true);
+        let name = attr.name?;
+        let data_type = attr.data_type.map(|t| t.as_str().to_string());
+        return Some((
+            SourceAttribute {
+                model: SourceModel::Conversation,
+                label: Some(name.clone()),
+                name,
+                data_type: data_type.unwrap_or_default(),
+                options,
+                // Not in the typed model: read it from the record as the API returned it.
+                multiline: serde_json::from_str::<Value>(raw)
+                    .ok()
+                    .and_then(|v| v.get("multiline")?.as_bool())
+                    .unwrap_or(false),
+            },
+            carried,
+        ));
+    }
+    let attr: DataAttribute = serde_json::from_str(raw).ok()?;
+    let model = SourceModel::parse(attr.model.as_deref()?)?;
+    let options = attr
+        .options
+        .iter()
+        .filter_map(|o| match o {
+            Value::String(s) => Some(s.clone()),
+            Value::Object(m) => m
+                .get("value")
+                .or_else(|| m.get("label"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    let carried = attr.custom == Some(true) && attr.archived != Some(true);
+    Some((
+        SourceAttribute {
+            model,
+            name: attr.name.clone()?,
+            label: attr.label.clone(),
+            data_type: attr
+                .data_type
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+            options,
+            multiline: false,
+        },
+        carried,
+    ))
+}
+
+/// Names of every property Kustomer already has for a metadata resource.
+async fn existing_property_names(ctx: &Ctx, resource: &str) -> anyhow::Result<Vec<String>> {
+    let body = ctx.kustomer.get_metadata(resource).await?;
+    let attributes = body
+        .pointer("/data/attributes")
+        .or_else(|| body.get("data"))
+        .unwrap_or(&body);
+    let mut names = Vec::new();
+    for section in ["properties", "standardProperties"] {
+        if let Some(map) = attributes.get(section).and_then(Value::as_object) {
+            names.extend(map.keys().cloned());
+        }
+    }
+    Ok(names)
+}
+
+// ---- prepare and defaults ---------------------------------------------------------------------
 
 /// Computes proposals and returns what still needs the operator (one line each).
 pub async fn prepare(ctx: &Arc<Ctx>) -> anyhow::Result<Vec<String>> {
-    let _ = ctx;
-    anyhow::bail!("decisions are not built yet")
+    ctx.wait_extracted(&DECISION_INPUTS).await?;
+    ctx.set_activity("computing proposals");
+    let ledger = &ctx.ledger;
+
+    if fallback_user(ledger)?.is_none() {
+        let me = ctx.kustomer.current_user().await?;
+        ledger
+            .put_decision(
+                FALLBACK,
+                &json!({ "user_id": me.id, "email": me.email.unwrap_or_default() }),
+            )
+            .await?;
+    }
+    propose_admins(ctx).await?;
+    propose_fields(ctx).await?;
+    propose_segments(ctx).await?;
+
+    let path = ctx.config.state_dir.join(MAPPING_FILE);
+    if path.exists() {
+        let n = import_toml(ledger, &path).await?;
+        ctx.log(
+            crate::engine::model::LogLevel::Info,
+            format!("{n} decisions read from {}", path.display()),
+        );
+    }
+    let unresolved = unresolved(ctx).await?;
+    export_toml(ledger, &path)?;
+    Ok(unresolved)
 }
 
-/// Takes the stated default for every unresolved decision, recording each in the summary.
+async fn propose_admins(ctx: &Ctx) -> anyhow::Result<()> {
+    let ledger = &ctx.ledger;
+    let users = ctx.kustomer.list_users().await?;
+    let by_email: HashMap<String, &crate::kustomer::models::User> = users
+        .iter()
+        .filter(|u| !u.deleted)
+        .filter_map(|u| Some((email_key(u.email.as_deref()?), u)))
+        .collect();
+    let existing: HashMap<String, AdminMapping> = stored_admins(ledger)?
+        .into_iter()
+        .map(|m| (m.admin_id.clone(), m))
+        .collect();
+    for record in all_sources(ledger, "admins")? {
+        let Ok(admin) = serde_json::from_str::<Admin>(&record.raw) else {
+            continue;
+        };
+        let email = admin.email.clone().unwrap_or_default();
+        let suggestion = by_email.get(&email_key(&email)).map(|u| UserChoice {
+            user_id: u.id.clone(),
+            name: u.name.clone(),
+            email: u.email.clone().unwrap_or_default(),
+        });
+        let decision = match existing.get(&record.source_id) {
+            Some(m) if m.decision != AdminDecision::Unresolved => m.decision.clone(),
+            _ => match &suggestion {
+                Some(u) => AdminDecision::User {
+                    user_id: u.user_id.clone(),
+                    email: u.email.clone(),
+                },
+                None => AdminDecision::Unresolved,
+            },
+        };
+        let mapping = AdminMapping {
+            admin_id: record.source_id.clone(),
+            name: admin.name.clone().unwrap_or_default(),
+            email,
+            suggestion,
+            decision,
+        };
+        if existing.get(&record.source_id) != Some(&mapping) {
+            ledger
+                .put_decision(
+                    &admin_key(&record.source_id),
+                    &serde_json::to_value(&mapping)?,
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn propose_fields(ctx: &Ctx) -> anyhow::Result<()> {
+    let ledger = &ctx.ledger;
+    let existing: HashMap<(String, String), FieldMapping> = stored_fields(ledger)?
+        .into_iter()
+        .map(|m| ((m.model.clone(), m.source_name.clone()), m))
+        .collect();
+    let mut attributes = Vec::new();
+    for kind in ["data_attributes", "conversation_attributes"] {
+        for record in all_sources(ledger, kind)? {
+            if let Some((attr, true)) = source_attribute(kind, &record.raw) {
+                attributes.push(attr);
+            }
+        }
+    }
+    let mut allocators: HashMap<SourceModel, NameAllocator> = HashMap::new();
+    for model in [
+        SourceModel::Contact,
+        SourceModel::Company,
+        SourceModel::Conversation,
+    ] {
+        let mut names = existing_property_names(ctx, model.kustomer_resource()).await?;
+        // Names decided earlier (possibly already created by this migration) stay theirs.
+        names.retain(|n| {
+            !existing.values().any(|m| {
+                m.model == model.as_str()
+                    && matches!(&m.decision, FieldDecision::Attribute { name } if name.eq_ignore_ascii_case(n))
+            })
+        });
+        let mut allocator = NameAllocator::with_existing(names);
+        for m in existing.values().filter(|m| m.model == model.as_str()) {
+            if let FieldDecision::Attribute { name } = &m.decision {
+                allocator.reserve(name);
+            }
+        }
+        allocators.insert(model, allocator);
+    }
+    for attr in attributes {
+        let key = (attr.model.as_str().to_string(), attr.name.clone());
+        if existing
+            .get(&key)
+            .is_some_and(|m| m.decision != FieldDecision::Unresolved)
+        {
+            continue;
+        }
+        let Some(allocator) = allocators.get_mut(&attr.model) else {
+            continue;
+        };
+        let mut mapping = attributes::propose(&attr, allocator);
+        if mapping.proposed.is_some() {
+            mapping.decision = attributes::default_decision(&mapping);
+        }
+        if existing.get(&key) != Some(&mapping) {
+            ledger
+                .put_decision(
+                    &field_key(&mapping.model, &mapping.source_name),
+                    &serde_json::to_value(&mapping)?,
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn propose_segments(ctx: &Ctx) -> anyhow::Result<()> {
+    let ledger = &ctx.ledger;
+    let decided: std::collections::HashSet<String> = ledger
+        .read(|r| r.decisions(SEGMENT))?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    let max_age = i64::from(ctx.config.options.segment_max_age_days) * 86_400;
+    let now = crate::timefmt::now_unix();
+    for record in all_sources(ledger, "segments")? {
+        let key = format!("{SEGMENT}{}", record.source_id);
+        if decided.contains(&key) {
+            continue;
+        }
+        let Ok(segment) = serde_json::from_str::<Segment>(&record.raw) else {
+            continue;
+        };
+        let recent = segment
+            .updated_at
+            .or(segment.created_at)
+            .is_some_and(|t| now - t <= max_age);
+        let in_use = segment.count.unwrap_or(0) > 0 && recent;
+        ledger
+            .put_decision(&key, &json!({ "in_use": in_use }))
+            .await?;
+    }
+    Ok(())
+}
+
+/// What still needs a person, one line each.
+async fn unresolved(ctx: &Ctx) -> anyhow::Result<Vec<String>> {
+    let mut lines = Vec::new();
+    for m in stored_admins(&ctx.ledger)? {
+        if m.decision == AdminDecision::Unresolved {
+            lines.push(format!(
+                "admin {} {} <{}>: no Kustomer user with this e-mail; map to a user, invite (Kustomer e-mails an invitation) or use the fallback user",
+                m.admin_id, m.name, m.email
+            ));
+        }
+    }
+    for m in stored_fields(&ctx.ledger)? {
+        if m.decision == FieldDecision::Unresolved {
+            lines.push(format!(
+                "{} attribute {:?} ({}): {}",
+                m.model, m.source_name, m.source_type, m.note
+            ));
+        }
+    }
+    for check in prerequisite_checks(ctx).await {
+        if check.status == CheckStatus::Fail
+            && let Some(what) = &check.can_create
+            && prerequisite_allowed(&ctx.ledger, &check.name)?.is_none()
+        {
+            lines.push(format!(
+                "prerequisite {}: {}; i2k can {what}",
+                check.name, check.detail
+            ));
+        }
+    }
+    Ok(lines)
+}
+
+/// Takes the stated default for every unresolved decision, recording each in the summary:
+/// unmatched admins → the fallback user (never an invitation), unmappable fields → archive,
+/// missing prerequisites i2k can create → created.
 pub async fn apply_defaults(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
-    let _ = ctx;
-    anyhow::bail!("decisions are not built yet")
+    let ledger = &ctx.ledger;
+    let fallback = fallback_user(ledger)?
+        .map(|(_, email)| email)
+        .unwrap_or_default();
+    for m in stored_admins(ledger)? {
+        if m.decision == AdminDecision::Unresolved {
+            decide_admin(ledger, &m.admin_id, AdminDecision::Fallback).await?;
+            ctx.took_default(format!(
+                "admin {} <{}> → the API key's own user {fallback} (no invitation sent)",
+                m.name, m.email
+            ));
+        }
+    }
+    for m in stored_fields(ledger)? {
+        if m.decision == FieldDecision::Unresolved {
+            let decision = attributes::default_decision(&m);
+            let what = match &decision {
+                FieldDecision::Attribute { name } => format!("carried as {name}"),
+                _ => "to the archive".to_string(),
+            };
+            decide_field(ledger, &m.model, &m.source_name, decision).await?;
+            ctx.took_default(format!("{} attribute {:?} {what}", m.model, m.source_name));
+        }
+    }
+    for check in prerequisite_checks(ctx).await {
+        if check.status == CheckStatus::Fail
+            && let Some(what) = &check.can_create
+            && prerequisite_allowed(ledger, &check.name)?.is_none()
+        {
+            allow_prerequisite(ledger, &check.name, true).await?;
+            ctx.took_default(format!("prerequisite {}: {what}", check.name));
+        }
+    }
+    export_toml(ledger, &ctx.config.state_dir.join(MAPPING_FILE))?;
+    Ok(())
+}
+
+// ---- mapping.toml -------------------------------------------------------------------------------
+
+fn quote(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+/// Writes every decision to `path` (mode 0600), with a comment above each unresolved one.
+pub fn export_toml(ledger: &Ledger, path: &Path) -> Result<()> {
+    let mut out = String::new();
+    out.push_str(
+        "# i2k decisions. Edit and run again: i2k reads this file before loading.\n\
+         # admins: decision = \"user\" (with user_id), \"invite\" (Kustomer e-mails an invitation),\n\
+         #         \"fallback\" (the API key's own user unless fallback_user_id says otherwise)\n\
+         # fields: decision = \"attribute\" (with name, suffix Str/Txt/Num/At/Bool/Url) or \"archive\"\n\n",
+    );
+    if let Some((id, email)) = fallback_user(ledger)? {
+        out.push_str(&format!(
+            "# the fallback user: {email}\nfallback_user_id = {}\n\n",
+            quote(&id)
+        ));
+    }
+    for m in stored_admins(ledger)? {
+        if m.decision == AdminDecision::Unresolved {
+            out.push_str(&format!(
+                "# UNRESOLVED: no Kustomer user has {}; choose user, invite or fallback\n",
+                m.email
+            ));
+        }
+        out.push_str(&format!("[admins.{}]\n", quote(&m.admin_id)));
+        out.push_str(&format!(
+            "name = {}\nemail = {}\n",
+            quote(&m.name),
+            quote(&m.email)
+        ));
+        match &m.decision {
+            AdminDecision::User { user_id, email } => out.push_str(&format!(
+                "decision = \"user\"\nuser_id = {}\nuser_email = {}\n",
+                quote(user_id),
+                quote(email)
+            )),
+            AdminDecision::Invite => out.push_str("decision = \"invite\"\n"),
+            AdminDecision::Fallback => out.push_str("decision = \"fallback\"\n"),
+            AdminDecision::Unresolved => out.push_str("decision = \"unresolved\"\n"),
+        }
+        out.push('\n');
+    }
+    let mut by_model: BTreeMap<String, Vec<FieldMapping>> = BTreeMap::new();
+    for m in stored_fields(ledger)? {
+        by_model.entry(m.model.clone()).or_default().push(m);
+    }
+    for (model, mappings) in by_model {
+        for m in mappings {
+            if m.decision == FieldDecision::Unresolved {
+                out.push_str(&format!("# UNRESOLVED: {}\n", m.note));
+            }
+            out.push_str(&format!(
+                "[fields.{}.{}]\ntype = {}\n",
+                quote(&model),
+                quote(&m.source_name),
+                quote(&m.source_type)
+            ));
+            if let Some(p) = &m.proposed {
+                out.push_str(&format!("proposed = {}\n", quote(p)));
+            }
+            match &m.decision {
+                FieldDecision::Attribute { name } => out.push_str(&format!(
+                    "decision = \"attribute\"\nname = {}\n",
+                    quote(name)
+                )),
+                FieldDecision::Archive => out.push_str("decision = \"archive\"\n"),
+                FieldDecision::Unresolved => out.push_str("decision = \"unresolved\"\n"),
+            }
+            out.push('\n');
+        }
+    }
+    let segments = ledger.read(|r| r.decisions(SEGMENT))?;
+    for (key, v) in segments {
+        let id = key.strip_prefix(SEGMENT).unwrap_or(&key);
+        let in_use = v.get("in_use").and_then(Value::as_bool).unwrap_or(false);
+        out.push_str(&format!("[segments.{}]\nin_use = {in_use}\n\n", quote(id)));
+    }
+    let buckets = ledger.read(|r| r.decisions(BUCKET))?;
+    if !buckets.is_empty() {
+        out.push_str("[buckets]\n");
+        for (key, v) in buckets {
+            let object = key.strip_prefix(BUCKET).unwrap_or(&key);
+            if let Some(b) = v.as_str() {
+                out.push_str(&format!("{} = {}\n", quote(object), quote(b)));
+            }
+        }
+        out.push('\n');
+    }
+    let prereqs = ledger.read(|r| r.decisions(PREREQ))?;
+    for (key, v) in prereqs {
+        let name = key.strip_prefix(PREREQ).unwrap_or(&key);
+        let create = v.get("create").and_then(Value::as_bool).unwrap_or(false);
+        out.push_str(&format!(
+            "[prerequisites.{}]\ncreate = {create}\n\n",
+            quote(name)
+        ));
+    }
+    write_private(path, &out)
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("toml.tmp");
+    let write = || -> anyhow::Result<()> {
+        let mut file = crate::config::create_private_file(&tmp, true)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    };
+    write().map_err(|source| DecisionError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads `path` and stores every decision it makes (entries left `unresolved` change nothing).
+/// Returns how many decisions were applied.
+pub async fn import_toml(ledger: &Ledger, path: &Path) -> Result<usize> {
+    let text = std::fs::read_to_string(path).map_err(|source| DecisionError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let doc: toml::Table = toml::from_str(&text).map_err(|source| DecisionError::Toml {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })?;
+    let invalid = |entry: String, why: &str| DecisionError::Invalid {
+        path: path.to_path_buf(),
+        entry,
+        why: why.to_string(),
+    };
+    let text_of =
+        |t: &toml::Table, k: &str| t.get(k).and_then(toml::Value::as_str).map(str::to_string);
+    let mut applied = 0;
+
+    if let Some(id) = doc.get("fallback_user_id").and_then(toml::Value::as_str) {
+        let current = fallback_user(ledger)?;
+        if current.as_ref().map(|(c, _)| c.as_str()) != Some(id) {
+            ledger
+                .put_decision(FALLBACK, &json!({ "user_id": id, "email": "" }))
+                .await?;
+            applied += 1;
+        }
+    }
+    let known_admins: HashMap<String, AdminMapping> = stored_admins(ledger)?
+        .into_iter()
+        .map(|m| (m.admin_id.clone(), m))
+        .collect();
+    if let Some(admins) = doc.get("admins").and_then(toml::Value::as_table) {
+        for (id, entry) in admins {
+            let entry = entry
+                .as_table()
+                .ok_or_else(|| invalid(format!("admins.{id}"), "must be a table"))?;
+            let decision = match text_of(entry, "decision").as_deref() {
+                Some("user") => {
+                    let user_id = text_of(entry, "user_id").ok_or_else(|| {
+                        invalid(format!("admins.{id}"), "decision \"user\" needs user_id")
+                    })?;
+                    AdminDecision::User {
+                        user_id,
+                        email: text_of(entry, "user_email").unwrap_or_default(),
+                    }
+                }
+                Some("invite") => AdminDecision::Invite,
+                Some("fallback") => AdminDecision::Fallback,
+                Some("unresolved") | None => continue,
+                Some(_) => {
+                    return Err(invalid(
+                        format!("admins.{id}"),
+                        "decision is user, invite, fallback or unresolved",
+                    ));
+                }
+            };
+            let mut mapping = known_admins.get(id).cloned().unwrap_or(AdminMapping {
+                admin_id: id.clone(),
+                name: text_of(entry, "name").unwrap_or_default(),
+                email: text_of(entry, "email").unwrap_or_default(),
+                suggestion: None,
+                decision: AdminDecision::Unresolved,
+            });
+            if mapping.decision != decision {
+                mapping.decision = decision;
+                ledger
+                    .put_decision(&admin_key(id), &serde_json::to_value(&mapping)?)
+                    .await?;
+                applied += 1;
+            }
+        }
+    }
+    let known_fields: HashMap<(String, String), FieldMapping> = stored_fields(ledger)?
+        .into_iter()
+        .map(|m| ((m.model.clone(), m.source_name.clone()), m))
+        .collect();
+    if let Some(models) = doc.get("fields").and_then(toml::Value::as_table) {
+        for (model, fields) in models {
+            let fields = fields
+                .as_table()
+                .ok_or_else(|| invalid(format!("fields.{model}"), "must be a table"))?;
+            for (name, entry) in fields {
+                let at = format!("fields.{model}.{name}");
+                let entry = entry
+                    .as_table()
+                    .ok_or_else(|| invalid(at.clone(), "must be a table"))?;
+                let decision = match text_of(entry, "decision").as_deref() {
+                    Some("attribute") => {
+                        let attribute = text_of(entry, "name").ok_or_else(|| {
+                            invalid(at.clone(), "decision \"attribute\" needs name")
+                        })?;
+                        if Suffix::of_name(&attribute).is_none() {
+                            return Err(invalid(
+                                at.clone(),
+                                "name needs a type suffix: Str, Txt, Num, At, Bool or Url",
+                            ));
+                        }
+                        FieldDecision::Attribute { name: attribute }
+                    }
+                    Some("archive") => FieldDecision::Archive,
+                    Some("unresolved") | None => continue,
+                    Some(_) => {
+                        return Err(invalid(at, "decision is attribute, archive or unresolved"));
+                    }
+                };
+                let mut mapping = known_fields
+                    .get(&(model.clone(), name.clone()))
+                    .cloned()
+                    .unwrap_or(FieldMapping {
+                        model: model.clone(),
+                        source_name: name.clone(),
+                        source_type: text_of(entry, "type").unwrap_or_default(),
+                        proposed: None,
+                        decision: FieldDecision::Unresolved,
+                        note: String::new(),
+                    });
+                if mapping.decision != decision {
+                    mapping.decision = decision;
+                    ledger
+                        .put_decision(&field_key(model, name), &serde_json::to_value(&mapping)?)
+                        .await?;
+                    applied += 1;
+                }
+            }
+        }
+    }
+    if let Some(segments) = doc.get("segments").and_then(toml::Value::as_table) {
+        for (id, entry) in segments {
+            if let Some(in_use) = entry.get("in_use").and_then(toml::Value::as_bool) {
+                decide_segment(ledger, id, in_use).await?;
+                applied += 1;
+            }
+        }
+    }
+    if let Some(buckets) = doc.get("buckets").and_then(toml::Value::as_table) {
+        for (object, value) in buckets {
+            if !OBJECT_TYPES.contains(&object.as_str()) {
+                return Err(invalid(format!("buckets.{object}"), "unknown object type"));
+            }
+            let bucket: Bucket = value
+                .as_str()
+                .and_then(|b| serde_json::from_value(json!(b)).ok())
+                .ok_or_else(|| {
+                    invalid(format!("buckets.{object}"), "is migrate, manual or archive")
+                })?;
+            decide_bucket(ledger, object, bucket).await?;
+            applied += 1;
+        }
+    }
+    if let Some(prereqs) = doc.get("prerequisites").and_then(toml::Value::as_table) {
+        for (name, entry) in prereqs {
+            if let Some(create) = entry.get("create").and_then(toml::Value::as_bool) {
+                allow_prerequisite(ledger, name, create).await?;
+                applied += 1;
+            }
+        }
+    }
+    Ok(applied)
 }

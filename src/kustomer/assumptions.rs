@@ -44,16 +44,52 @@ pub const SAVED_SEARCH_CREATE_PATH: &str = "/v1/customers/searches";
 /// assumed from the read schema (`name`, `draft.text`, …).
 pub const SHORTCUT_CREATE_PATH: &str = "/v1/shortcuts";
 
-/// `POST /v1/kb/categories` ("POST category" in the KB guide): path and body
-/// `{langs:{<lang>:{title, description}}, parent?}` assumed from the read attributes.
+/// `POST /v1/kb/categories` ("POST category" in the KB guide): the path is assumed.
 pub const KB_CATEGORY_CREATE_PATH: &str = "/v1/kb/categories";
 
 /// The field that nests a KB category under another: assumed `parent` (category id).
 pub const KB_CATEGORY_PARENT_FIELD: &str = "parent";
 
-/// Version bodies `POST|PUT /v1/kb/articles/{id}/versions/{lang}`: assumed
-/// `{title, htmlBody, slug?, publishedAt?}`; the paths are listed in the KB operation index.
-pub const KB_VERSION_FIELDS: [&str; 4] = ["title", "htmlBody", "slug", "publishedAt"];
+/// A KB category create body. The read attributes put titles under `langs.<lang>`; a create
+/// may instead take a top-level `title` (the simulator reads it so). Both are sent, so either
+/// reading finds what it needs.
+pub fn kb_category_body(
+    title: &str,
+    description: Option<&str>,
+    lang: &str,
+    parent: Option<&str>,
+) -> Value {
+    let mut body = json!({
+        "title": title,
+        "langs": { lang: { "title": title } },
+    });
+    if let Some(d) = description {
+        body["description"] = json!(d);
+        body["langs"][lang]["description"] = json!(d);
+    }
+    if let Some(p) = parent {
+        body[KB_CATEGORY_PARENT_FIELD] = json!(p);
+    }
+    body
+}
+
+/// Version bodies for `POST|PUT /v1/kb/articles/{id}/versions/{lang}` (paths listed in the KB
+/// operation index): assumed `{title, htmlBody, slug?, publishedAt?}`; `publishedAt` publishes.
+pub fn kb_version_body(
+    title: &str,
+    html_body: &str,
+    slug: Option<&str>,
+    published_at: Option<&str>,
+) -> Value {
+    let mut body = json!({ "title": title, "htmlBody": html_body });
+    if let Some(s) = slug {
+        body["slug"] = json!(s);
+    }
+    if let Some(p) = published_at {
+        body["publishedAt"] = json!(p);
+    }
+    body
+}
 
 /// A bulk item error meaning "this externalId already exists": the documented example is
 /// `"duplicate detected"`; other wordings (`already exists`) are treated the same.
@@ -68,4 +104,34 @@ pub fn is_duplicate_refusal(status: u16, code: &str, message: &str) -> bool {
     status == 409
         || ((400..500).contains(&status)
             && (is_duplicate_error(code) || is_duplicate_error(message)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_are_recognised_in_either_wording_and_status() {
+        assert!(is_duplicate_error("duplicate detected"));
+        assert!(is_duplicate_error("Customer already exists"));
+        assert!(!is_duplicate_error("name is required"));
+        assert!(is_duplicate_refusal(409, "", ""));
+        assert!(is_duplicate_refusal(400, "duplicate", "bad"));
+        assert!(!is_duplicate_refusal(400, "bad_request", "invalid name"));
+        assert!(!is_duplicate_refusal(500, "duplicate", ""));
+    }
+
+    #[test]
+    fn kb_bodies_carry_both_title_readings_and_optional_fields() {
+        let c = kb_category_body("Billing", Some("Money"), "en_us", Some("root1"));
+        assert_eq!(c["title"], "Billing");
+        assert_eq!(c["langs"]["en_us"]["title"], "Billing");
+        assert_eq!(c["langs"]["en_us"]["description"], "Money");
+        assert_eq!(c[KB_CATEGORY_PARENT_FIELD], "root1");
+        let bare = kb_category_body("Top", None, "fr", None);
+        assert!(bare.get("description").is_none() && bare.get("parent").is_none());
+        let v = kb_version_body("T", "<p>x</p>", None, Some("2024-05-01T00:00:00.000Z"));
+        assert_eq!(v["publishedAt"], "2024-05-01T00:00:00.000Z");
+        assert!(v.get("slug").is_none());
+    }
 }

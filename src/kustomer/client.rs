@@ -146,14 +146,14 @@ impl KustomerClient {
         limit_per_minute: u32,
         share: f64,
     ) -> Result<KustomerClient> {
-        let gate = RateGate::new(GateConfig::kustomer(limit_per_minute, share));
-        let token_hint = token.hint();
-        let config = ClientConfig::new(
-            ApiSide::Kustomer,
-            base_url.trim_end_matches('/').to_string(),
-            token,
-        );
-        let mut client = KustomerClient::new(ApiClient::new(config, gate)?);
+        let config = ClientConfig::new(ApiSide::Kustomer, base_url, token);
+        KustomerClient::from_config(config, GateConfig::kustomer(limit_per_minute, share))
+    }
+
+    /// A client with its own gate from explicit settings (timeouts, attempts, backoff).
+    pub fn from_config(config: ClientConfig, gate: GateConfig) -> Result<KustomerClient> {
+        let token_hint = config.token.hint();
+        let mut client = KustomerClient::new(ApiClient::new(config, RateGate::new(gate))?);
         client.token_hint = token_hint;
         Ok(client)
     }

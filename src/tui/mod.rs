@@ -1,1 +1,22 @@
-//! The migration console (ratatui): screens that read engine snapshots and send commands.
+//! The migration console (ratatui): seven screens in wizard order — Connect, Scope,
+//! Prerequisites, Mapping, Run, Errors, Summary — over a pure state machine.
+//!
+//! Shape: [`App`] holds all console state; `App::apply(Update)` folds in data, `App::handle_key`
+//! turns a key into [`Request`]s, `App::draw` renders a frame. [`run_terminal`] is the only part
+//! that touches a terminal: it owns raw mode and the alternate screen, and shuttles `Update`s in
+//! and `Request`s out over channels, so the glue to the engine is a thin async layer.
+
+pub mod app;
+pub mod keymap;
+pub mod logging;
+pub mod protocol;
+pub mod screens;
+pub mod terminal;
+pub mod theme;
+pub mod view;
+
+pub use app::{App, AppOptions, Screen};
+pub use keymap::{Action, Keymap, KeymapError};
+pub use logging::{LoggingError, init_file_logging};
+pub use protocol::{FailureFilter, Request, Update};
+pub use terminal::{FRAME_INTERVAL, run_terminal};

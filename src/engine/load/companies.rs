@@ -1,10 +1,299 @@
-//! Phase Companies.
+//! Phase Companies: Intercom companies → Kustomer companies through `POST /v1/companies/bulk`,
+//! 100 per request. Tags are made to exist first (kind `tags`, see [`ensure_tags`]) because
+//! companies and customers both take tag ids; the Customers phase runs the same pass again, which
+//! does nothing once every tag is done.
+//!
+//! Also home of [`load_bulk`], the page → map → bulk-create loop the people phases share.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures_util::StreamExt;
+use serde_json::Value;
+
 use crate::engine::context::Ctx;
+use crate::engine::model::{ErrorClass, FieldMapping, LogLevel, PhaseId};
+use crate::engine::write::{self, ItemResult, Outcome};
+use crate::kustomer::bulk::{BulkOutcome, BulkResource, MAX_BULK_ITEMS, PollPolicy};
+use crate::kustomer::{KustomerClient, KustomerError};
+use crate::ledger::{Ledger, LedgerError, RecordState, WorkItem};
+use crate::mapping::companies::{Mapped, company_body};
+
+/// Ledger kind of Intercom tags (source and target alike; target id = Kustomer tag id).
+pub const TAGS: &str = "tags";
+/// Ledger kind of companies (source and target alike).
+pub const COMPANIES: &str = "companies";
+/// Records read from the ledger per page (several bulk requests' worth).
+const PAGE: usize = 400;
+/// Bulk requests in flight at once; the rate gate keeps them inside the budget, this only hides
+/// the jobs' latency.
+const BULK_CONCURRENCY: usize = 4;
+/// Passes over what is still pending: a lost bulk answer leaves items `sent`, recovery looks
+/// them up and puts the absent ones back to pending for the next pass.
+const MAX_PASSES: usize = 5;
 
 pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
-    let _ = ctx;
-    anyhow::bail!("this phase is not built yet")
+    ctx.wait_extracted(&[TAGS]).await?;
+    ensure_tags(ctx).await?;
+    let mappings = field_mappings(&ctx.ledger, "company")?;
+    let ledger = ctx.ledger.clone();
+    let map = move |_item: &WorkItem, raw: &str| {
+        let tag_id = |id: &str| ledger.target_id(TAGS, id).ok().flatten();
+        company_body(raw, &mappings, &tag_id).map_err(|e| (ErrorClass::Source, e.to_string()))
+    };
+    load_bulk(ctx, PhaseId::Companies, COMPANIES, Lookup::Company, map).await
+}
+
+/// The operator's attribute decisions for one model (`company`, `contact`), as the decisions
+/// module stores them (ledger keys `field:<model>:<name>`).
+pub(super) fn field_mappings(
+    ledger: &Ledger,
+    model: &str,
+) -> Result<Vec<FieldMapping>, LedgerError> {
+    Ok(ledger
+        .read(|r| r.decisions(&format!("field:{model}:")))?
+        .into_iter()
+        .filter_map(|(_, v)| serde_json::from_value(v).ok())
+        .collect())
+}
+
+// ---- tags -----------------------------------------------------------------------------------
+
+fn tag_name(raw: Option<&str>) -> Option<String> {
+    let v: Value = serde_json::from_str(raw?).ok()?;
+    v.get("name")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+}
+
+/// Makes every Intercom tag exist in Kustomer and records its id: a tag whose name Kustomer
+/// already has is adopted (no request), the rest are created one by one (`POST /v1/tags`, the
+/// named assumption; there is no bulk route). Idempotent: done tags are skipped.
+pub async fn ensure_tags(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
+    let ledger = &ctx.ledger;
+    ledger.ensure_pending_from_sources(TAGS, TAGS).await?;
+    ledger.flush().await?;
+    let mut todo: Vec<WorkItem> = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = ledger.next_batch(
+            TAGS,
+            &[RecordState::Pending, RecordState::Sent],
+            after.as_deref(),
+            500,
+        )?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.source_id.clone());
+        todo.extend(page);
+    }
+    if todo.is_empty() {
+        return Ok(());
+    }
+    ctx.set_activity(format!("tags: {} to make exist", todo.len()));
+    let existing: HashMap<String, String> = ctx
+        .kustomer
+        .list_tags()
+        .await?
+        .into_iter()
+        .map(|t| (t.name, t.id))
+        .collect();
+    for item in todo {
+        ctx.control.checkpoint().await?;
+        let Some(name) = tag_name(item.raw.as_deref()) else {
+            ledger.mark_failed(
+                TAGS,
+                &item.source_id,
+                ErrorClass::Source,
+                "the Intercom tag has no name",
+                "",
+                "",
+            )?;
+            continue;
+        };
+        if let Some(id) = existing.get(&name) {
+            ledger.mark_done(TAGS, &item.source_id, id)?;
+            continue;
+        }
+        let _guard = ctx.in_flight(PhaseId::Customers, 1);
+        let kustomer = &ctx.kustomer;
+        let send = || async { kustomer.create_tag(&name).await.map(|t| t.id) };
+        let lookup = || async {
+            Ok(kustomer
+                .list_tags()
+                .await?
+                .into_iter()
+                .find(|t| t.name == name)
+                .map(|t| t.id))
+        };
+        write::create_one(ledger, &item, send, lookup).await?;
+    }
+    Ok(())
+}
+
+// ---- the shared bulk loop ---------------------------------------------------------------------
+
+/// The direct externalId route a kind is found again by (never search).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lookup {
+    Company,
+    Customer,
+}
+
+impl Lookup {
+    fn resource(self) -> BulkResource {
+        match self {
+            Lookup::Company => BulkResource::Companies,
+            Lookup::Customer => BulkResource::Customers,
+        }
+    }
+
+    async fn find(
+        self,
+        kustomer: &KustomerClient,
+        external_id: &str,
+    ) -> Result<Option<String>, KustomerError> {
+        let found = match self {
+            Lookup::Company => kustomer.company_by_external_id(external_id).await?,
+            Lookup::Customer => kustomer.customer_by_external_id(external_id).await?,
+        };
+        Ok(found.map(|r| r.id))
+    }
+}
+
+/// Polls a bulk job to completion and returns its results by `_clientRef`.
+pub(super) async fn job_results(
+    kustomer: &KustomerClient,
+    job_id: &str,
+) -> Result<HashMap<String, ItemResult>, KustomerError> {
+    let results = kustomer.wait_job(job_id, &PollPolicy::default()).await?;
+    Ok(results
+        .into_iter()
+        .filter_map(|r| {
+            let result = match r.outcome {
+                BulkOutcome::Created { id } => ItemResult::Created(id),
+                BulkOutcome::Updated { id } => ItemResult::Updated(id),
+                BulkOutcome::Error { message, duplicate } => {
+                    ItemResult::Error { message, duplicate }
+                }
+                BulkOutcome::NoResult => return None,
+            };
+            Some((r.client_ref, result))
+        })
+        .collect())
+}
+
+/// Loads every pending record of `kind` through its bulk route: settles what a previous run
+/// left `sent`, then pages through pending records, maps each (`map(item, raw)`; an error marks
+/// the record failed with its class and reason, notes become warnings on the record), and sends
+/// bulk requests of 100, several in flight. Items whose answer was lost are looked up after the
+/// bulk patience and sent again only when absent.
+pub(super) async fn load_bulk<M>(
+    ctx: &Arc<Ctx>,
+    phase: PhaseId,
+    kind: &str,
+    lookup: Lookup,
+    map: M,
+) -> anyhow::Result<()>
+where
+    M: Fn(&WorkItem, &str) -> Result<Mapped, (ErrorClass, String)>,
+{
+    let ledger = &ctx.ledger;
+    let kustomer = &ctx.kustomer;
+    ledger.ensure_pending_from_sources(kind, kind).await?;
+    let wait = |job: String| async move { job_results(kustomer, &job).await };
+    let find = |id: String| async move { lookup.find(kustomer, &id).await };
+    for pass in 0..MAX_PASSES {
+        // Reads see committed writes only: a `done` still queued would look pending and be sent twice.
+        ledger.flush().await?;
+        let recovered = write::recover_sent(ledger, kind, wait, find).await?;
+        if recovered > 0 {
+            ctx.log(
+                LogLevel::Info,
+                format!("{kind}: settled {recovered} records left sent by an earlier attempt"),
+            );
+        }
+        ledger.flush().await?;
+        let mut after: Option<String> = None;
+        let mut sent = 0usize;
+        let mut unsettled = 0usize;
+        loop {
+            ctx.control.checkpoint().await?;
+            let page = ledger.next_batch(kind, &[RecordState::Pending], after.as_deref(), PAGE)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.source_id.clone());
+            let mut bodies: Vec<(String, Value)> = Vec::with_capacity(page.len());
+            for item in &page {
+                let Some(raw) = item.raw.as_deref() else {
+                    ledger.mark_failed(
+                        kind,
+                        &item.source_id,
+                        ErrorClass::Source,
+                        "no extracted source record",
+                        "",
+                        "",
+                    )?;
+                    continue;
+                };
+                match map(item, raw) {
+                    Ok(mapped) => {
+                        for note in &mapped.notes {
+                            ledger.add_warning(kind, Some(&item.source_id), note)?;
+                        }
+                        bodies.push((item.source_id.clone(), mapped.body));
+                    }
+                    Err((class, reason)) => {
+                        ledger.mark_failed(kind, &item.source_id, class, &reason, "", "")?
+                    }
+                }
+            }
+            sent += bodies.len();
+            ctx.set_activity(format!("{kind}: sending {} in bulk", bodies.len()));
+            let mut chunks: Vec<Vec<(String, Value)>> = Vec::new();
+            let mut rest = bodies.into_iter().peekable();
+            while rest.peek().is_some() {
+                chunks.push(rest.by_ref().take(MAX_BULK_ITEMS).collect());
+            }
+            let resource = lookup.resource();
+            let mut results = futures_util::stream::iter(chunks.into_iter().map(|chunk| {
+                let resource = resource.clone();
+                async move {
+                    let _guard = ctx.in_flight(phase, chunk.len() as u64);
+                    let submit = |items: Vec<(String, Value)>| async move {
+                        kustomer
+                            .bulk_create(resource, items)
+                            .await
+                            .map(|job| job.id)
+                    };
+                    write::create_bulk(ledger, kind, chunk, submit, wait, find).await
+                }
+            }))
+            .buffer_unordered(BULK_CONCURRENCY);
+            while let Some(outcomes) = results.next().await {
+                unsettled += outcomes?
+                    .values()
+                    .filter(|o| **o == Outcome::Unsettled)
+                    .count();
+            }
+        }
+        if unsettled > 0 {
+            ctx.log(
+                LogLevel::Warn,
+                format!("{kind}: {unsettled} records' bulk answers were lost; looking them up"),
+            );
+        }
+        if sent == 0 && unsettled == 0 && pass > 0 {
+            break;
+        }
+        if unsettled == 0 {
+            // Nothing left sent by this pass; one more pass only if recovery re-queued records.
+            ledger.flush().await?;
+            let counts = ledger.counters().target(kind);
+            if counts.pending == 0 && counts.sent == 0 {
+                break;
+            }
+        }
+    }
+    Ok(())
 }

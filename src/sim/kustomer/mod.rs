@@ -1,1 +1,154 @@
-//! Simulator of Kustomer's REST API.
+//! Simulator of Kustomer's REST API, served by axum on loopback: a fresh org that stores what it
+//! receives and enforces what the reference (`api/kustomer.md`) says the real API enforces.
+//!
+//! Conventions: JSON:API envelopes (`data{type,id,attributes,relationships,links}`; lists add
+//! `meta{page,pageSize,total}` and `links{self,first,prev,next}`, `next: null` at the end), flat
+//! JSON request bodies, 24-character lower-hex ids, a bearer token on every `/v1/` route (401
+//! without or with a wrong one). The one API key holds every role (`GET /v1/auth/tokens/current`),
+//! and its machine user is `GET /v1/users/current`.
+//!
+//! Choices where the reference is silent (each is a named assumption):
+//! - **Errors**: most routes answer `{"errors":[{status,code,title,detail,source,meta}]}`; the
+//!   other documented shape `{"errors":[{code,message,meta}]}` is used by 401s, the org-wide and
+//!   search 429s, injected faults, bulk-envelope refusals, tracking and the storage route.
+//! - **Org-wide budget**: `rate_per_minute` requests per fixed 60-second window (default 1,000),
+//!   `x-ratelimit-limit/-remaining/-reset` on every API answer (`reset` in epoch seconds), 429
+//!   over budget; no `Retry-After` (unconfirmed). Storage uploads do not count; one bulk request
+//!   counts once.
+//! - **Per-customer creates**: 120 per minute per customer for conversations, messages, notes and
+//!   kobjects (429), lifted by `importedAt` in the body, bulk items included (their refusal lands
+//!   in the item's result).
+//! - **externalId**: unique for customers (a second create gets 409; a bulk item gets
+//!   `"duplicate detected"`). Every other type accepts a repeat and records it in the ground
+//!   truth's `duplicates`: Kustomer documents no uniqueness there, so i2k must not rely on one.
+//! - **Custom attributes**: the name's suffix decides the type (`Str`, `Txt` ≤ 1,024 chars, `Num`,
+//!   `At`, `Bool`, `Url`, `Id` which needs metadata first); a wrong-typed value or an unknown
+//!   suffix is a 400 naming the attribute (`source.pointer` `/custom/<name>`).
+//! - **Validation**: required fields, company name 3–255 chars, ≤ 10 emails/phones, message
+//!   `channel` and `app` required, conversation create status only `open|done`, a body wrapped in
+//!   `data.attributes` is refused (Kustomer says not to wrap bodies).
+//! - **Search** (`POST /v1/customers/search`) sees a record only after `indexing_delay`; the
+//!   machine user may search 100 times per minute.
+//! - **Tags**: `POST /v1/tags {name}` is an assumption (see `customers::TAG_CREATE_ASSUMPTION`);
+//!   customers' `tags` take existing tag ids (unknown → 400); conversation tag append creates
+//!   unknown names.
+//! - **Bulk**: see [`bulk`]; **attachments and storage**: see [`attachments`]; **KB, saved
+//!   searches, shortcuts, tracking**: see [`content`] for the assumed bodies.
+//! - **Fresh org**: the agents as users (most by the same e-mail, the second missing, the third
+//!   under another e-mail, see `org::seed`), the key's machine user, a default brand and schedule
+//!   (with one holiday, readable with `include=holidays`), standard metadata for customer,
+//!   company, conversation and message, no klasses, no custom attributes, no teams, no tags.
+//! - **Faults** (`--faults`, `kustomer.` prefix or unprefixed): drawn per request on every `/v1/`
+//!   route after auth and the budget; not on `/__sim/` nor the storage route.
+//! - **Ground truth**: `GET /__sim/truth` and `GET /__sim/records/{type}`, see [`truth`].
+
+pub mod attachments;
+pub mod bulk;
+pub mod content;
+pub mod conversations;
+pub mod customers;
+pub mod envelope;
+pub mod gate;
+pub mod klasses;
+pub mod org;
+pub mod state;
+pub mod truth;
+pub mod validation;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+
+use crate::rng::Rng;
+use crate::sim::SimHandle;
+use crate::sim::faults::FaultSpec;
+use state::{Sim, Store};
+
+/// How the simulated org behaves.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub seed: u64,
+    /// Org-wide requests per 60 s (Enterprise: 1,000).
+    pub rate_per_minute: u32,
+    /// Added to every API answer.
+    pub latency: Duration,
+    /// Each bulk job completes after a random delay ≤ this.
+    pub bulk_delay_max: Duration,
+    /// How long a new record stays invisible to search.
+    pub indexing_delay: Duration,
+    pub faults: FaultSpec,
+    /// How long an injected timeout holds its answer.
+    pub fault_hang: Duration,
+    /// `(name, email)` of the Intercom admins the org's users are derived from.
+    pub agents: Vec<(String, String)>,
+}
+
+impl Config {
+    pub fn new(seed: u64, agents: Vec<(String, String)>) -> Config {
+        Config {
+            seed,
+            rate_per_minute: 1000,
+            latency: Duration::ZERO,
+            bulk_delay_max: Duration::from_secs(2),
+            indexing_delay: Duration::from_secs(120),
+            faults: FaultSpec::none(),
+            fault_hang: Duration::from_secs(30),
+            agents,
+        }
+    }
+}
+
+impl Config {
+    /// The Kustomer side of the shared simulator options (`i2k sim`, `demo`, `bench`).
+    /// Errors name the offending `--faults` entry.
+    pub fn from_options(
+        options: &crate::cli::SimOptions,
+        agents: Vec<(String, String)>,
+    ) -> Result<Config, String> {
+        let mut config = Config::new(options.seed, agents);
+        config.rate_per_minute = options.kustomer_rate;
+        config.latency = Duration::from_millis(options.latency_ms);
+        config.bulk_delay_max = Duration::from_millis(options.bulk_delay_ms);
+        config.indexing_delay = Duration::from_millis(options.indexing_delay_ms);
+        config.faults = FaultSpec::parse(&options.faults)?;
+        config.fault_hang = Duration::from_millis(options.fault_hang_ms);
+        Ok(config)
+    }
+}
+
+/// The API key the simulator accepts for `seed`.
+pub fn token_for(seed: u64) -> String {
+    format!("ksim_{}", Rng::derive(seed, &["kustomer", "token"]).hex(20))
+}
+
+/// Builds the router (API routes behind the gate; `/__sim/` and storage outside it).
+pub fn router(config: Config) -> (Router, String) {
+    let token = token_for(config.seed);
+    let mut store = Store::new(config.seed, config.indexing_delay);
+    org::seed(&mut store, &config);
+    let sim = Sim::new(config, token.clone(), store);
+    let api = Router::new()
+        .merge(org::routes())
+        .merge(customers::routes())
+        .merge(conversations::routes())
+        .merge(klasses::routes())
+        .merge(bulk::routes())
+        .merge(attachments::routes())
+        .merge(content::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            sim.clone(),
+            gate::api_gate,
+        ));
+    let router = api
+        .merge(truth::routes())
+        .merge(attachments::storage_routes())
+        .with_state(sim);
+    (router, token)
+}
+
+/// Serves a fresh simulated org on `addr` (port 0 picks a free port).
+pub async fn spawn(config: Config, addr: SocketAddr) -> std::io::Result<SimHandle> {
+    let (router, token) = router(config);
+    SimHandle::serve(router, addr, token).await
+}

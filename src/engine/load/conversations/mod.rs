@@ -1,0 +1,892 @@
+//! Phase Conversations: the conversation history, a page of up to 100 conversations at a time,
+//! each page in the order the issue fixes per conversation:
+//! 1. the conversations (bulk create, open, with customer, assignees, tag ids and custom
+//!    attributes);
+//! 2. their files (each stored attachment and inline image uploaded once, `attachment_uploads`);
+//! 3. their messages (bulk): the `source` first, then every comment part, oldest first;
+//! 4. their notes (bulk): note parts, one timeline note of the event parts (or the event parts to
+//!    the archive, `LoadOptions::timeline_notes`), and a truncation note where Intercom's 500-part
+//!    cap hid older parts;
+//! 5. their final state last (bulk update: `done` with `ended*`, or `snoozed` until its time),
+//!    only once every message of the conversation has settled, since a customer message would
+//!    reopen a done conversation.
+//!
+//! Ledger kinds: `conversations`, `conversation_sources` (the first message; id = conversation
+//! id), `conversation_parts` (comment → message, note → note, events → folded into the timeline
+//! note, whose Kustomer id becomes theirs), `timeline_notes`, `truncation_notes` and
+//! `conversation_states` (id = conversation id), `attachment_uploads` (id = attachment record).
+
+mod refs;
+mod send;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use crate::engine::context::Ctx;
+use crate::engine::model::{ErrorClass, LogLevel};
+use crate::engine::write::Outcome;
+use crate::intercom::models::{Conversation, ConversationPart};
+use crate::kustomer::bulk::{BulkResource, MAX_BULK_ITEMS};
+use crate::ledger::{RecordState, SourceRecord, WorkItem};
+use crate::mapping::attributes::custom_values;
+use crate::mapping::conversations::{self as map, PartRole};
+
+use send::StoredFile;
+pub use send::kinds;
+
+/// Conversations per page: one bulk create each.
+const PAGE: usize = 100;
+/// Bulk requests (or uploads) of one page in flight at once.
+const CONCURRENT: usize = 4;
+/// Source kind of the files extraction stored (`<state>/attachments/<sha256>`).
+const ATTACHMENTS: &str = "attachments";
+
+pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
+    let ledger = &ctx.ledger;
+    ctx.set_activity("conversations: preparing");
+    ledger
+        .ensure_pending_from_sources("conversations", kinds::CONVERSATIONS)
+        .await?;
+    ledger
+        .ensure_pending_from_sources("conversations", kinds::SOURCES)
+        .await?;
+    ledger
+        .ensure_pending_from_sources("conversation_parts", kinds::PARTS)
+        .await?;
+    ledger
+        .ensure_pending_from_sources(ATTACHMENTS, kinds::UPLOADS)
+        .await?;
+    ctx.set_activity("conversations: settling requests of an earlier run");
+    for kind in [
+        kinds::CONVERSATIONS,
+        kinds::SOURCES,
+        kinds::PARTS,
+        kinds::TIMELINE_NOTES,
+        kinds::TRUNCATION_NOTES,
+        kinds::STATES,
+    ] {
+        send::recover(ctx, kind).await?;
+    }
+    let refs = refs::Refs::load(ctx)?;
+    let loader = PageLoader {
+        ctx,
+        refs: &refs,
+        imported_at: crate::timefmt::unix_ms_to_iso(crate::timefmt::now_unix() * 1000),
+        files: ledger.dir().join("attachments"),
+    };
+    let mut totals = Totals::default();
+    let mut after: Option<String> = None;
+    loop {
+        ctx.control
+            .checkpoint()
+            .await
+            .map_err(|_| anyhow::anyhow!("cancelled"))?;
+        let page = ledger.next_batch(
+            kinds::CONVERSATIONS,
+            &[RecordState::Pending, RecordState::Done],
+            after.as_deref(),
+            PAGE,
+        )?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.source_id.clone());
+        ctx.set_activity(format!("conversations: page after {}", page[0].source_id));
+        loader.load_page(page, &mut totals).await?;
+    }
+    ctx.log(
+        LogLevel::Info,
+        format!(
+            "conversations: {} older part(s) in {} conversation(s) could not be returned by Intercom's API (500-part cap); each carries a note saying so",
+            totals.missing_parts, totals.truncated
+        ),
+    );
+    if totals.unsettled > 0 {
+        ctx.log(
+            LogLevel::Warn,
+            format!(
+                "conversations: {} record(s) await a bulk answer; the next run settles them by lookup",
+                totals.unsettled
+            ),
+        );
+    }
+    Ok(())
+}
+
+#[derive(Debug, Default)]
+struct Totals {
+    missing_parts: u64,
+    truncated: u64,
+    unsettled: u64,
+}
+
+struct PageLoader<'a> {
+    ctx: &'a Ctx,
+    refs: &'a refs::Refs,
+    imported_at: String,
+    files: PathBuf,
+}
+
+/// One part of a conversation with its load state.
+struct Part {
+    id: String,
+    part: ConversationPart,
+    state: RecordState,
+}
+
+/// A stored file of a conversation and what became of its upload.
+struct File {
+    record_id: String,
+    /// The part it hangs on (`None`: the source message).
+    owner: Option<String>,
+    url: Option<String>,
+    inline: bool,
+    stored: Option<StoredFile>,
+    problem: Option<String>,
+    upload: Option<WorkItem>,
+}
+
+/// A conversation loaded in Kustomer, with everything that hangs on it.
+struct Loaded {
+    id: String,
+    kustomer_id: String,
+    customer: String,
+    conversation: Conversation,
+    source_state: RecordState,
+    parts: Vec<Part>,
+    files: Vec<File>,
+    timeline: Option<WorkItem>,
+    truncation: Option<WorkItem>,
+    state: Option<WorkItem>,
+}
+
+fn parse<T: serde::de::DeserializeOwned + Default>(raw: Option<&str>) -> Option<T> {
+    serde_json::from_str(raw?).ok()
+}
+
+fn customer_contact(conversation: &Conversation) -> Option<String> {
+    conversation
+        .contacts
+        .as_ref()
+        .and_then(|l| l.contacts.first())
+        .and_then(|c| c.id.as_ref())
+        .map(|i| i.as_str().to_string())
+}
+
+impl PageLoader<'_> {
+    async fn load_page(&self, page: Vec<WorkItem>, totals: &mut Totals) -> anyhow::Result<()> {
+        let ledger = &self.ctx.ledger;
+        // 1. the conversations themselves
+        let mut parsed: Vec<(WorkItem, Conversation)> = Vec::new();
+        for item in page {
+            match parse::<Conversation>(item.raw.as_deref()) {
+                Some(c) => parsed.push((item, c)),
+                None => ledger.mark_failed(
+                    kinds::CONVERSATIONS,
+                    &item.source_id,
+                    ErrorClass::Source,
+                    "the extracted conversation is missing or is not JSON",
+                    "",
+                    "",
+                )?,
+            }
+        }
+        let mut creates = Vec::new();
+        for (item, c) in &parsed {
+            if item.state == RecordState::Pending
+                && let Some(body) = self.conversation_body(&item.source_id, c).await?
+            {
+                creates.push((item.source_id.clone(), body));
+            }
+        }
+        let outcomes = send::bulk(
+            self.ctx,
+            kinds::CONVERSATIONS,
+            BulkResource::Conversations,
+            false,
+            creates,
+        )
+        .await?;
+        totals.unsettled += count_unsettled(&outcomes);
+
+        // A closed or snoozed conversation has a final state to set.
+        let closing: Vec<String> = parsed
+            .iter()
+            .filter(|(_, c)| map::final_state("", c, None, None).is_some())
+            .map(|(item, _)| item.source_id.clone())
+            .collect();
+        ledger.ensure_pending(kinds::STATES, closing).await?;
+
+        // What hangs on each conversation now in Kustomer.
+        let mut loaded = Vec::new();
+        for (item, conversation) in parsed {
+            let kustomer_id = match (&item.state, &item.target_id, outcomes.get(&item.source_id)) {
+                (_, _, Some(Outcome::Done(id))) => id.clone(),
+                (RecordState::Done, Some(id), None) => id.clone(),
+                _ => continue,
+            };
+            let Some(customer) = customer_contact(&conversation)
+                .map(|c| self.refs.customer(self.ctx, &c))
+                .transpose()?
+                .flatten()
+            else {
+                continue;
+            };
+            loaded.push(
+                self.gather(item.source_id, kustomer_id, customer, conversation)
+                    .await?,
+            );
+        }
+
+        // 2. files: inline images extraction did not store, then every pending upload
+        for c in &mut loaded {
+            self.stage_inline_images(c).await?;
+        }
+        self.upload_files(&mut loaded).await?;
+
+        // 3. messages: sources first, then comment parts (oldest first)
+        let mut unsettled: HashSet<String> = HashSet::new();
+        let sources: Vec<(String, Value)> = loaded
+            .iter()
+            .filter(|c| c.source_state == RecordState::Pending)
+            .map(|c| (c.id.clone(), self.source_message(c)))
+            .collect();
+        let outcomes = self
+            .send_chunks(kinds::SOURCES, BulkResource::Messages, false, sources)
+            .await?;
+        for (id, o) in &outcomes {
+            if *o == Outcome::Unsettled {
+                unsettled.insert(id.clone());
+            }
+        }
+        let mut owner_of: HashMap<String, String> = HashMap::new();
+        let mut messages = Vec::new();
+        for c in &loaded {
+            let mut comments: Vec<&Part> = c
+                .parts
+                .iter()
+                .filter(|p| {
+                    p.state == RecordState::Pending
+                        && map::part_role(p.part.part_type.as_deref()) == PartRole::Message
+                })
+                .collect();
+            comments.sort_by_key(|p| (p.part.created_at.unwrap_or(0), p.id.clone()));
+            for p in comments {
+                owner_of.insert(p.id.clone(), c.id.clone());
+                messages.push((p.id.clone(), self.part_message(c, p)?));
+            }
+        }
+        let outcomes = self
+            .send_chunks(kinds::PARTS, BulkResource::Messages, false, messages)
+            .await?;
+        for (id, o) in &outcomes {
+            if *o == Outcome::Unsettled
+                && let Some(c) = owner_of.get(id)
+            {
+                unsettled.insert(c.clone());
+            }
+        }
+
+        // 4. notes: note parts, timeline notes, truncation notes
+        let mut notes = Vec::new();
+        for c in &loaded {
+            for p in c.parts.iter().filter(|p| {
+                p.state == RecordState::Pending
+                    && map::part_role(p.part.part_type.as_deref()) == PartRole::Note
+            }) {
+                let by = self.author_user(p.part.author.as_ref())?;
+                let files = self.references(c, Some(&p.id));
+                notes.push((
+                    p.id.clone(),
+                    map::note_body(
+                        &p.id,
+                        &p.part,
+                        &c.kustomer_id,
+                        by.as_deref(),
+                        &files,
+                        &self.imported_at,
+                    ),
+                ));
+            }
+        }
+        self.send_chunks(kinds::PARTS, BulkResource::Notes, false, notes)
+            .await?;
+        self.timeline(&mut loaded).await?;
+        self.truncation(&mut loaded, totals).await?;
+
+        // 5. final states, last
+        let mut states = Vec::new();
+        for c in &loaded {
+            if unsettled.contains(&c.id) {
+                continue;
+            }
+            let Some(item) = &c.state else { continue };
+            if item.state != RecordState::Pending {
+                continue;
+            }
+            let events: Vec<&ConversationPart> = c.parts.iter().map(|p| &p.part).collect();
+            let close = map::close_part(&events);
+            let ended_by = self.author_user(close.and_then(|p| p.author.as_ref()))?;
+            if let Some(body) =
+                map::final_state(&c.kustomer_id, &c.conversation, close, ended_by.as_deref())
+            {
+                states.push((c.id.clone(), body));
+            }
+        }
+        let outcomes = self
+            .send_chunks(kinds::STATES, BulkResource::Conversations, true, states)
+            .await?;
+        totals.unsettled += count_unsettled(&outcomes) + unsettled.len() as u64;
+        Ok(())
+    }
+
+    /// The create body, or `None` after marking the conversation failed (its customer is not
+    /// loaded, so it has nowhere to go).
+    async fn conversation_body(&self, id: &str, c: &Conversation) -> anyhow::Result<Option<Value>> {
+        let ledger = &self.ctx.ledger;
+        let Some(contact) = customer_contact(c) else {
+            ledger.mark_failed(
+                kinds::CONVERSATIONS,
+                id,
+                ErrorClass::Source,
+                "the conversation names no contact",
+                "",
+                "",
+            )?;
+            return Ok(None);
+        };
+        let Some(customer) = self.refs.customer(self.ctx, &contact)? else {
+            ledger.mark_failed(
+                kinds::CONVERSATIONS,
+                id,
+                ErrorClass::Mapping,
+                &format!("its customer (Intercom contact {contact}) is not loaded in Kustomer; retry after the customer loads"),
+                "",
+                "",
+            )?;
+            return Ok(None);
+        };
+        let assigned_user = match &c.admin_assignee_id {
+            Some(a) => self.refs.user(self.ctx, a.as_str())?,
+            None => None,
+        };
+        let assigned_team = match &c.team_assignee_id {
+            Some(t) => self.refs.team(self.ctx, t.as_str())?,
+            None => None,
+        };
+        let mut tags = Vec::new();
+        for t in c.tags.iter().flat_map(|l| &l.tags) {
+            if let (Some(tid), Some(name)) = (&t.id, &t.name)
+                && let Some(k) = self.refs.tag(self.ctx, tid.as_str(), name).await?
+            {
+                tags.push(k);
+            }
+        }
+        let custom = c
+            .custom_attributes
+            .as_ref()
+            .map(|attrs| custom_values(attrs, &self.refs.conversation_fields))
+            .unwrap_or_default();
+        for note in &custom.notes {
+            self.ctx
+                .log(LogLevel::Warn, format!("conversation {id}: {note}"));
+        }
+        let refs = map::ConversationRefs {
+            customer,
+            assigned_user,
+            assigned_team,
+            tags,
+            custom: custom.custom,
+        };
+        Ok(Some(map::conversation_body(
+            id,
+            c,
+            &refs,
+            &self.imported_at,
+        )))
+    }
+
+    /// Reads the parts, files and per-conversation records of a loaded conversation.
+    async fn gather(
+        &self,
+        id: String,
+        kustomer_id: String,
+        customer: String,
+        conversation: Conversation,
+    ) -> anyhow::Result<Loaded> {
+        let (parts, files, source_state, timeline, truncation, state) =
+            self.ctx.ledger.read(|r| {
+                let mut parts = Vec::new();
+                for s in r.children("conversation_parts", &id)? {
+                    let record = r.record(kinds::PARTS, &s.source_id)?;
+                    let part: ConversationPart = serde_json::from_str(&s.raw).unwrap_or_default();
+                    parts.push(Part {
+                        state: record.map_or(RecordState::Pending, |w| w.state),
+                        id: s.source_id,
+                        part,
+                    });
+                }
+                let mut files = Vec::new();
+                for s in r.children(ATTACHMENTS, &id)? {
+                    files.push(file_of(&s, r.record(kinds::UPLOADS, &s.source_id)?));
+                }
+                let source_state = r
+                    .record(kinds::SOURCES, &id)?
+                    .map_or(RecordState::Pending, |w| w.state);
+                Ok((
+                    parts,
+                    files,
+                    source_state,
+                    r.record(kinds::TIMELINE_NOTES, &id)?,
+                    r.record(kinds::TRUNCATION_NOTES, &id)?,
+                    r.record(kinds::STATES, &id)?,
+                ))
+            })?;
+        Ok(Loaded {
+            id,
+            kustomer_id,
+            customer,
+            conversation,
+            source_state,
+            parts,
+            files,
+            timeline,
+            truncation,
+            state,
+        })
+    }
+
+    /// Inline images whose `<img src>` no stored file matches: extraction keeps attachments; an
+    /// image referenced only from HTML is fetched here while its URL still works, stored the same
+    /// content-addressed way and staged as an `attachments` record (so its upload is accounted
+    /// for like any other file).
+    async fn stage_inline_images(&self, c: &mut Loaded) -> anyhow::Result<()> {
+        let known: HashSet<String> = c.files.iter().filter_map(|f| f.url.clone()).collect();
+        let mut bodies: Vec<(Option<String>, String)> = Vec::new();
+        if c.source_state == RecordState::Pending
+            && let Some(html) = c.conversation.source.as_ref().and_then(|s| s.body.clone())
+        {
+            bodies.push((None, html));
+        }
+        for p in &c.parts {
+            if p.state == RecordState::Pending
+                && map::part_role(p.part.part_type.as_deref()) == PartRole::Message
+                && let Some(html) = &p.part.body
+            {
+                bodies.push((Some(p.id.clone()), html.clone()));
+            }
+        }
+        let mut staged = Vec::new();
+        for (owner, html) in bodies {
+            for (k, url) in map::inline_image_urls(&html).into_iter().enumerate() {
+                if known.contains(&url) || !url.starts_with("http") {
+                    continue;
+                }
+                let owner_key = owner.clone().unwrap_or_else(|| "source".to_string());
+                let record_id = format!("{}:{owner_key}:inline-{k}", c.id);
+                if c.files.iter().any(|f| f.record_id == record_id) {
+                    continue;
+                }
+                staged.push(
+                    self.fetch_inline(&c.id, &record_id, owner.as_deref(), &url)
+                        .await,
+                );
+            }
+        }
+        if staged.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = staged.iter().map(|s| s.source_id.clone()).collect();
+        self.ctx.ledger.put_sources(staged.clone()).await?;
+        self.ctx.ledger.ensure_pending(kinds::UPLOADS, ids).await?;
+        for s in staged {
+            let upload = self
+                .ctx
+                .ledger
+                .read(|r| r.record(kinds::UPLOADS, &s.source_id))?;
+            c.files.push(file_of(&s, upload));
+        }
+        Ok(())
+    }
+
+    async fn fetch_inline(
+        &self,
+        conversation_id: &str,
+        record_id: &str,
+        owner: Option<&str>,
+        url: &str,
+    ) -> SourceRecord {
+        let mut meta = json!({
+            "conversation_id": conversation_id, "part_id": owner, "url": url,
+            "name": url.rsplit('/').next().and_then(|n| n.split('?').next()).filter(|n| !n.is_empty()).unwrap_or("inline-image"),
+            "content_type": null, "inline": true,
+        });
+        let mut problem = None;
+        let tmp = self
+            .files
+            .join(format!(".inline-{}", record_id.replace(':', "-")));
+        let stored = async {
+            tokio::fs::create_dir_all(&self.files)
+                .await
+                .map_err(|e| e.to_string())?;
+            let done = self
+                .ctx
+                .intercom
+                .download(url, &tmp)
+                .await
+                .map_err(|e| format!("download failed: {e}"))?;
+            let dest = self.files.join(&done.sha256);
+            if tokio::fs::try_exists(&dest).await.unwrap_or(false) {
+                let _ = tokio::fs::remove_file(&tmp).await;
+            } else {
+                tokio::fs::rename(&tmp, &dest)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok::<_, String>(done)
+        }
+        .await;
+        match stored {
+            Ok(done) => {
+                meta["sha256"] = json!(done.sha256);
+                meta["size"] = json!(done.bytes);
+                meta["content_type"] =
+                    json!(done.content_type.unwrap_or_else(|| "image/png".into()));
+            }
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                problem = Some(format!("inline image {url}: {e}"));
+            }
+        }
+        SourceRecord {
+            kind: ATTACHMENTS.to_string(),
+            source_id: record_id.to_string(),
+            parent_id: Some(conversation_id.to_string()),
+            updated_at: None,
+            raw: meta.to_string(),
+            problem,
+        }
+    }
+
+    /// Uploads every pending file of the page (a few at a time); a file extraction could not
+    /// store is marked failed with its reason, and its message goes without it.
+    async fn upload_files(&self, loaded: &mut [Loaded]) -> anyhow::Result<()> {
+        let ledger = &self.ctx.ledger;
+        let mut jobs = Vec::new();
+        for (ci, c) in loaded.iter().enumerate() {
+            for (fi, f) in c.files.iter().enumerate() {
+                let Some(item) = &f.upload else { continue };
+                if !matches!(item.state, RecordState::Pending | RecordState::Sent) {
+                    continue;
+                }
+                match &f.stored {
+                    Some(stored) if self.files.join(&stored.sha256).is_file() => {
+                        jobs.push((ci, fi, item.clone(), stored.clone()))
+                    }
+                    _ => ledger.mark_failed(
+                        kinds::UPLOADS,
+                        &f.record_id,
+                        ErrorClass::Source,
+                        f.problem
+                            .as_deref()
+                            .unwrap_or("the file was not stored at extraction; extract again"),
+                        "",
+                        "",
+                    )?,
+                }
+            }
+        }
+        let results: Vec<_> = futures_util::stream::iter(jobs)
+            .map(|(ci, fi, item, stored)| async move {
+                let outcome = send::upload(self.ctx, &item, &stored, &self.files).await;
+                (ci, fi, outcome)
+            })
+            .buffer_unordered(CONCURRENT)
+            .collect()
+            .await;
+        for (ci, fi, outcome) in results {
+            if let Outcome::Done(id) = outcome? {
+                let f = &mut loaded[ci].files[fi];
+                if let Some(item) = &mut f.upload {
+                    item.state = RecordState::Done;
+                    item.target_id = Some(id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The uploaded files of one message (`owner` None: the source), attachments then inline.
+    fn references(&self, c: &Loaded, owner: Option<&str>) -> Vec<Value> {
+        let mut files: Vec<&File> = c
+            .files
+            .iter()
+            .filter(|f| f.owner.as_deref() == owner)
+            .collect();
+        files.sort_by_key(|f| f.inline);
+        files
+            .into_iter()
+            .filter_map(|f| {
+                let id = f
+                    .upload
+                    .as_ref()
+                    .filter(|u| u.state == RecordState::Done)?
+                    .target_id
+                    .as_ref()?;
+                Some(f.stored.as_ref()?.reference(id))
+            })
+            .collect()
+    }
+
+    fn inline_images(&self, c: &Loaded, owner: Option<&str>) -> Vec<(String, String)> {
+        c.files
+            .iter()
+            .filter(|f| f.inline && f.owner.as_deref() == owner)
+            .filter_map(|f| {
+                let id = f
+                    .upload
+                    .as_ref()
+                    .filter(|u| u.state == RecordState::Done)?
+                    .target_id
+                    .clone()?;
+                Some((f.url.clone()?, id))
+            })
+            .collect()
+    }
+
+    fn author_user(
+        &self,
+        author: Option<&crate::intercom::models::Author>,
+    ) -> anyhow::Result<Option<String>> {
+        match author {
+            Some(a) if a.kind.as_deref() == Some("admin") => match &a.id {
+                Some(id) => Ok(self.refs.user(self.ctx, id.as_str())?),
+                None => Ok(None),
+            },
+            _ => Ok(None),
+        }
+    }
+
+    fn message_refs(
+        &self,
+        c: &Loaded,
+        owner: Option<&str>,
+        created_by: Option<String>,
+    ) -> map::MessageRefs {
+        let source = c.conversation.source.as_ref();
+        map::MessageRefs {
+            conversation: c.kustomer_id.clone(),
+            customer: c.customer.clone(),
+            channel: map::channel(
+                source.and_then(|s| s.kind.as_deref()),
+                source.and_then(|s| s.delivered_as.as_deref()),
+            )
+            .to_string(),
+            app: self.ctx.config.options.message_app.clone(),
+            created_by,
+            attachments: self.references(c, owner),
+            inline_images: self.inline_images(c, owner),
+        }
+    }
+
+    fn source_message(&self, c: &Loaded) -> Value {
+        let source = c.conversation.source.clone().unwrap_or_default();
+        let external_id = map::source_message_external_id(&c.id);
+        let created_by = self.author_user(source.author.as_ref()).ok().flatten();
+        let refs = self.message_refs(c, None, created_by);
+        map::message_body(
+            &map::MessageSource {
+                external_id: &external_id,
+                author: source.author.as_ref(),
+                html: source.body.as_deref(),
+                subject: source.subject.as_deref(),
+                created_at: c.conversation.created_at,
+                part_type: None,
+            },
+            &refs,
+            &self.imported_at,
+        )
+    }
+
+    fn part_message(&self, c: &Loaded, p: &Part) -> anyhow::Result<Value> {
+        let created_by = self.author_user(p.part.author.as_ref())?;
+        let refs = self.message_refs(c, Some(&p.id), created_by);
+        Ok(map::message_body(
+            &map::MessageSource {
+                external_id: &p.id,
+                author: p.part.author.as_ref(),
+                html: p.part.body.as_deref(),
+                subject: None,
+                created_at: p.part.created_at,
+                part_type: p.part.part_type.as_deref(),
+            },
+            &refs,
+            &self.imported_at,
+        ))
+    }
+
+    /// Sends `items` in bulk requests of 100, a few at a time.
+    async fn send_chunks(
+        &self,
+        kind: &'static str,
+        resource: BulkResource,
+        update: bool,
+        mut items: Vec<(String, Value)>,
+    ) -> anyhow::Result<HashMap<String, Outcome>> {
+        let mut chunks = Vec::new();
+        while !items.is_empty() {
+            let rest = items.split_off(items.len().min(MAX_BULK_ITEMS));
+            chunks.push(std::mem::replace(&mut items, rest));
+        }
+        let results: Vec<_> = futures_util::stream::iter(chunks)
+            .map(|chunk| send::bulk(self.ctx, kind, resource.clone(), update, chunk))
+            .buffer_unordered(CONCURRENT)
+            .collect()
+            .await;
+        let mut out = HashMap::new();
+        for r in results {
+            out.extend(r?);
+        }
+        Ok(out)
+    }
+
+    /// Event parts: one timeline note per conversation (the parts take its id), or each part to
+    /// the archive when timeline notes are off.
+    async fn timeline(&self, loaded: &mut [Loaded]) -> anyhow::Result<()> {
+        let ledger = &self.ctx.ledger;
+        let with_events: Vec<usize> = (0..loaded.len())
+            .filter(|&i| {
+                loaded[i].parts.iter().any(|p| {
+                    p.state == RecordState::Pending
+                        && map::part_role(p.part.part_type.as_deref()) == PartRole::Timeline
+                })
+            })
+            .collect();
+        if !self.ctx.config.options.timeline_notes {
+            for &i in &with_events {
+                for p in loaded[i].parts.iter().filter(|p| {
+                    p.state == RecordState::Pending
+                        && map::part_role(p.part.part_type.as_deref()) == PartRole::Timeline
+                }) {
+                    ledger.archive(
+                        kinds::PARTS,
+                        &p.id,
+                        "conversation event (assignment, state or attribute change) kept in the archive: timeline notes are off",
+                    )?;
+                }
+            }
+            return Ok(());
+        }
+        let ids: Vec<String> = with_events.iter().map(|&i| loaded[i].id.clone()).collect();
+        ledger.ensure_pending(kinds::TIMELINE_NOTES, ids).await?;
+        let mut notes = Vec::new();
+        for &i in &with_events {
+            let c = &mut loaded[i];
+            c.timeline = ledger.read(|r| r.record(kinds::TIMELINE_NOTES, &c.id))?;
+            if c.timeline.as_ref().map(|t| t.state) == Some(RecordState::Pending) {
+                // Every event of the conversation, also those a previous note already carried.
+                let events: Vec<&ConversationPart> = c
+                    .parts
+                    .iter()
+                    .filter(|p| map::part_role(p.part.part_type.as_deref()) == PartRole::Timeline)
+                    .map(|p| &p.part)
+                    .collect();
+                notes.push((
+                    c.id.clone(),
+                    map::timeline_note_body(&c.id, &c.kustomer_id, &events, &self.imported_at),
+                ));
+            }
+        }
+        let outcomes = self
+            .send_chunks(kinds::TIMELINE_NOTES, BulkResource::Notes, false, notes)
+            .await?;
+        for &i in &with_events {
+            let c = &loaded[i];
+            let note = match outcomes.get(&c.id) {
+                Some(Outcome::Done(id)) => Some(id.clone()),
+                Some(_) => None,
+                None => c
+                    .timeline
+                    .as_ref()
+                    .filter(|t| t.state == RecordState::Done)
+                    .and_then(|t| t.target_id.clone()),
+            };
+            let Some(note) = note else { continue };
+            for p in c.parts.iter().filter(|p| {
+                p.state == RecordState::Pending
+                    && map::part_role(p.part.part_type.as_deref()) == PartRole::Timeline
+            }) {
+                ledger.mark_done(kinds::PARTS, &p.id, &note)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The note on each conversation whose older parts Intercom's API could not return.
+    async fn truncation(&self, loaded: &mut [Loaded], totals: &mut Totals) -> anyhow::Result<()> {
+        let ledger = &self.ctx.ledger;
+        let mut truncated = Vec::new();
+        for (i, c) in loaded.iter().enumerate() {
+            let missing = map::missing_parts(&c.conversation, c.parts.len() as u64);
+            if missing > 0 {
+                totals.missing_parts += missing;
+                totals.truncated += 1;
+                truncated.push((i, missing));
+            }
+        }
+        let ids: Vec<String> = truncated
+            .iter()
+            .map(|&(i, _)| loaded[i].id.clone())
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        ledger.ensure_pending(kinds::TRUNCATION_NOTES, ids).await?;
+        let mut notes = Vec::new();
+        for (i, missing) in truncated {
+            let c = &mut loaded[i];
+            c.truncation = ledger.read(|r| r.record(kinds::TRUNCATION_NOTES, &c.id))?;
+            if c.truncation.as_ref().map(|t| t.state) == Some(RecordState::Pending) {
+                notes.push((
+                    c.id.clone(),
+                    map::truncation_note_body(
+                        &c.id,
+                        &c.kustomer_id,
+                        missing,
+                        c.conversation.created_at,
+                        &self.imported_at,
+                    ),
+                ));
+            }
+        }
+        self.send_chunks(kinds::TRUNCATION_NOTES, BulkResource::Notes, false, notes)
+            .await?;
+        Ok(())
+    }
+}
+
+fn count_unsettled(outcomes: &HashMap<String, Outcome>) -> u64 {
+    outcomes
+        .values()
+        .filter(|o| **o == Outcome::Unsettled)
+        .count() as u64
+}
+
+/// A stored-file record and its upload record.
+fn file_of(s: &SourceRecord, upload: Option<WorkItem>) -> File {
+    let meta: Value = serde_json::from_str(&s.raw).unwrap_or(Value::Null);
+    File {
+        record_id: s.source_id.clone(),
+        owner: meta
+            .get("part_id")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        url: meta.get("url").and_then(Value::as_str).map(str::to_string),
+        inline: meta.get("inline").and_then(Value::as_bool).unwrap_or(false),
+        stored: StoredFile::from_meta(&meta),
+        problem: s.problem.clone(),
+        upload,
+    }
+}

@@ -1,0 +1,239 @@
+//! How the Conversations phase talks to Kustomer: bulk creates and updates through the write
+//! path (`engine::write`), the externalId lookups that settle lost or duplicate answers, and one
+//! attachment upload.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::engine::context::Ctx;
+use crate::engine::write::{self, ItemResult, Outcome};
+use crate::kustomer::KustomerError;
+use crate::kustomer::bulk::{BulkItemResult, BulkOutcome, BulkResource, PollPolicy};
+use crate::ledger::{LedgerError, WorkItem};
+use crate::mapping::conversations as map;
+
+/// The ledger kinds this phase writes (targets).
+pub mod kinds {
+    pub const CONVERSATIONS: &str = "conversations";
+    pub const SOURCES: &str = "conversation_sources";
+    pub const PARTS: &str = "conversation_parts";
+    pub const TIMELINE_NOTES: &str = "timeline_notes";
+    pub const TRUNCATION_NOTES: &str = "truncation_notes";
+    pub const STATES: &str = "conversation_states";
+    pub const UPLOADS: &str = "attachment_uploads";
+}
+
+/// Per-item results of a completed job, keyed by `_clientRef` (items the job did not mention are
+/// left out: they stay unsettled and recovery looks them up).
+pub fn item_results(results: Vec<BulkItemResult>) -> HashMap<String, ItemResult> {
+    results
+        .into_iter()
+        .filter_map(|r| {
+            let result = match r.outcome {
+                BulkOutcome::Created { id } => ItemResult::Created(id),
+                BulkOutcome::Updated { id } => ItemResult::Updated(id),
+                BulkOutcome::Error { message, duplicate } => {
+                    ItemResult::Error { message, duplicate }
+                }
+                BulkOutcome::NoResult => return None,
+            };
+            Some((r.client_ref, result))
+        })
+        .collect()
+}
+
+pub async fn wait(ctx: &Ctx, job: String) -> Result<HashMap<String, ItemResult>, KustomerError> {
+    ctx.kustomer
+        .wait_job(&job, &PollPolicy::default())
+        .await
+        .map(item_results)
+}
+
+fn ledger_trouble(e: LedgerError) -> KustomerError {
+    KustomerError::Unexpected {
+        request: "a ledger read for a lookup".to_string(),
+        missing: "the conversation's Kustomer id",
+        response: e.to_string(),
+    }
+}
+
+/// The Kustomer conversation id of an Intercom conversation, from the ledger.
+fn kustomer_conversation(
+    ctx: &Ctx,
+    conversation_id: &str,
+) -> Result<Option<String>, KustomerError> {
+    ctx.ledger
+        .target_id(kinds::CONVERSATIONS, conversation_id)
+        .map_err(ledger_trouble)
+}
+
+async fn note_in(
+    ctx: &Ctx,
+    conversation_id: &str,
+    external_id: &str,
+) -> Result<Option<String>, KustomerError> {
+    match kustomer_conversation(ctx, conversation_id)? {
+        // Without the conversation the note cannot exist.
+        None => Ok(None),
+        Some(conversation) => Ok(ctx
+            .kustomer
+            .note_by_external_id(&conversation, external_id)
+            .await?
+            .map(|r| r.id)),
+    }
+}
+
+/// Finds a record of `kind` (ledger source id `id`) in Kustomer by its externalId, through the
+/// direct routes (never search). Final states and uploads have nothing to find: they are simply
+/// sent again (a bulk PUT repeats harmlessly; an unreferenced upload harms nothing).
+pub async fn lookup(ctx: &Ctx, kind: &str, id: String) -> Result<Option<String>, KustomerError> {
+    let found = match kind {
+        kinds::CONVERSATIONS => ctx.kustomer.conversation_by_external_id(&id).await?,
+        kinds::SOURCES => {
+            ctx.kustomer
+                .message_by_external_id(&map::source_message_external_id(&id))
+                .await?
+        }
+        kinds::PARTS => {
+            let source = ctx
+                .ledger
+                .read(|r| r.source(kinds::PARTS, &id))
+                .map_err(ledger_trouble)?;
+            let part_type = source
+                .as_ref()
+                .and_then(|s| serde_json::from_str::<Value>(&s.raw).ok())
+                .and_then(|v| {
+                    v.get("part_type")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                });
+            match map::part_role(part_type.as_deref()) {
+                map::PartRole::Message => ctx.kustomer.message_by_external_id(&id).await?,
+                map::PartRole::Note => {
+                    let parent = source.and_then(|s| s.parent_id).unwrap_or_default();
+                    return note_in(ctx, &parent, &id).await;
+                }
+                // Folded into the timeline note: found when that note is.
+                map::PartRole::Timeline => {
+                    let parent = source.and_then(|s| s.parent_id).unwrap_or_default();
+                    return note_in(ctx, &parent, &map::timeline_note_external_id(&parent)).await;
+                }
+            }
+        }
+        kinds::TIMELINE_NOTES => {
+            return note_in(ctx, &id, &map::timeline_note_external_id(&id)).await;
+        }
+        kinds::TRUNCATION_NOTES => {
+            return note_in(ctx, &id, &map::truncation_note_external_id(&id)).await;
+        }
+        _ => None,
+    };
+    Ok(found.map(|r| r.id))
+}
+
+/// Creates (or, with `update`, updates) up to 100 records of `kind` in one bulk request through
+/// the write path.
+pub async fn bulk(
+    ctx: &Ctx,
+    kind: &'static str,
+    resource: BulkResource,
+    update: bool,
+    items: Vec<(String, Value)>,
+) -> Result<HashMap<String, Outcome>, LedgerError> {
+    if items.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let _in_flight = ctx.in_flight(crate::engine::model::PhaseId::Conversations, 1);
+    write::create_bulk(
+        &ctx.ledger,
+        kind,
+        items,
+        |refs| async move {
+            let job = if update {
+                ctx.kustomer.bulk_update(resource, refs).await?
+            } else {
+                ctx.kustomer.bulk_create(resource, refs).await?
+            };
+            Ok(job.id)
+        },
+        |job| wait(ctx, job),
+        |id| lookup(ctx, kind, id),
+    )
+    .await
+}
+
+/// Settles whatever a previous run left `sent` for `kind`.
+pub async fn recover(ctx: &Ctx, kind: &'static str) -> Result<u64, LedgerError> {
+    write::recover_sent(
+        &ctx.ledger,
+        kind,
+        |job| wait(ctx, job),
+        |id| lookup(ctx, kind, id),
+    )
+    .await
+}
+
+/// What an extracted attachment record says about its file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFile {
+    pub sha256: String,
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+}
+
+impl StoredFile {
+    /// Reads the attachment record's metadata; `None` when the file was never stored.
+    pub fn from_meta(meta: &Value) -> Option<StoredFile> {
+        let sha256 = meta.get("sha256")?.as_str()?.to_string();
+        Some(StoredFile {
+            sha256,
+            name: meta
+                .get("name")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+                .unwrap_or("attachment")
+                .to_string(),
+            content_type: meta
+                .get("content_type")
+                .and_then(Value::as_str)
+                .unwrap_or("application/octet-stream")
+                .to_string(),
+            size: meta.get("size").and_then(Value::as_u64).unwrap_or(0),
+        })
+    }
+
+    /// `{_id, name, contentType, contentLength}` once uploaded as `id`.
+    pub fn reference(&self, id: &str) -> Value {
+        serde_json::json!({
+            "_id": id, "name": self.name, "contentType": self.content_type,
+            "contentLength": self.size,
+        })
+    }
+}
+
+/// Uploads one stored file through the attachment flow (register, then the upload form) via the
+/// write path; a lost answer is simply uploaded again.
+pub async fn upload(
+    ctx: &Ctx,
+    item: &WorkItem,
+    file: &StoredFile,
+    dir: &Path,
+) -> Result<Outcome, LedgerError> {
+    let path = dir.join(&file.sha256);
+    let _in_flight = ctx.in_flight(crate::engine::model::PhaseId::Conversations, 1);
+    write::create_one(
+        &ctx.ledger,
+        item,
+        || async {
+            ctx.kustomer
+                .upload_attachment(&path, &file.name, &file.content_type)
+                .await
+                .map(|r| r.id)
+        },
+        || async { Ok(None) },
+    )
+    .await
+}

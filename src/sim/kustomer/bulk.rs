@@ -1,0 +1,390 @@
+//! Bulk jobs: `POST|PUT /v1/{customers,companies,conversations,messages,notes}/bulk` and
+//! `/v1/klasses/{name}/bulk`. A bare array of 1–100 items is accepted at once (201, `queued`);
+//! the items take effect when the job runs after a random delay ≤ `bulk_delay_max`, through the
+//! same validation as single writes, and per-item refusals land in the batch results.
+
+use std::collections::HashSet;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde_json::{Map, Value, json};
+
+use super::envelope::{ApiError, ApiResult, JsonBody};
+use super::state::{BulkJob, ItemResult, JobStatus, Sim, Store, now_iso};
+use super::{conversations, customers, klasses};
+
+/// Most items in one bulk request.
+pub const MAX_BULK_ITEMS: usize = 100;
+/// Longest `_clientRef`.
+pub const MAX_CLIENT_REF: usize = 255;
+
+pub fn routes() -> Router<Sim> {
+    Router::new()
+        .route(
+            "/v1/customers/bulk",
+            post(create_customers).put(update_customers),
+        )
+        .route(
+            "/v1/companies/bulk",
+            post(create_companies).put(update_companies),
+        )
+        .route(
+            "/v1/conversations/bulk",
+            post(create_conversations).put(update_conversations),
+        )
+        .route(
+            "/v1/messages/bulk",
+            post(create_messages).put(update_messages),
+        )
+        .route("/v1/notes/bulk", post(create_notes).put(update_notes))
+        .route(
+            "/v1/klasses/{name}/bulk",
+            post(create_kobjects).put(update_kobjects),
+        )
+        .route("/v1/bulk/{id}", get(get_job))
+        .route("/v1/bulk/{id}/batches", get(get_batches))
+}
+
+/// What a job writes.
+#[derive(Debug, Clone)]
+enum Target {
+    Customers,
+    Companies,
+    Conversations,
+    Messages,
+    Notes,
+    Kobjects(String),
+}
+
+impl Target {
+    fn resource(&self) -> String {
+        match self {
+            Target::Customers => "customers".into(),
+            Target::Companies => "companies".into(),
+            Target::Conversations => "conversations".into(),
+            Target::Messages => "messages".into(),
+            Target::Notes => "notes".into(),
+            Target::Kobjects(klass) => format!("klasses/{klass}"),
+        }
+    }
+
+    fn create(&self, store: &mut Store, body: Map<String, Value>) -> Result<String, ApiError> {
+        match self {
+            Target::Customers => customers::create_customer(store, body),
+            Target::Companies => customers::create_company(store, body),
+            Target::Conversations => conversations::create_conversation(store, body),
+            Target::Messages => conversations::create_message(store, body, None),
+            Target::Notes => conversations::create_note(store, body, None),
+            Target::Kobjects(klass) => klasses::create_kobject(store, klass, body),
+        }
+    }
+
+    fn update(
+        &self,
+        store: &mut Store,
+        id: &str,
+        body: Map<String, Value>,
+    ) -> Result<String, ApiError> {
+        match self {
+            Target::Customers => customers::update_customer(store, id, body),
+            Target::Companies => customers::update_company(store, id, body),
+            Target::Conversations => conversations::update_conversation(store, id, body),
+            Target::Messages => conversations::update_message(store, id, body),
+            Target::Notes => conversations::update_note(store, id, body),
+            Target::Kobjects(klass) => klasses::update_kobject(store, klass, id, body),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    Create,
+    Update,
+}
+
+/// Checks the envelope: a bare array of 1–100 objects; `_clientRef` on all items or none,
+/// non-empty, ≤ 255 characters and unique; bulk PUT items each carry their own `id`.
+fn check_items(body: Value, op: Operation) -> Result<Vec<Map<String, Value>>, ApiError> {
+    let Value::Array(items) = body else {
+        return Err(ApiError::bad_request("a bulk body is a bare JSON array of items").simple());
+    };
+    if items.is_empty() {
+        return Err(ApiError::bad_request("a bulk body needs at least one item").simple());
+    }
+    if items.len() > MAX_BULK_ITEMS {
+        return Err(ApiError::bad_request(format!(
+            "a bulk body holds at most {MAX_BULK_ITEMS} items, got {}",
+            items.len()
+        ))
+        .simple());
+    }
+    let mut objects = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        match item {
+            Value::Object(map) => objects.push(map),
+            _ => {
+                return Err(
+                    ApiError::bad_request(format!("bulk item {i} is not an object")).simple(),
+                );
+            }
+        }
+    }
+    let with_ref = objects
+        .iter()
+        .filter(|o| o.contains_key("_clientRef"))
+        .count();
+    if with_ref != 0 && with_ref != objects.len() {
+        return Err(
+            ApiError::bad_request("_clientRef must be set on every item or on none").simple(),
+        );
+    }
+    let mut seen = HashSet::new();
+    for (i, o) in objects.iter().enumerate() {
+        if let Some(r) = o.get("_clientRef") {
+            let r = r
+                .as_str()
+                .filter(|s| !s.is_empty() && s.chars().count() <= MAX_CLIENT_REF)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("item {i}: _clientRef must be a non-empty string of at most {MAX_CLIENT_REF} characters")).simple()
+                })?;
+            if !seen.insert(r.to_string()) {
+                return Err(
+                    ApiError::bad_request(format!("_clientRef `{r}` appears twice")).simple(),
+                );
+            }
+        }
+        if op == Operation::Update
+            && o.get("id")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
+            return Err(
+                ApiError::bad_request(format!("bulk update item {i} needs its own `id`")).simple(),
+            );
+        }
+    }
+    Ok(objects)
+}
+
+fn submit(sim: &Sim, target: Target, op: Operation, body: Value) -> ApiResult {
+    let items = check_items(body, op)?;
+    let mut store = sim.lock();
+    if let Target::Kobjects(klass) = &target {
+        klasses::require_klass(&store, klass)?;
+    }
+    let id = store.new_id();
+    let max_ms = sim.config().bulk_delay_max.as_millis() as u64;
+    let delay = std::time::Duration::from_millis(store.rng.range(0, max_ms + 1));
+    let job = BulkJob {
+        id: id.clone(),
+        resource: target.resource(),
+        operation: match op {
+            Operation::Create => "create",
+            Operation::Update => "update",
+        },
+        item_count: items.len(),
+        status: JobStatus::Queued,
+        created_at: now_iso(),
+        completed_at: None,
+        results: Vec::new(),
+    };
+    let answer = job_body(&job);
+    store.bulk_jobs.insert(id.clone(), job);
+    drop(store);
+    let runner = sim.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay / 2).await;
+        if let Some(job) = runner.lock().bulk_jobs.get_mut(&id) {
+            job.status = JobStatus::Running;
+        }
+        tokio::time::sleep(delay - delay / 2).await;
+        run_job(&runner, &id, &target, op, items);
+    });
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+fn run_job(sim: &Sim, id: &str, target: &Target, op: Operation, items: Vec<Map<String, Value>>) {
+    let mut store = sim.lock();
+    let mut results = Vec::with_capacity(items.len());
+    for mut item in items {
+        let client_ref = item
+            .remove("_clientRef")
+            .and_then(|v| v.as_str().map(str::to_string));
+        let outcome = match op {
+            Operation::Create => target.create(&mut store, item),
+            Operation::Update => {
+                let object = item
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                target.update(&mut store, &object, item)
+            }
+        };
+        results.push(match outcome {
+            Ok(object_id) => ItemResult {
+                client_ref,
+                object_id: Some(object_id),
+                status: match op {
+                    Operation::Create => "created",
+                    Operation::Update => "updated",
+                },
+                error: None,
+            },
+            Err(e) => ItemResult {
+                client_ref,
+                object_id: None,
+                status: "error",
+                error: Some(if e.status == StatusCode::CONFLICT {
+                    "duplicate detected".to_string()
+                } else {
+                    e.detail
+                }),
+            },
+        });
+    }
+    if let Some(job) = store.bulk_jobs.get_mut(id) {
+        job.results = results;
+        job.status = JobStatus::Complete;
+        job.completed_at = Some(now_iso());
+    }
+}
+
+fn job_body(job: &BulkJob) -> Value {
+    let complete = usize::from(job.status == JobStatus::Complete);
+    json!({
+        "data": {
+            "type": "bulk",
+            "id": job.id,
+            "attributes": {
+                "status": job.status.as_str(),
+                "resource": job.resource,
+                "operation": job.operation,
+                "count": job.item_count,
+                "batches": { "complete": complete, "total": 1 },
+                "createdAt": job.created_at,
+                "completedAt": job.completed_at,
+            },
+            "links": { "self": format!("/v1/bulk/{}", job.id) },
+        }
+    })
+}
+
+async fn get_job(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResult {
+    let store = sim.lock();
+    let job = store
+        .bulk_jobs
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found(format!("no bulk operation with id {id}")))?;
+    Ok(Json(job_body(job)).into_response())
+}
+
+/// One batch per job (a job holds at most 100 items).
+async fn get_batches(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResult {
+    let store = sim.lock();
+    let job = store
+        .bulk_jobs
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found(format!("no bulk operation with id {id}")))?;
+    let results: Vec<Value> = job
+        .results
+        .iter()
+        .map(|r| {
+            json!({
+                "_clientRef": r.client_ref,
+                "objectId": r.object_id,
+                "status": r.status,
+                "error": r.error,
+            })
+        })
+        .collect();
+    let errors: Vec<Value> = job
+        .results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            r.error
+                .as_ref()
+                .map(|e| json!({"index": i, "_clientRef": r.client_ref, "message": e}))
+        })
+        .collect();
+    let batch_status = match job.status {
+        JobStatus::Complete => "complete",
+        JobStatus::Running => "scheduled",
+        JobStatus::Queued => "queued",
+    };
+    let object_ids: Vec<&String> = job
+        .results
+        .iter()
+        .filter_map(|r| r.object_id.as_ref())
+        .collect();
+    let success = job.results.iter().filter(|r| r.error.is_none()).count();
+    let batch = json!({
+        "type": "bulk_batch",
+        "id": format!("{}-1", job.id),
+        "attributes": {
+            "status": batch_status,
+            "objectIds": object_ids,
+            "successCount": success,
+            "failureCount": job.results.len() - success,
+            "completedAt": job.completed_at,
+            "errors": errors,
+            "results": results,
+        }
+    });
+    Ok(Json(json!({
+        "data": [batch],
+        "meta": { "page": 1, "pageSize": 1, "total": 1 },
+        "links": { "self": format!("/v1/bulk/{id}/batches"), "first": format!("/v1/bulk/{id}/batches"), "prev": null, "next": null },
+    }))
+    .into_response())
+}
+
+async fn create_customers(State(sim): State<Sim>, JsonBody(body): JsonBody) -> ApiResult {
+    submit(&sim, Target::Customers, Operation::Create, body)
+}
+async fn update_customers(State(sim): State<Sim>, JsonBody(body): JsonBody) -> ApiResult {
+    submit(&sim, Target::Customers, Operation::Update, body)
+}
+async fn create_companies(State(sim): State<Sim>, JsonBody(body): JsonBody) -> ApiResult {
+    submit(&sim, Target::Companies, Operation::Create, body)
+}
+async fn update_companies(State(sim): State<Sim>, JsonBody(body): JsonBody) -> ApiResult {
+    submit(&sim, Target::Companies, Operation::Update, body)
+}
+async fn create_conversations(State(sim): State<Sim>, JsonBody(body): JsonBody) -> ApiResult {
+    submit(&sim, Target::Conversations, Operation::Create, body)
+}
+async fn update_conversations(State(sim): State<Sim>, JsonBody(body): JsonBody) -> ApiResult {
+    submit(&sim, Target::Conversations, Operation::Update, body)
+}
+async fn create_messages(State(sim): State<Sim>, JsonBody(body): JsonBody) -> ApiResult {
+    submit(&sim, Target::Messages, Operation::Create, body)
+}
+async fn update_messages(State(sim): State<Sim>, JsonBody(body): JsonBody) -> ApiResult {
+    submit(&sim, Target::Messages, Operation::Update, body)
+}
+async fn create_notes(State(sim): State<Sim>, JsonBody(body): JsonBody) -> ApiResult {
+    submit(&sim, Target::Notes, Operation::Create, body)
+}
+async fn update_notes(State(sim): State<Sim>, JsonBody(body): JsonBody) -> ApiResult {
+    submit(&sim, Target::Notes, Operation::Update, body)
+}
+async fn create_kobjects(
+    State(sim): State<Sim>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    submit(&sim, Target::Kobjects(name), Operation::Create, body)
+}
+async fn update_kobjects(
+    State(sim): State<Sim>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    submit(&sim, Target::Kobjects(name), Operation::Update, body)
+}

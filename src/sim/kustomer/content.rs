@@ -1,0 +1,562 @@
+//! Content and settings: tracking, saved searches with folders and positions, the knowledge base
+//! (categories, articles, per-language versions with publishing) and shortcuts with categories.
+//!
+//! ASSUMPTIONS (the reference could not confirm these bodies; each is named here, in one place):
+//! - KB category create: `POST /v1/kb/categories {langs: {<lang>: {title, slug?, description?}},
+//!   parent?}` or the short form `{title, slug?, lang? (default en_us), parent?}`; `parent` is an
+//!   existing category id.
+//! - KB article create: `POST /v1/kb/articles {title?, categories?[ids], lang? (default en_us)}`
+//!   makes the article and an empty draft version in `lang` (that draft counts as a kb_version);
+//!   a `title` given here pre-fills the draft.
+//! - `POST /v1/kb/articles/{id}/versions/{lang}` opens a new draft `{title, htmlBody, slug}`;
+//!   `PUT` on the same path fills the draft, and a `publishedAt` publishes it (title and htmlBody
+//!   then required), making the article `published`.
+//! - Saved search create: `POST /v1/customers/searches {name, data{queryContext,…}, defaultVisibility?}`;
+//!   folder create `POST /v1/customers/searches/folders {name}`.
+//! - Shortcut create: `POST /v1/shortcuts {name, draft{text ≤ 10,240}, parent? (category id)}`;
+//!   category create `POST /v1/shortcuts/categories {name}`.
+//! - Tracking: `identity` (any object) and `event`/`identityEvent` (name starting with a letter)
+//!   answer 204; events are stamped at receipt (the documented body has no timestamp).
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::Uri;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde_json::{Map, Value, json};
+
+use super::envelope::{self, ApiError, ApiResult, JsonBody};
+use super::org::{get_one, list_all};
+use super::state::{Kind, Sim, Store, now_iso};
+use super::validation::{optional_date, optional_str, required_str};
+
+/// Longest shortcut text.
+pub const MAX_SHORTCUT_TEXT: usize = 10_240;
+const DEFAULT_LANG: &str = "en_us";
+
+type Q = Query<HashMap<String, String>>;
+
+pub fn routes() -> Router<Sim> {
+    Router::new()
+        .route("/v1/tracking/identity", post(track_identity))
+        .route("/v1/tracking/event", post(track_event))
+        .route("/v1/tracking/identityEvent", post(track_identity_event))
+        .route(
+            "/v1/customers/searches",
+            get(list_searches).post(post_search),
+        )
+        .route("/v1/customers/searches/folders", post(post_folder))
+        .route(
+            "/v1/customers/searches/positions",
+            get(get_positions).put(put_positions),
+        )
+        .route(
+            "/v1/kb/categories",
+            get(list_categories).post(post_category),
+        )
+        .route("/v1/kb/articles", get(list_articles).post(post_article))
+        .route("/v1/kb/articles/{id}", get(get_article).put(put_article))
+        .route(
+            "/v1/kb/articles/{id}/versions/{lang}",
+            post(post_version).put(put_version),
+        )
+        .route("/v1/shortcuts", get(list_shortcuts).post(post_shortcut))
+        .route(
+            "/v1/shortcuts/categories",
+            get(list_shortcut_categories).post(post_shortcut_category),
+        )
+}
+
+fn check_event_name(event: &Map<String, Value>, pointer: &str) -> Result<(), ApiError> {
+    let name = event
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !name.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) {
+        return Err(ApiError::invalid(
+            pointer,
+            format!("event name `{name}` must start with a letter"),
+        )
+        .simple());
+    }
+    Ok(())
+}
+
+async fn track_identity(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
+    body.object().map_err(ApiError::simple)?;
+    sim.lock().tracking_identities += 1;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn track_event(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
+    let body = body.object().map_err(ApiError::simple)?;
+    check_event_name(&body, "/name")?;
+    sim.lock().tracking_events += 1;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn track_identity_event(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
+    let body = body.object().map_err(ApiError::simple)?;
+    let identity_ok = body.get("identity").is_some_and(Value::is_object);
+    let event = body.get("event").and_then(Value::as_object);
+    let (true, Some(event)) = (identity_ok, event) else {
+        return Err(
+            ApiError::bad_request("the body is {identity: {…}, event: {name, …}}").simple(),
+        );
+    };
+    check_event_name(event, "/event/name")?;
+    let mut store = sim.lock();
+    store.tracking_identities += 1;
+    store.tracking_events += 1;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn insert_created(
+    store: &mut Store,
+    kind: Kind,
+    body: Map<String, Value>,
+    collection: &str,
+) -> ApiResult {
+    let id = store.insert(kind, body, BTreeMap::new(), collection, false);
+    Ok(store
+        .get(kind, &id)
+        .map(envelope::created)
+        .unwrap_or_default())
+}
+
+async fn list_searches(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiResult {
+    list_all(&sim, Kind::SavedSearch, &q, uri.path())
+}
+
+async fn post_search(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
+    let body = body.object()?;
+    required_str(&body, "name")?;
+    let data = body
+        .get("data")
+        .and_then(Value::as_object)
+        .ok_or_else(|| ApiError::missing("data"))?;
+    if !data.get("queryContext").is_some_and(Value::is_string) {
+        return Err(ApiError::invalid(
+            "/data/queryContext",
+            "a saved search's `data` needs a `queryContext`",
+        ));
+    }
+    if data
+        .get("fields")
+        .and_then(Value::as_array)
+        .is_some_and(|f| f.len() > 20)
+    {
+        return Err(ApiError::invalid(
+            "/data/fields",
+            "a saved search shows at most 20 fields",
+        ));
+    }
+    for field in ["teamVisibilities", "userVisibilities"] {
+        if body
+            .get(field)
+            .and_then(Value::as_array)
+            .is_some_and(|v| v.len() > 10)
+        {
+            return Err(ApiError::invalid(
+                format!("/{field}"),
+                format!("`{field}` takes at most 10 entries"),
+            ));
+        }
+    }
+    let mut store = sim.lock();
+    insert_created(
+        &mut store,
+        Kind::SavedSearch,
+        body,
+        "/v1/customers/searches",
+    )
+}
+
+async fn post_folder(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
+    let body = body.object()?;
+    required_str(&body, "name")?;
+    let mut store = sim.lock();
+    insert_created(
+        &mut store,
+        Kind::SearchFolder,
+        body,
+        "/v1/customers/searches/folders",
+    )
+}
+
+async fn get_positions(State(sim): State<Sim>) -> ApiResult {
+    let store = sim.lock();
+    Ok(
+        Json(json!({"data": {"type": "search_positions", "attributes": store.search_positions}}))
+            .into_response(),
+    )
+}
+
+/// `PUT /v1/customers/searches/positions {positions: [{type: search|folder, id, children?}], rev?}`:
+/// every id must exist; folders hold only searches (folders cannot nest).
+async fn put_positions(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
+    let body = body.object()?;
+    let positions = body
+        .get("positions")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::missing("positions"))?;
+    let mut store = sim.lock();
+    for (i, entry) in positions.iter().enumerate() {
+        let pointer = format!("/positions/{i}");
+        let kind = match entry.get("type").and_then(Value::as_str) {
+            Some("search") => Kind::SavedSearch,
+            Some("folder") => Kind::SearchFolder,
+            _ => return Err(ApiError::invalid(&pointer, "`type` is search or folder")),
+        };
+        let id = entry.get("id").and_then(Value::as_str).unwrap_or_default();
+        if store.get(kind, id).is_none() {
+            return Err(ApiError::invalid(
+                &pointer,
+                format!("no {} with id {id}", kind.json_type()),
+            ));
+        }
+        if let Some(children) = entry.get("children").and_then(Value::as_array) {
+            if kind != Kind::SearchFolder {
+                return Err(ApiError::invalid(&pointer, "only folders have children"));
+            }
+            for (j, child) in children.iter().enumerate() {
+                let child_id = child.get("id").and_then(Value::as_str).unwrap_or_default();
+                if child.get("type").and_then(Value::as_str) != Some("search")
+                    || store.get(Kind::SavedSearch, child_id).is_none()
+                {
+                    return Err(ApiError::invalid(
+                        format!("{pointer}/children/{j}"),
+                        "folders hold existing searches only; folders cannot be placed into other folders",
+                    ));
+                }
+            }
+        }
+    }
+    let rev = store
+        .search_positions
+        .get("rev")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+        + 1;
+    store.search_positions = json!({"positions": positions, "rev": rev});
+    Ok(
+        Json(json!({"data": {"type": "search_positions", "attributes": store.search_positions}}))
+            .into_response(),
+    )
+}
+
+async fn list_categories(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiResult {
+    list_all(&sim, Kind::KbCategory, &q, uri.path())
+}
+
+/// See the module's assumptions: `{langs: {<lang>: {title, slug?, description?}}}` (the read
+/// shape) or the short form `{title, slug?, lang?}`; `parent` nests it under another category.
+async fn post_category(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
+    let body = body.object()?;
+    let langs = match body.get("langs") {
+        Some(Value::Object(langs)) if !langs.is_empty() => {
+            for (lang, entry) in langs {
+                if entry
+                    .get("title")
+                    .and_then(Value::as_str)
+                    .is_none_or(|t| t.trim().is_empty())
+                {
+                    return Err(ApiError::invalid(
+                        format!("/langs/{lang}/title"),
+                        format!("category language {lang} needs a `title`"),
+                    ));
+                }
+            }
+            Value::Object(langs.clone())
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "/langs",
+                "`langs` must be an object keyed by language",
+            ));
+        }
+        None => {
+            let title = required_str(&body, "title")?;
+            let lang = optional_str(&body, "lang")?.unwrap_or(DEFAULT_LANG);
+            json!({ lang: { "title": title, "slug": body.get("slug"), "description": body.get("description"), "disabled": false } })
+        }
+    };
+    let mut store = sim.lock();
+    let mut rels = BTreeMap::new();
+    if let Some(parent) = optional_str(&body, "parent")? {
+        let rel = store
+            .rel(Kind::KbCategory, parent)
+            .ok_or_else(|| ApiError::invalid("/parent", format!("no category with id {parent}")))?;
+        rels.insert("parent".to_string(), rel);
+    }
+    let mut attrs = Map::new();
+    attrs.insert("langs".into(), langs);
+    attrs.insert(
+        "published".into(),
+        json!(
+            body.get("published")
+                .and_then(Value::as_bool)
+                .unwrap_or(true)
+        ),
+    );
+    attrs.insert("root".into(), json!(rels.is_empty()));
+    let id = store.insert(Kind::KbCategory, attrs, rels, "/v1/kb/categories", false);
+    Ok(store
+        .get(Kind::KbCategory, &id)
+        .map(envelope::created)
+        .unwrap_or_default())
+}
+
+async fn list_articles(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiResult {
+    list_all(&sim, Kind::KbArticle, &q, uri.path())
+}
+
+async fn get_article(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResult {
+    get_one(&sim, Kind::KbArticle, &id)
+}
+
+fn new_version(
+    store: &mut Store,
+    article: &str,
+    lang: &str,
+    mut body: Map<String, Value>,
+) -> String {
+    body.insert("lang".into(), json!(lang));
+    body.insert("status".into(), json!("draft"));
+    let rels = store
+        .rel(Kind::KbArticle, article)
+        .map(|rel| BTreeMap::from([("article".to_string(), rel)]))
+        .unwrap_or_default();
+    let vid = store.insert(
+        Kind::KbVersion,
+        body,
+        rels,
+        &format!("/v1/kb/articles/{article}/versions"),
+        false,
+    );
+    if let Some(a) = store.get_mut(Kind::KbArticle, article) {
+        let versions = a.attributes.entry("langVersions").or_insert(json!({}));
+        let entry = &mut versions[lang];
+        entry["draftVersion"] = json!(vid);
+    }
+    vid
+}
+
+async fn post_article(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
+    let body = body.object()?;
+    let title = optional_str(&body, "title")?.map(str::to_string);
+    let lang = optional_str(&body, "lang")?
+        .unwrap_or(DEFAULT_LANG)
+        .to_string();
+    let mut store = sim.lock();
+    if let Some(categories) = body.get("categories") {
+        let list = categories.as_array().ok_or_else(|| {
+            ApiError::invalid(
+                "/categories",
+                "`categories` must be an array of category ids",
+            )
+        })?;
+        for (i, c) in list.iter().enumerate() {
+            let id = c
+                .as_str()
+                .or_else(|| c.get("id").and_then(Value::as_str))
+                .unwrap_or_default();
+            if store.get(Kind::KbCategory, id).is_none() {
+                return Err(ApiError::invalid(
+                    format!("/categories/{i}"),
+                    format!("no category with id {c}"),
+                ));
+            }
+        }
+    }
+    let mut attrs = body.clone();
+    attrs.insert("source".into(), json!(lang));
+    attrs.insert("status".into(), json!("draft"));
+    attrs.insert("langVersions".into(), json!({}));
+    attrs.entry("deleted").or_insert(json!(false));
+    let id = store.insert(
+        Kind::KbArticle,
+        attrs,
+        BTreeMap::new(),
+        "/v1/kb/articles",
+        false,
+    );
+    let draft = super::org::obj(json!({"title": title, "htmlBody": "", "slug": null}));
+    new_version(&mut store, &id, &lang, draft);
+    Ok(store
+        .get(Kind::KbArticle, &id)
+        .map(envelope::created)
+        .unwrap_or_default())
+}
+
+/// `PUT /v1/kb/articles/{id}`: merges attributes (`deleted: true` soft-deletes).
+async fn put_article(State(sim): State<Sim>, Path(id): Path<String>, body: JsonBody) -> ApiResult {
+    let body = body.object()?;
+    let mut store = sim.lock();
+    if store.get(Kind::KbArticle, &id).is_none() {
+        return Err(ApiError::not_found(format!("no article with id {id}")));
+    }
+    super::customers::merge(&mut store, Kind::KbArticle, &id, body, BTreeMap::new());
+    Ok(store
+        .get(Kind::KbArticle, &id)
+        .map(envelope::ok)
+        .unwrap_or_default())
+}
+
+fn check_version_body(body: &Map<String, Value>) -> Result<(), ApiError> {
+    for field in ["title", "htmlBody", "slug"] {
+        optional_str(body, field)?;
+    }
+    optional_date(body, "publishedAt")
+}
+
+/// `POST …/versions/{lang}`: a new draft for `lang` (a new language or a new revision).
+async fn post_version(
+    State(sim): State<Sim>,
+    Path((id, lang)): Path<(String, String)>,
+    body: JsonBody,
+) -> ApiResult {
+    let body = body.object()?;
+    check_version_body(&body)?;
+    let mut store = sim.lock();
+    if store.get(Kind::KbArticle, &id).is_none() {
+        return Err(ApiError::not_found(format!("no article with id {id}")));
+    }
+    let publish = body.get("publishedAt").cloned().filter(|p| !p.is_null());
+    let mut draft = body;
+    draft.remove("publishedAt");
+    let vid = new_version(&mut store, &id, &lang, draft);
+    if let Some(at) = publish {
+        publish_version(&mut store, &id, &lang, &vid, at)?;
+    }
+    Ok(store
+        .get(Kind::KbVersion, &vid)
+        .map(envelope::created)
+        .unwrap_or_default())
+}
+
+/// `PUT …/versions/{lang}`: fills the draft; `publishedAt` publishes it.
+async fn put_version(
+    State(sim): State<Sim>,
+    Path((id, lang)): Path<(String, String)>,
+    body: JsonBody,
+) -> ApiResult {
+    let mut body = body.object()?;
+    check_version_body(&body)?;
+    let mut store = sim.lock();
+    let draft = store
+        .get(Kind::KbArticle, &id)
+        .ok_or_else(|| ApiError::not_found(format!("no article with id {id}")))?
+        .attributes
+        .get("langVersions")
+        .and_then(|v| v.get(&lang))
+        .and_then(|v| v.get("draftVersion"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "article {id} has no {lang} draft; POST a version first"
+            ))
+        })?;
+    let publish = body.remove("publishedAt").filter(|p| !p.is_null());
+    super::customers::merge(&mut store, Kind::KbVersion, &draft, body, BTreeMap::new());
+    if let Some(at) = publish {
+        publish_version(&mut store, &id, &lang, &draft, at)?;
+    }
+    Ok(store
+        .get(Kind::KbVersion, &draft)
+        .map(envelope::ok)
+        .unwrap_or_default())
+}
+
+fn publish_version(
+    store: &mut Store,
+    article: &str,
+    lang: &str,
+    version: &str,
+    at: Value,
+) -> Result<(), ApiError> {
+    let v = store
+        .get(Kind::KbVersion, version)
+        .ok_or_else(|| ApiError::not_found("version vanished"))?;
+    for field in ["title", "htmlBody"] {
+        if v.attributes
+            .get(field)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err(ApiError::invalid(
+                format!("/{field}"),
+                format!("a version needs `{field}` before it is published"),
+            ));
+        }
+    }
+    if let Some(v) = store.get_mut(Kind::KbVersion, version) {
+        v.attributes.insert("status".into(), json!("published"));
+        v.attributes.insert("publishedAt".into(), at.clone());
+    }
+    if let Some(a) = store.get_mut(Kind::KbArticle, article) {
+        a.attributes.insert("status".into(), json!("published"));
+        a.attributes.insert("publishedAt".into(), at);
+        let versions = a.attributes.entry("langVersions").or_insert(json!({}));
+        versions[lang]["currentVersion"] = json!(version);
+        versions[lang]["draftVersion"] = Value::Null;
+        versions[lang]["publishedAt"] = json!(now_iso());
+    }
+    Ok(())
+}
+
+async fn list_shortcuts(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiResult {
+    list_all(&sim, Kind::Shortcut, &q, uri.path())
+}
+
+async fn post_shortcut(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
+    let body = body.object()?;
+    required_str(&body, "name")?;
+    let text = body
+        .get("draft")
+        .and_then(|d| d.get("text"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::missing("draft.text"))?;
+    if text.chars().count() > MAX_SHORTCUT_TEXT {
+        return Err(ApiError::invalid(
+            "/draft/text",
+            format!("shortcut text is longer than {MAX_SHORTCUT_TEXT} characters"),
+        ));
+    }
+    let mut store = sim.lock();
+    let mut rels = BTreeMap::new();
+    if let Some(parent) = optional_str(&body, "parent")? {
+        let rel = store.rel(Kind::ShortcutCategory, parent).ok_or_else(|| {
+            ApiError::invalid("/parent", format!("no shortcut category with id {parent}"))
+        })?;
+        rels.insert("parent".to_string(), rel);
+    }
+    let mut attrs = body;
+    attrs.remove("parent");
+    let id = store.insert(Kind::Shortcut, attrs, rels, "/v1/shortcuts", false);
+    Ok(store
+        .get(Kind::Shortcut, &id)
+        .map(envelope::created)
+        .unwrap_or_default())
+}
+
+async fn list_shortcut_categories(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiResult {
+    list_all(&sim, Kind::ShortcutCategory, &q, uri.path())
+}
+
+async fn post_shortcut_category(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
+    let body = body.object()?;
+    required_str(&body, "name")?;
+    let mut store = sim.lock();
+    insert_created(
+        &mut store,
+        Kind::ShortcutCategory,
+        body,
+        "/v1/shortcuts/categories",
+    )
+}

@@ -1,0 +1,110 @@
+//! What stands before every Kustomer API route: request counting per route, the bearer token,
+//! the org-wide 60-second budget with `x-ratelimit-*` headers, latency, and injected faults.
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::envelope::ApiError;
+use super::state::{Budget, Sim};
+use crate::sim::faults::{self, Side};
+
+/// The middleware on every `/v1/` route (never on `/__sim/` or the storage upload route).
+pub async fn api_gate(State(sim): State<Sim>, req: Request, next: Next) -> Response {
+    let route = format!("{} {}", req.method(), route_label(req.uri().path()));
+    let authorized = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|token| token == sim.0.token);
+
+    let (budget, fault) = {
+        let mut store = sim.lock();
+        store.requests.entry(route.clone()).or_default().count += 1;
+        if !authorized {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "a valid `Authorization: Bearer <api key>` header is required",
+            )
+            .simple()
+            .into_response();
+        }
+        let budget = store.org_window.take(sim.config().rate_per_minute);
+        if !budget.allowed {
+            store.requests.entry(route.clone()).or_default().throttled += 1;
+        }
+        let fault = if budget.allowed {
+            let spec = sim.config().faults.clone();
+            spec.draw(Side::Kustomer, &mut store.fault_rng)
+        } else {
+            None
+        };
+        (budget, fault)
+    };
+
+    if !budget.allowed {
+        let mut response = ApiError::too_many(
+            "the org's API rate limit is exhausted; wait until x-ratelimit-reset",
+        )
+        .simple()
+        .into_response();
+        rate_headers(response.headers_mut(), &budget);
+        return response;
+    }
+
+    let latency = sim.config().latency;
+    if latency > Duration::ZERO {
+        tokio::time::sleep(latency).await;
+    }
+    let hang = sim.config().fault_hang;
+    let mut response = faults::apply(
+        fault,
+        hang,
+        |status, code, message| {
+            ApiError::new(status, code, message)
+                .simple()
+                .into_response()
+        },
+        next.run(req),
+    )
+    .await;
+    if response.status() == StatusCode::TOO_MANY_REQUESTS {
+        sim.lock().requests.entry(route).or_default().throttled += 1;
+    }
+    rate_headers(response.headers_mut(), &budget);
+    response
+}
+
+/// No `Retry-After`: the reference cannot confirm Kustomer sends one, so clients must not need it.
+fn rate_headers(headers: &mut HeaderMap, budget: &Budget) {
+    let mut set = |name: &'static str, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    };
+    set("x-ratelimit-limit", budget.limit.to_string());
+    set("x-ratelimit-remaining", budget.remaining.to_string());
+    set("x-ratelimit-reset", budget.reset_epoch_secs.to_string());
+}
+
+/// The route a path belongs to, for the per-route request counts: record ids become `{id}` and
+/// lookups (`externalId=…`, `email=…`) become `{lookup}`; klass names and languages stay.
+pub fn route_label(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            if segment.len() == 24 && segment.bytes().all(|b| b.is_ascii_hexdigit()) {
+                "{id}"
+            } else if segment.contains('=') {
+                "{lookup}"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}

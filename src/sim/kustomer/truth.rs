@@ -1,0 +1,127 @@
+//! The simulator's own routes under `/__sim/` (no auth, no limits, no latency, no faults, not
+//! counted): the ground truth of what the org received, and a dump of stored records.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde_json::{Map, Value, json};
+
+use super::envelope::{ApiError, ApiResult};
+use super::state::{Kind, Sim, Store};
+
+/// The type names of `counts`, in the order the issue lists them.
+pub const TRUTH_TYPES: [&str; 20] = [
+    "users",
+    "teams",
+    "brands",
+    "schedules",
+    "klasses",
+    "kobjects",
+    "metadata_properties",
+    "companies",
+    "customers",
+    "conversations",
+    "messages",
+    "notes",
+    "attachments",
+    "tags",
+    "tracking_events",
+    "saved_searches",
+    "kb_categories",
+    "kb_articles",
+    "kb_versions",
+    "shortcuts",
+];
+
+pub fn routes() -> Router<Sim> {
+    Router::new()
+        .route("/__sim/truth", get(truth))
+        .route("/__sim/records/{type}", get(records))
+}
+
+/// How many records of `name` i2k created (`seeded == false`) and the fresh org started with.
+fn count(store: &Store, name: &str) -> (u64, u64) {
+    match name {
+        "metadata_properties" => (store.metadata_properties_created, 0),
+        "tracking_events" => (store.tracking_events, 0),
+        "attachments" => {
+            let uploaded = store
+                .all(Kind::Attachment)
+                .iter()
+                .filter(|a| !a.seeded && a.attributes.get("uploaded") == Some(&json!(true)))
+                .count();
+            (uploaded as u64, 0)
+        }
+        _ => match Kind::from_truth_name(name) {
+            Some(kind) => {
+                let all = store.all(kind);
+                let seeded = all.iter().filter(|r| r.seeded).count() as u64;
+                (all.len() as u64 - seeded, seeded)
+            }
+            None => (0, 0),
+        },
+    }
+}
+
+/// `GET /__sim/truth`: `counts` (what i2k created), `seeded` (what the fresh org started with),
+/// `duplicates` (externalIds stored more than once, by type), `requests` per route (every request
+/// to a `/v1/` route, refused ones included; `throttled` counts its 429s, org-wide, per-customer,
+/// search or injected)
+/// (`{count, throttled}`), `invitations` (users invited by `POST /v1/users`), and
+/// `attachments_created` (attachment records, uploaded or not).
+async fn truth(State(sim): State<Sim>) -> ApiResult {
+    let store = sim.lock();
+    let mut counts = Map::new();
+    let mut seeded = Map::new();
+    for name in TRUTH_TYPES {
+        let (created, initial) = count(&store, name);
+        counts.insert(name.to_string(), json!(created));
+        seeded.insert(name.to_string(), json!(initial));
+    }
+    let duplicates: BTreeMap<&str, &Vec<String>> =
+        store.duplicates.iter().map(|(k, v)| (*k, v)).collect();
+    let attachments_created = store
+        .all(Kind::Attachment)
+        .iter()
+        .filter(|a| !a.seeded)
+        .count();
+    Ok(Json(json!({
+        "counts": counts,
+        "seeded": seeded,
+        "duplicates": duplicates,
+        "requests": store.requests,
+        "invitations": store.invitations,
+        "attachments_created": attachments_created,
+        "tracking_identities": store.tracking_identities,
+    }))
+    .into_response())
+}
+
+/// `GET /__sim/records/{type}` (type as in `counts`, plus `holidays`, `search_folders`,
+/// `shortcut_categories`): every stored record as `{id, seeded, attributes, relationships}`, for
+/// field-by-field checks. `metadata_properties` dumps the metadata of every resource instead.
+async fn records(State(sim): State<Sim>, Path(name): Path<String>) -> ApiResult {
+    let store = sim.lock();
+    if name == "metadata_properties" {
+        return Ok(Json(json!({ "data": store.metadata })).into_response());
+    }
+    let kind = Kind::from_truth_name(&name)
+        .ok_or_else(|| ApiError::not_found(format!("no record type `{name}`")))?;
+    let data: Vec<Value> = store
+        .all(kind)
+        .iter()
+        .map(|r| {
+            let rels: Map<String, Value> = r
+                .relationships
+                .iter()
+                .map(|(k, rel)| (k.clone(), json!(rel.id)))
+                .collect();
+            json!({"id": r.id, "seeded": r.seeded, "attributes": r.attributes, "relationships": rels})
+        })
+        .collect();
+    Ok(Json(json!({ "data": data })).into_response())
+}

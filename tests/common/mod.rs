@@ -1,0 +1,104 @@
+//! Shared by integration tests: both simulators served over loopback HTTP, an engine
+//! configuration pointing at them, private temporary state directories, and the simulators'
+//! ground truth.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use i2k::engine::context::{EngineConfig, LoadOptions};
+use i2k::http::Secret;
+use i2k::sim::{SimHandle, SizePreset, intercom, kustomer};
+use serde_json::Value;
+
+pub const SEED: u64 = 7;
+
+pub struct Sims {
+    pub intercom: SimHandle,
+    pub kustomer: SimHandle,
+    pub seed: u64,
+    pub size: SizePreset,
+    /// The budget the Kustomer simulator enforces per minute (tests use a high one to stay fast).
+    pub kustomer_rate: u32,
+}
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().expect("loopback address")
+}
+
+/// Both simulators with test-friendly defaults: a generous Kustomer budget and quick bulk jobs.
+pub async fn sims(size: SizePreset) -> Sims {
+    sims_with(size, |_, _| {}).await
+}
+
+/// As [`sims`], after `tweak` adjusts either configuration (faults, rates, delays…).
+pub async fn sims_with(size: SizePreset, tweak: impl FnOnce(&mut intercom::Config, &mut kustomer::Config)) -> Sims {
+    let mut ic = intercom::Config::new(SEED, size);
+    ic.rate_per_window = 100_000;
+    ic.fault_hang = Duration::from_secs(3);
+    let mut kc = kustomer::Config::new(SEED, intercom::admin_identities(SEED, size));
+    kc.rate_per_minute = 600_000;
+    kc.bulk_delay_max = Duration::from_millis(60);
+    kc.indexing_delay = Duration::from_secs(120);
+    kc.fault_hang = Duration::from_secs(3);
+    tweak(&mut ic, &mut kc);
+    let kustomer_rate = kc.rate_per_minute;
+    let intercom = intercom::spawn(ic, loopback()).await.expect("Intercom simulator starts");
+    let kustomer = kustomer::spawn(kc, loopback()).await.expect("Kustomer simulator starts");
+    Sims {
+        intercom,
+        kustomer,
+        seed: SEED,
+        size,
+        kustomer_rate,
+    }
+}
+
+/// A fresh private state directory for one test.
+pub fn temp_state(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "i2k-test-{name}-{}-{}",
+        std::process::id(),
+        i2k::rng::Rng::from_entropy().hex(4)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// An engine configuration against `sims`, taking defaults for every decision.
+pub fn engine_config(sims: &Sims, state_dir: PathBuf) -> EngineConfig {
+    EngineConfig {
+        state_dir,
+        intercom_url: sims.intercom.url.clone(),
+        intercom_token: Secret::new(sims.intercom.token.clone()),
+        kustomer_url: sims.kustomer.url.clone(),
+        kustomer_token: Secret::new(sims.kustomer.token.clone()),
+        kustomer_rate: sims.kustomer_rate,
+        rate_share: 0.8,
+        only: Vec::new(),
+        accept_defaults: true,
+        workflow_ids: Vec::new(),
+        options: LoadOptions::default(),
+    }
+}
+
+/// `GET {base}/__sim/truth`.
+pub async fn truth(base: &str) -> Value {
+    reqwest::get(format!("{base}/__sim/truth"))
+        .await
+        .expect("truth route answers")
+        .json()
+        .await
+        .expect("truth is JSON")
+}
+
+/// `GET {base}/__sim/records/{kind}` on the Kustomer simulator.
+pub async fn records(base: &str, kind: &str) -> Value {
+    reqwest::get(format!("{base}/__sim/records/{kind}"))
+        .await
+        .expect("records route answers")
+        .json()
+        .await
+        .expect("records are JSON")
+}

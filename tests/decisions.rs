@@ -1,0 +1,260 @@
+//! Decisions against a real ledger in a fresh state directory: `mapping.toml` export and import
+//! (round trip, edits honoured, bad entries refused with their place), the phase view
+//! (`Decisions::load`) and the operator's single decisions.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use i2k::engine::decisions::{
+    self, DecisionError, Decisions, MAPPING_FILE, admin_mappings, decide_admin, decide_field,
+    export_toml, field_mappings, import_toml,
+};
+use i2k::engine::model::{AdminDecision, AdminMapping, Bucket, FieldDecision};
+use i2k::ledger::Ledger;
+use serde_json::json;
+
+struct TempState(PathBuf);
+
+impl TempState {
+    fn new(name: &str) -> TempState {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        TempState(std::env::temp_dir().join(format!(
+            "i2k-decisions-{name}-{}-{nanos}",
+            std::process::id()
+        )))
+    }
+
+    fn dir(&self, sub: &str) -> PathBuf {
+        self.0.join(sub)
+    }
+}
+
+impl Drop for TempState {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const EDITED: &str = r#"
+fallback_user_id = "u-fallback"
+
+[admins."1"]
+name = "Ada"
+email = "ada@example.com"
+decision = "user"
+user_id = "u-ada"
+user_email = "ada@example.com"
+
+[admins."2"]
+name = "Bo"
+email = "bo@example.com"
+decision = "fallback"
+
+[admins."3"]
+name = "Cy"
+email = "cy@example.com"
+decision = "invite"
+
+[fields.contact."plan name"]
+type = "string"
+decision = "attribute"
+name = "planNameStr"
+
+[fields.conversation."linked thing"]
+type = "relationship"
+decision = "archive"
+
+[segments."s1"]
+in_use = false
+
+[buckets]
+macros = "archive"
+
+[prerequisites.brands]
+create = true
+"#;
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[tokio::test]
+async fn mapping_toml_round_trips_every_kind_of_decision() {
+    let tmp = TempState::new("roundtrip");
+    let first = Ledger::open(&tmp.dir("a")).unwrap();
+    let edited = tmp.dir("edited.toml");
+    write(&edited, EDITED);
+    let applied = import_toml(&first, &edited).await.unwrap();
+    assert_eq!(applied, 9);
+
+    let exported = tmp.dir("a").join(MAPPING_FILE);
+    export_toml(&first, &exported).unwrap();
+    let mode = std::fs::metadata(&exported).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "mapping.toml holds e-mails: owner only"
+    );
+
+    let second = Ledger::open(&tmp.dir("b")).unwrap();
+    import_toml(&second, &exported).await.unwrap();
+    assert_eq!(
+        admin_mappings(&first).await.unwrap(),
+        admin_mappings(&second).await.unwrap()
+    );
+    assert_eq!(
+        field_mappings(&first).await.unwrap(),
+        field_mappings(&second).await.unwrap()
+    );
+
+    let d = Decisions::load(&second).unwrap();
+    assert_eq!(d.user_for_admin("1"), Some("u-ada"));
+    assert_eq!(d.user_for_admin("2"), Some("u-fallback"));
+    // An invitation has no user until the users phase has sent it.
+    assert_eq!(d.user_for_admin("3"), None);
+    assert_eq!(d.segment_in_use("s1"), Some(false));
+    assert_eq!(d.bucket("macros"), Bucket::Archive);
+    assert_eq!(d.bucket("contacts"), Bucket::Migrate);
+    assert_eq!(
+        decisions::prerequisite_allowed(&second, "brands").unwrap(),
+        Some(true)
+    );
+    let contact = d.fields("contact");
+    assert_eq!(contact.len(), 1);
+    assert_eq!(
+        contact[0].decision,
+        FieldDecision::Attribute {
+            name: "planNameStr".into()
+        }
+    );
+    assert_eq!(d.fields("conversation")[0].decision, FieldDecision::Archive);
+}
+
+#[tokio::test]
+async fn an_invited_admin_maps_to_the_user_the_users_phase_created() {
+    let tmp = TempState::new("invite");
+    let ledger = Ledger::open(&tmp.dir("s")).unwrap();
+    let file = tmp.dir("m.toml");
+    write(&file, EDITED);
+    import_toml(&ledger, &file).await.unwrap();
+    ledger
+        .ensure_pending("admins", vec!["3".into()])
+        .await
+        .unwrap();
+    ledger.mark_done("admins", "3", "u-cy").unwrap();
+    ledger.flush().await.unwrap();
+    assert_eq!(
+        Decisions::load(&ledger).unwrap().user_for_admin("3"),
+        Some("u-cy")
+    );
+}
+
+#[tokio::test]
+async fn an_unresolved_entry_never_overrides_a_decision_and_is_commented_on_export() {
+    let tmp = TempState::new("unresolved");
+    let ledger = Ledger::open(&tmp.dir("s")).unwrap();
+    let unresolved = AdminMapping {
+        admin_id: "9".into(),
+        name: "Nobody".into(),
+        email: "nobody@example.com".into(),
+        suggestion: None,
+        decision: AdminDecision::Unresolved,
+    };
+    ledger
+        .put_decision("admin:9", &serde_json::to_value(&unresolved).unwrap())
+        .await
+        .unwrap();
+    let path = tmp.dir("s").join(MAPPING_FILE);
+    export_toml(&ledger, &path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("# UNRESOLVED: no Kustomer user has nobody@example.com"),
+        "{text}"
+    );
+
+    decide_admin(&ledger, "9", AdminDecision::Fallback)
+        .await
+        .unwrap();
+    // The stale file still says "unresolved": reading it must not undo the decision.
+    assert_eq!(import_toml(&ledger, &path).await.unwrap(), 0);
+    let admins = admin_mappings(&ledger).await.unwrap();
+    assert_eq!(admins[0].decision, AdminDecision::Fallback);
+
+    // An edit in the file is honoured.
+    let edited = text.replace(
+        "decision = \"unresolved\"",
+        "decision = \"user\"\nuser_id = \"u-9\"",
+    );
+    std::fs::write(&path, edited).unwrap();
+    assert_eq!(import_toml(&ledger, &path).await.unwrap(), 1);
+    assert_eq!(
+        Decisions::load(&ledger).unwrap().user_for_admin("9"),
+        Some("u-9")
+    );
+}
+
+#[tokio::test]
+async fn a_field_named_without_a_type_suffix_is_refused_with_its_place() {
+    let tmp = TempState::new("suffix");
+    let ledger = Ledger::open(&tmp.dir("s")).unwrap();
+    let path = tmp.dir("m.toml");
+    write(
+        &path,
+        "[fields.company.\"seats\"]\ndecision = \"attribute\"\nname = \"seats\"\n",
+    );
+    let err = import_toml(&ledger, &path).await.unwrap_err();
+    assert!(matches!(err, DecisionError::Invalid { .. }), "{err}");
+    assert!(err.to_string().contains("fields.company.seats"), "{err}");
+    assert!(field_mappings(&ledger).await.unwrap().is_empty());
+
+    write(&path, "[admins.\"1\"]\ndecision = \"user\"\n");
+    let err = import_toml(&ledger, &path).await.unwrap_err();
+    assert!(err.to_string().contains("needs user_id"), "{err}");
+}
+
+#[tokio::test]
+async fn single_decisions_need_a_known_record_and_a_typed_name() {
+    let tmp = TempState::new("single");
+    let ledger = Ledger::open(&tmp.dir("s")).unwrap();
+    assert!(matches!(
+        decide_admin(&ledger, "404", AdminDecision::Invite).await,
+        Err(DecisionError::Unknown(_))
+    ));
+    let file = tmp.dir("m.toml");
+    write(&file, EDITED);
+    import_toml(&ledger, &file).await.unwrap();
+    assert!(matches!(
+        decide_field(
+            &ledger,
+            "contact",
+            "plan name",
+            FieldDecision::Attribute {
+                name: "plan".into()
+            }
+        )
+        .await,
+        Err(DecisionError::BadAttributeName(_))
+    ));
+    decide_field(
+        &ledger,
+        "contact",
+        "plan name",
+        FieldDecision::Attribute {
+            name: "planTxt".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let stored = ledger
+        .read(|r| r.decision("field:contact:plan name"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored["decision"],
+        json!({"decision": "attribute", "name": "planTxt"})
+    );
+}

@@ -1,0 +1,143 @@
+//! Phases Companies and Customers against both simulators over loopback: the Intercom workspace
+//! is extracted for real, then the phases load it into the Kustomer simulator, whose ground truth
+//! (`/__sim/truth`, `/__sim/records/{type}`) is what the assertions read.
+
+mod people;
+
+use i2k::engine::load::{companies, customers};
+use i2k::engine::verify;
+use i2k::sim::SizePreset;
+use people::{Setup, get_json, post_count, setup};
+use serde_json::{Value, json};
+
+async fn load(s: &Setup) {
+    companies::run(&s.ctx).await.unwrap();
+    customers::run(&s.ctx).await.unwrap();
+    s.ctx.ledger.flush().await.unwrap();
+}
+
+fn count(truth: &Value, name: &str) -> u64 {
+    truth["counts"][name].as_u64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn companies_and_customers_migrate_once_with_counts_equal_to_the_truth() {
+    let s = setup(SizePreset::Tiny, "", 11).await;
+    // The operator carries one contact attribute (what the decisions module stores).
+    let attr = s.first_contact_attribute().await;
+    load(&s).await;
+
+    let source = get_json(&format!("{}/__sim/truth", s.intercom.url)).await;
+    let truth = get_json(&format!("{}/__sim/truth", s.kustomer.url)).await;
+    assert_eq!(count(&truth, "customers"), count(&source, "contacts"));
+    assert_eq!(count(&truth, "companies"), count(&source, "companies"));
+    assert_eq!(count(&truth, "tags"), count(&source, "tags"));
+    assert_eq!(truth["duplicates"], json!({}), "{}", truth["duplicates"]);
+    let v = verify::verify(&s.ctx.ledger, &s.ctx.kustomer)
+        .await
+        .unwrap();
+    for object in ["companies", "contacts", "tags"] {
+        let t = v.types.iter().find(|t| t.object == object).unwrap();
+        assert!(t.agrees && t.target.is_some(), "{t:?}");
+    }
+    assert_eq!(v.samples.len(), 2 * verify::SAMPLE_SIZE);
+    assert!(
+        v.samples.iter().all(|s| s.mismatches.is_empty()),
+        "{:#?}",
+        v.samples
+    );
+
+    // One customer, field by field, against its Intercom contact.
+    let records = get_json(&format!("{}/__sim/records/customers", s.kustomer.url)).await;
+    let with_company = records["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["relationships"]["company"].is_string())
+        .expect("some customer links a company");
+    let ext = with_company["attributes"]["externalId"].as_str().unwrap();
+    let contact: Value = s.source("contacts", ext);
+    let a = &with_company["attributes"];
+    if let Some(email) = contact["email"].as_str() {
+        assert_eq!(a["emails"], json!([{"type": "other", "email": email}]));
+    }
+    let company = contact["companies"]["data"][0]["id"].as_str().unwrap();
+    let company_target = s.ctx.ledger.target_id("companies", company).unwrap();
+    assert_eq!(
+        with_company["relationships"]["company"].as_str(),
+        company_target.as_deref()
+    );
+    assert_eq!(
+        a["createdAt"],
+        json!(i2k::timefmt::unix_to_iso(
+            contact["created_at"].as_i64().unwrap()
+        ))
+    );
+    assert!(a["importedAt"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert_eq!(a["custom"]["intercomRoleStr"], contact["role"]);
+    if let Some((source_name, kustomer_name)) = &attr {
+        let with_value = records["data"].as_array().unwrap().iter().find(|r| {
+            let c: Value = s.source("contacts", r["attributes"]["externalId"].as_str().unwrap());
+            c["custom_attributes"][source_name].is_string()
+        });
+        if let Some(r) = with_value {
+            let c: Value = s.source("contacts", r["attributes"]["externalId"].as_str().unwrap());
+            assert_eq!(
+                r["attributes"]["custom"][kustomer_name],
+                c["custom_attributes"][source_name]
+            );
+        }
+    }
+
+    // A second run creates nothing.
+    let posts_before = post_count(&truth);
+    load(&s).await;
+    let again = get_json(&format!("{}/__sim/truth", s.kustomer.url)).await;
+    assert_eq!(again["counts"], truth["counts"]);
+    assert_eq!(post_count(&again), posts_before, "{}", again["requests"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_injected_faults_nothing_is_lost_and_nothing_is_duplicated() {
+    let s = setup(
+        SizePreset::Tiny,
+        "kustomer.5xx=0.05,kustomer.timeout=0.02,kustomer.reset=0.02",
+        12,
+    )
+    .await;
+    load(&s).await;
+    let source = get_json(&format!("{}/__sim/truth", s.intercom.url)).await;
+    let truth = get_json(&format!("{}/__sim/truth", s.kustomer.url)).await;
+    assert_eq!(count(&truth, "customers"), count(&source, "contacts"));
+    assert_eq!(count(&truth, "companies"), count(&source, "companies"));
+    assert_eq!(truth["duplicates"], json!({}), "{}", truth["duplicates"]);
+    let counters = s.ctx.ledger.counters();
+    for kind in ["companies", "contacts", "tags"] {
+        let c = counters.target(kind);
+        assert_eq!(c.failed + c.pending + c.sent, 0, "{kind}: {c:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_requests_carry_at_least_90_records_on_the_small_preset() {
+    let s = setup(SizePreset::Small, "", 13).await;
+    load(&s).await;
+    let truth = get_json(&format!("{}/__sim/truth", s.kustomer.url)).await;
+    let records = count(&truth, "customers") + count(&truth, "companies");
+    let bulk_posts: u64 = ["POST /v1/customers/bulk", "POST /v1/companies/bulk"]
+        .iter()
+        .map(|r| truth["requests"][r]["count"].as_u64().unwrap_or(0))
+        .sum();
+    let per_request = records as f64 / bulk_posts as f64;
+    eprintln!(
+        "records per bulk request: {per_request:.1} ({records} records / {bulk_posts} requests)"
+    );
+    assert!(per_request >= 90.0, "{per_request}");
+    let throttled: u64 = truth["requests"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|r| r["throttled"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(throttled, 0);
+}

@@ -1,0 +1,509 @@
+//! Key handling of the console as a specification: screen switching, help generated from the live
+//! keymap, `/` filters, editing swallowing keys, quitting, mapping gates on the run, error-screen
+//! actions, and keymap loading (user overrides, errors that name the line).
+
+#[path = "support/tui_fixtures.rs"]
+mod fixtures;
+
+use fixtures::*;
+use i2k::engine::model::{AdminDecision, Command, FieldDecision, RecordRef, RunState};
+use i2k::tui::app::ListId;
+use i2k::tui::keymap::{Action, Keymap, Layer};
+use i2k::tui::{App, AppOptions, FailureFilter, Request, Screen, Update};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+fn help_text(app: &App) -> String {
+    app.help_lines()
+        .iter()
+        .map(|l| l.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn digits_switch_screens_in_wizard_order() {
+    let mut app = loaded_app();
+    assert_eq!(app.screen(), Screen::Connect);
+    for (digit, screen) in "1234567".chars().zip(Screen::ALL) {
+        press(&mut app, &digit.to_string());
+        assert_eq!(app.screen(), screen);
+        assert!(
+            !app.is_editing(),
+            "{screen:?} opened with a field in edit mode"
+        );
+    }
+    press(&mut app, "3");
+    assert_eq!(app.screen(), Screen::Prerequisites);
+}
+
+#[test]
+fn help_lists_the_live_bindings_of_the_screen() {
+    let mut app = loaded_app();
+    press(&mut app, "5?");
+    assert!(app.is_help_open());
+    let text = help_text(&app);
+    assert!(text.contains("Run screen"), "{text}");
+    assert!(text.contains("Start the migration"), "{text}");
+    assert!(text.contains("Everywhere"), "{text}");
+    assert!(
+        !text.contains("Retry this record"),
+        "errors keys leak into Run help: {text}"
+    );
+    press_key(&mut app, KeyCode::Esc);
+    assert!(!app.is_help_open());
+
+    let mut keymap = Keymap::builtin().unwrap();
+    keymap
+        .merge_user(
+            "[run]\nkeys = [{ on = \"g\", run = \"start_run\", desc = \"Go!\" }]\n",
+            "user",
+        )
+        .unwrap();
+    let mut app = App::new(keymap, AppOptions::default());
+    press(&mut app, "5?");
+    let text = help_text(&app);
+    assert!(text.contains("g") && text.contains("Go!"), "{text}");
+}
+
+#[test]
+fn slash_filters_the_focused_list_and_esc_clears_it() {
+    let mut app = loaded_app();
+    press(&mut app, "2/");
+    assert!(app.is_editing());
+    press(&mut app, "conv");
+    assert_eq!(
+        app.visible(ListId::Scope).len(),
+        2,
+        "conversations, conversation_parts"
+    );
+    press_key(&mut app, KeyCode::Enter);
+    assert!(!app.is_editing());
+    assert_eq!(app.filter_text(ListId::Scope), Some("conv"));
+    let text = render(&mut app, 80, 24);
+    assert!(text.contains("/conv · 2 of 13"), "{text}");
+    assert!(!text.contains("companies"), "{text}");
+    press_key(&mut app, KeyCode::Esc);
+    assert_eq!(app.visible(ListId::Scope).len(), 13);
+
+    press(&mut app, "/!migrate");
+    press_key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.visible(ListId::Scope).len(),
+        2,
+        "archive and manual rows remain"
+    );
+}
+
+#[test]
+fn editing_a_field_swallows_digits_and_letters() {
+    let mut app = loaded_app();
+    press(&mut app, "2h");
+    assert!(app.is_editing());
+    let requests = press(&mut app, "6q?");
+    assert!(requests.is_empty());
+    assert_eq!(app.screen(), Screen::Scope);
+    assert!(!app.should_quit() && !app.is_help_open());
+    // "6q?" is not a number of months: the field stays open and says why.
+    assert!(press_key(&mut app, KeyCode::Enter).is_empty());
+    assert!(app.is_editing());
+    // The field opened with the current window (24) followed by what was typed.
+    for _ in 0.."246q?".len() {
+        press_key(&mut app, KeyCode::Backspace);
+    }
+    press(&mut app, "12");
+    assert_eq!(
+        press_key(&mut app, KeyCode::Enter),
+        vec![Request::SetHistoryMonths(Some(12))]
+    );
+    assert!(!app.is_editing());
+}
+
+#[test]
+fn q_quits_at_once_when_idle() {
+    let mut app = app();
+    assert_eq!(press(&mut app, "q"), vec![Request::Quit]);
+    assert!(app.should_quit());
+}
+
+#[test]
+fn q_asks_first_while_a_run_is_active() {
+    let mut app = loaded_app();
+    assert!(press(&mut app, "q").is_empty());
+    assert!(app.confirmation().is_some());
+    assert!(!app.should_quit());
+    assert!(press(&mut app, "n").is_empty());
+    assert!(!app.should_quit() && app.confirmation().is_none());
+    press(&mut app, "q");
+    assert_eq!(press(&mut app, "y"), vec![Request::Quit]);
+    assert!(app.should_quit());
+}
+
+#[test]
+fn run_does_not_start_while_mappings_are_unresolved_unless_defaults_are_accepted() {
+    let mut app = loaded_app();
+    let mut idle = snapshot();
+    idle.state = RunState::Idle;
+    app.apply(Update::Snapshot(idle));
+    assert_eq!(app.unresolved(), 4);
+    assert!(press(&mut app, "5s").is_empty());
+    let question = app.confirmation().unwrap().question.clone();
+    assert!(
+        question.contains("4 mapping items are unresolved"),
+        "{question}"
+    );
+    assert!(press(&mut app, "n").is_empty());
+
+    // Resolve everything by hand: the run starts without a question.
+    press(&mut app, "4j");
+    assert_eq!(
+        press(&mut app, "i"),
+        vec![Request::DecideAdmin {
+            admin_id: "a2".into(),
+            decision: AdminDecision::Invite
+        }]
+    );
+    press(&mut app, "jf");
+    press_key(&mut app, KeyCode::Tab);
+    press(&mut app, "ja");
+    press(&mut app, "j");
+    press_key(&mut app, KeyCode::Enter);
+    let requests = press_key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        requests,
+        vec![Request::DecideField {
+            model: "company".into(),
+            source_name: "renewal_date".into(),
+            decision: FieldDecision::Attribute {
+                name: "renewalDateAt".into()
+            }
+        }]
+    );
+    assert_eq!(app.unresolved(), 0);
+    app.apply(Update::Prerequisites(vec![]));
+    assert_eq!(press(&mut app, "5s"), vec![Request::StartRun]);
+}
+
+#[test]
+fn accepting_defaults_at_start_sends_both_requests() {
+    let mut app = loaded_app();
+    let mut idle = snapshot();
+    idle.state = RunState::Idle;
+    app.apply(Update::Snapshot(idle));
+    press(&mut app, "5s");
+    assert_eq!(
+        press(&mut app, "y"),
+        vec![Request::AcceptDefaults, Request::StartRun]
+    );
+    assert_eq!(app.screen(), Screen::Run);
+}
+
+#[test]
+fn attribute_rename_keeps_the_type_suffix() {
+    let mut app = loaded_app();
+    press(&mut app, "4");
+    press_key(&mut app, KeyCode::Tab);
+    press(&mut app, "j");
+    press_key(&mut app, KeyCode::Enter);
+    for _ in 0.."seatsNum".len() {
+        press_key(&mut app, KeyCode::Backspace);
+    }
+    press(&mut app, "seatCountStr");
+    assert!(press_key(&mut app, KeyCode::Enter).is_empty());
+    assert!(app.is_editing(), "a Str name for a number field is refused");
+    for _ in 0..3 {
+        press_key(&mut app, KeyCode::Backspace);
+    }
+    press(&mut app, "Num");
+    assert_eq!(
+        press_key(&mut app, KeyCode::Enter),
+        vec![Request::DecideField {
+            model: "contact".into(),
+            source_name: "seats".into(),
+            decision: FieldDecision::Attribute {
+                name: "seatCountNum".into()
+            }
+        }]
+    );
+}
+
+#[test]
+fn admin_picker_filters_users_and_maps_the_chosen_one() {
+    let mut app = loaded_app();
+    press(&mut app, "4jj");
+    press_key(&mut app, KeyCode::Enter);
+    press(&mut app, "cy");
+    assert_eq!(
+        press_key(&mut app, KeyCode::Enter),
+        vec![Request::DecideAdmin {
+            admin_id: "a3".into(),
+            decision: AdminDecision::User {
+                user_id: "u3".into(),
+                email: "cy@acme.test".into()
+            }
+        }]
+    );
+    assert!(!app.is_editing());
+}
+
+#[test]
+fn errors_screen_filters_retries_skips_and_jumps_to_the_mapping() {
+    let mut app = loaded_app();
+    press(&mut app, "6");
+    let requests = press(&mut app, "e");
+    let filter = FailureFilter {
+        class: Some(i2k::engine::model::ErrorClass::Rejected),
+        ..Default::default()
+    };
+    assert_eq!(requests, vec![Request::LoadFailures { filter }]);
+    assert_eq!(app.shown_failures().len(), 2);
+    press(&mut app, "R");
+    let retry = press(&mut app, "y");
+    match &retry[..] {
+        [Request::Engine(Command::Retry { records })] => assert_eq!(records.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    press(&mut app, "c");
+    assert_eq!(app.shown_failures().len(), 5);
+
+    press(&mut app, "jjj");
+    let record = RecordRef {
+        object: "contacts".into(),
+        source_id: "64a0c2aa".into(),
+    };
+    assert_eq!(
+        press_key(&mut app, KeyCode::Enter),
+        vec![Request::LoadFailureDetail {
+            record: record.clone()
+        }]
+    );
+    app.apply(Update::FailureDetail(failure_detail()));
+    press_key(&mut app, KeyCode::Esc);
+    press(&mut app, "m");
+    assert_eq!(app.screen(), Screen::Mapping);
+    assert_eq!(app.selected_index(ListId::Fields), Some(1), "contact.seats");
+
+    press(&mut app, "6S");
+    assert!(app.is_editing());
+    assert!(
+        press_key(&mut app, KeyCode::Enter).is_empty(),
+        "a reason is required"
+    );
+    press(&mut app, "duplicate of 64a0c1e9");
+    assert_eq!(
+        press_key(&mut app, KeyCode::Enter),
+        vec![Request::Engine(Command::Skip {
+            records: vec![record],
+            reason: "duplicate of 64a0c1e9".into()
+        })]
+    );
+}
+
+#[test]
+fn rate_share_and_pause_are_sent_to_the_engine() {
+    let mut app = loaded_app();
+    press(&mut app, "5");
+    assert_eq!(
+        press(&mut app, "+"),
+        vec![Request::Engine(Command::SetRateShare { share: 0.85 })]
+    );
+    assert_eq!(press(&mut app, "p"), vec![Request::Engine(Command::Pause)]);
+    let mut paused = snapshot();
+    paused.state = RunState::Paused;
+    app.apply(Update::Snapshot(paused));
+    assert_eq!(press(&mut app, "p"), vec![Request::Engine(Command::Resume)]);
+}
+
+#[test]
+fn read_only_console_changes_nothing() {
+    let mut app = App::new(
+        Keymap::builtin().unwrap(),
+        AppOptions {
+            read_only: true,
+            ..Default::default()
+        },
+    );
+    app.apply(scope());
+    assert!(press(&mut app, "2b").is_empty());
+    assert!(app.notice().unwrap().contains("Read-only"));
+}
+
+#[test]
+fn user_keymap_overrides_only_the_key_it_names() {
+    let dir = std::env::temp_dir().join(format!("i2k-keymap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("keymap.toml"),
+        "[run]\nkeys = [\n  { on = \"s\", run = \"pause_resume\" },\n]\n",
+    )
+    .unwrap();
+    let keymap = Keymap::load(Some(&dir)).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let builtin = Keymap::builtin().unwrap();
+    let s = KeyEvent::new(KeyCode::Char('s'), KeyModifiers::NONE);
+    let p = KeyEvent::new(KeyCode::Char('p'), KeyModifiers::NONE);
+    assert_eq!(keymap.action(Layer::Run, &s), Some(Action::PauseResume));
+    assert_eq!(keymap.action(Layer::Run, &p), Some(Action::PauseResume));
+    // The description falls back to the default one for the action.
+    let desc = keymap
+        .bindings(Layer::Run)
+        .find(|b| b.key.to_string() == "s")
+        .unwrap()
+        .desc
+        .clone();
+    assert_eq!(desc, "Pause / resume");
+    // Everything else is untouched.
+    for layer in [Layer::Global, Layer::Errors, Layer::Mapping] {
+        assert!(keymap.bindings(layer).eq(builtin.bindings(layer)));
+    }
+    assert_eq!(
+        keymap.bindings(Layer::Run).count(),
+        builtin.bindings(Layer::Run).count()
+    );
+}
+
+#[test]
+fn noop_frees_a_default_key() {
+    let mut keymap = Keymap::builtin().unwrap();
+    keymap
+        .merge_user(
+            "[global]\nkeys = [{ on = \"q\", run = \"noop\" }]\n",
+            "user",
+        )
+        .unwrap();
+    let mut app = App::new(keymap, AppOptions::default());
+    assert!(press(&mut app, "q").is_empty());
+    assert!(!app.should_quit());
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(app.handle_key(ctrl_c), vec![Request::Quit]);
+}
+
+#[test]
+fn invalid_keymap_errors_name_the_line() {
+    let cases = [
+        (
+            "[run]\nkeys = [\n  { on = \"s\", run = \"start_run\" },\n  { on = \"x\", run = \"launch\" },\n]\n",
+            4,
+            "launch",
+        ),
+        (
+            "[run]\nkeys = [\n  { on = \"ctrl-\", run = \"start_run\" },\n]\n",
+            3,
+            "not a key",
+        ),
+        ("\n\n[runn]\nkeys = []\n", 3, "runn"),
+        (
+            "[errors]\nkeys = [\n  { on = \"r\", run = \"retry_one\" },\n  { on = \"r\", run = \"retry_shown\" },\n]\n",
+            4,
+            "bound twice",
+        ),
+        (
+            "[run]\nkeys = [ { on = \"s\" run = \"start_run\" } ]\n",
+            2,
+            "",
+        ),
+    ];
+    for (text, line, words) in cases {
+        let mut keymap = Keymap::builtin().unwrap();
+        let err = keymap
+            .merge_user(text, "/home/op/.config/i2k/keymap.toml")
+            .unwrap_err();
+        let message = err.to_string();
+        assert_eq!(err.line(), Some(line), "{message}");
+        assert!(message.contains(&format!("line {line}")), "{message}");
+        assert!(message.contains("keymap.toml"), "{message}");
+        assert!(message.contains(words), "{message}");
+    }
+}
+
+#[test]
+fn builtin_keymap_binds_every_screen_and_describes_every_key() {
+    let keymap = Keymap::builtin().unwrap();
+    for layer in [
+        Layer::Global,
+        Layer::Connect,
+        Layer::Scope,
+        Layer::Prerequisites,
+        Layer::Mapping,
+        Layer::Run,
+        Layer::Errors,
+        Layer::Summary,
+    ] {
+        assert!(keymap.bindings(layer).count() > 0, "{layer:?}");
+        assert!(
+            keymap.bindings(layer).all(|b| !b.desc.is_empty()),
+            "{layer:?}"
+        );
+    }
+}
+
+#[test]
+fn every_size_from_tiny_to_large_draws_without_panicking() {
+    let mut app = loaded_app();
+    app.apply(summary());
+    app.apply(Update::FailureDetail(failure_detail()));
+    for screen in "1234567".chars() {
+        press(&mut app, &screen.to_string());
+        for (w, h) in [
+            (1, 1),
+            (20, 5),
+            (59, 15),
+            (60, 16),
+            (80, 24),
+            (81, 25),
+            (120, 30),
+            (250, 80),
+        ] {
+            render(&mut app, w, h);
+        }
+    }
+    press(&mut app, "?");
+    render(&mut app, 60, 16);
+}
+
+#[test]
+fn a_busy_frame_draws_quickly() {
+    // 100,000 failures and a full log: the lists are virtualised, so a frame stays cheap.
+    let mut app = loaded_app();
+    let base = failures();
+    let many: Vec<_> = (0..100_000)
+        .map(|i| {
+            let mut f = base[i % base.len()].clone();
+            f.record.source_id = format!("{i:08x}");
+            f
+        })
+        .collect();
+    app.apply(Update::Failures(many));
+    for i in 0..600 {
+        app.apply(Update::Event(i2k::engine::model::Event::Log {
+            level: i2k::engine::model::LogLevel::Info,
+            message: format!("batch {i} loaded"),
+        }));
+    }
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 48)).unwrap();
+    for screen in ["5", "6"] {
+        press(&mut app, screen);
+        let frames = 20;
+        let start = std::time::Instant::now();
+        for _ in 0..frames {
+            terminal.draw(|f| app.draw(f)).unwrap();
+        }
+        let per_frame = start.elapsed() / frames;
+        eprintln!("screen {screen}: {per_frame:?} per frame at 160x48");
+        assert!(per_frame.as_millis() < 250, "{per_frame:?}");
+    }
+}
+
+#[test]
+fn logs_go_to_a_private_file_in_the_state_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("i2k-log-{}", std::process::id()));
+    let guard = i2k::tui::init_file_logging(&dir).unwrap();
+    tracing::info!("console started for the log test");
+    drop(guard);
+    let path = dir.join(i2k::tui::logging::LOG_FILE);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(text.contains("console started for the log test"), "{text}");
+    assert_eq!(mode, 0o600);
+}
