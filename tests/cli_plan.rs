@@ -182,3 +182,44 @@ async fn doctor_reports_the_workspace_and_names_a_wrong_token() {
     assert!(stderr.contains("Intercom refused the token"), "{stderr}");
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[tokio::test]
+async fn doctor_passes_with_both_connections_and_exits_0() {
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let intercom = spawn(Config::new(42, SizePreset::Tiny), loopback)
+        .await
+        .unwrap();
+    let agents = i2k::sim::intercom::admin_identities(42, SizePreset::Tiny);
+    let kustomer = i2k::sim::kustomer::spawn(i2k::sim::kustomer::Config::new(42, agents), loopback)
+        .await
+        .unwrap();
+    let home = temp("doctor-ok");
+    let out = i2k(
+        &[
+            "doctor",
+            "--intercom-url",
+            &intercom.url,
+            "--kustomer-url",
+            &kustomer.url,
+        ],
+        &home,
+        &[
+            ("INTERCOM_TOKEN", &intercom.token),
+            ("KUSTOMER_API_KEY", &kustomer.token),
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("✓ intercom") && lines[0].contains("API 2.16"),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with("✓ kustomer") && lines[1].contains("roles"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&intercom.token) && !stdout.contains(&kustomer.token));
+    let _ = std::fs::remove_dir_all(&home);
+}
