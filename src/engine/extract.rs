@@ -260,14 +260,10 @@ impl<'a> Extractor<'a> {
     /// Handles a listing-level failure: an auth refusal ends the run, anything else is noted and
     /// the run goes on with the other listings.
     fn listing_failed(&self, listing: &str, err: IntercomError) -> Result<(), ExtractError> {
-        if let Some(api) = err.api()
-            && api.is_auth()
-        {
-            let IntercomError::Api(api) = err else {
-                unreachable!("checked above")
-            };
-            return Err(ExtractError::Refused(api));
-        }
+        let err = match err {
+            IntercomError::Api(api) if api.is_auth() => return Err(ExtractError::Refused(api)),
+            other => other,
+        };
         let message = format!("{listing}: {err}");
         let _ = self.ledger.add_warning(listing, None, &message);
         lock(&self.summary).incomplete.push(message);
@@ -1128,6 +1124,8 @@ pub struct BenchFigures {
     pub conversation_budget_ratio: f64,
     /// Budget used ÷ allowed over the whole extraction.
     pub overall_budget_ratio: f64,
+    /// Requests the simulator answered 429 (pacing should keep this at 0).
+    pub throttled: u64,
     /// Whether `plan` counts equal the simulator's ground truth for every type.
     pub counts_match_truth: bool,
 }
@@ -1148,8 +1146,8 @@ impl BenchFigures {
                 self.conversation_requests, self.conversation_secs, self.conversation_budget_ratio
             ),
             format!(
-                "  whole extraction: budget used ÷ allowed = {:.2}; counts match the ground truth: {}",
-                self.overall_budget_ratio, self.counts_match_truth
+                "  whole extraction: budget used ÷ allowed = {:.2}; 429s: {}; counts match the ground truth: {}",
+                self.overall_budget_ratio, self.throttled, self.counts_match_truth
             ),
         ]
     }
@@ -1194,6 +1192,10 @@ pub async fn bench_extraction(
         .types
         .iter()
         .all(|row| truth["counts"][&row.object].as_u64() == Some(row.count));
+    let served: Value = reqwest::get(format!("{}/__sim/requests", sim.url))
+        .await?
+        .json()
+        .await?;
     sim.shutdown().await;
     Ok(BenchFigures {
         size: size.to_string(),
@@ -1206,6 +1208,7 @@ pub async fn bench_extraction(
         conversation_budget_ratio: summary.conversation_requests as f64
             / allowed(summary.conversation_elapsed.as_secs_f64()),
         overall_budget_ratio: summary.requests as f64 / allowed(summary.elapsed.as_secs_f64()),
+        throttled: served["throttled"].as_u64().unwrap_or(0),
         counts_match_truth,
     })
 }
