@@ -223,3 +223,36 @@ async fn doctor_passes_with_both_connections_and_exits_0() {
     assert!(!stdout.contains(&intercom.token) && !stdout.contains(&kustomer.token));
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[tokio::test]
+async fn extract_with_a_refused_token_exits_2_naming_the_problem() {
+    let sim = spawn(
+        Config::new(42, SizePreset::Tiny),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .unwrap();
+    let home = temp("refused");
+    let state = home.join("s").to_string_lossy().to_string();
+    let out = i2k(
+        &[
+            "extract",
+            "--plain",
+            "--state",
+            &state,
+            "--intercom-url",
+            &sim.url,
+        ],
+        &home,
+        &[("INTERCOM_TOKEN", "not-the-token")],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Intercom refused the token"), "{stderr}");
+    assert!(
+        !stderr.contains("not-the-token"),
+        "the token is never printed"
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}
