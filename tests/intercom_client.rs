@@ -130,7 +130,8 @@ async fn page_numbered_lists_and_whole_lists_return_everything() {
 
 #[tokio::test]
 async fn the_scroll_restarts_from_the_start_when_it_expires_mid_listing() {
-    let mut config = Config::new(5, SizePreset::Tiny);
+    // `small` fills a whole first page (100): a 404 after a full page means the scroll was lost.
+    let mut config = Config::new(5, SizePreset::Small);
     config.scroll_idle = Duration::from_millis(300);
     let (handle, client) = sim(config).await;
     let mut pager = client.pager(Listing::CompaniesScroll, None);
@@ -240,7 +241,8 @@ async fn attachments_download_while_their_url_is_fresh_and_not_after() {
         .map(|b| format!("{b:02x}"))
         .collect();
     assert_eq!(got.sha256, hex);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Expiry is checked in whole seconds: wait the lifetime plus more than a second.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
     let late = client.download(&url, &dir.join("late")).await;
     assert!(late.is_err(), "an expired URL is refused");
     drop(handle);
@@ -270,4 +272,44 @@ async fn a_listing_whose_cursor_repeats_ends_with_a_warning() {
     assert_eq!(pages.len(), 2, "the repeat is seen on the second page");
     assert!(pages[1].warnings[0].contains("second time"));
     assert!(pages[1].position.is_none());
+}
+
+/// A scroll server as the real API behaves at the end: a short page, then 404 for its param.
+async fn scroll_server(first_page: usize) -> i2k::sim::SimHandle {
+    use axum::extract::Query;
+    use std::collections::HashMap;
+    let router = axum::Router::new().route(
+        "/companies/scroll",
+        axum::routing::get(move |Query(q): Query<HashMap<String, String>>| async move {
+            if first_page == 0 || q.contains_key("scroll_param") {
+                let body = json!({"type": "error.list", "errors": [{"code": "not_found", "message": "scroll expired"}]});
+                return (axum::http::StatusCode::NOT_FOUND, axum::Json(body));
+            }
+            let data: Vec<Value> = (0..first_page)
+                .map(|i| json!({"type": "company", "id": format!("co{i}")}))
+                .collect();
+            let body = json!({"type": "list", "data": data, "pages": null, "total_count": null, "scroll_param": "p1"});
+            (axum::http::StatusCode::OK, axum::Json(body))
+        }),
+    );
+    i2k::sim::SimHandle::serve(router, loopback(), "t".into())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_404_after_a_short_scroll_page_or_on_an_empty_workspace_ends_the_listing() {
+    let handle = scroll_server(37).await;
+    let client = IntercomClient::connect(&handle.url, Secret::new("t"), 1667).unwrap();
+    let pages = drain(&mut client.pager(Listing::CompaniesScroll, None)).await;
+    assert_eq!(ids(&pages).len(), 37);
+    assert!(
+        pages.iter().all(|p| !p.restarted),
+        "a short page then 404 is the end"
+    );
+
+    let empty = scroll_server(0).await;
+    let client = IntercomClient::connect(&empty.url, Secret::new("t"), 1667).unwrap();
+    let pages = drain(&mut client.pager(Listing::CompaniesScroll, None)).await;
+    assert!(ids(&pages).is_empty());
 }

@@ -8,9 +8,10 @@ use crate::cli::{DoctorArgs, EXIT_BAD_INPUT};
 use crate::commands::Context;
 use crate::config::{INTERCOM_TOKEN_ENV, INTERCOM_VERSION, KUSTOMER_TOKEN_ENV};
 use crate::engine::model::{CheckStatus, ConnectionInfo};
-use crate::http::{ApiError, ApiSide, ClientConfig, Secret};
+use crate::http::{ApiClient, ApiError, ApiSide, ClientConfig, GateConfig, RateGate, Secret};
 use crate::intercom::IntercomClient;
 use crate::intercom::client::DEFAULT_RATE_PER_WINDOW;
+use crate::kustomer::KustomerClient;
 
 pub async fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let endpoints = ctx.endpoints()?;
@@ -181,16 +182,28 @@ pub async fn check_kustomer(url: &str, token: Option<Secret>) -> ConnectionInfo 
         ));
         return info;
     };
-    match crate::kustomer::KustomerClient::connect(
-        url,
-        token,
+    let hint = token.hint();
+    let mut config = ClientConfig::new(ApiSide::Kustomer, url, token);
+    config.max_attempts = 2;
+    config.timeout = std::time::Duration::from_secs(15);
+    let gate = RateGate::new(GateConfig::kustomer(
         crate::kustomer::client::DEFAULT_RATE_LIMIT_PER_MINUTE,
         crate::kustomer::client::DEFAULT_RATE_SHARE,
-    ) {
-        Ok(client) => client.check_connection().await,
+    ));
+    let client = match ApiClient::new(config, gate) {
+        Ok(api) => KustomerClient::new(api),
         Err(e) => {
-            info.detail = Some(e.to_string());
-            info
+            info.detail = Some(explain("Kustomer", KUSTOMER_TOKEN_ENV, url, &e));
+            return info;
         }
+    };
+    let mut checked = client.check_connection().await;
+    checked.token = hint;
+    if checked.status == CheckStatus::Fail {
+        let reason = checked.detail.take().unwrap_or_default();
+        checked.detail = Some(format!(
+            "Kustomer check failed at {url}: {reason}; check {KUSTOMER_TOKEN_ENV}, --kustomer-org or --kustomer-url"
+        ));
     }
+    checked
 }

@@ -33,7 +33,7 @@ pub async fn run(ctx: &Context, args: ExtractArgs) -> anyhow::Result<ExitCode> {
     };
     let state = ctx.state_dir()?;
     let ledger = Ledger::open(&state)?;
-    let code = extract_with_progress(&client, &ledger, &state, args.plain).await?;
+    let code = extract_with_progress(&client, &ledger, &state, args.plain, false).await?;
     Ok(code)
 }
 
@@ -54,12 +54,14 @@ pub fn intercom_client(ctx: &Context) -> anyhow::Result<Option<IntercomClient>> 
     )?))
 }
 
-/// Runs an extraction showing progress, prints its summary, and says how the process should exit.
+/// Runs an extraction showing progress, prints its summary (on stderr when stdout is reserved for
+/// another command's output), and says how the process should exit.
 pub async fn extract_with_progress(
     client: &IntercomClient,
     ledger: &Ledger,
     state: &std::path::Path,
     plain: bool,
+    summary_on_stderr: bool,
 ) -> anyhow::Result<ExitCode> {
     let run_id = ledger.start_run("extract").await?;
     let control = Control::new();
@@ -81,7 +83,12 @@ pub async fn extract_with_progress(
     let _ = display.await;
     let (code, outcome) = match &result {
         Ok(summary) => {
-            print_summary(ledger, summary);
+            let text = summary_text(ledger, summary);
+            if summary_on_stderr {
+                eprint!("{text}");
+            } else {
+                print!("{text}");
+            }
             if summary.complete() {
                 (ExitCode::SUCCESS, "complete")
             } else {
@@ -114,38 +121,48 @@ pub async fn extract_with_progress(
     Ok(code)
 }
 
-fn print_summary(ledger: &Ledger, summary: &ExtractSummary) {
+fn summary_text(ledger: &Ledger, summary: &ExtractSummary) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let counters = ledger.counters();
-    println!(
+    let _ = writeln!(
+        out,
         "extracted in {:.1} s with {} Intercom requests",
         summary.elapsed.as_secs_f64(),
         summary.requests
     );
     for object in crate::engine::model::OBJECT_TYPES {
         let staged = summary.staged.get(object).copied().unwrap_or(0);
-        println!(
+        let _ = writeln!(
+            out,
             "  {object:<24} {:>9} in the ledger  ({staged} new or changed)",
             counters.source(object)
         );
     }
     for w in &summary.warnings {
-        println!("warning: {w}");
+        let _ = writeln!(out, "warning: {w}");
     }
     for listing in &summary.incomplete {
-        println!("unfinished: {listing}");
+        let _ = writeln!(out, "unfinished: {listing}");
     }
     if !summary.problems.is_empty() {
-        println!(
+        let _ = writeln!(
+            out,
             "{} record(s) could not be read in full (kept raw in the ledger):",
             summary.problems.len()
         );
         for p in summary.problems.iter().take(PROBLEMS_SHOWN) {
-            println!("  {} {}: {}", p.kind, p.source_id, p.problem);
+            let _ = writeln!(out, "  {} {}: {}", p.kind, p.source_id, p.problem);
         }
         if summary.problems.len() > PROBLEMS_SHOWN {
-            println!("  … and {} more", summary.problems.len() - PROBLEMS_SHOWN);
+            let _ = writeln!(
+                out,
+                "  … and {} more",
+                summary.problems.len() - PROBLEMS_SHOWN
+            );
         }
     }
+    out
 }
 
 /// Redraws one bar per type on a terminal; prints a line per type that moved, otherwise.

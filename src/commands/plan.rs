@@ -24,8 +24,8 @@ pub async fn run(ctx: &Context, args: PlanArgs) -> anyhow::Result<ExitCode> {
         let Some(client) = intercom_client(ctx)? else {
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         };
-        // Progress goes to stderr as plain lines so `--json` stays one object on stdout.
-        let code = extract_with_progress(&client, &ledger, &state, true).await?;
+        // Progress and the extraction summary go to stderr: stdout is the plan alone.
+        let code = extract_with_progress(&client, &ledger, &state, true, true).await?;
         if code != ExitCode::SUCCESS {
             return Ok(code);
         }

@@ -6,7 +6,9 @@
 //!
 //! Source kinds staged: the ground-truth types of `model::OBJECT_TYPES`, plus helpers the load
 //! reads: `data_attributes_standard` (built-in attributes), `office_hours_exceptions`,
-//! `event_summaries`, `contact_segments`, `contact_tags`, `contact_companies`.
+//! `event_summaries`, `contact_segments`, `contact_tags`, `contact_companies`, and
+//! `inline_images` (images inside HTML bodies, downloaded like attachments because their URLs
+//! expire too).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
@@ -257,14 +260,10 @@ impl<'a> Extractor<'a> {
     /// Handles a listing-level failure: an auth refusal ends the run, anything else is noted and
     /// the run goes on with the other listings.
     fn listing_failed(&self, listing: &str, err: IntercomError) -> Result<(), ExtractError> {
-        if let Some(api) = err.api()
-            && api.is_auth()
-        {
-            let IntercomError::Api(api) = err else {
-                unreachable!("checked above")
-            };
-            return Err(ExtractError::Refused(api));
-        }
+        let err = match err {
+            IntercomError::Api(api) if api.is_auth() => return Err(ExtractError::Refused(api)),
+            other => other,
+        };
         let message = format!("{listing}: {err}");
         let _ = self.ledger.add_warning(listing, None, &message);
         lock(&self.summary).incomplete.push(message);
@@ -578,6 +577,10 @@ impl<'a> Extractor<'a> {
                 Searchable::Tickets => self.for_each(changed, |t| self.ticket_details(t)).await,
             };
             self.stage(batch).await?;
+            if page.position.is_none() {
+                // The last page: completion is saved below, before any checkpoint can interrupt.
+                break;
+            }
             let cursor = SearchCursor {
                 since,
                 position: page.position.clone(),
@@ -623,7 +626,7 @@ impl<'a> Extractor<'a> {
         let mut batch = Batch::default();
         let record = source("contacts", raw, None);
         let id = record.source_id.clone();
-        let contact: Contact = serde_json::from_value(raw.clone()).unwrap_or_default();
+        let contact = Contact::deserialize(raw).unwrap_or_default();
         let mut problems: Vec<String> = Vec::new();
 
         let has_notes = contact
@@ -692,7 +695,7 @@ impl<'a> Extractor<'a> {
     async fn contact_events(&self, contact_id: &str) -> Result<Batch, IntercomError> {
         let mut batch = Batch::default();
         let summary_raw = self.client.event_summary(contact_id).await?;
-        let summary: EventSummary = serde_json::from_value(summary_raw.clone()).unwrap_or_default();
+        let summary = EventSummary::deserialize(&summary_raw).unwrap_or_default();
         let total = summary.total();
         let newest = summary.events.iter().filter_map(|e| e.last).max();
         let listable =
@@ -748,7 +751,19 @@ impl<'a> Extractor<'a> {
             .filter(|r| r.kind == kind)
             .map(|r| r.source_id.clone())
             .collect();
-        if let Ok(staged) = self.ledger.read(|r| r.children(kind, parent)) {
+        // Only a record staged before can have children staged before.
+        let parent_kind = if kind == "data_events" {
+            "contacts"
+        } else {
+            "conversations"
+        };
+        let staged_before = self
+            .ledger
+            .read(|r| r.source(parent_kind, parent))
+            .ok()
+            .flatten()
+            .is_some();
+        if staged_before && let Ok(staged) = self.ledger.read(|r| r.children(kind, parent)) {
             ids.extend(staged.into_iter().map(|r| r.source_id));
         }
         ids.len() as u64
@@ -796,7 +811,7 @@ impl<'a> Extractor<'a> {
         let mut batch = Batch::default();
         let record = source("articles", raw, None);
         let id = record.source_id.clone();
-        let article: Article = serde_json::from_value(raw.clone()).unwrap_or_default();
+        let article = Article::deserialize(raw).unwrap_or_default();
         for locale in article.translation_locales() {
             let content = &raw["translated_content"][&locale];
             batch.push(SourceRecord {
@@ -845,7 +860,7 @@ impl<'a> Extractor<'a> {
                 return batch;
             }
         };
-        let conversation: Conversation = serde_json::from_value(full.clone()).unwrap_or_default();
+        let conversation = Conversation::deserialize(&full).unwrap_or_default();
         let coverage = conversation.part_coverage();
         let parts = full
             .get_mut("conversation_parts")
@@ -876,6 +891,40 @@ impl<'a> Extractor<'a> {
                 failed_downloads += 1;
             }
             batch.push(record);
+        }
+        // Images inline in HTML bodies point at the same expiring file URLs.
+        let mut bodies: Vec<(String, Option<&str>)> = Vec::new();
+        if let Some(body) = conversation.source.as_ref().and_then(|s| s.body.as_deref()) {
+            bodies.push(("source".to_string(), Some(body)));
+        }
+        for part in conversation
+            .conversation_parts
+            .iter()
+            .flat_map(|l| &l.conversation_parts)
+        {
+            let owner = part
+                .id
+                .as_ref()
+                .map_or("unknown".to_string(), |p| p.0.clone());
+            bodies.push((owner, part.body.as_deref()));
+        }
+        for (owner, body) in bodies {
+            for (index, url) in inline_image_urls(body.unwrap_or(""))
+                .into_iter()
+                .enumerate()
+            {
+                let image = crate::intercom::models::Attachment {
+                    url: Some(url),
+                    ..Default::default()
+                };
+                let mut record = self.download_attachment(&id, &owner, index, &image).await;
+                record.kind = "inline_images".into();
+                record.source_id = format!("{id}:{owner}:img{index}");
+                if record.problem.is_some() {
+                    failed_downloads += 1;
+                }
+                batch.push(record);
+            }
         }
         let mut record = source("conversations", &full, None);
         record.source_id = id;
@@ -988,6 +1037,35 @@ impl<'a> Extractor<'a> {
     }
 }
 
+/// The `src` of every `<img>` in an HTML body that is an http(s) URL (entities `&amp;` undone).
+pub fn inline_image_urls(html: &str) -> Vec<String> {
+    let mut urls = Vec::new();
+    let lower = html.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(start) = lower[from..].find("<img") {
+        let tag_start = from + start;
+        let tag_end = lower[tag_start..]
+            .find('>')
+            .map_or(lower.len(), |e| tag_start + e);
+        let tag = &html[tag_start..tag_end];
+        let tag_lower = &lower[tag_start..tag_end];
+        if let Some(at) = tag_lower.find("src=") {
+            let rest = &tag[at + 4..];
+            let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'');
+            let value = match quote {
+                Some(q) => rest[1..].split(q).next().unwrap_or(""),
+                None => rest.split(|c: char| c.is_whitespace()).next().unwrap_or(""),
+            };
+            let url = value.replace("&amp;", "&");
+            if url.starts_with("http://") || url.starts_with("https://") {
+                urls.push(url);
+            }
+        }
+        from = tag_end;
+    }
+    urls
+}
+
 fn whole_list_kind(list: WholeList) -> &'static str {
     match list {
         WholeList::Admins => "admins",
@@ -1046,6 +1124,8 @@ pub struct BenchFigures {
     pub conversation_budget_ratio: f64,
     /// Budget used ÷ allowed over the whole extraction.
     pub overall_budget_ratio: f64,
+    /// Requests the simulator answered 429 (pacing should keep this at 0).
+    pub throttled: u64,
     /// Whether `plan` counts equal the simulator's ground truth for every type.
     pub counts_match_truth: bool,
 }
@@ -1066,8 +1146,8 @@ impl BenchFigures {
                 self.conversation_requests, self.conversation_secs, self.conversation_budget_ratio
             ),
             format!(
-                "  whole extraction: budget used ÷ allowed = {:.2}; counts match the ground truth: {}",
-                self.overall_budget_ratio, self.counts_match_truth
+                "  whole extraction: budget used ÷ allowed = {:.2}; 429s: {}; counts match the ground truth: {}",
+                self.overall_budget_ratio, self.throttled, self.counts_match_truth
             ),
         ]
     }
@@ -1112,6 +1192,10 @@ pub async fn bench_extraction(
         .types
         .iter()
         .all(|row| truth["counts"][&row.object].as_u64() == Some(row.count));
+    let served: Value = reqwest::get(format!("{}/__sim/requests", sim.url))
+        .await?
+        .json()
+        .await?;
     sim.shutdown().await;
     Ok(BenchFigures {
         size: size.to_string(),
@@ -1124,6 +1208,22 @@ pub async fn bench_extraction(
         conversation_budget_ratio: summary.conversation_requests as f64
             / allowed(summary.conversation_elapsed.as_secs_f64()),
         overall_budget_ratio: summary.requests as f64 / allowed(summary.elapsed.as_secs_f64()),
+        throttled: served["throttled"].as_u64().unwrap_or(0),
         counts_match_truth,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inline_image_urls;
+
+    #[test]
+    fn inline_images_are_found_in_html_bodies() {
+        let html = r#"<p>hi</p><IMG width="1" SRC="https://x.test/a.png?e=1&amp;s=2"><img src='http://y/b.gif'/><img src="data:image/png;base64,xx">"#;
+        assert_eq!(
+            inline_image_urls(html),
+            vec!["https://x.test/a.png?e=1&s=2", "http://y/b.gif"]
+        );
+        assert!(inline_image_urls("<p>no images</p>").is_empty());
+    }
 }

@@ -24,6 +24,8 @@ use crate::http::{
 pub const DEFAULT_RATE_PER_WINDOW: u32 = 1667;
 /// Scroll restarts after which the companies listing gives up (each restart reads from the start).
 const MAX_SCROLL_RESTARTS: u32 = 8;
+/// Companies per scroll page; a shorter page is the last ("full (100), then partial, then 404").
+const SCROLL_FULL_PAGE: usize = 100;
 const DAY_SECS: i64 = 86_400;
 
 #[derive(Debug, thiserror::Error)]
@@ -615,8 +617,14 @@ impl Pager {
                     }
                     tokio::time::sleep(self.client.scroll.busy_poll).await;
                 }
+                Err(err) if self.scroll.param.is_none() && err.is_not_found() => {
+                    // A workspace without companies answers the first call with 404.
+                    self.finish(&mut page);
+                    return Ok(page);
+                }
                 Err(err) if self.scroll.param.is_some() && scroll_lost(&err) => {
-                    let short_page = self.scroll.last_page < self.scroll.largest_page;
+                    let short_page =
+                        self.scroll.last_page < self.scroll.largest_page.max(SCROLL_FULL_PAGE);
                     if err.is_not_found() && short_page {
                         // The real API's undocumented end of scroll: a short page, then 404.
                         self.finish(&mut page);
