@@ -134,10 +134,18 @@ pub async fn extract(
     control: &Control,
     progress: Option<watch::Sender<Vec<ExtractProgress>>>,
 ) -> Result<ExtractSummary, ExtractError> {
-    std::fs::create_dir_all(&options.attachments_dir).map_err(|source| ExtractError::Io {
-        path: options.attachments_dir.clone(),
-        source,
-    })?;
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        // Customer files: readable by the operator only, like the rest of the state.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&options.attachments_dir)
+            .map_err(|source| ExtractError::Io {
+                path: options.attachments_dir.clone(),
+                source,
+            })?;
+    }
     let extractor = Extractor {
         client,
         ledger,
@@ -515,8 +523,11 @@ impl<'a> Extractor<'a> {
         Fut: std::future::Future<Output = Batch>,
     {
         let mut merged = Batch::default();
-        let mut results = futures_util::stream::iter(records.into_iter().map(work))
-            .buffer_unordered(self.options.concurrency.max(1));
+        // Futures collected first: a stream holding the closure itself is not `Send` for every
+        // lifetime, which would keep the extraction off spawned tasks.
+        let futures: Vec<Fut> = records.into_iter().map(work).collect();
+        let mut results =
+            futures_util::stream::iter(futures).buffer_unordered(self.options.concurrency.max(1));
         while let Some(batch) = results.next().await {
             merged.absorb(batch);
         }

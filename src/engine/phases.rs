@@ -95,6 +95,16 @@ pub const INVENTED_KINDS: [(&str, PhaseId); 10] = [
     ("segment_members", PhaseId::Extras),
 ];
 
+/// The ledger kind whose target records account for a source type. Most types load one to one
+/// under their own name; a stored attachment is uploaded as an `attachment_uploads` record of the
+/// same id.
+pub fn target_kind(object: &str) -> &str {
+    match object {
+        "attachments" => "attachment_uploads",
+        other => other,
+    }
+}
+
 /// The phase whose progress a ledger kind counts toward.
 pub fn phase_of_kind(kind: &str) -> Option<PhaseId> {
     phase_of(kind).or_else(|| {

@@ -112,7 +112,8 @@ pub fn build_report(ledger: &Ledger, summary: Option<&RunSummary>) -> Result<Rep
     let mut settled = 0u64;
     for object in OBJECT_TYPES {
         let staged = counters.source(object);
-        let t = counters.target(object);
+        let kind = crate::engine::phases::target_kind(object);
+        let t = counters.target(kind);
         let mut row = TypeRow {
             object: object.to_string(),
             migrated: t.done,
@@ -133,7 +134,7 @@ pub fn build_report(ledger: &Ledger, summary: Option<&RunSummary>) -> Result<Rep
             (RecordState::Archived, &mut row.archived_reasons),
         ] {
             if t.get(state) > 0 {
-                *slot = ledger.read(|r| r.reasons(object, state))?;
+                *slot = ledger.read(|r| r.reasons(kind, state))?;
             }
         }
         settled += t.settled();

@@ -121,7 +121,11 @@ pub const COUNT_ROUTES: [CountSpec; 23] = [
         "conversation_parts",
         CountRoute::NotCountable,
     ),
-    spec("attachments", "attachments", CountRoute::NotCountable),
+    spec(
+        "attachments",
+        "attachment_uploads",
+        CountRoute::NotCountable,
+    ),
     spec("data_events", "data_events", CountRoute::NotCountable),
     spec("tickets", "tickets", CountRoute::NotCountable),
     spec("ticket_types", "ticket_types", CountRoute::NotCountable),
