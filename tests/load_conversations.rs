@@ -193,9 +193,15 @@ async fn conversation_history_lands_complete_once_and_in_bulk() {
     let parts = ledger
         .read(|r| r.sources_page("conversation_parts", None, 100_000))
         .unwrap();
-    let files = ledger
+    // Files uploaded: Intercom's attachment arrays and the images inline in HTML bodies.
+    let mut files = ledger
         .read(|r| r.sources_page("attachments", None, 100_000))
         .unwrap();
+    files.extend(
+        ledger
+            .read(|r| r.sources_page("inline_images", None, 100_000))
+            .unwrap(),
+    );
     let parsed: Vec<ConversationPart> = parts
         .iter()
         .map(|p| serde_json::from_str(&p.raw).unwrap())

@@ -44,6 +44,8 @@ const PAGE: usize = 100;
 const CONCURRENT: usize = 4;
 /// Source kind of the files extraction stored (`<state>/attachments/<sha256>`).
 const ATTACHMENTS: &str = "attachments";
+/// Images inline in HTML bodies, downloaded at extraction.
+const INLINE_IMAGES: &str = "inline_images";
 
 pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
@@ -59,6 +61,9 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         .await?;
     ledger
         .ensure_pending_from_sources(ATTACHMENTS, kinds::UPLOADS)
+        .await?;
+    ledger
+        .ensure_pending_from_sources(INLINE_IMAGES, kinds::INLINE_UPLOADS)
         .await?;
     ctx.set_activity("conversations: settling requests of an earlier run");
     for kind in [
@@ -432,6 +437,11 @@ impl PageLoader<'_> {
                 for s in r.children(ATTACHMENTS, &id)? {
                     files.push(file_of(&s, r.record(kinds::UPLOADS, &s.source_id)?));
                 }
+                for s in r.children(INLINE_IMAGES, &id)? {
+                    let mut file = file_of(&s, r.record(kinds::INLINE_UPLOADS, &s.source_id)?);
+                    file.inline = true;
+                    files.push(file);
+                }
                 let source_state = r
                     .record(kinds::SOURCES, &id)?
                     .map_or(RecordState::Pending, |w| w.state);
@@ -500,13 +510,18 @@ impl PageLoader<'_> {
         }
         let ids: Vec<String> = staged.iter().map(|s| s.source_id.clone()).collect();
         self.ctx.ledger.put_sources(staged.clone()).await?;
-        self.ctx.ledger.ensure_pending(kinds::UPLOADS, ids).await?;
+        self.ctx
+            .ledger
+            .ensure_pending(kinds::INLINE_UPLOADS, ids)
+            .await?;
         for s in staged {
             let upload = self
                 .ctx
                 .ledger
-                .read(|r| r.record(kinds::UPLOADS, &s.source_id))?;
-            c.files.push(file_of(&s, upload));
+                .read(|r| r.record(kinds::INLINE_UPLOADS, &s.source_id))?;
+            let mut file = file_of(&s, upload);
+            file.inline = true;
+            c.files.push(file);
         }
         Ok(())
     }
@@ -561,7 +576,7 @@ impl PageLoader<'_> {
             }
         }
         SourceRecord {
-            kind: ATTACHMENTS.to_string(),
+            kind: INLINE_IMAGES.to_string(),
             source_id: record_id.to_string(),
             parent_id: Some(conversation_id.to_string()),
             updated_at: None,
@@ -586,7 +601,7 @@ impl PageLoader<'_> {
                         jobs.push((ci, fi, item.clone(), stored.clone()))
                     }
                     _ => ledger.mark_failed(
-                        kinds::UPLOADS,
+                        &item.kind,
                         &f.record_id,
                         ErrorClass::Source,
                         f.problem

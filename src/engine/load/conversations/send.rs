@@ -23,6 +23,9 @@ pub mod kinds {
     pub const TRUNCATION_NOTES: &str = "truncation_notes";
     pub const STATES: &str = "conversation_states";
     pub const UPLOADS: &str = "attachment_uploads";
+    /// Uploads of images inline in HTML bodies (kept apart so `attachments` counts only Intercom's
+    /// attachment arrays, as its ground truth does).
+    pub const INLINE_UPLOADS: &str = "inline_image_uploads";
 }
 
 /// Per-item results of a completed job, keyed by `_clientRef` (items the job did not mention are
