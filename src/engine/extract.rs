@@ -1048,33 +1048,12 @@ impl<'a> Extractor<'a> {
     }
 }
 
-/// The `src` of every `<img>` in an HTML body that is an http(s) URL (entities `&amp;` undone).
+/// The `src` of every `<img>` in an HTML body that is an http(s) URL: the images to download.
 pub fn inline_image_urls(html: &str) -> Vec<String> {
-    let mut urls = Vec::new();
-    let lower = html.to_ascii_lowercase();
-    let mut from = 0;
-    while let Some(start) = lower[from..].find("<img") {
-        let tag_start = from + start;
-        let tag_end = lower[tag_start..]
-            .find('>')
-            .map_or(lower.len(), |e| tag_start + e);
-        let tag = &html[tag_start..tag_end];
-        let tag_lower = &lower[tag_start..tag_end];
-        if let Some(at) = tag_lower.find("src=") {
-            let rest = &tag[at + 4..];
-            let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'');
-            let value = match quote {
-                Some(q) => rest[1..].split(q).next().unwrap_or(""),
-                None => rest.split(|c: char| c.is_whitespace()).next().unwrap_or(""),
-            };
-            let url = value.replace("&amp;", "&");
-            if url.starts_with("http://") || url.starts_with("https://") {
-                urls.push(url);
-            }
-        }
-        from = tag_end;
-    }
-    urls
+    crate::mapping::conversations::inline_image_urls(html)
+        .into_iter()
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+        .collect()
 }
 
 fn whole_list_kind(list: WholeList) -> &'static str {

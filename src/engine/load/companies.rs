@@ -75,19 +75,7 @@ pub async fn ensure_tags(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     ledger.ensure_pending_from_sources(TAGS, TAGS).await?;
     ledger.flush().await?;
-    let mut todo: Vec<WorkItem> = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = ledger.next_batch(
-            TAGS,
-            &[RecordState::Pending, RecordState::Sent],
-            after.as_deref(),
-            500,
-        )?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.source_id.clone());
-        todo.extend(page);
-    }
+    let todo: Vec<WorkItem> = super::open_items(ledger, TAGS)?;
     if todo.is_empty() {
         return Ok(());
     }

@@ -11,30 +11,12 @@ use std::sync::Arc;
 use crate::engine::context::Ctx;
 use crate::engine::decisions::{self, field_mappings};
 use crate::engine::model::{ErrorClass, FieldDecision, FieldMapping, LogLevel};
-use crate::ledger::{Ledger, RecordState, WorkItem};
 use crate::mapping::attributes::{AttributeSpec, metadata_body, spec_for};
 
 /// Properties per PUT: keeps each request small enough to read in a failure report.
 const PROPERTIES_PER_PUT: usize = 100;
 
 const SOURCE_KINDS: [&str; 2] = ["data_attributes", "conversation_attributes"];
-
-fn open_items(ledger: &Ledger, kind: &str) -> anyhow::Result<Vec<WorkItem>> {
-    let mut all = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = ledger.next_batch(
-            kind,
-            &[RecordState::Pending, RecordState::Sent],
-            after.as_deref(),
-            500,
-        )?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.source_id.clone());
-        all.extend(page);
-    }
-    Ok(all)
-}
 
 /// A record whose attribute is declared in one PUT.
 struct Declared {
@@ -55,7 +37,7 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let mut by_resource: BTreeMap<&'static str, Vec<Declared>> = BTreeMap::new();
     for kind in SOURCE_KINDS {
         ledger.ensure_pending_from_sources(kind, kind).await?;
-        for item in open_items(ledger, kind)? {
+        for item in super::open_items(ledger, kind)? {
             let id = item.source_id.as_str();
             let parsed = item
                 .raw

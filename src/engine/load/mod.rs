@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use crate::engine::context::Ctx;
 use crate::engine::model::PhaseId;
+use crate::ledger::{Ledger, RecordState, WorkItem};
 
 /// Runs one phase to its end (records that fail are marked failed; the phase goes on).
 pub async fn run_phase(id: PhaseId, ctx: &Arc<Ctx>) -> anyhow::Result<()> {
@@ -28,4 +29,23 @@ pub async fn run_phase(id: PhaseId, ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         PhaseId::Conversations => conversations::run(ctx).await,
         PhaseId::Extras => extras::run(ctx).await,
     }
+}
+
+/// Records of `kind` still to settle (pending, or `sent` by a run that stopped), read page by
+/// page. For the small kinds (prerequisites, people, metadata, tags) that fit in memory.
+pub fn open_items(ledger: &Ledger, kind: &str) -> anyhow::Result<Vec<WorkItem>> {
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = ledger.next_batch(
+            kind,
+            &[RecordState::Pending, RecordState::Sent],
+            after.as_deref(),
+            500,
+        )?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.source_id.clone());
+        all.extend(page);
+    }
+    Ok(all)
 }

@@ -16,7 +16,7 @@ use crate::engine::model::{AdminDecision, CheckStatus, LogLevel, PrereqCheck};
 use crate::engine::write::{Outcome, create_one};
 use crate::intercom::models::{Brand, OfficeHoursSchedule, TicketType};
 use crate::kustomer::KustomerError;
-use crate::ledger::{Ledger, RecordState, WorkItem};
+use crate::ledger::{Ledger, WorkItem};
 use crate::mapping::attributes::{AttributeSpec, metadata_body};
 use crate::mapping::names::{Suffix, display_name};
 use crate::mapping::people::{
@@ -377,24 +377,6 @@ fn may_create(ctx: &Ctx, name: &str) -> anyhow::Result<bool> {
     Ok(decisions::prerequisite_allowed(&ctx.ledger, name)?.unwrap_or(ctx.config.accept_defaults))
 }
 
-/// Records of `kind` still to settle (pending, or sent by a run that stopped).
-fn open_items(ledger: &Ledger, kind: &str) -> anyhow::Result<Vec<WorkItem>> {
-    let mut all = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = ledger.next_batch(
-            kind,
-            &[RecordState::Pending, RecordState::Sent],
-            after.as_deref(),
-            500,
-        )?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.source_id.clone());
-        all.extend(page);
-    }
-    Ok(all)
-}
-
 /// Adds a manual-checklist item unless one with the same title is listed already.
 fn add_manual_once(ctx: &Ctx, title: &str, detail: &str) -> anyhow::Result<()> {
     let listed = ctx
@@ -483,7 +465,7 @@ pub(crate) async fn load_brands(ctx: &Ctx) -> anyhow::Result<()> {
     ledger
         .ensure_pending_from_sources("brands", "brands")
         .await?;
-    let items = open_items(ledger, "brands")?;
+    let items = super::open_items(ledger, "brands")?;
     if items.is_empty() {
         return Ok(());
     }
@@ -576,7 +558,7 @@ pub(crate) async fn load_schedules(ctx: &Ctx) -> anyhow::Result<()> {
             ),
         )?;
     }
-    let items = open_items(ledger, "office_hours_schedules")?;
+    let items = super::open_items(ledger, "office_hours_schedules")?;
     if items.is_empty() {
         return Ok(());
     }
@@ -632,8 +614,8 @@ pub(crate) async fn load_klasses(ctx: &Ctx) -> anyhow::Result<()> {
         .map(|s| s.to_string())
         .collect();
     ledger.ensure_pending("klasses", invented).await?;
-    let mut items = open_items(ledger, "ticket_types")?;
-    items.extend(open_items(ledger, "klasses")?);
+    let mut items = super::open_items(ledger, "ticket_types")?;
+    items.extend(super::open_items(ledger, "klasses")?);
     if items.is_empty() {
         return Ok(());
     }

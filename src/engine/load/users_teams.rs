@@ -11,30 +11,13 @@ use crate::engine::load::prerequisites::TEAMS;
 use crate::engine::model::{AdminDecision, AdminMapping, ErrorClass, LogLevel};
 use crate::engine::write::{Outcome, create_one};
 use crate::intercom::models::Team;
-use crate::ledger::{Ledger, RecordState, WorkItem};
+use crate::ledger::WorkItem;
 
 /// Runs phase 1.
 pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     load_admins(ctx).await?;
     ctx.control.checkpoint().await?;
     load_teams(ctx).await
-}
-
-fn open_items(ledger: &Ledger, kind: &str) -> anyhow::Result<Vec<WorkItem>> {
-    let mut all = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = ledger.next_batch(
-            kind,
-            &[RecordState::Pending, RecordState::Sent],
-            after.as_deref(),
-            500,
-        )?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.source_id.clone());
-        all.extend(page);
-    }
-    Ok(all)
 }
 
 /// Settles every admin per its decision; an undecided admin fails with a mapping error (the
@@ -44,7 +27,7 @@ pub(crate) async fn load_admins(ctx: &Ctx) -> anyhow::Result<()> {
     ledger
         .ensure_pending_from_sources("admins", "admins")
         .await?;
-    let items = open_items(ledger, "admins")?;
+    let items = super::open_items(ledger, "admins")?;
     if items.is_empty() {
         return Ok(());
     }
@@ -137,7 +120,7 @@ async fn invite(ctx: &Ctx, item: &WorkItem, mapping: &AdminMapping) -> anyhow::R
 pub(crate) async fn load_teams(ctx: &Ctx) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     ledger.ensure_pending_from_sources("teams", "teams").await?;
-    let items = open_items(ledger, "teams")?;
+    let items = super::open_items(ledger, "teams")?;
     if items.is_empty() {
         return Ok(());
     }
