@@ -55,7 +55,7 @@ pub async fn run(ctx: &Context, args: VerifyArgs) -> anyhow::Result<ExitCode> {
 /// The text report: one row per type, then the sampled records that differ.
 pub fn render(v: &Verification) -> String {
     let mut out = format!(
-        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  {}\n",
+        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  {:<7}  {}\n",
         "type",
         "source",
         "archived",
@@ -65,7 +65,8 @@ pub fn render(v: &Verification) -> String {
         "failed",
         "expected",
         "kustomer",
-        ""
+        "",
+        "counted by"
     );
     for t in &v.types {
         let expected = t
@@ -75,8 +76,9 @@ pub fn render(v: &Verification) -> String {
             Some(n) => n.to_string(),
             None => format!("({})", t.migrated),
         };
+        let how = v.counted_by.get(&t.object).map_or("", String::as_str);
         out.push_str(&format!(
-            "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  {}\n",
+            "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  {:<7}  {}\n",
             t.object,
             t.source,
             t.archived,
@@ -86,10 +88,11 @@ pub fn render(v: &Verification) -> String {
             t.failed,
             expected,
             target,
-            if t.agrees { "ok" } else { "DIFFERS" }
+            if t.agrees { "ok" } else { "DIFFERS" },
+            how
         ));
     }
-    out.push_str("(n) = not countable in Kustomer: the ledger's migrated count\n");
+    out.push_str("(n) = not listable in Kustomer: the ledger's migrated count stands in\n");
     let differing: Vec<_> = v
         .samples
         .iter()

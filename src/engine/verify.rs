@@ -1,35 +1,44 @@
 //! Verification: for every Intercom object type, the ledger's account of its records set against
-//! what Kustomer holds, counted through list routes (never search, whose index lags), plus a
-//! sample of records compared field by field.
+//! what Kustomer holds, counted through list routes or per-record routes (never search, whose
+//! index lags), plus a sample of records compared field by field.
 //!
 //! A type *agrees* when the Kustomer count equals source − archived − manual − skipped − not
-//! retrievable. Kustomer is counted by walking a type's list route and keeping only records whose
-//! `externalId` is a source id of that type in this ledger (a real org holds other records too),
-//! or, for types without externalIds (tags), records whose id the ledger recorded. A type
-//! Kustomer cannot count ([`CountRoute::NotCountable`]) is held to the ledger instead: every
-//! expected record must be `done`. Duplicates make the count too high, failed or pending records
-//! too low: either way the type disagrees.
+//! retrievable, where `source` is what extraction staged plus what Intercom's API could not
+//! return. Kustomer is counted only over records that belong to this migration (a real org
+//! holds others too): records whose `externalId` is a source id of the type in this ledger, or,
+//! for types Kustomer gives no externalId (users, teams, tags, brands, klasses…), records whose
+//! id the ledger recorded for the type. Soft-deleted records (`deleted: true`) are not counted.
+//! Each type's [`CountRoute`] says how, and [`Verification::counted_by`] reports it per type.
 //!
-//! Other phases extend [`COUNT_ROUTES`] (type → ledger kind → route) and [`sample_checks`].
+//! Tracking events have no list route at all: that type is held to the ledger (every expected
+//! record must be `done`) and labelled so. Duplicates make a count too high, failed, pending or
+//! vanished records too low: either way the type disagrees.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::engine::model::TypeVerification;
-use crate::intercom::models::{Company, Contact};
+use crate::intercom::models::{Company, Contact, Conversation, ConversationPart};
 use crate::kustomer::client::PAGE_SIZE;
+use crate::kustomer::endpoints;
 use crate::kustomer::models::Resource;
 use crate::kustomer::{KustomerClient, KustomerError};
-use crate::ledger::{Ledger, LedgerError, RecordState};
+use crate::ledger::{Ledger, LedgerError, RecordState, WorkItem};
 use crate::mapping::companies::company_name;
+use crate::mapping::conversations::{PartRole, part_role};
+use crate::mapping::people::{EVENT_KLASS, ticket_klass_name};
 use crate::timefmt;
 
 /// Records compared field by field per sampled type.
 pub const SAMPLE_SIZE: usize = 5;
 /// A guard against a list route whose pages never end.
 const MAX_PAGES: u32 = 1_000_000;
+/// Ledger records read per page while counting.
+const LEDGER_PAGE: usize = 500;
+/// The target id the Extras phase records for a data event sent as a tracking event.
+const TRACKED: &str = "tracked";
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -50,9 +59,60 @@ pub enum CountRoute {
     ListByExternalId(&'static str),
     /// Walk this list route; count the ledger's done records whose Kustomer id it lists.
     ListByTargetId(&'static str),
-    /// No list or externalId route counts it; the ledger's done count stands in.
-    NotCountable,
+    /// Read these metadata resources; count done records whose property name is declared.
+    MetadataProperties(&'static [&'static str]),
+    /// Walk the KB articles; count done records whose version id an article of this migration
+    /// lists among its language versions.
+    KbLanguageVersions,
+    /// Kustomer lists no revisions: count done records whose parent (a source id of `parent`)
+    /// is listed by externalId at `path`.
+    ChildrenOfListed {
+        parent: &'static str,
+        path: &'static str,
+    },
+    /// Walk the messages and notes of every migrated conversation; count those whose externalId
+    /// is a part of that conversation, plus event parts folded into a listed timeline note.
+    ConversationTimelines,
+    /// The files the messages and notes of every migrated conversation reference; count done
+    /// uploads among them.
+    ConversationFiles,
+    /// Walk the kobjects of each loaded ticket type's klass; count those whose externalId is a
+    /// ticket of this migration.
+    TicketKlasses,
+    /// Tracking events cannot be listed (the ledger's done count stands in); events loaded as
+    /// `intercom_event` kobjects instead are counted in that klass by externalId.
+    TrackingEvents,
 }
+
+impl CountRoute {
+    /// How the count was taken, for the report.
+    pub fn describe(&self) -> String {
+        match self {
+            CountRoute::ListByExternalId(path) => format!("GET {path} by externalId"),
+            CountRoute::ListByTargetId(path) => format!("GET {path} by recorded id"),
+            CountRoute::MetadataProperties(resources) => {
+                format!("GET /v1/metadata/{{{}}} properties", resources.join(","))
+            }
+            CountRoute::KbLanguageVersions => {
+                "GET /v1/kb/articles langVersions by recorded id".to_string()
+            }
+            CountRoute::ChildrenOfListed { parent, path } => {
+                format!("via their {parent} (GET {path} by externalId; revisions are not listed)")
+            }
+            CountRoute::ConversationTimelines => {
+                "GET /v1/conversations/{id}/messages + /notes by externalId".to_string()
+            }
+            CountRoute::ConversationFiles => {
+                "attachments of GET /v1/conversations/{id}/messages + /notes".to_string()
+            }
+            CountRoute::TicketKlasses => "GET /v1/klasses/{ticket klass} by externalId".to_string(),
+            CountRoute::TrackingEvents => NOT_LISTABLE.to_string(),
+        }
+    }
+}
+
+/// The label of a type Kustomer cannot count.
+pub const NOT_LISTABLE: &str = "NOT LISTABLE in Kustomer (tracking events): ledger count";
 
 /// One row of the table: an Intercom type, the ledger kind its records load as, and the route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,22 +130,28 @@ const fn spec(object: &'static str, kind: &'static str, route: CountRoute) -> Co
     }
 }
 
-/// Every ground-truth type (`model::OBJECT_TYPES`) and how it is counted. Types loaded under
-/// another kind, or countable through a route not listed yet, are changed here by their phase.
+const KB_ARTICLES: &str = "/v1/kb/articles";
+
+/// Every ground-truth type (`model::OBJECT_TYPES`) and how it is counted in Kustomer.
 pub const COUNT_ROUTES: [CountSpec; 23] = [
-    spec("admins", "admins", CountRoute::NotCountable),
-    spec("teams", "teams", CountRoute::NotCountable),
+    // Admins are mapped onto users (several may share one): their recorded user must exist.
+    spec("admins", "admins", CountRoute::ListByTargetId("/v1/users")),
+    spec("teams", "teams", CountRoute::ListByTargetId("/v1/teams")),
     spec("tags", "tags", CountRoute::ListByTargetId("/v1/tags")),
-    spec("segments", "segments", CountRoute::NotCountable),
+    spec(
+        "segments",
+        "segments",
+        CountRoute::ListByTargetId("/v1/customers/searches"),
+    ),
     spec(
         "data_attributes",
         "data_attributes",
-        CountRoute::NotCountable,
+        CountRoute::MetadataProperties(&["customer", "company"]),
     ),
     spec(
         "conversation_attributes",
         "conversation_attributes",
-        CountRoute::NotCountable,
+        CountRoute::MetadataProperties(&["conversation"]),
     ),
     spec(
         "companies",
@@ -97,19 +163,38 @@ pub const COUNT_ROUTES: [CountSpec; 23] = [
         "contacts",
         CountRoute::ListByExternalId("/v1/customers"),
     ),
-    spec("contact_notes", "contact_notes", CountRoute::NotCountable),
-    spec("company_notes", "company_notes", CountRoute::NotCountable),
-    spec("collections", "collections", CountRoute::NotCountable),
-    spec("articles", "articles", CountRoute::NotCountable),
+    spec(
+        "contact_notes",
+        "contact_notes",
+        CountRoute::ListByExternalId("/v1/klasses/intercom_note"),
+    ),
+    spec(
+        "company_notes",
+        "company_notes",
+        CountRoute::ListByExternalId("/v1/klasses/intercom_note"),
+    ),
+    spec(
+        "collections",
+        "collections",
+        CountRoute::ListByTargetId("/v1/kb/categories"),
+    ),
+    spec(
+        "articles",
+        "articles",
+        CountRoute::ListByExternalId(KB_ARTICLES),
+    ),
     spec(
         "article_versions",
         "article_versions",
-        CountRoute::NotCountable,
+        CountRoute::ChildrenOfListed {
+            parent: "articles",
+            path: KB_ARTICLES,
+        },
     ),
     spec(
         "article_translations",
         "article_translations",
-        CountRoute::NotCountable,
+        CountRoute::KbLanguageVersions,
     ),
     spec(
         "conversations",
@@ -119,23 +204,31 @@ pub const COUNT_ROUTES: [CountSpec; 23] = [
     spec(
         "conversation_parts",
         "conversation_parts",
-        CountRoute::NotCountable,
+        CountRoute::ConversationTimelines,
     ),
     spec(
         "attachments",
         "attachment_uploads",
-        CountRoute::NotCountable,
+        CountRoute::ConversationFiles,
     ),
-    spec("data_events", "data_events", CountRoute::NotCountable),
-    spec("tickets", "tickets", CountRoute::NotCountable),
-    spec("ticket_types", "ticket_types", CountRoute::NotCountable),
-    spec("brands", "brands", CountRoute::NotCountable),
+    spec("data_events", "data_events", CountRoute::TrackingEvents),
+    spec("tickets", "tickets", CountRoute::TicketKlasses),
+    spec(
+        "ticket_types",
+        "ticket_types",
+        CountRoute::ListByTargetId("/v1/klasses"),
+    ),
+    spec("brands", "brands", CountRoute::ListByTargetId("/v1/brands")),
     spec(
         "office_hours_schedules",
         "office_hours_schedules",
-        CountRoute::NotCountable,
+        CountRoute::ListByTargetId("/v1/schedules"),
     ),
-    spec("macros", "macros", CountRoute::NotCountable),
+    spec(
+        "macros",
+        "macros",
+        CountRoute::ListByTargetId("/v1/shortcuts"),
+    ),
 ];
 
 /// One record compared field by field.
@@ -152,6 +245,8 @@ pub struct SampleCheck {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verification {
     pub types: Vec<TypeVerification>,
+    /// Per type, how Kustomer's count was taken ([`NOT_LISTABLE`] when it was not).
+    pub counted_by: BTreeMap<String, String>,
     pub samples: Vec<SampleCheck>,
 }
 
@@ -160,6 +255,10 @@ impl Verification {
     pub fn agrees(&self) -> bool {
         self.types.iter().all(|t| t.agrees) && self.samples.iter().all(|s| s.mismatches.is_empty())
     }
+
+    pub fn type_row(&self, object: &str) -> Option<&TypeVerification> {
+        self.types.iter().find(|t| t.object == object)
+    }
 }
 
 /// Counts and samples every type.
@@ -167,12 +266,16 @@ pub async fn verify(
     ledger: &Ledger,
     kustomer: &KustomerClient,
 ) -> Result<Verification, VerifyError> {
-    let types = verify_counts(ledger, kustomer).await?;
+    let (types, counted_by) = verify_counts_described(ledger, kustomer).await?;
     let mut samples = Vec::new();
     for t in &types {
         samples.extend(sample_checks(ledger, kustomer, &t.object).await?);
     }
-    Ok(Verification { types, samples })
+    Ok(Verification {
+        types,
+        counted_by,
+        samples,
+    })
 }
 
 /// The count comparison of every type in [`COUNT_ROUTES`] that has source records or Kustomer
@@ -181,7 +284,14 @@ pub async fn verify_counts(
     ledger: &Ledger,
     kustomer: &KustomerClient,
 ) -> Result<Vec<TypeVerification>, VerifyError> {
-    let (sources, targets, not_retrievable) = ledger.read(|r| {
+    Ok(verify_counts_described(ledger, kustomer).await?.0)
+}
+
+async fn verify_counts_described(
+    ledger: &Ledger,
+    kustomer: &KustomerClient,
+) -> Result<(Vec<TypeVerification>, BTreeMap<String, String>), VerifyError> {
+    let (staged, targets, not_retrievable) = ledger.read(|r| {
         Ok((
             r.source_counts()?,
             r.counts_by_kind()?,
@@ -189,16 +299,19 @@ pub async fn verify_counts(
         ))
     })?;
     let mut out = Vec::new();
+    let mut counted_by = BTreeMap::new();
+    let mut timelines: Option<Timelines> = None;
     for spec in COUNT_ROUTES {
-        let source = sources.get(spec.object).copied().unwrap_or(0);
+        let not_retrievable = not_retrievable.get(spec.object).copied().unwrap_or(0);
+        // What Intercom's API could not return was never staged, yet it is part of the source.
+        let source = staged.get(spec.object).copied().unwrap_or(0) + not_retrievable;
         let states = targets.get(spec.kind).copied().unwrap_or_default();
         if source == 0 && states.total() == 0 {
             continue;
         }
-        let not_retrievable = not_retrievable.get(spec.object).copied().unwrap_or(0);
         let expected = source
             .saturating_sub(states.archived + states.manual + states.skipped + not_retrievable);
-        let target = count_target(ledger, kustomer, &spec)
+        let counted = count_target(ledger, kustomer, &spec, &mut timelines)
             .await
             .map_err(|e| match e {
                 CountError::Ledger(e) => VerifyError::Ledger(e),
@@ -207,7 +320,12 @@ pub async fn verify_counts(
                     source,
                 },
             })?;
+        let (target, how) = match counted {
+            Counted::Listed(n, how) => (Some(n), how),
+            Counted::NotListable => (None, NOT_LISTABLE.to_string()),
+        };
         let agrees = target.unwrap_or(states.done) == expected;
+        counted_by.insert(spec.object.to_string(), how);
         out.push(TypeVerification {
             object: spec.object.to_string(),
             source,
@@ -221,7 +339,13 @@ pub async fn verify_counts(
             agrees,
         });
     }
-    Ok(out)
+    Ok((out, counted_by))
+}
+
+enum Counted {
+    /// Counted in Kustomer, and how.
+    Listed(u64, String),
+    NotListable,
 }
 
 enum CountError {
@@ -241,7 +365,12 @@ impl From<KustomerError> for CountError {
     }
 }
 
-/// Walks a list route page by page, handing each page's records to `visit`.
+fn is_deleted(r: &Resource) -> bool {
+    r.bool("deleted") == Some(true)
+}
+
+/// Walks a list route page by page, handing each page's live (not soft-deleted) records to
+/// `visit`.
 async fn walk<F>(kustomer: &KustomerClient, path: &str, mut visit: F) -> Result<(), CountError>
 where
     F: FnMut(&[Resource]) -> Result<(), CountError>,
@@ -250,7 +379,13 @@ where
     for page_no in 1..=MAX_PAGES {
         let page = kustomer.page(path, &[], page_no, PAGE_SIZE).await?;
         fetched += page.items.len() as u64;
-        visit(&page.items)?;
+        let live: Vec<Resource> = page
+            .items
+            .iter()
+            .filter(|r| !is_deleted(r))
+            .cloned()
+            .collect();
+        visit(&live)?;
         if !page.more_after(fetched, PAGE_SIZE) {
             break;
         }
@@ -258,69 +393,328 @@ where
     Ok(())
 }
 
+/// Walks `path` counting records whose externalId is a source id of `object`.
+async fn count_by_external_id(
+    ledger: &Ledger,
+    kustomer: &KustomerClient,
+    object: &str,
+    path: &str,
+) -> Result<u64, CountError> {
+    let mut count = 0u64;
+    walk(kustomer, path, |items| {
+        count += ledger.read(|r| {
+            let mut n = 0u64;
+            for item in items {
+                if let Some(ext) = item.external_id()
+                    && r.source(object, ext)?.is_some()
+                {
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })?;
+        Ok(())
+    })
+    .await?;
+    Ok(count)
+}
+
+/// Every done record of `kind`, a page at a time.
+fn for_each_done(
+    ledger: &Ledger,
+    kind: &str,
+    mut visit: impl FnMut(&WorkItem) -> Result<(), LedgerError>,
+) -> Result<(), LedgerError> {
+    let mut after: Option<String> = None;
+    loop {
+        let page = ledger.next_batch(kind, &[RecordState::Done], after.as_deref(), LEDGER_PAGE)?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.source_id.clone());
+        for item in &page {
+            visit(item)?;
+        }
+    }
+    Ok(())
+}
+
+/// The done records of `kind` whose recorded Kustomer id is in `listed`.
+fn count_done_listed(
+    ledger: &Ledger,
+    kind: &str,
+    listed: &HashSet<String>,
+) -> Result<u64, LedgerError> {
+    let mut count = 0u64;
+    for_each_done(ledger, kind, |item| {
+        if item.target_id.as_ref().is_some_and(|t| listed.contains(t)) {
+            count += 1;
+        }
+        Ok(())
+    })?;
+    Ok(count)
+}
+
 async fn count_target(
     ledger: &Ledger,
     kustomer: &KustomerClient,
     spec: &CountSpec,
-) -> Result<Option<u64>, CountError> {
-    match spec.route {
-        CountRoute::NotCountable => Ok(None),
+    timelines: &mut Option<Timelines>,
+) -> Result<Counted, CountError> {
+    let how = spec.route.describe();
+    let n = match spec.route {
         CountRoute::ListByExternalId(path) => {
-            let mut count = 0u64;
-            walk(kustomer, path, |items| {
-                let ours = ledger.read(|r| {
-                    let mut n = 0u64;
-                    for item in items {
-                        if let Some(ext) = item.external_id()
-                            && r.source(spec.object, ext)?.is_some()
-                        {
-                            n += 1;
-                        }
-                    }
-                    Ok(n)
-                })?;
-                count += ours;
-                Ok(())
-            })
-            .await?;
-            Ok(Some(count))
+            count_by_external_id(ledger, kustomer, spec.object, path).await?
         }
         CountRoute::ListByTargetId(path) => {
-            // Only for small types (tags): their Kustomer ids fit in memory.
+            // Only for small types (users, tags, klasses…): their Kustomer ids fit in memory.
             let mut listed: HashSet<String> = HashSet::new();
             walk(kustomer, path, |items| {
                 listed.extend(items.iter().map(|r| r.id.clone()));
                 Ok(())
             })
             .await?;
-            let mut count = 0u64;
-            let mut after: Option<String> = None;
-            loop {
-                let page =
-                    ledger.next_batch(spec.kind, &[RecordState::Done], after.as_deref(), 500)?;
-                let Some(last) = page.last() else { break };
-                after = Some(last.source_id.clone());
-                count += page
-                    .iter()
-                    .filter(|i| i.target_id.as_ref().is_some_and(|t| listed.contains(t)))
-                    .count() as u64;
+            count_done_listed(ledger, spec.kind, &listed)?
+        }
+        CountRoute::MetadataProperties(resources) => {
+            let mut declared: HashSet<String> = HashSet::new();
+            for resource in resources {
+                let body = kustomer.get_metadata(resource).await?;
+                if let Some(props) = body
+                    .pointer("/data/attributes/properties")
+                    .and_then(Value::as_object)
+                {
+                    declared.extend(props.keys().cloned());
+                }
             }
-            Ok(Some(count))
+            count_done_listed(ledger, spec.kind, &declared)?
+        }
+        CountRoute::KbLanguageVersions => {
+            let mut versions: HashSet<String> = HashSet::new();
+            walk(kustomer, KB_ARTICLES, |items| {
+                for item in items {
+                    let ours = match item.external_id() {
+                        Some(ext) => ledger.read(|r| r.source("articles", ext))?.is_some(),
+                        None => false,
+                    };
+                    if ours {
+                        versions.extend(language_version_ids(item));
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+            count_done_listed(ledger, spec.kind, &versions)?
+        }
+        CountRoute::ChildrenOfListed { parent, path } => {
+            let mut parents: HashSet<String> = HashSet::new();
+            walk(kustomer, path, |items| {
+                for item in items {
+                    if let Some(ext) = item.external_id()
+                        && ledger.read(|r| r.source(parent, ext))?.is_some()
+                    {
+                        parents.insert(ext.to_string());
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+            let mut count = 0u64;
+            for_each_done(ledger, spec.kind, |item| {
+                let parent_id = ledger
+                    .read(|r| r.source(spec.kind, &item.source_id))?
+                    .and_then(|s| s.parent_id);
+                if parent_id.is_some_and(|p| parents.contains(&p)) {
+                    count += 1;
+                }
+                Ok(())
+            })?;
+            count
+        }
+        CountRoute::ConversationTimelines | CountRoute::ConversationFiles => {
+            if timelines.is_none() {
+                *timelines = Some(tally_timelines(ledger, kustomer).await?);
+            }
+            let Some(t) = timelines.as_ref() else {
+                return Ok(Counted::NotListable);
+            };
+            if spec.route == CountRoute::ConversationTimelines {
+                t.parts
+            } else {
+                count_done_listed(ledger, spec.kind, &t.files)?
+            }
+        }
+        CountRoute::TicketKlasses => {
+            let mut count = 0u64;
+            let types = ledger.read(|r| r.sources_page("ticket_types", None, usize::MAX))?;
+            for ticket_type in types {
+                let loaded = ledger
+                    .read(|r| r.record("ticket_types", &ticket_type.source_id))?
+                    .is_some_and(|w| w.state == RecordState::Done);
+                if loaded {
+                    let path = endpoints::kobjects(&ticket_klass_name(&ticket_type.source_id));
+                    count += count_by_external_id(ledger, kustomer, spec.object, &path).await?;
+                }
+            }
+            count
+        }
+        CountRoute::TrackingEvents => {
+            // Events sent as tracking events record `tracked`; any other id is a kobject.
+            let mut as_kobjects = false;
+            for_each_done(ledger, spec.kind, |item| {
+                as_kobjects |= item.target_id.as_deref().is_some_and(|t| t != TRACKED);
+                Ok(())
+            })?;
+            if !as_kobjects {
+                return Ok(Counted::NotListable);
+            }
+            let path = endpoints::kobjects(EVENT_KLASS);
+            let n = count_by_external_id(ledger, kustomer, spec.object, &path).await?;
+            return Ok(Counted::Listed(n, format!("GET {path} by externalId")));
+        }
+    };
+    Ok(Counted::Listed(n, how))
+}
+
+/// The version ids an article lists per language (current, draft and published).
+fn language_version_ids(article: &Resource) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(langs) = article
+        .attributes
+        .get("langVersions")
+        .and_then(Value::as_object)
+    {
+        for entry in langs.values() {
+            for key in ["currentVersion", "draftVersion", "publishedVersion"] {
+                if let Some(id) = entry.get(key).and_then(Value::as_str) {
+                    out.push(id.to_string());
+                }
+            }
         }
     }
+    out
+}
+
+/// What the messages and notes of the migrated conversations account for.
+#[derive(Debug, Default)]
+struct Timelines {
+    /// Conversation parts found: messages and notes by externalId, event parts through the
+    /// timeline note they were folded into.
+    parts: u64,
+    /// Attachment ids the listed messages and notes reference.
+    files: HashSet<String>,
+}
+
+/// The messages and notes of a conversation in Kustomer (soft-deleted ones left out).
+async fn timeline_of(
+    kustomer: &KustomerClient,
+    conversation: &str,
+) -> Result<(Vec<Resource>, Vec<Resource>), KustomerError> {
+    let mut messages = kustomer.conversation_messages(conversation).await?;
+    let mut notes = kustomer.conversation_notes(conversation).await?;
+    messages.retain(|r| !is_deleted(r));
+    notes.retain(|r| !is_deleted(r));
+    Ok((messages, notes))
+}
+
+async fn tally_timelines(
+    ledger: &Ledger,
+    kustomer: &KustomerClient,
+) -> Result<Timelines, CountError> {
+    let mut out = Timelines::default();
+    let mut after: Option<String> = None;
+    loop {
+        let page = ledger.next_batch(
+            "conversations",
+            &[RecordState::Done],
+            after.as_deref(),
+            LEDGER_PAGE,
+        )?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.source_id.clone());
+        for conversation in &page {
+            let Some(target) = conversation.target_id.as_deref() else {
+                continue;
+            };
+            let (mut listed, notes) = timeline_of(kustomer, target).await?;
+            listed.extend(notes);
+            out.parts += ledger.read(|r| parts_found(r, &conversation.source_id, &listed))?;
+            for item in &listed {
+                out.files.extend(attachment_ids(item));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How many parts of `conversation` the listed messages and notes hold: each listed record
+/// whose externalId is one of its parts, plus each done part whose recorded id is a listed note
+/// (event parts share their conversation's timeline note).
+fn parts_found(
+    r: &crate::ledger::LedgerReader,
+    conversation: &str,
+    listed: &[Resource],
+) -> Result<u64, LedgerError> {
+    let parts: HashSet<String> = r
+        .children("conversation_parts", conversation)?
+        .into_iter()
+        .map(|s| s.source_id)
+        .collect();
+    let mut found = 0u64;
+    let mut by_external_id: HashSet<&str> = HashSet::new();
+    for item in listed {
+        if let Some(ext) = item.external_id()
+            && parts.contains(ext)
+        {
+            found += 1;
+            by_external_id.insert(ext);
+        }
+    }
+    let listed_ids: HashSet<&str> = listed.iter().map(|i| i.id.as_str()).collect();
+    for part in &parts {
+        if by_external_id.contains(part.as_str()) {
+            continue;
+        }
+        if let Some(w) = r.record("conversation_parts", part)?
+            && w.state == RecordState::Done
+            && w.target_id
+                .as_deref()
+                .is_some_and(|t| listed_ids.contains(t))
+        {
+            found += 1;
+        }
+    }
+    Ok(found)
+}
+
+/// The attachment ids a message or note references (`attachments`: ids or `{_id, …}`).
+fn attachment_ids(item: &Resource) -> Vec<String> {
+    item.attributes
+        .get("attachments")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|a| {
+                    a.as_str()
+                        .or_else(|| a.get("_id").and_then(Value::as_str))
+                        .or_else(|| a.get("id").and_then(Value::as_str))
+                        .map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 // ---- samples --------------------------------------------------------------------------------
 
 /// The sampled comparison for `object`, if it has one: the first [`SAMPLE_SIZE`] done records
 /// (by Intercom id, so repeated runs compare the same records), each fetched through its
-/// externalId route.
+/// externalId route. Customers (emails, company, creation), companies (name, creation) and
+/// conversations (message count, first and last message times) are sampled.
 pub async fn sample_checks(
     ledger: &Ledger,
     kustomer: &KustomerClient,
     object: &str,
 ) -> Result<Vec<SampleCheck>, VerifyError> {
-    if !matches!(object, "contacts" | "companies") {
+    if !matches!(object, "contacts" | "companies" | "conversations") {
         return Ok(Vec::new());
     }
     let items = ledger.next_batch(object, &[RecordState::Done], None, SAMPLE_SIZE)?;
@@ -332,6 +726,7 @@ pub async fn sample_checks(
         };
         let found = match object {
             "contacts" => kustomer.customer_by_external_id(&item.source_id).await,
+            "conversations" => kustomer.conversation_by_external_id(&item.source_id).await,
             _ => kustomer.company_by_external_id(&item.source_id).await,
         }
         .map_err(kustomer_err)?;
@@ -344,6 +739,11 @@ pub async fn sample_checks(
                 item.target_id.as_deref().unwrap_or("nothing")
             )],
             Some(r) if object == "contacts" => compare_customer(ledger, raw, r)?,
+            Some(r) if object == "conversations" => {
+                let (messages, _) = timeline_of(kustomer, &r.id).await.map_err(kustomer_err)?;
+                let parts = ledger.read(|l| l.children("conversation_parts", &item.source_id))?;
+                compare_conversation(raw, &parts, &messages)
+            }
             Some(r) => compare_company(raw, r),
         };
         out.push(SampleCheck {
@@ -354,6 +754,57 @@ pub async fn sample_checks(
         });
     }
     Ok(out)
+}
+
+/// A conversation's messages in Kustomer against Intercom: as many as the source message plus
+/// the comment parts Intercom returned, the first at the conversation's creation and the last at
+/// its latest returned comment.
+pub fn compare_conversation(
+    raw: &str,
+    parts: &[crate::ledger::SourceRecord],
+    messages: &[Resource],
+) -> Vec<String> {
+    let conversation: Conversation = serde_json::from_str(raw).unwrap_or_default();
+    let comments: Vec<ConversationPart> = parts
+        .iter()
+        .filter_map(|p| serde_json::from_str::<ConversationPart>(&p.raw).ok())
+        .filter(|p| part_role(p.part_type.as_deref()) == PartRole::Message)
+        .collect();
+    let mut out = Vec::new();
+    let want_count = comments.len() + 1;
+    if messages.len() != want_count {
+        out.push(format!(
+            "message count: Intercom 1 source message + {} comment parts = {want_count}, Kustomer {}",
+            comments.len(),
+            messages.len()
+        ));
+    }
+    let mut times: Vec<i64> = messages
+        .iter()
+        .filter_map(|m| m.str("createdAt").and_then(timefmt::iso_to_unix_ms))
+        .collect();
+    times.sort_unstable();
+    let first = conversation.created_at.filter(|s| *s > 0);
+    let last = comments
+        .iter()
+        .filter_map(|p| p.created_at)
+        .chain(first)
+        .max();
+    for (field, want, got) in [
+        ("first message", first, times.first()),
+        ("last message", last, times.last()),
+    ] {
+        let want = want.map(|s| s * 1000);
+        if want.is_some() && want != got.copied() {
+            out.push(format!(
+                "{field}: Intercom {} but Kustomer {}",
+                want.map(timefmt::unix_ms_to_iso).unwrap_or_default(),
+                got.map(|t| timefmt::unix_ms_to_iso(*t))
+                    .unwrap_or_else(|| "nothing".into())
+            ));
+        }
+    }
+    out
 }
 
 fn same_time(field: &str, intercom: Option<i64>, kustomer: Option<&str>, out: &mut Vec<String>) {

@@ -808,10 +808,20 @@ impl PageLoader<'_> {
                     .filter(|p| map::part_role(p.part.part_type.as_deref()) == PartRole::Timeline)
                     .map(|p| &p.part)
                     .collect();
-                notes.push((
-                    c.id.clone(),
-                    map::timeline_note_body(&c.id, &c.kustomer_id, &events, &self.imported_at),
-                ));
+                let mut body =
+                    map::timeline_note_body(&c.id, &c.kustomer_id, &events, &self.imported_at);
+                // Files on event parts (an assignment with a screenshot) would otherwise be
+                // uploaded yet referenced by nothing: the timeline note carries them.
+                let files: Vec<Value> = c
+                    .parts
+                    .iter()
+                    .filter(|p| map::part_role(p.part.part_type.as_deref()) == PartRole::Timeline)
+                    .flat_map(|p| self.references(c, Some(&p.id)))
+                    .collect();
+                if !files.is_empty() {
+                    body["attachments"] = Value::Array(files);
+                }
+                notes.push((c.id.clone(), body));
             }
         }
         let outcomes = self
