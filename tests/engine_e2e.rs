@@ -107,6 +107,12 @@ fn assert_migration_matches_truth(intercom: &Value, kustomer: &Value, state: &Pa
     }
     let migrated = |object: &str| report.row(object).map_or(0, |r| r.migrated);
     let events_or_tracking = migrated("data_events");
+    // An event whose answer was lost may have been recorded (no lookup exists): the faulted
+    // test bounds those; here they are taken as recorded only if Kustomer holds more.
+    let unknown_events = report
+        .row("data_events")
+        .map_or(0, |r| r.failed)
+        .min(counts(kustomer)["tracking_events"].saturating_sub(events_or_tracking));
     let expectations: [(&str, u64); 11] = [
         ("customers", migrated("contacts")),
         ("companies", migrated("companies")),
@@ -115,7 +121,7 @@ fn assert_migration_matches_truth(intercom: &Value, kustomer: &Value, state: &Pa
         ("kb_articles", migrated("articles")),
         ("shortcuts", migrated("macros")),
         ("saved_searches", migrated("segments")),
-        ("tracking_events", events_or_tracking),
+        ("tracking_events", events_or_tracking + unknown_events),
         (
             "kobjects",
             migrated("tickets") + migrated("contact_notes") + migrated("company_notes"),
@@ -214,6 +220,9 @@ async fn injected_faults_on_both_sides_lose_nothing_and_duplicate_nothing() {
         kc.faults = FaultSpec::parse(FAULTS).unwrap();
         ic.fault_hang = hang;
         kc.fault_hang = hang;
+        // A lost bulk answer is settled by searching for the externalIds, which Kustomer
+        // indexes late; a short lag keeps the test quick without changing what it proves.
+        kc.indexing_delay = Duration::from_secs(2);
     })
     .await;
     let state = common::temp_state("e2e-faults");
@@ -227,9 +236,24 @@ async fn injected_faults_on_both_sides_lose_nothing_and_duplicate_nothing() {
     let intercom = common::truth(&sims.intercom.url).await;
     let faulted = common::truth(&sims.kustomer.url).await;
     assert_migration_matches_truth(&intercom, &faulted, &state);
+    // Tracking events are the one create Kustomer offers no lookup for: an event whose answer
+    // was lost is reported failed ("may or may not have been recorded"), so Kustomer holds
+    // between the done ones and the done plus those.
+    let report = read_report(&state);
+    let events = report.row("data_events").unwrap();
+    let tracked = counts(&faulted)["tracking_events"];
+    assert!(
+        tracked >= events.migrated && tracked <= events.migrated + events.failed,
+        "{tracked} tracking events for {} done and {} unknown",
+        events.migrated,
+        events.failed
+    );
+    let mut faulted_counts = counts(&faulted);
+    let mut clean_counts = counts(&clean);
+    faulted_counts.remove("tracking_events");
+    clean_counts.remove("tracking_events");
     assert_eq!(
-        counts(&faulted),
-        counts(&clean),
+        faulted_counts, clean_counts,
         "a faulted run ends differently from a clean one"
     );
 }

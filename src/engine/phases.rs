@@ -82,7 +82,7 @@ pub fn phase_of(object: &str) -> Option<PhaseId> {
 
 /// Target kinds the engine invents beside the source types (records that have no Intercom
 /// type of their own), and the phase that loads them.
-pub const INVENTED_KINDS: [(&str, PhaseId); 10] = [
+pub const INVENTED_KINDS: [(&str, PhaseId); 11] = [
     ("klasses", PhaseId::Prerequisites),
     ("conversation_sources", PhaseId::Conversations),
     ("conversation_notes", PhaseId::Conversations),
@@ -90,6 +90,7 @@ pub const INVENTED_KINDS: [(&str, PhaseId); 10] = [
     ("truncation_notes", PhaseId::Conversations),
     ("conversation_states", PhaseId::Conversations),
     ("attachment_uploads", PhaseId::Conversations),
+    ("inline_image_uploads", PhaseId::Conversations),
     ("segment_tags", PhaseId::Extras),
     ("event_summaries", PhaseId::Extras),
     ("segment_members", PhaseId::Extras),

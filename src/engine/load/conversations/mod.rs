@@ -14,7 +14,8 @@
 //! Ledger kinds: `conversations`, `conversation_sources` (the first message; id = conversation
 //! id), `conversation_parts` (comment → message, note → note, events → folded into the timeline
 //! note, whose Kustomer id becomes theirs), `timeline_notes`, `truncation_notes` and
-//! `conversation_states` (id = conversation id), `attachment_uploads` (id = attachment record).
+//! `conversation_states` (id = conversation id), `attachment_uploads` (id = attachment record),
+//! `inline_image_uploads` (id = inline image record).
 
 mod refs;
 mod send;
@@ -44,6 +45,8 @@ const PAGE: usize = 100;
 const CONCURRENT: usize = 4;
 /// Source kind of the files extraction stored (`<state>/attachments/<sha256>`).
 const ATTACHMENTS: &str = "attachments";
+/// Source kind of the inline images extraction stored the same way.
+const INLINE_IMAGES: &str = "inline_images";
 
 pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
@@ -59,6 +62,9 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         .await?;
     ledger
         .ensure_pending_from_sources(ATTACHMENTS, kinds::UPLOADS)
+        .await?;
+    ledger
+        .ensure_pending_from_sources(INLINE_IMAGES, kinds::INLINE_UPLOADS)
         .await?;
     ctx.set_activity("conversations: settling requests of an earlier run");
     for kind in [
@@ -432,6 +438,11 @@ impl PageLoader<'_> {
                 for s in r.children(ATTACHMENTS, &id)? {
                     files.push(file_of(&s, r.record(kinds::UPLOADS, &s.source_id)?));
                 }
+                for s in r.children(INLINE_IMAGES, &id)? {
+                    let mut file = file_of(&s, r.record(kinds::INLINE_UPLOADS, &s.source_id)?);
+                    file.inline = true;
+                    files.push(file);
+                }
                 let source_state = r
                     .record(kinds::SOURCES, &id)?
                     .map_or(RecordState::Pending, |w| w.state);
@@ -460,8 +471,8 @@ impl PageLoader<'_> {
 
     /// Inline images whose `<img src>` no stored file matches: extraction keeps attachments; an
     /// image referenced only from HTML is fetched here while its URL still works, stored the same
-    /// content-addressed way and staged as an `attachments` record (so its upload is accounted
-    /// for like any other file).
+    /// content-addressed way and staged as an `inline_images` record (its upload is accounted for
+    /// as an `inline_image_uploads` record, apart from Intercom's attachments).
     async fn stage_inline_images(&self, c: &mut Loaded) -> anyhow::Result<()> {
         let known: HashSet<String> = c.files.iter().filter_map(|f| f.url.clone()).collect();
         let mut bodies: Vec<(Option<String>, String)> = Vec::new();
@@ -500,12 +511,12 @@ impl PageLoader<'_> {
         }
         let ids: Vec<String> = staged.iter().map(|s| s.source_id.clone()).collect();
         self.ctx.ledger.put_sources(staged.clone()).await?;
-        self.ctx.ledger.ensure_pending(kinds::UPLOADS, ids).await?;
+        self.ctx.ledger.ensure_pending(kinds::INLINE_UPLOADS, ids).await?;
         for s in staged {
             let upload = self
                 .ctx
                 .ledger
-                .read(|r| r.record(kinds::UPLOADS, &s.source_id))?;
+                .read(|r| r.record(kinds::INLINE_UPLOADS, &s.source_id))?;
             c.files.push(file_of(&s, upload));
         }
         Ok(())
@@ -561,7 +572,7 @@ impl PageLoader<'_> {
             }
         }
         SourceRecord {
-            kind: ATTACHMENTS.to_string(),
+            kind: INLINE_IMAGES.to_string(),
             source_id: record_id.to_string(),
             parent_id: Some(conversation_id.to_string()),
             updated_at: None,
@@ -586,7 +597,11 @@ impl PageLoader<'_> {
                         jobs.push((ci, fi, item.clone(), stored.clone()))
                     }
                     _ => ledger.mark_failed(
-                        kinds::UPLOADS,
+                        if f.inline {
+                            kinds::INLINE_UPLOADS
+                        } else {
+                            kinds::UPLOADS
+                        },
                         &f.record_id,
                         ErrorClass::Source,
                         f.problem

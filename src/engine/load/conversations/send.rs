@@ -23,6 +23,9 @@ pub mod kinds {
     pub const TRUNCATION_NOTES: &str = "truncation_notes";
     pub const STATES: &str = "conversation_states";
     pub const UPLOADS: &str = "attachment_uploads";
+    /// Images referenced only from HTML bodies: not Intercom attachments, so they are accounted
+    /// apart from them (the report's `attachments` row must sum to Intercom's attachments).
+    pub const INLINE_UPLOADS: &str = "inline_image_uploads";
 }
 
 /// Per-item results of a completed job, keyed by `_clientRef` (items the job did not mention are
