@@ -114,8 +114,7 @@ async fn a_run_killed_at_random_moments_finishes_like_an_uninterrupted_one() {
         "killed at {kills:?}, the org differs from an uninterrupted run's"
     );
     let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(state.join("report.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(state.join("report.json")).unwrap()).unwrap();
     for row in report["rows"].as_array().unwrap() {
         assert_eq!(row["not_loaded"], 0, "{row}");
         assert_eq!(row["failed"], 0, "{row}");

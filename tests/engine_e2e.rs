@@ -130,10 +130,7 @@ fn assert_migration_matches_truth(intercom: &Value, kustomer: &Value, state: &Pa
             "attachments",
             distinct_targets(state, &["attachment_uploads", "inline_image_uploads"]),
         ),
-        (
-            "tags",
-            distinct_targets(state, &["tags", "segment_tags"]),
-        ),
+        ("tags", distinct_targets(state, &["tags", "segment_tags"])),
     ];
     for (kind, expected) in expectations {
         let got = created.get(kind).copied().unwrap_or(0);
@@ -197,7 +194,11 @@ async fn tiny_workspace_migrates_to_the_ground_truth_and_a_second_run_creates_no
     eprintln!("second run: {:.1} s", started.elapsed().as_secs_f64());
     assert!(matches!(outcome, RunOutcome::Completed(_)), "{outcome:?}");
     let second = common::truth(&sims.kustomer.url).await;
-    assert_eq!(counts(&second), counts(&first), "the second run created records");
+    assert_eq!(
+        counts(&second),
+        counts(&first),
+        "the second run created records"
+    );
     assert_eq!(
         writes(&second),
         writes(&first),
@@ -289,5 +290,10 @@ fn demo_headless_tiny_exits_zero_and_prints_its_summary() {
     }
     assert!(stdout.contains("Report: "), "{stdout}");
     let report = read_report(&state);
-    assert!(report.rows.iter().all(|r| r.not_loaded == 0 && r.failed == 0));
+    assert!(
+        report
+            .rows
+            .iter()
+            .all(|r| r.not_loaded == 0 && r.failed == 0)
+    );
 }

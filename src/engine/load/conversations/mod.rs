@@ -511,7 +511,10 @@ impl PageLoader<'_> {
         }
         let ids: Vec<String> = staged.iter().map(|s| s.source_id.clone()).collect();
         self.ctx.ledger.put_sources(staged.clone()).await?;
-        self.ctx.ledger.ensure_pending(kinds::INLINE_UPLOADS, ids).await?;
+        self.ctx
+            .ledger
+            .ensure_pending(kinds::INLINE_UPLOADS, ids)
+            .await?;
         for s in staged {
             let upload = self
                 .ctx
