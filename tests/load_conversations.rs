@@ -193,9 +193,15 @@ async fn conversation_history_lands_complete_once_and_in_bulk() {
     let parts = ledger
         .read(|r| r.sources_page("conversation_parts", None, 100_000))
         .unwrap();
-    let files = ledger
+    // Every stored file is uploaded once: Intercom's attachments and the inline images.
+    let mut files = ledger
         .read(|r| r.sources_page("attachments", None, 100_000))
         .unwrap();
+    files.extend(
+        ledger
+            .read(|r| r.sources_page("inline_images", None, 100_000))
+            .unwrap(),
+    );
     let parsed: Vec<ConversationPart> = parts
         .iter()
         .map(|p| serde_json::from_str(&p.raw).unwrap())
@@ -243,6 +249,7 @@ async fn conversation_history_lands_complete_once_and_in_bulk() {
         "truncation_notes",
         "conversation_states",
         "attachment_uploads",
+        "inline_image_uploads",
     ];
     for (kind, c) in failures.iter().filter(|(k, _)| mine.contains(&k.as_str())) {
         assert_eq!(c.failed, 0, "{kind}: {c:?}");
