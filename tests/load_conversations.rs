@@ -249,6 +249,7 @@ async fn conversation_history_lands_complete_once_and_in_bulk() {
         "truncation_notes",
         "conversation_states",
         "attachment_uploads",
+        "inline_image_uploads",
     ];
     for (kind, c) in failures.iter().filter(|(k, _)| mine.contains(&k.as_str())) {
         assert_eq!(c.failed, 0, "{kind}: {c:?}");

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
@@ -30,6 +31,8 @@ pub struct LoadOptions {
     pub history_months: Option<u32>,
     /// The stable `app` value every migrated message carries.
     pub message_app: String,
+    /// How long one request attempt may take on either API before it counts as timed out.
+    pub request_timeout: Duration,
 }
 
 impl Default for LoadOptions {
@@ -40,6 +43,7 @@ impl Default for LoadOptions {
             segment_max_age_days: 365,
             history_months: None,
             message_app: "intercom-import".to_string(),
+            request_timeout: Duration::from_secs(30),
         }
     }
 }

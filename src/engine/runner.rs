@@ -20,6 +20,7 @@ use crate::engine::model::{
 };
 use crate::engine::phases::{PHASES, phase, phase_of_kind, phases_for};
 use crate::engine::{decisions, load};
+use crate::http::{ApiSide, ClientConfig, GateConfig};
 use crate::intercom::IntercomClient;
 use crate::kustomer::KustomerClient;
 use crate::ledger::{Ledger, StateCounts};
@@ -35,17 +36,24 @@ const INTERCOM_RATE_GUESS: u32 = 166;
 pub async fn start(config: EngineConfig) -> anyhow::Result<EngineHandle> {
     let phases = phases_for(&config.only).map_err(anyhow::Error::msg)?;
     let ledger = Ledger::open(&config.state_dir)?;
-    let intercom = IntercomClient::connect(
+    let timeout = config.options.request_timeout;
+    let mut intercom_http = ClientConfig::new(
+        ApiSide::Intercom,
         &config.intercom_url,
         config.intercom_token.clone(),
-        INTERCOM_RATE_GUESS,
-    )
-    .context("cannot set up the Intercom client")?;
-    let kustomer = KustomerClient::connect(
+    );
+    intercom_http.timeout = timeout;
+    let intercom = IntercomClient::connect_with(intercom_http, INTERCOM_RATE_GUESS)
+        .context("cannot set up the Intercom client")?;
+    let mut kustomer_http = ClientConfig::new(
+        ApiSide::Kustomer,
         &config.kustomer_url,
         config.kustomer_token.clone(),
-        config.kustomer_rate,
-        config.rate_share,
+    );
+    kustomer_http.timeout = timeout;
+    let kustomer = KustomerClient::from_config(
+        kustomer_http,
+        GateConfig::kustomer(config.kustomer_rate, config.rate_share),
     )
     .context("cannot set up the Kustomer client")?;
     let (snapshot_tx, snapshot_rx) = watch::channel(Snapshot {

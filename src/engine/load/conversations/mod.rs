@@ -14,7 +14,8 @@
 //! Ledger kinds: `conversations`, `conversation_sources` (the first message; id = conversation
 //! id), `conversation_parts` (comment → message, note → note, events → folded into the timeline
 //! note, whose Kustomer id becomes theirs), `timeline_notes`, `truncation_notes` and
-//! `conversation_states` (id = conversation id), `attachment_uploads` (id = attachment record).
+//! `conversation_states` (id = conversation id), `attachment_uploads` (id = attachment record),
+//! `inline_image_uploads` (id = inline image record).
 
 mod refs;
 mod send;
@@ -470,8 +471,8 @@ impl PageLoader<'_> {
 
     /// Inline images whose `<img src>` no stored file matches: extraction keeps attachments; an
     /// image referenced only from HTML is fetched here while its URL still works, stored the same
-    /// content-addressed way and staged as an `attachments` record (so its upload is accounted
-    /// for like any other file).
+    /// content-addressed way and staged as an `inline_images` record (its upload is accounted for
+    /// as an `inline_image_uploads` record, apart from Intercom's attachments).
     async fn stage_inline_images(&self, c: &mut Loaded) -> anyhow::Result<()> {
         let known: HashSet<String> = c.files.iter().filter_map(|f| f.url.clone()).collect();
         let mut bodies: Vec<(Option<String>, String)> = Vec::new();
