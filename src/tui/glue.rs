@@ -222,7 +222,10 @@ impl Glue {
                         let _ = commander.send(command);
                     }
                 }
-                None => self.notice("No run is active: press s on the Run screen.").await,
+                None => {
+                    self.notice("No run is active: press s on the Run screen.")
+                        .await
+                }
             },
             Request::LoadFailures { filter } => {
                 let result = load_failures(&self.config.state_dir, &filter);
@@ -246,7 +249,8 @@ impl Glue {
             }
             Request::Verify => {
                 if self.run.is_some() {
-                    self.notice("Verification runs once the run has ended.").await;
+                    self.notice("Verification runs once the run has ended.")
+                        .await;
                 } else {
                     self.summarize().await;
                 }
@@ -294,7 +298,8 @@ impl Glue {
                 Some(self.config.kustomer_token.clone())
             ),
         );
-        self.send(Update::Connections(vec![intercom, kustomer])).await;
+        self.send(Update::Connections(vec![intercom, kustomer]))
+            .await;
     }
 
     async fn reconnect_and_prepare(&mut self) {
@@ -599,7 +604,9 @@ async fn send_mappings(ctx: &Ctx, updates: &mpsc::Sender<Update>) {
         }
         Err(e) => {
             let _ = updates
-                .send(Update::Notice(format!("cannot list the Kustomer users: {e:#}")))
+                .send(Update::Notice(format!(
+                    "cannot list the Kustomer users: {e:#}"
+                )))
                 .await;
         }
     }
@@ -739,7 +746,10 @@ async fn start_when_unlocked(
         match runner::start(config.clone()).await {
             Err(e)
                 if tokio::time::Instant::now() < deadline
-                    && matches!(e.downcast_ref::<LedgerError>(), Some(LedgerError::Locked { .. })) =>
+                    && matches!(
+                        e.downcast_ref::<LedgerError>(),
+                        Some(LedgerError::Locked { .. })
+                    ) =>
             {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }

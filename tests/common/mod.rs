@@ -33,7 +33,10 @@ pub async fn sims(size: SizePreset) -> Sims {
 }
 
 /// As [`sims`], after `tweak` adjusts either configuration (faults, rates, delays…).
-pub async fn sims_with(size: SizePreset, tweak: impl FnOnce(&mut intercom::Config, &mut kustomer::Config)) -> Sims {
+pub async fn sims_with(
+    size: SizePreset,
+    tweak: impl FnOnce(&mut intercom::Config, &mut kustomer::Config),
+) -> Sims {
     let mut ic = intercom::Config::new(SEED, size);
     ic.rate_per_window = 100_000;
     ic.fault_hang = Duration::from_secs(3);
@@ -44,8 +47,12 @@ pub async fn sims_with(size: SizePreset, tweak: impl FnOnce(&mut intercom::Confi
     kc.fault_hang = Duration::from_secs(3);
     tweak(&mut ic, &mut kc);
     let kustomer_rate = kc.rate_per_minute;
-    let intercom = intercom::spawn(ic, loopback()).await.expect("Intercom simulator starts");
-    let kustomer = kustomer::spawn(kc, loopback()).await.expect("Kustomer simulator starts");
+    let intercom = intercom::spawn(ic, loopback())
+        .await
+        .expect("Intercom simulator starts");
+    let kustomer = kustomer::spawn(kc, loopback())
+        .await
+        .expect("Kustomer simulator starts");
     Sims {
         intercom,
         kustomer,
