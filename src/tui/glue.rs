@@ -9,8 +9,9 @@
 //!   Mapping and Prerequisites data. Extraction resumes from the ledger's cursors, so the run that
 //!   follows only fetches what changed since.
 //! - **Decisions** (`DecideAdmin`, `DecideField`, `SetSegmentInUse`, `SetBucket`,
-//!   `CreatePrerequisite`, `AcceptDefaults`) go to `engine::decisions` through that `Ctx`, and the
-//!   glue answers with fresh `Admins` / `Fields` / `Scope` / `Prerequisites` from the ledger.
+//!   `CreatePrerequisite`) go to `engine::decisions` through that `Ctx`, and the glue answers with
+//!   fresh `Admins` / `Fields` / `Scope` / `Prerequisites` from the ledger. `AcceptDefaults` sets
+//!   the run's `accept_defaults`, so the engine applies them and records each in the report.
 //! - **The run**: the ledger is locked by one `Ledger` at a time, so on `StartRun` the glue
 //!   cancels a preparation still under way, waits for it, drops its `Ctx` (releasing the lock)
 //!   and only then calls `runner::start`. While the run is active, snapshots (≤ 10 Hz, the
@@ -204,16 +205,13 @@ impl Glue {
                 }
             }
             Request::AcceptDefaults => {
+                // The run applies them (`accept_defaults`), so each default it takes is recorded
+                // with the run and listed in the report.
                 self.config.accept_defaults = true;
-                // Proposals are complete only once preparation has finished; otherwise the run
-                // applies the defaults itself (accept_defaults is now set).
-                if self.preparing.as_ref().is_some_and(|p| p.is_finished())
-                    && let Some(ctx) = self.ctx()
-                {
-                    let result = decisions::apply_defaults(&ctx).await;
-                    self.report_error(result).await;
-                    self.send_mappings(&ctx).await;
-                }
+                self.notice(
+                    "Defaults accepted: the run applies them and lists each in the report.",
+                )
+                .await;
             }
             Request::StartRun => self.start_run().await,
             Request::Engine(command) => match &self.run {
