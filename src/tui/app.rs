@@ -1458,10 +1458,12 @@ impl App {
             });
             return;
         }
+        // With the defaults accepted the run creates what it can, so only the rest is asked about.
         let failing = self
             .prerequisites
             .iter()
             .filter(|p| p.status == CheckStatus::Fail)
+            .filter(|p| !(self.defaults_accepted && p.can_create.is_some()))
             .count();
         if failing > 0 {
             self.ask(

@@ -453,6 +453,11 @@ impl Glue {
                 self.config.rate_share,
             )?;
             let verification = crate::engine::verify::verify(&ledger, &kustomer).await?;
+            // The run may have taken defaults: show the decisions it loaded with.
+            self.send(Update::Admins(decisions::admin_mappings(&ledger).await?))
+                .await;
+            self.send(Update::Fields(decisions::field_mappings(&ledger).await?))
+                .await;
             let manual: Vec<String> = ledger
                 .read(|r| r.manual_items())?
                 .into_iter()
@@ -571,7 +576,7 @@ async fn prepare(
     if !unresolved.is_empty() {
         let _ = updates
             .send(Update::Notice(format!(
-                "{} mapping items need a decision: press 4 (Mapping), or D there to accept the defaults.",
+                "{} decisions are open (Mapping, Prerequisites): decide on 4 and 3, or press D on 4 to accept the defaults.",
                 unresolved.len()
             )))
             .await;
