@@ -497,10 +497,10 @@ fn a_busy_frame_draws_quickly() {
 fn logs_go_to_a_private_file_in_the_state_directory() {
     use std::os::unix::fs::PermissionsExt;
     let dir = std::env::temp_dir().join(format!("i2k-log-{}", std::process::id()));
-    let guard = i2k::tui::init_file_logging(&dir).unwrap();
+    let guard = i2k::logging::to_file(&dir).unwrap();
     tracing::info!("console started for the log test");
     drop(guard);
-    let path = dir.join(i2k::tui::logging::LOG_FILE);
+    let path = dir.join("logs").join(i2k::logging::LOG_FILE);
     let text = std::fs::read_to_string(&path).unwrap();
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     std::fs::remove_dir_all(&dir).unwrap();

@@ -1,10 +1,21 @@
-//! `i2k` with no command: the migration console on the configured migration.
+//! `i2k` with no command: the migration console on the configured migration. `open` is also how
+//! `i2k demo` shows its simulated migration. Logs go to `<state>/logs/i2k.log`, never to the
+//! terminal the console draws on.
 
 use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
 
 use crate::cli::RunArgs;
 use crate::commands::Context;
 use crate::engine::context::EngineConfig;
+use crate::tui::{App, AppOptions, Keymap, glue, run_terminal};
+
+/// Room for updates and requests in flight between the console and the glue.
+const CHANNEL_DEPTH: usize = 1024;
+/// How long the console waits, after the operator quit, for the glue to stop a run cleanly.
+const GLUE_PATIENCE: Duration = Duration::from_secs(90);
 
 pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     let endpoints = ctx.endpoints()?;
@@ -22,8 +33,26 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     open(config).await
 }
 
-/// Opens the console on a migration.
+/// Opens the console on a migration and returns when the operator quits (an active run is
+/// stopped first; the next start resumes it).
 pub async fn open(config: EngineConfig) -> anyhow::Result<ExitCode> {
-    let _ = config;
-    anyhow::bail!("the console is not built yet: use `i2k run --headless` or `i2k demo --headless`")
+    let _log = crate::logging::to_file(&config.state_dir)?;
+    let keymap = Keymap::load(crate::config::config_dir().as_deref())?;
+    let app = App::new(
+        keymap,
+        AppOptions::from_env(config.state_dir.display().to_string()),
+    );
+    let (update_tx, update_rx) = mpsc::channel(CHANNEL_DEPTH);
+    let (request_tx, request_rx) = mpsc::channel(CHANNEL_DEPTH);
+    let glue = tokio::spawn(glue::serve(config, request_rx, update_tx));
+    let shown = run_terminal(app, update_rx, request_tx).await;
+    // The request channel is closed now: the glue cancels an active run and settles.
+    let settled = tokio::time::timeout(GLUE_PATIENCE, glue).await;
+    shown?;
+    match settled {
+        Ok(Ok(result)) => result?,
+        Ok(Err(e)) => anyhow::bail!("the console's engine link stopped unexpectedly: {e}"),
+        Err(_) => tracing::warn!("the run did not stop in time; it resumes next time"),
+    }
+    Ok(ExitCode::SUCCESS)
 }

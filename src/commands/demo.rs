@@ -40,7 +40,17 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
     };
     let config = crate::commands::run::engine_config(&endpoints, state_dir.clone(), &run_args)?;
     if !args.headless {
-        return crate::commands::console::open(config).await;
+        // The simulators serve the console's whole session, then stop with it.
+        let shown = crate::commands::console::open(config).await;
+        intercom_sim.shutdown().await;
+        kustomer_sim.shutdown().await;
+        if shown.is_ok() {
+            println!(
+                "i2k demo: report, archive and checklist are in {}",
+                state_dir.display()
+            );
+        }
+        return shown;
     }
     if !args.json {
         println!(

@@ -380,6 +380,31 @@ impl App {
         &self.failure_filter
     }
 
+    /// The connection checks as last received.
+    pub fn connections(&self) -> &[ConnectionInfo] {
+        &self.connections
+    }
+
+    /// The Scope rows as last received.
+    pub fn scope(&self) -> &[ScopeItem] {
+        &self.scope
+    }
+
+    /// The admins the Mapping screen lists.
+    pub fn admins(&self) -> &[AdminMapping] {
+        &self.admins
+    }
+
+    /// The engine's latest snapshot.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// What the Summary screen shows.
+    pub fn summary(&self) -> &SummaryData {
+        &self.summary
+    }
+
     // ---------------------------------------------------------------- updates
 
     /// Folds data from the glue into the console.
@@ -1433,10 +1458,12 @@ impl App {
             });
             return;
         }
+        // With the defaults accepted the run creates what it can, so only the rest is asked about.
         let failing = self
             .prerequisites
             .iter()
             .filter(|p| p.status == CheckStatus::Fail)
+            .filter(|p| !(self.defaults_accepted && p.can_create.is_some()))
             .count();
         if failing > 0 {
             self.ask(

@@ -7,8 +7,8 @@
 //! and `Request`s out over channels, so the glue to the engine is a thin async layer.
 
 pub mod app;
+pub mod glue;
 pub mod keymap;
-pub mod logging;
 pub mod protocol;
 pub mod screens;
 pub mod terminal;
@@ -17,6 +17,5 @@ pub mod view;
 
 pub use app::{App, AppOptions, Screen};
 pub use keymap::{Action, Keymap, KeymapError};
-pub use logging::{LoggingError, init_file_logging};
 pub use protocol::{FailureFilter, Request, Update};
-pub use terminal::{FRAME_INTERVAL, run_terminal};
+pub use terminal::{FRAME_INTERVAL, Input, event_loop, run_terminal};

@@ -1,10 +1,16 @@
 //! Runs the console on a real terminal: raw mode and the alternate screen (restored on exit and
 //! by a panic hook), a blocking thread that polls terminal events and forwards them, a steady
 //! frame tick that draws only when something changed, and the channels to the glue.
+//!
+//! [`event_loop`] is the loop itself, generic over the ratatui backend and fed keys on a channel,
+//! so the end-to-end test runs exactly this loop on a `TestBackend` with a scripted key sequence.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use ratatui::Terminal;
+use ratatui::backend::Backend;
 
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
 use tokio::sync::mpsc;
@@ -19,7 +25,9 @@ const INPUT_POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// Updates folded in per wake-up before the loop looks at keys and the frame tick again.
 const UPDATE_BATCH: usize = 256;
 
-enum Input {
+/// What the loop reads from the terminal (or from a test's script).
+#[derive(Debug, Clone)]
+pub enum Input {
     Key(ratatui::crossterm::event::KeyEvent),
     Resize,
 }
@@ -34,26 +42,51 @@ pub async fn run_terminal(
 ) -> anyhow::Result<()> {
     // try_init installs a panic hook that restores the terminal before the panic message prints.
     let mut terminal = ratatui::try_init()?;
-    let result = event_loop(&mut app, &mut terminal, &mut updates, &requests).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (input_tx, mut input_rx) = mpsc::channel::<Input>(64);
+    let reader_stop = stop.clone();
+    let reader = std::thread::Builder::new()
+        .name("i2k-input".into())
+        .spawn(move || read_terminal(input_tx, reader_stop));
+    let result = match reader {
+        Ok(reader) => {
+            let result = event_loop(
+                &mut app,
+                &mut terminal,
+                &mut input_rx,
+                &mut updates,
+                &requests,
+                |_, _, _| {},
+            )
+            .await;
+            stop.store(true, Ordering::Relaxed);
+            let _ = tokio::task::spawn_blocking(move || reader.join()).await;
+            result
+        }
+        Err(e) => Err(e.into()),
+    };
     let restored = ratatui::try_restore();
     result?;
     restored?;
     Ok(())
 }
 
-async fn event_loop(
+/// The console loop: folds `updates` into `app`, turns `input` into requests, and draws at most
+/// every [`FRAME_INTERVAL`] when something changed. After each draw `on_frame` sees the terminal,
+/// the app and how long the draw took. Returns when the app quits, the glue stops taking
+/// requests, or the input closes.
+pub async fn event_loop<B>(
     app: &mut App,
-    terminal: &mut ratatui::DefaultTerminal,
+    terminal: &mut Terminal<B>,
+    input_rx: &mut mpsc::Receiver<Input>,
     updates: &mut mpsc::Receiver<Update>,
     requests: &mpsc::Sender<Request>,
-) -> anyhow::Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let (input_tx, mut input_rx) = mpsc::channel::<Input>(64);
-    let reader_stop = stop.clone();
-    let reader = std::thread::Builder::new()
-        .name("i2k-input".into())
-        .spawn(move || read_terminal(input_tx, reader_stop))?;
-
+    mut on_frame: impl FnMut(&Terminal<B>, &App, Duration),
+) -> anyhow::Result<()>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+{
     let mut tick = tokio::time::interval(FRAME_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut pending: std::collections::VecDeque<Request> = Default::default();
@@ -92,7 +125,9 @@ async fn event_loop(
             },
             _ = tick.tick() => {
                 if dirty {
+                    let started = Instant::now();
                     terminal.draw(|frame| app.draw(frame))?;
+                    on_frame(terminal, app, started.elapsed());
                     dirty = false;
                 }
             }
@@ -107,8 +142,6 @@ async fn event_loop(
             break Ok(());
         }
     };
-    stop.store(true, Ordering::Relaxed);
-    let _ = tokio::task::spawn_blocking(move || reader.join()).await;
     outcome
 }
 

@@ -1,0 +1,762 @@
+//! The glue between the console ([`App`](crate::tui::App), which only speaks [`Request`] and
+//! [`Update`]) and the engine, the ledger and the configuration. One async task, [`serve`], owns
+//! everything stateful:
+//!
+//! - **Before a run** ("preparing"): it checks both connections (`doctor::check_*` →
+//!   `Update::Connections`), opens the ledger and both clients as an engine [`Ctx`] of its own,
+//!   extracts the Intercom workspace in the background with a progress watch (live counts on the
+//!   Scope screen), then computes the engine's proposals (`decisions::prepare`) and sends the
+//!   Mapping and Prerequisites data. Extraction resumes from the ledger's cursors, so the run that
+//!   follows only fetches what changed since.
+//! - **Decisions** (`DecideAdmin`, `DecideField`, `SetSegmentInUse`, `SetBucket`,
+//!   `CreatePrerequisite`) go to `engine::decisions` through that `Ctx`, and the glue answers with
+//!   fresh `Admins` / `Fields` / `Scope` / `Prerequisites` from the ledger. `AcceptDefaults` sets
+//!   the run's `accept_defaults`, so the engine applies them and records each in the report.
+//! - **The run**: the ledger is locked by one `Ledger` at a time, so on `StartRun` the glue
+//!   cancels a preparation still under way, waits for it, drops its `Ctx` (releasing the lock)
+//!   and only then calls `runner::start`. While the run is active, snapshots (≤ 10 Hz, the
+//!   engine's own pace) and events are forwarded; `Engine(Command)` goes to the handle; the
+//!   Errors screen reads through a separate `LedgerReader`, which needs no lock. Decisions are
+//!   refused with a notice while the engine owns the ledger.
+//! - **The end**: once the engine has stopped and released the ledger, the glue verifies
+//!   (`engine::verify::verify`) and sends `Update::Summary` with the report, the archive and the
+//!   manual checklist. A run that stopped for decisions prepares again so Mapping shows them.
+//! - **Quit** (or the console closing its channel) cancels an active run — a later run resumes
+//!   it — and waits for the engine to settle before returning.
+//!
+//! Endpoints and tokens saved from the Connect screen apply to this session only (the token is
+//! never written anywhere); the glue checks the connections again and prepares afresh.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::engine::context::{Ctx, EngineConfig};
+use crate::engine::decisions::{self, Decisions};
+use crate::engine::handle::RunOutcome;
+use crate::engine::model::{
+    Command, ExtractProgress, FailureDetail, FailureSummary, LogLevel, OBJECT_TYPES, PhaseId,
+    RecordRef, ScopeItem, SegmentChoice,
+};
+use crate::engine::phases::phase_of_kind;
+use crate::engine::plan::{build_plan, counts_from_ledger, default_bucket};
+use crate::engine::runner;
+use crate::intercom::IntercomClient;
+use crate::kustomer::KustomerClient;
+use crate::ledger::{Ledger, LedgerError, LedgerReader};
+use crate::tui::protocol::{FailureFilter, Request, Update};
+
+/// Intercom's budget per 10 s until the server announces its own (the lowest tier).
+const INTERCOM_RATE_GUESS: u32 = 166;
+/// The most failed records the Errors screen is sent at once.
+const FAILURE_PAGE: usize = 5000;
+/// How long the glue waits for a ledger lock another owner is releasing (an engine that just
+/// finished, a preparation that was just cancelled).
+const LOCK_PATIENCE: Duration = Duration::from_secs(10);
+/// How long Quit waits for a cancelled run to settle before leaving anyway.
+const QUIT_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Serves the console until it quits (or closes `requests`). Errors reach the operator as
+/// `Update::Notice`; this returns an error only if the glue itself cannot go on.
+pub async fn serve(
+    config: EngineConfig,
+    mut requests: mpsc::Receiver<Request>,
+    updates: mpsc::Sender<Update>,
+) -> anyhow::Result<()> {
+    let mut glue = Glue {
+        config,
+        updates,
+        prepared: None,
+        preparing: None,
+        run: None,
+        commander: None,
+    };
+    glue.check_connections().await;
+    glue.start_preparing().await;
+    loop {
+        tokio::select! {
+            request = requests.recv() => match request {
+                Some(Request::Quit) | None => break,
+                Some(request) => glue.handle(request).await,
+            },
+            finished = wait_run(&mut glue.run) => {
+                glue.run = None;
+                glue.run_ended(finished).await;
+            }
+        }
+    }
+    glue.shut_down().await;
+    Ok(())
+}
+
+struct Glue {
+    config: EngineConfig,
+    updates: mpsc::Sender<Update>,
+    /// The engine context used between runs (holds the ledger lock).
+    prepared: Option<Arc<Ctx>>,
+    /// Extraction and proposals under way on `prepared`.
+    preparing: Option<JoinHandle<()>>,
+    run: Option<JoinHandle<anyhow::Result<RunOutcome>>>,
+    /// Commands for the active run's engine.
+    commander: Option<mpsc::UnboundedSender<Command>>,
+}
+
+/// Resolves when the active run's forwarder ends; never while there is no run.
+async fn wait_run(
+    run: &mut Option<JoinHandle<anyhow::Result<RunOutcome>>>,
+) -> anyhow::Result<RunOutcome> {
+    match run {
+        Some(task) => match task.await {
+            Ok(result) => result,
+            Err(e) => Err(anyhow::anyhow!("the run stopped unexpectedly: {e}")),
+        },
+        None => std::future::pending().await,
+    }
+}
+
+impl Glue {
+    async fn send(&self, update: Update) {
+        // The console gone means we are shutting down; nothing to tell.
+        let _ = self.updates.send(update).await;
+    }
+
+    async fn notice(&self, text: impl Into<String>) {
+        self.send(Update::Notice(text.into())).await;
+    }
+
+    async fn handle(&mut self, request: Request) {
+        match request {
+            Request::Quit => {}
+            Request::SaveEndpoint { side, url } => {
+                match side.as_str() {
+                    "intercom" => self.config.intercom_url = url,
+                    "kustomer" => self.config.kustomer_url = url,
+                    _ => return,
+                }
+                self.reconnect_and_prepare().await;
+            }
+            Request::SaveToken { side, token } => {
+                match side.as_str() {
+                    "intercom" => self.config.intercom_token = token,
+                    "kustomer" => self.config.kustomer_token = token,
+                    _ => return,
+                }
+                self.notice("Token saved for this session (never written to disk).")
+                    .await;
+                self.reconnect_and_prepare().await;
+            }
+            Request::Reconnect => {
+                self.check_connections().await;
+                if let Some(ctx) = self.ctx() {
+                    let checks = decisions::prerequisite_checks(&ctx).await;
+                    self.send(Update::Prerequisites(checks)).await;
+                }
+            }
+            Request::SetHistoryMonths(months) => {
+                self.config.options.history_months = months;
+                if let Some(ctx) = self.ctx() {
+                    self.send_scope(&ctx.ledger).await;
+                }
+            }
+            Request::SetBucket { object, bucket } => {
+                if let Some(ctx) = self.ctx_for_decisions().await {
+                    let result = decisions::decide_bucket(&ctx.ledger, &object, bucket).await;
+                    self.report_error(result.map_err(anyhow::Error::from)).await;
+                    self.send_scope(&ctx.ledger).await;
+                }
+            }
+            Request::SetSegmentInUse { id, in_use } => {
+                if let Some(ctx) = self.ctx_for_decisions().await {
+                    let result = decisions::decide_segment(&ctx.ledger, &id, in_use).await;
+                    self.report_error(result.map_err(anyhow::Error::from)).await;
+                    self.send_scope(&ctx.ledger).await;
+                }
+            }
+            Request::DecideAdmin { admin_id, decision } => {
+                if let Some(ctx) = self.ctx_for_decisions().await {
+                    let result = decisions::decide_admin(&ctx.ledger, &admin_id, decision).await;
+                    self.report_error(result.map_err(anyhow::Error::from)).await;
+                    self.send_mappings(&ctx).await;
+                }
+            }
+            Request::DecideField {
+                model,
+                source_name,
+                decision,
+            } => {
+                if let Some(ctx) = self.ctx_for_decisions().await {
+                    let result =
+                        decisions::decide_field(&ctx.ledger, &model, &source_name, decision).await;
+                    self.report_error(result.map_err(anyhow::Error::from)).await;
+                    self.send_mappings(&ctx).await;
+                }
+            }
+            Request::CreatePrerequisite { name } => {
+                if let Some(ctx) = self.ctx_for_decisions().await {
+                    let check = decisions::create_prerequisite(&ctx, &name).await;
+                    self.notice(format!("{}: {}", check.name, check.detail))
+                        .await;
+                    let checks = decisions::prerequisite_checks(&ctx).await;
+                    self.send(Update::Prerequisites(checks)).await;
+                }
+            }
+            Request::AcceptDefaults => {
+                // The run applies them (`accept_defaults`), so each default it takes is recorded
+                // with the run and listed in the report.
+                self.config.accept_defaults = true;
+                self.notice(
+                    "Defaults accepted: the run applies them and lists each in the report.",
+                )
+                .await;
+            }
+            Request::StartRun => self.start_run().await,
+            Request::Engine(command) => match &self.run {
+                Some(_) => {
+                    if let Some(commander) = &self.commander {
+                        let _ = commander.send(command);
+                    }
+                }
+                None => {
+                    self.notice("No run is active: press s on the Run screen.")
+                        .await
+                }
+            },
+            Request::LoadFailures { filter } => {
+                let result = load_failures(&self.config.state_dir, &filter);
+                match result {
+                    Ok(failures) => self.send(Update::Failures(failures)).await,
+                    Err(e) => self.notice(format!("cannot read the failures: {e}")).await,
+                }
+            }
+            Request::LoadFailureDetail { record } => {
+                match load_failure_detail(&self.config.state_dir, &record) {
+                    Ok(Some(detail)) => self.send(Update::FailureDetail(detail)).await,
+                    Ok(None) => {
+                        self.notice(format!(
+                            "{} {} is no longer failed.",
+                            record.object, record.source_id
+                        ))
+                        .await
+                    }
+                    Err(e) => self.notice(format!("cannot read the record: {e}")).await,
+                }
+            }
+            Request::Verify => {
+                if self.run.is_some() {
+                    self.notice("Verification runs once the run has ended.")
+                        .await;
+                } else {
+                    self.summarize().await;
+                }
+            }
+        }
+    }
+
+    async fn report_error(&self, result: anyhow::Result<()>) {
+        if let Err(e) = result {
+            self.notice(format!("{e:#}")).await;
+        }
+    }
+
+    fn ctx(&self) -> Option<Arc<Ctx>> {
+        self.prepared.clone()
+    }
+
+    /// The context for a decision, or a notice saying why there is none.
+    async fn ctx_for_decisions(&mut self) -> Option<Arc<Ctx>> {
+        if self.run.is_some() {
+            self.notice("The run owns the ledger: decide after it ends (or stop it with x).")
+                .await;
+            return None;
+        }
+        if self.prepared.is_none() {
+            match self.open_ctx().await {
+                Ok(ctx) => self.prepared = Some(ctx),
+                Err(e) => {
+                    self.notice(format!("{e:#}")).await;
+                    return None;
+                }
+            }
+        }
+        self.ctx()
+    }
+
+    async fn check_connections(&self) {
+        let (intercom, kustomer) = tokio::join!(
+            crate::commands::doctor::check_intercom(
+                &self.config.intercom_url,
+                Some(self.config.intercom_token.clone())
+            ),
+            crate::commands::doctor::check_kustomer(
+                &self.config.kustomer_url,
+                Some(self.config.kustomer_token.clone())
+            ),
+        );
+        self.send(Update::Connections(vec![intercom, kustomer]))
+            .await;
+    }
+
+    async fn reconnect_and_prepare(&mut self) {
+        self.check_connections().await;
+        if self.run.is_none() {
+            self.stop_preparing().await;
+            self.start_preparing().await;
+        }
+    }
+
+    /// Opens the ledger (waiting for a lock being released) and both clients as a `Ctx` whose
+    /// events are forwarded to the console.
+    async fn open_ctx(&self) -> anyhow::Result<Arc<Ctx>> {
+        let ledger = open_ledger(&self.config.state_dir).await?;
+        let intercom = IntercomClient::connect(
+            &self.config.intercom_url,
+            self.config.intercom_token.clone(),
+            INTERCOM_RATE_GUESS,
+        )
+        .context("cannot set up the Intercom client")?;
+        let kustomer = KustomerClient::connect(
+            &self.config.kustomer_url,
+            self.config.kustomer_token.clone(),
+            self.config.kustomer_rate,
+            self.config.rate_share,
+        )
+        .context("cannot set up the Kustomer client")?;
+        let (event_tx, mut event_rx) = mpsc::unbounded_channel();
+        let updates = self.updates.clone();
+        tokio::spawn(async move {
+            while let Some(event) = event_rx.recv().await {
+                if updates.send(Update::Event(event)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Arc::new(Ctx::new(
+            self.config.clone(),
+            ledger,
+            intercom,
+            kustomer,
+            event_tx,
+        )))
+    }
+
+    /// Opens a context and starts extraction and proposals in the background.
+    async fn start_preparing(&mut self) {
+        let ctx = match self.open_ctx().await {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                self.notice(format!("{e:#}")).await;
+                return;
+            }
+        };
+        self.send_scope(&ctx.ledger).await;
+        self.prepared = Some(ctx.clone());
+        let updates = self.updates.clone();
+        let history_months = self.config.options.history_months;
+        self.preparing = Some(tokio::spawn(async move {
+            if let Err(e) = prepare(&ctx, &updates, history_months).await {
+                let _ = updates
+                    .send(Update::Notice(format!("preparing the migration: {e:#}")))
+                    .await;
+            }
+        }));
+    }
+
+    /// Cancels a preparation still under way, waits for it and releases the ledger.
+    async fn stop_preparing(&mut self) {
+        if let Some(ctx) = &self.prepared {
+            ctx.control.cancel();
+        }
+        if let Some(task) = self.preparing.take() {
+            let _ = task.await;
+        }
+        self.prepared = None;
+    }
+
+    async fn start_run(&mut self) {
+        if self.run.is_some() {
+            self.notice("A run is already under way.").await;
+            return;
+        }
+        self.stop_preparing().await;
+        let handle = match start_when_unlocked(self.config.clone()).await {
+            Ok(handle) => handle,
+            Err(e) => {
+                self.notice(format!("cannot start the run: {e:#}")).await;
+                return;
+            }
+        };
+        let (mut snapshots, mut events, commands, task) = handle.split();
+        self.commander = Some(commands);
+        let updates = self.updates.clone();
+        self.run = Some(tokio::spawn(async move {
+            let mut snapshots_open = true;
+            loop {
+                tokio::select! {
+                    event = events.recv() => match event {
+                        Some(event) => {
+                            if updates.send(Update::Event(event)).await.is_err() { break; }
+                        }
+                        // The engine's context is gone: the run has ended.
+                        None => break,
+                    },
+                    changed = snapshots.changed(), if snapshots_open => match changed {
+                        Ok(()) => {
+                            let snapshot = snapshots.borrow_and_update().clone();
+                            if updates.send(Update::Snapshot(snapshot)).await.is_err() { break; }
+                        }
+                        Err(_) => snapshots_open = false,
+                    },
+                }
+            }
+            let last = snapshots.borrow().clone();
+            let _ = updates.send(Update::Snapshot(last)).await;
+            match task.await {
+                Ok(result) => result,
+                Err(e) => Err(anyhow::anyhow!("the engine stopped unexpectedly: {e}")),
+            }
+        }));
+    }
+
+    async fn run_ended(&mut self, outcome: anyhow::Result<RunOutcome>) {
+        self.commander = None;
+        match outcome {
+            Ok(RunOutcome::Completed(_)) => self.summarize().await,
+            Ok(RunOutcome::Cancelled(_)) => {
+                self.notice("Run stopped; the next start resumes it.").await;
+            }
+            Ok(RunOutcome::NeedsDecisions(lines)) => {
+                self.notice(format!(
+                    "{} decisions need you first: press 4 (Mapping), decide or accept defaults (D), then s.",
+                    lines.len()
+                ))
+                .await;
+                self.start_preparing().await;
+            }
+            Err(e) => self.notice(format!("the run failed: {e:#}")).await,
+        }
+    }
+
+    /// Verifies against Kustomer and sends the Summary (report, archive, checklist).
+    async fn summarize(&mut self) {
+        // Verification reads the ledger under its lock; release ours first.
+        self.stop_preparing().await;
+        let result = async {
+            let ledger = open_ledger(&self.config.state_dir).await?;
+            let kustomer = KustomerClient::connect(
+                &self.config.kustomer_url,
+                self.config.kustomer_token.clone(),
+                self.config.kustomer_rate,
+                self.config.rate_share,
+            )?;
+            let verification = crate::engine::verify::verify(&ledger, &kustomer).await?;
+            // The run may have taken defaults: show the decisions it loaded with.
+            self.send(Update::Admins(decisions::admin_mappings(&ledger).await?))
+                .await;
+            self.send(Update::Fields(decisions::field_mappings(&ledger).await?))
+                .await;
+            let manual: Vec<String> = ledger
+                .read(|r| r.manual_items())?
+                .into_iter()
+                .map(|m| {
+                    if m.detail.is_empty() {
+                        m.title
+                    } else {
+                        format!("{}: {}", m.title, m.detail)
+                    }
+                })
+                .collect();
+            anyhow::Ok((verification, manual))
+        }
+        .await;
+        match result {
+            Ok((verification, manual)) => {
+                let dir = &self.config.state_dir;
+                let existing = |p: &Path| p.exists().then(|| p.display().to_string());
+                self.send(Update::Summary {
+                    verification: verification.types,
+                    report_path: existing(&dir.join("report.md")),
+                    archive_path: existing(&dir.join("archive")),
+                    manual,
+                })
+                .await;
+            }
+            Err(e) => self.notice(format!("verification failed: {e:#}")).await,
+        }
+    }
+
+    async fn send_scope(&self, ledger: &Ledger) {
+        match scope_update(ledger, &self.config) {
+            Ok(update) => self.send(update).await,
+            Err(e) => self.notice(format!("cannot read the scope: {e:#}")).await,
+        }
+    }
+
+    async fn send_mappings(&self, ctx: &Ctx) {
+        send_mappings(ctx, &self.updates).await;
+    }
+
+    /// Cancels an active run and waits (bounded) for it to settle, then releases the ledger.
+    async fn shut_down(&mut self) {
+        if let Some(commander) = &self.commander {
+            let _ = commander.send(Command::Cancel);
+        }
+        if let Some(run) = self.run.take() {
+            let _ = tokio::time::timeout(QUIT_PATIENCE, run).await;
+        }
+        self.stop_preparing().await;
+    }
+}
+
+/// Extraction with live Scope counts, then the engine's proposals for Mapping and the
+/// prerequisite checks.
+async fn prepare(
+    ctx: &Arc<Ctx>,
+    updates: &mpsc::Sender<Update>,
+    history_months: Option<u32>,
+) -> anyhow::Result<()> {
+    let (progress_tx, mut progress_rx) = watch::channel(Vec::<ExtractProgress>::new());
+    let forward = tokio::spawn({
+        let ctx = ctx.clone();
+        let updates = updates.clone();
+        async move {
+            while progress_rx.changed().await.is_ok() {
+                let rows = progress_rx.borrow_and_update().clone();
+                for row in &rows {
+                    ctx.set_extract_progress(&row.object, row.fetched, row.total, row.complete);
+                    if row.complete {
+                        ctx.mark_extracted(&[row.object.as_str()]);
+                    }
+                }
+                let items = rows.iter().map(live_scope_item).collect();
+                let update = Update::Scope {
+                    items,
+                    segments: Vec::new(),
+                    history_months,
+                };
+                if updates.send(update).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let options = crate::engine::extract::ExtractOptions::for_state_dir(&ctx.config.state_dir);
+    let extracted = crate::engine::extract::extract(
+        &ctx.intercom,
+        &ctx.ledger,
+        &options,
+        &ctx.control,
+        Some(progress_tx),
+    )
+    .await;
+    let _ = forward.await;
+    match extracted {
+        Ok(summary) => {
+            let staged: u64 = summary.staged.values().sum();
+            ctx.log(
+                LogLevel::Info,
+                format!("workspace read: {staged} records staged; review Scope and Mapping, then press s on Run"),
+            );
+        }
+        Err(crate::engine::extract::ExtractError::Cancelled) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    ctx.mark_extracted(&OBJECT_TYPES);
+    let mut config = ctx.config.clone();
+    config.options.history_months = history_months;
+    let _ = updates.send(scope_update(&ctx.ledger, &config)?).await;
+    let unresolved = decisions::prepare(ctx).await?;
+    send_mappings(ctx, updates).await;
+    let checks = decisions::prerequisite_checks(ctx).await;
+    let _ = updates.send(Update::Prerequisites(checks)).await;
+    let _ = updates.send(scope_update(&ctx.ledger, &config)?).await;
+    if !unresolved.is_empty() {
+        let _ = updates
+            .send(Update::Notice(format!(
+                "{} decisions are open (Mapping, Prerequisites): decide on 4 and 3, or press D on 4 to accept the defaults.",
+                unresolved.len()
+            )))
+            .await;
+    }
+    Ok(())
+}
+
+/// A Scope row while extraction is still counting.
+fn live_scope_item(row: &ExtractProgress) -> ScopeItem {
+    let note = match (row.complete, row.total) {
+        (true, _) => "read".to_string(),
+        (false, Some(total)) => format!("reading… {}/{}", row.fetched, total),
+        (false, None) => format!("reading… {}", row.fetched),
+    };
+    ScopeItem {
+        object: row.object.clone(),
+        count: row.total.unwrap_or(row.fetched).max(row.fetched),
+        bucket: default_bucket(&row.object),
+        not_retrievable: 0,
+        note,
+    }
+}
+
+async fn send_mappings(ctx: &Ctx, updates: &mpsc::Sender<Update>) {
+    match decisions::user_choices(ctx).await {
+        Ok(users) => {
+            let _ = updates.send(Update::Users(users)).await;
+        }
+        Err(e) => {
+            let _ = updates
+                .send(Update::Notice(format!(
+                    "cannot list the Kustomer users: {e:#}"
+                )))
+                .await;
+        }
+    }
+    match decisions::admin_mappings(&ctx.ledger).await {
+        Ok(admins) => {
+            let _ = updates.send(Update::Admins(admins)).await;
+        }
+        Err(e) => {
+            let _ = updates.send(Update::Notice(format!("{e}"))).await;
+        }
+    }
+    match decisions::field_mappings(&ctx.ledger).await {
+        Ok(fields) => {
+            let _ = updates.send(Update::Fields(fields)).await;
+        }
+        Err(e) => {
+            let _ = updates.send(Update::Notice(format!("{e}"))).await;
+        }
+    }
+}
+
+/// The Scope screen from the ledger: the plan's rows with the operator's buckets, and every
+/// segment with its in-use decision.
+fn scope_update(ledger: &Ledger, config: &EngineConfig) -> anyhow::Result<Update> {
+    let (counts, unused_segments) = ledger.read(counts_from_ledger)?;
+    let plan = build_plan(
+        &counts,
+        unused_segments,
+        config.kustomer_rate,
+        config.rate_share,
+    );
+    let chosen = Decisions::load(ledger)?;
+    let items = plan
+        .types
+        .iter()
+        .map(|row| {
+            let mut item = row.scope_item();
+            item.bucket = chosen.bucket(&item.object);
+            item
+        })
+        .collect();
+    let mut segments = Vec::new();
+    for record in decisions::all_sources(ledger, "segments")? {
+        let raw: serde_json::Value = serde_json::from_str(&record.raw).unwrap_or_default();
+        let members = raw.get("count").and_then(serde_json::Value::as_u64);
+        segments.push(SegmentChoice {
+            name: raw
+                .get("name")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or(&record.source_id)
+                .to_string(),
+            members: members.unwrap_or(0),
+            updated_at: raw
+                .get("updated_at")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(0),
+            in_use: chosen
+                .segment_in_use(&record.source_id)
+                .unwrap_or(members.unwrap_or(0) > 0),
+            id: record.source_id,
+        });
+    }
+    Ok(Update::Scope {
+        items,
+        segments,
+        history_months: config.options.history_months,
+    })
+}
+
+fn failure_summary(row: crate::ledger::FailureRow) -> FailureSummary {
+    FailureSummary {
+        phase: phase_of_kind(&row.kind).unwrap_or(PhaseId::Extras),
+        record: RecordRef {
+            object: row.kind,
+            source_id: row.source_id,
+        },
+        class: row.class,
+        message: row.message,
+        attempts: row.attempts,
+    }
+}
+
+/// The failed records matching the console's filter, read without the ledger lock.
+fn load_failures(
+    state_dir: &Path,
+    filter: &FailureFilter,
+) -> Result<Vec<FailureSummary>, LedgerError> {
+    let reader = LedgerReader::open(state_dir)?;
+    let ledger_filter = crate::ledger::FailureFilter {
+        kind: filter.object.clone(),
+        class: filter.class,
+        text: None,
+    };
+    Ok(reader
+        .failures(&ledger_filter, 0, FAILURE_PAGE)?
+        .into_iter()
+        .map(failure_summary)
+        .filter(|f| filter.matches(f))
+        .collect())
+}
+
+fn load_failure_detail(
+    state_dir: &Path,
+    record: &RecordRef,
+) -> Result<Option<FailureDetail>, LedgerError> {
+    let reader = LedgerReader::open(state_dir)?;
+    Ok(reader
+        .failure_detail(&record.object, &record.source_id)?
+        .map(|found| FailureDetail {
+            summary: failure_summary(found.failure),
+            source: found.source.unwrap_or_default(),
+            request: found.request,
+            response: found.response,
+            mapping_key: None,
+        }))
+}
+
+/// `Ledger::open`, waiting while another owner in this process is still releasing the lock.
+async fn open_ledger(dir: &Path) -> anyhow::Result<Ledger> {
+    let deadline = tokio::time::Instant::now() + LOCK_PATIENCE;
+    loop {
+        match Ledger::open(dir) {
+            Err(LedgerError::Locked { .. }) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// `runner::start`, waiting while the glue's own ledger handle is still being released.
+async fn start_when_unlocked(
+    config: EngineConfig,
+) -> anyhow::Result<crate::engine::handle::EngineHandle> {
+    let deadline = tokio::time::Instant::now() + LOCK_PATIENCE;
+    loop {
+        match runner::start(config.clone()).await {
+            Err(e)
+                if tokio::time::Instant::now() < deadline
+                    && matches!(
+                        e.downcast_ref::<LedgerError>(),
+                        Some(LedgerError::Locked { .. })
+                    ) =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return other,
+        }
+    }
+}
