@@ -67,6 +67,27 @@ pub fn engine_config(
 
 /// Runs to the end printing progress; the first Ctrl-C cancels cleanly (a later run resumes).
 pub async fn run_headless(config: EngineConfig, json: bool) -> anyhow::Result<ExitCode> {
+    // A wrong token, host or region is said in one line at once, not after a minute of retries.
+    let (intercom, kustomer) = tokio::join!(
+        crate::commands::doctor::check_intercom(
+            &config.intercom_url,
+            Some(config.intercom_token.clone())
+        ),
+        crate::commands::doctor::check_kustomer(
+            &config.kustomer_url,
+            Some(config.kustomer_token.clone())
+        ),
+    );
+    for side in [&intercom, &kustomer] {
+        if side.status == crate::engine::model::CheckStatus::Fail {
+            let detail = side
+                .detail
+                .clone()
+                .unwrap_or_else(|| format!("{} check failed", side.side));
+            eprintln!("error: {detail}");
+            return Ok(ExitCode::from(crate::cli::EXIT_BAD_INPUT));
+        }
+    }
     let _log = crate::logging::to_file(&config.state_dir)?;
     let handle = crate::engine::runner::start(config).await?;
     let commands = handle.commander();
