@@ -18,7 +18,10 @@ fn temp_state(name: &str) -> std::path::PathBuf {
 }
 
 fn total(created: &std::collections::BTreeMap<String, u64>, kinds: &[&str]) -> u64 {
-    kinds.iter().map(|k| created.get(*k).copied().unwrap_or(0)).sum()
+    kinds
+        .iter()
+        .map(|k| created.get(*k).copied().unwrap_or(0))
+        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,7 +36,10 @@ async fn engine_loads_in_bulk_with_fewer_requests_than_one_post_per_record() {
     assert!(load.completed, "the engine run completes: {load:?}");
     assert_eq!(load.failed_records, 0);
     assert_eq!(load.throttled, 0, "no 429s at a budget the gate respects");
-    assert!(load.bulk_posts > 0, "customers and conversations go in bulk");
+    assert!(
+        load.bulk_posts > 0,
+        "customers and conversations go in bulk"
+    );
     assert!(
         load.bulk_items > load.bulk_posts,
         "a bulk request carries several records: {} items in {} posts",
@@ -41,12 +47,18 @@ async fn engine_loads_in_bulk_with_fewer_requests_than_one_post_per_record() {
         load.bulk_posts
     );
     assert!(load.load_requests > 0 && load.load_secs > 0.0);
-    assert!(load.frames.frames > 0, "the console drew while the run streamed");
+    assert!(
+        load.frames.frames > 0,
+        "the console drew while the run streamed"
+    );
     assert!(load.frames.p50_ms <= load.frames.p99_ms && load.frames.p99_ms <= load.frames.max_ms);
     assert!(load.memory.rss_before_kib > 0 && load.memory.peak_kib >= load.memory.rss_after_kib);
 
     let baseline = bench_baseline(&options).await.unwrap();
-    assert_eq!(baseline.failed, 0, "the naive script's records are all accepted");
+    assert_eq!(
+        baseline.failed, 0,
+        "the naive script's records are all accepted"
+    );
     let kinds = ["customers", "conversations", "messages", "notes"];
     assert_eq!(
         baseline.requests,

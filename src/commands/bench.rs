@@ -12,7 +12,11 @@ const SEED: u64 = 42;
 pub async fn run(ctx: &Context, args: BenchArgs) -> anyhow::Result<ExitCode> {
     // Each bench starts fresh simulators, so its state must start fresh too.
     let work_dir = match &ctx.state {
-        Some(dir) => dir.join(format!("bench-{}-{}", args.size, crate::timefmt::now_unix())),
+        Some(dir) => dir.join(format!(
+            "bench-{}-{}",
+            args.size,
+            crate::timefmt::now_unix()
+        )),
         None => std::env::temp_dir().join(format!(
             "i2k-bench-{}-{}-{}",
             args.size,

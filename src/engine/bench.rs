@@ -191,7 +191,11 @@ impl BenchReport {
             e.conversation_budget_ratio,
             mark(e.conversation_budget_ratio >= 0.9)
         )];
-        lines.extend(e.lines().into_iter().map(|line| format!("  {}", line.trim_start())));
+        lines.extend(
+            e.lines()
+                .into_iter()
+                .map(|line| format!("  {}", line.trim_start())),
+        );
         lines.extend([
             format!(
                 "load budget use: {:.2} of allowed (≥ 0.90 {})",
@@ -260,7 +264,11 @@ impl BenchReport {
         if !l.completed || l.failed_records > 0 {
             lines.push(format!(
                 "note: the engine run {} with {} failed records",
-                if l.completed { "completed" } else { "did not complete" },
+                if l.completed {
+                    "completed"
+                } else {
+                    "did not complete"
+                },
                 l.failed_records
             ));
         }
@@ -290,7 +298,9 @@ pub async fn run_all(size: SizePreset, seed: u64, work_dir: &Path) -> anyhow::Re
     .context("extraction bench")?;
     let options = LoadBenchOptions::new(size, seed, work_dir.join("load"));
     let load = bench_load(&options).await.context("load bench")?;
-    let baseline = bench_baseline(&options).await.context("per-record baseline")?;
+    let baseline = bench_baseline(&options)
+        .await
+        .context("per-record baseline")?;
     let comparison = compare(&load, &baseline);
     Ok(BenchReport {
         extraction,
@@ -317,7 +327,12 @@ fn loopback() -> std::net::SocketAddr {
     std::net::SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
-async fn kustomer_sim(seed: u64, size: SizePreset, rate: u32, bulk: Duration) -> anyhow::Result<SimHandle> {
+async fn kustomer_sim(
+    seed: u64,
+    size: SizePreset,
+    rate: u32,
+    bulk: Duration,
+) -> anyhow::Result<SimHandle> {
     let mut config = kustomer::Config::new(seed, intercom::admin_identities(seed, size));
     config.rate_per_minute = rate;
     config.bulk_delay_max = bulk;
@@ -405,8 +420,11 @@ pub fn proc_status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|text| {
-            text.lines()
-                .find_map(|line| line.strip_prefix(field)?.strip_prefix(':').map(str::to_string))
+            text.lines().find_map(|line| {
+                line.strip_prefix(field)?
+                    .strip_prefix(':')
+                    .map(str::to_string)
+            })
         })
         .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
@@ -465,7 +483,8 @@ pub async fn bench_load(options: &LoadBenchOptions) -> anyhow::Result<LoadFigure
     let frames = console
         .join()
         .map_err(|_| anyhow::anyhow!("the console measurement stopped unexpectedly"))?;
-    let outcome = outcome.map_err(|e| anyhow::anyhow!("the engine stopped unexpectedly: {e}"))??;
+    let outcome =
+        outcome.map_err(|e| anyhow::anyhow!("the engine stopped unexpectedly: {e}"))??;
     let memory = MemoryFigures {
         rss_before_kib: rss_before,
         rss_after_kib: proc_status_kib("VmRSS"),
@@ -745,7 +764,11 @@ async fn load_one_conversation(
     if client
         .create_conversation_message(
             &created.id,
-            message(opening, direction, format!("{}-source", conversation.source_id)),
+            message(
+                opening,
+                direction,
+                format!("{}-source", conversation.source_id),
+            ),
         )
         .await
         .is_err()
