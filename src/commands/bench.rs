@@ -28,7 +28,7 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> anyhow::Result<ExitCode> {
         "i2k bench: a {} workspace (seed {SEED}), simulators in-process; Intercom {} per 10 s, Kustomer {} per minute × {:.2}; state in {}",
         args.size,
         crate::engine::bench::INTERCOM_RATE,
-        crate::engine::bench::LOW_KUSTOMER_RATE,
+        crate::engine::bench::kustomer_rate_for(args.size),
         crate::engine::bench::RATE_SHARE,
         work_dir.display()
     );

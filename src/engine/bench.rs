@@ -32,8 +32,19 @@ use crate::sim::{SimHandle, SizePreset, intercom, kustomer};
 
 /// Share of the Kustomer budget the migration takes during the bench (the product's default).
 pub const RATE_SHARE: f64 = 0.8;
-/// The low Kustomer budget (requests per minute) that makes the gate the load's bottleneck.
+/// The low Kustomer budget (requests per minute) that makes the gate the load's bottleneck on
+/// `tiny`.
 pub const LOW_KUSTOMER_RATE: u32 = 300;
+
+/// The Kustomer budget per minute the load bench runs at for `size`: low enough that the gate is
+/// the bottleneck, high enough that the run ends within a couple of minutes. `small` uses the
+/// Enterprise default (1,000): at 300 its ~900 attachment creates alone would take 4 minutes.
+pub fn kustomer_rate_for(size: SizePreset) -> u32 {
+    match size {
+        SizePreset::Tiny => LOW_KUSTOMER_RATE,
+        _ => 1000,
+    }
+}
 /// Intercom's budget per 10 s for the extraction figure (≈ 10,000 per minute).
 pub const INTERCOM_RATE: u32 = 1667;
 /// Requests in flight at once in the per-record baseline while it counts its requests.
@@ -61,7 +72,7 @@ impl LoadBenchOptions {
         LoadBenchOptions {
             size,
             seed,
-            kustomer_rate: LOW_KUSTOMER_RATE,
+            kustomer_rate: kustomer_rate_for(size),
             rate_share: RATE_SHARE,
             bulk_delay_max: Duration::from_secs(2),
             state_dir,
