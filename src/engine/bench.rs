@@ -147,6 +147,8 @@ pub struct BaselineFigures {
     pub created: BTreeMap<String, u64>,
     /// Records the script tried and Kustomer refused, or that had nothing to attach to.
     pub failed: u64,
+    /// Stored files the script registered (`POST /v1/attachments`, one each).
+    pub files: u64,
     pub elapsed_secs: f64,
 }
 
@@ -654,7 +656,7 @@ pub async fn bench_baseline(options: &LoadBenchOptions) -> anyhow::Result<Baseli
         options.rate_share,
     )?;
     let started = Instant::now();
-    let failed = per_record_load(&client, &options.state_dir).await?;
+    let (failed, files) = per_record_load(&client, &options.state_dir).await?;
     let elapsed_secs = started.elapsed().as_secs_f64();
     let truth = truth(&sim).await?;
     sim.shutdown().await;
@@ -662,6 +664,7 @@ pub async fn bench_baseline(options: &LoadBenchOptions) -> anyhow::Result<Baseli
         requests: request_totals(&truth).0,
         created: created_counts(&truth),
         failed,
+        files,
         elapsed_secs,
     })
 }
@@ -669,7 +672,11 @@ pub async fn bench_baseline(options: &LoadBenchOptions) -> anyhow::Result<Baseli
 /// The per-record script: every contact as one `POST /v1/customers`, then per conversation one
 /// `POST /v1/conversations`, one message for its opening, and one message or note per comment or
 /// note part (`importedAt` on each, as a migration must). Returns how many records failed.
-pub async fn per_record_load(client: &KustomerClient, state_dir: &Path) -> anyhow::Result<u64> {
+/// Returns the records that failed and the files registered.
+pub async fn per_record_load(
+    client: &KustomerClient,
+    state_dir: &Path,
+) -> anyhow::Result<(u64, u64)> {
     let reader = LedgerReader::open(state_dir)?;
     let contacts = all_sources(&reader, "contacts")?;
     let conversations = all_sources(&reader, "conversations")?;
@@ -721,7 +728,30 @@ pub async fn per_record_load(client: &KustomerClient, state_dir: &Path) -> anyho
         .collect()
         .await;
     failed += failures.iter().sum::<u64>();
-    Ok(failed)
+    // Files too: a script that carries the history registers every stored file as the engine
+    // does (one `POST /v1/attachments` each; the storage upload itself is not budgeted).
+    let reader = LedgerReader::open(state_dir)?;
+    let mut files = all_sources(&reader, "attachments")?;
+    files.extend(all_sources(&reader, "inline_images")?);
+    drop(reader);
+    let registered: Vec<bool> = futures_util::stream::iter(files)
+        .map(|file| async move {
+            let meta: Value = serde_json::from_str(&file.raw).unwrap_or(Value::Null);
+            let name = meta["name"].as_str().unwrap_or("file");
+            let content_type = meta["content_type"]
+                .as_str()
+                .unwrap_or("application/octet-stream");
+            let size = meta["size"].as_u64().unwrap_or(1);
+            client
+                .create_attachment(name, content_type, size)
+                .await
+                .is_ok()
+        })
+        .buffer_unordered(BASELINE_CONCURRENCY)
+        .collect()
+        .await;
+    failed += registered.iter().filter(|ok| !**ok).count() as u64;
+    Ok((failed, registered.len() as u64))
 }
 
 async fn load_one_conversation(

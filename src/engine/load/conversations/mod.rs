@@ -41,6 +41,8 @@ pub use send::kinds;
 
 /// Conversations per page: one bulk create each.
 const PAGE: usize = 100;
+/// Pages of conversations loaded at once.
+const PAGES_IN_FLIGHT: usize = 3;
 /// Bulk requests (or uploads) of one page in flight at once.
 const CONCURRENT: usize = 4;
 /// Source kind of the files extraction stored (`<state>/attachments/<sha256>`).
@@ -86,21 +88,34 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     };
     let mut totals = Totals::default();
     let mut after: Option<String> = None;
+    let mut exhausted = false;
+    // Several pages in flight, so one page's bulk jobs and uploads overlap another's requests
+    // and the Kustomer budget is not left idle while a job completes.
+    let mut in_flight = futures_util::stream::FuturesUnordered::new();
     loop {
-        ctx.control
-            .checkpoint()
-            .await
-            .map_err(|_| anyhow::anyhow!("cancelled"))?;
-        let page = ledger.next_batch(
-            kinds::CONVERSATIONS,
-            &[RecordState::Pending, RecordState::Done],
-            after.as_deref(),
-            PAGE,
-        )?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.source_id.clone());
-        ctx.set_activity(format!("conversations: page after {}", page[0].source_id));
-        loader.load_page(page, &mut totals).await?;
+        while !exhausted && in_flight.len() < PAGES_IN_FLIGHT {
+            ctx.control
+                .checkpoint()
+                .await
+                .map_err(|_| anyhow::anyhow!("cancelled"))?;
+            let page = ledger.next_batch(
+                kinds::CONVERSATIONS,
+                &[RecordState::Pending, RecordState::Done],
+                after.as_deref(),
+                PAGE,
+            )?;
+            let Some(last) = page.last() else {
+                exhausted = true;
+                break;
+            };
+            after = Some(last.source_id.clone());
+            ctx.set_activity(format!("conversations: page after {}", page[0].source_id));
+            in_flight.push(loader.load_page_totals(page));
+        }
+        match in_flight.next().await {
+            Some(page_totals) => totals.add(page_totals?),
+            None => break,
+        }
     }
     ctx.log(
         LogLevel::Info,
@@ -126,6 +141,14 @@ struct Totals {
     missing_parts: u64,
     truncated: u64,
     unsettled: u64,
+}
+
+impl Totals {
+    fn add(&mut self, other: Totals) {
+        self.missing_parts += other.missing_parts;
+        self.truncated += other.truncated;
+        self.unsettled += other.unsettled;
+    }
 }
 
 struct PageLoader<'a> {
@@ -182,6 +205,12 @@ fn customer_contact(conversation: &Conversation) -> Option<String> {
 }
 
 impl PageLoader<'_> {
+    async fn load_page_totals(&self, page: Vec<WorkItem>) -> anyhow::Result<Totals> {
+        let mut totals = Totals::default();
+        self.load_page(page, &mut totals).await?;
+        Ok(totals)
+    }
+
     async fn load_page(&self, page: Vec<WorkItem>, totals: &mut Totals) -> anyhow::Result<()> {
         let ledger = &self.ctx.ledger;
         // 1. the conversations themselves
