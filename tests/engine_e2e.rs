@@ -297,3 +297,35 @@ fn demo_headless_tiny_exits_zero_and_prints_its_summary() {
             .all(|r| r.not_loaded == 0 && r.failed == 0)
     );
 }
+
+/// KB versions have no externalId and no listing: a version create whose answer is lost must be
+/// found on its article (its language's current or draft version) rather than sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_answers_on_kb_writes_add_no_second_version() {
+    let only = vec!["articles".to_string()];
+    let clean_sims = common::sims(SizePreset::Tiny).await;
+    let mut config = common::engine_config(&clean_sims, common::temp_state("kb-clean"));
+    config.only = only.clone();
+    let outcome = run_engine(config).await;
+    assert!(matches!(outcome, RunOutcome::Completed(_)), "{outcome:?}");
+    let clean = counts(&common::truth(&clean_sims.kustomer.url).await);
+    assert!(clean["kb_versions"] > clean["kb_articles"], "{clean:?}");
+
+    let hang = Duration::from_millis(600);
+    let sims = common::sims_with(SizePreset::Tiny, |_, kc| {
+        // Half of these strike after the write took effect: its answer is lost.
+        kc.faults = FaultSpec::parse("kustomer.timeout=0.2,kustomer.reset=0.2").unwrap();
+        kc.fault_hang = hang;
+    })
+    .await;
+    let mut config = common::engine_config(&sims, common::temp_state("kb-faults"));
+    config.only = only;
+    config.options.request_timeout = hang / 2;
+    let outcome = run_engine(config).await;
+    assert!(matches!(outcome, RunOutcome::Completed(_)), "{outcome:?}");
+    let truth = common::truth(&sims.kustomer.url).await;
+    let faulted = counts(&truth);
+    for kind in ["kb_categories", "kb_articles", "kb_versions"] {
+        assert_eq!(faulted[kind], clean[kind], "{kind}: {faulted:?}");
+    }
+}

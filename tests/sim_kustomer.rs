@@ -1229,7 +1229,10 @@ async fn kb_articles_are_published_per_language_version() {
     assert_eq!(french.status, StatusCode::CREATED);
     let got = org.get(&format!("/v1/kb/articles/{aid}")).await;
     assert_eq!(got.body["data"]["attributes"]["status"], "published");
-    assert!(got.body["data"]["attributes"]["langVersions"]["fr"]["currentVersion"].is_string());
+    let current = &got.body["data"]["attributes"]["langVersions"]["fr"]["currentVersion"];
+    assert!(current["_id"].is_string(), "{current}");
+    assert_eq!(current["title"], "Payer");
+    assert_eq!(current["status"], "published");
     let truth = org.truth().await;
     assert_eq!(truth["counts"]["kb_categories"], 2);
     assert_eq!(truth["counts"]["kb_articles"], 1);

@@ -584,13 +584,22 @@ fn language_version_ids(article: &Resource) -> Vec<String> {
     {
         for entry in langs.values() {
             for key in ["currentVersion", "draftVersion", "publishedVersion"] {
-                if let Some(id) = entry.get(key).and_then(Value::as_str) {
+                if let Some(id) = entry.get(key).and_then(version_id) {
                     out.push(id.to_string());
                 }
             }
         }
     }
     out
+}
+
+/// A `langVersions` pointer's version id: the version object's `_id` (as the reference reads
+/// it), or a bare id.
+pub fn version_id(pointer: &Value) -> Option<&str> {
+    pointer
+        .as_str()
+        .or_else(|| pointer.get("_id").and_then(Value::as_str))
+        .or_else(|| pointer.get("id").and_then(Value::as_str))
 }
 
 /// What the messages and notes of the migrated conversations account for.

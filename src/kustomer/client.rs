@@ -720,6 +720,15 @@ impl KustomerClient {
         self.list_all(endpoints::KB_ARTICLES, &[], PAGE_SIZE).await
     }
 
+    /// `GET /v1/kb/articles/{id}` (its `langVersions` name each language's current and draft
+    /// version).
+    pub async fn get_kb_article(&self, id: &str) -> Result<Resource> {
+        let reply = self
+            .send(Request::get(format!("{}/{id}", endpoints::KB_ARTICLES)))
+            .await?;
+        Self::resource(&reply)
+    }
+
     /// Creates the article and its empty draft in the source language.
     pub async fn create_kb_article(&self, body: Value) -> Result<Resource> {
         self.create(endpoints::KB_ARTICLES, body).await

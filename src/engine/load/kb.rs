@@ -6,8 +6,11 @@
 //! Ledger kinds are the source kinds (`collections`, `articles`, `article_versions`,
 //! `article_translations`); target ids are the category, article and version ids. KB records
 //! have no externalId route: categories are found again by title and parent in the listing,
-//! articles by the `externalId` they carry. A version's create whose answer was lost cannot be
-//! looked up (no version listing): it is sent again, which at worst adds one more revision.
+//! articles by the `externalId` they carry. Versions have neither a listing nor an externalId: a
+//! version's create whose answer was lost is found on the article itself, whose
+//! `langVersions.{lang}` names the language's current and draft version with their content. It
+//! landed when that version holds what was sent and is none of the versions already recorded,
+//! so a lost answer never adds a second copy of a revision.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -325,6 +328,19 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
                 }
             };
             let body = kb::version_body(&title, &html, published_at);
+            let known = recorded_versions(ledger, &id)?;
+            let sent = body.clone();
+            let lookup = || {
+                let (body, known) = (sent.clone(), known.clone());
+                let (lang, article) = (head.lang.clone(), article_id.clone());
+                async move {
+                    if step == 0 {
+                        // Filling the draft is a PUT: sending it again is harmless.
+                        return Ok(None);
+                    }
+                    landed_version(kustomer, &article, &lang, &body, &known).await
+                }
+            };
             let lang = head.lang.clone();
             let article = article_id.clone();
             let send = move || -> BoxFuture<'_, Result<String, KustomerError>> {
@@ -338,7 +354,7 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
                     Ok(r.id)
                 })
             };
-            write::create_one(ledger, vitem, send, || async { Ok(None) }).await?;
+            write::create_one(ledger, vitem, send, lookup).await?;
         }
     }
 
@@ -380,9 +396,62 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
                     .map(|r| r.id)
             }
         };
-        write::create_one(ledger, &titem, send, || async { Ok(None) }).await?;
+        let known = recorded_versions(ledger, &id)?;
+        let lookup = || {
+            let (body, lang, article, known) =
+                (body.clone(), lang.clone(), article.clone(), known.clone());
+            async move { landed_version(kustomer, &article, &lang, &body, &known).await }
+        };
+        write::create_one(ledger, &titem, send, lookup).await?;
     }
     Ok(())
+}
+
+/// The Kustomer version ids already recorded for an article's versions and translations.
+fn recorded_versions(ledger: &Ledger, article_id: &str) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for kind in [ARTICLE_VERSIONS, ARTICLE_TRANSLATIONS] {
+        for child in ledger.read(|r| r.children(kind, article_id))? {
+            if let Some(target) = ledger.target_id(kind, &child.source_id)? {
+                out.push(target);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The version a create whose answer was lost made, if it landed: the article's language
+/// pointer (current when `body` publishes, draft otherwise) names a version holding `body`'s
+/// title and HTML that is none of the `known` ones.
+async fn landed_version(
+    kustomer: &crate::kustomer::KustomerClient,
+    article_id: &str,
+    lang: &str,
+    body: &Value,
+    known: &[String],
+) -> Result<Option<String>, KustomerError> {
+    let article = kustomer.get_kb_article(article_id).await?;
+    let publishes = body.get("publishedAt").is_some_and(|p| !p.is_null());
+    let key = if publishes {
+        "currentVersion"
+    } else {
+        "draftVersion"
+    };
+    let Some(pointer) = article
+        .attributes
+        .get("langVersions")
+        .and_then(|l| l.get(lang))
+        .and_then(|entry| entry.get(key))
+    else {
+        return Ok(None);
+    };
+    let Some(vid) = crate::engine::verify::version_id(pointer) else {
+        return Ok(None);
+    };
+    let same = ["title", "htmlBody"]
+        .iter()
+        .all(|f| pointer.get(*f) == body.get(*f));
+    Ok((same && !known.iter().any(|k| k == vid)).then(|| vid.to_string()))
 }
 
 /// The full text of one historical Intercom version (the listing carries no bodies).

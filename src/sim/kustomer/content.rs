@@ -338,12 +338,30 @@ fn new_version(
         &format!("/v1/kb/articles/{article}/versions"),
         false,
     );
+    set_pointer(store, article, lang, "draftVersion", Some(&vid));
+    vid
+}
+
+/// The article's `langVersions.{lang}.{key}` as the reference reads it: the version itself
+/// (`_id`, `title`, `htmlBody`, `slug`, `status`), or null.
+fn set_pointer(store: &mut Store, article: &str, lang: &str, key: &str, version: Option<&str>) {
+    let snapshot = version
+        .and_then(|vid| store.get(Kind::KbVersion, vid).map(|v| (vid, v)))
+        .map(|(vid, v)| {
+            let a = &v.attributes;
+            json!({
+                "_id": vid,
+                "title": a.get("title").cloned().unwrap_or(Value::Null),
+                "htmlBody": a.get("htmlBody").cloned().unwrap_or(Value::Null),
+                "slug": a.get("slug").cloned().unwrap_or(Value::Null),
+                "status": a.get("status").cloned().unwrap_or(Value::Null),
+            })
+        })
+        .unwrap_or(Value::Null);
     if let Some(a) = store.get_mut(Kind::KbArticle, article) {
         let versions = a.attributes.entry("langVersions").or_insert(json!({}));
-        let entry = &mut versions[lang];
-        entry["draftVersion"] = json!(vid);
+        versions[lang][key] = snapshot;
     }
-    vid
 }
 
 async fn post_article(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
@@ -455,6 +473,7 @@ async fn put_version(
         .get("langVersions")
         .and_then(|v| v.get(&lang))
         .and_then(|v| v.get("draftVersion"))
+        .and_then(|v| v.get("_id"))
         .and_then(Value::as_str)
         .map(str::to_string)
         .ok_or_else(|| {
@@ -464,6 +483,7 @@ async fn put_version(
         })?;
     let publish = body.remove("publishedAt").filter(|p| !p.is_null());
     super::customers::merge(&mut store, Kind::KbVersion, &draft, body, BTreeMap::new());
+    set_pointer(&mut store, &id, &lang, "draftVersion", Some(&draft));
     if let Some(at) = publish {
         publish_version(&mut store, &id, &lang, &draft, at)?;
     }
@@ -503,10 +523,10 @@ fn publish_version(
         a.attributes.insert("status".into(), json!("published"));
         a.attributes.insert("publishedAt".into(), at);
         let versions = a.attributes.entry("langVersions").or_insert(json!({}));
-        versions[lang]["currentVersion"] = json!(version);
-        versions[lang]["draftVersion"] = Value::Null;
         versions[lang]["publishedAt"] = json!(now_iso());
     }
+    set_pointer(store, article, lang, "currentVersion", Some(version));
+    set_pointer(store, article, lang, "draftVersion", None);
     Ok(())
 }
 
