@@ -170,9 +170,10 @@ pub struct PlanArgs {
     /// One JSON object instead of text.
     #[arg(long)]
     pub json: bool,
-    /// The Kustomer plan's budget in requests per minute, for the estimate.
-    #[arg(long, default_value_t = 1000)]
-    pub kustomer_rate: u32,
+    /// The Kustomer plan's budget in requests per minute, for the estimate
+    /// [default: `[kustomer] rate_limit` of the config file, else 1000].
+    #[arg(long)]
+    pub kustomer_rate: Option<u32>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -189,13 +190,16 @@ pub struct RunArgs {
     /// Limit the run to these types and what they depend on, e.g. `contacts,conversations`.
     #[arg(long, value_delimiter = ',', value_name = "TYPES")]
     pub only: Vec<String>,
-    /// Share of the Kustomer org budget the migration may take (0 < share ≤ 1).
-    #[arg(long, default_value_t = 0.8)]
-    pub rate_share: f64,
-    /// The Kustomer plan's budget in requests per minute, until the server announces its own.
-    #[arg(long, default_value_t = 1000)]
-    pub kustomer_rate: u32,
-    /// Intercom workflow ids to export into the archive.
+    /// Share of the Kustomer org budget the migration may take (0 < share ≤ 1)
+    /// [default: `[kustomer] rate_share` of the config file, else 0.8].
+    #[arg(long)]
+    pub rate_share: Option<f64>,
+    /// The Kustomer plan's budget in requests per minute, until the server announces its own
+    /// [default: `[kustomer] rate_limit` of the config file, else 1000].
+    #[arg(long)]
+    pub kustomer_rate: Option<u32>,
+    /// Intercom workflow ids to export into the archive
+    /// [default: `[run] workflow_ids` of the config file].
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
     pub workflow_ids: Vec<String>,
 }

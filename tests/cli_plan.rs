@@ -107,6 +107,39 @@ async fn plan_json_counts_equal_the_ground_truth_for_every_type() {
     let faster: Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(faster["types"], plan["types"]);
     assert!(faster["estimate_seconds"].as_u64() < plan["estimate_seconds"].as_u64());
+
+    // The config file's budget and share apply when no flag names them; a flag still wins.
+    std::fs::create_dir_all(home.join("config/i2k")).unwrap();
+    std::fs::write(
+        home.join("config/i2k/i2k.toml"),
+        "[kustomer]\nrate_limit = 250\nrate_share = 0.5\n",
+    )
+    .unwrap();
+    let filed = i2k(&["plan", "--json", "--state", &state_arg], &home, &[]).await;
+    assert!(
+        filed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&filed.stderr)
+    );
+    let filed: Value = serde_json::from_slice(&filed.stdout).unwrap();
+    assert_eq!(filed["kustomer_rate_per_minute"], 250);
+    assert_eq!(filed["rate_share"], 0.5);
+    assert!(filed["estimate_seconds"].as_u64() > plan["estimate_seconds"].as_u64());
+    let flagged = i2k(
+        &[
+            "plan",
+            "--json",
+            "--state",
+            &state_arg,
+            "--kustomer-rate",
+            "4000",
+        ],
+        &home,
+        &[],
+    )
+    .await;
+    let flagged: Value = serde_json::from_slice(&flagged.stdout).unwrap();
+    assert_eq!(flagged["kustomer_rate_per_minute"], 4000);
     let _ = std::fs::remove_dir_all(&home);
 }
 
@@ -254,5 +287,39 @@ async fn extract_with_a_refused_token_exits_2_naming_the_problem() {
         !stderr.contains("not-the-token"),
         "the token is never printed"
     );
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[tokio::test]
+async fn extract_against_an_unreachable_host_exits_2_at_once() {
+    let home = temp("unreachable");
+    let state = home.join("s").to_string_lossy().to_string();
+    // A port nothing listens on: bind one, note it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    let out = i2k(
+        &[
+            "extract",
+            "--plain",
+            "--state",
+            &state,
+            "--intercom-url",
+            &url,
+        ],
+        &home,
+        &[("INTERCOM_TOKEN", "some-token")],
+    )
+    .await;
+    eprintln!("refused in {:.1} s", started.elapsed().as_secs_f64());
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot reach Intercom"), "{stderr}");
+    assert!(!stderr.contains("some-token"), "the token is never printed");
     let _ = std::fs::remove_dir_all(&home);
 }

@@ -25,11 +25,11 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         json: false,
         accept_defaults: false,
         only: Vec::new(),
-        rate_share: 0.8,
-        kustomer_rate: 1000,
+        rate_share: None,
+        kustomer_rate: None,
         workflow_ids: Vec::new(),
     };
-    let config = crate::commands::run::engine_config(&endpoints, state_dir, &args)?;
+    let config = crate::commands::run::engine_config(&endpoints, state_dir, &args, &ctx.file)?;
     open(config).await
 }
 

@@ -34,11 +34,17 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
         // Headless never waits for a person; the console lets the operator decide.
         accept_defaults: args.headless,
         only: Vec::new(),
-        rate_share: 0.8,
-        kustomer_rate: args.sim.kustomer_rate,
+        rate_share: Some(0.8),
+        kustomer_rate: Some(args.sim.kustomer_rate),
         workflow_ids: vec!["1".to_string()],
     };
-    let config = crate::commands::run::engine_config(&endpoints, state_dir.clone(), &run_args)?;
+    // The demo runs against its own simulators: the operator's config file does not apply.
+    let config = crate::commands::run::engine_config(
+        &endpoints,
+        state_dir.clone(),
+        &run_args,
+        &crate::config::FileConfig::default(),
+    )?;
     if !args.headless {
         // The simulators serve the console's whole session, then stop with it.
         let shown = crate::commands::console::open(config).await;

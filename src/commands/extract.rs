@@ -28,7 +28,7 @@ const PLAIN_LINE_INTERVAL: Duration = Duration::from_secs(2);
 const PROBLEMS_SHOWN: usize = 20;
 
 pub async fn run(ctx: &Context, args: ExtractArgs) -> anyhow::Result<ExitCode> {
-    let Some(client) = intercom_client(ctx)? else {
+    let Some(client) = intercom_client(ctx).await? else {
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     };
     let state = ctx.state_dir()?;
@@ -37,9 +37,10 @@ pub async fn run(ctx: &Context, args: ExtractArgs) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
-/// The Intercom client from the resolved endpoints; `None` (after one line on stderr) when the
-/// token is missing.
-pub fn intercom_client(ctx: &Context) -> anyhow::Result<Option<IntercomClient>> {
+/// The Intercom client from the resolved endpoints once `GET /me` answered; `None` (after one
+/// line on stderr) when the token is missing or refused, or the host cannot be reached, so a
+/// wrong token, host or region is said at once rather than after a minute of retries.
+pub async fn intercom_client(ctx: &Context) -> anyhow::Result<Option<IntercomClient>> {
     let endpoints = ctx.endpoints()?;
     let Some(token) = endpoints.intercom_token else {
         eprintln!(
@@ -47,6 +48,15 @@ pub fn intercom_client(ctx: &Context) -> anyhow::Result<Option<IntercomClient>> 
         );
         return Ok(None);
     };
+    let checked =
+        crate::commands::doctor::check_intercom(&endpoints.intercom_url, Some(token.clone())).await;
+    if checked.status == crate::engine::model::CheckStatus::Fail {
+        let detail = checked
+            .detail
+            .unwrap_or_else(|| format!("Intercom check failed at {}", endpoints.intercom_url));
+        eprintln!("error: {detail}");
+        return Ok(None);
+    }
     Ok(Some(IntercomClient::connect(
         &endpoints.intercom_url,
         token,

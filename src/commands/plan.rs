@@ -21,7 +21,7 @@ pub async fn run(ctx: &Context, args: PlanArgs) -> anyhow::Result<ExitCode> {
             "nothing is staged in {} yet: extracting the workspace first",
             state.display()
         );
-        let Some(client) = intercom_client(ctx)? else {
+        let Some(client) = intercom_client(ctx).await? else {
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         };
         // Progress and the extraction summary go to stderr: stdout is the plan alone.
@@ -32,7 +32,15 @@ pub async fn run(ctx: &Context, args: PlanArgs) -> anyhow::Result<ExitCode> {
     }
     let (counts, unused_segments) = ledger.read(counts_from_ledger)?;
     let share = ctx.file.kustomer.rate_share.unwrap_or(DEFAULT_RATE_SHARE);
-    let plan = build_plan(&counts, unused_segments, args.kustomer_rate, share);
+    let rate = args
+        .kustomer_rate
+        .or(ctx.file.kustomer.rate_limit)
+        .unwrap_or(crate::commands::run::DEFAULT_KUSTOMER_RATE);
+    if rate == 0 {
+        eprintln!("error: --kustomer-rate (or [kustomer] rate_limit) must be at least 1");
+        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+    }
+    let plan = build_plan(&counts, unused_segments, rate, share);
     if args.json {
         println!("{}", serde_json::to_string(&plan)?);
     } else {

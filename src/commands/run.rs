@@ -6,16 +6,19 @@ use anyhow::Context as _;
 
 use crate::cli::{EXIT_FAILED, EXIT_NEEDS_DECISIONS, RunArgs};
 use crate::commands::Context;
-use crate::config::Endpoints;
+use crate::config::{Endpoints, FileConfig};
 use crate::engine::context::{EngineConfig, LoadOptions};
 use crate::engine::handle::RunOutcome;
 use crate::engine::model::Command;
 use crate::headless::{self, HeadlessOptions};
 
+/// The Enterprise plan's budget per minute, when neither flag nor file names the org's.
+pub const DEFAULT_KUSTOMER_RATE: u32 = 1000;
+
 pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
     let endpoints = ctx.endpoints()?;
     let state_dir = ctx.state_dir()?;
-    let config = engine_config(&endpoints, state_dir, &args)?;
+    let config = engine_config(&endpoints, state_dir, &args, &ctx.file)?;
     if !args.headless {
         return crate::commands::console::open(config).await;
     }
@@ -23,19 +26,35 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Builds the engine's configuration from the command line, refusing what cannot work.
+/// A flag given on the command line wins over the config file, which wins over the default.
 pub fn engine_config(
     endpoints: &Endpoints,
     state_dir: std::path::PathBuf,
     args: &RunArgs,
+    file: &FileConfig,
 ) -> anyhow::Result<EngineConfig> {
-    if !(args.rate_share > 0.0 && args.rate_share <= 1.0) {
+    let rate_share = args
+        .rate_share
+        .or(file.kustomer.rate_share)
+        .unwrap_or(crate::engine::plan::DEFAULT_RATE_SHARE);
+    let kustomer_rate = args
+        .kustomer_rate
+        .or(file.kustomer.rate_limit)
+        .unwrap_or(DEFAULT_KUSTOMER_RATE);
+    let workflow_ids = if args.workflow_ids.is_empty() {
+        file.run.workflow_ids.clone().unwrap_or_default()
+    } else {
+        args.workflow_ids.clone()
+    };
+    if !(rate_share > 0.0 && rate_share <= 1.0) {
         anyhow::bail!(
-            "--rate-share must be more than 0 and at most 1, not {}",
-            args.rate_share
+            "--rate-share (or [kustomer] rate_share) must be more than 0 and at most 1, not {rate_share}"
         );
     }
-    if args.kustomer_rate == 0 {
-        anyhow::bail!("--kustomer-rate must be at least 1 request per minute");
+    if kustomer_rate == 0 {
+        anyhow::bail!(
+            "--kustomer-rate (or [kustomer] rate_limit) must be at least 1 request per minute"
+        );
     }
     crate::engine::phases::phases_for(&args.only).map_err(anyhow::Error::msg)?;
     let intercom_token = endpoints.intercom_token.clone().with_context(|| {
@@ -56,11 +75,11 @@ pub fn engine_config(
         intercom_token,
         kustomer_url: endpoints.kustomer_url.clone(),
         kustomer_token,
-        kustomer_rate: args.kustomer_rate,
-        rate_share: args.rate_share,
+        kustomer_rate,
+        rate_share,
         only: args.only.clone(),
         accept_defaults: args.accept_defaults,
-        workflow_ids: args.workflow_ids.clone(),
+        workflow_ids,
         options: LoadOptions::default(),
     })
 }
