@@ -12,21 +12,128 @@
 //! without a job id (the answer was lost) is looked up only after the ledger's bulk patience
 //! (three times the longest bulk-job latency seen, never under 10 s), since bulk jobs complete
 //! asynchronously and an early "not found" would resend and duplicate.
+//!
+//! A failed bulk item is recorded with its own exchange (see [`BulkRoute`]): as request the route
+//! and the item as it was sent (`POST …/v1/customers/bulk item <clientRef> {…}`), as response the
+//! item's result as the job reported it (`GET …/v1/bulk/{id}/batches {…}`); a batch refused on
+//! submit gives every item the submit's exchange; a failed lookup records the lookup's. All of
+//! it redacted and cut to the lengths the send path keeps.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use crate::engine::context::Ctx;
 use crate::engine::model::ErrorClass;
-use crate::http::ApiError;
+use crate::http::{ApiError, Secret};
 use crate::kustomer::KustomerError;
+use crate::kustomer::bulk::BulkResource;
+use crate::kustomer::endpoints;
 use crate::ledger::{Ledger, LedgerError, RecordState, WorkItem};
 use crate::rng::Rng;
 
 /// How many times a single create is sent again after a lookup proved it absent.
 const MAX_RESENDS: u32 = 3;
+
+/// How much of a request or response is kept for the operator (as the send path keeps).
+const KEPT_REQUEST_CHARS: usize = 2 * 1024;
+const KEPT_RESPONSE_CHARS: usize = 8 * 1024;
+
+/// The bulk route a batch goes to, so a failed item's ledger entry can say what was sent for it
+/// and what the job answered, with the API tokens scrubbed out.
+#[derive(Clone)]
+pub struct BulkRoute {
+    method: &'static str,
+    base_url: String,
+    path: String,
+    secrets: Vec<Secret>,
+}
+
+impl BulkRoute {
+    /// `POST` (create) or `PUT` (`update`) to `resource`'s bulk route on the run's Kustomer.
+    pub fn new(ctx: &Ctx, resource: &BulkResource, update: bool) -> BulkRoute {
+        BulkRoute {
+            method: if update { "PUT" } else { "POST" },
+            base_url: ctx.kustomer.api().base_url().to_string(),
+            path: resource.path(),
+            secrets: vec![
+                ctx.config.kustomer_token.clone(),
+                ctx.config.intercom_token.clone(),
+            ],
+        }
+    }
+
+    /// Redacted, then cut to `max` (redacting first: a cut can never leave part of a token).
+    fn scrub(&self, text: &str, max: usize) -> String {
+        let redacted = self
+            .secrets
+            .iter()
+            .fold(text.to_string(), |t, secret| secret.redact(&t));
+        truncate(&redacted, max)
+    }
+
+    /// What was sent for one item: the route, its `_clientRef` and its body (`None` when an
+    /// earlier attempt sent it and the body is no longer at hand).
+    fn item_request(&self, client_ref: &str, body: Option<&Value>) -> String {
+        let mut s = format!(
+            "{} {}{} item {client_ref}",
+            self.method, self.base_url, self.path
+        );
+        match body {
+            Some(body) => {
+                s.push(' ');
+                s.push_str(&body.to_string());
+            }
+            None => s.push_str(" (sent by an earlier attempt; its body is not kept)"),
+        }
+        self.scrub(&s, KEPT_REQUEST_CHARS)
+    }
+
+    /// The item's result as the job's batches reported it.
+    fn item_response(&self, job: &str, client_ref: &str, message: &str) -> String {
+        let item = json!({"_clientRef": client_ref, "status": "error", "error": message});
+        let s = format!(
+            "GET {}{} item {item}",
+            self.base_url,
+            endpoints::bulk_job_batches(job)
+        );
+        self.scrub(&s, KEPT_RESPONSE_CHARS)
+    }
+
+    /// The exchange of a submit that failed: the error's own, or (an error raised before anything
+    /// was sent) the item and the error.
+    fn submit_exchange(
+        &self,
+        client_ref: &str,
+        body: Option<&Value>,
+        err: &KustomerError,
+    ) -> (String, String) {
+        let (request, response) = err.exchange();
+        if request.is_empty() && response.is_empty() {
+            let request = self.item_request(client_ref, body);
+            let response = self.scrub(&format!("not sent: {err}"), KEPT_RESPONSE_CHARS);
+            (request, response)
+        } else {
+            (
+                self.scrub(&request, KEPT_REQUEST_CHARS),
+                self.scrub(&response, KEPT_RESPONSE_CHARS),
+            )
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &s[..end], s.len())
+}
 
 /// What became of one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,10 +240,13 @@ pub fn client_ref(batch_id: &str, source_id: &str) -> String {
 
 /// Sends one bulk batch of `items` (source id, body) through `submit` (returns the job id) and
 /// `wait` (polls the job, returns results by `_clientRef`), resolving duplicates through `lookup`.
-/// Records the job id and the job's latency in the ledger.
+/// Records the job id and the job's latency in the ledger; a failed item is recorded with the
+/// exchange of its own (`route` names what it was sent to).
+#[allow(clippy::too_many_arguments)]
 pub async fn create_bulk<Sub, SubF, W, WF, L, LF>(
     ledger: &Ledger,
     kind: &str,
+    route: &BulkRoute,
     items: Vec<(String, Value)>,
     submit: Sub,
     wait: W,
@@ -166,6 +276,8 @@ where
             (client_ref(&batch, &id), body)
         })
         .collect();
+    // Each item as sent, for the ledger entry should it fail.
+    let sent: HashMap<String, Value> = refs.iter().cloned().collect();
     let started = std::time::Instant::now();
     let job = match submit(refs).await {
         Ok(job) => job,
@@ -178,14 +290,16 @@ where
         }
         Err(e) => {
             for id in ids {
-                let o = fail(ledger, kind, &id, &e)?;
-                outcomes.insert(id, o);
+                let r = client_ref(&batch, &id);
+                let (request, response) = route.submit_exchange(&r, sent.get(&r), &e);
+                ledger.mark_failed(kind, &id, e.class(), &e.to_string(), &request, &response)?;
+                outcomes.insert(id, Outcome::Failed);
             }
             return Ok(outcomes);
         }
     };
     ledger.record_job(&batch, &job)?;
-    let results = match wait(job).await {
+    let results = match wait(job.clone()).await {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!("bulk job of batch {batch} could not be read: {e}");
@@ -197,12 +311,15 @@ where
     };
     ledger.record_bulk_latency(started.elapsed())?;
     for id in ids {
-        let outcome = match results.get(&client_ref(&batch, &id)) {
+        let r = client_ref(&batch, &id);
+        let outcome = match results.get(&r) {
             Some(ItemResult::Created(t) | ItemResult::Updated(t)) => {
                 ledger.mark_done(kind, &id, t)?;
                 Outcome::Done(t.clone())
             }
             Some(ItemResult::Error { message, duplicate }) => {
+                let request = route.item_request(&r, sent.get(&r));
+                let response = route.item_response(&job, &r, message);
                 if *duplicate {
                     match lookup(id.clone()).await {
                         Ok(Some(t)) => {
@@ -210,13 +327,30 @@ where
                             Outcome::Done(t)
                         }
                         Ok(None) => {
-                            ledger.mark_failed(kind, &id, ErrorClass::Rejected, message, "", "")?;
+                            // The lookup answered "not found": that answer is the news.
+                            let response =
+                                format!("{response}\nlookup by externalId: no such record");
+                            ledger.mark_failed(
+                                kind,
+                                &id,
+                                ErrorClass::Rejected,
+                                message,
+                                &request,
+                                &response,
+                            )?;
                             Outcome::Failed
                         }
                         Err(e) => fail(ledger, kind, &id, &e)?,
                     }
                 } else {
-                    ledger.mark_failed(kind, &id, ErrorClass::Rejected, message, "", "")?;
+                    ledger.mark_failed(
+                        kind,
+                        &id,
+                        ErrorClass::Rejected,
+                        message,
+                        &request,
+                        &response,
+                    )?;
                     Outcome::Failed
                 }
             }
@@ -229,14 +363,17 @@ where
 
 /// Settles `sent` items of `kind` left by a lost answer or a crash: a known job is read again;
 /// an item without a job is looked up once the bulk patience has passed since it was sent
-/// (found → done, absent → back to pending so the load sends it again).
-pub async fn recover_sent<W, WF, L, LF>(
+/// (found → done, absent → back to pending so the load sends it again). `route` gives the bulk
+/// route an item went to, for the ledger entry of an item the job refused.
+pub async fn recover_sent<R, W, WF, L, LF>(
     ledger: &Ledger,
     kind: &str,
+    route: R,
     wait: W,
     lookup: L,
 ) -> Result<u64, LedgerError>
 where
+    R: Fn(&WorkItem) -> BulkRoute,
     W: Fn(String) -> WF,
     WF: Future<Output = Result<HashMap<String, ItemResult>, KustomerError>>,
     L: Fn(String) -> LF,
@@ -255,10 +392,8 @@ where
                     let results = wait(job.clone()).await.unwrap_or_default();
                     jobs.insert(job.clone(), results);
                 }
-                if let Some(result) = jobs
-                    .get(job)
-                    .and_then(|r| r.get(&client_ref(batch, &item.source_id)))
-                {
+                let r = client_ref(batch, &item.source_id);
+                if let Some(result) = jobs.get(job).and_then(|results| results.get(&r)) {
                     match result {
                         ItemResult::Created(t) | ItemResult::Updated(t) => {
                             ledger.mark_done(kind, &item.source_id, t)?
@@ -266,14 +401,17 @@ where
                         ItemResult::Error {
                             message,
                             duplicate: false,
-                        } => ledger.mark_failed(
-                            kind,
-                            &item.source_id,
-                            ErrorClass::Rejected,
-                            message,
-                            "",
-                            "",
-                        )?,
+                        } => {
+                            let route = route(&item);
+                            ledger.mark_failed(
+                                kind,
+                                &item.source_id,
+                                ErrorClass::Rejected,
+                                message,
+                                &route.item_request(&r, None),
+                                &route.item_response(job, &r, message),
+                            )?
+                        }
                         ItemResult::Error {
                             duplicate: true, ..
                         } => {

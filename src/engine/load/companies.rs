@@ -192,10 +192,11 @@ where
     ledger.ensure_pending_from_sources(kind, kind).await?;
     let wait = |job: String| async move { job_results(kustomer, &job).await };
     let find = |id: String| async move { lookup.find(kustomer, &id).await };
+    let route = write::BulkRoute::new(ctx, &lookup.resource(), false);
     for pass in 0..MAX_PASSES {
         // Reads see committed writes only: a `done` still queued would look pending and be sent twice.
         ledger.flush().await?;
-        let recovered = write::recover_sent(ledger, kind, wait, find).await?;
+        let recovered = write::recover_sent(ledger, kind, |_| route.clone(), wait, find).await?;
         if recovered > 0 {
             ctx.log(
                 LogLevel::Info,
@@ -244,6 +245,7 @@ where
                 chunks.push(rest.by_ref().take(MAX_BULK_ITEMS).collect());
             }
             let resource = lookup.resource();
+            let route = &route;
             let mut results = futures_util::stream::iter(chunks.into_iter().map(|chunk| {
                 let resource = resource.clone();
                 async move {
@@ -254,7 +256,7 @@ where
                             .await
                             .map(|job| job.id)
                     };
-                    write::create_bulk(ledger, kind, chunk, submit, wait, find).await
+                    write::create_bulk(ledger, kind, route, chunk, submit, wait, find).await
                 }
             }))
             .buffer_unordered(BULK_CONCURRENCY);

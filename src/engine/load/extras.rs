@@ -257,7 +257,8 @@ async fn memberships(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     ledger.flush().await?;
     let wait = |job: String| async move { job_results(kustomer, &job).await };
     let no_lookup = |_id: String| async { Ok::<_, KustomerError>(None) };
-    write::recover_sent(ledger, SEGMENT_MEMBERS, wait, no_lookup).await?;
+    let route = write::BulkRoute::new(ctx, &BulkResource::Customers, true);
+    write::recover_sent(ledger, SEGMENT_MEMBERS, |_| route.clone(), wait, no_lookup).await?;
     let mut after: Option<String> = None;
     loop {
         ctx.control.checkpoint().await?;
@@ -342,6 +343,7 @@ where
     while rest.peek().is_some() {
         chunks.push(rest.by_ref().take(MAX_BULK_ITEMS).collect());
     }
+    let route = &write::BulkRoute::new(ctx, &resource, update);
     let mut results = futures_util::stream::iter(chunks.into_iter().map(|chunk| {
         let resource = resource.clone();
         let lookup = lookup.clone();
@@ -356,7 +358,7 @@ where
                 Ok(job.id)
             };
             let wait = |job: String| async move { job_results(kustomer, &job).await };
-            write::create_bulk(ledger, kind, chunk, submit, wait, lookup).await
+            write::create_bulk(ledger, kind, route, chunk, submit, wait, lookup).await
         }
     }))
     .buffer_unordered(BULK_CONCURRENCY);
@@ -409,7 +411,11 @@ where
     for _pass in 0..3 {
         ledger.flush().await?;
         let wait = |job: String| async move { job_results(kustomer, &job).await };
-        write::recover_sent(ledger, kind, wait, lookup).await?;
+        let route = |item: &WorkItem| {
+            let klass = item.raw.as_deref().and_then(&klass_of).unwrap_or_default();
+            write::BulkRoute::new(ctx, &BulkResource::KObjects(klass), false)
+        };
+        write::recover_sent(ledger, kind, route, wait, lookup).await?;
         ledger.flush().await?;
         let mut after: Option<String> = None;
         let mut unsettled = 0;

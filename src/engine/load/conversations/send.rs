@@ -149,9 +149,11 @@ pub async fn bulk(
         return Ok(HashMap::new());
     }
     let _in_flight = ctx.in_flight(crate::engine::model::PhaseId::Conversations, 1);
+    let route = write::BulkRoute::new(ctx, &resource, update);
     write::create_bulk(
         &ctx.ledger,
         kind,
+        &route,
         items,
         |refs| async move {
             let job = if update {
@@ -167,11 +169,38 @@ pub async fn bulk(
     .await
 }
 
+/// The bulk route a record of `kind` is sent through (for the ledger entry of a refused item).
+fn route_of(ctx: &Ctx, kind: &str, item: &WorkItem) -> write::BulkRoute {
+    let (resource, update) = match kind {
+        kinds::CONVERSATIONS => (BulkResource::Conversations, false),
+        kinds::STATES => (BulkResource::Conversations, true),
+        kinds::TIMELINE_NOTES | kinds::TRUNCATION_NOTES => (BulkResource::Notes, false),
+        kinds::PARTS => {
+            let part_type = item
+                .raw
+                .as_deref()
+                .and_then(|raw| serde_json::from_str::<Value>(raw).ok())
+                .and_then(|v| {
+                    v.get("part_type")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                });
+            match map::part_role(part_type.as_deref()) {
+                map::PartRole::Message => (BulkResource::Messages, false),
+                _ => (BulkResource::Notes, false),
+            }
+        }
+        _ => (BulkResource::Messages, false),
+    };
+    write::BulkRoute::new(ctx, &resource, update)
+}
+
 /// Settles whatever a previous run left `sent` for `kind`.
 pub async fn recover(ctx: &Ctx, kind: &'static str) -> Result<u64, LedgerError> {
     write::recover_sent(
         &ctx.ledger,
         kind,
+        |item| route_of(ctx, kind, item),
         |job| wait(ctx, job),
         |id| lookup(ctx, kind, id),
     )
