@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 
 use crate::engine::context::Ctx;
 use crate::engine::model::ErrorClass;
+use crate::http::client::{KEPT_REQUEST_CHARS, KEPT_RESPONSE_CHARS, truncate};
 use crate::http::{ApiError, Secret};
 use crate::kustomer::KustomerError;
 use crate::kustomer::bulk::BulkResource;
@@ -36,10 +37,6 @@ use crate::rng::Rng;
 
 /// How many times a single create is sent again after a lookup proved it absent.
 const MAX_RESENDS: u32 = 3;
-
-/// How much of a request or response is kept for the operator (as the send path keeps).
-const KEPT_REQUEST_CHARS: usize = 2 * 1024;
-const KEPT_RESPONSE_CHARS: usize = 8 * 1024;
 
 /// The bulk route a batch goes to, so a failed item's ledger entry can say what was sent for it
 /// and what the job answered, with the API tokens scrubbed out.
@@ -122,17 +119,6 @@ impl BulkRoute {
             )
         }
     }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes in all)", &s[..end], s.len())
 }
 
 /// What became of one record.

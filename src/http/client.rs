@@ -21,8 +21,9 @@ use crate::rng::Rng;
 /// Largest response body read into memory; larger answers are refused as unreadable.
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// How much of a request or response body is kept for the operator to read.
-const KEPT_REQUEST_CHARS: usize = 2 * 1024;
-const KEPT_RESPONSE_CHARS: usize = 8 * 1024;
+/// How much of a request / response an error (and so the ledger) keeps.
+pub const KEPT_REQUEST_CHARS: usize = 2 * 1024;
+pub const KEPT_RESPONSE_CHARS: usize = 8 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -598,7 +599,8 @@ fn host_of(url: &str) -> &str {
     rest.split(['/', '?']).next().unwrap_or(rest)
 }
 
-fn truncate(s: &str, max: usize) -> String {
+/// `s` cut to at most `max` bytes (on a character boundary), saying how long it was.
+pub fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }
