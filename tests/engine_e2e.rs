@@ -329,3 +329,57 @@ async fn lost_answers_on_kb_writes_add_no_second_version() {
         assert_eq!(faulted[kind], clean[kind], "{kind}: {faulted:?}");
     }
 }
+
+/// The operator's history window: conversations last updated before it are skipped with their
+/// messages, notes and files, accounted for in the report, and never reach Kustomer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_outside_the_history_window_are_skipped_with_their_parts() {
+    let sims = common::sims(SizePreset::Tiny).await;
+    let state = common::temp_state("e2e-history");
+    let mut config = common::engine_config(&sims, state.clone());
+    config.only = vec!["conversations".to_string()];
+    let months = 6u32;
+    config.options.history_months = Some(months);
+    let outcome = run_engine(config).await;
+    assert!(matches!(outcome, RunOutcome::Completed(_)), "{outcome:?}");
+
+    // What the window should keep, from the staged Intercom conversations.
+    let cutoff = i2k::timefmt::now_unix() - i64::from(months) * 2_630_016;
+    let db = rusqlite::Connection::open_with_flags(
+        state.join("ledger.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut stmt = db
+        .prepare("SELECT raw FROM source WHERE kind = 'conversations'")
+        .unwrap();
+    let (mut inside, mut outside) = (0u64, 0u64);
+    for raw in stmt.query_map([], |r| r.get::<_, String>(0)).unwrap() {
+        let c: Value = serde_json::from_str(&raw.unwrap()).unwrap();
+        let at = c["updated_at"]
+            .as_i64()
+            .or(c["created_at"].as_i64())
+            .unwrap();
+        if at >= cutoff {
+            inside += 1;
+        } else {
+            outside += 1;
+        }
+    }
+    assert!(
+        inside > 0 && outside > 0,
+        "{inside} inside, {outside} outside"
+    );
+    let truth = counts(&common::truth(&sims.kustomer.url).await);
+    assert_eq!(truth["conversations"], inside);
+
+    let report = read_report(&state);
+    let row = report.row("conversations").unwrap();
+    assert_eq!(row.skipped, outside, "{row:?}");
+    assert_eq!((row.failed, row.not_loaded), (0, 0), "{row:?}");
+    for object in ["conversation_parts", "attachments"] {
+        let row = report.row(object).unwrap();
+        assert_eq!((row.failed, row.not_loaded), (0, 0), "{row:?}");
+        assert!(row.skipped > 0, "{row:?}");
+    }
+}

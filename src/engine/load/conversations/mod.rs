@@ -68,6 +68,17 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     ledger
         .ensure_pending_from_sources(INLINE_IMAGES, kinds::INLINE_UPLOADS)
         .await?;
+    if let Some(months) = ctx.config.options.history_months {
+        let skipped = skip_outside_history(ctx, months).await?;
+        if skipped > 0 {
+            ctx.log(
+                LogLevel::Info,
+                format!(
+                    "conversations: {skipped} last updated over {months} month(s) ago are skipped (the history window), with their messages, notes and files"
+                ),
+            );
+        }
+    }
     ctx.set_activity("conversations: settling requests of an earlier run");
     for kind in [
         kinds::CONVERSATIONS,
@@ -134,6 +145,51 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Marks skipped every pending conversation last updated before the history window of `months`
+/// (30.44 days each), with its source message, parts and files, so the report accounts for them
+/// as the operator's choice. Returns how many conversations it skipped.
+async fn skip_outside_history(ctx: &Ctx, months: u32) -> anyhow::Result<u64> {
+    let ledger = &ctx.ledger;
+    let cutoff = crate::timefmt::now_unix() - i64::from(months) * 2_630_016;
+    let reason = format!("outside the history window: last updated over {months} month(s) ago");
+    let mut skipped = 0u64;
+    let mut after: Option<String> = None;
+    loop {
+        let page = ledger.next_batch(
+            kinds::CONVERSATIONS,
+            &[RecordState::Pending],
+            after.as_deref(),
+            PAGE,
+        )?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.source_id.clone());
+        for item in &page {
+            let updated = parse::<Conversation>(item.raw.as_deref())
+                .and_then(|c| c.updated_at.or(c.created_at));
+            if updated.is_none_or(|t| t >= cutoff) {
+                continue;
+            }
+            let id = item.source_id.as_str();
+            ledger.mark_skipped(kinds::CONVERSATIONS, id, &reason)?;
+            if ledger.read(|r| r.record(kinds::SOURCES, id))?.is_some() {
+                ledger.mark_skipped(kinds::SOURCES, id, &reason)?;
+            }
+            for (source_kind, kind) in [
+                ("conversation_parts", kinds::PARTS),
+                (ATTACHMENTS, kinds::UPLOADS),
+                (INLINE_IMAGES, kinds::INLINE_UPLOADS),
+            ] {
+                for child in ledger.read(|r| r.children(source_kind, id))? {
+                    ledger.mark_skipped(kind, &child.source_id, &reason)?;
+                }
+            }
+            skipped += 1;
+        }
+    }
+    ledger.flush().await?;
+    Ok(skipped)
 }
 
 #[derive(Debug, Default)]
