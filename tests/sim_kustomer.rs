@@ -120,6 +120,32 @@ impl Org {
         a.body["data"]["id"].as_str().unwrap().to_string()
     }
 
+    /// Creates an attachment and uploads its file through the issued form; returns its id.
+    async fn uploaded_attachment(&self, name: &str, file: &[u8]) -> String {
+        let created = self
+            .post(
+                "/v1/attachments",
+                json!({"name": name, "contentType": "text/plain", "contentLength": file.len()}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let upload = &created.body["meta"]["upload"];
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in upload["fields"].as_object().unwrap() {
+            form = form.text(k.clone(), v.as_str().unwrap().to_string());
+        }
+        form = form.part("file", reqwest::multipart::Part::bytes(file.to_vec()));
+        let stored = self
+            .http
+            .post(upload["url"].as_str().unwrap())
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stored.status(), StatusCode::NO_CONTENT);
+        created.body["data"]["id"].as_str().unwrap().to_string()
+    }
+
     /// Polls a bulk job until it completes, then returns its batch results.
     async fn bulk_results(&self, job: &str) -> Vec<Value> {
         for _ in 0..100 {
@@ -165,6 +191,62 @@ async fn requests_without_or_with_a_wrong_bearer_get_401() {
         "the simple error shape"
     );
     assert_eq!(org.get("/v1/customers").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_unknown_v1_path_needs_the_bearer_before_it_is_a_404() {
+    let org = Org::start(config()).await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/v1/no/such/route"),
+        (
+            reqwest::Method::POST,
+            "/v1/customers/5f0000000000000000000009/nothing",
+        ),
+        (reqwest::Method::DELETE, "/v1/customers"),
+    ] {
+        let none = org
+            .http
+            .request(method.clone(), format!("{}{path}", org.sim.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(none.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
+        let body: Value = none.json().await.unwrap();
+        assert_eq!(body["errors"][0]["code"], "unauthorized", "{method} {path}");
+        let wrong = org
+            .http
+            .request(method.clone(), format!("{}{path}", org.sim.url))
+            .bearer_auth("nope")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+    let unknown = org.get("/v1/no/such/route").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.body["errors"][0]["code"], "not_found");
+    assert!(unknown.headers.contains_key("x-ratelimit-remaining"));
+
+    // `/__sim/` stays open, uncounted and fault-free, known path or not.
+    let mut faulty = config();
+    faulty.faults = i2k::sim::faults::FaultSpec::parse("kustomer.5xx=1.0").unwrap();
+    let org = Org::start(faulty).await;
+    let truth = org.http.get(format!("{}/__sim/truth", org.sim.url));
+    assert_eq!(truth.send().await.unwrap().status(), StatusCode::OK);
+    let missing = org.http.get(format!("{}/__sim/nothing", org.sim.url));
+    assert_eq!(
+        missing.send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let requests = org.truth().await["requests"].clone();
+    assert!(
+        requests
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.contains("__sim")),
+        "{requests}"
+    );
 }
 
 #[tokio::test]
@@ -1399,4 +1481,155 @@ async fn the_shared_simulator_options_configure_the_kustomer_side() {
             .unwrap_err()
             .contains("boom")
     );
+}
+
+#[tokio::test]
+async fn the_schedule_list_side_loads_holidays_like_the_single_form() {
+    let org = Org::start(config()).await;
+    let hours = json!({"0": null, "1": [[480, 1020]], "2": null, "3": null, "4": null, "5": null, "6": null});
+    let extra = org
+        .post(
+            "/v1/schedules",
+            json!({"name": "Weekend desk", "timezone": "Europe/Paris", "hours": hours}),
+        )
+        .await;
+    assert_eq!(extra.status, StatusCode::CREATED, "{}", extra.body);
+
+    let plain = org.get("/v1/schedules").await;
+    assert!(plain.body.get("included").is_none());
+    let list = org.get("/v1/schedules?include=holidays").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert_eq!(list.body["meta"]["total"], 2);
+    let included = list.body["included"].as_array().expect("included[]");
+    assert_eq!(included.len(), 1, "{}", list.body);
+    let holiday = &included[0];
+    assert_eq!(holiday["type"], "holiday");
+    assert!(holiday["attributes"]["startDate"].is_string());
+    let default = &list.body["data"][0];
+    assert_eq!(default["attributes"]["default"], true);
+    assert_eq!(
+        holiday["relationships"]["schedule"]["data"]["id"],
+        default["id"]
+    );
+    assert_eq!(
+        default["relationships"]["holidays"]["data"],
+        json!([{"type": "holiday", "id": holiday["id"]}])
+    );
+    assert_eq!(
+        list.body["data"][1]["relationships"]["holidays"]["data"],
+        json!([])
+    );
+    let single = org.get("/v1/schedules/default?include=holidays").await;
+    assert_eq!(single.body["included"], list.body["included"]);
+    assert_eq!(single.body["data"], *default);
+
+    // Paged: a page's included[] holds only its own schedules' holidays, and links keep include.
+    let second = org
+        .get("/v1/schedules?include=holidays&pageSize=1&page=2")
+        .await;
+    assert_eq!(second.body["data"][0]["id"], extra.body["data"]["id"]);
+    assert_eq!(second.body["included"], json!([]));
+    let prev = second.body["links"]["prev"].as_str().unwrap().to_string();
+    assert!(prev.contains("include=holidays"), "{prev}");
+    assert_eq!(org.get(&prev).await.body["included"], list.body["included"]);
+}
+
+#[tokio::test]
+async fn customers_list_their_conversations_and_notes_and_conversations_their_attachments() {
+    let org = Org::start(config()).await;
+    let jo = org.customer("c1").await;
+    let other = org.customer("c2").await;
+    let first = org.conversation(&jo).await;
+    let second = org.conversation(&jo).await;
+    let theirs = org.conversation(&other).await;
+    for (c, body) in [(&first, "one"), (&second, "two"), (&theirs, "not Jo's")] {
+        let note = org
+            .post(
+                &format!("/v1/conversations/{c}/notes"),
+                json!({"body": body}),
+            )
+            .await;
+        assert_eq!(note.status, StatusCode::CREATED, "{}", note.body);
+    }
+
+    let page = org
+        .get(&format!("/v1/customers/{jo}/conversations?pageSize=1"))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(
+        page.body["meta"],
+        json!({"page": 1, "pageSize": 1, "total": 2})
+    );
+    assert_eq!(page.body["data"][0]["id"], first.as_str());
+    assert_eq!(page.body["links"]["prev"], Value::Null);
+    assert!(page.headers.contains_key("x-ratelimit-remaining"));
+    let next = page.body["links"]["next"].as_str().unwrap().to_string();
+    assert!(next.starts_with(&format!("/v1/customers/{jo}/conversations?")));
+    let last = org.get(&next).await;
+    assert_eq!(last.body["data"][0]["id"], second.as_str());
+    assert_eq!(last.body["links"]["next"], Value::Null);
+
+    let notes = org.get(&format!("/v1/customers/{jo}/notes")).await;
+    assert_eq!(notes.status, StatusCode::OK, "{}", notes.body);
+    let bodies: Vec<&Value> = notes.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| &n["attributes"]["body"])
+        .collect();
+    assert_eq!(bodies, [&json!("one"), &json!("two")]);
+
+    let file = b"a file".to_vec();
+    let a = org.uploaded_attachment("a.txt", &file).await;
+    let b = org.uploaded_attachment("b.txt", &file).await;
+    let message = json!({"channel": "email", "app": "i2k", "attachments": [{"_id": a, "name": "a.txt", "contentType": "text/plain", "contentLength": file.len()}]});
+    let sent = org
+        .post(&format!("/v1/conversations/{first}/messages"), message)
+        .await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
+    let noted = org
+        .post(
+            &format!("/v1/conversations/{first}/notes"),
+            json!({"body": "files", "attachments": [a, b]}),
+        )
+        .await;
+    assert_eq!(noted.status, StatusCode::CREATED, "{}", noted.body);
+    let files = org
+        .get(&format!("/v1/conversations/{first}/attachments"))
+        .await;
+    assert_eq!(files.status, StatusCode::OK, "{}", files.body);
+    assert_eq!(files.body["meta"]["total"], 2, "each attachment once");
+    let ids: Vec<&Value> = files.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["id"])
+        .collect();
+    assert_eq!(ids, [&json!(a), &json!(b)]);
+    assert_eq!(files.body["data"][0]["type"], "attachment");
+    assert!(
+        files.body["data"][0]["attributes"]
+            .get("uploadFields")
+            .is_none()
+    );
+    assert_eq!(files.body["links"]["next"], Value::Null);
+    let none = org
+        .get(&format!("/v1/conversations/{second}/attachments"))
+        .await;
+    assert_eq!(none.body["meta"]["total"], 0);
+
+    let unknown = "5f00000000000000000000ff";
+    for path in [
+        format!("/v1/customers/{unknown}/conversations"),
+        format!("/v1/customers/{unknown}/notes"),
+        format!("/v1/conversations/{unknown}/attachments"),
+    ] {
+        assert_eq!(org.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+        let anonymous = org.http.get(format!("{}{path}", org.sim.url));
+        assert_eq!(
+            anonymous.send().await.unwrap().status(),
+            StatusCode::UNAUTHORIZED,
+            "{path}"
+        );
+    }
 }

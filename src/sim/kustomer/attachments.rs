@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
 use super::envelope::{self, ApiError, ApiResult, JsonBody};
-use super::state::{Kind, Sim};
+use super::state::{Kind, Record, Sim};
 use super::validation::required_str;
 
 /// The storage route the upload forms point at.
@@ -102,6 +102,18 @@ async fn create_attachment(
     let record = store
         .get(Kind::Attachment, &id)
         .ok_or_else(|| ApiError::not_found("attachment vanished"))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "data": attachment_resource(record),
+            "meta": { "upload": { "url": format!("http://{host}{STORAGE_PATH}"), "fields": fields } }
+        })),
+    )
+        .into_response())
+}
+
+/// An attachment as resource object, without the upload form it was issued.
+pub fn attachment_resource(record: &Record) -> Value {
     let mut resource = envelope::resource(record);
     if let Some(attrs) = resource
         .get_mut("attributes")
@@ -109,14 +121,7 @@ async fn create_attachment(
     {
         attrs.remove("uploadFields");
     }
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "data": resource,
-            "meta": { "upload": { "url": format!("http://{host}{STORAGE_PATH}"), "fields": fields } }
-        })),
-    )
-        .into_response())
+    resource
 }
 
 async fn get_attachment(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResult {
@@ -124,14 +129,7 @@ async fn get_attachment(State(sim): State<Sim>, Path(id): Path<String>) -> ApiRe
     let record = store
         .get(Kind::Attachment, &id)
         .ok_or_else(|| ApiError::not_found(format!("no attachment with id {id}")))?;
-    let mut resource = envelope::resource(record);
-    if let Some(attrs) = resource
-        .get_mut("attributes")
-        .and_then(Value::as_object_mut)
-    {
-        attrs.remove("uploadFields");
-    }
-    Ok(Json(json!({ "data": resource })).into_response())
+    Ok(Json(json!({ "data": attachment_resource(record) })).into_response())
 }
 
 fn storage_refusal(message: impl Into<String>) -> Response {

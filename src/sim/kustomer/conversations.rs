@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::Uri;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
@@ -58,6 +59,17 @@ pub fn routes() -> Router<Sim> {
         .route(
             "/v1/customers/{id}/messages",
             get(customer_messages).post(post_customer_message),
+        )
+        // Reference §3 Customers ("Customer-scoped sub-resources") and §3 Notes.
+        .route(
+            "/v1/customers/{id}/conversations",
+            get(customer_conversations),
+        )
+        .route("/v1/customers/{id}/notes", get(customer_notes))
+        // Reference §3 Attachments ("Reads: … `GET /v1/conversations/{id}/attachments`").
+        .route(
+            "/v1/conversations/{id}/attachments",
+            get(conversation_attachments),
         )
         .route("/v1/messages", post(post_message))
         .route(
@@ -618,6 +630,93 @@ async fn customer_messages(
         &q,
         uri.path(),
     )
+}
+
+/// `GET /v1/customers/{id}/conversations` (reference §3 Customers), paged.
+async fn customer_conversations(
+    State(sim): State<Sim>,
+    Path(id): Path<String>,
+    Query(q): Q,
+    uri: Uri,
+) -> ApiResult {
+    children(
+        &sim,
+        Kind::Conversation,
+        "customer",
+        &id,
+        Kind::Customer,
+        &q,
+        uri.path(),
+    )
+}
+
+/// `GET /v1/customers/{id}/notes` (reference §3 Customers and §3 Notes): the notes on the
+/// customer's conversations, paged.
+async fn customer_notes(
+    State(sim): State<Sim>,
+    Path(id): Path<String>,
+    Query(q): Q,
+    uri: Uri,
+) -> ApiResult {
+    children(
+        &sim,
+        Kind::Note,
+        "customer",
+        &id,
+        Kind::Customer,
+        &q,
+        uri.path(),
+    )
+}
+
+/// The attachment ids a message or note body references (`attachments`: ids or `{_id, …}`).
+fn attachment_ids(record: &Record) -> impl Iterator<Item = &str> {
+    record
+        .attributes
+        .get("attachments")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|item| {
+            item.as_str()
+                .or_else(|| item.get("_id").and_then(Value::as_str))
+        })
+}
+
+/// `GET /v1/conversations/{id}/attachments` (reference §3 Attachments), paged: the attachments
+/// its messages and notes reference, each once, in the order they were first referenced
+/// (messages, then notes).
+async fn conversation_attachments(
+    State(sim): State<Sim>,
+    Path(id): Path<String>,
+    Query(q): Q,
+    uri: Uri,
+) -> ApiResult {
+    let store = sim.lock();
+    if store.get(Kind::Conversation, &id).is_none() {
+        return Err(ApiError::not_found(format!("no conversation with id {id}")));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let items: Vec<&Record> = [Kind::Message, Kind::Note]
+        .into_iter()
+        .flat_map(|kind| store.all(kind))
+        .filter(|r| {
+            r.relationships
+                .get("conversation")
+                .is_some_and(|c| c.id == id)
+        })
+        .flat_map(attachment_ids)
+        .filter(|a| seen.insert(*a))
+        .filter_map(|a| store.get(Kind::Attachment, a))
+        .collect();
+    let body = envelope::page_rendered(
+        &items,
+        &q,
+        uri.path(),
+        100,
+        super::attachments::attachment_resource,
+    )?;
+    Ok(axum::Json(body).into_response())
 }
 
 async fn post_conversation_message(

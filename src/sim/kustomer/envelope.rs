@@ -213,16 +213,28 @@ pub fn page_of(
     path: &str,
     max: usize,
 ) -> ApiResult {
+    page_rendered(items, query, path, max, resource).map(|body| Json(body).into_response())
+}
+
+/// The envelope of one page of `items`, each rendered by `render` (which sees only the items on
+/// the page, in order).
+pub fn page_rendered(
+    items: &[&Record],
+    query: &HashMap<String, String>,
+    path: &str,
+    max: usize,
+    mut render: impl FnMut(&Record) -> Value,
+) -> Result<Value, ApiError> {
     let (page, size) = page_params(query, max)?;
     let start = (page - 1).saturating_mul(size);
     let data: Vec<Value> = items
         .iter()
         .skip(start)
         .take(size)
-        .map(|r| resource(r))
+        .map(|r| render(r))
         .collect();
     let has_next = start.saturating_add(size) < items.len();
-    Ok(Json(page_body(
+    Ok(page_body(
         data,
         page,
         size,
@@ -231,7 +243,6 @@ pub fn page_of(
         query,
         path,
     ))
-    .into_response())
 }
 
 /// The envelope of a page whose items are already rendered.

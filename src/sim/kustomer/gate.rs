@@ -12,8 +12,23 @@ use super::envelope::ApiError;
 use super::state::{Budget, Sim};
 use crate::sim::faults::{self, Side};
 
-/// The middleware on every `/v1/` route (never on `/__sim/` or the storage upload route).
+/// Whether the gate applies: every `/v1/` path, routed or not; never `/__sim/` or storage.
+fn is_api_path(path: &str) -> bool {
+    path == "/v1" || path.starts_with("/v1/")
+}
+
+/// The answer for a path no route serves (after the gate, so a `/v1/` one had a valid bearer).
+pub async fn no_route(uri: axum::http::Uri) -> Response {
+    ApiError::not_found(format!("no route for {}", uri.path())).into_response()
+}
+
+/// The middleware on every `/v1/` path, known or unknown (the router layers it around every
+/// route and the fallback); other paths (`/__sim/`, the storage upload route) pass untouched:
+/// no auth, no counting, no budget, no faults.
 pub async fn api_gate(State(sim): State<Sim>, req: Request, next: Next) -> Response {
+    if !is_api_path(req.uri().path()) {
+        return next.run(req).await;
+    }
     let route = format!("{} {}", req.method(), route_label(req.uri().path()));
     let authorized = req
         .headers()

@@ -3,9 +3,11 @@
 //!
 //! Conventions: JSON:API envelopes (`data{type,id,attributes,relationships,links}`; lists add
 //! `meta{page,pageSize,total}` and `links{self,first,prev,next}`, `next: null` at the end), flat
-//! JSON request bodies, 24-character lower-hex ids, a bearer token on every `/v1/` route (401
-//! without or with a wrong one). The one API key holds every role (`GET /v1/auth/tokens/current`),
-//! and its machine user is `GET /v1/users/current`.
+//! JSON request bodies, 24-character lower-hex ids, a bearer token on every `/v1/` path (401
+//! without or with a wrong one, checked before routing as Kustomer checks the key first: an
+//! unknown `/v1/` path is a 401 without a valid bearer and a JSON:API 404 `not_found` with one;
+//! it counts against the budget like any request). The one API key holds every role
+//! (`GET /v1/auth/tokens/current`), and its machine user is `GET /v1/users/current`.
 //!
 //! Choices where the reference is silent (each is a named assumption):
 //! - **Errors**: most routes answer `{"errors":[{status,code,title,detail,source,meta}]}`; the
@@ -38,8 +40,20 @@
 //!   under another e-mail, see `org::seed`), the key's machine user, a default brand and schedule
 //!   (with one holiday, readable with `include=holidays`), standard metadata for customer,
 //!   company, conversation and message, no klasses, no custom attributes, no teams, no tags.
+//! - **Holidays**: `include=holidays` works on `GET /v1/schedules` (the list; the reference shows
+//!   it on the single and default forms only) as on those: the page's schedules' holidays in
+//!   `included[]`, and each schedule linking them as `relationships.holidays.data[{type,id}]`
+//!   (JSON:API linkage; the reference shows only the holiday's `schedule` relationship).
+//! - **Sub-resource lists** (paged like every list, behind the same gate):
+//!   `GET /v1/customers/{id}/conversations` and `…/notes` (the customer's, via the conversation's
+//!   customer); `GET /v1/conversations/{id}/attachments` is the attachments its messages and notes
+//!   reference, each once, messages first (the reference names the route, not what it holds).
+//!   Not served because the reference names no such read: a `GET` list of saved-search folders
+//!   (only `POST`, `PUT|DELETE …/folders/{id}` and `GET …/searches/positions`) and a read of an
+//!   article's versions (only `POST|PUT|DELETE /v1/kb/articles/{id}/versions/{lang}`; the
+//!   article's `langVersions` carries them).
 //! - **Faults** (`--faults`, `kustomer.` prefix or unprefixed): drawn per request on every `/v1/`
-//!   route after auth and the budget; not on `/__sim/` nor the storage route.
+//!   path (routed or not) after auth and the budget; not on `/__sim/` nor the storage route.
 //! - **Ground truth**: `GET /__sim/truth` and `GET /__sim/records/{type}`, see [`truth`].
 
 pub mod attachments;
@@ -122,13 +136,15 @@ pub fn token_for(seed: u64) -> String {
     format!("ksim_{}", Rng::derive(seed, &["kustomer", "token"]).hex(20))
 }
 
-/// Builds the router (API routes behind the gate; `/__sim/` and storage outside it).
+/// Builds the router. The gate wraps every route and the fallback, so it runs for any path
+/// before routing decides anything: a `/v1/` path without a valid bearer is a 401 whether or not
+/// the route exists. The gate lets `/__sim/` and the storage route through untouched.
 pub fn router(config: Config) -> (Router, String) {
     let token = token_for(config.seed);
     let mut store = Store::new(config.seed, config.indexing_delay);
     org::seed(&mut store, &config);
     let sim = Sim::new(config, token.clone(), store);
-    let api = Router::new()
+    let router = Router::new()
         .merge(org::routes())
         .merge(customers::routes())
         .merge(conversations::routes())
@@ -136,13 +152,13 @@ pub fn router(config: Config) -> (Router, String) {
         .merge(bulk::routes())
         .merge(attachments::routes())
         .merge(content::routes())
-        .route_layer(axum::middleware::from_fn_with_state(
-            sim.clone(),
-            gate::api_gate,
-        ));
-    let router = api
         .merge(truth::routes())
         .merge(attachments::storage_routes())
+        .fallback(gate::no_route)
+        .layer(axum::middleware::from_fn_with_state(
+            sim.clone(),
+            gate::api_gate,
+        ))
         .with_state(sim);
     (router, token)
 }

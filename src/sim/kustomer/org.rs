@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::Config;
 use super::envelope::{self, ApiError, ApiResult, JsonBody};
-use super::state::{Kind, Sim, Store};
+use super::state::{Kind, Record, Sim, Store};
 use super::validation::{optional_str, required_str};
 
 /// Roles of the simulator's one API key: every role an importer needs.
@@ -385,8 +385,52 @@ async fn create_brand(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
         .unwrap_or_default())
 }
 
+/// `GET /v1/schedules`, paged; `include=holidays` side-loads the holidays of the schedules on the
+/// page in `included[]` and links them from each schedule, as the single form does (§8.5 of the
+/// reference documents `include=holidays` on the single form only).
 async fn list_schedules(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiResult {
-    list_all(&sim, Kind::Schedule, &q, uri.path())
+    if !wants_holidays(&q) {
+        return list_all(&sim, Kind::Schedule, &q, uri.path());
+    }
+    let store = sim.lock();
+    let schedules: Vec<&Record> = store.all(Kind::Schedule).iter().collect();
+    let mut included = Vec::new();
+    let mut body = envelope::page_rendered(&schedules, &q, uri.path(), 100, |schedule| {
+        let (resource, holidays) = schedule_with_holidays(&store, schedule);
+        included.extend(holidays);
+        resource
+    })?;
+    body["included"] = Value::Array(included);
+    Ok(Json(body).into_response())
+}
+
+fn wants_holidays(q: &HashMap<String, String>) -> bool {
+    q.get("include")
+        .is_some_and(|inc| inc.split(',').any(|i| i == "holidays"))
+}
+
+/// A schedule as resource object with `relationships.holidays` linking its holidays, and those
+/// holidays as resource objects for `included[]`.
+fn schedule_with_holidays(store: &Store, schedule: &Record) -> (Value, Vec<Value>) {
+    let holidays: Vec<&Record> = store
+        .all(Kind::Holiday)
+        .iter()
+        .filter(|h| {
+            h.relationships
+                .get("schedule")
+                .is_some_and(|r| r.id == schedule.id)
+        })
+        .collect();
+    let mut resource = envelope::resource(schedule);
+    let linkage: Vec<Value> = holidays
+        .iter()
+        .map(|h| json!({ "type": h.kind.json_type(), "id": h.id }))
+        .collect();
+    resource["relationships"]["holidays"] = json!({ "data": linkage });
+    (
+        resource,
+        holidays.into_iter().map(envelope::resource).collect(),
+    )
 }
 
 /// `GET /v1/schedules/{id|default}`, with `include=holidays` side-loading them in `included[]`.
@@ -401,24 +445,11 @@ async fn get_schedule(State(sim): State<Sim>, Path(id): Path<String>, Query(q): 
         store.get(Kind::Schedule, &id)
     }
     .ok_or_else(|| ApiError::not_found(format!("no schedule with id {id}")))?;
-    let mut body = json!({ "data": envelope::resource(schedule) });
-    let wants_holidays = q
-        .get("include")
-        .is_some_and(|inc| inc.split(',').any(|i| i == "holidays"));
-    if wants_holidays {
-        let included: Vec<Value> = store
-            .all(Kind::Holiday)
-            .iter()
-            .filter(|h| {
-                h.relationships
-                    .get("schedule")
-                    .is_some_and(|r| r.id == schedule.id)
-            })
-            .map(envelope::resource)
-            .collect();
-        body["included"] = Value::Array(included);
+    if !wants_holidays(&q) {
+        return Ok(envelope::ok(schedule));
     }
-    Ok(Json(body).into_response())
+    let (resource, included) = schedule_with_holidays(&store, schedule);
+    Ok(Json(json!({ "data": resource, "included": included })).into_response())
 }
 
 async fn create_schedule(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
