@@ -262,7 +262,6 @@ async fn refusals_answer_with_the_error_schema() {
     config.rate_per_window = 1_000;
     let sim = spawn(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let client = reqwest::Client::new();
-    let error_schema = spec.component("error");
     let refusals = [
         client
             .get(format!("{}/admins", sim.url))
@@ -286,9 +285,79 @@ async fn refusals_answer_with_the_error_schema() {
         let response = request.send().await.unwrap();
         assert!(response.status().is_client_error(), "{}", response.status());
         let body: Value = response.json().await.unwrap();
-        let errors = spec.validate(&error_schema, &body, &Exceptions::default());
-        assert!(errors.is_empty(), "{body}: {errors:?}");
-        assert_eq!(body["type"], "error.list");
+        check_error_body(&spec, &body);
     }
+    sim.shutdown().await;
+}
+
+/// A refusal body against the `error` schema, plus what the validator leaves out: `type` is
+/// `error.list` and `request_id` has the schema's `format: uuid` (or is null).
+fn check_error_body(spec: &Spec, body: &Value) {
+    let errors = spec.validate(&spec.component("error"), body, &Exceptions::default());
+    assert!(errors.is_empty(), "{body}: {errors:?}");
+    assert_eq!(body["type"], "error.list", "{body}");
+    let id = &body["request_id"];
+    let uuid = id.as_str().is_some_and(|s| {
+        let groups: Vec<&str> = s.split('-').collect();
+        groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+            && groups
+                .iter()
+                .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
+    });
+    assert!(id.is_null() || uuid, "request_id is not a uuid: {body}");
+}
+
+#[tokio::test]
+async fn rate_and_scroll_refusals_answer_with_the_error_schema() {
+    let spec = Spec::load();
+    let client = reqwest::Client::new();
+
+    // 429 rate_limit_exceeded: one request per 10-second window.
+    let mut config = Config::new(7, SizePreset::Tiny);
+    config.rate_per_window = 1;
+    let sim = spawn(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut throttled = None;
+    for _ in 0..5 {
+        let response = client
+            .get(format!("{}/admins", sim.url))
+            .bearer_auth(&sim.token)
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 429 {
+            throttled = Some(response.json::<Value>().await.unwrap());
+            break;
+        }
+    }
+    let body = throttled.expect("a 429 within five requests");
+    check_error_body(&spec, &body);
+    assert_eq!(body["errors"][0]["code"], "rate_limit_exceeded");
+    sim.shutdown().await;
+
+    // 400 scroll_exists, then the 404 of a scroll that expired while idle.
+    let mut config = Config::new(7, SizePreset::Tiny);
+    config.scroll_idle = std::time::Duration::from_millis(200);
+    let sim = spawn(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let scroll = |query: String| {
+        client
+            .get(format!("{}/companies/scroll{query}", sim.url))
+            .bearer_auth(&sim.token)
+            .send()
+    };
+    let opened = scroll(String::new()).await.unwrap();
+    assert_eq!(opened.status(), 200);
+    let param = opened.json::<Value>().await.unwrap()["scroll_param"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let exists = scroll(String::new()).await.unwrap();
+    assert_eq!(exists.status(), 400);
+    let body: Value = exists.json().await.unwrap();
+    check_error_body(&spec, &body);
+    assert_eq!(body["errors"][0]["code"], "scroll_exists");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let expired = scroll(format!("?scroll_param={param}")).await.unwrap();
+    assert_eq!(expired.status(), 404);
+    check_error_body(&spec, &expired.json().await.unwrap());
     sim.shutdown().await;
 }

@@ -194,9 +194,18 @@ fn router(state: Shared) -> Router {
     sim.merge(api).with_state(state)
 }
 
-/// An `error.list` response.
+/// An `error.list` response; its `request_id` is a uuid, as the 2.16 `error` schema's
+/// `format: uuid` and its examples have it.
 pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    let request_id = Rng::from_entropy().hex(10);
+    let h = Rng::from_entropy().hex(16);
+    let request_id = format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    );
     (
         status,
         axum::Json(json!({
