@@ -202,6 +202,10 @@ pub struct RunArgs {
     /// [default: `[run] workflow_ids` of the config file].
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
     pub workflow_ids: Vec<String>,
+    /// Where assignment, state-change and attribute-change parts go: one timeline note per
+    /// conversation, or the archive only.
+    #[arg(long, value_enum, default_value_t = crate::commands::run::TimelineParts::Note)]
+    pub timeline_parts: crate::commands::run::TimelineParts,
 }
 
 #[derive(Debug, clap::Args)]
@@ -209,6 +213,10 @@ pub struct VerifyArgs {
     /// One JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Judge only these types and what they depend on, e.g. `contacts,conversations`
+    /// [default: the `--only` of the last run, else every type].
+    #[arg(long, value_delimiter = ',', value_name = "TYPES")]
+    pub only: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]

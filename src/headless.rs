@@ -4,6 +4,7 @@
 //! person.
 
 use std::io::Write;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -185,10 +186,10 @@ fn print_outcome(
     if options.json {
         let line = match outcome {
             RunOutcome::Completed(s) => {
-                json!({"type": "summary", "outcome": "completed", "summary": s})
+                json!({"type": "summary", "outcome": "completed", "summary": s, "left": records_left(s)})
             }
             RunOutcome::Cancelled(s) => {
-                json!({"type": "summary", "outcome": "cancelled", "summary": s})
+                json!({"type": "summary", "outcome": "cancelled", "summary": s, "left": records_left(s)})
             }
             RunOutcome::NeedsDecisions(d) => {
                 json!({"type": "summary", "outcome": "needs_decisions", "decisions": d})
@@ -197,6 +198,9 @@ fn print_outcome(
         return writeln!(out, "{line}");
     }
     match outcome {
+        RunOutcome::Completed(s) if records_left(s) > 0 => {
+            print_summary("Run ended with records left", s, out)
+        }
         RunOutcome::Completed(s) => print_summary("Run complete", s, out),
         RunOutcome::Cancelled(s) => print_summary("Run cancelled (run again to resume)", s, out),
         RunOutcome::NeedsDecisions(d) => {
@@ -214,6 +218,43 @@ fn print_outcome(
             )
         }
     }
+}
+
+/// Records of the run's phases still pending or sent: neither loaded nor deliberately left out.
+/// Phases outside the run's scope do not count.
+pub fn records_left(s: &RunSummary) -> u64 {
+    s.phases
+        .iter()
+        .filter(|p| p.status != PhaseStatus::Skipped)
+        .map(|p| p.total.saturating_sub(p.done + p.failed + p.skipped))
+        .sum()
+}
+
+/// Where the run wrote its report, archive and checklist (`MANUAL.md`).
+pub fn print_written(
+    state_dir: &Path,
+    options: HeadlessOptions,
+    out: &mut (dyn Write + Send),
+) -> std::io::Result<()> {
+    let report = state_dir.join(crate::engine::report::REPORT_MD);
+    let archive = state_dir.join(crate::engine::archive::ARCHIVE_DIR);
+    let manual = state_dir.join(crate::engine::manual::MANUAL_FILE);
+    if options.json {
+        let line = json!({
+            "type": "written",
+            "report": report,
+            "archive": archive,
+            "manual": manual,
+        });
+        return writeln!(out, "{line}");
+    }
+    writeln!(
+        out,
+        "Report: {}  Archive: {}  Checklist: {}",
+        report.display(),
+        archive.display(),
+        manual.display()
+    )
 }
 
 fn print_summary(title: &str, s: &RunSummary, out: &mut (dyn Write + Send)) -> std::io::Result<()> {
@@ -242,6 +283,13 @@ fn print_summary(title: &str, s: &RunSummary, out: &mut (dyn Write + Send)) -> s
         "requests: Kustomer {}, Intercom {}",
         s.kustomer_requests, s.intercom_requests
     )?;
+    let left = records_left(s);
+    if left > 0 {
+        writeln!(
+            out,
+            "{left} records left (pending or sent, not loaded yet): run again to resume them"
+        )?;
+    }
     if !s.defaults_taken.is_empty() {
         writeln!(out, "defaults taken:")?;
         for d in &s.defaults_taken {
@@ -249,4 +297,55 @@ fn print_summary(title: &str, s: &RunSummary, out: &mut (dyn Write + Send)) -> s
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::model::{PhaseId, PhaseProgress};
+
+    #[test]
+    fn the_summary_says_how_many_records_are_left_and_that_a_rerun_resumes_them() {
+        let summary = RunSummary {
+            phases: vec![PhaseProgress {
+                phase: PhaseId::Conversations,
+                status: PhaseStatus::Done,
+                total: 12,
+                done: 8,
+                failed: 1,
+                skipped: 0,
+                in_flight: 0,
+            }],
+            elapsed: Duration::from_secs(65),
+            kustomer_requests: 40,
+            intercom_requests: 20,
+            defaults_taken: Vec::new(),
+            cancelled: false,
+        };
+        assert_eq!(records_left(&summary), 3);
+        let mut out = Vec::new();
+        print_outcome(
+            &RunOutcome::Completed(summary.clone()),
+            HeadlessOptions::default(),
+            &mut out,
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("Run ended with records left"), "{text}");
+        assert!(
+            text.contains(
+                "3 records left (pending or sent, not loaded yet): run again to resume them"
+            ),
+            "{text}"
+        );
+        let mut out = Vec::new();
+        print_outcome(
+            &RunOutcome::Completed(summary),
+            HeadlessOptions { json: true },
+            &mut out,
+        )
+        .unwrap();
+        let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(line["left"], 3);
+    }
 }

@@ -27,6 +27,17 @@ const PEOPLE_KINDS: [&str; 5] = [
 
 /// Runs `i2k verify --json` on a state directory; returns the exit code and the report.
 fn run_verify(kustomer_url: &str, token: &str, dir: &std::path::Path) -> (i32, serde_json::Value) {
+    let (code, report, _) = run_verify_with(kustomer_url, token, dir, &[]);
+    (code, report)
+}
+
+/// `i2k verify --json` with more arguments; also returns what it said on stderr.
+fn run_verify_with(
+    kustomer_url: &str,
+    token: &str,
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> (i32, serde_json::Value, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_i2k"))
         .args([
             "verify",
@@ -36,11 +47,13 @@ fn run_verify(kustomer_url: &str, token: &str, dir: &std::path::Path) -> (i32, s
             "--state",
         ])
         .arg(dir)
+        .args(extra)
         .env("KUSTOMER_API_KEY", token)
         .output()
         .unwrap();
     let report = serde_json::from_slice(&out.stdout).unwrap_or(json!(null));
-    (out.status.code().unwrap_or(-1), report)
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    (out.status.code().unwrap_or(-1), report, stderr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,9 +131,14 @@ async fn verify_agrees_after_a_run_and_differs_when_a_record_is_missing() {
 
 /// A finished run of the whole tiny workspace; the ledger once the engine let go of it.
 async fn full_run(sims: &common::Sims, dir: &std::path::Path) -> Ledger {
-    let handle = i2k::engine::runner::start(common::engine_config(sims, dir.to_path_buf()))
-        .await
-        .unwrap();
+    run_only(sims, dir, &[]).await
+}
+
+/// A finished run limited to `only` (empty: everything); the ledger once the engine let go of it.
+async fn run_only(sims: &common::Sims, dir: &std::path::Path, only: &[&str]) -> Ledger {
+    let mut config = common::engine_config(sims, dir.to_path_buf());
+    config.only = only.iter().map(|t| t.to_string()).collect();
+    let handle = i2k::engine::runner::start(config).await.unwrap();
     let outcome = tokio::time::timeout(std::time::Duration::from_secs(120), handle.wait())
         .await
         .expect("the run finishes")
@@ -277,5 +295,83 @@ async fn verify_counts_every_type_through_kustomer_and_differs_when_records_go_m
     assert_eq!(teams.target, Some(teams.migrated - 1));
     assert!(!v.agrees());
     drop(ledger);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn listed(report: &serde_json::Value, field: &str) -> Vec<String> {
+    report[field]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {field} in {report:#}"))
+        .iter()
+        .map(|t| t["object"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_judges_only_the_scope_of_the_last_run_or_of_its_own_only() {
+    let sims = common::sims(SizePreset::Tiny).await;
+    let dir = common::temp_state("verify-scope");
+    drop(run_only(&sims, &dir, &["contacts", "conversations"]).await);
+
+    // By default the last run's scope: what contacts and conversations depend on is judged, the
+    // rest of the (fully extracted) workspace is shown as not in scope and agrees with nothing.
+    let (code, report, stderr) =
+        run_verify_with(&sims.kustomer.url, &sims.kustomer.token, &dir, &[]);
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    assert_eq!(report["scope"], json!(["contacts", "conversations"]));
+    let judged = listed(&report, "types");
+    for object in [
+        "contacts",
+        "conversations",
+        "conversation_parts",
+        "companies",
+        "admins",
+    ] {
+        assert!(
+            judged.iter().any(|t| t == object),
+            "{object} judged: {judged:?}"
+        );
+    }
+    let out_of_scope = listed(&report, "not_in_scope");
+    for object in [
+        "segments",
+        "contact_notes",
+        "articles",
+        "tickets",
+        "macros",
+        "data_events",
+    ] {
+        assert!(
+            out_of_scope.iter().any(|t| t == object),
+            "{object} not in scope: {out_of_scope:?}"
+        );
+        assert!(!judged.iter().any(|t| t == object), "{object} judged");
+        assert_eq!(report["counted_by"][object], "not in scope");
+    }
+    assert_eq!(
+        judged.len() + out_of_scope.len(),
+        i2k::engine::model::OBJECT_TYPES.len()
+    );
+
+    // --only names another scope: the KB was never loaded, so it differs; contacts are left out.
+    let (code, report, stderr) = run_verify_with(
+        &sims.kustomer.url,
+        &sims.kustomer.token,
+        &dir,
+        &["--only", "articles"],
+    );
+    assert_eq!(code, 1, "{report:#}\n{stderr}");
+    assert_eq!(row(&report, "articles")["agrees"], json!(false));
+    assert!(listed(&report, "not_in_scope").contains(&"contacts".to_string()));
+
+    // A type that does not exist is refused, naming it.
+    let (code, _, stderr) = run_verify_with(
+        &sims.kustomer.url,
+        &sims.kustomer.token,
+        &dir,
+        &["--only", "widgets"],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("widgets"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }

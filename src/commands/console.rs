@@ -28,6 +28,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         rate_share: None,
         kustomer_rate: None,
         workflow_ids: Vec::new(),
+        timeline_parts: crate::commands::run::TimelineParts::Note,
     };
     let config = crate::commands::run::engine_config(&endpoints, state_dir, &args, &ctx.file)?;
     open(config).await

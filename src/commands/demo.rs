@@ -37,6 +37,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
         rate_share: Some(0.8),
         kustomer_rate: Some(args.sim.kustomer_rate),
         workflow_ids: vec!["1".to_string()],
+        timeline_parts: crate::commands::run::TimelineParts::Note,
     };
     // The demo runs against its own simulators: the operator's config file does not apply.
     let config = crate::commands::run::engine_config(

@@ -15,14 +15,34 @@ use crate::headless::{self, HeadlessOptions};
 /// The Enterprise plan's budget per minute, when neither flag nor file names the org's.
 pub const DEFAULT_KUSTOMER_RATE: u32 = 1000;
 
+/// Where a conversation's event parts (assignments, state and attribute changes) go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TimelineParts {
+    /// One timeline note per conversation in Kustomer.
+    Note,
+    /// The archive files only (`<state>/archive/conversation_parts.jsonl`).
+    Archive,
+}
+
 pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
     let endpoints = ctx.endpoints()?;
     let state_dir = ctx.state_dir()?;
-    let config = engine_config(&endpoints, state_dir, &args, &ctx.file)?;
+    let config = engine_config(&endpoints, state_dir.clone(), &args, &ctx.file)?;
     if !args.headless {
         return crate::commands::console::open(config).await;
     }
-    run_headless(config, args.json).await
+    let outcome = match follow_run(config, args.json).await? {
+        Followed::Ended(outcome) => outcome,
+        Followed::Refused(code) => return Ok(code),
+    };
+    // The archive, the checklist and the report are written when a run reaches loading (a
+    // failure to write them was logged as it happened).
+    let written = state_dir.join(crate::engine::report::REPORT_MD).exists();
+    if written && matches!(outcome, RunOutcome::Completed(_) | RunOutcome::Cancelled(_)) {
+        let mut stdout = std::io::stdout();
+        headless::print_written(&state_dir, HeadlessOptions { json: args.json }, &mut stdout)?;
+    }
+    Ok(exit_code(&outcome))
 }
 
 /// Builds the engine's configuration from the command line, refusing what cannot work.
@@ -80,12 +100,28 @@ pub fn engine_config(
         only: args.only.clone(),
         accept_defaults: args.accept_defaults,
         workflow_ids,
-        options: LoadOptions::default(),
+        options: LoadOptions {
+            timeline_notes: args.timeline_parts == TimelineParts::Note,
+            ..LoadOptions::default()
+        },
     })
 }
 
 /// Runs to the end printing progress; the first Ctrl-C cancels cleanly (a later run resumes).
 pub async fn run_headless(config: EngineConfig, json: bool) -> anyhow::Result<ExitCode> {
+    Ok(match follow_run(config, json).await? {
+        Followed::Ended(outcome) => exit_code(&outcome),
+        Followed::Refused(code) => code,
+    })
+}
+
+/// How a headless run ended: it ran to an outcome, or a connection check refused to start it.
+enum Followed {
+    Ended(RunOutcome),
+    Refused(ExitCode),
+}
+
+async fn follow_run(config: EngineConfig, json: bool) -> anyhow::Result<Followed> {
     // A wrong token, host or region is said in one line at once, not after a minute of retries.
     let (intercom, kustomer) = tokio::join!(
         crate::commands::doctor::check_intercom(
@@ -104,7 +140,9 @@ pub async fn run_headless(config: EngineConfig, json: bool) -> anyhow::Result<Ex
                 .clone()
                 .unwrap_or_else(|| format!("{} check failed", side.side));
             eprintln!("error: {detail}");
-            return Ok(ExitCode::from(crate::cli::EXIT_BAD_INPUT));
+            return Ok(Followed::Refused(ExitCode::from(
+                crate::cli::EXIT_BAD_INPUT,
+            )));
         }
     }
     let _log = crate::logging::to_file(&config.state_dir)?;
@@ -124,15 +162,76 @@ pub async fn run_headless(config: EngineConfig, json: bool) -> anyhow::Result<Ex
     let mut stdout = std::io::stdout();
     let outcome = headless::follow(handle, HeadlessOptions { json }, &mut stdout).await;
     interrupt.abort();
-    Ok(exit_code(&outcome?))
+    Ok(Followed::Ended(outcome?))
 }
 
-/// 0 when every record is done or deliberately skipped; 1 when records failed or the run was
-/// cancelled; 3 when decisions are needed.
+/// 0 when every record is done or deliberately skipped; 1 when records failed, are still
+/// pending or sent (a re-run resumes them), or the run was cancelled; 3 when decisions are
+/// needed.
 pub fn exit_code(outcome: &RunOutcome) -> ExitCode {
     match outcome {
-        RunOutcome::Completed(s) if s.phases.iter().all(|p| p.failed == 0) => ExitCode::SUCCESS,
+        RunOutcome::Completed(s)
+            if s.phases.iter().all(|p| p.failed == 0) && headless::records_left(s) == 0 =>
+        {
+            ExitCode::SUCCESS
+        }
         RunOutcome::Completed(_) | RunOutcome::Cancelled(_) => ExitCode::from(EXIT_FAILED),
         RunOutcome::NeedsDecisions(_) => ExitCode::from(EXIT_NEEDS_DECISIONS),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::model::{PhaseId, PhaseProgress, PhaseStatus, RunSummary};
+
+    fn summary(phases: Vec<PhaseProgress>) -> RunSummary {
+        RunSummary {
+            phases,
+            elapsed: std::time::Duration::from_secs(3),
+            kustomer_requests: 10,
+            intercom_requests: 10,
+            defaults_taken: Vec::new(),
+            cancelled: false,
+        }
+    }
+
+    fn phase(phase: PhaseId, status: PhaseStatus, total: u64, done: u64) -> PhaseProgress {
+        PhaseProgress {
+            phase,
+            status,
+            total,
+            done,
+            failed: 0,
+            skipped: 0,
+            in_flight: 0,
+        }
+    }
+
+    #[test]
+    fn a_completed_run_exits_0_only_when_nothing_is_left_pending_or_sent() {
+        let settled = summary(vec![
+            phase(PhaseId::Customers, PhaseStatus::Done, 10, 8),
+            phase(PhaseId::Conversations, PhaseStatus::Done, 5, 5),
+        ]);
+        assert_eq!(
+            exit_code(&RunOutcome::Completed(settled)),
+            ExitCode::from(EXIT_FAILED)
+        );
+        let mut skipped = phase(PhaseId::Customers, PhaseStatus::Done, 10, 8);
+        skipped.skipped = 2;
+        assert_eq!(
+            exit_code(&RunOutcome::Completed(summary(vec![skipped]))),
+            ExitCode::SUCCESS
+        );
+        // Records of a phase outside the run's scope are not the run's to finish.
+        let out_of_scope = summary(vec![
+            phase(PhaseId::Customers, PhaseStatus::Done, 10, 10),
+            phase(PhaseId::Extras, PhaseStatus::Skipped, 4, 0),
+        ]);
+        assert_eq!(
+            exit_code(&RunOutcome::Completed(out_of_scope)),
+            ExitCode::SUCCESS
+        );
     }
 }

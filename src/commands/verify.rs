@@ -1,6 +1,7 @@
 //! `i2k verify`: compares source and target counts per type through Kustomer's list routes, and
 //! a sample of records field by field; prints a table (or one JSON object with `--json`); exits 0
-//! when everything agrees, 1 when anything differs.
+//! when everything agrees, 1 when anything differs. Only the migration's scope is judged: the
+//! types `--only` names, else those of the last run's `--only`; the others show as not in scope.
 //!
 //! It opens the ledger with `Ledger::open`, which takes the state directory's lock: verify writes
 //! nothing, but counts taken while a run is still loading would disagree by construction, so it
@@ -12,7 +13,7 @@ use anyhow::Context as _;
 
 use crate::cli::{EXIT_FAILED, VerifyArgs};
 use crate::commands::Context;
-use crate::engine::verify::{Verification, verify};
+use crate::engine::verify::{NOT_IN_SCOPE, Scope, Verification, verify_scope};
 use crate::kustomer::KustomerClient;
 use crate::kustomer::client::{DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_RATE_SHARE};
 use crate::ledger::{DB_FILE, Ledger};
@@ -38,8 +39,18 @@ pub async fn run(ctx: &Context, args: VerifyArgs) -> anyhow::Result<ExitCode> {
         DEFAULT_RATE_LIMIT_PER_MINUTE,
         DEFAULT_RATE_SHARE,
     )?;
+    // An unknown type is refused before anything is opened or counted.
+    let named = if args.only.is_empty() {
+        None
+    } else {
+        Some(Scope::only(&args.only).map_err(anyhow::Error::msg)?)
+    };
     let ledger = Ledger::open(&state_dir)?;
-    let verification = verify(&ledger, &kustomer).await?;
+    let scope = match named {
+        Some(scope) => scope,
+        None => Scope::of_last_run(&ledger)?,
+    };
+    let verification = verify_scope(&ledger, &kustomer, &scope).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&verification)?);
     } else {
@@ -92,7 +103,20 @@ pub fn render(v: &Verification) -> String {
             how
         ));
     }
+    for t in &v.not_in_scope {
+        out.push_str(&format!(
+            "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  {NOT_IN_SCOPE}\n",
+            t.object, t.source, "-", "-", "-", "-", "-", "-", "-"
+        ));
+    }
     out.push_str("(n) = not listable in Kustomer: the ledger's migrated count stands in\n");
+    if !v.scope.is_empty() {
+        out.push_str(&format!(
+            "scope: {} and what they depend on ({} types not in scope: verify --only TYPES judges others)\n",
+            v.scope.join(","),
+            v.not_in_scope.len()
+        ));
+    }
     let differing: Vec<_> = v
         .samples
         .iter()

@@ -31,6 +31,9 @@ const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(100);
 const RETRY_PASSES: usize = 3;
 /// Intercom's budget per 10 s until the server announces it (the lowest tier, 1,000/min).
 const INTERCOM_RATE_GUESS: u32 = 166;
+/// The key of a run's recorded figures that holds its `--only` list (absent or empty: every
+/// type), so `i2k verify` judges the types the run was limited to.
+pub const SCOPE_FIGURE: &str = "only";
 
 /// Opens the ledger, connects both clients and starts the run in the background.
 pub async fn start(config: EngineConfig) -> anyhow::Result<EngineHandle> {
@@ -114,7 +117,10 @@ async fn run(
         Err(e) => ("failed", RunState::Failed(format!("{e:#}"))),
     };
     set_state(&state, final_state);
-    let figures = serde_json::to_value(&summary).unwrap_or_default();
+    let mut figures = serde_json::to_value(&summary).unwrap_or_default();
+    if let Some(fields) = figures.as_object_mut() {
+        fields.insert(SCOPE_FIGURE.to_string(), serde_json::json!(ctx.config.only));
+    }
     if let Err(e) = ctx.ledger.finish_run(run_id, outcome_name, &figures).await {
         tracing::warn!("could not record the end of the run: {e}");
     }

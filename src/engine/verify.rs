@@ -13,13 +13,18 @@
 //! Tracking events have no list route at all: that type is held to the ledger (every expected
 //! record must be `done`) and labelled so. Duplicates make a count too high, failed, pending or
 //! vanished records too low: either way the type disagrees.
+//!
+//! Only the types in the migration's [`Scope`] are judged: by default the `--only` list the last
+//! run recorded (with what those types depend on, as the run expanded it). Types outside it are
+//! listed as not in scope, neither counted in Kustomer nor held against the result.
 
 use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::engine::model::TypeVerification;
+use crate::engine::model::{PhaseId, TypeVerification};
+use crate::engine::phases::{phase_of, phases_for};
 use crate::intercom::models::{Company, Contact, Conversation, ConversationPart};
 use crate::kustomer::client::PAGE_SIZE;
 use crate::kustomer::endpoints;
@@ -231,6 +236,87 @@ pub const COUNT_ROUTES: [CountSpec; 23] = [
     ),
 ];
 
+/// What `--only` names, as the run's own `--only` does: ground-truth types plus, through the phase
+/// table, what they depend on. An empty list is the whole workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    only: Vec<String>,
+    phases: Vec<PhaseId>,
+}
+
+impl Scope {
+    /// Every type.
+    pub fn whole() -> Scope {
+        Scope {
+            only: Vec::new(),
+            phases: crate::engine::phases::PHASES.iter().map(|p| p.id).collect(),
+        }
+    }
+
+    /// The scope of `--only TYPES`; the error names an unknown type and lists the known ones.
+    pub fn only(types: &[String]) -> Result<Scope, String> {
+        let phases = phases_for(types)?;
+        Ok(Scope {
+            only: types.iter().map(|t| t.trim().to_string()).collect(),
+            phases,
+        })
+    }
+
+    /// The scope the last run that reached loading recorded (a run stopped for decisions loaded
+    /// nothing and does not count). A run that recorded no scope — one that crashed, or ran
+    /// before runs recorded theirs — and a ledger with no run are the whole workspace, so
+    /// nothing goes unverified by default.
+    pub fn of_last_run(ledger: &Ledger) -> Result<Scope, LedgerError> {
+        let runs = ledger.read(|r| r.runs())?;
+        let Some(last) = runs
+            .iter()
+            .rev()
+            .find(|r| r.command == "run" && r.outcome.as_deref() != Some("needs_decisions"))
+        else {
+            return Ok(Scope::whole());
+        };
+        let only: Vec<String> = last
+            .figures
+            .as_ref()
+            .and_then(|f| f.get(crate::engine::runner::SCOPE_FIGURE))
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        // A name this version no longer knows cannot narrow the scope: verify everything.
+        Ok(Scope::only(&only).unwrap_or_else(|_| Scope::whole()))
+    }
+
+    /// The `--only` list (empty: every type).
+    pub fn types(&self) -> &[String] {
+        &self.only
+    }
+
+    pub fn is_whole(&self) -> bool {
+        self.only.is_empty()
+    }
+
+    /// Whether the migration loads `object` (a ground-truth type name).
+    pub fn contains(&self, object: &str) -> bool {
+        phase_of(object).is_none_or(|p| self.phases.contains(&p))
+    }
+}
+
+/// The label of a type outside the migration's scope.
+pub const NOT_IN_SCOPE: &str = "not in scope";
+
+/// A type the workspace holds but the migration's scope leaves out: not counted, not judged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutOfScope {
+    pub object: String,
+    /// What extraction staged (plus what Intercom could not return).
+    pub source: u64,
+}
+
 /// One record compared field by field.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SampleCheck {
@@ -244,10 +330,16 @@ pub struct SampleCheck {
 /// Everything `i2k verify` reports.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verification {
+    /// The types judged: those of the scope the workspace holds.
     pub types: Vec<TypeVerification>,
-    /// Per type, how Kustomer's count was taken ([`NOT_LISTABLE`] when it was not).
+    /// Per type, how Kustomer's count was taken ([`NOT_LISTABLE`] when it was not,
+    /// [`NOT_IN_SCOPE`] for a type outside the scope).
     pub counted_by: BTreeMap<String, String>,
     pub samples: Vec<SampleCheck>,
+    /// The `--only` list judged (empty: the whole workspace).
+    pub scope: Vec<String>,
+    /// Types the workspace holds that the scope leaves out; they never make verify differ.
+    pub not_in_scope: Vec<OutOfScope>,
 }
 
 impl Verification {
@@ -261,20 +353,31 @@ impl Verification {
     }
 }
 
-/// Counts and samples every type.
+/// Counts and samples every type in the scope of the last run ([`Scope::of_last_run`]).
 pub async fn verify(
     ledger: &Ledger,
     kustomer: &KustomerClient,
 ) -> Result<Verification, VerifyError> {
-    let (types, counted_by) = verify_counts_described(ledger, kustomer).await?;
+    verify_scope(ledger, kustomer, &Scope::of_last_run(ledger)?).await
+}
+
+/// Counts and samples every type in `scope`; lists the others as not in scope.
+pub async fn verify_scope(
+    ledger: &Ledger,
+    kustomer: &KustomerClient,
+    scope: &Scope,
+) -> Result<Verification, VerifyError> {
+    let counts = verify_counts_described(ledger, kustomer, scope).await?;
     let mut samples = Vec::new();
-    for t in &types {
+    for t in &counts.types {
         samples.extend(sample_checks(ledger, kustomer, &t.object).await?);
     }
     Ok(Verification {
-        types,
-        counted_by,
+        types: counts.types,
+        counted_by: counts.counted_by,
         samples,
+        scope: scope.types().to_vec(),
+        not_in_scope: counts.not_in_scope,
     })
 }
 
@@ -284,13 +387,22 @@ pub async fn verify_counts(
     ledger: &Ledger,
     kustomer: &KustomerClient,
 ) -> Result<Vec<TypeVerification>, VerifyError> {
-    Ok(verify_counts_described(ledger, kustomer).await?.0)
+    Ok(verify_counts_described(ledger, kustomer, &Scope::whole())
+        .await?
+        .types)
+}
+
+struct Counts {
+    types: Vec<TypeVerification>,
+    counted_by: BTreeMap<String, String>,
+    not_in_scope: Vec<OutOfScope>,
 }
 
 async fn verify_counts_described(
     ledger: &Ledger,
     kustomer: &KustomerClient,
-) -> Result<(Vec<TypeVerification>, BTreeMap<String, String>), VerifyError> {
+    scope: &Scope,
+) -> Result<Counts, VerifyError> {
     let (staged, targets, not_retrievable) = ledger.read(|r| {
         Ok((
             r.source_counts()?,
@@ -300,6 +412,7 @@ async fn verify_counts_described(
     })?;
     let mut out = Vec::new();
     let mut counted_by = BTreeMap::new();
+    let mut not_in_scope = Vec::new();
     let mut timelines: Option<Timelines> = None;
     for spec in COUNT_ROUTES {
         let not_retrievable = not_retrievable.get(spec.object).copied().unwrap_or(0);
@@ -307,6 +420,14 @@ async fn verify_counts_described(
         let source = staged.get(spec.object).copied().unwrap_or(0) + not_retrievable;
         let states = targets.get(spec.kind).copied().unwrap_or_default();
         if source == 0 && states.total() == 0 {
+            continue;
+        }
+        if !scope.contains(spec.object) {
+            counted_by.insert(spec.object.to_string(), NOT_IN_SCOPE.to_string());
+            not_in_scope.push(OutOfScope {
+                object: spec.object.to_string(),
+                source,
+            });
             continue;
         }
         let expected = source
@@ -339,7 +460,11 @@ async fn verify_counts_described(
             agrees,
         });
     }
-    Ok((out, counted_by))
+    Ok(Counts {
+        types: out,
+        counted_by,
+        not_in_scope,
+    })
 }
 
 enum Counted {

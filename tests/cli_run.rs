@@ -1,0 +1,185 @@
+//! The `i2k run --headless` binary against both simulators over loopback: it stops with exit 3
+//! and the list of decisions when admins have no Kustomer user and no defaults were accepted; with
+//! `--accept-defaults --only` it loads that scope, prints JSON lines and leaves a migration that
+//! `i2k verify` finds in agreement; with `--timeline-parts archive` event parts go to the archive
+//! instead of a timeline note; and the summary says where the report, archive and checklist are.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use i2k::sim::SizePreset;
+use serde_json::Value;
+
+/// Runs the binary against `sims` on the state directory `home/state-dir`, with a clean
+/// environment: private XDG directories (no config file), the simulators' tokens.
+async fn i2k(sims: &common::Sims, home: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_i2k"));
+    cmd.args(args)
+        .arg("--state")
+        .arg(state_dir(home))
+        .args(["--intercom-url", &sims.intercom.url])
+        .args(["--kustomer-url", &sims.kustomer.url])
+        .env("INTERCOM_TOKEN", &sims.intercom.token)
+        .env("KUSTOMER_API_KEY", &sims.kustomer.token)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("xdg-state"))
+        .env("NO_COLOR", "1");
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn state_dir(home: &Path) -> PathBuf {
+    home.join("state-dir")
+}
+
+/// `run --headless` with the simulators' budget, so a tiny workspace loads in seconds.
+fn run_args<'a>(more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["run", "--headless", "--kustomer-rate", "600000"];
+    args.extend_from_slice(more);
+    args
+}
+
+/// A `run --headless --accept-defaults` with `more` on a fresh tiny workspace, which must exit 0.
+async fn run_accepting_defaults(name: &str, more: &[&str]) -> (common::Sims, PathBuf, Output) {
+    let sims = common::sims(SizePreset::Tiny).await;
+    let home = common::temp_state(name);
+    let mut args = vec!["--accept-defaults"];
+    args.extend_from_slice(more);
+    let out = i2k(&sims, &home, &run_args(&args)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    (sims, home, out)
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// External ids of the notes the Kustomer simulator holds that are conversation timeline notes.
+async fn timeline_notes(sims: &common::Sims) -> Vec<String> {
+    common::records(&sims.kustomer.url, "notes").await["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["attributes"]["externalId"].as_str())
+        .filter(|e| e.ends_with("-timeline"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_without_accept_defaults_exits_3_listing_the_decisions() {
+    let sims = common::sims(SizePreset::Tiny).await;
+    let home = common::temp_state("cli-run-decisions");
+    let out = i2k(&sims, &home, &run_args(&[])).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("decisions need you"), "{}", text(&out));
+    let unmatched: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("  - ") && l.contains("no Kustomer user with this e-mail"))
+        .collect();
+    assert!(!unmatched.is_empty(), "{}", text(&out));
+    assert!(stdout.contains("--accept-defaults"), "{}", text(&out));
+    // Nothing was loaded, so nothing was written either.
+    assert!(!stdout.contains("Report: "), "{}", text(&out));
+    let truth = common::truth(&sims.kustomer.url).await;
+    assert_eq!(truth["counts"]["customers"], 0, "{truth:#}");
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_only_contacts_and_conversations_as_json_then_verify_agrees() {
+    let (sims, home, out) = run_accepting_defaults(
+        "cli-run-json",
+        &["--only", "contacts,conversations", "--json"],
+    )
+    .await;
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.iter().all(|l| l["type"].is_string()));
+    let summary = lines
+        .iter()
+        .find(|l| l["type"] == "summary")
+        .unwrap_or_else(|| panic!("no summary line: {}", text(&out)));
+    assert_eq!(summary["outcome"], "completed");
+    assert_eq!(summary["left"], 0);
+    let written = lines.last().unwrap();
+    assert_eq!(written["type"], "written", "{written}");
+    for (key, name) in [
+        ("report", "report.md"),
+        ("archive", "archive"),
+        ("manual", "MANUAL.md"),
+    ] {
+        let path = PathBuf::from(written[key].as_str().unwrap());
+        assert_eq!(path, state_dir(&home).join(name));
+        assert!(path.exists(), "{}", path.display());
+    }
+    // By default a conversation's event parts become one timeline note.
+    assert!(!timeline_notes(&sims).await.is_empty());
+
+    // Verify on the same state judges the run's scope only, and agrees.
+    let out = i2k(&sims, &home, &["verify"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(stdout.contains("verify: everything agrees"), "{stdout}");
+    for object in ["segments", "macros", "articles"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(object) && l.ends_with("not in scope")),
+            "{object} not in scope:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("contacts ") && l.contains(" ok ")),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeline_parts_archive_creates_no_timeline_notes_and_archives_the_parts() {
+    let (sims, home, out) = run_accepting_defaults(
+        "cli-run-archive",
+        &["--only", "conversations", "--timeline-parts", "archive"],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Run complete"), "{stdout}");
+    let state = state_dir(&home);
+    let written = format!(
+        "Report: {}  Archive: {}  Checklist: {}",
+        state.join("report.md").display(),
+        state.join("archive").display(),
+        state.join("MANUAL.md").display()
+    );
+    assert!(stdout.lines().any(|l| l == written), "{stdout}");
+
+    assert_eq!(timeline_notes(&sims).await, Vec::<String>::new());
+    let archived = std::fs::read_to_string(state.join("archive/conversation_parts.jsonl"))
+        .expect("the event parts are archived");
+    let events: Vec<Value> = archived
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| {
+            l["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("timeline notes are off"))
+        })
+        .collect();
+    assert!(!events.is_empty(), "{archived}");
+    assert!(events.iter().all(|e| e["record"]["part_type"].is_string()));
+    let _ = std::fs::remove_dir_all(&home);
+}
