@@ -258,3 +258,84 @@ async fn single_decisions_need_a_known_record_and_a_typed_name() {
         json!({"decision": "attribute", "name": "planTxt"})
     );
 }
+
+#[tokio::test]
+async fn a_decision_taken_in_the_console_survives_the_file_read_back_before_a_run() {
+    let tmp = TempState::new("console-then-run");
+    let ledger = Ledger::open(&tmp.dir("s")).unwrap();
+    let proposals = tmp.dir("proposals.toml");
+    write(&proposals, EDITED);
+    import_toml(&ledger, &proposals).await.unwrap();
+    // What the console's preparation leaves behind: the proposals, exported.
+    let path = decisions::mapping_path(&ledger);
+    assert_eq!(path, tmp.dir("s").join(MAPPING_FILE));
+    export_toml(&ledger, &path).unwrap();
+
+    // The operator, in the console: segment s1 is in use after all, the plan field is renamed,
+    // macros migrate, admin 3 goes to the fallback user.
+    decisions::decide_segment(&ledger, "s1", true)
+        .await
+        .unwrap();
+    decide_field(
+        &ledger,
+        "contact",
+        "plan name",
+        FieldDecision::Attribute {
+            name: "billingPlanStr".into(),
+        },
+    )
+    .await
+    .unwrap();
+    decisions::decide_bucket(&ledger, "macros", Bucket::Migrate)
+        .await
+        .unwrap();
+    decide_admin(&ledger, "3", AdminDecision::Fallback)
+        .await
+        .unwrap();
+
+    // Starting a run reads mapping.toml back (decisions::prepare): nothing may be undone.
+    import_toml(&ledger, &path).await.unwrap();
+    let d = Decisions::load(&ledger).unwrap();
+    assert_eq!(d.segment_in_use("s1"), Some(true));
+    assert_eq!(
+        d.fields("contact")[0].decision,
+        FieldDecision::Attribute {
+            name: "billingPlanStr".into()
+        }
+    );
+    assert_eq!(d.bucket("macros"), Bucket::Migrate);
+    assert_eq!(d.user_for_admin("3"), Some("u-fallback"));
+    // And the file a person reviews says what the run will do.
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("[segments.\"s1\"]\nin_use = true"), "{text}");
+    assert!(text.contains("name = \"billingPlanStr\""), "{text}");
+    assert!(text.contains("\"macros\" = \"migrate\""), "{text}");
+}
+
+#[tokio::test]
+async fn edits_made_to_mapping_toml_while_the_console_is_open_survive_a_console_decision() {
+    let tmp = TempState::new("edit-then-console");
+    let ledger = Ledger::open(&tmp.dir("s")).unwrap();
+    let proposals = tmp.dir("proposals.toml");
+    write(&proposals, EDITED);
+    import_toml(&ledger, &proposals).await.unwrap();
+    let path = decisions::mapping_path(&ledger);
+    export_toml(&ledger, &path).unwrap();
+
+    // A person edits the file in an editor…
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = text.replace("\"macros\" = \"archive\"", "\"macros\" = \"manual\"");
+    assert_ne!(edited, text);
+    std::fs::write(&path, edited).unwrap();
+    // …then decides something else in the console, which rewrites the file.
+    decisions::decide_segment(&ledger, "s1", true)
+        .await
+        .unwrap();
+
+    let d = Decisions::load(&ledger).unwrap();
+    assert_eq!(d.bucket("macros"), Bucket::Manual);
+    assert_eq!(d.segment_in_use("s1"), Some(true));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("\"macros\" = \"manual\""), "{text}");
+    assert!(text.contains("[segments.\"s1\"]\nin_use = true"), "{text}");
+}

@@ -3,6 +3,12 @@
 //! workspace and the Kustomer org, persisted in the ledger (table `decisions`), exported to and
 //! imported from `<state_dir>/mapping.toml` so a person can review them in an editor.
 //!
+//! The ledger is the source of truth and `mapping.toml` its export: every decision taken here
+//! (console, defaults, prerequisites, proposals) rewrites the file, so the file `prepare` reads
+//! back before a run holds either exactly the ledger's decisions or a person's edits made since —
+//! never an older state that would undo a newer decision. A decision taken while the file holds
+//! such edits reads them in first, so they are not overwritten either.
+//!
 //! Ledger keys: `admin:<id>` → [`AdminMapping`], `field:<model>:<name>` → [`FieldMapping`],
 //! `segment:<id>` → `{in_use}`, `bucket:<object>` → [`Bucket`], `prereq:<check>` → `{create}`,
 //! `fallback_user` → `{user_id, email}`, `created:<kind>:<id>` → marks records i2k created.
@@ -229,6 +235,12 @@ pub fn prerequisite_allowed(ledger: &Ledger, name: &str) -> Result<Option<bool>>
 }
 
 pub async fn allow_prerequisite(ledger: &Ledger, name: &str, create: bool) -> Result<()> {
+    adopt_file_edits(ledger).await?;
+    put_prerequisite(ledger, name, create).await?;
+    export_mapping(ledger)
+}
+
+async fn put_prerequisite(ledger: &Ledger, name: &str, create: bool) -> Result<()> {
     ledger
         .put_decision(&format!("{PREREQ}{name}"), &json!({ "create": create }))
         .await?;
@@ -274,7 +286,14 @@ pub async fn user_choices(ctx: &Ctx) -> anyhow::Result<Vec<UserChoice>> {
         .collect())
 }
 
+/// The operator maps admin `admin_id`; `mapping.toml` follows.
 pub async fn decide_admin(ledger: &Ledger, admin_id: &str, decision: AdminDecision) -> Result<()> {
+    adopt_file_edits(ledger).await?;
+    put_admin(ledger, admin_id, decision).await?;
+    export_mapping(ledger)
+}
+
+async fn put_admin(ledger: &Ledger, admin_id: &str, decision: AdminDecision) -> Result<()> {
     let key = admin_key(admin_id);
     let mut mapping: AdminMapping = ledger
         .read(|r| r.decision(&key))?
@@ -287,7 +306,19 @@ pub async fn decide_admin(ledger: &Ledger, admin_id: &str, decision: AdminDecisi
     Ok(())
 }
 
+/// The operator carries (or archives) attribute `name` of `model`; `mapping.toml` follows.
 pub async fn decide_field(
+    ledger: &Ledger,
+    model: &str,
+    name: &str,
+    decision: FieldDecision,
+) -> Result<()> {
+    adopt_file_edits(ledger).await?;
+    put_field(ledger, model, name, decision).await?;
+    export_mapping(ledger)
+}
+
+async fn put_field(
     ledger: &Ledger,
     model: &str,
     name: &str,
@@ -310,17 +341,56 @@ pub async fn decide_field(
     Ok(())
 }
 
+/// The operator says whether segment `id` is in use; `mapping.toml` follows.
 pub async fn decide_segment(ledger: &Ledger, id: &str, in_use: bool) -> Result<()> {
+    adopt_file_edits(ledger).await?;
+    put_segment(ledger, id, in_use).await?;
+    export_mapping(ledger)
+}
+
+async fn put_segment(ledger: &Ledger, id: &str, in_use: bool) -> Result<()> {
     ledger
         .put_decision(&format!("{SEGMENT}{id}"), &json!({ "in_use": in_use }))
         .await?;
     Ok(())
 }
 
+/// The operator puts `object` in `bucket`; `mapping.toml` follows.
 pub async fn decide_bucket(ledger: &Ledger, object: &str, bucket: Bucket) -> Result<()> {
+    adopt_file_edits(ledger).await?;
+    put_bucket(ledger, object, bucket).await?;
+    export_mapping(ledger)
+}
+
+async fn put_bucket(ledger: &Ledger, object: &str, bucket: Bucket) -> Result<()> {
     ledger
         .put_decision(&format!("{BUCKET}{object}"), &json!(bucket))
         .await?;
+    Ok(())
+}
+
+/// Where the ledger in `ledger.dir()` exports its decisions.
+pub fn mapping_path(ledger: &Ledger) -> PathBuf {
+    ledger.dir().join(MAPPING_FILE)
+}
+
+/// Rewrites `mapping.toml` from the ledger.
+fn export_mapping(ledger: &Ledger) -> Result<()> {
+    export_toml(ledger, &mapping_path(ledger))
+}
+
+/// Reads in `mapping.toml` when it no longer says what the ledger holds — a person edited it
+/// since i2k last wrote it — so the export after the next decision keeps those edits.
+async fn adopt_file_edits(ledger: &Ledger) -> Result<()> {
+    let path = mapping_path(ledger);
+    let on_disk = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(DecisionError::Read { path, source }),
+    };
+    if on_disk != render_toml(ledger)? {
+        import_toml(ledger, &path).await?;
+    }
     Ok(())
 }
 
@@ -637,7 +707,7 @@ pub async fn apply_defaults(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         .unwrap_or_default();
     for m in stored_admins(ledger)? {
         if m.decision == AdminDecision::Unresolved {
-            decide_admin(ledger, &m.admin_id, AdminDecision::Fallback).await?;
+            put_admin(ledger, &m.admin_id, AdminDecision::Fallback).await?;
             ctx.took_default(format!(
                 "admin {} <{}> → the API key's own user {fallback} (no invitation sent)",
                 m.name, m.email
@@ -651,7 +721,7 @@ pub async fn apply_defaults(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
                 FieldDecision::Attribute { name } => format!("carried as {name}"),
                 _ => "to the archive".to_string(),
             };
-            decide_field(ledger, &m.model, &m.source_name, decision).await?;
+            put_field(ledger, &m.model, &m.source_name, decision).await?;
             ctx.took_default(format!("{} attribute {:?} {what}", m.model, m.source_name));
         }
     }
@@ -660,7 +730,7 @@ pub async fn apply_defaults(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             && let Some(what) = &check.can_create
             && prerequisite_allowed(ledger, &check.name)?.is_none()
         {
-            allow_prerequisite(ledger, &check.name, true).await?;
+            put_prerequisite(ledger, &check.name, true).await?;
             ctx.took_default(format!("prerequisite {}: {what}", check.name));
         }
     }
@@ -676,6 +746,11 @@ fn quote(text: &str) -> String {
 
 /// Writes every decision to `path` (mode 0600), with a comment above each unresolved one.
 pub fn export_toml(ledger: &Ledger, path: &Path) -> Result<()> {
+    write_private(path, &render_toml(ledger)?)
+}
+
+/// Every decision as `mapping.toml` text.
+fn render_toml(ledger: &Ledger) -> Result<String> {
     let mut out = String::new();
     out.push_str(
         "# i2k decisions. Edit and run again: i2k reads this file before loading.\n\
@@ -769,7 +844,7 @@ pub fn export_toml(ledger: &Ledger, path: &Path) -> Result<()> {
             quote(name)
         ));
     }
-    write_private(path, &out)
+    Ok(out)
 }
 
 fn write_private(path: &Path, text: &str) -> Result<()> {
@@ -919,7 +994,7 @@ pub async fn import_toml(ledger: &Ledger, path: &Path) -> Result<usize> {
     if let Some(segments) = doc.get("segments").and_then(toml::Value::as_table) {
         for (id, entry) in segments {
             if let Some(in_use) = entry.get("in_use").and_then(toml::Value::as_bool) {
-                decide_segment(ledger, id, in_use).await?;
+                put_segment(ledger, id, in_use).await?;
                 applied += 1;
             }
         }
@@ -935,14 +1010,14 @@ pub async fn import_toml(ledger: &Ledger, path: &Path) -> Result<usize> {
                 .ok_or_else(|| {
                     invalid(format!("buckets.{object}"), "is migrate, manual or archive")
                 })?;
-            decide_bucket(ledger, object, bucket).await?;
+            put_bucket(ledger, object, bucket).await?;
             applied += 1;
         }
     }
     if let Some(prereqs) = doc.get("prerequisites").and_then(toml::Value::as_table) {
         for (name, entry) in prereqs {
             if let Some(create) = entry.get("create").and_then(toml::Value::as_bool) {
-                allow_prerequisite(ledger, name, create).await?;
+                put_prerequisite(ledger, name, create).await?;
                 applied += 1;
             }
         }
