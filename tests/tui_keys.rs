@@ -259,7 +259,10 @@ fn errors_screen_filters_retries_skips_and_jumps_to_the_mapping() {
     press(&mut app, "R");
     let retry = press(&mut app, "y");
     match &retry[..] {
-        [Request::Engine(Command::Retry { records })] => assert_eq!(records.len(), 2),
+        [
+            Request::Engine(Command::Retry { records }),
+            Request::LoadFailures { .. },
+        ] => assert_eq!(records.len(), 2),
         other => panic!("{other:?}"),
     }
     press(&mut app, "c");
@@ -291,11 +294,82 @@ fn errors_screen_filters_retries_skips_and_jumps_to_the_mapping() {
     press(&mut app, "duplicate of 64a0c1e9");
     assert_eq!(
         press_key(&mut app, KeyCode::Enter),
-        vec![Request::Engine(Command::Skip {
-            records: vec![record],
-            reason: "duplicate of 64a0c1e9".into()
-        })]
+        vec![
+            Request::Engine(Command::Skip {
+                records: vec![record],
+                reason: "duplicate of 64a0c1e9".into()
+            }),
+            Request::LoadFailures {
+                filter: FailureFilter::default()
+            }
+        ]
     );
+}
+
+#[test]
+fn opening_the_errors_screen_reads_the_failed_records_again() {
+    let mut app = loaded_app();
+    assert_eq!(
+        press(&mut app, "6"),
+        vec![Request::LoadFailures {
+            filter: FailureFilter::default()
+        }]
+    );
+    // With a filter set, the list is read again through it, and the selection stays.
+    press(&mut app, "e");
+    press(&mut app, "j");
+    let selected = app.selected_index(ListId::Failures);
+    press(&mut app, "5");
+    let filter = app.failure_filter().clone();
+    assert!(filter.class.is_some());
+    assert_eq!(press(&mut app, "6"), vec![Request::LoadFailures { filter }]);
+    assert_eq!(app.selected_index(ListId::Failures), selected);
+}
+
+#[test]
+fn retrying_one_record_reads_the_list_again() {
+    let mut app = loaded_app();
+    press(&mut app, "6");
+    match &press(&mut app, "r")[..] {
+        [
+            Request::Engine(Command::Retry { records }),
+            Request::LoadFailures { .. },
+        ] => assert_eq!(records.len(), 1),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_failed_records_are_read_again_as_the_run_s_failed_count_changes() {
+    let reload = || {
+        vec![Request::LoadFailures {
+            filter: FailureFilter::default(),
+        }]
+    };
+    let mut app = loaded_app();
+    let mut s = snapshot();
+    s.elapsed += std::time::Duration::from_millis(100);
+    assert!(
+        app.apply(Update::Snapshot(s.clone())).is_empty(),
+        "the count did not change"
+    );
+
+    // Records fail: the list is read again, but not more than once per interval.
+    s.phases[4].failed += 1;
+    s.elapsed += std::time::Duration::from_millis(100);
+    assert!(app.apply(Update::Snapshot(s.clone())).is_empty());
+    s.elapsed += i2k::tui::app::FAILURES_RELOAD_INTERVAL;
+    assert_eq!(app.apply(Update::Snapshot(s.clone())), reload());
+    assert!(app.apply(Update::Snapshot(s.clone())).is_empty());
+    s.phases[4].failed += 1;
+    s.elapsed += std::time::Duration::from_millis(100);
+    assert!(app.apply(Update::Snapshot(s.clone())).is_empty());
+
+    // The run's last snapshot is followed at once, whatever the interval.
+    s.phases[5].failed += 1;
+    s.elapsed += std::time::Duration::from_millis(100);
+    s.state = RunState::Finished;
+    assert_eq!(app.apply(Update::Snapshot(s)), reload());
 }
 
 #[test]

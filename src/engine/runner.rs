@@ -15,6 +15,7 @@ use crate::engine::context::{Ctx, EngineConfig};
 use crate::engine::control::{Cancelled, ControlState};
 use crate::engine::handle::{EngineHandle, RunOutcome};
 use crate::engine::meter::Meter;
+use crate::engine::model::RecordRef;
 use crate::engine::model::{
     Command, Event, LogLevel, PhaseId, PhaseProgress, PhaseStatus, RunState, RunSummary, Snapshot,
 };
@@ -23,7 +24,7 @@ use crate::engine::{decisions, load};
 use crate::http::{ApiSide, ClientConfig, GateConfig};
 use crate::intercom::IntercomClient;
 use crate::kustomer::KustomerClient;
-use crate::ledger::{Ledger, StateCounts};
+use crate::ledger::{Ledger, LedgerError, RecordState, StateCounts};
 
 /// How often the snapshot is refreshed (≤ 10 Hz).
 const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(100);
@@ -363,32 +364,74 @@ async fn obey(
                     ),
                 );
             }
-            Command::Retry { records } => {
-                let n = records.len();
-                let pairs = records
-                    .into_iter()
-                    .map(|r| (r.object, r.source_id))
-                    .collect();
-                if let Err(e) = ctx.ledger.reset_to_pending(pairs) {
-                    ctx.log(LogLevel::Error, format!("cannot retry: {e}"));
-                } else {
-                    ctx.log(LogLevel::Info, format!("{n} records put back to pending"));
-                }
-            }
+            Command::Retry { records } => match retry_failed(&ctx.ledger, &records).await {
+                Ok(n) => ctx.log(LogLevel::Info, format!("{n} records put back to pending")),
+                Err(e) => ctx.log(LogLevel::Error, format!("cannot retry: {e}")),
+            },
             Command::Skip { records, reason } => {
-                let n = records.len();
-                for r in records {
-                    if let Err(e) = ctx.ledger.mark_skipped(&r.object, &r.source_id, &reason) {
-                        ctx.log(
-                            LogLevel::Error,
-                            format!("cannot skip {} {}: {e}", r.object, r.source_id),
-                        );
-                    }
+                match skip_failed(&ctx.ledger, &records, &reason).await {
+                    Ok(n) => ctx.log(LogLevel::Info, format!("{n} records skipped: {reason}")),
+                    Err(e) => ctx.log(LogLevel::Error, format!("cannot skip: {e}")),
                 }
-                ctx.log(LogLevel::Info, format!("{n} records skipped: {reason}"));
             }
         }
     }
+}
+
+/// The reason a record the operator skipped carries into the report.
+pub fn operator_skip_reason(reason: &str) -> String {
+    match reason.trim() {
+        "" => "skipped by the operator".to_string(),
+        why => format!("skipped by the operator: {why}"),
+    }
+}
+
+/// The operator's retry: those of `records` still failed go back to `pending`, which a run under
+/// way loads in its retry passes and a later run loads like any pending record. Records no longer
+/// failed (done or skipped since the list was read) are left alone. Returns how many moved.
+/// The console calls this directly when no run is active, the run's command loop otherwise, so
+/// both end in the same ledger states.
+pub async fn retry_failed(ledger: &Ledger, records: &[RecordRef]) -> Result<usize, LedgerError> {
+    let failed = still_failed(ledger, records)?;
+    let n = failed.len();
+    if n > 0 {
+        ledger.reset_to_pending(failed)?;
+    }
+    ledger.flush().await?;
+    Ok(n)
+}
+
+/// The operator's skip: those of `records` still failed become `skipped` with
+/// [`operator_skip_reason`]. Returns how many.
+pub async fn skip_failed(
+    ledger: &Ledger,
+    records: &[RecordRef],
+    reason: &str,
+) -> Result<usize, LedgerError> {
+    let reason = operator_skip_reason(reason);
+    let failed = still_failed(ledger, records)?;
+    for (kind, source_id) in &failed {
+        ledger.mark_skipped(kind, source_id, &reason)?;
+    }
+    ledger.flush().await?;
+    Ok(failed.len())
+}
+
+fn still_failed(
+    ledger: &Ledger,
+    records: &[RecordRef],
+) -> Result<Vec<(String, String)>, LedgerError> {
+    ledger.read(|r| {
+        let mut failed = Vec::new();
+        for record in records {
+            if r.record(&record.object, &record.source_id)?
+                .is_some_and(|item| item.state == RecordState::Failed)
+            {
+                failed.push((record.object.clone(), record.source_id.clone()));
+            }
+        }
+        Ok(failed)
+    })
 }
 
 /// Phase progress from the ledger's in-memory counters.

@@ -25,6 +25,9 @@ pub const LOG_TAIL_LINES: usize = 500;
 pub const RATE_SHARE_STEP: f64 = 0.05;
 /// The smallest share the console lets the operator pick, so a run never stalls completely.
 pub const RATE_SHARE_MIN: f64 = 0.05;
+/// While a run's failed count keeps changing, the failed records are read again at most this
+/// often (run time, from the snapshots), so a run failing fast does not flood the glue.
+pub const FAILURES_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 /// Kustomer attribute type suffixes (kustomer.md "Custom attribute metadata").
 pub const ATTRIBUTE_SUFFIXES: [&str; 6] = ["Str", "Txt", "Num", "Bool", "At", "Url"];
 
@@ -269,6 +272,9 @@ pub struct App {
     pub(crate) errors_pane: Pane,
     pub(crate) detail_scroll: u16,
     pub(crate) summary: SummaryData,
+    /// The snapshot failed count the failure list was last read for, and at which run time: the
+    /// list follows the ledger as the count changes (see [`FAILURES_RELOAD_INTERVAL`]).
+    failures_read_for: Option<(u64, std::time::Duration)>,
     /// Filtered row indices per list, computed once per change rather than once per frame, so a
     /// run with many failures keeps frames cheap. Cleared by every key and by the updates that
     /// touch a list.
@@ -310,6 +316,7 @@ impl App {
             errors_pane: Pane::First,
             detail_scroll: 0,
             summary: SummaryData::default(),
+            failures_read_for: None,
             visible_cache: RefCell::new(HashMap::new()),
         }
     }
@@ -407,8 +414,9 @@ impl App {
 
     // ---------------------------------------------------------------- updates
 
-    /// Folds data from the glue into the console.
-    pub fn apply(&mut self, update: Update) {
+    /// Folds data from the glue into the console, and returns what it needs read again: the
+    /// failed records, when a snapshot's failed count says the list no longer matches the ledger.
+    pub fn apply(&mut self, update: Update) -> Vec<Request> {
         let touched: &[ListId] = match &update {
             Update::Connections(_) => &[ListId::Connect],
             Update::Scope { .. } => &[ListId::Scope, ListId::Segments],
@@ -441,7 +449,10 @@ impl App {
             Update::Users(u) => self.users = u,
             Update::Admins(a) => self.admins = a,
             Update::Fields(f) => self.fields = f,
-            Update::Snapshot(s) => self.snapshot = s,
+            Update::Snapshot(s) => {
+                self.snapshot = s;
+                return self.follow_failed_count();
+            }
             Update::Event(e) => self.apply_event(e),
             Update::Failures(f) => {
                 self.failure_objects
@@ -467,6 +478,37 @@ impl App {
                 };
             }
             Update::Notice(n) => self.notice = Some(n),
+        }
+        Vec::new()
+    }
+
+    /// The failed count of the latest snapshot, over every phase.
+    fn snapshot_failed(&self) -> u64 {
+        self.snapshot.phases.iter().map(|p| p.failed).sum()
+    }
+
+    /// Asks for the failed records again when the snapshot's failed count changed since the
+    /// list was read: at once when the run has settled, else once per reload interval.
+    fn follow_failed_count(&mut self) -> Vec<Request> {
+        let failed = self.snapshot_failed();
+        let now = self.snapshot.elapsed;
+        let due = match self.failures_read_for {
+            None => true,
+            Some((count, _)) if count == failed => false,
+            // A new run's clock starts again at zero.
+            Some((_, at)) => !self.run_active() || now < at || now - at >= FAILURES_RELOAD_INTERVAL,
+        };
+        if !due {
+            return Vec::new();
+        }
+        self.failures_read_for = Some((failed, now));
+        vec![self.load_failures()]
+    }
+
+    /// Reads the failed records again with the current filter, keeping the selection.
+    fn load_failures(&self) -> Request {
+        Request::LoadFailures {
+            filter: self.failure_filter.clone(),
         }
     }
 
@@ -738,6 +780,9 @@ impl App {
                         reason: text.to_string(),
                     }),
                 );
+                if !self.options.read_only {
+                    out.push(self.load_failures());
+                }
             }
         }
         Ok(())
@@ -1076,7 +1121,12 @@ impl App {
             Action::ShowPrerequisites => self.show(Screen::Prerequisites),
             Action::ShowMapping => self.show(Screen::Mapping),
             Action::ShowRun => self.show(Screen::Run),
-            Action::ShowErrors => self.show(Screen::Errors),
+            Action::ShowErrors => {
+                self.show(Screen::Errors);
+                // The list may be older than the ledger (a run since, another console).
+                self.failures_read_for = Some((self.snapshot_failed(), self.snapshot.elapsed));
+                out.push(self.load_failures());
+            }
             Action::ShowSummary => self.show(Screen::Summary),
             Action::Enter => self.enter(out),
             Action::Reconnect => self.send(out, Request::Reconnect),
@@ -1212,6 +1262,9 @@ impl App {
                             records: vec![record],
                         }),
                     );
+                    if !self.options.read_only {
+                        out.push(self.load_failures());
+                    }
                 }
             }
             Action::RetryShown => {
@@ -1227,7 +1280,10 @@ impl App {
                     self.ask(
                         "Retry",
                         format!("Retry the {n} failed records shown?"),
-                        vec![Request::Engine(Command::Retry { records })],
+                        vec![
+                            Request::Engine(Command::Retry { records }),
+                            self.load_failures(),
+                        ],
                     );
                 }
             }

@@ -18,6 +18,9 @@
 //!   engine's own pace) and events are forwarded; `Engine(Command)` goes to the handle; the
 //!   Errors screen reads through a separate `LedgerReader`, which needs no lock. Decisions are
 //!   refused with a notice while the engine owns the ledger.
+//! - **Retry and skip between runs** go straight to the ledger through the same
+//!   `runner::retry_failed` / `runner::skip_failed` the engine's command loop uses, so a record
+//!   ends in the same state either way; a retried record is `pending` and the next run loads it.
 //! - **The end**: once the engine has stopped and released the ledger, the glue verifies
 //!   (`engine::verify::verify`) and sends `Update::Summary` with the report, the archive and the
 //!   manual checklist. A run that stopped for decisions prepares again so Mapping shows them.
@@ -77,6 +80,7 @@ pub async fn serve(
     };
     glue.check_connections().await;
     glue.start_preparing().await;
+    glue.send_failures().await;
     loop {
         tokio::select! {
             request = requests.recv() => match request {
@@ -214,16 +218,14 @@ impl Glue {
                 .await;
             }
             Request::StartRun => self.start_run().await,
-            Request::Engine(command) => match &self.run {
-                Some(_) => {
-                    if let Some(commander) = &self.commander {
-                        let _ = commander.send(command);
+            Request::Engine(command) => match (&self.run, &self.commander) {
+                (Some(_), Some(commander)) => {
+                    if commander.send(command).is_err() {
+                        self.notice("The run is ending: try again in a moment.")
+                            .await;
                     }
                 }
-                None => {
-                    self.notice("No run is active: press s on the Run screen.")
-                        .await
-                }
+                _ => self.command_between_runs(command).await,
             },
             Request::LoadFailures { filter } => {
                 let result = load_failures(&self.config.state_dir, &filter);
@@ -253,6 +255,44 @@ impl Glue {
                     self.summarize().await;
                 }
             }
+        }
+    }
+
+    /// Retry and skip need no run: they change the ledger, and the next run loads what was put
+    /// back to pending. Pause, resume, cancel and the rate share act on a run only.
+    async fn command_between_runs(&mut self, command: Command) {
+        let (records, skip_reason) = match command {
+            Command::Retry { records } => (records, None),
+            Command::Skip { records, reason } => (records, Some(reason)),
+            _ => {
+                self.notice("No run is active: press s on the Run screen.")
+                    .await;
+                return;
+            }
+        };
+        let Some(ctx) = self.ctx_for_decisions().await else {
+            return;
+        };
+        let text = match skip_reason {
+            None => match runner::retry_failed(&ctx.ledger, &records).await {
+                Ok(0) => "Nothing to retry: those records are no longer failed.".to_string(),
+                Ok(n) => format!("{} queued: press s to run.", records_word(n)),
+                Err(e) => format!("cannot retry: {e}"),
+            },
+            Some(reason) => match runner::skip_failed(&ctx.ledger, &records, &reason).await {
+                Ok(0) => "Nothing to skip: those records are no longer failed.".to_string(),
+                Ok(n) => format!("{} skipped: {reason}", records_word(n)),
+                Err(e) => format!("cannot skip: {e}"),
+            },
+        };
+        self.notice(text).await;
+    }
+
+    /// The failed records as the console first shows them (no filter yet), so the header
+    /// counts a previous run's failures before the Errors screen is opened.
+    async fn send_failures(&self) {
+        if let Ok(failures) = load_failures(&self.config.state_dir, &FailureFilter::default()) {
+            self.send(Update::Failures(failures)).await;
         }
     }
 
@@ -677,6 +717,15 @@ fn scope_update(ledger: &Ledger, config: &EngineConfig) -> anyhow::Result<Update
         segments,
         history_months: config.options.history_months,
     })
+}
+
+/// "1 record", "3 records".
+fn records_word(n: usize) -> String {
+    if n == 1 {
+        "1 record".to_string()
+    } else {
+        format!("{n} records")
+    }
 }
 
 fn failure_summary(row: crate::ledger::FailureRow) -> FailureSummary {

@@ -104,10 +104,10 @@ where
             },
             update = updates.recv(), if updates_open => match update {
                 Some(update) => {
-                    app.apply(update);
+                    pending.extend(app.apply(update));
                     for _ in 0..UPDATE_BATCH {
                         match updates.try_recv() {
-                            Ok(u) => app.apply(u),
+                            Ok(u) => pending.extend(app.apply(u)),
                             Err(_) => break,
                         }
                     }

@@ -1,0 +1,266 @@
+//! The Errors screen's retry and skip against the real glue, engine and ledger, both simulators
+//! over loopback: between runs they change the ledger at once (a retried record is loaded by the
+//! next run, a skipped one carries the operator's reason), during a run the engine applies them,
+//! and both paths end in the same ledger states.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use i2k::engine::control::Control;
+use i2k::engine::extract::{ExtractOptions, extract};
+use i2k::engine::handle::RunOutcome;
+use i2k::engine::model::{Command, ErrorClass, RecordRef};
+use i2k::engine::runner;
+use i2k::http::Secret;
+use i2k::intercom::IntercomClient;
+use i2k::ledger::{Ledger, LedgerReader, RecordState};
+use i2k::sim::SizePreset;
+use i2k::tui::{FailureFilter, Request, Update, glue};
+use tokio::sync::mpsc;
+
+const REASON: &str = "duplicate of an existing company";
+
+/// Stages the simulated workspace in `dir` and marks its first three companies failed, as a run
+/// that the API refused them in would have left them: (to skip, to retry, left alone).
+async fn three_failed_companies(sims: &common::Sims, dir: &Path) -> [RecordRef; 3] {
+    let ledger = Ledger::open(dir).unwrap();
+    let intercom = IntercomClient::connect(
+        &sims.intercom.url,
+        Secret::new(sims.intercom.token.clone()),
+        100_000,
+    )
+    .unwrap();
+    extract(
+        &intercom,
+        &ledger,
+        &ExtractOptions::for_state_dir(dir),
+        &Control::new(),
+        None,
+    )
+    .await
+    .unwrap();
+    let ids: Vec<String> = ledger
+        .read(|r| r.sources_page("companies", None, 3))
+        .unwrap()
+        .into_iter()
+        .map(|s| s.source_id)
+        .collect();
+    assert_eq!(ids.len(), 3);
+    ledger
+        .ensure_pending("companies", ids.clone())
+        .await
+        .unwrap();
+    for id in &ids {
+        ledger
+            .mark_failed(
+                "companies",
+                id,
+                ErrorClass::Rejected,
+                "400 from Kustomer: refused",
+                "",
+                "",
+            )
+            .unwrap();
+    }
+    ledger.flush().await.unwrap();
+    let record = |id: &String| RecordRef {
+        object: "companies".into(),
+        source_id: id.clone(),
+    };
+    [record(&ids[0]), record(&ids[1]), record(&ids[2])]
+}
+
+fn state_of(dir: &Path, record: &RecordRef) -> RecordState {
+    LedgerReader::open(dir)
+        .unwrap()
+        .record(&record.object, &record.source_id)
+        .unwrap()
+        .expect("the record is in the ledger")
+        .state
+}
+
+fn skip_reasons(dir: &Path) -> Vec<(String, u64)> {
+    LedgerReader::open(dir)
+        .unwrap()
+        .reasons("companies", RecordState::Skipped)
+        .unwrap()
+}
+
+/// Receives updates until one satisfies `wanted`, failing after `limit` with what came instead.
+async fn wait_for<T>(
+    updates: &mut mpsc::Receiver<Update>,
+    what: &str,
+    limit: Duration,
+    mut wanted: impl FnMut(&Update) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut notices = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, updates.recv()).await {
+            Ok(Some(update)) => {
+                if let Some(found) = wanted(&update) {
+                    return found;
+                }
+                if let Update::Notice(n) = update {
+                    notices.push(n);
+                }
+            }
+            Ok(None) => panic!("the glue stopped while waiting for {what}; notices: {notices:?}"),
+            Err(_) => panic!("timed out waiting for {what}; notices: {notices:?}"),
+        }
+    }
+}
+
+fn notice_with(text: &'static str) -> impl FnMut(&Update) -> Option<String> {
+    move |u| match u {
+        Update::Notice(n) if n.contains(text) => Some(n.clone()),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn between_runs_skip_and_retry_change_the_ledger_and_the_next_run_loads_the_retried() {
+    let sims = common::sims(SizePreset::Tiny).await;
+    let dir = common::temp_state("console-errors-idle");
+    let [skipped, retried, left] = three_failed_companies(&sims, &dir).await;
+    let config = common::engine_config(&sims, dir.clone());
+
+    let (update_tx, mut updates) = mpsc::channel(1024);
+    let (requests, request_rx) = mpsc::channel(64);
+    let glue = tokio::spawn(glue::serve(config, request_rx, update_tx));
+    // The console opens on the previous run's failures.
+    let first = wait_for(
+        &mut updates,
+        "the failed records",
+        Duration::from_secs(20),
+        |u| match u {
+            Update::Failures(f) => Some(f.len()),
+            _ => None,
+        },
+    )
+    .await;
+    assert_eq!(first, 3);
+
+    requests
+        .send(Request::Engine(Command::Skip {
+            records: vec![skipped.clone()],
+            reason: REASON.into(),
+        }))
+        .await
+        .unwrap();
+    let said = wait_for(
+        &mut updates,
+        "the skip",
+        Duration::from_secs(20),
+        notice_with("skipped"),
+    )
+    .await;
+    assert!(said.contains("1 record skipped"), "{said}");
+    requests
+        .send(Request::Engine(Command::Retry {
+            records: vec![retried.clone()],
+        }))
+        .await
+        .unwrap();
+    let said = wait_for(
+        &mut updates,
+        "the retry",
+        Duration::from_secs(20),
+        notice_with("queued"),
+    )
+    .await;
+    assert!(said.contains("queued: press s to run"), "{said}");
+
+    // The list and the ledger agree: one failure left.
+    requests
+        .send(Request::LoadFailures {
+            filter: FailureFilter::default(),
+        })
+        .await
+        .unwrap();
+    let listed = wait_for(
+        &mut updates,
+        "the failures read again",
+        Duration::from_secs(20),
+        |u| match u {
+            Update::Failures(f) => Some(f.iter().map(|f| f.record.clone()).collect::<Vec<_>>()),
+            _ => None,
+        },
+    )
+    .await;
+    assert_eq!(listed, vec![left.clone()]);
+    assert_eq!(state_of(&dir, &skipped), RecordState::Skipped);
+    assert_eq!(state_of(&dir, &retried), RecordState::Pending);
+    let expected_reason = runner::operator_skip_reason(REASON);
+    assert_eq!(
+        expected_reason,
+        format!("skipped by the operator: {REASON}")
+    );
+    assert_eq!(skip_reasons(&dir), vec![(expected_reason.clone(), 1)]);
+
+    // The next run loads the retried record; the skipped and the untouched stay as they are.
+    requests.send(Request::StartRun).await.unwrap();
+    wait_for(
+        &mut updates,
+        "the run's summary",
+        Duration::from_secs(120),
+        |u| match u {
+            Update::Summary { .. } => Some(()),
+            Update::Notice(n) if n.contains("run failed") => panic!("{n}"),
+            _ => None,
+        },
+    )
+    .await;
+    assert_eq!(state_of(&dir, &retried), RecordState::Done);
+    assert_eq!(state_of(&dir, &skipped), RecordState::Skipped);
+    assert_eq!(state_of(&dir, &left), RecordState::Failed);
+    assert_eq!(skip_reasons(&dir), vec![(expected_reason, 1)]);
+
+    requests.send(Request::Quit).await.unwrap();
+    drop(requests);
+    tokio::time::timeout(Duration::from_secs(30), glue)
+        .await
+        .expect("the glue stops")
+        .unwrap()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn during_a_run_skip_and_retry_end_in_the_same_ledger_states() {
+    let sims = common::sims(SizePreset::Tiny).await;
+    let dir = common::temp_state("console-errors-running");
+    let [skipped, retried, left] = three_failed_companies(&sims, &dir).await;
+    let config = common::engine_config(&sims, dir.clone());
+
+    let handle = runner::start(config).await.unwrap();
+    handle.send(Command::Skip {
+        records: vec![skipped.clone()],
+        reason: REASON.into(),
+    });
+    handle.send(Command::Retry {
+        records: vec![retried.clone()],
+    });
+    let outcome = tokio::time::timeout(Duration::from_secs(120), handle.wait())
+        .await
+        .expect("the run ends")
+        .unwrap();
+    assert!(matches!(outcome, RunOutcome::Completed(_)), "{outcome:?}");
+
+    assert_eq!(state_of(&dir, &skipped), RecordState::Skipped);
+    assert_eq!(
+        skip_reasons(&dir),
+        vec![(format!("skipped by the operator: {REASON}"), 1)]
+    );
+    // Put back to pending, then loaded by this run's retry pass (or the next run's, had its phase
+    // already ended).
+    let state = state_of(&dir, &retried);
+    assert!(
+        matches!(state, RecordState::Done | RecordState::Pending),
+        "{state:?}"
+    );
+    assert_eq!(state_of(&dir, &left), RecordState::Failed);
+    let _ = std::fs::remove_dir_all(&dir);
+}
