@@ -36,7 +36,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
         only: Vec::new(),
         rate_share: Some(0.8),
         kustomer_rate: Some(args.sim.kustomer_rate),
-        workflow_ids: vec!["1".to_string()],
+        workflow_ids: simulated_workflow_ids(args.size),
         timeline_parts: crate::commands::run::TimelineParts::Note,
     };
     // The demo runs against its own simulators: the operator's config file does not apply.
@@ -89,6 +89,15 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
+/// The ids of every workflow the simulated Intercom workspace of `size` serves, so the demo
+/// exports them all into the archive.
+fn simulated_workflow_ids(size: crate::sim::SizePreset) -> Vec<String> {
+    use crate::sim::intercom::generate::{Sizes, WORKFLOW_ID_BASE};
+    (0..Sizes::of(size).workflows as u64)
+        .map(|w| (WORKFLOW_ID_BASE + w).to_string())
+        .collect()
+}
+
 /// Verifies the demo's migration against the simulated org, as `i2k verify` would.
 async fn verify_after_run(state_dir: &std::path::Path, (url, token, rate): (String, Secret, u32)) {
     // The engine releases the state directory as its last task ends.
@@ -114,5 +123,46 @@ async fn verify_after_run(state_dir: &std::path::Path, (url, token, rate): (Stri
             print!("{}", crate::commands::verify::render(&v));
         }
         Err(e) => println!("verify: could not run: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::archive::{WorkflowExport, export_workflows};
+    use crate::sim::SizePreset;
+
+    #[tokio::test]
+    async fn the_demo_exports_every_workflow_of_the_simulated_workspace() {
+        let size = SizePreset::Tiny;
+        let sim = crate::sim::intercom::spawn(
+            crate::sim::intercom::Config::new(42, size),
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+        let intercom = crate::intercom::IntercomClient::connect(
+            &sim.url,
+            Secret::new(sim.token.clone()),
+            1_000,
+        )
+        .unwrap();
+        let dir = std::env::temp_dir().join(format!(
+            "i2k-demo-workflows-{}-{}",
+            std::process::id(),
+            crate::rng::Rng::from_entropy().hex(4)
+        ));
+        let ids = simulated_workflow_ids(size);
+        assert!(!ids.is_empty());
+        let exports = export_workflows(&intercom, &ids, &dir).await.unwrap();
+        assert_eq!(exports.len(), ids.len());
+        for export in &exports {
+            assert!(
+                matches!(export, WorkflowExport::Written { .. }),
+                "{export:?}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        sim.shutdown().await;
     }
 }

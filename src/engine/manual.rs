@@ -68,7 +68,7 @@ pub fn render_manual(
     list(
         &mut md,
         &exports,
-        "no workflow ids were supplied (`workflow_ids` in mapping.toml or `--workflow-ids`)",
+        "no workflow ids were supplied (`[run] workflow_ids` in i2k.toml, or `i2k run --workflow-ids IDS`)",
     );
     md.push_str("- [ ] **SLAs on the imported schedules**: Kustomer documents no SLA create route. Schedules found in Intercom:\n");
     list(
@@ -118,7 +118,7 @@ pub fn render_manual(
     }
     if total as usize > failures.len() {
         md.push_str(&format!(
-            "- … and {} more: see `i2k report --json` or the Errors screen\n",
+            "- … and {} more: the console's Errors screen lists them (`i2k --state DIR`, then 6), and `i2k report --state DIR` counts them by reason in report.md\n",
             total as usize - failures.len()
         ));
     }
@@ -143,4 +143,55 @@ pub fn write_manual(
             message: e.to_string(),
         })?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::model::ErrorClass;
+    use clap::Parser;
+
+    /// Every `i2k …` command the checklist tells a person to run, as written between backticks.
+    fn commands_named(md: &str) -> Vec<String> {
+        md.split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|quoted| quoted.starts_with("i2k "))
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn every_command_the_checklist_names_exists() {
+        let dir = std::env::temp_dir().join(format!(
+            "i2k-manual-commands-{}-{}",
+            std::process::id(),
+            crate::rng::Rng::from_entropy().hex(4)
+        ));
+        let ledger = Ledger::open(&dir).unwrap();
+        // More failures than the checklist shows, so it points to where the rest are.
+        let ids: Vec<String> = (0..=FAILURES_SHOWN).map(|i| format!("c{i}")).collect();
+        ledger
+            .ensure_pending("contacts", ids.clone())
+            .await
+            .unwrap();
+        for id in &ids {
+            ledger
+                .mark_failed("contacts", id, ErrorClass::Rejected, "refused", "", "")
+                .unwrap();
+        }
+        ledger.flush().await.unwrap();
+
+        let md = render_manual(&ledger, &[]).unwrap();
+        let commands = commands_named(&md);
+        assert!(commands.len() >= 3, "{commands:?}\n{md}");
+        for command in commands {
+            let words = command.split_whitespace();
+            if let Err(e) = crate::cli::Cli::try_parse_from(words) {
+                panic!("MANUAL.md names `{command}`, which i2k refuses:\n{e}");
+            }
+        }
+        drop(ledger);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
