@@ -6,9 +6,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use i2k::engine::model::{CheckStatus, RunState};
+use i2k::engine::decisions::{self, Decisions, MAPPING_FILE};
+use i2k::engine::model::{CheckStatus, FieldDecision, FieldMapping, RunState, SegmentChoice};
+use i2k::ledger::Ledger;
 use i2k::sim::SizePreset;
-use i2k::tui::{App, AppOptions, Input, Keymap, Screen, event_loop, glue};
+use i2k::tui::{App, AppOptions, Input, Keymap, Request, Screen, Update, event_loop, glue};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -275,4 +277,216 @@ async fn console_drives_a_whole_demo_migration_to_a_summary_that_agrees() {
         );
     }
     eprintln!("console e2e took {:?}", started.elapsed());
+}
+
+/// The real glue on a tiny simulated workspace, driven by requests instead of keys.
+struct GlueSession {
+    _sims: common::Sims,
+    dir: std::path::PathBuf,
+    requests: mpsc::Sender<Request>,
+    updates: mpsc::Receiver<Update>,
+    glue: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl GlueSession {
+    async fn open(name: &str) -> GlueSession {
+        let sims = common::sims(SizePreset::Tiny).await;
+        let dir = common::temp_state(name);
+        let config = common::engine_config(&sims, dir.clone());
+        let (update_tx, updates) = mpsc::channel(1024);
+        let (requests, request_rx) = mpsc::channel(64);
+        let glue = tokio::spawn(glue::serve(config, request_rx, update_tx));
+        GlueSession {
+            _sims: sims,
+            dir,
+            requests,
+            updates,
+            glue,
+        }
+    }
+
+    async fn send(&self, request: Request) {
+        self.requests.send(request).await.unwrap();
+    }
+
+    /// Receives updates until `wanted` picks one, failing after `limit`.
+    async fn next<T>(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        mut wanted: impl FnMut(&Update) -> Option<T>,
+    ) -> T {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut notices = Vec::new();
+        loop {
+            match tokio::time::timeout_at(deadline, self.updates.recv()).await {
+                Ok(Some(update)) => {
+                    if let Some(found) = wanted(&update) {
+                        return found;
+                    }
+                    if let Update::Notice(n) = update {
+                        notices.push(n);
+                    }
+                }
+                Ok(None) => {
+                    panic!("the glue stopped while waiting for {what}; notices: {notices:?}")
+                }
+                Err(_) => panic!("timed out waiting for {what}; notices: {notices:?}"),
+            }
+        }
+    }
+
+    /// Quits the console and waits for the glue to release the state directory.
+    async fn quit(self) -> std::path::PathBuf {
+        self.requests.send(Request::Quit).await.unwrap();
+        drop(self.requests);
+        tokio::time::timeout(Duration::from_secs(30), self.glue)
+            .await
+            .expect("the glue stops")
+            .unwrap()
+            .unwrap();
+        self.dir
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_taken_in_the_console_are_the_ones_the_run_uses() {
+    let mut session = GlueSession::open("console-decisions").await;
+
+    // The proposals, then the Scope sent after them (the segments as proposed).
+    let fields: Vec<FieldMapping> = session
+        .next("the proposals", Duration::from_secs(40), |u| match u {
+            Update::Fields(f) if !f.is_empty() => Some(f.clone()),
+            _ => None,
+        })
+        .await;
+    let segments: Vec<SegmentChoice> = session
+        .next("the scope", Duration::from_secs(20), |u| match u {
+            Update::Scope { segments, .. } if !segments.is_empty() => Some(segments.clone()),
+            _ => None,
+        })
+        .await;
+
+    // The operator turns a segment around and renames a carried attribute.
+    let segment = segments[0].clone();
+    session
+        .send(Request::SetSegmentInUse {
+            id: segment.id.clone(),
+            in_use: !segment.in_use,
+        })
+        .await;
+    let field = fields
+        .iter()
+        .find(|f| matches!(f.decision, FieldDecision::Attribute { .. }))
+        .expect("a carried attribute")
+        .clone();
+    let FieldDecision::Attribute { name } = &field.decision else {
+        unreachable!()
+    };
+    let renamed = format!("operator{}{}", name[..1].to_uppercase(), &name[1..]);
+    let decision = FieldDecision::Attribute {
+        name: renamed.clone(),
+    };
+    session
+        .send(Request::DecideField {
+            model: field.model.clone(),
+            source_name: field.source_name.clone(),
+            decision: decision.clone(),
+        })
+        .await;
+    let is_renamed = |f: &FieldMapping| {
+        f.model == field.model && f.source_name == field.source_name && f.decision == decision
+    };
+    session
+        .next("the renamed field", Duration::from_secs(20), |u| match u {
+            Update::Fields(f) if f.iter().any(is_renamed) => Some(()),
+            _ => None,
+        })
+        .await;
+
+    session.send(Request::StartRun).await;
+    // After the run the glue shows the decisions the run loaded with, then the summary.
+    let after_run: Vec<FieldMapping> = session
+        .next(
+            "the decisions after the run",
+            Duration::from_secs(120),
+            |u| match u {
+                Update::Fields(f) if !f.is_empty() => Some(f.clone()),
+                Update::Notice(n) if n.contains("run failed") => panic!("{n}"),
+                _ => None,
+            },
+        )
+        .await;
+    assert!(after_run.iter().any(is_renamed), "{after_run:?}");
+    session
+        .next("the summary", Duration::from_secs(60), |u| {
+            matches!(u, Update::Summary { .. }).then_some(())
+        })
+        .await;
+    let dir = session.quit().await;
+
+    let text = std::fs::read_to_string(dir.join(MAPPING_FILE)).unwrap();
+    assert!(text.contains(&format!("name = \"{renamed}\"")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "[segments.\"{}\"]\nin_use = {}",
+            segment.id, !segment.in_use
+        )),
+        "{text}"
+    );
+    let ledger = Ledger::open(&dir).unwrap();
+    let chosen = Decisions::load(&ledger).unwrap();
+    assert_eq!(chosen.segment_in_use(&segment.id), Some(!segment.in_use));
+    assert!(
+        decisions::field_mappings(&ledger)
+            .await
+            .unwrap()
+            .iter()
+            .any(is_renamed)
+    );
+    drop(ledger);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_window_set_on_scope_reaches_the_run() {
+    let mut session = GlueSession::open("console-history").await;
+
+    session.send(Request::SetHistoryMonths(Some(1))).await;
+    session
+        .next("the window", Duration::from_secs(20), |u| {
+            matches!(
+                u,
+                Update::Scope {
+                    history_months: Some(1),
+                    ..
+                }
+            )
+            .then_some(())
+        })
+        .await;
+    session.send(Request::StartRun).await;
+    session
+        .next("the summary", Duration::from_secs(120), |u| match u {
+            Update::Summary { .. } => Some(()),
+            Update::Notice(n) if n.contains("run failed") => panic!("{n}"),
+            _ => None,
+        })
+        .await;
+    let dir = session.quit().await;
+
+    // The generated history spans three years: a one-month window leaves most of it out.
+    let reader = i2k::ledger::LedgerReader::open(&dir).unwrap();
+    let counts = reader.counts_by_kind().unwrap();
+    let conversations = counts.get("conversations").copied().unwrap_or_default();
+    assert!(
+        conversations.get(i2k::ledger::RecordState::Skipped) > 0,
+        "{conversations:?}"
+    );
+    assert!(
+        conversations.get(i2k::ledger::RecordState::Done) < conversations.total(),
+        "{conversations:?}"
+    );
+    drop(reader);
+    let _ = std::fs::remove_dir_all(&dir);
 }
