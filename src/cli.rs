@@ -206,6 +206,37 @@ pub struct RunArgs {
     /// conversation, or the archive only.
     #[arg(long, value_enum, default_value_t = crate::commands::run::TimelineParts::Note)]
     pub timeline_parts: crate::commands::run::TimelineParts,
+    /// What Intercom data events become: Kustomer tracking events, or kobjects of an
+    /// `intercom_event` klass (keep their original time, load in bulk).
+    #[arg(long, value_enum, default_value_t = crate::commands::run::EventsAs::Tracking)]
+    pub events_as: crate::commands::run::EventsAs,
+    /// A segment counts as in use (migrated as a tag and a saved search) when it has members and
+    /// was updated within this many days; the rest go to the archive.
+    #[arg(long, default_value_t = 365, value_name = "DAYS")]
+    pub segment_max_age_days: u32,
+    /// Only conversations updated within the last N months (the rest are skipped, and the report
+    /// says so); all conversations when not given.
+    #[arg(long, value_name = "MONTHS")]
+    pub history_months: Option<u32>,
+}
+
+impl Default for RunArgs {
+    /// The defaults the command line gives (for the console and the demo).
+    fn default() -> Self {
+        RunArgs {
+            headless: false,
+            json: false,
+            accept_defaults: false,
+            only: Vec::new(),
+            rate_share: None,
+            kustomer_rate: None,
+            workflow_ids: Vec::new(),
+            timeline_parts: crate::commands::run::TimelineParts::Note,
+            events_as: crate::commands::run::EventsAs::Tracking,
+            segment_max_age_days: 365,
+            history_months: None,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]

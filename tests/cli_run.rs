@@ -181,5 +181,67 @@ async fn timeline_parts_archive_creates_no_timeline_notes_and_archives_the_parts
         .collect();
     assert!(!events.is_empty(), "{archived}");
     assert!(events.iter().all(|e| e["record"]["part_type"].is_string()));
+    // Files on those event parts go with them: verify finds every uploaded file referenced.
+    let out = i2k(&sims, &home, &["verify"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_as_kobjects_and_a_history_window_are_taken_from_the_command_line() {
+    let (sims, home, _) = run_accepting_defaults(
+        "cli-run-options",
+        &[
+            "--only",
+            "data_events,conversations",
+            "--events-as",
+            "kobjects",
+            "--history-months",
+            "6",
+        ],
+    )
+    .await;
+    let truth = common::truth(&sims.kustomer.url).await;
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(state_dir(&home).join("report.json")).unwrap(),
+    )
+    .unwrap();
+    let row = |object: &str| {
+        report["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["object"] == object)
+            .cloned()
+            .unwrap()
+    };
+    // Events became kobjects of the intercom_event klass, none a tracking event.
+    let events = row("data_events");
+    assert!(events["migrated"].as_u64().unwrap() > 0, "{events}");
+    assert_eq!(truth["counts"]["tracking_events"], 0, "{truth:#}");
+    let kobjects = common::records(&sims.kustomer.url, "kobjects").await;
+    let event_kobjects = kobjects["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| {
+            k["relationships"]["klass"]
+                .as_str()
+                .or(k["attributes"]["klass"].as_str())
+                .is_some_and(|n| n.contains("intercom_event"))
+        })
+        .count() as u64;
+    assert_eq!(event_kobjects, events["migrated"].as_u64().unwrap());
+    // The history window skipped some conversations, and the report says so.
+    let conversations = row("conversations");
+    assert!(
+        conversations["skipped"].as_u64().unwrap() > 0,
+        "{conversations}"
+    );
+    assert_eq!(
+        truth["counts"]["conversations"], conversations["migrated"],
+        "{conversations}"
+    );
     let _ = std::fs::remove_dir_all(&home);
 }

@@ -20,16 +20,7 @@ const GLUE_PATIENCE: Duration = Duration::from_secs(90);
 pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     let endpoints = ctx.endpoints()?;
     let state_dir = ctx.state_dir()?;
-    let args = RunArgs {
-        headless: false,
-        json: false,
-        accept_defaults: false,
-        only: Vec::new(),
-        rate_share: None,
-        kustomer_rate: None,
-        workflow_ids: Vec::new(),
-        timeline_parts: crate::commands::run::TimelineParts::Note,
-    };
+    let args = RunArgs::default();
     let config = crate::commands::run::engine_config(&endpoints, state_dir, &args, &ctx.file)?;
     open(config).await
 }

@@ -33,11 +33,10 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
         json: args.json,
         // Headless never waits for a person; the console lets the operator decide.
         accept_defaults: args.headless,
-        only: Vec::new(),
         rate_share: Some(0.8),
         kustomer_rate: Some(args.sim.kustomer_rate),
         workflow_ids: simulated_workflow_ids(args.size),
-        timeline_parts: crate::commands::run::TimelineParts::Note,
+        ..RunArgs::default()
     };
     // The demo runs against its own simulators: the operator's config file does not apply.
     let config = crate::commands::run::engine_config(

@@ -24,6 +24,15 @@ pub enum TimelineParts {
     Archive,
 }
 
+/// What Intercom data events become in Kustomer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EventsAs {
+    /// Tracking events (`POST /v1/tracking/identityEvent`).
+    Tracking,
+    /// Kobjects of the `intercom_event` klass.
+    Kobjects,
+}
+
 pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
     let endpoints = ctx.endpoints()?;
     let state_dir = ctx.state_dir()?;
@@ -71,6 +80,11 @@ pub fn engine_config(
             "--rate-share (or [kustomer] rate_share) must be more than 0 and at most 1, not {rate_share}"
         );
     }
+    if args.history_months == Some(0) {
+        anyhow::bail!(
+            "--history-months must be at least 1 (leave it out to carry every conversation)"
+        );
+    }
     if kustomer_rate == 0 {
         anyhow::bail!(
             "--kustomer-rate (or [kustomer] rate_limit) must be at least 1 request per minute"
@@ -102,6 +116,9 @@ pub fn engine_config(
         workflow_ids,
         options: LoadOptions {
             timeline_notes: args.timeline_parts == TimelineParts::Note,
+            events_as_kobjects: args.events_as == EventsAs::Kobjects,
+            segment_max_age_days: args.segment_max_age_days,
+            history_months: args.history_months,
             ..LoadOptions::default()
         },
     })

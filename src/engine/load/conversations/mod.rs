@@ -42,7 +42,7 @@ pub use send::kinds;
 /// Conversations per page: one bulk create each.
 const PAGE: usize = 100;
 /// Pages of conversations loaded at once.
-const PAGES_IN_FLIGHT: usize = 3;
+const PAGES_IN_FLIGHT: usize = 6;
 /// Bulk requests (or uploads) of one page in flight at once.
 const CONCURRENT: usize = 4;
 /// Source kind of the files extraction stored (`<state>/attachments/<sha256>`).
@@ -245,6 +245,16 @@ struct Loaded {
     timeline: Option<WorkItem>,
     truncation: Option<WorkItem>,
     state: Option<WorkItem>,
+}
+
+/// Whether `file` hangs on one of the conversation's event parts (assignment, state or
+/// attribute change), which only a timeline note carries.
+fn on_event_part(c: &Loaded, file: &File) -> bool {
+    file.owner.as_deref().is_some_and(|owner| {
+        c.parts.iter().any(|p| {
+            p.id == owner && map::part_role(p.part.part_type.as_deref()) == PartRole::Timeline
+        })
+    })
 }
 
 fn parse<T: serde::de::DeserializeOwned + Default>(raw: Option<&str>) -> Option<T> {
@@ -680,6 +690,16 @@ impl PageLoader<'_> {
             for (fi, f) in c.files.iter().enumerate() {
                 let Some(item) = &f.upload else { continue };
                 if !matches!(item.state, RecordState::Pending | RecordState::Sent) {
+                    continue;
+                }
+                if !self.ctx.config.options.timeline_notes && on_event_part(c, f) {
+                    // Its event part goes to the archive: so does the file (nothing would
+                    // reference an upload).
+                    ledger.archive(
+                        &item.kind,
+                        &f.record_id,
+                        "file on a conversation event kept in the archive: timeline notes are off",
+                    )?;
                     continue;
                 }
                 match &f.stored {
