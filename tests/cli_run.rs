@@ -245,3 +245,39 @@ async fn events_as_kobjects_and_a_history_window_are_taken_from_the_command_line
     );
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workflow_ids_in_mapping_toml_are_exported_into_the_archive() {
+    let sims = common::sims(SizePreset::Tiny).await;
+    let home = common::temp_state("cli-run-workflows");
+    let state = state_dir(&home);
+    std::fs::create_dir_all(&state).unwrap();
+    let first = i2k::sim::intercom::generate::WORKFLOW_ID_BASE;
+    std::fs::write(
+        state.join("mapping.toml"),
+        format!("workflow_ids = [{first}]\n"),
+    )
+    .unwrap();
+    let out = i2k(
+        &sims,
+        &home,
+        &run_args(&["--accept-defaults", "--only", "admins"]),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let export = state.join(format!("archive/workflows/{first}.json"));
+    let exported: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    assert!(exported.is_object(), "{exported}");
+    let manual = std::fs::read_to_string(state.join("MANUAL.md")).unwrap();
+    assert!(
+        manual.contains(&format!("workflow {first}: exported definition")),
+        "{manual}"
+    );
+    // The id stays in mapping.toml as i2k rewrites it.
+    let mapping = std::fs::read_to_string(state.join("mapping.toml")).unwrap();
+    assert!(
+        mapping.contains(&format!("workflow_ids = [\"{first}\"]")),
+        "{mapping}"
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}

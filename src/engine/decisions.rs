@@ -43,6 +43,7 @@ const BUCKET: &str = "bucket:";
 const PREREQ: &str = "prereq:";
 const CREATED: &str = "created:";
 const FALLBACK: &str = "fallback_user";
+const WORKFLOWS: &str = "workflow_ids";
 
 /// The source types `prepare` reads.
 const DECISION_INPUTS: [&str; 8] = [
@@ -214,6 +215,14 @@ fn stored_fields(ledger: &Ledger) -> Result<Vec<FieldMapping>> {
 }
 
 /// The fallback user's id and e-mail, once `prepare` has asked Kustomer for the key's user.
+/// The Intercom workflow ids `mapping.toml` names for export into the archive.
+pub fn workflow_ids(ledger: &Ledger) -> Result<Vec<String>> {
+    Ok(ledger
+        .read(|r| r.decision(WORKFLOWS))?
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default())
+}
+
 pub fn fallback_user(ledger: &Ledger) -> Result<Option<(String, String)>> {
     Ok(ledger.read(|r| r.decision(FALLBACK))?.and_then(|v| {
         Some((
@@ -764,6 +773,16 @@ fn render_toml(ledger: &Ledger) -> Result<String> {
             quote(&id)
         ));
     }
+    let workflows = workflow_ids(ledger)?;
+    out.push_str("# Intercom workflows (and series) to export into the archive beside MANUAL.md\n");
+    out.push_str(&format!(
+        "workflow_ids = [{}]\n\n",
+        workflows
+            .iter()
+            .map(|w| quote(w))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
     for m in stored_admins(ledger)? {
         if m.decision == AdminDecision::Unresolved {
             out.push_str(&format!(
@@ -889,6 +908,25 @@ pub async fn import_toml(ledger: &Ledger, path: &Path) -> Result<usize> {
             ledger
                 .put_decision(FALLBACK, &json!({ "user_id": id, "email": "" }))
                 .await?;
+            applied += 1;
+        }
+    }
+    if let Some(list) = doc.get("workflow_ids") {
+        let ids: Vec<String> = list
+            .as_array()
+            .ok_or_else(|| invalid("workflow_ids".into(), "must be a list of workflow ids"))?
+            .iter()
+            .map(|v| match v {
+                toml::Value::String(s) => Ok(s.clone()),
+                toml::Value::Integer(n) => Ok(n.to_string()),
+                _ => Err(invalid(
+                    "workflow_ids".into(),
+                    "each workflow id is a string or a number",
+                )),
+            })
+            .collect::<Result<_>>()?;
+        if ids != workflow_ids(ledger)? {
+            ledger.put_decision(WORKFLOWS, &json!(ids)).await?;
             applied += 1;
         }
     }

@@ -68,7 +68,7 @@ pub fn render_manual(
     list(
         &mut md,
         &exports,
-        "no workflow ids were supplied (`[run] workflow_ids` in i2k.toml, or `i2k run --workflow-ids IDS`)",
+        "no workflow ids were supplied (`workflow_ids` in mapping.toml, `[run] workflow_ids` in i2k.toml, or `i2k run --workflow-ids IDS`)",
     );
     md.push_str("- [ ] **SLAs on the imported schedules**: Kustomer documents no SLA create route. Schedules found in Intercom:\n");
     list(

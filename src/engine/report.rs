@@ -264,8 +264,15 @@ pub async fn finish(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let state = &ctx.config.state_dir;
     ctx.ledger.flush().await?;
     archive::write_archive(&ctx.ledger, state)?;
+    // The ids the run was given, then those mapping.toml names.
+    let mut ids = ctx.config.workflow_ids.clone();
+    for id in crate::engine::decisions::workflow_ids(&ctx.ledger)? {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
     let workflows: Vec<WorkflowExport> =
-        archive::export_workflows(&ctx.intercom, &ctx.config.workflow_ids, state).await?;
+        archive::export_workflows(&ctx.intercom, &ids, state).await?;
     manual::write_manual(&ctx.ledger, state, &workflows)?;
     let report = build_report(&ctx.ledger, last_run_summary(&ctx.ledger).as_ref())?;
     write_report(&report, state)?;

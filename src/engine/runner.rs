@@ -110,6 +110,11 @@ async fn run(
             format!("extraction stopped unexpectedly: {e}"),
         ),
     }
+    // The summary counts from the ledger: let every write the phases queued land first, or the
+    // last records settled would show as still left.
+    if let Err(e) = ctx.ledger.flush().await {
+        tracing::warn!("could not flush the ledger before the summary: {e}");
+    }
     let summary = summarize(&ctx, started);
     let (outcome_name, final_state) = match &result {
         Ok(RunOutcome::Completed(_)) => ("completed", RunState::Finished),
