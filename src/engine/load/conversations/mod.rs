@@ -42,9 +42,11 @@ pub use send::kinds;
 /// Conversations per page: one bulk create each.
 const PAGE: usize = 100;
 /// Pages of conversations loaded at once.
-const PAGES_IN_FLIGHT: usize = 6;
+const PAGES_IN_FLIGHT: usize = 3;
 /// Bulk requests (or uploads) of one page in flight at once.
 const CONCURRENT: usize = 4;
+/// Uploads the prefetcher keeps in flight.
+const PREFETCH_CONCURRENT: usize = 8;
 /// Source kind of the files extraction stored (`<state>/attachments/<sha256>`).
 const ATTACHMENTS: &str = "attachments";
 /// Images inline in HTML bodies, downloaded at extraction.
@@ -91,12 +93,56 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         send::recover(ctx, kind).await?;
     }
     let refs = refs::Refs::load(ctx)?;
+    let files = ledger.dir().join("attachments");
+    let prefetched = Prefetched::default();
+    // With timeline notes off, files on event parts go to the archive: the pages decide alone.
+    let prefetching = ctx.config.options.timeline_notes;
+    let (progress_tx, progress_rx) = tokio::sync::watch::channel(Progress {
+        through: None,
+        finished: !prefetching,
+    });
     let loader = PageLoader {
         ctx,
         refs: &refs,
         imported_at: crate::timefmt::unix_ms_to_iso(crate::timefmt::now_unix() * 1000),
-        files: ledger.dir().join("attachments"),
+        files: files.clone(),
+        prefetched: &prefetched,
+        progress: progress_rx,
     };
+    let prefetch = async {
+        if prefetching {
+            let result = prefetch_uploads(ctx, &files, &prefetched, &progress_tx).await;
+            progress_tx.send_modify(|p| p.finished = true);
+            result
+        } else {
+            Ok(())
+        }
+    };
+    let (pages, prefetch) = tokio::join!(load_pages(ctx, &loader), prefetch);
+    prefetch?;
+    let totals = pages?;
+    ctx.log(
+        LogLevel::Info,
+        format!(
+            "conversations: {} older part(s) in {} conversation(s) could not be returned by Intercom's API (500-part cap); each carries a note saying so",
+            totals.missing_parts, totals.truncated
+        ),
+    );
+    if totals.unsettled > 0 {
+        ctx.log(
+            LogLevel::Warn,
+            format!(
+                "conversations: {} record(s) await a bulk answer; the next run settles them by lookup",
+                totals.unsettled
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// The pages of conversations, several in flight at once.
+async fn load_pages(ctx: &Ctx, loader: &PageLoader<'_>) -> anyhow::Result<Totals> {
+    let ledger = &ctx.ledger;
     let mut totals = Totals::default();
     let mut after: Option<String> = None;
     let mut exhausted = false;
@@ -128,23 +174,115 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             None => break,
         }
     }
-    ctx.log(
-        LogLevel::Info,
-        format!(
-            "conversations: {} older part(s) in {} conversation(s) could not be returned by Intercom's API (500-part cap); each carries a note saying so",
-            totals.missing_parts, totals.truncated
-        ),
-    );
-    if totals.unsettled > 0 {
-        ctx.log(
-            LogLevel::Warn,
-            format!(
-                "conversations: {} record(s) await a bulk answer; the next run settles them by lookup",
-                totals.unsettled
-            ),
-        );
+    Ok(totals)
+}
+
+/// Files uploaded ahead of their pages. An upload needs only its stored file, so the prefetcher
+/// walks the conversations in the pages' order uploading their files while the pages wait on
+/// their bulk jobs, and the Kustomer budget is not left idle meanwhile.
+#[derive(Default)]
+struct Prefetched {
+    /// Upload record id → the Kustomer attachment id, or `None` when the upload failed (its
+    /// reason is in the ledger; the page does not send it again).
+    done: std::sync::Mutex<HashMap<String, Option<String>>>,
+}
+
+impl Prefetched {
+    fn get(&self, record_id: &str) -> Option<Option<String>> {
+        self.done
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(record_id)
+            .cloned()
     }
-    Ok(())
+}
+
+/// How far the prefetcher got: every file of the conversations up to `through` (in source id
+/// order) has been tried.
+#[derive(Debug, Clone)]
+struct Progress {
+    through: Option<String>,
+    finished: bool,
+}
+
+async fn prefetch_uploads(
+    ctx: &Ctx,
+    dir: &std::path::Path,
+    prefetched: &Prefetched,
+    progress: &tokio::sync::watch::Sender<Progress>,
+) -> anyhow::Result<()> {
+    let ledger = &ctx.ledger;
+    let mut after: Option<String> = None;
+    loop {
+        if ctx.control.is_cancelled() {
+            return Ok(());
+        }
+        let page = ledger.next_batch(
+            kinds::CONVERSATIONS,
+            &[RecordState::Pending, RecordState::Done],
+            after.as_deref(),
+            PAGE,
+        )?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = Some(last.source_id.clone());
+        let mut jobs: Vec<(WorkItem, StoredFile)> = Vec::new();
+        for item in &page {
+            // Only for conversations that will load: their customer is in Kustomer.
+            let loads = parse::<Conversation>(item.raw.as_deref())
+                .and_then(|c| customer_contact(&c))
+                .map(|contact| ledger.target_id(refs::CONTACTS, &contact))
+                .transpose()?
+                .flatten()
+                .is_some();
+            if !loads {
+                continue;
+            }
+            let id = &item.source_id;
+            let files = ledger.read(|r| {
+                let mut out = Vec::new();
+                for (source, kind) in [
+                    (ATTACHMENTS, kinds::UPLOADS),
+                    (INLINE_IMAGES, kinds::INLINE_UPLOADS),
+                ] {
+                    for s in r.children(source, id)? {
+                        out.push((file_of(&s, None), r.record(kind, &s.source_id)?));
+                    }
+                }
+                Ok(out)
+            })?;
+            for (file, upload) in files {
+                if let (Some(upload), Some(stored)) = (upload, file.stored)
+                    && upload.state == RecordState::Pending
+                    && dir.join(&stored.sha256).is_file()
+                {
+                    jobs.push((upload, stored));
+                }
+            }
+        }
+        let results: Vec<_> = futures_util::stream::iter(jobs)
+            .map(|(item, stored)| async move {
+                let outcome = send::upload(ctx, &item, &stored, dir).await;
+                (item.source_id, outcome)
+            })
+            .buffer_unordered(PREFETCH_CONCURRENT)
+            .collect()
+            .await;
+        for (record_id, outcome) in results {
+            let target = match outcome? {
+                Outcome::Done(target) => Some(target),
+                Outcome::Failed => None,
+                Outcome::Unsettled => continue,
+            };
+            prefetched
+                .done
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(record_id, target);
+        }
+        progress.send_modify(|p| p.through = after.clone());
+    }
 }
 
 /// Marks skipped every pending conversation last updated before the history window of `months`
@@ -212,6 +350,8 @@ struct PageLoader<'a> {
     refs: &'a refs::Refs,
     imported_at: String,
     files: PathBuf,
+    prefetched: &'a Prefetched,
+    progress: tokio::sync::watch::Receiver<Progress>,
 }
 
 /// One part of a conversation with its load state.
@@ -341,7 +481,11 @@ impl PageLoader<'_> {
             );
         }
 
-        // 2. files: inline images extraction did not store, then every pending upload
+        // 2. files: those the prefetcher uploaded, inline images extraction did not store, then
+        // every upload still pending
+        if let Some(last) = loaded.last().map(|c| c.id.clone()) {
+            self.take_prefetched(&last, &mut loaded).await;
+        }
         for c in &mut loaded {
             self.stage_inline_images(c).await?;
         }
@@ -678,6 +822,30 @@ impl PageLoader<'_> {
             updated_at: None,
             raw: meta.to_string(),
             problem,
+        }
+    }
+
+    /// Waits until the prefetcher has been through the page (its last conversation `last`), then
+    /// takes the uploads it made.
+    async fn take_prefetched(&self, last: &str, loaded: &mut [Loaded]) {
+        let mut progress = self.progress.clone();
+        let _ = progress
+            .wait_for(|p| p.finished || p.through.as_deref().is_some_and(|t| t >= last))
+            .await;
+        for c in loaded {
+            for f in &mut c.files {
+                if let Some(item) = &mut f.upload
+                    && item.state != RecordState::Done
+                    && let Some(outcome) = self.prefetched.get(&f.record_id)
+                {
+                    item.state = if outcome.is_some() {
+                        RecordState::Done
+                    } else {
+                        RecordState::Failed
+                    };
+                    item.target_id = outcome;
+                }
+            }
         }
     }
 

@@ -14,7 +14,7 @@ use crate::engine::write::{self, Outcome};
 use crate::ledger::LedgerError;
 
 /// Source kinds of the records other phases load and this one links to.
-const CONTACTS: &str = "contacts";
+pub(super) const CONTACTS: &str = "contacts";
 const ADMINS: &str = "admins";
 const TEAMS: &str = "teams";
 const TAGS: &str = "tags";
