@@ -50,22 +50,27 @@ pub fn routes() -> Router<Sim> {
         .route("/v1/conversations/{id}/tags", post(append_tags))
         .route(
             "/v1/conversations/{id}/messages",
-            get(conversation_messages).post(post_conversation_message),
+            children_of(Kind::Message, "conversation", Kind::Conversation)
+                .post(post_conversation_message),
         )
         .route(
             "/v1/conversations/{id}/notes",
-            get(conversation_notes).post(post_conversation_note),
+            children_of(Kind::Note, "conversation", Kind::Conversation)
+                .post(post_conversation_note),
         )
         .route(
             "/v1/customers/{id}/messages",
-            get(customer_messages).post(post_customer_message),
+            children_of(Kind::Message, "customer", Kind::Customer).post(post_customer_message),
         )
         // Reference §3 Customers ("Customer-scoped sub-resources") and §3 Notes.
         .route(
             "/v1/customers/{id}/conversations",
-            get(customer_conversations),
+            children_of(Kind::Conversation, "customer", Kind::Customer),
         )
-        .route("/v1/customers/{id}/notes", get(customer_notes))
+        .route(
+            "/v1/customers/{id}/notes",
+            children_of(Kind::Note, "customer", Kind::Customer),
+        )
         // Reference §3 Attachments ("Reads: … `GET /v1/conversations/{id}/attachments`").
         .route(
             "/v1/conversations/{id}/attachments",
@@ -581,91 +586,17 @@ fn children(
     envelope::page_of(&items, q, path, 100)
 }
 
-async fn conversation_messages(
-    State(sim): State<Sim>,
-    Path(id): Path<String>,
-    Query(q): Q,
-    uri: Uri,
-) -> ApiResult {
-    children(
-        &sim,
-        Kind::Message,
-        "conversation",
-        &id,
-        Kind::Conversation,
-        &q,
-        uri.path(),
-    )
-}
-
-async fn conversation_notes(
-    State(sim): State<Sim>,
-    Path(id): Path<String>,
-    Query(q): Q,
-    uri: Uri,
-) -> ApiResult {
-    children(
-        &sim,
-        Kind::Note,
-        "conversation",
-        &id,
-        Kind::Conversation,
-        &q,
-        uri.path(),
-    )
-}
-
-async fn customer_messages(
-    State(sim): State<Sim>,
-    Path(id): Path<String>,
-    Query(q): Q,
-    uri: Uri,
-) -> ApiResult {
-    children(
-        &sim,
-        Kind::Message,
-        "customer",
-        &id,
-        Kind::Customer,
-        &q,
-        uri.path(),
-    )
-}
-
-/// `GET /v1/customers/{id}/conversations` (reference §3 Customers), paged.
-async fn customer_conversations(
-    State(sim): State<Sim>,
-    Path(id): Path<String>,
-    Query(q): Q,
-    uri: Uri,
-) -> ApiResult {
-    children(
-        &sim,
-        Kind::Conversation,
-        "customer",
-        &id,
-        Kind::Customer,
-        &q,
-        uri.path(),
-    )
-}
-
-/// `GET /v1/customers/{id}/notes` (reference §3 Customers and §3 Notes): the notes on the
-/// customer's conversations, paged.
-async fn customer_notes(
-    State(sim): State<Sim>,
-    Path(id): Path<String>,
-    Query(q): Q,
-    uri: Uri,
-) -> ApiResult {
-    children(
-        &sim,
-        Kind::Note,
-        "customer",
-        &id,
-        Kind::Customer,
-        &q,
-        uri.path(),
+/// `GET` of the records of `kind` that hang on a `parent_kind` record (through the
+/// `parent_field` relationship), paged: the sub-lists of conversations and customers.
+fn children_of(
+    kind: Kind,
+    parent_field: &'static str,
+    parent_kind: Kind,
+) -> axum::routing::MethodRouter<Sim> {
+    get(
+        move |State(sim): State<Sim>, Path(id): Path<String>, Query(q): Q, uri: Uri| async move {
+            children(&sim, kind, parent_field, &id, parent_kind, &q, uri.path())
+        },
     )
 }
 
