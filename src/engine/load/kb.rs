@@ -333,13 +333,9 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
             let lookup = || {
                 let (body, known) = (sent.clone(), known.clone());
                 let (lang, article) = (head.lang.clone(), article_id.clone());
-                async move {
-                    if step == 0 {
-                        // Filling the draft is a PUT: sending it again is harmless.
-                        return Ok(None);
-                    }
-                    landed_version(kustomer, &article, &lang, &body, &known).await
-                }
+                // Also for the first step's PUT: once it published the draft, the language has
+                // no draft left to fill, and sending it again would be refused.
+                async move { landed_version(kustomer, &article, &lang, &body, &known).await }
             };
             let lang = head.lang.clone();
             let article = article_id.clone();
