@@ -304,41 +304,33 @@ where
                 Outcome::Done(t.clone())
             }
             Some(ItemResult::Error { message, duplicate }) => {
-                let request = route.item_request(&r, sent.get(&r));
-                let response = route.item_response(&job, &r, message);
+                let mut response = route.item_response(&job, &r, message);
                 if *duplicate {
                     match lookup(id.clone()).await {
                         Ok(Some(t)) => {
                             ledger.mark_done(kind, &id, &t)?;
-                            Outcome::Done(t)
+                            outcomes.insert(id, Outcome::Done(t));
+                            continue;
                         }
-                        Ok(None) => {
-                            // The lookup answered "not found": that answer is the news.
-                            let response =
-                                format!("{response}\nlookup by externalId: no such record");
-                            ledger.mark_failed(
-                                kind,
-                                &id,
-                                ErrorClass::Rejected,
-                                message,
-                                &request,
-                                &response,
-                            )?;
-                            Outcome::Failed
+                        // The lookup answered "not found": that answer is the news.
+                        Ok(None) => response.push_str("\nlookup by externalId: no such record"),
+                        Err(e) => {
+                            let o = fail(ledger, kind, &id, &e)?;
+                            outcomes.insert(id, o);
+                            continue;
                         }
-                        Err(e) => fail(ledger, kind, &id, &e)?,
                     }
-                } else {
-                    ledger.mark_failed(
-                        kind,
-                        &id,
-                        ErrorClass::Rejected,
-                        message,
-                        &request,
-                        &response,
-                    )?;
-                    Outcome::Failed
                 }
+                let request = route.item_request(&r, sent.get(&r));
+                ledger.mark_failed(
+                    kind,
+                    &id,
+                    ErrorClass::Rejected,
+                    message,
+                    &request,
+                    &response,
+                )?;
+                Outcome::Failed
             }
             None => Outcome::Unsettled,
         };
