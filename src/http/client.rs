@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use reqwest::Method;
@@ -122,6 +122,9 @@ pub struct Reply {
     pub request: String,
     /// Redacted status and body, truncated.
     pub response: String,
+    /// When the rate gate let the answered attempt go: the moment the server was asked, apart
+    /// from the time the request queued for the budget.
+    pub admitted_at: Instant,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,8 +233,14 @@ impl ApiClient {
                 tokio::time::sleep(backoff).await;
             }
             self.inner.gate.acquire().await;
+            let admitted_at = Instant::now();
             match self.attempt(&req, &url, &summary).await {
-                Attempt::Done(reply) => return Ok(reply),
+                Attempt::Done(reply) => {
+                    return Ok(Reply {
+                        admitted_at,
+                        ..reply
+                    });
+                }
                 Attempt::Fail(err) => return Err(err),
                 Attempt::Again(err) => {
                     tracing::debug!(side = %cfg.side, "retrying after: {err}");
@@ -334,6 +343,7 @@ impl ApiClient {
                     body,
                     request: summary.to_string(),
                     response: response_text,
+                    admitted_at: Instant::now(),
                 }),
                 None if req.retry == Retry::Create => Attempt::Fail(ApiError::Ambiguous {
                     side,

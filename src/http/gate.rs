@@ -4,6 +4,7 @@
 //! org's other integrations when the server says they are using it, and after a 429 holds every
 //! caller until the reset — never longer than one window plus jitter, whatever the header says.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -100,6 +101,9 @@ struct State {
     /// The server's `remaining` at its last answer in this window, and our sends since.
     server_remaining: Option<u32>,
     sent_since_observed: u32,
+    /// When the server's window that `server_remaining` counts resets, when it said so: past
+    /// it, that count is stale.
+    server_reset: Option<Instant>,
     blocked_until: Option<Instant>,
     next_slot: Instant,
     throttled: u64,
@@ -128,10 +132,46 @@ impl State {
     }
 }
 
+tokio::task_local! {
+    /// Set while the current task runs filler work (see [`as_filler`]).
+    static FILLER: ();
+}
+
+/// Runs `work` as filler: each of its requests goes only when no other caller is waiting for
+/// the gate, so the requests a run's progress waits on (bulk submits, job polls, the uploads a
+/// page needs now) are never queued behind it. For work that is useful whenever it runs and
+/// would otherwise crowd the gate, such as uploads prefetched ahead of the pages that need
+/// them: it takes the slots the rest leaves, and the budget is used without slowing the rest.
+pub async fn as_filler<F: std::future::Future>(work: F) -> F::Output {
+    FILLER.scope((), work).await
+}
+
+fn is_filler() -> bool {
+    FILLER.try_with(|_| ()).is_ok()
+}
+
 /// Paces requests of one API. Cheap to share: `Arc<RateGate>`.
 #[derive(Debug)]
 pub struct RateGate {
     state: Mutex<State>,
+    /// Callers waiting in [`RateGate::acquire`] that are not filler.
+    waiting: AtomicUsize,
+}
+
+/// Counts a caller as waiting for as long as it is held (also when its wait is dropped).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl RateGate {
@@ -146,12 +186,14 @@ impl RateGate {
                 used: 0,
                 server_remaining: None,
                 sent_since_observed: 0,
+                server_reset: None,
                 blocked_until: None,
                 next_slot: now,
                 throttled: 0,
                 requests: 0,
                 rng: Rng::from_entropy(),
             }),
+            waiting: AtomicUsize::new(0),
         })
     }
 
@@ -161,14 +203,18 @@ impl RateGate {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Waits until one more request fits the budget, and counts it.
+    /// Waits until one more request fits the budget, and counts it. Callers go in the order
+    /// they came; filler work (see [`as_filler`]) only takes the turns nobody else waits for.
     pub async fn acquire(&self) {
+        let filler = is_filler();
+        let _waiting = (!filler).then(|| Waiting::new(&self.waiting));
+        let mut turn = None;
         loop {
             let wait = {
                 let mut s = self.lock();
                 let now = Instant::now();
                 s.roll(now);
-                match self.admit(&mut s, now) {
+                match self.admit(&mut s, now, filler, &mut turn) {
                     None => return,
                     Some(wait) => wait,
                 }
@@ -178,22 +224,49 @@ impl RateGate {
     }
 
     /// `None` when the request may go now (and is counted), else how long to wait first.
-    fn admit(&self, s: &mut State, now: Instant) -> Option<Duration> {
+    ///
+    /// `turn` is the caller's place in the queue, kept between its calls: a caller that is not
+    /// filler takes the next free slot once and goes when it comes, so no caller loses the race
+    /// for a slot again and again to later ones (a job poll waiting out the whole queue of
+    /// uploads behind it). A block (429, spent window, the org's reserve) gives the turn up.
+    fn admit(
+        &self,
+        s: &mut State,
+        now: Instant,
+        filler: bool,
+        turn: &mut Option<Instant>,
+    ) -> Option<Duration> {
         if let Some(until) = s.blocked_until {
             if now < until {
+                *turn = None;
                 return Some(until - now);
             }
             s.blocked_until = None;
         }
         let allowed = s.allowed();
         if s.used >= allowed {
+            *turn = None;
             return Some(s.window_end.saturating_duration_since(now));
         }
         // Others share the org budget: keep their part free when the server says it is in use.
         if let Some(remaining) = s.server_remaining {
             let reserve = s.limit.saturating_sub(allowed);
-            if remaining.saturating_sub(s.sent_since_observed) <= reserve {
-                return Some(s.window_end.saturating_duration_since(now));
+            match s.server_reset {
+                // The server's window has reset since it answered: its count says nothing now.
+                Some(reset) if now >= reset => {
+                    s.server_remaining = None;
+                    s.sent_since_observed = 0;
+                }
+                // Wait for the window that count belongs to, the server's, not ours: the two are
+                // rarely aligned, and the server's count includes our own requests, so waiting
+                // for ours could idle the gate for most of a minute with nothing in flight to
+                // bring a fresher count.
+                reset if remaining.saturating_sub(s.sent_since_observed) <= reserve => {
+                    *turn = None;
+                    let until = reset.unwrap_or(s.window_end);
+                    return Some(until.saturating_duration_since(now));
+                }
+                _ => {}
             }
         }
         // Even pacing with a small burst allowance, so a window is never spent in its first second.
@@ -203,10 +276,26 @@ impl RateGate {
         if s.next_slot < earliest {
             s.next_slot = earliest;
         }
-        if s.next_slot > now {
-            return Some(s.next_slot - now);
+        if filler {
+            if s.next_slot > now {
+                return Some(s.next_slot - now);
+            }
+            if self.waiting.load(Ordering::SeqCst) > 0 {
+                // The slot is theirs; ask again after it.
+                return Some(interval);
+            }
+            s.next_slot += interval;
+        } else {
+            let mine = *turn.get_or_insert_with(|| {
+                let slot = s.next_slot;
+                s.next_slot += interval;
+                slot
+            });
+            if mine > now {
+                return Some(mine - now);
+            }
+            *turn = None;
         }
-        s.next_slot += interval;
         s.used += 1;
         s.sent_since_observed += 1;
         s.requests += 1;
@@ -238,6 +327,11 @@ impl RateGate {
         if let Some(remaining) = info.remaining {
             s.server_remaining = Some(remaining);
             s.sent_since_observed = 0;
+            // A reset already past (or a skewed clock) makes the count stale at once.
+            s.server_reset = info.reset_unix.map(|reset| {
+                let until = (reset - crate::timefmt::now_unix()).clamp(0, i64::from(u32::MAX));
+                now + Duration::from_secs(until as u64).min(s.window + Duration::from_secs(1))
+            });
         }
     }
 
@@ -333,7 +427,119 @@ mod tests {
         let mut s = gate.lock();
         let now = Instant::now();
         // 20 left and a reserve of 20 for the org: the migration waits for the next window.
-        assert!(gate.admit(&mut s, now).is_some());
+        assert!(gate.admit(&mut s, now, false, &mut None).is_some());
+    }
+
+    #[test]
+    fn the_reserve_waits_for_the_servers_reset_not_ours() {
+        let gate = RateGate::new(GateConfig::kustomer(100, 0.8));
+        gate.observe(RateInfo {
+            limit: Some(100),
+            remaining: Some(20),
+            reset_unix: Some(crate::timefmt::now_unix() + 2),
+        });
+        let mut s = gate.lock();
+        let wait = gate
+            .admit(&mut s, Instant::now(), false, &mut None)
+            .unwrap();
+        assert!(wait <= Duration::from_secs(3), "{wait:?}");
+    }
+
+    #[test]
+    fn a_count_from_a_window_that_has_reset_does_not_hold_the_gate() {
+        let gate = RateGate::new(GateConfig::kustomer(100, 0.8));
+        // An answer whose window had already reset by our clock (late, or a skewed clock): with
+        // nothing in flight to bring a fresher count, honouring it would idle the gate until our
+        // own window ends, most of a minute.
+        gate.observe(RateInfo {
+            limit: Some(100),
+            remaining: Some(5),
+            reset_unix: Some(crate::timefmt::now_unix() - 1),
+        });
+        let mut s = gate.lock();
+        assert_eq!(gate.admit(&mut s, Instant::now(), false, &mut None), None);
+    }
+
+    #[test]
+    fn filler_gives_way_to_a_waiting_caller() {
+        let gate = RateGate::new(GateConfig::kustomer(600, 1.0));
+        let now = Instant::now();
+        {
+            let _other = Waiting::new(&gate.waiting);
+            let mut s = gate.lock();
+            assert!(gate.admit(&mut s, now, true, &mut None).is_some());
+            assert_eq!(gate.admit(&mut s, now, false, &mut None), None);
+        }
+        let mut s = gate.lock();
+        let later = s.next_slot;
+        assert_eq!(
+            gate.admit(&mut s, later, true, &mut None),
+            None,
+            "alone, filler goes"
+        );
+    }
+
+    #[tokio::test]
+    async fn callers_go_in_the_order_they_came() {
+        // 50 ms slots, already spent for the next few: everyone below has to queue.
+        let gate = RateGate::new(GateConfig {
+            window: Duration::from_secs(10),
+            limit: 200,
+            share: 1.0,
+        });
+        for _ in 0..3 {
+            gate.acquire().await;
+        }
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut callers = Vec::new();
+        for i in 0..8 {
+            let (gate, order) = (gate.clone(), order.clone());
+            callers.push(tokio::spawn(async move {
+                gate.acquire().await;
+                order.lock().unwrap().push(i);
+            }));
+            // Each arrives while the earlier ones still wait.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        for c in callers {
+            c.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), (0..8).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn filler_work_takes_only_the_slots_nobody_else_waits_for() {
+        // 50 ms slots; four filler tasks keep asking for every one of them.
+        let gate = RateGate::new(GateConfig {
+            window: Duration::from_secs(1),
+            limit: 20,
+            share: 1.0,
+        });
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut fillers = Vec::new();
+        for _ in 0..4 {
+            let (gate, stop) = (gate.clone(), stop.clone());
+            fillers.push(tokio::spawn(as_filler(async move {
+                while !stop.load(Ordering::SeqCst) {
+                    gate.acquire().await;
+                }
+            })));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let before = gate.budget().requests;
+        for _ in 0..5 {
+            gate.acquire().await;
+        }
+        let during = gate.budget().requests - before;
+        stop.store(true, Ordering::SeqCst);
+        for f in fillers {
+            f.abort();
+        }
+        // Our five, and at most a filler request already past the check when we started asking.
+        assert!(
+            (5..=6).contains(&during),
+            "{during} requests went while we asked for 5"
+        );
     }
 
     #[test]

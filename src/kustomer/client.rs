@@ -117,11 +117,24 @@ pub type Result<T, E = KustomerError> = std::result::Result<T, E>;
 /// Submit→complete times of the bulk jobs this client submitted.
 #[derive(Debug, Default)]
 struct JobClock {
-    submitted: HashMap<String, Instant>,
+    submitted: HashMap<String, Submitted>,
+    /// Per job, from before its submission queued for the budget to the answer of the poll that
+    /// saw it complete: the widest view, for waits that must never be too short.
     latency: HashMap<String, Duration>,
     max: Duration,
-    /// The latest latencies, oldest first, for when to poll the next job.
+    /// The latest server-side latencies (submission answered → the completing poll admitted by
+    /// the gate), oldest first, for when to poll the next job. Time spent queueing for the budget
+    /// is left out: counted in, a busy gate would push each first poll later, every late poll
+    /// would be measured as a slower job, and the polls would drift ever later.
     recent: std::collections::VecDeque<Duration>,
+}
+
+/// When a bulk job was submitted: before its request queued for the budget, and when the server
+/// answered with the job's id (the job runs from about then).
+#[derive(Debug, Clone, Copy)]
+struct Submitted {
+    asked: Instant,
+    answered: Instant,
 }
 
 /// How many recent job latencies decide when a new job is first polled.
@@ -853,7 +866,14 @@ impl KustomerClient {
             response: reply.response.clone(),
         })?;
         if let Ok(mut clock) = self.jobs.lock() {
-            clock.submitted.insert(id.clone(), submitted_at);
+            let answered = Instant::now();
+            clock.submitted.insert(
+                id.clone(),
+                Submitted {
+                    asked: submitted_at,
+                    answered,
+                },
+            );
         }
         Ok(BulkJob {
             id,
@@ -864,12 +884,19 @@ impl KustomerClient {
     }
 
     pub async fn job_status(&self, job_id: &str) -> Result<JobStatus> {
+        self.job_status_at(job_id).await.map(|(status, _)| status)
+    }
+
+    /// The job's status and when the server was asked (the gate's admission of the poll).
+    async fn job_status_at(&self, job_id: &str) -> Result<(JobStatus, Instant)> {
         let reply = self.send(Request::get(endpoints::bulk_job(job_id))).await?;
-        JobStatus::from_body(&reply.body).ok_or_else(|| KustomerError::Unexpected {
-            request: reply.request.clone(),
-            missing: "the job status",
-            response: reply.response.clone(),
-        })
+        let status =
+            JobStatus::from_body(&reply.body).ok_or_else(|| KustomerError::Unexpected {
+                request: reply.request.clone(),
+                missing: "the job status",
+                response: reply.response.clone(),
+            })?;
+        Ok((status, reply.admitted_at))
     }
 
     /// Per-item results of a completed job (`GET /v1/bulk/{id}/batches`, every page).
@@ -899,16 +926,16 @@ impl KustomerClient {
                 let since = clock
                     .submitted
                     .get(job_id)
-                    .map_or(Duration::ZERO, Instant::elapsed);
+                    .map_or(Duration::ZERO, |s| s.answered.elapsed());
                 (first.saturating_sub(since), step)
             }
             Err(_) => (poll.initial, poll.initial),
         };
         tokio::time::sleep(first).await;
         loop {
-            let status = self.job_status(job_id).await?;
+            let (status, asked) = self.job_status_at(job_id).await?;
             if status.is_complete() {
-                self.record_latency(job_id, started);
+                self.record_latency(job_id, started, asked);
                 return self.job_results(job_id).await;
             }
             if started.elapsed() >= poll.timeout {
@@ -929,16 +956,22 @@ impl KustomerClient {
         Ok(job.match_results(results))
     }
 
-    fn record_latency(&self, job_id: &str, wait_started: Instant) {
+    /// Records a job found complete by the poll the server was `asked` at.
+    fn record_latency(&self, job_id: &str, wait_started: Instant, asked: Instant) {
         if let Ok(mut clock) = self.jobs.lock() {
-            let since = clock.submitted.remove(job_id).unwrap_or(wait_started);
-            let latency = since.elapsed();
+            let submitted = clock.submitted.remove(job_id).unwrap_or(Submitted {
+                asked: wait_started,
+                answered: wait_started,
+            });
+            let latency = submitted.asked.elapsed();
             clock.max = clock.max.max(latency);
             clock.latency.insert(job_id.to_string(), latency);
             if clock.recent.len() == RECENT_JOBS {
                 clock.recent.pop_front();
             }
-            clock.recent.push_back(latency);
+            clock
+                .recent
+                .push_back(asked.saturating_duration_since(submitted.answered));
         }
     }
 

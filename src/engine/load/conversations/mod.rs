@@ -3,11 +3,12 @@
 //! 1. the conversations (bulk create, open, with customer, assignees, tag ids and custom
 //!    attributes);
 //! 2. their files (each stored attachment and inline image uploaded once, `attachment_uploads`);
-//! 3. their messages (bulk): the `source` first, then every comment part, oldest first;
-//! 4. their notes (bulk): note parts, one timeline note of the event parts (or the event parts to
-//!    the archive, `LoadOptions::timeline_notes`), and a truncation note where Intercom's 500-part
-//!    cap hid older parts;
-//! 5. their final state last (bulk update: `done` with `ended*`, or `snoozed` until its time),
+//! 3. at once, since a note needs its conversation and files but never a message:
+//!    - their messages (bulk): the `source` first, then every comment part, oldest first;
+//!    - their notes (bulk): note parts, one timeline note of the event parts (or the event parts
+//!      to the archive, `LoadOptions::timeline_notes`), and a truncation note where Intercom's
+//!      500-part cap hid older parts;
+//! 4. their final state last (bulk update: `done` with `ended*`, or `snoozed` until its time),
 //!    only once every message of the conversation has settled, since a customer message would
 //!    reopen a done conversation.
 //!
@@ -111,7 +112,15 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     };
     let prefetch = async {
         if prefetching {
-            let result = prefetch_uploads(ctx, &files, &prefetched, &progress_tx).await;
+            // Its uploads only fill the budget the pages leave: the pages' bulk jobs and polls
+            // go first, so pages keep pace with the prefetcher instead of trailing it.
+            let result = crate::http::gate::as_filler(prefetch_uploads(
+                ctx,
+                &files,
+                &prefetched,
+                &progress_tx,
+            ))
+            .await;
             progress_tx.send_modify(|p| p.finished = true);
             result
         } else {
@@ -382,8 +391,6 @@ struct Loaded {
     source_state: RecordState,
     parts: Vec<Part>,
     files: Vec<File>,
-    timeline: Option<WorkItem>,
-    truncation: Option<WorkItem>,
     state: Option<WorkItem>,
 }
 
@@ -491,7 +498,44 @@ impl PageLoader<'_> {
         }
         self.upload_files(&mut loaded).await?;
 
-        // 3. messages: sources first, then comment parts (oldest first)
+        // 3. messages and notes at once: a note needs its conversation and files, never a
+        // message, so the two chains of bulk jobs overlap instead of queueing behind each other
+        let (unsettled, (), (), ()) = tokio::try_join!(
+            self.messages(&loaded),
+            self.part_notes(&loaded),
+            self.timeline(&loaded),
+            self.truncation(&loaded, totals),
+        )?;
+
+        // 4. final states, last
+        let mut states = Vec::new();
+        for c in &loaded {
+            if unsettled.contains(&c.id) {
+                continue;
+            }
+            let Some(item) = &c.state else { continue };
+            if item.state != RecordState::Pending {
+                continue;
+            }
+            let events: Vec<&ConversationPart> = c.parts.iter().map(|p| &p.part).collect();
+            let close = map::close_part(&events);
+            let ended_by = self.author_user(close.and_then(|p| p.author.as_ref()))?;
+            if let Some(body) =
+                map::final_state(&c.kustomer_id, &c.conversation, close, ended_by.as_deref())
+            {
+                states.push((c.id.clone(), body));
+            }
+        }
+        let outcomes = self
+            .send_chunks(kinds::STATES, BulkResource::Conversations, true, states)
+            .await?;
+        totals.unsettled += count_unsettled(&outcomes) + unsettled.len() as u64;
+        Ok(())
+    }
+
+    /// The page's messages: every source first, then every comment part (oldest first). Returns
+    /// the conversations with a message still awaiting its bulk answer (their final state waits).
+    async fn messages(&self, loaded: &[Loaded]) -> anyhow::Result<HashSet<String>> {
         let mut unsettled: HashSet<String> = HashSet::new();
         let sources: Vec<(String, Value)> = loaded
             .iter()
@@ -508,7 +552,7 @@ impl PageLoader<'_> {
         }
         let mut owner_of: HashMap<String, String> = HashMap::new();
         let mut messages = Vec::new();
-        for c in &loaded {
+        for c in loaded {
             let mut comments: Vec<&Part> = c
                 .parts
                 .iter()
@@ -533,10 +577,13 @@ impl PageLoader<'_> {
                 unsettled.insert(c.clone());
             }
         }
+        Ok(unsettled)
+    }
 
-        // 4. notes: note parts, timeline notes, truncation notes
+    /// The page's note parts, with the files they carry.
+    async fn part_notes(&self, loaded: &[Loaded]) -> anyhow::Result<()> {
         let mut notes = Vec::new();
-        for c in &loaded {
+        for c in loaded {
             for p in c.parts.iter().filter(|p| {
                 p.state == RecordState::Pending
                     && map::part_role(p.part.part_type.as_deref()) == PartRole::Note
@@ -558,32 +605,6 @@ impl PageLoader<'_> {
         }
         self.send_chunks(kinds::PARTS, BulkResource::Notes, false, notes)
             .await?;
-        self.timeline(&mut loaded).await?;
-        self.truncation(&mut loaded, totals).await?;
-
-        // 5. final states, last
-        let mut states = Vec::new();
-        for c in &loaded {
-            if unsettled.contains(&c.id) {
-                continue;
-            }
-            let Some(item) = &c.state else { continue };
-            if item.state != RecordState::Pending {
-                continue;
-            }
-            let events: Vec<&ConversationPart> = c.parts.iter().map(|p| &p.part).collect();
-            let close = map::close_part(&events);
-            let ended_by = self.author_user(close.and_then(|p| p.author.as_ref()))?;
-            if let Some(body) =
-                map::final_state(&c.kustomer_id, &c.conversation, close, ended_by.as_deref())
-            {
-                states.push((c.id.clone(), body));
-            }
-        }
-        let outcomes = self
-            .send_chunks(kinds::STATES, BulkResource::Conversations, true, states)
-            .await?;
-        totals.unsettled += count_unsettled(&outcomes) + unsettled.len() as u64;
         Ok(())
     }
 
@@ -661,39 +682,31 @@ impl PageLoader<'_> {
         customer: String,
         conversation: Conversation,
     ) -> anyhow::Result<Loaded> {
-        let (parts, files, source_state, timeline, truncation, state) =
-            self.ctx.ledger.read(|r| {
-                let mut parts = Vec::new();
-                for s in r.children("conversation_parts", &id)? {
-                    let record = r.record(kinds::PARTS, &s.source_id)?;
-                    let part: ConversationPart = serde_json::from_str(&s.raw).unwrap_or_default();
-                    parts.push(Part {
-                        state: record.map_or(RecordState::Pending, |w| w.state),
-                        id: s.source_id,
-                        part,
-                    });
-                }
-                let mut files = Vec::new();
-                for s in r.children(ATTACHMENTS, &id)? {
-                    files.push(file_of(&s, r.record(kinds::UPLOADS, &s.source_id)?));
-                }
-                for s in r.children(INLINE_IMAGES, &id)? {
-                    let mut file = file_of(&s, r.record(kinds::INLINE_UPLOADS, &s.source_id)?);
-                    file.inline = true;
-                    files.push(file);
-                }
-                let source_state = r
-                    .record(kinds::SOURCES, &id)?
-                    .map_or(RecordState::Pending, |w| w.state);
-                Ok((
-                    parts,
-                    files,
-                    source_state,
-                    r.record(kinds::TIMELINE_NOTES, &id)?,
-                    r.record(kinds::TRUNCATION_NOTES, &id)?,
-                    r.record(kinds::STATES, &id)?,
-                ))
-            })?;
+        let (parts, files, source_state, state) = self.ctx.ledger.read(|r| {
+            let mut parts = Vec::new();
+            for s in r.children("conversation_parts", &id)? {
+                let record = r.record(kinds::PARTS, &s.source_id)?;
+                let part: ConversationPart = serde_json::from_str(&s.raw).unwrap_or_default();
+                parts.push(Part {
+                    state: record.map_or(RecordState::Pending, |w| w.state),
+                    id: s.source_id,
+                    part,
+                });
+            }
+            let mut files = Vec::new();
+            for s in r.children(ATTACHMENTS, &id)? {
+                files.push(file_of(&s, r.record(kinds::UPLOADS, &s.source_id)?));
+            }
+            for s in r.children(INLINE_IMAGES, &id)? {
+                let mut file = file_of(&s, r.record(kinds::INLINE_UPLOADS, &s.source_id)?);
+                file.inline = true;
+                files.push(file);
+            }
+            let source_state = r
+                .record(kinds::SOURCES, &id)?
+                .map_or(RecordState::Pending, |w| w.state);
+            Ok((parts, files, source_state, r.record(kinds::STATES, &id)?))
+        })?;
         Ok(Loaded {
             id,
             kustomer_id,
@@ -702,8 +715,6 @@ impl PageLoader<'_> {
             source_state,
             parts,
             files,
-            timeline,
-            truncation,
             state,
         })
     }
@@ -1043,7 +1054,7 @@ impl PageLoader<'_> {
 
     /// Event parts: one timeline note per conversation (the parts take its id), or each part to
     /// the archive when timeline notes are off.
-    async fn timeline(&self, loaded: &mut [Loaded]) -> anyhow::Result<()> {
+    async fn timeline(&self, loaded: &[Loaded]) -> anyhow::Result<()> {
         let ledger = &self.ctx.ledger;
         let with_events: Vec<usize> = (0..loaded.len())
             .filter(|&i| {
@@ -1071,10 +1082,13 @@ impl PageLoader<'_> {
         let ids: Vec<String> = with_events.iter().map(|&i| loaded[i].id.clone()).collect();
         ledger.ensure_pending(kinds::TIMELINE_NOTES, ids).await?;
         let mut notes = Vec::new();
+        let mut earlier: HashMap<usize, Option<WorkItem>> = HashMap::new();
         for &i in &with_events {
-            let c = &mut loaded[i];
-            c.timeline = ledger.read(|r| r.record(kinds::TIMELINE_NOTES, &c.id))?;
-            if c.timeline.as_ref().map(|t| t.state) == Some(RecordState::Pending) {
+            let c = &loaded[i];
+            let record = ledger.read(|r| r.record(kinds::TIMELINE_NOTES, &c.id))?;
+            let pending = record.as_ref().map(|t| t.state) == Some(RecordState::Pending);
+            earlier.insert(i, record);
+            if pending {
                 // Every event of the conversation, also those a previous note already carried.
                 let events: Vec<&ConversationPart> = c
                     .parts
@@ -1106,9 +1120,9 @@ impl PageLoader<'_> {
             let note = match outcomes.get(&c.id) {
                 Some(Outcome::Done(id)) => Some(id.clone()),
                 Some(_) => None,
-                None => c
-                    .timeline
-                    .as_ref()
+                None => earlier
+                    .get(&i)
+                    .and_then(Option::as_ref)
                     .filter(|t| t.state == RecordState::Done)
                     .and_then(|t| t.target_id.clone()),
             };
@@ -1124,7 +1138,7 @@ impl PageLoader<'_> {
     }
 
     /// The note on each conversation whose older parts Intercom's API could not return.
-    async fn truncation(&self, loaded: &mut [Loaded], totals: &mut Totals) -> anyhow::Result<()> {
+    async fn truncation(&self, loaded: &[Loaded], totals: &mut Totals) -> anyhow::Result<()> {
         let ledger = &self.ctx.ledger;
         let mut truncated = Vec::new();
         for (i, c) in loaded.iter().enumerate() {
@@ -1145,9 +1159,9 @@ impl PageLoader<'_> {
         ledger.ensure_pending(kinds::TRUNCATION_NOTES, ids).await?;
         let mut notes = Vec::new();
         for (i, missing) in truncated {
-            let c = &mut loaded[i];
-            c.truncation = ledger.read(|r| r.record(kinds::TRUNCATION_NOTES, &c.id))?;
-            if c.truncation.as_ref().map(|t| t.state) == Some(RecordState::Pending) {
+            let c = &loaded[i];
+            let record = ledger.read(|r| r.record(kinds::TRUNCATION_NOTES, &c.id))?;
+            if record.map(|t| t.state) == Some(RecordState::Pending) {
                 notes.push((
                     c.id.clone(),
                     map::truncation_note_body(
