@@ -28,7 +28,8 @@ use crate::ledger::{Ledger, LedgerError, RecordState, StateCounts};
 
 /// How often the snapshot is refreshed (≤ 10 Hz).
 const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(100);
-/// How many extra passes a run makes over records put back to pending while it ran (retries).
+/// How many extra passes a run makes over records put back to pending while it ran (retries) or
+/// left sent without an answer.
 const RETRY_PASSES: usize = 3;
 /// Intercom's budget per 10 s until the server announces it (the lowest tier, 1,000/min).
 const INTERCOM_RATE_GUESS: u32 = 166;
@@ -194,6 +195,8 @@ async fn drive(
 
     for pass in 0..=RETRY_PASSES {
         let ran = run_phases(ctx, phases, pass > 0).await?;
+        // The counters decide the next pass: let the pass's queued writes land first.
+        ctx.ledger.flush().await?;
         if ctx.control.is_cancelled() {
             return Ok(RunOutcome::Cancelled(summarize(ctx, Instant::now())));
         }
@@ -213,7 +216,14 @@ fn has_pending(ctx: &Ctx, phases: &[PhaseId]) -> bool {
     counters
         .by_phase(phase_of_kind)
         .iter()
-        .any(|(p, c)| phases.contains(p) && c.pending > 0)
+        .any(|(p, c)| phases.contains(p) && is_open(c))
+}
+
+/// Whether a phase has records still to load: pending ones, and sent ones whose answer was lost
+/// (a bulk request that timed out), which the phase settles by lookup when it runs again. A run
+/// settles its own doubts rather than leave them to the next run.
+fn is_open(counts: &StateCounts) -> bool {
+    counts.pending > 0 || counts.sent > 0
 }
 
 /// Runs each phase once its dependencies are done. On a retry pass only phases with pending
@@ -223,7 +233,7 @@ async fn run_phases(ctx: &Arc<Ctx>, phases: &[PhaseId], retry_pass: bool) -> any
     let selected: Vec<PhaseId> = phases
         .iter()
         .copied()
-        .filter(|p| !retry_pass || pending.get(p).is_some_and(|c| c.pending > 0))
+        .filter(|p| !retry_pass || pending.get(p).is_some_and(is_open))
         .collect();
     if selected.is_empty() {
         return Ok(0);

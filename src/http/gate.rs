@@ -1,5 +1,6 @@
 //! `RateGate`: one per API, shared by every task that calls it. It paces requests evenly inside
-//! the budget (limit × share per window) so the migration never bursts into 429s, adapts to the
+//! the budget (limit × share per window) so the migration never bursts into 429s, lets callers go
+//! in the order they came (filler work, [`as_filler`], only in the slots left over), adapts to the
 //! `X-RateLimit-*` headers the server announces (limit, remaining, reset), keeps a reserve for the
 //! org's other integrations when the server says they are using it, and after a 429 holds every
 //! caller until the reset — never longer than one window plus jitter, whatever the header says.
