@@ -203,15 +203,15 @@ async fn drive(
         if pass > 0 && ran == 0 {
             break;
         }
-        if pass == 0 && !has_pending(ctx, phases) {
+        if pass == 0 && !has_open(ctx, phases) {
             break;
         }
     }
     Ok(RunOutcome::Completed(summarize(ctx, Instant::now())))
 }
 
-/// Whether any kind of these phases still has records to load (put back by a retry).
-fn has_pending(ctx: &Ctx, phases: &[PhaseId]) -> bool {
+/// Whether any kind of these phases still has records to load (see [`is_open`]).
+fn has_open(ctx: &Ctx, phases: &[PhaseId]) -> bool {
     let counters = ctx.ledger.counters();
     counters
         .by_phase(phase_of_kind)
@@ -226,14 +226,14 @@ fn is_open(counts: &StateCounts) -> bool {
     counts.pending > 0 || counts.sent > 0
 }
 
-/// Runs each phase once its dependencies are done. On a retry pass only phases with pending
+/// Runs each phase once its dependencies are done. On a retry pass only phases with open
 /// records run. Returns how many phases ran.
 async fn run_phases(ctx: &Arc<Ctx>, phases: &[PhaseId], retry_pass: bool) -> anyhow::Result<usize> {
-    let pending: BTreeMap<PhaseId, StateCounts> = ctx.ledger.counters().by_phase(phase_of_kind);
+    let counts: BTreeMap<PhaseId, StateCounts> = ctx.ledger.counters().by_phase(phase_of_kind);
     let selected: Vec<PhaseId> = phases
         .iter()
         .copied()
-        .filter(|p| !retry_pass || pending.get(p).is_some_and(is_open))
+        .filter(|p| !retry_pass || counts.get(p).is_some_and(is_open))
         .collect();
     if selected.is_empty() {
         return Ok(0);

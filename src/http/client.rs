@@ -233,14 +233,8 @@ impl ApiClient {
                 tokio::time::sleep(backoff).await;
             }
             self.inner.gate.acquire().await;
-            let admitted_at = Instant::now();
-            match self.attempt(&req, &url, &summary).await {
-                Attempt::Done(reply) => {
-                    return Ok(Reply {
-                        admitted_at,
-                        ..reply
-                    });
-                }
+            match self.attempt(&req, &url, &summary, Instant::now()).await {
+                Attempt::Done(reply) => return Ok(reply),
                 Attempt::Fail(err) => return Err(err),
                 Attempt::Again(err) => {
                     tracing::debug!(side = %cfg.side, "retrying after: {err}");
@@ -255,7 +249,14 @@ impl ApiClient {
         }))
     }
 
-    async fn attempt(&self, req: &Request, url: &str, summary: &str) -> Attempt {
+    /// One try of `req`, which the gate let go at `admitted_at`.
+    async fn attempt(
+        &self,
+        req: &Request,
+        url: &str,
+        summary: &str,
+        admitted_at: Instant,
+    ) -> Attempt {
         let cfg = &self.inner.config;
         let side = cfg.side;
         let mut builder = self
@@ -343,7 +344,7 @@ impl ApiClient {
                     body,
                     request: summary.to_string(),
                     response: response_text,
-                    admitted_at: Instant::now(),
+                    admitted_at,
                 }),
                 None if req.retry == Retry::Create => Attempt::Fail(ApiError::Ambiguous {
                     side,

@@ -417,14 +417,21 @@ mod tests {
         assert_eq!(s.throttled, 1);
     }
 
-    #[test]
-    fn server_remaining_keeps_a_reserve_for_others() {
+    /// A Kustomer gate (100 per minute, share 0.8: a reserve of 20 for the org) after the server
+    /// answered with `remaining` and a reset `reset_in` seconds from now.
+    fn kustomer_gate_told(remaining: u32, reset_in: i64) -> Arc<RateGate> {
         let gate = RateGate::new(GateConfig::kustomer(100, 0.8));
         gate.observe(RateInfo {
             limit: Some(100),
-            remaining: Some(20),
-            reset_unix: Some(crate::timefmt::now_unix() + 30),
+            remaining: Some(remaining),
+            reset_unix: Some(crate::timefmt::now_unix() + reset_in),
         });
+        gate
+    }
+
+    #[test]
+    fn server_remaining_keeps_a_reserve_for_others() {
+        let gate = kustomer_gate_told(20, 30);
         let mut s = gate.lock();
         let now = Instant::now();
         // 20 left and a reserve of 20 for the org: the migration waits for the next window.
@@ -433,12 +440,7 @@ mod tests {
 
     #[test]
     fn the_reserve_waits_for_the_servers_reset_not_ours() {
-        let gate = RateGate::new(GateConfig::kustomer(100, 0.8));
-        gate.observe(RateInfo {
-            limit: Some(100),
-            remaining: Some(20),
-            reset_unix: Some(crate::timefmt::now_unix() + 2),
-        });
+        let gate = kustomer_gate_told(20, 2);
         let mut s = gate.lock();
         let wait = gate
             .admit(&mut s, Instant::now(), false, &mut None)
@@ -448,15 +450,10 @@ mod tests {
 
     #[test]
     fn a_count_from_a_window_that_has_reset_does_not_hold_the_gate() {
-        let gate = RateGate::new(GateConfig::kustomer(100, 0.8));
         // An answer whose window had already reset by our clock (late, or a skewed clock): with
         // nothing in flight to bring a fresher count, honouring it would idle the gate until our
         // own window ends, most of a minute.
-        gate.observe(RateInfo {
-            limit: Some(100),
-            remaining: Some(5),
-            reset_unix: Some(crate::timefmt::now_unix() - 1),
-        });
+        let gate = kustomer_gate_told(5, -1);
         let mut s = gate.lock();
         assert_eq!(gate.admit(&mut s, Instant::now(), false, &mut None), None);
     }

@@ -1082,13 +1082,17 @@ impl PageLoader<'_> {
         let ids: Vec<String> = with_events.iter().map(|&i| loaded[i].id.clone()).collect();
         ledger.ensure_pending(kinds::TIMELINE_NOTES, ids).await?;
         let mut notes = Vec::new();
-        let mut earlier: HashMap<usize, Option<WorkItem>> = HashMap::new();
+        // The note an earlier run already made for a conversation, whose id its events take.
+        let mut made_earlier: HashMap<usize, String> = HashMap::new();
         for &i in &with_events {
             let c = &loaded[i];
-            let record = ledger.read(|r| r.record(kinds::TIMELINE_NOTES, &c.id))?;
-            let pending = record.as_ref().map(|t| t.state) == Some(RecordState::Pending);
-            earlier.insert(i, record);
-            if pending {
+            let Some(record) = ledger.read(|r| r.record(kinds::TIMELINE_NOTES, &c.id))? else {
+                continue;
+            };
+            if let (RecordState::Done, Some(id)) = (record.state, &record.target_id) {
+                made_earlier.insert(i, id.clone());
+            }
+            if record.state == RecordState::Pending {
                 // Every event of the conversation, also those a previous note already carried.
                 let events: Vec<&ConversationPart> = c
                     .parts
@@ -1120,11 +1124,7 @@ impl PageLoader<'_> {
             let note = match outcomes.get(&c.id) {
                 Some(Outcome::Done(id)) => Some(id.clone()),
                 Some(_) => None,
-                None => earlier
-                    .get(&i)
-                    .and_then(Option::as_ref)
-                    .filter(|t| t.state == RecordState::Done)
-                    .and_then(|t| t.target_id.clone()),
+                None => made_earlier.get(&i).cloned(),
             };
             let Some(note) = note else { continue };
             for p in c.parts.iter().filter(|p| {
