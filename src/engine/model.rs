@@ -475,6 +475,10 @@ pub struct TypeVerification {
     /// Counted in Kustomer through list or externalId routes; None when not countable there.
     pub target: Option<u64>,
     pub agrees: bool,
+    /// Records Intercom could not return whole (a retrieval or sub-list failed after the
+    /// retries): until a later run reads them, the type cannot agree.
+    #[serde(default)]
+    pub incomplete: u64,
 }
 
 /// The end of a run.
