@@ -327,3 +327,33 @@ async fn failed_records_are_retried_headlessly_by_type() {
     assert_eq!(retries, 3);
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_ledger_adopts_what_an_earlier_migration_created_instead_of_creating_it_again() {
+    let (sims, home) = migrated("faults-adopt").await;
+    let before = kustomer_counts(&sims).await;
+    // The whole state directory is lost: no ledger, no report, no files to tell.
+    std::fs::remove_dir_all(state_dir(&home)).unwrap();
+    let out = i2k(&sims, &home, &RUN).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let log =
+        std::fs::read_to_string(state_dir(&home).join("logs").join("i2k.log")).unwrap_or_default();
+    assert!(
+        log.contains("At risk") && log.contains("data_events"),
+        "the kinds without a lookup are named before the run"
+    );
+    let after = kustomer_counts(&sims).await;
+    let truth = common::truth(&sims.kustomer.url).await;
+    assert_eq!(truth["duplicates"], json!({}), "{truth:#}");
+    // Everything with an externalId route was adopted, not created again. Uploads and tracking
+    // events carry no externalId and Kustomer cannot look them up: the new run sends them again,
+    // as the warning before it said; nothing else differs.
+    for (kind, n) in before.as_object().unwrap() {
+        if kind == "attachments" || kind == "tracking_events" {
+            assert!(after[kind].as_u64() > n.as_u64(), "{kind}");
+            continue;
+        }
+        assert_eq!(&after[kind], n, "{kind}: {after:#}");
+    }
+    let _ = std::fs::remove_dir_all(&home);
+}

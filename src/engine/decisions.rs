@@ -480,20 +480,30 @@ pub fn source_attribute(kind: &str, raw: &str) -> Option<(SourceAttribute, bool)
     ))
 }
 
-/// Names of every property Kustomer already has for a metadata resource.
-async fn existing_property_names(ctx: &Ctx, resource: &str) -> anyhow::Result<Vec<String>> {
+/// Every property Kustomer already has for a metadata resource: its name, its display name, and
+/// whether it is a custom one (`properties`, not `standardProperties`).
+async fn existing_properties(
+    ctx: &Ctx,
+    resource: &str,
+) -> anyhow::Result<Vec<(String, Option<String>, bool)>> {
     let body = ctx.kustomer.get_metadata(resource).await?;
     let attributes = body
         .pointer("/data/attributes")
         .or_else(|| body.get("data"))
         .unwrap_or(&body);
-    let mut names = Vec::new();
+    let mut out = Vec::new();
     for section in ["properties", "standardProperties"] {
         if let Some(map) = attributes.get(section).and_then(Value::as_object) {
-            names.extend(map.keys().cloned());
+            for (name, spec) in map {
+                let display = spec
+                    .get("displayName")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                out.push((name.clone(), display, section == "properties"));
+            }
         }
     }
-    Ok(names)
+    Ok(out)
 }
 
 // ---- prepare and defaults ---------------------------------------------------------------------
@@ -601,7 +611,38 @@ async fn propose_fields(ctx: &Ctx) -> anyhow::Result<()> {
         SourceModel::Company,
         SourceModel::Conversation,
     ] {
-        let mut names = existing_property_names(ctx, model.kustomer_resource()).await?;
+        let properties = existing_properties(ctx, model.kustomer_resource()).await?;
+        // A new ledger beside an org that already holds this migration's attributes (its state
+        // directory was lost): a custom property named as i2k would name one of this
+        // workspace's attributes and showing its label is the earlier migration's own, and is
+        // reused rather than numbered around, so records land in the same attributes.
+        let ours: Vec<String> = if ledger.is_fresh() {
+            let mut fresh = NameAllocator::new();
+            attributes
+                .iter()
+                .filter(|a| a.model == model)
+                .filter_map(|a| {
+                    let proposed = attributes::propose(a, &mut fresh).proposed?;
+                    let label =
+                        crate::mapping::names::display_name(a.label.as_deref().unwrap_or(&a.name));
+                    properties
+                        .iter()
+                        .any(|(name, display, custom)| {
+                            *custom
+                                && name.eq_ignore_ascii_case(&proposed)
+                                && display.as_deref() == Some(label.as_str())
+                        })
+                        .then_some(proposed)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut names: Vec<String> = properties
+            .into_iter()
+            .map(|(name, _, _)| name)
+            .filter(|n| !ours.iter().any(|o| o.eq_ignore_ascii_case(n)))
+            .collect();
         // Names decided earlier (possibly already created by this migration) stay theirs.
         names.retain(|n| {
             !existing.values().any(|m| {

@@ -81,6 +81,16 @@ async fn run(
     let started = Instant::now();
     bind_identity(&ctx).await?;
     let run_id = ctx.ledger.start_run(ctx.config.run_kind()).await?;
+    if ctx.ledger.is_fresh() {
+        ctx.log(
+            LogLevel::Warn,
+            format!(
+                "a new ledger: before creating each kind, i2k looks {} of its records up in Kustomer by externalId and adopts what already exists. At risk if this org already received this migration from a state directory since lost: {} (Kustomer cannot look them up, so they would be sent again)",
+                crate::engine::write::ADOPTION_SAMPLE,
+                crate::engine::write::NOT_LOOKED_UP.join(", ")
+            ),
+        );
+    }
     if let Some(filter) = &ctx.config.options.retry_failed {
         let n = retry_matching(&ctx.ledger, filter).await?;
         ctx.log(

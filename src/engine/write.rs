@@ -32,11 +32,70 @@ use crate::http::{ApiError, Secret};
 use crate::kustomer::KustomerError;
 use crate::kustomer::bulk::BulkResource;
 use crate::kustomer::endpoints;
-use crate::ledger::{Ledger, LedgerError, RecordState, WorkItem};
+use crate::ledger::{Adoption, Ledger, LedgerError, RecordState, WorkItem};
 use crate::rng::Rng;
 
 /// How many times a single create is sent again after a lookup proved it absent.
 const MAX_RESENDS: u32 = 3;
+/// How many records of each kind a fresh ledger looks up in Kustomer before it creates that kind
+/// directly (see [`Ledger::is_fresh`]).
+pub const ADOPTION_SAMPLE: u32 = 5;
+/// Lookups in flight at once when a kind is loaded lookup-first.
+const ADOPTION_CONCURRENCY: usize = 8;
+
+/// The kinds Kustomer offers no way to find again by externalId: on a fresh ledger they cannot
+/// be checked for an earlier copy, so a state directory lost with every file would send them a
+/// second time. The run names them before it starts.
+pub const NOT_LOOKED_UP: [&str; 3] = ["data_events", "attachment_uploads", "inline_image_uploads"];
+
+/// The second line of defence against a lost id map, for one record of a fresh ledger: while
+/// its kind is being sampled or is loaded lookup-first, it is looked up by externalId before it
+/// is created. Returns its Kustomer id when it already exists (adopted, never created again).
+async fn adopt_one<L, LF>(
+    ledger: &Ledger,
+    kind: &str,
+    lookup: &L,
+) -> Result<Option<String>, KustomerError>
+where
+    L: Fn() -> LF,
+    LF: Future<Output = Result<Option<String>, KustomerError>>,
+{
+    match ledger.adoption(kind) {
+        Adoption::Create => Ok(None),
+        Adoption::LookupFirst => lookup().await,
+        Adoption::Sampling { probed } => match lookup().await {
+            Ok(Some(target)) => {
+                adopting(ledger, kind);
+                Ok(Some(target))
+            }
+            Ok(None) => {
+                // Another task may have decided meanwhile: only a still-sampling kind counts on.
+                if let Adoption::Sampling { .. } = ledger.adoption(kind) {
+                    let next = if probed + 1 >= ADOPTION_SAMPLE {
+                        Adoption::Create
+                    } else {
+                        Adoption::Sampling { probed: probed + 1 }
+                    };
+                    ledger.set_adoption(kind, next);
+                }
+                Ok(None)
+            }
+            // Undecided: the next record of the kind is sampled instead.
+            Err(_) => Ok(None),
+        },
+    }
+}
+
+fn adopting(ledger: &Ledger, kind: &str) {
+    if ledger.adoption(kind) != Adoption::LookupFirst {
+        ledger.set_adoption(kind, Adoption::LookupFirst);
+        let message = format!(
+            "{kind}: this ledger is new, yet Kustomer already holds records of this migration (found by externalId); every {kind} record is looked up first and adopted where it exists, never created twice"
+        );
+        tracing::warn!("{message}");
+        let _ = ledger.log_event("warn", &message);
+    }
+}
 
 /// The bulk route a batch goes to, so a failed item's ledger entry can say what was sent for it
 /// and what the job answered, with the API tokens scrubbed out.
@@ -188,6 +247,16 @@ where
             Err(e) => return fail(ledger, kind, id, &e),
         }
     }
+    if item.state == RecordState::Pending && ledger.is_fresh() {
+        match adopt_one(ledger, kind, &lookup).await {
+            Ok(Some(target)) => {
+                ledger.mark_done(kind, id, &target)?;
+                return Ok(Outcome::Done(target));
+            }
+            Ok(None) => {}
+            Err(e) => return fail(ledger, kind, id, &e),
+        }
+    }
     let mut resends = 0;
     loop {
         ledger.mark_sent(kind, vec![id.to_string()], None).await?;
@@ -247,6 +316,11 @@ where
     LF: Future<Output = Result<Option<String>, KustomerError>>,
 {
     let mut outcomes = HashMap::new();
+    let items = if ledger.is_fresh() {
+        adopt_bulk(ledger, kind, items, &lookup, &mut outcomes).await?
+    } else {
+        items
+    };
     if items.is_empty() {
         return Ok(outcomes);
     }
@@ -337,6 +411,51 @@ where
         outcomes.insert(id, outcome);
     }
     Ok(outcomes)
+}
+
+/// [`adopt_one`] for a bulk batch of a fresh ledger: the items found in Kustomer are adopted
+/// (done, with their outcome in `outcomes`), those whose lookup failed are failed with its reason
+/// while the kind is loaded lookup-first; the rest are returned to be created. Each item is
+/// looked up at most once, by its own externalId: an answer "not found" settles it.
+async fn adopt_bulk<L, LF>(
+    ledger: &Ledger,
+    kind: &str,
+    items: Vec<(String, Value)>,
+    lookup: &L,
+    outcomes: &mut HashMap<String, Outcome>,
+) -> Result<Vec<(String, Value)>, LedgerError>
+where
+    L: Fn(String) -> LF,
+    LF: Future<Output = Result<Option<String>, KustomerError>>,
+{
+    use futures_util::StreamExt as _;
+    if ledger.adoption(kind) == Adoption::Create || items.is_empty() {
+        return Ok(items);
+    }
+    let found: Vec<(String, Value, Result<Option<String>, KustomerError>)> =
+        futures_util::stream::iter(items.into_iter().map(|(id, body)| async move {
+            let one = || lookup(id.clone());
+            let found = adopt_one(ledger, kind, &one).await;
+            (id, body, found)
+        }))
+        .buffered(ADOPTION_CONCURRENCY)
+        .collect()
+        .await;
+    let mut rest = Vec::new();
+    for (id, body, result) in found {
+        match result {
+            Ok(Some(target)) => {
+                ledger.mark_done(kind, &id, &target)?;
+                outcomes.insert(id, Outcome::Done(target));
+            }
+            Ok(None) => rest.push((id, body)),
+            Err(e) => {
+                let o = fail(ledger, kind, &id, &e)?;
+                outcomes.insert(id, o);
+            }
+        }
+    }
+    Ok(rest)
 }
 
 /// Settles `sent` items of `kind` left by a lost answer or a crash: a known job is read again;

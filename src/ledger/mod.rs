@@ -187,6 +187,17 @@ impl SourceRecord {
     }
 }
 
+/// Whether a kind of a fresh ledger is created directly or looked up first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adoption {
+    /// Records of the kind are still being looked up before they are created (`probed` so far).
+    Sampling { probed: u32 },
+    /// The sample found none in Kustomer: create directly.
+    Create,
+    /// The sample found some: every record is looked up first and adopted when it exists.
+    LookupFirst,
+}
+
 /// One target record and what the load needs to act on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkItem {
@@ -411,6 +422,10 @@ struct LedgerInner {
     shared: Arc<WriterShared>,
     readers: Mutex<Vec<LedgerReader>>,
     writer: Option<JoinHandle<()>>,
+    /// Nothing was ever sent from this ledger when it was opened (see [`Ledger::is_fresh`]).
+    fresh: bool,
+    /// Per kind, what the fresh ledger's sample lookups found (see [`Adoption`]).
+    adoption: Mutex<HashMap<String, Adoption>>,
     // Declared last so it is released after the writer has closed the database.
     _lock: StateDirLock,
 }
@@ -468,6 +483,10 @@ impl Ledger {
             lock::restrict_if_present(&sidecar(&db_path, suffix))?;
         }
         let shared = Arc::new(WriterShared::seed(&conn)?);
+        let fresh = lock_ignoring_poison(&shared.counters)
+            .targets
+            .values()
+            .all(|c| c.total() == c.pending);
         let (tx, rx) = mpsc::unbounded_channel();
         let writer_shared = Arc::clone(&shared);
         let writer = std::thread::Builder::new()
@@ -485,6 +504,8 @@ impl Ledger {
                 shared,
                 readers: Mutex::new(Vec::new()),
                 writer: Some(writer),
+                fresh,
+                adoption: Mutex::new(HashMap::new()),
                 _lock: dir_lock,
             }),
         })
@@ -775,6 +796,28 @@ impl Ledger {
             request: request.to_string(),
             response: response.to_string(),
         })
+    }
+
+    // ---- adoption (the second line of defence) ---------------------------------------------
+
+    /// Whether nothing had ever been sent from this ledger when it was opened: a new migration,
+    /// or a state directory that lost its ledger with every other file. Before such a ledger
+    /// creates records of a kind, the write path looks a sample of them up by externalId; if
+    /// any exists in Kustomer, the kind is loaded lookup-first, adopting what exists.
+    pub fn is_fresh(&self) -> bool {
+        self.inner.fresh
+    }
+
+    /// What the sample lookups decided for `kind` so far.
+    pub fn adoption(&self, kind: &str) -> Adoption {
+        lock_ignoring_poison(&self.inner.adoption)
+            .get(kind)
+            .copied()
+            .unwrap_or(Adoption::Sampling { probed: 0 })
+    }
+
+    pub fn set_adoption(&self, kind: &str, adoption: Adoption) {
+        lock_ignoring_poison(&self.inner.adoption).insert(kind.to_string(), adoption);
     }
 
     // ---- identity -------------------------------------------------------------------------

@@ -248,13 +248,20 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
         let body = body.clone();
         async move { kustomer.create_kb_article(body).await.map(|r| r.id) }
     };
+    // Found by lookup although this ledger never sent it: the article existed before (a fresh
+    // ledger adopting an earlier migration's records), and so may its versions.
+    let found_existing = std::sync::atomic::AtomicBool::new(false);
     let lookup = || async {
-        Ok(kustomer
+        let found = kustomer
             .list_kb_articles()
             .await?
             .into_iter()
             .find(|a| a.external_id() == Some(id.as_str()))
-            .map(|a| a.id))
+            .map(|a| a.id);
+        if found.is_some() && item.state == RecordState::Pending {
+            found_existing.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(found)
     };
     let article_id = match write::create_one(ledger, item, send, lookup).await? {
         Outcome::Done(t) => t,
@@ -268,6 +275,9 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
     // fills the draft the article create opened, each later one is a new version.
     let versions = article_versions(ledger, &id)?;
     let n = versions.len();
+    if found_existing.load(std::sync::atomic::Ordering::Relaxed) {
+        return adopt_versions(ctx, &id, &article_id, &head).await;
+    }
     if n == 0 {
         if !was_done {
             let published = head.published.then(|| head.updated_at.unwrap_or(0));
@@ -405,6 +415,64 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
             async move { landed_version(kustomer, &article, &lang, &body, &known).await }
         };
         write::create_one(ledger, &titem, send, lookup).await?;
+    }
+    Ok(())
+}
+
+/// The versions and translations of an article that already existed in Kustomer when a fresh
+/// ledger adopted it. Kustomer lists no article versions: one that is the language's current
+/// content is found (done); any other may or may not be there, and sending it again could
+/// duplicate the history, so it is marked `unknown` with the reason, never sent.
+async fn adopt_versions(
+    ctx: &Arc<Ctx>,
+    id: &str,
+    article_id: &str,
+    head: &ArticleHead,
+) -> anyhow::Result<()> {
+    const WHY: &str = "the article already existed in Kustomer (adopted by externalId from an earlier migration of these records) and Kustomer lists no article versions, so whether this one is there cannot be checked; it was not sent again";
+    let ledger = &ctx.ledger;
+    let known = recorded_versions(ledger, id)?;
+    for kind in [ARTICLE_VERSIONS, ARTICLE_TRANSLATIONS] {
+        for child in ledger.read(|r| r.children(kind, id))? {
+            let Some(w) = ledger.read(|r| r.record(kind, &child.source_id))? else {
+                continue;
+            };
+            if !OPEN.contains(&w.state) {
+                continue;
+            }
+            let current = match kind {
+                ARTICLE_TRANSLATIONS => kb::translation(&child.raw).ok().map(|(lang, mut body)| {
+                    // As `load_article` sent it: a draft article's translations are drafts too.
+                    if !head.published
+                        && let Some(obj) = body.as_object_mut()
+                    {
+                        obj.remove("publishedAt");
+                    }
+                    (lang, body)
+                }),
+                _ => Some((
+                    head.lang.clone(),
+                    kb::version_body(
+                        &head.title,
+                        &head.html,
+                        head.published.then(|| head.updated_at.unwrap_or(0)),
+                    ),
+                )),
+            };
+            let found = match current {
+                Some((lang, body)) => {
+                    landed_version(&ctx.kustomer, article_id, &lang, &body, &known)
+                        .await
+                        .ok()
+                        .flatten()
+                }
+                None => None,
+            };
+            match found {
+                Some(version) => ledger.mark_done(kind, &child.source_id, &version)?,
+                None => ledger.mark_unknown(kind, &child.source_id, WHY, "", "")?,
+            }
+        }
     }
     Ok(())
 }
