@@ -244,13 +244,16 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
     }
     let body = kb::article_body(&head, &id, &categories);
     let was_done = item.state == RecordState::Done;
+    // Found by lookup before this ledger ever sent it: the article existed before (a fresh
+    // ledger adopting an earlier migration's records), and so may its versions. A lookup after
+    // this run's own create (a lost answer) finds what this run made.
+    let sent_now = std::sync::atomic::AtomicBool::new(false);
+    let found_existing = std::sync::atomic::AtomicBool::new(false);
     let send = || {
         let body = body.clone();
+        sent_now.store(true, std::sync::atomic::Ordering::Relaxed);
         async move { kustomer.create_kb_article(body).await.map(|r| r.id) }
     };
-    // Found by lookup although this ledger never sent it: the article existed before (a fresh
-    // ledger adopting an earlier migration's records), and so may its versions.
-    let found_existing = std::sync::atomic::AtomicBool::new(false);
     let lookup = || async {
         let found = kustomer
             .list_kb_articles()
@@ -258,7 +261,10 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
             .into_iter()
             .find(|a| a.external_id() == Some(id.as_str()))
             .map(|a| a.id);
-        if found.is_some() && item.state == RecordState::Pending {
+        if found.is_some()
+            && item.state == RecordState::Pending
+            && !sent_now.load(std::sync::atomic::Ordering::Relaxed)
+        {
             found_existing.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(found)
