@@ -9,6 +9,7 @@
 //! counters are kept per kind and state, and `CounterSnapshot::by_phase` folds them with the
 //! engine's own kind → `PhaseId` table.
 
+pub mod backup;
 mod lock;
 mod read;
 mod schema;
@@ -400,6 +401,46 @@ impl Ledger {
     pub fn open(dir: &Path) -> Result<Ledger, LedgerError> {
         lock::create_private_dir(dir)?;
         let dir_lock = StateDirLock::acquire(dir)?;
+        Ledger::open_locked(dir, dir_lock, |_| Ok(())).map(|(ledger, ())| ledger)
+    }
+
+    /// Opens a fresh ledger in the locked state directory and fills it from `backup` before its
+    /// writer starts (so its counters count the restored rows): every table the backup holds,
+    /// column by column where both have the column, except the backup's schema version; then the
+    /// extraction cursors are cleared, so the next run re-extracts every listing. The caller has
+    /// moved any previous ledger aside ([`backup::move_ledger_aside`]); a ledger still in place is refused.
+    /// This is the restore's way in: it skips the checks `Ledger::open` makes of what the state
+    /// directory already holds.
+    pub fn open_for_restore(
+        dir_lock: StateDirLock,
+        backup: &Path,
+    ) -> Result<(Ledger, backup::Restored), LedgerError> {
+        let db_path = dir_lock.dir().join(DB_FILE);
+        if std::fs::metadata(&db_path).is_ok_and(|m| m.len() > 0) {
+            return Err(LedgerError::Io {
+                path: db_path,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "a ledger is still in place; move it aside before restoring",
+                ),
+            });
+        }
+        let backup = std::path::absolute(backup).map_err(|source| LedgerError::Io {
+            path: backup.to_path_buf(),
+            source,
+        })?;
+        let dir = dir_lock.dir().to_path_buf();
+        Ledger::open_locked(&dir, dir_lock, |conn| backup::copy_from_backup(conn, &backup))
+    }
+
+    /// The common part of both ways in: with the directory locked, opens or creates the database,
+    /// migrates the schema, lets `prepare` fill it before anything else sees it, then seeds the
+    /// counters and starts the writer.
+    fn open_locked<T>(
+        dir: &Path,
+        dir_lock: StateDirLock,
+        prepare: impl FnOnce(&rusqlite::Connection) -> Result<T, LedgerError>,
+    ) -> Result<(Ledger, T), LedgerError> {
         let db_path = dir.join(DB_FILE);
         // Created before SQLite opens it, so it is never readable by others, not even briefly.
         drop(lock::create_private_file(&db_path)?);
@@ -410,6 +451,7 @@ impl Ledger {
         for suffix in ["", "-wal", "-shm"] {
             lock::restrict_if_present(&sidecar(&db_path, suffix))?;
         }
+        let prepared = prepare(&conn)?;
         let shared = Arc::new(WriterShared::seed(&conn)?);
         let (tx, rx) = mpsc::unbounded_channel();
         let writer_shared = Arc::clone(&shared);
@@ -420,7 +462,7 @@ impl Ledger {
                 path: db_path.clone(),
                 source,
             })?;
-        Ok(Ledger {
+        let ledger = Ledger {
             inner: Arc::new(LedgerInner {
                 dir: dir.to_path_buf(),
                 db_path,
@@ -430,7 +472,8 @@ impl Ledger {
                 writer: Some(writer),
                 _lock: dir_lock,
             }),
-        })
+        };
+        Ok((ledger, prepared))
     }
 
     pub fn dir(&self) -> &Path {
