@@ -124,7 +124,11 @@ async fn migrated_ledger(state: &Path) -> IdMap {
     let map = id_map(ledger.db_path());
     assert_eq!(map.len(), 6);
     let path = ledger.backup_id_map("Customers").unwrap();
-    assert!(path.starts_with(state.join(BACKUP_DIR)), "{}", path.display());
+    assert!(
+        path.starts_with(state.join(BACKUP_DIR)),
+        "{}",
+        path.display()
+    );
     map
 }
 
@@ -160,7 +164,9 @@ fn damaged(state: &Path) -> Vec<PathBuf> {
         .map(|e| e.unwrap().path())
         .filter(|p| {
             let name = p.file_name().unwrap().to_str().unwrap();
-            name.starts_with("ledger.db.damaged-") && !name.ends_with("-wal") && !name.ends_with("-shm")
+            name.starts_with("ledger.db.damaged-")
+                && !name.ends_with("-wal")
+                && !name.ends_with("-shm")
         })
         .collect();
     found.sort();
@@ -198,14 +204,21 @@ async fn a_backup_holds_every_table_but_source_and_is_private() {
     assert_eq!(backups.len(), 1);
     let file = &backups[0];
     let name = file.file_name().unwrap().to_str().unwrap();
-    assert!(name.starts_with("ledger-") && name.ends_with("-customers.db"), "{name}");
+    assert!(
+        name.starts_with("ledger-") && name.ends_with("-customers.db"),
+        "{name}"
+    );
     assert_eq!(mode(file), 0o600);
     assert_eq!(mode(&state.join(BACKUP_DIR)), 0o700);
     let mut ledger_tables = tables(&state.join(DB_FILE));
     ledger_tables.retain(|t| t != "source");
     assert_eq!(tables(file), ledger_tables);
     assert_eq!(id_map(file), expected);
-    assert_eq!(count(file, "cursors"), 1, "the backup keeps the cursors as they were");
+    assert_eq!(
+        count(file, "cursors"),
+        1,
+        "the backup keeps the cursors as they were"
+    );
     let _ = std::fs::remove_dir_all(state.parent().unwrap());
 }
 
@@ -262,7 +275,10 @@ async fn a_backup_from_before_a_column_was_added_still_restores() {
     let out = restore(&state, &["--yes", "--from", file.to_str().unwrap()]);
 
     assert_restored(&state, &expected, &out);
-    assert!(damaged(&state).is_empty(), "there was no ledger to move aside");
+    assert!(
+        damaged(&state).is_empty(),
+        "there was no ledger to move aside"
+    );
     let _ = std::fs::remove_dir_all(state.parent().unwrap());
 }
 
@@ -303,7 +319,13 @@ async fn backups_beyond_the_newest_few_are_deleted() {
     }
     let kept = backup::list_backups(&state).unwrap();
     assert_eq!(kept.len(), KEEP_BACKUPS);
-    assert!(kept.last().unwrap().to_str().unwrap().ends_with("-round-6.db"));
+    assert!(
+        kept.last()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .ends_with("-round-6.db")
+    );
     assert_eq!(
         ledger
             .backup_id_map_unless_recent("soon after", Duration::from_secs(60))
@@ -354,8 +376,15 @@ async fn a_run_backs_up_its_id_map_and_a_restored_ledger_resumes_without_duplica
     let newest = backups.last().unwrap();
     assert!(newest.to_str().unwrap().ends_with("-run-end.db"));
     let ledger_map = id_map(&state.join(DB_FILE));
-    assert!(ledger_map.len() > 100, "a tiny workspace loads hundreds of records");
-    assert_eq!(id_map(newest), ledger_map, "the run's end backup is its id map");
+    assert!(
+        ledger_map.len() > 100,
+        "a tiny workspace loads hundreds of records"
+    );
+    assert_eq!(
+        id_map(newest),
+        ledger_map,
+        "the run's end backup is its id map"
+    );
     let created = common::truth(&sims.kustomer.url).await["counts"].clone();
 
     std::fs::File::create(state.join(DB_FILE)).unwrap();
@@ -371,5 +400,40 @@ async fn a_run_backs_up_its_id_map_and_a_restored_ledger_resumes_without_duplica
         "the resumed run created nothing twice"
     );
     assert!(count(&state.join(DB_FILE), "source") > 0, "re-extracted");
+    let _ = std::fs::remove_dir_all(state.parent().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backups_taken_while_the_writer_commits_see_whole_commits() {
+    const PER_COMMIT: usize = 50;
+    let state = temp_state("backup-concurrent");
+    let ledger = Ledger::open(&state).unwrap();
+    let writer = {
+        let ledger = ledger.clone();
+        tokio::spawn(async move {
+            for round in 0..40 {
+                let ids = (0..PER_COMMIT).map(|i| format!("r{round}-{i}")).collect();
+                ledger.ensure_pending("customers", ids).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let mut seen = Vec::new();
+    while !writer.is_finished() {
+        let ledger = ledger.clone();
+        let file = tokio::task::spawn_blocking(move || ledger.backup_id_map("busy"))
+            .await
+            .unwrap()
+            .unwrap();
+        seen.push(id_map(&file).len());
+    }
+    writer.await.unwrap();
+    assert!(
+        seen.len() > 1,
+        "backups interleaved with the writes: {seen:?}"
+    );
+    for n in &seen {
+        assert_eq!(n % PER_COMMIT, 0, "a backup saw part of a commit: {seen:?}");
+    }
     let _ = std::fs::remove_dir_all(state.parent().unwrap());
 }

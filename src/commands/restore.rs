@@ -56,7 +56,9 @@ fn restore(state_dir: &Path, args: RestoreArgs, interactive: bool) -> anyhow::Re
     print!("{}", describe_backup(&info));
     if !args.yes {
         if !interactive {
-            anyhow::bail!("not restoring without confirmation: pass --yes when stdin is not a terminal");
+            anyhow::bail!(
+                "not restoring without confirmation: pass --yes when stdin is not a terminal"
+            );
         }
         if !confirm("Move the current ledger aside and restore this backup? [y/N] ")? {
             println!("nothing changed");
@@ -80,16 +82,17 @@ fn restore(state_dir: &Path, args: RestoreArgs, interactive: bool) -> anyhow::Re
             list(&moved)
         );
     }
-    let restored_targets = ledger
-        .counters()
-        .targets
-        .values()
-        .fold(StateCounts::default(), |mut all, counts| {
-            for state in RecordState::ALL {
-                all.add(state, counts.get(state) as i64);
-            }
-            all
-        });
+    let restored_targets =
+        ledger
+            .counters()
+            .targets
+            .values()
+            .fold(StateCounts::default(), |mut all, counts| {
+                for state in RecordState::ALL {
+                    all.add(state, counts.get(state) as i64);
+                }
+                all
+            });
     let _ = writeln!(
         out,
         "restored into {}: {} of the id map ({})",
@@ -100,7 +103,7 @@ fn restore(state_dir: &Path, args: RestoreArgs, interactive: bool) -> anyhow::Re
     let tables: Vec<String> = restored
         .tables
         .iter()
-        .filter(|(table, _)| table.as_str() != "target")
+        .filter(|(table, _)| !matches!(table.as_str(), "target" | "cursors"))
         .map(|(table, n)| format!("{table} {}", fmt_count(*n)))
         .collect();
     let _ = writeln!(out, "  other tables: {}", tables.join(", "));
@@ -141,7 +144,11 @@ fn describe_backup(info: &BackupInfo) -> String {
 }
 
 fn rows(n: u64) -> String {
-    format!("{} target {}", fmt_count(n), if n == 1 { "row" } else { "rows" })
+    format!(
+        "{} target {}",
+        fmt_count(n),
+        if n == 1 { "row" } else { "rows" }
+    )
 }
 
 /// `1,200 done, 30 skipped`: the states that have rows.

@@ -275,7 +275,9 @@ fn copy_tables(conn: &Connection, backup: &Path) -> Result<Restored, LedgerError
     } else {
         None
     };
-    let found = version.and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0);
+    let found = version
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(0);
     if found > SCHEMA_VERSION {
         return Err(LedgerError::SchemaTooNew {
             path: backup.to_path_buf(),
@@ -546,7 +548,12 @@ mod tests {
     fn pruning_keeps_the_newest_backups_and_clears_interrupted_ones() {
         let dir = temp_dir("prune");
         let names: Vec<String> = (0..8)
-            .map(|i| format!("ledger-{}-phase-{i}.db", stamp(1_765_000_000_000 + i * 1000)))
+            .map(|i| {
+                format!(
+                    "ledger-{}-phase-{i}.db",
+                    stamp(1_765_000_000_000 + i * 1000)
+                )
+            })
             .collect();
         // Created out of order: age comes from the name, not from when the file was made.
         for name in names.iter().rev() {
@@ -577,7 +584,10 @@ mod tests {
         assert_eq!(name, "ledger-20251206T054640.123Z-users-teams.db");
         assert_eq!(stamp_of(Path::new(&name)), Some(ms));
         assert_eq!(stamp_of(Path::new("ledger.db")), None);
-        assert_eq!(stamp_of(Path::new(".ledger-20251206T054640.123Z-x.db.tmp")), None);
+        assert_eq!(
+            stamp_of(Path::new(".ledger-20251206T054640.123Z-x.db.tmp")),
+            None
+        );
         assert_eq!(slug(" ?? "), "backup");
     }
 }

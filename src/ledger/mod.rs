@@ -430,7 +430,9 @@ impl Ledger {
             source,
         })?;
         let dir = dir_lock.dir().to_path_buf();
-        Ledger::open_locked(&dir, dir_lock, |conn| backup::copy_from_backup(conn, &backup))
+        Ledger::open_locked(&dir, dir_lock, |conn| {
+            backup::copy_from_backup(conn, &backup)
+        })
     }
 
     /// The common part of both ways in: with the directory locked, opens or creates the database,
