@@ -5,11 +5,11 @@
 //! not hold while the id map keeps anything already created from being created again.
 //!
 //! How a backup is taken: a connection of its own opens a new file, `ATTACH`es the live ledger and,
-//! inside one transaction, recreates each object from the ledger's `sqlite_master` (so the backup
-//! follows schema changes without a column list here) and copies each table with
+//! inside one transaction, recreates each table from the ledger's `sqlite_master` (so the backup
+//! follows schema changes without a column list here) and copies its rows with
 //! `INSERT … SELECT *`. Reads of a WAL database inside one transaction see one snapshot, so the copy
 //! is consistent while the writer thread goes on committing; it never waits for the writer nor the
-//! writer for it. SQLite's online backup API would copy every page, `source` included, only for
+//! writer for it (the WAL only grows a little meanwhile: a checkpoint stops at a reader's snapshot). SQLite's online backup API would copy every page, `source` included, only for
 //! most of them to be dropped and vacuumed away: on a large workspace that is gigabytes per phase.
 
 use std::collections::BTreeMap;
@@ -373,39 +373,33 @@ fn copy_into(temp: &Path, db: &Path) -> Result<(), LedgerError> {
     conn.close().map_err(|(_, e)| LedgerError::Sqlite(e))
 }
 
-/// Inside the caller's transaction: the ledger's tables (but `NOT_BACKED_UP`) with their rows,
-/// then their indexes, triggers and views, all as `sqlite_master` describes them.
+/// Inside the caller's transaction: the ledger's tables (but `NOT_BACKED_UP`) with their rows, as
+/// `sqlite_master` describes them. Indexes are left out: a restore copies rows into a fresh
+/// ledger that has its own, and here they would only make each backup larger and slower.
 fn copy_objects(conn: &Connection) -> Result<(), LedgerError> {
     let mut statement = conn.prepare(
-        "SELECT type, name, tbl_name, sql FROM src.sqlite_master
-         WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
-         ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 ELSE 2 END, rowid",
+        "SELECT name, sql FROM src.sqlite_master
+         WHERE type = 'table' AND sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+         ORDER BY rowid",
     )?;
-    let objects = statement
+    let tables = statement
         .query_map([], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-            ))
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    for (kind, name, table, sql) in objects {
+    for (table, sql) in tables {
         if NOT_BACKED_UP.contains(&table.as_str()) {
             continue;
         }
-        // Unqualified, the statement creates the object in `main`: the backup.
+        // Unqualified, the statement creates the table in `main`: the backup.
         conn.execute_batch(&sql)?;
-        if kind == "table" {
-            conn.execute(
-                &format!(
-                    "INSERT INTO main.{t} SELECT * FROM src.{t}",
-                    t = quote(&name)
-                ),
-                [],
-            )?;
-        }
+        conn.execute(
+            &format!(
+                "INSERT INTO main.{t} SELECT * FROM src.{t}",
+                t = quote(&table)
+            ),
+            [],
+        )?;
     }
     Ok(())
 }
