@@ -4,13 +4,14 @@
 //! fresh ledger and clears the extraction cursors, so the next run re-extracts what the backup does
 //! not hold while the id map keeps anything already created from being created again.
 //!
-//! How a backup is taken: a connection of its own opens a new file, `ATTACH`es the live ledger and,
-//! inside one transaction, recreates each table from the ledger's `sqlite_master` (so the backup
-//! follows schema changes without a column list here) and copies its rows with
-//! `INSERT … SELECT *`. Reads of a WAL database inside one transaction see one snapshot, so the copy
-//! is consistent while the writer thread goes on committing; it never waits for the writer nor the
-//! writer for it (the WAL only grows a little meanwhile: a checkpoint stops at a reader's snapshot). SQLite's online backup API would copy every page, `source` included, only for
-//! most of them to be dropped and vacuumed away: on a large workspace that is gigabytes per phase.
+//! How a backup is taken: a connection of its own opens a new file, `ATTACH`es the live ledger
+//! and, inside one transaction, recreates each table from the ledger's `sqlite_master` (so the
+//! backup follows schema changes without a column list here) and copies its rows with
+//! `INSERT … SELECT *`. Reads of a WAL database inside one transaction see one snapshot, so the
+//! copy is consistent while the writer thread goes on committing; it never waits for the writer
+//! nor the writer for it (the WAL only grows meanwhile: a checkpoint stops at a reader's
+//! snapshot). SQLite's online backup API would copy every page, `source` included, only for most
+//! of them to be dropped and vacuumed away: on a large workspace, gigabytes per phase.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -356,7 +357,7 @@ fn write_backup(
 fn copy_into(temp: &Path, db: &Path) -> Result<(), LedgerError> {
     let conn = Connection::open(temp)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    // A half-written file is deleted, never renamed into place: no journal, and one fsync at the end.
+    // A half-written file is deleted, never renamed into place: no journal, one fsync at the end.
     conn.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")?;
     conn.execute("ATTACH DATABASE ?1 AS src", [path_text(db)?])?;
     conn.execute_batch("BEGIN")?;

@@ -408,9 +408,9 @@ impl Ledger {
     /// writer starts (so its counters count the restored rows): every table the backup holds,
     /// column by column where both have the column, except the backup's schema version; then the
     /// extraction cursors are cleared, so the next run re-extracts every listing. The caller has
-    /// moved any previous ledger aside ([`backup::move_ledger_aside`]); a ledger still in place is refused.
-    /// This is the restore's way in: it skips the checks `Ledger::open` makes of what the state
-    /// directory already holds.
+    /// moved any previous ledger aside ([`backup::move_ledger_aside`]); a ledger still in place
+    /// is refused. This is the restore's way in: it skips the checks `Ledger::open` makes of what
+    /// the state directory already holds (keep such checks in `open`, not in `open_locked`).
     pub fn open_for_restore(
         dir_lock: StateDirLock,
         backup: &Path,
