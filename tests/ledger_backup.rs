@@ -214,6 +214,11 @@ async fn a_backup_holds_every_table_but_source_and_is_private() {
     ledger_tables.retain(|t| t != "source");
     assert_eq!(tables(file), ledger_tables);
     assert_eq!(id_map(file), expected);
+    let journal: String = Connection::open(state.join(DB_FILE))
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(journal, "wal", "the backup left the ledger as it was");
     assert_eq!(
         count(file, "cursors"),
         1,

@@ -358,7 +358,7 @@ fn copy_into(temp: &Path, db: &Path) -> Result<(), LedgerError> {
     let conn = Connection::open(temp)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // A half-written file is deleted, never renamed into place: no journal, one fsync at the end.
-    conn.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")?;
+    conn.execute_batch("PRAGMA main.journal_mode = OFF; PRAGMA main.synchronous = OFF;")?;
     conn.execute("ATTACH DATABASE ?1 AS src", [path_text(db)?])?;
     conn.execute_batch("BEGIN")?;
     let copied = copy_objects(&conn);
