@@ -14,6 +14,9 @@ use crate::sim::SizePreset;
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_NEEDS_DECISIONS: u8 = 3;
+/// The run finished, but some writes' outcomes are unknown (an answer lost where Kustomer offers
+/// no way to look the record up); the report lists them.
+pub const EXIT_UNKNOWN_OUTCOMES: u8 = 4;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -228,6 +231,21 @@ pub struct RunArgs {
     /// says so); all conversations when not given.
     #[arg(long, value_name = "MONTHS")]
     pub history_months: Option<u32>,
+    /// Put failed records back to pending before loading, so this run sends them again (the
+    /// console's `R` on the Errors screen does the same); narrow it with --failed-type,
+    /// --failed-phase and --failed-class.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// With --retry-failed: only failed records of this ledger kind (as the Errors screen names
+    /// them, e.g. `customers`, `conversation_sources`).
+    #[arg(long, value_name = "KIND", requires = "retry_failed")]
+    pub failed_type: Option<String>,
+    /// With --retry-failed: only failed records of this phase.
+    #[arg(long, value_enum, value_name = "PHASE", requires = "retry_failed")]
+    pub failed_phase: Option<crate::engine::model::PhaseId>,
+    /// With --retry-failed: only failed records of this error class.
+    #[arg(long, value_enum, value_name = "CLASS", requires = "retry_failed")]
+    pub failed_class: Option<crate::engine::model::ErrorClass>,
 }
 
 impl Default for RunArgs {
@@ -245,6 +263,10 @@ impl Default for RunArgs {
             events_as: crate::commands::run::EventsAs::Tracking,
             segment_max_age_days: 365,
             history_months: None,
+            retry_failed: false,
+            failed_type: None,
+            failed_phase: None,
+            failed_class: None,
         }
     }
 }

@@ -226,7 +226,10 @@ pub fn records_left(s: &RunSummary) -> u64 {
     s.phases
         .iter()
         .filter(|p| p.status != PhaseStatus::Skipped)
-        .map(|p| p.total.saturating_sub(p.done + p.failed + p.skipped))
+        .map(|p| {
+            p.total
+                .saturating_sub(p.done + p.failed + p.skipped + p.unknown)
+        })
         .sum()
 }
 
@@ -314,6 +317,7 @@ mod tests {
                 done: 8,
                 failed: 1,
                 skipped: 0,
+                unknown: 0,
                 in_flight: 0,
             }],
             elapsed: Duration::from_secs(65),

@@ -14,10 +14,11 @@ use i2k::ledger::Ledger;
 use i2k::sim::SizePreset;
 use serde_json::Value;
 
-const FIGURES: [&str; 7] = [
+const FIGURES: [&str; 8] = [
     "migrated",
     "skipped",
     "failed",
+    "unknown",
     "archived",
     "manual",
     "not_retrievable",
@@ -76,7 +77,27 @@ async fn report_rewrites_markdown_and_json_from_the_ledger_with_rows_summing_to_
     let json: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join(REPORT_JSON)).unwrap()).unwrap();
     let rows = json["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), OBJECT_TYPES.len());
+    let intercom_rows = rows.iter().filter(|r| r["intercom"] == true).count();
+    assert_eq!(intercom_rows, OBJECT_TYPES.len());
+    // The kinds the engine writes for them are accounted for too, each summing to its records.
+    for kind in [
+        "conversation_sources",
+        "conversation_states",
+        "timeline_notes",
+    ] {
+        let row = rows
+            .iter()
+            .find(|r| r["object"] == kind && r["intercom"] == false)
+            .unwrap_or_else(|| panic!("no {kind} row in {json:#}"));
+        let sum: u64 = FIGURES.iter().map(|k| row[k].as_u64().unwrap()).sum();
+        assert_eq!(sum, row["source"].as_u64().unwrap(), "{row:#}");
+        assert!(sum > 0, "{row:#}");
+    }
+    assert_eq!(
+        json["migration_id"].as_str().map(str::len),
+        Some(32),
+        "the report names its migration"
+    );
     for object in OBJECT_TYPES {
         let row = rows
             .iter()
@@ -85,6 +106,12 @@ async fn report_rewrites_markdown_and_json_from_the_ledger_with_rows_summing_to_
         let figure = |k: &str| row[k].as_u64().unwrap_or_else(|| panic!("{object} {k}"));
         let sum: u64 = FIGURES.iter().map(|k| figure(k)).sum();
         assert_eq!(sum, figure("source"), "{row:#}");
+        // ...and to what extraction staged plus what Intercom's API could not return.
+        assert_eq!(
+            figure("source"),
+            figure("extracted") + figure("not_retrievable"),
+            "{row:#}"
+        );
         // Inline images are uploaded under their own kind: every type's source is Intercom's count.
         let intercom = truth["counts"][object].as_u64().unwrap();
         assert_eq!(figure("source"), intercom, "{object}: {row:#}");

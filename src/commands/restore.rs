@@ -66,12 +66,17 @@ fn restore(state_dir: &Path, args: RestoreArgs, interactive: bool) -> anyhow::Re
         }
     }
     let moved = backup::move_ledger_aside(&dir_lock)?;
-    let (ledger, restored) = Ledger::open_for_restore(dir_lock, &info.path).with_context(|| {
+    let restored = backup::restore_ledger(&dir_lock, &info.path).with_context(|| {
         format!(
             "the restore failed; the previous ledger is kept as {}",
             list(&moved)
         )
     })?;
+    // The restored ledger is whole before the lock goes: a run that takes the directory now
+    // resumes from it.
+    drop(dir_lock);
+    let ledger = Ledger::open_for_restore(state_dir)
+        .context("the ledger was restored, but cannot be opened to count what it holds")?;
     let mut out = String::new();
     if moved.is_empty() {
         let _ = writeln!(out, "there was no ledger to move aside");

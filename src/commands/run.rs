@@ -119,6 +119,13 @@ pub fn engine_config(
             events_as_kobjects: args.events_as == EventsAs::Kobjects,
             segment_max_age_days: args.segment_max_age_days,
             history_months: args.history_months,
+            retry_failed: args
+                .retry_failed
+                .then(|| crate::engine::context::RetryFilter {
+                    kind: args.failed_type.clone(),
+                    phase: args.failed_phase,
+                    class: args.failed_class,
+                }),
             ..LoadOptions::default()
         },
     })
@@ -190,7 +197,11 @@ pub fn exit_code(outcome: &RunOutcome) -> ExitCode {
         RunOutcome::Completed(s)
             if s.phases.iter().all(|p| p.failed == 0) && headless::records_left(s) == 0 =>
         {
-            ExitCode::SUCCESS
+            if s.phases.iter().any(|p| p.unknown > 0) {
+                ExitCode::from(crate::cli::EXIT_UNKNOWN_OUTCOMES)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         RunOutcome::Completed(_) | RunOutcome::Cancelled(_) => ExitCode::from(EXIT_FAILED),
         RunOutcome::NeedsDecisions(_) => ExitCode::from(EXIT_NEEDS_DECISIONS),
@@ -221,6 +232,7 @@ mod tests {
             done,
             failed: 0,
             skipped: 0,
+            unknown: 0,
             in_flight: 0,
         }
     }

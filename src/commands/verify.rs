@@ -110,6 +110,12 @@ pub fn render(v: &Verification) -> String {
         ));
     }
     out.push_str("(n) = not listable in Kustomer: the ledger's migrated count stands in\n");
+    for t in v.types.iter().filter(|t| t.incomplete > 0) {
+        out.push_str(&format!(
+            "{}: {} record(s) could not be read whole from Intercom (a retrieval failed after the retries); the next run reads them again\n",
+            t.object, t.incomplete
+        ));
+    }
     if !v.scope.is_empty() {
         out.push_str(&format!(
             "scope: {} and what they depend on ({} types not in scope: verify --only TYPES judges others)\n",

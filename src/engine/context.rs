@@ -33,6 +33,17 @@ pub struct LoadOptions {
     pub message_app: String,
     /// How long one request attempt may take on either API before it counts as timed out.
     pub request_timeout: Duration,
+    /// `run --retry-failed`: the failed records this run puts back to pending before loading.
+    pub retry_failed: Option<RetryFilter>,
+}
+
+/// Which failed records a retry run sends again (the Errors screen's filters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetryFilter {
+    /// A ledger kind (`customers`, `conversation_sources`…).
+    pub kind: Option<String>,
+    pub phase: Option<PhaseId>,
+    pub class: Option<crate::engine::model::ErrorClass>,
 }
 
 impl Default for LoadOptions {
@@ -44,6 +55,7 @@ impl Default for LoadOptions {
             history_months: None,
             message_app: "intercom-import".to_string(),
             request_timeout: Duration::from_secs(30),
+            retry_failed: None,
         }
     }
 }
@@ -63,6 +75,17 @@ pub struct EngineConfig {
     pub accept_defaults: bool,
     pub workflow_ids: Vec<String>,
     pub options: LoadOptions,
+}
+
+impl EngineConfig {
+    /// The kind of run recorded in the ledger's `runs` table (and the report).
+    pub fn run_kind(&self) -> &'static str {
+        if self.options.retry_failed.is_some() {
+            "retry"
+        } else {
+            "run"
+        }
+    }
 }
 
 pub struct Ctx {

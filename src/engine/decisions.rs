@@ -761,6 +761,9 @@ pub fn export_toml(ledger: &Ledger, path: &Path) -> Result<()> {
 /// Every decision as `mapping.toml` text.
 fn render_toml(ledger: &Ledger) -> Result<String> {
     let mut out = String::new();
+    if let Some(id) = ledger.migration_id() {
+        out.push_str(&format!("{}{id}\n", crate::ledger::MIGRATION_MARK));
+    }
     out.push_str(
         "# i2k decisions. Edit and run again: i2k reads this file before loading.\n\
          # admins: decision = \"user\" (with user_id), \"invite\" (Kustomer e-mails an invitation),\n\

@@ -27,7 +27,7 @@ use crate::http::ApiError;
 use crate::intercom::lenient::{id_from_value, time_from_value};
 use crate::intercom::models::{Article, Contact, Conversation, EventSummary};
 use crate::intercom::{IntercomClient, IntercomError, Listing, Position, Searchable, WholeList};
-use crate::ledger::{ExtractCursor, Ledger, LedgerError, SourceRecord};
+use crate::ledger::{ExtractCursor, INCOMPLETE, Ledger, LedgerError, SourceRecord};
 
 /// Per-record requests in flight (conversations, contacts' sub-lists). The rate gate keeps them
 /// inside the budget; this only needs to be enough to hide each request's latency.
@@ -213,6 +213,19 @@ fn source(kind: &str, raw: &Value, parent: Option<&str>) -> SourceRecord {
         raw: text,
         problem,
     }
+}
+
+/// Flags `record` as not read whole (its retrieval or a sub-list failed after the retries): the
+/// load holds back what depends on it, and the next extraction reads it again before anything
+/// else of its listing.
+fn with_incomplete(mut record: SourceRecord, problem: Option<String>) -> SourceRecord {
+    if let Some(p) = problem {
+        record.problem = Some(match record.problem.take() {
+            Some(existing) => format!("{INCOMPLETE}{p}; {existing}"),
+            None => format!("{INCOMPLETE}{p}; the next run reads it again"),
+        });
+    }
+    record
 }
 
 fn with_problem(mut record: SourceRecord, problem: Option<String>) -> SourceRecord {
@@ -439,6 +452,9 @@ impl<'a> Extractor<'a> {
     /// unfinished or repeated listing reads it from the start; records are upserted and notes
     /// are fetched only for companies that changed.
     async fn companies(&self) -> Result<(), ExtractError> {
+        let staged = self.incomplete("companies")?;
+        self.reread_incomplete("companies", &staged, |c| self.company_details(c))
+            .await?;
         let mut pager = self.client.pager(Listing::CompaniesScroll, None);
         let mut fetched = 0u64;
         let mut max_updated: Option<i64> = None;
@@ -494,8 +510,43 @@ impl<'a> Extractor<'a> {
             }
             Err(e) => Some(format!("notes could not be read: {e}")),
         };
-        batch.push(with_problem(record, problem));
+        batch.push(with_incomplete(record, problem));
         batch
+    }
+
+    /// Reads again, through `details`, the records of `kind` an earlier extraction could not read
+    /// whole. They are read before the listing goes on, so a record a transient failure cut
+    /// short is whole before anything that depends on it loads, even when an incremental
+    /// listing (by `updated_at`) would not return it again.
+    async fn reread_incomplete<'v, F, Fut>(
+        &self,
+        kind: &str,
+        staged: &'v [Value],
+        details: F,
+    ) -> Result<(), ExtractError>
+    where
+        F: Fn(&'v Value) -> Fut,
+        Fut: std::future::Future<Output = Batch>,
+    {
+        if staged.is_empty() {
+            return Ok(());
+        }
+        self.control.checkpoint().await?;
+        tracing::info!(
+            "{kind}: reading {} incomplete record(s) again",
+            staged.len()
+        );
+        let batch = self.for_each(staged.iter().collect(), details).await;
+        self.stage(batch).await
+    }
+
+    /// The staged raw records of `kind` flagged incomplete.
+    fn incomplete(&self, kind: &str) -> Result<Vec<Value>, ExtractError> {
+        let staged = self.ledger.read(|r| r.incomplete_sources(kind))?;
+        Ok(staged
+            .iter()
+            .filter_map(|s| serde_json::from_str(&s.raw).ok())
+            .collect())
     }
 
     /// Reads every page of a small listing (a record's sub-list) into records of `kind`.
@@ -558,6 +609,21 @@ impl<'a> Extractor<'a> {
             Searchable::Conversations => "conversations",
             Searchable::Tickets => "tickets",
         };
+        let staged = self.incomplete(kind)?;
+        match object {
+            Searchable::Contacts => {
+                self.reread_incomplete(kind, &staged, |c| self.contact_details(c))
+                    .await?
+            }
+            Searchable::Conversations => {
+                self.reread_incomplete(kind, &staged, |c| self.conversation_details(c))
+                    .await?
+            }
+            Searchable::Tickets => {
+                self.reread_incomplete(kind, &staged, |t| self.ticket_details(t))
+                    .await?
+            }
+        }
         let mut pager = self.client.pager(Listing::search(object, since), position);
         let stage_start = Instant::now();
         let requests_start = self.client.gate().budget().requests;
@@ -699,7 +765,7 @@ impl<'a> Extractor<'a> {
             Err(e) => problems.push(format!("events could not be read: {e}")),
         }
         let problem = (!problems.is_empty()).then(|| problems.join("; "));
-        batch.push(with_problem(record, problem));
+        batch.push(with_incomplete(record, problem));
         batch
     }
 
@@ -791,6 +857,9 @@ impl<'a> Extractor<'a> {
             Ok(b) => self.stage(b).await?,
             Err(e) => self.listing_failed(listing_key::COLLECTIONS, e)?,
         }
+        let staged = self.incomplete("articles")?;
+        self.reread_incomplete("articles", &staged, |a| self.article_details(a))
+            .await?;
         let mut pager = self.client.pager(Listing::articles(), None);
         loop {
             self.control.checkpoint().await?;
@@ -848,7 +917,7 @@ impl<'a> Extractor<'a> {
             }
             Err(e) => Some(format!("versions could not be read: {e}")),
         };
-        batch.push(with_problem(record, problem));
+        batch.push(with_incomplete(record, problem));
         batch
     }
 
@@ -864,7 +933,7 @@ impl<'a> Extractor<'a> {
         let mut full = match self.client.conversation(&id).await {
             Ok(v) => v,
             Err(e) => {
-                batch.push(with_problem(
+                batch.push(with_incomplete(
                     listed,
                     Some(format!("the conversation could not be retrieved: {e}")),
                 ));
@@ -1013,7 +1082,7 @@ impl<'a> Extractor<'a> {
                 record.source_id = id;
                 batch.push(record);
             }
-            Err(e) => batch.push(with_problem(
+            Err(e) => batch.push(with_incomplete(
                 listed,
                 Some(format!("the ticket could not be retrieved: {e}")),
             )),

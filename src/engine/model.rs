@@ -57,8 +57,21 @@ impl Bucket {
 }
 
 /// The load phases, in dependency order (DESIGN.md "Phases").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum PhaseId {
     Prerequisites,
     UsersTeams,
@@ -118,6 +131,9 @@ pub struct PhaseProgress {
     pub done: u64,
     pub failed: u64,
     pub skipped: u64,
+    /// Sent, answer lost, no way to look it up: may or may not exist in Kustomer.
+    #[serde(default)]
+    pub unknown: u64,
     pub in_flight: u64,
 }
 
@@ -191,6 +207,7 @@ impl Default for Snapshot {
                     done: 0,
                     failed: 0,
                     skipped: 0,
+                    unknown: 0,
                     in_flight: 0,
                 })
                 .collect(),
@@ -271,8 +288,9 @@ pub struct RecordRef {
 }
 
 /// The class of an error, for filtering and for deciding what to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum ErrorClass {
     /// The API refused the record (4xx other than 429): fix the data or the mapping.
     Rejected,
@@ -457,6 +475,10 @@ pub struct TypeVerification {
     /// Counted in Kustomer through list or externalId routes; None when not countable there.
     pub target: Option<u64>,
     pub agrees: bool,
+    /// Records Intercom could not return whole (a retrieval or sub-list failed after the
+    /// retries): until a later run reads them, the type cannot agree.
+    #[serde(default)]
+    pub incomplete: u64,
 }
 
 /// The end of a run.

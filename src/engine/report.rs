@@ -20,14 +20,26 @@ use crate::ledger::{Ledger, LedgerError, RecordState};
 pub const REPORT_MD: &str = "report.md";
 pub const REPORT_JSON: &str = "report.json";
 
-/// One Intercom type's accounting. `source` = every other figure summed.
+/// One kind's accounting: an Intercom type, or a kind of record the engine writes for them (a
+/// conversation's opening message, its timeline note, its final state, an upload…). `source` =
+/// every other figure summed; for an Intercom type it is also what extraction staged
+/// (`extracted`) plus what Intercom's API could not return, and tests hold it to that.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TypeRow {
     pub object: String,
+    /// Whether the row is an Intercom type (false: a kind the engine writes for one).
+    #[serde(default)]
+    pub intercom: bool,
     pub source: u64,
+    /// Source records staged by extraction (Intercom types; 0 for the engine's kinds).
+    #[serde(default)]
+    pub extracted: u64,
     pub migrated: u64,
     pub skipped: u64,
     pub failed: u64,
+    /// Sent, but the answer was lost where Kustomer offers no lookup: may or may not exist.
+    #[serde(default)]
+    pub unknown: u64,
     pub archived: u64,
     pub manual: u64,
     /// Exists in Intercom but its API cannot return it (e.g. events older than 90 days).
@@ -37,6 +49,13 @@ pub struct TypeRow {
     pub skipped_reasons: Vec<(String, u64)>,
     pub failed_reasons: Vec<(String, u64)>,
     pub archived_reasons: Vec<(String, u64)>,
+    #[serde(default)]
+    pub unknown_reasons: Vec<(String, u64)>,
+    /// Records Intercom could not return whole this time (a retrieval or sub-list failed after
+    /// the retries): not loaded (or loaded without their sub-lists) until a later run reads them.
+    /// A part of the figures above, not added to them.
+    #[serde(default)]
+    pub incomplete: u64,
 }
 
 impl TypeRow {
@@ -45,6 +64,7 @@ impl TypeRow {
         self.migrated
             + self.skipped
             + self.failed
+            + self.unknown
             + self.archived
             + self.manual
             + self.not_retrievable
@@ -61,6 +81,9 @@ pub struct AssumptionUse {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// The migration's id (the ledger's): a report is never overwritten by another migration's.
+    #[serde(default)]
+    pub migration_id: Option<String>,
     pub rows: Vec<TypeRow>,
     pub duration_secs: Option<f64>,
     pub kustomer_requests: Option<u64>,
@@ -105,38 +128,41 @@ const ASSUMED: [(&str, &[&str]); 6] = [
 ];
 
 /// Builds the report from the ledger; `summary` (the run's own figures) adds duration and requests.
+/// One row per Intercom type, then one per kind the engine writes for them, so every record the
+/// run wrote is accounted for.
 pub fn build_report(ledger: &Ledger, summary: Option<&RunSummary>) -> Result<Report, LedgerError> {
     let counters = ledger.counters();
     let not_retrievable = ledger.read(|r| r.not_retrievable())?;
+    let incomplete = ledger.read(|r| r.incomplete_counts())?;
     let mut rows = Vec::new();
     let mut settled = 0u64;
+    let mut covered: Vec<&str> = Vec::new();
     for object in OBJECT_TYPES {
         let staged = counters.source(object);
         let kind = crate::engine::phases::target_kind(object);
+        covered.push(kind);
         let t = counters.target(kind);
-        let mut row = TypeRow {
-            object: object.to_string(),
-            migrated: t.done,
-            skipped: t.skipped,
-            failed: t.failed,
-            archived: t.archived,
-            manual: t.manual,
-            not_retrievable: not_retrievable.get(object).copied().unwrap_or(0),
-            ..TypeRow::default()
-        };
+        let mut row = row_of(ledger, object, kind, &t)?;
+        row.intercom = true;
+        row.extracted = staged;
+        row.not_retrievable = not_retrievable.get(object).copied().unwrap_or(0);
+        row.incomplete = incomplete.get(object).copied().unwrap_or(0);
         // Staged records without a target row have not reached their phase.
         let with_rows = t.total();
         row.not_loaded = t.pending + t.sent + staged.saturating_sub(with_rows);
         row.source = row.accounted();
-        for (state, slot) in [
-            (RecordState::Skipped, &mut row.skipped_reasons),
-            (RecordState::Failed, &mut row.failed_reasons),
-            (RecordState::Archived, &mut row.archived_reasons),
-        ] {
-            if t.get(state) > 0 {
-                *slot = ledger.read(|r| r.reasons(kind, state))?;
-            }
+        settled += t.settled();
+        rows.push(row);
+    }
+    // The kinds the engine writes for the Intercom types (opening messages, notes, states,
+    // uploads…): each record it ever queued, by outcome.
+    for (kind, t) in &counters.targets {
+        if covered.contains(&kind.as_str()) || t.total() == 0 {
+            continue;
         }
+        let mut row = row_of(ledger, kind, kind, t)?;
+        row.not_loaded = t.pending + t.sent;
+        row.source = row.accounted();
         settled += t.settled();
         rows.push(row);
     }
@@ -152,6 +178,7 @@ pub fn build_report(ledger: &Ledger, summary: Option<&RunSummary>) -> Result<Rep
     }
     let duration = summary.map(|s| s.elapsed.as_secs_f64());
     Ok(Report {
+        migration_id: ledger.migration_id(),
         rows,
         duration_secs: duration,
         kustomer_requests: summary.map(|s| s.kustomer_requests),
@@ -159,6 +186,36 @@ pub fn build_report(ledger: &Ledger, summary: Option<&RunSummary>) -> Result<Rep
         records_per_sec: duration.filter(|d| *d > 0.0).map(|d| settled as f64 / d),
         assumptions,
     })
+}
+
+/// A row's figures and reasons from the target counts of `kind`.
+fn row_of(
+    ledger: &Ledger,
+    object: &str,
+    kind: &str,
+    t: &crate::ledger::StateCounts,
+) -> Result<TypeRow, LedgerError> {
+    let mut row = TypeRow {
+        object: object.to_string(),
+        migrated: t.done,
+        skipped: t.skipped,
+        failed: t.failed,
+        unknown: t.unknown,
+        archived: t.archived,
+        manual: t.manual,
+        ..TypeRow::default()
+    };
+    for (state, slot) in [
+        (RecordState::Skipped, &mut row.skipped_reasons),
+        (RecordState::Failed, &mut row.failed_reasons),
+        (RecordState::Archived, &mut row.archived_reasons),
+        (RecordState::Unknown, &mut row.unknown_reasons),
+    ] {
+        if t.get(state) > 0 {
+            *slot = ledger.read(|r| r.reasons(kind, state))?;
+        }
+    }
+    Ok(row)
 }
 
 fn reasons(list: &[(String, u64)]) -> String {
@@ -191,19 +248,40 @@ pub fn render_markdown(report: &Report) -> String {
     if let Some(t) = report.records_per_sec {
         md.push_str(&format!("- Throughput: {t:.1} records/s\n"));
     }
-    md.push_str("\n| type | source | migrated | skipped | failed | archived | manual | not retrievable | not loaded |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    for r in &report.rows {
+    if let Some(id) = &report.migration_id {
+        md.push_str(&format!("- Migration: {id}\n"));
+    }
+    for (title, intercom) in [
+        ("Intercom records", true),
+        ("Records i2k writes for them", false),
+    ] {
+        md.push_str(&format!("\n## {title}\n\n| type | source | migrated | skipped | failed | unknown | archived | manual | not retrievable | not loaded |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"));
+        for r in report.rows.iter().filter(|r| r.intercom == intercom) {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                r.object,
+                r.source,
+                r.migrated,
+                r.skipped,
+                r.failed,
+                r.unknown,
+                r.archived,
+                r.manual,
+                r.not_retrievable,
+                r.not_loaded
+            ));
+        }
+    }
+    let incomplete: Vec<String> = report
+        .rows
+        .iter()
+        .filter(|r| r.incomplete > 0)
+        .map(|r| format!("{} {}", r.incomplete, r.object))
+        .collect();
+    if !incomplete.is_empty() {
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            r.object,
-            r.source,
-            r.migrated,
-            r.skipped,
-            r.failed,
-            r.archived,
-            r.manual,
-            r.not_retrievable,
-            r.not_loaded
+            "\nNot read whole from Intercom this time (a retrieval failed after the retries; not loaded until the next run reads them again): {}.\n",
+            incomplete.join(", ")
         ));
     }
     md.push_str("\n## Reasons\n\n");
@@ -212,6 +290,7 @@ pub fn render_markdown(report: &Report) -> String {
             ("skipped", &r.skipped_reasons),
             ("failed", &r.failed_reasons),
             ("archived", &r.archived_reasons),
+            ("unknown", &r.unknown_reasons),
         ] {
             if !list.is_empty() {
                 md.push_str(&format!("- {} {label}: {}\n", r.object, reasons(list)));
@@ -237,10 +316,32 @@ fn write_file(path: &Path, text: &str) -> Result<(), ArchiveError> {
     f.write_all(text.as_bytes()).map_err(|e| err(&e))
 }
 
-/// Writes `report.md` and `report.json` into `state_dir`; returns their paths.
+/// Writes `report.md` and `report.json` into `state_dir`; returns their paths. A report already
+/// there is never replaced by one of another migration, nor by one built from a ledger that
+/// knows of fewer migrated records (a ledger that lost its id map): that is refused, and the
+/// report on disk stays.
 pub fn write_report(report: &Report, state_dir: &Path) -> Result<(PathBuf, PathBuf), ArchiveError> {
     let md = state_dir.join(REPORT_MD);
     let js = state_dir.join(REPORT_JSON);
+    if let Some(existing) = std::fs::read_to_string(&js)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Report>(&text).ok())
+    {
+        let migrated = |r: &Report| r.rows.iter().map(|row| row.migrated).sum::<u64>();
+        let other =
+            matches!((&existing.migration_id, &report.migration_id), (Some(a), Some(b)) if a != b);
+        if other || migrated(&existing) > migrated(report) {
+            return Err(ArchiveError::Write {
+                path: js,
+                message: format!(
+                    "not overwritten: it counts {} migrated records{}, but the ledger now knows of {}; the ledger may have lost its id map (see `i2k restore`)",
+                    migrated(&existing),
+                    if other { " of another migration" } else { "" },
+                    migrated(report)
+                ),
+            });
+        }
+    }
     write_file(&md, &render_markdown(report))?;
     write_file(
         &js,
@@ -254,7 +355,7 @@ pub fn last_run_summary(ledger: &Ledger) -> Option<RunSummary> {
     let runs = ledger.read(|r| r.runs()).ok()?;
     runs.iter()
         .rev()
-        .find(|r| r.command == "run")
+        .find(|r| r.command == "run" || r.command == "retry")
         .and_then(|r| r.figures.clone())
         .and_then(|f| serde_json::from_value(f).ok())
 }

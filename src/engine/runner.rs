@@ -79,7 +79,15 @@ async fn run(
     commands: mpsc::UnboundedReceiver<Command>,
 ) -> anyhow::Result<RunOutcome> {
     let started = Instant::now();
-    let run_id = ctx.ledger.start_run("run").await?;
+    bind_identity(&ctx).await?;
+    let run_id = ctx.ledger.start_run(ctx.config.run_kind()).await?;
+    if let Some(filter) = &ctx.config.options.retry_failed {
+        let n = retry_matching(&ctx.ledger, filter).await?;
+        ctx.log(
+            LogLevel::Info,
+            format!("retry: {n} failed record(s) put back to pending"),
+        );
+    }
     for p in PHASES {
         let status = if phases.contains(&p.id) {
             PhaseStatus::Waiting
@@ -158,6 +166,19 @@ async fn run(
         Ok(RunOutcome::Cancelled(_)) => Ok(RunOutcome::Cancelled(summary)),
         other => other,
     }
+}
+
+/// Binds the ledger to the Intercom app and the Kustomer org this run connects (the first run
+/// records them; later runs with another workspace's tokens are refused before any write).
+/// A side that cannot be asked now is checked by a later run.
+async fn bind_identity(ctx: &Ctx) -> anyhow::Result<()> {
+    let (me, token) = tokio::join!(ctx.intercom.me(), ctx.kustomer.token_current());
+    let app = me.ok().and_then(|(me, _)| me.app.and_then(|a| a.id_code));
+    let org = token.ok().and_then(|t| t.org_id);
+    ctx.ledger
+        .bind_identity(app.as_deref(), org.as_deref())
+        .await?;
+    Ok(())
 }
 
 fn set_state(state: &std::sync::Mutex<RunState>, value: RunState) {
@@ -419,6 +440,43 @@ pub async fn retry_failed(ledger: &Ledger, records: &[RecordRef]) -> Result<usiz
     Ok(n)
 }
 
+/// The failed records `filter` matches (kind, phase, error class, as on the Errors screen) go back
+/// to pending through [`retry_failed`], the console's own retry. Returns how many moved.
+pub async fn retry_matching(
+    ledger: &Ledger,
+    filter: &crate::engine::context::RetryFilter,
+) -> Result<usize, LedgerError> {
+    const PAGE: usize = 1000;
+    let query = crate::ledger::FailureFilter {
+        kind: filter.kind.clone(),
+        class: filter.class,
+        text: None,
+    };
+    let mut records = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = ledger.read(|r| r.failures(&query, offset, PAGE))?;
+        offset += page.len();
+        let last = page.len() < PAGE;
+        records.extend(
+            page.into_iter()
+                .filter(|f| {
+                    filter
+                        .phase
+                        .is_none_or(|p| phase_of_kind(&f.kind) == Some(p))
+                })
+                .map(|f| RecordRef {
+                    object: f.kind,
+                    source_id: f.source_id,
+                }),
+        );
+        if last {
+            break;
+        }
+    }
+    retry_failed(ledger, &records).await
+}
+
 /// The operator's skip: those of `records` still failed become `skipped` with
 /// [`operator_skip_reason`]. Returns how many.
 pub async fn skip_failed(
@@ -466,6 +524,7 @@ fn progress(ctx: &Ctx) -> Vec<PhaseProgress> {
                 done: c.done + c.archived + c.manual,
                 failed: c.failed,
                 skipped: c.skipped,
+                unknown: c.unknown,
                 in_flight: ctx.in_flight_count(p),
             }
         })

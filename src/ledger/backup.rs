@@ -242,8 +242,36 @@ pub struct Restored {
     pub cursors_cleared: u64,
 }
 
-/// Copies `backup` into the (fresh, not yet shared) ledger connection `conn`, in one transaction.
-pub(super) fn copy_from_backup(conn: &Connection, backup: &Path) -> Result<Restored, LedgerError> {
+/// Creates a fresh ledger in the locked state directory as `Ledger::open` creates one (the file
+/// 0600 before SQLite opens it, WAL, this build's schema) and fills it from `backup` in one
+/// transaction: every table the backup holds, column by column where both have the column (an
+/// older backup lacks columns added since), except the backup's schema version; then the
+/// extraction cursors are cleared, so the next run re-extracts every listing. The caller has moved
+/// any previous ledger aside ([`move_ledger_aside`]); a ledger still in place is refused. Open the
+/// result with `Ledger::open_for_restore`, which counts what it holds.
+pub fn restore_ledger(dir_lock: &StateDirLock, backup: &Path) -> Result<Restored, LedgerError> {
+    let db_path = dir_lock.dir().join(DB_FILE);
+    if std::fs::metadata(&db_path).is_ok_and(|m| m.len() > 0) {
+        return Err(LedgerError::Io {
+            path: db_path,
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "a ledger is still in place; move it aside before restoring",
+            ),
+        });
+    }
+    let backup = absolute(backup)?;
+    drop(lock::create_private_file(&db_path)?);
+    let conn = Connection::open(&db_path)?;
+    schema::configure_writer(&conn)?;
+    schema::migrate(&conn, &db_path)?;
+    let restored = copy_from_backup(&conn, &backup)?;
+    conn.close().map_err(|(_, e)| LedgerError::Sqlite(e))?;
+    Ok(restored)
+}
+
+/// Copies `backup` into the fresh ledger connection `conn`, in one transaction.
+fn copy_from_backup(conn: &Connection, backup: &Path) -> Result<Restored, LedgerError> {
     if !backup.is_file() {
         return Err(LedgerError::Io {
             path: backup.to_path_buf(),

@@ -10,6 +10,7 @@
 //! engine's own kind → `PhaseId` table.
 
 pub mod backup;
+mod identity;
 mod lock;
 mod read;
 mod schema;
@@ -27,6 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::model::{ErrorClass, PhaseId};
 
+pub use identity::{Identity, MIGRATION_MARK, artifacts_migration_id};
 pub use lock::{LOCK_FILE, StateDirLock};
 pub use read::LedgerReader;
 pub use schema::SCHEMA_VERSION;
@@ -71,6 +73,22 @@ pub enum LedgerError {
     WriterGone,
     #[error("the ledger holds unexpected data: {0}")]
     Corrupt(String),
+    #[error(
+        "the ledger in {dir} is damaged: {what}. Its id map is what keeps a re-run from creating every record in Kustomer a second time, so i2k will not use it. Restore the latest backup with `i2k restore --state {dir}` (backups are in {dir}/backups), or, to start a new migration on purpose, use another --state"
+    )]
+    Damaged { dir: PathBuf, what: String },
+    #[error(
+        "{dir} holds an earlier migration ({evidence}) but {problem}. Running on would take it for a new migration and create every record in Kustomer a second time. Restore the ledger's latest backup with `i2k restore --state {dir}` (backups are in {dir}/backups); to start a new migration on purpose, use another --state"
+    )]
+    EarlierMigration {
+        dir: PathBuf,
+        evidence: String,
+        problem: String,
+    },
+    #[error(
+        "this ledger belongs to another migration: it moved {recorded}, but the tokens given connect {connected}. Use the state directory of this migration (--state), or the tokens of the recorded one"
+    )]
+    Foreign { recorded: String, connected: String },
 }
 
 /// Where a target record stands. `archived` and `manual` are dispositions: the record is accounted
@@ -85,10 +103,13 @@ pub enum RecordState {
     Skipped,
     Archived,
     Manual,
+    /// Sent, but its answer was lost and Kustomer offers no way to look it up: it may or may not
+    /// exist. Reported in a column of its own; never resent unless the operator asks.
+    Unknown,
 }
 
 impl RecordState {
-    pub const ALL: [RecordState; 7] = [
+    pub const ALL: [RecordState; 8] = [
         RecordState::Pending,
         RecordState::Sent,
         RecordState::Done,
@@ -96,6 +117,7 @@ impl RecordState {
         RecordState::Skipped,
         RecordState::Archived,
         RecordState::Manual,
+        RecordState::Unknown,
     ];
 
     /// The value stored in `target.state`.
@@ -108,6 +130,7 @@ impl RecordState {
             RecordState::Skipped => "skipped",
             RecordState::Archived => "archived",
             RecordState::Manual => "manual",
+            RecordState::Unknown => "unknown",
         }
     }
 
@@ -151,6 +174,20 @@ pub struct SourceRecord {
     pub problem: Option<String>,
 }
 
+/// How a source record's `problem` begins when extraction could not read the record whole (its
+/// retrieval or a sub-list failed after the retries): the ledger flags it `incomplete`, the load
+/// holds back what depends on it, and the next extraction reads it again.
+pub const INCOMPLETE: &str = "incomplete: ";
+
+impl SourceRecord {
+    /// Whether extraction could not read this record whole (see [`INCOMPLETE`]).
+    pub fn is_incomplete(&self) -> bool {
+        self.problem
+            .as_deref()
+            .is_some_and(|p| p.starts_with(INCOMPLETE))
+    }
+}
+
 /// One target record and what the load needs to act on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkItem {
@@ -167,6 +204,9 @@ pub struct WorkItem {
     pub source_changed: bool,
     /// The source record of the same kind and id, when there is one.
     pub raw: Option<String>,
+    /// Its source record could not be read whole: it is not loaded until a later extraction
+    /// reads it (see [`INCOMPLETE`]).
+    pub incomplete: bool,
 }
 
 /// A bulk batch with items still `sent`: what a resumed run polls or looks up.
@@ -271,6 +311,8 @@ pub struct StateCounts {
     pub skipped: u64,
     pub archived: u64,
     pub manual: u64,
+    #[serde(default)]
+    pub unknown: u64,
 }
 
 impl StateCounts {
@@ -283,6 +325,7 @@ impl StateCounts {
             RecordState::Skipped => self.skipped,
             RecordState::Archived => self.archived,
             RecordState::Manual => self.manual,
+            RecordState::Unknown => self.unknown,
         }
     }
 
@@ -295,6 +338,7 @@ impl StateCounts {
             RecordState::Skipped => &mut self.skipped,
             RecordState::Archived => &mut self.archived,
             RecordState::Manual => &mut self.manual,
+            RecordState::Unknown => &mut self.unknown,
         }
     }
 
@@ -399,61 +443,31 @@ impl Ledger {
     /// Opens (creating if needed) the ledger in `dir`: creates the directory 0700 and the database
     /// 0600, takes the directory lock, migrates the schema, seeds the counters and starts the writer.
     pub fn open(dir: &Path) -> Result<Ledger, LedgerError> {
+        Ledger::open_with(dir, true)
+    }
+
+    /// Opens the ledger of `dir` without the check that refuses a missing, empty or foreign
+    /// ledger beside an earlier migration's files: for `i2k restore`, which replaces it.
+    pub fn open_for_restore(dir: &Path) -> Result<Ledger, LedgerError> {
+        Ledger::open_with(dir, false)
+    }
+
+    fn open_with(dir: &Path, check_artifacts: bool) -> Result<Ledger, LedgerError> {
         lock::create_private_dir(dir)?;
         let dir_lock = StateDirLock::acquire(dir)?;
-        Ledger::open_locked(dir, dir_lock, |_| Ok(())).map(|(ledger, ())| ledger)
-    }
-
-    /// Opens a fresh ledger in the locked state directory and fills it from `backup` before its
-    /// writer starts (so its counters count the restored rows): every table the backup holds,
-    /// column by column where both have the column, except the backup's schema version; then the
-    /// extraction cursors are cleared, so the next run re-extracts every listing. The caller has
-    /// moved any previous ledger aside ([`backup::move_ledger_aside`]); a ledger still in place
-    /// is refused. This is the restore's way in: it skips the checks `Ledger::open` makes of what
-    /// the state directory already holds (keep such checks in `open`, not in `open_locked`).
-    pub fn open_for_restore(
-        dir_lock: StateDirLock,
-        backup: &Path,
-    ) -> Result<(Ledger, backup::Restored), LedgerError> {
-        let db_path = dir_lock.dir().join(DB_FILE);
-        if std::fs::metadata(&db_path).is_ok_and(|m| m.len() > 0) {
-            return Err(LedgerError::Io {
-                path: db_path,
-                source: std::io::Error::new(
-                    std::io::ErrorKind::AlreadyExists,
-                    "a ledger is still in place; move it aside before restoring",
-                ),
-            });
-        }
-        let backup = std::path::absolute(backup).map_err(|source| LedgerError::Io {
-            path: backup.to_path_buf(),
-            source,
-        })?;
-        let dir = dir_lock.dir().to_path_buf();
-        Ledger::open_locked(&dir, dir_lock, |conn| {
-            backup::copy_from_backup(conn, &backup)
-        })
-    }
-
-    /// The common part of both ways in: with the directory locked, opens or creates the database,
-    /// migrates the schema, lets `prepare` fill it before anything else sees it, then seeds the
-    /// counters and starts the writer.
-    fn open_locked<T>(
-        dir: &Path,
-        dir_lock: StateDirLock,
-        prepare: impl FnOnce(&rusqlite::Connection) -> Result<T, LedgerError>,
-    ) -> Result<(Ledger, T), LedgerError> {
         let db_path = dir.join(DB_FILE);
         // Created before SQLite opens it, so it is never readable by others, not even briefly.
         drop(lock::create_private_file(&db_path)?);
         let conn = rusqlite::Connection::open(&db_path)?;
         schema::configure_writer(&conn)?;
         schema::migrate(&conn, &db_path)?;
+        if check_artifacts {
+            identity::check_state_dir(&conn, dir)?;
+        }
         // An existing ledger copied in with wider permissions is narrowed too.
         for suffix in ["", "-wal", "-shm"] {
             lock::restrict_if_present(&sidecar(&db_path, suffix))?;
         }
-        let prepared = prepare(&conn)?;
         let shared = Arc::new(WriterShared::seed(&conn)?);
         let (tx, rx) = mpsc::unbounded_channel();
         let writer_shared = Arc::clone(&shared);
@@ -464,7 +478,7 @@ impl Ledger {
                 path: db_path.clone(),
                 source,
             })?;
-        let ledger = Ledger {
+        Ok(Ledger {
             inner: Arc::new(LedgerInner {
                 dir: dir.to_path_buf(),
                 db_path,
@@ -474,8 +488,7 @@ impl Ledger {
                 writer: Some(writer),
                 _lock: dir_lock,
             }),
-        };
-        Ok((ledger, prepared))
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -744,6 +757,71 @@ impl Ledger {
             source_id: source_id.to_string(),
             reason: reason.to_string(),
         })
+    }
+
+    /// Marks a record `unknown`: it was sent, its answer was lost, and Kustomer offers no way to
+    /// look it up. `request` and `response` must already be redacted.
+    pub fn mark_unknown(
+        &self,
+        kind: &str,
+        source_id: &str,
+        message: &str,
+        request: &str,
+        response: &str,
+    ) -> Result<(), LedgerError> {
+        self.enqueue(Op::MarkUnknown {
+            kind: kind.to_string(),
+            source_id: source_id.to_string(),
+            message: message.to_string(),
+            request: request.to_string(),
+            response: response.to_string(),
+        })
+    }
+
+    // ---- identity -------------------------------------------------------------------------
+
+    /// The migration this ledger belongs to.
+    pub fn identity(&self) -> Result<Identity, LedgerError> {
+        self.read(|r| Identity::read(r.conn()))
+    }
+
+    /// The migration's id (every ledger has one from its first open).
+    pub fn migration_id(&self) -> Option<String> {
+        self.identity().ok().and_then(|i| i.migration_id)
+    }
+
+    /// Binds the ledger to the Intercom app and Kustomer org a run connects, or refuses the run
+    /// when it is bound to others (a state directory used with another workspace's tokens).
+    pub async fn bind_identity(
+        &self,
+        intercom_app: Option<&str>,
+        kustomer_org: Option<&str>,
+    ) -> Result<(), LedgerError> {
+        let recorded = self.identity()?;
+        let differs = |recorded: &Option<String>, now: Option<&str>| matches!((recorded.as_deref(), now), (Some(a), Some(b)) if a != b);
+        if differs(&recorded.intercom_app, intercom_app)
+            || differs(&recorded.kustomer_org, kustomer_org)
+        {
+            return Err(LedgerError::Foreign {
+                recorded: Identity::describe(
+                    recorded.intercom_app.as_deref(),
+                    recorded.kustomer_org.as_deref(),
+                ),
+                connected: Identity::describe(intercom_app, kustomer_org),
+            });
+        }
+        for (key, recorded, now) in [
+            ("intercom_app", &recorded.intercom_app, intercom_app),
+            ("kustomer_org", &recorded.kustomer_org, kustomer_org),
+        ] {
+            if let (None, Some(value)) = (recorded, now) {
+                self.enqueue(Op::PutMeta {
+                    key: key.to_string(),
+                    value: value.to_string(),
+                })?;
+            }
+        }
+        self.flush().await
     }
 
     /// Puts records back to `pending` (operator retry); batch and job ids are cleared, attempts kept.

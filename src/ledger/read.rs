@@ -18,8 +18,14 @@ pub struct LedgerReader {
     conn: Connection,
 }
 
+impl LedgerReader {
+    pub(super) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}
+
 const WORK_ITEM_COLUMNS: &str = "t.kind, t.source_id, t.state, t.target_id, t.batch_id, t.job_id,
-    t.sent_ms, t.attempts, t.source_changed, s.raw
+    t.sent_ms, t.attempts, t.source_changed, s.raw, coalesce(s.incomplete, 0)
     FROM target t LEFT JOIN source s ON s.kind = t.kind AND s.source_id = t.source_id";
 
 fn work_item(row: &Row<'_>) -> rusqlite::Result<(WorkItem, String)> {
@@ -38,6 +44,7 @@ fn work_item(row: &Row<'_>) -> rusqlite::Result<(WorkItem, String)> {
             attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
             source_changed: row.get::<_, i64>(8)? != 0,
             raw: row.get(9)?,
+            incomplete: row.get::<_, i64>(10)? != 0,
         },
         state,
     ))
@@ -393,6 +400,34 @@ impl LedgerReader {
             source_record,
         )?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Source records of `kind` that extraction could not read whole (`source.incomplete`).
+    pub fn incomplete_sources(&self, kind: &str) -> Result<Vec<SourceRecord>, LedgerError> {
+        let sql = format!(
+            "SELECT {SOURCE_COLUMNS} WHERE kind = ?1 AND incomplete = 1 ORDER BY source_id"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map(params![kind], source_record)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many source records of each kind extraction could not read whole.
+    pub fn incomplete_counts(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, u64>, LedgerError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT kind, count(*) FROM source WHERE incomplete = 1 GROUP BY kind",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })?;
+        let mut out = std::collections::BTreeMap::new();
+        for row in rows {
+            let (kind, n) = row?;
+            out.insert(kind, to_u64(n));
+        }
+        Ok(out)
     }
 
     // ---- extraction state -----------------------------------------------------------------

@@ -10,13 +10,13 @@ use super::LedgerError;
 
 /// The schema this build writes. A ledger with a higher version was written by a newer i2k and is
 /// refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How long a connection waits for a lock held by another connection before giving up. Readers in
 /// WAL mode rarely wait; this covers checkpoints and the writer's first open.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-const SCHEMA_V1: &str = r#"
+const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -29,15 +29,17 @@ CREATE TABLE IF NOT EXISTS source (
     updated_at   INTEGER,
     raw          TEXT NOT NULL,
     problem      TEXT,
+    incomplete   INTEGER NOT NULL DEFAULT 0,
     extracted_ms INTEGER NOT NULL,
     PRIMARY KEY (kind, source_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS source_by_parent ON source (kind, parent_id) WHERE parent_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS source_incomplete ON source (kind, source_id) WHERE incomplete = 1;
 
 CREATE TABLE IF NOT EXISTS target (
     kind           TEXT NOT NULL,
     source_id      TEXT NOT NULL,
-    state          TEXT NOT NULL CHECK (state IN ('pending','sent','done','failed','skipped','archived','manual')),
+    state          TEXT NOT NULL CHECK (state IN ('pending','sent','done','failed','skipped','archived','manual','unknown')),
     target_id      TEXT,
     batch_id       TEXT,
     job_id         TEXT,
@@ -144,18 +146,34 @@ pub fn configure_reader(conn: &Connection) -> Result<(), LedgerError> {
     Ok(())
 }
 
-/// Creates the tables of a fresh ledger, or checks the version of an existing one.
-pub fn migrate(conn: &Connection, path: &Path) -> Result<(), LedgerError> {
-    let has_meta: bool = conn
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
-            [],
-            |_| Ok(true),
-        )
-        .optional()?
-        .unwrap_or(false);
+/// The tables a ledger holds from its first open on: one missing from a ledger that has a
+/// `meta` table was dropped or lost, and the ledger is refused rather than silently re-created
+/// empty (an empty id map would create every record a second time).
+const CORE_TABLES: [&str; 6] = [
+    "source",
+    "target",
+    "cursors",
+    "decisions",
+    "runs",
+    "archive",
+];
+
+/// What `migrate` found before it brought the schema up to date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    /// No schema at all: a new file, or one emptied (truncated) since.
+    Fresh,
+    /// A ledger of this or an earlier schema.
+    Existing,
+}
+
+/// Creates the tables of a fresh ledger, upgrades one of an earlier schema, or checks the version
+/// of an existing one; gives every ledger its migration id.
+pub fn migrate(conn: &Connection, path: &Path) -> Result<Opened, LedgerError> {
+    let has_meta = table_exists(conn, "meta")?;
+    let mut found = 0;
     if has_meta {
-        let found = read_version(conn)?;
+        found = read_version(conn)?;
         if found > SCHEMA_VERSION {
             return Err(LedgerError::SchemaTooNew {
                 path: path.to_path_buf(),
@@ -163,12 +181,84 @@ pub fn migrate(conn: &Connection, path: &Path) -> Result<(), LedgerError> {
                 supported: SCHEMA_VERSION,
             });
         }
+        let mut missing = Vec::new();
+        for table in CORE_TABLES {
+            if !table_exists(conn, table)? {
+                missing.push(table);
+            }
+        }
+        if !missing.is_empty() {
+            return Err(LedgerError::Damaged {
+                dir: path.parent().unwrap_or(path).to_path_buf(),
+                what: format!(
+                    "its {} table{} missing",
+                    missing.join(", "),
+                    if missing.len() == 1 { " is" } else { "s are" }
+                ),
+            });
+        }
     }
-    conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA_V1} COMMIT;"))?;
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        params![SCHEMA_VERSION.to_string()],
+    conn.execute_batch("BEGIN IMMEDIATE;")?;
+    let upgraded = (|| -> Result<(), LedgerError> {
+        if has_meta && found < 2 {
+            upgrade_v1_to_v2(conn)?;
+        }
+        conn.execute_batch(SCHEMA)?;
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![SCHEMA_VERSION.to_string()],
+        )?;
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('migration_id', ?1) ON CONFLICT (key) DO NOTHING",
+            params![crate::rng::Rng::from_entropy().hex(16)],
+        )?;
+        Ok(())
+    })();
+    match upgraded {
+        Ok(()) => conn.execute_batch("COMMIT;")?,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK;");
+            return Err(e);
+        }
+    }
+    Ok(if has_meta {
+        Opened::Existing
+    } else {
+        Opened::Fresh
+    })
+}
+
+fn table_exists(conn: &Connection, name: &str) -> Result<bool, LedgerError> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            params![name],
+            |_| Ok(true),
+        )
+        .optional()?
+        .unwrap_or(false))
+}
+
+/// Version 2 adds the `unknown` state (a write whose outcome Kustomer offers no way to look up)
+/// and `source.incomplete` (a record whose extraction could not read it whole). SQLite cannot
+/// change a CHECK constraint in place, so `target` is rebuilt under the new one.
+fn upgrade_v1_to_v2(conn: &Connection) -> Result<(), LedgerError> {
+    let has_incomplete = conn
+        .prepare("SELECT 1 FROM pragma_table_info('source') WHERE name = 'incomplete'")?
+        .exists([])?;
+    if !has_incomplete {
+        conn.execute_batch("ALTER TABLE source ADD COLUMN incomplete INTEGER NOT NULL DEFAULT 0;")?;
+    }
+    conn.execute_batch(
+        "ALTER TABLE target RENAME TO target_v1;
+         DROP INDEX IF EXISTS target_by_state;
+         DROP INDEX IF EXISTS target_by_batch;",
+    )?;
+    conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(
+        "INSERT INTO target SELECT * FROM target_v1;
+         DROP TABLE target_v1;",
     )?;
     Ok(())
 }

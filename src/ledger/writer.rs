@@ -111,6 +111,17 @@ pub(super) enum Op {
     BulkLatency {
         ms: u64,
     },
+    PutMeta {
+        key: String,
+        value: String,
+    },
+    MarkUnknown {
+        kind: String,
+        source_id: String,
+        message: String,
+        request: String,
+        response: String,
+    },
     Flush,
 }
 
@@ -142,6 +153,8 @@ impl Op {
             Op::StartRun { .. } => "start_run",
             Op::FinishRun { .. } => "finish_run",
             Op::BulkLatency { .. } => "record_bulk_latency",
+            Op::PutMeta { .. } => "put_meta",
+            Op::MarkUnknown { .. } => "mark_unknown",
             Op::Flush => "flush",
         }
     }
@@ -700,6 +713,37 @@ impl Writer {
                 )?;
                 Ok(Output::Unit)
             }
+            Op::PutMeta { key, value } => {
+                self.conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    params![key, value],
+                )?;
+                Ok(Output::Unit)
+            }
+            Op::MarkUnknown {
+                kind,
+                source_id,
+                message,
+                request,
+                response,
+            } => {
+                let prior = self.prior_state(kind, source_id)?;
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO target (kind, source_id, state, attempts, error_class, error_message,
+                                             last_request, last_response, updated_ms)
+                         VALUES (?1, ?2, 'unknown', 1, 'unknown', ?3, ?4, ?5, ?6)
+                         ON CONFLICT (kind, source_id) DO UPDATE SET
+                           state = 'unknown', attempts = attempts + 1,
+                           error_class = 'unknown', error_message = excluded.error_message,
+                           last_request = excluded.last_request, last_response = excluded.last_response,
+                           updated_ms = excluded.updated_ms",
+                    )?
+                    .execute(params![kind, source_id, message, request, response, now])?;
+                delta.moved(kind, prior, RecordState::Unknown);
+                Ok(Output::Unit)
+            }
             Op::Flush => Ok(Output::Unit),
         }
     }
@@ -719,11 +763,12 @@ impl Writer {
                 .optional()?;
             self.conn
                 .prepare_cached(
-                    "INSERT INTO source (kind, source_id, parent_id, updated_at, raw, problem, extracted_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                    "INSERT INTO source (kind, source_id, parent_id, updated_at, raw, problem, incomplete, extracted_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                      ON CONFLICT (kind, source_id) DO UPDATE SET
                        parent_id = excluded.parent_id, updated_at = excluded.updated_at,
-                       raw = excluded.raw, problem = excluded.problem, extracted_ms = excluded.extracted_ms",
+                       raw = excluded.raw, problem = excluded.problem,
+                       incomplete = excluded.incomplete, extracted_ms = excluded.extracted_ms",
                 )?
                 .execute(params![
                     record.kind,
@@ -732,6 +777,7 @@ impl Writer {
                     record.updated_at,
                     record.raw,
                     record.problem,
+                    record.is_incomplete(),
                     now
                 ])?;
             match prior {

@@ -4,6 +4,7 @@
 //! clients in `intercom/` and `kustomer/`, so a misunderstanding in one cannot hide behind the
 //! same misunderstanding in the other.
 
+pub mod failing;
 pub mod faults;
 pub mod intercom;
 pub mod kustomer;

@@ -481,6 +481,7 @@ pub fn summary() -> Update {
         not_retrievable: nr,
         target,
         agrees: source == migrated + archived + manual + failed + nr,
+        incomplete: 0,
     };
     Update::Summary {
         verification: vec![

@@ -426,7 +426,8 @@ where
             after = Some(last.source_id.clone());
             ctx.set_activity(format!("{kind}: {} as kobjects", page.len()));
             let mut by_klass: HashMap<String, Vec<(String, Value)>> = HashMap::new();
-            for item in &page {
+            // A ticket Intercom could not return whole waits for a later extraction.
+            for item in page.iter().filter(|item| !item.incomplete) {
                 let Some(raw) = item.raw.as_deref() else {
                     ledger.mark_failed(
                         kind,
@@ -598,12 +599,11 @@ async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     const UNKNOWN: &str = "the answer was lost and Kustomer has no lookup for tracking events: it may or may not have been recorded; retry it only if it is missing";
     for item in all_items(ledger, DATA_EVENTS, &[RecordState::Sent])? {
-        ledger.mark_failed(
+        ledger.mark_unknown(
             DATA_EVENTS,
             &item.source_id,
-            ErrorClass::Unknown,
             UNKNOWN,
-            "",
+            "(sent by an earlier run that ended before its answer)",
             "",
         )?;
     }
@@ -663,14 +663,16 @@ async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
                 match ctx.kustomer.identity_event(identity, event).await {
                     // Kustomer answers 204 without an id: the event is recorded against its customer.
                     Ok(()) => ledger.mark_done(DATA_EVENTS, &id, "tracked")?,
-                    Err(KustomerError::Api(ApiError::Ambiguous { .. })) => ledger.mark_failed(
-                        DATA_EVENTS,
-                        &id,
-                        ErrorClass::Unknown,
-                        UNKNOWN,
-                        "",
-                        "",
-                    )?,
+                    Err(e @ KustomerError::Api(ApiError::Ambiguous { .. })) => {
+                        let (req, resp) = e.exchange();
+                        ledger.mark_unknown(
+                            DATA_EVENTS,
+                            &id,
+                            &format!("{UNKNOWN} ({e})"),
+                            &req,
+                            &resp,
+                        )?
+                    }
                     Err(e) => {
                         let (req, resp) = e.exchange();
                         ledger.mark_failed(

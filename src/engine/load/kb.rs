@@ -164,7 +164,12 @@ fn article_versions(
 async fn load_articles(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     // Articles still to create, and done articles whose versions or translations are open.
-    let mut articles: Vec<WorkItem> = all_items(ledger, ARTICLES, &OPEN)?;
+    // An article whose versions Intercom could not return is not loaded (no article without its
+    // history) until a later extraction reads it whole.
+    let mut articles: Vec<WorkItem> = all_items(ledger, ARTICLES, &OPEN)?
+        .into_iter()
+        .filter(|a| !a.incomplete)
+        .collect();
     let mut open_children: Vec<String> = Vec::new();
     for kind in [ARTICLE_VERSIONS, ARTICLE_TRANSLATIONS] {
         for child in all_items(ledger, kind, &OPEN)? {
@@ -181,6 +186,7 @@ async fn load_articles(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     for parent in open_children {
         if articles.iter().all(|a| a.source_id != parent)
             && let Some(item) = ledger.read(|r| r.record(ARTICLES, &parent))?
+            && !item.incomplete
         {
             articles.push(item);
         }

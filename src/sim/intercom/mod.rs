@@ -94,6 +94,8 @@ pub(crate) struct SimState {
     fault_rng: Mutex<Rng>,
     /// Key for attachment URL signatures.
     file_key: String,
+    /// `POST /__sim/fail` rules.
+    failing: crate::sim::failing::FailingPaths,
 }
 
 type Shared = std::sync::Arc<SimState>;
@@ -168,6 +170,7 @@ pub async fn spawn(config: Config, addr: SocketAddr) -> std::io::Result<SimHandl
         requests: Mutex::new(RequestLog::default()),
         fault_rng: Mutex::new(Rng::derive(config.seed, &["intercom-faults"])),
         file_key: Rng::derive(config.seed, &["intercom-file-key"]).hex(16),
+        failing: Default::default(),
         config,
     });
     let router = router(state.clone());
@@ -187,6 +190,10 @@ fn router(state: Shared) -> Router {
         .route("/__sim/truth", axum::routing::get(routes::truth))
         .route("/__sim/requests", axum::routing::get(sim_requests))
         .route("/__sim/touch", axum::routing::post(routes::touch))
+        .route(
+            "/__sim/fail",
+            axum::routing::post(add_failing).delete(clear_failing),
+        )
         .route(
             "/__files/{id}/{name}",
             axum::routing::get(routes::file_download),
@@ -252,6 +259,19 @@ fn route_key(path: &str) -> String {
         .join("/")
 }
 
+async fn add_failing(
+    State(state): State<Shared>,
+    axum::Json(rule): axum::Json<crate::sim::failing::Rule>,
+) -> StatusCode {
+    state.failing.add(rule);
+    StatusCode::NO_CONTENT
+}
+
+async fn clear_failing(State(state): State<Shared>) -> StatusCode {
+    state.failing.clear();
+    StatusCode::NO_CONTENT
+}
+
 /// What Intercom does before any handler: count, auth, version, rate, latency, faults.
 async fn api_gate(State(state): State<Shared>, request: Request, next: Next) -> Response {
     let route = format!("{} {}", request.method(), route_key(request.uri().path()));
@@ -301,6 +321,15 @@ async fn api_gate(State(state): State<Shared>, request: Request, next: Next) -> 
     }
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;
+    }
+    if let Some(status) = state
+        .failing
+        .strikes(request.method().as_str(), request.uri().path())
+    {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = error(status, "server_error", "Server Error (a /__sim/fail rule)");
+        set_rate_headers(&mut response, decision);
+        return response;
     }
     let fault = {
         let mut rng = lock(&state.fault_rng);

@@ -62,6 +62,15 @@ pub async fn api_gate(State(sim): State<Sim>, req: Request, next: Next) -> Respo
         (budget, fault)
     };
 
+    if budget.allowed
+        && let Some(status) = sim
+            .0
+            .failing
+            .strikes(req.method().as_str(), req.uri().path())
+    {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return ApiError::new(status, "server_error", "a /__sim/fail rule").into_response();
+    }
     if !budget.allowed {
         let mut response = ApiError::too_many(
             "the org's API rate limit is exhausted; wait until x-ratelimit-reset",

@@ -414,6 +414,8 @@ pub struct SimInner {
     pub config: Config,
     pub token: String,
     store: Mutex<Store>,
+    /// `POST /__sim/fail` rules.
+    pub failing: crate::sim::failing::FailingPaths,
 }
 
 impl Sim {
@@ -422,6 +424,7 @@ impl Sim {
             config,
             token,
             store: Mutex::new(store),
+            failing: Default::default(),
         }))
     }
 

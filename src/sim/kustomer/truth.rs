@@ -41,6 +41,10 @@ pub fn routes() -> Router<Sim> {
     Router::new()
         .route("/__sim/truth", get(truth))
         .route("/__sim/records/{type}", get(records))
+        .route(
+            "/__sim/fail",
+            axum::routing::post(add_failing).delete(clear_failing),
+        )
 }
 
 /// How many records of `name` i2k created (`seeded == false`) and the fresh org started with.
@@ -124,4 +128,17 @@ async fn records(State(sim): State<Sim>, Path(name): Path<String>) -> ApiResult 
         })
         .collect();
     Ok(Json(json!({ "data": data })).into_response())
+}
+
+async fn add_failing(
+    State(sim): State<Sim>,
+    axum::Json(rule): axum::Json<crate::sim::failing::Rule>,
+) -> axum::http::StatusCode {
+    sim.0.failing.add(rule);
+    axum::http::StatusCode::NO_CONTENT
+}
+
+async fn clear_failing(State(sim): State<Sim>) -> axum::http::StatusCode {
+    sim.0.failing.clear();
+    axum::http::StatusCode::NO_CONTENT
 }

@@ -137,6 +137,15 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             totals.missing_parts, totals.truncated
         ),
     );
+    if totals.incomplete > 0 {
+        ctx.log(
+            LogLevel::Warn,
+            format!(
+                "conversations: {} conversation(s) could not be read whole from Intercom (retrieval failed after retries); they are not loaded, and the next run reads them again and loads them",
+                totals.incomplete
+            ),
+        );
+    }
     if totals.unsettled > 0 {
         ctx.log(
             LogLevel::Warn,
@@ -237,7 +246,7 @@ async fn prefetch_uploads(
         };
         after = Some(last.source_id.clone());
         let mut jobs: Vec<(WorkItem, StoredFile)> = Vec::new();
-        for item in &page {
+        for item in page.iter().filter(|item| !item.incomplete) {
             // Only for conversations that will load: their customer is in Kustomer.
             let loads = parse::<Conversation>(item.raw.as_deref())
                 .and_then(|c| customer_contact(&c))
@@ -344,6 +353,8 @@ struct Totals {
     missing_parts: u64,
     truncated: u64,
     unsettled: u64,
+    /// Conversations held back because Intercom could not return them whole this time.
+    incomplete: u64,
 }
 
 impl Totals {
@@ -351,6 +362,7 @@ impl Totals {
         self.missing_parts += other.missing_parts;
         self.truncated += other.truncated;
         self.unsettled += other.unsettled;
+        self.incomplete += other.incomplete;
     }
 }
 
@@ -426,7 +438,12 @@ impl PageLoader<'_> {
 
     async fn load_page(&self, page: Vec<WorkItem>, totals: &mut Totals) -> anyhow::Result<()> {
         let ledger = &self.ctx.ledger;
-        // 1. the conversations themselves
+        // 1. the conversations themselves; one Intercom could not return whole is not loaded
+        // (no partial thread, no truncation note it does not deserve) until a later
+        // extraction reads it.
+        let (held, page): (Vec<WorkItem>, Vec<WorkItem>) =
+            page.into_iter().partition(|item| item.incomplete);
+        totals.incomplete += held.len() as u64;
         let mut parsed: Vec<(WorkItem, Conversation)> = Vec::new();
         for item in page {
             match parse::<Conversation>(item.raw.as_deref()) {

@@ -1,0 +1,329 @@
+//! Faults I, as a new user meets them, through the real binary against both simulators:
+//! a ledger that lost its id map (emptied, or its `target` table dropped) beside the files of an
+//! earlier migration is refused, and nothing is created twice; `report` never overwrites a good
+//! report from an emptier ledger; a conversation whose retrieval fails is not loaded in part,
+//! is a difference in `verify`, and loads whole on the next run; failed records are retried
+//! headlessly with `run --retry-failed`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use i2k::sim::SizePreset;
+use serde_json::{Value, json};
+
+async fn i2k(sims: &common::Sims, home: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_i2k"));
+    cmd.args(args)
+        .arg("--state")
+        .arg(state_dir(home))
+        .args(["--intercom-url", &sims.intercom.url])
+        .args(["--kustomer-url", &sims.kustomer.url])
+        .env("INTERCOM_TOKEN", &sims.intercom.token)
+        .env("KUSTOMER_API_KEY", &sims.kustomer.token)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("xdg-state"))
+        .env("NO_COLOR", "1");
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn state_dir(home: &Path) -> PathBuf {
+    home.join("state-dir")
+}
+
+const RUN: [&str; 5] = [
+    "run",
+    "--headless",
+    "--accept-defaults",
+    "--kustomer-rate",
+    "600000",
+];
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Kustomer's record counts per type, from the simulator's ground truth.
+async fn kustomer_counts(sims: &common::Sims) -> Value {
+    common::truth(&sims.kustomer.url).await["counts"].clone()
+}
+
+/// A first run of the tiny workspace, which must finish with every record done.
+async fn migrated(name: &str) -> (common::Sims, PathBuf) {
+    let sims = common::sims(SizePreset::Tiny).await;
+    let home = common::temp_state(name);
+    let out = i2k(&sims, &home, &RUN).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    (sims, home)
+}
+
+/// The second run after the damage: refused with exit 2 and a message naming the problem and
+/// `i2k restore`, having created nothing in Kustomer.
+async fn assert_refused(sims: &common::Sims, home: &Path, before: &Value, says: &str) {
+    let out = i2k(sims, home, &RUN).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(says), "{}", text(&out));
+    assert!(stderr.contains("i2k restore"), "{}", text(&out));
+    assert_eq!(&kustomer_counts(sims).await, before, "nothing was created");
+    assert_eq!(
+        common::truth(&sims.kustomer.url).await["duplicates"],
+        json!({}),
+        "no duplicates"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emptied_ledger_beside_an_earlier_migration_is_refused_and_its_report_kept() {
+    let (sims, home) = migrated("faults-emptied").await;
+    let state = state_dir(&home);
+    let before = kustomer_counts(&sims).await;
+    let report = std::fs::read_to_string(state.join("report.json")).unwrap();
+    // The ledger's file truncated to nothing (its WAL gone with it).
+    std::fs::File::create(state.join("ledger.db")).unwrap();
+    for side in ["ledger.db-wal", "ledger.db-shm"] {
+        let _ = std::fs::remove_file(state.join(side));
+    }
+    assert_refused(&sims, &home, &before, "is missing or empty").await;
+    // `report` is refused too: the good report stays as it was.
+    let out = i2k(&sims, &home, &["report"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(state.join("report.json")).unwrap(),
+        report
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_whose_target_table_was_dropped_is_refused_as_damaged() {
+    let (sims, home) = migrated("faults-dropped").await;
+    let before = kustomer_counts(&sims).await;
+    let conn = rusqlite::Connection::open(state_dir(&home).join("ledger.db")).unwrap();
+    conn.execute_batch("DROP TABLE target;").unwrap();
+    drop(conn);
+    assert_refused(&sims, &home, &before, "its target table is missing").await;
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_is_not_overwritten_by_one_from_another_migration() {
+    let (sims, home) = migrated("faults-foreign-report").await;
+    let state = state_dir(&home);
+    let report = std::fs::read_to_string(state.join("report.json")).unwrap();
+    // Another migration's ledger put in this one's place (a new, empty one would be refused
+    // before anything reads it: see above).
+    let other = common::temp_state("faults-foreign-other");
+    let out = i2k(&sims, &other, &["extract"]).await;
+    assert!(out.status.code().is_some(), "{}", text(&out));
+    for file in ["ledger.db", "ledger.db-wal", "ledger.db-shm"] {
+        let _ = std::fs::remove_file(state.join(file));
+        if state_dir(&other).join(file).exists() {
+            std::fs::copy(state_dir(&other).join(file), state.join(file)).unwrap();
+        }
+    }
+    let out = i2k(&sims, &home, &["report"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("another migration"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(state.join("report.json")).unwrap(),
+        report
+    );
+    let _ = std::fs::remove_dir_all(&home);
+    let _ = std::fs::remove_dir_all(&other);
+}
+
+/// A conversation of the tiny workspace with a few parts, found through Intercom's search.
+async fn conversation_with_parts(sims: &common::Sims) -> (String, u64) {
+    let body: Value = reqwest::Client::new()
+        .post(format!("{}/conversations/search", sims.intercom.url))
+        .bearer_auth(&sims.intercom.token)
+        .header("Intercom-Version", "2.16")
+        .json(&json!({
+            "query": {"field": "updated_at", "operator": ">", "value": 0},
+            "pagination": {"per_page": 150}
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|c| {
+            let parts = c["statistics"]["count_conversation_parts"].as_u64()?;
+            (3..=40)
+                .contains(&parts)
+                .then(|| (c["id"].as_str().unwrap().to_string(), parts))
+        })
+        .expect("a conversation with a few parts")
+}
+
+async fn sim_fail(base: &str, rule: Option<Value>) {
+    let client = reqwest::Client::new();
+    let url = format!("{base}/__sim/fail");
+    let status = match rule {
+        Some(rule) => client.post(url).json(&rule).send().await,
+        None => client.delete(url).send().await,
+    }
+    .unwrap()
+    .status();
+    assert!(status.is_success(), "{status}");
+}
+
+fn external_ids(records: &Value) -> Vec<String> {
+    records["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["attributes"]["externalId"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_intercom_fails_to_return_is_not_loaded_in_part_and_loads_whole_next_run() {
+    let sims = common::sims(SizePreset::Tiny).await;
+    let home = common::temp_state("faults-partial");
+    let (id, parts) = conversation_with_parts(&sims).await;
+    sim_fail(
+        &sims.intercom.url,
+        Some(json!({"path": format!("/conversations/{id}"), "method": "GET"})),
+    )
+    .await;
+
+    // The first run cannot read it: it is left pending (exit 1), with nothing of it in Kustomer
+    // and no truncation note claiming Intercom's cap hid its parts.
+    let out = i2k(&sims, &home, &RUN).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let conversations = external_ids(&common::records(&sims.kustomer.url, "conversations").await);
+    assert!(!conversations.contains(&id), "{id} was loaded in part");
+    let notes = external_ids(&common::records(&sims.kustomer.url, "notes").await);
+    assert!(
+        !notes.iter().any(|n| n.starts_with(&format!("{id}-"))),
+        "a note about {id} was written: {notes:?}"
+    );
+    // verify counts it as a difference, and says why.
+    let out = i2k(&sims, &home, &["verify"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("could not be read whole"),
+        "{}",
+        text(&out)
+    );
+    // So does the report.
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(state_dir(&home).join("report.json")).unwrap(),
+    )
+    .unwrap();
+    let row = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["object"] == "conversations")
+        .unwrap();
+    assert_eq!(row["incomplete"], 1, "{row:#}");
+    assert_eq!(row["not_loaded"], 1, "{row:#}");
+
+    // Intercom answers again: the next run (an incremental extraction, which would not list the
+    // unchanged conversation) reads it again and loads it whole.
+    sim_fail(&sims.intercom.url, None).await;
+    let out = i2k(&sims, &home, &RUN).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let conversations = external_ids(&common::records(&sims.kustomer.url, "conversations").await);
+    assert!(conversations.contains(&id), "{id} was not loaded");
+    let out = i2k(&sims, &home, &["verify"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let truth = common::truth(&sims.kustomer.url).await;
+    assert_eq!(truth["duplicates"], json!({}), "{truth:#}");
+    assert!(parts >= 3);
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_records_are_retried_headlessly_by_type() {
+    let sims = common::sims(SizePreset::Tiny).await;
+    let home = common::temp_state("faults-retry");
+    // Kustomer refuses every shortcut create: the macros fail, the run goes on.
+    sim_fail(
+        &sims.kustomer.url,
+        Some(json!({"path": "/v1/shortcuts", "method": "POST", "status": 400})),
+    )
+    .await;
+    let out = i2k(&sims, &home, &RUN).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(kustomer_counts(&sims).await["shortcuts"], 0);
+    let failed = |kind: &str| {
+        let conn = rusqlite::Connection::open(state_dir(&home).join("ledger.db")).unwrap();
+        conn.query_row(
+            "SELECT count(*) FROM target WHERE kind = ?1 AND state = 'failed'",
+            [kind],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+    };
+    let failed_macros = failed("macros");
+    assert!(failed_macros > 0);
+
+    // A plain re-run does not send failed records again.
+    sim_fail(&sims.kustomer.url, None).await;
+    let out = i2k(&sims, &home, &RUN).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(kustomer_counts(&sims).await["shortcuts"], 0);
+
+    // --retry-failed narrowed to another phase or class leaves them failed...
+    for narrow in [
+        ["--failed-phase", "companies"],
+        ["--failed-class", "transient"],
+    ] {
+        let mut args = RUN.to_vec();
+        args.push("--retry-failed");
+        args.extend(narrow);
+        let out = i2k(&sims, &home, &args).await;
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert_eq!(kustomer_counts(&sims).await["shortcuts"], 0);
+        assert_eq!(failed("macros"), failed_macros);
+    }
+
+    // ...and narrowed to their type sends them again: the run ends with every record done.
+    let mut args = RUN.to_vec();
+    args.extend(["--retry-failed", "--failed-type", "macros"]);
+    let out = i2k(&sims, &home, &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let counts = kustomer_counts(&sims).await;
+    assert_eq!(
+        counts["shortcuts"].as_i64(),
+        Some(failed_macros),
+        "{counts:#}"
+    );
+    assert_eq!(failed("macros"), 0);
+    let out = i2k(&sims, &home, &["verify"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let truth = common::truth(&sims.kustomer.url).await;
+    assert_eq!(truth["duplicates"], json!({}), "{truth:#}");
+    // The ledger records the retry run as such.
+    let conn = rusqlite::Connection::open(state_dir(&home).join("ledger.db")).unwrap();
+    let retries: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM runs WHERE command = 'retry'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(retries, 3);
+    let _ = std::fs::remove_dir_all(&home);
+}
