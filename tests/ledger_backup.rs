@@ -3,8 +3,8 @@
 //! missing its `target` table comes back with the same id map, its cursors cleared and the damaged
 //! file kept; a backup from before a column was added still restores; without a backup, or without
 //! `--yes` off a terminal, nothing changes. And a tiny run against both simulators leaves backups
-//! whose id map is the ledger's, from which a restored ledger resumes without creating anything
-//! twice.
+//! whose id map is the ledger's; when its ledger is emptied the next run is refused, and after a
+//! restore it resumes without creating anything twice.
 
 mod common;
 
@@ -393,6 +393,15 @@ async fn a_run_backs_up_its_id_map_and_a_restored_ledger_resumes_without_duplica
     let created = common::truth(&sims.kustomer.url).await["counts"].clone();
 
     std::fs::File::create(state.join(DB_FILE)).unwrap();
+    let refused = runner::start(common::engine_config(&sims, state.clone()))
+        .await
+        .err()
+        .expect("an emptied ledger beside the migration's files is refused");
+    assert!(
+        format!("{refused:#}").contains("i2k restore"),
+        "{refused:#}"
+    );
+    wait_unlocked(&state).await;
     let out = restore(&state, &["--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(id_map(&state.join(DB_FILE)), ledger_map);
