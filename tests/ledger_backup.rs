@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use i2k::engine::context::EngineConfig;
 use i2k::engine::handle::RunOutcome;
 use i2k::engine::model::ErrorClass;
 use i2k::engine::runner;
@@ -341,21 +340,6 @@ async fn backups_beyond_the_newest_few_are_deleted() {
     let _ = std::fs::remove_dir_all(state.parent().unwrap());
 }
 
-/// Starts a run, retrying while the previous run's ledger lock is still being released.
-async fn run_engine(config: EngineConfig) -> RunOutcome {
-    let mut last_error = None;
-    for _ in 0..50 {
-        match runner::start(config.clone()).await {
-            Ok(handle) => return handle.wait().await.expect("the run ends without an error"),
-            Err(e) => {
-                last_error = Some(e);
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-    panic!("the engine did not start: {last_error:?}");
-}
-
 /// Waits until no one holds the state directory's lock (a finished run releases it as its last
 /// ledger handle drops).
 async fn wait_unlocked(state: &Path) {
@@ -372,7 +356,7 @@ async fn wait_unlocked(state: &Path) {
 async fn a_run_backs_up_its_id_map_and_a_restored_ledger_resumes_without_duplicates() {
     let sims = common::sims(SizePreset::Tiny).await;
     let state = temp_state("backup-run");
-    let outcome = run_engine(common::engine_config(&sims, state.clone())).await;
+    let outcome = common::run_engine(common::engine_config(&sims, state.clone())).await;
     assert!(matches!(outcome, RunOutcome::Completed(_)), "{outcome:?}");
     wait_unlocked(&state).await;
 
@@ -406,7 +390,7 @@ async fn a_run_backs_up_its_id_map_and_a_restored_ledger_resumes_without_duplica
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(id_map(&state.join(DB_FILE)), ledger_map);
 
-    let outcome = run_engine(common::engine_config(&sims, state.clone())).await;
+    let outcome = common::run_engine(common::engine_config(&sims, state.clone())).await;
     assert!(matches!(outcome, RunOutcome::Completed(_)), "{outcome:?}");
     assert_eq!(
         common::truth(&sims.kustomer.url).await["counts"],
