@@ -80,6 +80,16 @@ pub enum Command {
     /// Write the migration report (Markdown and JSON) into the state directory.
     #[command(after_help = "Examples:\n  i2k report --state ./acme")]
     Report(ReportArgs),
+    /// Restore the ledger from its newest backup (or --from FILE) after it was lost or damaged.
+    #[command(
+        long_about = "Restore the ledger from its newest backup in <state>/backups (or --from FILE) \
+after it was lost or damaged. The current ledger.db is moved aside to ledger.db.damaged-<time>, never \
+deleted; a fresh ledger receives the backup's tables (the id map, decisions, runs…) and its \
+extraction cursors are cleared, so the next `i2k run` re-extracts the Intercom records the backup \
+does not hold and resumes, creating nothing twice.",
+        after_help = "Examples:\n  i2k restore --state ./acme\n  i2k restore --state ./acme --from ./acme/backups/ledger-20261206T003221.123Z-run-end.db --yes"
+    )]
+    Restore(RestoreArgs),
     /// Print shell completions.
     #[command(
         after_help = "Examples:\n  i2k completions bash > ~/.local/share/bash-completion/completions/i2k"
@@ -274,6 +284,16 @@ pub struct VerifyArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {}
+
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// The backup to restore [default: the newest in <state>/backups].
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// Restore without asking (needed when stdin is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
+}
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {

@@ -6,34 +6,19 @@
 
 mod common;
 
+use common::run_engine;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use i2k::engine::context::EngineConfig;
 use i2k::engine::handle::RunOutcome;
 use i2k::engine::report::{REPORT_JSON, Report};
-use i2k::engine::runner;
 use i2k::sim::SizePreset;
 use i2k::sim::faults::FaultSpec;
 use serde_json::Value;
 
 const FAULTS: &str = "5xx=0.05,timeout=0.02,reset=0.01,429=0.01,malformed=0.005";
-
-/// Starts a run, retrying while the previous run's ledger lock is still being released.
-async fn run_engine(config: EngineConfig) -> RunOutcome {
-    let mut last_error = None;
-    for _ in 0..50 {
-        match runner::start(config.clone()).await {
-            Ok(handle) => return handle.wait().await.expect("the run ends without an error"),
-            Err(e) => {
-                last_error = Some(e);
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-    panic!("the engine did not start: {last_error:?}");
-}
 
 fn read_report(state: &Path) -> Report {
     let text = std::fs::read_to_string(state.join(REPORT_JSON)).expect("report.json written");

@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod extract;
 pub mod plan;
 pub mod report;
+pub mod restore;
 pub mod run;
 pub mod sim;
 pub mod verify;
@@ -54,6 +55,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Run(a)) => run::run(&ctx, a).await,
         Some(Command::Verify(a)) => verify::run(&ctx, a).await,
         Some(Command::Report(a)) => report::run(&ctx, a).await,
+        Some(Command::Restore(a)) => restore::run(&ctx, a).await,
         Some(Command::Bench(a)) => bench::run(&ctx, a).await,
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "i2k", &mut std::io::stdout());

@@ -1,6 +1,7 @@
 //! The migration engine: plan, phases, runner and control, behind an `EngineHandle`.
 
 pub mod archive;
+pub mod backups;
 pub mod bench;
 pub mod context;
 pub mod control;

@@ -20,7 +20,7 @@ use crate::engine::model::{
     Command, Event, LogLevel, PhaseId, PhaseProgress, PhaseStatus, RunState, RunSummary, Snapshot,
 };
 use crate::engine::phases::{PHASES, phase, phase_of_kind, phases_for};
-use crate::engine::{decisions, load};
+use crate::engine::{backups, decisions, load};
 use crate::http::{ApiSide, ClientConfig, GateConfig};
 use crate::intercom::IntercomClient;
 use crate::kustomer::KustomerClient;
@@ -150,6 +150,7 @@ async fn run(
         tracing::warn!("could not record the end of the run: {e}");
     }
     let _ = ctx.ledger.flush().await;
+    backups::at_run_end(&ctx).await;
     if matches!(
         result,
         Ok(RunOutcome::Completed(_) | RunOutcome::Cancelled(_))
@@ -286,6 +287,8 @@ async fn run_phases(ctx: &Arc<Ctx>, phases: &[PhaseId], retry_pass: bool) -> any
         tasks.spawn(async move {
             let result = run_one(&ctx, id, deps).await;
             finished.send_replace(true);
+            // Dependents start at once; the pass waits for the backup.
+            backups::after_phase(&ctx, id).await;
             (id, result)
         });
     }

@@ -9,6 +9,7 @@
 //! counters are kept per kind and state, and `CounterSnapshot::by_phase` folds them with the
 //! engine's own kind → `PhaseId` table.
 
+pub mod backup;
 mod identity;
 mod lock;
 mod read;

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use i2k::engine::context::{EngineConfig, LoadOptions};
+use i2k::engine::handle::RunOutcome;
+use i2k::engine::runner;
 use i2k::http::Secret;
 use i2k::sim::{SimHandle, SizePreset, intercom, kustomer};
 use serde_json::Value;
@@ -88,6 +90,21 @@ pub fn engine_config(sims: &Sims, state_dir: PathBuf) -> EngineConfig {
         workflow_ids: Vec::new(),
         options: LoadOptions::default(),
     }
+}
+
+/// Starts a run, retrying while the previous run's ledger lock is still being released.
+pub async fn run_engine(config: EngineConfig) -> RunOutcome {
+    let mut last_error = None;
+    for _ in 0..50 {
+        match runner::start(config.clone()).await {
+            Ok(handle) => return handle.wait().await.expect("the run ends without an error"),
+            Err(e) => {
+                last_error = Some(e);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    panic!("the engine did not start: {last_error:?}");
 }
 
 /// `GET {base}/__sim/truth`.
