@@ -106,7 +106,7 @@ fn assert_migration_matches_truth(intercom: &Value, kustomer: &Value, state: &Pa
     // test bounds those; here they are taken as recorded only if Kustomer holds more.
     let unknown_events = report
         .row("data_events")
-        .map_or(0, |r| r.failed)
+        .map_or(0, |r| r.unknown)
         .min(counts(kustomer)["tracking_events"].saturating_sub(events_or_tracking));
     let expectations: [(&str, u64); 11] = [
         ("customers", migrated("contacts")),

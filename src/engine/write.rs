@@ -48,6 +48,46 @@ const ADOPTION_CONCURRENCY: usize = 8;
 /// second time. The run names them before it starts.
 pub const NOT_LOOKED_UP: [&str; 3] = ["data_events", "attachment_uploads", "inline_image_uploads"];
 
+/// Kinds whose records hang under a record of another kind (a message under its conversation):
+/// when the parent kind's sample found nothing in Kustomer, every parent is created by this
+/// run, so none of its children can exist there yet, and they are not sampled.
+const PARENT_KIND: [(&str, &str); 9] = [
+    ("conversation_sources", "conversations"),
+    ("conversation_parts", "conversations"),
+    ("conversation_notes", "conversations"),
+    ("timeline_notes", "conversations"),
+    ("truncation_notes", "conversations"),
+    ("conversation_states", "conversations"),
+    ("article_versions", "articles"),
+    ("article_translations", "articles"),
+    ("segment_members", "segments"),
+];
+
+/// Where `kind` stands: its own decision, or `Create` when its parent kind's sample found none.
+fn adoption_of(ledger: &Ledger, kind: &str) -> Adoption {
+    let own = ledger.adoption(kind);
+    if let Adoption::Sampling { .. } = own
+        && let Some((_, parent)) = PARENT_KIND.iter().find(|(k, _)| *k == kind)
+        && ledger.adoption(parent) == Adoption::Create
+    {
+        return Adoption::Create;
+    }
+    own
+}
+
+/// Counts one sampled record of `kind` found absent; after [`ADOPTION_SAMPLE`] the kind is
+/// created directly.
+fn sampled_absent(ledger: &Ledger, kind: &str) {
+    if let Adoption::Sampling { probed } = ledger.adoption(kind) {
+        let next = if probed + 1 >= ADOPTION_SAMPLE {
+            Adoption::Create
+        } else {
+            Adoption::Sampling { probed: probed + 1 }
+        };
+        ledger.set_adoption(kind, next);
+    }
+}
+
 /// The second line of defence against a lost id map, for one record of a fresh ledger: while
 /// its kind is being sampled or is loaded lookup-first, it is looked up by externalId before it
 /// is created. Returns its Kustomer id when it already exists (adopted, never created again).
@@ -60,24 +100,17 @@ where
     L: Fn() -> LF,
     LF: Future<Output = Result<Option<String>, KustomerError>>,
 {
-    match ledger.adoption(kind) {
+    match adoption_of(ledger, kind) {
         Adoption::Create => Ok(None),
         Adoption::LookupFirst => lookup().await,
-        Adoption::Sampling { probed } => match lookup().await {
+        Adoption::Sampling { .. } => match lookup().await {
             Ok(Some(target)) => {
                 adopting(ledger, kind);
                 Ok(Some(target))
             }
             Ok(None) => {
-                // Another task may have decided meanwhile: only a still-sampling kind counts on.
-                if let Adoption::Sampling { .. } = ledger.adoption(kind) {
-                    let next = if probed + 1 >= ADOPTION_SAMPLE {
-                        Adoption::Create
-                    } else {
-                        Adoption::Sampling { probed: probed + 1 }
-                    };
-                    ledger.set_adoption(kind, next);
-                }
+                // Counted against the kind's state now, which other tasks may have moved on.
+                sampled_absent(ledger, kind);
                 Ok(None)
             }
             // Undecided: the next record of the kind is sampled instead.
@@ -429,8 +462,19 @@ where
     LF: Future<Output = Result<Option<String>, KustomerError>>,
 {
     use futures_util::StreamExt as _;
-    if ledger.adoption(kind) == Adoption::Create || items.is_empty() {
-        return Ok(items);
+    let mut items = items;
+    let mut unsampled = Vec::new();
+    match adoption_of(ledger, kind) {
+        Adoption::Create => return Ok(items),
+        Adoption::LookupFirst => {}
+        // Only as many as the sample still needs are looked up; if one of them is found, the
+        // rest are looked up too (below), else they are created.
+        Adoption::Sampling { probed } => {
+            let wanted = ADOPTION_SAMPLE.saturating_sub(probed).max(1) as usize;
+            if items.len() > wanted {
+                unsampled = items.split_off(wanted);
+            }
+        }
     }
     let found: Vec<(String, Value, Result<Option<String>, KustomerError>)> =
         futures_util::stream::iter(items.into_iter().map(|(id, body)| async move {
@@ -453,6 +497,14 @@ where
                 let o = fail(ledger, kind, &id, &e)?;
                 outcomes.insert(id, o);
             }
+        }
+    }
+    if !unsampled.is_empty() {
+        if adoption_of(ledger, kind) == Adoption::LookupFirst {
+            let adopted = Box::pin(adopt_bulk(ledger, kind, unsampled, lookup, outcomes)).await?;
+            rest.extend(adopted);
+        } else {
+            rest.extend(unsampled);
         }
     }
     Ok(rest)
