@@ -67,11 +67,12 @@ fn progress_key(s: &Snapshot) -> String {
         .collect();
     let extract: Vec<String> = s.extraction.iter().map(|e| e.fetched.to_string()).collect();
     format!(
-        "{:?}|{}|{}|{}",
+        "{:?}|{}|{}|{}|{:?}",
         s.state,
         phases.join(","),
         extract.join(","),
-        s.activity
+        s.activity,
+        s.throttled_note()
     )
 }
 
@@ -128,6 +129,9 @@ fn print_progress(
     ));
     if let Some(eta) = s.eta {
         line.push_str(&format!(" · ETA {}", clock(eta)));
+    }
+    if let Some(note) = s.throttled_note() {
+        line.push_str(&format!(" · {note}"));
     }
     if !s.activity.is_empty() {
         line.push_str(&format!(" · {}", s.activity));

@@ -144,6 +144,9 @@ pub struct Budget {
     /// Requests answered 429 so far.
     pub throttled: u64,
     pub requests: u64,
+    /// While a 429 holds every request: when the hold ends (unix seconds).
+    #[serde(default)]
+    pub throttled_until: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,6 +179,21 @@ pub struct Snapshot {
     pub eta: Option<Duration>,
     /// What the engine is doing now, in a few words.
     pub activity: String,
+}
+
+impl Snapshot {
+    /// `throttled by Kustomer until 00:41:07 UTC` while a 429 holds either API's requests.
+    pub fn throttled_note(&self) -> Option<String> {
+        let sides: Vec<String> = [("Kustomer", &self.kustomer), ("Intercom", &self.intercom)]
+            .iter()
+            .filter_map(|(side, budget)| {
+                budget
+                    .throttled_until
+                    .map(|until| format!("{side} until {}", crate::timefmt::unix_to_clock(until)))
+            })
+            .collect();
+        (!sides.is_empty()).then(|| format!("throttled by {}", sides.join(", ")))
+    }
 }
 
 impl Default for Snapshot {

@@ -3,7 +3,9 @@
 //! in the order they came (filler work, [`as_filler`], only in the slots left over), adapts to the
 //! `X-RateLimit-*` headers the server announces (limit, remaining, reset), keeps a reserve for the
 //! org's other integrations when the server says they are using it, and after a 429 holds every
-//! caller until the reset — never longer than one window plus jitter, whatever the header says.
+//! caller until the reset the server announced — never longer than one window plus jitter,
+//! whatever the header says — or, when it announced none, for a backoff that starts at a second
+//! and doubles with each 429 in a row up to the window.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,6 +16,8 @@ use crate::rng::Rng;
 
 /// Longest extra wait added to a reset, so callers do not all wake in the same instant.
 const RESET_JITTER: Duration = Duration::from_millis(750);
+/// The first hold after a 429 that announced no reset; it doubles with each 429 in a row.
+const THROTTLE_BACKOFF_START: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GateConfig {
@@ -108,6 +112,8 @@ struct State {
     blocked_until: Option<Instant>,
     next_slot: Instant,
     throttled: u64,
+    /// 429s since the last answer that was not one: how far a hold without a reset backs off.
+    throttled_in_a_row: u32,
     requests: u64,
     rng: Rng,
 }
@@ -191,6 +197,7 @@ impl RateGate {
                 blocked_until: None,
                 next_slot: now,
                 throttled: 0,
+                throttled_in_a_row: 0,
                 requests: 0,
                 rng: Rng::from_entropy(),
             }),
@@ -336,24 +343,34 @@ impl RateGate {
         }
     }
 
-    /// A 429 arrived: hold every caller until the reset (at most one window plus jitter).
+    /// A 429 arrived: hold every caller until the reset it announced (at most one window), or
+    /// without one for 1 s, 2 s, 4 s… with each 429 in a row, up to the window; plus jitter.
     pub fn on_throttled(&self, reset_unix: Option<i64>) {
         let mut s = self.lock();
         let now = Instant::now();
         s.throttled += 1;
+        s.throttled_in_a_row = s.throttled_in_a_row.saturating_add(1);
         let cap = s.window;
         let wait = match reset_unix {
             Some(reset) => {
                 let secs = (reset - crate::timefmt::now_unix()).max(0) as u64;
                 Duration::from_secs(secs).min(cap)
             }
-            None => cap,
+            None => THROTTLE_BACKOFF_START
+                .saturating_mul(1u32 << (s.throttled_in_a_row - 1).min(16))
+                .min(cap),
         };
         let jitter = s.jitter();
         let until = now + wait + jitter;
         s.blocked_until = Some(s.blocked_until.map_or(until, |b| b.max(until)));
-        let allowed = s.allowed();
-        s.used = allowed;
+    }
+
+    /// An answer other than a 429 arrived: the next 429 without a reset backs off from the start.
+    pub fn on_answered(&self) {
+        let mut s = self.lock();
+        if s.throttled_in_a_row > 0 {
+            s.throttled_in_a_row = 0;
+        }
     }
 
     /// Changes the migration's share of the budget, live.
@@ -371,7 +388,8 @@ impl RateGate {
 
     pub fn budget(&self) -> Budget {
         let mut s = self.lock();
-        s.roll(Instant::now());
+        let now = Instant::now();
+        s.roll(now);
         Budget {
             used: s.used,
             allowed: s.allowed(),
@@ -379,6 +397,9 @@ impl RateGate {
             window_secs: s.window.as_secs() as u32,
             throttled: s.throttled,
             requests: s.requests,
+            throttled_until: s.blocked_until.filter(|until| *until > now).map(|until| {
+                crate::timefmt::now_unix() + until.duration_since(now).as_secs_f64().ceil() as i64
+            }),
         }
     }
 }
@@ -415,6 +436,53 @@ mod tests {
         let until = s.blocked_until.unwrap();
         assert!(until <= Instant::now() + Duration::from_secs(10) + RESET_JITTER);
         assert_eq!(s.throttled, 1);
+    }
+
+    /// How long the gate holds from now, in whole milliseconds.
+    fn hold(gate: &RateGate) -> Duration {
+        let s = gate.lock();
+        s.blocked_until
+            .map(|until| until.saturating_duration_since(Instant::now()))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_throttle_without_a_reset_backs_off_from_a_second_doubling_up_to_the_window() {
+        let gate = RateGate::new(GateConfig::intercom(10));
+        for expected in [1, 2, 4, 8, 10, 10] {
+            {
+                // Each 429 in a row is judged alone: clear the hold the last one set.
+                gate.lock().blocked_until = None;
+            }
+            gate.on_throttled(None);
+            let held = hold(&gate);
+            let base = Duration::from_secs(expected);
+            assert!(
+                held > base - Duration::from_millis(50) && held <= base + RESET_JITTER,
+                "expected about {expected} s, held {held:?}"
+            );
+        }
+        // An answer that is not a 429 starts the backoff over.
+        gate.on_answered();
+        gate.lock().blocked_until = None;
+        gate.on_throttled(None);
+        assert!(hold(&gate) <= Duration::from_secs(1) + RESET_JITTER);
+    }
+
+    #[test]
+    fn a_throttle_waits_for_the_announced_reset_and_the_budget_says_until_when() {
+        let gate = RateGate::new(GateConfig::kustomer(100, 0.8));
+        let reset = crate::timefmt::now_unix() + 5;
+        gate.on_throttled(Some(reset));
+        let held = hold(&gate);
+        assert!(
+            held > Duration::from_secs(3) && held <= Duration::from_secs(5) + RESET_JITTER,
+            "{held:?}"
+        );
+        let until = gate.budget().throttled_until.expect("throttled until");
+        assert!((reset..=reset + 1).contains(&until), "{until} vs {reset}");
+        // A throttle holds the gate, it does not spend the window.
+        assert_eq!(gate.budget().used, 0);
     }
 
     /// A Kustomer gate (100 per minute, share 0.8: a reserve of 20 for the org) after the server

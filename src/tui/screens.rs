@@ -803,6 +803,9 @@ pub fn run(app: &mut App, frame: &mut Frame, area: Rect) {
             Span::styled(format!("! {} × 429", fmt_count(throttled)), t.warn()),
         ]));
     }
+    if let Some(note) = s.throttled_note() {
+        lines.push(Line::from(Span::styled(format!("! {note}"), t.warn())));
+    }
     if let RunState::Failed(reason) = &s.state {
         lines.push(Line::from(Span::styled(format!("✗ {reason}"), t.bad())));
     }

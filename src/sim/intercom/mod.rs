@@ -333,6 +333,16 @@ async fn api_gate(State(state): State<Shared>, request: Request, next: Next) -> 
     };
     let mut response =
         crate::sim::faults::apply(fault, state.config.fault_hang, error, handler).await;
-    set_rate_headers(&mut response, decision);
+    match crate::sim::faults::throttle_headers(fault, decision.limit) {
+        Some(headers) => {
+            lock(&state.requests).throttled += 1;
+            for (name, value) in headers {
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(name, v);
+                }
+            }
+        }
+        None => set_rate_headers(&mut response, decision),
+    }
     response
 }
