@@ -1,6 +1,7 @@
 //! The command line: parses arguments, loads the config file and hands each command to its module
 //! in `commands/`. Exit codes: 0 success, 1 records failed or counts differ, 2 bad input or an
-//! unreachable / refused connection, 3 decisions needed before loading.
+//! unreachable / refused connection, 3 decisions needed before loading, 5 interrupted (a signal,
+//! a token refused mid-run, a full disk): a re-run resumes.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +15,9 @@ use crate::sim::SizePreset;
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_NEEDS_DECISIONS: u8 = 3;
+/// Interrupted, resumable: SIGINT, SIGTERM, a token refused mid-run, a full disk. A second
+/// signal exits at once with it too.
+pub const EXIT_INTERRUPTED: u8 = 5;
 
 #[derive(Debug, Parser)]
 #[command(

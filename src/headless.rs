@@ -193,7 +193,7 @@ fn print_outcome(
                 json!({"type": "summary", "outcome": "completed", "summary": s, "left": records_left(s)})
             }
             RunOutcome::Cancelled(s) => {
-                json!({"type": "summary", "outcome": "cancelled", "summary": s, "left": records_left(s)})
+                json!({"type": "summary", "outcome": "interrupted", "summary": s, "left": records_left(s)})
             }
             RunOutcome::NeedsDecisions(d) => {
                 json!({"type": "summary", "outcome": "needs_decisions", "decisions": d})
@@ -206,7 +206,7 @@ fn print_outcome(
             print_summary("Run ended with records left", s, out)
         }
         RunOutcome::Completed(s) => print_summary("Run complete", s, out),
-        RunOutcome::Cancelled(s) => print_summary("Run cancelled (run again to resume)", s, out),
+        RunOutcome::Cancelled(s) => print_summary("Run interrupted (run again to resume)", s, out),
         RunOutcome::NeedsDecisions(d) => {
             writeln!(
                 out,

@@ -267,6 +267,11 @@ pub enum Command {
     Resume,
     /// Stop after in-flight requests settle; a later run resumes where this one stopped.
     Cancel,
+    /// As `Cancel`, for a reason from outside the console (a signal): the run is recorded as
+    /// interrupted and the reason is logged.
+    Interrupt {
+        reason: String,
+    },
     SetRateShare {
         share: f64,
     },
@@ -296,6 +301,9 @@ pub enum ErrorClass {
     Rejected,
     /// Authentication or permission: fix the token or its roles.
     Auth,
+    /// The token was refused (401: expired or revoked). Not the record's failure: the run stops
+    /// as if interrupted and the record keeps its state for the next run.
+    Unauthorized,
     /// Retries ran out on 429s, 5xx, timeouts or resets.
     Transient,
     /// The source record could not be read or mapped.

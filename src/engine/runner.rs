@@ -91,13 +91,19 @@ async fn run(
     let state = Arc::new(std::sync::Mutex::new(RunState::Extracting));
     let publisher = tokio::spawn(publish(ctx.clone(), state.clone(), snapshot_tx, started));
     let commander = tokio::spawn(obey(ctx.clone(), commands, state.clone()));
+    let token_watchers = crate::engine::interrupt::watch_tokens(&ctx);
 
     let extraction = tokio::spawn({
         let ctx = ctx.clone();
         async move { extract(&ctx).await }
     });
 
-    let result = drive(&ctx, &phases, &state).await;
+    let result = match drive(&ctx, &phases, &state).await {
+        Err(e) if crate::engine::interrupt::absorbs(&ctx, &e) => {
+            Ok(RunOutcome::Cancelled(summarize(&ctx, started)))
+        }
+        other => other,
+    };
     let cancelled = ctx.control.is_cancelled();
     if cancelled || result.is_err() {
         ctx.control.cancel();
@@ -119,7 +125,7 @@ async fn run(
     let summary = summarize(&ctx, started);
     let (outcome_name, final_state) = match &result {
         Ok(RunOutcome::Completed(_)) => ("completed", RunState::Finished),
-        Ok(RunOutcome::Cancelled(_)) => ("cancelled", RunState::Finished),
+        Ok(RunOutcome::Cancelled(_)) => ("interrupted", RunState::Finished),
         Ok(RunOutcome::NeedsDecisions(_)) => ("needs_decisions", RunState::Finished),
         Err(e) => ("failed", RunState::Failed(format!("{e:#}"))),
     };
@@ -149,6 +155,9 @@ async fn run(
     tokio::time::sleep(SNAPSHOT_INTERVAL * 2).await;
     publisher.abort();
     commander.abort();
+    for watcher in token_watchers {
+        watcher.abort();
+    }
     ctx.emit(Event::Finished {
         summary: summary.clone(),
     });
@@ -360,6 +369,10 @@ async fn obey(
                     *s = before_pause.clone();
                 }
                 ctx.log(LogLevel::Info, "resumed");
+            }
+            Command::Interrupt { reason } => {
+                set_state(&state, RunState::Cancelling);
+                crate::engine::interrupt::interrupt(&ctx, &reason);
             }
             Command::Cancel => {
                 ctx.control.cancel();

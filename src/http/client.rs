@@ -138,6 +138,8 @@ struct Inner {
     config: ClientConfig,
     http: reqwest::Client,
     gate: Arc<RateGate>,
+    /// Turns true at the first 401: the token expired or was revoked.
+    token_refused: tokio::sync::watch::Sender<bool>,
 }
 
 /// A client of one API. Cheap to clone.
@@ -169,12 +171,23 @@ impl ApiClient {
                 request: String::new(),
             })?;
         Ok(ApiClient {
-            inner: Arc::new(Inner { config, http, gate }),
+            inner: Arc::new(Inner {
+                config,
+                http,
+                gate,
+                token_refused: tokio::sync::watch::Sender::new(false),
+            }),
         })
     }
 
     pub fn gate(&self) -> &Arc<RateGate> {
         &self.inner.gate
+    }
+
+    /// Turns true when the API refuses the token (a 401), so a run can stop rather than fail
+    /// record after record on a token that expired or was revoked while it ran.
+    pub fn token_refused(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.token_refused.subscribe()
     }
 
     pub fn side(&self) -> ApiSide {
@@ -376,6 +389,9 @@ impl ApiClient {
             };
         }
         let err = self.http_error(status, parsed.as_ref(), summary, response_text);
+        if status == 401 {
+            self.inner.token_refused.send_replace(true);
+        }
         if status >= 500 {
             return match req.retry {
                 Retry::Idempotent => Attempt::Again(err),

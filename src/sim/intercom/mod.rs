@@ -4,7 +4,8 @@
 //! bearer auth (`401 unauthorized`), the `Intercom-Version` header (missing → 2.16, unknown →
 //! `400 intercom_version_invalid`), the 10-second rate window (`X-RateLimit-*`, `429
 //! rate_limit_exceeded`), added latency and injected faults. The `/__sim/` routes (truth,
-//! request counts, touches) bypass all of that and are not counted; attachment files under
+//! request counts, touches, revoking and restoring the token) bypass all of that and are not
+//! counted; attachment files under
 //! `/__files/` are served like a CDN: no bearer, signed URLs that expire.
 
 pub mod generate;
@@ -86,6 +87,8 @@ struct RequestLog {
 pub(crate) struct SimState {
     config: Config,
     token: String,
+    /// Set by `POST /__sim/token/revoke`: the token is refused (401) until restored.
+    token_revoked: std::sync::atomic::AtomicBool,
     workspace: RwLock<Workspace>,
     base_url: OnceLock<String>,
     rate: RateWindow,
@@ -161,6 +164,7 @@ pub async fn spawn(config: Config, addr: SocketAddr) -> std::io::Result<SimHandl
     let token = token_for(config.seed);
     let state: Shared = std::sync::Arc::new(SimState {
         token: token.clone(),
+        token_revoked: std::sync::atomic::AtomicBool::new(false),
         workspace: RwLock::new(workspace),
         base_url: OnceLock::new(),
         rate: RateWindow::new(config.rate_per_window),
@@ -187,6 +191,24 @@ fn router(state: Shared) -> Router {
         .route("/__sim/truth", axum::routing::get(routes::truth))
         .route("/__sim/requests", axum::routing::get(sim_requests))
         .route("/__sim/touch", axum::routing::post(routes::touch))
+        .route(
+            "/__sim/token/revoke",
+            axum::routing::post(|State(state): State<Shared>| async move {
+                state
+                    .token_revoked
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                axum::Json(json!({"revoked": true}))
+            }),
+        )
+        .route(
+            "/__sim/token/restore",
+            axum::routing::post(|State(state): State<Shared>| async move {
+                state
+                    .token_revoked
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
+                axum::Json(json!({"revoked": false}))
+            }),
+        )
         .route(
             "/__files/{id}/{name}",
             axum::routing::get(routes::file_download),
@@ -265,7 +287,12 @@ async fn api_gate(State(state): State<Shared>, request: Request, next: Next) -> 
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| t.trim() == state.token);
+        .is_some_and(|t| {
+            t.trim() == state.token
+                && !state
+                    .token_revoked
+                    .load(std::sync::atomic::Ordering::SeqCst)
+        });
     if !authorised {
         return error(
             StatusCode::UNAUTHORIZED,

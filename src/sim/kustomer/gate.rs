@@ -35,7 +35,7 @@ pub async fn api_gate(State(sim): State<Sim>, req: Request, next: Next) -> Respo
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|token| token == sim.0.token);
+        .is_some_and(|token| sim.accepts(token));
 
     let (budget, fault) = {
         let mut store = sim.lock();
