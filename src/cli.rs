@@ -279,7 +279,7 @@ pub fn main() -> ExitCode {
     match runtime.block_on(commands::dispatch(cli)) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", crate::error_text::chain_once(&err));
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }

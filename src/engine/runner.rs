@@ -110,7 +110,10 @@ async fn run(
     }
     match extraction.await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) if !cancelled => ctx.log(LogLevel::Error, format!("extraction stopped: {e:#}")),
+        Ok(Err(e)) if !cancelled => ctx.log(
+            LogLevel::Error,
+            format!("extraction stopped: {}", crate::error_text::chain_once(&e)),
+        ),
         Ok(Err(_)) => {}
         Err(e) => ctx.log(
             LogLevel::Error,
@@ -127,7 +130,7 @@ async fn run(
         Ok(RunOutcome::Completed(_)) => ("completed", RunState::Finished),
         Ok(RunOutcome::Cancelled(_)) => ("interrupted", RunState::Finished),
         Ok(RunOutcome::NeedsDecisions(_)) => ("needs_decisions", RunState::Finished),
-        Err(e) => ("failed", RunState::Failed(format!("{e:#}"))),
+        Err(e) => ("failed", RunState::Failed(crate::error_text::chain_once(e))),
     };
     set_state(&state, final_state);
     let mut figures = serde_json::to_value(&summary).unwrap_or_default();
@@ -146,7 +149,10 @@ async fn run(
         if let Err(e) = crate::engine::report::finish(&ctx).await {
             ctx.log(
                 LogLevel::Error,
-                format!("could not write the report: {e:#}"),
+                format!(
+                    "could not write the report: {}",
+                    crate::error_text::chain_once(&e)
+                ),
             );
         }
     }
@@ -273,7 +279,14 @@ async fn run_phases(ctx: &Arc<Ctx>, phases: &[PhaseId], retry_pass: bool) -> any
             Ok((_, Ok(()))) => {}
             Ok((id, Err(e))) => {
                 if !e.is::<Cancelled>() {
-                    ctx.log(LogLevel::Error, format!("{} stopped: {e:#}", id.label()));
+                    ctx.log(
+                        LogLevel::Error,
+                        format!(
+                            "{} stopped: {}",
+                            id.label(),
+                            crate::error_text::chain_once(&e)
+                        ),
+                    );
                     first_error.get_or_insert(e.context(format!("phase {} failed", id.label())));
                     ctx.control.cancel();
                 }
