@@ -119,6 +119,7 @@ pub struct SimOptions {
     #[arg(long, default_value_t = 60)]
     pub scroll_idle_secs: u64,
     /// Injected faults, e.g. `5xx=0.05,timeout=0.02,reset=0.01,429=0.01,malformed=0.005`
+    /// (`429bare`: a 429 with no rate-limit headers)
     /// (prefix a kind with `intercom.` or `kustomer.` to limit it to one side).
     #[arg(long, default_value = "")]
     pub faults: String,

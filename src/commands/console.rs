@@ -26,7 +26,8 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
 }
 
 /// Opens the console on a migration and returns when the operator quits (an active run is
-/// stopped first; the next start resumes it).
+/// stopped first; the next start resumes it). SIGTERM (a service manager, a container stop)
+/// closes the console the same way and exits 5, interrupted; Ctrl-C is a key the console reads.
 pub async fn open(config: EngineConfig) -> anyhow::Result<ExitCode> {
     let _log = crate::logging::to_file(&config.state_dir)?;
     let keymap = Keymap::load(crate::config::config_dir().as_deref())?;
@@ -37,7 +38,23 @@ pub async fn open(config: EngineConfig) -> anyhow::Result<ExitCode> {
     let (update_tx, update_rx) = mpsc::channel(CHANNEL_DEPTH);
     let (request_tx, request_rx) = mpsc::channel(CHANNEL_DEPTH);
     let glue = tokio::spawn(glue::serve(config, request_rx, update_tx));
-    let shown = run_terminal(app, update_rx, request_tx).await;
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let sigterm = async {
+        match terminate.as_mut() {
+            Some(signal) => signal.recv().await,
+            None => std::future::pending().await,
+        }
+    };
+    let (shown, terminated) = tokio::select! {
+        shown = run_terminal(app, update_rx, request_tx) => (shown, false),
+        _ = sigterm => {
+            // The console's future is dropped with its request channel: restore the screen.
+            let _ = ratatui::try_restore();
+            eprintln!("SIGTERM: stopping once in-flight requests settle; run again to resume");
+            (Ok(()), true)
+        }
+    };
     // The request channel is closed now: the glue cancels an active run and settles.
     let settled = tokio::time::timeout(GLUE_PATIENCE, glue).await;
     shown?;
@@ -46,5 +63,9 @@ pub async fn open(config: EngineConfig) -> anyhow::Result<ExitCode> {
         Ok(Err(e)) => anyhow::bail!("the console's engine link stopped unexpectedly: {e}"),
         Err(_) => tracing::warn!("the run did not stop in time; it resumes next time"),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if terminated {
+        ExitCode::from(crate::cli::EXIT_INTERRUPTED)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
