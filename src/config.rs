@@ -145,14 +145,8 @@ const SECRET_KEYS: [&str; 6] = ["token", "api_key", "apikey", "key", "password",
 /// The file's error, saying where without quoting the line: a line the parser refuses may hold
 /// a token, which must not reach a terminal or a CI log.
 fn config_error(path: &Path, text: &str, e: &toml::de::Error) -> anyhow::Error {
-    let line = e
-        .span()
-        .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
-    let at = match line {
-        Some(n) => format!("config file {} line {n}", path.display()),
-        None => format!("config file {}", path.display()),
-    };
-    let secret_key = text.lines().find_map(|l| {
+    let at = |line: usize| format!("config file {} line {line}", path.display());
+    let secret_key = text.lines().enumerate().find_map(|(i, l)| {
         let key = l
             .split_once('=')?
             .0
@@ -162,14 +156,21 @@ fn config_error(path: &Path, text: &str, e: &toml::de::Error) -> anyhow::Error {
         SECRET_KEYS
             .iter()
             .any(|s| key == *s || key.ends_with(&format!("_{s}")))
-            .then_some(key)
+            .then_some((i + 1, key))
     });
-    match secret_key {
-        Some(key) => anyhow::anyhow!(
-            "{at}: `{key}` is not read from a config file: tokens come from the environment only \
-             ({INTERCOM_TOKEN_ENV}, {KUSTOMER_TOKEN_ENV}); remove it from the file"
-        ),
-        None => anyhow::anyhow!("{at}: {}", e.message()),
+    if let Some((line, key)) = secret_key {
+        return anyhow::anyhow!(
+            "{}: `{key}` is not read from a config file: tokens come from the environment only \
+             ({INTERCOM_TOKEN_ENV}, {KUSTOMER_TOKEN_ENV}); remove it from the file",
+            at(line)
+        );
+    }
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            anyhow::anyhow!("{}: {}", at(line), e.message())
+        }
+        None => anyhow::anyhow!("config file {}: {}", path.display(), e.message()),
     }
 }
 
