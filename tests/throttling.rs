@@ -49,10 +49,9 @@ async fn run_under(name: &str, faults: &str) -> (RunOutcome, common::Sims, Vec<S
     let notes = tokio::spawn(async move {
         let mut notes: Vec<String> = Vec::new();
         while snapshots.changed().await.is_ok() {
-            if let Some(note) = snapshots.borrow_and_update().throttled_note() {
-                if notes.last() != Some(&note) {
-                    notes.push(note);
-                }
+            let note = snapshots.borrow_and_update().throttled_note();
+            if let Some(note) = note.filter(|n| notes.last() != Some(n)) {
+                notes.push(note);
             }
         }
         notes
