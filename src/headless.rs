@@ -309,6 +309,37 @@ mod tests {
     use crate::engine::model::{PhaseId, PhaseProgress};
 
     #[test]
+    fn the_progress_line_says_the_run_is_throttled_and_until_when() {
+        let mut snapshot = Snapshot::default();
+        let mut out = Vec::new();
+        print_progress(&snapshot, HeadlessOptions::default(), &mut out).unwrap();
+        assert!(!String::from_utf8_lossy(&out).contains("throttled"));
+        let key = progress_key(&snapshot);
+        // 1,700,000,000 is 22:13:20 UTC.
+        snapshot.kustomer.throttled_until = Some(1_700_000_000);
+        assert_ne!(
+            progress_key(&snapshot),
+            key,
+            "a throttle is worth a new line"
+        );
+        let mut out = Vec::new();
+        print_progress(&snapshot, HeadlessOptions::default(), &mut out).unwrap();
+        let line = String::from_utf8(out).unwrap();
+        assert!(
+            line.trim_end()
+                .ends_with("· throttled by Kustomer until 22:13:20 UTC"),
+            "{line}"
+        );
+        let mut out = Vec::new();
+        print_progress(&snapshot, HeadlessOptions { json: true }, &mut out).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            json["snapshot"]["kustomer"]["throttled_until"],
+            1_700_000_000
+        );
+    }
+
+    #[test]
     fn the_summary_says_how_many_records_are_left_and_that_a_rerun_resumes_them() {
         let summary = RunSummary {
             phases: vec![PhaseProgress {
