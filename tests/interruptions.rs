@@ -1,8 +1,10 @@
 //! Interruptions of the real binary against both simulators (tiny workspace, a little latency so
 //! the run is still loading when the test acts): SIGINT and SIGTERM stop `i2k run --headless`
 //! with exit 5 and the run recorded as interrupted, and the next run finishes what it left; a
-//! Kustomer token revoked in the middle of a run stops it the same way, saying what to fix, with
-//! no record failed for it, and the run after the token is restored finishes without duplicates.
+//! token (Kustomer's or Intercom's) revoked in the middle of a run stops it the same way, saying
+//! what to fix, with no record failed for it, and the run after the token is restored finishes
+//! without duplicates.
+//! After each, `i2k verify` finds both sides in agreement.
 
 mod common;
 
@@ -24,13 +26,14 @@ async fn slow_sims() -> common::Sims {
     .await
 }
 
-fn i2k_run(sims: &common::Sims, home: &Path) -> Command {
+/// `i2k ARGS` on the test's state directory against `sims`, with their tokens.
+fn i2k(sims: &common::Sims, home: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_i2k"));
-    cmd.args(["run", "--headless", "--accept-defaults", "--state"])
+    cmd.args(args)
+        .arg("--state")
         .arg(state_dir(home))
         .args(["--intercom-url", &sims.intercom.url])
         .args(["--kustomer-url", &sims.kustomer.url])
-        .args(["--kustomer-rate", &sims.kustomer_rate.to_string()])
         .env("INTERCOM_TOKEN", &sims.intercom.token)
         .env("KUSTOMER_API_KEY", &sims.kustomer.token)
         .env("XDG_CONFIG_HOME", home.join("config"))
@@ -40,6 +43,21 @@ fn i2k_run(sims: &common::Sims, home: &Path) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd
+}
+
+fn i2k_run(sims: &common::Sims, home: &Path) -> Command {
+    let rate = sims.kustomer_rate.to_string();
+    i2k(
+        sims,
+        home,
+        &[
+            "run",
+            "--headless",
+            "--accept-defaults",
+            "--kustomer-rate",
+            &rate,
+        ],
+    )
 }
 
 fn state_dir(home: &Path) -> PathBuf {
@@ -146,6 +164,21 @@ fn no_duplicates(truth: &Value) -> bool {
     truth["duplicates"].as_object().is_none_or(|d| d.is_empty())
 }
 
+/// `i2k verify` finds both sides in agreement: nothing was lost on the way.
+async fn assert_verify_agrees(sims: &common::Sims, home: &Path) {
+    let mut verify = i2k(sims, home, &["verify"]);
+    let verified = tokio::task::spawn_blocking(move || verify.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&verified.stdout),
+        String::from_utf8_lossy(&verified.stderr)
+    );
+}
+
 /// Runs to the end; it must exit 0.
 async fn resume(sims: &common::Sims, home: &Path) -> String {
     let (code, out, err) = Running::start(sims, home).finish().await;
@@ -178,6 +211,7 @@ async fn a_signal_interrupts_the_run_and_the_next_run_finishes(signal: &str) {
     assert_eq!(run_outcomes(&home), ["interrupted", "completed"]);
     let truth = common::truth(&sims.kustomer.url).await;
     assert!(no_duplicates(&truth), "{}", truth["duplicates"]);
+    assert_verify_agrees(&sims, &home).await;
     let _ = std::fs::remove_dir_all(&home);
 }
 
@@ -191,11 +225,19 @@ async fn sigterm_interrupts_the_run_with_exit_5_and_the_next_run_finishes() {
     a_signal_interrupts_the_run_and_the_next_run_finishes("TERM").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_revoked_mid_run_interrupts_it_and_the_run_after_its_restoring_finishes() {
+/// Revokes `side`'s token once the run is loading, expects the interruption, restores the token
+/// and expects the next run to finish without duplicates.
+async fn a_token_revoked_mid_run_interrupts_it_and_the_run_after_its_restoring_finishes(
+    side: &str,
+    env: &str,
+) {
     let sims = slow_sims().await;
-    let home = common::temp_state("token-revoked");
-    let sim_route = |action: &str| format!("{}/__sim/token/{action}", sims.kustomer.url);
+    let home = common::temp_state(&format!("token-revoked-{side}"));
+    let (sim_url, token) = match side {
+        "Kustomer" => (&sims.kustomer.url, &sims.kustomer.token),
+        _ => (&sims.intercom.url, &sims.intercom.token),
+    };
+    let sim_route = |action: &str| format!("{sim_url}/__sim/token/{action}");
     let http = reqwest::Client::new();
     let mut run = Running::start(&sims, &home);
     run.wait_for_line("▶ ").await;
@@ -207,7 +249,7 @@ async fn a_token_revoked_mid_run_interrupts_it_and_the_run_after_its_restoring_f
         "exit code after the token was revoked:\n{out}\n{err}"
     );
     assert!(
-        out.contains("Kustomer refused the token (HTTP 401)") && out.contains("KUSTOMER_API_KEY"),
+        out.contains(&format!("{side} refused the token (HTTP 401)")) && out.contains(env),
         "the message says what to fix:\n{out}"
     );
     assert_eq!(
@@ -215,10 +257,7 @@ async fn a_token_revoked_mid_run_interrupts_it_and_the_run_after_its_restoring_f
         1,
         "said once:\n{out}"
     );
-    assert!(
-        !out.contains(&sims.kustomer.token),
-        "the token leaked:\n{out}"
-    );
+    assert!(!out.contains(token.as_str()), "the token leaked:\n{out}");
     assert_eq!(run_outcomes(&home), ["interrupted"]);
     // The refusal was the token's, not the records': none failed for it.
     assert!(
@@ -231,5 +270,24 @@ async fn a_token_revoked_mid_run_interrupts_it_and_the_run_after_its_restoring_f
     resume(&sims, &home).await;
     let truth = common::truth(&sims.kustomer.url).await;
     assert!(no_duplicates(&truth), "{}", truth["duplicates"]);
+    assert_verify_agrees(&sims, &home).await;
     let _ = std::fs::remove_dir_all(&home);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kustomer_token_revoked_mid_run_interrupts_it_and_the_next_run_finishes() {
+    a_token_revoked_mid_run_interrupts_it_and_the_run_after_its_restoring_finishes(
+        "Kustomer",
+        "KUSTOMER_API_KEY",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_intercom_token_revoked_mid_run_interrupts_it_and_the_next_run_finishes() {
+    a_token_revoked_mid_run_interrupts_it_and_the_run_after_its_restoring_finishes(
+        "Intercom",
+        "INTERCOM_TOKEN",
+    )
+    .await;
 }
