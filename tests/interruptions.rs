@@ -291,3 +291,22 @@ async fn an_intercom_token_revoked_mid_run_interrupts_it_and_the_next_run_finish
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_at_once_with_5_and_the_next_run_still_finishes() {
+    let sims = slow_sims().await;
+    let home = common::temp_state("signal-twice");
+    let mut run = Running::start(&sims, &home);
+    run.wait_for_line("▶ ").await;
+    run.signal("INT");
+    run.wait_for_line("error: interrupted: SIGINT").await;
+    run.signal("TERM");
+    let (code, out, err) = run.finish().await;
+    assert_eq!(code, Some(5), "exit code after two signals:\n{out}\n{err}");
+
+    resume(&sims, &home).await;
+    let truth = common::truth(&sims.kustomer.url).await;
+    assert!(no_duplicates(&truth), "{}", truth["duplicates"]);
+    assert_verify_agrees(&sims, &home).await;
+    let _ = std::fs::remove_dir_all(&home);
+}
