@@ -26,8 +26,9 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
 }
 
 /// Opens the console on a migration and returns when the operator quits (an active run is
-/// stopped first; the next start resumes it). SIGTERM (a service manager, a container stop)
-/// closes the console the same way and exits 5, interrupted; Ctrl-C is a key the console reads.
+/// stopped first; the next start resumes it). SIGTERM (a service manager, a container stop) or
+/// a SIGINT sent from outside closes the console the same way and exits 5, interrupted (Ctrl-C
+/// typed in the console is a key it reads, not a signal).
 pub async fn open(config: EngineConfig) -> anyhow::Result<ExitCode> {
     let _log = crate::logging::to_file(&config.state_dir)?;
     let keymap = Keymap::load(crate::config::config_dir().as_deref())?;
@@ -38,20 +39,13 @@ pub async fn open(config: EngineConfig) -> anyhow::Result<ExitCode> {
     let (update_tx, update_rx) = mpsc::channel(CHANNEL_DEPTH);
     let (request_tx, request_rx) = mpsc::channel(CHANNEL_DEPTH);
     let glue = tokio::spawn(glue::serve(config, request_rx, update_tx));
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let sigterm = async {
-        match terminate.as_mut() {
-            Some(signal) => signal.recv().await,
-            None => std::future::pending().await,
-        }
-    };
+    let mut signals = crate::commands::run::Signals::new();
     let (shown, terminated) = tokio::select! {
         shown = run_terminal(app, update_rx, request_tx) => (shown, false),
-        _ = sigterm => {
+        Some(name) = signals.next() => {
             // The console's future is dropped with its request channel: restore the screen.
             let _ = ratatui::try_restore();
-            eprintln!("SIGTERM: stopping once in-flight requests settle; run again to resume");
+            eprintln!("{name}: stopping once in-flight requests settle; run again to resume");
             (Ok(()), true)
         }
     };

@@ -7,7 +7,7 @@
 //! whatever the header says — or, when it announced none, for a backoff that starts at a second
 //! and doubles with each 429 in a row up to the window.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -112,8 +112,6 @@ struct State {
     blocked_until: Option<Instant>,
     next_slot: Instant,
     throttled: u64,
-    /// 429s since the last answer that was not one: how far a hold without a reset backs off.
-    throttled_in_a_row: u32,
     requests: u64,
     rng: Rng,
 }
@@ -163,6 +161,9 @@ pub struct RateGate {
     state: Mutex<State>,
     /// Callers waiting in [`RateGate::acquire`] that are not filler.
     waiting: AtomicUsize,
+    /// 429s since the last answer that was not one: how far a hold without a reset backs off.
+    /// Outside the lock: every answer resets it.
+    throttled_in_a_row: AtomicU32,
 }
 
 /// Counts a caller as waiting for as long as it is held (also when its wait is dropped).
@@ -197,11 +198,11 @@ impl RateGate {
                 blocked_until: None,
                 next_slot: now,
                 throttled: 0,
-                throttled_in_a_row: 0,
                 requests: 0,
                 rng: Rng::from_entropy(),
             }),
             waiting: AtomicUsize::new(0),
+            throttled_in_a_row: AtomicU32::new(0),
         })
     }
 
@@ -349,7 +350,7 @@ impl RateGate {
         let mut s = self.lock();
         let now = Instant::now();
         s.throttled += 1;
-        s.throttled_in_a_row = s.throttled_in_a_row.saturating_add(1);
+        let in_a_row = self.throttled_in_a_row.fetch_add(1, Ordering::SeqCst);
         let cap = s.window;
         let wait = match reset_unix {
             Some(reset) => {
@@ -357,7 +358,7 @@ impl RateGate {
                 Duration::from_secs(secs).min(cap)
             }
             None => THROTTLE_BACKOFF_START
-                .saturating_mul(1u32 << (s.throttled_in_a_row - 1).min(16))
+                .saturating_mul(1u32 << in_a_row.min(16))
                 .min(cap),
         };
         let jitter = s.jitter();
@@ -367,9 +368,8 @@ impl RateGate {
 
     /// An answer other than a 429 arrived: the next 429 without a reset backs off from the start.
     pub fn on_answered(&self) {
-        let mut s = self.lock();
-        if s.throttled_in_a_row > 0 {
-            s.throttled_in_a_row = 0;
+        if self.throttled_in_a_row.load(Ordering::Relaxed) > 0 {
+            self.throttled_in_a_row.store(0, Ordering::SeqCst);
         }
     }
 
@@ -438,7 +438,7 @@ mod tests {
         assert_eq!(s.throttled, 1);
     }
 
-    /// How long the gate holds from now, in whole milliseconds.
+    /// How long the gate holds from now.
     fn hold(gate: &RateGate) -> Duration {
         let s = gate.lock();
         s.blocked_until
