@@ -5,8 +5,8 @@
 //! `400 intercom_version_invalid`), the 10-second rate window (`X-RateLimit-*`, `429
 //! rate_limit_exceeded`), added latency and injected faults. The `/__sim/` routes (truth,
 //! request counts, touches, revoking and restoring the token) bypass all of that and are not
-//! counted; attachment files under
-//! `/__files/` are served like a CDN: no bearer, signed URLs that expire.
+//! counted; attachment files under `/__files/` are served like a CDN: no bearer, signed URLs
+//! that expire.
 
 pub mod generate;
 mod rate;
@@ -194,19 +194,13 @@ fn router(state: Shared) -> Router {
         .route(
             "/__sim/token/revoke",
             axum::routing::post(|State(state): State<Shared>| async move {
-                state
-                    .token_revoked
-                    .store(true, std::sync::atomic::Ordering::SeqCst);
-                axum::Json(json!({"revoked": true}))
+                set_token_revoked(&state, true)
             }),
         )
         .route(
             "/__sim/token/restore",
             axum::routing::post(|State(state): State<Shared>| async move {
-                state
-                    .token_revoked
-                    .store(false, std::sync::atomic::Ordering::SeqCst);
-                axum::Json(json!({"revoked": false}))
+                set_token_revoked(&state, false)
             }),
         )
         .route(
@@ -237,6 +231,15 @@ pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
         })),
     )
         .into_response()
+}
+
+/// `POST /__sim/token/revoke` and `/restore`: while revoked, every API request is refused 401
+/// (a token that expires or is revoked in the middle of a run).
+fn set_token_revoked(state: &SimState, revoked: bool) -> Response {
+    state
+        .token_revoked
+        .store(revoked, std::sync::atomic::Ordering::SeqCst);
+    axum::Json(json!({ "revoked": revoked })).into_response()
 }
 
 async fn sim_requests(State(state): State<Shared>) -> Response {
