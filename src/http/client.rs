@@ -345,7 +345,7 @@ impl ApiClient {
             // The hold follows the reset alone: a throttle's figures say nothing of the window.
             self.inner
                 .gate
-                .on_throttled(rate.and_then(|r| r.reset_unix));
+                .on_throttled(rate.and_then(|r| r.throttled_until_unix()));
             return Attempt::Throttled;
         }
         self.inner.gate.on_answered();

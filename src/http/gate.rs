@@ -63,11 +63,14 @@ pub struct RateInfo {
     pub remaining: Option<u32>,
     /// Unix seconds when the window resets.
     pub reset_unix: Option<i64>,
+    /// Unix seconds a `Retry-After` (in seconds) names: when a throttled request may go again.
+    pub retry_at_unix: Option<i64>,
 }
 
 impl RateInfo {
-    /// Reads `X-RateLimit-Limit`, `-Remaining`, `-Reset` (header names are case-insensitive).
-    /// A reset below 1e9 is taken as seconds from now rather than a unix time.
+    /// Reads `X-RateLimit-Limit`, `-Remaining`, `-Reset` and `Retry-After` (header names are
+    /// case-insensitive). A reset below 1e9 is taken as seconds from now rather than a unix
+    /// time; `Retry-After` is read in its seconds form only.
     pub fn from_headers(headers: &reqwest::header::HeaderMap) -> Option<RateInfo> {
         let num = |name: &str| -> Option<i64> {
             headers
@@ -85,14 +88,25 @@ impl RateInfo {
                 v
             }
         });
-        if limit.is_none() && remaining.is_none() && reset_unix.is_none() {
+        let retry_at_unix = num("retry-after")
+            .filter(|secs| *secs >= 0)
+            .map(|secs| crate::timefmt::now_unix() + secs);
+        if limit.is_none() && remaining.is_none() && reset_unix.is_none() && retry_at_unix.is_none()
+        {
             return None;
         }
         Some(RateInfo {
             limit,
             remaining,
             reset_unix,
+            retry_at_unix,
         })
+    }
+
+    /// When a throttled request may go again, as the server announced it: `Retry-After` when
+    /// it was sent, else the window's reset.
+    pub fn throttled_until_unix(&self) -> Option<i64> {
+        self.retry_at_unix.or(self.reset_unix)
     }
 }
 
@@ -493,6 +507,7 @@ mod tests {
             limit: Some(100),
             remaining: Some(remaining),
             reset_unix: Some(crate::timefmt::now_unix() + reset_in),
+            retry_at_unix: None,
         });
         gate
     }
@@ -623,5 +638,13 @@ mod tests {
         let info = RateInfo::from_headers(&h).unwrap();
         assert!((info.reset_unix.unwrap() - crate::timefmt::now_unix() - 42).abs() <= 1);
         assert!(RateInfo::from_headers(&reqwest::header::HeaderMap::new()).is_none());
+        // A Retry-After, where a server sends one, says when a throttled request may go again.
+        h.insert("retry-after", "3".parse().unwrap());
+        let info = RateInfo::from_headers(&h).unwrap();
+        let retry_at = info.throttled_until_unix().unwrap();
+        assert!(
+            (retry_at - crate::timefmt::now_unix() - 3).abs() <= 1,
+            "{retry_at}"
+        );
     }
 }
