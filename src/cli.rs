@@ -1,6 +1,7 @@
 //! The command line: parses arguments, loads the config file and hands each command to its module
 //! in `commands/`. Exit codes: 0 success, 1 records failed or counts differ, 2 bad input or an
-//! unreachable / refused connection, 3 decisions needed before loading.
+//! unreachable / refused connection, 3 decisions needed before loading, 5 interrupted (a signal,
+//! a token refused mid-run, a full disk): a re-run resumes.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +18,9 @@ pub const EXIT_NEEDS_DECISIONS: u8 = 3;
 /// The run finished, but some writes' outcomes are unknown (an answer lost where Kustomer offers
 /// no way to look the record up); the report lists them.
 pub const EXIT_UNKNOWN_OUTCOMES: u8 = 4;
+/// Interrupted, resumable: SIGINT, SIGTERM, a token refused mid-run, a full disk. A second
+/// signal exits at once with it too.
+pub const EXIT_INTERRUPTED: u8 = 5;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -128,6 +132,7 @@ pub struct SimOptions {
     #[arg(long, default_value_t = 60)]
     pub scroll_idle_secs: u64,
     /// Injected faults, e.g. `5xx=0.05,timeout=0.02,reset=0.01,429=0.01,malformed=0.005`
+    /// (`429bare`: a 429 with no rate-limit headers)
     /// (prefix a kind with `intercom.` or `kustomer.` to limit it to one side).
     #[arg(long, default_value = "")]
     pub faults: String,
@@ -317,7 +322,7 @@ pub fn main() -> ExitCode {
     match runtime.block_on(commands::dispatch(cli)) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", crate::error_text::chain_once(&err));
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }

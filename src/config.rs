@@ -71,6 +71,10 @@ pub struct ConnectArgs {
     /// Kustomer region, a shortcut for its regional host when the org name is not given.
     #[arg(long, global = true, value_enum, value_name = "REGION")]
     pub kustomer_region: Option<KustomerRegion>,
+    /// Allow plain http:// to a host other than this machine (the tokens cross the network in
+    /// clear text). Without it http:// is for loopback only (a local simulator).
+    #[arg(long, global = true)]
+    pub allow_insecure_http: bool,
 }
 
 /// `i2k.toml`: everything optional. Tokens are deliberately not read from it.
@@ -131,7 +135,42 @@ impl FileConfig {
                     .with_context(|| format!("cannot read config file {}", path.display()));
             }
         };
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))
+        toml::from_str(&text).map_err(|e| config_error(&path, &text, &e))
+    }
+}
+
+/// Keys that would hold a secret: a config file never does (tokens come from the environment).
+const SECRET_KEYS: [&str; 6] = ["token", "api_key", "apikey", "key", "password", "secret"];
+
+/// The file's error, saying where without quoting the line: a line the parser refuses may hold
+/// a token, which must not reach a terminal or a CI log.
+fn config_error(path: &Path, text: &str, e: &toml::de::Error) -> anyhow::Error {
+    let at = |line: usize| format!("config file {} line {line}", path.display());
+    let secret_key = text.lines().enumerate().find_map(|(i, l)| {
+        let key = l
+            .split_once('=')?
+            .0
+            .trim()
+            .trim_matches('"')
+            .to_ascii_lowercase();
+        SECRET_KEYS
+            .iter()
+            .any(|s| key == *s || key.ends_with(&format!("_{s}")))
+            .then_some((i + 1, key))
+    });
+    if let Some((line, key)) = secret_key {
+        return anyhow::anyhow!(
+            "{}: `{key}` is not read from a config file: tokens come from the environment only \
+             ({INTERCOM_TOKEN_ENV}, {KUSTOMER_TOKEN_ENV}); remove it from the file",
+            at(line)
+        );
+    }
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            anyhow::anyhow!("{}: {}", at(line), e.message())
+        }
+        None => anyhow::anyhow!("config file {}: {}", path.display(), e.message()),
     }
 }
 
@@ -178,10 +217,11 @@ impl Endpoints {
                 .base_url()
                 .to_string()
         };
+        let insecure = args.allow_insecure_http;
         Ok(Endpoints {
-            intercom_url: check_url("Intercom", &intercom_url)?,
+            intercom_url: check_url("Intercom", &intercom_url, insecure)?,
             intercom_token: token_from_env(INTERCOM_TOKEN_ENV),
-            kustomer_url: check_url("Kustomer", &kustomer_url)?,
+            kustomer_url: check_url("Kustomer", &kustomer_url, insecure)?,
             kustomer_token: token_from_env(KUSTOMER_TOKEN_ENV),
         })
     }
@@ -195,20 +235,49 @@ fn org_url(org: &str) -> anyhow::Result<String> {
     Ok(format!("https://{org}.api.kustomerapp.com"))
 }
 
-fn check_url(side: &str, url: &str) -> anyhow::Result<String> {
+/// The base URL, refused when it could leak a token: plain http:// to another machine (unless
+/// `allow_insecure_http`), or credentials in the URL. Errors never quote a URL's credentials.
+fn check_url(side: &str, url: &str, allow_insecure_http: bool) -> anyhow::Result<String> {
     let trimmed = url.trim().trim_end_matches('/');
-    let rest = trimmed
-        .strip_prefix("https://")
-        .or_else(|| trimmed.strip_prefix("http://"))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "{side} URL `{url}` must start with https:// (or http:// for a local simulator)"
-            )
-        })?;
-    if rest.is_empty() || rest.contains(char::is_whitespace) {
-        bail!("{side} URL `{url}` has no host");
+    let shown = crate::http::secret::redact_url_passwords(trimmed);
+    let (plain, rest) = match trimmed.strip_prefix("https://") {
+        Some(rest) => (false, rest),
+        None => match trimmed.strip_prefix("http://") {
+            Some(rest) => (true, rest),
+            None => bail!(
+                "{side} URL `{shown}` must start with https:// (or http:// for a local simulator)"
+            ),
+        },
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        bail!(
+            "{side} URL `{shown}` holds a user name or password: leave them out, tokens come from \
+             the environment ({INTERCOM_TOKEN_ENV}, {KUSTOMER_TOKEN_ENV})"
+        );
+    }
+    if authority.is_empty() || rest.contains(char::is_whitespace) {
+        bail!("{side} URL `{shown}` has no host");
+    }
+    if plain && !allow_insecure_http && !is_loopback(authority) {
+        bail!(
+            "{side} URL `{shown}` is plain http:// to another machine: the token would cross the \
+             network in clear text. Use https://, or pass --allow-insecure-http if you mean it"
+        );
     }
     Ok(trimmed.to_string())
+}
+
+/// Whether `authority` (`host[:port]`) names this machine: `localhost`, 127.0.0.0/8 or `[::1]`.
+fn is_loopback(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn token_from_env(name: &str) -> Option<Secret> {
@@ -311,5 +380,79 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("token"), "{err}");
+    }
+
+    fn resolve_intercom(url: &str, allow_insecure_http: bool) -> anyhow::Result<Endpoints> {
+        let args = ConnectArgs {
+            intercom_url: Some(url.into()),
+            allow_insecure_http,
+            ..Default::default()
+        };
+        Endpoints::resolve(&args, &FileConfig::default())
+    }
+
+    #[test]
+    fn plain_http_goes_only_to_this_machine_unless_allowed() {
+        for local in [
+            "http://127.0.0.1:4000",
+            "http://localhost:8080/",
+            "http://[::1]:9",
+        ] {
+            assert!(resolve_intercom(local, false).is_ok(), "{local}");
+        }
+        let err = resolve_intercom("http://example.invalid", false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--allow-insecure-http"), "{err}");
+        assert!(err.contains("clear text"), "{err}");
+        // A host that merely starts like a loopback name is not one.
+        assert!(resolve_intercom("http://localhost.example.com", false).is_err());
+        assert!(resolve_intercom("http://127.0.0.1.example.com", false).is_err());
+        let e = resolve_intercom("http://example.invalid", true).unwrap();
+        assert_eq!(e.intercom_url, "http://example.invalid");
+    }
+
+    #[test]
+    fn a_url_password_is_refused_without_being_echoed() {
+        for url in [
+            "https://ann:hunter22@api.intercom.io",
+            "http://hunter22@127.0.0.1:9",
+            "ftp://ann:hunter22@x",
+        ] {
+            let err = format!("{:#}", resolve_intercom(url, false).unwrap_err());
+            assert!(!err.contains("hunter22"), "{err}");
+            assert!(err.contains("[redacted]"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_config_file_holding_a_token_is_refused_without_echoing_it() {
+        let dir = std::env::temp_dir().join(format!(
+            "i2k-config-token-{}-{}",
+            std::process::id(),
+            crate::rng::Rng::from_entropy().hex(4)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("i2k.toml");
+        for (text, key) in [
+            (
+                "[kustomer]\nrate_limit = 1000\napi_key = \"kst_secret_0123456789\"\n",
+                "api_key",
+            ),
+            ("[intercom]\ntoken = \"kst_secret_0123456789\"\n", "token"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = format!("{:#}", FileConfig::load(Some(&path)).unwrap_err());
+            assert!(!err.contains("kst_secret"), "the token is echoed: {err}");
+            assert!(err.contains(&format!("`{key}`")), "{err}");
+            assert!(err.contains("KUSTOMER_API_KEY"), "{err}");
+            assert!(err.contains(" line "), "{err}");
+        }
+        // Other mistakes say where and what, without quoting the line either.
+        std::fs::write(&path, "[kustomer]\nrate_limit = \"lots\"\n").unwrap();
+        let err = format!("{:#}", FileConfig::load(Some(&path)).unwrap_err());
+        assert!(err.contains("line 2"), "{err}");
+        assert!(!err.contains("rate_limit = "), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -67,11 +67,12 @@ fn progress_key(s: &Snapshot) -> String {
         .collect();
     let extract: Vec<String> = s.extraction.iter().map(|e| e.fetched.to_string()).collect();
     format!(
-        "{:?}|{}|{}|{}",
+        "{:?}|{}|{}|{}|{:?}",
         s.state,
         phases.join(","),
         extract.join(","),
-        s.activity
+        s.activity,
+        s.throttled_note()
     )
 }
 
@@ -128,6 +129,9 @@ fn print_progress(
     ));
     if let Some(eta) = s.eta {
         line.push_str(&format!(" · ETA {}", clock(eta)));
+    }
+    if let Some(note) = s.throttled_note() {
+        line.push_str(&format!(" · {note}"));
     }
     if !s.activity.is_empty() {
         line.push_str(&format!(" · {}", s.activity));
@@ -189,7 +193,7 @@ fn print_outcome(
                 json!({"type": "summary", "outcome": "completed", "summary": s, "left": records_left(s)})
             }
             RunOutcome::Cancelled(s) => {
-                json!({"type": "summary", "outcome": "cancelled", "summary": s, "left": records_left(s)})
+                json!({"type": "summary", "outcome": "interrupted", "summary": s, "left": records_left(s)})
             }
             RunOutcome::NeedsDecisions(d) => {
                 json!({"type": "summary", "outcome": "needs_decisions", "decisions": d})
@@ -202,7 +206,7 @@ fn print_outcome(
             print_summary("Run ended with records left", s, out)
         }
         RunOutcome::Completed(s) => print_summary("Run complete", s, out),
-        RunOutcome::Cancelled(s) => print_summary("Run cancelled (run again to resume)", s, out),
+        RunOutcome::Cancelled(s) => print_summary("Run interrupted (run again to resume)", s, out),
         RunOutcome::NeedsDecisions(d) => {
             writeln!(
                 out,
@@ -306,6 +310,37 @@ fn print_summary(title: &str, s: &RunSummary, out: &mut (dyn Write + Send)) -> s
 mod tests {
     use super::*;
     use crate::engine::model::{PhaseId, PhaseProgress};
+
+    #[test]
+    fn the_progress_line_says_the_run_is_throttled_and_until_when() {
+        let mut snapshot = Snapshot::default();
+        let mut out = Vec::new();
+        print_progress(&snapshot, HeadlessOptions::default(), &mut out).unwrap();
+        assert!(!String::from_utf8_lossy(&out).contains("throttled"));
+        let key = progress_key(&snapshot);
+        // 1,700,000,000 is 22:13:20 UTC.
+        snapshot.kustomer.throttled_until = Some(1_700_000_000);
+        assert_ne!(
+            progress_key(&snapshot),
+            key,
+            "a throttle is worth a new line"
+        );
+        let mut out = Vec::new();
+        print_progress(&snapshot, HeadlessOptions::default(), &mut out).unwrap();
+        let line = String::from_utf8(out).unwrap();
+        assert!(
+            line.trim_end()
+                .ends_with("· throttled by Kustomer until 22:13:20 UTC"),
+            "{line}"
+        );
+        let mut out = Vec::new();
+        print_progress(&snapshot, HeadlessOptions { json: true }, &mut out).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            json["snapshot"]["kustomer"]["throttled_until"],
+            1_700_000_000
+        );
+    }
 
     #[test]
     fn the_summary_says_how_many_records_are_left_and_that_a_rerun_resumes_them() {

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod engine;
+pub mod error_text;
 pub mod headless;
 pub mod http;
 pub mod intercom;

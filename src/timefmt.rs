@@ -30,6 +30,12 @@ pub fn unix_to_iso(secs: i64) -> String {
     unix_ms_to_iso(secs.saturating_mul(1000))
 }
 
+/// `1700000000` → `"22:13:20 UTC"`: a moment today, for the operator to read.
+pub fn unix_to_clock(secs: i64) -> String {
+    let t = secs.rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02} UTC", t / 3600, (t / 60) % 60, t % 60)
+}
+
 /// Milliseconds since the epoch → ISO-8601 UTC with milliseconds.
 pub fn unix_ms_to_iso(ms: i64) -> String {
     let secs = ms.div_euclid(1000);

@@ -172,3 +172,109 @@ async fn an_unreachable_host_is_named() {
         .unwrap_err();
     assert!(err.to_string().contains(&addr.to_string()), "{err}");
 }
+
+/// A client whose gate holds for at most one second after a 429 without a reset, and that gives
+/// up after two failures of any other kind.
+fn client_with_short_window(base: &str) -> ApiClient {
+    let mut cfg = ClientConfig::new(ApiSide::Kustomer, base, Secret::new(TOKEN));
+    cfg.timeout = Duration::from_millis(500);
+    cfg.backoff_base = Duration::from_millis(5);
+    cfg.backoff_max = Duration::from_millis(20);
+    cfg.max_attempts = 2;
+    let gate = RateGate::new(GateConfig {
+        window: Duration::from_secs(1),
+        limit: 10_000,
+        share: 1.0,
+    });
+    ApiClient::new(cfg, gate).unwrap()
+}
+
+fn throttled(reset: Option<i64>) -> Response {
+    let mut r = json_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({"errors":[{"code":"rate_limit_exceeded","message":"slow down"}]}),
+    );
+    if let Some(reset) = reset {
+        r.headers_mut()
+            .insert("x-ratelimit-remaining", "0".parse().unwrap());
+        r.headers_mut()
+            .insert("x-ratelimit-reset", reset.to_string().parse().unwrap());
+    }
+    r
+}
+
+#[tokio::test]
+async fn a_run_of_429s_without_a_reset_is_waited_out_and_never_uses_up_the_attempts() {
+    // Four 429s in a row, twice the attempts the client allows for other failures.
+    let (base, hits) = serve(|n, _| {
+        if n < 4 {
+            throttled(None)
+        } else {
+            json_response(StatusCode::CREATED, json!({"data": {"id": "c1"}}))
+        }
+    })
+    .await;
+    let c = client_with_short_window(&base);
+    let reply = c
+        .send(Request::post("/v1/customers", json!({})))
+        .await
+        .expect("throttling does not end the request");
+    assert_eq!(reply.status, 201);
+    assert_eq!(hits.load(Ordering::SeqCst), 5);
+    assert_eq!(c.gate().budget().throttled, 4);
+}
+
+#[tokio::test]
+async fn a_run_of_429s_with_an_announced_reset_is_waited_out() {
+    let (base, hits) = serve(|n, _| {
+        if n < 3 {
+            throttled(Some(i2k::timefmt::now_unix() + 1))
+        } else {
+            json_response(StatusCode::OK, json!({"data": {"id": "x"}}))
+        }
+    })
+    .await;
+    let c = client_with_short_window(&base);
+    let reply = c
+        .get("/v1/things/x")
+        .await
+        .expect("answered after the throttle");
+    assert_eq!(reply.body["data"]["id"], "x");
+    assert_eq!(hits.load(Ordering::SeqCst), 4);
+    assert_eq!(c.gate().budget().throttled, 3);
+}
+
+#[tokio::test]
+async fn the_token_is_never_sent_to_an_absolute_url_on_another_host() {
+    let (base, own_hits) = serve(|_, _| json_response(StatusCode::OK, json!({}))).await;
+    let (elsewhere, foreign_hits) = serve(|_, headers| {
+        // Were it ever reached, it would answer as if all were well.
+        let auth = headers.get("authorization").is_some();
+        json_response(StatusCode::OK, json!({"saw_token": auth}))
+    })
+    .await;
+    let c = client(&base);
+    for url in [
+        format!("{elsewhere}/contacts?page=2"),
+        // Same host, another port or scheme: another origin.
+        base.replace("http://", "https://") + "/contacts",
+        format!(
+            "http://user:hunter22@{}/contacts",
+            base.trim_start_matches("http://")
+        ),
+    ] {
+        let err = c.get(&url).await.unwrap_err();
+        let text = format!("{err} {}", err.request());
+        assert!(
+            text.contains("refused to send the Kustomer token"),
+            "{text}"
+        );
+        assert!(!text.contains("hunter22"), "a URL password leaked: {text}");
+        assert!(!text.contains(TOKEN), "{text}");
+    }
+    assert_eq!(foreign_hits.load(Ordering::SeqCst), 0);
+    assert_eq!(own_hits.load(Ordering::SeqCst), 0);
+    // Its own absolute URLs still go.
+    c.get(&format!("{base}/v1/next-page")).await.unwrap();
+    assert_eq!(own_hits.load(Ordering::SeqCst), 1);
+}

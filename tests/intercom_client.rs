@@ -313,3 +313,62 @@ async fn a_404_after_a_short_scroll_page_or_on_an_empty_workspace_ends_the_listi
     let pages = drain(&mut client.pager(Listing::CompaniesScroll, None)).await;
     assert!(ids(&pages).is_empty());
 }
+
+#[tokio::test]
+async fn a_hostile_pages_next_never_receives_the_token() {
+    use std::sync::{Arc, Mutex};
+    const TOKEN: &str = "ic_token_0123456789abcdef";
+    // Another host (here another port: another origin) that records every Authorization it sees.
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let recorder = seen.clone();
+    let hostile = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+        let recorder = recorder.clone();
+        async move {
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("(none)")
+                .to_string();
+            recorder.lock().unwrap().push(auth);
+            axum::Json(json!({"type": "event.list", "events": [], "pages": {}}))
+        }
+    });
+    let hostile = i2k::sim::SimHandle::serve(hostile, loopback(), "t".into())
+        .await
+        .unwrap();
+    // The API's first page of events names that host as its next page.
+    let next = format!("{}/events?steal=1", hostile.url);
+    let api = axum::Router::new().route(
+        "/events",
+        axum::routing::get(move || {
+            let next = next.clone();
+            async move {
+                axum::Json(json!({
+                    "type": "event.list",
+                    "events": [{"type": "event", "id": "e1", "event_name": "x", "created_at": 1}],
+                    "pages": {"next": next}
+                }))
+            }
+        }),
+    );
+    let api = i2k::sim::SimHandle::serve(api, loopback(), TOKEN.into())
+        .await
+        .unwrap();
+    let client = IntercomClient::connect(&api.url, Secret::new(TOKEN), 1667).unwrap();
+    let mut pager = client.pager(
+        Listing::Events {
+            contact_id: "c1".into(),
+        },
+        None,
+    );
+    let first = pager.next_page().await.unwrap().expect("the first page");
+    assert_eq!(first.records.len(), 1);
+    let err = pager.next_page().await.unwrap_err().to_string();
+    assert!(err.contains("refused to send the Intercom token"), "{err}");
+    assert!(!err.contains(TOKEN), "{err}");
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "the other host was asked: {:?}",
+        seen.lock().unwrap()
+    );
+}

@@ -68,6 +68,24 @@ fn run_screen_shows_progress_budget_and_log() {
 }
 
 #[test]
+fn run_screen_says_the_run_is_throttled_and_until_when() {
+    let mut app = loaded_app();
+    press(&mut app, "5");
+    assert!(!render(&mut app, 160, 48).contains("throttled by"));
+    let mut throttled = snapshot();
+    // 1,700,000,000 is 22:13:20 UTC.
+    throttled.kustomer.throttled_until = Some(1_700_000_000);
+    app.apply(Update::Snapshot(throttled));
+    for (width, height) in [(80, 24), (160, 48)] {
+        let screen = render(&mut app, width, height);
+        assert!(
+            screen.contains("throttled by Kustomer until 22:13:20"),
+            "{width}x{height}:\n{screen}"
+        );
+    }
+}
+
+#[test]
 fn errors_screen_shows_the_failed_record_in_detail() {
     let mut app = loaded_app();
     press(&mut app, "6jjj");

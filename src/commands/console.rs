@@ -26,7 +26,9 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
 }
 
 /// Opens the console on a migration and returns when the operator quits (an active run is
-/// stopped first; the next start resumes it).
+/// stopped first; the next start resumes it). SIGTERM (a service manager, a container stop) or
+/// a SIGINT sent from outside closes the console the same way and exits 5, interrupted (Ctrl-C
+/// typed in the console is a key it reads, not a signal).
 pub async fn open(config: EngineConfig) -> anyhow::Result<ExitCode> {
     let _log = crate::logging::to_file(&config.state_dir)?;
     let keymap = Keymap::load(crate::config::config_dir().as_deref())?;
@@ -37,7 +39,16 @@ pub async fn open(config: EngineConfig) -> anyhow::Result<ExitCode> {
     let (update_tx, update_rx) = mpsc::channel(CHANNEL_DEPTH);
     let (request_tx, request_rx) = mpsc::channel(CHANNEL_DEPTH);
     let glue = tokio::spawn(glue::serve(config, request_rx, update_tx));
-    let shown = run_terminal(app, update_rx, request_tx).await;
+    let mut signals = crate::commands::run::Signals::new();
+    let (shown, terminated) = tokio::select! {
+        shown = run_terminal(app, update_rx, request_tx) => (shown, false),
+        Some(name) = signals.next() => {
+            // The console's future is dropped with its request channel: restore the screen.
+            let _ = ratatui::try_restore();
+            eprintln!("{name}: stopping once in-flight requests settle; run again to resume");
+            (Ok(()), true)
+        }
+    };
     // The request channel is closed now: the glue cancels an active run and settles.
     let settled = tokio::time::timeout(GLUE_PATIENCE, glue).await;
     shown?;
@@ -46,5 +57,9 @@ pub async fn open(config: EngineConfig) -> anyhow::Result<ExitCode> {
         Ok(Err(e)) => anyhow::bail!("the console's engine link stopped unexpectedly: {e}"),
         Err(_) => tracing::warn!("the run did not stop in time; it resumes next time"),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if terminated {
+        ExitCode::from(crate::cli::EXIT_INTERRUPTED)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

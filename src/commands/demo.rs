@@ -74,7 +74,8 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
         config.kustomer_rate,
     );
     let code = crate::commands::run::run_headless(config, args.json).await?;
-    if !args.json {
+    // An interrupted demo has nothing finished to verify.
+    if !args.json && code != ExitCode::from(crate::cli::EXIT_INTERRUPTED) {
         verify_after_run(&state_dir, kustomer_for_verify).await;
         println!(
             "Report: {}  Archive: {}  Checklist: {}",

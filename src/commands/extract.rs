@@ -82,8 +82,12 @@ pub async fn extract_with_progress(
     let interrupt = {
         let control = control.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            let mut signals = crate::commands::run::Signals::new();
+            if signals.next().await.is_some() {
                 control.cancel();
+                if signals.next().await.is_some() {
+                    std::process::exit(i32::from(crate::cli::EXIT_INTERRUPTED));
+                }
             }
         })
     };
@@ -105,15 +109,17 @@ pub async fn extract_with_progress(
                 (ExitCode::from(EXIT_FAILED), "incomplete")
             }
         }
+        // The token was checked before the extraction began: refused now, it expired or was
+        // revoked on the way, and the extraction resumes once it is replaced.
         Err(ExtractError::Refused(e)) => {
             eprintln!(
-                "error: Intercom refused the token: {e}; set {INTERCOM_TOKEN_ENV} to a valid access token (check the region)"
+                "interrupted: Intercom refused the token on the way ({e}): it expired or was revoked. Export a valid {INTERCOM_TOKEN_ENV} and run `i2k extract` again to resume where it stopped"
             );
-            (ExitCode::from(EXIT_BAD_INPUT), "refused")
+            (ExitCode::from(crate::cli::EXIT_INTERRUPTED), "interrupted")
         }
         Err(ExtractError::Cancelled) => {
             eprintln!("interrupted: run `i2k extract` again to resume where it stopped");
-            (ExitCode::from(EXIT_FAILED), "interrupted")
+            (ExitCode::from(crate::cli::EXIT_INTERRUPTED), "interrupted")
         }
         Err(e) => {
             eprintln!("error: {e}");

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::cli::{EXIT_FAILED, EXIT_NEEDS_DECISIONS, RunArgs};
+use crate::cli::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NEEDS_DECISIONS, RunArgs};
 use crate::commands::Context;
 use crate::config::{Endpoints, FileConfig};
 use crate::engine::context::{EngineConfig, LoadOptions};
@@ -173,13 +173,16 @@ async fn follow_run(config: EngineConfig, json: bool) -> anyhow::Result<Followed
     let handle = crate::engine::runner::start(config).await?;
     let commands = handle.commander();
     let interrupt = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "cancelling: in-flight requests settle; run again to resume (Ctrl-C again to stop at once)"
-            );
-            let _ = commands.send(Command::Cancel);
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
+        let mut signals = Signals::new();
+        if let Some(name) = signals.next().await {
+            let _ = commands.send(Command::Interrupt {
+                reason: format!(
+                    "{name}: stopping once in-flight requests settle; run again to resume \
+                     ({name} again stops at once)"
+                ),
+            });
+            if signals.next().await.is_some() {
+                std::process::exit(i32::from(EXIT_INTERRUPTED));
             }
         }
     });
@@ -189,9 +192,45 @@ async fn follow_run(config: EngineConfig, json: bool) -> anyhow::Result<Followed
     Ok(Followed::Ended(outcome?))
 }
 
-/// 0 when every record is done or deliberately skipped; 1 when records failed, are still
-/// pending or sent (a re-run resumes them), or the run was cancelled; 3 when decisions are
-/// needed.
+/// SIGINT and SIGTERM (a person's Ctrl-C; a service manager, CI job or container stop), as
+/// their names, in the order they arrive.
+pub struct Signals {
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    pub fn new() -> Signals {
+        Signals {
+            terminate: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .map_err(|e| tracing::warn!("SIGTERM cannot be caught: {e}"))
+                .ok(),
+        }
+    }
+
+    /// The next signal's name; `None` when none can arrive any more.
+    pub async fn next(&mut self) -> Option<&'static str> {
+        let terminate = async {
+            match self.terminate.as_mut() {
+                Some(signal) => signal.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            interrupted = tokio::signal::ctrl_c() => interrupted.ok().map(|()| "SIGINT"),
+            terminated = terminate => terminated.map(|()| "SIGTERM"),
+        }
+    }
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// 0 when every record is done or deliberately skipped; 1 when records failed or are still
+/// pending or sent (a re-run resumes them); 3 when decisions are needed; 5 when the run was
+/// interrupted or cancelled (a re-run resumes it).
 pub fn exit_code(outcome: &RunOutcome) -> ExitCode {
     match outcome {
         RunOutcome::Completed(s)
@@ -203,7 +242,8 @@ pub fn exit_code(outcome: &RunOutcome) -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
-        RunOutcome::Completed(_) | RunOutcome::Cancelled(_) => ExitCode::from(EXIT_FAILED),
+        RunOutcome::Completed(_) => ExitCode::from(EXIT_FAILED),
+        RunOutcome::Cancelled(_) => ExitCode::from(EXIT_INTERRUPTED),
         RunOutcome::NeedsDecisions(_) => ExitCode::from(EXIT_NEEDS_DECISIONS),
     }
 }

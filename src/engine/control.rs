@@ -2,6 +2,8 @@
 //! between records: it returns at once while running, waits while paused, and reports a cancel so
 //! the task stops cleanly (in-flight requests settle; the ledger keeps where it stopped).
 
+use std::sync::{Arc, Mutex};
+
 use tokio::sync::watch;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +21,9 @@ pub struct Cancelled;
 #[derive(Debug, Clone)]
 pub struct Control {
     tx: watch::Sender<ControlState>,
+    /// Why the run was stopped from outside the operator's hands (a signal, a refused token,
+    /// a full disk): the first reason given.
+    interruption: Arc<Mutex<Option<String>>>,
 }
 
 impl Default for Control {
@@ -31,6 +36,7 @@ impl Control {
     pub fn new() -> Control {
         Control {
             tx: watch::Sender::new(ControlState::Running),
+            interruption: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -60,6 +66,32 @@ impl Control {
 
     pub fn cancel(&self) {
         self.tx.send_replace(ControlState::Cancelled);
+    }
+
+    /// Cancels the run for `reason` (what stopped it and what to do), unless another reason
+    /// came first. Returns whether this was the first.
+    pub fn interrupt(&self, reason: impl Into<String>) -> bool {
+        let first = {
+            let mut slot = self
+                .interruption
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let first = slot.is_none();
+            if first {
+                *slot = Some(reason.into());
+            }
+            first
+        };
+        self.cancel();
+        first
+    }
+
+    /// The reason the run was interrupted, if it was.
+    pub fn interruption(&self) -> Option<String> {
+        self.interruption
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     pub fn is_cancelled(&self) -> bool {

@@ -8,6 +8,7 @@ pub mod control;
 pub mod decisions;
 pub mod extract;
 pub mod handle;
+pub mod interrupt;
 pub mod load;
 pub mod manual;
 pub mod meter;

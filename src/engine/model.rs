@@ -160,6 +160,9 @@ pub struct Budget {
     /// Requests answered 429 so far.
     pub throttled: u64,
     pub requests: u64,
+    /// While a 429 holds every request: when the hold ends (unix seconds).
+    #[serde(default)]
+    pub throttled_until: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,6 +195,21 @@ pub struct Snapshot {
     pub eta: Option<Duration>,
     /// What the engine is doing now, in a few words.
     pub activity: String,
+}
+
+impl Snapshot {
+    /// `throttled by Kustomer until 00:41:07 UTC` while a 429 holds either API's requests.
+    pub fn throttled_note(&self) -> Option<String> {
+        let sides: Vec<String> = [("Kustomer", &self.kustomer), ("Intercom", &self.intercom)]
+            .iter()
+            .filter_map(|(side, budget)| {
+                budget
+                    .throttled_until
+                    .map(|until| format!("{side} until {}", crate::timefmt::unix_to_clock(until)))
+            })
+            .collect();
+        (!sides.is_empty()).then(|| format!("throttled by {}", sides.join(", ")))
+    }
 }
 
 impl Default for Snapshot {
@@ -266,6 +284,11 @@ pub enum Command {
     Resume,
     /// Stop after in-flight requests settle; a later run resumes where this one stopped.
     Cancel,
+    /// As `Cancel`, for a reason from outside the console (a signal): the run is recorded as
+    /// interrupted and the reason is logged.
+    Interrupt {
+        reason: String,
+    },
     SetRateShare {
         share: f64,
     },
@@ -296,6 +319,9 @@ pub enum ErrorClass {
     Rejected,
     /// Authentication or permission: fix the token or its roles.
     Auth,
+    /// The token was refused (401: expired or revoked). Not the record's failure: the run stops
+    /// as if interrupted and the record keeps its state for the next run.
+    Unauthorized,
     /// Retries ran out on 429s, 5xx, timeouts or resets.
     Transient,
     /// The source record could not be read or mapped.

@@ -109,20 +109,29 @@ async fn run(
     let state = Arc::new(std::sync::Mutex::new(RunState::Extracting));
     let publisher = tokio::spawn(publish(ctx.clone(), state.clone(), snapshot_tx, started));
     let commander = tokio::spawn(obey(ctx.clone(), commands, state.clone()));
+    let token_watchers = crate::engine::interrupt::watch_tokens(&ctx);
 
     let extraction = tokio::spawn({
         let ctx = ctx.clone();
         async move { extract(&ctx).await }
     });
 
-    let result = drive(&ctx, &phases, &state).await;
+    let result = match drive(&ctx, &phases, &state).await {
+        Err(e) if crate::engine::interrupt::absorbs(&ctx, &e) => {
+            Ok(RunOutcome::Cancelled(summarize(&ctx, started)))
+        }
+        other => other,
+    };
     let cancelled = ctx.control.is_cancelled();
     if cancelled || result.is_err() {
         ctx.control.cancel();
     }
     match extraction.await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) if !cancelled => ctx.log(LogLevel::Error, format!("extraction stopped: {e:#}")),
+        Ok(Err(e)) if !cancelled => ctx.log(
+            LogLevel::Error,
+            format!("extraction stopped: {}", crate::error_text::chain_once(&e)),
+        ),
         Ok(Err(_)) => {}
         Err(e) => ctx.log(
             LogLevel::Error,
@@ -137,9 +146,9 @@ async fn run(
     let summary = summarize(&ctx, started);
     let (outcome_name, final_state) = match &result {
         Ok(RunOutcome::Completed(_)) => ("completed", RunState::Finished),
-        Ok(RunOutcome::Cancelled(_)) => ("cancelled", RunState::Finished),
+        Ok(RunOutcome::Cancelled(_)) => ("interrupted", RunState::Finished),
         Ok(RunOutcome::NeedsDecisions(_)) => ("needs_decisions", RunState::Finished),
-        Err(e) => ("failed", RunState::Failed(format!("{e:#}"))),
+        Err(e) => ("failed", RunState::Failed(crate::error_text::chain_once(e))),
     };
     set_state(&state, final_state);
     let mut figures = serde_json::to_value(&summary).unwrap_or_default();
@@ -159,7 +168,10 @@ async fn run(
         if let Err(e) = crate::engine::report::finish(&ctx).await {
             ctx.log(
                 LogLevel::Error,
-                format!("could not write the report: {e:#}"),
+                format!(
+                    "could not write the report: {}",
+                    crate::error_text::chain_once(&e)
+                ),
             );
         }
     }
@@ -168,6 +180,9 @@ async fn run(
     tokio::time::sleep(SNAPSHOT_INTERVAL * 2).await;
     publisher.abort();
     commander.abort();
+    for watcher in token_watchers {
+        watcher.abort();
+    }
     ctx.emit(Event::Finished {
         summary: summary.clone(),
     });
@@ -298,7 +313,14 @@ async fn run_phases(ctx: &Arc<Ctx>, phases: &[PhaseId], retry_pass: bool) -> any
             Ok((_, Ok(()))) => {}
             Ok((id, Err(e))) => {
                 if !e.is::<Cancelled>() {
-                    ctx.log(LogLevel::Error, format!("{} stopped: {e:#}", id.label()));
+                    ctx.log(
+                        LogLevel::Error,
+                        format!(
+                            "{} stopped: {}",
+                            id.label(),
+                            crate::error_text::chain_once(&e)
+                        ),
+                    );
                     first_error.get_or_insert(e.context(format!("phase {} failed", id.label())));
                     ctx.control.cancel();
                 }
@@ -394,6 +416,10 @@ async fn obey(
                     *s = before_pause.clone();
                 }
                 ctx.log(LogLevel::Info, "resumed");
+            }
+            Command::Interrupt { reason } => {
+                set_state(&state, RunState::Cancelling);
+                crate::engine::interrupt::interrupt(&ctx, &reason);
             }
             Command::Cancel => {
                 ctx.control.cancel();

@@ -15,7 +15,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::error::{ApiError, ApiSide, parse_error_body};
 use super::gate::{RateGate, RateInfo};
-use super::secret::Secret;
+use super::secret::{Secret, redact_url_passwords};
 use crate::rng::Rng;
 
 /// Largest response body read into memory; larger answers are refused as unreadable.
@@ -138,7 +138,8 @@ struct Inner {
     config: ClientConfig,
     http: reqwest::Client,
     gate: Arc<RateGate>,
-    host: String,
+    /// Turns true at the first 401: the token expired or was revoked.
+    token_refused: tokio::sync::watch::Sender<bool>,
 }
 
 /// A client of one API. Cheap to clone.
@@ -150,8 +151,10 @@ pub struct ApiClient {
 /// What one attempt came to.
 enum Attempt {
     Done(Reply),
-    /// Try again after a backoff (or, for a 429, after the gate's hold).
+    /// Try again after a backoff.
     Again(ApiError),
+    /// A 429: try again when the gate's hold ends. Throttling never uses up the attempts.
+    Throttled,
     Fail(ApiError),
 }
 
@@ -167,19 +170,24 @@ impl ApiClient {
                 message: format!("cannot build the HTTP client: {e}"),
                 request: String::new(),
             })?;
-        let host = host_of(&config.base_url).to_string();
         Ok(ApiClient {
             inner: Arc::new(Inner {
                 config,
                 http,
                 gate,
-                host,
+                token_refused: tokio::sync::watch::Sender::new(false),
             }),
         })
     }
 
     pub fn gate(&self) -> &Arc<RateGate> {
         &self.inner.gate
+    }
+
+    /// Turns true when the API refuses the token (a 401), so a run can stop rather than fail
+    /// record after record on a token that expired or was revoked while it ran.
+    pub fn token_refused(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.token_refused.subscribe()
     }
 
     pub fn side(&self) -> ApiSide {
@@ -203,7 +211,7 @@ impl ApiClient {
     }
 
     fn redact(&self, text: &str) -> String {
-        self.inner.config.token.redact(text)
+        redact_url_passwords(&self.inner.config.token.redact(text))
     }
 
     fn summarize_request(&self, req: &Request, url: &str) -> String {
@@ -221,32 +229,56 @@ impl ApiClient {
     }
 
     /// Sends `req` through the gate, retrying as its policy allows. Any non-2xx answer is an error.
+    /// 429s are waited out however many come (the gate holds every caller until the reset the
+    /// server announced, or backs off): throttling slows a run, it never ends one.
     pub async fn send(&self, req: Request) -> Result<Reply, ApiError> {
         let cfg = &self.inner.config;
         let url = self.url_for(&req.path);
         let summary = self.summarize_request(&req, &url);
+        if !self.is_own_origin(&url) {
+            // Absolute URLs come from answers (`pages.next`): the token goes nowhere else.
+            return Err(ApiError::Transport {
+                side: cfg.side,
+                message: format!(
+                    "refused to send the {} token to {}, which is not the configured API host {}",
+                    cfg.side,
+                    self.redact(&origin_of(&url)),
+                    self.redact(&origin_of(&cfg.base_url)),
+                ),
+                request: summary,
+            });
+        }
         let mut rng = Rng::from_entropy();
-        let mut last: Option<ApiError> = None;
-        for attempt in 0..cfg.max_attempts.max(1) {
-            if attempt > 0 {
-                let backoff = backoff(cfg.backoff_base, cfg.backoff_max, attempt, &mut rng);
-                tokio::time::sleep(backoff).await;
-            }
+        let mut failures = 0;
+        loop {
             self.inner.gate.acquire().await;
             match self.attempt(&req, &url, &summary, Instant::now()).await {
                 Attempt::Done(reply) => return Ok(reply),
                 Attempt::Fail(err) => return Err(err),
+                Attempt::Throttled => {
+                    tracing::debug!(side = %cfg.side, "throttled (429): waiting for the gate");
+                }
                 Attempt::Again(err) => {
+                    failures += 1;
+                    if failures >= cfg.max_attempts.max(1) {
+                        return Err(err);
+                    }
                     tracing::debug!(side = %cfg.side, "retrying after: {err}");
-                    last = Some(err);
+                    tokio::time::sleep(backoff(
+                        cfg.backoff_base,
+                        cfg.backoff_max,
+                        failures,
+                        &mut rng,
+                    ))
+                    .await;
                 }
             }
         }
-        Err(last.unwrap_or_else(|| ApiError::Transport {
-            side: cfg.side,
-            message: "no attempt was made".into(),
-            request: summary,
-        }))
+    }
+
+    /// Whether `url` has the scheme and host (with port) of the configured base URL.
+    fn is_own_origin(&self, url: &str) -> bool {
+        origin_of(url).eq_ignore_ascii_case(&origin_of(&self.inner.config.base_url))
     }
 
     /// One try of `req`, which the gate let go at `admitted_at`.
@@ -309,6 +341,14 @@ impl ApiClient {
         };
         let status = response.status().as_u16();
         let rate = RateInfo::from_headers(response.headers());
+        if status == 429 {
+            // The hold follows the reset alone: a throttle's figures say nothing of the window.
+            self.inner
+                .gate
+                .on_throttled(rate.and_then(|r| r.throttled_until_unix()));
+            return Attempt::Throttled;
+        }
+        self.inner.gate.on_answered();
         if let Some(info) = rate {
             self.inner.gate.observe(info);
         }
@@ -326,17 +366,6 @@ impl ApiClient {
         } else {
             serde_json::from_slice(&bytes).ok()
         };
-        if status == 429 {
-            self.inner
-                .gate
-                .on_throttled(rate.and_then(|r| r.reset_unix));
-            return Attempt::Again(self.http_error(
-                status,
-                parsed.as_ref(),
-                summary,
-                response_text,
-            ));
-        }
         if (200..300).contains(&status) {
             return match parsed {
                 Some(body) => Attempt::Done(Reply {
@@ -360,6 +389,9 @@ impl ApiClient {
             };
         }
         let err = self.http_error(status, parsed.as_ref(), summary, response_text);
+        if status == 401 {
+            self.inner.token_refused.send_replace(true);
+        }
         if status >= 500 {
             return match req.retry {
                 Retry::Idempotent => Attempt::Again(err),
@@ -397,7 +429,8 @@ impl ApiClient {
     }
 
     /// Streams an absolute URL into the file `dest` (created 0600), hashing it on the way.
-    /// The bearer token goes only to the API's own host; downloads do not count against the gate.
+    /// Downloads never carry the bearer token (attachment URLs are signed, and a URL from an
+    /// answer may name any host) and do not count against the gate.
     pub async fn download(&self, url: &str, dest: &Path) -> Result<Downloaded, ApiError> {
         let cfg = &self.inner.config;
         let side = cfg.side;
@@ -414,11 +447,7 @@ impl ApiClient {
                 ))
                 .await;
             }
-            let mut builder = self.inner.http.get(url);
-            if host_of(url) == self.inner.host {
-                builder = builder.bearer_auth(cfg.token.expose());
-            }
-            let response = match builder.send().await {
+            let response = match self.inner.http.get(url).send().await {
                 Ok(r) => r,
                 Err(e) => {
                     last = Some(ApiError::Transport {
@@ -603,6 +632,14 @@ async fn stream_to_file(response: reqwest::Response, dest: &Path) -> Result<(u64
 fn backoff(base: Duration, max: Duration, attempt: u32, rng: &mut Rng) -> Duration {
     let exp = base.saturating_mul(1u32 << attempt.min(16)).min(max);
     exp.mul_f64(rng.next_f64()).max(Duration::from_millis(10))
+}
+
+/// `https://host:port` of a URL: what the token is bound to.
+fn origin_of(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, _)) => format!("{}://{}", scheme.to_ascii_lowercase(), host_of(url)),
+        None => host_of(url).to_string(),
+    }
 }
 
 fn host_of(url: &str) -> &str {

@@ -100,9 +100,8 @@ impl ApiError {
     /// How the operator should read this failure.
     pub fn class(&self) -> ErrorClass {
         match self {
-            ApiError::Http {
-                status: 401 | 403, ..
-            } => ErrorClass::Auth,
+            ApiError::Http { status: 401, .. } => ErrorClass::Unauthorized,
+            ApiError::Http { status: 403, .. } => ErrorClass::Auth,
             ApiError::Http { status, .. } if *status == 429 || *status >= 500 => {
                 ErrorClass::Transient
             }
@@ -195,7 +194,8 @@ mod tests {
             request: String::new(),
             response: String::new(),
         };
-        assert_eq!(http(401).class(), ErrorClass::Auth);
+        assert_eq!(http(401).class(), ErrorClass::Unauthorized);
+        assert_eq!(http(403).class(), ErrorClass::Auth);
         assert_eq!(http(400).class(), ErrorClass::Rejected);
         assert_eq!(http(503).class(), ErrorClass::Transient);
         assert!(http(404).is_not_found());

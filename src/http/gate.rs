@@ -3,9 +3,11 @@
 //! in the order they came (filler work, [`as_filler`], only in the slots left over), adapts to the
 //! `X-RateLimit-*` headers the server announces (limit, remaining, reset), keeps a reserve for the
 //! org's other integrations when the server says they are using it, and after a 429 holds every
-//! caller until the reset — never longer than one window plus jitter, whatever the header says.
+//! caller until the reset the server announced — never longer than one window plus jitter,
+//! whatever the header says — or, when it announced none, for a backoff that starts at a second
+//! and doubles with each 429 in a row up to the window.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,6 +16,8 @@ use crate::rng::Rng;
 
 /// Longest extra wait added to a reset, so callers do not all wake in the same instant.
 const RESET_JITTER: Duration = Duration::from_millis(750);
+/// The first hold after a 429 that announced no reset; it doubles with each 429 in a row.
+const THROTTLE_BACKOFF_START: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GateConfig {
@@ -59,11 +63,14 @@ pub struct RateInfo {
     pub remaining: Option<u32>,
     /// Unix seconds when the window resets.
     pub reset_unix: Option<i64>,
+    /// Unix seconds a `Retry-After` (in seconds) names: when a throttled request may go again.
+    pub retry_at_unix: Option<i64>,
 }
 
 impl RateInfo {
-    /// Reads `X-RateLimit-Limit`, `-Remaining`, `-Reset` (header names are case-insensitive).
-    /// A reset below 1e9 is taken as seconds from now rather than a unix time.
+    /// Reads `X-RateLimit-Limit`, `-Remaining`, `-Reset` and `Retry-After` (header names are
+    /// case-insensitive). A reset below 1e9 is taken as seconds from now rather than a unix
+    /// time; `Retry-After` is read in its seconds form only.
     pub fn from_headers(headers: &reqwest::header::HeaderMap) -> Option<RateInfo> {
         let num = |name: &str| -> Option<i64> {
             headers
@@ -81,14 +88,25 @@ impl RateInfo {
                 v
             }
         });
-        if limit.is_none() && remaining.is_none() && reset_unix.is_none() {
+        let retry_at_unix = num("retry-after")
+            .filter(|secs| *secs >= 0)
+            .map(|secs| crate::timefmt::now_unix() + secs);
+        if limit.is_none() && remaining.is_none() && reset_unix.is_none() && retry_at_unix.is_none()
+        {
             return None;
         }
         Some(RateInfo {
             limit,
             remaining,
             reset_unix,
+            retry_at_unix,
         })
+    }
+
+    /// When a throttled request may go again, as the server announced it: `Retry-After` when
+    /// it was sent, else the window's reset.
+    pub fn throttled_until_unix(&self) -> Option<i64> {
+        self.retry_at_unix.or(self.reset_unix)
     }
 }
 
@@ -157,6 +175,9 @@ pub struct RateGate {
     state: Mutex<State>,
     /// Callers waiting in [`RateGate::acquire`] that are not filler.
     waiting: AtomicUsize,
+    /// 429s since the last answer that was not one: how far a hold without a reset backs off.
+    /// Outside the lock: every answer resets it.
+    throttled_in_a_row: AtomicU32,
 }
 
 /// Counts a caller as waiting for as long as it is held (also when its wait is dropped).
@@ -195,6 +216,7 @@ impl RateGate {
                 rng: Rng::from_entropy(),
             }),
             waiting: AtomicUsize::new(0),
+            throttled_in_a_row: AtomicU32::new(0),
         })
     }
 
@@ -336,24 +358,33 @@ impl RateGate {
         }
     }
 
-    /// A 429 arrived: hold every caller until the reset (at most one window plus jitter).
+    /// A 429 arrived: hold every caller until the reset it announced (at most one window), or
+    /// without one for 1 s, 2 s, 4 s… with each 429 in a row, up to the window; plus jitter.
     pub fn on_throttled(&self, reset_unix: Option<i64>) {
         let mut s = self.lock();
         let now = Instant::now();
         s.throttled += 1;
+        let in_a_row = self.throttled_in_a_row.fetch_add(1, Ordering::SeqCst);
         let cap = s.window;
         let wait = match reset_unix {
             Some(reset) => {
                 let secs = (reset - crate::timefmt::now_unix()).max(0) as u64;
                 Duration::from_secs(secs).min(cap)
             }
-            None => cap,
+            None => THROTTLE_BACKOFF_START
+                .saturating_mul(1u32 << in_a_row.min(16))
+                .min(cap),
         };
         let jitter = s.jitter();
         let until = now + wait + jitter;
         s.blocked_until = Some(s.blocked_until.map_or(until, |b| b.max(until)));
-        let allowed = s.allowed();
-        s.used = allowed;
+    }
+
+    /// An answer other than a 429 arrived: the next 429 without a reset backs off from the start.
+    pub fn on_answered(&self) {
+        if self.throttled_in_a_row.load(Ordering::Relaxed) > 0 {
+            self.throttled_in_a_row.store(0, Ordering::SeqCst);
+        }
     }
 
     /// Changes the migration's share of the budget, live.
@@ -371,7 +402,8 @@ impl RateGate {
 
     pub fn budget(&self) -> Budget {
         let mut s = self.lock();
-        s.roll(Instant::now());
+        let now = Instant::now();
+        s.roll(now);
         Budget {
             used: s.used,
             allowed: s.allowed(),
@@ -379,6 +411,9 @@ impl RateGate {
             window_secs: s.window.as_secs() as u32,
             throttled: s.throttled,
             requests: s.requests,
+            throttled_until: s.blocked_until.filter(|until| *until > now).map(|until| {
+                crate::timefmt::now_unix() + until.duration_since(now).as_secs_f64().ceil() as i64
+            }),
         }
     }
 }
@@ -417,6 +452,53 @@ mod tests {
         assert_eq!(s.throttled, 1);
     }
 
+    /// How long the gate holds from now.
+    fn hold(gate: &RateGate) -> Duration {
+        let s = gate.lock();
+        s.blocked_until
+            .map(|until| until.saturating_duration_since(Instant::now()))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_throttle_without_a_reset_backs_off_from_a_second_doubling_up_to_the_window() {
+        let gate = RateGate::new(GateConfig::intercom(10));
+        for expected in [1, 2, 4, 8, 10, 10] {
+            {
+                // Each 429 in a row is judged alone: clear the hold the last one set.
+                gate.lock().blocked_until = None;
+            }
+            gate.on_throttled(None);
+            let held = hold(&gate);
+            let base = Duration::from_secs(expected);
+            assert!(
+                held > base - Duration::from_millis(50) && held <= base + RESET_JITTER,
+                "expected about {expected} s, held {held:?}"
+            );
+        }
+        // An answer that is not a 429 starts the backoff over.
+        gate.on_answered();
+        gate.lock().blocked_until = None;
+        gate.on_throttled(None);
+        assert!(hold(&gate) <= Duration::from_secs(1) + RESET_JITTER);
+    }
+
+    #[test]
+    fn a_throttle_waits_for_the_announced_reset_and_the_budget_says_until_when() {
+        let gate = RateGate::new(GateConfig::kustomer(100, 0.8));
+        let reset = crate::timefmt::now_unix() + 5;
+        gate.on_throttled(Some(reset));
+        let held = hold(&gate);
+        assert!(
+            held > Duration::from_secs(3) && held <= Duration::from_secs(5) + RESET_JITTER,
+            "{held:?}"
+        );
+        let until = gate.budget().throttled_until.expect("throttled until");
+        assert!((reset..=reset + 1).contains(&until), "{until} vs {reset}");
+        // A throttle holds the gate, it does not spend the window.
+        assert_eq!(gate.budget().used, 0);
+    }
+
     /// A Kustomer gate (100 per minute, share 0.8: a reserve of 20 for the org) after the server
     /// answered with `remaining` and a reset `reset_in` seconds from now.
     fn kustomer_gate_told(remaining: u32, reset_in: i64) -> Arc<RateGate> {
@@ -425,6 +507,7 @@ mod tests {
             limit: Some(100),
             remaining: Some(remaining),
             reset_unix: Some(crate::timefmt::now_unix() + reset_in),
+            retry_at_unix: None,
         });
         gate
     }
@@ -555,5 +638,13 @@ mod tests {
         let info = RateInfo::from_headers(&h).unwrap();
         assert!((info.reset_unix.unwrap() - crate::timefmt::now_unix() - 42).abs() <= 1);
         assert!(RateInfo::from_headers(&reqwest::header::HeaderMap::new()).is_none());
+        // A Retry-After, where a server sends one, says when a throttled request may go again.
+        h.insert("retry-after", "3".parse().unwrap());
+        let info = RateInfo::from_headers(&h).unwrap();
+        let retry_at = info.throttled_until_unix().unwrap();
+        assert!(
+            (retry_at - crate::timefmt::now_unix() - 3).abs() <= 1,
+            "{retry_at}"
+        );
     }
 }

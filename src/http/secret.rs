@@ -37,6 +37,32 @@ impl Secret {
     }
 }
 
+/// `text` with the credentials of every URL in it (`https://user:pw@host`) replaced by
+/// `[redacted]`, so a URL given with a password (or a token as its user) is never shown or
+/// stored with it.
+pub fn redact_url_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let authority_len = tail
+            .find(|c: char| matches!(c, '/' | '?' | '#' | '`' | '"' | '\'') || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let authority = &tail[..authority_len];
+        match authority.rfind('@') {
+            Some(at) => {
+                out.push_str("[redacted]");
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[authority_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret([redacted])")
@@ -62,5 +88,18 @@ mod tests {
             "Bearer [redacted] failed"
         );
         assert!(!s.hint().contains("abcdef"));
+    }
+
+    #[test]
+    fn url_passwords_are_redacted_and_the_rest_kept() {
+        assert_eq!(
+            redact_url_passwords("GET https://ann:hunter22@api.example.com/x?y=1 and http://h/"),
+            "GET https://[redacted]@api.example.com/x?y=1 and http://h/"
+        );
+        assert_eq!(
+            redact_url_passwords("`https://tok_123@host` is used"),
+            "`https://[redacted]@host` is used"
+        );
+        assert_eq!(redact_url_passwords("no url: a@b"), "no url: a@b");
     }
 }

@@ -172,7 +172,7 @@ impl IntercomClient {
         Ok(self.api.send(req).await?.body)
     }
 
-    /// Downloads an attachment URL (no bearer goes to a foreign host) into `dest`.
+    /// Downloads an attachment URL (without the bearer token) into `dest`.
     pub async fn download(&self, url: &str, dest: &Path) -> Result<Downloaded, ApiError> {
         self.api.download(url, dest).await
     }

@@ -72,9 +72,8 @@ pub enum KustomerError {
 impl KustomerError {
     pub fn class(&self) -> ErrorClass {
         match self {
-            KustomerError::Unauthorized { .. } | KustomerError::Forbidden { .. } => {
-                ErrorClass::Auth
-            }
+            KustomerError::Unauthorized { .. } => ErrorClass::Unauthorized,
+            KustomerError::Forbidden { .. } => ErrorClass::Auth,
             KustomerError::Api(e) => e.class(),
             KustomerError::Unexpected { .. } | KustomerError::BulkItem { .. } => {
                 ErrorClass::Rejected

@@ -147,6 +147,7 @@ pub fn error_class_str(class: ErrorClass) -> &'static str {
     match class {
         ErrorClass::Rejected => "rejected",
         ErrorClass::Auth => "auth",
+        ErrorClass::Unauthorized => "unauthorized",
         ErrorClass::Transient => "transient",
         ErrorClass::Source => "source",
         ErrorClass::Mapping => "mapping",
@@ -757,6 +758,11 @@ impl Ledger {
         request: &str,
         response: &str,
     ) -> Result<(), LedgerError> {
+        if class == ErrorClass::Unauthorized {
+            // The token was refused, not the record: it stays pending (or sent, to be looked
+            // up) for the run that follows a new token.
+            return Ok(());
+        }
         self.enqueue(Op::MarkFailed {
             kind: kind.to_string(),
             source_id: source_id.to_string(),

@@ -3,7 +3,10 @@
 //! Each request to an API route draws at most one fault. Probabilities are per request; a key may be
 //! prefixed `intercom.` or `kustomer.` to limit it to one side. Semantics:
 //! - `5xx`: a 500 (Intercom's scroll treats it as the network error that kills the open scroll).
-//! - `429`: a rate-limit refusal although the budget is not spent (a "429 storm" at high rates).
+//! - `429`: a rate-limit refusal although the budget is not spent (a "429 storm" at high rates),
+//!   as a burst limit answers: `x-ratelimit-remaining: 0` and a reset one second ahead.
+//! - `429bare`: the same refusal with no `x-ratelimit-*` headers at all, so the client has to
+//!   back off on its own.
 //! - `timeout`: the answer is held for the hang time (default 30 s), so the client times out.
 //!   Half of them strike *after* the handler ran: the write took effect, its answer is lost.
 //! - `reset`: the connection is aborted mid-response. Half strike after the write took effect.
@@ -31,14 +34,17 @@ pub enum Side {
 pub enum FaultKind {
     ServerError,
     TooManyRequests,
+    /// A 429 that announces no reset.
+    TooManyRequestsBare,
     Timeout,
     Reset,
     Malformed,
 }
 
-const KINDS: [(&str, FaultKind); 5] = [
+const KINDS: [(&str, FaultKind); 6] = [
     ("5xx", FaultKind::ServerError),
     ("429", FaultKind::TooManyRequests),
+    ("429bare", FaultKind::TooManyRequestsBare),
     ("timeout", FaultKind::Timeout),
     ("reset", FaultKind::Reset),
     ("malformed", FaultKind::Malformed),
@@ -60,8 +66,8 @@ pub struct Injected {
 /// The parsed `--faults` option: probabilities per side and kind.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FaultSpec {
-    intercom: [f64; 5],
-    kustomer: [f64; 5],
+    intercom: [f64; KINDS.len()],
+    kustomer: [f64; KINDS.len()],
 }
 
 impl FaultSpec {
@@ -96,7 +102,7 @@ impl FaultSpec {
                 (&[Side::Intercom, Side::Kustomer], key)
             };
             let idx = KINDS.iter().position(|(n, _)| *n == kind_name).ok_or_else(|| {
-                format!("fault `{entry}`: unknown kind `{kind_name}` (known: 5xx, 429, timeout, reset, malformed)")
+                format!("fault `{entry}`: unknown kind `{kind_name}` (known: 5xx, 429, 429bare, timeout, reset, malformed)")
             })?;
             for side in sides {
                 match side {
@@ -105,7 +111,7 @@ impl FaultSpec {
                 }
             }
         }
-        let total = |a: &[f64; 5]| a.iter().sum::<f64>();
+        let total = |a: &[f64; KINDS.len()]| a.iter().sum::<f64>();
         if total(&out.intercom) > 1.0 || total(&out.kustomer) > 1.0 {
             return Err("fault probabilities on one side add up to more than 1".into());
         }
@@ -172,7 +178,7 @@ where
             "server_error",
             "Request failed due to an internal network error. Please restart the operation",
         ),
-        (FaultKind::TooManyRequests, _) => refusal(
+        (FaultKind::TooManyRequests | FaultKind::TooManyRequestsBare, _) => refusal(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limit_exceeded",
             "Rate limit exceeded (injected)",
@@ -206,6 +212,29 @@ where
             out.headers_mut().remove(axum::http::header::CONTENT_LENGTH);
             out
         }
+    }
+}
+
+/// How far ahead an injected 429 announces its reset.
+const INJECTED_RESET: i64 = 1;
+
+/// The `x-ratelimit-*` headers an answer under `fault` carries in place of its window's, if it
+/// was an injected 429: nothing left and a reset a second ahead, or none at all for `429bare`.
+pub fn throttle_headers(
+    fault: Option<Injected>,
+    limit: u32,
+) -> Option<Vec<(&'static str, String)>> {
+    match fault?.kind {
+        FaultKind::TooManyRequests => Some(vec![
+            ("x-ratelimit-limit", limit.to_string()),
+            ("x-ratelimit-remaining", "0".to_string()),
+            (
+                "x-ratelimit-reset",
+                (crate::timefmt::now_unix() + INJECTED_RESET).to_string(),
+            ),
+        ]),
+        FaultKind::TooManyRequestsBare => Some(Vec::new()),
+        _ => None,
     }
 }
 
@@ -245,6 +274,15 @@ mod tests {
         );
         assert!(!spec.is_empty());
         assert!(FaultSpec::parse("").unwrap().is_empty());
+        let bare = FaultSpec::parse("kustomer.429bare=0.2").unwrap();
+        assert_eq!(
+            bare.probability(Side::Kustomer, FaultKind::TooManyRequestsBare),
+            0.2
+        );
+        assert_eq!(
+            bare.probability(Side::Kustomer, FaultKind::TooManyRequests),
+            0.0
+        );
     }
 
     #[test]

@@ -1597,6 +1597,7 @@ pub fn class_label(class: ErrorClass) -> &'static str {
     match class {
         ErrorClass::Rejected => "rejected",
         ErrorClass::Auth => "auth",
+        ErrorClass::Unauthorized => "unauthorized",
         ErrorClass::Transient => "transient",
         ErrorClass::Source => "source",
         ErrorClass::Mapping => "mapping",

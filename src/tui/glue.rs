@@ -298,7 +298,7 @@ impl Glue {
 
     async fn report_error(&self, result: anyhow::Result<()>) {
         if let Err(e) = result {
-            self.notice(format!("{e:#}")).await;
+            self.notice(crate::error_text::chain_once(&e)).await;
         }
     }
 
@@ -317,7 +317,7 @@ impl Glue {
             match self.open_ctx().await {
                 Ok(ctx) => self.prepared = Some(ctx),
                 Err(e) => {
-                    self.notice(format!("{e:#}")).await;
+                    self.notice(crate::error_text::chain_once(&e)).await;
                     return None;
                 }
             }
@@ -388,7 +388,7 @@ impl Glue {
         let ctx = match self.open_ctx().await {
             Ok(ctx) => ctx,
             Err(e) => {
-                self.notice(format!("{e:#}")).await;
+                self.notice(crate::error_text::chain_once(&e)).await;
                 return;
             }
         };
@@ -399,7 +399,10 @@ impl Glue {
         self.preparing = Some(tokio::spawn(async move {
             if let Err(e) = prepare(&ctx, &updates, history_months).await {
                 let _ = updates
-                    .send(Update::Notice(format!("preparing the migration: {e:#}")))
+                    .send(Update::Notice(format!(
+                        "preparing the migration: {}",
+                        crate::error_text::chain_once(&e)
+                    )))
                     .await;
             }
         }));
@@ -425,7 +428,11 @@ impl Glue {
         let handle = match start_when_unlocked(self.config.clone()).await {
             Ok(handle) => handle,
             Err(e) => {
-                self.notice(format!("cannot start the run: {e:#}")).await;
+                self.notice(format!(
+                    "cannot start the run: {}",
+                    crate::error_text::chain_once(&e)
+                ))
+                .await;
                 return;
             }
         };
@@ -476,7 +483,13 @@ impl Glue {
                 .await;
                 self.start_preparing().await;
             }
-            Err(e) => self.notice(format!("the run failed: {e:#}")).await,
+            Err(e) => {
+                self.notice(format!(
+                    "the run failed: {}",
+                    crate::error_text::chain_once(&e)
+                ))
+                .await
+            }
         }
     }
 
@@ -524,14 +537,26 @@ impl Glue {
                 })
                 .await;
             }
-            Err(e) => self.notice(format!("verification failed: {e:#}")).await,
+            Err(e) => {
+                self.notice(format!(
+                    "verification failed: {}",
+                    crate::error_text::chain_once(&e)
+                ))
+                .await
+            }
         }
     }
 
     async fn send_scope(&self, ledger: &Ledger) {
         match scope_update(ledger, &self.config) {
             Ok(update) => self.send(update).await,
-            Err(e) => self.notice(format!("cannot read the scope: {e:#}")).await,
+            Err(e) => {
+                self.notice(format!(
+                    "cannot read the scope: {}",
+                    crate::error_text::chain_once(&e)
+                ))
+                .await
+            }
         }
     }
 
@@ -648,7 +673,8 @@ async fn send_mappings(ctx: &Ctx, updates: &mpsc::Sender<Update>) {
         Err(e) => {
             let _ = updates
                 .send(Update::Notice(format!(
-                    "cannot list the Kustomer users: {e:#}"
+                    "cannot list the Kustomer users: {}",
+                    crate::error_text::chain_once(&e)
                 )))
                 .await;
         }

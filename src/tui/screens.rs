@@ -845,8 +845,14 @@ pub fn run(app: &mut App, frame: &mut Frame, area: Rect) {
     } else {
         s.activity.clone()
     };
+    // While a 429 holds the requests, that is what the run is doing first of all.
+    let mut now = Vec::new();
+    if let Some(note) = s.throttled_note() {
+        now.push(Line::from(Span::styled(format!("! {note}"), t.warn())));
+    }
+    now.push(Line::from(activity));
     frame.render_widget(
-        Paragraph::new(activity)
+        Paragraph::new(now)
             .wrap(Wrap { trim: true })
             .block(panel(app, "Now", false)),
         activity_area,

@@ -376,6 +376,7 @@ pub fn snapshot() -> Snapshot {
         window_secs: 60,
         throttled: 3,
         requests: 2_411,
+        throttled_until: None,
     };
     s.intercom = Budget {
         used: 140,
@@ -384,6 +385,7 @@ pub fn snapshot() -> Snapshot {
         window_secs: 10,
         throttled: 0,
         requests: 5_210,
+        throttled_until: None,
     };
     s.rate_share = 0.8;
     s.elapsed = Duration::from_secs(754);

@@ -4,8 +4,9 @@
 //! bearer auth (`401 unauthorized`), the `Intercom-Version` header (missing → 2.16, unknown →
 //! `400 intercom_version_invalid`), the 10-second rate window (`X-RateLimit-*`, `429
 //! rate_limit_exceeded`), added latency and injected faults. The `/__sim/` routes (truth,
-//! request counts, touches) bypass all of that and are not counted; attachment files under
-//! `/__files/` are served like a CDN: no bearer, signed URLs that expire.
+//! request counts, touches, revoking and restoring the token) bypass all of that and are not
+//! counted; attachment files under `/__files/` are served like a CDN: no bearer, signed URLs
+//! that expire.
 
 pub mod generate;
 mod rate;
@@ -86,6 +87,8 @@ struct RequestLog {
 pub(crate) struct SimState {
     config: Config,
     token: String,
+    /// Set by `POST /__sim/token/revoke`: the token is refused (401) until restored.
+    token_revoked: std::sync::atomic::AtomicBool,
     workspace: RwLock<Workspace>,
     base_url: OnceLock<String>,
     rate: RateWindow,
@@ -163,6 +166,7 @@ pub async fn spawn(config: Config, addr: SocketAddr) -> std::io::Result<SimHandl
     let token = token_for(config.seed);
     let state: Shared = std::sync::Arc::new(SimState {
         token: token.clone(),
+        token_revoked: std::sync::atomic::AtomicBool::new(false),
         workspace: RwLock::new(workspace),
         base_url: OnceLock::new(),
         rate: RateWindow::new(config.rate_per_window),
@@ -195,6 +199,18 @@ fn router(state: Shared) -> Router {
             axum::routing::post(add_failing).delete(clear_failing),
         )
         .route(
+            "/__sim/token/revoke",
+            axum::routing::post(|State(state): State<Shared>| async move {
+                set_token_revoked(&state, true)
+            }),
+        )
+        .route(
+            "/__sim/token/restore",
+            axum::routing::post(|State(state): State<Shared>| async move {
+                set_token_revoked(&state, false)
+            }),
+        )
+        .route(
             "/__files/{id}/{name}",
             axum::routing::get(routes::file_download),
         );
@@ -222,6 +238,15 @@ pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
         })),
     )
         .into_response()
+}
+
+/// `POST /__sim/token/revoke` and `/restore`: while revoked, every API request is refused 401
+/// (a token that expires or is revoked in the middle of a run).
+fn set_token_revoked(state: &SimState, revoked: bool) -> Response {
+    state
+        .token_revoked
+        .store(revoked, std::sync::atomic::Ordering::SeqCst);
+    axum::Json(json!({ "revoked": revoked })).into_response()
 }
 
 async fn sim_requests(State(state): State<Shared>) -> Response {
@@ -285,7 +310,12 @@ async fn api_gate(State(state): State<Shared>, request: Request, next: Next) -> 
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| t.trim() == state.token);
+        .is_some_and(|t| {
+            t.trim() == state.token
+                && !state
+                    .token_revoked
+                    .load(std::sync::atomic::Ordering::SeqCst)
+        });
     if !authorised {
         return error(
             StatusCode::UNAUTHORIZED,
@@ -362,6 +392,16 @@ async fn api_gate(State(state): State<Shared>, request: Request, next: Next) -> 
     };
     let mut response =
         crate::sim::faults::apply(fault, state.config.fault_hang, error, handler).await;
-    set_rate_headers(&mut response, decision);
+    match crate::sim::faults::throttle_headers(fault, decision.limit) {
+        Some(headers) => {
+            lock(&state.requests).throttled += 1;
+            for (name, value) in headers {
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(name, v);
+                }
+            }
+        }
+        None => set_rate_headers(&mut response, decision),
+    }
     response
 }

@@ -35,7 +35,7 @@ pub async fn api_gate(State(sim): State<Sim>, req: Request, next: Next) -> Respo
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|token| token == sim.0.token);
+        .is_some_and(|token| sim.accepts(token));
 
     let (budget, fault) = {
         let mut store = sim.lock();
@@ -100,7 +100,16 @@ pub async fn api_gate(State(sim): State<Sim>, req: Request, next: Next) -> Respo
     if response.status() == StatusCode::TOO_MANY_REQUESTS {
         sim.lock().requests.entry(route).or_default().throttled += 1;
     }
-    rate_headers(response.headers_mut(), &budget);
+    match faults::throttle_headers(fault, budget.limit) {
+        Some(headers) => {
+            for (name, value) in headers {
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(name, v);
+                }
+            }
+        }
+        None => rate_headers(response.headers_mut(), &budget),
+    }
     response
 }
 

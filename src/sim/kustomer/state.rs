@@ -413,6 +413,8 @@ pub struct Sim(pub Arc<SimInner>);
 pub struct SimInner {
     pub config: Config,
     pub token: String,
+    /// Set by `POST /__sim/token/revoke`: the token is refused (401) until restored.
+    pub token_revoked: std::sync::atomic::AtomicBool,
     store: Mutex<Store>,
     /// `POST /__sim/fail` rules.
     pub failing: crate::sim::failing::FailingPaths,
@@ -423,6 +425,7 @@ impl Sim {
         Sim(Arc::new(SimInner {
             config,
             token,
+            token_revoked: std::sync::atomic::AtomicBool::new(false),
             store: Mutex::new(store),
             failing: Default::default(),
         }))
@@ -435,6 +438,15 @@ impl Sim {
 
     pub fn config(&self) -> &Config {
         &self.0.config
+    }
+
+    /// Whether `token` is the org's API key and has not been revoked.
+    pub fn accepts(&self, token: &str) -> bool {
+        token == self.0.token
+            && !self
+                .0
+                .token_revoked
+                .load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The simulator's own routes under `/__sim/` (no auth, no limits, no latency, no faults, not
-//! counted): the ground truth of what the org received, and a dump of stored records.
+//! counted): the ground truth of what the org received, a dump of stored records, and revoking
+//! and restoring the API key (a key that expires or is revoked in the middle of a run).
 
 use std::collections::BTreeMap;
 
@@ -7,7 +8,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
 use super::envelope::{ApiError, ApiResult};
@@ -45,6 +46,24 @@ pub fn routes() -> Router<Sim> {
             "/__sim/fail",
             axum::routing::post(add_failing).delete(clear_failing),
         )
+        .route("/__sim/token/revoke", post(revoke_token))
+        .route("/__sim/token/restore", post(restore_token))
+}
+
+/// `POST /__sim/token/revoke`: every API request is refused with 401 until restored.
+async fn revoke_token(State(sim): State<Sim>) -> Json<Value> {
+    sim.0
+        .token_revoked
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    Json(json!({"revoked": true}))
+}
+
+/// `POST /__sim/token/restore`: the API key is accepted again.
+async fn restore_token(State(sim): State<Sim>) -> Json<Value> {
+    sim.0
+        .token_revoked
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    Json(json!({"revoked": false}))
 }
 
 /// How many records of `name` i2k created (`seeded == false`) and the fresh org started with.

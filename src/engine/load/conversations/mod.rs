@@ -169,10 +169,8 @@ async fn load_pages(ctx: &Ctx, loader: &PageLoader<'_>) -> anyhow::Result<Totals
     let mut in_flight = futures_util::stream::FuturesUnordered::new();
     loop {
         while !exhausted && in_flight.len() < PAGES_IN_FLIGHT {
-            ctx.control
-                .checkpoint()
-                .await
-                .map_err(|_| anyhow::anyhow!("cancelled"))?;
+            // A cancel unwinds as `Cancelled`, which the runner knows is no failure.
+            ctx.control.checkpoint().await?;
             let page = ledger.next_batch(
                 kinds::CONVERSATIONS,
                 &[RecordState::Pending, RecordState::Done],
