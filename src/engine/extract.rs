@@ -262,14 +262,26 @@ struct SearchCursor {
 }
 
 impl<'a> Extractor<'a> {
+    /// The small whole lists first (the decisions need them), then every other listing at
+    /// once: they are independent, share Intercom's budget through one gate, and so the budget,
+    /// not the slowest listing, sets the pace. A companies scroll left open by a killed run (at
+    /// most one per workspace; it expires after a minute) holds up only the companies.
     async fn run(&self) -> Result<(), ExtractError> {
         self.whole_lists().await?;
-        self.companies().await?;
-        self.search(Searchable::Contacts).await?;
-        self.help_center().await?;
-        self.search(Searchable::Conversations).await?;
-        self.search(Searchable::Tickets).await?;
-        self.macros().await?;
+        let (companies, contacts, help_center, conversations, tickets, macros) = tokio::join!(
+            self.companies(),
+            self.search(Searchable::Contacts),
+            self.help_center(),
+            self.search(Searchable::Conversations),
+            self.search(Searchable::Tickets),
+            self.macros(),
+        );
+        companies?;
+        contacts?;
+        help_center?;
+        conversations?;
+        tickets?;
+        macros?;
         self.publish();
         Ok(())
     }

@@ -21,6 +21,8 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+
+use futures_util::StreamExt as _;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -461,7 +463,6 @@ where
     L: Fn(String) -> LF,
     LF: Future<Output = Result<Option<String>, KustomerError>>,
 {
-    use futures_util::StreamExt as _;
     let mut items = items;
     let mut unsampled = Vec::new();
     match adoption_of(ledger, kind) {
@@ -535,6 +536,7 @@ where
         let page = ledger.next_batch(kind, &[RecordState::Sent], after.as_deref(), 500)?;
         let Some(last) = page.last() else { break };
         after = Some(last.source_id.clone());
+        let mut to_look_up = Vec::new();
         for item in page {
             if let (Some(job), Some(batch)) = (&item.job_id, &item.batch_id) {
                 if !jobs.contains_key(job) {
@@ -571,21 +573,45 @@ where
                     continue;
                 }
             }
-            let patience = ledger.bulk_patience();
-            let age = item
-                .sent_ms
-                .map(|ms| crate::timefmt::now_unix() * 1000 - ms)
-                .map(|ms| Duration::from_millis(ms.max(0) as u64))
-                .unwrap_or(patience);
-            if age < patience {
-                tokio::time::sleep(patience - age).await;
-            }
-            settle_by_lookup(ledger, &item, &lookup).await?;
+            to_look_up.push(item);
+        }
+        // Items without a job are looked up once the bulk patience has passed since the
+        // youngest of them was sent, all at once rather than one after another.
+        let patience = ledger.bulk_patience();
+        let youngest = to_look_up
+            .iter()
+            .map(|item| {
+                item.sent_ms
+                    .map(|ms| crate::timefmt::now_unix() * 1000 - ms)
+                    .map(|ms| Duration::from_millis(ms.max(0) as u64))
+                    .unwrap_or(patience)
+            })
+            .min();
+        if let Some(age) = youngest
+            && age < patience
+        {
+            tokio::time::sleep(patience - age).await;
+        }
+        // Futures collected first: a stream holding the closure itself would not be `Send` for
+        // every lifetime, which would keep the phase off spawned tasks.
+        let mut lookups = Vec::with_capacity(to_look_up.len());
+        for item in &to_look_up {
+            lookups.push(settle_by_lookup(ledger, item, &lookup));
+        }
+        let results: Vec<Result<(), LedgerError>> = futures_util::stream::iter(lookups)
+            .buffer_unordered(SETTLE_CONCURRENCY)
+            .collect()
+            .await;
+        for result in results {
+            result?;
             settled += 1;
         }
     }
     Ok(settled)
 }
+
+/// Lookups in flight at once while an earlier run's `sent` records are settled.
+const SETTLE_CONCURRENCY: usize = 8;
 
 async fn settle_by_lookup<L, LF>(
     ledger: &Ledger,

@@ -138,6 +138,8 @@ struct Inner {
     config: ClientConfig,
     http: reqwest::Client,
     gate: Arc<RateGate>,
+    /// Latencies of recent reads that answered, for the timeout reads get.
+    reads: std::sync::Mutex<ReadLatencies>,
     /// Turns true at the first 401: the token expired or was revoked.
     token_refused: tokio::sync::watch::Sender<bool>,
 }
@@ -146,6 +148,41 @@ struct Inner {
 #[derive(Clone)]
 pub struct ApiClient {
     inner: Arc<Inner>,
+}
+
+/// The shortest timeout a read ever gets: long enough for a slow page of a healthy server.
+pub const READ_TIMEOUT_FLOOR: Duration = Duration::from_secs(3);
+/// Reads remembered for the learnt timeout.
+const READ_SAMPLES: usize = 128;
+/// Reads needed before the timeout is learnt rather than configured.
+const READ_SAMPLES_NEEDED: usize = 16;
+/// The learnt timeout is this many times the slowest of the recent reads (their 99th percentile).
+const READ_TIMEOUT_FACTOR: u32 = 4;
+
+/// The latencies of the most recent reads that answered.
+#[derive(Debug, Default)]
+struct ReadLatencies {
+    recent: std::collections::VecDeque<Duration>,
+}
+
+impl ReadLatencies {
+    fn record(&mut self, latency: Duration) {
+        if self.recent.len() == READ_SAMPLES {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(latency);
+    }
+
+    /// [`READ_TIMEOUT_FACTOR`] × the 99th percentile, once enough reads are known.
+    fn timeout(&self) -> Option<Duration> {
+        if self.recent.len() < READ_SAMPLES_NEEDED {
+            return None;
+        }
+        let mut sorted: Vec<Duration> = self.recent.iter().copied().collect();
+        sorted.sort();
+        let p99 = sorted[(sorted.len() * 99 / 100).min(sorted.len() - 1)];
+        Some(p99 * READ_TIMEOUT_FACTOR)
+    }
 }
 
 /// What one attempt came to.
@@ -175,6 +212,7 @@ impl ApiClient {
                 config,
                 http,
                 gate,
+                reads: std::sync::Mutex::new(ReadLatencies::default()),
                 token_refused: tokio::sync::watch::Sender::new(false),
             }),
         })
@@ -276,6 +314,28 @@ impl ApiClient {
         }
     }
 
+    /// The timeout a read gets: learnt from the latencies of recent reads that answered (a
+    /// timed-out read records none, so a hang never raises it), never under [`READ_TIMEOUT_FLOOR`]
+    /// nor over the configured request timeout; the configured timeout until enough are known.
+    pub fn read_timeout(&self) -> Option<Duration> {
+        let ceiling = self.inner.config.timeout;
+        let learnt = self
+            .inner
+            .reads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .timeout()?;
+        Some(learnt.clamp(READ_TIMEOUT_FLOOR.min(ceiling), ceiling))
+    }
+
+    fn record_read(&self, latency: Duration) {
+        self.inner
+            .reads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(latency);
+    }
+
     /// Whether `url` has the scheme and host (with port) of the configured base URL.
     fn is_own_origin(&self, url: &str) -> bool {
         origin_of(url).eq_ignore_ascii_case(&origin_of(&self.inner.config.base_url))
@@ -306,6 +366,13 @@ impl ApiClient {
         if let Some(body) = &req.body {
             builder = builder.json(body);
         }
+        // A read that hangs is abandoned once it has taken far longer than reads take here,
+        // and retried, rather than held for the whole request timeout.
+        let read = req.method == Method::GET;
+        if read && let Some(timeout) = self.read_timeout() {
+            builder = builder.timeout(timeout);
+        }
+        let sent_at = Instant::now();
         let lost = |message: String| {
             if req.retry == Retry::Create {
                 Attempt::Fail(ApiError::Ambiguous {
@@ -340,6 +407,9 @@ impl ApiClient {
             Err(e) => return lost(describe_transport(&e)),
         };
         let status = response.status().as_u16();
+        if read && status != 429 {
+            self.record_read(sent_at.elapsed());
+        }
         let rate = RateInfo::from_headers(response.headers());
         if status == 429 {
             // The hold follows the reset alone: a throttle's figures say nothing of the window.
@@ -724,5 +794,49 @@ mod tests {
         let t = truncate(&s, 5);
         assert!(t.starts_with("éé"));
         assert!(t.contains("20 bytes"));
+    }
+}
+
+#[cfg(test)]
+mod read_timeout_tests {
+    use super::*;
+
+    #[test]
+    fn the_read_timeout_is_learnt_from_answered_reads_within_floor_and_ceiling() {
+        let mut reads = ReadLatencies::default();
+        for _ in 0..READ_SAMPLES_NEEDED - 1 {
+            reads.record(Duration::from_millis(20));
+        }
+        assert_eq!(reads.timeout(), None, "too few reads to learn from");
+        reads.record(Duration::from_millis(20));
+        assert_eq!(reads.timeout(), Some(Duration::from_millis(80)));
+        // A slow minority moves the 99th percentile, not one outlier among many.
+        for _ in 0..READ_SAMPLES {
+            reads.record(Duration::from_millis(500));
+        }
+        assert_eq!(reads.timeout(), Some(Duration::from_secs(2)));
+        let config = ClientConfig::new(
+            ApiSide::Kustomer,
+            "http://127.0.0.1:9",
+            Secret::new("k".to_string()),
+        );
+        let client = ApiClient::new(
+            config,
+            RateGate::new(super::super::gate::GateConfig::kustomer(1000, 1.0)),
+        )
+        .unwrap();
+        assert_eq!(
+            client.read_timeout(),
+            None,
+            "the configured timeout at first"
+        );
+        for _ in 0..READ_SAMPLES_NEEDED {
+            client.record_read(Duration::from_millis(10));
+        }
+        assert_eq!(client.read_timeout(), Some(READ_TIMEOUT_FLOOR));
+        for _ in 0..READ_SAMPLES {
+            client.record_read(Duration::from_secs(60));
+        }
+        assert_eq!(client.read_timeout(), Some(Duration::from_secs(30)));
     }
 }

@@ -337,15 +337,24 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
                         continue;
                     }
                     Err(e) => {
+                        // A refused token is the run's to stop on, not the version's failure
+                        // (the ledger keeps the record's state for an `Unauthorized` class).
+                        let class = match e.class() {
+                            ErrorClass::Unauthorized => ErrorClass::Unauthorized,
+                            _ => ErrorClass::Source,
+                        };
                         ledger.mark_failed(
                             ARTICLE_VERSIONS,
                             &version.id,
-                            ErrorClass::Source,
+                            class,
                             &format!("the version could not be read from Intercom: {e}"),
                             "",
                             "",
                         )?;
-                        continue;
+                        // The steps build on each other (the first fills the draft the article
+                        // create opened; a later one sent first would publish it unfilled):
+                        // the rest wait for a run that can read this one.
+                        break;
                     }
                 }
             };
