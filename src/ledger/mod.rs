@@ -13,6 +13,8 @@ mod identity;
 mod lock;
 mod read;
 mod schema;
+#[doc(hidden)]
+pub mod sql;
 mod writer;
 
 use std::collections::{BTreeMap, HashMap};
