@@ -5,6 +5,7 @@ pub mod bench;
 pub mod context;
 pub mod control;
 pub mod decisions;
+pub mod disk;
 pub mod extract;
 pub mod handle;
 pub mod load;

@@ -367,6 +367,28 @@ impl LedgerReader {
         Ok(out)
     }
 
+    /// The pages the ledger's database file uses (allocated minus free) times the page size: its
+    /// size without the free pages a deletion left behind.
+    pub fn used_bytes(&self) -> Result<u64, LedgerError> {
+        let pragma = |name: &str| -> Result<i64, LedgerError> {
+            Ok(self
+                .conn
+                .query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))?)
+        };
+        let pages = pragma("page_count")? - pragma("freelist_count")?;
+        Ok(to_u64(pages).saturating_mul(to_u64(pragma("page_size")?)))
+    }
+
+    /// For a kind of staged files: (bytes of every file, as downloaded or as Intercom sized it;
+    /// bytes downloaded so far).
+    pub fn file_bytes(&self, kind: &str) -> Result<(u64, u64), LedgerError> {
+        let (all, downloaded): (i64, i64) = self
+            .conn
+            .prepare_cached(sql::FILE_BYTES)?
+            .query_row(params![kind], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok((to_u64(all), to_u64(downloaded)))
+    }
+
     // ---- extraction state -----------------------------------------------------------------
 
     pub fn cursor(&self, listing: &str) -> Result<Option<ExtractCursor>, LedgerError> {

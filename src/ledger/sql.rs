@@ -169,6 +169,13 @@ pub fn incomplete_sources() -> String {
 pub const INCOMPLETE_COUNTS: &str = "SELECT kind, count(*) FROM source INDEXED BY source_incomplete
      WHERE incomplete = 1 GROUP BY kind";
 
+/// The bytes of a kind of staged files (attachments, inline images): what Intercom says each
+/// weighs (or what was downloaded, when it was), and what was downloaded. For the disk estimate.
+pub const FILE_BYTES: &str = "SELECT
+       coalesce(sum(coalesce(json_extract(raw, '$.size'), json_extract(raw, '$.filesize'), 0)), 0),
+       coalesce(sum(coalesce(json_extract(raw, '$.size'), 0)), 0)
+     FROM source WHERE kind = ?1";
+
 // ---- writer -----------------------------------------------------------------------------------
 
 pub const PRIOR_STATE: &str = "SELECT state FROM target WHERE kind = ?1 AND source_id = ?2";
@@ -244,6 +251,7 @@ pub fn catalog() -> Vec<NamedQuery> {
         q("source_problems", source_problems()),
         q("incomplete_sources", incomplete_sources()),
         q("incomplete_counts", INCOMPLETE_COUNTS.to_string()),
+        q("file_bytes", FILE_BYTES.to_string()),
         q("prior_state", PRIOR_STATE.to_string()),
         q("prior_raw", PRIOR_RAW.to_string()),
         q("flag_source_changed", FLAG_SOURCE_CHANGED.to_string()),

@@ -533,6 +533,13 @@ impl Glue {
             Ok(update) => self.send(update).await,
             Err(e) => self.notice(format!("cannot read the scope: {e:#}")).await,
         }
+        match disk_update(ledger).await {
+            Ok(update) => self.send(update).await,
+            Err(e) => {
+                self.notice(format!("cannot estimate the disk: {e:#}"))
+                    .await
+            }
+        }
     }
 
     async fn send_mappings(&self, ctx: &Ctx) {
@@ -613,6 +620,7 @@ async fn prepare(
     let checks = decisions::prerequisite_checks(ctx).await;
     let _ = updates.send(Update::Prerequisites(checks)).await;
     let _ = updates.send(scope_update(&ctx.ledger, &config)?).await;
+    let _ = updates.send(disk_update(&ctx.ledger).await?).await;
     if !unresolved.is_empty() {
         let _ = updates
             .send(Update::Notice(format!(
@@ -717,6 +725,16 @@ fn scope_update(ledger: &Ledger, config: &EngineConfig) -> anyhow::Result<Update
         segments,
         history_months: config.options.history_months,
     })
+}
+
+/// The disk estimate for the Scope screen (read on the blocking pool: it sums the staged files).
+async fn disk_update(ledger: &Ledger) -> anyhow::Result<Update> {
+    let on_disk = crate::engine::disk::ledger_files_bytes(ledger.db_path());
+    let estimate = ledger
+        .read_blocking(move |r| crate::engine::disk::estimate(r, on_disk))
+        .await?;
+    let free = crate::engine::disk::free_bytes(ledger.dir()).ok();
+    Ok(Update::Disk { estimate, free })
 }
 
 /// "1 record", "3 records".
