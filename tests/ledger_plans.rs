@@ -66,6 +66,19 @@ async fn populated_ledger(state: &TempState) -> Ledger {
                 None,
             ));
         }
+        let mut file = record(
+            "attachments",
+            format!("at{c:06}"),
+            Some(conversation.clone()),
+            None,
+        );
+        // Half downloaded (their size known), half not yet (Intercom's filesize only).
+        file.raw = if c % 2 == 0 {
+            format!(r#"{{"filesize":1000,"size":1024,"sha256":"{c}"}}"#)
+        } else {
+            r#"{"filesize":1000}"#.to_string()
+        };
+        sources.push(file);
         sources.push(record("conversations", conversation, None, None));
     }
     for page in sources.chunks(2_000) {
@@ -184,6 +197,7 @@ fn bound_values() -> BTreeMap<&'static str, Vec<Value>> {
         ("source_problems", vec![page.clone(), Value::Integer(0)]),
         ("incomplete_sources", vec![text("contacts")]),
         ("incomplete_counts", vec![]),
+        ("file_bytes", vec![text("attachments")]),
         ("prior_state", key("contacts", "ct000042")),
         ("prior_raw", key("contacts", "ct000042")),
         (
@@ -291,6 +305,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
         "children",
         &["SEARCH source USING INDEX source_by_parent (kind=? AND parent_id=?)"],
     ),
+    ("file_bytes", &["SEARCH source USING PRIMARY KEY (kind=?)"]),
     (
         "incomplete_sources",
         &["SEARCH source USING INDEX source_incomplete (kind=?)"],
@@ -476,4 +491,10 @@ async fn a_conversation_reads_its_own_parts_in_order_from_a_ledger_of_many() {
         .next_batch("contacts", &[RecordState::Pending], None, 10)
         .unwrap();
     assert!(pending.iter().all(|i| i.state == RecordState::Pending));
+    // Files count their downloaded size, else Intercom's.
+    let half = u64::from(CONVERSATIONS / 2);
+    assert_eq!(
+        ledger.read(|r| r.file_bytes("attachments")).unwrap(),
+        (half * 1024 + half * 1000, half * 1024)
+    );
 }

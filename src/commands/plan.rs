@@ -42,10 +42,7 @@ pub async fn run(ctx: &Context, args: PlanArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     }
     let mut plan = build_plan(&counts, unused_segments, rate, share);
-    let on_disk = disk::ledger_files_bytes(ledger.db_path());
-    let estimate = ledger
-        .read_blocking(move |r| disk::estimate(r, on_disk))
-        .await?;
+    let estimate = ledger.read_blocking(move |r| disk::estimate(r)).await?;
     let free = disk::free_bytes(&state).ok();
     plan.disk = Some(estimate);
     if args.json {

@@ -41,7 +41,8 @@ pub struct DiskEstimate {
     pub measured: bool,
     /// The ledger's projected size once every staged record is loaded.
     pub ledger_bytes: u64,
-    /// The ledger's database and write-ahead log as they are now.
+    /// The ledger's database as it is now (its pages, committed writes still in the
+    /// write-ahead log included).
     pub ledger_bytes_on_disk: u64,
     /// Every staged file (attachments, inline images).
     pub attachment_bytes: u64,
@@ -52,16 +53,16 @@ pub struct DiskEstimate {
     pub needed_bytes: u64,
 }
 
-/// Estimates the disk from the ledger `reader` reads; `on_disk` is the size of the ledger's
-/// files now (the database and its write-ahead log).
-pub fn estimate(reader: &LedgerReader, on_disk: u64) -> Result<DiskEstimate, LedgerError> {
+/// Estimates the disk from the ledger `reader` reads. The write-ahead log is not counted apart:
+/// its pages are in the database's page count, and the headroom covers the log file itself.
+pub fn estimate(reader: &LedgerReader) -> Result<DiskEstimate, LedgerError> {
     let records: u64 = reader.source_counts()?.values().sum();
     let targets: u64 = reader
         .counts_by_kind()?
         .values()
         .map(|counts| counts.total())
         .sum();
-    let used = reader.used_bytes()?;
+    let (used, on_disk) = reader.page_bytes()?;
     let measured = records >= MEASURE_FROM_RECORDS;
     let per_record = if measured {
         // The target rows already written are in `used`; the rest are added below.
@@ -69,7 +70,7 @@ pub fn estimate(reader: &LedgerReader, on_disk: u64) -> Result<DiskEstimate, Led
     } else {
         DEFAULT_LEDGER_BYTES_PER_RECORD
     };
-    let ledger_bytes = per_record.saturating_mul(records).max(used)
+    let ledger_bytes = per_record.saturating_mul(records).max(on_disk)
         + TARGET_BYTES_PER_RECORD.saturating_mul(records.saturating_sub(targets));
     let (mut attachment_bytes, mut attachment_bytes_on_disk) = (0u64, 0u64);
     for kind in FILE_KINDS {
@@ -90,20 +91,6 @@ pub fn estimate(reader: &LedgerReader, on_disk: u64) -> Result<DiskEstimate, Led
         attachment_bytes_on_disk,
         needed_bytes: growth + headroom,
     })
-}
-
-/// The size of the ledger's files in `state_dir` now: the database and its write-ahead log.
-pub fn ledger_files_bytes(db_path: &Path) -> u64 {
-    let wal = {
-        let mut name = db_path.as_os_str().to_os_string();
-        name.push("-wal");
-        std::path::PathBuf::from(name)
-    };
-    [db_path.to_path_buf(), wal]
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum()
 }
 
 /// Free bytes an unprivileged process may use on the file system holding `dir`, or what
@@ -220,5 +207,25 @@ mod tests {
     fn the_file_system_of_a_real_directory_reports_free_space() {
         let free = statvfs_free(&std::env::temp_dir()).unwrap();
         assert!(free > 0);
+    }
+
+    #[test]
+    fn a_run_that_fits_passes_and_one_that_cannot_is_refused_with_both_figures() {
+        let dir = std::env::temp_dir();
+        let fits = DiskEstimate {
+            needed_bytes: 1,
+            ..DiskEstimate::default()
+        };
+        check(&fits, &dir).unwrap();
+        let too_big = DiskEstimate {
+            needed_bytes: u64::MAX,
+            ..DiskEstimate::default()
+        };
+        let err = check(&too_big, &dir).unwrap_err();
+        let shortage = err.downcast_ref::<DiskShortage>().unwrap();
+        assert_eq!(shortage.needed, u64::MAX);
+        assert!(shortage.free < u64::MAX);
+        assert!(err.to_string().contains("not enough free disk"), "{err}");
+        assert!(err.to_string().contains(" TiB more ("), "{err}");
     }
 }

@@ -41,9 +41,8 @@ pub const SCOPE_FIGURE: &str = "only";
 pub async fn start(config: EngineConfig) -> anyhow::Result<EngineHandle> {
     let phases = phases_for(&config.only).map_err(anyhow::Error::msg)?;
     let ledger = Ledger::open(&config.state_dir)?;
-    let on_disk = crate::engine::disk::ledger_files_bytes(ledger.db_path());
     let estimate = ledger
-        .read_blocking(move |r| crate::engine::disk::estimate(r, on_disk))
+        .read_blocking(move |r| crate::engine::disk::estimate(r))
         .await?;
     crate::engine::disk::check(&estimate, &config.state_dir)?;
     let timeout = config.options.request_timeout;

@@ -367,16 +367,25 @@ impl LedgerReader {
         Ok(out)
     }
 
-    /// The pages the ledger's database file uses (allocated minus free) times the page size: its
-    /// size without the free pages a deletion left behind.
-    pub fn used_bytes(&self) -> Result<u64, LedgerError> {
-        let pragma = |name: &str| -> Result<i64, LedgerError> {
-            Ok(self
+    /// The ledger database's size as this connection sees it (committed writes still in the
+    /// write-ahead log included): (bytes in the pages it uses, bytes of every page it has, free
+    /// pages a deletion left behind included).
+    pub fn page_bytes(&self) -> Result<(u64, u64), LedgerError> {
+        let pragma = |name: &str| -> Result<u64, LedgerError> {
+            let n: i64 = self
                 .conn
-                .query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))?)
+                .query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))?;
+            Ok(to_u64(n))
         };
-        let pages = pragma("page_count")? - pragma("freelist_count")?;
-        Ok(to_u64(pages).saturating_mul(to_u64(pragma("page_size")?)))
+        let (pages, free, size) = (
+            pragma("page_count")?,
+            pragma("freelist_count")?,
+            pragma("page_size")?,
+        );
+        Ok((
+            pages.saturating_sub(free).saturating_mul(size),
+            pages.saturating_mul(size),
+        ))
     }
 
     /// For a kind of staged files: (bytes of every file, as downloaded or as Intercom sized it;

@@ -729,9 +729,8 @@ fn scope_update(ledger: &Ledger, config: &EngineConfig) -> anyhow::Result<Update
 
 /// The disk estimate for the Scope screen (read on the blocking pool: it sums the staged files).
 async fn disk_update(ledger: &Ledger) -> anyhow::Result<Update> {
-    let on_disk = crate::engine::disk::ledger_files_bytes(ledger.db_path());
     let estimate = ledger
-        .read_blocking(move |r| crate::engine::disk::estimate(r, on_disk))
+        .read_blocking(move |r| crate::engine::disk::estimate(r))
         .await?;
     let free = crate::engine::disk::free_bytes(ledger.dir()).ok();
     Ok(Update::Disk { estimate, free })
