@@ -41,9 +41,7 @@ pub const SCOPE_FIGURE: &str = "only";
 pub async fn start(config: EngineConfig) -> anyhow::Result<EngineHandle> {
     let phases = phases_for(&config.only).map_err(anyhow::Error::msg)?;
     let ledger = Ledger::open(&config.state_dir)?;
-    let estimate = ledger
-        .read_blocking(move |r| crate::engine::disk::estimate(r))
-        .await?;
+    let estimate = ledger.read_blocking(crate::engine::disk::estimate).await?;
     crate::engine::disk::check(&estimate, &config.state_dir)?;
     let timeout = config.options.request_timeout;
     let mut intercom_http = ClientConfig::new(
