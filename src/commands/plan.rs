@@ -42,7 +42,7 @@ pub async fn run(ctx: &Context, args: PlanArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     }
     let mut plan = build_plan(&counts, unused_segments, rate, share);
-    let estimate = ledger.read_blocking(disk::estimate).await?;
+    let estimate = disk::estimate_for(&ledger).await?;
     let free = disk::free_bytes(&state).ok();
     plan.disk = Some(estimate);
     if args.json {

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ledger::{LedgerError, LedgerReader};
+use crate::ledger::{CounterSnapshot, Ledger, LedgerError, LedgerReader};
 
 /// Ledger bytes per staged source record when too few are staged to measure: measured on the
 /// simulators' `small` workspace after extraction (18,132,992 bytes of pages for 17,114 source
@@ -56,15 +56,24 @@ pub struct DiskEstimate {
     pub needed_bytes: u64,
 }
 
-/// Estimates the disk from the ledger `reader` reads. The write-ahead log is not counted apart:
-/// its pages are in the database's page count, and the headroom covers the log file itself.
-pub fn estimate(reader: &LedgerReader) -> Result<DiskEstimate, LedgerError> {
-    let records: u64 = reader.source_counts()?.values().sum();
-    let targets: u64 = reader
-        .counts_by_kind()?
-        .values()
-        .map(|counts| counts.total())
-        .sum();
+/// Estimates the disk for `ledger`: its counters (in memory) give the records, a read on the
+/// blocking pool the pages and the staged files.
+pub async fn estimate_for(ledger: &Ledger) -> Result<DiskEstimate, LedgerError> {
+    let counters = ledger.counters();
+    ledger
+        .read_blocking(move |reader| estimate(reader, &counters))
+        .await
+}
+
+/// Estimates the disk from the ledger `reader` reads and the writer's `counters`. The
+/// write-ahead log is not counted apart: its pages are in the database's page count, and the
+/// headroom covers the log file itself.
+pub fn estimate(
+    reader: &LedgerReader,
+    counters: &CounterSnapshot,
+) -> Result<DiskEstimate, LedgerError> {
+    let records: u64 = counters.sources.values().sum();
+    let targets: u64 = counters.targets.values().map(|counts| counts.total()).sum();
     let (used, on_disk) = reader.page_bytes()?;
     let measured = records >= MEASURE_FROM_RECORDS;
     let per_record = if measured {

@@ -729,7 +729,7 @@ fn scope_update(ledger: &Ledger, config: &EngineConfig) -> anyhow::Result<Update
 
 /// The disk estimate for the Scope screen (read on the blocking pool: it sums the staged files).
 async fn disk_update(ledger: &Ledger) -> anyhow::Result<Update> {
-    let estimate = ledger.read_blocking(crate::engine::disk::estimate).await?;
+    let estimate = crate::engine::disk::estimate_for(ledger).await?;
     let free = crate::engine::disk::free_bytes(ledger.dir()).ok();
     Ok(Update::Disk { estimate, free })
 }
