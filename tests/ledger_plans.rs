@@ -4,6 +4,8 @@
 //! fails here instead of slowing a migration down. The query texts come from `i2k::ledger::sql`,
 //! the same text the reader and writer run.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -15,17 +17,12 @@ const CONVERSATIONS: u32 = 400;
 const PARTS_PER_CONVERSATION: u32 = 12;
 const CONTACTS: u32 = 3_000;
 
+/// A private state directory, removed when the test ends.
 struct TempState(PathBuf);
 
 impl TempState {
     fn new(name: &str) -> TempState {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        TempState(
-            std::env::temp_dir().join(format!("i2k-plans-{name}-{}-{nanos}", std::process::id())),
-        )
+        TempState(common::temp_state(&format!("plans-{name}")))
     }
 }
 
