@@ -19,6 +19,19 @@ const WORK_ITEM_COLUMNS: &str = "t.kind, t.source_id, t.state, t.target_id, t.ba
 /// The columns of a `SourceRecord`.
 const SOURCE_COLUMNS: &str = "kind, source_id, parent_id, updated_at, raw, problem FROM source";
 
+/// [`WORK_ITEM_COLUMNS`] reading `target` through `index`.
+fn work_items_by(index: &str) -> String {
+    WORK_ITEM_COLUMNS.replace(
+        "FROM target t",
+        &format!("FROM target t INDEXED BY {index}"),
+    )
+}
+
+/// [`SOURCE_COLUMNS`] reading `source` through `index`.
+fn sources_by(index: &str) -> String {
+    SOURCE_COLUMNS.replace("FROM source", &format!("FROM source INDEXED BY {index}"))
+}
+
 // ---- reader: target ---------------------------------------------------------------------------
 
 pub const TARGET_ID: &str = "SELECT target_id FROM target WHERE kind = ?1 AND source_id = ?2";
@@ -38,17 +51,15 @@ pub fn next_batch(states: usize) -> String {
     } else {
         format!("+t.state IN ({})", vec!["?"; states].join(", "))
     };
-    let index = if states == 1 {
-        "INDEXED BY target_by_state"
+    let columns = if states == 1 {
+        work_items_by("target_by_state")
     } else {
-        ""
+        WORK_ITEM_COLUMNS.to_string()
     };
     format!(
-        "SELECT {WORK_ITEM_COLUMNS_PINNED}
+        "SELECT {columns}
          WHERE t.kind = ? AND t.source_id > ? AND {state_term}
-         ORDER BY t.source_id LIMIT ?",
-        WORK_ITEM_COLUMNS_PINNED =
-            WORK_ITEM_COLUMNS.replace("FROM target t", &format!("FROM target t {index}"))
+         ORDER BY t.source_id LIMIT ?"
     )
 }
 
@@ -58,7 +69,7 @@ pub fn sent_without_job() -> String {
          WHERE t.kind = ?1 AND t.state = 'sent' AND t.source_id > ?2
            AND t.batch_id IS NOT NULL AND t.job_id IS NULL
          ORDER BY t.source_id LIMIT ?3",
-        WORK_ITEM_COLUMNS.replace("FROM target t", "FROM target t INDEXED BY target_by_state")
+        work_items_by("target_by_state")
     )
 }
 
@@ -67,7 +78,7 @@ pub fn changed_since_done() -> String {
         "SELECT {}
          WHERE t.kind = ?1 AND t.state = 'done' AND t.source_changed = 1 AND t.source_id > ?2
          ORDER BY t.source_id LIMIT ?3",
-        WORK_ITEM_COLUMNS.replace("FROM target t", "FROM target t INDEXED BY target_by_state")
+        work_items_by("target_by_state")
     )
 }
 
@@ -84,7 +95,7 @@ pub fn batch_items() -> String {
     format!(
         "SELECT {}
          WHERE t.batch_id = ?1 ORDER BY t.kind, t.source_id",
-        WORK_ITEM_COLUMNS.replace("FROM target t", "FROM target t INDEXED BY target_by_batch")
+        work_items_by("target_by_batch")
     )
 }
 
@@ -145,7 +156,7 @@ pub fn sources_page() -> String {
 pub fn children() -> String {
     format!(
         "SELECT {} WHERE kind = ?1 AND parent_id = ?2 ORDER BY source_id",
-        SOURCE_COLUMNS.replace("FROM source", "FROM source INDEXED BY source_by_parent")
+        sources_by("source_by_parent")
     )
 }
 
@@ -155,14 +166,14 @@ pub const SOURCE_COUNTS: &str = "SELECT kind, count(*) FROM source GROUP BY kind
 pub fn source_problems() -> String {
     format!(
         "SELECT {} WHERE problem IS NOT NULL ORDER BY kind, source_id LIMIT ?1 OFFSET ?2",
-        SOURCE_COLUMNS.replace("FROM source", "FROM source INDEXED BY source_problems")
+        sources_by("source_problems")
     )
 }
 
 pub fn incomplete_sources() -> String {
     format!(
         "SELECT {} WHERE kind = ?1 AND incomplete = 1 ORDER BY source_id",
-        SOURCE_COLUMNS.replace("FROM source", "FROM source INDEXED BY source_incomplete")
+        sources_by("source_incomplete")
     )
 }
 
