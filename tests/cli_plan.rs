@@ -17,6 +17,20 @@ fn temp(name: &str) -> PathBuf {
     dir
 }
 
+/// The bytes of the files directly in `dir`.
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 /// Runs the binary with a clean environment: no config file, no tokens unless given.
 async fn i2k(args: &[&str], home: &Path, tokens: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_i2k"));
@@ -88,6 +102,30 @@ async fn plan_json_counts_equal_the_ground_truth_for_every_type() {
     );
     assert!(plan["estimate_seconds"].as_u64().unwrap() > 0);
 
+    // The disk estimate: the ledger projected from the records staged, every attachment counted
+    // (all downloaded by now, into the state directory's attachments), and the headroom.
+    let disk = &plan["disk"];
+    let staged: u64 = types
+        .iter()
+        .map(|r| r["count"].as_u64().unwrap() - r["not_retrievable"].as_u64().unwrap())
+        .sum();
+    assert!(disk["records"].as_u64().unwrap() >= staged, "{disk:#}");
+    let ledger_file = std::fs::metadata(state.join(i2k::ledger::DB_FILE)).map_or(0, |m| m.len());
+    assert!(
+        disk["ledger_bytes"].as_u64().unwrap() >= ledger_file,
+        "{disk:#} vs {ledger_file}"
+    );
+    let files = dir_bytes(&state.join("attachments"));
+    assert!(files > 0);
+    let attachments = disk["attachment_bytes"].as_u64().unwrap();
+    // Identical files are stored once, so the directory holds at most what the records add up to.
+    assert!(attachments >= files, "{disk:#} vs {files} on disk");
+    assert_eq!(disk["attachment_bytes_on_disk"], disk["attachment_bytes"]);
+    assert!(
+        disk["needed_bytes"].as_u64().unwrap() >= i2k::engine::disk::HEADROOM_FLOOR,
+        "{disk:#}"
+    );
+
     // Planned again from the ledger: no Intercom token needed, and a faster budget halves nothing
     // but the estimate.
     let again = i2k(
@@ -140,6 +178,23 @@ async fn plan_json_counts_equal_the_ground_truth_for_every_type() {
     .await;
     let flagged: Value = serde_json::from_slice(&flagged.stdout).unwrap();
     assert_eq!(flagged["kustomer_rate_per_minute"], 4000);
+
+    // The text plan says how much disk the migration needs and how much is free.
+    let printed = i2k(
+        &["plan", "--state", &state_arg],
+        &home,
+        &[("I2K_FREE_DISK_BYTES", "123456789")],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&printed.stdout);
+    assert!(printed.status.success(), "{stdout}");
+    let needed = i2k::engine::disk::human_bytes(flagged["disk"]["needed_bytes"].as_u64().unwrap());
+    assert!(stdout.contains("disk: ledger "), "{stdout}");
+    assert!(
+        stdout.contains(&format!("needs {needed} more free in")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(117.7 MiB free)"), "{stdout}");
     let _ = std::fs::remove_dir_all(&home);
 }
 

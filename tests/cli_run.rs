@@ -15,6 +15,16 @@ use serde_json::Value;
 /// Runs the binary against `sims` on the state directory `home/state-dir`, with a clean
 /// environment: private XDG directories (no config file), the simulators' tokens.
 async fn i2k(sims: &common::Sims, home: &Path, args: &[&str]) -> Output {
+    i2k_with_env(sims, home, args, &[]).await
+}
+
+/// As [`i2k`], with `env` added to the environment.
+async fn i2k_with_env(
+    sims: &common::Sims,
+    home: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_i2k"));
     cmd.args(args)
         .arg("--state")
@@ -26,6 +36,9 @@ async fn i2k(sims: &common::Sims, home: &Path, args: &[&str]) -> Output {
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_STATE_HOME", home.join("xdg-state"))
         .env("NO_COLOR", "1");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
     tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap()
@@ -72,6 +85,45 @@ async fn timeline_notes(sims: &common::Sims) -> Vec<String> {
         .filter(|e| e.ends_with("-timeline"))
         .map(str::to_string)
         .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_without_the_free_disk_the_plan_estimates_refuses_to_start_with_exit_2() {
+    let sims = common::sims(SizePreset::Tiny).await;
+    let home = common::temp_state("cli-run-disk");
+    let planned = i2k(&sims, &home, &["plan", "--json"]).await;
+    assert_eq!(planned.status.code(), Some(0), "{}", text(&planned));
+    let plan: Value = serde_json::from_slice(&planned.stdout).unwrap();
+    let needed = plan["disk"]["needed_bytes"].as_u64().unwrap();
+    assert!(needed > 0, "{plan:#}");
+
+    // The file system is said to have one byte less than the estimate.
+    let free = (needed - 1).to_string();
+    let args = run_args(&["--accept-defaults"]);
+    let out = i2k_with_env(&sims, &home, &args, &[("I2K_FREE_DISK_BYTES", &free)]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not enough free disk"), "{}", text(&out));
+    let needed_text = i2k::engine::disk::human_bytes(needed);
+    let free_text = i2k::engine::disk::human_bytes(needed - 1);
+    assert!(
+        stderr.contains(&format!("needs {needed_text} more")),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stderr.contains(&format!("has {free_text} free")),
+        "{}",
+        text(&out)
+    );
+    // Refused before it started: only the plan's extraction is recorded, nothing was written to
+    // Kustomer.
+    let reader = i2k::ledger::LedgerReader::open(&state_dir(&home)).unwrap();
+    let runs = reader.runs().unwrap();
+    assert!(runs.iter().all(|r| r.command == "extract"), "{runs:?}");
+    let truth = common::truth(&sims.kustomer.url).await;
+    assert_eq!(truth["counts"]["customers"], 0, "{truth:#}");
+    let _ = std::fs::remove_dir_all(&home);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

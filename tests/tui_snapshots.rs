@@ -30,6 +30,34 @@ fn scope_screen_shows_counts_and_buckets() {
 }
 
 #[test]
+fn scope_detail_says_how_much_disk_the_migration_needs_and_how_much_is_free() {
+    let mut app = loaded_app();
+    let gib = 1024 * 1024 * 1024;
+    app.apply(Update::Disk {
+        estimate: i2k::engine::disk::DiskEstimate {
+            records: 250_000,
+            ledger_bytes_per_record: 1_060,
+            measured: true,
+            ledger_bytes: gib,
+            attachment_bytes: 2 * gib,
+            needed_bytes: 3 * gib,
+            ..Default::default()
+        },
+        free: Some(gib),
+    });
+    press(&mut app, "2");
+    let text = render(&mut app, 160, 48);
+    assert!(
+        text.contains("Disk     needs 3.0 GiB more of 1.0 GiB free"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ledger 1.0 GiB for 250000 records at 1060 B each measured"),
+        "{text}"
+    );
+}
+
+#[test]
 fn scope_segments_detail_marks_each_in_use_or_unused() {
     let mut app = loaded_app();
     press(&mut app, "2jjj");

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use crate::cli::{EXIT_BAD_INPUT, PlanArgs};
 use crate::commands::Context;
 use crate::commands::extract::{extract_with_progress, intercom_client};
+use crate::engine::disk::{self, DiskEstimate};
 use crate::engine::plan::{
     DEFAULT_RATE_SHARE, Plan, build_plan, counts_from_ledger, human_duration,
 };
@@ -40,13 +41,32 @@ pub async fn run(ctx: &Context, args: PlanArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: --kustomer-rate (or [kustomer] rate_limit) must be at least 1");
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     }
-    let plan = build_plan(&counts, unused_segments, rate, share);
+    let mut plan = build_plan(&counts, unused_segments, rate, share);
+    let estimate = disk::estimate_for(&ledger).await?;
+    let free = disk::free_bytes(&state).ok();
+    plan.disk = Some(estimate);
     if args.json {
         println!("{}", serde_json::to_string(&plan)?);
     } else {
         print_plan(&plan);
+        if let Some(estimate) = &plan.disk {
+            print_disk(estimate, &state, free);
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_disk(estimate: &DiskEstimate, state: &std::path::Path, free: Option<u64>) {
+    println!("disk: {}", disk::describe(estimate));
+    println!(
+        "      needs {} more free in {}{}",
+        disk::human_bytes(estimate.needed_bytes),
+        state.display(),
+        match free {
+            Some(free) => format!(" ({} free)", disk::human_bytes(free)),
+            None => String::new(),
+        }
+    );
 }
 
 fn print_plan(plan: &Plan) {

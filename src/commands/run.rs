@@ -170,7 +170,16 @@ async fn follow_run(config: EngineConfig, json: bool) -> anyhow::Result<Followed
         }
     }
     let _log = crate::logging::to_file(&config.state_dir)?;
-    let handle = crate::engine::runner::start(config).await?;
+    let handle = match crate::engine::runner::start(config).await {
+        Ok(handle) => handle,
+        Err(e) if e.is::<crate::engine::disk::DiskShortage>() => {
+            eprintln!("error: {e}");
+            return Ok(Followed::Refused(ExitCode::from(
+                crate::cli::EXIT_BAD_INPUT,
+            )));
+        }
+        Err(e) => return Err(e),
+    };
     let commands = handle.commander();
     let interrupt = tokio::spawn(async move {
         let mut signals = Signals::new();

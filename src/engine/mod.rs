@@ -6,6 +6,7 @@ pub mod bench;
 pub mod context;
 pub mod control;
 pub mod decisions;
+pub mod disk;
 pub mod extract;
 pub mod handle;
 pub mod interrupt;

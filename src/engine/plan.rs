@@ -43,6 +43,9 @@ pub struct Plan {
     pub estimate_seconds: u64,
     /// Things to rebuild by hand, with what was found.
     pub manual: Vec<String>,
+    /// The disk the migration needs in the state directory (set by `plan` from the ledger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<crate::engine::disk::DiskEstimate>,
 }
 
 /// One type's row: `{"type", "count", "bucket", "not_retrievable", "note", "kustomer_requests"}`.
@@ -180,6 +183,7 @@ pub fn build_plan(
                 .into(),
             "SLAs and office-hours exceptions that Kustomer schedules cannot express".into(),
         ],
+        disk: None,
     }
 }
 

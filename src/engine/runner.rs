@@ -41,6 +41,8 @@ pub const SCOPE_FIGURE: &str = "only";
 pub async fn start(config: EngineConfig) -> anyhow::Result<EngineHandle> {
     let phases = phases_for(&config.only).map_err(anyhow::Error::msg)?;
     let ledger = Ledger::open(&config.state_dir)?;
+    let estimate = crate::engine::disk::estimate_for(&ledger).await?;
+    crate::engine::disk::check(&estimate, &config.state_dir)?;
     let timeout = config.options.request_timeout;
     let mut intercom_http = ClientConfig::new(
         ApiSide::Intercom,

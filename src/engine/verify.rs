@@ -403,14 +403,17 @@ async fn verify_counts_described(
     kustomer: &KustomerClient,
     scope: &Scope,
 ) -> Result<Counts, VerifyError> {
-    let (staged, targets, not_retrievable, incomplete) = ledger.read(|r| {
-        Ok((
-            r.source_counts()?,
-            r.counts_by_kind()?,
-            r.not_retrievable()?,
-            r.incomplete_counts()?,
-        ))
-    })?;
+    // Counts over whole tables: on the blocking pool, not an async worker.
+    let (staged, targets, not_retrievable, incomplete) = ledger
+        .read_blocking(|r| {
+            Ok((
+                r.source_counts()?,
+                r.counts_by_kind()?,
+                r.not_retrievable()?,
+                r.incomplete_counts()?,
+            ))
+        })
+        .await?;
     let mut out = Vec::new();
     let mut counted_by = BTreeMap::new();
     let mut not_in_scope = Vec::new();

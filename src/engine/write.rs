@@ -533,7 +533,16 @@ where
     let mut after: Option<String> = None;
     let mut jobs: HashMap<String, HashMap<String, ItemResult>> = HashMap::new();
     loop {
-        let page = ledger.next_batch(kind, &[RecordState::Sent], after.as_deref(), 500)?;
+        // A resumed run settles every `sent` item of a kind at once; its pages are read on the
+        // blocking pool so the lookups running beside it keep their async workers.
+        let page = {
+            let (kind, after) = (kind.to_string(), after.clone());
+            ledger
+                .read_blocking(move |r| {
+                    r.next_batch(&kind, &[RecordState::Sent], after.as_deref(), 500)
+                })
+                .await?
+        };
         let Some(last) = page.last() else { break };
         after = Some(last.source_id.clone());
         let mut to_look_up = Vec::new();

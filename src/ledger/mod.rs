@@ -14,6 +14,8 @@ mod identity;
 mod lock;
 mod read;
 mod schema;
+#[doc(hidden)]
+pub mod sql;
 mod writer;
 
 use std::collections::{BTreeMap, HashMap};
@@ -73,6 +75,8 @@ pub enum LedgerError {
     WriterGone,
     #[error("the ledger holds unexpected data: {0}")]
     Corrupt(String),
+    #[error("a ledger read on the blocking pool did not finish: {0}")]
+    ReadTask(String),
     #[error(
         "the ledger in {dir} is damaged: {what}. Its id map is what keeps a re-run from creating every record in Kustomer a second time, so i2k will not use it. Restore the latest backup with `i2k restore --state {dir}` (backups are in {dir}/backups), or, to start a new migration on purpose, use another --state"
     )]
@@ -544,6 +548,20 @@ impl Ledger {
             pool.push(reader);
         }
         result
+    }
+
+    /// Runs `query` as [`Ledger::read`] does, on tokio's blocking pool: for async code that reads
+    /// more than a point lookup or a page (a whole kind, counts over a table), so SQLite's work
+    /// never holds up an async worker thread.
+    pub async fn read_blocking<R, Q>(&self, query: Q) -> Result<R, LedgerError>
+    where
+        R: Send + 'static,
+        Q: FnOnce(&LedgerReader) -> Result<R, LedgerError> + Send + 'static,
+    {
+        let ledger = self.clone();
+        tokio::task::spawn_blocking(move || ledger.read(query))
+            .await
+            .map_err(|e| LedgerError::ReadTask(e.to_string()))?
     }
 
     // ---- counters -------------------------------------------------------------------------

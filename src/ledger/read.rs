@@ -11,7 +11,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_fro
 use super::{
     ArchiveEntry, DB_FILE, ExtractCursor, FailureFilter, FailureRecord, FailureRow, LedgerError,
     ManualItem, RecordState, RunRecord, SentBatch, SourceRecord, StateCounts, Warning, WorkItem,
-    error_class_str, parse_error_class, schema,
+    error_class_str, parse_error_class, schema, sql,
 };
 
 pub struct LedgerReader {
@@ -23,10 +23,6 @@ impl LedgerReader {
         &self.conn
     }
 }
-
-const WORK_ITEM_COLUMNS: &str = "t.kind, t.source_id, t.state, t.target_id, t.batch_id, t.job_id,
-    t.sent_ms, t.attempts, t.source_changed, s.raw, coalesce(s.incomplete, 0)
-    FROM target t LEFT JOIN source s ON s.kind = t.kind AND s.source_id = t.source_id";
 
 fn work_item(row: &Row<'_>) -> rusqlite::Result<(WorkItem, String)> {
     let state: String = row.get(2)?;
@@ -76,8 +72,6 @@ fn source_record(row: &Row<'_>) -> rusqlite::Result<SourceRecord> {
     })
 }
 
-const SOURCE_COLUMNS: &str = "kind, source_id, parent_id, updated_at, raw, problem FROM source";
-
 fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
@@ -120,15 +114,14 @@ impl LedgerReader {
     pub fn target_id(&self, kind: &str, source_id: &str) -> Result<Option<String>, LedgerError> {
         let id: Option<Option<String>> = self
             .conn
-            .prepare_cached("SELECT target_id FROM target WHERE kind = ?1 AND source_id = ?2")?
+            .prepare_cached(sql::TARGET_ID)?
             .query_row(params![kind, source_id], |row| row.get(0))
             .optional()?;
         Ok(id.flatten())
     }
 
     pub fn record(&self, kind: &str, source_id: &str) -> Result<Option<WorkItem>, LedgerError> {
-        let sql = format!("SELECT {WORK_ITEM_COLUMNS} WHERE t.kind = ?1 AND t.source_id = ?2");
-        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut statement = self.conn.prepare_cached(&sql::record())?;
         let rows = statement.query_map(params![kind, source_id], work_item)?;
         Ok(collect_items(rows)?.pop())
     }
@@ -146,27 +139,13 @@ impl LedgerReader {
         if states.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        let placeholders = vec!["?"; states.len()].join(", ");
-        // With one state the (kind, state, source_id) index yields rows in order. With several,
-        // `+t.state` keeps SQLite off that index and on the primary key, which is already in
-        // source-id order, so it never sorts a whole type to return one page.
-        let state_term = if states.len() == 1 {
-            "t.state = ?".to_string()
-        } else {
-            format!("+t.state IN ({placeholders})")
-        };
-        let sql = format!(
-            "SELECT {WORK_ITEM_COLUMNS}
-             WHERE t.kind = ? AND t.source_id > ? AND {state_term}
-             ORDER BY t.source_id LIMIT ?"
-        );
         let mut values: Vec<rusqlite::types::Value> = vec![
             kind.to_string().into(),
             after_key.unwrap_or("").to_string().into(),
         ];
         values.extend(states.iter().map(|s| s.as_str().to_string().into()));
         values.push(limit_param(limit).into());
-        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut statement = self.conn.prepare_cached(&sql::next_batch(states.len()))?;
         let rows = statement.query_map(params_from_iter(values), work_item)?;
         collect_items(rows)
     }
@@ -178,13 +157,7 @@ impl LedgerReader {
         after_key: Option<&str>,
         limit: usize,
     ) -> Result<Vec<WorkItem>, LedgerError> {
-        let sql = format!(
-            "SELECT {WORK_ITEM_COLUMNS}
-             WHERE t.kind = ?1 AND t.state = 'sent' AND t.source_id > ?2
-               AND t.batch_id IS NOT NULL AND t.job_id IS NULL
-             ORDER BY t.source_id LIMIT ?3"
-        );
-        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut statement = self.conn.prepare_cached(&sql::sent_without_job())?;
         let rows = statement.query_map(
             params![kind, after_key.unwrap_or(""), limit_param(limit)],
             work_item,
@@ -199,12 +172,7 @@ impl LedgerReader {
         after_key: Option<&str>,
         limit: usize,
     ) -> Result<Vec<WorkItem>, LedgerError> {
-        let sql = format!(
-            "SELECT {WORK_ITEM_COLUMNS}
-             WHERE t.kind = ?1 AND t.state = 'done' AND t.source_changed = 1 AND t.source_id > ?2
-             ORDER BY t.source_id LIMIT ?3"
-        );
-        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut statement = self.conn.prepare_cached(&sql::changed_since_done())?;
         let rows = statement.query_map(
             params![kind, after_key.unwrap_or(""), limit_param(limit)],
             work_item,
@@ -214,11 +182,7 @@ impl LedgerReader {
 
     /// Bulk batches of `kind` with items still `sent` (a resumed run polls or looks them up).
     pub fn sent_batches(&self, kind: &str) -> Result<Vec<SentBatch>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT batch_id, max(job_id), min(sent_ms), count(*) FROM target
-             WHERE kind = ?1 AND state = 'sent' AND batch_id IS NOT NULL
-             GROUP BY batch_id ORDER BY min(sent_ms), batch_id",
-        )?;
+        let mut statement = self.conn.prepare_cached(sql::SENT_BATCHES)?;
         let rows = statement.query_map(params![kind], |row| {
             Ok(SentBatch {
                 kind: kind.to_string(),
@@ -233,17 +197,14 @@ impl LedgerReader {
 
     /// Every record sent in `batch_id`, whatever its state now.
     pub fn batch_items(&self, batch_id: &str) -> Result<Vec<WorkItem>, LedgerError> {
-        let sql = format!("SELECT {WORK_ITEM_COLUMNS} WHERE t.batch_id = ?1 ORDER BY t.source_id");
-        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut statement = self.conn.prepare_cached(&sql::batch_items())?;
         let rows = statement.query_map(params![batch_id], work_item)?;
         collect_items(rows)
     }
 
     /// Counted in SQL (for the report and verify); per frame, use `Ledger::counters`.
     pub fn counts_by_kind(&self) -> Result<BTreeMap<String, StateCounts>, LedgerError> {
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT kind, state, count(*) FROM target GROUP BY kind, state")?;
+        let mut statement = self.conn.prepare_cached(sql::COUNTS_BY_KIND)?;
         let mut rows = statement.query([])?;
         let mut counts: BTreeMap<String, StateCounts> = BTreeMap::new();
         while let Some(row) = rows.next()? {
@@ -285,10 +246,7 @@ impl LedgerReader {
         limit: usize,
     ) -> Result<Vec<FailureRow>, LedgerError> {
         let (condition, mut values) = Self::failure_where(filter);
-        let sql = format!(
-            "SELECT kind, source_id, error_class, error_message, attempts, updated_ms FROM target
-             WHERE {condition} ORDER BY kind, source_id LIMIT ? OFFSET ?"
-        );
+        let sql = sql::failures(&condition, filter.kind.is_some());
         values.push(limit_param(limit).into());
         values.push(limit_param(offset).into());
         let mut statement = self.conn.prepare_cached(&sql)?;
@@ -302,7 +260,7 @@ impl LedgerReader {
 
     pub fn failure_count(&self, filter: &FailureFilter) -> Result<u64, LedgerError> {
         let (condition, values) = Self::failure_where(filter);
-        let sql = format!("SELECT count(*) FROM target WHERE {condition}");
+        let sql = sql::failure_count(&condition, filter.kind.is_some());
         let n: i64 = self
             .conn
             .prepare_cached(&sql)?
@@ -316,11 +274,7 @@ impl LedgerReader {
         kind: &str,
         source_id: &str,
     ) -> Result<Option<FailureRecord>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT kind, source_id, error_class, error_message, attempts, updated_ms,
-                    last_request, last_response
-             FROM target WHERE kind = ?1 AND source_id = ?2 AND state = 'failed'",
-        )?;
+        let mut statement = self.conn.prepare_cached(sql::FAILURE_DETAIL)?;
         let mut rows = statement.query(params![kind, source_id])?;
         let Some(row) = rows.next()? else {
             return Ok(None);
@@ -340,10 +294,9 @@ impl LedgerReader {
     // ---- source records -------------------------------------------------------------------
 
     pub fn source(&self, kind: &str, source_id: &str) -> Result<Option<SourceRecord>, LedgerError> {
-        let sql = format!("SELECT {SOURCE_COLUMNS} WHERE kind = ?1 AND source_id = ?2");
         Ok(self
             .conn
-            .prepare_cached(&sql)?
+            .prepare_cached(&sql::source())?
             .query_row(params![kind, source_id], source_record)
             .optional()?)
     }
@@ -355,10 +308,7 @@ impl LedgerReader {
         after_key: Option<&str>,
         limit: usize,
     ) -> Result<Vec<SourceRecord>, LedgerError> {
-        let sql = format!(
-            "SELECT {SOURCE_COLUMNS} WHERE kind = ?1 AND source_id > ?2 ORDER BY source_id LIMIT ?3"
-        );
-        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut statement = self.conn.prepare_cached(&sql::sources_page())?;
         let rows = statement.query_map(
             params![kind, after_key.unwrap_or(""), limit_param(limit)],
             source_record,
@@ -368,19 +318,14 @@ impl LedgerReader {
 
     /// The source records of `kind` that belong to `parent_id` (e.g. a conversation's parts).
     pub fn children(&self, kind: &str, parent_id: &str) -> Result<Vec<SourceRecord>, LedgerError> {
-        let sql = format!(
-            "SELECT {SOURCE_COLUMNS} WHERE kind = ?1 AND parent_id = ?2 ORDER BY source_id"
-        );
-        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut statement = self.conn.prepare_cached(&sql::children())?;
         let rows = statement.query_map(params![kind, parent_id], source_record)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Extracted records per kind, counted in SQL.
     pub fn source_counts(&self) -> Result<BTreeMap<String, u64>, LedgerError> {
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT kind, count(*) FROM source GROUP BY kind")?;
+        let mut statement = self.conn.prepare_cached(sql::SOURCE_COUNTS)?;
         let rows = statement.query_map([], |row| Ok((row.get(0)?, to_u64(row.get(1)?))))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -391,10 +336,7 @@ impl LedgerReader {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<SourceRecord>, LedgerError> {
-        let sql = format!(
-            "SELECT {SOURCE_COLUMNS} WHERE problem IS NOT NULL ORDER BY kind, source_id LIMIT ?1 OFFSET ?2"
-        );
-        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut statement = self.conn.prepare_cached(&sql::source_problems())?;
         let rows = statement.query_map(
             params![limit_param(limit), limit_param(offset)],
             source_record,
@@ -404,10 +346,7 @@ impl LedgerReader {
 
     /// Source records of `kind` that extraction could not read whole (`source.incomplete`).
     pub fn incomplete_sources(&self, kind: &str) -> Result<Vec<SourceRecord>, LedgerError> {
-        let sql = format!(
-            "SELECT {SOURCE_COLUMNS} WHERE kind = ?1 AND incomplete = 1 ORDER BY source_id"
-        );
-        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut statement = self.conn.prepare_cached(&sql::incomplete_sources())?;
         let rows = statement.query_map(params![kind], source_record)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -416,9 +355,7 @@ impl LedgerReader {
     pub fn incomplete_counts(
         &self,
     ) -> Result<std::collections::BTreeMap<String, u64>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT kind, count(*) FROM source WHERE incomplete = 1 GROUP BY kind",
-        )?;
+        let mut statement = self.conn.prepare_cached(sql::INCOMPLETE_COUNTS)?;
         let rows = statement.query_map([], |row| {
             Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
         })?;
@@ -428,6 +365,37 @@ impl LedgerReader {
             out.insert(kind, to_u64(n));
         }
         Ok(out)
+    }
+
+    /// The ledger database's size as this connection sees it (committed writes still in the
+    /// write-ahead log included): (bytes in the pages it uses, bytes of every page it has, free
+    /// pages a deletion left behind included).
+    pub fn page_bytes(&self) -> Result<(u64, u64), LedgerError> {
+        let pragma = |name: &str| -> Result<u64, LedgerError> {
+            let n: i64 = self
+                .conn
+                .query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))?;
+            Ok(to_u64(n))
+        };
+        let (pages, free, size) = (
+            pragma("page_count")?,
+            pragma("freelist_count")?,
+            pragma("page_size")?,
+        );
+        Ok((
+            pages.saturating_sub(free).saturating_mul(size),
+            pages.saturating_mul(size),
+        ))
+    }
+
+    /// For a kind of staged files: (bytes of every file, as downloaded or as Intercom sized it;
+    /// bytes downloaded so far).
+    pub fn file_bytes(&self, kind: &str) -> Result<(u64, u64), LedgerError> {
+        let (all, downloaded): (i64, i64) = self
+            .conn
+            .prepare_cached(sql::FILE_BYTES)?
+            .query_row(params![kind], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok((to_u64(all), to_u64(downloaded)))
     }
 
     // ---- extraction state -----------------------------------------------------------------
@@ -551,10 +519,7 @@ impl LedgerReader {
         kind: &str,
         state: RecordState,
     ) -> Result<Vec<(String, u64)>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT COALESCE(CASE WHEN state = 'failed' THEN error_message ELSE reason END, ''), count(*)
-             FROM target WHERE kind = ?1 AND state = ?2 GROUP BY 1 ORDER BY 2 DESC, 1",
-        )?;
+        let mut statement = self.conn.prepare_cached(sql::REASONS)?;
         let rows = statement.query_map(params![kind, state.as_str()], |row| {
             Ok((
                 row.get::<_, String>(0)?,
@@ -611,8 +576,22 @@ impl LedgerReader {
 
     /// The query plan SQLite picks for `sql`, for tests that guard against whole-table sorts.
     pub fn explain(&self, sql: &str) -> Result<Vec<String>, LedgerError> {
+        self.explain_bound(sql, &[])
+    }
+
+    /// The query plan SQLite picks for `sql` with `values` bound to its parameters, as the ledger
+    /// runs it (a literal can let the planner prove what a parameter cannot, so plans are checked
+    /// with parameters bound). For tests.
+    #[doc(hidden)]
+    pub fn explain_bound(
+        &self,
+        sql: &str,
+        values: &[rusqlite::types::Value],
+    ) -> Result<Vec<String>, LedgerError> {
         let mut statement = self.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-        let rows = statement.query_map([], |row| row.get::<_, String>(3))?;
+        let rows = statement.query_map(params_from_iter(values.iter()), |row| {
+            row.get::<_, String>(3)
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }

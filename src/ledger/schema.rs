@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS source (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS source_by_parent ON source (kind, parent_id) WHERE parent_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS source_incomplete ON source (kind, source_id) WHERE incomplete = 1;
+CREATE INDEX IF NOT EXISTS source_problems ON source (kind, source_id) WHERE problem IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS target (
     kind           TEXT NOT NULL,

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     CounterSnapshot, ExtractCursor, KindStateDelta, LedgerError, RecordState, SourceRecord,
-    error_class_str, lock_ignoring_poison, now_ms,
+    error_class_str, lock_ignoring_poison, now_ms, sql,
 };
 use crate::engine::model::ErrorClass;
 
@@ -203,8 +203,7 @@ impl WriterShared {
     /// Seeds the counters from the ledger, once at open: a restarted run shows true progress at once.
     pub(super) fn seed(conn: &Connection) -> Result<WriterShared, LedgerError> {
         let mut counters = CounterSnapshot::default();
-        let mut statement =
-            conn.prepare("SELECT kind, state, count(*) FROM target GROUP BY kind, state")?;
+        let mut statement = conn.prepare(sql::COUNTS_BY_KIND)?;
         let mut rows = statement.query([])?;
         while let Some(row) = rows.next()? {
             let kind: String = row.get(0)?;
@@ -212,7 +211,7 @@ impl WriterShared {
             let count: i64 = row.get(2)?;
             counters.targets.entry(kind).or_default().add(state, count);
         }
-        let mut statement = conn.prepare("SELECT kind, count(*) FROM source GROUP BY kind")?;
+        let mut statement = conn.prepare(sql::SOURCE_COUNTS)?;
         let mut rows = statement.query([])?;
         while let Some(row) = rows.next()? {
             let kind: String = row.get(0)?;
@@ -408,7 +407,7 @@ impl Writer {
     fn prior_state(&self, kind: &str, source_id: &str) -> Result<Option<RecordState>, LedgerError> {
         let state: Option<String> = self
             .conn
-            .prepare_cached("SELECT state FROM target WHERE kind = ?1 AND source_id = ?2")?
+            .prepare_cached(sql::PRIOR_STATE)?
             .query_row(params![kind, source_id], |row| row.get(0))
             .optional()?;
         state.as_deref().map(RecordState::parse).transpose()
@@ -440,9 +439,7 @@ impl Writer {
                 target_kind,
             } => {
                 let added = self.conn.execute(
-                    "INSERT INTO target (kind, source_id, state, updated_ms)
-                     SELECT ?2, source_id, 'pending', ?3 FROM source WHERE kind = ?1
-                     ON CONFLICT (kind, source_id) DO NOTHING",
+                    sql::ENSURE_PENDING_FROM_SOURCES,
                     params![source_kind, target_kind, now],
                 )?;
                 *delta
@@ -472,10 +469,9 @@ impl Writer {
                 Ok(Output::Unit)
             }
             Op::RecordJob { batch_id, job_id } => {
-                let n = self.conn.execute(
-                    "UPDATE target SET job_id = ?2, updated_ms = ?3 WHERE batch_id = ?1 AND state = 'sent'",
-                    params![batch_id, job_id, now],
-                )?;
+                let n = self
+                    .conn
+                    .execute(sql::RECORD_JOB, params![batch_id, job_id, now])?;
                 Ok(Output::Count(n as u64))
             }
             Op::MarkDone {
@@ -544,11 +540,7 @@ impl Writer {
                         continue;
                     };
                     self.conn
-                        .prepare_cached(
-                            "UPDATE target SET state = 'pending', batch_id = NULL, job_id = NULL,
-                               sent_ms = NULL, updated_ms = ?3
-                             WHERE kind = ?1 AND source_id = ?2",
-                        )?
+                        .prepare_cached(sql::RESET_TO_PENDING)?
                         .execute(params![kind, source_id, now])?;
                     delta.moved(kind, Some(prior), RecordState::Pending);
                     moved += 1;
@@ -558,21 +550,13 @@ impl Writer {
             Op::ResetFailed { kind } => {
                 let mut per_kind: Vec<(String, i64)> = Vec::new();
                 {
-                    let mut statement = self.conn.prepare(
-                        "SELECT kind, count(*) FROM target
-                         WHERE state = 'failed' AND (?1 IS NULL OR kind = ?1) GROUP BY kind",
-                    )?;
+                    let mut statement = self.conn.prepare(sql::FAILED_PER_KIND)?;
                     let mut rows = statement.query(params![kind])?;
                     while let Some(row) = rows.next()? {
                         per_kind.push((row.get(0)?, row.get(1)?));
                     }
                 }
-                let moved = self.conn.execute(
-                    "UPDATE target SET state = 'pending', batch_id = NULL, job_id = NULL,
-                       sent_ms = NULL, updated_ms = ?2
-                     WHERE state = 'failed' AND (?1 IS NULL OR kind = ?1)",
-                    params![kind, now],
-                )?;
+                let moved = self.conn.execute(sql::RESET_FAILED, params![kind, now])?;
                 for (kind, n) in per_kind {
                     *delta
                         .targets
@@ -758,7 +742,7 @@ impl Writer {
         for record in records {
             let prior: Option<String> = self
                 .conn
-                .prepare_cached("SELECT raw FROM source WHERE kind = ?1 AND source_id = ?2")?
+                .prepare_cached(sql::PRIOR_RAW)?
                 .query_row(params![record.kind, record.source_id], |row| row.get(0))
                 .optional()?;
             self.conn
@@ -787,10 +771,7 @@ impl Writer {
                 }
                 Some(prior_raw) if prior_raw != record.raw => {
                     self.conn
-                        .prepare_cached(
-                            "UPDATE target SET source_changed = 1, updated_ms = ?3
-                             WHERE kind = ?1 AND source_id = ?2 AND state = 'done'",
-                        )?
+                        .prepare_cached(sql::FLAG_SOURCE_CHANGED)?
                         .execute(params![record.kind, record.source_id, now])?;
                 }
                 Some(_) => {}

@@ -256,6 +256,8 @@ pub struct App {
     pub(crate) scope: Vec<ScopeItem>,
     pub(crate) segments: Vec<SegmentChoice>,
     pub(crate) history_months: Option<u32>,
+    /// The disk estimate and the free space, once the workspace is read.
+    pub(crate) disk: Option<(crate::engine::disk::DiskEstimate, Option<u64>)>,
     pub(crate) segments_open: bool,
     pub(crate) prerequisites: Vec<PrereqCheck>,
     pub(crate) users: Vec<UserChoice>,
@@ -300,6 +302,7 @@ impl App {
             scope: Vec::new(),
             segments: Vec::new(),
             history_months: None,
+            disk: None,
             segments_open: false,
             prerequisites: Vec::new(),
             users: Vec::new(),
@@ -426,7 +429,10 @@ impl App {
             Update::Event(_) => &[ListId::Log, ListId::Failures],
             Update::Failures(_) => &[ListId::Failures],
             Update::Summary { .. } => &[ListId::Verification],
-            Update::Snapshot(_) | Update::FailureDetail(_) | Update::Notice(_) => &[],
+            Update::Snapshot(_)
+            | Update::FailureDetail(_)
+            | Update::Notice(_)
+            | Update::Disk { .. } => &[],
         };
         {
             let mut cache = self.visible_cache.borrow_mut();
@@ -446,6 +452,7 @@ impl App {
                 self.history_months = history_months;
             }
             Update::Prerequisites(p) => self.prerequisites = p,
+            Update::Disk { estimate, free } => self.disk = Some((estimate, free)),
             Update::Users(u) => self.users = u,
             Update::Admins(a) => self.admins = a,
             Update::Fields(f) => self.fields = f,

@@ -558,6 +558,13 @@ impl Glue {
                 .await
             }
         }
+        match disk_update(ledger).await {
+            Ok(update) => self.send(update).await,
+            Err(e) => {
+                self.notice(format!("cannot estimate the disk: {e:#}"))
+                    .await
+            }
+        }
     }
 
     async fn send_mappings(&self, ctx: &Ctx) {
@@ -638,6 +645,7 @@ async fn prepare(
     let checks = decisions::prerequisite_checks(ctx).await;
     let _ = updates.send(Update::Prerequisites(checks)).await;
     let _ = updates.send(scope_update(&ctx.ledger, &config)?).await;
+    let _ = updates.send(disk_update(&ctx.ledger).await?).await;
     if !unresolved.is_empty() {
         let _ = updates
             .send(Update::Notice(format!(
@@ -743,6 +751,13 @@ fn scope_update(ledger: &Ledger, config: &EngineConfig) -> anyhow::Result<Update
         segments,
         history_months: config.options.history_months,
     })
+}
+
+/// The disk estimate for the Scope screen (read on the blocking pool: it sums the staged files).
+async fn disk_update(ledger: &Ledger) -> anyhow::Result<Update> {
+    let estimate = crate::engine::disk::estimate_for(ledger).await?;
+    let free = crate::engine::disk::free_bytes(ledger.dir()).ok();
+    Ok(Update::Disk { estimate, free })
 }
 
 /// "1 record", "3 records".

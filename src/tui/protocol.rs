@@ -94,6 +94,11 @@ pub enum Update {
         history_months: Option<u32>,
     },
     Prerequisites(Vec<PrereqCheck>),
+    /// The disk the migration needs in the state directory, and what the file system has free.
+    Disk {
+        estimate: crate::engine::disk::DiskEstimate,
+        free: Option<u64>,
+    },
     /// The Kustomer users the admin picker offers.
     Users(Vec<UserChoice>),
     Admins(Vec<AdminMapping>),

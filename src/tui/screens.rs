@@ -326,6 +326,31 @@ pub fn scope(app: &mut App, frame: &mut Frame, area: Rect) {
         Span::raw(history),
         Span::styled("  (h changes)", t.dim()),
     ])];
+    if let Some((estimate, free)) = &app.disk {
+        let mut text = format!(
+            "needs {} more",
+            crate::engine::disk::human_bytes(estimate.needed_bytes)
+        );
+        if let Some(free) = free {
+            text.push_str(&format!(
+                " of {} free",
+                crate::engine::disk::human_bytes(*free)
+            ));
+        }
+        let short = free.is_some_and(|free| free < estimate.needed_bytes);
+        lines.push(Line::from(vec![
+            Span::styled("Disk     ", t.dim()),
+            if short {
+                Span::styled(text, t.bad())
+            } else {
+                Span::raw(text)
+            },
+            Span::styled(
+                format!("  ({})", crate::engine::disk::describe(estimate)),
+                t.dim(),
+            ),
+        ]));
+    }
     if app.segments_open {
         let used = app.segments.iter().filter(|s| s.in_use).count();
         lines.push(Line::from(format!(

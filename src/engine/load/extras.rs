@@ -109,7 +109,9 @@ async fn dispose_by_bucket(ctx: &Ctx, decisions: &Decisions, kind: &str) -> anyh
         &ctx.ledger,
         kind,
         &[RecordState::Pending, RecordState::Failed],
-    )? {
+    )
+    .await?
+    {
         match bucket {
             Bucket::Archive => ctx.ledger.archive(
                 kind,
@@ -137,7 +139,7 @@ async fn segments(ctx: &Arc<Ctx>, decisions: &Decisions) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     let kustomer = &ctx.kustomer;
     let now = timefmt::now_unix();
-    for item in all_items(ledger, SEGMENTS, &[RecordState::Pending, RecordState::Sent])? {
+    for item in all_items(ledger, SEGMENTS, &[RecordState::Pending, RecordState::Sent]).await? {
         ctx.control.checkpoint().await?;
         let id = item.source_id.clone();
         let raw = item.raw.clone().unwrap_or_default();
@@ -598,7 +600,7 @@ async fn event_kobjects(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()>
 async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     const UNKNOWN: &str = "the answer was lost and Kustomer has no lookup for tracking events: it may or may not have been recorded; retry it only if it is missing";
-    for item in all_items(ledger, DATA_EVENTS, &[RecordState::Sent])? {
+    for item in all_items(ledger, DATA_EVENTS, &[RecordState::Sent]).await? {
         ledger.mark_unknown(
             DATA_EVENTS,
             &item.source_id,
@@ -705,7 +707,7 @@ async fn event_summaries(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         .await?;
     ledger.flush().await?;
     let now = timefmt::now_unix();
-    for item in all_items(ledger, EVENT_SUMMARIES, &[RecordState::Pending])? {
+    for item in all_items(ledger, EVENT_SUMMARIES, &[RecordState::Pending]).await? {
         if map::summary_has_old_events(item.raw.as_deref().unwrap_or("{}"), now) {
             ledger.archive(
                 EVENT_SUMMARIES,
@@ -726,7 +728,7 @@ async fn event_summaries(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 async fn macros(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     let kustomer = &ctx.kustomer;
-    for item in all_items(ledger, MACROS, &[RecordState::Pending, RecordState::Sent])? {
+    for item in all_items(ledger, MACROS, &[RecordState::Pending, RecordState::Sent]).await? {
         ctx.control.checkpoint().await?;
         let (body, notes) = match map::shortcut_body(item.raw.as_deref().unwrap_or("{}")) {
             Ok(b) => b,

@@ -33,21 +33,29 @@ pub const ARTICLE_TRANSLATIONS: &str = "article_translations";
 
 const OPEN: [RecordState; 2] = [RecordState::Pending, RecordState::Sent];
 
-/// Every record of `kind` in `states`, paged from the ledger.
-pub(crate) fn all_items(
+/// Every record of `kind` in `states`, paged from the ledger on the blocking pool (a whole kind
+/// is more than an async worker should wait on). For the small kinds only (KB, segments,
+/// macros…): the result is held in memory.
+pub(crate) async fn all_items(
     ledger: &Ledger,
     kind: &str,
     states: &[RecordState],
 ) -> anyhow::Result<Vec<WorkItem>> {
-    let mut out = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = ledger.next_batch(kind, states, after.as_deref(), 500)?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.source_id.clone());
-        out.extend(page);
-    }
-    Ok(out)
+    let kind = kind.to_string();
+    let states = states.to_vec();
+    Ok(ledger
+        .read_blocking(move |reader| {
+            let mut out = Vec::new();
+            let mut after: Option<String> = None;
+            loop {
+                let page = reader.next_batch(&kind, &states, after.as_deref(), 500)?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.source_id.clone());
+                out.extend(page);
+            }
+            Ok(out)
+        })
+        .await?)
 }
 
 pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
@@ -70,7 +78,8 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 
 async fn load_categories(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    let items: HashMap<String, WorkItem> = all_items(ledger, COLLECTIONS, &OPEN)?
+    let items: HashMap<String, WorkItem> = all_items(ledger, COLLECTIONS, &OPEN)
+        .await?
         .into_iter()
         .map(|i| (i.source_id.clone(), i))
         .collect();
@@ -166,13 +175,14 @@ async fn load_articles(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     // Articles still to create, and done articles whose versions or translations are open.
     // An article whose versions Intercom could not return is not loaded (no article without its
     // history) until a later extraction reads it whole.
-    let mut articles: Vec<WorkItem> = all_items(ledger, ARTICLES, &OPEN)?
+    let mut articles: Vec<WorkItem> = all_items(ledger, ARTICLES, &OPEN)
+        .await?
         .into_iter()
         .filter(|a| !a.incomplete)
         .collect();
     let mut open_children: Vec<String> = Vec::new();
     for kind in [ARTICLE_VERSIONS, ARTICLE_TRANSLATIONS] {
-        for child in all_items(ledger, kind, &OPEN)? {
+        for child in all_items(ledger, kind, &OPEN).await? {
             if let Some(parent) = ledger
                 .read(|r| r.source(kind, &child.source_id))?
                 .and_then(|s| s.parent_id)
