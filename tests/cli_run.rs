@@ -6,47 +6,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use common::{i2k, i2k_with_env, state_dir, text};
+
+use std::path::PathBuf;
+use std::process::Output;
 
 use i2k::sim::SizePreset;
 use serde_json::Value;
-
-/// Runs the binary against `sims` on the state directory `home/state-dir`, with a clean
-/// environment: private XDG directories (no config file), the simulators' tokens.
-async fn i2k(sims: &common::Sims, home: &Path, args: &[&str]) -> Output {
-    i2k_with_env(sims, home, args, &[]).await
-}
-
-/// As [`i2k`], with `env` added to the environment.
-async fn i2k_with_env(
-    sims: &common::Sims,
-    home: &Path,
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_i2k"));
-    cmd.args(args)
-        .arg("--state")
-        .arg(state_dir(home))
-        .args(["--intercom-url", &sims.intercom.url])
-        .args(["--kustomer-url", &sims.kustomer.url])
-        .env("INTERCOM_TOKEN", &sims.intercom.token)
-        .env("KUSTOMER_API_KEY", &sims.kustomer.token)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_STATE_HOME", home.join("xdg-state"))
-        .env("NO_COLOR", "1");
-    for (key, value) in env {
-        cmd.env(key, value);
-    }
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn state_dir(home: &Path) -> PathBuf {
-    home.join("state-dir")
-}
 
 /// `run --headless` with the simulators' budget, so a tiny workspace loads in seconds.
 fn run_args<'a>(more: &[&'a str]) -> Vec<&'a str> {
@@ -64,15 +30,6 @@ async fn run_accepting_defaults(name: &str, more: &[&str]) -> (common::Sims, Pat
     let out = i2k(&sims, &home, &run_args(&args)).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     (sims, home, out)
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// External ids of the notes the Kustomer simulator holds that are conversation timeline notes.

@@ -8,31 +8,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+use common::{i2k, state_dir, text};
 
 use i2k::sim::SizePreset;
 use serde_json::{Value, json};
-
-async fn i2k(sims: &common::Sims, home: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_i2k"));
-    cmd.args(args)
-        .arg("--state")
-        .arg(state_dir(home))
-        .args(["--intercom-url", &sims.intercom.url])
-        .args(["--kustomer-url", &sims.kustomer.url])
-        .env("INTERCOM_TOKEN", &sims.intercom.token)
-        .env("KUSTOMER_API_KEY", &sims.kustomer.token)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_STATE_HOME", home.join("xdg-state"))
-        .env("NO_COLOR", "1");
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn state_dir(home: &Path) -> PathBuf {
-    home.join("state-dir")
-}
 
 const RUN: [&str; 5] = [
     "run",
@@ -41,15 +21,6 @@ const RUN: [&str; 5] = [
     "--kustomer-rate",
     "600000",
 ];
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// Kustomer's record counts per type, from the simulator's ground truth.
 async fn kustomer_counts(sims: &common::Sims) -> Value {

@@ -501,28 +501,15 @@ impl Writer {
                 request,
                 response,
             } => {
-                let prior = self.prior_state(kind, source_id)?;
-                self.conn
-                    .prepare_cached(
-                        "INSERT INTO target (kind, source_id, state, attempts, error_class, error_message,
-                                             last_request, last_response, updated_ms)
-                         VALUES (?1, ?2, 'failed', 1, ?3, ?4, ?5, ?6, ?7)
-                         ON CONFLICT (kind, source_id) DO UPDATE SET
-                           state = 'failed', attempts = attempts + 1,
-                           error_class = excluded.error_class, error_message = excluded.error_message,
-                           last_request = excluded.last_request, last_response = excluded.last_response,
-                           updated_ms = excluded.updated_ms",
-                    )?
-                    .execute(params![
-                        kind,
-                        source_id,
-                        error_class_str(*class),
-                        message,
-                        request,
-                        response,
-                        now
-                    ])?;
-                delta.moved(kind, prior, RecordState::Failed);
+                let exchange = (message.as_str(), request.as_str(), response.as_str());
+                self.settle_with_error(
+                    (kind, source_id),
+                    RecordState::Failed,
+                    error_class_str(*class),
+                    exchange,
+                    now,
+                    delta,
+                )?;
                 Ok(Output::Unit)
             }
             Op::MarkSkipped {
@@ -712,24 +699,56 @@ impl Writer {
                 request,
                 response,
             } => {
-                let prior = self.prior_state(kind, source_id)?;
-                self.conn
-                    .prepare_cached(
-                        "INSERT INTO target (kind, source_id, state, attempts, error_class, error_message,
-                                             last_request, last_response, updated_ms)
-                         VALUES (?1, ?2, 'unknown', 1, 'unknown', ?3, ?4, ?5, ?6)
-                         ON CONFLICT (kind, source_id) DO UPDATE SET
-                           state = 'unknown', attempts = attempts + 1,
-                           error_class = 'unknown', error_message = excluded.error_message,
-                           last_request = excluded.last_request, last_response = excluded.last_response,
-                           updated_ms = excluded.updated_ms",
-                    )?
-                    .execute(params![kind, source_id, message, request, response, now])?;
-                delta.moved(kind, prior, RecordState::Unknown);
+                let exchange = (message.as_str(), request.as_str(), response.as_str());
+                self.settle_with_error(
+                    (kind, source_id),
+                    RecordState::Unknown,
+                    "unknown",
+                    exchange,
+                    now,
+                    delta,
+                )?;
                 Ok(Output::Unit)
             }
             Op::Flush => Ok(Output::Unit),
         }
+    }
+
+    /// Settles a record as `failed` or `unknown` with its error class, message and the redacted
+    /// exchange `(message, request, response)`, counting the attempt.
+    fn settle_with_error(
+        &mut self,
+        (kind, source_id): (&str, &str),
+        state: RecordState,
+        class: &str,
+        (message, request, response): (&str, &str, &str),
+        now: i64,
+        delta: &mut Delta,
+    ) -> Result<(), LedgerError> {
+        let prior = self.prior_state(kind, source_id)?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO target (kind, source_id, state, attempts, error_class, error_message,
+                                     last_request, last_response, updated_ms)
+                 VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (kind, source_id) DO UPDATE SET
+                   state = excluded.state, attempts = attempts + 1,
+                   error_class = excluded.error_class, error_message = excluded.error_message,
+                   last_request = excluded.last_request, last_response = excluded.last_response,
+                   updated_ms = excluded.updated_ms",
+            )?
+            .execute(params![
+                kind,
+                source_id,
+                state.as_str(),
+                class,
+                message,
+                request,
+                response,
+                now
+            ])?;
+        delta.moved(kind, prior, state);
+        Ok(())
     }
 
     fn put_sources(

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use i2k::engine::context::{EngineConfig, LoadOptions};
@@ -125,4 +125,50 @@ pub async fn records(base: &str, kind: &str) -> Value {
         .json()
         .await
         .expect("records are JSON")
+}
+
+/// Runs the binary against `sims` on the state directory `home/state-dir`, with a clean
+/// environment: private XDG directories (no config file), the simulators' tokens.
+pub async fn i2k(sims: &Sims, home: &Path, args: &[&str]) -> std::process::Output {
+    i2k_with_env(sims, home, args, &[]).await
+}
+
+/// As [`i2k`], with `env` added to the environment.
+pub async fn i2k_with_env(
+    sims: &Sims,
+    home: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_i2k"));
+    cmd.args(args)
+        .arg("--state")
+        .arg(state_dir(home))
+        .args(["--intercom-url", &sims.intercom.url])
+        .args(["--kustomer-url", &sims.kustomer.url])
+        .env("INTERCOM_TOKEN", &sims.intercom.token)
+        .env("KUSTOMER_API_KEY", &sims.kustomer.token)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("xdg-state"))
+        .env("NO_COLOR", "1");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+pub fn state_dir(home: &Path) -> PathBuf {
+    home.join("state-dir")
+}
+
+/// An exit code and both outputs, for assertion messages.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
