@@ -328,3 +328,54 @@ async fn a_new_ledger_adopts_what_an_earlier_migration_created_instead_of_creati
     }
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_whose_answer_was_lost_is_sent_again_and_its_message_holds_one_file() {
+    let sims = common::sims(SizePreset::Tiny).await;
+    let home = common::temp_state("faults-upload");
+    // The first upload lands in Kustomer, but its answer comes back as no JSON at all.
+    sim_fail(
+        &sims.kustomer.url,
+        Some(json!({"path": "/v1/attachments", "method": "POST", "garble": true, "times": 1})),
+    )
+    .await;
+    let out = i2k(&sims, &home, &RUN).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let truth = common::truth(&sims.kustomer.url).await;
+    assert_eq!(truth["duplicates"], json!({}), "{truth:#}");
+    // Kustomer offers no way to find an upload whose id never arrived: it was sent again. The
+    // lost one never received its file (the answer carried the upload form), so Kustomer holds
+    // no second copy of any file: as many files as distinct uploads.
+    let db = rusqlite::Connection::open(state_dir(&home).join("ledger.db")).unwrap();
+    let uploads: i64 = db
+        .query_row(
+            "SELECT count(DISTINCT target_id) FROM target
+             WHERE kind IN ('attachment_uploads', 'inline_image_uploads') AND state = 'done'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let failed: i64 = db
+        .query_row(
+            "SELECT count(*) FROM target WHERE state IN ('failed', 'unknown')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(failed, 0, "no upload failed for its lost answer");
+    assert_eq!(
+        truth["counts"]["attachments"].as_i64(),
+        Some(uploads),
+        "{truth:#}"
+    );
+    // ...though one upload more was asked for: the lost one.
+    assert_eq!(
+        truth["requests"]["POST /v1/attachments"]["count"].as_i64(),
+        Some(uploads + 1),
+        "{:#}",
+        truth["requests"]
+    );
+    let out = i2k(&sims, &home, &["verify"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let _ = std::fs::remove_dir_all(&home);
+}

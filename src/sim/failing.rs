@@ -2,6 +2,8 @@
 //! "method": "GET", "status": 500}` makes every request to that path (or below it) answer that
 //! status until `DELETE /__sim/fail` clears the rules. Unlike `--faults` (random, per request),
 //! a rule strikes every time, so a test can make one record fail on one run and heal on the next.
+//! With `"garble": true` the request reaches its handler (a write takes effect) and only its
+//! answer is lost: the status is kept, the body is not JSON.
 
 use std::sync::Mutex;
 
@@ -16,7 +18,24 @@ pub struct Rule {
     pub method: Option<String>,
     #[serde(default)]
     pub status: Option<u16>,
+    #[serde(default)]
+    pub garble: bool,
+    /// How many requests the rule strikes before it is spent (every one when absent).
+    #[serde(default)]
+    pub times: Option<u32>,
 }
+
+/// What a rule does to a request it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strike {
+    /// Answer this status without reaching the handler.
+    Refuse(u16),
+    /// Run the handler, then replace the answer's body with text that is not JSON.
+    Garble,
+}
+
+/// The body a garbled answer carries.
+pub const GARBLED_BODY: &str = "<html>upstream answered, then the connection garbled it";
 
 #[derive(Debug, Default)]
 pub struct FailingPaths(Mutex<Vec<Rule>>);
@@ -34,10 +53,13 @@ impl FailingPaths {
         self.rules().clear();
     }
 
-    /// The status a request to `method path` must answer, when a rule names it.
-    pub fn strikes(&self, method: &str, path: &str) -> Option<u16> {
-        self.rules()
-            .iter()
+    /// What happens to a request to `method path`, when a rule names it (a rule with `times`
+    /// counts the strike).
+    pub fn strikes(&self, method: &str, path: &str) -> Option<Strike> {
+        let mut rules = self.rules();
+        rules.retain(|r| r.times != Some(0));
+        rules
+            .iter_mut()
             .find(|r| {
                 let under = path == r.path
                     || path
@@ -48,7 +70,16 @@ impl FailingPaths {
                         .as_deref()
                         .is_none_or(|m| m.eq_ignore_ascii_case(method))
             })
-            .map(|r| r.status.unwrap_or(500))
+            .map(|r| {
+                if let Some(n) = &mut r.times {
+                    *n -= 1;
+                }
+                if r.garble {
+                    Strike::Garble
+                } else {
+                    Strike::Refuse(r.status.unwrap_or(500))
+                }
+            })
     }
 }
 
@@ -63,12 +94,27 @@ mod tests {
             path: "/conversations/7".into(),
             method: Some("GET".into()),
             status: None,
+            garble: false,
+            times: None,
         });
-        assert_eq!(failing.strikes("GET", "/conversations/7"), Some(500));
-        assert_eq!(failing.strikes("GET", "/conversations/7/parts"), Some(500));
+        let refused = Some(Strike::Refuse(500));
+        assert_eq!(failing.strikes("GET", "/conversations/7"), refused);
+        assert_eq!(failing.strikes("GET", "/conversations/7/parts"), refused);
         assert_eq!(failing.strikes("GET", "/conversations/70"), None);
         assert_eq!(failing.strikes("POST", "/conversations/7"), None);
         failing.clear();
         assert_eq!(failing.strikes("GET", "/conversations/7"), None);
+        failing.add(Rule {
+            path: "/v1/attachments".into(),
+            method: None,
+            status: None,
+            garble: true,
+            times: Some(1),
+        });
+        assert_eq!(
+            failing.strikes("POST", "/v1/attachments"),
+            Some(Strike::Garble)
+        );
+        assert_eq!(failing.strikes("POST", "/v1/attachments"), None, "spent");
     }
 }

@@ -352,14 +352,25 @@ async fn api_gate(State(state): State<Shared>, request: Request, next: Next) -> 
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;
     }
-    if let Some(status) = state
+    match state
         .failing
         .strikes(request.method().as_str(), request.uri().path())
     {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = error(status, "server_error", "Server Error (a /__sim/fail rule)");
-        set_rate_headers(&mut response, decision);
-        return response;
+        Some(crate::sim::failing::Strike::Refuse(status)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = error(status, "server_error", "Server Error (a /__sim/fail rule)");
+            set_rate_headers(&mut response, decision);
+            return response;
+        }
+        Some(crate::sim::failing::Strike::Garble) => {
+            let status = next.run(request).await.status();
+            let mut response =
+                Response::new(axum::body::Body::from(crate::sim::failing::GARBLED_BODY));
+            *response.status_mut() = status;
+            set_rate_headers(&mut response, decision);
+            return response;
+        }
+        None => {}
     }
     let fault = {
         let mut rng = lock(&state.fault_rng);

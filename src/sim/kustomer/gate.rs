@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::envelope::ApiError;
 use super::state::{Budget, Sim};
+use crate::sim::failing::{GARBLED_BODY, Strike};
 use crate::sim::faults::{self, Side};
 
 /// Whether the gate applies: every `/v1/` path, routed or not; never `/__sim/` or storage.
@@ -62,14 +63,25 @@ pub async fn api_gate(State(sim): State<Sim>, req: Request, next: Next) -> Respo
         (budget, fault)
     };
 
-    if budget.allowed
-        && let Some(status) = sim
-            .0
+    let strike = if budget.allowed {
+        sim.0
             .failing
             .strikes(req.method().as_str(), req.uri().path())
-    {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return ApiError::new(status, "server_error", "a /__sim/fail rule").into_response();
+    } else {
+        None
+    };
+    match strike {
+        Some(Strike::Refuse(status)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return ApiError::new(status, "server_error", "a /__sim/fail rule").into_response();
+        }
+        Some(Strike::Garble) => {
+            let status = next.run(req).await.status();
+            let mut response = axum::response::Response::new(axum::body::Body::from(GARBLED_BODY));
+            *response.status_mut() = status;
+            return response;
+        }
+        None => {}
     }
     if !budget.allowed {
         let mut response = ApiError::too_many(
