@@ -119,6 +119,7 @@ pub fn engine_config(
             events_as_kobjects: args.events_as == EventsAs::Kobjects,
             segment_max_age_days: args.segment_max_age_days,
             history_months: args.history_months,
+            bulk_max_bytes: args.bulk_max_bytes,
             ..LoadOptions::default()
         },
     })

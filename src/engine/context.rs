@@ -33,6 +33,8 @@ pub struct LoadOptions {
     pub message_app: String,
     /// How long one request attempt may take on either API before it counts as timed out.
     pub request_timeout: Duration,
+    /// The byte budget of one Kustomer bulk request body (besides its 100 items).
+    pub bulk_max_bytes: usize,
 }
 
 impl Default for LoadOptions {
@@ -44,6 +46,7 @@ impl Default for LoadOptions {
             history_months: None,
             message_app: "intercom-import".to_string(),
             request_timeout: Duration::from_secs(30),
+            bulk_max_bytes: crate::kustomer::bulk::DEFAULT_MAX_BULK_BYTES,
         }
     }
 }

@@ -30,9 +30,9 @@ use serde_json::{Value, json};
 
 use crate::engine::context::Ctx;
 use crate::engine::model::{ErrorClass, LogLevel};
-use crate::engine::write::Outcome;
+use crate::engine::write::{self, Outcome};
 use crate::intercom::models::{Conversation, ConversationPart};
-use crate::kustomer::bulk::{BulkResource, MAX_BULK_ITEMS};
+use crate::kustomer::bulk::BulkResource;
 use crate::ledger::{RecordState, SourceRecord, WorkItem};
 use crate::mapping::attributes::custom_values;
 use crate::mapping::conversations::{self as map, PartRole};
@@ -1027,19 +1027,20 @@ impl PageLoader<'_> {
         ))
     }
 
-    /// Sends `items` in bulk requests of 100, a few at a time.
+    /// Sends `items` in bulk requests of 100 items and the byte budget at most, a few at a time.
     async fn send_chunks(
         &self,
         kind: &'static str,
         resource: BulkResource,
         update: bool,
-        mut items: Vec<(String, Value)>,
+        items: Vec<(String, Value)>,
     ) -> anyhow::Result<HashMap<String, Outcome>> {
-        let mut chunks = Vec::new();
-        while !items.is_empty() {
-            let rest = items.split_off(items.len().min(MAX_BULK_ITEMS));
-            chunks.push(std::mem::replace(&mut items, rest));
-        }
+        let chunks = write::bulk_requests(
+            &self.ctx.ledger,
+            kind,
+            items,
+            self.ctx.config.options.bulk_max_bytes,
+        )?;
         let results: Vec<_> = futures_util::stream::iter(chunks)
             .map(|chunk| send::bulk(self.ctx, kind, resource.clone(), update, chunk))
             .buffer_unordered(CONCURRENT)
