@@ -32,8 +32,8 @@ use crate::http::{ApiError, Secret};
 use crate::kustomer::KustomerError;
 use crate::kustomer::bulk::{self, BulkResource, MAX_CLIENT_REF_LEN};
 use crate::kustomer::endpoints;
-use crate::mapping::clean;
 use crate::ledger::{Ledger, LedgerError, RecordState, WorkItem};
+use crate::mapping::clean;
 use crate::rng::Rng;
 
 /// How many times a single create is sent again after a lookup proved it absent.
@@ -308,8 +308,17 @@ where
     let mut outcomes = HashMap::new();
     let mut queue = vec![items];
     while let Some(items) = queue.pop() {
-        if let Some(mut refused) =
-            send_batch(ledger, kind, route, items, &submit, &wait, &lookup, &mut outcomes).await?
+        if let Some(mut refused) = send_batch(
+            ledger,
+            kind,
+            route,
+            items,
+            &submit,
+            &wait,
+            &lookup,
+            &mut outcomes,
+        )
+        .await?
         {
             let second = refused.split_off(refused.len() / 2);
             // Popped last-in first: the first half goes first.
@@ -534,5 +543,26 @@ where
         Ok(Some(t)) => ledger.mark_done(&item.kind, &item.source_id, &t),
         Ok(None) => ledger.reset_to_pending(vec![(item.kind.clone(), item.source_id.clone())]),
         Err(e) => fail(ledger, &item.kind, &item.source_id, &e).map(drop),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_refs_stay_within_255_bytes_whole_and_distinct() {
+        let batch = "0123abcd";
+        assert_eq!(client_ref(batch, "c1"), "0123abcd:c1");
+        // A multi-byte character straddles byte 255 of "{batch}:{id}".
+        let a = format!("{}é-one", "x".repeat(245));
+        let b = format!("{}é-two", "x".repeat(245));
+        let (ra, rb) = (client_ref(batch, &a), client_ref(batch, &b));
+        assert!(ra.len() <= MAX_CLIENT_REF_LEN && rb.len() <= MAX_CLIENT_REF_LEN);
+        assert_ne!(ra, rb);
+        assert!(ra.starts_with("0123abcd:#"));
+        assert_eq!(ra, client_ref(batch, &a), "the same id gives the same ref");
+        let long_unicode = "日本語".repeat(100);
+        assert!(client_ref(batch, &long_unicode).len() <= MAX_CLIENT_REF_LEN);
     }
 }

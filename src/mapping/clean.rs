@@ -274,7 +274,11 @@ mod tests {
         let record = json!({"created_at": 999_999_999_999_i64, "statistics": {"first_reply_at": -99_999_999_999_i64}, "updated_at": 5});
         let notes = out_of_range_times(&record);
         assert_eq!(notes.len(), 2, "{notes:?}");
-        assert!(notes.iter().any(|n| n.starts_with("statistics.first_reply_at")));
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with("statistics.first_reply_at"))
+        );
     }
 
     #[test]
