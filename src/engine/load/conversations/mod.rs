@@ -35,6 +35,7 @@ use crate::intercom::models::{Conversation, ConversationPart};
 use crate::kustomer::bulk::BulkResource;
 use crate::ledger::{RecordState, SourceRecord, WorkItem};
 use crate::mapping::attributes::custom_values;
+use crate::mapping::clean;
 use crate::mapping::conversations::{self as map, PartRole};
 
 use send::StoredFile;
@@ -446,6 +447,15 @@ impl PageLoader<'_> {
             if item.state == RecordState::Pending
                 && let Some(body) = self.conversation_body(&item.source_id, c).await?
             {
+                // Times Kustomer cannot read are left out of the body; the warning keeps them.
+                let raw: Value = parse(item.raw.as_deref()).unwrap_or_default();
+                let mut notes = clean::out_of_range_times(&raw);
+                if let Some(title) = c.title.as_deref() {
+                    clean::clean_line(title, "title", &mut notes);
+                }
+                for note in notes {
+                    ledger.add_warning(kinds::CONVERSATIONS, Some(&item.source_id), &note)?;
+                }
                 creates.push((item.source_id.clone(), body));
             }
         }
@@ -563,6 +573,7 @@ impl PageLoader<'_> {
                 .collect();
             comments.sort_by_key(|p| (p.part.created_at.unwrap_or(0), p.id.clone()));
             for p in comments {
+                self.note_part_time(p)?;
                 owner_of.insert(p.id.clone(), c.id.clone());
                 messages.push((p.id.clone(), self.part_message(c, p)?));
             }
@@ -580,6 +591,20 @@ impl PageLoader<'_> {
         Ok(unsettled)
     }
 
+    /// A part's time Kustomer cannot read is left out of its body: a warning keeps the value.
+    fn note_part_time(&self, p: &Part) -> anyhow::Result<()> {
+        if let Some(t) = p.part.created_at {
+            let mut notes = Vec::new();
+            clean::iso_time_noted(t, "created_at", &mut notes);
+            for note in notes {
+                self.ctx
+                    .ledger
+                    .add_warning(kinds::PARTS, Some(&p.id), &note)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The page's note parts, with the files they carry.
     async fn part_notes(&self, loaded: &[Loaded]) -> anyhow::Result<()> {
         let mut notes = Vec::new();
@@ -590,6 +615,7 @@ impl PageLoader<'_> {
             }) {
                 let by = self.author_user(p.part.author.as_ref())?;
                 let files = self.references(c, Some(&p.id));
+                self.note_part_time(p)?;
                 notes.push((
                     p.id.clone(),
                     map::note_body(
