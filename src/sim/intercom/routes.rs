@@ -1095,7 +1095,9 @@ pub async fn truth(State(st): State<Shared>) -> Response {
         "brands": s.brands,
         "office_hours_schedules": s.schedules,
         "macros": s.macros,
-    }}))
+    },
+    "hostile": ws.hostile.as_ref().map(|plan| plan.truth().iter().map(|p| p.to_json()).collect::<Vec<_>>()),
+    }))
 }
 
 /// Picks `n` distinct indices below `total`, deterministically from `rng`.
