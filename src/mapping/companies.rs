@@ -127,10 +127,16 @@ pub fn company_body(
         .name
         .as_deref()
         .map(|n| clean::clean_line(n, "name", &mut notes));
+    // The fallbacks a name is made of are outside text too.
+    let clean_company_id = company
+        .company_id
+        .as_ref()
+        .map(|c| clean::strip_controls(c.as_str()).unwrap_or_else(|| c.as_str().to_string()));
+    let clean_id = clean::strip_controls(&id).unwrap_or_else(|| id.clone());
     let (name, name_note) = company_name(
         clean_name.as_deref(),
-        company.company_id.as_ref().map(|c| c.as_str()),
-        &id,
+        clean_company_id.as_deref(),
+        &clean_id,
     );
     notes.extend(name_note);
 
