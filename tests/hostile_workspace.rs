@@ -1,5 +1,5 @@
 //! A hostile workspace (`--hostile`: control characters, times before 1970 and after 9999,
-//! duplicate emails, conversations without contact or parts, null and deleted authors, unknown
+//! duplicate emails, conversations without contact or parts, blank and deleted authors, unknown
 //! part types, 3 MB and malformed HTML, broken attachment URLs, long non-ASCII ids) migrated end
 //! to end over real HTTP, cleanly and under faults on both sides: every record ends migrated,
 //! migrated with a warning, or failed with a specific reason; each plant becomes what the

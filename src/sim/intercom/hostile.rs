@@ -1,7 +1,7 @@
 //! A hostile workspace (`i2k sim --hostile`): pathological records planted among the normal ones
 //! of any preset, the way years of people and integrations leave them — control characters and
 //! bidi overrides in names, times before 1970 and after 9999, duplicate emails, conversations
-//! without a contact or without parts, null and deleted authors, unknown part types, huge and
+//! without a contact or without parts, blank and deleted authors, unknown part types, huge and
 //! malformed HTML, attachments that 404 or have expired, long non-ASCII ids, attribute names
 //! that collide once camelCased. Each plant is listed in the ground truth
 //! (`GET /__sim/truth` → `hostile`) with what it should become in Kustomer.
@@ -53,6 +53,8 @@ pub const AFTER_9999: i64 = 400_000_000_000;
 pub const DELETED_ADMIN_ID: &str = "991267999";
 /// The custom attributes whose names collide once camelCased (`planType` both).
 pub const COLLIDING_ATTRIBUTES: [&str; 2] = ["Plan Type", "plan_type"];
+/// The data attribute ids of [`COLLIDING_ATTRIBUTES`].
+pub const COLLIDING_ATTRIBUTE_ID_BASE: u64 = 1_900;
 
 /// Where the plants are, chosen once from the workspace (same seed, same plan).
 #[derive(Debug, Clone)]
@@ -180,7 +182,7 @@ impl Plan {
             Plant {
                 kind: "contacts",
                 id: contact(self.duplicate_email.1),
-                what: "its email is also another contact's",
+                what: "its email is also another contact's; values for both colliding attributes",
                 expect: Expect::Migrated,
             },
             Plant {
@@ -214,7 +216,7 @@ impl Plan {
             Plant {
                 kind: "conversation_sources",
                 id: conv(self.null_author),
-                what: "an opening message whose author is null",
+                what: "an opening message whose author is blank (no type, id, name or email)",
                 expect: Expect::Migrated,
             },
             Plant {
@@ -240,6 +242,18 @@ impl Plan {
                 expect: Expect::Migrated,
             },
         ];
+        for k in 0..COLLIDING_ATTRIBUTES.len() {
+            out.push(Plant {
+                kind: "data_attributes",
+                id: (COLLIDING_ATTRIBUTE_ID_BASE + k as u64).to_string(),
+                what: if k == 0 {
+                    "a contact attribute whose camelCased name collides with the next"
+                } else {
+                    "a contact attribute whose camelCased name collides with the previous"
+                },
+                expect: Expect::Migrated,
+            });
+        }
         let part = |(c, k): (usize, u32)| part_id(c, k);
         if let Some(p) = self.unknown_part {
             out.push(Plant {
@@ -324,6 +338,10 @@ impl Plan {
             v["signed_up_at"] = json!(BEFORE_1970);
         } else if i == self.future_contact {
             v["last_seen_at"] = json!(AFTER_9999);
+        } else if i == self.duplicate_email.1 {
+            let [a, b] = COLLIDING_ATTRIBUTES;
+            v["custom_attributes"][a] = json!("pro");
+            v["custom_attributes"][b] = json!("free");
         } else if i == self.duplicate_email.0 {
             let (_, email) = super::render::contact_identity(ws, self.duplicate_email.1);
             v["email_domain"] = json!(email.split('@').nth(1).unwrap_or(""));
@@ -346,7 +364,8 @@ impl Plan {
         if i == self.no_contact {
             v["contacts"] = json!({"type": "contact.list", "contacts": []});
         } else if i == self.null_author {
-            v["source"]["author"] = Value::Null;
+            // The schema does not let the author be null; "blank" is what Intercom documents.
+            v["source"]["author"] = json!({});
         } else if i == self.controls_title {
             v["title"] = json!(with_controls("Refund request"));
         } else if i == self.huge_html {

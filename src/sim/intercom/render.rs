@@ -220,6 +220,19 @@ pub fn data_attributes(ws: &Workspace, model: &str) -> Vec<Value> {
         }
         out.push(v);
     }
+    if model == "contact" && ws.hostile.is_some() {
+        for (k, name) in super::hostile::COLLIDING_ATTRIBUTES.iter().enumerate() {
+            out.push(json!({
+                "type": "data_attribute", "id": super::hostile::COLLIDING_ATTRIBUTE_ID_BASE + k as u64,
+                "name": name, "full_name": format!("custom_attributes.{name}"), "label": name,
+                "description": "Two integrations' names for one thing", "data_type": "string",
+                "api_writable": true, "ui_writable": true, "messenger_writable": false,
+                "custom": true, "archived": false, "model": model,
+                "created_at": ws.anchor - 30 * g::DAY, "updated_at": ws.anchor - 30 * g::DAY,
+                "admin_id": admin_id(0),
+            }));
+        }
+    }
     out
 }
 

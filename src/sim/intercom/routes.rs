@@ -1076,7 +1076,8 @@ pub async fn truth(State(st): State<Shared>) -> Response {
         "teams": s.teams,
         "tags": s.tags,
         "segments": s.segments,
-        "data_attributes": s.contact_attributes + s.company_attributes,
+        "data_attributes": s.contact_attributes + s.company_attributes
+            + if ws.hostile.is_some() { super::hostile::COLLIDING_ATTRIBUTES.len() } else { 0 },
         "conversation_attributes": s.conversation_attributes,
         "companies": s.companies,
         "contacts": s.contacts,
