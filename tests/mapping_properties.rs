@@ -152,10 +152,11 @@ const NOTE: &[(&str, u8)] = &[("id", 0), ("body", 0), ("created_at", 1), ("autho
 fn assert_readable_times(v: &Value) {
     if let Value::Object(m) = v {
         for (key, value) in m {
-            if key.ends_with("At") && !key.starts_with("intercom") {
-                if let Value::String(s) = value {
-                    assert!(iso_to_unix_ms(s).is_some(), "{key}: {s:?} is not a time");
-                }
+            if key.ends_with("At")
+                && !key.starts_with("intercom")
+                && let Value::String(s) = value
+            {
+                assert!(iso_to_unix_ms(s).is_some(), "{key}: {s:?} is not a time");
             }
             assert_readable_times(value);
         }
