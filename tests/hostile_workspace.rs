@@ -207,7 +207,19 @@ async fn hostile_run(faults: &str) {
         .iter()
         .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
         .collect();
-    for row in &report(&state).rows {
+    let report = report(&state);
+    // A time Kustomer cannot read is in the report with its original value.
+    let future = i2k::sim::intercom::hostile::AFTER_9999.to_string();
+    if !report
+        .warnings
+        .iter()
+        .any(|w| w.kind == "contacts" && w.message.contains(&future))
+    {
+        problems.push(format!(
+            "no report warning names the original time {future}"
+        ));
+    }
+    for row in &report.rows {
         let truth = source.get(&row.object).copied().unwrap_or(0);
         if row.source != truth || row.accounted() != row.source {
             problems.push(format!(

@@ -128,9 +128,10 @@ fn out_of_range_note(field: &str, secs: i64) -> String {
     )
 }
 
-/// Notes for every integer `*_at` field of an Intercom record (top level and one object down)
-/// whose time Kustomer cannot read: for mappings whose body drops such a time without notes.
-pub fn out_of_range_times(record: &Value) -> Vec<String> {
+/// Notes for every integer `*_at` field of an Intercom record (top level, and inside the objects
+/// named in `nested`) whose time Kustomer cannot read: for mappings whose body drops such a time
+/// without notes. Embedded records (a conversation's company) are not the record's own times.
+pub fn out_of_range_times(record: &Value, nested: &[&str]) -> Vec<String> {
     let mut notes = Vec::new();
     let Some(top) = record.as_object() else {
         return notes;
@@ -146,8 +147,8 @@ pub fn out_of_range_times(record: &Value) -> Vec<String> {
         }
     };
     visit("", top);
-    for (key, v) in top {
-        if let Some(inner) = v.as_object() {
+    for key in nested {
+        if let Some(inner) = top.get(*key).and_then(Value::as_object) {
             visit(&format!("{key}."), inner);
         }
     }
@@ -271,8 +272,8 @@ mod tests {
         let mut notes = Vec::new();
         assert_eq!(iso_time_noted(i64::MIN, "createdAt", &mut notes), None);
         assert!(notes[0].contains(&i64::MIN.to_string()));
-        let record = json!({"created_at": 999_999_999_999_i64, "statistics": {"first_reply_at": -99_999_999_999_i64}, "updated_at": 5});
-        let notes = out_of_range_times(&record);
+        let record = json!({"created_at": 999_999_999_999_i64, "statistics": {"first_reply_at": -99_999_999_999_i64}, "updated_at": 5, "company": {"created_at": 999_999_999_999_i64}});
+        let notes = out_of_range_times(&record, &["statistics"]);
         assert_eq!(notes.len(), 2, "{notes:?}");
         assert!(
             notes

@@ -449,7 +449,7 @@ impl PageLoader<'_> {
             {
                 // Times Kustomer cannot read are left out of the body; the warning keeps them.
                 let raw: Value = parse(item.raw.as_deref()).unwrap_or_default();
-                let mut notes = clean::out_of_range_times(&raw);
+                let mut notes = clean::out_of_range_times(&raw, &["statistics"]);
                 if let Some(title) = c.title.as_deref() {
                     clean::clean_line(title, "title", &mut notes);
                 }
