@@ -139,6 +139,14 @@ pub struct SimOptions {
     /// How long an injected timeout holds its answer, in milliseconds.
     #[arg(long, default_value_t = 30_000)]
     pub fault_hang_ms: u64,
+    /// The largest JSON request body the Kustomer simulator accepts (larger: 413).
+    #[arg(long, default_value_t = crate::sim::kustomer::DEFAULT_MAX_BODY_BYTES)]
+    pub kustomer_max_body_bytes: usize,
+    /// Plant pathological records among the normal ones (bad times, control characters, huge
+    /// and malformed HTML, missing authors, duplicate emails, …); the ground truth says what
+    /// each should become.
+    #[arg(long)]
+    pub hostile: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -232,6 +240,10 @@ pub struct RunArgs {
     /// was updated within this many days; the rest go to the archive.
     #[arg(long, default_value_t = 365, value_name = "DAYS")]
     pub segment_max_age_days: u32,
+    /// The byte budget of one Kustomer bulk request body; an item larger than a request of its
+    /// own has its longest text cut (kept in full in the archive).
+    #[arg(long, default_value_t = crate::kustomer::bulk::DEFAULT_MAX_BULK_BYTES, value_name = "BYTES")]
+    pub bulk_max_bytes: usize,
     /// Only conversations updated within the last N months (the rest are skipped, and the report
     /// says so); all conversations when not given.
     #[arg(long, value_name = "MONTHS")]
@@ -267,6 +279,7 @@ impl Default for RunArgs {
             timeline_parts: crate::commands::run::TimelineParts::Note,
             events_as: crate::commands::run::EventsAs::Tracking,
             segment_max_age_days: 365,
+            bulk_max_bytes: crate::kustomer::bulk::DEFAULT_MAX_BULK_BYTES,
             history_months: None,
             retry_failed: false,
             failed_type: None,

@@ -204,7 +204,10 @@ async fn a_batch_refused_on_submit_gives_every_item_the_submits_exchange() {
         kind,
         &route,
         items,
-        |refs| async move { kustomer.bulk_create(resource, refs).await.map(|job| job.id) },
+        |refs| {
+            let resource = resource.clone();
+            async move { kustomer.bulk_create(resource, refs).await.map(|job| job.id) }
+        },
         |_job| async { unreachable!("the submit is refused") },
         |_id| async { Ok(None) },
     )
@@ -229,4 +232,151 @@ async fn a_batch_refused_on_submit_gives_every_item_the_submits_exchange() {
         assert!(f.failure.message.contains("HTTP 404"), "{f:?}");
         assert_no_secret(&s, &f);
     }
+}
+
+/// Polls a job of the simulator and gives its results by `_clientRef`, as the load phases do.
+async fn results_of(
+    kustomer: &i2k::kustomer::KustomerClient,
+    job: &str,
+) -> Result<std::collections::HashMap<String, write::ItemResult>, i2k::kustomer::KustomerError> {
+    use i2k::kustomer::bulk::{BulkOutcome, PollPolicy};
+    let results = kustomer.wait_job(job, &PollPolicy::default()).await?;
+    Ok(results
+        .into_iter()
+        .filter_map(|r| {
+            let result = match r.outcome {
+                BulkOutcome::Created { id } => write::ItemResult::Created(id),
+                BulkOutcome::Updated { id } => write::ItemResult::Updated(id),
+                BulkOutcome::Error { message, duplicate } => {
+                    write::ItemResult::Error { message, duplicate }
+                }
+                BulkOutcome::NoResult => return None,
+            };
+            Some((r.client_ref, result))
+        })
+        .collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_too_large_for_the_server_is_split_until_only_the_item_at_fault_fails() {
+    let s = setup(SizePreset::Tiny, "", 34).await;
+    let ledger = &s.ctx.ledger;
+    let kind = "companies_split_probe";
+    let ids: Vec<String> = (0..9).map(|i| format!("split-{i}")).collect();
+    ledger.ensure_pending(kind, ids.clone()).await.unwrap();
+    let resource = BulkResource::Companies;
+    let route = BulkRoute::new(&s.ctx, &resource, false);
+    // Item 5 alone is over the simulator's 2 MB body limit; nothing fits it first here.
+    let items: Vec<(String, Value)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let name = if i == 5 {
+                "x".repeat(3 * 1024 * 1024)
+            } else {
+                format!("Company {id}")
+            };
+            (id.clone(), json!({"externalId": id, "name": name}))
+        })
+        .collect();
+    let kustomer = &s.ctx.kustomer;
+    let outcomes = write::create_bulk(
+        ledger,
+        kind,
+        &route,
+        items,
+        |refs| {
+            let resource = resource.clone();
+            async move { kustomer.bulk_create(resource, refs).await.map(|job| job.id) }
+        },
+        |job| async move { results_of(kustomer, &job).await },
+        |_id| async { Ok(None) },
+    )
+    .await
+    .unwrap();
+    ledger.flush().await.unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        if i == 5 {
+            assert_eq!(outcomes[id], Outcome::Failed, "{id}");
+            let f = failure(&s, kind, id);
+            assert_eq!(f.failure.class, ErrorClass::Rejected);
+            assert!(f.failure.message.contains("HTTP 413"), "{f:?}");
+        } else {
+            assert!(
+                matches!(outcomes[id], Outcome::Done(_)),
+                "{id} failed with its neighbour: {:?}",
+                outcomes[id]
+            );
+        }
+    }
+    let counts = ledger.counters().target(kind);
+    assert_eq!((counts.done, counts.failed), (8, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_too_large_for_a_request_has_its_text_cut_and_one_without_text_fails_alone() {
+    let s = setup(SizePreset::Tiny, "", 35).await;
+    let ledger = &s.ctx.ledger;
+    let kind = "fit_probe";
+    let ids: Vec<String> = ["small", "huge-html", "huge-list", "after"]
+        .map(String::from)
+        .to_vec();
+    ledger.ensure_pending(kind, ids.clone()).await.unwrap();
+    let cap = 20_000;
+    let items = vec![
+        ("small".to_string(), json!({"externalId": "small"})),
+        (
+            "huge-html".to_string(),
+            json!({"externalId": "huge-html", "meta": {"htmlBody": format!("<p>{}</p>", "ü".repeat(30_000))}}),
+        ),
+        (
+            "huge-list".to_string(),
+            json!({"externalId": "huge-list", "n": (0..10_000).collect::<Vec<u32>>()}),
+        ),
+        ("after".to_string(), json!({"externalId": "after"})),
+    ];
+    let requests = write::bulk_requests(ledger, kind, items, cap).unwrap();
+    ledger.flush().await.unwrap();
+    let sent: Vec<Vec<&str>> = requests
+        .iter()
+        .map(|r| r.iter().map(|(id, _)| id.as_str()).collect())
+        .collect();
+    // The cut item fills a request of its own; its neighbours go on either side.
+    assert_eq!(sent, vec![vec!["small"], vec!["huge-html"], vec!["after"]]);
+    for request in &requests {
+        let bytes: usize = request
+            .iter()
+            .map(|(_, b)| {
+                serde_json::to_vec(b).unwrap().len() + i2k::kustomer::bulk::ITEM_OVERHEAD_BYTES
+            })
+            .sum();
+        assert!(bytes + 2 <= cap, "{bytes}");
+    }
+    let html = requests[1][0].1["meta"]["htmlBody"].as_str().unwrap();
+    assert!(html.starts_with("<p>üü"));
+    assert!(html.ends_with(i2k::mapping::clean::CUT_MARKER));
+    let warnings = ledger.read(|r| r.warnings(0, 100)).unwrap();
+    let on = |id: &str| -> Vec<String> {
+        warnings
+            .iter()
+            .filter(|w| w.kind == kind && w.source_id.as_deref() == Some(id))
+            .map(|w| w.message.clone())
+            .collect()
+    };
+    let cut = on("huge-html");
+    assert_eq!(cut.len(), 1, "{warnings:?}");
+    assert!(
+        cut[0].starts_with("meta.htmlBody of 60007 bytes cut to"),
+        "{cut:?}"
+    );
+    assert!(cut[0].contains(i2k::mapping::clean::FULL_VALUE_NOTE));
+    let f = failure(&s, kind, "huge-list");
+    assert_eq!(f.failure.class, ErrorClass::Rejected);
+    assert!(
+        f.failure.message.contains("no text long enough to cut"),
+        "{f:?}"
+    );
+    assert!(f.failure.message.contains("cap of 19723 bytes"), "{f:?}");
+    let counts = ledger.counters().target(kind);
+    assert_eq!(counts.failed, 1);
 }

@@ -43,13 +43,21 @@ fn case(template: &'static str, url: impl Into<String>) -> Case {
 
 #[tokio::test]
 async fn every_route_answers_with_its_operations_200_schema() {
+    every_route_validates(Config::new(7, SizePreset::Tiny)).await;
+}
+
+/// The hostile workspace's pathological records are ones the schema permits: hostile data that
+/// still validates is what a real workspace can send.
+#[tokio::test]
+async fn a_hostile_workspace_still_answers_with_its_operations_200_schema() {
+    let mut config = Config::new(7, SizePreset::Tiny);
+    config.hostile = true;
+    every_route_validates(config).await;
+}
+
+async fn every_route_validates(config: Config) {
     let spec = Spec::load();
-    let sim = spawn(
-        Config::new(7, SizePreset::Tiny),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = spawn(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let client = reqwest::Client::new();
     let get = |url: String| {
         let client = client.clone();

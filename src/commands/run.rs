@@ -126,6 +126,7 @@ pub fn engine_config(
                     phase: args.failed_phase,
                     class: args.failed_class,
                 }),
+            bulk_max_bytes: args.bulk_max_bytes,
             ..LoadOptions::default()
         },
     })

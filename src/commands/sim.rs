@@ -53,6 +53,7 @@ pub async fn start_both(
     config.scroll_idle = Duration::from_secs(opts.scroll_idle_secs);
     config.faults = faults;
     config.fault_hang = Duration::from_millis(opts.fault_hang_ms);
+    config.hostile = opts.hostile;
     let intercom_sim = intercom::spawn(config, intercom_addr)
         .await
         .with_context(|| format!("could not serve the Intercom simulator on {intercom_addr}"))?;

@@ -13,12 +13,15 @@ use crate::config::{create_private_dir, create_private_file};
 use crate::intercom::IntercomClient;
 use crate::intercom::endpoints as intercom_endpoints;
 use crate::ledger::{Ledger, LedgerError};
+use crate::mapping::clean::{FULL_VALUE_NOTE, FULL_VALUES_FILE};
 
 /// The archive directory inside a state directory.
 pub const ARCHIVE_DIR: &str = "archive";
 /// Where workflow exports go, inside the archive directory.
 pub const WORKFLOWS_DIR: &str = "workflows";
 const ENTRIES_PAGE: usize = 1_000;
+/// The entry of [`ArchiveFiles`] for the records kept in full beside their cut Kustomer copy.
+pub const FULL_VALUES_KEY: &str = "full_values";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
@@ -100,7 +103,57 @@ pub fn write_archive(ledger: &Ledger, state_dir: &Path) -> Result<ArchiveFiles, 
     if let Some((k, _, path, n)) = current.take() {
         out.files.insert(k, (path, n));
     }
+    write_full_values(ledger, &dir, &mut out)?;
     Ok(out)
+}
+
+/// `<state>/archive/full_values.jsonl`: every record migrated with a value cut or left out whose
+/// warning says the full value is here, one line per record with its warnings and the whole
+/// Intercom record as extracted.
+fn write_full_values(
+    ledger: &Ledger,
+    dir: &Path,
+    out: &mut ArchiveFiles,
+) -> Result<(), ArchiveError> {
+    let mut records: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let mut offset = 0;
+    loop {
+        let page = ledger.read(|r| r.warnings(offset, ENTRIES_PAGE))?;
+        if page.is_empty() {
+            break;
+        }
+        offset += page.len();
+        for w in page {
+            if let Some(id) = w.source_id.filter(|_| w.message.contains(FULL_VALUE_NOTE)) {
+                let messages = records.entry((w.kind, id)).or_default();
+                if !messages.contains(&w.message) {
+                    messages.push(w.message);
+                }
+            }
+        }
+    }
+    if records.is_empty() {
+        return Ok(());
+    }
+    let path = dir.join(FULL_VALUES_FILE);
+    let mut file = create_private_file(&path, true).map_err(|e| write_err(&path, e))?;
+    let mut n = 0;
+    for ((kind, id), warnings) in records {
+        // A message or note made from a conversation is kept with the conversation's record.
+        let source = match ledger.read(|r| r.source(&kind, &id))? {
+            Some(s) => Some(s),
+            None => ledger.read(|r| r.source("conversations", &id))?,
+        };
+        let record: Value = source
+            .as_ref()
+            .and_then(|s| serde_json::from_str(&s.raw).ok())
+            .unwrap_or(Value::Null);
+        let line = json!({"kind": kind, "id": id, "warnings": warnings, "record": record});
+        writeln!(file, "{line}").map_err(|e| write_err(&path, e))?;
+        n += 1;
+    }
+    out.files.insert(FULL_VALUES_KEY.to_string(), (path, n));
+    Ok(())
 }
 
 fn safe_name(kind: &str) -> String {

@@ -35,6 +35,8 @@ pub struct LoadOptions {
     pub request_timeout: Duration,
     /// `run --retry-failed`: the failed records this run puts back to pending before loading.
     pub retry_failed: Option<RetryFilter>,
+    /// The byte budget of one Kustomer bulk request body (besides its 100 items).
+    pub bulk_max_bytes: usize,
 }
 
 /// Which failed records a retry run sends again (the Errors screen's filters).
@@ -56,6 +58,7 @@ impl Default for LoadOptions {
             message_app: "intercom-import".to_string(),
             request_timeout: Duration::from_secs(30),
             retry_failed: None,
+            bulk_max_bytes: crate::kustomer::bulk::DEFAULT_MAX_BULK_BYTES,
         }
     }
 }

@@ -91,6 +91,23 @@ pub struct Report {
     /// Settled records per second over the run.
     pub records_per_sec: Option<f64>,
     pub assumptions: Vec<AssumptionUse>,
+    /// Records migrated with an alteration (a value cut, cleaned or left out), with the original
+    /// value or where it is kept: the first [`WARNINGS_LISTED`] of `warnings_total`.
+    #[serde(default)]
+    pub warnings: Vec<RecordWarning>,
+    #[serde(default)]
+    pub warnings_total: u64,
+}
+
+/// How many record warnings the report lists (the ledger keeps them all).
+pub const WARNINGS_LISTED: usize = 1_000;
+
+/// One alteration of one record, as the mapping or the write path noted it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordWarning {
+    pub kind: String,
+    pub id: String,
+    pub message: String,
 }
 
 impl Report {
@@ -176,9 +193,12 @@ pub fn build_report(ledger: &Ledger, summary: Option<&RunSummary>) -> Result<Rep
             });
         }
     }
+    let (warnings, warnings_total) = record_warnings(ledger)?;
     let duration = summary.map(|s| s.elapsed.as_secs_f64());
     Ok(Report {
         migration_id: ledger.migration_id(),
+        warnings,
+        warnings_total,
         rows,
         duration_secs: duration,
         kustomer_requests: summary.map(|s| s.kustomer_requests),
@@ -216,6 +236,33 @@ fn row_of(
         }
     }
     Ok(row)
+}
+
+/// The warnings held against a record, the first [`WARNINGS_LISTED`] of them, and their count.
+fn record_warnings(ledger: &Ledger) -> Result<(Vec<RecordWarning>, u64), LedgerError> {
+    const PAGE: usize = 1_000;
+    let mut listed = Vec::new();
+    let mut total = 0u64;
+    let mut offset = 0;
+    loop {
+        let page = ledger.read(|r| r.warnings(offset, PAGE))?;
+        if page.is_empty() {
+            break;
+        }
+        offset += page.len();
+        for w in page {
+            let Some(id) = w.source_id else { continue };
+            total += 1;
+            if listed.len() < WARNINGS_LISTED {
+                listed.push(RecordWarning {
+                    kind: w.kind,
+                    id,
+                    message: w.message,
+                });
+            }
+        }
+    }
+    Ok((listed, total))
 }
 
 fn reasons(list: &[(String, u64)]) -> String {
@@ -295,6 +342,23 @@ pub fn render_markdown(report: &Report) -> String {
             if !list.is_empty() {
                 md.push_str(&format!("- {} {label}: {}\n", r.object, reasons(list)));
             }
+        }
+    }
+    if report.warnings_total > 0 {
+        md.push_str(&format!(
+            "\n## Records migrated with warnings ({})\n\n",
+            report.warnings_total
+        ));
+        for w in &report.warnings {
+            md.push_str(&format!("- {} {}: {}\n", w.kind, w.id, w.message));
+        }
+        let more = report
+            .warnings_total
+            .saturating_sub(report.warnings.len() as u64);
+        if more > 0 {
+            md.push_str(&format!(
+                "- … and {more} more (the ledger's `warnings` table holds them all)\n"
+            ));
         }
     }
     md.push_str("\n## Unconfirmed Kustomer shapes relied on\n\n");

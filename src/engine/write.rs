@@ -32,9 +32,10 @@ use crate::engine::model::ErrorClass;
 use crate::http::client::{KEPT_REQUEST_CHARS, KEPT_RESPONSE_CHARS, truncate};
 use crate::http::{ApiError, Secret};
 use crate::kustomer::KustomerError;
-use crate::kustomer::bulk::BulkResource;
+use crate::kustomer::bulk::{self, BulkResource, MAX_CLIENT_REF_LEN};
 use crate::kustomer::endpoints;
 use crate::ledger::{Adoption, Ledger, LedgerError, RecordState, WorkItem};
+use crate::mapping::clean;
 use crate::rng::Rng;
 
 /// How many times a single create is sent again after a lookup proved it absent.
@@ -319,19 +320,77 @@ pub fn new_batch_id() -> String {
     Rng::from_entropy().hex(8)
 }
 
+/// The `_clientRef` of `source_id` in `batch_id`: `"{batch}:{source_id}"`, or, when that would
+/// pass Kustomer's 255 characters, `"{batch}:#"` and the SHA-256 of the id (a cut could split a
+/// character and make two long ids of one batch the same ref).
 pub fn client_ref(batch_id: &str, source_id: &str) -> String {
+    use sha2::{Digest, Sha256};
     let r = format!("{batch_id}:{source_id}");
-    if r.len() <= 255 {
-        r
-    } else {
-        r[..255].to_string()
+    if r.len() <= MAX_CLIENT_REF_LEN {
+        return r;
     }
+    let digest = Sha256::digest(source_id.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{batch_id}:#{hex}")
 }
 
-/// Sends one bulk batch of `items` (source id, body) through `submit` (returns the job id) and
+/// Fits `items` (source id, body) into bulk requests of at most [`bulk::MAX_BULK_ITEMS`] items and
+/// `max_bytes` bytes, in order. An item too large for a request of its own has its longest text
+/// cut (a warning names the field and where the full value is kept); one with no text to cut is
+/// marked failed with its size and the cap, and its neighbours go on.
+pub fn bulk_requests(
+    ledger: &Ledger,
+    kind: &str,
+    items: Vec<(String, Value)>,
+    max_bytes: usize,
+) -> Result<Vec<Vec<(String, Value)>>, LedgerError> {
+    let budget = bulk::item_budget(max_bytes);
+    let mut sized = Vec::with_capacity(items.len());
+    for (id, mut body) in items {
+        let mut bytes = clean::json_bytes(&body);
+        if bytes > budget {
+            match clean::fit_body(&mut body, budget) {
+                Ok(notes) => {
+                    for note in notes {
+                        ledger.add_warning(kind, Some(&id), &note)?;
+                    }
+                    bytes = clean::json_bytes(&body);
+                }
+                Err(too_large) => {
+                    ledger.mark_failed(
+                        kind,
+                        &id,
+                        ErrorClass::Rejected,
+                        &too_large.to_string(),
+                        "",
+                        "",
+                    )?;
+                    continue;
+                }
+            }
+        }
+        sized.push(((id, body), bytes));
+    }
+    Ok(bulk::split_by_budget(sized, max_bytes))
+}
+
+/// Whether a failed submit refused the request as a whole for what it carried (400, 413, 422, or
+/// an item our client would not send): one item may be the cause, so the batch is split.
+fn refused_for_content(err: &KustomerError) -> bool {
+    matches!(
+        err,
+        KustomerError::Api(ApiError::Http {
+            status: 400 | 413 | 422,
+            ..
+        }) | KustomerError::BulkItem { .. }
+    )
+}
+
+/// Sends bulk batches of `items` (source id, body) through `submit` (returns the job id) and
 /// `wait` (polls the job, returns results by `_clientRef`), resolving duplicates through `lookup`.
-/// Records the job id and the job's latency in the ledger; a failed item is recorded with the
-/// exchange of its own (`route` names what it was sent to).
+/// Records each job id and the job's latency in the ledger; a failed item is recorded with the
+/// exchange of its own (`route` names what it was sent to). A batch refused as a whole for its
+/// content is split in halves and sent again until the item at fault is alone: only it fails.
 #[allow(clippy::too_many_arguments)]
 pub async fn create_bulk<Sub, SubF, W, WF, L, LF>(
     ledger: &Ledger,
@@ -343,9 +402,9 @@ pub async fn create_bulk<Sub, SubF, W, WF, L, LF>(
     lookup: L,
 ) -> Result<HashMap<String, Outcome>, LedgerError>
 where
-    Sub: FnOnce(Vec<(String, Value)>) -> SubF,
+    Sub: Fn(Vec<(String, Value)>) -> SubF,
     SubF: Future<Output = Result<String, KustomerError>>,
-    W: FnOnce(String) -> WF,
+    W: Fn(String) -> WF,
     WF: Future<Output = Result<HashMap<String, ItemResult>, KustomerError>>,
     L: Fn(String) -> LF,
     LF: Future<Output = Result<Option<String>, KustomerError>>,
@@ -356,19 +415,66 @@ where
     } else {
         items
     };
+    let mut queue = vec![items];
+    while let Some(items) = queue.pop() {
+        if let Some(mut refused) = send_batch(
+            ledger,
+            kind,
+            route,
+            items,
+            &submit,
+            &wait,
+            &lookup,
+            &mut outcomes,
+        )
+        .await?
+        {
+            let second = refused.split_off(refused.len() / 2);
+            // Popped last-in first: the first half goes first.
+            queue.push(second);
+            queue.push(refused);
+        }
+    }
+    Ok(outcomes)
+}
+
+/// One bulk request of `items`. Gives the items back when the request was refused as a whole for
+/// its content and holds more than one item (the caller splits it); otherwise every item's
+/// outcome goes into `outcomes`.
+#[allow(clippy::too_many_arguments)]
+async fn send_batch<Sub, SubF, W, WF, L, LF>(
+    ledger: &Ledger,
+    kind: &str,
+    route: &BulkRoute,
+    items: Vec<(String, Value)>,
+    submit: &Sub,
+    wait: &W,
+    lookup: &L,
+    outcomes: &mut HashMap<String, Outcome>,
+) -> Result<Option<Vec<(String, Value)>>, LedgerError>
+where
+    Sub: Fn(Vec<(String, Value)>) -> SubF,
+    SubF: Future<Output = Result<String, KustomerError>>,
+    W: Fn(String) -> WF,
+    WF: Future<Output = Result<HashMap<String, ItemResult>, KustomerError>>,
+    L: Fn(String) -> LF,
+    LF: Future<Output = Result<Option<String>, KustomerError>>,
+{
     if items.is_empty() {
-        return Ok(outcomes);
+        return Ok(None);
     }
     let batch = new_batch_id();
     let ids: Vec<String> = items.iter().map(|(id, _)| id.clone()).collect();
     ledger.mark_sent(kind, ids.clone(), Some(&batch)).await?;
     let refs: Vec<(String, Value)> = items
-        .into_iter()
-        .map(|(id, mut body)| {
+        .iter()
+        .map(|(id, body)| {
+            let r = client_ref(&batch, id);
+            let mut body = body.clone();
             if let Value::Object(map) = &mut body {
-                map.insert("_clientRef".into(), Value::String(client_ref(&batch, &id)));
+                map.insert("_clientRef".into(), Value::String(r.clone()));
             }
-            (client_ref(&batch, &id), body)
+            (r, body)
         })
         .collect();
     // Each item as sent, for the ledger entry should it fail.
@@ -381,7 +487,14 @@ where
             for id in ids {
                 outcomes.insert(id, Outcome::Unsettled);
             }
-            return Ok(outcomes);
+            return Ok(None);
+        }
+        Err(e) if items.len() > 1 && refused_for_content(&e) => {
+            tracing::info!(
+                "bulk batch {batch} of {} {kind} refused as a whole ({e}); splitting it to find the item at fault",
+                items.len()
+            );
+            return Ok(Some(items));
         }
         Err(e) => {
             for id in ids {
@@ -390,9 +503,10 @@ where
                 ledger.mark_failed(kind, &id, e.class(), &e.to_string(), &request, &response)?;
                 outcomes.insert(id, Outcome::Failed);
             }
-            return Ok(outcomes);
+            return Ok(None);
         }
     };
+    drop(items);
     ledger.record_job(&batch, &job)?;
     let results = match wait(job.clone()).await {
         Ok(r) => r,
@@ -401,7 +515,7 @@ where
             for id in ids {
                 outcomes.insert(id, Outcome::Unsettled);
             }
-            return Ok(outcomes);
+            return Ok(None);
         }
     };
     ledger.record_bulk_latency(started.elapsed())?;
@@ -445,7 +559,7 @@ where
         };
         outcomes.insert(id, outcome);
     }
-    Ok(outcomes)
+    Ok(None)
 }
 
 /// [`adopt_one`] for a bulk batch of a fresh ledger: the items found in Kustomer are adopted
@@ -635,5 +749,26 @@ where
         Ok(Some(t)) => ledger.mark_done(&item.kind, &item.source_id, &t),
         Ok(None) => ledger.reset_to_pending(vec![(item.kind.clone(), item.source_id.clone())]),
         Err(e) => fail(ledger, &item.kind, &item.source_id, &e).map(drop),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_refs_stay_within_255_bytes_whole_and_distinct() {
+        let batch = "0123abcd";
+        assert_eq!(client_ref(batch, "c1"), "0123abcd:c1");
+        // A multi-byte character straddles byte 255 of "{batch}:{id}".
+        let a = format!("{}é-one", "x".repeat(245));
+        let b = format!("{}é-two", "x".repeat(245));
+        let (ra, rb) = (client_ref(batch, &a), client_ref(batch, &b));
+        assert!(ra.len() <= MAX_CLIENT_REF_LEN && rb.len() <= MAX_CLIENT_REF_LEN);
+        assert_ne!(ra, rb);
+        assert!(ra.starts_with("0123abcd:#"));
+        assert_eq!(ra, client_ref(batch, &a), "the same id gives the same ref");
+        let long_unicode = "日本語".repeat(100);
+        assert!(client_ref(batch, &long_unicode).len() <= MAX_CLIENT_REF_LEN);
     }
 }

@@ -15,6 +15,43 @@ use crate::kustomer::models::Resource;
 pub const MAX_BULK_ITEMS: usize = 100;
 /// Kustomer's documented maximum length of a `_clientRef`.
 pub const MAX_CLIENT_REF_LEN: usize = 255;
+/// The default byte budget of one bulk request body: Kustomer documents none, and 1 MB stays well
+/// under what a JSON API is likely to enforce (the simulator refuses bodies over 2 MB).
+pub const DEFAULT_MAX_BULK_BYTES: usize = 1_000_000;
+/// What an item adds to the request beside its own body: `,"_clientRef":"…"` at its longest and
+/// the comma between items.
+pub const ITEM_OVERHEAD_BYTES: usize = MAX_CLIENT_REF_LEN + 20;
+/// The array's brackets.
+const REQUEST_OVERHEAD_BYTES: usize = 2;
+
+/// The most an item's own body may take for a request of `max_bytes` to hold it alone.
+pub fn item_budget(max_bytes: usize) -> usize {
+    max_bytes.saturating_sub(REQUEST_OVERHEAD_BYTES + ITEM_OVERHEAD_BYTES)
+}
+
+/// `items` (id, body, body size in bytes) in order, cut into requests of at most
+/// [`MAX_BULK_ITEMS`] items and `max_bytes` bytes. An item over the budget on its own still gets a
+/// request of its own (the caller fits it first; the server refuses what cannot be fitted).
+pub fn split_by_budget<T>(items: Vec<(T, usize)>, max_bytes: usize) -> Vec<Vec<T>> {
+    let mut out: Vec<Vec<T>> = Vec::new();
+    let mut current: Vec<T> = Vec::new();
+    let mut bytes = REQUEST_OVERHEAD_BYTES;
+    for (item, size) in items {
+        let cost = size.saturating_add(ITEM_OVERHEAD_BYTES);
+        if !current.is_empty()
+            && (current.len() >= MAX_BULK_ITEMS || bytes.saturating_add(cost) > max_bytes)
+        {
+            out.push(std::mem::take(&mut current));
+            bytes = REQUEST_OVERHEAD_BYTES;
+        }
+        bytes = bytes.saturating_add(cost);
+        current.push(item);
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
 
 /// The resources with bulk create/update routes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -280,6 +317,26 @@ mod tests {
         let s = JobStatus::from_body(&polled).unwrap();
         assert!(s.is_complete());
         assert_eq!((s.batches_complete, s.batches_total), (Some(2), Some(2)));
+    }
+
+    #[test]
+    fn requests_are_cut_by_item_count_and_by_bytes() {
+        let small: Vec<(usize, usize)> = (0..250).map(|i| (i, 10)).collect();
+        let sizes: Vec<usize> = split_by_budget(small, DEFAULT_MAX_BULK_BYTES)
+            .iter()
+            .map(Vec::len)
+            .collect();
+        assert_eq!(sizes, vec![100, 100, 50]);
+        // 4 items of 400 KB: two fit in 1 MB, never three.
+        let big: Vec<(usize, usize)> = (0..4).map(|i| (i, 400_000)).collect();
+        let batches = split_by_budget(big, DEFAULT_MAX_BULK_BYTES);
+        assert_eq!(batches, vec![vec![0, 1], vec![2, 3]]);
+        // One item over the budget travels alone, in order.
+        let mixed = vec![(0, 10), (1, 2_000_000), (2, 10)];
+        assert_eq!(
+            split_by_budget(mixed, DEFAULT_MAX_BULK_BYTES),
+            vec![vec![0], vec![1], vec![2]]
+        );
     }
 
     #[test]

@@ -239,7 +239,8 @@ pub fn convert_value(value: &Value, suffix: Suffix) -> Result<Converted, Mapping
                 Ok(Converted {
                     value: Value::String(cut),
                     note: Some(format!(
-                        "truncated from {chars} to {MAX_STRING_CHARS} characters (Kustomer's limit); the full value is in the archive"
+                        "truncated from {chars} to {MAX_STRING_CHARS} characters (Kustomer's limit); {}",
+                        crate::mapping::clean::FULL_VALUE_NOTE
                     )),
                 })
             } else {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::engine::model::FieldMapping;
 use crate::intercom::models::Company;
 use crate::mapping::attributes::custom_values;
-use crate::timefmt;
+use crate::mapping::clean;
 
 /// Kustomer's documented bounds for a company name.
 pub const NAME_MIN_CHARS: usize = 3;
@@ -74,7 +74,8 @@ pub fn company_name(
     if chars > NAME_MAX_CHARS {
         out = out.chars().take(NAME_MAX_CHARS - 1).collect::<String>() + "…";
         note = Some(format!(
-            "name of {chars} characters cut to Kustomer's {NAME_MAX_CHARS}; the full name is in the archive"
+            "name of {chars} characters cut to Kustomer's {NAME_MAX_CHARS}; {}",
+            clean::FULL_VALUE_NOTE
         ));
     }
     (out, note)
@@ -122,18 +123,32 @@ pub fn company_body(
         return Err(RecordError::IdTooLong(id));
     }
     let mut notes = Vec::new();
+    let clean_name = company
+        .name
+        .as_deref()
+        .map(|n| clean::clean_line(n, "name", &mut notes));
+    // The fallbacks a name is made of are outside text too.
+    let clean_company_id = company
+        .company_id
+        .as_ref()
+        .map(|c| clean::strip_controls(c.as_str()).unwrap_or_else(|| c.as_str().to_string()));
+    let clean_id = clean::strip_controls(&id).unwrap_or_else(|| id.clone());
     let (name, name_note) = company_name(
-        company.name.as_deref(),
-        company.company_id.as_ref().map(|c| c.as_str()),
-        &id,
+        clean_name.as_deref(),
+        clean_company_id.as_deref(),
+        &clean_id,
     );
     notes.extend(name_note);
 
     let mut body = Map::new();
     body.insert("name".into(), json!(name));
     body.insert("externalId".into(), json!(id));
-    if let Some(created) = company.created_at.or(company.remote_created_at) {
-        body.insert("createdAt".into(), json!(timefmt::unix_to_iso(created)));
+    if let Some(created) = company
+        .created_at
+        .or(company.remote_created_at)
+        .and_then(|t| clean::iso_time_noted(t, "createdAt", &mut notes))
+    {
+        body.insert("createdAt".into(), json!(created));
     }
     if let Some(website) = company.website.as_deref().filter(|w| !w.trim().is_empty()) {
         match domain_of(website) {

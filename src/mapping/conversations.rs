@@ -10,7 +10,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::intercom::models::{Author, Conversation, ConversationPart};
-use crate::timefmt::unix_to_iso;
+use crate::mapping::clean::iso_time;
 
 /// Kustomer shows `preview` as the message text; chat replies top out at 1,024 characters in its
 /// UI, so longer text is cut there (the whole HTML stays in `meta.htmlBody`).
@@ -202,8 +202,8 @@ pub fn conversation_body(
         "status": "open",
         "importedAt": imported_at,
     });
-    if let Some(created) = conversation.created_at {
-        body["createdAt"] = json!(unix_to_iso(created));
+    if let Some(created) = conversation.created_at.and_then(iso_time) {
+        body["createdAt"] = json!(created);
     }
     let name = conversation
         .title
@@ -218,7 +218,8 @@ pub fn conversation_body(
                 .map(html_to_text)
                 .filter(|s| !s.is_empty())
         });
-    if let Some(name) = name {
+    // Control characters out of the title (the loader warns, [`clean::strip_controls`]).
+    if let Some(name) = name.map(|n| crate::mapping::clean::strip_controls(&n).unwrap_or(n)) {
         body["name"] = json!(name);
     }
     if let Some(source) = &conversation.source {
@@ -321,9 +322,9 @@ pub fn message_body(source: &MessageSource, refs: &MessageRefs, imported_at: &st
         "meta": meta,
         "importedAt": imported_at,
     });
-    if let Some(at) = source.created_at {
-        body["createdAt"] = json!(unix_to_iso(at));
-        body["sentAt"] = json!(unix_to_iso(at));
+    if let Some(at) = source.created_at.and_then(iso_time) {
+        body["createdAt"] = json!(at);
+        body["sentAt"] = json!(at);
     }
     if let Some(subject) = source.subject.filter(|s| !s.trim().is_empty()) {
         body["subject"] = json!(html_to_text(subject));
@@ -362,8 +363,8 @@ pub fn note_body(
         "body": text,
         "importedAt": imported_at,
     });
-    if let Some(at) = part.created_at {
-        body["createdAt"] = json!(unix_to_iso(at));
+    if let Some(at) = part.created_at.and_then(iso_time) {
+        body["createdAt"] = json!(at);
     }
     if let Some(user) = created_by {
         body["createdBy"] = json!(user);
@@ -394,9 +395,10 @@ fn author_label(author: Option<&Author>) -> String {
 
 /// One line of the timeline note for an event part: when, what, by whom, and to whom.
 pub fn timeline_line(part: &ConversationPart) -> String {
-    let when = part
-        .created_at
-        .map_or_else(|| "unknown time".to_string(), unix_to_iso);
+    let when = part.created_at.map_or_else(
+        || "unknown time".to_string(),
+        |t| iso_time(t).unwrap_or_else(|| format!("unix time {t}")),
+    );
     let what = part
         .part_type
         .as_deref()
@@ -441,8 +443,8 @@ pub fn timeline_note_body(
         "body": text,
         "importedAt": imported_at,
     });
-    if let Some(last) = sorted.last().and_then(|p| p.created_at) {
-        body["createdAt"] = json!(unix_to_iso(last));
+    if let Some(last) = sorted.last().and_then(|p| p.created_at).and_then(iso_time) {
+        body["createdAt"] = json!(last);
     }
     body
 }
@@ -465,8 +467,8 @@ pub fn truncation_note_body(
         ),
         "importedAt": imported_at,
     });
-    if let Some(at) = created_at {
-        body["createdAt"] = json!(unix_to_iso(at));
+    if let Some(at) = created_at.and_then(iso_time) {
+        body["createdAt"] = json!(at);
     }
     body
 }
@@ -510,8 +512,8 @@ pub fn final_state(
             })
             .or(conversation.updated_at);
         let mut body = json!({ "id": kustomer_id, "status": "done", "ended": true });
-        if let Some(at) = ended_at {
-            body["endedAt"] = json!(unix_to_iso(at));
+        if let Some(at) = ended_at.and_then(iso_time) {
+            body["endedAt"] = json!(at);
         }
         if let Some(user) = ended_by {
             body["endedBy"] = json!(user);
@@ -521,8 +523,8 @@ pub fn final_state(
     }
     if state.as_deref() == Some("snoozed") {
         let mut body = json!({ "id": kustomer_id, "status": "snoozed" });
-        if let Some(until) = conversation.snoozed_until {
-            body["snooze"] = json!({ "time": unix_to_iso(until), "status": "scheduled" });
+        if let Some(until) = conversation.snoozed_until.and_then(iso_time) {
+            body["snooze"] = json!({ "time": until, "status": "scheduled" });
         } else {
             // Kustomer refuses a snooze without a time; Intercom did not say until when.
             body["status"] = json!("open");

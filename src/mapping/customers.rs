@@ -19,8 +19,8 @@ use crate::engine::model::FieldMapping;
 use crate::intercom::lenient::id_from_value;
 use crate::intercom::models::Contact;
 use crate::mapping::attributes::custom_values;
+use crate::mapping::clean;
 use crate::mapping::companies::{Mapped, RecordError};
-use crate::timefmt;
 
 /// Kustomer's documented maximum of entries in `emails`, `phones` and the like.
 pub const MAX_CONTACT_ENTRIES: usize = 10;
@@ -64,8 +64,9 @@ pub fn capped_entries(values: &[&str], what: &str, notes: &mut Vec<String>) -> V
     }
     if out.len() > MAX_CONTACT_ENTRIES {
         notes.push(format!(
-            "{} {what}s; Kustomer keeps {MAX_CONTACT_ENTRIES}, the rest are in the archive",
-            out.len()
+            "{} {what}s; Kustomer keeps {MAX_CONTACT_ENTRIES}, the rest are left out; {}",
+            out.len(),
+            clean::FULL_VALUE_NOTE
         ));
         out.truncate(MAX_CONTACT_ENTRIES);
     }
@@ -92,7 +93,8 @@ pub fn customer_body(
     if let Some(name) = contact
         .name
         .as_deref()
-        .map(str::trim)
+        .map(|n| clean::clean_line(n, "name", &mut notes))
+        .map(|n| n.trim().to_string())
         .filter(|n| !n.is_empty())
     {
         body.insert("name".into(), json!(name));
@@ -115,8 +117,12 @@ pub fn customer_body(
             .collect();
         body.insert("emails".into(), Value::Array(list));
     }
+    let phone = contact
+        .phone
+        .as_deref()
+        .map(|p| clean::clean_line(p, "phone", &mut notes));
     let phones = capped_entries(
-        &contact.phone.as_deref().into_iter().collect::<Vec<_>>(),
+        &phone.as_deref().into_iter().collect::<Vec<_>>(),
         "phone",
         &mut notes,
     );
@@ -182,8 +188,12 @@ pub fn customer_body(
         ("signedUpAt", contact.signed_up_at),
         ("lastSeenAt", contact.last_seen_at),
     ] {
-        if let Some(secs) = time.filter(|s| *s > 0) {
-            body.insert(field.into(), json!(timefmt::unix_to_iso(secs)));
+        // 0 is Intercom's "never"; before 1970 is a time like any other.
+        if let Some(iso) = time
+            .filter(|s| *s != 0)
+            .and_then(|s| clean::iso_time_noted(s, field, &mut notes))
+        {
+            body.insert(field.into(), json!(iso));
         }
     }
     body.insert("importedAt".into(), json!(extras.imported_at));
@@ -332,6 +342,47 @@ mod tests {
         assert_eq!(
             customer_body(r#"{"role":"user"}"#, extras(), &[], &company, &tag),
             Err(RecordError::NoId)
+        );
+    }
+
+    #[test]
+    fn times_before_1970_are_kept_and_times_past_9999_are_left_out_with_their_value() {
+        let raw = json!({
+            "type": "contact", "id": "c9", "role": "user",
+            "created_at": -2_208_988_800_i64, "signed_up_at": 0, "last_seen_at": 400_000_000_000_i64,
+        })
+        .to_string();
+        let mapped = customer_body(&raw, extras(), &[], &company, &tag).unwrap();
+        assert_eq!(mapped.body["createdAt"], "1900-01-01T00:00:00.000Z");
+        assert!(mapped.body.get("signedUpAt").is_none());
+        assert!(mapped.body.get("lastSeenAt").is_none());
+        assert_eq!(mapped.notes.len(), 1, "{:?}", mapped.notes);
+        assert!(mapped.notes[0].starts_with("lastSeenAt: "));
+        assert!(mapped.notes[0].contains("400000000000"));
+    }
+
+    #[test]
+    fn control_characters_leave_names_and_phones_with_a_note() {
+        let raw = json!({
+            "type": "contact", "id": "c8", "role": "lead",
+            "name": "Eve\u{0}\u{1b}[2J\u{202e}nosrep", "phone": "+1 555\u{7}0100",
+        })
+        .to_string();
+        let mapped = customer_body(&raw, extras(), &[], &company, &tag).unwrap();
+        assert_eq!(mapped.body["name"], "Evenosrep");
+        assert_eq!(mapped.body["phones"][0]["phone"], "+1 5550100");
+        assert_eq!(mapped.notes.len(), 2, "{:?}", mapped.notes);
+        assert!(
+            mapped
+                .notes
+                .iter()
+                .any(|n| n.starts_with("name: control characters removed"))
+        );
+        assert!(
+            mapped
+                .notes
+                .iter()
+                .any(|n| n.starts_with("phone: control characters removed"))
         );
     }
 }

@@ -45,12 +45,14 @@ fn id_text(v: &Value, key: &str) -> Option<String> {
     }
 }
 
+/// An Intercom time Kustomer can read (years 1–9999); others are left out.
 fn time(v: &Value, key: &str) -> Option<i64> {
     match v.get(key)? {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => timefmt::iso_to_unix_ms(s).map(|ms| ms / 1000),
         _ => None,
     }
+    .filter(|t| crate::mapping::clean::in_iso_range(*t))
 }
 
 fn cut(text: &str, max: usize) -> String {

@@ -178,8 +178,8 @@ pub fn article_body(head: &ArticleHead, external_id: &str, categories: &[String]
     if !categories.is_empty() {
         body["categories"] = json!(categories);
     }
-    if let Some(t) = head.created_at {
-        body["createdAt"] = json!(timefmt::unix_to_iso(t));
+    if let Some(t) = head.created_at.and_then(crate::mapping::clean::iso_time) {
+        body["createdAt"] = json!(t);
     }
     body
 }
@@ -216,7 +216,9 @@ pub fn version_body(title: &str, html: &str, published_at: Option<i64>) -> Value
         title,
         html,
         None,
-        published_at.map(timefmt::unix_to_iso).as_deref(),
+        published_at
+            .and_then(crate::mapping::clean::iso_time)
+            .as_deref(),
     )
 }
 

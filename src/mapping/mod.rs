@@ -2,6 +2,7 @@
 //! plus the operator's decisions. Table-driven unit tests cover every object and data type.
 
 pub mod attributes;
+pub mod clean;
 pub mod companies;
 pub mod conversations;
 pub mod customers;

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::engine::context::Ctx;
 use crate::engine::model::{ErrorClass, FieldMapping, LogLevel, PhaseId};
 use crate::engine::write::{self, ItemResult, Outcome};
-use crate::kustomer::bulk::{BulkOutcome, BulkResource, MAX_BULK_ITEMS, PollPolicy};
+use crate::kustomer::bulk::{BulkOutcome, BulkResource, PollPolicy};
 use crate::kustomer::{KustomerClient, KustomerError};
 use crate::ledger::{Ledger, LedgerError, RecordState, WorkItem};
 use crate::mapping::companies::{Mapped, company_body};
@@ -239,22 +239,22 @@ where
             }
             sent += bodies.len();
             ctx.set_activity(format!("{kind}: sending {} in bulk", bodies.len()));
-            let mut chunks: Vec<Vec<(String, Value)>> = Vec::new();
-            let mut rest = bodies.into_iter().peekable();
-            while rest.peek().is_some() {
-                chunks.push(rest.by_ref().take(MAX_BULK_ITEMS).collect());
-            }
+            let chunks =
+                write::bulk_requests(ledger, kind, bodies, ctx.config.options.bulk_max_bytes)?;
             let resource = lookup.resource();
             let route = &route;
             let mut results = futures_util::stream::iter(chunks.into_iter().map(|chunk| {
                 let resource = resource.clone();
                 async move {
                     let _guard = ctx.in_flight(phase, chunk.len() as u64);
-                    let submit = |items: Vec<(String, Value)>| async move {
-                        kustomer
-                            .bulk_create(resource, items)
-                            .await
-                            .map(|job| job.id)
+                    let submit = |items: Vec<(String, Value)>| {
+                        let resource = resource.clone();
+                        async move {
+                            kustomer
+                                .bulk_create(resource, items)
+                                .await
+                                .map(|job| job.id)
+                        }
                     };
                     write::create_bulk(ledger, kind, route, chunk, submit, wait, find).await
                 }

@@ -30,7 +30,7 @@ use crate::engine::write::{self, Outcome};
 use crate::http::ApiError;
 use crate::intercom::models::TicketType;
 use crate::kustomer::KustomerError;
-use crate::kustomer::bulk::{BulkResource, MAX_BULK_ITEMS};
+use crate::kustomer::bulk::BulkResource;
 use crate::ledger::{Ledger, RecordState, WorkItem};
 use crate::mapping::extras::{self as map, NoteOwner};
 use crate::mapping::people::{
@@ -340,24 +340,23 @@ where
 {
     let ledger = &ctx.ledger;
     let kustomer = &ctx.kustomer;
-    let mut chunks: Vec<Vec<(String, Value)>> = Vec::new();
-    let mut rest = items.into_iter().peekable();
-    while rest.peek().is_some() {
-        chunks.push(rest.by_ref().take(MAX_BULK_ITEMS).collect());
-    }
+    let chunks = write::bulk_requests(ledger, kind, items, ctx.config.options.bulk_max_bytes)?;
     let route = &write::BulkRoute::new(ctx, &resource, update);
     let mut results = futures_util::stream::iter(chunks.into_iter().map(|chunk| {
         let resource = resource.clone();
         let lookup = lookup.clone();
         async move {
             let _guard = ctx.in_flight(PhaseId::Extras, chunk.len() as u64);
-            let submit = |items: Vec<(String, Value)>| async move {
-                let job = if update {
-                    kustomer.bulk_update(resource, items).await?
-                } else {
-                    kustomer.bulk_create(resource, items).await?
-                };
-                Ok(job.id)
+            let submit = |items: Vec<(String, Value)>| {
+                let resource = resource.clone();
+                async move {
+                    let job = if update {
+                        kustomer.bulk_update(resource, items).await?
+                    } else {
+                        kustomer.bulk_create(resource, items).await?
+                    };
+                    Ok(job.id)
+                }
             };
             let wait = |job: String| async move { job_results(kustomer, &job).await };
             write::create_bulk(ledger, kind, route, chunk, submit, wait, lookup).await

@@ -249,6 +249,8 @@ pub struct Workspace {
     pub ticket_updated: Vec<i64>,
     /// Touch requests served so far (keeps touches deterministic and distinct).
     pub touches: u64,
+    /// The pathological records planted among the normal ones (`--hostile`), if any.
+    pub hostile: Option<super::hostile::Plan>,
 }
 
 pub const LOCALES: [&str; 6] = ["fr", "de", "es", "ar", "he", "ja"];
@@ -423,6 +425,7 @@ impl Workspace {
             ticket_created,
             ticket_updated,
             touches: 0,
+            hostile: None,
         }
     }
 

@@ -9,6 +9,7 @@
 //! that expire.
 
 pub mod generate;
+pub mod hostile;
 mod rate;
 mod render;
 mod routes;
@@ -58,6 +59,8 @@ pub struct Config {
     pub faults: FaultSpec,
     /// How long an injected timeout holds its answer.
     pub fault_hang: Duration,
+    /// Plant pathological records among the normal ones ([`hostile`]).
+    pub hostile: bool,
 }
 
 impl Config {
@@ -71,6 +74,7 @@ impl Config {
             attachment_ttl: Duration::from_secs(30 * 60),
             faults: FaultSpec::none(),
             fault_hang: Duration::from_secs(30),
+            hostile: false,
         }
     }
 }
@@ -162,7 +166,10 @@ pub fn admin_identities(seed: u64, size: SizePreset) -> Vec<(String, String)> {
 /// Starts the simulator on `addr` (port 0 picks a free port).
 pub async fn spawn(config: Config, addr: SocketAddr) -> std::io::Result<SimHandle> {
     let anchor = crate::timefmt::day_start(crate::timefmt::now_unix());
-    let workspace = Workspace::generate(config.seed, config.size, anchor);
+    let mut workspace = Workspace::generate(config.seed, config.size, anchor);
+    if config.hostile {
+        workspace.hostile = Some(hostile::Plan::plant(&mut workspace));
+    }
     let token = token_for(config.seed);
     let state: Shared = std::sync::Arc::new(SimState {
         token: token.clone(),

@@ -220,6 +220,19 @@ pub fn data_attributes(ws: &Workspace, model: &str) -> Vec<Value> {
         }
         out.push(v);
     }
+    if model == "contact" && ws.hostile.is_some() {
+        for (k, name) in super::hostile::COLLIDING_ATTRIBUTES.iter().enumerate() {
+            out.push(json!({
+                "type": "data_attribute", "id": super::hostile::COLLIDING_ATTRIBUTE_ID_BASE + k as u64,
+                "name": name, "full_name": format!("custom_attributes.{name}"), "label": name,
+                "description": "Two integrations' names for one thing", "data_type": "string",
+                "api_writable": true, "ui_writable": true, "messenger_writable": false,
+                "custom": true, "archived": false, "model": model,
+                "created_at": ws.anchor - 30 * g::DAY, "updated_at": ws.anchor - 30 * g::DAY,
+                "admin_id": admin_id(0),
+            }));
+        }
+    }
     out
 }
 
@@ -292,7 +305,7 @@ pub fn company(ws: &Workspace, i: usize) -> Value {
         "Education",
         "Logistics",
     ];
-    json!({
+    let mut v = json!({
         "type": "company",
         "id": g::company_id(i),
         "company_id": format!("ext-co-{i}"),
@@ -312,7 +325,11 @@ pub fn company(ws: &Workspace, i: usize) -> Value {
         "custom_attributes": company_custom_attributes(ws, i),
         "tags": {"type": "tag.list", "tags": tags},
         "segments": {"type": "segment.list", "segments": segments},
-    })
+    });
+    if let Some(plan) = &ws.hostile {
+        plan.company(i, &mut v);
+    }
+    v
 }
 
 /// Up to 10 items of an addressable sub-list, with `has_more` and the list's URL.
@@ -380,7 +397,7 @@ pub fn contact(ws: &Workspace, i: usize) -> Value {
         ("Egypt", "Cairo", "القاهرة"),
     ];
     let (country, region, city) = *rng.pick(&countries);
-    json!({
+    let mut v = json!({
         "type": "contact",
         "id": id,
         "external_id": if idx.is_lead { Value::Null } else { json!(format!("user-{i}")) },
@@ -414,7 +431,11 @@ pub fn contact(ws: &Workspace, i: usize) -> Value {
         "companies": addressable(companies, format!("/contacts/{id}/companies")),
         "location": {"type": "location", "country": country, "region": region, "city": city},
         "social_profiles": {"type": "list", "data": []},
-    })
+    });
+    if let Some(plan) = &ws.hostile {
+        plan.contact(i, &mut v, ws);
+    }
+    v
 }
 
 fn note_author(ws: &Workspace, rng: &mut Rng) -> Value {
@@ -826,6 +847,15 @@ pub fn conversation(state: &SimState, ws: &Workspace, i: usize, with_parts: bool
             .collect();
         let n = parts.len();
         v["conversation_parts"] = json!({"type": "conversation_part.list", "conversation_parts": parts, "total_count": n});
+    }
+    if let Some(plan) = &ws.hostile {
+        plan.conversation(i, &mut v, &|file: &str, expires: i64| {
+            format!(
+                "{}/__files/{file}?expires={expires}&sig={}",
+                state.base(),
+                state.sign(file.split('/').next().unwrap_or(file), expires)
+            )
+        });
     }
     v
 }

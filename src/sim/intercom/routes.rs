@@ -1076,7 +1076,8 @@ pub async fn truth(State(st): State<Shared>) -> Response {
         "teams": s.teams,
         "tags": s.tags,
         "segments": s.segments,
-        "data_attributes": s.contact_attributes + s.company_attributes,
+        "data_attributes": s.contact_attributes + s.company_attributes
+            + if ws.hostile.is_some() { super::hostile::COLLIDING_ATTRIBUTES.len() } else { 0 },
         "conversation_attributes": s.conversation_attributes,
         "companies": s.companies,
         "contacts": s.contacts,
@@ -1095,7 +1096,9 @@ pub async fn truth(State(st): State<Shared>) -> Response {
         "brands": s.brands,
         "office_hours_schedules": s.schedules,
         "macros": s.macros,
-    }}))
+    },
+    "hostile": ws.hostile.as_ref().map(|plan| plan.truth().iter().map(|p| p.to_json()).collect::<Vec<_>>()),
+    }))
 }
 
 /// Picks `n` distinct indices below `total`, deterministically from `rng`.

@@ -96,7 +96,13 @@ pub struct Config {
     pub fault_hang: Duration,
     /// `(name, email)` of the Intercom admins the org's users are derived from.
     pub agents: Vec<(String, String)>,
+    /// The largest JSON request body accepted; a larger one is a 413 in the JSON:API error shape.
+    /// Kustomer documents no figure; 2 MB is a common default for JSON APIs.
+    pub max_body_bytes: usize,
 }
+
+/// The simulator's default request body limit.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 impl Config {
     pub fn new(seed: u64, agents: Vec<(String, String)>) -> Config {
@@ -109,6 +115,7 @@ impl Config {
             faults: FaultSpec::none(),
             fault_hang: Duration::from_secs(30),
             agents,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
@@ -127,6 +134,7 @@ impl Config {
         config.indexing_delay = Duration::from_millis(options.indexing_delay_ms);
         config.faults = FaultSpec::parse(&options.faults)?;
         config.fault_hang = Duration::from_millis(options.fault_hang_ms);
+        config.max_body_bytes = options.kustomer_max_body_bytes;
         Ok(config)
     }
 }
@@ -141,6 +149,7 @@ pub fn token_for(seed: u64) -> String {
 /// the route exists. The gate lets `/__sim/` and the storage route through untouched.
 pub fn router(config: Config) -> (Router, String) {
     let token = token_for(config.seed);
+    let body_limit = axum::extract::DefaultBodyLimit::max(config.max_body_bytes);
     let mut store = Store::new(config.seed, config.indexing_delay);
     org::seed(&mut store, &config);
     let sim = Sim::new(config, token.clone(), store);
@@ -155,6 +164,8 @@ pub fn router(config: Config) -> (Router, String) {
         .merge(truth::routes())
         .merge(attachments::storage_routes())
         .fallback(gate::no_route)
+        // Outside the routes' own layers: the upload route keeps its larger limit.
+        .layer(body_limit)
         .layer(axum::middleware::from_fn_with_state(
             sim.clone(),
             gate::api_gate,

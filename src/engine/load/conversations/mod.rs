@@ -30,11 +30,12 @@ use serde_json::{Value, json};
 
 use crate::engine::context::Ctx;
 use crate::engine::model::{ErrorClass, LogLevel};
-use crate::engine::write::Outcome;
+use crate::engine::write::{self, Outcome};
 use crate::intercom::models::{Conversation, ConversationPart};
-use crate::kustomer::bulk::{BulkResource, MAX_BULK_ITEMS};
+use crate::kustomer::bulk::BulkResource;
 use crate::ledger::{RecordState, SourceRecord, WorkItem};
 use crate::mapping::attributes::custom_values;
+use crate::mapping::clean;
 use crate::mapping::conversations::{self as map, PartRole};
 
 use send::StoredFile;
@@ -461,6 +462,15 @@ impl PageLoader<'_> {
             if item.state == RecordState::Pending
                 && let Some(body) = self.conversation_body(&item.source_id, c).await?
             {
+                // Times Kustomer cannot read are left out of the body; the warning keeps them.
+                let raw: Value = parse(item.raw.as_deref()).unwrap_or_default();
+                let mut notes = clean::out_of_range_times(&raw, &["statistics"]);
+                if let Some(title) = c.title.as_deref() {
+                    clean::clean_line(title, "title", &mut notes);
+                }
+                for note in notes {
+                    ledger.add_warning(kinds::CONVERSATIONS, Some(&item.source_id), &note)?;
+                }
                 creates.push((item.source_id.clone(), body));
             }
         }
@@ -578,6 +588,7 @@ impl PageLoader<'_> {
                 .collect();
             comments.sort_by_key(|p| (p.part.created_at.unwrap_or(0), p.id.clone()));
             for p in comments {
+                self.note_part_time(p)?;
                 owner_of.insert(p.id.clone(), c.id.clone());
                 messages.push((p.id.clone(), self.part_message(c, p)?));
             }
@@ -595,6 +606,20 @@ impl PageLoader<'_> {
         Ok(unsettled)
     }
 
+    /// A part's time Kustomer cannot read is left out of its body: a warning keeps the value.
+    fn note_part_time(&self, p: &Part) -> anyhow::Result<()> {
+        if let Some(t) = p.part.created_at {
+            let mut notes = Vec::new();
+            clean::iso_time_noted(t, "created_at", &mut notes);
+            for note in notes {
+                self.ctx
+                    .ledger
+                    .add_warning(kinds::PARTS, Some(&p.id), &note)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The page's note parts, with the files they carry.
     async fn part_notes(&self, loaded: &[Loaded]) -> anyhow::Result<()> {
         let mut notes = Vec::new();
@@ -605,6 +630,7 @@ impl PageLoader<'_> {
             }) {
                 let by = self.author_user(p.part.author.as_ref())?;
                 let files = self.references(c, Some(&p.id));
+                self.note_part_time(p)?;
                 notes.push((
                     p.id.clone(),
                     map::note_body(
@@ -1042,19 +1068,20 @@ impl PageLoader<'_> {
         ))
     }
 
-    /// Sends `items` in bulk requests of 100, a few at a time.
+    /// Sends `items` in bulk requests of 100 items and the byte budget at most, a few at a time.
     async fn send_chunks(
         &self,
         kind: &'static str,
         resource: BulkResource,
         update: bool,
-        mut items: Vec<(String, Value)>,
+        items: Vec<(String, Value)>,
     ) -> anyhow::Result<HashMap<String, Outcome>> {
-        let mut chunks = Vec::new();
-        while !items.is_empty() {
-            let rest = items.split_off(items.len().min(MAX_BULK_ITEMS));
-            chunks.push(std::mem::replace(&mut items, rest));
-        }
+        let chunks = write::bulk_requests(
+            &self.ctx.ledger,
+            kind,
+            items,
+            self.ctx.config.options.bulk_max_bytes,
+        )?;
         let results: Vec<_> = futures_util::stream::iter(chunks)
             .map(|chunk| send::bulk(self.ctx, kind, resource.clone(), update, chunk))
             .buffer_unordered(CONCURRENT)

@@ -155,13 +155,16 @@ pub async fn bulk(
         kind,
         &route,
         items,
-        |refs| async move {
-            let job = if update {
-                ctx.kustomer.bulk_update(resource, refs).await?
-            } else {
-                ctx.kustomer.bulk_create(resource, refs).await?
-            };
-            Ok(job.id)
+        |refs| {
+            let resource = resource.clone();
+            async move {
+                let job = if update {
+                    ctx.kustomer.bulk_update(resource, refs).await?
+                } else {
+                    ctx.kustomer.bulk_create(resource, refs).await?
+                };
+                Ok(job.id)
+            }
         },
         |job| wait(ctx, job),
         |id| lookup(ctx, kind, id),
