@@ -379,3 +379,57 @@ async fn an_upload_whose_answer_was_lost_is_sent_again_and_its_message_holds_one
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_hangs_on_a_refused_conversation_fails_with_it_and_is_retried_with_it() {
+    let sims = common::sims(SizePreset::Tiny).await;
+    let home = common::temp_state("faults-dependants");
+    sim_fail(
+        &sims.kustomer.url,
+        Some(json!({"path": "/v1/conversations/bulk", "method": "POST", "status": 400})),
+    )
+    .await;
+    let out = i2k(&sims, &home, &RUN).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let db = state_dir(&home).join("ledger.db");
+    let states = |kind: &str| -> Vec<(String, i64)> {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.prepare("SELECT state, count(*) FROM target WHERE kind = ?1 GROUP BY state")
+            .unwrap()
+            .query_map([kind], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    // The opening messages and parts are failed with their conversation's reason, not left
+    // pending for a run that cannot load them.
+    for kind in ["conversation_sources", "conversation_parts"] {
+        let s = states(kind);
+        assert!(
+            s.iter().all(|(state, _)| state == "failed"),
+            "{kind}: {s:?}"
+        );
+    }
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let reason: String = conn
+        .query_row(
+            "SELECT error_message FROM target WHERE kind = 'conversation_sources' LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(reason.contains("was not loaded"), "{reason}");
+    drop(conn);
+
+    // Retrying the conversations retries what hangs on them: they load whole.
+    sim_fail(&sims.kustomer.url, None).await;
+    let mut args = RUN.to_vec();
+    args.extend(["--retry-failed", "--failed-type", "conversations"]);
+    let out = i2k(&sims, &home, &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = i2k(&sims, &home, &["verify"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let truth = common::truth(&sims.kustomer.url).await;
+    assert_eq!(truth["duplicates"], json!({}), "{truth:#}");
+    let _ = std::fs::remove_dir_all(&home);
+}

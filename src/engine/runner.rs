@@ -537,11 +537,34 @@ fn still_failed(
 ) -> Result<Vec<(String, String)>, LedgerError> {
     ledger.read(|r| {
         let mut failed = Vec::new();
-        for record in records {
-            if r.record(&record.object, &record.source_id)?
+        let mut push_if_failed = |kind: &str, id: &str| -> Result<(), LedgerError> {
+            if r.record(kind, id)?
                 .is_some_and(|item| item.state == RecordState::Failed)
+                && !failed
+                    .iter()
+                    .any(|(k, i): &(String, String)| k == kind && i == id)
             {
-                failed.push((record.object.clone(), record.source_id.clone()));
+                failed.push((kind.to_string(), id.to_string()));
+            }
+            Ok(())
+        };
+        for record in records {
+            push_if_failed(&record.object, &record.source_id)?;
+            // What hangs on a conversation failed with it: retried with it, or the conversation
+            // would load without its messages.
+            if record.object == "conversations" {
+                for kind in ["conversation_sources", "conversation_states"] {
+                    push_if_failed(kind, &record.source_id)?;
+                }
+                for (source, kind) in [
+                    ("conversation_parts", "conversation_parts"),
+                    ("attachments", "attachment_uploads"),
+                    ("inline_images", "inline_image_uploads"),
+                ] {
+                    for child in r.children(source, &record.source_id)? {
+                        push_if_failed(kind, &child.source_id)?;
+                    }
+                }
             }
         }
         Ok(failed)

@@ -441,7 +441,11 @@ where
                     continue;
                 };
                 match map(item, raw) {
-                    Ok((klass, body, notes)) => {
+                    Ok((klass, body, mut notes)) => {
+                        // Times Kustomer cannot read are left out of the body: the warning
+                        // keeps the original value for the report.
+                        let record: Value = serde_json::from_str(raw).unwrap_or_default();
+                        notes.extend(crate::mapping::clean::out_of_range_times(&record, &[]));
                         for n in notes {
                             ledger.add_warning(kind, Some(&item.source_id), &n)?;
                         }
@@ -639,6 +643,11 @@ async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
                 .read(|r| r.source("contacts", &contact))?
                 .and_then(|s| serde_json::from_str::<Value>(&s.raw).ok())
                 .and_then(|v| v.get("email").and_then(Value::as_str).map(str::to_string));
+            let record: Value =
+                serde_json::from_str(item.raw.as_deref().unwrap_or("{}")).unwrap_or_default();
+            for note in crate::mapping::clean::out_of_range_times(&record, &[]) {
+                ledger.add_warning(DATA_EVENTS, Some(&item.source_id), &note)?;
+            }
             match map::tracking_event(
                 item.raw.as_deref().unwrap_or("{}"),
                 &contact,

@@ -254,6 +254,14 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
     }
     let body = kb::article_body(&head, &id, &categories);
     let was_done = item.state == RecordState::Done;
+    if !was_done {
+        // Times Kustomer cannot read are left out: the warning keeps the original value.
+        let record: Value =
+            serde_json::from_str(item.raw.as_deref().unwrap_or("{}")).unwrap_or_default();
+        for note in crate::mapping::clean::out_of_range_times(&record, &[]) {
+            ledger.add_warning(ARTICLES, Some(&id), &note)?;
+        }
+    }
     // Found by lookup before this ledger ever sent it: the article existed before (a fresh
     // ledger adopting an earlier migration's records), and so may its versions. A lookup after
     // this run's own create (a lost answer) finds what this run made.

@@ -444,35 +444,43 @@ impl PageLoader<'_> {
             page.into_iter().partition(|item| item.incomplete);
         totals.incomplete += held.len() as u64;
         let mut parsed: Vec<(WorkItem, Conversation)> = Vec::new();
+        // Conversations refused here or by Kustomer: what hangs on them cannot load either.
+        let mut refused: Vec<String> = Vec::new();
         for item in page {
             match parse::<Conversation>(item.raw.as_deref()) {
                 Some(c) => parsed.push((item, c)),
-                None => ledger.mark_failed(
-                    kinds::CONVERSATIONS,
-                    &item.source_id,
-                    ErrorClass::Source,
-                    "the extracted conversation is missing or is not JSON",
-                    "",
-                    "",
-                )?,
+                None => {
+                    ledger.mark_failed(
+                        kinds::CONVERSATIONS,
+                        &item.source_id,
+                        ErrorClass::Source,
+                        "the extracted conversation is missing or is not JSON",
+                        "",
+                        "",
+                    )?;
+                    refused.push(item.source_id);
+                }
             }
         }
         let mut creates = Vec::new();
         for (item, c) in &parsed {
-            if item.state == RecordState::Pending
-                && let Some(body) = self.conversation_body(&item.source_id, c).await?
-            {
-                // Times Kustomer cannot read are left out of the body; the warning keeps them.
-                let raw: Value = parse(item.raw.as_deref()).unwrap_or_default();
-                let mut notes = clean::out_of_range_times(&raw, &["statistics"]);
-                if let Some(title) = c.title.as_deref() {
-                    clean::clean_line(title, "title", &mut notes);
-                }
-                for note in notes {
-                    ledger.add_warning(kinds::CONVERSATIONS, Some(&item.source_id), &note)?;
-                }
-                creates.push((item.source_id.clone(), body));
+            if item.state != RecordState::Pending {
+                continue;
             }
+            let Some(body) = self.conversation_body(&item.source_id, c).await? else {
+                refused.push(item.source_id.clone());
+                continue;
+            };
+            // Times Kustomer cannot read are left out of the body; the warning keeps them.
+            let raw: Value = parse(item.raw.as_deref()).unwrap_or_default();
+            let mut notes = clean::out_of_range_times(&raw, &["statistics"]);
+            if let Some(title) = c.title.as_deref() {
+                clean::clean_line(title, "title", &mut notes);
+            }
+            for note in notes {
+                ledger.add_warning(kinds::CONVERSATIONS, Some(&item.source_id), &note)?;
+            }
+            creates.push((item.source_id.clone(), body));
         }
         let outcomes = send::bulk(
             self.ctx,
@@ -483,14 +491,24 @@ impl PageLoader<'_> {
         )
         .await?;
         totals.unsettled += count_unsettled(&outcomes);
+        refused.extend(
+            outcomes
+                .iter()
+                .filter(|(_, o)| **o == Outcome::Failed)
+                .map(|(id, _)| id.clone()),
+        );
 
         // A closed or snoozed conversation has a final state to set.
         let closing: Vec<String> = parsed
             .iter()
+            .filter(|(item, _)| !refused.contains(&item.source_id))
             .filter(|(_, c)| map::final_state("", c, None, None).is_some())
             .map(|(item, _)| item.source_id.clone())
             .collect();
         ledger.ensure_pending(kinds::STATES, closing).await?;
+        for id in &refused {
+            self.fail_dependants(id)?;
+        }
 
         // What hangs on each conversation now in Kustomer.
         let mut loaded = Vec::new();
@@ -646,6 +664,41 @@ impl PageLoader<'_> {
         }
         self.send_chunks(kinds::PARTS, BulkResource::Notes, false, notes)
             .await?;
+        Ok(())
+    }
+
+    /// Marks failed, with the reason, what hangs on a conversation that did not load: its
+    /// opening message, its parts, its final state and its files, where still pending. A later
+    /// `run --retry-failed` (or the Errors screen's retry) sends them with the conversation.
+    fn fail_dependants(&self, id: &str) -> anyhow::Result<()> {
+        let ledger = &self.ctx.ledger;
+        let reason = format!(
+            "its conversation {id} was not loaded (see that conversation's own failure); retry them together"
+        );
+        let mut records: Vec<(&str, String)> = vec![
+            (kinds::SOURCES, id.to_string()),
+            (kinds::STATES, id.to_string()),
+        ];
+        ledger.read(|r| {
+            for (source, kind) in [
+                ("conversation_parts", kinds::PARTS),
+                (ATTACHMENTS, kinds::UPLOADS),
+                (INLINE_IMAGES, kinds::INLINE_UPLOADS),
+            ] {
+                for child in r.children(source, id)? {
+                    records.push((kind, child.source_id));
+                }
+            }
+            Ok(())
+        })?;
+        for (kind, record) in records {
+            let pending = ledger
+                .read(|r| r.record(kind, &record))?
+                .is_some_and(|w| w.state == RecordState::Pending);
+            if pending {
+                ledger.mark_failed(kind, &record, ErrorClass::Mapping, &reason, "", "")?;
+            }
+        }
         Ok(())
     }
 
