@@ -321,6 +321,13 @@ pub struct BenchArgs {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
+    // A closed stdout (`i2k plan | head`) ends the command quietly, as it ends any Unix tool,
+    // instead of a panic on the next print. Rust ignores SIGPIPE by default; the ledger is safe
+    // either way (a run killed so resumes like one killed by any signal).
+    // SAFETY: called first, before any thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

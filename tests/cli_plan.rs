@@ -378,3 +378,21 @@ async fn extract_against_an_unreachable_host_exits_2_at_once() {
     assert!(!stderr.contains("some-token"), "the token is never printed");
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[test]
+fn a_closed_stdout_ends_a_command_quietly() {
+    use std::process::{Command, Stdio};
+    // The reader is gone before the first line is written (as `i2k plan | head -1` is after
+    // its first line): every write meets a closed pipe.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_i2k"))
+        .args(["completions", "bash"])
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}
