@@ -310,3 +310,24 @@ async fn a_second_signal_exits_at_once_with_5_and_the_next_run_still_finishes() 
     assert_verify_agrees(&sims, &home).await;
     let _ = std::fs::remove_dir_all(&home);
 }
+
+/// A run whose requests wait out a throttled window (the gate holds them up to a minute) still
+/// stops within its grace after SIGTERM, with exit 5 and nothing failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_stops_a_throttled_run_after_its_grace_without_waiting_out_the_window() {
+    let sims = common::sims_with(SizePreset::Tiny, |_, kc| kc.rate_per_minute = 20).await;
+    let home = common::temp_state("signal-throttled");
+    let mut run = Running::start(&sims, &home);
+    run.wait_for_line("▶ ").await;
+    run.signal("TERM");
+    let (code, out, err) = run.finish().await;
+    assert_eq!(code, Some(5), "exit code after SIGTERM:\n{out}\n{err}");
+    assert!(err.contains("stopping now"), "{out}\n{err}");
+    assert!(
+        failed_records(&home).is_empty(),
+        "{:?}",
+        failed_records(&home)
+    );
+    let truth = common::truth(&sims.kustomer.url).await;
+    assert!(no_duplicates(&truth), "{}", truth["duplicates"]);
+}

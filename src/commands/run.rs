@@ -191,9 +191,15 @@ async fn follow_run(config: EngineConfig, json: bool) -> anyhow::Result<Followed
                      ({name} again stops at once)"
                 ),
             });
-            if signals.next().await.is_some() {
-                std::process::exit(i32::from(EXIT_INTERRUPTED));
+            tokio::select! {
+                _ = signals.next() => {}
+                () = tokio::time::sleep(STOP_GRACE) => eprintln!(
+                    "still stopping after {} s (requests waiting out a throttle or a slow answer): \
+                     stopping now; what was sent without an answer is settled by the next run",
+                    STOP_GRACE.as_secs()
+                ),
             }
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
         }
     });
     let mut stdout = std::io::stdout();
@@ -201,6 +207,12 @@ async fn follow_run(config: EngineConfig, json: bool) -> anyhow::Result<Followed
     interrupt.abort();
     Ok(Followed::Ended(outcome?))
 }
+
+/// How long a signalled run may take to settle its in-flight requests before the process stops
+/// without them: a request held by the rate gate could otherwise wait out a whole throttled
+/// window. Stopping then is as safe as a second signal: every create is marked `sent` on disk
+/// before it leaves, and the next run settles what has no answer by lookup.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// SIGINT and SIGTERM (a person's Ctrl-C; a service manager, CI job or container stop), as
 /// their names, in the order they arrive.
