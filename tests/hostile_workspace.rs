@@ -12,29 +12,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use i2k::engine::context::EngineConfig;
 use i2k::engine::handle::RunOutcome;
 use i2k::engine::report::{REPORT_JSON, Report};
-use i2k::engine::runner;
 use i2k::sim::SizePreset;
 use i2k::sim::faults::FaultSpec;
 use serde_json::Value;
 
 const FAULTS: &str = "5xx=0.05,timeout=0.01,reset=0.01,429=0.02,malformed=0.01";
-
-async fn run_engine(config: EngineConfig) -> RunOutcome {
-    let mut last_error = None;
-    for _ in 0..50 {
-        match runner::start(config.clone()).await {
-            Ok(handle) => return handle.wait().await.expect("the run ends without an error"),
-            Err(e) => {
-                last_error = Some(e);
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-    panic!("the engine did not start: {last_error:?}");
-}
 
 /// A failed record: `(kind, id) → (class, message)`.
 type Failures = BTreeMap<(String, String), (String, String)>;
@@ -120,7 +104,7 @@ async fn hostile_run(faults: &str) {
     let state = common::temp_state("hostile");
     let mut config = common::engine_config(&sims, state.clone());
     config.options.request_timeout = hang / 2;
-    let outcome = run_engine(config).await;
+    let outcome = common::run_engine(config).await;
     assert!(matches!(outcome, RunOutcome::Completed(_)), "{outcome:?}");
 
     let intercom = common::truth(&sims.intercom.url).await;

@@ -28,18 +28,8 @@ async fn slow_sims() -> common::Sims {
 
 /// `i2k ARGS` on the test's state directory against `sims`, with their tokens.
 fn i2k(sims: &common::Sims, home: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_i2k"));
-    cmd.args(args)
-        .arg("--state")
-        .arg(state_dir(home))
-        .args(["--intercom-url", &sims.intercom.url])
-        .args(["--kustomer-url", &sims.kustomer.url])
-        .env("INTERCOM_TOKEN", &sims.intercom.token)
-        .env("KUSTOMER_API_KEY", &sims.kustomer.token)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_STATE_HOME", home.join("xdg-state"))
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
+    let mut cmd = common::i2k_command(sims, &state_dir(home), home, args);
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd

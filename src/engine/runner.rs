@@ -553,17 +553,8 @@ fn still_failed(
             // What hangs on a conversation failed with it: retried with it, or the conversation
             // would load without its messages.
             if record.object == "conversations" {
-                for kind in ["conversation_sources", "conversation_states"] {
-                    push_if_failed(kind, &record.source_id)?;
-                }
-                for (source, kind) in [
-                    ("conversation_parts", "conversation_parts"),
-                    ("attachments", "attachment_uploads"),
-                    ("inline_images", "inline_image_uploads"),
-                ] {
-                    for child in r.children(source, &record.source_id)? {
-                        push_if_failed(kind, &child.source_id)?;
-                    }
+                for (kind, id) in load::conversations::dependants(r, &record.source_id)? {
+                    push_if_failed(kind, &id)?;
                 }
             }
         }

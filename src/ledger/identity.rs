@@ -95,12 +95,16 @@ pub(super) fn check_state_dir(conn: &Connection, dir: &Path) -> Result<(), Ledge
     Ok(())
 }
 
+/// The state directory's `report.json`, when there is a readable one.
+fn report_json(dir: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("report.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
 /// The migration id the state directory's files name: report.json's, else mapping.toml's mark.
 pub fn artifacts_migration_id(dir: &Path) -> Option<String> {
-    let from_report = std::fs::read_to_string(dir.join("report.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|v| v.get("migration_id")?.as_str().map(str::to_string));
+    let from_report =
+        report_json(dir).and_then(|v| v.get("migration_id")?.as_str().map(str::to_string));
     from_report.or_else(|| {
         let text = std::fs::read_to_string(dir.join("mapping.toml")).ok()?;
         text.lines()
@@ -113,17 +117,14 @@ pub fn artifacts_migration_id(dir: &Path) -> Option<String> {
 /// The files in `dir` that only a migration that loaded records leaves behind.
 fn evidence(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
-    let report_loaded = std::fs::read_to_string(dir.join("report.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .is_some_and(|v| {
-            v.get("rows")
-                .and_then(|r| r.as_array())
-                .is_some_and(|rows| {
-                    rows.iter()
-                        .any(|r| r.get("migrated").and_then(|m| m.as_u64()).unwrap_or(0) > 0)
-                })
-        });
+    let report_loaded = report_json(dir).is_some_and(|v| {
+        v.get("rows")
+            .and_then(|r| r.as_array())
+            .is_some_and(|rows| {
+                rows.iter()
+                    .any(|r| r.get("migrated").and_then(|m| m.as_u64()).unwrap_or(0) > 0)
+            })
+    });
     if report_loaded {
         found.push("report.json".to_string());
     }

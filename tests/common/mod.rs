@@ -140,10 +140,22 @@ pub async fn i2k_with_env(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> std::process::Output {
+    let mut cmd = i2k_command(sims, &state_dir(home), home, args);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// `i2k ARGS --state STATE` against `sims`, with their tokens and private XDG directories under
+/// `home` (no config file), not yet started.
+pub fn i2k_command(sims: &Sims, state: &Path, home: &Path, args: &[&str]) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_i2k"));
     cmd.args(args)
         .arg("--state")
-        .arg(state_dir(home))
+        .arg(state)
         .args(["--intercom-url", &sims.intercom.url])
         .args(["--kustomer-url", &sims.kustomer.url])
         .env("INTERCOM_TOKEN", &sims.intercom.token)
@@ -151,12 +163,7 @@ pub async fn i2k_with_env(
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_STATE_HOME", home.join("xdg-state"))
         .env("NO_COLOR", "1");
-    for (key, value) in env {
-        cmd.env(key, value);
-    }
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
+    cmd
 }
 
 pub fn state_dir(home: &Path) -> PathBuf {

@@ -302,6 +302,29 @@ async fn prefetch_uploads(
     }
 }
 
+/// What hangs on conversation `id` in the ledger, as `(kind, record id)`: its opening message,
+/// its final state, its parts and its files. A conversation that did not load fails them with it,
+/// and a retried one takes them back (`runner::retry_failed`).
+pub fn dependants(
+    r: &crate::ledger::LedgerReader,
+    id: &str,
+) -> Result<Vec<(&'static str, String)>, crate::ledger::LedgerError> {
+    let mut records = vec![
+        (kinds::SOURCES, id.to_string()),
+        (kinds::STATES, id.to_string()),
+    ];
+    for (source, kind) in [
+        ("conversation_parts", kinds::PARTS),
+        (ATTACHMENTS, kinds::UPLOADS),
+        (INLINE_IMAGES, kinds::INLINE_UPLOADS),
+    ] {
+        for child in r.children(source, id)? {
+            records.push((kind, child.source_id));
+        }
+    }
+    Ok(records)
+}
+
 /// Marks skipped every pending conversation last updated before the history window of `months`
 /// (30.44 days each), with its source message, parts and files, so the report accounts for them
 /// as the operator's choice. Returns how many conversations it skipped.
@@ -675,22 +698,7 @@ impl PageLoader<'_> {
         let reason = format!(
             "its conversation {id} was not loaded (see that conversation's own failure); retry them together"
         );
-        let mut records: Vec<(&str, String)> = vec![
-            (kinds::SOURCES, id.to_string()),
-            (kinds::STATES, id.to_string()),
-        ];
-        ledger.read(|r| {
-            for (source, kind) in [
-                ("conversation_parts", kinds::PARTS),
-                (ATTACHMENTS, kinds::UPLOADS),
-                (INLINE_IMAGES, kinds::INLINE_UPLOADS),
-            ] {
-                for child in r.children(source, id)? {
-                    records.push((kind, child.source_id));
-                }
-            }
-            Ok(())
-        })?;
+        let records = ledger.read(|r| dependants(r, id))?;
         for (kind, record) in records {
             let pending = ledger
                 .read(|r| r.record(kind, &record))?
