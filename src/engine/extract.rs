@@ -31,7 +31,7 @@ use crate::ledger::{ExtractCursor, INCOMPLETE, Ledger, LedgerError, SourceRecord
 
 /// Per-record requests in flight (conversations, contacts' sub-lists). The rate gate keeps them
 /// inside the budget; this only needs to be enough to hide each request's latency.
-pub const DEFAULT_CONCURRENCY: usize = 12;
+pub const DEFAULT_CONCURRENCY: usize = 32;
 /// Listing only returns events of the last 90 days; a little margin for clocks and day edges.
 const EVENT_LISTING_WINDOW_SECS: i64 = 91 * 86_400;
 
@@ -639,15 +639,16 @@ impl<'a> Extractor<'a> {
         let mut pager = self.client.pager(Listing::search(object, since), position);
         let stage_start = Instant::now();
         let requests_start = self.client.gate().budget().requests;
+        let mut next = pager.next_page().await;
         loop {
             self.control.checkpoint().await?;
-            let page = match pager.next_page().await {
+            let page = match next {
                 Ok(Some(p)) => p,
                 Ok(None) => break,
                 Err(e) => return self.listing_failed(key, e),
             };
-            for w in page.warnings {
-                self.warn(kind, None, w);
+            for w in &page.warnings {
+                self.warn(kind, None, w.clone());
             }
             if since.is_none()
                 && let Some(total) = page.total
@@ -657,14 +658,33 @@ impl<'a> Extractor<'a> {
             fetched += page.records.len() as u64;
             max_updated = max_updated.max(page.records.iter().filter_map(updated_of).max());
             let changed = self.changed(kind, &page.records)?;
-            let batch = match object {
-                Searchable::Contacts => self.for_each(changed, |c| self.contact_details(c)).await,
-                Searchable::Conversations => {
-                    self.for_each(changed, |c| self.conversation_details(c))
-                        .await
+            let details = async {
+                match object {
+                    Searchable::Contacts => {
+                        self.for_each(changed, |c| self.contact_details(c)).await
+                    }
+                    Searchable::Conversations => {
+                        self.for_each(changed, |c| self.conversation_details(c))
+                            .await
+                    }
+                    Searchable::Tickets => {
+                        self.for_each(changed, |t| self.ticket_details(t)).await
+                    }
                 }
-                Searchable::Tickets => self.for_each(changed, |t| self.ticket_details(t)).await,
             };
+            // The next search page is asked for while this page's records are read, so the
+            // listing's own round trip and the page's slowest record never leave the budget
+            // idle. Its cursor is saved only after this page is staged (below), so a resumed
+            // run reads it again rather than skips it.
+            let ahead = async {
+                if page.position.is_some() {
+                    pager.next_page().await
+                } else {
+                    Ok(None)
+                }
+            };
+            let (batch, ahead) = tokio::join!(details, ahead);
+            next = ahead;
             self.stage(batch).await?;
             if page.position.is_none() {
                 // The last page: completion is saved below, before any checkpoint can interrupt.

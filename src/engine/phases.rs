@@ -56,7 +56,11 @@ pub const PHASES: [Phase; 8] = [
     },
     Phase {
         id: PhaseId::Extras,
-        depends_on: &[PhaseId::Customers, PhaseId::Conversations],
+        // Nothing here hangs on a conversation (events, notes and tickets hang on customers and
+        // companies, saved searches on tags), so the phase does not wait for the conversations:
+        // its one-request-per-event writes fill the budget the conversations leave (it runs as
+        // gate filler, see `load::run_phase`) instead of queueing behind them.
+        depends_on: &[PhaseId::Customers],
         sources: &[
             "data_events",
             "segments",

@@ -51,6 +51,8 @@ pub const MACROS: &str = "macros";
 const PAGE: usize = 400;
 const BULK_CONCURRENCY: usize = 4;
 const TRACKING_CONCURRENCY: usize = 8;
+/// Single creates (shortcuts) in flight at once.
+const SINGLE_CREATES_IN_FLIGHT: usize = 8;
 
 pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let decisions = Decisions::load(&ctx.ledger)?;
@@ -734,42 +736,54 @@ async fn event_summaries(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 }
 
 async fn macros(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
+    let items = all_items(&ctx.ledger, MACROS, &[RecordState::Pending, RecordState::Sent]).await?;
+    // One create per shortcut and no bulk route: several at once, so the budget, not each
+    // round trip, sets the pace.
+    let mut loads = futures_util::stream::iter(items.into_iter().map(|item| async move {
+        ctx.control.checkpoint().await?;
+        shortcut(ctx, &item).await
+    }))
+    .buffer_unordered(SINGLE_CREATES_IN_FLIGHT);
+    while let Some(done) = loads.next().await {
+        done?;
+    }
+    Ok(())
+}
+
+async fn shortcut(ctx: &Ctx, item: &WorkItem) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     let kustomer = &ctx.kustomer;
-    for item in all_items(ledger, MACROS, &[RecordState::Pending, RecordState::Sent]).await? {
-        ctx.control.checkpoint().await?;
-        let (body, notes) = match map::shortcut_body(item.raw.as_deref().unwrap_or("{}")) {
-            Ok(b) => b,
-            Err(e) => {
-                ledger.mark_failed(
-                    MACROS,
-                    &item.source_id,
-                    ErrorClass::Source,
-                    &e.to_string(),
-                    "",
-                    "",
-                )?;
-                continue;
-            }
-        };
-        for n in notes {
-            ledger.add_warning(MACROS, Some(&item.source_id), &n)?;
+    let (body, notes) = match map::shortcut_body(item.raw.as_deref().unwrap_or("{}")) {
+        Ok(b) => b,
+        Err(e) => {
+            ledger.mark_failed(
+                MACROS,
+                &item.source_id,
+                ErrorClass::Source,
+                &e.to_string(),
+                "",
+                "",
+            )?;
+            return Ok(());
         }
-        let name = body["name"].as_str().unwrap_or_default().to_string();
-        let _guard = ctx.in_flight(PhaseId::Extras, 1);
-        let send = || {
-            let body = body.clone();
-            async move { kustomer.create_shortcut(body).await.map(|s| s.id) }
-        };
-        let find = || async {
-            Ok(kustomer
-                .list_shortcuts()
-                .await?
-                .into_iter()
-                .find(|s| s.name == name)
-                .map(|s| s.id))
-        };
-        write::create_one(ledger, &item, send, find).await?;
+    };
+    for n in notes {
+        ledger.add_warning(MACROS, Some(&item.source_id), &n)?;
     }
+    let name = body["name"].as_str().unwrap_or_default().to_string();
+    let _guard = ctx.in_flight(PhaseId::Extras, 1);
+    let send = || {
+        let body = body.clone();
+        async move { kustomer.create_shortcut(body).await.map(|s| s.id) }
+    };
+    let find = || async {
+        Ok(kustomer
+            .list_shortcuts()
+            .await?
+            .into_iter()
+            .find(|s| s.name == name)
+            .map(|s| s.id))
+    };
+    write::create_one(ledger, item, send, find).await?;
     Ok(())
 }

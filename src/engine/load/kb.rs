@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures_util::StreamExt as _;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 
@@ -32,6 +33,8 @@ pub const ARTICLE_VERSIONS: &str = "article_versions";
 pub const ARTICLE_TRANSLATIONS: &str = "article_translations";
 
 const OPEN: [RecordState; 2] = [RecordState::Pending, RecordState::Sent];
+/// Articles loading at once (each its create, then its versions in order).
+const ARTICLES_IN_FLIGHT: usize = 8;
 
 /// Every record of `kind` in `states`, paged from the ledger on the blocking pool (a whole kind
 /// is more than an async worker should wait on). For the small kinds only (KB, segments,
@@ -201,11 +204,18 @@ async fn load_articles(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             articles.push(item);
         }
     }
-    for item in articles {
+    // Articles are independent of each other (each carries its own chain of versions, which
+    // stays in order inside `load_article`), so several load at once: one create per request
+    // and no bulk route, so one at a time would leave the budget idle on every round trip.
+    let mut loads = futures_util::stream::iter(articles.into_iter().map(|item| async move {
         ctx.control.checkpoint().await?;
         ctx.set_activity(format!("KB: article {}", item.source_id));
         let _guard = ctx.in_flight(PhaseId::Kb, 1);
-        load_article(ctx, &item).await?;
+        load_article(ctx, &item).await
+    }))
+    .buffer_unordered(ARTICLES_IN_FLIGHT);
+    while let Some(done) = loads.next().await {
+        done?;
     }
     Ok(())
 }

@@ -27,7 +27,9 @@ pub async fn run_phase(id: PhaseId, ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         PhaseId::Customers => customers::run(ctx).await,
         PhaseId::Kb => kb::run(ctx).await,
         PhaseId::Conversations => conversations::run(ctx).await,
-        PhaseId::Extras => extras::run(ctx).await,
+        // Runs beside the conversations: their pages go first, the extras take the slots they
+        // leave, so the budget is never idle and the conversations are not slowed.
+        PhaseId::Extras => crate::http::gate::as_filler(extras::run(ctx)).await,
     }
 }
 

@@ -44,7 +44,7 @@ pub use send::kinds;
 /// Conversations per page: one bulk create each.
 const PAGE: usize = 100;
 /// Pages of conversations loaded at once.
-const PAGES_IN_FLIGHT: usize = 3;
+const PAGES_IN_FLIGHT: usize = 8;
 /// Bulk requests (or uploads) of one page in flight at once.
 const CONCURRENT: usize = 4;
 /// Uploads the prefetcher keeps in flight.
