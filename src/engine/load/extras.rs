@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::engine::context::Ctx;
 use crate::engine::decisions::Decisions;
-use crate::engine::load::companies::job_results;
+use crate::engine::load::companies::{BULK_CONCURRENCY, job_results};
 use crate::engine::load::kb::all_items;
 use crate::engine::model::{Bucket, ErrorClass, LogLevel, PhaseId};
 use crate::engine::write::{self, Outcome};
@@ -48,9 +48,11 @@ pub const DATA_EVENTS: &str = "data_events";
 pub const EVENT_SUMMARIES: &str = "event_summaries";
 pub const MACROS: &str = "macros";
 
-const PAGE: usize = 400;
-const BULK_CONCURRENCY: usize = 4;
-const TRACKING_CONCURRENCY: usize = 8;
+/// Records read from the ledger per page, and bulk requests of a page in flight at once (see
+/// `companies::BULK_CONCURRENCY`).
+const PAGE: usize = 2000;
+/// Tracking events in flight at once: one request each, no bulk route.
+const TRACKING_CONCURRENCY: usize = 16;
 /// Single creates (shortcuts) in flight at once.
 const SINGLE_CREATES_IN_FLIGHT: usize = 8;
 
