@@ -21,3 +21,4 @@ pub mod rng;
 pub mod sim;
 pub mod timefmt;
 pub mod tui;
+pub mod vocab;
