@@ -10,6 +10,8 @@ use clap::{Parser, Subcommand};
 
 use crate::commands;
 use crate::config::ConnectArgs;
+/// The simulators own their options (`sim::options`); the commands name them from here too.
+pub use crate::sim::SimOptions;
 use crate::sim::SizePreset;
 
 pub const EXIT_FAILED: u8 = 1;
@@ -105,48 +107,6 @@ does not hold and resumes, creating nothing twice.",
     /// Benchmarks against the in-process simulators, printed as ratios.
     #[command(after_help = "Examples:\n  i2k bench\n  i2k bench --size small")]
     Bench(BenchArgs),
-}
-
-/// Options of the simulators, shared by `sim`, `demo` and `bench`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SimOptions {
-    /// Seed of the generated workspace (same seed, same workspace).
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// Intercom requests allowed per 10-second window (1,667 ≈ 10,000/min).
-    #[arg(long, default_value_t = 1667)]
-    pub intercom_rate: u32,
-    /// Kustomer org-wide requests allowed per 60 seconds (Enterprise: 1,000).
-    #[arg(long, default_value_t = 1000)]
-    pub kustomer_rate: u32,
-    /// Latency added to every API response, in milliseconds.
-    #[arg(long, default_value_t = 0)]
-    pub latency_ms: u64,
-    /// Longest time a Kustomer bulk job takes to complete, in milliseconds.
-    #[arg(long, default_value_t = 2000)]
-    pub bulk_delay_ms: u64,
-    /// Delay before a new Kustomer record is visible to search, in milliseconds.
-    #[arg(long, default_value_t = 120_000)]
-    pub indexing_delay_ms: u64,
-    /// Seconds an idle Intercom companies scroll stays open.
-    #[arg(long, default_value_t = 60)]
-    pub scroll_idle_secs: u64,
-    /// Injected faults, e.g. `5xx=0.05,timeout=0.02,reset=0.01,429=0.01,malformed=0.005`
-    /// (`429bare`: a 429 with no rate-limit headers)
-    /// (prefix a kind with `intercom.` or `kustomer.` to limit it to one side).
-    #[arg(long, default_value = "")]
-    pub faults: String,
-    /// How long an injected timeout holds its answer, in milliseconds.
-    #[arg(long, default_value_t = 30_000)]
-    pub fault_hang_ms: u64,
-    /// The largest JSON request body the Kustomer simulator accepts (larger: 413).
-    #[arg(long, default_value_t = crate::sim::kustomer::DEFAULT_MAX_BODY_BYTES)]
-    pub kustomer_max_body_bytes: usize,
-    /// Plant pathological records among the normal ones (bad times, control characters, huge
-    /// and malformed HTML, missing authors, duplicate emails, …); the ground truth says what
-    /// each should become.
-    #[arg(long)]
-    pub hostile: bool,
 }
 
 #[derive(Debug, clap::Args)]

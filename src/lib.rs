@@ -2,8 +2,10 @@
 //! load through Kustomer's API, verification and a report, driven from a terminal console or headless.
 //!
 //! Layers (dependencies point down only): `cli`/`commands` → `tui`/`headless` → `engine` →
-//! `ledger`, `mapping` → `intercom`, `kustomer` → `http`. `sim` holds simulators of both APIs and
-//! shares no types with the clients.
+//! `ledger`, `mapping` → `intercom`, `kustomer` → `http`, all on the ground floor (`vocab`, the
+//! shared vocabulary; `rng`; `timefmt`), which names nothing above it. `sim` holds simulators of
+//! both APIs, shares no types with the clients and names only itself and the ground floor.
+//! `tests/layers.rs` enforces these rules.
 
 pub mod cli;
 pub mod commands;
@@ -21,3 +23,4 @@ pub mod rng;
 pub mod sim;
 pub mod timefmt;
 pub mod tui;
+pub mod vocab;

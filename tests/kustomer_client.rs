@@ -731,7 +731,7 @@ async fn tags_saved_searches_shortcuts_and_the_knowledge_base_are_created_and_li
 
 #[tokio::test]
 async fn doctor_checks_the_kustomer_connection_through_the_client() {
-    use i2k::commands::doctor::check_kustomer;
+    use i2k::engine::connect::check_kustomer;
     let sim = sim().await;
     let ok = check_kustomer(&sim.url, Some(Secret::new(sim.token.clone()))).await;
     assert_eq!(ok.status, CheckStatus::Pass, "{ok:?}");

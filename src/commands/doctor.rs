@@ -1,17 +1,14 @@
 //! `i2k doctor`: checks both connections — token valid, region, workspace or org name, API
 //! version, the rate budget each server announces, the Kustomer key's roles — and names the first
-//! problem in one line (exit 2). The checks are public so the console's Connect screen reuses them.
+//! problem in one line (exit 2). The checks themselves live in `engine::connect`, shared with the
+//! console's Connect screen.
 
 use std::process::ExitCode;
 
 use crate::cli::{DoctorArgs, EXIT_BAD_INPUT};
 use crate::commands::Context;
-use crate::config::{INTERCOM_TOKEN_ENV, INTERCOM_VERSION, KUSTOMER_TOKEN_ENV};
+use crate::engine::connect::{check_intercom, check_kustomer};
 use crate::engine::model::{CheckStatus, ConnectionInfo};
-use crate::http::{ApiClient, ApiError, ApiSide, ClientConfig, GateConfig, RateGate, Secret};
-use crate::intercom::IntercomClient;
-use crate::intercom::client::DEFAULT_RATE_PER_WINDOW;
-use crate::kustomer::KustomerClient;
 
 pub async fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let endpoints = ctx.endpoints()?;
@@ -72,138 +69,4 @@ pub fn describe(info: &ConnectionInfo) -> String {
         line.push_str(&format!("\n    {detail}"));
     }
     line
-}
-
-fn blank(side: &str, url: &str, token: &Option<Secret>) -> ConnectionInfo {
-    ConnectionInfo {
-        side: side.into(),
-        url: url.into(),
-        status: CheckStatus::Fail,
-        name: None,
-        region: None,
-        api_version: None,
-        rate_limit: None,
-        rate_window_secs: None,
-        token: token.as_ref().map_or("missing".into(), |t| t.hint()),
-        roles: Vec::new(),
-        detail: None,
-    }
-}
-
-/// The region a regional Intercom host serves, when the URL is one of them.
-fn intercom_host_region(url: &str) -> Option<&'static str> {
-    if url.contains("api.eu.intercom.io") {
-        Some("EU")
-    } else if url.contains("api.au.intercom.io") {
-        Some("AU")
-    } else if url.contains("api.intercom.io") {
-        Some("US")
-    } else {
-        None
-    }
-}
-
-/// Why a request failed, in the operator's terms, for one side.
-fn explain(side: &str, env: &str, url: &str, err: &ApiError) -> String {
-    match err {
-        ApiError::Http {
-            status: 401 | 403,
-            code,
-            message,
-            ..
-        } => format!(
-            "{side} refused the token ({code}: {message}); set {env} to a valid token for {url} \
-             (a token of another region's workspace is refused too)"
-        ),
-        ApiError::Http { status: 404, .. } => format!(
-            "{side} answered 404 at {url}: this host does not serve the {side} API; check the URL or region flag"
-        ),
-        ApiError::Transport { message, .. } => {
-            format!(
-                "cannot reach {side} at {url}: {message}; check the URL, region flag and network"
-            )
-        }
-        other => format!("{side} check failed at {url}: {other}"),
-    }
-}
-
-/// Checks the Intercom side with `GET /me`.
-pub async fn check_intercom(url: &str, token: Option<Secret>) -> ConnectionInfo {
-    let mut info = blank("intercom", url, &token);
-    let Some(token) = token else {
-        info.detail = Some(format!(
-            "{INTERCOM_TOKEN_ENV} is not set: export an Intercom access token (Developer Hub → your app → Authentication)"
-        ));
-        return info;
-    };
-    // Fail fast: a doctor that retries for a minute is no help.
-    let mut config = ClientConfig::new(ApiSide::Intercom, url, token);
-    config.max_attempts = 2;
-    config.timeout = std::time::Duration::from_secs(15);
-    let client = match IntercomClient::connect_with(config, DEFAULT_RATE_PER_WINDOW) {
-        Ok(c) => c,
-        Err(e) => {
-            info.detail = Some(explain("Intercom", INTERCOM_TOKEN_ENV, url, &e));
-            return info;
-        }
-    };
-    match client.me().await {
-        Ok((me, _raw)) => {
-            let app = me.app.unwrap_or_default();
-            info.status = CheckStatus::Pass;
-            info.name = app.name.or(app.id_code);
-            info.region = app.region.clone();
-            info.api_version = Some(INTERCOM_VERSION.into());
-            let budget = client.gate().budget();
-            info.rate_limit = Some(budget.limit);
-            info.rate_window_secs = Some(budget.window_secs);
-            if let (Some(workspace), Some(host)) =
-                (app.region.as_deref(), intercom_host_region(url))
-                && !workspace.eq_ignore_ascii_case(host)
-            {
-                info.status = CheckStatus::Warn;
-                info.detail = Some(format!(
-                    "the workspace is hosted in {workspace} but {url} is the {host} host; use --intercom-region {}",
-                    workspace.to_ascii_lowercase()
-                ));
-            }
-        }
-        Err(e) => info.detail = Some(explain("Intercom", INTERCOM_TOKEN_ENV, url, &e)),
-    }
-    info
-}
-
-/// Checks the Kustomer side: the key's roles and its user.
-pub async fn check_kustomer(url: &str, token: Option<Secret>) -> ConnectionInfo {
-    let mut info = blank("kustomer", url, &token);
-    let Some(token) = token else {
-        info.detail = Some(format!(
-            "{KUSTOMER_TOKEN_ENV} is not set: export a Kustomer API key (Settings → Security → API Keys)"
-        ));
-        return info;
-    };
-    let hint = token.hint();
-    let mut config = ClientConfig::new(ApiSide::Kustomer, url, token);
-    config.max_attempts = 2;
-    config.timeout = std::time::Duration::from_secs(15);
-    let gate = RateGate::new(GateConfig::kustomer(
-        crate::kustomer::client::DEFAULT_RATE_LIMIT_PER_MINUTE,
-        crate::kustomer::client::DEFAULT_RATE_SHARE,
-    ));
-    let client = match ApiClient::new(config, gate) {
-        Ok(api) => KustomerClient::new(api),
-        Err(e) => {
-            info.detail = Some(explain("Kustomer", KUSTOMER_TOKEN_ENV, url, &e));
-            return info;
-        }
-    };
-    let mut checked = client.check_connection().await;
-    checked.token = hint;
-    if checked.status == CheckStatus::Fail {
-        let reason = checked.detail.take().unwrap_or_default();
-        checked.detail = Some(format!(
-            "Kustomer check failed at {url}: {reason}; check {KUSTOMER_TOKEN_ENV}, --kustomer-org or --kustomer-url"
-        ));
-    }
-    checked
 }

@@ -49,7 +49,7 @@ pub async fn intercom_client(ctx: &Context) -> anyhow::Result<Option<IntercomCli
         return Ok(None);
     };
     let checked =
-        crate::commands::doctor::check_intercom(&endpoints.intercom_url, Some(token.clone())).await;
+        crate::engine::connect::check_intercom(&endpoints.intercom_url, Some(token.clone())).await;
     if checked.status == crate::engine::model::CheckStatus::Fail {
         let detail = checked
             .detail

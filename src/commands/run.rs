@@ -149,11 +149,11 @@ enum Followed {
 async fn follow_run(config: EngineConfig, json: bool) -> anyhow::Result<Followed> {
     // A wrong token, host or region is said in one line at once, not after a minute of retries.
     let (intercom, kustomer) = tokio::join!(
-        crate::commands::doctor::check_intercom(
+        crate::engine::connect::check_intercom(
             &config.intercom_url,
             Some(config.intercom_token.clone())
         ),
-        crate::commands::doctor::check_kustomer(
+        crate::engine::connect::check_kustomer(
             &config.kustomer_url,
             Some(config.kustomer_token.clone())
         ),

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use crate::engine::context::Ctx;
-use crate::engine::model::{LogLevel, PhaseId};
+use crate::engine::model::LogLevel;
+use crate::vocab::PhaseId;
 
 /// Phase boundaries closer together than this share one backup.
 pub const BACKUP_INTERVAL: Duration = Duration::from_secs(10);

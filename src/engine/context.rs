@@ -10,11 +10,12 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use crate::engine::control::{Cancelled, Control};
-use crate::engine::model::{Event, ExtractProgress, LogLevel, PhaseId, PhaseStatus};
+use crate::engine::model::{Event, ExtractProgress, LogLevel, PhaseStatus};
 use crate::http::Secret;
 use crate::intercom::IntercomClient;
 use crate::kustomer::KustomerClient;
 use crate::ledger::Ledger;
+use crate::vocab::PhaseId;
 
 /// How a run loads what it loads: the choices the operator makes once.
 #[derive(Debug, Clone)]
@@ -45,7 +46,7 @@ pub struct RetryFilter {
     /// A ledger kind (`customers`, `conversation_sources`…).
     pub kind: Option<String>,
     pub phase: Option<PhaseId>,
-    pub class: Option<crate::engine::model::ErrorClass>,
+    pub class: Option<crate::vocab::ErrorClass>,
 }
 
 impl Default for LoadOptions {

@@ -20,16 +20,14 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::engine::context::Ctx;
-use crate::engine::model::{
-    AdminDecision, AdminMapping, Bucket, CheckStatus, FieldDecision, FieldMapping, OBJECT_TYPES,
-    UserChoice,
-};
+use crate::engine::model::{AdminDecision, AdminMapping, Bucket, OBJECT_TYPES, UserChoice};
 use crate::engine::plan::default_bucket;
 use crate::intercom::models::{Admin, ConversationAttribute, DataAttribute, Segment};
 use crate::ledger::{Ledger, LedgerError, SourceRecord};
 use crate::mapping::attributes::{self, SourceAttribute, SourceModel};
 use crate::mapping::names::{NameAllocator, Suffix};
 use crate::mapping::people::email_key;
+use crate::vocab::{CheckStatus, FieldDecision, FieldMapping};
 
 pub use crate::engine::load::prerequisites::{create_prerequisite, prerequisite_checks};
 

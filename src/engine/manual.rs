@@ -148,7 +148,7 @@ pub fn write_manual(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::model::ErrorClass;
+    use crate::vocab::ErrorClass;
     use clap::Parser;
 
     /// Every `i2k …` command the checklist tells a person to run, as written between backticks.

@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod backups;
 pub mod bench;
+pub mod connect;
 pub mod context;
 pub mod control;
 pub mod decisions;

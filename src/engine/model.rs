@@ -1,10 +1,17 @@
-//! The engine's public vocabulary: what front-ends read (`Snapshot`, `Event`, the wizard's data)
-//! and what they send (`Command`). Plain data, no behaviour: the TUI and the headless runner are
-//! two readers of the same values.
+//! The front-end protocol: what front-ends read (`Snapshot`, `Event`, the wizard's data) and what
+//! they send (`Command`). Plain data, no behaviour: the TUI and the headless runner are two readers
+//! of the same values. The words every layer shares (`PhaseId`, `ErrorClass`, `Budget`…) are in
+//! `crate::vocab`, the ground floor.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+// The shared vocabulary lives on the ground floor (`crate::vocab`); re-exported here so the
+// front-ends keep reading the protocol from one place.
+pub use crate::vocab::{
+    Budget, CheckStatus, ConnectionInfo, ErrorClass, FieldDecision, FieldMapping, PhaseId,
+};
 
 /// The object types of the Intercom workspace, named as the simulator's ground truth names them.
 /// These names are used by `i2k plan --json`, `--only`, `verify` and the report.
@@ -56,59 +63,6 @@ impl Bucket {
     }
 }
 
-/// The load phases, in dependency order (DESIGN.md "Phases").
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "snake_case")]
-#[value(rename_all = "snake_case")]
-pub enum PhaseId {
-    Prerequisites,
-    UsersTeams,
-    Metadata,
-    Companies,
-    Customers,
-    Kb,
-    Conversations,
-    Extras,
-}
-
-impl PhaseId {
-    pub const ALL: [PhaseId; 8] = [
-        PhaseId::Prerequisites,
-        PhaseId::UsersTeams,
-        PhaseId::Metadata,
-        PhaseId::Companies,
-        PhaseId::Customers,
-        PhaseId::Kb,
-        PhaseId::Conversations,
-        PhaseId::Extras,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            PhaseId::Prerequisites => "Prerequisites",
-            PhaseId::UsersTeams => "Users & teams",
-            PhaseId::Metadata => "Attribute metadata",
-            PhaseId::Companies => "Companies",
-            PhaseId::Customers => "Customers",
-            PhaseId::Kb => "Knowledge base",
-            PhaseId::Conversations => "Conversations",
-            PhaseId::Extras => "Events & extras",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PhaseStatus {
@@ -145,24 +99,6 @@ pub struct ExtractProgress {
     /// Known once the API has said (search `total_count`) or the listing completed.
     pub total: Option<u64>,
     pub complete: bool,
-}
-
-/// A rate budget as the gate sees it in the current window.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Budget {
-    /// Requests sent in the current window.
-    pub used: u32,
-    /// Requests the migration may send in the window (limit × share).
-    pub allowed: u32,
-    /// The server's announced limit per window.
-    pub limit: u32,
-    pub window_secs: u32,
-    /// Requests answered 429 so far.
-    pub throttled: u64,
-    pub requests: u64,
-    /// While a 429 holds every request: when the hold ends (unix seconds).
-    #[serde(default)]
-    pub throttled_until: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -310,28 +246,6 @@ pub struct RecordRef {
     pub source_id: String,
 }
 
-/// The class of an error, for filtering and for deciding what to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-#[value(rename_all = "snake_case")]
-pub enum ErrorClass {
-    /// The API refused the record (4xx other than 429): fix the data or the mapping.
-    Rejected,
-    /// Authentication or permission: fix the token or its roles.
-    Auth,
-    /// The token was refused (401: expired or revoked). Not the record's failure: the run stops
-    /// as if interrupted and the record keeps its state for the next run.
-    Unauthorized,
-    /// Retries ran out on 429s, 5xx, timeouts or resets.
-    Transient,
-    /// The source record could not be read or mapped.
-    Source,
-    /// A decision (mapping) is missing or points nowhere.
-    Mapping,
-    /// The outcome of a write is unknown (answer lost, not found by lookup).
-    Unknown,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FailureSummary {
     pub record: RecordRef,
@@ -353,49 +267,6 @@ pub struct FailureDetail {
     pub response: String,
     /// The mapping decision that shaped this record, if one did (e.g. `admin:123`).
     pub mapping_key: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckStatus {
-    Pass,
-    Fail,
-    Created,
-    Warn,
-}
-
-impl CheckStatus {
-    /// A symbol, so status never depends on colour alone.
-    pub fn symbol(self) -> &'static str {
-        match self {
-            CheckStatus::Pass => "✓",
-            CheckStatus::Fail => "✗",
-            CheckStatus::Created => "+",
-            CheckStatus::Warn => "!",
-        }
-    }
-}
-
-/// One side's connection as `doctor` and the Connect screen show it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ConnectionInfo {
-    /// "intercom" or "kustomer".
-    pub side: String,
-    pub url: String,
-    pub status: CheckStatus,
-    /// Workspace name (Intercom) or org name (Kustomer).
-    pub name: Option<String>,
-    pub region: Option<String>,
-    pub api_version: Option<String>,
-    /// Announced limit and its window, e.g. 1667 per 10 s.
-    pub rate_limit: Option<u32>,
-    pub rate_window_secs: Option<u32>,
-    /// "missing" or a redacted hint; never the token.
-    pub token: String,
-    /// Roles of the Kustomer key, where readable.
-    pub roles: Vec<String>,
-    /// What went wrong and what to do, when status is not Pass.
-    pub detail: Option<String>,
 }
 
 /// One row of the scope: an object type, its live count and where it goes.
@@ -461,30 +332,6 @@ pub struct UserChoice {
     pub user_id: String,
     pub name: String,
     pub email: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "decision", rename_all = "snake_case")]
-pub enum FieldDecision {
-    Unresolved,
-    /// Carry it as this custom attribute (name includes the type suffix).
-    Attribute {
-        name: String,
-    },
-    /// Write it to the archive only.
-    Archive,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FieldMapping {
-    /// "contact", "company" or "conversation".
-    pub model: String,
-    pub source_name: String,
-    pub source_type: String,
-    /// Proposed attribute name with its Kustomer suffix (`planStr`, `seatsNum`…), if one fits.
-    pub proposed: Option<String>,
-    pub decision: FieldDecision,
-    pub note: String,
 }
 
 /// Verification of one object type.

@@ -1,7 +1,7 @@
 //! The phase plan as data (DESIGN.md "Phases"): each load phase with the phases it depends on and
 //! the source types it reads. The runner schedules from this table, never from hand-written order.
 
-use crate::engine::model::PhaseId;
+use crate::vocab::PhaseId;
 
 /// One load phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

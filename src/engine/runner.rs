@@ -17,7 +17,7 @@ use crate::engine::handle::{EngineHandle, RunOutcome};
 use crate::engine::meter::Meter;
 use crate::engine::model::RecordRef;
 use crate::engine::model::{
-    Command, Event, LogLevel, PhaseId, PhaseProgress, PhaseStatus, RunState, RunSummary, Snapshot,
+    Command, Event, LogLevel, PhaseProgress, PhaseStatus, RunState, RunSummary, Snapshot,
 };
 use crate::engine::phases::{PHASES, phase, phase_of_kind, phases_for};
 use crate::engine::{backups, decisions, load};
@@ -25,6 +25,7 @@ use crate::http::{ApiSide, ClientConfig, GateConfig};
 use crate::intercom::IntercomClient;
 use crate::kustomer::KustomerClient;
 use crate::ledger::{Ledger, LedgerError, RecordState, StateCounts};
+use crate::vocab::PhaseId;
 
 /// How often the snapshot is refreshed (≤ 10 Hz).
 const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(100);

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::engine::model::{PhaseId, TypeVerification};
+use crate::engine::model::TypeVerification;
 use crate::engine::phases::{phase_of, phases_for};
 use crate::intercom::models::{Company, Contact, Conversation, ConversationPart};
 use crate::kustomer::client::PAGE_SIZE;
@@ -35,6 +35,7 @@ use crate::mapping::companies::company_name;
 use crate::mapping::conversations::{PartRole, part_role};
 use crate::mapping::people::{EVENT_KLASS, ticket_klass_name};
 use crate::timefmt;
+use crate::vocab::PhaseId;
 
 /// Records compared field by field per sampled type.
 pub const SAMPLE_SIZE: usize = 5;

@@ -28,7 +28,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::engine::context::Ctx;
-use crate::engine::model::ErrorClass;
 use crate::http::client::{KEPT_REQUEST_CHARS, KEPT_RESPONSE_CHARS, truncate};
 use crate::http::{ApiError, Secret};
 use crate::kustomer::KustomerError;
@@ -37,6 +36,7 @@ use crate::kustomer::endpoints;
 use crate::ledger::{Adoption, Ledger, LedgerError, RecordState, WorkItem};
 use crate::mapping::clean;
 use crate::rng::Rng;
+use crate::vocab::ErrorClass;
 
 /// How many times a single create is sent again after a lookup proved it absent.
 const MAX_RESENDS: u32 = 3;

@@ -1,7 +1,7 @@
 //! Typed errors of the send path. Every variant carries the redacted request (and response where
 //! there was one) so a failed record can be shown to the operator exactly as it went out.
 
-use crate::engine::model::ErrorClass;
+use crate::vocab::ErrorClass;
 
 /// Which API a request went to; errors and logs name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

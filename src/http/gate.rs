@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::engine::model::Budget;
 use crate::rng::Rng;
+use crate::vocab::Budget;
 
 /// Longest extra wait added to a reset, so callers do not all wake in the same instant.
 const RESET_JITTER: Duration = Duration::from_millis(750);

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::mapping::names::Suffix;
+use super::suffix::Suffix;
 
 /// Metadata `type` for each attribute suffix. The reference confirms only that types are
 /// inferred from the suffix (`totalOrdersNum` → number); the other names are assumed.

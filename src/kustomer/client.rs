@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::engine::model::{CheckStatus, ConnectionInfo, ErrorClass};
 use crate::http::{
     ApiClient, ApiError, ApiSide, ClientConfig, GateConfig, RateGate, Reply, Request, Retry, Secret,
 };
@@ -22,6 +21,7 @@ use crate::kustomer::endpoints;
 use crate::kustomer::models::{
     AttachmentRef, DayHours, Named, Page, Resource, Schedule, Team, TokenInfo, UploadTicket, User,
 };
+use crate::vocab::{CheckStatus, ConnectionInfo, ErrorClass};
 
 /// Enterprise plan budget, until the server announces its own in `x-ratelimit-limit`.
 pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 1000;

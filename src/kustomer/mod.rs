@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod client;
 pub mod endpoints;
 pub mod models;
+pub mod suffix;
 
 pub use bulk::{BulkItemResult, BulkJob, BulkOutcome, BulkResource, PollPolicy};
 pub use client::{KustomerClient, KustomerError};

@@ -28,7 +28,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::engine::model::{ErrorClass, PhaseId};
+use crate::vocab::{ErrorClass, PhaseId};
 
 pub use identity::{Identity, MIGRATION_MARK, artifacts_migration_id};
 pub use lock::{LOCK_FILE, StateDirLock};

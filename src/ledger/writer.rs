@@ -19,7 +19,7 @@ use super::{
     CounterSnapshot, ExtractCursor, KindStateDelta, LedgerError, RecordState, SourceRecord,
     error_class_str, lock_ignoring_poison, now_ms, sql,
 };
-use crate::engine::model::ErrorClass;
+use crate::vocab::ErrorClass;
 
 /// The most ops one transaction takes; beyond it the next group starts.
 const MAX_GROUP: usize = 4096;

@@ -4,10 +4,10 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::engine::model::{FieldDecision, FieldMapping};
 use crate::kustomer::assumptions;
 use crate::mapping::names::{NameAllocator, Suffix, display_name};
 use crate::timefmt;
+use crate::vocab::{FieldDecision, FieldMapping};
 
 /// Kustomer's documented maximum for `…Str` and `…Txt` values (both "length 0..1024").
 pub const MAX_STRING_CHARS: usize = 1024;

@@ -6,10 +6,10 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::engine::model::FieldMapping;
 use crate::intercom::models::Company;
 use crate::mapping::attributes::custom_values;
 use crate::mapping::clean;
+use crate::vocab::FieldMapping;
 
 /// Kustomer's documented bounds for a company name.
 pub const NAME_MIN_CHARS: usize = 3;
@@ -192,7 +192,7 @@ pub fn company_body(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::model::FieldDecision;
+    use crate::vocab::FieldDecision;
 
     fn mapping(source: &str, name: &str) -> FieldMapping {
         FieldMapping {

@@ -15,12 +15,12 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::engine::model::FieldMapping;
 use crate::intercom::lenient::id_from_value;
 use crate::intercom::models::Contact;
 use crate::mapping::attributes::custom_values;
 use crate::mapping::clean;
 use crate::mapping::companies::{Mapped, RecordError};
+use crate::vocab::FieldMapping;
 
 /// Kustomer's documented maximum of entries in `emails`, `phones` and the like.
 pub const MAX_CONTACT_ENTRIES: usize = 10;
@@ -206,7 +206,7 @@ pub fn customer_body(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::model::FieldDecision;
+    use crate::vocab::FieldDecision;
 
     const NOW: &str = "2026-01-02T03:04:05.000Z";
 

@@ -8,6 +8,9 @@ pub mod failing;
 pub mod faults;
 pub mod intercom;
 pub mod kustomer;
+pub mod options;
+
+pub use options::SimOptions;
 
 use std::net::SocketAddr;
 

@@ -2,7 +2,7 @@
 //! [`Update`]) and the engine, the ledger and the configuration. One async task, [`serve`], owns
 //! everything stateful:
 //!
-//! - **Before a run** ("preparing"): it checks both connections (`doctor::check_*` →
+//! - **Before a run** ("preparing"): it checks both connections (`engine::connect::check_*` →
 //!   `Update::Connections`), opens the ledger and both clients as an engine [`Ctx`] of its own,
 //!   extracts the Intercom workspace in the background with a progress watch (live counts on the
 //!   Scope screen), then computes the engine's proposals (`decisions::prepare`) and sends the
@@ -327,11 +327,11 @@ impl Glue {
 
     async fn check_connections(&self) {
         let (intercom, kustomer) = tokio::join!(
-            crate::commands::doctor::check_intercom(
+            crate::engine::connect::check_intercom(
                 &self.config.intercom_url,
                 Some(self.config.intercom_token.clone())
             ),
-            crate::commands::doctor::check_kustomer(
+            crate::engine::connect::check_kustomer(
                 &self.config.kustomer_url,
                 Some(self.config.kustomer_token.clone())
             ),

@@ -12,12 +12,13 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use crate::engine::context::Ctx;
-use crate::engine::model::{ErrorClass, FieldMapping, LogLevel, PhaseId};
+use crate::engine::model::LogLevel;
 use crate::engine::write::{self, ItemResult, Outcome};
 use crate::kustomer::bulk::{BulkOutcome, BulkResource, PollPolicy};
 use crate::kustomer::{KustomerClient, KustomerError};
 use crate::ledger::{Ledger, LedgerError, RecordState, WorkItem};
 use crate::mapping::companies::{Mapped, company_body};
+use crate::vocab::{ErrorClass, FieldMapping, PhaseId};
 
 /// Ledger kind of Intercom tags (source and target alike; target id = Kustomer tag id).
 pub const TAGS: &str = "tags";

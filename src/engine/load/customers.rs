@@ -13,10 +13,10 @@ use crate::engine::context::Ctx;
 use crate::engine::load::companies::{
     COMPANIES, Lookup, TAGS, ensure_tags, field_mappings, load_bulk,
 };
-use crate::engine::model::{ErrorClass, PhaseId};
 use crate::ledger::{Ledger, WorkItem};
 use crate::mapping::customers::{Extras, customer_body};
 use crate::timefmt;
+use crate::vocab::{ErrorClass, PhaseId};
 
 /// Ledger kind of contacts (source and target alike; target id = Kustomer customer id).
 pub const CONTACTS: &str = "contacts";

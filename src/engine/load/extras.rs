@@ -25,7 +25,7 @@ use crate::engine::context::Ctx;
 use crate::engine::decisions::Decisions;
 use crate::engine::load::companies::{BULK_CONCURRENCY, job_results};
 use crate::engine::load::kb::all_items;
-use crate::engine::model::{Bucket, ErrorClass, LogLevel, PhaseId};
+use crate::engine::model::{Bucket, LogLevel};
 use crate::engine::write::{self, Outcome};
 use crate::http::ApiError;
 use crate::intercom::models::TicketType;
@@ -37,6 +37,7 @@ use crate::mapping::people::{
     EVENT_KLASS, NOTE_KLASS, TicketField, ticket_fields, ticket_klass_name,
 };
 use crate::timefmt;
+use crate::vocab::{ErrorClass, PhaseId};
 
 pub const SEGMENTS: &str = "segments";
 pub const SEGMENT_TAGS: &str = "segment_tags";

@@ -20,12 +20,13 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 
 use crate::engine::context::Ctx;
-use crate::engine::model::{ErrorClass, LogLevel, PhaseId};
+use crate::engine::model::LogLevel;
 use crate::engine::write::{self, Outcome};
 use crate::intercom::endpoints as intercom_endpoints;
 use crate::kustomer::KustomerError;
 use crate::ledger::{Ledger, RecordState, WorkItem};
 use crate::mapping::kb::{self, ArticleHead, VersionHead};
+use crate::vocab::{ErrorClass, PhaseId};
 
 pub const COLLECTIONS: &str = "collections";
 pub const ARTICLES: &str = "articles";

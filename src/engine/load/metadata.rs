@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use crate::engine::context::Ctx;
 use crate::engine::decisions::{self, field_mappings};
-use crate::engine::model::{ErrorClass, FieldDecision, FieldMapping, LogLevel};
+use crate::engine::model::LogLevel;
 use crate::mapping::attributes::{AttributeSpec, metadata_body, spec_for};
+use crate::vocab::{ErrorClass, FieldDecision, FieldMapping};
 
 /// Properties per PUT: keeps each request small enough to read in a failure report.
 const PROPERTIES_PER_PUT: usize = 100;

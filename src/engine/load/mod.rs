@@ -14,8 +14,8 @@ pub mod users_teams;
 use std::sync::Arc;
 
 use crate::engine::context::Ctx;
-use crate::engine::model::PhaseId;
 use crate::ledger::{Ledger, RecordState, WorkItem};
+use crate::vocab::PhaseId;
 
 /// Runs one phase to its end (records that fail are marked failed; the phase goes on).
 pub async fn run_phase(id: PhaseId, ctx: &Arc<Ctx>) -> anyhow::Result<()> {

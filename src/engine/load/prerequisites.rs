@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::engine::context::Ctx;
 use crate::engine::decisions;
-use crate::engine::model::{AdminDecision, CheckStatus, LogLevel, PrereqCheck};
+use crate::engine::model::{AdminDecision, LogLevel, PrereqCheck};
 use crate::engine::write::{Outcome, create_one};
 use crate::intercom::models::{Brand, OfficeHoursSchedule, TicketType};
 use crate::kustomer::KustomerError;
@@ -23,6 +23,7 @@ use crate::mapping::people::{
     EVENT_KLASS, NOTE_KLASS, invented_klass_body, schedule_hours, schedule_timezone, ticket_fields,
     ticket_klass_body, ticket_klass_name,
 };
+use crate::vocab::CheckStatus;
 
 /// Check names (also the keys of `[prerequisites.<name>]` in mapping.toml).
 pub const BRANDS: &str = "brands";

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use crate::engine::context::Ctx;
 use crate::engine::decisions::{self, Decisions};
 use crate::engine::load::prerequisites::TEAMS;
-use crate::engine::model::{AdminDecision, AdminMapping, ErrorClass, LogLevel};
+use crate::engine::model::{AdminDecision, AdminMapping, LogLevel};
 use crate::engine::write::{Outcome, create_one};
 use crate::intercom::models::Team;
 use crate::ledger::WorkItem;
+use crate::vocab::ErrorClass;
 
 /// Runs phase 1.
 pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {

@@ -124,7 +124,7 @@ impl Config {
     /// The Kustomer side of the shared simulator options (`i2k sim`, `demo`, `bench`).
     /// Errors name the offending `--faults` entry.
     pub fn from_options(
-        options: &crate::cli::SimOptions,
+        options: &crate::sim::SimOptions,
         agents: Vec<(String, String)>,
     ) -> Result<Config, String> {
         let mut config = Config::new(options.seed, agents);

@@ -29,7 +29,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::engine::context::Ctx;
-use crate::engine::model::{ErrorClass, LogLevel};
+use crate::engine::model::LogLevel;
 use crate::engine::write::{self, Outcome};
 use crate::intercom::models::{Conversation, ConversationPart};
 use crate::kustomer::bulk::BulkResource;
@@ -37,6 +37,7 @@ use crate::ledger::{RecordState, SourceRecord, WorkItem};
 use crate::mapping::attributes::custom_values;
 use crate::mapping::clean;
 use crate::mapping::conversations::{self as map, PartRole};
+use crate::vocab::ErrorClass;
 
 use send::StoredFile;
 pub use send::kinds;

@@ -9,9 +9,10 @@ use std::sync::Mutex;
 use serde_json::Value;
 
 use crate::engine::context::Ctx;
-use crate::engine::model::{FieldMapping, LogLevel};
+use crate::engine::model::LogLevel;
 use crate::engine::write::{self, Outcome};
 use crate::ledger::LedgerError;
+use crate::vocab::FieldMapping;
 
 /// Source kinds of the records other phases load and this one links to.
 pub(super) const CONTACTS: &str = "contacts";
