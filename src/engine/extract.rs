@@ -746,16 +746,53 @@ impl<'a> Extractor<'a> {
             .notes
             .as_ref()
             .is_none_or(|n| n.total_count.unwrap_or(1) > 0 || n.has_more == Some(true));
-        if has_notes {
-            match self
-                .all_pages(Listing::contact_notes(&id), "contact_notes", Some(&id))
-                .await
-            {
-                Ok(b) => batch.absorb(b),
-                Err(e) => problems.push(format!("notes could not be read: {e}")),
+        let notes = async {
+            if has_notes {
+                Some(
+                    self.all_pages(Listing::contact_notes(&id), "contact_notes", Some(&id))
+                        .await,
+                )
+            } else {
+                None
             }
+        };
+        let sub_list = |kind: &'static str, more: bool, listing: Listing| {
+            let id = &id;
+            async move {
+                if more {
+                    Some((kind, self.all_pages(listing, kind, Some(id)).await))
+                } else {
+                    None
+                }
+            }
+        };
+        let more = |list: &Option<crate::intercom::models::AddressableList>| {
+            list.as_ref().and_then(|l| l.has_more) == Some(true)
+        };
+        // A contact's sub-lists are independent reads: asked for at once, a contact costs one
+        // round trip rather than four or five in a row, and the contacts (which the customers,
+        // and so everything after them, wait for) are read at the budget's pace.
+        let (notes, segments, tags, companies, events) = tokio::join!(
+            notes,
+            self.client.contact_segments(&id),
+            sub_list(
+                "contact_tags",
+                more(&contact.tags),
+                Listing::contact_tags(&id)
+            ),
+            sub_list(
+                "contact_companies",
+                more(&contact.companies),
+                Listing::contact_companies(&id),
+            ),
+            self.contact_events(&id),
+        );
+        match notes {
+            Some(Ok(b)) => batch.absorb(b),
+            Some(Err(e)) => problems.push(format!("notes could not be read: {e}")),
+            None => {}
         }
-        match self.client.contact_segments(&id).await {
+        match segments {
             Ok(segments) => batch.push(SourceRecord {
                 kind: "contact_segments".into(),
                 source_id: id.clone(),
@@ -766,18 +803,8 @@ impl<'a> Extractor<'a> {
             }),
             Err(e) => problems.push(format!("segments could not be read: {e}")),
         }
-        for (kind, list, listing) in [
-            ("contact_tags", &contact.tags, Listing::contact_tags(&id)),
-            (
-                "contact_companies",
-                &contact.companies,
-                Listing::contact_companies(&id),
-            ),
-        ] {
-            if list.as_ref().and_then(|l| l.has_more) != Some(true) {
-                continue;
-            }
-            match self.all_pages(listing, kind, Some(&id)).await {
+        for (kind, listed) in [tags, companies].into_iter().flatten() {
+            match listed {
                 Ok(b) => {
                     let items: Vec<Value> = b
                         .records
@@ -796,7 +823,7 @@ impl<'a> Extractor<'a> {
                 Err(e) => problems.push(format!("{kind} could not be read: {e}")),
             }
         }
-        match self.contact_events(&id).await {
+        match events {
             Ok(b) => batch.absorb(b),
             Err(e) => problems.push(format!("events could not be read: {e}")),
         }
