@@ -94,11 +94,9 @@ async fn create_attachment(
         "Policy": store.rng.hex(48),
         "X-Amz-Signature": signature,
     });
-    if let Some(record) = store.get_mut(Kind::Attachment, &id) {
-        record
-            .attributes
-            .insert("uploadFields".into(), fields.clone());
-    }
+    store.update(Kind::Attachment, &id, |attributes, _| {
+        attributes.insert("uploadFields".into(), fields.clone())
+    });
     let record = store
         .get(Kind::Attachment, &id)
         .ok_or_else(|| ApiError::not_found("attachment vanished"))?;
@@ -186,11 +184,7 @@ async fn upload(State(sim): State<Sim>, mut form: Multipart) -> Response {
     let Some(record) = store.get(Kind::Attachment, &id) else {
         return storage_refusal(format!("no attachment {id} awaits an upload"));
     };
-    let issued = record
-        .attributes
-        .get("uploadFields")
-        .cloned()
-        .unwrap_or(Value::Null);
+    let issued = record.attributes.get("uploadFields").unwrap_or(Value::Null);
     for name in POLICY_FIELDS {
         if issued.get(name) != fields.get(name) {
             return storage_refusal(format!(
@@ -201,7 +195,7 @@ async fn upload(State(sim): State<Sim>, mut form: Multipart) -> Response {
     let declared = record
         .attributes
         .get("contentLength")
-        .and_then(Value::as_u64)
+        .and_then(|v| v.as_u64())
         .unwrap_or(0);
     if declared != file.len() as u64 {
         return storage_refusal(format!(
@@ -209,8 +203,8 @@ async fn upload(State(sim): State<Sim>, mut form: Multipart) -> Response {
             file.len()
         ));
     }
-    if let Some(record) = store.get_mut(Kind::Attachment, &id) {
-        record.attributes.insert("uploaded".into(), json!(true));
-    }
+    store.update(Kind::Attachment, &id, |attributes, _| {
+        attributes.insert("uploaded".into(), json!(true))
+    });
     StatusCode::NO_CONTENT.into_response()
 }

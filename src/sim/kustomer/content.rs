@@ -348,7 +348,7 @@ fn set_pointer(store: &mut Store, article: &str, lang: &str, key: &str, version:
     let snapshot = version
         .and_then(|vid| store.get(Kind::KbVersion, vid).map(|v| (vid, v)))
         .map(|(vid, v)| {
-            let a = &v.attributes;
+            let a = v.attributes.map();
             json!({
                 "_id": vid,
                 "title": a.get("title").cloned().unwrap_or(Value::Null),
@@ -358,10 +358,10 @@ fn set_pointer(store: &mut Store, article: &str, lang: &str, key: &str, version:
             })
         })
         .unwrap_or(Value::Null);
-    if let Some(a) = store.get_mut(Kind::KbArticle, article) {
-        let versions = a.attributes.entry("langVersions").or_insert(json!({}));
+    store.update(Kind::KbArticle, article, |attributes, _| {
+        let versions = attributes.entry("langVersions").or_insert(json!({}));
         versions[lang][key] = snapshot;
-    }
+    });
 }
 
 async fn post_article(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
@@ -471,6 +471,7 @@ async fn put_version(
         .ok_or_else(|| ApiError::not_found(format!("no article with id {id}")))?
         .attributes
         .get("langVersions")
+        .as_ref()
         .and_then(|v| v.get(&lang))
         .and_then(|v| v.get("draftVersion"))
         .and_then(|v| v.get("_id"))
@@ -504,27 +505,23 @@ fn publish_version(
         .get(Kind::KbVersion, version)
         .ok_or_else(|| ApiError::not_found("version vanished"))?;
     for field in ["title", "htmlBody"] {
-        if v.attributes
-            .get(field)
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
-        {
+        if v.attributes.str(field).is_none_or(|s| s.is_empty()) {
             return Err(ApiError::invalid(
                 format!("/{field}"),
                 format!("a version needs `{field}` before it is published"),
             ));
         }
     }
-    if let Some(v) = store.get_mut(Kind::KbVersion, version) {
-        v.attributes.insert("status".into(), json!("published"));
-        v.attributes.insert("publishedAt".into(), at.clone());
-    }
-    if let Some(a) = store.get_mut(Kind::KbArticle, article) {
-        a.attributes.insert("status".into(), json!("published"));
-        a.attributes.insert("publishedAt".into(), at);
-        let versions = a.attributes.entry("langVersions").or_insert(json!({}));
+    store.update(Kind::KbVersion, version, |attributes, _| {
+        attributes.insert("status".into(), json!("published"));
+        attributes.insert("publishedAt".into(), at.clone());
+    });
+    store.update(Kind::KbArticle, article, |attributes, _| {
+        attributes.insert("status".into(), json!("published"));
+        attributes.insert("publishedAt".into(), at);
+        let versions = attributes.entry("langVersions").or_insert(json!({}));
         versions[lang]["publishedAt"] = json!(now_iso());
-    }
+    });
     set_pointer(store, article, lang, "currentVersion", Some(version));
     set_pointer(store, article, lang, "draftVersion", None);
     Ok(())

@@ -191,14 +191,14 @@ pub fn create_conversation(
     if let Some(ext) = external {
         store.note_external_id(Kind::Conversation, "", &ext, &id);
     }
-    if let Some(c) = store.get_mut(Kind::Customer, &customer)
-        && let Some(counts) = c.attributes.get_mut("conversationCounts")
-    {
-        for key in ["all", status.as_str()] {
-            let n = counts.get(key).and_then(Value::as_i64).unwrap_or(0);
-            counts[key] = json!(n + 1);
+    store.update(Kind::Customer, &customer, |attributes, _| {
+        if let Some(counts) = attributes.get_mut("conversationCounts") {
+            for key in ["all", status.as_str()] {
+                let n = counts.get(key).and_then(Value::as_i64).unwrap_or(0);
+                counts[key] = json!(n + 1);
+            }
         }
-    }
+    });
     Ok(id)
 }
 
@@ -286,7 +286,7 @@ fn check_attachments(store: &Store, body: &Map<String, Value>) -> Result<(), Api
             .unwrap_or_default();
         let uploaded = store
             .get(Kind::Attachment, id)
-            .is_some_and(|a| a.attributes.get("uploaded") == Some(&json!(true)));
+            .is_some_and(|a| a.attributes.get("uploaded") == Some(json!(true)));
         if !uploaded {
             return Err(ApiError::invalid(
                 format!("/attachments/{i}"),
@@ -326,20 +326,16 @@ fn conversation_of(
 }
 
 fn bump(store: &mut Store, conversation: &str, counter: &str, channel: Option<&str>) {
-    if let Some(c) = store.get_mut(Kind::Conversation, conversation) {
-        let n = c
-            .attributes
-            .get(counter)
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        c.attributes.insert(counter.into(), json!(n + 1));
+    store.update(Kind::Conversation, conversation, |attributes, _| {
+        let n = attributes.get(counter).and_then(Value::as_i64).unwrap_or(0);
+        attributes.insert(counter.into(), json!(n + 1));
         if let Some(channel) = channel
-            && let Some(Value::Array(channels)) = c.attributes.get_mut("channels")
+            && let Some(Value::Array(channels)) = attributes.get_mut("channels")
             && !channels.iter().any(|x| x == channel)
         {
             channels.push(json!(channel));
         }
-    }
+    });
 }
 
 fn check_message_fields(
@@ -542,8 +538,8 @@ async fn append_tags(State(sim): State<Sim>, Path(id): Path<String>, body: JsonB
         .iter()
         .map(|n| find_or_create_tag(&mut store, n))
         .collect();
-    if let Some(c) = store.get_mut(Kind::Conversation, &id) {
-        let tags = c.attributes.entry("tags").or_insert(json!([]));
+    store.update(Kind::Conversation, &id, |attributes, _| {
+        let tags = attributes.entry("tags").or_insert(json!([]));
         if let Value::Array(list) = tags {
             for tag in ids {
                 if !list.iter().any(|t| t == &tag) {
@@ -551,7 +547,7 @@ async fn append_tags(State(sim): State<Sim>, Path(id): Path<String>, body: JsonB
                 }
             }
         }
-    }
+    });
     Ok(store
         .get(Kind::Conversation, &id)
         .map(envelope::ok)
@@ -601,17 +597,17 @@ fn children_of(
 }
 
 /// The attachment ids a message or note body references (`attachments`: ids or `{_id, …}`).
-fn attachment_ids(record: &Record) -> impl Iterator<Item = &str> {
-    record
-        .attributes
-        .get("attachments")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+fn attachment_ids(record: &Record) -> Vec<String> {
+    let Some(Value::Array(list)) = record.attributes.get("attachments") else {
+        return Vec::new();
+    };
+    list.iter()
         .filter_map(|item| {
             item.as_str()
                 .or_else(|| item.get("_id").and_then(Value::as_str))
+                .map(str::to_string)
         })
+        .collect()
 }
 
 /// `GET /v1/conversations/{id}/attachments` (reference §3 Attachments), paged: the attachments
@@ -637,8 +633,8 @@ async fn conversation_attachments(
                 .is_some_and(|c| c.id == id)
         })
         .flat_map(attachment_ids)
-        .filter(|a| seen.insert(*a))
-        .filter_map(|a| store.get(Kind::Attachment, a))
+        .filter(|a| seen.insert(a.clone()))
+        .filter_map(|a| store.get(Kind::Attachment, &a))
         .collect();
     let body = envelope::page_rendered(
         &items,

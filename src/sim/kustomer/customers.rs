@@ -41,14 +41,15 @@ pub fn routes() -> Router<Sim> {
         .route("/v1/tags/{id}", get(get_tag))
 }
 
-fn str_attr<'a>(record: &'a Record, field: &str) -> Option<&'a str> {
-    record.attributes.get(field).and_then(Value::as_str)
+fn str_attr(record: &Record, field: &str) -> Option<String> {
+    record.attributes.str(field)
 }
 
 fn has_email(record: &Record, email: &str) -> bool {
     record
         .attributes
         .get("emails")
+        .as_ref()
         .and_then(Value::as_array)
         .is_some_and(|list| {
             list.iter().any(|e| {
@@ -184,18 +185,18 @@ pub fn merge(
     body: Map<String, Value>,
     rels: BTreeMap<String, super::state::Rel>,
 ) {
-    if let Some(record) = store.get_mut(kind, id) {
+    store.update(kind, id, |attributes, relationships| {
         for (k, v) in body {
             if k == "_clientRef" {
                 continue;
             }
-            record.attributes.insert(k, v);
+            attributes.insert(k, v);
         }
-        record.relationships.extend(rels);
-        if let Some(rev) = record.attributes.get("rev").and_then(Value::as_i64) {
-            record.attributes.insert("rev".into(), json!(rev + 1));
+        relationships.extend(rels);
+        if let Some(rev) = attributes.get("rev").and_then(Value::as_i64) {
+            attributes.insert("rev".into(), json!(rev + 1));
         }
-    }
+    });
 }
 
 async fn post_customer(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
@@ -243,7 +244,7 @@ async fn list_customers(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiRes
         .iter()
         .filter(|c| {
             q.get("externalId")
-                .is_none_or(|e| str_attr(c, "externalId") == Some(e))
+                .is_none_or(|e| str_attr(c, "externalId").as_deref() == Some(e.as_str()))
         })
         .filter(|c| q.get("email").is_none_or(|e| has_email(c, e)))
         .collect();
@@ -350,7 +351,7 @@ async fn list_companies(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiRes
     let items: Vec<&Record> = store
         .all(Kind::Company)
         .iter()
-        .filter(|c| ext.is_none_or(|e| str_attr(c, "externalId") == Some(e)))
+        .filter(|c| ext.is_none_or(|e| str_attr(c, "externalId").as_deref() == Some(e.as_str())))
         .filter(|c| {
             name.is_none_or(|n| str_attr(c, "name").is_some_and(|cn| cn.contains(n.as_str())))
         })
@@ -366,7 +367,7 @@ pub fn find_or_create_tag(store: &mut Store, name_or_id: &str) -> String {
     if let Some(tag) = store
         .all(Kind::Tag)
         .iter()
-        .find(|t| str_attr(t, "name") == Some(name_or_id))
+        .find(|t| str_attr(t, "name").as_deref() == Some(name_or_id))
     {
         return tag.id.clone();
     }
@@ -390,13 +391,15 @@ async fn post_tag(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
     let existed = store
         .all(Kind::Tag)
         .iter()
-        .any(|t| str_attr(t, "name") == Some(&name));
+        .any(|t| str_attr(t, "name").as_deref() == Some(name.as_str()));
     let id = find_or_create_tag(&mut store, &name);
-    if let (Some(color), Some(tag)) = (body.get("color"), store.get_mut(Kind::Tag, &id))
-        && !existed
-    {
-        tag.attributes.insert("color".into(), color.clone());
-    }
+    store.update(Kind::Tag, &id, |attributes, _| {
+        if let Some(color) = body.get("color")
+            && !existed
+        {
+            attributes.insert("color".into(), color.clone());
+        }
+    });
     let tag = store
         .get(Kind::Tag, &id)
         .ok_or_else(|| ApiError::not_found("tag vanished"))?;
@@ -475,9 +478,9 @@ async fn search(State(sim): State<Sim>, Query(q): Q, uri: Uri, body: JsonBody) -
     let matches = |r: &Record| {
         r.visible_at <= now
             && filters.iter().all(|(field, value)| match field.as_str() {
-                "external_id" => str_attr(r, "externalId") == Some(value),
+                "external_id" => str_attr(r, "externalId").as_deref() == Some(value.as_str()),
                 "id" => r.id == *value,
-                "name" => str_attr(r, "name") == Some(value),
+                "name" => str_attr(r, "name").as_deref() == Some(value.as_str()),
                 "email" => has_email(r, value),
                 "customer_id" => r
                     .relationships

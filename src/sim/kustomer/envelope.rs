@@ -163,10 +163,10 @@ pub fn resource(record: &Record) -> Value {
         .iter()
         .map(|(name, rel)| {
             (
-                name.clone(),
+                name.to_string(),
                 json!({
                     "data": { "type": rel.kind.json_type(), "id": rel.id },
-                    "links": { "self": rel.link },
+                    "links": { "self": rel.link() },
                 }),
             )
         })
@@ -174,9 +174,9 @@ pub fn resource(record: &Record) -> Value {
     json!({
         "type": record.kind.json_type(),
         "id": record.id,
-        "attributes": record.attributes,
+        "attributes": record.attributes.map(),
         "relationships": relationships,
-        "links": { "self": record.self_link },
+        "links": { "self": record.self_link() },
     })
 }
 

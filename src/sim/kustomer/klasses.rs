@@ -39,7 +39,7 @@ fn klass_exists(store: &Store, name: &str) -> bool {
     store
         .all(Kind::Klass)
         .iter()
-        .any(|k| k.attributes.get("name").and_then(Value::as_str) == Some(name))
+        .any(|k| k.attributes.str("name").as_deref() == Some(name))
 }
 
 /// 404 unless klass `name` exists.
@@ -189,7 +189,7 @@ pub fn update_kobject(
 fn kobject_in(store: &Store, klass: &str, id: &str) -> bool {
     store
         .get(Kind::Kobject, id)
-        .is_some_and(|k| k.attributes.get("klass").and_then(Value::as_str) == Some(klass))
+        .is_some_and(|k| k.attributes.str("klass").as_deref() == Some(klass))
 }
 
 async fn list_kobjects(
@@ -209,7 +209,7 @@ async fn list_kobjects(
     let items: Vec<&Record> = store
         .all(Kind::Kobject)
         .iter()
-        .filter(|k| k.attributes.get("klass").and_then(Value::as_str) == Some(name.as_str()))
+        .filter(|k| k.attributes.str("klass").as_deref() == Some(name.as_str()))
         .collect();
     envelope::page_of(&items, &q, uri.path(), 100)
 }

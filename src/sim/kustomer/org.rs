@@ -221,14 +221,13 @@ async fn list_users(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiResult 
             None => true,
             Some(&"email") => q.get("email").is_some_and(|e| {
                 u.attributes
-                    .get("email")
-                    .and_then(Value::as_str)
+                    .str("email")
                     .is_some_and(|ue| ue.eq_ignore_ascii_case(e))
             }),
             Some(field) => q
                 .get(*field)
-                .is_some_and(|want| match u.attributes.get(*field) {
-                    Some(Value::String(s)) => s == want,
+                .is_some_and(|want| match u.attributes.get(field) {
+                    Some(Value::String(s)) => s == *want,
                     Some(Value::Bool(b)) => b.to_string() == *want,
                     _ => false,
                 }),
@@ -286,8 +285,7 @@ async fn create_user(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
     let mut store = sim.lock();
     let exists = store.all(Kind::User).iter().any(|u| {
         u.attributes
-            .get("email")
-            .and_then(Value::as_str)
+            .str("email")
             .is_some_and(|e| e.eq_ignore_ascii_case(&email))
     });
     if exists {
@@ -365,7 +363,7 @@ async fn get_brand(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResult 
         let brand = store
             .all(Kind::Brand)
             .iter()
-            .find(|b| b.attributes.get("default") == Some(&json!(true)))
+            .find(|b| b.attributes.get("default") == Some(json!(true)))
             .ok_or_else(|| ApiError::not_found("no default brand"))?;
         return Ok(envelope::ok(brand));
     }
@@ -440,7 +438,7 @@ async fn get_schedule(State(sim): State<Sim>, Path(id): Path<String>, Query(q): 
         store
             .all(Kind::Schedule)
             .iter()
-            .find(|s| s.attributes.get("default") == Some(&json!(true)))
+            .find(|s| s.attributes.get("default") == Some(json!(true)))
     } else {
         store.get(Kind::Schedule, &id)
     }
@@ -468,9 +466,9 @@ async fn create_schedule(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
             .map(|s| s.id.clone())
             .collect();
         for other in others {
-            if let Some(s) = store.get_mut(Kind::Schedule, &other) {
-                s.attributes.insert("default".into(), json!(false));
-            }
+            store.update(Kind::Schedule, &other, |attributes, _| {
+                attributes.insert("default".into(), json!(false))
+            });
         }
     }
     let id = store.insert(

@@ -120,25 +120,182 @@ impl Kind {
     }
 }
 
-/// A link from one record to another, rendered under `relationships`.
+/// A link from one record to another, rendered under `relationships`. The link is derived
+/// (`{collection}/{id}`) rather than stored: one shared collection string per path.
 #[derive(Debug, Clone)]
 pub struct Rel {
     pub kind: Kind,
     pub id: String,
-    pub link: String,
+    collection: Arc<str>,
+}
+
+impl Rel {
+    /// The target's self link.
+    pub fn link(&self) -> String {
+        format!("{}/{}", self.collection, self.id)
+    }
+}
+
+/// A record's relationships by name, in name order (as a `BTreeMap` would iterate them), held
+/// in one boxed slice: a map node per record cost more than the links themselves.
+#[derive(Debug, Clone, Default)]
+pub struct Rels(Box<[(Box<str>, Rel)]>);
+
+impl Rels {
+    pub fn get(&self, name: &str) -> Option<&Rel> {
+        self.0
+            .binary_search_by(|(n, _)| (**n).cmp(name))
+            .ok()
+            .map(|i| &self.0[i].1)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Rel)> {
+        self.0.iter().map(|(n, r)| (&**n, r))
+    }
+
+    /// Adds `rels`, replacing those of the same name.
+    pub fn extend(&mut self, rels: BTreeMap<String, Rel>) {
+        if rels.is_empty() {
+            return;
+        }
+        let mut all: BTreeMap<String, Rel> = std::mem::take(self).into();
+        all.extend(rels);
+        *self = Rels::from(all);
+    }
+}
+
+impl From<BTreeMap<String, Rel>> for Rels {
+    fn from(rels: BTreeMap<String, Rel>) -> Rels {
+        Rels(rels.into_iter().map(|(n, r)| (n.into(), r)).collect())
+    }
+}
+
+impl From<Rels> for BTreeMap<String, Rel> {
+    fn from(rels: Rels) -> BTreeMap<String, Rel> {
+        rels.0
+            .into_vec()
+            .into_iter()
+            .map(|(n, r)| (n.into(), r))
+            .collect()
+    }
+}
+
+/// A record's attributes, kept as their compact JSON text: a `serde_json` map costs several
+/// times the bytes of its text, and a `large` org holds millions of records that are written
+/// once and read rarely (GET by id, lookups, listings, the ground truth). Reads parse the text
+/// (one field at a time where that is all they need); writes go through [`Store::update`].
+#[derive(Debug, Clone)]
+pub struct Attrs(Box<str>);
+
+impl Attrs {
+    pub fn new(map: &Map<String, Value>) -> Attrs {
+        Attrs(
+            serde_json::to_string(map)
+                .unwrap_or_else(|_| "{}".into())
+                .into_boxed_str(),
+        )
+    }
+
+    /// All the attributes.
+    pub fn map(&self) -> Map<String, Value> {
+        serde_json::from_str(&self.0).unwrap_or_default()
+    }
+
+    /// One attribute, without building the others.
+    pub fn get(&self, field: &str) -> Option<Value> {
+        let mut de = serde_json::Deserializer::from_str(&self.0);
+        serde::de::DeserializeSeed::deserialize(FieldSeed(field), &mut de)
+            .ok()
+            .flatten()
+    }
+
+    /// One string attribute.
+    pub fn str(&self, field: &str) -> Option<String> {
+        match self.get(field)? {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl serde::Serialize for Attrs {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.map().serialize(serializer)
+    }
+}
+
+/// Reads one field of a JSON object, skipping the others without allocating.
+struct FieldSeed<'f>(&'f str);
+
+impl<'de> serde::de::DeserializeSeed<'de> for FieldSeed<'_> {
+    type Value = Option<Value>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for FieldSeed<'_> {
+    type Value = Option<Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(matches) = map.next_key_seed(KeyIs(self.0))? {
+            if matches {
+                found = Some(map.next_value::<Value>()?);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Whether a map key equals the wanted one.
+struct KeyIs<'f>(&'f str);
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeyIs<'_> {
+    type Value = bool;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeyIs<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<bool, E> {
+        Ok(v == self.0)
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Record {
     pub id: String,
     pub kind: Kind,
-    pub attributes: Map<String, Value>,
-    pub relationships: BTreeMap<String, Rel>,
-    pub self_link: String,
+    pub attributes: Attrs,
+    pub relationships: Rels,
+    /// The path the record's self link hangs under (shared between records).
+    collection: Arc<str>,
     /// Part of the fresh org rather than created through the API.
     pub seeded: bool,
     /// When search starts seeing the record (the indexing delay).
     pub visible_at: Instant,
+}
+
+impl Record {
+    pub fn self_link(&self) -> String {
+        format!("{}/{}", self.collection, self.id)
+    }
 }
 
 /// A fixed 60-second budget window (org-wide, search, per-customer creates).
@@ -242,6 +399,8 @@ pub struct BulkJob {
 pub struct Store {
     records: BTreeMap<Kind, Vec<Record>>,
     index: HashMap<String, (Kind, usize)>,
+    /// The collections self links hang under, each held once.
+    collections: HashMap<String, Arc<str>>,
     /// `(kind, scope, externalId)` → ids carrying it (scope = klass name for kobjects).
     external_ids: HashMap<(Kind, String, String), Vec<String>>,
     /// Custom-attribute metadata per resource (`customer`, `kobject.order`, …).
@@ -268,6 +427,7 @@ impl Store {
         Store {
             records: BTreeMap::new(),
             index: HashMap::new(),
+            collections: HashMap::new(),
             external_ids: HashMap::new(),
             metadata: BTreeMap::new(),
             duplicates: BTreeMap::new(),
@@ -320,12 +480,21 @@ impl Store {
         } else {
             Instant::now() + self.indexing_delay
         };
+        let collection = match self.collections.get(collection) {
+            Some(shared) => shared.clone(),
+            None => {
+                let shared: Arc<str> = collection.into();
+                self.collections
+                    .insert(collection.to_string(), shared.clone());
+                shared
+            }
+        };
         let record = Record {
             id: id.clone(),
             kind,
-            attributes,
-            relationships,
-            self_link: format!("{collection}/{id}"),
+            attributes: Attrs::new(&attributes),
+            relationships: relationships.into(),
+            collection,
             seeded,
             visible_at,
         };
@@ -343,19 +512,25 @@ impl Store {
         self.records.get(k)?.get(*i)
     }
 
-    pub fn get_mut(&mut self, kind: Kind, id: &str) -> Option<&mut Record> {
+    /// Changes a stored record's attributes and relationships, stamping `updatedAt` and
+    /// `modifiedAt`; `None` (and `f` not called) when there is no such record.
+    pub fn update<T>(
+        &mut self,
+        kind: Kind,
+        id: &str,
+        f: impl FnOnce(&mut Map<String, Value>, &mut Rels) -> T,
+    ) -> Option<T> {
         let (k, i) = *self.index.get(id)?;
         if k != kind {
             return None;
         }
         let record = self.records.get_mut(&k)?.get_mut(i)?;
-        record
-            .attributes
-            .insert("updatedAt".into(), Value::String(now_iso()));
-        record
-            .attributes
-            .insert("modifiedAt".into(), Value::String(now_iso()));
-        Some(record)
+        let mut attributes = record.attributes.map();
+        attributes.insert("updatedAt".into(), Value::String(now_iso()));
+        attributes.insert("modifiedAt".into(), Value::String(now_iso()));
+        let out = f(&mut attributes, &mut record.relationships);
+        record.attributes = Attrs::new(&attributes);
+        Some(out)
     }
 
     pub fn all(&self, kind: Kind) -> &[Record] {
@@ -367,7 +542,7 @@ impl Store {
         self.get(kind, id).map(|r| Rel {
             kind,
             id: r.id.clone(),
-            link: r.self_link.clone(),
+            collection: r.collection.clone(),
         })
     }
 
@@ -459,4 +634,63 @@ pub fn now_ms() -> i64 {
 
 pub fn now_iso() -> String {
     crate::timefmt::unix_ms_to_iso(now_ms())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attrs_read_back_what_was_stored() {
+        let map = match json!({
+            "body": "a \"quoted\" body\nwith ünïcode",
+            "count": 3,
+            "ratio": 0.1,
+            "big": u64::MAX,
+            "nested": {"list": [1, {"_id": "x"}], "null": null},
+            "esc\"aped": true,
+        }) {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        };
+        let attrs = Attrs::new(&map);
+        assert_eq!(attrs.map(), map);
+        for (key, value) in &map {
+            assert_eq!(attrs.get(key).as_ref(), Some(value), "{key}");
+        }
+        assert_eq!(attrs.get("absent"), None);
+        assert_eq!(attrs.str("body").as_deref(), map["body"].as_str());
+        assert_eq!(attrs.str("count"), None);
+    }
+
+    #[test]
+    fn rels_keep_name_order_and_replace_by_name() {
+        let mut store = Store::new(1, Duration::ZERO);
+        let a = store.insert(
+            Kind::Customer,
+            Map::new(),
+            BTreeMap::new(),
+            "/v1/customers",
+            true,
+        );
+        let b = store.insert(
+            Kind::Company,
+            Map::new(),
+            BTreeMap::new(),
+            "/v1/companies",
+            true,
+        );
+        let rel_a = store.rel(Kind::Customer, &a).unwrap();
+        assert_eq!(rel_a.link(), format!("/v1/customers/{a}"));
+        let mut rels = Rels::from(BTreeMap::from([("zeta".to_string(), rel_a.clone())]));
+        rels.extend(BTreeMap::from([
+            ("alpha".to_string(), rel_a.clone()),
+            ("zeta".to_string(), store.rel(Kind::Company, &b).unwrap()),
+        ]));
+        let names: Vec<&str> = rels.iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["alpha", "zeta"]);
+        assert_eq!(rels.get("zeta").map(|r| r.id.as_str()), Some(b.as_str()));
+        assert_eq!(rels.get("alpha").map(|r| r.id.as_str()), Some(a.as_str()));
+        assert!(rels.get("beta").is_none());
+    }
 }

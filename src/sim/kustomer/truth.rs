@@ -75,7 +75,7 @@ fn count(store: &Store, name: &str) -> (u64, u64) {
             let uploaded = store
                 .all(Kind::Attachment)
                 .iter()
-                .filter(|a| !a.seeded && a.attributes.get("uploaded") == Some(&json!(true)))
+                .filter(|a| !a.seeded && a.attributes.get("uploaded") == Some(json!(true)))
                 .count();
             (uploaded as u64, 0)
         }
@@ -141,7 +141,7 @@ async fn records(State(sim): State<Sim>, Path(name): Path<String>) -> ApiResult 
             let rels: Map<String, Value> = r
                 .relationships
                 .iter()
-                .map(|(k, rel)| (k.clone(), json!(rel.id)))
+                .map(|(k, rel)| (k.to_string(), json!(rel.id)))
                 .collect();
             json!({"id": r.id, "seeded": r.seeded, "attributes": r.attributes, "relationships": rels})
         })
