@@ -166,13 +166,37 @@ impl JobStatus {
     }
 }
 
-/// Reads the per-item results of `GET /v1/bulk/{id}/batches`.
-pub fn results_from_batches(body: &Value) -> Vec<BulkItemResult> {
-    let batches: Vec<&Value> = match body.get("data") {
+fn batches_of(body: &Value) -> Vec<&Value> {
+    match body.get("data") {
         Some(Value::Array(items)) => items.iter().collect(),
         Some(single @ Value::Object(_)) => vec![single],
         _ => Vec::new(),
-    };
+    }
+}
+
+/// Whether a page of `GET /v1/bulk/{id}/batches` lists any batch.
+pub fn batches_listed(body: &Value) -> bool {
+    !batches_of(body).is_empty()
+}
+
+/// Whether every batch on a page of `GET /v1/bulk/{id}/batches` is `complete` (a batch without
+/// a status counts as not complete: its results may still grow).
+pub fn batches_complete(body: &Value) -> bool {
+    batches_of(body).iter().all(|batch| {
+        batch
+            .get("attributes")
+            .and_then(|a| a.get("status"))
+            .or_else(|| batch.get("status"))
+            .and_then(Value::as_str)
+            .is_some_and(|s| {
+                s.eq_ignore_ascii_case("complete") || s.eq_ignore_ascii_case("completed")
+            })
+    })
+}
+
+/// Reads the per-item results of `GET /v1/bulk/{id}/batches`.
+pub fn results_from_batches(body: &Value) -> Vec<BulkItemResult> {
+    let batches = batches_of(body);
     let mut out = Vec::new();
     for batch in batches {
         let results = batch
@@ -305,6 +329,27 @@ mod tests {
                 BulkOutcome::NoResult,
             ]
         );
+    }
+
+    #[test]
+    fn a_job_is_done_when_every_listed_batch_is_complete() {
+        let page = |statuses: &[&str]| {
+            let data: Vec<Value> = statuses
+                .iter()
+                .map(|s| json!({"type": "bulk_batch", "attributes": {"status": s, "results": []}}))
+                .collect();
+            json!({ "data": data })
+        };
+        assert!(batches_complete(&page(&["complete", "Complete"])));
+        assert!(!batches_complete(&page(&["complete", "scheduled"])));
+        assert!(!batches_complete(&page(&["queued"])));
+        // No status at all: the results may still grow.
+        assert!(!batches_complete(
+            &json!({"data": [{"attributes": {"results": []}}]})
+        ));
+        // An empty listing is "complete" page-wise but lists nothing: the caller needs both.
+        assert!(batches_complete(&page(&[])) && !batches_listed(&page(&[])));
+        assert!(batches_listed(&page(&["queued"])));
     }
 
     #[test]

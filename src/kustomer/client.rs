@@ -160,6 +160,14 @@ impl JobClock {
     }
 }
 
+/// What one read of a job's batches said.
+struct Batches {
+    results: Vec<BulkItemResult>,
+    /// At least one batch, and every batch `complete`.
+    complete: bool,
+    asked: Option<Instant>,
+}
+
 #[derive(Clone)]
 pub struct KustomerClient {
     api: ApiClient,
@@ -900,22 +908,41 @@ impl KustomerClient {
 
     /// Per-item results of a completed job (`GET /v1/bulk/{id}/batches`, every page).
     pub async fn job_results(&self, job_id: &str) -> Result<Vec<BulkItemResult>> {
+        self.job_batches_at(job_id).await.map(|b| b.results)
+    }
+
+    /// Every page of a job's batches: their results, whether every batch is complete, and when
+    /// the server was asked (the gate's admission of the first page).
+    async fn job_batches_at(&self, job_id: &str) -> Result<Batches> {
         let path = endpoints::bulk_job_batches(job_id);
-        let mut out = Vec::new();
+        let mut out = Batches {
+            results: Vec::new(),
+            complete: true,
+            asked: None,
+        };
+        let mut any = false;
         for page_no in 1..=MAX_PAGES {
             let req = Request::get(&path).query("page", page_no);
             let reply = self.send(req).await?;
-            let results = bulk::results_from_batches(&reply.body);
+            out.asked.get_or_insert(reply.admitted_at);
+            any |= bulk::batches_listed(&reply.body);
+            out.complete &= bulk::batches_complete(&reply.body);
+            out.results.extend(bulk::results_from_batches(&reply.body));
             let page = Page::from_body(&reply.body);
-            out.extend(results);
             if page.next.is_none() || page.items.is_empty() {
                 break;
             }
         }
+        out.complete &= any;
         Ok(out)
     }
 
-    /// Polls `/v1/bulk/{id}` with backoff until the job is complete, then reads its results.
+    /// Waits for a job and returns its results. The poll is the batches route itself: its
+    /// batches carry their own status (`queued`, `scheduled`, `complete`), so one request tells
+    /// both whether the job is done and what it did — where polling `/v1/bulk/{id}` first costs
+    /// a second request per job (≈ 4 % of a medium migration's whole budget). A server whose
+    /// batches route cannot answer before completion (404) is polled on the status route for
+    /// that job. The first poll comes when the learnt latency says the job should be done.
     /// Records the submit→complete latency of jobs this client submitted.
     pub async fn wait_job(&self, job_id: &str, poll: &PollPolicy) -> Result<Vec<BulkItemResult>> {
         let started = Instant::now();
@@ -931,13 +958,34 @@ impl KustomerClient {
             Err(_) => (poll.initial, poll.initial),
         };
         tokio::time::sleep(first).await;
+        let mut by_status = false;
         loop {
-            let (status, asked) = self.job_status_at(job_id).await?;
-            if status.is_complete() {
+            let (done, asked) = if by_status {
+                let (status, asked) = self.job_status_at(job_id).await?;
+                (status.is_complete().then(Vec::new), asked)
+            } else {
+                match self.job_batches_at(job_id).await {
+                    Ok(b) => (
+                        b.complete.then_some(b.results),
+                        b.asked.unwrap_or_else(Instant::now),
+                    ),
+                    Err(KustomerError::Api(e)) if e.is_not_found() => {
+                        by_status = true;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            if let Some(results) = done {
                 self.record_latency(job_id, started, asked);
-                return self.job_results(job_id).await;
+                return if by_status {
+                    self.job_results(job_id).await
+                } else {
+                    Ok(results)
+                };
             }
             if started.elapsed() >= poll.timeout {
+                let status = self.job_status(job_id).await?;
                 return Err(KustomerError::JobTimeout {
                     job_id: job_id.to_string(),
                     status: status.status,
