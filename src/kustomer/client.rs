@@ -118,8 +118,9 @@ pub type Result<T, E = KustomerError> = std::result::Result<T, E>;
 struct JobClock {
     submitted: HashMap<String, Submitted>,
     /// Per job, from before its submission queued for the budget to the answer of the poll that
-    /// saw it complete: the widest view, for waits that must never be too short.
-    latency: HashMap<String, Duration>,
+    /// saw it complete: the widest view, for waits that must never be too short. The latest
+    /// [`KEPT_LATENCIES`] only, so a migration's tens of thousands of jobs cost no memory.
+    latency: std::collections::VecDeque<(String, Duration)>,
     max: Duration,
     /// The latest server-side latencies (submission answered → the completing poll admitted by
     /// the gate), oldest first, for when to poll the next job. Time spent queueing for the budget
@@ -138,6 +139,8 @@ struct Submitted {
 
 /// How many recent job latencies decide when a new job is first polled.
 const RECENT_JOBS: usize = 32;
+/// How many jobs' own latencies are kept for [`KustomerClient::job_latency`].
+const KEPT_LATENCIES: usize = 256;
 
 impl JobClock {
     /// When to poll a job first, and how long to wait between later polls, from the latencies
@@ -1012,7 +1015,10 @@ impl KustomerClient {
             });
             let latency = submitted.asked.elapsed();
             clock.max = clock.max.max(latency);
-            clock.latency.insert(job_id.to_string(), latency);
+            if clock.latency.len() == KEPT_LATENCIES {
+                clock.latency.pop_front();
+            }
+            clock.latency.push_back((job_id.to_string(), latency));
             if clock.recent.len() == RECENT_JOBS {
                 clock.recent.pop_front();
             }
@@ -1024,7 +1030,13 @@ impl KustomerClient {
 
     /// Submit→complete time of a job this client waited for.
     pub fn job_latency(&self, job_id: &str) -> Option<Duration> {
-        self.jobs.lock().ok()?.latency.get(job_id).copied()
+        let clock = self.jobs.lock().ok()?;
+        clock
+            .latency
+            .iter()
+            .rev()
+            .find(|(id, _)| id == job_id)
+            .map(|(_, latency)| *latency)
     }
 
     /// The longest submit→complete time seen by this client (zero before any job completed).

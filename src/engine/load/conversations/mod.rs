@@ -206,12 +206,14 @@ struct Prefetched {
 }
 
 impl Prefetched {
-    fn get(&self, record_id: &str) -> Option<Option<String>> {
+    /// Takes the outcome of one upload. Each file belongs to one conversation, so to one page,
+    /// which asks once: taking it keeps the map to the files in flight, not every file of the
+    /// workspace (≈ 350k on `large`).
+    fn take(&self, record_id: &str) -> Option<Option<String>> {
         self.done
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(record_id)
-            .cloned()
+            .remove(record_id)
     }
 }
 
@@ -950,7 +952,7 @@ impl PageLoader<'_> {
             for f in &mut c.files {
                 if let Some(item) = &mut f.upload
                     && item.state != RecordState::Done
-                    && let Some(outcome) = self.prefetched.get(&f.record_id)
+                    && let Some(outcome) = self.prefetched.take(&f.record_id)
                 {
                     item.state = if outcome.is_some() {
                         RecordState::Done
