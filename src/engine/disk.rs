@@ -22,6 +22,9 @@ pub const DEFAULT_LEDGER_BYTES_PER_RECORD: u64 = 1_100;
 /// entries): measured on `small`, where a full run grew the ledger from 18,132,992 to 22,339,584
 /// bytes, 246 per source record.
 pub const TARGET_BYTES_PER_RECORD: u64 = 250;
+/// Bytes per source record of one backup of the id map (every table but `source`): measured on
+/// `medium`, where the run's last backup held 53,342,208 bytes for 371,222 source records (144).
+pub const BACKUP_BYTES_PER_RECORD: u64 = 150;
 /// Below this many staged records the measured figure is mostly the empty tables' own pages.
 pub const MEASURE_FROM_RECORDS: u64 = 500;
 /// Room kept beyond the estimate for the write-ahead log between checkpoints, the logs, the
@@ -51,6 +54,10 @@ pub struct DiskEstimate {
     pub attachment_bytes: u64,
     /// The part of `attachment_bytes` already downloaded.
     pub attachment_bytes_on_disk: u64,
+    /// The backups of the id map the run keeps (`<state>/backups`, the newest
+    /// [`crate::ledger::backup::KEEP_BACKUPS`] of them, each the size of the full id map).
+    #[serde(default)]
+    pub backup_bytes: u64,
     /// Free space still needed in the state directory: what the ledger and the files have yet
     /// to grow, plus the headroom.
     pub needed_bytes: u64,
@@ -90,8 +97,12 @@ pub fn estimate(
         attachment_bytes += all;
         attachment_bytes_on_disk += downloaded;
     }
+    let backup_bytes = BACKUP_BYTES_PER_RECORD
+        .saturating_mul(records)
+        .saturating_mul(crate::ledger::backup::KEEP_BACKUPS as u64);
     let growth = ledger_bytes.saturating_sub(on_disk)
-        + attachment_bytes.saturating_sub(attachment_bytes_on_disk);
+        + attachment_bytes.saturating_sub(attachment_bytes_on_disk)
+        + backup_bytes;
     let headroom = (ledger_bytes / 10).max(HEADROOM_FLOOR);
     Ok(DiskEstimate {
         records,
@@ -101,6 +112,7 @@ pub fn estimate(
         ledger_bytes_on_disk: on_disk,
         attachment_bytes,
         attachment_bytes_on_disk,
+        backup_bytes,
         needed_bytes: growth + headroom,
     })
 }
@@ -174,7 +186,7 @@ pub fn check(estimate: &DiskEstimate, state_dir: &Path) -> Result<(), anyhow::Er
 /// "ledger 1.2 GB for 850,000 records, attachments 3.4 GB", for messages and the console.
 pub fn describe(estimate: &DiskEstimate) -> String {
     format!(
-        "ledger {} for {} records at {} B each{}, attachments {} ({} downloaded)",
+        "ledger {} for {} records at {} B each{}, attachments {} ({} downloaded), backups {}",
         human_bytes(estimate.ledger_bytes),
         estimate.records,
         estimate.ledger_bytes_per_record,
@@ -185,6 +197,7 @@ pub fn describe(estimate: &DiskEstimate) -> String {
         },
         human_bytes(estimate.attachment_bytes),
         human_bytes(estimate.attachment_bytes_on_disk),
+        human_bytes(estimate.backup_bytes),
     )
 }
 
