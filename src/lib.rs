@@ -5,6 +5,7 @@
 //! `ledger`, `mapping` → `intercom`, `kustomer` → `http`. `sim` holds simulators of both APIs and
 //! shares no types with the clients.
 
+pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod config;
