@@ -556,6 +556,8 @@ pub struct ScaleReport {
     pub budget: Option<RunFigures>,
     pub unlimited: Option<RunFigures>,
     pub extraction: Option<BenchFigures>,
+    /// Runs that failed, with their error: the other runs' figures are printed all the same.
+    pub failures: Vec<String>,
     pub elapsed_secs: f64,
 }
 
@@ -570,6 +572,15 @@ fn mib(kib: u64) -> f64 {
 impl ScaleReport {
     /// One line per figure, each with its target where the issue sets one.
     pub fn lines(&self) -> Vec<String> {
+        let mut lines = self.extraction_lines();
+        lines.extend(self.budget_lines());
+        lines.extend(self.unlimited_lines());
+        lines.extend(self.failures.iter().cloned());
+        lines.push(format!("bench took {:.1} s", self.elapsed_secs));
+        lines
+    }
+
+    fn extraction_lines(&self) -> Vec<String> {
         let mut lines = Vec::new();
         if let Some(e) = &self.extraction {
             lines.push(format!(
@@ -584,6 +595,11 @@ impl ScaleReport {
                     .map(|l| format!("  {}", l.trim_start())),
             );
         }
+        lines
+    }
+
+    fn budget_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
         if let Some(r) = &self.budget {
             let bound = budget_bound(
                 &r.source_counts,
@@ -675,6 +691,11 @@ impl ScaleReport {
                 ),
             ]);
         }
+        lines
+    }
+
+    fn unlimited_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
         if let Some(u) = &self.unlimited {
             let per_sec = u.kustomer_records() as f64 / u.wall_secs.max(0.001);
             lines.extend([
@@ -704,14 +725,18 @@ impl ScaleReport {
                 ),
             ]);
         }
-        lines.push(format!("bench took {:.1} s", self.elapsed_secs));
         lines
     }
 }
 
 /// Runs the `medium`/`large` benchmark: the budget-bound run, then the engine-bound run; or,
-/// with `extraction_only`, the extraction alone at Intercom's 60,000/min.
-pub async fn run_scale(options: &ScaleOptions) -> anyhow::Result<ScaleReport> {
+/// with `extraction_only`, the extraction alone at Intercom's 60,000/min. Each run's lines go to
+/// `emit` as soon as it ends, and a failed run does not keep the next from running: on `large` a
+/// run takes hours, and what one measured is not to be lost to the other.
+pub async fn run_scale(
+    options: &ScaleOptions,
+    emit: &mut dyn FnMut(&str),
+) -> anyhow::Result<ScaleReport> {
     let started = Instant::now();
     let mut report = ScaleReport {
         size: options.size,
@@ -719,29 +744,23 @@ pub async fn run_scale(options: &ScaleOptions) -> anyhow::Result<ScaleReport> {
         budget: None,
         unlimited: None,
         extraction: None,
+        failures: Vec::new(),
         elapsed_secs: 0.0,
     };
     if options.extraction_only {
-        let dir = options.work_dir.join("extraction");
-        std::fs::create_dir_all(&dir)?;
         let flags = vec![
             "--intercom-rate".to_string(),
             INTERCOM_BUDGET_PER_WINDOW.to_string(),
             "--latency-ms".to_string(),
             options.latency_ms.to_string(),
         ];
-        let sims =
-            ChildSims::start(options.size, options.seed, &flags, &dir.join("sims.log")).await?;
-        let figures = extraction_figures(
-            &options.size.to_string(),
-            &sims.intercom_url,
-            &sims.intercom_token,
-            INTERCOM_BUDGET_PER_WINDOW,
-            &dir.join("state"),
-        )
-        .await
-        .context("extraction bench")?;
-        report.extraction = Some(figures);
+        match extraction_run(options, &flags).await {
+            Ok(figures) => {
+                report.extraction = Some(figures);
+                report.extraction_lines().iter().for_each(|l| emit(l));
+            }
+            Err(e) => failed(&mut report, "extraction", e, emit),
+        }
     } else {
         let flags = vec![
             "--intercom-rate".to_string(),
@@ -751,18 +770,22 @@ pub async fn run_scale(options: &ScaleOptions) -> anyhow::Result<ScaleReport> {
             "--latency-ms".to_string(),
             options.latency_ms.to_string(),
         ];
-        report.budget = Some(
-            engine_run(
-                "budget-bound run",
-                options.size,
-                options.seed,
-                &flags,
-                KUSTOMER_BUDGET_PER_MIN,
-                &options.work_dir.join("budget"),
-            )
-            .await
-            .context("budget-bound run")?,
-        );
+        let run = engine_run(
+            "budget-bound run",
+            options.size,
+            options.seed,
+            &flags,
+            KUSTOMER_BUDGET_PER_MIN,
+            &options.work_dir.join("budget"),
+        )
+        .await;
+        match run {
+            Ok(figures) => {
+                report.budget = Some(figures);
+                report.budget_lines().iter().for_each(|l| emit(l));
+            }
+            Err(e) => failed(&mut report, "budget-bound run", e, emit),
+        }
         let flags = vec![
             "--intercom-rate".to_string(),
             UNLIMITED_INTERCOM_PER_WINDOW.to_string(),
@@ -773,21 +796,48 @@ pub async fn run_scale(options: &ScaleOptions) -> anyhow::Result<ScaleReport> {
             "--bulk-delay-ms".to_string(),
             "0".to_string(),
         ];
-        report.unlimited = Some(
-            engine_run(
-                "engine-bound run",
-                options.size,
-                options.seed,
-                &flags,
-                UNLIMITED_KUSTOMER_PER_MIN,
-                &options.work_dir.join("unlimited"),
-            )
-            .await
-            .context("engine-bound run")?,
-        );
+        let run = engine_run(
+            "engine-bound run",
+            options.size,
+            options.seed,
+            &flags,
+            UNLIMITED_KUSTOMER_PER_MIN,
+            &options.work_dir.join("unlimited"),
+        )
+        .await;
+        match run {
+            Ok(figures) => {
+                report.unlimited = Some(figures);
+                report.unlimited_lines().iter().for_each(|l| emit(l));
+            }
+            Err(e) => failed(&mut report, "engine-bound run", e, emit),
+        }
     }
     report.elapsed_secs = started.elapsed().as_secs_f64();
+    emit(&format!("bench took {:.1} s", report.elapsed_secs));
     Ok(report)
+}
+
+/// Says that `run` failed, and keeps it for the report's lines.
+fn failed(report: &mut ScaleReport, run: &str, e: anyhow::Error, emit: &mut dyn FnMut(&str)) {
+    let line = format!("{run} failed ✗: {e:#}");
+    emit(&line);
+    report.failures.push(line);
+}
+
+/// The extraction alone against a child Intercom simulator started with `flags`.
+async fn extraction_run(options: &ScaleOptions, flags: &[String]) -> anyhow::Result<BenchFigures> {
+    let dir = options.work_dir.join("extraction");
+    std::fs::create_dir_all(&dir)?;
+    let sims = ChildSims::start(options.size, options.seed, flags, &dir.join("sims.log")).await?;
+    extraction_figures(
+        &options.size.to_string(),
+        &sims.intercom_url,
+        &sims.intercom_token,
+        INTERCOM_BUDGET_PER_WINDOW,
+        &dir.join("state"),
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -55,7 +55,9 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> anyhow::Result<ExitCode> {
                 latency_ms: args.latency_ms,
                 extraction_only: args.extraction_only,
             };
-            scale::run_scale(&options).await?.lines()
+            // Each run's figures are printed as soon as it ends (a `large` run takes hours).
+            scale::run_scale(&options, &mut |line| println!("{line}")).await?;
+            Vec::new()
         }
     };
     for line in lines {
