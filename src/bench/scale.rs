@@ -421,6 +421,8 @@ pub struct RunFigures {
     pub kustomer_throttled: u64,
     pub ledger_bytes: u64,
     pub attachment_bytes: u64,
+    /// The rest of the state directory: the ledger's backups, the archive, the report.
+    pub other_bytes: u64,
 }
 
 impl RunFigures {
@@ -526,6 +528,17 @@ async fn engine_run(
     let (kustomer_requests, kustomer_throttled) = super::request_totals(&kustomer_truth);
     let state = state_dir.join("state");
     let attachment_bytes = dir_bytes(&state.join("attachments"));
+    // The ledger is `ledger.db` with its WAL and shared-memory files beside it.
+    let ledger_bytes = std::fs::read_dir(&state)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("ledger.db"))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
     Ok(RunFigures {
         wall_secs,
         completed,
@@ -540,10 +553,9 @@ async fn engine_run(
         intercom_throttled: intercom_served["throttled"].as_u64().unwrap_or(0),
         kustomer_requests,
         kustomer_throttled,
-        // Everything in the state directory but the files is the ledger and what it writes
-        // beside it (archive, report, log).
-        ledger_bytes: dir_bytes(&state).saturating_sub(attachment_bytes),
+        ledger_bytes,
         attachment_bytes,
+        other_bytes: dir_bytes(&state).saturating_sub(attachment_bytes + ledger_bytes),
         kustomer_truth,
     })
 }
@@ -683,11 +695,12 @@ impl ScaleReport {
                     r.sims_cpu_secs
                 ),
                 format!(
-                    "disk per source record: ledger {:.0} B, attachments {:.0} B ({:.1} MiB and {:.1} MiB in all)",
+                    "disk per source record: ledger {:.0} B, attachments {:.0} B ({:.1} MiB and {:.1} MiB in all; backups, archive and report {:.1} MiB more)",
                     r.ledger_bytes as f64 / records,
                     r.attachment_bytes as f64 / records,
                     r.ledger_bytes as f64 / 1048576.0,
-                    r.attachment_bytes as f64 / 1048576.0
+                    r.attachment_bytes as f64 / 1048576.0,
+                    r.other_bytes as f64 / 1048576.0
                 ),
             ]);
         }
