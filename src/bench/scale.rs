@@ -224,32 +224,24 @@ fn counts(value: &Value) -> BTreeMap<String, u64> {
 }
 
 /// Requests per second of a cumulative request count in steady state: over the middle 80 % of
-/// the span in which the count grew, so the ramp-up and the tail (a last bulk job, verify) do not
+/// the requests (from the time the count passed 10 % of its total to the time it passed 90 %),
+/// so the ramp-up and a tail (a last bulk job, verify's few reads long after extraction) do not
 /// dilute it. `samples` are (seconds since the start, requests so far), in time order.
 pub fn steady_rate(samples: &[(f64, u64)]) -> f64 {
     let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
         return 0.0;
     };
-    let Some(start) = samples.iter().find(|s| s.1 > first.1) else {
-        return 0.0;
-    };
-    let Some(end) = samples.iter().find(|s| s.1 == last.1) else {
-        return 0.0;
-    };
-    let span = end.0 - start.0;
-    if span <= 0.0 {
+    let total = last.1.saturating_sub(first.1);
+    if total == 0 {
         return 0.0;
     }
-    let (from, to) = (start.0 + span * 0.1, end.0 - span * 0.1);
-    let at = |t: f64| {
-        samples
-            .iter()
-            .rev()
-            .find(|s| s.0 <= t)
-            .copied()
-            .unwrap_or(*first)
+    let passed = |share: u64| {
+        let mark = first.1 + (total * share).div_ceil(10);
+        samples.iter().find(|s| s.1 >= mark).copied()
     };
-    let (a, b) = (at(from), at(to));
+    let (Some(a), Some(b)) = (passed(1), passed(9)) else {
+        return 0.0;
+    };
     if b.0 <= a.0 {
         return 0.0;
     }
@@ -923,10 +915,12 @@ mod tests {
 
     #[test]
     fn steady_rate_leaves_out_ramp_and_tail() {
-        // Idle for 10 s, then 100 requests/s for 100 s, then idle.
+        // Idle for 10 s, then 100 requests/s for 100 s, then idle for 1,000 s but for one
+        // request at the very end (as verify reads Intercom long after the extraction).
         let mut samples: Vec<(f64, u64)> = (0..10).map(|t| (f64::from(t), 0)).collect();
         samples.extend((10..=110).map(|t| (f64::from(t), u64::from(t as u32 - 10) * 100)));
-        samples.extend((111..130).map(|t| (f64::from(t), 10_000)));
+        samples.extend((111..1110).map(|t| (f64::from(t), 10_000)));
+        samples.push((1110.0, 10_001));
         assert!((steady_rate(&samples) - 100.0).abs() < 1e-9);
         assert_eq!(steady_rate(&[]), 0.0);
         assert_eq!(steady_rate(&[(0.0, 5), (1.0, 5)]), 0.0);
