@@ -104,8 +104,13 @@ does not hold and resumes, creating nothing twice.",
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Benchmarks against the in-process simulators, printed as ratios.
-    #[command(after_help = "Examples:\n  i2k bench\n  i2k bench --size small")]
+    /// Benchmarks against the simulators, printed as ratios with their targets.
+    #[command(
+        after_help = "tiny and small run the simulators in-process; medium and large start them as a child \
+process (i2k sim) so the figures are i2k's own, and take minutes (medium) to hours (large).\n\n\
+Examples:\n  i2k bench\n  i2k bench --size small\n  i2k bench --size medium\n  \
+i2k bench --size large --extraction-only"
+    )]
     Bench(BenchArgs),
 }
 
@@ -275,8 +280,17 @@ pub struct RestoreArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
+    /// The generated workspace: tiny, small (in-process simulators) or medium, large (a child
+    /// `i2k sim`; a budget-bound run at Kustomer 6,000/min and Intercom 60,000/min, then an
+    /// engine-bound run with both budgets unlimited).
     #[arg(long, value_enum, default_value_t = SizePreset::Small)]
     pub size: SizePreset,
+    /// Measure only the extraction's use of the Intercom budget (60,000/min on medium and large).
+    #[arg(long)]
+    pub extraction_only: bool,
+    /// Latency the simulators add to every response in the budget-bound run (medium, large).
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
 }
 
 /// Entry point of the binary.

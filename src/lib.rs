@@ -7,6 +7,7 @@
 //! both APIs, shares no types with the clients and names only itself and the ground floor.
 //! `tests/layers.rs` enforces these rules.
 
+pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod config;

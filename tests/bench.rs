@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use i2k::engine::bench::{LoadBenchOptions, bench_baseline, bench_load, compare};
+use i2k::bench::{LoadBenchOptions, bench_baseline, bench_load, compare};
 use i2k::sim::SizePreset;
 
 fn temp_state(name: &str) -> std::path::PathBuf {

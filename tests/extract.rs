@@ -299,7 +299,7 @@ async fn injected_faults_leave_the_result_identical() {
 #[ignore = "benchmark: prints figures, asserts nothing timed"]
 async fn benchmark_budget_use_during_conversation_retrieval() {
     let dir = state_dir("bench");
-    let figures = i2k::engine::extract::bench_extraction(SizePreset::Small, 42, 1667, &dir)
+    let figures = i2k::bench::bench_extraction(SizePreset::Small, 42, 1667, &dir)
         .await
         .unwrap();
     for line in figures.lines() {

@@ -2,7 +2,6 @@
 
 pub mod archive;
 pub mod backups;
-pub mod bench;
 pub mod connect;
 pub mod context;
 pub mod control;

@@ -1,7 +1,14 @@
-//! `i2k bench`: the speed and budget targets measured as ratios against in-process simulators.
+//! `i2k bench`: the speed and budget targets measured as ratios against simulators.
 //!
-//! Four figures, each printed with its target so a reader sees at once whether it holds:
-//! 1. extraction's use of the Intercom budget ([`crate::engine::extract::bench_extraction`]);
+//! The benchmark sits above the engine and the console: it starts simulators, drives the engine
+//! as a run would and draws console frames, so neither of those layers needs to know it exists.
+//! `tiny` and `small` run everything in this process (this file); `medium` and `large` start the
+//! simulators as child processes so that the time, memory and CPU figures are i2k's own
+//! ([`scale`]).
+//!
+//! On `tiny` and `small`, four figures, each printed with its target so a reader sees at once
+//! whether it holds:
+//! 1. extraction's use of the Intercom budget ([`extraction::bench_extraction`]);
 //! 2. the load's use of a deliberately low Kustomer budget, its 429s and records per bulk request;
 //! 3. an `--only contacts,conversations` run against a naive per-record script at the same budget;
 //! 4. the console's frame time while that run's snapshots stream in; plus the process's memory.
@@ -21,7 +28,6 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
 use crate::engine::context::{EngineConfig, LoadOptions};
-use crate::engine::extract::BenchFigures;
 use crate::engine::handle::RunOutcome;
 use crate::engine::model::{Event, PhaseStatus, Snapshot};
 use crate::http::Secret;
@@ -29,6 +35,11 @@ use crate::kustomer::KustomerClient;
 use crate::ledger::{LedgerReader, SourceRecord};
 use crate::mapping::conversations::{PartRole, part_role};
 use crate::sim::{SimHandle, SizePreset, intercom, kustomer};
+
+pub mod extraction;
+pub mod scale;
+
+pub use extraction::{BenchFigures, bench_extraction};
 
 /// Share of the Kustomer budget the migration takes during the bench (the product's default).
 pub const RATE_SHARE: f64 = 0.8;
@@ -301,14 +312,9 @@ fn created_line(created: &BTreeMap<String, u64>) -> String {
 /// Runs every figure of `i2k bench` for `size`, with state under `work_dir`.
 pub async fn run_all(size: SizePreset, seed: u64, work_dir: &Path) -> anyhow::Result<BenchReport> {
     let started = Instant::now();
-    let extraction = crate::engine::extract::bench_extraction(
-        size,
-        seed,
-        INTERCOM_RATE,
-        &work_dir.join("extraction"),
-    )
-    .await
-    .context("extraction bench")?;
+    let extraction = bench_extraction(size, seed, INTERCOM_RATE, &work_dir.join("extraction"))
+        .await
+        .context("extraction bench")?;
     let options = LoadBenchOptions::new(size, seed, work_dir.join("load"));
     let load = bench_load(&options).await.context("load bench")?;
     let baseline = bench_baseline(&options)
