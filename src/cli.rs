@@ -288,6 +288,10 @@ pub struct BenchArgs {
     /// Measure only the extraction's use of the Intercom budget (60,000/min on medium and large).
     #[arg(long)]
     pub extraction_only: bool,
+    /// On large: also run the budget-bound load (hours long); by default large measures the
+    /// extraction at Intercom's budget and the engine-bound run.
+    #[arg(long)]
+    pub budget_run: bool,
     /// Latency the simulators add to every response in the budget-bound run (medium, large).
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,

@@ -54,6 +54,7 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> anyhow::Result<ExitCode> {
                 work_dir: work_dir.clone(),
                 latency_ms: args.latency_ms,
                 extraction_only: args.extraction_only,
+                budget_run: args.budget_run,
             };
             // Each run's figures are printed as soon as it ends (a `large` run takes hours).
             scale::run_scale(&options, &mut |line| println!("{line}")).await?;
