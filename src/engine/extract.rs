@@ -667,9 +667,7 @@ impl<'a> Extractor<'a> {
                         self.for_each(changed, |c| self.conversation_details(c))
                             .await
                     }
-                    Searchable::Tickets => {
-                        self.for_each(changed, |t| self.ticket_details(t)).await
-                    }
+                    Searchable::Tickets => self.for_each(changed, |t| self.ticket_details(t)).await,
                 }
             };
             // The next search page is asked for while this page's records are read, so the

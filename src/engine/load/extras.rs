@@ -736,7 +736,12 @@ async fn event_summaries(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 }
 
 async fn macros(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
-    let items = all_items(&ctx.ledger, MACROS, &[RecordState::Pending, RecordState::Sent]).await?;
+    let items = all_items(
+        &ctx.ledger,
+        MACROS,
+        &[RecordState::Pending, RecordState::Sent],
+    )
+    .await?;
     // One create per shortcut and no bulk route: several at once, so the budget, not each
     // round trip, sets the pace.
     let mut loads = futures_util::stream::iter(items.into_iter().map(|item| async move {
