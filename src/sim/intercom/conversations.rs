@@ -3,15 +3,14 @@
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::Shared;
-use super::contacts::field_sample;
 use super::generate::{self as g, Workspace};
 use super::render as r;
-use super::routes::{Params, cursor_pages, not_found, ok, run_search, search_request};
-use super::search::{DateSemantics, FieldValue};
+use super::routes::{Params, exact_search, not_found, ok};
+use super::search::FieldValue;
 
 pub(super) fn conversation_field(ws: &Workspace, i: usize, field: &str) -> Option<FieldValue> {
     let c = ws.conversations.get(i)?;
@@ -34,49 +33,27 @@ pub(super) fn conversation_field(ws: &Workspace, i: usize, field: &str) -> Optio
     })
 }
 
-pub(super) fn sort_value(v: Option<FieldValue>, i: usize) -> Option<i64> {
-    match v {
-        Some(FieldValue::Date(t)) | Some(FieldValue::Int(t)) => Some(t),
-        _ => Some(i as i64),
-    }
-}
-
 pub(super) async fn conversations_search(
     State(st): State<Shared>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Response {
-    let sample = |f: &str| {
-        field_sample(f).filter(|_| {
-            matches!(
-                f,
-                "id" | "created_at"
-                    | "updated_at"
-                    | "state"
-                    | "open"
-                    | "admin_assignee_id"
-                    | "team_assignee_id"
-                    | "contact_ids"
-            )
-        })
-    };
-    let req = match search_request(body, 20, DateSemantics::Exact, &sample) {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
     let ws = st.workspace();
-    let (page, total) = run_search(
-        &req,
+    exact_search(
+        body,
+        &[
+            "id",
+            "created_at",
+            "updated_at",
+            "state",
+            "open",
+            "admin_assignee_id",
+            "team_assignee_id",
+            "contact_ids",
+        ],
         ws.sizes.conversations,
         &|i, f| conversation_field(&ws, i, f),
-        DateSemantics::Exact,
-        &|i, f| sort_value(conversation_field(&ws, i, f), i),
-    );
-    let conversations: Vec<Value> = page
-        .into_iter()
-        .map(|i| r::conversation(&st, &ws, i, false))
-        .collect();
-    ok(
-        json!({"type": "conversation.list", "conversations": conversations, "total_count": total, "pages": cursor_pages(req.offset, req.per_page, total)}),
+        ("conversation.list", "conversations"),
+        &|i| r::conversation(&st, &ws, i, false),
     )
 }
 

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+use super::contacts::field_sample;
 use super::search::{self, DateSemantics, FieldValue, SearchRequest};
 use super::{Shared, error};
 use super::{companies, contacts, conversations, events, help_center, macros, tickets, workspace};
@@ -229,6 +230,39 @@ pub(super) fn run_search(
         .take(req.per_page)
         .collect();
     (page, n)
+}
+
+/// A search with exact dates over `total` records (conversations, tickets), answered as a cursor
+/// page of `list` (its type, its key): only the `searchable` fields may be filtered on, `field`
+/// reads a record's field, hits sort on a date or number (else in index order) and `render`
+/// gives a hit's JSON.
+pub(super) fn exact_search(
+    body: Result<Json<Value>, JsonRejection>,
+    searchable: &[&str],
+    total: usize,
+    field: &dyn Fn(usize, &str) -> Option<FieldValue>,
+    (list_type, key): (&str, &str),
+    render: &dyn Fn(usize) -> Value,
+) -> Response {
+    let sample = |f: &str| field_sample(f).filter(|_| searchable.contains(&f));
+    let req = match search_request(body, 20, DateSemantics::Exact, &sample) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let (page, total) = run_search(&req, total, field, DateSemantics::Exact, &|i, f| {
+        sort_value(field(i, f), i)
+    });
+    let hits: Vec<Value> = page.into_iter().map(render).collect();
+    ok(
+        json!({"type": list_type, key: hits, "total_count": total, "pages": cursor_pages(req.offset, req.per_page, total)}),
+    )
+}
+
+pub(super) fn sort_value(v: Option<FieldValue>, i: usize) -> Option<i64> {
+    match v {
+        Some(FieldValue::Date(t)) | Some(FieldValue::Int(t)) => Some(t),
+        _ => Some(i as i64),
+    }
 }
 
 pub(super) fn search_request(

@@ -3,16 +3,14 @@
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::Shared;
-use super::contacts::field_sample;
-use super::conversations::sort_value;
 use super::generate::{self as g, Workspace};
 use super::render as r;
-use super::routes::{cursor_pages, not_found, ok, run_search, search_request};
-use super::search::{DateSemantics, FieldValue};
+use super::routes::{exact_search, not_found, ok};
+use super::search::FieldValue;
 
 pub(super) fn ticket_field(ws: &Workspace, t: usize, field: &str) -> Option<FieldValue> {
     if t >= ws.sizes.tickets {
@@ -44,34 +42,22 @@ pub(super) async fn tickets_search(
     State(st): State<Shared>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Response {
-    let sample = |f: &str| {
-        field_sample(f).filter(|_| {
-            matches!(
-                f,
-                "id" | "created_at"
-                    | "updated_at"
-                    | "open"
-                    | "state"
-                    | "ticket_type_id"
-                    | "contact_ids"
-            )
-        })
-    };
-    let req = match search_request(body, 20, DateSemantics::Exact, &sample) {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
     let ws = st.workspace();
-    let (page, total) = run_search(
-        &req,
+    exact_search(
+        body,
+        &[
+            "id",
+            "created_at",
+            "updated_at",
+            "open",
+            "state",
+            "ticket_type_id",
+            "contact_ids",
+        ],
         ws.sizes.tickets,
-        &|i, f| ticket_field(&ws, i, f),
-        DateSemantics::Exact,
-        &|i, f| sort_value(ticket_field(&ws, i, f), i),
-    );
-    let tickets: Vec<Value> = page.into_iter().map(|t| r::ticket(&ws, t)).collect();
-    ok(
-        json!({"type": "ticket.list", "tickets": tickets, "total_count": total, "pages": cursor_pages(req.offset, req.per_page, total)}),
+        &|t, f| ticket_field(&ws, t, f),
+        ("ticket.list", "tickets"),
+        &|t| r::ticket(&ws, t),
     )
 }
 
