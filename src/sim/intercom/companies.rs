@@ -38,6 +38,16 @@ pub(super) async fn companies_scroll(State(st): State<Shared>, Query(q): Params)
     }
 }
 
+/// Intercom's answer for a company id it does not know (its own code, unlike the generic
+/// `not_found`).
+fn company_not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "company_not_found",
+        "Company Not Found",
+    )
+}
+
 pub(super) fn company_index(ws: &Workspace, id: &str) -> Option<usize> {
     g::parse_company_id(id).filter(|i| *i < ws.sizes.companies)
 }
@@ -46,11 +56,7 @@ pub(super) async fn company_by_id(State(st): State<Shared>, Path(id): Path<Strin
     let ws = st.workspace();
     match company_index(&ws, &id) {
         Some(i) => ok(r::company(&ws, i)),
-        None => error(
-            StatusCode::NOT_FOUND,
-            "company_not_found",
-            "Company Not Found",
-        ),
+        None => company_not_found(),
     }
 }
 
@@ -61,11 +67,7 @@ pub(super) async fn company_contacts(
 ) -> Response {
     let ws = st.workspace();
     let Some(c) = company_index(&ws, &id) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "company_not_found",
-            "Company Not Found",
-        );
+        return company_not_found();
     };
     let (per_page, page) = match page_params(&q, 50) {
         Ok(p) => p,
@@ -80,11 +82,7 @@ pub(super) async fn company_contacts(
 pub(super) async fn company_segments(State(st): State<Shared>, Path(id): Path<String>) -> Response {
     let ws = st.workspace();
     let Some(c) = company_index(&ws, &id) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "company_not_found",
-            "Company Not Found",
-        );
+        return company_not_found();
     };
     let data: Vec<Value> = (0..ws.used_segments())
         .filter(|s| (c + s) % 4 == 0)
@@ -100,11 +98,7 @@ pub(super) async fn company_notes(
 ) -> Response {
     let ws = st.workspace();
     let Some(c) = company_index(&ws, &id) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "company_not_found",
-            "Company Not Found",
-        );
+        return company_not_found();
     };
     let (per_page, page) = match page_params(&q, 50) {
         Ok(p) => p,
