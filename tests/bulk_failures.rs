@@ -3,15 +3,15 @@
 //! it, and the reason. Against both simulators over loopback; the Kustomer simulator refuses
 //! items through its own validation (an `…Id` custom attribute without metadata, an unknown klass).
 
-mod people;
+mod common;
 
+use common::people::{Setup, setup};
 use i2k::engine::load::{companies, customers};
 use i2k::engine::model::{ErrorClass, FieldDecision, FieldMapping};
 use i2k::engine::write::{self, BulkRoute, Outcome};
 use i2k::kustomer::BulkResource;
 use i2k::ledger::FailureRecord;
 use i2k::sim::SizePreset;
-use people::{Setup, setup};
 use serde_json::{Value, json};
 
 /// What the simulator says of an `…Id` custom attribute no metadata describes.

@@ -9,7 +9,7 @@ use i2k::engine::decisions::{
     self, DecisionError, Decisions, MAPPING_FILE, admin_mappings, decide_admin, decide_field,
     export_toml, field_mappings, import_toml,
 };
-use i2k::engine::model::{AdminDecision, AdminMapping, Bucket, FieldDecision};
+use i2k::engine::model::{AdminDecision, AdminMapping, Bucket, FieldDecision, FieldMapping};
 use i2k::ledger::Ledger;
 use serde_json::json;
 
@@ -338,4 +338,109 @@ async fn edits_made_to_mapping_toml_while_the_console_is_open_survive_a_console_
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("\"macros\" = \"manual\""), "{text}");
     assert!(text.contains("[segments.\"s1\"]\nin_use = true"), "{text}");
+}
+
+/// `mapping.toml` exactly as i2k wrote it before the file was read through serde structs: every
+/// comment, every quoted key, a field left unresolved and a name holding both kinds of quote
+/// (which TOML's own writer puts in a multi-line string, then as now).
+const WRITTEN_BEFORE: &str = r#"# i2k decisions. Edit and run again: i2k reads this file before loading.
+# admins: decision = "user" (with user_id), "invite" (Kustomer e-mails an invitation),
+#         "fallback" (the API key's own user unless fallback_user_id says otherwise)
+# fields: decision = "attribute" (with name, suffix Str/Txt/Num/At/Bool/Url) or "archive"
+
+# the fallback user: 
+fallback_user_id = "u-fallback"
+
+# Intercom workflows (and series) to export into the archive beside MANUAL.md
+workflow_ids = ["w1", "22"]
+
+[admins."1"]
+name = """Ada "the first" O'Neil"""
+email = "ada@example.com"
+decision = "user"
+user_id = "u-ada"
+user_email = "ada@example.com"
+
+[admins."3"]
+name = "Cy"
+email = "cy@example.com"
+decision = "invite"
+
+# UNRESOLVED: no Kustomer user has nobody@example.com; choose user, invite or fallback
+[admins."9"]
+name = "Nobody"
+email = "nobody@example.com"
+decision = "unresolved"
+
+[fields."contact"."plan name"]
+type = "string"
+decision = "attribute"
+name = "planNameStr"
+
+# UNRESOLVED: a relationship has no Kustomer type
+[fields."conversation"."linked thing"]
+type = "relationship"
+proposed = "linkedThingStr"
+decision = "unresolved"
+
+[segments."s1"]
+in_use = false
+
+[buckets]
+"macros" = "archive"
+
+[prerequisites."brands"]
+create = true
+
+"#;
+
+#[tokio::test]
+async fn a_mapping_toml_written_before_serde_reads_back_and_exports_byte_for_byte() {
+    let tmp = TempState::new("before");
+    let ledger = Ledger::open(&tmp.dir("s")).unwrap();
+    // What import cannot create (it never stores an unresolved entry) is in the ledger already.
+    let nobody = AdminMapping {
+        admin_id: "9".into(),
+        name: "Nobody".into(),
+        email: "nobody@example.com".into(),
+        suggestion: None,
+        decision: AdminDecision::Unresolved,
+    };
+    ledger
+        .put_decision("admin:9", &serde_json::to_value(&nobody).unwrap())
+        .await
+        .unwrap();
+    let linked = FieldMapping {
+        model: "conversation".into(),
+        source_name: "linked thing".into(),
+        source_type: "relationship".into(),
+        proposed: Some("linkedThingStr".into()),
+        decision: FieldDecision::Unresolved,
+        note: "a relationship has no Kustomer type".into(),
+    };
+    ledger
+        .put_decision(
+            "field:conversation:linked thing",
+            &serde_json::to_value(&linked).unwrap(),
+        )
+        .await
+        .unwrap();
+    let file = tmp.dir("before.toml");
+    write(&file, WRITTEN_BEFORE);
+    // The fallback, the workflows, two admins, one field, the segment, the bucket, the check.
+    assert_eq!(import_toml(&ledger, &file).await.unwrap(), 8);
+    assert_eq!(
+        decisions::workflow_ids(&ledger).unwrap(),
+        vec!["w1".to_string(), "22".to_string()]
+    );
+
+    let exported = tmp.dir("s").join(MAPPING_FILE);
+    export_toml(&ledger, &exported).unwrap();
+    let text = std::fs::read_to_string(&exported).unwrap();
+    let without_mark: String = text
+        .lines()
+        .filter(|l| !l.starts_with(i2k::ledger::MIGRATION_MARK))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(without_mark, WRITTEN_BEFORE);
 }

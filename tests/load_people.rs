@@ -2,12 +2,12 @@
 //! is extracted for real, then the phases load it into the Kustomer simulator, whose ground truth
 //! (`/__sim/truth`, `/__sim/records/{type}`) is what the assertions read.
 
-mod people;
+mod common;
 
+use common::people::{Setup, get_json, post_count, setup};
 use i2k::engine::load::{companies, customers};
 use i2k::engine::verify;
 use i2k::sim::SizePreset;
-use people::{Setup, get_json, post_count, setup};
 use serde_json::{Value, json};
 
 async fn load(s: &Setup) {

@@ -4,16 +4,15 @@
 //! Kustomer does not have, or when a sampled conversation's messages differ.
 
 mod common;
-mod people;
 
 use std::process::Command;
 use std::sync::Arc;
 
+use common::people::setup;
 use i2k::engine::context::Ctx;
 use i2k::engine::load::{companies, customers};
 use i2k::ledger::{Ledger, SourceRecord};
 use i2k::sim::SizePreset;
-use people::{fresh_dir, setup};
 use serde_json::json;
 
 /// The people types only, so a full verify covers exactly what the two phases load.
@@ -60,7 +59,7 @@ fn run_verify_with(
 async fn verify_agrees_after_a_run_and_differs_when_a_record_is_missing() {
     let s = setup(SizePreset::Tiny, "", 21).await;
     // A ledger holding only the people types, loaded by the two phases.
-    let dir = fresh_dir("verify");
+    let dir = common::temp_state("verify");
     {
         let ledger = Ledger::open(&dir).unwrap();
         for kind in PEOPLE_KINDS {

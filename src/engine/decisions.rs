@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::engine::context::Ctx;
@@ -79,6 +80,8 @@ pub enum DecisionError {
         #[source]
         source: Box<toml::de::Error>,
     },
+    #[error("mapping.toml could not be written: {0}")]
+    Encode(#[from] toml::ser::Error),
     #[error("{path}: {entry}: {why}")]
     Invalid {
         path: PathBuf,
@@ -788,8 +791,127 @@ pub async fn apply_defaults(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 
 // ---- mapping.toml -------------------------------------------------------------------------------
 
+/// `mapping.toml` as a person edits it. Tables stay [`toml::Table`]s until each entry is decoded
+/// on its own ([`entries`]): the entries are applied in the file's order, and an entry of the
+/// wrong shape is refused with its place (`admins.7`), not as a parse error of the whole file.
+#[derive(Debug, Default, Deserialize)]
+struct MappingFile {
+    fallback_user_id: Option<String>,
+    workflow_ids: Option<Vec<WorkflowId>>,
+    #[serde(default)]
+    admins: toml::Table,
+    /// model → attribute name → [`FieldEntry`].
+    #[serde(default)]
+    fields: toml::Table,
+    #[serde(default)]
+    segments: toml::Table,
+    /// object type → `migrate`, `manual` or `archive`.
+    #[serde(default)]
+    buckets: toml::Table,
+    #[serde(default)]
+    prerequisites: toml::Table,
+}
+
+/// A workflow id as a person may type it: Intercom's ids are numeric strings.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum WorkflowId {
+    Text(String),
+    Number(i64),
+}
+
+/// One `[admins."<id>"]` table (`None` fields are left out of the file). `decision` stays text so an unknown one is refused with the
+/// choices, and `name`/`email` are there for the reader (the ledger's own win on import).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct AdminEntry {
+    name: Option<String>,
+    email: Option<String>,
+    decision: Option<String>,
+    user_id: Option<String>,
+    user_email: Option<String>,
+}
+
+impl AdminEntry {
+    fn of(m: &AdminMapping) -> AdminEntry {
+        let (decision, user_id, user_email) = match &m.decision {
+            AdminDecision::User { user_id, email } => {
+                ("user", Some(user_id.clone()), Some(email.clone()))
+            }
+            AdminDecision::Invite => ("invite", None, None),
+            AdminDecision::Fallback => ("fallback", None, None),
+            AdminDecision::Unresolved => ("unresolved", None, None),
+        };
+        AdminEntry {
+            name: Some(m.name.clone()),
+            email: Some(m.email.clone()),
+            decision: Some(decision.to_string()),
+            user_id,
+            user_email,
+        }
+    }
+}
+
+/// One `[fields."<model>"."<name>"]` table; `type` and `proposed` are there for the reader.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct FieldEntry {
+    #[serde(rename = "type")]
+    source_type: Option<String>,
+    proposed: Option<String>,
+    decision: Option<String>,
+    name: Option<String>,
+}
+
+impl FieldEntry {
+    fn of(m: &FieldMapping) -> FieldEntry {
+        let (decision, name) = match &m.decision {
+            FieldDecision::Attribute { name } => ("attribute", Some(name.clone())),
+            FieldDecision::Archive => ("archive", None),
+            FieldDecision::Unresolved => ("unresolved", None),
+        };
+        FieldEntry {
+            source_type: Some(m.source_type.clone()),
+            proposed: m.proposed.clone(),
+            decision: Some(decision.to_string()),
+            name,
+        }
+    }
+}
+
+/// One `[segments."<id>"]` table; without `in_use` it says nothing.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct SegmentEntry {
+    in_use: Option<bool>,
+}
+
+/// One `[prerequisites."<check>"]` table; without `create` it says nothing.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct PrerequisiteEntry {
+    create: Option<bool>,
+}
+
+/// A TOML string (or key) quoted as i2k has always written it: keys stay quoted even where a
+/// bare key would do, so files written before keep comparing equal to a fresh export.
 fn quote(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
+}
+
+/// Appends the table `[<section>."<key>"…]` holding `entry`, then a blank line.
+fn push_table(
+    out: &mut String,
+    section: &str,
+    keys: &[&str],
+    entry: &impl Serialize,
+) -> Result<()> {
+    out.push('[');
+    out.push_str(section);
+    for key in keys {
+        out.push('.');
+        out.push_str(&quote(key));
+    }
+    out.push_str("]\n");
+    out.push_str(&toml::to_string(entry)?);
+    out.push('\n');
+    Ok(())
 }
 
 /// Writes every decision to `path` (mode 0600), with a comment above each unresolved one.
@@ -797,7 +919,9 @@ pub fn export_toml(ledger: &Ledger, path: &Path) -> Result<()> {
     write_private(path, &render_toml(ledger)?)
 }
 
-/// Every decision as `mapping.toml` text.
+/// Every decision as `mapping.toml` text: the migration's mark (read by `ledger::identity`), a
+/// guide to the choices, then one table per decision, each unresolved one under a comment that
+/// says what is missing.
 fn render_toml(ledger: &Ledger) -> Result<String> {
     let mut out = String::new();
     if let Some(id) = ledger.migration_id() {
@@ -832,23 +956,7 @@ fn render_toml(ledger: &Ledger) -> Result<String> {
                 m.email
             ));
         }
-        out.push_str(&format!("[admins.{}]\n", quote(&m.admin_id)));
-        out.push_str(&format!(
-            "name = {}\nemail = {}\n",
-            quote(&m.name),
-            quote(&m.email)
-        ));
-        match &m.decision {
-            AdminDecision::User { user_id, email } => out.push_str(&format!(
-                "decision = \"user\"\nuser_id = {}\nuser_email = {}\n",
-                quote(user_id),
-                quote(email)
-            )),
-            AdminDecision::Invite => out.push_str("decision = \"invite\"\n"),
-            AdminDecision::Fallback => out.push_str("decision = \"fallback\"\n"),
-            AdminDecision::Unresolved => out.push_str("decision = \"unresolved\"\n"),
-        }
-        out.push('\n');
+        push_table(&mut out, "admins", &[&m.admin_id], &AdminEntry::of(&m))?;
     }
     let mut by_model: BTreeMap<String, Vec<FieldMapping>> = BTreeMap::new();
     for m in stored_fields(ledger)? {
@@ -859,31 +967,21 @@ fn render_toml(ledger: &Ledger) -> Result<String> {
             if m.decision == FieldDecision::Unresolved {
                 out.push_str(&format!("# UNRESOLVED: {}\n", m.note));
             }
-            out.push_str(&format!(
-                "[fields.{}.{}]\ntype = {}\n",
-                quote(&model),
-                quote(&m.source_name),
-                quote(&m.source_type)
-            ));
-            if let Some(p) = &m.proposed {
-                out.push_str(&format!("proposed = {}\n", quote(p)));
-            }
-            match &m.decision {
-                FieldDecision::Attribute { name } => out.push_str(&format!(
-                    "decision = \"attribute\"\nname = {}\n",
-                    quote(name)
-                )),
-                FieldDecision::Archive => out.push_str("decision = \"archive\"\n"),
-                FieldDecision::Unresolved => out.push_str("decision = \"unresolved\"\n"),
-            }
-            out.push('\n');
+            push_table(
+                &mut out,
+                "fields",
+                &[&model, &m.source_name],
+                &FieldEntry::of(&m),
+            )?;
         }
     }
-    let segments = ledger.read(|r| r.decisions(SEGMENT))?;
-    for (key, v) in segments {
+    for (key, v) in ledger.read(|r| r.decisions(SEGMENT))? {
         let id = key.strip_prefix(SEGMENT).unwrap_or(&key);
         let in_use = v.get("in_use").and_then(Value::as_bool).unwrap_or(false);
-        out.push_str(&format!("[segments.{}]\nin_use = {in_use}\n\n", quote(id)));
+        let entry = SegmentEntry {
+            in_use: Some(in_use),
+        };
+        push_table(&mut out, "segments", &[id], &entry)?;
     }
     let buckets = ledger.read(|r| r.decisions(BUCKET))?;
     if !buckets.is_empty() {
@@ -896,14 +994,13 @@ fn render_toml(ledger: &Ledger) -> Result<String> {
         }
         out.push('\n');
     }
-    let prereqs = ledger.read(|r| r.decisions(PREREQ))?;
-    for (key, v) in prereqs {
+    for (key, v) in ledger.read(|r| r.decisions(PREREQ))? {
         let name = key.strip_prefix(PREREQ).unwrap_or(&key);
         let create = v.get("create").and_then(Value::as_bool).unwrap_or(false);
-        out.push_str(&format!(
-            "[prerequisites.{}]\ncreate = {create}\n\n",
-            quote(name)
-        ));
+        let entry = PrerequisiteEntry {
+            create: Some(create),
+        };
+        push_table(&mut out, "prerequisites", &[name], &entry)?;
     }
     Ok(out)
 }
@@ -924,6 +1021,33 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     })
 }
 
+/// The entries of one table of `mapping.toml`, in the file's order, each decoded as `T`; `at` is
+/// the table's place in the file, for the error that names a malformed entry.
+fn entries<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    at: &str,
+    table: toml::Table,
+) -> Result<Vec<(String, T)>> {
+    table
+        .into_iter()
+        .map(|(key, value)| {
+            let entry = if value.is_table() {
+                value.try_into().map_err(|e: toml::de::Error| e.to_string())
+            } else {
+                Err("must be a table".to_string())
+            };
+            match entry {
+                Ok(entry) => Ok((key, entry)),
+                Err(why) => Err(DecisionError::Invalid {
+                    path: path.to_path_buf(),
+                    entry: format!("{at}.{key}"),
+                    why: why.trim().to_string(),
+                }),
+            }
+        })
+        .collect()
+}
+
 /// Reads `path` and stores every decision it makes (entries left `unresolved` change nothing).
 /// Returns how many decisions were applied.
 pub async fn import_toml(ledger: &Ledger, path: &Path) -> Result<usize> {
@@ -931,7 +1055,7 @@ pub async fn import_toml(ledger: &Ledger, path: &Path) -> Result<usize> {
         path: path.to_path_buf(),
         source,
     })?;
-    let doc: toml::Table = toml::from_str(&text).map_err(|source| DecisionError::Toml {
+    let doc: MappingFile = toml::from_str(&text).map_err(|source| DecisionError::Toml {
         path: path.to_path_buf(),
         source: Box::new(source),
     })?;
@@ -940,33 +1064,25 @@ pub async fn import_toml(ledger: &Ledger, path: &Path) -> Result<usize> {
         entry,
         why: why.to_string(),
     };
-    let text_of =
-        |t: &toml::Table, k: &str| t.get(k).and_then(toml::Value::as_str).map(str::to_string);
     let mut applied = 0;
 
-    if let Some(id) = doc.get("fallback_user_id").and_then(toml::Value::as_str) {
+    if let Some(id) = doc.fallback_user_id {
         let current = fallback_user(ledger)?;
-        if current.as_ref().map(|(c, _)| c.as_str()) != Some(id) {
+        if current.as_ref().map(|(c, _)| c.as_str()) != Some(id.as_str()) {
             ledger
                 .put_decision(FALLBACK, &json!({ "user_id": id, "email": "" }))
                 .await?;
             applied += 1;
         }
     }
-    if let Some(list) = doc.get("workflow_ids") {
+    if let Some(list) = doc.workflow_ids {
         let ids: Vec<String> = list
-            .as_array()
-            .ok_or_else(|| invalid("workflow_ids".into(), "must be a list of workflow ids"))?
-            .iter()
-            .map(|v| match v {
-                toml::Value::String(s) => Ok(s.clone()),
-                toml::Value::Integer(n) => Ok(n.to_string()),
-                _ => Err(invalid(
-                    "workflow_ids".into(),
-                    "each workflow id is a string or a number",
-                )),
+            .into_iter()
+            .map(|id| match id {
+                WorkflowId::Text(s) => s,
+                WorkflowId::Number(n) => n.to_string(),
             })
-            .collect::<Result<_>>()?;
+            .collect();
         if ids != workflow_ids(ledger)? {
             ledger.put_decision(WORKFLOWS, &json!(ids)).await?;
             applied += 1;
@@ -976,130 +1092,108 @@ pub async fn import_toml(ledger: &Ledger, path: &Path) -> Result<usize> {
         .into_iter()
         .map(|m| (m.admin_id.clone(), m))
         .collect();
-    if let Some(admins) = doc.get("admins").and_then(toml::Value::as_table) {
-        for (id, entry) in admins {
-            let entry = entry
-                .as_table()
-                .ok_or_else(|| invalid(format!("admins.{id}"), "must be a table"))?;
-            let decision = match text_of(entry, "decision").as_deref() {
-                Some("user") => {
-                    let user_id = text_of(entry, "user_id").ok_or_else(|| {
-                        invalid(format!("admins.{id}"), "decision \"user\" needs user_id")
-                    })?;
-                    AdminDecision::User {
-                        user_id,
-                        email: text_of(entry, "user_email").unwrap_or_default(),
-                    }
+    for (id, entry) in entries::<AdminEntry>(path, "admins", doc.admins)? {
+        let decision = match entry.decision.as_deref() {
+            Some("user") => {
+                let user_id = entry.user_id.ok_or_else(|| {
+                    invalid(format!("admins.{id}"), "decision \"user\" needs user_id")
+                })?;
+                AdminDecision::User {
+                    user_id,
+                    email: entry.user_email.unwrap_or_default(),
                 }
-                Some("invite") => AdminDecision::Invite,
-                Some("fallback") => AdminDecision::Fallback,
-                Some("unresolved") | None => continue,
-                Some(_) => {
-                    return Err(invalid(
-                        format!("admins.{id}"),
-                        "decision is user, invite, fallback or unresolved",
-                    ));
-                }
-            };
-            let mut mapping = known_admins.get(id).cloned().unwrap_or(AdminMapping {
-                admin_id: id.clone(),
-                name: text_of(entry, "name").unwrap_or_default(),
-                email: text_of(entry, "email").unwrap_or_default(),
-                suggestion: None,
-                decision: AdminDecision::Unresolved,
-            });
-            if mapping.decision != decision {
-                mapping.decision = decision;
-                ledger
-                    .put_decision(&admin_key(id), &serde_json::to_value(&mapping)?)
-                    .await?;
-                applied += 1;
             }
+            Some("invite") => AdminDecision::Invite,
+            Some("fallback") => AdminDecision::Fallback,
+            Some("unresolved") | None => continue,
+            Some(_) => {
+                return Err(invalid(
+                    format!("admins.{id}"),
+                    "decision is user, invite, fallback or unresolved",
+                ));
+            }
+        };
+        let mut mapping = known_admins.get(&id).cloned().unwrap_or(AdminMapping {
+            admin_id: id.clone(),
+            name: entry.name.unwrap_or_default(),
+            email: entry.email.unwrap_or_default(),
+            suggestion: None,
+            decision: AdminDecision::Unresolved,
+        });
+        if mapping.decision != decision {
+            mapping.decision = decision;
+            ledger
+                .put_decision(&admin_key(&id), &serde_json::to_value(&mapping)?)
+                .await?;
+            applied += 1;
         }
     }
     let known_fields: HashMap<(String, String), FieldMapping> = stored_fields(ledger)?
         .into_iter()
         .map(|m| ((m.model.clone(), m.source_name.clone()), m))
         .collect();
-    if let Some(models) = doc.get("fields").and_then(toml::Value::as_table) {
-        for (model, fields) in models {
-            let fields = fields
-                .as_table()
-                .ok_or_else(|| invalid(format!("fields.{model}"), "must be a table"))?;
-            for (name, entry) in fields {
-                let at = format!("fields.{model}.{name}");
-                let entry = entry
-                    .as_table()
-                    .ok_or_else(|| invalid(at.clone(), "must be a table"))?;
-                let decision = match text_of(entry, "decision").as_deref() {
-                    Some("attribute") => {
-                        let attribute = text_of(entry, "name").ok_or_else(|| {
-                            invalid(at.clone(), "decision \"attribute\" needs name")
-                        })?;
-                        if Suffix::of_name(&attribute).is_none() {
-                            return Err(invalid(
-                                at.clone(),
-                                "name needs a type suffix: Str, Txt, Num, At, Bool or Url",
-                            ));
-                        }
-                        FieldDecision::Attribute { name: attribute }
+    for (model, fields) in entries::<toml::Table>(path, "fields", doc.fields)? {
+        for (name, entry) in entries::<FieldEntry>(path, &format!("fields.{model}"), fields)? {
+            let at = format!("fields.{model}.{name}");
+            let decision = match entry.decision.as_deref() {
+                Some("attribute") => {
+                    let attribute = entry
+                        .name
+                        .ok_or_else(|| invalid(at.clone(), "decision \"attribute\" needs name"))?;
+                    if Suffix::of_name(&attribute).is_none() {
+                        return Err(invalid(
+                            at.clone(),
+                            "name needs a type suffix: Str, Txt, Num, At, Bool or Url",
+                        ));
                     }
-                    Some("archive") => FieldDecision::Archive,
-                    Some("unresolved") | None => continue,
-                    Some(_) => {
-                        return Err(invalid(at, "decision is attribute, archive or unresolved"));
-                    }
-                };
-                let mut mapping = known_fields
-                    .get(&(model.clone(), name.clone()))
-                    .cloned()
-                    .unwrap_or(FieldMapping {
-                        model: model.clone(),
-                        source_name: name.clone(),
-                        source_type: text_of(entry, "type").unwrap_or_default(),
-                        proposed: None,
-                        decision: FieldDecision::Unresolved,
-                        note: String::new(),
-                    });
-                if mapping.decision != decision {
-                    mapping.decision = decision;
-                    ledger
-                        .put_decision(&field_key(model, name), &serde_json::to_value(&mapping)?)
-                        .await?;
-                    applied += 1;
+                    FieldDecision::Attribute { name: attribute }
                 }
-            }
-        }
-    }
-    if let Some(segments) = doc.get("segments").and_then(toml::Value::as_table) {
-        for (id, entry) in segments {
-            if let Some(in_use) = entry.get("in_use").and_then(toml::Value::as_bool) {
-                put_segment(ledger, id, in_use).await?;
+                Some("archive") => FieldDecision::Archive,
+                Some("unresolved") | None => continue,
+                Some(_) => {
+                    return Err(invalid(at, "decision is attribute, archive or unresolved"));
+                }
+            };
+            let mut mapping = known_fields
+                .get(&(model.clone(), name.clone()))
+                .cloned()
+                .unwrap_or(FieldMapping {
+                    model: model.clone(),
+                    source_name: name.clone(),
+                    source_type: entry.source_type.unwrap_or_default(),
+                    proposed: None,
+                    decision: FieldDecision::Unresolved,
+                    note: String::new(),
+                });
+            if mapping.decision != decision {
+                mapping.decision = decision;
+                ledger
+                    .put_decision(&field_key(&model, &name), &serde_json::to_value(&mapping)?)
+                    .await?;
                 applied += 1;
             }
         }
     }
-    if let Some(buckets) = doc.get("buckets").and_then(toml::Value::as_table) {
-        for (object, value) in buckets {
-            if !OBJECT_TYPES.contains(&object.as_str()) {
-                return Err(invalid(format!("buckets.{object}"), "unknown object type"));
-            }
-            let bucket: Bucket = value
-                .as_str()
-                .and_then(|b| serde_json::from_value(json!(b)).ok())
-                .ok_or_else(|| {
-                    invalid(format!("buckets.{object}"), "is migrate, manual or archive")
-                })?;
-            put_bucket(ledger, object, bucket).await?;
+    for (id, entry) in entries::<SegmentEntry>(path, "segments", doc.segments)? {
+        if let Some(in_use) = entry.in_use {
+            put_segment(ledger, &id, in_use).await?;
             applied += 1;
         }
     }
-    if let Some(prereqs) = doc.get("prerequisites").and_then(toml::Value::as_table) {
-        for (name, entry) in prereqs {
-            if let Some(create) = entry.get("create").and_then(toml::Value::as_bool) {
-                put_prerequisite(ledger, name, create).await?;
-                applied += 1;
-            }
+    for (object, value) in doc.buckets {
+        if !OBJECT_TYPES.contains(&object.as_str()) {
+            return Err(invalid(format!("buckets.{object}"), "unknown object type"));
+        }
+        let bucket: Bucket = value
+            .try_into()
+            .map_err(|_| invalid(format!("buckets.{object}"), "is migrate, manual or archive"))?;
+        put_bucket(ledger, &object, bucket).await?;
+        applied += 1;
+    }
+    for (name, entry) in entries::<PrerequisiteEntry>(path, "prerequisites", doc.prerequisites)? {
+        if let Some(create) = entry.create {
+            put_prerequisite(ledger, &name, create).await?;
+            applied += 1;
         }
     }
     Ok(applied)

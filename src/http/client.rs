@@ -186,8 +186,8 @@ impl ReadLatencies {
 }
 
 /// What one attempt came to.
-enum Attempt {
-    Done(Reply),
+enum Attempt<T> {
+    Done(T),
     /// Try again after a backoff.
     Again(ApiError),
     /// A 429: try again when the gate's hold ends. Throttling never uses up the attempts.
@@ -286,12 +286,25 @@ impl ApiClient {
                 request: summary,
             });
         }
+        self.retrying(|| self.gated_attempt(&req, &url, &summary))
+            .await
+    }
+
+    /// The one retry loop of every request this client makes: `attempt` again until it is done
+    /// or fails for good, or until failures worth retrying have used up the configured attempts,
+    /// with a jittered exponential backoff between them. A throttled attempt does not use one
+    /// up: its wait is the gate's, not the backoff's.
+    async fn retrying<T, F, Fut>(&self, mut attempt: F) -> Result<T, ApiError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Attempt<T>>,
+    {
+        let cfg = &self.inner.config;
         let mut rng = Rng::from_entropy();
         let mut failures = 0;
         loop {
-            self.inner.gate.acquire().await;
-            match self.attempt(&req, &url, &summary, Instant::now()).await {
-                Attempt::Done(reply) => return Ok(reply),
+            match attempt().await {
+                Attempt::Done(done) => return Ok(done),
                 Attempt::Fail(err) => return Err(err),
                 Attempt::Throttled => {
                     tracing::debug!(side = %cfg.side, "throttled (429): waiting for the gate");
@@ -312,6 +325,12 @@ impl ApiClient {
                 }
             }
         }
+    }
+
+    /// One try of `req` once the gate lets it go.
+    async fn gated_attempt(&self, req: &Request, url: &str, summary: &str) -> Attempt<Reply> {
+        self.inner.gate.acquire().await;
+        self.attempt(req, url, summary, Instant::now()).await
     }
 
     /// The timeout a read gets: learnt from the latencies of recent reads that answered (a
@@ -348,7 +367,7 @@ impl ApiClient {
         url: &str,
         summary: &str,
         admitted_at: Instant,
-    ) -> Attempt {
+    ) -> Attempt<Reply> {
         let cfg = &self.inner.config;
         let side = cfg.side;
         let mut builder = self
@@ -502,79 +521,60 @@ impl ApiClient {
     /// Downloads never carry the bearer token (attachment URLs are signed, and a URL from an
     /// answer may name any host) and do not count against the gate.
     pub async fn download(&self, url: &str, dest: &Path) -> Result<Downloaded, ApiError> {
-        let cfg = &self.inner.config;
-        let side = cfg.side;
         let request = self.redact(&format!("GET {url}"));
-        let mut rng = Rng::from_entropy();
-        let mut last = None;
-        for attempt in 0..cfg.max_attempts.max(1) {
-            if attempt > 0 {
-                tokio::time::sleep(backoff(
-                    cfg.backoff_base,
-                    cfg.backoff_max,
-                    attempt,
-                    &mut rng,
-                ))
-                .await;
-            }
-            let response = match self.inner.http.get(url).send().await {
-                Ok(r) => r,
-                Err(e) => {
-                    last = Some(ApiError::Transport {
-                        side,
-                        message: describe_transport(&e),
-                        request: request.clone(),
-                    });
-                    continue;
-                }
-            };
-            let status = response.status().as_u16();
-            if !(200..300).contains(&status) {
-                let text = response.text().await.unwrap_or_default();
-                let err = ApiError::Http {
+        self.retrying(|| self.download_once(url, dest, &request))
+            .await
+    }
+
+    /// One try of [`ApiClient::download`]: 5xx, 429 and lost connections are tried again.
+    async fn download_once(&self, url: &str, dest: &Path, request: &str) -> Attempt<Downloaded> {
+        let side = self.inner.config.side;
+        let response = match self.inner.http.get(url).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return Attempt::Again(ApiError::Transport {
                     side,
-                    status,
-                    code: String::new(),
-                    message: format!("download refused: {}", default_message(status)),
-                    request: request.clone(),
-                    response: self.redact(&format!(
-                        "{status} {}",
-                        truncate(&text, KEPT_RESPONSE_CHARS)
-                    )),
-                };
-                if status >= 500 || status == 429 {
-                    last = Some(err);
-                    continue;
-                }
-                return Err(err);
+                    message: describe_transport(&e),
+                    request: request.to_string(),
+                });
             }
-            let content_type = response
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            match stream_to_file(response, dest).await {
-                Ok((bytes, sha256)) => {
-                    return Ok(Downloaded {
-                        bytes,
-                        sha256,
-                        content_type,
-                    });
-                }
-                Err(message) => {
-                    last = Some(ApiError::Transport {
-                        side,
-                        message,
-                        request: request.clone(),
-                    })
-                }
+        };
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let text = response.text().await.unwrap_or_default();
+            let err = ApiError::Http {
+                side,
+                status,
+                code: String::new(),
+                message: format!("download refused: {}", default_message(status)),
+                request: request.to_string(),
+                response: self.redact(&format!(
+                    "{status} {}",
+                    truncate(&text, KEPT_RESPONSE_CHARS)
+                )),
+            };
+            if status >= 500 || status == 429 {
+                return Attempt::Again(err);
             }
+            return Attempt::Fail(err);
         }
-        Err(last.unwrap_or_else(|| ApiError::Transport {
-            side,
-            message: "no attempt was made".into(),
-            request,
-        }))
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        match stream_to_file(response, dest).await {
+            Ok((bytes, sha256)) => Attempt::Done(Downloaded {
+                bytes,
+                sha256,
+                content_type,
+            }),
+            Err(message) => Attempt::Again(ApiError::Transport {
+                side,
+                message,
+                request: request.to_string(),
+            }),
+        }
     }
 
     /// Multipart POST of `fields`, then the file last under the name `file` (an S3-style upload
@@ -588,73 +588,82 @@ impl ApiClient {
         file_name: &str,
         content_type: &str,
     ) -> Result<u16, ApiError> {
-        let cfg = &self.inner.config;
-        let side = cfg.side;
         let request = format!("POST {url} (upload form, {})", file_name);
-        let mut rng = Rng::from_entropy();
-        let mut last = None;
-        for attempt in 0..cfg.max_attempts.max(1) {
-            if attempt > 0 {
-                tokio::time::sleep(backoff(
-                    cfg.backoff_base,
-                    cfg.backoff_max,
-                    attempt,
-                    &mut rng,
-                ))
-                .await;
-            }
-            let bytes = tokio::fs::read(file)
-                .await
-                .map_err(|e| ApiError::Transport {
-                    side,
-                    message: format!("cannot read {}: {e}", file.display()),
-                    request: request.clone(),
-                })?;
-            let mut form = reqwest::multipart::Form::new();
-            for (k, v) in fields {
-                form = form.text(k.clone(), v.clone());
-            }
-            let part = reqwest::multipart::Part::bytes(bytes)
-                .file_name(file_name.to_string())
-                .mime_str(content_type)
-                .unwrap_or_else(|_| reqwest::multipart::Part::bytes(Vec::new()));
-            form = form.part("file", part);
-            match self.inner.http.post(url).multipart(form).send().await {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    if (200..300).contains(&status) {
-                        return Ok(status);
-                    }
-                    let text = response.text().await.unwrap_or_default();
-                    let err = ApiError::Http {
-                        side,
-                        status,
-                        code: String::new(),
-                        message: format!("upload refused: {}", truncate(&text, 300)),
-                        request: request.clone(),
-                        response: format!("{status} {}", truncate(&text, KEPT_RESPONSE_CHARS)),
-                    };
-                    if status >= 500 || status == 429 {
-                        last = Some(err);
-                        continue;
-                    }
-                    return Err(err);
-                }
-                Err(e) => {
-                    last = Some(ApiError::Transport {
-                        side,
-                        message: describe_transport(&e),
-                        request: request.clone(),
-                    })
-                }
-            }
-        }
-        Err(last.unwrap_or_else(|| ApiError::Transport {
-            side,
-            message: "no attempt was made".into(),
-            request,
-        }))
+        let form = UploadForm {
+            url,
+            fields,
+            file,
+            file_name,
+            content_type,
+        };
+        self.retrying(|| self.upload_once(&form, &request)).await
     }
+
+    /// One try of [`ApiClient::upload_form`]: 5xx, 429 and lost connections are tried again.
+    async fn upload_once(&self, form: &UploadForm<'_>, request: &str) -> Attempt<u16> {
+        let side = self.inner.config.side;
+        let bytes = match tokio::fs::read(form.file).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                return Attempt::Fail(ApiError::Transport {
+                    side,
+                    message: format!("cannot read {}: {e}", form.file.display()),
+                    request: request.to_string(),
+                });
+            }
+        };
+        let mut multipart = reqwest::multipart::Form::new();
+        for (k, v) in form.fields {
+            multipart = multipart.text(k.clone(), v.clone());
+        }
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(form.file_name.to_string())
+            .mime_str(form.content_type)
+            .unwrap_or_else(|_| reqwest::multipart::Part::bytes(Vec::new()));
+        multipart = multipart.part("file", part);
+        match self
+            .inner
+            .http
+            .post(form.url)
+            .multipart(multipart)
+            .send()
+            .await
+        {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                if (200..300).contains(&status) {
+                    return Attempt::Done(status);
+                }
+                let text = response.text().await.unwrap_or_default();
+                let err = ApiError::Http {
+                    side,
+                    status,
+                    code: String::new(),
+                    message: format!("upload refused: {}", truncate(&text, 300)),
+                    request: request.to_string(),
+                    response: format!("{status} {}", truncate(&text, KEPT_RESPONSE_CHARS)),
+                };
+                if status >= 500 || status == 429 {
+                    return Attempt::Again(err);
+                }
+                Attempt::Fail(err)
+            }
+            Err(e) => Attempt::Again(ApiError::Transport {
+                side,
+                message: describe_transport(&e),
+                request: request.to_string(),
+            }),
+        }
+    }
+}
+
+/// What [`ApiClient::upload_form`] sends, read again for every try.
+struct UploadForm<'a> {
+    url: &'a str,
+    fields: &'a [(String, String)],
+    file: &'a Path,
+    file_name: &'a str,
+    content_type: &'a str,
 }
 
 async fn read_capped(response: reqwest::Response) -> Result<Vec<u8>, String> {

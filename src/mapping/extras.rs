@@ -10,6 +10,7 @@ use crate::mapping::attributes::convert_value;
 use crate::mapping::conversations::html_to_text;
 use crate::mapping::names::Suffix;
 use crate::mapping::people::TicketField;
+use crate::mapping::raw::{self, id_text, text};
 use crate::timefmt;
 
 /// Kustomer's longest shortcut text.
@@ -28,31 +29,12 @@ pub enum ExtrasMappingError {
 }
 
 fn parse(raw: &str) -> Result<Value, ExtrasMappingError> {
-    serde_json::from_str(raw).map_err(|e| ExtrasMappingError::Json(e.to_string()))
-}
-
-fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.trim().is_empty())
-}
-
-fn id_text(v: &Value, key: &str) -> Option<String> {
-    match v.get(key)? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+    raw::parse(raw).map_err(ExtrasMappingError::Json)
 }
 
 /// An Intercom time Kustomer can read (years 1–9999); others are left out.
 fn time(v: &Value, key: &str) -> Option<i64> {
-    match v.get(key)? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => timefmt::iso_to_unix_ms(s).map(|ms| ms / 1000),
-        _ => None,
-    }
-    .filter(|t| crate::mapping::clean::in_iso_range(*t))
+    raw::time(v, key).filter(|t| crate::mapping::clean::in_iso_range(*t))
 }
 
 fn cut(text: &str, max: usize) -> String {

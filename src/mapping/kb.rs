@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::kustomer::assumptions;
-use crate::timefmt;
+use crate::mapping::raw::{self, id_text, text, time};
 
 /// Why a KB record cannot be mapped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,29 +17,7 @@ pub enum KbMappingError {
 }
 
 fn parse(raw: &str) -> Result<Value, KbMappingError> {
-    serde_json::from_str(raw).map_err(|e| KbMappingError::Json(e.to_string()))
-}
-
-fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.trim().is_empty())
-}
-
-fn id_text(v: &Value, key: &str) -> Option<String> {
-    match v.get(key)? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn time(v: &Value, key: &str) -> Option<i64> {
-    match v.get(key)? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => timefmt::iso_to_unix_ms(s).map(|ms| ms / 1000),
-        _ => None,
-    }
+    raw::parse(raw).map_err(KbMappingError::Json)
 }
 
 /// Kustomer's language code for an Intercom locale: lower case with `_`, and bare English as

@@ -10,3 +10,4 @@ pub mod extras;
 pub mod kb;
 pub mod names;
 pub mod people;
+pub mod raw;

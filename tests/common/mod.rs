@@ -1,6 +1,6 @@
 //! Shared by integration tests: both simulators served over loopback HTTP, an engine
 //! configuration pointing at them, private temporary state directories, and the simulators'
-//! ground truth.
+//! ground truth; [`people`] sets up one phase's run context instead of the whole engine.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -13,6 +13,8 @@ use i2k::engine::runner;
 use i2k::http::Secret;
 use i2k::sim::{SimHandle, SizePreset, intercom, kustomer};
 use serde_json::Value;
+
+pub mod people;
 
 pub const SEED: u64 = 7;
 

@@ -8,13 +8,23 @@
 //! counted; attachment files under `/__files/` are served like a CDN: no bearer, signed URLs
 //! that expire.
 
+mod attachments;
+mod companies;
+mod contacts;
+mod conversations;
+mod events;
 pub mod generate;
+mod help_center;
 pub mod hostile;
+mod macros;
 mod rate;
 mod render;
 mod routes;
 mod scroll;
 mod search;
+mod tickets;
+mod truth;
+mod workspace;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -198,9 +208,9 @@ fn router(state: Shared) -> Router {
         ))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "Resource Not Found") });
     let sim = Router::new()
-        .route("/__sim/truth", axum::routing::get(routes::truth))
+        .route("/__sim/truth", axum::routing::get(truth::truth))
         .route("/__sim/requests", axum::routing::get(sim_requests))
-        .route("/__sim/touch", axum::routing::post(routes::touch))
+        .route("/__sim/touch", axum::routing::post(truth::touch))
         .route(
             "/__sim/fail",
             axum::routing::post(add_failing).delete(clear_failing),
@@ -219,7 +229,7 @@ fn router(state: Shared) -> Router {
         )
         .route(
             "/__files/{id}/{name}",
-            axum::routing::get(routes::file_download),
+            axum::routing::get(attachments::file_download),
         );
     sim.merge(api).with_state(state)
 }

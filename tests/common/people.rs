@@ -1,7 +1,6 @@
-//! Test setup shared by `load_people` and `verify`: both simulators on loopback, the Intercom
-//! workspace extracted into a fresh ledger, and a run context over both. (Stands in until the
-//! shared `tests/common` helper lands on main.)
-#![allow(dead_code)]
+//! The phases' own test setup, shared by `load_people`, `verify` and `bulk_failures`: both
+//! simulators on loopback, the Intercom workspace extracted into a fresh ledger, and a run
+//! context over both, for tests that drive one phase rather than the whole engine.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,14 +31,6 @@ impl Drop for Setup {
     }
 }
 
-pub fn fresh_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    std::env::temp_dir().join(format!("i2k-{name}-{}-{nanos}", std::process::id()))
-}
-
 /// A Kustomer client whose requests time out after 2 s (the simulator's injected hang is 3 s).
 pub fn kustomer_client(url: &str, token: &str) -> KustomerClient {
     let mut config = ClientConfig::new(ApiSide::Kustomer, url, Secret::new(token));
@@ -61,7 +52,7 @@ pub async fn setup(size: SizePreset, kustomer_faults: &str, seed: u64) -> Setup 
     kconfig.faults = FaultSpec::parse(kustomer_faults).unwrap();
     let kustomer_sim = kustomer::spawn(kconfig, loopback).await.unwrap();
 
-    let dir = fresh_dir("people");
+    let dir = super::temp_state("people");
     let ledger = Ledger::open(&dir).unwrap();
     let intercom_client = IntercomClient::connect(
         &intercom_sim.url,

@@ -1,0 +1,104 @@
+//! Conversations: the search and one conversation with its parts.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::Shared;
+use super::generate::{self as g, Workspace};
+use super::render as r;
+use super::routes::{Params, exact_search, not_found, ok};
+use super::search::FieldValue;
+
+pub(super) fn conversation_field(ws: &Workspace, i: usize, field: &str) -> Option<FieldValue> {
+    let c = ws.conversations.get(i)?;
+    Some(match field {
+        "id" => FieldValue::Int((g::CONVERSATION_ID_BASE + i as u64) as i64),
+        "created_at" => FieldValue::Date(c.created_at),
+        "updated_at" => FieldValue::Date(c.updated_at),
+        "state" => FieldValue::Str(c.state.as_str().into()),
+        "open" => FieldValue::Bool(c.state != g::ConversationState::Closed),
+        "admin_assignee_id" => FieldValue::Int(
+            c.admin_assignee
+                .map_or(0, |a| g::ADMIN_ID_BASE as i64 + i64::from(a)),
+        ),
+        "team_assignee_id" => FieldValue::Int(
+            c.team_assignee
+                .map_or(0, |t| g::TEAM_ID_BASE as i64 + i64::from(t)),
+        ),
+        "contact_ids" => FieldValue::Many(vec![g::contact_id(c.contact as usize)]),
+        _ => return None,
+    })
+}
+
+pub(super) async fn conversations_search(
+    State(st): State<Shared>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Response {
+    let ws = st.workspace();
+    exact_search(
+        body,
+        &[
+            "id",
+            "created_at",
+            "updated_at",
+            "state",
+            "open",
+            "admin_assignee_id",
+            "team_assignee_id",
+            "contact_ids",
+        ],
+        ws.sizes.conversations,
+        &|i, f| conversation_field(&ws, i, f),
+        ("conversation.list", "conversations"),
+        &|i| r::conversation(&st, &ws, i, false),
+    )
+}
+
+pub(super) async fn conversation_by_id(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Params,
+) -> Response {
+    let ws = st.workspace();
+    let Some(i) = g::parse_numeric(&id, g::CONVERSATION_ID_BASE, ws.sizes.conversations) else {
+        return not_found("Conversation");
+    };
+    let mut v = r::conversation(&st, &ws, i, true);
+    if q.get("display_as").is_some_and(|d| d == "plaintext") {
+        plaintext_bodies(&mut v);
+    }
+    ok(v)
+}
+
+/// `display_as=plaintext`: bodies lose their markup.
+pub(super) fn plaintext_bodies(v: &mut Value) {
+    fn strip(s: &str) -> String {
+        let mut out = String::new();
+        let mut in_tag = false;
+        for ch in s.chars() {
+            match ch {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                c if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        out.replace("&amp;", "&")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&#39;", "'")
+    }
+    if let Some(b) = v["source"]["body"].as_str().map(strip) {
+        v["source"]["body"] = json!(b);
+    }
+    if let Some(parts) = v["conversation_parts"]["conversation_parts"].as_array_mut() {
+        for p in parts {
+            if let Some(b) = p["body"].as_str().map(strip) {
+                p["body"] = json!(b);
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The simulator's own `/__sim/` routes: the ground truth of what exists, and touching records
+//! so a delta run has changes to find.
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::Shared;
+use super::generate as g;
+use super::routes::{ok, parse_body};
+
+/// `GET /__sim/truth`: what exists, including what the API cannot return.
+pub async fn truth(State(st): State<Shared>) -> Response {
+    let ws = st.workspace();
+    let s = ws.sizes;
+    let versions: u64 = ws.article_versions.iter().map(|v| u64::from(*v)).sum();
+    let translations: usize = ws.article_locales.iter().map(Vec::len).sum();
+    ok(json!({"counts": {
+        "admins": s.admins,
+        "teams": s.teams,
+        "tags": s.tags,
+        "segments": s.segments,
+        "data_attributes": s.contact_attributes + s.company_attributes
+            + if ws.hostile.is_some() { super::hostile::COLLIDING_ATTRIBUTES.len() } else { 0 },
+        "conversation_attributes": s.conversation_attributes,
+        "companies": s.companies,
+        "contacts": s.contacts,
+        "contact_notes": ws.total_contact_notes(),
+        "company_notes": ws.total_company_notes(),
+        "collections": s.collections,
+        "articles": s.articles,
+        "article_versions": versions,
+        "article_translations": translations,
+        "conversations": s.conversations,
+        "conversation_parts": ws.total_parts(),
+        "attachments": ws.total_attachments(),
+        "data_events": ws.total_events(),
+        "tickets": s.tickets,
+        "ticket_types": s.ticket_types,
+        "brands": s.brands,
+        "office_hours_schedules": s.schedules,
+        "macros": s.macros,
+    },
+    "hostile": ws.hostile.as_ref().map(|plan| plan.truth().iter().map(|p| p.to_json()).collect::<Vec<_>>()),
+    }))
+}
+
+/// Picks `n` distinct indices below `total`, deterministically from `rng`.
+pub(super) fn pick_distinct(rng: &mut crate::rng::Rng, n: usize, total: usize) -> Vec<usize> {
+    let n = n.min(total);
+    let mut out: Vec<usize> = Vec::with_capacity(n);
+    while out.len() < n {
+        let i = rng.range(0, total as u64) as usize;
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
+}
+
+/// `POST /__sim/touch {"contacts": N, "conversations": N, "companies": N}`: bumps `updated_at`
+/// of N deterministically chosen records of each type to now and returns their ids.
+pub async fn touch(State(st): State<Shared>, body: Result<Json<Value>, JsonRejection>) -> Response {
+    let body = match parse_body(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let count = |k: &str| body.get(k).and_then(Value::as_u64).unwrap_or(0) as usize;
+    let now = crate::timefmt::now_unix();
+    let mut ws = st.workspace_mut();
+    ws.touches += 1;
+    let mut rng = crate::rng::Rng::derive(ws.seed, &["touch", &ws.touches.to_string()]);
+    let contacts = pick_distinct(&mut rng, count("contacts"), ws.sizes.contacts);
+    let conversations = pick_distinct(&mut rng, count("conversations"), ws.sizes.conversations);
+    let companies = pick_distinct(&mut rng, count("companies"), ws.sizes.companies);
+    for &i in &contacts {
+        ws.contacts[i].updated_at = now;
+    }
+    for &i in &conversations {
+        ws.conversations[i].updated_at = now;
+    }
+    for &i in &companies {
+        ws.companies[i].updated_at = now;
+    }
+    ok(json!({
+        "updated_at": now,
+        "contacts": contacts.iter().map(|i| g::contact_id(*i)).collect::<Vec<_>>(),
+        "conversations": conversations.iter().map(|i| (g::CONVERSATION_ID_BASE + *i as u64).to_string()).collect::<Vec<_>>(),
+        "companies": companies.iter().map(|i| g::company_id(*i)).collect::<Vec<_>>(),
+    }))
+}
