@@ -725,6 +725,27 @@ async fn messages_need_channel_and_app_and_notes_need_a_body() {
 }
 
 #[tokio::test]
+async fn a_customer_gets_120_tracking_events_a_minute_and_nothing_lifts_it() {
+    let org = Org::start(config()).await;
+    let event = |who: &str, n: u32| json!({"identity": {"externalId": who}, "event": {"name": format!("e{n}"), "meta": {"importedAt": "2024-02-02T00:00:00.000Z"}}});
+    for i in 0..120 {
+        let a = org
+            .post("/v1/tracking/identityEvent", event("busy", i))
+            .await;
+        assert_eq!(a.status, StatusCode::NO_CONTENT, "event {i}");
+    }
+    let over = org
+        .post("/v1/tracking/identityEvent", event("busy", 120))
+        .await;
+    assert_eq!(over.status, StatusCode::TOO_MANY_REQUESTS);
+    let other = org
+        .post("/v1/tracking/identityEvent", event("calm", 0))
+        .await;
+    assert_eq!(other.status, StatusCode::NO_CONTENT);
+    assert_eq!(org.truth().await["counts"]["tracking_events"], 121);
+}
+
+#[tokio::test]
 async fn a_customer_gets_120_creates_a_minute_unless_they_carry_imported_at() {
     let org = Org::start(config()).await;
     let customer = org.customer("busy").await;

@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -617,6 +618,7 @@ async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             "",
         )?;
     }
+    let pace = CustomerPace::new(TRACKING_PER_CUSTOMER_PER_MINUTE, Duration::from_secs(60));
     let mut after: Option<String> = None;
     loop {
         ctx.control.checkpoint().await?;
@@ -627,12 +629,7 @@ async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         ctx.set_activity(format!("data events: {} as tracking events", page.len()));
         let mut sends = Vec::new();
         for item in page {
-            let contact = item
-                .source_id
-                .split(':')
-                .next()
-                .unwrap_or_default()
-                .to_string();
+            let contact = contact_of(&item.source_id).to_string();
             if contact_customer(ledger, &contact)?.is_none() {
                 ledger.mark_failed(
                     DATA_EVENTS,
@@ -669,8 +666,10 @@ async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
                 )?,
             }
         }
-        let mut stream = futures_util::stream::iter(sends.into_iter().map(
+        let pace = &pace;
+        let mut stream = futures_util::stream::iter(interleave(sends).into_iter().map(
             |(id, (identity, event))| async move {
+                pace.wait_turn(contact_of(&id)).await;
                 let _guard = ctx.in_flight(PhaseId::Extras, 1);
                 ledger
                     .mark_sent(DATA_EVENTS, vec![id.clone()], None)
@@ -709,6 +708,104 @@ async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Tracking events one customer may receive per minute. Kustomer limits creates per customer
+/// (120 a minute for messages, conversations, kobjects and notes); `importedAt` lifts that for
+/// historical records, but a tracking event has no such field, so the limit holds for them.
+const TRACKING_PER_CUSTOMER_PER_MINUTE: usize = 120;
+
+/// A data event's contact: its record id is `<contact>:<digest>:<n>`.
+fn contact_of(event_id: &str) -> &str {
+    event_id.split(':').next().unwrap_or_default()
+}
+
+/// The page's events reordered so that consecutive sends go to different customers (round
+/// robin over the contacts, each contact's events in their order): sent in contact order, a
+/// contact with many events would take every request in flight and meet its per-customer limit
+/// while the other customers wait.
+fn interleave<T>(sends: Vec<(String, T)>) -> Vec<(String, T)> {
+    let mut by_contact: Vec<(String, std::collections::VecDeque<(String, T)>)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (id, value) in sends {
+        let contact = contact_of(&id).to_string();
+        let at = *index.entry(contact.clone()).or_insert_with(|| {
+            by_contact.push((contact, std::collections::VecDeque::new()));
+            by_contact.len() - 1
+        });
+        by_contact[at].1.push_back((id, value));
+    }
+    let mut out = Vec::new();
+    loop {
+        let mut any = false;
+        for (_, queue) in &mut by_contact {
+            if let Some(next) = queue.pop_front() {
+                out.push(next);
+                any = true;
+            }
+        }
+        if !any {
+            return out;
+        }
+    }
+}
+
+/// At most `limit` sends per customer in any `window`: a send over the limit waits for the
+/// customer's oldest send in the window to age out. Customers idle for a whole window are
+/// forgotten, so the map holds the customers of the last minute, not the workspace's.
+struct CustomerPace {
+    limit: usize,
+    window: Duration,
+    sent: std::sync::Mutex<HashMap<String, std::collections::VecDeque<Instant>>>,
+}
+
+impl CustomerPace {
+    fn new(limit: usize, window: Duration) -> CustomerPace {
+        CustomerPace {
+            limit: limit.max(1),
+            window,
+            sent: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How long `customer`'s next send must wait at `now`; when zero, the send is counted.
+    fn reserve(&self, customer: &str, now: Instant) -> Duration {
+        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        if sent.len() > 4096 {
+            sent.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.saturating_duration_since(*t) < self.window)
+            });
+        }
+        let times = sent.entry(customer.to_string()).or_default();
+        while times
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= self.window)
+        {
+            times.pop_front();
+        }
+        if times.len() < self.limit {
+            times.push_back(now);
+            return Duration::ZERO;
+        }
+        times
+            .front()
+            .map_or(Duration::ZERO, |oldest| {
+                (*oldest + self.window).saturating_duration_since(now)
+            })
+            .max(Duration::from_millis(1))
+    }
+
+    async fn wait_turn(&self, customer: &str) {
+        loop {
+            let wait = self.reserve(customer, Instant::now());
+            if wait.is_zero() {
+                return;
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
 }
 
 /// Summaries with events older than the listing window go to the archive (those events exist in
@@ -794,4 +891,37 @@ async fn shortcut(ctx: &Ctx, item: &WorkItem) -> anyhow::Result<()> {
     };
     write::create_one(ledger, item, send, find).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_interleaved_across_contacts_keeping_each_contacts_order() {
+        let ids = ["a:1:1", "a:2:1", "a:3:1", "b:1:1", "c:1:1", "c:2:1"];
+        let sends: Vec<(String, ())> = ids.iter().map(|i| (i.to_string(), ())).collect();
+        let order: Vec<String> = interleave(sends).into_iter().map(|(id, ())| id).collect();
+        assert_eq!(
+            order,
+            ["a:1:1", "b:1:1", "c:1:1", "a:2:1", "c:2:1", "a:3:1"].map(String::from)
+        );
+    }
+
+    #[test]
+    fn a_customer_over_its_limit_waits_for_its_oldest_send_to_age_out() {
+        let pace = CustomerPace::new(2, Duration::from_secs(60));
+        let t0 = Instant::now();
+        assert!(pace.reserve("a", t0).is_zero());
+        assert!(pace.reserve("a", t0 + Duration::from_secs(10)).is_zero());
+        // The third within the minute waits until the first is a minute old.
+        assert_eq!(
+            pace.reserve("a", t0 + Duration::from_secs(20)),
+            Duration::from_secs(40)
+        );
+        // Another customer is not held up.
+        assert!(pace.reserve("b", t0 + Duration::from_secs(20)).is_zero());
+        // A minute after the first send there is room again.
+        assert!(pace.reserve("a", t0 + Duration::from_secs(60)).is_zero());
+    }
 }

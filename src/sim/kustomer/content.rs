@@ -109,7 +109,26 @@ async fn track_identity_event(State(sim): State<Sim>, body: JsonBody) -> ApiResu
         );
     };
     check_event_name(event, "/event/name")?;
+    let identity = body.get("identity").and_then(Value::as_object);
+    let key = identity
+        .and_then(|i| i.get("externalId").or_else(|| i.get("email")))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let mut store = sim.lock();
+    // The per-customer limit holds for tracking events too, and `importedAt` does not lift it:
+    // tracking events have no such field.
+    if !key.is_empty()
+        && !store.take_customer_create(
+            &format!("tracking:{key}"),
+            super::conversations::CUSTOMER_CREATES_PER_MINUTE,
+        )
+    {
+        return Err(ApiError::too_many(format!(
+            "customer {key} received more than {} tracking events this minute",
+            super::conversations::CUSTOMER_CREATES_PER_MINUTE
+        )));
+    }
     store.tracking_identities += 1;
     store.tracking_events += 1;
     Ok(StatusCode::NO_CONTENT.into_response())
