@@ -268,7 +268,7 @@ impl<'a> Extractor<'a> {
     /// most one per workspace; it expires after a minute) holds up only the companies.
     async fn run(&self) -> Result<(), ExtractError> {
         self.whole_lists().await?;
-        let (companies, contacts, help_center, conversations, tickets, macros) = tokio::join!(
+        let (companies, contacts, help_center, conversations, tickets, macros, activity_logs) = tokio::join!(
             self.companies(),
             self.search(Searchable::Contacts),
             self.help_center(),
@@ -279,6 +279,8 @@ impl<'a> Extractor<'a> {
             crate::http::gate::as_filler(self.search(Searchable::Conversations)),
             self.search(Searchable::Tickets),
             self.whole_listing(Listing::macros(), Kind::Macros),
+            // Every log since the workspace began: the API requires a window's start.
+            self.whole_listing(Listing::activity_logs(0), Kind::ActivityLogs),
         );
         companies?;
         contacts?;
@@ -286,6 +288,7 @@ impl<'a> Extractor<'a> {
         conversations?;
         tickets?;
         macros?;
+        activity_logs?;
         self.publish();
         Ok(())
     }

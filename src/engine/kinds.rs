@@ -204,7 +204,7 @@ impl KindRow {
 
 /// Every kind. The object types come first, in the order the plan, verify and the report list
 /// them.
-pub const CATALOG: [KindRow; 40] = [
+pub const CATALOG: [KindRow; 41] = [
     // Admins are mapped onto users (several may share one): their recorded user must exist.
     row(
         Kind::Admins,
@@ -418,6 +418,17 @@ pub const CATALOG: [KindRow; 40] = [
     )
     .counted(CountRoute::ListByTargetId(endpoints::SHORTCUTS))
     .changed(SinglePut, SingleDelete),
+    // Intercom's audit trail: Kustomer has none to import into, so every log is archived.
+    row(
+        Kind::ActivityLogs,
+        P::Extras,
+        Route(intercom::ACTIVITY_LOGS),
+        Archived {
+            reason: Some(crate::mapping::activity_logs::archive_reason),
+        },
+        NotFound,
+    )
+    .counted(CountRoute::NothingInKustomer),
     // ---- kinds the engine invents beside the source types ----
     row(
         Kind::Klasses,

@@ -66,10 +66,12 @@ pub enum Kind {
     /// Kustomer klasses the prerequisites create for Intercom's ticket types.
     Klasses,
     Macros,
+    /// Admin activity logs (API 2.16): archived, Kustomer has no counterpart.
+    ActivityLogs,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 40] = [
+    pub const ALL: [Kind; 41] = [
         Kind::Admins,
         Kind::Teams,
         Kind::Tags,
@@ -110,6 +112,7 @@ impl Kind {
         Kind::OfficeHoursExceptions,
         Kind::Klasses,
         Kind::Macros,
+        Kind::ActivityLogs,
     ];
 
     /// The ledger's name of the kind.
@@ -155,6 +158,7 @@ impl Kind {
             Kind::OfficeHoursExceptions => "office_hours_exceptions",
             Kind::Klasses => "klasses",
             Kind::Macros => "macros",
+            Kind::ActivityLogs => "activity_logs",
         }
     }
 }

@@ -62,6 +62,7 @@ pub fn api_routes() -> Router<Shared> {
         )
         .route("/macros", get(macros))
         .route("/export/workflows/{id}", get(workflow_export))
+        .merge(super::activity_logs::api_routes())
 }
 
 fn ok(v: Value) -> Response {
@@ -1096,6 +1097,7 @@ pub async fn truth(State(st): State<Shared>) -> Response {
         "brands": s.brands,
         "office_hours_schedules": s.schedules,
         "macros": s.macros,
+        "activity_logs": super::activity_logs::count(&ws),
     },
     "hostile": ws.hostile.as_ref().map(|plan| plan.truth().iter().map(|p| p.to_json()).collect::<Vec<_>>()),
     }))
