@@ -749,9 +749,10 @@ pub async fn sample_checks(
     kustomer: &KustomerClient,
     object: &str,
 ) -> Result<Vec<SampleCheck>, VerifyError> {
-    if !matches!(object, "contacts" | "companies" | "conversations") {
-        return Ok(Vec::new());
-    }
+    let kind = match object.parse::<Kind>() {
+        Ok(kind @ (Kind::Contacts | Kind::Companies | Kind::Conversations)) => kind,
+        _ => return Ok(Vec::new()),
+    };
     let items = ledger.next_batch(object, &[RecordState::Done], None, SAMPLE_SIZE)?;
     let mut out = Vec::new();
     for item in items {
@@ -759,9 +760,9 @@ pub async fn sample_checks(
             object: object.to_string(),
             source,
         };
-        let found = match object {
-            "contacts" => kustomer.customer_by_external_id(&item.source_id).await,
-            "conversations" => kustomer.conversation_by_external_id(&item.source_id).await,
+        let found = match kind {
+            Kind::Contacts => kustomer.customer_by_external_id(&item.source_id).await,
+            Kind::Conversations => kustomer.conversation_by_external_id(&item.source_id).await,
             _ => kustomer.company_by_external_id(&item.source_id).await,
         }
         .map_err(kustomer_err)?;
@@ -773,8 +774,8 @@ pub async fn sample_checks(
                 r.id,
                 item.target_id.as_deref().unwrap_or("nothing")
             )],
-            Some(r) if object == "contacts" => compare_customer(ledger, raw, r)?,
-            Some(r) if object == "conversations" => {
+            Some(r) if kind == Kind::Contacts => compare_customer(ledger, raw, r)?,
+            Some(r) if kind == Kind::Conversations => {
                 let (messages, _) = timeline_of(kustomer, &r.id).await.map_err(kustomer_err)?;
                 let parts = ledger
                     .read(|l| l.children(Kind::ConversationParts.as_str(), &item.source_id))?;
@@ -892,7 +893,7 @@ pub fn compare_customer(
         .and_then(|c| c.id.as_ref())
         .map(|i| i.0.clone());
     if let Some(company) = first_company {
-        let want = ledger.target_id("companies", &company)?;
+        let want = ledger.target_id(Kind::Companies.as_str(), &company)?;
         let got = customer
             .related_id("company")
             .or_else(|| customer.str("company").map(str::to_string));
