@@ -1,5 +1,5 @@
-//! The ground floor: the vocabulary every layer shares (phases, error classes, rate budgets,
-//! connection checks, field decisions). Plain data with no behaviour beyond labels.
+//! The ground floor: the vocabulary every layer shares (phases, record kinds, error classes, rate
+//! budgets, connection checks, field decisions). Plain data with no behaviour beyond labels.
 //!
 //! This module names nothing of the crate (only std, serde and clap's `ValueEnum` for the CLI's
 //! filters), so the ledger, the transport, the clients, mapping and the engine can all use it
@@ -7,6 +7,9 @@
 //! built on these words (`Snapshot`, `Event`, `Command`…) stays in `engine::model`.
 
 use serde::{Deserialize, Serialize};
+
+mod kind;
+pub use kind::{Kind, UnknownKind};
 
 /// The load phases, in dependency order (DESIGN.md "Phases").
 #[derive(

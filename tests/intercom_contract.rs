@@ -99,6 +99,10 @@ async fn every_route_validates(config: Config) {
         case("/me", "/me"),
         case("/admins", "/admins"),
         case("/admins/{admin_id}", "/admins/991267401"),
+        case(
+            "/admins/activity_logs",
+            "/admins/activity_logs?created_at_after=0",
+        ),
         case("/teams", "/teams"),
         case("/tags", "/tags"),
         case("/segments", "/segments?include_count=true"),

@@ -670,7 +670,19 @@ async fn truth_counts_equal_what_the_api_lists_plus_what_it_cannot() {
     let api = Api::new(&sim);
     let truth = api.sim_get("/__sim/truth").await["counts"].clone();
     let n = |k: &str| truth[k].as_u64().unwrap();
-    assert_eq!(truth.as_object().unwrap().len(), 23);
+    assert_eq!(truth.as_object().unwrap().len(), 24);
+    // Admin activity logs (2.16): every page of the cursor, from the start of time.
+    let (mut logs, mut url) = (0, "/admins/activity_logs?created_at_after=0".to_string());
+    loop {
+        let page = api.ok(&url).await;
+        logs += page["activity_logs"].as_array().unwrap().len() as u64;
+        match page["pages"]["next"]["starting_after"].as_str() {
+            Some(c) => url = format!("/admins/activity_logs?created_at_after=0&starting_after={c}"),
+            None => break,
+        }
+    }
+    assert!(logs > 20, "the logs take more than one page");
+    assert_eq!(logs, n("activity_logs"));
     assert_eq!(
         api.ok("/admins").await["admins"].as_array().unwrap().len() as u64,
         n("admins")

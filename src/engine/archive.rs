@@ -14,6 +14,7 @@ use crate::intercom::IntercomClient;
 use crate::intercom::endpoints as intercom_endpoints;
 use crate::ledger::{Ledger, LedgerError};
 use crate::mapping::clean::{FULL_VALUE_NOTE, FULL_VALUES_FILE};
+use crate::vocab::Kind;
 
 /// The archive directory inside a state directory.
 pub const ARCHIVE_DIR: &str = "archive";
@@ -142,7 +143,7 @@ fn write_full_values(
         // A message or note made from a conversation is kept with the conversation's record.
         let source = match ledger.read(|r| r.source(&kind, &id))? {
             Some(s) => Some(s),
-            None => ledger.read(|r| r.source("conversations", &id))?,
+            None => ledger.read(|r| r.source(Kind::Conversations.as_str(), &id))?,
         };
         let record: Value = source
             .as_ref()

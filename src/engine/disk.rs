@@ -12,6 +12,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::ledger::{CounterSnapshot, Ledger, LedgerError, LedgerReader};
+use crate::vocab::Kind;
 
 /// Ledger bytes per staged source record when too few are staged to measure: measured on the
 /// simulators' `small` workspace after extraction (18,132,992 bytes of pages for 17,114 source
@@ -31,7 +32,7 @@ pub const MEASURE_FROM_RECORDS: u64 = 500;
 /// archive and the report: a tenth of the ledger, and never under this floor.
 pub const HEADROOM_FLOOR: u64 = 64 * 1024 * 1024;
 /// The kinds whose records are files downloaded into the state directory.
-pub const FILE_KINDS: [&str; 2] = ["attachments", "inline_images"];
+pub const FILE_KINDS: [&str; 2] = [Kind::Attachments.as_str(), Kind::InlineImages.as_str()];
 /// When set (bytes), the free space the disk check assumes instead of asking the file system:
 /// for tests and for operators who know better (a quota the file system does not report).
 pub const FREE_DISK_ENV: &str = "I2K_FREE_DISK_BYTES";

@@ -28,6 +28,7 @@ use crate::intercom::lenient::{id_from_value, time_from_value};
 use crate::intercom::models::{Article, Contact, Conversation, EventSummary};
 use crate::intercom::{IntercomClient, IntercomError, Listing, Position, Searchable, WholeList};
 use crate::ledger::{ExtractCursor, INCOMPLETE, Ledger, LedgerError, SourceRecord};
+use crate::vocab::Kind;
 
 /// Per-record requests in flight (conversations, contacts' sub-lists). The rate gate keeps them
 /// inside the budget; this only needs to be enough to hide each request's latency.
@@ -243,7 +244,6 @@ mod listing_key {
     pub const COMPANIES: &str = "companies:scroll";
     pub const COLLECTIONS: &str = "collections";
     pub const ARTICLES: &str = "articles";
-    pub const MACROS: &str = "macros";
 
     pub fn search(object: crate::intercom::Searchable) -> &'static str {
         match object {
@@ -268,7 +268,7 @@ impl<'a> Extractor<'a> {
     /// most one per workspace; it expires after a minute) holds up only the companies.
     async fn run(&self) -> Result<(), ExtractError> {
         self.whole_lists().await?;
-        let (companies, contacts, help_center, conversations, tickets, macros) = tokio::join!(
+        let (companies, contacts, help_center, conversations, tickets, macros, activity_logs) = tokio::join!(
             self.companies(),
             self.search(Searchable::Contacts),
             self.help_center(),
@@ -278,7 +278,9 @@ impl<'a> Extractor<'a> {
             // budget once they are done.
             crate::http::gate::as_filler(self.search(Searchable::Conversations)),
             self.search(Searchable::Tickets),
-            self.macros(),
+            self.whole_listing(Listing::macros(), Kind::Macros),
+            // Every log since the workspace began: the API requires a window's start.
+            self.whole_listing(Listing::activity_logs(0), Kind::ActivityLogs),
         );
         companies?;
         contacts?;
@@ -286,6 +288,7 @@ impl<'a> Extractor<'a> {
         conversations?;
         tickets?;
         macros?;
+        activity_logs?;
         self.publish();
         Ok(())
     }
@@ -376,7 +379,7 @@ impl<'a> Extractor<'a> {
         let counters = self.ledger.counters();
         let totals = lock(&self.totals).clone();
         let done = lock(&self.done).clone();
-        let rows = crate::engine::model::OBJECT_TYPES
+        let rows = crate::engine::kinds::OBJECT_TYPES
             .iter()
             .map(|object| ExtractProgress {
                 object: object.to_string(),
@@ -420,7 +423,7 @@ impl<'a> Extractor<'a> {
                         batch.push(attribute_record(raw));
                     }
                     WholeList::OfficeHoursSchedules => {
-                        batch.push(source("office_hours_schedules", raw, None));
+                        batch.push(source(Kind::OfficeHoursSchedules.as_str(), raw, None));
                         if let Some(id) = id_of(raw) {
                             match self
                                 .client
@@ -431,7 +434,7 @@ impl<'a> Extractor<'a> {
                                 Ok(reply) => {
                                     for ex in reply.body["data"].as_array().into_iter().flatten() {
                                         batch.push(source(
-                                            "office_hours_exceptions",
+                                            Kind::OfficeHoursExceptions.as_str(),
                                             ex,
                                             Some(&id),
                                         ));
@@ -449,15 +452,15 @@ impl<'a> Extractor<'a> {
             self.stage(batch).await?;
         }
         self.mark_done(&[
-            "admins",
-            "teams",
-            "tags",
-            "segments",
-            "data_attributes",
-            "conversation_attributes",
-            "ticket_types",
-            "brands",
-            "office_hours_schedules",
+            Kind::Admins.as_str(),
+            Kind::Teams.as_str(),
+            Kind::Tags.as_str(),
+            Kind::Segments.as_str(),
+            Kind::DataAttributes.as_str(),
+            Kind::ConversationAttributes.as_str(),
+            Kind::TicketTypes.as_str(),
+            Kind::Brands.as_str(),
+            Kind::OfficeHoursSchedules.as_str(),
         ]);
         Ok(())
     }
@@ -468,9 +471,11 @@ impl<'a> Extractor<'a> {
     /// unfinished or repeated listing reads it from the start; records are upserted and notes
     /// are fetched only for companies that changed.
     async fn companies(&self) -> Result<(), ExtractError> {
-        let staged = self.incomplete("companies")?;
-        self.reread_incomplete("companies", &staged, |c| self.company_details(c))
-            .await?;
+        let staged = self.incomplete(Kind::Companies.as_str())?;
+        self.reread_incomplete(Kind::Companies.as_str(), &staged, |c| {
+            self.company_details(c)
+        })
+        .await?;
         let mut pager = self.client.pager(Listing::CompaniesScroll, None);
         let mut fetched = 0u64;
         let mut max_updated: Option<i64> = None;
@@ -482,11 +487,11 @@ impl<'a> Extractor<'a> {
                 Err(e) => return self.listing_failed(listing_key::COMPANIES, e),
             };
             for w in page.warnings {
-                self.warn("companies", None, w);
+                self.warn(Kind::Companies.as_str(), None, w);
             }
             fetched += page.records.len() as u64;
             max_updated = max_updated.max(page.records.iter().filter_map(updated_of).max());
-            let changed = self.changed("companies", &page.records)?;
+            let changed = self.changed(Kind::Companies.as_str(), &page.records)?;
             let batch = self
                 .for_each(changed, |company| self.company_details(company))
                 .await;
@@ -508,16 +513,20 @@ impl<'a> Extractor<'a> {
             fetched,
             total: Some(fetched),
         })?;
-        self.mark_done(&["companies", "company_notes"]);
+        self.mark_done(&[Kind::Companies.as_str(), Kind::CompanyNotes.as_str()]);
         Ok(())
     }
 
     async fn company_details(&self, company: &Value) -> Batch {
         let mut batch = Batch::default();
-        let record = source("companies", company, None);
+        let record = source(Kind::Companies.as_str(), company, None);
         let id = record.source_id.clone();
         let notes = self
-            .all_pages(Listing::company_notes(&id), "company_notes", Some(&id))
+            .all_pages(
+                Listing::company_notes(&id),
+                Kind::CompanyNotes.as_str(),
+                Some(&id),
+            )
             .await;
         let problem = match notes {
             Ok(b) => {
@@ -621,9 +630,9 @@ impl<'a> Extractor<'a> {
             None => (None, None, None, 0),
         };
         let kind = match object {
-            Searchable::Contacts => "contacts",
-            Searchable::Conversations => "conversations",
-            Searchable::Tickets => "tickets",
+            Searchable::Contacts => Kind::Contacts.as_str(),
+            Searchable::Conversations => Kind::Conversations.as_str(),
+            Searchable::Tickets => Kind::Tickets.as_str(),
         };
         let staged = self.incomplete(kind)?;
         match object {
@@ -719,11 +728,17 @@ impl<'a> Extractor<'a> {
             summary.conversation_elapsed = stage_start.elapsed();
         }
         match object {
-            Searchable::Contacts => self.mark_done(&["contacts", "contact_notes", "data_events"]),
-            Searchable::Conversations => {
-                self.mark_done(&["conversations", "conversation_parts", "attachments"])
-            }
-            Searchable::Tickets => self.mark_done(&["tickets"]),
+            Searchable::Contacts => self.mark_done(&[
+                Kind::Contacts.as_str(),
+                Kind::ContactNotes.as_str(),
+                Kind::DataEvents.as_str(),
+            ]),
+            Searchable::Conversations => self.mark_done(&[
+                Kind::Conversations.as_str(),
+                Kind::ConversationParts.as_str(),
+                Kind::Attachments.as_str(),
+            ]),
+            Searchable::Tickets => self.mark_done(&[Kind::Tickets.as_str()]),
         }
         Ok(())
     }
@@ -735,7 +750,7 @@ impl<'a> Extractor<'a> {
     /// the last 90 days).
     async fn contact_details(&self, raw: &Value) -> Batch {
         let mut batch = Batch::default();
-        let record = source("contacts", raw, None);
+        let record = source(Kind::Contacts.as_str(), raw, None);
         let id = record.source_id.clone();
         let contact = Contact::deserialize(raw).unwrap_or_default();
         let mut problems: Vec<String> = Vec::new();
@@ -747,8 +762,12 @@ impl<'a> Extractor<'a> {
         let notes = async {
             if has_notes {
                 Some(
-                    self.all_pages(Listing::contact_notes(&id), "contact_notes", Some(&id))
-                        .await,
+                    self.all_pages(
+                        Listing::contact_notes(&id),
+                        Kind::ContactNotes.as_str(),
+                        Some(&id),
+                    )
+                    .await,
                 )
             } else {
                 None
@@ -774,12 +793,12 @@ impl<'a> Extractor<'a> {
             notes,
             self.client.contact_segments(&id),
             sub_list(
-                "contact_tags",
+                Kind::ContactTags.as_str(),
                 more(&contact.tags),
                 Listing::contact_tags(&id)
             ),
             sub_list(
-                "contact_companies",
+                Kind::ContactCompanies.as_str(),
                 more(&contact.companies),
                 Listing::contact_companies(&id),
             ),
@@ -792,7 +811,7 @@ impl<'a> Extractor<'a> {
         }
         match segments {
             Ok(segments) => batch.push(SourceRecord {
-                kind: "contact_segments".into(),
+                kind: Kind::ContactSegments.as_str().into(),
                 source_id: id.clone(),
                 parent_id: Some(id.clone()),
                 updated_at: record.updated_at,
@@ -851,7 +870,7 @@ impl<'a> Extractor<'a> {
                     let n = seen.entry(digest.clone()).or_default();
                     *n += 1;
                     batch.push(SourceRecord {
-                        kind: "data_events".into(),
+                        kind: Kind::DataEvents.as_str().into(),
                         source_id: format!("{contact_id}:{}:{n}", &digest[..16]),
                         parent_id: Some(contact_id.to_string()),
                         updated_at: raw.get("created_at").and_then(time_from_value),
@@ -863,7 +882,7 @@ impl<'a> Extractor<'a> {
             }
         }
         batch.push(SourceRecord {
-            kind: "event_summaries".into(),
+            kind: Kind::EventSummaries.as_str().into(),
             source_id: contact_id.to_string(),
             parent_id: Some(contact_id.to_string()),
             updated_at: None,
@@ -871,10 +890,10 @@ impl<'a> Extractor<'a> {
             problem: None,
         });
         // Events listed by an earlier run stay staged after they age out of the 90 days.
-        let known = self.known_children("data_events", contact_id, &batch.records);
+        let known = self.known_children(Kind::DataEvents.as_str(), contact_id, &batch.records);
         let _ = listed;
         batch.not_retrievable.push((
-            "data_events".into(),
+            Kind::DataEvents.as_str().into(),
             contact_id.to_string(),
             total.saturating_sub(known),
             "older than 90 days: Intercom lists only recent events; summaries are archived".into(),
@@ -890,10 +909,10 @@ impl<'a> Extractor<'a> {
             .map(|r| r.source_id.clone())
             .collect();
         // Only a record staged before can have children staged before.
-        let parent_kind = if kind == "data_events" {
-            "contacts"
+        let parent_kind = if kind == Kind::DataEvents.as_str() {
+            Kind::Contacts.as_str()
         } else {
-            "conversations"
+            Kind::Conversations.as_str()
         };
         let staged_before = self
             .ledger
@@ -912,15 +931,17 @@ impl<'a> Extractor<'a> {
     async fn help_center(&self) -> Result<(), ExtractError> {
         self.control.checkpoint().await?;
         match self
-            .all_pages(Listing::collections(), "collections", None)
+            .all_pages(Listing::collections(), Kind::Collections.as_str(), None)
             .await
         {
             Ok(b) => self.stage(b).await?,
             Err(e) => self.listing_failed(listing_key::COLLECTIONS, e)?,
         }
-        let staged = self.incomplete("articles")?;
-        self.reread_incomplete("articles", &staged, |a| self.article_details(a))
-            .await?;
+        let staged = self.incomplete(Kind::Articles.as_str())?;
+        self.reread_incomplete(Kind::Articles.as_str(), &staged, |a| {
+            self.article_details(a)
+        })
+        .await?;
         let mut pager = self.client.pager(Listing::articles(), None);
         loop {
             self.control.checkpoint().await?;
@@ -933,30 +954,30 @@ impl<'a> Extractor<'a> {
                 }
             };
             for w in page.warnings {
-                self.warn("articles", None, w);
+                self.warn(Kind::Articles.as_str(), None, w);
             }
-            let changed = self.changed("articles", &page.records)?;
+            let changed = self.changed(Kind::Articles.as_str(), &page.records)?;
             let batch = self.for_each(changed, |a| self.article_details(a)).await;
             self.stage(batch).await?;
         }
         self.mark_done(&[
-            "collections",
-            "articles",
-            "article_versions",
-            "article_translations",
+            Kind::Collections.as_str(),
+            Kind::Articles.as_str(),
+            Kind::ArticleVersions.as_str(),
+            Kind::ArticleTranslations.as_str(),
         ]);
         Ok(())
     }
 
     async fn article_details(&self, raw: &Value) -> Batch {
         let mut batch = Batch::default();
-        let record = source("articles", raw, None);
+        let record = source(Kind::Articles.as_str(), raw, None);
         let id = record.source_id.clone();
         let article = Article::deserialize(raw).unwrap_or_default();
         for locale in article.translation_locales() {
             let content = &raw["translated_content"][&locale];
             batch.push(SourceRecord {
-                kind: "article_translations".into(),
+                kind: Kind::ArticleTranslations.as_str().into(),
                 source_id: format!("{id}:{locale}"),
                 parent_id: Some(id.clone()),
                 updated_at: updated_of(content),
@@ -967,7 +988,7 @@ impl<'a> Extractor<'a> {
         let problem = match self
             .all_pages(
                 Listing::article_versions(&id),
-                "article_versions",
+                Kind::ArticleVersions.as_str(),
                 Some(&id),
             )
             .await
@@ -989,7 +1010,7 @@ impl<'a> Extractor<'a> {
     /// attachments at once (their URLs expire).
     async fn conversation_details(&self, item: &Value) -> Batch {
         let mut batch = Batch::default();
-        let listed = source("conversations", item, None);
+        let listed = source(Kind::Conversations.as_str(), item, None);
         let id = listed.source_id.clone();
         let mut full = match self.client.conversation(&id).await {
             Ok(v) => v,
@@ -1008,12 +1029,12 @@ impl<'a> Extractor<'a> {
             .and_then(|l| l.get_mut("conversation_parts"))
             .map(Value::take);
         for part in parts.iter().flat_map(|p| p.as_array()).flatten() {
-            batch.push(source("conversation_parts", part, Some(&id)));
+            batch.push(source(Kind::ConversationParts.as_str(), part, Some(&id)));
         }
         // Parts staged by an earlier run stay staged once newer ones push them past the cap.
-        let known = self.known_children("conversation_parts", &id, &batch.records);
+        let known = self.known_children(Kind::ConversationParts.as_str(), &id, &batch.records);
         batch.not_retrievable.push((
-            "conversation_parts".into(),
+            Kind::ConversationParts.as_str().into(),
             id.clone(),
             coverage
                 .existing
@@ -1059,7 +1080,7 @@ impl<'a> Extractor<'a> {
                     ..Default::default()
                 };
                 let mut record = self.download_attachment(&id, &owner, index, &image).await;
-                record.kind = "inline_images".into();
+                record.kind = Kind::InlineImages.as_str().into();
                 record.source_id = format!("{id}:{owner}:img{index}");
                 if record.problem.is_some() {
                     failed_downloads += 1;
@@ -1067,7 +1088,7 @@ impl<'a> Extractor<'a> {
                 batch.push(record);
             }
         }
-        let mut record = source("conversations", &full, None);
+        let mut record = source(Kind::Conversations.as_str(), &full, None);
         record.source_id = id;
         let problem = (failed_downloads > 0).then(|| {
             format!("{failed_downloads} attachment(s) could not be downloaded; a later run retries")
@@ -1122,7 +1143,7 @@ impl<'a> Extractor<'a> {
             }
         }
         SourceRecord {
-            kind: "attachments".into(),
+            kind: Kind::Attachments.as_str().into(),
             source_id: format!("{conversation_id}:{owner}:{index}"),
             parent_id: Some(conversation_id.to_string()),
             updated_at: None,
@@ -1135,11 +1156,11 @@ impl<'a> Extractor<'a> {
 
     async fn ticket_details(&self, item: &Value) -> Batch {
         let mut batch = Batch::default();
-        let listed = source("tickets", item, None);
+        let listed = source(Kind::Tickets.as_str(), item, None);
         let id = listed.source_id.clone();
         match self.client.ticket(&id).await {
             Ok(full) => {
-                let mut record = source("tickets", &full, None);
+                let mut record = source(Kind::Tickets.as_str(), &full, None);
                 record.source_id = id;
                 batch.push(record);
             }
@@ -1153,9 +1174,12 @@ impl<'a> Extractor<'a> {
 
     // ---- macros -------------------------------------------------------------------------
 
-    async fn macros(&self) -> Result<(), ExtractError> {
+    /// A listing read whole each run (macros, admin activity logs): the records new or changed
+    /// since staged are staged.
+    async fn whole_listing(&self, listing: Listing, kind: Kind) -> Result<(), ExtractError> {
         self.control.checkpoint().await?;
-        match self.all_pages(Listing::macros(), "macros", None).await {
+        let kind = kind.as_str();
+        match self.all_pages(listing, kind, None).await {
             Ok(b) => {
                 let changed: Vec<SourceRecord> = b.records;
                 let mut batch = Batch {
@@ -1166,14 +1190,14 @@ impl<'a> Extractor<'a> {
                     .iter()
                     .filter_map(|r| serde_json::from_str(&r.raw).ok())
                     .collect();
-                for raw in self.changed("macros", &raws)? {
-                    batch.push(source("macros", raw, None));
+                for raw in self.changed(kind, &raws)? {
+                    batch.push(source(kind, raw, None));
                 }
                 self.stage(batch).await?;
             }
-            Err(e) => self.listing_failed(listing_key::MACROS, e)?,
+            Err(e) => self.listing_failed(kind, e)?,
         }
-        self.mark_done(&["macros"]);
+        self.mark_done(&[kind]);
         Ok(())
     }
 }
@@ -1188,15 +1212,17 @@ pub fn inline_image_urls(html: &str) -> Vec<String> {
 
 fn whole_list_kind(list: WholeList) -> &'static str {
     match list {
-        WholeList::Admins => "admins",
-        WholeList::Teams => "teams",
-        WholeList::Tags => "tags",
-        WholeList::Segments => "segments",
-        WholeList::ContactAttributes | WholeList::CompanyAttributes => "data_attributes",
-        WholeList::ConversationAttributes => "conversation_attributes",
-        WholeList::TicketTypes => "ticket_types",
-        WholeList::Brands => "brands",
-        WholeList::OfficeHoursSchedules => "office_hours_schedules",
+        WholeList::Admins => Kind::Admins.as_str(),
+        WholeList::Teams => Kind::Teams.as_str(),
+        WholeList::Tags => Kind::Tags.as_str(),
+        WholeList::Segments => Kind::Segments.as_str(),
+        WholeList::ContactAttributes | WholeList::CompanyAttributes => {
+            Kind::DataAttributes.as_str()
+        }
+        WholeList::ConversationAttributes => Kind::ConversationAttributes.as_str(),
+        WholeList::TicketTypes => Kind::TicketTypes.as_str(),
+        WholeList::Brands => Kind::Brands.as_str(),
+        WholeList::OfficeHoursSchedules => Kind::OfficeHoursSchedules.as_str(),
     }
 }
 
@@ -1206,9 +1232,9 @@ fn attribute_record(raw: &Value) -> SourceRecord {
     let custom = raw.get("custom").and_then(Value::as_bool).unwrap_or(false);
     let mut record = source(
         if custom {
-            "data_attributes"
+            Kind::DataAttributes.as_str()
         } else {
-            "data_attributes_standard"
+            Kind::DataAttributesStandard.as_str()
         },
         raw,
         None,

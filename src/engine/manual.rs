@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::config::create_private_file;
 use crate::engine::archive::{ArchiveError, WorkflowExport};
 use crate::ledger::{FailureFilter, Ledger};
+use crate::vocab::Kind;
 
 pub const MANUAL_FILE: &str = "MANUAL.md";
 const FAILURES_SHOWN: usize = 500;
@@ -48,7 +49,7 @@ pub fn render_manual(
         "# Rebuild by hand\n\nWhat i2k could not carry through Kustomer's API, with what was found in Intercom.\n\n",
     );
     md.push_str("## Fixed items\n\n");
-    let collections = ledger.counters().source("collections");
+    let collections = ledger.counters().source(Kind::Collections.as_str());
     md.push_str(&format!(
         "- [ ] **KB themes**: Kustomer's KB theme, templates and custom domain are set in its admin settings. Intercom had {collections} help-center collections; their categories were created.\n"
     ));
@@ -73,16 +74,16 @@ pub fn render_manual(
     md.push_str("- [ ] **SLAs on the imported schedules**: Kustomer documents no SLA create route. Schedules found in Intercom:\n");
     list(
         &mut md,
-        &names_of(ledger, "office_hours_schedules")?,
+        &names_of(ledger, Kind::OfficeHoursSchedules.as_str())?,
         "none",
     );
     md.push_str("- [ ] **Schedule holidays**: no holiday create route is documented. Office-hours exceptions found in Intercom:\n");
     list(
         &mut md,
-        &names_of(ledger, "office_hours_exceptions")?,
+        &names_of(ledger, Kind::OfficeHoursExceptions.as_str())?,
         "none",
     );
-    let searches = ledger.counters().target("segments").done;
+    let searches = ledger.counters().target(Kind::Segments.as_str()).done;
     md.push_str(&format!(
         "- [ ] **Saved-search positions**: place the {searches} saved searches made from Intercom segments into folders and order (positions need an admin).\n"
     ));

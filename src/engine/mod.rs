@@ -10,6 +10,7 @@ pub mod disk;
 pub mod extract;
 pub mod handle;
 pub mod interrupt;
+pub mod kinds;
 pub mod load;
 pub mod manual;
 pub mod meter;

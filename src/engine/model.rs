@@ -13,33 +13,9 @@ pub use crate::vocab::{
     Budget, CheckStatus, ConnectionInfo, ErrorClass, FieldDecision, FieldMapping, PhaseId,
 };
 
-/// The object types of the Intercom workspace, named as the simulator's ground truth names them.
-/// These names are used by `i2k plan --json`, `--only`, `verify` and the report.
-pub const OBJECT_TYPES: [&str; 23] = [
-    "admins",
-    "teams",
-    "tags",
-    "segments",
-    "data_attributes",
-    "conversation_attributes",
-    "companies",
-    "contacts",
-    "contact_notes",
-    "company_notes",
-    "collections",
-    "articles",
-    "article_versions",
-    "article_translations",
-    "conversations",
-    "conversation_parts",
-    "attachments",
-    "data_events",
-    "tickets",
-    "ticket_types",
-    "brands",
-    "office_hours_schedules",
-    "macros",
-];
+/// The object types of the Intercom workspace: the catalog's (`engine::kinds`), re-exported so
+/// the front-ends read the protocol's names from one place.
+pub use crate::engine::kinds::OBJECT_TYPES;
 
 /// Where an object type goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

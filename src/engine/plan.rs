@@ -13,8 +13,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::model::{Bucket, OBJECT_TYPES, ScopeItem};
+use crate::engine::kinds::{OBJECT_TYPES, Write, row_named};
+use crate::engine::model::{Bucket, ScopeItem};
 use crate::ledger::{LedgerError, LedgerReader};
+use crate::vocab::Kind;
 
 /// Records per Kustomer bulk request.
 pub const BULK_BATCH: u64 = 100;
@@ -73,12 +75,13 @@ impl PlanRow {
     }
 }
 
-/// Where a type goes by default.
+/// Where a type goes by default: the catalog's archived kinds to the archive; every other type of
+/// the ground truth has a Kustomer route (possibly an assumed one, named in
+/// `kustomer::assumptions`); the manual items are not object types.
 pub fn default_bucket(object: &str) -> Bucket {
-    match object {
-        // Every type of the ground truth has a Kustomer route (possibly an assumed one, named
-        // in `kustomer::assumptions`); the manual items are not object types.
-        t if OBJECT_TYPES.contains(&t) => Bucket::Migrate,
+    match row_named(object) {
+        Some(row) if matches!(row.write, Write::Archived { .. }) => Bucket::Archive,
+        Some(row) if row.object => Bucket::Migrate,
         _ => Bucket::Archive,
     }
 }
@@ -86,19 +89,21 @@ pub fn default_bucket(object: &str) -> Bucket {
 /// Kustomer requests needed to load `migrated` records of `object`.
 pub fn kustomer_requests(object: &str, migrated: u64) -> u64 {
     let batches = migrated.div_ceil(BULK_BATCH);
-    match object {
-        // Bulk create routes: one request per 100.
-        "companies" | "contacts" | "conversation_parts" | "tickets" | "contact_notes"
-        | "company_notes" => batches,
+    let Some(row) = row_named(object) else {
+        return migrated;
+    };
+    match row.kind {
         // Bulk create, then a bulk PUT of final states (closed, snoozed, assignment).
-        "conversations" => batches * 2,
+        Kind::Conversations => batches * 2,
+        // Bulk create routes: one request per 100.
+        _ if matches!(row.write, Write::Bulk) => batches,
         // Metadata: one PUT per model.
-        "data_attributes" => migrated.min(2),
-        "conversation_attributes" => migrated.min(1),
+        Kind::DataAttributes => migrated.min(2),
+        Kind::ConversationAttributes => migrated.min(1),
         // An attachment is created, then uploaded to storage (outside the API budget).
-        "attachments" => migrated,
+        Kind::Attachments => migrated,
         // Admins are matched against one listing of users, plus invitations where chosen.
-        "admins" => batches,
+        Kind::Admins => batches,
         // One request each: tracking events, KB records, teams, tags, saved searches, shortcuts,
         // brands, schedules, klasses.
         _ => migrated,
@@ -124,24 +129,24 @@ pub fn build_plan(
             0
         };
         let mut note = String::new();
-        match object {
-            "segments" if unused_segments > 0 => {
+        match row_named(object).map(|r| r.kind) {
+            Some(Kind::Segments) if unused_segments > 0 => {
                 migrated = migrated.saturating_sub(unused_segments);
                 note = format!("{unused_segments} unused (no members) archived");
             }
-            "conversation_parts" if c.not_retrievable > 0 => {
+            Some(Kind::ConversationParts) if c.not_retrievable > 0 => {
                 note = format!(
                     "{} older parts beyond the API's 500-part limit cannot be carried",
                     c.not_retrievable
                 );
             }
-            "data_events" if c.not_retrievable > 0 => {
+            Some(Kind::DataEvents) if c.not_retrievable > 0 => {
                 note = format!(
                     "{} events older than 90 days: only their summaries are archived",
                     c.not_retrievable
                 );
             }
-            "attachments" if c.not_retrievable > 0 => {
+            Some(Kind::Attachments) if c.not_retrievable > 0 => {
                 note = format!("{} on parts the API cannot return", c.not_retrievable);
             }
             _ => {}
@@ -222,7 +227,7 @@ pub fn counts_from_ledger(
     let mut unused_segments = 0;
     let mut after: Option<String> = None;
     loop {
-        let page = reader.sources_page("segments", after.as_deref(), 500)?;
+        let page = reader.sources_page(Kind::Segments.as_str(), after.as_deref(), 500)?;
         let Some(last) = page.last() else { break };
         after = Some(last.source_id.clone());
         for record in &page {

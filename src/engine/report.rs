@@ -16,6 +16,7 @@ use crate::engine::context::Ctx;
 use crate::engine::manual;
 use crate::engine::model::{OBJECT_TYPES, RunSummary};
 use crate::ledger::{Ledger, LedgerError, RecordState};
+use crate::vocab::Kind;
 
 pub const REPORT_MD: &str = "report.md";
 pub const REPORT_JSON: &str = "report.json";
@@ -120,27 +121,34 @@ impl Report {
 const ASSUMED: [(&str, &[&str]); 6] = [
     (
         "POST /v1/tags {name} (tag create)",
-        &["tags", "segment_tags"],
+        &[Kind::Tags.as_str(), Kind::SegmentTags.as_str()],
     ),
     (
         "POST /v1/customers/searches {name, data, defaultVisibility} (saved-search create)",
-        &["segments"],
+        &[Kind::Segments.as_str()],
     ),
     (
         "POST /v1/shortcuts {name, draft.text} (shortcut create)",
-        &["macros"],
+        &[Kind::Macros.as_str()],
     ),
     (
         "POST /v1/kb/categories {title, langs, parent} (KB category create and nesting)",
-        &["collections"],
+        &[Kind::Collections.as_str()],
     ),
     (
         "POST|PUT /v1/kb/articles/{id}/versions/{lang} {title, htmlBody, publishedAt} (KB versions)",
-        &["article_versions", "article_translations", "articles"],
+        &[
+            Kind::ArticleVersions.as_str(),
+            Kind::ArticleTranslations.as_str(),
+            Kind::Articles.as_str(),
+        ],
     ),
     (
         "metadata types and enumeration shape (custom attributes)",
-        &["data_attributes", "conversation_attributes"],
+        &[
+            Kind::DataAttributes.as_str(),
+            Kind::ConversationAttributes.as_str(),
+        ],
     ),
 ];
 
@@ -156,7 +164,7 @@ pub fn build_report(ledger: &Ledger, summary: Option<&RunSummary>) -> Result<Rep
     let mut covered: Vec<&str> = Vec::new();
     for object in OBJECT_TYPES {
         let staged = counters.source(object);
-        let kind = crate::engine::phases::target_kind(object);
+        let kind = crate::engine::kinds::target_kind(object);
         covered.push(kind);
         let t = counters.target(kind);
         let mut row = row_of(ledger, object, kind, &t)?;

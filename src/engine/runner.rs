@@ -14,18 +14,19 @@ use tokio::sync::{mpsc, watch};
 use crate::engine::context::{Ctx, EngineConfig};
 use crate::engine::control::{Cancelled, ControlState};
 use crate::engine::handle::{EngineHandle, RunOutcome};
+use crate::engine::kinds::{phase_of_kind, sources_of};
 use crate::engine::meter::Meter;
 use crate::engine::model::RecordRef;
 use crate::engine::model::{
     Command, Event, LogLevel, PhaseProgress, PhaseStatus, RunState, RunSummary, Snapshot,
 };
-use crate::engine::phases::{PHASES, phase, phase_of_kind, phases_for};
+use crate::engine::phases::{PHASES, phase, phases_for};
 use crate::engine::{backups, decisions, load};
 use crate::http::{ApiSide, ClientConfig, GateConfig};
 use crate::intercom::IntercomClient;
 use crate::kustomer::KustomerClient;
 use crate::ledger::{Ledger, LedgerError, RecordState, StateCounts};
-use crate::vocab::PhaseId;
+use crate::vocab::{Kind, PhaseId};
 
 /// How often the snapshot is refreshed (≤ 10 Hz).
 const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(100);
@@ -90,7 +91,7 @@ async fn run(
             format!(
                 "a new ledger: before creating each kind, i2k looks {} of its records up in Kustomer by externalId and adopts what already exists. At risk if this org already received this migration from a state directory since lost: {} (Kustomer cannot look them up, so they would be sent again)",
                 crate::engine::write::ADOPTION_SAMPLE,
-                crate::engine::write::NOT_LOOKED_UP.join(", ")
+                crate::engine::kinds::not_looked_up().join(", ")
             ),
         );
     }
@@ -359,7 +360,7 @@ async fn run_one(
             }
         }
     }
-    ctx.wait_extracted(phase(id).sources).await?;
+    ctx.wait_extracted(&sources_of(id)).await?;
     ctx.control.checkpoint().await?;
     ctx.set_phase_status(id, PhaseStatus::Running);
     ctx.emit(Event::PhaseStarted { phase: id });
@@ -553,7 +554,7 @@ fn still_failed(
             push_if_failed(&record.object, &record.source_id)?;
             // What hangs on a conversation failed with it: retried with it, or the conversation
             // would load without its messages.
-            if record.object == "conversations" {
+            if record.object == Kind::Conversations.as_str() {
                 for (kind, id) in load::conversations::dependants(r, &record.source_id)? {
                     push_if_failed(kind, &id)?;
                 }

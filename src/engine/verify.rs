@@ -23,8 +23,9 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::engine::kinds::{self, phase_of};
 use crate::engine::model::TypeVerification;
-use crate::engine::phases::{phase_of, phases_for};
+use crate::engine::phases::phases_for;
 use crate::intercom::models::{Company, Contact, Conversation, ConversationPart};
 use crate::kustomer::client::PAGE_SIZE;
 use crate::kustomer::endpoints;
@@ -35,7 +36,7 @@ use crate::mapping::companies::company_name;
 use crate::mapping::conversations::{PartRole, part_role};
 use crate::mapping::people::{EVENT_KLASS, ticket_klass_name};
 use crate::timefmt;
-use crate::vocab::PhaseId;
+use crate::vocab::{Kind, PhaseId};
 
 /// Records compared field by field per sampled type.
 pub const SAMPLE_SIZE: usize = 5;
@@ -58,43 +59,17 @@ pub enum VerifyError {
     },
 }
 
-/// How Kustomer's side of a type is counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CountRoute {
-    /// Walk this list route; count records whose `externalId` is a source id of the type.
-    ListByExternalId(&'static str),
-    /// Walk this list route; count the ledger's done records whose Kustomer id it lists.
-    ListByTargetId(&'static str),
-    /// Read these metadata resources; count done records whose property name is declared.
-    MetadataProperties(&'static [&'static str]),
-    /// Walk the KB articles; count done records whose version id an article of this migration
-    /// lists among its language versions.
-    KbLanguageVersions,
-    /// Kustomer lists no revisions: count done records whose parent (a source id of `parent`)
-    /// is listed by externalId at `path`.
-    ChildrenOfListed {
-        parent: &'static str,
-        path: &'static str,
-    },
-    /// Walk the messages and notes of every migrated conversation; count those whose externalId
-    /// is a part of that conversation, plus event parts folded into a listed timeline note.
-    ConversationTimelines,
-    /// The files the messages and notes of every migrated conversation reference; count done
-    /// uploads among them.
-    ConversationFiles,
-    /// Walk the kobjects of each loaded ticket type's klass; count those whose externalId is a
-    /// ticket of this migration.
-    TicketKlasses,
-    /// Tracking events cannot be listed (the ledger's done count stands in); events loaded as
-    /// `intercom_event` kobjects instead are counted in that klass by externalId.
-    TrackingEvents,
-}
+// How each type is counted is a column of the kind catalog.
+pub use crate::engine::kinds::CountRoute;
 
 impl CountRoute {
     /// How the count was taken, for the report.
     pub fn describe(&self) -> String {
         match self {
             CountRoute::ListByExternalId(path) => format!("GET {path} by externalId"),
+            CountRoute::KobjectsByExternalId(klass) => {
+                format!("GET {} by externalId", endpoints::kobjects(klass))
+            }
             CountRoute::ListByTargetId(path) => format!("GET {path} by recorded id"),
             CountRoute::MetadataProperties(resources) => {
                 format!("GET /v1/metadata/{{{}}} properties", resources.join(","))
@@ -113,6 +88,7 @@ impl CountRoute {
             }
             CountRoute::TicketKlasses => "GET /v1/klasses/{ticket klass} by externalId".to_string(),
             CountRoute::TrackingEvents => NOT_LISTABLE.to_string(),
+            CountRoute::NothingInKustomer => NOTHING_IN_KUSTOMER.to_string(),
         }
     }
 }
@@ -120,7 +96,11 @@ impl CountRoute {
 /// The label of a type Kustomer cannot count.
 pub const NOT_LISTABLE: &str = "NOT LISTABLE in Kustomer (tracking events): ledger count";
 
-/// One row of the table: an Intercom type, the ledger kind its records load as, and the route.
+/// The label of an archived type: nothing of it is written to Kustomer, which counts zero.
+pub const NOTHING_IN_KUSTOMER: &str = "archived, never written to Kustomer: counts zero";
+
+/// One type as verify counts it: the Intercom type, the ledger kind its records load as, and the
+/// route (the catalog's columns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CountSpec {
     pub object: &'static str,
@@ -128,114 +108,16 @@ pub struct CountSpec {
     pub route: CountRoute,
 }
 
-const fn spec(object: &'static str, kind: &'static str, route: CountRoute) -> CountSpec {
-    CountSpec {
-        object,
-        kind,
-        route,
-    }
+/// Every ground-truth type of the catalog and how it is counted in Kustomer.
+pub fn count_routes() -> impl Iterator<Item = CountSpec> {
+    kinds::objects().filter_map(|row| {
+        Some(CountSpec {
+            object: row.kind.as_str(),
+            kind: row.target.as_str(),
+            route: row.count?,
+        })
+    })
 }
-
-const KB_ARTICLES: &str = "/v1/kb/articles";
-
-/// Every ground-truth type (`model::OBJECT_TYPES`) and how it is counted in Kustomer.
-pub const COUNT_ROUTES: [CountSpec; 23] = [
-    // Admins are mapped onto users (several may share one): their recorded user must exist.
-    spec("admins", "admins", CountRoute::ListByTargetId("/v1/users")),
-    spec("teams", "teams", CountRoute::ListByTargetId("/v1/teams")),
-    spec("tags", "tags", CountRoute::ListByTargetId("/v1/tags")),
-    spec(
-        "segments",
-        "segments",
-        CountRoute::ListByTargetId("/v1/customers/searches"),
-    ),
-    spec(
-        "data_attributes",
-        "data_attributes",
-        CountRoute::MetadataProperties(&["customer", "company"]),
-    ),
-    spec(
-        "conversation_attributes",
-        "conversation_attributes",
-        CountRoute::MetadataProperties(&["conversation"]),
-    ),
-    spec(
-        "companies",
-        "companies",
-        CountRoute::ListByExternalId("/v1/companies"),
-    ),
-    spec(
-        "contacts",
-        "contacts",
-        CountRoute::ListByExternalId("/v1/customers"),
-    ),
-    spec(
-        "contact_notes",
-        "contact_notes",
-        CountRoute::ListByExternalId("/v1/klasses/intercom_note"),
-    ),
-    spec(
-        "company_notes",
-        "company_notes",
-        CountRoute::ListByExternalId("/v1/klasses/intercom_note"),
-    ),
-    spec(
-        "collections",
-        "collections",
-        CountRoute::ListByTargetId("/v1/kb/categories"),
-    ),
-    spec(
-        "articles",
-        "articles",
-        CountRoute::ListByExternalId(KB_ARTICLES),
-    ),
-    spec(
-        "article_versions",
-        "article_versions",
-        CountRoute::ChildrenOfListed {
-            parent: "articles",
-            path: KB_ARTICLES,
-        },
-    ),
-    spec(
-        "article_translations",
-        "article_translations",
-        CountRoute::KbLanguageVersions,
-    ),
-    spec(
-        "conversations",
-        "conversations",
-        CountRoute::ListByExternalId("/v1/conversations"),
-    ),
-    spec(
-        "conversation_parts",
-        "conversation_parts",
-        CountRoute::ConversationTimelines,
-    ),
-    spec(
-        "attachments",
-        "attachment_uploads",
-        CountRoute::ConversationFiles,
-    ),
-    spec("data_events", "data_events", CountRoute::TrackingEvents),
-    spec("tickets", "tickets", CountRoute::TicketKlasses),
-    spec(
-        "ticket_types",
-        "ticket_types",
-        CountRoute::ListByTargetId("/v1/klasses"),
-    ),
-    spec("brands", "brands", CountRoute::ListByTargetId("/v1/brands")),
-    spec(
-        "office_hours_schedules",
-        "office_hours_schedules",
-        CountRoute::ListByTargetId("/v1/schedules"),
-    ),
-    spec(
-        "macros",
-        "macros",
-        CountRoute::ListByTargetId("/v1/shortcuts"),
-    ),
-];
 
 /// What `--only` names, as the run's own `--only` does: ground-truth types plus, through the phase
 /// table, what they depend on. An empty list is the whole workspace.
@@ -382,7 +264,7 @@ pub async fn verify_scope(
     })
 }
 
-/// The count comparison of every type in [`COUNT_ROUTES`] that has source records or Kustomer
+/// The count comparison of every type in [`count_routes`] that has source records or Kustomer
 /// records in the ledger (types absent from the workspace are left out).
 pub async fn verify_counts(
     ledger: &Ledger,
@@ -419,7 +301,7 @@ async fn verify_counts_described(
     let mut counted_by = BTreeMap::new();
     let mut not_in_scope = Vec::new();
     let mut timelines: Option<Timelines> = None;
-    for spec in COUNT_ROUTES {
+    for spec in count_routes() {
         let not_retrievable = not_retrievable.get(spec.object).copied().unwrap_or(0);
         // What Intercom's API could not return was never staged, yet it is part of the source.
         let source = staged.get(spec.object).copied().unwrap_or(0) + not_retrievable;
@@ -552,7 +434,7 @@ async fn count_by_external_id(
     match walked {
         // A klass the run never created (its phase did not run) holds no records.
         Err(CountError::Kustomer(KustomerError::Api(e)))
-            if e.is_not_found() && path.starts_with("/v1/klasses/") =>
+            if e.is_not_found() && path.starts_with(&format!("{}/", endpoints::KLASSES)) =>
         {
             Ok(0)
         }
@@ -566,12 +448,8 @@ fn for_each_done(
     kind: &str,
     mut visit: impl FnMut(&WorkItem) -> Result<(), LedgerError>,
 ) -> Result<(), LedgerError> {
-    let mut after: Option<String> = None;
-    loop {
-        let page = ledger.next_batch(kind, &[RecordState::Done], after.as_deref(), LEDGER_PAGE)?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.source_id.clone());
-        for item in &page {
+    for page in ledger.pages(kind, &[RecordState::Done], LEDGER_PAGE) {
+        for item in &page? {
             visit(item)?;
         }
     }
@@ -605,6 +483,11 @@ async fn count_target(
         CountRoute::ListByExternalId(path) => {
             count_by_external_id(ledger, kustomer, spec.object, path).await?
         }
+        CountRoute::KobjectsByExternalId(klass) => {
+            let path = endpoints::kobjects(klass);
+            count_by_external_id(ledger, kustomer, spec.object, &path).await?
+        }
+        CountRoute::NothingInKustomer => 0,
         CountRoute::ListByTargetId(path) => {
             // Only for small types (users, tags, klasses…): their Kustomer ids fit in memory.
             let mut listed: HashSet<String> = HashSet::new();
@@ -630,10 +513,12 @@ async fn count_target(
         }
         CountRoute::KbLanguageVersions => {
             let mut versions: HashSet<String> = HashSet::new();
-            walk(kustomer, KB_ARTICLES, |items| {
+            walk(kustomer, endpoints::KB_ARTICLES, |items| {
                 for item in items {
                     let ours = match item.external_id() {
-                        Some(ext) => ledger.read(|r| r.source("articles", ext))?.is_some(),
+                        Some(ext) => ledger
+                            .read(|r| r.source(Kind::Articles.as_str(), ext))?
+                            .is_some(),
                         None => false,
                     };
                     if ours {
@@ -650,7 +535,7 @@ async fn count_target(
             walk(kustomer, path, |items| {
                 for item in items {
                     if let Some(ext) = item.external_id()
-                        && ledger.read(|r| r.source(parent, ext))?.is_some()
+                        && ledger.read(|r| r.source(parent.as_str(), ext))?.is_some()
                     {
                         parents.insert(ext.to_string());
                     }
@@ -685,10 +570,11 @@ async fn count_target(
         }
         CountRoute::TicketKlasses => {
             let mut count = 0u64;
-            let types = ledger.read(|r| r.sources_page("ticket_types", None, usize::MAX))?;
+            let types =
+                ledger.read(|r| r.sources_page(Kind::TicketTypes.as_str(), None, usize::MAX))?;
             for ticket_type in types {
                 let loaded = ledger
-                    .read(|r| r.record("ticket_types", &ticket_type.source_id))?
+                    .read(|r| r.record(Kind::TicketTypes.as_str(), &ticket_type.source_id))?
                     .is_some_and(|w| w.state == RecordState::Done);
                 if loaded {
                     let path = endpoints::kobjects(&ticket_klass_name(&ticket_type.source_id));
@@ -770,16 +656,15 @@ async fn tally_timelines(
     kustomer: &KustomerClient,
 ) -> Result<Timelines, CountError> {
     let mut out = Timelines::default();
-    let mut after: Option<String> = None;
+    let mut pages = ledger.pages(
+        Kind::Conversations.as_str(),
+        &[RecordState::Done],
+        LEDGER_PAGE,
+    );
     loop {
-        let page = ledger.next_batch(
-            "conversations",
-            &[RecordState::Done],
-            after.as_deref(),
-            LEDGER_PAGE,
-        )?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.source_id.clone());
+        let Some(page) = pages.next_page().await? else {
+            break;
+        };
         for conversation in &page {
             let Some(target) = conversation.target_id.as_deref() else {
                 continue;
@@ -804,7 +689,7 @@ fn parts_found(
     listed: &[Resource],
 ) -> Result<u64, LedgerError> {
     let parts: HashSet<String> = r
-        .children("conversation_parts", conversation)?
+        .children(Kind::ConversationParts.as_str(), conversation)?
         .into_iter()
         .map(|s| s.source_id)
         .collect();
@@ -823,7 +708,7 @@ fn parts_found(
         if by_external_id.contains(part.as_str()) {
             continue;
         }
-        if let Some(w) = r.record("conversation_parts", part)?
+        if let Some(w) = r.record(Kind::ConversationParts.as_str(), part)?
             && w.state == RecordState::Done
             && w.target_id
                 .as_deref()
@@ -864,9 +749,10 @@ pub async fn sample_checks(
     kustomer: &KustomerClient,
     object: &str,
 ) -> Result<Vec<SampleCheck>, VerifyError> {
-    if !matches!(object, "contacts" | "companies" | "conversations") {
-        return Ok(Vec::new());
-    }
+    let kind = match object.parse::<Kind>() {
+        Ok(kind @ (Kind::Contacts | Kind::Companies | Kind::Conversations)) => kind,
+        _ => return Ok(Vec::new()),
+    };
     let items = ledger.next_batch(object, &[RecordState::Done], None, SAMPLE_SIZE)?;
     let mut out = Vec::new();
     for item in items {
@@ -874,9 +760,9 @@ pub async fn sample_checks(
             object: object.to_string(),
             source,
         };
-        let found = match object {
-            "contacts" => kustomer.customer_by_external_id(&item.source_id).await,
-            "conversations" => kustomer.conversation_by_external_id(&item.source_id).await,
+        let found = match kind {
+            Kind::Contacts => kustomer.customer_by_external_id(&item.source_id).await,
+            Kind::Conversations => kustomer.conversation_by_external_id(&item.source_id).await,
             _ => kustomer.company_by_external_id(&item.source_id).await,
         }
         .map_err(kustomer_err)?;
@@ -888,10 +774,11 @@ pub async fn sample_checks(
                 r.id,
                 item.target_id.as_deref().unwrap_or("nothing")
             )],
-            Some(r) if object == "contacts" => compare_customer(ledger, raw, r)?,
-            Some(r) if object == "conversations" => {
+            Some(r) if kind == Kind::Contacts => compare_customer(ledger, raw, r)?,
+            Some(r) if kind == Kind::Conversations => {
                 let (messages, _) = timeline_of(kustomer, &r.id).await.map_err(kustomer_err)?;
-                let parts = ledger.read(|l| l.children("conversation_parts", &item.source_id))?;
+                let parts = ledger
+                    .read(|l| l.children(Kind::ConversationParts.as_str(), &item.source_id))?;
                 compare_conversation(raw, &parts, &messages)
             }
             Some(r) => compare_company(raw, r),
@@ -1006,7 +893,7 @@ pub fn compare_customer(
         .and_then(|c| c.id.as_ref())
         .map(|i| i.0.clone());
     if let Some(company) = first_company {
-        let want = ledger.target_id("companies", &company)?;
+        let want = ledger.target_id(Kind::Companies.as_str(), &company)?;
         let got = customer
             .related_id("company")
             .or_else(|| customer.str("company").map(str::to_string));

@@ -46,31 +46,11 @@ pub const ADOPTION_SAMPLE: u32 = 5;
 /// Lookups in flight at once when a kind is loaded lookup-first.
 const ADOPTION_CONCURRENCY: usize = 8;
 
-/// The kinds Kustomer offers no way to find again by externalId: on a fresh ledger they cannot
-/// be checked for an earlier copy, so a state directory lost with every file would send them a
-/// second time. The run names them before it starts.
-pub const NOT_LOOKED_UP: [&str; 3] = ["data_events", "attachment_uploads", "inline_image_uploads"];
-
-/// Kinds whose records hang under a record of another kind (a message under its conversation):
-/// when the parent kind's sample found nothing in Kustomer, every parent is created by this
-/// run, so none of its children can exist there yet, and they are not sampled.
-const PARENT_KIND: [(&str, &str); 9] = [
-    ("conversation_sources", "conversations"),
-    ("conversation_parts", "conversations"),
-    ("conversation_notes", "conversations"),
-    ("timeline_notes", "conversations"),
-    ("truncation_notes", "conversations"),
-    ("conversation_states", "conversations"),
-    ("article_versions", "articles"),
-    ("article_translations", "articles"),
-    ("segment_members", "segments"),
-];
-
 /// Where `kind` stands: its own decision, or `Create` when its parent kind's sample found none.
 fn adoption_of(ledger: &Ledger, kind: &str) -> Adoption {
     let own = ledger.adoption(kind);
     if let Adoption::Sampling { .. } = own
-        && let Some((_, parent)) = PARENT_KIND.iter().find(|(k, _)| *k == kind)
+        && let Some(parent) = crate::engine::kinds::parent_of(kind)
         && ledger.adoption(parent) == Adoption::Create
     {
         return Adoption::Create;
@@ -644,21 +624,11 @@ where
     LF: Future<Output = Result<Option<String>, KustomerError>>,
 {
     let mut settled = 0;
-    let mut after: Option<String> = None;
     let mut jobs: HashMap<String, HashMap<String, ItemResult>> = HashMap::new();
-    loop {
-        // A resumed run settles every `sent` item of a kind at once; its pages are read on the
-        // blocking pool so the lookups running beside it keep their async workers.
-        let page = {
-            let (kind, after) = (kind.to_string(), after.clone());
-            ledger
-                .read_blocking(move |r| {
-                    r.next_batch(&kind, &[RecordState::Sent], after.as_deref(), 500)
-                })
-                .await?
-        };
-        let Some(last) = page.last() else { break };
-        after = Some(last.source_id.clone());
+    // A resumed run settles every `sent` item of a kind at once; its pages are read on the
+    // blocking pool so the lookups running beside it keep their async workers.
+    let mut pages = ledger.pages(kind, &[RecordState::Sent], 500);
+    while let Some(page) = pages.next_page().await? {
         let mut to_look_up = Vec::new();
         for item in page {
             if let (Some(job), Some(batch)) = (&item.job_id, &item.batch_id) {

@@ -217,6 +217,13 @@ pub enum Listing {
     },
     /// A contact's recent data events, following `pages.next` URLs.
     Events { contact_id: String },
+    /// `GET path?created_at_after=T&starting_after=C` (admin activity logs, 2.16): the window's
+    /// start is required; cursor from `pages.next.starting_after`.
+    CreatedAfter {
+        path: String,
+        key: String,
+        created_at_after: i64,
+    },
 }
 
 impl Listing {
@@ -285,6 +292,15 @@ impl Listing {
             path: "/macros".into(),
             key: "data".into(),
             per_page: endpoints::MACROS_PER_PAGE,
+        }
+    }
+
+    /// Every admin activity log created after `created_at_after` (unix seconds).
+    pub fn activity_logs(created_at_after: i64) -> Listing {
+        Listing::CreatedAfter {
+            path: endpoints::ACTIVITY_LOGS.into(),
+            key: "activity_logs".into(),
+            created_at_after,
         }
     }
 
@@ -385,6 +401,14 @@ impl Pager {
                 per_page,
             } => self.query_cursor_page(&path, &key, per_page).await?,
             Listing::Events { contact_id } => self.events_page(&contact_id).await?,
+            Listing::CreatedAfter {
+                path,
+                key,
+                created_at_after,
+            } => {
+                let req = Request::get(path).query("created_at_after", created_at_after);
+                self.cursor_page(req, &key).await?
+            }
         };
         Ok(Some(page))
     }
@@ -432,7 +456,9 @@ impl Pager {
         match &self.listing {
             Listing::Search { object, .. } => object.path().to_string(),
             Listing::CompaniesScroll => endpoints::COMPANIES_SCROLL.to_string(),
-            Listing::Paged { path, .. } | Listing::QueryCursor { path, .. } => path.clone(),
+            Listing::Paged { path, .. }
+            | Listing::QueryCursor { path, .. }
+            | Listing::CreatedAfter { path, .. } => path.clone(),
             Listing::Events { contact_id } => format!("/events of contact {contact_id}"),
         }
     }
@@ -521,7 +547,12 @@ impl Pager {
         key: &str,
         per_page: u32,
     ) -> Result<Page, IntercomError> {
-        let mut req = Request::get(path).query("per_page", per_page);
+        let req = Request::get(path).query("per_page", per_page);
+        self.cursor_page(req, key).await
+    }
+
+    /// One page of a `GET` listing whose cursor is `pages.next.starting_after`.
+    async fn cursor_page(&mut self, mut req: Request, key: &str) -> Result<Page, IntercomError> {
         if let Some(cursor) = &self.position.starting_after {
             req = req.query("starting_after", cursor);
         }

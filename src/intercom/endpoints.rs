@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 pub const ME: &str = "/me";
 pub const COMPANIES_SCROLL: &str = "/companies/scroll";
 pub const EVENTS: &str = "/events";
+/// Admin activity logs (2.16): `created_at_after` is required; cursor pages (`pages.next`).
+pub const ACTIVITY_LOGS: &str = "/admins/activity_logs";
 
 /// Largest page the search and list endpoints accept.
 pub const MAX_PER_PAGE: u32 = 150;

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use super::endpoints;
 use super::suffix::Suffix;
 
 /// Metadata `type` for each attribute suffix. The reference confirms only that types are
@@ -31,21 +32,21 @@ pub fn enumeration(options: &[String]) -> Value {
 
 /// `POST /v1/tags` creating a tag by name: not in any reference (tags are documented to be
 /// created by appending names to a conversation). Body assumed `{name}`.
-pub const TAGS_CREATE_PATH: &str = "/v1/tags";
+pub const TAGS_CREATE_PATH: &str = endpoints::TAGS;
 pub fn tag_create_body(name: &str) -> Value {
     json!({ "name": name })
 }
 
 /// `POST /v1/customers/searches` creating a saved search: presumed path and body
 /// `{name, data, defaultVisibility}`; no page or schema was found.
-pub const SAVED_SEARCH_CREATE_PATH: &str = "/v1/customers/searches";
+pub const SAVED_SEARCH_CREATE_PATH: &str = endpoints::SAVED_SEARCHES;
 
 /// `POST /v1/shortcuts`: the path is listed in the Help Center's permission table; the body is
 /// assumed from the read schema (`name`, `draft.text`, …).
-pub const SHORTCUT_CREATE_PATH: &str = "/v1/shortcuts";
+pub const SHORTCUT_CREATE_PATH: &str = endpoints::SHORTCUTS;
 
 /// `POST /v1/kb/categories` ("POST category" in the KB guide): the path is assumed.
-pub const KB_CATEGORY_CREATE_PATH: &str = "/v1/kb/categories";
+pub const KB_CATEGORY_CREATE_PATH: &str = endpoints::KB_CATEGORIES;
 
 /// The field that nests a KB category under another: assumed `parent` (category id).
 pub const KB_CATEGORY_PARENT_FIELD: &str = "parent";

@@ -71,8 +71,8 @@ impl BulkResource {
             BulkResource::Customers => format!("{}/bulk", endpoints::CUSTOMERS),
             BulkResource::Companies => format!("{}/bulk", endpoints::COMPANIES),
             BulkResource::Conversations => format!("{}/bulk", endpoints::CONVERSATIONS),
-            BulkResource::Messages => "/v1/messages/bulk".to_string(),
-            BulkResource::Notes => "/v1/notes/bulk".to_string(),
+            BulkResource::Messages => endpoints::MESSAGES_BULK.to_string(),
+            BulkResource::Notes => endpoints::NOTES_BULK.to_string(),
             BulkResource::KObjects(klass) => endpoints::kobjects_bulk(klass),
         }
     }

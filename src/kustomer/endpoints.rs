@@ -33,6 +33,8 @@ pub const SAVED_SEARCHES: &str = "/v1/customers/searches";
 pub const SHORTCUTS: &str = "/v1/shortcuts";
 pub const KB_CATEGORIES: &str = "/v1/kb/categories";
 pub const KB_ARTICLES: &str = "/v1/kb/articles";
+pub const MESSAGES_BULK: &str = "/v1/messages/bulk";
+pub const NOTES_BULK: &str = "/v1/notes/bulk";
 
 pub fn metadata(resource: &str) -> String {
     format!("/v1/metadata/{}", segment(resource))

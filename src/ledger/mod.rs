@@ -12,6 +12,7 @@
 pub mod backup;
 mod identity;
 mod lock;
+mod pages;
 mod read;
 mod schema;
 #[doc(hidden)]
@@ -32,6 +33,7 @@ use crate::vocab::{ErrorClass, PhaseId};
 
 pub use identity::{Identity, MIGRATION_MARK, artifacts_migration_id};
 pub use lock::{LOCK_FILE, StateDirLock};
+pub use pages::Pages;
 pub use read::LedgerReader;
 pub use schema::SCHEMA_VERSION;
 

@@ -1,6 +1,7 @@
 //! Pure Intercom → Kustomer transforms (no I/O, no async): request bodies from Intercom records
 //! plus the operator's decisions. Table-driven unit tests cover every object and data type.
 
+pub mod activity_logs;
 pub mod attributes;
 pub mod clean;
 pub mod companies;

@@ -41,11 +41,11 @@ use tokio::task::JoinHandle;
 use crate::engine::context::{Ctx, EngineConfig};
 use crate::engine::decisions::{self, Decisions};
 use crate::engine::handle::RunOutcome;
+use crate::engine::kinds::phase_of_kind;
 use crate::engine::model::{
     Command, ExtractProgress, FailureDetail, FailureSummary, LogLevel, OBJECT_TYPES, PhaseId,
     RecordRef, ScopeItem, SegmentChoice,
 };
-use crate::engine::phases::phase_of_kind;
 use crate::engine::plan::{build_plan, counts_from_ledger, default_bucket};
 use crate::engine::runner;
 use crate::intercom::IntercomClient;

@@ -21,9 +21,9 @@ use crate::mapping::companies::{Mapped, company_body};
 use crate::vocab::{ErrorClass, FieldMapping, PhaseId};
 
 /// Ledger kind of Intercom tags (source and target alike; target id = Kustomer tag id).
-pub const TAGS: &str = "tags";
+pub const TAGS: &str = crate::vocab::Kind::Tags.as_str();
 /// Ledger kind of companies (source and target alike).
-pub const COMPANIES: &str = "companies";
+pub const COMPANIES: &str = crate::vocab::Kind::Companies.as_str();
 /// Records read from the ledger per page (several bulk requests' worth).
 const PAGE: usize = 2000;
 /// Bulk requests in flight at once; the rate gate keeps them inside the budget, this only hides
@@ -207,14 +207,14 @@ where
             );
         }
         ledger.flush().await?;
-        let mut after: Option<String> = None;
+        let mut pages = ledger.pages(kind, &[RecordState::Pending], PAGE);
         let mut sent = 0usize;
         let mut unsettled = 0usize;
         loop {
             ctx.control.checkpoint().await?;
-            let page = ledger.next_batch(kind, &[RecordState::Pending], after.as_deref(), PAGE)?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.source_id.clone());
+            let Some(page) = pages.next_page().await? else {
+                break;
+            };
             let mut bodies: Vec<(String, Value)> = Vec::with_capacity(page.len());
             for item in &page {
                 let Some(raw) = item.raw.as_deref() else {

@@ -16,14 +16,14 @@ use crate::engine::load::companies::{
 use crate::ledger::{Ledger, WorkItem};
 use crate::mapping::customers::{Extras, customer_body};
 use crate::timefmt;
-use crate::vocab::{ErrorClass, PhaseId};
+use crate::vocab::{ErrorClass, Kind, PhaseId};
 
 /// Ledger kind of contacts (source and target alike; target id = Kustomer customer id).
-pub const CONTACTS: &str = "contacts";
+pub const CONTACTS: &str = crate::vocab::Kind::Contacts.as_str();
 /// Sub-lists extraction stores for contacts with more than ten tags or companies (source id =
 /// the contact id, raw = the full JSON array).
-const CONTACT_TAGS: &str = "contact_tags";
-const CONTACT_COMPANIES: &str = "contact_companies";
+const CONTACT_TAGS: &str = Kind::ContactTags.as_str();
+const CONTACT_COMPANIES: &str = Kind::ContactCompanies.as_str();
 
 fn sub_list(ledger: &Ledger, kind: &str, contact_id: &str) -> Option<Vec<Value>> {
     let record = ledger.read(|r| r.source(kind, contact_id)).ok()??;

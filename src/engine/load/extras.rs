@@ -26,6 +26,7 @@ use crate::engine::context::Ctx;
 use crate::engine::decisions::Decisions;
 use crate::engine::load::companies::{BULK_CONCURRENCY, job_results};
 use crate::engine::load::kb::all_items;
+use crate::engine::load::read_source;
 use crate::engine::model::{Bucket, LogLevel};
 use crate::engine::write::{self, Outcome};
 use crate::http::ApiError;
@@ -38,17 +39,17 @@ use crate::mapping::people::{
     EVENT_KLASS, NOTE_KLASS, TicketField, ticket_fields, ticket_klass_name,
 };
 use crate::timefmt;
-use crate::vocab::{ErrorClass, PhaseId};
+use crate::vocab::{ErrorClass, Kind, PhaseId};
 
-pub const SEGMENTS: &str = "segments";
-pub const SEGMENT_TAGS: &str = "segment_tags";
-pub const SEGMENT_MEMBERS: &str = "segment_members";
-pub const TICKETS: &str = "tickets";
-pub const CONTACT_NOTES: &str = "contact_notes";
-pub const COMPANY_NOTES: &str = "company_notes";
-pub const DATA_EVENTS: &str = "data_events";
-pub const EVENT_SUMMARIES: &str = "event_summaries";
-pub const MACROS: &str = "macros";
+pub const SEGMENTS: &str = crate::vocab::Kind::Segments.as_str();
+pub const SEGMENT_TAGS: &str = crate::vocab::Kind::SegmentTags.as_str();
+pub const SEGMENT_MEMBERS: &str = crate::vocab::Kind::SegmentMembers.as_str();
+pub const TICKETS: &str = crate::vocab::Kind::Tickets.as_str();
+pub const CONTACT_NOTES: &str = crate::vocab::Kind::ContactNotes.as_str();
+pub const COMPANY_NOTES: &str = crate::vocab::Kind::CompanyNotes.as_str();
+pub const DATA_EVENTS: &str = crate::vocab::Kind::DataEvents.as_str();
+pub const EVENT_SUMMARIES: &str = crate::vocab::Kind::EventSummaries.as_str();
+pub const MACROS: &str = crate::vocab::Kind::Macros.as_str();
 
 /// Records read from the ledger per page, and bulk requests of a page in flight at once (see
 /// `companies::BULK_CONCURRENCY`).
@@ -136,7 +137,7 @@ async fn dispose_by_bucket(ctx: &Ctx, decisions: &Decisions, kind: &str) -> anyh
 }
 
 fn contact_customer(ledger: &Ledger, contact_id: &str) -> anyhow::Result<Option<String>> {
-    Ok(ledger.target_id("contacts", contact_id)?)
+    Ok(ledger.target_id(Kind::Contacts.as_str(), contact_id)?)
 }
 
 // ---- segments ---------------------------------------------------------------------------------
@@ -148,9 +149,11 @@ async fn segments(ctx: &Arc<Ctx>, decisions: &Decisions) -> anyhow::Result<()> {
     for item in all_items(ledger, SEGMENTS, &[RecordState::Pending, RecordState::Sent]).await? {
         ctx.control.checkpoint().await?;
         let id = item.source_id.clone();
-        let raw = item.raw.clone().unwrap_or_default();
+        let Some((raw, _)) = read_source(ledger, &item)? else {
+            continue;
+        };
         let in_use = decisions.segment_in_use(&id).unwrap_or_else(|| {
-            map::segment_in_use_by_default(&raw, now, ctx.config.options.segment_max_age_days)
+            map::segment_in_use_by_default(raw, now, ctx.config.options.segment_max_age_days)
         });
         if !in_use {
             ledger.archive(
@@ -160,7 +163,7 @@ async fn segments(ctx: &Arc<Ctx>, decisions: &Decisions) -> anyhow::Result<()> {
             )?;
             continue;
         }
-        let Some(name) = map::segment_name(&raw) else {
+        let Some(name) = map::segment_name(raw) else {
             ledger.mark_failed(
                 SEGMENTS,
                 &id,
@@ -228,7 +231,7 @@ fn contact_tag_ids(
     contact_raw: &Value,
 ) -> anyhow::Result<Vec<String>> {
     let mut intercom: Vec<String> = Vec::new();
-    let sub = ledger.read(|r| r.source("contact_tags", contact_id))?;
+    let sub = ledger.read(|r| r.source(Kind::ContactTags.as_str(), contact_id))?;
     let listed: Vec<Value> = match &sub {
         Some(s) => serde_json::from_str(&s.raw).unwrap_or_default(),
         None => contact_raw
@@ -247,7 +250,7 @@ fn contact_tag_ids(
     }
     let mut out = Vec::new();
     for t in intercom {
-        if let Some(k) = ledger.target_id("tags", &t)?
+        if let Some(k) = ledger.target_id(Kind::Tags.as_str(), &t)?
             && !out.contains(&k)
         {
             out.push(k);
@@ -260,24 +263,19 @@ async fn memberships(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     let kustomer = &ctx.kustomer;
     ledger
-        .ensure_pending_from_sources("contact_segments", SEGMENT_MEMBERS)
+        .ensure_pending_from_sources(Kind::ContactSegments.as_str(), SEGMENT_MEMBERS)
         .await?;
     ledger.flush().await?;
     let wait = |job: String| async move { job_results(kustomer, &job).await };
     let no_lookup = |_id: String| async { Ok::<_, KustomerError>(None) };
     let route = write::BulkRoute::new(ctx, &BulkResource::Customers, true);
     write::recover_sent(ledger, SEGMENT_MEMBERS, |_| route.clone(), wait, no_lookup).await?;
-    let mut after: Option<String> = None;
+    let mut pages = ledger.pages(SEGMENT_MEMBERS, &[RecordState::Pending], PAGE);
     loop {
         ctx.control.checkpoint().await?;
-        let page = ledger.next_batch(
-            SEGMENT_MEMBERS,
-            &[RecordState::Pending],
-            after.as_deref(),
-            PAGE,
-        )?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.source_id.clone());
+        let Some(page) = pages.next_page().await? else {
+            break;
+        };
         let mut updates = Vec::new();
         for item in &page {
             let cid = &item.source_id;
@@ -307,7 +305,7 @@ async fn memberships(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
                 continue;
             };
             let contact_raw: Value = ledger
-                .read(|r| r.source("contacts", cid))?
+                .read(|r| r.source(Kind::Contacts.as_str(), cid))?
                 .and_then(|s| serde_json::from_str(&s.raw).ok())
                 .unwrap_or(Value::Null);
             let mut tags = contact_tag_ids(ledger, cid, &contact_raw)?;
@@ -424,33 +422,24 @@ where
         };
         write::recover_sent(ledger, kind, route, wait, lookup).await?;
         ledger.flush().await?;
-        let mut after: Option<String> = None;
+        let mut pages = ledger.pages(kind, &[RecordState::Pending], PAGE);
         let mut unsettled = 0;
         loop {
             ctx.control.checkpoint().await?;
-            let page = ledger.next_batch(kind, &[RecordState::Pending], after.as_deref(), PAGE)?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.source_id.clone());
+            let Some(page) = pages.next_page().await? else {
+                break;
+            };
             ctx.set_activity(format!("{kind}: {} as kobjects", page.len()));
             let mut by_klass: HashMap<String, Vec<(String, Value)>> = HashMap::new();
             // A ticket Intercom could not return whole waits for a later extraction.
             for item in page.iter().filter(|item| !item.incomplete) {
-                let Some(raw) = item.raw.as_deref() else {
-                    ledger.mark_failed(
-                        kind,
-                        &item.source_id,
-                        ErrorClass::Source,
-                        "no extracted source record",
-                        "",
-                        "",
-                    )?;
+                let Some((raw, record)) = read_source(ledger, item)? else {
                     continue;
                 };
                 match map(item, raw) {
                     Ok((klass, body, mut notes)) => {
                         // Times Kustomer cannot read are left out of the body: the warning
                         // keeps the original value for the report.
-                        let record: Value = serde_json::from_str(raw).unwrap_or_default();
                         notes.extend(crate::mapping::clean::out_of_range_times(&record, &[]));
                         for n in notes {
                             ledger.add_warning(kind, Some(&item.source_id), &n)?;
@@ -487,7 +476,7 @@ where
 async fn tickets(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()> {
     let ledger = ctx.ledger.clone();
     let mut fields: HashMap<String, Vec<TicketField>> = HashMap::new();
-    for r in ledger.read(|r| r.sources_page("ticket_types", None, 10_000))? {
+    for r in ledger.read(|r| r.sources_page(Kind::TicketTypes.as_str(), None, 10_000))? {
         let tt: TicketType = serde_json::from_str(&r.raw).unwrap_or_default();
         fields.insert(r.source_id.clone(), ticket_fields(&tt));
     }
@@ -500,7 +489,7 @@ async fn tickets(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()> {
     let mapper = move |_item: &WorkItem, raw: &str| {
         let (ticket_type, contact) =
             map::ticket_links(raw).map_err(|e| (ErrorClass::Source, e.to_string()))?;
-        if l.target_id("ticket_types", &ticket_type)
+        if l.target_id(Kind::TicketTypes.as_str(), &ticket_type)
             .ok()
             .flatten()
             .is_none()
@@ -513,12 +502,17 @@ async fn tickets(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()> {
             ));
         }
         let customer = match &contact {
-            Some(c) => Some(l.target_id("contacts", c).ok().flatten().ok_or_else(|| {
-                (
-                    ErrorClass::Mapping,
-                    format!("its contact {c} was not loaded as a customer"),
-                )
-            })?),
+            Some(c) => Some(
+                l.target_id(Kind::Contacts.as_str(), c)
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| {
+                        (
+                            ErrorClass::Mapping,
+                            format!("its contact {c} was not loaded as a customer"),
+                        )
+                    })?,
+            ),
             None => None,
         };
         let f = fields
@@ -550,7 +544,11 @@ async fn notes(
                 ErrorClass::Source,
                 "the note has no contact or company".to_string(),
             ))?;
-        let owner_kind = if company { "companies" } else { "contacts" };
+        let owner_kind = if company {
+            Kind::Companies.as_str()
+        } else {
+            Kind::Contacts.as_str()
+        };
         let owner = ledger
             .target_id(owner_kind, &parent)
             .ok()
@@ -585,7 +583,7 @@ async fn event_kobjects(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()>
             .unwrap_or_default()
             .to_string();
         let customer = ledger
-            .target_id("contacts", &contact)
+            .target_id(Kind::Contacts.as_str(), &contact)
             .ok()
             .flatten()
             .ok_or_else(|| {
@@ -619,13 +617,12 @@ async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         )?;
     }
     let pace = CustomerPace::new(TRACKING_PER_CUSTOMER_PER_MINUTE, Duration::from_secs(60));
-    let mut after: Option<String> = None;
+    let mut pages = ledger.pages(DATA_EVENTS, &[RecordState::Pending], PAGE);
     loop {
         ctx.control.checkpoint().await?;
-        let page =
-            ledger.next_batch(DATA_EVENTS, &[RecordState::Pending], after.as_deref(), PAGE)?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.source_id.clone());
+        let Some(page) = pages.next_page().await? else {
+            break;
+        };
         ctx.set_activity(format!("data events: {} as tracking events", page.len()));
         let mut sends = Vec::new();
         for item in page {
@@ -642,19 +639,16 @@ async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
                 continue;
             }
             let email = ledger
-                .read(|r| r.source("contacts", &contact))?
+                .read(|r| r.source(Kind::Contacts.as_str(), &contact))?
                 .and_then(|s| serde_json::from_str::<Value>(&s.raw).ok())
                 .and_then(|v| v.get("email").and_then(Value::as_str).map(str::to_string));
-            let record: Value =
-                serde_json::from_str(item.raw.as_deref().unwrap_or("{}")).unwrap_or_default();
+            let Some((raw, record)) = read_source(ledger, &item)? else {
+                continue;
+            };
             for note in crate::mapping::clean::out_of_range_times(&record, &[]) {
                 ledger.add_warning(DATA_EVENTS, Some(&item.source_id), &note)?;
             }
-            match map::tracking_event(
-                item.raw.as_deref().unwrap_or("{}"),
-                &contact,
-                email.as_deref(),
-            ) {
+            match map::tracking_event(raw, &contact, email.as_deref()) {
                 Ok(body) => sends.push((item.source_id, body)),
                 Err(e) => ledger.mark_failed(
                     DATA_EVENTS,
@@ -818,7 +812,10 @@ async fn event_summaries(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     ledger.flush().await?;
     let now = timefmt::now_unix();
     for item in all_items(ledger, EVENT_SUMMARIES, &[RecordState::Pending]).await? {
-        if map::summary_has_old_events(item.raw.as_deref().unwrap_or("{}"), now) {
+        let Some((raw, _)) = read_source(ledger, &item)? else {
+            continue;
+        };
+        if map::summary_has_old_events(raw, now) {
             ledger.archive(
                 EVENT_SUMMARIES,
                 &item.source_id,
@@ -858,7 +855,10 @@ async fn macros(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 async fn shortcut(ctx: &Ctx, item: &WorkItem) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     let kustomer = &ctx.kustomer;
-    let (body, notes) = match map::shortcut_body(item.raw.as_deref().unwrap_or("{}")) {
+    let Some((raw, _)) = read_source(ledger, item)? else {
+        return Ok(());
+    };
+    let (body, notes) = match map::shortcut_body(raw) {
         Ok(b) => b,
         Err(e) => {
             ledger.mark_failed(

@@ -20,6 +20,7 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 
 use crate::engine::context::Ctx;
+use crate::engine::load::read_source;
 use crate::engine::model::LogLevel;
 use crate::engine::write::{self, Outcome};
 use crate::intercom::endpoints as intercom_endpoints;
@@ -28,10 +29,10 @@ use crate::ledger::{Ledger, RecordState, WorkItem};
 use crate::mapping::kb::{self, ArticleHead, VersionHead};
 use crate::vocab::{ErrorClass, PhaseId};
 
-pub const COLLECTIONS: &str = "collections";
-pub const ARTICLES: &str = "articles";
-pub const ARTICLE_VERSIONS: &str = "article_versions";
-pub const ARTICLE_TRANSLATIONS: &str = "article_translations";
+pub const COLLECTIONS: &str = crate::vocab::Kind::Collections.as_str();
+pub const ARTICLES: &str = crate::vocab::Kind::Articles.as_str();
+pub const ARTICLE_VERSIONS: &str = crate::vocab::Kind::ArticleVersions.as_str();
+pub const ARTICLE_TRANSLATIONS: &str = crate::vocab::Kind::ArticleTranslations.as_str();
 
 const OPEN: [RecordState; 2] = [RecordState::Pending, RecordState::Sent];
 /// Articles loading at once (each its create, then its versions in order).
@@ -45,21 +46,12 @@ pub(crate) async fn all_items(
     kind: &str,
     states: &[RecordState],
 ) -> anyhow::Result<Vec<WorkItem>> {
-    let kind = kind.to_string();
-    let states = states.to_vec();
-    Ok(ledger
-        .read_blocking(move |reader| {
-            let mut out = Vec::new();
-            let mut after: Option<String> = None;
-            loop {
-                let page = reader.next_batch(&kind, &states, after.as_deref(), 500)?;
-                let Some(last) = page.last() else { break };
-                after = Some(last.source_id.clone());
-                out.extend(page);
-            }
-            Ok(out)
-        })
-        .await?)
+    let mut out = Vec::new();
+    let mut pages = ledger.pages(kind, states, 500);
+    while let Some(page) = pages.next_page().await? {
+        out.extend(page);
+    }
+    Ok(out)
 }
 
 pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
@@ -256,7 +248,10 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
         }
     };
     let mut categories = Vec::new();
-    for c in kb::article_collections(item.raw.as_deref().unwrap_or_default()) {
+    let Some((raw, record)) = read_source(ledger, item)? else {
+        return Ok(());
+    };
+    for c in kb::article_collections(raw) {
         if let Some(t) = ledger.target_id(COLLECTIONS, &c)?
             && !categories.contains(&t)
         {
@@ -267,8 +262,6 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
     let was_done = item.state == RecordState::Done;
     if !was_done {
         // Times Kustomer cannot read are left out: the warning keeps the original value.
-        let record: Value =
-            serde_json::from_str(item.raw.as_deref().unwrap_or("{}")).unwrap_or_default();
         for note in crate::mapping::clean::out_of_range_times(&record, &[]) {
             ledger.add_warning(ARTICLES, Some(&id), &note)?;
         }

@@ -12,12 +12,15 @@ use crate::engine::context::Ctx;
 use crate::engine::decisions::{self, field_mappings};
 use crate::engine::model::LogLevel;
 use crate::mapping::attributes::{AttributeSpec, metadata_body, spec_for};
-use crate::vocab::{ErrorClass, FieldDecision, FieldMapping};
+use crate::vocab::{ErrorClass, FieldDecision, FieldMapping, Kind};
 
 /// Properties per PUT: keeps each request small enough to read in a failure report.
 const PROPERTIES_PER_PUT: usize = 100;
 
-const SOURCE_KINDS: [&str; 2] = ["data_attributes", "conversation_attributes"];
+const SOURCE_KINDS: [&str; 2] = [
+    Kind::DataAttributes.as_str(),
+    Kind::ConversationAttributes.as_str(),
+];
 
 /// A record whose attribute is declared in one PUT.
 struct Declared {

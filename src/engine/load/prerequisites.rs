@@ -23,7 +23,7 @@ use crate::mapping::people::{
     EVENT_KLASS, NOTE_KLASS, invented_klass_body, schedule_hours, schedule_timezone, ticket_fields,
     ticket_klass_body, ticket_klass_name,
 };
-use crate::vocab::CheckStatus;
+use crate::vocab::{CheckStatus, Kind};
 
 /// Check names (also the keys of `[prerequisites.<name>]` in mapping.toml).
 pub const BRANDS: &str = "brands";
@@ -52,14 +52,14 @@ fn lower(s: &str) -> String {
 }
 
 fn brands_wanted(ledger: &Ledger) -> anyhow::Result<Vec<(Wanted, Brand)>> {
-    Ok(decisions::all_sources(ledger, "brands")?
+    Ok(decisions::all_sources(ledger, Kind::Brands.as_str())?
         .into_iter()
         .filter_map(|r| {
             let brand: Brand = serde_json::from_str(&r.raw).ok()?;
             let name = brand.name.clone().unwrap_or_else(|| r.source_id.clone());
             Some((
                 Wanted {
-                    kind: "brands",
+                    kind: Kind::Brands.as_str(),
                     source_id: r.source_id,
                     name,
                 },
@@ -70,36 +70,38 @@ fn brands_wanted(ledger: &Ledger) -> anyhow::Result<Vec<(Wanted, Brand)>> {
 }
 
 fn schedules_wanted(ledger: &Ledger) -> anyhow::Result<Vec<(Wanted, OfficeHoursSchedule)>> {
-    Ok(decisions::all_sources(ledger, "office_hours_schedules")?
-        .into_iter()
-        .filter_map(|r| {
-            let s: OfficeHoursSchedule = serde_json::from_str(&r.raw).ok()?;
-            let name = s
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("Intercom schedule {}", r.source_id));
-            Some((
-                Wanted {
-                    kind: "office_hours_schedules",
-                    source_id: r.source_id,
-                    name,
-                },
-                s,
-            ))
-        })
-        .collect())
+    Ok(
+        decisions::all_sources(ledger, Kind::OfficeHoursSchedules.as_str())?
+            .into_iter()
+            .filter_map(|r| {
+                let s: OfficeHoursSchedule = serde_json::from_str(&r.raw).ok()?;
+                let name = s
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("Intercom schedule {}", r.source_id));
+                Some((
+                    Wanted {
+                        kind: Kind::OfficeHoursSchedules.as_str(),
+                        source_id: r.source_id,
+                        name,
+                    },
+                    s,
+                ))
+            })
+            .collect(),
+    )
 }
 
 /// Klass name → (ledger kind, source id, body) for every klass the run needs.
 fn klasses_wanted(ctx: &Ctx) -> anyhow::Result<Vec<(Wanted, Value, Option<TicketType>)>> {
     let mut wanted = Vec::new();
-    for r in decisions::all_sources(&ctx.ledger, "ticket_types")? {
+    for r in decisions::all_sources(&ctx.ledger, Kind::TicketTypes.as_str())? {
         let Ok(tt) = serde_json::from_str::<TicketType>(&r.raw) else {
             continue;
         };
         wanted.push((
             Wanted {
-                kind: "ticket_types",
+                kind: Kind::TicketTypes.as_str(),
                 name: ticket_klass_name(&r.source_id),
                 source_id: r.source_id.clone(),
             },
@@ -110,7 +112,7 @@ fn klasses_wanted(ctx: &Ctx) -> anyhow::Result<Vec<(Wanted, Value, Option<Ticket
     for name in invented_klasses(ctx) {
         wanted.push((
             Wanted {
-                kind: "klasses",
+                kind: Kind::Klasses.as_str(),
                 source_id: name.to_string(),
                 name: name.to_string(),
             },
@@ -130,12 +132,12 @@ fn invented_klasses(ctx: &Ctx) -> Vec<&'static str> {
 }
 
 fn teams_wanted(ledger: &Ledger) -> anyhow::Result<Vec<Wanted>> {
-    Ok(decisions::all_sources(ledger, "teams")?
+    Ok(decisions::all_sources(ledger, Kind::Teams.as_str())?
         .into_iter()
         .filter_map(|r| {
             let team: crate::intercom::models::Team = serde_json::from_str(&r.raw).ok()?;
             Some(Wanted {
-                kind: "teams",
+                kind: Kind::Teams.as_str(),
                 name: team.name.unwrap_or_else(|| r.source_id.clone()),
                 source_id: r.source_id,
             })
@@ -464,9 +466,9 @@ async fn brand_listing(ctx: &Ctx) -> Result<Vec<(String, String)>, KustomerError
 pub(crate) async fn load_brands(ctx: &Ctx) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     ledger
-        .ensure_pending_from_sources("brands", "brands")
+        .ensure_pending_from_sources(Kind::Brands.as_str(), Kind::Brands.as_str())
         .await?;
-    let items = super::open_items(ledger, "brands")?;
+    let items = super::open_items(ledger, Kind::Brands.as_str())?;
     if items.is_empty() {
         return Ok(());
     }
@@ -546,7 +548,10 @@ async fn schedule_listing(ctx: &Ctx) -> Result<Vec<(String, String)>, KustomerEr
 pub(crate) async fn load_schedules(ctx: &Ctx) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     ledger
-        .ensure_pending_from_sources("office_hours_schedules", "office_hours_schedules")
+        .ensure_pending_from_sources(
+            Kind::OfficeHoursSchedules.as_str(),
+            Kind::OfficeHoursSchedules.as_str(),
+        )
         .await?;
     let wanted = schedules_wanted(ledger)?;
     for (w, _) in &wanted {
@@ -559,7 +564,7 @@ pub(crate) async fn load_schedules(ctx: &Ctx) -> anyhow::Result<()> {
             ),
         )?;
     }
-    let items = super::open_items(ledger, "office_hours_schedules")?;
+    let items = super::open_items(ledger, Kind::OfficeHoursSchedules.as_str())?;
     if items.is_empty() {
         return Ok(());
     }
@@ -608,15 +613,17 @@ async fn klass_listing(ctx: &Ctx) -> Result<Vec<(String, String)>, KustomerError
 pub(crate) async fn load_klasses(ctx: &Ctx) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     ledger
-        .ensure_pending_from_sources("ticket_types", "ticket_types")
+        .ensure_pending_from_sources(Kind::TicketTypes.as_str(), Kind::TicketTypes.as_str())
         .await?;
     let invented: Vec<String> = invented_klasses(ctx)
         .iter()
         .map(|s| s.to_string())
         .collect();
-    ledger.ensure_pending("klasses", invented).await?;
-    let mut items = super::open_items(ledger, "ticket_types")?;
-    items.extend(super::open_items(ledger, "klasses")?);
+    ledger
+        .ensure_pending(Kind::Klasses.as_str(), invented)
+        .await?;
+    let mut items = super::open_items(ledger, Kind::TicketTypes.as_str())?;
+    items.extend(super::open_items(ledger, Kind::Klasses.as_str())?);
     if items.is_empty() {
         return Ok(());
     }

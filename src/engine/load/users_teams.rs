@@ -12,7 +12,7 @@ use crate::engine::model::{AdminDecision, AdminMapping, LogLevel};
 use crate::engine::write::{Outcome, create_one};
 use crate::intercom::models::Team;
 use crate::ledger::WorkItem;
-use crate::vocab::ErrorClass;
+use crate::vocab::{ErrorClass, Kind};
 
 /// Runs phase 1.
 pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
@@ -26,9 +26,9 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 pub(crate) async fn load_admins(ctx: &Ctx) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     ledger
-        .ensure_pending_from_sources("admins", "admins")
+        .ensure_pending_from_sources(Kind::Admins.as_str(), Kind::Admins.as_str())
         .await?;
-    let items = super::open_items(ledger, "admins")?;
+    let items = super::open_items(ledger, Kind::Admins.as_str())?;
     if items.is_empty() {
         return Ok(());
     }
@@ -42,7 +42,7 @@ pub(crate) async fn load_admins(ctx: &Ctx) -> anyhow::Result<()> {
     for item in items {
         let Some(mapping) = mappings.get(&item.source_id) else {
             ledger.mark_failed(
-                "admins",
+                Kind::Admins.as_str(),
                 &item.source_id,
                 ErrorClass::Mapping,
                 "no decision for this admin: run again so proposals are computed",
@@ -53,12 +53,12 @@ pub(crate) async fn load_admins(ctx: &Ctx) -> anyhow::Result<()> {
         };
         match &mapping.decision {
             AdminDecision::User { user_id, .. } => {
-                ledger.mark_done("admins", &item.source_id, user_id)?;
+                ledger.mark_done(Kind::Admins.as_str(), &item.source_id, user_id)?;
             }
             AdminDecision::Fallback => match &fallback {
-                Some(user) => ledger.mark_done("admins", &item.source_id, user)?,
+                Some(user) => ledger.mark_done(Kind::Admins.as_str(), &item.source_id, user)?,
                 None => ledger.mark_failed(
-                    "admins",
+                    Kind::Admins.as_str(),
                     &item.source_id,
                     ErrorClass::Mapping,
                     "mapped to the fallback user, but no fallback user is known",
@@ -68,7 +68,7 @@ pub(crate) async fn load_admins(ctx: &Ctx) -> anyhow::Result<()> {
             },
             AdminDecision::Invite => invite(ctx, &item, mapping).await?,
             AdminDecision::Unresolved => ledger.mark_failed(
-                "admins",
+                Kind::Admins.as_str(),
                 &item.source_id,
                 ErrorClass::Mapping,
                 &format!(
@@ -120,8 +120,10 @@ async fn invite(ctx: &Ctx, item: &WorkItem, mapping: &AdminMapping) -> anyhow::R
 /// a member of anyone's team.
 pub(crate) async fn load_teams(ctx: &Ctx) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    ledger.ensure_pending_from_sources("teams", "teams").await?;
-    let items = super::open_items(ledger, "teams")?;
+    ledger
+        .ensure_pending_from_sources(Kind::Teams.as_str(), Kind::Teams.as_str())
+        .await?;
+    let items = super::open_items(ledger, Kind::Teams.as_str())?;
     if items.is_empty() {
         return Ok(());
     }
@@ -147,7 +149,7 @@ pub(crate) async fn load_teams(ctx: &Ctx) -> anyhow::Result<()> {
             .and_then(|r| serde_json::from_str(r).ok());
         let Some(team) = team else {
             ledger.mark_failed(
-                "teams",
+                Kind::Teams.as_str(),
                 &item.source_id,
                 ErrorClass::Source,
                 "the team record could not be read",
@@ -170,12 +172,12 @@ pub(crate) async fn load_teams(ctx: &Ctx) -> anyhow::Result<()> {
                     .find(|t| t.name.trim().to_lowercase() == wanted)
             })
         {
-            ledger.mark_done("teams", &item.source_id, &found.id)?;
+            ledger.mark_done(Kind::Teams.as_str(), &item.source_id, &found.id)?;
             continue;
         }
         if !allowed {
             ledger.mark_skipped(
-                "teams",
+                Kind::Teams.as_str(),
                 &item.source_id,
                 "missing in Kustomer and the operator did not allow creating teams",
             )?;
@@ -212,7 +214,7 @@ pub(crate) async fn load_teams(ctx: &Ctx) -> anyhow::Result<()> {
         )
         .await?;
         if let Outcome::Done(id) = outcome {
-            decisions::note_created(ledger, "teams", &item.source_id).await?;
+            decisions::note_created(ledger, Kind::Teams.as_str(), &item.source_id).await?;
             ctx.log(
                 LogLevel::Info,
                 format!(

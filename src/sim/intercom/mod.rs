@@ -8,6 +8,7 @@
 //! counted; attachment files under `/__files/` are served like a CDN: no bearer, signed URLs
 //! that expire.
 
+mod activity_logs;
 mod attachments;
 mod companies;
 mod contacts;
@@ -209,6 +210,10 @@ fn router(state: Shared) -> Router {
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "Resource Not Found") });
     let sim = Router::new()
         .route("/__sim/truth", axum::routing::get(truth::truth))
+        .route(
+            "/__sim/truth/activity_logs",
+            axum::routing::get(activity_logs::truth),
+        )
         .route("/__sim/requests", axum::routing::get(sim_requests))
         .route("/__sim/touch", axum::routing::post(truth::touch))
         .route(

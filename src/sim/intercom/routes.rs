@@ -92,6 +92,7 @@ pub fn api_routes() -> Router<Shared> {
         )
         .route("/macros", get(macros::macros))
         .route("/export/workflows/{id}", get(macros::workflow_export))
+        .merge(super::activity_logs::api_routes())
 }
 
 pub(super) fn ok(v: Value) -> Response {

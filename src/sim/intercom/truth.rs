@@ -42,6 +42,7 @@ pub async fn truth(State(st): State<Shared>) -> Response {
         "brands": s.brands,
         "office_hours_schedules": s.schedules,
         "macros": s.macros,
+        "activity_logs": super::activity_logs::count(&ws),
     },
     "hostile": ws.hostile.as_ref().map(|plan| plan.truth().iter().map(|p| p.to_json()).collect::<Vec<_>>()),
     }))

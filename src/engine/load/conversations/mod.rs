@@ -37,7 +37,7 @@ use crate::ledger::{RecordState, SourceRecord, WorkItem};
 use crate::mapping::attributes::custom_values;
 use crate::mapping::clean;
 use crate::mapping::conversations::{self as map, PartRole};
-use crate::vocab::ErrorClass;
+use crate::vocab::{ErrorClass, Kind};
 
 use send::StoredFile;
 pub use send::kinds;
@@ -51,21 +51,21 @@ const CONCURRENT: usize = 4;
 /// Uploads the prefetcher keeps in flight.
 const PREFETCH_CONCURRENT: usize = 8;
 /// Source kind of the files extraction stored (`<state>/attachments/<sha256>`).
-const ATTACHMENTS: &str = "attachments";
+const ATTACHMENTS: &str = crate::vocab::Kind::Attachments.as_str();
 /// Images inline in HTML bodies, downloaded at extraction.
-const INLINE_IMAGES: &str = "inline_images";
+const INLINE_IMAGES: &str = crate::vocab::Kind::InlineImages.as_str();
 
 pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     ctx.set_activity("conversations: preparing");
     ledger
-        .ensure_pending_from_sources("conversations", kinds::CONVERSATIONS)
+        .ensure_pending_from_sources(Kind::Conversations.as_str(), kinds::CONVERSATIONS)
         .await?;
     ledger
-        .ensure_pending_from_sources("conversations", kinds::SOURCES)
+        .ensure_pending_from_sources(Kind::Conversations.as_str(), kinds::SOURCES)
         .await?;
     ledger
-        .ensure_pending_from_sources("conversation_parts", kinds::PARTS)
+        .ensure_pending_from_sources(Kind::ConversationParts.as_str(), kinds::PARTS)
         .await?;
     ledger
         .ensure_pending_from_sources(ATTACHMENTS, kinds::UPLOADS)
@@ -164,7 +164,11 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 async fn load_pages(ctx: &Ctx, loader: &PageLoader<'_>) -> anyhow::Result<Totals> {
     let ledger = &ctx.ledger;
     let mut totals = Totals::default();
-    let mut after: Option<String> = None;
+    let mut pages = ledger.pages(
+        kinds::CONVERSATIONS,
+        &[RecordState::Pending, RecordState::Done],
+        PAGE,
+    );
     let mut exhausted = false;
     // Several pages in flight, so one page's bulk jobs and uploads overlap another's requests
     // and the Kustomer budget is not left idle while a job completes.
@@ -173,17 +177,10 @@ async fn load_pages(ctx: &Ctx, loader: &PageLoader<'_>) -> anyhow::Result<Totals
         while !exhausted && in_flight.len() < PAGES_IN_FLIGHT {
             // A cancel unwinds as `Cancelled`, which the runner knows is no failure.
             ctx.control.checkpoint().await?;
-            let page = ledger.next_batch(
-                kinds::CONVERSATIONS,
-                &[RecordState::Pending, RecordState::Done],
-                after.as_deref(),
-                PAGE,
-            )?;
-            let Some(last) = page.last() else {
+            let Some(page) = pages.next_page().await? else {
                 exhausted = true;
                 break;
             };
-            after = Some(last.source_id.clone());
             ctx.set_activity(format!("conversations: page after {}", page[0].source_id));
             in_flight.push(loader.load_page_totals(page));
         }
@@ -232,21 +229,19 @@ async fn prefetch_uploads(
     progress: &tokio::sync::watch::Sender<Progress>,
 ) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    let mut after: Option<String> = None;
+    let mut pages = ledger.pages(
+        kinds::CONVERSATIONS,
+        &[RecordState::Pending, RecordState::Done],
+        PAGE,
+    );
     loop {
         if ctx.control.is_cancelled() {
             return Ok(());
         }
-        let page = ledger.next_batch(
-            kinds::CONVERSATIONS,
-            &[RecordState::Pending, RecordState::Done],
-            after.as_deref(),
-            PAGE,
-        )?;
-        let Some(last) = page.last() else {
+        let Some(page) = pages.next_page().await? else {
             return Ok(());
         };
-        after = Some(last.source_id.clone());
+        let through = page.last().map(|last| last.source_id.clone());
         let mut jobs: Vec<(WorkItem, StoredFile)> = Vec::new();
         for item in page.iter().filter(|item| !item.incomplete) {
             // Only for conversations that will load: their customer is in Kustomer.
@@ -301,7 +296,7 @@ async fn prefetch_uploads(
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(record_id, target);
         }
-        progress.send_modify(|p| p.through = after.clone());
+        progress.send_modify(|p| p.through = through);
     }
 }
 
@@ -317,7 +312,7 @@ pub fn dependants(
         (kinds::STATES, id.to_string()),
     ];
     for (source, kind) in [
-        ("conversation_parts", kinds::PARTS),
+        (Kind::ConversationParts.as_str(), kinds::PARTS),
         (ATTACHMENTS, kinds::UPLOADS),
         (INLINE_IMAGES, kinds::INLINE_UPLOADS),
     ] {
@@ -336,16 +331,11 @@ async fn skip_outside_history(ctx: &Ctx, months: u32) -> anyhow::Result<u64> {
     let cutoff = crate::timefmt::now_unix() - i64::from(months) * 2_630_016;
     let reason = format!("outside the history window: last updated over {months} month(s) ago");
     let mut skipped = 0u64;
-    let mut after: Option<String> = None;
+    let mut pages = ledger.pages(kinds::CONVERSATIONS, &[RecordState::Pending], PAGE);
     loop {
-        let page = ledger.next_batch(
-            kinds::CONVERSATIONS,
-            &[RecordState::Pending],
-            after.as_deref(),
-            PAGE,
-        )?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.source_id.clone());
+        let Some(page) = pages.next_page().await? else {
+            break;
+        };
         for item in &page {
             let updated = parse::<Conversation>(item.raw.as_deref())
                 .and_then(|c| c.updated_at.or(c.created_at));
@@ -358,7 +348,7 @@ async fn skip_outside_history(ctx: &Ctx, months: u32) -> anyhow::Result<u64> {
                 ledger.mark_skipped(kinds::SOURCES, id, &reason)?;
             }
             for (source_kind, kind) in [
-                ("conversation_parts", kinds::PARTS),
+                (Kind::ConversationParts.as_str(), kinds::PARTS),
                 (ATTACHMENTS, kinds::UPLOADS),
                 (INLINE_IMAGES, kinds::INLINE_UPLOADS),
             ] {
@@ -789,7 +779,7 @@ impl PageLoader<'_> {
     ) -> anyhow::Result<Loaded> {
         let (parts, files, source_state, state) = self.ctx.ledger.read(|r| {
             let mut parts = Vec::new();
-            for s in r.children("conversation_parts", &id)? {
+            for s in r.children(Kind::ConversationParts.as_str(), &id)? {
                 let record = r.record(kinds::PARTS, &s.source_id)?;
                 let part: ConversationPart = serde_json::from_str(&s.raw).unwrap_or_default();
                 parts.push(Part {

@@ -12,13 +12,13 @@ use crate::engine::context::Ctx;
 use crate::engine::model::LogLevel;
 use crate::engine::write::{self, Outcome};
 use crate::ledger::LedgerError;
-use crate::vocab::FieldMapping;
+use crate::vocab::{FieldMapping, Kind};
 
 /// Source kinds of the records other phases load and this one links to.
-pub(super) const CONTACTS: &str = "contacts";
-const ADMINS: &str = "admins";
-const TEAMS: &str = "teams";
-const TAGS: &str = "tags";
+pub(super) const CONTACTS: &str = Kind::Contacts.as_str();
+const ADMINS: &str = Kind::Admins.as_str();
+const TEAMS: &str = Kind::Teams.as_str();
+const TAGS: &str = Kind::Tags.as_str();
 
 pub struct Refs {
     users: Mutex<HashMap<String, Option<String>>>,

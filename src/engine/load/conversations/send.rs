@@ -16,16 +16,16 @@ use crate::mapping::conversations as map;
 
 /// The ledger kinds this phase writes (targets).
 pub mod kinds {
-    pub const CONVERSATIONS: &str = "conversations";
-    pub const SOURCES: &str = "conversation_sources";
-    pub const PARTS: &str = "conversation_parts";
-    pub const TIMELINE_NOTES: &str = "timeline_notes";
-    pub const TRUNCATION_NOTES: &str = "truncation_notes";
-    pub const STATES: &str = "conversation_states";
-    pub const UPLOADS: &str = "attachment_uploads";
+    pub const CONVERSATIONS: &str = crate::vocab::Kind::Conversations.as_str();
+    pub const SOURCES: &str = crate::vocab::Kind::ConversationSources.as_str();
+    pub const PARTS: &str = crate::vocab::Kind::ConversationParts.as_str();
+    pub const TIMELINE_NOTES: &str = crate::vocab::Kind::TimelineNotes.as_str();
+    pub const TRUNCATION_NOTES: &str = crate::vocab::Kind::TruncationNotes.as_str();
+    pub const STATES: &str = crate::vocab::Kind::ConversationStates.as_str();
+    pub const UPLOADS: &str = crate::vocab::Kind::AttachmentUploads.as_str();
     /// Uploads of images inline in HTML bodies (kept apart so `attachments` counts only Intercom's
     /// attachment arrays, as its ground truth does).
-    pub const INLINE_UPLOADS: &str = "inline_image_uploads";
+    pub const INLINE_UPLOADS: &str = crate::vocab::Kind::InlineImageUploads.as_str();
 }
 
 /// Per-item results of a completed job, keyed by `_clientRef` (items the job did not mention are
