@@ -112,24 +112,25 @@ async fn dispose_by_bucket(ctx: &Ctx, decisions: &Decisions, kind: &str) -> anyh
     if bucket == Bucket::Migrate {
         return Ok(false);
     }
-    for item in all_items(
-        &ctx.ledger,
-        kind,
-        &[RecordState::Pending, RecordState::Failed],
-    )
-    .await?
-    {
-        match bucket {
-            Bucket::Archive => ctx.ledger.archive(
-                kind,
-                &item.source_id,
-                "the operator put this type in the archive bucket",
-            )?,
-            _ => ctx.ledger.add_manual_item(
-                Some((kind, &item.source_id)),
-                &format!("Rebuild {kind} {}", item.source_id),
-                &item.raw.clone().unwrap_or_default(),
-            )?,
+    // Page by page: an archived type can be a big one (data events, notes), and the whole kind
+    // would otherwise sit in memory at once.
+    let mut pages = ctx
+        .ledger
+        .pages(kind, &[RecordState::Pending, RecordState::Failed], PAGE);
+    while let Some(page) = pages.next_page().await? {
+        for item in page {
+            match bucket {
+                Bucket::Archive => ctx.ledger.archive(
+                    kind,
+                    &item.source_id,
+                    "the operator put this type in the archive bucket",
+                )?,
+                _ => ctx.ledger.add_manual_item(
+                    Some((kind, &item.source_id)),
+                    &format!("Rebuild {kind} {}", item.source_id),
+                    &item.raw.clone().unwrap_or_default(),
+                )?,
+            }
         }
     }
     ctx.ledger.flush().await?;
@@ -811,22 +812,26 @@ async fn event_summaries(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         .await?;
     ledger.flush().await?;
     let now = timefmt::now_unix();
-    for item in all_items(ledger, EVENT_SUMMARIES, &[RecordState::Pending]).await? {
-        let Some((raw, _)) = read_source(ledger, &item)? else {
-            continue;
-        };
-        if map::summary_has_old_events(raw, now) {
-            ledger.archive(
-                EVENT_SUMMARIES,
-                &item.source_id,
-                "events older than 90 days: Intercom lists only their counts, kept here",
-            )?;
-        } else {
-            ledger.mark_skipped(
-                EVENT_SUMMARIES,
-                &item.source_id,
-                "every event is within 90 days and loaded on its own",
-            )?;
+    // One summary per contact: paged, not held whole (100k on `large`).
+    let mut pages = ledger.pages(EVENT_SUMMARIES, &[RecordState::Pending], PAGE);
+    while let Some(page) = pages.next_page().await? {
+        for item in page {
+            let Some((raw, _)) = read_source(ledger, &item)? else {
+                continue;
+            };
+            if map::summary_has_old_events(raw, now) {
+                ledger.archive(
+                    EVENT_SUMMARIES,
+                    &item.source_id,
+                    "events older than 90 days: Intercom lists only their counts, kept here",
+                )?;
+            } else {
+                ledger.mark_skipped(
+                    EVENT_SUMMARIES,
+                    &item.source_id,
+                    "every event is within 90 days and loaded on its own",
+                )?;
+            }
         }
     }
     Ok(())

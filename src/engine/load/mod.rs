@@ -53,10 +53,13 @@ async fn archive_whole_kinds(id: PhaseId, ctx: &Arc<Ctx>) -> anyhow::Result<()> 
         ctx.ledger.ensure_pending_from_sources(kind, kind).await?;
         ctx.ledger.flush().await?;
         let open = [RecordState::Pending, RecordState::Sent, RecordState::Failed];
-        for item in kb::all_items(&ctx.ledger, kind, &open).await? {
-            if let Some((_, record)) = read_source(&ctx.ledger, &item)? {
-                ctx.ledger
-                    .archive(kind, &item.source_id, &reason(&record))?;
+        let mut pages = ctx.ledger.pages(kind, &open, 500);
+        while let Some(page) = pages.next_page().await? {
+            for item in page {
+                if let Some((_, record)) = read_source(&ctx.ledger, &item)? {
+                    ctx.ledger
+                        .archive(kind, &item.source_id, &reason(&record))?;
+                }
             }
         }
         ctx.ledger.flush().await?;
