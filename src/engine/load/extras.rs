@@ -747,11 +747,18 @@ fn interleave<T>(sends: Vec<(String, T)>) -> Vec<(String, T)> {
 
 /// At most `limit` sends per customer in any `window`: a send over the limit waits for the
 /// customer's oldest send in the window to age out. Customers idle for a whole window are
-/// forgotten, so the map holds the customers of the last minute, not the workspace's.
+/// forgotten, so the map holds the customers of the last two windows at most, not the workspace's.
 struct CustomerPace {
     limit: usize,
     window: Duration,
-    sent: std::sync::Mutex<HashMap<String, std::collections::VecDeque<Instant>>>,
+    sent: std::sync::Mutex<Sends>,
+}
+
+/// Each customer's sends within the window, and when customers idle for a window were last
+/// forgotten.
+struct Sends {
+    by_customer: HashMap<String, std::collections::VecDeque<Instant>>,
+    pruned: Instant,
 }
 
 impl CustomerPace {
@@ -759,21 +766,27 @@ impl CustomerPace {
         CustomerPace {
             limit: limit.max(1),
             window,
-            sent: std::sync::Mutex::new(HashMap::new()),
+            sent: std::sync::Mutex::new(Sends {
+                by_customer: HashMap::new(),
+                pruned: Instant::now(),
+            }),
         }
     }
 
     /// How long `customer`'s next send must wait at `now`; when zero, the send is counted.
     fn reserve(&self, customer: &str, now: Instant) -> Duration {
         let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
-        if sent.len() > 4096 {
-            sent.retain(|_, times| {
+        // Once a window, not on every send: a pass over the map costs as many customers as
+        // sent in the last minute (tens of thousands with the budgets unlimited).
+        if now.saturating_duration_since(sent.pruned) >= self.window {
+            sent.by_customer.retain(|_, times| {
                 times
                     .back()
                     .is_some_and(|t| now.saturating_duration_since(*t) < self.window)
             });
+            sent.pruned = now;
         }
-        let times = sent.entry(customer.to_string()).or_default();
+        let times = sent.by_customer.entry(customer.to_string()).or_default();
         while times
             .front()
             .is_some_and(|t| now.saturating_duration_since(*t) >= self.window)
