@@ -965,7 +965,11 @@ impl KustomerClient {
         loop {
             let (done, asked) = if by_status {
                 let (status, asked) = self.job_status_at(job_id).await?;
-                (status.is_complete().then(Vec::new), asked)
+                let results = match status.is_complete() {
+                    true => Some(self.job_results(job_id).await?),
+                    false => None,
+                };
+                (results, asked)
             } else {
                 match self.job_batches_at(job_id).await {
                     Ok(b) => (
@@ -981,11 +985,7 @@ impl KustomerClient {
             };
             if let Some(results) = done {
                 self.record_latency(job_id, started, asked);
-                return if by_status {
-                    self.job_results(job_id).await
-                } else {
-                    Ok(results)
-                };
+                return Ok(results);
             }
             if started.elapsed() >= poll.timeout {
                 let status = self.job_status(job_id).await?;
