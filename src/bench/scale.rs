@@ -774,33 +774,33 @@ pub async fn run_scale(
             Err(e) => failed(&mut report, "extraction", e, emit),
         }
     }
-    if !options.extraction_only {
-        if !extraction {
-            let flags = vec![
-                "--intercom-rate".to_string(),
-                INTERCOM_BUDGET_PER_WINDOW.to_string(),
-                "--kustomer-rate".to_string(),
-                KUSTOMER_BUDGET_PER_MIN.to_string(),
-                "--latency-ms".to_string(),
-                options.latency_ms.to_string(),
-            ];
-            let run = engine_run(
-                "budget-bound run",
-                options.size,
-                options.seed,
-                &flags,
-                KUSTOMER_BUDGET_PER_MIN,
-                &options.work_dir.join("budget"),
-            )
-            .await;
-            match run {
-                Ok(figures) => {
-                    report.budget = Some(figures);
-                    report.budget_lines().iter().for_each(|l| emit(l));
-                }
-                Err(e) => failed(&mut report, "budget-bound run", e, emit),
+    if !extraction {
+        let flags = vec![
+            "--intercom-rate".to_string(),
+            INTERCOM_BUDGET_PER_WINDOW.to_string(),
+            "--kustomer-rate".to_string(),
+            KUSTOMER_BUDGET_PER_MIN.to_string(),
+            "--latency-ms".to_string(),
+            options.latency_ms.to_string(),
+        ];
+        let run = engine_run(
+            "budget-bound run",
+            options.size,
+            options.seed,
+            &flags,
+            KUSTOMER_BUDGET_PER_MIN,
+            &options.work_dir.join("budget"),
+        )
+        .await;
+        match run {
+            Ok(figures) => {
+                report.budget = Some(figures);
+                report.budget_lines().iter().for_each(|l| emit(l));
             }
+            Err(e) => failed(&mut report, "budget-bound run", e, emit),
         }
+    }
+    if !options.extraction_only {
         let flags = vec![
             "--intercom-rate".to_string(),
             UNLIMITED_INTERCOM_PER_WINDOW.to_string(),
