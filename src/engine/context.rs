@@ -92,6 +92,10 @@ impl EngineConfig {
     }
 }
 
+/// Batches of staged conversations the feed holds before news is dropped (a dropped batch is
+/// found in the ledger once extraction ends).
+const CONVERSATIONS_FEED_BATCHES: usize = 256;
+
 pub struct Ctx {
     pub config: EngineConfig,
     pub ledger: Ledger,
@@ -102,6 +106,10 @@ pub struct Ctx {
     extracted: watch::Sender<BTreeSet<String>>,
     status: Mutex<Status>,
     in_flight: BTreeMap<PhaseId, AtomicU64>,
+    /// News of conversations as extraction stages them, for a Conversations phase that loads
+    /// while extraction runs (taken by it; `None` when it waits for the whole extraction).
+    conversations_staged:
+        Mutex<Option<mpsc::Receiver<crate::engine::extract::StagedConversations>>>,
 }
 
 #[derive(Debug, Default)]
@@ -145,7 +153,39 @@ impl Ctx {
                 .iter()
                 .map(|p| (*p, AtomicU64::new(0)))
                 .collect(),
+            conversations_staged: Mutex::new(None),
         }
+    }
+
+    /// Opens the feed of staged conversations: the sender goes to extraction, the receiver waits
+    /// here for the Conversations phase.
+    pub fn open_conversations_feed(
+        &self,
+    ) -> mpsc::Sender<crate::engine::extract::StagedConversations> {
+        let (tx, rx) = mpsc::channel(CONVERSATIONS_FEED_BATCHES);
+        *self
+            .conversations_staged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(rx);
+        tx
+    }
+
+    /// Whether the Conversations phase may load while extraction runs (its feed is open).
+    pub fn has_conversations_feed(&self) -> bool {
+        self.conversations_staged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    /// Takes the feed of staged conversations (once).
+    pub fn take_conversations_feed(
+        &self,
+    ) -> Option<mpsc::Receiver<crate::engine::extract::StagedConversations>> {
+        self.conversations_staged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     fn status(&self) -> std::sync::MutexGuard<'_, Status> {

@@ -64,13 +64,30 @@ pub struct ExtractOptions {
     /// Where attachment files go, named by their SHA-256 (`<state>/attachments`).
     pub attachments_dir: PathBuf,
     pub concurrency: usize,
+    /// Told of every conversation as it is staged, with its parts and files, so the load can
+    /// start on it before the whole workspace is read. A full feed drops the news (the load
+    /// finds those conversations in the ledger once extraction is over); it never holds
+    /// extraction back.
+    pub conversations_staged: Option<tokio::sync::mpsc::Sender<StagedConversations>>,
 }
+
+/// Conversations just staged, with their parts, attachments and inline images: `(kind, id)`.
+pub type StagedConversations = Vec<(&'static str, String)>;
+
+/// The kinds staged together with their conversation, in one commit.
+pub const STAGED_WITH_CONVERSATIONS: [Kind; 4] = [
+    Kind::Conversations,
+    Kind::ConversationParts,
+    Kind::Attachments,
+    Kind::InlineImages,
+];
 
 impl ExtractOptions {
     pub fn for_state_dir(state: &Path) -> ExtractOptions {
         ExtractOptions {
             attachments_dir: state.join("attachments"),
             concurrency: DEFAULT_CONCURRENCY,
+            conversations_staged: None,
         }
     }
 }
@@ -340,7 +357,26 @@ impl<'a> Extractor<'a> {
                 }
             }
         }
+        let staged = self.options.conversations_staged.as_ref().map(|_| {
+            batch
+                .records
+                .iter()
+                .filter_map(|r| {
+                    STAGED_WITH_CONVERSATIONS
+                        .iter()
+                        .find(|k| k.as_str() == r.kind)
+                        .map(|k| (k.as_str(), r.source_id.clone()))
+                })
+                .collect::<StagedConversations>()
+        });
         self.ledger.put_sources(batch.records).await?;
+        if let (Some(feed), Some(staged)) = (&self.options.conversations_staged, staged)
+            && staged
+                .iter()
+                .any(|(k, _)| *k == Kind::Conversations.as_str())
+        {
+            let _ = feed.try_send(staged);
+        }
         self.publish();
         Ok(())
     }

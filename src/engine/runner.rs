@@ -115,9 +115,18 @@ async fn run(
     let commander = tokio::spawn(obey(ctx.clone(), commands, state.clone()));
     let token_watchers = crate::engine::interrupt::watch_tokens(&ctx);
 
+    // On a migration's first load of conversations, they load as extraction stages them rather
+    // than after the whole workspace is read. Once any conversation is in Kustomer (a resumed
+    // or repeated run), the phase waits for the whole extraction as before: a conversation
+    // loaded earlier may receive new parts anywhere in the listing.
+    let conversations = ctx.ledger.counters().target(Kind::Conversations.as_str());
+    let feed = (phases.contains(&PhaseId::Conversations)
+        && conversations.done == 0
+        && conversations.sent == 0)
+        .then(|| ctx.open_conversations_feed());
     let extraction = tokio::spawn({
         let ctx = ctx.clone();
-        async move { extract(&ctx).await }
+        async move { extract(&ctx, feed).await }
     });
 
     let result = match drive(&ctx, &phases, &state).await {
@@ -360,7 +369,10 @@ async fn run_one(
             }
         }
     }
-    ctx.wait_extracted(&sources_of(id)).await?;
+    // A Conversations phase fed by extraction starts on what is staged and follows it.
+    if !(id == PhaseId::Conversations && ctx.has_conversations_feed()) {
+        ctx.wait_extracted(&sources_of(id)).await?;
+    }
     ctx.control.checkpoint().await?;
     ctx.set_phase_status(id, PhaseStatus::Running);
     ctx.emit(Event::PhaseStarted { phase: id });
@@ -641,7 +653,12 @@ async fn publish(
 
 /// Stages what is not yet in the ledger (resuming an interrupted extraction, fetching only what
 /// changed on a re-run), reporting each type complete as it lands so its phase may start.
-async fn extract(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
+async fn extract(
+    ctx: &Arc<Ctx>,
+    conversations_staged: Option<
+        tokio::sync::mpsc::Sender<crate::engine::extract::StagedConversations>,
+    >,
+) -> anyhow::Result<()> {
     let (tx, mut rx) = watch::channel(Vec::<crate::engine::model::ExtractProgress>::new());
     let forward = tokio::spawn({
         let ctx = ctx.clone();
@@ -658,7 +675,10 @@ async fn extract(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         }
     });
     ctx.set_activity("extracting the Intercom workspace");
-    let options = crate::engine::extract::ExtractOptions::for_state_dir(&ctx.config.state_dir);
+    let options = crate::engine::extract::ExtractOptions {
+        conversations_staged,
+        ..crate::engine::extract::ExtractOptions::for_state_dir(&ctx.config.state_dir)
+    };
     let result = crate::engine::extract::extract(
         &ctx.intercom,
         &ctx.ledger,

@@ -139,7 +139,9 @@ struct Inner {
     http: reqwest::Client,
     gate: Arc<RateGate>,
     /// Latencies of recent reads that answered, for the timeout reads get.
-    reads: std::sync::Mutex<ReadLatencies>,
+    reads: std::sync::Mutex<Latencies>,
+    /// Latencies of recent JSON writes that answered, for the timeout writes get.
+    writes: std::sync::Mutex<Latencies>,
     /// Turns true at the first 401: the token expired or was revoked.
     token_refused: tokio::sync::watch::Sender<bool>,
 }
@@ -152,36 +154,44 @@ pub struct ApiClient {
 
 /// The shortest timeout a read ever gets: long enough for a slow page of a healthy server.
 pub const READ_TIMEOUT_FLOOR: Duration = Duration::from_secs(3);
-/// Reads remembered for the learnt timeout.
-const READ_SAMPLES: usize = 128;
-/// Reads needed before the timeout is learnt rather than configured.
-const READ_SAMPLES_NEEDED: usize = 16;
-/// The learnt timeout is this many times the slowest of the recent reads (their 99th percentile).
-const READ_TIMEOUT_FACTOR: u32 = 4;
+/// The shortest timeout a JSON write ever gets: a bulk submission carries up to 100 records and
+/// a healthy server may take seconds to accept one. A write abandoned at its timeout is not lost:
+/// its record is settled by lookup (or sent again where nothing can look it up), as a write whose
+/// answer never came always was.
+pub const WRITE_TIMEOUT_FLOOR: Duration = Duration::from_secs(5);
+/// The pace a file upload is allowed on top of the learnt write timeout (256 KiB/s): a 20 MB
+/// attachment may take 80 s before it is abandoned and sent again.
+const SLOW_LINK_BYTES_PER_SEC: f64 = 256.0 * 1024.0;
+/// Answers remembered for a learnt timeout.
+const LATENCY_SAMPLES: usize = 128;
+/// Answers needed before a timeout is learnt rather than configured.
+const LATENCY_SAMPLES_NEEDED: usize = 16;
+/// A learnt timeout is this many times the slowest of the recent answers (their 99th percentile).
+const TIMEOUT_FACTOR: u32 = 4;
 
 /// The latencies of the most recent reads that answered.
 #[derive(Debug, Default)]
-struct ReadLatencies {
+struct Latencies {
     recent: std::collections::VecDeque<Duration>,
 }
 
-impl ReadLatencies {
+impl Latencies {
     fn record(&mut self, latency: Duration) {
-        if self.recent.len() == READ_SAMPLES {
+        if self.recent.len() == LATENCY_SAMPLES {
             self.recent.pop_front();
         }
         self.recent.push_back(latency);
     }
 
-    /// [`READ_TIMEOUT_FACTOR`] × the 99th percentile, once enough reads are known.
+    /// [`TIMEOUT_FACTOR`] × the 99th percentile, once enough answers are known.
     fn timeout(&self) -> Option<Duration> {
-        if self.recent.len() < READ_SAMPLES_NEEDED {
+        if self.recent.len() < LATENCY_SAMPLES_NEEDED {
             return None;
         }
         let mut sorted: Vec<Duration> = self.recent.iter().copied().collect();
         sorted.sort();
         let p99 = sorted[(sorted.len() * 99 / 100).min(sorted.len() - 1)];
-        Some(p99 * READ_TIMEOUT_FACTOR)
+        Some(p99 * TIMEOUT_FACTOR)
     }
 }
 
@@ -212,7 +222,8 @@ impl ApiClient {
                 config,
                 http,
                 gate,
-                reads: std::sync::Mutex::new(ReadLatencies::default()),
+                reads: std::sync::Mutex::default(),
+                writes: std::sync::Mutex::default(),
                 token_refused: tokio::sync::watch::Sender::new(false),
             }),
         })
@@ -337,22 +348,34 @@ impl ApiClient {
     /// timed-out read records none, so a hang never raises it), never under [`READ_TIMEOUT_FLOOR`]
     /// nor over the configured request timeout; the configured timeout until enough are known.
     pub fn read_timeout(&self) -> Option<Duration> {
-        let ceiling = self.inner.config.timeout;
-        let learnt = self
-            .inner
-            .reads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .timeout()?;
-        Some(learnt.clamp(READ_TIMEOUT_FLOOR.min(ceiling), ceiling))
+        self.learnt_timeout(false)
     }
 
-    fn record_read(&self, latency: Duration) {
-        self.inner
-            .reads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .record(latency);
+    /// The timeout a JSON write gets, learnt as a read's is from the writes that answered, never
+    /// under [`WRITE_TIMEOUT_FLOOR`]. File uploads and downloads keep the configured timeout: their
+    /// time grows with the file.
+    pub fn write_timeout(&self) -> Option<Duration> {
+        self.learnt_timeout(true)
+    }
+
+    fn latencies(&self, write: bool) -> std::sync::MutexGuard<'_, Latencies> {
+        let class = if write {
+            &self.inner.writes
+        } else {
+            &self.inner.reads
+        };
+        class.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn learnt_timeout(&self, write: bool) -> Option<Duration> {
+        let ceiling = self.inner.config.timeout;
+        let floor = if write {
+            WRITE_TIMEOUT_FLOOR
+        } else {
+            READ_TIMEOUT_FLOOR
+        };
+        let learnt = self.latencies(write).timeout()?;
+        Some(learnt.clamp(floor.min(ceiling), ceiling))
     }
 
     /// Whether `url` has the scheme and host (with port) of the configured base URL.
@@ -385,10 +408,11 @@ impl ApiClient {
         if let Some(body) = &req.body {
             builder = builder.json(body);
         }
-        // A read that hangs is abandoned once it has taken far longer than reads take here,
-        // and retried, rather than held for the whole request timeout.
-        let read = req.method == Method::GET;
-        if read && let Some(timeout) = self.read_timeout() {
+        // A request that hangs is abandoned once it has taken far longer than its like take here,
+        // rather than held for the whole request timeout: a read is retried, a create is settled
+        // as a create whose answer was lost.
+        let write = req.method != Method::GET;
+        if let Some(timeout) = self.learnt_timeout(write) {
             builder = builder.timeout(timeout);
         }
         let sent_at = Instant::now();
@@ -426,8 +450,8 @@ impl ApiClient {
             Err(e) => return lost(describe_transport(&e)),
         };
         let status = response.status().as_u16();
-        if read && status != 429 {
-            self.record_read(sent_at.elapsed());
+        if status != 429 {
+            self.latencies(write).record(sent_at.elapsed());
         }
         let rate = RateInfo::from_headers(response.headers());
         if status == 429 {
@@ -616,19 +640,20 @@ impl ApiClient {
         for (k, v) in form.fields {
             multipart = multipart.text(k.clone(), v.clone());
         }
+        // A hung upload is abandoned and sent again (the same key overwrites) once it has taken
+        // the learnt write timeout plus the file's time at a slow link's pace.
+        let transfer = Duration::from_secs_f64(bytes.len() as f64 / SLOW_LINK_BYTES_PER_SEC);
+        let timeout = self.learnt_timeout(true).map(|t| t + transfer);
         let part = reqwest::multipart::Part::bytes(bytes)
             .file_name(form.file_name.to_string())
             .mime_str(form.content_type)
             .unwrap_or_else(|_| reqwest::multipart::Part::bytes(Vec::new()));
         multipart = multipart.part("file", part);
-        match self
-            .inner
-            .http
-            .post(form.url)
-            .multipart(multipart)
-            .send()
-            .await
-        {
+        let mut builder = self.inner.http.post(form.url).multipart(multipart);
+        if let Some(timeout) = timeout {
+            builder = builder.timeout(timeout);
+        }
+        match builder.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
                 if (200..300).contains(&status) {
@@ -812,15 +837,15 @@ mod read_timeout_tests {
 
     #[test]
     fn the_read_timeout_is_learnt_from_answered_reads_within_floor_and_ceiling() {
-        let mut reads = ReadLatencies::default();
-        for _ in 0..READ_SAMPLES_NEEDED - 1 {
+        let mut reads = Latencies::default();
+        for _ in 0..LATENCY_SAMPLES_NEEDED - 1 {
             reads.record(Duration::from_millis(20));
         }
         assert_eq!(reads.timeout(), None, "too few reads to learn from");
         reads.record(Duration::from_millis(20));
         assert_eq!(reads.timeout(), Some(Duration::from_millis(80)));
         // A slow minority moves the 99th percentile, not one outlier among many.
-        for _ in 0..READ_SAMPLES {
+        for _ in 0..LATENCY_SAMPLES {
             reads.record(Duration::from_millis(500));
         }
         assert_eq!(reads.timeout(), Some(Duration::from_secs(2)));
@@ -839,13 +864,20 @@ mod read_timeout_tests {
             None,
             "the configured timeout at first"
         );
-        for _ in 0..READ_SAMPLES_NEEDED {
-            client.record_read(Duration::from_millis(10));
+        for _ in 0..LATENCY_SAMPLES_NEEDED {
+            client.latencies(false).record(Duration::from_millis(10));
         }
         assert_eq!(client.read_timeout(), Some(READ_TIMEOUT_FLOOR));
-        for _ in 0..READ_SAMPLES {
-            client.record_read(Duration::from_secs(60));
+        for _ in 0..LATENCY_SAMPLES {
+            client.latencies(false).record(Duration::from_secs(60));
         }
+        assert_eq!(client.read_timeout(), Some(Duration::from_secs(30)));
+        // Writes learn apart from reads, with their own floor.
+        assert_eq!(client.write_timeout(), None);
+        for _ in 0..LATENCY_SAMPLES_NEEDED {
+            client.latencies(true).record(Duration::from_millis(10));
+        }
+        assert_eq!(client.write_timeout(), Some(WRITE_TIMEOUT_FLOOR));
         assert_eq!(client.read_timeout(), Some(Duration::from_secs(30)));
     }
 }

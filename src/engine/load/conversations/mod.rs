@@ -57,33 +57,7 @@ const INLINE_IMAGES: &str = crate::vocab::Kind::InlineImages.as_str();
 
 pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    ctx.set_activity("conversations: preparing");
-    ledger
-        .ensure_pending_from_sources(Kind::Conversations.as_str(), kinds::CONVERSATIONS)
-        .await?;
-    ledger
-        .ensure_pending_from_sources(Kind::Conversations.as_str(), kinds::SOURCES)
-        .await?;
-    ledger
-        .ensure_pending_from_sources(Kind::ConversationParts.as_str(), kinds::PARTS)
-        .await?;
-    ledger
-        .ensure_pending_from_sources(ATTACHMENTS, kinds::UPLOADS)
-        .await?;
-    ledger
-        .ensure_pending_from_sources(INLINE_IMAGES, kinds::INLINE_UPLOADS)
-        .await?;
-    if let Some(months) = ctx.config.options.history_months {
-        let skipped = skip_outside_history(ctx, months).await?;
-        if skipped > 0 {
-            ctx.log(
-                LogLevel::Info,
-                format!(
-                    "conversations: {skipped} last updated over {months} month(s) ago are skipped (the history window), with their messages, notes and files"
-                ),
-            );
-        }
-    }
+    let mut totals = Totals::default();
     ctx.set_activity("conversations: settling requests of an earlier run");
     for kind in [
         kinds::CONVERSATIONS,
@@ -98,6 +72,52 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let refs = refs::Refs::load(ctx)?;
     let files = ledger.dir().join("attachments");
     let prefetched = Prefetched::default();
+    let imported_at = crate::timefmt::unix_ms_to_iso(crate::timefmt::now_unix() * 1000);
+    // While extraction runs, each page is loaded as soon as its conversations are staged; their
+    // files go with their page (the prefetcher walks the ledger in order, which a feed has not).
+    if let Some(feed) = ctx.take_conversations_feed() {
+        let (_, no_prefetch) = tokio::sync::watch::channel(Progress {
+            through: None,
+            finished: true,
+        });
+        let loader = PageLoader {
+            ctx,
+            refs: &refs,
+            imported_at: imported_at.clone(),
+            files: files.clone(),
+            prefetched: &prefetched,
+            progress: no_prefetch,
+        };
+        totals.add(stream_pages(ctx, &loader, feed).await?);
+    }
+    // Then what the feed did not bring (all of it when the phase waited for the extraction).
+    ctx.wait_extracted(&crate::engine::kinds::sources_of(
+        crate::vocab::PhaseId::Conversations,
+    ))
+    .await?;
+    ctx.set_activity("conversations: preparing");
+    for (source_kind, kind) in TARGETS {
+        ledger
+            .ensure_pending_from_sources(source_kind, kind)
+            .await?;
+    }
+    if let Some(months) = ctx.config.options.history_months {
+        let skipped = skip_outside_history(ctx, months).await?;
+        if skipped > 0 {
+            ctx.log(
+                LogLevel::Info,
+                format!(
+                    "conversations: {skipped} last updated over {months} month(s) ago are skipped (the history window), with their messages, notes and files"
+                ),
+            );
+        }
+    }
+    // A streamed phase loaded every conversation it was told of; what is left is pending.
+    let states: &[RecordState] = if totals.streamed {
+        &[RecordState::Pending]
+    } else {
+        &[RecordState::Pending, RecordState::Done]
+    };
     // With timeline notes off, files on event parts go to the archive: the pages decide alone.
     let prefetching = ctx.config.options.timeline_notes;
     let (progress_tx, progress_rx) = tokio::sync::watch::channel(Progress {
@@ -107,7 +127,7 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let loader = PageLoader {
         ctx,
         refs: &refs,
-        imported_at: crate::timefmt::unix_ms_to_iso(crate::timefmt::now_unix() * 1000),
+        imported_at,
         files: files.clone(),
         prefetched: &prefetched,
         progress: progress_rx,
@@ -119,6 +139,7 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             let result = crate::http::gate::as_filler(prefetch_uploads(
                 ctx,
                 &files,
+                states,
                 &prefetched,
                 &progress_tx,
             ))
@@ -129,9 +150,9 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             Ok(())
         }
     };
-    let (pages, prefetch) = tokio::join!(load_pages(ctx, &loader), prefetch);
+    let (pages, prefetch) = tokio::join!(load_pages(ctx, &loader, states), prefetch);
     prefetch?;
-    let totals = pages?;
+    totals.add(pages?);
     ctx.log(
         LogLevel::Info,
         format!(
@@ -160,15 +181,113 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The pages of conversations, several in flight at once.
-async fn load_pages(ctx: &Ctx, loader: &PageLoader<'_>) -> anyhow::Result<Totals> {
+/// Source kinds staged with the conversations, and the target kinds that load them.
+const TARGETS: [(&str, &str); 5] = [
+    (Kind::Conversations.as_str(), kinds::CONVERSATIONS),
+    (Kind::Conversations.as_str(), kinds::SOURCES),
+    (Kind::ConversationParts.as_str(), kinds::PARTS),
+    (ATTACHMENTS, kinds::UPLOADS),
+    (INLINE_IMAGES, kinds::INLINE_UPLOADS),
+];
+
+/// Loads conversations as extraction stages them: each batch of news makes its records pending,
+/// and pages of up to [`PAGE`] conversations go out as they fill, [`PAGES_IN_FLIGHT`] at once
+/// (a part-filled page when nothing else is in flight). Ends when extraction closes the feed
+/// and the last page is loaded.
+async fn stream_pages(
+    ctx: &Ctx,
+    loader: &PageLoader<'_>,
+    mut feed: tokio::sync::mpsc::Receiver<crate::engine::extract::StagedConversations>,
+) -> anyhow::Result<Totals> {
+    let ledger = &ctx.ledger;
+    let mut totals = Totals {
+        streamed: true,
+        ..Totals::default()
+    };
+    let cutoff = ctx
+        .config
+        .options
+        .history_months
+        .map(|months| (months, history_cutoff(months)));
+    let mut waiting: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+    let mut in_flight = futures_util::stream::FuturesUnordered::new();
+    let mut open = true;
+    loop {
+        while in_flight.len() < PAGES_IN_FLIGHT
+            && (waiting.len() >= PAGE || (!waiting.is_empty() && (!open || in_flight.is_empty())))
+        {
+            ctx.control.checkpoint().await?;
+            let ids: Vec<String> = waiting.drain(..waiting.len().min(PAGE)).collect();
+            let mut page = ledger
+                .read_blocking(move |r| {
+                    ids.iter()
+                        .map(|id| r.record(kinds::CONVERSATIONS, id))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .await?
+                .into_iter()
+                .flatten()
+                .filter(|item| item.state == RecordState::Pending)
+                .collect::<Vec<_>>();
+            if let Some((months, cutoff)) = &cutoff {
+                let mut kept = Vec::with_capacity(page.len());
+                for item in page {
+                    if !skip_if_outside(ctx, &item, *months, *cutoff)? {
+                        kept.push(item);
+                    }
+                }
+                page = kept;
+            }
+            if page.is_empty() {
+                continue;
+            }
+            ctx.set_activity(format!(
+                "conversations: {} staged, loading as extraction goes",
+                page.len()
+            ));
+            in_flight.push(loader.load_page_totals(page));
+        }
+        if !open && waiting.is_empty() && in_flight.is_empty() {
+            return Ok(totals);
+        }
+        tokio::select! {
+            news = feed.recv(), if open => match news {
+                Some(staged) => {
+                    for (source_kind, kind) in TARGETS {
+                        let ids: Vec<String> = staged
+                            .iter()
+                            .filter(|(k, _)| *k == source_kind)
+                            .map(|(_, id)| id.clone())
+                            .collect();
+                        if !ids.is_empty() {
+                            ledger.ensure_pending(kind, ids).await?;
+                        }
+                    }
+                    waiting.extend(
+                        staged
+                            .into_iter()
+                            .filter(|(k, _)| *k == Kind::Conversations.as_str())
+                            .map(|(_, id)| id),
+                    );
+                }
+                None => open = false,
+            },
+            Some(page_totals) = in_flight.next(), if !in_flight.is_empty() => {
+                totals.add(page_totals?);
+            }
+        }
+    }
+}
+
+/// The pages of conversations in `states`, several in flight at once.
+async fn load_pages(
+    ctx: &Ctx,
+    loader: &PageLoader<'_>,
+    states: &[RecordState],
+) -> anyhow::Result<Totals> {
     let ledger = &ctx.ledger;
     let mut totals = Totals::default();
-    let mut pages = ledger.pages(
-        kinds::CONVERSATIONS,
-        &[RecordState::Pending, RecordState::Done],
-        PAGE,
-    );
+    let mut pages = ledger.pages(kinds::CONVERSATIONS, states, PAGE);
     let mut exhausted = false;
     // Several pages in flight, so one page's bulk jobs and uploads overlap another's requests
     // and the Kustomer budget is not left idle while a job completes.
@@ -225,15 +344,12 @@ struct Progress {
 async fn prefetch_uploads(
     ctx: &Ctx,
     dir: &std::path::Path,
+    states: &[RecordState],
     prefetched: &Prefetched,
     progress: &tokio::sync::watch::Sender<Progress>,
 ) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    let mut pages = ledger.pages(
-        kinds::CONVERSATIONS,
-        &[RecordState::Pending, RecordState::Done],
-        PAGE,
-    );
+    let mut pages = ledger.pages(kinds::CONVERSATIONS, states, PAGE);
     loop {
         if ctx.control.is_cancelled() {
             return Ok(());
@@ -327,40 +443,55 @@ pub fn dependants(
 /// (30.44 days each), with its source message, parts and files, so the report accounts for them
 /// as the operator's choice. Returns how many conversations it skipped.
 async fn skip_outside_history(ctx: &Ctx, months: u32) -> anyhow::Result<u64> {
-    let ledger = &ctx.ledger;
-    let cutoff = crate::timefmt::now_unix() - i64::from(months) * 2_630_016;
-    let reason = format!("outside the history window: last updated over {months} month(s) ago");
+    let cutoff = history_cutoff(months);
     let mut skipped = 0u64;
-    let mut pages = ledger.pages(kinds::CONVERSATIONS, &[RecordState::Pending], PAGE);
+    let mut pages = ctx
+        .ledger
+        .pages(kinds::CONVERSATIONS, &[RecordState::Pending], PAGE);
     loop {
         let Some(page) = pages.next_page().await? else {
             break;
         };
         for item in &page {
-            let updated = parse::<Conversation>(item.raw.as_deref())
-                .and_then(|c| c.updated_at.or(c.created_at));
-            if updated.is_none_or(|t| t >= cutoff) {
-                continue;
+            if skip_if_outside(ctx, item, months, cutoff)? {
+                skipped += 1;
             }
-            let id = item.source_id.as_str();
-            ledger.mark_skipped(kinds::CONVERSATIONS, id, &reason)?;
-            if ledger.read(|r| r.record(kinds::SOURCES, id))?.is_some() {
-                ledger.mark_skipped(kinds::SOURCES, id, &reason)?;
-            }
-            for (source_kind, kind) in [
-                (Kind::ConversationParts.as_str(), kinds::PARTS),
-                (ATTACHMENTS, kinds::UPLOADS),
-                (INLINE_IMAGES, kinds::INLINE_UPLOADS),
-            ] {
-                for child in ledger.read(|r| r.children(source_kind, id))? {
-                    ledger.mark_skipped(kind, &child.source_id, &reason)?;
-                }
-            }
-            skipped += 1;
         }
     }
-    ledger.flush().await?;
+    ctx.ledger.flush().await?;
     Ok(skipped)
+}
+
+/// The oldest last-update (unix seconds) a conversation may have to be loaded.
+fn history_cutoff(months: u32) -> i64 {
+    crate::timefmt::now_unix() - i64::from(months) * 2_630_016
+}
+
+/// Marks a conversation last updated before `cutoff` skipped, with everything that hangs on
+/// it; says whether it did.
+fn skip_if_outside(ctx: &Ctx, item: &WorkItem, months: u32, cutoff: i64) -> anyhow::Result<bool> {
+    let ledger = &ctx.ledger;
+    let updated =
+        parse::<Conversation>(item.raw.as_deref()).and_then(|c| c.updated_at.or(c.created_at));
+    if updated.is_none_or(|t| t >= cutoff) {
+        return Ok(false);
+    }
+    let reason = format!("outside the history window: last updated over {months} month(s) ago");
+    let id = item.source_id.as_str();
+    ledger.mark_skipped(kinds::CONVERSATIONS, id, &reason)?;
+    if ledger.read(|r| r.record(kinds::SOURCES, id))?.is_some() {
+        ledger.mark_skipped(kinds::SOURCES, id, &reason)?;
+    }
+    for (source_kind, kind) in [
+        (Kind::ConversationParts.as_str(), kinds::PARTS),
+        (ATTACHMENTS, kinds::UPLOADS),
+        (INLINE_IMAGES, kinds::INLINE_UPLOADS),
+    ] {
+        for child in ledger.read(|r| r.children(source_kind, id))? {
+            ledger.mark_skipped(kind, &child.source_id, &reason)?;
+        }
+    }
+    Ok(true)
 }
 
 #[derive(Debug, Default)]
@@ -370,6 +501,8 @@ struct Totals {
     unsettled: u64,
     /// Conversations held back because Intercom could not return them whole this time.
     incomplete: u64,
+    /// Pages were loaded as extraction staged them.
+    streamed: bool,
 }
 
 impl Totals {
@@ -378,6 +511,7 @@ impl Totals {
         self.truncated += other.truncated;
         self.unsettled += other.unsettled;
         self.incomplete += other.incomplete;
+        self.streamed |= other.streamed;
     }
 }
 
