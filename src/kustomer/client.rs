@@ -801,11 +801,14 @@ impl KustomerClient {
         lang: &str,
         body: Value,
     ) -> Result<Resource> {
+        // Not idempotent: a PUT that publishes consumes the draft, so sent again after its
+        // answer was lost it is refused (no draft left). A lost answer is the caller's to
+        // settle by looking the version up, as for a create.
         let reply = self
-            .send(Request::put(
-                endpoints::kb_article_version(article_id, lang),
-                body,
-            ))
+            .send(
+                Request::put(endpoints::kb_article_version(article_id, lang), body)
+                    .retry(Retry::Create),
+            )
             .await?;
         Self::resource(&reply)
     }
