@@ -172,6 +172,33 @@ impl IntercomClient {
         Ok(self.api.send(req).await?.body)
     }
 
+    /// `GET /export/workflows/{id}`: one workflow's export, raw.
+    pub async fn workflow_export(&self, id: &str) -> Result<Value, ApiError> {
+        Ok(self.api.get(&endpoints::workflow_export(id)).await?.body)
+    }
+
+    /// `GET /articles/{id}/versions/{version_id}`: one historical version with its body.
+    pub async fn article_version(
+        &self,
+        article_id: &str,
+        version_id: &str,
+    ) -> Result<Value, ApiError> {
+        Ok(self
+            .api
+            .get(&endpoints::article_version(article_id, version_id))
+            .await?
+            .body)
+    }
+
+    /// A schedule's office-hours exceptions (not paginated).
+    pub async fn office_hours_exceptions(&self, schedule_id: &str) -> Result<Vec<Value>, ApiError> {
+        let reply = self
+            .api
+            .get(&endpoints::office_hours_exceptions(schedule_id))
+            .await?;
+        Ok(take_array(reply.body, "data"))
+    }
+
     /// Downloads an attachment URL (without the bearer token) into `dest`.
     pub async fn download(&self, url: &str, dest: &Path) -> Result<Downloaded, ApiError> {
         self.api.download(url, dest).await
@@ -419,6 +446,26 @@ impl Pager {
         page.position = None;
     }
 
+    /// After a page with records, moves the position on to `next` (a cursor or a URL, kept in the
+    /// field `at` picks); without records or a `next`, or with a `next` seen before, the listing
+    /// ends.
+    fn advance(
+        &mut self,
+        page: &mut Page,
+        next: Option<&str>,
+        at: fn(&mut Position) -> &mut Option<String>,
+    ) {
+        match next {
+            Some(next) if !page.records.is_empty() => {
+                if !self.repeated(next, page) {
+                    *at(&mut self.position) = Some(next.to_string());
+                    page.position = Some(self.position.clone());
+                }
+            }
+            _ => self.finish(page),
+        }
+    }
+
     /// The cursor came back before: the server is looping; stop rather than loop forever.
     fn repeated(&mut self, cursor: &str, page: &mut Page) -> bool {
         if self.seen_cursors.insert(cursor.to_string()) {
@@ -492,15 +539,7 @@ impl Pager {
             total,
             ..Page::default()
         };
-        match pages.starting_after().map(str::to_string) {
-            Some(next) if !page.records.is_empty() => {
-                if !self.repeated(&next, &mut page) {
-                    self.position.starting_after = Some(next);
-                    page.position = Some(self.position.clone());
-                }
-            }
-            _ => self.finish(&mut page),
-        }
+        self.advance(&mut page, pages.starting_after(), |p| &mut p.starting_after);
         Ok(page)
     }
 
@@ -562,15 +601,7 @@ impl Pager {
             records: take_array(body, key),
             ..Page::default()
         };
-        match pages.starting_after().map(str::to_string) {
-            Some(next) if !page.records.is_empty() => {
-                if !self.repeated(&next, &mut page) {
-                    self.position.starting_after = Some(next);
-                    page.position = Some(self.position.clone());
-                }
-            }
-            _ => self.finish(&mut page),
-        }
+        self.advance(&mut page, pages.starting_after(), |p| &mut p.starting_after);
         Ok(page)
     }
 
@@ -588,15 +619,7 @@ impl Pager {
             records: take_array(body, "events"),
             ..Page::default()
         };
-        match pages.next_url().map(str::to_string) {
-            Some(next) if !page.records.is_empty() => {
-                if !self.repeated(&next, &mut page) {
-                    self.position.next_url = Some(next);
-                    page.position = Some(self.position.clone());
-                }
-            }
-            _ => self.finish(&mut page),
-        }
+        self.advance(&mut page, pages.next_url(), |p| &mut p.next_url);
         Ok(page)
     }
 

@@ -453,22 +453,21 @@ fn find_by_name(existing: &[(String, String)], name: &str) -> Option<String> {
         .map(|(_, id)| id.clone())
 }
 
+/// `(name, id)` of each record a Kustomer listing returns, to match wanted records on name.
+async fn names_and_ids<T>(
+    listing: impl Future<Output = Result<Vec<T>, KustomerError>>,
+    name_id: fn(T) -> (String, String),
+) -> Result<Vec<(String, String)>, KustomerError> {
+    Ok(listing.await?.into_iter().map(name_id).collect())
+}
+
 async fn brand_listing(ctx: &Ctx) -> Result<Vec<(String, String)>, KustomerError> {
-    Ok(ctx
-        .kustomer
-        .list_brands()
-        .await?
-        .into_iter()
-        .map(|b| (b.name, b.id))
-        .collect())
+    names_and_ids(ctx.kustomer.list_brands(), |b| (b.name, b.id)).await
 }
 
 pub(crate) async fn load_brands(ctx: &Ctx) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    ledger
-        .ensure_pending_from_sources(Kind::Brands.as_str(), Kind::Brands.as_str())
-        .await?;
-    let items = super::open_items(ledger, Kind::Brands.as_str())?;
+    let items = super::open_work(ledger, Kind::Brands).await?;
     if items.is_empty() {
         return Ok(());
     }
@@ -536,23 +535,12 @@ pub(crate) async fn load_brands(ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 async fn schedule_listing(ctx: &Ctx) -> Result<Vec<(String, String)>, KustomerError> {
-    Ok(ctx
-        .kustomer
-        .list_schedules()
-        .await?
-        .into_iter()
-        .map(|s| (s.name, s.id))
-        .collect())
+    names_and_ids(ctx.kustomer.list_schedules(), |s| (s.name, s.id)).await
 }
 
 pub(crate) async fn load_schedules(ctx: &Ctx) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    ledger
-        .ensure_pending_from_sources(
-            Kind::OfficeHoursSchedules.as_str(),
-            Kind::OfficeHoursSchedules.as_str(),
-        )
-        .await?;
+    let items = super::open_work(ledger, Kind::OfficeHoursSchedules).await?;
     let wanted = schedules_wanted(ledger)?;
     for (w, _) in &wanted {
         add_manual_once(
@@ -564,7 +552,6 @@ pub(crate) async fn load_schedules(ctx: &Ctx) -> anyhow::Result<()> {
             ),
         )?;
     }
-    let items = super::open_items(ledger, Kind::OfficeHoursSchedules.as_str())?;
     if items.is_empty() {
         return Ok(());
     }
@@ -601,13 +588,7 @@ pub(crate) async fn load_schedules(ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 async fn klass_listing(ctx: &Ctx) -> Result<Vec<(String, String)>, KustomerError> {
-    Ok(ctx
-        .kustomer
-        .list_klasses()
-        .await?
-        .into_iter()
-        .map(|k| (k.name, k.id))
-        .collect())
+    names_and_ids(ctx.kustomer.list_klasses(), |k| (k.name, k.id)).await
 }
 
 pub(crate) async fn load_klasses(ctx: &Ctx) -> anyhow::Result<()> {

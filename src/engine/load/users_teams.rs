@@ -25,10 +25,7 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 /// runner never gets here with undecided admins unless a decision was withdrawn meanwhile).
 pub(crate) async fn load_admins(ctx: &Ctx) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    ledger
-        .ensure_pending_from_sources(Kind::Admins.as_str(), Kind::Admins.as_str())
-        .await?;
-    let items = super::open_items(ledger, Kind::Admins.as_str())?;
+    let items = super::open_work(ledger, Kind::Admins).await?;
     if items.is_empty() {
         return Ok(());
     }
@@ -120,10 +117,7 @@ async fn invite(ctx: &Ctx, item: &WorkItem, mapping: &AdminMapping) -> anyhow::R
 /// a member of anyone's team.
 pub(crate) async fn load_teams(ctx: &Ctx) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    ledger
-        .ensure_pending_from_sources(Kind::Teams.as_str(), Kind::Teams.as_str())
-        .await?;
-    let items = super::open_items(ledger, Kind::Teams.as_str())?;
+    let items = super::open_work(ledger, Kind::Teams).await?;
     if items.is_empty() {
         return Ok(());
     }

@@ -40,7 +40,6 @@ use crate::mapping::conversations::{self as map, PartRole};
 use crate::vocab::{ErrorClass, Kind};
 
 use send::StoredFile;
-pub use send::kinds;
 
 /// Conversations per page: one bulk create each.
 const PAGE: usize = 100;
@@ -50,28 +49,33 @@ const PAGES_IN_FLIGHT: usize = 8;
 const CONCURRENT: usize = 4;
 /// Uploads the prefetcher keeps in flight.
 const PREFETCH_CONCURRENT: usize = 8;
-/// Source kind of the files extraction stored (`<state>/attachments/<sha256>`).
-const ATTACHMENTS: &str = crate::vocab::Kind::Attachments.as_str();
-/// Images inline in HTML bodies, downloaded at extraction.
-const INLINE_IMAGES: &str = crate::vocab::Kind::InlineImages.as_str();
 
 pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     ctx.set_activity("conversations: preparing");
     ledger
-        .ensure_pending_from_sources(Kind::Conversations.as_str(), kinds::CONVERSATIONS)
+        .ensure_pending_from_sources(Kind::Conversations.as_str(), Kind::Conversations.as_str())
         .await?;
     ledger
-        .ensure_pending_from_sources(Kind::Conversations.as_str(), kinds::SOURCES)
+        .ensure_pending_from_sources(
+            Kind::Conversations.as_str(),
+            Kind::ConversationSources.as_str(),
+        )
         .await?;
     ledger
-        .ensure_pending_from_sources(Kind::ConversationParts.as_str(), kinds::PARTS)
+        .ensure_pending_from_sources(
+            Kind::ConversationParts.as_str(),
+            Kind::ConversationParts.as_str(),
+        )
         .await?;
     ledger
-        .ensure_pending_from_sources(ATTACHMENTS, kinds::UPLOADS)
+        .ensure_pending_from_sources(Kind::Attachments.as_str(), Kind::AttachmentUploads.as_str())
         .await?;
     ledger
-        .ensure_pending_from_sources(INLINE_IMAGES, kinds::INLINE_UPLOADS)
+        .ensure_pending_from_sources(
+            Kind::InlineImages.as_str(),
+            Kind::InlineImageUploads.as_str(),
+        )
         .await?;
     if let Some(months) = ctx.config.options.history_months {
         let skipped = skip_outside_history(ctx, months).await?;
@@ -86,12 +90,12 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     }
     ctx.set_activity("conversations: settling requests of an earlier run");
     for kind in [
-        kinds::CONVERSATIONS,
-        kinds::SOURCES,
-        kinds::PARTS,
-        kinds::TIMELINE_NOTES,
-        kinds::TRUNCATION_NOTES,
-        kinds::STATES,
+        Kind::Conversations,
+        Kind::ConversationSources,
+        Kind::ConversationParts,
+        Kind::TimelineNotes,
+        Kind::TruncationNotes,
+        Kind::ConversationStates,
     ] {
         send::recover(ctx, kind).await?;
     }
@@ -165,7 +169,7 @@ async fn load_pages(ctx: &Ctx, loader: &PageLoader<'_>) -> anyhow::Result<Totals
     let ledger = &ctx.ledger;
     let mut totals = Totals::default();
     let mut pages = ledger.pages(
-        kinds::CONVERSATIONS,
+        Kind::Conversations.as_str(),
         &[RecordState::Pending, RecordState::Done],
         PAGE,
     );
@@ -230,7 +234,7 @@ async fn prefetch_uploads(
 ) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     let mut pages = ledger.pages(
-        kinds::CONVERSATIONS,
+        Kind::Conversations.as_str(),
         &[RecordState::Pending, RecordState::Done],
         PAGE,
     );
@@ -247,7 +251,7 @@ async fn prefetch_uploads(
             // Only for conversations that will load: their customer is in Kustomer.
             let loads = parse::<Conversation>(item.raw.as_deref())
                 .and_then(|c| customer_contact(&c))
-                .map(|contact| ledger.target_id(refs::CONTACTS, &contact))
+                .map(|contact| ledger.target_id(Kind::Contacts.as_str(), &contact))
                 .transpose()?
                 .flatten()
                 .is_some();
@@ -258,8 +262,11 @@ async fn prefetch_uploads(
             let files = ledger.read(|r| {
                 let mut out = Vec::new();
                 for (source, kind) in [
-                    (ATTACHMENTS, kinds::UPLOADS),
-                    (INLINE_IMAGES, kinds::INLINE_UPLOADS),
+                    (Kind::Attachments.as_str(), Kind::AttachmentUploads.as_str()),
+                    (
+                        Kind::InlineImages.as_str(),
+                        Kind::InlineImageUploads.as_str(),
+                    ),
                 ] {
                     for s in r.children(source, id)? {
                         out.push((file_of(&s, None), r.record(kind, &s.source_id)?));
@@ -308,13 +315,19 @@ pub fn dependants(
     id: &str,
 ) -> Result<Vec<(&'static str, String)>, crate::ledger::LedgerError> {
     let mut records = vec![
-        (kinds::SOURCES, id.to_string()),
-        (kinds::STATES, id.to_string()),
+        (Kind::ConversationSources.as_str(), id.to_string()),
+        (Kind::ConversationStates.as_str(), id.to_string()),
     ];
     for (source, kind) in [
-        (Kind::ConversationParts.as_str(), kinds::PARTS),
-        (ATTACHMENTS, kinds::UPLOADS),
-        (INLINE_IMAGES, kinds::INLINE_UPLOADS),
+        (
+            Kind::ConversationParts.as_str(),
+            Kind::ConversationParts.as_str(),
+        ),
+        (Kind::Attachments.as_str(), Kind::AttachmentUploads.as_str()),
+        (
+            Kind::InlineImages.as_str(),
+            Kind::InlineImageUploads.as_str(),
+        ),
     ] {
         for child in r.children(source, id)? {
             records.push((kind, child.source_id));
@@ -331,7 +344,7 @@ async fn skip_outside_history(ctx: &Ctx, months: u32) -> anyhow::Result<u64> {
     let cutoff = crate::timefmt::now_unix() - i64::from(months) * 2_630_016;
     let reason = format!("outside the history window: last updated over {months} month(s) ago");
     let mut skipped = 0u64;
-    let mut pages = ledger.pages(kinds::CONVERSATIONS, &[RecordState::Pending], PAGE);
+    let mut pages = ledger.pages(Kind::Conversations.as_str(), &[RecordState::Pending], PAGE);
     loop {
         let Some(page) = pages.next_page().await? else {
             break;
@@ -343,14 +356,23 @@ async fn skip_outside_history(ctx: &Ctx, months: u32) -> anyhow::Result<u64> {
                 continue;
             }
             let id = item.source_id.as_str();
-            ledger.mark_skipped(kinds::CONVERSATIONS, id, &reason)?;
-            if ledger.read(|r| r.record(kinds::SOURCES, id))?.is_some() {
-                ledger.mark_skipped(kinds::SOURCES, id, &reason)?;
+            ledger.mark_skipped(Kind::Conversations.as_str(), id, &reason)?;
+            if ledger
+                .read(|r| r.record(Kind::ConversationSources.as_str(), id))?
+                .is_some()
+            {
+                ledger.mark_skipped(Kind::ConversationSources.as_str(), id, &reason)?;
             }
             for (source_kind, kind) in [
-                (Kind::ConversationParts.as_str(), kinds::PARTS),
-                (ATTACHMENTS, kinds::UPLOADS),
-                (INLINE_IMAGES, kinds::INLINE_UPLOADS),
+                (
+                    Kind::ConversationParts.as_str(),
+                    Kind::ConversationParts.as_str(),
+                ),
+                (Kind::Attachments.as_str(), Kind::AttachmentUploads.as_str()),
+                (
+                    Kind::InlineImages.as_str(),
+                    Kind::InlineImageUploads.as_str(),
+                ),
             ] {
                 for child in ledger.read(|r| r.children(source_kind, id))? {
                     ledger.mark_skipped(kind, &child.source_id, &reason)?;
@@ -407,6 +429,17 @@ struct File {
     stored: Option<StoredFile>,
     problem: Option<String>,
     upload: Option<WorkItem>,
+}
+
+impl File {
+    /// The Kustomer attachment id, once the upload is done.
+    fn uploaded_id(&self) -> Option<&String> {
+        self.upload
+            .as_ref()
+            .filter(|u| u.state == RecordState::Done)?
+            .target_id
+            .as_ref()
+    }
 }
 
 /// A conversation loaded in Kustomer, with everything that hangs on it.
@@ -467,7 +500,7 @@ impl PageLoader<'_> {
                 Some(c) => parsed.push((item, c)),
                 None => {
                     ledger.mark_failed(
-                        kinds::CONVERSATIONS,
+                        Kind::Conversations.as_str(),
                         &item.source_id,
                         ErrorClass::Source,
                         "the extracted conversation is missing or is not JSON",
@@ -494,13 +527,13 @@ impl PageLoader<'_> {
                 clean::clean_line(title, "title", &mut notes);
             }
             for note in notes {
-                ledger.add_warning(kinds::CONVERSATIONS, Some(&item.source_id), &note)?;
+                ledger.add_warning(Kind::Conversations.as_str(), Some(&item.source_id), &note)?;
             }
             creates.push((item.source_id.clone(), body));
         }
         let outcomes = send::bulk(
             self.ctx,
-            kinds::CONVERSATIONS,
+            Kind::Conversations,
             BulkResource::Conversations,
             false,
             creates,
@@ -521,7 +554,9 @@ impl PageLoader<'_> {
             .filter(|(_, c)| map::final_state("", c, None, None).is_some())
             .map(|(item, _)| item.source_id.clone())
             .collect();
-        ledger.ensure_pending(kinds::STATES, closing).await?;
+        ledger
+            .ensure_pending(Kind::ConversationStates.as_str(), closing)
+            .await?;
         for id in &refused {
             self.fail_dependants(id)?;
         }
@@ -586,7 +621,12 @@ impl PageLoader<'_> {
             }
         }
         let outcomes = self
-            .send_chunks(kinds::STATES, BulkResource::Conversations, true, states)
+            .send_chunks(
+                Kind::ConversationStates,
+                BulkResource::Conversations,
+                true,
+                states,
+            )
             .await?;
         totals.unsettled += count_unsettled(&outcomes) + unsettled.len() as u64;
         Ok(())
@@ -602,7 +642,12 @@ impl PageLoader<'_> {
             .map(|c| (c.id.clone(), self.source_message(c)))
             .collect();
         let outcomes = self
-            .send_chunks(kinds::SOURCES, BulkResource::Messages, false, sources)
+            .send_chunks(
+                Kind::ConversationSources,
+                BulkResource::Messages,
+                false,
+                sources,
+            )
             .await?;
         for (id, o) in &outcomes {
             if *o == Outcome::Unsettled {
@@ -628,7 +673,12 @@ impl PageLoader<'_> {
             }
         }
         let outcomes = self
-            .send_chunks(kinds::PARTS, BulkResource::Messages, false, messages)
+            .send_chunks(
+                Kind::ConversationParts,
+                BulkResource::Messages,
+                false,
+                messages,
+            )
             .await?;
         for (id, o) in &outcomes {
             if *o == Outcome::Unsettled
@@ -646,9 +696,11 @@ impl PageLoader<'_> {
             let mut notes = Vec::new();
             clean::iso_time_noted(t, "created_at", &mut notes);
             for note in notes {
-                self.ctx
-                    .ledger
-                    .add_warning(kinds::PARTS, Some(&p.id), &note)?;
+                self.ctx.ledger.add_warning(
+                    Kind::ConversationParts.as_str(),
+                    Some(&p.id),
+                    &note,
+                )?;
             }
         }
         Ok(())
@@ -678,7 +730,7 @@ impl PageLoader<'_> {
                 ));
             }
         }
-        self.send_chunks(kinds::PARTS, BulkResource::Notes, false, notes)
+        self.send_chunks(Kind::ConversationParts, BulkResource::Notes, false, notes)
             .await?;
         Ok(())
     }
@@ -709,7 +761,7 @@ impl PageLoader<'_> {
         let ledger = &self.ctx.ledger;
         let Some(contact) = customer_contact(c) else {
             ledger.mark_failed(
-                kinds::CONVERSATIONS,
+                Kind::Conversations.as_str(),
                 id,
                 ErrorClass::Source,
                 "the conversation names no contact",
@@ -720,7 +772,7 @@ impl PageLoader<'_> {
         };
         let Some(customer) = self.refs.customer(self.ctx, &contact)? else {
             ledger.mark_failed(
-                kinds::CONVERSATIONS,
+                Kind::Conversations.as_str(),
                 id,
                 ErrorClass::Mapping,
                 &format!("its customer (Intercom contact {contact}) is not loaded in Kustomer; retry after the customer loads"),
@@ -780,7 +832,7 @@ impl PageLoader<'_> {
         let (parts, files, source_state, state) = self.ctx.ledger.read(|r| {
             let mut parts = Vec::new();
             for s in r.children(Kind::ConversationParts.as_str(), &id)? {
-                let record = r.record(kinds::PARTS, &s.source_id)?;
+                let record = r.record(Kind::ConversationParts.as_str(), &s.source_id)?;
                 let part: ConversationPart = serde_json::from_str(&s.raw).unwrap_or_default();
                 parts.push(Part {
                     state: record.map_or(RecordState::Pending, |w| w.state),
@@ -789,18 +841,29 @@ impl PageLoader<'_> {
                 });
             }
             let mut files = Vec::new();
-            for s in r.children(ATTACHMENTS, &id)? {
-                files.push(file_of(&s, r.record(kinds::UPLOADS, &s.source_id)?));
+            for s in r.children(Kind::Attachments.as_str(), &id)? {
+                files.push(file_of(
+                    &s,
+                    r.record(Kind::AttachmentUploads.as_str(), &s.source_id)?,
+                ));
             }
-            for s in r.children(INLINE_IMAGES, &id)? {
-                let mut file = file_of(&s, r.record(kinds::INLINE_UPLOADS, &s.source_id)?);
+            for s in r.children(Kind::InlineImages.as_str(), &id)? {
+                let mut file = file_of(
+                    &s,
+                    r.record(Kind::InlineImageUploads.as_str(), &s.source_id)?,
+                );
                 file.inline = true;
                 files.push(file);
             }
             let source_state = r
-                .record(kinds::SOURCES, &id)?
+                .record(Kind::ConversationSources.as_str(), &id)?
                 .map_or(RecordState::Pending, |w| w.state);
-            Ok((parts, files, source_state, r.record(kinds::STATES, &id)?))
+            Ok((
+                parts,
+                files,
+                source_state,
+                r.record(Kind::ConversationStates.as_str(), &id)?,
+            ))
         })?;
         Ok(Loaded {
             id,
@@ -858,13 +921,13 @@ impl PageLoader<'_> {
         self.ctx.ledger.put_sources(staged.clone()).await?;
         self.ctx
             .ledger
-            .ensure_pending(kinds::INLINE_UPLOADS, ids)
+            .ensure_pending(Kind::InlineImageUploads.as_str(), ids)
             .await?;
         for s in staged {
             let upload = self
                 .ctx
                 .ledger
-                .read(|r| r.record(kinds::INLINE_UPLOADS, &s.source_id))?;
+                .read(|r| r.record(Kind::InlineImageUploads.as_str(), &s.source_id))?;
             let mut file = file_of(&s, upload);
             file.inline = true;
             c.files.push(file);
@@ -922,7 +985,7 @@ impl PageLoader<'_> {
             }
         }
         SourceRecord {
-            kind: INLINE_IMAGES.to_string(),
+            kind: Kind::InlineImages.as_str().to_string(),
             source_id: record_id.to_string(),
             parent_id: Some(conversation_id.to_string()),
             updated_at: None,
@@ -1023,15 +1086,7 @@ impl PageLoader<'_> {
         files.sort_by_key(|f| f.inline);
         files
             .into_iter()
-            .filter_map(|f| {
-                let id = f
-                    .upload
-                    .as_ref()
-                    .filter(|u| u.state == RecordState::Done)?
-                    .target_id
-                    .as_ref()?;
-                Some(f.stored.as_ref()?.reference(id))
-            })
+            .filter_map(|f| Some(f.stored.as_ref()?.reference(f.uploaded_id()?)))
             .collect()
     }
 
@@ -1039,15 +1094,7 @@ impl PageLoader<'_> {
         c.files
             .iter()
             .filter(|f| f.inline && f.owner.as_deref() == owner)
-            .filter_map(|f| {
-                let id = f
-                    .upload
-                    .as_ref()
-                    .filter(|u| u.state == RecordState::Done)?
-                    .target_id
-                    .clone()?;
-                Some((f.url.clone()?, id))
-            })
+            .filter_map(|f| Some((f.url.clone()?, f.uploaded_id()?.clone())))
             .collect()
     }
 
@@ -1125,14 +1172,14 @@ impl PageLoader<'_> {
     /// Sends `items` in bulk requests of 100 items and the byte budget at most, a few at a time.
     async fn send_chunks(
         &self,
-        kind: &'static str,
+        kind: Kind,
         resource: BulkResource,
         update: bool,
         items: Vec<(String, Value)>,
     ) -> anyhow::Result<HashMap<String, Outcome>> {
         let chunks = write::bulk_requests(
             &self.ctx.ledger,
-            kind,
+            kind.as_str(),
             items,
             self.ctx.config.options.bulk_max_bytes,
         )?;
@@ -1167,7 +1214,7 @@ impl PageLoader<'_> {
                         && map::part_role(p.part.part_type.as_deref()) == PartRole::Timeline
                 }) {
                     ledger.archive(
-                        kinds::PARTS,
+                        Kind::ConversationParts.as_str(),
                         &p.id,
                         "conversation event (assignment, state or attribute change) kept in the archive: timeline notes are off",
                     )?;
@@ -1176,13 +1223,16 @@ impl PageLoader<'_> {
             return Ok(());
         }
         let ids: Vec<String> = with_events.iter().map(|&i| loaded[i].id.clone()).collect();
-        ledger.ensure_pending(kinds::TIMELINE_NOTES, ids).await?;
+        ledger
+            .ensure_pending(Kind::TimelineNotes.as_str(), ids)
+            .await?;
         let mut notes = Vec::new();
         // The note an earlier run already made for a conversation, whose id its events take.
         let mut made_earlier: HashMap<usize, String> = HashMap::new();
         for &i in &with_events {
             let c = &loaded[i];
-            let Some(record) = ledger.read(|r| r.record(kinds::TIMELINE_NOTES, &c.id))? else {
+            let Some(record) = ledger.read(|r| r.record(Kind::TimelineNotes.as_str(), &c.id))?
+            else {
                 continue;
             };
             if let (RecordState::Done, Some(id)) = (record.state, &record.target_id) {
@@ -1213,7 +1263,7 @@ impl PageLoader<'_> {
             }
         }
         let outcomes = self
-            .send_chunks(kinds::TIMELINE_NOTES, BulkResource::Notes, false, notes)
+            .send_chunks(Kind::TimelineNotes, BulkResource::Notes, false, notes)
             .await?;
         for &i in &with_events {
             let c = &loaded[i];
@@ -1227,7 +1277,7 @@ impl PageLoader<'_> {
                 p.state == RecordState::Pending
                     && map::part_role(p.part.part_type.as_deref()) == PartRole::Timeline
             }) {
-                ledger.mark_done(kinds::PARTS, &p.id, &note)?;
+                ledger.mark_done(Kind::ConversationParts.as_str(), &p.id, &note)?;
             }
         }
         Ok(())
@@ -1252,11 +1302,13 @@ impl PageLoader<'_> {
         if ids.is_empty() {
             return Ok(());
         }
-        ledger.ensure_pending(kinds::TRUNCATION_NOTES, ids).await?;
+        ledger
+            .ensure_pending(Kind::TruncationNotes.as_str(), ids)
+            .await?;
         let mut notes = Vec::new();
         for (i, missing) in truncated {
             let c = &loaded[i];
-            let record = ledger.read(|r| r.record(kinds::TRUNCATION_NOTES, &c.id))?;
+            let record = ledger.read(|r| r.record(Kind::TruncationNotes.as_str(), &c.id))?;
             if record.map(|t| t.state) == Some(RecordState::Pending) {
                 notes.push((
                     c.id.clone(),
@@ -1270,7 +1322,7 @@ impl PageLoader<'_> {
                 ));
             }
         }
-        self.send_chunks(kinds::TRUNCATION_NOTES, BulkResource::Notes, false, notes)
+        self.send_chunks(Kind::TruncationNotes, BulkResource::Notes, false, notes)
             .await?;
         Ok(())
     }
