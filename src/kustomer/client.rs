@@ -194,8 +194,8 @@ impl KustomerClient {
 
     /// A direct externalId lookup: 404 (or an empty `data`) is `None`, and so is a record whose
     /// own `externalId` differs (a lookup must never adopt a stranger).
-    async fn find(&self, req: Request, external_id: &str) -> Result<Option<Resource>> {
-        match self.send(req).await {
+    async fn find(&self, path: String, external_id: &str) -> Result<Option<Resource>> {
+        match self.send(Request::get(path)).await {
             Ok(reply) => Ok(Resource::from_body(&reply.body)
                 .filter(|r| r.external_id().is_none_or(|x| x == external_id))),
             Err(KustomerError::Api(e)) if e.is_not_found() => Ok(None),
@@ -488,11 +488,8 @@ impl KustomerClient {
     }
 
     pub async fn customer_by_external_id(&self, external_id: &str) -> Result<Option<Resource>> {
-        self.find(
-            Request::get(endpoints::customer_by_external_id(external_id)),
-            external_id,
-        )
-        .await
+        self.find(endpoints::customer_by_external_id(external_id), external_id)
+            .await
     }
 
     // ---- conversations, messages, notes, tags ---------------------------------------------
@@ -511,7 +508,7 @@ impl KustomerClient {
 
     pub async fn conversation_by_external_id(&self, external_id: &str) -> Result<Option<Resource>> {
         self.find(
-            Request::get(endpoints::conversation_by_external_id(external_id)),
+            endpoints::conversation_by_external_id(external_id),
             external_id,
         )
         .await
@@ -536,11 +533,8 @@ impl KustomerClient {
     }
 
     pub async fn message_by_external_id(&self, external_id: &str) -> Result<Option<Resource>> {
-        self.find(
-            Request::get(endpoints::message_by_external_id(external_id)),
-            external_id,
-        )
-        .await
+        self.find(endpoints::message_by_external_id(external_id), external_id)
+            .await
     }
 
     pub async fn conversation_messages(&self, conversation_id: &str) -> Result<Vec<Resource>> {
@@ -658,7 +652,7 @@ impl KustomerClient {
         external_id: &str,
     ) -> Result<Option<Resource>> {
         self.find(
-            Request::get(endpoints::kobject_by_external_id(klass, external_id)),
+            endpoints::kobject_by_external_id(klass, external_id),
             external_id,
         )
         .await

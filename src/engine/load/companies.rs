@@ -37,7 +37,7 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     load_bulk(
         ctx,
         PhaseId::Companies,
-        Kind::Companies.as_str(),
+        Kind::Companies,
         Lookup::Company,
         map,
     )
@@ -153,13 +153,14 @@ impl Lookup {
 pub(super) async fn load_bulk<M>(
     ctx: &Arc<Ctx>,
     phase: PhaseId,
-    kind: &str,
+    kind: Kind,
     lookup: Lookup,
     map: M,
 ) -> anyhow::Result<()>
 where
     M: Fn(&WorkItem, &str) -> Result<Mapped, (ErrorClass, String)>,
 {
+    let kind = kind.as_str();
     let ledger = &ctx.ledger;
     let kustomer = &ctx.kustomer;
     ledger.ensure_pending_from_sources(kind, kind).await?;

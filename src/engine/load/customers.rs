@@ -50,7 +50,7 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     load_bulk(
         ctx,
         PhaseId::Customers,
-        Kind::Contacts.as_str(),
+        Kind::Contacts,
         Lookup::Customer,
         map,
     )

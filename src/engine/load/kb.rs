@@ -24,7 +24,7 @@ use crate::engine::load::read_source;
 use crate::engine::model::LogLevel;
 use crate::engine::write::{self, Outcome};
 use crate::kustomer::KustomerError;
-use crate::ledger::{Ledger, RecordState, WorkItem};
+use crate::ledger::{Ledger, LedgerError, RecordState, WorkItem};
 use crate::mapping::kb::{self, ArticleHead, VersionHead};
 use crate::vocab::{ErrorClass, Kind, PhaseId};
 
@@ -113,14 +113,7 @@ async fn load_categories(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         {
             Ok(b) => b,
             Err(e) => {
-                ledger.mark_failed(
-                    Kind::Collections.as_str(),
-                    &id,
-                    ErrorClass::Source,
-                    &e.to_string(),
-                    "",
-                    "",
-                )?;
+                unmappable(ledger, item, &e)?;
                 continue;
             }
         };
@@ -233,6 +226,18 @@ fn fail_children(ledger: &Ledger, article_id: &str, why: &str) -> anyhow::Result
     Ok(())
 }
 
+/// Fails a record whose stored source cannot be mapped, with the mapping's reason.
+fn unmappable(ledger: &Ledger, item: &WorkItem, e: &kb::KbMappingError) -> Result<(), LedgerError> {
+    ledger.mark_failed(
+        &item.kind,
+        &item.source_id,
+        ErrorClass::Source,
+        &e.to_string(),
+        "",
+        "",
+    )
+}
+
 async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     let kustomer = &ctx.kustomer;
@@ -245,14 +250,7 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
     {
         Ok(h) => h,
         Err(e) => {
-            ledger.mark_failed(
-                Kind::Articles.as_str(),
-                &id,
-                ErrorClass::Source,
-                &e.to_string(),
-                "",
-                "",
-            )?;
+            unmappable(ledger, item, &e)?;
             fail_children(
                 ledger,
                 &id,

@@ -100,11 +100,16 @@ pub fn read_source<'i>(
 }
 
 /// Makes a work item of every extracted record of `kind` (a source kind that is its own target)
-/// and returns those still to settle, as [`open_items`] does.
-pub async fn open_work(ledger: &Ledger, kind: Kind) -> anyhow::Result<Vec<WorkItem>> {
+/// and returns those still to settle, as [`open_items`] does; when there are any, the phase's
+/// activity becomes `activity`.
+pub async fn open_work(ctx: &Ctx, kind: Kind, activity: &str) -> anyhow::Result<Vec<WorkItem>> {
     let kind = kind.as_str();
-    ledger.ensure_pending_from_sources(kind, kind).await?;
-    open_items(ledger, kind)
+    ctx.ledger.ensure_pending_from_sources(kind, kind).await?;
+    let items = open_items(&ctx.ledger, kind)?;
+    if !items.is_empty() {
+        ctx.set_activity(activity);
+    }
+    Ok(items)
 }
 
 /// Records of `kind` still to settle (pending, or `sent` by a run that stopped), read page by

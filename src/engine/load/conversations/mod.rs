@@ -50,33 +50,31 @@ const CONCURRENT: usize = 4;
 /// Uploads the prefetcher keeps in flight.
 const PREFETCH_CONCURRENT: usize = 8;
 
+/// The records that hang on a conversation: each source kind with the target kind its records
+/// are loaded as (its parts, then its stored files and its inline images).
+const CHILD_KINDS: [(Kind, Kind); 3] = [
+    (Kind::ConversationParts, Kind::ConversationParts),
+    (Kind::Attachments, Kind::AttachmentUploads),
+    (Kind::InlineImages, Kind::InlineImageUploads),
+];
+/// The files among them.
+const FILE_KINDS: [(Kind, Kind); 2] = [CHILD_KINDS[1], CHILD_KINDS[2]];
+
 pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     ctx.set_activity("conversations: preparing");
-    ledger
-        .ensure_pending_from_sources(Kind::Conversations.as_str(), Kind::Conversations.as_str())
-        .await?;
-    ledger
-        .ensure_pending_from_sources(
-            Kind::Conversations.as_str(),
-            Kind::ConversationSources.as_str(),
-        )
-        .await?;
-    ledger
-        .ensure_pending_from_sources(
-            Kind::ConversationParts.as_str(),
-            Kind::ConversationParts.as_str(),
-        )
-        .await?;
-    ledger
-        .ensure_pending_from_sources(Kind::Attachments.as_str(), Kind::AttachmentUploads.as_str())
-        .await?;
-    ledger
-        .ensure_pending_from_sources(
-            Kind::InlineImages.as_str(),
-            Kind::InlineImageUploads.as_str(),
-        )
-        .await?;
+    // Each target kind's work items, from the source kind they are made from.
+    for (source, target) in [
+        (Kind::Conversations, Kind::Conversations),
+        (Kind::Conversations, Kind::ConversationSources),
+        (Kind::ConversationParts, Kind::ConversationParts),
+        (Kind::Attachments, Kind::AttachmentUploads),
+        (Kind::InlineImages, Kind::InlineImageUploads),
+    ] {
+        ledger
+            .ensure_pending_from_sources(source.as_str(), target.as_str())
+            .await?;
+    }
     if let Some(months) = ctx.config.options.history_months {
         let skipped = skip_outside_history(ctx, months).await?;
         if skipped > 0 {
@@ -261,15 +259,9 @@ async fn prefetch_uploads(
             let id = &item.source_id;
             let files = ledger.read(|r| {
                 let mut out = Vec::new();
-                for (source, kind) in [
-                    (Kind::Attachments.as_str(), Kind::AttachmentUploads.as_str()),
-                    (
-                        Kind::InlineImages.as_str(),
-                        Kind::InlineImageUploads.as_str(),
-                    ),
-                ] {
-                    for s in r.children(source, id)? {
-                        out.push((file_of(&s, None), r.record(kind, &s.source_id)?));
+                for (source, kind) in FILE_KINDS {
+                    for s in r.children(source.as_str(), id)? {
+                        out.push((file_of(&s, None), r.record(kind.as_str(), &s.source_id)?));
                     }
                 }
                 Ok(out)
@@ -318,19 +310,9 @@ pub fn dependants(
         (Kind::ConversationSources.as_str(), id.to_string()),
         (Kind::ConversationStates.as_str(), id.to_string()),
     ];
-    for (source, kind) in [
-        (
-            Kind::ConversationParts.as_str(),
-            Kind::ConversationParts.as_str(),
-        ),
-        (Kind::Attachments.as_str(), Kind::AttachmentUploads.as_str()),
-        (
-            Kind::InlineImages.as_str(),
-            Kind::InlineImageUploads.as_str(),
-        ),
-    ] {
-        for child in r.children(source, id)? {
-            records.push((kind, child.source_id));
+    for (source, kind) in CHILD_KINDS {
+        for child in r.children(source.as_str(), id)? {
+            records.push((kind.as_str(), child.source_id));
         }
     }
     Ok(records)
@@ -363,19 +345,9 @@ async fn skip_outside_history(ctx: &Ctx, months: u32) -> anyhow::Result<u64> {
             {
                 ledger.mark_skipped(Kind::ConversationSources.as_str(), id, &reason)?;
             }
-            for (source_kind, kind) in [
-                (
-                    Kind::ConversationParts.as_str(),
-                    Kind::ConversationParts.as_str(),
-                ),
-                (Kind::Attachments.as_str(), Kind::AttachmentUploads.as_str()),
-                (
-                    Kind::InlineImages.as_str(),
-                    Kind::InlineImageUploads.as_str(),
-                ),
-            ] {
-                for child in ledger.read(|r| r.children(source_kind, id))? {
-                    ledger.mark_skipped(kind, &child.source_id, &reason)?;
+            for (source, kind) in CHILD_KINDS {
+                for child in ledger.read(|r| r.children(source.as_str(), id))? {
+                    ledger.mark_skipped(kind.as_str(), &child.source_id, &reason)?;
                 }
             }
             skipped += 1;
