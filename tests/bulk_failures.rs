@@ -8,7 +8,7 @@ mod common;
 use common::people::{Setup, setup};
 use i2k::engine::load::{companies, customers};
 use i2k::engine::model::{ErrorClass, FieldDecision, FieldMapping};
-use i2k::engine::write::{self, BulkRoute, Outcome};
+use i2k::engine::write::{self, BulkWrite, Outcome};
 use i2k::kustomer::BulkResource;
 use i2k::ledger::FailureRecord;
 use i2k::sim::SizePreset;
@@ -188,7 +188,6 @@ async fn a_batch_refused_on_submit_gives_every_item_the_submits_exchange() {
     let ids: Vec<String> = ["p1", "p2"].map(String::from).to_vec();
     ledger.ensure_pending(kind, ids.clone()).await.unwrap();
     let resource = BulkResource::KObjects("noSuchKlass".into());
-    let route = BulkRoute::new(&s.ctx, &resource, false);
     let items: Vec<(String, Value)> = ids
         .iter()
         .map(|id| {
@@ -198,21 +197,15 @@ async fn a_batch_refused_on_submit_gives_every_item_the_submits_exchange() {
             )
         })
         .collect();
-    let kustomer = &s.ctx.kustomer;
-    let outcomes = write::create_bulk(
-        ledger,
+    let bulk = BulkWrite::new(
+        &s.ctx,
         kind,
-        &route,
-        items,
-        |refs| {
-            let resource = resource.clone();
-            async move { kustomer.bulk_create(resource, refs).await.map(|job| job.id) }
-        },
+        resource,
+        false,
         |_job| async { unreachable!("the submit is refused") },
         |_id| async { Ok(None) },
-    )
-    .await
-    .unwrap();
+    );
+    let outcomes = write::create_bulk(ledger, &bulk, items).await.unwrap();
     ledger.flush().await.unwrap();
     for id in &ids {
         assert_eq!(outcomes[id], Outcome::Failed);
@@ -234,29 +227,6 @@ async fn a_batch_refused_on_submit_gives_every_item_the_submits_exchange() {
     }
 }
 
-/// Polls a job of the simulator and gives its results by `_clientRef`, as the load phases do.
-async fn results_of(
-    kustomer: &i2k::kustomer::KustomerClient,
-    job: &str,
-) -> Result<std::collections::HashMap<String, write::ItemResult>, i2k::kustomer::KustomerError> {
-    use i2k::kustomer::bulk::{BulkOutcome, PollPolicy};
-    let results = kustomer.wait_job(job, &PollPolicy::default()).await?;
-    Ok(results
-        .into_iter()
-        .filter_map(|r| {
-            let result = match r.outcome {
-                BulkOutcome::Created { id } => write::ItemResult::Created(id),
-                BulkOutcome::Updated { id } => write::ItemResult::Updated(id),
-                BulkOutcome::Error { message, duplicate } => {
-                    write::ItemResult::Error { message, duplicate }
-                }
-                BulkOutcome::NoResult => return None,
-            };
-            Some((r.client_ref, result))
-        })
-        .collect())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_too_large_for_the_server_is_split_until_only_the_item_at_fault_fails() {
     let s = setup(SizePreset::Tiny, "", 34).await;
@@ -265,7 +235,6 @@ async fn a_batch_too_large_for_the_server_is_split_until_only_the_item_at_fault_
     let ids: Vec<String> = (0..9).map(|i| format!("split-{i}")).collect();
     ledger.ensure_pending(kind, ids.clone()).await.unwrap();
     let resource = BulkResource::Companies;
-    let route = BulkRoute::new(&s.ctx, &resource, false);
     // Item 5 alone is over the simulator's 2 MB body limit; nothing fits it first here.
     let items: Vec<(String, Value)> = ids
         .iter()
@@ -280,20 +249,15 @@ async fn a_batch_too_large_for_the_server_is_split_until_only_the_item_at_fault_
         })
         .collect();
     let kustomer = &s.ctx.kustomer;
-    let outcomes = write::create_bulk(
-        ledger,
+    let bulk = BulkWrite::new(
+        &s.ctx,
         kind,
-        &route,
-        items,
-        |refs| {
-            let resource = resource.clone();
-            async move { kustomer.bulk_create(resource, refs).await.map(|job| job.id) }
-        },
-        |job| async move { results_of(kustomer, &job).await },
+        resource,
+        false,
+        |job| async move { write::job_results(kustomer, &job).await },
         |_id| async { Ok(None) },
-    )
-    .await
-    .unwrap();
+    );
+    let outcomes = write::create_bulk(ledger, &bulk, items).await.unwrap();
     ledger.flush().await.unwrap();
     for (i, id) in ids.iter().enumerate() {
         if i == 5 {

@@ -11,8 +11,7 @@ use serde_json::{Value, json};
 
 use crate::config::{create_private_dir, create_private_file};
 use crate::intercom::IntercomClient;
-use crate::intercom::endpoints as intercom_endpoints;
-use crate::ledger::{Ledger, LedgerError};
+use crate::ledger::{Ledger, LedgerError, SourceRecord};
 use crate::mapping::clean::{FULL_VALUE_NOTE, FULL_VALUES_FILE};
 use crate::vocab::Kind;
 
@@ -59,17 +58,12 @@ pub fn write_archive(ledger: &Ledger, state_dir: &Path) -> Result<ArchiveFiles, 
     create_private_dir(&dir).map_err(|e| write_err(&dir, e))?;
     // Later entries win: the reason of the most recent run.
     let mut entries: BTreeMap<(String, String), String> = BTreeMap::new();
-    let mut offset = 0;
-    loop {
-        let page = ledger.read(|r| r.archive_entries(offset, ENTRIES_PAGE))?;
-        if page.is_empty() {
-            break;
-        }
-        offset += page.len();
-        for e in page {
+    for_each_entry(
+        |offset| ledger.read(|r| r.archive_entries(offset, ENTRIES_PAGE)),
+        |e| {
             entries.insert((e.kind, e.source_id), e.reason);
-        }
-    }
+        },
+    )?;
     let mut out = ArchiveFiles {
         dir: dir.clone(),
         files: BTreeMap::new(),
@@ -85,10 +79,7 @@ pub fn write_archive(ledger: &Ledger, state_dir: &Path) -> Result<ArchiveFiles, 
             current = Some((kind.clone(), file, path, 0));
         }
         let source = ledger.read(|r| r.source(&kind, &id))?;
-        let record: Value = source
-            .as_ref()
-            .and_then(|s| serde_json::from_str(&s.raw).ok())
-            .unwrap_or(Value::Null);
+        let record = record_of(source.as_ref());
         let line = json!({
             "kind": kind,
             "id": id,
@@ -117,22 +108,17 @@ fn write_full_values(
     out: &mut ArchiveFiles,
 ) -> Result<(), ArchiveError> {
     let mut records: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    let mut offset = 0;
-    loop {
-        let page = ledger.read(|r| r.warnings(offset, ENTRIES_PAGE))?;
-        if page.is_empty() {
-            break;
-        }
-        offset += page.len();
-        for w in page {
+    for_each_entry(
+        |offset| ledger.read(|r| r.warnings(offset, ENTRIES_PAGE)),
+        |w| {
             if let Some(id) = w.source_id.filter(|_| w.message.contains(FULL_VALUE_NOTE)) {
                 let messages = records.entry((w.kind, id)).or_default();
                 if !messages.contains(&w.message) {
                     messages.push(w.message);
                 }
             }
-        }
-    }
+        },
+    )?;
     if records.is_empty() {
         return Ok(());
     }
@@ -145,16 +131,38 @@ fn write_full_values(
             Some(s) => Some(s),
             None => ledger.read(|r| r.source(Kind::Conversations.as_str(), &id))?,
         };
-        let record: Value = source
-            .as_ref()
-            .and_then(|s| serde_json::from_str(&s.raw).ok())
-            .unwrap_or(Value::Null);
+        let record = record_of(source.as_ref());
         let line = json!({"kind": kind, "id": id, "warnings": warnings, "record": record});
         writeln!(file, "{line}").map_err(|e| write_err(&path, e))?;
         n += 1;
     }
     out.files.insert(FULL_VALUES_KEY.to_string(), (path, n));
     Ok(())
+}
+
+/// Reads a ledger listing from its start, `page_at(offset)` after `page_at(offset)`, until a page
+/// comes back empty, handing each entry to `each`.
+fn for_each_entry<T>(
+    page_at: impl Fn(usize) -> Result<Vec<T>, LedgerError>,
+    mut each: impl FnMut(T),
+) -> Result<(), LedgerError> {
+    let mut offset = 0;
+    loop {
+        let page = page_at(offset)?;
+        if page.is_empty() {
+            return Ok(());
+        }
+        offset += page.len();
+        page.into_iter().for_each(&mut each);
+    }
+}
+
+/// The Intercom record as extracted, `null` when none is stored or it cannot be read (the
+/// archive line still says what was archived and why).
+fn record_of(source: Option<&SourceRecord>) -> Value {
+    source
+        .and_then(|s| serde_json::from_str(&s.raw).ok())
+        .unwrap_or(Value::Null)
 }
 
 fn safe_name(kind: &str) -> String {
@@ -190,15 +198,11 @@ pub async fn export_workflows(
     create_private_dir(&dir).map_err(|e| write_err(&dir, e))?;
     let mut out = Vec::new();
     for id in ids {
-        match intercom
-            .api()
-            .get(&intercom_endpoints::workflow_export(id))
-            .await
-        {
-            Ok(reply) => {
+        match intercom.workflow_export(id).await {
+            Ok(export) => {
                 let path = dir.join(format!("{}.json", safe_name(id)));
                 let mut file = create_private_file(&path, true).map_err(|e| write_err(&path, e))?;
-                let text = serde_json::to_string_pretty(&reply.body).unwrap_or_default();
+                let text = serde_json::to_string_pretty(&export).unwrap_or_default();
                 file.write_all(text.as_bytes())
                     .map_err(|e| write_err(&path, e))?;
                 out.push(WorkflowExport::Written {

@@ -427,8 +427,8 @@ impl<'a> Extractor<'a> {
         tx.send_replace(rows);
     }
 
-    fn mark_done(&self, objects: &[&str]) {
-        lock(&self.done).extend(objects.iter().map(|o| o.to_string()));
+    fn mark_done(&self, kinds: &[Kind]) {
+        lock(&self.done).extend(kinds.iter().map(|k| k.as_str().to_string()));
         self.publish();
     }
 
@@ -461,14 +461,9 @@ impl<'a> Extractor<'a> {
                     WholeList::OfficeHoursSchedules => {
                         batch.push(source(Kind::OfficeHoursSchedules.as_str(), raw, None));
                         if let Some(id) = id_of(raw) {
-                            match self
-                                .client
-                                .api()
-                                .get(&crate::intercom::endpoints::office_hours_exceptions(&id))
-                                .await
-                            {
-                                Ok(reply) => {
-                                    for ex in reply.body["data"].as_array().into_iter().flatten() {
+                            match self.client.office_hours_exceptions(&id).await {
+                                Ok(exceptions) => {
+                                    for ex in &exceptions {
                                         batch.push(source(
                                             Kind::OfficeHoursExceptions.as_str(),
                                             ex,
@@ -488,15 +483,15 @@ impl<'a> Extractor<'a> {
             self.stage(batch).await?;
         }
         self.mark_done(&[
-            Kind::Admins.as_str(),
-            Kind::Teams.as_str(),
-            Kind::Tags.as_str(),
-            Kind::Segments.as_str(),
-            Kind::DataAttributes.as_str(),
-            Kind::ConversationAttributes.as_str(),
-            Kind::TicketTypes.as_str(),
-            Kind::Brands.as_str(),
-            Kind::OfficeHoursSchedules.as_str(),
+            Kind::Admins,
+            Kind::Teams,
+            Kind::Tags,
+            Kind::Segments,
+            Kind::DataAttributes,
+            Kind::ConversationAttributes,
+            Kind::TicketTypes,
+            Kind::Brands,
+            Kind::OfficeHoursSchedules,
         ]);
         Ok(())
     }
@@ -549,7 +544,7 @@ impl<'a> Extractor<'a> {
             fetched,
             total: Some(fetched),
         })?;
-        self.mark_done(&[Kind::Companies.as_str(), Kind::CompanyNotes.as_str()]);
+        self.mark_done(&[Kind::Companies, Kind::CompanyNotes]);
         Ok(())
     }
 
@@ -764,17 +759,15 @@ impl<'a> Extractor<'a> {
             summary.conversation_elapsed = stage_start.elapsed();
         }
         match object {
-            Searchable::Contacts => self.mark_done(&[
-                Kind::Contacts.as_str(),
-                Kind::ContactNotes.as_str(),
-                Kind::DataEvents.as_str(),
-            ]),
+            Searchable::Contacts => {
+                self.mark_done(&[Kind::Contacts, Kind::ContactNotes, Kind::DataEvents])
+            }
             Searchable::Conversations => self.mark_done(&[
-                Kind::Conversations.as_str(),
-                Kind::ConversationParts.as_str(),
-                Kind::Attachments.as_str(),
+                Kind::Conversations,
+                Kind::ConversationParts,
+                Kind::Attachments,
             ]),
-            Searchable::Tickets => self.mark_done(&[Kind::Tickets.as_str()]),
+            Searchable::Tickets => self.mark_done(&[Kind::Tickets]),
         }
         Ok(())
     }
@@ -997,10 +990,10 @@ impl<'a> Extractor<'a> {
             self.stage(batch).await?;
         }
         self.mark_done(&[
-            Kind::Collections.as_str(),
-            Kind::Articles.as_str(),
-            Kind::ArticleVersions.as_str(),
-            Kind::ArticleTranslations.as_str(),
+            Kind::Collections,
+            Kind::Articles,
+            Kind::ArticleVersions,
+            Kind::ArticleTranslations,
         ]);
         Ok(())
     }
@@ -1212,9 +1205,9 @@ impl<'a> Extractor<'a> {
 
     /// A listing read whole each run (macros, admin activity logs): the records new or changed
     /// since staged are staged.
-    async fn whole_listing(&self, listing: Listing, kind: Kind) -> Result<(), ExtractError> {
+    async fn whole_listing(&self, listing: Listing, of: Kind) -> Result<(), ExtractError> {
         self.control.checkpoint().await?;
-        let kind = kind.as_str();
+        let kind = of.as_str();
         match self.all_pages(listing, kind, None).await {
             Ok(b) => {
                 let changed: Vec<SourceRecord> = b.records;
@@ -1233,7 +1226,7 @@ impl<'a> Extractor<'a> {
             }
             Err(e) => self.listing_failed(kind, e)?,
         }
-        self.mark_done(&[kind]);
+        self.mark_done(&[of]);
         Ok(())
     }
 }

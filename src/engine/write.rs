@@ -30,9 +30,9 @@ use serde_json::{Value, json};
 use crate::engine::context::Ctx;
 use crate::http::client::{KEPT_REQUEST_CHARS, KEPT_RESPONSE_CHARS, truncate};
 use crate::http::{ApiError, Secret};
-use crate::kustomer::KustomerError;
-use crate::kustomer::bulk::{self, BulkResource, MAX_CLIENT_REF_LEN};
+use crate::kustomer::bulk::{self, BulkOutcome, BulkResource, MAX_CLIENT_REF_LEN, PollPolicy};
 use crate::kustomer::endpoints;
+use crate::kustomer::{KustomerClient, KustomerError};
 use crate::ledger::{Adoption, Ledger, LedgerError, RecordState, WorkItem};
 use crate::mapping::clean;
 use crate::rng::Rng;
@@ -215,6 +215,32 @@ pub enum ItemResult {
     Error { message: String, duplicate: bool },
 }
 
+impl ItemResult {
+    /// What an item's bulk outcome says for the write path; `None` for an item the job did not
+    /// mention (it stays unsettled and recovery looks it up).
+    fn of(outcome: BulkOutcome) -> Option<ItemResult> {
+        Some(match outcome {
+            BulkOutcome::Created { id } => ItemResult::Created(id),
+            BulkOutcome::Updated { id } => ItemResult::Updated(id),
+            BulkOutcome::Error { message, duplicate } => ItemResult::Error { message, duplicate },
+            BulkOutcome::NoResult => return None,
+        })
+    }
+}
+
+/// Polls a bulk job to completion and returns its results by `_clientRef` (items the job did not
+/// mention are left out).
+pub async fn job_results(
+    kustomer: &KustomerClient,
+    job_id: &str,
+) -> Result<HashMap<String, ItemResult>, KustomerError> {
+    let results = kustomer.wait_job(job_id, &PollPolicy::default()).await?;
+    Ok(results
+        .into_iter()
+        .filter_map(|r| Some((r.client_ref, ItemResult::of(r.outcome)?)))
+        .collect())
+}
+
 fn fail(
     ledger: &Ledger,
     kind: &str,
@@ -366,24 +392,74 @@ fn refused_for_content(err: &KustomerError) -> bool {
     )
 }
 
-/// Sends bulk batches of `items` (source id, body) through `submit` (returns the job id) and
-/// `wait` (polls the job, returns results by `_clientRef`), resolving duplicates through `lookup`.
-/// Records each job id and the job's latency in the ledger; a failed item is recorded with the
-/// exchange of its own (`route` names what it was sent to). A batch refused as a whole for its
-/// content is split in halves and sent again until the item at fault is alone: only it fails.
-#[allow(clippy::too_many_arguments)]
-pub async fn create_bulk<Sub, SubF, W, WF, L, LF>(
-    ledger: &Ledger,
-    kind: &str,
-    route: &BulkRoute,
-    items: Vec<(String, Value)>,
-    submit: Sub,
+/// One kind's bulk writes, built once per kind (or per route) by the phase: which kind, where its
+/// batches go, how a batch is submitted, how its job is waited for (`wait` polls the job and
+/// returns results by `_clientRef`) and how one of its records is found again by externalId
+/// (`lookup`, `None` when absent).
+pub struct BulkWrite<'a, W, L> {
+    pub kind: &'a str,
+    kustomer: &'a KustomerClient,
+    resource: BulkResource,
+    update: bool,
+    route: BulkRoute,
     wait: W,
     lookup: L,
+}
+
+impl<'a, W, WF, L, LF> BulkWrite<'a, W, L>
+where
+    W: Fn(String) -> WF,
+    WF: Future<Output = Result<HashMap<String, ItemResult>, KustomerError>>,
+    L: Fn(String) -> LF,
+    LF: Future<Output = Result<Option<String>, KustomerError>>,
+{
+    /// Creates (or, with `update`, updates) records of `kind` through `resource`'s bulk route on
+    /// the run's Kustomer.
+    pub fn new(
+        ctx: &'a Ctx,
+        kind: &'a str,
+        resource: BulkResource,
+        update: bool,
+        wait: W,
+        lookup: L,
+    ) -> Self {
+        BulkWrite {
+            kind,
+            kustomer: &ctx.kustomer,
+            route: BulkRoute::new(ctx, &resource, update),
+            resource,
+            update,
+            wait,
+            lookup,
+        }
+    }
+
+    /// Where the batches go (for recovering what an earlier attempt left `sent`).
+    pub fn route(&self) -> &BulkRoute {
+        &self.route
+    }
+
+    /// Submits one batch; the job's id.
+    async fn submit(&self, items: Vec<(String, Value)>) -> Result<String, KustomerError> {
+        let job = self
+            .kustomer
+            .submit_bulk(self.resource.clone(), items, self.update)
+            .await?;
+        Ok(job.id)
+    }
+}
+
+/// Sends bulk batches of `items` (source id, body) of `bulk`'s kind: submits each, waits for its
+/// job, resolves duplicates by lookup. Records each job id and the job's latency in the ledger; a
+/// failed item is recorded with the exchange of its own (the route names what it was sent to). A
+/// batch refused as a whole for its content is split in halves and sent again until the item at
+/// fault is alone: only it fails.
+pub async fn create_bulk<W, WF, L, LF>(
+    ledger: &Ledger,
+    bulk: &BulkWrite<'_, W, L>,
+    items: Vec<(String, Value)>,
 ) -> Result<HashMap<String, Outcome>, LedgerError>
 where
-    Sub: Fn(Vec<(String, Value)>) -> SubF,
-    SubF: Future<Output = Result<String, KustomerError>>,
     W: Fn(String) -> WF,
     WF: Future<Output = Result<HashMap<String, ItemResult>, KustomerError>>,
     L: Fn(String) -> LF,
@@ -391,24 +467,13 @@ where
 {
     let mut outcomes = HashMap::new();
     let items = if ledger.is_fresh() {
-        adopt_bulk(ledger, kind, items, &lookup, &mut outcomes).await?
+        adopt_bulk(ledger, bulk.kind, items, &bulk.lookup, &mut outcomes).await?
     } else {
         items
     };
     let mut queue = vec![items];
     while let Some(items) = queue.pop() {
-        if let Some(mut refused) = send_batch(
-            ledger,
-            kind,
-            route,
-            items,
-            &submit,
-            &wait,
-            &lookup,
-            &mut outcomes,
-        )
-        .await?
-        {
+        if let Some(mut refused) = send_batch(ledger, bulk, items, &mut outcomes).await? {
             let second = refused.split_off(refused.len() / 2);
             // Popped last-in first: the first half goes first.
             queue.push(second);
@@ -421,25 +486,25 @@ where
 /// One bulk request of `items`. Gives the items back when the request was refused as a whole for
 /// its content and holds more than one item (the caller splits it); otherwise every item's
 /// outcome goes into `outcomes`.
-#[allow(clippy::too_many_arguments)]
-async fn send_batch<Sub, SubF, W, WF, L, LF>(
+async fn send_batch<W, WF, L, LF>(
     ledger: &Ledger,
-    kind: &str,
-    route: &BulkRoute,
+    bulk: &BulkWrite<'_, W, L>,
     items: Vec<(String, Value)>,
-    submit: &Sub,
-    wait: &W,
-    lookup: &L,
     outcomes: &mut HashMap<String, Outcome>,
 ) -> Result<Option<Vec<(String, Value)>>, LedgerError>
 where
-    Sub: Fn(Vec<(String, Value)>) -> SubF,
-    SubF: Future<Output = Result<String, KustomerError>>,
     W: Fn(String) -> WF,
     WF: Future<Output = Result<HashMap<String, ItemResult>, KustomerError>>,
     L: Fn(String) -> LF,
     LF: Future<Output = Result<Option<String>, KustomerError>>,
 {
+    let BulkWrite {
+        kind,
+        route,
+        wait,
+        lookup,
+        ..
+    } = bulk;
     if items.is_empty() {
         return Ok(None);
     }
@@ -459,7 +524,7 @@ where
         .collect();
     // Each item as sent, for the ledger entry should it fail.
     let sent: HashMap<String, Value> = refs.iter().cloned().collect();
-    let job = match submit(refs).await {
+    let job = match bulk.submit(refs).await {
         Ok(job) => job,
         Err(e) if is_ambiguous(&e) => {
             // The batch may be running: recovery looks its items up after the bulk patience.

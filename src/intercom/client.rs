@@ -132,6 +132,11 @@ impl IntercomClient {
         Ok((me, reply.body))
     }
 
+    /// The body of `GET path`.
+    async fn body(&self, path: &str) -> Result<Value, ApiError> {
+        Ok(self.api.get(path).await?.body)
+    }
+
     /// One of the unpaginated lists, whole.
     pub async fn whole_list(&self, list: WholeList) -> Result<Vec<Value>, ApiError> {
         let (path, query) = list.route();
@@ -146,20 +151,17 @@ impl IntercomClient {
     /// `GET /conversations/{id}` with HTML bodies (no `display_as=plaintext`): at most the 500
     /// most recent parts.
     pub async fn conversation(&self, id: &str) -> Result<Value, ApiError> {
-        Ok(self.api.get(&endpoints::conversation(id)).await?.body)
+        self.body(&endpoints::conversation(id)).await
     }
 
     pub async fn ticket(&self, id: &str) -> Result<Value, ApiError> {
-        Ok(self.api.get(&endpoints::ticket(id)).await?.body)
+        self.body(&endpoints::ticket(id)).await
     }
 
     /// A contact's segments (not paginated).
     pub async fn contact_segments(&self, contact_id: &str) -> Result<Vec<Value>, ApiError> {
-        let reply = self
-            .api
-            .get(&endpoints::contact_segments(contact_id))
-            .await?;
-        Ok(take_array(reply.body, "data"))
+        let body = self.body(&endpoints::contact_segments(contact_id)).await?;
+        Ok(take_array(body, "data"))
     }
 
     /// `GET /events?type=user&intercom_user_id=…&summary=true`: counts of every event name, of
@@ -170,6 +172,29 @@ impl IntercomClient {
             .query("intercom_user_id", contact_id)
             .query("summary", "true");
         Ok(self.api.send(req).await?.body)
+    }
+
+    /// `GET /export/workflows/{id}`: one workflow's export, raw.
+    pub async fn workflow_export(&self, id: &str) -> Result<Value, ApiError> {
+        self.body(&endpoints::workflow_export(id)).await
+    }
+
+    /// `GET /articles/{id}/versions/{version_id}`: one historical version with its body.
+    pub async fn article_version(
+        &self,
+        article_id: &str,
+        version_id: &str,
+    ) -> Result<Value, ApiError> {
+        self.body(&endpoints::article_version(article_id, version_id))
+            .await
+    }
+
+    /// A schedule's office-hours exceptions (not paginated).
+    pub async fn office_hours_exceptions(&self, schedule_id: &str) -> Result<Vec<Value>, ApiError> {
+        let body = self
+            .body(&endpoints::office_hours_exceptions(schedule_id))
+            .await?;
+        Ok(take_array(body, "data"))
     }
 
     /// Downloads an attachment URL (without the bearer token) into `dest`.
@@ -255,36 +280,25 @@ impl Listing {
         )
     }
 
+    /// One of a contact's or company's sub-lists (records under `data`, small pages).
+    fn sub_list(path: String) -> Listing {
+        Listing::paged(path, "data", endpoints::SUB_LIST_PER_PAGE)
+    }
+
     pub fn contact_notes(contact_id: &str) -> Listing {
-        Listing::paged(
-            endpoints::contact_notes(contact_id),
-            "data",
-            endpoints::SUB_LIST_PER_PAGE,
-        )
+        Listing::sub_list(endpoints::contact_notes(contact_id))
     }
 
     pub fn company_notes(company_id: &str) -> Listing {
-        Listing::paged(
-            endpoints::company_notes(company_id),
-            "data",
-            endpoints::SUB_LIST_PER_PAGE,
-        )
+        Listing::sub_list(endpoints::company_notes(company_id))
     }
 
     pub fn contact_tags(contact_id: &str) -> Listing {
-        Listing::paged(
-            endpoints::contact_tags(contact_id),
-            "data",
-            endpoints::SUB_LIST_PER_PAGE,
-        )
+        Listing::sub_list(endpoints::contact_tags(contact_id))
     }
 
     pub fn contact_companies(contact_id: &str) -> Listing {
-        Listing::paged(
-            endpoints::contact_companies(contact_id),
-            "data",
-            endpoints::SUB_LIST_PER_PAGE,
-        )
+        Listing::sub_list(endpoints::contact_companies(contact_id))
     }
 
     pub fn macros() -> Listing {
@@ -419,6 +433,26 @@ impl Pager {
         page.position = None;
     }
 
+    /// After a page with records, moves the position on to `next` (a cursor or a URL, kept in the
+    /// field `at` picks); without records or a `next`, or with a `next` seen before, the listing
+    /// ends.
+    fn advance(
+        &mut self,
+        page: &mut Page,
+        next: Option<&str>,
+        at: fn(&mut Position) -> &mut Option<String>,
+    ) {
+        match next {
+            Some(next) if !page.records.is_empty() => {
+                if !self.repeated(next, page) {
+                    *at(&mut self.position) = Some(next.to_string());
+                    page.position = Some(self.position.clone());
+                }
+            }
+            _ => self.finish(page),
+        }
+    }
+
     /// The cursor came back before: the server is looping; stop rather than loop forever.
     fn repeated(&mut self, cursor: &str, page: &mut Page) -> bool {
         if self.seen_cursors.insert(cursor.to_string()) {
@@ -492,15 +526,7 @@ impl Pager {
             total,
             ..Page::default()
         };
-        match pages.starting_after().map(str::to_string) {
-            Some(next) if !page.records.is_empty() => {
-                if !self.repeated(&next, &mut page) {
-                    self.position.starting_after = Some(next);
-                    page.position = Some(self.position.clone());
-                }
-            }
-            _ => self.finish(&mut page),
-        }
+        self.advance(&mut page, pages.starting_after(), |p| &mut p.starting_after);
         Ok(page)
     }
 
@@ -562,15 +588,7 @@ impl Pager {
             records: take_array(body, key),
             ..Page::default()
         };
-        match pages.starting_after().map(str::to_string) {
-            Some(next) if !page.records.is_empty() => {
-                if !self.repeated(&next, &mut page) {
-                    self.position.starting_after = Some(next);
-                    page.position = Some(self.position.clone());
-                }
-            }
-            _ => self.finish(&mut page),
-        }
+        self.advance(&mut page, pages.starting_after(), |p| &mut p.starting_after);
         Ok(page)
     }
 
@@ -588,15 +606,7 @@ impl Pager {
             records: take_array(body, "events"),
             ..Page::default()
         };
-        match pages.next_url().map(str::to_string) {
-            Some(next) if !page.records.is_empty() => {
-                if !self.repeated(&next, &mut page) {
-                    self.position.next_url = Some(next);
-                    page.position = Some(self.position.clone());
-                }
-            }
-            _ => self.finish(&mut page),
-        }
+        self.advance(&mut page, pages.next_url(), |p| &mut p.next_url);
         Ok(page)
     }
 

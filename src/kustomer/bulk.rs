@@ -1,15 +1,19 @@
 //! Kustomer bulk operations: up to 100 records in one request (one unit of the rate budget),
 //! processed asynchronously as a job; i2k polls the job, then reads its batches and matches each
-//! item's result by the `_clientRef` it sent.
+//! item's result by the `_clientRef` it sent. The whole job lifecycle is here: submitting, waiting
+//! (first poll timed by the latencies learnt so far), reading the batches, and recording how long
+//! jobs take.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use crate::http::Request;
 use crate::kustomer::assumptions;
+use crate::kustomer::client::{KustomerClient, KustomerError, MAX_PAGES, Result};
 use crate::kustomer::endpoints;
-use crate::kustomer::models::Resource;
+use crate::kustomer::models::{Page, Resource};
 
 /// Kustomer's documented maximum per bulk request.
 pub const MAX_BULK_ITEMS: usize = 100;
@@ -284,10 +288,301 @@ impl PollPolicy {
     }
 }
 
+/// Submit→complete times of the bulk jobs this client submitted.
+#[derive(Debug, Default)]
+pub(super) struct JobClock {
+    submitted: HashMap<String, Submitted>,
+    /// Per job, from before its submission queued for the budget to the answer of the poll that
+    /// saw it complete: the widest view, for waits that must never be too short. The latest
+    /// [`KEPT_LATENCIES`] only, so a migration's tens of thousands of jobs cost no memory.
+    latency: VecDeque<(String, Duration)>,
+    max: Duration,
+    /// The latest server-side latencies (submission answered → the completing poll admitted by
+    /// the gate), oldest first, for when to poll the next job. Time spent queueing for the budget
+    /// is left out: counted in, a busy gate would push each first poll later, every late poll
+    /// would be measured as a slower job, and the polls would drift ever later.
+    recent: VecDeque<Duration>,
+}
+
+/// When a bulk job was submitted: before its request queued for the budget, and when the server
+/// answered with the job's id (the job runs from about then).
+#[derive(Debug, Clone, Copy)]
+struct Submitted {
+    asked: Instant,
+    answered: Instant,
+}
+
+/// How many recent job latencies decide when a new job is first polled.
+const RECENT_JOBS: usize = 32;
+/// How many jobs' own latencies are kept for [`KustomerClient::job_latency`].
+const KEPT_LATENCIES: usize = 256;
+
+impl JobClock {
+    /// When to poll a job first, and how long to wait between later polls, from the latencies
+    /// seen so far: each poll costs a request of the org's budget, so a job is first asked about
+    /// about when four in five recent jobs had completed, then at steps of a quarter of the
+    /// spread.
+    /// Before any job completed: `initial`, then the policy's doubling.
+    fn poll_plan(&self, initial: Duration) -> (Duration, Duration) {
+        if self.recent.len() < 4 {
+            return (initial, initial);
+        }
+        let mut sorted: Vec<Duration> = self.recent.iter().copied().collect();
+        sorted.sort();
+        let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+        // A tenth earlier than that: a job that completed by its first poll tells only an upper
+        // bound of its latency, so the plan keeps probing down towards what the jobs really take.
+        let first = (at(0.8) * 9 / 10).max(initial);
+        let step = ((at(1.0).saturating_sub(at(0.2))) / 4).max(initial);
+        (first, step)
+    }
+}
+
+/// What one read of a job's batches said.
+struct Batches {
+    results: Vec<BulkItemResult>,
+    /// At least one batch, and every batch `complete`.
+    complete: bool,
+    asked: Option<Instant>,
+}
+
+impl KustomerClient {
+    /// Submits up to 100 items, each tagged with its `_clientRef`, as one bulk create.
+    pub async fn bulk_create(
+        &self,
+        resource: BulkResource,
+        items: Vec<(String, Value)>,
+    ) -> Result<BulkJob> {
+        self.submit_bulk(resource, items, false).await
+    }
+
+    /// Submits up to 100 updates; each item must carry the Kustomer `id` it updates.
+    pub async fn bulk_update(
+        &self,
+        resource: BulkResource,
+        items: Vec<(String, Value)>,
+    ) -> Result<BulkJob> {
+        self.submit_bulk(resource, items, true).await
+    }
+
+    pub async fn submit_bulk(
+        &self,
+        resource: BulkResource,
+        items: Vec<(String, Value)>,
+        update: bool,
+    ) -> Result<BulkJob> {
+        if items.is_empty() || items.len() > MAX_BULK_ITEMS {
+            return Err(KustomerError::BulkSize(items.len()));
+        }
+        let mut seen = HashSet::new();
+        let mut client_refs = Vec::with_capacity(items.len());
+        let mut body = Vec::with_capacity(items.len());
+        for (client_ref, item) in items {
+            let why = if client_ref.is_empty() || client_ref.len() > MAX_CLIENT_REF_LEN {
+                Some("a _clientRef must be 1 to 255 characters")
+            } else if !seen.insert(client_ref.clone()) {
+                Some("a _clientRef must be unique within the request")
+            } else if !item.is_object() {
+                Some("each item must be a JSON object")
+            } else if update && item.get("id").and_then(Value::as_str).is_none() {
+                Some("a bulk update item needs the Kustomer `id`")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(KustomerError::BulkItem { client_ref, why });
+            }
+            let mut item = item;
+            item["_clientRef"] = json!(client_ref);
+            client_refs.push(client_ref);
+            body.push(item);
+        }
+        let path = resource.path();
+        let req = if update {
+            Request::put(path, Value::Array(body))
+        } else {
+            Request::post(path, Value::Array(body))
+        };
+        let submitted_at = Instant::now();
+        let reply = self.send(req).await?;
+        let id = job_id_from_body(&reply.body).ok_or_else(|| KustomerError::Unexpected {
+            request: reply.request.clone(),
+            missing: "the bulk job id (data.id)",
+            response: reply.response.clone(),
+        })?;
+        if let Ok(mut clock) = self.jobs.lock() {
+            let answered = Instant::now();
+            clock.submitted.insert(
+                id.clone(),
+                Submitted {
+                    asked: submitted_at,
+                    answered,
+                },
+            );
+        }
+        Ok(BulkJob {
+            id,
+            resource,
+            client_refs,
+            submitted_at,
+        })
+    }
+
+    pub async fn job_status(&self, job_id: &str) -> Result<JobStatus> {
+        self.job_status_at(job_id).await.map(|(status, _)| status)
+    }
+
+    /// The job's status and when the server was asked (the gate's admission of the poll).
+    async fn job_status_at(&self, job_id: &str) -> Result<(JobStatus, Instant)> {
+        let reply = self.send(Request::get(endpoints::bulk_job(job_id))).await?;
+        let status =
+            JobStatus::from_body(&reply.body).ok_or_else(|| KustomerError::Unexpected {
+                request: reply.request.clone(),
+                missing: "the job status",
+                response: reply.response.clone(),
+            })?;
+        Ok((status, reply.admitted_at))
+    }
+
+    /// Per-item results of a completed job (`GET /v1/bulk/{id}/batches`, every page).
+    pub async fn job_results(&self, job_id: &str) -> Result<Vec<BulkItemResult>> {
+        self.job_batches_at(job_id).await.map(|b| b.results)
+    }
+
+    /// Every page of a job's batches: their results, whether every batch is complete, and when
+    /// the server was asked (the gate's admission of the first page).
+    async fn job_batches_at(&self, job_id: &str) -> Result<Batches> {
+        let path = endpoints::bulk_job_batches(job_id);
+        let mut out = Batches {
+            results: Vec::new(),
+            complete: true,
+            asked: None,
+        };
+        let mut any = false;
+        for page_no in 1..=MAX_PAGES {
+            let req = Request::get(&path).query("page", page_no);
+            let reply = self.send(req).await?;
+            out.asked.get_or_insert(reply.admitted_at);
+            any |= batches_listed(&reply.body);
+            out.complete &= batches_complete(&reply.body);
+            out.results.extend(results_from_batches(&reply.body));
+            let page = Page::from_body(&reply.body);
+            if page.next.is_none() || page.items.is_empty() {
+                break;
+            }
+        }
+        out.complete &= any;
+        Ok(out)
+    }
+
+    /// Waits for a job and returns its results. The poll is the batches route itself: its
+    /// batches carry their own status (`queued`, `scheduled`, `complete`), so one request tells
+    /// both whether the job is done and what it did — where polling `/v1/bulk/{id}` first costs
+    /// a second request per job (≈ 4 % of a medium migration's whole budget). A server whose
+    /// batches route cannot answer before completion (404) is polled on the status route for
+    /// that job. The first poll comes when the learnt latency says the job should be done.
+    /// Records the submit→complete latency of jobs this client submitted.
+    pub async fn wait_job(&self, job_id: &str, poll: &PollPolicy) -> Result<Vec<BulkItemResult>> {
+        let started = Instant::now();
+        let (first, mut delay) = match self.jobs.lock() {
+            Ok(clock) => {
+                let (first, step) = clock.poll_plan(poll.initial);
+                let since = clock
+                    .submitted
+                    .get(job_id)
+                    .map_or(Duration::ZERO, |s| s.answered.elapsed());
+                (first.saturating_sub(since), step)
+            }
+            Err(_) => (poll.initial, poll.initial),
+        };
+        tokio::time::sleep(first).await;
+        let mut by_status = false;
+        loop {
+            let (done, asked) = if by_status {
+                let (status, asked) = self.job_status_at(job_id).await?;
+                let results = match status.is_complete() {
+                    true => Some(self.job_results(job_id).await?),
+                    false => None,
+                };
+                (results, asked)
+            } else {
+                match self.job_batches_at(job_id).await {
+                    Ok(b) => (
+                        b.complete.then_some(b.results),
+                        b.asked.unwrap_or_else(Instant::now),
+                    ),
+                    Err(KustomerError::Api(e)) if e.is_not_found() => {
+                        by_status = true;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            if let Some(results) = done {
+                self.record_latency(job_id, started, asked);
+                return Ok(results);
+            }
+            if started.elapsed() >= poll.timeout {
+                let status = self.job_status(job_id).await?;
+                return Err(KustomerError::JobTimeout {
+                    job_id: job_id.to_string(),
+                    status: status.status,
+                    waited: started.elapsed(),
+                });
+            }
+            tokio::time::sleep(delay).await;
+            delay = poll.next_delay(delay);
+        }
+    }
+
+    /// `wait_job`, then one result per submitted item in submission order.
+    pub async fn run_job(&self, job: &BulkJob, poll: &PollPolicy) -> Result<Vec<BulkItemResult>> {
+        let results = self.wait_job(&job.id, poll).await?;
+        Ok(job.match_results(results))
+    }
+
+    /// Records a job found complete by the poll the server was `asked` at.
+    fn record_latency(&self, job_id: &str, wait_started: Instant, asked: Instant) {
+        if let Ok(mut clock) = self.jobs.lock() {
+            let submitted = clock.submitted.remove(job_id).unwrap_or(Submitted {
+                asked: wait_started,
+                answered: wait_started,
+            });
+            let latency = submitted.asked.elapsed();
+            clock.max = clock.max.max(latency);
+            if clock.latency.len() == KEPT_LATENCIES {
+                clock.latency.pop_front();
+            }
+            clock.latency.push_back((job_id.to_string(), latency));
+            if clock.recent.len() == RECENT_JOBS {
+                clock.recent.pop_front();
+            }
+            clock
+                .recent
+                .push_back(asked.saturating_duration_since(submitted.answered));
+        }
+    }
+
+    /// Submit→complete time of a job this client waited for.
+    pub fn job_latency(&self, job_id: &str) -> Option<Duration> {
+        let clock = self.jobs.lock().ok()?;
+        clock
+            .latency
+            .iter()
+            .rev()
+            .find(|(id, _)| id == job_id)
+            .map(|(_, latency)| *latency)
+    }
+
+    /// The longest submit→complete time seen by this client (zero before any job completed).
+    pub fn max_job_latency(&self) -> Duration {
+        self.jobs.lock().map(|c| c.max).unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn batch_results_become_outcomes_matched_by_client_ref() {
@@ -395,6 +690,34 @@ mod tests {
         assert_eq!(
             BulkResource::KObjects("ticket".into()).path(),
             "/v1/klasses/ticket/bulk"
+        );
+    }
+
+    fn clock(latencies_ms: &[u64]) -> JobClock {
+        JobClock {
+            recent: latencies_ms
+                .iter()
+                .map(|ms| Duration::from_millis(*ms))
+                .collect(),
+            ..JobClock::default()
+        }
+    }
+
+    #[test]
+    fn jobs_are_first_polled_when_most_recent_ones_had_completed() {
+        let initial = Duration::from_millis(250);
+        // Too few jobs seen: the policy's own start.
+        assert_eq!(clock(&[1900, 1900]).poll_plan(initial), (initial, initial));
+        // Latencies spread over 0–2 s: the first poll comes late in that spread, a little before
+        // four in five had completed; later polls step through the rest.
+        let spread: Vec<u64> = (0..=20).map(|i| i * 100).collect();
+        let (first, step) = clock(&spread).poll_plan(initial);
+        assert_eq!(first, Duration::from_millis(1440));
+        assert_eq!(step, Duration::from_millis(400));
+        // Fast jobs never make the first poll earlier than the policy's start.
+        assert_eq!(
+            clock(&[10, 12, 9, 11, 10]).poll_plan(initial),
+            (initial, initial)
         );
     }
 }

@@ -2,10 +2,9 @@
 //! (`crate::http::ApiClient`) and the Kustomer `RateGate` (the org-wide 60-second budget × the
 //! migration's share).
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -13,10 +12,7 @@ use crate::http::{
     ApiClient, ApiError, ApiSide, ClientConfig, GateConfig, RateGate, Reply, Request, Retry, Secret,
 };
 use crate::kustomer::assumptions;
-use crate::kustomer::bulk::{
-    self, BulkItemResult, BulkJob, BulkResource, JobStatus, MAX_BULK_ITEMS, MAX_CLIENT_REF_LEN,
-    PollPolicy,
-};
+use crate::kustomer::bulk::{JobClock, MAX_BULK_ITEMS};
 use crate::kustomer::endpoints;
 use crate::kustomer::models::{
     AttachmentRef, DayHours, Named, Page, Resource, Schedule, Team, TokenInfo, UploadTicket, User,
@@ -32,7 +28,7 @@ pub const PAGE_SIZE: u32 = 100;
 /// Users and teams lists accept up to 500 per page.
 pub const PEOPLE_PAGE_SIZE: u32 = 500;
 /// A guard against a server whose pages never end.
-const MAX_PAGES: u32 = 1_000_000;
+pub(super) const MAX_PAGES: u32 = 1_000_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KustomerError {
@@ -113,69 +109,12 @@ impl KustomerError {
 
 pub type Result<T, E = KustomerError> = std::result::Result<T, E>;
 
-/// Submit→complete times of the bulk jobs this client submitted.
-#[derive(Debug, Default)]
-struct JobClock {
-    submitted: HashMap<String, Submitted>,
-    /// Per job, from before its submission queued for the budget to the answer of the poll that
-    /// saw it complete: the widest view, for waits that must never be too short. The latest
-    /// [`KEPT_LATENCIES`] only, so a migration's tens of thousands of jobs cost no memory.
-    latency: std::collections::VecDeque<(String, Duration)>,
-    max: Duration,
-    /// The latest server-side latencies (submission answered → the completing poll admitted by
-    /// the gate), oldest first, for when to poll the next job. Time spent queueing for the budget
-    /// is left out: counted in, a busy gate would push each first poll later, every late poll
-    /// would be measured as a slower job, and the polls would drift ever later.
-    recent: std::collections::VecDeque<Duration>,
-}
-
-/// When a bulk job was submitted: before its request queued for the budget, and when the server
-/// answered with the job's id (the job runs from about then).
-#[derive(Debug, Clone, Copy)]
-struct Submitted {
-    asked: Instant,
-    answered: Instant,
-}
-
-/// How many recent job latencies decide when a new job is first polled.
-const RECENT_JOBS: usize = 32;
-/// How many jobs' own latencies are kept for [`KustomerClient::job_latency`].
-const KEPT_LATENCIES: usize = 256;
-
-impl JobClock {
-    /// When to poll a job first, and how long to wait between later polls, from the latencies
-    /// seen so far: each poll costs a request of the org's budget, so a job is first asked about
-    /// about when four in five recent jobs had completed, then at steps of a quarter of the
-    /// spread.
-    /// Before any job completed: `initial`, then the policy's doubling.
-    fn poll_plan(&self, initial: Duration) -> (Duration, Duration) {
-        if self.recent.len() < 4 {
-            return (initial, initial);
-        }
-        let mut sorted: Vec<Duration> = self.recent.iter().copied().collect();
-        sorted.sort();
-        let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
-        // A tenth earlier than that: a job that completed by its first poll tells only an upper
-        // bound of its latency, so the plan keeps probing down towards what the jobs really take.
-        let first = (at(0.8) * 9 / 10).max(initial);
-        let step = ((at(1.0).saturating_sub(at(0.2))) / 4).max(initial);
-        (first, step)
-    }
-}
-
-/// What one read of a job's batches said.
-struct Batches {
-    results: Vec<BulkItemResult>,
-    /// At least one batch, and every batch `complete`.
-    complete: bool,
-    asked: Option<Instant>,
-}
-
 #[derive(Clone)]
 pub struct KustomerClient {
     api: ApiClient,
     token_hint: String,
-    jobs: Arc<Mutex<JobClock>>,
+    /// Submit→complete times of the bulk jobs this client submitted (see `bulk`).
+    pub(super) jobs: Arc<Mutex<JobClock>>,
 }
 
 impl KustomerClient {
@@ -221,7 +160,7 @@ impl KustomerClient {
 
     // ---- the send path -------------------------------------------------------------------
 
-    async fn send(&self, req: Request) -> Result<Reply> {
+    pub(super) async fn send(&self, req: Request) -> Result<Reply> {
         match self.api.send(req).await {
             Ok(reply) => Ok(reply),
             Err(ApiError::Http {
@@ -255,8 +194,8 @@ impl KustomerClient {
 
     /// A direct externalId lookup: 404 (or an empty `data`) is `None`, and so is a record whose
     /// own `externalId` differs (a lookup must never adopt a stranger).
-    async fn find(&self, req: Request, external_id: &str) -> Result<Option<Resource>> {
-        match self.send(req).await {
+    async fn find(&self, path: String, external_id: &str) -> Result<Option<Resource>> {
+        match self.send(Request::get(path)).await {
             Ok(reply) => Ok(Resource::from_body(&reply.body)
                 .filter(|r| r.external_id().is_none_or(|x| x == external_id))),
             Err(KustomerError::Api(e)) if e.is_not_found() => Ok(None),
@@ -301,6 +240,11 @@ impl KustomerClient {
             }
         }
         Ok(out)
+    }
+
+    /// Every record of a list route that takes no filter, at the usual page size.
+    async fn list_whole(&self, path: &str) -> Result<Vec<Resource>> {
+        self.list_all(path, &[], PAGE_SIZE).await
     }
 
     /// How many records a list route holds: `meta.total` when the API gives it, else by walking
@@ -454,7 +398,7 @@ impl KustomerClient {
     }
 
     pub async fn list_schedules(&self) -> Result<Vec<Schedule>> {
-        let all = self.list_all(endpoints::SCHEDULES, &[], PAGE_SIZE).await?;
+        let all = self.list_whole(endpoints::SCHEDULES).await?;
         Ok(all.iter().map(Schedule::from_resource).collect())
     }
 
@@ -489,7 +433,7 @@ impl KustomerClient {
     }
 
     async fn list_named(&self, path: &str) -> Result<Vec<Named>> {
-        let all = self.list_all(path, &[], PAGE_SIZE).await?;
+        let all = self.list_whole(path).await?;
         Ok(all.iter().map(Named::from_resource).collect())
     }
 
@@ -544,11 +488,8 @@ impl KustomerClient {
     }
 
     pub async fn customer_by_external_id(&self, external_id: &str) -> Result<Option<Resource>> {
-        self.find(
-            Request::get(endpoints::customer_by_external_id(external_id)),
-            external_id,
-        )
-        .await
+        self.find(endpoints::customer_by_external_id(external_id), external_id)
+            .await
     }
 
     // ---- conversations, messages, notes, tags ---------------------------------------------
@@ -567,7 +508,7 @@ impl KustomerClient {
 
     pub async fn conversation_by_external_id(&self, external_id: &str) -> Result<Option<Resource>> {
         self.find(
-            Request::get(endpoints::conversation_by_external_id(external_id)),
+            endpoints::conversation_by_external_id(external_id),
             external_id,
         )
         .await
@@ -592,20 +533,13 @@ impl KustomerClient {
     }
 
     pub async fn message_by_external_id(&self, external_id: &str) -> Result<Option<Resource>> {
-        self.find(
-            Request::get(endpoints::message_by_external_id(external_id)),
-            external_id,
-        )
-        .await
+        self.find(endpoints::message_by_external_id(external_id), external_id)
+            .await
     }
 
     pub async fn conversation_messages(&self, conversation_id: &str) -> Result<Vec<Resource>> {
-        self.list_all(
-            &endpoints::conversation_messages(conversation_id),
-            &[],
-            PAGE_SIZE,
-        )
-        .await
+        self.list_whole(&endpoints::conversation_messages(conversation_id))
+            .await
     }
 
     pub async fn create_conversation_note(
@@ -618,12 +552,8 @@ impl KustomerClient {
     }
 
     pub async fn conversation_notes(&self, conversation_id: &str) -> Result<Vec<Resource>> {
-        self.list_all(
-            &endpoints::conversation_notes(conversation_id),
-            &[],
-            PAGE_SIZE,
-        )
-        .await
+        self.list_whole(&endpoints::conversation_notes(conversation_id))
+            .await
     }
 
     /// Notes have no externalId route: the conversation's notes, matched on externalId.
@@ -722,7 +652,7 @@ impl KustomerClient {
         external_id: &str,
     ) -> Result<Option<Resource>> {
         self.find(
-            Request::get(endpoints::kobject_by_external_id(klass, external_id)),
+            endpoints::kobject_by_external_id(klass, external_id),
             external_id,
         )
         .await
@@ -755,8 +685,7 @@ impl KustomerClient {
     }
 
     pub async fn list_kb_categories(&self) -> Result<Vec<Resource>> {
-        self.list_all(endpoints::KB_CATEGORIES, &[], PAGE_SIZE)
-            .await
+        self.list_whole(endpoints::KB_CATEGORIES).await
     }
 
     /// UNCONFIRMED: see `assumptions::KB_CATEGORY_CREATE_PATH`.
@@ -766,7 +695,7 @@ impl KustomerClient {
     }
 
     pub async fn list_kb_articles(&self) -> Result<Vec<Resource>> {
-        self.list_all(endpoints::KB_ARTICLES, &[], PAGE_SIZE).await
+        self.list_whole(endpoints::KB_ARTICLES).await
     }
 
     /// `GET /v1/kb/articles/{id}` (its `langVersions` name each language's current and draft
@@ -812,286 +741,18 @@ impl KustomerClient {
             .await?;
         Self::resource(&reply)
     }
-
-    // ---- bulk ------------------------------------------------------------------------------
-
-    /// Submits up to 100 items, each tagged with its `_clientRef`, as one bulk create.
-    pub async fn bulk_create(
-        &self,
-        resource: BulkResource,
-        items: Vec<(String, Value)>,
-    ) -> Result<BulkJob> {
-        self.submit_bulk(resource, items, false).await
-    }
-
-    /// Submits up to 100 updates; each item must carry the Kustomer `id` it updates.
-    pub async fn bulk_update(
-        &self,
-        resource: BulkResource,
-        items: Vec<(String, Value)>,
-    ) -> Result<BulkJob> {
-        self.submit_bulk(resource, items, true).await
-    }
-
-    async fn submit_bulk(
-        &self,
-        resource: BulkResource,
-        items: Vec<(String, Value)>,
-        update: bool,
-    ) -> Result<BulkJob> {
-        if items.is_empty() || items.len() > MAX_BULK_ITEMS {
-            return Err(KustomerError::BulkSize(items.len()));
-        }
-        let mut seen = std::collections::HashSet::new();
-        let mut client_refs = Vec::with_capacity(items.len());
-        let mut body = Vec::with_capacity(items.len());
-        for (client_ref, item) in items {
-            let why = if client_ref.is_empty() || client_ref.len() > MAX_CLIENT_REF_LEN {
-                Some("a _clientRef must be 1 to 255 characters")
-            } else if !seen.insert(client_ref.clone()) {
-                Some("a _clientRef must be unique within the request")
-            } else if !item.is_object() {
-                Some("each item must be a JSON object")
-            } else if update && item.get("id").and_then(Value::as_str).is_none() {
-                Some("a bulk update item needs the Kustomer `id`")
-            } else {
-                None
-            };
-            if let Some(why) = why {
-                return Err(KustomerError::BulkItem { client_ref, why });
-            }
-            let mut item = item;
-            item["_clientRef"] = json!(client_ref);
-            client_refs.push(client_ref);
-            body.push(item);
-        }
-        let path = resource.path();
-        let req = if update {
-            Request::put(path, Value::Array(body))
-        } else {
-            Request::post(path, Value::Array(body))
-        };
-        let submitted_at = Instant::now();
-        let reply = self.send(req).await?;
-        let id = bulk::job_id_from_body(&reply.body).ok_or_else(|| KustomerError::Unexpected {
-            request: reply.request.clone(),
-            missing: "the bulk job id (data.id)",
-            response: reply.response.clone(),
-        })?;
-        if let Ok(mut clock) = self.jobs.lock() {
-            let answered = Instant::now();
-            clock.submitted.insert(
-                id.clone(),
-                Submitted {
-                    asked: submitted_at,
-                    answered,
-                },
-            );
-        }
-        Ok(BulkJob {
-            id,
-            resource,
-            client_refs,
-            submitted_at,
-        })
-    }
-
-    pub async fn job_status(&self, job_id: &str) -> Result<JobStatus> {
-        self.job_status_at(job_id).await.map(|(status, _)| status)
-    }
-
-    /// The job's status and when the server was asked (the gate's admission of the poll).
-    async fn job_status_at(&self, job_id: &str) -> Result<(JobStatus, Instant)> {
-        let reply = self.send(Request::get(endpoints::bulk_job(job_id))).await?;
-        let status =
-            JobStatus::from_body(&reply.body).ok_or_else(|| KustomerError::Unexpected {
-                request: reply.request.clone(),
-                missing: "the job status",
-                response: reply.response.clone(),
-            })?;
-        Ok((status, reply.admitted_at))
-    }
-
-    /// Per-item results of a completed job (`GET /v1/bulk/{id}/batches`, every page).
-    pub async fn job_results(&self, job_id: &str) -> Result<Vec<BulkItemResult>> {
-        self.job_batches_at(job_id).await.map(|b| b.results)
-    }
-
-    /// Every page of a job's batches: their results, whether every batch is complete, and when
-    /// the server was asked (the gate's admission of the first page).
-    async fn job_batches_at(&self, job_id: &str) -> Result<Batches> {
-        let path = endpoints::bulk_job_batches(job_id);
-        let mut out = Batches {
-            results: Vec::new(),
-            complete: true,
-            asked: None,
-        };
-        let mut any = false;
-        for page_no in 1..=MAX_PAGES {
-            let req = Request::get(&path).query("page", page_no);
-            let reply = self.send(req).await?;
-            out.asked.get_or_insert(reply.admitted_at);
-            any |= bulk::batches_listed(&reply.body);
-            out.complete &= bulk::batches_complete(&reply.body);
-            out.results.extend(bulk::results_from_batches(&reply.body));
-            let page = Page::from_body(&reply.body);
-            if page.next.is_none() || page.items.is_empty() {
-                break;
-            }
-        }
-        out.complete &= any;
-        Ok(out)
-    }
-
-    /// Waits for a job and returns its results. The poll is the batches route itself: its
-    /// batches carry their own status (`queued`, `scheduled`, `complete`), so one request tells
-    /// both whether the job is done and what it did — where polling `/v1/bulk/{id}` first costs
-    /// a second request per job (≈ 4 % of a medium migration's whole budget). A server whose
-    /// batches route cannot answer before completion (404) is polled on the status route for
-    /// that job. The first poll comes when the learnt latency says the job should be done.
-    /// Records the submit→complete latency of jobs this client submitted.
-    pub async fn wait_job(&self, job_id: &str, poll: &PollPolicy) -> Result<Vec<BulkItemResult>> {
-        let started = Instant::now();
-        let (first, mut delay) = match self.jobs.lock() {
-            Ok(clock) => {
-                let (first, step) = clock.poll_plan(poll.initial);
-                let since = clock
-                    .submitted
-                    .get(job_id)
-                    .map_or(Duration::ZERO, |s| s.answered.elapsed());
-                (first.saturating_sub(since), step)
-            }
-            Err(_) => (poll.initial, poll.initial),
-        };
-        tokio::time::sleep(first).await;
-        let mut by_status = false;
-        loop {
-            let (done, asked) = if by_status {
-                let (status, asked) = self.job_status_at(job_id).await?;
-                let results = match status.is_complete() {
-                    true => Some(self.job_results(job_id).await?),
-                    false => None,
-                };
-                (results, asked)
-            } else {
-                match self.job_batches_at(job_id).await {
-                    Ok(b) => (
-                        b.complete.then_some(b.results),
-                        b.asked.unwrap_or_else(Instant::now),
-                    ),
-                    Err(KustomerError::Api(e)) if e.is_not_found() => {
-                        by_status = true;
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                }
-            };
-            if let Some(results) = done {
-                self.record_latency(job_id, started, asked);
-                return Ok(results);
-            }
-            if started.elapsed() >= poll.timeout {
-                let status = self.job_status(job_id).await?;
-                return Err(KustomerError::JobTimeout {
-                    job_id: job_id.to_string(),
-                    status: status.status,
-                    waited: started.elapsed(),
-                });
-            }
-            tokio::time::sleep(delay).await;
-            delay = poll.next_delay(delay);
-        }
-    }
-
-    /// `wait_job`, then one result per submitted item in submission order.
-    pub async fn run_job(&self, job: &BulkJob, poll: &PollPolicy) -> Result<Vec<BulkItemResult>> {
-        let results = self.wait_job(&job.id, poll).await?;
-        Ok(job.match_results(results))
-    }
-
-    /// Records a job found complete by the poll the server was `asked` at.
-    fn record_latency(&self, job_id: &str, wait_started: Instant, asked: Instant) {
-        if let Ok(mut clock) = self.jobs.lock() {
-            let submitted = clock.submitted.remove(job_id).unwrap_or(Submitted {
-                asked: wait_started,
-                answered: wait_started,
-            });
-            let latency = submitted.asked.elapsed();
-            clock.max = clock.max.max(latency);
-            if clock.latency.len() == KEPT_LATENCIES {
-                clock.latency.pop_front();
-            }
-            clock.latency.push_back((job_id.to_string(), latency));
-            if clock.recent.len() == RECENT_JOBS {
-                clock.recent.pop_front();
-            }
-            clock
-                .recent
-                .push_back(asked.saturating_duration_since(submitted.answered));
-        }
-    }
-
-    /// Submit→complete time of a job this client waited for.
-    pub fn job_latency(&self, job_id: &str) -> Option<Duration> {
-        let clock = self.jobs.lock().ok()?;
-        clock
-            .latency
-            .iter()
-            .rev()
-            .find(|(id, _)| id == job_id)
-            .map(|(_, latency)| *latency)
-    }
-
-    /// The longest submit→complete time seen by this client (zero before any job completed).
-    pub fn max_job_latency(&self) -> Duration {
-        self.jobs.lock().map(|c| c.max).unwrap_or_default()
-    }
 }
 
-/// The Kustomer region a base URL points at, when it says.
+/// The Kustomer region a base URL points at, when it says: the first host part it contains.
 pub fn region_of(url: &str) -> Option<&'static str> {
-    if url.contains("api.prod2.kustomerapp.com") {
-        Some("eu")
-    } else if url.contains("api.prod4.kustomerapp.com") {
-        Some("in")
-    } else if url.contains("://api.kustomerapp.com") {
-        Some("us")
-    } else if url.contains(".api.kustomerapp.com") {
-        Some("org host")
-    } else {
-        None
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn clock(latencies_ms: &[u64]) -> JobClock {
-        JobClock {
-            recent: latencies_ms
-                .iter()
-                .map(|ms| Duration::from_millis(*ms))
-                .collect(),
-            ..JobClock::default()
-        }
-    }
-
-    #[test]
-    fn jobs_are_first_polled_when_most_recent_ones_had_completed() {
-        let initial = Duration::from_millis(250);
-        // Too few jobs seen: the policy's own start.
-        assert_eq!(clock(&[1900, 1900]).poll_plan(initial), (initial, initial));
-        // Latencies spread over 0–2 s: the first poll comes late in that spread, a little before
-        // four in five had completed; later polls step through the rest.
-        let spread: Vec<u64> = (0..=20).map(|i| i * 100).collect();
-        let (first, step) = clock(&spread).poll_plan(initial);
-        assert_eq!(first, Duration::from_millis(1440));
-        assert_eq!(step, Duration::from_millis(400));
-        // Fast jobs never make the first poll earlier than the policy's start.
-        assert_eq!(
-            clock(&[10, 12, 9, 11, 10]).poll_plan(initial),
-            (initial, initial)
-        );
-    }
+    const HOSTS: [(&str, &str); 4] = [
+        ("api.prod2.kustomerapp.com", "eu"),
+        ("api.prod4.kustomerapp.com", "in"),
+        ("://api.kustomerapp.com", "us"),
+        (".api.kustomerapp.com", "org host"),
+    ];
+    HOSTS
+        .iter()
+        .find(|(host, _)| url.contains(host))
+        .map(|(_, region)| *region)
 }

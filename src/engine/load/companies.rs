@@ -8,43 +8,40 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use serde_json::Value;
 
 use crate::engine::context::Ctx;
 use crate::engine::model::LogLevel;
-use crate::engine::write::{self, ItemResult, Outcome};
-use crate::kustomer::bulk::{BulkOutcome, BulkResource, PollPolicy};
+use crate::engine::write::{self, BulkWrite};
+use crate::kustomer::bulk::BulkResource;
 use crate::kustomer::{KustomerClient, KustomerError};
 use crate::ledger::{Ledger, LedgerError, RecordState, WorkItem};
 use crate::mapping::companies::{Mapped, company_body};
-use crate::vocab::{ErrorClass, FieldMapping, PhaseId};
+use crate::vocab::{ErrorClass, FieldMapping, Kind, PhaseId};
 
-/// Ledger kind of Intercom tags (source and target alike; target id = Kustomer tag id).
-pub const TAGS: &str = crate::vocab::Kind::Tags.as_str();
-/// Ledger kind of companies (source and target alike).
-pub const COMPANIES: &str = crate::vocab::Kind::Companies.as_str();
 /// Records read from the ledger per page (several bulk requests' worth).
 const PAGE: usize = 2000;
-/// Bulk requests in flight at once; the rate gate keeps them inside the budget, this only hides
-/// the jobs' latency. A job takes seconds to complete and the phases after this one wait for
-/// it, so a page's twenty jobs run at once: four at a time held the customers of a `medium`
-/// workspace for a minute (at 5 requests/s of an 80/s budget) while everything else waited.
-pub(crate) const BULK_CONCURRENCY: usize = 20;
 /// Passes over what is still pending: a lost bulk answer leaves items `sent`, recovery looks
 /// them up and puts the absent ones back to pending for the next pass.
 const MAX_PASSES: usize = 5;
 
 pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
-    ctx.wait_extracted(&[TAGS]).await?;
+    ctx.wait_extracted(&[Kind::Tags.as_str()]).await?;
     ensure_tags(ctx).await?;
     let mappings = field_mappings(&ctx.ledger, "company")?;
     let ledger = ctx.ledger.clone();
     let map = move |_item: &WorkItem, raw: &str| {
-        let tag_id = |id: &str| ledger.target_id(TAGS, id).ok().flatten();
+        let tag_id = |id: &str| ledger.target_id(Kind::Tags.as_str(), id).ok().flatten();
         company_body(raw, &mappings, &tag_id).map_err(|e| (ErrorClass::Source, e.to_string()))
     };
-    load_bulk(ctx, PhaseId::Companies, COMPANIES, Lookup::Company, map).await
+    load_bulk(
+        ctx,
+        PhaseId::Companies,
+        Kind::Companies,
+        Lookup::Company,
+        map,
+    )
+    .await
 }
 
 /// The operator's attribute decisions for one model (`company`, `contact`), as the decisions
@@ -76,9 +73,11 @@ fn tag_name(raw: Option<&str>) -> Option<String> {
 /// named assumption; there is no bulk route). Idempotent: done tags are skipped.
 pub async fn ensure_tags(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    ledger.ensure_pending_from_sources(TAGS, TAGS).await?;
+    ledger
+        .ensure_pending_from_sources(Kind::Tags.as_str(), Kind::Tags.as_str())
+        .await?;
     ledger.flush().await?;
-    let todo: Vec<WorkItem> = super::open_items(ledger, TAGS)?;
+    let todo: Vec<WorkItem> = super::open_items(ledger, Kind::Tags.as_str())?;
     if todo.is_empty() {
         return Ok(());
     }
@@ -94,7 +93,7 @@ pub async fn ensure_tags(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         ctx.control.checkpoint().await?;
         let Some(name) = tag_name(item.raw.as_deref()) else {
             ledger.mark_failed(
-                TAGS,
+                Kind::Tags.as_str(),
                 &item.source_id,
                 ErrorClass::Source,
                 "the Intercom tag has no name",
@@ -104,21 +103,14 @@ pub async fn ensure_tags(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             continue;
         };
         if let Some(id) = existing.get(&name) {
-            ledger.mark_done(TAGS, &item.source_id, id)?;
+            ledger.mark_done(Kind::Tags.as_str(), &item.source_id, id)?;
             continue;
         }
         let _guard = ctx.in_flight(PhaseId::Customers, 1);
         let kustomer = &ctx.kustomer;
-        let send = || async { kustomer.create_tag(&name).await.map(|t| t.id) };
-        let lookup = || async {
-            Ok(kustomer
-                .list_tags()
-                .await?
-                .into_iter()
-                .find(|t| t.name == name)
-                .map(|t| t.id))
-        };
-        write::create_one(ledger, &item, send, lookup).await?;
+        let create = || kustomer.create_tag(&name);
+        let list = || kustomer.list_tags();
+        super::create_named(ledger, &item, &name, create, list).await?;
     }
     Ok(())
 }
@@ -153,28 +145,6 @@ impl Lookup {
     }
 }
 
-/// Polls a bulk job to completion and returns its results by `_clientRef`.
-pub(super) async fn job_results(
-    kustomer: &KustomerClient,
-    job_id: &str,
-) -> Result<HashMap<String, ItemResult>, KustomerError> {
-    let results = kustomer.wait_job(job_id, &PollPolicy::default()).await?;
-    Ok(results
-        .into_iter()
-        .filter_map(|r| {
-            let result = match r.outcome {
-                BulkOutcome::Created { id } => ItemResult::Created(id),
-                BulkOutcome::Updated { id } => ItemResult::Updated(id),
-                BulkOutcome::Error { message, duplicate } => {
-                    ItemResult::Error { message, duplicate }
-                }
-                BulkOutcome::NoResult => return None,
-            };
-            Some((r.client_ref, result))
-        })
-        .collect())
-}
-
 /// Loads every pending record of `kind` through its bulk route: settles what a previous run
 /// left `sent`, then pages through pending records, maps each (`map(item, raw)`; an error marks
 /// the record failed with its class and reason, notes become warnings on the record), and sends
@@ -183,22 +153,24 @@ pub(super) async fn job_results(
 pub(super) async fn load_bulk<M>(
     ctx: &Arc<Ctx>,
     phase: PhaseId,
-    kind: &str,
+    kind: Kind,
     lookup: Lookup,
     map: M,
 ) -> anyhow::Result<()>
 where
     M: Fn(&WorkItem, &str) -> Result<Mapped, (ErrorClass, String)>,
 {
+    let kind = kind.as_str();
     let ledger = &ctx.ledger;
     let kustomer = &ctx.kustomer;
     ledger.ensure_pending_from_sources(kind, kind).await?;
-    let wait = |job: String| async move { job_results(kustomer, &job).await };
+    let wait = |job: String| async move { write::job_results(kustomer, &job).await };
     let find = |id: String| async move { lookup.find(kustomer, &id).await };
-    let route = write::BulkRoute::new(ctx, &lookup.resource(), false);
+    let bulk = BulkWrite::new(ctx, kind, lookup.resource(), false, wait, find);
     for pass in 0..MAX_PASSES {
         // Reads see committed writes only: a `done` still queued would look pending and be sent twice.
         ledger.flush().await?;
+        let route = bulk.route();
         let recovered = write::recover_sent(ledger, kind, |_| route.clone(), wait, find).await?;
         if recovered > 0 {
             ctx.log(
@@ -242,33 +214,7 @@ where
             }
             sent += bodies.len();
             ctx.set_activity(format!("{kind}: sending {} in bulk", bodies.len()));
-            let chunks =
-                write::bulk_requests(ledger, kind, bodies, ctx.config.options.bulk_max_bytes)?;
-            let resource = lookup.resource();
-            let route = &route;
-            let mut results = futures_util::stream::iter(chunks.into_iter().map(|chunk| {
-                let resource = resource.clone();
-                async move {
-                    let _guard = ctx.in_flight(phase, chunk.len() as u64);
-                    let submit = |items: Vec<(String, Value)>| {
-                        let resource = resource.clone();
-                        async move {
-                            kustomer
-                                .bulk_create(resource, items)
-                                .await
-                                .map(|job| job.id)
-                        }
-                    };
-                    write::create_bulk(ledger, kind, route, chunk, submit, wait, find).await
-                }
-            }))
-            .buffer_unordered(BULK_CONCURRENCY);
-            while let Some(outcomes) = results.next().await {
-                unsettled += outcomes?
-                    .values()
-                    .filter(|o| **o == Outcome::Unsettled)
-                    .count();
-            }
+            unsettled += super::send_bulk(ctx, phase, &bulk, bodies).await?;
         }
         if unsettled > 0 {
             ctx.log(

@@ -10,20 +10,11 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::engine::context::Ctx;
-use crate::engine::load::companies::{
-    COMPANIES, Lookup, TAGS, ensure_tags, field_mappings, load_bulk,
-};
+use crate::engine::load::companies::{Lookup, ensure_tags, field_mappings, load_bulk};
 use crate::ledger::{Ledger, WorkItem};
 use crate::mapping::customers::{Extras, customer_body};
 use crate::timefmt;
 use crate::vocab::{ErrorClass, Kind, PhaseId};
-
-/// Ledger kind of contacts (source and target alike; target id = Kustomer customer id).
-pub const CONTACTS: &str = crate::vocab::Kind::Contacts.as_str();
-/// Sub-lists extraction stores for contacts with more than ten tags or companies (source id =
-/// the contact id, raw = the full JSON array).
-const CONTACT_TAGS: &str = Kind::ContactTags.as_str();
-const CONTACT_COMPANIES: &str = Kind::ContactCompanies.as_str();
 
 fn sub_list(ledger: &Ledger, kind: &str, contact_id: &str) -> Option<Vec<Value>> {
     let record = ledger.read(|r| r.source(kind, contact_id)).ok()??;
@@ -39,17 +30,29 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = ctx.ledger.clone();
     let imported_at = timefmt::unix_ms_to_iso(timefmt::now_unix() * 1000);
     let map = move |item: &WorkItem, raw: &str| {
-        let all_tags = sub_list(&ledger, CONTACT_TAGS, &item.source_id);
-        let all_companies = sub_list(&ledger, CONTACT_COMPANIES, &item.source_id);
+        let all_tags = sub_list(&ledger, Kind::ContactTags.as_str(), &item.source_id);
+        let all_companies = sub_list(&ledger, Kind::ContactCompanies.as_str(), &item.source_id);
         let extras = Extras {
             all_tags: all_tags.as_deref(),
             all_companies: all_companies.as_deref(),
             imported_at: &imported_at,
         };
-        let company_id = |id: &str| ledger.target_id(COMPANIES, id).ok().flatten();
-        let tag_id = |id: &str| ledger.target_id(TAGS, id).ok().flatten();
+        let company_id = |id: &str| {
+            ledger
+                .target_id(Kind::Companies.as_str(), id)
+                .ok()
+                .flatten()
+        };
+        let tag_id = |id: &str| ledger.target_id(Kind::Tags.as_str(), id).ok().flatten();
         customer_body(raw, extras, &mappings, &company_id, &tag_id)
             .map_err(|e| (ErrorClass::Source, e.to_string()))
     };
-    load_bulk(ctx, PhaseId::Customers, CONTACTS, Lookup::Customer, map).await
+    load_bulk(
+        ctx,
+        PhaseId::Customers,
+        Kind::Contacts,
+        Lookup::Customer,
+        map,
+    )
+    .await
 }

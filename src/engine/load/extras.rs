@@ -24,11 +24,10 @@ use serde_json::{Value, json};
 
 use crate::engine::context::Ctx;
 use crate::engine::decisions::Decisions;
-use crate::engine::load::companies::{BULK_CONCURRENCY, job_results};
 use crate::engine::load::kb::all_items;
 use crate::engine::load::read_source;
 use crate::engine::model::{Bucket, LogLevel};
-use crate::engine::write::{self, Outcome};
+use crate::engine::write::{self, BulkWrite, Outcome};
 use crate::http::ApiError;
 use crate::intercom::models::TicketType;
 use crate::kustomer::KustomerError;
@@ -41,18 +40,8 @@ use crate::mapping::people::{
 use crate::timefmt;
 use crate::vocab::{ErrorClass, Kind, PhaseId};
 
-pub const SEGMENTS: &str = crate::vocab::Kind::Segments.as_str();
-pub const SEGMENT_TAGS: &str = crate::vocab::Kind::SegmentTags.as_str();
-pub const SEGMENT_MEMBERS: &str = crate::vocab::Kind::SegmentMembers.as_str();
-pub const TICKETS: &str = crate::vocab::Kind::Tickets.as_str();
-pub const CONTACT_NOTES: &str = crate::vocab::Kind::ContactNotes.as_str();
-pub const COMPANY_NOTES: &str = crate::vocab::Kind::CompanyNotes.as_str();
-pub const DATA_EVENTS: &str = crate::vocab::Kind::DataEvents.as_str();
-pub const EVENT_SUMMARIES: &str = crate::vocab::Kind::EventSummaries.as_str();
-pub const MACROS: &str = crate::vocab::Kind::Macros.as_str();
-
-/// Records read from the ledger per page, and bulk requests of a page in flight at once (see
-/// `companies::BULK_CONCURRENCY`).
+/// Records read from the ledger per page (bulk requests of a page in flight at once: see
+/// `load::BULK_CONCURRENCY`).
 const PAGE: usize = 2000;
 /// Tracking events in flight at once: one request each, no bulk route.
 const TRACKING_CONCURRENCY: usize = 16;
@@ -63,33 +52,33 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let decisions = Decisions::load(&ctx.ledger)?;
     let imported_at = timefmt::unix_to_iso(timefmt::now_unix());
     for kind in [
-        SEGMENTS,
-        TICKETS,
-        CONTACT_NOTES,
-        COMPANY_NOTES,
-        DATA_EVENTS,
-        MACROS,
+        Kind::Segments.as_str(),
+        Kind::Tickets.as_str(),
+        Kind::ContactNotes.as_str(),
+        Kind::CompanyNotes.as_str(),
+        Kind::DataEvents.as_str(),
+        Kind::Macros.as_str(),
     ] {
         ctx.ledger.ensure_pending_from_sources(kind, kind).await?;
     }
     ctx.ledger.flush().await?;
 
-    if !dispose_by_bucket(ctx, &decisions, SEGMENTS).await? {
+    if !dispose_by_bucket(ctx, &decisions, Kind::Segments.as_str()).await? {
         segments(ctx, &decisions).await?;
         memberships(ctx).await?;
     }
     ctx.control.checkpoint().await?;
-    if !dispose_by_bucket(ctx, &decisions, TICKETS).await? {
+    if !dispose_by_bucket(ctx, &decisions, Kind::Tickets.as_str()).await? {
         tickets(ctx, &imported_at).await?;
     }
     ctx.control.checkpoint().await?;
-    for kind in [CONTACT_NOTES, COMPANY_NOTES] {
+    for kind in [Kind::ContactNotes.as_str(), Kind::CompanyNotes.as_str()] {
         if !dispose_by_bucket(ctx, &decisions, kind).await? {
             notes(ctx, &decisions, kind, &imported_at).await?;
         }
     }
     ctx.control.checkpoint().await?;
-    if !dispose_by_bucket(ctx, &decisions, DATA_EVENTS).await? {
+    if !dispose_by_bucket(ctx, &decisions, Kind::DataEvents.as_str()).await? {
         if ctx.config.options.events_as_kobjects {
             event_kobjects(ctx, &imported_at).await?;
         } else {
@@ -98,7 +87,7 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     }
     event_summaries(ctx).await?;
     ctx.control.checkpoint().await?;
-    if !dispose_by_bucket(ctx, &decisions, MACROS).await? {
+    if !dispose_by_bucket(ctx, &decisions, Kind::Macros.as_str()).await? {
         macros(ctx).await?;
     }
     ctx.ledger.flush().await?;
@@ -147,7 +136,13 @@ async fn segments(ctx: &Arc<Ctx>, decisions: &Decisions) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     let kustomer = &ctx.kustomer;
     let now = timefmt::now_unix();
-    for item in all_items(ledger, SEGMENTS, &[RecordState::Pending, RecordState::Sent]).await? {
+    for item in all_items(
+        ledger,
+        Kind::Segments.as_str(),
+        &[RecordState::Pending, RecordState::Sent],
+    )
+    .await?
+    {
         ctx.control.checkpoint().await?;
         let id = item.source_id.clone();
         let Some((raw, _)) = read_source(ledger, &item)? else {
@@ -158,7 +153,7 @@ async fn segments(ctx: &Arc<Ctx>, decisions: &Decisions) -> anyhow::Result<()> {
         });
         if !in_use {
             ledger.archive(
-                SEGMENTS,
+                Kind::Segments.as_str(),
                 &id,
                 "unused segment: not carried as a saved search (its definition is archived)",
             )?;
@@ -166,7 +161,7 @@ async fn segments(ctx: &Arc<Ctx>, decisions: &Decisions) -> anyhow::Result<()> {
         }
         let Some(name) = map::segment_name(raw) else {
             ledger.mark_failed(
-                SEGMENTS,
+                Kind::Segments.as_str(),
                 &id,
                 ErrorClass::Source,
                 "the segment has no name",
@@ -178,26 +173,19 @@ async fn segments(ctx: &Arc<Ctx>, decisions: &Decisions) -> anyhow::Result<()> {
         let _guard = ctx.in_flight(PhaseId::Extras, 1);
         // The membership tag first: the saved search filters on its id.
         ledger
-            .ensure_pending(SEGMENT_TAGS, vec![id.clone()])
+            .ensure_pending(Kind::SegmentTags.as_str(), vec![id.clone()])
             .await?;
         let tag_item = ledger
-            .read(|r| r.record(SEGMENT_TAGS, &id))?
+            .read(|r| r.record(Kind::SegmentTags.as_str(), &id))?
             .ok_or_else(|| anyhow::anyhow!("segment tag record {id} vanished"))?;
         let tag_name = map::segment_tag_name(&id, &name);
-        let send_tag = || async { kustomer.create_tag(&tag_name).await.map(|t| t.id) };
-        let find_tag = || async {
-            Ok(kustomer
-                .list_tags()
-                .await?
-                .into_iter()
-                .find(|t| t.name == tag_name)
-                .map(|t| t.id))
-        };
+        let create_tag = || kustomer.create_tag(&tag_name);
+        let list_tags = || kustomer.list_tags();
         let Outcome::Done(tag_id) =
-            write::create_one(ledger, &tag_item, send_tag, find_tag).await?
+            super::create_named(ledger, &tag_item, &tag_name, create_tag, list_tags).await?
         else {
             ledger.mark_failed(
-                SEGMENTS,
+                Kind::Segments.as_str(),
                 &id,
                 ErrorClass::Rejected,
                 "its membership tag could not be created",
@@ -207,19 +195,9 @@ async fn segments(ctx: &Arc<Ctx>, decisions: &Decisions) -> anyhow::Result<()> {
             continue;
         };
         let body = map::saved_search_body(&name, &tag_id);
-        let send = || {
-            let body = body.clone();
-            async move { kustomer.create_saved_search(body).await.map(|s| s.id) }
-        };
-        let find = || async {
-            Ok(kustomer
-                .list_saved_searches()
-                .await?
-                .into_iter()
-                .find(|s| s.name == name)
-                .map(|s| s.id))
-        };
-        write::create_one(ledger, &item, send, find).await?;
+        let create = || kustomer.create_saved_search(body.clone());
+        let list = || kustomer.list_saved_searches();
+        super::create_named(ledger, &item, &name, create, list).await?;
     }
     ledger.flush().await?;
     Ok(())
@@ -263,15 +241,17 @@ fn contact_tag_ids(
 async fn memberships(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     let kustomer = &ctx.kustomer;
+    let kind = Kind::SegmentMembers.as_str();
     ledger
-        .ensure_pending_from_sources(Kind::ContactSegments.as_str(), SEGMENT_MEMBERS)
+        .ensure_pending_from_sources(Kind::ContactSegments.as_str(), kind)
         .await?;
     ledger.flush().await?;
-    let wait = |job: String| async move { job_results(kustomer, &job).await };
+    let wait = |job: String| async move { write::job_results(kustomer, &job).await };
     let no_lookup = |_id: String| async { Ok::<_, KustomerError>(None) };
-    let route = write::BulkRoute::new(ctx, &BulkResource::Customers, true);
-    write::recover_sent(ledger, SEGMENT_MEMBERS, |_| route.clone(), wait, no_lookup).await?;
-    let mut pages = ledger.pages(SEGMENT_MEMBERS, &[RecordState::Pending], PAGE);
+    let bulk = BulkWrite::new(ctx, kind, BulkResource::Customers, true, wait, no_lookup);
+    let route = bulk.route();
+    write::recover_sent(ledger, kind, |_| route.clone(), wait, no_lookup).await?;
+    let mut pages = ledger.pages(kind, &[RecordState::Pending], PAGE);
     loop {
         ctx.control.checkpoint().await?;
         let Some(page) = pages.next_page().await? else {
@@ -282,13 +262,13 @@ async fn memberships(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             let cid = &item.source_id;
             let mut segment_tags = Vec::new();
             for sid in map::contact_segment_ids(item.raw.as_deref().unwrap_or("[]")) {
-                if let Some(t) = ledger.target_id(SEGMENT_TAGS, &sid)? {
+                if let Some(t) = ledger.target_id(Kind::SegmentTags.as_str(), &sid)? {
                     segment_tags.push(t);
                 }
             }
             if segment_tags.is_empty() {
                 ledger.mark_skipped(
-                    SEGMENT_MEMBERS,
+                    kind,
                     cid,
                     "the contact is in no segment carried as a saved search",
                 )?;
@@ -296,7 +276,7 @@ async fn memberships(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             }
             let Some(customer) = contact_customer(ledger, cid)? else {
                 ledger.mark_failed(
-                    SEGMENT_MEMBERS,
+                    kind,
                     cid,
                     ErrorClass::Mapping,
                     "the contact's customer was not loaded, so its segment tags cannot be set",
@@ -317,71 +297,20 @@ async fn memberships(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             }
             updates.push((cid.clone(), json!({ "id": customer, "tags": tags })));
         }
-        send_bulk(
-            ctx,
-            SEGMENT_MEMBERS,
-            BulkResource::Customers,
-            updates,
-            true,
-            no_lookup,
-        )
-        .await?;
+        let unsettled = super::send_bulk(ctx, PhaseId::Extras, &bulk, updates).await?;
+        warn_lost(ctx, kind, unsettled);
     }
     Ok(())
 }
 
-/// Sends `items` in bulk batches of 100, several in flight, through the write path.
-async fn send_bulk<L, LF>(
-    ctx: &Arc<Ctx>,
-    kind: &str,
-    resource: BulkResource,
-    items: Vec<(String, Value)>,
-    update: bool,
-    lookup: L,
-) -> anyhow::Result<usize>
-where
-    L: Fn(String) -> LF + Clone,
-    LF: std::future::Future<Output = Result<Option<String>, KustomerError>>,
-{
-    let ledger = &ctx.ledger;
-    let kustomer = &ctx.kustomer;
-    let chunks = write::bulk_requests(ledger, kind, items, ctx.config.options.bulk_max_bytes)?;
-    let route = &write::BulkRoute::new(ctx, &resource, update);
-    let mut results = futures_util::stream::iter(chunks.into_iter().map(|chunk| {
-        let resource = resource.clone();
-        let lookup = lookup.clone();
-        async move {
-            let _guard = ctx.in_flight(PhaseId::Extras, chunk.len() as u64);
-            let submit = |items: Vec<(String, Value)>| {
-                let resource = resource.clone();
-                async move {
-                    let job = if update {
-                        kustomer.bulk_update(resource, items).await?
-                    } else {
-                        kustomer.bulk_create(resource, items).await?
-                    };
-                    Ok(job.id)
-                }
-            };
-            let wait = |job: String| async move { job_results(kustomer, &job).await };
-            write::create_bulk(ledger, kind, route, chunk, submit, wait, lookup).await
-        }
-    }))
-    .buffer_unordered(BULK_CONCURRENCY);
-    let mut unsettled = 0;
-    while let Some(outcomes) = results.next().await {
-        unsettled += outcomes?
-            .values()
-            .filter(|o| **o == Outcome::Unsettled)
-            .count();
-    }
+/// Says when answers of a page's bulk requests were lost (the next pass looks them up).
+fn warn_lost(ctx: &Ctx, kind: &str, unsettled: usize) {
     if unsettled > 0 {
         ctx.log(
             LogLevel::Warn,
             format!("{kind}: {unsettled} bulk answers were lost; the next pass looks them up"),
         );
     }
-    Ok(unsettled)
 }
 
 // ---- kobjects (tickets, notes, events) -------------------------------------------------------
@@ -416,7 +345,7 @@ where
     };
     for _pass in 0..3 {
         ledger.flush().await?;
-        let wait = |job: String| async move { job_results(kustomer, &job).await };
+        let wait = |job: String| async move { write::job_results(kustomer, &job).await };
         let route = |item: &WorkItem| {
             let klass = item.raw.as_deref().and_then(&klass_of).unwrap_or_default();
             write::BulkRoute::new(ctx, &BulkResource::KObjects(klass), false)
@@ -456,15 +385,11 @@ where
                 }
             }
             for (klass, items) in by_klass {
-                unsettled += send_bulk(
-                    ctx,
-                    kind,
-                    BulkResource::KObjects(klass),
-                    items,
-                    false,
-                    lookup,
-                )
-                .await?;
+                let resource = BulkResource::KObjects(klass);
+                let bulk = BulkWrite::new(ctx, kind, resource, false, wait, lookup);
+                let lost = super::send_bulk(ctx, PhaseId::Extras, &bulk, items).await?;
+                warn_lost(ctx, kind, lost);
+                unsettled += lost;
             }
         }
         if unsettled == 0 {
@@ -524,7 +449,7 @@ async fn tickets(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()> {
             .map_err(|e| (ErrorClass::Source, e.to_string()))?;
         Ok((ticket_klass_name(&ticket_type), body, notes))
     };
-    load_kobjects(ctx, TICKETS, mapper, klass_of).await
+    load_kobjects(ctx, Kind::Tickets.as_str(), mapper, klass_of).await
 }
 
 async fn notes(
@@ -534,7 +459,7 @@ async fn notes(
     imported_at: &str,
 ) -> anyhow::Result<()> {
     let ledger = ctx.ledger.clone();
-    let company = kind == COMPANY_NOTES;
+    let company = kind == Kind::CompanyNotes.as_str();
     let mapper = |item: &WorkItem, raw: &str| {
         let parent = ledger
             .read(|r| r.source(kind, &item.source_id))
@@ -597,7 +522,7 @@ async fn event_kobjects(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()>
             .map_err(|e| (ErrorClass::Source, e.to_string()))?;
         Ok((EVENT_KLASS.to_string(), body, Vec::new()))
     };
-    load_kobjects(ctx, DATA_EVENTS, mapper, |_: &str| {
+    load_kobjects(ctx, Kind::DataEvents.as_str(), mapper, |_: &str| {
         Some(EVENT_KLASS.to_string())
     })
     .await
@@ -608,9 +533,9 @@ async fn event_kobjects(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()>
 async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     const UNKNOWN: &str = "the answer was lost and Kustomer has no lookup for tracking events: it may or may not have been recorded; retry it only if it is missing";
-    for item in all_items(ledger, DATA_EVENTS, &[RecordState::Sent]).await? {
+    for item in all_items(ledger, Kind::DataEvents.as_str(), &[RecordState::Sent]).await? {
         ledger.mark_unknown(
-            DATA_EVENTS,
+            Kind::DataEvents.as_str(),
             &item.source_id,
             UNKNOWN,
             "(sent by an earlier run that ended before its answer)",
@@ -618,7 +543,7 @@ async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         )?;
     }
     let pace = CustomerPace::new(TRACKING_PER_CUSTOMER_PER_MINUTE, Duration::from_secs(60));
-    let mut pages = ledger.pages(DATA_EVENTS, &[RecordState::Pending], PAGE);
+    let mut pages = ledger.pages(Kind::DataEvents.as_str(), &[RecordState::Pending], PAGE);
     loop {
         ctx.control.checkpoint().await?;
         let Some(page) = pages.next_page().await? else {
@@ -630,7 +555,7 @@ async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             let contact = contact_of(&item.source_id).to_string();
             if contact_customer(ledger, &contact)?.is_none() {
                 ledger.mark_failed(
-                    DATA_EVENTS,
+                    Kind::DataEvents.as_str(),
                     &item.source_id,
                     ErrorClass::Mapping,
                     &format!("its contact {contact} was not loaded as a customer"),
@@ -647,12 +572,12 @@ async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
                 continue;
             };
             for note in crate::mapping::clean::out_of_range_times(&record, &[]) {
-                ledger.add_warning(DATA_EVENTS, Some(&item.source_id), &note)?;
+                ledger.add_warning(Kind::DataEvents.as_str(), Some(&item.source_id), &note)?;
             }
             match map::tracking_event(raw, &contact, email.as_deref()) {
                 Ok(body) => sends.push((item.source_id, body)),
                 Err(e) => ledger.mark_failed(
-                    DATA_EVENTS,
+                    Kind::DataEvents.as_str(),
                     &item.source_id,
                     ErrorClass::Source,
                     &e.to_string(),
@@ -667,15 +592,15 @@ async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
                 pace.wait_turn(contact_of(&id)).await;
                 let _guard = ctx.in_flight(PhaseId::Extras, 1);
                 ledger
-                    .mark_sent(DATA_EVENTS, vec![id.clone()], None)
+                    .mark_sent(Kind::DataEvents.as_str(), vec![id.clone()], None)
                     .await?;
                 match ctx.kustomer.identity_event(identity, event).await {
                     // Kustomer answers 204 without an id: the event is recorded against its customer.
-                    Ok(()) => ledger.mark_done(DATA_EVENTS, &id, "tracked")?,
+                    Ok(()) => ledger.mark_done(Kind::DataEvents.as_str(), &id, "tracked")?,
                     Err(e @ KustomerError::Api(ApiError::Ambiguous { .. })) => {
                         let (req, resp) = e.exchange();
                         ledger.mark_unknown(
-                            DATA_EVENTS,
+                            Kind::DataEvents.as_str(),
                             &id,
                             &format!("{UNKNOWN} ({e})"),
                             &req,
@@ -685,7 +610,7 @@ async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
                     Err(e) => {
                         let (req, resp) = e.exchange();
                         ledger.mark_failed(
-                            DATA_EVENTS,
+                            Kind::DataEvents.as_str(),
                             &id,
                             e.class(),
                             &e.to_string(),
@@ -821,12 +746,12 @@ impl CustomerPace {
 async fn event_summaries(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     ledger
-        .ensure_pending_from_sources(EVENT_SUMMARIES, EVENT_SUMMARIES)
+        .ensure_pending_from_sources(Kind::EventSummaries.as_str(), Kind::EventSummaries.as_str())
         .await?;
     ledger.flush().await?;
     let now = timefmt::now_unix();
     // One summary per contact: paged, not held whole (100k on `large`).
-    let mut pages = ledger.pages(EVENT_SUMMARIES, &[RecordState::Pending], PAGE);
+    let mut pages = ledger.pages(Kind::EventSummaries.as_str(), &[RecordState::Pending], PAGE);
     while let Some(page) = pages.next_page().await? {
         for item in page {
             let Some((raw, _)) = read_source(ledger, &item)? else {
@@ -834,13 +759,13 @@ async fn event_summaries(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             };
             if map::summary_has_old_events(raw, now) {
                 ledger.archive(
-                    EVENT_SUMMARIES,
+                    Kind::EventSummaries.as_str(),
                     &item.source_id,
                     "events older than 90 days: Intercom lists only their counts, kept here",
                 )?;
             } else {
                 ledger.mark_skipped(
-                    EVENT_SUMMARIES,
+                    Kind::EventSummaries.as_str(),
                     &item.source_id,
                     "every event is within 90 days and loaded on its own",
                 )?;
@@ -853,7 +778,7 @@ async fn event_summaries(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 async fn macros(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let items = all_items(
         &ctx.ledger,
-        MACROS,
+        Kind::Macros.as_str(),
         &[RecordState::Pending, RecordState::Sent],
     )
     .await?;
@@ -880,7 +805,7 @@ async fn shortcut(ctx: &Ctx, item: &WorkItem) -> anyhow::Result<()> {
         Ok(b) => b,
         Err(e) => {
             ledger.mark_failed(
-                MACROS,
+                Kind::Macros.as_str(),
                 &item.source_id,
                 ErrorClass::Source,
                 &e.to_string(),
@@ -891,23 +816,13 @@ async fn shortcut(ctx: &Ctx, item: &WorkItem) -> anyhow::Result<()> {
         }
     };
     for n in notes {
-        ledger.add_warning(MACROS, Some(&item.source_id), &n)?;
+        ledger.add_warning(Kind::Macros.as_str(), Some(&item.source_id), &n)?;
     }
     let name = body["name"].as_str().unwrap_or_default().to_string();
     let _guard = ctx.in_flight(PhaseId::Extras, 1);
-    let send = || {
-        let body = body.clone();
-        async move { kustomer.create_shortcut(body).await.map(|s| s.id) }
-    };
-    let find = || async {
-        Ok(kustomer
-            .list_shortcuts()
-            .await?
-            .into_iter()
-            .find(|s| s.name == name)
-            .map(|s| s.id))
-    };
-    write::create_one(ledger, item, send, find).await?;
+    let create = || kustomer.create_shortcut(body.clone());
+    let list = || kustomer.list_shortcuts();
+    super::create_named(ledger, item, &name, create, list).await?;
     Ok(())
 }
 

@@ -23,16 +23,10 @@ use crate::engine::context::Ctx;
 use crate::engine::load::read_source;
 use crate::engine::model::LogLevel;
 use crate::engine::write::{self, Outcome};
-use crate::intercom::endpoints as intercom_endpoints;
 use crate::kustomer::KustomerError;
-use crate::ledger::{Ledger, RecordState, WorkItem};
+use crate::ledger::{Ledger, LedgerError, RecordState, WorkItem};
 use crate::mapping::kb::{self, ArticleHead, VersionHead};
-use crate::vocab::{ErrorClass, PhaseId};
-
-pub const COLLECTIONS: &str = crate::vocab::Kind::Collections.as_str();
-pub const ARTICLES: &str = crate::vocab::Kind::Articles.as_str();
-pub const ARTICLE_VERSIONS: &str = crate::vocab::Kind::ArticleVersions.as_str();
-pub const ARTICLE_TRANSLATIONS: &str = crate::vocab::Kind::ArticleTranslations.as_str();
+use crate::vocab::{ErrorClass, Kind, PhaseId};
 
 const OPEN: [RecordState; 2] = [RecordState::Pending, RecordState::Sent];
 /// Articles loading at once (each its create, then its versions in order).
@@ -57,10 +51,10 @@ pub(crate) async fn all_items(
 pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     for kind in [
-        COLLECTIONS,
-        ARTICLES,
-        ARTICLE_VERSIONS,
-        ARTICLE_TRANSLATIONS,
+        Kind::Collections.as_str(),
+        Kind::Articles.as_str(),
+        Kind::ArticleVersions.as_str(),
+        Kind::ArticleTranslations.as_str(),
     ] {
         ledger.ensure_pending_from_sources(kind, kind).await?;
     }
@@ -74,7 +68,7 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 
 async fn load_categories(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    let items: HashMap<String, WorkItem> = all_items(ledger, COLLECTIONS, &OPEN)
+    let items: HashMap<String, WorkItem> = all_items(ledger, Kind::Collections.as_str(), &OPEN)
         .await?
         .into_iter()
         .map(|i| (i.source_id.clone(), i))
@@ -95,11 +89,11 @@ async fn load_categories(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         let Some(item) = items.get(&id) else { continue };
         ctx.set_activity(format!("KB: category for collection {id}"));
         let parent_target = match parents.get(&id).cloned().flatten() {
-            Some(p) => match ledger.target_id(COLLECTIONS, &p)? {
+            Some(p) => match ledger.target_id(Kind::Collections.as_str(), &p)? {
                 Some(t) => Some(t),
                 None => {
                     ledger.mark_failed(
-                        COLLECTIONS,
+                        Kind::Collections.as_str(),
                         &id,
                         ErrorClass::Mapping,
                         &format!("its parent collection {p} was not loaded"),
@@ -119,7 +113,7 @@ async fn load_categories(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         {
             Ok(b) => b,
             Err(e) => {
-                ledger.mark_failed(COLLECTIONS, &id, ErrorClass::Source, &e.to_string(), "", "")?;
+                unmappable(ledger, item, &e)?;
                 continue;
             }
         };
@@ -151,7 +145,7 @@ fn article_versions(
     ledger: &Ledger,
     article_id: &str,
 ) -> anyhow::Result<Vec<(VersionHead, WorkItem)>> {
-    let sources = ledger.read(|r| r.children(ARTICLE_VERSIONS, article_id))?;
+    let sources = ledger.read(|r| r.children(Kind::ArticleVersions.as_str(), article_id))?;
     let mut by_id: HashMap<String, VersionHead> = HashMap::new();
     for s in &sources {
         by_id.insert(s.source_id.clone(), kb::version_head(&s.source_id, &s.raw));
@@ -159,7 +153,7 @@ fn article_versions(
     let ordered = kb::versions_in_order(by_id.values().cloned().collect());
     let mut out = Vec::with_capacity(ordered.len());
     for head in ordered {
-        if let Some(item) = ledger.read(|r| r.record(ARTICLE_VERSIONS, &head.id))? {
+        if let Some(item) = ledger.read(|r| r.record(Kind::ArticleVersions.as_str(), &head.id))? {
             out.push((head, item));
         }
     }
@@ -171,13 +165,16 @@ async fn load_articles(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     // Articles still to create, and done articles whose versions or translations are open.
     // An article whose versions Intercom could not return is not loaded (no article without its
     // history) until a later extraction reads it whole.
-    let mut articles: Vec<WorkItem> = all_items(ledger, ARTICLES, &OPEN)
+    let mut articles: Vec<WorkItem> = all_items(ledger, Kind::Articles.as_str(), &OPEN)
         .await?
         .into_iter()
         .filter(|a| !a.incomplete)
         .collect();
     let mut open_children: Vec<String> = Vec::new();
-    for kind in [ARTICLE_VERSIONS, ARTICLE_TRANSLATIONS] {
+    for kind in [
+        Kind::ArticleVersions.as_str(),
+        Kind::ArticleTranslations.as_str(),
+    ] {
         for child in all_items(ledger, kind, &OPEN).await? {
             if let Some(parent) = ledger
                 .read(|r| r.source(kind, &child.source_id))?
@@ -191,7 +188,7 @@ async fn load_articles(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     open_children.dedup();
     for parent in open_children {
         if articles.iter().all(|a| a.source_id != parent)
-            && let Some(item) = ledger.read(|r| r.record(ARTICLES, &parent))?
+            && let Some(item) = ledger.read(|r| r.record(Kind::Articles.as_str(), &parent))?
             && !item.incomplete
         {
             articles.push(item);
@@ -214,7 +211,10 @@ async fn load_articles(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 }
 
 fn fail_children(ledger: &Ledger, article_id: &str, why: &str) -> anyhow::Result<()> {
-    for kind in [ARTICLE_VERSIONS, ARTICLE_TRANSLATIONS] {
+    for kind in [
+        Kind::ArticleVersions.as_str(),
+        Kind::ArticleTranslations.as_str(),
+    ] {
         for child in ledger.read(|r| r.children(kind, article_id))? {
             if let Some(w) = ledger.read(|r| r.record(kind, &child.source_id))?
                 && OPEN.contains(&w.state)
@@ -224,6 +224,18 @@ fn fail_children(ledger: &Ledger, article_id: &str, why: &str) -> anyhow::Result
         }
     }
     Ok(())
+}
+
+/// Fails a record whose stored source cannot be mapped, with the mapping's reason.
+fn unmappable(ledger: &Ledger, item: &WorkItem, e: &kb::KbMappingError) -> Result<(), LedgerError> {
+    ledger.mark_failed(
+        &item.kind,
+        &item.source_id,
+        ErrorClass::Source,
+        &e.to_string(),
+        "",
+        "",
+    )
 }
 
 async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
@@ -238,7 +250,7 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
     {
         Ok(h) => h,
         Err(e) => {
-            ledger.mark_failed(ARTICLES, &id, ErrorClass::Source, &e.to_string(), "", "")?;
+            unmappable(ledger, item, &e)?;
             fail_children(
                 ledger,
                 &id,
@@ -252,7 +264,7 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
         return Ok(());
     };
     for c in kb::article_collections(raw) {
-        if let Some(t) = ledger.target_id(COLLECTIONS, &c)?
+        if let Some(t) = ledger.target_id(Kind::Collections.as_str(), &c)?
             && !categories.contains(&t)
         {
             categories.push(t);
@@ -263,7 +275,7 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
     if !was_done {
         // Times Kustomer cannot read are left out: the warning keeps the original value.
         for note in crate::mapping::clean::out_of_range_times(&record, &[]) {
-            ledger.add_warning(ARTICLES, Some(&id), &note)?;
+            ledger.add_warning(Kind::Articles.as_str(), Some(&id), &note)?;
         }
     }
     // Found by lookup before this ledger ever sent it: the article existed before (a fresh
@@ -316,7 +328,7 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
             {
                 let (req, resp) = e.exchange();
                 ledger.mark_failed(
-                    ARTICLES,
+                    Kind::Articles.as_str(),
                     &id,
                     e.class(),
                     &format!("the article was created but its content could not be filled: {e}"),
@@ -333,7 +345,7 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
             let last = step + 1 == n;
             if !head.published && !last {
                 ledger.mark_skipped(
-                    ARTICLE_VERSIONS,
+                    Kind::ArticleVersions.as_str(),
                     &version.id,
                     "the article is a draft in Intercom: only its current content is carried, as the Kustomer draft",
                 )?;
@@ -349,7 +361,7 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
                     Ok(Some((t, h))) => (t, h, Some(version.created_at)),
                     Ok(None) => {
                         ledger.mark_failed(
-                            ARTICLE_VERSIONS,
+                            Kind::ArticleVersions.as_str(),
                             &version.id,
                             ErrorClass::Source,
                             "Intercom returned the version without a title or body",
@@ -366,7 +378,7 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
                             _ => ErrorClass::Source,
                         };
                         ledger.mark_failed(
-                            ARTICLE_VERSIONS,
+                            Kind::ArticleVersions.as_str(),
                             &version.id,
                             class,
                             &format!("the version could not be read from Intercom: {e}"),
@@ -409,8 +421,10 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
 
     // Translations: each locale as a language version, published when Intercom has it published
     // (never on a draft article, which publishing would make live).
-    for child in ledger.read(|r| r.children(ARTICLE_TRANSLATIONS, &id))? {
-        let Some(titem) = ledger.read(|r| r.record(ARTICLE_TRANSLATIONS, &child.source_id))? else {
+    for child in ledger.read(|r| r.children(Kind::ArticleTranslations.as_str(), &id))? {
+        let Some(titem) =
+            ledger.read(|r| r.record(Kind::ArticleTranslations.as_str(), &child.source_id))?
+        else {
             continue;
         };
         if !OPEN.contains(&titem.state) {
@@ -420,7 +434,7 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
             Ok(t) => t,
             Err(e) => {
                 ledger.mark_failed(
-                    ARTICLE_TRANSLATIONS,
+                    Kind::ArticleTranslations.as_str(),
                     &child.source_id,
                     ErrorClass::Source,
                     &e.to_string(),
@@ -469,7 +483,10 @@ async fn adopt_versions(
     const WHY: &str = "the article already existed in Kustomer (adopted by externalId from an earlier migration of these records) and Kustomer lists no article versions, so whether this one is there cannot be checked; it was not sent again";
     let ledger = &ctx.ledger;
     let known = recorded_versions(ledger, id)?;
-    for kind in [ARTICLE_VERSIONS, ARTICLE_TRANSLATIONS] {
+    for kind in [
+        Kind::ArticleVersions.as_str(),
+        Kind::ArticleTranslations.as_str(),
+    ] {
         for child in ledger.read(|r| r.children(kind, id))? {
             let Some(w) = ledger.read(|r| r.record(kind, &child.source_id))? else {
                 continue;
@@ -477,8 +494,8 @@ async fn adopt_versions(
             if !OPEN.contains(&w.state) {
                 continue;
             }
-            let current = match kind {
-                ARTICLE_TRANSLATIONS => kb::translation(&child.raw).ok().map(|(lang, mut body)| {
+            let current = if kind == Kind::ArticleTranslations.as_str() {
+                kb::translation(&child.raw).ok().map(|(lang, mut body)| {
                     // As `load_article` sent it: a draft article's translations are drafts too.
                     if !head.published
                         && let Some(obj) = body.as_object_mut()
@@ -486,15 +503,16 @@ async fn adopt_versions(
                         obj.remove("publishedAt");
                     }
                     (lang, body)
-                }),
-                _ => Some((
+                })
+            } else {
+                Some((
                     head.lang.clone(),
                     kb::version_body(
                         &head.title,
                         &head.html,
                         head.published.then(|| head.updated_at.unwrap_or(0)),
                     ),
-                )),
+                ))
             };
             let found = match current {
                 Some((lang, body)) => {
@@ -517,7 +535,10 @@ async fn adopt_versions(
 /// The Kustomer version ids already recorded for an article's versions and translations.
 fn recorded_versions(ledger: &Ledger, article_id: &str) -> anyhow::Result<Vec<String>> {
     let mut out = Vec::new();
-    for kind in [ARTICLE_VERSIONS, ARTICLE_TRANSLATIONS] {
+    for kind in [
+        Kind::ArticleVersions.as_str(),
+        Kind::ArticleTranslations.as_str(),
+    ] {
         for child in ledger.read(|r| r.children(kind, article_id))? {
             if let Some(target) = ledger.target_id(kind, &child.source_id)? {
                 out.push(target);
@@ -567,12 +588,7 @@ async fn fetch_version(
     article_id: &str,
     version_id: &str,
 ) -> Result<Option<(String, String)>, crate::http::ApiError> {
-    let reply = ctx
-        .intercom
-        .api()
-        .get(&intercom_endpoints::article_version(article_id, version_id))
-        .await?;
-    let full: Value = reply.body;
+    let full = ctx.intercom.article_version(article_id, version_id).await?;
     if full.is_null() {
         ctx.log(
             LogLevel::Warn,

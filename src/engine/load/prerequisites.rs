@@ -453,26 +453,20 @@ fn find_by_name(existing: &[(String, String)], name: &str) -> Option<String> {
         .map(|(_, id)| id.clone())
 }
 
-async fn brand_listing(ctx: &Ctx) -> Result<Vec<(String, String)>, KustomerError> {
-    Ok(ctx
-        .kustomer
-        .list_brands()
-        .await?
-        .into_iter()
-        .map(|b| (b.name, b.id))
-        .collect())
+/// `(name, id)` of each record a Kustomer listing returns, to match wanted records on name.
+async fn names_and_ids<T>(
+    listing: impl Future<Output = Result<Vec<T>, KustomerError>>,
+    name_id: fn(T) -> (String, String),
+) -> Result<Vec<(String, String)>, KustomerError> {
+    Ok(listing.await?.into_iter().map(name_id).collect())
 }
 
 pub(crate) async fn load_brands(ctx: &Ctx) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    ledger
-        .ensure_pending_from_sources(Kind::Brands.as_str(), Kind::Brands.as_str())
-        .await?;
-    let items = super::open_items(ledger, Kind::Brands.as_str())?;
+    let items = super::open_work(ctx, Kind::Brands, "checking brands").await?;
     if items.is_empty() {
         return Ok(());
     }
-    ctx.set_activity("checking brands");
     let brands = ctx.kustomer.list_brands().await?;
     let default = brands.iter().find(|b| b.is_default).cloned();
     let existing: Vec<(String, String)> = brands
@@ -528,31 +522,21 @@ pub(crate) async fn load_brands(ctx: &Ctx) -> anyhow::Result<()> {
                 let icon = icon.clone();
                 async move { Ok(ctx.kustomer.create_brand(&name, &icon).await?.id) }
             },
-            || brand_listing(ctx),
+            || names_and_ids(ctx.kustomer.list_brands(), |b| (b.name, b.id)),
         )
         .await?;
     }
     Ok(())
 }
 
-async fn schedule_listing(ctx: &Ctx) -> Result<Vec<(String, String)>, KustomerError> {
-    Ok(ctx
-        .kustomer
-        .list_schedules()
-        .await?
-        .into_iter()
-        .map(|s| (s.name, s.id))
-        .collect())
-}
-
 pub(crate) async fn load_schedules(ctx: &Ctx) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    ledger
-        .ensure_pending_from_sources(
-            Kind::OfficeHoursSchedules.as_str(),
-            Kind::OfficeHoursSchedules.as_str(),
-        )
-        .await?;
+    let items = super::open_work(
+        ctx,
+        Kind::OfficeHoursSchedules,
+        "checking business schedules",
+    )
+    .await?;
     let wanted = schedules_wanted(ledger)?;
     for (w, _) in &wanted {
         add_manual_once(
@@ -564,12 +548,10 @@ pub(crate) async fn load_schedules(ctx: &Ctx) -> anyhow::Result<()> {
             ),
         )?;
     }
-    let items = super::open_items(ledger, Kind::OfficeHoursSchedules.as_str())?;
     if items.is_empty() {
         return Ok(());
     }
-    ctx.set_activity("checking business schedules");
-    let existing = schedule_listing(ctx).await?;
+    let existing = names_and_ids(ctx.kustomer.list_schedules(), |s| (s.name, s.id)).await?;
     for item in items {
         let Some((w, schedule)) = wanted.iter().find(|(w, _)| w.source_id == item.source_id) else {
             continue;
@@ -593,21 +575,11 @@ pub(crate) async fn load_schedules(ctx: &Ctx) -> anyhow::Result<()> {
                         .id)
                 }
             },
-            || schedule_listing(ctx),
+            || names_and_ids(ctx.kustomer.list_schedules(), |s| (s.name, s.id)),
         )
         .await?;
     }
     Ok(())
-}
-
-async fn klass_listing(ctx: &Ctx) -> Result<Vec<(String, String)>, KustomerError> {
-    Ok(ctx
-        .kustomer
-        .list_klasses()
-        .await?
-        .into_iter()
-        .map(|k| (k.name, k.id))
-        .collect())
 }
 
 pub(crate) async fn load_klasses(ctx: &Ctx) -> anyhow::Result<()> {
@@ -628,7 +600,7 @@ pub(crate) async fn load_klasses(ctx: &Ctx) -> anyhow::Result<()> {
         return Ok(());
     }
     ctx.set_activity("checking klasses");
-    let existing = klass_listing(ctx).await?;
+    let existing = names_and_ids(ctx.kustomer.list_klasses(), |k| (k.name, k.id)).await?;
     let wanted = klasses_wanted(ctx)?;
     for item in items {
         let Some((w, body, ticket_type)) = wanted
@@ -647,7 +619,7 @@ pub(crate) async fn load_klasses(ctx: &Ctx) -> anyhow::Result<()> {
                 let body = body.clone();
                 async move { Ok(ctx.kustomer.create_klass(body).await?.id) }
             },
-            || klass_listing(ctx),
+            || names_and_ids(ctx.kustomer.list_klasses(), |k| (k.name, k.id)),
         )
         .await?;
         if let (Some(_), Some(tt)) = (settled, ticket_type) {

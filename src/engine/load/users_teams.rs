@@ -25,14 +25,10 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 /// runner never gets here with undecided admins unless a decision was withdrawn meanwhile).
 pub(crate) async fn load_admins(ctx: &Ctx) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    ledger
-        .ensure_pending_from_sources(Kind::Admins.as_str(), Kind::Admins.as_str())
-        .await?;
-    let items = super::open_items(ledger, Kind::Admins.as_str())?;
+    let items = super::open_work(ctx, Kind::Admins, "mapping admins to users").await?;
     if items.is_empty() {
         return Ok(());
     }
-    ctx.set_activity("mapping admins to users");
     let fallback = decisions::fallback_user(ledger)?.map(|(id, _)| id);
     let mappings: std::collections::HashMap<String, AdminMapping> =
         decisions::stored_admins(ledger)?
@@ -120,14 +116,10 @@ async fn invite(ctx: &Ctx, item: &WorkItem, mapping: &AdminMapping) -> anyhow::R
 /// a member of anyone's team.
 pub(crate) async fn load_teams(ctx: &Ctx) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    ledger
-        .ensure_pending_from_sources(Kind::Teams.as_str(), Kind::Teams.as_str())
-        .await?;
-    let items = super::open_items(ledger, Kind::Teams.as_str())?;
+    let items = super::open_work(ctx, Kind::Teams, "matching teams").await?;
     if items.is_empty() {
         return Ok(());
     }
-    ctx.set_activity("matching teams");
     let decided = Decisions::load(ledger)?;
     let personal: std::collections::HashSet<String> = decisions::stored_admins(ledger)?
         .into_iter()

@@ -40,7 +40,6 @@ use crate::mapping::conversations::{self as map, PartRole};
 use crate::vocab::{ErrorClass, Kind};
 
 use send::StoredFile;
-pub use send::kinds;
 
 /// Conversations per page: one bulk create each.
 const PAGE: usize = 100;
@@ -50,22 +49,28 @@ const PAGES_IN_FLIGHT: usize = 8;
 const CONCURRENT: usize = 4;
 /// Uploads the prefetcher keeps in flight.
 const PREFETCH_CONCURRENT: usize = 8;
-/// Source kind of the files extraction stored (`<state>/attachments/<sha256>`).
-const ATTACHMENTS: &str = crate::vocab::Kind::Attachments.as_str();
-/// Images inline in HTML bodies, downloaded at extraction.
-const INLINE_IMAGES: &str = crate::vocab::Kind::InlineImages.as_str();
+
+/// The records that hang on a conversation: each source kind with the target kind its records
+/// are loaded as (its parts, then its stored files and its inline images).
+const CHILD_KINDS: [(Kind, Kind); 3] = [
+    (Kind::ConversationParts, Kind::ConversationParts),
+    (Kind::Attachments, Kind::AttachmentUploads),
+    (Kind::InlineImages, Kind::InlineImageUploads),
+];
+/// The files among them.
+const FILE_KINDS: [(Kind, Kind); 2] = [CHILD_KINDS[1], CHILD_KINDS[2]];
 
 pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     let mut totals = Totals::default();
     ctx.set_activity("conversations: settling requests of an earlier run");
     for kind in [
-        kinds::CONVERSATIONS,
-        kinds::SOURCES,
-        kinds::PARTS,
-        kinds::TIMELINE_NOTES,
-        kinds::TRUNCATION_NOTES,
-        kinds::STATES,
+        Kind::Conversations,
+        Kind::ConversationSources,
+        Kind::ConversationParts,
+        Kind::TimelineNotes,
+        Kind::TruncationNotes,
+        Kind::ConversationStates,
     ] {
         send::recover(ctx, kind).await?;
     }
@@ -98,7 +103,7 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     ctx.set_activity("conversations: preparing");
     for (source_kind, kind) in TARGETS {
         ledger
-            .ensure_pending_from_sources(source_kind, kind)
+            .ensure_pending_from_sources(source_kind.as_str(), kind.as_str())
             .await?;
     }
     if let Some(months) = ctx.config.options.history_months {
@@ -182,12 +187,12 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 }
 
 /// Source kinds staged with the conversations, and the target kinds that load them.
-const TARGETS: [(&str, &str); 5] = [
-    (Kind::Conversations.as_str(), kinds::CONVERSATIONS),
-    (Kind::Conversations.as_str(), kinds::SOURCES),
-    (Kind::ConversationParts.as_str(), kinds::PARTS),
-    (ATTACHMENTS, kinds::UPLOADS),
-    (INLINE_IMAGES, kinds::INLINE_UPLOADS),
+const TARGETS: [(Kind, Kind); 5] = [
+    (Kind::Conversations, Kind::Conversations),
+    (Kind::Conversations, Kind::ConversationSources),
+    CHILD_KINDS[0],
+    CHILD_KINDS[1],
+    CHILD_KINDS[2],
 ];
 
 /// Loads conversations as extraction stages them: each batch of news makes its records pending,
@@ -221,7 +226,7 @@ async fn stream_pages(
             let mut page = ledger
                 .read_blocking(move |r| {
                     ids.iter()
-                        .map(|id| r.record(kinds::CONVERSATIONS, id))
+                        .map(|id| r.record(Kind::Conversations.as_str(), id))
                         .collect::<Result<Vec<_>, _>>()
                 })
                 .await?
@@ -256,11 +261,11 @@ async fn stream_pages(
                     for (source_kind, kind) in TARGETS {
                         let ids: Vec<String> = staged
                             .iter()
-                            .filter(|(k, _)| *k == source_kind)
+                            .filter(|(k, _)| *k == source_kind.as_str())
                             .map(|(_, id)| id.clone())
                             .collect();
                         if !ids.is_empty() {
-                            ledger.ensure_pending(kind, ids).await?;
+                            ledger.ensure_pending(kind.as_str(), ids).await?;
                         }
                     }
                     waiting.extend(
@@ -287,7 +292,7 @@ async fn load_pages(
 ) -> anyhow::Result<Totals> {
     let ledger = &ctx.ledger;
     let mut totals = Totals::default();
-    let mut pages = ledger.pages(kinds::CONVERSATIONS, states, PAGE);
+    let mut pages = ledger.pages(Kind::Conversations.as_str(), states, PAGE);
     let mut exhausted = false;
     // Several pages in flight, so one page's bulk jobs and uploads overlap another's requests
     // and the Kustomer budget is not left idle while a job completes.
@@ -349,7 +354,7 @@ async fn prefetch_uploads(
     progress: &tokio::sync::watch::Sender<Progress>,
 ) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    let mut pages = ledger.pages(kinds::CONVERSATIONS, states, PAGE);
+    let mut pages = ledger.pages(Kind::Conversations.as_str(), states, PAGE);
     loop {
         if ctx.control.is_cancelled() {
             return Ok(());
@@ -363,7 +368,7 @@ async fn prefetch_uploads(
             // Only for conversations that will load: their customer is in Kustomer.
             let loads = parse::<Conversation>(item.raw.as_deref())
                 .and_then(|c| customer_contact(&c))
-                .map(|contact| ledger.target_id(refs::CONTACTS, &contact))
+                .map(|contact| ledger.target_id(Kind::Contacts.as_str(), &contact))
                 .transpose()?
                 .flatten()
                 .is_some();
@@ -373,12 +378,9 @@ async fn prefetch_uploads(
             let id = &item.source_id;
             let files = ledger.read(|r| {
                 let mut out = Vec::new();
-                for (source, kind) in [
-                    (ATTACHMENTS, kinds::UPLOADS),
-                    (INLINE_IMAGES, kinds::INLINE_UPLOADS),
-                ] {
-                    for s in r.children(source, id)? {
-                        out.push((file_of(&s, None), r.record(kind, &s.source_id)?));
+                for (source, kind) in FILE_KINDS {
+                    for s in r.children(source.as_str(), id)? {
+                        out.push((file_of(&s, None), r.record(kind.as_str(), &s.source_id)?));
                     }
                 }
                 Ok(out)
@@ -424,16 +426,12 @@ pub fn dependants(
     id: &str,
 ) -> Result<Vec<(&'static str, String)>, crate::ledger::LedgerError> {
     let mut records = vec![
-        (kinds::SOURCES, id.to_string()),
-        (kinds::STATES, id.to_string()),
+        (Kind::ConversationSources.as_str(), id.to_string()),
+        (Kind::ConversationStates.as_str(), id.to_string()),
     ];
-    for (source, kind) in [
-        (Kind::ConversationParts.as_str(), kinds::PARTS),
-        (ATTACHMENTS, kinds::UPLOADS),
-        (INLINE_IMAGES, kinds::INLINE_UPLOADS),
-    ] {
-        for child in r.children(source, id)? {
-            records.push((kind, child.source_id));
+    for (source, kind) in CHILD_KINDS {
+        for child in r.children(source.as_str(), id)? {
+            records.push((kind.as_str(), child.source_id));
         }
     }
     Ok(records)
@@ -447,7 +445,7 @@ async fn skip_outside_history(ctx: &Ctx, months: u32) -> anyhow::Result<u64> {
     let mut skipped = 0u64;
     let mut pages = ctx
         .ledger
-        .pages(kinds::CONVERSATIONS, &[RecordState::Pending], PAGE);
+        .pages(Kind::Conversations.as_str(), &[RecordState::Pending], PAGE);
     loop {
         let Some(page) = pages.next_page().await? else {
             break;
@@ -478,17 +476,16 @@ fn skip_if_outside(ctx: &Ctx, item: &WorkItem, months: u32, cutoff: i64) -> anyh
     }
     let reason = format!("outside the history window: last updated over {months} month(s) ago");
     let id = item.source_id.as_str();
-    ledger.mark_skipped(kinds::CONVERSATIONS, id, &reason)?;
-    if ledger.read(|r| r.record(kinds::SOURCES, id))?.is_some() {
-        ledger.mark_skipped(kinds::SOURCES, id, &reason)?;
+    ledger.mark_skipped(Kind::Conversations.as_str(), id, &reason)?;
+    if ledger
+        .read(|r| r.record(Kind::ConversationSources.as_str(), id))?
+        .is_some()
+    {
+        ledger.mark_skipped(Kind::ConversationSources.as_str(), id, &reason)?;
     }
-    for (source_kind, kind) in [
-        (Kind::ConversationParts.as_str(), kinds::PARTS),
-        (ATTACHMENTS, kinds::UPLOADS),
-        (INLINE_IMAGES, kinds::INLINE_UPLOADS),
-    ] {
-        for child in ledger.read(|r| r.children(source_kind, id))? {
-            ledger.mark_skipped(kind, &child.source_id, &reason)?;
+    for (source, kind) in CHILD_KINDS {
+        for child in ledger.read(|r| r.children(source.as_str(), id))? {
+            ledger.mark_skipped(kind.as_str(), &child.source_id, &reason)?;
         }
     }
     Ok(true)
@@ -541,6 +538,17 @@ struct File {
     stored: Option<StoredFile>,
     problem: Option<String>,
     upload: Option<WorkItem>,
+}
+
+impl File {
+    /// The Kustomer attachment id, once the upload is done.
+    fn uploaded_id(&self) -> Option<&String> {
+        self.upload
+            .as_ref()
+            .filter(|u| u.state == RecordState::Done)?
+            .target_id
+            .as_ref()
+    }
 }
 
 /// A conversation loaded in Kustomer, with everything that hangs on it.
@@ -601,7 +609,7 @@ impl PageLoader<'_> {
                 Some(c) => parsed.push((item, c)),
                 None => {
                     ledger.mark_failed(
-                        kinds::CONVERSATIONS,
+                        Kind::Conversations.as_str(),
                         &item.source_id,
                         ErrorClass::Source,
                         "the extracted conversation is missing or is not JSON",
@@ -628,13 +636,13 @@ impl PageLoader<'_> {
                 clean::clean_line(title, "title", &mut notes);
             }
             for note in notes {
-                ledger.add_warning(kinds::CONVERSATIONS, Some(&item.source_id), &note)?;
+                ledger.add_warning(Kind::Conversations.as_str(), Some(&item.source_id), &note)?;
             }
             creates.push((item.source_id.clone(), body));
         }
         let outcomes = send::bulk(
             self.ctx,
-            kinds::CONVERSATIONS,
+            Kind::Conversations,
             BulkResource::Conversations,
             false,
             creates,
@@ -655,7 +663,9 @@ impl PageLoader<'_> {
             .filter(|(_, c)| map::final_state("", c, None, None).is_some())
             .map(|(item, _)| item.source_id.clone())
             .collect();
-        ledger.ensure_pending(kinds::STATES, closing).await?;
+        ledger
+            .ensure_pending(Kind::ConversationStates.as_str(), closing)
+            .await?;
         for id in &refused {
             self.fail_dependants(id)?;
         }
@@ -720,7 +730,12 @@ impl PageLoader<'_> {
             }
         }
         let outcomes = self
-            .send_chunks(kinds::STATES, BulkResource::Conversations, true, states)
+            .send_chunks(
+                Kind::ConversationStates,
+                BulkResource::Conversations,
+                true,
+                states,
+            )
             .await?;
         totals.unsettled += count_unsettled(&outcomes) + unsettled.len() as u64;
         Ok(())
@@ -736,7 +751,12 @@ impl PageLoader<'_> {
             .map(|c| (c.id.clone(), self.source_message(c)))
             .collect();
         let outcomes = self
-            .send_chunks(kinds::SOURCES, BulkResource::Messages, false, sources)
+            .send_chunks(
+                Kind::ConversationSources,
+                BulkResource::Messages,
+                false,
+                sources,
+            )
             .await?;
         for (id, o) in &outcomes {
             if *o == Outcome::Unsettled {
@@ -762,7 +782,12 @@ impl PageLoader<'_> {
             }
         }
         let outcomes = self
-            .send_chunks(kinds::PARTS, BulkResource::Messages, false, messages)
+            .send_chunks(
+                Kind::ConversationParts,
+                BulkResource::Messages,
+                false,
+                messages,
+            )
             .await?;
         for (id, o) in &outcomes {
             if *o == Outcome::Unsettled
@@ -780,9 +805,11 @@ impl PageLoader<'_> {
             let mut notes = Vec::new();
             clean::iso_time_noted(t, "created_at", &mut notes);
             for note in notes {
-                self.ctx
-                    .ledger
-                    .add_warning(kinds::PARTS, Some(&p.id), &note)?;
+                self.ctx.ledger.add_warning(
+                    Kind::ConversationParts.as_str(),
+                    Some(&p.id),
+                    &note,
+                )?;
             }
         }
         Ok(())
@@ -812,7 +839,7 @@ impl PageLoader<'_> {
                 ));
             }
         }
-        self.send_chunks(kinds::PARTS, BulkResource::Notes, false, notes)
+        self.send_chunks(Kind::ConversationParts, BulkResource::Notes, false, notes)
             .await?;
         Ok(())
     }
@@ -843,7 +870,7 @@ impl PageLoader<'_> {
         let ledger = &self.ctx.ledger;
         let Some(contact) = customer_contact(c) else {
             ledger.mark_failed(
-                kinds::CONVERSATIONS,
+                Kind::Conversations.as_str(),
                 id,
                 ErrorClass::Source,
                 "the conversation names no contact",
@@ -854,7 +881,7 @@ impl PageLoader<'_> {
         };
         let Some(customer) = self.refs.customer(self.ctx, &contact)? else {
             ledger.mark_failed(
-                kinds::CONVERSATIONS,
+                Kind::Conversations.as_str(),
                 id,
                 ErrorClass::Mapping,
                 &format!("its customer (Intercom contact {contact}) is not loaded in Kustomer; retry after the customer loads"),
@@ -914,7 +941,7 @@ impl PageLoader<'_> {
         let (parts, files, source_state, state) = self.ctx.ledger.read(|r| {
             let mut parts = Vec::new();
             for s in r.children(Kind::ConversationParts.as_str(), &id)? {
-                let record = r.record(kinds::PARTS, &s.source_id)?;
+                let record = r.record(Kind::ConversationParts.as_str(), &s.source_id)?;
                 let part: ConversationPart = serde_json::from_str(&s.raw).unwrap_or_default();
                 parts.push(Part {
                     state: record.map_or(RecordState::Pending, |w| w.state),
@@ -923,18 +950,29 @@ impl PageLoader<'_> {
                 });
             }
             let mut files = Vec::new();
-            for s in r.children(ATTACHMENTS, &id)? {
-                files.push(file_of(&s, r.record(kinds::UPLOADS, &s.source_id)?));
+            for s in r.children(Kind::Attachments.as_str(), &id)? {
+                files.push(file_of(
+                    &s,
+                    r.record(Kind::AttachmentUploads.as_str(), &s.source_id)?,
+                ));
             }
-            for s in r.children(INLINE_IMAGES, &id)? {
-                let mut file = file_of(&s, r.record(kinds::INLINE_UPLOADS, &s.source_id)?);
+            for s in r.children(Kind::InlineImages.as_str(), &id)? {
+                let mut file = file_of(
+                    &s,
+                    r.record(Kind::InlineImageUploads.as_str(), &s.source_id)?,
+                );
                 file.inline = true;
                 files.push(file);
             }
             let source_state = r
-                .record(kinds::SOURCES, &id)?
+                .record(Kind::ConversationSources.as_str(), &id)?
                 .map_or(RecordState::Pending, |w| w.state);
-            Ok((parts, files, source_state, r.record(kinds::STATES, &id)?))
+            Ok((
+                parts,
+                files,
+                source_state,
+                r.record(Kind::ConversationStates.as_str(), &id)?,
+            ))
         })?;
         Ok(Loaded {
             id,
@@ -992,13 +1030,13 @@ impl PageLoader<'_> {
         self.ctx.ledger.put_sources(staged.clone()).await?;
         self.ctx
             .ledger
-            .ensure_pending(kinds::INLINE_UPLOADS, ids)
+            .ensure_pending(Kind::InlineImageUploads.as_str(), ids)
             .await?;
         for s in staged {
             let upload = self
                 .ctx
                 .ledger
-                .read(|r| r.record(kinds::INLINE_UPLOADS, &s.source_id))?;
+                .read(|r| r.record(Kind::InlineImageUploads.as_str(), &s.source_id))?;
             let mut file = file_of(&s, upload);
             file.inline = true;
             c.files.push(file);
@@ -1056,7 +1094,7 @@ impl PageLoader<'_> {
             }
         }
         SourceRecord {
-            kind: INLINE_IMAGES.to_string(),
+            kind: Kind::InlineImages.as_str().to_string(),
             source_id: record_id.to_string(),
             parent_id: Some(conversation_id.to_string()),
             updated_at: None,
@@ -1157,15 +1195,7 @@ impl PageLoader<'_> {
         files.sort_by_key(|f| f.inline);
         files
             .into_iter()
-            .filter_map(|f| {
-                let id = f
-                    .upload
-                    .as_ref()
-                    .filter(|u| u.state == RecordState::Done)?
-                    .target_id
-                    .as_ref()?;
-                Some(f.stored.as_ref()?.reference(id))
-            })
+            .filter_map(|f| Some(f.stored.as_ref()?.reference(f.uploaded_id()?)))
             .collect()
     }
 
@@ -1173,15 +1203,7 @@ impl PageLoader<'_> {
         c.files
             .iter()
             .filter(|f| f.inline && f.owner.as_deref() == owner)
-            .filter_map(|f| {
-                let id = f
-                    .upload
-                    .as_ref()
-                    .filter(|u| u.state == RecordState::Done)?
-                    .target_id
-                    .clone()?;
-                Some((f.url.clone()?, id))
-            })
+            .filter_map(|f| Some((f.url.clone()?, f.uploaded_id()?.clone())))
             .collect()
     }
 
@@ -1259,14 +1281,14 @@ impl PageLoader<'_> {
     /// Sends `items` in bulk requests of 100 items and the byte budget at most, a few at a time.
     async fn send_chunks(
         &self,
-        kind: &'static str,
+        kind: Kind,
         resource: BulkResource,
         update: bool,
         items: Vec<(String, Value)>,
     ) -> anyhow::Result<HashMap<String, Outcome>> {
         let chunks = write::bulk_requests(
             &self.ctx.ledger,
-            kind,
+            kind.as_str(),
             items,
             self.ctx.config.options.bulk_max_bytes,
         )?;
@@ -1301,7 +1323,7 @@ impl PageLoader<'_> {
                         && map::part_role(p.part.part_type.as_deref()) == PartRole::Timeline
                 }) {
                     ledger.archive(
-                        kinds::PARTS,
+                        Kind::ConversationParts.as_str(),
                         &p.id,
                         "conversation event (assignment, state or attribute change) kept in the archive: timeline notes are off",
                     )?;
@@ -1310,13 +1332,16 @@ impl PageLoader<'_> {
             return Ok(());
         }
         let ids: Vec<String> = with_events.iter().map(|&i| loaded[i].id.clone()).collect();
-        ledger.ensure_pending(kinds::TIMELINE_NOTES, ids).await?;
+        ledger
+            .ensure_pending(Kind::TimelineNotes.as_str(), ids)
+            .await?;
         let mut notes = Vec::new();
         // The note an earlier run already made for a conversation, whose id its events take.
         let mut made_earlier: HashMap<usize, String> = HashMap::new();
         for &i in &with_events {
             let c = &loaded[i];
-            let Some(record) = ledger.read(|r| r.record(kinds::TIMELINE_NOTES, &c.id))? else {
+            let Some(record) = ledger.read(|r| r.record(Kind::TimelineNotes.as_str(), &c.id))?
+            else {
                 continue;
             };
             if let (RecordState::Done, Some(id)) = (record.state, &record.target_id) {
@@ -1347,7 +1372,7 @@ impl PageLoader<'_> {
             }
         }
         let outcomes = self
-            .send_chunks(kinds::TIMELINE_NOTES, BulkResource::Notes, false, notes)
+            .send_chunks(Kind::TimelineNotes, BulkResource::Notes, false, notes)
             .await?;
         for &i in &with_events {
             let c = &loaded[i];
@@ -1361,7 +1386,7 @@ impl PageLoader<'_> {
                 p.state == RecordState::Pending
                     && map::part_role(p.part.part_type.as_deref()) == PartRole::Timeline
             }) {
-                ledger.mark_done(kinds::PARTS, &p.id, &note)?;
+                ledger.mark_done(Kind::ConversationParts.as_str(), &p.id, &note)?;
             }
         }
         Ok(())
@@ -1386,11 +1411,13 @@ impl PageLoader<'_> {
         if ids.is_empty() {
             return Ok(());
         }
-        ledger.ensure_pending(kinds::TRUNCATION_NOTES, ids).await?;
+        ledger
+            .ensure_pending(Kind::TruncationNotes.as_str(), ids)
+            .await?;
         let mut notes = Vec::new();
         for (i, missing) in truncated {
             let c = &loaded[i];
-            let record = ledger.read(|r| r.record(kinds::TRUNCATION_NOTES, &c.id))?;
+            let record = ledger.read(|r| r.record(Kind::TruncationNotes.as_str(), &c.id))?;
             if record.map(|t| t.state) == Some(RecordState::Pending) {
                 notes.push((
                     c.id.clone(),
@@ -1404,7 +1431,7 @@ impl PageLoader<'_> {
                 ));
             }
         }
-        self.send_chunks(kinds::TRUNCATION_NOTES, BulkResource::Notes, false, notes)
+        self.send_chunks(Kind::TruncationNotes, BulkResource::Notes, false, notes)
             .await?;
         Ok(())
     }

@@ -14,12 +14,6 @@ use crate::engine::write::{self, Outcome};
 use crate::ledger::LedgerError;
 use crate::vocab::{FieldMapping, Kind};
 
-/// Source kinds of the records other phases load and this one links to.
-pub(super) const CONTACTS: &str = Kind::Contacts.as_str();
-const ADMINS: &str = Kind::Admins.as_str();
-const TEAMS: &str = Kind::Teams.as_str();
-const TAGS: &str = Kind::Tags.as_str();
-
 pub struct Refs {
     users: Mutex<HashMap<String, Option<String>>>,
     tags: Mutex<HashMap<String, Option<String>>>,
@@ -57,11 +51,11 @@ impl Refs {
     }
 
     pub fn customer(&self, ctx: &Ctx, contact_id: &str) -> Result<Option<String>, LedgerError> {
-        ctx.ledger.target_id(CONTACTS, contact_id)
+        ctx.ledger.target_id(Kind::Contacts.as_str(), contact_id)
     }
 
     pub fn team(&self, ctx: &Ctx, team_id: &str) -> Result<Option<String>, LedgerError> {
-        ctx.ledger.target_id(TEAMS, team_id)
+        ctx.ledger.target_id(Kind::Teams.as_str(), team_id)
     }
 
     /// The Kustomer user an Intercom admin maps to: the admin's loaded record, else the
@@ -70,7 +64,7 @@ impl Refs {
         if let Some(hit) = self.lock_users().get(admin_id) {
             return Ok(hit.clone());
         }
-        let user = match ctx.ledger.target_id(ADMINS, admin_id)? {
+        let user = match ctx.ledger.target_id(Kind::Admins.as_str(), admin_id)? {
             Some(u) => Some(u),
             None => ctx
                 .ledger
@@ -101,7 +95,7 @@ impl Refs {
         if let Some(hit) = self.lock_tags().get(tag_id) {
             return Ok(hit.clone());
         }
-        let id = match ctx.ledger.target_id(TAGS, tag_id)? {
+        let id = match ctx.ledger.target_id(Kind::Tags.as_str(), tag_id)? {
             Some(id) => Some(id),
             None => self.create_tag(ctx, tag_id, name).await?,
         };
@@ -116,9 +110,9 @@ impl Refs {
         name: &str,
     ) -> Result<Option<String>, LedgerError> {
         ctx.ledger
-            .ensure_pending(TAGS, vec![tag_id.to_string()])
+            .ensure_pending(Kind::Tags.as_str(), vec![tag_id.to_string()])
             .await?;
-        let Some(item) = ctx.ledger.read(|r| r.record(TAGS, tag_id))? else {
+        let Some(item) = ctx.ledger.read(|r| r.record(Kind::Tags.as_str(), tag_id))? else {
             return Ok(None);
         };
         let find = || async {
@@ -143,7 +137,7 @@ impl Refs {
             .await;
         let outcome = match listed.get(name).cloned() {
             Some(id) => {
-                ctx.ledger.mark_done(TAGS, tag_id, &id)?;
+                ctx.ledger.mark_done(Kind::Tags.as_str(), tag_id, &id)?;
                 Outcome::Done(id)
             }
             _ => {

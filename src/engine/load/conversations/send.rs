@@ -10,48 +10,13 @@ use serde_json::Value;
 use crate::engine::context::Ctx;
 use crate::engine::write::{self, ItemResult, Outcome};
 use crate::kustomer::KustomerError;
-use crate::kustomer::bulk::{BulkItemResult, BulkOutcome, BulkResource, PollPolicy};
+use crate::kustomer::bulk::BulkResource;
 use crate::ledger::{LedgerError, WorkItem};
 use crate::mapping::conversations as map;
+use crate::vocab::Kind;
 
-/// The ledger kinds this phase writes (targets).
-pub mod kinds {
-    pub const CONVERSATIONS: &str = crate::vocab::Kind::Conversations.as_str();
-    pub const SOURCES: &str = crate::vocab::Kind::ConversationSources.as_str();
-    pub const PARTS: &str = crate::vocab::Kind::ConversationParts.as_str();
-    pub const TIMELINE_NOTES: &str = crate::vocab::Kind::TimelineNotes.as_str();
-    pub const TRUNCATION_NOTES: &str = crate::vocab::Kind::TruncationNotes.as_str();
-    pub const STATES: &str = crate::vocab::Kind::ConversationStates.as_str();
-    pub const UPLOADS: &str = crate::vocab::Kind::AttachmentUploads.as_str();
-    /// Uploads of images inline in HTML bodies (kept apart so `attachments` counts only Intercom's
-    /// attachment arrays, as its ground truth does).
-    pub const INLINE_UPLOADS: &str = crate::vocab::Kind::InlineImageUploads.as_str();
-}
-
-/// Per-item results of a completed job, keyed by `_clientRef` (items the job did not mention are
-/// left out: they stay unsettled and recovery looks them up).
-pub fn item_results(results: Vec<BulkItemResult>) -> HashMap<String, ItemResult> {
-    results
-        .into_iter()
-        .filter_map(|r| {
-            let result = match r.outcome {
-                BulkOutcome::Created { id } => ItemResult::Created(id),
-                BulkOutcome::Updated { id } => ItemResult::Updated(id),
-                BulkOutcome::Error { message, duplicate } => {
-                    ItemResult::Error { message, duplicate }
-                }
-                BulkOutcome::NoResult => return None,
-            };
-            Some((r.client_ref, result))
-        })
-        .collect()
-}
-
-pub async fn wait(ctx: &Ctx, job: String) -> Result<HashMap<String, ItemResult>, KustomerError> {
-    ctx.kustomer
-        .wait_job(&job, &PollPolicy::default())
-        .await
-        .map(item_results)
+async fn wait(ctx: &Ctx, job: String) -> Result<HashMap<String, ItemResult>, KustomerError> {
+    write::job_results(&ctx.kustomer, &job).await
 }
 
 fn ledger_trouble(e: LedgerError) -> KustomerError {
@@ -68,7 +33,7 @@ fn kustomer_conversation(
     conversation_id: &str,
 ) -> Result<Option<String>, KustomerError> {
     ctx.ledger
-        .target_id(kinds::CONVERSATIONS, conversation_id)
+        .target_id(Kind::Conversations.as_str(), conversation_id)
         .map_err(ledger_trouble)
 }
 
@@ -91,18 +56,18 @@ async fn note_in(
 /// Finds a record of `kind` (ledger source id `id`) in Kustomer by its externalId, through the
 /// direct routes (never search). Final states and uploads have nothing to find: they are simply
 /// sent again (a bulk PUT repeats harmlessly; an unreferenced upload harms nothing).
-pub async fn lookup(ctx: &Ctx, kind: &str, id: String) -> Result<Option<String>, KustomerError> {
+pub async fn lookup(ctx: &Ctx, kind: Kind, id: String) -> Result<Option<String>, KustomerError> {
     let found = match kind {
-        kinds::CONVERSATIONS => ctx.kustomer.conversation_by_external_id(&id).await?,
-        kinds::SOURCES => {
+        Kind::Conversations => ctx.kustomer.conversation_by_external_id(&id).await?,
+        Kind::ConversationSources => {
             ctx.kustomer
                 .message_by_external_id(&map::source_message_external_id(&id))
                 .await?
         }
-        kinds::PARTS => {
+        Kind::ConversationParts => {
             let source = ctx
                 .ledger
-                .read(|r| r.source(kinds::PARTS, &id))
+                .read(|r| r.source(Kind::ConversationParts.as_str(), &id))
                 .map_err(ledger_trouble)?;
             let part_type = source
                 .as_ref()
@@ -125,10 +90,10 @@ pub async fn lookup(ctx: &Ctx, kind: &str, id: String) -> Result<Option<String>,
                 }
             }
         }
-        kinds::TIMELINE_NOTES => {
+        Kind::TimelineNotes => {
             return note_in(ctx, &id, &map::timeline_note_external_id(&id)).await;
         }
-        kinds::TRUNCATION_NOTES => {
+        Kind::TruncationNotes => {
             return note_in(ctx, &id, &map::truncation_note_external_id(&id)).await;
         }
         _ => None,
@@ -140,7 +105,7 @@ pub async fn lookup(ctx: &Ctx, kind: &str, id: String) -> Result<Option<String>,
 /// the write path.
 pub async fn bulk(
     ctx: &Ctx,
-    kind: &'static str,
+    kind: Kind,
     resource: BulkResource,
     update: bool,
     items: Vec<(String, Value)>,
@@ -149,36 +114,24 @@ pub async fn bulk(
         return Ok(HashMap::new());
     }
     let _in_flight = ctx.in_flight(crate::engine::model::PhaseId::Conversations, 1);
-    let route = write::BulkRoute::new(ctx, &resource, update);
-    write::create_bulk(
-        &ctx.ledger,
-        kind,
-        &route,
-        items,
-        |refs| {
-            let resource = resource.clone();
-            async move {
-                let job = if update {
-                    ctx.kustomer.bulk_update(resource, refs).await?
-                } else {
-                    ctx.kustomer.bulk_create(resource, refs).await?
-                };
-                Ok(job.id)
-            }
-        },
+    let bulk = write::BulkWrite::new(
+        ctx,
+        kind.as_str(),
+        resource,
+        update,
         |job| wait(ctx, job),
         |id| lookup(ctx, kind, id),
-    )
-    .await
+    );
+    write::create_bulk(&ctx.ledger, &bulk, items).await
 }
 
 /// The bulk route a record of `kind` is sent through (for the ledger entry of a refused item).
-fn route_of(ctx: &Ctx, kind: &str, item: &WorkItem) -> write::BulkRoute {
+fn route_of(ctx: &Ctx, kind: Kind, item: &WorkItem) -> write::BulkRoute {
     let (resource, update) = match kind {
-        kinds::CONVERSATIONS => (BulkResource::Conversations, false),
-        kinds::STATES => (BulkResource::Conversations, true),
-        kinds::TIMELINE_NOTES | kinds::TRUNCATION_NOTES => (BulkResource::Notes, false),
-        kinds::PARTS => {
+        Kind::Conversations => (BulkResource::Conversations, false),
+        Kind::ConversationStates => (BulkResource::Conversations, true),
+        Kind::TimelineNotes | Kind::TruncationNotes => (BulkResource::Notes, false),
+        Kind::ConversationParts => {
             let part_type = item
                 .raw
                 .as_deref()
@@ -199,10 +152,10 @@ fn route_of(ctx: &Ctx, kind: &str, item: &WorkItem) -> write::BulkRoute {
 }
 
 /// Settles whatever a previous run left `sent` for `kind`.
-pub async fn recover(ctx: &Ctx, kind: &'static str) -> Result<u64, LedgerError> {
+pub async fn recover(ctx: &Ctx, kind: Kind) -> Result<u64, LedgerError> {
     write::recover_sent(
         &ctx.ledger,
-        kind,
+        kind.as_str(),
         |item| route_of(ctx, kind, item),
         |job| wait(ctx, job),
         |id| lookup(ctx, kind, id),
