@@ -379,3 +379,38 @@ async fn conversations_outside_the_history_window_are_skipped_with_their_parts()
         assert!(row.skipped > 0, "{row:?}");
     }
 }
+
+/// Conversations load while extraction still reads them: with Intercom's budget slowing the
+/// extraction of a `small` workspace to tens of seconds, conversations are in Kustomer before
+/// the last one is staged, and the migration still matches the ground truth exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_load_while_extraction_stages_them() {
+    let sims = common::sims_with(SizePreset::Small, |ic, _| {
+        ic.rate_per_window = 1_000;
+    })
+    .await;
+    let state = common::temp_state("e2e-stream");
+    let outcome = run_engine(common::engine_config(&sims, state.clone())).await;
+    assert!(matches!(outcome, RunOutcome::Completed(_)), "{outcome:?}");
+
+    let db = rusqlite::Connection::open_with_flags(
+        state.join("ledger.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let early: u64 = db
+        .query_row(
+            "SELECT count(*) FROM target WHERE kind = 'conversations' AND state = 'done'
+               AND updated_ms < (SELECT max(extracted_ms) FROM source WHERE kind = 'conversations')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        early > 0,
+        "no conversation was loaded before the last one was staged"
+    );
+    let intercom = common::truth(&sims.intercom.url).await;
+    let kustomer = common::truth(&sims.kustomer.url).await;
+    assert_migration_matches_truth(&intercom, &kustomer, &state);
+}

@@ -107,7 +107,7 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             .await?;
     }
     if let Some(months) = ctx.config.options.history_months {
-        let skipped = skip_outside_history(ctx, months).await?;
+        let skipped = totals.outside_history + skip_outside_history(ctx, months).await?;
         if skipped > 0 {
             ctx.log(
                 LogLevel::Info,
@@ -237,7 +237,9 @@ async fn stream_pages(
             if let Some((months, cutoff)) = &cutoff {
                 let mut kept = Vec::with_capacity(page.len());
                 for item in page {
-                    if !skip_if_outside(ctx, &item, *months, *cutoff)? {
+                    if skip_if_outside(ctx, &item, *months, *cutoff)? {
+                        totals.outside_history += 1;
+                    } else {
                         kept.push(item);
                     }
                 }
@@ -500,6 +502,8 @@ struct Totals {
     incomplete: u64,
     /// Pages were loaded as extraction staged them.
     streamed: bool,
+    /// Conversations skipped as they streamed in, outside the history window.
+    outside_history: u64,
 }
 
 impl Totals {
@@ -509,6 +513,7 @@ impl Totals {
         self.unsettled += other.unsettled;
         self.incomplete += other.incomplete;
         self.streamed |= other.streamed;
+        self.outside_history += other.outside_history;
     }
 }
 
