@@ -398,7 +398,7 @@ async fn conversations_load_while_extraction_stages_them() {
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )
     .unwrap();
-    let early: u64 = db
+    let early: i64 = db
         .query_row(
             "SELECT count(*) FROM target WHERE kind = 'conversations' AND state = 'done'
                AND updated_ms < (SELECT max(extracted_ms) FROM source WHERE kind = 'conversations')",

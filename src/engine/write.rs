@@ -551,10 +551,6 @@ where
         }
     };
     drop(items);
-    // The job runs from the submission's answer: the time the request queued for the budget or
-    // hung before answering is not the job's, and counted in, one hung submission would stretch
-    // the bulk patience (three times the longest latency) to minutes of idle settling.
-    let submitted = std::time::Instant::now();
     ledger.record_job(&batch, &job)?;
     let results = match wait(job.clone()).await {
         Ok(r) => r,
@@ -566,7 +562,13 @@ where
             return Ok(None);
         }
     };
-    ledger.record_bulk_latency(submitted.elapsed())?;
+    // The job's own time on the server: the time its submission queued for the budget or hung
+    // before answering is not the job's, nor is a poll that timed out and was sent again;
+    // counted in, one hung request would stretch the bulk patience (three times the longest
+    // latency) to minutes of idle settling.
+    if let Some(latency) = bulk.kustomer.job_server_latency(&job) {
+        ledger.record_bulk_latency(latency)?;
+    }
     for id in ids {
         let r = client_ref(&batch, &id);
         let outcome = match results.get(&r) {

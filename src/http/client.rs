@@ -125,6 +125,9 @@ pub struct Reply {
     /// When the rate gate let the answered attempt go: the moment the server was asked, apart
     /// from the time the request queued for the budget.
     pub admitted_at: Instant,
+    /// An earlier attempt of this request failed and was tried again (a timeout, a 5xx, a lost
+    /// connection): `admitted_at` is later than the moment the answer was first asked for.
+    pub retried: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -297,8 +300,18 @@ impl ApiClient {
                 request: summary,
             });
         }
-        self.retrying(|| self.gated_attempt(&req, &url, &summary))
-            .await
+        let failed_before = std::sync::atomic::AtomicBool::new(false);
+        let mut reply = self
+            .retrying(|| async {
+                let attempt = self.gated_attempt(&req, &url, &summary).await;
+                if matches!(attempt, Attempt::Again(_)) {
+                    failed_before.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                attempt
+            })
+            .await?;
+        reply.retried = failed_before.into_inner();
+        Ok(reply)
     }
 
     /// The one retry loop of every request this client makes: `attempt` again until it is done
@@ -487,6 +500,7 @@ impl ApiClient {
                     request: summary.to_string(),
                     response: response_text,
                     admitted_at,
+                    retried: false,
                 }),
                 None if req.retry == Retry::Create => Attempt::Fail(ApiError::Ambiguous {
                     side,

@@ -295,7 +295,8 @@ pub(super) struct JobClock {
     /// Per job, from before its submission queued for the budget to the answer of the poll that
     /// saw it complete: the widest view, for waits that must never be too short. The latest
     /// [`KEPT_LATENCIES`] only, so a migration's tens of thousands of jobs cost no memory.
-    latency: VecDeque<(String, Duration)>,
+    /// With each, the server's part (see [`KustomerClient::job_server_latency`]).
+    latency: VecDeque<(String, Duration, Duration)>,
     max: Duration,
     /// The latest server-side latencies (submission answered → the completing poll admitted by
     /// the gate), oldest first, for when to poll the next job. Time spent queueing for the budget
@@ -344,6 +345,9 @@ struct Batches {
     /// At least one batch, and every batch `complete`.
     complete: bool,
     asked: Option<Instant>,
+    /// A page was asked for more than once (its first attempt timed out or failed): when the
+    /// server was asked is not known closely enough to time the job by.
+    retried: bool,
 }
 
 impl KustomerClient {
@@ -432,8 +436,9 @@ impl KustomerClient {
         self.job_status_at(job_id).await.map(|(status, _)| status)
     }
 
-    /// The job's status and when the server was asked (the gate's admission of the poll).
-    async fn job_status_at(&self, job_id: &str) -> Result<(JobStatus, Instant)> {
+    /// The job's status and when the server was asked (the gate's admission of the poll), unless
+    /// the poll had to be sent again.
+    async fn job_status_at(&self, job_id: &str) -> Result<(JobStatus, Option<Instant>)> {
         let reply = self.send(Request::get(endpoints::bulk_job(job_id))).await?;
         let status =
             JobStatus::from_body(&reply.body).ok_or_else(|| KustomerError::Unexpected {
@@ -441,7 +446,7 @@ impl KustomerClient {
                 missing: "the job status",
                 response: reply.response.clone(),
             })?;
-        Ok((status, reply.admitted_at))
+        Ok((status, (!reply.retried).then_some(reply.admitted_at)))
     }
 
     /// Per-item results of a completed job (`GET /v1/bulk/{id}/batches`, every page).
@@ -457,12 +462,14 @@ impl KustomerClient {
             results: Vec::new(),
             complete: true,
             asked: None,
+            retried: false,
         };
         let mut any = false;
         for page_no in 1..=MAX_PAGES {
             let req = Request::get(&path).query("page", page_no);
             let reply = self.send(req).await?;
             out.asked.get_or_insert(reply.admitted_at);
+            out.retried |= reply.retried;
             any |= batches_listed(&reply.body);
             out.complete &= batches_complete(&reply.body);
             out.results.extend(results_from_batches(&reply.body));
@@ -509,7 +516,7 @@ impl KustomerClient {
                 match self.job_batches_at(job_id).await {
                     Ok(b) => (
                         b.complete.then_some(b.results),
-                        b.asked.unwrap_or_else(Instant::now),
+                        b.asked.filter(|_| !b.retried),
                     ),
                     Err(KustomerError::Api(e)) if e.is_not_found() => {
                         by_status = true;
@@ -519,7 +526,12 @@ impl KustomerClient {
                 }
             };
             if let Some(results) = done {
-                self.record_latency(job_id, started, asked);
+                match asked {
+                    Some(asked) => self.record_latency(job_id, started, asked),
+                    // A poll that timed out and was sent again saw the job complete late: its
+                    // time would teach a latency the job did not have.
+                    None => self.forget_job(job_id),
+                }
                 return Ok(results);
             }
             if started.elapsed() >= poll.timeout {
@@ -549,18 +561,39 @@ impl KustomerClient {
                 answered: wait_started,
             });
             let latency = submitted.asked.elapsed();
+            let server = asked.saturating_duration_since(submitted.answered);
             clock.max = clock.max.max(latency);
             if clock.latency.len() == KEPT_LATENCIES {
                 clock.latency.pop_front();
             }
-            clock.latency.push_back((job_id.to_string(), latency));
+            clock
+                .latency
+                .push_back((job_id.to_string(), latency, server));
             if clock.recent.len() == RECENT_JOBS {
                 clock.recent.pop_front();
             }
-            clock
-                .recent
-                .push_back(asked.saturating_duration_since(submitted.answered));
+            clock.recent.push_back(server);
         }
+    }
+
+    /// Drops what is known of a job's submission without learning from it.
+    fn forget_job(&self, job_id: &str) {
+        if let Ok(mut clock) = self.jobs.lock() {
+            clock.submitted.remove(job_id);
+        }
+    }
+
+    /// Time a job this client waited for took on the server: from its submission's answer to the
+    /// poll that saw it complete. `None` when that poll had to be sent again (a timeout), or the
+    /// job is not among the latest waited for.
+    pub fn job_server_latency(&self, job_id: &str) -> Option<Duration> {
+        let clock = self.jobs.lock().ok()?;
+        clock
+            .latency
+            .iter()
+            .rev()
+            .find(|(id, ..)| id == job_id)
+            .map(|(.., server)| *server)
     }
 
     /// Submit→complete time of a job this client waited for.
@@ -570,8 +603,8 @@ impl KustomerClient {
             .latency
             .iter()
             .rev()
-            .find(|(id, _)| id == job_id)
-            .map(|(_, latency)| *latency)
+            .find(|(id, ..)| id == job_id)
+            .map(|(_, latency, _)| *latency)
     }
 
     /// The longest submit→complete time seen by this client (zero before any job completed).
