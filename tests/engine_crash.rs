@@ -37,10 +37,14 @@ async fn finish(child: Child) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs to the end. Exit 4 (outcomes unknown) is a completion too: a run killed while a
+/// tracking event was in flight leaves it `sent`, and Kustomer has no lookup for tracking events,
+/// so the next run marks it unknown rather than risk sending it twice. The caller holds the
+/// report to that.
 async fn run_to_completion(sims: &common::Sims, state: &Path, config_home: &Path) {
     let out = finish(i2k_run(sims, state, config_home).spawn().unwrap()).await;
     assert!(
-        out.status.success(),
+        out.status.success() || out.status.code() == Some(4),
         "i2k run exited {:?}\n{}\n{}",
         out.status,
         String::from_utf8_lossy(&out.stdout),
@@ -108,15 +112,31 @@ async fn a_run_killed_at_random_moments_finishes_like_an_uninterrupted_one() {
         "duplicates after kills at {kills:?}: {}",
         after_kills["duplicates"]
     );
-    assert_eq!(
-        counts(&after_kills),
-        counts(&reference),
-        "killed at {kills:?}, the org differs from an uninterrupted run's"
-    );
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(state.join("report.json")).unwrap()).unwrap();
+    let mut unknown_events = 0;
     for row in report["rows"].as_array().unwrap() {
         assert_eq!(row["not_loaded"], 0, "{row}");
         assert_eq!(row["failed"], 0, "{row}");
+        let unknown = row["unknown"].as_u64().unwrap_or(0);
+        if row["object"] == "data_events" {
+            unknown_events = unknown;
+        } else {
+            assert_eq!(unknown, 0, "only tracking events lack a lookup: {row}");
+        }
     }
+    // A tracking event of unknown outcome was sent once: it landed or it did not.
+    let (mut got, mut want) = (counts(&after_kills), counts(&reference));
+    let (got_events, want_events) = (
+        got.remove("tracking_events").unwrap_or(0),
+        want.remove("tracking_events").unwrap_or(0),
+    );
+    assert!(
+        got_events <= want_events && got_events + unknown_events >= want_events,
+        "killed at {kills:?}: {got_events} tracking events, {want_events} expected, {unknown_events} unknown"
+    );
+    assert_eq!(
+        got, want,
+        "killed at {kills:?}, the org differs from an uninterrupted run's"
+    );
 }
