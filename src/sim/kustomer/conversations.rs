@@ -56,12 +56,12 @@ pub fn routes() -> Router<Sim> {
         .route(
             "/v1/conversations/{id}/messages",
             children_of(Kind::Message, "conversation", Kind::Conversation)
-                .post(post_conversation_message),
+                .merge(post_in_conversation(Kind::Message, create_message)),
         )
         .route(
             "/v1/conversations/{id}/notes",
             children_of(Kind::Note, "conversation", Kind::Conversation)
-                .post(post_conversation_note),
+                .merge(post_in_conversation(Kind::Note, create_note)),
         )
         .route(
             "/v1/customers/{id}/messages",
@@ -330,6 +330,29 @@ fn bump(store: &mut Store, conversation: &str, counter: &str, channel: Option<&s
     });
 }
 
+/// Stores a message or note under its conversation and that conversation's customer, and counts
+/// it on the conversation (`messageCount` or `noteCount`, and a message's `channel`).
+fn insert_in_conversation(
+    store: &mut Store,
+    kind: Kind,
+    body: Body,
+    (conversation, customer): (Rel, Rel),
+    channel: Option<&str>,
+) -> Result<String, ApiError> {
+    let (collection, counter) = match kind {
+        Kind::Message => ("/v1/messages", "messageCount"),
+        _ => ("/v1/notes", "noteCount"),
+    };
+    let conversation_id = conversation.id.clone();
+    let rels = BTreeMap::from([
+        ("conversation".to_string(), conversation),
+        ("customer".to_string(), customer),
+    ]);
+    let id = insert_noting_external(store, kind, "", body, rels, collection)?;
+    bump(store, &conversation_id, counter, channel);
+    Ok(id)
+}
+
 fn check_message_fields(
     store: &Store,
     body: &Map<String, Value>,
@@ -375,14 +398,8 @@ pub fn create_message(
         .get("channel")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let conversation_id = conversation.id.clone();
-    let rels = BTreeMap::from([
-        ("conversation".to_string(), conversation),
-        ("customer".to_string(), customer),
-    ]);
-    let id = insert_noting_external(store, Kind::Message, "", body, rels, "/v1/messages")?;
-    bump(store, &conversation_id, "messageCount", channel.as_deref());
-    Ok(id)
+    let under = (conversation, customer);
+    insert_in_conversation(store, Kind::Message, body, under, channel.as_deref())
 }
 
 pub fn update_message(store: &mut Store, id: &str, mut body: Body) -> Result<String, ApiError> {
@@ -416,14 +433,7 @@ pub fn create_note(
     let (conversation, customer) = conversation_of(store, &body, from_path)?;
     take_customer_budget(store, &customer.id, &body)?;
     body.remove("conversation");
-    let conversation_id = conversation.id.clone();
-    let rels = BTreeMap::from([
-        ("conversation".to_string(), conversation),
-        ("customer".to_string(), customer),
-    ]);
-    let id = insert_noting_external(store, Kind::Note, "", body, rels, "/v1/notes")?;
-    bump(store, &conversation_id, "noteCount", None);
-    Ok(id)
+    insert_in_conversation(store, Kind::Note, body, (conversation, customer), None)
 }
 
 pub fn update_note(store: &mut Store, id: &str, mut body: Body) -> Result<String, ApiError> {
@@ -580,14 +590,18 @@ async fn conversation_attachments(
     Ok(axum::Json(body).into_response())
 }
 
-async fn post_conversation_message(
-    State(sim): State<Sim>,
-    Path(id): Path<String>,
-    body: JsonBody,
-) -> ApiResult {
-    post_one(&sim, Kind::Message, body, |store, body| {
-        create_message(store, body, Some(&id))
-    })
+/// The `POST` route of a message or note (`create`) under the conversation the path names.
+fn post_in_conversation(
+    kind: Kind,
+    create: fn(&mut Store, Body, Option<&str>) -> Result<String, ApiError>,
+) -> axum::routing::MethodRouter<Sim> {
+    post(
+        move |State(sim): State<Sim>, Path(id): Path<String>, body: JsonBody| {
+            std::future::ready(post_one(&sim, kind, body, |store, body| {
+                create(store, body, Some(&id))
+            }))
+        },
+    )
 }
 
 /// `POST /v1/customers/{id}/messages`: without a `conversation`, a new one is created for it.
@@ -632,16 +646,6 @@ async fn get_message(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResul
 
 async fn put_message(State(sim): State<Sim>, Path(id): Path<String>, body: JsonBody) -> ApiResult {
     put_one(&sim, Kind::Message, &id, body, update_message)
-}
-
-async fn post_conversation_note(
-    State(sim): State<Sim>,
-    Path(id): Path<String>,
-    body: JsonBody,
-) -> ApiResult {
-    post_one(&sim, Kind::Note, body, |store, body| {
-        create_note(store, body, Some(&id))
-    })
 }
 
 async fn post_note(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
