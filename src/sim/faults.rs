@@ -258,31 +258,20 @@ mod tests {
     #[test]
     fn parses_sides_and_kinds() {
         let spec = FaultSpec::parse("5xx=0.05, kustomer.timeout=0.02,intercom.429=0.1").unwrap();
-        assert_eq!(
-            spec.probability(Side::Intercom, FaultKind::ServerError),
-            0.05
-        );
-        assert_eq!(
-            spec.probability(Side::Kustomer, FaultKind::ServerError),
-            0.05
-        );
-        assert_eq!(spec.probability(Side::Kustomer, FaultKind::Timeout), 0.02);
-        assert_eq!(spec.probability(Side::Intercom, FaultKind::Timeout), 0.0);
-        assert_eq!(
-            spec.probability(Side::Intercom, FaultKind::TooManyRequests),
-            0.1
-        );
+        let bare = FaultSpec::parse("kustomer.429bare=0.2").unwrap();
+        for (spec, side, kind, p) in [
+            (&spec, Side::Intercom, FaultKind::ServerError, 0.05),
+            (&spec, Side::Kustomer, FaultKind::ServerError, 0.05),
+            (&spec, Side::Kustomer, FaultKind::Timeout, 0.02),
+            (&spec, Side::Intercom, FaultKind::Timeout, 0.0),
+            (&spec, Side::Intercom, FaultKind::TooManyRequests, 0.1),
+            (&bare, Side::Kustomer, FaultKind::TooManyRequestsBare, 0.2),
+            (&bare, Side::Kustomer, FaultKind::TooManyRequests, 0.0),
+        ] {
+            assert_eq!(spec.probability(side, kind), p, "{side:?} {kind:?}");
+        }
         assert!(!spec.is_empty());
         assert!(FaultSpec::parse("").unwrap().is_empty());
-        let bare = FaultSpec::parse("kustomer.429bare=0.2").unwrap();
-        assert_eq!(
-            bare.probability(Side::Kustomer, FaultKind::TooManyRequestsBare),
-            0.2
-        );
-        assert_eq!(
-            bare.probability(Side::Kustomer, FaultKind::TooManyRequests),
-            0.0
-        );
     }
 
     #[test]

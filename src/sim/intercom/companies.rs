@@ -2,16 +2,19 @@
 
 use std::time::Instant;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::generate::{self as g, Workspace};
 use super::render as r;
-use super::routes::{Params, bad_request, not_found, ok, page_params, paged_list};
+use super::routes::{
+    Params, QueryMap, UnderRecord, bad_request, listing, not_found, ok, paged, record_route,
+};
 use super::scroll::ScrollStep;
-use super::{Shared, error, lock};
+use super::{Shared, SimState, error, lock};
+use axum::routing::MethodRouter;
 
 pub(super) async fn companies_scroll(State(st): State<Shared>, Query(q): Params) -> Response {
     let total = st.workspace().sizes.companies;
@@ -52,61 +55,31 @@ pub(super) fn company_index(ws: &Workspace, id: &str) -> Option<usize> {
     g::parse_company_id(id).filter(|i| *i < ws.sizes.companies)
 }
 
-pub(super) async fn company_by_id(State(st): State<Shared>, Path(id): Path<String>) -> Response {
-    let ws = st.workspace();
-    match company_index(&ws, &id) {
-        Some(i) => ok(r::company(&ws, i)),
-        None => company_not_found(),
-    }
+/// The route of `answer` under one company's path; an unknown id gets `company_not_found`.
+pub(super) fn under_company(answer: UnderRecord) -> MethodRouter<Shared> {
+    record_route(company_index, company_not_found, answer)
 }
 
-pub(super) async fn company_contacts(
-    State(st): State<Shared>,
-    Path(id): Path<String>,
-    Query(q): Params,
-) -> Response {
-    let ws = st.workspace();
-    let Some(c) = company_index(&ws, &id) else {
-        return company_not_found();
-    };
-    let (per_page, page) = match page_params(&q, 50) {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
+pub(super) fn company_by_id(_: &SimState, ws: &Workspace, c: usize, _: &QueryMap) -> Response {
+    ok(r::company(ws, c))
+}
+
+pub(super) fn company_contacts(_: &SimState, ws: &Workspace, c: usize, q: &QueryMap) -> Response {
     let members = &ws.company_contacts[c];
-    ok(paged_list(members.len(), per_page, page, |k| {
-        r::contact(&ws, members[k] as usize)
-    }))
+    paged(q, 50, members.len(), |k| {
+        r::contact(ws, members[k] as usize)
+    })
 }
 
-pub(super) async fn company_segments(State(st): State<Shared>, Path(id): Path<String>) -> Response {
-    let ws = st.workspace();
-    let Some(c) = company_index(&ws, &id) else {
-        return company_not_found();
-    };
-    let data: Vec<Value> = (0..ws.used_segments())
-        .filter(|s| (c + s) % 4 == 0)
-        .map(|s| r::segment(&ws, s, false))
-        .collect();
-    ok(json!({"type": "list", "data": data}))
+pub(super) fn company_segments(_: &SimState, ws: &Workspace, c: usize, _: &QueryMap) -> Response {
+    let segments = (0..ws.used_segments())
+        .filter(|s| (c + s).is_multiple_of(4))
+        .map(|s| r::segment(ws, s, false));
+    listing("list", "data", segments)
 }
 
-pub(super) async fn company_notes(
-    State(st): State<Shared>,
-    Path(id): Path<String>,
-    Query(q): Params,
-) -> Response {
-    let ws = st.workspace();
-    let Some(c) = company_index(&ws, &id) else {
-        return company_not_found();
-    };
-    let (per_page, page) = match page_params(&q, 50) {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
+pub(super) fn company_notes(_: &SimState, ws: &Workspace, c: usize, q: &QueryMap) -> Response {
     let n = usize::from(ws.companies[c].notes);
     // Newest first, as Intercom lists notes.
-    ok(paged_list(n, per_page, page, |k| {
-        r::company_note(&ws, c, (n - 1 - k) as u64)
-    }))
+    paged(q, 50, n, |k| r::company_note(ws, c, (n - 1 - k) as u64))
 }

@@ -7,30 +7,32 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::Shared;
 use super::generate::{self as g, Workspace};
 use super::render as r;
 use super::routes::{
-    Params, bad_request, cursor_pages, not_found, ok, page_params, paged_list, run_search,
-    search_request,
+    Answer, Params, QueryMap, Refusal, UnderRecord, cursor_pages, listing, not_found, ok,
+    page_params, paged, paged_list, record_route, run_search, search_request, with_record,
 };
 use super::search::{self, DateSemantics, FieldValue};
+use super::{Shared, SimState};
+use axum::routing::MethodRouter;
+
+/// Intercom's answer for a contact id it does not know.
+fn no_contact() -> Response {
+    not_found("User")
+}
 
 pub(super) fn contact_index(ws: &Workspace, id: &str) -> Option<usize> {
     g::parse_contact_id(id).filter(|i| *i < ws.sizes.contacts)
 }
 
-pub(super) async fn contacts_list(State(st): State<Shared>, Query(q): Params) -> Response {
+pub(super) async fn contacts_list(State(st): State<Shared>, Query(q): Params) -> Answer {
     let ws = st.workspace();
-    let (per_page, _) = match page_params(&q, 50) {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
+    let (per_page, _) = page_params(&q, 50)?;
     let offset = match q.get("starting_after") {
-        Some(c) => match search::decode_cursor(c) {
-            Some(o) => o,
-            None => return bad_request("cursor_invalid", "starting_after is not a valid cursor"),
-        },
+        Some(c) => search::decode_cursor(c).ok_or_else(|| {
+            Refusal::new("cursor_invalid", "starting_after is not a valid cursor")
+        })?,
         None => 0,
     };
     let total = ws.sizes.contacts;
@@ -38,17 +40,18 @@ pub(super) async fn contacts_list(State(st): State<Shared>, Query(q): Params) ->
     let data: Vec<Value> = (offset.min(total)..end)
         .map(|i| r::contact(&ws, i))
         .collect();
-    ok(
+    Ok(ok(
         json!({"type": "list", "data": data, "total_count": total, "pages": cursor_pages(offset, per_page, total)}),
-    )
+    ))
 }
 
-pub(super) async fn contact_by_id(State(st): State<Shared>, Path(id): Path<String>) -> Response {
-    let ws = st.workspace();
-    match contact_index(&ws, &id) {
-        Some(i) => ok(r::contact(&ws, i)),
-        None => not_found("User"),
-    }
+/// The route of `answer` under one contact's path; an unknown id gets a 404.
+pub(super) fn under_contact(answer: UnderRecord) -> MethodRouter<Shared> {
+    record_route(contact_index, no_contact, answer)
+}
+
+pub(super) fn contact_by_id(_: &SimState, ws: &Workspace, c: usize, _: &QueryMap) -> Response {
+    ok(r::contact(ws, c))
 }
 
 pub(super) fn contact_field(ws: &Workspace, i: usize, field: &str) -> Option<FieldValue> {
@@ -108,23 +111,15 @@ pub(super) fn contact_field_known(f: &str) -> bool {
     )
 }
 
-pub(super) async fn contact_tags(State(st): State<Shared>, Path(id): Path<String>) -> Response {
-    let ws = st.workspace();
-    let Some(c) = contact_index(&ws, &id) else {
-        return not_found("User");
-    };
+pub(super) fn contact_tags(_: &SimState, ws: &Workspace, c: usize, _: &QueryMap) -> Response {
     let idx = &ws.contacts[c];
-    let data: Vec<Value> = idx
-        .tags
-        .iter()
-        .map(|t| {
-            let mut v = r::tag(*t as usize);
-            v["applied_at"] = json!(idx.created_at + 3600);
-            v["applied_by"] = json!({"type": "admin", "id": r::admin_id(0)});
-            v
-        })
-        .collect();
-    ok(json!({"type": "list", "data": data}))
+    let tags = idx.tags.iter().map(|t| {
+        let mut v = r::tag(*t as usize);
+        v["applied_at"] = json!(idx.created_at + 3600);
+        v["applied_by"] = json!({"type": "admin", "id": r::admin_id(0)});
+        v
+    });
+    listing("list", "data", tags)
 }
 
 pub(super) async fn contact_companies(
@@ -132,59 +127,36 @@ pub(super) async fn contact_companies(
     Path(id): Path<String>,
     Query(q): Params,
 ) -> Response {
-    let ws = st.workspace();
-    let Some(c) = contact_index(&ws, &id) else {
-        return not_found("User");
-    };
-    let (per_page, page) = match page_params(&q, 50) {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    let list = &ws.contacts[c].companies;
-    let mut v = paged_list(list.len(), per_page, page, |k| {
-        r::company(&ws, list[k] as usize)
-    });
-    // This list's `pages.next` is a URL (`pages_link`), unlike the cursor lists.
-    let total_pages = list.len().div_ceil(per_page);
-    v["pages"]["next"] = if page < total_pages {
-        json!(format!(
-            "{}/contacts/{id}/companies?page={}&per_page={per_page}",
-            st.base(),
-            page + 1
-        ))
-    } else {
-        Value::Null
-    };
-    ok(v)
+    let find = |ws: &Workspace| contact_index(ws, &id);
+    with_record(&st, find, no_contact, |ws, c| -> Answer {
+        let (per_page, page) = page_params(&q, 50)?;
+        let list = &ws.contacts[c].companies;
+        let mut v = paged_list(list.len(), per_page, page, |k| {
+            r::company(ws, list[k] as usize)
+        });
+        // This list's `pages.next` is a URL (`pages_link`), unlike the cursor lists.
+        let total_pages = list.len().div_ceil(per_page);
+        v["pages"]["next"] = if page < total_pages {
+            json!(format!(
+                "{}/contacts/{id}/companies?page={}&per_page={per_page}",
+                st.base(),
+                page + 1
+            ))
+        } else {
+            Value::Null
+        };
+        Ok(ok(v))
+    })
 }
 
-pub(super) async fn contact_notes(
-    State(st): State<Shared>,
-    Path(id): Path<String>,
-    Query(q): Params,
-) -> Response {
-    let ws = st.workspace();
-    let Some(c) = contact_index(&ws, &id) else {
-        return not_found("User");
-    };
-    let (per_page, page) = match page_params(&q, 50) {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
+pub(super) fn contact_notes(_: &SimState, ws: &Workspace, c: usize, q: &QueryMap) -> Response {
     let n = usize::from(ws.contacts[c].notes);
-    ok(paged_list(n, per_page, page, |k| {
-        r::contact_note(&ws, c, (n - 1 - k) as u64)
-    }))
+    paged(q, 50, n, |k| r::contact_note(ws, c, (n - 1 - k) as u64))
 }
 
-pub(super) async fn contact_segments(State(st): State<Shared>, Path(id): Path<String>) -> Response {
-    let ws = st.workspace();
-    let Some(c) = contact_index(&ws, &id) else {
-        return not_found("User");
-    };
-    let data: Vec<Value> = r::contact_segments(&ws, c)
+pub(super) fn contact_segments(_: &SimState, ws: &Workspace, c: usize, _: &QueryMap) -> Response {
+    let segments = r::contact_segments(ws, c)
         .into_iter()
-        .map(|s| r::segment(&ws, s, false))
-        .collect();
-    ok(json!({"type": "list", "data": data}))
+        .map(|s| r::segment(ws, s, false));
+    listing("list", "data", segments)
 }

@@ -9,8 +9,20 @@ use serde_json::{Value, json};
 use super::Shared;
 use super::generate::{self as g, Workspace};
 use super::render as r;
-use super::routes::{Params, exact_search, not_found, ok};
+use super::routes::{Params, exact_search, not_found, ok, with_record};
 use super::search::FieldValue;
+
+/// The fields a conversation search may filter on.
+const SEARCHABLE: [&str; 8] = [
+    "id",
+    "created_at",
+    "updated_at",
+    "state",
+    "open",
+    "admin_assignee_id",
+    "team_assignee_id",
+    "contact_ids",
+];
 
 pub(super) fn conversation_field(ws: &Workspace, i: usize, field: &str) -> Option<FieldValue> {
     let c = ws.conversations.get(i)?;
@@ -40,16 +52,7 @@ pub(super) async fn conversations_search(
     let ws = st.workspace();
     exact_search(
         body,
-        &[
-            "id",
-            "created_at",
-            "updated_at",
-            "state",
-            "open",
-            "admin_assignee_id",
-            "team_assignee_id",
-            "contact_ids",
-        ],
+        &SEARCHABLE,
         ws.sizes.conversations,
         &|i, f| conversation_field(&ws, i, f),
         ("conversation.list", "conversations"),
@@ -62,15 +65,20 @@ pub(super) async fn conversation_by_id(
     Path(id): Path<String>,
     Query(q): Params,
 ) -> Response {
-    let ws = st.workspace();
-    let Some(i) = g::parse_numeric(&id, g::CONVERSATION_ID_BASE, ws.sizes.conversations) else {
-        return not_found("Conversation");
-    };
-    let mut v = r::conversation(&st, &ws, i, true);
-    if q.get("display_as").is_some_and(|d| d == "plaintext") {
-        plaintext_bodies(&mut v);
-    }
-    ok(v)
+    let find =
+        |ws: &Workspace| g::parse_numeric(&id, g::CONVERSATION_ID_BASE, ws.sizes.conversations);
+    with_record(
+        &st,
+        find,
+        || not_found("Conversation"),
+        |ws, i| {
+            let mut v = r::conversation(&st, ws, i, true);
+            if q.get("display_as").is_some_and(|d| d == "plaintext") {
+                plaintext_bodies(&mut v);
+            }
+            ok(v)
+        },
+    )
 }
 
 /// `display_as=plaintext`: bodies lose their markup.

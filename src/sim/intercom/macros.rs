@@ -1,13 +1,13 @@
 //! Macros (cursor-paged, with Intercom's base64 cursor) and workflow exports.
 
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::Shared;
 use super::generate as g;
 use super::render as r;
-use super::routes::{Params, bad_request, not_found, ok, page_params};
+use super::routes::{Answer, Params, Refusal, found_or_404, ok, page_params};
 
 /// Minimal standard base64, for the macros cursor (`[updated_at, id]` as Intercom encodes it).
 pub(super) fn base64(bytes: &[u8]) -> String {
@@ -49,45 +49,33 @@ pub(super) fn unbase64(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-pub(super) async fn macros(State(st): State<Shared>, Query(q): Params) -> Response {
+pub(super) async fn macros(State(st): State<Shared>, Query(q): Params) -> Answer {
     let ws = st.workspace();
-    let (per_page, _) = match page_params(&q, 50) {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
+    let (per_page, _) = page_params(&q, 50)?;
     let since = match q.get("updated_since") {
-        Some(v) => match v.parse::<i64>() {
-            Ok(t) => Some(t),
-            Err(_) => {
-                return bad_request(
-                    "parameter_invalid",
-                    "updated_since must be a unix timestamp",
-                );
-            }
-        },
+        Some(v) => Some(v.parse::<i64>().map_err(|_| {
+            Refusal::new(
+                "parameter_invalid",
+                "updated_since must be a unix timestamp",
+            )
+        })?),
         None => None,
     };
     // Ordered by (updated_at, id); the cursor is the last item's pair.
     let after = match q.get("starting_after") {
-        Some(c) => {
-            let parsed = unbase64(c)
+        Some(c) => Some(
+            unbase64(c)
                 .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
                 .and_then(|v| {
                     Some((
                         v.get(0)?.as_f64()? as i64,
                         v.get(1)?.as_str()?.parse::<u64>().ok()?,
                     ))
-                });
-            match parsed {
-                Some(p) => Some(p),
-                None => {
-                    return bad_request(
-                        "parameter_invalid",
-                        "starting_after is not a valid cursor",
-                    );
-                }
-            }
-        }
+                })
+                .ok_or_else(|| {
+                    Refusal::new("parameter_invalid", "starting_after is not a valid cursor")
+                })?,
+        ),
         None => None,
     };
     let key = |m: usize| (r::macro_times(&ws, m) + g::DAY, g::MACRO_ID_BASE + m as u64);
@@ -105,13 +93,11 @@ pub(super) async fn macros(State(st): State<Shared>, Query(q): Params) -> Respon
         pages["next"] = json!({"starting_after": cursor});
     }
     let data: Vec<Value> = page.into_iter().map(|m| r::macro_(&ws, m)).collect();
-    ok(json!({"type": "list", "data": data, "pages": pages}))
+    Ok(ok(json!({"type": "list", "data": data, "pages": pages})))
 }
 
 pub(super) async fn workflow_export(State(st): State<Shared>, Path(id): Path<String>) -> Response {
     let ws = st.workspace();
-    match g::parse_numeric(&id, g::WORKFLOW_ID_BASE, ws.sizes.workflows) {
-        Some(w) => ok(r::workflow_export(&ws, w)),
-        None => not_found("Workflow"),
-    }
+    let workflow = g::parse_numeric(&id, g::WORKFLOW_ID_BASE, ws.sizes.workflows);
+    found_or_404(workflow.map(|w| r::workflow_export(&ws, w)), "Workflow")
 }

@@ -242,15 +242,7 @@ fn router(state: Shared) -> Router {
 /// An `error.list` response; its `request_id` is a uuid, as the 2.16 `error` schema's
 /// `format: uuid` and its examples have it.
 pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    let h = Rng::from_entropy().hex(16);
-    let request_id = format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    );
+    let request_id = uuid(&mut Rng::from_entropy());
     (
         status,
         axum::Json(json!({
@@ -260,6 +252,19 @@ pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
         })),
     )
         .into_response()
+}
+
+/// A uuid-shaped string (8-4-4-4-12 hex digits) drawn from `rng`.
+fn uuid(rng: &mut Rng) -> String {
+    let h = rng.hex(16);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// `POST /__sim/token/revoke` and `/restore`: while revoked, every API request is refused 401

@@ -447,32 +447,31 @@ fn note_author(ws: &Workspace, rng: &mut Rng) -> Value {
     author
 }
 
-pub fn contact_note(ws: &Workspace, c: usize, k: u64) -> Value {
-    let id = g::contact_note_id(c, k);
-    let mut rng = ws.rng("contact-note", id);
-    let created = ws.contacts[c].created_at + (k as i64 + 1) * 3_600 * 7;
+/// Note `id` on `owner` (`contact` or `company`) `owner_id`, created at `created`
+/// (at the latest just before the anchor); its author and body are drawn from the `{owner}-note`
+/// stream.
+fn note(ws: &Workspace, (owner, owner_id): (&str, String), id: u64, created: i64) -> Value {
+    let mut rng = ws.rng(&format!("{owner}-note"), id);
     json!({
         "type": "note",
         "id": id.to_string(),
         "created_at": created.min(ws.anchor - 1),
-        "contact": {"type": "contact", "id": g::contact_id(c)},
+        owner: {"type": owner, "id": owner_id},
         "author": note_author(ws, &mut rng),
         "body": g::html_paragraphs(&mut rng, 1),
     })
 }
 
+pub fn contact_note(ws: &Workspace, c: usize, k: u64) -> Value {
+    let created = ws.contacts[c].created_at + (k as i64 + 1) * 3_600 * 7;
+    let owner = ("contact", g::contact_id(c));
+    note(ws, owner, g::contact_note_id(c, k), created)
+}
+
 pub fn company_note(ws: &Workspace, c: usize, k: u64) -> Value {
-    let id = g::company_note_id(c, k);
-    let mut rng = ws.rng("company-note", id);
     let created = ws.companies[c].created_at + (k as i64 + 1) * 3_600 * 11;
-    json!({
-        "type": "note",
-        "id": id.to_string(),
-        "created_at": created.min(ws.anchor - 1),
-        "company": {"type": "company", "id": g::company_id(c)},
-        "author": note_author(ws, &mut rng),
-        "body": g::html_paragraphs(&mut rng, 1),
-    })
+    let owner = ("company", g::company_id(c));
+    note(ws, owner, g::company_note_id(c, k), created)
 }
 
 fn collection_times(ws: &Workspace, i: usize) -> (i64, i64) {

@@ -7,19 +7,22 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::Query;
 use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use serde_json::{Value, json};
 
 use super::contacts::field_sample;
+use super::generate::Workspace;
 use super::search::{self, DateSemantics, FieldValue, SearchRequest};
-use super::{Shared, error};
+use super::{Shared, SimState, error};
 use super::{companies, contacts, conversations, events, help_center, macros, tickets, workspace};
 
-pub(super) type Params = Query<HashMap<String, String>>;
+/// A request's query parameters.
+pub(super) type QueryMap = HashMap<String, String>;
+pub(super) type Params = Query<QueryMap>;
 
 pub fn api_routes() -> Router<Shared> {
     Router::new()
@@ -35,31 +38,43 @@ pub fn api_routes() -> Router<Shared> {
             get(workspace::conversation_attributes),
         )
         .route("/companies/scroll", get(companies::companies_scroll))
-        .route("/companies/{company_id}", get(companies::company_by_id))
+        .route(
+            "/companies/{company_id}",
+            companies::under_company(companies::company_by_id),
+        )
         .route(
             "/companies/{company_id}/contacts",
-            get(companies::company_contacts),
+            companies::under_company(companies::company_contacts),
         )
         .route(
             "/companies/{company_id}/segments",
-            get(companies::company_segments),
+            companies::under_company(companies::company_segments),
         )
         .route(
             "/companies/{company_id}/notes",
-            get(companies::company_notes),
+            companies::under_company(companies::company_notes),
         )
         .route("/contacts", get(contacts::contacts_list))
         .route("/contacts/search", post(contacts::contacts_search))
-        .route("/contacts/{contact_id}", get(contacts::contact_by_id))
-        .route("/contacts/{contact_id}/tags", get(contacts::contact_tags))
+        .route(
+            "/contacts/{contact_id}",
+            contacts::under_contact(contacts::contact_by_id),
+        )
+        .route(
+            "/contacts/{contact_id}/tags",
+            contacts::under_contact(contacts::contact_tags),
+        )
         .route(
             "/contacts/{contact_id}/companies",
             get(contacts::contact_companies),
         )
-        .route("/contacts/{contact_id}/notes", get(contacts::contact_notes))
+        .route(
+            "/contacts/{contact_id}/notes",
+            contacts::under_contact(contacts::contact_notes),
+        )
         .route(
             "/contacts/{contact_id}/segments",
-            get(contacts::contact_segments),
+            contacts::under_contact(contacts::contact_segments),
         )
         .route(
             "/conversations/search",
@@ -71,10 +86,13 @@ pub fn api_routes() -> Router<Shared> {
         )
         .route("/help_center/collections", get(help_center::collections))
         .route("/articles", get(help_center::articles))
-        .route("/articles/{article_id}", get(help_center::article_by_id))
+        .route(
+            "/articles/{article_id}",
+            help_center::under_article(help_center::article_by_id),
+        )
         .route(
             "/articles/{article_id}/versions",
-            get(help_center::article_versions),
+            help_center::under_article(help_center::article_versions),
         )
         .route(
             "/articles/{article_id}/versions/{id}",
@@ -117,8 +135,11 @@ pub(super) struct Refusal {
     message: String,
 }
 
+/// What a handler that may be refused answers: `?` on a [`Refusal`] answers the 400.
+pub(super) type Answer = Result<Response, Refusal>;
+
 impl Refusal {
-    fn new(code: &'static str, message: impl Into<String>) -> Refusal {
+    pub(super) fn new(code: &'static str, message: impl Into<String>) -> Refusal {
         Refusal {
             code,
             message: message.into(),
@@ -175,6 +196,73 @@ pub(super) fn paged_list(
         pages["next"] = json!({"page": page + 1, "per_page": per_page, "starting_after": null});
     }
     json!({"type": "list", "data": data, "total_count": total, "pages": pages})
+}
+
+/// A page-numbered `list` envelope over `total` items, paged as the query asks (`per_page`
+/// defaulting to `default`), or the 400 its paging parameters earn.
+pub(super) fn paged(
+    q: &HashMap<String, String>,
+    default: usize,
+    total: usize,
+    render: impl Fn(usize) -> Value,
+) -> Response {
+    match page_params(q, default) {
+        Ok((per_page, page)) => ok(paged_list(total, per_page, page, render)),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// What a `GET` under one record's path answers, given the record's index in the workspace and
+/// the query.
+pub(super) type UnderRecord = fn(&SimState, &Workspace, usize, &QueryMap) -> Response;
+
+/// A `GET` route under one record's path (`/{id}` and below): `find` reads the path's id in the
+/// workspace, `missing` answers an id it does not know, `answer` the rest.
+pub(super) fn record_route(
+    find: fn(&Workspace, &str) -> Option<usize>,
+    missing: fn() -> Response,
+    answer: UnderRecord,
+) -> MethodRouter<Shared> {
+    get(
+        move |State(st): State<Shared>, Path(id): Path<String>, Query(q): Params| {
+            let response = with_record(
+                &st,
+                |ws| find(ws, &id),
+                missing,
+                |ws, i| answer(&st, ws, i, &q),
+            );
+            std::future::ready(response)
+        },
+    )
+}
+
+/// Answers `answer` on the record index `find` reads in the workspace, or `missing` where it
+/// finds none: what every handler under one record's path starts with.
+pub(super) fn with_record<R: IntoResponse>(
+    st: &SimState,
+    find: impl FnOnce(&Workspace) -> Option<usize>,
+    missing: impl FnOnce() -> Response,
+    answer: impl FnOnce(&Workspace, usize) -> R,
+) -> Response {
+    let ws = st.workspace();
+    match find(&ws) {
+        Some(i) => answer(&ws, i).into_response(),
+        None => missing(),
+    }
+}
+
+/// The record `found`, or the generic 404 naming `what`.
+pub(super) fn found_or_404(found: Option<Value>, what: &str) -> Response {
+    match found {
+        Some(v) => ok(v),
+        None => not_found(what),
+    }
+}
+
+/// An unpaged list: `{"type": list_type, key: items}`.
+pub(super) fn listing(list_type: &str, key: &str, items: impl Iterator<Item = Value>) -> Response {
+    let items: Vec<Value> = items.collect();
+    ok(json!({"type": list_type, key: items}))
 }
 
 /// The cursor envelope of `GET /contacts` and the searches.

@@ -60,15 +60,7 @@ impl Scrolls {
                 }
                 self.counter += 1;
                 let mut rng = crate::rng::Rng::derive(seed, &["scroll", &self.counter.to_string()]);
-                let h = rng.hex(16);
-                let param = format!(
-                    "{}-{}-{}-{}-{}",
-                    &h[0..8],
-                    &h[8..12],
-                    &h[12..16],
-                    &h[16..20],
-                    &h[20..32]
-                );
+                let param = super::uuid(&mut rng);
                 self.open = Some(OpenScroll {
                     param: param.clone(),
                     next: 0,

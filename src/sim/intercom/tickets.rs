@@ -4,13 +4,24 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Shared;
 use super::generate::{self as g, Workspace};
 use super::render as r;
-use super::routes::{exact_search, not_found, ok};
+use super::routes::{exact_search, found_or_404, listing};
 use super::search::FieldValue;
+
+/// The fields a ticket search may filter on.
+const SEARCHABLE: [&str; 7] = [
+    "id",
+    "created_at",
+    "updated_at",
+    "open",
+    "state",
+    "ticket_type_id",
+    "contact_ids",
+];
 
 pub(super) fn ticket_field(ws: &Workspace, t: usize, field: &str) -> Option<FieldValue> {
     if t >= ws.sizes.tickets {
@@ -45,15 +56,7 @@ pub(super) async fn tickets_search(
     let ws = st.workspace();
     exact_search(
         body,
-        &[
-            "id",
-            "created_at",
-            "updated_at",
-            "open",
-            "state",
-            "ticket_type_id",
-            "contact_ids",
-        ],
+        &SEARCHABLE,
         ws.sizes.tickets,
         &|t, f| ticket_field(&ws, t, f),
         ("ticket.list", "tickets"),
@@ -63,16 +66,12 @@ pub(super) async fn tickets_search(
 
 pub(super) async fn ticket_by_id(State(st): State<Shared>, Path(id): Path<String>) -> Response {
     let ws = st.workspace();
-    match g::parse_numeric(&id, g::TICKET_ID_BASE, ws.sizes.tickets) {
-        Some(t) => ok(r::ticket(&ws, t)),
-        None => not_found("Ticket"),
-    }
+    let ticket = g::parse_numeric(&id, g::TICKET_ID_BASE, ws.sizes.tickets);
+    found_or_404(ticket.map(|t| r::ticket(&ws, t)), "Ticket")
 }
 
 pub(super) async fn ticket_types(State(st): State<Shared>) -> Response {
     let ws = st.workspace();
-    let data: Vec<Value> = (0..ws.sizes.ticket_types)
-        .map(|t| r::ticket_type(&ws, t))
-        .collect();
-    ok(json!({"type": "list", "data": data}))
+    let types = (0..ws.sizes.ticket_types).map(|t| r::ticket_type(&ws, t));
+    listing("list", "data", types)
 }

@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::generate as g;
+use super::generate::{self as g, Workspace};
 use super::render as r;
-use super::routes::{Params, bad_request, not_found, ok};
+use super::routes::{Params, bad_request, found_or_404, listing, not_found, ok, with_record};
 use super::{Shared, error};
 
 pub(super) async fn me(State(st): State<Shared>) -> Response {
@@ -17,28 +17,25 @@ pub(super) async fn me(State(st): State<Shared>) -> Response {
 
 pub(super) async fn admins(State(st): State<Shared>) -> Response {
     let ws = st.workspace();
-    let admins: Vec<Value> = (0..ws.sizes.admins).map(|i| r::admin(&ws, i)).collect();
-    ok(json!({"type": "admin.list", "admins": admins}))
+    let admins = (0..ws.sizes.admins).map(|i| r::admin(&ws, i));
+    listing("admin.list", "admins", admins)
 }
 
 pub(super) async fn admin_by_id(State(st): State<Shared>, Path(id): Path<String>) -> Response {
     let ws = st.workspace();
-    match g::parse_numeric(&id, g::ADMIN_ID_BASE, ws.sizes.admins) {
-        Some(i) => ok(r::admin(&ws, i)),
-        None => not_found("Admin"),
-    }
+    let admin = g::parse_numeric(&id, g::ADMIN_ID_BASE, ws.sizes.admins);
+    found_or_404(admin.map(|i| r::admin(&ws, i)), "Admin")
 }
 
 pub(super) async fn teams(State(st): State<Shared>) -> Response {
     let ws = st.workspace();
-    let teams: Vec<Value> = (0..ws.sizes.teams).map(|t| r::team(&ws, t)).collect();
-    ok(json!({"type": "team.list", "teams": teams}))
+    let teams = (0..ws.sizes.teams).map(|t| r::team(&ws, t));
+    listing("team.list", "teams", teams)
 }
 
 pub(super) async fn tags(State(st): State<Shared>) -> Response {
     let ws = st.workspace();
-    let data: Vec<Value> = (0..ws.sizes.tags).map(r::tag).collect();
-    ok(json!({"type": "list", "data": data}))
+    listing("list", "data", (0..ws.sizes.tags).map(r::tag))
 }
 
 pub(super) async fn segments(State(st): State<Shared>, Query(q): Params) -> Response {
@@ -71,12 +68,11 @@ pub(super) async fn data_attributes(State(st): State<Shared>, Query(q): Params) 
             );
         }
     };
-    let data: Vec<Value> = models
+    let attributes = models
         .into_iter()
         .flat_map(|m| r::data_attributes(&ws, m))
-        .filter(|a| include_archived || a["archived"] != json!(true))
-        .collect();
-    ok(json!({"type": "list", "data": data}))
+        .filter(|a| include_archived || a["archived"] != json!(true));
+    listing("list", "data", attributes)
 }
 
 pub(super) async fn conversation_attributes(
@@ -85,37 +81,40 @@ pub(super) async fn conversation_attributes(
 ) -> Response {
     let ws = st.workspace();
     let include_archived = q.get("include_archived").is_some_and(|v| v == "true");
-    let data: Vec<Value> = (0..ws.sizes.conversation_attributes)
+    let attributes = (0..ws.sizes.conversation_attributes)
         .map(|k| r::conversation_attribute(&ws, k))
-        .filter(|a| include_archived || a["archived"] != json!(true))
-        .collect();
-    ok(json!({"type": "list", "data": data}))
+        .filter(|a| include_archived || a["archived"] != json!(true));
+    listing("list", "data", attributes)
 }
 
 pub(super) async fn brands(State(st): State<Shared>) -> Response {
     let ws = st.workspace();
-    let data: Vec<Value> = (0..ws.sizes.brands).map(|b| r::brand(&ws, b)).collect();
-    ok(json!({"type": "list", "data": data}))
+    listing(
+        "list",
+        "data",
+        (0..ws.sizes.brands).map(|b| r::brand(&ws, b)),
+    )
 }
 
 pub(super) async fn schedules(State(st): State<Shared>) -> Response {
     let ws = st.workspace();
-    let data: Vec<Value> = (0..ws.sizes.schedules)
-        .map(|s| r::schedule(&ws, s))
-        .collect();
-    ok(json!({"type": "office_hours_schedule.list", "data": data}))
+    let schedules = (0..ws.sizes.schedules).map(|s| r::schedule(&ws, s));
+    listing("office_hours_schedule.list", "data", schedules)
 }
 
 pub(super) async fn schedule_exceptions(
     State(st): State<Shared>,
     Path(id): Path<String>,
 ) -> Response {
-    let ws = st.workspace();
-    let Some(s) = g::parse_numeric(&id, g::SCHEDULE_ID_BASE, ws.sizes.schedules) else {
-        return not_found("Office hours schedule");
-    };
-    let data: Vec<Value> = (0..ws.schedule_exceptions(s))
-        .map(|e| r::schedule_exception(&ws, s, e))
-        .collect();
-    ok(json!({"type": "office_hours_exception.list", "data": data}))
+    let find = |ws: &Workspace| g::parse_numeric(&id, g::SCHEDULE_ID_BASE, ws.sizes.schedules);
+    with_record(
+        &st,
+        find,
+        || not_found("Office hours schedule"),
+        |ws, s| {
+            let exceptions =
+                (0..ws.schedule_exceptions(s)).map(|e| r::schedule_exception(ws, s, e));
+            listing("office_hours_exception.list", "data", exceptions)
+        },
+    )
 }

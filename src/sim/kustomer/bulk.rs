@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use serde_json::{Map, Value, json};
 
 use super::envelope::{ApiError, ApiResult, JsonBody};
@@ -24,27 +24,12 @@ pub const MAX_CLIENT_REF: usize = 255;
 
 pub fn routes() -> Router<Sim> {
     Router::new()
-        .route(
-            "/v1/customers/bulk",
-            post(create_customers).put(update_customers),
-        )
-        .route(
-            "/v1/companies/bulk",
-            post(create_companies).put(update_companies),
-        )
-        .route(
-            "/v1/conversations/bulk",
-            post(create_conversations).put(update_conversations),
-        )
-        .route(
-            "/v1/messages/bulk",
-            post(create_messages).put(update_messages),
-        )
-        .route("/v1/notes/bulk", post(create_notes).put(update_notes))
-        .route(
-            "/v1/klasses/{name}/bulk",
-            post(create_kobjects).put(update_kobjects),
-        )
+        .route("/v1/customers/bulk", jobs_of(Target::Customers))
+        .route("/v1/companies/bulk", jobs_of(Target::Companies))
+        .route("/v1/conversations/bulk", jobs_of(Target::Conversations))
+        .route("/v1/messages/bulk", jobs_of(Target::Messages))
+        .route("/v1/notes/bulk", jobs_of(Target::Notes))
+        .route("/v1/klasses/{name}/bulk", kobject_jobs())
         .route("/v1/bulk/{id}", get(get_job))
         .route("/v1/bulk/{id}/batches", get(get_batches))
 }
@@ -274,22 +259,23 @@ fn job_body(job: &BulkJob) -> Value {
     })
 }
 
+fn job_of<'a>(store: &'a Store, id: &str) -> Result<&'a BulkJob, ApiError> {
+    store
+        .bulk_jobs
+        .get(id)
+        .ok_or_else(|| ApiError::not_found(format!("no bulk operation with id {id}")))
+}
+
 async fn get_job(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResult {
     let store = sim.lock();
-    let job = store
-        .bulk_jobs
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found(format!("no bulk operation with id {id}")))?;
+    let job = job_of(&store, &id)?;
     Ok(Json(job_body(job)).into_response())
 }
 
 /// One batch per job (a job holds at most 100 items).
 async fn get_batches(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResult {
     let store = sim.lock();
-    let job = store
-        .bulk_jobs
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found(format!("no bulk operation with id {id}")))?;
+    let job = job_of(&store, &id)?;
     let results: Vec<Value> = job
         .results
         .iter()
@@ -344,47 +330,22 @@ async fn get_batches(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResul
     .into_response())
 }
 
-async fn create_customers(State(sim): State<Sim>, JsonBody(body): JsonBody) -> ApiResult {
-    submit(&sim, Target::Customers, Operation::Create, body)
+/// `POST` (create) and `PUT` (update) of a bulk job writing `target`.
+fn jobs_of(target: Target) -> MethodRouter<Sim> {
+    let job = |op: Operation, target: Target| {
+        move |State(sim): State<Sim>, JsonBody(body): JsonBody| {
+            std::future::ready(submit(&sim, target.clone(), op, body))
+        }
+    };
+    post(job(Operation::Create, target.clone())).put(job(Operation::Update, target))
 }
-async fn update_customers(State(sim): State<Sim>, JsonBody(body): JsonBody) -> ApiResult {
-    submit(&sim, Target::Customers, Operation::Update, body)
-}
-async fn create_companies(State(sim): State<Sim>, JsonBody(body): JsonBody) -> ApiResult {
-    submit(&sim, Target::Companies, Operation::Create, body)
-}
-async fn update_companies(State(sim): State<Sim>, JsonBody(body): JsonBody) -> ApiResult {
-    submit(&sim, Target::Companies, Operation::Update, body)
-}
-async fn create_conversations(State(sim): State<Sim>, JsonBody(body): JsonBody) -> ApiResult {
-    submit(&sim, Target::Conversations, Operation::Create, body)
-}
-async fn update_conversations(State(sim): State<Sim>, JsonBody(body): JsonBody) -> ApiResult {
-    submit(&sim, Target::Conversations, Operation::Update, body)
-}
-async fn create_messages(State(sim): State<Sim>, JsonBody(body): JsonBody) -> ApiResult {
-    submit(&sim, Target::Messages, Operation::Create, body)
-}
-async fn update_messages(State(sim): State<Sim>, JsonBody(body): JsonBody) -> ApiResult {
-    submit(&sim, Target::Messages, Operation::Update, body)
-}
-async fn create_notes(State(sim): State<Sim>, JsonBody(body): JsonBody) -> ApiResult {
-    submit(&sim, Target::Notes, Operation::Create, body)
-}
-async fn update_notes(State(sim): State<Sim>, JsonBody(body): JsonBody) -> ApiResult {
-    submit(&sim, Target::Notes, Operation::Update, body)
-}
-async fn create_kobjects(
-    State(sim): State<Sim>,
-    Path(name): Path<String>,
-    JsonBody(body): JsonBody,
-) -> ApiResult {
-    submit(&sim, Target::Kobjects(name), Operation::Create, body)
-}
-async fn update_kobjects(
-    State(sim): State<Sim>,
-    Path(name): Path<String>,
-    JsonBody(body): JsonBody,
-) -> ApiResult {
-    submit(&sim, Target::Kobjects(name), Operation::Update, body)
+
+/// `POST` and `PUT` of a bulk job writing kobjects of the klass the path names.
+fn kobject_jobs() -> MethodRouter<Sim> {
+    let job = |op: Operation| {
+        move |State(sim): State<Sim>, Path(name): Path<String>, JsonBody(body): JsonBody| {
+            std::future::ready(submit(&sim, Target::Kobjects(name), op, body))
+        }
+    };
+    post(job(Operation::Create)).put(job(Operation::Update))
 }

@@ -18,27 +18,25 @@
 //! - Tracking: `identity` (any object) and `event`/`identityEvent` (name starting with a letter)
 //!   answer 204; events are stamped at receipt (the documented body has no timestamp).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::http::Uri;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
-use super::envelope::{self, ApiError, ApiResult, JsonBody};
-use super::org::{get_one, list_all};
+use super::envelope::{ApiError, ApiResult, JsonBody};
+use super::org::{fetched, listed};
+use super::records::{created, current, merge, require};
 use super::state::{Kind, Sim, Store, now_iso};
 use super::validation::{optional_date, optional_str, required_str};
 
 /// Longest shortcut text.
 pub const MAX_SHORTCUT_TEXT: usize = 10_240;
 const DEFAULT_LANG: &str = "en_us";
-
-type Q = Query<HashMap<String, String>>;
 
 pub fn routes() -> Router<Sim> {
     Router::new()
@@ -47,7 +45,7 @@ pub fn routes() -> Router<Sim> {
         .route("/v1/tracking/identityEvent", post(track_identity_event))
         .route(
             "/v1/customers/searches",
-            get(list_searches).post(post_search),
+            listed(Kind::SavedSearch).post(post_search),
         )
         .route("/v1/customers/searches/folders", post(post_folder))
         .route(
@@ -56,18 +54,24 @@ pub fn routes() -> Router<Sim> {
         )
         .route(
             "/v1/kb/categories",
-            get(list_categories).post(post_category),
+            listed(Kind::KbCategory).post(post_category),
         )
-        .route("/v1/kb/articles", get(list_articles).post(post_article))
-        .route("/v1/kb/articles/{id}", get(get_article).put(put_article))
+        .route(
+            "/v1/kb/articles",
+            listed(Kind::KbArticle).post(post_article),
+        )
+        .route(
+            "/v1/kb/articles/{id}",
+            fetched(Kind::KbArticle).put(put_article),
+        )
         .route(
             "/v1/kb/articles/{id}/versions/{lang}",
             post(post_version).put(put_version),
         )
-        .route("/v1/shortcuts", get(list_shortcuts).post(post_shortcut))
+        .route("/v1/shortcuts", listed(Kind::Shortcut).post(post_shortcut))
         .route(
             "/v1/shortcuts/categories",
-            get(list_shortcut_categories).post(post_shortcut_category),
+            listed(Kind::ShortcutCategory).post(post_shortcut_category),
         )
 }
 
@@ -134,21 +138,18 @@ async fn track_identity_event(State(sim): State<Sim>, body: JsonBody) -> ApiResu
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-fn insert_created(
-    store: &mut Store,
-    kind: Kind,
-    body: Map<String, Value>,
-    collection: &str,
-) -> ApiResult {
+/// Stores a validated body as a record of `kind` under `collection`, answered `201`.
+fn insert_created(sim: &Sim, kind: Kind, body: Map<String, Value>, collection: &str) -> ApiResult {
+    let mut store = sim.lock();
     let id = store.insert(kind, body, BTreeMap::new(), collection, false);
-    Ok(store
-        .get(kind, &id)
-        .map(envelope::created)
-        .unwrap_or_default())
+    Ok(created(&store, kind, &id))
 }
 
-async fn list_searches(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiResult {
-    list_all(&sim, Kind::SavedSearch, &q, uri.path())
+/// `POST` of a record whose one rule is a required `name`.
+fn post_named(sim: &Sim, body: JsonBody, kind: Kind, collection: &str) -> ApiResult {
+    let body = body.object()?;
+    required_str(&body, "name")?;
+    insert_created(sim, kind, body, collection)
 }
 
 async fn post_search(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
@@ -186,23 +187,14 @@ async fn post_search(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
             ));
         }
     }
-    let mut store = sim.lock();
-    insert_created(
-        &mut store,
-        Kind::SavedSearch,
-        body,
-        "/v1/customers/searches",
-    )
+    insert_created(&sim, Kind::SavedSearch, body, "/v1/customers/searches")
 }
 
 async fn post_folder(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
-    let body = body.object()?;
-    required_str(&body, "name")?;
-    let mut store = sim.lock();
-    insert_created(
-        &mut store,
-        Kind::SearchFolder,
+    post_named(
+        &sim,
         body,
+        Kind::SearchFolder,
         "/v1/customers/searches/folders",
     )
 }
@@ -268,10 +260,6 @@ async fn put_positions(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
     )
 }
 
-async fn list_categories(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiResult {
-    list_all(&sim, Kind::KbCategory, &q, uri.path())
-}
-
 /// See the module's assumptions: `{langs: {<lang>: {title, slug?, description?}}}` (the read
 /// shape) or the short form `{title, slug?, lang?}`; `parent` nests it under another category.
 async fn post_category(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
@@ -324,18 +312,7 @@ async fn post_category(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
     );
     attrs.insert("root".into(), json!(rels.is_empty()));
     let id = store.insert(Kind::KbCategory, attrs, rels, "/v1/kb/categories", false);
-    Ok(store
-        .get(Kind::KbCategory, &id)
-        .map(envelope::created)
-        .unwrap_or_default())
-}
-
-async fn list_articles(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiResult {
-    list_all(&sim, Kind::KbArticle, &q, uri.path())
-}
-
-async fn get_article(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResult {
-    get_one(&sim, Kind::KbArticle, &id)
+    Ok(created(&store, Kind::KbCategory, &id))
 }
 
 fn new_version(
@@ -424,24 +401,16 @@ async fn post_article(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
     );
     let draft = super::org::obj(json!({"title": title, "htmlBody": "", "slug": null}));
     new_version(&mut store, &id, &lang, draft);
-    Ok(store
-        .get(Kind::KbArticle, &id)
-        .map(envelope::created)
-        .unwrap_or_default())
+    Ok(created(&store, Kind::KbArticle, &id))
 }
 
 /// `PUT /v1/kb/articles/{id}`: merges attributes (`deleted: true` soft-deletes).
 async fn put_article(State(sim): State<Sim>, Path(id): Path<String>, body: JsonBody) -> ApiResult {
     let body = body.object()?;
     let mut store = sim.lock();
-    if store.get(Kind::KbArticle, &id).is_none() {
-        return Err(ApiError::not_found(format!("no article with id {id}")));
-    }
-    super::customers::merge(&mut store, Kind::KbArticle, &id, body, BTreeMap::new());
-    Ok(store
-        .get(Kind::KbArticle, &id)
-        .map(envelope::ok)
-        .unwrap_or_default())
+    require(&store, Kind::KbArticle, "article", &id)?;
+    merge(&mut store, Kind::KbArticle, &id, body, BTreeMap::new());
+    Ok(current(&store, Kind::KbArticle, &id))
 }
 
 fn check_version_body(body: &Map<String, Value>) -> Result<(), ApiError> {
@@ -460,9 +429,7 @@ async fn post_version(
     let body = body.object()?;
     check_version_body(&body)?;
     let mut store = sim.lock();
-    if store.get(Kind::KbArticle, &id).is_none() {
-        return Err(ApiError::not_found(format!("no article with id {id}")));
-    }
+    require(&store, Kind::KbArticle, "article", &id)?;
     let publish = body.get("publishedAt").cloned().filter(|p| !p.is_null());
     let mut draft = body;
     draft.remove("publishedAt");
@@ -470,10 +437,7 @@ async fn post_version(
     if let Some(at) = publish {
         publish_version(&mut store, &id, &lang, &vid, at)?;
     }
-    Ok(store
-        .get(Kind::KbVersion, &vid)
-        .map(envelope::created)
-        .unwrap_or_default())
+    Ok(created(&store, Kind::KbVersion, &vid))
 }
 
 /// `PUT …/versions/{lang}`: fills the draft; `publishedAt` publishes it.
@@ -502,15 +466,12 @@ async fn put_version(
             ))
         })?;
     let publish = body.remove("publishedAt").filter(|p| !p.is_null());
-    super::customers::merge(&mut store, Kind::KbVersion, &draft, body, BTreeMap::new());
+    merge(&mut store, Kind::KbVersion, &draft, body, BTreeMap::new());
     set_pointer(&mut store, &id, &lang, "draftVersion", Some(&draft));
     if let Some(at) = publish {
         publish_version(&mut store, &id, &lang, &draft, at)?;
     }
-    Ok(store
-        .get(Kind::KbVersion, &draft)
-        .map(envelope::ok)
-        .unwrap_or_default())
+    Ok(current(&store, Kind::KbVersion, &draft))
 }
 
 fn publish_version(
@@ -546,10 +507,6 @@ fn publish_version(
     Ok(())
 }
 
-async fn list_shortcuts(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiResult {
-    list_all(&sim, Kind::Shortcut, &q, uri.path())
-}
-
 async fn post_shortcut(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
     let body = body.object()?;
     required_str(&body, "name")?;
@@ -575,24 +532,14 @@ async fn post_shortcut(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
     let mut attrs = body;
     attrs.remove("parent");
     let id = store.insert(Kind::Shortcut, attrs, rels, "/v1/shortcuts", false);
-    Ok(store
-        .get(Kind::Shortcut, &id)
-        .map(envelope::created)
-        .unwrap_or_default())
-}
-
-async fn list_shortcut_categories(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiResult {
-    list_all(&sim, Kind::ShortcutCategory, &q, uri.path())
+    Ok(created(&store, Kind::Shortcut, &id))
 }
 
 async fn post_shortcut_category(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
-    let body = body.object()?;
-    required_str(&body, "name")?;
-    let mut store = sim.lock();
-    insert_created(
-        &mut store,
-        Kind::ShortcutCategory,
+    post_named(
+        &sim,
         body,
+        Kind::ShortcutCategory,
         "/v1/shortcuts/categories",
     )
 }

@@ -10,11 +10,16 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
-use super::customers::{find_or_create_tag, merge};
+use super::customers::find_or_create_tag;
 use super::envelope::{self, ApiError, ApiResult, JsonBody};
+use super::org::{fetched, listed};
+use super::records::{
+    Body, by_id_or_external, created, current, insert_noting_external, merge_noting_external,
+    post_one, put_one, require,
+};
 use super::state::{Kind, Record, Rel, Sim, Store};
 use super::validation::{
-    check_custom, common_dates, is_imported, optional_date, optional_str, required_str,
+    check_custom, common_dates, is_imported, known_ids, optional_date, optional_str, required_str,
 };
 
 /// Creates of conversations, messages, notes and kobjects one customer may receive per minute
@@ -39,7 +44,7 @@ pub fn routes() -> Router<Sim> {
     Router::new()
         .route(
             "/v1/conversations",
-            get(list_conversations).post(post_conversation),
+            listed(Kind::Conversation).post(post_conversation),
         )
         .route(
             "/v1/conversations/{id}",
@@ -51,12 +56,12 @@ pub fn routes() -> Router<Sim> {
         .route(
             "/v1/conversations/{id}/messages",
             children_of(Kind::Message, "conversation", Kind::Conversation)
-                .post(post_conversation_message),
+                .merge(post_in_conversation(Kind::Message, create_message)),
         )
         .route(
             "/v1/conversations/{id}/notes",
             children_of(Kind::Note, "conversation", Kind::Conversation)
-                .post(post_conversation_note),
+                .merge(post_in_conversation(Kind::Note, create_note)),
         )
         .route(
             "/v1/customers/{id}/messages",
@@ -81,10 +86,10 @@ pub fn routes() -> Router<Sim> {
             "/v1/messages/{id}",
             get(get_message).put(put_message).patch(put_message),
         )
-        .route("/v1/notes", get(list_notes).post(post_note))
+        .route("/v1/notes", listed(Kind::Note).post(post_note))
         .route(
             "/v1/notes/{id}",
-            get(get_note).put(put_note).patch(put_note),
+            fetched(Kind::Note).put(put_note).patch(put_note),
         )
 }
 
@@ -136,15 +141,9 @@ fn id_list(
             format!("`{field}` takes at most {max} entries"),
         ));
     }
-    for (i, item) in list.iter().enumerate() {
-        if store.get(kind, item.as_str().unwrap_or_default()).is_none() {
-            return Err(ApiError::invalid(
-                format!("/{field}/{i}"),
-                format!("no {} with id {item}", kind.json_type()),
-            ));
-        }
-    }
-    Ok(())
+    known_ids(store, list, field, kind, |item| {
+        format!("no {} with id {item}", kind.json_type())
+    })
 }
 
 fn check_conversation_common(store: &Store, body: &Map<String, Value>) -> Result<(), ApiError> {
@@ -161,10 +160,7 @@ fn check_conversation_common(store: &Store, body: &Map<String, Value>) -> Result
 }
 
 /// Validates and stores a conversation (`status` only `open` or `done` on create).
-pub fn create_conversation(
-    store: &mut Store,
-    mut body: Map<String, Value>,
-) -> Result<String, ApiError> {
+pub fn create_conversation(store: &mut Store, mut body: Body) -> Result<String, ApiError> {
     let customer = required_str(&body, "customer")?.to_string();
     let customer_rel = store
         .rel(Kind::Customer, &customer)
@@ -185,12 +181,15 @@ pub fn create_conversation(
         .and_then(Value::as_str)
         .unwrap_or("open")
         .to_string();
-    let external = optional_str(&body, "externalId")?.map(str::to_string);
     let rels = BTreeMap::from([("customer".to_string(), customer_rel)]);
-    let id = store.insert(Kind::Conversation, body, rels, "/v1/conversations", false);
-    if let Some(ext) = external {
-        store.note_external_id(Kind::Conversation, "", &ext, &id);
-    }
+    let id = insert_noting_external(
+        store,
+        Kind::Conversation,
+        "",
+        body,
+        rels,
+        "/v1/conversations",
+    )?;
     store.update(Kind::Customer, &customer, |attributes, _| {
         if let Some(counts) = attributes.get_mut("conversationCounts") {
             for key in ["all", status.as_str()] {
@@ -207,12 +206,10 @@ pub fn create_conversation(
 pub fn update_conversation(
     store: &mut Store,
     id: &str,
-    mut body: Map<String, Value>,
+    mut body: Body,
 ) -> Result<String, ApiError> {
     body.remove("id");
-    if store.get(Kind::Conversation, id).is_none() {
-        return Err(ApiError::not_found(format!("no conversation with id {id}")));
-    }
+    require(store, Kind::Conversation, "conversation", id)?;
     one_of(&body, "status", &["open", "snoozed", "done"])?;
     check_conversation_common(store, &body)?;
     if let Some(snooze) = body.get("snooze") {
@@ -263,12 +260,7 @@ pub fn update_conversation(
         ));
     }
     body.remove("customer");
-    let external = optional_str(&body, "externalId")?.map(str::to_string);
-    merge(store, Kind::Conversation, id, body, BTreeMap::new());
-    if let Some(ext) = external {
-        store.note_external_id(Kind::Conversation, "", &ext, id);
-    }
-    Ok(id.to_string())
+    merge_noting_external(store, Kind::Conversation, "", id, body, BTreeMap::new())
 }
 
 /// `attachments`: ids or `{_id, …}` objects, each an attachment whose file was uploaded.
@@ -338,6 +330,29 @@ fn bump(store: &mut Store, conversation: &str, counter: &str, channel: Option<&s
     });
 }
 
+/// Stores a message or note under its conversation and that conversation's customer, and counts
+/// it on the conversation (`messageCount` or `noteCount`, and a message's `channel`).
+fn insert_in_conversation(
+    store: &mut Store,
+    kind: Kind,
+    body: Body,
+    (conversation, customer): (Rel, Rel),
+    channel: Option<&str>,
+) -> Result<String, ApiError> {
+    let (collection, counter) = match kind {
+        Kind::Message => ("/v1/messages", "messageCount"),
+        _ => ("/v1/notes", "noteCount"),
+    };
+    let conversation_id = conversation.id.clone();
+    let rels = BTreeMap::from([
+        ("conversation".to_string(), conversation),
+        ("customer".to_string(), customer),
+    ]);
+    let id = insert_noting_external(store, kind, "", body, rels, collection)?;
+    bump(store, &conversation_id, counter, channel);
+    Ok(id)
+}
+
 fn check_message_fields(
     store: &Store,
     body: &Map<String, Value>,
@@ -359,7 +374,7 @@ fn check_message_fields(
 /// path conversation `direction` is required too (as on `POST /v1/messages`).
 pub fn create_message(
     store: &mut Store,
-    mut body: Map<String, Value>,
+    mut body: Body,
     from_path: Option<&str>,
 ) -> Result<String, ApiError> {
     check_message_fields(store, &body, true)?;
@@ -383,38 +398,17 @@ pub fn create_message(
         .get("channel")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let external = optional_str(&body, "externalId")?.map(str::to_string);
-    let conversation_id = conversation.id.clone();
-    let rels = BTreeMap::from([
-        ("conversation".to_string(), conversation),
-        ("customer".to_string(), customer),
-    ]);
-    let id = store.insert(Kind::Message, body, rels, "/v1/messages", false);
-    if let Some(ext) = external {
-        store.note_external_id(Kind::Message, "", &ext, &id);
-    }
-    bump(store, &conversation_id, "messageCount", channel.as_deref());
-    Ok(id)
+    let under = (conversation, customer);
+    insert_in_conversation(store, Kind::Message, body, under, channel.as_deref())
 }
 
-pub fn update_message(
-    store: &mut Store,
-    id: &str,
-    mut body: Map<String, Value>,
-) -> Result<String, ApiError> {
+pub fn update_message(store: &mut Store, id: &str, mut body: Body) -> Result<String, ApiError> {
     body.remove("id");
-    if store.get(Kind::Message, id).is_none() {
-        return Err(ApiError::not_found(format!("no message with id {id}")));
-    }
+    require(store, Kind::Message, "message", id)?;
     check_message_fields(store, &body, false)?;
     body.remove("conversation");
     body.remove("customer");
-    let external = optional_str(&body, "externalId")?.map(str::to_string);
-    merge(store, Kind::Message, id, body, BTreeMap::new());
-    if let Some(ext) = external {
-        store.note_external_id(Kind::Message, "", &ext, id);
-    }
-    Ok(id.to_string())
+    merge_noting_external(store, Kind::Message, "", id, body, BTreeMap::new())
 }
 
 fn check_note_fields(
@@ -432,54 +426,26 @@ fn check_note_fields(
 /// Validates and stores a note on a conversation (from the path or the body).
 pub fn create_note(
     store: &mut Store,
-    mut body: Map<String, Value>,
+    mut body: Body,
     from_path: Option<&str>,
 ) -> Result<String, ApiError> {
     check_note_fields(store, &body, true)?;
     let (conversation, customer) = conversation_of(store, &body, from_path)?;
     take_customer_budget(store, &customer.id, &body)?;
     body.remove("conversation");
-    let external = optional_str(&body, "externalId")?.map(str::to_string);
-    let conversation_id = conversation.id.clone();
-    let rels = BTreeMap::from([
-        ("conversation".to_string(), conversation),
-        ("customer".to_string(), customer),
-    ]);
-    let id = store.insert(Kind::Note, body, rels, "/v1/notes", false);
-    if let Some(ext) = external {
-        store.note_external_id(Kind::Note, "", &ext, &id);
-    }
-    bump(store, &conversation_id, "noteCount", None);
-    Ok(id)
+    insert_in_conversation(store, Kind::Note, body, (conversation, customer), None)
 }
 
-pub fn update_note(
-    store: &mut Store,
-    id: &str,
-    mut body: Map<String, Value>,
-) -> Result<String, ApiError> {
+pub fn update_note(store: &mut Store, id: &str, mut body: Body) -> Result<String, ApiError> {
     body.remove("id");
-    if store.get(Kind::Note, id).is_none() {
-        return Err(ApiError::not_found(format!("no note with id {id}")));
-    }
+    require(store, Kind::Note, "note", id)?;
     check_note_fields(store, &body, false)?;
     body.remove("conversation");
-    let external = optional_str(&body, "externalId")?.map(str::to_string);
-    merge(store, Kind::Note, id, body, BTreeMap::new());
-    if let Some(ext) = external {
-        store.note_external_id(Kind::Note, "", &ext, id);
-    }
-    Ok(id.to_string())
+    merge_noting_external(store, Kind::Note, "", id, body, BTreeMap::new())
 }
 
 async fn post_conversation(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
-    let body = body.object()?;
-    let mut store = sim.lock();
-    let id = create_conversation(&mut store, body)?;
-    Ok(store
-        .get(Kind::Conversation, &id)
-        .map(envelope::created)
-        .unwrap_or_default())
+    post_one(&sim, Kind::Conversation, body, create_conversation)
 }
 
 async fn put_conversation(
@@ -487,29 +453,19 @@ async fn put_conversation(
     Path(id): Path<String>,
     body: JsonBody,
 ) -> ApiResult {
-    let body = body.object()?;
-    let mut store = sim.lock();
-    update_conversation(&mut store, &id, body)?;
-    Ok(store
-        .get(Kind::Conversation, &id)
-        .map(envelope::ok)
-        .unwrap_or_default())
+    put_one(&sim, Kind::Conversation, &id, body, update_conversation)
 }
 
 /// `GET /v1/conversations/{id}`, also `…/externalId={externalId}`.
 async fn get_conversation(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResult {
-    let store = sim.lock();
-    let found = match id.strip_prefix("externalId=") {
-        Some(ext) => store.find_external(Kind::Conversation, "", ext),
-        None => store.get(Kind::Conversation, &id),
-    };
-    found
-        .map(envelope::ok)
-        .ok_or_else(|| ApiError::not_found(format!("no conversation found for {id}")))
-}
-
-async fn list_conversations(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiResult {
-    super::org::list_all(&sim, Kind::Conversation, &q, uri.path())
+    let external = id.strip_prefix("externalId=");
+    by_id_or_external(
+        &sim.lock(),
+        Kind::Conversation,
+        "conversation",
+        &id,
+        external,
+    )
 }
 
 /// `POST /v1/conversations/{id}/tags` with an array of tag names or ids; unknown names become tags.
@@ -531,9 +487,7 @@ async fn append_tags(State(sim): State<Sim>, Path(id): Path<String>, body: JsonB
         }
     };
     let mut store = sim.lock();
-    if store.get(Kind::Conversation, &id).is_none() {
-        return Err(ApiError::not_found(format!("no conversation with id {id}")));
-    }
+    require(&store, Kind::Conversation, "conversation", &id)?;
     let ids: Vec<String> = names
         .iter()
         .map(|n| find_or_create_tag(&mut store, n))
@@ -548,10 +502,7 @@ async fn append_tags(State(sim): State<Sim>, Path(id): Path<String>, body: JsonB
             }
         }
     });
-    Ok(store
-        .get(Kind::Conversation, &id)
-        .map(envelope::ok)
-        .unwrap_or_default())
+    Ok(current(&store, Kind::Conversation, &id))
 }
 
 fn children(
@@ -564,12 +515,7 @@ fn children(
     path: &str,
 ) -> ApiResult {
     let store = sim.lock();
-    if store.get(parent_kind, parent).is_none() {
-        return Err(ApiError::not_found(format!(
-            "no {} with id {parent}",
-            parent_kind.json_type()
-        )));
-    }
+    require(&store, parent_kind, parent_kind.json_type(), parent)?;
     let items: Vec<&Record> = store
         .all(kind)
         .iter()
@@ -620,9 +566,7 @@ async fn conversation_attachments(
     uri: Uri,
 ) -> ApiResult {
     let store = sim.lock();
-    if store.get(Kind::Conversation, &id).is_none() {
-        return Err(ApiError::not_found(format!("no conversation with id {id}")));
-    }
+    require(&store, Kind::Conversation, "conversation", &id)?;
     let mut seen = std::collections::HashSet::new();
     let items: Vec<&Record> = [Kind::Message, Kind::Note]
         .into_iter()
@@ -646,18 +590,18 @@ async fn conversation_attachments(
     Ok(axum::Json(body).into_response())
 }
 
-async fn post_conversation_message(
-    State(sim): State<Sim>,
-    Path(id): Path<String>,
-    body: JsonBody,
-) -> ApiResult {
-    let body = body.object()?;
-    let mut store = sim.lock();
-    let mid = create_message(&mut store, body, Some(&id))?;
-    Ok(store
-        .get(Kind::Message, &mid)
-        .map(envelope::created)
-        .unwrap_or_default())
+/// The `POST` route of a message or note (`create`) under the conversation the path names.
+fn post_in_conversation(
+    kind: Kind,
+    create: fn(&mut Store, Body, Option<&str>) -> Result<String, ApiError>,
+) -> axum::routing::MethodRouter<Sim> {
+    post(
+        move |State(sim): State<Sim>, Path(id): Path<String>, body: JsonBody| {
+            std::future::ready(post_one(&sim, kind, body, |store, body| {
+                create(store, body, Some(&id))
+            }))
+        },
+    )
 }
 
 /// `POST /v1/customers/{id}/messages`: without a `conversation`, a new one is created for it.
@@ -668,9 +612,7 @@ async fn post_customer_message(
 ) -> ApiResult {
     let mut body = body.object()?;
     let mut store = sim.lock();
-    if store.get(Kind::Customer, &id).is_none() {
-        return Err(ApiError::not_found(format!("no customer with id {id}")));
-    }
+    require(&store, Kind::Customer, "customer", &id)?;
     check_message_fields(&store, &body, true)?;
     let conversation = match optional_str(&body, "conversation")? {
         Some(c) => c.to_string(),
@@ -685,85 +627,33 @@ async fn post_customer_message(
     };
     body.insert("customer".into(), json!(id));
     let mid = create_message(&mut store, body, Some(&conversation))?;
-    Ok(store
-        .get(Kind::Message, &mid)
-        .map(envelope::created)
-        .unwrap_or_default())
+    Ok(created(&store, Kind::Message, &mid))
 }
 
 async fn post_message(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
-    let body = body.object()?;
-    let mut store = sim.lock();
-    let id = create_message(&mut store, body, None)?;
-    Ok(store
-        .get(Kind::Message, &id)
-        .map(envelope::created)
-        .unwrap_or_default())
+    post_one(&sim, Kind::Message, body, |store, body| {
+        create_message(store, body, None)
+    })
 }
 
 /// `GET /v1/messages/{id}`, also `…/externalid={externalId}` (lower-case, as in the spec).
 async fn get_message(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResult {
-    let store = sim.lock();
     let external = id
         .strip_prefix("externalid=")
         .or_else(|| id.strip_prefix("externalId="));
-    let found = match external {
-        Some(ext) => store.find_external(Kind::Message, "", ext),
-        None => store.get(Kind::Message, &id),
-    };
-    found
-        .map(envelope::ok)
-        .ok_or_else(|| ApiError::not_found(format!("no message found for {id}")))
+    by_id_or_external(&sim.lock(), Kind::Message, "message", &id, external)
 }
 
 async fn put_message(State(sim): State<Sim>, Path(id): Path<String>, body: JsonBody) -> ApiResult {
-    let body = body.object()?;
-    let mut store = sim.lock();
-    update_message(&mut store, &id, body)?;
-    Ok(store
-        .get(Kind::Message, &id)
-        .map(envelope::ok)
-        .unwrap_or_default())
-}
-
-async fn post_conversation_note(
-    State(sim): State<Sim>,
-    Path(id): Path<String>,
-    body: JsonBody,
-) -> ApiResult {
-    let body = body.object()?;
-    let mut store = sim.lock();
-    let nid = create_note(&mut store, body, Some(&id))?;
-    Ok(store
-        .get(Kind::Note, &nid)
-        .map(envelope::created)
-        .unwrap_or_default())
+    put_one(&sim, Kind::Message, &id, body, update_message)
 }
 
 async fn post_note(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
-    let body = body.object()?;
-    let mut store = sim.lock();
-    let id = create_note(&mut store, body, None)?;
-    Ok(store
-        .get(Kind::Note, &id)
-        .map(envelope::created)
-        .unwrap_or_default())
-}
-
-async fn list_notes(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiResult {
-    super::org::list_all(&sim, Kind::Note, &q, uri.path())
-}
-
-async fn get_note(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResult {
-    super::org::get_one(&sim, Kind::Note, &id)
+    post_one(&sim, Kind::Note, body, |store, body| {
+        create_note(store, body, None)
+    })
 }
 
 async fn put_note(State(sim): State<Sim>, Path(id): Path<String>, body: JsonBody) -> ApiResult {
-    let body = body.object()?;
-    let mut store = sim.lock();
-    update_note(&mut store, &id, body)?;
-    Ok(store
-        .get(Kind::Note, &id)
-        .map(envelope::ok)
-        .unwrap_or_default())
+    put_one(&sim, Kind::Note, &id, body, update_note)
 }

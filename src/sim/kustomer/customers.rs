@@ -12,8 +12,12 @@ use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
 use super::envelope::{self, ApiError, ApiResult, JsonBody};
+use super::org::{fetched, listed};
+use super::records::{
+    Body, insert_noting_external, merge_noting_external, post_one, put_one, require,
+};
 use super::state::{Kind, Record, Sim, Store};
-use super::validation::{check_custom, common_dates, contact_arrays, optional_str};
+use super::validation::{check_custom, common_dates, contact_arrays, known_ids, optional_str};
 
 /// Searches a machine user (API key) may run per minute.
 pub const SEARCHES_PER_MINUTE: u32 = 100;
@@ -35,10 +39,10 @@ pub fn routes() -> Router<Sim> {
         .route("/v1/companies", get(list_companies).post(post_company))
         .route(
             "/v1/companies/{id}",
-            get(get_company).put(put_company).patch(put_company),
+            fetched(Kind::Company).put(put_company).patch(put_company),
         )
-        .route("/v1/tags", get(list_tags).post(post_tag))
-        .route("/v1/tags/{id}", get(get_tag))
+        .route("/v1/tags", listed(Kind::Tag).post(post_tag))
+        .route("/v1/tags/{id}", fetched(Kind::Tag))
 }
 
 fn str_attr(record: &Record, field: &str) -> Option<String> {
@@ -62,13 +66,9 @@ fn has_email(record: &Record, email: &str) -> bool {
 
 /// Validates and stores a customer; shared by `POST /v1/customers` and bulk items.
 /// A second customer with the same `externalId` is refused (409).
-pub fn create_customer(
-    store: &mut Store,
-    mut body: Map<String, Value>,
-) -> Result<String, ApiError> {
+pub fn create_customer(store: &mut Store, mut body: Body) -> Result<String, ApiError> {
     check_customer_fields(store, &body)?;
-    let external = optional_str(&body, "externalId")?.map(str::to_string);
-    if let Some(ext) = &external
+    if let Some(ext) = optional_str(&body, "externalId")?
         && store.find_external(Kind::Customer, "", ext).is_some()
     {
         return Err(ApiError::conflict(format!(
@@ -87,11 +87,7 @@ pub fn create_customer(
     );
     body.insert("verified".into(), json!(false));
     body.insert("rev".into(), json!(1));
-    let id = store.insert(Kind::Customer, body, rels, "/v1/customers", false);
-    if let Some(ext) = external {
-        store.note_external_id(Kind::Customer, "", &ext, &id);
-    }
-    Ok(id)
+    insert_noting_external(store, Kind::Customer, "", body, rels, "/v1/customers")
 }
 
 fn check_customer_fields(store: &Store, body: &Map<String, Value>) -> Result<(), ApiError> {
@@ -116,15 +112,9 @@ fn check_customer_fields(store: &Store, body: &Map<String, Value>) -> Result<(),
         let list = tags
             .as_array()
             .ok_or_else(|| ApiError::invalid("/tags", "`tags` must be an array of tag ids"))?;
-        for (i, tag) in list.iter().enumerate() {
-            let id = tag.as_str().unwrap_or_default();
-            if store.get(Kind::Tag, id).is_none() {
-                return Err(ApiError::invalid(
-                    format!("/tags/{i}"),
-                    format!("no tag with id {tag}; customer tags take tag ids"),
-                ));
-            }
-        }
+        known_ids(store, list, "tags", Kind::Tag, |tag| {
+            format!("no tag with id {tag}; customer tags take tag ids")
+        })?;
     }
     Ok(())
 }
@@ -149,15 +139,9 @@ fn take_company_rel(
 }
 
 /// Merges `body` into customer `id`; shared by `PUT/PATCH /v1/customers/{id}` and bulk PUT.
-pub fn update_customer(
-    store: &mut Store,
-    id: &str,
-    mut body: Map<String, Value>,
-) -> Result<String, ApiError> {
+pub fn update_customer(store: &mut Store, id: &str, mut body: Body) -> Result<String, ApiError> {
     body.remove("id");
-    if store.get(Kind::Customer, id).is_none() {
-        return Err(ApiError::not_found(format!("no customer with id {id}")));
-    }
+    require(store, Kind::Customer, "customer", id)?;
     check_customer_fields(store, &body)?;
     if let Some(ext) = optional_str(&body, "externalId")?
         && store
@@ -168,55 +152,16 @@ pub fn update_customer(
             "duplicate detected: a customer with externalId {ext} already exists"
         )));
     }
-    let external = optional_str(&body, "externalId")?.map(str::to_string);
     let rels = take_company_rel(store, &mut body)?;
-    merge(store, Kind::Customer, id, body, rels);
-    if let Some(ext) = external {
-        store.note_external_id(Kind::Customer, "", &ext, id);
-    }
-    Ok(id.to_string())
-}
-
-/// Merges attributes (and relationships) into a stored record, bumping `rev` when present.
-pub fn merge(
-    store: &mut Store,
-    kind: Kind,
-    id: &str,
-    body: Map<String, Value>,
-    rels: BTreeMap<String, super::state::Rel>,
-) {
-    store.update(kind, id, |attributes, relationships| {
-        for (k, v) in body {
-            if k == "_clientRef" {
-                continue;
-            }
-            attributes.insert(k, v);
-        }
-        relationships.extend(rels);
-        if let Some(rev) = attributes.get("rev").and_then(Value::as_i64) {
-            attributes.insert("rev".into(), json!(rev + 1));
-        }
-    });
+    merge_noting_external(store, Kind::Customer, "", id, body, rels)
 }
 
 async fn post_customer(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
-    let body = body.object()?;
-    let mut store = sim.lock();
-    let id = create_customer(&mut store, body)?;
-    Ok(store
-        .get(Kind::Customer, &id)
-        .map(envelope::created)
-        .unwrap_or_default())
+    post_one(&sim, Kind::Customer, body, create_customer)
 }
 
 async fn put_customer(State(sim): State<Sim>, Path(id): Path<String>, body: JsonBody) -> ApiResult {
-    let body = body.object()?;
-    let mut store = sim.lock();
-    update_customer(&mut store, &id, body)?;
-    Ok(store
-        .get(Kind::Customer, &id)
-        .map(envelope::ok)
-        .unwrap_or_default())
+    put_one(&sim, Kind::Customer, &id, body, update_customer)
 }
 
 /// `GET /v1/customers/{id}`, also `…/externalId={externalId}` and `…/email={email}`.
@@ -255,16 +200,12 @@ async fn list_customers(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiRes
 /// duplicate in the ground truth: Kustomer documents no uniqueness for them).
 pub fn create_company(store: &mut Store, mut body: Map<String, Value>) -> Result<String, ApiError> {
     check_company_fields(store, &body, true)?;
-    let external = optional_str(&body, "externalId")?.map(str::to_string);
     for list in ["emails", "phones", "tags", "domains"] {
         body.entry(list).or_insert(json!([]));
     }
     body.insert("rev".into(), json!(1));
-    let id = store.insert(Kind::Company, body, BTreeMap::new(), "/v1/companies", false);
-    if let Some(ext) = external {
-        store.note_external_id(Kind::Company, "", &ext, &id);
-    }
-    Ok(id)
+    let rels = BTreeMap::new();
+    insert_noting_external(store, Kind::Company, "", body, rels, "/v1/companies")
 }
 
 fn check_company_fields(
@@ -299,46 +240,19 @@ fn check_company_fields(
     check_custom(store, "company", body.get("custom"))
 }
 
-pub fn update_company(
-    store: &mut Store,
-    id: &str,
-    mut body: Map<String, Value>,
-) -> Result<String, ApiError> {
+pub fn update_company(store: &mut Store, id: &str, mut body: Body) -> Result<String, ApiError> {
     body.remove("id");
-    if store.get(Kind::Company, id).is_none() {
-        return Err(ApiError::not_found(format!("no company with id {id}")));
-    }
+    require(store, Kind::Company, "company", id)?;
     check_company_fields(store, &body, false)?;
-    let external = optional_str(&body, "externalId")?.map(str::to_string);
-    merge(store, Kind::Company, id, body, BTreeMap::new());
-    if let Some(ext) = external {
-        store.note_external_id(Kind::Company, "", &ext, id);
-    }
-    Ok(id.to_string())
+    merge_noting_external(store, Kind::Company, "", id, body, BTreeMap::new())
 }
 
 async fn post_company(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
-    let body = body.object()?;
-    let mut store = sim.lock();
-    let id = create_company(&mut store, body)?;
-    Ok(store
-        .get(Kind::Company, &id)
-        .map(envelope::created)
-        .unwrap_or_default())
+    post_one(&sim, Kind::Company, body, create_company)
 }
 
 async fn put_company(State(sim): State<Sim>, Path(id): Path<String>, body: JsonBody) -> ApiResult {
-    let body = body.object()?;
-    let mut store = sim.lock();
-    update_company(&mut store, &id, body)?;
-    Ok(store
-        .get(Kind::Company, &id)
-        .map(envelope::ok)
-        .unwrap_or_default())
-}
-
-async fn get_company(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResult {
-    super::org::get_one(&sim, Kind::Company, &id)
+    put_one(&sim, Kind::Company, &id, body, update_company)
 }
 
 /// `GET /v1/companies?externalId=…` or `?filter=<name>`; as documented, both at once are ignored.
@@ -373,14 +287,6 @@ pub fn find_or_create_tag(store: &mut Store, name_or_id: &str) -> String {
     }
     let attrs = super::org::obj(json!({"name": name_or_id, "color": null, "deleted": false}));
     store.insert(Kind::Tag, attrs, BTreeMap::new(), "/v1/tags", false)
-}
-
-async fn list_tags(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiResult {
-    super::org::list_all(&sim, Kind::Tag, &q, uri.path())
-}
-
-async fn get_tag(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResult {
-    super::org::get_one(&sim, Kind::Tag, &id)
 }
 
 /// See [`TAG_CREATE_ASSUMPTION`].

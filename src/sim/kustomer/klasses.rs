@@ -12,18 +12,21 @@ use axum::routing::get;
 use serde_json::{Map, Value, json};
 
 use super::conversations::take_customer_budget;
-use super::customers::merge;
 use super::envelope::{self, ApiError, ApiResult, JsonBody};
+use super::org::listed;
+use super::records::{
+    Body, created, current, insert_noting_external, merge_noting_external, put_one,
+};
 use super::state::{Kind, Record, Sim, Store, now_iso};
 use super::validation::{
-    check_custom, common_dates, display_name, optional_str, required_str, suffix_of,
+    check_custom, common_dates, display_name, known_suffix, optional_str, required_str,
 };
 
 type Q = Query<HashMap<String, String>>;
 
 pub fn routes() -> Router<Sim> {
     Router::new()
-        .route("/v1/klasses", get(list_klasses).post(post_klass))
+        .route("/v1/klasses", listed(Kind::Klass).post(post_klass))
         .route("/v1/klasses/{name}", get(list_kobjects).post(post_kobject))
         .route(
             "/v1/klasses/{name}/{id}",
@@ -51,10 +54,6 @@ pub fn require_klass(store: &Store, name: &str) -> Result<(), ApiError> {
             "no klass named {name}; POST /v1/klasses first"
         )))
     }
-}
-
-async fn list_klasses(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiResult {
-    super::org::list_all(&sim, Kind::Klass, &q, uri.path())
 }
 
 /// `POST /v1/klasses`: a new klass (name unique) and its empty `kobject.<name>` metadata.
@@ -93,10 +92,7 @@ async fn post_klass(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
     store
         .metadata
         .insert(resource.clone(), super::org::standard_metadata(&resource));
-    Ok(store
-        .get(Kind::Klass, &id)
-        .map(envelope::created)
-        .unwrap_or_default())
+    Ok(created(&store, Kind::Klass, &id))
 }
 
 fn check_kobject_fields(
@@ -136,40 +132,26 @@ fn take_rels(store: &Store, body: &mut Map<String, Value>) -> BTreeMap<String, s
 }
 
 /// Validates and stores a KObject of klass `klass` (shared by the single and bulk routes).
-pub fn create_kobject(
-    store: &mut Store,
-    klass: &str,
-    mut body: Map<String, Value>,
-) -> Result<String, ApiError> {
+pub fn create_kobject(store: &mut Store, klass: &str, mut body: Body) -> Result<String, ApiError> {
     require_klass(store, klass)?;
     required_str(&body, "title")?;
     check_kobject_fields(store, klass, &body)?;
     if let Some(customer) = optional_str(&body, "customer")?.map(str::to_string) {
         take_customer_budget(store, &customer, &body)?;
     }
-    let external = optional_str(&body, "externalId")?.map(str::to_string);
     let rels = take_rels(store, &mut body);
     body.insert("klass".into(), json!(klass));
     body.entry("data").or_insert(json!({}));
     body.insert("rev".into(), json!(1));
-    let id = store.insert(
-        Kind::Kobject,
-        body,
-        rels,
-        &format!("/v1/klasses/{klass}"),
-        false,
-    );
-    if let Some(ext) = external {
-        store.note_external_id(Kind::Kobject, klass, &ext, &id);
-    }
-    Ok(id)
+    let collection = format!("/v1/klasses/{klass}");
+    insert_noting_external(store, Kind::Kobject, klass, body, rels, &collection)
 }
 
 pub fn update_kobject(
     store: &mut Store,
     klass: &str,
     id: &str,
-    mut body: Map<String, Value>,
+    mut body: Body,
 ) -> Result<String, ApiError> {
     body.remove("id");
     require_klass(store, klass)?;
@@ -177,13 +159,8 @@ pub fn update_kobject(
         return Err(ApiError::not_found(format!("no {klass} with id {id}")));
     }
     check_kobject_fields(store, klass, &body)?;
-    let external = optional_str(&body, "externalId")?.map(str::to_string);
     let rels = take_rels(store, &mut body);
-    merge(store, Kind::Kobject, id, body, rels);
-    if let Some(ext) = external {
-        store.note_external_id(Kind::Kobject, klass, &ext, id);
-    }
-    Ok(id.to_string())
+    merge_noting_external(store, Kind::Kobject, klass, id, body, rels)
 }
 
 fn kobject_in(store: &Store, klass: &str, id: &str) -> bool {
@@ -200,10 +177,7 @@ async fn list_kobjects(
 ) -> ApiResult {
     let store = sim.lock();
     if name.len() == 24 && store.get(Kind::Klass, &name).is_some() {
-        return Ok(store
-            .get(Kind::Klass, &name)
-            .map(envelope::ok)
-            .unwrap_or_default());
+        return Ok(current(&store, Kind::Klass, &name));
     }
     require_klass(&store, &name)?;
     let items: Vec<&Record> = store
@@ -219,13 +193,9 @@ async fn post_kobject(
     Path(name): Path<String>,
     body: JsonBody,
 ) -> ApiResult {
-    let body = body.object()?;
-    let mut store = sim.lock();
-    let id = create_kobject(&mut store, &name, body)?;
-    Ok(store
-        .get(Kind::Kobject, &id)
-        .map(envelope::created)
-        .unwrap_or_default())
+    super::records::post_one(&sim, Kind::Kobject, body, |store, body| {
+        create_kobject(store, &name, body)
+    })
 }
 
 /// `GET /v1/klasses/{name}/{id}`, also `…/externalId={externalId}`.
@@ -251,13 +221,9 @@ async fn put_kobject(
     Path((name, id)): Path<(String, String)>,
     body: JsonBody,
 ) -> ApiResult {
-    let body = body.object()?;
-    let mut store = sim.lock();
-    update_kobject(&mut store, &name, &id, body)?;
-    Ok(store
-        .get(Kind::Kobject, &id)
-        .map(envelope::ok)
-        .unwrap_or_default())
+    put_one(&sim, Kind::Kobject, &id, body, |store, id, body| {
+        update_kobject(store, &name, id, body)
+    })
 }
 
 fn metadata_body(resource: &str, metadata: &Value) -> Value {
@@ -300,12 +266,7 @@ async fn put_metadata(
     let mut staged = Vec::new();
     for (name, spec) in &properties {
         let pointer = format!("/properties/{name}");
-        let suffix = suffix_of(name).ok_or_else(|| {
-            ApiError::invalid(
-                &pointer,
-                format!("property `{name}` has an unknown suffix (bad custom attribute suffix)"),
-            )
-        })?;
+        let suffix = known_suffix(name, &pointer, "property", "")?;
         let spec = spec.as_object().ok_or_else(|| {
             ApiError::invalid(&pointer, format!("property `{name}` must be an object"))
         })?;

@@ -65,6 +65,7 @@ pub mod envelope;
 pub mod gate;
 pub mod klasses;
 pub mod org;
+pub mod records;
 pub mod state;
 pub mod truth;
 pub mod validation;

@@ -8,13 +8,14 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::Uri;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use serde_json::{Map, Value, json};
 
 use super::Config;
 use super::envelope::{self, ApiError, ApiResult, JsonBody};
+use super::records::{created, insert_noting_external};
 use super::state::{Kind, Record, Sim, Store};
-use super::validation::{optional_str, required_str};
+use super::validation::{known_ids, optional_str, required_str};
 
 /// Roles of the simulator's one API key: every role an importer needs.
 pub const TOKEN_ROLES: [&str; 16] = [
@@ -175,10 +176,10 @@ pub fn routes() -> Router<Sim> {
         .route("/v1/auth/tokens/current", get(current_token))
         .route("/v1/users", get(list_users).post(create_user))
         .route("/v1/users/current", get(current_user))
-        .route("/v1/users/{id}", get(get_user))
+        .route("/v1/users/{id}", fetched(Kind::User))
         .route("/v1/teams", get(list_teams).post(create_team))
-        .route("/v1/teams/{id}", get(get_team))
-        .route("/v1/brands", get(list_brands).post(create_brand))
+        .route("/v1/teams/{id}", fetched(Kind::Team))
+        .route("/v1/brands", listed(Kind::Brand).post(create_brand))
         .route("/v1/brands/{id}", get(get_brand))
         .route("/v1/schedules", get(list_schedules).post(create_schedule))
         .route("/v1/schedules/{id}", get(get_schedule))
@@ -244,10 +245,6 @@ async fn current_user(State(sim): State<Sim>) -> ApiResult {
     Ok(envelope::ok(user))
 }
 
-async fn get_user(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResult {
-    get_one(&sim, Kind::User, &id)
-}
-
 /// `GET` one record of `kind` by id: 404 when there is none.
 pub fn get_one(sim: &Sim, kind: Kind, id: &str) -> ApiResult {
     let store = sim.lock();
@@ -262,6 +259,20 @@ pub fn list_all(sim: &Sim, kind: Kind, q: &HashMap<String, String>, path: &str) 
     let store = sim.lock();
     let items: Vec<_> = store.all(kind).iter().collect();
     envelope::page_of(&items, q, path, 100)
+}
+
+/// The route that lists every record of `kind` ([`list_all`]).
+pub fn listed(kind: Kind) -> MethodRouter<Sim> {
+    get(move |State(sim): State<Sim>, Query(q): Q, uri: Uri| {
+        std::future::ready(list_all(&sim, kind, &q, uri.path()))
+    })
+}
+
+/// The route that reads one record of `kind` by the path's id ([`get_one`]).
+pub fn fetched(kind: Kind) -> MethodRouter<Sim> {
+    get(move |State(sim): State<Sim>, Path(id): Path<String>| {
+        std::future::ready(get_one(&sim, kind, &id))
+    })
 }
 
 async fn create_user(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
@@ -307,20 +318,13 @@ async fn create_user(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
     // Kustomer sends the invitation e-mail here; the simulator counts it.
     store.invitations += 1;
     let id = store.insert(Kind::User, body, BTreeMap::new(), "/v1/users", false);
-    Ok(store
-        .get(Kind::User, &id)
-        .map(envelope::created)
-        .unwrap_or_default())
+    Ok(created(&store, Kind::User, &id))
 }
 
 async fn list_teams(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiResult {
     let store = sim.lock();
     let items: Vec<_> = store.all(Kind::Team).iter().collect();
     envelope::page_of(&items, &q, uri.path(), 500)
-}
-
-async fn get_team(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResult {
-    get_one(&sim, Kind::Team, &id)
 }
 
 async fn create_team(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
@@ -332,29 +336,13 @@ async fn create_team(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
         let ids = members.as_array().ok_or_else(|| {
             ApiError::invalid("/members", "`members` must be an array of user ids")
         })?;
-        for (i, m) in ids.iter().enumerate() {
-            let id = m.as_str().unwrap_or_default();
-            if store.get(Kind::User, id).is_none() {
-                return Err(ApiError::invalid(
-                    format!("/members/{i}"),
-                    format!("no user with id {m}"),
-                ));
-            }
-        }
+        known_ids(&store, ids, "members", Kind::User, |m| {
+            format!("no user with id {m}")
+        })?;
     }
-    let external = optional_str(&body, "externalId")?.map(str::to_string);
-    let id = store.insert(Kind::Team, body, BTreeMap::new(), "/v1/teams", false);
-    if let Some(ext) = external {
-        store.note_external_id(Kind::Team, "", &ext, &id);
-    }
-    Ok(store
-        .get(Kind::Team, &id)
-        .map(envelope::created)
-        .unwrap_or_default())
-}
-
-async fn list_brands(State(sim): State<Sim>, Query(q): Q, uri: Uri) -> ApiResult {
-    list_all(&sim, Kind::Brand, &q, uri.path())
+    let rels = BTreeMap::new();
+    let id = insert_noting_external(&mut store, Kind::Team, "", body, rels, "/v1/teams")?;
+    Ok(created(&store, Kind::Team, &id))
 }
 
 async fn get_brand(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResult {
@@ -377,10 +365,7 @@ async fn create_brand(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
     body.insert("default".into(), json!(false));
     let mut store = sim.lock();
     let id = store.insert(Kind::Brand, body, BTreeMap::new(), "/v1/brands", false);
-    Ok(store
-        .get(Kind::Brand, &id)
-        .map(envelope::created)
-        .unwrap_or_default())
+    Ok(created(&store, Kind::Brand, &id))
 }
 
 /// `GET /v1/schedules`, paged; `include=holidays` side-loads the holidays of the schedules on the
@@ -478,10 +463,7 @@ async fn create_schedule(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
         "/v1/schedules",
         false,
     );
-    Ok(store
-        .get(Kind::Schedule, &id)
-        .map(envelope::created)
-        .unwrap_or_default())
+    Ok(created(&store, Kind::Schedule, &id))
 }
 
 /// `hours`: keys "0".."6", each null or sorted, non-overlapping, non-touching `[start, end]`

@@ -56,6 +56,17 @@ pub fn suffix_of(name: &str) -> Option<Suffix> {
     })
 }
 
+/// The suffix of `name` (a `what` at `pointer`), or the 400 for an unknown one; `hint` ends
+/// its detail.
+pub fn known_suffix(name: &str, pointer: &str, what: &str, hint: &str) -> Result<Suffix, ApiError> {
+    suffix_of(name).ok_or_else(|| {
+        ApiError::invalid(
+            pointer,
+            format!("{what} `{name}` has an unknown suffix (bad custom attribute suffix{hint})"),
+        )
+    })
+}
+
 /// `{ Display Name }` from `totalOrdersNum` → `Total Orders`.
 pub fn display_name(name: &str) -> String {
     let stem = match suffix_of(name) {
@@ -93,12 +104,8 @@ pub fn check_custom(store: &Store, resource: &str, custom: Option<&Value>) -> Re
     };
     for (name, value) in map {
         let pointer = format!("/custom/{name}");
-        let suffix = suffix_of(name).ok_or_else(|| {
-            ApiError::invalid(
-                &pointer,
-                format!("custom attribute `{name}` has an unknown suffix (bad custom attribute suffix; use Str, Txt, Num, At, Bool, Url or Id)"),
-            )
-        })?;
+        let hint = "; use Str, Txt, Num, At, Bool, Url or Id";
+        let suffix = known_suffix(name, &pointer, "custom attribute", hint)?;
         if value.is_null() {
             continue;
         }
@@ -278,4 +285,21 @@ pub fn contact_arrays(body: &Map<String, Value>) -> Result<(), ApiError> {
 /// True when the body carries `importedAt` (which lifts the per-customer create limit).
 pub fn is_imported(body: &Map<String, Value>) -> bool {
     body.get("importedAt").is_some_and(|v| !v.is_null())
+}
+
+/// Refuses the first entry of `list` (the array at `/{field}`) that is the id of no stored `kind`
+/// record; `unknown` words the refusal for that entry.
+pub fn known_ids(
+    store: &Store,
+    list: &[Value],
+    field: &str,
+    kind: Kind,
+    unknown: impl Fn(&Value) -> String,
+) -> Result<(), ApiError> {
+    for (i, item) in list.iter().enumerate() {
+        if store.get(kind, item.as_str().unwrap_or_default()).is_none() {
+            return Err(ApiError::invalid(format!("/{field}/{i}"), unknown(item)));
+        }
+    }
+    Ok(())
 }
