@@ -642,33 +642,8 @@ async fn publish(
 /// Stages what is not yet in the ledger (resuming an interrupted extraction, fetching only what
 /// changed on a re-run), reporting each type complete as it lands so its phase may start.
 async fn extract(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
-    let (tx, mut rx) = watch::channel(Vec::<crate::engine::model::ExtractProgress>::new());
-    let forward = tokio::spawn({
-        let ctx = ctx.clone();
-        async move {
-            while rx.changed().await.is_ok() {
-                let rows = rx.borrow_and_update().clone();
-                for row in rows {
-                    ctx.set_extract_progress(&row.object, row.fetched, row.total, row.complete);
-                    if row.complete {
-                        ctx.mark_extracted(&[row.object.as_str()]);
-                    }
-                }
-            }
-        }
-    });
     ctx.set_activity("extracting the Intercom workspace");
-    let options = crate::engine::extract::ExtractOptions::for_state_dir(&ctx.config.state_dir);
-    let result = crate::engine::extract::extract(
-        &ctx.intercom,
-        &ctx.ledger,
-        &options,
-        &ctx.control,
-        Some(tx),
-    )
-    .await;
-    let _ = forward.await;
-    match result {
+    match extract_reporting(ctx, |_| async { true }).await {
         Ok(summary) => {
             for problem in &summary.problems {
                 ctx.log(
@@ -707,4 +682,46 @@ async fn extract(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             Err(e.into())
         }
     }
+}
+
+/// Runs the extraction with the run's options, reporting each type's progress as it lands and
+/// each type complete, so its phase may start; `also` sees every progress update after that and
+/// stops following them by returning false.
+pub(crate) async fn extract_reporting<F, Fut>(
+    ctx: &Arc<Ctx>,
+    mut also: F,
+) -> Result<crate::engine::extract::ExtractSummary, crate::engine::extract::ExtractError>
+where
+    F: FnMut(Vec<crate::engine::model::ExtractProgress>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let (tx, mut rx) = watch::channel(Vec::<crate::engine::model::ExtractProgress>::new());
+    let forward = tokio::spawn({
+        let ctx = ctx.clone();
+        async move {
+            while rx.changed().await.is_ok() {
+                let rows = rx.borrow_and_update().clone();
+                for row in &rows {
+                    ctx.set_extract_progress(&row.object, row.fetched, row.total, row.complete);
+                    if row.complete {
+                        ctx.mark_extracted(&[row.object.as_str()]);
+                    }
+                }
+                if !also(rows).await {
+                    break;
+                }
+            }
+        }
+    });
+    let options = crate::engine::extract::ExtractOptions::for_state_dir(&ctx.config.state_dir);
+    let result = crate::engine::extract::extract(
+        &ctx.intercom,
+        &ctx.ledger,
+        &options,
+        &ctx.control,
+        Some(tx),
+    )
+    .await;
+    let _ = forward.await;
+    result
 }

@@ -365,6 +365,13 @@ impl App {
     /// Admin and field decisions still open; the run does not start while any is, unless the
     /// operator accepts the stated defaults.
     pub fn unresolved(&self) -> usize {
+        let (admins, fields) = self.unresolved_each();
+        admins + fields
+    }
+
+    /// Admin decisions and field decisions still open, each on its own (the Mapping screen's
+    /// pane titles).
+    pub fn unresolved_each(&self) -> (usize, usize) {
         let admins = self
             .admins
             .iter()
@@ -375,7 +382,7 @@ impl App {
             .iter()
             .filter(|f| f.decision == FieldDecision::Unresolved)
             .count();
-        admins + fields
+        (admins, fields)
     }
 
     /// The failures the Errors screen shows: the phase / type / class filter, then the `/` text.
@@ -992,7 +999,8 @@ impl App {
         }
     }
 
-    fn list_len(&self, list: ListId) -> usize {
+    /// How many rows `list` holds before its `/` filter.
+    pub(crate) fn list_len(&self, list: ListId) -> usize {
         match list {
             ListId::Connect => CONNECT_ROWS.len(),
             ListId::Scope => self.scope.len(),
