@@ -254,16 +254,20 @@ pub fn human_duration(secs: u64) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn bulk_types_cost_one_request_per_hundred_and_uncarried_records_cost_nothing() {
-        let mut counts = BTreeMap::new();
-        counts.insert(
-            "contacts".to_string(),
+    /// Counts of one type, all of it readable.
+    fn counts_of(object: &str, count: u64) -> BTreeMap<String, TypeCount> {
+        BTreeMap::from([(
+            object.to_string(),
             TypeCount {
-                count: 250,
+                count,
                 ..Default::default()
             },
-        );
+        )])
+    }
+
+    #[test]
+    fn bulk_types_cost_one_request_per_hundred_and_uncarried_records_cost_nothing() {
+        let mut counts = counts_of("contacts", 250);
         counts.insert(
             "conversation_parts".to_string(),
             TypeCount {
@@ -286,14 +290,7 @@ mod tests {
 
     #[test]
     fn the_estimate_scales_with_the_share_of_the_budget() {
-        let mut counts = BTreeMap::new();
-        counts.insert(
-            "data_events".to_string(),
-            TypeCount {
-                count: 1000,
-                ..Default::default()
-            },
-        );
+        let counts = counts_of("data_events", 1000);
         let full = build_plan(&counts, 0, 1000, 1.0).estimate_seconds;
         let half = build_plan(&counts, 0, 1000, 0.5).estimate_seconds;
         assert_eq!(full, 60);

@@ -98,13 +98,7 @@ impl LedgerReader {
         )?;
         schema::configure_reader(&conn)?;
         let found = schema::read_version(&conn)?;
-        if found > schema::SCHEMA_VERSION {
-            return Err(LedgerError::SchemaTooNew {
-                path: path.to_path_buf(),
-                found,
-                supported: schema::SCHEMA_VERSION,
-            });
-        }
+        schema::check_supported(found, path)?;
         Ok(LedgerReader { conn })
     }
 

@@ -73,6 +73,25 @@ pub fn capped_entries(values: &[&str], what: &str, notes: &mut Vec<String>) -> V
     out
 }
 
+/// Kustomer's `emails` or `phones` list (`what`: "email" or "phone") for a contact's value,
+/// each entry of `entry_type`; no list when there is no value.
+fn insert_entries(
+    body: &mut Map<String, Value>,
+    what: &str,
+    entry_type: &str,
+    value: Option<&str>,
+    notes: &mut Vec<String>,
+) {
+    let entries = capped_entries(&value.into_iter().collect::<Vec<_>>(), what, notes);
+    if !entries.is_empty() {
+        let list: Vec<Value> = entries
+            .iter()
+            .map(|v| json!({ "type": entry_type, what: v }))
+            .collect();
+        body.insert(format!("{what}s"), Value::Array(list));
+    }
+}
+
 /// The Kustomer bulk item for one Intercom contact. `company_id` and `tag_id` resolve Intercom
 /// ids to Kustomer ids through the id map; what they cannot resolve is left out with a note.
 pub fn customer_body(
@@ -105,34 +124,18 @@ pub fn customer_body(
             json!([{ "externalId": own.as_str(), "verified": false }]),
         );
     }
-    let emails = capped_entries(
-        &contact.email.as_deref().into_iter().collect::<Vec<_>>(),
+    insert_entries(
+        &mut body,
         "email",
+        EMAIL_TYPE,
+        contact.email.as_deref(),
         &mut notes,
     );
-    if !emails.is_empty() {
-        let list: Vec<Value> = emails
-            .iter()
-            .map(|e| json!({ "type": EMAIL_TYPE, "email": e }))
-            .collect();
-        body.insert("emails".into(), Value::Array(list));
-    }
     let phone = contact
         .phone
         .as_deref()
         .map(|p| clean::clean_line(p, "phone", &mut notes));
-    let phones = capped_entries(
-        &phone.as_deref().into_iter().collect::<Vec<_>>(),
-        "phone",
-        &mut notes,
-    );
-    if !phones.is_empty() {
-        let list: Vec<Value> = phones
-            .iter()
-            .map(|p| json!({ "type": PHONE_TYPE, "phone": p }))
-            .collect();
-        body.insert("phones".into(), Value::Array(list));
-    }
+    insert_entries(&mut body, "phone", PHONE_TYPE, phone.as_deref(), &mut notes);
 
     let inline_companies = contact
         .companies

@@ -54,7 +54,7 @@ impl AppOptions {
 }
 
 /// The seven screens, in wizard order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Screen {
     Connect,
     Scope,
@@ -100,15 +100,7 @@ impl Screen {
     }
 
     pub fn layer(self) -> Layer {
-        match self {
-            Screen::Connect => Layer::Connect,
-            Screen::Scope => Layer::Scope,
-            Screen::Prerequisites => Layer::Prerequisites,
-            Screen::Mapping => Layer::Mapping,
-            Screen::Run => Layer::Run,
-            Screen::Errors => Layer::Errors,
-            Screen::Summary => Layer::Summary,
-        }
+        Layer::Screen(self)
     }
 }
 
