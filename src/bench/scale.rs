@@ -424,6 +424,18 @@ impl RunFigures {
         self.source_counts.values().sum()
     }
 
+    /// What the run did not finish, as a note for its figures' line (empty: all of it).
+    fn shortfall(&self) -> String {
+        if self.completed && self.failed_records == 0 {
+            String::new()
+        } else {
+            format!(
+                " (completed: {}, failed records: {})",
+                self.completed, self.failed_records
+            )
+        }
+    }
+
     pub fn kustomer_records(&self) -> u64 {
         self.kustomer_created.values().sum()
     }
@@ -629,14 +641,7 @@ impl ScaleReport {
                     r.kustomer_records(),
                     self.latency_ms,
                     r.wall_secs,
-                    if r.completed && r.failed_records == 0 {
-                        String::new()
-                    } else {
-                        format!(
-                            " (completed: {}, failed records: {})",
-                            r.completed, r.failed_records
-                        )
-                    }
+                    r.shortfall()
                 ),
                 format!(
                     "efficiency: bound {:.1} s ÷ wall {:.1} s = {:.2} (≥ 0.90 {})",
@@ -718,14 +723,7 @@ impl ScaleReport {
                     u.kustomer_records(),
                     u.wall_secs,
                     mark(per_sec >= ENGINE_BOUND_TARGET),
-                    if u.completed && u.failed_records == 0 {
-                        String::new()
-                    } else {
-                        format!(
-                            " (completed: {}, failed records: {})",
-                            u.completed, u.failed_records
-                        )
-                    }
+                    u.shortfall()
                 ),
                 format!(
                     "  i2k CPU {:.1} s, simulators' CPU {:.1} s (children, not in i2k's figures); {:.0} source records/s; peak RSS {:.1} MiB; requests: Intercom {}, Kustomer {}",

@@ -16,7 +16,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::intercom::lenient::id_from_value;
-use crate::intercom::models::Contact;
+use crate::intercom::models::{AddressableList, Contact};
 use crate::mapping::attributes::custom_values;
 use crate::mapping::clean;
 use crate::mapping::companies::{Mapped, RecordError};
@@ -42,14 +42,18 @@ pub struct Extras<'a> {
 }
 
 /// Ids from an addressable list's inline `data`, or from the full sub-list when there is one.
-fn ids_of(inline: Vec<String>, full: Option<&[Value]>) -> Vec<String> {
+fn ids_of(inline: Option<&AddressableList>, full: Option<&[Value]>) -> Vec<String> {
     match full {
         Some(items) if !items.is_empty() => items
             .iter()
             .filter_map(|v| v.get("id").and_then(id_from_value))
             .map(|id| id.0)
             .collect(),
-        _ => inline,
+        _ => inline
+            .iter()
+            .flat_map(|l| &l.data)
+            .filter_map(|r| r.id.as_ref().map(|i| i.0.clone()))
+            .collect(),
     }
 }
 
@@ -137,13 +141,7 @@ pub fn customer_body(
         .map(|p| clean::clean_line(p, "phone", &mut notes));
     insert_entries(&mut body, "phone", PHONE_TYPE, phone.as_deref(), &mut notes);
 
-    let inline_companies = contact
-        .companies
-        .iter()
-        .flat_map(|l| &l.data)
-        .filter_map(|r| r.id.as_ref().map(|i| i.0.clone()))
-        .collect();
-    let companies = ids_of(inline_companies, extras.all_companies);
+    let companies = ids_of(contact.companies.as_ref(), extras.all_companies);
     if let Some(first) = companies.first() {
         match company_id(first) {
             Some(k) => {
@@ -155,14 +153,8 @@ pub fn customer_body(
         }
     }
 
-    let inline_tags = contact
-        .tags
-        .iter()
-        .flat_map(|l| &l.data)
-        .filter_map(|r| r.id.as_ref().map(|i| i.0.clone()))
-        .collect();
     let mut tags: Vec<String> = Vec::new();
-    for intercom_tag in ids_of(inline_tags, extras.all_tags) {
+    for intercom_tag in ids_of(contact.tags.as_ref(), extras.all_tags) {
         match tag_id(&intercom_tag) {
             Some(t) if !tags.contains(&t) => tags.push(t),
             Some(_) => {}

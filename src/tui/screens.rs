@@ -614,13 +614,10 @@ pub fn picker(app: &mut App, frame: &mut Frame, body: Rect) {
         .collect();
     frame.render_widget(Paragraph::new(lines), list_area);
     frame.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled(" ↑↓", t.key()),
-            Span::raw(" choose  "),
-            Span::styled("enter", t.key()),
-            Span::raw(" map  "),
-            Span::styled("esc", t.key()),
-            Span::raw(" cancel"),
+        Paragraph::new(t.hints(&[
+            (" ↑↓", " choose  "),
+            ("enter", " map  "),
+            ("esc", " cancel"),
         ])),
         hint,
     );
