@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::kinds::{OBJECT_TYPES, Write, row_named};
 use crate::engine::model::{Bucket, ScopeItem};
-use crate::ledger::{LedgerError, LedgerReader};
+use crate::ledger::{LedgerError, LedgerReader, for_each_page};
 use crate::vocab::Kind;
 
 /// Records per Kustomer bulk request.
@@ -211,19 +211,16 @@ pub fn counts_from_ledger(
             },
         );
     }
-    let mut offset = 0;
-    loop {
-        let page = reader.source_problems(offset, 500)?;
-        if page.is_empty() {
-            break;
-        }
-        offset += page.len();
-        for record in page {
-            if let Some(c) = counts.get_mut(&record.kind) {
-                c.problems += 1;
+    for_each_page(
+        |offset| reader.source_problems(offset, 500),
+        |page| {
+            for record in page {
+                if let Some(c) = counts.get_mut(&record.kind) {
+                    c.problems += 1;
+                }
             }
-        }
-    }
+        },
+    )?;
     let mut unused_segments = 0;
     let mut after: Option<String> = None;
     loop {

@@ -57,6 +57,23 @@ fn collect_items(
     .collect()
 }
 
+/// Walks a listing read by offset (warnings, archive entries, source problems) page by page,
+/// handing each page to `each`: no more than one page is in memory at a time.
+pub fn for_each_page<T>(
+    mut read: impl FnMut(usize) -> Result<Vec<T>, LedgerError>,
+    mut each: impl FnMut(Vec<T>),
+) -> Result<(), LedgerError> {
+    let mut offset = 0;
+    loop {
+        let page = read(offset)?;
+        if page.is_empty() {
+            return Ok(());
+        }
+        offset += page.len();
+        each(page);
+    }
+}
+
 fn limit_param(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }

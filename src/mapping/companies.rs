@@ -192,17 +192,9 @@ pub fn company_body(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::FieldDecision;
 
     fn mapping(source: &str, name: &str) -> FieldMapping {
-        FieldMapping {
-            model: "company".into(),
-            source_name: source.into(),
-            source_type: "string".into(),
-            proposed: Some(name.into()),
-            decision: FieldDecision::Attribute { name: name.into() },
-            note: String::new(),
-        }
+        crate::mapping::string_attribute("company", source, name)
     }
 
     #[test]

@@ -201,7 +201,6 @@ pub fn customer_body(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::FieldDecision;
 
     const NOW: &str = "2026-01-02T03:04:05.000Z";
 
@@ -214,14 +213,7 @@ mod tests {
     }
 
     fn mapping(source: &str, name: &str) -> FieldMapping {
-        FieldMapping {
-            model: "contact".into(),
-            source_name: source.into(),
-            source_type: "string".into(),
-            proposed: Some(name.into()),
-            decision: FieldDecision::Attribute { name: name.into() },
-            note: String::new(),
-        }
+        crate::mapping::string_attribute("contact", source, name)
     }
 
     fn company(id: &str) -> Option<String> {
