@@ -19,7 +19,7 @@ use crate::intercom::lenient::id_from_value;
 use crate::intercom::models::{AddressableList, Contact};
 use crate::mapping::attributes::custom_values;
 use crate::mapping::clean;
-use crate::mapping::companies::{Mapped, RecordError};
+use crate::mapping::companies::{Mapped, RecordError, decode};
 use crate::vocab::FieldMapping;
 
 /// Kustomer's documented maximum of entries in `emails`, `phones` and the like.
@@ -105,10 +105,7 @@ pub fn customer_body(
     company_id: &dyn Fn(&str) -> Option<String>,
     tag_id: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Mapped, RecordError> {
-    let value: Value =
-        serde_json::from_str(raw).map_err(|e| RecordError::NotJson(e.to_string()))?;
-    let contact: Contact =
-        serde_json::from_value(value).map_err(|e| RecordError::NotJson(e.to_string()))?;
+    let contact: Contact = decode(raw)?;
     let id = contact.id.as_ref().ok_or(RecordError::NoId)?.to_string();
     let mut notes = Vec::new();
     let mut body = Map::new();
