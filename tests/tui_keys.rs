@@ -415,23 +415,33 @@ fn user_keymap_overrides_only_the_key_it_names() {
     let builtin = Keymap::builtin().unwrap();
     let s = KeyEvent::new(KeyCode::Char('s'), KeyModifiers::NONE);
     let p = KeyEvent::new(KeyCode::Char('p'), KeyModifiers::NONE);
-    assert_eq!(keymap.action(Layer::Run, &s), Some(Action::PauseResume));
-    assert_eq!(keymap.action(Layer::Run, &p), Some(Action::PauseResume));
+    assert_eq!(
+        keymap.action(Screen::Run.layer(), &s),
+        Some(Action::PauseResume)
+    );
+    assert_eq!(
+        keymap.action(Screen::Run.layer(), &p),
+        Some(Action::PauseResume)
+    );
     // The description falls back to the default one for the action.
     let desc = keymap
-        .bindings(Layer::Run)
+        .bindings(Screen::Run.layer())
         .find(|b| b.key.to_string() == "s")
         .unwrap()
         .desc
         .clone();
     assert_eq!(desc, "Pause / resume");
     // Everything else is untouched.
-    for layer in [Layer::Global, Layer::Errors, Layer::Mapping] {
+    for layer in [
+        Layer::Global,
+        Screen::Errors.layer(),
+        Screen::Mapping.layer(),
+    ] {
         assert!(keymap.bindings(layer).eq(builtin.bindings(layer)));
     }
     assert_eq!(
-        keymap.bindings(Layer::Run).count(),
-        builtin.bindings(Layer::Run).count()
+        keymap.bindings(Screen::Run.layer()).count(),
+        builtin.bindings(Screen::Run.layer()).count()
     );
 }
 
@@ -492,16 +502,8 @@ fn invalid_keymap_errors_name_the_line() {
 #[test]
 fn builtin_keymap_binds_every_screen_and_describes_every_key() {
     let keymap = Keymap::builtin().unwrap();
-    for layer in [
-        Layer::Global,
-        Layer::Connect,
-        Layer::Scope,
-        Layer::Prerequisites,
-        Layer::Mapping,
-        Layer::Run,
-        Layer::Errors,
-        Layer::Summary,
-    ] {
+    let screens = Screen::ALL.into_iter().map(Screen::layer);
+    for layer in std::iter::once(Layer::Global).chain(screens) {
         assert!(keymap.bindings(layer).count() > 0, "{layer:?}");
         assert!(
             keymap.bindings(layer).all(|b| !b.desc.is_empty()),

@@ -424,6 +424,18 @@ impl RunFigures {
         self.source_counts.values().sum()
     }
 
+    /// What the run did not finish, as a note for its figures' line (empty: all of it).
+    fn shortfall(&self) -> String {
+        if self.completed && self.failed_records == 0 {
+            String::new()
+        } else {
+            format!(
+                " (completed: {}, failed records: {})",
+                self.completed, self.failed_records
+            )
+        }
+    }
+
     pub fn kustomer_records(&self) -> u64 {
         self.kustomer_created.values().sum()
     }
@@ -437,17 +449,23 @@ impl RunFigures {
 }
 
 /// Runs the whole migration headless with `--accept-defaults` against simulators started with
-/// `sim_flags`, the state in `state_dir`, as `i2k run` would.
+/// `sim_flags`, the state in `dir_name` under the work directory, as `i2k run` would.
 async fn engine_run(
     label: &str,
-    size: SizePreset,
-    seed: u64,
+    options: &ScaleOptions,
     sim_flags: &[String],
     kustomer_rate: u32,
-    state_dir: &Path,
+    dir_name: &str,
 ) -> anyhow::Result<RunFigures> {
+    let state_dir = &options.work_dir.join(dir_name);
     std::fs::create_dir_all(state_dir)?;
-    let sims = ChildSims::start(size, seed, sim_flags, &state_dir.join("sims.log")).await?;
+    let sims = ChildSims::start(
+        options.size,
+        options.seed,
+        sim_flags,
+        &state_dir.join("sims.log"),
+    )
+    .await?;
     let config = EngineConfig {
         state_dir: state_dir.join("state"),
         intercom_url: sims.intercom_url.clone(),
@@ -623,14 +641,7 @@ impl ScaleReport {
                     r.kustomer_records(),
                     self.latency_ms,
                     r.wall_secs,
-                    if r.completed && r.failed_records == 0 {
-                        String::new()
-                    } else {
-                        format!(
-                            " (completed: {}, failed records: {})",
-                            r.completed, r.failed_records
-                        )
-                    }
+                    r.shortfall()
                 ),
                 format!(
                     "efficiency: bound {:.1} s ÷ wall {:.1} s = {:.2} (≥ 0.90 {})",
@@ -712,14 +723,7 @@ impl ScaleReport {
                     u.kustomer_records(),
                     u.wall_secs,
                     mark(per_sec >= ENGINE_BOUND_TARGET),
-                    if u.completed && u.failed_records == 0 {
-                        String::new()
-                    } else {
-                        format!(
-                            " (completed: {}, failed records: {})",
-                            u.completed, u.failed_records
-                        )
-                    }
+                    u.shortfall()
                 ),
                 format!(
                     "  i2k CPU {:.1} s, simulators' CPU {:.1} s (children, not in i2k's figures); {:.0} source records/s; peak RSS {:.1} MiB; requests: Intercom {}, Kustomer {}",
@@ -766,13 +770,16 @@ pub async fn run_scale(
             "--latency-ms".to_string(),
             options.latency_ms.to_string(),
         ];
-        match extraction_run(options, &flags).await {
-            Ok(figures) => {
-                report.extraction = Some(figures);
-                report.extraction_lines().iter().for_each(|l| emit(l));
-            }
-            Err(e) => failed(&mut report, "extraction", e, emit),
-        }
+        let run = extraction_run(options, &flags).await;
+        let lines = ScaleReport::extraction_lines;
+        record(
+            &mut report,
+            "extraction",
+            run,
+            |r| &mut r.extraction,
+            lines,
+            emit,
+        );
     }
     if !extraction {
         let flags = vec![
@@ -783,22 +790,10 @@ pub async fn run_scale(
             "--latency-ms".to_string(),
             options.latency_ms.to_string(),
         ];
-        let run = engine_run(
-            "budget-bound run",
-            options.size,
-            options.seed,
-            &flags,
-            KUSTOMER_BUDGET_PER_MIN,
-            &options.work_dir.join("budget"),
-        )
-        .await;
-        match run {
-            Ok(figures) => {
-                report.budget = Some(figures);
-                report.budget_lines().iter().for_each(|l| emit(l));
-            }
-            Err(e) => failed(&mut report, "budget-bound run", e, emit),
-        }
+        let label = "budget-bound run";
+        let run = engine_run(label, options, &flags, KUSTOMER_BUDGET_PER_MIN, "budget").await;
+        let lines = ScaleReport::budget_lines;
+        record(&mut report, label, run, |r| &mut r.budget, lines, emit);
     }
     if !options.extraction_only {
         let flags = vec![
@@ -811,22 +806,23 @@ pub async fn run_scale(
             "--bulk-delay-ms".to_string(),
             "0".to_string(),
         ];
+        let label = "engine-bound run";
         let run = engine_run(
-            "engine-bound run",
-            options.size,
-            options.seed,
+            label,
+            options,
             &flags,
             UNLIMITED_KUSTOMER_PER_MIN,
-            &options.work_dir.join("unlimited"),
-        )
-        .await;
-        match run {
-            Ok(figures) => {
-                report.unlimited = Some(figures);
-                report.unlimited_lines().iter().for_each(|l| emit(l));
-            }
-            Err(e) => failed(&mut report, "engine-bound run", e, emit),
-        }
+            "unlimited",
+        );
+        let lines = ScaleReport::unlimited_lines;
+        record(
+            &mut report,
+            label,
+            run.await,
+            |r| &mut r.unlimited,
+            lines,
+            emit,
+        );
     }
     report.elapsed_secs = started.elapsed().as_secs_f64();
     emit(&format!("bench took {:.1} s", report.elapsed_secs));
@@ -834,6 +830,24 @@ pub async fn run_scale(
 }
 
 /// Says that `run` failed, and keeps it for the report's lines.
+/// Keeps a run's figures in the report (`slot`) and prints its lines, or says that it failed.
+fn record<T>(
+    report: &mut ScaleReport,
+    run: &str,
+    result: anyhow::Result<T>,
+    slot: fn(&mut ScaleReport) -> &mut Option<T>,
+    lines: fn(&ScaleReport) -> Vec<String>,
+    emit: &mut dyn FnMut(&str),
+) {
+    match result {
+        Ok(figures) => {
+            *slot(report) = Some(figures);
+            lines(report).iter().for_each(|l| emit(l));
+        }
+        Err(e) => failed(report, run, e, emit),
+    }
+}
+
 fn failed(report: &mut ScaleReport, run: &str, e: anyhow::Error, emit: &mut dyn FnMut(&str)) {
     let line = format!("{run} failed ✗: {e:#}");
     emit(&line);

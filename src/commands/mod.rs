@@ -36,6 +36,18 @@ impl Context {
     pub fn state_dir(&self) -> anyhow::Result<PathBuf> {
         crate::config::state_dir(self.state.as_deref(), &self.file)
     }
+
+    /// The state directory of a migration that has a ledger (verify and report read one).
+    pub fn existing_state_dir(&self) -> anyhow::Result<PathBuf> {
+        let state_dir = self.state_dir()?;
+        if !state_dir.join(crate::ledger::DB_FILE).exists() {
+            anyhow::bail!(
+                "no ledger in {}: run `i2k run` (or pass the migration's --state) first",
+                state_dir.display()
+            );
+        }
+        Ok(state_dir)
+    }
 }
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -8,16 +8,10 @@ use crate::cli::ReportArgs;
 use crate::commands::Context;
 use crate::engine::archive::{self, ARCHIVE_DIR, WORKFLOWS_DIR, WorkflowExport};
 use crate::engine::{manual, report};
-use crate::ledger::{DB_FILE, Ledger};
+use crate::ledger::Ledger;
 
 pub async fn run(ctx: &Context, _args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let state_dir = ctx.state_dir()?;
-    if !state_dir.join(DB_FILE).exists() {
-        anyhow::bail!(
-            "no ledger in {}: run `i2k run` (or pass the migration's --state) first",
-            state_dir.display()
-        );
-    }
+    let state_dir = ctx.existing_state_dir()?;
     let ledger = Ledger::open(&state_dir)?;
     archive::write_archive(&ledger, &state_dir)?;
     let mut workflows = Vec::new();

@@ -16,16 +16,10 @@ use crate::commands::Context;
 use crate::engine::verify::{NOT_IN_SCOPE, Scope, Verification, verify_scope};
 use crate::kustomer::KustomerClient;
 use crate::kustomer::client::{DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_RATE_SHARE};
-use crate::ledger::{DB_FILE, Ledger};
+use crate::ledger::Ledger;
 
 pub async fn run(ctx: &Context, args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let state_dir = ctx.state_dir()?;
-    if !state_dir.join(DB_FILE).exists() {
-        anyhow::bail!(
-            "no ledger in {}: run `i2k run` (or pass the migration's --state) first",
-            state_dir.display()
-        );
-    }
+    let state_dir = ctx.existing_state_dir()?;
     let endpoints = ctx.endpoints()?;
     let token = endpoints.kustomer_token.clone().with_context(|| {
         format!(

@@ -26,6 +26,32 @@ fn blank(side: &str, url: &str, token: &Option<Secret>) -> ConnectionInfo {
     }
 }
 
+/// The check's failing answer and the token to check with; without a token, the answer says
+/// how to set one (`missing`).
+fn with_token(
+    side: &str,
+    url: &str,
+    token: Option<Secret>,
+    missing: String,
+) -> Result<(ConnectionInfo, Secret), Box<ConnectionInfo>> {
+    let mut info = blank(side, url, &token);
+    match token {
+        Some(token) => Ok((info, token)),
+        None => {
+            info.detail = Some(missing);
+            Err(Box::new(info))
+        }
+    }
+}
+
+/// A client configuration that fails fast: a doctor that retries for a minute is no help.
+fn fail_fast(side: ApiSide, url: &str, token: Secret) -> ClientConfig {
+    let mut config = ClientConfig::new(side, url, token);
+    config.max_attempts = 2;
+    config.timeout = std::time::Duration::from_secs(15);
+    config
+}
+
 /// The region a regional Intercom host serves, when the URL is one of them.
 fn intercom_host_region(url: &str) -> Option<&'static str> {
     if url.contains("api.eu.intercom.io") {
@@ -65,17 +91,14 @@ fn explain(side: &str, env: &str, url: &str, err: &ApiError) -> String {
 
 /// Checks the Intercom side with `GET /me`.
 pub async fn check_intercom(url: &str, token: Option<Secret>) -> ConnectionInfo {
-    let mut info = blank("intercom", url, &token);
-    let Some(token) = token else {
-        info.detail = Some(format!(
-            "{INTERCOM_TOKEN_ENV} is not set: export an Intercom access token (Developer Hub → your app → Authentication)"
-        ));
-        return info;
+    let missing = format!(
+        "{INTERCOM_TOKEN_ENV} is not set: export an Intercom access token (Developer Hub → your app → Authentication)"
+    );
+    let (mut info, token) = match with_token("intercom", url, token, missing) {
+        Ok(checked) => checked,
+        Err(info) => return *info,
     };
-    // Fail fast: a doctor that retries for a minute is no help.
-    let mut config = ClientConfig::new(ApiSide::Intercom, url, token);
-    config.max_attempts = 2;
-    config.timeout = std::time::Duration::from_secs(15);
+    let config = fail_fast(ApiSide::Intercom, url, token);
     let client = match IntercomClient::connect_with(config, DEFAULT_RATE_PER_WINDOW) {
         Ok(c) => c,
         Err(e) => {
@@ -111,17 +134,15 @@ pub async fn check_intercom(url: &str, token: Option<Secret>) -> ConnectionInfo 
 
 /// Checks the Kustomer side: the key's roles and its user.
 pub async fn check_kustomer(url: &str, token: Option<Secret>) -> ConnectionInfo {
-    let mut info = blank("kustomer", url, &token);
-    let Some(token) = token else {
-        info.detail = Some(format!(
-            "{KUSTOMER_TOKEN_ENV} is not set: export a Kustomer API key (Settings → Security → API Keys)"
-        ));
-        return info;
+    let missing = format!(
+        "{KUSTOMER_TOKEN_ENV} is not set: export a Kustomer API key (Settings → Security → API Keys)"
+    );
+    let (mut info, token) = match with_token("kustomer", url, token, missing) {
+        Ok(checked) => checked,
+        Err(info) => return *info,
     };
     let hint = token.hint();
-    let mut config = ClientConfig::new(ApiSide::Kustomer, url, token);
-    config.max_attempts = 2;
-    config.timeout = std::time::Duration::from_secs(15);
+    let config = fail_fast(ApiSide::Kustomer, url, token);
     let gate = RateGate::new(GateConfig::kustomer(
         crate::kustomer::client::DEFAULT_RATE_LIMIT_PER_MINUTE,
         crate::kustomer::client::DEFAULT_RATE_SHARE,

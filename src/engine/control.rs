@@ -119,12 +119,17 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    #[tokio::test]
-    async fn a_paused_run_waits_until_resumed() {
+    /// A paused control and a task waiting at its checkpoint.
+    fn paused_waiter() -> (Control, tokio::task::JoinHandle<Result<(), Cancelled>>) {
         let control = Control::new();
         control.pause();
         let c2 = control.clone();
-        let waiter = tokio::spawn(async move { c2.checkpoint().await });
+        (control, tokio::spawn(async move { c2.checkpoint().await }))
+    }
+
+    #[tokio::test]
+    async fn a_paused_run_waits_until_resumed() {
+        let (control, waiter) = paused_waiter();
         tokio::time::sleep(Duration::from_millis(30)).await;
         assert!(!waiter.is_finished());
         control.resume();
@@ -133,10 +138,7 @@ mod tests {
 
     #[tokio::test]
     async fn cancel_releases_paused_tasks_with_an_error() {
-        let control = Control::new();
-        control.pause();
-        let c2 = control.clone();
-        let waiter = tokio::spawn(async move { c2.checkpoint().await });
+        let (control, waiter) = paused_waiter();
         control.cancel();
         assert_eq!(waiter.await.unwrap(), Err(Cancelled));
         control.resume();

@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -244,10 +245,16 @@ pub fn prerequisite_allowed(ledger: &Ledger, name: &str) -> Result<Option<bool>>
         .and_then(|v| v.get("create")?.as_bool()))
 }
 
-pub async fn allow_prerequisite(ledger: &Ledger, name: &str, create: bool) -> Result<()> {
+/// Takes in the operator's edits of `mapping.toml` first, then stores `put`'s decision and writes
+/// the file again.
+async fn decide(ledger: &Ledger, put: impl Future<Output = Result<()>>) -> Result<()> {
     adopt_file_edits(ledger).await?;
-    put_prerequisite(ledger, name, create).await?;
+    put.await?;
     export_mapping(ledger)
+}
+
+pub async fn allow_prerequisite(ledger: &Ledger, name: &str, create: bool) -> Result<()> {
+    decide(ledger, put_prerequisite(ledger, name, create)).await
 }
 
 async fn put_prerequisite(ledger: &Ledger, name: &str, create: bool) -> Result<()> {
@@ -298,22 +305,18 @@ pub async fn user_choices(ctx: &Ctx) -> anyhow::Result<Vec<UserChoice>> {
 
 /// The operator maps admin `admin_id`; `mapping.toml` follows.
 pub async fn decide_admin(ledger: &Ledger, admin_id: &str, decision: AdminDecision) -> Result<()> {
-    adopt_file_edits(ledger).await?;
-    put_admin(ledger, admin_id, decision).await?;
-    export_mapping(ledger)
+    decide(ledger, put_admin(ledger, admin_id, decision)).await
 }
 
 async fn put_admin(ledger: &Ledger, admin_id: &str, decision: AdminDecision) -> Result<()> {
-    let key = admin_key(admin_id);
-    let mut mapping: AdminMapping = ledger
-        .read(|r| r.decision(&key))?
-        .and_then(|v| serde_json::from_value(v).ok())
-        .ok_or_else(|| DecisionError::Unknown(format!("admin {admin_id}")))?;
-    mapping.decision = decision;
-    ledger
-        .put_decision(&key, &serde_json::to_value(&mapping).unwrap_or_default())
-        .await?;
-    Ok(())
+    let what = || format!("admin {admin_id}");
+    update_stored(
+        ledger,
+        &admin_key(admin_id),
+        what,
+        |m: &mut AdminMapping| m.decision = decision,
+    )
+    .await
 }
 
 /// The operator carries (or archives) attribute `name` of `model`; `mapping.toml` follows.
@@ -323,9 +326,7 @@ pub async fn decide_field(
     name: &str,
     decision: FieldDecision,
 ) -> Result<()> {
-    adopt_file_edits(ledger).await?;
-    put_field(ledger, model, name, decision).await?;
-    export_mapping(ledger)
+    decide(ledger, put_field(ledger, model, name, decision)).await
 }
 
 async fn put_field(
@@ -339,23 +340,37 @@ async fn put_field(
     {
         return Err(DecisionError::BadAttributeName(attribute.clone()));
     }
-    let key = field_key(model, name);
-    let mut mapping: FieldMapping = ledger
-        .read(|r| r.decision(&key))?
+    let what = || format!("{model} attribute {name}");
+    update_stored(
+        ledger,
+        &field_key(model, name),
+        what,
+        |m: &mut FieldMapping| m.decision = decision,
+    )
+    .await
+}
+
+/// Changes the mapping stored at `key`; `what` names it when there is none.
+async fn update_stored<T: Serialize + DeserializeOwned>(
+    ledger: &Ledger,
+    key: &str,
+    what: impl FnOnce() -> String,
+    change: impl FnOnce(&mut T),
+) -> Result<()> {
+    let mut mapping: T = ledger
+        .read(|r| r.decision(key))?
         .and_then(|v| serde_json::from_value(v).ok())
-        .ok_or_else(|| DecisionError::Unknown(format!("{model} attribute {name}")))?;
-    mapping.decision = decision;
+        .ok_or_else(|| DecisionError::Unknown(what()))?;
+    change(&mut mapping);
     ledger
-        .put_decision(&key, &serde_json::to_value(&mapping).unwrap_or_default())
+        .put_decision(key, &serde_json::to_value(&mapping).unwrap_or_default())
         .await?;
     Ok(())
 }
 
 /// The operator says whether segment `id` is in use; `mapping.toml` follows.
 pub async fn decide_segment(ledger: &Ledger, id: &str, in_use: bool) -> Result<()> {
-    adopt_file_edits(ledger).await?;
-    put_segment(ledger, id, in_use).await?;
-    export_mapping(ledger)
+    decide(ledger, put_segment(ledger, id, in_use)).await
 }
 
 async fn put_segment(ledger: &Ledger, id: &str, in_use: bool) -> Result<()> {
@@ -367,9 +382,7 @@ async fn put_segment(ledger: &Ledger, id: &str, in_use: bool) -> Result<()> {
 
 /// The operator puts `object` in `bucket`; `mapping.toml` follows.
 pub async fn decide_bucket(ledger: &Ledger, object: &str, bucket: Bucket) -> Result<()> {
-    adopt_file_edits(ledger).await?;
-    put_bucket(ledger, object, bucket).await?;
-    export_mapping(ledger)
+    decide(ledger, put_bucket(ledger, object, bucket)).await
 }
 
 async fn put_bucket(ledger: &Ledger, object: &str, bucket: Bucket) -> Result<()> {

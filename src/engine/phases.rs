@@ -13,43 +13,27 @@ pub struct Phase {
     pub depends_on: &'static [PhaseId],
 }
 
+/// A phase that starts once `depends_on` have loaded.
+const fn after(id: PhaseId, depends_on: &'static [PhaseId]) -> Phase {
+    Phase { id, depends_on }
+}
+
 pub const PHASES: [Phase; 8] = [
-    Phase {
-        id: PhaseId::Prerequisites,
-        depends_on: &[],
-    },
-    Phase {
-        id: PhaseId::UsersTeams,
-        depends_on: &[PhaseId::Prerequisites],
-    },
-    Phase {
-        id: PhaseId::Metadata,
-        depends_on: &[PhaseId::Prerequisites],
-    },
-    Phase {
-        id: PhaseId::Companies,
-        depends_on: &[PhaseId::Metadata],
-    },
-    Phase {
-        id: PhaseId::Customers,
-        depends_on: &[PhaseId::Companies],
-    },
-    Phase {
-        id: PhaseId::Kb,
-        depends_on: &[PhaseId::UsersTeams],
-    },
-    Phase {
-        id: PhaseId::Conversations,
-        depends_on: &[PhaseId::UsersTeams, PhaseId::Customers],
-    },
-    Phase {
-        id: PhaseId::Extras,
-        // Nothing here hangs on a conversation (events, notes and tickets hang on customers and
-        // companies, saved searches on tags), so the phase does not wait for the conversations:
-        // its one-request-per-event writes fill the budget the conversations leave (it runs as
-        // gate filler, see `load::run_phase`) instead of queueing behind them.
-        depends_on: &[PhaseId::Customers],
-    },
+    after(PhaseId::Prerequisites, &[]),
+    after(PhaseId::UsersTeams, &[PhaseId::Prerequisites]),
+    after(PhaseId::Metadata, &[PhaseId::Prerequisites]),
+    after(PhaseId::Companies, &[PhaseId::Metadata]),
+    after(PhaseId::Customers, &[PhaseId::Companies]),
+    after(PhaseId::Kb, &[PhaseId::UsersTeams]),
+    after(
+        PhaseId::Conversations,
+        &[PhaseId::UsersTeams, PhaseId::Customers],
+    ),
+    // Nothing in Extras hangs on a conversation (events, notes and tickets hang on customers and
+    // companies, saved searches on tags), so the phase does not wait for the conversations: its
+    // one-request-per-event writes fill the budget the conversations leave (it runs as gate
+    // filler, see `load::run_phase`) instead of queueing behind them.
+    after(PhaseId::Extras, &[PhaseId::Customers]),
 ];
 
 pub fn phase(id: PhaseId) -> &'static Phase {

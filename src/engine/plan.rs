@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::kinds::{OBJECT_TYPES, Write, row_named};
 use crate::engine::model::{Bucket, ScopeItem};
-use crate::ledger::{LedgerError, LedgerReader};
+use crate::ledger::{LedgerError, LedgerReader, for_each_page};
 use crate::vocab::Kind;
 
 /// Records per Kustomer bulk request.
@@ -211,19 +211,16 @@ pub fn counts_from_ledger(
             },
         );
     }
-    let mut offset = 0;
-    loop {
-        let page = reader.source_problems(offset, 500)?;
-        if page.is_empty() {
-            break;
-        }
-        offset += page.len();
-        for record in page {
-            if let Some(c) = counts.get_mut(&record.kind) {
-                c.problems += 1;
+    for_each_page(
+        |offset| reader.source_problems(offset, 500),
+        |page| {
+            for record in page {
+                if let Some(c) = counts.get_mut(&record.kind) {
+                    c.problems += 1;
+                }
             }
-        }
-    }
+        },
+    )?;
     let mut unused_segments = 0;
     let mut after: Option<String> = None;
     loop {
@@ -254,16 +251,20 @@ pub fn human_duration(secs: u64) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn bulk_types_cost_one_request_per_hundred_and_uncarried_records_cost_nothing() {
-        let mut counts = BTreeMap::new();
-        counts.insert(
-            "contacts".to_string(),
+    /// Counts of one type, all of it readable.
+    fn counts_of(object: &str, count: u64) -> BTreeMap<String, TypeCount> {
+        BTreeMap::from([(
+            object.to_string(),
             TypeCount {
-                count: 250,
+                count,
                 ..Default::default()
             },
-        );
+        )])
+    }
+
+    #[test]
+    fn bulk_types_cost_one_request_per_hundred_and_uncarried_records_cost_nothing() {
+        let mut counts = counts_of("contacts", 250);
         counts.insert(
             "conversation_parts".to_string(),
             TypeCount {
@@ -286,14 +287,7 @@ mod tests {
 
     #[test]
     fn the_estimate_scales_with_the_share_of_the_budget() {
-        let mut counts = BTreeMap::new();
-        counts.insert(
-            "data_events".to_string(),
-            TypeCount {
-                count: 1000,
-                ..Default::default()
-            },
-        );
+        let counts = counts_of("data_events", 1000);
         let full = build_plan(&counts, 0, 1000, 1.0).estimate_seconds;
         let half = build_plan(&counts, 0, 1000, 0.5).estimate_seconds;
         assert_eq!(full, 60);

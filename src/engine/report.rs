@@ -15,7 +15,7 @@ use crate::engine::archive::{self, ArchiveError, WorkflowExport};
 use crate::engine::context::Ctx;
 use crate::engine::manual;
 use crate::engine::model::{OBJECT_TYPES, RunSummary};
-use crate::ledger::{Ledger, LedgerError, RecordState};
+use crate::ledger::{Ledger, LedgerError, RecordState, for_each_page};
 use crate::vocab::Kind;
 
 pub const REPORT_MD: &str = "report.md";
@@ -251,13 +251,8 @@ fn record_warnings(ledger: &Ledger) -> Result<(Vec<RecordWarning>, u64), LedgerE
     const PAGE: usize = 1_000;
     let mut listed = Vec::new();
     let mut total = 0u64;
-    let mut offset = 0;
-    loop {
-        let page = ledger.read(|r| r.warnings(offset, PAGE))?;
-        if page.is_empty() {
-            break;
-        }
-        offset += page.len();
+    let read = |offset| ledger.read(|r| r.warnings(offset, PAGE));
+    for_each_page(read, |page| {
         for w in page {
             let Some(id) = w.source_id else { continue };
             total += 1;
@@ -269,7 +264,7 @@ fn record_warnings(ledger: &Ledger) -> Result<(Vec<RecordWarning>, u64), LedgerE
                 });
             }
         }
-    }
+    })?;
     Ok((listed, total))
 }
 

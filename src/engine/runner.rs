@@ -659,36 +659,8 @@ async fn extract(
         tokio::sync::mpsc::Sender<crate::engine::extract::StagedConversations>,
     >,
 ) -> anyhow::Result<()> {
-    let (tx, mut rx) = watch::channel(Vec::<crate::engine::model::ExtractProgress>::new());
-    let forward = tokio::spawn({
-        let ctx = ctx.clone();
-        async move {
-            while rx.changed().await.is_ok() {
-                let rows = rx.borrow_and_update().clone();
-                for row in rows {
-                    ctx.set_extract_progress(&row.object, row.fetched, row.total, row.complete);
-                    if row.complete {
-                        ctx.mark_extracted(&[row.object.as_str()]);
-                    }
-                }
-            }
-        }
-    });
     ctx.set_activity("extracting the Intercom workspace");
-    let options = crate::engine::extract::ExtractOptions {
-        conversations_staged,
-        ..crate::engine::extract::ExtractOptions::for_state_dir(&ctx.config.state_dir)
-    };
-    let result = crate::engine::extract::extract(
-        &ctx.intercom,
-        &ctx.ledger,
-        &options,
-        &ctx.control,
-        Some(tx),
-    )
-    .await;
-    let _ = forward.await;
-    match result {
+    match extract_reporting(ctx, conversations_staged, |_| async { true }).await {
         Ok(summary) => {
             for problem in &summary.problems {
                 ctx.log(
@@ -727,4 +699,53 @@ async fn extract(
             Err(e.into())
         }
     }
+}
+
+/// Runs the extraction with the run's options, reporting each type's progress as it lands and
+/// each type complete, so its phase may start; `also` sees every progress update after that and
+/// stops following them by returning false. `conversations_staged` hears of each conversation
+/// as it is staged (see [`crate::engine::extract::ExtractOptions`]).
+pub(crate) async fn extract_reporting<F, Fut>(
+    ctx: &Arc<Ctx>,
+    conversations_staged: Option<
+        tokio::sync::mpsc::Sender<crate::engine::extract::StagedConversations>,
+    >,
+    mut also: F,
+) -> Result<crate::engine::extract::ExtractSummary, crate::engine::extract::ExtractError>
+where
+    F: FnMut(Vec<crate::engine::model::ExtractProgress>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let (tx, mut rx) = watch::channel(Vec::<crate::engine::model::ExtractProgress>::new());
+    let forward = tokio::spawn({
+        let ctx = ctx.clone();
+        async move {
+            while rx.changed().await.is_ok() {
+                let rows = rx.borrow_and_update().clone();
+                for row in &rows {
+                    ctx.set_extract_progress(&row.object, row.fetched, row.total, row.complete);
+                    if row.complete {
+                        ctx.mark_extracted(&[row.object.as_str()]);
+                    }
+                }
+                if !also(rows).await {
+                    break;
+                }
+            }
+        }
+    });
+    let options = crate::engine::extract::ExtractOptions {
+        conversations_staged,
+        ..crate::engine::extract::ExtractOptions::for_state_dir(&ctx.config.state_dir)
+    };
+    let result = crate::engine::extract::extract(
+        &ctx.intercom,
+        &ctx.ledger,
+        &options,
+        &ctx.control,
+        Some(tx),
+    )
+    .await;
+    let _ = forward.await;
+    result
 }

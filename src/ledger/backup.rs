@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::schema::{self, BUSY_TIMEOUT, SCHEMA_VERSION};
+use super::schema::{self, BUSY_TIMEOUT};
 use super::{DB_FILE, Ledger, LedgerError, RecordState, StateCounts, StateDirLock, lock, now_ms};
 
 /// The backups' directory inside the state directory.
@@ -174,13 +174,7 @@ pub fn inspect_backup(path: &Path) -> Result<BackupInfo, LedgerError> {
     } else {
         0
     };
-    if schema_version > SCHEMA_VERSION {
-        return Err(LedgerError::SchemaTooNew {
-            path: path.to_path_buf(),
-            found: schema_version,
-            supported: SCHEMA_VERSION,
-        });
-    }
+    schema::check_supported(schema_version, path)?;
     let mut targets = StateCounts::default();
     let mut statement = conn.prepare("SELECT state, count(*) FROM target GROUP BY state")?;
     let mut rows = statement.query([])?;
@@ -307,13 +301,7 @@ fn copy_tables(conn: &Connection, backup: &Path) -> Result<Restored, LedgerError
     let found = version
         .and_then(|v| v.trim().parse::<i64>().ok())
         .unwrap_or(0);
-    if found > SCHEMA_VERSION {
-        return Err(LedgerError::SchemaTooNew {
-            path: backup.to_path_buf(),
-            found,
-            supported: SCHEMA_VERSION,
-        });
-    }
+    schema::check_supported(found, backup)?;
     let mut restored = Restored::default();
     for table in table_names(conn, "bak")? {
         let ours = column_names(conn, &table, "main")?;

@@ -57,6 +57,23 @@ fn collect_items(
     .collect()
 }
 
+/// Walks a listing read by offset (warnings, archive entries, source problems) page by page,
+/// handing each page to `each`: no more than one page is in memory at a time.
+pub fn for_each_page<T>(
+    mut read: impl FnMut(usize) -> Result<Vec<T>, LedgerError>,
+    mut each: impl FnMut(Vec<T>),
+) -> Result<(), LedgerError> {
+    let mut offset = 0;
+    loop {
+        let page = read(offset)?;
+        if page.is_empty() {
+            return Ok(());
+        }
+        offset += page.len();
+        each(page);
+    }
+}
+
 fn limit_param(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
@@ -98,13 +115,7 @@ impl LedgerReader {
         )?;
         schema::configure_reader(&conn)?;
         let found = schema::read_version(&conn)?;
-        if found > schema::SCHEMA_VERSION {
-            return Err(LedgerError::SchemaTooNew {
-                path: path.to_path_buf(),
-                found,
-                supported: schema::SCHEMA_VERSION,
-            });
-        }
+        schema::check_supported(found, path)?;
         Ok(LedgerReader { conn })
     }
 
@@ -428,18 +439,32 @@ impl LedgerReader {
     }
 
     pub fn warnings(&self, offset: usize, limit: usize) -> Result<Vec<Warning>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(
+        self.log_page(
             "SELECT at_ms, kind, source_id, message FROM warnings ORDER BY id LIMIT ?1 OFFSET ?2",
-        )?;
-        let rows =
-            statement.query_map(params![limit_param(limit), limit_param(offset)], |row| {
+            offset,
+            limit,
+            |row| {
                 Ok(Warning {
                     at_ms: row.get(0)?,
                     kind: row.get(1)?,
                     source_id: row.get(2)?,
                     message: row.get(3)?,
                 })
-            })?;
+            },
+        )
+    }
+
+    /// One page of a log table (warnings, archive, events) in the order it was written: `sql`
+    /// ends in `LIMIT ?1 OFFSET ?2`.
+    fn log_page<T>(
+        &self,
+        sql: &str,
+        offset: usize,
+        limit: usize,
+        read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, LedgerError> {
+        let mut statement = self.conn.prepare_cached(sql)?;
+        let rows = statement.query_map(params![limit_param(limit), limit_param(offset)], read)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -497,19 +522,19 @@ impl LedgerReader {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<ArchiveEntry>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(
+        self.log_page(
             "SELECT run_id, kind, source_id, reason FROM archive ORDER BY id LIMIT ?1 OFFSET ?2",
-        )?;
-        let rows =
-            statement.query_map(params![limit_param(limit), limit_param(offset)], |row| {
+            offset,
+            limit,
+            |row| {
                 Ok(ArchiveEntry {
                     run_id: row.get(0)?,
                     kind: row.get(1)?,
                     source_id: row.get(2)?,
                     reason: row.get(3)?,
                 })
-            })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            },
+        )
     }
 
     /// Why records of `kind` are in `state`, grouped: (reason, count), most frequent first. The
@@ -551,14 +576,12 @@ impl LedgerReader {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<(i64, String, String)>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(
+        self.log_page(
             "SELECT at_ms, level, message FROM events ORDER BY id LIMIT ?1 OFFSET ?2",
-        )?;
-        let rows = statement
-            .query_map(params![limit_param(limit), limit_param(offset)], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-            })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            offset,
+            limit,
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
     }
 
     /// The longest bulk-job latency recorded, as committed.

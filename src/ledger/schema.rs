@@ -175,13 +175,7 @@ pub fn migrate(conn: &Connection, path: &Path) -> Result<Opened, LedgerError> {
     let mut found = 0;
     if has_meta {
         found = read_version(conn)?;
-        if found > SCHEMA_VERSION {
-            return Err(LedgerError::SchemaTooNew {
-                path: path.to_path_buf(),
-                found,
-                supported: SCHEMA_VERSION,
-            });
-        }
+        check_supported(found, path)?;
         let mut missing = Vec::new();
         for table in CORE_TABLES {
             if !table_exists(conn, table)? {
@@ -265,6 +259,19 @@ fn upgrade_v1_to_v2(conn: &Connection) -> Result<(), LedgerError> {
 }
 
 /// The version recorded in `meta`, for readers that must not write.
+/// Refuses a ledger (or a backup of one) at `path` whose schema `found` is newer than this build
+/// reads.
+pub fn check_supported(found: i64, path: &Path) -> Result<(), LedgerError> {
+    if found > SCHEMA_VERSION {
+        return Err(LedgerError::SchemaTooNew {
+            path: path.to_path_buf(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
 pub fn read_version(conn: &Connection) -> Result<i64, LedgerError> {
     let text: Option<String> = conn
         .query_row(

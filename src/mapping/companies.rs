@@ -107,6 +107,13 @@ pub fn domain_of(website: &str) -> Option<String> {
     plausible.then_some(host)
 }
 
+/// A stored Intercom record read as `T`, through the JSON value it was stored as.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, RecordError> {
+    let value: Value =
+        serde_json::from_str(raw).map_err(|e| RecordError::NotJson(e.to_string()))?;
+    serde_json::from_value(value).map_err(|e| RecordError::NotJson(e.to_string()))
+}
+
 /// The Kustomer bulk item for one Intercom company. `tag_id` resolves an Intercom tag id to the
 /// Kustomer tag id (from the id map); tags it cannot resolve are left out with a note.
 pub fn company_body(
@@ -114,10 +121,7 @@ pub fn company_body(
     mappings: &[FieldMapping],
     tag_id: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Mapped, RecordError> {
-    let value: Value =
-        serde_json::from_str(raw).map_err(|e| RecordError::NotJson(e.to_string()))?;
-    let company: Company =
-        serde_json::from_value(value).map_err(|e| RecordError::NotJson(e.to_string()))?;
+    let company: Company = decode(raw)?;
     let id = company.id.as_ref().ok_or(RecordError::NoId)?.to_string();
     if id.chars().count() > EXTERNAL_ID_MAX_CHARS {
         return Err(RecordError::IdTooLong(id));
@@ -192,17 +196,9 @@ pub fn company_body(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::FieldDecision;
 
     fn mapping(source: &str, name: &str) -> FieldMapping {
-        FieldMapping {
-            model: "company".into(),
-            source_name: source.into(),
-            source_type: "string".into(),
-            proposed: Some(name.into()),
-            decision: FieldDecision::Attribute { name: name.into() },
-            note: String::new(),
-        }
+        crate::mapping::string_attribute("company", source, name)
     }
 
     #[test]

@@ -16,10 +16,10 @@
 use serde_json::{Map, Value, json};
 
 use crate::intercom::lenient::id_from_value;
-use crate::intercom::models::Contact;
+use crate::intercom::models::{AddressableList, Contact};
 use crate::mapping::attributes::custom_values;
 use crate::mapping::clean;
-use crate::mapping::companies::{Mapped, RecordError};
+use crate::mapping::companies::{Mapped, RecordError, decode};
 use crate::vocab::FieldMapping;
 
 /// Kustomer's documented maximum of entries in `emails`, `phones` and the like.
@@ -42,14 +42,18 @@ pub struct Extras<'a> {
 }
 
 /// Ids from an addressable list's inline `data`, or from the full sub-list when there is one.
-fn ids_of(inline: Vec<String>, full: Option<&[Value]>) -> Vec<String> {
+fn ids_of(inline: Option<&AddressableList>, full: Option<&[Value]>) -> Vec<String> {
     match full {
         Some(items) if !items.is_empty() => items
             .iter()
             .filter_map(|v| v.get("id").and_then(id_from_value))
             .map(|id| id.0)
             .collect(),
-        _ => inline,
+        _ => inline
+            .iter()
+            .flat_map(|l| &l.data)
+            .filter_map(|r| r.id.as_ref().map(|i| i.0.clone()))
+            .collect(),
     }
 }
 
@@ -73,6 +77,25 @@ pub fn capped_entries(values: &[&str], what: &str, notes: &mut Vec<String>) -> V
     out
 }
 
+/// Kustomer's `emails` or `phones` list (`what`: "email" or "phone") for a contact's value,
+/// each entry of `entry_type`; no list when there is no value.
+fn insert_entries(
+    body: &mut Map<String, Value>,
+    what: &str,
+    entry_type: &str,
+    value: Option<&str>,
+    notes: &mut Vec<String>,
+) {
+    let entries = capped_entries(&value.into_iter().collect::<Vec<_>>(), what, notes);
+    if !entries.is_empty() {
+        let list: Vec<Value> = entries
+            .iter()
+            .map(|v| json!({ "type": entry_type, what: v }))
+            .collect();
+        body.insert(format!("{what}s"), Value::Array(list));
+    }
+}
+
 /// The Kustomer bulk item for one Intercom contact. `company_id` and `tag_id` resolve Intercom
 /// ids to Kustomer ids through the id map; what they cannot resolve is left out with a note.
 pub fn customer_body(
@@ -82,10 +105,7 @@ pub fn customer_body(
     company_id: &dyn Fn(&str) -> Option<String>,
     tag_id: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Mapped, RecordError> {
-    let value: Value =
-        serde_json::from_str(raw).map_err(|e| RecordError::NotJson(e.to_string()))?;
-    let contact: Contact =
-        serde_json::from_value(value).map_err(|e| RecordError::NotJson(e.to_string()))?;
+    let contact: Contact = decode(raw)?;
     let id = contact.id.as_ref().ok_or(RecordError::NoId)?.to_string();
     let mut notes = Vec::new();
     let mut body = Map::new();
@@ -105,42 +125,20 @@ pub fn customer_body(
             json!([{ "externalId": own.as_str(), "verified": false }]),
         );
     }
-    let emails = capped_entries(
-        &contact.email.as_deref().into_iter().collect::<Vec<_>>(),
+    insert_entries(
+        &mut body,
         "email",
+        EMAIL_TYPE,
+        contact.email.as_deref(),
         &mut notes,
     );
-    if !emails.is_empty() {
-        let list: Vec<Value> = emails
-            .iter()
-            .map(|e| json!({ "type": EMAIL_TYPE, "email": e }))
-            .collect();
-        body.insert("emails".into(), Value::Array(list));
-    }
     let phone = contact
         .phone
         .as_deref()
         .map(|p| clean::clean_line(p, "phone", &mut notes));
-    let phones = capped_entries(
-        &phone.as_deref().into_iter().collect::<Vec<_>>(),
-        "phone",
-        &mut notes,
-    );
-    if !phones.is_empty() {
-        let list: Vec<Value> = phones
-            .iter()
-            .map(|p| json!({ "type": PHONE_TYPE, "phone": p }))
-            .collect();
-        body.insert("phones".into(), Value::Array(list));
-    }
+    insert_entries(&mut body, "phone", PHONE_TYPE, phone.as_deref(), &mut notes);
 
-    let inline_companies = contact
-        .companies
-        .iter()
-        .flat_map(|l| &l.data)
-        .filter_map(|r| r.id.as_ref().map(|i| i.0.clone()))
-        .collect();
-    let companies = ids_of(inline_companies, extras.all_companies);
+    let companies = ids_of(contact.companies.as_ref(), extras.all_companies);
     if let Some(first) = companies.first() {
         match company_id(first) {
             Some(k) => {
@@ -152,14 +150,8 @@ pub fn customer_body(
         }
     }
 
-    let inline_tags = contact
-        .tags
-        .iter()
-        .flat_map(|l| &l.data)
-        .filter_map(|r| r.id.as_ref().map(|i| i.0.clone()))
-        .collect();
     let mut tags: Vec<String> = Vec::new();
-    for intercom_tag in ids_of(inline_tags, extras.all_tags) {
+    for intercom_tag in ids_of(contact.tags.as_ref(), extras.all_tags) {
         match tag_id(&intercom_tag) {
             Some(t) if !tags.contains(&t) => tags.push(t),
             Some(_) => {}
@@ -206,7 +198,6 @@ pub fn customer_body(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::FieldDecision;
 
     const NOW: &str = "2026-01-02T03:04:05.000Z";
 
@@ -219,14 +210,7 @@ mod tests {
     }
 
     fn mapping(source: &str, name: &str) -> FieldMapping {
-        FieldMapping {
-            model: "contact".into(),
-            source_name: source.into(),
-            source_type: "string".into(),
-            proposed: Some(name.into()),
-            decision: FieldDecision::Attribute { name: name.into() },
-            note: String::new(),
-        }
+        crate::mapping::string_attribute("contact", source, name)
     }
 
     fn company(id: &str) -> Option<String> {

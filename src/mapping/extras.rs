@@ -10,7 +10,7 @@ use crate::mapping::attributes::convert_value;
 use crate::mapping::conversations::html_to_text;
 use crate::mapping::names::Suffix;
 use crate::mapping::people::TicketField;
-use crate::mapping::raw::{self, id_text, text};
+use crate::mapping::raw::{self, RawMappingError, id_text, parse, text};
 use crate::timefmt;
 
 /// Kustomer's longest shortcut text.
@@ -19,18 +19,6 @@ pub const MAX_SHORTCUT_TEXT: usize = 10_240;
 pub const MAX_TRANSCRIPT_CHARS: usize = 8_000;
 /// Events older than this are summarised only (Intercom lists the last 90 days).
 pub const EVENT_WINDOW_DAYS: i64 = 90;
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ExtrasMappingError {
-    #[error("the record is not valid JSON: {0}")]
-    Json(String),
-    #[error("the record has no {0}")]
-    Missing(&'static str),
-}
-
-fn parse(raw: &str) -> Result<Value, ExtrasMappingError> {
-    raw::parse(raw).map_err(ExtrasMappingError::Json)
-}
 
 /// An Intercom time Kustomer can read (years 1–9999); others are left out.
 fn time(v: &Value, key: &str) -> Option<i64> {
@@ -66,9 +54,9 @@ pub fn tracking_event(
     raw: &str,
     contact_id: &str,
     email: Option<&str>,
-) -> Result<(Value, Value), ExtrasMappingError> {
+) -> Result<(Value, Value), RawMappingError> {
     let v = parse(raw)?;
-    let name = text(&v, "event_name").ok_or(ExtrasMappingError::Missing("event_name"))?;
+    let name = text(&v, "event_name").ok_or(RawMappingError::Missing("event_name"))?;
     let mut meta = v
         .get("metadata")
         .and_then(Value::as_object)
@@ -91,9 +79,9 @@ pub fn event_kobject(
     external_id: &str,
     customer: &str,
     imported_at: &str,
-) -> Result<Value, ExtrasMappingError> {
+) -> Result<Value, RawMappingError> {
     let v = parse(raw)?;
-    let name = text(&v, "event_name").ok_or(ExtrasMappingError::Missing("event_name"))?;
+    let name = text(&v, "event_name").ok_or(RawMappingError::Missing("event_name"))?;
     let mut body = json!({
         "title": name,
         "customer": customer,
@@ -168,13 +156,13 @@ pub fn contact_segment_ids(raw: &str) -> Vec<String> {
 // ---- tickets ---------------------------------------------------------------------------------
 
 /// The ticket type id and the first contact of a ticket.
-pub fn ticket_links(raw: &str) -> Result<(String, Option<String>), ExtrasMappingError> {
+pub fn ticket_links(raw: &str) -> Result<(String, Option<String>), RawMappingError> {
     let v = parse(raw)?;
     let ticket_type = v
         .get("ticket_type")
         .and_then(|t| id_text(t, "id"))
         .or_else(|| id_text(&v, "ticket_type_id"))
-        .ok_or(ExtrasMappingError::Missing("ticket type"))?;
+        .ok_or(RawMappingError::Missing("ticket type"))?;
     let contact = v
         .get("contacts")
         .and_then(|c| c.get("contacts"))
@@ -229,9 +217,9 @@ pub fn ticket_kobject(
     customer: Option<&str>,
     fields: &[TicketField],
     imported_at: &str,
-) -> Result<(Value, Vec<String>), ExtrasMappingError> {
+) -> Result<(Value, Vec<String>), RawMappingError> {
     let v = parse(raw)?;
-    let id = id_text(&v, "id").ok_or(ExtrasMappingError::Missing("id"))?;
+    let id = id_text(&v, "id").ok_or(RawMappingError::Missing("id"))?;
     let attributes = v
         .get("ticket_attributes")
         .and_then(Value::as_object)
@@ -305,9 +293,9 @@ pub fn note_kobject(
     owner: NoteOwner,
     author_user: Option<&str>,
     imported_at: &str,
-) -> Result<Value, ExtrasMappingError> {
+) -> Result<Value, RawMappingError> {
     let v = parse(raw)?;
-    let id = id_text(&v, "id").ok_or(ExtrasMappingError::Missing("id"))?;
+    let id = id_text(&v, "id").ok_or(RawMappingError::Missing("id"))?;
     let html = v.get("body").and_then(Value::as_str).unwrap_or_default();
     let plain = html_to_text(html);
     let author = v.get("author").cloned().unwrap_or(Value::Null);
@@ -346,9 +334,9 @@ pub fn note_author_id(raw: &str) -> Option<String> {
 
 /// A macro → a shortcut (body assumed, see `assumptions::SHORTCUT_CREATE_PATH`): the plain text
 /// (Kustomer shortcut text is Markdown), cut to Kustomer's limit.
-pub fn shortcut_body(raw: &str) -> Result<(Value, Vec<String>), ExtrasMappingError> {
+pub fn shortcut_body(raw: &str) -> Result<(Value, Vec<String>), RawMappingError> {
     let v = parse(raw)?;
-    let name = text(&v, "name").ok_or(ExtrasMappingError::Missing("name"))?;
+    let name = text(&v, "name").ok_or(RawMappingError::Missing("name"))?;
     let text_body = text(&v, "body_text")
         .map(str::to_string)
         .or_else(|| v.get("body").and_then(Value::as_str).map(html_to_text))

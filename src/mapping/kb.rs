@@ -5,20 +5,10 @@
 use serde_json::{Map, Value, json};
 
 use crate::kustomer::assumptions;
-use crate::mapping::raw::{self, id_text, text, time};
+use crate::mapping::raw::{id_text, parse, text, time};
 
-/// Why a KB record cannot be mapped.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KbMappingError {
-    #[error("the record is not valid JSON: {0}")]
-    Json(String),
-    #[error("the {0} has no title or name")]
-    Untitled(&'static str),
-}
-
-fn parse(raw: &str) -> Result<Value, KbMappingError> {
-    raw::parse(raw).map_err(KbMappingError::Json)
-}
+/// Why a KB record cannot be mapped (the loader names it so).
+pub use crate::mapping::raw::RawMappingError as KbMappingError;
 
 /// Kustomer's language code for an Intercom locale: lower case with `_`, and bare English as
 /// `en_us` (Kustomer's default language).

@@ -12,3 +12,21 @@ pub mod kb;
 pub mod names;
 pub mod people;
 pub mod raw;
+
+/// A string attribute of `model` carried as Kustomer attribute `name`, as the operator would
+/// decide it (the tests' field mapping).
+#[cfg(test)]
+pub(crate) fn string_attribute(
+    model: &str,
+    source: &str,
+    name: &str,
+) -> crate::vocab::FieldMapping {
+    crate::vocab::FieldMapping {
+        model: model.into(),
+        source_name: source.into(),
+        source_type: "string".into(),
+        proposed: Some(name.into()),
+        decision: crate::vocab::FieldDecision::Attribute { name: name.into() },
+        note: String::new(),
+    }
+}

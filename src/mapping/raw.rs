@@ -6,9 +6,20 @@ use serde_json::Value;
 
 use crate::timefmt;
 
-/// The record as JSON; the error is the parser's message, for the caller's own error type.
-pub fn parse(raw: &str) -> Result<Value, String> {
-    serde_json::from_str(raw).map_err(|e| e.to_string())
+/// Why a record read as raw JSON cannot be mapped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RawMappingError {
+    #[error("the record is not valid JSON: {0}")]
+    Json(String),
+    #[error("the record has no {0}")]
+    Missing(&'static str),
+    #[error("the {0} has no title or name")]
+    Untitled(&'static str),
+}
+
+/// The record as JSON.
+pub fn parse(raw: &str) -> Result<Value, RawMappingError> {
+    serde_json::from_str(raw).map_err(|e| RawMappingError::Json(e.to_string()))
 }
 
 /// The text at `key`, unless it is missing or blank.

@@ -54,7 +54,7 @@ impl AppOptions {
 }
 
 /// The seven screens, in wizard order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Screen {
     Connect,
     Scope,
@@ -100,15 +100,7 @@ impl Screen {
     }
 
     pub fn layer(self) -> Layer {
-        match self {
-            Screen::Connect => Layer::Connect,
-            Screen::Scope => Layer::Scope,
-            Screen::Prerequisites => Layer::Prerequisites,
-            Screen::Mapping => Layer::Mapping,
-            Screen::Run => Layer::Run,
-            Screen::Errors => Layer::Errors,
-            Screen::Summary => Layer::Summary,
-        }
+        Layer::Screen(self)
     }
 }
 
@@ -365,6 +357,13 @@ impl App {
     /// Admin and field decisions still open; the run does not start while any is, unless the
     /// operator accepts the stated defaults.
     pub fn unresolved(&self) -> usize {
+        let (admins, fields) = self.unresolved_each();
+        admins + fields
+    }
+
+    /// Admin decisions and field decisions still open, each on its own (the Mapping screen's
+    /// pane titles).
+    pub fn unresolved_each(&self) -> (usize, usize) {
         let admins = self
             .admins
             .iter()
@@ -375,7 +374,7 @@ impl App {
             .iter()
             .filter(|f| f.decision == FieldDecision::Unresolved)
             .count();
-        admins + fields
+        (admins, fields)
     }
 
     /// The failures the Errors screen shows: the phase / type / class filter, then the `/` text.
@@ -992,7 +991,8 @@ impl App {
         }
     }
 
-    fn list_len(&self, list: ListId) -> usize {
+    /// How many rows `list` holds before its `/` filter.
+    pub(crate) fn list_len(&self, list: ListId) -> usize {
         match list {
             ListId::Connect => CONNECT_ROWS.len(),
             ListId::Scope => self.scope.len(),

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::engine::context::{Ctx, EngineConfig};
@@ -590,41 +590,20 @@ async fn prepare(
     updates: &mpsc::Sender<Update>,
     history_months: Option<u32>,
 ) -> anyhow::Result<()> {
-    let (progress_tx, mut progress_rx) = watch::channel(Vec::<ExtractProgress>::new());
-    let forward = tokio::spawn({
-        let ctx = ctx.clone();
-        let updates = updates.clone();
+    let scope_updates = updates.clone();
+    let extracted = runner::extract_reporting(ctx, None, move |rows| {
+        let updates = scope_updates.clone();
         async move {
-            while progress_rx.changed().await.is_ok() {
-                let rows = progress_rx.borrow_and_update().clone();
-                for row in &rows {
-                    ctx.set_extract_progress(&row.object, row.fetched, row.total, row.complete);
-                    if row.complete {
-                        ctx.mark_extracted(&[row.object.as_str()]);
-                    }
-                }
-                let items = rows.iter().map(live_scope_item).collect();
-                let update = Update::Scope {
-                    items,
-                    segments: Vec::new(),
-                    history_months,
-                };
-                if updates.send(update).await.is_err() {
-                    break;
-                }
-            }
+            let items = rows.iter().map(live_scope_item).collect();
+            let update = Update::Scope {
+                items,
+                segments: Vec::new(),
+                history_months,
+            };
+            updates.send(update).await.is_ok()
         }
-    });
-    let options = crate::engine::extract::ExtractOptions::for_state_dir(&ctx.config.state_dir);
-    let extracted = crate::engine::extract::extract(
-        &ctx.intercom,
-        &ctx.ledger,
-        &options,
-        &ctx.control,
-        Some(progress_tx),
-    )
+    })
     .await;
-    let _ = forward.await;
     match extracted {
         Ok(summary) => {
             let staged: u64 = summary.staged.values().sum();

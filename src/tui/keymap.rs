@@ -13,6 +13,8 @@ use std::path::Path;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde::Deserialize;
 
+use crate::tui::app::Screen;
+
 /// The default keymap, shipped in the repository root.
 pub const DEFAULT_KEYMAP: &str = include_str!("../../keymap.toml");
 
@@ -82,26 +84,15 @@ pub enum Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Layer {
     Global,
-    Connect,
-    Scope,
-    Prerequisites,
-    Mapping,
-    Run,
-    Errors,
-    Summary,
+    Screen(Screen),
 }
 
 impl Layer {
-    pub fn name(self) -> &'static str {
+    /// The table's name in the keymap file.
+    pub fn name(self) -> String {
         match self {
-            Layer::Global => "global",
-            Layer::Connect => "connect",
-            Layer::Scope => "scope",
-            Layer::Prerequisites => "prerequisites",
-            Layer::Mapping => "mapping",
-            Layer::Run => "run",
-            Layer::Errors => "errors",
-            Layer::Summary => "summary",
+            Layer::Global => "global".to_string(),
+            Layer::Screen(screen) => screen.title().to_ascii_lowercase(),
         }
     }
 }
@@ -394,13 +385,13 @@ fn parse_file(text: &str, origin: &str) -> Result<Keymap, KeymapError> {
     })?;
     let tables = [
         (Layer::Global, file.global),
-        (Layer::Connect, file.connect),
-        (Layer::Scope, file.scope),
-        (Layer::Prerequisites, file.prerequisites),
-        (Layer::Mapping, file.mapping),
-        (Layer::Run, file.run),
-        (Layer::Errors, file.errors),
-        (Layer::Summary, file.summary),
+        (Layer::Screen(Screen::Connect), file.connect),
+        (Layer::Screen(Screen::Scope), file.scope),
+        (Layer::Screen(Screen::Prerequisites), file.prerequisites),
+        (Layer::Screen(Screen::Mapping), file.mapping),
+        (Layer::Screen(Screen::Run), file.run),
+        (Layer::Screen(Screen::Errors), file.errors),
+        (Layer::Screen(Screen::Summary), file.summary),
     ];
     let mut layers = BTreeMap::new();
     for (layer, table) in tables {

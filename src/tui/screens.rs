@@ -61,7 +61,7 @@ fn table(
     let visible = app.visible(list);
     let total = match list {
         ListId::Failures => app.failures.len(),
-        _ => visible.len().max(app.visible_unfiltered_len(list)),
+        _ => visible.len().max(app.list_len(list)),
     };
     let block = panel(
         app,
@@ -107,22 +107,6 @@ fn table(
                 ..inner
             },
         );
-    }
-}
-
-impl App {
-    fn visible_unfiltered_len(&self, list: ListId) -> usize {
-        match list {
-            ListId::Connect => CONNECT_ROWS.len(),
-            ListId::Scope => self.scope.len(),
-            ListId::Segments => self.segments.len(),
-            ListId::Prerequisites => self.prerequisites.len(),
-            ListId::Admins => self.admins.len(),
-            ListId::Fields => self.fields.len(),
-            ListId::Log => self.log.len(),
-            ListId::Failures => self.failures.len(),
-            ListId::Verification => self.summary.verification.len(),
-        }
     }
 }
 
@@ -508,16 +492,7 @@ pub fn mapping(app: &mut App, frame: &mut Frame, area: Rect) {
     } else {
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area)
     };
-    let admins_unresolved = app
-        .admins
-        .iter()
-        .filter(|a| a.decision == AdminDecision::Unresolved)
-        .count();
-    let fields_unresolved = app
-        .fields
-        .iter()
-        .filter(|f| f.decision == FieldDecision::Unresolved)
-        .count();
+    let (admins_unresolved, fields_unresolved) = app.unresolved_each();
     let unresolved_note = |n: usize| {
         if n > 0 {
             format!(" · ! {n} unresolved")
@@ -639,13 +614,10 @@ pub fn picker(app: &mut App, frame: &mut Frame, body: Rect) {
         .collect();
     frame.render_widget(Paragraph::new(lines), list_area);
     frame.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled(" ↑↓", t.key()),
-            Span::raw(" choose  "),
-            Span::styled("enter", t.key()),
-            Span::raw(" map  "),
-            Span::styled("esc", t.key()),
-            Span::raw(" cancel"),
+        Paragraph::new(t.hints(&[
+            (" ↑↓", " choose  "),
+            ("enter", " map  "),
+            ("esc", " cancel"),
         ])),
         hint,
     );

@@ -2,6 +2,7 @@
 //! depends on colour alone; with `NO_COLOR` set, styles keep only bold, reverse and underline.
 
 use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
 
 use crate::engine::model::{Bucket, CheckStatus, PhaseStatus, RunState};
 
@@ -47,6 +48,14 @@ impl Theme {
     }
     pub fn key(&self) -> Style {
         self.fg(Color::Yellow).add_modifier(Modifier::BOLD)
+    }
+    /// A line of key hints: each key in the key style, then what it does.
+    pub fn hints(&self, hints: &[(&'static str, &'static str)]) -> Line<'static> {
+        let spans: Vec<Span<'static>> = hints
+            .iter()
+            .flat_map(|&(key, does)| [Span::styled(key, self.key()), Span::raw(does)])
+            .collect();
+        Line::from(spans)
     }
     pub fn border(&self) -> Style {
         self.dim()

@@ -268,12 +268,7 @@ impl App {
                 );
             }
             frame.render_widget(
-                Paragraph::new(Line::from(vec![
-                    Span::styled(" enter", t.key()),
-                    Span::raw(" save  "),
-                    Span::styled("esc", t.key()),
-                    Span::raw(" cancel"),
-                ])),
+                Paragraph::new(t.hints(&[(" enter", " save  "), ("esc", " cancel")])),
                 hint,
             );
         }
@@ -299,12 +294,7 @@ impl App {
             let text = vec![
                 Line::from(confirm.question.clone()),
                 Line::from(""),
-                Line::from(vec![
-                    Span::styled("y", t.key()),
-                    Span::raw(" yes   "),
-                    Span::styled("n", t.key()),
-                    Span::raw(" no"),
-                ]),
+                t.hints(&[("y", " yes   "), ("n", " no")]),
             ];
             frame.render_widget(
                 Paragraph::new(text).wrap(Wrap { trim: true }),
