@@ -92,9 +92,10 @@ impl EngineConfig {
     }
 }
 
-/// Batches of staged conversations the feed holds before news is dropped (a dropped batch is
-/// found in the ledger once extraction ends).
-const CONVERSATIONS_FEED_BATCHES: usize = 256;
+/// Batches of staged conversations (a search page each) the feed holds before news is dropped
+/// (a dropped batch is found in the ledger once extraction ends): a few, so the ids waiting in
+/// memory stay a few pages' worth however far the load trails the extraction.
+const CONVERSATIONS_FEED_BATCHES: usize = 16;
 
 pub struct Ctx {
     pub config: EngineConfig,

@@ -47,6 +47,8 @@ const PAGE: usize = 100;
 const PAGES_IN_FLIGHT: usize = 8;
 /// Bulk requests (or uploads) of one page in flight at once.
 const CONCURRENT: usize = 4;
+/// Conversations told of by the feed and not yet sent in a page, at most (then the feed waits).
+const WAITING_AT_MOST: usize = PAGE * PAGES_IN_FLIGHT * 2;
 /// Uploads the prefetcher keeps in flight.
 const PREFETCH_CONCURRENT: usize = 8;
 
@@ -258,7 +260,10 @@ async fn stream_pages(
             return Ok(totals);
         }
         tokio::select! {
-            news = feed.recv(), if open => match news {
+            // News is taken only while few conversations wait: when the load trails the
+            // extraction, the feed fills and drops news (found in the ledger at the end) rather
+            // than the ids of the whole workspace piling up here.
+            news = feed.recv(), if open && waiting.len() < WAITING_AT_MOST => match news {
                 Some(staged) => {
                     for (source_kind, kind) in TARGETS {
                         let ids: Vec<String> = staged
