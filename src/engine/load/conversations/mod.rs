@@ -97,11 +97,8 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         };
         totals.add(stream_pages(ctx, &loader, feed).await?);
     }
-    // Then what the feed did not bring (all of it when the phase waited for the extraction).
-    ctx.wait_extracted(&crate::engine::kinds::sources_of(
-        crate::vocab::PhaseId::Conversations,
-    ))
-    .await?;
+    // Then what the feed did not bring (all of it when the phase waited for the extraction). The
+    // feed closes when extraction has staged its last record, so that is all in the ledger now.
     ctx.set_activity("conversations: preparing");
     for (source_kind, kind) in TARGETS {
         ledger
