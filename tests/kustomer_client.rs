@@ -322,12 +322,13 @@ async fn bulk_creates_are_matched_by_client_ref_with_errors_and_duplicates() {
     assert!(latency > Duration::ZERO && latency <= k.max_job_latency());
 
     let update = k
-        .bulk_update(
+        .submit_bulk(
             BulkResource::Customers,
             vec![(
                 "batch2:a".into(),
                 json!({"id": alice, "name": "Alice Updated"}),
             )],
+            true,
         )
         .await
         .unwrap();
@@ -356,7 +357,7 @@ async fn bulk_requests_are_validated_before_they_leave() {
     ));
     let no_id = vec![("r".to_string(), json!({"name": "x"}))];
     assert!(matches!(
-        k.bulk_update(BulkResource::Customers, no_id).await,
+        k.submit_bulk(BulkResource::Customers, no_id, true).await,
         Err(KustomerError::BulkItem { .. })
     ));
     assert_eq!(k.gate().budget().requests, 0, "nothing was sent");

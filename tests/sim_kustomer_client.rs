@@ -161,9 +161,10 @@ async fn the_client_runs_bulk_jobs_to_per_item_outcomes() {
         unreachable!()
     };
     let update = client
-        .bulk_update(
+        .submit_bulk(
             BulkResource::Customers,
             vec![("u1".to_string(), json!({"id": id, "name": "A2"}))],
+            true,
         )
         .await
         .unwrap();

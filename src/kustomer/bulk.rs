@@ -360,15 +360,8 @@ impl KustomerClient {
         self.submit_bulk(resource, items, false).await
     }
 
-    /// Submits up to 100 updates; each item must carry the Kustomer `id` it updates.
-    pub async fn bulk_update(
-        &self,
-        resource: BulkResource,
-        items: Vec<(String, Value)>,
-    ) -> Result<BulkJob> {
-        self.submit_bulk(resource, items, true).await
-    }
-
+    /// Submits up to 100 items as one bulk create, or with `update` as one bulk update (each
+    /// item must then carry the Kustomer `id` it updates).
     pub async fn submit_bulk(
         &self,
         resource: BulkResource,
