@@ -49,6 +49,8 @@ const PAGES_IN_FLIGHT: usize = 8;
 const CONCURRENT: usize = 4;
 /// Conversations told of by the feed and not yet sent in a page, at most (then the feed waits).
 const WAITING_AT_MOST: usize = PAGE * PAGES_IN_FLIGHT * 2;
+/// Uploads of one streamed page in flight at once (no prefetcher runs ahead of streamed pages).
+const STREAMED_UPLOADS: usize = 16;
 /// Uploads the prefetcher keeps in flight.
 const PREFETCH_CONCURRENT: usize = 8;
 
@@ -94,6 +96,7 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             files: files.clone(),
             prefetched: &prefetched,
             progress: no_prefetch,
+            uploads_at_once: STREAMED_UPLOADS,
         };
         totals.add(stream_pages(ctx, &loader, feed).await?);
     }
@@ -135,6 +138,7 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         files: files.clone(),
         prefetched: &prefetched,
         progress: progress_rx,
+        uploads_at_once: CONCURRENT,
     };
     let prefetch = async {
         if prefetching {
@@ -526,6 +530,9 @@ struct PageLoader<'a> {
     files: PathBuf,
     prefetched: &'a Prefetched,
     progress: tokio::sync::watch::Receiver<Progress>,
+    /// Uploads of one page in flight at once: more when no prefetcher uploads ahead of the
+    /// pages (streamed pages), whose files would otherwise hold each page on its uploads.
+    uploads_at_once: usize,
 }
 
 /// One part of a conversation with its load state.
@@ -1177,7 +1184,7 @@ impl PageLoader<'_> {
                 let outcome = send::upload(self.ctx, &item, &stored, &self.files).await;
                 (ci, fi, outcome)
             })
-            .buffer_unordered(CONCURRENT)
+            .buffer_unordered(self.uploads_at_once)
             .collect()
             .await;
         for (ci, fi, outcome) in results {
