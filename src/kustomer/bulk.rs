@@ -580,24 +580,23 @@ impl KustomerClient {
     /// poll that saw it complete. `None` when that poll had to be sent again (a timeout), or the
     /// job is not among the latest waited for.
     pub fn job_server_latency(&self, job_id: &str) -> Option<Duration> {
-        let clock = self.jobs.lock().ok()?;
-        clock
-            .latency
-            .iter()
-            .rev()
-            .find(|(id, ..)| id == job_id)
-            .map(|(.., server)| *server)
+        self.latencies_of(job_id).map(|(_, server)| server)
     }
 
     /// Submit→complete time of a job this client waited for.
     pub fn job_latency(&self, job_id: &str) -> Option<Duration> {
+        self.latencies_of(job_id).map(|(whole, _)| whole)
+    }
+
+    /// A recent job's submit→complete time and its time on the server.
+    fn latencies_of(&self, job_id: &str) -> Option<(Duration, Duration)> {
         let clock = self.jobs.lock().ok()?;
         clock
             .latency
             .iter()
             .rev()
             .find(|(id, ..)| id == job_id)
-            .map(|(_, latency, _)| *latency)
+            .map(|(_, whole, server)| (*whole, *server))
     }
 
     /// The longest submit→complete time seen by this client (zero before any job completed).
