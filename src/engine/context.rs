@@ -164,29 +164,31 @@ impl Ctx {
         &self,
     ) -> mpsc::Sender<crate::engine::extract::StagedConversations> {
         let (tx, rx) = mpsc::channel(CONVERSATIONS_FEED_BATCHES);
-        *self
-            .conversations_staged
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(rx);
+        *self.feed_slot() = Some(rx);
         tx
     }
 
     /// Whether the Conversations phase may load while extraction runs (its feed is open).
     pub fn has_conversations_feed(&self) -> bool {
+        self.feed_slot().is_some()
+    }
+
+    fn feed_slot(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        Option<mpsc::Receiver<crate::engine::extract::StagedConversations>>,
+    > {
         self.conversations_staged
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .is_some()
     }
 
     /// Takes the feed of staged conversations (once).
     pub fn take_conversations_feed(
         &self,
     ) -> Option<mpsc::Receiver<crate::engine::extract::StagedConversations>> {
-        self.conversations_staged
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
+        self.feed_slot().take()
     }
 
     fn status(&self) -> std::sync::MutexGuard<'_, Status> {
