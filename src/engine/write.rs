@@ -472,26 +472,99 @@ where
         items
     };
     let mut queue = vec![items];
-    while let Some(items) = queue.pop() {
-        if let Some(mut refused) = send_batch(ledger, bulk, items, &mut outcomes).await? {
-            let second = refused.split_off(refused.len() / 2);
-            // Popped last-in first: the first half goes first.
-            queue.push(second);
-            queue.push(refused);
+    let mut lost = Vec::new();
+    for round in 0..=INLINE_SETTLE_ROUNDS {
+        while let Some(items) = queue.pop() {
+            match send_batch(ledger, bulk, items, &mut outcomes).await? {
+                BatchEnd::Answered => {}
+                BatchEnd::Refused(mut refused) => {
+                    let second = refused.split_off(refused.len() / 2);
+                    // Popped last-in first: the first half goes first.
+                    queue.push(second);
+                    queue.push(refused);
+                }
+                BatchEnd::Lost(items) => lost.extend(items),
+            }
+        }
+        if lost.is_empty() || round == INLINE_SETTLE_ROUNDS {
+            break;
+        }
+        // Settled here, while the caller's page waits, rather than by a later pass over the
+        // whole kind: what is found is done, what is absent goes out again.
+        let absent = settle_lost(ledger, bulk, std::mem::take(&mut lost), &mut outcomes).await?;
+        if !absent.is_empty() {
+            queue.push(absent);
         }
     }
     Ok(outcomes)
 }
 
-/// One bulk request of `items`. Gives the items back when the request was refused as a whole for
-/// its content and holds more than one item (the caller splits it); otherwise every item's
-/// outcome goes into `outcomes`.
+/// How many times [`create_bulk`] settles the items whose bulk answer was lost and sends the
+/// absent ones again before it leaves them `sent` (unsettled) for recovery.
+const INLINE_SETTLE_ROUNDS: usize = 2;
+
+/// How one bulk request ended.
+enum BatchEnd {
+    /// Every item has its outcome.
+    Answered,
+    /// Refused as a whole for its content, with more than one item: the caller splits it.
+    Refused(Vec<(String, Value)>),
+    /// The answer (the submission's or the job's) was lost: these items (with their bodies) are
+    /// `sent`, their outcome unsettled.
+    Lost(Vec<(String, Value)>),
+}
+
+/// Settles items whose bulk answer was lost, once the bulk patience has passed since they were
+/// sent (a job may still be running): each is looked up (found: done), several at once. Returns
+/// those proved absent, to be sent again; a failed lookup fails its item with the reason.
+async fn settle_lost<W, WF, L, LF>(
+    ledger: &Ledger,
+    bulk: &BulkWrite<'_, W, L>,
+    lost: Vec<(String, Value)>,
+    outcomes: &mut HashMap<String, Outcome>,
+) -> Result<Vec<(String, Value)>, LedgerError>
+where
+    W: Fn(String) -> WF,
+    WF: Future<Output = Result<HashMap<String, ItemResult>, KustomerError>>,
+    L: Fn(String) -> LF,
+    LF: Future<Output = Result<Option<String>, KustomerError>>,
+{
+    tokio::time::sleep(ledger.bulk_patience()).await;
+    let kind = bulk.kind;
+    let mut lookups = Vec::with_capacity(lost.len());
+    for (id, body) in lost {
+        let found = (bulk.lookup)(id.clone());
+        lookups.push(async move { (id, body, found.await) });
+    }
+    let found: Vec<_> = futures_util::stream::iter(lookups)
+        .buffer_unordered(SETTLE_CONCURRENCY)
+        .collect()
+        .await;
+    let mut absent = Vec::new();
+    for (id, body, result) in found {
+        match result {
+            Ok(Some(target)) => {
+                ledger.mark_done(kind, &id, &target)?;
+                outcomes.insert(id, Outcome::Done(target));
+            }
+            Ok(None) => absent.push((id, body)),
+            Err(e) => {
+                let o = fail(ledger, kind, &id, &e)?;
+                outcomes.insert(id, o);
+            }
+        }
+    }
+    Ok(absent)
+}
+
+/// One bulk request of `items`; every item's outcome goes into `outcomes` (unsettled for the items
+/// it gives back as lost).
 async fn send_batch<W, WF, L, LF>(
     ledger: &Ledger,
     bulk: &BulkWrite<'_, W, L>,
     items: Vec<(String, Value)>,
     outcomes: &mut HashMap<String, Outcome>,
-) -> Result<Option<Vec<(String, Value)>>, LedgerError>
+) -> Result<BatchEnd, LedgerError>
 where
     W: Fn(String) -> WF,
     WF: Future<Output = Result<HashMap<String, ItemResult>, KustomerError>>,
@@ -506,7 +579,7 @@ where
         ..
     } = bulk;
     if items.is_empty() {
-        return Ok(None);
+        return Ok(BatchEnd::Answered);
     }
     let batch = new_batch_id();
     let ids: Vec<String> = items.iter().map(|(id, _)| id.clone()).collect();
@@ -527,18 +600,18 @@ where
     let job = match bulk.submit(refs).await {
         Ok(job) => job,
         Err(e) if is_ambiguous(&e) => {
-            // The batch may be running: recovery looks its items up after the bulk patience.
+            // The batch may be running: its items are looked up after the bulk patience.
             for id in ids {
                 outcomes.insert(id, Outcome::Unsettled);
             }
-            return Ok(None);
+            return Ok(BatchEnd::Lost(items));
         }
         Err(e) if items.len() > 1 && refused_for_content(&e) => {
             tracing::info!(
                 "bulk batch {batch} of {} {kind} refused as a whole ({e}); splitting it to find the item at fault",
                 items.len()
             );
-            return Ok(Some(items));
+            return Ok(BatchEnd::Refused(items));
         }
         Err(e) => {
             for id in ids {
@@ -547,21 +620,30 @@ where
                 ledger.mark_failed(kind, &id, e.class(), &e.to_string(), &request, &response)?;
                 outcomes.insert(id, Outcome::Failed);
             }
-            return Ok(None);
+            return Ok(BatchEnd::Answered);
         }
     };
     drop(items);
     ledger.record_job(&batch, &job)?;
+    // An item as it was sent, to be sent again when its answer is lost (its `_clientRef` is
+    // replaced by the new batch's).
+    let as_sent = |id: &String| (id.clone(), sent[&client_ref(&batch, id)].clone());
     let results = match wait(job.clone()).await {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!("bulk job of batch {batch} could not be read: {e}");
+            let lost = ids.iter().map(as_sent).collect();
             for id in ids {
                 outcomes.insert(id, Outcome::Unsettled);
             }
-            return Ok(None);
+            return Ok(BatchEnd::Lost(lost));
         }
     };
+    let unanswered: Vec<(String, Value)> = ids
+        .iter()
+        .filter(|id| !results.contains_key(&client_ref(&batch, id)))
+        .map(as_sent)
+        .collect();
     // The job's own time on the server: the time its submission queued for the budget or hung
     // before answering is not the job's, nor is a poll that timed out and was sent again;
     // counted in, one hung request would stretch the bulk patience (three times the longest
@@ -609,7 +691,11 @@ where
         };
         outcomes.insert(id, outcome);
     }
-    Ok(None)
+    if unanswered.is_empty() {
+        Ok(BatchEnd::Answered)
+    } else {
+        Ok(BatchEnd::Lost(unanswered))
+    }
 }
 
 /// [`adopt_one`] for a bulk batch of a fresh ledger: the items found in Kustomer are adopted
@@ -699,13 +785,30 @@ where
     // blocking pool so the lookups running beside it keep their async workers.
     let mut pages = ledger.pages(kind, &[RecordState::Sent], 500);
     while let Some(page) = pages.next_page().await? {
+        // The page's jobs not read yet, read at once rather than one after another: each is a
+        // poll that may have to wait out a hung read.
+        let mut unread: Vec<String> = page
+            .iter()
+            .filter(|item| item.batch_id.is_some())
+            .filter_map(|item| item.job_id.clone())
+            .filter(|job| !jobs.contains_key(job))
+            .collect();
+        unread.sort_unstable();
+        unread.dedup();
+        let mut reads = Vec::with_capacity(unread.len());
+        for job in unread {
+            let read = wait(job.clone());
+            reads.push(async move { (job, read.await.unwrap_or_default()) });
+        }
+        jobs.extend(
+            futures_util::stream::iter(reads)
+                .buffer_unordered(SETTLE_CONCURRENCY)
+                .collect::<Vec<_>>()
+                .await,
+        );
         let mut to_look_up = Vec::new();
         for item in page {
             if let (Some(job), Some(batch)) = (&item.job_id, &item.batch_id) {
-                if !jobs.contains_key(job) {
-                    let results = wait(job.clone()).await.unwrap_or_default();
-                    jobs.insert(job.clone(), results);
-                }
                 let r = client_ref(batch, &item.source_id);
                 if let Some(result) = jobs.get(job).and_then(|results| results.get(&r)) {
                     match result {

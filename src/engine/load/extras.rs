@@ -63,33 +63,43 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     }
     ctx.ledger.flush().await?;
 
-    if !dispose_by_bucket(ctx, &decisions, Kind::Segments.as_str()).await? {
-        segments(ctx, &decisions).await?;
-        memberships(ctx).await?;
-    }
-    ctx.control.checkpoint().await?;
-    if !dispose_by_bucket(ctx, &decisions, Kind::Tickets.as_str()).await? {
-        tickets(ctx, &imported_at).await?;
-    }
-    ctx.control.checkpoint().await?;
-    for kind in [Kind::ContactNotes.as_str(), Kind::CompanyNotes.as_str()] {
-        if !dispose_by_bucket(ctx, &decisions, kind).await? {
-            notes(ctx, &decisions, kind, &imported_at).await?;
+    // Two lanes at once: the bulk kinds mostly wait on their jobs, the events (one request each
+    // without a bulk route) fill the budget meanwhile. Nothing in one lane needs the other's, and
+    // nothing waits on an event: they go as filler, in the turns the bulk jobs, their polls and
+    // the other phases leave, so a poll never queues behind a thousand events.
+    let bulk_lane = async {
+        if !dispose_by_bucket(ctx, &decisions, Kind::Segments.as_str()).await? {
+            segments(ctx, &decisions).await?;
+            memberships(ctx).await?;
         }
-    }
-    ctx.control.checkpoint().await?;
-    if !dispose_by_bucket(ctx, &decisions, Kind::DataEvents.as_str()).await? {
-        if ctx.config.options.events_as_kobjects {
-            event_kobjects(ctx, &imported_at).await?;
-        } else {
-            tracking_events(ctx).await?;
+        ctx.control.checkpoint().await?;
+        if !dispose_by_bucket(ctx, &decisions, Kind::Tickets.as_str()).await? {
+            tickets(ctx, &imported_at).await?;
         }
-    }
-    event_summaries(ctx).await?;
-    ctx.control.checkpoint().await?;
-    if !dispose_by_bucket(ctx, &decisions, Kind::Macros.as_str()).await? {
-        macros(ctx).await?;
-    }
+        ctx.control.checkpoint().await?;
+        for kind in [Kind::ContactNotes.as_str(), Kind::CompanyNotes.as_str()] {
+            if !dispose_by_bucket(ctx, &decisions, kind).await? {
+                notes(ctx, &decisions, kind, &imported_at).await?;
+            }
+        }
+        ctx.control.checkpoint().await?;
+        if !dispose_by_bucket(ctx, &decisions, Kind::Macros.as_str()).await? {
+            macros(ctx).await?;
+        }
+        anyhow::Ok(())
+    };
+    let events_lane = crate::http::gate::as_filler(async {
+        if !dispose_by_bucket(ctx, &decisions, Kind::DataEvents.as_str()).await? {
+            if ctx.config.options.events_as_kobjects {
+                event_kobjects(ctx, &imported_at).await?;
+            } else {
+                tracking_events(ctx).await?;
+            }
+        }
+        event_summaries(ctx).await?;
+        anyhow::Ok(())
+    });
+    tokio::try_join!(bulk_lane, events_lane)?;
     ctx.ledger.flush().await?;
     Ok(())
 }

@@ -22,7 +22,7 @@ mod refs;
 mod send;
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures_util::StreamExt;
@@ -68,14 +68,7 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     let mut totals = Totals::default();
     ctx.set_activity("conversations: settling requests of an earlier run");
-    for kind in [
-        Kind::Conversations,
-        Kind::ConversationSources,
-        Kind::ConversationParts,
-        Kind::TimelineNotes,
-        Kind::TruncationNotes,
-        Kind::ConversationStates,
-    ] {
+    for kind in SENT_KINDS {
         send::recover(ctx, kind).await?;
     }
     let refs = refs::Refs::load(ctx)?;
@@ -134,16 +127,116 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     };
     // With timeline notes off, files on event parts go to the archive: the pages decide alone.
     let prefetching = ctx.config.options.timeline_notes;
+    let mut pass = final_pass(
+        ctx,
+        &refs,
+        &files,
+        &prefetched,
+        &imported_at,
+        states,
+        prefetching,
+    )
+    .await?;
+    // Answers lost under faults are settled here, beside the phases still running, not by a
+    // repeat of the whole phase after them: once the bulk patience has passed since they were
+    // sent, each is looked up (found: done; absent: pending again) and what is pending is sent
+    // again, its conversation's page reloaded for the children still open.
+    for _ in 1..SETTLE_PASSES {
+        let sent = sent_left(ctx).await?;
+        if sent == 0 {
+            break;
+        }
+        ctx.log(
+            LogLevel::Info,
+            format!(
+                "conversations: {sent} record(s) await a bulk answer; looking them up once the bulk patience has passed"
+            ),
+        );
+        totals.add(pass);
+        ctx.set_activity("conversations: settling lost bulk answers");
+        for kind in SENT_KINDS {
+            send::recover(ctx, kind).await?;
+        }
+        ledger.flush().await?;
+        let again = [RecordState::Pending, RecordState::Done];
+        pass = final_pass(ctx, &refs, &files, &prefetched, &imported_at, &again, false).await?;
+    }
+    totals.add(pass);
+    ctx.log(
+        LogLevel::Info,
+        format!(
+            "conversations: {} older part(s) in {} conversation(s) could not be returned by Intercom's API (500-part cap); each carries a note saying so",
+            totals.truncated.values().sum::<u64>(),
+            totals.truncated.len()
+        ),
+    );
+    if !totals.incomplete.is_empty() {
+        ctx.log(
+            LogLevel::Warn,
+            format!(
+                "conversations: {} conversation(s) could not be read whole from Intercom (retrieval failed after retries); they are not loaded, and the next run reads them again and loads them",
+                totals.incomplete.len()
+            ),
+        );
+    }
+    let unsettled = sent_left(ctx).await?;
+    if unsettled > 0 {
+        ctx.log(
+            LogLevel::Warn,
+            format!(
+                "conversations: {unsettled} record(s) await a bulk answer; the next run settles them by lookup"
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// The kinds the phase writes in bulk, whose lost answers are settled by lookup.
+const SENT_KINDS: [Kind; 6] = [
+    Kind::Conversations,
+    Kind::ConversationSources,
+    Kind::ConversationParts,
+    Kind::TimelineNotes,
+    Kind::TruncationNotes,
+    Kind::ConversationStates,
+];
+
+/// Records of the phase's bulk kinds whose answer was lost (`sent` in the ledger): the ledger's
+/// count, not the pages', since streamed pages leave theirs too.
+async fn sent_left(ctx: &Ctx) -> anyhow::Result<u64> {
+    ctx.ledger.flush().await?;
+    let counters = ctx.ledger.counters();
+    Ok(SENT_KINDS
+        .iter()
+        .map(|kind| counters.target(kind.as_str()).sent)
+        .sum())
+}
+
+/// Passes of the phase over what is left open: the first, then at most this many less one to
+/// settle answers lost under faults (what is still unsettled then waits for the next run).
+const SETTLE_PASSES: usize = 4;
+
+/// One pass over the conversations in `states` (pages several at once), with the prefetcher
+/// uploading files ahead of them when `prefetching`.
+async fn final_pass(
+    ctx: &Ctx,
+    refs: &refs::Refs,
+    files: &Path,
+    prefetched: &Prefetched,
+    imported_at: &str,
+    states: &[RecordState],
+    prefetching: bool,
+) -> anyhow::Result<Totals> {
     let (progress_tx, progress_rx) = tokio::sync::watch::channel(Progress {
         through: None,
         finished: !prefetching,
     });
     let loader = PageLoader {
         ctx,
-        refs: &refs,
-        imported_at,
-        files: files.clone(),
-        prefetched: &prefetched,
+        refs,
+        imported_at: imported_at.to_string(),
+        files: files.to_path_buf(),
+        prefetched,
         progress: progress_rx,
         uploads_at_once: CONCURRENT,
     };
@@ -153,8 +246,8 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             // go first, so pages keep pace with the prefetcher instead of trailing it.
             let result = crate::http::gate::as_filler(prefetch_uploads(
                 ctx,
-                &files,
-                &prefetched,
+                files,
+                prefetched,
                 &progress_tx,
             ))
             .await;
@@ -166,33 +259,7 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     };
     let (pages, prefetch) = tokio::join!(load_pages(ctx, &loader, states), prefetch);
     prefetch?;
-    totals.add(pages?);
-    ctx.log(
-        LogLevel::Info,
-        format!(
-            "conversations: {} older part(s) in {} conversation(s) could not be returned by Intercom's API (500-part cap); each carries a note saying so",
-            totals.missing_parts, totals.truncated
-        ),
-    );
-    if totals.incomplete > 0 {
-        ctx.log(
-            LogLevel::Warn,
-            format!(
-                "conversations: {} conversation(s) could not be read whole from Intercom (retrieval failed after retries); they are not loaded, and the next run reads them again and loads them",
-                totals.incomplete
-            ),
-        );
-    }
-    if totals.unsettled > 0 {
-        ctx.log(
-            LogLevel::Warn,
-            format!(
-                "conversations: {} record(s) await a bulk answer; the next run settles them by lookup",
-                totals.unsettled
-            ),
-        );
-    }
-    Ok(())
+    pages
 }
 
 /// Source kinds staged with the conversations, and the target kinds that load them.
@@ -513,11 +580,11 @@ fn skip_if_outside(ctx: &Ctx, item: &WorkItem, months: u32, cutoff: i64) -> anyh
 
 #[derive(Debug, Default)]
 struct Totals {
-    missing_parts: u64,
-    truncated: u64,
-    unsettled: u64,
+    /// Conversations Intercom returned without their oldest parts, with how many are missing
+    /// (by id: a later pass over the same conversations counts each once).
+    truncated: HashMap<String, u64>,
     /// Conversations held back because Intercom could not return them whole this time.
-    incomplete: u64,
+    incomplete: HashSet<String>,
     /// Pages were loaded as extraction staged them.
     streamed: bool,
     /// Conversations skipped as they streamed in, outside the history window.
@@ -526,10 +593,8 @@ struct Totals {
 
 impl Totals {
     fn add(&mut self, other: Totals) {
-        self.missing_parts += other.missing_parts;
-        self.truncated += other.truncated;
-        self.unsettled += other.unsettled;
-        self.incomplete += other.incomplete;
+        self.truncated.extend(other.truncated);
+        self.incomplete.extend(other.incomplete);
         self.streamed |= other.streamed;
         self.outside_history += other.outside_history;
     }
@@ -626,7 +691,9 @@ impl PageLoader<'_> {
         // extraction reads it.
         let (held, page): (Vec<WorkItem>, Vec<WorkItem>) =
             page.into_iter().partition(|item| item.incomplete);
-        totals.incomplete += held.len() as u64;
+        totals
+            .incomplete
+            .extend(held.into_iter().map(|item| item.source_id));
         let mut parsed: Vec<(WorkItem, Conversation)> = Vec::new();
         // Conversations refused here or by Kustomer: what hangs on them cannot load either.
         let mut refused: Vec<String> = Vec::new();
@@ -674,7 +741,6 @@ impl PageLoader<'_> {
             creates,
         )
         .await?;
-        totals.unsettled += count_unsettled(&outcomes);
         refused.extend(
             outcomes
                 .iter()
@@ -755,15 +821,13 @@ impl PageLoader<'_> {
                 states.push((c.id.clone(), body));
             }
         }
-        let outcomes = self
-            .send_chunks(
-                Kind::ConversationStates,
-                BulkResource::Conversations,
-                true,
-                states,
-            )
-            .await?;
-        totals.unsettled += count_unsettled(&outcomes) + unsettled.len() as u64;
+        self.send_chunks(
+            Kind::ConversationStates,
+            BulkResource::Conversations,
+            true,
+            states,
+        )
+        .await?;
         Ok(())
     }
 
@@ -1425,8 +1489,7 @@ impl PageLoader<'_> {
         for (i, c) in loaded.iter().enumerate() {
             let missing = map::missing_parts(&c.conversation, c.parts.len() as u64);
             if missing > 0 {
-                totals.missing_parts += missing;
-                totals.truncated += 1;
+                totals.truncated.insert(c.id.clone(), missing);
                 truncated.push((i, missing));
             }
         }
@@ -1461,13 +1524,6 @@ impl PageLoader<'_> {
             .await?;
         Ok(())
     }
-}
-
-fn count_unsettled(outcomes: &HashMap<String, Outcome>) -> u64 {
-    outcomes
-        .values()
-        .filter(|o| **o == Outcome::Unsettled)
-        .count() as u64
 }
 
 /// A stored-file record and its upload record.
