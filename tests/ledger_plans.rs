@@ -195,6 +195,7 @@ fn bound_values() -> BTreeMap<&'static str, Vec<Value>> {
         ("incomplete_sources", vec![text("contacts")]),
         ("incomplete_counts", vec![]),
         ("file_bytes", vec![text("attachments")]),
+        ("unreadable", vec![text("contacts"), text("contacts")]),
         ("prior_state", key("contacts", "ct000042")),
         ("prior_raw", key("contacts", "ct000042")),
         (
@@ -303,6 +304,13 @@ const EXPECTED: &[(&str, &[&str])] = &[
         &["SEARCH source USING INDEX source_by_parent (kind=? AND parent_id=?)"],
     ),
     ("file_bytes", &["SEARCH source USING PRIMARY KEY (kind=?)"]),
+    (
+        "unreadable",
+        &[
+            "SEARCH s USING PRIMARY KEY (kind=?)",
+            "SEARCH t USING PRIMARY KEY (kind=? AND source_id=?) LEFT-JOIN",
+        ],
+    ),
     (
         "incomplete_sources",
         &["SEARCH source USING INDEX source_incomplete (kind=?)"],

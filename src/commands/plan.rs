@@ -98,6 +98,18 @@ fn print_plan(plan: &Plan) {
     println!(
         "cannot be carried: {parts} conversation parts beyond 500, {events} events older than 90 days"
     );
+    let unreadable: Vec<String> = plan
+        .types
+        .iter()
+        .filter(|r| r.unreadable > 0)
+        .map(|r| format!("{} {}", r.unreadable, r.object))
+        .collect();
+    if !unreadable.is_empty() {
+        println!(
+            "unreadable: {} stored record(s) cannot be read from the ledger (damaged since extraction): each will fail with its reason, not load",
+            unreadable.join(", ")
+        );
+    }
     println!("manual:");
     for item in &plan.manual {
         println!("  - {item}");

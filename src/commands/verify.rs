@@ -60,7 +60,7 @@ pub async fn run(ctx: &Context, args: VerifyArgs) -> anyhow::Result<ExitCode> {
 /// The text report: one row per type, then the sampled records that differ.
 pub fn render(v: &Verification) -> String {
     let mut out = format!(
-        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  {:<7}  {}\n",
+        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  {:<7}  {}\n",
         "type",
         "source",
         "archived",
@@ -68,22 +68,21 @@ pub fn render(v: &Verification) -> String {
         "skipped",
         "n/a",
         "failed",
+        "unread.",
         "expected",
         "kustomer",
         "",
         "counted by"
     );
     for t in &v.types {
-        let expected = t
-            .source
-            .saturating_sub(t.archived + t.manual + t.skipped + t.not_retrievable);
+        let expected = t.expected();
         let target = match t.target {
             Some(n) => n.to_string(),
             None => format!("({})", t.migrated),
         };
         let how = v.counted_by.get(&t.object).map_or("", String::as_str);
         out.push_str(&format!(
-            "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  {:<7}  {}\n",
+            "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  {:<7}  {}\n",
             t.object,
             t.source,
             t.archived,
@@ -91,6 +90,7 @@ pub fn render(v: &Verification) -> String {
             t.skipped,
             t.not_retrievable,
             t.failed,
+            t.unreadable,
             expected,
             target,
             if t.agrees { "ok" } else { "DIFFERS" },
@@ -99,11 +99,23 @@ pub fn render(v: &Verification) -> String {
     }
     for t in &v.not_in_scope {
         out.push_str(&format!(
-            "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  {NOT_IN_SCOPE}\n",
-            t.object, t.source, "-", "-", "-", "-", "-", "-", "-"
+            "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  {NOT_IN_SCOPE}\n",
+            t.object, t.source, "-", "-", "-", "-", "-", "-", "-", "-"
         ));
     }
     out.push_str("(n) = not listable in Kustomer: the ledger's migrated count stands in\n");
+    for t in v.types.iter().filter(|t| t.unreadable > 0) {
+        out.push_str(&format!(
+            "{}: {} record(s) could not be read from the ledger (the stored Intercom record is not JSON): not loaded, each failed with its reason on the Errors screen; {}\n",
+            t.object,
+            t.unreadable,
+            if t.short_only_by_unreadable() {
+                "they are the whole difference"
+            } else {
+                "the rest of the difference is elsewhere"
+            }
+        ));
+    }
     for t in v.types.iter().filter(|t| t.incomplete > 0) {
         out.push_str(&format!(
             "{}: {} record(s) could not be read whole from Intercom (a retrieval failed after the retries); the next run reads them again\n",

@@ -328,6 +328,27 @@ pub struct TypeVerification {
     /// retries): until a later run reads them, the type cannot agree.
     #[serde(default)]
     pub incomplete: u64,
+    /// Records whose stored source (the ledger's copy of the Intercom record) cannot be read
+    /// and that did not load: counted apart from `failed`, which holds the ordinary failures.
+    #[serde(default)]
+    pub unreadable: u64,
+}
+
+impl TypeVerification {
+    /// What Kustomer should hold: source − archived − manual − skipped − not retrievable.
+    pub fn expected(&self) -> u64 {
+        self.source
+            .saturating_sub(self.archived + self.manual + self.skipped + self.not_retrievable)
+    }
+
+    /// Whether the type's whole difference is its records that cannot be read from the ledger:
+    /// Kustomer (or, where it cannot count, the ledger) holds every other expected record.
+    pub fn short_only_by_unreadable(&self) -> bool {
+        !self.agrees
+            && self.unreadable > 0
+            && self.incomplete == 0
+            && self.target.unwrap_or(self.migrated) + self.unreadable == self.expected()
+    }
 }
 
 /// The end of a run.

@@ -32,6 +32,10 @@ pub struct TypeCount {
     pub not_retrievable: u64,
     /// Records of this type whose payload could not be fully read (kept raw, listed).
     pub problems: u64,
+    /// Stored records of this type the ledger cannot read back (their raw JSON is damaged):
+    /// the load fails each with its reason instead of loading an empty record.
+    #[serde(default)]
+    pub unreadable: u64,
 }
 
 /// The plan as `i2k plan --json` prints it.
@@ -50,7 +54,8 @@ pub struct Plan {
     pub disk: Option<crate::engine::disk::DiskEstimate>,
 }
 
-/// One type's row: `{"type", "count", "bucket", "not_retrievable", "note", "kustomer_requests"}`.
+/// One type's row: `{"type", "count", "bucket", "not_retrievable", "problems", "unreadable",
+/// "kustomer_requests", "note"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanRow {
     #[serde(rename = "type")]
@@ -59,6 +64,10 @@ pub struct PlanRow {
     pub bucket: Bucket,
     pub not_retrievable: u64,
     pub problems: u64,
+    /// Stored records the ledger cannot read back: they will not load (each fails with its
+    /// reason, shown on the Errors screen).
+    #[serde(default)]
+    pub unreadable: u64,
     pub kustomer_requests: u64,
     pub note: String,
 }
@@ -124,7 +133,8 @@ pub fn build_plan(
         let bucket = default_bucket(object);
         let retrievable = c.count.saturating_sub(c.not_retrievable);
         let mut migrated = if bucket == Bucket::Migrate {
-            retrievable
+            // A record the ledger cannot read back fails before it is sent.
+            retrievable.saturating_sub(c.unreadable)
         } else {
             0
         };
@@ -157,6 +167,15 @@ pub fn build_plan(
             }
             note.push_str(&format!("{} could not be fully read", c.problems));
         }
+        if c.unreadable > 0 {
+            if !note.is_empty() {
+                note.push_str("; ");
+            }
+            note.push_str(&format!(
+                "{} cannot be read from the ledger (stored record damaged): will fail, not load",
+                c.unreadable
+            ));
+        }
         let requests = kustomer_requests(object, migrated);
         total_requests += requests;
         rows.push(PlanRow {
@@ -165,6 +184,7 @@ pub fn build_plan(
             bucket,
             not_retrievable: c.not_retrievable,
             problems: c.problems,
+            unreadable: c.unreadable,
             kustomer_requests: requests,
             note,
         });
@@ -193,12 +213,19 @@ pub fn build_plan(
 }
 
 /// Counts per type from what extraction staged: records in the ledger plus what the API cannot
-/// return (recorded per conversation and per contact), and the segments nobody is in.
+/// return (recorded per conversation and per contact), the stored records the ledger cannot read
+/// back, and the segments nobody is in.
 pub fn counts_from_ledger(
     reader: &LedgerReader,
 ) -> Result<(BTreeMap<String, TypeCount>, u64), LedgerError> {
     let staged = reader.source_counts()?;
     let hidden = reader.not_retrievable()?;
+    let unreadable = reader.unreadable_counts(
+        OBJECT_TYPES
+            .iter()
+            .copied()
+            .filter(|o| staged.contains_key(*o)),
+    )?;
     let mut counts: BTreeMap<String, TypeCount> = BTreeMap::new();
     for object in OBJECT_TYPES {
         let not_retrievable = hidden.get(object).copied().unwrap_or(0);
@@ -208,6 +235,7 @@ pub fn counts_from_ledger(
                 count: staged.get(object).copied().unwrap_or(0) + not_retrievable,
                 not_retrievable,
                 problems: 0,
+                unreadable: unreadable.get(object).copied().unwrap_or(0),
             },
         );
     }
@@ -270,7 +298,7 @@ mod tests {
             TypeCount {
                 count: 720,
                 not_retrievable: 20,
-                problems: 0,
+                ..Default::default()
             },
         );
         let plan = build_plan(&counts, 0, 1000, 1.0);
@@ -283,6 +311,28 @@ mod tests {
         // 10 requests at 1,000 per minute: under a second, rounded up.
         assert_eq!(plan.estimate_seconds, 1);
         assert_eq!(plan.types.len(), OBJECT_TYPES.len());
+    }
+
+    #[test]
+    fn unreadable_records_are_counted_apart_and_cost_no_requests() {
+        let mut counts = counts_of("tickets", 250);
+        if let Some(c) = counts.get_mut("tickets") {
+            c.unreadable = 50;
+        }
+        let plan = build_plan(&counts, 0, 1000, 1.0);
+        let row = plan.types.iter().find(|r| r.object == "tickets").unwrap();
+        assert_eq!(row.count, 250);
+        assert_eq!(row.unreadable, 50);
+        assert_eq!(row.kustomer_requests, kustomer_requests("tickets", 200));
+        assert!(
+            row.note.contains("50 cannot be read from the ledger"),
+            "{}",
+            row.note
+        );
+        let clean = build_plan(&counts_of("tickets", 250), 0, 1000, 1.0);
+        let clean = clean.types.iter().find(|r| r.object == "tickets").unwrap();
+        assert_eq!(clean.unreadable, 0);
+        assert!(!clean.note.contains("cannot be read"), "{}", clean.note);
     }
 
     #[test]

@@ -14,6 +14,13 @@
 //! record must be `done`) and labelled so. Duplicates make a count too high, failed, pending or
 //! vanished records too low: either way the type disagrees.
 //!
+//! A stored source record that cannot be read (its raw JSON in the ledger is damaged) is never
+//! loaded: the load marks it failed with its reason. Verify finds such records in the ledger
+//! itself (`json_valid(raw) = 0`, [`LedgerReader::unreadable`](crate::ledger::LedgerReader::unreadable)),
+//! counts them per type as `unreadable`, apart from the ordinary failures, and the type
+//! disagrees; when they are its whole difference, the report says so. A sampled record is never
+//! compared as an empty record either: an unreadable one is a mismatch with its reason.
+//!
 //! Only the types in the migration's [`Scope`] are judged: by default the `--only` list the last
 //! run recorded (with what those types depend on, as the run expanded it). Types outside it are
 //! listed as not in scope, neither counted in Kustomer nor held against the result.
@@ -288,13 +295,24 @@ async fn verify_counts_described(
     scope: &Scope,
 ) -> Result<Counts, VerifyError> {
     // Counts over whole tables: on the blocking pool, not an async worker.
-    let (staged, targets, not_retrievable, incomplete) = ledger
-        .read_blocking(|r| {
+    let in_scope = scope.clone();
+    let (staged, targets, not_retrievable, incomplete, unreadable) = ledger
+        .read_blocking(move |r| {
+            let staged = r.source_counts()?;
+            // The stored records that cannot be read, of each staged type in the scope.
+            let mut unreadable = BTreeMap::new();
+            for spec in count_routes() {
+                if staged.get(spec.object).is_some_and(|n| *n > 0) && in_scope.contains(spec.object)
+                {
+                    unreadable.insert(spec.object, r.unreadable(spec.object, spec.kind)?);
+                }
+            }
             Ok((
-                r.source_counts()?,
+                staged,
                 r.counts_by_kind()?,
                 r.not_retrievable()?,
                 r.incomplete_counts()?,
+                unreadable,
             ))
         })
         .await?;
@@ -335,7 +353,12 @@ async fn verify_counts_described(
         };
         // A record Intercom could not return whole is a difference until a run reads it.
         let incomplete = incomplete.get(spec.object).copied().unwrap_or(0);
-        let agrees = target.unwrap_or(states.done) == expected && incomplete == 0;
+        // A record whose stored source cannot be read did not load (the load marks it failed
+        // with its reason): a difference of its own, counted apart from ordinary failures.
+        let unreadable = unreadable.get(spec.object).copied().unwrap_or_default();
+        let agrees = target.unwrap_or(states.done) == expected
+            && incomplete == 0
+            && unreadable.unsettled() == 0;
         counted_by.insert(spec.object.to_string(), how);
         out.push(TypeVerification {
             object: spec.object.to_string(),
@@ -344,11 +367,12 @@ async fn verify_counts_described(
             archived: states.archived,
             manual: states.manual,
             skipped: states.skipped,
-            failed: states.failed,
+            failed: states.failed.saturating_sub(unreadable.failed),
             not_retrievable,
             target,
             agrees,
             incomplete,
+            unreadable: unreadable.unsettled(),
         });
     }
     Ok(Counts {
@@ -783,22 +807,30 @@ pub async fn sample_checks(
             _ => kustomer.company_by_external_id(&item.source_id).await,
         }
         .map_err(kustomer_err)?;
-        let raw = item.raw.as_deref().unwrap_or("{}");
-        let mismatches = match &found {
-            None => vec!["not found by its externalId".to_string()],
-            Some(r) if Some(&r.id) != item.target_id.as_ref() => vec![format!(
+        // The load's one policy: a stored record that cannot be read is a difference with its
+        // reason, never compared as an empty record.
+        let readable = match item.raw.as_deref() {
+            None => Err("no extracted source record".to_string()),
+            Some(raw) => serde_json::from_str::<Value>(raw)
+                .map(|_| raw)
+                .map_err(|e| format!("the stored source record cannot be read: {e}")),
+        };
+        let mismatches = match (&found, readable) {
+            (_, Err(reason)) => vec![reason],
+            (None, _) => vec!["not found by its externalId".to_string()],
+            (Some(r), _) if Some(&r.id) != item.target_id.as_ref() => vec![format!(
                 "found as {} but the ledger recorded {}",
                 r.id,
                 item.target_id.as_deref().unwrap_or("nothing")
             )],
-            Some(r) if kind == Kind::Contacts => compare_customer(ledger, raw, r)?,
-            Some(r) if kind == Kind::Conversations => {
+            (Some(r), Ok(raw)) if kind == Kind::Contacts => compare_customer(ledger, raw, r)?,
+            (Some(r), Ok(raw)) if kind == Kind::Conversations => {
                 let (messages, _) = timeline_of(kustomer, &r.id).await.map_err(kustomer_err)?;
                 let parts = ledger
                     .read(|l| l.children(Kind::ConversationParts.as_str(), &item.source_id))?;
                 compare_conversation(raw, &parts, &messages)
             }
-            Some(r) => compare_company(raw, r),
+            (Some(r), Ok(raw)) => compare_company(raw, r),
         };
         out.push(SampleCheck {
             object: object.to_string(),

@@ -34,7 +34,7 @@ use crate::vocab::{ErrorClass, PhaseId};
 pub use identity::{Identity, MIGRATION_MARK, artifacts_migration_id};
 pub use lock::{LOCK_FILE, StateDirLock};
 pub use pages::Pages;
-pub use read::{LedgerReader, for_each_page};
+pub use read::{LedgerReader, Unreadable, for_each_page};
 pub use schema::SCHEMA_VERSION;
 
 use writer::{Envelope, Op, Output, WriterShared};

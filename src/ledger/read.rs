@@ -74,6 +74,27 @@ pub fn for_each_page<T>(
     }
 }
 
+/// The stored source records of one kind that cannot be read (`raw` is not JSON), and where
+/// their target records stand. The load marks such a record failed with its reason; it is never
+/// read as an empty record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unreadable {
+    /// Every such record.
+    pub records: u64,
+    /// Of them, those whose target record is `failed`.
+    pub failed: u64,
+    /// Of them, those settled otherwise (done, skipped, archived, manual) before their stored
+    /// record was damaged.
+    pub settled: u64,
+}
+
+impl Unreadable {
+    /// The records that cannot be read and did not settle: what they keep from Kustomer.
+    pub fn unsettled(&self) -> u64 {
+        self.records.saturating_sub(self.settled)
+    }
+}
+
 fn limit_param(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
@@ -374,6 +395,39 @@ impl LedgerReader {
         for row in rows {
             let (kind, n) = row?;
             out.insert(kind, to_u64(n));
+        }
+        Ok(out)
+    }
+
+    /// The stored source records of `kind` that cannot be read (their `raw` is not JSON), and
+    /// where their target records of `target_kind` stand. Reads every record of the kind (one
+    /// range of the primary key): for plan and verify, never per item.
+    pub fn unreadable(&self, kind: &str, target_kind: &str) -> Result<Unreadable, LedgerError> {
+        let (records, failed, settled): (i64, i64, i64) = self
+            .conn
+            .prepare_cached(sql::UNREADABLE)?
+            .query_row(params![kind, target_kind], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?;
+        Ok(Unreadable {
+            records: to_u64(records),
+            failed: to_u64(failed),
+            settled: to_u64(settled),
+        })
+    }
+
+    /// Per kind of `kinds`, how many stored source records cannot be read (kinds with none are
+    /// left out). Each kind is one range of the primary key.
+    pub fn unreadable_counts<'k>(
+        &self,
+        kinds: impl IntoIterator<Item = &'k str>,
+    ) -> Result<BTreeMap<String, u64>, LedgerError> {
+        let mut out = BTreeMap::new();
+        for kind in kinds {
+            let n = self.unreadable(kind, kind)?.records;
+            if n > 0 {
+                out.insert(kind.to_string(), n);
+            }
         }
         Ok(out)
     }

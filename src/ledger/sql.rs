@@ -180,6 +180,17 @@ pub fn incomplete_sources() -> String {
 pub const INCOMPLETE_COUNTS: &str = "SELECT kind, count(*) FROM source INDEXED BY source_incomplete
      WHERE incomplete = 1 GROUP BY kind";
 
+/// The stored source records of a kind that cannot be read (`raw` is not JSON: the load's one
+/// decode policy marks such a record failed rather than read it as an empty one), with where
+/// their target records (of kind `?2`) stand: failed, or settled before the record was damaged.
+/// One range of the primary key per kind, each target found by its key; plan counts them before
+/// any load, verify apart from ordinary failures.
+pub const UNREADABLE: &str = "SELECT count(*),
+       coalesce(sum(t.state = 'failed'), 0),
+       coalesce(sum(t.state IN ('done', 'skipped', 'archived', 'manual')), 0)
+     FROM source s LEFT JOIN target t ON t.kind = ?2 AND t.source_id = s.source_id
+     WHERE s.kind = ?1 AND json_valid(s.raw) = 0";
+
 /// The bytes of a kind of staged files (attachments, inline images): what Intercom says each
 /// weighs (or what was downloaded, when it was), and what was downloaded. For the disk estimate.
 pub const FILE_BYTES: &str = "SELECT
@@ -263,6 +274,7 @@ pub fn catalog() -> Vec<NamedQuery> {
         q("incomplete_sources", incomplete_sources()),
         q("incomplete_counts", INCOMPLETE_COUNTS.to_string()),
         q("file_bytes", FILE_BYTES.to_string()),
+        q("unreadable", UNREADABLE.to_string()),
         q("prior_state", PRIOR_STATE.to_string()),
         q("prior_raw", PRIOR_RAW.to_string()),
         q("flag_source_changed", FLAG_SOURCE_CHANGED.to_string()),

@@ -484,6 +484,7 @@ pub fn summary() -> Update {
         target,
         agrees: source == migrated + archived + manual + failed + nr,
         incomplete: 0,
+        unreadable: 0,
     };
     Update::Summary {
         verification: vec![
