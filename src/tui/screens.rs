@@ -16,7 +16,7 @@ use crate::tui::app::{
     class_label, field_decision_label,
 };
 use crate::tui::theme::{bucket_symbol, phase_symbol};
-use crate::tui::view::{centered, fmt_count, fmt_duration, panel};
+use crate::tui::view::{centered, draw_popup, fmt_count, fmt_duration, panel};
 
 /// The rows of `len` to draw so that the selection stays on screen.
 fn window(cursor: &mut ListCursor, len: usize, height: usize) -> std::ops::Range<usize> {
@@ -580,10 +580,8 @@ pub fn picker(app: &mut App, frame: &mut Frame, body: Rect) {
     let width = body.width.saturating_sub(10).clamp(40, 80);
     let height = (options.len() as u16 + 5).clamp(8, body.height);
     let area = centered(body, width, height);
-    frame.render_widget(Clear, area);
     let block = panel_static(t, &format!("Map {} to", picker.admin_label));
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let inner = draw_popup(frame, area, block);
     let [query_area, list_area, hint] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
@@ -623,7 +621,10 @@ pub fn picker(app: &mut App, frame: &mut Frame, body: Rect) {
     );
 }
 
-fn panel_static(t: crate::tui::theme::Theme, title: &str) -> ratatui::widgets::Block<'static> {
+pub(crate) fn panel_static(
+    t: crate::tui::theme::Theme,
+    title: &str,
+) -> ratatui::widgets::Block<'static> {
     ratatui::widgets::Block::bordered()
         .border_type(ratatui::widgets::BorderType::Rounded)
         .border_style(t.focus_border())
