@@ -1,7 +1,5 @@
 //! Conversations: the search and one conversation with its parts.
 
-use axum::Json;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -9,20 +7,26 @@ use serde_json::{Value, json};
 use super::Shared;
 use super::generate::{self as g, Workspace};
 use super::render as r;
-use super::routes::{Params, exact_search, not_found, ok, with_record};
+use super::routes::{ExactSearch, Params, not_found, ok, with_record};
 use super::search::FieldValue;
 
-/// The fields a conversation search may filter on.
-const SEARCHABLE: [&str; 8] = [
-    "id",
-    "created_at",
-    "updated_at",
-    "state",
-    "open",
-    "admin_assignee_id",
-    "team_assignee_id",
-    "contact_ids",
-];
+/// `POST /conversations/search`.
+pub(super) static SEARCH: ExactSearch = ExactSearch {
+    searchable: &[
+        "id",
+        "created_at",
+        "updated_at",
+        "state",
+        "open",
+        "admin_assignee_id",
+        "team_assignee_id",
+        "contact_ids",
+    ],
+    total: |ws| ws.sizes.conversations,
+    field: conversation_field,
+    list: ("conversation.list", "conversations"),
+    render: |st, ws, i| r::conversation(st, ws, i, false),
+};
 
 pub(super) fn conversation_field(ws: &Workspace, i: usize, field: &str) -> Option<FieldValue> {
     let c = ws.conversations.get(i)?;
@@ -43,21 +47,6 @@ pub(super) fn conversation_field(ws: &Workspace, i: usize, field: &str) -> Optio
         "contact_ids" => FieldValue::Many(vec![g::contact_id(c.contact as usize)]),
         _ => return None,
     })
-}
-
-pub(super) async fn conversations_search(
-    State(st): State<Shared>,
-    body: Result<Json<Value>, JsonRejection>,
-) -> Response {
-    let ws = st.workspace();
-    exact_search(
-        body,
-        &SEARCHABLE,
-        ws.sizes.conversations,
-        &|i, f| conversation_field(&ws, i, f),
-        ("conversation.list", "conversations"),
-        &|i| r::conversation(&st, &ws, i, false),
-    )
 }
 
 pub(super) async fn conversation_by_id(
