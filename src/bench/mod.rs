@@ -398,16 +398,6 @@ fn accepted(stats: &Value) -> u64 {
         .saturating_sub(stats["throttled"].as_u64().unwrap_or(0))
 }
 
-/// Kustomer types created through a bulk route (100 records per request).
-const BULK_TYPES: [&str; 6] = [
-    "companies",
-    "customers",
-    "conversations",
-    "messages",
-    "notes",
-    "kobjects",
-];
-
 /// Accepted bulk creates and the records they made: created records of the bulk-loadable types
 /// minus the accepted single-record creates of the same types.
 fn bulk_figures(truth: &Value) -> (u64, u64) {
@@ -434,7 +424,7 @@ fn bulk_figures(truth: &Value) -> (u64, u64) {
             }
         }
     }
-    let created: u64 = BULK_TYPES
+    let created: u64 = scale::BULK_TYPES
         .iter()
         .map(|t| truth["counts"][*t].as_u64().unwrap_or(0))
         .sum();

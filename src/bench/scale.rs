@@ -25,7 +25,7 @@ use crate::http::Secret;
 use crate::sim::SizePreset;
 
 use super::extraction::{BenchFigures, extraction_figures};
-use super::{BULK_TYPES, accepted, counts};
+use super::{accepted, counts};
 
 /// The Kustomer budget per minute of the budget-bound run (the issue's 6,000/min).
 pub const KUSTOMER_BUDGET_PER_MIN: u32 = 6_000;
@@ -44,6 +44,15 @@ const PROGRESS_NOTE: Duration = Duration::from_secs(30);
 pub const BULK_SIZE: u64 = 100;
 /// The most records an Intercom listing returns per page.
 pub const INTERCOM_PAGE: u64 = 150;
+/// Kustomer types created through a bulk route ([`BULK_SIZE`] records per request).
+pub(super) const BULK_TYPES: [&str; 6] = [
+    "companies",
+    "customers",
+    "conversations",
+    "messages",
+    "notes",
+    "kobjects",
+];
 
 /// Targets of the issue, printed beside each figure.
 pub const EFFICIENCY_TARGET: f64 = 0.90;

@@ -10,44 +10,40 @@ use super::render as r;
 use super::routes::{ExactSearch, Params, not_found, ok, with_record};
 use super::search::FieldValue;
 
-/// `POST /conversations/search`.
+/// `POST /conversations/search`: the fields it may filter on, each with its reader.
 pub(super) static SEARCH: ExactSearch = ExactSearch {
-    searchable: &[
-        "id",
-        "created_at",
-        "updated_at",
-        "state",
-        "open",
-        "admin_assignee_id",
-        "team_assignee_id",
-        "contact_ids",
+    fields: &[
+        ("id", |_, i| {
+            FieldValue::Int((g::CONVERSATION_ID_BASE + i as u64) as i64)
+        }),
+        ("created_at", |ws, i| {
+            FieldValue::Date(ws.conversations[i].created_at)
+        }),
+        ("updated_at", |ws, i| {
+            FieldValue::Date(ws.conversations[i].updated_at)
+        }),
+        ("state", |ws, i| {
+            FieldValue::Str(ws.conversations[i].state.as_str().into())
+        }),
+        ("open", |ws, i| {
+            FieldValue::Bool(ws.conversations[i].state != g::ConversationState::Closed)
+        }),
+        ("admin_assignee_id", |ws, i| {
+            let admin = ws.conversations[i].admin_assignee;
+            FieldValue::Int(admin.map_or(0, |a| g::ADMIN_ID_BASE as i64 + i64::from(a)))
+        }),
+        ("team_assignee_id", |ws, i| {
+            let team = ws.conversations[i].team_assignee;
+            FieldValue::Int(team.map_or(0, |t| g::TEAM_ID_BASE as i64 + i64::from(t)))
+        }),
+        ("contact_ids", |ws, i| {
+            FieldValue::Many(vec![g::contact_id(ws.conversations[i].contact as usize)])
+        }),
     ],
     total: |ws| ws.sizes.conversations,
-    field: conversation_field,
     list: ("conversation.list", "conversations"),
     render: |st, ws, i| r::conversation(st, ws, i, false),
 };
-
-pub(super) fn conversation_field(ws: &Workspace, i: usize, field: &str) -> Option<FieldValue> {
-    let c = ws.conversations.get(i)?;
-    Some(match field {
-        "id" => FieldValue::Int((g::CONVERSATION_ID_BASE + i as u64) as i64),
-        "created_at" => FieldValue::Date(c.created_at),
-        "updated_at" => FieldValue::Date(c.updated_at),
-        "state" => FieldValue::Str(c.state.as_str().into()),
-        "open" => FieldValue::Bool(c.state != g::ConversationState::Closed),
-        "admin_assignee_id" => FieldValue::Int(
-            c.admin_assignee
-                .map_or(0, |a| g::ADMIN_ID_BASE as i64 + i64::from(a)),
-        ),
-        "team_assignee_id" => FieldValue::Int(
-            c.team_assignee
-                .map_or(0, |t| g::TEAM_ID_BASE as i64 + i64::from(t)),
-        ),
-        "contact_ids" => FieldValue::Many(vec![g::contact_id(c.contact as usize)]),
-        _ => return None,
-    })
-}
 
 pub(super) async fn conversation_by_id(
     State(st): State<Shared>,

@@ -348,15 +348,16 @@ pub(super) fn run_search(
     (page, n)
 }
 
+/// Reads one field of record `i`.
+pub(super) type ReadField = fn(&Workspace, usize) -> FieldValue;
+
 /// A search with exact dates over one kind of record (conversations, tickets), answered as a
 /// cursor page of `list` (its type, its key).
 pub(super) struct ExactSearch {
-    /// The only fields a search may filter on.
-    pub searchable: &'static [&'static str],
+    /// The only fields a search may filter on, each with what reads it of record `i`.
+    pub fields: &'static [(&'static str, ReadField)],
     /// How many records the workspace holds.
     pub total: fn(&Workspace) -> usize,
-    /// Reads a record's field.
-    pub field: fn(&Workspace, usize, &str) -> Option<FieldValue>,
     pub list: (&'static str, &'static str),
     /// A hit's JSON.
     pub render: fn(&SimState, &Workspace, usize) -> Value,
@@ -372,15 +373,21 @@ pub(super) fn exact_search(search: &'static ExactSearch) -> MethodRouter<Shared>
 }
 
 impl ExactSearch {
+    /// Field `name` of record `i`, when both exist.
+    fn field(&self, ws: &Workspace, i: usize, name: &str) -> Option<FieldValue> {
+        let (_, read) = self.fields.iter().find(|(field, _)| *field == name)?;
+        (i < (self.total)(ws)).then(|| read(ws, i))
+    }
+
     fn answer(&self, st: &SimState, body: Result<Json<Value>, JsonRejection>) -> Response {
         let ws = st.workspace();
-        let searchable = self.searchable;
-        let sample = |f: &str| field_sample(f).filter(|_| searchable.contains(&f));
+        let searchable = |f: &str| self.fields.iter().any(|(field, _)| *field == f);
+        let sample = |f: &str| field_sample(f).filter(|_| searchable(f));
         let req = match search_request(body, 20, DateSemantics::Exact, &sample) {
             Ok(r) => r,
             Err(e) => return e.into_response(),
         };
-        let field = |i: usize, f: &str| (self.field)(&ws, i, f);
+        let field = |i: usize, f: &str| self.field(&ws, i, f);
         let (page, total) = run_search(
             &req,
             (self.total)(&ws),
