@@ -116,6 +116,21 @@ pub enum ErrorClass {
     Unknown,
 }
 
+impl ErrorClass {
+    /// Its serde name (`rejected`, `transient`…): what the ledger stores and the console shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Rejected => "rejected",
+            ErrorClass::Auth => "auth",
+            ErrorClass::Unauthorized => "unauthorized",
+            ErrorClass::Transient => "transient",
+            ErrorClass::Source => "source",
+            ErrorClass::Mapping => "mapping",
+            ErrorClass::Unknown => "unknown",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckStatus {

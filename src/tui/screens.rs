@@ -13,7 +13,7 @@ use crate::engine::model::{
 use crate::timefmt::unix_to_iso;
 use crate::tui::app::{
     App, CONNECT_ROWS, ConnectField, EditTarget, ListCursor, ListId, Pane, admin_decision_label,
-    class_label, field_decision_label,
+    field_decision_label,
 };
 use crate::tui::theme::{bucket_symbol, phase_symbol};
 use crate::tui::view::{centered, draw_popup, fmt_count, fmt_duration, panel};
@@ -928,11 +928,7 @@ pub fn errors(app: &mut App, frame: &mut Frame, area: Rect) {
     let mut spans = Vec::new();
     spans.extend(chip("f", "phase", f.phase.map(|p| p.label().to_string())));
     spans.extend(chip("t", "type", f.object.clone()));
-    spans.extend(chip(
-        "e",
-        "class",
-        f.class.map(|c| class_label(c).to_string()),
-    ));
+    spans.extend(chip("e", "class", f.class.map(|c| c.as_str().to_string())));
     frame.render_widget(Paragraph::new(Line::from(spans)), filters_area);
 
     let wide = area.width >= 120;
@@ -963,7 +959,7 @@ pub fn errors(app: &mut App, frame: &mut Frame, area: Rect) {
                 Cell::from(f.record.object.clone()),
                 Cell::from(f.record.source_id.clone()),
                 Cell::from(Span::styled(
-                    format!("✗ {}", class_label(f.class)),
+                    format!("✗ {}", f.class.as_str()),
                     app.theme.bad(),
                 )),
                 Cell::from(Line::from(f.attempts.to_string()).right_aligned()),
@@ -991,7 +987,7 @@ pub fn errors(app: &mut App, frame: &mut Frame, area: Rect) {
                     format!("{} {} ", s.record.object, s.record.source_id),
                     t.header(),
                 ),
-                Span::styled(format!("✗ {}", class_label(s.class)), t.bad()),
+                Span::styled(format!("✗ {}", s.class.as_str()), t.bad()),
             ]));
             lines.push(Line::from(format!(
                 "{} · {} attempts",
@@ -1012,7 +1008,7 @@ pub fn errors(app: &mut App, frame: &mut Frame, area: Rect) {
                     format!("{} {} ", s.record.object, s.record.source_id),
                     t.header(),
                 ),
-                Span::styled(format!("✗ {}", class_label(s.class)), t.bad()),
+                Span::styled(format!("✗ {}", s.class.as_str()), t.bad()),
                 Span::styled(
                     format!("  {} · {} attempts", s.phase.label(), s.attempts),
                     t.dim(),
