@@ -1,9 +1,11 @@
 //! The ground floor: the vocabulary every layer shares (phases, record kinds, error classes, rate
-//! budgets, connection checks, field decisions). Plain data with no behaviour beyond labels.
+//! budgets, connection checks, field decisions). Plain data with no behaviour beyond labels, and
+//! the text of a JSON scalar ([`scalar_text`]), which the clients, mapping and the simulator read
+//! alike.
 //!
 //! This module names nothing of the crate (only std, serde, serde_json and clap's `ValueEnum` for
-//! the CLI's filters), so the ledger, the transport, the clients, mapping and the engine can all use it
-//! without importing one another. `tests/layers.rs` keeps it that way. The front-end protocol
+//! the CLI's filters), so the ledger, the transport, the clients, mapping and the engine can all
+//! use it without importing one another. `tests/layers.rs` keeps it that way. The front-end protocol
 //! built on these words (`Snapshot`, `Event`, `Command`…) stays in `engine::model`.
 
 use serde::{Deserialize, Serialize};
