@@ -295,19 +295,21 @@ fn home() -> Option<PathBuf> {
 
 /// `$XDG_CONFIG_HOME/i2k` or `~/.config/i2k`.
 pub fn config_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| home().map(|h| h.join(".config")))
-        .map(|d| d.join("i2k"))
+    xdg_dir("XDG_CONFIG_HOME", ".config")
 }
 
 /// `$XDG_STATE_HOME/i2k` or `~/.local/state/i2k`.
 pub fn state_root() -> Option<PathBuf> {
-    std::env::var_os("XDG_STATE_HOME")
+    xdg_dir("XDG_STATE_HOME", ".local/state")
+}
+
+/// i2k's directory under the XDG base directory `$var`, or under `~/home_default` when it is
+/// unset or empty.
+fn xdg_dir(var: &str, home_default: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| home().map(|h| h.join(".local/state")))
+        .or_else(|| home().map(|h| h.join(home_default)))
         .map(|d| d.join("i2k"))
 }
 

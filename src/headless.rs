@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::engine::handle::{EngineHandle, RunOutcome};
 use crate::engine::model::{Event, LogLevel, PhaseStatus, RunSummary, Snapshot};
@@ -35,26 +35,26 @@ pub async fn follow(
             result = &mut task => {
                 // Drain what the engine said before it ended.
                 while let Ok(event) = events.try_recv() {
-                    print_event(&event, options, out)?;
+                    print(&event, options, out)?;
                 }
                 break match result {
                     Ok(r) => r?,
                     Err(e) => anyhow::bail!("the engine stopped unexpectedly: {e}"),
                 };
             }
-            Some(event) = events.recv() => print_event(&event, options, out)?,
+            Some(event) = events.recv() => print(&event, options, out)?,
             _ = tick.tick() => {
                 let snap = snapshots.borrow_and_update().clone();
                 let key = progress_key(&snap);
                 if key != last_key && last_line.elapsed() >= PROGRESS_INTERVAL {
-                    print_progress(&snap, options, out)?;
+                    print(&snap, options, out)?;
                     last_key = key;
                     last_line = Instant::now();
                 }
             }
         }
     };
-    print_outcome(&outcome, options, out)?;
+    print(&outcome, options, out)?;
     Ok(outcome)
 }
 
@@ -85,110 +85,123 @@ pub fn clock(d: Duration) -> String {
     }
 }
 
-fn print_progress(
-    s: &Snapshot,
-    options: HeadlessOptions,
-    out: &mut (dyn Write + Send),
-) -> std::io::Result<()> {
-    if options.json {
-        let line = json!({"type": "progress", "snapshot": s});
-        return writeln!(out, "{line}");
-    }
-    let running: Vec<String> = s
-        .phases
-        .iter()
-        .filter(|p| p.status == PhaseStatus::Running || p.in_flight > 0)
-        .map(|p| {
-            let mut t = format!("{} {}/{}", p.phase.label(), p.done + p.skipped, p.total);
-            if p.failed > 0 {
-                t.push_str(&format!(" ({} failed)", p.failed));
-            }
-            t
-        })
-        .collect();
-    let extracting: Vec<String> = s
-        .extraction
-        .iter()
-        .filter(|e| !e.complete && e.fetched > 0)
-        .map(|e| format!("{} {}", e.object, e.fetched))
-        .collect();
-    let mut line = format!("[{}] {:?}", clock(s.elapsed), s.state).to_lowercase();
-    if !extracting.is_empty() {
-        line.push_str(&format!(" · extracting {}", extracting.join(", ")));
-    }
-    if !running.is_empty() {
-        line.push_str(&format!(" · {}", running.join(", ")));
-    }
-    line.push_str(&format!(
-        " · {:.0} rec/s · {:.1} req/s · Kustomer {}/{} per {}s",
-        s.records_per_sec,
-        s.requests_per_sec,
-        s.kustomer.used,
-        s.kustomer.allowed,
-        s.kustomer.window_secs
-    ));
-    if let Some(eta) = s.eta {
-        line.push_str(&format!(" · ETA {}", clock(eta)));
-    }
-    if let Some(note) = s.throttled_note() {
-        line.push_str(&format!(" · {note}"));
-    }
-    if !s.activity.is_empty() {
-        line.push_str(&format!(" · {}", s.activity));
-    }
-    writeln!(out, "{line}")
+/// What the headless front-end prints: one JSON line with `--json`, else text.
+trait Printed {
+    fn json(&self) -> Value;
+    fn text(&self, out: &mut (dyn Write + Send)) -> std::io::Result<()>;
 }
 
-fn print_event(
-    e: &Event,
+/// Prints `item` as `options` ask.
+fn print(
+    item: &impl Printed,
     options: HeadlessOptions,
     out: &mut (dyn Write + Send),
 ) -> std::io::Result<()> {
     if options.json {
-        let line = json!({"type": "event", "event": e});
-        return writeln!(out, "{line}");
+        writeln!(out, "{}", item.json())
+    } else {
+        item.text(out)
     }
-    match e {
-        Event::Log { level, message } => {
-            let tag = match level {
-                LogLevel::Info => "info",
-                LogLevel::Warn => "warning",
-                LogLevel::Error => "error",
-            };
-            writeln!(out, "{tag}: {message}")
+}
+
+/// The progress line.
+impl Printed for Snapshot {
+    fn json(&self) -> Value {
+        json!({"type": "progress", "snapshot": self})
+    }
+
+    fn text(&self, out: &mut (dyn Write + Send)) -> std::io::Result<()> {
+        let running: Vec<String> = self
+            .phases
+            .iter()
+            .filter(|p| p.status == PhaseStatus::Running || p.in_flight > 0)
+            .map(|p| {
+                let mut t = format!("{} {}/{}", p.phase.label(), p.done + p.skipped, p.total);
+                if p.failed > 0 {
+                    t.push_str(&format!(" ({} failed)", p.failed));
+                }
+                t
+            })
+            .collect();
+        let extracting: Vec<String> = self
+            .extraction
+            .iter()
+            .filter(|e| !e.complete && e.fetched > 0)
+            .map(|e| format!("{} {}", e.object, e.fetched))
+            .collect();
+        let mut line = format!("[{}] {:?}", clock(self.elapsed), self.state).to_lowercase();
+        if !extracting.is_empty() {
+            line.push_str(&format!(" · extracting {}", extracting.join(", ")));
         }
-        Event::PhaseStarted { phase } => writeln!(out, "▶ {}", phase.label()),
-        Event::PhaseFinished {
-            phase,
-            done,
-            failed,
-            skipped,
-        } => writeln!(
-            out,
-            "{} {}: {done} done, {failed} failed, {skipped} skipped",
-            if *failed > 0 { "✗" } else { "✓" },
-            phase.label()
-        ),
-        Event::RecordFailed { failure } => writeln!(
-            out,
-            "failed: {} {} ({:?}, {} attempts): {}",
-            failure.record.object,
-            failure.record.source_id,
-            failure.class,
-            failure.attempts,
-            failure.message
-        ),
-        Event::Finished { .. } => Ok(()),
+        if !running.is_empty() {
+            line.push_str(&format!(" · {}", running.join(", ")));
+        }
+        line.push_str(&format!(
+            " · {:.0} rec/s · {:.1} req/s · Kustomer {}/{} per {}s",
+            self.records_per_sec,
+            self.requests_per_sec,
+            self.kustomer.used,
+            self.kustomer.allowed,
+            self.kustomer.window_secs
+        ));
+        if let Some(eta) = self.eta {
+            line.push_str(&format!(" · ETA {}", clock(eta)));
+        }
+        if let Some(note) = self.throttled_note() {
+            line.push_str(&format!(" · {note}"));
+        }
+        if !self.activity.is_empty() {
+            line.push_str(&format!(" · {}", self.activity));
+        }
+        writeln!(out, "{line}")
     }
 }
 
-fn print_outcome(
-    outcome: &RunOutcome,
-    options: HeadlessOptions,
-    out: &mut (dyn Write + Send),
-) -> std::io::Result<()> {
-    if options.json {
-        let line = match outcome {
+impl Printed for Event {
+    fn json(&self) -> Value {
+        json!({"type": "event", "event": self})
+    }
+
+    fn text(&self, out: &mut (dyn Write + Send)) -> std::io::Result<()> {
+        match self {
+            Event::Log { level, message } => {
+                let tag = match level {
+                    LogLevel::Info => "info",
+                    LogLevel::Warn => "warning",
+                    LogLevel::Error => "error",
+                };
+                writeln!(out, "{tag}: {message}")
+            }
+            Event::PhaseStarted { phase } => writeln!(out, "▶ {}", phase.label()),
+            Event::PhaseFinished {
+                phase,
+                done,
+                failed,
+                skipped,
+            } => writeln!(
+                out,
+                "{} {}: {done} done, {failed} failed, {skipped} skipped",
+                if *failed > 0 { "✗" } else { "✓" },
+                phase.label()
+            ),
+            Event::RecordFailed { failure } => writeln!(
+                out,
+                "failed: {} {} ({:?}, {} attempts): {}",
+                failure.record.object,
+                failure.record.source_id,
+                failure.class,
+                failure.attempts,
+                failure.message
+            ),
+            Event::Finished { .. } => Ok(()),
+        }
+    }
+}
+
+/// The closing summary.
+impl Printed for RunOutcome {
+    fn json(&self) -> Value {
+        match self {
             RunOutcome::Completed(s) => {
                 json!({"type": "summary", "outcome": "completed", "summary": s, "left": records_left(s)})
             }
@@ -198,28 +211,32 @@ fn print_outcome(
             RunOutcome::NeedsDecisions(d) => {
                 json!({"type": "summary", "outcome": "needs_decisions", "decisions": d})
             }
-        };
-        return writeln!(out, "{line}");
-    }
-    match outcome {
-        RunOutcome::Completed(s) if records_left(s) > 0 => {
-            print_summary("Run ended with records left", s, out)
         }
-        RunOutcome::Completed(s) => print_summary("Run complete", s, out),
-        RunOutcome::Cancelled(s) => print_summary("Run interrupted (run again to resume)", s, out),
-        RunOutcome::NeedsDecisions(d) => {
-            writeln!(
-                out,
-                "Stopped before loading: {} decisions need you.",
-                d.len()
-            )?;
-            for item in d {
-                writeln!(out, "  - {item}")?;
+    }
+
+    fn text(&self, out: &mut (dyn Write + Send)) -> std::io::Result<()> {
+        match self {
+            RunOutcome::Completed(s) if records_left(s) > 0 => {
+                print_summary("Run ended with records left", s, out)
             }
-            writeln!(
-                out,
-                "Resolve them in the console (`i2k`), in mapping.toml, or re-run with --accept-defaults."
-            )
+            RunOutcome::Completed(s) => print_summary("Run complete", s, out),
+            RunOutcome::Cancelled(s) => {
+                print_summary("Run interrupted (run again to resume)", s, out)
+            }
+            RunOutcome::NeedsDecisions(d) => {
+                writeln!(
+                    out,
+                    "Stopped before loading: {} decisions need you.",
+                    d.len()
+                )?;
+                for item in d {
+                    writeln!(out, "  - {item}")?;
+                }
+                writeln!(
+                    out,
+                    "Resolve them in the console (`i2k`), in mapping.toml, or re-run with --accept-defaults."
+                )
+            }
         }
     }
 }
@@ -315,7 +332,7 @@ mod tests {
     fn the_progress_line_says_the_run_is_throttled_and_until_when() {
         let mut snapshot = Snapshot::default();
         let mut out = Vec::new();
-        print_progress(&snapshot, HeadlessOptions::default(), &mut out).unwrap();
+        print(&snapshot, HeadlessOptions::default(), &mut out).unwrap();
         assert!(!String::from_utf8_lossy(&out).contains("throttled"));
         let key = progress_key(&snapshot);
         // 1,700,000,000 is 22:13:20 UTC.
@@ -326,7 +343,7 @@ mod tests {
             "a throttle is worth a new line"
         );
         let mut out = Vec::new();
-        print_progress(&snapshot, HeadlessOptions::default(), &mut out).unwrap();
+        print(&snapshot, HeadlessOptions::default(), &mut out).unwrap();
         let line = String::from_utf8(out).unwrap();
         assert!(
             line.trim_end()
@@ -334,7 +351,7 @@ mod tests {
             "{line}"
         );
         let mut out = Vec::new();
-        print_progress(&snapshot, HeadlessOptions { json: true }, &mut out).unwrap();
+        print(&snapshot, HeadlessOptions { json: true }, &mut out).unwrap();
         let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(
             json["snapshot"]["kustomer"]["throttled_until"],
@@ -363,7 +380,7 @@ mod tests {
         };
         assert_eq!(records_left(&summary), 3);
         let mut out = Vec::new();
-        print_outcome(
+        print(
             &RunOutcome::Completed(summary.clone()),
             HeadlessOptions::default(),
             &mut out,
@@ -378,7 +395,7 @@ mod tests {
             "{text}"
         );
         let mut out = Vec::new();
-        print_outcome(
+        print(
             &RunOutcome::Completed(summary),
             HeadlessOptions { json: true },
             &mut out,

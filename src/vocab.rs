@@ -1,15 +1,29 @@
 //! The ground floor: the vocabulary every layer shares (phases, record kinds, error classes, rate
-//! budgets, connection checks, field decisions). Plain data with no behaviour beyond labels.
+//! budgets, connection checks, field decisions). Plain data with no behaviour beyond labels, and
+//! the text of a JSON scalar ([`scalar_text`]), which the clients, mapping and the simulator read
+//! alike.
 //!
-//! This module names nothing of the crate (only std, serde and clap's `ValueEnum` for the CLI's
-//! filters), so the ledger, the transport, the clients, mapping and the engine can all use it
-//! without importing one another. `tests/layers.rs` keeps it that way. The front-end protocol
+//! This module names nothing of the crate (only std, serde, serde_json and clap's `ValueEnum` for
+//! the CLI's filters), so the ledger, the transport, the clients, mapping and the engine can all
+//! use it without importing one another. `tests/layers.rs` keeps it that way. The front-end protocol
 //! built on these words (`Snapshot`, `Event`, `Command`…) stays in `engine::model`.
 
 use serde::{Deserialize, Serialize};
 
 mod kind;
 pub use kind::{Kind, UnknownKind};
+
+/// The text of a JSON scalar: a string as it is, a number or a boolean as written; `None` for
+/// null, arrays and objects. What Intercom's text comparisons and Kustomer's string fields read.
+pub fn scalar_text(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
 
 /// The load phases, in dependency order (DESIGN.md "Phases").
 #[derive(
@@ -102,6 +116,21 @@ pub enum ErrorClass {
     Mapping,
     /// The outcome of a write is unknown (answer lost, not found by lookup).
     Unknown,
+}
+
+impl ErrorClass {
+    /// Its serde name (`rejected`, `transient`…): what the ledger stores and the console shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Rejected => "rejected",
+            ErrorClass::Auth => "auth",
+            ErrorClass::Unauthorized => "unauthorized",
+            ErrorClass::Transient => "transient",
+            ErrorClass::Source => "source",
+            ErrorClass::Mapping => "mapping",
+            ErrorClass::Unknown => "unknown",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -378,8 +378,9 @@ fn request_totals(truth: &Value) -> (u64, u64) {
     total
 }
 
-fn created_counts(truth: &Value) -> BTreeMap<String, u64> {
-    truth["counts"]
+/// A ground truth's `counts` object as a map (non-numeric entries left out).
+fn counts(value: &Value) -> BTreeMap<String, u64> {
+    value
         .as_object()
         .map(|m| {
             m.iter()
@@ -389,17 +390,17 @@ fn created_counts(truth: &Value) -> BTreeMap<String, u64> {
         .unwrap_or_default()
 }
 
+/// The requests of one route of a ground truth that the server accepted: all but the throttled.
+fn accepted(stats: &Value) -> u64 {
+    stats["count"]
+        .as_u64()
+        .unwrap_or(0)
+        .saturating_sub(stats["throttled"].as_u64().unwrap_or(0))
+}
+
 /// Accepted bulk creates and the records they made: created records of the bulk-loadable types
 /// minus the accepted single-record creates of the same types.
 fn bulk_figures(truth: &Value) -> (u64, u64) {
-    const BULK_TYPES: [&str; 6] = [
-        "companies",
-        "customers",
-        "conversations",
-        "messages",
-        "notes",
-        "kobjects",
-    ];
     const SINGLE_CREATES: [&str; 8] = [
         "POST /v1/companies",
         "POST /v1/customers",
@@ -414,20 +415,16 @@ fn bulk_figures(truth: &Value) -> (u64, u64) {
     let mut single = 0;
     if let Some(routes) = truth["requests"].as_object() {
         for (route, stats) in routes {
-            let accepted = stats["count"]
-                .as_u64()
-                .unwrap_or(0)
-                .saturating_sub(stats["throttled"].as_u64().unwrap_or(0));
             if route.starts_with("POST ") && route.ends_with("/bulk") {
-                bulk_posts += accepted;
+                bulk_posts += accepted(stats);
             } else if SINGLE_CREATES.contains(&route.as_str())
                 || (route.starts_with("POST /v1/klasses/") && !route.ends_with("/bulk"))
             {
-                single += accepted;
+                single += accepted(stats);
             }
         }
     }
-    let created: u64 = BULK_TYPES
+    let created: u64 = scale::BULK_TYPES
         .iter()
         .map(|t| truth["counts"][*t].as_u64().unwrap_or(0))
         .sum();
@@ -543,7 +540,7 @@ pub async fn bench_load(options: &LoadBenchOptions) -> anyhow::Result<LoadFigure
         throttled,
         bulk_posts,
         bulk_items,
-        created: created_counts(&truth),
+        created: counts(&truth["counts"]),
         failed_records,
         completed,
         frames,
@@ -668,7 +665,7 @@ pub async fn bench_baseline(options: &LoadBenchOptions) -> anyhow::Result<Baseli
     sim.shutdown().await;
     Ok(BaselineFigures {
         requests: request_totals(&truth).0,
-        created: created_counts(&truth),
+        created: counts(&truth["counts"]),
         failed,
         files,
         elapsed_secs,
@@ -874,18 +871,24 @@ fn all_sources(reader: &LedgerReader, kind: &str) -> anyhow::Result<Vec<SourceRe
 mod tests {
     use super::*;
 
-    #[test]
-    fn bulk_figures_subtract_single_creates_and_throttled_posts() {
-        let truth = json!({
-            "counts": {"customers": 250, "conversations": 10, "messages": 0},
+    /// A Kustomer ground truth: bulk and single creates of customers, attachments, bulk polls.
+    pub(super) fn kustomer_truth() -> Value {
+        json!({
+            "counts": {"customers": 250, "conversations": 10, "messages": 0, "attachments": 7},
             "requests": {
                 "POST /v1/customers/bulk": {"count": 3, "throttled": 1},
                 "POST /v1/customers": {"count": 10, "throttled": 0},
+                "POST /v1/attachments": {"count": 7, "throttled": 0},
                 "GET /v1/bulk/{id}": {"count": 7, "throttled": 0},
             }
-        });
+        })
+    }
+
+    #[test]
+    fn bulk_figures_subtract_single_creates_and_throttled_posts() {
+        let truth = kustomer_truth();
         assert_eq!(bulk_figures(&truth), (2, 250));
-        assert_eq!(request_totals(&truth), (20, 1));
+        assert_eq!(request_totals(&truth), (27, 1));
     }
 
     #[test]

@@ -25,6 +25,7 @@ use crate::http::Secret;
 use crate::sim::SizePreset;
 
 use super::extraction::{BenchFigures, extraction_figures};
+use super::{accepted, counts};
 
 /// The Kustomer budget per minute of the budget-bound run (the 6,000/min).
 pub const KUSTOMER_BUDGET_PER_MIN: u32 = 6_000;
@@ -43,9 +44,8 @@ const PROGRESS_NOTE: Duration = Duration::from_secs(30);
 pub const BULK_SIZE: u64 = 100;
 /// The most records an Intercom listing returns per page.
 pub const INTERCOM_PAGE: u64 = 150;
-
-/// Kustomer types created through a bulk route (100 records per request).
-const BULK_TYPES: [&str; 6] = [
+/// Kustomer types created through a bulk route ([`BULK_SIZE`] records per request).
+pub(super) const BULK_TYPES: [&str; 6] = [
     "companies",
     "customers",
     "conversations",
@@ -196,11 +196,7 @@ pub fn records_per_request(truth: &Value) -> BTreeMap<String, (u64, u64)> {
             let Some(kind) = created_type(route) else {
                 continue;
             };
-            let accepted = stats["count"]
-                .as_u64()
-                .unwrap_or(0)
-                .saturating_sub(stats["throttled"].as_u64().unwrap_or(0));
-            *requests.entry(kind.to_string()).or_default() += accepted;
+            *requests.entry(kind.to_string()).or_default() += accepted(stats);
         }
     }
     requests
@@ -211,18 +207,6 @@ pub fn records_per_request(truth: &Value) -> BTreeMap<String, (u64, u64)> {
             (kind, (records, n))
         })
         .collect()
-}
-
-/// A ground truth's `counts` object as a map (non-numeric entries left out).
-fn counts(value: &Value) -> BTreeMap<String, u64> {
-    value
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_u64().map(|n| (k.clone(), n)))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Requests per second of a cumulative request count in steady state: over the middle 80 % of
@@ -872,7 +856,6 @@ async fn extraction_run(options: &ScaleOptions, flags: &[String]) -> anyhow::Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn map(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
         pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
@@ -922,17 +905,8 @@ mod tests {
 
     #[test]
     fn records_per_request_join_bulk_and_single_routes_of_a_type() {
-        let truth = json!({
-            "counts": {"customers": 250, "attachments": 7, "tags": 0},
-            "requests": {
-                "POST /v1/customers/bulk": {"count": 4, "throttled": 1},
-                "POST /v1/customers": {"count": 2, "throttled": 0},
-                "POST /v1/attachments": {"count": 7, "throttled": 0},
-                "GET /v1/bulk/{id}": {"count": 9, "throttled": 0},
-            }
-        });
-        let per = records_per_request(&truth);
-        assert_eq!(per.get("customers"), Some(&(250, 5)));
+        let per = records_per_request(&super::super::tests::kustomer_truth());
+        assert_eq!(per.get("customers"), Some(&(250, 12)));
         assert_eq!(per.get("attachments"), Some(&(7, 7)));
         assert_eq!(per.len(), 2);
     }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::config::{create_private_dir, create_private_file};
 use crate::intercom::IntercomClient;
-use crate::ledger::{Ledger, LedgerError, SourceRecord};
+use crate::ledger::{Ledger, LedgerError, SourceRecord, for_each_page};
 use crate::mapping::clean::{FULL_VALUE_NOTE, FULL_VALUES_FILE};
 use crate::vocab::Kind;
 
@@ -146,15 +146,7 @@ fn for_each_entry<T>(
     page_at: impl Fn(usize) -> Result<Vec<T>, LedgerError>,
     mut each: impl FnMut(T),
 ) -> Result<(), LedgerError> {
-    let mut offset = 0;
-    loop {
-        let page = page_at(offset)?;
-        if page.is_empty() {
-            return Ok(());
-        }
-        offset += page.len();
-        page.into_iter().for_each(&mut each);
-    }
+    for_each_page(page_at, |page| page.into_iter().for_each(&mut each))
 }
 
 /// The Intercom record as extracted, `null` when none is stored or it cannot be read (the

@@ -26,19 +26,25 @@ fn blank(side: &str, url: &str, token: &Option<Secret>) -> ConnectionInfo {
     }
 }
 
-/// The check's failing answer and the token to check with; without a token, the answer says
-/// how to set one (`missing`).
+/// The check's failing answer for `side` and the token to check with; without a token, the
+/// answer says how to set one.
 fn with_token(
-    side: &str,
+    side: ApiSide,
     url: &str,
     token: Option<Secret>,
-    missing: String,
 ) -> Result<(ConnectionInfo, Secret), Box<ConnectionInfo>> {
-    let mut info = blank(side, url, &token);
+    let mut info = blank(&side.to_string().to_lowercase(), url, &token);
     match token {
         Some(token) => Ok((info, token)),
         None => {
-            info.detail = Some(missing);
+            info.detail = Some(match side {
+                ApiSide::Intercom => format!(
+                    "{INTERCOM_TOKEN_ENV} is not set: export an Intercom access token (Developer Hub → your app → Authentication)"
+                ),
+                ApiSide::Kustomer => format!(
+                    "{KUSTOMER_TOKEN_ENV} is not set: export a Kustomer API key (Settings → Security → API Keys)"
+                ),
+            });
             Err(Box::new(info))
         }
     }
@@ -91,10 +97,7 @@ fn explain(side: &str, env: &str, url: &str, err: &ApiError) -> String {
 
 /// Checks the Intercom side with `GET /me`.
 pub async fn check_intercom(url: &str, token: Option<Secret>) -> ConnectionInfo {
-    let missing = format!(
-        "{INTERCOM_TOKEN_ENV} is not set: export an Intercom access token (Developer Hub → your app → Authentication)"
-    );
-    let (mut info, token) = match with_token("intercom", url, token, missing) {
+    let (mut info, token) = match with_token(ApiSide::Intercom, url, token) {
         Ok(checked) => checked,
         Err(info) => return *info,
     };
@@ -134,10 +137,7 @@ pub async fn check_intercom(url: &str, token: Option<Secret>) -> ConnectionInfo 
 
 /// Checks the Kustomer side: the key's roles and its user.
 pub async fn check_kustomer(url: &str, token: Option<Secret>) -> ConnectionInfo {
-    let missing = format!(
-        "{KUSTOMER_TOKEN_ENV} is not set: export a Kustomer API key (Settings → Security → API Keys)"
-    );
-    let (mut info, token) = match with_token("kustomer", url, token, missing) {
+    let (mut info, token) = match with_token(ApiSide::Kustomer, url, token) {
         Ok(checked) => checked,
         Err(info) => return *info,
     };

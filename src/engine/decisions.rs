@@ -129,31 +129,11 @@ impl Decisions {
                 .or_default()
                 .push(mapping);
         }
-        let segments = ledger
-            .read(|r| r.decisions(SEGMENT))?
-            .into_iter()
-            .filter_map(|(key, v)| {
-                Some((
-                    key.strip_prefix(SEGMENT)?.to_string(),
-                    v.get("in_use")?.as_bool()?,
-                ))
-            })
-            .collect();
-        let buckets = ledger
-            .read(|r| r.decisions(BUCKET))?
-            .into_iter()
-            .filter_map(|(key, v)| {
-                Some((
-                    key.strip_prefix(BUCKET)?.to_string(),
-                    serde_json::from_value(v).ok()?,
-                ))
-            })
-            .collect();
         Ok(Decisions {
             admins,
             fields,
-            segments,
-            buckets,
+            segments: stored_under(ledger, SEGMENT, |v| v.get("in_use")?.as_bool())?,
+            buckets: stored_under(ledger, BUCKET, |v| serde_json::from_value(v).ok())?,
             fallback_user,
         })
     }
@@ -191,6 +171,20 @@ impl Decisions {
 }
 
 // ---- reading and writing single decisions ------------------------------------------------
+
+/// The decisions stored under `prefix`, by the name that follows it, each read by `read` (what
+/// it cannot read is left out).
+fn stored_under<T>(
+    ledger: &Ledger,
+    prefix: &str,
+    read: impl Fn(Value) -> Option<T>,
+) -> Result<HashMap<String, T>> {
+    Ok(ledger
+        .read(|r| r.decisions(prefix))?
+        .into_iter()
+        .filter_map(|(key, v)| Some((key.strip_prefix(prefix)?.to_string(), read(v)?)))
+        .collect())
+}
 
 fn admin_key(id: &str) -> String {
     format!("{ADMIN}{id}")
@@ -254,14 +248,29 @@ async fn decide(ledger: &Ledger, put: impl Future<Output = Result<()>>) -> Resul
 }
 
 pub async fn allow_prerequisite(ledger: &Ledger, name: &str, create: bool) -> Result<()> {
-    decide(ledger, put_prerequisite(ledger, name, create)).await
+    decide(ledger, Plain::Prerequisite(name, create).put(ledger)).await
 }
 
-async fn put_prerequisite(ledger: &Ledger, name: &str, create: bool) -> Result<()> {
-    ledger
-        .put_decision(&format!("{PREREQ}{name}"), &json!({ "create": create }))
-        .await?;
-    Ok(())
+/// A decision stored as it is under its key: a segment in use or not, an object type's bucket, a
+/// prerequisite i2k may create or not.
+enum Plain<'a> {
+    Segment(&'a str, bool),
+    Bucket(&'a str, Bucket),
+    Prerequisite(&'a str, bool),
+}
+
+impl Plain<'_> {
+    async fn put(self, ledger: &Ledger) -> Result<()> {
+        let (key, value) = match self {
+            Plain::Segment(id, in_use) => (format!("{SEGMENT}{id}"), json!({ "in_use": in_use })),
+            Plain::Bucket(object, bucket) => (format!("{BUCKET}{object}"), json!(bucket)),
+            Plain::Prerequisite(name, create) => {
+                (format!("{PREREQ}{name}"), json!({ "create": create }))
+            }
+        };
+        ledger.put_decision(&key, &value).await?;
+        Ok(())
+    }
 }
 
 /// Notes that i2k created record `id` of `kind` (so checks can say "created", not "pass").
@@ -370,26 +379,12 @@ async fn update_stored<T: Serialize + DeserializeOwned>(
 
 /// The operator says whether segment `id` is in use; `mapping.toml` follows.
 pub async fn decide_segment(ledger: &Ledger, id: &str, in_use: bool) -> Result<()> {
-    decide(ledger, put_segment(ledger, id, in_use)).await
-}
-
-async fn put_segment(ledger: &Ledger, id: &str, in_use: bool) -> Result<()> {
-    ledger
-        .put_decision(&format!("{SEGMENT}{id}"), &json!({ "in_use": in_use }))
-        .await?;
-    Ok(())
+    decide(ledger, Plain::Segment(id, in_use).put(ledger)).await
 }
 
 /// The operator puts `object` in `bucket`; `mapping.toml` follows.
 pub async fn decide_bucket(ledger: &Ledger, object: &str, bucket: Bucket) -> Result<()> {
-    decide(ledger, put_bucket(ledger, object, bucket)).await
-}
-
-async fn put_bucket(ledger: &Ledger, object: &str, bucket: Bucket) -> Result<()> {
-    ledger
-        .put_decision(&format!("{BUCKET}{object}"), &json!(bucket))
-        .await?;
-    Ok(())
+    decide(ledger, Plain::Bucket(object, bucket).put(ledger)).await
 }
 
 /// Where the ledger in `ledger.dir()` exports its decisions.
@@ -721,8 +716,8 @@ async fn propose_segments(ctx: &Ctx) -> anyhow::Result<()> {
             .or(segment.created_at)
             .is_some_and(|t| now - t <= max_age);
         let in_use = segment.count.unwrap_or(0) > 0 && recent;
-        ledger
-            .put_decision(&key, &json!({ "in_use": in_use }))
+        Plain::Segment(&record.source_id, in_use)
+            .put(ledger)
             .await?;
     }
     Ok(())
@@ -794,7 +789,7 @@ pub async fn apply_defaults(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             && let Some(what) = &check.can_create
             && prerequisite_allowed(ledger, &check.name)?.is_none()
         {
-            put_prerequisite(ledger, &check.name, true).await?;
+            Plain::Prerequisite(&check.name, true).put(ledger).await?;
             ctx.took_default(format!("prerequisite {}: {what}", check.name));
         }
     }
@@ -988,14 +983,9 @@ fn render_toml(ledger: &Ledger) -> Result<String> {
             )?;
         }
     }
-    for (key, v) in ledger.read(|r| r.decisions(SEGMENT))? {
-        let id = key.strip_prefix(SEGMENT).unwrap_or(&key);
-        let in_use = v.get("in_use").and_then(Value::as_bool).unwrap_or(false);
-        let entry = SegmentEntry {
-            in_use: Some(in_use),
-        };
-        push_table(&mut out, "segments", &[id], &entry)?;
-    }
+    push_flags(&mut out, ledger, SEGMENT, "segments", |v| SegmentEntry {
+        in_use: Some(flag(v, "in_use")),
+    })?;
     let buckets = ledger.read(|r| r.decisions(BUCKET))?;
     if !buckets.is_empty() {
         out.push_str("[buckets]\n");
@@ -1007,15 +997,33 @@ fn render_toml(ledger: &Ledger) -> Result<String> {
         }
         out.push('\n');
     }
-    for (key, v) in ledger.read(|r| r.decisions(PREREQ))? {
-        let name = key.strip_prefix(PREREQ).unwrap_or(&key);
-        let create = v.get("create").and_then(Value::as_bool).unwrap_or(false);
-        let entry = PrerequisiteEntry {
-            create: Some(create),
-        };
-        push_table(&mut out, "prerequisites", &[name], &entry)?;
-    }
+    push_flags(&mut out, ledger, PREREQ, "prerequisites", |v| {
+        PrerequisiteEntry {
+            create: Some(flag(v, "create")),
+        }
+    })?;
     Ok(out)
+}
+
+/// One `[section."name"]` table per decision stored under `prefix` (segments, prerequisites),
+/// `entry` reading each stored flag.
+fn push_flags<E: Serialize>(
+    out: &mut String,
+    ledger: &Ledger,
+    prefix: &str,
+    section: &str,
+    entry: impl Fn(&Value) -> E,
+) -> Result<()> {
+    for (key, v) in ledger.read(|r| r.decisions(prefix))? {
+        let name = key.strip_prefix(prefix).unwrap_or(&key);
+        push_table(out, section, &[name], &entry(&v))?;
+    }
+    Ok(())
+}
+
+/// The boolean `name` of a stored decision (false when absent).
+fn flag(v: &Value, name: &str) -> bool {
+    v.get(name).and_then(Value::as_bool).unwrap_or(false)
 }
 
 fn write_private(path: &Path, text: &str) -> Result<()> {
@@ -1189,7 +1197,7 @@ pub async fn import_toml(ledger: &Ledger, path: &Path) -> Result<usize> {
     }
     for (id, entry) in entries::<SegmentEntry>(path, "segments", doc.segments)? {
         if let Some(in_use) = entry.in_use {
-            put_segment(ledger, &id, in_use).await?;
+            Plain::Segment(&id, in_use).put(ledger).await?;
             applied += 1;
         }
     }
@@ -1200,12 +1208,12 @@ pub async fn import_toml(ledger: &Ledger, path: &Path) -> Result<usize> {
         let bucket: Bucket = value
             .try_into()
             .map_err(|_| invalid(format!("buckets.{object}"), "is migrate, manual or archive"))?;
-        put_bucket(ledger, &object, bucket).await?;
+        Plain::Bucket(&object, bucket).put(ledger).await?;
         applied += 1;
     }
     for (name, entry) in entries::<PrerequisiteEntry>(path, "prerequisites", doc.prerequisites)? {
         if let Some(create) = entry.create {
-            put_prerequisite(ledger, &name, create).await?;
+            Plain::Prerequisite(&name, create).put(ledger).await?;
             applied += 1;
         }
     }

@@ -8,6 +8,8 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::vocab::scalar_text;
+
 /// An Intercom identifier. Some endpoints send ids as JSON numbers (`admin_assignee_id`,
 /// conversation part ids, `author_id`), others as strings; both read into the same string.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -55,14 +57,12 @@ pub fn id_from_value(v: &Value) -> Option<Id> {
 
 /// `Option<Id>` that tolerates null, absent, `0`-free oddities and wrong types (→ `None`).
 pub fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Id>, D::Error> {
-    let v = Value::deserialize(d)?;
-    Ok(id_from_value(&v))
+    read_value(d, |v| id_from_value(&v))
 }
 
 /// A list of ids where items may be numbers or strings; unreadable items are dropped.
 pub fn id_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Id>, D::Error> {
-    let v = Value::deserialize(d)?;
-    Ok(match v {
+    read_value(d, |v| match v {
         Value::Array(items) => items.iter().filter_map(id_from_value).collect(),
         _ => Vec::new(),
     })
@@ -85,14 +85,12 @@ pub fn time_from_value(v: &Value) -> Option<i64> {
 
 /// `Option<i64>` unix seconds from any of the shapes [`time_from_value`] reads.
 pub fn opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    let v = Value::deserialize(d)?;
-    Ok(time_from_value(&v))
+    read_value(d, |v| time_from_value(&v))
 }
 
 /// `Option<u64>` from a number or numeric string; anything else is `None`.
 pub fn opt_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    let v = Value::deserialize(d)?;
-    Ok(match v {
+    read_value(d, |v| match v {
         Value::Number(n) => n.as_u64().or_else(|| n.as_f64().map(|f| f.max(0.0) as u64)),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
@@ -101,8 +99,7 @@ pub fn opt_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Erro
 
 /// `Option<f64>` from a number or numeric string.
 pub fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    let v = Value::deserialize(d)?;
-    Ok(match v {
+    read_value(d, |v| match v {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
@@ -111,8 +108,7 @@ pub fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error>
 
 /// `Option<bool>` from a boolean or the strings "true"/"false".
 pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    let v = Value::deserialize(d)?;
-    Ok(match v {
+    read_value(d, |v| match v {
         Value::Bool(b) => Some(b),
         Value::String(s) if s == "true" => Some(true),
         Value::String(s) if s == "false" => Some(false),
@@ -120,15 +116,18 @@ pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
     })
 }
 
-/// `Option<String>` that reads numbers as their text and everything else but strings as `None`.
+/// `Option<String>` that reads numbers and booleans as their text and everything else but strings
+/// as `None`.
 pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let v = Value::deserialize(d)?;
-    Ok(match v {
-        Value::String(s) => Some(s),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    })
+    read_value(d, |v| scalar_text(&v))
+}
+
+/// Reads whatever JSON value stands in the field with `read`: what every lenient field does.
+fn read_value<'de, D: Deserializer<'de>, T>(
+    d: D,
+    read: impl FnOnce(Value) -> T,
+) -> Result<T, D::Error> {
+    Value::deserialize(d).map(read)
 }
 
 /// `Option<T>` that becomes `None` when the value does not have `T`'s shape, instead of failing
@@ -138,11 +137,10 @@ where
     D: Deserializer<'de>,
     T: serde::de::DeserializeOwned,
 {
-    let v = Value::deserialize(d)?;
-    if v.is_null() {
-        return Ok(None);
-    }
-    Ok(serde_json::from_value(v).ok())
+    read_value(d, |v| match v {
+        Value::Null => None,
+        v => serde_json::from_value(v).ok(),
+    })
 }
 
 /// `Vec<T>` that skips items not shaped like `T` and reads null or a non-array as empty.
@@ -151,8 +149,7 @@ where
     D: Deserializer<'de>,
     T: serde::de::DeserializeOwned,
 {
-    let v = Value::deserialize(d)?;
-    Ok(match v {
+    read_value(d, |v| match v {
         Value::Array(items) => items
             .into_iter()
             .filter_map(|i| serde_json::from_value(i).ok())

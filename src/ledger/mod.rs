@@ -150,15 +150,7 @@ impl RecordState {
 
 /// The stored text of an error class (`rejected`, `transient`…), as its serde name.
 pub fn error_class_str(class: ErrorClass) -> &'static str {
-    match class {
-        ErrorClass::Rejected => "rejected",
-        ErrorClass::Auth => "auth",
-        ErrorClass::Unauthorized => "unauthorized",
-        ErrorClass::Transient => "transient",
-        ErrorClass::Source => "source",
-        ErrorClass::Mapping => "mapping",
-        ErrorClass::Unknown => "unknown",
-    }
+    class.as_str()
 }
 
 fn parse_error_class(text: &str) -> Result<ErrorClass, LedgerError> {

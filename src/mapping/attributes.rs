@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use crate::kustomer::assumptions;
 use crate::mapping::names::{NameAllocator, Suffix, display_name};
 use crate::timefmt;
-use crate::vocab::{FieldDecision, FieldMapping};
+use crate::vocab::{FieldDecision, FieldMapping, scalar_text};
 
 /// Kustomer's documented maximum for `…Str` and `…Txt` values (both "length 0..1024").
 pub const MAX_STRING_CHARS: usize = 1024;
@@ -215,15 +215,6 @@ fn bad(expected: &'static str, value: &Value, why: &'static str) -> MappingError
     }
 }
 
-fn as_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
 /// Converts one Intercom value into the Kustomer type of `suffix`. `null` stays `null` (every
 /// Kustomer type accepts it).
 pub fn convert_value(value: &Value, suffix: Suffix) -> Result<Converted, MappingError> {
@@ -232,7 +223,7 @@ pub fn convert_value(value: &Value, suffix: Suffix) -> Result<Converted, Mapping
     }
     match suffix {
         Suffix::Str | Suffix::Txt => {
-            let text = as_text(value).ok_or_else(|| bad("string", value, "not a scalar"))?;
+            let text = scalar_text(value).ok_or_else(|| bad("string", value, "not a scalar"))?;
             let chars = text.chars().count();
             if chars > MAX_STRING_CHARS {
                 let cut: String = text.chars().take(MAX_STRING_CHARS).collect();

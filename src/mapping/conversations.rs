@@ -717,26 +717,19 @@ mod tests {
         assert_eq!(b["attachments"][0]["_id"], "a1");
         assert!(b.get("auto").is_none());
 
-        let bot: Author = serde_json::from_value(json!({"type": "bot", "id": "9"})).unwrap();
-        let b = message_body(
-            &MessageSource {
-                author: Some(&bot),
+        // The same message by another author.
+        let by = |author: Value| {
+            let author: Author = serde_json::from_value(author).unwrap();
+            let src = MessageSource {
+                author: Some(&author),
                 ..src
-            },
-            &refs,
-            "t",
-        );
+            };
+            message_body(&src, &refs, "t")
+        };
+        let b = by(json!({"type": "bot", "id": "9"}));
         assert_eq!(b["auto"], true);
 
-        let user: Author = serde_json::from_value(json!({"type": "user", "id": "u"})).unwrap();
-        let b = message_body(
-            &MessageSource {
-                author: Some(&user),
-                ..src
-            },
-            &refs,
-            "t",
-        );
+        let b = by(json!({"type": "user", "id": "u"}));
         assert_eq!(b["direction"], "in");
         assert_eq!(b["status"], "received");
         assert!(

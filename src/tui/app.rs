@@ -977,7 +977,7 @@ impl App {
                         "{} {} {} {}",
                         f.record.object,
                         f.record.source_id,
-                        class_label(f.class),
+                        f.class.as_str(),
                         f.message
                     )
                 })
@@ -1599,18 +1599,6 @@ pub const ERROR_CLASSES: [ErrorClass; 6] = [
     ErrorClass::Mapping,
     ErrorClass::Unknown,
 ];
-
-pub fn class_label(class: ErrorClass) -> &'static str {
-    match class {
-        ErrorClass::Rejected => "rejected",
-        ErrorClass::Auth => "auth",
-        ErrorClass::Unauthorized => "unauthorized",
-        ErrorClass::Transient => "transient",
-        ErrorClass::Source => "source",
-        ErrorClass::Mapping => "mapping",
-        ErrorClass::Unknown => "unknown",
-    }
-}
 
 /// None → first → … → last → None.
 fn cycle<T: Clone + PartialEq>(all: &[T], current: Option<T>) -> Option<T> {

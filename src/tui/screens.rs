@@ -13,10 +13,10 @@ use crate::engine::model::{
 use crate::timefmt::unix_to_iso;
 use crate::tui::app::{
     App, CONNECT_ROWS, ConnectField, EditTarget, ListCursor, ListId, Pane, admin_decision_label,
-    class_label, field_decision_label,
+    field_decision_label,
 };
 use crate::tui::theme::{bucket_symbol, phase_symbol};
-use crate::tui::view::{centered, fmt_count, fmt_duration, panel};
+use crate::tui::view::{centered, draw_popup, fmt_count, fmt_duration, panel};
 
 /// The rows of `len` to draw so that the selection stays on screen.
 fn window(cursor: &mut ListCursor, len: usize, height: usize) -> std::ops::Range<usize> {
@@ -580,10 +580,8 @@ pub fn picker(app: &mut App, frame: &mut Frame, body: Rect) {
     let width = body.width.saturating_sub(10).clamp(40, 80);
     let height = (options.len() as u16 + 5).clamp(8, body.height);
     let area = centered(body, width, height);
-    frame.render_widget(Clear, area);
     let block = panel_static(t, &format!("Map {} to", picker.admin_label));
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let inner = draw_popup(frame, area, block);
     let [query_area, list_area, hint] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
@@ -623,7 +621,10 @@ pub fn picker(app: &mut App, frame: &mut Frame, body: Rect) {
     );
 }
 
-fn panel_static(t: crate::tui::theme::Theme, title: &str) -> ratatui::widgets::Block<'static> {
+pub(crate) fn panel_static(
+    t: crate::tui::theme::Theme,
+    title: &str,
+) -> ratatui::widgets::Block<'static> {
     ratatui::widgets::Block::bordered()
         .border_type(ratatui::widgets::BorderType::Rounded)
         .border_style(t.focus_border())
@@ -927,11 +928,7 @@ pub fn errors(app: &mut App, frame: &mut Frame, area: Rect) {
     let mut spans = Vec::new();
     spans.extend(chip("f", "phase", f.phase.map(|p| p.label().to_string())));
     spans.extend(chip("t", "type", f.object.clone()));
-    spans.extend(chip(
-        "e",
-        "class",
-        f.class.map(|c| class_label(c).to_string()),
-    ));
+    spans.extend(chip("e", "class", f.class.map(|c| c.as_str().to_string())));
     frame.render_widget(Paragraph::new(Line::from(spans)), filters_area);
 
     let wide = area.width >= 120;
@@ -962,7 +959,7 @@ pub fn errors(app: &mut App, frame: &mut Frame, area: Rect) {
                 Cell::from(f.record.object.clone()),
                 Cell::from(f.record.source_id.clone()),
                 Cell::from(Span::styled(
-                    format!("✗ {}", class_label(f.class)),
+                    format!("✗ {}", f.class.as_str()),
                     app.theme.bad(),
                 )),
                 Cell::from(Line::from(f.attempts.to_string()).right_aligned()),
@@ -990,7 +987,7 @@ pub fn errors(app: &mut App, frame: &mut Frame, area: Rect) {
                     format!("{} {} ", s.record.object, s.record.source_id),
                     t.header(),
                 ),
-                Span::styled(format!("✗ {}", class_label(s.class)), t.bad()),
+                Span::styled(format!("✗ {}", s.class.as_str()), t.bad()),
             ]));
             lines.push(Line::from(format!(
                 "{} · {} attempts",
@@ -1011,7 +1008,7 @@ pub fn errors(app: &mut App, frame: &mut Frame, area: Rect) {
                     format!("{} {} ", s.record.object, s.record.source_id),
                     t.header(),
                 ),
-                Span::styled(format!("✗ {}", class_label(s.class)), t.bad()),
+                Span::styled(format!("✗ {}", s.class.as_str()), t.bad()),
                 Span::styled(
                     format!("  {} · {} attempts", s.phase.label(), s.attempts),
                     t.dim(),

@@ -65,23 +65,21 @@ impl Theme {
     }
     /// The selected row of a list: reversed without colour, a calm highlight with it.
     pub fn selected(&self) -> Style {
-        if self.color {
-            Style::new()
-                .bg(Color::DarkGray)
-                .fg(Color::White)
-                .add_modifier(Modifier::BOLD)
-        } else {
-            Style::new().add_modifier(Modifier::REVERSED)
-        }
+        self.highlight(Color::DarkGray, Color::White, Modifier::REVERSED)
     }
     pub fn tab_active(&self) -> Style {
+        self.highlight(
+            Color::Cyan,
+            Color::Black,
+            Modifier::REVERSED | Modifier::BOLD,
+        )
+    }
+    /// Bold `fg` on `bg` with colour; `plain` without.
+    fn highlight(&self, bg: Color, fg: Color, plain: Modifier) -> Style {
         if self.color {
-            Style::new()
-                .bg(Color::Cyan)
-                .fg(Color::Black)
-                .add_modifier(Modifier::BOLD)
+            Style::new().bg(bg).fg(fg).add_modifier(Modifier::BOLD)
         } else {
-            Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+            Style::new().add_modifier(plain)
         }
     }
     pub fn header(&self) -> Style {

@@ -238,13 +238,7 @@ impl App {
             let width = body.width.saturating_sub(8).clamp(40, 90);
             let height = if editor.error.is_some() { 6 } else { 5 };
             let area = centered(body, width, height);
-            frame.render_widget(Clear, area);
-            let block = Block::bordered()
-                .border_type(BorderType::Rounded)
-                .border_style(t.focus_border())
-                .title(Span::styled(format!(" {} ", editor.prompt), t.title()));
-            let inner = block.inner(area);
-            frame.render_widget(block, area);
+            let inner = draw_popup(frame, area, screens::panel_static(t, &editor.prompt));
             let [input, error, hint] = Layout::vertical([
                 Constraint::Length(1),
                 Constraint::Length(if editor.error.is_some() { 2 } else { 1 }),
@@ -284,13 +278,11 @@ impl App {
             let text_width = width.saturating_sub(4).max(1) as usize;
             let lines = confirm.question.chars().count().div_ceil(text_width) as u16 + 1;
             let area = centered(body, width, lines + 4);
-            frame.render_widget(Clear, area);
             let block = Block::bordered()
                 .border_type(BorderType::Double)
                 .border_style(t.warn())
                 .title(Span::styled(format!(" ! {} ", confirm.title), t.warn()));
-            let inner = block.inner(area);
-            frame.render_widget(block, area);
+            let inner = draw_popup(frame, area, block);
             let text = vec![
                 Line::from(confirm.question.clone()),
                 Line::from(""),
@@ -384,6 +376,14 @@ fn short_desc(desc: &str) -> String {
 }
 
 /// A `width`×`height` rectangle centred in `area`, clipped to it.
+/// Clears `area` for a popup and draws `block` around it; returns the inside.
+pub fn draw_popup(frame: &mut Frame, area: Rect, block: Block) -> Rect {
+    frame.render_widget(Clear, area);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    inner
+}
+
 pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let width = width.min(area.width);
     let height = height.min(area.height);

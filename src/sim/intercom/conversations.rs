@@ -1,7 +1,5 @@
 //! Conversations: the search and one conversation with its parts.
 
-use axum::Json;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -9,56 +7,43 @@ use serde_json::{Value, json};
 use super::Shared;
 use super::generate::{self as g, Workspace};
 use super::render as r;
-use super::routes::{Params, exact_search, not_found, ok, with_record};
+use super::routes::{ExactSearch, Params, not_found, ok, with_record};
 use super::search::FieldValue;
 
-/// The fields a conversation search may filter on.
-const SEARCHABLE: [&str; 8] = [
-    "id",
-    "created_at",
-    "updated_at",
-    "state",
-    "open",
-    "admin_assignee_id",
-    "team_assignee_id",
-    "contact_ids",
-];
-
-pub(super) fn conversation_field(ws: &Workspace, i: usize, field: &str) -> Option<FieldValue> {
-    let c = ws.conversations.get(i)?;
-    Some(match field {
-        "id" => FieldValue::Int((g::CONVERSATION_ID_BASE + i as u64) as i64),
-        "created_at" => FieldValue::Date(c.created_at),
-        "updated_at" => FieldValue::Date(c.updated_at),
-        "state" => FieldValue::Str(c.state.as_str().into()),
-        "open" => FieldValue::Bool(c.state != g::ConversationState::Closed),
-        "admin_assignee_id" => FieldValue::Int(
-            c.admin_assignee
-                .map_or(0, |a| g::ADMIN_ID_BASE as i64 + i64::from(a)),
-        ),
-        "team_assignee_id" => FieldValue::Int(
-            c.team_assignee
-                .map_or(0, |t| g::TEAM_ID_BASE as i64 + i64::from(t)),
-        ),
-        "contact_ids" => FieldValue::Many(vec![g::contact_id(c.contact as usize)]),
-        _ => return None,
-    })
-}
-
-pub(super) async fn conversations_search(
-    State(st): State<Shared>,
-    body: Result<Json<Value>, JsonRejection>,
-) -> Response {
-    let ws = st.workspace();
-    exact_search(
-        body,
-        &SEARCHABLE,
-        ws.sizes.conversations,
-        &|i, f| conversation_field(&ws, i, f),
-        ("conversation.list", "conversations"),
-        &|i| r::conversation(&st, &ws, i, false),
-    )
-}
+/// `POST /conversations/search`: the fields it may filter on, each with its reader.
+pub(super) static SEARCH: ExactSearch = ExactSearch {
+    fields: &[
+        ("id", |_, i| {
+            FieldValue::Int((g::CONVERSATION_ID_BASE + i as u64) as i64)
+        }),
+        ("created_at", |ws, i| {
+            FieldValue::Date(ws.conversations[i].created_at)
+        }),
+        ("updated_at", |ws, i| {
+            FieldValue::Date(ws.conversations[i].updated_at)
+        }),
+        ("state", |ws, i| {
+            FieldValue::Str(ws.conversations[i].state.as_str().into())
+        }),
+        ("open", |ws, i| {
+            FieldValue::Bool(ws.conversations[i].state != g::ConversationState::Closed)
+        }),
+        ("admin_assignee_id", |ws, i| {
+            let admin = ws.conversations[i].admin_assignee;
+            FieldValue::Int(admin.map_or(0, |a| g::ADMIN_ID_BASE as i64 + i64::from(a)))
+        }),
+        ("team_assignee_id", |ws, i| {
+            let team = ws.conversations[i].team_assignee;
+            FieldValue::Int(team.map_or(0, |t| g::TEAM_ID_BASE as i64 + i64::from(t)))
+        }),
+        ("contact_ids", |ws, i| {
+            FieldValue::Many(vec![g::contact_id(ws.conversations[i].contact as usize)])
+        }),
+    ],
+    total: |ws| ws.sizes.conversations,
+    list: ("conversation.list", "conversations"),
+    render: |st, ws, i| r::conversation(st, ws, i, false),
+};
 
 pub(super) async fn conversation_by_id(
     State(st): State<Shared>,

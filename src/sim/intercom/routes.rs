@@ -15,7 +15,8 @@ use axum::routing::{MethodRouter, get, post};
 use serde_json::{Value, json};
 
 use super::contacts::field_sample;
-use super::generate::Workspace;
+use super::generate::{self as g, Workspace};
+use super::render as r;
 use super::search::{self, DateSemantics, FieldValue, SearchRequest};
 use super::{Shared, SimState, error};
 use super::{companies, contacts, conversations, events, help_center, macros, tickets, workspace};
@@ -28,7 +29,10 @@ pub fn api_routes() -> Router<Shared> {
     Router::new()
         .route("/me", get(workspace::me))
         .route("/admins", get(workspace::admins))
-        .route("/admins/{id}", get(workspace::admin_by_id))
+        .route(
+            "/admins/{id}",
+            numbered_record(g::ADMIN_ID_BASE, |ws| ws.sizes.admins, r::admin, "Admin"),
+        )
         .route("/teams", get(workspace::teams))
         .route("/tags", get(workspace::tags))
         .route("/segments", get(workspace::segments))
@@ -78,7 +82,7 @@ pub fn api_routes() -> Router<Shared> {
         )
         .route(
             "/conversations/search",
-            post(conversations::conversations_search),
+            exact_search(&conversations::SEARCH),
         )
         .route(
             "/conversations/{conversation_id}",
@@ -99,8 +103,16 @@ pub fn api_routes() -> Router<Shared> {
             get(help_center::article_version),
         )
         .route("/events", get(events::events))
-        .route("/tickets/search", post(tickets::tickets_search))
-        .route("/tickets/{ticket_id}", get(tickets::ticket_by_id))
+        .route("/tickets/search", exact_search(&tickets::SEARCH))
+        .route(
+            "/tickets/{ticket_id}",
+            numbered_record(
+                g::TICKET_ID_BASE,
+                |ws| ws.sizes.tickets,
+                r::ticket,
+                "Ticket",
+            ),
+        )
         .route("/ticket_types", get(tickets::ticket_types))
         .route("/brands", get(workspace::brands))
         .route("/office_hours_schedules", get(workspace::schedules))
@@ -251,6 +263,21 @@ pub(super) fn with_record<R: IntoResponse>(
     }
 }
 
+/// `GET /{id}` of a record numbered from `base` (admins, tickets): `render` gives record `i` of
+/// the `count` the workspace holds; an id out of range gets the generic 404 naming `what`.
+pub(super) fn numbered_record(
+    base: u64,
+    count: fn(&Workspace) -> usize,
+    render: fn(&Workspace, usize) -> Value,
+    what: &'static str,
+) -> MethodRouter<Shared> {
+    get(move |State(st): State<Shared>, Path(id): Path<String>| {
+        let ws = st.workspace();
+        let found = g::parse_numeric(&id, base, count(&ws)).map(|i| render(&ws, i));
+        std::future::ready(found_or_404(found, what))
+    })
+}
+
 /// The record `found`, or the generic 404 naming `what`.
 pub(super) fn found_or_404(found: Option<Value>, what: &str) -> Response {
     match found {
@@ -321,30 +348,62 @@ pub(super) fn run_search(
     (page, n)
 }
 
-/// A search with exact dates over `total` records (conversations, tickets), answered as a cursor
-/// page of `list` (its type, its key): only the `searchable` fields may be filtered on, `field`
-/// reads a record's field, hits sort on a date or number (else in index order) and `render`
-/// gives a hit's JSON.
-pub(super) fn exact_search(
-    body: Result<Json<Value>, JsonRejection>,
-    searchable: &[&str],
-    total: usize,
-    field: &dyn Fn(usize, &str) -> Option<FieldValue>,
-    (list_type, key): (&str, &str),
-    render: &dyn Fn(usize) -> Value,
-) -> Response {
-    let sample = |f: &str| field_sample(f).filter(|_| searchable.contains(&f));
-    let req = match search_request(body, 20, DateSemantics::Exact, &sample) {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
-    let (page, total) = run_search(&req, total, field, DateSemantics::Exact, &|i, f| {
-        sort_value(field(i, f), i)
-    });
-    let hits: Vec<Value> = page.into_iter().map(render).collect();
-    ok(
-        json!({"type": list_type, key: hits, "total_count": total, "pages": cursor_pages(req.offset, req.per_page, total)}),
+/// Reads one field of record `i`.
+pub(super) type ReadField = fn(&Workspace, usize) -> FieldValue;
+
+/// A search with exact dates over one kind of record (conversations, tickets), answered as a
+/// cursor page of `list` (its type, its key).
+pub(super) struct ExactSearch {
+    /// The only fields a search may filter on, each with what reads it of record `i`.
+    pub fields: &'static [(&'static str, ReadField)],
+    /// How many records the workspace holds.
+    pub total: fn(&Workspace) -> usize,
+    pub list: (&'static str, &'static str),
+    /// A hit's JSON.
+    pub render: fn(&SimState, &Workspace, usize) -> Value,
+}
+
+/// The `POST …/search` route of `search`: hits sort on a date or number (else in index order).
+pub(super) fn exact_search(search: &'static ExactSearch) -> MethodRouter<Shared> {
+    post(
+        move |State(st): State<Shared>, body: Result<Json<Value>, JsonRejection>| {
+            std::future::ready(search.answer(&st, body))
+        },
     )
+}
+
+impl ExactSearch {
+    /// Field `name` of record `i`, when both exist.
+    fn field(&self, ws: &Workspace, i: usize, name: &str) -> Option<FieldValue> {
+        let (_, read) = self.fields.iter().find(|(field, _)| *field == name)?;
+        (i < (self.total)(ws)).then(|| read(ws, i))
+    }
+
+    fn answer(&self, st: &SimState, body: Result<Json<Value>, JsonRejection>) -> Response {
+        let ws = st.workspace();
+        let searchable = |f: &str| self.fields.iter().any(|(field, _)| *field == f);
+        let sample = |f: &str| field_sample(f).filter(|_| searchable(f));
+        let req = match search_request(body, 20, DateSemantics::Exact, &sample) {
+            Ok(r) => r,
+            Err(e) => return e.into_response(),
+        };
+        let field = |i: usize, f: &str| self.field(&ws, i, f);
+        let (page, total) = run_search(
+            &req,
+            (self.total)(&ws),
+            &field,
+            DateSemantics::Exact,
+            &|i, f| sort_value(field(i, f), i),
+        );
+        let hits: Vec<Value> = page
+            .into_iter()
+            .map(|i| (self.render)(st, &ws, i))
+            .collect();
+        let (list_type, key) = self.list;
+        ok(
+            json!({"type": list_type, key: hits, "total_count": total, "pages": cursor_pages(req.offset, req.per_page, total)}),
+        )
+    }
 }
 
 pub(super) fn sort_value(v: Option<FieldValue>, i: usize) -> Option<i64> {

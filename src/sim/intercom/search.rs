@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::timefmt::day_start;
+use crate::vocab::scalar_text;
 
 /// Why a query was refused, as `(code, message)` for a 400 `error.list`.
 pub type QueryError = (&'static str, String);
@@ -231,21 +232,14 @@ fn as_int(v: &Value) -> Option<i64> {
         .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
-fn as_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
 fn compare_str(s: &str, op: Op, value: &Value) -> bool {
     match (op, value) {
-        (Op::In, Value::Array(items)) => items.iter().any(|i| as_text(i).as_deref() == Some(s)),
-        (Op::Nin, Value::Array(items)) => !items.iter().any(|i| as_text(i).as_deref() == Some(s)),
+        (Op::In, Value::Array(items)) => items.iter().any(|i| scalar_text(i).as_deref() == Some(s)),
+        (Op::Nin, Value::Array(items)) => {
+            !items.iter().any(|i| scalar_text(i).as_deref() == Some(s))
+        }
         _ => {
-            let Some(v) = as_text(value) else {
+            let Some(v) = scalar_text(value) else {
                 return false;
             };
             match op {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::generate::{self as g, Workspace};
 use super::render as r;
-use super::routes::{Params, bad_request, found_or_404, listing, not_found, ok, with_record};
+use super::routes::{Params, bad_request, listing, not_found, ok, with_record};
 use super::{Shared, error};
 
 pub(super) async fn me(State(st): State<Shared>) -> Response {
@@ -19,12 +19,6 @@ pub(super) async fn admins(State(st): State<Shared>) -> Response {
     let ws = st.workspace();
     let admins = (0..ws.sizes.admins).map(|i| r::admin(&ws, i));
     listing("admin.list", "admins", admins)
-}
-
-pub(super) async fn admin_by_id(State(st): State<Shared>, Path(id): Path<String>) -> Response {
-    let ws = st.workspace();
-    let admin = g::parse_numeric(&id, g::ADMIN_ID_BASE, ws.sizes.admins);
-    found_or_404(admin.map(|i| r::admin(&ws, i)), "Admin")
 }
 
 pub(super) async fn teams(State(st): State<Shared>) -> Response {

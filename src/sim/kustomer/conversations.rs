@@ -79,7 +79,7 @@ pub fn routes() -> Router<Sim> {
         // Reference §3 Attachments ("Reads: … `GET /v1/conversations/{id}/attachments`").
         .route(
             "/v1/conversations/{id}/attachments",
-            get(conversation_attachments),
+            reading(conversation_attachments),
         )
         .route("/v1/messages", post(post_message))
         .route(
@@ -330,15 +330,18 @@ fn bump(store: &mut Store, conversation: &str, counter: &str, channel: Option<&s
     });
 }
 
-/// Stores a message or note under its conversation and that conversation's customer, and counts
-/// it on the conversation (`messageCount` or `noteCount`, and a message's `channel`).
+/// Stores a message or note under its conversation and that conversation's customer, on the
+/// customer's create budget (the body's `conversation` becomes the relationship), and counts it on
+/// the conversation (`messageCount` or `noteCount`, and a message's `channel`).
 fn insert_in_conversation(
     store: &mut Store,
     kind: Kind,
-    body: Body,
+    mut body: Body,
     (conversation, customer): (Rel, Rel),
     channel: Option<&str>,
 ) -> Result<String, ApiError> {
+    take_customer_budget(store, &customer.id, &body)?;
+    body.remove("conversation");
     let (collection, counter) = match kind {
         Kind::Message => ("/v1/messages", "messageCount"),
         _ => ("/v1/notes", "noteCount"),
@@ -390,8 +393,6 @@ pub fn create_message(
             "the message's customer differs from its conversation's",
         ));
     }
-    take_customer_budget(store, &customer.id, &body)?;
-    body.remove("conversation");
     body.remove("customer");
     body.entry("direction").or_insert(json!("in"));
     let channel = body
@@ -426,14 +427,12 @@ fn check_note_fields(
 /// Validates and stores a note on a conversation (from the path or the body).
 pub fn create_note(
     store: &mut Store,
-    mut body: Body,
+    body: Body,
     from_path: Option<&str>,
 ) -> Result<String, ApiError> {
     check_note_fields(store, &body, true)?;
-    let (conversation, customer) = conversation_of(store, &body, from_path)?;
-    take_customer_budget(store, &customer.id, &body)?;
-    body.remove("conversation");
-    insert_in_conversation(store, Kind::Note, body, (conversation, customer), None)
+    let under = conversation_of(store, &body, from_path)?;
+    insert_in_conversation(store, Kind::Note, body, under, None)
 }
 
 pub fn update_note(store: &mut Store, id: &str, mut body: Body) -> Result<String, ApiError> {
@@ -506,7 +505,7 @@ async fn append_tags(State(sim): State<Sim>, Path(id): Path<String>, body: JsonB
 }
 
 fn children(
-    sim: &Sim,
+    store: &Store,
     kind: Kind,
     parent_field: &str,
     parent: &str,
@@ -514,8 +513,7 @@ fn children(
     q: &HashMap<String, String>,
     path: &str,
 ) -> ApiResult {
-    let store = sim.lock();
-    require(&store, parent_kind, parent_kind.json_type(), parent)?;
+    require(store, parent_kind, parent_kind.json_type(), parent)?;
     let items: Vec<&Record> = store
         .all(kind)
         .iter()
@@ -535,9 +533,21 @@ fn children_of(
     parent_field: &'static str,
     parent_kind: Kind,
 ) -> axum::routing::MethodRouter<Sim> {
+    reading(move |store, id, q, path| children(store, kind, parent_field, id, parent_kind, q, path))
+}
+
+/// A `GET` route answered from the store: `answer` reads it for the path's one parameter, the
+/// query and the path.
+fn reading(
+    answer: impl Fn(&Store, &str, &HashMap<String, String>, &str) -> ApiResult
+    + Clone
+    + Send
+    + Sync
+    + 'static,
+) -> axum::routing::MethodRouter<Sim> {
     get(
-        move |State(sim): State<Sim>, Path(id): Path<String>, Query(q): Q, uri: Uri| async move {
-            children(&sim, kind, parent_field, &id, parent_kind, &q, uri.path())
+        move |State(sim): State<Sim>, Path(id): Path<String>, Query(q): Q, uri: Uri| {
+            std::future::ready(answer(&sim.lock(), &id, &q, uri.path()))
         },
     )
 }
@@ -559,14 +569,13 @@ fn attachment_ids(record: &Record) -> Vec<String> {
 /// `GET /v1/conversations/{id}/attachments` (reference §3 Attachments), paged: the attachments
 /// its messages and notes reference, each once, in the order they were first referenced
 /// (messages, then notes).
-async fn conversation_attachments(
-    State(sim): State<Sim>,
-    Path(id): Path<String>,
-    Query(q): Q,
-    uri: Uri,
+fn conversation_attachments(
+    store: &Store,
+    id: &str,
+    q: &HashMap<String, String>,
+    path: &str,
 ) -> ApiResult {
-    let store = sim.lock();
-    require(&store, Kind::Conversation, "conversation", &id)?;
+    require(store, Kind::Conversation, "conversation", id)?;
     let mut seen = std::collections::HashSet::new();
     let items: Vec<&Record> = [Kind::Message, Kind::Note]
         .into_iter()
@@ -582,8 +591,8 @@ async fn conversation_attachments(
         .collect();
     let body = envelope::page_rendered(
         &items,
-        &q,
-        uri.path(),
+        q,
+        path,
         100,
         super::attachments::attachment_resource,
     )?;
