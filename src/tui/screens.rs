@@ -1137,8 +1137,10 @@ pub fn summary(app: &mut App, frame: &mut Frame, area: Rect) {
             if full {
                 cells.extend([num(v.manual), num(v.skipped)]);
             }
-            cells.push(if v.failed > 0 {
-                Cell::from(Line::from(Span::styled(fmt_count(v.failed), t.bad())).right_aligned())
+            // Records the ledger cannot read are failed too (verify counts them apart).
+            let failed = v.failed + v.unreadable;
+            cells.push(if failed > 0 {
+                Cell::from(Line::from(Span::styled(fmt_count(failed), t.bad())).right_aligned())
             } else {
                 num(0)
             });

@@ -75,7 +75,8 @@ async fn archive_whole_kinds(id: PhaseId, ctx: &Arc<Ctx>) -> anyhow::Result<()> 
 
 /// The one way to read a work item's stored source record, with one policy: a record that cannot
 /// be read (none stored, or not JSON) is marked failed (`ErrorClass::Source`) with the reason,
-/// so the Errors screen shows it and verify counts it among the failed, and `None` comes back.
+/// so the Errors screen shows it and verify and plan count it as unreadable (`json_valid(raw) = 0`),
+/// and `None` comes back.
 /// It is never read as an empty record, which would load an empty record or archive nothing.
 pub fn read_source<'i>(
     ledger: &Ledger,
