@@ -280,12 +280,14 @@ async fn paging_walks_ten_thousand_records_one_page_at_a_time() {
     let mut pages = 0;
     loop {
         let page = ledger
-            .next_batch(
-                "contacts",
-                &[RecordState::Pending, RecordState::Failed],
-                after.as_deref(),
-                250,
-            )
+            .read(|r| {
+                r.next_batch(
+                    "contacts",
+                    &[RecordState::Pending, RecordState::Failed],
+                    after.as_deref(),
+                    250,
+                )
+            })
             .unwrap();
         if page.is_empty() {
             break;
@@ -664,7 +666,9 @@ async fn dropping_without_finishing_leaves_sent_records_for_recovery() {
         ),
         ("b2", None, 2)
     );
-    let lost = ledger.sent_without_job("customers", None, 10).unwrap();
+    let lost = ledger
+        .read(|r| r.sent_without_job("customers", None, 10))
+        .unwrap();
     assert_eq!(
         lost.iter()
             .map(|i| i.source_id.as_str())
@@ -808,7 +812,7 @@ async fn a_killed_run_releases_the_lock_and_leaves_its_sent_marks() {
     let counts = ledger.counters().target("conversations");
     assert_eq!((counts.sent, counts.pending), (2, 2));
     let sent = ledger
-        .next_batch("conversations", &[RecordState::Sent], None, 10)
+        .read(|r| r.next_batch("conversations", &[RecordState::Sent], None, 10))
         .unwrap();
     assert_eq!(sent.len(), 2);
 }

@@ -493,7 +493,7 @@ async fn a_conversation_reads_its_own_parts_in_order_from_a_ledger_of_many() {
     assert_eq!(failed, sorted);
     assert!(!failed.is_empty());
     let pending = ledger
-        .next_batch("contacts", &[RecordState::Pending], None, 10)
+        .read(|r| r.next_batch("contacts", &[RecordState::Pending], None, 10))
         .unwrap();
     assert!(pending.iter().all(|i| i.state == RecordState::Pending));
     // Files count their downloaded size, else Intercom's.

@@ -281,7 +281,7 @@ async fn verify_counts_every_type_through_kustomer_and_differs_when_records_go_m
     // A team the ledger says is done under an id Kustomer does not have: one short.
     let ledger = Ledger::open(&dir).unwrap();
     let team = ledger
-        .next_batch("teams", &[i2k::ledger::RecordState::Done], None, 1)
+        .read(|r| r.next_batch("teams", &[i2k::ledger::RecordState::Done], None, 1))
         .unwrap()
         .remove(0);
     ledger

@@ -28,6 +28,7 @@ use crate::intercom::lenient::{id_from_value, time_from_value};
 use crate::intercom::models::{Article, Contact, Conversation, EventSummary};
 use crate::intercom::{IntercomClient, IntercomError, Listing, Position, Searchable, WholeList};
 use crate::ledger::{ExtractCursor, INCOMPLETE, Ledger, LedgerError, SourceRecord};
+use crate::mapping::raw::first_text;
 use crate::vocab::Kind;
 
 /// Per-record requests in flight (conversations, contacts' sub-lists). The rate gate keeps them
@@ -1269,15 +1270,8 @@ fn attribute_record(raw: &Value) -> SourceRecord {
         None,
     );
     if !custom || id_of(raw).is_none() {
-        let model = raw
-            .get("model")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown");
-        let name = raw
-            .get("full_name")
-            .or_else(|| raw.get("name"))
-            .and_then(Value::as_str)
-            .unwrap_or("unnamed");
+        let model = first_text(raw, &["/model"]).unwrap_or("unknown");
+        let name = first_text(raw, &["/full_name", "/name"]).unwrap_or("unnamed");
         record.source_id = format!("{model}:{name}");
         record.problem = None;
     }

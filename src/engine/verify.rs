@@ -794,7 +794,7 @@ pub async fn sample_checks(
         Ok(kind @ (Kind::Contacts | Kind::Companies | Kind::Conversations)) => kind,
         _ => return Ok(Vec::new()),
     };
-    let items = ledger.next_batch(object, &[RecordState::Done], None, SAMPLE_SIZE)?;
+    let items = ledger.read(|r| r.next_batch(object, &[RecordState::Done], None, SAMPLE_SIZE))?;
     let mut out = Vec::new();
     for item in items {
         let kustomer_err = |source| VerifyError::Kustomer {

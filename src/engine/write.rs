@@ -540,6 +540,17 @@ where
         .buffer_unordered(SETTLE_CONCURRENCY)
         .collect()
         .await;
+    take_found(ledger, kind, found, outcomes)
+}
+
+/// Records what lookups of `kind`'s items found: found → done, a failed lookup → failed with its
+/// reason (each with its outcome in `outcomes`). Returns the items proved absent.
+fn take_found(
+    ledger: &Ledger,
+    kind: &str,
+    found: Vec<(String, Value, Result<Option<String>, KustomerError>)>,
+    outcomes: &mut HashMap<String, Outcome>,
+) -> Result<Vec<(String, Value)>, LedgerError> {
     let mut absent = Vec::new();
     for (id, body, result) in found {
         match result {
@@ -736,20 +747,7 @@ where
         .buffered(ADOPTION_CONCURRENCY)
         .collect()
         .await;
-    let mut rest = Vec::new();
-    for (id, body, result) in found {
-        match result {
-            Ok(Some(target)) => {
-                ledger.mark_done(kind, &id, &target)?;
-                outcomes.insert(id, Outcome::Done(target));
-            }
-            Ok(None) => rest.push((id, body)),
-            Err(e) => {
-                let o = fail(ledger, kind, &id, &e)?;
-                outcomes.insert(id, o);
-            }
-        }
-    }
+    let mut rest = take_found(ledger, kind, found, outcomes)?;
     if !unsampled.is_empty() {
         if adoption_of(ledger, kind) == Adoption::LookupFirst {
             let adopted = Box::pin(adopt_bulk(ledger, kind, unsampled, lookup, outcomes)).await?;

@@ -594,28 +594,6 @@ impl Ledger {
         self.read(|reader| reader.target_id(kind, source_id))
     }
 
-    /// One page of target records of `kind` in any of `states`, ordered by source id, after
-    /// `after_key`. Pass the last item's `source_id` to get the next page.
-    pub fn next_batch(
-        &self,
-        kind: &str,
-        states: &[RecordState],
-        after_key: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<WorkItem>, LedgerError> {
-        self.read(|reader| reader.next_batch(kind, states, after_key, limit))
-    }
-
-    /// Items `sent` in a bulk batch whose job id never arrived (the answer was lost).
-    pub fn sent_without_job(
-        &self,
-        kind: &str,
-        after_key: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<WorkItem>, LedgerError> {
-        self.read(|reader| reader.sent_without_job(kind, after_key, limit))
-    }
-
     // ---- writes that wait for their group's commit ----------------------------------------
 
     /// Stages extracted records; a changed record that was already loaded gets `source_changed`.

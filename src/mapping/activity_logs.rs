@@ -4,18 +4,14 @@
 
 use serde_json::Value;
 
+use crate::mapping::raw::first_text;
+
 /// The archive reason of one activity log: what it records, by whom, so a person reading
 /// `archive/activity_logs.jsonl` sees the event without opening the record.
 pub fn archive_reason(raw: &Value) -> String {
-    let activity = raw
-        .get("activity_type")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown activity");
-    let by = raw
-        .pointer("/performed_by/email")
-        .and_then(Value::as_str)
-        .or_else(|| raw.pointer("/performed_by/id").and_then(Value::as_str))
-        .unwrap_or("an unknown admin");
+    let activity = first_text(raw, &["/activity_type"]).unwrap_or("unknown activity");
+    let by =
+        first_text(raw, &["/performed_by/email", "/performed_by/id"]).unwrap_or("an unknown admin");
     format!("admin activity log ({activity} by {by}): Kustomer has no audit log to import into")
 }
 

@@ -29,6 +29,13 @@ pub fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
         .filter(|s| !s.trim().is_empty())
 }
 
+/// The text at the first of `pointers` (JSON pointers, `/a/b`) that holds a string.
+pub fn first_text<'a>(v: &'a Value, pointers: &[&str]) -> Option<&'a str> {
+    pointers
+        .iter()
+        .find_map(|p| v.pointer(p).and_then(Value::as_str))
+}
+
 /// The id at `key` as text, whether Intercom sent it as a string or a number.
 pub fn id_text(v: &Value, key: &str) -> Option<String> {
     match v.get(key)? {

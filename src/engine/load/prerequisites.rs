@@ -206,28 +206,17 @@ fn failed_check(name: &str, what: &str, e: &dyn std::fmt::Display) -> PrereqChec
 
 /// Every prerequisite check, against the ledger's extracted records and the live Kustomer org.
 pub async fn prerequisite_checks(ctx: &Ctx) -> Vec<PrereqCheck> {
-    let mut checks = Vec::new();
-    checks.push(
-        brand_check(ctx)
-            .await
-            .unwrap_or_else(|e| failed_check(BRANDS, "brands", &e)),
-    );
-    checks.push(
-        schedule_check(ctx)
-            .await
-            .unwrap_or_else(|e| failed_check(SCHEDULES, "business schedules", &e)),
-    );
-    checks.push(
-        klass_check(ctx)
-            .await
-            .unwrap_or_else(|e| failed_check(KLASSES, "klasses", &e)),
-    );
-    checks.push(
-        team_check(ctx)
-            .await
-            .unwrap_or_else(|e| failed_check(TEAMS, "teams", &e)),
-    );
-    checks.push(user_check(ctx).unwrap_or_else(|e| failed_check(USERS, "users", &e)));
+    // A check that cannot be made fails with the reason, naming what it could not check.
+    let or_failed = |check: anyhow::Result<PrereqCheck>, name: &str, what: &str| {
+        check.unwrap_or_else(|e| failed_check(name, what, &e))
+    };
+    let mut checks = vec![
+        or_failed(brand_check(ctx).await, BRANDS, "brands"),
+        or_failed(schedule_check(ctx).await, SCHEDULES, "business schedules"),
+        or_failed(klass_check(ctx).await, KLASSES, "klasses"),
+        or_failed(team_check(ctx).await, TEAMS, "teams"),
+        or_failed(user_check(ctx), USERS, "users"),
+    ];
     checks.push(PrereqCheck {
         name: WORKFLOWS.into(),
         status: CheckStatus::Warn,

@@ -841,18 +841,9 @@ impl PageLoader<'_> {
             .map(|c| (c.id.clone(), self.source_message(c)))
             .collect();
         let outcomes = self
-            .send_chunks(
-                Kind::ConversationSources,
-                BulkResource::Messages,
-                false,
-                sources,
-            )
+            .create_messages(Kind::ConversationSources, sources)
             .await?;
-        for (id, o) in &outcomes {
-            if *o == Outcome::Unsettled {
-                unsettled.insert(id.clone());
-            }
-        }
+        unsettled.extend(unsettled_ids(&outcomes).cloned());
         let mut owner_of: HashMap<String, String> = HashMap::new();
         let mut messages = Vec::new();
         for c in loaded {
@@ -872,21 +863,24 @@ impl PageLoader<'_> {
             }
         }
         let outcomes = self
-            .send_chunks(
-                Kind::ConversationParts,
-                BulkResource::Messages,
-                false,
-                messages,
-            )
+            .create_messages(Kind::ConversationParts, messages)
             .await?;
-        for (id, o) in &outcomes {
-            if *o == Outcome::Unsettled
-                && let Some(c) = owner_of.get(id)
-            {
-                unsettled.insert(c.clone());
-            }
-        }
+        unsettled.extend(
+            unsettled_ids(&outcomes)
+                .filter_map(|id| owner_of.get(id))
+                .cloned(),
+        );
         Ok(unsettled)
+    }
+
+    /// Creates messages of `kind` through the bulk messages route.
+    async fn create_messages(
+        &self,
+        kind: Kind,
+        messages: Vec<(String, Value)>,
+    ) -> anyhow::Result<HashMap<String, Outcome>> {
+        self.send_chunks(kind, BulkResource::Messages, false, messages)
+            .await
     }
 
     /// A part's time Kustomer cannot read is left out of its body: a warning keeps the value.
@@ -1524,6 +1518,14 @@ impl PageLoader<'_> {
             .await?;
         Ok(())
     }
+}
+
+/// The records whose bulk answer was lost.
+fn unsettled_ids(outcomes: &HashMap<String, Outcome>) -> impl Iterator<Item = &String> {
+    outcomes
+        .iter()
+        .filter(|(_, o)| **o == Outcome::Unsettled)
+        .map(|(id, _)| id)
 }
 
 /// A stored-file record and its upload record.
