@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use i2k::engine::model::{ErrorClass, PhaseId};
 use i2k::ledger::{
-    DB_FILE, ExtractCursor, FailureFilter, Ledger, LedgerError, LedgerReader, RecordState,
+    DB_FILE, ExtractCursor, FailureFilter, Ledger, LedgerError, LedgerReader, Listed, RecordState,
     SourceRecord,
 };
 use serde_json::json;
@@ -566,7 +566,7 @@ async fn re_extracting_a_changed_record_flags_its_loaded_target() {
     let reader = ledger.open_reader().unwrap();
     assert!(
         reader
-            .changed_since_done("companies", None, 10)
+            .listed(Listed::ChangedSinceDone, "companies", None, 10)
             .unwrap()
             .is_empty()
     );
@@ -575,7 +575,9 @@ async fn re_extracting_a_changed_record_flags_its_loaded_target() {
         .put_sources(vec![source("companies", "c1", v2.clone())])
         .await
         .unwrap();
-    let changed = reader.changed_since_done("companies", None, 10).unwrap();
+    let changed = reader
+        .listed(Listed::ChangedSinceDone, "companies", None, 10)
+        .unwrap();
     assert_eq!(changed.len(), 1);
     assert!(changed[0].source_changed);
     assert_eq!(changed[0].raw.as_deref(), Some(v2.to_string().as_str()));
@@ -589,7 +591,7 @@ async fn re_extracting_a_changed_record_flags_its_loaded_target() {
     ledger.flush().await.unwrap();
     assert!(
         reader
-            .changed_since_done("companies", None, 10)
+            .listed(Listed::ChangedSinceDone, "companies", None, 10)
             .unwrap()
             .is_empty()
     );
@@ -667,7 +669,7 @@ async fn dropping_without_finishing_leaves_sent_records_for_recovery() {
         ("b2", None, 2)
     );
     let lost = ledger
-        .read(|r| r.sent_without_job("customers", None, 10))
+        .read(|r| r.listed(Listed::SentWithoutJob, "customers", None, 10))
         .unwrap();
     assert_eq!(
         lost.iter()

@@ -34,10 +34,10 @@ use crate::vocab::{ErrorClass, PhaseId};
 pub use identity::{Identity, MIGRATION_MARK, artifacts_migration_id};
 pub use lock::{LOCK_FILE, StateDirLock};
 pub use pages::Pages;
-pub use read::{LedgerReader, Unreadable, for_each_page};
+pub use read::{LedgerReader, Listed, Unreadable, for_each_page};
 pub use schema::SCHEMA_VERSION;
 
-use writer::{Envelope, Op, Output, WriterShared};
+use writer::{Envelope, Op, Output, Problem, WriterShared};
 
 /// The database file's name inside the state directory.
 pub const DB_FILE: &str = "ledger.db";
@@ -753,14 +753,12 @@ impl Ledger {
             // up) for the run that follows a new token.
             return Ok(());
         }
-        self.enqueue(Op::MarkFailed {
-            kind: kind.to_string(),
-            source_id: source_id.to_string(),
-            class,
-            message: message.to_string(),
-            request: request.to_string(),
-            response: response.to_string(),
-        })
+        self.mark_problem(
+            kind,
+            source_id,
+            Problem::Failed(class),
+            [message, request, response],
+        )
     }
 
     pub fn mark_skipped(
@@ -786,9 +784,25 @@ impl Ledger {
         request: &str,
         response: &str,
     ) -> Result<(), LedgerError> {
-        self.enqueue(Op::MarkUnknown {
+        self.mark_problem(
+            kind,
+            source_id,
+            Problem::Unknown,
+            [message, request, response],
+        )
+    }
+
+    fn mark_problem(
+        &self,
+        kind: &str,
+        source_id: &str,
+        problem: Problem,
+        [message, request, response]: [&str; 3],
+    ) -> Result<(), LedgerError> {
+        self.enqueue(Op::MarkProblem {
             kind: kind.to_string(),
             source_id: source_id.to_string(),
+            problem,
             message: message.to_string(),
             request: request.to_string(),
             response: response.to_string(),

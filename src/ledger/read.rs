@@ -14,6 +14,15 @@ use super::{
     error_class_str, parse_error_class, schema, sql,
 };
 
+/// Records of a kind that a keyset listing of [`LedgerReader::listed`] walks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listed {
+    /// `sent` in a bulk batch whose job id never arrived (the answer was lost).
+    SentWithoutJob,
+    /// Loaded, but their source changed since: they need an update.
+    ChangedSinceDone,
+}
+
 pub struct LedgerReader {
     conn: Connection,
 }
@@ -182,29 +191,19 @@ impl LedgerReader {
         collect_items(rows)
     }
 
-    /// Items `sent` in a bulk batch whose job id never arrived, ordered by source id.
-    pub fn sent_without_job(
+    /// One page of `kind`'s records in `listing`, ordered by source id, after `after_key`.
+    pub fn listed(
         &self,
+        listing: Listed,
         kind: &str,
         after_key: Option<&str>,
         limit: usize,
     ) -> Result<Vec<WorkItem>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(&sql::sent_without_job())?;
-        let rows = statement.query_map(
-            params![kind, after_key.unwrap_or(""), limit_param(limit)],
-            work_item,
-        )?;
-        collect_items(rows)
-    }
-
-    /// Loaded records whose source changed since: they need an update.
-    pub fn changed_since_done(
-        &self,
-        kind: &str,
-        after_key: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<WorkItem>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(&sql::changed_since_done())?;
+        let sql = match listing {
+            Listed::SentWithoutJob => sql::sent_without_job(),
+            Listed::ChangedSinceDone => sql::changed_since_done(),
+        };
+        let mut statement = self.conn.prepare_cached(&sql)?;
         let rows = statement.query_map(
             params![kind, after_key.unwrap_or(""), limit_param(limit)],
             work_item,

@@ -24,6 +24,15 @@ use crate::vocab::ErrorClass;
 /// The most ops one transaction takes; beyond it the next group starts.
 const MAX_GROUP: usize = 4096;
 
+/// What became of a record that was not loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Problem {
+    /// Refused or not sendable, with the class of the error.
+    Failed(ErrorClass),
+    /// Sent, its answer lost, and Kustomer offers no way to look it up.
+    Unknown,
+}
+
 pub(super) enum Op {
     PutSources(Vec<SourceRecord>),
     EnsurePending {
@@ -48,10 +57,11 @@ pub(super) enum Op {
         source_id: String,
         target_id: String,
     },
-    MarkFailed {
+    /// Settles a record as `failed` (with its class) or `unknown`, with the redacted exchange.
+    MarkProblem {
         kind: String,
         source_id: String,
-        class: ErrorClass,
+        problem: Problem,
         message: String,
         request: String,
         response: String,
@@ -115,13 +125,6 @@ pub(super) enum Op {
         key: String,
         value: String,
     },
-    MarkUnknown {
-        kind: String,
-        source_id: String,
-        message: String,
-        request: String,
-        response: String,
-    },
     Flush,
 }
 
@@ -138,7 +141,14 @@ impl Op {
             Op::MarkSent { .. } => "mark_sent",
             Op::RecordJob { .. } => "record_job",
             Op::MarkDone { .. } => "mark_done",
-            Op::MarkFailed { .. } => "mark_failed",
+            Op::MarkProblem {
+                problem: Problem::Failed(_),
+                ..
+            } => "mark_failed",
+            Op::MarkProblem {
+                problem: Problem::Unknown,
+                ..
+            } => "mark_unknown",
             Op::MarkSkipped { .. } => "mark_skipped",
             Op::ResetToPending { .. } => "reset_to_pending",
             Op::ResetFailed { .. } => "reset_failed",
@@ -154,7 +164,6 @@ impl Op {
             Op::FinishRun { .. } => "finish_run",
             Op::BulkLatency { .. } => "record_bulk_latency",
             Op::PutMeta { .. } => "put_meta",
-            Op::MarkUnknown { .. } => "mark_unknown",
             Op::Flush => "flush",
         }
     }
@@ -493,23 +502,20 @@ impl Writer {
                 delta.moved(kind, prior, RecordState::Done);
                 Ok(Output::Unit)
             }
-            Op::MarkFailed {
+            Op::MarkProblem {
                 kind,
                 source_id,
-                class,
+                problem,
                 message,
                 request,
                 response,
             } => {
+                let (state, class) = match problem {
+                    Problem::Failed(class) => (RecordState::Failed, error_class_str(*class)),
+                    Problem::Unknown => (RecordState::Unknown, "unknown"),
+                };
                 let exchange = (message.as_str(), request.as_str(), response.as_str());
-                self.settle_with_error(
-                    (kind, source_id),
-                    RecordState::Failed,
-                    error_class_str(*class),
-                    exchange,
-                    now,
-                    delta,
-                )?;
+                self.settle_with_error((kind, source_id), state, class, exchange, now, delta)?;
                 Ok(Output::Unit)
             }
             Op::MarkSkipped {
@@ -689,24 +695,6 @@ impl Writer {
                     "INSERT INTO meta (key, value) VALUES (?1, ?2)
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     params![key, value],
-                )?;
-                Ok(Output::Unit)
-            }
-            Op::MarkUnknown {
-                kind,
-                source_id,
-                message,
-                request,
-                response,
-            } => {
-                let exchange = (message.as_str(), request.as_str(), response.as_str());
-                self.settle_with_error(
-                    (kind, source_id),
-                    RecordState::Unknown,
-                    "unknown",
-                    exchange,
-                    now,
-                    delta,
                 )?;
                 Ok(Output::Unit)
             }
