@@ -315,6 +315,8 @@ struct Submitted {
 
 /// How many recent job latencies decide when a new job is first polled.
 const RECENT_JOBS: usize = 32;
+/// Recent jobs needed before [`KustomerClient::recent_job_latency`] answers.
+const QUANTILE_AFTER: usize = 8;
 /// How many jobs' own latencies are kept for [`KustomerClient::job_latency`].
 const KEPT_LATENCIES: usize = 256;
 
@@ -324,6 +326,17 @@ impl JobClock {
     /// about when four in five recent jobs had completed, then at steps of a quarter of the
     /// spread.
     /// Before any job completed: `initial`, then the policy's doubling.
+    /// The `q` quantile of the recent server-side latencies, once [`QUANTILE_AFTER`] are known.
+    fn quantile(&self, q: f64) -> Option<Duration> {
+        if self.recent.len() < QUANTILE_AFTER {
+            return None;
+        }
+        let mut sorted: Vec<Duration> = self.recent.iter().copied().collect();
+        sorted.sort();
+        let at = ((sorted.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
+        Some(sorted[at])
+    }
+
     fn poll_plan(&self, initial: Duration) -> (Duration, Duration) {
         if self.recent.len() < 4 {
             return (initial, initial);
@@ -583,6 +596,12 @@ impl KustomerClient {
         self.latencies_of(job_id).map(|(_, server)| server)
     }
 
+    /// The `q` quantile of the server-side latencies of the recent jobs this client waited for,
+    /// once at least [`QUANTILE_AFTER`] are known (`None` before).
+    pub fn recent_job_latency(&self, q: f64) -> Option<Duration> {
+        self.jobs.lock().ok()?.quantile(q)
+    }
+
     /// Submit→complete time of a job this client waited for.
     pub fn job_latency(&self, job_id: &str) -> Option<Duration> {
         self.latencies_of(job_id).map(|(whole, _)| whole)
@@ -743,6 +762,26 @@ mod tests {
         assert_eq!(
             clock(&[10, 12, 9, 11, 10]).poll_plan(initial),
             (initial, initial)
+        );
+    }
+
+    #[test]
+    fn the_learnt_latency_is_a_high_quantile_not_the_one_slow_job() {
+        // Too few jobs: nothing to learn from yet.
+        assert_eq!(clock(&[1000; 7]).quantile(0.9), None);
+        // Thirty jobs near 1.5 s and two seen late (their polls queued behind a busy budget):
+        // the 90th percentile stays with the thirty.
+        let mut seen = vec![1500u64; 30];
+        seen.extend([16_000, 9_000]);
+        assert_eq!(
+            clock(&seen).quantile(0.9),
+            Some(Duration::from_millis(1500))
+        );
+        // When most jobs are slow, so is what is learnt.
+        let slow = vec![6000u64; 32];
+        assert_eq!(
+            clock(&slow).quantile(0.9),
+            Some(Duration::from_millis(6000))
         );
     }
 }
