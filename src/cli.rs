@@ -50,35 +50,35 @@ pub struct Cli {
     pub state: Option<PathBuf>,
 }
 
+// ---- examples shown under each command's --help ------------------------------------------
+
+const DEMO_EXAMPLES: &str =
+    "Examples:\n  i2k demo\n  i2k demo --size tiny\n  i2k demo --headless --size small";
+const SIM_EXAMPLES: &str = "Examples:\n  i2k sim --size small\n  i2k sim --size tiny --intercom-addr 127.0.0.1:8081 --faults 5xx=0.05";
+const DOCTOR_EXAMPLES: &str = "Examples:\n  INTERCOM_TOKEN=… KUSTOMER_API_KEY=… i2k doctor\n  i2k doctor --intercom-region eu --kustomer-org acme --json";
+const PLAN_EXAMPLES: &str =
+    "Examples:\n  i2k plan --state ./acme\n  i2k plan --state ./acme --json --kustomer-rate 2000";
+const RUN_EXAMPLES: &str = "Examples:\n  i2k run --headless --state ./acme --accept-defaults\n  i2k run --headless --state ./acme --only contacts,conversations --json";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start both simulators with a generated workspace and open the console against them.
-    #[command(
-        after_help = "Examples:\n  i2k demo\n  i2k demo --size tiny\n  i2k demo --headless --size small"
-    )]
+    #[command(after_help = DEMO_EXAMPLES)]
     Demo(DemoArgs),
     /// Serve the Intercom and Kustomer simulators standalone (first stdout line: JSON with URLs and tokens).
-    #[command(
-        after_help = "Examples:\n  i2k sim --size small\n  i2k sim --size tiny --intercom-addr 127.0.0.1:8081 --faults 5xx=0.05"
-    )]
+    #[command(after_help = SIM_EXAMPLES)]
     Sim(SimArgs),
     /// Check both connections: tokens, region, workspace and org names, API version, rate budgets.
-    #[command(
-        after_help = "Examples:\n  INTERCOM_TOKEN=… KUSTOMER_API_KEY=… i2k doctor\n  i2k doctor --intercom-region eu --kustomer-org acme --json"
-    )]
+    #[command(after_help = DOCTOR_EXAMPLES)]
     Doctor(DoctorArgs),
     /// Stage the whole Intercom workspace in the local ledger (resumable, incremental).
     #[command(after_help = "Examples:\n  i2k extract --state ./acme")]
     Extract(ExtractArgs),
     /// Print the scope: every object type with its count, bucket, and a load-time estimate.
-    #[command(
-        after_help = "Examples:\n  i2k plan --state ./acme\n  i2k plan --state ./acme --json --kustomer-rate 2000"
-    )]
+    #[command(after_help = PLAN_EXAMPLES)]
     Plan(PlanArgs),
     /// Run the migration (`--headless` prints progress lines instead of opening the console).
-    #[command(
-        after_help = "Examples:\n  i2k run --headless --state ./acme --accept-defaults\n  i2k run --headless --state ./acme --only contacts,conversations --json"
-    )]
+    #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
     /// Compare source and target counts per type through the API (exit 1 when any type differs).
     #[command(after_help = "Examples:\n  i2k verify --state ./acme")]

@@ -261,13 +261,7 @@ async fn schedule_check(ctx: &Ctx) -> anyhow::Result<PrereqCheck> {
         .into_iter()
         .map(|(w, _)| w)
         .collect();
-    let names: Vec<String> = ctx
-        .kustomer
-        .list_schedules()
-        .await?
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
+    let names = names_of(ctx.kustomer.list_schedules().await?, |s| s.name);
     presence_check(
         &ctx.ledger,
         SCHEDULES,
@@ -279,26 +273,19 @@ async fn schedule_check(ctx: &Ctx) -> anyhow::Result<PrereqCheck> {
 
 async fn klass_check(ctx: &Ctx) -> anyhow::Result<PrereqCheck> {
     let wanted: Vec<Wanted> = klasses_wanted(ctx)?.into_iter().map(|(w, ..)| w).collect();
-    let names: Vec<String> = ctx
-        .kustomer
-        .list_klasses()
-        .await?
-        .into_iter()
-        .map(|k| k.name)
-        .collect();
+    let names = names_of(ctx.kustomer.list_klasses().await?, |k| k.name);
     presence_check(&ctx.ledger, KLASSES, "klasses", &wanted, &names)
 }
 
 async fn team_check(ctx: &Ctx) -> anyhow::Result<PrereqCheck> {
     let wanted = teams_wanted(&ctx.ledger)?;
-    let names: Vec<String> = ctx
-        .kustomer
-        .list_teams()
-        .await?
-        .into_iter()
-        .map(|t| t.name)
-        .collect();
+    let names = names_of(ctx.kustomer.list_teams().await?, |t| t.name);
     presence_check(&ctx.ledger, TEAMS, "teams", &wanted, &names)
+}
+
+/// The names of what a Kustomer listing returned.
+fn names_of<T>(listed: Vec<T>, name: impl Fn(T) -> String) -> Vec<String> {
+    listed.into_iter().map(name).collect()
 }
 
 fn user_check(ctx: &Ctx) -> anyhow::Result<PrereqCheck> {
@@ -489,14 +476,10 @@ pub(crate) async fn load_brands(ctx: &Ctx) -> anyhow::Result<()> {
         }
         .or_else(|| find_by_name(&existing, &w.name));
         if found.is_none() && icon.is_empty() {
-            ledger.mark_failed(
-                &item.kind,
+            ledger.mark_failed(&item.kind,
                 &item.source_id,
                 crate::engine::model::ErrorClass::Mapping,
-                "Kustomer requires an icon URL for a brand and the org's default brand has none to reuse; create the brand in Kustomer",
-                "",
-                "",
-            )?;
+                "Kustomer requires an icon URL for a brand and the org's default brand has none to reuse; create the brand in Kustomer", "", "")?;
             continue;
         }
         let name = w.name.clone();
