@@ -23,7 +23,7 @@ use crate::mapping::people::{
     EVENT_KLASS, NOTE_KLASS, invented_klass_body, schedule_hours, schedule_timezone, ticket_fields,
     ticket_klass_body, ticket_klass_name,
 };
-use crate::vocab::{CheckStatus, Kind};
+use crate::vocab::{CheckStatus, ErrorClass, Kind};
 
 /// Check names (also the keys of `[prerequisites.<name>]` in mapping.toml).
 pub const BRANDS: &str = "brands";
@@ -457,15 +457,16 @@ pub(crate) async fn load_brands(ctx: &Ctx) -> anyhow::Result<()> {
         .unwrap_or_default()
         .to_string();
     let wanted = brands_wanted(ledger)?;
+    // A brand refused here was never sent: no exchange to keep.
+    let refuse = |item: &WorkItem, class, why: &str| {
+        ledger.mark_failed(&item.kind, &item.source_id, class, why, "", "")
+    };
     for item in items {
         let Some((w, brand)) = wanted.iter().find(|(w, _)| w.source_id == item.source_id) else {
-            ledger.mark_failed(
-                &item.kind,
-                &item.source_id,
-                crate::engine::model::ErrorClass::Source,
+            refuse(
+                &item,
+                ErrorClass::Source,
                 "the brand record could not be read",
-                "",
-                "",
             )?;
             continue;
         };
@@ -476,10 +477,11 @@ pub(crate) async fn load_brands(ctx: &Ctx) -> anyhow::Result<()> {
         }
         .or_else(|| find_by_name(&existing, &w.name));
         if found.is_none() && icon.is_empty() {
-            ledger.mark_failed(&item.kind,
-                &item.source_id,
-                crate::engine::model::ErrorClass::Mapping,
-                "Kustomer requires an icon URL for a brand and the org's default brand has none to reuse; create the brand in Kustomer", "", "")?;
+            refuse(
+                &item,
+                ErrorClass::Mapping,
+                "Kustomer requires an icon URL for a brand and the org's default brand has none to reuse; create the brand in Kustomer",
+            )?;
             continue;
         }
         let name = w.name.clone();
