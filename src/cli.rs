@@ -297,6 +297,21 @@ pub struct BenchArgs {
     pub latency_ms: u64,
 }
 
+/// glibc gives each thread that allocates under contention an arena of its own (up to 8 per
+/// core), and freed memory stays in the arena it came from: with the async workers, the blocking
+/// pool and the ledger's writer all allocating, a `medium` run held 145 MiB where two arenas
+/// hold 121.5 MiB (heaptrack: a peak heap of 79 MB). Two arenas, as `MALLOC_ARENA_MAX=2` would
+/// set; an explicit `MALLOC_ARENA_MAX` in the environment still wins.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: called before any other thread exists; M_ARENA_MAX takes a plain count.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     // A closed stdout (`i2k plan | head`) ends the command quietly, as it ends any Unix tool,
@@ -306,6 +321,7 @@ pub fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    limit_malloc_arenas();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
