@@ -321,29 +321,28 @@ const QUANTILE_AFTER: usize = 8;
 const KEPT_LATENCIES: usize = 256;
 
 impl JobClock {
+    /// The recent server-side latencies, sorted, and a reader of their `q` quantile.
+    fn quantiles(&self) -> impl Fn(f64) -> Duration {
+        let mut sorted: Vec<Duration> = self.recent.iter().copied().collect();
+        sorted.sort();
+        move |q: f64| sorted[((sorted.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize]
+    }
+
+    /// The `q` quantile of the recent server-side latencies, once [`QUANTILE_AFTER`] are known.
+    fn quantile(&self, q: f64) -> Option<Duration> {
+        (self.recent.len() >= QUANTILE_AFTER).then(|| self.quantiles()(q))
+    }
+
     /// When to poll a job first, and how long to wait between later polls, from the latencies
     /// seen so far: each poll costs a request of the org's budget, so a job is first asked about
     /// about when four in five recent jobs had completed, then at steps of a quarter of the
     /// spread.
     /// Before any job completed: `initial`, then the policy's doubling.
-    /// The `q` quantile of the recent server-side latencies, once [`QUANTILE_AFTER`] are known.
-    fn quantile(&self, q: f64) -> Option<Duration> {
-        if self.recent.len() < QUANTILE_AFTER {
-            return None;
-        }
-        let mut sorted: Vec<Duration> = self.recent.iter().copied().collect();
-        sorted.sort();
-        let at = ((sorted.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
-        Some(sorted[at])
-    }
-
     fn poll_plan(&self, initial: Duration) -> (Duration, Duration) {
         if self.recent.len() < 4 {
             return (initial, initial);
         }
-        let mut sorted: Vec<Duration> = self.recent.iter().copied().collect();
-        sorted.sort();
-        let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+        let at = self.quantiles();
         // A tenth earlier than that: a job that completed by its first poll tells only an upper
         // bound of its latency, so the plan keeps probing down towards what the jobs really take.
         let first = (at(0.8) * 9 / 10).max(initial);
