@@ -505,12 +505,13 @@ const INLINE_SETTLE_ROUNDS: usize = 2;
 
 /// How one bulk request ended.
 enum BatchEnd {
-    /// Every item has its outcome.
+    /// Every item has its outcome (unsettled for the items of a job that could not be read:
+    /// recovery reads that job again).
     Answered,
     /// Refused as a whole for its content, with more than one item: the caller splits it.
     Refused(Vec<(String, Value)>),
-    /// The answer (the submission's or the job's) was lost: these items (with their bodies) are
-    /// `sent`, their outcome unsettled.
+    /// The submission's answer was lost, or the completed job did not mention these items: they
+    /// (with their bodies) are `sent`, their outcome unsettled.
     Lost(Vec<(String, Value)>),
 }
 
@@ -642,12 +643,14 @@ where
     let results = match wait(job.clone()).await {
         Ok(r) => r,
         Err(e) => {
+            // The job is known and may still be running (a poll that gave up): recovery reads
+            // the job again, the one authority on its items. Looking them up now and sending
+            // the absent ones again could duplicate what the job has yet to create.
             tracing::warn!("bulk job of batch {batch} could not be read: {e}");
-            let lost = ids.iter().map(as_sent).collect();
             for id in ids {
                 outcomes.insert(id, Outcome::Unsettled);
             }
-            return Ok(BatchEnd::Lost(lost));
+            return Ok(BatchEnd::Answered);
         }
     };
     let unanswered: Vec<(String, Value)> = ids
