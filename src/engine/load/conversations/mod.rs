@@ -68,9 +68,7 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     let mut totals = Totals::default();
     ctx.set_activity("conversations: settling requests of an earlier run");
-    for kind in SENT_KINDS {
-        send::recover(ctx, kind).await?;
-    }
+    settle_sent(ctx).await?;
     let refs = refs::Refs::load(ctx)?;
     let files = ledger.dir().join("attachments");
     let prefetched = Prefetched::default();
@@ -154,9 +152,7 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         );
         totals.add(pass);
         ctx.set_activity("conversations: settling lost bulk answers");
-        for kind in SENT_KINDS {
-            send::recover(ctx, kind).await?;
-        }
+        settle_sent(ctx).await?;
         ledger.flush().await?;
         let again = [RecordState::Pending, RecordState::Done];
         pass = final_pass(ctx, &refs, &files, &prefetched, &imported_at, &again, false).await?;
@@ -200,6 +196,14 @@ const SENT_KINDS: [Kind; 6] = [
     Kind::TruncationNotes,
     Kind::ConversationStates,
 ];
+
+/// Settles what is `sent` of the phase's bulk kinds (see [`send::recover`]).
+async fn settle_sent(ctx: &Ctx) -> Result<(), crate::ledger::LedgerError> {
+    for kind in SENT_KINDS {
+        send::recover(ctx, kind).await?;
+    }
+    Ok(())
+}
 
 /// Records of the phase's bulk kinds whose answer was lost (`sent` in the ledger): the ledger's
 /// count, not the pages', since streamed pages leave theirs too.
