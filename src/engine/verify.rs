@@ -809,12 +809,7 @@ pub async fn sample_checks(
         .map_err(kustomer_err)?;
         // The load's one policy: a stored record that cannot be read is a difference with its
         // reason, never compared as an empty record.
-        let readable = match item.raw.as_deref() {
-            None => Err("no extracted source record".to_string()),
-            Some(raw) => serde_json::from_str::<Value>(raw)
-                .map(|_| raw)
-                .map_err(|e| format!("the stored source record cannot be read: {e}")),
-        };
+        let readable = crate::engine::load::decode_source(&item).map(|(raw, _)| raw);
         let mismatches = match (&found, readable) {
             (_, Err(reason)) => vec![reason],
             (None, _) => vec!["not found by its externalId".to_string()],

@@ -73,6 +73,17 @@ async fn archive_whole_kinds(id: PhaseId, ctx: &Arc<Ctx>) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// A work item's stored source record as text and JSON, or why it cannot be read (none stored,
+/// or not JSON). [`read_source`] applies the policy; verify's samples read through this too.
+pub fn decode_source(item: &WorkItem) -> Result<(&str, Value), String> {
+    match item.raw.as_deref() {
+        None => Err("no extracted source record".to_string()),
+        Some(raw) => serde_json::from_str::<Value>(raw)
+            .map(|value| (raw, value))
+            .map_err(|e| format!("the stored source record cannot be read: {e}")),
+    }
+}
+
 /// The one way to read a work item's stored source record, with one policy: a record that cannot
 /// be read (none stored, or not JSON) is marked failed (`ErrorClass::Source`) with the reason,
 /// so the Errors screen shows it and verify and plan count it as unreadable (`json_valid(raw) = 0`),
@@ -82,12 +93,9 @@ pub fn read_source<'i>(
     ledger: &Ledger,
     item: &'i WorkItem,
 ) -> Result<Option<(&'i str, Value)>, crate::ledger::LedgerError> {
-    let reason = match item.raw.as_deref() {
-        None => "no extracted source record".to_string(),
-        Some(raw) => match serde_json::from_str::<Value>(raw) {
-            Ok(value) => return Ok(Some((raw, value))),
-            Err(e) => format!("the stored source record cannot be read: {e}"),
-        },
+    let reason = match decode_source(item) {
+        Ok(read) => return Ok(Some(read)),
+        Err(reason) => reason,
     };
     ledger.mark_failed(
         &item.kind,
