@@ -475,12 +475,30 @@ async fn attachments_upload_and_attach_to_a_message() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("receipt.txt");
     std::fs::write(&file, b"paid in full\n").unwrap();
+    let heard = std::sync::Mutex::new(None);
     let attachment = k
-        .upload_attachment(&file, "receipt.txt", "text/plain")
+        .upload_attachment(&file, "receipt.txt", "text/plain", |id| async {
+            // Told before the file goes up: Kustomer holds the record, not yet its file.
+            let before = k.attachment_uploaded(&id).await.unwrap();
+            *heard.lock().unwrap() = Some((id, before));
+        })
         .await
         .unwrap();
     assert_eq!(attachment.content_length, 13);
     assert!(!attachment.id.is_empty());
+    assert_eq!(
+        heard.into_inner().unwrap(),
+        Some((attachment.id.clone(), Some(false))),
+        "the registered id is heard before the upload"
+    );
+    assert_eq!(
+        k.attachment_uploaded(&attachment.id).await.unwrap(),
+        Some(true)
+    );
+    assert_eq!(
+        k.attachment_uploaded("no-such-attachment").await.unwrap(),
+        None
+    );
     let truth = truth(&sim).await;
     assert_eq!(
         truth["counts"]["attachments"], 1,

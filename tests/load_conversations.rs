@@ -481,3 +481,88 @@ async fn conversations_land_field_by_field() {
         assert_eq!(k_note["attributes"]["createdBy"], u);
     }
 }
+
+/// What a run killed in the middle of two uploads leaves: both `sent`, each with the attachment it
+/// had registered. One file had arrived, the other had not. The next run adopts the first without
+/// uploading it again and uploads the second, so the org ends with each file stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_cut_short_is_settled_through_the_attachment_it_registered() {
+    let w = world(23).await;
+    let ledger = &w.ctx.ledger;
+    let kc = &w.ctx.kustomer;
+    let files = ledger
+        .read(|r| r.sources_page("attachments", None, 100_000))
+        .unwrap();
+    assert!(files.len() >= 2, "the tiny workspace has attachments");
+    let (arrived, cut) = (&files[0], &files[1]);
+    let stored = |s: &i2k::ledger::SourceRecord| {
+        let meta: Value = serde_json::from_str(&s.raw).unwrap();
+        let path = w
+            ._dir
+            .0
+            .join("attachments")
+            .join(meta["sha256"].as_str().unwrap());
+        (path, meta["name"].as_str().unwrap_or("file").to_string())
+    };
+    let (path, name) = stored(arrived);
+    let uploaded = kc
+        .upload_attachment(&path, &name, "application/octet-stream", |_| async {})
+        .await
+        .unwrap();
+    let (path, name) = stored(cut);
+    let length = std::fs::metadata(&path).unwrap().len();
+    let registered = kc
+        .create_attachment(&name, "application/octet-stream", length)
+        .await
+        .unwrap();
+    let kind = "attachment_uploads";
+    for (source, attachment) in [(arrived, &uploaded.id), (cut, &registered.id)] {
+        ledger
+            .ensure_pending(kind, vec![source.source_id.clone()])
+            .await
+            .unwrap();
+        ledger
+            .mark_sent(kind, vec![source.source_id.clone()], None)
+            .await
+            .unwrap();
+        ledger
+            .record_upload(kind, &source.source_id, attachment)
+            .await
+            .unwrap();
+    }
+    let before = get(&format!("{}/__sim/truth", w.ksim.url)).await;
+    assert_eq!(before["counts"]["attachments"], 1, "{}", before["counts"]);
+
+    conversations::run(&w.ctx).await.unwrap();
+    ledger.flush().await.unwrap();
+
+    let record = |id: &str| ledger.read(|r| r.record(kind, id)).unwrap().unwrap();
+    let adopted = record(&arrived.source_id);
+    assert_eq!(adopted.state, i2k::ledger::RecordState::Done);
+    assert_eq!(adopted.target_id.as_deref(), Some(uploaded.id.as_str()));
+    let redone = record(&cut.source_id);
+    assert_eq!(redone.state, i2k::ledger::RecordState::Done);
+    assert_ne!(
+        redone.target_id.as_deref(),
+        Some(registered.id.as_str()),
+        "the attachment without its file is not referenced"
+    );
+    let truth = get(&format!("{}/__sim/truth", w.ksim.url)).await;
+    assert_eq!(
+        truth["counts"]["attachments"],
+        files.len() as u64
+            + ledger
+                .read(|r| r.sources_page("inline_images", None, 100_000))
+                .unwrap()
+                .len() as u64,
+        "every file stored once"
+    );
+    // The message that carries the adopted file references it.
+    let messages = records(&w, "messages").await;
+    assert!(
+        messages.iter().any(|m| m["attributes"]["attachments"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["_id"] == uploaded.id.as_str()))),
+        "a message references the adopted attachment"
+    );
+}

@@ -186,7 +186,7 @@ async fn the_client_uploads_an_attachment_a_note_can_reference() {
     let path = std::env::temp_dir().join(format!("i2k-ksim-attachment-{}.txt", std::process::id()));
     std::fs::write(&path, b"attached bytes").unwrap();
     let attachment = client
-        .upload_attachment(&path, "notes.txt", "text/plain")
+        .upload_attachment(&path, "notes.txt", "text/plain", |_| async {})
         .await
         .unwrap();
     std::fs::remove_file(&path).ok();

@@ -606,14 +606,20 @@ impl KustomerClient {
     }
 
     /// The whole flow: register, upload the file (form fields, then the file last), and return
-    /// the reference a message or note carries. A lost answer is simply redone (an unreferenced
-    /// upload harms nothing).
-    pub async fn upload_attachment(
+    /// the reference a message or note carries. `registered` hears the attachment's id as soon
+    /// as Kustomer has issued it, before the file goes up, so that a caller can keep it and
+    /// later ask [`Self::attachment_uploaded`] instead of uploading the file a second time.
+    pub async fn upload_attachment<R, RF>(
         &self,
         file: &Path,
         name: &str,
         content_type: &str,
-    ) -> Result<AttachmentRef> {
+        registered: R,
+    ) -> Result<AttachmentRef>
+    where
+        R: FnOnce(String) -> RF,
+        RF: std::future::Future<Output = ()>,
+    {
         let length = tokio::fs::metadata(file)
             .await
             .map_err(|e| KustomerError::File {
@@ -622,6 +628,7 @@ impl KustomerClient {
             })?
             .len();
         let ticket = self.create_attachment(name, content_type, length).await?;
+        registered(ticket.id.clone()).await;
         self.api
             .upload_form(&ticket.url, &ticket.fields, file, name, content_type)
             .await?;
@@ -631,6 +638,24 @@ impl KustomerClient {
             content_type: content_type.to_string(),
             content_length: length,
         })
+    }
+
+    /// `GET /v1/attachments/{id}`: whether the attachment's file is stored (`uploaded`); `None`
+    /// when there is no such attachment.
+    pub async fn attachment_uploaded(&self, id: &str) -> Result<Option<bool>> {
+        match self
+            .send(Request::get(format!("{}/{id}", endpoints::ATTACHMENTS)))
+            .await
+        {
+            Ok(reply) => Ok(Resource::from_body(&reply.body).map(|r| {
+                r.attributes
+                    .get("uploaded")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+            })),
+            Err(KustomerError::Api(e)) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// `POST /v1/tracking/identityEvent` `{identity, event}`; answers 204. Stamped at receipt:

@@ -698,6 +698,24 @@ impl Ledger {
         self.commit(Op::Flush).await.map(drop)
     }
 
+    /// Keeps, committed, the id of the attachment the `sent` upload `kind`/`source_id` has
+    /// registered: the file goes up only after this returns, so whatever happens next, a later
+    /// run asks Kustomer about this attachment rather than uploading the file again.
+    pub async fn record_upload(
+        &self,
+        kind: &str,
+        source_id: &str,
+        attachment_id: &str,
+    ) -> Result<(), LedgerError> {
+        self.commit(Op::RecordUpload {
+            kind: kind.to_string(),
+            source_id: source_id.to_string(),
+            attachment_id: attachment_id.to_string(),
+        })
+        .await
+        .map(drop)
+    }
+
     // ---- fire-and-forget writes (committed with the next group; errors are logged) ---------
 
     /// Records the job id the bulk answer carried for `batch_id`.

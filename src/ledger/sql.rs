@@ -216,6 +216,11 @@ pub const RECORD_JOB: &str =
     "UPDATE target INDEXED BY target_by_batch SET job_id = ?2, updated_ms = ?3
      WHERE batch_id = ?1 AND state = 'sent'";
 
+/// Keeps the id of the attachment a `sent` upload registered (in `job_id`), so that a later run
+/// asks whether its file arrived instead of uploading it again.
+pub const RECORD_UPLOAD: &str = "UPDATE target SET job_id = ?3, updated_ms = ?4
+     WHERE kind = ?1 AND source_id = ?2 AND state = 'sent'";
+
 pub const RESET_TO_PENDING: &str =
     "UPDATE target SET state = 'pending', batch_id = NULL, job_id = NULL,
        sent_ms = NULL, updated_ms = ?3
@@ -283,6 +288,7 @@ pub fn catalog() -> Vec<NamedQuery> {
             ENSURE_PENDING_FROM_SOURCES.to_string(),
         ),
         q("record_job", RECORD_JOB.to_string()),
+        q("record_upload", RECORD_UPLOAD.to_string()),
         q("reset_to_pending", RESET_TO_PENDING.to_string()),
         q("failed_per_kind", FAILED_PER_KIND.to_string()),
         q("reset_failed", RESET_FAILED.to_string()),

@@ -52,6 +52,11 @@ pub(super) enum Op {
         batch_id: String,
         job_id: String,
     },
+    RecordUpload {
+        kind: String,
+        source_id: String,
+        attachment_id: String,
+    },
     MarkDone {
         kind: String,
         source_id: String,
@@ -140,6 +145,7 @@ impl Op {
             Op::EnsurePendingFromSources { .. } => "ensure_pending_from_sources",
             Op::MarkSent { .. } => "mark_sent",
             Op::RecordJob { .. } => "record_job",
+            Op::RecordUpload { .. } => "record_upload",
             Op::MarkDone { .. } => "mark_done",
             Op::MarkProblem {
                 problem: Problem::Failed(_),
@@ -481,6 +487,17 @@ impl Writer {
                 let n = self
                     .conn
                     .execute(sql::RECORD_JOB, params![batch_id, job_id, now])?;
+                Ok(Output::Count(n as u64))
+            }
+            Op::RecordUpload {
+                kind,
+                source_id,
+                attachment_id,
+            } => {
+                let n = self
+                    .conn
+                    .prepare_cached(sql::RECORD_UPLOAD)?
+                    .execute(params![kind, source_id, attachment_id, now])?;
                 Ok(Output::Count(n as u64))
             }
             Op::MarkDone {

@@ -54,8 +54,9 @@ async fn note_in(
 }
 
 /// Finds a record of `kind` (ledger source id `id`) in Kustomer by its externalId, through the
-/// direct routes (never search). Final states and uploads have nothing to find: they are simply
-/// sent again (a bulk PUT repeats harmlessly; an unreferenced upload harms nothing).
+/// direct routes (never search). Final states have nothing to find: they are simply sent again
+/// (a bulk PUT repeats harmlessly); uploads settle through the attachment they registered
+/// ([`upload`]).
 pub async fn lookup(ctx: &Ctx, kind: Kind, id: String) -> Result<Option<String>, KustomerError> {
     let found = match kind {
         Kind::Conversations => ctx.kustomer.conversation_by_external_id(&id).await?,
@@ -203,7 +204,11 @@ impl StoredFile {
 }
 
 /// Uploads one stored file through the attachment flow (register, then the upload form) via the
-/// write path; a lost answer is simply uploaded again.
+/// write path. The attachment's id is committed to the ledger before its file goes up, so an
+/// upload whose answer was lost, here or in a run that was killed, is settled by asking whether
+/// that attachment's file arrived; it is uploaded again only when it did not (a registered
+/// attachment without its file is invisible and harms nothing; a second stored file would be a
+/// duplicate in the org).
 pub async fn upload(
     ctx: &Ctx,
     item: &WorkItem,
@@ -212,16 +217,42 @@ pub async fn upload(
 ) -> Result<Outcome, LedgerError> {
     let path = dir.join(&file.sha256);
     let _in_flight = ctx.in_flight(crate::engine::model::PhaseId::Conversations, 1);
+    let registered = std::sync::Mutex::new(
+        item.job_id
+            .clone()
+            .filter(|_| item.state == crate::ledger::RecordState::Sent),
+    );
+    let remember = |id: String| async {
+        if let Err(e) = ctx
+            .ledger
+            .record_upload(item.kind.as_str(), &item.source_id, &id)
+            .await
+        {
+            tracing::warn!(source_id = %item.source_id, "the registered attachment could not be kept: {e}");
+        }
+        *registered.lock().unwrap_or_else(|p| p.into_inner()) = Some(id);
+    };
     write::create_one(
         &ctx.ledger,
         item,
         || async {
             ctx.kustomer
-                .upload_attachment(&path, &file.name, &file.content_type)
+                .upload_attachment(&path, &file.name, &file.content_type, remember)
                 .await
                 .map(|r| r.id)
         },
-        || async { Ok(None) },
+        || async {
+            let known = registered.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            match known {
+                None => Ok(None),
+                Some(id) => Ok(ctx
+                    .kustomer
+                    .attachment_uploaded(&id)
+                    .await?
+                    .filter(|uploaded| *uploaded)
+                    .map(|_| id)),
+            }
+        },
     )
     .await
 }
