@@ -263,6 +263,14 @@ pub struct VerifyArgs {
     /// [default: the `--only` of the last run, else every type].
     #[arg(long, value_delimiter = ',', value_name = "TYPES")]
     pub only: Vec<String>,
+    /// The Kustomer plan's budget in requests per minute, until the server announces its own
+    /// [default: `[kustomer] rate_limit` of the config file, else 1000].
+    #[arg(long)]
+    pub kustomer_rate: Option<u32>,
+    /// Share of the Kustomer org budget verify may take (0 < share ≤ 1)
+    /// [default: `[kustomer] rate_share` of the config file, else 0.8].
+    #[arg(long)]
+    pub rate_share: Option<f64>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -136,8 +136,17 @@ async fn run_only_contacts_and_conversations_as_json_then_verify_agrees() {
     // By default a conversation's event parts become one timeline note.
     assert!(!timeline_notes(&sims).await.is_empty());
 
+    // Verify works within the budget it is given, and refuses one that cannot work.
+    let out = i2k(&sims, &home, &["verify", "--rate-share", "0"]).await;
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("--rate-share"), "{}", text(&out));
     // Verify on the same state judges the run's scope only, and agrees.
-    let out = i2k(&sims, &home, &["verify"]).await;
+    let out = i2k(
+        &sims,
+        &home,
+        &["verify", "--kustomer-rate", "6000", "--rate-share", "1"],
+    )
+    .await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(stdout.contains("verify: everything agrees"), "{stdout}");

@@ -50,6 +50,33 @@ impl Context {
     }
 }
 
+/// The share of the Kustomer org budget and the plan's budget per minute a command works within:
+/// a flag wins over the config file (`[kustomer] rate_share`, `rate_limit`), which wins over the
+/// defaults (0.8 of 1,000 a minute). Refused when it cannot work.
+pub fn kustomer_budget(
+    file: &FileConfig,
+    rate: Option<u32>,
+    share: Option<f64>,
+) -> anyhow::Result<(u32, f64)> {
+    let rate = rate
+        .or(file.kustomer.rate_limit)
+        .unwrap_or(crate::kustomer::client::DEFAULT_RATE_LIMIT_PER_MINUTE);
+    let share = share
+        .or(file.kustomer.rate_share)
+        .unwrap_or(crate::kustomer::client::DEFAULT_RATE_SHARE);
+    if !(share > 0.0 && share <= 1.0) {
+        anyhow::bail!(
+            "--rate-share (or [kustomer] rate_share) must be more than 0 and at most 1, not {share}"
+        );
+    }
+    if rate == 0 {
+        anyhow::bail!(
+            "--kustomer-rate (or [kustomer] rate_limit) must be at least 1 request per minute"
+        );
+    }
+    Ok((rate, share))
+}
+
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let file = FileConfig::load(cli.config.as_deref())?;
     let ctx = Context {

@@ -8,9 +8,7 @@ use crate::cli::{EXIT_BAD_INPUT, PlanArgs};
 use crate::commands::Context;
 use crate::commands::extract::{extract_with_progress, intercom_client};
 use crate::engine::disk::{self, DiskEstimate};
-use crate::engine::plan::{
-    DEFAULT_RATE_SHARE, Plan, build_plan, counts_from_ledger, human_duration,
-};
+use crate::engine::plan::{Plan, build_plan, counts_from_ledger, human_duration};
 use crate::ledger::Ledger;
 
 pub async fn run(ctx: &Context, args: PlanArgs) -> anyhow::Result<ExitCode> {
@@ -32,15 +30,14 @@ pub async fn run(ctx: &Context, args: PlanArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let (counts, unused_segments) = ledger.read(counts_from_ledger)?;
-    let share = ctx.file.kustomer.rate_share.unwrap_or(DEFAULT_RATE_SHARE);
-    let rate = args
-        .kustomer_rate
-        .or(ctx.file.kustomer.rate_limit)
-        .unwrap_or(crate::commands::run::DEFAULT_KUSTOMER_RATE);
-    if rate == 0 {
-        eprintln!("error: --kustomer-rate (or [kustomer] rate_limit) must be at least 1");
-        return Ok(ExitCode::from(EXIT_BAD_INPUT));
-    }
+    let (rate, share) = match crate::commands::kustomer_budget(&ctx.file, args.kustomer_rate, None)
+    {
+        Ok(budget) => budget,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
     let mut plan = build_plan(&counts, unused_segments, rate, share);
     let estimate = disk::estimate_for(&ledger).await?;
     let free = disk::free_bytes(&state).ok();

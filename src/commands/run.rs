@@ -13,7 +13,6 @@ use crate::engine::model::Command;
 use crate::headless::{self, HeadlessOptions};
 
 /// The Enterprise plan's budget per minute, when neither flag nor file names the org's.
-pub const DEFAULT_KUSTOMER_RATE: u32 = 1000;
 
 /// Where a conversation's event parts (assignments, state and attribute changes) go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -62,32 +61,16 @@ pub fn engine_config(
     args: &RunArgs,
     file: &FileConfig,
 ) -> anyhow::Result<EngineConfig> {
-    let rate_share = args
-        .rate_share
-        .or(file.kustomer.rate_share)
-        .unwrap_or(crate::engine::plan::DEFAULT_RATE_SHARE);
-    let kustomer_rate = args
-        .kustomer_rate
-        .or(file.kustomer.rate_limit)
-        .unwrap_or(DEFAULT_KUSTOMER_RATE);
+    let (kustomer_rate, rate_share) =
+        crate::commands::kustomer_budget(file, args.kustomer_rate, args.rate_share)?;
     let workflow_ids = if args.workflow_ids.is_empty() {
         file.run.workflow_ids.clone().unwrap_or_default()
     } else {
         args.workflow_ids.clone()
     };
-    if !(rate_share > 0.0 && rate_share <= 1.0) {
-        anyhow::bail!(
-            "--rate-share (or [kustomer] rate_share) must be more than 0 and at most 1, not {rate_share}"
-        );
-    }
     if args.history_months == Some(0) {
         anyhow::bail!(
             "--history-months must be at least 1 (leave it out to carry every conversation)"
-        );
-    }
-    if kustomer_rate == 0 {
-        anyhow::bail!(
-            "--kustomer-rate (or [kustomer] rate_limit) must be at least 1 request per minute"
         );
     }
     crate::engine::phases::phases_for(&args.only).map_err(anyhow::Error::msg)?;

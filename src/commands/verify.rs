@@ -15,7 +15,6 @@ use crate::cli::{EXIT_FAILED, VerifyArgs};
 use crate::commands::Context;
 use crate::engine::verify::{NOT_IN_SCOPE, Scope, Verification, verify_scope};
 use crate::kustomer::KustomerClient;
-use crate::kustomer::client::{DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_RATE_SHARE};
 use crate::ledger::Ledger;
 
 pub async fn run(ctx: &Context, args: VerifyArgs) -> anyhow::Result<ExitCode> {
@@ -27,12 +26,9 @@ pub async fn run(ctx: &Context, args: VerifyArgs) -> anyhow::Result<ExitCode> {
             crate::config::KUSTOMER_TOKEN_ENV
         )
     })?;
-    let kustomer = KustomerClient::connect(
-        &endpoints.kustomer_url,
-        token,
-        DEFAULT_RATE_LIMIT_PER_MINUTE,
-        DEFAULT_RATE_SHARE,
-    )?;
+    let (rate, share) =
+        crate::commands::kustomer_budget(&ctx.file, args.kustomer_rate, args.rate_share)?;
+    let kustomer = KustomerClient::connect(&endpoints.kustomer_url, token, rate, share)?;
     // An unknown type is refused before anything is opened or counted.
     let named = if args.only.is_empty() {
         None

@@ -21,7 +21,7 @@ use crate::vocab::Kind;
 /// Records per Kustomer bulk request.
 pub const BULK_BATCH: u64 = 100;
 /// Default share of the org budget the migration takes (`--rate-share`).
-pub const DEFAULT_RATE_SHARE: f64 = 0.8;
+pub const DEFAULT_RATE_SHARE: f64 = crate::kustomer::client::DEFAULT_RATE_SHARE;
 
 /// What extraction counted for one type.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
