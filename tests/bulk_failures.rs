@@ -197,14 +197,7 @@ async fn a_batch_refused_on_submit_gives_every_item_the_submits_exchange() {
             )
         })
         .collect();
-    let bulk = BulkWrite::new(
-        &s.ctx,
-        kind,
-        resource,
-        false,
-        |_job| async { unreachable!("the submit is refused") },
-        |_id| async { Ok(None) },
-    );
+    let bulk = BulkWrite::new(&s.ctx, kind, resource, false, |_id| async { Ok(None) });
     let outcomes = write::create_bulk(ledger, &bulk, items).await.unwrap();
     ledger.flush().await.unwrap();
     for id in &ids {
@@ -248,15 +241,7 @@ async fn a_batch_too_large_for_the_server_is_split_until_only_the_item_at_fault_
             (id.clone(), json!({"externalId": id, "name": name}))
         })
         .collect();
-    let kustomer = &s.ctx.kustomer;
-    let bulk = BulkWrite::new(
-        &s.ctx,
-        kind,
-        resource,
-        false,
-        |job| async move { write::job_results(kustomer, &job).await },
-        |_id| async { Ok(None) },
-    );
+    let bulk = BulkWrite::new(&s.ctx, kind, resource, false, |_id| async { Ok(None) });
     let outcomes = write::create_bulk(ledger, &bulk, items).await.unwrap();
     ledger.flush().await.unwrap();
     for (i, id) in ids.iter().enumerate() {

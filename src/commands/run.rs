@@ -12,8 +12,6 @@ use crate::engine::handle::RunOutcome;
 use crate::engine::model::Command;
 use crate::headless::{self, HeadlessOptions};
 
-/// The Enterprise plan's budget per minute, when neither flag nor file names the org's.
-
 /// Where a conversation's event parts (assignments, state and attribute changes) go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TimelineParts {

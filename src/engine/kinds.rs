@@ -11,8 +11,11 @@
 use serde_json::Value;
 
 use crate::intercom::endpoints as intercom;
+use crate::kustomer::bulk::BulkResource;
 use crate::kustomer::endpoints;
-use crate::mapping::people::NOTE_KLASS;
+use crate::mapping::conversations::{PartRole, part_role};
+use crate::mapping::extras::ticket_links;
+use crate::mapping::people::{EVENT_KLASS, NOTE_KLASS, ticket_klass_name};
 use crate::vocab::{Kind, PhaseId};
 
 use Delete::*;
@@ -34,15 +37,71 @@ pub enum Source {
     Invented,
 }
 
+/// Where a bulk kind's batches go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkTo {
+    Customers,
+    Companies,
+    Conversations,
+    Messages,
+    Notes,
+    /// A conversation part by its role: a comment is a message, anything else a note.
+    MessageOrNote,
+    /// KObjects of this klass.
+    KObjects(&'static str),
+    /// KObjects of the klass made for the ticket's type (its stored record names the type).
+    TicketKlass,
+}
+
+impl BulkTo {
+    /// The bulk resource one record goes to (`raw`: its stored source record, read only by the
+    /// routes that depend on it); `None` when the record does not say (a ticket without a type).
+    pub fn resource(self, raw: Option<&str>) -> Option<BulkResource> {
+        Some(match self {
+            BulkTo::Customers => BulkResource::Customers,
+            BulkTo::Companies => BulkResource::Companies,
+            BulkTo::Conversations => BulkResource::Conversations,
+            BulkTo::Messages => BulkResource::Messages,
+            BulkTo::Notes => BulkResource::Notes,
+            BulkTo::MessageOrNote => {
+                let part_type = raw
+                    .and_then(|raw| serde_json::from_str::<Value>(raw).ok())
+                    .and_then(|v| v.get("part_type")?.as_str().map(str::to_string));
+                return self.by_role(part_role(part_type.as_deref()));
+            }
+            BulkTo::KObjects(klass) => BulkResource::KObjects(klass.to_string()),
+            BulkTo::TicketKlass => {
+                let (ticket_type, _) = ticket_links(raw?).ok()?;
+                BulkResource::KObjects(ticket_klass_name(&ticket_type))
+            }
+        })
+    }
+}
+
+impl BulkTo {
+    /// The bulk resource of a conversation part of `role` (any other route as it is).
+    pub fn by_role(self, role: PartRole) -> Option<BulkResource> {
+        match (self, role) {
+            (BulkTo::MessageOrNote, PartRole::Message) => Some(BulkResource::Messages),
+            (BulkTo::MessageOrNote, _) => Some(BulkResource::Notes),
+            (to, _) => to.resource(None),
+        }
+    }
+}
+
+/// Intercom data events loaded as kobjects (`--events-as kobjects`) instead of the catalog's
+/// tracking events: bulk creates into this klass.
+pub const EVENTS_AS_KOBJECTS: BulkTo = BulkTo::KObjects(EVENT_KLASS);
+
 /// How a kind is written to Kustomer.
 #[derive(Debug, Clone, Copy)]
 pub enum Write {
-    /// Bulk create jobs (100 a request), per-item `_clientRef`.
-    Bulk,
+    /// Bulk create jobs (100 a request) to this route, per-item `_clientRef`.
+    Bulk(BulkTo),
     /// One create request per record.
     Single,
-    /// An update of records created by another kind (a bulk or single PUT of what exists).
-    UpdateOnly,
+    /// Bulk updates (PUT) of records created by another kind, on this route.
+    BulkUpdate(BulkTo),
     /// An idempotent PUT (metadata): a lost answer is simply repeated.
     IdempotentPut,
     /// Matched to what already exists in Kustomer (users by email), created only on request.
@@ -66,8 +125,11 @@ pub enum Found {
     ExternalIdRoute,
     /// A listing, matched on this field.
     ListingMatch(&'static str),
-    /// Nothing to find: the write is repeated (idempotent PUTs, uploads that harm nothing).
+    /// Nothing to find: the write is repeated (idempotent PUTs, bulk updates).
     Repeat,
+    /// The attachment the upload registered, kept in the ledger before its file went up: found
+    /// when Kustomer says its file arrived, uploaded again otherwise.
+    RegisteredAttachment,
     /// Not at all: the record is marked unknown and not resent unless the operator asks.
     NotFound,
 }
@@ -204,7 +266,7 @@ impl KindRow {
 
 /// Every kind. The object types come first, in the order the plan, verify and the report list
 /// them.
-pub const CATALOG: [KindRow; 41] = [
+pub const CATALOG: [KindRow; 40] = [
     // Admins are mapped onto users (several may share one): their recorded user must exist.
     row(
         Kind::Admins,
@@ -263,7 +325,7 @@ pub const CATALOG: [KindRow; 41] = [
         Kind::Companies,
         P::Companies,
         Route(intercom::COMPANIES_SCROLL),
-        Bulk,
+        Bulk(BulkTo::Companies),
         ExternalIdRoute,
     )
     .counted(CountRoute::ListByExternalId(endpoints::COMPANIES))
@@ -272,7 +334,7 @@ pub const CATALOG: [KindRow; 41] = [
         Kind::Contacts,
         P::Customers,
         Route("/contacts/search"),
-        Bulk,
+        Bulk(BulkTo::Customers),
         ExternalIdRoute,
     )
     .counted(CountRoute::ListByExternalId(endpoints::CUSTOMERS))
@@ -281,7 +343,7 @@ pub const CATALOG: [KindRow; 41] = [
         Kind::ContactNotes,
         P::Extras,
         Within(Kind::Contacts),
-        Bulk,
+        Bulk(BulkTo::KObjects(NOTE_KLASS)),
         ExternalIdRoute,
     )
     .counted(CountRoute::KobjectsByExternalId(NOTE_KLASS))
@@ -290,7 +352,7 @@ pub const CATALOG: [KindRow; 41] = [
         Kind::CompanyNotes,
         P::Extras,
         Within(Kind::Companies),
-        Bulk,
+        Bulk(BulkTo::KObjects(NOTE_KLASS)),
         ExternalIdRoute,
     )
     .counted(CountRoute::KobjectsByExternalId(NOTE_KLASS))
@@ -339,7 +401,7 @@ pub const CATALOG: [KindRow; 41] = [
         Kind::Conversations,
         P::Conversations,
         Route("/conversations/search"),
-        Bulk,
+        Bulk(BulkTo::Conversations),
         ExternalIdRoute,
     )
     .counted(CountRoute::ListByExternalId(endpoints::CONVERSATIONS))
@@ -348,20 +410,20 @@ pub const CATALOG: [KindRow; 41] = [
         Kind::ConversationParts,
         P::Conversations,
         Within(Kind::Conversations),
-        Bulk,
+        Bulk(BulkTo::MessageOrNote),
         ExternalIdRoute,
     )
     .under(Kind::Conversations)
     .counted(CountRoute::ConversationTimelines)
     .changed(BulkPut, NoDelete),
     // A stored attachment is uploaded as an `attachment_uploads` record of the same id; a lost
-    // create is created again (an unreferenced upload harms nothing).
+    // answer is settled through the attachment the upload registered.
     row(
         Kind::Attachments,
         P::Conversations,
         Within(Kind::Conversations),
         Single,
-        Repeat,
+        RegisteredAttachment,
     )
     .counted(CountRoute::ConversationFiles)
     .loaded_as(Kind::AttachmentUploads),
@@ -377,7 +439,7 @@ pub const CATALOG: [KindRow; 41] = [
         Kind::Tickets,
         P::Extras,
         Route("/tickets/search"),
-        Bulk,
+        Bulk(BulkTo::TicketKlass),
         ExternalIdRoute,
     )
     .counted(CountRoute::TicketKlasses)
@@ -442,26 +504,17 @@ pub const CATALOG: [KindRow; 41] = [
         Kind::ConversationSources,
         P::Conversations,
         Invented,
-        Bulk,
+        Bulk(BulkTo::Messages),
         ExternalIdRoute,
     )
     .under(Kind::Conversations)
     .changed(BulkPut, NoDelete),
     row(
-        Kind::ConversationNotes,
-        P::Conversations,
-        Invented,
-        Single,
-        ListingMatch("externalId"),
-    )
-    .under(Kind::Conversations)
-    .changed(SinglePut, SingleDelete),
-    row(
         Kind::TimelineNotes,
         P::Conversations,
         Invented,
-        Single,
-        ListingMatch("externalId"),
+        Bulk(BulkTo::Notes),
+        ExternalIdRoute,
     )
     .under(Kind::Conversations)
     .changed(SinglePut, SingleDelete),
@@ -469,8 +522,8 @@ pub const CATALOG: [KindRow; 41] = [
         Kind::TruncationNotes,
         P::Conversations,
         Invented,
-        Single,
-        ListingMatch("externalId"),
+        Bulk(BulkTo::Notes),
+        ExternalIdRoute,
     )
     .under(Kind::Conversations)
     .changed(SinglePut, SingleDelete),
@@ -478,7 +531,7 @@ pub const CATALOG: [KindRow; 41] = [
         Kind::ConversationStates,
         P::Conversations,
         Invented,
-        UpdateOnly,
+        BulkUpdate(BulkTo::Conversations),
         Repeat,
     )
     .under(Kind::Conversations),
@@ -487,14 +540,14 @@ pub const CATALOG: [KindRow; 41] = [
         P::Conversations,
         Invented,
         Single,
-        Repeat,
+        RegisteredAttachment,
     ),
     row(
         Kind::InlineImageUploads,
         P::Conversations,
         Invented,
         Single,
-        Repeat,
+        RegisteredAttachment,
     ),
     row(
         Kind::SegmentTags,
@@ -514,7 +567,7 @@ pub const CATALOG: [KindRow; 41] = [
         Kind::SegmentMembers,
         P::Extras,
         Invented,
-        UpdateOnly,
+        BulkUpdate(BulkTo::Customers),
         Repeat,
     )
     .under(Kind::Segments),
@@ -608,10 +661,30 @@ pub fn not_looked_up() -> Vec<&'static str> {
     CATALOG
         .iter()
         .filter(|r| r.kind == r.target)
-        .filter(|r| matches!(r.write, Write::Single | Write::Bulk | Write::FireAndForget))
-        .filter(|r| matches!(r.found, Found::NotFound | Found::Repeat))
+        .filter(|r| {
+            matches!(
+                r.write,
+                Write::Single | Write::Bulk(_) | Write::FireAndForget
+            )
+        })
+        .filter(|r| {
+            matches!(
+                r.found,
+                Found::NotFound | Found::Repeat | Found::RegisteredAttachment
+            )
+        })
         .map(|r| r.kind.as_str())
         .collect()
+}
+
+/// Where `kind`'s records go in bulk, and whether as updates (PUT); `None` for a kind not
+/// written in bulk.
+pub fn bulk_of(kind: Kind) -> Option<(BulkTo, bool)> {
+    match row_of(kind).write {
+        Write::Bulk(to) => Some((to, false)),
+        Write::BulkUpdate(to) => Some((to, true)),
+        _ => None,
+    }
 }
 
 /// The object types a phase loads, whose extraction it waits for.
@@ -633,6 +706,43 @@ mod tests {
             assert_eq!(n, 1, "{k}");
         }
         assert_eq!(CATALOG.len(), Kind::ALL.len());
+    }
+
+    #[test]
+    fn bulk_kinds_say_where_each_record_goes_and_are_found_again_by_external_id() {
+        assert_eq!(
+            bulk_of(Kind::ConversationStates),
+            Some((BulkTo::Conversations, true))
+        );
+        assert_eq!(
+            bulk_of(Kind::SegmentMembers),
+            Some((BulkTo::Customers, true))
+        );
+        assert_eq!(bulk_of(Kind::Contacts), Some((BulkTo::Customers, false)));
+        assert_eq!(bulk_of(Kind::Teams), None);
+        let parts = BulkTo::MessageOrNote;
+        assert_eq!(
+            parts.resource(Some(r#"{"part_type":"comment"}"#)),
+            Some(BulkResource::Messages)
+        );
+        assert_eq!(
+            parts.resource(Some(r#"{"part_type":"note"}"#)),
+            Some(BulkResource::Notes)
+        );
+        assert_eq!(
+            parts.resource(Some(r#"{"part_type":"assignment"}"#)),
+            Some(BulkResource::Notes)
+        );
+        assert_eq!(
+            BulkTo::TicketKlass.resource(Some(r#"{"ticket_type":{"id":"7"}}"#)),
+            Some(BulkResource::KObjects(ticket_klass_name("7")))
+        );
+        assert_eq!(BulkTo::TicketKlass.resource(Some("{}")), None);
+        assert_eq!(BulkTo::TicketKlass.resource(None), None);
+        // A bulk create whose answer is lost can only be settled by looking the item up.
+        for r in CATALOG.iter().filter(|r| matches!(r.write, Write::Bulk(_))) {
+            assert_eq!(r.found, Found::ExternalIdRoute, "{}", r.kind);
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod control;
 pub mod decisions;
 pub mod disk;
 pub mod extract;
+pub mod found;
 pub mod handle;
 pub mod interrupt;
 pub mod kinds;

@@ -105,7 +105,7 @@ pub fn kustomer_requests(object: &str, migrated: u64) -> u64 {
         // Bulk create, then a bulk PUT of final states (closed, snoozed, assignment).
         Kind::Conversations => batches * 2,
         // Bulk create routes: one request per 100.
-        _ if matches!(row.write, Write::Bulk) => batches,
+        _ if matches!(row.write, Write::Bulk(_)) => batches,
         // Metadata: one PUT per model.
         Kind::DataAttributes => migrated.min(2),
         Kind::ConversationAttributes => migrated.min(1),

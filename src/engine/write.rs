@@ -28,6 +28,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::engine::context::Ctx;
+use crate::engine::kinds;
 use crate::http::client::{KEPT_REQUEST_CHARS, KEPT_RESPONSE_CHARS, truncate};
 use crate::http::{ApiError, Secret};
 use crate::kustomer::bulk::{self, BulkOutcome, BulkResource, MAX_CLIENT_REF_LEN, PollPolicy};
@@ -36,7 +37,7 @@ use crate::kustomer::{KustomerClient, KustomerError};
 use crate::ledger::{Adoption, Ledger, LedgerError, RecordState, WorkItem};
 use crate::mapping::clean;
 use crate::rng::Rng;
-use crate::vocab::ErrorClass;
+use crate::vocab::{ErrorClass, Kind};
 
 /// How many times a single create is sent again after a lookup proved it absent.
 const MAX_RESENDS: u32 = 3;
@@ -134,6 +135,18 @@ impl BulkRoute {
                 ctx.config.kustomer_token.clone(),
                 ctx.config.intercom_token.clone(),
             ],
+        }
+    }
+
+    /// Where the kind catalog sends a record of `kind` in bulk (`raw`: its stored source record);
+    /// a route that says it is unknown when the catalog cannot tell.
+    pub fn of_item(ctx: &Ctx, kind: Kind, raw: Option<&str>) -> BulkRoute {
+        match kinds::bulk_of(kind).and_then(|(to, update)| Some((to.resource(raw)?, update))) {
+            Some((resource, update)) => BulkRoute::new(ctx, &resource, update),
+            None => BulkRoute {
+                path: format!("(the bulk route of this {kind} record is not known)"),
+                ..BulkRoute::new(ctx, &BulkResource::Customers, false)
+            },
         }
     }
 
@@ -393,23 +406,19 @@ fn refused_for_content(err: &KustomerError) -> bool {
 }
 
 /// One kind's bulk writes, built once per kind (or per route) by the phase: which kind, where its
-/// batches go, how a batch is submitted, how its job is waited for (`wait` polls the job and
-/// returns results by `_clientRef`) and how one of its records is found again by externalId
-/// (`lookup`, `None` when absent).
-pub struct BulkWrite<'a, W, L> {
+/// batches go (the kind catalog says, [`BulkWrite::of`]), and how one of its records is found
+/// again by externalId (`lookup`, `None` when absent). Its jobs are polled to completion.
+pub struct BulkWrite<'a, L> {
     pub kind: &'a str,
     kustomer: &'a KustomerClient,
     resource: BulkResource,
     update: bool,
     route: BulkRoute,
-    wait: W,
     lookup: L,
 }
 
-impl<'a, W, WF, L, LF> BulkWrite<'a, W, L>
+impl<'a, L, LF> BulkWrite<'a, L>
 where
-    W: Fn(String) -> WF,
-    WF: Future<Output = Result<HashMap<String, ItemResult>, KustomerError>>,
     L: Fn(String) -> LF,
     LF: Future<Output = Result<Option<String>, KustomerError>>,
 {
@@ -420,7 +429,6 @@ where
         kind: &'a str,
         resource: BulkResource,
         update: bool,
-        wait: W,
         lookup: L,
     ) -> Self {
         BulkWrite {
@@ -429,9 +437,22 @@ where
             route: BulkRoute::new(ctx, &resource, update),
             resource,
             update,
-            wait,
             lookup,
         }
+    }
+
+    /// Writes records of `kind` where the kind catalog sends its batches (`raw`: a stored source
+    /// record of the batch, for the routes that depend on it: a part's role, a ticket's klass);
+    /// `None` when the catalog writes the kind otherwise, or the record does not say.
+    pub fn of(ctx: &'a Ctx, kind: Kind, raw: Option<&str>, lookup: L) -> Option<Self> {
+        let (to, update) = kinds::bulk_of(kind)?;
+        Some(Self::new(
+            ctx,
+            kind.as_str(),
+            to.resource(raw)?,
+            update,
+            lookup,
+        ))
     }
 
     /// Where the batches go (for recovering what an earlier attempt left `sent`).
@@ -454,14 +475,12 @@ where
 /// failed item is recorded with the exchange of its own (the route names what it was sent to). A
 /// batch refused as a whole for its content is split in halves and sent again until the item at
 /// fault is alone: only it fails.
-pub async fn create_bulk<W, WF, L, LF>(
+pub async fn create_bulk<L, LF>(
     ledger: &Ledger,
-    bulk: &BulkWrite<'_, W, L>,
+    bulk: &BulkWrite<'_, L>,
     items: Vec<(String, Value)>,
 ) -> Result<HashMap<String, Outcome>, LedgerError>
 where
-    W: Fn(String) -> WF,
-    WF: Future<Output = Result<HashMap<String, ItemResult>, KustomerError>>,
     L: Fn(String) -> LF,
     LF: Future<Output = Result<Option<String>, KustomerError>>,
 {
@@ -518,15 +537,13 @@ enum BatchEnd {
 /// Settles items whose bulk answer was lost, once the bulk patience has passed since they were
 /// sent (a job may still be running): each is looked up (found: done), several at once. Returns
 /// those proved absent, to be sent again; a failed lookup fails its item with the reason.
-async fn settle_lost<W, WF, L, LF>(
+async fn settle_lost<L, LF>(
     ledger: &Ledger,
-    bulk: &BulkWrite<'_, W, L>,
+    bulk: &BulkWrite<'_, L>,
     lost: Vec<(String, Value)>,
     outcomes: &mut HashMap<String, Outcome>,
 ) -> Result<Vec<(String, Value)>, LedgerError>
 where
-    W: Fn(String) -> WF,
-    WF: Future<Output = Result<HashMap<String, ItemResult>, KustomerError>>,
     L: Fn(String) -> LF,
     LF: Future<Output = Result<Option<String>, KustomerError>>,
 {
@@ -571,22 +588,20 @@ fn take_found(
 
 /// One bulk request of `items`; every item's outcome goes into `outcomes` (unsettled for the items
 /// it gives back as lost).
-async fn send_batch<W, WF, L, LF>(
+async fn send_batch<L, LF>(
     ledger: &Ledger,
-    bulk: &BulkWrite<'_, W, L>,
+    bulk: &BulkWrite<'_, L>,
     items: Vec<(String, Value)>,
     outcomes: &mut HashMap<String, Outcome>,
 ) -> Result<BatchEnd, LedgerError>
 where
-    W: Fn(String) -> WF,
-    WF: Future<Output = Result<HashMap<String, ItemResult>, KustomerError>>,
     L: Fn(String) -> LF,
     LF: Future<Output = Result<Option<String>, KustomerError>>,
 {
     let BulkWrite {
         kind,
         route,
-        wait,
+        kustomer,
         lookup,
         ..
     } = bulk;
@@ -640,7 +655,7 @@ where
     // An item as it was sent, to be sent again when its answer is lost (its `_clientRef` is
     // replaced by the new batch's).
     let as_sent = |id: &String| (id.clone(), sent[&client_ref(&batch, id)].clone());
-    let results = match wait(job.clone()).await {
+    let results = match job_results(kustomer, &job).await {
         Ok(r) => r,
         Err(e) => {
             // The job is known and may still be running (a poll that gave up): recovery reads
@@ -772,22 +787,16 @@ where
 
 /// Settles `sent` items of `kind` left by a lost answer or a crash: a known job is read again;
 /// an item without a job is looked up once the bulk patience has passed since it was sent
-/// (found → done, absent → back to pending so the load sends it again). `route` gives the bulk
-/// route an item went to, for the ledger entry of an item the job refused.
-pub async fn recover_sent<R, W, WF, L, LF>(
-    ledger: &Ledger,
-    kind: &str,
-    route: R,
-    wait: W,
-    lookup: L,
-) -> Result<u64, LedgerError>
+/// (found → done, absent → back to pending so the load sends it again). The kind catalog gives
+/// the bulk route an item went to, for the ledger entry of an item the job refused.
+pub async fn recover_sent<L, LF>(ctx: &Ctx, kind: Kind, lookup: L) -> Result<u64, LedgerError>
 where
-    R: Fn(&WorkItem) -> BulkRoute,
-    W: Fn(String) -> WF,
-    WF: Future<Output = Result<HashMap<String, ItemResult>, KustomerError>>,
     L: Fn(String) -> LF,
     LF: Future<Output = Result<Option<String>, KustomerError>>,
 {
+    let (ledger, kustomer) = (&ctx.ledger, &ctx.kustomer);
+    let route = |item: &WorkItem| BulkRoute::of_item(ctx, kind, item.raw.as_deref());
+    let kind = kind.as_str();
     let mut settled = 0;
     let mut jobs: HashMap<String, HashMap<String, ItemResult>> = HashMap::new();
     // A resumed run settles every `sent` item of a kind at once; its pages are read on the
@@ -806,8 +815,10 @@ where
         unread.dedup();
         let mut reads = Vec::with_capacity(unread.len());
         for job in unread {
-            let read = wait(job.clone());
-            reads.push(async move { (job, read.await.unwrap_or_default()) });
+            reads.push(async move {
+                let read = job_results(kustomer, &job).await;
+                (job, read.unwrap_or_default())
+            });
         }
         jobs.extend(
             futures_util::stream::iter(reads)

@@ -43,7 +43,6 @@ pub enum Kind {
     ConversationParts,
     /// A conversation's opening message (invented).
     ConversationSources,
-    ConversationNotes,
     /// Event parts folded into one note (invented).
     TimelineNotes,
     /// The note saying a conversation lost parts to the 500-part cap (invented).
@@ -71,7 +70,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 41] = [
+    pub const ALL: [Kind; 40] = [
         Kind::Admins,
         Kind::Teams,
         Kind::Tags,
@@ -95,7 +94,6 @@ impl Kind {
         Kind::Conversations,
         Kind::ConversationParts,
         Kind::ConversationSources,
-        Kind::ConversationNotes,
         Kind::TimelineNotes,
         Kind::TruncationNotes,
         Kind::ConversationStates,
@@ -141,7 +139,6 @@ impl Kind {
             Kind::Conversations => "conversations",
             Kind::ConversationParts => "conversation_parts",
             Kind::ConversationSources => "conversation_sources",
-            Kind::ConversationNotes => "conversation_notes",
             Kind::TimelineNotes => "timeline_notes",
             Kind::TruncationNotes => "truncation_notes",
             Kind::ConversationStates => "conversation_states",

@@ -13,8 +13,8 @@ use serde_json::Value;
 use crate::engine::context::Ctx;
 use crate::engine::model::LogLevel;
 use crate::engine::write::{self, BulkWrite};
-use crate::kustomer::bulk::BulkResource;
-use crate::kustomer::{KustomerClient, KustomerError};
+
+use crate::engine::found;
 use crate::ledger::{Ledger, LedgerError, RecordState, WorkItem};
 use crate::mapping::companies::{Mapped, company_body};
 use crate::vocab::{ErrorClass, FieldMapping, Kind, PhaseId};
@@ -34,14 +34,7 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         let tag_id = |id: &str| ledger.target_id(Kind::Tags.as_str(), id).ok().flatten();
         company_body(raw, &mappings, &tag_id).map_err(|e| (ErrorClass::Source, e.to_string()))
     };
-    load_bulk(
-        ctx,
-        PhaseId::Companies,
-        Kind::Companies,
-        Lookup::Company,
-        map,
-    )
-    .await
+    load_bulk(ctx, PhaseId::Companies, Kind::Companies, map).await
 }
 
 /// The operator's attribute decisions for one model (`company`, `contact`), as the decisions
@@ -117,34 +110,6 @@ pub async fn ensure_tags(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 
 // ---- the shared bulk loop ---------------------------------------------------------------------
 
-/// The direct externalId route a kind is found again by (never search).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Lookup {
-    Company,
-    Customer,
-}
-
-impl Lookup {
-    fn resource(self) -> BulkResource {
-        match self {
-            Lookup::Company => BulkResource::Companies,
-            Lookup::Customer => BulkResource::Customers,
-        }
-    }
-
-    async fn find(
-        self,
-        kustomer: &KustomerClient,
-        external_id: &str,
-    ) -> Result<Option<String>, KustomerError> {
-        let found = match self {
-            Lookup::Company => kustomer.company_by_external_id(external_id).await?,
-            Lookup::Customer => kustomer.customer_by_external_id(external_id).await?,
-        };
-        Ok(found.map(|r| r.id))
-    }
-}
-
 /// Loads every pending record of `kind` through its bulk route: settles what a previous run
 /// left `sent`, then pages through pending records, maps each (`map(item, raw)`; an error marks
 /// the record failed with its class and reason, notes become warnings on the record), and sends
@@ -154,24 +119,22 @@ pub(super) async fn load_bulk<M>(
     ctx: &Arc<Ctx>,
     phase: PhaseId,
     kind: Kind,
-    lookup: Lookup,
     map: M,
 ) -> anyhow::Result<()>
 where
     M: Fn(&WorkItem, &str) -> Result<Mapped, (ErrorClass, String)>,
 {
-    let kind = kind.as_str();
     let ledger = &ctx.ledger;
-    let kustomer = &ctx.kustomer;
+    let find = |id: String| found::lookup(ctx, kind, id);
+    let Some(bulk) = BulkWrite::of(ctx, kind, None, find) else {
+        anyhow::bail!("the kind catalog writes {kind} otherwise than in bulk");
+    };
+    let (catalogued, kind) = (kind, kind.as_str());
     ledger.ensure_pending_from_sources(kind, kind).await?;
-    let wait = |job: String| async move { write::job_results(kustomer, &job).await };
-    let find = |id: String| async move { lookup.find(kustomer, &id).await };
-    let bulk = BulkWrite::new(ctx, kind, lookup.resource(), false, wait, find);
     for pass in 0..MAX_PASSES {
         // Reads see committed writes only: a `done` still queued would look pending and be sent twice.
         ledger.flush().await?;
-        let route = bulk.route();
-        let recovered = write::recover_sent(ledger, kind, |_| route.clone(), wait, find).await?;
+        let recovered = write::recover_sent(ctx, catalogued, find).await?;
         if recovered > 0 {
             ctx.log(
                 LogLevel::Info,

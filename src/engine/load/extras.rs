@@ -24,6 +24,8 @@ use serde_json::{Value, json};
 
 use crate::engine::context::Ctx;
 use crate::engine::decisions::Decisions;
+use crate::engine::found;
+use crate::engine::kinds::{self, BulkTo};
 use crate::engine::load::kb::all_items;
 use crate::engine::load::read_source;
 use crate::engine::model::{Bucket, LogLevel};
@@ -34,9 +36,7 @@ use crate::kustomer::KustomerError;
 use crate::kustomer::bulk::BulkResource;
 use crate::ledger::{Ledger, RecordState, WorkItem};
 use crate::mapping::extras::{self as map, NoteOwner};
-use crate::mapping::people::{
-    EVENT_KLASS, NOTE_KLASS, TicketField, ticket_fields, ticket_klass_name,
-};
+use crate::mapping::people::{NOTE_KLASS, TicketField, ticket_fields};
 use crate::timefmt;
 use crate::vocab::{ErrorClass, Kind, PhaseId};
 
@@ -250,17 +250,16 @@ fn contact_tag_ids(
 
 async fn memberships(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    let kustomer = &ctx.kustomer;
     let kind = Kind::SegmentMembers.as_str();
     ledger
         .ensure_pending_from_sources(Kind::ContactSegments.as_str(), kind)
         .await?;
     ledger.flush().await?;
-    let wait = |job: String| async move { write::job_results(kustomer, &job).await };
     let no_lookup = |_id: String| async { Ok::<_, KustomerError>(None) };
-    let bulk = BulkWrite::new(ctx, kind, BulkResource::Customers, true, wait, no_lookup);
-    let route = bulk.route();
-    write::recover_sent(ledger, kind, |_| route.clone(), wait, no_lookup).await?;
+    let Some(bulk) = BulkWrite::of(ctx, Kind::SegmentMembers, None, no_lookup) else {
+        anyhow::bail!("the kind catalog writes {kind} otherwise than in bulk");
+    };
+    write::recover_sent(ctx, Kind::SegmentMembers, no_lookup).await?;
     let mut pages = ledger.pages(kind, &[RecordState::Pending], PAGE);
     loop {
         ctx.control.checkpoint().await?;
@@ -325,42 +324,29 @@ fn warn_lost(ctx: &Ctx, kind: &str, unsettled: usize) {
 
 // ---- kobjects (tickets, notes, events) -------------------------------------------------------
 
-/// Loads every pending record of `kind` as kobjects: `map` gives each its klass and body (an
-/// error marks it failed with class and reason); `klass_of` finds the klass again from the raw
-/// record for lookups by externalId.
-async fn load_kobjects<M, K>(ctx: &Arc<Ctx>, kind: &str, map: M, klass_of: K) -> anyhow::Result<()>
+/// Loads every pending record of `kind` as kobjects where `to` sends them (the kind catalog's
+/// route, or [`kinds::EVENTS_AS_KOBJECTS`]): `map` gives each its body (an error marks it failed
+/// with class and reason); the klass, for the batch and for lookups by externalId, comes from
+/// `to` and the stored record.
+async fn load_kobjects<M>(
+    ctx: &Arc<Ctx>,
+    catalogued: Kind,
+    to: BulkTo,
+    map: M,
+) -> anyhow::Result<()>
 where
-    M: Fn(&WorkItem, &str) -> Result<(String, Value, Vec<String>), (ErrorClass, String)>,
-    K: Fn(&str) -> Option<String> + Clone,
+    M: Fn(&WorkItem, &str) -> Result<(Value, Vec<String>), (ErrorClass, String)>,
 {
     let ledger = &ctx.ledger;
-    let kustomer = &ctx.kustomer;
-    let lookup = |id: String| {
-        let klass_of = klass_of.clone();
-        async move {
-            let raw = ledger
-                .read(|r| r.source(kind, &id))
-                .ok()
-                .flatten()
-                .map(|s| s.raw)
-                .unwrap_or_default();
-            let Some(klass) = klass_of(&raw) else {
-                return Ok(None);
-            };
-            Ok(kustomer
-                .kobject_by_external_id(&klass, &id)
-                .await?
-                .map(|r| r.id))
-        }
+    let kind = catalogued.as_str();
+    let klass_of = move |raw: Option<&str>| match to.resource(raw) {
+        Some(BulkResource::KObjects(klass)) => Some(klass),
+        _ => None,
     };
+    let lookup = |id: String| async move { found::kobject(ctx, catalogued, to, &id).await };
     for _pass in 0..3 {
         ledger.flush().await?;
-        let wait = |job: String| async move { write::job_results(kustomer, &job).await };
-        let route = |item: &WorkItem| {
-            let klass = item.raw.as_deref().and_then(&klass_of).unwrap_or_default();
-            write::BulkRoute::new(ctx, &BulkResource::KObjects(klass), false)
-        };
-        write::recover_sent(ledger, kind, route, wait, lookup).await?;
+        write::recover_sent(ctx, catalogued, lookup).await?;
         ledger.flush().await?;
         let mut pages = ledger.pages(kind, &[RecordState::Pending], PAGE);
         let mut unsettled = 0;
@@ -376,8 +362,19 @@ where
                 let Some((raw, record)) = read_source(ledger, item)? else {
                     continue;
                 };
+                let Some(klass) = klass_of(Some(raw)) else {
+                    ledger.mark_failed(
+                        kind,
+                        &item.source_id,
+                        ErrorClass::Source,
+                        "the record does not say which klass it belongs to",
+                        "",
+                        "",
+                    )?;
+                    continue;
+                };
                 match map(item, raw) {
-                    Ok((klass, body, mut notes)) => {
+                    Ok((body, mut notes)) => {
                         // Times Kustomer cannot read are left out of the body: the warning
                         // keeps the original value for the report.
                         notes.extend(crate::mapping::clean::out_of_range_times(&record, &[]));
@@ -395,8 +392,7 @@ where
                 }
             }
             for (klass, items) in by_klass {
-                let resource = BulkResource::KObjects(klass);
-                let bulk = BulkWrite::new(ctx, kind, resource, false, wait, lookup);
+                let bulk = BulkWrite::new(ctx, kind, BulkResource::KObjects(klass), false, lookup);
                 let lost = super::send_bulk(ctx, PhaseId::Extras, &bulk, items).await?;
                 warn_lost(ctx, kind, lost);
                 unsettled += lost;
@@ -416,11 +412,6 @@ async fn tickets(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()> {
         let tt: TicketType = serde_json::from_str(&r.raw).unwrap_or_default();
         fields.insert(r.source_id.clone(), ticket_fields(&tt));
     }
-    let klass_of = |raw: &str| {
-        map::ticket_links(raw)
-            .ok()
-            .map(|(t, _)| ticket_klass_name(&t))
-    };
     let l = ledger.clone();
     let mapper = move |_item: &WorkItem, raw: &str| {
         let (ticket_type, contact) =
@@ -457,9 +448,9 @@ async fn tickets(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()> {
             .unwrap_or_default();
         let (body, notes) = map::ticket_kobject(raw, customer.as_deref(), f, imported_at)
             .map_err(|e| (ErrorClass::Source, e.to_string()))?;
-        Ok((ticket_klass_name(&ticket_type), body, notes))
+        Ok((body, notes))
     };
-    load_kobjects(ctx, Kind::Tickets.as_str(), mapper, klass_of).await
+    load_kobjects(ctx, Kind::Tickets, BulkTo::TicketKlass, mapper).await
 }
 
 async fn notes(
@@ -504,9 +495,14 @@ async fn notes(
             map::note_author_id(raw).and_then(|a| decisions.user_for_admin(&a).map(str::to_string));
         let body = map::note_kobject(raw, owner_ref, author.as_deref(), imported_at)
             .map_err(|e| (ErrorClass::Source, e.to_string()))?;
-        Ok((NOTE_KLASS.to_string(), body, Vec::new()))
+        Ok((body, Vec::new()))
     };
-    load_kobjects(ctx, kind, mapper, |_: &str| Some(NOTE_KLASS.to_string())).await
+    let catalogued = if company {
+        Kind::CompanyNotes
+    } else {
+        Kind::ContactNotes
+    };
+    load_kobjects(ctx, catalogued, BulkTo::KObjects(NOTE_KLASS), mapper).await
 }
 
 async fn event_kobjects(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()> {
@@ -530,12 +526,9 @@ async fn event_kobjects(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()>
             })?;
         let body = map::event_kobject(raw, &item.source_id, &customer, imported_at)
             .map_err(|e| (ErrorClass::Source, e.to_string()))?;
-        Ok((EVENT_KLASS.to_string(), body, Vec::new()))
+        Ok((body, Vec::new()))
     };
-    load_kobjects(ctx, Kind::DataEvents.as_str(), mapper, |_: &str| {
-        Some(EVENT_KLASS.to_string())
-    })
-    .await
+    load_kobjects(ctx, Kind::DataEvents, kinds::EVENTS_AS_KOBJECTS, mapper).await
 }
 
 /// Tracking events have no lookup route: an event left `sent` (or whose answer was lost) is

@@ -11,7 +11,6 @@ pub mod metadata;
 pub mod prerequisites;
 pub mod users_teams;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -20,7 +19,7 @@ use serde_json::Value;
 
 use crate::engine::context::Ctx;
 use crate::engine::kinds::{CATALOG, Write};
-use crate::engine::write::{self, BulkWrite, ItemResult, Outcome};
+use crate::engine::write::{self, BulkWrite, Outcome};
 use crate::kustomer::KustomerError;
 use crate::kustomer::models::Named;
 use crate::ledger::{Ledger, LedgerError, RecordState, WorkItem};
@@ -140,15 +139,13 @@ pub(crate) const BULK_CONCURRENCY: usize = 20;
 /// Sends `items` (source id, body) through `bulk` in requests of at most 100 items and the run's
 /// byte budget, [`BULK_CONCURRENCY`] in flight, each counted in flight for `phase`. Returns how
 /// many items' answers were lost (left `sent`, for recovery to look up).
-pub(super) async fn send_bulk<W, WF, L, LF>(
+pub(super) async fn send_bulk<L, LF>(
     ctx: &Ctx,
     phase: PhaseId,
-    bulk: &BulkWrite<'_, W, L>,
+    bulk: &BulkWrite<'_, L>,
     items: Vec<(String, Value)>,
 ) -> Result<usize, LedgerError>
 where
-    W: Fn(String) -> WF,
-    WF: Future<Output = Result<HashMap<String, ItemResult>, KustomerError>>,
     L: Fn(String) -> LF,
     LF: Future<Output = Result<Option<String>, KustomerError>>,
 {

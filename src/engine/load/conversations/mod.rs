@@ -32,7 +32,6 @@ use crate::engine::context::Ctx;
 use crate::engine::model::LogLevel;
 use crate::engine::write::{self, Outcome};
 use crate::intercom::models::{Conversation, ConversationPart};
-use crate::kustomer::bulk::BulkResource;
 use crate::ledger::{RecordState, SourceRecord, WorkItem};
 use crate::mapping::attributes::custom_values;
 use crate::mapping::clean;
@@ -737,14 +736,7 @@ impl PageLoader<'_> {
             }
             creates.push((item.source_id.clone(), body));
         }
-        let outcomes = send::bulk(
-            self.ctx,
-            Kind::Conversations,
-            BulkResource::Conversations,
-            false,
-            creates,
-        )
-        .await?;
+        let outcomes = send::bulk(self.ctx, Kind::Conversations, None, creates).await?;
         refused.extend(
             outcomes
                 .iter()
@@ -825,13 +817,8 @@ impl PageLoader<'_> {
                 states.push((c.id.clone(), body));
             }
         }
-        self.send_chunks(
-            Kind::ConversationStates,
-            BulkResource::Conversations,
-            true,
-            states,
-        )
-        .await?;
+        self.send_chunks(Kind::ConversationStates, None, states)
+            .await?;
         Ok(())
     }
 
@@ -883,7 +870,7 @@ impl PageLoader<'_> {
         kind: Kind,
         messages: Vec<(String, Value)>,
     ) -> anyhow::Result<HashMap<String, Outcome>> {
-        self.send_chunks(kind, BulkResource::Messages, false, messages)
+        self.send_chunks(kind, Some(PartRole::Message), messages)
             .await
     }
 
@@ -927,7 +914,7 @@ impl PageLoader<'_> {
                 ));
             }
         }
-        self.send_chunks(Kind::ConversationParts, BulkResource::Notes, false, notes)
+        self.send_chunks(Kind::ConversationParts, Some(PartRole::Note), notes)
             .await?;
         Ok(())
     }
@@ -1366,12 +1353,12 @@ impl PageLoader<'_> {
         ))
     }
 
-    /// Sends `items` in bulk requests of 100 items and the byte budget at most, a few at a time.
+    /// Sends `items` in bulk requests of 100 items and the byte budget at most, a few at a time,
+    /// where the kind catalog sends `kind` (`role`: the role of the parts sent).
     async fn send_chunks(
         &self,
         kind: Kind,
-        resource: BulkResource,
-        update: bool,
+        role: Option<PartRole>,
         items: Vec<(String, Value)>,
     ) -> anyhow::Result<HashMap<String, Outcome>> {
         let chunks = write::bulk_requests(
@@ -1381,7 +1368,7 @@ impl PageLoader<'_> {
             self.ctx.config.options.bulk_max_bytes,
         )?;
         let results: Vec<_> = futures_util::stream::iter(chunks)
-            .map(|chunk| send::bulk(self.ctx, kind, resource.clone(), update, chunk))
+            .map(|chunk| send::bulk(self.ctx, kind, role, chunk))
             .buffer_unordered(CONCURRENT)
             .collect()
             .await;
@@ -1459,9 +1446,7 @@ impl PageLoader<'_> {
                 notes.push((c.id.clone(), body));
             }
         }
-        let outcomes = self
-            .send_chunks(Kind::TimelineNotes, BulkResource::Notes, false, notes)
-            .await?;
+        let outcomes = self.send_chunks(Kind::TimelineNotes, None, notes).await?;
         for &i in &with_events {
             let c = &loaded[i];
             let note = match outcomes.get(&c.id) {
@@ -1518,8 +1503,7 @@ impl PageLoader<'_> {
                 ));
             }
         }
-        self.send_chunks(Kind::TruncationNotes, BulkResource::Notes, false, notes)
-            .await?;
+        self.send_chunks(Kind::TruncationNotes, None, notes).await?;
         Ok(())
     }
 }
