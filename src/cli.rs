@@ -181,14 +181,8 @@ pub struct RunArgs {
     /// Limit the run to these types and what they depend on, e.g. `contacts,conversations`.
     #[arg(long, value_delimiter = ',', value_name = "TYPES")]
     pub only: Vec<String>,
-    /// Share of the Kustomer org budget the migration may take (0 < share ≤ 1)
-    /// [default: `[kustomer] rate_share` of the config file, else 0.8].
-    #[arg(long)]
-    pub rate_share: Option<f64>,
-    /// The Kustomer plan's budget in requests per minute, until the server announces its own
-    /// [default: `[kustomer] rate_limit` of the config file, else 1000].
-    #[arg(long)]
-    pub kustomer_rate: Option<u32>,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
     /// Intercom workflow ids to export into the archive
     /// [default: `[run] workflow_ids` of the config file].
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
@@ -238,8 +232,7 @@ impl Default for RunArgs {
             json: false,
             accept_defaults: false,
             only: Vec::new(),
-            rate_share: None,
-            kustomer_rate: None,
+            budget: BudgetArgs::default(),
             workflow_ids: Vec::new(),
             timeline_parts: crate::commands::run::TimelineParts::Note,
             events_as: crate::commands::run::EventsAs::Tracking,
@@ -263,14 +256,21 @@ pub struct VerifyArgs {
     /// [default: the `--only` of the last run, else every type].
     #[arg(long, value_delimiter = ',', value_name = "TYPES")]
     pub only: Vec<String>,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+}
+
+/// The Kustomer budget a command that calls Kustomer works within (`run`, `verify`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct BudgetArgs {
+    /// Share of the Kustomer org budget i2k may take (0 < share ≤ 1)
+    /// [default: `[kustomer] rate_share` of the config file, else 0.8].
+    #[arg(long)]
+    pub rate_share: Option<f64>,
     /// The Kustomer plan's budget in requests per minute, until the server announces its own
     /// [default: `[kustomer] rate_limit` of the config file, else 1000].
     #[arg(long)]
     pub kustomer_rate: Option<u32>,
-    /// Share of the Kustomer org budget verify may take (0 < share ≤ 1)
-    /// [default: `[kustomer] rate_share` of the config file, else 0.8].
-    #[arg(long)]
-    pub rate_share: Option<f64>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -33,8 +33,10 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
         json: args.json,
         // Headless never waits for a person; the console lets the operator decide.
         accept_defaults: args.headless,
-        rate_share: Some(0.8),
-        kustomer_rate: Some(args.sim.kustomer_rate),
+        budget: crate::cli::BudgetArgs {
+            rate_share: Some(0.8),
+            kustomer_rate: Some(args.sim.kustomer_rate),
+        },
         workflow_ids: simulated_workflow_ids(args.size),
         ..RunArgs::default()
     };

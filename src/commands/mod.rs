@@ -55,13 +55,14 @@ impl Context {
 /// defaults (0.8 of 1,000 a minute). Refused when it cannot work.
 pub fn kustomer_budget(
     file: &FileConfig,
-    rate: Option<u32>,
-    share: Option<f64>,
+    flags: &crate::cli::BudgetArgs,
 ) -> anyhow::Result<(u32, f64)> {
-    let rate = rate
+    let rate = flags
+        .kustomer_rate
         .or(file.kustomer.rate_limit)
         .unwrap_or(crate::kustomer::client::DEFAULT_RATE_LIMIT_PER_MINUTE);
-    let share = share
+    let share = flags
+        .rate_share
         .or(file.kustomer.rate_share)
         .unwrap_or(crate::kustomer::client::DEFAULT_RATE_SHARE);
     if !(share > 0.0 && share <= 1.0) {

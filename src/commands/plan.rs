@@ -30,8 +30,13 @@ pub async fn run(ctx: &Context, args: PlanArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let (counts, unused_segments) = ledger.read(counts_from_ledger)?;
-    let (rate, share) = match crate::commands::kustomer_budget(&ctx.file, args.kustomer_rate, None)
-    {
+    let (rate, share) = match crate::commands::kustomer_budget(
+        &ctx.file,
+        &crate::cli::BudgetArgs {
+            kustomer_rate: args.kustomer_rate,
+            rate_share: None,
+        },
+    ) {
         Ok(budget) => budget,
         Err(e) => {
             eprintln!("error: {e}");

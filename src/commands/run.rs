@@ -59,8 +59,7 @@ pub fn engine_config(
     args: &RunArgs,
     file: &FileConfig,
 ) -> anyhow::Result<EngineConfig> {
-    let (kustomer_rate, rate_share) =
-        crate::commands::kustomer_budget(file, args.kustomer_rate, args.rate_share)?;
+    let (kustomer_rate, rate_share) = crate::commands::kustomer_budget(file, &args.budget)?;
     let workflow_ids = if args.workflow_ids.is_empty() {
         file.run.workflow_ids.clone().unwrap_or_default()
     } else {

@@ -26,8 +26,7 @@ pub async fn run(ctx: &Context, args: VerifyArgs) -> anyhow::Result<ExitCode> {
             crate::config::KUSTOMER_TOKEN_ENV
         )
     })?;
-    let (rate, share) =
-        crate::commands::kustomer_budget(&ctx.file, args.kustomer_rate, args.rate_share)?;
+    let (rate, share) = crate::commands::kustomer_budget(&ctx.file, &args.budget)?;
     let kustomer = KustomerClient::connect(&endpoints.kustomer_url, token, rate, share)?;
     // An unknown type is refused before anything is opened or counted.
     let named = if args.only.is_empty() {
