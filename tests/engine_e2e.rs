@@ -380,11 +380,12 @@ async fn conversations_outside_the_history_window_are_skipped_with_their_parts()
     }
 }
 
-/// Conversations load while extraction still reads them: with Intercom's budget slowing the
-/// extraction of a `small` workspace to tens of seconds, conversations are in Kustomer before
-/// the last one is staged, and the migration still matches the ground truth exactly.
+/// Conversations and customers load while extraction still reads them: with Intercom's budget
+/// slowing the extraction of a `small` workspace to tens of seconds, conversations and customers
+/// are in Kustomer before the last one is staged, and the migration still matches the ground
+/// truth exactly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conversations_load_while_extraction_stages_them() {
+async fn conversations_and_customers_load_while_extraction_stages_them() {
     let sims = common::sims_with(SizePreset::Small, |ic, _| {
         ic.rate_per_window = 1_000;
     })
@@ -409,6 +410,19 @@ async fn conversations_load_while_extraction_stages_them() {
     assert!(
         early > 0,
         "no conversation was loaded before the last one was staged"
+    );
+    // So do customers: whole bulk requests of contacts go out while contacts are still staged.
+    let early_customers: i64 = db
+        .query_row(
+            "SELECT count(*) FROM target WHERE kind = 'contacts' AND state = 'done'
+               AND updated_ms < (SELECT max(extracted_ms) FROM source WHERE kind = 'contacts')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        early_customers >= 100,
+        "{early_customers} customers loaded before the last contact was staged"
     );
     let intercom = common::truth(&sims.intercom.url).await;
     let kustomer = common::truth(&sims.kustomer.url).await;

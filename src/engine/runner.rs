@@ -369,9 +369,14 @@ async fn run_one(
             }
         }
     }
-    // A Conversations phase fed by extraction starts on what is staged and follows it.
+    // A Conversations phase fed by extraction starts on what is staged and follows it; the
+    // Customers phase follows the contacts as they are staged (`load_bulk`).
     if !(id == PhaseId::Conversations && ctx.has_conversations_feed()) {
-        ctx.wait_extracted(&sources_of(id)).await?;
+        let waits: Vec<&str> = sources_of(id)
+            .into_iter()
+            .filter(|k| !(id == PhaseId::Customers && *k == Kind::Contacts.as_str()))
+            .collect();
+        ctx.wait_extracted(&waits).await?;
     }
     ctx.control.checkpoint().await?;
     ctx.set_phase_status(id, PhaseStatus::Running);

@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::engine::context::Ctx;
 use crate::engine::model::LogLevel;
 use crate::engine::write::{self, BulkWrite};
+use crate::kustomer::bulk::MAX_BULK_ITEMS;
 
 use crate::engine::found;
 use crate::ledger::{Ledger, LedgerError, RecordState, WorkItem};
@@ -114,7 +115,8 @@ pub async fn ensure_tags(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 /// left `sent`, then pages through pending records, maps each (`map(item, raw)`; an error marks
 /// the record failed with its class and reason, notes become warnings on the record), and sends
 /// bulk requests of 100, several in flight. Items whose answer was lost are looked up after the
-/// bulk patience and sent again only when absent.
+/// bulk patience and sent again only when absent. While this run's extraction is still staging
+/// records of `kind`, what is staged is loaded as it comes, a full bulk request at a time.
 pub(super) async fn load_bulk<M>(
     ctx: &Arc<Ctx>,
     phase: PhaseId,
@@ -130,6 +132,20 @@ where
         anyhow::bail!("the kind catalog writes {kind} otherwise than in bulk");
     };
     let (catalogued, kind) = (kind, kind.as_str());
+    while !ctx.is_extracted(kind) {
+        ctx.control.checkpoint().await?;
+        ledger.ensure_pending_from_sources(kind, kind).await?;
+        if ledger.counters().target(kind).pending >= MAX_BULK_ITEMS as u64 {
+            ledger.flush().await?;
+            bulk_pass(ctx, phase, kind, &bulk, &map, true).await?;
+        } else {
+            let staged = [kind];
+            tokio::select! {
+                _ = ctx.wait_extracted(&staged) => {}
+                _ = tokio::time::sleep(STAGING_POLL) => {}
+            }
+        }
+    }
     ledger.ensure_pending_from_sources(kind, kind).await?;
     for pass in 0..MAX_PASSES {
         // Reads see committed writes only: a `done` still queued would look pending and be sent twice.
@@ -142,43 +158,7 @@ where
             );
         }
         ledger.flush().await?;
-        let mut pages = ledger.pages(kind, &[RecordState::Pending], PAGE);
-        let mut sent = 0usize;
-        let mut unsettled = 0usize;
-        loop {
-            ctx.control.checkpoint().await?;
-            let Some(page) = pages.next_page().await? else {
-                break;
-            };
-            let mut bodies: Vec<(String, Value)> = Vec::with_capacity(page.len());
-            for item in &page {
-                let Some(raw) = item.raw.as_deref() else {
-                    ledger.mark_failed(
-                        kind,
-                        &item.source_id,
-                        ErrorClass::Source,
-                        "no extracted source record",
-                        "",
-                        "",
-                    )?;
-                    continue;
-                };
-                match map(item, raw) {
-                    Ok(mapped) => {
-                        for note in &mapped.notes {
-                            ledger.add_warning(kind, Some(&item.source_id), note)?;
-                        }
-                        bodies.push((item.source_id.clone(), mapped.body));
-                    }
-                    Err((class, reason)) => {
-                        ledger.mark_failed(kind, &item.source_id, class, &reason, "", "")?
-                    }
-                }
-            }
-            sent += bodies.len();
-            ctx.set_activity(format!("{kind}: sending {} in bulk", bodies.len()));
-            unsettled += super::send_bulk(ctx, phase, &bulk, bodies).await?;
-        }
+        let (sent, unsettled) = bulk_pass(ctx, phase, kind, &bulk, &map, false).await?;
         if unsettled > 0 {
             ctx.log(
                 LogLevel::Warn,
@@ -198,4 +178,69 @@ where
         }
     }
     Ok(())
+}
+
+/// How often a load that follows the extraction looks for newly staged records.
+const STAGING_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// One pass over the pending records of `kind`: maps and sends them in bulk (with `whole`, only
+/// whole bulk requests of a page: the rest stays pending for a later pass, so that following the
+/// extraction costs no more requests than loading after it). Returns how many were sent and how
+/// many of those answers were lost (left `sent`).
+async fn bulk_pass<M, L, LF>(
+    ctx: &Arc<Ctx>,
+    phase: PhaseId,
+    kind: &str,
+    bulk: &BulkWrite<'_, L>,
+    map: &M,
+    whole: bool,
+) -> anyhow::Result<(usize, usize)>
+where
+    M: Fn(&WorkItem, &str) -> Result<Mapped, (ErrorClass, String)>,
+    L: Fn(String) -> LF,
+    LF: std::future::Future<Output = Result<Option<String>, crate::kustomer::KustomerError>>,
+{
+    let ledger = &ctx.ledger;
+    let mut pages = ledger.pages(kind, &[RecordState::Pending], PAGE);
+    let (mut sent, mut unsettled) = (0usize, 0usize);
+    loop {
+        ctx.control.checkpoint().await?;
+        let Some(page) = pages.next_page().await? else {
+            break;
+        };
+        let take = if whole {
+            page.len() / MAX_BULK_ITEMS * MAX_BULK_ITEMS
+        } else {
+            page.len()
+        };
+        let mut bodies: Vec<(String, Value)> = Vec::with_capacity(take);
+        for item in &page[..take] {
+            let Some(raw) = item.raw.as_deref() else {
+                ledger.mark_failed(
+                    kind,
+                    &item.source_id,
+                    ErrorClass::Source,
+                    "no extracted source record",
+                    "",
+                    "",
+                )?;
+                continue;
+            };
+            match map(item, raw) {
+                Ok(mapped) => {
+                    for note in &mapped.notes {
+                        ledger.add_warning(kind, Some(&item.source_id), note)?;
+                    }
+                    bodies.push((item.source_id.clone(), mapped.body));
+                }
+                Err((class, reason)) => {
+                    ledger.mark_failed(kind, &item.source_id, class, &reason, "", "")?
+                }
+            }
+        }
+        sent += bodies.len();
+        ctx.set_activity(format!("{kind}: sending {} in bulk", bodies.len()));
+        unsettled += super::send_bulk(ctx, phase, bulk, bodies).await?;
+    }
+    Ok((sent, unsettled))
 }
