@@ -514,15 +514,7 @@ fn children(
     path: &str,
 ) -> ApiResult {
     require(store, parent_kind, parent_kind.json_type(), parent)?;
-    let items: Vec<&Record> = store
-        .all(kind)
-        .iter()
-        .filter(|r| {
-            r.relationships
-                .get(parent_field)
-                .is_some_and(|p| p.id == parent)
-        })
-        .collect();
+    let items = store.children(kind, parent_field, parent);
     envelope::page_of(&items, q, path, 100)
 }
 

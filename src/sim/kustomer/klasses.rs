@@ -17,7 +17,7 @@ use super::org::listed;
 use super::records::{
     Body, created, current, insert_noting_external, merge_noting_external, put_one,
 };
-use super::state::{Kind, Record, Sim, Store, now_iso};
+use super::state::{Kind, Sim, Store, now_iso};
 use super::validation::{
     check_custom, common_dates, display_name, known_suffix, optional_str, required_str,
 };
@@ -180,11 +180,7 @@ async fn list_kobjects(
         return Ok(current(&store, Kind::Klass, &name));
     }
     require_klass(&store, &name)?;
-    let items: Vec<&Record> = store
-        .all(Kind::Kobject)
-        .iter()
-        .filter(|k| k.attributes.str("klass").as_deref() == Some(name.as_str()))
-        .collect();
+    let items = store.children(Kind::Kobject, "klass", &name);
     envelope::page_of(&items, &q, uri.path(), 100)
 }
 

@@ -403,6 +403,11 @@ pub struct Store {
     collections: HashMap<String, Arc<str>>,
     /// `(kind, scope, externalId)` → ids carrying it (scope = klass name for kobjects).
     external_ids: HashMap<(Kind, String, String), Vec<String>>,
+    /// `(kind, field, value)` → positions in `records[kind]`, in creation order, of the records
+    /// whose relationship `field` (one of [`LISTED_UNDER`]) points at the record `value`, or (for
+    /// kobjects, `field` "klass") whose klass is `value`: the sub-lists of a conversation or a
+    /// customer and a klass's kobjects are read without a walk over every record of the kind.
+    children: HashMap<(Kind, &'static str, String), Vec<usize>>,
     /// Custom-attribute metadata per resource (`customer`, `kobject.order`, …).
     pub metadata: BTreeMap<String, Value>,
     pub duplicates: BTreeMap<&'static str, Vec<String>>,
@@ -422,6 +427,31 @@ pub struct Store {
     pub indexing_delay: Duration,
 }
 
+/// The relationships records are listed under by their parent (`GET /v1/conversations/{id}/
+/// messages`, `/notes`, `GET /v1/customers/{id}/conversations`…).
+const LISTED_UNDER: [&str; 2] = ["conversation", "customer"];
+
+/// `field` as the index keys it.
+fn field_name(field: &str) -> &'static str {
+    LISTED_UNDER
+        .iter()
+        .find(|f| **f == field)
+        .copied()
+        .unwrap_or("klass")
+}
+
+/// What a record is listed under: its parents through [`LISTED_UNDER`], and a kobject's klass.
+fn listed_under(record: &Record) -> impl Iterator<Item = (&'static str, String)> + '_ {
+    let parents = LISTED_UNDER
+        .iter()
+        .filter_map(|field| Some((*field, record.relationships.get(field)?.id.clone())));
+    let klass = (record.kind == Kind::Kobject)
+        .then(|| record.attributes.str("klass"))
+        .flatten()
+        .map(|k| ("klass", k));
+    parents.chain(klass)
+}
+
 impl Store {
     pub fn new(seed: u64, indexing_delay: Duration) -> Store {
         Store {
@@ -429,6 +459,7 @@ impl Store {
             index: HashMap::new(),
             collections: HashMap::new(),
             external_ids: HashMap::new(),
+            children: HashMap::new(),
             metadata: BTreeMap::new(),
             duplicates: BTreeMap::new(),
             metadata_properties_created: 0,
@@ -499,9 +530,38 @@ impl Store {
             visible_at,
         };
         let list = self.records.entry(kind).or_default();
-        self.index.insert(id.clone(), (kind, list.len()));
+        let position = list.len();
+        self.index.insert(id.clone(), (kind, position));
+        for (field, parent) in listed_under(&record) {
+            self.children
+                .entry((kind, field, parent))
+                .or_default()
+                .push(position);
+        }
         list.push(record);
         id
+    }
+
+    /// The records of `kind` whose relationship `field` points at `parent` (for kobjects, field
+    /// "klass": those of the klass named `parent`), in creation order.
+    pub fn children(&self, kind: Kind, field: &str, parent: &str) -> Vec<&Record> {
+        let all = self.all(kind);
+        let key = (kind, field_name(field), parent.to_string());
+        self.children
+            .get(&key)
+            .map(|positions| {
+                positions
+                    .iter()
+                    .filter_map(|&i| all.get(i))
+                    // An update may have pointed a record elsewhere since it was indexed (a
+                    // kobject's klass never changes).
+                    .filter(|r| {
+                        key.1 == "klass"
+                            || r.relationships.get(key.1).is_some_and(|p| p.id == parent)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub fn get(&self, kind: Kind, id: &str) -> Option<&Record> {
@@ -525,11 +585,21 @@ impl Store {
             return None;
         }
         let record = self.records.get_mut(&k)?.get_mut(i)?;
+        let before: Vec<(&'static str, String)> = listed_under(record).collect();
         let mut attributes = record.attributes.map();
         attributes.insert("updatedAt".into(), Value::String(now_iso()));
         attributes.insert("modifiedAt".into(), Value::String(now_iso()));
         let out = f(&mut attributes, &mut record.relationships);
         record.attributes = Attrs::new(&attributes);
+        let moved: Vec<(&'static str, String)> = listed_under(record)
+            .filter(|link| !before.contains(link))
+            .collect();
+        for (field, parent) in moved {
+            self.children
+                .entry((kind, field, parent))
+                .or_default()
+                .push(i);
+        }
         Some(out)
     }
 
@@ -639,6 +709,53 @@ pub fn now_iso() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn children_are_listed_by_parent_in_creation_order_and_follow_a_move() {
+        let mut store = Store::new(1, Duration::ZERO);
+        let a = store.insert(Kind::Conversation, Map::new(), BTreeMap::new(), "/c", false);
+        let b = store.insert(Kind::Conversation, Map::new(), BTreeMap::new(), "/c", false);
+        let under = |store: &Store, id: &str| {
+            BTreeMap::from([(
+                "conversation".to_string(),
+                store.rel(Kind::Conversation, id).unwrap(),
+            )])
+        };
+        let mut in_a = Vec::new();
+        for n in 0..3 {
+            let rels = under(&store, if n == 1 { &b } else { &a });
+            let id = store.insert(Kind::Message, Map::new(), rels, "/m", false);
+            if n != 1 {
+                in_a.push(id);
+            }
+        }
+        let ids = |store: &Store, parent: &str| -> Vec<String> {
+            store
+                .children(Kind::Message, "conversation", parent)
+                .iter()
+                .map(|r| r.id.clone())
+                .collect()
+        };
+        assert_eq!(ids(&store, &a), in_a);
+        assert_eq!(ids(&store, &b).len(), 1);
+        let moved = in_a.remove(0);
+        let to_b = under(&store, &b);
+        store.update(Kind::Message, &moved, |_, rels| rels.extend(to_b));
+        assert_eq!(ids(&store, &a), in_a);
+        assert_eq!(ids(&store, &b).len(), 2);
+        assert!(ids(&store, &b).contains(&moved));
+
+        let mut attrs = Map::new();
+        attrs.insert("klass".into(), json!("order"));
+        let k = store.insert(Kind::Kobject, attrs, BTreeMap::new(), "/k", false);
+        let listed: Vec<&str> = store
+            .children(Kind::Kobject, "klass", "order")
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect();
+        assert_eq!(listed, [k.as_str()]);
+        assert!(store.children(Kind::Kobject, "klass", "other").is_empty());
+    }
 
     #[test]
     fn attrs_read_back_what_was_stored() {
