@@ -170,7 +170,12 @@ impl JobStatus {
     }
 }
 
+/// The batches of an answer of `GET /v1/bulk/{id}/batches`: Kustomer's bulk guide draws it as a
+/// bare JSON array of batches; a JSON:API `data` envelope (an array, or one batch) is read too.
 fn batches_of(body: &Value) -> Vec<&Value> {
+    if let Value::Array(items) = body {
+        return items.iter().collect();
+    }
     match body.get("data") {
         Some(Value::Array(items)) => items.iter().collect(),
         Some(single @ Value::Object(_)) => vec![single],
@@ -626,6 +631,25 @@ impl KustomerClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_answered_as_a_bare_array_are_read_like_an_envelope() {
+        let batches = json!([
+            {"status": "complete", "results": [
+                {"_clientRef": "r1", "objectId": "c1", "status": "created"}
+            ]},
+            {"status": "queued", "results": []}
+        ]);
+        assert!(batches_listed(&batches));
+        assert!(!batches_complete(&batches));
+        let results = results_from_batches(&batches);
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].outcome, BulkOutcome::Created { id: "c1".into() });
+        let done = json!([{"status": "complete", "results": []}]);
+        assert!(batches_complete(&done));
+        assert!(!batches_listed(&json!([])));
+        assert!(!batches_listed(&json!({"meta": {}})));
+    }
 
     #[test]
     fn batch_results_become_outcomes_matched_by_client_ref() {
