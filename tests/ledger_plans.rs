@@ -215,6 +215,15 @@ fn bound_values() -> BTreeMap<&'static str, Vec<Value>> {
             vec![text("b1"), text("job1"), Value::Integer(1)],
         ),
         (
+            "record_upload",
+            vec![
+                text("attachment_uploads"),
+                text("at000042"),
+                text("0123456789abcdef01234567"),
+                Value::Integer(1),
+            ],
+        ),
+        (
             "reset_to_pending",
             vec![text("contacts"), text("ct000042"), Value::Integer(1)],
         ),
@@ -334,6 +343,10 @@ const EXPECTED: &[(&str, &[&str])] = &[
     (
         "record_job",
         &["SEARCH target USING INDEX target_by_batch (batch_id=?)"],
+    ),
+    (
+        "record_upload",
+        &["SEARCH target USING PRIMARY KEY (kind=? AND source_id=?)"],
     ),
     (
         "reset_to_pending",
