@@ -565,7 +565,9 @@ impl Ledger {
         lock_ignoring_poison(&self.inner.shared.counters).clone()
     }
 
-    /// The longest bulk-job latency recorded in this migration (kept across runs).
+    /// The bulk-job latency last learnt in this migration (kept across runs; the engine records
+    /// the 90th percentile of the recent jobs). The meta key keeps its first name,
+    /// `longest_bulk_latency_ms`, so that older ledgers read it.
     pub fn longest_bulk_latency(&self) -> Option<Duration> {
         match self.inner.shared.longest_bulk_ms.load(Ordering::Relaxed) {
             0 => None,
@@ -574,7 +576,9 @@ impl Ledger {
     }
 
     /// How long after its `sent` mark an item without a job id may be looked up: three times the
-    /// longest bulk latency seen, never under `MIN_BULK_PATIENCE`.
+    /// learnt bulk latency, never under `MIN_BULK_PATIENCE`. It follows the jobs as they are now:
+    /// one slow job (or a poll that waited) once held every later settle to three times its
+    /// time for the rest of the migration.
     pub fn bulk_patience(&self) -> Duration {
         self.longest_bulk_latency()
             .map(|latency| latency * 3)
@@ -726,13 +730,13 @@ impl Ledger {
         })
     }
 
-    /// Keeps `latency` if it is the longest bulk-job latency seen in this migration.
+    /// Keeps `latency` as the learnt bulk-job latency of this migration.
     pub fn record_bulk_latency(&self, latency: Duration) -> Result<(), LedgerError> {
         let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
         self.inner
             .shared
             .longest_bulk_ms
-            .fetch_max(ms, Ordering::Relaxed);
+            .store(ms, Ordering::Relaxed);
         self.enqueue(Op::BulkLatency { ms })
     }
 

@@ -702,7 +702,7 @@ impl Writer {
             Op::BulkLatency { ms } => {
                 self.conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('longest_bulk_latency_ms', ?1)
-                     ON CONFLICT (key) DO UPDATE SET value = CAST(max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)",
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     params![ms.to_string()],
                 )?;
                 Ok(Output::Unit)
