@@ -399,27 +399,22 @@ async fn conversations_and_customers_load_while_extraction_stages_them() {
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )
     .unwrap();
-    let early: i64 = db
-        .query_row(
-            "SELECT count(*) FROM target WHERE kind = 'conversations' AND state = 'done'
-               AND updated_ms < (SELECT max(extracted_ms) FROM source WHERE kind = 'conversations')",
-            [],
+    // Records of `kind` loaded before the last of them was staged.
+    let early = |kind: &str| -> i64 {
+        db.query_row(
+            "SELECT count(*) FROM target WHERE kind = ?1 AND state = 'done'
+               AND updated_ms < (SELECT max(extracted_ms) FROM source WHERE kind = ?1)",
+            [kind],
             |r| r.get(0),
         )
-        .unwrap();
+        .unwrap()
+    };
     assert!(
-        early > 0,
+        early("conversations") > 0,
         "no conversation was loaded before the last one was staged"
     );
     // So do customers: whole bulk requests of contacts go out while contacts are still staged.
-    let early_customers: i64 = db
-        .query_row(
-            "SELECT count(*) FROM target WHERE kind = 'contacts' AND state = 'done'
-               AND updated_ms < (SELECT max(extracted_ms) FROM source WHERE kind = 'contacts')",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let early_customers = early("contacts");
     assert!(
         early_customers >= 100,
         "{early_customers} customers loaded before the last contact was staged"
