@@ -15,9 +15,10 @@ use crate::engine::model::LogLevel;
 use crate::engine::write::{self, BulkWrite};
 use crate::kustomer::bulk::MAX_BULK_ITEMS;
 
+use super::MapRecord;
 use crate::engine::found;
 use crate::ledger::{Ledger, LedgerError, RecordState, WorkItem};
-use crate::mapping::companies::{Mapped, company_body};
+use crate::mapping::companies::company_body;
 use crate::vocab::{ErrorClass, FieldMapping, Kind, PhaseId};
 
 /// Records read from the ledger per page (several bulk requests' worth).
@@ -117,15 +118,12 @@ pub async fn ensure_tags(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 /// bulk requests of 100, several in flight. Items whose answer was lost are looked up after the
 /// bulk patience and sent again only when absent. While this run's extraction is still staging
 /// records of `kind`, what is staged is loaded as it comes, a full bulk request at a time.
-pub(super) async fn load_bulk<M>(
+pub(super) async fn load_bulk(
     ctx: &Arc<Ctx>,
     phase: PhaseId,
     kind: Kind,
-    map: M,
-) -> anyhow::Result<()>
-where
-    M: Fn(&WorkItem, &str) -> Result<Mapped, (ErrorClass, String)>,
-{
+    map: impl MapRecord,
+) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     let find = |id: String| found::lookup(ctx, kind, id);
     let Some(bulk) = BulkWrite::of(ctx, kind, None, find) else {
@@ -187,16 +185,15 @@ const STAGING_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 /// whole bulk requests of a page: the rest stays pending for a later pass, so that following the
 /// extraction costs no more requests than loading after it). Returns how many were sent and how
 /// many of those answers were lost (left `sent`).
-async fn bulk_pass<M, L, LF>(
+async fn bulk_pass<L, LF>(
     ctx: &Arc<Ctx>,
     phase: PhaseId,
     kind: &str,
     bulk: &BulkWrite<'_, L>,
-    map: &M,
+    map: &impl MapRecord,
     whole: bool,
 ) -> anyhow::Result<(usize, usize)>
 where
-    M: Fn(&WorkItem, &str) -> Result<Mapped, (ErrorClass, String)>,
     L: Fn(String) -> LF,
     LF: std::future::Future<Output = Result<Option<String>, crate::kustomer::KustomerError>>,
 {

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
+use super::MapRecord;
 use crate::engine::context::Ctx;
 use crate::engine::decisions::Decisions;
 use crate::engine::found;
@@ -35,6 +36,7 @@ use crate::intercom::models::TicketType;
 use crate::kustomer::KustomerError;
 use crate::kustomer::bulk::BulkResource;
 use crate::ledger::{Ledger, RecordState, WorkItem};
+use crate::mapping::companies::Mapped;
 use crate::mapping::extras::{self as map, NoteOwner};
 use crate::mapping::people::{NOTE_KLASS, TicketField, ticket_fields};
 use crate::timefmt;
@@ -328,15 +330,12 @@ fn warn_lost(ctx: &Ctx, kind: &str, unsettled: usize) {
 /// route, or [`kinds::EVENTS_AS_KOBJECTS`]): `map` gives each its body (an error marks it failed
 /// with class and reason); the klass, for the batch and for lookups by externalId, comes from
 /// `to` and the stored record.
-async fn load_kobjects<M>(
+async fn load_kobjects(
     ctx: &Arc<Ctx>,
     catalogued: Kind,
     to: BulkTo,
-    map: M,
-) -> anyhow::Result<()>
-where
-    M: Fn(&WorkItem, &str) -> Result<(Value, Vec<String>), (ErrorClass, String)>,
-{
+    map: impl MapRecord,
+) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     let kind = catalogued.as_str();
     let klass_of = move |raw: Option<&str>| match to.resource(raw) {
@@ -374,7 +373,7 @@ where
                     continue;
                 };
                 match map(item, raw) {
-                    Ok((body, mut notes)) => {
+                    Ok(Mapped { body, mut notes }) => {
                         // Times Kustomer cannot read are left out of the body: the warning
                         // keeps the original value for the report.
                         notes.extend(crate::mapping::clean::out_of_range_times(&record, &[]));
@@ -448,7 +447,7 @@ async fn tickets(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()> {
             .unwrap_or_default();
         let (body, notes) = map::ticket_kobject(raw, customer.as_deref(), f, imported_at)
             .map_err(|e| (ErrorClass::Source, e.to_string()))?;
-        Ok((body, notes))
+        Ok(Mapped { body, notes })
     };
     load_kobjects(ctx, Kind::Tickets, BulkTo::TicketKlass, mapper).await
 }
@@ -495,7 +494,10 @@ async fn notes(
             map::note_author_id(raw).and_then(|a| decisions.user_for_admin(&a).map(str::to_string));
         let body = map::note_kobject(raw, owner_ref, author.as_deref(), imported_at)
             .map_err(|e| (ErrorClass::Source, e.to_string()))?;
-        Ok((body, Vec::new()))
+        Ok(Mapped {
+            body,
+            notes: Vec::new(),
+        })
     };
     let catalogued = if company {
         Kind::CompanyNotes
@@ -526,7 +528,10 @@ async fn event_kobjects(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()>
             })?;
         let body = map::event_kobject(raw, &item.source_id, &customer, imported_at)
             .map_err(|e| (ErrorClass::Source, e.to_string()))?;
-        Ok((body, Vec::new()))
+        Ok(Mapped {
+            body,
+            notes: Vec::new(),
+        })
     };
     load_kobjects(ctx, Kind::DataEvents, kinds::EVENTS_AS_KOBJECTS, mapper).await
 }

@@ -166,6 +166,18 @@ where
     Ok(unsettled)
 }
 
+/// Maps one pending record (`raw`: its stored source) to its Kustomer body and the notes for
+/// the operator; an error fails the record with its class and reason.
+pub(super) trait MapRecord:
+    Fn(&WorkItem, &str) -> Result<crate::mapping::companies::Mapped, (ErrorClass, String)>
+{
+}
+
+impl<F> MapRecord for F where
+    F: Fn(&WorkItem, &str) -> Result<crate::mapping::companies::Mapped, (ErrorClass, String)>
+{
+}
+
 /// Creates one record known by its name (a tag, a saved search, a shortcut) through the write
 /// path: `create` sends it; after a lost answer or a duplicate refusal, the record of that name
 /// in `list` is taken.
