@@ -2,8 +2,6 @@
 //! [`Found`] column says: the direct externalId routes (never search), one place for every
 //! phase's write path and for the recovery of what a run left `sent`.
 
-use serde_json::Value;
-
 use crate::engine::context::Ctx;
 use crate::engine::kinds::{self, BulkTo, Found};
 use crate::kustomer::KustomerError;
@@ -75,15 +73,10 @@ pub async fn lookup(ctx: &Ctx, kind: Kind, id: String) -> Result<Option<String>,
                 .ledger
                 .read(|r| r.source(Kind::ConversationParts.as_str(), &id))
                 .map_err(ledger_trouble)?;
-            let part_type = source
+            let role = source
                 .as_ref()
-                .and_then(|s| serde_json::from_str::<Value>(&s.raw).ok())
-                .and_then(|v| {
-                    v.get("part_type")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                });
-            match map::part_role(part_type.as_deref()) {
+                .map_or(map::PartRole::Timeline, |s| map::part_role_of(&s.raw));
+            match role {
                 map::PartRole::Message => ctx.kustomer.message_by_external_id(&id).await?,
                 map::PartRole::Note => {
                     let parent = source.and_then(|s| s.parent_id).unwrap_or_default();

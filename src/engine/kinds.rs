@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::intercom::endpoints as intercom;
 use crate::kustomer::bulk::BulkResource;
 use crate::kustomer::endpoints;
-use crate::mapping::conversations::{PartRole, part_role};
+use crate::mapping::conversations::{PartRole, part_role_of};
 use crate::mapping::extras::ticket_links;
 use crate::mapping::people::{EVENT_KLASS, NOTE_KLASS, ticket_klass_name};
 use crate::vocab::{Kind, PhaseId};
@@ -64,10 +64,7 @@ impl BulkTo {
             BulkTo::Messages => BulkResource::Messages,
             BulkTo::Notes => BulkResource::Notes,
             BulkTo::MessageOrNote => {
-                let part_type = raw
-                    .and_then(|raw| serde_json::from_str::<Value>(raw).ok())
-                    .and_then(|v| v.get("part_type")?.as_str().map(str::to_string));
-                return self.by_role(part_role(part_type.as_deref()));
+                return self.by_role(raw.map_or(PartRole::Timeline, part_role_of));
             }
             BulkTo::KObjects(klass) => BulkResource::KObjects(klass.to_string()),
             BulkTo::TicketKlass => {
@@ -76,9 +73,7 @@ impl BulkTo {
             }
         })
     }
-}
 
-impl BulkTo {
     /// The bulk resource of a conversation part of `role` (any other route as it is).
     pub fn by_role(self, role: PartRole) -> Option<BulkResource> {
         match (self, role) {
@@ -685,6 +680,13 @@ pub fn bulk_of(kind: Kind) -> Option<(BulkTo, bool)> {
         Write::BulkUpdate(to) => Some((to, true)),
         _ => None,
     }
+}
+
+/// The bulk resource a record of `kind` goes to (`raw`: its stored source record), and whether
+/// as an update; `None` for a kind not written in bulk, or a record that does not say.
+pub fn bulk_resource(kind: Kind, raw: Option<&str>) -> Option<(BulkResource, bool)> {
+    let (to, update) = bulk_of(kind)?;
+    Some((to.resource(raw)?, update))
 }
 
 /// The object types a phase loads, whose extraction it waits for.

@@ -20,8 +20,6 @@ use crate::vocab::Kind;
 
 /// Records per Kustomer bulk request.
 pub const BULK_BATCH: u64 = 100;
-/// Default share of the org budget the migration takes (`--rate-share`).
-pub const DEFAULT_RATE_SHARE: f64 = crate::kustomer::client::DEFAULT_RATE_SHARE;
 
 /// What extraction counted for one type.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,7 +190,7 @@ pub fn build_plan(
     let share = if rate_share.is_finite() {
         rate_share.clamp(0.01, 1.0)
     } else {
-        DEFAULT_RATE_SHARE
+        crate::kustomer::client::DEFAULT_RATE_SHARE
     };
     let per_minute = (f64::from(kustomer_rate_per_minute.max(1)) * share).max(1.0);
     let estimate_seconds = (total_requests as f64 / per_minute * 60.0).ceil() as u64;

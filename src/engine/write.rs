@@ -141,7 +141,7 @@ impl BulkRoute {
     /// Where the kind catalog sends a record of `kind` in bulk (`raw`: its stored source record);
     /// a route that says it is unknown when the catalog cannot tell.
     pub fn of_item(ctx: &Ctx, kind: Kind, raw: Option<&str>) -> BulkRoute {
-        match kinds::bulk_of(kind).and_then(|(to, update)| Some((to.resource(raw)?, update))) {
+        match kinds::bulk_resource(kind, raw) {
             Some((resource, update)) => BulkRoute::new(ctx, &resource, update),
             None => BulkRoute {
                 path: format!("(the bulk route of this {kind} record is not known)"),
@@ -445,14 +445,8 @@ where
     /// record of the batch, for the routes that depend on it: a part's role, a ticket's klass);
     /// `None` when the catalog writes the kind otherwise, or the record does not say.
     pub fn of(ctx: &'a Ctx, kind: Kind, raw: Option<&str>, lookup: L) -> Option<Self> {
-        let (to, update) = kinds::bulk_of(kind)?;
-        Some(Self::new(
-            ctx,
-            kind.as_str(),
-            to.resource(raw)?,
-            update,
-            lookup,
-        ))
+        let (resource, update) = kinds::bulk_resource(kind, raw)?;
+        Some(Self::new(ctx, kind.as_str(), resource, update, lookup))
     }
 
     /// Where the batches go (for recovering what an earlier attempt left `sent`).

@@ -39,6 +39,17 @@ pub enum PartRole {
     Timeline,
 }
 
+/// The role of a stored conversation part (`raw`: its JSON as extracted), from its `part_type`;
+/// unreadable JSON reads as a part without a type.
+pub fn part_role_of(raw: &str) -> PartRole {
+    let part: Option<Value> = serde_json::from_str(raw).ok();
+    part_role(
+        part.as_ref()
+            .and_then(|v| v.get("part_type"))
+            .and_then(Value::as_str),
+    )
+}
+
 pub fn part_role(part_type: Option<&str>) -> PartRole {
     match part_type.unwrap_or("") {
         "comment" => PartRole::Message,

@@ -132,7 +132,11 @@ pub(super) async fn load_bulk(
     let (catalogued, kind) = (kind, kind.as_str());
     while !ctx.is_extracted(kind) {
         ctx.control.checkpoint().await?;
-        ledger.ensure_pending_from_sources(kind, kind).await?;
+        // Making staged records pending walks the kind's sources: only when more were staged.
+        let counters = ledger.counters();
+        if counters.source(kind) > counters.target(kind).total() {
+            ledger.ensure_pending_from_sources(kind, kind).await?;
+        }
         if ledger.counters().target(kind).pending >= MAX_BULK_ITEMS as u64 {
             ledger.flush().await?;
             bulk_pass(ctx, phase, kind, &bulk, &map, true).await?;
