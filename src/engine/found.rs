@@ -122,3 +122,17 @@ pub async fn kobject(
         .await?
         .map(|r| r.id))
 }
+
+/// Finds a record of `kind` written where `to` sends it: a kobject by its externalId in its
+/// klass ([`kobject`]), anything else as the kind catalog says ([`lookup`]).
+pub async fn sent_to(
+    ctx: &Ctx,
+    kind: Kind,
+    to: BulkTo,
+    id: String,
+) -> Result<Option<String>, KustomerError> {
+    match to {
+        BulkTo::KObjects(_) | BulkTo::TicketKlass => kobject(ctx, kind, to, &id).await,
+        _ => lookup(ctx, kind, id).await,
+    }
+}

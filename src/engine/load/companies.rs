@@ -11,8 +11,11 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::engine::context::Ctx;
+use crate::engine::kinds::{self, BulkTo};
+use crate::engine::load::read_source;
 use crate::engine::model::LogLevel;
 use crate::engine::write::{self, BulkWrite};
+use crate::kustomer::bulk::BulkResource;
 use crate::kustomer::bulk::MAX_BULK_ITEMS;
 
 use super::MapRecord;
@@ -36,7 +39,7 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         let tag_id = |id: &str| ledger.target_id(Kind::Tags.as_str(), id).ok().flatten();
         company_body(raw, &mappings, &tag_id).map_err(|e| (ErrorClass::Source, e.to_string()))
     };
-    load_bulk(ctx, PhaseId::Companies, Kind::Companies, map).await
+    load_bulk(ctx, BulkLoad::of(PhaseId::Companies, Kind::Companies)?, map).await
 }
 
 /// The operator's attribute decisions for one model (`company`, `contact`), as the decisions
@@ -112,24 +115,49 @@ pub async fn ensure_tags(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 
 // ---- the shared bulk loop ---------------------------------------------------------------------
 
-/// Loads every pending record of `kind` through its bulk route: settles what a previous run
+/// Where one kind's pending records go in bulk: the kind, the phase whose progress it feeds,
+/// where each record is sent (the kind catalog's route, or one the phase chose, such as
+/// [`crate::engine::kinds::EVENTS_AS_KOBJECTS`]), and whether a record Intercom could not return
+/// whole waits (left pending) for a later extraction.
+#[derive(Clone, Copy)]
+pub(super) struct BulkLoad {
+    pub phase: PhaseId,
+    pub kind: Kind,
+    pub to: BulkTo,
+    pub complete_only: bool,
+}
+
+impl BulkLoad {
+    /// `kind`'s records where the kind catalog sends them, incomplete ones included.
+    pub fn of(phase: PhaseId, kind: Kind) -> anyhow::Result<Self> {
+        let Some((to, false)) = kinds::bulk_of(kind) else {
+            anyhow::bail!("the kind catalog writes {kind} otherwise than by bulk create");
+        };
+        Ok(BulkLoad {
+            phase,
+            kind,
+            to,
+            complete_only: false,
+        })
+    }
+}
+
+/// Loads every pending record of `load.kind` through its bulk route: settles what a previous run
 /// left `sent`, then pages through pending records, maps each (`map(item, raw)`; an error marks
 /// the record failed with its class and reason, notes become warnings on the record), and sends
-/// bulk requests of 100, several in flight. Items whose answer was lost are looked up after the
-/// bulk patience and sent again only when absent. While this run's extraction is still staging
-/// records of `kind`, what is staged is loaded as it comes, a full bulk request at a time.
+/// bulk requests of 100 per resource (a ticket's klass, say), several in flight. Items whose
+/// answer was lost are looked up after the bulk patience and sent again only when absent. While
+/// this run's extraction is still staging records of the kind, what is staged is loaded as it
+/// comes, a full bulk request at a time.
 pub(super) async fn load_bulk(
     ctx: &Arc<Ctx>,
-    phase: PhaseId,
-    kind: Kind,
+    load: BulkLoad,
     map: impl MapRecord,
 ) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    let find = |id: String| found::lookup(ctx, kind, id);
-    let Some(bulk) = BulkWrite::of(ctx, kind, None, find) else {
-        anyhow::bail!("the kind catalog writes {kind} otherwise than in bulk");
-    };
-    let (catalogued, kind) = (kind, kind.as_str());
+    let (catalogued, to) = (load.kind, load.to);
+    let find = |id: String| found::sent_to(ctx, catalogued, to, id);
+    let kind = catalogued.as_str();
     while !ctx.is_extracted(kind) {
         ctx.control.checkpoint().await?;
         // Making staged records pending walks the kind's sources: only when more were staged.
@@ -139,7 +167,7 @@ pub(super) async fn load_bulk(
         }
         if ledger.counters().target(kind).pending >= MAX_BULK_ITEMS as u64 {
             ledger.flush().await?;
-            bulk_pass(ctx, phase, kind, &bulk, &map, true).await?;
+            bulk_pass(ctx, load, find, &map, true).await?;
         } else {
             let staged = [kind];
             tokio::select! {
@@ -160,7 +188,7 @@ pub(super) async fn load_bulk(
             );
         }
         ledger.flush().await?;
-        let (sent, unsettled) = bulk_pass(ctx, phase, kind, &bulk, &map, false).await?;
+        let (sent, unsettled) = bulk_pass(ctx, load, find, &map, false).await?;
         if unsettled > 0 {
             ctx.log(
                 LogLevel::Warn,
@@ -185,23 +213,24 @@ pub(super) async fn load_bulk(
 /// How often a load that follows the extraction looks for newly staged records.
 const STAGING_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// One pass over the pending records of `kind`: maps and sends them in bulk (with `whole`, only
-/// whole bulk requests of a page: the rest stays pending for a later pass, so that following the
-/// extraction costs no more requests than loading after it). Returns how many were sent and how
-/// many of those answers were lost (left `sent`).
+/// One pass over the pending records of `load.kind`: maps and sends them in bulk, grouped by
+/// the resource each goes to (with `whole`, only whole bulk requests of a page: the rest stays
+/// pending for a later pass, so that following the extraction costs no more requests than
+/// loading after it). Returns how many were sent and how many of those answers were lost (left
+/// `sent`).
 async fn bulk_pass<L, LF>(
     ctx: &Arc<Ctx>,
-    phase: PhaseId,
-    kind: &str,
-    bulk: &BulkWrite<'_, L>,
+    load: BulkLoad,
+    find: L,
     map: &impl MapRecord,
     whole: bool,
 ) -> anyhow::Result<(usize, usize)>
 where
-    L: Fn(String) -> LF,
+    L: Fn(String) -> LF + Copy,
     LF: std::future::Future<Output = Result<Option<String>, crate::kustomer::KustomerError>>,
 {
     let ledger = &ctx.ledger;
+    let kind = load.kind.as_str();
     let mut pages = ledger.pages(kind, &[RecordState::Pending], PAGE);
     let (mut sent, mut unsettled) = (0usize, 0usize);
     loop {
@@ -214,14 +243,20 @@ where
         } else {
             page.len()
         };
-        let mut bodies: Vec<(String, Value)> = Vec::with_capacity(take);
-        for item in &page[..take] {
-            let Some(raw) = item.raw.as_deref() else {
+        let mut by_resource: HashMap<BulkResource, Vec<(String, Value)>> = HashMap::new();
+        for item in page[..take]
+            .iter()
+            .filter(|item| !(load.complete_only && item.incomplete))
+        {
+            let Some((raw, _)) = read_source(ledger, item)? else {
+                continue;
+            };
+            let Some(resource) = load.to.resource(Some(raw)) else {
                 ledger.mark_failed(
                     kind,
                     &item.source_id,
                     ErrorClass::Source,
-                    "no extracted source record",
+                    "the record does not say where it belongs in Kustomer (its klass)",
                     "",
                     "",
                 )?;
@@ -232,16 +267,22 @@ where
                     for note in &mapped.notes {
                         ledger.add_warning(kind, Some(&item.source_id), note)?;
                     }
-                    bodies.push((item.source_id.clone(), mapped.body));
+                    by_resource
+                        .entry(resource)
+                        .or_default()
+                        .push((item.source_id.clone(), mapped.body));
                 }
                 Err((class, reason)) => {
                     ledger.mark_failed(kind, &item.source_id, class, &reason, "", "")?
                 }
             }
         }
-        sent += bodies.len();
-        ctx.set_activity(format!("{kind}: sending {} in bulk", bodies.len()));
-        unsettled += super::send_bulk(ctx, phase, bulk, bodies).await?;
+        for (resource, bodies) in by_resource {
+            sent += bodies.len();
+            ctx.set_activity(format!("{kind}: sending {} in bulk", bodies.len()));
+            let bulk = BulkWrite::new(ctx, kind, resource, false, find);
+            unsettled += super::send_bulk(ctx, load.phase, &bulk, bodies).await?;
+        }
     }
     Ok((sent, unsettled))
 }

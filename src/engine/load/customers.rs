@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::engine::context::Ctx;
-use crate::engine::load::companies::{ensure_tags, field_mappings, load_bulk};
+use crate::engine::load::companies::{BulkLoad, ensure_tags, field_mappings, load_bulk};
 use crate::ledger::{Ledger, WorkItem};
 use crate::mapping::customers::{Extras, customer_body};
 use crate::timefmt;
@@ -47,5 +47,5 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         customer_body(raw, extras, &mappings, &company_id, &tag_id)
             .map_err(|e| (ErrorClass::Source, e.to_string()))
     };
-    load_bulk(ctx, PhaseId::Customers, Kind::Contacts, map).await
+    load_bulk(ctx, BulkLoad::of(PhaseId::Customers, Kind::Contacts)?, map).await
 }

@@ -25,8 +25,8 @@ use serde_json::{Value, json};
 use super::MapRecord;
 use crate::engine::context::Ctx;
 use crate::engine::decisions::Decisions;
-use crate::engine::found;
 use crate::engine::kinds::{self, BulkTo};
+use crate::engine::load::companies::{BulkLoad, load_bulk};
 use crate::engine::load::kb::all_items;
 use crate::engine::load::read_source;
 use crate::engine::model::{Bucket, LogLevel};
@@ -34,7 +34,6 @@ use crate::engine::write::{self, BulkWrite, Outcome};
 use crate::http::ApiError;
 use crate::intercom::models::TicketType;
 use crate::kustomer::KustomerError;
-use crate::kustomer::bulk::BulkResource;
 use crate::ledger::{Ledger, RecordState, WorkItem};
 use crate::mapping::companies::Mapped;
 use crate::mapping::extras::{self as map, NoteOwner};
@@ -327,81 +326,30 @@ fn warn_lost(ctx: &Ctx, kind: &str, unsettled: usize) {
 // ---- kobjects (tickets, notes, events) -------------------------------------------------------
 
 /// Loads every pending record of `kind` as kobjects where `to` sends them (the kind catalog's
-/// route, or [`kinds::EVENTS_AS_KOBJECTS`]): `map` gives each its body (an error marks it failed
-/// with class and reason); the klass, for the batch and for lookups by externalId, comes from
-/// `to` and the stored record.
+/// route, or [`kinds::EVENTS_AS_KOBJECTS`]) through the shared bulk loop: `map` gives each its
+/// body; times Kustomer cannot read are left out of the body, and a warning keeps the original
+/// value for the report. A record Intercom could not return whole waits for a later extraction.
 async fn load_kobjects(
     ctx: &Arc<Ctx>,
-    catalogued: Kind,
+    kind: Kind,
     to: BulkTo,
     map: impl MapRecord,
 ) -> anyhow::Result<()> {
-    let ledger = &ctx.ledger;
-    let kind = catalogued.as_str();
-    let klass_of = move |raw: Option<&str>| match to.resource(raw) {
-        Some(BulkResource::KObjects(klass)) => Some(klass),
-        _ => None,
+    let with_times = |item: &WorkItem, raw: &str| {
+        let mut mapped = map(item, raw)?;
+        if let Ok(record) = serde_json::from_str::<Value>(raw) {
+            let out = crate::mapping::clean::out_of_range_times(&record, &[]);
+            mapped.notes.extend(out);
+        }
+        Ok(mapped)
     };
-    let lookup = |id: String| async move { found::kobject(ctx, catalogued, to, &id).await };
-    for _pass in 0..3 {
-        ledger.flush().await?;
-        write::recover_sent(ctx, catalogued, lookup).await?;
-        ledger.flush().await?;
-        let mut pages = ledger.pages(kind, &[RecordState::Pending], PAGE);
-        let mut unsettled = 0;
-        loop {
-            ctx.control.checkpoint().await?;
-            let Some(page) = pages.next_page().await? else {
-                break;
-            };
-            ctx.set_activity(format!("{kind}: {} as kobjects", page.len()));
-            let mut by_klass: HashMap<String, Vec<(String, Value)>> = HashMap::new();
-            // A ticket Intercom could not return whole waits for a later extraction.
-            for item in page.iter().filter(|item| !item.incomplete) {
-                let Some((raw, record)) = read_source(ledger, item)? else {
-                    continue;
-                };
-                let Some(klass) = klass_of(Some(raw)) else {
-                    ledger.mark_failed(
-                        kind,
-                        &item.source_id,
-                        ErrorClass::Source,
-                        "the record does not say which klass it belongs to",
-                        "",
-                        "",
-                    )?;
-                    continue;
-                };
-                match map(item, raw) {
-                    Ok(Mapped { body, mut notes }) => {
-                        // Times Kustomer cannot read are left out of the body: the warning
-                        // keeps the original value for the report.
-                        notes.extend(crate::mapping::clean::out_of_range_times(&record, &[]));
-                        for n in notes {
-                            ledger.add_warning(kind, Some(&item.source_id), &n)?;
-                        }
-                        by_klass
-                            .entry(klass)
-                            .or_default()
-                            .push((item.source_id.clone(), body));
-                    }
-                    Err((class, reason)) => {
-                        ledger.mark_failed(kind, &item.source_id, class, &reason, "", "")?
-                    }
-                }
-            }
-            for (klass, items) in by_klass {
-                let bulk = BulkWrite::new(ctx, kind, BulkResource::KObjects(klass), false, lookup);
-                let lost = super::send_bulk(ctx, PhaseId::Extras, &bulk, items).await?;
-                warn_lost(ctx, kind, lost);
-                unsettled += lost;
-            }
-        }
-        if unsettled == 0 {
-            break;
-        }
-    }
-    Ok(())
+    let load = BulkLoad {
+        phase: PhaseId::Extras,
+        kind,
+        to,
+        complete_only: true,
+    };
+    load_bulk(ctx, load, with_times).await
 }
 
 async fn tickets(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()> {
