@@ -209,6 +209,42 @@ pub fn records_per_request(truth: &Value) -> BTreeMap<String, (u64, u64)> {
         .collect()
 }
 
+/// The Kustomer requests that create nothing (bulk-job polls, lookups, updates, reads), by
+/// route, most first: what stands between the requests sent and the bound.
+pub fn requests_beside_creates(truth: &Value) -> Vec<(String, u64)> {
+    let mut routes: Vec<(String, u64)> = truth["requests"]
+        .as_object()
+        .map(|routes| {
+            routes
+                .iter()
+                .filter(|(route, _)| created_type(route).is_none())
+                .map(|(route, stats)| (route.clone(), accepted(stats)))
+                .filter(|(_, n)| *n > 0)
+                .collect()
+        })
+        .unwrap_or_default();
+    routes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    routes
+}
+
+/// Requests per second in each `step`-second window of a cumulative request count, from the
+/// start: how fast a side got going.
+pub fn paces(samples: &[(f64, u64)], step: f64, windows: usize) -> Vec<f64> {
+    let at = |t: f64| {
+        samples
+            .iter()
+            .take_while(|s| s.0 <= t)
+            .last()
+            .map_or(0, |s| s.1)
+    };
+    (0..windows)
+        .map(|i| {
+            let (from, to) = (i as f64 * step, (i + 1) as f64 * step);
+            at(to).saturating_sub(at(from)) as f64 / step
+        })
+        .collect()
+}
+
 /// Requests per second of a cumulative request count in steady state: over the middle 80 % of
 /// the requests (from the time the count passed 10 % of its total to the time it passed 90 %),
 /// so the ramp-up and a tail (a last bulk job, verify's few reads long after extraction) do not
@@ -659,6 +695,23 @@ impl ScaleReport {
                     bound.kustomer_requests
                 ),
                 format!(
+                    "  Kustomer requests per second, first 30-s windows: {}",
+                    paces(&r.side(true), 30.0, 6)
+                        .iter()
+                        .map(|p| format!("{p:.0}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                format!(
+                    "  Kustomer requests that create nothing: {}",
+                    requests_beside_creates(&r.kustomer_truth)
+                        .iter()
+                        .take(8)
+                        .map(|(route, n)| format!("{route} {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                format!(
                     "429s: Intercom {} of {}, Kustomer {} of {}",
                     r.intercom_throttled,
                     r.intercom_requests,
@@ -901,6 +954,18 @@ mod tests {
         // 4,800 requests at 6,000 × 0.8 = 4,800 per minute.
         assert!((bound.kustomer_secs - 60.0).abs() < 1e-9);
         assert!((bound.secs() - 60.4).abs() < 1e-9);
+    }
+
+    #[test]
+    fn paces_are_requests_per_second_of_each_window() {
+        let samples = [(0.0, 0), (10.0, 100), (20.0, 400), (30.0, 400)];
+        assert_eq!(paces(&samples, 10.0, 4), vec![10.0, 30.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn requests_beside_creates_leave_the_creates_out() {
+        let routes = requests_beside_creates(&super::super::tests::kustomer_truth());
+        assert_eq!(routes, vec![("GET /v1/bulk/{id}".to_string(), 7)]);
     }
 
     #[test]

@@ -400,6 +400,29 @@ impl RateGate {
         self.lock().window
     }
 
+    /// Whether the budget is the limit now: callers wait for their turn, the window is spent or
+    /// blocked, or the requests already booked run the pace to within half the burst allowance
+    /// (filler work keeps it there without waiting in line). A request saved then is a request
+    /// of someone else's sooner; with room to spare, it is not.
+    pub fn saturated(&self) -> bool {
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            return true;
+        }
+        let mut s = self.lock();
+        let now = Instant::now();
+        s.roll(now);
+        let allowed = s.allowed();
+        if s.blocked_until.is_some_and(|until| until > now) || s.used >= allowed {
+            return true;
+        }
+        if s.requests == 0 {
+            return false;
+        }
+        let interval = s.window.div_f64(f64::from(allowed));
+        let burst = interval * (allowed / 20).max(1);
+        s.next_slot + burst / 2 > now
+    }
+
     pub fn budget(&self) -> Budget {
         let mut s = self.lock();
         let now = Instant::now();
@@ -440,6 +463,27 @@ mod tests {
             start.elapsed()
         );
         assert_eq!(gate.budget().allowed, 20);
+    }
+
+    #[tokio::test]
+    async fn a_gate_run_at_its_pace_is_saturated_and_an_idle_one_is_not() {
+        let gate = RateGate::new(GateConfig {
+            window: Duration::from_millis(1000),
+            limit: 400,
+            share: 0.5,
+        });
+        assert!(!gate.saturated());
+        // Ten a second against a pace of 200: room to spare.
+        for _ in 0..5 {
+            gate.acquire().await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(!gate.saturated());
+        // As fast as the gate lets them go: the pace is the limit.
+        for _ in 0..60 {
+            gate.acquire().await;
+        }
+        assert!(gate.saturated());
     }
 
     #[test]
