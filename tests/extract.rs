@@ -138,25 +138,36 @@ async fn extraction_counts_equal_the_simulator_ground_truth() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[tokio::test]
-async fn an_interrupted_extraction_resumes_where_it_stopped() {
-    // `small` has several pages of contacts; a generous budget keeps the test quick.
+/// What an extraction of `small` interrupted once and then run to the end asked the simulator.
+struct Interrupted {
+    handle: SimHandle,
+    /// Requests by route after the interrupted run, and after the second.
+    first: Value,
+    second: Value,
+}
+
+/// Extracts a fresh `small` workspace until `stop` (given the progress rows and the simulator's
+/// requests so far, every 5 ms) says so, then again to the end; checks that the second run
+/// completes with every record of the ground truth.
+async fn interrupted_then_resumed(
+    name: &str,
+    stop: fn(&[ExtractProgress], &Value) -> bool,
+) -> Interrupted {
+    // A generous budget keeps the test quick.
     let mut config = Config::new(42, SizePreset::Small);
     config.rate_per_window = 50_000;
     let (handle, client) = start(config).await;
-    let dir = state_dir("resume");
+    let dir = state_dir(name);
     let control = Control::new();
-    let (tx, mut rx) = tokio::sync::watch::channel(Vec::<ExtractProgress>::new());
-    // Interrupt in the middle of the contacts listing.
+    let (tx, rx) = tokio::sync::watch::channel(Vec::<ExtractProgress>::new());
     let canceller = {
-        let control = control.clone();
+        let (control, url) = (control.clone(), handle.url.clone());
         tokio::spawn(async move {
-            while rx.changed().await.is_ok() {
-                let rows = rx.borrow_and_update().clone();
-                let started = rows
-                    .iter()
-                    .any(|r| r.object == "contacts" && r.fetched >= 150);
-                if started {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                let rows = rx.borrow().clone();
+                let asked = get_json(format!("{url}/__sim/requests")).await;
+                if stop(&rows, &asked) {
                     control.cancel();
                     break;
                 }
@@ -176,40 +187,75 @@ async fn an_interrupted_extraction_resumes_where_it_stopped() {
         assert!(matches!(first, Err(ExtractError::Cancelled)), "{first:?}");
     }
     canceller.abort();
-    let after_first = requests(&handle).await;
-    let contacts_first = route(&after_first, "GET /contacts/{id}/segments");
-    let total = truth(&handle).await["contacts"];
-    assert!(
-        contacts_first >= 150 && contacts_first < total,
-        "{contacts_first}"
-    );
-    // The listings run at once: conversations were being retrieved meanwhile too.
-    let conversations_first = route(&after_first, "GET /conversations/{id}");
-
+    let first = requests(&handle).await;
     let ledger = Ledger::open(&dir).unwrap();
     let second = run(&client, &ledger, &dir).await;
     assert!(second.complete());
     assert_eq!(plan_counts(&ledger), truth(&handle).await);
-    let after_second = requests(&handle).await;
+    let second = requests(&handle).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Interrupted {
+        handle,
+        first,
+        second,
+    }
+}
+
+#[tokio::test]
+async fn an_extraction_interrupted_in_a_listing_resumes_where_it_stopped() {
+    // In the middle of the contacts listing: a page read, not all.
+    let run = interrupted_then_resumed("resume", |rows, _| {
+        rows.iter()
+            .any(|r| r.object == "contacts" && r.fetched >= 150)
+    })
+    .await;
+    let total = truth(&run.handle).await["contacts"];
+    let searched = route(&run.first, "POST /contacts/search");
+    assert!(searched < total.div_ceil(150), "{searched} pages before");
     // The search resumes from the saved cursor: at most the interrupted page is read twice.
-    let read = route(&after_second, "GET /contacts/{id}/segments");
+    assert!(
+        route(&run.second, "POST /contacts/search")
+            < 2 * route(&run.first, "POST /contacts/search") + total.div_ceil(150)
+    );
+    // Every contact's activity is read once, those staged by the first run too (a page in
+    // flight at the interruption may be read twice).
+    let read = route(&run.second, "GET /contacts/{id}/segments");
     assert!(
         read >= total && read <= total + 150,
         "{read} reads for {total} contacts"
     );
-    assert!(
-        route(&after_second, "POST /contacts/search")
-            < 2 * route(&after_first, "POST /contacts/search") + total.div_ceil(150)
-    );
-    // Conversations retrieved before the interruption are not retrieved again, but for the
-    // page in flight when it came.
-    let conversations = truth(&handle).await["conversations"];
-    let retrieved = route(&after_second, "GET /conversations/{id}");
+    // The listings run at once: conversations retrieved before the interruption are not
+    // retrieved again, but for the page in flight when it came.
+    let conversations = truth(&run.handle).await["conversations"];
+    let retrieved = route(&run.second, "GET /conversations/{id}");
+    let before = route(&run.first, "GET /conversations/{id}");
     assert!(
         retrieved >= conversations && retrieved <= conversations + 150,
-        "{retrieved} retrievals for {conversations} conversations ({conversations_first} before the interruption)"
+        "{retrieved} retrievals for {conversations} conversations ({before} before the interruption)"
     );
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn an_extraction_interrupted_in_the_contacts_activity_resumes_there() {
+    // The contacts' listing is read whole first; their activity (notes, segments, events)
+    // after it: interrupted when some contacts' activity is read, not all.
+    let run = interrupted_then_resumed("resume-activity", |_, asked| {
+        route(asked, "GET /contacts/{id}/segments") >= 150
+    })
+    .await;
+    let total = truth(&run.handle).await["contacts"];
+    let before = route(&run.first, "GET /contacts/{id}/segments");
+    assert!(before >= 150 && before < total, "{before} read before");
+    // The listing is not read again, and the activity resumes after the last page staged.
+    assert_eq!(
+        route(&run.second, "POST /contacts/search"),
+        route(&run.first, "POST /contacts/search")
+    );
+    let read = route(&run.second, "GET /contacts/{id}/segments");
+    assert!(
+        read >= total && read <= total + 150,
+        "{read} reads for {total} contacts ({before} before the interruption)"
+    );
 }
 
 #[tokio::test]

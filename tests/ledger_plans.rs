@@ -189,6 +189,15 @@ fn bound_values() -> BTreeMap<&'static str, Vec<Value>> {
             "sources_page",
             vec![text("contacts"), text("ct001000"), page.clone()],
         ),
+        (
+            "staged_since_page",
+            vec![
+                text("contacts"),
+                text("ct001000"),
+                Value::Integer(0),
+                page.clone(),
+            ],
+        ),
         ("children", key("conversation_parts", "cv000007")),
         ("source_counts", vec![]),
         ("source_problems", vec![page.clone(), Value::Integer(0)]),
@@ -306,6 +315,10 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ),
     (
         "sources_page",
+        &["SEARCH source USING PRIMARY KEY (kind=? AND source_id>?)"],
+    ),
+    (
+        "staged_since_page",
         &["SEARCH source USING PRIMARY KEY (kind=? AND source_id>?)"],
     ),
     (

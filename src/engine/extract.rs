@@ -277,6 +277,13 @@ mod listing_key {
 struct SearchCursor {
     since: Option<i64>,
     position: Option<Position>,
+    /// When the pass began staging (the ledger's clock, ms): its records are those staged since.
+    #[serde(default)]
+    started_ms: Option<i64>,
+    /// Contacts: every page is read; the second stage (the contacts' activity) has read the
+    /// contacts up to this id (empty: none yet).
+    #[serde(default)]
+    later_after: Option<String>,
 }
 
 impl<'a> Extractor<'a> {
@@ -290,11 +297,11 @@ impl<'a> Extractor<'a> {
             self.companies(),
             self.search(Searchable::Contacts),
             self.help_center(),
-            // Filler: the contacts go first. Customers load from them and the conversations
-            // wait for the customers, so contacts read at the whole budget start the Kustomer
-            // side sooner; the conversations take every turn the contacts leave, and the whole
-            // budget once they are done.
-            crate::http::gate::as_filler(self.search(Searchable::Conversations)),
+            // The contacts' listing is read first in full (with what the customers need) and
+            // their activity (notes, segments, events) after it, as filler: customers load
+            // from the contacts, the conversations wait for the customers and then give the
+            // Kustomer side most of its work, so these go first.
+            self.search(Searchable::Conversations),
             self.search(Searchable::Tickets),
             self.whole_listing(Listing::macros(), Kind::Macros),
             // Every log since the workspace began: the API requires a window's start.
@@ -625,9 +632,9 @@ impl<'a> Extractor<'a> {
     }
 
     /// Runs `work` for each record, `concurrency` at a time, and merges what they produce.
-    async fn for_each<'v, F, Fut>(&self, records: Vec<&'v Value>, work: F) -> Batch
+    async fn for_each<'v, T: 'v, F, Fut>(&self, records: Vec<&'v T>, work: F) -> Batch
     where
-        F: Fn(&'v Value) -> Fut,
+        F: Fn(&'v T) -> Fut,
         Fut: std::future::Future<Output = Batch>,
     {
         let mut merged = Batch::default();
@@ -649,17 +656,28 @@ impl<'a> Extractor<'a> {
         let saved = self.ledger.read(|r| r.cursor(key))?;
         // A complete pass: the next one asks only for what changed since its newest record.
         // An unfinished pass: resume it with the same query and position.
-        let (since, position, mut max_updated, mut fetched) = match &saved {
-            Some(c) if c.complete => (c.max_updated_at, None, c.max_updated_at, 0),
+        let (since, position, mut max_updated, mut fetched, started_ms, later_after) = match &saved
+        {
+            Some(c) if c.complete => (c.max_updated_at, None, c.max_updated_at, 0, None, None),
             Some(c) => {
                 let sc: SearchCursor = c
                     .cursor
                     .as_deref()
                     .and_then(|t| serde_json::from_str(t).ok())
                     .unwrap_or_default();
-                (sc.since, sc.position, c.max_updated_at, c.fetched)
+                // A pass begun before passes kept their start: every staged record is its own.
+                let started = sc.started_ms.or(Some(0));
+                let (position, later) = (sc.position, sc.later_after);
+                (
+                    sc.since,
+                    position,
+                    c.max_updated_at,
+                    c.fetched,
+                    started,
+                    later,
+                )
             }
-            None => (None, None, None, 0),
+            None => (None, None, None, 0, None, None),
         };
         let kind = match object {
             Searchable::Contacts => Kind::Contacts.as_str(),
@@ -681,10 +699,17 @@ impl<'a> Extractor<'a> {
                     .await?
             }
         }
+        // Taken before this pass stages anything: its records are those staged since (the
+        // ledger stamps each with the same clock when it commits it).
+        let started_ms = started_ms.unwrap_or_else(crate::ledger::now_ms);
         let mut pager = self.client.pager(Listing::search(object, since), position);
         let stage_start = Instant::now();
         let requests_start = self.client.gate().budget().requests;
-        let mut next = pager.next_page().await;
+        // A pass whose pages were all read resumes with its second stage.
+        let mut next = match later_after {
+            Some(_) => Ok(None),
+            None => pager.next_page().await,
+        };
         loop {
             self.control.checkpoint().await?;
             let page = match next {
@@ -705,9 +730,7 @@ impl<'a> Extractor<'a> {
             let changed = self.changed(kind, &page.records)?;
             let details = async {
                 match object {
-                    Searchable::Contacts => {
-                        self.for_each(changed, |c| self.contact_details(c)).await
-                    }
+                    Searchable::Contacts => self.for_each(changed, |c| self.contact_core(c)).await,
                     Searchable::Conversations => {
                         self.for_each(changed, |c| self.conversation_details(c))
                             .await
@@ -736,6 +759,8 @@ impl<'a> Extractor<'a> {
             let cursor = SearchCursor {
                 since,
                 position: page.position.clone(),
+                started_ms: Some(started_ms),
+                later_after: None,
             };
             self.ledger.set_cursor(ExtractCursor {
                 listing: key.into(),
@@ -745,6 +770,30 @@ impl<'a> Extractor<'a> {
                 fetched,
                 total: page.total,
             })?;
+        }
+        if object == Searchable::Contacts {
+            // The customers need no more than the first stage staged.
+            self.mark_done(&[Kind::Contacts]);
+            let save = |after: &str| {
+                let cursor = SearchCursor {
+                    since,
+                    position: None,
+                    started_ms: Some(started_ms),
+                    later_after: Some(after.to_string()),
+                };
+                self.ledger.set_cursor(ExtractCursor {
+                    listing: key.into(),
+                    cursor: serde_json::to_string(&cursor).ok(),
+                    complete: false,
+                    max_updated_at: max_updated,
+                    fetched,
+                    total: None,
+                })?;
+                Ok(())
+            };
+            let after = later_after.unwrap_or_default();
+            save(&after)?;
+            self.contacts_later(started_ms, after, save).await?;
         }
         self.ledger.set_cursor(ExtractCursor {
             listing: key.into(),
@@ -760,9 +809,7 @@ impl<'a> Extractor<'a> {
             summary.conversation_elapsed = stage_start.elapsed();
         }
         match object {
-            Searchable::Contacts => {
-                self.mark_done(&[Kind::Contacts, Kind::ContactNotes, Kind::DataEvents])
-            }
+            Searchable::Contacts => self.mark_done(&[Kind::ContactNotes, Kind::DataEvents]),
             Searchable::Conversations => self.mark_done(&[
                 Kind::Conversations,
                 Kind::ConversationParts,
@@ -775,81 +822,89 @@ impl<'a> Extractor<'a> {
 
     // ---- contacts -----------------------------------------------------------------------
 
-    /// A contact and its sub-lists: notes, segments, tags and companies beyond the ten inline
-    /// (`has_more`), and data events (the summary counts every event; the listing returns only
-    /// the last 90 days).
+    /// A contact and all its sub-lists, read at once: what an incomplete contact is read again
+    /// with. The contacts listing reads the same in two stages ([`Self::contact_core`] with the
+    /// listing, [`Self::contact_later`] after it).
     async fn contact_details(&self, raw: &Value) -> Batch {
-        let mut batch = Batch::default();
         let record = source(Kind::Contacts.as_str(), raw, None);
-        let id = record.source_id.clone();
         let contact = Contact::deserialize(raw).unwrap_or_default();
-        let mut problems: Vec<String> = Vec::new();
+        let id = record.source_id.clone();
+        let ((mut batch, mut problems), (activity, more)) = tokio::join!(
+            self.contact_sublists(&id, &contact, record.updated_at),
+            self.contact_activity(&id, &contact, record.updated_at),
+        );
+        batch.absorb(activity);
+        problems.extend(more);
+        let problem = (!problems.is_empty()).then(|| problems.join("; "));
+        batch.push(with_incomplete(record, problem));
+        batch
+    }
 
-        let has_notes = contact
-            .notes
-            .as_ref()
-            .is_none_or(|n| n.total_count.unwrap_or(1) > 0 || n.has_more == Some(true));
-        let notes = async {
-            if has_notes {
-                Some(
-                    self.all_pages(
-                        Listing::contact_notes(&id),
-                        Kind::ContactNotes.as_str(),
-                        Some(&id),
-                    )
-                    .await,
-                )
+    /// The contacts listing's first stage: a contact with what its customer is made of (its
+    /// tags and companies beyond the ten inline), so the customers can load while the
+    /// contacts' activity is still being read.
+    async fn contact_core(&self, raw: &Value) -> Batch {
+        let record = source(Kind::Contacts.as_str(), raw, None);
+        let contact = Contact::deserialize(raw).unwrap_or_default();
+        let (mut batch, problems) = self
+            .contact_sublists(&record.source_id, &contact, record.updated_at)
+            .await;
+        let problem = (!problems.is_empty()).then(|| problems.join("; "));
+        batch.push(with_incomplete(record, problem));
+        batch
+    }
+
+    /// The contacts listing's second stage, for a contact its first stage staged: its notes,
+    /// segments and data events. A contact whose activity could not be read is staged again,
+    /// flagged incomplete with the reason (beside any its first stage found), so the next run
+    /// reads it again.
+    async fn contact_later(&self, staged: &SourceRecord) -> Batch {
+        let raw: Value = serde_json::from_str(&staged.raw).unwrap_or_default();
+        let contact = Contact::deserialize(&raw).unwrap_or_default();
+        let (mut batch, problems) = self
+            .contact_activity(&staged.source_id, &contact, staged.updated_at)
+            .await;
+        if !problems.is_empty() {
+            let mut record = staged.clone();
+            record.problem = record
+                .problem
+                .map(|p| p.strip_prefix(INCOMPLETE).unwrap_or(&p).to_string());
+            batch.push(with_incomplete(record, Some(problems.join("; "))));
+        }
+        batch
+    }
+
+    /// A contact's tags and companies beyond the ten inline (`has_more`), each kept whole as one
+    /// record; with what could not be read.
+    async fn contact_sublists(
+        &self,
+        id: &str,
+        contact: &Contact,
+        updated_at: Option<i64>,
+    ) -> (Batch, Vec<String>) {
+        let (mut batch, mut problems) = (Batch::default(), Vec::new());
+        let sub_list = |kind: &'static str, more: bool, listing: Listing| async move {
+            if more {
+                Some((kind, self.all_pages(listing, kind, Some(id)).await))
             } else {
                 None
-            }
-        };
-        let sub_list = |kind: &'static str, more: bool, listing: Listing| {
-            let id = &id;
-            async move {
-                if more {
-                    Some((kind, self.all_pages(listing, kind, Some(id)).await))
-                } else {
-                    None
-                }
             }
         };
         let more = |list: &Option<crate::intercom::models::AddressableList>| {
             list.as_ref().and_then(|l| l.has_more) == Some(true)
         };
-        // A contact's sub-lists are independent reads: asked for at once, a contact costs one
-        // round trip rather than four or five in a row, and the contacts (which the customers,
-        // and so everything after them, wait for) are read at the budget's pace.
-        let (notes, segments, tags, companies, events) = tokio::join!(
-            notes,
-            self.client.contact_segments(&id),
+        let (tags, companies) = tokio::join!(
             sub_list(
                 Kind::ContactTags.as_str(),
                 more(&contact.tags),
-                Listing::contact_tags(&id)
+                Listing::contact_tags(id)
             ),
             sub_list(
                 Kind::ContactCompanies.as_str(),
                 more(&contact.companies),
-                Listing::contact_companies(&id),
+                Listing::contact_companies(id),
             ),
-            self.contact_events(&id),
         );
-        match notes {
-            Some(Ok(b)) => batch.absorb(b),
-            Some(Err(e)) => problems.push(format!("notes could not be read: {e}")),
-            None => {}
-        }
-        match segments {
-            Ok(segments) => batch.push(SourceRecord {
-                kind: Kind::ContactSegments.as_str().into(),
-                source_id: id.clone(),
-                parent_id: Some(id.clone()),
-                updated_at: record.updated_at,
-                raw: Value::Array(segments).to_string(),
-                problem: None,
-            }),
-            Err(e) => problems.push(format!("segments could not be read: {e}")),
-        }
         for (kind, listed) in [tags, companies].into_iter().flatten() {
             match listed {
                 Ok(b) => {
@@ -860,9 +915,9 @@ impl<'a> Extractor<'a> {
                         .collect();
                     batch.push(SourceRecord {
                         kind: kind.into(),
-                        source_id: id.clone(),
-                        parent_id: Some(id.clone()),
-                        updated_at: record.updated_at,
+                        source_id: id.to_string(),
+                        parent_id: Some(id.to_string()),
+                        updated_at,
                         raw: Value::Array(items).to_string(),
                         problem: None,
                     });
@@ -870,13 +925,94 @@ impl<'a> Extractor<'a> {
                 Err(e) => problems.push(format!("{kind} could not be read: {e}")),
             }
         }
+        (batch, problems)
+    }
+
+    /// A contact's activity: its notes, its segments and its data events (the summary counts
+    /// every event; the listing returns only the last 90 days); with what could not be read.
+    /// Independent reads, asked for at once: a contact costs one round trip, not three in a row.
+    async fn contact_activity(
+        &self,
+        id: &str,
+        contact: &Contact,
+        updated_at: Option<i64>,
+    ) -> (Batch, Vec<String>) {
+        let (mut batch, mut problems) = (Batch::default(), Vec::new());
+        let has_notes = contact
+            .notes
+            .as_ref()
+            .is_none_or(|n| n.total_count.unwrap_or(1) > 0 || n.has_more == Some(true));
+        let notes = async {
+            if has_notes {
+                let listing = Listing::contact_notes(id);
+                Some(
+                    self.all_pages(listing, Kind::ContactNotes.as_str(), Some(id))
+                        .await,
+                )
+            } else {
+                None
+            }
+        };
+        let (notes, segments, events) = tokio::join!(
+            notes,
+            self.client.contact_segments(id),
+            self.contact_events(id),
+        );
+        match notes {
+            Some(Ok(b)) => batch.absorb(b),
+            Some(Err(e)) => problems.push(format!("notes could not be read: {e}")),
+            None => {}
+        }
+        match segments {
+            Ok(segments) => batch.push(SourceRecord {
+                kind: Kind::ContactSegments.as_str().into(),
+                source_id: id.to_string(),
+                parent_id: Some(id.to_string()),
+                updated_at,
+                raw: Value::Array(segments).to_string(),
+                problem: None,
+            }),
+            Err(e) => problems.push(format!("segments could not be read: {e}")),
+        }
         match events {
             Ok(b) => batch.absorb(b),
             Err(e) => problems.push(format!("events could not be read: {e}")),
         }
-        let problem = (!problems.is_empty()).then(|| problems.join("; "));
-        batch.push(with_incomplete(record, problem));
-        batch
+        (batch, problems)
+    }
+
+    /// The contacts listing's second stage: the activity of every contact this pass staged
+    /// (`since_ms`: when the pass began staging), after `after` in source-id order; `done_up_to`
+    /// keeps the position after each page, so a killed run resumes there. Filler at Intercom's
+    /// gate: the conversations, which the Kustomer side waits for, take the turns first.
+    async fn contacts_later<F>(
+        &self,
+        since_ms: i64,
+        mut after: String,
+        done_up_to: F,
+    ) -> Result<(), ExtractError>
+    where
+        F: Fn(&str) -> Result<(), ExtractError>,
+    {
+        const PAGE: usize = 150;
+        crate::http::gate::as_filler(async {
+            loop {
+                self.control.checkpoint().await?;
+                let page = self.ledger.read(|r| {
+                    r.staged_since_page(Kind::Contacts.as_str(), &after, since_ms, PAGE)
+                })?;
+                let Some(last) = page.last().map(|s| s.source_id.clone()) else {
+                    return Ok(());
+                };
+                let batch = self
+                    .for_each(page.iter().collect(), |s| self.contact_later(s))
+                    .await;
+                self.stage(batch).await?;
+                after = last;
+                done_up_to(&after)?;
+            }
+        })
+        .await
     }
 
     async fn contact_events(&self, contact_id: &str) -> Result<Batch, IntercomError> {

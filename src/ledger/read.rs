@@ -347,6 +347,23 @@ impl LedgerReader {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Up to `limit` source records of `kind` after `after_key` that were staged at or after
+    /// `since_ms` (the ledger's clock, milliseconds since the epoch), in source-id order.
+    pub fn staged_since_page(
+        &self,
+        kind: &str,
+        after_key: &str,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<SourceRecord>, LedgerError> {
+        let mut statement = self.conn.prepare_cached(&sql::staged_since_page())?;
+        let rows = statement.query_map(
+            params![kind, after_key, since_ms, limit_param(limit)],
+            source_record,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The source records of `kind` that belong to `parent_id` (e.g. a conversation's parts).
     pub fn children(&self, kind: &str, parent_id: &str) -> Result<Vec<SourceRecord>, LedgerError> {
         let mut statement = self.conn.prepare_cached(&sql::children())?;

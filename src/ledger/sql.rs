@@ -150,6 +150,14 @@ pub fn sources_page() -> String {
     )
 }
 
+/// A page of the records of `kind` staged since a time (`extracted_ms >= ?3`), in source-id
+/// order: what one extraction pass staged, read again for a second stage of that pass.
+pub fn staged_since_page() -> String {
+    format!(
+        "SELECT {SOURCE_COLUMNS} WHERE kind = ?1 AND source_id > ?2 AND extracted_ms >= ?3 ORDER BY source_id LIMIT ?4"
+    )
+}
+
 /// A record's children (a conversation's parts, an article's versions). The partial index holds
 /// (kind, parent_id) and, as every index of a `WITHOUT ROWID` table does, the primary key after
 /// them, so it yields the children already in source-id order.
@@ -273,6 +281,7 @@ pub fn catalog() -> Vec<NamedQuery> {
         q("failure_detail", FAILURE_DETAIL.to_string()),
         q("source", source()),
         q("sources_page", sources_page()),
+        q("staged_since_page", staged_since_page()),
         q("children", children()),
         q("source_counts", SOURCE_COUNTS.to_string()),
         q("source_problems", source_problems()),
