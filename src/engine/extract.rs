@@ -247,6 +247,18 @@ fn with_incomplete(mut record: SourceRecord, problem: Option<String>) -> SourceR
     record
 }
 
+/// A contact's sub-list kept whole as one record of `kind` under the contact's id.
+fn whole_list(kind: &str, id: &str, updated_at: Option<i64>, items: Vec<Value>) -> SourceRecord {
+    SourceRecord {
+        kind: kind.into(),
+        source_id: id.to_string(),
+        parent_id: Some(id.to_string()),
+        updated_at,
+        raw: Value::Array(items).to_string(),
+        problem: None,
+    }
+}
+
 fn with_problem(mut record: SourceRecord, problem: Option<String>) -> SourceRecord {
     if let Some(p) = problem {
         record.problem = Some(match record.problem.take() {
@@ -762,14 +774,7 @@ impl<'a> Extractor<'a> {
                 started_ms: Some(started_ms),
                 later_after: None,
             };
-            self.ledger.set_cursor(ExtractCursor {
-                listing: key.into(),
-                cursor: serde_json::to_string(&cursor).ok(),
-                complete: false,
-                max_updated_at: max_updated,
-                fetched,
-                total: page.total,
-            })?;
+            self.save_search(key, &cursor, max_updated, fetched, page.total)?;
         }
         if object == Searchable::Contacts {
             // The customers need no more than the first stage staged.
@@ -781,15 +786,7 @@ impl<'a> Extractor<'a> {
                     started_ms: Some(started_ms),
                     later_after: Some(after.to_string()),
                 };
-                self.ledger.set_cursor(ExtractCursor {
-                    listing: key.into(),
-                    cursor: serde_json::to_string(&cursor).ok(),
-                    complete: false,
-                    max_updated_at: max_updated,
-                    fetched,
-                    total: None,
-                })?;
-                Ok(())
+                self.save_search(key, &cursor, max_updated, fetched, None)
             };
             let after = later_after.unwrap_or_default();
             save(&after)?;
@@ -817,6 +814,26 @@ impl<'a> Extractor<'a> {
             ]),
             Searchable::Tickets => self.mark_done(&[Kind::Tickets]),
         }
+        Ok(())
+    }
+
+    /// Saves where an unfinished pass of a search listing stands.
+    fn save_search(
+        &self,
+        key: &str,
+        cursor: &SearchCursor,
+        max_updated_at: Option<i64>,
+        fetched: u64,
+        total: Option<u64>,
+    ) -> Result<(), ExtractError> {
+        self.ledger.set_cursor(ExtractCursor {
+            listing: key.into(),
+            cursor: serde_json::to_string(cursor).ok(),
+            complete: false,
+            max_updated_at,
+            fetched,
+            total,
+        })?;
         Ok(())
     }
 
@@ -913,14 +930,7 @@ impl<'a> Extractor<'a> {
                         .iter()
                         .filter_map(|r| serde_json::from_str(&r.raw).ok())
                         .collect();
-                    batch.push(SourceRecord {
-                        kind: kind.into(),
-                        source_id: id.to_string(),
-                        parent_id: Some(id.to_string()),
-                        updated_at,
-                        raw: Value::Array(items).to_string(),
-                        problem: None,
-                    });
+                    batch.push(whole_list(kind, id, updated_at, items));
                 }
                 Err(e) => problems.push(format!("{kind} could not be read: {e}")),
             }
@@ -964,14 +974,12 @@ impl<'a> Extractor<'a> {
             None => {}
         }
         match segments {
-            Ok(segments) => batch.push(SourceRecord {
-                kind: Kind::ContactSegments.as_str().into(),
-                source_id: id.to_string(),
-                parent_id: Some(id.to_string()),
+            Ok(segments) => batch.push(whole_list(
+                Kind::ContactSegments.as_str(),
+                id,
                 updated_at,
-                raw: Value::Array(segments).to_string(),
-                problem: None,
-            }),
+                segments,
+            )),
             Err(e) => problems.push(format!("segments could not be read: {e}")),
         }
         match events {
