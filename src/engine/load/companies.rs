@@ -8,6 +8,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+
 use serde_json::Value;
 
 use crate::engine::context::Ctx;
@@ -26,6 +29,8 @@ use crate::vocab::{ErrorClass, FieldMapping, Kind, PhaseId};
 
 /// Records read from the ledger per page (several bulk requests' worth).
 const PAGE: usize = 2000;
+/// Tags created at once (one request each).
+const TAGS_IN_FLIGHT: usize = 8;
 /// Passes over what is still pending: a lost bulk answer leaves items `sent`, recovery looks
 /// them up and puts the absent ones back to pending for the next pass.
 const MAX_PASSES: usize = 5;
@@ -87,8 +92,8 @@ pub async fn ensure_tags(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         .into_iter()
         .map(|t| (t.name, t.id))
         .collect();
+    let mut creates = Vec::new();
     for item in todo {
-        ctx.control.checkpoint().await?;
         let Some(name) = tag_name(item.raw.as_deref()) else {
             ledger.mark_failed(
                 Kind::Tags.as_str(),
@@ -100,15 +105,25 @@ pub async fn ensure_tags(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             )?;
             continue;
         };
-        if let Some(id) = existing.get(&name) {
-            ledger.mark_done(Kind::Tags.as_str(), &item.source_id, id)?;
-            continue;
+        match existing.get(&name) {
+            Some(id) => ledger.mark_done(Kind::Tags.as_str(), &item.source_id, id)?,
+            None => creates.push((item, name)),
         }
+    }
+    // One request each, no bulk route: several in flight, so the companies and customers that
+    // wait for the tags wait for the budget, not for round trips one after another.
+    let mut sent = futures_util::stream::iter(creates.into_iter().map(|(item, name)| async move {
+        ctx.control.checkpoint().await?;
         let _guard = ctx.in_flight(PhaseId::Customers, 1);
         let kustomer = &ctx.kustomer;
         let create = || kustomer.create_tag(&name);
         let list = || kustomer.list_tags();
         super::create_named(ledger, &item, &name, create, list).await?;
+        anyhow::Ok(())
+    }))
+    .buffer_unordered(TAGS_IN_FLIGHT);
+    while let Some(done) = sent.next().await {
+        done?;
     }
     Ok(())
 }
@@ -216,8 +231,10 @@ const STAGING_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 /// One pass over the pending records of `load.kind`: maps and sends them in bulk, grouped by
 /// the resource each goes to (with `whole`, only whole bulk requests of a page: the rest stays
 /// pending for a later pass, so that following the extraction costs no more requests than
-/// loading after it). Returns how many were sent and how many of those answers were lost (left
-/// `sent`).
+/// loading after it). Pages are read while earlier pages' requests wait for their jobs, up to
+/// [`super::BULK_CONCURRENCY`] requests in flight, so the pass waits for the budget, not for
+/// one page's slowest job before the next page goes. Returns how many were sent and how many of
+/// those answers were lost (left `sent`).
 async fn bulk_pass<L, LF>(
     ctx: &Arc<Ctx>,
     load: BulkLoad,
@@ -233,56 +250,90 @@ where
     let kind = load.kind.as_str();
     let mut pages = ledger.pages(kind, &[RecordState::Pending], PAGE);
     let (mut sent, mut unsettled) = (0usize, 0usize);
+    let mut in_flight = FuturesUnordered::new();
+    let mut more = true;
     loop {
-        ctx.control.checkpoint().await?;
-        let Some(page) = pages.next_page().await? else {
-            break;
-        };
-        let take = if whole {
-            page.len() / MAX_BULK_ITEMS * MAX_BULK_ITEMS
-        } else {
-            page.len()
-        };
-        let mut by_resource: HashMap<BulkResource, Vec<(String, Value)>> = HashMap::new();
-        for item in page[..take]
-            .iter()
-            .filter(|item| !(load.complete_only && item.incomplete))
-        {
-            let Some((raw, _)) = read_source(ledger, item)? else {
-                continue;
+        while more && in_flight.len() < super::BULK_CONCURRENCY {
+            ctx.control.checkpoint().await?;
+            let Some(page) = pages.next_page().await? else {
+                more = false;
+                break;
             };
-            let Some(resource) = load.to.resource(Some(raw)) else {
-                ledger.mark_failed(
-                    kind,
-                    &item.source_id,
-                    ErrorClass::Source,
-                    "the record does not say where it belongs in Kustomer (its klass)",
-                    "",
-                    "",
-                )?;
-                continue;
+            let take = if whole {
+                page.len() / MAX_BULK_ITEMS * MAX_BULK_ITEMS
+            } else {
+                page.len()
             };
-            match map(item, raw) {
-                Ok(mapped) => {
-                    for note in &mapped.notes {
-                        ledger.add_warning(kind, Some(&item.source_id), note)?;
-                    }
-                    by_resource
-                        .entry(resource)
-                        .or_default()
-                        .push((item.source_id.clone(), mapped.body));
-                }
-                Err((class, reason)) => {
-                    ledger.mark_failed(kind, &item.source_id, class, &reason, "", "")?
+            for (resource, bodies) in map_page(ledger, load, map, &page[..take])? {
+                sent += bodies.len();
+                ctx.set_activity(format!("{kind}: sending {} in bulk", bodies.len()));
+                let max_bytes = ctx.config.options.bulk_max_bytes;
+                for chunk in write::bulk_requests(ledger, kind, bodies, max_bytes)? {
+                    let resource = resource.clone();
+                    in_flight.push(async move {
+                        let _guard = ctx.in_flight(load.phase, chunk.len() as u64);
+                        let bulk = BulkWrite::new(ctx, kind, resource, false, find);
+                        write::create_bulk(ledger, &bulk, chunk).await
+                    });
                 }
             }
         }
-        for (resource, bodies) in by_resource {
-            sent += bodies.len();
-            ctx.set_activity(format!("{kind}: sending {} in bulk", bodies.len()));
-            let bulk = BulkWrite::new(ctx, kind, resource, false, find);
-            unsettled += super::send_bulk(ctx, load.phase, &bulk, bodies).await?;
+        match in_flight.next().await {
+            Some(outcomes) => {
+                unsettled += outcomes?
+                    .values()
+                    .filter(|o| **o == write::Outcome::Unsettled)
+                    .count();
+            }
+            None if !more => break,
+            None => {}
         }
     }
     Ok((sent, unsettled))
+}
+
+/// Maps a page's records to their bodies, grouped by the resource each goes to; a record that
+/// cannot be read, placed or mapped is marked failed with the reason, notes become warnings.
+fn map_page(
+    ledger: &Ledger,
+    load: BulkLoad,
+    map: &impl MapRecord,
+    page: &[WorkItem],
+) -> Result<HashMap<BulkResource, Vec<(String, Value)>>, LedgerError> {
+    let kind = load.kind.as_str();
+    let mut by_resource: HashMap<BulkResource, Vec<(String, Value)>> = HashMap::new();
+    for item in page
+        .iter()
+        .filter(|item| !(load.complete_only && item.incomplete))
+    {
+        let Some((raw, _)) = read_source(ledger, item)? else {
+            continue;
+        };
+        let Some(resource) = load.to.resource(Some(raw)) else {
+            ledger.mark_failed(
+                kind,
+                &item.source_id,
+                ErrorClass::Source,
+                "the record does not say where it belongs in Kustomer (its klass)",
+                "",
+                "",
+            )?;
+            continue;
+        };
+        match map(item, raw) {
+            Ok(mapped) => {
+                for note in &mapped.notes {
+                    ledger.add_warning(kind, Some(&item.source_id), note)?;
+                }
+                by_resource
+                    .entry(resource)
+                    .or_default()
+                    .push((item.source_id.clone(), mapped.body));
+            }
+            Err((class, reason)) => {
+                ledger.mark_failed(kind, &item.source_id, class, &reason, "", "")?
+            }
+        }
+    }
+    Ok(by_resource)
 }
