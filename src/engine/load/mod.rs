@@ -33,9 +33,7 @@ pub async fn run_phase(id: PhaseId, ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         PhaseId::Metadata => metadata::run(ctx).await,
         PhaseId::Companies => companies::run(ctx).await,
         PhaseId::Customers => customers::run(ctx).await,
-        // Nothing waits for the knowledge base, while the conversations wait for the customers:
-        // its one-request-per-record writes take the turns the customers leave.
-        PhaseId::Kb => crate::http::gate::as_filler(kb::run(ctx)).await,
+        PhaseId::Kb => kb::run(ctx).await,
         PhaseId::Conversations => conversations::run(ctx).await,
         // Runs beside the conversations: their pages go first, the extras take the slots they
         // leave, so the budget is never idle and the conversations are not slowed.
