@@ -131,6 +131,14 @@ struct State {
 }
 
 impl State {
+    /// The even pace within the allowed share (one request per interval) and the burst
+    /// allowance above it, so a window is never spent in its first second.
+    fn pacing(&self) -> (Duration, Duration) {
+        let allowed = self.allowed();
+        let interval = self.window.div_f64(f64::from(allowed));
+        (interval, interval * (allowed / 20).max(1))
+    }
+
     fn allowed(&self) -> u32 {
         ((f64::from(self.limit) * self.share).floor() as u32).max(1)
     }
@@ -292,9 +300,7 @@ impl RateGate {
                 _ => {}
             }
         }
-        // Even pacing with a small burst allowance, so a window is never spent in its first second.
-        let interval = s.window.div_f64(f64::from(allowed));
-        let burst = interval * (allowed / 20).max(1);
+        let (interval, burst) = s.pacing();
         let earliest = now.checked_sub(burst).unwrap_or(now);
         if s.next_slot < earliest {
             s.next_slot = earliest;
@@ -418,8 +424,7 @@ impl RateGate {
         if s.requests == 0 {
             return false;
         }
-        let interval = s.window.div_f64(f64::from(allowed));
-        let burst = interval * (allowed / 20).max(1);
+        let (_, burst) = s.pacing();
         s.next_slot + burst / 2 > now
     }
 

@@ -140,6 +140,9 @@ pub(super) struct BulkLoad {
     pub kind: Kind,
     pub to: BulkTo,
     pub complete_only: bool,
+    /// Warn of times in the record Kustomer cannot read (the mapping leaves them out of the
+    /// body; the warning keeps the original value for the report).
+    pub warn_times: bool,
 }
 
 impl BulkLoad {
@@ -153,6 +156,7 @@ impl BulkLoad {
             kind,
             to,
             complete_only: false,
+            warn_times: false,
         })
     }
 }
@@ -306,7 +310,7 @@ fn map_page(
         .iter()
         .filter(|item| !(load.complete_only && item.incomplete))
     {
-        let Some((raw, _)) = read_source(ledger, item)? else {
+        let Some((raw, record)) = read_source(ledger, item)? else {
             continue;
         };
         let Some(resource) = load.to.resource(Some(raw)) else {
@@ -322,7 +326,11 @@ fn map_page(
         };
         match map(item, raw) {
             Ok(mapped) => {
-                for note in &mapped.notes {
+                let times = match load.warn_times {
+                    true => crate::mapping::clean::out_of_range_times(&record, &[]),
+                    false => Vec::new(),
+                };
+                for note in mapped.notes.iter().chain(&times) {
                     ledger.add_warning(kind, Some(&item.source_id), note)?;
                 }
                 by_resource

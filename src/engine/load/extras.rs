@@ -335,21 +335,14 @@ async fn load_kobjects(
     to: BulkTo,
     map: impl MapRecord,
 ) -> anyhow::Result<()> {
-    let with_times = |item: &WorkItem, raw: &str| {
-        let mut mapped = map(item, raw)?;
-        if let Ok(record) = serde_json::from_str::<Value>(raw) {
-            let out = crate::mapping::clean::out_of_range_times(&record, &[]);
-            mapped.notes.extend(out);
-        }
-        Ok(mapped)
-    };
     let load = BulkLoad {
         phase: PhaseId::Extras,
         kind,
         to,
         complete_only: true,
+        warn_times: true,
     };
-    load_bulk(ctx, load, with_times).await
+    load_bulk(ctx, load, map).await
 }
 
 async fn tickets(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()> {
