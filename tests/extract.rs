@@ -146,28 +146,42 @@ struct Interrupted {
     second: Value,
 }
 
-/// Extracts a fresh `small` workspace until `stop` (given the progress rows and the simulator's
-/// requests so far, every 5 ms) says so, then again to the end; checks that the second run
-/// completes with every record of the ground truth.
-async fn interrupted_then_resumed(
-    name: &str,
-    stop: fn(&[ExtractProgress], &Value) -> bool,
-) -> Interrupted {
+/// When to interrupt the first extraction.
+#[derive(Clone, Copy)]
+enum Stop {
+    /// When its progress says so (checked as each report is sent).
+    Progress(fn(&[ExtractProgress]) -> bool),
+    /// When the simulator's request counts say so (checked every 5 ms).
+    Requests(fn(&Value) -> bool),
+}
+
+/// Extracts a fresh `small` workspace until `stop` says so, then again to the end; checks that
+/// the second run completes with every record of the ground truth.
+async fn interrupted_then_resumed(name: &str, stop: Stop) -> Interrupted {
     // A generous budget keeps the test quick.
     let mut config = Config::new(42, SizePreset::Small);
     config.rate_per_window = 50_000;
     let (handle, client) = start(config).await;
     let dir = state_dir(name);
     let control = Control::new();
-    let (tx, rx) = tokio::sync::watch::channel(Vec::<ExtractProgress>::new());
+    let (tx, mut rx) = tokio::sync::watch::channel(Vec::<ExtractProgress>::new());
     let canceller = {
         let (control, url) = (control.clone(), handle.url.clone());
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                let rows = rx.borrow().clone();
-                let asked = get_json(format!("{url}/__sim/requests")).await;
-                if stop(&rows, &asked) {
+                // Woken by each progress report as it is sent (the test runtime has one
+                // thread, so the extraction has not read another page by then), or every 5 ms
+                // to look at the requests.
+                let reported = tokio::select! {
+                    changed = rx.changed() => changed.is_ok(),
+                    () = tokio::time::sleep(std::time::Duration::from_millis(5)) => false,
+                };
+                let rows = rx.borrow_and_update().clone();
+                let stopped = match stop {
+                    Stop::Progress(stop) => reported && stop(&rows),
+                    Stop::Requests(stop) => stop(&get_json(format!("{url}/__sim/requests")).await),
+                };
+                if stopped {
                     control.cancel();
                     break;
                 }
@@ -204,10 +218,13 @@ async fn interrupted_then_resumed(
 #[tokio::test]
 async fn an_extraction_interrupted_in_a_listing_resumes_where_it_stopped() {
     // In the middle of the contacts listing: a page read, not all.
-    let run = interrupted_then_resumed("resume", |rows, _| {
-        rows.iter()
-            .any(|r| r.object == "contacts" && r.fetched >= 150)
-    })
+    let run = interrupted_then_resumed(
+        "resume",
+        Stop::Progress(|rows| {
+            rows.iter()
+                .any(|r| r.object == "contacts" && r.fetched >= 150)
+        }),
+    )
     .await;
     let total = truth(&run.handle).await["contacts"];
     let searched = route(&run.first, "POST /contacts/search");
@@ -239,9 +256,10 @@ async fn an_extraction_interrupted_in_a_listing_resumes_where_it_stopped() {
 async fn an_extraction_interrupted_in_the_contacts_activity_resumes_there() {
     // The contacts' listing is read whole first; their activity (notes, segments, events)
     // after it: interrupted when some contacts' activity is read, not all.
-    let run = interrupted_then_resumed("resume-activity", |_, asked| {
-        route(asked, "GET /contacts/{id}/segments") >= 150
-    })
+    let run = interrupted_then_resumed(
+        "resume-activity",
+        Stop::Requests(|asked| route(asked, "GET /contacts/{id}/segments") >= 150),
+    )
     .await;
     let total = truth(&run.handle).await["contacts"];
     let before = route(&run.first, "GET /contacts/{id}/segments");
