@@ -27,6 +27,24 @@ async fn kustomer_counts(sims: &common::Sims) -> Value {
     common::truth(&sims.kustomer.url).await["counts"].clone()
 }
 
+/// `(migrated, matched)` per type, from the run's report.json.
+fn report_rows(home: &Path) -> std::collections::BTreeMap<String, (u64, u64)> {
+    let text = std::fs::read_to_string(state_dir(home).join("report.json")).unwrap();
+    let report: Value = serde_json::from_str(&text).unwrap();
+    report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let n = |k: &str| r[k].as_u64().unwrap_or(0);
+            (
+                r["object"].as_str().unwrap().to_string(),
+                (n("migrated"), n("matched")),
+            )
+        })
+        .collect()
+}
+
 /// A first run of the tiny workspace, which must finish with every record done.
 async fn migrated(name: &str) -> (common::Sims, PathBuf) {
     let sims = common::sims(SizePreset::Tiny).await;
@@ -303,6 +321,17 @@ async fn failed_records_are_retried_headlessly_by_type() {
 async fn a_new_ledger_adopts_what_an_earlier_migration_created_instead_of_creating_it_again() {
     let (sims, home) = migrated("faults-adopt").await;
     let before = kustomer_counts(&sims).await;
+    // The first migration created its records and matched the admins to existing users.
+    let first = report_rows(&home);
+    assert!(
+        first["contacts"].0 > 0 && first["contacts"].1 == 0,
+        "{first:?}"
+    );
+    assert!(
+        first["companies"].0 > 0 && first["companies"].1 == 0,
+        "{first:?}"
+    );
+    assert_eq!(first["admins"].1, first["admins"].0, "{first:?}");
     // The whole state directory is lost: no ledger, no report, no files to tell.
     std::fs::remove_dir_all(state_dir(&home)).unwrap();
     let out = i2k(&sims, &home, &RUN).await;
@@ -316,6 +345,17 @@ async fn a_new_ledger_adopts_what_an_earlier_migration_created_instead_of_creati
     let after = kustomer_counts(&sims).await;
     let truth = common::truth(&sims.kustomer.url).await;
     assert_eq!(truth["duplicates"], json!({}), "{truth:#}");
+    // This migration found them: matched, not created (a rollback of it would leave them).
+    let second = report_rows(&home);
+    for kind in ["contacts", "companies", "conversations"] {
+        assert!(second[kind].0 > 0, "{kind}: {second:?}");
+        assert_eq!(second[kind].1, second[kind].0, "{kind}: {second:?}");
+    }
+    let report = std::fs::read_to_string(state_dir(&home).join("report.md")).unwrap();
+    assert!(
+        report.contains("Migrated by matching a Kustomer record that already existed"),
+        "{report}"
+    );
     // Everything with an externalId route was adopted, not created again. Uploads and tracking
     // events carry no externalId and Kustomer cannot look them up: the new run sends them again,
     // as the warning before it said; nothing else differs.

@@ -854,3 +854,72 @@ async fn a_clean_close_folds_the_wal_back_into_the_database() {
     let reader = LedgerReader::open(state.path()).unwrap();
     assert_eq!(reader.counts_by_kind().unwrap()["tags"].pending, 5);
 }
+
+#[tokio::test]
+async fn a_done_record_keeps_whether_i2k_created_or_matched_it_and_older_ledgers_learn_it() {
+    let state = TempState::new("origin");
+    let origins = |path: &Path| -> Vec<(String, String, Option<String>)> {
+        let conn = rusqlite::Connection::open(path.join(DB_FILE)).unwrap();
+        let mut statement = conn
+            .prepare("SELECT kind, source_id, origin FROM target ORDER BY kind, source_id")
+            .unwrap();
+        statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let row = |k: &str, id: &str, origin: Option<&str>| {
+        (k.to_string(), id.to_string(), origin.map(str::to_string))
+    };
+    {
+        let ledger = Ledger::open(state.path()).unwrap();
+        // Created: sent, then answered with its new id.
+        ledger
+            .mark_sent("customers", vec!["c1".into()], None)
+            .await
+            .unwrap();
+        ledger.mark_done("customers", "c1", "k-c1").unwrap();
+        // Matched: a user found by e-mail, never sent.
+        ledger.mark_matched("admins", "a1", "k-u1").unwrap();
+        // A pending record has no origin yet.
+        ledger
+            .ensure_pending("customers", vec!["c2".to_string()])
+            .await
+            .unwrap();
+        ledger.flush().await.unwrap();
+        assert_eq!(
+            ledger.read(|r| r.matched_counts()).unwrap(),
+            [("admins".to_string(), 1)].into_iter().collect()
+        );
+    }
+    assert_eq!(
+        origins(state.path()),
+        vec![
+            row("admins", "a1", Some("matched")),
+            row("customers", "c1", Some("created")),
+            row("customers", "c2", None),
+        ]
+    );
+    // The same ledger as version 2 wrote it: no origin column.
+    {
+        let conn = rusqlite::Connection::open(state.path().join(DB_FILE)).unwrap();
+        conn.execute_batch(
+            "DROP INDEX target_matched;
+             ALTER TABLE target DROP COLUMN origin;
+             UPDATE meta SET value = '2' WHERE key = 'schema_version';",
+        )
+        .unwrap();
+    }
+    let ledger = Ledger::open(state.path()).unwrap();
+    // Sent once: created; done without ever being sent: matched.
+    assert_eq!(
+        origins(state.path()),
+        vec![
+            row("admins", "a1", Some("matched")),
+            row("customers", "c1", Some("created")),
+            row("customers", "c2", None),
+        ]
+    );
+    assert_eq!(ledger.read(|r| r.matched_counts()).unwrap().len(), 1);
+}

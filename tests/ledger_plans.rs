@@ -203,6 +203,7 @@ fn bound_values() -> BTreeMap<&'static str, Vec<Value>> {
         ("source_problems", vec![page.clone(), Value::Integer(0)]),
         ("incomplete_sources", vec![text("contacts")]),
         ("incomplete_counts", vec![]),
+        ("matched_counts", vec![]),
         ("file_bytes", vec![text("attachments")]),
         ("unreadable", vec![text("contacts"), text("contacts")]),
         ("prior_state", key("contacts", "ct000042")),
@@ -419,6 +420,11 @@ const ALLOWED: &[(&str, &str, &str)] = &[
         "incomplete_counts",
         "SCAN source USING COVERING INDEX source_incomplete",
         "the partial index holds only the records extraction could not read whole",
+    ),
+    (
+        "matched_counts",
+        "SCAN target USING INDEX target_matched",
+        "the partial index holds only the records matched to existing Kustomer records",
     ),
     (
         "sent_batches",

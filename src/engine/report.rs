@@ -57,6 +57,11 @@ pub struct TypeRow {
     /// A part of the figures above, not added to them.
     #[serde(default)]
     pub incomplete: u64,
+    /// Of `migrated`, the records matched to a Kustomer record that existed before i2k wrote
+    /// it (a user by e-mail, a tag or team by name, a record with the externalId already):
+    /// i2k did not create them, and a rollback leaves them.
+    #[serde(default)]
+    pub matched: u64,
 }
 
 impl TypeRow {
@@ -159,6 +164,7 @@ pub fn build_report(ledger: &Ledger, summary: Option<&RunSummary>) -> Result<Rep
     let counters = ledger.counters();
     let not_retrievable = ledger.read(|r| r.not_retrievable())?;
     let incomplete = ledger.read(|r| r.incomplete_counts())?;
+    let matched = ledger.read(|r| r.matched_counts())?;
     let mut rows = Vec::new();
     let mut settled = 0u64;
     let mut covered: Vec<&str> = Vec::new();
@@ -172,6 +178,7 @@ pub fn build_report(ledger: &Ledger, summary: Option<&RunSummary>) -> Result<Rep
         row.extracted = staged;
         row.not_retrievable = not_retrievable.get(object).copied().unwrap_or(0);
         row.incomplete = incomplete.get(object).copied().unwrap_or(0);
+        row.matched = matched.get(kind).copied().unwrap_or(0);
         // Staged records without a target row have not reached their phase.
         let with_rows = t.total();
         row.not_loaded = t.pending + t.sent + staged.saturating_sub(with_rows);
@@ -186,6 +193,7 @@ pub fn build_report(ledger: &Ledger, summary: Option<&RunSummary>) -> Result<Rep
             continue;
         }
         let mut row = row_of(ledger, kind, kind, t)?;
+        row.matched = matched.get(kind).copied().unwrap_or(0);
         row.not_loaded = t.pending + t.sent;
         row.source = row.accounted();
         settled += t.settled();
@@ -321,6 +329,18 @@ pub fn render_markdown(report: &Report) -> String {
                 r.not_loaded
             ));
         }
+    }
+    let matched: Vec<String> = report
+        .rows
+        .iter()
+        .filter(|r| r.matched > 0)
+        .map(|r| format!("{} {}", r.matched, r.object))
+        .collect();
+    if !matched.is_empty() {
+        md.push_str(&format!(
+            "\nMigrated by matching a Kustomer record that already existed (not created by i2k; a rollback leaves them): {}.\n",
+            matched.join(", ")
+        ));
     }
     let incomplete: Vec<String> = report
         .rows

@@ -34,7 +34,7 @@ use crate::http::{ApiError, Secret};
 use crate::kustomer::bulk::{self, BulkOutcome, BulkResource, MAX_CLIENT_REF_LEN, PollPolicy};
 use crate::kustomer::endpoints;
 use crate::kustomer::{KustomerClient, KustomerError};
-use crate::ledger::{Adoption, Ledger, LedgerError, RecordState, WorkItem};
+use crate::ledger::{Adoption, Ledger, LedgerError, Origin, RecordState, WorkItem};
 use crate::mapping::clean;
 use crate::rng::Rng;
 use crate::vocab::{ErrorClass, Kind};
@@ -305,7 +305,7 @@ where
     if item.state == RecordState::Pending && ledger.is_fresh() {
         match adopt_one(ledger, kind, &lookup).await {
             Ok(Some(target)) => {
-                ledger.mark_done(kind, id, &target)?;
+                ledger.mark_matched(kind, id, &target)?;
                 return Ok(Outcome::Done(target));
             }
             Ok(None) => {}
@@ -322,7 +322,14 @@ where
             }
             Err(e) if is_ambiguous(&e) || e.is_duplicate() => match lookup().await {
                 Ok(Some(target)) => {
-                    ledger.mark_done(kind, id, &target)?;
+                    // A duplicate on the first send existed before; after a lost answer
+                    // (ambiguous, or any resend) it is the record i2k created.
+                    let origin = if e.is_duplicate() && resends == 0 {
+                        Origin::Matched
+                    } else {
+                        Origin::Created
+                    };
+                    ledger.mark_done_as(kind, id, &target, origin)?;
                     return Ok(Outcome::Done(target));
                 }
                 Ok(None) if resends < MAX_RESENDS && !e.is_duplicate() => resends += 1,
@@ -552,22 +559,25 @@ where
         .buffer_unordered(SETTLE_CONCURRENCY)
         .collect()
         .await;
-    take_found(ledger, kind, found, outcomes)
+    // Sent by this migration and answered lost: found, it is the record i2k created.
+    take_found(ledger, kind, found, Origin::Created, outcomes)
 }
 
-/// Records what lookups of `kind`'s items found: found → done, a failed lookup → failed with its
-/// reason (each with its outcome in `outcomes`). Returns the items proved absent.
+/// Records what lookups of `kind`'s items found: found → done (`origin` says whether i2k had
+/// sent it), a failed lookup → failed with its reason (each with its outcome in `outcomes`).
+/// Returns the items proved absent.
 fn take_found(
     ledger: &Ledger,
     kind: &str,
     found: Vec<(String, Value, Result<Option<String>, KustomerError>)>,
+    origin: Origin,
     outcomes: &mut HashMap<String, Outcome>,
 ) -> Result<Vec<(String, Value)>, LedgerError> {
     let mut absent = Vec::new();
     for (id, body, result) in found {
         match result {
             Ok(Some(target)) => {
-                ledger.mark_done(kind, &id, &target)?;
+                ledger.mark_done_as(kind, &id, &target, origin)?;
                 outcomes.insert(id, Outcome::Done(target));
             }
             Ok(None) => absent.push((id, body)),
@@ -685,8 +695,13 @@ where
     for id in ids {
         let r = client_ref(&batch, &id);
         let outcome = match results.get(&r) {
-            Some(ItemResult::Created(t) | ItemResult::Updated(t)) => {
+            Some(ItemResult::Created(t)) => {
                 ledger.mark_done(kind, &id, t)?;
+                Outcome::Done(t.clone())
+            }
+            // Kustomer updated a record that had the externalId already.
+            Some(ItemResult::Updated(t)) => {
+                ledger.mark_matched(kind, &id, t)?;
                 Outcome::Done(t.clone())
             }
             Some(ItemResult::Error { message, duplicate }) => {
@@ -694,7 +709,7 @@ where
                 if *duplicate {
                     match lookup(id.clone()).await {
                         Ok(Some(t)) => {
-                            ledger.mark_done(kind, &id, &t)?;
+                            ledger.mark_matched(kind, &id, &t)?;
                             outcomes.insert(id, Outcome::Done(t));
                             continue;
                         }
@@ -767,7 +782,8 @@ where
         .buffered(ADOPTION_CONCURRENCY)
         .collect()
         .await;
-    let mut rest = take_found(ledger, kind, found, outcomes)?;
+    // Found before this migration sent anything: it existed already.
+    let mut rest = take_found(ledger, kind, found, Origin::Matched, outcomes)?;
     if !unsampled.is_empty() {
         if adoption_of(ledger, kind) == Adoption::LookupFirst {
             let adopted = Box::pin(adopt_bulk(ledger, kind, unsampled, lookup, outcomes)).await?;

@@ -97,6 +97,33 @@ pub enum LedgerError {
     Foreign { recorded: String, connected: String },
 }
 
+/// Where a done record's Kustomer record came from: i2k created it, or found one that already
+/// existed and took it as the record's (a user by e-mail, a team or tag by name, a record with
+/// its externalId before this migration sent it). A rollback deletes only what i2k created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    Created,
+    Matched,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Created => "created",
+            Origin::Matched => "matched",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Origin> {
+        match text {
+            "created" => Some(Origin::Created),
+            "matched" => Some(Origin::Matched),
+            _ => None,
+        }
+    }
+}
+
 /// Where a target record stands. `archived` and `manual` are dispositions: the record is accounted
 /// for without being created in Kustomer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -740,13 +767,49 @@ impl Ledger {
         self.enqueue(Op::BulkLatency { ms })
     }
 
-    /// Not waiting is safe here: a done mark lost in a crash leaves the record `sent`, which the
-    /// next run resolves by lookup.
+    /// Marks a record done with the Kustomer record i2k created for it. Not waiting is safe here:
+    /// a done mark lost in a crash leaves the record `sent`, which the next run resolves by
+    /// lookup.
     pub fn mark_done(
         &self,
         kind: &str,
         source_id: &str,
         target_id: &str,
+    ) -> Result<(), LedgerError> {
+        self.mark_done_as(kind, source_id, target_id, Origin::Created)
+    }
+
+    /// Marks a record done with a Kustomer record that existed before i2k wrote it (a user
+    /// matched by e-mail, a team or tag found by name, a record found by its externalId before
+    /// this migration had sent it): as [`Ledger::mark_done`], and a rollback leaves it alone.
+    pub fn mark_matched(
+        &self,
+        kind: &str,
+        source_id: &str,
+        target_id: &str,
+    ) -> Result<(), LedgerError> {
+        self.mark_done_as(kind, source_id, target_id, Origin::Matched)
+    }
+
+    /// Marks a work item done with a Kustomer record found by name or externalId: one this
+    /// migration had sent (`sent`: its answer was lost) is the record i2k created; otherwise it
+    /// existed before and is matched.
+    pub fn mark_found(&self, item: &WorkItem, target_id: &str) -> Result<(), LedgerError> {
+        let origin = if item.state == RecordState::Sent {
+            Origin::Created
+        } else {
+            Origin::Matched
+        };
+        self.mark_done_as(&item.kind, &item.source_id, target_id, origin)
+    }
+
+    /// Marks a record done with the origin the caller established.
+    pub fn mark_done_as(
+        &self,
+        kind: &str,
+        source_id: &str,
+        target_id: &str,
+        origin: Origin,
     ) -> Result<(), LedgerError> {
         lock_ignoring_poison(&self.inner.shared.done_in_flight).insert(
             (kind.to_string(), source_id.to_string()),
@@ -756,6 +819,7 @@ impl Ledger {
             kind: kind.to_string(),
             source_id: source_id.to_string(),
             target_id: target_id.to_string(),
+            origin,
         })
     }
 

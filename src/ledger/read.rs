@@ -403,7 +403,15 @@ impl LedgerReader {
     pub fn incomplete_counts(
         &self,
     ) -> Result<std::collections::BTreeMap<String, u64>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(sql::INCOMPLETE_COUNTS)?;
+        self.counts_per_kind(sql::INCOMPLETE_COUNTS)
+    }
+
+    /// A `SELECT kind, count(*) … GROUP BY kind` as a map.
+    fn counts_per_kind(
+        &self,
+        query: &str,
+    ) -> Result<std::collections::BTreeMap<String, u64>, LedgerError> {
+        let mut statement = self.conn.prepare_cached(query)?;
         let rows = statement.query_map([], |row| {
             Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
         })?;
@@ -413,6 +421,12 @@ impl LedgerReader {
             out.insert(kind, to_u64(n));
         }
         Ok(out)
+    }
+
+    /// Done records per kind matched to a Kustomer record that existed before i2k wrote it
+    /// (see `Origin`): a part of what the report counts as migrated, and what a rollback leaves.
+    pub fn matched_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, LedgerError> {
+        self.counts_per_kind(sql::MATCHED_COUNTS)
     }
 
     /// The stored source records of `kind` that cannot be read (their `raw` is not JSON), and

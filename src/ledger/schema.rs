@@ -10,7 +10,7 @@ use super::LedgerError;
 
 /// The schema this build writes. A ledger with a higher version was written by a newer i2k and is
 /// refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// How long a connection waits for a lock held by another connection before giving up. Readers in
 /// WAL mode rarely wait; this covers checkpoints and the writer's first open.
@@ -53,10 +53,12 @@ CREATE TABLE IF NOT EXISTS target (
     reason         TEXT,
     source_changed INTEGER NOT NULL DEFAULT 0,
     updated_ms     INTEGER NOT NULL,
+    origin         TEXT CHECK (origin IN ('created','matched')),
     PRIMARY KEY (kind, source_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS target_by_state ON target (kind, state, source_id);
 CREATE INDEX IF NOT EXISTS target_by_batch ON target (batch_id) WHERE batch_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS target_matched ON target (kind) WHERE origin = 'matched';
 
 CREATE TABLE IF NOT EXISTS cursors (
     listing        TEXT PRIMARY KEY,
@@ -198,6 +200,9 @@ pub fn migrate(conn: &Connection, path: &Path) -> Result<Opened, LedgerError> {
         if has_meta && found < 2 {
             upgrade_v1_to_v2(conn)?;
         }
+        if has_meta && found < 3 {
+            upgrade_v2_to_v3(conn)?;
+        }
         conn.execute_batch(SCHEMA)?;
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
@@ -251,9 +256,38 @@ fn upgrade_v1_to_v2(conn: &Connection) -> Result<(), LedgerError> {
          DROP INDEX IF EXISTS target_by_batch;",
     )?;
     conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(&format!(
+        "INSERT INTO target ({V2_TARGET_COLUMNS}) SELECT {V2_TARGET_COLUMNS} FROM target_v1;
+             DROP TABLE target_v1;"
+    ))?;
+    Ok(())
+}
+
+/// The columns `target` had in versions 1 and 2.
+const V2_TARGET_COLUMNS: &str = "kind, source_id, state, target_id, batch_id, job_id, sent_ms, \
+     attempts, error_class, error_message, last_request, last_response, reason, source_changed, \
+     updated_ms";
+
+/// Version 3 adds `target.origin`: whether i2k created the Kustomer record (`created`) or found
+/// one that already existed and took it as the record's (`matched`: users by e-mail, existing
+/// teams, tags and prerequisites by name, records adopted by externalId on a fresh ledger,
+/// duplicates). A rollback deletes only what i2k created. A ledger written before kept no such
+/// mark, and the rule that holds for every write it made stands in: a record done without ever
+/// being sent was matched (a lookup found it), one that was sent was created. The one case it
+/// misreads, a create answered "duplicate" (an older i2k sent it, the record existed), reads as
+/// created, and a rollback checks each record's externalId before deleting it.
+fn upgrade_v2_to_v3(conn: &Connection) -> Result<(), LedgerError> {
+    let has_origin = conn
+        .prepare("SELECT 1 FROM pragma_table_info('target') WHERE name = 'origin'")?
+        .exists([])?;
+    if !has_origin {
+        conn.execute_batch(
+            "ALTER TABLE target ADD COLUMN origin TEXT CHECK (origin IN ('created','matched'));",
+        )?;
+    }
     conn.execute_batch(
-        "INSERT INTO target SELECT * FROM target_v1;
-         DROP TABLE target_v1;",
+        "UPDATE target SET origin = CASE WHEN sent_ms IS NULL THEN 'matched' ELSE 'created' END
+         WHERE state = 'done' AND origin IS NULL;",
     )?;
     Ok(())
 }

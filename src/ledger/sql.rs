@@ -185,6 +185,10 @@ pub fn incomplete_sources() -> String {
     )
 }
 
+/// Done records per kind whose Kustomer record existed before i2k (matched, not created).
+pub const MATCHED_COUNTS: &str = "SELECT kind, count(*) FROM target INDEXED BY target_matched
+     WHERE origin = 'matched' AND state = 'done' GROUP BY kind";
+
 pub const INCOMPLETE_COUNTS: &str = "SELECT kind, count(*) FROM source INDEXED BY source_incomplete
      WHERE incomplete = 1 GROUP BY kind";
 
@@ -287,6 +291,7 @@ pub fn catalog() -> Vec<NamedQuery> {
         q("source_problems", source_problems()),
         q("incomplete_sources", incomplete_sources()),
         q("incomplete_counts", INCOMPLETE_COUNTS.to_string()),
+        q("matched_counts", MATCHED_COUNTS.to_string()),
         q("file_bytes", FILE_BYTES.to_string()),
         q("unreadable", UNREADABLE.to_string()),
         q("prior_state", PRIOR_STATE.to_string()),

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    CounterSnapshot, ExtractCursor, KindStateDelta, LedgerError, RecordState, SourceRecord,
+    CounterSnapshot, ExtractCursor, KindStateDelta, LedgerError, Origin, RecordState, SourceRecord,
     error_class_str, lock_ignoring_poison, now_ms, sql,
 };
 use crate::vocab::ErrorClass;
@@ -61,6 +61,7 @@ pub(super) enum Op {
         kind: String,
         source_id: String,
         target_id: String,
+        origin: Origin,
     },
     /// Settles a record as `failed` (with its class) or `unknown`, with the redacted exchange.
     MarkProblem {
@@ -337,6 +338,7 @@ impl Writer {
                     kind,
                     source_id,
                     target_id,
+                    ..
                 } = &envelope.op
                 {
                     done_marks.push((kind.clone(), source_id.clone(), target_id.clone()));
@@ -504,18 +506,19 @@ impl Writer {
                 kind,
                 source_id,
                 target_id,
+                origin,
             } => {
                 let prior = self.prior_state(kind, source_id)?;
                 self.conn
                     .prepare_cached(
-                        "INSERT INTO target (kind, source_id, state, target_id, updated_ms)
-                         VALUES (?1, ?2, 'done', ?3, ?4)
+                        "INSERT INTO target (kind, source_id, state, target_id, origin, updated_ms)
+                         VALUES (?1, ?2, 'done', ?3, ?5, ?4)
                          ON CONFLICT (kind, source_id) DO UPDATE SET
                            state = 'done', target_id = excluded.target_id, source_changed = 0,
                            error_class = NULL, error_message = NULL, reason = NULL,
-                           updated_ms = excluded.updated_ms",
+                           origin = excluded.origin, updated_ms = excluded.updated_ms",
                     )?
-                    .execute(params![kind, source_id, target_id, now])?;
+                    .execute(params![kind, source_id, target_id, now, origin.as_str()])?;
                 delta.moved(kind, prior, RecordState::Done);
                 Ok(Output::Unit)
             }
@@ -842,6 +845,7 @@ mod tests {
             kind: "customers".into(),
             source_id: "1".into(),
             target_id: "k1".into(),
+            origin: Origin::Created,
         };
         assert!(sent.needs_power_safe_commit());
         assert!(!done.needs_power_safe_commit());

@@ -106,7 +106,7 @@ pub async fn ensure_tags(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             continue;
         };
         match existing.get(&name) {
-            Some(id) => ledger.mark_done(Kind::Tags.as_str(), &item.source_id, id)?,
+            Some(id) => ledger.mark_found(&item, id)?,
             None => creates.push((item, name)),
         }
     }

@@ -389,7 +389,7 @@ where
 {
     let ledger = &ctx.ledger;
     if let Some(id) = existing {
-        ledger.mark_done(&item.kind, &item.source_id, &id)?;
+        ledger.mark_found(item, &id)?;
         return Ok(Some(id));
     }
     if !may_create(ctx, check)? {

@@ -49,10 +49,10 @@ pub(crate) async fn load_admins(ctx: &Ctx) -> anyhow::Result<()> {
         };
         match &mapping.decision {
             AdminDecision::User { user_id, .. } => {
-                ledger.mark_done(Kind::Admins.as_str(), &item.source_id, user_id)?;
+                ledger.mark_matched(Kind::Admins.as_str(), &item.source_id, user_id)?;
             }
             AdminDecision::Fallback => match &fallback {
-                Some(user) => ledger.mark_done(Kind::Admins.as_str(), &item.source_id, user)?,
+                Some(user) => ledger.mark_matched(Kind::Admins.as_str(), &item.source_id, user)?,
                 None => ledger.mark_failed(
                     Kind::Admins.as_str(),
                     &item.source_id,
@@ -164,7 +164,7 @@ pub(crate) async fn load_teams(ctx: &Ctx) -> anyhow::Result<()> {
                     .find(|t| t.name.trim().to_lowercase() == wanted)
             })
         {
-            ledger.mark_done(Kind::Teams.as_str(), &item.source_id, &found.id)?;
+            ledger.mark_found(&item, &found.id)?;
             continue;
         }
         if !allowed {

@@ -137,7 +137,7 @@ impl Refs {
             .await;
         let outcome = match listed.get(name).cloned() {
             Some(id) => {
-                ctx.ledger.mark_done(Kind::Tags.as_str(), tag_id, &id)?;
+                ctx.ledger.mark_found(&item, &id)?;
                 Outcome::Done(id)
             }
             _ => {
