@@ -9,53 +9,25 @@ use std::collections::VecDeque;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::engine::session::{
-    AdminMapping, ConnectionInfo, Event, FailureSummary, LogLevel, RunState, ScopeItem, Snapshot,
+    AdminMapping, ConnectionInfo, Event, FailureSummary, RunState, ScopeItem, Snapshot,
 };
 use crate::tui::keymap::{Action, Keymap};
 use crate::tui::list::ListState;
 use crate::tui::overlay::{Confirm, EditTarget, Editor};
 use crate::tui::protocol::{FailureFilter, Request, Update};
-use crate::tui::screens::mapping::DEFAULTS_STATED;
-use crate::tui::screens::run::{event_line, finished_how, run_active};
+use crate::tui::screens::run::{StartGate, event_line, finished_how, run_active};
 use crate::tui::screens::summary::SummaryData;
 use crate::tui::screens::{Effect, Screens, Shared};
 use crate::tui::theme::Theme;
 
+pub use crate::tui::AppOptions;
 pub use crate::tui::list::ListId;
 pub use crate::tui::screens::Screen;
 pub use crate::tui::screens::errors::FAILURES_RELOAD_INTERVAL;
+pub use crate::tui::screens::run::LogLine;
 
 /// Lines kept in the Run screen's log tail.
 pub const LOG_TAIL_LINES: usize = 500;
-
-/// How the console was started.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AppOptions {
-    /// No colours (the `NO_COLOR` convention); status stays readable through symbols.
-    pub no_color: bool,
-    /// Look but do not change anything: edits, decisions and run control are refused.
-    pub read_only: bool,
-    /// Shown in the header: the migration's name or state directory.
-    pub title: String,
-}
-
-impl AppOptions {
-    /// `no_color` from the `NO_COLOR` environment variable (set and not empty).
-    pub fn from_env(title: impl Into<String>) -> AppOptions {
-        AppOptions {
-            no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
-            read_only: false,
-            title: title.into(),
-        }
-    }
-}
-
-/// One line of the log tail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogLine {
-    pub level: LogLevel,
-    pub message: String,
-}
 
 /// The console: routing, overlays, the snapshot and the log; the screens hold the rest.
 pub struct App {
@@ -194,16 +166,17 @@ impl App {
         self.screens.get(self.screen).focused()
     }
 
-    /// What every screen may read of the app.
-    pub(crate) fn shared(&self) -> Shared<'_> {
-        Shared {
+    /// What every screen may read of the app, beside the screens themselves.
+    pub(crate) fn split(&mut self) -> (Shared<'_>, &mut Screens) {
+        let shared = Shared {
             theme: self.theme,
             read_only: self.options.read_only,
             snapshot: &self.snapshot,
             editor: self.editor.as_ref(),
             log: &self.log,
             log_list: &self.log_list,
-        }
+        };
+        (shared, &mut self.screens)
     }
 
     // ---------------------------------------------------------------- updates
@@ -458,18 +431,9 @@ impl App {
             }
             Action::ShowSummary => self.screen = Screen::Summary,
             screen_action => {
-                let shared = Shared {
-                    theme: self.theme,
-                    read_only: self.options.read_only,
-                    snapshot: &self.snapshot,
-                    editor: self.editor.as_ref(),
-                    log: &self.log,
-                    log_list: &self.log_list,
-                };
-                let effects = self
-                    .screens
-                    .get_mut(self.screen)
-                    .handle(screen_action, &shared);
+                let screen = self.screen;
+                let (shared, screens) = self.split();
+                let effects = screens.get_mut(screen).handle(screen_action, &shared);
                 self.effects(effects, out);
             }
         }
@@ -501,43 +465,21 @@ impl App {
         }
     }
 
-    /// Starts the run, asking first while decisions are open (unless the defaults were accepted)
-    /// or prerequisite checks fail.
+    /// Starts the run, unless the Run screen's checks ask a question or say why not first.
     fn start_run(&mut self, out: &mut Vec<Request>) {
-        if self.run_active() {
-            self.notice = Some("A run is already under way.".into());
-            return;
+        let gate = StartGate {
+            active: self.run_active(),
+            read_only: self.options.read_only,
+            unresolved: self.unresolved(),
+            defaults_accepted: self.defaults_accepted,
+            failing: self.screens.prerequisites.failing(self.defaults_accepted),
+        };
+        match gate.check() {
+            Some(effect) => self.effects(vec![effect], out),
+            None => {
+                out.push(Request::StartRun);
+                self.screen = Screen::Run;
+            }
         }
-        if self.options.read_only {
-            self.notice = Some("Read-only console: nothing was changed.".into());
-            return;
-        }
-        let unresolved = self.unresolved();
-        if unresolved > 0 && !self.defaults_accepted {
-            self.confirm = Some(Confirm {
-                accepts_defaults: true,
-                ..Confirm::new(
-                    "Unresolved mapping",
-                    format!(
-                        "{unresolved} mapping items are unresolved (press 4 to decide). \
-                         Start with the stated defaults — {DEFAULTS_STATED}?"
-                    ),
-                    vec![Request::AcceptDefaults, Request::StartRun],
-                )
-            });
-            return;
-        }
-        // With the defaults accepted the run creates what it can, so only the rest is asked about.
-        let failing = self.screens.prerequisites.failing(self.defaults_accepted);
-        if failing > 0 {
-            self.confirm = Some(Confirm::new(
-                "Prerequisites",
-                format!("{failing} prerequisite checks fail (press 3). Start anyway?"),
-                vec![Request::StartRun],
-            ));
-            return;
-        }
-        out.push(Request::StartRun);
-        self.screen = Screen::Run;
     }
 }

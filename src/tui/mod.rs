@@ -19,7 +19,29 @@ pub mod terminal;
 pub mod theme;
 pub mod view;
 
-pub use app::{App, AppOptions, Screen};
+pub use app::{App, Screen};
 pub use keymap::{Action, Keymap, KeymapError};
 pub use protocol::{FailureFilter, Request, Update};
 pub use terminal::{FRAME_INTERVAL, Input, event_loop, run_terminal};
+
+/// How the console was started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppOptions {
+    /// No colours (the `NO_COLOR` convention); status stays readable through symbols.
+    pub no_color: bool,
+    /// Look but do not change anything: edits, decisions and run control are refused.
+    pub read_only: bool,
+    /// Shown in the header: the migration's name or state directory.
+    pub title: String,
+}
+
+impl AppOptions {
+    /// `no_color` from the `NO_COLOR` environment variable (set and not empty).
+    pub fn from_env(title: impl Into<String>) -> AppOptions {
+        AppOptions {
+            no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            read_only: false,
+            title: title.into(),
+        }
+    }
+}

@@ -13,6 +13,7 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 use crate::tui::app::{App, Screen};
 use crate::tui::keymap::{Action, Binding, Layer};
 use crate::tui::overlay::{draw_confirm, draw_editor, draw_help};
+use crate::tui::screens::Shared;
 use crate::tui::theme::{Theme, run_state_label};
 
 /// Below this the console asks for a larger terminal instead of drawing a broken layout.
@@ -63,6 +64,18 @@ impl App {
         }
         if let Some(confirm) = &self.confirm {
             draw_confirm(frame, body, self.theme, confirm);
+        }
+    }
+
+    /// What the screen on view may read of the app while it draws.
+    fn shared(&self) -> Shared<'_> {
+        Shared {
+            theme: self.theme,
+            read_only: self.options.read_only,
+            snapshot: &self.snapshot,
+            editor: self.editor.as_ref(),
+            log: &self.log,
+            log_list: &self.log_list,
         }
     }
 

@@ -19,11 +19,11 @@ use ratatui::text::Span;
 use ratatui::widgets::Cell;
 
 use crate::engine::session::{CheckStatus, Snapshot};
-use crate::tui::app::LogLine;
 use crate::tui::keymap::{Action, Layer};
 use crate::tui::list::{ListId, ListState};
 use crate::tui::overlay::{Confirm, EditTarget, Editor};
 use crate::tui::protocol::Request;
+use crate::tui::screens::run::LogLine;
 use crate::tui::theme::Theme;
 
 /// The seven screens, in wizard order.

@@ -8,11 +8,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Sparkline, Table, Wrap};
 
 use crate::engine::session::{Command, Event, LogLevel, PhaseId, PhaseStatus, RunState, Snapshot};
-use crate::tui::app::LogLine;
 use crate::tui::keymap::Action;
 use crate::tui::list::{ListId, ListState};
 use crate::tui::overlay::Confirm;
 use crate::tui::protocol::Request;
+use crate::tui::screens::mapping::DEFAULTS_STATED;
 use crate::tui::screens::{Component, Effect, Shared, change};
 use crate::tui::theme::phase_symbol;
 use crate::tui::view::{fmt_count, fmt_duration, panel};
@@ -29,6 +29,63 @@ const KEYS: &[Action] = &[
     Action::RateUp,
     Action::RateDown,
 ];
+
+/// What decides whether a run may start now.
+pub struct StartGate {
+    pub active: bool,
+    pub read_only: bool,
+    /// Mapping decisions still open.
+    pub unresolved: usize,
+    pub defaults_accepted: bool,
+    /// Prerequisite checks failing that the run would not create itself.
+    pub failing: usize,
+}
+
+impl StartGate {
+    /// None when the run may start at once; else a notice saying why not, or a question first
+    /// (open decisions unless the defaults were accepted, failing prerequisites).
+    pub fn check(&self) -> Option<Effect> {
+        if self.active {
+            return Some(Effect::Notice("A run is already under way.".into()));
+        }
+        if self.read_only {
+            return Some(Effect::Notice(
+                "Read-only console: nothing was changed.".into(),
+            ));
+        }
+        if self.unresolved > 0 && !self.defaults_accepted {
+            let unresolved = self.unresolved;
+            return Some(Effect::Ask(Confirm {
+                accepts_defaults: true,
+                ..Confirm::new(
+                    "Unresolved mapping",
+                    format!(
+                        "{unresolved} mapping items are unresolved (press 4 to decide). \
+                         Start with the stated defaults — {DEFAULTS_STATED}?"
+                    ),
+                    vec![Request::AcceptDefaults, Request::StartRun],
+                )
+            }));
+        }
+        (self.failing > 0).then(|| {
+            Effect::Ask(Confirm::new(
+                "Prerequisites",
+                format!(
+                    "{} prerequisite checks fail (press 3). Start anyway?",
+                    self.failing
+                ),
+                vec![Request::StartRun],
+            ))
+        })
+    }
+}
+
+/// One line of the log tail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub level: LogLevel,
+    pub message: String,
+}
 
 /// The Run screen draws the app's snapshot and log: it holds nothing of its own.
 #[derive(Default)]
