@@ -449,7 +449,7 @@ impl App {
                 Effect::Change(requests) => out.extend(requests),
                 Effect::Read(request) => out.push(request),
                 Effect::Notice(text) => self.notice = Some(text),
-                Effect::Edit(editor) => self.editor = Some(editor),
+                Effect::Edit(editor) => self.editor = Some(*editor),
                 Effect::Ask(confirm) => self.confirm = Some(confirm),
                 Effect::RateShare(share) => self.snapshot.rate_share = share,
                 Effect::StartRun => self.start_run(out),

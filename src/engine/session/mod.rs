@@ -534,23 +534,44 @@ impl Session {
     }
 
     /// Verifies against Kustomer and sends the Summary (report, archive, checklist).
-    async fn summarize(&mut self) {
-        // Verification reads the ledger under its lock; release ours first.
+    /// Verifies the migration: the ledger's accounting beside Kustomer's own counts, once no
+    /// preparation holds the ledger (the run's own lock is waited out). What `Verify` sends as
+    /// the summary, and what the headless demo prints.
+    pub async fn verify(&mut self) -> anyhow::Result<crate::engine::verify::Verification> {
+        let ledger = self.released_ledger().await?;
+        self.verify_on(&ledger).await
+    }
+
+    /// The ledger once this session's preparation has released it and no run holds it.
+    async fn released_ledger(&mut self) -> anyhow::Result<Ledger> {
         self.stop_preparing().await;
+        let dir = self.config.state_dir.clone();
+        when_unlocked(true, || {
+            let dir = dir.clone();
+            async move { Ok(Ledger::open(&dir)?) }
+        })
+        .await
+    }
+
+    async fn verify_on(
+        &self,
+        ledger: &Ledger,
+    ) -> anyhow::Result<crate::engine::verify::Verification> {
+        let kustomer = KustomerClient::connect(
+            &self.config.kustomer_url,
+            self.config.kustomer_token.clone(),
+            self.config.kustomer_rate,
+            self.config.rate_share,
+        )?;
+        Ok(crate::engine::verify::verify(ledger, &kustomer).await?)
+    }
+
+    /// Verifies and sends the Summary (report, archive, checklist) and the decisions the run
+    /// loaded with.
+    async fn summarize(&mut self) {
         let result = async {
-            let dir = self.config.state_dir.clone();
-            let ledger = when_unlocked(true, || {
-                let dir = dir.clone();
-                async move { Ok(Ledger::open(&dir)?) }
-            })
-            .await?;
-            let kustomer = KustomerClient::connect(
-                &self.config.kustomer_url,
-                self.config.kustomer_token.clone(),
-                self.config.kustomer_rate,
-                self.config.rate_share,
-            )?;
-            let verification = crate::engine::verify::verify(&ledger, &kustomer).await?;
+            let ledger = self.released_ledger().await?;
+            let verification = self.verify_on(&ledger).await?;
             // The run may have taken defaults: show the decisions it loaded with.
             self.send(SessionUpdate::Admins(
                 decisions::admin_mappings(&ledger).await?,

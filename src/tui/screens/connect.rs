@@ -93,7 +93,7 @@ impl Component for ConnectScreen {
                         true,
                     ),
                 };
-                vec![Effect::Edit(editor)]
+                vec![Effect::Edit(Box::new(editor))]
             }
             _ => Vec::new(),
         }

@@ -248,7 +248,9 @@ impl Component for ErrorsScreen {
                     let target = EditTarget::SkipReason {
                         records: vec![record],
                     };
-                    vec![Effect::Edit(Editor::new(target, &prompt, "", false))]
+                    vec![Effect::Edit(Box::new(Editor::new(
+                        target, &prompt, "", false,
+                    )))]
                 }
                 None => Vec::new(),
             },

@@ -237,7 +237,9 @@ impl MappingScreen {
                     "Attribute name for {}.{} (keep the type suffix)",
                     field.model, field.source_name
                 );
-                vec![Effect::Edit(Editor::new(target, &prompt, &initial, false))]
+                vec![Effect::Edit(Box::new(Editor::new(
+                    target, &prompt, &initial, false,
+                )))]
             }
         }
     }

@@ -188,7 +188,7 @@ pub enum Effect {
     /// A read (the failed records, one record's detail): sent even when read-only.
     Read(Request),
     Notice(String),
-    Edit(Editor),
+    Edit(Box<Editor>),
     Ask(Confirm),
     /// The rate share the operator asked for, shown until the engine's next snapshot.
     RateShare(f64),

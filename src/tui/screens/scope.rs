@@ -116,12 +116,12 @@ impl Component for ScopeScreen {
                     .history_months
                     .map(|m| m.to_string())
                     .unwrap_or_default();
-                vec![Effect::Edit(Editor::new(
+                vec![Effect::Edit(Box::new(Editor::new(
                     EditTarget::HistoryMonths,
                     "Conversations updated in the last N months (empty = all)",
                     &current,
                     false,
-                ))]
+                )))]
             }
             Action::Enter if !self.segments_open => {
                 match self.list.selected_index().and_then(|i| self.items.get(i)) {
