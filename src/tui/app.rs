@@ -33,17 +33,14 @@ pub const LOG_TAIL_LINES: usize = 500;
 pub struct App {
     pub(crate) keymap: Keymap,
     pub(crate) options: AppOptions,
-    pub(crate) theme: Theme,
     pub(crate) screen: Screen,
     pub(crate) screens: Screens,
+    /// What the app keeps that every screen may read: the snapshot, the log, the open editor.
+    pub(crate) shared: Shared,
     quit: bool,
     pub(crate) help: Option<u16>,
     pub(crate) confirm: Option<Confirm>,
-    pub(crate) editor: Option<Editor>,
     pub(crate) notice: Option<String>,
-    pub(crate) snapshot: Snapshot,
-    pub(crate) log: VecDeque<LogLine>,
-    pub(crate) log_list: ListState,
     defaults_accepted: bool,
 }
 
@@ -51,18 +48,21 @@ impl App {
     pub fn new(keymap: Keymap, options: AppOptions) -> App {
         App {
             keymap,
-            theme: Theme::new(options.no_color),
+            shared: Shared {
+                theme: Theme::new(options.no_color),
+                read_only: options.read_only,
+                snapshot: Snapshot::default(),
+                editor: None,
+                log: VecDeque::new(),
+                log_list: ListState::default(),
+            },
             options,
             screen: Screen::Connect,
             screens: Screens::default(),
             quit: false,
             help: None,
             confirm: None,
-            editor: None,
             notice: None,
-            snapshot: Snapshot::default(),
-            log: VecDeque::new(),
-            log_list: ListState::default(),
             defaults_accepted: false,
         }
     }
@@ -77,7 +77,7 @@ impl App {
 
     /// Whether a text field (or the picker's query) has the keys.
     pub fn is_editing(&self) -> bool {
-        self.editor.is_some() || self.screens.mapping.picker.is_some()
+        self.shared.editor.is_some() || self.screens.mapping.picker.is_some()
     }
 
     pub fn is_help_open(&self) -> bool {
@@ -99,7 +99,7 @@ impl App {
 
     /// Whether an engine run is under way (quitting asks first).
     pub fn run_active(&self) -> bool {
-        run_active(&self.snapshot)
+        run_active(&self.shared.snapshot)
     }
 
     /// Admin and field decisions still open; the run does not start while any is, unless the
@@ -135,7 +135,7 @@ impl App {
 
     /// The engine's latest snapshot.
     pub fn snapshot(&self) -> &Snapshot {
-        &self.snapshot
+        &self.shared.snapshot
     }
 
     /// What the Summary screen shows.
@@ -144,7 +144,7 @@ impl App {
     }
 
     fn list(&self, list: ListId) -> &ListState {
-        self.screens.list(list).unwrap_or(&self.log_list)
+        self.screens.list(list).unwrap_or(&self.shared.log_list)
     }
 
     /// Indices of the rows of `list` that pass its filters.
@@ -166,19 +166,6 @@ impl App {
         self.screens.get(self.screen).focused()
     }
 
-    /// What every screen may read of the app, beside the screens themselves.
-    pub(crate) fn split(&mut self) -> (Shared<'_>, &mut Screens) {
-        let shared = Shared {
-            theme: self.theme,
-            read_only: self.options.read_only,
-            snapshot: &self.snapshot,
-            editor: self.editor.as_ref(),
-            log: &self.log,
-            log_list: &self.log_list,
-        };
-        (shared, &mut self.screens)
-    }
-
     // ---------------------------------------------------------------- updates
 
     /// Folds data from the session into the screens, and returns what they need read again: the
@@ -198,8 +185,8 @@ impl App {
             Update::Admins(a) => s.mapping.set_admins(a),
             Update::Fields(f) => s.mapping.set_fields(f),
             Update::Snapshot(snapshot) => {
-                self.snapshot = snapshot;
-                return s.errors.follow(&self.snapshot).into_iter().collect();
+                self.shared.snapshot = snapshot;
+                return s.errors.follow(&self.shared.snapshot).into_iter().collect();
             }
             Update::Event(e) => self.apply_event(e),
             Update::Failures(f) => s.errors.set(f),
@@ -223,15 +210,15 @@ impl App {
 
     fn apply_event(&mut self, event: Event) {
         let line = event_line(&event);
-        if self.log.len() == LOG_TAIL_LINES {
-            self.log.pop_front();
+        if self.shared.log.len() == LOG_TAIL_LINES {
+            self.shared.log.pop_front();
         }
-        self.log.push_back(line);
+        self.shared.log.push_back(line);
         self.refresh_log();
         match event {
             Event::RecordFailed { failure } => self.screens.errors.record_failed(&failure),
             Event::Finished { summary } => {
-                self.snapshot.state = if summary.cancelled {
+                self.shared.snapshot.state = if summary.cancelled {
                     RunState::Idle
                 } else {
                     RunState::Finished
@@ -244,9 +231,8 @@ impl App {
     }
 
     fn refresh_log(&mut self) {
-        let log = &self.log;
-        self.log_list
-            .refresh(log.len(), |_| true, |i| log[i].message.clone());
+        let Shared { log, log_list, .. } = &mut self.shared;
+        log_list.refresh(log.len(), |_| true, |i| log[i].message.clone());
     }
 
     // ---------------------------------------------------------------- keys
@@ -266,7 +252,7 @@ impl App {
             self.effects(effects, &mut out);
             return out;
         }
-        if let Some(editor) = self.editor.take() {
+        if let Some(editor) = self.shared.editor.take() {
             self.editor_key(editor, key, &mut out);
             return out;
         }
@@ -336,7 +322,7 @@ impl App {
                     Ok(effects) => self.effects(effects, out),
                     Err(message) => {
                         editor.error = Some(message);
-                        self.editor = Some(editor);
+                        self.shared.editor = Some(editor);
                     }
                 }
             }
@@ -346,7 +332,7 @@ impl App {
                 if let EditTarget::Filter(list) = editor.target {
                     self.set_filter(list, editor.text());
                 }
-                self.editor = Some(editor);
+                self.shared.editor = Some(editor);
             }
         }
     }
@@ -354,7 +340,7 @@ impl App {
     /// Sets the `/` text of `list` and recomputes its rows.
     fn set_filter(&mut self, list: ListId, text: String) {
         if list == ListId::Log {
-            self.log_list.set_filter(text);
+            self.shared.log_list.set_filter(text);
             self.refresh_log();
         } else {
             let screen = self.screens.get_mut(Screens::owner(list));
@@ -389,7 +375,8 @@ impl App {
             Action::Filter => match focused.filter(|l| *l != ListId::Connect) {
                 Some(list) => {
                     let current = self.list(list).filter().unwrap_or_default().to_string();
-                    self.editor = Some(Editor::new(EditTarget::Filter(list), "/", &current, false));
+                    self.shared.editor =
+                        Some(Editor::new(EditTarget::Filter(list), "/", &current, false));
                 }
                 None => self.notice = Some("Nothing to filter here.".into()),
             },
@@ -409,7 +396,7 @@ impl App {
                 if !self.screens.get_mut(self.screen).navigate(action) {
                     match focused {
                         Some(ListId::Log) => {
-                            self.log_list.navigate(action);
+                            self.shared.log_list.navigate(action);
                         }
                         Some(list) => {
                             if let Some(state) = self.screens.get_mut(self.screen).list_mut(list) {
@@ -427,13 +414,14 @@ impl App {
             Action::ShowRun => self.screen = Screen::Run,
             Action::ShowErrors => {
                 self.screen = Screen::Errors;
-                out.push(self.screens.errors.on_show(&self.snapshot));
+                out.push(self.screens.errors.on_show(&self.shared.snapshot));
             }
             Action::ShowSummary => self.screen = Screen::Summary,
             screen_action => {
-                let screen = self.screen;
-                let (shared, screens) = self.split();
-                let effects = screens.get_mut(screen).handle(screen_action, &shared);
+                let effects = self
+                    .screens
+                    .get_mut(self.screen)
+                    .handle(screen_action, &self.shared);
                 self.effects(effects, out);
             }
         }
@@ -449,9 +437,9 @@ impl App {
                 Effect::Change(requests) => out.extend(requests),
                 Effect::Read(request) => out.push(request),
                 Effect::Notice(text) => self.notice = Some(text),
-                Effect::Edit(editor) => self.editor = Some(*editor),
+                Effect::Edit(editor) => self.shared.editor = Some(*editor),
                 Effect::Ask(confirm) => self.confirm = Some(confirm),
-                Effect::RateShare(share) => self.snapshot.rate_share = share,
+                Effect::RateShare(share) => self.shared.snapshot.rate_share = share,
                 Effect::StartRun => self.start_run(out),
                 Effect::JumpToMapping(key) => {
                     if self.screens.mapping.select_key(&key) {

@@ -13,7 +13,6 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 use crate::tui::app::{App, Screen};
 use crate::tui::keymap::{Action, Binding, Layer};
 use crate::tui::overlay::{draw_confirm, draw_editor, draw_help};
-use crate::tui::screens::Shared;
 use crate::tui::theme::{Theme, run_state_label};
 
 /// Below this the console asks for a larger terminal instead of drawing a broken layout.
@@ -34,6 +33,7 @@ impl App {
             return;
         }
         let editor_in_footer = self
+            .shared
             .editor
             .as_ref()
             .is_some_and(|e| e.target.is_filter() || e.target.is_inline());
@@ -49,38 +49,28 @@ impl App {
         ])
         .areas(area);
         self.draw_header(frame, header);
-        let shared = self.shared();
-        self.screens.get(self.screen).draw(frame, body, &shared);
+        self.screens
+            .get(self.screen)
+            .draw(frame, body, &self.shared);
         self.draw_footer(frame, footer);
         if let Some(editor) = self
+            .shared
             .editor
             .as_ref()
             .filter(|e| !e.target.is_filter() && !e.target.is_inline())
         {
-            draw_editor(frame, body, self.theme, editor);
+            draw_editor(frame, body, self.shared.theme, editor);
         }
         if let Some(scroll) = self.help {
-            draw_help(frame, body, self.theme, self.help_lines(), scroll);
+            draw_help(frame, body, self.shared.theme, self.help_lines(), scroll);
         }
         if let Some(confirm) = &self.confirm {
-            draw_confirm(frame, body, self.theme, confirm);
-        }
-    }
-
-    /// What the screen on view may read of the app while it draws.
-    fn shared(&self) -> Shared<'_> {
-        Shared {
-            theme: self.theme,
-            read_only: self.options.read_only,
-            snapshot: &self.snapshot,
-            editor: self.editor.as_ref(),
-            log: &self.log,
-            log_list: &self.log_list,
+            draw_confirm(frame, body, self.shared.theme, confirm);
         }
     }
 
     fn draw_header(&self, frame: &mut Frame, area: Rect) {
-        let t = self.theme;
+        let t = self.shared.theme;
         let [top, tabs] =
             Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
 
@@ -109,8 +99,8 @@ impl App {
             ));
         }
         right.push(Span::styled(
-            run_state_label(&self.snapshot.state),
-            t.run_state(&self.snapshot.state)
+            run_state_label(&self.shared.snapshot.state),
+            t.run_state(&self.shared.snapshot.state)
                 .add_modifier(Modifier::BOLD),
         ));
         right.push(Span::raw(" "));
@@ -140,7 +130,7 @@ impl App {
     }
 
     fn draw_footer(&self, frame: &mut Frame, area: Rect) {
-        let t = self.theme;
+        let t = self.shared.theme;
         let mut rows = area;
         if let Some(notice) = &self.notice {
             let [first, rest] =
@@ -154,7 +144,7 @@ impl App {
             );
             rows = rest;
         }
-        if let Some(editor) = self.editor.as_ref().filter(|e| e.target.is_filter()) {
+        if let Some(editor) = self.shared.editor.as_ref().filter(|e| e.target.is_filter()) {
             let [first, rest] =
                 Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(rows);
             let [label, input] =
@@ -163,7 +153,7 @@ impl App {
             frame.render_widget(&editor.area, input);
             rows = rest;
         }
-        if let Some(editor) = self.editor.as_ref().filter(|e| e.target.is_inline()) {
+        if let Some(editor) = self.shared.editor.as_ref().filter(|e| e.target.is_inline()) {
             let [first, rest] =
                 Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(rows);
             let line = match &editor.error {
@@ -213,7 +203,7 @@ impl App {
     /// The footer: this screen's keys in priority order, then filter, help and quit, as many as
     /// fit (the last three always).
     fn key_bar(&self, width: usize) -> Line<'static> {
-        let t = self.theme;
+        let t = self.shared.theme;
         let mut entries: Vec<(String, String)> = Vec::new();
         let mut seen: Vec<Action> = Vec::new();
         let in_editor = self.is_editing();
@@ -268,7 +258,7 @@ impl App {
 
     /// Help lists the screen's keys in the key bar's order, then the global ones.
     pub fn help_lines(&self) -> Vec<Line<'static>> {
-        let t = self.theme;
+        let t = self.shared.theme;
         let mut lines = Vec::new();
         let global = group_bindings(self.keymap.bindings(Layer::Global));
         for (heading, rows) in [

@@ -49,7 +49,8 @@ use crate::engine::plan::{build_plan, counts_from_ledger, default_bucket};
 use crate::engine::runner;
 use crate::kustomer::KustomerClient;
 use crate::ledger::{Ledger, LedgerError, LedgerReader};
-/// The most failed records the Errors screen is sent at once.
+
+/// The most failed records one `LoadFailures` answer holds.
 const FAILURE_PAGE: usize = 5000;
 /// How long the session waits for a ledger lock another owner is releasing (an engine that just
 /// finished, a preparation that was just cancelled).
@@ -331,7 +332,7 @@ impl Session {
         self.notice(text).await;
     }
 
-    /// The failed records as the console first shows them (no filter yet), so the header
+    /// The failed records as a front-end first shows them (no filter yet), so the header
     /// counts a previous run's failures before the Errors screen is opened.
     async fn send_failures(&self) {
         if let Ok(failures) = load_failures(&self.config.state_dir, &FailureFilter::default()) {
@@ -831,7 +832,7 @@ fn failure_summary(row: crate::ledger::FailureRow) -> FailureSummary {
     }
 }
 
-/// The failed records matching the console's filter, read without the ledger lock.
+/// The failed records matching a front-end's filter, read without the ledger lock.
 fn load_failures(
     state_dir: &Path,
     filter: &FailureFilter,

@@ -172,7 +172,7 @@ impl Component for ConnectScreen {
                     Style::new()
                 }
             };
-            let editor = shared.editor.filter(|e| match &e.target {
+            let editor = shared.editor.as_ref().filter(|e| match &e.target {
                 EditTarget::Url { side: s } | EditTarget::Token { side: s } => s == side,
                 _ => false,
             });

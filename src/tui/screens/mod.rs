@@ -203,15 +203,15 @@ pub fn change(request: Request) -> Effect {
     Effect::Change(vec![request])
 }
 
-/// What every screen may read that the app keeps: the theme, the options, the engine's latest
-/// snapshot, the open editor and the log.
-pub struct Shared<'a> {
+/// What the app keeps that every screen may read: the theme, whether the console is read-only,
+/// the engine's latest snapshot, the open editor and the log.
+pub struct Shared {
     pub theme: Theme,
     pub read_only: bool,
-    pub snapshot: &'a Snapshot,
-    pub editor: Option<&'a Editor>,
-    pub log: &'a VecDeque<LogLine>,
-    pub log_list: &'a ListState,
+    pub snapshot: Snapshot,
+    pub editor: Option<Editor>,
+    pub log: VecDeque<LogLine>,
+    pub log_list: ListState,
 }
 
 /// A status cell: the check's symbol and `label`, in its colour.

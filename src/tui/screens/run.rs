@@ -156,7 +156,7 @@ impl Component for RunScreen {
     }
 
     fn handle(&mut self, action: Action, shared: &Shared) -> Vec<Effect> {
-        let snapshot = shared.snapshot;
+        let snapshot = &shared.snapshot;
         match action {
             Action::StartRun => vec![Effect::StartRun],
             Action::PauseResume => match snapshot.state {
