@@ -70,15 +70,11 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
             state_dir.display()
         );
     }
-    let kustomer_for_verify = (
-        config.kustomer_url.clone(),
-        config.kustomer_token.clone(),
-        config.kustomer_rate,
-    );
+    let for_verify = config.clone();
     let code = crate::commands::run::run_headless(config, args.json).await?;
     // An interrupted demo has nothing finished to verify.
     if !args.json && code != ExitCode::from(crate::cli::EXIT_INTERRUPTED) {
-        verify_after_run(&state_dir, kustomer_for_verify).await;
+        verify_after_run(for_verify).await;
         println!(
             "Report: {}  Archive: {}  Checklist: {}",
             state_dir.join("report.md").display(),
@@ -100,29 +96,20 @@ fn simulated_workflow_ids(size: crate::sim::SizePreset) -> Vec<String> {
         .collect()
 }
 
-/// Verifies the demo's migration against the simulated org, as `i2k verify` would.
-async fn verify_after_run(state_dir: &std::path::Path, (url, token, rate): (String, Secret, u32)) {
-    // The engine releases the state directory as its last task ends.
-    let mut ledger = None;
-    for _ in 0..50 {
-        match crate::ledger::Ledger::open(state_dir) {
-            Ok(l) => {
-                ledger = Some(l);
-                break;
-            }
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
-        }
-    }
-    let (Some(ledger), Ok(kustomer)) = (
-        ledger,
-        crate::kustomer::KustomerClient::connect(&url, token, rate, 0.8),
-    ) else {
-        println!("verify: skipped (the state directory is still busy)");
-        return;
-    };
-    match crate::engine::verify::verify(&ledger, &kustomer).await {
-        Ok(v) => {
-            print!("{}", crate::commands::verify::render(&v));
+/// Verifies the demo's migration against the simulated org through the session, as the console
+/// does after a run (and as `i2k verify` would).
+async fn verify_after_run(config: crate::engine::context::EngineConfig) {
+    // The engine releases the state directory as its last task ends; the session waits for it.
+    let mut session = crate::engine::session::Session::unattended(config);
+    match session.verify().await {
+        Ok(v) => print!("{}", crate::commands::verify::render(&v)),
+        Err(e)
+            if matches!(
+                e.downcast_ref::<crate::ledger::LedgerError>(),
+                Some(crate::ledger::LedgerError::Locked { .. })
+            ) =>
+        {
+            println!("verify: skipped (the state directory is still busy)")
         }
         Err(e) => println!("verify: could not run: {e}"),
     }

@@ -10,6 +10,7 @@ use crate::config::{Endpoints, FileConfig};
 use crate::engine::context::{EngineConfig, LoadOptions};
 use crate::engine::handle::RunOutcome;
 use crate::engine::model::Command;
+use crate::engine::session::Session;
 use crate::headless::{self, HeadlessOptions};
 
 /// Where a conversation's event parts (assignments, state and attribute changes) go.
@@ -127,18 +128,12 @@ enum Followed {
 }
 
 async fn follow_run(config: EngineConfig, json: bool) -> anyhow::Result<Followed> {
+    // The headless runner drives the same session as the console: it checks the connections
+    // and launches the run, then follows the run's handle itself.
+    let state_dir = config.state_dir.clone();
+    let mut session = Session::unattended(config);
     // A wrong token, host or region is said in one line at once, not after a minute of retries.
-    let (intercom, kustomer) = tokio::join!(
-        crate::engine::connect::check_intercom(
-            &config.intercom_url,
-            Some(config.intercom_token.clone())
-        ),
-        crate::engine::connect::check_kustomer(
-            &config.kustomer_url,
-            Some(config.kustomer_token.clone())
-        ),
-    );
-    for side in [&intercom, &kustomer] {
+    for side in session.check_connections().await {
         if side.status == crate::engine::model::CheckStatus::Fail {
             let detail = side
                 .detail
@@ -150,8 +145,8 @@ async fn follow_run(config: EngineConfig, json: bool) -> anyhow::Result<Followed
             )));
         }
     }
-    let _log = crate::logging::to_file(&config.state_dir)?;
-    let handle = match crate::engine::runner::start(config).await {
+    let _log = crate::logging::to_file(&state_dir)?;
+    let handle = match session.launch().await {
         Ok(handle) => handle,
         Err(e) if e.is::<crate::engine::disk::DiskShortage>() => {
             eprintln!("error: {e}");

@@ -133,7 +133,39 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// Intercom's budget per 10 s until the server announces its own (the lowest tier, 1,000/min).
+pub const INTERCOM_RATE_GUESS: u32 = 166;
+
 impl Ctx {
+    /// Opens the migration of `config`: its ledger (which holds the state directory's lock until
+    /// the `Ctx` is dropped) and both clients with the configured timeouts and rate budgets. The
+    /// one way a run and a session's preparation reach the ledger and the APIs.
+    pub fn open(config: EngineConfig, events: mpsc::UnboundedSender<Event>) -> anyhow::Result<Ctx> {
+        use anyhow::Context as _;
+        let ledger = Ledger::open(&config.state_dir)?;
+        let timeout = config.options.request_timeout;
+        let mut intercom_http = crate::http::ClientConfig::new(
+            crate::http::ApiSide::Intercom,
+            &config.intercom_url,
+            config.intercom_token.clone(),
+        );
+        intercom_http.timeout = timeout;
+        let intercom = IntercomClient::connect_with(intercom_http, INTERCOM_RATE_GUESS)
+            .context("cannot set up the Intercom client")?;
+        let mut kustomer_http = crate::http::ClientConfig::new(
+            crate::http::ApiSide::Kustomer,
+            &config.kustomer_url,
+            config.kustomer_token.clone(),
+        );
+        kustomer_http.timeout = timeout;
+        let kustomer = KustomerClient::from_config(
+            kustomer_http,
+            crate::http::GateConfig::kustomer(config.kustomer_rate, config.rate_share),
+        )
+        .context("cannot set up the Kustomer client")?;
+        Ok(Ctx::new(config, ledger, intercom, kustomer, events))
+    }
+
     pub fn new(
         config: EngineConfig,
         ledger: Ledger,

@@ -20,5 +20,6 @@ pub mod phases;
 pub mod plan;
 pub mod report;
 pub mod runner;
+pub mod session;
 pub mod verify;
 pub mod write;

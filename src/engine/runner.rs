@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use tokio::sync::{mpsc, watch};
 
 use crate::engine::context::{Ctx, EngineConfig};
@@ -22,9 +21,6 @@ use crate::engine::model::{
 };
 use crate::engine::phases::{PHASES, phase, phases_for};
 use crate::engine::{backups, decisions, load};
-use crate::http::{ApiSide, ClientConfig, GateConfig};
-use crate::intercom::IntercomClient;
-use crate::kustomer::KustomerClient;
 use crate::ledger::{Ledger, LedgerError, RecordState, StateCounts};
 use crate::vocab::{Kind, PhaseId};
 
@@ -33,46 +29,24 @@ const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(100);
 /// How many extra passes a run makes over records put back to pending while it ran (retries) or
 /// left sent without an answer.
 const RETRY_PASSES: usize = 3;
-/// Intercom's budget per 10 s until the server announces it (the lowest tier, 1,000/min).
-const INTERCOM_RATE_GUESS: u32 = 166;
 /// The key of a run's recorded figures that holds its `--only` list (absent or empty: every
 /// type), so `i2k verify` judges the types the run was limited to.
 pub const SCOPE_FIGURE: &str = "only";
 
-/// Opens the ledger, connects both clients and starts the run in the background.
+/// Opens the migration ([`Ctx::open`]: the ledger and both clients), checks the disk and starts
+/// the run in the background.
 pub async fn start(config: EngineConfig) -> anyhow::Result<EngineHandle> {
     let phases = phases_for(&config.only).map_err(anyhow::Error::msg)?;
-    let ledger = Ledger::open(&config.state_dir)?;
-    let estimate = crate::engine::disk::estimate_for(&ledger).await?;
-    crate::engine::disk::check(&estimate, &config.state_dir)?;
-    let timeout = config.options.request_timeout;
-    let mut intercom_http = ClientConfig::new(
-        ApiSide::Intercom,
-        &config.intercom_url,
-        config.intercom_token.clone(),
-    );
-    intercom_http.timeout = timeout;
-    let intercom = IntercomClient::connect_with(intercom_http, INTERCOM_RATE_GUESS)
-        .context("cannot set up the Intercom client")?;
-    let mut kustomer_http = ClientConfig::new(
-        ApiSide::Kustomer,
-        &config.kustomer_url,
-        config.kustomer_token.clone(),
-    );
-    kustomer_http.timeout = timeout;
-    let kustomer = KustomerClient::from_config(
-        kustomer_http,
-        GateConfig::kustomer(config.kustomer_rate, config.rate_share),
-    )
-    .context("cannot set up the Kustomer client")?;
+    let (event_tx, event_rx) = mpsc::unbounded_channel();
+    let ctx = Ctx::open(config, event_tx)?;
+    let estimate = crate::engine::disk::estimate_for(&ctx.ledger).await?;
+    crate::engine::disk::check(&estimate, &ctx.config.state_dir)?;
     let (snapshot_tx, snapshot_rx) = watch::channel(Snapshot {
-        rate_share: config.rate_share,
+        rate_share: ctx.config.rate_share,
         ..Snapshot::default()
     });
-    let (event_tx, event_rx) = mpsc::unbounded_channel();
     let (command_tx, command_rx) = mpsc::unbounded_channel();
-    let ctx = Arc::new(Ctx::new(config, ledger, intercom, kustomer, event_tx));
-    let task = tokio::spawn(run(ctx, phases, snapshot_tx, command_rx));
+    let task = tokio::spawn(run(Arc::new(ctx), phases, snapshot_tx, command_rx));
     Ok(EngineHandle::new(snapshot_rx, event_rx, command_tx, task))
 }
 

@@ -13,7 +13,7 @@ use std::path::Path;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde::Deserialize;
 
-use crate::tui::app::Screen;
+use crate::tui::screens::Screen;
 
 /// The default keymap, shipped in the repository root.
 pub const DEFAULT_KEYMAP: &str = include_str!("../../keymap.toml");

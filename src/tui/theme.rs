@@ -4,7 +4,7 @@
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
-use crate::engine::model::{Bucket, CheckStatus, PhaseStatus, RunState};
+use crate::engine::session::{Bucket, CheckStatus, PhaseStatus, RunState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Theme {

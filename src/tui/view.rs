@@ -1,17 +1,19 @@
 //! The console's frame: header (screen tabs, run state, unresolved count), the current screen,
-//! the footer key bar built from the keymap, and the overlays (help, confirmation, text entry,
-//! picker). Every size from 80×24 up lays out without panicking; smaller terminals get a note.
+//! the footer key bar and the overlays (help, confirmation, text entry). The key bar and the
+//! help are generated from the same list, the screen's keys in its priority order. Every size
+//! from 80×24 up lays out without panicking; smaller terminals get a note. Drawing reads the
+//! console's state and changes none of it.
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
-use crate::tui::app::{App, EditTarget, Screen};
+use crate::tui::app::{App, Screen};
 use crate::tui::keymap::{Action, Binding, Layer};
-use crate::tui::screens;
-use crate::tui::theme::run_state_label;
+use crate::tui::overlay::{draw_confirm, draw_editor, draw_help};
+use crate::tui::theme::{Theme, run_state_label};
 
 /// Below this the console asks for a larger terminal instead of drawing a broken layout.
 pub const MIN_WIDTH: u16 = 60;
@@ -19,7 +21,7 @@ pub const MIN_HEIGHT: u16 = 16;
 
 impl App {
     /// Draws the whole console into `frame`.
-    pub fn draw(&mut self, frame: &mut Frame) {
+    pub fn draw(&self, frame: &mut Frame) {
         let area = frame.area();
         if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
             let note = Paragraph::new(format!(
@@ -30,12 +32,16 @@ impl App {
             frame.render_widget(note, area);
             return;
         }
-        let footer_height =
-            if self.notice.is_some() || self.is_filter_editing() || self.is_inline_editing() {
-                2
-            } else {
-                1
-            };
+        let editor_in_footer = self
+            .shared
+            .editor
+            .as_ref()
+            .is_some_and(|e| e.target.is_filter() || e.target.is_inline());
+        let footer_height = if self.notice.is_some() || editor_in_footer {
+            2
+        } else {
+            1
+        };
         let [header, body, footer] = Layout::vertical([
             Constraint::Length(2),
             Constraint::Min(1),
@@ -43,35 +49,28 @@ impl App {
         ])
         .areas(area);
         self.draw_header(frame, header);
-        match self.screen {
-            Screen::Connect => screens::connect(self, frame, body),
-            Screen::Scope => screens::scope(self, frame, body),
-            Screen::Prerequisites => screens::prerequisites(self, frame, body),
-            Screen::Mapping => screens::mapping(self, frame, body),
-            Screen::Run => screens::run(self, frame, body),
-            Screen::Errors => screens::errors(self, frame, body),
-            Screen::Summary => screens::summary(self, frame, body),
-        }
+        self.screens
+            .get(self.screen)
+            .draw(frame, body, &self.shared);
         self.draw_footer(frame, footer);
-        self.draw_overlays(frame, body);
-    }
-
-    fn is_filter_editing(&self) -> bool {
-        self.editor
+        if let Some(editor) = self
+            .shared
+            .editor
             .as_ref()
-            .is_some_and(|e| matches!(e.target, EditTarget::Filter(_)))
-    }
-
-    /// URLs and tokens are edited in place on the Connect screen; their prompt and any error show
-    /// in the footer instead of a pop-up.
-    fn is_inline_editing(&self) -> bool {
-        self.editor
-            .as_ref()
-            .is_some_and(|e| matches!(e.target, EditTarget::Url { .. } | EditTarget::Token { .. }))
+            .filter(|e| !e.target.is_filter() && !e.target.is_inline())
+        {
+            draw_editor(frame, body, self.shared.theme, editor);
+        }
+        if let Some(scroll) = self.help {
+            draw_help(frame, body, self.shared.theme, self.help_lines(), scroll);
+        }
+        if let Some(confirm) = &self.confirm {
+            draw_confirm(frame, body, self.shared.theme, confirm);
+        }
     }
 
     fn draw_header(&self, frame: &mut Frame, area: Rect) {
-        let t = self.theme;
+        let t = self.shared.theme;
         let [top, tabs] =
             Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
 
@@ -92,15 +91,16 @@ impl App {
                 t.warn(),
             ));
         }
-        if !self.failures.is_empty() {
+        let failed = self.screens.errors.failures.len();
+        if failed > 0 {
             right.push(Span::styled(
-                format!("✗ {} failed  ", fmt_count(self.failures.len() as u64)),
+                format!("✗ {} failed  ", fmt_count(failed as u64)),
                 t.bad(),
             ));
         }
         right.push(Span::styled(
-            run_state_label(&self.snapshot.state),
-            t.run_state(&self.snapshot.state)
+            run_state_label(&self.shared.snapshot.state),
+            t.run_state(&self.shared.snapshot.state)
                 .add_modifier(Modifier::BOLD),
         ));
         right.push(Span::raw(" "));
@@ -130,7 +130,7 @@ impl App {
     }
 
     fn draw_footer(&self, frame: &mut Frame, area: Rect) {
-        let t = self.theme;
+        let t = self.shared.theme;
         let mut rows = area;
         if let Some(notice) = &self.notice {
             let [first, rest] =
@@ -144,7 +144,7 @@ impl App {
             );
             rows = rest;
         }
-        if let Some(editor) = self.editor.as_ref().filter(|_| self.is_filter_editing()) {
+        if let Some(editor) = self.shared.editor.as_ref().filter(|e| e.target.is_filter()) {
             let [first, rest] =
                 Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(rows);
             let [label, input] =
@@ -153,7 +153,7 @@ impl App {
             frame.render_widget(&editor.area, input);
             rows = rest;
         }
-        if let Some(editor) = self.editor.as_ref().filter(|_| self.is_inline_editing()) {
+        if let Some(editor) = self.shared.editor.as_ref().filter(|e| e.target.is_inline()) {
             let [first, rest] =
                 Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(rows);
             let line = match &editor.error {
@@ -173,13 +173,40 @@ impl App {
         frame.render_widget(Paragraph::new(line), rows);
     }
 
-    /// The footer: this screen's keys first, then help and quit, as many as fit.
-    fn key_bar(&self, width: usize) -> Line<'static> {
-        let t = self.theme;
+    /// The screen's key list joined to the keymap: each action the screen offers (in its
+    /// priority order) with the keys its layer binds to it, then any other binding of the layer
+    /// (a user's addition). Keys with the same action and description share a row.
+    fn screen_keys(&self) -> Vec<(Action, String, Vec<String>)> {
         let layer = self.screen.layer();
+        let mut rows: Vec<(Action, String, Vec<String>)> = Vec::new();
+        let mut add = |b: &Binding| match rows
+            .iter_mut()
+            .find(|(a, d, _)| *a == b.action && *d == b.desc)
+        {
+            Some(row) => row.2.push(b.key.to_string()),
+            None => rows.push((b.action, b.desc.clone(), vec![b.key.to_string()])),
+        };
+        let offered = self.screens.get(self.screen).keys();
+        for &action in offered {
+            self.keymap
+                .bindings(layer)
+                .filter(|b| b.action == action)
+                .for_each(&mut add);
+        }
+        self.keymap
+            .bindings(layer)
+            .filter(|b| !offered.contains(&b.action))
+            .for_each(&mut add);
+        rows
+    }
+
+    /// The footer: this screen's keys in priority order, then filter, help and quit, as many as
+    /// fit (the last three always).
+    fn key_bar(&self, width: usize) -> Line<'static> {
+        let t = self.shared.theme;
         let mut entries: Vec<(String, String)> = Vec::new();
-        let mut seen_actions: Vec<Action> = Vec::new();
-        let in_editor = self.editor.is_some() || self.picker.is_some();
+        let mut seen: Vec<Action> = Vec::new();
+        let in_editor = self.is_editing();
         if in_editor {
             entries.push(("enter".into(), "save".into()));
             entries.push(("esc".into(), "cancel".into()));
@@ -187,25 +214,23 @@ impl App {
             entries.push(("y".into(), "yes".into()));
             entries.push(("n".into(), "no".into()));
         } else {
-            for b in self.keymap.bindings(layer) {
-                if seen_actions.contains(&b.action) {
+            for (action, desc, keys) in self.screen_keys() {
+                if seen.contains(&action) {
                     continue;
                 }
-                seen_actions.push(b.action);
-                entries.push((b.key.to_string(), short_desc(&b.desc)));
+                seen.push(action);
+                entries.push((keys[0].clone(), short_desc(&desc)));
             }
-            for action in [Action::Filter, Action::Help, Action::Quit] {
+            for (action, label) in [
+                (Action::Filter, "filter"),
+                (Action::Help, "help"),
+                (Action::Quit, "quit"),
+            ] {
                 if let Some(key) = self.keymap.key_for(Layer::Global, action) {
-                    let label = match action {
-                        Action::Filter => "filter",
-                        Action::Help => "help",
-                        _ => "quit",
-                    };
                     entries.push((key.to_string(), label.into()));
                 }
             }
         }
-        // The last three (filter, help, quit) matter most: keep them, drop screen keys that do not fit.
         let cost = |(k, d): &(String, String)| k.chars().count() + d.chars().count() + 3;
         let tail = if in_editor || self.confirm.is_some() {
             0
@@ -231,94 +256,25 @@ impl App {
         Line::from(spans)
     }
 
-    fn draw_overlays(&mut self, frame: &mut Frame, body: Rect) {
-        let popup = self.editor.is_some() && !self.is_filter_editing() && !self.is_inline_editing();
-        if let Some(editor) = self.editor.as_mut().filter(|_| popup) {
-            let t = self.theme;
-            let width = body.width.saturating_sub(8).clamp(40, 90);
-            let height = if editor.error.is_some() { 6 } else { 5 };
-            let area = centered(body, width, height);
-            let inner = draw_popup(frame, area, screens::panel_static(t, &editor.prompt));
-            let [input, error, hint] = Layout::vertical([
-                Constraint::Length(1),
-                Constraint::Length(if editor.error.is_some() { 2 } else { 1 }),
-                Constraint::Length(1),
-            ])
-            .areas(inner);
-            let input = Rect {
-                x: input.x + 1,
-                width: input.width.saturating_sub(2),
-                ..input
-            };
-            editor
-                .area
-                .set_style(Style::new().add_modifier(Modifier::UNDERLINED));
-            frame.render_widget(&editor.area, input);
-            if let Some(message) = &editor.error {
-                frame.render_widget(
-                    Paragraph::new(Span::styled(format!("✗ {message}"), t.bad()))
-                        .wrap(Wrap { trim: true }),
-                    error,
-                );
-            }
-            frame.render_widget(
-                Paragraph::new(t.hints(&[(" enter", " save  "), ("esc", " cancel")])),
-                hint,
-            );
-        }
-        if self.picker.is_some() {
-            screens::picker(self, frame, body);
-        }
-        if let Some(scroll) = self.help {
-            self.draw_help(frame, body, scroll);
-        }
-        if let Some(confirm) = &self.confirm {
-            let t = self.theme;
-            let width = body.width.saturating_sub(10).clamp(40, 70);
-            let text_width = width.saturating_sub(4).max(1) as usize;
-            let lines = confirm.question.chars().count().div_ceil(text_width) as u16 + 1;
-            let area = centered(body, width, lines + 4);
-            let block = Block::bordered()
-                .border_type(BorderType::Double)
-                .border_style(t.warn())
-                .title(Span::styled(format!(" ! {} ", confirm.title), t.warn()));
-            let inner = draw_popup(frame, area, block);
-            let text = vec![
-                Line::from(confirm.question.clone()),
-                Line::from(""),
-                t.hints(&[("y", " yes   "), ("n", " no")]),
-            ];
-            frame.render_widget(
-                Paragraph::new(text).wrap(Wrap { trim: true }),
-                Rect {
-                    x: inner.x + 1,
-                    width: inner.width.saturating_sub(2),
-                    ..inner
-                },
-            );
-        }
-    }
-
-    /// Help lists the live bindings of this screen, then the global ones; keys with the same action
-    /// and description share a row.
+    /// Help lists the screen's keys in the key bar's order, then the global ones.
     pub fn help_lines(&self) -> Vec<Line<'static>> {
-        let t = self.theme;
+        let t = self.shared.theme;
         let mut lines = Vec::new();
-        for (layer, heading) in [
+        let global = group_bindings(self.keymap.bindings(Layer::Global));
+        for (heading, rows) in [
             (
-                self.screen.layer(),
                 format!("{} screen", self.screen.title()),
+                self.screen_keys(),
             ),
-            (Layer::Global, "Everywhere".to_string()),
+            ("Everywhere".to_string(), global),
         ] {
-            let rows = group_bindings(self.keymap.bindings(layer));
             if rows.is_empty() {
                 continue;
             }
             lines.push(Line::from(Span::styled(heading, t.title())));
-            for (keys, desc) in rows {
+            for (_, desc, keys) in rows {
                 lines.push(Line::from(vec![
-                    Span::styled(format!("  {keys:<16}"), t.key()),
+                    Span::styled(format!("  {:<16}", keys.join(" ")), t.key()),
                     Span::raw(desc),
                 ]));
             }
@@ -330,30 +286,11 @@ impl App {
         )));
         lines
     }
-
-    fn draw_help(&self, frame: &mut Frame, body: Rect, scroll: u16) {
-        let t = self.theme;
-        let width = body.width.saturating_sub(6).min(76);
-        let lines = self.help_lines();
-        let height = (lines.len() as u16 + 2).min(body.height);
-        let area = centered(body, width, height);
-        frame.render_widget(Clear, area);
-        let block = Block::bordered()
-            .border_type(BorderType::Rounded)
-            .border_style(t.focus_border())
-            .title(Span::styled(" Help ", t.title()))
-            .title_bottom(Line::from(" ↑↓ scroll · ? or esc closes ").alignment(Alignment::Right));
-        let max_scroll = (lines.len() as u16).saturating_sub(height.saturating_sub(2));
-        frame.render_widget(
-            Paragraph::new(lines)
-                .block(block)
-                .scroll((scroll.min(max_scroll), 0)),
-            area,
-        );
-    }
 }
 
-fn group_bindings<'a>(bindings: impl Iterator<Item = &'a Binding>) -> Vec<(String, String)> {
+fn group_bindings<'a>(
+    bindings: impl Iterator<Item = &'a Binding>,
+) -> Vec<(Action, String, Vec<String>)> {
     let mut rows: Vec<(Action, String, Vec<String>)> = Vec::new();
     for b in bindings {
         match rows
@@ -364,9 +301,7 @@ fn group_bindings<'a>(bindings: impl Iterator<Item = &'a Binding>) -> Vec<(Strin
             None => rows.push((b.action, b.desc.clone(), vec![b.key.to_string()])),
         }
     }
-    rows.into_iter()
-        .map(|(_, desc, keys)| (keys.join(" "), desc))
-        .collect()
+    rows
 }
 
 /// The footer's short form of a description: up to its first colon or parenthesis.
@@ -422,8 +357,7 @@ pub fn fmt_duration(d: std::time::Duration) -> String {
 }
 
 /// A block with the console's border and title styles; focused blocks stand out.
-pub fn panel(app: &App, title: &str, focused: bool) -> Block<'static> {
-    let t = app.theme;
+pub fn panel(t: Theme, title: &str, focused: bool) -> Block<'static> {
     Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)

@@ -1,0 +1,893 @@
+//! The session: one migration from connection to summary, the API both front-ends drive. It
+//! owns the state directory's ledger (between runs), both clients, the prepared plan and the
+//! operator's decisions, and the active run's handle:
+//!
+//! - **Prepare**: [`Session::open`] checks both connections (`SessionSessionUpdate::Connections`),
+//!   opens the migration ([`Ctx::open`], the same opening a run makes), extracts the Intercom
+//!   workspace in the background with live counts, then computes the engine's proposals
+//!   (`decisions::prepare`) and sends the Scope, Mapping and Prerequisites data. Extraction resumes
+//!   from the ledger's cursors, so the run that follows only fetches what changed since.
+//! - **Decisions** (`DecideAdmin`, `DecideField`, `SetSegmentInUse`, `SetBucket`,
+//!   `CreatePrerequisite`) go to `engine::decisions`, and the session answers with fresh `Admins`
+//!   / `Fields` / `Scope` / `Prerequisites` from the ledger. `AcceptDefaults` sets the run's
+//!   `accept_defaults`, so the engine applies them and records each in the report.
+//! - **The run**: the ledger is locked by one owner at a time, so [`Session::launch`] cancels a
+//!   preparation still under way, waits for it, releases the ledger and only then starts the
+//!   engine (`runner::start`). The headless runner follows the handle `launch` returns; the
+//!   console's `StartRun` forwards its snapshots (≤ 10 Hz) and events as updates, and
+//!   `Engine(Command)` goes to the handle. Decisions are refused with a notice while a run owns
+//!   the ledger; failures are read through a `LedgerReader`, which needs no lock.
+//! - **Retry and skip between runs** go straight to the ledger through the same
+//!   `runner::retry_failed` / `runner::skip_failed` the run's command loop uses, so a record ends
+//!   in the same state either way; a retried record is `pending` and the next run loads it.
+//! - **Verify**: once the run has stopped and released the ledger, the session verifies
+//!   (`engine::verify::verify`) and sends `SessionSessionUpdate::Summary` with the report, the archive
+//!   and the manual checklist. A run that stopped for decisions prepares again.
+//! - **Quit** (or the front-end closing its channel) cancels an active run — a later run resumes
+//!   it — and waits for the engine to settle before returning.
+//!
+//! Endpoints and tokens saved during a session apply to it only (a token is never written
+//! anywhere); the session checks the connections again and prepares afresh.
+
+mod protocol;
+
+pub use protocol::*;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::engine::context::{Ctx, EngineConfig};
+use crate::engine::decisions::{self, Decisions};
+use crate::engine::handle::{EngineHandle, RunOutcome};
+use crate::engine::kinds::phase_of_kind;
+use crate::engine::model::{ExtractProgress, OBJECT_TYPES};
+use crate::engine::plan::{build_plan, counts_from_ledger, default_bucket};
+use crate::engine::runner;
+use crate::kustomer::KustomerClient;
+use crate::ledger::{Ledger, LedgerError, LedgerReader};
+
+/// The most failed records one `LoadFailures` answer holds.
+const FAILURE_PAGE: usize = 5000;
+/// How long the session waits for a ledger lock another owner is releasing (an engine that just
+/// finished, a preparation that was just cancelled).
+const LOCK_PATIENCE: Duration = Duration::from_secs(10);
+/// How long Quit waits for a cancelled run to settle before leaving anyway.
+const QUIT_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Serves a front-end over channels until it quits (or closes `commands`): the console's link
+/// to the engine. Errors reach the operator as `SessionUpdate::Notice`; this returns an error
+/// only if the session itself cannot go on.
+pub async fn serve(
+    config: EngineConfig,
+    mut commands: mpsc::Receiver<SessionCommand>,
+    updates: mpsc::Sender<SessionUpdate>,
+) -> anyhow::Result<()> {
+    let mut session = Session::new(config, updates);
+    session.open().await;
+    loop {
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(SessionCommand::Quit) | None => break,
+                Some(command) => session.handle(command).await,
+            },
+            finished = wait_run(&mut session.run) => {
+                session.run = None;
+                session.run_ended(finished).await;
+            }
+        }
+    }
+    session.shut_down().await;
+    Ok(())
+}
+
+/// One migration, from connection to summary (see the module's documentation).
+pub struct Session {
+    config: EngineConfig,
+    updates: mpsc::Sender<SessionUpdate>,
+    /// The engine context used between runs (holds the ledger lock).
+    prepared: Option<Arc<Ctx>>,
+    /// Extraction and proposals under way on `prepared`.
+    preparing: Option<JoinHandle<()>>,
+    /// The active run's forwarder (a run started by [`Session::start_run`]).
+    run: Option<JoinHandle<anyhow::Result<RunOutcome>>>,
+    /// Commands for the active run's engine.
+    commander: Option<mpsc::UnboundedSender<Command>>,
+    /// Whether this session has held the ledger before (a preparation, a run): a lock found
+    /// taken is then most likely its own being released, worth waiting for.
+    held_ledger: bool,
+}
+
+/// Resolves when the active run's forwarder ends; never while there is no run.
+async fn wait_run(
+    run: &mut Option<JoinHandle<anyhow::Result<RunOutcome>>>,
+) -> anyhow::Result<RunOutcome> {
+    match run {
+        Some(task) => match task.await {
+            Ok(result) => result,
+            Err(e) => Err(anyhow::anyhow!("the run stopped unexpectedly: {e}")),
+        },
+        None => std::future::pending().await,
+    }
+}
+
+impl Session {
+    /// A session on `config` that tells its front-end what happens on `updates`.
+    pub fn new(config: EngineConfig, updates: mpsc::Sender<SessionUpdate>) -> Session {
+        Session {
+            config,
+            updates,
+            prepared: None,
+            preparing: None,
+            run: None,
+            commander: None,
+            held_ledger: false,
+        }
+    }
+
+    /// A session whose driver reads no updates (the headless runner, which follows the run's
+    /// handle itself): what it would be told is dropped.
+    pub fn unattended(config: EngineConfig) -> Session {
+        let (updates, _) = mpsc::channel(1);
+        Session::new(config, updates)
+    }
+
+    /// Checks both connections and starts preparing the migration (extraction, proposals) in
+    /// the background; sends the failed records a previous run left.
+    pub async fn open(&mut self) {
+        self.held_ledger = true;
+        self.check_connections().await;
+        self.start_preparing().await;
+        self.send_failures().await;
+    }
+
+    /// Waits until the preparation under way (extraction, proposals) has ended.
+    pub async fn prepared(&mut self) {
+        if let Some(task) = self.preparing.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Waits for the active run to end and does what follows it (the summary after a
+    /// completed run, a new preparation after one that stopped for decisions). Returns how the
+    /// run ended, or None when no run was active.
+    pub async fn finish_run(&mut self) -> Option<anyhow::Result<()>> {
+        self.run.as_ref()?;
+        let finished = wait_run(&mut self.run).await;
+        self.run = None;
+        let ended = match &finished {
+            Ok(_) => Ok(()),
+            Err(e) => Err(anyhow::anyhow!("{}", crate::error_text::chain_once(e))),
+        };
+        self.run_ended(finished).await;
+        Some(ended)
+    }
+
+    async fn send(&self, update: SessionUpdate) {
+        // The front-end gone means we are shutting down; nothing to tell.
+        let _ = self.updates.send(update).await;
+    }
+
+    async fn notice(&self, text: impl Into<String>) {
+        self.send(SessionUpdate::Notice(text.into())).await;
+    }
+
+    /// Applies one command of the front-end (`Quit` is the driver's: see [`serve`]).
+    pub async fn handle(&mut self, request: SessionCommand) {
+        match request {
+            SessionCommand::Quit => {}
+            SessionCommand::SaveEndpoint { side, url } => {
+                match side.as_str() {
+                    "intercom" => self.config.intercom_url = url,
+                    "kustomer" => self.config.kustomer_url = url,
+                    _ => return,
+                }
+                self.reconnect_and_prepare().await;
+            }
+            SessionCommand::SaveToken { side, token } => {
+                match side.as_str() {
+                    "intercom" => self.config.intercom_token = token,
+                    "kustomer" => self.config.kustomer_token = token,
+                    _ => return,
+                }
+                self.notice("Token saved for this session (never written to disk).")
+                    .await;
+                self.reconnect_and_prepare().await;
+            }
+            SessionCommand::Reconnect => {
+                self.check_connections().await;
+                if let Some(ctx) = self.ctx() {
+                    let checks = decisions::prerequisite_checks(&ctx).await;
+                    self.send(SessionUpdate::Prerequisites(checks)).await;
+                }
+            }
+            SessionCommand::SetHistoryMonths(months) => {
+                self.config.options.history_months = months;
+                if let Some(ctx) = self.ctx() {
+                    self.send_scope(&ctx.ledger).await;
+                }
+            }
+            SessionCommand::SetBucket { object, bucket } => {
+                if let Some(ctx) = self.ctx_for_decisions().await {
+                    let result = decisions::decide_bucket(&ctx.ledger, &object, bucket).await;
+                    self.report_error(result.map_err(anyhow::Error::from)).await;
+                    self.send_scope(&ctx.ledger).await;
+                }
+            }
+            SessionCommand::SetSegmentInUse { id, in_use } => {
+                if let Some(ctx) = self.ctx_for_decisions().await {
+                    let result = decisions::decide_segment(&ctx.ledger, &id, in_use).await;
+                    self.report_error(result.map_err(anyhow::Error::from)).await;
+                    self.send_scope(&ctx.ledger).await;
+                }
+            }
+            SessionCommand::DecideAdmin { admin_id, decision } => {
+                if let Some(ctx) = self.ctx_for_decisions().await {
+                    let result = decisions::decide_admin(&ctx.ledger, &admin_id, decision).await;
+                    self.report_error(result.map_err(anyhow::Error::from)).await;
+                    self.send_mappings(&ctx).await;
+                }
+            }
+            SessionCommand::DecideField {
+                model,
+                source_name,
+                decision,
+            } => {
+                if let Some(ctx) = self.ctx_for_decisions().await {
+                    let result =
+                        decisions::decide_field(&ctx.ledger, &model, &source_name, decision).await;
+                    self.report_error(result.map_err(anyhow::Error::from)).await;
+                    self.send_mappings(&ctx).await;
+                }
+            }
+            SessionCommand::CreatePrerequisite { name } => {
+                if let Some(ctx) = self.ctx_for_decisions().await {
+                    let check = decisions::create_prerequisite(&ctx, &name).await;
+                    self.notice(format!("{}: {}", check.name, check.detail))
+                        .await;
+                    let checks = decisions::prerequisite_checks(&ctx).await;
+                    self.send(SessionUpdate::Prerequisites(checks)).await;
+                }
+            }
+            SessionCommand::AcceptDefaults => {
+                // The run applies them (`accept_defaults`), so each default it takes is recorded
+                // with the run and listed in the report.
+                self.config.accept_defaults = true;
+                self.notice(
+                    "Defaults accepted: the run applies them and lists each in the report.",
+                )
+                .await;
+            }
+            SessionCommand::StartRun => self.start_run().await,
+            SessionCommand::Engine(command) => match (&self.run, &self.commander) {
+                (Some(_), Some(commander)) => {
+                    if commander.send(command).is_err() {
+                        self.notice("The run is ending: try again in a moment.")
+                            .await;
+                    }
+                }
+                _ => self.command_between_runs(command).await,
+            },
+            SessionCommand::LoadFailures { filter } => {
+                let result = load_failures(&self.config.state_dir, &filter);
+                match result {
+                    Ok(failures) => self.send(SessionUpdate::Failures(failures)).await,
+                    Err(e) => self.notice(format!("cannot read the failures: {e}")).await,
+                }
+            }
+            SessionCommand::LoadFailureDetail { record } => {
+                match load_failure_detail(&self.config.state_dir, &record) {
+                    Ok(Some(detail)) => self.send(SessionUpdate::FailureDetail(detail)).await,
+                    Ok(None) => {
+                        self.notice(format!(
+                            "{} {} is no longer failed.",
+                            record.object, record.source_id
+                        ))
+                        .await
+                    }
+                    Err(e) => self.notice(format!("cannot read the record: {e}")).await,
+                }
+            }
+            SessionCommand::Verify => {
+                if self.run.is_some() {
+                    self.notice("Verification runs once the run has ended.")
+                        .await;
+                } else {
+                    self.summarize().await;
+                }
+            }
+        }
+    }
+
+    /// Retry and skip need no run: they change the ledger, and the next run loads what was put
+    /// back to pending. Pause, resume, cancel and the rate share act on a run only.
+    async fn command_between_runs(&mut self, command: Command) {
+        let (records, skip_reason) = match command {
+            Command::Retry { records } => (records, None),
+            Command::Skip { records, reason } => (records, Some(reason)),
+            _ => {
+                self.notice("No run is active: press s on the Run screen.")
+                    .await;
+                return;
+            }
+        };
+        let Some(ctx) = self.ctx_for_decisions().await else {
+            return;
+        };
+        let text = match skip_reason {
+            None => match runner::retry_failed(&ctx.ledger, &records).await {
+                Ok(0) => "Nothing to retry: those records are no longer failed.".to_string(),
+                Ok(n) => format!("{} queued: press s to run.", records_word(n)),
+                Err(e) => format!("cannot retry: {e}"),
+            },
+            Some(reason) => match runner::skip_failed(&ctx.ledger, &records, &reason).await {
+                Ok(0) => "Nothing to skip: those records are no longer failed.".to_string(),
+                Ok(n) => format!("{} skipped: {reason}", records_word(n)),
+                Err(e) => format!("cannot skip: {e}"),
+            },
+        };
+        self.notice(text).await;
+    }
+
+    /// The failed records as a front-end first shows them (no filter yet), so the header
+    /// counts a previous run's failures before the Errors screen is opened.
+    async fn send_failures(&self) {
+        if let Ok(failures) = load_failures(&self.config.state_dir, &FailureFilter::default()) {
+            self.send(SessionUpdate::Failures(failures)).await;
+        }
+    }
+
+    async fn report_error(&self, result: anyhow::Result<()>) {
+        if let Err(e) = result {
+            self.notice(crate::error_text::chain_once(&e)).await;
+        }
+    }
+
+    fn ctx(&self) -> Option<Arc<Ctx>> {
+        self.prepared.clone()
+    }
+
+    /// The context for a decision, or a notice saying why there is none.
+    async fn ctx_for_decisions(&mut self) -> Option<Arc<Ctx>> {
+        if self.run.is_some() {
+            self.notice("The run owns the ledger: decide after it ends (or stop it with x).")
+                .await;
+            return None;
+        }
+        if self.prepared.is_none() {
+            match self.open_ctx().await {
+                Ok(ctx) => self.prepared = Some(ctx),
+                Err(e) => {
+                    self.notice(crate::error_text::chain_once(&e)).await;
+                    return None;
+                }
+            }
+        }
+        self.ctx()
+    }
+
+    /// Checks both connections (a quick request to each side) and sends what was found.
+    pub async fn check_connections(&self) -> Vec<ConnectionInfo> {
+        let (intercom, kustomer) = tokio::join!(
+            crate::engine::connect::check_intercom(
+                &self.config.intercom_url,
+                Some(self.config.intercom_token.clone())
+            ),
+            crate::engine::connect::check_kustomer(
+                &self.config.kustomer_url,
+                Some(self.config.kustomer_token.clone())
+            ),
+        );
+        let connections = vec![intercom, kustomer];
+        self.send(SessionUpdate::Connections(connections.clone()))
+            .await;
+        connections
+    }
+
+    async fn reconnect_and_prepare(&mut self) {
+        self.check_connections().await;
+        if self.run.is_none() {
+            self.stop_preparing().await;
+            self.start_preparing().await;
+        }
+    }
+
+    /// Opens the migration ([`Ctx::open`], waiting for a lock being released) with its events
+    /// forwarded to the front-end.
+    async fn open_ctx(&self) -> anyhow::Result<Arc<Ctx>> {
+        let (event_tx, mut event_rx) = mpsc::unbounded_channel();
+        let config = self.config.clone();
+        let ctx = when_unlocked(true, || {
+            let (config, event_tx) = (config.clone(), event_tx.clone());
+            async move { Ctx::open(config, event_tx) }
+        })
+        .await?;
+        let updates = self.updates.clone();
+        tokio::spawn(async move {
+            while let Some(event) = event_rx.recv().await {
+                if updates.send(SessionUpdate::Event(event)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Arc::new(ctx))
+    }
+
+    /// Opens a context and starts extraction and proposals in the background.
+    async fn start_preparing(&mut self) {
+        let ctx = match self.open_ctx().await {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                self.notice(crate::error_text::chain_once(&e)).await;
+                return;
+            }
+        };
+        self.send_scope(&ctx.ledger).await;
+        self.prepared = Some(ctx.clone());
+        let updates = self.updates.clone();
+        let history_months = self.config.options.history_months;
+        self.preparing = Some(tokio::spawn(async move {
+            if let Err(e) = prepare(&ctx, &updates, history_months).await {
+                let _ = updates
+                    .send(SessionUpdate::Notice(format!(
+                        "preparing the migration: {}",
+                        crate::error_text::chain_once(&e)
+                    )))
+                    .await;
+            }
+        }));
+    }
+
+    /// Cancels a preparation still under way, waits for it and releases the ledger.
+    async fn stop_preparing(&mut self) {
+        if let Some(ctx) = &self.prepared {
+            ctx.control.cancel();
+        }
+        if let Some(task) = self.preparing.take() {
+            let _ = task.await;
+        }
+        self.prepared = None;
+    }
+
+    /// Starts a run: cancels a preparation still under way, releases the ledger and starts the
+    /// engine on the session's configuration and decisions. The driver follows the handle (the
+    /// headless runner); [`SessionCommand::StartRun`] does this and forwards it as updates.
+    pub async fn launch(&mut self) -> anyhow::Result<EngineHandle> {
+        self.stop_preparing().await;
+        let config = self.config.clone();
+        when_unlocked(self.held_ledger, || runner::start(config.clone())).await
+    }
+
+    async fn start_run(&mut self) {
+        if self.run.is_some() {
+            self.notice("A run is already under way.").await;
+            return;
+        }
+        let handle = match self.launch().await {
+            Ok(handle) => handle,
+            Err(e) => {
+                self.notice(format!(
+                    "cannot start the run: {}",
+                    crate::error_text::chain_once(&e)
+                ))
+                .await;
+                return;
+            }
+        };
+        let (mut snapshots, mut events, commands, task) = handle.split();
+        self.commander = Some(commands);
+        let updates = self.updates.clone();
+        self.run = Some(tokio::spawn(async move {
+            let mut snapshots_open = true;
+            loop {
+                tokio::select! {
+                    event = events.recv() => match event {
+                        Some(event) => {
+                            if updates.send(SessionUpdate::Event(event)).await.is_err() { break; }
+                        }
+                        // The engine's context is gone: the run has ended.
+                        None => break,
+                    },
+                    changed = snapshots.changed(), if snapshots_open => match changed {
+                        Ok(()) => {
+                            let snapshot = snapshots.borrow_and_update().clone();
+                            if updates.send(SessionUpdate::Snapshot(snapshot)).await.is_err() { break; }
+                        }
+                        Err(_) => snapshots_open = false,
+                    },
+                }
+            }
+            let last = snapshots.borrow().clone();
+            let _ = updates.send(SessionUpdate::Snapshot(last)).await;
+            match task.await {
+                Ok(result) => result,
+                Err(e) => Err(anyhow::anyhow!("the engine stopped unexpectedly: {e}")),
+            }
+        }));
+    }
+
+    async fn run_ended(&mut self, outcome: anyhow::Result<RunOutcome>) {
+        self.commander = None;
+        match outcome {
+            Ok(RunOutcome::Completed(_)) => self.summarize().await,
+            Ok(RunOutcome::Cancelled(_)) => {
+                self.notice("Run stopped; the next start resumes it.").await;
+            }
+            Ok(RunOutcome::NeedsDecisions(lines)) => {
+                self.notice(format!(
+                    "{} decisions need you first: press 4 (Mapping), decide or accept defaults (D), then s.",
+                    lines.len()
+                ))
+                .await;
+                self.start_preparing().await;
+            }
+            Err(e) => {
+                self.notice(format!(
+                    "the run failed: {}",
+                    crate::error_text::chain_once(&e)
+                ))
+                .await
+            }
+        }
+    }
+
+    /// Verifies against Kustomer and sends the Summary (report, archive, checklist).
+    /// Verifies the migration: the ledger's accounting beside Kustomer's own counts, once no
+    /// preparation holds the ledger (the run's own lock is waited out). What `Verify` sends as
+    /// the summary, and what the headless demo prints.
+    pub async fn verify(&mut self) -> anyhow::Result<crate::engine::verify::Verification> {
+        let ledger = self.released_ledger().await?;
+        self.verify_on(&ledger).await
+    }
+
+    /// The ledger once this session's preparation has released it and no run holds it.
+    async fn released_ledger(&mut self) -> anyhow::Result<Ledger> {
+        self.stop_preparing().await;
+        let dir = self.config.state_dir.clone();
+        when_unlocked(true, || {
+            let dir = dir.clone();
+            async move { Ok(Ledger::open(&dir)?) }
+        })
+        .await
+    }
+
+    async fn verify_on(
+        &self,
+        ledger: &Ledger,
+    ) -> anyhow::Result<crate::engine::verify::Verification> {
+        let kustomer = KustomerClient::connect(
+            &self.config.kustomer_url,
+            self.config.kustomer_token.clone(),
+            self.config.kustomer_rate,
+            self.config.rate_share,
+        )?;
+        Ok(crate::engine::verify::verify(ledger, &kustomer).await?)
+    }
+
+    /// Verifies and sends the Summary (report, archive, checklist) and the decisions the run
+    /// loaded with.
+    async fn summarize(&mut self) {
+        let result = async {
+            let ledger = self.released_ledger().await?;
+            let verification = self.verify_on(&ledger).await?;
+            // The run may have taken defaults: show the decisions it loaded with.
+            self.send(SessionUpdate::Admins(
+                decisions::admin_mappings(&ledger).await?,
+            ))
+            .await;
+            self.send(SessionUpdate::Fields(
+                decisions::field_mappings(&ledger).await?,
+            ))
+            .await;
+            let manual: Vec<String> = ledger
+                .read(|r| r.manual_items())?
+                .into_iter()
+                .map(|m| {
+                    if m.detail.is_empty() {
+                        m.title
+                    } else {
+                        format!("{}: {}", m.title, m.detail)
+                    }
+                })
+                .collect();
+            anyhow::Ok((verification, manual))
+        }
+        .await;
+        match result {
+            Ok((verification, manual)) => {
+                let dir = &self.config.state_dir;
+                let existing = |p: &Path| p.exists().then(|| p.display().to_string());
+                self.send(SessionUpdate::Summary {
+                    verification: verification.types,
+                    report_path: existing(&dir.join("report.md")),
+                    archive_path: existing(&dir.join("archive")),
+                    manual,
+                })
+                .await;
+            }
+            Err(e) => {
+                self.notice(format!(
+                    "verification failed: {}",
+                    crate::error_text::chain_once(&e)
+                ))
+                .await
+            }
+        }
+    }
+
+    async fn send_scope(&self, ledger: &Ledger) {
+        match scope_update(ledger, &self.config) {
+            Ok(update) => self.send(update).await,
+            Err(e) => {
+                self.notice(format!(
+                    "cannot read the scope: {}",
+                    crate::error_text::chain_once(&e)
+                ))
+                .await
+            }
+        }
+        match disk_update(ledger).await {
+            Ok(update) => self.send(update).await,
+            Err(e) => {
+                self.notice(format!("cannot estimate the disk: {e:#}"))
+                    .await
+            }
+        }
+    }
+
+    async fn send_mappings(&self, ctx: &Ctx) {
+        send_mappings(ctx, &self.updates).await;
+    }
+
+    /// Cancels an active run and waits (bounded) for it to settle, then releases the ledger.
+    pub async fn shut_down(&mut self) {
+        if let Some(commander) = &self.commander {
+            let _ = commander.send(Command::Cancel);
+        }
+        if let Some(run) = self.run.take() {
+            let _ = tokio::time::timeout(QUIT_PATIENCE, run).await;
+        }
+        self.stop_preparing().await;
+    }
+}
+
+/// Extraction with live Scope counts, then the engine's proposals for Mapping and the
+/// prerequisite checks.
+async fn prepare(
+    ctx: &Arc<Ctx>,
+    updates: &mpsc::Sender<SessionUpdate>,
+    history_months: Option<u32>,
+) -> anyhow::Result<()> {
+    let scope_updates = updates.clone();
+    let extracted = runner::extract_reporting(ctx, None, move |rows| {
+        let updates = scope_updates.clone();
+        async move {
+            let items = rows.iter().map(live_scope_item).collect();
+            let update = SessionUpdate::Scope {
+                items,
+                segments: Vec::new(),
+                history_months,
+            };
+            updates.send(update).await.is_ok()
+        }
+    })
+    .await;
+    match extracted {
+        Ok(summary) => {
+            let staged: u64 = summary.staged.values().sum();
+            ctx.log(
+                LogLevel::Info,
+                format!("workspace read: {staged} records staged; review Scope and Mapping, then press s on Run"),
+            );
+        }
+        Err(crate::engine::extract::ExtractError::Cancelled) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    ctx.mark_extracted(&OBJECT_TYPES);
+    let mut config = ctx.config.clone();
+    config.options.history_months = history_months;
+    let _ = updates.send(scope_update(&ctx.ledger, &config)?).await;
+    let unresolved = decisions::prepare(ctx).await?;
+    send_mappings(ctx, updates).await;
+    let checks = decisions::prerequisite_checks(ctx).await;
+    let _ = updates.send(SessionUpdate::Prerequisites(checks)).await;
+    let _ = updates.send(scope_update(&ctx.ledger, &config)?).await;
+    let _ = updates.send(disk_update(&ctx.ledger).await?).await;
+    if !unresolved.is_empty() {
+        let _ = updates
+            .send(SessionUpdate::Notice(format!(
+                "{} decisions are open (Mapping, Prerequisites): decide on 4 and 3, or press D on 4 to accept the defaults.",
+                unresolved.len()
+            )))
+            .await;
+    }
+    Ok(())
+}
+
+/// A Scope row while extraction is still counting.
+fn live_scope_item(row: &ExtractProgress) -> ScopeItem {
+    let note = match (row.complete, row.total) {
+        (true, _) => "read".to_string(),
+        (false, Some(total)) => format!("reading… {}/{}", row.fetched, total),
+        (false, None) => format!("reading… {}", row.fetched),
+    };
+    ScopeItem {
+        object: row.object.clone(),
+        count: row.total.unwrap_or(row.fetched).max(row.fetched),
+        bucket: default_bucket(&row.object),
+        not_retrievable: 0,
+        note,
+    }
+}
+
+async fn send_mappings(ctx: &Ctx, updates: &mpsc::Sender<SessionUpdate>) {
+    match decisions::user_choices(ctx).await {
+        Ok(users) => {
+            let _ = updates.send(SessionUpdate::Users(users)).await;
+        }
+        Err(e) => {
+            let _ = updates
+                .send(SessionUpdate::Notice(format!(
+                    "cannot list the Kustomer users: {}",
+                    crate::error_text::chain_once(&e)
+                )))
+                .await;
+        }
+    }
+    match decisions::admin_mappings(&ctx.ledger).await {
+        Ok(admins) => {
+            let _ = updates.send(SessionUpdate::Admins(admins)).await;
+        }
+        Err(e) => {
+            let _ = updates.send(SessionUpdate::Notice(format!("{e}"))).await;
+        }
+    }
+    match decisions::field_mappings(&ctx.ledger).await {
+        Ok(fields) => {
+            let _ = updates.send(SessionUpdate::Fields(fields)).await;
+        }
+        Err(e) => {
+            let _ = updates.send(SessionUpdate::Notice(format!("{e}"))).await;
+        }
+    }
+}
+
+/// The Scope screen from the ledger: the plan's rows with the operator's buckets, and every
+/// segment with its in-use decision.
+fn scope_update(ledger: &Ledger, config: &EngineConfig) -> anyhow::Result<SessionUpdate> {
+    let (counts, unused_segments) = ledger.read(counts_from_ledger)?;
+    let plan = build_plan(
+        &counts,
+        unused_segments,
+        config.kustomer_rate,
+        config.rate_share,
+    );
+    let chosen = Decisions::load(ledger)?;
+    let items = plan
+        .types
+        .iter()
+        .map(|row| {
+            let mut item = row.scope_item();
+            item.bucket = chosen.bucket(&item.object);
+            item
+        })
+        .collect();
+    let mut segments = Vec::new();
+    for record in decisions::all_sources(ledger, "segments")? {
+        let raw: serde_json::Value = serde_json::from_str(&record.raw).unwrap_or_default();
+        let members = raw.get("count").and_then(serde_json::Value::as_u64);
+        segments.push(SegmentChoice {
+            name: raw
+                .get("name")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or(&record.source_id)
+                .to_string(),
+            members: members.unwrap_or(0),
+            updated_at: raw
+                .get("updated_at")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(0),
+            in_use: chosen
+                .segment_in_use(&record.source_id)
+                .unwrap_or(members.unwrap_or(0) > 0),
+            id: record.source_id,
+        });
+    }
+    Ok(SessionUpdate::Scope {
+        items,
+        segments,
+        history_months: config.options.history_months,
+    })
+}
+
+/// The disk estimate for the Scope screen (read on the blocking pool: it sums the staged files).
+async fn disk_update(ledger: &Ledger) -> anyhow::Result<SessionUpdate> {
+    let estimate = crate::engine::disk::estimate_for(ledger).await?;
+    let free = crate::engine::disk::free_bytes(ledger.dir()).ok();
+    Ok(SessionUpdate::Disk { estimate, free })
+}
+
+/// "1 record", "3 records".
+fn records_word(n: usize) -> String {
+    if n == 1 {
+        "1 record".to_string()
+    } else {
+        format!("{n} records")
+    }
+}
+
+fn failure_summary(row: crate::ledger::FailureRow) -> FailureSummary {
+    FailureSummary {
+        phase: phase_of_kind(&row.kind).unwrap_or(PhaseId::Extras),
+        record: RecordRef {
+            object: row.kind,
+            source_id: row.source_id,
+        },
+        class: row.class,
+        message: row.message,
+        attempts: row.attempts,
+    }
+}
+
+/// The failed records matching a front-end's filter, read without the ledger lock.
+fn load_failures(
+    state_dir: &Path,
+    filter: &FailureFilter,
+) -> Result<Vec<FailureSummary>, LedgerError> {
+    let reader = LedgerReader::open(state_dir)?;
+    let ledger_filter = crate::ledger::FailureFilter {
+        kind: filter.object.clone(),
+        class: filter.class,
+        text: None,
+    };
+    Ok(reader
+        .failures(&ledger_filter, 0, FAILURE_PAGE)?
+        .into_iter()
+        .map(failure_summary)
+        .filter(|f| filter.matches(f))
+        .collect())
+}
+
+fn load_failure_detail(
+    state_dir: &Path,
+    record: &RecordRef,
+) -> Result<Option<FailureDetail>, LedgerError> {
+    let reader = LedgerReader::open(state_dir)?;
+    Ok(reader
+        .failure_detail(&record.object, &record.source_id)?
+        .map(|found| FailureDetail {
+            summary: failure_summary(found.failure),
+            source: found.source.unwrap_or_default(),
+            request: found.request,
+            response: found.response,
+            mapping_key: None,
+        }))
+}
+
+/// `open`, again while the ledger is locked by an owner in this process that is releasing it
+/// (an engine that just finished, a preparation just cancelled), when `patient`.
+async fn when_unlocked<T, F, Fut>(patient: bool, mut open: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let deadline = tokio::time::Instant::now() + LOCK_PATIENCE;
+    loop {
+        match open().await {
+            Err(e)
+                if patient
+                    && tokio::time::Instant::now() < deadline
+                    && matches!(
+                        e.downcast_ref::<LedgerError>(),
+                        Some(LedgerError::Locked { .. })
+                    ) =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return other,
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! The session's protocol: the [`SessionCommand`]s a front-end sends and the [`SessionUpdate`]s
+//! the session answers with, plus the words of the front-end protocol (`engine::model`) and the
+//! few helpers a front-end needs to show them. Plain data: the console is a pure state machine
+//! over these values, and it names nothing of the engine but this module.
+
+pub use crate::engine::disk::{DiskEstimate, describe as describe_disk, human_bytes};
+pub use crate::engine::model::{
+    AdminDecision, AdminMapping, Bucket, CheckStatus, Command, ConnectionInfo, ErrorClass, Event,
+    FailureDetail, FailureSummary, FieldDecision, FieldMapping, LogLevel, PhaseId, PhaseStatus,
+    PrereqCheck, RecordRef, RunState, ScopeItem, SegmentChoice, Snapshot, TypeVerification,
+    UserChoice,
+};
+pub use crate::http::Secret;
+
+/// What a front-end asks of the session.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionCommand {
+    /// Store a new base URL for one side ("intercom" or "kustomer") and reconnect.
+    SaveEndpoint {
+        side: String,
+        url: String,
+    },
+    /// Use this token for one side for the session (never written to disk).
+    SaveToken {
+        side: String,
+        token: Secret,
+    },
+    /// Check both connections again.
+    Reconnect,
+    SetBucket {
+        object: String,
+        bucket: Bucket,
+    },
+    SetSegmentInUse {
+        id: String,
+        in_use: bool,
+    },
+    /// Only conversations updated in the last N months; `None` takes them all.
+    SetHistoryMonths(Option<u32>),
+    /// Create the missing prerequisite with this check name (after the operator confirmed).
+    CreatePrerequisite {
+        name: String,
+    },
+    DecideAdmin {
+        admin_id: String,
+        decision: AdminDecision,
+    },
+    DecideField {
+        model: String,
+        source_name: String,
+        decision: FieldDecision,
+    },
+    /// The operator accepted the stated defaults for every unresolved mapping.
+    AcceptDefaults,
+    StartRun,
+    /// A command for the run (pause, resume, rate share, cancel), or a retry or skip, which
+    /// between runs change the ledger at once.
+    Engine(Command),
+    LoadFailures {
+        filter: FailureFilter,
+    },
+    LoadFailureDetail {
+        record: RecordRef,
+    },
+    Verify,
+    /// The operator quit; an active run is stopped so that the next start resumes it.
+    Quit,
+}
+
+/// Which failed records a front-end lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FailureFilter {
+    pub phase: Option<PhaseId>,
+    /// Intercom object type (`contacts`, `conversations`…).
+    pub object: Option<String>,
+    pub class: Option<ErrorClass>,
+}
+
+impl FailureFilter {
+    pub fn matches(&self, failure: &FailureSummary) -> bool {
+        self.phase.is_none_or(|p| p == failure.phase)
+            && self
+                .object
+                .as_deref()
+                .is_none_or(|o| o == failure.record.object)
+            && self.class.is_none_or(|c| c == failure.class)
+    }
+}
+
+/// What the session tells its front-end.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionUpdate {
+    Connections(Vec<ConnectionInfo>),
+    Scope {
+        items: Vec<ScopeItem>,
+        segments: Vec<SegmentChoice>,
+        history_months: Option<u32>,
+    },
+    Prerequisites(Vec<PrereqCheck>),
+    /// The disk the migration needs in the state directory, and what the file system has free.
+    Disk {
+        estimate: DiskEstimate,
+        free: Option<u64>,
+    },
+    /// The Kustomer users an admin can be mapped to.
+    Users(Vec<UserChoice>),
+    Admins(Vec<AdminMapping>),
+    Fields(Vec<FieldMapping>),
+    Snapshot(Snapshot),
+    Event(Event),
+    /// The failed records matching the last `LoadFailures` filter (replaces the list).
+    Failures(Vec<FailureSummary>),
+    FailureDetail(FailureDetail),
+    Summary {
+        verification: Vec<TypeVerification>,
+        report_path: Option<String>,
+        archive_path: Option<String>,
+        manual: Vec<String>,
+    },
+    /// A line for the operator (a saved setting, an error with what to do).
+    Notice(String),
+}

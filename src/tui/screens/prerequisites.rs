@@ -1,0 +1,161 @@
+//! 3 Prerequisites: what the Kustomer org must have before loading, and what i2k can create.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Wrap};
+
+use crate::engine::session::{CheckStatus, PrereqCheck};
+use crate::tui::keymap::Action;
+use crate::tui::list::{ListId, ListState, TableSpec, table};
+use crate::tui::overlay::Confirm;
+use crate::tui::protocol::Request;
+use crate::tui::screens::{Component, Effect, Shared, status_cell};
+use crate::tui::view::panel;
+
+const KEYS: &[Action] = &[Action::CreatePrerequisite, Action::Reconnect];
+
+#[derive(Default)]
+pub struct PrerequisitesScreen {
+    pub checks: Vec<PrereqCheck>,
+    list: ListState,
+}
+
+impl PrerequisitesScreen {
+    pub fn set(&mut self, checks: Vec<PrereqCheck>) {
+        self.checks = checks;
+        self.refresh();
+    }
+
+    pub fn list(&self) -> &ListState {
+        &self.list
+    }
+
+    /// Checks that fail, leaving out those a run with the defaults accepted creates itself.
+    pub fn failing(&self, defaults_accepted: bool) -> usize {
+        self.checks
+            .iter()
+            .filter(|p| p.status == CheckStatus::Fail)
+            .filter(|p| !(defaults_accepted && p.can_create.is_some()))
+            .count()
+    }
+
+    fn create(&self, read_only: bool) -> Vec<Effect> {
+        let Some(check) = self.list.selected_index().map(|i| &self.checks[i]) else {
+            return Vec::new();
+        };
+        let effect = match (&check.status, &check.can_create) {
+            (CheckStatus::Fail | CheckStatus::Warn, Some(_)) if read_only => {
+                Effect::Notice("Read-only console: nothing was changed.".into())
+            }
+            (CheckStatus::Fail | CheckStatus::Warn, Some(what)) => Effect::Ask(Confirm::new(
+                "Create prerequisite",
+                format!("Create in Kustomer: {what}?"),
+                vec![Request::CreatePrerequisite {
+                    name: check.name.clone(),
+                }],
+            )),
+            (CheckStatus::Fail | CheckStatus::Warn, None) => {
+                Effect::Notice(format!("{}: {}", check.name, check.detail))
+            }
+            _ => Effect::Notice(format!("{}: nothing to create.", check.name)),
+        };
+        vec![effect]
+    }
+}
+
+impl Component for PrerequisitesScreen {
+    fn keys(&self) -> &'static [Action] {
+        KEYS
+    }
+
+    fn handle(&mut self, action: Action, shared: &Shared) -> Vec<Effect> {
+        match action {
+            Action::CreatePrerequisite | Action::Enter => self.create(shared.read_only),
+            Action::Reconnect => vec![super::change(Request::Reconnect)],
+            _ => Vec::new(),
+        }
+    }
+
+    fn focused(&self) -> Option<ListId> {
+        Some(ListId::Prerequisites)
+    }
+
+    fn list_mut(&mut self, list: ListId) -> Option<&mut ListState> {
+        (list == ListId::Prerequisites).then_some(&mut self.list)
+    }
+
+    fn refresh(&mut self) {
+        let checks = &self.checks;
+        self.list.refresh(
+            checks.len(),
+            |_| true,
+            |i| format!("{} {}", checks[i].name, checks[i].detail),
+        );
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
+        let t = shared.theme;
+        let [list_area, detail_area] =
+            Layout::vertical([Constraint::Min(5), Constraint::Length(5)]).areas(area);
+        let wide = area.width >= 120;
+        let spec = TableSpec {
+            title: "Prerequisites",
+            focused: true,
+            header: vec!["Status", "Check", "Detail"],
+            widths: vec![
+                Constraint::Length(10),
+                Constraint::Length(if wide { 34 } else { 24 }),
+                Constraint::Min(10),
+            ],
+            total: self.checks.len(),
+        };
+        table(frame, list_area, t, &self.list, spec, |i| {
+            let p = &self.checks[i];
+            let label = match p.status {
+                CheckStatus::Pass => "pass",
+                CheckStatus::Fail => "fail",
+                CheckStatus::Created => "created",
+                CheckStatus::Warn => "warn",
+            };
+            vec![
+                status_cell(t, p.status, label),
+                Cell::from(p.name.clone()),
+                Cell::from(p.detail.clone()),
+            ]
+        });
+        let mut lines = Vec::new();
+        if let Some(p) = self.list.selected_index().map(|i| &self.checks[i]) {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{} ", p.status.symbol()), t.check(p.status)),
+                Span::styled(p.name.clone(), t.header()),
+                Span::raw(format!(": {}", p.detail)),
+            ]));
+            match (&p.status, &p.can_create) {
+                (CheckStatus::Fail | CheckStatus::Warn, Some(what)) => {
+                    lines.push(Line::from(vec![
+                        Span::styled("c", t.key()),
+                        Span::raw(format!(" creates: {what}")),
+                    ]))
+                }
+                (CheckStatus::Fail, None) => lines.push(Line::from(Span::styled(
+                    "i2k cannot create this: fix it in Kustomer, then r checks again.",
+                    t.warn(),
+                ))),
+                _ => {}
+            }
+        }
+        let failing = self.failing(false);
+        let title = if failing > 0 {
+            format!("What to do · ✗ {failing} failing")
+        } else {
+            "What to do".to_string()
+        };
+        frame.render_widget(
+            Paragraph::new(lines)
+                .block(panel(t, &title, false))
+                .wrap(Wrap { trim: true }),
+            detail_area,
+        );
+    }
+}

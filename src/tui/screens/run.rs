@@ -1,0 +1,475 @@
+//! 5 Run: the phases' progress, the figures (rate budget, share, throughput), what the run is
+//! doing now and the log tail; start, pause, the rate share and stop.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Sparkline, Table, Wrap};
+
+use crate::engine::session::{Command, Event, LogLevel, PhaseId, PhaseStatus, RunState, Snapshot};
+use crate::tui::keymap::Action;
+use crate::tui::list::{ListId, ListState};
+use crate::tui::overlay::Confirm;
+use crate::tui::protocol::Request;
+use crate::tui::screens::mapping::DEFAULTS_STATED;
+use crate::tui::screens::{Component, Effect, Shared, change};
+use crate::tui::theme::phase_symbol;
+use crate::tui::view::{fmt_count, fmt_duration, panel};
+
+/// Step of the rate share keys (`+` / `-`).
+pub const RATE_SHARE_STEP: f64 = 0.05;
+/// The smallest share the console lets the operator pick, so a run never stalls completely.
+pub const RATE_SHARE_MIN: f64 = 0.05;
+
+const KEYS: &[Action] = &[
+    Action::StartRun,
+    Action::PauseResume,
+    Action::CancelRun,
+    Action::RateUp,
+    Action::RateDown,
+];
+
+/// What decides whether a run may start now.
+pub struct StartGate {
+    pub active: bool,
+    pub read_only: bool,
+    /// Mapping decisions still open.
+    pub unresolved: usize,
+    pub defaults_accepted: bool,
+    /// Prerequisite checks failing that the run would not create itself.
+    pub failing: usize,
+}
+
+impl StartGate {
+    /// None when the run may start at once; else a notice saying why not, or a question first
+    /// (open decisions unless the defaults were accepted, failing prerequisites).
+    pub fn check(&self) -> Option<Effect> {
+        if self.active {
+            return Some(Effect::Notice("A run is already under way.".into()));
+        }
+        if self.read_only {
+            return Some(Effect::Notice(
+                "Read-only console: nothing was changed.".into(),
+            ));
+        }
+        if self.unresolved > 0 && !self.defaults_accepted {
+            let unresolved = self.unresolved;
+            return Some(Effect::Ask(Confirm {
+                accepts_defaults: true,
+                ..Confirm::new(
+                    "Unresolved mapping",
+                    format!(
+                        "{unresolved} mapping items are unresolved (press 4 to decide). \
+                         Start with the stated defaults — {DEFAULTS_STATED}?"
+                    ),
+                    vec![Request::AcceptDefaults, Request::StartRun],
+                )
+            }));
+        }
+        (self.failing > 0).then(|| {
+            Effect::Ask(Confirm::new(
+                "Prerequisites",
+                format!(
+                    "{} prerequisite checks fail (press 3). Start anyway?",
+                    self.failing
+                ),
+                vec![Request::StartRun],
+            ))
+        })
+    }
+}
+
+/// One line of the log tail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub level: LogLevel,
+    pub message: String,
+}
+
+/// The Run screen draws the app's snapshot and log: it holds nothing of its own.
+#[derive(Default)]
+pub struct RunScreen;
+
+/// Whether the snapshot says a run is under way (quitting asks first).
+pub fn run_active(snapshot: &Snapshot) -> bool {
+    matches!(
+        snapshot.state,
+        RunState::Extracting | RunState::Running | RunState::Paused | RunState::Cancelling
+    )
+}
+
+/// The log line an event makes.
+pub fn event_line(event: &Event) -> LogLine {
+    let (level, message) = match event {
+        Event::Log { level, message } => (*level, message.clone()),
+        Event::PhaseStarted { phase } => (LogLevel::Info, format!("▶ {} started", phase.label())),
+        Event::PhaseFinished {
+            phase,
+            done,
+            failed,
+            skipped,
+        } => (
+            if *failed > 0 {
+                LogLevel::Warn
+            } else {
+                LogLevel::Info
+            },
+            format!(
+                "✓ {} finished: {done} done, {failed} failed, {skipped} skipped",
+                phase.label()
+            ),
+        ),
+        Event::RecordFailed { failure } => (
+            LogLevel::Error,
+            format!(
+                "✗ {} {}: {}",
+                failure.record.object, failure.record.source_id, failure.message
+            ),
+        ),
+        Event::Finished { summary } => {
+            let failed: u64 = summary.phases.iter().map(|p| p.failed).sum();
+            (
+                LogLevel::Info,
+                format!(
+                    "■ run {}: {failed} failed — press 7 for the Summary",
+                    finished_how(summary.cancelled)
+                ),
+            )
+        }
+    };
+    LogLine { level, message }
+}
+
+/// How a run ended, in words.
+pub fn finished_how(cancelled: bool) -> &'static str {
+    if cancelled {
+        "stopped (resumes next time)"
+    } else {
+        "finished"
+    }
+}
+
+impl Component for RunScreen {
+    fn keys(&self) -> &'static [Action] {
+        KEYS
+    }
+
+    fn handle(&mut self, action: Action, shared: &Shared) -> Vec<Effect> {
+        let snapshot = &shared.snapshot;
+        match action {
+            Action::StartRun => vec![Effect::StartRun],
+            Action::PauseResume => match snapshot.state {
+                RunState::Paused => vec![change(Request::Engine(Command::Resume))],
+                RunState::Running | RunState::Extracting => {
+                    vec![change(Request::Engine(Command::Pause))]
+                }
+                _ => vec![Effect::Notice("No run to pause.".into())],
+            },
+            Action::RateUp | Action::RateDown => {
+                let step = if action == Action::RateUp {
+                    RATE_SHARE_STEP
+                } else {
+                    -RATE_SHARE_STEP
+                };
+                let share = ((snapshot.rate_share + step) * 100.0).round() / 100.0;
+                let share = share.clamp(RATE_SHARE_MIN, 1.0);
+                vec![
+                    Effect::RateShare(share),
+                    Effect::Notice(format!(
+                        "Rate share {:.0}% of the Kustomer budget.",
+                        share * 100.0
+                    )),
+                    change(Request::Engine(Command::SetRateShare { share })),
+                ]
+            }
+            Action::CancelRun if run_active(snapshot) => vec![Effect::Ask(Confirm::new(
+                "Stop the run",
+                "Stop the run after in-flight requests settle? It resumes next time.".into(),
+                vec![Request::Engine(Command::Cancel)],
+            ))],
+            Action::CancelRun => vec![Effect::Notice("No run to stop.".into())],
+            _ => Vec::new(),
+        }
+    }
+
+    fn focused(&self) -> Option<ListId> {
+        Some(ListId::Log)
+    }
+
+    fn list_mut(&mut self, _: ListId) -> Option<&mut ListState> {
+        None
+    }
+
+    fn refresh(&mut self) {}
+
+    fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
+        let t = shared.theme;
+        let wide = area.width >= 120;
+        let phases_height = shared.snapshot.phases.len() as u16 + 3;
+        let [top, middle, log_area] = Layout::vertical([
+            Constraint::Length(phases_height),
+            Constraint::Length(if area.height >= 40 { 10 } else { 5 }),
+            Constraint::Min(3),
+        ])
+        .areas(area);
+        let [phases_area, stats_area] = Layout::horizontal([
+            Constraint::Min(40),
+            Constraint::Length(if wide { 56 } else { 30 }),
+        ])
+        .areas(top);
+
+        // Phases
+        let bar_width: usize = if wide { 30 } else { 8 };
+        let rows: Vec<Row> = shared
+            .snapshot
+            .phases
+            .iter()
+            .map(|p| {
+                let fraction = if p.total > 0 {
+                    (p.done + p.failed + p.skipped) as f64 / p.total as f64
+                } else if p.status == PhaseStatus::Done {
+                    1.0
+                } else {
+                    0.0
+                };
+                let style = t.phase(p.status);
+                let name = if wide {
+                    p.phase.label()
+                } else {
+                    short_phase_label(p.phase)
+                };
+                let mut cells = vec![
+                    Cell::from(Span::styled(phase_symbol(p.status), style)),
+                    Cell::from(name),
+                    Cell::from(
+                        Line::from(if wide {
+                            format!("{}/{}", fmt_count(p.done), fmt_count(p.total))
+                        } else {
+                            format!("{}/{}", p.done, p.total)
+                        })
+                        .right_aligned(),
+                    ),
+                    Cell::from(Span::styled(text_bar(fraction, bar_width, wide), style)),
+                    Cell::from(
+                        Line::from(Span::styled(
+                            if p.failed > 0 {
+                                format!("✗{}", fmt_count(p.failed))
+                            } else {
+                                String::new()
+                            },
+                            t.bad(),
+                        ))
+                        .right_aligned(),
+                    ),
+                ];
+                cells.push(Cell::from(
+                    Line::from(if p.in_flight > 0 {
+                        format!("▶{}", p.in_flight)
+                    } else {
+                        String::new()
+                    })
+                    .right_aligned(),
+                ));
+                Row::new(cells)
+            })
+            .collect();
+        let header = if wide {
+            Row::new(vec![
+                "",
+                "Phase",
+                "Done/total",
+                "Progress",
+                "Failed",
+                "Flight",
+            ])
+        } else {
+            Row::new(vec!["", "Phase", "Done/all", "", "Fail", "Fly"])
+        }
+        .style(t.header().add_modifier(Modifier::UNDERLINED));
+        let widths = if wide {
+            [
+                Constraint::Length(1),
+                Constraint::Length(18),
+                Constraint::Length(15),
+                Constraint::Length(bar_width as u16 + 5),
+                Constraint::Length(7),
+                Constraint::Length(6),
+            ]
+        } else {
+            [
+                Constraint::Length(1),
+                Constraint::Length(13),
+                Constraint::Length(10),
+                Constraint::Length(bar_width as u16),
+                Constraint::Length(4),
+                Constraint::Min(4),
+            ]
+        };
+        frame.render_widget(
+            Table::new(rows, widths)
+                .header(header)
+                .column_spacing(1)
+                .block(panel(t, "Phases", true)),
+            phases_area,
+        );
+
+        // Figures
+        let s = &shared.snapshot;
+        let label = |text: &str| Span::styled(format!("{text:<10}"), t.dim());
+        let eta = s.eta.map(fmt_duration).unwrap_or_else(|| "—".into());
+        let budget_ratio = if s.kustomer.allowed > 0 {
+            (s.kustomer.used as f64 / s.kustomer.allowed as f64).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let mut lines = vec![
+            Line::from(vec![
+                label("State"),
+                Span::styled(
+                    crate::tui::theme::run_state_label(&s.state),
+                    t.run_state(&s.state),
+                ),
+            ]),
+            Line::from(vec![label("Elapsed"), Span::raw(fmt_duration(s.elapsed))]),
+            Line::from(vec![label("ETA"), Span::raw(eta)]),
+            Line::from(vec![
+                label("Kustomer"),
+                Span::raw(format!(
+                    "{}/{} per {} s",
+                    s.kustomer.used, s.kustomer.allowed, s.kustomer.window_secs
+                )),
+            ]),
+            Line::from(vec![
+                label("Budget"),
+                Span::styled(
+                    text_bar(budget_ratio, if wide { 30 } else { 11 }, true),
+                    t.accent(),
+                ),
+            ]),
+            Line::from(vec![
+                label("Share"),
+                Span::raw(format!(
+                    "{:.0}% of {}",
+                    s.rate_share * 100.0,
+                    fmt_count(s.kustomer.limit.into())
+                )),
+                Span::styled(" +/-", t.key()),
+            ]),
+            Line::from(vec![
+                label("Intercom"),
+                Span::raw(format!(
+                    "{}/{} per {} s",
+                    s.intercom.used, s.intercom.allowed, s.intercom.window_secs
+                )),
+            ]),
+        ];
+        let throttled = s.kustomer.throttled + s.intercom.throttled;
+        if throttled > 0 {
+            lines.push(Line::from(vec![
+                label("Throttled"),
+                Span::styled(format!("! {} × 429", fmt_count(throttled)), t.warn()),
+            ]));
+        }
+        if let RunState::Failed(reason) = &s.state {
+            lines.push(Line::from(Span::styled(format!("✗ {reason}"), t.bad())));
+        }
+        frame.render_widget(
+            Paragraph::new(lines).block(panel(t, "Figures", false)),
+            stats_area,
+        );
+
+        // Throughput and activity
+        let [spark_area, activity_area] = Layout::horizontal([
+            Constraint::Percentage(if wide { 60 } else { 50 }),
+            Constraint::Min(10),
+        ])
+        .areas(middle);
+        let spark_block = panel(
+            t,
+            &format!(
+                "Throughput {:.0} rec/s · {:.1} req/s",
+                s.records_per_sec, s.requests_per_sec
+            ),
+            false,
+        );
+        let spark_inner = spark_block.inner(spark_area);
+        frame.render_widget(spark_block, spark_area);
+        let skip = s
+            .throughput
+            .len()
+            .saturating_sub(spark_inner.width as usize);
+        frame.render_widget(
+            Sparkline::default()
+                .data(s.throughput[skip..].iter().copied())
+                .style(t.accent()),
+            spark_inner,
+        );
+        let activity = if s.activity.is_empty() {
+            match s.state {
+                RunState::Idle => "Press s to start the migration.".to_string(),
+                _ => "—".to_string(),
+            }
+        } else {
+            s.activity.clone()
+        };
+        // While a 429 holds the requests, that is what the run is doing first of all.
+        let mut now = Vec::new();
+        if let Some(note) = s.throttled_note() {
+            now.push(Line::from(Span::styled(format!("! {note}"), t.warn())));
+        }
+        now.push(Line::from(activity));
+        frame.render_widget(
+            Paragraph::new(now)
+                .wrap(Wrap { trim: true })
+                .block(panel(t, "Now", false)),
+            activity_area,
+        );
+
+        // Log tail: the newest lines that pass the filter.
+        let visible = shared.log_list.visible();
+        let block = panel(t, &shared.log_list.title("Log", shared.log.len()), false);
+        let inner = block.inner(log_area);
+        frame.render_widget(block, log_area);
+        let height = inner.height as usize;
+        let start = visible.len().saturating_sub(height);
+        let lines: Vec<Line> = visible[start..]
+            .iter()
+            .filter_map(|&i| shared.log.get(i))
+            .map(|l| {
+                let style = match l.level {
+                    LogLevel::Info => Style::new(),
+                    LogLevel::Warn => t.warn(),
+                    LogLevel::Error => t.bad(),
+                };
+                Line::from(Span::styled(l.message.clone(), style))
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(lines), inner);
+    }
+}
+
+/// `████░░░░ 52%` (the percentage only when asked for).
+fn text_bar(fraction: f64, width: usize, percent: bool) -> String {
+    let fraction = fraction.clamp(0.0, 1.0);
+    let filled = (fraction * width as f64).round() as usize;
+    let bar = format!("{}{}", "█".repeat(filled), "░".repeat(width - filled));
+    if percent {
+        format!("{bar} {:>3.0}%", fraction * 100.0)
+    } else {
+        bar
+    }
+}
+
+fn short_phase_label(phase: PhaseId) -> &'static str {
+    match phase {
+        PhaseId::Prerequisites => "Prereqs",
+        PhaseId::UsersTeams => "Users & teams",
+        PhaseId::Metadata => "Metadata",
+        PhaseId::Companies => "Companies",
+        PhaseId::Customers => "Customers",
+        PhaseId::Kb => "Knowledge",
+        PhaseId::Conversations => "Conversations",
+        PhaseId::Extras => "Events/extras",
+    }
+}

@@ -1,0 +1,274 @@
+//! The session API without any front-end: a whole `tiny` migration driven through
+//! `engine::session::Session` alone — prepare (extraction, proposals), decide, run, retry and
+//! verify — against both simulators over loopback, with the Kustomer simulator refusing one
+//! kind's creates on the first run. The console and the headless runner drive this same code.
+
+mod common;
+
+use std::time::Duration;
+
+use i2k::engine::session::{
+    AdminDecision, CheckStatus, Command, FailureFilter, FieldDecision, Session, SessionCommand,
+    SessionUpdate, TypeVerification,
+};
+use i2k::sim::SizePreset;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+/// The updates the session sent, read as they come.
+struct Updates(mpsc::UnboundedReceiver<SessionUpdate>);
+
+impl Updates {
+    /// Waits for the first update `pick` takes, passing over the others (failing on a notice
+    /// that says something went wrong).
+    async fn next<T>(&mut self, what: &str, pick: impl Fn(SessionUpdate) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let update = tokio::time::timeout_at(deadline, self.0.recv())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+                .unwrap_or_else(|| panic!("the session stopped before {what}"));
+            if let SessionUpdate::Notice(text) = &update {
+                assert!(
+                    !text.contains("failed") && !text.contains("cannot"),
+                    "waiting for {what}: {text}"
+                );
+            }
+            if let Some(found) = pick(update) {
+                return found;
+            }
+        }
+    }
+
+    /// The next verification the session sends (after a run, or when asked).
+    async fn summary(&mut self) -> Vec<TypeVerification> {
+        self.next("the summary", |u| match u {
+            SessionUpdate::Summary { verification, .. } => Some(verification),
+            _ => None,
+        })
+        .await
+    }
+}
+
+fn row<'a>(rows: &'a [TypeVerification], object: &str) -> &'a TypeVerification {
+    rows.iter()
+        .find(|r| r.object == object)
+        .unwrap_or_else(|| panic!("no {object} row in {rows:?}"))
+}
+
+async fn sim_fail(base: &str, rule: Option<Value>) {
+    let client = reqwest::Client::new();
+    let url = format!("{base}/__sim/fail");
+    let sent = match rule {
+        Some(rule) => client.post(url).json(&rule).send().await,
+        None => client.delete(url).send().await,
+    };
+    assert!(sent.unwrap().status().is_success());
+}
+
+fn count(truth: &Value, kind: &str) -> u64 {
+    truth["counts"][kind].as_u64().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_alone_prepares_decides_runs_retries_and_verifies_a_tiny_migration() {
+    let sims = common::sims(SizePreset::Tiny).await;
+    let dir = common::temp_state("session");
+    let mut config = common::engine_config(&sims, dir.clone());
+    // The decisions are the session's to take, not the run's defaults.
+    config.accept_defaults = false;
+    // Kustomer refuses every shortcut (Intercom's macros) on the first run, as a permanent 400.
+    sim_fail(
+        &sims.kustomer.url,
+        Some(json!({"path": "/v1/shortcuts", "method": "POST", "status": 400})),
+    )
+    .await;
+    let intercom = common::truth(&sims.intercom.url).await;
+    let macros = count(&intercom, "macros");
+    assert!(macros > 0, "the tiny workspace has macros");
+
+    let (tx, rx) = mpsc::channel(64);
+    let (forward_tx, forward_rx) = mpsc::unbounded_channel();
+    // Reads the session's updates as they come, so the session never waits on its channel.
+    tokio::spawn(async move {
+        let mut rx = rx;
+        while let Some(update) = rx.recv().await {
+            if forward_tx.send(update).is_err() {
+                break;
+            }
+        }
+    });
+    let mut updates = Updates(forward_rx);
+    let mut session = Session::new(config, tx);
+
+    // Prepare: both connections, the workspace extracted, the proposals.
+    session.open().await;
+    let connections = updates
+        .next("the connections", |u| match u {
+            SessionUpdate::Connections(c) => Some(c),
+            _ => None,
+        })
+        .await;
+    assert_eq!(connections.len(), 2);
+    session.prepared().await;
+    let admins = updates
+        .next("the admins", |u| match u {
+            SessionUpdate::Admins(a) => Some(a),
+            _ => None,
+        })
+        .await;
+    let fields = updates
+        .next("the fields", |u| match u {
+            SessionUpdate::Fields(f) => Some(f),
+            _ => None,
+        })
+        .await;
+    let checks = updates
+        .next("the prerequisite checks", |u| match u {
+            SessionUpdate::Prerequisites(p) => Some(p),
+            _ => None,
+        })
+        .await;
+    let missing: Vec<_> = checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Fail && c.can_create.is_some())
+        .collect();
+    let open_admins: Vec<_> = admins
+        .iter()
+        .filter(|a| a.decision == AdminDecision::Unresolved)
+        .collect();
+    let open_fields: Vec<_> = fields
+        .iter()
+        .filter(|f| f.decision == FieldDecision::Unresolved)
+        .collect();
+    assert!(
+        !missing.is_empty() || !open_admins.is_empty() || !open_fields.is_empty(),
+        "the tiny workspace leaves decisions open"
+    );
+
+    // Decide every open item: create the missing prerequisites, map the admins, place the fields.
+    for check in &missing {
+        session
+            .handle(SessionCommand::CreatePrerequisite {
+                name: check.name.clone(),
+            })
+            .await;
+    }
+    for admin in &open_admins {
+        session
+            .handle(SessionCommand::DecideAdmin {
+                admin_id: admin.admin_id.clone(),
+                decision: AdminDecision::Fallback,
+            })
+            .await;
+    }
+    for field in &open_fields {
+        session
+            .handle(SessionCommand::DecideField {
+                model: field.model.clone(),
+                source_name: field.source_name.clone(),
+                decision: FieldDecision::Archive,
+            })
+            .await;
+    }
+    updates
+        .next("every prerequisite in place", |u| match u {
+            SessionUpdate::Prerequisites(p) => p
+                .iter()
+                .all(|c| c.status != CheckStatus::Fail || c.can_create.is_none())
+                .then_some(()),
+            _ => None,
+        })
+        .await;
+    // The session answers each decision with the mappings as the ledger now holds them.
+    updates
+        .next("every admin decided", |u| match u {
+            SessionUpdate::Admins(a) => a
+                .iter()
+                .all(|a| a.decision != AdminDecision::Unresolved)
+                .then_some(()),
+            _ => None,
+        })
+        .await;
+    updates
+        .next("every field decided", |u| match u {
+            SessionUpdate::Fields(f) => f
+                .iter()
+                .all(|f| f.decision != FieldDecision::Unresolved)
+                .then_some(()),
+            _ => None,
+        })
+        .await;
+
+    // Run: everything loads but the shortcuts, which Kustomer refused.
+    session.handle(SessionCommand::StartRun).await;
+    session
+        .finish_run()
+        .await
+        .expect("a run was active")
+        .expect("the run ends without an error");
+    let first = updates.summary().await;
+    let shortcuts = row(&first, "macros");
+    assert_eq!(shortcuts.failed, macros, "{shortcuts:?}");
+    assert!(!shortcuts.agrees);
+    let kustomer = common::truth(&sims.kustomer.url).await;
+    assert_eq!(count(&kustomer, "shortcuts"), 0);
+    assert_eq!(count(&kustomer, "customers"), count(&intercom, "contacts"));
+    assert_eq!(count(&kustomer, "companies"), count(&intercom, "companies"));
+
+    // Retry: the failed records, read through the session, go back to pending once Kustomer
+    // takes shortcuts again, and the next run loads them.
+    session
+        .handle(SessionCommand::LoadFailures {
+            filter: FailureFilter::default(),
+        })
+        .await;
+    let failures = updates
+        .next("the failed records", |u| match u {
+            SessionUpdate::Failures(f) => Some(f),
+            _ => None,
+        })
+        .await;
+    assert_eq!(failures.len() as u64, macros, "{failures:?}");
+    sim_fail(&sims.kustomer.url, None).await;
+    let records = failures.into_iter().map(|f| f.record).collect();
+    session
+        .handle(SessionCommand::Engine(Command::Retry { records }))
+        .await;
+    let queued = updates
+        .next("the retry", |u| match u {
+            SessionUpdate::Notice(text) if text.contains("queued") => Some(text),
+            _ => None,
+        })
+        .await;
+    assert!(
+        queued.contains(&format!("{macros} records queued")),
+        "{queued}"
+    );
+    session.handle(SessionCommand::StartRun).await;
+    session
+        .finish_run()
+        .await
+        .expect("a run was active")
+        .expect("the retry run ends without an error");
+    let second = updates.summary().await;
+    assert_eq!(row(&second, "macros").failed, 0);
+
+    // Verify, asked of the session: every type agrees, and Kustomer holds the ground truth.
+    session.handle(SessionCommand::Verify).await;
+    let verified = updates.summary().await;
+    let disagreeing: Vec<_> = verified.iter().filter(|v| !v.agrees).collect();
+    assert!(disagreeing.is_empty(), "{disagreeing:?}");
+    let kustomer = common::truth(&sims.kustomer.url).await;
+    assert_eq!(count(&kustomer, "shortcuts"), macros);
+    assert_eq!(row(&verified, "macros").target, Some(macros));
+    assert_eq!(count(&kustomer, "customers"), count(&intercom, "contacts"));
+    let duplicates = &kustomer["duplicates"];
+    assert!(
+        duplicates.as_object().is_none_or(|d| d.is_empty()),
+        "{duplicates}"
+    );
+
+    session.shut_down().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
