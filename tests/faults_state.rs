@@ -332,6 +332,9 @@ async fn a_new_ledger_adopts_what_an_earlier_migration_created_instead_of_creati
         "{first:?}"
     );
     assert_eq!(first["admins"].1, first["admins"].0, "{first:?}");
+    // Final states are updates of conversations i2k created: nothing matched there.
+    assert!(first["conversation_states"].0 > 0, "{first:?}");
+    assert_eq!(first["conversation_states"].1, 0, "{first:?}");
     // The whole state directory is lost: no ledger, no report, no files to tell.
     std::fs::remove_dir_all(state_dir(&home)).unwrap();
     let out = i2k(&sims, &home, &RUN).await;

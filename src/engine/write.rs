@@ -138,6 +138,11 @@ impl BulkRoute {
         }
     }
 
+    /// Whether this is an update route (`PUT`): its records are changes to records that exist.
+    pub fn is_update(&self) -> bool {
+        self.method == "PUT"
+    }
+
     /// Where the kind catalog sends a record of `kind` in bulk (`raw`: its stored source record);
     /// a route that says it is unknown when the catalog cannot tell.
     pub fn of_item(ctx: &Ctx, kind: Kind, raw: Option<&str>) -> BulkRoute {
@@ -699,9 +704,15 @@ where
                 ledger.mark_done(kind, &id, t)?;
                 Outcome::Done(t.clone())
             }
-            // Kustomer updated a record that had the externalId already.
+            // An update route's answer; on a create route, Kustomer updated a record that had
+            // the externalId already: it existed before this migration sent it.
             Some(ItemResult::Updated(t)) => {
-                ledger.mark_matched(kind, &id, t)?;
+                let origin = if route.is_update() {
+                    Origin::Created
+                } else {
+                    Origin::Matched
+                };
+                ledger.mark_done_as(kind, &id, t, origin)?;
                 Outcome::Done(t.clone())
             }
             Some(ItemResult::Error { message, duplicate }) => {
