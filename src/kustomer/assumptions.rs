@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use super::endpoints;
 use super::suffix::Suffix;
 
-/// Metadata `type` for each attribute suffix. The reference confirms only that types are
-/// inferred from the suffix (`totalOrdersNum` → number); the other names are assumed.
+/// Metadata `type` for each attribute suffix, for display only: i2k does not send it (Kustomer
+/// infers the type from the suffix, `totalOrdersNum` → number; the other names are unconfirmed).
 pub fn metadata_type(suffix: Suffix) -> &'static str {
     match suffix {
         Suffix::Str => "string",
@@ -19,15 +19,11 @@ pub fn metadata_type(suffix: Suffix) -> &'static str {
     }
 }
 
-/// Metadata `enumeration[]`: documented as an array, its items' shape is not. Assumed
-/// `{value, displayName}` with the option label as both.
+/// Metadata `enumeration[]`: plain strings, as Kustomer's published metadata example shows
+/// (`GetCustomAttributeMetadata` / `UpdateCustomAttributeMetadata` answers:
+/// `myCustomStr.enumeration: Array<string>`). The request type leaves the property shape open.
 pub fn enumeration(options: &[String]) -> Value {
-    Value::Array(
-        options
-            .iter()
-            .map(|o| json!({ "value": o, "displayName": o }))
-            .collect(),
-    )
+    Value::Array(options.iter().map(|o| json!(o)).collect())
 }
 
 /// `POST /v1/tags` creating a tag by name: not in any reference (tags are documented to be
