@@ -26,8 +26,10 @@ pub fn enumeration(options: &[String]) -> Value {
     Value::Array(options.iter().map(|o| json!(o)).collect())
 }
 
-/// `POST /v1/tags` creating a tag by name: not in any reference (tags are documented to be
-/// created by appending names to a conversation). Body assumed `{name}`.
+/// `POST /v1/tags` creating a tag by name: not in any reference, published request type or
+/// public code (tags are documented to be created by appending names to a conversation,
+/// `AppendTagsToConversation`). Body assumed `{name}`. Without it (`i2k sim --no-tags-route`)
+/// the tags fail with the 404 as their reason and records go without them (no fallback yet).
 pub const TAGS_CREATE_PATH: &str = endpoints::TAGS;
 pub fn tag_create_body(name: &str) -> Value {
     json!({ "name": name })
@@ -96,7 +98,8 @@ pub fn is_duplicate_error(message: &str) -> bool {
 }
 
 /// Whether a single-create refusal means the externalId exists (status undocumented: 409
-/// likely, else a 400 whose code or message says duplicate).
+/// likely, else a 4xx whose code or message says duplicate; `i2k sim --duplicate-status 422`
+/// shows it adopted through the externalId lookup).
 pub fn is_duplicate_refusal(status: u16, code: &str, message: &str) -> bool {
     status == 409
         || ((400..500).contains(&status)
