@@ -219,7 +219,8 @@ fn ticket_examples_parse_with_types_and_parts() {
         Some("submitted")
     );
     assert_eq!(t.ticket_parts.as_ref().unwrap().ticket_parts.len(), 1);
-    assert_eq!(t.admin_assignee_id, Some(Id::from("0")));
+    // The example's `0` is Intercom's "unassigned", read like null.
+    assert_eq!(t.admin_assignee_id, None);
 }
 
 #[test]
@@ -342,4 +343,35 @@ fn attachments_on_source_and_parts_are_listed_with_their_part() {
     assert_eq!(atts[0].0, None);
     assert_eq!(atts[0].1.filesize, Some(12));
     assert_eq!(atts[1].0, Some(Id::from("5")));
+}
+
+#[test]
+fn unassigned_is_zero_null_or_absent_alike() {
+    for (admin, team) in [
+        (json!(0), json!(0)),
+        (json!("0"), json!("0")),
+        (Value::Null, Value::Null),
+    ] {
+        let c: Conversation = serde_json::from_value(
+            json!({"type": "conversation", "id": "1", "admin_assignee_id": admin, "team_assignee_id": team}),
+        )
+        .unwrap();
+        assert_eq!(c.admin_assignee_id, None, "{admin}");
+        assert_eq!(c.team_assignee_id, None, "{team}");
+    }
+    let absent: Conversation =
+        serde_json::from_value(json!({"type": "conversation", "id": "1"})).unwrap();
+    assert_eq!(absent.admin_assignee_id, None);
+    let assigned: Conversation = serde_json::from_value(
+        json!({"type": "conversation", "id": "1", "admin_assignee_id": 991267715, "team_assignee_id": "5"}),
+    )
+    .unwrap();
+    assert_eq!(assigned.admin_assignee_id, Some(Id::from("991267715")));
+    assert_eq!(assigned.team_assignee_id, Some(Id::from("5")));
+    let ticket: Ticket = serde_json::from_value(
+        json!({"type": "ticket", "id": "9", "admin_assignee_id": 0, "team_assignee_id": null}),
+    )
+    .unwrap();
+    assert_eq!(ticket.admin_assignee_id, None);
+    assert_eq!(ticket.team_assignee_id, None);
 }

@@ -212,7 +212,7 @@ proptest! {
 
     #[test]
     fn any_company_maps_to_a_body_or_a_typed_error(raw in record(COMPANY), cap in 600usize..4_000) {
-        if let Ok(m) = companies::company_body(&raw.to_string(), &[], &|id| Some(format!("t-{id}"))) {
+        if let Ok(m) = companies::company_body(&raw.to_string(), &[], &|id| Some(format!("t-{id}")), "2024-05-01T00:00:00.000Z") {
             assert_readable_times(&m.body);
             let name = m.body["name"].as_str().unwrap_or("");
             prop_assert!(no_controls(name), "{name:?}");

@@ -249,7 +249,7 @@ async fn verify_counts_every_type_through_kustomer_and_differs_when_records_go_m
             sims.kustomer.url
         ))
         .bearer_auth(&sims.kustomer.token)
-        .json(&json!({"body": "added after the migration", "direction": "in", "channel": "email", "app": "postmark"}))
+        .json(&json!({"preview": "added after the migration", "direction": "in", "channel": "email", "app": "postmark"}))
         .send()
         .await
         .unwrap();

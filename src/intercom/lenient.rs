@@ -60,6 +60,15 @@ pub fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Id>, D::Error> {
     read_value(d, |v| id_from_value(&v))
 }
 
+/// An assignee id (`admin_assignee_id`, `team_assignee_id`): Intercom's 2.16 schema sends `0`
+/// when nobody is assigned, older answers `null`; `0`, `"0"`, null, absent and unreadable are
+/// all "unassigned" (`None`).
+pub fn opt_assignee_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Id>, D::Error> {
+    read_value(d, |v| {
+        id_from_value(&v).filter(|id| id.as_str().trim() != "0")
+    })
+}
+
 /// A list of ids where items may be numbers or strings; unreadable items are dropped.
 pub fn id_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Id>, D::Error> {
     read_value(d, |v| match v {

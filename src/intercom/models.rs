@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::lenient::{
-    Id, id_list, lenient, lenient_vec, open_enum, opt_bool, opt_count, opt_f64, opt_id, opt_string,
-    opt_time,
+    Id, id_list, lenient, lenient_vec, open_enum, opt_assignee_id, opt_bool, opt_count, opt_f64,
+    opt_id, opt_string, opt_time,
 };
 
 open_enum!(
@@ -558,9 +558,9 @@ pub struct Conversation {
     pub read: Option<bool>,
     #[serde(default, deserialize_with = "lenient")]
     pub priority: Option<Priority>,
-    #[serde(default, deserialize_with = "opt_id")]
+    #[serde(default, deserialize_with = "opt_assignee_id")]
     pub admin_assignee_id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_id")]
+    #[serde(default, deserialize_with = "opt_assignee_id")]
     pub team_assignee_id: Option<Id>,
     #[serde(default, deserialize_with = "lenient")]
     pub source: Option<ConversationSource>,
@@ -785,9 +785,9 @@ pub struct Ticket {
     pub ticket_type: Option<TicketType>,
     #[serde(default, deserialize_with = "lenient")]
     pub contacts: Option<ContactRefList>,
-    #[serde(default, deserialize_with = "opt_id")]
+    #[serde(default, deserialize_with = "opt_assignee_id")]
     pub admin_assignee_id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_id")]
+    #[serde(default, deserialize_with = "opt_assignee_id")]
     pub team_assignee_id: Option<Id>,
     #[serde(default, deserialize_with = "opt_time")]
     pub created_at: Option<i64>,

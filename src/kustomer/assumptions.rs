@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use super::endpoints;
 use super::suffix::Suffix;
 
-/// Metadata `type` for each attribute suffix. The reference confirms only that types are
-/// inferred from the suffix (`totalOrdersNum` → number); the other names are assumed.
+/// Metadata `type` for each attribute suffix, for display only: i2k does not send it (Kustomer
+/// infers the type from the suffix, `totalOrdersNum` → number; the other names are unconfirmed).
 pub fn metadata_type(suffix: Suffix) -> &'static str {
     match suffix {
         Suffix::Str => "string",
@@ -19,19 +19,17 @@ pub fn metadata_type(suffix: Suffix) -> &'static str {
     }
 }
 
-/// Metadata `enumeration[]`: documented as an array, its items' shape is not. Assumed
-/// `{value, displayName}` with the option label as both.
+/// Metadata `enumeration[]`: plain strings, as Kustomer's published metadata example shows
+/// (`GetCustomAttributeMetadata` / `UpdateCustomAttributeMetadata` answers:
+/// `myCustomStr.enumeration: Array<string>`). The request type leaves the property shape open.
 pub fn enumeration(options: &[String]) -> Value {
-    Value::Array(
-        options
-            .iter()
-            .map(|o| json!({ "value": o, "displayName": o }))
-            .collect(),
-    )
+    Value::Array(options.iter().map(|o| json!(o)).collect())
 }
 
-/// `POST /v1/tags` creating a tag by name: not in any reference (tags are documented to be
-/// created by appending names to a conversation). Body assumed `{name}`.
+/// `POST /v1/tags` creating a tag by name: not in any reference, published request type or
+/// public code (tags are documented to be created by appending names to a conversation,
+/// `AppendTagsToConversation`). Body assumed `{name}`. Without it (`i2k sim --no-tags-route`)
+/// the tags fail with the 404 as their reason and records go without them (no fallback yet).
 pub const TAGS_CREATE_PATH: &str = endpoints::TAGS;
 pub fn tag_create_body(name: &str) -> Value {
     json!({ "name": name })
@@ -100,7 +98,8 @@ pub fn is_duplicate_error(message: &str) -> bool {
 }
 
 /// Whether a single-create refusal means the externalId exists (status undocumented: 409
-/// likely, else a 400 whose code or message says duplicate).
+/// likely, else a 4xx whose code or message says duplicate; `i2k sim --duplicate-status 422`
+/// shows it adopted through the externalId lookup).
 pub fn is_duplicate_refusal(status: u16, code: &str, message: &str) -> bool {
     status == 409
         || ((400..500).contains(&status)

@@ -172,12 +172,13 @@ pub fn spec_for(attr: &SourceAttribute, name: &str) -> Result<AttributeSpec, Map
     })
 }
 
-/// `PUT /v1/metadata/{resource}` body: `{properties: {name: {type, displayName, enumeration?}}}`.
+/// `PUT /v1/metadata/{resource}` body: `{properties: {name: {displayName, enumeration?}}}`. No
+/// `type`: Kustomer infers it from the name's suffix, and its own examples send only
+/// `displayName` (`kustomer_type` stays for display).
 pub fn metadata_body(specs: &[AttributeSpec]) -> Value {
     let mut properties = Map::new();
     for spec in specs {
         let mut entry = Map::new();
-        entry.insert("type".into(), json!(spec.kustomer_type));
         entry.insert("displayName".into(), json!(spec.display_name));
         if !spec.enumeration.is_empty() {
             entry.insert(
@@ -442,7 +443,7 @@ mod tests {
     }
 
     #[test]
-    fn metadata_body_declares_type_display_name_and_enumeration() {
+    fn metadata_body_declares_display_name_and_enumeration_but_no_type() {
         let mut tier = attr(SourceModel::Conversation, "tier", "list");
         tier.label = Some("Customer tier".into());
         tier.options = vec!["gold".into(), "silver".into()];
@@ -453,13 +454,10 @@ mod tests {
         ];
         let body = metadata_body(&specs);
         let props = &body["properties"];
-        assert_eq!(props["tierStr"]["type"], "string");
+        assert!(props["tierStr"].get("type").is_none());
         assert_eq!(props["tierStr"]["displayName"], "Customer tier");
-        assert_eq!(
-            props["tierStr"]["enumeration"],
-            assumptions::enumeration(&["gold".to_string(), "silver".to_string()])
-        );
-        assert_eq!(props["seatsNum"]["type"], "number");
+        assert_eq!(props["tierStr"]["enumeration"], json!(["gold", "silver"]));
+        assert!(props["seatsNum"].get("type").is_none());
         assert_eq!(props["seatsNum"]["displayName"], "seats");
         assert!(props["seatsNum"].get("enumeration").is_none());
         assert_eq!(

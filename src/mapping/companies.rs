@@ -1,8 +1,8 @@
 //! Pure Intercom → Kustomer mapping: companies. One Intercom company becomes one
 //! `POST /v1/companies/bulk` item: a name Kustomer accepts (3–255 characters), `externalId` = the
 //! Intercom id, the original `createdAt`, domains from `website`, tags as Kustomer tag ids, and
-//! the custom attributes the operator decided to carry. Kustomer documents no `importedAt` on
-//! companies, so none is sent.
+//! the custom attributes the operator decided to carry, and `importedAt` (Kustomer's published
+//! `CreateCompany` / `BulkCreateCompanies` request types have it).
 
 use serde_json::{Map, Value, json};
 
@@ -120,6 +120,7 @@ pub fn company_body(
     raw: &str,
     mappings: &[FieldMapping],
     tag_id: &dyn Fn(&str) -> Option<String>,
+    imported_at: &str,
 ) -> Result<Mapped, RecordError> {
     let company: Company = decode(raw)?;
     let id = company.id.as_ref().ok_or(RecordError::NoId)?.to_string();
@@ -187,6 +188,7 @@ pub fn company_body(
             body.insert("custom".into(), Value::Object(custom.custom));
         }
     }
+    body.insert("importedAt".into(), json!(imported_at));
     Ok(Mapped {
         body: Value::Object(body),
         notes,
@@ -196,6 +198,8 @@ pub fn company_body(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const NOW: &str = "2024-05-01T00:00:00.000Z";
 
     fn mapping(source: &str, name: &str) -> FieldMapping {
         crate::mapping::string_attribute("company", source, name)
@@ -254,34 +258,34 @@ mod tests {
         })
         .to_string();
         let tag_id = |id: &str| (id == "11").then(|| "k-tag-11".to_string());
-        let mapped = company_body(&raw, &[mapping("plan_tier", "planTierStr")], &tag_id).unwrap();
+        let mapped =
+            company_body(&raw, &[mapping("plan_tier", "planTierStr")], &tag_id, NOW).unwrap();
         assert_eq!(
             mapped.body,
             json!({
                 "name": "Acme", "externalId": "6500aa", "createdAt": "2020-09-13T12:26:40.000Z",
                 "domains": [{"domain": "acme.io"}], "tags": ["k-tag-11"],
-                "custom": {"planTierStr": "gold"}
+                "custom": {"planTierStr": "gold"}, "importedAt": NOW
             })
         );
         assert_eq!(mapped.notes.len(), 1, "{:?}", mapped.notes);
         assert!(mapped.notes[0].contains("gone"));
-        assert!(mapped.body.get("importedAt").is_none());
     }
 
     #[test]
     fn records_without_an_id_or_json_are_refused() {
         let none = |_: &str| None;
         assert_eq!(
-            company_body(r#"{"name":"Acme"}"#, &[], &none),
+            company_body(r#"{"name":"Acme"}"#, &[], &none, NOW),
             Err(RecordError::NoId)
         );
         assert!(matches!(
-            company_body("{not json", &[], &none),
+            company_body("{not json", &[], &none, NOW),
             Err(RecordError::NotJson(_))
         ));
         let long_id = json!({"id": "9".repeat(300), "name": "Acme"}).to_string();
         assert!(matches!(
-            company_body(&long_id, &[], &none),
+            company_body(&long_id, &[], &none, NOW),
             Err(RecordError::IdTooLong(_))
         ));
     }

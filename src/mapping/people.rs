@@ -130,7 +130,9 @@ pub fn ticket_fields(ticket_type: &TicketType) -> Vec<TicketField> {
         .collect()
 }
 
-/// `POST /v1/klasses` body for a ticket type.
+/// `POST /v1/klasses` body for a ticket type. Kustomer's published `CreateKlass` type has no
+/// `description` (name, displayName, icon, color, jsonSchema, klassSchema, mixins, status): the
+/// ticket type's description is not sent; the prerequisites phase logs it instead.
 pub fn ticket_klass_body(ticket_type_id: &str, ticket_type: &TicketType) -> Value {
     let label = ticket_type
         .name
@@ -138,15 +140,11 @@ pub fn ticket_klass_body(ticket_type_id: &str, ticket_type: &TicketType) -> Valu
         .map(display_name)
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| format!("Intercom ticket type {ticket_type_id}"));
-    let mut body = json!({
+    json!({
         "name": ticket_klass_name(ticket_type_id),
         "displayName": label,
         "status": "enabled",
-    });
-    if let Some(description) = ticket_type.description.as_deref().filter(|d| !d.is_empty()) {
-        body["description"] = json!(description);
-    }
-    body
+    })
 }
 
 /// `POST /v1/klasses` body for a klass i2k invents (notes, events).

@@ -41,4 +41,21 @@ pub struct SimOptions {
     /// each should become.
     #[arg(long)]
     pub hostile: bool,
+    /// Accept any body field on the Kustomer side (by default a field Kustomer's published
+    /// request type for the route does not allow is a 400 naming it).
+    #[arg(long)]
+    pub lenient_bodies: bool,
+    /// The Kustomer key lacks `org.admin`: message and note `createdAt`/`createdBy` are silently
+    /// replaced by now and the key's user.
+    #[arg(long)]
+    pub no_org_admin: bool,
+    /// The Kustomer org has no `POST /v1/tags` route (404).
+    #[arg(long)]
+    pub no_tags_route: bool,
+    /// Answer `GET /v1/bulk/{id}/batches` as a bare JSON array.
+    #[arg(long)]
+    pub batches_as_array: bool,
+    /// The status a Kustomer create refused for a duplicate externalId answers (e.g. 400, 422).
+    #[arg(long, default_value_t = 409)]
+    pub duplicate_status: u16,
 }

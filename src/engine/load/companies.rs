@@ -40,9 +40,11 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     ensure_tags(ctx).await?;
     let mappings = field_mappings(&ctx.ledger, "company")?;
     let ledger = ctx.ledger.clone();
+    let imported_at = crate::timefmt::unix_ms_to_iso(crate::timefmt::now_unix() * 1000);
     let map = move |_item: &WorkItem, raw: &str| {
         let tag_id = |id: &str| ledger.target_id(Kind::Tags.as_str(), id).ok().flatten();
-        company_body(raw, &mappings, &tag_id).map_err(|e| (ErrorClass::Source, e.to_string()))
+        company_body(raw, &mappings, &tag_id, &imported_at)
+            .map_err(|e| (ErrorClass::Source, e.to_string()))
     };
     load_bulk(ctx, BulkLoad::of(PhaseId::Companies, Kind::Companies)?, map).await
 }

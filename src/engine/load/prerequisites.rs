@@ -597,6 +597,16 @@ pub(crate) async fn load_klasses(ctx: &Ctx) -> anyhow::Result<()> {
         )
         .await?;
         if let (Some(_), Some(tt)) = (settled, ticket_type) {
+            if let Some(d) = tt.description.as_deref().filter(|d| !d.trim().is_empty()) {
+                // CreateKlass (Kustomer's published request type) has no description field.
+                ctx.log(
+                    LogLevel::Warn,
+                    format!(
+                        "klass {}: the ticket type's description is not migrated (Kustomer's klass create takes none): {d}",
+                        w.name
+                    ),
+                );
+            }
             put_ticket_metadata(ctx, &w.name, tt).await?;
         }
     }

@@ -805,8 +805,9 @@ pub fn conversation(state: &SimState, ws: &Workspace, i: usize, with_parts: bool
         "state": idx.state.as_str(),
         "read": rng.chance(0.7),
         "priority": priority,
-        "admin_assignee_id": idx.admin_assignee.map(|a| g::ADMIN_ID_BASE + u64::from(a)),
-        "team_assignee_id": idx.team_assignee.map(|t| g::TEAM_ID_BASE + u64::from(t)),
+        // The 2.16 schema's integers: 0 when nobody is assigned (not null).
+        "admin_assignee_id": idx.admin_assignee.map_or(0, |a| g::ADMIN_ID_BASE + u64::from(a)),
+        "team_assignee_id": idx.team_assignee.map_or(0, |t| g::TEAM_ID_BASE + u64::from(t)),
         "tags": {"type": "tag.list", "tags": tags},
         "conversation_rating": null,
         "source": {

@@ -322,6 +322,10 @@ async fn get_batches(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResul
             "results": results,
         }
     });
+    // Kustomer's bulk guide draws this answer as a bare array; `--batches-as-array` serves it so.
+    if sim.config().batches_as_array {
+        return Ok(Json(Value::Array(vec![batch])).into_response());
+    }
     Ok(Json(json!({
         "data": [batch],
         "meta": { "page": 1, "pageSize": 1, "total": 1 },

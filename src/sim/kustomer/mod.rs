@@ -9,6 +9,12 @@
 //! it counts against the budget like any request). The one API key holds every role
 //! (`GET /v1/auth/tokens/current`), and its machine user is `GET /v1/users/current`.
 //!
+//! **Published request types** (see [`published`]): by default a body field that Kustomer's
+//! published request type for the route does not allow is a 400 naming it. Org variants
+//! (`i2k sim` options): `--no-org-admin` (message and note `createdAt`/`createdBy` silently
+//! re-stamped with now and the key's user), `--no-tags-route` (`POST /v1/tags` is a 404),
+//! `--batches-as-array`, `--duplicate-status N` (instead of 409), `--lenient-bodies`.
+//!
 //! Choices where the reference is silent (each is a named assumption):
 //! - **Errors**: most routes answer `{"errors":[{status,code,title,detail,source,meta}]}`; the
 //!   other documented shape `{"errors":[{code,message,meta}]}` is used by 401s, the org-wide and
@@ -65,6 +71,7 @@ pub mod envelope;
 pub mod gate;
 pub mod klasses;
 pub mod org;
+pub mod published;
 pub mod records;
 pub mod state;
 pub mod truth;
@@ -100,6 +107,19 @@ pub struct Config {
     /// The largest JSON request body accepted; a larger one is a 413 in the JSON:API error shape.
     /// Kustomer documents no figure; 2 MB is a common default for JSON APIs.
     pub max_body_bytes: usize,
+    /// Refuse (400, naming it) any body field Kustomer's published request type for the route
+    /// does not allow (see [`published`]). On by default.
+    pub strict: bool,
+    /// The key holds `org.admin`. Without it, `createdAt`/`createdBy` on messages and notes are
+    /// silently replaced by now and the key's user, as Kustomer documents.
+    pub org_admin: bool,
+    /// Serve `POST /v1/tags` (a route no published type or doc page names). Off: 404.
+    pub tags_route: bool,
+    /// Answer `GET /v1/bulk/{id}/batches` as a bare JSON array (Kustomer's bulk guide's
+    /// drawing) instead of a JSON:API `data` envelope.
+    pub batches_as_array: bool,
+    /// The status of a create refused for a duplicate externalId (undocumented; 409 by default).
+    pub duplicate_status: u16,
 }
 
 /// The simulator's default request body limit.
@@ -117,6 +137,11 @@ impl Config {
             fault_hang: Duration::from_secs(30),
             agents,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            strict: true,
+            org_admin: true,
+            tags_route: true,
+            batches_as_array: false,
+            duplicate_status: 409,
         }
     }
 }
@@ -136,6 +161,17 @@ impl Config {
         config.faults = FaultSpec::parse(&options.faults)?;
         config.fault_hang = Duration::from_millis(options.fault_hang_ms);
         config.max_body_bytes = options.kustomer_max_body_bytes;
+        config.strict = !options.lenient_bodies;
+        config.org_admin = !options.no_org_admin;
+        config.tags_route = !options.no_tags_route;
+        config.batches_as_array = options.batches_as_array;
+        if !(400..500).contains(&options.duplicate_status) {
+            return Err(format!(
+                "--duplicate-status {} is not a 4xx status",
+                options.duplicate_status
+            ));
+        }
+        config.duplicate_status = options.duplicate_status;
         Ok(config)
     }
 }
@@ -165,6 +201,11 @@ pub fn router(config: Config) -> (Router, String) {
         .merge(truth::routes())
         .merge(attachments::storage_routes())
         .fallback(gate::no_route)
+        // Inside the gate: the key and the budget are checked before the body is read.
+        .layer(axum::middleware::from_fn_with_state(
+            sim.clone(),
+            published::enforce,
+        ))
         // Outside the routes' own layers: the upload route keeps its larger limit.
         .layer(body_limit)
         .layer(axum::middleware::from_fn_with_state(

@@ -411,6 +411,9 @@ pub struct Store {
     /// Custom-attribute metadata per resource (`customer`, `kobject.order`, …).
     pub metadata: BTreeMap<String, Value>,
     pub duplicates: BTreeMap<&'static str, Vec<String>>,
+    /// Bodies refused for a field Kustomer's published request type does not allow
+    /// (`"<method> <path>: <detail>"`), see [`super::published`].
+    pub refused_fields: Vec<String>,
     pub metadata_properties_created: u64,
     pub tracking_events: u64,
     pub tracking_identities: u64,
@@ -462,6 +465,7 @@ impl Store {
             children: HashMap::new(),
             metadata: BTreeMap::new(),
             duplicates: BTreeMap::new(),
+            refused_fields: Vec::new(),
             metadata_properties_created: 0,
             tracking_events: 0,
             tracking_identities: 0,

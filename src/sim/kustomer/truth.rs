@@ -91,7 +91,8 @@ fn count(store: &Store, name: &str) -> (u64, u64) {
 }
 
 /// `GET /__sim/truth`: `counts` (what i2k created), `seeded` (what the fresh org started with),
-/// `duplicates` (externalIds stored more than once, by type), `requests` per route (every request
+/// `duplicates` (externalIds stored more than once, by type), `refused_fields` (bodies refused
+/// for a field the published request type does not allow), `requests` per route (every request
 /// to a `/v1/` route, refused ones included; `throttled` counts its 429s, org-wide, per-customer,
 /// search or injected)
 /// (`{count, throttled}`), `invitations` (users invited by `POST /v1/users`), and
@@ -116,6 +117,7 @@ async fn truth(State(sim): State<Sim>) -> ApiResult {
         "counts": counts,
         "seeded": seeded,
         "duplicates": duplicates,
+        "refused_fields": store.refused_fields,
         "requests": store.requests,
         "invitations": store.invitations,
         "attachments_created": attachments_created,
