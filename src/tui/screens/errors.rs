@@ -49,6 +49,8 @@ pub struct ErrorsScreen {
     pub failures: Vec<FailureSummary>,
     /// Every object type seen failing, for the type filter.
     failure_objects: BTreeSet<String>,
+    /// Every error class seen, for the class filter: it cycles through classes that occur.
+    failure_classes: Vec<ErrorClass>,
     pub filter: FailureFilter,
     pub detail: Option<FailureDetail>,
     pane: Pane,
@@ -75,6 +77,9 @@ impl ErrorsScreen {
     pub fn set(&mut self, failures: Vec<FailureSummary>) {
         self.failure_objects
             .extend(failures.iter().map(|f| f.record.object.clone()));
+        for f in &failures {
+            self.saw_class(f.class);
+        }
         self.failures = failures;
         self.refresh();
     }
@@ -87,6 +92,7 @@ impl ErrorsScreen {
     /// A record failed during the run: listed at once, before the list is read again.
     pub fn record_failed(&mut self, failure: &FailureSummary) {
         self.failure_objects.insert(failure.record.object.clone());
+        self.saw_class(failure.class);
         if self.failures.iter().any(|f| f.record == failure.record) {
             return;
         }
@@ -94,6 +100,15 @@ impl ErrorsScreen {
         let keep = self.filter.matches(failure);
         self.list
             .append(self.failures.len() - 1, keep, || row_text(failure));
+    }
+
+    /// Keeps the classes seen in `ERROR_CLASSES`' order.
+    fn saw_class(&mut self, class: ErrorClass) {
+        if !self.failure_classes.contains(&class) {
+            self.failure_classes.push(class);
+            self.failure_classes
+                .sort_by_key(|c| ERROR_CLASSES.iter().position(|x| x == c));
+        }
     }
 
     pub fn list(&self) -> &ListState {
@@ -160,6 +175,26 @@ fn failed_count(snapshot: &Snapshot) -> u64 {
     snapshot.phases.iter().map(|p| p.failed).sum()
 }
 
+/// The widest of `values` (in characters), at least `min` and at most [`ID_COLUMN`].
+fn column_width<'a>(values: impl Iterator<Item = &'a String>, min: usize) -> u16 {
+    let widest = values.map(|v| v.chars().count()).max().unwrap_or(0);
+    u16::try_from(widest.clamp(min, ID_COLUMN)).unwrap_or(4)
+}
+
+/// The widest the type and id columns grow.
+const ID_COLUMN: usize = 24;
+
+/// An id as the list shows it: whole when it fits the column, else `…` and its end (Intercom's
+/// ids differ at the end: `conv_…0042`, `conv_…0043`).
+fn id_end(id: &str) -> String {
+    let n = id.chars().count();
+    if n <= ID_COLUMN {
+        return id.to_string();
+    }
+    let tail: String = id.chars().skip(n - (ID_COLUMN - 1)).collect();
+    format!("…{tail}")
+}
+
 /// None → first → … → last → None.
 fn cycle<T: Clone + PartialEq>(all: &[T], current: Option<T>) -> Option<T> {
     match current {
@@ -208,7 +243,7 @@ impl Component for ErrorsScreen {
                 self.filter_changed()
             }
             Action::CycleClassFilter => {
-                self.filter.class = cycle(&ERROR_CLASSES, self.filter.class);
+                self.filter.class = cycle(&self.failure_classes, self.filter.class);
                 self.filter_changed()
             }
             Action::ClearFilters => {
@@ -364,9 +399,16 @@ impl Component for ErrorsScreen {
             title: "Failed records",
             focused: list_focused,
             header: vec!["Type", "Id", "Class", "Try", "Reason"],
+            // Full type names and ids up to a bound; a longer id keeps its distinguishing end.
             widths: vec![
-                Constraint::Length(13),
-                Constraint::Length(12),
+                Constraint::Length(column_width(
+                    self.failures.iter().map(|f| &f.record.object),
+                    4,
+                )),
+                Constraint::Length(column_width(
+                    self.failures.iter().map(|f| &f.record.source_id),
+                    2,
+                )),
                 Constraint::Length(11),
                 Constraint::Length(3),
                 Constraint::Min(10),
@@ -377,7 +419,7 @@ impl Component for ErrorsScreen {
             let f = &self.failures[i];
             vec![
                 Cell::from(f.record.object.clone()),
-                Cell::from(f.record.source_id.clone()),
+                Cell::from(id_end(&f.record.source_id)),
                 Cell::from(Span::styled(format!("✗ {}", f.class.as_str()), t.bad())),
                 Cell::from(Line::from(f.attempts.to_string()).right_aligned()),
                 Cell::from(f.message.clone()),
@@ -462,5 +504,47 @@ impl Component for ErrorsScreen {
                 .scroll((self.detail_scroll, 0)),
             detail_area,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_ids_keep_their_distinguishing_end() {
+        let a = format!("conversation_{}0042", "0".repeat(20));
+        let b = format!("conversation_{}0043", "0".repeat(20));
+        assert_eq!(id_end("215"), "215");
+        assert_eq!(id_end(&a).chars().count(), ID_COLUMN);
+        assert!(id_end(&a).ends_with("0042") && id_end(&b).ends_with("0043"));
+        assert_ne!(id_end(&a), id_end(&b));
+        let types = ["conversation_parts".to_string(), "tags".to_string()];
+        assert_eq!(column_width(types.iter(), 4), 18);
+        assert_eq!(column_width(std::iter::empty(), 4), 4);
+    }
+
+    #[test]
+    fn the_class_filter_cycles_through_the_classes_that_occur() {
+        let mut screen = ErrorsScreen::default();
+        for class in [
+            ErrorClass::Rejected,
+            ErrorClass::Transient,
+            ErrorClass::Rejected,
+        ] {
+            screen.saw_class(class);
+        }
+        let mut seen = Vec::new();
+        let mut current = None;
+        loop {
+            current = cycle(&screen.failure_classes, current);
+            match current {
+                Some(c) => seen.push(c),
+                None => break,
+            }
+        }
+        let mut expected = vec![ErrorClass::Rejected, ErrorClass::Transient];
+        expected.sort_by_key(|c| ERROR_CLASSES.iter().position(|x| x == c));
+        assert_eq!(seen, expected);
     }
 }
