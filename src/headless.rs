@@ -254,31 +254,50 @@ pub fn records_left(s: &RunSummary) -> u64 {
         .sum()
 }
 
-/// Where the run wrote its report, archive and checklist (`MANUAL.md`).
+/// Where the run wrote its report, archive and checklist (`MANUAL.md`): only those that exist
+/// (a run stopped before its end may have written none; JSON gives `null` for those).
 pub fn print_written(
     state_dir: &Path,
     options: HeadlessOptions,
     out: &mut (dyn Write + Send),
 ) -> std::io::Result<()> {
-    let report = state_dir.join(crate::engine::report::REPORT_MD);
-    let archive = state_dir.join(crate::engine::archive::ARCHIVE_DIR);
-    let manual = state_dir.join(crate::engine::manual::MANUAL_FILE);
+    let written = [
+        (
+            "Report",
+            "report",
+            state_dir.join(crate::engine::report::REPORT_MD),
+        ),
+        (
+            "Archive",
+            "archive",
+            state_dir.join(crate::engine::archive::ARCHIVE_DIR),
+        ),
+        (
+            "Checklist",
+            "manual",
+            state_dir.join(crate::engine::manual::MANUAL_FILE),
+        ),
+    ];
     if options.json {
-        let line = json!({
-            "type": "written",
-            "report": report,
-            "archive": archive,
-            "manual": manual,
-        });
+        let mut line = json!({"type": "written"});
+        for (_, key, path) in &written {
+            line[*key] = if path.exists() {
+                json!(path)
+            } else {
+                Value::Null
+            };
+        }
         return writeln!(out, "{line}");
     }
-    writeln!(
-        out,
-        "Report: {}  Archive: {}  Checklist: {}",
-        report.display(),
-        archive.display(),
-        manual.display()
-    )
+    let named: Vec<String> = written
+        .iter()
+        .filter(|(_, _, path)| path.exists())
+        .map(|(label, _, path)| format!("{label}: {}", path.display()))
+        .collect();
+    if named.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "{}", named.join("  "))
 }
 
 fn print_summary(title: &str, s: &RunSummary, out: &mut (dyn Write + Send)) -> std::io::Result<()> {
@@ -327,6 +346,35 @@ fn print_summary(title: &str, s: &RunSummary, out: &mut (dyn Write + Send)) -> s
 mod tests {
     use super::*;
     use crate::engine::model::{PhaseId, PhaseProgress};
+
+    #[test]
+    fn the_exit_line_names_only_the_files_that_exist() {
+        let dir = std::env::temp_dir().join(format!("i2k-written-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = |json: bool| {
+            let mut out = Vec::new();
+            print_written(&dir, HeadlessOptions { json }, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(text(false), "", "nothing written, nothing named");
+        std::fs::write(dir.join("report.md"), "# report").unwrap();
+        let line = text(false);
+        assert!(
+            line.starts_with("Report: ") && line.contains("report.md"),
+            "{line}"
+        );
+        assert!(
+            !line.contains("Archive") && !line.contains("Checklist"),
+            "{line}"
+        );
+        let json: Value = serde_json::from_str(&text(true)).unwrap();
+        assert!(
+            json["report"].is_string() && json["archive"].is_null(),
+            "{json}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn the_progress_line_says_the_run_is_throttled_and_until_when() {

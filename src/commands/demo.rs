@@ -75,12 +75,8 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
     // An interrupted demo has nothing finished to verify.
     if !args.json && code != ExitCode::from(crate::cli::EXIT_INTERRUPTED) {
         verify_after_run(for_verify).await;
-        println!(
-            "Report: {}  Archive: {}  Checklist: {}",
-            state_dir.join("report.md").display(),
-            state_dir.join("archive").display(),
-            state_dir.join("MANUAL.md").display()
-        );
+        let options = crate::headless::HeadlessOptions { json: false };
+        let _ = crate::headless::print_written(&state_dir, options, &mut std::io::stdout());
     }
     intercom_sim.shutdown().await;
     kustomer_sim.shutdown().await;
