@@ -37,6 +37,35 @@ fn digits_switch_screens_in_wizard_order() {
 }
 
 #[test]
+fn brackets_and_tab_move_between_screens_and_tab_moves_between_panes_where_there_are_some() {
+    let mut app = loaded_app();
+    assert_eq!(app.screen(), Screen::Connect);
+    // Connect has one pane: tab goes on to the next screen.
+    press_key(&mut app, KeyCode::Tab);
+    assert_eq!(app.screen(), Screen::Scope);
+    press(&mut app, "]");
+    assert_eq!(app.screen(), Screen::Prerequisites);
+    press(&mut app, "[[");
+    assert_eq!(app.screen(), Screen::Connect);
+    // Wrapping both ways.
+    press(&mut app, "[");
+    assert_eq!(app.screen(), Screen::Summary);
+    press(&mut app, "]");
+    assert_eq!(app.screen(), Screen::Connect);
+    // Errors has a list and a detail pane: tab stays on the screen.
+    press(&mut app, "6");
+    press_key(&mut app, KeyCode::Tab);
+    assert_eq!(app.screen(), Screen::Errors);
+    // The help lists the keys where they work.
+    press(&mut app, "?");
+    let text = help_text(&app);
+    assert!(
+        text.contains("Next screen") && text.contains("Previous screen"),
+        "{text}"
+    );
+}
+
+#[test]
 fn help_lists_the_live_bindings_of_the_screen() {
     let mut app = loaded_app();
     press(&mut app, "5?");

@@ -407,16 +407,18 @@ impl App {
                     }
                 }
             }
-            Action::ShowConnect => self.screen = Screen::Connect,
-            Action::ShowScope => self.screen = Screen::Scope,
-            Action::ShowPrerequisites => self.screen = Screen::Prerequisites,
-            Action::ShowMapping => self.screen = Screen::Mapping,
-            Action::ShowRun => self.screen = Screen::Run,
-            Action::ShowErrors => {
-                self.screen = Screen::Errors;
-                out.push(self.screens.errors.on_show(&self.shared.snapshot));
+            Action::ShowConnect => self.show(Screen::Connect, out),
+            Action::ShowScope => self.show(Screen::Scope, out),
+            Action::ShowPrerequisites => self.show(Screen::Prerequisites, out),
+            Action::ShowMapping => self.show(Screen::Mapping, out),
+            Action::ShowRun => self.show(Screen::Run, out),
+            Action::ShowErrors => self.show(Screen::Errors, out),
+            Action::ShowSummary => self.show(Screen::Summary, out),
+            Action::NextScreen => self.show_next(1, out),
+            Action::PrevScreen => self.show_next(Screen::ALL.len() - 1, out),
+            Action::NextPane if !self.screens.get_mut(self.screen).has_panes() => {
+                self.show_next(1, out);
             }
-            Action::ShowSummary => self.screen = Screen::Summary,
             screen_action => {
                 let effects = self
                     .screens
@@ -425,6 +427,22 @@ impl App {
                 self.effects(effects, out);
             }
         }
+    }
+
+    fn show(&mut self, screen: Screen, out: &mut Vec<Request>) {
+        self.screen = screen;
+        if screen == Screen::Errors {
+            out.push(self.screens.errors.on_show(&self.shared.snapshot));
+        }
+    }
+
+    /// The screen `step` places after this one in the tab order (wrapping).
+    fn show_next(&mut self, step: usize, out: &mut Vec<Request>) {
+        let at = Screen::ALL
+            .iter()
+            .position(|s| *s == self.screen)
+            .unwrap_or(0);
+        self.show(Screen::ALL[(at + step) % Screen::ALL.len()], out);
     }
 
     /// Does what a screen asked for.

@@ -41,6 +41,8 @@ pub enum Action {
     Top,
     Bottom,
     NextPane,
+    NextScreen,
+    PrevScreen,
     ShowConnect,
     ShowScope,
     ShowPrerequisites,

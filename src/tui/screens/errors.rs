@@ -208,6 +208,10 @@ fn cycle<T: Clone + PartialEq>(all: &[T], current: Option<T>) -> Option<T> {
 }
 
 impl Component for ErrorsScreen {
+    fn has_panes(&self) -> bool {
+        true
+    }
+
     fn keys(&self) -> &'static [Action] {
         KEYS
     }

@@ -246,6 +246,10 @@ impl MappingScreen {
 }
 
 impl Component for MappingScreen {
+    fn has_panes(&self) -> bool {
+        true
+    }
+
     fn keys(&self) -> &'static [Action] {
         KEYS
     }

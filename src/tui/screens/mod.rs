@@ -168,6 +168,11 @@ pub trait Component {
         false
     }
 
+    /// Whether `Tab` moves between panes of this screen (else it moves to the next screen).
+    fn has_panes(&self) -> bool {
+        false
+    }
+
     /// `Esc`: closes what is open inside the screen; false when nothing was.
     fn back(&mut self) -> bool {
         false
