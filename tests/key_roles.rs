@@ -68,7 +68,10 @@ async fn a_run_without_org_admin_refuses_to_start_until_re_stamped_times_are_acc
         assert!(stderr.contains(said), "{said:?} not in {}", text(&refused));
     }
     let after = common::truth(&sims.kustomer.url).await;
-    assert_eq!(before["counts"], after["counts"], "the refused run created records");
+    assert_eq!(
+        before["counts"], after["counts"],
+        "the refused run created records"
+    );
     assert!(!state_dir(&home).join("report.md").exists());
 
     let accepted = i2k(&sims, &home, &run_args(&["--accept-restamped-times"])).await;
@@ -79,7 +82,10 @@ async fn a_run_without_org_admin_refuses_to_start_until_re_stamped_times_are_acc
         "{report}"
     );
     let truth = common::truth(&sims.kustomer.url).await;
-    assert!(truth["counts"]["messages"].as_u64().unwrap_or(0) > 0, "{truth:#}");
+    assert!(
+        truth["counts"]["messages"].as_u64().unwrap_or(0) > 0,
+        "{truth:#}"
+    );
     let _ = std::fs::remove_dir_all(&home);
 }
 
@@ -96,7 +102,8 @@ async fn a_run_with_org_admin_starts_without_the_flag_and_reports_no_re_stamps()
 
 #[test]
 fn the_readme_lists_the_roles_the_key_needs_from_the_same_table() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let section = readme
         .split("### Roles the API key needs")
         .nth(1)

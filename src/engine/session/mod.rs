@@ -490,13 +490,19 @@ impl Session {
             Some(self.config.kustomer_token.clone()),
         )
         .await;
-        if info.status == CheckStatus::Fail || info.roles.is_empty() || roles::keeps_times(&info.roles)
+        if info.status == CheckStatus::Fail
+            || info.roles.is_empty()
+            || roles::keeps_times(&info.roles)
         {
             return Ok(false);
         }
         let decided = LedgerReader::open(&self.config.state_dir)
             .ok()
-            .and_then(|reader| decisions::restamped_times_accepted_in(&reader).ok().flatten());
+            .and_then(|reader| {
+                decisions::restamped_times_accepted_in(&reader)
+                    .ok()
+                    .flatten()
+            });
         if self.config.options.accept_restamped_times || decided == Some(true) {
             Ok(true)
         } else {
