@@ -138,6 +138,10 @@ pub struct DemoArgs {
     /// With --headless: JSON lines instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Go ahead with re-stamped message and note times when the key lacks `org.admin`
+    /// (`--no-org-admin`); see `i2k run --accept-restamped-times`.
+    #[arg(long)]
+    pub accept_restamped_times: bool,
     #[command(flatten)]
     pub sim: SimOptions,
 }
@@ -178,6 +182,11 @@ pub struct RunArgs {
     /// Take the stated default for every unresolved decision (listed in the summary).
     #[arg(long)]
     pub accept_defaults: bool,
+    /// Go ahead although the Kustomer key lacks `org.admin`: message and note times and authors
+    /// are then re-stamped by Kustomer (time of loading, the key's user), and the report says
+    /// so. Without this flag such a run refuses to start.
+    #[arg(long)]
+    pub accept_restamped_times: bool,
     /// Limit the run to these types and what they depend on, e.g. `contacts,conversations`.
     #[arg(long, value_delimiter = ',', value_name = "TYPES")]
     pub only: Vec<String>,
@@ -231,6 +240,7 @@ impl Default for RunArgs {
             headless: false,
             json: false,
             accept_defaults: false,
+            accept_restamped_times: false,
             only: Vec::new(),
             budget: BudgetArgs::default(),
             workflow_ids: Vec::new(),

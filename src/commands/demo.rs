@@ -33,6 +33,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
         json: args.json,
         // Headless never waits for a person; the console lets the operator decide.
         accept_defaults: args.headless,
+        accept_restamped_times: args.accept_restamped_times,
         budget: crate::cli::BudgetArgs {
             rate_share: Some(0.8),
             kustomer_rate: Some(args.sim.kustomer_rate),

@@ -66,7 +66,7 @@ pub fn describe(info: &ConnectionInfo) -> String {
     if info.status != CheckStatus::Pass
         && let Some(detail) = &info.detail
     {
-        line.push_str(&format!("\n    {detail}"));
+        line.push_str(&format!("\n    {}", detail.replace('\n', "\n    ")));
     }
     line
 }

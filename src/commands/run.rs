@@ -108,6 +108,7 @@ pub fn engine_config(
                     class: args.failed_class,
                 }),
             bulk_max_bytes: args.bulk_max_bytes,
+            accept_restamped_times: args.accept_restamped_times,
             ..LoadOptions::default()
         },
     })
@@ -148,7 +149,10 @@ async fn follow_run(config: EngineConfig, json: bool) -> anyhow::Result<Followed
     let _log = crate::logging::to_file(&state_dir)?;
     let handle = match session.launch().await {
         Ok(handle) => handle,
-        Err(e) if e.is::<crate::engine::disk::DiskShortage>() => {
+        Err(e)
+            if e.is::<crate::engine::disk::DiskShortage>()
+                || e.is::<crate::engine::session::RestampRefused>() =>
+        {
             eprintln!("error: {e}");
             return Ok(Followed::Refused(ExitCode::from(
                 crate::cli::EXIT_BAD_INPUT,

@@ -8,6 +8,7 @@ use crate::http::{ApiClient, ApiError, ApiSide, ClientConfig, GateConfig, RateGa
 use crate::intercom::IntercomClient;
 use crate::intercom::client::DEFAULT_RATE_PER_WINDOW;
 use crate::kustomer::KustomerClient;
+use crate::kustomer::roles;
 use crate::vocab::{CheckStatus, ConnectionInfo};
 
 fn blank(side: &str, url: &str, token: &Option<Secret>) -> ConnectionInfo {
@@ -161,6 +162,33 @@ pub async fn check_kustomer(url: &str, token: Option<Secret>) -> ConnectionInfo 
         checked.detail = Some(format!(
             "Kustomer check failed at {url}: {reason}; check {KUSTOMER_TOKEN_ENV}, --kustomer-org or --kustomer-url"
         ));
+    } else {
+        note_missing_roles(&mut checked);
     }
     checked
+}
+
+/// Names each role the key lacks with what it costs (a warning: the run says what it does about
+/// each), or that the roles could not be read.
+fn note_missing_roles(info: &mut ConnectionInfo) {
+    let mut lines: Vec<String> = info.detail.take().into_iter().collect();
+    if info.roles.is_empty() {
+        lines.push(
+            "the key's roles could not be read: check them against the README (Roles the API key needs)"
+                .to_string(),
+        );
+    } else {
+        let missing = roles::missing(&info.roles);
+        lines.extend(missing.iter().map(|need| need.describe()));
+        if !missing.is_empty() {
+            lines.push(
+                "roles cannot be edited: create a key with the roles the README lists (Roles the API key needs)"
+                    .to_string(),
+            );
+        }
+    }
+    if !lines.is_empty() {
+        info.status = CheckStatus::Warn;
+        info.detail = Some(lines.join("\n"));
+    }
 }

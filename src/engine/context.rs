@@ -38,6 +38,12 @@ pub struct LoadOptions {
     pub retry_failed: Option<RetryFilter>,
     /// The byte budget of one Kustomer bulk request body (besides its 100 items).
     pub bulk_max_bytes: usize,
+    /// `--accept-restamped-times`: the operator lets the run go ahead with a key without
+    /// `org.admin` (message and note times and authors re-stamped by Kustomer).
+    pub accept_restamped_times: bool,
+    /// Set by the session's start check: this run goes ahead without `org.admin`, so the ledger
+    /// and the report say its message and note times were re-stamped.
+    pub restamped_times: bool,
 }
 
 /// Which failed records a retry run sends again (the Errors screen's filters).
@@ -60,6 +66,8 @@ impl Default for LoadOptions {
             request_timeout: Duration::from_secs(30),
             retry_failed: None,
             bulk_max_bytes: crate::kustomer::bulk::DEFAULT_MAX_BULK_BYTES,
+            accept_restamped_times: false,
+            restamped_times: false,
         }
     }
 }

@@ -44,6 +44,10 @@ const PREREQ: &str = "prereq:";
 const CREATED: &str = "created:";
 const FALLBACK: &str = "fallback_user";
 const WORKFLOWS: &str = "workflow_ids";
+/// The operator's answer to a key without `org.admin`: go ahead with re-stamped times or not.
+const RESTAMPED_ACCEPTED: &str = "roles:restamped_times_accepted";
+/// Set once a run went ahead with re-stamped message and note times.
+const RESTAMPED_RUN: &str = "roles:restamped_times_run";
 
 /// The source types `prepare` reads.
 const DECISION_INPUTS: [&str; 8] = [
@@ -237,6 +241,43 @@ pub fn prerequisite_allowed(ledger: &Ledger, name: &str) -> Result<Option<bool>>
     Ok(ledger
         .read(|r| r.decision(&format!("{PREREQ}{name}")))?
         .and_then(|v| v.get("create")?.as_bool()))
+}
+
+/// Whether the operator accepted re-stamped message and note times (a key without `org.admin`)
+/// for this migration: `None` while nobody has said.
+pub fn restamped_times_accepted(ledger: &Ledger) -> Result<Option<bool>> {
+    Ok(ledger
+        .read(|r| r.decision(RESTAMPED_ACCEPTED))?
+        .and_then(|v| v.get("accept")?.as_bool()))
+}
+
+/// As [`restamped_times_accepted`], through a read connection (no ledger lock needed).
+pub fn restamped_times_accepted_in(reader: &crate::ledger::LedgerReader) -> Result<Option<bool>> {
+    Ok(reader
+        .decision(RESTAMPED_ACCEPTED)?
+        .and_then(|v| v.get("accept")?.as_bool()))
+}
+
+/// Stores the operator's answer to a key without `org.admin`.
+pub async fn accept_restamped_times(ledger: &Ledger, accept: bool) -> Result<()> {
+    ledger
+        .put_decision(RESTAMPED_ACCEPTED, &json!({ "accept": accept }))
+        .await?;
+    Ok(())
+}
+
+/// Notes that a run went ahead with re-stamped message and note times (the report says so).
+pub async fn note_restamped_run(ledger: &Ledger) -> Result<()> {
+    ledger.put_decision(RESTAMPED_RUN, &json!(true)).await?;
+    Ok(())
+}
+
+/// Whether any run of this migration went ahead with re-stamped message and note times.
+pub fn restamped_run(ledger: &Ledger) -> Result<bool> {
+    Ok(ledger
+        .read(|r| r.decision(RESTAMPED_RUN))?
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false))
 }
 
 /// Takes in the operator's edits of `mapping.toml` first, then stores `put`'s decision and writes

@@ -103,6 +103,10 @@ pub struct Report {
     pub warnings: Vec<RecordWarning>,
     #[serde(default)]
     pub warnings_total: u64,
+    /// A run went ahead with a key without `org.admin`: message and note times and authors
+    /// are Kustomer's re-stamps, not Intercom's.
+    #[serde(default)]
+    pub restamped_times: bool,
 }
 
 /// How many record warnings the report lists (the ledger keeps them all).
@@ -212,6 +216,7 @@ pub fn build_report(ledger: &Ledger, summary: Option<&RunSummary>) -> Result<Rep
     let (warnings, warnings_total) = record_warnings(ledger)?;
     let duration = summary.map(|s| s.elapsed.as_secs_f64());
     Ok(Report {
+        restamped_times: crate::engine::decisions::restamped_run(ledger).unwrap_or(false),
         migration_id: ledger.migration_id(),
         warnings,
         warnings_total,
@@ -308,6 +313,15 @@ pub fn render_markdown(report: &Report) -> String {
     }
     if let Some(id) = &report.migration_id {
         md.push_str(&format!("- Migration: {id}\n"));
+    }
+    if report.restamped_times {
+        md.push_str(&format!(
+            "\n**Re-stamped times.** The run went ahead with a Kustomer key without `{}` \
+             (accepted by the operator): {}. Messages and notes show when they were loaded and \
+             the key's user, not Intercom's times and authors.\n",
+            crate::kustomer::roles::ORG_ADMIN,
+            crate::kustomer::roles::RESTAMP_COST
+        ));
     }
     for (title, intercom) in [
         ("Intercom records", true),

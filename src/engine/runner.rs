@@ -59,6 +59,16 @@ async fn run(
     let started = Instant::now();
     bind_identity(&ctx).await?;
     let run_id = ctx.ledger.start_run(ctx.config.run_kind()).await?;
+    if ctx.config.options.restamped_times {
+        crate::engine::decisions::note_restamped_run(&ctx.ledger).await?;
+        ctx.log(
+            LogLevel::Warn,
+            format!(
+                "the Kustomer key lacks org.admin and re-stamped times were accepted: {}",
+                crate::kustomer::roles::RESTAMP_COST
+            ),
+        );
+    }
     if ctx.ledger.is_fresh() {
         ctx.log(
             LogLevel::Warn,

@@ -37,7 +37,7 @@ pub enum KustomerError {
     )]
     Unauthorized { message: String, request: String },
     #[error(
-        "the Kustomer API key lacks a role for {request} (403 {message}): create a key with the roles listed in the README (roles cannot be edited)"
+        "the Kustomer API key lacks a role for {request} (403 {message}): create a key with the roles the README lists under `Before a real migration` → `Roles the API key needs` (`i2k doctor` names the missing ones; roles cannot be edited)"
     )]
     Forbidden { message: String, request: String },
     #[error(transparent)]

@@ -48,6 +48,7 @@ use crate::engine::model::{ExtractProgress, OBJECT_TYPES};
 use crate::engine::plan::{build_plan, counts_from_ledger, default_bucket};
 use crate::engine::runner;
 use crate::kustomer::KustomerClient;
+use crate::kustomer::roles;
 use crate::ledger::{Ledger, LedgerError, LedgerReader};
 
 /// The most failed records one `LoadFailures` answer holds.
@@ -200,7 +201,7 @@ impl Session {
             SessionCommand::Reconnect => {
                 self.check_connections().await;
                 if let Some(ctx) = self.ctx() {
-                    let checks = decisions::prerequisite_checks(&ctx).await;
+                    let checks = prerequisites(&ctx).await;
                     self.send(SessionUpdate::Prerequisites(checks)).await;
                 }
             }
@@ -248,7 +249,21 @@ impl Session {
                     let check = decisions::create_prerequisite(&ctx, &name).await;
                     self.notice(format!("{}: {}", check.name, check.detail))
                         .await;
-                    let checks = decisions::prerequisite_checks(&ctx).await;
+                    let checks = prerequisites(&ctx).await;
+                    self.send(SessionUpdate::Prerequisites(checks)).await;
+                }
+            }
+            SessionCommand::AcceptRestampedTimes { accept } => {
+                if let Some(ctx) = self.ctx_for_decisions().await {
+                    let result = decisions::accept_restamped_times(&ctx.ledger, accept).await;
+                    self.report_error(result.map_err(anyhow::Error::from)).await;
+                    self.notice(if accept {
+                        "Re-stamped times accepted for this migration: the run goes ahead without org.admin and the report says so."
+                    } else {
+                        "Re-stamped times refused: the run starts only with a key holding org.admin."
+                    })
+                    .await;
+                    let checks = prerequisites(&ctx).await;
                     self.send(SessionUpdate::Prerequisites(checks)).await;
                 }
             }
@@ -455,10 +470,44 @@ impl Session {
     /// Starts a run: cancels a preparation still under way, releases the ledger and starts the
     /// engine on the session's configuration and decisions. The driver follows the handle (the
     /// headless runner); [`SessionCommand::StartRun`] does this and forwards it as updates.
+    /// Refuses ([`RestampRefused`]) while the Kustomer key lacks `org.admin` and the operator
+    /// has not accepted re-stamped times (the flag, or the Prerequisites decision).
     pub async fn launch(&mut self) -> anyhow::Result<EngineHandle> {
+        let restamped_times = self.restamp_check().await?;
         self.stop_preparing().await;
-        let config = self.config.clone();
+        let mut config = self.config.clone();
+        config.options.restamped_times = restamped_times;
         when_unlocked(self.held_ledger, || runner::start(config.clone())).await
+    }
+
+    /// The start check on the key's roles: whether this run goes ahead with re-stamped message
+    /// and note times (the key lacks `org.admin` and the operator accepted it), or a refusal.
+    /// A key whose roles cannot be read is not refused here: `doctor` and the Connect screen
+    /// warn about it.
+    async fn restamp_check(&self) -> anyhow::Result<bool> {
+        let info = crate::engine::connect::check_kustomer(
+            &self.config.kustomer_url,
+            Some(self.config.kustomer_token.clone()),
+        )
+        .await;
+        if info.status == CheckStatus::Fail
+            || info.roles.is_empty()
+            || roles::keeps_times(&info.roles)
+        {
+            return Ok(false);
+        }
+        let decided = LedgerReader::open(&self.config.state_dir)
+            .ok()
+            .and_then(|reader| {
+                decisions::restamped_times_accepted_in(&reader)
+                    .ok()
+                    .flatten()
+            });
+        if self.config.options.accept_restamped_times || decided == Some(true) {
+            Ok(true)
+        } else {
+            Err(RestampRefused.into())
+        }
     }
 
     async fn start_run(&mut self) {
@@ -692,7 +741,7 @@ async fn prepare(
     let _ = updates.send(scope_update(&ctx.ledger, &config)?).await;
     let unresolved = decisions::prepare(ctx).await?;
     send_mappings(ctx, updates).await;
-    let checks = decisions::prerequisite_checks(ctx).await;
+    let checks = prerequisites(ctx).await;
     let _ = updates.send(SessionUpdate::Prerequisites(checks)).await;
     let _ = updates.send(scope_update(&ctx.ledger, &config)?).await;
     let _ = updates.send(disk_update(&ctx.ledger).await?).await;
@@ -705,6 +754,85 @@ async fn prepare(
             .await;
     }
     Ok(())
+}
+
+/// Why a run was not started: the key lacks `org.admin` and nobody accepted re-stamped times.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the Kustomer API key lacks {role}: without it the {cost}. Nothing was created. Create a key \
+     with {role} (Kustomer: Settings › Security › API Keys; roles cannot be edited) and set \
+     KUSTOMER_API_KEY to it, or accept re-stamped times: `i2k run --accept-restamped-times`, or \
+     on the console's Prerequisites screen, c on \"{KEY_ROLES_CHECK}\"",
+    role = roles::ORG_ADMIN,
+    cost = roles::RESTAMP_COST
+)]
+pub struct RestampRefused;
+
+/// Every prerequisite check, with the key's roles last.
+async fn prerequisites(ctx: &Ctx) -> Vec<PrereqCheck> {
+    let mut checks = decisions::prerequisite_checks(ctx).await;
+    checks.push(roles_check(ctx).await);
+    checks
+}
+
+/// The key's roles as a prerequisite: failing while `org.admin` is missing and re-stamped
+/// times are not accepted (the start check refuses the run then), warning for other missing
+/// roles.
+async fn roles_check(ctx: &Ctx) -> PrereqCheck {
+    let held = match ctx.kustomer.token_current().await {
+        Ok(token) => token.roles,
+        Err(e) => {
+            return PrereqCheck {
+                name: KEY_ROLES_CHECK.into(),
+                status: CheckStatus::Warn,
+                detail: format!("cannot read the key's roles: {e}"),
+                can_create: None,
+            };
+        }
+    };
+    let missing = roles::missing(&held);
+    let accepted = decisions::restamped_times_accepted(&ctx.ledger)
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+        || ctx.config.options.accept_restamped_times;
+    let lines: Vec<String> = missing.iter().map(|n| n.describe()).collect();
+    let (status, detail) = if held.is_empty() {
+        (
+            CheckStatus::Warn,
+            "the key's roles could not be read: check them against the README".to_string(),
+        )
+    } else if !roles::keeps_times(&held) && !accepted {
+        (
+            CheckStatus::Fail,
+            format!(
+                "{}; the run refuses to start: c accepts re-stamped times, or use a key with {}",
+                lines.join("; "),
+                roles::ORG_ADMIN
+            ),
+        )
+    } else if !roles::keeps_times(&held) {
+        (
+            CheckStatus::Warn,
+            format!(
+                "re-stamped times accepted (the report says so); {}",
+                lines.join("; ")
+            ),
+        )
+    } else if !missing.is_empty() {
+        (CheckStatus::Warn, lines.join("; "))
+    } else {
+        (
+            CheckStatus::Pass,
+            format!("the key holds every role i2k needs ({})", roles::ORG_ADMIN),
+        )
+    };
+    PrereqCheck {
+        name: KEY_ROLES_CHECK.into(),
+        status,
+        detail,
+        can_create: None,
+    }
 }
 
 /// A Scope row while extraction is still counting.

@@ -12,6 +12,9 @@ pub use crate::engine::model::{
 };
 pub use crate::http::Secret;
 
+/// The Prerequisites row for the Kustomer key's roles; `c` on it decides on re-stamped times.
+pub const KEY_ROLES_CHECK: &str = "Key roles";
+
 /// What a front-end asks of the session.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionCommand {
@@ -49,6 +52,11 @@ pub enum SessionCommand {
         model: String,
         source_name: String,
         decision: FieldDecision,
+    },
+    /// The operator's answer to a key without `org.admin`: go ahead with re-stamped message and
+    /// note times (stored with the migration's decisions) or not.
+    AcceptRestampedTimes {
+        accept: bool,
     },
     /// The operator accepted the stated defaults for every unresolved mapping.
     AcceptDefaults,

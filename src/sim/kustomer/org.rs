@@ -74,7 +74,7 @@ pub fn seed(store: &mut Store, config: &Config) {
         "userType": "machine",
         "pending": false,
         "deleted": false,
-        "roles": TOKEN_ROLES,
+        "roles": token_roles(config),
     }));
     store.machine_user_id = store.insert(Kind::User, machine, BTreeMap::new(), "/v1/users", true);
     for (i, (name, email)) in config.agents.iter().enumerate() {
@@ -187,13 +187,22 @@ pub fn routes() -> Router<Sim> {
 
 type Q = Query<HashMap<String, String>>;
 
+/// The key's roles: every importer role, less `org.admin` when the org is set up without it.
+pub fn token_roles(config: &Config) -> Vec<&'static str> {
+    TOKEN_ROLES
+        .into_iter()
+        .filter(|r| config.org_admin || *r != "org.admin")
+        .collect()
+}
+
 async fn current_token(State(sim): State<Sim>) -> ApiResult {
+    let roles = token_roles(sim.config());
     let store = sim.lock();
     Ok(Json(json!({
         "data": {
             "type": "token",
             "id": format!("tok{}", &store.machine_user_id[3..]),
-            "attributes": { "name": "i2k", "roles": TOKEN_ROLES, "expiresAt": null, "orgName": ORG_NAME },
+            "attributes": { "name": "i2k", "roles": roles, "expiresAt": null, "orgName": ORG_NAME },
             "relationships": {
                 "user": { "data": { "type": "user", "id": store.machine_user_id } },
                 "org": { "data": { "type": "org", "id": ORG_ID } },

@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Wrap};
 
-use crate::engine::session::{CheckStatus, PrereqCheck};
+use crate::engine::session::{CheckStatus, KEY_ROLES_CHECK, PrereqCheck};
 use crate::tui::keymap::Action;
 use crate::tui::list::{ListId, ListState, TableSpec, table};
 use crate::tui::overlay::Confirm;
@@ -44,6 +44,9 @@ impl PrerequisitesScreen {
         let Some(check) = self.list.selected_index().map(|i| &self.checks[i]) else {
             return Vec::new();
         };
+        if check.name == KEY_ROLES_CHECK {
+            return vec![Self::decide_restamped_times(check, read_only)];
+        }
         let effect = match (&check.status, &check.can_create) {
             (CheckStatus::Fail | CheckStatus::Warn, Some(_)) if read_only => {
                 Effect::Notice("Read-only console: nothing was changed.".into())
@@ -61,6 +64,26 @@ impl PrerequisitesScreen {
             _ => Effect::Notice(format!("{}: nothing to create.", check.name)),
         };
         vec![effect]
+    }
+}
+
+impl PrerequisitesScreen {
+    /// The decision on a key without `org.admin`: go ahead with re-stamped times (asked first).
+    fn decide_restamped_times(check: &PrereqCheck, read_only: bool) -> Effect {
+        match check.status {
+            CheckStatus::Fail if read_only => {
+                Effect::Notice("Read-only console: nothing was changed.".into())
+            }
+            CheckStatus::Fail => Effect::Ask(Confirm::new(
+                "Re-stamped times",
+                format!(
+                    "{}. Go ahead without org.admin for this migration (the report says so)?",
+                    check.detail
+                ),
+                vec![Request::AcceptRestampedTimes { accept: true }],
+            )),
+            _ => Effect::Notice(format!("{}: {}", check.name, check.detail)),
+        }
     }
 }
 
@@ -136,6 +159,12 @@ impl Component for PrerequisitesScreen {
                     lines.push(Line::from(vec![
                         Span::styled("c", t.key()),
                         Span::raw(format!(" creates: {what}")),
+                    ]))
+                }
+                (CheckStatus::Fail, None) if p.name == KEY_ROLES_CHECK => {
+                    lines.push(Line::from(vec![
+                        Span::styled("c", t.key()),
+                        Span::raw(" goes ahead with re-stamped times (asks first)"),
                     ]))
                 }
                 (CheckStatus::Fail, None) => lines.push(Line::from(Span::styled(
