@@ -107,6 +107,10 @@ pub struct Report {
     /// are Kustomer's re-stamps, not Intercom's.
     #[serde(default)]
     pub restamped_times: bool,
+    /// The fallbacks the migration took where the org lacked a route i2k assumed (e.g. tags
+    /// created through the conversation tag route), one line each.
+    #[serde(default)]
+    pub fallbacks: Vec<String>,
 }
 
 /// How many record warnings the report lists (the ledger keeps them all).
@@ -226,6 +230,7 @@ pub fn build_report(ledger: &Ledger, summary: Option<&RunSummary>) -> Result<Rep
         intercom_requests: summary.map(|s| s.intercom_requests),
         records_per_sec: duration.filter(|d| *d > 0.0).map(|d| settled as f64 / d),
         assumptions,
+        fallbacks: crate::engine::load::tag_fallback::report_lines(ledger)?,
     })
 }
 
@@ -404,6 +409,12 @@ pub fn render_markdown(report: &Report) -> String {
     }
     for a in &report.assumptions {
         md.push_str(&format!("- {} — {} records\n", a.assumption, a.records));
+    }
+    if !report.fallbacks.is_empty() {
+        md.push_str("\n## Fallbacks taken\n\n");
+        for line in &report.fallbacks {
+            md.push_str(&format!("- {line}\n"));
+        }
     }
     md
 }

@@ -29,10 +29,31 @@ pub fn enumeration(options: &[String]) -> Value {
 /// `POST /v1/tags` creating a tag by name: not in any reference, published request type or
 /// public code (tags are documented to be created by appending names to a conversation,
 /// `AppendTagsToConversation`). Body assumed `{name}`. Without it (`i2k sim --no-tags-route`)
-/// the tags fail with the 404 as their reason and records go without them (no fallback yet).
+/// i2k falls back on the documented route (see `engine::load::tag_fallback`).
 pub const TAGS_CREATE_PATH: &str = endpoints::TAGS;
 pub fn tag_create_body(name: &str) -> Value {
     json!({ "name": name })
+}
+
+/// Whether a refusal of a create says the route itself does not exist on this org (404 or 405,
+/// or a 4xx whose words say there is no such route), not that the body was wrong: a 404 to a
+/// `POST` of a new record cannot mean the record is missing. A validation error (400/422
+/// naming a field) is not an absent route.
+pub fn is_absent_route(status: u16, code: &str, message: &str) -> bool {
+    if status == 404 || status == 405 {
+        return true;
+    }
+    let words = format!("{code} {message}").to_ascii_lowercase();
+    (400..500).contains(&status)
+        && [
+            "no route",
+            "route not found",
+            "cannot post",
+            "unknown route",
+            "not implemented",
+        ]
+        .iter()
+        .any(|w| words.contains(w))
 }
 
 /// `POST /v1/customers/searches` creating a saved search: presumed path and body
@@ -119,6 +140,20 @@ mod tests {
         assert!(is_duplicate_refusal(400, "duplicate", "bad"));
         assert!(!is_duplicate_refusal(400, "bad_request", "invalid name"));
         assert!(!is_duplicate_refusal(500, "duplicate", ""));
+    }
+
+    #[test]
+    fn absent_routes_are_told_from_refused_bodies() {
+        assert!(is_absent_route(
+            404,
+            "not_found",
+            "no route for POST /v1/tags"
+        ));
+        assert!(is_absent_route(405, "", ""));
+        assert!(is_absent_route(400, "bad_request", "Cannot POST /v1/tags"));
+        assert!(!is_absent_route(400, "bad_request", "name is required"));
+        assert!(!is_absent_route(422, "invalid", "/name must be a string"));
+        assert!(!is_absent_route(500, "", "no route"));
     }
 
     #[test]

@@ -93,6 +93,20 @@ impl KustomerError {
         }
     }
 
+    /// A create refused because the route does not exist on this org (see
+    /// `assumptions::is_absent_route`), not because of its body.
+    pub fn is_absent_route(&self) -> bool {
+        match self {
+            KustomerError::Api(ApiError::Http {
+                status,
+                code,
+                message,
+                ..
+            }) => assumptions::is_absent_route(*status, code, message),
+            _ => false,
+        }
+    }
+
     /// The redacted request and response, for the ledger and the Errors screen.
     pub fn exchange(&self) -> (String, String) {
         match self {
@@ -485,6 +499,25 @@ impl KustomerClient {
 
     pub async fn create_customer(&self, body: Value) -> Result<Resource> {
         self.create(endpoints::CUSTOMERS, body).await
+    }
+
+    /// `PUT /v1/customers/{id}` (`UpdateCustomer`): the fields given replace theirs (`tags`
+    /// replaces the whole list).
+    pub async fn update_customer(&self, id: &str, body: Value) -> Result<Resource> {
+        let path = endpoints::customer(id);
+        let reply = self
+            .send(Request::put(path, body).retry(Retry::Idempotent))
+            .await?;
+        Self::resource(&reply)
+    }
+
+    /// `PUT /v1/companies/{id}` (`UpdateCompanyAttributes`), as [`Self::update_customer`].
+    pub async fn update_company(&self, id: &str, body: Value) -> Result<Resource> {
+        let path = endpoints::company(id);
+        let reply = self
+            .send(Request::put(path, body).retry(Retry::Idempotent))
+            .await?;
+        Self::resource(&reply)
     }
 
     pub async fn customer_by_external_id(&self, external_id: &str) -> Result<Option<Resource>> {

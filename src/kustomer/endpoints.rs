@@ -44,6 +44,14 @@ pub fn customer_by_external_id(external_id: &str) -> String {
     format!("/v1/customers/externalId={}", segment(external_id))
 }
 
+pub fn customer(id: &str) -> String {
+    format!("/v1/customers/{}", segment(id))
+}
+
+pub fn company(id: &str) -> String {
+    format!("/v1/companies/{}", segment(id))
+}
+
 pub fn conversation(id: &str) -> String {
     format!("/v1/conversations/{}", segment(id))
 }

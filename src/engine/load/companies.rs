@@ -64,7 +64,7 @@ pub(super) fn field_mappings(
 
 // ---- tags -----------------------------------------------------------------------------------
 
-fn tag_name(raw: Option<&str>) -> Option<String> {
+pub(super) fn tag_name(raw: Option<&str>) -> Option<String> {
     let v: Value = serde_json::from_str(raw?).ok()?;
     v.get("name")
         .and_then(Value::as_str)
@@ -76,12 +76,21 @@ fn tag_name(raw: Option<&str>) -> Option<String> {
 /// Makes every Intercom tag exist in Kustomer and records its id: a tag whose name Kustomer
 /// already has is adopted (no request), the rest are created one by one (`POST /v1/tags`, the
 /// named assumption; there is no bulk route). Idempotent: done tags are skipped.
+///
+/// The first create goes alone: refused as an absent route, the refusal is remembered (see
+/// [`super::tag_fallback`]), that tag is put back to pending with the others, and they wait for
+/// the fallback after the conversations. Once the route is known absent, nothing is done here
+/// (tags that exist by name are resolved by the fallback too, so that a run it stopped part-way
+/// still applies them to what carries them).
 pub async fn ensure_tags(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     ledger
         .ensure_pending_from_sources(Kind::Tags.as_str(), Kind::Tags.as_str())
         .await?;
     ledger.flush().await?;
+    if super::tag_fallback::route_absent(ledger)? {
+        return Ok(());
+    }
     let todo: Vec<WorkItem> = super::open_items(ledger, Kind::Tags.as_str())?;
     if todo.is_empty() {
         return Ok(());
@@ -112,9 +121,34 @@ pub async fn ensure_tags(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             None => creates.push((item, name)),
         }
     }
+    // The first alone: an org without the route refuses it, and the rest are not sent.
+    let mut creates = creates.into_iter();
+    if let Some((item, name)) = creates.next() {
+        let _guard = ctx.in_flight(PhaseId::Customers, 1);
+        let absent = std::sync::Mutex::new(None::<String>);
+        let kustomer = &ctx.kustomer;
+        let create = || async {
+            let created = kustomer.create_tag(&name).await;
+            if let Err(e) = &created
+                && e.is_absent_route()
+            {
+                *absent.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+            }
+            created
+        };
+        let list = || kustomer.list_tags();
+        super::create_named(ledger, &item, &name, create, list).await?;
+        let refusal = absent.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(refusal) = refusal {
+            ledger.reset_to_pending(vec![(Kind::Tags.as_str().to_string(), item.source_id)])?;
+            ledger.flush().await?;
+            super::tag_fallback::remember_absent(ctx, &refusal).await?;
+            return Ok(());
+        }
+    }
     // One request each, no bulk route: several in flight, so the companies and customers that
     // wait for the tags wait for the budget, not for round trips one after another.
-    let mut sent = futures_util::stream::iter(creates.into_iter().map(|(item, name)| async move {
+    let mut sent = futures_util::stream::iter(creates.map(|(item, name)| async move {
         ctx.control.checkpoint().await?;
         let _guard = ctx.in_flight(PhaseId::Customers, 1);
         let kustomer = &ctx.kustomer;

@@ -182,6 +182,17 @@ async fn segments(ctx: &Arc<Ctx>, decisions: &Decisions) -> anyhow::Result<()> {
             continue;
         };
         let _guard = ctx.in_flight(PhaseId::Extras, 1);
+        if super::tag_fallback::route_absent(ledger)? {
+            ledger.mark_failed(
+                Kind::Segments.as_str(),
+                &id,
+                ErrorClass::Rejected,
+                "its membership tag cannot be created: POST /v1/tags is absent on this org and Kustomer creates tags only on conversations, which the segment's members are not",
+                "",
+                "",
+            )?;
+            continue;
+        }
         // The membership tag first: the saved search filters on its id.
         ledger
             .ensure_pending(Kind::SegmentTags.as_str(), vec![id.clone()])
@@ -190,11 +201,23 @@ async fn segments(ctx: &Arc<Ctx>, decisions: &Decisions) -> anyhow::Result<()> {
             .read(|r| r.record(Kind::SegmentTags.as_str(), &id))?
             .ok_or_else(|| anyhow::anyhow!("segment tag record {id} vanished"))?;
         let tag_name = map::segment_tag_name(&id, &name);
-        let create_tag = || kustomer.create_tag(&tag_name);
+        let absent = std::sync::Mutex::new(None::<String>);
+        let create_tag = || async {
+            let created = kustomer.create_tag(&tag_name).await;
+            if let Err(e) = &created
+                && e.is_absent_route()
+            {
+                *absent.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+            }
+            created
+        };
         let list_tags = || kustomer.list_tags();
-        let Outcome::Done(tag_id) =
-            super::create_named(ledger, &tag_item, &tag_name, create_tag, list_tags).await?
-        else {
+        let made = super::create_named(ledger, &tag_item, &tag_name, create_tag, list_tags).await?;
+        let refusal = absent.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(refusal) = refusal {
+            super::tag_fallback::remember_absent(ctx, &refusal).await?;
+        }
+        let Outcome::Done(tag_id) = made else {
             ledger.mark_failed(
                 Kind::Segments.as_str(),
                 &id,
@@ -220,24 +243,7 @@ fn contact_tag_ids(
     contact_id: &str,
     contact_raw: &Value,
 ) -> anyhow::Result<Vec<String>> {
-    let mut intercom: Vec<String> = Vec::new();
-    let sub = ledger.read(|r| r.source(Kind::ContactTags.as_str(), contact_id))?;
-    let listed: Vec<Value> = match &sub {
-        Some(s) => serde_json::from_str(&s.raw).unwrap_or_default(),
-        None => contact_raw
-            .get("tags")
-            .and_then(|t| t.get("data"))
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default(),
-    };
-    for t in listed {
-        match t.get("id") {
-            Some(Value::String(s)) => intercom.push(s.clone()),
-            Some(Value::Number(n)) => intercom.push(n.to_string()),
-            _ => {}
-        }
-    }
+    let intercom = super::tag_fallback::contact_intercom_tags(ledger, contact_id, contact_raw)?;
     let mut out = Vec::new();
     for t in intercom {
         if let Some(k) = ledger.target_id(Kind::Tags.as_str(), &t)?

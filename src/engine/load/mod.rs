@@ -9,6 +9,7 @@ pub mod extras;
 pub mod kb;
 pub mod metadata;
 pub mod prerequisites;
+pub mod tag_fallback;
 pub mod users_teams;
 
 use std::future::Future;

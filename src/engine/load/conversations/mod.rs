@@ -183,7 +183,9 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             ),
         );
     }
-    Ok(())
+    // Without `POST /v1/tags`: the tags, created by name on the conversations that carry them,
+    // then applied to their companies and customers.
+    super::tag_fallback::run(ctx).await
 }
 
 /// The kinds the phase writes in bulk, whose lost answers are settled by lookup.

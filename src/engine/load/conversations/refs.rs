@@ -97,6 +97,8 @@ impl Refs {
         }
         let id = match ctx.ledger.target_id(Kind::Tags.as_str(), tag_id)? {
             Some(id) => Some(id),
+            // Without `POST /v1/tags` the tag is appended by name once the conversation exists.
+            None if crate::engine::load::tag_fallback::route_absent(&ctx.ledger)? => None,
             None => self.create_tag(ctx, tag_id, name).await?,
         };
         self.lock_tags().insert(tag_id.to_string(), id.clone());
