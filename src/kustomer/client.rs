@@ -606,6 +606,16 @@ impl KustomerClient {
         self.list_named(endpoints::TAGS).await
     }
 
+    /// Every tag of the org, its id by name.
+    pub async fn tag_ids_by_name(&self) -> Result<std::collections::HashMap<String, String>> {
+        Ok(self
+            .list_tags()
+            .await?
+            .into_iter()
+            .map(|t| (t.name, t.id))
+            .collect())
+    }
+
     /// UNCONFIRMED route: see `assumptions::TAGS_CREATE_PATH`.
     pub async fn create_tag(&self, name: &str) -> Result<Named> {
         let r = self

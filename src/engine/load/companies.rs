@@ -96,13 +96,7 @@ pub async fn ensure_tags(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         return Ok(());
     }
     ctx.set_activity(format!("tags: {} to make exist", todo.len()));
-    let existing: HashMap<String, String> = ctx
-        .kustomer
-        .list_tags()
-        .await?
-        .into_iter()
-        .map(|t| (t.name, t.id))
-        .collect();
+    let existing = ctx.kustomer.tag_ids_by_name().await?;
     let mut creates = Vec::new();
     for item in todo {
         let Some(name) = tag_name(item.raw.as_deref()) else {

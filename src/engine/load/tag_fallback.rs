@@ -19,7 +19,7 @@
 //!
 //! Every step repeats harmlessly, so a run that stops part-way does it all again next time.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
@@ -162,21 +162,9 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         "tags: {} to create through the conversations that carry them",
         open.len()
     ));
-    let existed: HashSet<String> = ctx
-        .kustomer
-        .list_tags()
-        .await?
-        .into_iter()
-        .map(|t| t.name)
-        .collect();
+    let existed = ctx.kustomer.tag_ids_by_name().await?;
     let applied = apply_to_conversations(ctx, &open).await?;
-    let listed: HashMap<String, String> = ctx
-        .kustomer
-        .list_tags()
-        .await?
-        .into_iter()
-        .map(|t| (t.name, t.id))
-        .collect();
+    let listed = ctx.kustomer.tag_ids_by_name().await?;
     let resolved: HashMap<String, String> = open
         .iter()
         .filter_map(|(tid, (_, name))| listed.get(name).map(|k| (tid.clone(), k.clone())))
@@ -189,7 +177,7 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     for (tid, (_, name)) in &open {
         match resolved.get(tid) {
             Some(k) => {
-                let origin = if existed.contains(name) {
+                let origin = if existed.contains_key(name) {
                     Origin::Matched
                 } else {
                     Origin::Created

@@ -129,13 +129,7 @@ impl Refs {
         // Another run or phase may have made it under the same name.
         let listed = self
             .listed
-            .get_or_init(|| async {
-                ctx.kustomer
-                    .list_tags()
-                    .await
-                    .map(|tags| tags.into_iter().map(|t| (t.name, t.id)).collect())
-                    .unwrap_or_default()
-            })
+            .get_or_init(|| async { ctx.kustomer.tag_ids_by_name().await.unwrap_or_default() })
             .await;
         let outcome = match listed.get(name).cloned() {
             Some(id) => {
