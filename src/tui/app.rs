@@ -416,9 +416,10 @@ impl App {
             Action::ShowSummary => self.show(Screen::Summary, out),
             Action::NextScreen => self.show_next(1, out),
             Action::PrevScreen => self.show_next(Screen::ALL.len() - 1, out),
-            Action::NextPane if !self.screens.get_mut(self.screen).has_panes() => {
-                self.show_next(1, out);
-            }
+            Action::NextPane => match self.screens.get_mut(self.screen).pane_mut() {
+                Some(pane) => *pane = pane.other(),
+                None => self.show_next(1, out),
+            },
             screen_action => {
                 let effects = self
                     .screens

@@ -208,8 +208,8 @@ fn cycle<T: Clone + PartialEq>(all: &[T], current: Option<T>) -> Option<T> {
 }
 
 impl Component for ErrorsScreen {
-    fn has_panes(&self) -> bool {
-        true
+    fn pane_mut(&mut self) -> Option<&mut Pane> {
+        Some(&mut self.pane)
     }
 
     fn keys(&self) -> &'static [Action] {
@@ -218,10 +218,6 @@ impl Component for ErrorsScreen {
 
     fn handle(&mut self, action: Action, _: &Shared) -> Vec<Effect> {
         match action {
-            Action::NextPane => {
-                self.pane = self.pane.other();
-                Vec::new()
-            }
             Action::Enter => {
                 let Some(record) = self.selected().map(|f| f.record.clone()) else {
                     return Vec::new();

@@ -246,8 +246,8 @@ impl MappingScreen {
 }
 
 impl Component for MappingScreen {
-    fn has_panes(&self) -> bool {
-        true
+    fn pane_mut(&mut self) -> Option<&mut Pane> {
+        Some(&mut self.pane)
     }
 
     fn keys(&self) -> &'static [Action] {
@@ -256,10 +256,6 @@ impl Component for MappingScreen {
 
     fn handle(&mut self, action: Action, _: &Shared) -> Vec<Effect> {
         match action {
-            Action::NextPane => {
-                self.pane = self.pane.other();
-                Vec::new()
-            }
             Action::Enter => self.enter(),
             Action::InviteUser | Action::FallbackUser if self.pane != Pane::First => {
                 vec![Effect::Notice("Tab to the admins first.".into())]

@@ -168,9 +168,10 @@ pub trait Component {
         false
     }
 
-    /// Whether `Tab` moves between panes of this screen (else it moves to the next screen).
-    fn has_panes(&self) -> bool {
-        false
+    /// The pane `Tab` moves from, on a screen of two panes (a screen of one pane has none, and
+    /// `Tab` moves to the next screen).
+    fn pane_mut(&mut self) -> Option<&mut Pane> {
+        None
     }
 
     /// `Esc`: closes what is open inside the screen; false when nothing was.
