@@ -114,14 +114,6 @@ impl Origin {
             Origin::Matched => "matched",
         }
     }
-
-    pub fn parse(text: &str) -> Option<Origin> {
-        match text {
-            "created" => Some(Origin::Created),
-            "matched" => Some(Origin::Matched),
-            _ => None,
-        }
-    }
 }
 
 /// Where a target record stands. `archived` and `manual` are dispositions: the record is accounted
