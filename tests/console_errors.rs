@@ -171,7 +171,10 @@ async fn between_runs_skip_and_retry_change_the_ledger_and_the_next_run_loads_th
         notice_with("queued"),
     )
     .await;
-    assert!(said.contains("queued: press s to run"), "{said}");
+    assert!(
+        said.contains("queued: s on the Run screen (or :run) loads them"),
+        "{said}"
+    );
 
     // The list and the ledger agree: one failure left.
     requests

@@ -612,3 +612,87 @@ fn logs_go_to_a_private_file_in_the_state_directory() {
     assert!(text.contains("console started for the log test"), "{text}");
     assert_eq!(mode, 0o600);
 }
+
+#[test]
+fn colon_commands_complete_with_tab_and_do_what_their_keys_do() {
+    let mut app = loaded_app();
+    let mut finished = snapshot();
+    finished.state = RunState::Finished;
+    app.apply(Update::Snapshot(finished));
+    // `:` opens the line; the completions show under it while typing.
+    press(&mut app, ":ve");
+    assert!(app.is_editing());
+    let frame = render(&mut app, 100, 30);
+    assert!(
+        frame.contains("verify — verify against Kustomer"),
+        "{frame}"
+    );
+    press_key(&mut app, KeyCode::Tab);
+    assert_eq!(press_key(&mut app, KeyCode::Enter), vec![Request::Verify]);
+    assert_eq!(app.screen(), Screen::Summary);
+    assert!(!app.is_editing());
+
+    // `:screen` with a completed name shows the screen.
+    press(&mut app, ":screen err");
+    press_key(&mut app, KeyCode::Tab);
+    press_key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen(), Screen::Errors);
+
+    // An unknown or ambiguous command keeps the line open with the reason.
+    press(&mut app, ":re");
+    assert!(press_key(&mut app, KeyCode::Enter).is_empty());
+    assert!(app.is_editing());
+    let frame = render(&mut app, 100, 30);
+    assert!(frame.contains("could be retry, reconnect"), "{frame}");
+    press_key(&mut app, KeyCode::Esc);
+    assert!(!app.is_editing());
+
+    // `:q` quits as q does.
+    press(&mut app, ":q");
+    assert_eq!(press_key(&mut app, KeyCode::Enter), vec![Request::Quit]);
+    assert!(app.should_quit());
+}
+
+#[test]
+fn arrows_switch_screens() {
+    let mut app = loaded_app();
+    press_key(&mut app, KeyCode::Right);
+    assert_eq!(app.screen(), Screen::Scope);
+    press_key(&mut app, KeyCode::Left);
+    press_key(&mut app, KeyCode::Left);
+    assert_eq!(app.screen(), Screen::Summary);
+}
+
+#[test]
+fn the_start_question_names_each_failing_prerequisite_and_c_on_users_opens_mapping() {
+    use i2k::engine::session::{CheckStatus, PrereqCheck, USERS_CHECK};
+    let mut app = loaded_app();
+    let mut idle = snapshot();
+    idle.state = RunState::Idle;
+    app.apply(Update::Snapshot(idle));
+    let check = |name: &str, can_create: Option<&str>| PrereqCheck {
+        name: name.into(),
+        status: CheckStatus::Fail,
+        detail: "missing".into(),
+        can_create: can_create.map(String::from),
+    };
+    app.apply(Update::Prerequisites(vec![
+        check(USERS_CHECK, None),
+        check("klasses", Some("2 klasses")),
+        check("teams", None),
+    ]));
+    // The defaults (accepted at the first question) create klasses: two checks are left.
+    press(&mut app, "5s");
+    press(&mut app, "y");
+    press(&mut app, "5s");
+    let question = app.confirmation().unwrap().question.clone();
+    assert!(
+        question.contains("2 prerequisite checks fail: users, teams"),
+        "{question}"
+    );
+    press(&mut app, "n");
+    // c on the users check shows Mapping, where admins are decided.
+    press(&mut app, "3");
+    assert!(press(&mut app, "c").is_empty());
+    assert_eq!(app.screen(), Screen::Mapping);
+}

@@ -16,6 +16,8 @@ use crate::tui::{App, AppOptions, Keymap, glue, run_terminal};
 const CHANNEL_DEPTH: usize = 1024;
 /// How long the console waits, after the operator quit, for the glue to stop a run cleanly.
 const GLUE_PATIENCE: Duration = Duration::from_secs(90);
+/// How long quitting may take before the terminal says what it waits for.
+const STOPPING_SAID_AFTER: Duration = Duration::from_millis(300);
 
 pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     let endpoints = ctx.endpoints()?;
@@ -49,13 +51,27 @@ pub async fn open(config: EngineConfig) -> anyhow::Result<ExitCode> {
             (Ok(()), true)
         }
     };
-    // The request channel is closed now: the glue cancels an active run and settles.
-    let settled = tokio::time::timeout(GLUE_PATIENCE, glue).await;
+    // The screen is restored now and the request channel closed: the glue cancels an active run
+    // and settles. Said on the terminal when it takes more than a moment; a second Ctrl-C
+    // leaves at once (the ledger keeps what was committed; the next start settles the rest).
+    let mut glue = glue;
+    let settled = match tokio::time::timeout(STOPPING_SAID_AFTER, &mut glue).await {
+        Ok(joined) => Some(joined),
+        Err(_) => {
+            eprintln!(
+                "stopping… the run settles its requests in flight and resumes where it left off                  next time (Ctrl-C leaves now)"
+            );
+            tokio::select! {
+                joined = tokio::time::timeout(GLUE_PATIENCE, &mut glue) => joined.ok(),
+                Some(_) = signals.next() => None,
+            }
+        }
+    };
     shown?;
     match settled {
-        Ok(Ok(result)) => result?,
-        Ok(Err(e)) => anyhow::bail!("the console's engine link stopped unexpectedly: {e}"),
-        Err(_) => tracing::warn!("the run did not stop in time; it resumes next time"),
+        Some(Ok(result)) => result?,
+        Some(Err(e)) => anyhow::bail!("the console's engine link stopped unexpectedly: {e}"),
+        None => tracing::warn!("left before the run stopped; it resumes next time"),
     }
     Ok(if terminated {
         ExitCode::from(crate::cli::EXIT_INTERRUPTED)

@@ -11,6 +11,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use crate::engine::session::{
     AdminMapping, ConnectionInfo, Event, FailureSummary, RunState, ScopeItem, Snapshot,
 };
+use crate::tui::command::{self, CommandLine};
 use crate::tui::keymap::{Action, Keymap};
 use crate::tui::list::ListState;
 use crate::tui::overlay::{Confirm, EditTarget, Editor};
@@ -296,6 +297,9 @@ impl App {
     }
 
     fn editor_key(&mut self, mut editor: Editor, key: KeyEvent, out: &mut Vec<Request>) {
+        if editor.target == EditTarget::Command {
+            return self.command_key(editor, key, out);
+        }
         match key.code {
             KeyCode::Esc => {
                 if let EditTarget::Filter(list) = editor.target {
@@ -305,7 +309,7 @@ impl App {
             KeyCode::Enter => {
                 let text = editor.text();
                 let owner = match &editor.target {
-                    EditTarget::Filter(_) => None,
+                    EditTarget::Filter(_) | EditTarget::Command => None,
                     EditTarget::Url { .. } | EditTarget::Token { .. } => Some(Screen::Connect),
                     EditTarget::HistoryMonths => Some(Screen::Scope),
                     EditTarget::FieldRename { .. } => Some(Screen::Mapping),
@@ -332,6 +336,38 @@ impl App {
                 if let EditTarget::Filter(list) = editor.target {
                     self.set_filter(list, editor.text());
                 }
+                self.shared.editor = Some(editor);
+            }
+        }
+    }
+
+    /// A key in the `:` line: Tab completes, Enter performs the command (or says why not).
+    fn command_key(&mut self, mut editor: Editor, key: KeyEvent, out: &mut Vec<Request>) {
+        match key.code {
+            KeyCode::Esc => {}
+            KeyCode::Tab => {
+                let completed = command::complete(&editor.text());
+                editor = Editor::new(EditTarget::Command, ":", &completed, false);
+                self.shared.editor = Some(editor);
+            }
+            KeyCode::Enter => match command::parse(&editor.text()) {
+                Ok(CommandLine::Show(screen)) => self.show(screen, out),
+                Ok(CommandLine::Perform { action, screen }) => {
+                    if let Some(screen) = screen
+                        && screen != self.screen
+                    {
+                        self.show(screen, out);
+                    }
+                    self.perform(action, out);
+                }
+                Err(message) => {
+                    editor.error = Some(message);
+                    self.shared.editor = Some(editor);
+                }
+            },
+            _ => {
+                editor.area.input(key);
+                editor.error = None;
                 self.shared.editor = Some(editor);
             }
         }
@@ -372,6 +408,9 @@ impl App {
                 self.quit = true;
             }
             Action::Help => self.help = Some(0),
+            Action::Command => {
+                self.shared.editor = Some(Editor::new(EditTarget::Command, ":", "", false));
+            }
             Action::Filter => match focused.filter(|l| *l != ListId::Connect) {
                 Some(list) => {
                     let current = self.list(list).filter().unwrap_or_default().to_string();
@@ -468,6 +507,7 @@ impl App {
                             Some(format!("Mapping `{key}` is not on the Mapping screen."));
                     }
                 }
+                Effect::Goto(screen) => self.screen = screen,
             }
         }
     }

@@ -30,6 +30,8 @@ pub enum Action {
     Quit,
     Help,
     Filter,
+    /// `:` command mode.
+    Command,
     /// Drill down, or start editing the selected field.
     Enter,
     /// Go back, close an overlay, stop editing.

@@ -9,6 +9,7 @@
 //! channels to the engine's session (`glue`), whose protocol is the console's only link to it.
 
 pub mod app;
+pub mod command;
 pub mod glue;
 pub mod keymap;
 pub mod list;

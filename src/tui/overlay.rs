@@ -17,12 +17,23 @@ use crate::tui::view::{centered, draw_popup};
 /// What a text area being edited will change when the operator presses Enter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EditTarget {
-    Url { side: String },
-    Token { side: String },
+    Url {
+        side: String,
+    },
+    Token {
+        side: String,
+    },
     HistoryMonths,
-    FieldRename { model: String, source_name: String },
-    SkipReason { records: Vec<RecordRef> },
+    FieldRename {
+        model: String,
+        source_name: String,
+    },
+    SkipReason {
+        records: Vec<RecordRef>,
+    },
     Filter(ListId),
+    /// A `:` command line.
+    Command,
 }
 
 impl EditTarget {
@@ -123,10 +134,15 @@ pub fn draw_editor(frame: &mut Frame, body: Rect, theme: Theme, editor: &Editor)
             error,
         );
     }
-    frame.render_widget(
-        Paragraph::new(t.hints(&[(" enter", " save  "), ("esc", " cancel")])),
-        hint,
-    );
+    let hints = if editor.target == EditTarget::Command {
+        Paragraph::new(Span::styled(
+            format!(" {}", crate::tui::command::candidates(&editor.text())),
+            t.dim(),
+        ))
+    } else {
+        Paragraph::new(t.hints(&[(" enter", " save  "), ("esc", " cancel")]))
+    };
+    frame.render_widget(hints, hint);
 }
 
 /// The question in a pop-up over the body.
@@ -134,7 +150,8 @@ pub fn draw_confirm(frame: &mut Frame, body: Rect, theme: Theme, confirm: &Confi
     let t = theme;
     let width = body.width.saturating_sub(10).clamp(40, 70);
     let text_width = width.saturating_sub(4).max(1) as usize;
-    let lines = confirm.question.chars().count().div_ceil(text_width) as u16 + 1;
+    let lines = wrapped_lines(&confirm.question, text_width) as u16;
+    // The question, a blank line and the y/n line inside a border.
     let area = centered(body, width, lines + 4);
     let block = Block::bordered()
         .border_type(BorderType::Double)
@@ -181,4 +198,43 @@ pub fn draw_help(
             .scroll((scroll.min(max_scroll), 0)),
         area,
     );
+}
+
+/// How many lines `text` takes when wrapped at word boundaries to `width` columns, as the
+/// pop-ups' paragraphs wrap it (a word longer than the width is cut).
+pub fn wrapped_lines(text: &str, width: usize) -> usize {
+    let width = width.max(1);
+    let mut lines = 1;
+    let mut used = 0;
+    for word in text.split(' ') {
+        let len = word.chars().count();
+        let needed = if used == 0 { len } else { used + 1 + len };
+        if needed <= width {
+            used = needed;
+        } else {
+            lines += 1;
+            // A word longer than a line fills lines of its own.
+            lines += len.saturating_sub(1) / width;
+            used = len % width;
+            if used == 0 && len > 0 {
+                used = width;
+            }
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrapped_lines;
+
+    #[test]
+    fn wrapping_counts_words_that_do_not_fit_on_the_line() {
+        assert_eq!(wrapped_lines("short", 10), 1);
+        // "aaaa bbbb" fits 9; "cccc" goes to a second line although 14 chars / 10 = 2 too.
+        assert_eq!(wrapped_lines("aaaa bbbb cccc", 10), 2);
+        // By characters 3 lines (27/10); by words 4: each word alone.
+        assert_eq!(wrapped_lines("aaaaaa bbbbbb cccccc dddddd", 10), 4);
+        assert_eq!(wrapped_lines("a 0123456789012345678901", 10), 4);
+    }
 }

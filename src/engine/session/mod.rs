@@ -68,21 +68,49 @@ pub async fn serve(
     updates: mpsc::Sender<SessionUpdate>,
 ) -> anyhow::Result<()> {
     let mut session = Session::new(config, updates);
-    session.open().await;
-    loop {
-        tokio::select! {
-            command = commands.recv() => match command {
-                Some(SessionCommand::Quit) | None => break,
-                Some(command) => session.handle(command).await,
+    let mut backlog = std::collections::VecDeque::new();
+    // Quit is heard while a command or a run's ending is still being handled (a verification
+    // takes a while on a large migration): what was under way is dropped — it only read, or
+    // wrote through the ledger, whose commits are whole — and the session shuts down at once.
+    let mut quit = until_quit(&mut commands, &mut backlog, session.open()).await;
+    while !quit {
+        let next = match backlog.pop_front() {
+            Some(command) => Ok(command),
+            None => tokio::select! {
+                command = commands.recv() => Ok(command.unwrap_or(SessionCommand::Quit)),
+                finished = wait_run(&mut session.run) => Err(finished),
             },
-            finished = wait_run(&mut session.run) => {
+        };
+        quit = match next {
+            Ok(SessionCommand::Quit) => true,
+            Ok(command) => until_quit(&mut commands, &mut backlog, session.handle(command)).await,
+            Err(finished) => {
                 session.run = None;
-                session.run_ended(finished).await;
+                until_quit(&mut commands, &mut backlog, session.run_ended(finished)).await
             }
-        }
+        };
     }
     session.shut_down().await;
     Ok(())
+}
+
+/// Drives `work` while taking the commands that arrive meanwhile into `backlog`; true when one
+/// of them is Quit (or the front-end is gone), and `work` was dropped for it.
+async fn until_quit(
+    commands: &mut mpsc::Receiver<SessionCommand>,
+    backlog: &mut std::collections::VecDeque<SessionCommand>,
+    work: impl std::future::Future<Output = ()>,
+) -> bool {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            () = &mut work => return false,
+            command = commands.recv() => match command {
+                Some(SessionCommand::Quit) | None => return true,
+                Some(command) => backlog.push_back(command),
+            },
+        }
+    }
 }
 
 /// One migration, from connection to summary (see the module's documentation).
@@ -201,8 +229,7 @@ impl Session {
             SessionCommand::Reconnect => {
                 self.check_connections().await;
                 if let Some(ctx) = self.ctx() {
-                    let checks = prerequisites(&ctx).await;
-                    self.send(SessionUpdate::Prerequisites(checks)).await;
+                    self.send_prerequisites(&ctx).await;
                 }
             }
             SessionCommand::SetHistoryMonths(months) => {
@@ -230,6 +257,8 @@ impl Session {
                     let result = decisions::decide_admin(&ctx.ledger, &admin_id, decision).await;
                     self.report_error(result.map_err(anyhow::Error::from)).await;
                     self.send_mappings(&ctx).await;
+                    // The users check counts the admins still undecided.
+                    self.send_prerequisites(&ctx).await;
                 }
             }
             SessionCommand::DecideField {
@@ -249,8 +278,7 @@ impl Session {
                     let check = decisions::create_prerequisite(&ctx, &name).await;
                     self.notice(format!("{}: {}", check.name, check.detail))
                         .await;
-                    let checks = prerequisites(&ctx).await;
-                    self.send(SessionUpdate::Prerequisites(checks)).await;
+                    self.send_prerequisites(&ctx).await;
                 }
             }
             SessionCommand::AcceptRestampedTimes { accept } => {
@@ -263,18 +291,29 @@ impl Session {
                         "Re-stamped times refused: the run starts only with a key holding org.admin."
                     })
                     .await;
-                    let checks = prerequisites(&ctx).await;
-                    self.send(SessionUpdate::Prerequisites(checks)).await;
+                    self.send_prerequisites(&ctx).await;
                 }
             }
             SessionCommand::AcceptDefaults => {
-                // The run applies them (`accept_defaults`), so each default it takes is recorded
-                // with the run and listed in the report.
+                // Taken now, so Mapping and Prerequisites show them decided (each is a stored
+                // decision, listed in the report); the run also takes the default for anything
+                // still open when it starts (a field extraction found later).
                 self.config.accept_defaults = true;
-                self.notice(
-                    "Defaults accepted: the run applies them and lists each in the report.",
-                )
-                .await;
+                let Some(ctx) = self.ctx_for_decisions().await else {
+                    return;
+                };
+                match decisions::apply_defaults(&ctx).await {
+                    Ok(()) => {
+                        let taken = ctx.defaults_taken().len();
+                        self.notice(format!(
+                            "Defaults accepted: {taken} decisions taken (the report lists each)."
+                        ))
+                        .await;
+                    }
+                    Err(e) => self.report_error(Err(e)).await,
+                }
+                self.send_mappings(&ctx).await;
+                self.send_prerequisites(&ctx).await;
             }
             SessionCommand::StartRun => self.start_run().await,
             SessionCommand::Engine(command) => match (&self.run, &self.commander) {
@@ -335,7 +374,10 @@ impl Session {
         let text = match skip_reason {
             None => match runner::retry_failed(&ctx.ledger, &records).await {
                 Ok(0) => "Nothing to retry: those records are no longer failed.".to_string(),
-                Ok(n) => format!("{} queued: press s to run.", records_word(n)),
+                Ok(n) => format!(
+                    "{} queued: s on the Run screen (or :run) loads them.",
+                    records_word(n)
+                ),
                 Err(e) => format!("cannot retry: {e}"),
             },
             Some(reason) => match runner::skip_failed(&ctx.ledger, &records, &reason).await {
@@ -689,6 +731,12 @@ impl Session {
 
     async fn send_mappings(&self, ctx: &Ctx) {
         send_mappings(ctx, &self.updates).await;
+    }
+
+    /// Runs the prerequisite checks again and sends them (after a decision, a creation, a run).
+    async fn send_prerequisites(&self, ctx: &Ctx) {
+        let checks = prerequisites(ctx).await;
+        self.send(SessionUpdate::Prerequisites(checks)).await;
     }
 
     /// Cancels an active run and waits (bounded) for it to settle, then releases the ledger.

@@ -14,6 +14,8 @@ pub use crate::http::Secret;
 
 /// The Prerequisites row for the Kustomer key's roles; `c` on it decides on re-stamped times.
 pub const KEY_ROLES_CHECK: &str = "Key roles";
+/// The Prerequisites row for Intercom's admins as Kustomer users: fixed on Mapping.
+pub const USERS_CHECK: &str = crate::engine::load::prerequisites::USERS;
 
 /// What a front-end asks of the session.
 #[derive(Debug, Clone, PartialEq)]

@@ -202,6 +202,8 @@ pub enum Effect {
     StartRun,
     /// Show the mapping behind a failure (`admin:ID`, `field:MODEL:NAME`).
     JumpToMapping(String),
+    /// Show another screen.
+    Goto(Screen),
 }
 
 /// One change for the session.

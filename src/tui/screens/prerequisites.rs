@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Wrap};
 
-use crate::engine::session::{CheckStatus, KEY_ROLES_CHECK, PrereqCheck};
+use crate::engine::session::{CheckStatus, KEY_ROLES_CHECK, PrereqCheck, USERS_CHECK};
 use crate::tui::keymap::Action;
 use crate::tui::list::{ListId, ListState, TableSpec, table};
 use crate::tui::overlay::Confirm;
@@ -31,13 +31,15 @@ impl PrerequisitesScreen {
         &self.list
     }
 
-    /// Checks that fail, leaving out those a run with the defaults accepted creates itself.
-    pub fn failing(&self, defaults_accepted: bool) -> usize {
+    /// The names of the checks that fail, leaving out those a run with the defaults accepted
+    /// creates itself.
+    pub fn failing(&self, defaults_accepted: bool) -> Vec<String> {
         self.checks
             .iter()
             .filter(|p| p.status == CheckStatus::Fail)
             .filter(|p| !(defaults_accepted && p.can_create.is_some()))
-            .count()
+            .map(|p| p.name.clone())
+            .collect()
     }
 
     fn create(&self, read_only: bool) -> Vec<Effect> {
@@ -46,6 +48,10 @@ impl PrerequisitesScreen {
         };
         if check.name == KEY_ROLES_CHECK {
             return vec![Self::decide_restamped_times(check, read_only)];
+        }
+        if check.name == USERS_CHECK && check.status == CheckStatus::Fail {
+            // Admins are matched to users on Mapping: that is where this check is fixed.
+            return vec![Effect::Goto(super::Screen::Mapping)];
         }
         let effect = match (&check.status, &check.can_create) {
             (CheckStatus::Fail | CheckStatus::Warn, Some(_)) if read_only => {
@@ -167,6 +173,12 @@ impl Component for PrerequisitesScreen {
                         Span::raw(" goes ahead with re-stamped times (asks first)"),
                     ]))
                 }
+                (CheckStatus::Fail, None) if p.name == USERS_CHECK => lines.push(Line::from(vec![
+                    Span::styled("c", t.key()),
+                    Span::raw(
+                        " opens 4 Mapping: decide each admin there, or D accepts the defaults",
+                    ),
+                ])),
                 (CheckStatus::Fail, None) => lines.push(Line::from(Span::styled(
                     "i2k cannot create this: fix it in Kustomer, then r checks again.",
                     t.warn(),
@@ -174,7 +186,7 @@ impl Component for PrerequisitesScreen {
                 _ => {}
             }
         }
-        let failing = self.failing(false);
+        let failing = self.failing(false).len();
         let title = if failing > 0 {
             format!("What to do · ✗ {failing} failing")
         } else {

@@ -37,8 +37,8 @@ pub struct StartGate {
     /// Mapping decisions still open.
     pub unresolved: usize,
     pub defaults_accepted: bool,
-    /// Prerequisite checks failing that the run would not create itself.
-    pub failing: usize,
+    /// The prerequisite checks failing that the run would not create itself.
+    pub failing: Vec<String>,
 }
 
 impl StartGate {
@@ -67,12 +67,14 @@ impl StartGate {
                 )
             }));
         }
-        (self.failing > 0).then(|| {
+        (!self.failing.is_empty()).then(|| {
+            let n = self.failing.len();
+            let checks = if n == 1 { "check fails" } else { "checks fail" };
             Effect::Ask(Confirm::new(
                 "Prerequisites",
                 format!(
-                    "{} prerequisite checks fail (press 3). Start anyway?",
-                    self.failing
+                    "{n} prerequisite {checks}: {} (press 3). Start anyway?",
+                    self.failing.join(", ")
                 ),
                 vec![Request::StartRun],
             ))
