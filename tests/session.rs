@@ -272,3 +272,80 @@ async fn the_session_alone_prepares_decides_runs_retries_and_verifies_a_tiny_mig
     session.shut_down().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepting_the_defaults_decides_every_open_item_at_once_and_the_checks_agree() {
+    let sims = common::sims(SizePreset::Tiny).await;
+    let dir = common::temp_state("session-defaults");
+    let mut config = common::engine_config(&sims, dir.clone());
+    config.accept_defaults = false;
+    let (tx, rx) = mpsc::channel(64);
+    let (forward_tx, forward_rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut rx = rx;
+        while let Some(update) = rx.recv().await {
+            if forward_tx.send(update).is_err() {
+                break;
+            }
+        }
+    });
+    let mut updates = Updates(forward_rx);
+    let mut session = Session::new(config, tx);
+    session.open().await;
+    session.prepared().await;
+    let admins = updates
+        .next("the admins", |u| match u {
+            SessionUpdate::Admins(a) => Some(a),
+            _ => None,
+        })
+        .await;
+    let open = admins
+        .iter()
+        .filter(|a| a.decision == AdminDecision::Unresolved)
+        .count();
+    assert!(open > 0, "the tiny workspace has admins without a user");
+    let users = updates
+        .next("the prerequisite checks", |u| match u {
+            SessionUpdate::Prerequisites(p) => p.into_iter().find(|c| c.name == "users"),
+            _ => None,
+        })
+        .await;
+    assert_eq!(users.status, CheckStatus::Fail, "{users:?}");
+
+    session.handle(SessionCommand::AcceptDefaults).await;
+    // Mapping, the users check and the notice all say the same: nothing is left open.
+    let admins = updates
+        .next("the admins after D", |u| match u {
+            SessionUpdate::Admins(a) => Some(a),
+            _ => None,
+        })
+        .await;
+    assert!(
+        admins.iter().all(|a| a.decision != AdminDecision::Unresolved),
+        "{admins:?}"
+    );
+    assert_eq!(
+        admins
+            .iter()
+            .filter(|a| a.decision == AdminDecision::Fallback)
+            .count(),
+        open,
+        "each open admin goes to the fallback user"
+    );
+    let fields = updates
+        .next("the fields after D", |u| match u {
+            SessionUpdate::Fields(f) => Some(f),
+            _ => None,
+        })
+        .await;
+    assert!(fields.iter().all(|f| f.decision != FieldDecision::Unresolved));
+    let users = updates
+        .next("the users check after D", |u| match u {
+            SessionUpdate::Prerequisites(p) => p.into_iter().find(|c| c.name == "users"),
+            _ => None,
+        })
+        .await;
+    assert_eq!(users.status, CheckStatus::Pass, "{users:?}");
+    assert!(users.detail.contains("0 undecided"), "{users:?}");
+    session.shut_down().await;
+}
