@@ -170,6 +170,9 @@ pub struct ConnectionInfo {
     pub rate_window_secs: Option<u32>,
     /// "missing" or a redacted hint; never the token.
     pub token: String,
+    /// The server refused the token (401 or 403): set, but not valid here.
+    #[serde(default)]
+    pub token_refused: bool,
     /// Roles of the Kustomer key, where readable.
     pub roles: Vec<String>,
     /// What went wrong and what to do, when status is not Pass.

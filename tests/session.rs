@@ -321,7 +321,9 @@ async fn accepting_the_defaults_decides_every_open_item_at_once_and_the_checks_a
         })
         .await;
     assert!(
-        admins.iter().all(|a| a.decision != AdminDecision::Unresolved),
+        admins
+            .iter()
+            .all(|a| a.decision != AdminDecision::Unresolved),
         "{admins:?}"
     );
     assert_eq!(
@@ -338,7 +340,11 @@ async fn accepting_the_defaults_decides_every_open_item_at_once_and_the_checks_a
             _ => None,
         })
         .await;
-    assert!(fields.iter().all(|f| f.decision != FieldDecision::Unresolved));
+    assert!(
+        fields
+            .iter()
+            .all(|f| f.decision != FieldDecision::Unresolved)
+    );
     let users = updates
         .next("the users check after D", |u| match u {
             SessionUpdate::Prerequisites(p) => p.into_iter().find(|c| c.name == "users"),
@@ -347,5 +353,83 @@ async fn accepting_the_defaults_decides_every_open_item_at_once_and_the_checks_a
         .await;
     assert_eq!(users.status, CheckStatus::Pass, "{users:?}");
     assert!(users.detail.contains("0 undecided"), "{users:?}");
+    session.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_opens_without_tokens_asks_for_them_and_shows_a_refused_one_as_refused() {
+    use i2k::engine::session::Secret;
+    let sims = common::sims(SizePreset::Tiny).await;
+    let dir = common::temp_state("session-tokens");
+    let mut config = common::engine_config(&sims, dir.clone());
+    let intercom_token = config.intercom_token.clone();
+    config.intercom_token = Secret::new("");
+    config.kustomer_token = Secret::new("");
+    let (tx, rx) = mpsc::channel(64);
+    let (forward_tx, forward_rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut rx = rx;
+        while let Some(update) = rx.recv().await {
+            if forward_tx.send(update).is_err() {
+                break;
+            }
+        }
+    });
+    let mut updates = Updates(forward_rx);
+    let mut session = Session::new(config, tx);
+    session.open().await;
+    let connections = updates
+        .next("the connections", |u| match u {
+            SessionUpdate::Connections(c) => Some(c),
+            _ => None,
+        })
+        .await;
+    assert!(
+        connections.iter().all(|c| c.token == "missing"),
+        "{connections:?}"
+    );
+    let SessionUpdate::Notice(asked) = updates.0.recv().await.unwrap() else {
+        panic!("the session asks for the tokens first");
+    };
+    assert!(
+        asked.contains("INTERCOM_TOKEN and KUSTOMER_API_KEY not set")
+            && asked.contains("1 Connect"),
+        "{asked}"
+    );
+    // A wrong key is refused by Kustomer, and said so.
+    session
+        .handle(SessionCommand::SaveToken {
+            side: "kustomer".into(),
+            token: Secret::new("not-a-kustomer-key"),
+        })
+        .await;
+    let kustomer = updates
+        .next("the refused key", |u| match u {
+            SessionUpdate::Connections(c) => c.into_iter().find(|c| c.side == "kustomer"),
+            _ => None,
+        })
+        .await;
+    assert!(kustomer.token_refused, "{kustomer:?}");
+    assert_eq!(kustomer.status, CheckStatus::Fail);
+    // The right ones: the preparation starts.
+    session
+        .handle(SessionCommand::SaveToken {
+            side: "kustomer".into(),
+            token: Secret::new(sims.kustomer.token.clone()),
+        })
+        .await;
+    session
+        .handle(SessionCommand::SaveToken {
+            side: "intercom".into(),
+            token: intercom_token,
+        })
+        .await;
+    session.prepared().await;
+    updates
+        .next("the admins", |u| match u {
+            SessionUpdate::Admins(a) if !a.is_empty() => Some(()),
+            _ => None,
+        })
+        .await;
     session.shut_down().await;
 }

@@ -696,3 +696,15 @@ fn the_start_question_names_each_failing_prerequisite_and_c_on_users_opens_mappi
     assert!(press(&mut app, "c").is_empty());
     assert_eq!(app.screen(), Screen::Mapping);
 }
+
+#[test]
+fn a_refused_token_is_shown_as_refused_not_as_set() {
+    let mut app = loaded_app();
+    let mut connections = connections();
+    connections[1].status = i2k::engine::session::CheckStatus::Fail;
+    connections[1].token_refused = true;
+    app.apply(Update::Connections(connections));
+    let frame = render(&mut app, 160, 48);
+    assert!(frame.contains("✗ refused (set (64 chars, …x9))"), "{frame}");
+    assert!(frame.contains("✓ set (40 chars, …7Q)"), "{frame}");
+}

@@ -20,7 +20,11 @@ const GLUE_PATIENCE: Duration = Duration::from_secs(90);
 const STOPPING_SAID_AFTER: Duration = Duration::from_millis(300);
 
 pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
-    let endpoints = ctx.endpoints()?;
+    let mut endpoints = ctx.endpoints()?;
+    // The console opens without tokens: Connect asks for them (kept for the session only).
+    for token in [&mut endpoints.intercom_token, &mut endpoints.kustomer_token] {
+        token.get_or_insert_with(|| crate::http::Secret::new(""));
+    }
     let state_dir = ctx.state_dir()?;
     let args = RunArgs::default();
     let config = crate::commands::run::engine_config(&endpoints, state_dir, &args, &ctx.file)?;

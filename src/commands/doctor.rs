@@ -62,7 +62,8 @@ pub fn describe(info: &ConnectionInfo) -> String {
     if !info.roles.is_empty() {
         line.push_str(&format!("  roles {}", info.roles.join(",")));
     }
-    line.push_str(&format!("  token {}", info.token));
+    let refused = if info.token_refused { " (refused)" } else { "" };
+    line.push_str(&format!("  token {}{refused}", info.token));
     if info.status != CheckStatus::Pass
         && let Some(detail) = &info.detail
     {

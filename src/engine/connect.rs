@@ -22,6 +22,7 @@ fn blank(side: &str, url: &str, token: &Option<Secret>) -> ConnectionInfo {
         rate_limit: None,
         rate_window_secs: None,
         token: token.as_ref().map_or("missing".into(), |t| t.hint()),
+        token_refused: false,
         roles: Vec::new(),
         detail: None,
     }
@@ -96,6 +97,17 @@ fn explain(side: &str, env: &str, url: &str, err: &ApiError) -> String {
     }
 }
 
+/// Marks the token refused when the server answered 401 or 403.
+fn refused(info: &mut ConnectionInfo, err: &ApiError) {
+    info.token_refused = matches!(
+        err,
+        ApiError::Http {
+            status: 401 | 403,
+            ..
+        }
+    );
+}
+
 /// Checks the Intercom side with `GET /me`.
 pub async fn check_intercom(url: &str, token: Option<Secret>) -> ConnectionInfo {
     let (mut info, token) = match with_token(ApiSide::Intercom, url, token) {
@@ -106,6 +118,7 @@ pub async fn check_intercom(url: &str, token: Option<Secret>) -> ConnectionInfo 
     let client = match IntercomClient::connect_with(config, DEFAULT_RATE_PER_WINDOW) {
         Ok(c) => c,
         Err(e) => {
+            refused(&mut info, &e);
             info.detail = Some(explain("Intercom", INTERCOM_TOKEN_ENV, url, &e));
             return info;
         }
@@ -131,7 +144,10 @@ pub async fn check_intercom(url: &str, token: Option<Secret>) -> ConnectionInfo 
                 ));
             }
         }
-        Err(e) => info.detail = Some(explain("Intercom", INTERCOM_TOKEN_ENV, url, &e)),
+        Err(e) => {
+            refused(&mut info, &e);
+            info.detail = Some(explain("Intercom", INTERCOM_TOKEN_ENV, url, &e));
+        }
     }
     info
 }

@@ -306,6 +306,7 @@ impl KustomerClient {
             rate_limit: None,
             rate_window_secs: Some(60),
             token: self.token_hint.clone(),
+            token_refused: false,
             roles: Vec::new(),
             detail: None,
         };
@@ -315,6 +316,11 @@ impl KustomerClient {
                 info.roles = token.roles;
             }
             Err(e) => {
+                info.token_refused = matches!(
+                    e,
+                    KustomerError::Unauthorized { .. }
+                        | KustomerError::Api(ApiError::Http { status: 401, .. })
+                );
                 info.status = CheckStatus::Fail;
                 info.detail = Some(e.to_string());
                 return info;

@@ -173,6 +173,18 @@ impl Session {
         self.send_failures().await;
     }
 
+    /// The environment variables of the tokens not given yet (the console opens without them).
+    fn tokens_missing(&self) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        if self.config.intercom_token.is_empty() {
+            missing.push(crate::config::INTERCOM_TOKEN_ENV);
+        }
+        if self.config.kustomer_token.is_empty() {
+            missing.push(crate::config::KUSTOMER_TOKEN_ENV);
+        }
+        missing
+    }
+
     /// Waits until the preparation under way (extraction, proposals) has ended.
     pub async fn prepared(&mut self) {
         if let Some(task) = self.preparing.take() {
@@ -428,14 +440,15 @@ impl Session {
 
     /// Checks both connections (a quick request to each side) and sends what was found.
     pub async fn check_connections(&self) -> Vec<ConnectionInfo> {
+        let given = |token: &crate::http::Secret| (!token.is_empty()).then(|| token.clone());
         let (intercom, kustomer) = tokio::join!(
             crate::engine::connect::check_intercom(
                 &self.config.intercom_url,
-                Some(self.config.intercom_token.clone())
+                given(&self.config.intercom_token)
             ),
             crate::engine::connect::check_kustomer(
                 &self.config.kustomer_url,
-                Some(self.config.kustomer_token.clone())
+                given(&self.config.kustomer_token)
             ),
         );
         let connections = vec![intercom, kustomer];
@@ -475,6 +488,16 @@ impl Session {
 
     /// Opens a context and starts extraction and proposals in the background.
     async fn start_preparing(&mut self) {
+        let missing = self.tokens_missing();
+        if !missing.is_empty() {
+            self.notice(format!(
+                "{} not set: on 1 Connect, Enter on the token row to paste it (kept for this session only), \
+                 or quit and export it.",
+                missing.join(" and ")
+            ))
+            .await;
+            return;
+        }
         let ctx = match self.open_ctx().await {
             Ok(ctx) => ctx,
             Err(e) => {
@@ -515,6 +538,13 @@ impl Session {
     /// Refuses ([`RestampRefused`]) while the Kustomer key lacks `org.admin` and the operator
     /// has not accepted re-stamped times (the flag, or the Prerequisites decision).
     pub async fn launch(&mut self) -> anyhow::Result<EngineHandle> {
+        let missing = self.tokens_missing();
+        if !missing.is_empty() {
+            anyhow::bail!(
+                "{} not set: give it on 1 Connect (Enter on the token row) first",
+                missing.join(" and ")
+            );
+        }
         let restamped_times = self.restamp_check().await?;
         self.stop_preparing().await;
         let mut config = self.config.clone();

@@ -188,6 +188,9 @@ impl Component for ConnectScreen {
                     label("Token"),
                     match info {
                         Some(c) if c.token == "missing" => Span::styled("✗ missing", t.bad()),
+                        Some(c) if c.token_refused => {
+                            Span::styled(format!("✗ refused ({})", c.token), t.bad())
+                        }
                         Some(c) => Span::styled(format!("✓ {}", c.token), t.ok()),
                         None => Span::raw(dash()),
                     },
