@@ -144,7 +144,7 @@ pub fn complete(line: &str) -> String {
             let matching = matches(trimmed);
             let names: Vec<&str> = matching.iter().map(|(n, ..)| *n).collect();
             match names.as_slice() {
-                [one] if one.to_string() == "screen" => "screen ".into(),
+                [one] if *one == "screen" => "screen ".into(),
                 [one] => (*one).into(),
                 [] => line.into(),
                 many => common_prefix(many).unwrap_or_else(|| line.into()),
