@@ -708,3 +708,22 @@ fn a_refused_token_is_shown_as_refused_not_as_set() {
     assert!(frame.contains("✗ refused (set (64 chars, …x9))"), "{frame}");
     assert!(frame.contains("✓ set (40 chars, …7Q)"), "{frame}");
 }
+
+#[test]
+fn starting_while_the_workspace_is_still_read_asks_first() {
+    // No prerequisite checks yet: the session is still reading the workspace.
+    let mut app = app();
+    assert!(press(&mut app, "5s").is_empty());
+    let confirm = app.confirmation().expect("a question first");
+    assert!(
+        confirm.question.contains("still being read"),
+        "{}",
+        confirm.question
+    );
+    assert!(press(&mut app, "n").is_empty());
+    press(&mut app, "s");
+    assert_eq!(
+        press(&mut app, "y"),
+        vec![Request::AcceptDefaults, Request::StartRun]
+    );
+}

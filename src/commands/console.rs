@@ -63,7 +63,8 @@ pub async fn open(config: EngineConfig) -> anyhow::Result<ExitCode> {
         Ok(joined) => Some(joined),
         Err(_) => {
             eprintln!(
-                "stopping… the run settles its requests in flight and resumes where it left off                  next time (Ctrl-C leaves now)"
+                "stopping… the run settles its requests in flight and resumes where it left off \
+                 next time (Ctrl-C leaves now)"
             );
             tokio::select! {
                 joined = tokio::time::timeout(GLUE_PATIENCE, &mut glue) => joined.ok(),

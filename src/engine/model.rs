@@ -86,6 +86,9 @@ pub enum RunState {
     Paused,
     Cancelling,
     Finished,
+    /// Ended before it finished: stopped by the operator or a signal, or waiting for decisions.
+    /// The next start resumes it.
+    Stopped,
     Failed(String),
 }
 

@@ -143,8 +143,8 @@ async fn run(
     let summary = summarize(&ctx, started);
     let (outcome_name, final_state) = match &result {
         Ok(RunOutcome::Completed(_)) => ("completed", RunState::Finished),
-        Ok(RunOutcome::Cancelled(_)) => ("interrupted", RunState::Finished),
-        Ok(RunOutcome::NeedsDecisions(_)) => ("needs_decisions", RunState::Finished),
+        Ok(RunOutcome::Cancelled(_)) => ("interrupted", RunState::Stopped),
+        Ok(RunOutcome::NeedsDecisions(_)) => ("needs_decisions", RunState::Stopped),
         Err(e) => ("failed", RunState::Failed(crate::error_text::chain_once(e))),
     };
     set_state(&state, final_state);
@@ -404,7 +404,7 @@ async fn obey(
                 let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
                 if !matches!(
                     *s,
-                    RunState::Paused | RunState::Finished | RunState::Failed(_)
+                    RunState::Paused | RunState::Finished | RunState::Stopped | RunState::Failed(_)
                 ) {
                     before_pause = s.clone();
                     *s = RunState::Paused;
@@ -619,7 +619,9 @@ async fn publish(
         let intercom = ctx.intercom.gate().budget();
         meter.sample(now, settled, kustomer.requests + intercom.requests);
         let mut run_state = state.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if ctx.control.state() == ControlState::Paused && run_state != RunState::Finished {
+        if ctx.control.state() == ControlState::Paused
+            && !matches!(run_state, RunState::Finished | RunState::Stopped)
+        {
             run_state = RunState::Paused;
         }
         let snapshot = Snapshot {

@@ -220,7 +220,7 @@ impl App {
             Event::RecordFailed { failure } => self.screens.errors.record_failed(&failure),
             Event::Finished { summary } => {
                 self.shared.snapshot.state = if summary.cancelled {
-                    RunState::Idle
+                    RunState::Stopped
                 } else {
                     RunState::Finished
                 };
@@ -519,6 +519,7 @@ impl App {
             read_only: self.options.read_only,
             unresolved: self.unresolved(),
             defaults_accepted: self.defaults_accepted,
+            prepared: self.screens.prerequisites.received,
             failing: self.screens.prerequisites.failing(self.defaults_accepted),
         };
         match gate.check() {

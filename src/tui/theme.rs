@@ -116,7 +116,7 @@ impl Theme {
         match state {
             RunState::Idle => self.dim(),
             RunState::Extracting | RunState::Running => self.accent(),
-            RunState::Paused | RunState::Cancelling => self.warn(),
+            RunState::Paused | RunState::Cancelling | RunState::Stopped => self.warn(),
             RunState::Finished => self.ok(),
             RunState::Failed(_) => self.bad(),
         }
@@ -150,6 +150,7 @@ pub fn run_state_label(state: &RunState) -> String {
         RunState::Paused => "⏸ paused".into(),
         RunState::Cancelling => "⏸ stopping".into(),
         RunState::Finished => "✓ finished".into(),
+        RunState::Stopped => "■ stopped".into(),
         RunState::Failed(_) => "✗ failed".into(),
     }
 }

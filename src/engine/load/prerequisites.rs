@@ -182,13 +182,24 @@ fn presence_check(
         }
     } else {
         let names: Vec<&str> = missing.iter().map(|w| w.name.as_str()).collect();
+        // Allowed (c, or the defaults): the run creates them, so the check no longer blocks it.
+        let allowed = decisions::prerequisite_allowed(ledger, name)? == Some(true);
         PrereqCheck {
             name: name.to_string(),
-            status: CheckStatus::Fail,
+            status: if allowed {
+                CheckStatus::Warn
+            } else {
+                CheckStatus::Fail
+            },
             detail: format!(
-                "{} of {} {noun} missing in Kustomer",
+                "{} of {} {noun} missing in Kustomer{}",
                 missing.len(),
-                wanted.len()
+                wanted.len(),
+                if allowed {
+                    ": the run creates them (allowed)"
+                } else {
+                    ""
+                }
             ),
             can_create: Some(format!("create {}: {}", noun, names.join(", "))),
         }

@@ -18,12 +18,16 @@ const KEYS: &[Action] = &[Action::CreatePrerequisite, Action::Reconnect];
 #[derive(Default)]
 pub struct PrerequisitesScreen {
     pub checks: Vec<PrereqCheck>,
+    /// The checks arrived: the session has read the workspace and proposed the decisions
+    /// (they come last in its preparation).
+    pub received: bool,
     list: ListState,
 }
 
 impl PrerequisitesScreen {
     pub fn set(&mut self, checks: Vec<PrereqCheck>) {
         self.checks = checks;
+        self.received = true;
         self.refresh();
     }
 

@@ -37,6 +37,8 @@ pub struct StartGate {
     /// Mapping decisions still open.
     pub unresolved: usize,
     pub defaults_accepted: bool,
+    /// The workspace is read and the decisions proposed (false while extraction still runs).
+    pub prepared: bool,
     /// The prerequisite checks failing that the run would not create itself.
     pub failing: Vec<String>,
 }
@@ -52,6 +54,20 @@ impl StartGate {
             return Some(Effect::Notice(
                 "Read-only console: nothing was changed.".into(),
             ));
+        }
+        if !self.prepared && !self.defaults_accepted {
+            return Some(Effect::Ask(Confirm {
+                accepts_defaults: true,
+                ..Confirm::new(
+                    "Still reading the workspace",
+                    format!(
+                        "The workspace is still being read (2 Scope shows the counts so far): \
+                         its mapping decisions are not proposed yet. Start now with the stated \
+                         defaults — {DEFAULTS_STATED}? (n waits; the decisions appear on 4.)"
+                    ),
+                    vec![Request::AcceptDefaults, Request::StartRun],
+                )
+            }));
         }
         if self.unresolved > 0 && !self.defaults_accepted {
             let unresolved = self.unresolved;
@@ -410,6 +426,7 @@ impl Component for RunScreen {
         let activity = if s.activity.is_empty() {
             match s.state {
                 RunState::Idle => "Press s to start the migration.".to_string(),
+                RunState::Stopped => "Stopped: s resumes where it left off.".to_string(),
                 _ => "—".to_string(),
             }
         } else {
