@@ -396,3 +396,82 @@ fn a_closed_stdout_ends_a_command_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_ne!(out.status.code(), Some(101), "{stderr}");
 }
+
+#[tokio::test]
+async fn plan_says_when_extraction_left_a_listing_unfinished() {
+    let sim = spawn(
+        Config::new(42, SizePreset::Tiny),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .unwrap();
+    // Intercom refuses the tickets search: extraction reads everything else, not the tickets.
+    reqwest::Client::new()
+        .post(format!("{}/__sim/fail", sim.url))
+        .json(&serde_json::json!({"path": "/tickets/search", "status": 400}))
+        .send()
+        .await
+        .unwrap();
+    let home = temp("plan-unfinished");
+    let state = home.join("acme").to_string_lossy().to_string();
+    let args = |json: bool| {
+        let mut args = vec!["plan", "--state", &state, "--intercom-url", &sim.url];
+        if json {
+            args.push("--json");
+        }
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let tokens = [("INTERCOM_TOKEN", sim.token.as_str())];
+    let run = |args: Vec<String>| {
+        let home = home.clone();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            i2k(&args, &home, &tokens).await
+        }
+    };
+    // The first plan extracts (and says the listing failed); the next ones read the ledger.
+    run(args(false)).await;
+    let out = run(args(false)).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("! extraction is unfinished: tickets (0 read so far)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("! partial: the estimate covers only"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("conversations ("), "{stdout}");
+    let out = run(args(true)).await;
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let unfinished = plan["unfinished"].as_array().unwrap();
+    assert_eq!(unfinished.len(), 1, "{plan}");
+    assert_eq!(unfinished[0]["listing"], "tickets:search");
+    assert_eq!(unfinished[0]["types"], serde_json::json!(["tickets"]));
+
+    // Once the listing is read, nothing is said.
+    reqwest::Client::new()
+        .delete(format!("{}/__sim/fail", sim.url))
+        .send()
+        .await
+        .unwrap();
+    let out = i2k(
+        &["extract", "--state", &state, "--intercom-url", &sim.url],
+        &home,
+        &tokens,
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(args(false)).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("extraction is unfinished"), "{stdout}");
+}

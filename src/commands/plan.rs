@@ -8,7 +8,9 @@ use crate::cli::{EXIT_BAD_INPUT, PlanArgs};
 use crate::commands::Context;
 use crate::commands::extract::{extract_with_progress, intercom_client};
 use crate::engine::disk::{self, DiskEstimate};
-use crate::engine::plan::{Plan, build_plan, counts_from_ledger, human_duration};
+use crate::engine::plan::{
+    Plan, build_plan, counts_from_ledger, describe_unfinished, human_duration, unfinished_listings,
+};
 use crate::ledger::Ledger;
 
 pub async fn run(ctx: &Context, args: PlanArgs) -> anyhow::Result<ExitCode> {
@@ -44,6 +46,7 @@ pub async fn run(ctx: &Context, args: PlanArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let mut plan = build_plan(&counts, unused_segments, rate, share);
+    plan.unfinished = ledger.read(unfinished_listings)?;
     let estimate = disk::estimate_for(&ledger).await?;
     let free = disk::free_bytes(&state).ok();
     plan.disk = Some(estimate);
@@ -72,6 +75,12 @@ fn print_disk(estimate: &DiskEstimate, state: &std::path::Path, free: Option<u64
 }
 
 fn print_plan(plan: &Plan) {
+    // Said first and last: a partial count must not pass for the workspace's.
+    let unfinished = describe_unfinished(&plan.unfinished);
+    if let Some(line) = &unfinished {
+        println!("! {line}");
+        println!();
+    }
     println!(
         "{:<24} {:>10}  {:<8} {:>14}  note",
         "type", "count", "bucket", "not carried"
@@ -123,4 +132,7 @@ fn print_plan(plan: &Plan) {
         plan.rate_share * 100.0,
         human_duration(plan.estimate_seconds)
     );
+    if unfinished.is_some() {
+        println!("! partial: the estimate covers only what extraction has read so far");
+    }
 }

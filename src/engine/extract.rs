@@ -270,7 +270,19 @@ fn with_problem(mut record: SourceRecord, problem: Option<String>) -> SourceReco
 }
 
 /// Listing names, the keys of the ledger's cursors.
-mod listing_key {
+pub(crate) mod listing_key {
+    /// The listings an extraction resumes from a cursor, with the object types each stages
+    /// (a listing left unfinished leaves these counts partial).
+    pub const RESUMABLE: [(&str, &[&str]); 4] = [
+        (COMPANIES, &["companies"]),
+        ("contacts:search", &["contacts"]),
+        (
+            "conversations:search",
+            &["conversations", "conversation_parts"],
+        ),
+        ("tickets:search", &["tickets"]),
+    ];
+
     pub const COMPANIES: &str = "companies:scroll";
     pub const COLLECTIONS: &str = "collections";
     pub const ARTICLES: &str = "articles";

@@ -47,6 +47,10 @@ pub struct Plan {
     pub estimate_seconds: u64,
     /// Things to rebuild by hand, with what was found.
     pub manual: Vec<String>,
+    /// Listings extraction has not read to their end (interrupted, or failed): the counts of
+    /// their types are partial. Set from the ledger ([`unfinished_listings`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unfinished: Vec<UnfinishedListing>,
     /// The disk the migration needs in the state directory (set by `plan` from the ledger).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk: Option<crate::engine::disk::DiskEstimate>,
@@ -206,6 +210,7 @@ pub fn build_plan(
                 .into(),
             "SLAs and office-hours exceptions that Kustomer schedules cannot express".into(),
         ],
+        unfinished: Vec::new(),
         disk: None,
     }
 }
@@ -213,6 +218,54 @@ pub fn build_plan(
 /// Counts per type from what extraction staged: records in the ledger plus what the API cannot
 /// return (recorded per conversation and per contact), the stored records the ledger cannot read
 /// back, and the segments nobody is in.
+/// A listing extraction has not read to its end, and the types whose counts it leaves partial.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnfinishedListing {
+    pub listing: String,
+    pub types: Vec<String>,
+    /// Records read so far, and the listing's total where Intercom said it.
+    pub fetched: u64,
+    pub total: Option<u64>,
+}
+
+/// The resumable listings not read to their end: never started, interrupted, or failed
+/// (a failure leaves its cursor open; the next extraction resumes it).
+pub fn unfinished_listings(reader: &LedgerReader) -> Result<Vec<UnfinishedListing>, LedgerError> {
+    let mut unfinished = Vec::new();
+    for (listing, types) in crate::engine::extract::listing_key::RESUMABLE {
+        let cursor = reader.cursor(listing)?;
+        if cursor.as_ref().is_some_and(|c| c.complete) {
+            continue;
+        }
+        unfinished.push(UnfinishedListing {
+            listing: listing.to_string(),
+            types: types.iter().map(|t| t.to_string()).collect(),
+            fetched: cursor.as_ref().map_or(0, |c| c.fetched),
+            total: cursor.and_then(|c| c.total),
+        });
+    }
+    Ok(unfinished)
+}
+
+/// The operator's line for unfinished listings: what is partial and how to finish it.
+pub fn describe_unfinished(unfinished: &[UnfinishedListing]) -> Option<String> {
+    if unfinished.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = unfinished
+        .iter()
+        .map(|u| match u.total {
+            Some(total) => format!("{} ({} of {total} read)", u.types.join(", "), u.fetched),
+            None => format!("{} ({} read so far)", u.types.join(", "), u.fetched),
+        })
+        .collect();
+    Some(format!(
+        "extraction is unfinished: {} — these counts and the estimate are partial; \
+         `i2k extract` or a run reads the rest",
+        each.join("; ")
+    ))
+}
+
 pub fn counts_from_ledger(
     reader: &LedgerReader,
 ) -> Result<(BTreeMap<String, TypeCount>, u64), LedgerError> {

@@ -972,12 +972,23 @@ fn scope_update(ledger: &Ledger, config: &EngineConfig) -> anyhow::Result<Sessio
         config.rate_share,
     );
     let chosen = Decisions::load(ledger)?;
+    let unfinished = ledger.read(crate::engine::plan::unfinished_listings)?;
     let items = plan
         .types
         .iter()
         .map(|row| {
             let mut item = row.scope_item();
             item.bucket = chosen.bucket(&item.object);
+            if let Some(listing) = unfinished.iter().find(|u| u.types.contains(&item.object)) {
+                let read = match listing.total {
+                    Some(total) => format!("{} of {total} read", listing.fetched),
+                    None => format!("{} read so far", listing.fetched),
+                };
+                item.note = format!(
+                    "extraction unfinished ({read}): partial count; {}",
+                    item.note
+                );
+            }
             item
         })
         .collect();
