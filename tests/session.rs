@@ -270,6 +270,52 @@ async fn the_session_alone_prepares_decides_runs_retries_and_verifies_a_tiny_mig
     );
 
     session.shut_down().await;
+
+    // Reopened on the same state directory (a console started again): before anything runs, the
+    // session says where the migration stands, from the ledger — finished, every phase settled.
+    let (tx, rx) = mpsc::channel(64);
+    let (forward_tx, forward_rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut rx = rx;
+        while let Some(update) = rx.recv().await {
+            if forward_tx.send(update).is_err() {
+                break;
+            }
+        }
+    });
+    let mut updates = Updates(forward_rx);
+    let mut reopened = Session::new(common::engine_config(&sims, dir.clone()), tx);
+    reopened.open().await;
+    let snapshot = updates
+        .next("the ledger's snapshot", |u| match u {
+            SessionUpdate::Snapshot(s) => Some(s),
+            _ => None,
+        })
+        .await;
+    assert_eq!(snapshot.state, i2k::engine::session::RunState::Finished);
+    let customers = snapshot
+        .phases
+        .iter()
+        .find(|p| p.phase.label() == "Customers")
+        .unwrap();
+    // The phase carries the contacts and what hangs on them (their company links…).
+    assert!(
+        customers.total >= count(&intercom, "contacts"),
+        "{customers:?}"
+    );
+    assert_eq!(customers.done, customers.total, "{customers:?}");
+    for phase in &snapshot.phases {
+        assert!(
+            phase.done + phase.failed + phase.skipped + phase.unknown <= phase.total,
+            "{phase:?}"
+        );
+    }
+    assert!(
+        snapshot.activity.starts_with("Finished: "),
+        "{}",
+        snapshot.activity
+    );
+    reopened.shut_down().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 

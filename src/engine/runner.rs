@@ -586,6 +586,67 @@ fn progress(ctx: &Ctx) -> Vec<PhaseProgress> {
         .collect()
 }
 
+/// Where the migration stands between runs, from the ledger alone: each phase's figures, its
+/// status read from them, and the state the last run left (finished, or stopped: resumable).
+/// What a reopened console shows before anything runs.
+pub(crate) fn ledger_snapshot(ctx: &Ctx) -> Snapshot {
+    let mut phases = progress(ctx);
+    for p in &mut phases {
+        let settled = p.done + p.failed + p.skipped + p.unknown;
+        p.in_flight = 0;
+        p.status = if p.total == 0 || settled < p.total {
+            PhaseStatus::Waiting
+        } else if p.failed > 0 {
+            PhaseStatus::DoneWithFailures
+        } else {
+            PhaseStatus::Done
+        };
+    }
+    let last = ctx.ledger.read(|r| r.runs()).ok().and_then(|runs| {
+        runs.into_iter()
+            .rev()
+            .find(|r| r.command == "run" || r.command == "retry")
+    });
+    let state = match last.as_ref().and_then(|r| r.outcome.as_deref()) {
+        None if last.is_none() => RunState::Idle,
+        Some("completed") => RunState::Finished,
+        // Interrupted, waiting for decisions, failed, or killed before it could say.
+        _ => RunState::Stopped,
+    };
+    let elapsed = last
+        .as_ref()
+        .and_then(|r| {
+            Some(Duration::from_millis(
+                (r.finished_ms? - r.started_ms).max(0) as u64,
+            ))
+        })
+        .unwrap_or_default();
+    let total: u64 = phases.iter().map(|p| p.total).sum();
+    let settled: u64 = phases
+        .iter()
+        .map(|p| p.done + p.failed + p.skipped + p.unknown)
+        .sum();
+    let figures = format!(
+        "{} of {} records settled, {} left",
+        crate::timefmt::thousands(settled),
+        crate::timefmt::thousands(total),
+        crate::timefmt::thousands(total.saturating_sub(settled))
+    );
+    let activity = match state {
+        RunState::Stopped => format!("Stopped: {figures}. s resumes where it left off."),
+        RunState::Finished => format!("Finished: {figures}. 7 Summary verifies and reports."),
+        _ => String::new(),
+    };
+    Snapshot {
+        state,
+        phases,
+        elapsed,
+        rate_share: ctx.kustomer.gate().share(),
+        activity,
+        ..Snapshot::default()
+    }
+}
+
 fn summarize(ctx: &Ctx, started: Instant) -> RunSummary {
     RunSummary {
         phases: progress(ctx),

@@ -506,6 +506,9 @@ impl Session {
             }
         };
         self.send_scope(&ctx.ledger).await;
+        // Where an earlier run left the migration, before anything runs (a reopened console).
+        self.send(SessionUpdate::Snapshot(runner::ledger_snapshot(&ctx)))
+            .await;
         self.prepared = Some(ctx.clone());
         let updates = self.updates.clone();
         let history_months = self.config.options.history_months;
