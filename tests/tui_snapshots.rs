@@ -93,6 +93,37 @@ fn run_screen_shows_progress_budget_and_log() {
     let mut app = loaded_app();
     press(&mut app, "5");
     snap_both("5_run", &mut app);
+    // Each phase's count and bar agree: settled (done, failed, skipped, unknown) of the total,
+    // and what did not load is counted by its kind.
+    let screen = render(&mut app, 160, 48);
+    let line = |phase: &str| {
+        screen
+            .lines()
+            .find(|l| l.starts_with("│") && l.contains(phase))
+            .unwrap_or_else(|| panic!("no {phase} row:\n{screen}"))
+            .to_string()
+    };
+    for phase in &app_snapshot_phases(&app) {
+        let settled = phase.done + phase.failed + phase.skipped + phase.unknown;
+        let row = line(phase.phase.label());
+        let count = format!(
+            "{}/{}",
+            i2k::timefmt::thousands(settled),
+            i2k::timefmt::thousands(phase.total)
+        );
+        assert!(row.contains(&count), "{count} in {row}");
+        if phase.total > 0 {
+            let percent = format!("{:>3.0}%", settled as f64 * 100.0 / phase.total as f64);
+            assert!(row.contains(&percent), "{percent} in {row}");
+        }
+        if phase.failed > 0 {
+            assert!(row.contains(&format!("✗{}", phase.failed)), "{row}");
+        }
+    }
+}
+
+fn app_snapshot_phases(app: &i2k::tui::App) -> Vec<i2k::engine::model::PhaseProgress> {
+    app.snapshot().phases.clone()
 }
 
 #[test]

@@ -6,9 +6,9 @@
 pub use crate::engine::disk::{DiskEstimate, describe as describe_disk, human_bytes};
 pub use crate::engine::model::{
     AdminDecision, AdminMapping, Bucket, CheckStatus, Command, ConnectionInfo, ErrorClass, Event,
-    FailureDetail, FailureSummary, FieldDecision, FieldMapping, LogLevel, PhaseId, PhaseStatus,
-    PrereqCheck, RecordRef, RunState, ScopeItem, SegmentChoice, Snapshot, TypeVerification,
-    UserChoice,
+    FailureDetail, FailureSummary, FieldDecision, FieldMapping, LogLevel, PhaseId, PhaseProgress,
+    PhaseStatus, PrereqCheck, RecordRef, RunState, ScopeItem, SegmentChoice, Snapshot,
+    TypeVerification, UserChoice,
 };
 pub use crate::http::Secret;
 

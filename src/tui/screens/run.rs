@@ -7,14 +7,16 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Sparkline, Table, Wrap};
 
-use crate::engine::session::{Command, Event, LogLevel, PhaseId, PhaseStatus, RunState, Snapshot};
+use crate::engine::session::{
+    Command, Event, LogLevel, PhaseId, PhaseProgress, PhaseStatus, RunState, Snapshot,
+};
 use crate::tui::keymap::Action;
 use crate::tui::list::{ListId, ListState};
 use crate::tui::overlay::Confirm;
 use crate::tui::protocol::Request;
 use crate::tui::screens::mapping::DEFAULTS_STATED;
 use crate::tui::screens::{Component, Effect, Shared, change};
-use crate::tui::theme::phase_symbol;
+use crate::tui::theme::{Theme, phase_symbol};
 use crate::tui::view::{fmt_count, fmt_duration, panel};
 
 /// Step of the rate share keys (`+` / `-`).
@@ -244,8 +246,10 @@ impl Component for RunScreen {
             .phases
             .iter()
             .map(|p| {
+                // One figure for the count and the bar: every record settled, however.
+                let settled = p.done + p.failed + p.skipped + p.unknown;
                 let fraction = if p.total > 0 {
-                    (p.done + p.failed + p.skipped) as f64 / p.total as f64
+                    settled as f64 / p.total as f64
                 } else if p.status == PhaseStatus::Done {
                     1.0
                 } else {
@@ -262,24 +266,14 @@ impl Component for RunScreen {
                     Cell::from(name),
                     Cell::from(
                         Line::from(if wide {
-                            format!("{}/{}", fmt_count(p.done), fmt_count(p.total))
+                            format!("{}/{}", fmt_count(settled), fmt_count(p.total))
                         } else {
-                            format!("{}/{}", p.done, p.total)
+                            format!("{settled}/{}", p.total)
                         })
                         .right_aligned(),
                     ),
                     Cell::from(Span::styled(text_bar(fraction, bar_width, wide), style)),
-                    Cell::from(
-                        Line::from(Span::styled(
-                            if p.failed > 0 {
-                                format!("✗{}", fmt_count(p.failed))
-                            } else {
-                                String::new()
-                            },
-                            t.bad(),
-                        ))
-                        .right_aligned(),
-                    ),
+                    Cell::from(not_loaded(p, wide, t).right_aligned()),
                 ];
                 cells.push(Cell::from(
                     Line::from(if p.in_flight > 0 {
@@ -296,13 +290,13 @@ impl Component for RunScreen {
             Row::new(vec![
                 "",
                 "Phase",
-                "Done/total",
+                "Settled/total",
                 "Progress",
-                "Failed",
+                "Not loaded",
                 "Flight",
             ])
         } else {
-            Row::new(vec!["", "Phase", "Done/all", "", "Fail", "Fly"])
+            Row::new(vec!["", "Phase", "Settled", "", "Not", "Fly"])
         }
         .style(t.header().add_modifier(Modifier::UNDERLINED));
         let widths = if wide {
@@ -311,7 +305,7 @@ impl Component for RunScreen {
                 Constraint::Length(18),
                 Constraint::Length(15),
                 Constraint::Length(bar_width as u16 + 5),
-                Constraint::Length(7),
+                Constraint::Length(16),
                 Constraint::Length(6),
             ]
         } else {
@@ -320,15 +314,26 @@ impl Component for RunScreen {
                 Constraint::Length(13),
                 Constraint::Length(10),
                 Constraint::Length(bar_width as u16),
-                Constraint::Length(4),
+                Constraint::Length(6),
                 Constraint::Min(4),
             ]
+        };
+        // The symbols of the "not loaded" column, said where any shows.
+        let exceptions = shared
+            .snapshot
+            .phases
+            .iter()
+            .any(|p| p.failed + p.skipped + p.unknown > 0);
+        let title = if exceptions {
+            "Phases · ✗ failed  – skipped  ? unknown"
+        } else {
+            "Phases"
         };
         frame.render_widget(
             Table::new(rows, widths)
                 .header(header)
                 .column_spacing(1)
-                .block(panel(t, "Phases", true)),
+                .block(panel(t, title, true)),
             phases_area,
         );
 
@@ -465,6 +470,45 @@ impl Component for RunScreen {
             })
             .collect();
         frame.render_widget(Paragraph::new(lines), inner);
+    }
+}
+
+/// A phase's records settled without loading: `✗` failed, `–` skipped (a decision, the
+/// history window), `?` unknown (sent, answer lost, no lookup). Narrow: the largest one only.
+fn not_loaded(p: &PhaseProgress, wide: bool, t: Theme) -> Line<'static> {
+    let parts: Vec<(char, u64, Style)> = [
+        ('✗', p.failed, t.bad()),
+        ('–', p.skipped, t.dim()),
+        ('?', p.unknown, t.warn()),
+    ]
+    .into_iter()
+    .filter(|(_, n, _)| *n > 0)
+    .collect();
+    if wide {
+        let mut spans = Vec::new();
+        for (symbol, n, style) in parts {
+            if !spans.is_empty() {
+                spans.push(Span::raw(" "));
+            }
+            spans.push(Span::styled(format!("{symbol}{}", compact(n)), style));
+        }
+        Line::from(spans)
+    } else {
+        match parts.iter().max_by_key(|(_, n, _)| *n) {
+            Some((symbol, n, style)) => {
+                Line::from(Span::styled(format!("{symbol}{}", compact(*n)), *style))
+            }
+            None => Line::default(),
+        }
+    }
+}
+
+/// `9231` → `9.2k`, `14` → `14`: a count in a narrow cell.
+fn compact(n: u64) -> String {
+    match n {
+        0..=9_999 => n.to_string(),
+        10_000..=999_999 => format!("{}k", n / 1_000),
+        _ => format!("{:.1}M", n as f64 / 1_000_000.0),
     }
 }
 
