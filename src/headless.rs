@@ -419,6 +419,7 @@ mod tests {
                 skipped: 0,
                 unknown: 0,
                 in_flight: 0,
+                expected: 0,
             }],
             elapsed: Duration::from_secs(65),
             kustomer_requests: 40,

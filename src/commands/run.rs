@@ -275,6 +275,7 @@ mod tests {
             skipped: 0,
             unknown: 0,
             in_flight: 0,
+            expected: 0,
         }
     }
 

@@ -65,6 +65,22 @@ pub struct PhaseProgress {
     #[serde(default)]
     pub unknown: u64,
     pub in_flight: u64,
+    /// The Intercom records staged for this phase while its own records are not planned yet
+    /// (`total` 0 until the phase starts): what the ETA counts for it, shown as an estimate.
+    #[serde(default)]
+    pub expected: u64,
+}
+
+impl PhaseProgress {
+    /// Records this phase still has to settle: of its total, or, before it is planned, of the
+    /// records staged for it; none for a skipped phase. The ETA sums it over every phase.
+    pub fn left(&self) -> u64 {
+        if self.status == PhaseStatus::Skipped {
+            return 0;
+        }
+        let settled = self.done + self.failed + self.skipped + self.unknown;
+        self.total.max(self.expected).saturating_sub(settled)
+    }
 }
 
 /// Extraction progress of one object type.
@@ -142,6 +158,7 @@ impl Default for Snapshot {
                     skipped: 0,
                     unknown: 0,
                     in_flight: 0,
+                    expected: 0,
                 })
                 .collect(),
             extraction: Vec::new(),
@@ -364,4 +381,25 @@ pub struct RunSummary {
     /// Defaults taken for unresolved decisions (with `--accept-defaults`).
     pub defaults_taken: Vec<String>,
     pub cancelled: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_phase_not_planned_yet_counts_what_was_staged_for_it() {
+        let mut p = Snapshot::default().phases[0].clone();
+        p.expected = 14_319;
+        assert_eq!(p.left(), 14_319, "not planned: the staged records");
+        p.total = 14_000;
+        p.expected = 0;
+        p.done = 5_000;
+        p.skipped = 8_000;
+        p.failed = 10;
+        p.unknown = 2;
+        assert_eq!(p.left(), 988);
+        p.status = PhaseStatus::Skipped;
+        assert_eq!(p.left(), 0);
+    }
 }

@@ -567,7 +567,8 @@ fn still_failed(
 
 /// Phase progress from the ledger's in-memory counters.
 fn progress(ctx: &Ctx) -> Vec<PhaseProgress> {
-    let counts = ctx.ledger.counters().by_phase(phase_of_kind);
+    let counters = ctx.ledger.counters();
+    let counts = counters.by_phase(phase_of_kind);
     PhaseId::ALL
         .iter()
         .map(|&p| {
@@ -581,6 +582,11 @@ fn progress(ctx: &Ctx) -> Vec<PhaseProgress> {
                 skipped: c.skipped,
                 unknown: c.unknown,
                 in_flight: ctx.in_flight_count(p),
+                expected: if c.total() == 0 {
+                    sources_of(p).iter().map(|k| counters.source(k)).sum()
+                } else {
+                    0
+                },
             }
         })
         .collect()
@@ -671,11 +677,8 @@ async fn publish(
         let now = Instant::now();
         let phases = progress(&ctx);
         let settled: u64 = phases.iter().map(|p| p.done + p.failed + p.skipped).sum();
-        let remaining: u64 = phases
-            .iter()
-            .filter(|p| p.status != PhaseStatus::Skipped)
-            .map(|p| p.total.saturating_sub(p.done + p.failed + p.skipped))
-            .sum();
+        // Every phase left, those not planned yet counted by the records staged for them.
+        let remaining: u64 = phases.iter().map(PhaseProgress::left).sum();
         let kustomer = ctx.kustomer.gate().budget();
         let intercom = ctx.intercom.gate().budget();
         meter.sample(now, settled, kustomer.requests + intercom.requests);
@@ -685,6 +688,11 @@ async fn publish(
         {
             run_state = RunState::Paused;
         }
+        // An ended run has no time left to estimate.
+        let eta = match run_state {
+            RunState::Finished | RunState::Stopped | RunState::Failed(_) => None,
+            _ => meter.eta(remaining),
+        };
         let snapshot = Snapshot {
             state: run_state,
             phases,
@@ -696,7 +704,7 @@ async fn publish(
             kustomer,
             intercom,
             elapsed: meter.elapsed(now),
-            eta: meter.eta(remaining),
+            eta,
             activity: ctx.activity(),
         };
         tx.send_replace(snapshot);

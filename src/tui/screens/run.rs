@@ -265,10 +265,12 @@ impl Component for RunScreen {
                     Cell::from(Span::styled(phase_symbol(p.status), style)),
                     Cell::from(name),
                     Cell::from(
-                        Line::from(if wide {
-                            format!("{}/{}", fmt_count(settled), fmt_count(p.total))
-                        } else {
-                            format!("{settled}/{}", p.total)
+                        // Not planned yet: about as many as extraction staged for it.
+                        Line::from(match (p.total, wide) {
+                            (0, true) if p.expected > 0 => format!("0/~{}", fmt_count(p.expected)),
+                            (0, false) if p.expected > 0 => format!("0/~{}", p.expected),
+                            (_, true) => format!("{}/{}", fmt_count(settled), fmt_count(p.total)),
+                            (_, false) => format!("{settled}/{}", p.total),
                         })
                         .right_aligned(),
                     ),
