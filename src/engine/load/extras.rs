@@ -494,7 +494,7 @@ async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             &item.source_id,
             UNKNOWN,
             "(sent by an earlier run that ended before its answer)",
-            "",
+            crate::engine::load::NO_ANSWER,
         )?;
     }
     let pace = CustomerPace::new(TRACKING_PER_CUSTOMER_PER_MINUTE, Duration::from_secs(60));

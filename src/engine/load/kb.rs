@@ -20,7 +20,7 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 
 use crate::engine::context::Ctx;
-use crate::engine::load::read_source;
+use crate::engine::load::{NO_ANSWER, read_source};
 use crate::engine::model::LogLevel;
 use crate::engine::write::{self, Outcome};
 use crate::kustomer::KustomerError;
@@ -514,18 +514,28 @@ async fn adopt_versions(
                     ),
                 ))
             };
-            let found = match current {
-                Some((lang, body)) => {
-                    landed_version(&ctx.kustomer, article_id, &lang, &body, &known)
-                        .await
-                        .ok()
-                        .flatten()
-                }
+            let found = match &current {
+                Some((lang, body)) => landed_version(&ctx.kustomer, article_id, lang, body, &known)
+                    .await
+                    .ok()
+                    .flatten(),
                 None => None,
             };
             match found {
                 Some(version) => ledger.mark_done(kind, &child.source_id, &version)?,
-                None => ledger.mark_unknown(kind, &child.source_id, WHY, "", "")?,
+                None => {
+                    // What was sent is known from the source; its answer never came.
+                    let request = match &current {
+                        Some((lang, body)) => format!(
+                            "a {lang} version of Kustomer article {article_id}, sent by an earlier run:\n{}",
+                            serde_json::to_string_pretty(body).unwrap_or_default()
+                        ),
+                        None => format!(
+                            "a version of Kustomer article {article_id}, sent by an earlier run"
+                        ),
+                    };
+                    ledger.mark_unknown(kind, &child.source_id, WHY, &request, NO_ANSWER)?
+                }
             }
         }
     }

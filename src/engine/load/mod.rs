@@ -2,6 +2,9 @@
 //! records from the ledger, maps them with `mapping/`, writes them through `engine::write`, and
 //! checks `ctx.control` between batches so pause and cancel take effect promptly.
 
+/// The response of a write whose answer never came (the run that sent it ended first).
+pub const NO_ANSWER: &str = "(no answer: the run that sent it ended before Kustomer's answer arrived, or the answer was lost)";
+
 pub mod companies;
 pub mod conversations;
 pub mod customers;
