@@ -11,7 +11,9 @@
 use serde::{Deserialize, Serialize};
 
 mod kind;
+mod suffix;
 pub use kind::{Kind, UnknownKind};
+pub use suffix::Suffix;
 
 /// The text of a JSON scalar: a string as it is, a number or a boolean as written; `None` for
 /// null, arrays and objects. What Intercom's text comparisons and Kustomer's string fields read.
