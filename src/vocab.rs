@@ -1,7 +1,7 @@
 //! The ground floor: the vocabulary every layer shares (phases, record kinds, error classes, rate
-//! budgets, connection checks, field decisions). Plain data with no behaviour beyond labels, and
-//! the text of a JSON scalar ([`scalar_text`]), which the clients, mapping and the simulator read
-//! alike.
+//! budgets, connection checks, field decisions, Kustomer's attribute suffixes). Plain data with
+//! no behaviour beyond labels, and the text of a JSON scalar ([`scalar_text`]), which the
+//! clients, mapping and the simulator read alike.
 //!
 //! This module names nothing of the crate (only std, serde, serde_json and clap's `ValueEnum` for
 //! the CLI's filters), so the ledger, the transport, the clients, mapping and the engine can all
@@ -11,7 +11,9 @@
 use serde::{Deserialize, Serialize};
 
 mod kind;
+mod suffix;
 pub use kind::{Kind, UnknownKind};
+pub use suffix::Suffix;
 
 /// The text of a JSON scalar: a string as it is, a number or a boolean as written; `None` for
 /// null, arrays and objects. What Intercom's text comparisons and Kustomer's string fields read.

@@ -27,7 +27,7 @@ use crate::engine::plan::default_bucket;
 use crate::intercom::models::{Admin, ConversationAttribute, DataAttribute, Segment};
 use crate::ledger::{Ledger, LedgerError, SourceRecord};
 use crate::mapping::attributes::{self, SourceAttribute, SourceModel};
-use crate::mapping::names::{NameAllocator, Suffix};
+use crate::mapping::names::{NameAllocator, assigned_suffix};
 use crate::mapping::people::email_key;
 use crate::vocab::{CheckStatus, FieldDecision, FieldMapping};
 
@@ -386,7 +386,7 @@ async fn put_field(
     decision: FieldDecision,
 ) -> Result<()> {
     if let FieldDecision::Attribute { name: attribute } = &decision
-        && Suffix::of_name(attribute).is_none()
+        && assigned_suffix(attribute).is_none()
     {
         return Err(DecisionError::BadAttributeName(attribute.clone()));
     }
@@ -1202,7 +1202,7 @@ pub async fn import_toml(ledger: &Ledger, path: &Path) -> Result<usize> {
                     let attribute = entry
                         .name
                         .ok_or_else(|| invalid(at.clone(), "decision \"attribute\" needs name"))?;
-                    if Suffix::of_name(&attribute).is_none() {
+                    if assigned_suffix(&attribute).is_none() {
                         return Err(invalid(
                             at.clone(),
                             "name needs a type suffix: Str, Txt, Num, At, Bool or Url",

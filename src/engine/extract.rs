@@ -581,22 +581,31 @@ impl<'a> Extractor<'a> {
     }
 
     async fn company_details(&self, company: &Value) -> Batch {
-        let mut batch = Batch::default();
         let record = source(Kind::Companies.as_str(), company, None);
-        let id = record.source_id.clone();
-        let notes = self
-            .all_pages(
-                Listing::company_notes(&id),
-                Kind::CompanyNotes.as_str(),
-                Some(&id),
-            )
+        let notes = Listing::company_notes(&record.source_id);
+        self.with_children(Batch::default(), record, notes, Kind::CompanyNotes, "notes")
+            .await
+    }
+
+    /// `batch` with the `child` records `listing` gives under `record`, then `record` itself,
+    /// flagged incomplete when they could not be read (`what` names them).
+    async fn with_children(
+        &self,
+        mut batch: Batch,
+        record: SourceRecord,
+        listing: Listing,
+        child: Kind,
+        what: &str,
+    ) -> Batch {
+        let children = self
+            .all_pages(listing, child.as_str(), Some(&record.source_id))
             .await;
-        let problem = match notes {
+        let problem = match children {
             Ok(b) => {
                 batch.absorb(b);
                 None
             }
-            Err(e) => Some(format!("notes could not be read: {e}")),
+            Err(e) => Some(format!("{what} could not be read: {e}")),
         };
         batch.push(with_incomplete(record, problem));
         batch
@@ -1171,22 +1180,9 @@ impl<'a> Extractor<'a> {
                 problem: None,
             });
         }
-        let problem = match self
-            .all_pages(
-                Listing::article_versions(&id),
-                Kind::ArticleVersions.as_str(),
-                Some(&id),
-            )
+        let versions = Listing::article_versions(&id);
+        self.with_children(batch, record, versions, Kind::ArticleVersions, "versions")
             .await
-        {
-            Ok(b) => {
-                batch.absorb(b);
-                None
-            }
-            Err(e) => Some(format!("versions could not be read: {e}")),
-        };
-        batch.push(with_incomplete(record, problem));
-        batch
     }
 
     // ---- conversations ------------------------------------------------------------------

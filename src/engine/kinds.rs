@@ -13,11 +13,13 @@ use serde_json::Value;
 use crate::intercom::endpoints as intercom;
 use crate::kustomer::bulk::BulkResource;
 use crate::kustomer::endpoints;
+use crate::mapping::activity_logs;
 use crate::mapping::conversations::{PartRole, part_role_of};
 use crate::mapping::extras::ticket_links;
 use crate::mapping::people::{EVENT_KLASS, NOTE_KLASS, ticket_klass_name};
 use crate::vocab::{Kind, PhaseId};
 
+use CountRoute::*;
 use Delete::*;
 use Found::*;
 use PhaseId as P;
@@ -260,322 +262,100 @@ impl KindRow {
 }
 
 /// Every kind. The object types come first, in the order the plan, verify and the report list
-/// them.
+/// them. One row a kind: kind, phase, source, write, found again by; then what verify counts,
+/// how it could be changed, the kind it hangs under, the kind it is loaded as.
+#[rustfmt::skip]
 pub const CATALOG: [KindRow; 40] = [
     // Admins are mapped onto users (several may share one): their recorded user must exist.
-    row(
-        Kind::Admins,
-        P::UsersTeams,
-        Route("/admins"),
-        Match,
-        ListingMatch("email"),
-    )
-    .counted(CountRoute::ListByTargetId(endpoints::USERS))
-    .changed(SinglePut, NoDelete),
-    row(
-        Kind::Teams,
-        P::UsersTeams,
-        Route("/teams"),
-        Single,
-        ListingMatch("name"),
-    )
-    .counted(CountRoute::ListByTargetId(endpoints::TEAMS))
-    .changed(SinglePut, SingleDelete),
-    row(
-        Kind::Tags,
-        P::Customers,
-        Route("/tags"),
-        Single,
-        ListingMatch("name"),
-    )
-    .counted(CountRoute::ListByTargetId(endpoints::TAGS)),
-    row(
-        Kind::Segments,
-        P::Extras,
-        Route("/segments"),
-        Single,
-        ListingMatch("name"),
-    )
-    .counted(CountRoute::ListByTargetId(endpoints::SAVED_SEARCHES))
-    .changed(SinglePut, NoDelete),
-    row(
-        Kind::DataAttributes,
-        P::Metadata,
-        Route("/data_attributes"),
-        IdempotentPut,
-        Repeat,
-    )
-    .counted(CountRoute::MetadataProperties(&["customer", "company"]))
-    .changed(SinglePut, NoDelete),
-    row(
-        Kind::ConversationAttributes,
-        P::Metadata,
-        Route("/conversations/attributes"),
-        IdempotentPut,
-        Repeat,
-    )
-    .counted(CountRoute::MetadataProperties(&["conversation"]))
-    .changed(SinglePut, NoDelete),
-    row(
-        Kind::Companies,
-        P::Companies,
-        Route(intercom::COMPANIES_SCROLL),
-        Bulk(BulkTo::Companies),
-        ExternalIdRoute,
-    )
-    .counted(CountRoute::ListByExternalId(endpoints::COMPANIES))
-    .changed(BulkPut, NoDelete),
-    row(
-        Kind::Contacts,
-        P::Customers,
-        Route("/contacts/search"),
-        Bulk(BulkTo::Customers),
-        ExternalIdRoute,
-    )
-    .counted(CountRoute::ListByExternalId(endpoints::CUSTOMERS))
-    .changed(BulkPut, BulkDelete),
-    row(
-        Kind::ContactNotes,
-        P::Extras,
-        Within(Kind::Contacts),
-        Bulk(BulkTo::KObjects(NOTE_KLASS)),
-        ExternalIdRoute,
-    )
-    .counted(CountRoute::KobjectsByExternalId(NOTE_KLASS))
-    .changed(BulkPut, BulkDelete),
-    row(
-        Kind::CompanyNotes,
-        P::Extras,
-        Within(Kind::Companies),
-        Bulk(BulkTo::KObjects(NOTE_KLASS)),
-        ExternalIdRoute,
-    )
-    .counted(CountRoute::KobjectsByExternalId(NOTE_KLASS))
-    .changed(BulkPut, BulkDelete),
-    row(
-        Kind::Collections,
-        P::Kb,
-        Route("/help_center/collections"),
-        Single,
-        ListingMatch("name"),
-    )
-    .counted(CountRoute::ListByTargetId(endpoints::KB_CATEGORIES)),
-    row(
-        Kind::Articles,
-        P::Kb,
-        Route("/articles"),
-        Single,
-        ListingMatch("externalId"),
-    )
-    .counted(CountRoute::ListByExternalId(endpoints::KB_ARTICLES))
-    .changed(SinglePut, SoftDeletePut),
-    row(
-        Kind::ArticleVersions,
-        P::Kb,
-        Within(Kind::Articles),
-        Single,
-        ListingMatch("externalId"),
-    )
-    .under(Kind::Articles)
-    .counted(CountRoute::ChildrenOfListed {
-        parent: Kind::Articles,
-        path: endpoints::KB_ARTICLES,
-    })
-    .changed(SinglePut, SingleDelete),
-    row(
-        Kind::ArticleTranslations,
-        P::Kb,
-        Within(Kind::Articles),
-        Single,
-        ListingMatch("lang"),
-    )
-    .under(Kind::Articles)
-    .counted(CountRoute::KbLanguageVersions)
-    .changed(SinglePut, SingleDelete),
-    row(
-        Kind::Conversations,
-        P::Conversations,
-        Route("/conversations/search"),
-        Bulk(BulkTo::Conversations),
-        ExternalIdRoute,
-    )
-    .counted(CountRoute::ListByExternalId(endpoints::CONVERSATIONS))
-    .changed(BulkPut, SingleDelete),
-    row(
-        Kind::ConversationParts,
-        P::Conversations,
-        Within(Kind::Conversations),
-        Bulk(BulkTo::MessageOrNote),
-        ExternalIdRoute,
-    )
-    .under(Kind::Conversations)
-    .counted(CountRoute::ConversationTimelines)
-    .changed(BulkPut, NoDelete),
+    row(Kind::Admins, P::UsersTeams, Route("/admins"), Match, ListingMatch("email"))
+        .counted(ListByTargetId(endpoints::USERS)).changed(SinglePut, NoDelete),
+    row(Kind::Teams, P::UsersTeams, Route("/teams"), Single, ListingMatch("name"))
+        .counted(ListByTargetId(endpoints::TEAMS)).changed(SinglePut, SingleDelete),
+    row(Kind::Tags, P::Customers, Route("/tags"), Single, ListingMatch("name"))
+        .counted(ListByTargetId(endpoints::TAGS)),
+    row(Kind::Segments, P::Extras, Route("/segments"), Single, ListingMatch("name"))
+        .counted(ListByTargetId(endpoints::SAVED_SEARCHES)).changed(SinglePut, NoDelete),
+    row(Kind::DataAttributes, P::Metadata, Route("/data_attributes"), IdempotentPut, Repeat)
+        .counted(MetadataProperties(&["customer", "company"])).changed(SinglePut, NoDelete),
+    row(Kind::ConversationAttributes, P::Metadata, Route("/conversations/attributes"),
+        IdempotentPut, Repeat)
+        .counted(MetadataProperties(&["conversation"])).changed(SinglePut, NoDelete),
+    row(Kind::Companies, P::Companies, Route(intercom::COMPANIES_SCROLL),
+        Bulk(BulkTo::Companies), ExternalIdRoute)
+        .counted(ListByExternalId(endpoints::COMPANIES)).changed(BulkPut, NoDelete),
+    row(Kind::Contacts, P::Customers, Route("/contacts/search"),
+        Bulk(BulkTo::Customers), ExternalIdRoute)
+        .counted(ListByExternalId(endpoints::CUSTOMERS)).changed(BulkPut, BulkDelete),
+    row(Kind::ContactNotes, P::Extras, Within(Kind::Contacts),
+        Bulk(BulkTo::KObjects(NOTE_KLASS)), ExternalIdRoute)
+        .counted(KobjectsByExternalId(NOTE_KLASS)).changed(BulkPut, BulkDelete),
+    row(Kind::CompanyNotes, P::Extras, Within(Kind::Companies),
+        Bulk(BulkTo::KObjects(NOTE_KLASS)), ExternalIdRoute)
+        .counted(KobjectsByExternalId(NOTE_KLASS)).changed(BulkPut, BulkDelete),
+    row(Kind::Collections, P::Kb, Route("/help_center/collections"), Single, ListingMatch("name"))
+        .counted(ListByTargetId(endpoints::KB_CATEGORIES)),
+    row(Kind::Articles, P::Kb, Route("/articles"), Single, ListingMatch("externalId"))
+        .counted(ListByExternalId(endpoints::KB_ARTICLES)).changed(SinglePut, SoftDeletePut),
+    row(Kind::ArticleVersions, P::Kb, Within(Kind::Articles), Single, ListingMatch("externalId"))
+        .counted(ChildrenOfListed { parent: Kind::Articles, path: endpoints::KB_ARTICLES })
+        .changed(SinglePut, SingleDelete).under(Kind::Articles),
+    row(Kind::ArticleTranslations, P::Kb, Within(Kind::Articles), Single, ListingMatch("lang"))
+        .counted(KbLanguageVersions).changed(SinglePut, SingleDelete).under(Kind::Articles),
+    row(Kind::Conversations, P::Conversations, Route("/conversations/search"),
+        Bulk(BulkTo::Conversations), ExternalIdRoute)
+        .counted(ListByExternalId(endpoints::CONVERSATIONS)).changed(BulkPut, SingleDelete),
+    row(Kind::ConversationParts, P::Conversations, Within(Kind::Conversations),
+        Bulk(BulkTo::MessageOrNote), ExternalIdRoute)
+        .counted(ConversationTimelines).changed(BulkPut, NoDelete).under(Kind::Conversations),
     // A stored attachment is uploaded as an `attachment_uploads` record of the same id; a lost
     // answer is settled through the attachment the upload registered.
-    row(
-        Kind::Attachments,
-        P::Conversations,
-        Within(Kind::Conversations),
-        Single,
-        RegisteredAttachment,
-    )
-    .counted(CountRoute::ConversationFiles)
-    .loaded_as(Kind::AttachmentUploads),
-    row(
-        Kind::DataEvents,
-        P::Extras,
-        Route(intercom::EVENTS),
-        FireAndForget,
-        NotFound,
-    )
-    .counted(CountRoute::TrackingEvents),
-    row(
-        Kind::Tickets,
-        P::Extras,
-        Route("/tickets/search"),
-        Bulk(BulkTo::TicketKlass),
-        ExternalIdRoute,
-    )
-    .counted(CountRoute::TicketKlasses)
-    .changed(BulkPut, BulkDelete),
-    row(
-        Kind::TicketTypes,
-        P::Prerequisites,
-        Route("/ticket_types"),
-        Single,
-        ListingMatch("name"),
-    )
-    .counted(CountRoute::ListByTargetId(endpoints::KLASSES))
-    .changed(SinglePut, SingleDelete),
-    row(
-        Kind::Brands,
-        P::Prerequisites,
-        Route("/brands"),
-        Single,
-        ListingMatch("name"),
-    )
-    .counted(CountRoute::ListByTargetId(endpoints::BRANDS))
-    .changed(SinglePut, NoDelete),
-    row(
-        Kind::OfficeHoursSchedules,
-        P::Prerequisites,
-        Route("/office_hours_schedules"),
-        Single,
-        ListingMatch("name"),
-    )
-    .counted(CountRoute::ListByTargetId(endpoints::SCHEDULES))
-    .changed(SinglePut, SingleDelete),
-    row(
-        Kind::Macros,
-        P::Extras,
-        Route("/macros"),
-        Single,
-        ListingMatch("name"),
-    )
-    .counted(CountRoute::ListByTargetId(endpoints::SHORTCUTS))
-    .changed(SinglePut, SingleDelete),
+    row(Kind::Attachments, P::Conversations, Within(Kind::Conversations),
+        Single, RegisteredAttachment)
+        .counted(ConversationFiles).loaded_as(Kind::AttachmentUploads),
+    row(Kind::DataEvents, P::Extras, Route(intercom::EVENTS), FireAndForget, NotFound)
+        .counted(TrackingEvents),
+    row(Kind::Tickets, P::Extras, Route("/tickets/search"),
+        Bulk(BulkTo::TicketKlass), ExternalIdRoute)
+        .counted(TicketKlasses).changed(BulkPut, BulkDelete),
+    row(Kind::TicketTypes, P::Prerequisites, Route("/ticket_types"), Single, ListingMatch("name"))
+        .counted(ListByTargetId(endpoints::KLASSES)).changed(SinglePut, SingleDelete),
+    row(Kind::Brands, P::Prerequisites, Route("/brands"), Single, ListingMatch("name"))
+        .counted(ListByTargetId(endpoints::BRANDS)).changed(SinglePut, NoDelete),
+    row(Kind::OfficeHoursSchedules, P::Prerequisites, Route("/office_hours_schedules"),
+        Single, ListingMatch("name"))
+        .counted(ListByTargetId(endpoints::SCHEDULES)).changed(SinglePut, SingleDelete),
+    row(Kind::Macros, P::Extras, Route("/macros"), Single, ListingMatch("name"))
+        .counted(ListByTargetId(endpoints::SHORTCUTS)).changed(SinglePut, SingleDelete),
     // Intercom's audit trail: Kustomer has none to import into, so every log is archived.
-    row(
-        Kind::ActivityLogs,
-        P::Extras,
-        Route(intercom::ACTIVITY_LOGS),
-        Archived {
-            reason: Some(crate::mapping::activity_logs::archive_reason),
-        },
-        NotFound,
-    )
-    .counted(CountRoute::NothingInKustomer),
+    row(Kind::ActivityLogs, P::Extras, Route(intercom::ACTIVITY_LOGS),
+        Archived { reason: Some(activity_logs::archive_reason) }, NotFound)
+        .counted(NothingInKustomer),
     // ---- kinds the engine invents beside the source types ----
-    row(
-        Kind::Klasses,
-        P::Prerequisites,
-        Invented,
-        Single,
-        ListingMatch("name"),
-    )
-    .changed(SinglePut, SingleDelete),
-    row(
-        Kind::ConversationSources,
-        P::Conversations,
-        Invented,
-        Bulk(BulkTo::Messages),
-        ExternalIdRoute,
-    )
-    .under(Kind::Conversations)
-    .changed(BulkPut, NoDelete),
-    row(
-        Kind::TimelineNotes,
-        P::Conversations,
-        Invented,
-        Bulk(BulkTo::Notes),
-        ExternalIdRoute,
-    )
-    .under(Kind::Conversations)
-    .changed(SinglePut, SingleDelete),
-    row(
-        Kind::TruncationNotes,
-        P::Conversations,
-        Invented,
-        Bulk(BulkTo::Notes),
-        ExternalIdRoute,
-    )
-    .under(Kind::Conversations)
-    .changed(SinglePut, SingleDelete),
-    row(
-        Kind::ConversationStates,
-        P::Conversations,
-        Invented,
-        BulkUpdate(BulkTo::Conversations),
-        Repeat,
-    )
-    .under(Kind::Conversations),
-    row(
-        Kind::AttachmentUploads,
-        P::Conversations,
-        Invented,
-        Single,
-        RegisteredAttachment,
-    ),
-    row(
-        Kind::InlineImageUploads,
-        P::Conversations,
-        Invented,
-        Single,
-        RegisteredAttachment,
-    ),
-    row(
-        Kind::SegmentTags,
-        P::Extras,
-        Invented,
-        Single,
-        ListingMatch("name"),
-    ),
-    row(
-        Kind::EventSummaries,
-        P::Extras,
-        Within(Kind::Contacts),
-        Archived { reason: None },
-        NotFound,
-    ),
-    row(
-        Kind::SegmentMembers,
-        P::Extras,
-        Invented,
-        BulkUpdate(BulkTo::Customers),
-        Repeat,
-    )
-    .under(Kind::Segments),
+    row(Kind::Klasses, P::Prerequisites, Invented, Single, ListingMatch("name"))
+        .changed(SinglePut, SingleDelete),
+    row(Kind::ConversationSources, P::Conversations, Invented,
+        Bulk(BulkTo::Messages), ExternalIdRoute)
+        .changed(BulkPut, NoDelete).under(Kind::Conversations),
+    row(Kind::TimelineNotes, P::Conversations, Invented, Bulk(BulkTo::Notes), ExternalIdRoute)
+        .changed(SinglePut, SingleDelete).under(Kind::Conversations),
+    row(Kind::TruncationNotes, P::Conversations, Invented, Bulk(BulkTo::Notes), ExternalIdRoute)
+        .changed(SinglePut, SingleDelete).under(Kind::Conversations),
+    row(Kind::ConversationStates, P::Conversations, Invented,
+        BulkUpdate(BulkTo::Conversations), Repeat).under(Kind::Conversations),
+    row(Kind::AttachmentUploads, P::Conversations, Invented, Single, RegisteredAttachment),
+    row(Kind::InlineImageUploads, P::Conversations, Invented, Single, RegisteredAttachment),
+    row(Kind::SegmentTags, P::Extras, Invented, Single, ListingMatch("name")),
+    row(Kind::EventSummaries, P::Extras, Within(Kind::Contacts),
+        Archived { reason: None }, NotFound),
+    row(Kind::SegmentMembers, P::Extras, Invented, BulkUpdate(BulkTo::Customers), Repeat)
+        .under(Kind::Segments),
     // ---- source helpers the load reads while writing another kind ----
     helper(Kind::DataAttributesStandard, Route("/data_attributes")),
     helper(Kind::ContactSegments, Within(Kind::Contacts)),
     helper(Kind::ContactTags, Within(Kind::Contacts)),
     helper(Kind::ContactCompanies, Within(Kind::Contacts)),
     helper(Kind::InlineImages, Within(Kind::Conversations)),
-    helper(
-        Kind::OfficeHoursExceptions,
-        Within(Kind::OfficeHoursSchedules),
-    ),
+    helper(Kind::OfficeHoursExceptions, Within(Kind::OfficeHoursSchedules)),
 ];
 
 /// The row of `kind`.

@@ -9,14 +9,7 @@ use super::suffix::Suffix;
 /// Metadata `type` for each attribute suffix, for display only: i2k does not send it (Kustomer
 /// infers the type from the suffix, `totalOrdersNum` → number; the other names are unconfirmed).
 pub fn metadata_type(suffix: Suffix) -> &'static str {
-    match suffix {
-        Suffix::Str => "string",
-        Suffix::Txt => "text",
-        Suffix::Num => "number",
-        Suffix::At => "date",
-        Suffix::Bool => "boolean",
-        Suffix::Url => "url",
-    }
+    suffix.metadata_type()
 }
 
 /// Metadata `enumeration[]`: plain strings, as Kustomer's published metadata example shows

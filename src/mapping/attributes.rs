@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::kustomer::assumptions;
-use crate::mapping::names::{NameAllocator, Suffix, display_name};
+use crate::mapping::names::{NameAllocator, Suffix, assigned_suffix, display_name};
 use crate::timefmt;
 use crate::vocab::{FieldDecision, FieldMapping, scalar_text};
 
@@ -154,7 +154,7 @@ pub enum MappingError {
 /// The metadata entry for `attr` carried as attribute `name` (the operator may have renamed or
 /// retyped it; the name's suffix decides the type).
 pub fn spec_for(attr: &SourceAttribute, name: &str) -> Result<AttributeSpec, MappingError> {
-    let suffix = Suffix::of_name(name).ok_or_else(|| MappingError::UnknownSuffix {
+    let suffix = assigned_suffix(name).ok_or_else(|| MappingError::UnknownSuffix {
         name: name.to_string(),
     })?;
     let label = attr.label.as_deref().unwrap_or(&attr.name);
@@ -223,7 +223,8 @@ pub fn convert_value(value: &Value, suffix: Suffix) -> Result<Converted, Mapping
         return Ok(Converted::exact(Value::Null));
     }
     match suffix {
-        Suffix::Str | Suffix::Txt => {
+        // i2k assigns no `…Id` attribute (`assigned_suffix`); an id is text to Kustomer.
+        Suffix::Str | Suffix::Txt | Suffix::Id => {
             let text = scalar_text(value).ok_or_else(|| bad("string", value, "not a scalar"))?;
             let chars = text.chars().count();
             if chars > MAX_STRING_CHARS {
@@ -341,7 +342,7 @@ pub fn custom_values(source: &Map<String, Value>, mappings: &[FieldMapping]) -> 
         let Some(value) = source.get(&mapping.source_name) else {
             continue;
         };
-        let Some(suffix) = Suffix::of_name(name) else {
+        let Some(suffix) = assigned_suffix(name) else {
             // An operator-chosen `…Id` (or other) attribute: Kustomer validates it; pass it on.
             out.custom.insert(name.clone(), value.clone());
             continue;

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use crate::kustomer::assumptions;
 use crate::mapping::attributes::convert_value;
 use crate::mapping::conversations::html_to_text;
-use crate::mapping::names::Suffix;
+use crate::mapping::names::assigned_suffix;
 use crate::mapping::people::TicketField;
 use crate::mapping::raw::{self, RawMappingError, id_text, parse, text};
 use crate::timefmt;
@@ -239,7 +239,7 @@ pub fn ticket_kobject(
         else {
             continue;
         };
-        let Some(suffix) = Suffix::of_name(name) else {
+        let Some(suffix) = assigned_suffix(name) else {
             continue;
         };
         match convert_value(value, suffix) {

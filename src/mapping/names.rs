@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use sha2::{Digest, Sha256};
 
 /// The suffixes are Kustomer's vocabulary (`kustomer::suffix`); mapping assigns them.
-pub use crate::kustomer::suffix::Suffix;
+pub use crate::kustomer::suffix::{Suffix, assigned_suffix};
 
 /// Longest base (before the suffix) we produce. Kustomer documents no maximum; keeping names short
 /// keeps them readable in the agent UI and in search syntax (`customer_custom_<name>`).
@@ -279,10 +279,10 @@ mod tests {
 
     #[test]
     fn suffix_of_a_full_name_is_recognised() {
-        assert_eq!(Suffix::of_name("planStr"), Some(Suffix::Str));
-        assert_eq!(Suffix::of_name("trialEndsAt"), Some(Suffix::At));
-        assert_eq!(Suffix::of_name("primaryOrderId"), None);
-        assert_eq!(Suffix::of_name("Str"), None);
+        assert_eq!(assigned_suffix("planStr"), Some(Suffix::Str));
+        assert_eq!(assigned_suffix("trialEndsAt"), Some(Suffix::At));
+        assert_eq!(assigned_suffix("primaryOrderId"), None);
+        assert_eq!(assigned_suffix("Str"), None);
     }
 
     #[test]

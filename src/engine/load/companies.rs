@@ -17,7 +17,7 @@ use crate::engine::context::Ctx;
 use crate::engine::kinds::{self, BulkTo};
 use crate::engine::load::read_source;
 use crate::engine::model::LogLevel;
-use crate::engine::write::{self, BulkWrite};
+use crate::engine::write::{self, BulkWrite, Outcome};
 use crate::kustomer::bulk::BulkResource;
 use crate::kustomer::bulk::MAX_BULK_ITEMS;
 
@@ -64,13 +64,55 @@ pub(super) fn field_mappings(
 
 // ---- tags -----------------------------------------------------------------------------------
 
-pub(super) fn tag_name(raw: Option<&str>) -> Option<String> {
+fn tag_name(raw: Option<&str>) -> Option<String> {
     let v: Value = serde_json::from_str(raw?).ok()?;
     v.get("name")
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .map(str::to_string)
+}
+
+/// The name of an open tag; `None` when its Intercom record has none, and then the tag is
+/// marked failed.
+pub(super) fn named_tag(ledger: &Ledger, item: &WorkItem) -> Result<Option<String>, LedgerError> {
+    let name = tag_name(item.raw.as_deref());
+    if name.is_none() {
+        ledger.mark_failed(
+            Kind::Tags.as_str(),
+            &item.source_id,
+            ErrorClass::Source,
+            "the Intercom tag has no name",
+            "",
+            "",
+        )?;
+    }
+    Ok(name)
+}
+
+/// Makes the tag `name` exist for `item` through `POST /v1/tags` (adopting one listed by that
+/// name). Besides the outcome, the refusal when it says the route is absent on this org (the
+/// caller remembers it, see [`super::tag_fallback`]).
+pub(super) async fn create_tag(
+    ctx: &Ctx,
+    item: &WorkItem,
+    name: &str,
+) -> Result<(Outcome, Option<String>), LedgerError> {
+    let absent = std::sync::Mutex::new(None::<String>);
+    let kustomer = &ctx.kustomer;
+    let create = || async {
+        let created = kustomer.create_tag(name).await;
+        if let Err(e) = &created
+            && e.is_absent_route()
+        {
+            *absent.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+        }
+        created
+    };
+    let list = || kustomer.list_tags();
+    let made = super::create_named(&ctx.ledger, item, name, create, list).await?;
+    let refusal = absent.lock().unwrap_or_else(|p| p.into_inner()).take();
+    Ok((made, refusal))
 }
 
 /// Makes every Intercom tag exist in Kustomer and records its id: a tag whose name Kustomer
@@ -99,15 +141,7 @@ pub async fn ensure_tags(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let existing = ctx.kustomer.tag_ids_by_name().await?;
     let mut creates = Vec::new();
     for item in todo {
-        let Some(name) = tag_name(item.raw.as_deref()) else {
-            ledger.mark_failed(
-                Kind::Tags.as_str(),
-                &item.source_id,
-                ErrorClass::Source,
-                "the Intercom tag has no name",
-                "",
-                "",
-            )?;
+        let Some(name) = named_tag(ledger, &item)? else {
             continue;
         };
         match existing.get(&name) {
@@ -119,21 +153,7 @@ pub async fn ensure_tags(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let mut creates = creates.into_iter();
     if let Some((item, name)) = creates.next() {
         let _guard = ctx.in_flight(PhaseId::Customers, 1);
-        let absent = std::sync::Mutex::new(None::<String>);
-        let kustomer = &ctx.kustomer;
-        let create = || async {
-            let created = kustomer.create_tag(&name).await;
-            if let Err(e) = &created
-                && e.is_absent_route()
-            {
-                *absent.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
-            }
-            created
-        };
-        let list = || kustomer.list_tags();
-        super::create_named(ledger, &item, &name, create, list).await?;
-        let refusal = absent.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(refusal) = refusal {
+        if let (_, Some(refusal)) = create_tag(ctx, &item, &name).await? {
             ledger.reset_to_pending(vec![(Kind::Tags.as_str().to_string(), item.source_id)])?;
             ledger.flush().await?;
             super::tag_fallback::remember_absent(ctx, &refusal).await?;

@@ -201,19 +201,7 @@ async fn segments(ctx: &Arc<Ctx>, decisions: &Decisions) -> anyhow::Result<()> {
             .read(|r| r.record(Kind::SegmentTags.as_str(), &id))?
             .ok_or_else(|| anyhow::anyhow!("segment tag record {id} vanished"))?;
         let tag_name = map::segment_tag_name(&id, &name);
-        let absent = std::sync::Mutex::new(None::<String>);
-        let create_tag = || async {
-            let created = kustomer.create_tag(&tag_name).await;
-            if let Err(e) = &created
-                && e.is_absent_route()
-            {
-                *absent.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
-            }
-            created
-        };
-        let list_tags = || kustomer.list_tags();
-        let made = super::create_named(ledger, &tag_item, &tag_name, create_tag, list_tags).await?;
-        let refusal = absent.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let (made, refusal) = super::companies::create_tag(ctx, &tag_item, &tag_name).await?;
         if let Some(refusal) = refusal {
             super::tag_fallback::remember_absent(ctx, &refusal).await?;
         }

@@ -18,7 +18,7 @@ use crate::intercom::models::{Brand, OfficeHoursSchedule, TicketType};
 use crate::kustomer::KustomerError;
 use crate::ledger::{Ledger, WorkItem};
 use crate::mapping::attributes::{AttributeSpec, metadata_body};
-use crate::mapping::names::{Suffix, display_name};
+use crate::mapping::names::{assigned_suffix, display_name};
 use crate::mapping::people::{
     EVENT_KLASS, NOTE_KLASS, invented_klass_body, schedule_hours, schedule_timezone, ticket_fields,
     ticket_klass_body, ticket_klass_name,
@@ -630,7 +630,7 @@ async fn put_ticket_metadata(ctx: &Ctx, klass: &str, tt: &TicketType) -> anyhow:
         .into_iter()
         .filter_map(|f| {
             let name = f.attribute?;
-            let suffix = Suffix::of_name(&name)?;
+            let suffix = assigned_suffix(&name)?;
             Some(AttributeSpec {
                 display_name: display_name(&f.source_name),
                 kustomer_type: crate::kustomer::assumptions::metadata_type(suffix),

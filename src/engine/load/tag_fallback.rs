@@ -29,7 +29,7 @@ use crate::engine::context::Ctx;
 use crate::engine::model::LogLevel;
 use crate::kustomer::KustomerError;
 use crate::ledger::{Ledger, LedgerError, Origin, WorkItem};
-use crate::vocab::{ErrorClass, Kind};
+use crate::vocab::Kind;
 
 /// The ledger decision that remembers `POST /v1/tags` is absent on this org.
 pub const DECISION: &str = "fallback:tags_route";
@@ -141,18 +141,8 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     ledger.flush().await?;
     let mut open: HashMap<String, (WorkItem, String)> = HashMap::new();
     for item in super::open_items(ledger, Kind::Tags.as_str())? {
-        match super::companies::tag_name(item.raw.as_deref()) {
-            Some(name) => {
-                open.insert(item.source_id.clone(), (item, name));
-            }
-            None => ledger.mark_failed(
-                Kind::Tags.as_str(),
-                &item.source_id,
-                ErrorClass::Source,
-                "the Intercom tag has no name",
-                "",
-                "",
-            )?,
+        if let Some(name) = super::companies::named_tag(ledger, &item)? {
+            open.insert(item.source_id.clone(), (item, name));
         }
     }
     if open.is_empty() {
@@ -212,53 +202,106 @@ async fn apply_to_conversations(
     ctx: &Arc<Ctx>,
     open: &HashMap<String, (WorkItem, String)>,
 ) -> anyhow::Result<usize> {
+    let names_of = |_: &str, raw: &Value| -> Result<_, LedgerError> {
+        let mut names: Vec<String> = Vec::new();
+        for tid in listed_tag_ids(raw) {
+            if let Some((_, name)) = open.get(&tid)
+                && !names.contains(name)
+            {
+                names.push(name.clone());
+            }
+        }
+        Ok((!names.is_empty()).then_some(names))
+    };
+    let append = |conversation: String, names: Vec<String>| async move {
+        ctx.kustomer
+            .add_conversation_tags(&conversation, &names)
+            .await
+    };
+    each_loaded(ctx, Kind::Conversations, names_of, append).await
+}
+
+/// Updates every loaded company or customer (`kind`: companies or contacts) that carries a tag
+/// of `resolved` with its whole tag list.
+async fn update_owners(
+    ctx: &Arc<Ctx>,
+    kind: Kind,
+    resolved: &HashMap<String, String>,
+) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    let kind = Kind::Conversations.as_str();
+    let tags_of = |source_id: &str, raw: &Value| -> Result<_, LedgerError> {
+        let intercom = match kind {
+            Kind::Contacts => contact_intercom_tags(ledger, source_id, raw)?,
+            _ => listed_tag_ids(raw),
+        };
+        if !intercom.iter().any(|t| resolved.contains_key(t)) {
+            return Ok(None);
+        }
+        kustomer_tags(ledger, &intercom, resolved).map(Some)
+    };
+    let update = |target: String, tags: Vec<String>| async move {
+        let body = json!({ "tags": tags });
+        let answer = match kind {
+            Kind::Contacts => ctx.kustomer.update_customer(&target, body).await,
+            _ => ctx.kustomer.update_company(&target, body).await,
+        };
+        answer.map(|_| ())
+    };
+    each_loaded(ctx, kind, tags_of, update).await?;
+    Ok(())
+}
+
+/// Pages through `kind`'s source records; for each one that `pick` gives tags for (names or
+/// Kustomer ids) and that is loaded in Kustomer, `send` applies them to its Kustomer id, several
+/// in flight. A refusal is a warning on the record. Returns how many were applied.
+async fn each_loaded<P, S, SF>(
+    ctx: &Arc<Ctx>,
+    kind: Kind,
+    mut pick: P,
+    send: S,
+) -> anyhow::Result<usize>
+where
+    P: FnMut(&str, &Value) -> Result<Option<Vec<String>>, LedgerError>,
+    S: Fn(String, Vec<String>) -> SF,
+    SF: Future<Output = Result<(), KustomerError>>,
+{
+    let ledger = &ctx.ledger;
+    let k = kind.as_str();
     let mut after: Option<String> = None;
-    let mut tagged = 0usize;
+    let mut applied = 0usize;
     loop {
         ctx.control.checkpoint().await?;
-        let page = ledger.read(|r| r.sources_page(kind, after.as_deref(), PAGE))?;
+        let page = ledger.read(|r| r.sources_page(k, after.as_deref(), PAGE))?;
         let Some(last) = page.last() else { break };
         after = Some(last.source_id.clone());
         let mut calls = Vec::new();
         for s in &page {
             let raw: Value = serde_json::from_str(&s.raw).unwrap_or(Value::Null);
-            let mut names: Vec<String> = Vec::new();
-            for tid in listed_tag_ids(&raw) {
-                if let Some((_, name)) = open.get(&tid)
-                    && !names.contains(name)
-                {
-                    names.push(name.clone());
-                }
-            }
-            if names.is_empty() {
-                continue;
-            }
-            let Some(conversation) = ledger.target_id(kind, &s.source_id)? else {
+            let Some(tags) = pick(&s.source_id, &raw)? else {
                 continue;
             };
-            calls.push((s.source_id.clone(), conversation, names));
+            let Some(target) = ledger.target_id(k, &s.source_id)? else {
+                continue;
+            };
+            calls.push((s.source_id.clone(), target, tags));
         }
+        let send = &send;
         let mut sent = futures_util::stream::iter(calls.into_iter().map(
-            |(source_id, conversation, names)| async move {
+            |(source_id, target, tags)| async move {
                 let _guard = ctx.in_flight(crate::vocab::PhaseId::Conversations, 1);
-                let answer = ctx
-                    .kustomer
-                    .add_conversation_tags(&conversation, &names)
-                    .await;
-                (source_id, names, answer)
+                let answer = send(target, tags.clone()).await;
+                (source_id, tags, answer)
             },
         ))
         .buffer_unordered(IN_FLIGHT);
-        while let Some((source_id, names, answer)) = sent.next().await {
+        while let Some((source_id, tags, answer)) = sent.next().await {
             match answer {
-                Ok(()) => tagged += 1,
-                Err(e) => warn_unapplied(ledger, kind, &source_id, &names, &e)?,
+                Ok(()) => applied += 1,
+                Err(e) => warn_unapplied(ledger, k, &source_id, &tags, &e)?,
             }
         }
     }
-    Ok(tagged)
+    Ok(applied)
 }
 
 fn warn_unapplied(
@@ -273,58 +316,6 @@ fn warn_unapplied(
         Some(source_id),
         &format!("its tags {names:?} could not be applied: {e}"),
     )
-}
-
-/// Updates every loaded company or customer (`kind`: companies or contacts) that carries a tag
-/// of `resolved` with its whole tag list.
-async fn update_owners(
-    ctx: &Arc<Ctx>,
-    kind: Kind,
-    resolved: &HashMap<String, String>,
-) -> anyhow::Result<()> {
-    let ledger = &ctx.ledger;
-    let k = kind.as_str();
-    let mut after: Option<String> = None;
-    loop {
-        ctx.control.checkpoint().await?;
-        let page = ledger.read(|r| r.sources_page(k, after.as_deref(), PAGE))?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.source_id.clone());
-        let mut calls = Vec::new();
-        for s in &page {
-            let raw: Value = serde_json::from_str(&s.raw).unwrap_or(Value::Null);
-            let intercom = match kind {
-                Kind::Contacts => contact_intercom_tags(ledger, &s.source_id, &raw)?,
-                _ => listed_tag_ids(&raw),
-            };
-            if !intercom.iter().any(|t| resolved.contains_key(t)) {
-                continue;
-            }
-            let Some(target) = ledger.target_id(k, &s.source_id)? else {
-                continue;
-            };
-            let tags = kustomer_tags(ledger, &intercom, resolved)?;
-            calls.push((s.source_id.clone(), target, tags));
-        }
-        let mut sent = futures_util::stream::iter(calls.into_iter().map(
-            |(source_id, target, tags)| async move {
-                let _guard = ctx.in_flight(crate::vocab::PhaseId::Conversations, 1);
-                let body = json!({ "tags": tags });
-                let answer = match kind {
-                    Kind::Contacts => ctx.kustomer.update_customer(&target, body).await,
-                    _ => ctx.kustomer.update_company(&target, body).await,
-                };
-                (source_id, tags, answer)
-            },
-        ))
-        .buffer_unordered(IN_FLIGHT);
-        while let Some((source_id, tags, answer)) = sent.next().await {
-            if let Err(e) = answer {
-                warn_unapplied(ledger, k, &source_id, &tags, &e)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

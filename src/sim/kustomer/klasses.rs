@@ -267,18 +267,18 @@ async fn put_metadata(
             ApiError::invalid(&pointer, format!("property `{name}` must be an object"))
         })?;
         if let Some(t) = spec.get("type").and_then(Value::as_str)
-            && t != suffix.type_name()
+            && t != suffix.metadata_type()
         {
             return Err(ApiError::invalid(
                 &pointer,
                 format!(
                     "property `{name}` is a {} by its suffix, not {t}",
-                    suffix.type_name()
+                    suffix.metadata_type()
                 ),
             ));
         }
         let mut property = spec.clone();
-        property.insert("type".into(), json!(suffix.type_name()));
+        property.insert("type".into(), json!(suffix.metadata_type()));
         property
             .entry("displayName")
             .or_insert(json!(display_name(name)));

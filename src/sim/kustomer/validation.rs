@@ -5,54 +5,19 @@ use serde_json::{Map, Value};
 
 use super::envelope::ApiError;
 use super::state::{Kind, Store};
+use crate::vocab::Suffix;
 
 /// Longest `Str`/`Txt` custom value (the reference gives 0..1024 for both).
 pub const MAX_TEXT_ATTRIBUTE: usize = 1024;
 /// Most entries in `emails`, `phones`, `whatsapps`, `socials`, `urls`.
 pub const MAX_CONTACT_ENTRIES: usize = 10;
 
-/// The type a custom attribute's name suffix declares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Suffix {
-    Str,
-    Txt,
-    Num,
-    At,
-    Bool,
-    Url,
-    Id,
-}
-
-impl Suffix {
-    /// The metadata `type` the suffix stands for.
-    pub fn type_name(self) -> &'static str {
-        match self {
-            Suffix::Str => "string",
-            Suffix::Txt => "text",
-            Suffix::Num => "number",
-            Suffix::At => "date",
-            Suffix::Bool => "boolean",
-            Suffix::Url => "url",
-            Suffix::Id => "id",
-        }
-    }
-}
-
 /// The suffix of a camelCase attribute name (`planStr` → `Str`); `None` for an unknown one.
 pub fn suffix_of(name: &str) -> Option<Suffix> {
-    const SUFFIXES: [(&str, Suffix); 7] = [
-        ("Bool", Suffix::Bool),
-        ("Str", Suffix::Str),
-        ("Txt", Suffix::Txt),
-        ("Num", Suffix::Num),
-        ("Url", Suffix::Url),
-        ("At", Suffix::At),
-        ("Id", Suffix::Id),
-    ];
-    SUFFIXES.iter().find_map(|(s, kind)| {
-        let stem = name.strip_suffix(s)?;
-        let last = stem.chars().last()?;
-        (last.is_ascii_lowercase() || last.is_ascii_digit()).then_some(*kind)
+    Suffix::ALL.into_iter().find(|s| {
+        name.strip_suffix(s.as_str())
+            .and_then(|stem| stem.chars().last())
+            .is_some_and(|last| last.is_ascii_lowercase() || last.is_ascii_digit())
     })
 }
 
@@ -70,14 +35,7 @@ pub fn known_suffix(name: &str, pointer: &str, what: &str, hint: &str) -> Result
 /// `{ Display Name }` from `totalOrdersNum` → `Total Orders`.
 pub fn display_name(name: &str) -> String {
     let stem = match suffix_of(name) {
-        Some(s) => {
-            let suffix_len = match s {
-                Suffix::Bool => 4,
-                Suffix::At | Suffix::Id => 2,
-                _ => 3,
-            };
-            &name[..name.len() - suffix_len]
-        }
+        Some(s) => &name[..name.len() - s.as_str().len()],
         None => name,
     };
     let mut out = String::new();
