@@ -727,3 +727,19 @@ fn starting_while_the_workspace_is_still_read_asks_first() {
         vec![Request::AcceptDefaults, Request::StartRun]
     );
 }
+
+#[test]
+fn summary_says_a_verification_is_under_way_until_its_result_arrives() {
+    let mut app = loaded_app();
+    press(&mut app, "7");
+    assert_eq!(press(&mut app, "v"), vec![Request::Verify]);
+    assert!(render(&mut app, 160, 48).contains("Verifying against Kustomer"));
+    app.apply(Update::Notice(
+        "verification failed: Kustomer unreachable".into(),
+    ));
+    assert!(!render(&mut app, 160, 48).contains("Verifying against Kustomer"));
+    press(&mut app, "v");
+    app.apply(summary());
+    let frame = render(&mut app, 160, 48);
+    assert!(!frame.contains("Verifying against Kustomer"), "{frame}");
+}

@@ -204,7 +204,13 @@ impl App {
                 manual,
                 received: true,
             }),
-            Update::Notice(n) => self.notice = Some(n),
+            Update::Notice(n) => {
+                // A verification that could not finish says so in a notice.
+                if n.starts_with("verification failed") {
+                    s.summary.verifying = false;
+                }
+                self.notice = Some(n)
+            }
         }
         Vec::new()
     }
@@ -224,6 +230,8 @@ impl App {
                 } else {
                     RunState::Finished
                 };
+                // A completed run is verified next (the session does it): the Summary says so.
+                self.screens.summary.verifying = !summary.cancelled;
                 let how = finished_how(summary.cancelled);
                 self.notice = Some(format!("Run {how}. Press 7 for the Summary."));
             }

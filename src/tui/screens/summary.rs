@@ -29,11 +29,14 @@ pub struct SummaryData {
 pub struct SummaryScreen {
     pub data: SummaryData,
     list: ListState,
+    /// A verification was asked for and its result has not arrived yet.
+    pub verifying: bool,
 }
 
 impl SummaryScreen {
     pub fn set(&mut self, data: SummaryData) {
         self.data = data;
+        self.verifying = false;
         self.refresh();
     }
 
@@ -49,7 +52,10 @@ impl Component for SummaryScreen {
 
     fn handle(&mut self, action: Action, _: &Shared) -> Vec<Effect> {
         match action {
-            Action::Verify => vec![change(Request::Verify)],
+            Action::Verify => {
+                self.verifying = true;
+                vec![change(Request::Verify)]
+            }
             _ => Vec::new(),
         }
     }
@@ -80,7 +86,12 @@ impl Component for SummaryScreen {
             Layout::vertical([Constraint::Min(4), Constraint::Length(manual_height)]).areas(rest)
         };
         let dash = "—".to_string();
-        let verdict = if !self.data.received {
+        let verdict = if self.verifying {
+            Span::styled(
+                "Verifying against Kustomer: counting every type and sampling fields…",
+                t.accent(),
+            )
+        } else if !self.data.received {
             Span::styled("No run verified yet: press v to verify.", t.dim())
         } else if self.data.verification.iter().all(|v| v.agrees) {
             Span::styled("✓ every type accounted for", t.ok())
