@@ -492,7 +492,11 @@ async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         let Some(page) = pages.next_page().await? else {
             break;
         };
-        ctx.set_activity(format!("data events: {} as tracking events", page.len()));
+        ctx.set_activity(format!(
+            "data events: {} as tracking events — one request each (Kustomer has no bulk route \
+             for them) and at most {TRACKING_PER_CUSTOMER_PER_MINUTE} a minute per customer",
+            page.len()
+        ));
         let mut sends = Vec::new();
         for item in page {
             let contact = contact_of(&item.source_id).to_string();

@@ -199,7 +199,10 @@ async fn load_articles(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     // and no bulk route, so one at a time would leave the budget idle on every round trip.
     let mut loads = futures_util::stream::iter(articles.into_iter().map(|item| async move {
         ctx.control.checkpoint().await?;
-        ctx.set_activity(format!("KB: article {}", item.source_id));
+        ctx.set_activity(format!(
+            "KB: article {} — one request per article and version (no bulk route)",
+            item.source_id
+        ));
         let _guard = ctx.in_flight(PhaseId::Kb, 1);
         load_article(ctx, &item).await
     }))
