@@ -8,6 +8,7 @@ pub mod extract;
 pub mod plan;
 pub mod report;
 pub mod restore;
+pub mod rollback;
 pub mod run;
 pub mod sim;
 pub mod verify;
@@ -78,6 +79,17 @@ pub fn kustomer_budget(
     Ok((rate, share))
 }
 
+/// Asks a y/N question on stderr and reads the answer from stdin (a terminal).
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead as _, Write as _};
+    let mut stderr = std::io::stderr();
+    write!(stderr, "{question}")?;
+    stderr.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let file = FileConfig::load(cli.config.as_deref())?;
     let ctx = Context {
@@ -96,6 +108,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Verify(a)) => verify::run(&ctx, a).await,
         Some(Command::Report(a)) => report::run(&ctx, a).await,
         Some(Command::Restore(a)) => restore::run(&ctx, a).await,
+        Some(Command::Rollback(a)) => rollback::run(&ctx, a).await,
         Some(Command::Bench(a)) => bench::run(&ctx, a).await,
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "i2k", &mut std::io::stdout());

@@ -7,6 +7,11 @@
 //!
 //! Routes are named in `kustomer::endpoints` (and `intercom::endpoints`); update and delete say
 //! which of Kustomer's published routes exist (`api/kustomer.md` §2–3), not what i2k calls today.
+//! The delete column follows Kustomer's generated client (`DeleteCustomer`, `BulkDeleteCustomers`,
+//! `DeleteConversation`, `DeleteKObject`, `BulkDeleteKObjects`, `DeleteKlass`, `DeleteNoteById`,
+//! `DeleteScheduleById`): routes the developer docs mention without a published operation
+//! (teams, shortcuts, KB language versions) count as none; KB articles keep the documented soft
+//! delete by `PUT deleted: true`.
 
 use serde_json::Value;
 
@@ -280,7 +285,7 @@ pub const CATALOG: [KindRow; 40] = [
         ListingMatch("name"),
     )
     .counted(CountRoute::ListByTargetId(endpoints::TEAMS))
-    .changed(SinglePut, SingleDelete),
+    .changed(SinglePut, NoDelete),
     row(
         Kind::Tags,
         P::Customers,
@@ -381,7 +386,7 @@ pub const CATALOG: [KindRow; 40] = [
         parent: Kind::Articles,
         path: endpoints::KB_ARTICLES,
     })
-    .changed(SinglePut, SingleDelete),
+    .changed(SinglePut, NoDelete),
     row(
         Kind::ArticleTranslations,
         P::Kb,
@@ -391,7 +396,7 @@ pub const CATALOG: [KindRow; 40] = [
     )
     .under(Kind::Articles)
     .counted(CountRoute::KbLanguageVersions)
-    .changed(SinglePut, SingleDelete),
+    .changed(SinglePut, NoDelete),
     row(
         Kind::Conversations,
         P::Conversations,
@@ -474,7 +479,7 @@ pub const CATALOG: [KindRow; 40] = [
         ListingMatch("name"),
     )
     .counted(CountRoute::ListByTargetId(endpoints::SHORTCUTS))
-    .changed(SinglePut, SingleDelete),
+    .changed(SinglePut, NoDelete),
     // Intercom's audit trail: Kustomer has none to import into, so every log is archived.
     row(
         Kind::ActivityLogs,

@@ -172,7 +172,7 @@ impl JobStatus {
 
 /// The batches of an answer of `GET /v1/bulk/{id}/batches`: Kustomer's bulk guide draws it as a
 /// bare JSON array of batches; a JSON:API `data` envelope (an array, or one batch) is read too.
-fn batches_of(body: &Value) -> Vec<&Value> {
+pub(super) fn batches_of(body: &Value) -> Vec<&Value> {
     if let Value::Array(items) = body {
         return items.iter().collect();
     }

@@ -239,7 +239,7 @@ fn run_job(sim: &Sim, id: &str, target: &Target, op: Operation, items: Vec<Map<S
     }
 }
 
-fn job_body(job: &BulkJob) -> Value {
+pub(super) fn job_body(job: &BulkJob) -> Value {
     let complete = usize::from(job.status == JobStatus::Complete);
     json!({
         "data": {
