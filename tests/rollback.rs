@@ -38,20 +38,54 @@ fn no_duplicates(truth: &Value) -> bool {
     truth["duplicates"].as_object().is_none_or(|d| d.is_empty())
 }
 
+/// The org as the ground truth sees it: its counts, and its attribute metadata.
+struct Org {
+    truth: Value,
+    metadata: Value,
+}
+
+async fn org(sims: &common::Sims) -> Org {
+    Org {
+        truth: common::truth(&sims.kustomer.url).await,
+        metadata: common::records(&sims.kustomer.url, "metadata_properties").await["data"].clone(),
+    }
+}
+
 /// After the rollback the deleted types are back to what they were before the run, and every
-/// other type is as the run left it (the rollback deleted nothing it lists as staying).
-fn assert_rolled_back(before: &Value, after_run: &Value, after: &Value) {
-    let (before_n, run_n, after_n) = (counts(before), counts(after_run), counts(after));
+/// other type is as the run left it (the rollback deleted nothing it lists as staying) — but
+/// the attribute metadata of the klasses it deleted, which went with them.
+async fn assert_rolled_back(sims: &common::Sims, before: &Org, after_run: &Org) {
+    let after = org(sims).await;
+    let (before_n, run_n, after_n) = (
+        counts(&before.truth),
+        counts(&after_run.truth),
+        counts(&after.truth),
+    );
     for t in DELETED_TYPES {
         assert_eq!(after_n[t], before_n[t], "{t}: not back to before the run");
     }
     for (t, n) in &run_n {
-        if !DELETED_TYPES.contains(&t.as_str()) {
-            assert_eq!(after_n[t], *n, "{t}: the rollback changed a type it cannot delete");
+        if !DELETED_TYPES.contains(&t.as_str()) && t != "metadata_properties" {
+            assert_eq!(
+                after_n[t], *n,
+                "{t}: the rollback changed a type it cannot delete"
+            );
         }
     }
-    assert_eq!(after["seeded"], before["seeded"], "the org's own records changed");
-    assert!(no_duplicates(after), "{}", after["duplicates"]);
+    let mut expected = after_run.metadata.as_object().cloned().unwrap_or_default();
+    expected.retain(|resource, _| {
+        !resource.starts_with("kobject.") || before.metadata.get(resource).is_some()
+    });
+    assert_eq!(
+        after.metadata,
+        Value::Object(expected),
+        "attribute metadata"
+    );
+    assert_eq!(
+        after.truth["seeded"], before.truth["seeded"],
+        "the org's own records changed"
+    );
+    assert!(no_duplicates(&after.truth), "{}", after.truth["duplicates"]);
 }
 
 async fn kustomer_send(sims: &common::Sims, method: reqwest::Method, path: &str, body: Value) {
@@ -85,7 +119,13 @@ async fn pre_existing_tag(sims: &common::Sims) -> Value {
         .as_str()
         .expect("the workspace has a tag")
         .to_string();
-    kustomer_send(sims, reqwest::Method::POST, "/v1/tags", json!({ "name": name })).await;
+    kustomer_send(
+        sims,
+        reqwest::Method::POST,
+        "/v1/tags",
+        json!({ "name": name }),
+    )
+    .await;
     tag_named(sims, &name).await.expect("the tag was created")
 }
 
@@ -106,13 +146,13 @@ async fn a_rollback_deletes_what_the_run_created_and_a_new_run_migrates_again() 
     let sims = common::sims(SizePreset::Tiny).await;
     let home = common::temp_state("rollback");
     let tag = pre_existing_tag(&sims).await;
-    let before = common::truth(&sims.kustomer.url).await;
+    let before = org(&sims).await;
     let users_before = common::records(&sims.kustomer.url, "users").await;
 
     common::run_engine(common::engine_config(&sims, common::state_dir(&home))).await;
-    let after_run = common::truth(&sims.kustomer.url).await;
+    let after_run = org(&sims).await;
     for t in ["customers", "conversations", "messages", "kobjects"] {
-        assert!(counts(&after_run)[t] > 0, "the run created no {t}");
+        assert!(counts(&after_run.truth)[t] > 0, "the run created no {t}");
     }
 
     let out = common::i2k(&sims, &home, &["rollback", "--yes"]).await;
@@ -122,9 +162,11 @@ async fn a_rollback_deletes_what_the_run_created_and_a_new_run_migrates_again() 
         stdout.contains("Will delete from Kustomer") && stdout.contains("contacts"),
         "{stdout}"
     );
-    assert!(stdout.contains("Cannot delete through Kustomer's API"), "{stdout}");
-    let after = common::truth(&sims.kustomer.url).await;
-    assert_rolled_back(&before, &after_run, &after);
+    assert!(
+        stdout.contains("Cannot delete through Kustomer's API"),
+        "{stdout}"
+    );
+    assert_rolled_back(&sims, &before, &after_run).await;
     // Matched users and the tag that existed before are untouched (same ids, same fields).
     let users_after = common::records(&sims.kustomer.url, "users").await;
     for user in users_before["data"].as_array().expect("users listed") {
@@ -138,7 +180,10 @@ async fn a_rollback_deletes_what_the_run_created_and_a_new_run_migrates_again() 
         );
     }
     let name = tag["attributes"]["name"].as_str().unwrap_or_default();
-    assert_eq!(tag_named(&sims, name).await.map(|t| t["id"].clone()), Some(tag["id"].clone()));
+    assert_eq!(
+        tag_named(&sims, name).await.map(|t| t["id"].clone()),
+        Some(tag["id"].clone())
+    );
     let manual = manual(&home);
     assert!(
         manual.contains("Left in Kustomer after the rollback") && manual.contains("**companies**"),
@@ -149,7 +194,11 @@ async fn a_rollback_deletes_what_the_run_created_and_a_new_run_migrates_again() 
     common::run_engine(common::engine_config(&sims, common::state_dir(&home))).await;
     let again = common::truth(&sims.kustomer.url).await;
     assert!(no_duplicates(&again), "{}", again["duplicates"]);
-    assert_eq!(counts(&again), counts(&after_run), "the second run differs from the first");
+    assert_eq!(
+        counts(&again),
+        counts(&after_run.truth),
+        "the second run differs from the first"
+    );
     let verify = common::i2k(&sims, &home, &["verify"]).await;
     assert!(verify.status.success(), "{}", common::text(&verify));
 }
@@ -161,17 +210,22 @@ async fn a_rollback_killed_midway_finishes_with_the_same_org() {
     })
     .await;
     let home = common::temp_state("rollback-killed");
-    let before = common::truth(&sims.kustomer.url).await;
+    let before = org(&sims).await;
     common::run_engine(common::engine_config(&sims, common::state_dir(&home))).await;
-    let after_run = common::truth(&sims.kustomer.url).await;
-    let conversations = counts(&after_run)["conversations"];
+    let after_run = org(&sims).await;
+    let conversations = counts(&after_run.truth)["conversations"];
 
-    let mut child = common::i2k_command(&sims, &common::state_dir(&home), &home, &["rollback", "--yes"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("i2k starts");
+    let mut child = common::i2k_command(
+        &sims,
+        &common::state_dir(&home),
+        &home,
+        &["rollback", "--yes"],
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("i2k starts");
     // Kill it once it has deleted some conversations, before it is done.
     let mut killed_running = false;
     for _ in 0..20_000 {
@@ -188,14 +242,19 @@ async fn a_rollback_killed_midway_finishes_with_the_same_org() {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let _ = child.wait();
-    assert!(killed_running, "the rollback ended before it could be killed");
+    assert!(
+        killed_running,
+        "the rollback ended before it could be killed"
+    );
     let halfway = counts(&common::truth(&sims.kustomer.url).await)["conversations"];
-    assert!(halfway > 0, "the kill came after every conversation was deleted");
+    assert!(
+        halfway > 0,
+        "the kill came after every conversation was deleted"
+    );
 
     let out = common::i2k(&sims, &home, &["rollback", "--yes"]).await;
     assert!(out.status.success(), "{}", common::text(&out));
-    let after = common::truth(&sims.kustomer.url).await;
-    assert_rolled_back(&before, &after_run, &after);
+    assert_rolled_back(&sims, &before, &after_run).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

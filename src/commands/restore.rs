@@ -60,7 +60,9 @@ fn restore(state_dir: &Path, args: RestoreArgs, interactive: bool) -> anyhow::Re
                 "not restoring without confirmation: pass --yes when stdin is not a terminal"
             );
         }
-        if !crate::commands::confirm("Move the current ledger aside and restore this backup? [y/N] ")? {
+        if !crate::commands::confirm(
+            "Move the current ledger aside and restore this backup? [y/N] ",
+        )? {
             println!("nothing changed");
             return Ok(ExitCode::SUCCESS);
         }
@@ -184,4 +186,3 @@ fn list(paths: &[PathBuf]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
-

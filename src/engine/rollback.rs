@@ -31,7 +31,9 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::config::create_private_file;
-use crate::engine::kinds::{BulkTo, CATALOG, Delete, KindRow, Source, Write, bulk_resource, row_of};
+use crate::engine::kinds::{
+    BulkTo, CATALOG, Delete, KindRow, Source, Write, bulk_resource, row_of,
+};
 use crate::engine::manual::MANUAL_FILE;
 use crate::kustomer::bulk::{BulkResource, MAX_BULK_ITEMS, PollPolicy};
 use crate::kustomer::delete::Deletable;
@@ -104,7 +106,11 @@ impl RollbackPlan {
                 How::Stays(_) => continue,
             };
             any = true;
-            out.push_str(&format!("  {:<24} {:>8}  {how}\n", k.kind.as_str(), k.created));
+            out.push_str(&format!(
+                "  {:<24} {:>8}  {how}\n",
+                k.kind.as_str(),
+                k.created
+            ));
         }
         if !any {
             out.push_str("  (nothing)\n");
@@ -188,7 +194,10 @@ fn creates(row: &KindRow) -> bool {
 /// How a kind's created records leave Kustomer, by the catalog's delete column.
 pub fn how(row: &KindRow) -> How {
     if let Some(parent) = row.parent
-        && matches!(row_of(parent).delete, Delete::SingleDelete | Delete::BulkDelete)
+        && matches!(
+            row_of(parent).delete,
+            Delete::SingleDelete | Delete::BulkDelete
+        )
         && deletable(row_of(parent)).is_some()
     {
         return How::WithParent(parent);
@@ -209,7 +218,12 @@ fn deletable(row: &KindRow) -> Option<Identity> {
         (Kind::Contacts | Kind::Conversations, Delete::BulkDelete | Delete::SingleDelete) => {
             Some(Identity::ExternalId)
         }
-        (_, Delete::BulkDelete) if matches!(row.write, Write::Bulk(BulkTo::KObjects(_) | BulkTo::TicketKlass)) => {
+        (_, Delete::BulkDelete)
+            if matches!(
+                row.write,
+                Write::Bulk(BulkTo::KObjects(_) | BulkTo::TicketKlass)
+            ) =>
+        {
             Some(Identity::ExternalId)
         }
         (Kind::Klasses | Kind::TicketTypes, Delete::SingleDelete) => Some(Identity::KlassName),
@@ -285,14 +299,14 @@ pub async fn rollback(
             let page = ledger.read(|r| r.created_page(k.kind.as_str(), after.as_deref(), PAGE))?;
             let Some(last) = page.last() else { break };
             after = Some(last.source_id.clone());
-            let mut doomed: HashMap<Option<BulkResource>, Vec<(WorkItem, String)>> =
-                HashMap::new();
+            let mut doomed: HashMap<Option<BulkResource>, Vec<(WorkItem, String)>> = HashMap::new();
             for item in page {
                 let Some(target_id) = item.target_id.clone() else {
                     continue;
                 };
                 let Some(what) = deletable_of(row, &item) else {
-                    out.left.push(left(&item, &target_id, "its klass is not known"));
+                    out.left
+                        .push(left(&item, &target_id, "its klass is not known"));
                     continue;
                 };
                 let found = kustomer
@@ -324,9 +338,9 @@ pub async fn rollback(
                 if k.how == How::Single {
                     match kustomer.delete_one(&what, &target_id).await {
                         Ok(()) => forget(ledger, &item, &mut out)?,
-                        Err(KustomerError::Api(e)) if e.status() == Some(400) => out.left.push(
-                            left(&item, &target_id, &format!("Kustomer refused: {e}")),
-                        ),
+                        Err(KustomerError::Api(e)) if e.status() == Some(400) => out
+                            .left
+                            .push(left(&item, &target_id, &format!("Kustomer refused: {e}"))),
                         Err(e) => return Err(refused(&item, e)),
                     }
                 } else {
@@ -352,7 +366,8 @@ pub async fn rollback(
                     if gone {
                         forget(ledger, &item, &mut out)?;
                     } else {
-                        out.left.push(left(&item, &target_id, "the bulk delete did not delete it"));
+                        out.left
+                            .push(left(&item, &target_id, "the bulk delete did not delete it"));
                     }
                 }
             }
@@ -460,34 +475,45 @@ async fn reapply_updates(ledger: &Ledger, out: &RollbackOutcome) -> Result<(), L
         let mut after: Option<String> = None;
         loop {
             let page = ledger.read(|r| {
-                r.next_batch(row.kind.as_str(), &[RecordState::Done], after.as_deref(), PAGE)
+                r.next_batch(
+                    row.kind.as_str(),
+                    &[RecordState::Done],
+                    after.as_deref(),
+                    PAGE,
+                )
             })?;
             let Some(last) = page.last() else { break };
             after = Some(last.source_id.clone());
-            ledger.reset_to_pending(
-                page.into_iter()
-                    .map(|w| (w.kind, w.source_id))
-                    .collect(),
-            )?;
+            ledger.reset_to_pending(page.into_iter().map(|w| (w.kind, w.source_id)).collect())?;
         }
     }
     Ok(())
 }
 
 /// Appends what stayed in Kustomer (and what was left) to `MANUAL.md`.
-fn append_manual(dir: &Path, plan: &RollbackPlan, out: &RollbackOutcome) -> Result<(), RollbackError> {
+fn append_manual(
+    dir: &Path,
+    plan: &RollbackPlan,
+    out: &RollbackOutcome,
+) -> Result<(), RollbackError> {
     let mut md = String::from("\n## Left in Kustomer after the rollback\n\n");
     md.push_str("Created by this migration, but Kustomer's API cannot delete them:\n\n");
     let mut any = false;
     for (k, why) in plan.staying() {
         any = true;
-        md.push_str(&format!("- [ ] **{}** ({}): {why}\n", k.kind.as_str(), k.created));
+        md.push_str(&format!(
+            "- [ ] **{}** ({}): {why}\n",
+            k.kind.as_str(),
+            k.created
+        ));
     }
     if !any {
         md.push_str("- nothing\n");
     }
     if !out.left.is_empty() {
-        md.push_str("\nLeft because Kustomer's record is not the ledger's, or the delete was refused:\n\n");
+        md.push_str(
+            "\nLeft because Kustomer's record is not the ledger's, or the delete was refused:\n\n",
+        );
         for l in &out.left {
             md.push_str(&format!(
                 "- [ ] {} {} (Kustomer id {}): {}\n",
@@ -501,7 +527,8 @@ fn append_manual(dir: &Path, plan: &RollbackPlan, out: &RollbackOutcome) -> Resu
         message: e,
     };
     let mut f = create_private_file(&path, false).map_err(|e| manual(e.to_string()))?;
-    f.write_all(md.as_bytes()).map_err(|e| manual(e.to_string()))
+    f.write_all(md.as_bytes())
+        .map_err(|e| manual(e.to_string()))
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use crate::http::Request;
-use crate::kustomer::bulk::{BulkResource, MAX_BULK_ITEMS, PollPolicy, batches_of, job_id_from_body};
+use crate::kustomer::bulk::{
+    BulkResource, MAX_BULK_ITEMS, PollPolicy, batches_of, job_id_from_body,
+};
 use crate::kustomer::client::{KustomerClient, KustomerError, MAX_PAGES, Result};
 use crate::kustomer::endpoints;
 use crate::kustomer::models::{Page, Resource};
@@ -113,7 +115,11 @@ fn deleted_in(body: &Value) -> impl Iterator<Item = String> + '_ {
         })
         .flatten()
         .filter(|r| r.get("status").and_then(Value::as_str) != Some("error"))
-        .filter_map(|r| r.get("objectId").and_then(Value::as_str).map(str::to_string))
+        .filter_map(|r| {
+            r.get("objectId")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
 }
 
 #[cfg(test)]

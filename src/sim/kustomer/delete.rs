@@ -14,7 +14,8 @@
 //!   like the bulk creates (201, `queued`), completed after a random delay ≤ `bulk_delay_max`;
 //!   its batch results carry `{objectId, status: "deleted"}` per id, or `status: "error"` with
 //!   the reason (the published type does not show a delete's result shape).
-//! - **Klasses**: a klass with kobjects is refused (400), as `DeleteKlass` documents.
+//! - **Klasses**: a klass with kobjects is refused (400), as `DeleteKlass` documents; its
+//!   attribute metadata (`kobject.<name>`) goes with it, and leaves the ground truth's count.
 //! - **Schedules** are deleted softly (`deleted: true`, `deletedAt`), as the developer docs say:
 //!   the record stays readable and the ground truth no longer counts it.
 
@@ -26,7 +27,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::delete;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::bulk::{MAX_BULK_ITEMS, job_body};
 use super::envelope::{ApiError, ApiResult};
@@ -142,7 +143,18 @@ async fn delete_klass(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResu
         )));
     }
     store.remove(Kind::Klass, std::slice::from_ref(&id));
-    store.metadata.remove(&format!("kobject.{name}"));
+    // The klass's attribute metadata goes with it: the properties i2k declared on it (those a
+    // metadata PUT stamped) no longer exist.
+    let declared = store
+        .metadata
+        .remove(&format!("kobject.{name}"))
+        .and_then(|m| m.get("properties").and_then(Value::as_object).cloned())
+        .map_or(0, |p| {
+            p.values().filter(|p| p.get("modifiedBy").is_some()).count()
+        });
+    store.metadata_properties_created = store
+        .metadata_properties_created
+        .saturating_sub(declared as u64);
     Ok(no_content())
 }
 
