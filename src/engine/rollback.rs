@@ -163,7 +163,7 @@ pub enum RollbackError {
         kind: String,
         source_id: String,
         #[source]
-        source: KustomerError,
+        source: Box<KustomerError>,
     },
     #[error(
         "{0} record(s) were sent to Kustomer without an answer (a run was interrupted): run `i2k run` to settle them, then roll back"
@@ -421,7 +421,7 @@ fn refused(item: &WorkItem, source: KustomerError) -> RollbackError {
     RollbackError::Kustomer {
         kind: item.kind.clone(),
         source_id: item.source_id.clone(),
-        source,
+        source: Box::new(source),
     }
 }
 

@@ -437,7 +437,7 @@ impl Writer {
 
     /// Puts `records` back to `pending` through `statement` (a retry keeps the Kustomer id and
     /// attempts, a rollback forgets both).
-    fn to_pending(
+    fn back_to_pending(
         &mut self,
         records: &[(String, String)],
         statement: &str,
@@ -575,9 +575,11 @@ impl Writer {
                 Ok(Output::Unit)
             }
             Op::ResetToPending { records } => {
-                self.to_pending(records, sql::RESET_TO_PENDING, now, delta)
+                self.back_to_pending(records, sql::RESET_TO_PENDING, now, delta)
             }
-            Op::RolledBack { records } => self.to_pending(records, sql::ROLLED_BACK, now, delta),
+            Op::RolledBack { records } => {
+                self.back_to_pending(records, sql::ROLLED_BACK, now, delta)
+            }
             Op::ResetFailed { kind } => {
                 let mut per_kind: Vec<(String, i64)> = Vec::new();
                 {
