@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -24,19 +23,6 @@ const DELETED_TYPES: [&str; 6] = [
     "kobjects",
     "klasses",
 ];
-
-fn counts(truth: &Value) -> BTreeMap<String, u64> {
-    truth["counts"]
-        .as_object()
-        .expect("truth has counts")
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
-        .collect()
-}
-
-fn no_duplicates(truth: &Value) -> bool {
-    truth["duplicates"].as_object().is_none_or(|d| d.is_empty())
-}
 
 /// The org as the ground truth sees it: its counts, and its attribute metadata.
 struct Org {
@@ -57,9 +43,9 @@ async fn org(sims: &common::Sims) -> Org {
 async fn assert_rolled_back(sims: &common::Sims, before: &Org, after_run: &Org) {
     let after = org(sims).await;
     let (before_n, run_n, after_n) = (
-        counts(&before.truth),
-        counts(&after_run.truth),
-        counts(&after.truth),
+        common::truth_counts(&before.truth),
+        common::truth_counts(&after_run.truth),
+        common::truth_counts(&after.truth),
     );
     for t in DELETED_TYPES {
         assert_eq!(after_n[t], before_n[t], "{t}: not back to before the run");
@@ -85,7 +71,11 @@ async fn assert_rolled_back(sims: &common::Sims, before: &Org, after_run: &Org) 
         after.truth["seeded"], before.truth["seeded"],
         "the org's own records changed"
     );
-    assert!(no_duplicates(&after.truth), "{}", after.truth["duplicates"]);
+    assert!(
+        common::no_duplicates(&after.truth),
+        "{}",
+        after.truth["duplicates"]
+    );
 }
 
 async fn kustomer_send(sims: &common::Sims, method: reqwest::Method, path: &str, body: Value) {
@@ -152,7 +142,10 @@ async fn a_rollback_deletes_what_the_run_created_and_a_new_run_migrates_again() 
     common::run_engine(common::engine_config(&sims, common::state_dir(&home))).await;
     let after_run = org(&sims).await;
     for t in ["customers", "conversations", "messages", "kobjects"] {
-        assert!(counts(&after_run.truth)[t] > 0, "the run created no {t}");
+        assert!(
+            common::truth_counts(&after_run.truth)[t] > 0,
+            "the run created no {t}"
+        );
     }
 
     let out = common::i2k(&sims, &home, &["rollback", "--yes"]).await;
@@ -193,10 +186,10 @@ async fn a_rollback_deletes_what_the_run_created_and_a_new_run_migrates_again() 
     // The ledger is ready for a fresh run: it migrates everything again, once.
     common::run_engine(common::engine_config(&sims, common::state_dir(&home))).await;
     let again = common::truth(&sims.kustomer.url).await;
-    assert!(no_duplicates(&again), "{}", again["duplicates"]);
+    assert!(common::no_duplicates(&again), "{}", again["duplicates"]);
     assert_eq!(
-        counts(&again),
-        counts(&after_run.truth),
+        common::truth_counts(&again),
+        common::truth_counts(&after_run.truth),
         "the second run differs from the first"
     );
     let verify = common::i2k(&sims, &home, &["verify"]).await;
@@ -213,7 +206,7 @@ async fn a_rollback_killed_midway_finishes_with_the_same_org() {
     let before = org(&sims).await;
     common::run_engine(common::engine_config(&sims, common::state_dir(&home))).await;
     let after_run = org(&sims).await;
-    let conversations = counts(&after_run.truth)["conversations"];
+    let conversations = common::truth_counts(&after_run.truth)["conversations"];
 
     let mut child = common::i2k_command(
         &sims,
@@ -232,7 +225,7 @@ async fn a_rollback_killed_midway_finishes_with_the_same_org() {
         if child.try_wait().expect("the child can be polled").is_some() {
             break;
         }
-        let now = counts(&common::truth(&sims.kustomer.url).await)["conversations"];
+        let now = common::truth_counts(&common::truth(&sims.kustomer.url).await)["conversations"];
         if now < conversations {
             // SIGKILL: no destructor, no flush.
             child.kill().expect("the child can be killed");
@@ -246,7 +239,7 @@ async fn a_rollback_killed_midway_finishes_with_the_same_org() {
         killed_running,
         "the rollback ended before it could be killed"
     );
-    let halfway = counts(&common::truth(&sims.kustomer.url).await)["conversations"];
+    let halfway = common::truth_counts(&common::truth(&sims.kustomer.url).await)["conversations"];
     assert!(
         halfway > 0,
         "the kill came after every conversation was deleted"

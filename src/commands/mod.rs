@@ -51,6 +51,31 @@ impl Context {
     }
 }
 
+impl Context {
+    /// A Kustomer client from the configured URL and the key in the environment, within the
+    /// budget of `budget` (see [`kustomer_budget`]).
+    pub fn kustomer_client(
+        &self,
+        budget: &crate::cli::BudgetArgs,
+    ) -> anyhow::Result<crate::kustomer::KustomerClient> {
+        use anyhow::Context as _;
+        let endpoints = self.endpoints()?;
+        let token = endpoints.kustomer_token.clone().with_context(|| {
+            format!(
+                "{} is not set: export the Kustomer API key",
+                crate::config::KUSTOMER_TOKEN_ENV
+            )
+        })?;
+        let (rate, share) = kustomer_budget(&self.file, budget)?;
+        Ok(crate::kustomer::KustomerClient::connect(
+            &endpoints.kustomer_url,
+            token,
+            rate,
+            share,
+        )?)
+    }
+}
+
 /// The share of the Kustomer org budget and the plan's budget per minute a command works within:
 /// a flag wins over the config file (`[kustomer] rate_share`, `rate_limit`), which wins over the
 /// defaults (0.8 of 1,000 a minute). Refused when it cannot work.

@@ -9,9 +9,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use crate::http::Request;
-use crate::kustomer::bulk::{
-    BulkResource, MAX_BULK_ITEMS, PollPolicy, batches_of, job_id_from_body,
-};
+use crate::kustomer::bulk::{BulkResource, MAX_BULK_ITEMS, PollPolicy, batches_of, job_id_of};
 use crate::kustomer::client::{KustomerClient, KustomerError, MAX_PAGES, Result};
 use crate::kustomer::endpoints;
 use crate::kustomer::models::{Page, Resource};
@@ -81,11 +79,7 @@ impl KustomerClient {
         }
         let req = Request::delete(resource.path()).query("ids", ids.join(","));
         let reply = self.send(req).await?;
-        let job = job_id_from_body(&reply.body).ok_or_else(|| KustomerError::Unexpected {
-            request: reply.request.clone(),
-            missing: "the bulk job id (data.id)",
-            response: reply.response.clone(),
-        })?;
+        let job = job_id_of(&reply)?;
         self.wait_job(&job, poll).await?;
         let asked: HashSet<&str> = ids.iter().map(String::as_str).collect();
         let mut deleted = HashSet::new();

@@ -29,9 +29,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::delete;
 use serde_json::{Value, json};
 
-use super::bulk::{MAX_BULK_ITEMS, job_body};
+use super::bulk::{MAX_BULK_ITEMS, queue_job};
 use super::envelope::{ApiError, ApiResult};
-use super::state::{BulkJob, ItemResult, JobStatus, Kind, Sim, Store, now_iso};
+use super::state::{ItemResult, JobStatus, Kind, Sim, Store, now_iso};
 
 type Q = Query<HashMap<String, String>>;
 
@@ -214,24 +214,11 @@ async fn bulk_delete_kobjects(
 
 fn submit(sim: &Sim, doomed: Doomed, ids: Vec<String>) -> ApiResult {
     let mut store = sim.lock();
-    let id = store.new_id();
-    let max_ms = sim.config().bulk_delay_max.as_millis() as u64;
-    let delay = std::time::Duration::from_millis(store.rng.range(0, max_ms + 1));
-    let job = BulkJob {
-        id: id.clone(),
-        resource: match &doomed {
-            Doomed::Customers => "customers".to_string(),
-            Doomed::Kobjects(klass) => format!("klasses/{klass}"),
-        },
-        operation: "delete",
-        item_count: ids.len(),
-        status: JobStatus::Queued,
-        created_at: now_iso(),
-        completed_at: None,
-        results: Vec::new(),
+    let resource = match &doomed {
+        Doomed::Customers => "customers".to_string(),
+        Doomed::Kobjects(klass) => format!("klasses/{klass}"),
     };
-    let answer = job_body(&job);
-    store.bulk_jobs.insert(id.clone(), job);
+    let (id, delay, answer) = queue_job(sim, &mut store, resource, "delete", ids.len());
     drop(store);
     let runner = sim.clone();
     tokio::spawn(async move {
