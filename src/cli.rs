@@ -96,6 +96,18 @@ does not hold and resumes, creating nothing twice.",
         after_help = "Examples:\n  i2k restore --state ./acme\n  i2k restore --state ./acme --from ./acme/backups/ledger-20261206T003221.123Z-run-end.db --yes"
     )]
     Restore(RestoreArgs),
+    /// Delete from Kustomer what this migration created (never what it matched), after showing
+    /// what goes and asking; the ledger is then ready for a fresh run.
+    #[command(
+        long_about = "Delete from Kustomer exactly what this migration created, read from the \
+ledger, in reverse dependency order and in bulk where Kustomer publishes a bulk delete. It shows \
+what it will delete by type, and what Kustomer's API cannot delete (listed in MANUAL.md), then \
+asks. Matched records (users by e-mail, existing tags, adopted records) are never touched, and \
+each record is read first: one whose externalId is not the ledger's is left. Resumable: run it \
+again after an interruption. The deleted records go back to pending, so `i2k run` migrates again.",
+        after_help = "Examples:\n  i2k rollback --state ./acme\n  i2k rollback --state ./acme --yes"
+    )]
+    Rollback(RollbackArgs),
     /// Print shell completions.
     #[command(
         after_help = "Examples:\n  i2k completions bash > ~/.local/share/bash-completion/completions/i2k"
@@ -294,6 +306,15 @@ pub struct RestoreArgs {
     /// Restore without asking (needed when stdin is not a terminal).
     #[arg(long)]
     pub yes: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    /// Delete without asking (needed when stdin is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
 }
 
 #[derive(Debug, clap::Args)]

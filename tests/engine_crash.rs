@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -52,19 +51,6 @@ async fn run_to_completion(sims: &common::Sims, state: &Path, config_home: &Path
     );
 }
 
-fn counts(truth: &Value) -> BTreeMap<String, u64> {
-    truth["counts"]
-        .as_object()
-        .expect("truth has counts")
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
-        .collect()
-}
-
-fn no_duplicates(truth: &Value) -> bool {
-    truth["duplicates"].as_object().is_none_or(|d| d.is_empty())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_killed_at_random_moments_finishes_like_an_uninterrupted_one() {
     let config_home = common::temp_state("crash-config");
@@ -76,7 +62,11 @@ async fn a_run_killed_at_random_moments_finishes_like_an_uninterrupted_one() {
     let uninterrupted = started.elapsed();
     eprintln!("uninterrupted run: {:.1} s", uninterrupted.as_secs_f64());
     let reference = common::truth(&reference_sims.kustomer.url).await;
-    assert!(no_duplicates(&reference), "{}", reference["duplicates"]);
+    assert!(
+        common::no_duplicates(&reference),
+        "{}",
+        reference["duplicates"]
+    );
 
     let sims = common::sims(SizePreset::Tiny).await;
     let state = common::temp_state("crash-killed");
@@ -108,7 +98,7 @@ async fn a_run_killed_at_random_moments_finishes_like_an_uninterrupted_one() {
     run_to_completion(&sims, &state, &config_home).await;
     let after_kills = common::truth(&sims.kustomer.url).await;
     assert!(
-        no_duplicates(&after_kills),
+        common::no_duplicates(&after_kills),
         "duplicates after kills at {kills:?}: {}",
         after_kills["duplicates"]
     );
@@ -126,7 +116,10 @@ async fn a_run_killed_at_random_moments_finishes_like_an_uninterrupted_one() {
         }
     }
     // A tracking event of unknown outcome was sent once: it landed or it did not.
-    let (mut got, mut want) = (counts(&after_kills), counts(&reference));
+    let (mut got, mut want) = (
+        common::truth_counts(&after_kills),
+        common::truth_counts(&reference),
+    );
     let (got_events, want_events) = (
         got.remove("tracking_events").unwrap_or(0),
         want.remove("tracking_events").unwrap_or(0),

@@ -25,15 +25,6 @@ fn read_report(state: &Path) -> Report {
     serde_json::from_str(&text).expect("report.json parses")
 }
 
-fn counts(truth: &Value) -> BTreeMap<String, u64> {
-    truth["counts"]
-        .as_object()
-        .expect("truth has counts")
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
-        .collect()
-}
-
 /// Distinct Kustomer ids the ledger holds for done records of these kinds (several Intercom
 /// parts can share one Kustomer note: the timeline note).
 fn distinct_targets(state: &Path, kinds: &[&str]) -> u64 {
@@ -61,8 +52,8 @@ fn distinct_targets(state: &Path, kinds: &[&str]) -> u64 {
 /// and what Kustomer received equals what the report says migrated.
 fn assert_migration_matches_truth(intercom: &Value, kustomer: &Value, state: &Path) {
     let report = read_report(state);
-    let source = counts(intercom);
-    let created = counts(kustomer);
+    let source = common::truth_counts(intercom);
+    let created = common::truth_counts(kustomer);
     let mut problems = Vec::new();
     for row in report.rows.iter().filter(|r| !r.intercom) {
         if row.accounted() != row.source {
@@ -107,7 +98,7 @@ fn assert_migration_matches_truth(intercom: &Value, kustomer: &Value, state: &Pa
     let unknown_events = report
         .row("data_events")
         .map_or(0, |r| r.unknown)
-        .min(counts(kustomer)["tracking_events"].saturating_sub(events_or_tracking));
+        .min(common::truth_counts(kustomer)["tracking_events"].saturating_sub(events_or_tracking));
     let expectations: [(&str, u64); 11] = [
         ("customers", migrated("contacts")),
         ("companies", migrated("companies")),
@@ -190,8 +181,8 @@ async fn tiny_workspace_migrates_to_the_ground_truth_and_a_second_run_creates_no
     assert!(matches!(outcome, RunOutcome::Completed(_)), "{outcome:?}");
     let second = common::truth(&sims.kustomer.url).await;
     assert_eq!(
-        counts(&second),
-        counts(&first),
+        common::truth_counts(&second),
+        common::truth_counts(&first),
         "the second run created records"
     );
     assert_eq!(
@@ -237,7 +228,7 @@ async fn injected_faults_on_both_sides_lose_nothing_and_duplicate_nothing() {
     // Kustomer holds between the done ones and the done plus those.
     let report = read_report(&state);
     let events = report.row("data_events").unwrap();
-    let tracked = counts(&faulted)["tracking_events"];
+    let tracked = common::truth_counts(&faulted)["tracking_events"];
     assert_eq!(events.failed, 0, "{events:?}");
     assert!(
         tracked >= events.migrated && tracked <= events.migrated + events.unknown,
@@ -245,8 +236,8 @@ async fn injected_faults_on_both_sides_lose_nothing_and_duplicate_nothing() {
         events.migrated,
         events.unknown
     );
-    let mut faulted_counts = counts(&faulted);
-    let mut clean_counts = counts(&clean);
+    let mut faulted_counts = common::truth_counts(&faulted);
+    let mut clean_counts = common::truth_counts(&clean);
     faulted_counts.remove("tracking_events");
     clean_counts.remove("tracking_events");
     assert_eq!(
@@ -304,7 +295,7 @@ async fn lost_answers_on_kb_writes_add_no_second_version() {
     config.only = only.clone();
     let outcome = run_engine(config).await;
     assert!(matches!(outcome, RunOutcome::Completed(_)), "{outcome:?}");
-    let clean = counts(&common::truth(&clean_sims.kustomer.url).await);
+    let clean = common::truth_counts(&common::truth(&clean_sims.kustomer.url).await);
     assert!(clean["kb_versions"] > clean["kb_articles"], "{clean:?}");
 
     let hang = Duration::from_millis(600);
@@ -320,7 +311,7 @@ async fn lost_answers_on_kb_writes_add_no_second_version() {
     let outcome = run_engine(config).await;
     assert!(matches!(outcome, RunOutcome::Completed(_)), "{outcome:?}");
     let truth = common::truth(&sims.kustomer.url).await;
-    let faulted = counts(&truth);
+    let faulted = common::truth_counts(&truth);
     for kind in ["kb_categories", "kb_articles", "kb_versions"] {
         assert_eq!(faulted[kind], clean[kind], "{kind}: {faulted:?}");
     }
@@ -366,7 +357,7 @@ async fn conversations_outside_the_history_window_are_skipped_with_their_parts()
         inside > 0 && outside > 0,
         "{inside} inside, {outside} outside"
     );
-    let truth = counts(&common::truth(&sims.kustomer.url).await);
+    let truth = common::truth_counts(&common::truth(&sims.kustomer.url).await);
     assert_eq!(truth["conversations"], inside);
 
     let report = read_report(&state);

@@ -15,7 +15,6 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use i2k::sim::SizePreset;
-use serde_json::Value;
 
 /// Both simulators, each answer a little late so a tiny run lasts long enough to interrupt.
 async fn slow_sims() -> common::Sims {
@@ -150,10 +149,6 @@ fn query_strings(home: &Path, sql: &str) -> Vec<String> {
         .collect()
 }
 
-fn no_duplicates(truth: &Value) -> bool {
-    truth["duplicates"].as_object().is_none_or(|d| d.is_empty())
-}
-
 /// `i2k verify` finds both sides in agreement: nothing was lost on the way.
 async fn assert_verify_agrees(sims: &common::Sims, home: &Path) {
     let mut verify = i2k(sims, home, &["verify"]);
@@ -200,7 +195,7 @@ async fn a_signal_interrupts_the_run_and_the_next_run_finishes(signal: &str) {
     assert!(out.contains("Run complete"), "{out}");
     assert_eq!(run_outcomes(&home), ["interrupted", "completed"]);
     let truth = common::truth(&sims.kustomer.url).await;
-    assert!(no_duplicates(&truth), "{}", truth["duplicates"]);
+    assert!(common::no_duplicates(&truth), "{}", truth["duplicates"]);
     assert_verify_agrees(&sims, &home).await;
     let _ = std::fs::remove_dir_all(&home);
 }
@@ -259,7 +254,7 @@ async fn a_token_revoked_mid_run_interrupts_it_and_the_run_after_its_restoring_f
     http.post(sim_route("restore")).send().await.unwrap();
     resume(&sims, &home).await;
     let truth = common::truth(&sims.kustomer.url).await;
-    assert!(no_duplicates(&truth), "{}", truth["duplicates"]);
+    assert!(common::no_duplicates(&truth), "{}", truth["duplicates"]);
     assert_verify_agrees(&sims, &home).await;
     let _ = std::fs::remove_dir_all(&home);
 }
@@ -296,7 +291,7 @@ async fn a_second_signal_exits_at_once_with_5_and_the_next_run_still_finishes() 
 
     resume(&sims, &home).await;
     let truth = common::truth(&sims.kustomer.url).await;
-    assert!(no_duplicates(&truth), "{}", truth["duplicates"]);
+    assert!(common::no_duplicates(&truth), "{}", truth["duplicates"]);
     assert_verify_agrees(&sims, &home).await;
     let _ = std::fs::remove_dir_all(&home);
 }
@@ -319,5 +314,5 @@ async fn a_signal_stops_a_throttled_run_after_its_grace_without_waiting_out_the_
         failed_records(&home)
     );
     let truth = common::truth(&sims.kustomer.url).await;
-    assert!(no_duplicates(&truth), "{}", truth["duplicates"]);
+    assert!(common::no_duplicates(&truth), "{}", truth["duplicates"]);
 }

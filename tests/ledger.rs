@@ -914,3 +914,53 @@ async fn a_done_record_keeps_whether_i2k_created_or_matched_it_and_older_ledgers
     assert_eq!(origins(state.path()), written);
     assert_eq!(ledger.read(|r| r.matched_counts()).unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_rolled_back_record_is_pending_again_with_its_kustomer_id_and_origin_forgotten() {
+    let state = TempState::new("rolled-back");
+    let ledger = Ledger::open(state.path()).unwrap();
+    ledger
+        .mark_sent("contacts", vec!["c1".into(), "c2".into()], None)
+        .await
+        .unwrap();
+    ledger.mark_done("contacts", "c1", "k-c1").unwrap();
+    ledger.mark_done("contacts", "c2", "k-c2").unwrap();
+    ledger.mark_matched("contacts", "c3", "k-c3").unwrap();
+    ledger.flush().await.unwrap();
+    // Only what i2k created is a rollback's to delete.
+    let created: Vec<String> = ledger
+        .read(|r| r.created_page("contacts", None, 10))
+        .unwrap()
+        .into_iter()
+        .map(|w| w.source_id)
+        .collect();
+    assert_eq!(created, ["c1", "c2"]);
+    assert_eq!(ledger.read(|r| r.created_count("contacts")).unwrap(), 2);
+
+    ledger
+        .mark_rolled_back(vec![("contacts".into(), "c1".into())])
+        .unwrap();
+    ledger.flush().await.unwrap();
+    let c1 = ledger
+        .read(|r| r.record("contacts", "c1"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(c1.state, RecordState::Pending);
+    assert_eq!(c1.target_id, None);
+    assert_eq!(c1.attempts, 0);
+    assert_eq!(ledger.target_id("contacts", "c1").unwrap(), None);
+    assert_eq!(ledger.read(|r| r.created_count("contacts")).unwrap(), 1);
+    let counts = ledger.counters().target("contacts");
+    assert_eq!(
+        (
+            counts.get(RecordState::Pending),
+            counts.get(RecordState::Done)
+        ),
+        (1, 2)
+    );
+    // The matched record is untouched.
+    assert_eq!(
+        ledger.read(|r| r.matched_counts()).unwrap(),
+        [("contacts".to_string(), 1)].into_iter().collect()
+    );
+}

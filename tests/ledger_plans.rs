@@ -237,6 +237,15 @@ fn bound_values() -> BTreeMap<&'static str, Vec<Value>> {
             "reset_to_pending",
             vec![text("contacts"), text("ct000042"), Value::Integer(1)],
         ),
+        (
+            "rolled_back",
+            vec![text("contacts"), text("ct000042"), Value::Integer(1)],
+        ),
+        (
+            "created_page",
+            vec![text("contacts"), text("ct001000"), page.clone()],
+        ),
+        ("created_count", vec![text("contacts")]),
         ("failed_per_kind", vec![text("contacts")]),
         ("reset_failed", vec![text("contacts"), Value::Integer(1)]),
     ])
@@ -365,6 +374,21 @@ const EXPECTED: &[(&str, &[&str])] = &[
     (
         "reset_to_pending",
         &["SEARCH target USING PRIMARY KEY (kind=? AND source_id=?)"],
+    ),
+    (
+        "rolled_back",
+        &["SEARCH target USING PRIMARY KEY (kind=? AND source_id=?)"],
+    ),
+    (
+        "created_page",
+        &[
+            "SEARCH t USING INDEX target_by_state (kind=? AND state=? AND source_id>?)",
+            "SEARCH s USING PRIMARY KEY (kind=? AND source_id=?) LEFT-JOIN",
+        ],
+    ),
+    (
+        "created_count",
+        &["SEARCH target USING INDEX target_by_state (kind=? AND state=?)"],
     ),
     (
         "reasons",

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod plan;
 pub mod report;
 pub mod restore;
+pub mod rollback;
 pub mod run;
 pub mod sim;
 pub mod verify;
@@ -50,6 +51,31 @@ impl Context {
     }
 }
 
+impl Context {
+    /// A Kustomer client from the configured URL and the key in the environment, within the
+    /// budget of `budget` (see [`kustomer_budget`]).
+    pub fn kustomer_client(
+        &self,
+        budget: &crate::cli::BudgetArgs,
+    ) -> anyhow::Result<crate::kustomer::KustomerClient> {
+        use anyhow::Context as _;
+        let endpoints = self.endpoints()?;
+        let token = endpoints.kustomer_token.clone().with_context(|| {
+            format!(
+                "{} is not set: export the Kustomer API key",
+                crate::config::KUSTOMER_TOKEN_ENV
+            )
+        })?;
+        let (rate, share) = kustomer_budget(&self.file, budget)?;
+        Ok(crate::kustomer::KustomerClient::connect(
+            &endpoints.kustomer_url,
+            token,
+            rate,
+            share,
+        )?)
+    }
+}
+
 /// The share of the Kustomer org budget and the plan's budget per minute a command works within:
 /// a flag wins over the config file (`[kustomer] rate_share`, `rate_limit`), which wins over the
 /// defaults (0.8 of 1,000 a minute). Refused when it cannot work.
@@ -78,6 +104,17 @@ pub fn kustomer_budget(
     Ok((rate, share))
 }
 
+/// Asks a y/N question on stderr and reads the answer from stdin (a terminal).
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead as _, Write as _};
+    let mut stderr = std::io::stderr();
+    write!(stderr, "{question}")?;
+    stderr.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let file = FileConfig::load(cli.config.as_deref())?;
     let ctx = Context {
@@ -96,6 +133,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Verify(a)) => verify::run(&ctx, a).await,
         Some(Command::Report(a)) => report::run(&ctx, a).await,
         Some(Command::Restore(a)) => restore::run(&ctx, a).await,
+        Some(Command::Rollback(a)) => rollback::run(&ctx, a).await,
         Some(Command::Bench(a)) => bench::run(&ctx, a).await,
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "i2k", &mut std::io::stdout());

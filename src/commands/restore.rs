@@ -5,7 +5,7 @@
 //! map keeps anything already created from being created again.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -60,7 +60,9 @@ fn restore(state_dir: &Path, args: RestoreArgs, interactive: bool) -> anyhow::Re
                 "not restoring without confirmation: pass --yes when stdin is not a terminal"
             );
         }
-        if !confirm("Move the current ledger aside and restore this backup? [y/N] ")? {
+        if !crate::commands::confirm(
+            "Move the current ledger aside and restore this backup? [y/N] ",
+        )? {
             println!("nothing changed");
             return Ok(ExitCode::SUCCESS);
         }
@@ -183,13 +185,4 @@ fn list(paths: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn confirm(question: &str) -> anyhow::Result<bool> {
-    let mut stderr = std::io::stderr();
-    write!(stderr, "{question}")?;
-    stderr.flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }

@@ -9,25 +9,14 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-
 use crate::cli::{EXIT_FAILED, VerifyArgs};
 use crate::commands::Context;
 use crate::engine::verify::{NOT_IN_SCOPE, Scope, Verification, verify_scope};
-use crate::kustomer::KustomerClient;
 use crate::ledger::Ledger;
 
 pub async fn run(ctx: &Context, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let state_dir = ctx.existing_state_dir()?;
-    let endpoints = ctx.endpoints()?;
-    let token = endpoints.kustomer_token.clone().with_context(|| {
-        format!(
-            "{} is not set: export the Kustomer API key",
-            crate::config::KUSTOMER_TOKEN_ENV
-        )
-    })?;
-    let (rate, share) = crate::commands::kustomer_budget(&ctx.file, &args.budget)?;
-    let kustomer = KustomerClient::connect(&endpoints.kustomer_url, token, rate, share)?;
+    let kustomer = ctx.kustomer_client(&args.budget)?;
     // An unknown type is refused before anything is opened or counted.
     let named = if args.only.is_empty() {
         None

@@ -7,6 +7,11 @@
 //!
 //! Routes are named in `kustomer::endpoints` (and `intercom::endpoints`); update and delete say
 //! which of Kustomer's published routes exist (`api/kustomer.md` §2–3), not what i2k calls today.
+//! The delete column follows Kustomer's generated client (`DeleteCustomer`, `BulkDeleteCustomers`,
+//! `DeleteConversation`, `DeleteKObject`, `BulkDeleteKObjects`, `DeleteKlass`, `DeleteNoteById`,
+//! `DeleteScheduleById`): routes the developer docs mention without a published operation
+//! (teams, shortcuts, KB language versions) count as none; KB articles keep the documented soft
+//! delete by `PUT deleted: true`.
 
 use serde_json::Value;
 
@@ -270,7 +275,7 @@ pub const CATALOG: [KindRow; 40] = [
     row(Kind::Admins, P::UsersTeams, Route("/admins"), Match, ListingMatch("email"))
         .counted(ListByTargetId(endpoints::USERS)).changed(SinglePut, NoDelete),
     row(Kind::Teams, P::UsersTeams, Route("/teams"), Single, ListingMatch("name"))
-        .counted(ListByTargetId(endpoints::TEAMS)).changed(SinglePut, SingleDelete),
+        .counted(ListByTargetId(endpoints::TEAMS)).changed(SinglePut, NoDelete),
     row(Kind::Tags, P::Customers, Route("/tags"), Single, ListingMatch("name"))
         .counted(ListByTargetId(endpoints::TAGS)),
     row(Kind::Segments, P::Extras, Route("/segments"), Single, ListingMatch("name"))
@@ -298,9 +303,9 @@ pub const CATALOG: [KindRow; 40] = [
         .counted(ListByExternalId(endpoints::KB_ARTICLES)).changed(SinglePut, SoftDeletePut),
     row(Kind::ArticleVersions, P::Kb, Within(Kind::Articles), Single, ListingMatch("externalId"))
         .counted(ChildrenOfListed { parent: Kind::Articles, path: endpoints::KB_ARTICLES })
-        .changed(SinglePut, SingleDelete).under(Kind::Articles),
+        .changed(SinglePut, NoDelete).under(Kind::Articles),
     row(Kind::ArticleTranslations, P::Kb, Within(Kind::Articles), Single, ListingMatch("lang"))
-        .counted(KbLanguageVersions).changed(SinglePut, SingleDelete).under(Kind::Articles),
+        .counted(KbLanguageVersions).changed(SinglePut, NoDelete).under(Kind::Articles),
     row(Kind::Conversations, P::Conversations, Route("/conversations/search"),
         Bulk(BulkTo::Conversations), ExternalIdRoute)
         .counted(ListByExternalId(endpoints::CONVERSATIONS)).changed(BulkPut, SingleDelete),
@@ -325,7 +330,7 @@ pub const CATALOG: [KindRow; 40] = [
         Single, ListingMatch("name"))
         .counted(ListByTargetId(endpoints::SCHEDULES)).changed(SinglePut, SingleDelete),
     row(Kind::Macros, P::Extras, Route("/macros"), Single, ListingMatch("name"))
-        .counted(ListByTargetId(endpoints::SHORTCUTS)).changed(SinglePut, SingleDelete),
+        .counted(ListByTargetId(endpoints::SHORTCUTS)).changed(SinglePut, NoDelete),
     // Intercom's audit trail: Kustomer has none to import into, so every log is archived.
     row(Kind::ActivityLogs, P::Extras, Route(intercom::ACTIVITY_LOGS),
         Archived { reason: Some(activity_logs::archive_reason) }, NotFound)

@@ -19,6 +19,7 @@ pub mod model;
 pub mod phases;
 pub mod plan;
 pub mod report;
+pub mod rollback;
 pub mod runner;
 pub mod session;
 pub mod verify;

@@ -97,6 +97,11 @@ impl Request {
         Request::new(Method::PUT, path, Some(body), Retry::Idempotent)
     }
 
+    /// A delete is safe to repeat: a second one finds nothing (404), which the caller reads as done.
+    pub fn delete(path: impl Into<String>) -> Request {
+        Request::new(Method::DELETE, path, None, Retry::Idempotent)
+    }
+
     pub fn patch(path: impl Into<String>, body: Value) -> Request {
         Request::new(Method::PATCH, path, Some(body), Retry::Idempotent)
     }

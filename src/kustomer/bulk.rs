@@ -172,7 +172,7 @@ impl JobStatus {
 
 /// The batches of an answer of `GET /v1/bulk/{id}/batches`: Kustomer's bulk guide draws it as a
 /// bare JSON array of batches; a JSON:API `data` envelope (an array, or one batch) is read too.
-fn batches_of(body: &Value) -> Vec<&Value> {
+pub(super) fn batches_of(body: &Value) -> Vec<&Value> {
     if let Value::Array(items) = body {
         return items.iter().collect();
     }
@@ -372,6 +372,15 @@ struct Batches {
     retried: bool,
 }
 
+/// The job id of a bulk submit's answer.
+pub(super) fn job_id_of(reply: &crate::http::Reply) -> Result<String> {
+    job_id_from_body(&reply.body).ok_or_else(|| KustomerError::Unexpected {
+        request: reply.request.clone(),
+        missing: "the bulk job id (data.id)",
+        response: reply.response.clone(),
+    })
+}
+
 impl KustomerClient {
     /// Submits up to 100 items, each tagged with its `_clientRef`, as one bulk create.
     pub async fn bulk_create(
@@ -424,11 +433,7 @@ impl KustomerClient {
         };
         let submitted_at = Instant::now();
         let reply = self.send(req).await?;
-        let id = job_id_from_body(&reply.body).ok_or_else(|| KustomerError::Unexpected {
-            request: reply.request.clone(),
-            missing: "the bulk job id (data.id)",
-            response: reply.response.clone(),
-        })?;
+        let id = job_id_of(&reply)?;
         if let Ok(mut clock) = self.jobs.lock() {
             let answered = Instant::now();
             clock.submitted.insert(

@@ -93,6 +93,26 @@ pub fn kobject_by_external_id(klass: &str, external_id: &str) -> String {
     )
 }
 
+/// One kobject of `klass` (`GET|PUT|DELETE`, `DeleteKObject`).
+pub fn kobject(klass: &str, id: &str) -> String {
+    format!("/v1/klasses/{}/{}", segment(klass), segment(id))
+}
+
+/// One klass by its id (`DeleteKlass`); the same path shape as [`kobjects`], which takes a name.
+pub fn klass(id: &str) -> String {
+    format!("/v1/klasses/{}", segment(id))
+}
+
+/// One note (`DeleteNoteById`).
+pub fn note(id: &str) -> String {
+    format!("/v1/notes/{}", segment(id))
+}
+
+/// One business schedule (`DeleteScheduleById`: a soft delete).
+pub fn schedule(id: &str) -> String {
+    format!("/v1/schedules/{}", segment(id))
+}
+
 pub fn kb_article(id: &str) -> String {
     format!("/v1/kb/articles/{}", segment(id))
 }

@@ -960,6 +960,15 @@ impl Ledger {
         self.enqueue(Op::ResetToPending { records })
     }
 
+    /// Puts records whose Kustomer records a rollback deleted back to `pending`, as never
+    /// loaded: Kustomer id, origin, attempts and last error cleared, so the next run creates them.
+    pub fn mark_rolled_back(&self, records: Vec<(String, String)>) -> Result<(), LedgerError> {
+        for key in &records {
+            lock_ignoring_poison(&self.inner.shared.done_in_flight).remove(key);
+        }
+        self.enqueue(Op::RolledBack { records })
+    }
+
     /// Puts every failed record (of `kind`, or of all kinds) back to `pending`.
     pub fn reset_failed(&self, kind: Option<&str>) -> Result<(), LedgerError> {
         self.enqueue(Op::ResetFailed {

@@ -211,6 +211,31 @@ impl LedgerReader {
         collect_items(rows)
     }
 
+    /// How many of `kind`'s records i2k created in Kustomer (done, origin `created`).
+    pub fn created_count(&self, kind: &str) -> Result<u64, LedgerError> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(sql::CREATED_COUNT)?
+            .query_row(params![kind], |row| row.get(0))?;
+        Ok(to_u64(n))
+    }
+
+    /// One page of `kind`'s records i2k created in Kustomer (done, origin `created`), ordered
+    /// by source id, after `after_key`: what a rollback may delete.
+    pub fn created_page(
+        &self,
+        kind: &str,
+        after_key: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<WorkItem>, LedgerError> {
+        let mut statement = self.conn.prepare_cached(&sql::created_page())?;
+        let rows = statement.query_map(
+            params![kind, after_key.unwrap_or(""), limit_param(limit)],
+            work_item,
+        )?;
+        collect_items(rows)
+    }
+
     /// Bulk batches of `kind` with items still `sent` (a resumed run polls or looks them up).
     pub fn sent_batches(&self, kind: &str) -> Result<Vec<SentBatch>, LedgerError> {
         let mut statement = self.conn.prepare_cached(sql::SENT_BATCHES)?;

@@ -238,6 +238,29 @@ pub const RESET_TO_PENDING: &str =
        sent_ms = NULL, updated_ms = ?3
      WHERE kind = ?1 AND source_id = ?2";
 
+/// A rollback deleted the record's Kustomer record: the row is as if never loaded, so the next
+/// run creates it afresh (its origin, Kustomer id, attempts and last error forgotten).
+pub const ROLLED_BACK: &str =
+    "UPDATE target SET state = 'pending', target_id = NULL, origin = NULL, batch_id = NULL,
+       job_id = NULL, sent_ms = NULL, attempts = 0, error_class = NULL, error_message = NULL,
+       reason = NULL, source_changed = 0, updated_ms = ?3
+     WHERE kind = ?1 AND source_id = ?2";
+
+/// How many records of a kind i2k created in Kustomer (done, `origin = 'created'`).
+pub const CREATED_COUNT: &str = "SELECT count(*) FROM target INDEXED BY target_by_state
+     WHERE kind = ?1 AND state = 'done' AND origin = 'created'";
+
+/// A page of the records of a kind that i2k created in Kustomer (done, `origin = 'created'`),
+/// after a key: what a rollback may delete.
+pub fn created_page() -> String {
+    format!(
+        "SELECT {}
+         WHERE t.kind = ?1 AND t.state = 'done' AND t.source_id > ?2 AND t.origin = 'created'
+         ORDER BY t.source_id LIMIT ?3",
+        work_items_by("target_by_state")
+    )
+}
+
 /// `run --retry-failed`, once per run: the failed records of every kind, or of one.
 pub const FAILED_PER_KIND: &str = "SELECT kind, count(*) FROM target
      WHERE state = 'failed' AND (?1 IS NULL OR kind = ?1) GROUP BY kind";
@@ -304,6 +327,9 @@ pub fn catalog() -> Vec<NamedQuery> {
         q("record_job", RECORD_JOB.to_string()),
         q("record_upload", RECORD_UPLOAD.to_string()),
         q("reset_to_pending", RESET_TO_PENDING.to_string()),
+        q("rolled_back", ROLLED_BACK.to_string()),
+        q("created_page", created_page()),
+        q("created_count", CREATED_COUNT.to_string()),
         q("failed_per_kind", FAILED_PER_KIND.to_string()),
         q("reset_failed", RESET_FAILED.to_string()),
     ]

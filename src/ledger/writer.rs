@@ -80,6 +80,10 @@ pub(super) enum Op {
     ResetToPending {
         records: Vec<(String, String)>,
     },
+    /// A rollback deleted these records' Kustomer records: back to `pending` as never loaded.
+    RolledBack {
+        records: Vec<(String, String)>,
+    },
     ResetFailed {
         kind: Option<String>,
     },
@@ -158,6 +162,7 @@ impl Op {
             } => "mark_unknown",
             Op::MarkSkipped { .. } => "mark_skipped",
             Op::ResetToPending { .. } => "reset_to_pending",
+            Op::RolledBack { .. } => "rolled_back",
             Op::ResetFailed { .. } => "reset_failed",
             Op::Archive { .. } => "archive",
             Op::Manual { .. } => "add_manual_item",
@@ -430,6 +435,29 @@ impl Writer {
         state.as_deref().map(RecordState::parse).transpose()
     }
 
+    /// Puts `records` back to `pending` through `statement` (a retry keeps the Kustomer id and
+    /// attempts, a rollback forgets both).
+    fn back_to_pending(
+        &mut self,
+        records: &[(String, String)],
+        statement: &str,
+        now: i64,
+        delta: &mut Delta,
+    ) -> Result<Output, LedgerError> {
+        let mut moved = 0u64;
+        for (kind, source_id) in records {
+            let Some(prior) = self.prior_state(kind, source_id)? else {
+                continue;
+            };
+            self.conn
+                .prepare_cached(statement)?
+                .execute(params![kind, source_id, now])?;
+            delta.moved(kind, Some(prior), RecordState::Pending);
+            moved += 1;
+        }
+        Ok(Output::Count(moved))
+    }
+
     fn apply(&mut self, op: &Op, delta: &mut Delta) -> Result<Output, LedgerError> {
         let now = now_ms();
         match op {
@@ -547,18 +575,10 @@ impl Writer {
                 Ok(Output::Unit)
             }
             Op::ResetToPending { records } => {
-                let mut moved = 0u64;
-                for (kind, source_id) in records {
-                    let Some(prior) = self.prior_state(kind, source_id)? else {
-                        continue;
-                    };
-                    self.conn
-                        .prepare_cached(sql::RESET_TO_PENDING)?
-                        .execute(params![kind, source_id, now])?;
-                    delta.moved(kind, Some(prior), RecordState::Pending);
-                    moved += 1;
-                }
-                Ok(Output::Count(moved))
+                self.back_to_pending(records, sql::RESET_TO_PENDING, now, delta)
+            }
+            Op::RolledBack { records } => {
+                self.back_to_pending(records, sql::ROLLED_BACK, now, delta)
             }
             Op::ResetFailed { kind } => {
                 let mut per_kind: Vec<(String, i64)> = Vec::new();

@@ -119,6 +119,21 @@ pub async fn truth(base: &str) -> Value {
         .expect("truth is JSON")
 }
 
+/// The ground truth's `counts` (what i2k created), by type.
+pub fn truth_counts(truth: &Value) -> std::collections::BTreeMap<String, u64> {
+    truth["counts"]
+        .as_object()
+        .expect("truth has counts")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+        .collect()
+}
+
+/// Whether the ground truth lists no externalId stored twice.
+pub fn no_duplicates(truth: &Value) -> bool {
+    truth["duplicates"].as_object().is_none_or(|d| d.is_empty())
+}
+
 /// `GET {base}/__sim/records/{kind}` on the Kustomer simulator.
 pub async fn records(base: &str, kind: &str) -> Value {
     reqwest::get(format!("{base}/__sim/records/{kind}"))

@@ -357,6 +357,7 @@ impl Session {
                     Err(e) => self.notice(format!("cannot read the record: {e}")).await,
                 }
             }
+            SessionCommand::Rollback { confirmed } => self.rollback(confirmed).await,
             SessionCommand::Verify => {
                 if self.run.is_some() {
                     self.notice("Verification runs once the run has ended.")
@@ -366,6 +367,29 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Shows the rollback's plan, or (confirmed) runs it and says what it did.
+    async fn rollback(&mut self, confirmed: bool) {
+        let Some(ctx) = self.ctx_for_decisions().await else {
+            return;
+        };
+        let text = if confirmed {
+            match crate::engine::rollback::rollback(&ctx.ledger, &ctx.kustomer, |_| {}).await {
+                Ok(done) => format!(
+                    "Rolled back: {} record(s) deleted from Kustomer, {} left; the ledger is ready for a fresh run.",
+                    done.deleted.values().sum::<u64>(),
+                    done.left.len()
+                ),
+                Err(e) => format!("cannot roll back: {e}"),
+            }
+        } else {
+            match crate::engine::rollback::plan(&ctx.ledger) {
+                Ok(plan) => plan.render(),
+                Err(e) => format!("cannot plan the rollback: {e}"),
+            }
+        };
+        self.notice(text).await;
     }
 
     /// Retry and skip need no run: they change the ledger, and the next run loads what was put

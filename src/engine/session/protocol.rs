@@ -73,6 +73,12 @@ pub enum SessionCommand {
         record: RecordRef,
     },
     Verify,
+    /// Roll back what the migration created in Kustomer (`engine::rollback`). Unconfirmed, the
+    /// session only shows what would be deleted and what cannot be, as a notice, for the
+    /// front-end to ask about; confirmed, it deletes.
+    Rollback {
+        confirmed: bool,
+    },
     /// The operator quit; an active run is stopped so that the next start resumes it.
     Quit,
 }

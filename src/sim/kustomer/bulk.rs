@@ -161,24 +161,16 @@ fn submit(sim: &Sim, target: Target, op: Operation, body: Value) -> ApiResult {
     if let Target::Kobjects(klass) = &target {
         klasses::require_klass(&store, klass)?;
     }
-    let id = store.new_id();
-    let max_ms = sim.config().bulk_delay_max.as_millis() as u64;
-    let delay = std::time::Duration::from_millis(store.rng.range(0, max_ms + 1));
-    let job = BulkJob {
-        id: id.clone(),
-        resource: target.resource(),
-        operation: match op {
+    let (id, delay, answer) = queue_job(
+        sim,
+        &mut store,
+        target.resource(),
+        match op {
             Operation::Create => "create",
             Operation::Update => "update",
         },
-        item_count: items.len(),
-        status: JobStatus::Queued,
-        created_at: now_iso(),
-        completed_at: None,
-        results: Vec::new(),
-    };
-    let answer = job_body(&job);
-    store.bulk_jobs.insert(id.clone(), job);
+        items.len(),
+    );
     drop(store);
     let runner = sim.clone();
     tokio::spawn(async move {
@@ -190,6 +182,33 @@ fn submit(sim: &Sim, target: Target, op: Operation, body: Value) -> ApiResult {
         run_job(&runner, &id, &target, op, items);
     });
     Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// Queues a job of `item_count` items on `resource`: its id, the random delay after which it
+/// completes (≤ `bulk_delay_max`), and the submit answer.
+pub(super) fn queue_job(
+    sim: &Sim,
+    store: &mut Store,
+    resource: String,
+    operation: &'static str,
+    item_count: usize,
+) -> (String, std::time::Duration, Value) {
+    let id = store.new_id();
+    let max_ms = sim.config().bulk_delay_max.as_millis() as u64;
+    let delay = std::time::Duration::from_millis(store.rng.range(0, max_ms + 1));
+    let job = BulkJob {
+        id: id.clone(),
+        resource,
+        operation,
+        item_count,
+        status: JobStatus::Queued,
+        created_at: now_iso(),
+        completed_at: None,
+        results: Vec::new(),
+    };
+    let answer = job_body(&job);
+    store.bulk_jobs.insert(id.clone(), job);
+    (id, delay, answer)
 }
 
 fn run_job(sim: &Sim, id: &str, target: &Target, op: Operation, items: Vec<Map<String, Value>>) {

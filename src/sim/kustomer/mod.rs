@@ -58,6 +58,8 @@
 //!   (only `POST`, `PUT|DELETE …/folders/{id}` and `GET …/searches/positions`) and a read of an
 //!   article's versions (only `POST|PUT|DELETE /v1/kb/articles/{id}/versions/{lang}`; the
 //!   article's `langVersions` carries them).
+//! - **Deletes**: only the delete routes Kustomer publishes, see [`delete`] (cascades, freed
+//!   externalIds, soft-deleted schedules).
 //! - **Faults** (`--faults`, `kustomer.` prefix or unprefixed): drawn per request on every `/v1/`
 //!   path (routed or not) after auth and the budget; not on `/__sim/` nor the storage route.
 //! - **Ground truth**: `GET /__sim/truth` and `GET /__sim/records/{type}`, see [`truth`].
@@ -67,6 +69,7 @@ pub mod bulk;
 pub mod content;
 pub mod conversations;
 pub mod customers;
+pub mod delete;
 pub mod envelope;
 pub mod gate;
 pub mod klasses;
@@ -198,6 +201,7 @@ pub fn router(config: Config) -> (Router, String) {
         .merge(bulk::routes())
         .merge(attachments::routes())
         .merge(content::routes())
+        .merge(delete::routes())
         .merge(truth::routes())
         .merge(attachments::storage_routes())
         .fallback(gate::no_route)

@@ -607,6 +607,43 @@ impl Store {
         Some(out)
     }
 
+    /// Removes the records of `kind` with these ids (a delete route); returns how many were
+    /// stored. Their externalIds are freed: the simulator assumes a deleted record's externalId
+    /// may be used again (README "Rollback"). The kind's positions are renumbered, so one call
+    /// per request (a bulk delete removes its whole batch at once) keeps the cost to one pass.
+    pub fn remove(&mut self, kind: Kind, ids: &[String]) -> usize {
+        let doomed: std::collections::HashSet<&str> = ids
+            .iter()
+            .map(String::as_str)
+            .filter(|id| self.index.get(*id).is_some_and(|(k, _)| *k == kind))
+            .collect();
+        if doomed.is_empty() {
+            return 0;
+        }
+        let list = self.records.entry(kind).or_default();
+        list.retain(|r| !doomed.contains(r.id.as_str()));
+        for id in &doomed {
+            self.index.remove(*id);
+        }
+        self.children.retain(|key, _| key.0 != kind);
+        for (position, record) in list.iter().enumerate() {
+            self.index.insert(record.id.clone(), (kind, position));
+            for (field, parent) in listed_under(record) {
+                self.children
+                    .entry((kind, field, parent))
+                    .or_default()
+                    .push(position);
+            }
+        }
+        self.external_ids.retain(|key, carriers| {
+            if key.0 == kind {
+                carriers.retain(|id| !doomed.contains(id.as_str()));
+            }
+            !carriers.is_empty()
+        });
+        doomed.len()
+    }
+
     pub fn all(&self, kind: Kind) -> &[Record] {
         self.records.get(&kind).map(Vec::as_slice).unwrap_or(&[])
     }

@@ -81,9 +81,14 @@ fn count(store: &Store, name: &str) -> (u64, u64) {
         }
         _ => match Kind::from_truth_name(name) {
             Some(kind) => {
-                let all = store.all(kind);
-                let seeded = all.iter().filter(|r| r.seeded).count() as u64;
-                (all.len() as u64 - seeded, seeded)
+                // A softly deleted record (a schedule) is no longer the org's.
+                let live: Vec<_> = store
+                    .all(kind)
+                    .iter()
+                    .filter(|r| r.attributes.get("deleted") != Some(json!(true)))
+                    .collect();
+                let seeded = live.iter().filter(|r| r.seeded).count() as u64;
+                (live.len() as u64 - seeded, seeded)
             }
             None => (0, 0),
         },
