@@ -105,6 +105,75 @@ pub fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
+pub fn now_unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A duration as a person reads it: `850 ms`, `12.4 s`, `3 min 05 s`, `2 h 07 min`.
+pub fn human_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 1.0 {
+        return format!("{} ms", d.as_millis());
+    }
+    if secs < 60.0 {
+        return format!("{secs:.1} s");
+    }
+    let whole = d.as_secs();
+    if whole < 3_600 {
+        return format!("{} min {:02} s", whole / 60, whole % 60);
+    }
+    format!("{} h {:02} min", whole / 3_600, (whole % 3_600) / 60)
+}
+
+/// Serde for a `Duration` as seconds (a plain number, fractions kept) — what `--json` and
+/// `report.json` print. Reads the seconds, or the `{"secs", "nanos"}` object serde's default
+/// wrote before (runs recorded by an earlier i2k).
+pub mod duration_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Secs(f64),
+        Parts { secs: u64, nanos: u32 },
+    }
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(match Either::deserialize(d)? {
+            Either::Secs(secs) => Duration::try_from_secs_f64(secs).unwrap_or_default(),
+            Either::Parts { secs, nanos } => Duration::new(secs, nanos),
+        })
+    }
+
+    /// The same for an `Option<Duration>`.
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+        use std::time::Duration;
+
+        pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => s.serialize_some(&d.as_secs_f64()),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            Ok(Option::<super::Either>::deserialize(d)?.map(|e| match e {
+                super::Either::Secs(secs) => Duration::try_from_secs_f64(secs).unwrap_or_default(),
+                super::Either::Parts { secs, nanos } => Duration::new(secs, nanos),
+            }))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +206,23 @@ mod tests {
     fn day_start_truncates_to_midnight_utc() {
         assert_eq!(day_start(1_700_000_000), 1_699_920_000);
         assert_eq!(day_start(-1), -86_400);
+    }
+
+    #[test]
+    fn durations_read_as_a_person_reads_them_and_serialize_as_seconds() {
+        use std::time::Duration;
+        assert_eq!(human_duration(Duration::from_millis(850)), "850 ms");
+        assert_eq!(human_duration(Duration::from_millis(12_440)), "12.4 s");
+        assert_eq!(human_duration(Duration::from_secs(185)), "3 min 05 s");
+        assert_eq!(human_duration(Duration::from_secs(7_620)), "2 h 07 min");
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct T {
+            #[serde(with = "duration_secs")]
+            d: Duration,
+        }
+        let text = serde_json::to_string(&T { d: Duration::from_millis(1_500) }).unwrap();
+        assert_eq!(text, r#"{"d":1.5}"#);
+        let old: T = serde_json::from_str(r#"{"d":{"secs":2,"nanos":500000000}}"#).unwrap();
+        assert_eq!(old.d, Duration::from_millis(2_500));
     }
 }

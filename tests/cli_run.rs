@@ -122,10 +122,16 @@ async fn run_only_contacts_and_conversations_as_json_then_verify_agrees() {
         .unwrap_or_else(|| panic!("no summary line: {}", text(&out)));
     assert_eq!(summary["outcome"], "completed");
     assert_eq!(summary["left"], 0);
+    // Durations are plain seconds, never {"secs", "nanos"}.
+    let elapsed = summary["summary"]["elapsed"].as_f64();
+    assert!(elapsed.is_some_and(|s| s > 0.0), "{summary}");
     let written = lines.last().unwrap();
     assert_eq!(written["type"], "written", "{written}");
     for (key, name) in [
         ("report", "report.md"),
+        ("report_html", "report.html"),
+        ("report_json", "report.json"),
+        ("follow_up_csv", "follow-up.csv"),
         ("archive", "archive"),
         ("manual", "MANUAL.md"),
     ] {
@@ -163,6 +169,27 @@ async fn run_only_contacts_and_conversations_as_json_then_verify_agrees() {
             .lines()
             .any(|l| l.starts_with("contacts ") && l.contains(" ok ")),
         "{stdout}"
+    );
+    // As JSON: the results, whether they agree, and the report written again with them.
+    let out = i2k(
+        &sims,
+        &home,
+        &["verify", "--json", "--kustomer-rate", "6000", "--rate-share", "1"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let verified: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verified["agrees"], true, "{verified:#}");
+    assert!(!verified["types"].as_array().unwrap().is_empty());
+    let html = PathBuf::from(verified["report"]["html"].as_str().unwrap());
+    assert_eq!(html, state_dir(&home).join("report.html"));
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(state_dir(&home).join("report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        report["verification"]["verification"]["types"], verified["types"],
+        "the report shows the last verification"
     );
     let _ = std::fs::remove_dir_all(&home);
 }
