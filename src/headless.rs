@@ -266,7 +266,11 @@ pub fn print_written(
         ("Report", "report", state_dir.join(REPORT_MD)),
         ("With charts", "report_html", state_dir.join(REPORT_HTML)),
         ("As JSON", "report_json", state_dir.join(REPORT_JSON)),
-        ("To follow up", "follow_up_csv", state_dir.join(FOLLOW_UP_CSV)),
+        (
+            "To follow up",
+            "follow_up_csv",
+            state_dir.join(FOLLOW_UP_CSV),
+        ),
         (
             "Archive",
             "archive",

@@ -220,7 +220,10 @@ mod tests {
             #[serde(with = "duration_secs")]
             d: Duration,
         }
-        let text = serde_json::to_string(&T { d: Duration::from_millis(1_500) }).unwrap();
+        let text = serde_json::to_string(&T {
+            d: Duration::from_millis(1_500),
+        })
+        .unwrap();
         assert_eq!(text, r#"{"d":1.5}"#);
         let old: T = serde_json::from_str(r#"{"d":{"secs":2,"nanos":500000000}}"#).unwrap();
         assert_eq!(old.d, Duration::from_millis(2_500));

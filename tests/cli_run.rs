@@ -174,7 +174,14 @@ async fn run_only_contacts_and_conversations_as_json_then_verify_agrees() {
     let out = i2k(
         &sims,
         &home,
-        &["verify", "--json", "--kustomer-rate", "6000", "--rate-share", "1"],
+        &[
+            "verify",
+            "--json",
+            "--kustomer-rate",
+            "6000",
+            "--rate-share",
+            "1",
+        ],
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

@@ -954,8 +954,14 @@ async fn samples_and_verifications_are_kept_and_a_version_3_ledger_gains_their_t
     };
     ledger.record_sample(sample(1_000, 3)).unwrap();
     ledger.record_sample(sample(3_000, 9)).unwrap();
-    ledger.record_verification(false, &json!({"first": true})).await.unwrap();
-    ledger.record_verification(true, &json!({"types": [1, 2]})).await.unwrap();
+    ledger
+        .record_verification(false, &json!({"first": true}))
+        .await
+        .unwrap();
+    ledger
+        .record_verification(true, &json!({"types": [1, 2]}))
+        .await
+        .unwrap();
     ledger.flush().await.unwrap();
 
     assert_eq!(

@@ -99,8 +99,16 @@ async fn the_report_covers_the_whole_migration_its_runs_decisions_and_verificati
 
     // The header: which workspace, which org, which i2k, where, when.
     let h = &report.header;
-    assert!(h.intercom_workspace.as_deref().is_some_and(|w| !w.is_empty()), "{h:?}");
-    assert!(h.intercom_app.is_some() && h.kustomer_org_id.is_some(), "{h:?}");
+    assert!(
+        h.intercom_workspace
+            .as_deref()
+            .is_some_and(|w| !w.is_empty()),
+        "{h:?}"
+    );
+    assert!(
+        h.intercom_app.is_some() && h.kustomer_org_id.is_some(),
+        "{h:?}"
+    );
     assert_eq!(h.intercom_url.as_deref(), Some(sims.intercom.url.as_str()));
     assert_eq!(h.kustomer_url.as_deref(), Some(sims.kustomer.url.as_str()));
     assert_eq!(h.i2k_version, env!("CARGO_PKG_VERSION"));
@@ -115,7 +123,10 @@ async fn the_report_covers_the_whole_migration_its_runs_decisions_and_verificati
     assert!(d1 > 0.0 && d2 > 0.0);
     assert!((h.total_duration_secs - (d1 + d2)).abs() < 1e-6, "{h:?}");
     assert_eq!(report.duration_secs, Some(h.total_duration_secs));
-    assert!(json["header"]["total_duration_secs"].is_f64(), "durations are plain seconds");
+    assert!(
+        json["header"]["total_duration_secs"].is_f64(),
+        "durations are plain seconds"
+    );
 
     // Both runs, each with its kind and what it did.
     let kinds: Vec<&str> = report.runs.iter().map(|r| r.kind.as_str()).collect();
@@ -141,7 +152,12 @@ async fn the_report_covers_the_whole_migration_its_runs_decisions_and_verificati
         .decisions
         .iter()
         .find(|d| d.area == "admin" && d.decision.contains("fallback user"))
-        .unwrap_or_else(|| panic!("no admin sent to the fallback user: {:#?}", report.decisions));
+        .unwrap_or_else(|| {
+            panic!(
+                "no admin sent to the fallback user: {:#?}",
+                report.decisions
+            )
+        });
     assert!(fallback.affected.contains("attributed to"), "{fallback:?}");
     assert!(
         report
@@ -165,7 +181,11 @@ async fn the_report_covers_the_whole_migration_its_runs_decisions_and_verificati
     for object in OBJECT_TYPES {
         let row = report.row(object).unwrap();
         assert_eq!(row.accounted(), row.source, "{row:?}");
-        assert_eq!(Some(row.source), truth["counts"][object].as_u64(), "{row:?}");
+        assert_eq!(
+            Some(row.source),
+            truth["counts"][object].as_u64(),
+            "{row:?}"
+        );
         assert_eq!(row.failed, 0, "{row:?}");
     }
     assert_eq!(report.row("macros").unwrap().migrated, failed_macros);
@@ -173,7 +193,10 @@ async fn the_report_covers_the_whole_migration_its_runs_decisions_and_verificati
     // report.md says the same as text.
     let md = std::fs::read_to_string(dir.join(REPORT_MD)).unwrap();
     for expected in [
-        format!("- Intercom workspace: {}", h.intercom_workspace.as_deref().unwrap()),
+        format!(
+            "- Intercom workspace: {}",
+            h.intercom_workspace.as_deref().unwrap()
+        ),
         format!("- i2k version: {}", h.i2k_version),
         "## Runs".to_string(),
         format!("| {} | full |", runs[0].id),
@@ -199,10 +222,17 @@ async fn the_report_covers_the_whole_migration_its_runs_decisions_and_verificati
     // The follow-up CSV lists every skipped, failed and unknown record, with its reason.
     let csv = std::fs::read_to_string(dir.join(FOLLOW_UP_CSV)).unwrap();
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("type,intercom_id,kustomer_id,state,reason"));
+    assert_eq!(
+        lines.next(),
+        Some("type,intercom_id,kustomer_id,state,reason")
+    );
     let listed: Vec<&str> = lines.collect();
     assert_eq!(listed.len() as u64, report.follow_up);
-    let expected: u64 = report.rows.iter().map(|r| r.skipped + r.failed + r.unknown).sum();
+    let expected: u64 = report
+        .rows
+        .iter()
+        .map(|r| r.skipped + r.failed + r.unknown)
+        .sum();
     assert_eq!(report.follow_up, expected);
     for (state, figure) in [("skipped", 0usize), ("unknown", 1)] {
         let counted: u64 = report
@@ -224,14 +254,7 @@ async fn the_report_covers_the_whole_migration_its_runs_decisions_and_verificati
 fn assert_self_contained(html: &str) {
     let lower = html.to_lowercase();
     for forbidden in [
-        "http://",
-        "https://",
-        "src=",
-        "<link",
-        "@import",
-        "url(",
-        "<script",
-        "href=",
+        "http://", "https://", "src=", "<link", "@import", "url(", "<script", "href=",
     ] {
         assert!(
             !lower.contains(forbidden),

@@ -53,7 +53,11 @@ pub async fn run(ctx: &Context, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", render(&verification));
         if let Some(paths) = paths {
-            println!("report: {} (with charts: {})", paths.md.display(), paths.html.display());
+            println!(
+                "report: {} (with charts: {})",
+                paths.md.display(),
+                paths.html.display()
+            );
         }
     }
     Ok(if verification.agrees() {

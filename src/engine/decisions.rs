@@ -302,7 +302,7 @@ impl DecisionEntry {
 
 /// Every decision stored for this migration (those a person took and the defaults a run took
 /// for them), with what each one affected.
-pub fn entries(ledger: &Ledger) -> Result<Vec<DecisionEntry>> {
+pub fn report_entries(ledger: &Ledger) -> Result<Vec<DecisionEntry>> {
     let mut out = Vec::new();
     let fallback = fallback_user(ledger)?.map(|(_, email)| email);
     let fallback_name = fallback.as_deref().unwrap_or("the API key's own user");
@@ -346,7 +346,10 @@ pub fn entries(ledger: &Ledger) -> Result<Vec<DecisionEntry>> {
     let mut fields = stored_fields(ledger)?;
     fields.sort_by(|a, b| (&a.model, &a.source_name).cmp(&(&b.model, &b.source_name)));
     for m in fields {
-        let what = format!("{} attribute `{}` ({})", m.model, m.source_name, m.source_type);
+        let what = format!(
+            "{} attribute `{}` ({})",
+            m.model, m.source_name, m.source_type
+        );
         let (decision, affected) = match &m.decision {
             FieldDecision::Attribute { name } => (
                 format!("{what} → custom attribute `{name}`"),
@@ -366,11 +369,10 @@ pub fn entries(ledger: &Ledger) -> Result<Vec<DecisionEntry>> {
         };
         out.push(DecisionEntry::new("field", decision, affected));
     }
-    for (object, bucket) in stored_under(ledger, BUCKET, |v| {
-        serde_json::from_value::<Bucket>(v).ok()
-    })?
-    .into_iter()
-    .collect::<BTreeMap<_, _>>()
+    for (object, bucket) in
+        stored_under(ledger, BUCKET, |v| serde_json::from_value::<Bucket>(v).ok())?
+            .into_iter()
+            .collect::<BTreeMap<_, _>>()
     {
         out.push(DecisionEntry::new(
             "bucket",
@@ -393,10 +395,9 @@ pub fn entries(ledger: &Ledger) -> Result<Vec<DecisionEntry>> {
             ),
         ));
     }
-    for (check, create) in
-        stored_under(ledger, PREREQ, |v| v.get("create")?.as_bool())?
-            .into_iter()
-            .collect::<BTreeMap<_, _>>()
+    for (check, create) in stored_under(ledger, PREREQ, |v| v.get("create")?.as_bool())?
+        .into_iter()
+        .collect::<BTreeMap<_, _>>()
     {
         out.push(DecisionEntry::new(
             "prerequisite",

@@ -233,9 +233,18 @@ async fn bind_identity(ctx: &Ctx) -> anyhow::Result<()> {
     let token = token.ok();
     // What the report's header names: the workspace, its region, the org and both hosts.
     let known = [
-        (META_INTERCOM_NAME, app.as_ref().and_then(|a| a.name.clone())),
-        (META_INTERCOM_REGION, app.as_ref().and_then(|a| a.region.clone())),
-        (META_KUSTOMER_NAME, token.as_ref().and_then(|t| t.org_name.clone())),
+        (
+            META_INTERCOM_NAME,
+            app.as_ref().and_then(|a| a.name.clone()),
+        ),
+        (
+            META_INTERCOM_REGION,
+            app.as_ref().and_then(|a| a.region.clone()),
+        ),
+        (
+            META_KUSTOMER_NAME,
+            token.as_ref().and_then(|t| t.org_name.clone()),
+        ),
         (META_INTERCOM_URL, Some(ctx.config.intercom_url.clone())),
         (META_KUSTOMER_URL, Some(ctx.config.kustomer_url.clone())),
     ];
@@ -653,7 +662,10 @@ fn record_sample(ctx: &Ctx, run_id: i64, phases: &[PhaseProgress]) {
     let intercom = ctx.intercom.gate().budget();
     let settled_of = |p: &PhaseProgress| p.done + p.failed + p.skipped + p.unknown;
     let mut running: Vec<String> = Vec::new();
-    if ctx.extract_progress().iter().any(|e| !e.complete) {
+    if !crate::engine::model::OBJECT_TYPES
+        .iter()
+        .all(|kind| ctx.is_extracted(kind))
+    {
         running.push(EXTRACTION_LABEL.to_string());
     }
     running.extend(

@@ -10,9 +10,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_fro
 
 use super::{
     ArchiveEntry, DB_FILE, ExtractCursor, FailureFilter, FailureRecord, FailureRow, LedgerError,
-    ManualItem, RecordState, RunRecord, Sample, SentBatch, SourceRecord, StateCounts, StoredVerification, Warning,
-    WorkItem,
-    error_class_str, parse_error_class, schema, sql,
+    ManualItem, RecordState, RunRecord, Sample, SentBatch, SourceRecord, StateCounts,
+    StoredVerification, Warning, WorkItem, error_class_str, parse_error_class, schema, sql,
 };
 
 /// Records of a kind that a keyset listing of [`LedgerReader::listed`] walks.
@@ -702,10 +701,10 @@ impl LedgerReader {
         limit: usize,
     ) -> Result<Vec<(String, Option<String>, String)>, LedgerError> {
         let mut statement = self.conn.prepare_cached(sql::FOLLOW_UP)?;
-        let rows = statement.query_map(
-            params![kind, state.as_str(), after, limit as i64],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-        )?;
+        let rows = statement
+            .query_map(params![kind, state.as_str(), after, limit as i64], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

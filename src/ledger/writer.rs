@@ -742,9 +742,9 @@ impl Writer {
                 Ok(Output::Unit)
             }
             Op::PutVerification { agrees, result } => {
-                let run: Option<i64> = self
-                    .conn
-                    .query_row("SELECT max(id) FROM runs", [], |row| row.get(0))?;
+                let run: Option<i64> =
+                    self.conn
+                        .query_row("SELECT max(id) FROM runs", [], |row| row.get(0))?;
                 self.conn.execute(
                     "INSERT INTO verifications (run_id, at_ms, agrees, result) VALUES (?1, ?2, ?3, ?4)",
                     params![run, now, agrees, result],

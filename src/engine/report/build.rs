@@ -6,8 +6,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::{
-    AssumptionUse, Files, Header, RecordWarning, Report, RunLine, TypeRow, FOLLOW_UP_CSV,
-    REPORT_HTML, REPORT_JSON, REPORT_MD, SERIES_POINTS, WARNINGS_LISTED,
+    AssumptionUse, FOLLOW_UP_CSV, Files, Header, REPORT_HTML, REPORT_JSON, REPORT_MD,
+    RecordWarning, Report, RunLine, SERIES_POINTS, TypeRow, WARNINGS_LISTED,
 };
 use crate::engine::archive::{ARCHIVE_DIR, ArchiveError, WorkflowExport};
 use crate::engine::decisions::DecisionEntry;
@@ -123,13 +123,10 @@ pub fn build_report(
         let figures: Vec<u64> = loads.iter().filter_map(|r| f(r)).collect();
         (!figures.is_empty()).then(|| figures.iter().sum::<u64>())
     };
-    let mut decisions = crate::engine::decisions::entries(ledger)
+    let mut decisions = crate::engine::decisions::report_entries(ledger)
         .map_err(|e| LedgerError::Corrupt(e.to_string()))?;
     decisions.extend(run_option_decisions(ledger, &rows)?);
-    let follow_up = rows
-        .iter()
-        .map(|r| r.failed + r.skipped + r.unknown)
-        .sum();
+    let follow_up = rows.iter().map(|r| r.failed + r.skipped + r.unknown).sum();
     Ok(Report {
         restamped_times: crate::engine::decisions::restamped_run(ledger).unwrap_or(false),
         migration_id: ledger.migration_id(),
@@ -196,7 +193,10 @@ fn run_lines(runs: &[RunRecord], samples: &[Sample]) -> Vec<RunLine> {
             let duration_secs = summary
                 .as_ref()
                 .map(|s| s.elapsed.as_secs_f64())
-                .or_else(|| run.finished_ms.map(|f| (f - run.started_ms).max(0) as f64 / 1000.0));
+                .or_else(|| {
+                    run.finished_ms
+                        .map(|f| (f - run.started_ms).max(0) as f64 / 1000.0)
+                });
             RunLine {
                 id: run.id,
                 kind,
@@ -204,7 +204,10 @@ fn run_lines(runs: &[RunRecord], samples: &[Sample]) -> Vec<RunLine> {
                 started_ms: run.started_ms,
                 finished_ms: run.finished_ms,
                 duration_secs,
-                outcome: run.outcome.clone().unwrap_or_else(|| "unfinished".to_string()),
+                outcome: run
+                    .outcome
+                    .clone()
+                    .unwrap_or_else(|| "unfinished".to_string()),
                 settled: between(|s| s.settled),
                 kustomer_requests: summary.as_ref().map(|s| s.kustomer_requests),
                 intercom_requests: summary.as_ref().map(|s| s.intercom_requests),
@@ -282,7 +285,9 @@ fn run_option_decisions(
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
-    let conversations = rows.iter().find(|r| r.object == Kind::Conversations.as_str());
+    let conversations = rows
+        .iter()
+        .find(|r| r.object == Kind::Conversations.as_str());
     if let Some(months) = options.get("history_months").and_then(Value::as_u64) {
         let outside: u64 = conversations
             .map(|r| {
@@ -320,7 +325,13 @@ fn run_option_decisions(
     if options.get("accept_defaults").and_then(Value::as_bool) == Some(true) {
         let taken: usize = runs
             .iter()
-            .filter_map(|r| r.figures.as_ref()?.get("defaults_taken")?.as_array().map(Vec::len))
+            .filter_map(|r| {
+                r.figures
+                    .as_ref()?
+                    .get("defaults_taken")?
+                    .as_array()
+                    .map(Vec::len)
+            })
             .sum();
         out.push(DecisionEntry::new(
             "run option",
@@ -393,4 +404,3 @@ fn record_warnings(ledger: &Ledger) -> Result<(Vec<RecordWarning>, u64), LedgerE
     })?;
     Ok((listed, total))
 }
-

@@ -5,8 +5,8 @@
 //! and the phase timeline.
 
 use super::markdown::{
-    OUTCOME_COLUMNS, count_or_dash, header_lines, human_count, human_secs, outcome_cells, reasons,
-    verification_headline,
+    API_HOSTS, OUTCOME_COLUMNS, count_or_dash, header_lines, human_count, human_secs,
+    outcome_cells, reasons, verification_headline,
 };
 use super::{Report, TypeRow};
 use crate::engine::runner::EXTRACTION_LABEL;
@@ -29,6 +29,19 @@ fn esc(text: &str) -> String {
     out
 }
 
+/// Escaped text with `backticked` spans as `<code>` (decisions, checklist lines).
+fn esc_code(text: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in text.split('`').enumerate() {
+        if i % 2 == 1 {
+            out.push_str(&format!("<code>{}</code>", esc(part)));
+        } else {
+            out.push_str(&esc(part));
+        }
+    }
+    out
+}
+
 const STYLE: &str = "
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;color:#1d2430;margin:2em auto;max-width:1100px;padding:0 1em;line-height:1.4}
 h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccd;padding-bottom:.2em}
@@ -46,7 +59,8 @@ const OUTCOME_COLOURS: [&str; 8] = [
     "#2e7d32", "#9e9e9e", "#c62828", "#ef6c00", "#1565c0", "#6a1b9a", "#bdbdbd", "#f9a825",
 ];
 
-fn table(out: &mut String, head: &[&str], rows: &[Vec<String>], numeric_from: usize) {
+/// A table; the columns in `numeric` are right-aligned.
+fn table(out: &mut String, head: &[&str], rows: &[Vec<String>], numeric: std::ops::Range<usize>) {
     out.push_str("<table><thead><tr>");
     for h in head {
         out.push_str(&format!("<th>{}</th>", esc(h)));
@@ -55,8 +69,12 @@ fn table(out: &mut String, head: &[&str], rows: &[Vec<String>], numeric_from: us
     for row in rows {
         out.push_str("<tr>");
         for (i, cell) in row.iter().enumerate() {
-            let class = if i >= numeric_from { " class=\"n\"" } else { "" };
-            out.push_str(&format!("<td{class}>{}</td>", esc(cell)));
+            let class = if numeric.contains(&i) {
+                " class=\"n\""
+            } else {
+                ""
+            };
+            out.push_str(&format!("<td{class}>{}</td>", esc_code(cell)));
         }
         out.push_str("</tr>");
     }
@@ -145,8 +163,8 @@ fn run_time_axis(series: &[Sample]) -> (Vec<f64>, Vec<(f64, i64)>) {
 }
 
 const CHART_W: f64 = 900.0;
-const PLOT_LEFT: f64 = 60.0;
-const PLOT_W: f64 = 780.0;
+const PLOT_LEFT: f64 = 130.0;
+const PLOT_W: f64 = 710.0;
 
 fn x_of(x: f64, span: f64) -> f64 {
     PLOT_LEFT + x / span * PLOT_W
@@ -236,7 +254,11 @@ fn throughput_chart(series: &[Sample]) -> String {
         })
         .collect();
     svg.push_str(&line(budget, "#ef6c00"));
-    let throughput: Vec<(f64, f64)> = rates.iter().zip(&xs).map(|(r, x)| (*x, y_rate(*r))).collect();
+    let throughput: Vec<(f64, f64)> = rates
+        .iter()
+        .zip(&xs)
+        .map(|(r, x)| (*x, y_rate(*r)))
+        .collect();
     svg.push_str(&line(throughput, "#1565c0"));
     for i in 1..series.len() {
         let px = x_of(xs[i], span);
@@ -318,7 +340,12 @@ pub fn render_html(report: &Report) -> String {
             .map(|w| format!(" — {}", esc(w)))
             .unwrap_or_default()
     ));
-    for (label, value) in header_lines(report) {
+    for (label, mut value) in header_lines(report) {
+        // Hosts as text, without their scheme: the page names no URL at all, so nothing in it
+        // can be taken for a reference (report.md keeps the URLs whole).
+        if label == API_HOSTS {
+            value = value.replace("https://", "").replace("http://", "");
+        }
         out.push_str(&format!("<dt>{}</dt><dd>{}</dd>", esc(label), esc(&value)));
     }
     out.push_str("</dl>\n");
@@ -351,7 +378,10 @@ pub fn render_html(report: &Report) -> String {
         &mut out,
         &[
             ("records settled per second", "#1565c0"),
-            ("Kustomer budget used (% of the window's allowance)", "#ef6c00"),
+            (
+                "Kustomer budget used (% of the window's allowance)",
+                "#ef6c00",
+            ),
             ("429 (throttled)", "#c62828"),
             ("fault (retried)", "#1d2430"),
         ],
@@ -384,11 +414,19 @@ pub fn render_html(report: &Report) -> String {
     table(
         &mut out,
         &[
-            "run", "kind", "started", "duration", "outcome", "records settled", "Kustomer requests",
-            "Intercom requests", "429s", "faults",
+            "run",
+            "kind",
+            "started",
+            "duration",
+            "outcome",
+            "records settled",
+            "Kustomer requests",
+            "Intercom requests",
+            "429s",
+            "faults",
         ],
         &runs,
-        5,
+        5..10,
     );
     for r in &report.runs {
         if !r.defaults_taken.is_empty() {
@@ -406,7 +444,12 @@ pub fn render_html(report: &Report) -> String {
         .iter()
         .map(|d| vec![d.area.clone(), d.decision.clone(), d.affected.clone()])
         .collect();
-    table(&mut out, &["area", "decision", "what it affected"], &decisions, 3);
+    table(
+        &mut out,
+        &["area", "decision", "what it affected"],
+        &decisions,
+        0..0,
+    );
 
     out.push_str("<h2>Verification</h2>\n");
     match &report.verification {
@@ -429,7 +472,7 @@ pub fn render_html(report: &Report) -> String {
                     ]
                 })
                 .collect();
-            table(&mut out, &["type", "source", "expected", "Kustomer", "result", "counted by"], &rows, 1);
+            table(&mut out, &["type", "source", "expected", "Kustomer", "result", "counted by"], &rows, 1..4);
             let samples: Vec<Vec<String>> = v
                 .verification
                 .samples
@@ -445,12 +488,15 @@ pub fn render_html(report: &Report) -> String {
                 .collect();
             if !samples.is_empty() {
                 out.push_str("<p>Field samples:</p>");
-                table(&mut out, &["type", "Intercom id", "Kustomer id", "fields"], &samples, 4);
+                table(&mut out, &["type", "Intercom id", "Kustomer id", "fields"], &samples, 0..0);
             }
         }
     }
 
-    for (title, intercom) in [("Intercom records", true), ("Records i2k writes for them", false)] {
+    for (title, intercom) in [
+        ("Intercom records", true),
+        ("Records i2k writes for them", false),
+    ] {
         out.push_str(&format!("<h2>{title}</h2>\n"));
         let rows: Vec<Vec<String>> = report
             .rows
@@ -462,7 +508,7 @@ pub fn render_html(report: &Report) -> String {
                 cells
             })
             .collect();
-        table(&mut out, &OUTCOME_COLUMNS, &rows, 1);
+        table(&mut out, &OUTCOME_COLUMNS, &rows, 1..OUTCOME_COLUMNS.len());
     }
 
     out.push_str("<h2>Reasons</h2>\n<ul>");
@@ -474,7 +520,11 @@ pub fn render_html(report: &Report) -> String {
             ("unknown", &r.unknown_reasons),
         ] {
             if !list.is_empty() {
-                out.push_str(&format!("<li>{} {label}: {}</li>", esc(&r.object), esc(&reasons(list))));
+                out.push_str(&format!(
+                    "<li>{} {label}: {}</li>",
+                    esc(&r.object),
+                    esc(&reasons(list))
+                ));
             }
         }
     }
@@ -483,7 +533,11 @@ pub fn render_html(report: &Report) -> String {
         out.push_str("<li>none</li>");
     }
     for a in &report.assumptions {
-        out.push_str(&format!("<li>{} — {} records</li>", esc(&a.assumption), human_count(a.records)));
+        out.push_str(&format!(
+            "<li>{} — {} records</li>",
+            esc(&a.assumption),
+            human_count(a.records)
+        ));
     }
     out.push_str("</ul>\n");
     if !report.fallbacks.is_empty() {
@@ -499,7 +553,12 @@ pub fn render_html(report: &Report) -> String {
             human_count(report.warnings_total)
         ));
         for w in &report.warnings {
-            out.push_str(&format!("<li>{} {}: {}</li>", esc(&w.kind), esc(&w.id), esc(&w.message)));
+            out.push_str(&format!(
+                "<li>{} {}: {}</li>",
+                esc(&w.kind),
+                esc(&w.id),
+                esc(&w.message)
+            ));
         }
         out.push_str("</ul>\n");
     }
@@ -507,12 +566,12 @@ pub fn render_html(report: &Report) -> String {
     for item in &report.checklist {
         out.push_str(&format!("<li>☐ <strong>{}</strong>", esc(&item.title)));
         if !item.detail.is_empty() {
-            out.push_str(&format!(": {}", esc(&item.detail)));
+            out.push_str(&format!(": {}", esc_code(&item.detail)));
         }
         if !item.lines.is_empty() {
             out.push_str("<ul>");
             for line in &item.lines {
-                out.push_str(&format!("<li>{}</li>", esc(line)));
+                out.push_str(&format!("<li>{}</li>", esc_code(line)));
             }
             out.push_str("</ul>");
         }
@@ -520,7 +579,10 @@ pub fn render_html(report: &Report) -> String {
     }
     out.push_str("</ul>\n<h2>Files</h2>\n<dl>");
     let f = &report.files;
-    let follow_up = format!("Failed, skipped and unknown records ({})", human_count(report.follow_up));
+    let follow_up = format!(
+        "Failed, skipped and unknown records ({})",
+        human_count(report.follow_up)
+    );
     for (label, path) in [
         ("Text report", &f.report_md),
         ("Every figure as JSON", &f.report_json),
@@ -528,7 +590,11 @@ pub fn render_html(report: &Report) -> String {
         ("Archive", &f.archive),
         ("Checklist", &f.manual),
     ] {
-        out.push_str(&format!("<dt>{}</dt><dd><code>{}</code></dd>", esc(label), esc(path)));
+        out.push_str(&format!(
+            "<dt>{}</dt><dd><code>{}</code></dd>",
+            esc(label),
+            esc(path)
+        ));
     }
     out.push_str("</dl>\n</body></html>\n");
     out

@@ -47,6 +47,9 @@ pub(super) fn reasons(list: &[(String, u64)]) -> String {
         .join("; ")
 }
 
+/// The header line naming both APIs' base URLs.
+pub(super) const API_HOSTS: &str = "API hosts";
+
 /// The header's lines as (label, value) pairs, shared by the Markdown and the HTML.
 pub(super) fn header_lines(report: &Report) -> Vec<(&'static str, String)> {
     let h = &report.header;
@@ -79,7 +82,7 @@ pub(super) fn header_lines(report: &Report) -> Vec<(&'static str, String)> {
             ),
         ),
         (
-            "API hosts",
+            API_HOSTS,
             format!(
                 "Intercom {}, Kustomer {}",
                 h.intercom_url.clone().unwrap_or_else(unknown),
@@ -173,10 +176,15 @@ pub(super) fn outcome_cells(r: &super::TypeRow) -> [u64; 9] {
     ]
 }
 
-fn table_head(md: &mut String, columns: &[&str], numeric_from: usize) {
+/// A table's head; the columns in `numeric` are right-aligned.
+fn table_head(md: &mut String, columns: &[&str], numeric: std::ops::Range<usize>) {
     md.push_str(&format!("| {} |\n|", columns.join(" | ")));
     for i in 0..columns.len() {
-        md.push_str(if i >= numeric_from { "---:|" } else { "---|" });
+        md.push_str(if numeric.contains(&i) {
+            "---:|"
+        } else {
+            "---|"
+        });
     }
     md.push('\n');
 }
@@ -214,7 +222,7 @@ pub fn render_markdown(report: &Report) -> String {
                 "429s",
                 "faults",
             ],
-            5,
+            5..10,
         );
         for r in &report.runs {
             md.push_str(&format!(
@@ -233,7 +241,11 @@ pub fn render_markdown(report: &Report) -> String {
         }
         for r in &report.runs {
             if !r.scope.is_empty() {
-                md.push_str(&format!("\nRun #{} was limited to: {}.\n", r.id, r.scope.join(", ")));
+                md.push_str(&format!(
+                    "\nRun #{} was limited to: {}.\n",
+                    r.id,
+                    r.scope.join(", ")
+                ));
             }
             if !r.defaults_taken.is_empty() {
                 md.push_str(&format!("\nDefaults run #{} took:\n\n", r.id));
@@ -248,7 +260,7 @@ pub fn render_markdown(report: &Report) -> String {
     if report.decisions.is_empty() {
         md.push_str("- none recorded\n");
     } else {
-        table_head(&mut md, &["area", "decision", "what it affected"], 3);
+        table_head(&mut md, &["area", "decision", "what it affected"], 0..0);
         for d in &report.decisions {
             md.push_str(&format!(
                 "| {} | {} | {} |\n",
@@ -269,7 +281,7 @@ pub fn render_markdown(report: &Report) -> String {
             table_head(
                 &mut md,
                 &["verified type", "source", "expected", "Kustomer", "result", "counted by"],
-                1,
+                1..4,
             );
             for t in &v.verification.types {
                 md.push_str(&format!(
@@ -312,7 +324,7 @@ pub fn render_markdown(report: &Report) -> String {
         ("Records i2k writes for them", false),
     ] {
         md.push_str(&format!("\n## {title}\n\n"));
-        table_head(&mut md, &OUTCOME_COLUMNS, 1);
+        table_head(&mut md, &OUTCOME_COLUMNS, 1..OUTCOME_COLUMNS.len());
         for r in report.rows.iter().filter(|r| r.intercom == intercom) {
             let cells: Vec<String> = outcome_cells(r).iter().map(|n| human_count(*n)).collect();
             md.push_str(&format!("| {} | {} |\n", r.object, cells.join(" | ")));

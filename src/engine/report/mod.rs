@@ -15,8 +15,8 @@ mod html;
 mod markdown;
 
 pub use build::build_report;
-pub use markdown::{human_count, render_markdown};
 pub use html::render_html;
+pub use markdown::{human_count, render_markdown};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::create_private_file;
 use crate::engine::archive::{self, ArchiveError, WorkflowExport};
 use crate::engine::context::Ctx;
-use crate::engine::manual;
 use crate::engine::decisions::DecisionEntry;
+use crate::engine::manual;
 use crate::engine::manual::ChecklistItem;
 use crate::engine::verify::Verified;
 use crate::ledger::{Ledger, Sample};
