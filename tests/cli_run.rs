@@ -212,8 +212,11 @@ async fn timeline_parts_archive_creates_no_timeline_notes_and_archives_the_parts
     assert!(stdout.contains("Run complete"), "{stdout}");
     let state = state_dir(&home);
     let written = format!(
-        "Report: {}  Archive: {}  Checklist: {}",
+        "Report: {}  With charts: {}  As JSON: {}  To follow up: {}  Archive: {}  Checklist: {}",
         state.join("report.md").display(),
+        state.join("report.html").display(),
+        state.join("report.json").display(),
+        state.join("follow-up.csv").display(),
         state.join("archive").display(),
         state.join("MANUAL.md").display()
     );
