@@ -298,6 +298,25 @@ async fn events_as_kobjects_and_a_history_window_are_taken_from_the_command_line
         truth["counts"]["conversations"], conversations["migrated"],
         "{conversations}"
     );
+    // Both choices are listed among the decisions, with what they affected.
+    let decided = |text: &str| {
+        report["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["decision"].as_str().unwrap().contains(text))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {text:?} decision in {:#}", report["decisions"]))
+    };
+    let window = decided("history window: conversations updated within the last 6 month(s)");
+    assert_eq!(
+        window["affected"].as_str().unwrap(),
+        format!(
+            "{} conversations outside it skipped, with their messages, notes and files",
+            conversations["skipped"]
+        )
+    );
+    decided("data events as intercom_event kobjects");
     let _ = std::fs::remove_dir_all(&home);
 }
 

@@ -710,7 +710,7 @@ async fn publish(
         tick.tick().await;
         let now = Instant::now();
         let phases = progress(&ctx);
-        if ticks % SAMPLE_EVERY == 0 {
+        if ticks.is_multiple_of(SAMPLE_EVERY) {
             record_sample(&ctx, run_id, &phases);
         }
         ticks = ticks.wrapping_add(1);

@@ -187,7 +187,7 @@ fn run_lines(runs: &[RunRecord], samples: &[Sample]) -> Vec<RunLine> {
                 .filter(|s| s.run_id == Some(run.id))
                 .collect();
             let between = |f: fn(&Sample) -> u64| match (own.first(), own.last()) {
-                (Some(a), Some(b)) => Some(f(*b).saturating_sub(f(*a))),
+                (Some(a), Some(b)) => Some(f(b).saturating_sub(f(a))),
                 _ => None,
             };
             let duration_secs = summary

@@ -12,7 +12,7 @@ pub fn human_count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -427,4 +427,17 @@ pub fn render_markdown(report: &Report) -> String {
         f.follow_up_csv
     ));
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_count;
+
+    #[test]
+    fn counts_carry_thousands_separators() {
+        assert_eq!(human_count(0), "0");
+        assert_eq!(human_count(999), "999");
+        assert_eq!(human_count(1_000), "1,000");
+        assert_eq!(human_count(1_234_567), "1,234,567");
+    }
 }
