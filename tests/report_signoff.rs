@@ -18,18 +18,6 @@ use i2k::ledger::Ledger;
 use i2k::sim::SizePreset;
 use serde_json::{Value, json};
 
-async fn sim_fail(base: &str, rule: Option<Value>) {
-    let client = reqwest::Client::new();
-    let url = format!("{base}/__sim/fail");
-    let status = match rule {
-        Some(rule) => client.post(url).json(&rule).send().await,
-        None => client.delete(url).send().await,
-    }
-    .unwrap()
-    .status();
-    assert!(status.is_success(), "{status}");
-}
-
 /// The ledger once the engine's last task has released the state directory.
 async fn open_when_released(dir: &std::path::Path) -> Ledger {
     for _ in 0..100 {
@@ -52,7 +40,7 @@ async fn the_report_covers_the_whole_migration_its_runs_decisions_and_verificati
     let config = common::engine_config(&sims, dir.clone());
 
     // Run 1: every shortcut refused.
-    sim_fail(
+    common::sim_fail(
         &sims.kustomer.url,
         Some(json!({"path": "/v1/shortcuts", "method": "POST", "status": 400})),
     )
@@ -63,7 +51,7 @@ async fn the_report_covers_the_whole_migration_its_runs_decisions_and_verificati
     };
     assert!(!first.defaults_taken.is_empty(), "{first:?}");
     // Run 2: Kustomer accepts them; the retry sends them again.
-    sim_fail(&sims.kustomer.url, None).await;
+    common::sim_fail(&sims.kustomer.url, None).await;
     let mut retry = config.clone();
     retry.options.retry_failed = Some(RetryFilter::default());
     let second = common::run_engine(retry).await;
@@ -199,8 +187,8 @@ async fn the_report_covers_the_whole_migration_its_runs_decisions_and_verificati
         ),
         format!("- i2k version: {}", h.i2k_version),
         "## Runs".to_string(),
-        format!("| {} | full |", runs[0].id),
-        format!("| {} | retry |", runs[1].id),
+        format!("| #{} | full |", runs[0].id),
+        format!("| #{} | retry |", runs[1].id),
         "## Decisions".to_string(),
         format!("| admin | {} |", fallback.decision),
         "## Verification".to_string(),

@@ -258,15 +258,10 @@ pub fn checklist(
     Ok(items)
 }
 
-/// The checklist as Markdown.
-pub fn render_manual(
-    ledger: &Ledger,
-    workflows: &[WorkflowExport],
-) -> Result<String, ArchiveError> {
-    let mut md = String::from(
-        "# Rebuild by hand\n\nWhat i2k could not carry through Kustomer's API, with what was found in Intercom and what you need to re-enter it.\n\n",
-    );
-    for item in checklist(ledger, workflows)? {
+/// The checklist's items as a Markdown task list (MANUAL.md and report.md).
+pub fn checklist_markdown(items: &[ChecklistItem]) -> String {
+    let mut md = String::new();
+    for item in items {
         md.push_str(&format!("- [ ] **{}**", item.title));
         if !item.detail.is_empty() {
             md.push_str(&format!(": {}", item.detail));
@@ -276,6 +271,18 @@ pub fn render_manual(
             md.push_str(&format!("  - {line}\n"));
         }
     }
+    md
+}
+
+/// The checklist as Markdown.
+pub fn render_manual(
+    ledger: &Ledger,
+    workflows: &[WorkflowExport],
+) -> Result<String, ArchiveError> {
+    let mut md = String::from(
+        "# Rebuild by hand\n\nWhat i2k could not carry through Kustomer's API, with what was found in Intercom and what you need to re-enter it.\n\n",
+    );
+    md.push_str(&checklist_markdown(&checklist(ledger, workflows)?));
 
     let failures = ledger.read(|r| r.failures(&FailureFilter::default(), 0, FAILURES_SHOWN))?;
     let total = ledger.read(|r| r.failure_count(&FailureFilter::default()))?;

@@ -332,15 +332,7 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
 
 /// `12345` → `12,345`.
 pub fn fmt_count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    crate::vocab::count_text(n)
 }
 
 /// `3725 s` → `1h 02m 05s`.

@@ -5,8 +5,8 @@
 //! and the phase timeline.
 
 use super::markdown::{
-    API_HOSTS, OUTCOME_COLUMNS, count_or_dash, header_lines, human_count, human_secs,
-    outcome_cells, reasons, verification_headline,
+    API_HOSTS, OUTCOME_COLUMNS, RUN_COLUMNS, VERIFY_COLUMNS, header_lines, human_count, human_secs,
+    outcome_cells, reasons, run_cells, verification_headline, verify_cells,
 };
 use super::{Report, TypeRow};
 use crate::engine::runner::EXTRACTION_LABEL;
@@ -393,41 +393,8 @@ pub fn render_html(report: &Report) -> String {
     ));
 
     out.push_str("<h2>Runs</h2>\n");
-    let runs: Vec<Vec<String>> = report
-        .runs
-        .iter()
-        .map(|r| {
-            vec![
-                format!("#{}", r.id),
-                r.kind.clone(),
-                r.started.clone(),
-                r.duration_secs.map_or_else(|| "–".to_string(), human_secs),
-                r.outcome.clone(),
-                count_or_dash(r.settled),
-                count_or_dash(r.kustomer_requests),
-                count_or_dash(r.intercom_requests),
-                count_or_dash(r.throttled),
-                count_or_dash(r.faults),
-            ]
-        })
-        .collect();
-    table(
-        &mut out,
-        &[
-            "run",
-            "kind",
-            "started",
-            "duration",
-            "outcome",
-            "records settled",
-            "Kustomer requests",
-            "Intercom requests",
-            "429s",
-            "faults",
-        ],
-        &runs,
-        5..10,
-    );
+    let runs: Vec<Vec<String>> = report.runs.iter().map(run_cells).collect();
+    table(&mut out, &RUN_COLUMNS, &runs, 5..10);
     for r in &report.runs {
         if !r.defaults_taken.is_empty() {
             out.push_str(&format!("<p>Defaults run #{} took:</p><ul>", r.id));
@@ -461,18 +428,9 @@ pub fn render_html(report: &Report) -> String {
                 .verification
                 .types
                 .iter()
-                .map(|t| {
-                    vec![
-                        t.object.clone(),
-                        human_count(t.source),
-                        human_count(t.expected()),
-                        t.target.map_or_else(|| format!("({} in the ledger)", human_count(t.migrated)), human_count),
-                        if t.agrees { "ok" } else { "DIFFERS" }.to_string(),
-                        v.verification.counted_by.get(&t.object).cloned().unwrap_or_default(),
-                    ]
-                })
+                .map(|t| verify_cells(v, t))
                 .collect();
-            table(&mut out, &["type", "source", "expected", "Kustomer", "result", "counted by"], &rows, 1..4);
+            table(&mut out, &VERIFY_COLUMNS, &rows, 1..4);
             let samples: Vec<Vec<String>> = v
                 .verification
                 .samples

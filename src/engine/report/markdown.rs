@@ -8,17 +8,7 @@ use crate::engine::verify::Verified;
 use crate::timefmt::{self, human_duration};
 
 /// A count with thousands separators: `1,234,567`.
-pub fn human_count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use crate::vocab::count_text as human_count;
 
 /// Seconds as a person reads them.
 pub(super) fn human_secs(secs: f64) -> String {
@@ -176,6 +166,66 @@ pub(super) fn outcome_cells(r: &super::TypeRow) -> [u64; 9] {
     ]
 }
 
+/// The runs table's columns (those from the sixth on are numbers), and a run's cells.
+pub(super) const RUN_COLUMNS: [&str; 10] = [
+    "run",
+    "kind",
+    "started",
+    "duration",
+    "outcome",
+    "records settled",
+    "Kustomer requests",
+    "Intercom requests",
+    "429s",
+    "faults",
+];
+
+pub(super) fn run_cells(r: &super::RunLine) -> Vec<String> {
+    vec![
+        format!("#{}", r.id),
+        r.kind.clone(),
+        r.started.clone(),
+        r.duration_secs.map_or_else(|| "–".to_string(), human_secs),
+        r.outcome.clone(),
+        count_or_dash(r.settled),
+        count_or_dash(r.kustomer_requests),
+        count_or_dash(r.intercom_requests),
+        count_or_dash(r.throttled),
+        count_or_dash(r.faults),
+    ]
+}
+
+/// The verification table's columns (the second to fourth are numbers), and a type's cells.
+pub(super) const VERIFY_COLUMNS: [&str; 6] = [
+    "type",
+    "source",
+    "expected",
+    "Kustomer",
+    "result",
+    "counted by",
+];
+
+pub(super) fn verify_cells(
+    v: &Verified,
+    t: &crate::engine::model::TypeVerification,
+) -> Vec<String> {
+    vec![
+        t.object.clone(),
+        human_count(t.source),
+        human_count(t.expected()),
+        t.target.map_or_else(
+            || format!("({} in the ledger)", human_count(t.migrated)),
+            human_count,
+        ),
+        if t.agrees { "ok" } else { "DIFFERS" }.to_string(),
+        v.verification
+            .counted_by
+            .get(&t.object)
+            .cloned()
+            .unwrap_or_default(),
+    ]
+}
+
 /// A table's head; the columns in `numeric` are right-aligned.
 fn table_head(md: &mut String, columns: &[&str], numeric: std::ops::Range<usize>) {
     md.push_str(&format!("| {} |\n|", columns.join(" | ")));
@@ -208,36 +258,9 @@ pub fn render_markdown(report: &Report) -> String {
     if report.runs.is_empty() {
         md.push_str("- none recorded\n");
     } else {
-        table_head(
-            &mut md,
-            &[
-                "#",
-                "kind",
-                "started",
-                "duration",
-                "outcome",
-                "records settled",
-                "Kustomer requests",
-                "Intercom requests",
-                "429s",
-                "faults",
-            ],
-            5..10,
-        );
+        table_head(&mut md, &RUN_COLUMNS, 5..10);
         for r in &report.runs {
-            md.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-                r.id,
-                r.kind,
-                r.started,
-                r.duration_secs.map_or_else(|| "–".to_string(), human_secs),
-                r.outcome,
-                count_or_dash(r.settled),
-                count_or_dash(r.kustomer_requests),
-                count_or_dash(r.intercom_requests),
-                count_or_dash(r.throttled),
-                count_or_dash(r.faults),
-            ));
+            md.push_str(&format!("| {} |\n", run_cells(r).join(" | ")));
         }
         for r in &report.runs {
             if !r.scope.is_empty() {
@@ -278,27 +301,9 @@ pub fn render_markdown(report: &Report) -> String {
         ),
         Some(v) => {
             md.push_str(&format!("{}\n\n", verification_headline(v)));
-            table_head(
-                &mut md,
-                &["verified type", "source", "expected", "Kustomer", "result", "counted by"],
-                1..4,
-            );
+            table_head(&mut md, &VERIFY_COLUMNS, 1..4);
             for t in &v.verification.types {
-                md.push_str(&format!(
-                    "| {} | {} | {} | {} | {} | {} |\n",
-                    t.object,
-                    human_count(t.source),
-                    human_count(t.expected()),
-                    t.target.map_or_else(
-                        || format!("({} in the ledger)", human_count(t.migrated)),
-                        human_count
-                    ),
-                    if t.agrees { "ok" } else { "DIFFERS" },
-                    v.verification
-                        .counted_by
-                        .get(&t.object)
-                        .map_or("", String::as_str)
-                ));
+                md.push_str(&format!("| {} |\n", verify_cells(v, t).join(" | ")));
             }
             if !v.verification.samples.is_empty() {
                 md.push_str("\nField samples:\n\n");
@@ -401,16 +406,9 @@ pub fn render_markdown(report: &Report) -> String {
         }
     }
     md.push_str("\n## Rebuild by hand\n\n");
-    for item in &report.checklist {
-        md.push_str(&format!("- [ ] **{}**", item.title));
-        if !item.detail.is_empty() {
-            md.push_str(&format!(": {}", item.detail));
-        }
-        md.push('\n');
-        for line in &item.lines {
-            md.push_str(&format!("  - {line}\n"));
-        }
-    }
+    md.push_str(&crate::engine::manual::checklist_markdown(
+        &report.checklist,
+    ));
     md.push_str("\n## Files\n\n");
     let f = &report.files;
     for (label, path) in [
