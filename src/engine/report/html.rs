@@ -6,7 +6,7 @@
 
 use super::markdown::{
     API_HOSTS, OUTCOME_COLUMNS, RUN_COLUMNS, VERIFY_COLUMNS, header_lines, human_count, human_secs,
-    outcome_cells, reasons, run_cells, verification_headline, verify_cells,
+    outcome_cells, reason_lines, run_cells, verification_headline, verify_cells,
 };
 use super::{Report, TypeRow};
 use crate::engine::runner::EXTRACTION_LABEL;
@@ -470,21 +470,8 @@ pub fn render_html(report: &Report) -> String {
     }
 
     out.push_str("<h2>Reasons</h2>\n<ul>");
-    for r in &report.rows {
-        for (label, list) in [
-            ("skipped", &r.skipped_reasons),
-            ("failed", &r.failed_reasons),
-            ("archived", &r.archived_reasons),
-            ("unknown", &r.unknown_reasons),
-        ] {
-            if !list.is_empty() {
-                out.push_str(&format!(
-                    "<li>{} {label}: {}</li>",
-                    esc(&r.object),
-                    esc(&reasons(list))
-                ));
-            }
-        }
+    for line in reason_lines(report) {
+        out.push_str(&format!("<li>{}</li>", esc(&line)));
     }
     out.push_str("</ul>\n<h2>Unconfirmed Kustomer shapes relied on</h2>\n<ul>");
     if report.assumptions.is_empty() {

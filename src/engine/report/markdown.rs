@@ -20,7 +20,25 @@ pub(super) fn count_or_dash(n: Option<u64>) -> String {
     n.map_or_else(|| "–".to_string(), human_count)
 }
 
-pub(super) fn reasons(list: &[(String, u64)]) -> String {
+/// Why records are skipped, failed, archived or unknown: one line per type and outcome.
+pub(super) fn reason_lines(report: &Report) -> Vec<String> {
+    let mut lines = Vec::new();
+    for r in &report.rows {
+        for (label, list) in [
+            ("skipped", &r.skipped_reasons),
+            ("failed", &r.failed_reasons),
+            ("archived", &r.archived_reasons),
+            ("unknown", &r.unknown_reasons),
+        ] {
+            if !list.is_empty() {
+                lines.push(format!("{} {label}: {}", r.object, reasons(list)));
+            }
+        }
+    }
+    lines
+}
+
+fn reasons(list: &[(String, u64)]) -> String {
     list.iter()
         .map(|(r, n)| {
             format!(
@@ -358,17 +376,8 @@ pub fn render_markdown(report: &Report) -> String {
         ));
     }
     md.push_str("\n## Reasons\n\n");
-    for r in &report.rows {
-        for (label, list) in [
-            ("skipped", &r.skipped_reasons),
-            ("failed", &r.failed_reasons),
-            ("archived", &r.archived_reasons),
-            ("unknown", &r.unknown_reasons),
-        ] {
-            if !list.is_empty() {
-                md.push_str(&format!("- {} {label}: {}\n", r.object, reasons(list)));
-            }
-        }
+    for line in reason_lines(report) {
+        md.push_str(&format!("- {line}\n"));
     }
     if report.warnings_total > 0 {
         md.push_str(&format!(
