@@ -147,29 +147,30 @@ pub mod duration_secs {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Ok(match Either::deserialize(d)? {
-            Either::Secs(secs) => Duration::try_from_secs_f64(secs).unwrap_or_default(),
-            Either::Parts { secs, nanos } => Duration::new(secs, nanos),
-        })
+        Ok(Either::deserialize(d)?.duration())
     }
 
-    /// The same for an `Option<Duration>`.
-    pub mod option {
-        use serde::{Deserialize, Deserializer, Serializer};
-        use std::time::Duration;
-
-        pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-            match d {
-                Some(d) => s.serialize_some(&d.as_secs_f64()),
-                None => s.serialize_none(),
-            }
+    /// [`serialize`] for an `Option<Duration>` (`serialize_with`).
+    pub fn serialize_option<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs_f64()),
+            None => s.serialize_none(),
         }
+    }
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-            Ok(Option::<super::Either>::deserialize(d)?.map(|e| match e {
-                super::Either::Secs(secs) => Duration::try_from_secs_f64(secs).unwrap_or_default(),
-                super::Either::Parts { secs, nanos } => Duration::new(secs, nanos),
-            }))
+    /// [`deserialize`] for an `Option<Duration>` (`deserialize_with`).
+    pub fn deserialize_option<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<Either>::deserialize(d)?.map(Either::duration))
+    }
+
+    impl Either {
+        fn duration(self) -> Duration {
+            match self {
+                Either::Secs(secs) => Duration::try_from_secs_f64(secs).unwrap_or_default(),
+                Either::Parts { secs, nanos } => Duration::new(secs, nanos),
+            }
         }
     }
 }

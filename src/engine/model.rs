@@ -105,7 +105,10 @@ pub struct Snapshot {
     pub rate_share: f64,
     #[serde(with = "crate::timefmt::duration_secs")]
     pub elapsed: Duration,
-    #[serde(with = "crate::timefmt::duration_secs::option")]
+    #[serde(
+        serialize_with = "crate::timefmt::duration_secs::serialize_option",
+        deserialize_with = "crate::timefmt::duration_secs::deserialize_option"
+    )]
     pub eta: Option<Duration>,
     /// What the engine is doing now, in a few words.
     pub activity: String,
