@@ -261,11 +261,15 @@ pub fn print_written(
     options: HeadlessOptions,
     out: &mut (dyn Write + Send),
 ) -> std::io::Result<()> {
+    use crate::engine::report::{FOLLOW_UP_CSV, REPORT_HTML, REPORT_JSON, REPORT_MD};
     let written = [
+        ("Report", "report", state_dir.join(REPORT_MD)),
+        ("With charts", "report_html", state_dir.join(REPORT_HTML)),
+        ("As JSON", "report_json", state_dir.join(REPORT_JSON)),
         (
-            "Report",
-            "report",
-            state_dir.join(crate::engine::report::REPORT_MD),
+            "To follow up",
+            "follow_up_csv",
+            state_dir.join(FOLLOW_UP_CSV),
         ),
         (
             "Archive",

@@ -98,24 +98,81 @@ pub fn day_start(secs: i64) -> i64 {
 }
 
 /// Seconds since the epoch, now.
-/// `12345` → `12,345`: counts as people read them.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 pub fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+pub fn now_unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A duration as a person reads it: `850 ms`, `12.4 s`, `3 min 05 s`, `2 h 07 min`.
+pub fn human_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 1.0 {
+        return format!("{} ms", d.as_millis());
+    }
+    if secs < 60.0 {
+        return format!("{secs:.1} s");
+    }
+    let whole = d.as_secs();
+    if whole < 3_600 {
+        return format!("{} min {:02} s", whole / 60, whole % 60);
+    }
+    format!("{} h {:02} min", whole / 3_600, (whole % 3_600) / 60)
+}
+
+/// Serde for a `Duration` as seconds (a plain number, fractions kept) — what `--json` and
+/// `report.json` print. Reads the seconds, or the `{"secs", "nanos"}` object serde's default
+/// wrote before (runs recorded by an earlier i2k).
+pub mod duration_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Secs(f64),
+        Parts { secs: u64, nanos: u32 },
+    }
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Either::deserialize(d)?.duration())
+    }
+
+    /// [`serialize`] for an `Option<Duration>` (`serialize_with`).
+    pub fn serialize_option<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// [`deserialize`] for an `Option<Duration>` (`deserialize_with`).
+    pub fn deserialize_option<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<Either>::deserialize(d)?.map(Either::duration))
+    }
+
+    impl Either {
+        fn duration(self) -> Duration {
+            match self {
+                Either::Secs(secs) => Duration::try_from_secs_f64(secs).unwrap_or_default(),
+                Either::Parts { secs, nanos } => Duration::new(secs, nanos),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -150,5 +207,26 @@ mod tests {
     fn day_start_truncates_to_midnight_utc() {
         assert_eq!(day_start(1_700_000_000), 1_699_920_000);
         assert_eq!(day_start(-1), -86_400);
+    }
+
+    #[test]
+    fn durations_read_as_a_person_reads_them_and_serialize_as_seconds() {
+        use std::time::Duration;
+        assert_eq!(human_duration(Duration::from_millis(850)), "850 ms");
+        assert_eq!(human_duration(Duration::from_millis(12_440)), "12.4 s");
+        assert_eq!(human_duration(Duration::from_secs(185)), "3 min 05 s");
+        assert_eq!(human_duration(Duration::from_secs(7_620)), "2 h 07 min");
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct T {
+            #[serde(with = "duration_secs")]
+            d: Duration,
+        }
+        let text = serde_json::to_string(&T {
+            d: Duration::from_millis(1_500),
+        })
+        .unwrap();
+        assert_eq!(text, r#"{"d":1.5}"#);
+        let old: T = serde_json::from_str(r#"{"d":{"secs":2,"nanos":500000000}}"#).unwrap();
+        assert_eq!(old.d, Duration::from_millis(2_500));
     }
 }

@@ -1,7 +1,8 @@
 //! The ground floor: the vocabulary every layer shares (phases, record kinds, error classes, rate
 //! budgets, connection checks, field decisions, Kustomer's attribute suffixes). Plain data with
-//! no behaviour beyond labels, and the text of a JSON scalar ([`scalar_text`]), which the
-//! clients, mapping and the simulator read alike.
+//! no behaviour beyond labels, the text of a JSON scalar ([`scalar_text`]), which the clients,
+//! mapping and the simulator read alike, and of a count as a person reads it ([`count_text`]),
+//! which the console and the report print alike.
 //!
 //! This module names nothing of the crate (only std, serde, serde_json and clap's `ValueEnum` for
 //! the CLI's filters), so the ledger, the transport, the clients, mapping and the engine can all
@@ -203,4 +204,17 @@ pub struct FieldMapping {
     pub proposed: Option<String>,
     pub decision: FieldDecision,
     pub note: String,
+}
+
+/// A count with thousands separators, as a person reads it: `12345` → `12,345`.
+pub fn count_text(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

@@ -122,10 +122,16 @@ async fn run_only_contacts_and_conversations_as_json_then_verify_agrees() {
         .unwrap_or_else(|| panic!("no summary line: {}", text(&out)));
     assert_eq!(summary["outcome"], "completed");
     assert_eq!(summary["left"], 0);
+    // Durations are plain seconds, never {"secs", "nanos"}.
+    let elapsed = summary["summary"]["elapsed"].as_f64();
+    assert!(elapsed.is_some_and(|s| s > 0.0), "{summary}");
     let written = lines.last().unwrap();
     assert_eq!(written["type"], "written", "{written}");
     for (key, name) in [
         ("report", "report.md"),
+        ("report_html", "report.html"),
+        ("report_json", "report.json"),
+        ("follow_up_csv", "follow-up.csv"),
         ("archive", "archive"),
         ("manual", "MANUAL.md"),
     ] {
@@ -164,6 +170,34 @@ async fn run_only_contacts_and_conversations_as_json_then_verify_agrees() {
             .any(|l| l.starts_with("contacts ") && l.contains(" ok ")),
         "{stdout}"
     );
+    // As JSON: the results, whether they agree, and the report written again with them.
+    let out = i2k(
+        &sims,
+        &home,
+        &[
+            "verify",
+            "--json",
+            "--kustomer-rate",
+            "6000",
+            "--rate-share",
+            "1",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let verified: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verified["agrees"], true, "{verified:#}");
+    assert!(!verified["types"].as_array().unwrap().is_empty());
+    let html = PathBuf::from(verified["report"]["html"].as_str().unwrap());
+    assert_eq!(html, state_dir(&home).join("report.html"));
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(state_dir(&home).join("report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        report["verification"]["verification"]["types"], verified["types"],
+        "the report shows the last verification"
+    );
     let _ = std::fs::remove_dir_all(&home);
 }
 
@@ -178,8 +212,11 @@ async fn timeline_parts_archive_creates_no_timeline_notes_and_archives_the_parts
     assert!(stdout.contains("Run complete"), "{stdout}");
     let state = state_dir(&home);
     let written = format!(
-        "Report: {}  Archive: {}  Checklist: {}",
+        "Report: {}  With charts: {}  As JSON: {}  To follow up: {}  Archive: {}  Checklist: {}",
         state.join("report.md").display(),
+        state.join("report.html").display(),
+        state.join("report.json").display(),
+        state.join("follow-up.csv").display(),
         state.join("archive").display(),
         state.join("MANUAL.md").display()
     );
@@ -261,6 +298,25 @@ async fn events_as_kobjects_and_a_history_window_are_taken_from_the_command_line
         truth["counts"]["conversations"], conversations["migrated"],
         "{conversations}"
     );
+    // Both choices are listed among the decisions, with what they affected.
+    let decided = |text: &str| {
+        report["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["decision"].as_str().unwrap().contains(text))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {text:?} decision in {:#}", report["decisions"]))
+    };
+    let window = decided("history window: conversations updated within the last 6 month(s)");
+    assert_eq!(
+        window["affected"].as_str().unwrap(),
+        format!(
+            "{} conversations outside it skipped, with their messages, notes and files",
+            conversations["skipped"]
+        )
+    );
+    decided("data events as intercom_event kobjects");
     let _ = std::fs::remove_dir_all(&home);
 }
 

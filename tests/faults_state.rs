@@ -163,18 +163,6 @@ async fn conversation_with_parts(sims: &common::Sims) -> (String, u64) {
         .expect("a conversation with a few parts")
 }
 
-async fn sim_fail(base: &str, rule: Option<Value>) {
-    let client = reqwest::Client::new();
-    let url = format!("{base}/__sim/fail");
-    let status = match rule {
-        Some(rule) => client.post(url).json(&rule).send().await,
-        None => client.delete(url).send().await,
-    }
-    .unwrap()
-    .status();
-    assert!(status.is_success(), "{status}");
-}
-
 fn external_ids(records: &Value) -> Vec<String> {
     records["data"]
         .as_array()
@@ -189,7 +177,7 @@ async fn a_conversation_intercom_fails_to_return_is_not_loaded_in_part_and_loads
     let sims = common::sims(SizePreset::Tiny).await;
     let home = common::temp_state("faults-partial");
     let (id, parts) = conversation_with_parts(&sims).await;
-    sim_fail(
+    common::sim_fail(
         &sims.intercom.url,
         Some(json!({"path": format!("/conversations/{id}"), "method": "GET"})),
     )
@@ -230,7 +218,7 @@ async fn a_conversation_intercom_fails_to_return_is_not_loaded_in_part_and_loads
 
     // Intercom answers again: the next run (an incremental extraction, which would not list the
     // unchanged conversation) reads it again and loads it whole.
-    sim_fail(&sims.intercom.url, None).await;
+    common::sim_fail(&sims.intercom.url, None).await;
     let out = i2k(&sims, &home, &RUN).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let conversations = external_ids(&common::records(&sims.kustomer.url, "conversations").await);
@@ -248,7 +236,7 @@ async fn failed_records_are_retried_headlessly_by_type() {
     let sims = common::sims(SizePreset::Tiny).await;
     let home = common::temp_state("faults-retry");
     // Kustomer refuses every shortcut create: the macros fail, the run goes on.
-    sim_fail(
+    common::sim_fail(
         &sims.kustomer.url,
         Some(json!({"path": "/v1/shortcuts", "method": "POST", "status": 400})),
     )
@@ -269,7 +257,7 @@ async fn failed_records_are_retried_headlessly_by_type() {
     assert!(failed_macros > 0);
 
     // A plain re-run does not send failed records again.
-    sim_fail(&sims.kustomer.url, None).await;
+    common::sim_fail(&sims.kustomer.url, None).await;
     let out = i2k(&sims, &home, &RUN).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(kustomer_counts(&sims).await["shortcuts"], 0);
@@ -377,7 +365,7 @@ async fn an_upload_whose_answer_was_lost_is_sent_again_and_its_message_holds_one
     let sims = common::sims(SizePreset::Tiny).await;
     let home = common::temp_state("faults-upload");
     // The first upload lands in Kustomer, but its answer comes back as no JSON at all.
-    sim_fail(
+    common::sim_fail(
         &sims.kustomer.url,
         Some(json!({"path": "/v1/attachments", "method": "POST", "garble": true, "times": 1})),
     )
@@ -427,7 +415,7 @@ async fn an_upload_whose_answer_was_lost_is_sent_again_and_its_message_holds_one
 async fn what_hangs_on_a_refused_conversation_fails_with_it_and_is_retried_with_it() {
     let sims = common::sims(SizePreset::Tiny).await;
     let home = common::temp_state("faults-dependants");
-    sim_fail(
+    common::sim_fail(
         &sims.kustomer.url,
         Some(json!({"path": "/v1/conversations/bulk", "method": "POST", "status": 400})),
     )
@@ -465,7 +453,7 @@ async fn what_hangs_on_a_refused_conversation_fails_with_it_and_is_retried_with_
     drop(conn);
 
     // Retrying the conversations retries what hangs on them: they load whole.
-    sim_fail(&sims.kustomer.url, None).await;
+    common::sim_fail(&sims.kustomer.url, None).await;
     let mut args = RUN.to_vec();
     args.extend(["--retry-failed", "--failed-type", "conversations"]);
     let out = i2k(&sims, &home, &args).await;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use i2k::engine::model::{ErrorClass, PhaseId};
 use i2k::ledger::{
     DB_FILE, ExtractCursor, FailureFilter, Ledger, LedgerError, LedgerReader, Listed, RecordState,
-    SourceRecord,
+    Sample, SourceRecord,
 };
 use serde_json::json;
 
@@ -963,4 +963,63 @@ async fn a_rolled_back_record_is_pending_again_with_its_kustomer_id_and_origin_f
         ledger.read(|r| r.matched_counts()).unwrap(),
         [("contacts".to_string(), 1)].into_iter().collect()
     );
+}
+
+#[tokio::test]
+async fn samples_and_verifications_are_kept_and_a_version_3_ledger_gains_their_tables() {
+    let state = TempState::new("samples");
+    {
+        let ledger = Ledger::open(state.path()).unwrap();
+        ledger.start_run("run").await.unwrap();
+        ledger.flush().await.unwrap();
+    }
+    // The same ledger as version 3 wrote it: neither table.
+    {
+        let conn = rusqlite::Connection::open(state.path().join(DB_FILE)).unwrap();
+        conn.execute_batch(
+            "DROP TABLE samples; DROP TABLE verifications;
+             UPDATE meta SET value = '3' WHERE key = 'schema_version';",
+        )
+        .unwrap();
+    }
+    let ledger = Ledger::open(state.path()).unwrap();
+    assert_eq!(ledger.read(|r| r.runs()).unwrap().len(), 1, "runs kept");
+    assert!(ledger.read(|r| r.samples()).unwrap().is_empty());
+    assert_eq!(ledger.last_verification().unwrap(), None);
+
+    let run_id = ledger.read(|r| r.runs()).unwrap()[0].id;
+    let sample = |at_ms: i64, settled: u64| Sample {
+        run_id: Some(run_id),
+        at_ms,
+        settled,
+        settled_by_phase: [("Customers".to_string(), settled)].into_iter().collect(),
+        kustomer_requests: 10,
+        intercom_requests: 20,
+        kustomer_used: 5,
+        kustomer_allowed: 800,
+        kustomer_throttled: 1,
+        intercom_throttled: 0,
+        faults: 2,
+        phases: vec!["Customers".to_string()],
+    };
+    ledger.record_sample(sample(1_000, 3)).unwrap();
+    ledger.record_sample(sample(3_000, 9)).unwrap();
+    ledger
+        .record_verification(false, &json!({"first": true}))
+        .await
+        .unwrap();
+    ledger
+        .record_verification(true, &json!({"types": [1, 2]}))
+        .await
+        .unwrap();
+    ledger.flush().await.unwrap();
+
+    assert_eq!(
+        ledger.read(|r| r.samples()).unwrap(),
+        vec![sample(1_000, 3), sample(3_000, 9)]
+    );
+    let last = ledger.last_verification().unwrap().expect("a verification");
+    assert!(last.agrees);
+    assert_eq!(last.result, json!({"types": [1, 2]}));
+    assert_eq!(last.run_id, Some(run_id), "the run it followed");
 }

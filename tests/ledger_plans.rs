@@ -177,6 +177,15 @@ fn bound_values() -> BTreeMap<&'static str, Vec<Value>> {
         ("counts_by_kind", vec![]),
         ("reasons", key("contacts", "failed")),
         (
+            "follow_up",
+            vec![
+                text("contacts"),
+                text("failed"),
+                text("c0100"),
+                page.clone(),
+            ],
+        ),
+        (
             "failures_of_kind",
             vec![text("contacts"), page.clone(), Value::Integer(0)],
         ),

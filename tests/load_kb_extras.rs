@@ -114,8 +114,7 @@ async fn a_tiny_workspace_lands_with_kb_extras_archive_manual_and_a_balanced_rep
         .await
         .unwrap();
     manual::write_manual(&ledger, &dir, &exports).unwrap();
-    let built = report::build_report(&ledger, report::last_run_summary(&ledger).as_ref()).unwrap();
-    report::write_report(&built, &dir).unwrap();
+    let (built, _) = report::rewrite(&ledger, &dir, &exports).unwrap();
 
     // Every type's figures sum to its source count, and the phases of this module left nothing unloaded.
     let counters = ledger.counters();

@@ -108,8 +108,8 @@ fn run_screen_shows_progress_budget_and_log() {
         let row = line(phase.phase.label());
         let count = format!(
             "{}/{}",
-            i2k::timefmt::thousands(settled),
-            i2k::timefmt::thousands(phase.total)
+            i2k::vocab::count_text(settled),
+            i2k::vocab::count_text(phase.total)
         );
         assert!(row.contains(&count), "{count} in {row}");
         if phase.total > 0 {

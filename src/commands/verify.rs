@@ -3,6 +3,9 @@
 //! when everything agrees, 1 when anything differs. Only the migration's scope is judged: the
 //! types `--only` names, else those of the last run's `--only`; the others show as not in scope.
 //!
+//! The result is kept in the ledger (`verifications`) and, where a run wrote a report, the
+//! report is written again with it; `--json` adds `agrees` and the report's paths (`report`).
+//!
 //! It opens the ledger with `Ledger::open`, which takes the state directory's lock: verify writes
 //! nothing, but counts taken while a run is still loading would disagree by construction, so it
 //! refuses to run beside one (the lock error says so) rather than report a half-loaded state.
@@ -29,10 +32,22 @@ pub async fn run(ctx: &Context, args: VerifyArgs) -> anyhow::Result<ExitCode> {
         None => Scope::of_last_run(&ledger)?,
     };
     let verification = verify_scope(&ledger, &kustomer, &scope).await?;
+    // The report (where a run wrote one) shows this verification from now on.
+    let paths = crate::engine::report::refresh(&ledger, &state_dir)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&verification)?);
+        let mut out = serde_json::to_value(&verification)?;
+        out["agrees"] = serde_json::json!(verification.agrees());
+        out["report"] = serde_json::json!(paths);
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print!("{}", render(&verification));
+        if let Some(paths) = paths {
+            println!(
+                "report: {} (with charts: {})",
+                paths.md.display(),
+                paths.html.display()
+            );
+        }
     }
     Ok(if verification.agrees() {
         ExitCode::SUCCESS

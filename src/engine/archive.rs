@@ -176,6 +176,25 @@ pub enum WorkflowExport {
     Failed { id: String, reason: String },
 }
 
+/// The workflow exports already in the archive (`<state>/archive/workflows/*.json`), by id:
+/// what `i2k report` and the console's Summary list without asking Intercom again.
+pub fn written_workflows(state_dir: &Path) -> Vec<WorkflowExport> {
+    let mut workflows = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(state_dir.join(ARCHIVE_DIR).join(WORKFLOWS_DIR)) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if let Some(id) = path.file_stem().and_then(|s| s.to_str()) {
+                workflows.push(WorkflowExport::Written {
+                    id: id.to_string(),
+                    path: path.clone(),
+                });
+            }
+        }
+    }
+    workflows.sort_by_key(|w| format!("{w:?}"));
+    workflows
+}
+
 /// `GET /export/workflows/{id}` for each id, written to `<state>/archive/workflows/<id>.json`
 /// (0600). A failed export is reported, not fatal: the manual checklist says so.
 pub async fn export_workflows(

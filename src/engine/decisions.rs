@@ -280,6 +280,160 @@ pub fn restamped_run(ledger: &Ledger) -> Result<bool> {
         .unwrap_or(false))
 }
 
+/// One decision as the report lists it: what was decided and what it affected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionEntry {
+    /// What the decision is about: `admin`, `field`, `bucket`, `segment`, `prerequisite`,
+    /// `fallback user`, `key roles`, `run option`.
+    pub area: String,
+    pub decision: String,
+    pub affected: String,
+}
+
+impl DecisionEntry {
+    pub fn new(area: &str, decision: String, affected: String) -> DecisionEntry {
+        DecisionEntry {
+            area: area.to_string(),
+            decision,
+            affected,
+        }
+    }
+}
+
+/// Every decision stored for this migration (those a person took and the defaults a run took
+/// for them), with what each one affected.
+pub fn report_entries(ledger: &Ledger) -> Result<Vec<DecisionEntry>> {
+    let mut out = Vec::new();
+    let fallback = fallback_user(ledger)?.map(|(_, email)| email);
+    let fallback_name = fallback.as_deref().unwrap_or("the API key's own user");
+    if let Some(email) = &fallback {
+        out.push(DecisionEntry::new(
+            "fallback user",
+            format!("records of unknown or undecided admins go to {email}"),
+            "the author or assignee of every record whose Intercom admin has no Kustomer user"
+                .to_string(),
+        ));
+    }
+    let mut admins = stored_admins(ledger)?;
+    admins.sort_by(|a, b| a.name.cmp(&b.name));
+    for m in admins {
+        let who = format!("Intercom admin {} <{}>", m.name, m.email);
+        let (decision, affected) = match &m.decision {
+            AdminDecision::User { email, .. } => (
+                format!("{who} → Kustomer user {email}"),
+                format!("their assignments, messages and notes are attributed to {email}"),
+            ),
+            AdminDecision::Invite => (
+                format!("{who} → invited as a new Kustomer user"),
+                format!(
+                    "Kustomer e-mailed an invitation to {}; their assignments, messages and notes are attributed to the new user",
+                    m.email
+                ),
+            ),
+            AdminDecision::Fallback => (
+                format!("{who} → the fallback user {fallback_name}"),
+                format!(
+                    "their assignments, messages and notes are attributed to {fallback_name}, not to them"
+                ),
+            ),
+            AdminDecision::Unresolved => (
+                format!("{who}: undecided"),
+                "their records wait: a run needs a decision".to_string(),
+            ),
+        };
+        out.push(DecisionEntry::new("admin", decision, affected));
+    }
+    let mut fields = stored_fields(ledger)?;
+    fields.sort_by(|a, b| (&a.model, &a.source_name).cmp(&(&b.model, &b.source_name)));
+    for m in fields {
+        let what = format!(
+            "{} attribute `{}` ({})",
+            m.model, m.source_name, m.source_type
+        );
+        let (decision, affected) = match &m.decision {
+            FieldDecision::Attribute { name } => (
+                format!("{what} → custom attribute `{name}`"),
+                format!("its values on every {} are carried as `{name}`", m.model),
+            ),
+            FieldDecision::Archive => (
+                format!("{what} → archive"),
+                format!(
+                    "its values on every {} are kept in the archive files, not in Kustomer",
+                    m.model
+                ),
+            ),
+            FieldDecision::Unresolved => (
+                format!("{what}: undecided"),
+                "its values wait: a run needs a decision".to_string(),
+            ),
+        };
+        out.push(DecisionEntry::new("field", decision, affected));
+    }
+    for (object, bucket) in
+        stored_under(ledger, BUCKET, |v| serde_json::from_value::<Bucket>(v).ok())?
+            .into_iter()
+            .collect::<BTreeMap<_, _>>()
+    {
+        out.push(DecisionEntry::new(
+            "bucket",
+            format!("{object} → {}", bucket.label()),
+            format!("every {object} record (see its row below)"),
+        ));
+    }
+    let segments = stored_under(ledger, SEGMENT, |v| v.get("in_use")?.as_bool())?;
+    let in_use = segments.values().filter(|v| **v).count();
+    if !segments.is_empty() {
+        out.push(DecisionEntry::new(
+            "segment",
+            format!(
+                "{in_use} of {} segments in use → saved searches on a membership tag; the others → archive",
+                segments.len()
+            ),
+            format!(
+                "{in_use} saved searches and membership tags created; {} segments archived",
+                segments.len() - in_use
+            ),
+        ));
+    }
+    for (check, create) in stored_under(ledger, PREREQ, |v| v.get("create")?.as_bool())?
+        .into_iter()
+        .collect::<BTreeMap<_, _>>()
+    {
+        out.push(DecisionEntry::new(
+            "prerequisite",
+            format!(
+                "{check}: {}",
+                if create {
+                    "i2k creates what is missing"
+                } else {
+                    "i2k creates nothing"
+                }
+            ),
+            if create {
+                format!("the missing {check} were created in Kustomer")
+            } else {
+                format!("the missing {check} were not created")
+            },
+        ));
+    }
+    if let Some(accept) = restamped_times_accepted(ledger)? {
+        out.push(DecisionEntry::new(
+            "key roles",
+            if accept {
+                "go ahead with a key without org.admin (re-stamped times)".to_string()
+            } else {
+                "do not go ahead with a key without org.admin".to_string()
+            },
+            if accept {
+                "messages and notes carry Kustomer's load time and the key's user".to_string()
+            } else {
+                "nothing: runs wait for a key with org.admin".to_string()
+            },
+        ));
+    }
+    Ok(out)
+}
+
 /// Takes in the operator's edits of `mapping.toml` first, then stores `put`'s decision and writes
 /// the file again.
 async fn decide(ledger: &Ledger, put: impl Future<Output = Result<()>>) -> Result<()> {

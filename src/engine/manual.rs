@@ -1,43 +1,277 @@
-//! `MANUAL.md` in the run directory: what a person rebuilds by hand, each item with what was
-//! found in Intercom — the fixed items (KB themes, workflows and series with their exported
-//! definitions beside them, SLAs on the imported schedules, schedule holidays from office-hours
-//! exceptions, saved-search positions), the items the phases listed, and every record that
-//! failed permanently.
+//! `MANUAL.md` in the run directory: what a person rebuilds by hand, each item once with what
+//! was found in Intercom and what is needed to re-enter it — the fixed items (KB themes,
+//! workflows and series with their export files, SLAs per schedule with its hours, each
+//! schedule's holidays with their dates, saved-search positions), the items the phases listed,
+//! and every record that failed permanently. The report and the console's Summary show the same
+//! [`checklist`].
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::create_private_file;
 use crate::engine::archive::{ArchiveError, WorkflowExport};
+use crate::intercom::models::{OfficeHoursException, OfficeHoursSchedule};
 use crate::ledger::{FailureFilter, Ledger};
+use crate::mapping::people::schedule_hours;
 use crate::vocab::Kind;
 
 pub const MANUAL_FILE: &str = "MANUAL.md";
 const FAILURES_SHOWN: usize = 500;
 
-fn names_of(ledger: &Ledger, kind: &str) -> Result<Vec<String>, ArchiveError> {
-    let mut out = Vec::new();
-    for s in ledger.read(|r| r.sources_page(kind, None, 10_000))? {
-        let v: Value = serde_json::from_str(&s.raw).unwrap_or(Value::Null);
-        let name = v
-            .get("name")
-            .or_else(|| v.get("exception_date"))
-            .and_then(Value::as_str)
-            .unwrap_or("(unnamed)");
-        out.push(format!("{name} (Intercom id {})", s.source_id));
-    }
-    Ok(out)
+/// One thing a person rebuilds by hand: what, why, and what they need to re-enter it (one line
+/// per schedule, holiday, workflow…). `MANUAL.md`, the report and the console's Summary list the
+/// same items, each once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChecklistItem {
+    pub title: String,
+    pub detail: String,
+    #[serde(default)]
+    pub lines: Vec<String>,
 }
 
-fn list(out: &mut String, items: &[String], none: &str) {
-    if items.is_empty() {
-        out.push_str(&format!("  - {none}\n"));
+impl ChecklistItem {
+    fn new(title: impl Into<String>, detail: impl Into<String>, lines: Vec<String>) -> Self {
+        ChecklistItem {
+            title: title.into(),
+            detail: detail.into(),
+            lines,
+        }
     }
-    for i in items {
-        out.push_str(&format!("  - {i}\n"));
+
+    /// The item on one line (the console's Summary).
+    pub fn one_line(&self) -> String {
+        let mut line = self.title.clone();
+        if !self.detail.is_empty() {
+            line.push_str(&format!(": {}", self.detail));
+        }
+        if !self.lines.is_empty() {
+            line.push_str(&format!(" ({})", self.lines.join("; ")));
+        }
+        line
     }
+}
+
+/// Titles of the items the phases list that the fixed items below already cover with more
+/// detail (the SLAs per schedule, each schedule's holidays): listed once, there.
+const SLA_TITLE: &str = "SLAs";
+const HOLIDAYS_TITLE_PREFIX: &str = "Holidays of business schedule";
+
+/// Every staged source record of `kind` (its id, its parent's, the record read as `T`; an
+/// unreadable one as `T::default()`).
+fn sources_of<T: serde::de::DeserializeOwned + Default>(
+    ledger: &Ledger,
+    kind: &str,
+) -> Result<Vec<(String, Option<String>, T)>, ArchiveError> {
+    Ok(ledger
+        .read(|r| r.sources_page(kind, None, 10_000))?
+        .into_iter()
+        .map(|s| {
+            let v = serde_json::from_str(&s.raw).unwrap_or_default();
+            (s.source_id, s.parent_id, v)
+        })
+        .collect())
+}
+
+const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+fn clock_of_minutes(m: u32) -> String {
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+/// A schedule's week as a person re-enters it: `Mon 09:00–17:00, Tue …` (closed days left out).
+fn week_of(schedule: &OfficeHoursSchedule) -> String {
+    let days: Vec<String> = schedule_hours(schedule)
+        .iter()
+        .zip(DAYS)
+        .filter_map(|(hours, day)| {
+            let spans: Vec<String> = hours
+                .as_ref()?
+                .iter()
+                .map(|[a, b]| format!("{}–{}", clock_of_minutes(*a), clock_of_minutes(*b)))
+                .collect();
+            Some(format!("{day} {}", spans.join(", ")))
+        })
+        .collect();
+    if days.is_empty() {
+        "no open hours".to_string()
+    } else {
+        days.join("; ")
+    }
+}
+
+/// A holiday (an office-hours exception) as a person re-enters it: its date, name, and whether
+/// the day is closed or has special hours.
+fn holiday_of(exception: &OfficeHoursException) -> String {
+    let date = exception.exception_date.as_deref().unwrap_or("(no date)");
+    let name = exception.name.as_deref().unwrap_or("(unnamed)");
+    let hours: Vec<String> = exception
+        .time_intervals
+        .iter()
+        .filter_map(|i| {
+            let (a, b) = (i.start_minute?, i.end_minute?);
+            Some(format!(
+                "{}–{}",
+                clock_of_minutes((a % 1440) as u32),
+                clock_of_minutes((b % 1440) as u32)
+            ))
+        })
+        .collect();
+    let mut line = format!("{date} {name}");
+    match exception.exception_type.as_deref() {
+        Some(t) if !hours.is_empty() => line.push_str(&format!(" ({t}: {})", hours.join(", "))),
+        Some(t) => line.push_str(&format!(" ({t})")),
+        None if !hours.is_empty() => line.push_str(&format!(" (open {})", hours.join(", "))),
+        None => line.push_str(" (closed)"),
+    }
+    if exception.recurring_annually == Some(true) {
+        line.push_str(", every year");
+    }
+    line
+}
+
+/// The name a workflow export gives itself, if its file says.
+fn workflow_name(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    v.get("name")
+        .or_else(|| v.get("title"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// The checklist: the fixed items (KB themes, workflows with their export files, SLAs per
+/// schedule with its hours, each schedule's holidays with their dates, saved-search positions),
+/// then the items the run listed that these do not already cover.
+pub fn checklist(
+    ledger: &Ledger,
+    workflows: &[WorkflowExport],
+) -> Result<Vec<ChecklistItem>, ArchiveError> {
+    let mut items = Vec::new();
+    let collections = ledger.counters().source(Kind::Collections.as_str());
+    items.push(ChecklistItem::new(
+        "KB themes",
+        format!(
+            "Kustomer's KB theme, templates and custom domain are set in its admin settings. Intercom had {collections} help-center collections; their categories were created."
+        ),
+        Vec::new(),
+    ));
+    let exports: Vec<String> = workflows
+        .iter()
+        .map(|w| match w {
+            WorkflowExport::Written { id, path } => format!(
+                "workflow {id}{}: exported definition at `{}`",
+                workflow_name(path)
+                    .map(|n| format!(" \"{n}\""))
+                    .unwrap_or_default(),
+                path.display()
+            ),
+            WorkflowExport::Failed { id, reason } => {
+                format!("workflow {id}: export failed ({reason})")
+            }
+        })
+        .collect();
+    items.push(ChecklistItem::new(
+        "Workflows and series",
+        if exports.is_empty() {
+            "rebuild them as Kustomer workflows (and pause Kustomer workflows during the import). No workflow ids were supplied (`workflow_ids` in mapping.toml, `[run] workflow_ids` in i2k.toml, or `i2k run --workflow-ids IDS`)"
+        } else {
+            "rebuild them as Kustomer workflows (and pause Kustomer workflows during the import), from their exported definitions"
+        },
+        exports,
+    ));
+    let schedules: Vec<(String, Option<String>, OfficeHoursSchedule)> =
+        sources_of(ledger, Kind::OfficeHoursSchedules.as_str())?;
+    let name_of = |s: &OfficeHoursSchedule| s.name.clone().unwrap_or_else(|| "(unnamed)".into());
+    items.push(ChecklistItem::new(
+        "SLAs on the imported schedules",
+        "Kustomer documents no SLA create route: rebuild Intercom's SLA rules (first response, next reply targets per priority) in Kustomer's SLA settings, for each schedule",
+        schedules
+            .iter()
+            .map(|(id, _, s)| {
+                format!(
+                    "`{}` (Intercom id {id}, {}): {}",
+                    name_of(s),
+                    s.time_zone_name.as_deref().unwrap_or("UTC"),
+                    week_of(s)
+                )
+            })
+            .collect(),
+    ));
+    let exceptions: Vec<(String, Option<String>, OfficeHoursException)> =
+        sources_of(ledger, Kind::OfficeHoursExceptions.as_str())?;
+    let mut holidays = Vec::new();
+    for (id, _, schedule) in &schedules {
+        // An exception names its schedule, else extraction staged it under it.
+        let mut dates: Vec<&OfficeHoursException> = exceptions
+            .iter()
+            .filter(|(_, parent, e)| {
+                e.office_hours_schedule_id
+                    .as_ref()
+                    .map(|s| s.as_str())
+                    .or(parent.as_deref())
+                    == Some(id.as_str())
+            })
+            .map(|(_, _, e)| e)
+            .collect();
+        dates.sort_by(|a, b| a.exception_date.cmp(&b.exception_date));
+        let listed: Vec<String> = dates.iter().map(|e| holiday_of(e)).collect();
+        holidays.push(format!(
+            "`{}`: {}",
+            name_of(schedule),
+            if listed.is_empty() {
+                "none".to_string()
+            } else {
+                listed.join(", ")
+            }
+        ));
+    }
+    items.push(ChecklistItem::new(
+        "Schedule holidays",
+        "Kustomer's reference confirms no holiday route: re-enter each schedule's holidays and special hours in its business schedule settings",
+        holidays,
+    ));
+    let searches = ledger.counters().target(Kind::Segments.as_str()).done;
+    items.push(ChecklistItem::new(
+        "Saved-search positions",
+        format!(
+            "place the {searches} saved searches made from Intercom segments into folders and order (positions need an admin)"
+        ),
+        Vec::new(),
+    ));
+    let mut seen = std::collections::HashSet::new();
+    for m in ledger.read(|r| r.manual_items())? {
+        if m.title == SLA_TITLE || m.title.starts_with(HOLIDAYS_TITLE_PREFIX) {
+            continue;
+        }
+        if !seen.insert((m.title.clone(), m.kind.clone(), m.source_id.clone())) {
+            continue;
+        }
+        let title = match (&m.kind, &m.source_id) {
+            (Some(k), Some(id)) => format!("{} ({k} {id})", m.title),
+            _ => m.title,
+        };
+        items.push(ChecklistItem::new(title, m.detail, Vec::new()));
+    }
+    Ok(items)
+}
+
+/// The checklist's items as a Markdown task list (MANUAL.md and report.md).
+pub fn checklist_markdown(items: &[ChecklistItem]) -> String {
+    let mut md = String::new();
+    for item in items {
+        md.push_str(&format!("- [ ] **{}**", item.title));
+        if !item.detail.is_empty() {
+            md.push_str(&format!(": {}", item.detail));
+        }
+        md.push('\n');
+        for line in &item.lines {
+            md.push_str(&format!("  - {line}\n"));
+        }
+    }
+    md
 }
 
 /// The checklist as Markdown.
@@ -46,64 +280,9 @@ pub fn render_manual(
     workflows: &[WorkflowExport],
 ) -> Result<String, ArchiveError> {
     let mut md = String::from(
-        "# Rebuild by hand\n\nWhat i2k could not carry through Kustomer's API, with what was found in Intercom.\n\n",
+        "# Rebuild by hand\n\nWhat i2k could not carry through Kustomer's API, with what was found in Intercom and what you need to re-enter it.\n\n",
     );
-    md.push_str("## Fixed items\n\n");
-    let collections = ledger.counters().source(Kind::Collections.as_str());
-    md.push_str(&format!(
-        "- [ ] **KB themes**: Kustomer's KB theme, templates and custom domain are set in its admin settings. Intercom had {collections} help-center collections; their categories were created.\n"
-    ));
-    md.push_str("- [ ] **Workflows and series**: rebuild them as Kustomer workflows (and pause Kustomer workflows during the import).\n");
-    let mut exports = Vec::new();
-    for w in workflows {
-        match w {
-            WorkflowExport::Written { id, path } => exports.push(format!(
-                "workflow {id}: exported definition at `{}`",
-                path.display()
-            )),
-            WorkflowExport::Failed { id, reason } => {
-                exports.push(format!("workflow {id}: export failed ({reason})"))
-            }
-        }
-    }
-    list(
-        &mut md,
-        &exports,
-        "no workflow ids were supplied (`workflow_ids` in mapping.toml, `[run] workflow_ids` in i2k.toml, or `i2k run --workflow-ids IDS`)",
-    );
-    md.push_str("- [ ] **SLAs on the imported schedules**: Kustomer documents no SLA create route. Schedules found in Intercom:\n");
-    list(
-        &mut md,
-        &names_of(ledger, Kind::OfficeHoursSchedules.as_str())?,
-        "none",
-    );
-    md.push_str("- [ ] **Schedule holidays**: no holiday create route is documented. Office-hours exceptions found in Intercom:\n");
-    list(
-        &mut md,
-        &names_of(ledger, Kind::OfficeHoursExceptions.as_str())?,
-        "none",
-    );
-    let searches = ledger.counters().target(Kind::Segments.as_str()).done;
-    md.push_str(&format!(
-        "- [ ] **Saved-search positions**: place the {searches} saved searches made from Intercom segments into folders and order (positions need an admin).\n"
-    ));
-
-    let items = ledger.read(|r| r.manual_items())?;
-    md.push_str("\n## Listed by the run\n\n");
-    if items.is_empty() {
-        md.push_str("- none\n");
-    }
-    let mut seen = std::collections::HashSet::new();
-    for m in items {
-        if !seen.insert((m.title.clone(), m.kind.clone(), m.source_id.clone())) {
-            continue;
-        }
-        let record = match (&m.kind, &m.source_id) {
-            (Some(k), Some(id)) => format!(" ({k} {id})"),
-            _ => String::new(),
-        };
-        md.push_str(&format!("- [ ] **{}**{record}: {}\n", m.title, m.detail));
-    }
+    md.push_str(&checklist_markdown(&checklist(ledger, workflows)?));
 
     let failures = ledger.read(|r| r.failures(&FailureFilter::default(), 0, FAILURES_SHOWN))?;
     let total = ledger.read(|r| r.failure_count(&FailureFilter::default()))?;
@@ -119,7 +298,7 @@ pub fn render_manual(
     }
     if total as usize > failures.len() {
         md.push_str(&format!(
-            "- … and {} more: the console's Errors screen lists them (`i2k --state DIR`, then 6), and `i2k report --state DIR` counts them by reason in report.md\n",
+            "- … and {} more: the console's Errors screen lists them (`i2k --state DIR`, then 6), `failed.csv` beside the report lists them all, and `i2k report --state DIR` counts them by reason in report.md\n",
             total as usize - failures.len()
         ));
     }

@@ -122,7 +122,12 @@ pub struct Snapshot {
     pub intercom: Budget,
     /// Share of the Kustomer org budget the migration takes (0 < share ≤ 1).
     pub rate_share: f64,
+    #[serde(with = "crate::timefmt::duration_secs")]
     pub elapsed: Duration,
+    #[serde(
+        serialize_with = "crate::timefmt::duration_secs::serialize_option",
+        deserialize_with = "crate::timefmt::duration_secs::deserialize_option"
+    )]
     pub eta: Option<Duration>,
     /// What the engine is doing now, in a few words.
     pub activity: String,
@@ -375,6 +380,7 @@ impl TypeVerification {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
     pub phases: Vec<PhaseProgress>,
+    #[serde(with = "crate::timefmt::duration_secs")]
     pub elapsed: Duration,
     pub kustomer_requests: u64,
     pub intercom_requests: u64,

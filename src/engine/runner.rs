@@ -26,12 +26,25 @@ use crate::vocab::{Kind, PhaseId};
 
 /// How often the snapshot is refreshed (≤ 10 Hz).
 const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(100);
+/// How often the run's figures are sampled into the ledger (`samples`) for the report's charts:
+/// every 20th snapshot.
+const SAMPLE_EVERY: u32 = 20;
+/// The `meta` keys under which a run keeps what the report's header names.
+pub const META_INTERCOM_NAME: &str = "intercom_app_name";
+pub const META_INTERCOM_REGION: &str = "intercom_region";
+pub const META_KUSTOMER_NAME: &str = "kustomer_org_name";
+pub const META_INTERCOM_URL: &str = "intercom_url";
+pub const META_KUSTOMER_URL: &str = "kustomer_url";
+/// The label a sample gives extraction among the running phases.
+pub const EXTRACTION_LABEL: &str = "Extraction";
 /// How many extra passes a run makes over records put back to pending while it ran (retries) or
 /// left sent without an answer.
 const RETRY_PASSES: usize = 3;
 /// The key of a run's recorded figures that holds its `--only` list (absent or empty: every
 /// type), so `i2k verify` judges the types the run was limited to.
 pub const SCOPE_FIGURE: &str = "only";
+/// The key of a run's recorded figures that holds the options it loaded with.
+pub const OPTIONS_FIGURE: &str = "options";
 
 /// Opens the migration ([`Ctx::open`]: the ledger and both clients), checks the disk and starts
 /// the run in the background.
@@ -95,7 +108,13 @@ async fn run(
         ctx.set_phase_status(p.id, status);
     }
     let state = Arc::new(std::sync::Mutex::new(RunState::Extracting));
-    let publisher = tokio::spawn(publish(ctx.clone(), state.clone(), snapshot_tx, started));
+    let publisher = tokio::spawn(publish(
+        ctx.clone(),
+        state.clone(),
+        snapshot_tx,
+        started,
+        run_id,
+    ));
     let commander = tokio::spawn(obey(ctx.clone(), commands, state.clone()));
     let token_watchers = crate::engine::interrupt::watch_tokens(&ctx);
 
@@ -141,6 +160,8 @@ async fn run(
         tracing::warn!("could not flush the ledger before the summary: {e}");
     }
     let summary = summarize(&ctx, started);
+    // The last sample holds the run's final figures, so the charts end where the run did.
+    record_sample(&ctx, run_id, &summary.phases);
     let (outcome_name, final_state) = match &result {
         Ok(RunOutcome::Completed(_)) => ("completed", RunState::Finished),
         Ok(RunOutcome::Cancelled(_)) => ("interrupted", RunState::Stopped),
@@ -151,6 +172,19 @@ async fn run(
     let mut figures = serde_json::to_value(&summary).unwrap_or_default();
     if let Some(fields) = figures.as_object_mut() {
         fields.insert(SCOPE_FIGURE.to_string(), serde_json::json!(ctx.config.only));
+        let options = &ctx.config.options;
+        // The choices the run loaded with, for the report's decisions.
+        fields.insert(
+            OPTIONS_FIGURE.to_string(),
+            serde_json::json!({
+                "history_months": options.history_months,
+                "events_as_kobjects": options.events_as_kobjects,
+                "timeline_notes": options.timeline_notes,
+                "segment_max_age_days": options.segment_max_age_days,
+                "rate_share": ctx.config.rate_share,
+                "accept_defaults": ctx.config.accept_defaults,
+            }),
+        );
     }
     if let Err(e) = ctx.ledger.finish_run(run_id, outcome_name, &figures).await {
         tracing::warn!("could not record the end of the run: {e}");
@@ -195,8 +229,32 @@ async fn run(
 /// A side that cannot be asked now is checked by a later run.
 async fn bind_identity(ctx: &Ctx) -> anyhow::Result<()> {
     let (me, token) = tokio::join!(ctx.intercom.me(), ctx.kustomer.token_current());
-    let app = me.ok().and_then(|(me, _)| me.app.and_then(|a| a.id_code));
-    let org = token.ok().and_then(|t| t.org_id);
+    let app = me.ok().and_then(|(me, _)| me.app);
+    let token = token.ok();
+    // What the report's header names: the workspace, its region, the org and both hosts.
+    let known = [
+        (
+            META_INTERCOM_NAME,
+            app.as_ref().and_then(|a| a.name.clone()),
+        ),
+        (
+            META_INTERCOM_REGION,
+            app.as_ref().and_then(|a| a.region.clone()),
+        ),
+        (
+            META_KUSTOMER_NAME,
+            token.as_ref().and_then(|t| t.org_name.clone()),
+        ),
+        (META_INTERCOM_URL, Some(ctx.config.intercom_url.clone())),
+        (META_KUSTOMER_URL, Some(ctx.config.kustomer_url.clone())),
+    ];
+    for (key, value) in known {
+        if let Some(value) = value {
+            ctx.ledger.set_meta(key, &value)?;
+        }
+    }
+    let app = app.and_then(|a| a.id_code);
+    let org = token.and_then(|t| t.org_id);
     ctx.ledger
         .bind_identity(app.as_deref(), org.as_deref())
         .await?;
@@ -634,9 +692,9 @@ pub(crate) fn ledger_snapshot(ctx: &Ctx) -> Snapshot {
         .sum();
     let figures = format!(
         "{} of {} records settled, {} left",
-        crate::timefmt::thousands(settled),
-        crate::timefmt::thousands(total),
-        crate::timefmt::thousands(total.saturating_sub(settled))
+        crate::vocab::count_text(settled),
+        crate::vocab::count_text(total),
+        crate::vocab::count_text(total.saturating_sub(settled))
     );
     let activity = match state {
         RunState::Stopped => format!("Stopped: {figures}. s resumes where it left off."),
@@ -664,18 +722,65 @@ fn summarize(ctx: &Ctx, started: Instant) -> RunSummary {
     }
 }
 
+/// Samples the run's figures into the ledger (fire-and-forget: a lost sample costs a point on a
+/// chart, never the run).
+fn record_sample(ctx: &Ctx, run_id: i64, phases: &[PhaseProgress]) {
+    let kustomer = ctx.kustomer.gate().budget();
+    let intercom = ctx.intercom.gate().budget();
+    let settled_of = |p: &PhaseProgress| p.done + p.failed + p.skipped + p.unknown;
+    let mut running: Vec<String> = Vec::new();
+    if !crate::engine::model::OBJECT_TYPES
+        .iter()
+        .all(|kind| ctx.is_extracted(kind))
+    {
+        running.push(EXTRACTION_LABEL.to_string());
+    }
+    running.extend(
+        phases
+            .iter()
+            .filter(|p| p.status == PhaseStatus::Running)
+            .map(|p| p.phase.label().to_string()),
+    );
+    let sample = crate::ledger::Sample {
+        run_id: Some(run_id),
+        at_ms: crate::timefmt::now_unix_ms(),
+        settled: phases.iter().map(settled_of).sum(),
+        settled_by_phase: phases
+            .iter()
+            .map(|p| (p.phase.label().to_string(), settled_of(p)))
+            .collect(),
+        kustomer_requests: kustomer.requests,
+        intercom_requests: intercom.requests,
+        kustomer_used: kustomer.used,
+        kustomer_allowed: kustomer.allowed,
+        kustomer_throttled: kustomer.throttled,
+        intercom_throttled: intercom.throttled,
+        faults: ctx.kustomer.faults() + ctx.intercom.faults(),
+        phases: running,
+    };
+    if let Err(e) = ctx.ledger.record_sample(sample) {
+        tracing::warn!("could not sample the run's figures: {e}");
+    }
+}
+
 async fn publish(
     ctx: Arc<Ctx>,
     state: Arc<std::sync::Mutex<RunState>>,
     tx: watch::Sender<Snapshot>,
     started: Instant,
+    run_id: i64,
 ) {
     let mut meter = Meter::new(started);
     let mut tick = tokio::time::interval(SNAPSHOT_INTERVAL);
+    let mut ticks = 0u32;
     loop {
         tick.tick().await;
         let now = Instant::now();
         let phases = progress(&ctx);
+        if ticks.is_multiple_of(SAMPLE_EVERY) {
+            record_sample(&ctx, run_id, &phases);
+        }
+        ticks = ticks.wrapping_add(1);
         let settled: u64 = phases.iter().map(|p| p.done + p.failed + p.skipped).sum();
         // Every phase left, those not planned yet counted by the records staged for them.
         let remaining: u64 = phases.iter().map(PhaseProgress::left).sum();

@@ -28,7 +28,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use futures_util::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::engine::kinds::{self, phase_of};
@@ -201,7 +201,7 @@ impl Scope {
 pub const NOT_IN_SCOPE: &str = "not in scope";
 
 /// A type the workspace holds but the migration's scope leaves out: not counted, not judged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutOfScope {
     pub object: String,
     /// What extraction staged (plus what Intercom could not return).
@@ -209,7 +209,7 @@ pub struct OutOfScope {
 }
 
 /// One record compared field by field.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SampleCheck {
     pub object: String,
     pub source_id: String,
@@ -219,7 +219,7 @@ pub struct SampleCheck {
 }
 
 /// Everything `i2k verify` reports.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verification {
     /// The types judged: those of the scope the workspace holds.
     pub types: Vec<TypeVerification>,
@@ -263,13 +263,39 @@ pub async fn verify_scope(
     for t in &counts.types {
         samples.extend(sample_checks(ledger, kustomer, &t.object).await?);
     }
-    Ok(Verification {
+    let verification = Verification {
         types: counts.types,
         counted_by: counts.counted_by,
         samples,
         scope: scope.types().to_vec(),
         not_in_scope: counts.not_in_scope,
-    })
+    };
+    // Kept in the ledger, so the report and a reopened console show what was verified and when.
+    let result = serde_json::to_value(&verification).map_err(LedgerError::from)?;
+    ledger
+        .record_verification(verification.agrees(), &result)
+        .await?;
+    Ok(verification)
+}
+
+/// A verification as the ledger kept it: when it was made, after which run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verified {
+    pub at_ms: i64,
+    pub run_id: Option<i64>,
+    pub verification: Verification,
+}
+
+/// The newest verification the ledger keeps (None before the first, or when it was stored by a
+/// build whose result this one cannot read).
+pub fn last_verification(ledger: &Ledger) -> Result<Option<Verified>, LedgerError> {
+    Ok(ledger.last_verification()?.and_then(|stored| {
+        Some(Verified {
+            at_ms: stored.at_ms,
+            run_id: stored.run_id,
+            verification: serde_json::from_value(stored.result).ok()?,
+        })
+    }))
 }
 
 /// The count comparison of every type in [`count_routes`] that has source records or Kustomer

@@ -152,6 +152,8 @@ struct Inner {
     writes: std::sync::Mutex<Latencies>,
     /// Turns true at the first 401: the token expired or was revoked.
     token_refused: tokio::sync::watch::Sender<bool>,
+    /// Attempts that failed in a way worth retrying (5xx, timeouts, resets), for the report.
+    faults: std::sync::atomic::AtomicU64,
 }
 
 /// A client of one API. Cheap to clone.
@@ -233,12 +235,19 @@ impl ApiClient {
                 reads: std::sync::Mutex::default(),
                 writes: std::sync::Mutex::default(),
                 token_refused: tokio::sync::watch::Sender::new(false),
+                faults: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
 
     pub fn gate(&self) -> &Arc<RateGate> {
         &self.inner.gate
+    }
+
+    /// Attempts so far that failed in a way worth retrying (5xx, timeouts, resets); 429s are
+    /// the gate's (`Budget::throttled`).
+    pub fn faults(&self) -> u64 {
+        self.inner.faults.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Turns true when the API refuses the token (a 401), so a run can stop rather than fail
@@ -340,6 +349,9 @@ impl ApiClient {
                 }
                 Attempt::Again(err) => {
                     failures += 1;
+                    self.inner
+                        .faults
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if failures >= cfg.max_attempts.max(1) {
                         return Err(err);
                     }

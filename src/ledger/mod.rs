@@ -313,6 +313,41 @@ pub struct RunRecord {
     pub figures: Option<serde_json::Value>,
 }
 
+/// The run's figures at one moment, sampled every few seconds into `samples`, so a report (or
+/// a reopened console) draws throughput, budget use and the phase timeline from what happened.
+/// Totals are as of `at_ms` since the run started (requests, 429s, faults) or overall (settled).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Sample {
+    pub run_id: Option<i64>,
+    pub at_ms: i64,
+    /// Records settled so far (done, failed, skipped, archived, manual, unknown), every kind.
+    pub settled: u64,
+    /// The same per phase (by its label).
+    pub settled_by_phase: std::collections::BTreeMap<String, u64>,
+    pub kustomer_requests: u64,
+    pub intercom_requests: u64,
+    /// Kustomer requests sent in the current rate window, and those the migration may send.
+    pub kustomer_used: u32,
+    pub kustomer_allowed: u32,
+    /// 429s so far on each side.
+    pub kustomer_throttled: u64,
+    pub intercom_throttled: u64,
+    /// Attempts that failed and were retried (5xx, timeouts, resets), both sides.
+    pub faults: u64,
+    /// The phases running at `at_ms` (labels); `extract` while extraction runs.
+    pub phases: Vec<String>,
+}
+
+/// A verification as it was stored: when, after which run, whether everything agreed, and its
+/// whole result (the engine's `Verification` as JSON).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredVerification {
+    pub run_id: Option<i64>,
+    pub at_ms: i64,
+    pub agrees: bool,
+    pub result: serde_json::Value,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchiveEntry {
     pub run_id: Option<i64>,
@@ -716,6 +751,25 @@ impl Ledger {
         .map(drop)
     }
 
+    /// Stores one verification's result (committed before this returns).
+    pub async fn record_verification(
+        &self,
+        agrees: bool,
+        result: &serde_json::Value,
+    ) -> Result<(), LedgerError> {
+        self.commit(Op::PutVerification {
+            agrees,
+            result: serde_json::to_string(result)?,
+        })
+        .await
+        .map(drop)
+    }
+
+    /// The newest verification stored, if any.
+    pub fn last_verification(&self) -> Result<Option<StoredVerification>, LedgerError> {
+        self.read(|r| r.last_verification())
+    }
+
     /// Returns once everything queued before it is committed.
     pub async fn flush(&self) -> Result<(), LedgerError> {
         self.commit(Op::Flush).await.map(drop)
@@ -740,6 +794,11 @@ impl Ledger {
     }
 
     // ---- fire-and-forget writes (committed with the next group; errors are logged) ---------
+
+    /// Adds one sample of the run's figures (committed with the next group).
+    pub fn record_sample(&self, sample: Sample) -> Result<(), LedgerError> {
+        self.enqueue(Op::PutSample(Box::new(sample)))
+    }
 
     /// Records the job id the bulk answer carried for `batch_id`.
     pub fn record_job(&self, batch_id: &str, job_id: &str) -> Result<(), LedgerError> {
@@ -919,6 +978,21 @@ impl Ledger {
     /// The migration's id (every ledger has one from its first open).
     pub fn migration_id(&self) -> Option<String> {
         self.identity().ok().and_then(|i| i.migration_id)
+    }
+
+    /// Keeps `value` under `key` in `meta` (committed with the next group): what a run learnt
+    /// of the migration for its report (the workspace's name and region, the org's name, the
+    /// API hosts).
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), LedgerError> {
+        self.enqueue(Op::PutMeta {
+            key: key.to_string(),
+            value: value.to_string(),
+        })
+    }
+
+    /// The value kept under `key` in `meta`.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, LedgerError> {
+        self.read(|r| identity::meta(r.conn(), key))
     }
 
     /// Binds the ledger to the Intercom app and Kustomer org a run connects, or refuses the run

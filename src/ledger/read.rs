@@ -10,8 +10,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_fro
 
 use super::{
     ArchiveEntry, DB_FILE, ExtractCursor, FailureFilter, FailureRecord, FailureRow, LedgerError,
-    ManualItem, RecordState, RunRecord, SentBatch, SourceRecord, StateCounts, Warning, WorkItem,
-    error_class_str, parse_error_class, schema, sql,
+    ManualItem, RecordState, RunRecord, Sample, SentBatch, SourceRecord, StateCounts,
+    StoredVerification, Warning, WorkItem, error_class_str, parse_error_class, schema, sql,
 };
 
 /// Records of a kind that a keyset listing of [`LedgerReader::listed`] walks.
@@ -626,6 +626,59 @@ impl LedgerReader {
         Ok(runs)
     }
 
+    /// Every sample of the run's figures, oldest first.
+    pub fn samples(&self) -> Result<Vec<Sample>, LedgerError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT run_id, at_ms, settled, settled_by_phase, kustomer_requests, intercom_requests,
+                    kustomer_used, kustomer_allowed, kustomer_throttled, intercom_throttled,
+                    faults, phases
+             FROM samples ORDER BY id",
+        )?;
+        let mut rows = statement.query([])?;
+        let mut samples = Vec::new();
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        while let Some(row) = rows.next()? {
+            let by_phase: String = row.get(3)?;
+            let phases: String = row.get(11)?;
+            samples.push(Sample {
+                run_id: row.get(0)?,
+                at_ms: row.get(1)?,
+                settled: count(row.get(2)?),
+                settled_by_phase: serde_json::from_str(&by_phase)?,
+                kustomer_requests: count(row.get(4)?),
+                intercom_requests: count(row.get(5)?),
+                kustomer_used: row.get(6)?,
+                kustomer_allowed: row.get(7)?,
+                kustomer_throttled: count(row.get(8)?),
+                intercom_throttled: count(row.get(9)?),
+                faults: count(row.get(10)?),
+                phases: serde_json::from_str(&phases)?,
+            });
+        }
+        Ok(samples)
+    }
+
+    /// The newest stored verification (the primary key's last row).
+    pub fn last_verification(&self) -> Result<Option<StoredVerification>, LedgerError> {
+        let row: Option<(Option<i64>, i64, bool, String)> = self
+            .conn
+            .query_row(
+                "SELECT run_id, at_ms, agrees, result FROM verifications ORDER BY id DESC LIMIT 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )
+            .optional()?;
+        row.map(|(run_id, at_ms, agrees, result)| {
+            Ok(StoredVerification {
+                run_id,
+                at_ms,
+                agrees,
+                result: serde_json::from_str(&result)?,
+            })
+        })
+        .transpose()
+    }
+
     pub fn archive_entries(
         &self,
         offset: usize,
@@ -660,6 +713,23 @@ impl LedgerReader {
                 row.get::<_, i64>(1)?.max(0) as u64,
             ))
         })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Up to `limit` records of `kind` in `state` after `after` (source-id order): their source
+    /// id, Kustomer id and reason.
+    pub fn follow_up_page(
+        &self,
+        kind: &str,
+        state: RecordState,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Option<String>, String)>, LedgerError> {
+        let mut statement = self.conn.prepare_cached(sql::FOLLOW_UP)?;
+        let rows = statement
+            .query_map(params![kind, state.as_str(), after, limit as i64], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

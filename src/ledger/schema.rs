@@ -10,7 +10,7 @@ use super::LedgerError;
 
 /// The schema this build writes. A ledger with a higher version was written by a newer i2k and is
 /// refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// How long a connection waits for a lock held by another connection before giving up. Readers in
 /// WAL mode rarely wait; this covers checkpoints and the writer's first open.
@@ -126,6 +126,30 @@ CREATE TABLE IF NOT EXISTS events (
     level   TEXT NOT NULL,
     message TEXT NOT NULL
 );
+
+CREATE TABLE IF NOT EXISTS samples (
+    id                 INTEGER PRIMARY KEY,
+    run_id             INTEGER,
+    at_ms              INTEGER NOT NULL,
+    settled            INTEGER NOT NULL,
+    settled_by_phase   TEXT NOT NULL,
+    kustomer_requests  INTEGER NOT NULL,
+    intercom_requests  INTEGER NOT NULL,
+    kustomer_used      INTEGER NOT NULL,
+    kustomer_allowed   INTEGER NOT NULL,
+    kustomer_throttled INTEGER NOT NULL,
+    intercom_throttled INTEGER NOT NULL,
+    faults             INTEGER NOT NULL,
+    phases             TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS verifications (
+    id      INTEGER PRIMARY KEY,
+    run_id  INTEGER,
+    at_ms   INTEGER NOT NULL,
+    agrees  INTEGER NOT NULL,
+    result  TEXT NOT NULL
+);
 "#;
 
 /// Settings for the writer connection: WAL so readers never block the writer nor it them.
@@ -203,6 +227,9 @@ pub fn migrate(conn: &Connection, path: &Path) -> Result<Opened, LedgerError> {
         if has_meta && found < 3 {
             upgrade_v2_to_v3(conn)?;
         }
+        // Version 4 adds `samples` (the run's figures over time) and `verifications` (each
+        // verification's result): new tables only, which `SCHEMA` creates below. An upgraded
+        // ledger has neither for its earlier runs, and its report says so.
         conn.execute_batch(SCHEMA)?;
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)

@@ -107,6 +107,13 @@ pub const COUNTS_BY_KIND: &str = "SELECT kind, state, count(*) FROM target GROUP
 pub const REASONS: &str = "SELECT COALESCE(CASE WHEN state = 'failed' THEN error_message ELSE reason END, ''), count(*)
      FROM target INDEXED BY target_by_state WHERE kind = ?1 AND state = ?2 GROUP BY 1 ORDER BY 2 DESC, 1";
 
+/// A page of the records of a kind in one state after a source id, with their Kustomer id and
+/// why they are in it (the follow-up list of failed, skipped and unknown records).
+pub const FOLLOW_UP: &str = "SELECT source_id, target_id,
+     COALESCE(CASE WHEN state = 'failed' THEN error_message ELSE COALESCE(reason, error_message) END, '')
+     FROM target INDEXED BY target_by_state WHERE kind = ?1 AND state = ?2 AND source_id > ?3
+     ORDER BY source_id LIMIT ?4";
+
 /// Failed records, optionally of one kind, class, or matching a text; `condition` comes from
 /// `LedgerReader::failure_where` and names a kind when `of_kind`.
 pub fn failures(condition: &str, of_kind: bool) -> String {
@@ -292,6 +299,7 @@ pub fn catalog() -> Vec<NamedQuery> {
         q("batch_items", batch_items()),
         q("counts_by_kind", COUNTS_BY_KIND.to_string()),
         q("reasons", REASONS.to_string()),
+        q("follow_up", FOLLOW_UP.to_string()),
         q(
             "failures_of_kind",
             failures("state = 'failed' AND kind = ?", true),

@@ -131,6 +131,11 @@ pub(super) enum Op {
     BulkLatency {
         ms: u64,
     },
+    PutSample(Box<super::Sample>),
+    PutVerification {
+        agrees: bool,
+        result: String,
+    },
     PutMeta {
         key: String,
         value: String,
@@ -175,6 +180,8 @@ impl Op {
             Op::StartRun { .. } => "start_run",
             Op::FinishRun { .. } => "finish_run",
             Op::BulkLatency { .. } => "record_bulk_latency",
+            Op::PutSample(_) => "record_sample",
+            Op::PutVerification { .. } => "record_verification",
             Op::PutMeta { .. } => "put_meta",
             Op::Flush => "flush",
         }
@@ -727,6 +734,40 @@ impl Writer {
                     "INSERT INTO meta (key, value) VALUES ('longest_bulk_latency_ms', ?1)
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     params![ms.to_string()],
+                )?;
+                Ok(Output::Unit)
+            }
+            Op::PutSample(sample) => {
+                let to_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+                self.conn.execute(
+                    "INSERT INTO samples (run_id, at_ms, settled, settled_by_phase, kustomer_requests,
+                         intercom_requests, kustomer_used, kustomer_allowed, kustomer_throttled,
+                         intercom_throttled, faults, phases)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    params![
+                        sample.run_id.or(self.current_run),
+                        sample.at_ms,
+                        to_i64(sample.settled),
+                        serde_json::to_string(&sample.settled_by_phase)?,
+                        to_i64(sample.kustomer_requests),
+                        to_i64(sample.intercom_requests),
+                        sample.kustomer_used,
+                        sample.kustomer_allowed,
+                        to_i64(sample.kustomer_throttled),
+                        to_i64(sample.intercom_throttled),
+                        to_i64(sample.faults),
+                        serde_json::to_string(&sample.phases)?,
+                    ],
+                )?;
+                Ok(Output::Unit)
+            }
+            Op::PutVerification { agrees, result } => {
+                let run: Option<i64> =
+                    self.conn
+                        .query_row("SELECT max(id) FROM runs", [], |row| row.get(0))?;
+                self.conn.execute(
+                    "INSERT INTO verifications (run_id, at_ms, agrees, result) VALUES (?1, ?2, ?3, ?4)",
+                    params![run, now, agrees, result],
                 )?;
                 Ok(Output::Unit)
             }

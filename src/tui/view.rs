@@ -332,7 +332,7 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
 
 /// `12345` → `12,345`.
 pub fn fmt_count(n: u64) -> String {
-    crate::timefmt::thousands(n)
+    crate::vocab::count_text(n)
 }
 
 /// `3725 s` → `1h 02m 05s`.

@@ -109,6 +109,20 @@ pub async fn run_engine(config: EngineConfig) -> RunOutcome {
     panic!("the engine did not start: {last_error:?}");
 }
 
+/// Sets (`Some(rule)`: `{"path", "method", "status"}`) or clears (`None`) the fault a simulator
+/// answers with (`/__sim/fail`).
+pub async fn sim_fail(base: &str, rule: Option<Value>) {
+    let client = reqwest::Client::new();
+    let url = format!("{base}/__sim/fail");
+    let status = match rule {
+        Some(rule) => client.post(url).json(&rule).send().await,
+        None => client.delete(url).send().await,
+    }
+    .unwrap()
+    .status();
+    assert!(status.is_success(), "{status}");
+}
+
 /// `GET {base}/__sim/truth`.
 pub async fn truth(base: &str) -> Value {
     reqwest::get(format!("{base}/__sim/truth"))

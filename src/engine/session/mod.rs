@@ -712,7 +712,10 @@ impl Session {
             self.config.kustomer_rate,
             self.config.rate_share,
         )?;
-        Ok(crate::engine::verify::verify(ledger, &kustomer).await?)
+        let verification = crate::engine::verify::verify(ledger, &kustomer).await?;
+        // The report (where a run wrote one) shows this verification from now on.
+        crate::engine::report::refresh(ledger, &self.config.state_dir)?;
+        Ok(verification)
     }
 
     /// Verifies and sends the Summary (report, archive, checklist) and the decisions the run
@@ -730,16 +733,11 @@ impl Session {
                 decisions::field_mappings(&ledger).await?,
             ))
             .await;
-            let manual: Vec<String> = ledger
-                .read(|r| r.manual_items())?
-                .into_iter()
-                .map(|m| {
-                    if m.detail.is_empty() {
-                        m.title
-                    } else {
-                        format!("{}: {}", m.title, m.detail)
-                    }
-                })
+            // The same checklist as MANUAL.md and the report, one line an item.
+            let workflows = crate::engine::archive::written_workflows(&self.config.state_dir);
+            let manual: Vec<String> = crate::engine::manual::checklist(&ledger, &workflows)?
+                .iter()
+                .map(crate::engine::manual::ChecklistItem::one_line)
                 .collect();
             anyhow::Ok((verification, manual))
         }
