@@ -315,6 +315,26 @@ async fn the_session_alone_prepares_decides_runs_retries_and_verifies_a_tiny_mig
         "{}",
         snapshot.activity
     );
+    // And the Summary at once: the last verification the ledger kept, and the checklist.
+    let (kept, manual) = updates
+        .next("the stored summary", |u| match u {
+            SessionUpdate::Summary {
+                verification,
+                manual,
+                report_path,
+                ..
+            } => {
+                assert!(report_path.is_some());
+                Some((verification, manual))
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        kept, verified,
+        "the verification made before the console closed"
+    );
+    assert!(!manual.is_empty(), "the checklist");
     reopened.shut_down().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -533,6 +533,17 @@ impl Session {
         // Where an earlier run left the migration, before anything runs (a reopened console).
         self.send(SessionUpdate::Snapshot(runner::ledger_snapshot(&ctx)))
             .await;
+        match stored_summary(&ctx.ledger, &self.config.state_dir) {
+            Ok(Some(update)) => self.send(update).await,
+            Ok(None) => {}
+            Err(e) => {
+                self.notice(format!(
+                    "cannot read the last verification: {}",
+                    crate::error_text::chain_once(&e)
+                ))
+                .await
+            }
+        }
         self.prepared = Some(ctx.clone());
         let updates = self.updates.clone();
         let history_months = self.config.options.history_months;
@@ -733,27 +744,11 @@ impl Session {
                 decisions::field_mappings(&ledger).await?,
             ))
             .await;
-            // The same checklist as MANUAL.md and the report, one line an item.
-            let workflows = crate::engine::archive::written_workflows(&self.config.state_dir);
-            let manual: Vec<String> = crate::engine::manual::checklist(&ledger, &workflows)?
-                .iter()
-                .map(crate::engine::manual::ChecklistItem::one_line)
-                .collect();
-            anyhow::Ok((verification, manual))
+            summary_update(&ledger, &self.config.state_dir, verification.types)
         }
         .await;
         match result {
-            Ok((verification, manual)) => {
-                let dir = &self.config.state_dir;
-                let existing = |p: &Path| p.exists().then(|| p.display().to_string());
-                self.send(SessionUpdate::Summary {
-                    verification: verification.types,
-                    report_path: existing(&dir.join("report.md")),
-                    archive_path: existing(&dir.join("archive")),
-                    manual,
-                })
-                .await;
-            }
+            Ok(update) => self.send(update).await,
             Err(e) => {
                 self.notice(format!(
                     "verification failed: {}",
@@ -936,6 +931,39 @@ async fn roles_check(ctx: &Ctx) -> PrereqCheck {
         detail,
         can_create: None,
     }
+}
+
+/// The Summary: the verification's rows, where the report and archive are, and the same
+/// checklist as MANUAL.md and the report, one line an item.
+fn summary_update(
+    ledger: &Ledger,
+    state_dir: &Path,
+    verification: Vec<TypeVerification>,
+) -> anyhow::Result<SessionUpdate> {
+    let workflows = crate::engine::archive::written_workflows(state_dir);
+    let manual: Vec<String> = crate::engine::manual::checklist(ledger, &workflows)?
+        .iter()
+        .map(crate::engine::manual::ChecklistItem::one_line)
+        .collect();
+    let existing = |p: &Path| p.exists().then(|| p.display().to_string());
+    Ok(SessionUpdate::Summary {
+        verification,
+        report_path: existing(&state_dir.join("report.md")),
+        archive_path: existing(&state_dir.join("archive")),
+        manual,
+    })
+}
+
+/// The Summary a reopened console shows at once: the last verification the ledger keeps (none
+/// before the first) and the checklist, when a run has written a report.
+fn stored_summary(ledger: &Ledger, state_dir: &Path) -> anyhow::Result<Option<SessionUpdate>> {
+    if !state_dir.join("report.md").exists() {
+        return Ok(None);
+    }
+    let verification = crate::engine::verify::last_verification(ledger)?
+        .map(|v| v.verification.types)
+        .unwrap_or_default();
+    summary_update(ledger, state_dir, verification).map(Some)
 }
 
 /// A Scope row while extraction is still counting.

@@ -91,7 +91,7 @@ impl Component for SummaryScreen {
                 "Verifying against Kustomer: counting every type and sampling fields…",
                 t.accent(),
             )
-        } else if !self.data.received {
+        } else if !self.data.received || self.data.verification.is_empty() {
             Span::styled("No run verified yet: press v to verify.", t.dim())
         } else if self.data.verification.iter().all(|v| v.agrees) {
             Span::styled("✓ every type accounted for", t.ok())
