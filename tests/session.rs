@@ -335,6 +335,42 @@ async fn the_session_alone_prepares_decides_runs_retries_and_verifies_a_tiny_mig
         "the verification made before the console closed"
     );
     assert!(!manual.is_empty(), "the checklist");
+
+    // Rollback through the session: the plan first (for the front-end to ask), then the deletes.
+    reopened
+        .handle(SessionCommand::Rollback { confirmed: false })
+        .await;
+    let plan = updates
+        .next("the rollback plan", |u| match u {
+            SessionUpdate::RollbackPlan(plan) => Some(plan),
+            _ => None,
+        })
+        .await;
+    assert!(plan.contains("Will delete from Kustomer"), "{plan}");
+    assert!(plan.contains("contacts"), "{plan}");
+    assert!(
+        common::truth(&sims.kustomer.url).await["counts"]["customers"].as_u64() > Some(0),
+        "nothing is deleted before the operator confirms"
+    );
+    reopened
+        .handle(SessionCommand::Rollback { confirmed: true })
+        .await;
+    let said = updates
+        .next("the rollback's result", |u| match u {
+            SessionUpdate::Notice(text) if text.starts_with("Rolled back") => Some(text),
+            _ => None,
+        })
+        .await;
+    assert!(
+        said.contains("record(s) deleted from Kustomer, 0 left"),
+        "{said}"
+    );
+    let kustomer = common::truth(&sims.kustomer.url).await;
+    assert_eq!(
+        count(&kustomer, "customers"),
+        0,
+        "every customer i2k created is gone"
+    );
     reopened.shut_down().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

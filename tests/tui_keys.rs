@@ -743,3 +743,27 @@ fn summary_says_a_verification_is_under_way_until_its_result_arrives() {
     let frame = render(&mut app, 160, 48);
     assert!(!frame.contains("Verifying against Kustomer"), "{frame}");
 }
+
+#[test]
+fn u_on_summary_shows_the_rollback_plan_and_deletes_only_when_confirmed() {
+    let mut app = loaded_app();
+    press(&mut app, "7");
+    assert_eq!(
+        press(&mut app, "U"),
+        vec![Request::Rollback { confirmed: false }]
+    );
+    app.apply(Update::RollbackPlan(
+        "Will delete from Kustomer (created by this migration):\n  contacts  1,830  bulk delete"
+            .into(),
+    ));
+    let frame = render(&mut app, 100, 30);
+    assert!(frame.contains("contacts  1,830  bulk delete"), "{frame}");
+    assert!(frame.contains("Delete them from Kustomer now?"), "{frame}");
+    assert!(press(&mut app, "n").is_empty());
+    press(&mut app, "U");
+    app.apply(Update::RollbackPlan("Will delete from Kustomer:".into()));
+    assert_eq!(
+        press(&mut app, "y"),
+        vec![Request::Rollback { confirmed: true }]
+    );
+}

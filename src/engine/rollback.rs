@@ -94,6 +94,26 @@ impl RollbackPlan {
         })
     }
 
+    /// The plan in short, for a question on a screen: what goes, by type, and how many records
+    /// stay (their kinds are in MANUAL.md and `i2k rollback`'s listing).
+    pub fn render_short(&self) -> String {
+        let full = self.render();
+        let goes = full
+            .split("Cannot delete through")
+            .next()
+            .unwrap_or_default()
+            .trim_end()
+            .to_string();
+        let stays: u64 = self.staying().map(|(k, _)| k.created).sum();
+        if stays == 0 {
+            goes
+        } else {
+            format!(
+                "{goes}\n{stays} created records of kinds Kustomer cannot delete stay (MANUAL.md lists them)."
+            )
+        }
+    }
+
     /// The plan as text: what goes, by type, and what stays.
     pub fn render(&self) -> String {
         let mut out = String::from("Will delete from Kustomer (created by this migration):\n");

@@ -204,6 +204,15 @@ impl App {
                 manual,
                 received: true,
             }),
+            Update::RollbackPlan(plan) => {
+                self.confirm = Some(Confirm::new(
+                    "Rollback",
+                    format!(
+                        "{plan}\nEach record is checked by its externalId first; matched records are never touched. Delete them from Kustomer now?"
+                    ),
+                    vec![Request::Rollback { confirmed: true }],
+                ));
+            }
             Update::Notice(n) => {
                 // A verification that could not finish says so in a notice.
                 if n.starts_with("verification failed") {

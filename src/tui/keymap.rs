@@ -82,6 +82,7 @@ pub enum Action {
     JumpToMapping,
     // Summary
     Verify,
+    Rollback,
 }
 
 /// A table of the keymap: `global` applies everywhere, the others on their screen only.

@@ -150,7 +150,11 @@ pub fn draw_confirm(frame: &mut Frame, body: Rect, theme: Theme, confirm: &Confi
     let t = theme;
     let width = body.width.saturating_sub(10).clamp(40, 70);
     let text_width = width.saturating_sub(4).max(1) as usize;
-    let lines = wrapped_lines(&confirm.question, text_width) as u16;
+    let lines: u16 = confirm
+        .question
+        .lines()
+        .map(|line| wrapped_lines(line, text_width) as u16)
+        .sum();
     // The question, a blank line and the y/n line inside a border.
     let area = centered(body, width, lines + 4);
     let block = Block::bordered()
@@ -158,13 +162,15 @@ pub fn draw_confirm(frame: &mut Frame, body: Rect, theme: Theme, confirm: &Confi
         .border_style(t.warn())
         .title(Span::styled(format!(" ! {} ", confirm.title), t.warn()));
     let inner = draw_popup(frame, area, block);
-    let text = vec![
-        Line::from(confirm.question.clone()),
-        Line::from(""),
-        t.hints(&[("y", " yes   "), ("n", " no")]),
-    ];
+    let mut text: Vec<Line> = confirm
+        .question
+        .lines()
+        .map(|line| Line::from(line.to_string()))
+        .collect();
+    text.push(Line::from(""));
+    text.push(t.hints(&[("y", " yes   "), ("n", " no")]));
     frame.render_widget(
-        Paragraph::new(text).wrap(Wrap { trim: true }),
+        Paragraph::new(text).wrap(Wrap { trim: false }),
         Rect {
             x: inner.x + 1,
             width: inner.width.saturating_sub(2),

@@ -374,20 +374,24 @@ impl Session {
         let Some(ctx) = self.ctx_for_decisions().await else {
             return;
         };
-        let text = if confirmed {
-            match crate::engine::rollback::rollback(&ctx.ledger, &ctx.kustomer, |_| {}).await {
-                Ok(done) => format!(
-                    "Rolled back: {} record(s) deleted from Kustomer, {} left; the ledger is ready for a fresh run.",
-                    done.deleted.values().sum::<u64>(),
-                    done.left.len()
-                ),
-                Err(e) => format!("cannot roll back: {e}"),
-            }
-        } else {
+        if !confirmed {
             match crate::engine::rollback::plan(&ctx.ledger) {
-                Ok(plan) => plan.render(),
-                Err(e) => format!("cannot plan the rollback: {e}"),
+                Ok(plan) => {
+                    self.send(SessionUpdate::RollbackPlan(plan.render_short()))
+                        .await
+                }
+                Err(e) => self.notice(format!("cannot plan the rollback: {e}")).await,
             }
+            return;
+        }
+        let text = match crate::engine::rollback::rollback(&ctx.ledger, &ctx.kustomer, |_| {}).await
+        {
+            Ok(done) => format!(
+                "Rolled back: {} record(s) deleted from Kustomer, {} left; the ledger is ready for a fresh run.",
+                done.deleted.values().sum::<u64>(),
+                done.left.len()
+            ),
+            Err(e) => format!("cannot roll back: {e}"),
         };
         self.notice(text).await;
     }

@@ -135,4 +135,7 @@ pub enum SessionUpdate {
     },
     /// A line for the operator (a saved setting, an error with what to do).
     Notice(String),
+    /// What a rollback would delete, by type, and how much stays: the front-end asks before
+    /// it sends `Rollback { confirmed: true }`.
+    RollbackPlan(String),
 }

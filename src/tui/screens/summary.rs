@@ -13,7 +13,7 @@ use crate::tui::protocol::Request;
 use crate::tui::screens::{Component, Effect, Shared, change};
 use crate::tui::view::{fmt_count, panel};
 
-const KEYS: &[Action] = &[Action::Verify];
+const KEYS: &[Action] = &[Action::Verify, Action::Rollback];
 
 /// The Summary screen's data.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -56,6 +56,8 @@ impl Component for SummaryScreen {
                 self.verifying = true;
                 vec![change(Request::Verify)]
             }
+            // The session answers with the plan, which the app asks about.
+            Action::Rollback => vec![change(Request::Rollback { confirmed: false })],
             _ => Vec::new(),
         }
     }
