@@ -50,6 +50,22 @@ impl Updates {
     }
 }
 
+/// A session on `config` and the updates it sends, read as they come (a task forwards them, so
+/// the session never waits on its channel).
+fn session_with_updates(config: i2k::engine::context::EngineConfig) -> (Session, Updates) {
+    let (tx, rx) = mpsc::channel(64);
+    let (forward_tx, forward_rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut rx = rx;
+        while let Some(update) = rx.recv().await {
+            if forward_tx.send(update).is_err() {
+                break;
+            }
+        }
+    });
+    (Session::new(config, tx), Updates(forward_rx))
+}
+
 fn row<'a>(rows: &'a [TypeVerification], object: &str) -> &'a TypeVerification {
     rows.iter()
         .find(|r| r.object == object)
@@ -87,19 +103,7 @@ async fn the_session_alone_prepares_decides_runs_retries_and_verifies_a_tiny_mig
     let macros = count(&intercom, "macros");
     assert!(macros > 0, "the tiny workspace has macros");
 
-    let (tx, rx) = mpsc::channel(64);
-    let (forward_tx, forward_rx) = mpsc::unbounded_channel();
-    // Reads the session's updates as they come, so the session never waits on its channel.
-    tokio::spawn(async move {
-        let mut rx = rx;
-        while let Some(update) = rx.recv().await {
-            if forward_tx.send(update).is_err() {
-                break;
-            }
-        }
-    });
-    let mut updates = Updates(forward_rx);
-    let mut session = Session::new(config, tx);
+    let (mut session, mut updates) = session_with_updates(config);
 
     // Prepare: both connections, the workspace extracted, the proposals.
     session.open().await;
@@ -273,18 +277,8 @@ async fn the_session_alone_prepares_decides_runs_retries_and_verifies_a_tiny_mig
 
     // Reopened on the same state directory (a console started again): before anything runs, the
     // session says where the migration stands, from the ledger — finished, every phase settled.
-    let (tx, rx) = mpsc::channel(64);
-    let (forward_tx, forward_rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut rx = rx;
-        while let Some(update) = rx.recv().await {
-            if forward_tx.send(update).is_err() {
-                break;
-            }
-        }
-    });
-    let mut updates = Updates(forward_rx);
-    let mut reopened = Session::new(common::engine_config(&sims, dir.clone()), tx);
+    let (mut reopened, mut updates) =
+        session_with_updates(common::engine_config(&sims, dir.clone()));
     reopened.open().await;
     let snapshot = updates
         .next("the ledger's snapshot", |u| match u {
@@ -381,18 +375,7 @@ async fn accepting_the_defaults_decides_every_open_item_at_once_and_the_checks_a
     let dir = common::temp_state("session-defaults");
     let mut config = common::engine_config(&sims, dir.clone());
     config.accept_defaults = false;
-    let (tx, rx) = mpsc::channel(64);
-    let (forward_tx, forward_rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut rx = rx;
-        while let Some(update) = rx.recv().await {
-            if forward_tx.send(update).is_err() {
-                break;
-            }
-        }
-    });
-    let mut updates = Updates(forward_rx);
-    let mut session = Session::new(config, tx);
+    let (mut session, mut updates) = session_with_updates(config);
     session.open().await;
     session.prepared().await;
     let admins = updates
@@ -467,18 +450,7 @@ async fn a_session_opens_without_tokens_asks_for_them_and_shows_a_refused_one_as
     let intercom_token = config.intercom_token.clone();
     config.intercom_token = Secret::new("");
     config.kustomer_token = Secret::new("");
-    let (tx, rx) = mpsc::channel(64);
-    let (forward_tx, forward_rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut rx = rx;
-        while let Some(update) = rx.recv().await {
-            if forward_tx.send(update).is_err() {
-                break;
-            }
-        }
-    });
-    let mut updates = Updates(forward_rx);
-    let mut session = Session::new(config, tx);
+    let (mut session, mut updates) = session_with_updates(config);
     session.open().await;
     let connections = updates
         .next("the connections", |u| match u {

@@ -314,14 +314,16 @@ impl App {
     }
 
     fn editor_key(&mut self, mut editor: Editor, key: KeyEvent, out: &mut Vec<Request>) {
-        if editor.target == EditTarget::Command {
-            return self.command_key(editor, key, out);
-        }
         match key.code {
             KeyCode::Esc => {
                 if let EditTarget::Filter(list) = editor.target {
                     self.set_filter(list, String::new());
                 }
+            }
+            // The `:` line completes its command.
+            KeyCode::Tab if editor.target == EditTarget::Command => {
+                let completed = command::complete(&editor.text());
+                self.shared.editor = Some(Editor::new(EditTarget::Command, ":", &completed, false));
             }
             KeyCode::Enter => {
                 let text = editor.text();
@@ -332,19 +334,18 @@ impl App {
                     EditTarget::FieldRename { .. } => Some(Screen::Mapping),
                     EditTarget::SkipReason { .. } => Some(Screen::Errors),
                 };
-                let committed = match owner {
+                let done = match owner {
+                    _ if editor.target == EditTarget::Command => self.run_command(&text, out),
                     Some(screen) => self
                         .screens
                         .get_mut(screen)
-                        .commit(&editor.target, text.trim()),
-                    None => Ok(Vec::new()),
+                        .commit(&editor.target, text.trim())
+                        .map(|effects| self.effects(effects, out)),
+                    None => Ok(()),
                 };
-                match committed {
-                    Ok(effects) => self.effects(effects, out),
-                    Err(message) => {
-                        editor.error = Some(message);
-                        self.shared.editor = Some(editor);
-                    }
+                if let Err(message) = done {
+                    editor.error = Some(message);
+                    self.shared.editor = Some(editor);
                 }
             }
             _ => {
@@ -358,36 +359,21 @@ impl App {
         }
     }
 
-    /// A key in the `:` line: Tab completes, Enter performs the command (or says why not).
-    fn command_key(&mut self, mut editor: Editor, key: KeyEvent, out: &mut Vec<Request>) {
-        match key.code {
-            KeyCode::Esc => {}
-            KeyCode::Tab => {
-                let completed = command::complete(&editor.text());
-                editor = Editor::new(EditTarget::Command, ":", &completed, false);
-                self.shared.editor = Some(editor);
-            }
-            KeyCode::Enter => match command::parse(&editor.text()) {
-                Ok(CommandLine::Show(screen)) => self.show(screen, out),
-                Ok(CommandLine::Perform { action, screen }) => {
-                    if let Some(screen) = screen
-                        && screen != self.screen
-                    {
-                        self.show(screen, out);
-                    }
-                    self.perform(action, out);
+    /// Performs a `:` command line as its key would (showing the screen it belongs to first),
+    /// or says why it cannot.
+    fn run_command(&mut self, line: &str, out: &mut Vec<Request>) -> Result<(), String> {
+        match command::parse(line)? {
+            CommandLine::Show(screen) => self.show(screen, out),
+            CommandLine::Perform { action, screen } => {
+                if let Some(screen) = screen
+                    && screen != self.screen
+                {
+                    self.show(screen, out);
                 }
-                Err(message) => {
-                    editor.error = Some(message);
-                    self.shared.editor = Some(editor);
-                }
-            },
-            _ => {
-                editor.area.input(key);
-                editor.error = None;
-                self.shared.editor = Some(editor);
+                self.perform(action, out);
             }
         }
+        Ok(())
     }
 
     /// Sets the `/` text of `list` and recomputes its rows.
