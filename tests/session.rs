@@ -40,6 +40,38 @@ impl Updates {
         }
     }
 
+    async fn admins(&mut self, what: &str) -> Vec<i2k::engine::session::AdminMapping> {
+        self.next(what, |u| match u {
+            SessionUpdate::Admins(a) => Some(a),
+            _ => None,
+        })
+        .await
+    }
+
+    async fn fields(&mut self, what: &str) -> Vec<i2k::engine::session::FieldMapping> {
+        self.next(what, |u| match u {
+            SessionUpdate::Fields(f) => Some(f),
+            _ => None,
+        })
+        .await
+    }
+
+    async fn checks(&mut self, what: &str) -> Vec<i2k::engine::session::PrereqCheck> {
+        self.next(what, |u| match u {
+            SessionUpdate::Prerequisites(p) => Some(p),
+            _ => None,
+        })
+        .await
+    }
+
+    async fn connections(&mut self, what: &str) -> Vec<i2k::engine::session::ConnectionInfo> {
+        self.next(what, |u| match u {
+            SessionUpdate::Connections(c) => Some(c),
+            _ => None,
+        })
+        .await
+    }
+
     /// The next verification the session sends (after a run, or when asked).
     async fn summary(&mut self) -> Vec<TypeVerification> {
         self.next("the summary", |u| match u {
@@ -107,32 +139,12 @@ async fn the_session_alone_prepares_decides_runs_retries_and_verifies_a_tiny_mig
 
     // Prepare: both connections, the workspace extracted, the proposals.
     session.open().await;
-    let connections = updates
-        .next("the connections", |u| match u {
-            SessionUpdate::Connections(c) => Some(c),
-            _ => None,
-        })
-        .await;
+    let connections = updates.connections("the connections").await;
     assert_eq!(connections.len(), 2);
     session.prepared().await;
-    let admins = updates
-        .next("the admins", |u| match u {
-            SessionUpdate::Admins(a) => Some(a),
-            _ => None,
-        })
-        .await;
-    let fields = updates
-        .next("the fields", |u| match u {
-            SessionUpdate::Fields(f) => Some(f),
-            _ => None,
-        })
-        .await;
-    let checks = updates
-        .next("the prerequisite checks", |u| match u {
-            SessionUpdate::Prerequisites(p) => Some(p),
-            _ => None,
-        })
-        .await;
+    let admins = updates.admins("the admins").await;
+    let fields = updates.fields("the fields").await;
+    let checks = updates.checks("the prerequisite checks").await;
     let missing: Vec<_> = checks
         .iter()
         .filter(|c| c.status == CheckStatus::Fail && c.can_create.is_some())
@@ -378,12 +390,7 @@ async fn accepting_the_defaults_decides_every_open_item_at_once_and_the_checks_a
     let (mut session, mut updates) = session_with_updates(config);
     session.open().await;
     session.prepared().await;
-    let admins = updates
-        .next("the admins", |u| match u {
-            SessionUpdate::Admins(a) => Some(a),
-            _ => None,
-        })
-        .await;
+    let admins = updates.admins("the admins").await;
     let open = admins
         .iter()
         .filter(|a| a.decision == AdminDecision::Unresolved)
@@ -399,12 +406,7 @@ async fn accepting_the_defaults_decides_every_open_item_at_once_and_the_checks_a
 
     session.handle(SessionCommand::AcceptDefaults).await;
     // Mapping, the users check and the notice all say the same: nothing is left open.
-    let admins = updates
-        .next("the admins after D", |u| match u {
-            SessionUpdate::Admins(a) => Some(a),
-            _ => None,
-        })
-        .await;
+    let admins = updates.admins("the admins after D").await;
     assert!(
         admins
             .iter()
@@ -419,12 +421,7 @@ async fn accepting_the_defaults_decides_every_open_item_at_once_and_the_checks_a
         open,
         "each open admin goes to the fallback user"
     );
-    let fields = updates
-        .next("the fields after D", |u| match u {
-            SessionUpdate::Fields(f) => Some(f),
-            _ => None,
-        })
-        .await;
+    let fields = updates.fields("the fields after D").await;
     assert!(
         fields
             .iter()
@@ -452,12 +449,7 @@ async fn a_session_opens_without_tokens_asks_for_them_and_shows_a_refused_one_as
     config.kustomer_token = Secret::new("");
     let (mut session, mut updates) = session_with_updates(config);
     session.open().await;
-    let connections = updates
-        .next("the connections", |u| match u {
-            SessionUpdate::Connections(c) => Some(c),
-            _ => None,
-        })
-        .await;
+    let connections = updates.connections("the connections").await;
     assert!(
         connections.iter().all(|c| c.token == "missing"),
         "{connections:?}"
