@@ -211,3 +211,21 @@ fn no_color_frames_carry_no_colours() {
     press(&mut app, "5");
     insta::assert_snapshot!("5_run_no_color_80x24", render(&mut app, 80, 24));
 }
+
+#[test]
+fn run_screen_at_120_columns_keeps_each_phase_name_and_count_whole() {
+    let mut app = loaded_app();
+    press(&mut app, "5");
+    let screen = render(&mut app, 120, 36);
+    for phase in app.snapshot().phases.clone() {
+        let settled = phase.done + phase.failed + phase.skipped + phase.unknown;
+        let row = screen
+            .lines()
+            .find(|l| l.starts_with("│") && l.contains(&format!("{settled}/{}", phase.total)))
+            .unwrap_or_else(|| panic!("{:?} without its whole count:\n{screen}", phase.phase));
+        assert!(row.contains('█') || row.contains('░'), "a bar in {row}");
+    }
+    // The header fits its columns (it was cut to "Settled/tota" when the table took the wide
+    // layout in too narrow a panel).
+    assert!(!screen.contains("Settled/tota "), "{screen}");
+}

@@ -240,7 +240,9 @@ impl Component for RunScreen {
         .areas(top);
 
         // Phases
-        let bar_width: usize = if wide { 30 } else { 8 };
+        // The phase table's own width decides its layout (the figures panel takes its share).
+        let table_wide = phases_area.width >= 96;
+        let bar_width: usize = if table_wide { 30 } else { 8 };
         let rows: Vec<Row> = shared
             .snapshot
             .phases
@@ -256,7 +258,7 @@ impl Component for RunScreen {
                     0.0
                 };
                 let style = t.phase(p.status);
-                let name = if wide {
+                let name = if table_wide {
                     p.phase.label()
                 } else {
                     short_phase_label(p.phase)
@@ -266,7 +268,7 @@ impl Component for RunScreen {
                     Cell::from(name),
                     Cell::from(
                         // Not planned yet: about as many as extraction staged for it.
-                        Line::from(match (p.total, wide) {
+                        Line::from(match (p.total, table_wide) {
                             (0, true) if p.expected > 0 => format!("0/~{}", fmt_count(p.expected)),
                             (0, false) if p.expected > 0 => format!("0/~{}", p.expected),
                             (_, true) => format!("{}/{}", fmt_count(settled), fmt_count(p.total)),
@@ -274,8 +276,11 @@ impl Component for RunScreen {
                         })
                         .right_aligned(),
                     ),
-                    Cell::from(Span::styled(text_bar(fraction, bar_width, wide), style)),
-                    Cell::from(not_loaded(p, wide, t).right_aligned()),
+                    Cell::from(Span::styled(
+                        text_bar(fraction, bar_width, table_wide),
+                        style,
+                    )),
+                    Cell::from(not_loaded(p, table_wide, t).right_aligned()),
                 ];
                 cells.push(Cell::from(
                     Line::from(if p.in_flight > 0 {
@@ -288,7 +293,7 @@ impl Component for RunScreen {
                 Row::new(cells)
             })
             .collect();
-        let header = if wide {
+        let header = if table_wide {
             Row::new(vec![
                 "",
                 "Phase",
@@ -301,7 +306,7 @@ impl Component for RunScreen {
             Row::new(vec!["", "Phase", "Settled", "", "Not", "Fly"])
         }
         .style(t.header().add_modifier(Modifier::UNDERLINED));
-        let widths = if wide {
+        let widths = if table_wide {
             [
                 Constraint::Length(1),
                 Constraint::Length(18),
