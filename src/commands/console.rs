@@ -15,7 +15,10 @@ use crate::tui::{App, AppOptions, Keymap, glue, run_terminal};
 /// Room for updates and requests in flight between the console and the glue.
 const CHANNEL_DEPTH: usize = 1024;
 /// How long the console waits, after the operator quit, for the glue to stop a run cleanly.
-const GLUE_PATIENCE: Duration = Duration::from_secs(90);
+/// Quitting must not hold the operator: past this, the process leaves with requests in flight,
+/// as after a kill — every write is in the ledger as `sent` before it goes, and the next start
+/// settles each by lookup (never sending it twice).
+const GLUE_PATIENCE: Duration = Duration::from_secs(3);
 /// How long quitting may take before the terminal says what it waits for.
 const STOPPING_SAID_AFTER: Duration = Duration::from_millis(300);
 
@@ -63,8 +66,9 @@ pub async fn open(config: EngineConfig) -> anyhow::Result<ExitCode> {
         Ok(joined) => Some(joined),
         Err(_) => {
             eprintln!(
-                "stopping… the run settles its requests in flight and resumes where it left off \
-                 next time (Ctrl-C leaves now)"
+                "stopping… (at most {} s; what is still in flight then is settled by the next \
+                 start, never sent twice; Ctrl-C leaves now)",
+                GLUE_PATIENCE.as_secs()
             );
             tokio::select! {
                 joined = tokio::time::timeout(GLUE_PATIENCE, &mut glue) => joined.ok(),
@@ -76,7 +80,10 @@ pub async fn open(config: EngineConfig) -> anyhow::Result<ExitCode> {
     match settled {
         Some(Ok(result)) => result?,
         Some(Err(e)) => anyhow::bail!("the console's engine link stopped unexpectedly: {e}"),
-        None => tracing::warn!("left before the run stopped; it resumes next time"),
+        None => {
+            tracing::warn!("left before the run stopped; it resumes next time");
+            eprintln!("left with requests in flight: the next start settles them and resumes");
+        }
     }
     Ok(if terminated {
         ExitCode::from(crate::cli::EXIT_INTERRUPTED)

@@ -706,6 +706,8 @@ pub(crate) fn ledger_snapshot(ctx: &Ctx) -> Snapshot {
         phases,
         elapsed,
         rate_share: ctx.kustomer.gate().share(),
+        kustomer: ctx.kustomer.gate().budget(),
+        intercom: ctx.intercom.gate().budget(),
         activity,
         ..Snapshot::default()
     }
