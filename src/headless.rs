@@ -247,10 +247,7 @@ pub fn records_left(s: &RunSummary) -> u64 {
     s.phases
         .iter()
         .filter(|p| p.status != PhaseStatus::Skipped)
-        .map(|p| {
-            p.total
-                .saturating_sub(p.done + p.failed + p.skipped + p.unknown)
-        })
+        .map(|p| p.total.saturating_sub(p.settled()))
         .sum()
 }
 

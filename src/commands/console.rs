@@ -47,7 +47,7 @@ pub async fn open(config: EngineConfig) -> anyhow::Result<ExitCode> {
     );
     let (update_tx, update_rx) = mpsc::channel(CHANNEL_DEPTH);
     let (request_tx, request_rx) = mpsc::channel(CHANNEL_DEPTH);
-    let glue = tokio::spawn(glue::serve(config, request_rx, update_tx));
+    let mut glue = tokio::spawn(glue::serve(config, request_rx, update_tx));
     let mut signals = crate::commands::run::Signals::new();
     let (shown, terminated) = tokio::select! {
         shown = run_terminal(app, update_rx, request_tx) => (shown, false),
@@ -61,7 +61,6 @@ pub async fn open(config: EngineConfig) -> anyhow::Result<ExitCode> {
     // The screen is restored now and the request channel closed: the glue cancels an active run
     // and settles. Said on the terminal when it takes more than a moment; a second Ctrl-C
     // leaves at once (the ledger keeps what was committed; the next start settles the rest).
-    let mut glue = glue;
     let settled = match tokio::time::timeout(STOPPING_SAID_AFTER, &mut glue).await {
         Ok(joined) => Some(joined),
         Err(_) => {

@@ -72,14 +72,18 @@ pub struct PhaseProgress {
 }
 
 impl PhaseProgress {
+    /// Records this phase has settled however they ended: done, failed, skipped or unknown.
+    pub fn settled(&self) -> u64 {
+        self.done + self.failed + self.skipped + self.unknown
+    }
+
     /// Records this phase still has to settle: of its total, or, before it is planned, of the
     /// records staged for it; none for a skipped phase. The ETA sums it over every phase.
     pub fn left(&self) -> u64 {
         if self.status == PhaseStatus::Skipped {
             return 0;
         }
-        let settled = self.done + self.failed + self.skipped + self.unknown;
-        self.total.max(self.expected).saturating_sub(settled)
+        self.total.max(self.expected).saturating_sub(self.settled())
     }
 }
 

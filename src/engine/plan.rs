@@ -228,6 +228,16 @@ pub struct UnfinishedListing {
     pub total: Option<u64>,
 }
 
+impl UnfinishedListing {
+    /// How far it was read: `6 of 40 read`, or `6 read so far` where Intercom gave no total.
+    pub fn read_text(&self) -> String {
+        match self.total {
+            Some(total) => format!("{} of {total} read", self.fetched),
+            None => format!("{} read so far", self.fetched),
+        }
+    }
+}
+
 /// The resumable listings not read to their end: never started, interrupted, or failed
 /// (a failure leaves its cursor open; the next extraction resumes it).
 pub fn unfinished_listings(reader: &LedgerReader) -> Result<Vec<UnfinishedListing>, LedgerError> {
@@ -254,10 +264,7 @@ pub fn describe_unfinished(unfinished: &[UnfinishedListing]) -> Option<String> {
     }
     let each: Vec<String> = unfinished
         .iter()
-        .map(|u| match u.total {
-            Some(total) => format!("{} ({} of {total} read)", u.types.join(", "), u.fetched),
-            None => format!("{} ({} read so far)", u.types.join(", "), u.fetched),
-        })
+        .map(|u| format!("{} ({})", u.types.join(", "), u.read_text()))
         .collect();
     Some(format!(
         "extraction is unfinished: {} — these counts and the estimate are partial; \

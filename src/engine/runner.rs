@@ -656,7 +656,7 @@ fn progress(ctx: &Ctx) -> Vec<PhaseProgress> {
 pub(crate) fn ledger_snapshot(ctx: &Ctx) -> Snapshot {
     let mut phases = progress(ctx);
     for p in &mut phases {
-        let settled = p.done + p.failed + p.skipped + p.unknown;
+        let settled = p.settled();
         p.in_flight = 0;
         p.status = if p.total == 0 || settled < p.total {
             PhaseStatus::Waiting
@@ -686,10 +686,7 @@ pub(crate) fn ledger_snapshot(ctx: &Ctx) -> Snapshot {
         })
         .unwrap_or_default();
     let total: u64 = phases.iter().map(|p| p.total).sum();
-    let settled: u64 = phases
-        .iter()
-        .map(|p| p.done + p.failed + p.skipped + p.unknown)
-        .sum();
+    let settled: u64 = phases.iter().map(PhaseProgress::settled).sum();
     let figures = format!(
         "{} of {} records settled, {} left",
         crate::vocab::count_text(settled),
@@ -729,7 +726,6 @@ fn summarize(ctx: &Ctx, started: Instant) -> RunSummary {
 fn record_sample(ctx: &Ctx, run_id: i64, phases: &[PhaseProgress]) {
     let kustomer = ctx.kustomer.gate().budget();
     let intercom = ctx.intercom.gate().budget();
-    let settled_of = |p: &PhaseProgress| p.done + p.failed + p.skipped + p.unknown;
     let mut running: Vec<String> = Vec::new();
     if !crate::engine::model::OBJECT_TYPES
         .iter()
@@ -746,10 +742,10 @@ fn record_sample(ctx: &Ctx, run_id: i64, phases: &[PhaseProgress]) {
     let sample = crate::ledger::Sample {
         run_id: Some(run_id),
         at_ms: crate::timefmt::now_unix_ms(),
-        settled: phases.iter().map(settled_of).sum(),
+        settled: phases.iter().map(PhaseProgress::settled).sum(),
         settled_by_phase: phases
             .iter()
-            .map(|p| (p.phase.label().to_string(), settled_of(p)))
+            .map(|p| (p.phase.label().to_string(), p.settled()))
             .collect(),
         kustomer_requests: kustomer.requests,
         intercom_requests: intercom.requests,

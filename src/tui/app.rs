@@ -10,6 +10,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::engine::session::{
     AdminMapping, ConnectionInfo, Event, FailureSummary, RunState, ScopeItem, Snapshot,
+    VERIFY_FAILED,
 };
 use crate::tui::command::{self, CommandLine};
 use crate::tui::keymap::{Action, Keymap};
@@ -215,7 +216,7 @@ impl App {
             }
             Update::Notice(n) => {
                 // A verification that could not finish says so in a notice.
-                if n.starts_with("verification failed") {
+                if n.starts_with(VERIFY_FAILED) {
                     s.summary.verifying = false;
                 }
                 self.notice = Some(n)

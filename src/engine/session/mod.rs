@@ -755,7 +755,7 @@ impl Session {
             Ok(update) => self.send(update).await,
             Err(e) => {
                 self.notice(format!(
-                    "verification failed: {}",
+                    "{VERIFY_FAILED}: {}",
                     crate::error_text::chain_once(&e)
                 ))
                 .await
@@ -1037,12 +1037,9 @@ fn scope_update(ledger: &Ledger, config: &EngineConfig) -> anyhow::Result<Sessio
             let mut item = row.scope_item();
             item.bucket = chosen.bucket(&item.object);
             if let Some(listing) = unfinished.iter().find(|u| u.types.contains(&item.object)) {
-                let read = match listing.total {
-                    Some(total) => format!("{} of {total} read", listing.fetched),
-                    None => format!("{} read so far", listing.fetched),
-                };
                 item.note = format!(
-                    "extraction unfinished ({read}): partial count; {}",
+                    "extraction unfinished ({}): partial count; {}",
+                    listing.read_text(),
                     item.note
                 );
             }

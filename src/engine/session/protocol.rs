@@ -14,6 +14,9 @@ pub use crate::http::Secret;
 
 /// The Prerequisites row for the Kustomer key's roles; `c` on it decides on re-stamped times.
 pub const KEY_ROLES_CHECK: &str = "Key roles";
+/// How the notice of a verification that could not finish begins (the front-end stops saying
+/// one is under way).
+pub const VERIFY_FAILED: &str = "verification failed";
 /// The Prerequisites row for Intercom's admins as Kustomer users: fixed on Mapping.
 pub const USERS_CHECK: &str = crate::engine::load::prerequisites::USERS;
 

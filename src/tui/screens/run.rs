@@ -249,7 +249,7 @@ impl Component for RunScreen {
             .iter()
             .map(|p| {
                 // One figure for the count and the bar: every record settled, however.
-                let settled = p.done + p.failed + p.skipped + p.unknown;
+                let settled = p.settled();
                 let fraction = if p.total > 0 {
                     settled as f64 / p.total as f64
                 } else if p.status == PhaseStatus::Done {
