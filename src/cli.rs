@@ -194,6 +194,10 @@ pub struct RunArgs {
     /// Take the stated default for every unresolved decision (listed in the summary).
     #[arg(long)]
     pub accept_defaults: bool,
+    /// With --headless: do not verify against Kustomer after a completed run (by default the
+    /// run ends with the same verification as `i2k verify`, printed and kept in the report).
+    #[arg(long)]
+    pub no_verify: bool,
     /// Go ahead although the Kustomer key lacks `org.admin`: message and note times and authors
     /// are then re-stamped by Kustomer (time of loading, the key's user), and the report says
     /// so. Without this flag such a run refuses to start.
@@ -252,6 +256,7 @@ impl Default for RunArgs {
             headless: false,
             json: false,
             accept_defaults: false,
+            no_verify: false,
             accept_restamped_times: false,
             only: Vec::new(),
             budget: BudgetArgs::default(),

@@ -125,8 +125,34 @@ async fn run_only_contacts_and_conversations_as_json_then_verify_agrees() {
     // Durations are plain seconds, never {"secs", "nanos"}.
     let elapsed = summary["summary"]["elapsed"].as_f64();
     assert!(elapsed.is_some_and(|s| s > 0.0), "{summary}");
+    // A completed run is verified, and says so before it names its files.
+    let verification = lines
+        .iter()
+        .position(|l| l["type"] == "verification")
+        .unwrap_or_else(|| panic!("no verification line: {}", text(&out)));
+    assert_eq!(
+        lines[verification]["agrees"], true,
+        "{}",
+        lines[verification]
+    );
+    let verified_types = lines[verification]["verification"]["types"].clone();
+    assert!(!verified_types.as_array().unwrap().is_empty());
     let written = lines.last().unwrap();
     assert_eq!(written["type"], "written", "{written}");
+    assert_eq!(
+        verification,
+        lines.len() - 2,
+        "the verification comes just before the files"
+    );
+    // The report the run wrote carries that verification.
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(state_dir(&home).join("report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        report["verification"]["verification"]["types"],
+        verified_types
+    );
     for (key, name) in [
         ("report", "report.md"),
         ("report_html", "report.html"),
@@ -205,11 +231,20 @@ async fn run_only_contacts_and_conversations_as_json_then_verify_agrees() {
 async fn timeline_parts_archive_creates_no_timeline_notes_and_archives_the_parts() {
     let (sims, home, out) = run_accepting_defaults(
         "cli-run-archive",
-        &["--only", "conversations", "--timeline-parts", "archive"],
+        &[
+            "--only",
+            "conversations",
+            "--timeline-parts",
+            "archive",
+            "--no-verify",
+        ],
     )
     .await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("Run complete"), "{stdout}");
+    // Asked not to, the run does not verify.
+    assert!(!stdout.contains("verify:"), "{stdout}");
+    assert!(!stdout.lines().any(|l| l.starts_with("type ")), "{stdout}");
     let state = state_dir(&home);
     let written = format!(
         "Report: {}  With charts: {}  As JSON: {}  To follow up: {}  Archive: {}  Checklist: {}",

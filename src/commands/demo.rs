@@ -75,7 +75,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let code = crate::commands::run::run_headless(config, args.json).await?;
     // An interrupted demo has nothing finished to verify.
     if code != ExitCode::from(crate::cli::EXIT_INTERRUPTED) {
-        verify_after_run(for_verify, args.json).await;
+        crate::commands::run::verify_after_run(for_verify, args.json).await;
         let options = crate::headless::HeadlessOptions { json: args.json };
         let _ = crate::headless::print_written(&state_dir, options, &mut std::io::stdout());
     }
@@ -91,33 +91,6 @@ fn simulated_workflow_ids(size: crate::sim::SizePreset) -> Vec<String> {
     (0..Sizes::of(size).workflows as u64)
         .map(|w| (WORKFLOW_ID_BASE + w).to_string())
         .collect()
-}
-
-/// Verifies the demo's migration against the simulated org through the session, as the console
-/// does after a run (and as `i2k verify` would).
-/// With `json`, one line `{"type": "verification", "agrees", "verification"}`.
-async fn verify_after_run(config: crate::engine::context::EngineConfig, json: bool) {
-    // The engine releases the state directory as its last task ends; the session waits for it.
-    let mut session = crate::engine::session::Session::unattended(config);
-    match session.verify().await {
-        Ok(v) if json => {
-            let agrees = v.agrees();
-            println!(
-                "{}",
-                serde_json::json!({"type": "verification", "agrees": agrees, "verification": v})
-            )
-        }
-        Ok(v) => print!("{}", crate::commands::verify::render(&v)),
-        Err(e)
-            if matches!(
-                e.downcast_ref::<crate::ledger::LedgerError>(),
-                Some(crate::ledger::LedgerError::Locked { .. })
-            ) =>
-        {
-            println!("verify: skipped (the state directory is still busy)")
-        }
-        Err(e) => println!("verify: could not run: {e}"),
-    }
 }
 
 #[cfg(test)]

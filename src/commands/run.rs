@@ -42,6 +42,11 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
         Followed::Ended(outcome) => outcome,
         Followed::Refused(code) => return Ok(code),
     };
+    // A completed run is verified against Kustomer (the report then carries the verification),
+    // unless the operator asked not to.
+    if matches!(outcome, RunOutcome::Completed(_)) && !args.no_verify {
+        verify_after_run(config_again(ctx, &state_dir, &args)?, args.json).await;
+    }
     // The archive, the checklist and the report are written when a run reaches loading (a
     // failure to write them was logged as it happened).
     let written = state_dir.join(crate::engine::report::REPORT_MD).exists();
@@ -50,6 +55,43 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
         headless::print_written(&state_dir, HeadlessOptions { json: args.json }, &mut stdout)?;
     }
     Ok(exit_code(&outcome))
+}
+
+/// The run's configuration once more (it was moved into the run), for the verification after it.
+fn config_again(
+    ctx: &Context,
+    state_dir: &std::path::Path,
+    args: &RunArgs,
+) -> anyhow::Result<EngineConfig> {
+    engine_config(&ctx.endpoints()?, state_dir.to_path_buf(), args, &ctx.file)
+}
+
+/// Verifies a finished migration against Kustomer through the session, as the console does
+/// after a run (and as `i2k verify` would), and prints it: the table, or with `json` one line
+/// `{"type": "verification", "agrees", "verification"}`. A verification that cannot run says
+/// why in one line; it never changes the run's exit code (`i2k verify` gives its own).
+pub async fn verify_after_run(config: EngineConfig, json: bool) {
+    // The engine releases the state directory as its last task ends; the session waits for it.
+    let mut session = Session::unattended(config);
+    match session.verify().await {
+        Ok(v) if json => {
+            let agrees = v.agrees();
+            println!(
+                "{}",
+                serde_json::json!({"type": "verification", "agrees": agrees, "verification": v})
+            )
+        }
+        Ok(v) => print!("{}", crate::commands::verify::render(&v)),
+        Err(e)
+            if matches!(
+                e.downcast_ref::<crate::ledger::LedgerError>(),
+                Some(crate::ledger::LedgerError::Locked { .. })
+            ) =>
+        {
+            println!("verify: skipped (the state directory is still busy)")
+        }
+        Err(e) => println!("verify: could not run: {e}"),
+    }
 }
 
 /// Builds the engine's configuration from the command line, refusing what cannot work.

@@ -721,6 +721,15 @@ fn summarize(ctx: &Ctx, started: Instant) -> RunSummary {
     }
 }
 
+/// The phases running now, in phase order.
+fn running_phases(phases: &[PhaseProgress]) -> Vec<PhaseId> {
+    phases
+        .iter()
+        .filter(|p| p.status == PhaseStatus::Running)
+        .map(|p| p.phase)
+        .collect()
+}
+
 /// Samples the run's figures into the ledger (fire-and-forget: a lost sample costs a point on a
 /// chart, never the run).
 fn record_sample(ctx: &Ctx, run_id: i64, phases: &[PhaseProgress]) {
@@ -734,10 +743,9 @@ fn record_sample(ctx: &Ctx, run_id: i64, phases: &[PhaseProgress]) {
         running.push(EXTRACTION_LABEL.to_string());
     }
     running.extend(
-        phases
-            .iter()
-            .filter(|p| p.status == PhaseStatus::Running)
-            .map(|p| p.phase.label().to_string()),
+        running_phases(phases)
+            .into_iter()
+            .map(|p| p.label().to_string()),
     );
     let sample = crate::ledger::Sample {
         run_id: Some(run_id),
@@ -771,13 +779,18 @@ async fn publish(
     let mut meter = Meter::new(started);
     let mut tick = tokio::time::interval(SNAPSHOT_INTERVAL);
     let mut ticks = 0u32;
+    let mut running_before: Vec<PhaseId> = Vec::new();
     loop {
         tick.tick().await;
         let now = Instant::now();
         let phases = progress(&ctx);
-        if ticks.is_multiple_of(SAMPLE_EVERY) {
+        // Every few seconds, and whenever a phase starts or ends, so a phase shorter than the
+        // interval still has its place on the report's timeline.
+        let running = running_phases(&phases);
+        if ticks.is_multiple_of(SAMPLE_EVERY) || running != running_before {
             record_sample(&ctx, run_id, &phases);
         }
+        running_before = running;
         ticks = ticks.wrapping_add(1);
         let settled: u64 = phases.iter().map(|p| p.done + p.failed + p.skipped).sum();
         // Every phase left, those not planned yet counted by the records staged for them.

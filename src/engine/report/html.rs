@@ -309,11 +309,14 @@ fn timeline_chart(series: &[Sample]) -> String {
             y + 12.0,
             esc(label)
         ));
-        // A phase runs from a sample that lists it to the next sample of the same run.
+        // A phase runs from a sample that lists it to the next sample of the same run, and
+        // wherever its settled count moved between two samples (a phase shorter than the
+        // sampling interval is listed by neither).
         for i in 0..series.len() - 1 {
-            if series[i].run_id != series[i + 1].run_id
-                || !series[i].phases.iter().any(|p| p.as_str() == *label)
-            {
+            let (here, next) = (&series[i], &series[i + 1]);
+            let listed = here.phases.iter().any(|p| p.as_str() == *label);
+            let moved = next.settled_by_phase.get(*label) != here.settled_by_phase.get(*label);
+            if here.run_id != next.run_id || !(listed || moved) {
                 continue;
             }
             let (a, b) = (x_of(xs[i], span), x_of(xs[i + 1], span));
@@ -543,4 +546,45 @@ pub fn render_html(report: &Report) -> String {
     }
     out.push_str("</dl>\n</body></html>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(at_ms: i64, phases: &[&str], settled: &[(&str, u64)]) -> Sample {
+        Sample {
+            run_id: Some(1),
+            at_ms,
+            phases: phases.iter().map(|p| p.to_string()).collect(),
+            settled_by_phase: settled.iter().map(|(p, n)| (p.to_string(), *n)).collect(),
+            ..Sample::default()
+        }
+    }
+
+    /// Bars drawn in the timeline, one per (phase, interval).
+    fn bars(svg: &str) -> usize {
+        svg.matches("fill=\"#5c6bc0\"").count()
+    }
+
+    #[test]
+    fn a_phase_shorter_than_the_sampling_interval_still_shows_on_the_timeline() {
+        let brief = PhaseId::ALL[0].label();
+        let long = PhaseId::ALL[1].label();
+        // `brief` ran and ended between two samples: no sample lists it, its count moved.
+        let series = vec![
+            sample(0, &[long], &[(brief, 0), (long, 0)]),
+            sample(2_000, &[long], &[(brief, 7), (long, 40)]),
+            sample(4_000, &[], &[(brief, 7), (long, 90)]),
+        ];
+        let svg = timeline_chart(&series);
+        // `long`: two intervals; `brief`: the one where it moved.
+        assert_eq!(bars(&svg), 3, "{svg}");
+        // Nothing moved and nothing listed: no bar.
+        let idle = vec![
+            sample(0, &[], &[(brief, 7)]),
+            sample(2_000, &[], &[(brief, 7)]),
+        ];
+        assert_eq!(bars(&timeline_chart(&idle)), 0);
+    }
 }
