@@ -963,6 +963,163 @@ async fn touch_bumps_updated_at_so_incremental_searches_find_the_records() {
 }
 
 #[tokio::test]
+async fn advance_moves_the_workspace_forward_and_keeps_what_came_before() {
+    let sim = tiny().await;
+    let api = Api::new(&sim);
+    let client = reqwest::Client::new();
+    let truth = |client: reqwest::Client| {
+        let url = format!("{}/__sim/truth", sim.url);
+        async move {
+            let v: Value = client.get(url).send().await.unwrap().json().await.unwrap();
+            v["counts"].clone()
+        }
+    };
+    let before_counts = truth(client.clone()).await;
+    let n = before_counts["conversations"].as_u64().unwrap();
+    let mut before = Vec::new();
+    for i in 0..n {
+        before.push(api.ok(&format!("/conversations/{}", 1_000 + i)).await);
+    }
+    let advance = |body: Value| {
+        let client = client.clone();
+        let url = format!("{}/__sim/advance", sim.url);
+        async move { client.post(url).json(&body).send().await.unwrap() }
+    };
+    // A misspelt amount is refused by name; nothing moves.
+    let refused = advance(json!({"new_contact": 1})).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("unknown amount new_contact"), "{text}");
+
+    let answer: Value = advance(json!({
+        "seed": 5, "new_contacts": 2, "new_conversations": 2, "replies": 3, "edited_contacts": 2,
+        "edited_companies": 1, "closed": 2, "reopened": 1, "snoozed": 1, "reassigned": 1,
+        "deleted_contacts": 1, "deleted_conversations": 1,
+    }))
+    .await
+    .json()
+    .await
+    .unwrap();
+    let changes = &answer["changes"];
+    let ids = |name: &str| -> Vec<String> {
+        changes[name]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    let index = |id: &str| (id.parse::<u64>().unwrap() - 1_000) as usize;
+
+    // Earlier parts are what they were; the new ones come after, stamped with the advance.
+    let at = answer["at"].as_i64().unwrap();
+    let changed: Vec<(String, &str)> = [
+        ("replies", "comment"),
+        ("closed", "close"),
+        ("reopened", "open"),
+        ("snoozed", "snoozed"),
+        ("reassigned", "assignment"),
+    ]
+    .iter()
+    .flat_map(|(name, part)| ids(name).into_iter().map(move |id| (id, *part)))
+    .collect();
+    assert_eq!(changed.len(), 8);
+    for (id, part_type) in &changed {
+        let old = &before[index(id)];
+        let new = api.ok(&format!("/conversations/{id}")).await;
+        let old_parts = old["conversation_parts"]["conversation_parts"]
+            .as_array()
+            .unwrap();
+        let new_parts = new["conversation_parts"]["conversation_parts"]
+            .as_array()
+            .unwrap();
+        let added = new["statistics"]["count_conversation_parts"]
+            .as_u64()
+            .unwrap()
+            - old["statistics"]["count_conversation_parts"]
+                .as_u64()
+                .unwrap();
+        assert!(added >= 1, "{id}");
+        // The answer keeps the newest 500: compare what both still show.
+        let kept = old_parts.len() + added as usize - new_parts.len();
+        assert_eq!(
+            &new_parts[..new_parts.len() - added as usize],
+            &old_parts[kept..],
+            "{id}"
+        );
+        let first_new = &new_parts[new_parts.len() - added as usize];
+        assert_eq!(first_new["part_type"], *part_type, "{id}");
+        assert_eq!(first_new["created_at"], at);
+        assert_eq!(new["updated_at"], at);
+        assert_eq!(new["source"], old["source"], "{id}");
+    }
+    for id in ids("closed") {
+        assert_eq!(
+            api.ok(&format!("/conversations/{id}")).await["state"],
+            "closed"
+        );
+    }
+    for id in ids("reassigned") {
+        let new = api.ok(&format!("/conversations/{id}")).await;
+        assert_ne!(
+            new["admin_assignee_id"],
+            before[index(&id)]["admin_assignee_id"]
+        );
+    }
+    // Deleted records are gone from lookups; new and edited ones are there.
+    let gone = &ids("deleted_conversations")[0];
+    assert_eq!(
+        api.get(&format!("/conversations/{gone}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let gone_contact = &ids("deleted_contacts")[0];
+    assert_eq!(
+        api.get(&format!("/contacts/{gone_contact}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    for id in ids("new_contacts") {
+        assert_eq!(api.ok(&format!("/contacts/{id}")).await["created_at"], at);
+    }
+    let edited = &ids("edited_contacts")[0];
+    let contact = api.ok(&format!("/contacts/{edited}")).await;
+    assert!(
+        contact["name"].as_str().unwrap().contains("(ed. 1)"),
+        "{contact}"
+    );
+    assert_eq!(contact["updated_at"], at);
+    // An incremental search finds exactly what changed, without the deleted one.
+    let found = api
+        .search_all(
+            "/conversations/search",
+            "conversations",
+            json!({"field": "updated_at", "operator": ">", "value": at - 1}),
+        )
+        .await;
+    let mut found: Vec<String> = found
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut expected: Vec<String> = changed
+        .iter()
+        .map(|(id, _)| id.clone())
+        .chain(ids("new_conversations"))
+        .collect();
+    found.sort();
+    expected.sort();
+    assert_eq!(found, expected);
+    // The truth counts follow.
+    let after_counts = truth(client.clone()).await;
+    assert_eq!(after_counts["conversations"].as_u64(), Some(n + 2 - 1));
+    assert_eq!(
+        after_counts["contacts"].as_u64(),
+        Some(before_counts["contacts"].as_u64().unwrap() + 2 - 1)
+    );
+    assert!(
+        after_counts["conversation_parts"].as_u64() > before_counts["conversation_parts"].as_u64()
+    );
+}
+
+#[tokio::test]
 async fn collections_nest_and_articles_carry_translations_and_versions() {
     let sim = tiny().await;
     let api = Api::new(&sim);

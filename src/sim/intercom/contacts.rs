@@ -23,7 +23,7 @@ fn no_contact() -> Response {
 }
 
 pub(super) fn contact_index(ws: &Workspace, id: &str) -> Option<usize> {
-    g::parse_contact_id(id).filter(|i| *i < ws.sizes.contacts)
+    g::parse_contact_id(id).filter(|i| ws.contacts.get(*i).is_some_and(|c| !c.deleted))
 }
 
 pub(super) async fn contacts_list(State(st): State<Shared>, Query(q): Params) -> Answer {
@@ -35,13 +35,16 @@ pub(super) async fn contacts_list(State(st): State<Shared>, Query(q): Params) ->
         })?,
         None => 0,
     };
-    let total = ws.sizes.contacts;
+    // Positions count deleted contacts too (so cursors stay put); a page may hold fewer.
+    let total = ws.contacts.len();
     let end = (offset + per_page).min(total);
     let data: Vec<Value> = (offset.min(total)..end)
+        .filter(|i| !ws.contacts[*i].deleted)
         .map(|i| r::contact(&ws, i))
         .collect();
+    let live = ws.live_contacts().count();
     Ok(ok(
-        json!({"type": "list", "data": data, "total_count": total, "pages": cursor_pages(offset, per_page, total)}),
+        json!({"type": "list", "data": data, "total_count": live, "pages": cursor_pages(offset, per_page, total)}),
     ))
 }
 
@@ -90,7 +93,8 @@ pub(super) async fn contacts_search(
     let ws = st.workspace();
     let (page, total) = run_search(
         &req,
-        ws.sizes.contacts,
+        ws.contacts.len(),
+        &|i| !ws.contacts[i].deleted,
         &|i, f| contact_field(&ws, i, f),
         DateSemantics::CalendarDay,
         &|i, f| match contact_field(&ws, i, f) {

@@ -40,7 +40,8 @@ pub(super) static SEARCH: ExactSearch = ExactSearch {
             FieldValue::Many(vec![g::contact_id(ws.conversations[i].contact as usize)])
         }),
     ],
-    total: |ws| ws.sizes.conversations,
+    total: |ws| ws.conversations.len(),
+    exists: |ws, i| !ws.conversations[i].deleted,
     list: ("conversation.list", "conversations"),
     render: |st, ws, i| r::conversation(st, ws, i, false),
 };
@@ -50,8 +51,10 @@ pub(super) async fn conversation_by_id(
     Path(id): Path<String>,
     Query(q): Params,
 ) -> Response {
-    let find =
-        |ws: &Workspace| g::parse_numeric(&id, g::CONVERSATION_ID_BASE, ws.sizes.conversations);
+    let find = |ws: &Workspace| {
+        g::parse_numeric(&id, g::CONVERSATION_ID_BASE, ws.conversations.len())
+            .filter(|i| !ws.conversations[*i].deleted)
+    };
     with_record(
         &st,
         find,

@@ -20,7 +20,11 @@ pub(super) async fn events(State(st): State<Shared>, Query(q): Params) -> Respon
     } else if let Some(uid) = q.get("user_id") {
         uid.strip_prefix("user-")
             .and_then(|n| n.parse::<usize>().ok())
-            .filter(|i| *i < ws.sizes.contacts && !ws.contacts[*i].is_lead)
+            .filter(|i| {
+                ws.contacts
+                    .get(*i)
+                    .is_some_and(|c| !c.deleted && !c.is_lead)
+            })
     } else {
         return bad_request(
             "parameter_not_found",

@@ -168,6 +168,10 @@ pub struct ContactIndex {
     pub tags: Vec<u16>,
     pub notes: u8,
     pub events: u16,
+    /// Edits since generation (`POST /__sim/advance`): each gives the contact another name.
+    pub revision: u16,
+    /// Deleted by an advance: gone from every listing, search and lookup.
+    pub deleted: bool,
 }
 
 /// What the generator keeps in memory about one company.
@@ -176,6 +180,8 @@ pub struct CompanyIndex {
     pub created_at: i64,
     pub updated_at: i64,
     pub notes: u8,
+    /// Edits since generation: each gives the company another industry and monthly spend.
+    pub revision: u16,
 }
 
 /// What the generator keeps in memory about one conversation.
@@ -191,6 +197,69 @@ pub struct ConversationIndex {
     pub state: ConversationState,
     pub admin_assignee: Option<u16>,
     pub team_assignee: Option<u16>,
+    /// What the conversation was when generated, kept from its first change on, so its earlier
+    /// parts render as they always did.
+    pub base: Option<Box<ConversationBase>>,
+    /// Parts added since (`POST /__sim/advance`), oldest first, after the base's parts.
+    pub later: Vec<LaterPart>,
+    /// Deleted by an advance: gone from the search and lookups.
+    pub deleted: bool,
+}
+
+/// The generated figures of a conversation that its generated parts are drawn from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConversationBase {
+    pub updated_at: i64,
+    pub parts: u32,
+    pub state: ConversationState,
+    pub admin_assignee: Option<u16>,
+}
+
+/// A part added to a conversation after generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LaterPart {
+    pub at: i64,
+    pub kind: LaterKind,
+}
+
+/// What a later part is: a reply, or a change of state or assignee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaterKind {
+    ContactReply,
+    AdminReply,
+    Close,
+    Reopen,
+    Snooze,
+    Assignment(u16),
+}
+
+impl ConversationIndex {
+    /// The generated figures (today's while nothing has changed).
+    pub fn base(&self) -> ConversationBase {
+        self.base.as_deref().copied().unwrap_or(ConversationBase {
+            updated_at: self.updated_at,
+            parts: self.parts,
+            state: self.state,
+            admin_assignee: self.admin_assignee,
+        })
+    }
+
+    /// Adds a part at `at`, with what it changes (state, assignee) and the update time.
+    pub fn append(&mut self, at: i64, kind: LaterKind) {
+        if self.base.is_none() {
+            self.base = Some(Box::new(self.base()));
+        }
+        self.later.push(LaterPart { at, kind });
+        self.parts += 1;
+        self.updated_at = self.updated_at.max(at);
+        match kind {
+            LaterKind::Close => self.state = ConversationState::Closed,
+            LaterKind::Reopen => self.state = ConversationState::Open,
+            LaterKind::Snooze => self.state = ConversationState::Snoozed,
+            LaterKind::Assignment(a) => self.admin_assignee = Some(a),
+            LaterKind::ContactReply | LaterKind::AdminReply => {}
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,6 +318,8 @@ pub struct Workspace {
     pub ticket_updated: Vec<i64>,
     /// Touch requests served so far (keeps touches deterministic and distinct).
     pub touches: u64,
+    /// Advances made so far (`POST /__sim/advance`), likewise.
+    pub advances: u64,
     /// The pathological records planted among the normal ones (`--hostile`), if any.
     pub hostile: Option<super::hostile::Plan>,
 }
@@ -275,49 +346,116 @@ fn created_at(anchor: i64, i: usize, n: usize, rng: &mut Rng) -> i64 {
     anchor - span + i as i64 * slot + rng.range(0, slot as u64) as i64
 }
 
+/// Contact `i` created at `created`, updated no later than `until`.
+pub fn contact_index(
+    sizes: &Sizes,
+    i: usize,
+    created: i64,
+    until: i64,
+    rng: &mut Rng,
+) -> ContactIndex {
+    let companies_with_users = (sizes.companies * 4).div_ceil(5).max(1);
+    let updated = (created + rng.range(0, 40 * DAY as u64) as i64).min(until);
+    let is_lead = rng.chance(0.3);
+    let mut companies = Vec::new();
+    if !is_lead && rng.chance(0.8) {
+        companies.push(rng.range(0, companies_with_users as u64) as u32);
+        if rng.chance(0.1) && sizes.companies > 1 {
+            let second = rng.range(0, companies_with_users as u64) as u32;
+            if second != companies[0] {
+                companies.push(second);
+            }
+        }
+    }
+    // Contact 1 carries long sub-lists so `has_more` shows on every preset.
+    let (tags, notes) = if i == 1 {
+        ((0..12.min(sizes.tags) as u16).collect(), 12)
+    } else {
+        let n = rng.range(0, 4) as usize;
+        let mut tags: Vec<u16> = (0..n)
+            .map(|_| rng.range(0, sizes.tags as u64) as u16)
+            .collect();
+        tags.sort_unstable();
+        tags.dedup();
+        (tags, rng.range(0, 4) as u8)
+    };
+    let events = if i == 0 { 75 } else { rng.range(0, 9) as u16 };
+    ContactIndex {
+        created_at: created,
+        updated_at: updated,
+        is_lead,
+        companies,
+        tags,
+        notes,
+        events,
+        revision: 0,
+        deleted: false,
+    }
+}
+
+/// Conversation `i` created at `created`, updated no later than `until`.
+pub fn conversation_index(
+    sizes: &Sizes,
+    i: usize,
+    created: i64,
+    until: i64,
+    rng: &mut Rng,
+) -> ConversationIndex {
+    let parts = if i == 0 {
+        // One thread well over the 500-part cap, on every preset.
+        520
+    } else {
+        rng.range(1, sizes.mean_parts * 2) as u32
+    };
+    let updated =
+        (created + rng.range(600, 14 * DAY as u64) as i64 + i64::from(parts) * 60).min(until);
+    let mut attachments_at = Vec::new();
+    // Conversation 2 always carries a file on its source, so every preset shows one.
+    if i == 2 || rng.chance(0.15) {
+        attachments_at.push(u32::MAX);
+    }
+    for _ in 0..rng.range(0, 3) {
+        if rng.chance(0.4) {
+            attachments_at.push(rng.range(0, u64::from(parts)) as u32);
+        }
+    }
+    attachments_at.sort_unstable();
+    let state = match rng.range(0, 10) {
+        0..=2 => ConversationState::Open,
+        3 => ConversationState::Snoozed,
+        _ => ConversationState::Closed,
+    };
+    let admin_assignee = rng
+        .chance(0.8)
+        .then(|| rng.range(0, sizes.admins as u64) as u16);
+    let team_assignee = rng
+        .chance(0.5)
+        .then(|| rng.range(0, sizes.teams as u64) as u16);
+    ConversationIndex {
+        created_at: created,
+        updated_at: updated,
+        contact: rng.range(0, sizes.contacts as u64) as u32,
+        parts,
+        attachments_at,
+        state,
+        admin_assignee,
+        team_assignee,
+        base: None,
+        later: Vec::new(),
+        deleted: false,
+    }
+}
+
 impl Workspace {
     pub fn generate(seed: u64, size: SizePreset, anchor: i64) -> Workspace {
         let sizes = Sizes::of(size);
-        let companies_with_users = (sizes.companies * 4).div_ceil(5).max(1);
-        let mut contacts = Vec::with_capacity(sizes.contacts);
-        for i in 0..sizes.contacts {
-            let mut rng = rng_for(seed, "contact", i as u64);
-            let created = created_at(anchor, i, sizes.contacts, &mut rng);
-            let updated = (created + rng.range(0, 40 * DAY as u64) as i64).min(anchor - 1);
-            let is_lead = rng.chance(0.3);
-            let mut companies = Vec::new();
-            if !is_lead && rng.chance(0.8) {
-                companies.push(rng.range(0, companies_with_users as u64) as u32);
-                if rng.chance(0.1) && sizes.companies > 1 {
-                    let second = rng.range(0, companies_with_users as u64) as u32;
-                    if second != companies[0] {
-                        companies.push(second);
-                    }
-                }
-            }
-            // Contact 1 carries long sub-lists so `has_more` shows on every preset.
-            let (tags, notes) = if i == 1 {
-                ((0..12.min(sizes.tags) as u16).collect(), 12)
-            } else {
-                let n = rng.range(0, 4) as usize;
-                let mut tags: Vec<u16> = (0..n)
-                    .map(|_| rng.range(0, sizes.tags as u64) as u16)
-                    .collect();
-                tags.sort_unstable();
-                tags.dedup();
-                (tags, rng.range(0, 4) as u8)
-            };
-            let events = if i == 0 { 75 } else { rng.range(0, 9) as u16 };
-            contacts.push(ContactIndex {
-                created_at: created,
-                updated_at: updated,
-                is_lead,
-                companies,
-                tags,
-                notes,
-                events,
-            });
-        }
+        let contacts: Vec<ContactIndex> = (0..sizes.contacts)
+            .map(|i| {
+                let mut rng = rng_for(seed, "contact", i as u64);
+                let created = created_at(anchor, i, sizes.contacts, &mut rng);
+                contact_index(&sizes, i, created, anchor - 1, &mut rng)
+            })
+            .collect();
         let mut company_contacts = vec![Vec::new(); sizes.companies];
         for (i, c) in contacts.iter().enumerate() {
             for &co in &c.companies {
@@ -332,6 +470,7 @@ impl Workspace {
                     created_at: created,
                     updated_at: (created + rng.range(0, 60 * DAY as u64) as i64).min(anchor - 1),
                     notes: rng.range(0, 3) as u8,
+                    revision: 0,
                 }
             })
             .collect();
@@ -339,47 +478,7 @@ impl Workspace {
             .map(|i| {
                 let mut rng = rng_for(seed, "conversation", i as u64);
                 let created = created_at(anchor, i, sizes.conversations, &mut rng);
-                let parts = if i == 0 {
-                    // One thread well over the 500-part cap, on every preset.
-                    520
-                } else {
-                    rng.range(1, sizes.mean_parts * 2) as u32
-                };
-                let updated =
-                    (created + rng.range(600, 14 * DAY as u64) as i64 + i64::from(parts) * 60)
-                        .min(anchor - 1);
-                let mut attachments_at = Vec::new();
-                // Conversation 2 always carries a file on its source, so every preset shows one.
-                if i == 2 || rng.chance(0.15) {
-                    attachments_at.push(u32::MAX);
-                }
-                for _ in 0..rng.range(0, 3) {
-                    if rng.chance(0.4) {
-                        attachments_at.push(rng.range(0, u64::from(parts)) as u32);
-                    }
-                }
-                attachments_at.sort_unstable();
-                let state = match rng.range(0, 10) {
-                    0..=2 => ConversationState::Open,
-                    3 => ConversationState::Snoozed,
-                    _ => ConversationState::Closed,
-                };
-                let admin_assignee = rng
-                    .chance(0.8)
-                    .then(|| rng.range(0, sizes.admins as u64) as u16);
-                let team_assignee = rng
-                    .chance(0.5)
-                    .then(|| rng.range(0, sizes.teams as u64) as u16);
-                ConversationIndex {
-                    created_at: created,
-                    updated_at: updated,
-                    contact: rng.range(0, sizes.contacts as u64) as u32,
-                    parts,
-                    attachments_at,
-                    state,
-                    admin_assignee,
-                    team_assignee,
-                }
+                conversation_index(&sizes, i, created, anchor - 1, &mut rng)
             })
             .collect();
         let used_segments = sizes.segments - sizes.unused_segments;
@@ -425,6 +524,7 @@ impl Workspace {
             ticket_created,
             ticket_updated,
             touches: 0,
+            advances: 0,
             hostile: None,
         }
     }
@@ -437,14 +537,23 @@ impl Workspace {
         self.sizes.segments - self.sizes.unused_segments
     }
 
+    /// The contacts no advance has deleted.
+    pub fn live_contacts(&self) -> impl Iterator<Item = &ContactIndex> {
+        self.contacts.iter().filter(|c| !c.deleted)
+    }
+
+    /// The conversations no advance has deleted.
+    pub fn live_conversations(&self) -> impl Iterator<Item = &ConversationIndex> {
+        self.conversations.iter().filter(|c| !c.deleted)
+    }
+
     /// Parts of all conversations (excluding each source message).
     pub fn total_parts(&self) -> u64 {
-        self.conversations.iter().map(|c| u64::from(c.parts)).sum()
+        self.live_conversations().map(|c| u64::from(c.parts)).sum()
     }
 
     pub fn total_attachments(&self) -> u64 {
-        self.conversations
-            .iter()
+        self.live_conversations()
             .map(|c| c.attachments_at.len() as u64)
             .sum()
     }
@@ -486,11 +595,11 @@ impl Workspace {
     }
 
     pub fn total_events(&self) -> u64 {
-        self.contacts.iter().map(|c| u64::from(c.events)).sum()
+        self.live_contacts().map(|c| u64::from(c.events)).sum()
     }
 
     pub fn total_contact_notes(&self) -> u64 {
-        self.contacts.iter().map(|c| u64::from(c.notes)).sum()
+        self.live_contacts().map(|c| u64::from(c.notes)).sum()
     }
 
     pub fn total_company_notes(&self) -> u64 {

@@ -9,6 +9,7 @@
 //! that expire.
 
 mod activity_logs;
+pub mod advance;
 mod attachments;
 mod companies;
 mod contacts;
@@ -216,6 +217,7 @@ fn router(state: Shared) -> Router {
         )
         .route("/__sim/requests", axum::routing::get(sim_requests))
         .route("/__sim/touch", axum::routing::post(truth::touch))
+        .route("/__sim/advance", axum::routing::post(advance::advance))
         .route(
             "/__sim/fail",
             axum::routing::post(add_failing).delete(clear_failing),

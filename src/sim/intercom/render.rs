@@ -326,6 +326,15 @@ pub fn company(ws: &Workspace, i: usize) -> Value {
         "tags": {"type": "tag.list", "tags": tags},
         "segments": {"type": "segment.list", "segments": segments},
     });
+    if idx.revision > 0 {
+        // An edit changes what the company does and spends.
+        let mut edit = Rng::derive(
+            ws.seed,
+            &["company-edit", &i.to_string(), &idx.revision.to_string()],
+        );
+        v["industry"] = json!(edit.pick(&industries));
+        v["monthly_spend"] = json!(edit.range(20_000, 40_000));
+    }
     if let Some(plan) = &ws.hostile {
         plan.company(i, &mut v);
     }
@@ -348,7 +357,16 @@ pub fn contact_segments(ws: &Workspace, c: usize) -> Vec<usize> {
 /// A contact's name and email, the same wherever the contact appears.
 pub fn contact_identity(ws: &Workspace, i: usize) -> (String, String) {
     let mut rng = ws.rng("contact-identity", i as u64);
-    let name = g::person_name(&mut rng);
+    let mut name = g::person_name(&mut rng);
+    // An edit renames the contact; the e-mail address stays.
+    let revision = ws.contacts.get(i).map_or(0, |c| c.revision);
+    if revision > 0 {
+        let mut edit = Rng::derive(
+            ws.seed,
+            &["contact-edit", &i.to_string(), &revision.to_string()],
+        );
+        name = format!("{} (ed. {revision})", g::person_name(&mut edit));
+    }
     let email = format!(
         "customer{i}@{}",
         rng.pick(&["example.com", "example.org", "exemple.fr", "beispiel.de"])
@@ -654,10 +672,10 @@ fn contact_author(ws: &Workspace, c: usize) -> Value {
     json!({"type": if ws.contacts[c].is_lead { "lead" } else { "user" }, "id": g::contact_id(c), "name": name, "email": email})
 }
 
-/// Timestamp of part `k` (0-based, after the source) of a conversation.
-fn part_time(idx: &g::ConversationIndex, k: u32) -> i64 {
-    let span = (idx.updated_at - idx.created_at).max(i64::from(idx.parts) + 1);
-    idx.created_at + span * i64::from(k + 1) / i64::from(idx.parts.max(1))
+/// Timestamp of generated part `k` (0-based, after the source) of a conversation.
+fn part_time(created_at: i64, base: &g::ConversationBase, k: u32) -> i64 {
+    let span = (base.updated_at - created_at).max(i64::from(base.parts) + 1);
+    created_at + span * i64::from(k + 1) / i64::from(base.parts.max(1))
 }
 
 fn body_with_image(
@@ -681,19 +699,23 @@ fn body_with_image(
 
 pub fn conversation_part(state: &SimState, ws: &Workspace, conv: usize, k: u32) -> Value {
     let idx = &ws.conversations[conv];
+    let base = idx.base();
+    if k >= base.parts {
+        return later_part(ws, conv, k, idx.later[(k - base.parts) as usize]);
+    }
     let mut rng = Rng::derive(ws.seed, &["part", &conv.to_string(), &k.to_string()]);
-    let at = part_time(idx, k);
-    let last = k + 1 == idx.parts;
-    let admin = idx.admin_assignee.map_or(0, usize::from);
+    let at = part_time(idx.created_at, &base, k);
+    let last = k + 1 == base.parts;
+    let admin = base.admin_assignee.map_or(0, usize::from);
     let (part_type, author, body): (&str, Value, Value) =
-        if last && idx.state != ConversationState::Open {
-            let t = if idx.state == ConversationState::Closed {
+        if last && base.state != ConversationState::Open {
+            let t = if base.state == ConversationState::Closed {
                 "close"
             } else {
                 "snoozed"
             };
             (t, admin_author(ws, admin), Value::Null)
-        } else if k == 0 && idx.admin_assignee.is_some() {
+        } else if k == 0 && base.admin_assignee.is_some() {
             ("assignment", admin_author(ws, admin), Value::Null)
         } else {
             match rng.range(0, 10) {
@@ -720,21 +742,77 @@ pub fn conversation_part(state: &SimState, ws: &Workspace, conv: usize, k: u32) 
         .iter()
         .map(|f| attachment_json(state, f))
         .collect();
-    let part_state = if last { idx.state.as_str() } else { "open" };
+    let part_state = if last { base.state.as_str() } else { "open" };
+    let mut v = part_json(conv, k, part_type, at, author, admin);
+    v["body"] = body;
+    v["attachments"] = json!(attachments);
+    v["state"] = json!(part_state);
+    v
+}
+
+/// A part added by an advance: a reply, or a change of state or assignee.
+fn later_part(ws: &Workspace, conv: usize, k: u32, part: g::LaterPart) -> Value {
+    let idx = &ws.conversations[conv];
+    let admin = idx.admin_assignee.map_or(0, usize::from);
+    let mut rng = Rng::derive(ws.seed, &["later-part", &conv.to_string(), &k.to_string()]);
+    let (part_type, author, body, admin, part_state) = match part.kind {
+        g::LaterKind::ContactReply => {
+            let body = json!(g::html_paragraphs(&mut rng, 1));
+            (
+                "comment",
+                contact_author(ws, idx.contact as usize),
+                body,
+                admin,
+                "open",
+            )
+        }
+        g::LaterKind::AdminReply => {
+            let body = json!(g::html_paragraphs(&mut rng, 1));
+            ("comment", admin_author(ws, admin), body, admin, "open")
+        }
+        g::LaterKind::Close => (
+            "close",
+            admin_author(ws, admin),
+            Value::Null,
+            admin,
+            "closed",
+        ),
+        g::LaterKind::Reopen => ("open", admin_author(ws, admin), Value::Null, admin, "open"),
+        g::LaterKind::Snooze => (
+            "snoozed",
+            admin_author(ws, admin),
+            Value::Null,
+            admin,
+            "snoozed",
+        ),
+        g::LaterKind::Assignment(a) => {
+            let a = usize::from(a);
+            ("assignment", admin_author(ws, a), Value::Null, a, "open")
+        }
+    };
+    let mut v = part_json(conv, k, part_type, part.at, author, admin);
+    v["body"] = body;
+    v["state"] = json!(part_state);
+    v
+}
+
+/// The JSON of part `k` of conversation `conv` without a body or files, its state open;
+/// `admin` is the one an assignment names.
+fn part_json(conv: usize, k: u32, part_type: &str, at: i64, author: Value, admin: usize) -> Value {
     json!({
         "type": "conversation_part",
         "id": (conv as u64 * 10_000 + u64::from(k) + 1).to_string(),
         "part_type": part_type,
-        "body": body,
+        "body": null,
         "created_at": at,
         "updated_at": at,
         "notified_at": at,
         "assigned_to": if part_type == "assignment" { json!({"type": "admin", "id": admin_id(admin)}) } else { Value::Null },
         "author": author,
-        "attachments": attachments,
+        "attachments": [],
         "external_id": null,
         "redacted": false,
-        "state": part_state,
+        "state": "open",
         "tags": [],
         "event_details": null,
         "app_package_code": null,
@@ -750,7 +828,8 @@ pub fn conversation(state: &SimState, ws: &Workspace, i: usize, with_parts: bool
     let source_author = if contact_initiated {
         contact_author(ws, contact)
     } else {
-        admin_author(ws, idx.admin_assignee.map_or(0, usize::from))
+        // Who opened it: the admin first assigned (a later reassignment does not change it).
+        admin_author(ws, idx.base().admin_assignee.map_or(0, usize::from))
     };
     let subject = if rng.chance(0.3) {
         format!("Re: order #{}", rng.range(1000, 9999))
@@ -767,7 +846,7 @@ pub fn conversation(state: &SimState, ws: &Workspace, i: usize, with_parts: bool
             let mut t = tag((i + k * 5) % ws.sizes.tags);
             t["applied_at"] = json!(idx.created_at + 60);
             t["applied_by"] =
-                json!({"type": "admin", "id": admin_id(idx.admin_assignee.map_or(0, usize::from))});
+                json!({"type": "admin", "id": admin_id(idx.base().admin_assignee.map_or(0, usize::from))});
             t
         })
         .collect();

@@ -320,12 +320,13 @@ pub(super) fn parse_body(body: Result<Json<Value>, JsonRejection>) -> Result<Val
 pub(super) fn run_search(
     req: &SearchRequest,
     total: usize,
+    exists: &dyn Fn(usize) -> bool,
     get: &dyn Fn(usize, &str) -> Option<FieldValue>,
     dates: DateSemantics,
     sort_key: &dyn Fn(usize, &str) -> Option<i64>,
 ) -> (Vec<usize>, usize) {
     let mut hits: Vec<usize> = (0..total)
-        .filter(|i| search::matches(&req.filter, &|f| get(*i, f), dates))
+        .filter(|i| exists(*i) && search::matches(&req.filter, &|f| get(*i, f), dates))
         .collect();
     if let Some(field) = &req.sort_field {
         // Keys computed once per hit: a key per comparison is too slow on 250k records.
@@ -356,8 +357,10 @@ pub(super) type ReadField = fn(&Workspace, usize) -> FieldValue;
 pub(super) struct ExactSearch {
     /// The only fields a search may filter on, each with what reads it of record `i`.
     pub fields: &'static [(&'static str, ReadField)],
-    /// How many records the workspace holds.
+    /// How many records the workspace holds (deleted ones too).
     pub total: fn(&Workspace) -> usize,
+    /// Whether record `i` still exists (an advance may have deleted it).
+    pub exists: fn(&Workspace, usize) -> bool,
     pub list: (&'static str, &'static str),
     /// A hit's JSON.
     pub render: fn(&SimState, &Workspace, usize) -> Value,
@@ -391,6 +394,7 @@ impl ExactSearch {
         let (page, total) = run_search(
             &req,
             (self.total)(&ws),
+            &|i| (self.exists)(&ws, i),
             &field,
             DateSemantics::Exact,
             &|i, f| sort_value(field(i, f), i),

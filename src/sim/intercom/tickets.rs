@@ -35,6 +35,7 @@ pub(super) static SEARCH: ExactSearch = ExactSearch {
         }),
     ],
     total: |ws| ws.sizes.tickets,
+    exists: |_, _| true,
     list: ("ticket.list", "tickets"),
     render: |_, ws, t| r::ticket(ws, t),
 };
