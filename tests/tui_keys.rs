@@ -674,6 +674,7 @@ fn the_start_question_names_each_failing_prerequisite_and_c_on_users_opens_mappi
         name: name.into(),
         status: CheckStatus::Fail,
         detail: "missing".into(),
+        choices: Vec::new(),
         can_create: can_create.map(String::from),
     };
     app.apply(Update::Prerequisites(vec![
