@@ -18,12 +18,18 @@ use i2k::sim::SizePreset;
 use i2k::sim::kustomer::Config;
 use serde_json::{Value, json};
 
-/// Runs a whole tiny migration against a Kustomer simulator `tweak`ed into one org variant and
-/// checks that every record is migrated or explained and no body was refused for its fields.
+/// Runs a whole tiny migration against a Kustomer simulator `tweak`ed into one org variant, as
+/// `i2k run --headless --accept-defaults --accept-restamped-times` does (through the session,
+/// whose start check reads the key's roles), and checks that every record is migrated or
+/// explained and no body was refused for its fields.
 async fn migrate_under(name: &str, tweak: impl FnOnce(&mut Config)) -> (common::Sims, PathBuf) {
     let sims = common::sims_with(SizePreset::Tiny, |_, k| tweak(k)).await;
     let state = common::temp_state(name);
-    let outcome = run_engine(common::engine_config(&sims, state.clone())).await;
+    let mut config = common::engine_config(&sims, state.clone());
+    config.options.accept_restamped_times = true;
+    let mut session = i2k::engine::session::Session::unattended(config);
+    let handle = session.launch().await.expect("the run starts");
+    let outcome = handle.wait().await.expect("the run ends without an error");
     assert!(matches!(outcome, RunOutcome::Completed(_)), "{outcome:?}");
     let report: Report =
         serde_json::from_str(&std::fs::read_to_string(state.join(REPORT_JSON)).unwrap()).unwrap();

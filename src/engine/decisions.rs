@@ -299,7 +299,10 @@ pub async fn note_restamped_run(ledger: &Ledger) -> Result<()> {
     ledger.put_decision(RESTAMPED_RUN, &json!(true)).await?;
     ledger
         .put_decision(
-            &format!("{}restamped_times", crate::engine::load::tag_fallback::FALLBACK_PREFIX),
+            &format!(
+                "{}restamped_times",
+                crate::engine::load::tag_fallback::FALLBACK_PREFIX
+            ),
             &json!({ "line": RESTAMPED_LINE }),
         )
         .await?;

@@ -358,14 +358,21 @@ async fn note_duplicate_status(ledger: &Ledger, e: &KustomerError) -> Result<(),
         KustomerError::Api(ApiError::Http { status, .. }) if *status != 409 => *status,
         _ => return Ok(()),
     };
-    if !e.is_duplicate() || ledger.read(|r| r.decision(DUPLICATE_STATUS_FALLBACK))?.is_some() {
+    if !e.is_duplicate()
+        || ledger
+            .read(|r| r.decision(DUPLICATE_STATUS_FALLBACK))?
+            .is_some()
+    {
         return Ok(());
     }
     let line = format!(
         "Duplicates answered {status} instead of 409: told by the refusal's words (\"duplicate\", \"already exists\") and adopted through the record's lookup"
     );
     ledger
-        .put_decision(DUPLICATE_STATUS_FALLBACK, &serde_json::json!({ "line": line }))
+        .put_decision(
+            DUPLICATE_STATUS_FALLBACK,
+            &serde_json::json!({ "line": line }),
+        )
         .await
 }
 

@@ -208,7 +208,13 @@ mod tests {
 
     #[test]
     fn kb_bodies_carry_both_title_readings_and_optional_fields() {
-        let c = kb_category_body("Billing", Some("Money"), "en_us", Some("root1"), Some("kb2"));
+        let c = kb_category_body(
+            "Billing",
+            Some("Money"),
+            "en_us",
+            Some("root1"),
+            Some("kb2"),
+        );
         assert_eq!(c[KB_CATEGORY_KNOWLEDGE_BASE_FIELD], "kb2");
         assert_eq!(c["title"], "Billing");
         assert_eq!(c["langs"]["en_us"]["title"], "Billing");

@@ -69,13 +69,8 @@ pub fn category_body(
     let name = text(&v, "name").ok_or(KbMappingError::Untitled("collection"))?;
     let default_locale = text(&v, "default_locale").unwrap_or("en");
     let lang = lang_code(default_locale);
-    let mut body = assumptions::kb_category_body(
-        name,
-        text(&v, "description"),
-        &lang,
-        parent,
-        knowledge_base,
-    );
+    let mut body =
+        assumptions::kb_category_body(name, text(&v, "description"), &lang, parent, knowledge_base);
     if let Some(translated) = v.get("translated_content").and_then(Value::as_object) {
         for (locale, content) in translated {
             if locale == "type" || locale == default_locale {
@@ -318,7 +313,10 @@ mod tests {
         // The container: its language is `source`; the title lives on its versions.
         assert_eq!(body[assumptions::KB_ARTICLE_LANG_FIELD], "en_us");
         assert!(body.get("title").is_none() && body.get("lang").is_none());
-        assert_eq!(body["knowledgeBases"], json!([{"id": "kb2", "featured": false}]));
+        assert_eq!(
+            body["knowledgeBases"],
+            json!([{"id": "kb2", "featured": false}])
+        );
         let unbound = article_body(&head, "5", &[], None);
         assert!(unbound.get("knowledgeBases").is_none() && unbound.get("categories").is_none());
         assert_eq!(body["categories"], json!(["c1"]));

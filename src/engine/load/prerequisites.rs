@@ -395,22 +395,28 @@ pub async fn knowledge_base_target(ctx: &Ctx) -> anyhow::Result<KnowledgeBaseTar
                 choices: choices(&|o| o.id == k.id),
             })
     };
-    let all = listed.iter().map(knowledge_base_label).collect::<Vec<_>>().join(", ");
+    let all = listed
+        .iter()
+        .map(knowledge_base_label)
+        .collect::<Vec<_>>()
+        .join(", ");
     if let Some(id) = ctx.config.options.knowledge_base.as_deref() {
-        return Ok(pick(id, "--knowledge-base").unwrap_or_else(|| KnowledgeBaseTarget::Open {
-            why: format!("--knowledge-base {id} names no knowledge base of this org (it has: {all})"),
-            choices: choices(&|_| false),
-        }));
+        return Ok(
+            pick(id, "--knowledge-base").unwrap_or_else(|| KnowledgeBaseTarget::Open {
+                why: format!(
+                    "--knowledge-base {id} names no knowledge base of this org (it has: {all})"
+                ),
+                choices: choices(&|_| false),
+            }),
+        );
     }
     if let Some((id, _)) = decisions::knowledge_base(&ctx.ledger)? {
-        return Ok(pick(&id, "the saved decision").unwrap_or_else(|| {
-            KnowledgeBaseTarget::Open {
-                why: format!(
-                    "the chosen knowledge base {id} is not in this org (it has: {all})"
-                ),
+        return Ok(
+            pick(&id, "the saved decision").unwrap_or_else(|| KnowledgeBaseTarget::Open {
+                why: format!("the chosen knowledge base {id} is not in this org (it has: {all})"),
                 choices: choices(&|k| k.is_default),
-            }
-        }));
+            }),
+        );
     }
     Ok(match listed.as_slice() {
         [] => KnowledgeBaseTarget::Unlisted("the org lists no knowledge base".into()),

@@ -5,10 +5,10 @@
 
 pub use crate::engine::disk::{DiskEstimate, describe as describe_disk, human_bytes};
 pub use crate::engine::model::{
-    AdminDecision, AdminMapping, Bucket, CheckChoice, CheckStatus, Command, ConnectionInfo, ErrorClass, Event,
-    FailureDetail, FailureSummary, FieldDecision, FieldMapping, LogLevel, PhaseId, PhaseProgress,
-    PhaseStatus, PrereqCheck, RecordRef, RunState, ScopeItem, SegmentChoice, Snapshot,
-    TypeVerification, UserChoice,
+    AdminDecision, AdminMapping, Bucket, CheckChoice, CheckStatus, Command, ConnectionInfo,
+    ErrorClass, Event, FailureDetail, FailureSummary, FieldDecision, FieldMapping, LogLevel,
+    PhaseId, PhaseProgress, PhaseStatus, PrereqCheck, RecordRef, RunState, ScopeItem,
+    SegmentChoice, Snapshot, TypeVerification, UserChoice,
 };
 pub use crate::http::Secret;
 

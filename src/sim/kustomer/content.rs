@@ -302,7 +302,11 @@ async fn post_category(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
         }
     };
     let mut store = sim.lock();
-    let kb = knowledge_base(&store, optional_str(&body, "knowledgeBase")?, "/knowledgeBase")?;
+    let kb = knowledge_base(
+        &store,
+        optional_str(&body, "knowledgeBase")?,
+        "/knowledgeBase",
+    )?;
     let mut rels = BTreeMap::new();
     if let Some(parent) = optional_str(&body, "parent")? {
         let rel = store
@@ -427,7 +431,10 @@ fn article_knowledge_bases(store: &Store, body: &Map<String, Value>) -> Result<V
             .or_else(|| entry.get("id").and_then(Value::as_str))
             .ok_or_else(|| ApiError::invalid(&pointer, "a knowledge base is {id, featured}"))?;
         let id = knowledge_base(store, Some(id), &pointer)?;
-        let featured = entry.get("featured").and_then(Value::as_bool).unwrap_or(false);
+        let featured = entry
+            .get("featured")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         out.push(json!({ "id": id, "featured": featured }));
     }
     Ok(Value::Array(out))
@@ -440,13 +447,18 @@ fn refuse_container_field(sim: &Sim, body: &Map<String, Value>) -> Result<(), Ap
         return Ok(());
     }
     for (field, why) in [
-        ("title", "an article is a container: its title lives on its versions"),
+        (
+            "title",
+            "an article is a container: its title lives on its versions",
+        ),
         ("lang", "an article's language field is `source`"),
     ] {
         if body.contains_key(field) {
             let e = ApiError::invalid(
                 format!("/{field}"),
-                format!("`{field}` is not an article field: {why} (Kustomer's knowledge base guide)"),
+                format!(
+                    "`{field}` is not an article field: {why} (Kustomer's knowledge base guide)"
+                ),
             );
             sim.lock()
                 .refused_fields
