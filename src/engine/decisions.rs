@@ -1369,13 +1369,13 @@ pub async fn import_toml(ledger: &Ledger, path: &Path) -> Result<usize> {
             applied += 1;
         }
     }
-    if let Some(id) = doc.knowledge_base_id.filter(|id| !id.trim().is_empty()) {
-        if knowledge_base(ledger)?.map(|(c, _)| c) != Some(id.clone()) {
-            ledger
-                .put_decision(KNOWLEDGE_BASE, &json!({ "id": id, "name": "" }))
-                .await?;
-            applied += 1;
-        }
+    if let Some(id) = doc.knowledge_base_id.filter(|id| !id.trim().is_empty())
+        && knowledge_base(ledger)?.map(|(c, _)| c) != Some(id.clone())
+    {
+        ledger
+            .put_decision(KNOWLEDGE_BASE, &json!({ "id": id, "name": "" }))
+            .await?;
+        applied += 1;
     }
     if let Some(list) = doc.workflow_ids {
         let ids: Vec<String> = list
