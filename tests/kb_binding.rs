@@ -9,6 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use i2k::engine::context::EngineConfig;
 use i2k::engine::decisions;
 use i2k::engine::handle::RunOutcome;
 use i2k::engine::report::{REPORT_JSON, Report};
@@ -24,6 +25,14 @@ async fn two_brand_sims() -> common::Sims {
         k.extra_brands = vec![OTHER_BRAND.to_string()];
     })
     .await
+}
+
+/// The two-brand org, a fresh state directory and an engine configuration taking defaults.
+async fn two_brand_run(name: &str) -> (common::Sims, std::path::PathBuf, EngineConfig) {
+    let sims = two_brand_sims().await;
+    let state = common::temp_state(name);
+    let config = common::engine_config(&sims, state.clone());
+    (sims, state, config)
 }
 
 /// The org's knowledge bases as the simulator stores them: `(id, name, default)`.
@@ -114,10 +123,8 @@ fn needs(outcome: &RunOutcome) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_choice_the_run_refuses_then_loads_into_the_saved_decision() {
-    let sims = two_brand_sims().await;
+    let (sims, state, mut config) = two_brand_run("kb-choice").await;
     let other = kb_id(&sims, false).await;
-    let state = common::temp_state("kb-choice");
-    let mut config = common::engine_config(&sims, state.clone());
     config.accept_defaults = false;
     let lines = needs(&common::run_engine(config.clone()).await);
     let line = lines
@@ -164,9 +171,7 @@ async fn without_a_choice_the_run_refuses_then_loads_into_the_saved_decision() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_knowledge_base_flag_the_org_lacks_is_refused_even_with_the_defaults() {
-    let sims = two_brand_sims().await;
-    let state = common::temp_state("kb-flag-bad");
-    let mut config = common::engine_config(&sims, state.clone());
+    let (sims, _, mut config) = two_brand_run("kb-flag-bad").await;
     config.options.knowledge_base = Some("kb-nope".into());
     let lines = needs(&common::run_engine(config).await);
     assert_eq!(lines.len(), 1, "{lines:#?}");
@@ -181,19 +186,16 @@ async fn a_knowledge_base_flag_the_org_lacks_is_refused_even_with_the_defaults()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_flag_binds_to_its_knowledge_base_and_the_defaults_take_the_default_one() {
-    let sims = two_brand_sims().await;
+    let (sims, state, mut config) = two_brand_run("kb-flag").await;
     let other = kb_id(&sims, false).await;
-    let state = common::temp_state("kb-flag");
-    let mut config = common::engine_config(&sims, state.clone());
     config.options.knowledge_base = Some(other.clone());
     let outcome = common::run_engine(config).await;
     assert!(matches!(outcome, RunOutcome::Completed(_)), "{outcome:?}");
     all_in(&sims, &state, &other).await;
 
-    let sims = two_brand_sims().await;
+    let (sims, state, config) = two_brand_run("kb-defaults").await;
     let default = kb_id(&sims, true).await;
-    let state = common::temp_state("kb-defaults");
-    let outcome = common::run_engine(common::engine_config(&sims, state.clone())).await;
+    let outcome = common::run_engine(config).await;
     assert!(matches!(outcome, RunOutcome::Completed(_)), "{outcome:?}");
     all_in(&sims, &state, &default).await;
     let report: Report =

@@ -229,24 +229,26 @@ pub fn workflow_ids(ledger: &Ledger) -> Result<Vec<String>> {
 }
 
 pub fn fallback_user(ledger: &Ledger) -> Result<Option<(String, String)>> {
-    Ok(ledger.read(|r| r.decision(FALLBACK))?.and_then(|v| {
-        Some((
-            v.get("user_id")?.as_str()?.to_string(),
-            v.get("email")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-        ))
-    }))
+    id_and_text(ledger, FALLBACK, "user_id", "email")
 }
 
 /// The knowledge base the operator chose for the help center (`--knowledge-base` aside): its id
 /// and name, `None` while nobody has chosen.
 pub fn knowledge_base(ledger: &Ledger) -> Result<Option<(String, String)>> {
-    Ok(ledger.read(|r| r.decision(KNOWLEDGE_BASE))?.and_then(|v| {
+    id_and_text(ledger, KNOWLEDGE_BASE, "id", "name")
+}
+
+/// The decision `key` stored as `{<id>, <text>}`: the id and the text (empty when absent).
+fn id_and_text(
+    ledger: &Ledger,
+    key: &str,
+    id: &str,
+    text: &str,
+) -> Result<Option<(String, String)>> {
+    Ok(ledger.read(|r| r.decision(key))?.and_then(|v| {
         Some((
-            v.get("id")?.as_str()?.to_string(),
-            v.get("name")
+            v.get(id)?.as_str()?.to_string(),
+            v.get(text)
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string(),
