@@ -371,7 +371,11 @@ fn knowledge_base_label(kb: &crate::kustomer::models::Named) -> String {
 pub async fn knowledge_base_target(ctx: &Ctx) -> anyhow::Result<KnowledgeBaseTarget> {
     let listed = match ctx.kustomer.list_knowledge_bases().await {
         Ok(listed) => listed,
-        Err(e) if e.is_absent_route() => return Ok(KnowledgeBaseTarget::Unlisted(e.to_string())),
+        // No listing on this org, or none for this key (a key without the KB roles does not
+        // carry the help center at all): nothing to choose between.
+        Err(e) if e.is_absent_route() || matches!(e, KustomerError::Forbidden { .. }) => {
+            return Ok(KnowledgeBaseTarget::Unlisted(e.to_string()));
+        }
         Err(e) => return Err(e.into()),
     };
     let choices = |chosen: &dyn Fn(&crate::kustomer::models::Named) -> bool| -> Vec<CheckChoice> {
