@@ -247,6 +247,11 @@ pub struct RunArgs {
     /// With --retry-failed: only failed records of this error class.
     #[arg(long, value_enum, value_name = "CLASS", requires = "retry_failed")]
     pub failed_class: Option<crate::engine::model::ErrorClass>,
+    /// The Kustomer knowledge base KB categories and articles go to, by id (an org has one per
+    /// brand) [default: `knowledge_base_id` of mapping.toml, else the org's only one; with
+    /// --accept-defaults the org's default one].
+    #[arg(long, value_name = "ID")]
+    pub knowledge_base: Option<String>,
 }
 
 impl Default for RunArgs {
@@ -270,6 +275,7 @@ impl Default for RunArgs {
             failed_type: None,
             failed_phase: None,
             failed_class: None,
+            knowledge_base: None,
         }
     }
 }

@@ -444,3 +444,36 @@ async fn a_mapping_toml_written_before_serde_reads_back_and_exports_byte_for_byt
         .collect();
     assert_eq!(without_mark, WRITTEN_BEFORE);
 }
+
+#[tokio::test]
+async fn the_knowledge_base_choice_round_trips_through_mapping_toml() {
+    let tmp = TempState::new("kb-choice");
+    let first = Ledger::open(&tmp.dir("a")).unwrap();
+    let edited = tmp.dir("edited.toml");
+    write(&edited, "knowledge_base_id = \"kb-2\"\n");
+    assert_eq!(import_toml(&first, &edited).await.unwrap(), 1);
+    assert_eq!(
+        decisions::knowledge_base(&first).unwrap(),
+        Some(("kb-2".to_string(), String::new()))
+    );
+    // The same choice again changes nothing; a blank one leaves the choice as it is.
+    assert_eq!(import_toml(&first, &edited).await.unwrap(), 0);
+    write(&edited, "knowledge_base_id = \"  \"\n");
+    assert_eq!(import_toml(&first, &edited).await.unwrap(), 0);
+
+    decisions::choose_knowledge_base(&first, "kb-3", "Outdoors")
+        .await
+        .unwrap();
+    let exported = tmp.dir("a").join(MAPPING_FILE);
+    let text = std::fs::read_to_string(&exported).unwrap();
+    assert!(text.contains("knowledge_base_id = \"kb-3\""), "{text}");
+    assert!(text.contains("Outdoors"), "{text}");
+    let second = Ledger::open(&tmp.dir("b")).unwrap();
+    import_toml(&second, &exported).await.unwrap();
+    assert_eq!(
+        decisions::knowledge_base(&second)
+            .unwrap()
+            .map(|(id, _)| id),
+        Some("kb-3".to_string())
+    );
+}

@@ -693,26 +693,39 @@ async fn tags_saved_searches_shortcuts_and_the_knowledge_base_are_created_and_li
             .any(|s| s.id == shortcut.id && s.name == "Greeting")
     );
 
+    let knowledge_bases = k.list_knowledge_bases().await.unwrap();
+    assert_eq!(knowledge_bases.len(), 1, "{knowledge_bases:?}");
+    let kb = &knowledge_bases[0];
+    assert!(kb.is_default);
+    assert!(assumptions::knowledge_base_brand(&kb.resource).is_some());
     let category = k
         .create_kb_category(assumptions::kb_category_body(
             "Billing",
             Some("Money matters"),
             "en_us",
             None,
+            Some(&kb.id),
         ))
         .await
         .unwrap();
-    assert!(
-        k.list_kb_categories()
-            .await
-            .unwrap()
-            .iter()
-            .any(|c| c.id == category.id)
+    let listed = k.list_kb_categories().await.unwrap();
+    let listed = listed.iter().find(|c| c.id == category.id).unwrap();
+    assert_eq!(
+        assumptions::kb_category_knowledge_base(listed).as_deref(),
+        Some(kb.id.as_str())
     );
     let article = k
-        .create_kb_article(json!({"title": "Refunds", "categories": [category.id]}))
+        .create_kb_article(json!({
+            "categories": [category.id],
+            "knowledgeBases": assumptions::kb_article_knowledge_bases(&kb.id),
+            assumptions::KB_ARTICLE_LANG_FIELD: "en_us",
+        }))
         .await
         .unwrap();
+    assert_eq!(
+        assumptions::kb_article_knowledge_bases_of(&article),
+        vec![kb.id.clone()]
+    );
     k.update_kb_version(
         &article.id,
         "en_us",

@@ -2,8 +2,9 @@
 //! migration with the real engine over HTTP: the strict simulator (bodies checked against
 //! Kustomer's published request types, by default), a key without `org.admin`, no
 //! `POST /v1/tags` route, bulk batches answered as a bare array, and duplicates answered with
-//! another status than 409. Each run ends with every record migrated or explained and no body
-//! refused for a field Kustomer's published type does not allow.
+//! another status than 409. Each run ends with every record migrated or explained, no body
+//! refused for a field Kustomer's published type (or its KB guide) does not allow, and the report
+//! naming each fallback the variant made the run take (none where the variant needs none).
 
 mod common;
 
@@ -17,12 +18,18 @@ use i2k::sim::SizePreset;
 use i2k::sim::kustomer::Config;
 use serde_json::{Value, json};
 
-/// Runs a whole tiny migration against a Kustomer simulator `tweak`ed into one org variant and
-/// checks that every record is migrated or explained and no body was refused for its fields.
+/// Runs a whole tiny migration against a Kustomer simulator `tweak`ed into one org variant, as
+/// `i2k run --headless --accept-defaults --accept-restamped-times` does (through the session,
+/// whose start check reads the key's roles), and checks that every record is migrated or
+/// explained and no body was refused for its fields.
 async fn migrate_under(name: &str, tweak: impl FnOnce(&mut Config)) -> (common::Sims, PathBuf) {
     let sims = common::sims_with(SizePreset::Tiny, |_, k| tweak(k)).await;
     let state = common::temp_state(name);
-    let outcome = run_engine(common::engine_config(&sims, state.clone())).await;
+    let mut config = common::engine_config(&sims, state.clone());
+    config.options.accept_restamped_times = true;
+    let mut session = i2k::engine::session::Session::unattended(config);
+    let handle = session.launch().await.expect("the run starts");
+    let outcome = handle.wait().await.expect("the run ends without an error");
     assert!(matches!(outcome, RunOutcome::Completed(_)), "{outcome:?}");
     let report: Report =
         serde_json::from_str(&std::fs::read_to_string(state.join(REPORT_JSON)).unwrap()).unwrap();
@@ -100,6 +107,10 @@ async fn the_strict_simulator_refuses_a_field_the_published_type_lacks_naming_it
     assert!(answer.status().is_success(), "{}", answer.status());
 }
 
+fn report_of(state: &std::path::Path) -> Report {
+    serde_json::from_str(&std::fs::read_to_string(state.join(REPORT_JSON)).unwrap()).unwrap()
+}
+
 fn lookups(truth: &Value) -> u64 {
     truth["requests"]
         .as_object()
@@ -112,7 +123,10 @@ fn lookups(truth: &Value) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_answered_as_a_bare_array_are_read() {
-    let (array, _) = migrate_under("realorg-array", |k| k.batches_as_array = true).await;
+    let (array, state) = migrate_under("realorg-array", |k| k.batches_as_array = true).await;
+    // The bare array is the bulk guide's own drawing: read as it is, no fallback taken.
+    let report = report_of(&state);
+    assert!(report.fallbacks.is_empty(), "{:?}", report.fallbacks);
     let (envelope, _) = migrate_under("realorg-envelope", |_| {}).await;
     // The bulk results were read from the array: no more records looked up one by one than
     // when the batches come in a `data` envelope.
@@ -129,7 +143,13 @@ async fn batches_answered_as_a_bare_array_are_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_org_admin_message_and_note_times_are_restamped() {
     let started = i2k::timefmt::unix_ms_to_iso(i2k::timefmt::now_unix() * 1000 - 1000);
-    let (sims, _) = migrate_under("realorg-no-admin", |k| k.org_admin = false).await;
+    let (sims, state) = migrate_under("realorg-no-admin", |k| k.org_admin = false).await;
+    let report = report_of(&state);
+    assert_eq!(
+        report.fallbacks,
+        vec![i2k::engine::decisions::RESTAMPED_LINE.to_string()]
+    );
+    assert!(report.restamped_times);
     for kind in ["messages", "notes"] {
         let records = common::records(&sims.kustomer.url, kind).await;
         let created: Vec<&Value> = records["data"]
@@ -329,4 +349,101 @@ async fn a_duplicate_answered_422_is_adopted_through_the_external_id_lookup() {
         .unwrap()
         .unwrap();
     assert_eq!(found.id, first.id);
+}
+
+/// The ledger of a finished run (its helpers release the lock just after it reports).
+async fn open_when_released(dir: &std::path::Path) -> i2k::ledger::Ledger {
+    for _ in 0..100 {
+        if let Ok(l) = i2k::ledger::Ledger::open(dir) {
+            return l;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    i2k::ledger::Ledger::open(dir).unwrap()
+}
+
+/// A re-run after a lost answer, where Kustomer answers the repeated create's duplicate with
+/// 422: an admin the operator now invites lost its invitation's answer (the user was created in
+/// Kustomer, the ledger holds the record failed); the retry's create is refused as a duplicate
+/// with 422, read as one from its words, adopted through the e-mail lookup (never a second
+/// user), and the report names the fallback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_whose_duplicate_is_answered_422_adopts_the_record_and_names_the_fallback() {
+    use i2k::engine::model::AdminDecision;
+    let (sims, state) = migrate_under("realorg-dup-rerun", |k| k.duplicate_status = 422).await;
+    assert!(report_of(&state).fallbacks.is_empty());
+    let users = common::records(&sims.kustomer.url, "users").await;
+    let has_user = |email: &str| {
+        users["data"].as_array().unwrap().iter().any(|u| {
+            u["attributes"]["email"]
+                .as_str()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        })
+    };
+    let admins = intercom_get(&sims, "/admins").await;
+    let (admin_id, name, email) = admins["admins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| {
+            let email = a["email"].as_str()?;
+            Some((
+                a["id"].as_str()?.to_string(),
+                a["name"].as_str().unwrap_or_default().to_string(),
+                email.to_string(),
+            ))
+        })
+        .find(|(_, _, email)| !has_user(email))
+        .expect("an admin without a Kustomer user");
+
+    let ledger = open_when_released(&state).await;
+    i2k::engine::decisions::decide_admin(&ledger, &admin_id, AdminDecision::Invite)
+        .await
+        .unwrap();
+    ledger
+        .mark_failed(
+            "admins",
+            &admin_id,
+            i2k::vocab::ErrorClass::Unknown,
+            "the invitation's answer was lost",
+            "",
+            "",
+        )
+        .unwrap();
+    ledger.flush().await.unwrap();
+    drop(ledger);
+    let client = common::people::kustomer_client(&sims.kustomer.url, &sims.kustomer.token);
+    let invited = client.invite_user(&name, &email).await.unwrap();
+
+    let mut config = common::engine_config(&sims, state.clone());
+    config.options.retry_failed = Some(i2k::engine::context::RetryFilter {
+        kind: Some("admins".into()),
+        ..Default::default()
+    });
+    let outcome = run_engine(config).await;
+    assert!(matches!(outcome, RunOutcome::Completed(_)), "{outcome:?}");
+    let ledger = open_when_released(&state).await;
+    assert_eq!(
+        ledger.target_id("admins", &admin_id).unwrap().as_deref(),
+        Some(invited.id.as_str())
+    );
+    drop(ledger);
+    let same_email = common::records(&sims.kustomer.url, "users").await["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| {
+            u["attributes"]["email"]
+                .as_str()
+                .is_some_and(|e| e.eq_ignore_ascii_case(&email))
+        })
+        .count();
+    assert_eq!(same_email, 1, "the invitation was sent twice");
+    let report = report_of(&state);
+    assert_eq!(report.fallbacks.len(), 1, "{:?}", report.fallbacks);
+    assert!(
+        report.fallbacks[0].starts_with("Duplicates answered 422 instead of 409"),
+        "{:?}",
+        report.fallbacks
+    );
 }

@@ -674,6 +674,7 @@ fn the_start_question_names_each_failing_prerequisite_and_c_on_users_opens_mappi
         name: name.into(),
         status: CheckStatus::Fail,
         detail: "missing".into(),
+        choices: Vec::new(),
         can_create: can_create.map(String::from),
     };
     app.apply(Update::Prerequisites(vec![
@@ -765,5 +766,44 @@ fn u_on_summary_shows_the_rollback_plan_and_deletes_only_when_confirmed() {
     assert_eq!(
         press(&mut app, "y"),
         vec![Request::Rollback { confirmed: true }]
+    );
+}
+
+#[test]
+fn c_on_the_knowledge_base_check_offers_each_knowledge_base_in_turn_and_asks_first() {
+    use i2k::engine::session::{CheckChoice, CheckStatus, KNOWLEDGE_BASE_CHECK, PrereqCheck};
+    let mut app = loaded_app();
+    let choice = |id: &str, label: &str, chosen: bool| CheckChoice {
+        id: id.into(),
+        label: label.into(),
+        chosen,
+    };
+    app.apply(Update::Prerequisites(vec![PrereqCheck {
+        name: KNOWLEDGE_BASE_CHECK.into(),
+        status: CheckStatus::Fail,
+        detail: "the org has 2 knowledge bases".into(),
+        choices: vec![
+            choice("kb-1", "Default (kb-1, the default)", true),
+            choice("kb-2", "Outdoors (kb-2)", false),
+        ],
+        can_create: None,
+    }]));
+    press(&mut app, "3");
+    let frame = render(&mut app, 160, 48);
+    assert!(frame.contains("c chooses among"), "{frame}");
+    // First the one the check marks (the org's default), then the next.
+    assert!(press(&mut app, "c").is_empty());
+    let question = app.confirmation().unwrap().question.clone();
+    assert!(question.contains("Default (kb-1"), "{question}");
+    assert!(press(&mut app, "n").is_empty());
+    press(&mut app, "c");
+    let question = app.confirmation().unwrap().question.clone();
+    assert!(question.contains("Outdoors (kb-2)"), "{question}");
+    assert_eq!(
+        press(&mut app, "y"),
+        vec![Request::ChooseKnowledgeBase {
+            id: "kb-2".into(),
+            label: "Outdoors (kb-2)".into(),
+        }]
     );
 }

@@ -126,6 +126,12 @@ pub fn engine_config(
             crate::config::KUSTOMER_TOKEN_ENV
         )
     })?;
+    let knowledge_base = match args.knowledge_base.as_deref().map(str::trim) {
+        Some("") => anyhow::bail!(
+            "--knowledge-base needs the id of a Kustomer knowledge base (the Prerequisites screen and `i2k run` list them)"
+        ),
+        other => other.map(str::to_string),
+    };
     Ok(EngineConfig {
         state_dir,
         intercom_url: endpoints.intercom_url.clone(),
@@ -151,6 +157,7 @@ pub fn engine_config(
                 }),
             bulk_max_bytes: args.bulk_max_bytes,
             accept_restamped_times: args.accept_restamped_times,
+            knowledge_base,
             ..LoadOptions::default()
         },
     })

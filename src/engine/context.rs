@@ -44,6 +44,9 @@ pub struct LoadOptions {
     /// Set by the session's start check: this run goes ahead without `org.admin`, so the ledger
     /// and the report say its message and note times were re-stamped.
     pub restamped_times: bool,
+    /// `--knowledge-base ID`: the Kustomer knowledge base KB categories and articles go to
+    /// (over the decision saved in mapping.toml).
+    pub knowledge_base: Option<String>,
 }
 
 /// Which failed records a retry run sends again (the Errors screen's filters).
@@ -68,6 +71,7 @@ impl Default for LoadOptions {
             bulk_max_bytes: crate::kustomer::bulk::DEFAULT_MAX_BULK_BYTES,
             accept_restamped_times: false,
             restamped_times: false,
+            knowledge_base: None,
         }
     }
 }

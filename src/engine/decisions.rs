@@ -11,7 +11,8 @@
 //!
 //! Ledger keys: `admin:<id>` → [`AdminMapping`], `field:<model>:<name>` → [`FieldMapping`],
 //! `segment:<id>` → `{in_use}`, `bucket:<object>` → [`Bucket`], `prereq:<check>` → `{create}`,
-//! `fallback_user` → `{user_id, email}`, `created:<kind>:<id>` → marks records i2k created.
+//! `fallback_user` → `{user_id, email}`, `knowledge_base` → `{id, name}` (where KB categories and
+//! articles go, on an org with several), `created:<kind>:<id>` → marks records i2k created.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -31,7 +32,9 @@ use crate::mapping::names::{NameAllocator, assigned_suffix};
 use crate::mapping::people::email_key;
 use crate::vocab::{CheckStatus, FieldDecision, FieldMapping};
 
-pub use crate::engine::load::prerequisites::{create_prerequisite, prerequisite_checks};
+pub use crate::engine::load::prerequisites::{
+    KNOWLEDGE_BASE as KNOWLEDGE_BASE_CHECK, create_prerequisite, prerequisite_checks,
+};
 
 /// The file the decisions are exported to, inside the state directory.
 pub const MAPPING_FILE: &str = "mapping.toml";
@@ -44,6 +47,8 @@ const PREREQ: &str = "prereq:";
 const CREATED: &str = "created:";
 const FALLBACK: &str = "fallback_user";
 const WORKFLOWS: &str = "workflow_ids";
+/// The Kustomer knowledge base the help center goes to (`{id, name}`).
+const KNOWLEDGE_BASE: &str = "knowledge_base";
 /// The operator's answer to a key without `org.admin`: go ahead with re-stamped times or not.
 const RESTAMPED_ACCEPTED: &str = "roles:restamped_times_accepted";
 /// Set once a run went ahead with re-stamped message and note times.
@@ -224,15 +229,39 @@ pub fn workflow_ids(ledger: &Ledger) -> Result<Vec<String>> {
 }
 
 pub fn fallback_user(ledger: &Ledger) -> Result<Option<(String, String)>> {
-    Ok(ledger.read(|r| r.decision(FALLBACK))?.and_then(|v| {
+    id_and_text(ledger, FALLBACK, "user_id", "email")
+}
+
+/// The knowledge base the operator chose for the help center (`--knowledge-base` aside): its id
+/// and name, `None` while nobody has chosen.
+pub fn knowledge_base(ledger: &Ledger) -> Result<Option<(String, String)>> {
+    id_and_text(ledger, KNOWLEDGE_BASE, "id", "name")
+}
+
+/// The decision `key` stored as `{<id>, <text>}`: the id and the text (empty when absent).
+fn id_and_text(
+    ledger: &Ledger,
+    key: &str,
+    id: &str,
+    text: &str,
+) -> Result<Option<(String, String)>> {
+    Ok(ledger.read(|r| r.decision(key))?.and_then(|v| {
         Some((
-            v.get("user_id")?.as_str()?.to_string(),
-            v.get("email")
+            v.get(id)?.as_str()?.to_string(),
+            v.get(text)
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string(),
         ))
     }))
+}
+
+/// Stores the knowledge base the help center goes to, and rewrites `mapping.toml`.
+pub async fn choose_knowledge_base(ledger: &Ledger, id: &str, name: &str) -> Result<()> {
+    ledger
+        .put_decision(KNOWLEDGE_BASE, &json!({ "id": id, "name": name }))
+        .await?;
+    export_toml(ledger, &mapping_path(ledger))
 }
 
 /// Whether the operator (or `--accept-defaults`) allows i2k to create what check `name` misses:
@@ -266,11 +295,24 @@ pub async fn accept_restamped_times(ledger: &Ledger, accept: bool) -> Result<()>
     Ok(())
 }
 
-/// Notes that a run went ahead with re-stamped message and note times (the report says so).
+/// Notes that a run went ahead with re-stamped message and note times (the report says so,
+/// among the fallbacks taken).
 pub async fn note_restamped_run(ledger: &Ledger) -> Result<()> {
     ledger.put_decision(RESTAMPED_RUN, &json!(true)).await?;
+    ledger
+        .put_decision(
+            &format!(
+                "{}restamped_times",
+                crate::engine::load::tag_fallback::FALLBACK_PREFIX
+            ),
+            &json!({ "line": RESTAMPED_LINE }),
+        )
+        .await?;
     Ok(())
 }
+
+/// The report's fallback line for a run without `org.admin`.
+pub const RESTAMPED_LINE: &str = "Message and note times and authors re-stamped by Kustomer (time of loading, the key's user): the API key lacks org.admin, and the operator went ahead";
 
 /// Whether any run of this migration went ahead with re-stamped message and note times.
 pub fn restamped_run(ledger: &Ledger) -> Result<bool> {
@@ -312,6 +354,13 @@ pub fn report_entries(ledger: &Ledger) -> Result<Vec<DecisionEntry>> {
             format!("records of unknown or undecided admins go to {email}"),
             "the author or assignee of every record whose Intercom admin has no Kustomer user"
                 .to_string(),
+        ));
+    }
+    if let Some((id, name)) = knowledge_base(ledger)? {
+        out.push(DecisionEntry::new(
+            "knowledge base",
+            format!("KB categories and articles go to knowledge base {name} ({id})"),
+            "every help-center collection and article".to_string(),
         ));
     }
     let mut admins = stored_admins(ledger)?;
@@ -947,14 +996,19 @@ async fn unresolved(ctx: &Ctx) -> anyhow::Result<Vec<String>> {
                 check.name, check.detail
             ));
         }
+        if check.name == KNOWLEDGE_BASE_CHECK && check.status == CheckStatus::Fail {
+            lines.push(format!("prerequisite {}: {}", check.name, check.detail));
+        }
     }
     Ok(lines)
 }
 
 /// Takes the stated default for every unresolved decision, recording each in the summary:
 /// unmatched admins → the fallback user (never an invitation), unmappable fields → archive,
-/// missing prerequisites i2k can create → created.
-pub async fn apply_defaults(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
+/// missing prerequisites i2k can create → created, the knowledge base → the org's default one.
+/// Returns what has no default and still needs the operator (a knowledge base `--knowledge-base`
+/// names that the org does not have, or several and none the default).
+pub async fn apply_defaults(ctx: &Arc<Ctx>) -> anyhow::Result<Vec<String>> {
     let ledger = &ctx.ledger;
     let fallback = fallback_user(ledger)?
         .map(|(_, email)| email)
@@ -979,6 +1033,7 @@ pub async fn apply_defaults(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             ctx.took_default(format!("{} attribute {:?} {what}", m.model, m.source_name));
         }
     }
+    let mut open = Vec::new();
     for check in prerequisite_checks(ctx).await {
         if check.status == CheckStatus::Fail
             && let Some(what) = &check.can_create
@@ -987,9 +1042,26 @@ pub async fn apply_defaults(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             Plain::Prerequisite(&check.name, true).put(ledger).await?;
             ctx.took_default(format!("prerequisite {}: {what}", check.name));
         }
+        if check.name == KNOWLEDGE_BASE_CHECK && check.status == CheckStatus::Fail {
+            match crate::engine::load::prerequisites::default_knowledge_base(ctx, &check) {
+                Some(choice) => {
+                    ledger
+                        .put_decision(
+                            KNOWLEDGE_BASE,
+                            &json!({ "id": choice.id, "name": choice.label }),
+                        )
+                        .await?;
+                    ctx.took_default(format!(
+                        "knowledge base: KB categories and articles go to the org's default knowledge base {}",
+                        choice.label
+                    ));
+                }
+                None => open.push(format!("prerequisite {}: {}", check.name, check.detail)),
+            }
+        }
     }
     export_toml(ledger, &ctx.config.state_dir.join(MAPPING_FILE))?;
-    Ok(())
+    Ok(open)
 }
 
 // ---- mapping.toml -------------------------------------------------------------------------------
@@ -1000,6 +1072,7 @@ pub async fn apply_defaults(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
 #[derive(Debug, Default, Deserialize)]
 struct MappingFile {
     fallback_user_id: Option<String>,
+    knowledge_base_id: Option<String>,
     workflow_ids: Option<Vec<WorkflowId>>,
     #[serde(default)]
     admins: toml::Table,
@@ -1139,6 +1212,13 @@ fn render_toml(ledger: &Ledger) -> Result<String> {
     if let Some((id, email)) = fallback_user(ledger)? {
         out.push_str(&format!(
             "# the fallback user: {email}\nfallback_user_id = {}\n\n",
+            quote(&id)
+        ));
+    }
+    if let Some((id, name)) = knowledge_base(ledger)? {
+        out.push_str(&format!(
+            "# the Kustomer knowledge base KB categories and articles go to{}\nknowledge_base_id = {}\n\n",
+            if name.is_empty() { String::new() } else { format!(": {name}") },
             quote(&id)
         ));
     }
@@ -1290,6 +1370,14 @@ pub async fn import_toml(ledger: &Ledger, path: &Path) -> Result<usize> {
                 .await?;
             applied += 1;
         }
+    }
+    if let Some(id) = doc.knowledge_base_id.filter(|id| !id.trim().is_empty())
+        && knowledge_base(ledger)?.map(|(c, _)| c) != Some(id.clone())
+    {
+        ledger
+            .put_decision(KNOWLEDGE_BASE, &json!({ "id": id, "name": "" }))
+            .await?;
+        applied += 1;
     }
     if let Some(list) = doc.workflow_ids {
         let ids: Vec<String> = list

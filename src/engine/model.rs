@@ -303,6 +303,19 @@ pub struct PrereqCheck {
     pub detail: String,
     /// What i2k would create on confirmation, if it can.
     pub can_create: Option<String>,
+    /// What the operator chooses between, when the check is a choice (the knowledge base the
+    /// help center goes to, on an org with several); empty otherwise.
+    #[serde(default)]
+    pub choices: Vec<CheckChoice>,
+}
+
+/// One option of a check that is a choice: its id and how it reads on screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckChoice {
+    pub id: String,
+    pub label: String,
+    /// The option in force now (chosen, or the one the run would take).
+    pub chosen: bool,
 }
 
 /// How an Intercom admin is carried into Kustomer.

@@ -279,18 +279,18 @@ async fn drive(
         Err(e) => return Err(e),
     };
     if !unresolved.is_empty() {
-        if ctx.config.accept_defaults {
-            decisions::apply_defaults(ctx).await?;
+        let open = if ctx.config.accept_defaults {
+            decisions::apply_defaults(ctx).await?
         } else {
+            unresolved
+        };
+        if !open.is_empty() {
             ctx.log(
                 LogLevel::Warn,
-                format!(
-                    "{} decisions need the operator before loading",
-                    unresolved.len()
-                ),
+                format!("{} decisions need the operator before loading", open.len()),
             );
             ctx.control.cancel();
-            return Ok(RunOutcome::NeedsDecisions(unresolved));
+            return Ok(RunOutcome::NeedsDecisions(open));
         }
     }
     set_state(state, RunState::Running);

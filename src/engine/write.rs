@@ -334,6 +334,7 @@ where
                     } else {
                         Origin::Created
                     };
+                    note_duplicate_status(ledger, &e).await?;
                     ledger.mark_done_as(kind, id, &target, origin)?;
                     return Ok(Outcome::Done(target));
                 }
@@ -344,6 +345,35 @@ where
             Err(e) => return fail(ledger, kind, id, &e),
         }
     }
+}
+
+/// The ledger decision naming a duplicate answered with another status than 409.
+const DUPLICATE_STATUS_FALLBACK: &str = "fallback:duplicate_status";
+
+/// When Kustomer refused a create as a duplicate with another status than 409 (the status is
+/// undocumented: `assumptions::is_duplicate_refusal`), the report names the fallback taken: the
+/// refusal was read from its words and the record adopted through its lookup. Noted once.
+async fn note_duplicate_status(ledger: &Ledger, e: &KustomerError) -> Result<(), LedgerError> {
+    let status = match e {
+        KustomerError::Api(ApiError::Http { status, .. }) if *status != 409 => *status,
+        _ => return Ok(()),
+    };
+    if !e.is_duplicate()
+        || ledger
+            .read(|r| r.decision(DUPLICATE_STATUS_FALLBACK))?
+            .is_some()
+    {
+        return Ok(());
+    }
+    let line = format!(
+        "Duplicates answered {status} instead of 409: told by the refusal's words (\"duplicate\", \"already exists\") and adopted through the record's lookup"
+    );
+    ledger
+        .put_decision(
+            DUPLICATE_STATUS_FALLBACK,
+            &serde_json::json!({ "line": line }),
+        )
+        .await
 }
 
 /// A fresh batch id (also the prefix of each item's `_clientRef`).

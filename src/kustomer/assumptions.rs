@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::endpoints;
+use super::models::Resource;
 use super::suffix::Suffix;
 
 /// Metadata `type` for each attribute suffix, for display only: i2k does not send it (Kustomer
@@ -57,6 +58,58 @@ pub const SAVED_SEARCH_CREATE_PATH: &str = endpoints::SAVED_SEARCHES;
 /// assumed from the read schema (`name`, `draft.text`, …).
 pub const SHORTCUT_CREATE_PATH: &str = endpoints::SHORTCUTS;
 
+/// `GET /v1/kb/knowledge-bases`: Kustomer documents `POST /v1/kb/knowledge-bases` (Create
+/// Knowledge Base) and `PATCH /v1/kb/knowledge-bases/{id}` (Update Knowledge Base) in its
+/// knowledge base API reference, which says every org has a default knowledge base
+/// (`default: true`, the default brand's) and one per further brand; the listing on the same
+/// collection path is assumed.
+pub const KNOWLEDGE_BASES_PATH: &str = endpoints::KB_KNOWLEDGE_BASES;
+
+/// The brand a listed knowledge base belongs to: its `brand` attribute or relationship (the
+/// reference says each belongs to exactly one brand; the field name is assumed).
+pub fn knowledge_base_brand(kb: &Resource) -> Option<String> {
+    kb.str("brand")
+        .map(str::to_string)
+        .or_else(|| kb.related_id("brand"))
+}
+
+/// The field binding a KB category to its knowledge base: assumed `knowledgeBase` (an id).
+/// Kustomer's SDKs read categories per `knowledgeBaseId`, so a category belongs to one.
+pub const KB_CATEGORY_KNOWLEDGE_BASE_FIELD: &str = "knowledgeBase";
+
+/// The knowledge base a listed category carries (attribute, as an id or `{id}`, or
+/// relationship `knowledgeBase`).
+pub fn kb_category_knowledge_base(category: &Resource) -> Option<String> {
+    match category.attributes.get(KB_CATEGORY_KNOWLEDGE_BASE_FIELD) {
+        Some(Value::String(id)) => Some(id.clone()),
+        Some(Value::Object(o)) => o.get("id").and_then(Value::as_str).map(str::to_string),
+        _ => category.related_id(KB_CATEGORY_KNOWLEDGE_BASE_FIELD),
+    }
+}
+
+/// The article's `knowledgeBases`: the KB guide lists it among the container's fields "with
+/// `featured`"; each entry assumed `{id, featured}`.
+pub fn kb_article_knowledge_bases(knowledge_base: &str) -> Value {
+    json!([{ "id": knowledge_base, "featured": false }])
+}
+
+/// The knowledge bases a listed article is in (entries `{id}` or bare ids).
+pub fn kb_article_knowledge_bases_of(article: &Resource) -> Vec<String> {
+    article
+        .attributes
+        .get("knowledgeBases")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k.as_str().or_else(|| k.get("id").and_then(Value::as_str)))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The article container's language field: `source`, its original language (KB guide: the
+/// article holds `source`; title, body and slug live on its versions, one series per language).
+pub const KB_ARTICLE_LANG_FIELD: &str = "source";
+
 /// `POST /v1/kb/categories` ("POST category" in the KB guide): the path is assumed.
 pub const KB_CATEGORY_CREATE_PATH: &str = endpoints::KB_CATEGORIES;
 
@@ -71,11 +124,15 @@ pub fn kb_category_body(
     description: Option<&str>,
     lang: &str,
     parent: Option<&str>,
+    knowledge_base: Option<&str>,
 ) -> Value {
     let mut body = json!({
         "title": title,
         "langs": { lang: { "title": title } },
     });
+    if let Some(kb) = knowledge_base {
+        body[KB_CATEGORY_KNOWLEDGE_BASE_FIELD] = json!(kb);
+    }
     if let Some(d) = description {
         body["description"] = json!(d);
         body["langs"][lang]["description"] = json!(d);
@@ -151,13 +208,21 @@ mod tests {
 
     #[test]
     fn kb_bodies_carry_both_title_readings_and_optional_fields() {
-        let c = kb_category_body("Billing", Some("Money"), "en_us", Some("root1"));
+        let c = kb_category_body(
+            "Billing",
+            Some("Money"),
+            "en_us",
+            Some("root1"),
+            Some("kb2"),
+        );
+        assert_eq!(c[KB_CATEGORY_KNOWLEDGE_BASE_FIELD], "kb2");
         assert_eq!(c["title"], "Billing");
         assert_eq!(c["langs"]["en_us"]["title"], "Billing");
         assert_eq!(c["langs"]["en_us"]["description"], "Money");
         assert_eq!(c[KB_CATEGORY_PARENT_FIELD], "root1");
-        let bare = kb_category_body("Top", None, "fr", None);
+        let bare = kb_category_body("Top", None, "fr", None, None);
         assert!(bare.get("description").is_none() && bare.get("parent").is_none());
+        assert!(bare.get(KB_CATEGORY_KNOWLEDGE_BASE_FIELD).is_none());
         let v = kb_version_body("T", "<p>x</p>", None, Some("2024-05-01T00:00:00.000Z"));
         assert_eq!(v["publishedAt"], "2024-05-01T00:00:00.000Z");
         assert!(v.get("slug").is_none());

@@ -763,6 +763,12 @@ impl KustomerClient {
         ))
     }
 
+    /// The org's knowledge bases (one per brand; `default: true` is the default brand's). The
+    /// listing path is assumed: see `assumptions::KNOWLEDGE_BASES_PATH`.
+    pub async fn list_knowledge_bases(&self) -> Result<Vec<Named>> {
+        self.list_named(assumptions::KNOWLEDGE_BASES_PATH).await
+    }
+
     pub async fn list_kb_categories(&self) -> Result<Vec<Resource>> {
         self.list_whole(endpoints::KB_CATEGORIES).await
     }

@@ -31,6 +31,7 @@ pub const ATTACHMENTS: &str = "/v1/attachments";
 pub const TRACKING_IDENTITY_EVENT: &str = "/v1/tracking/identityEvent";
 pub const SAVED_SEARCHES: &str = "/v1/customers/searches";
 pub const SHORTCUTS: &str = "/v1/shortcuts";
+pub const KB_KNOWLEDGE_BASES: &str = "/v1/kb/knowledge-bases";
 pub const KB_CATEGORIES: &str = "/v1/kb/categories";
 pub const KB_ARTICLES: &str = "/v1/kb/articles";
 pub const MESSAGES_BULK: &str = "/v1/messages/bulk";

@@ -58,13 +58,19 @@ pub fn parents_first(collections: &[(String, Option<String>)]) -> Vec<String> {
 
 /// `POST /v1/kb/categories` body for a collection: the default-language title and description
 /// through the assumed create shape, every translated name as another language, the parent
-/// category when nested, and the Intercom id as `externalId`.
-pub fn category_body(raw: &str, parent: Option<&str>) -> Result<Value, KbMappingError> {
+/// category when nested, the knowledge base it goes to (none: the org's default), and the
+/// Intercom id as `externalId`.
+pub fn category_body(
+    raw: &str,
+    parent: Option<&str>,
+    knowledge_base: Option<&str>,
+) -> Result<Value, KbMappingError> {
     let v = parse(raw)?;
     let name = text(&v, "name").ok_or(KbMappingError::Untitled("collection"))?;
     let default_locale = text(&v, "default_locale").unwrap_or("en");
     let lang = lang_code(default_locale);
-    let mut body = assumptions::kb_category_body(name, text(&v, "description"), &lang, parent);
+    let mut body =
+        assumptions::kb_category_body(name, text(&v, "description"), &lang, parent, knowledge_base);
     if let Some(translated) = v.get("translated_content").and_then(Value::as_object) {
         for (locale, content) in translated {
             if locale == "type" || locale == default_locale {
@@ -135,16 +141,25 @@ pub fn article_head(raw: &str) -> Result<ArticleHead, KbMappingError> {
     })
 }
 
-/// `POST /v1/kb/articles` body: the container (title, categories, source language) with the
-/// Intercom id as `externalId` and the original creation time.
-pub fn article_body(head: &ArticleHead, external_id: &str, categories: &[String]) -> Value {
+/// `POST /v1/kb/articles` body: the container as Kustomer's KB guide describes it — its
+/// categories, its knowledge base (none: the org's default) and its original language
+/// (`source`); the title and body go on its versions — with the Intercom id as `externalId`
+/// and the original creation time.
+pub fn article_body(
+    head: &ArticleHead,
+    external_id: &str,
+    categories: &[String],
+    knowledge_base: Option<&str>,
+) -> Value {
     let mut body = json!({
-        "title": head.title,
-        "lang": head.lang,
+        assumptions::KB_ARTICLE_LANG_FIELD: head.lang,
         "externalId": external_id,
     });
     if !categories.is_empty() {
         body["categories"] = json!(categories);
+    }
+    if let Some(kb) = knowledge_base {
+        body["knowledgeBases"] = assumptions::kb_article_knowledge_bases(kb);
     }
     if let Some(t) = head.created_at.and_then(crate::mapping::clean::iso_time) {
         body["createdAt"] = json!(t);
@@ -272,29 +287,38 @@ mod tests {
             "translated_content": {"type": "group_translated_content",
                 "en": {"name": "Billing"}, "fr": {"name": "Facturation", "description": "Argent"}}})
             .to_string();
-        let b = category_body(&raw, Some("k1")).unwrap();
+        let b = category_body(&raw, Some("k1"), Some("kb2")).unwrap();
+        assert_eq!(b[assumptions::KB_CATEGORY_KNOWLEDGE_BASE_FIELD], "kb2");
         assert_eq!(b["langs"]["en_us"]["title"], "Billing");
         assert_eq!(b["langs"]["fr"]["title"], "Facturation");
         assert_eq!(b["langs"]["fr"]["description"], "Argent");
         assert_eq!(b[assumptions::KB_CATEGORY_PARENT_FIELD], "k1");
         assert_eq!(b["externalId"], "7");
         assert_eq!(
-            category_body(&json!({"id": "8"}).to_string(), None),
+            category_body(&json!({"id": "8"}).to_string(), None, None),
             Err(KbMappingError::Untitled("collection"))
         );
     }
 
     #[test]
-    fn articles_carry_state_categories_and_time() {
+    fn articles_carry_state_categories_knowledge_base_and_time() {
         let raw = json!({"id": "5", "title": "Reset", "body": "<p>b</p>", "state": "draft",
             "created_at": 1_700_000_000, "parent_ids": [11, "10"], "default_locale": "en"})
         .to_string();
         let head = article_head(&raw).unwrap();
         assert!(!head.published);
         assert_eq!(article_collections(&raw), vec!["11", "10"]);
-        let body = article_body(&head, "5", &["c1".to_string()]);
+        let body = article_body(&head, "5", &["c1".to_string()], Some("kb2"));
         assert_eq!(body["externalId"], "5");
-        assert_eq!(body["lang"], "en_us");
+        // The container: its language is `source`; the title lives on its versions.
+        assert_eq!(body[assumptions::KB_ARTICLE_LANG_FIELD], "en_us");
+        assert!(body.get("title").is_none() && body.get("lang").is_none());
+        assert_eq!(
+            body["knowledgeBases"],
+            json!([{"id": "kb2", "featured": false}])
+        );
+        let unbound = article_body(&head, "5", &[], None);
+        assert!(unbound.get("knowledgeBases").is_none() && unbound.get("categories").is_none());
         assert_eq!(body["categories"], json!(["c1"]));
         assert_eq!(body["createdAt"], "2023-11-14T22:13:20.000Z");
     }

@@ -58,4 +58,9 @@ pub struct SimOptions {
     /// The status a Kustomer create refused for a duplicate externalId answers (e.g. 400, 422).
     #[arg(long, default_value_t = 409)]
     pub duplicate_status: u16,
+    /// Another brand of the Kustomer org, with its own knowledge base (repeatable): an org
+    /// with several knowledge bases, where the migration must be told which one the help
+    /// center goes to.
+    #[arg(long, value_name = "NAME")]
+    pub extra_brand: Vec<String>,
 }

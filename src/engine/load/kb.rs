@@ -1,5 +1,6 @@
 //! Phase Kb: Intercom help-center collections → KB categories (parents first, so nesting is
-//! kept), articles → KB articles, each with its Intercom versions recreated in order in its
+//! kept), articles → KB articles, all bound to the knowledge base chosen at prerequisites (the
+//! org has one per brand: `--knowledge-base`, the saved decision, or the org's only one), each with its Intercom versions recreated in order in its
 //! default language (historical ones published at their own time, the current one published
 //! only when Intercom has the article published) and every translation as a language version.
 //!
@@ -23,7 +24,7 @@ use crate::engine::context::Ctx;
 use crate::engine::load::{NO_ANSWER, read_source};
 use crate::engine::model::LogLevel;
 use crate::engine::write::{self, Outcome};
-use crate::kustomer::KustomerError;
+use crate::kustomer::{KustomerError, assumptions};
 use crate::ledger::{Ledger, LedgerError, RecordState, WorkItem};
 use crate::mapping::kb::{self, ArticleHead, VersionHead};
 use crate::vocab::{ErrorClass, Kind, PhaseId};
@@ -59,14 +60,41 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         ledger.ensure_pending_from_sources(kind, kind).await?;
     }
     ledger.flush().await?;
-    load_categories(ctx).await?;
+    let knowledge_base = bound_knowledge_base(ctx).await?;
+    load_categories(ctx, knowledge_base.as_deref()).await?;
     ledger.flush().await?;
-    load_articles(ctx).await?;
+    load_articles(ctx, knowledge_base.as_deref()).await?;
     ledger.flush().await?;
     Ok(())
 }
 
-async fn load_categories(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
+/// The knowledge base KB records are bound to (`None`: the org lists none, so they are created
+/// without one). A run never gets here with the choice open (the decisions refuse it first);
+/// should the org have changed since, the phase stops rather than guess.
+async fn bound_knowledge_base(ctx: &Ctx) -> anyhow::Result<Option<String>> {
+    use crate::engine::load::prerequisites::{KnowledgeBaseTarget, knowledge_base_target};
+    Ok(match knowledge_base_target(ctx).await? {
+        KnowledgeBaseTarget::Chosen { id, label, by, .. } => {
+            ctx.log(
+                LogLevel::Info,
+                format!("KB categories and articles go to knowledge base {label} ({by})"),
+            );
+            Some(id)
+        }
+        KnowledgeBaseTarget::Unlisted(why) => {
+            ctx.log(
+                LogLevel::Warn,
+                format!("no knowledge base listed ({why}): KB records are created without one"),
+            );
+            None
+        }
+        KnowledgeBaseTarget::Open { why, .. } => anyhow::bail!(
+            "the knowledge base for KB categories and articles is not chosen: {why}; choose one on the Prerequisites screen, with --knowledge-base ID, or as knowledge_base_id in mapping.toml"
+        ),
+    })
+}
+
+async fn load_categories(ctx: &Arc<Ctx>, knowledge_base: Option<&str>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     let items: HashMap<String, WorkItem> = all_items(ledger, Kind::Collections.as_str(), &OPEN)
         .await?
@@ -109,7 +137,7 @@ async fn load_categories(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             .raw
             .as_deref()
             .ok_or(kb::KbMappingError::Untitled("collection"))
-            .and_then(|raw| kb::category_body(raw, parent_target.as_deref()))
+            .and_then(|raw| kb::category_body(raw, parent_target.as_deref(), knowledge_base))
         {
             Ok(b) => b,
             Err(e) => {
@@ -132,6 +160,9 @@ async fn load_categories(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
                 .find(|c| {
                     kb::category_has_title(&c.attributes, &title)
                         && c.related_id("parent") == parent_target
+                        && (knowledge_base.is_none()
+                            || assumptions::kb_category_knowledge_base(c).as_deref()
+                                == knowledge_base)
                 })
                 .map(|c| c.id))
         };
@@ -160,7 +191,7 @@ fn article_versions(
     Ok(out)
 }
 
-async fn load_articles(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
+async fn load_articles(ctx: &Arc<Ctx>, knowledge_base: Option<&str>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     // Articles still to create, and done articles whose versions or translations are open.
     // An article whose versions Intercom could not return is not loaded (no article without its
@@ -204,7 +235,7 @@ async fn load_articles(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             item.source_id
         ));
         let _guard = ctx.in_flight(PhaseId::Kb, 1);
-        load_article(ctx, &item).await
+        load_article(ctx, &item, knowledge_base).await
     }))
     .buffer_unordered(ARTICLES_IN_FLIGHT);
     while let Some(done) = loads.next().await {
@@ -241,7 +272,11 @@ fn unmappable(ledger: &Ledger, item: &WorkItem, e: &kb::KbMappingError) -> Resul
     )
 }
 
-async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
+async fn load_article(
+    ctx: &Arc<Ctx>,
+    item: &WorkItem,
+    knowledge_base: Option<&str>,
+) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
     let kustomer = &ctx.kustomer;
     let id = item.source_id.clone();
@@ -273,7 +308,7 @@ async fn load_article(ctx: &Arc<Ctx>, item: &WorkItem) -> anyhow::Result<()> {
             categories.push(t);
         }
     }
-    let body = kb::article_body(&head, &id, &categories);
+    let body = kb::article_body(&head, &id, &categories, knowledge_base);
     let was_done = item.state == RecordState::Done;
     if !was_done {
         // Times Kustomer cannot read are left out: the warning keeps the original value.

@@ -1,6 +1,7 @@
 //! Phase 0, prerequisites: what must exist in Kustomer before records arrive — brands, business
 //! schedules, klasses (one per Intercom ticket type, plus `intercom_note` and, when events are
-//! kept as kobjects, `intercom_event`), teams and users. Each check reports pass / fail /
+//! kept as kobjects, `intercom_event`), teams and users — and the knowledge base the help center
+//! goes to (a choice on an org with several: one per brand). Each check reports pass / fail /
 //! created; what i2k can create from Intercom's data is created once the operator (or
 //! `--accept-defaults`) allows it. Holidays and SLAs have no confirmed Kustomer route and go to
 //! the manual checklist; the operator is warned that Kustomer workflows fire on created records.
@@ -12,7 +13,7 @@ use serde_json::Value;
 
 use crate::engine::context::Ctx;
 use crate::engine::decisions;
-use crate::engine::model::{AdminDecision, LogLevel, PrereqCheck};
+use crate::engine::model::{AdminDecision, CheckChoice, LogLevel, PrereqCheck};
 use crate::engine::write::{Outcome, create_one};
 use crate::intercom::models::{Brand, OfficeHoursSchedule, TicketType};
 use crate::kustomer::KustomerError;
@@ -34,6 +35,7 @@ pub const USERS: &str = "users";
 pub const WORKFLOWS: &str = "workflows";
 pub const HOLIDAYS: &str = "holidays";
 pub const SLAS: &str = "slas";
+pub const KNOWLEDGE_BASE: &str = "knowledge_base";
 
 const WORKFLOW_WARNING: &str = "Kustomer workflows and business rules fire on records i2k creates \
      (customers, conversations, messages): pause them in Kustomer for the import and resume them after";
@@ -178,6 +180,7 @@ fn presence_check(
             } else {
                 format!("all {} {noun} present", wanted.len())
             },
+            choices: Vec::new(),
             can_create: None,
         }
     } else {
@@ -201,6 +204,7 @@ fn presence_check(
                     ""
                 }
             ),
+            choices: Vec::new(),
             can_create: Some(format!("create {}: {}", noun, names.join(", "))),
         }
     })
@@ -211,6 +215,7 @@ fn failed_check(name: &str, what: &str, e: &dyn std::fmt::Display) -> PrereqChec
         name: name.to_string(),
         status: CheckStatus::Fail,
         detail: format!("cannot check {what}: {e}"),
+        choices: Vec::new(),
         can_create: None,
     }
 }
@@ -227,11 +232,17 @@ pub async fn prerequisite_checks(ctx: &Ctx) -> Vec<PrereqCheck> {
         or_failed(klass_check(ctx).await, KLASSES, "klasses"),
         or_failed(team_check(ctx).await, TEAMS, "teams"),
         or_failed(user_check(ctx), USERS, "users"),
+        or_failed(
+            knowledge_base_check(ctx).await,
+            KNOWLEDGE_BASE,
+            "knowledge bases",
+        ),
     ];
     checks.push(PrereqCheck {
         name: WORKFLOWS.into(),
         status: CheckStatus::Warn,
         detail: WORKFLOW_WARNING.into(),
+        choices: Vec::new(),
         can_create: None,
     });
     checks.push(PrereqCheck {
@@ -241,6 +252,7 @@ pub async fn prerequisite_checks(ctx: &Ctx) -> Vec<PrereqCheck> {
             "Intercom office-hours exceptions: Kustomer's reference confirms no holiday route; \
                  they are listed in the manual checklist"
                 .into(),
+        choices: Vec::new(),
         can_create: None,
     });
     checks.push(PrereqCheck {
@@ -248,6 +260,7 @@ pub async fn prerequisite_checks(ctx: &Ctx) -> Vec<PrereqCheck> {
         status: CheckStatus::Warn,
         detail: "Kustomer documents no SLA create route; SLAs are listed in the manual checklist"
             .into(),
+        choices: Vec::new(),
         can_create: None,
     });
     checks
@@ -317,8 +330,163 @@ fn user_check(ctx: &Ctx) -> anyhow::Result<PrereqCheck> {
             "{} admins: {matched} mapped to users, {fallback} to the fallback user, {invite} to invite, {unresolved} undecided",
             admins.len()
         ),
+        choices: Vec::new(),
         can_create: None,
     })
+}
+
+/// Where KB categories and articles go, as decided so far.
+pub enum KnowledgeBaseTarget {
+    /// The org lists no knowledge base (the listing route absent, or an empty list): KB records
+    /// are created without one, and Kustomer puts them in its default knowledge base.
+    Unlisted(String),
+    /// `by` says who chose: `--knowledge-base`, the saved decision, or the org's only one.
+    Chosen {
+        id: String,
+        label: String,
+        by: &'static str,
+        choices: Vec<CheckChoice>,
+    },
+    /// Several and nobody chose, or the choice names a knowledge base the org does not have.
+    Open {
+        why: String,
+        choices: Vec<CheckChoice>,
+    },
+}
+
+/// How a knowledge base reads on screen and in reports.
+fn knowledge_base_label(kb: &crate::kustomer::models::Named) -> String {
+    let name = if kb.name.is_empty() { &kb.id } else { &kb.name };
+    format!(
+        "{name} ({}{})",
+        kb.id,
+        if kb.is_default { ", the default" } else { "" }
+    )
+}
+
+/// The knowledge base the help center goes to: the one `--knowledge-base` names, else the
+/// operator's saved choice, else the org's only one. On an org with several and no choice it is
+/// open; the org's default one is marked as the one `--accept-defaults` takes (unless the flag
+/// named another, which no default overrides).
+pub async fn knowledge_base_target(ctx: &Ctx) -> anyhow::Result<KnowledgeBaseTarget> {
+    let listed = match ctx.kustomer.list_knowledge_bases().await {
+        Ok(listed) => listed,
+        // No listing on this org, or none for this key (a key without the KB roles does not
+        // carry the help center at all): nothing to choose between.
+        Err(e) if e.is_absent_route() || matches!(e, KustomerError::Forbidden { .. }) => {
+            return Ok(KnowledgeBaseTarget::Unlisted(e.to_string()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let choices = |chosen: &dyn Fn(&crate::kustomer::models::Named) -> bool| -> Vec<CheckChoice> {
+        listed
+            .iter()
+            .map(|k| CheckChoice {
+                id: k.id.clone(),
+                label: knowledge_base_label(k),
+                chosen: chosen(k),
+            })
+            .collect()
+    };
+    let pick = |id: &str, by: &'static str| {
+        listed
+            .iter()
+            .find(|k| k.id == id)
+            .map(|k| KnowledgeBaseTarget::Chosen {
+                id: k.id.clone(),
+                label: knowledge_base_label(k),
+                by,
+                choices: choices(&|o| o.id == k.id),
+            })
+    };
+    let all = listed
+        .iter()
+        .map(knowledge_base_label)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if let Some(id) = ctx.config.options.knowledge_base.as_deref() {
+        return Ok(
+            pick(id, "--knowledge-base").unwrap_or_else(|| KnowledgeBaseTarget::Open {
+                why: format!(
+                    "--knowledge-base {id} names no knowledge base of this org (it has: {all})"
+                ),
+                choices: choices(&|_| false),
+            }),
+        );
+    }
+    if let Some((id, _)) = decisions::knowledge_base(&ctx.ledger)? {
+        return Ok(
+            pick(&id, "the saved decision").unwrap_or_else(|| KnowledgeBaseTarget::Open {
+                why: format!("the chosen knowledge base {id} is not in this org (it has: {all})"),
+                choices: choices(&|k| k.is_default),
+            }),
+        );
+    }
+    Ok(match listed.as_slice() {
+        [] => KnowledgeBaseTarget::Unlisted("the org lists no knowledge base".into()),
+        [only] => pick(&only.id, "the org's only knowledge base")
+            .unwrap_or_else(|| KnowledgeBaseTarget::Unlisted(String::new())),
+        _ => KnowledgeBaseTarget::Open {
+            why: format!(
+                "the org has {} knowledge bases, one per brand: {all}",
+                listed.len()
+            ),
+            choices: choices(&|k| k.is_default),
+        },
+    })
+}
+
+async fn knowledge_base_check(ctx: &Ctx) -> anyhow::Result<PrereqCheck> {
+    let in_scope = crate::engine::phases::phases_for(&ctx.config.only)
+        .map(|p| p.contains(&crate::vocab::PhaseId::Kb))
+        .unwrap_or(true);
+    let check = |status, detail: String, choices| PrereqCheck {
+        name: KNOWLEDGE_BASE.into(),
+        status,
+        detail,
+        can_create: None,
+        choices,
+    };
+    if !in_scope {
+        return Ok(check(
+            CheckStatus::Pass,
+            "the knowledge base is not in this run's scope".into(),
+            Vec::new(),
+        ));
+    }
+    Ok(match knowledge_base_target(ctx).await? {
+        KnowledgeBaseTarget::Unlisted(why) => check(
+            CheckStatus::Warn,
+            format!(
+                "no knowledge base listed ({why}): KB categories and articles are created without one, so Kustomer puts them in its default knowledge base"
+            ),
+            Vec::new(),
+        ),
+        KnowledgeBaseTarget::Chosen {
+            label, by, choices, ..
+        } => check(
+            CheckStatus::Pass,
+            format!("KB categories and articles go to knowledge base {label} ({by})"),
+            choices,
+        ),
+        KnowledgeBaseTarget::Open { why, choices } => check(
+            CheckStatus::Fail,
+            format!(
+                "{why}; choose the one the help center goes to: c on this check, --knowledge-base ID, or knowledge_base_id in mapping.toml"
+            ),
+            choices,
+        ),
+    })
+}
+
+/// The knowledge base `--accept-defaults` takes for an open knowledge-base check: the org's
+/// default one, unless `--knowledge-base` named one the org does not have (an explicit choice no
+/// default overrides).
+pub fn default_knowledge_base(ctx: &Ctx, check: &PrereqCheck) -> Option<CheckChoice> {
+    if ctx.config.options.knowledge_base.is_some() {
+        return None;
+    }
+    check.choices.iter().find(|c| c.chosen).cloned()
 }
 
 /// The operator confirms creating what check `name` misses: allowed from now on, and created

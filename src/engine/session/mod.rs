@@ -306,6 +306,20 @@ impl Session {
                     self.send_prerequisites(&ctx).await;
                 }
             }
+            SessionCommand::ChooseKnowledgeBase { id, label } => {
+                if let Some(ctx) = self.ctx_for_decisions().await {
+                    let result = decisions::choose_knowledge_base(&ctx.ledger, &id, &label).await;
+                    let chosen = result.is_ok();
+                    self.report_error(result.map_err(anyhow::Error::from)).await;
+                    if chosen {
+                        self.notice(format!(
+                            "KB categories and articles go to knowledge base {label} (saved in mapping.toml)."
+                        ))
+                        .await;
+                    }
+                    self.send_prerequisites(&ctx).await;
+                }
+            }
             SessionCommand::AcceptDefaults => {
                 // Taken now, so Mapping and Prerequisites show them decided (each is a stored
                 // decision, listed in the report); the run also takes the default for anything
@@ -315,10 +329,15 @@ impl Session {
                     return;
                 };
                 match decisions::apply_defaults(&ctx).await {
-                    Ok(()) => {
+                    Ok(open) => {
                         let taken = ctx.defaults_taken().len();
+                        let left = if open.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" Still open (no default): {}", open.join("; "))
+                        };
                         self.notice(format!(
-                            "Defaults accepted: {taken} decisions taken (the report lists each)."
+                            "Defaults accepted: {taken} decisions taken (the report lists each).{left}"
                         ))
                         .await;
                     }
@@ -888,6 +907,7 @@ async fn roles_check(ctx: &Ctx) -> PrereqCheck {
                 name: KEY_ROLES_CHECK.into(),
                 status: CheckStatus::Warn,
                 detail: format!("cannot read the key's roles: {e}"),
+                choices: Vec::new(),
                 can_create: None,
             };
         }
@@ -933,6 +953,7 @@ async fn roles_check(ctx: &Ctx) -> PrereqCheck {
         name: KEY_ROLES_CHECK.into(),
         status,
         detail,
+        choices: Vec::new(),
         can_create: None,
     }
 }

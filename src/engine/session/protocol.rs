@@ -5,10 +5,10 @@
 
 pub use crate::engine::disk::{DiskEstimate, describe as describe_disk, human_bytes};
 pub use crate::engine::model::{
-    AdminDecision, AdminMapping, Bucket, CheckStatus, Command, ConnectionInfo, ErrorClass, Event,
-    FailureDetail, FailureSummary, FieldDecision, FieldMapping, LogLevel, PhaseId, PhaseProgress,
-    PhaseStatus, PrereqCheck, RecordRef, RunState, ScopeItem, SegmentChoice, Snapshot,
-    TypeVerification, UserChoice,
+    AdminDecision, AdminMapping, Bucket, CheckChoice, CheckStatus, Command, ConnectionInfo,
+    ErrorClass, Event, FailureDetail, FailureSummary, FieldDecision, FieldMapping, LogLevel,
+    PhaseId, PhaseProgress, PhaseStatus, PrereqCheck, RecordRef, RunState, ScopeItem,
+    SegmentChoice, Snapshot, TypeVerification, UserChoice,
 };
 pub use crate::http::Secret;
 
@@ -19,6 +19,8 @@ pub const KEY_ROLES_CHECK: &str = "Key roles";
 pub const VERIFY_FAILED: &str = "verification failed";
 /// The Prerequisites row for Intercom's admins as Kustomer users: fixed on Mapping.
 pub const USERS_CHECK: &str = crate::engine::load::prerequisites::USERS;
+/// The Prerequisites row for the knowledge base the help center goes to; `c` on it chooses.
+pub const KNOWLEDGE_BASE_CHECK: &str = crate::engine::load::prerequisites::KNOWLEDGE_BASE;
 
 /// What a front-end asks of the session.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +64,12 @@ pub enum SessionCommand {
     /// note times (stored with the migration's decisions) or not.
     AcceptRestampedTimes {
         accept: bool,
+    },
+    /// The operator chose the Kustomer knowledge base KB categories and articles go to (stored
+    /// with the migration's decisions).
+    ChooseKnowledgeBase {
+        id: String,
+        label: String,
     },
     /// The operator accepted the stated defaults for every unresolved mapping.
     AcceptDefaults,

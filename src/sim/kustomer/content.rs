@@ -5,9 +5,17 @@
 //! - KB category create: `POST /v1/kb/categories {langs: {<lang>: {title, slug?, description?}},
 //!   parent?}` or the short form `{title, slug?, lang? (default en_us), parent?}`; `parent` is an
 //!   existing category id.
-//! - KB article create: `POST /v1/kb/articles {title?, categories?[ids], lang? (default en_us)}`
-//!   makes the article and an empty draft version in `lang` (that draft counts as a kb_version);
-//!   a `title` given here pre-fills the draft.
+//! - Knowledge bases: `GET /v1/kb/knowledge-bases` lists them (one per brand; the default one,
+//!   `default: true`, is the default brand's). Every category and article belongs to one and
+//!   its reads carry it: a category's `knowledgeBase` (id), an article's
+//!   `knowledgeBases: [{id, featured}]`; a create that names none goes to the default one. A
+//!   parent category, and an article's categories, must be in the same knowledge base (400).
+//! - KB article create: `POST /v1/kb/articles {categories?[ids], knowledgeBases?, source?
+//!   (default en_us), externalId?}` makes the article container and an empty draft version in
+//!   its `source` language (that draft counts as a kb_version). Kustomer's KB guide puts the
+//!   title on versions, and the language field is `source`: the strict simulator refuses
+//!   `title` and `lang` on the article (lenient: `lang` is read as `source`, `title` pre-fills
+//!   the draft).
 //! - `POST /v1/kb/articles/{id}/versions/{lang}` opens a new draft `{title, htmlBody, slug}`;
 //!   `PUT` on the same path fills the draft, and a `publishedAt` publishes it (title and htmlBody
 //!   then required), making the article `published`.
@@ -52,6 +60,7 @@ pub fn routes() -> Router<Sim> {
             "/v1/customers/searches/positions",
             get(get_positions).put(put_positions),
         )
+        .route("/v1/kb/knowledge-bases", listed(Kind::KnowledgeBase))
         .route(
             "/v1/kb/categories",
             listed(Kind::KbCategory).post(post_category),
@@ -293,14 +302,30 @@ async fn post_category(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
         }
     };
     let mut store = sim.lock();
+    let kb = knowledge_base(
+        &store,
+        optional_str(&body, "knowledgeBase")?,
+        "/knowledgeBase",
+    )?;
     let mut rels = BTreeMap::new();
     if let Some(parent) = optional_str(&body, "parent")? {
         let rel = store
             .rel(Kind::KbCategory, parent)
             .ok_or_else(|| ApiError::invalid("/parent", format!("no category with id {parent}")))?;
+        let parent_kb = category_knowledge_base(&store, parent);
+        if parent_kb.as_deref() != Some(kb.as_str()) {
+            return Err(ApiError::invalid(
+                "/parent",
+                format!(
+                    "parent category {parent} belongs to knowledge base {}, not {kb}",
+                    parent_kb.unwrap_or_default()
+                ),
+            ));
+        }
         rels.insert("parent".to_string(), rel);
     }
     let mut attrs = Map::new();
+    attrs.insert("knowledgeBase".into(), json!(kb));
     attrs.insert("langs".into(), langs);
     attrs.insert(
         "published".into(),
@@ -360,13 +385,107 @@ fn set_pointer(store: &mut Store, article: &str, lang: &str, key: &str, version:
     });
 }
 
+/// The knowledge base a create names (it must exist), else the org's default one.
+fn knowledge_base(store: &Store, given: Option<&str>, pointer: &str) -> Result<String, ApiError> {
+    match given {
+        Some(id) if store.get(Kind::KnowledgeBase, id).is_some() => Ok(id.to_string()),
+        Some(id) => Err(ApiError::invalid(
+            pointer,
+            format!("no knowledge base with id {id}"),
+        )),
+        None => store
+            .all(Kind::KnowledgeBase)
+            .iter()
+            .find(|k| k.attributes.get("default") == Some(json!(true)))
+            .map(|k| k.id.clone())
+            .ok_or_else(|| ApiError::invalid(pointer, "the org has no default knowledge base")),
+    }
+}
+
+/// The knowledge base category `id` belongs to.
+fn category_knowledge_base(store: &Store, id: &str) -> Option<String> {
+    store
+        .get(Kind::KbCategory, id)?
+        .attributes
+        .str("knowledgeBase")
+}
+
+/// An article's `knowledgeBases` as `[{id, featured}]` (each an id or `{id, featured?}`), the
+/// default knowledge base when the body names none.
+fn article_knowledge_bases(store: &Store, body: &Map<String, Value>) -> Result<Value, ApiError> {
+    let Some(given) = body.get("knowledgeBases") else {
+        let id = knowledge_base(store, None, "/knowledgeBases")?;
+        return Ok(json!([{ "id": id, "featured": false }]));
+    };
+    let list = given.as_array().filter(|l| !l.is_empty()).ok_or_else(|| {
+        ApiError::invalid(
+            "/knowledgeBases",
+            "`knowledgeBases` must be a non-empty array of {id, featured}",
+        )
+    })?;
+    let mut out = Vec::with_capacity(list.len());
+    for (i, entry) in list.iter().enumerate() {
+        let pointer = format!("/knowledgeBases/{i}");
+        let id = entry
+            .as_str()
+            .or_else(|| entry.get("id").and_then(Value::as_str))
+            .ok_or_else(|| ApiError::invalid(&pointer, "a knowledge base is {id, featured}"))?;
+        let id = knowledge_base(store, Some(id), &pointer)?;
+        let featured = entry
+            .get("featured")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        out.push(json!({ "id": id, "featured": featured }));
+    }
+    Ok(Value::Array(out))
+}
+
+/// The strict simulator's refusal of a field Kustomer's KB guide puts elsewhere (the article is
+/// a container: its title lives on versions, its language field is `source`).
+fn refuse_container_field(sim: &Sim, body: &Map<String, Value>) -> Result<(), ApiError> {
+    if !sim.config().strict {
+        return Ok(());
+    }
+    for (field, why) in [
+        (
+            "title",
+            "an article is a container: its title lives on its versions",
+        ),
+        ("lang", "an article's language field is `source`"),
+    ] {
+        if body.contains_key(field) {
+            let e = ApiError::invalid(
+                format!("/{field}"),
+                format!(
+                    "`{field}` is not an article field: {why} (Kustomer's knowledge base guide)"
+                ),
+            );
+            sim.lock()
+                .refused_fields
+                .push(format!("POST /v1/kb/articles: {}", e.detail));
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 async fn post_article(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
     let body = body.object()?;
+    refuse_container_field(&sim, &body)?;
     let title = optional_str(&body, "title")?.map(str::to_string);
-    let lang = optional_str(&body, "lang")?
-        .unwrap_or(DEFAULT_LANG)
-        .to_string();
+    let lang = match optional_str(&body, "source")? {
+        Some(l) => l,
+        None => optional_str(&body, "lang")?.unwrap_or(DEFAULT_LANG),
+    }
+    .to_string();
     let mut store = sim.lock();
+    let knowledge_bases = article_knowledge_bases(&store, &body)?;
+    let kb_ids: Vec<&str> = knowledge_bases
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k.get("id").and_then(Value::as_str))
+        .collect();
     if let Some(categories) = body.get("categories") {
         let list = categories.as_array().ok_or_else(|| {
             ApiError::invalid(
@@ -385,9 +504,21 @@ async fn post_article(State(sim): State<Sim>, body: JsonBody) -> ApiResult {
                     format!("no category with id {c}"),
                 ));
             }
+            let category_kb = category_knowledge_base(&store, id).unwrap_or_default();
+            if !kb_ids.contains(&category_kb.as_str()) {
+                return Err(ApiError::invalid(
+                    format!("/categories/{i}"),
+                    format!(
+                        "category {id} belongs to knowledge base {category_kb}, which the article is not in"
+                    ),
+                ));
+            }
         }
     }
     let mut attrs = body.clone();
+    attrs.remove("lang");
+    attrs.remove("title");
+    attrs.insert("knowledgeBases".into(), knowledge_bases);
     attrs.insert("source".into(), json!(lang));
     attrs.insert("status".into(), json!("draft"));
     attrs.insert("langVersions".into(), json!({}));

@@ -43,7 +43,8 @@
 //! - **Bulk**: see [`bulk`]; **attachments and storage**: see [`attachments`]; **KB, saved
 //!   searches, shortcuts, tracking**: see [`content`] for the assumed bodies.
 //! - **Fresh org**: the agents as users (most by the same e-mail, the second missing, the third
-//!   under another e-mail, see `org::seed`), the key's machine user, a default brand and schedule
+//!   under another e-mail, see `org::seed`), the key's machine user, a default brand with the
+//!   default knowledge base (plus each of `extra_brands` with its own), a default schedule
 //!   (with one holiday, readable with `include=holidays`), standard metadata for customer,
 //!   company, conversation and message, no klasses, no custom attributes, no teams, no tags.
 //! - **Holidays**: `include=holidays` works on `GET /v1/schedules` (the list; the reference shows
@@ -123,6 +124,9 @@ pub struct Config {
     pub batches_as_array: bool,
     /// The status of a create refused for a duplicate externalId (undocumented; 409 by default).
     pub duplicate_status: u16,
+    /// Brands the org has besides its default one, each with its own knowledge base (Kustomer:
+    /// one knowledge base per brand; the default brand's is the org's default knowledge base).
+    pub extra_brands: Vec<String>,
 }
 
 /// The simulator's default request body limit.
@@ -145,6 +149,7 @@ impl Config {
             tags_route: true,
             batches_as_array: false,
             duplicate_status: 409,
+            extra_brands: Vec::new(),
         }
     }
 }
@@ -175,6 +180,7 @@ impl Config {
             ));
         }
         config.duplicate_status = options.duplicate_status;
+        config.extra_brands = options.extra_brand.clone();
         Ok(config)
     }
 }

@@ -97,7 +97,17 @@ pub fn seed(store: &mut Store, config: &Config) {
     let brand = obj(
         json!({"name": "Default", "iconUrl": "https://cdn.kustomerapp.example/brand.png", "default": true}),
     );
-    store.insert(Kind::Brand, brand, BTreeMap::new(), "/v1/brands", true);
+    let default_brand = store.insert(Kind::Brand, brand, BTreeMap::new(), "/v1/brands", true);
+    seed_knowledge_base(store, &default_brand, "Default", true);
+    for name in &config.extra_brands {
+        let brand = obj(json!({
+            "name": name,
+            "iconUrl": "https://cdn.kustomerapp.example/brand.png",
+            "default": false,
+        }));
+        let id = store.insert(Kind::Brand, brand, BTreeMap::new(), "/v1/brands", true);
+        seed_knowledge_base(store, &id, name, false);
+    }
     let hours: Value = json!({"0": null, "1": [[540, 1020]], "2": [[540, 1020]], "3": [[540, 1020]], "4": [[540, 1020]], "5": [[540, 1020]], "6": null});
     let schedule = obj(
         json!({"name": "Business Hours", "timezone": "America/New_York", "hours": hours, "default": true, "deleted": false}),
@@ -125,6 +135,34 @@ pub fn seed(store: &mut Store, config: &Config) {
             .metadata
             .insert(resource.to_string(), standard_metadata(resource));
     }
+}
+
+/// The knowledge base of brand `brand_id` (Kustomer: each knowledge base belongs to exactly one
+/// brand; the default one, `default: true`, to the org's default brand). Reads carry its brand.
+fn seed_knowledge_base(store: &mut Store, brand_id: &str, name: &str, default: bool) {
+    let subdomain: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let kb = obj(json!({
+        "name": name,
+        "subdomain": subdomain,
+        "default": default,
+        "brand": brand_id,
+        "languages": ["en_us"],
+    }));
+    let rels = store
+        .rel(Kind::Brand, brand_id)
+        .map(|rel| BTreeMap::from([("brand".to_string(), rel)]))
+        .unwrap_or_default();
+    store.insert(
+        Kind::KnowledgeBase,
+        kb,
+        rels,
+        "/v1/kb/knowledge-bases",
+        true,
+    );
 }
 
 /// A resource's standard metadata: its built-in properties, and no custom ones.

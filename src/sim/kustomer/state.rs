@@ -29,6 +29,7 @@ pub enum Kind {
     Tag,
     SavedSearch,
     SearchFolder,
+    KnowledgeBase,
     KbCategory,
     KbArticle,
     KbVersion,
@@ -37,7 +38,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 21] = [
+    pub const ALL: [Kind; 22] = [
         Kind::User,
         Kind::Team,
         Kind::Brand,
@@ -54,6 +55,7 @@ impl Kind {
         Kind::Tag,
         Kind::SavedSearch,
         Kind::SearchFolder,
+        Kind::KnowledgeBase,
         Kind::KbCategory,
         Kind::KbArticle,
         Kind::KbVersion,
@@ -80,6 +82,7 @@ impl Kind {
             Kind::Tag => "tag",
             Kind::SavedSearch => "search",
             Kind::SearchFolder => "search_folder",
+            Kind::KnowledgeBase => "kb_knowledge_base",
             Kind::KbCategory => "kb_category",
             Kind::KbArticle => "kb_article",
             Kind::KbVersion => "kb_version",
@@ -107,6 +110,7 @@ impl Kind {
             Kind::Tag => "tags",
             Kind::SavedSearch => "saved_searches",
             Kind::SearchFolder => "search_folders",
+            Kind::KnowledgeBase => "knowledge_bases",
             Kind::KbCategory => "kb_categories",
             Kind::KbArticle => "kb_articles",
             Kind::KbVersion => "kb_versions",

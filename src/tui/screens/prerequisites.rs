@@ -5,7 +5,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Wrap};
 
-use crate::engine::session::{CheckStatus, KEY_ROLES_CHECK, PrereqCheck, USERS_CHECK};
+use crate::engine::session::{
+    CheckStatus, KEY_ROLES_CHECK, KNOWLEDGE_BASE_CHECK, PrereqCheck, USERS_CHECK,
+};
 use crate::tui::keymap::Action;
 use crate::tui::list::{ListId, ListState, TableSpec, table};
 use crate::tui::overlay::Confirm;
@@ -22,11 +24,15 @@ pub struct PrerequisitesScreen {
     /// (they come last in its preparation).
     pub received: bool,
     list: ListState,
+    /// How many times `c` asked about the knowledge base since the checks last changed: each
+    /// press offers the next one.
+    knowledge_base_offers: usize,
 }
 
 impl PrerequisitesScreen {
     pub fn set(&mut self, checks: Vec<PrereqCheck>) {
         self.checks = checks;
+        self.knowledge_base_offers = 0;
         self.received = true;
         self.refresh();
     }
@@ -46,12 +52,17 @@ impl PrerequisitesScreen {
             .collect()
     }
 
-    fn create(&self, read_only: bool) -> Vec<Effect> {
+    fn create(&mut self, read_only: bool) -> Vec<Effect> {
         let Some(check) = self.list.selected_index().map(|i| &self.checks[i]) else {
             return Vec::new();
         };
         if check.name == KEY_ROLES_CHECK {
             return vec![Self::decide_restamped_times(check, read_only)];
+        }
+        if check.name == KNOWLEDGE_BASE_CHECK && !check.choices.is_empty() {
+            let effect = Self::choose_knowledge_base(check, read_only, self.knowledge_base_offers);
+            self.knowledge_base_offers += 1;
+            return vec![effect];
         }
         if check.name == USERS_CHECK && check.status == CheckStatus::Fail {
             // Admins are matched to users on Mapping: that is where this check is fixed.
@@ -78,6 +89,37 @@ impl PrerequisitesScreen {
 }
 
 impl PrerequisitesScreen {
+    /// The knowledge base the help center goes to (asked first): while open, first the one the
+    /// check marks (the org's default); once chosen, first the next one. Each further `c` offers
+    /// the one after (`offers` counts the presses since the checks last changed).
+    fn choose_knowledge_base(check: &PrereqCheck, read_only: bool, offers: usize) -> Effect {
+        if read_only {
+            return Effect::Notice("Read-only console: nothing was changed.".into());
+        }
+        let n = check.choices.len();
+        let marked = check.choices.iter().position(|c| c.chosen).unwrap_or(0);
+        let first = if check.status == CheckStatus::Fail {
+            marked
+        } else {
+            marked + 1
+        };
+        let choice = &check.choices[(first + offers) % n];
+        if check.status != CheckStatus::Fail && choice.chosen {
+            return Effect::Notice(format!("{}: {}", check.name, check.detail));
+        }
+        Effect::Ask(Confirm::new(
+            "Knowledge base",
+            format!(
+                "Send KB categories and articles to knowledge base {}? (c again offers the next of {n})",
+                choice.label
+            ),
+            vec![Request::ChooseKnowledgeBase {
+                id: choice.id.clone(),
+                label: choice.label.clone(),
+            }],
+        ))
+    }
+
     /// The decision on a key without `org.admin`: go ahead with re-stamped times (asked first).
     fn decide_restamped_times(check: &PrereqCheck, read_only: bool) -> Effect {
         match check.status {
@@ -165,6 +207,19 @@ impl Component for PrerequisitesScreen {
                 Span::raw(format!(": {}", p.detail)),
             ]));
             match (&p.status, &p.can_create) {
+                _ if p.name == KNOWLEDGE_BASE_CHECK && p.choices.len() > 1 => {
+                    lines.push(Line::from(vec![
+                        Span::styled("c", t.key()),
+                        Span::raw(format!(
+                            " chooses among: {} (asks first)",
+                            p.choices
+                                .iter()
+                                .map(|c| c.label.as_str())
+                                .collect::<Vec<_>>()
+                                .join(" · ")
+                        )),
+                    ]))
+                }
                 (CheckStatus::Fail | CheckStatus::Warn, Some(what)) => {
                     lines.push(Line::from(vec![
                         Span::styled("c", t.key()),
