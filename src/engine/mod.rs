@@ -20,6 +20,7 @@ pub mod phases;
 pub mod plan;
 pub mod report;
 pub mod rollback;
+pub mod sample;
 pub mod runner;
 pub mod session;
 pub mod verify;
