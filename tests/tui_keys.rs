@@ -767,3 +767,40 @@ fn u_on_summary_shows_the_rollback_plan_and_deletes_only_when_confirmed() {
         vec![Request::Rollback { confirmed: true }]
     );
 }
+
+#[test]
+fn s_on_scope_asks_how_many_conversations_and_starts_a_sample_past_the_same_checks() {
+    let mut app = loaded_app();
+    let mut idle = snapshot();
+    idle.state = RunState::Idle;
+    app.apply(Update::Snapshot(idle));
+    press(&mut app, "2?");
+    let text = help_text(&app);
+    assert!(text.contains("Sample run"), "{text}");
+    press_key(&mut app, KeyCode::Esc);
+
+    press(&mut app, "2s");
+    assert!(app.is_editing(), "s did not ask for the sample's size");
+    // Neither a word nor 0 is a size: the field stays open and nothing is sent.
+    press(&mut app, "x");
+    assert!(press_key(&mut app, KeyCode::Enter).is_empty());
+    assert!(app.is_editing());
+    press_key(&mut app, KeyCode::Backspace);
+    press(&mut app, "0");
+    assert!(press_key(&mut app, KeyCode::Enter).is_empty());
+    assert!(app.is_editing());
+    press_key(&mut app, KeyCode::Backspace);
+    press(&mut app, "12");
+    // Open decisions ask first, as before a full run; yes starts the sample, not a full run.
+    assert!(press_key(&mut app, KeyCode::Enter).is_empty());
+    let question = app.confirmation().expect("a question first").question.clone();
+    assert!(question.contains("unresolved"), "{question}");
+    assert_eq!(
+        press(&mut app, "y"),
+        vec![
+            Request::AcceptDefaults,
+            Request::StartSample { conversations: 12 }
+        ]
+    );
+    assert_eq!(app.screen(), Screen::Run);
+}
