@@ -124,7 +124,12 @@ async fn created_under(sims: &common::Sims, kind: &str, relationship: &str) -> V
         .expect("records listed")
         .iter()
         .filter(|r| r["seeded"] == false)
-        .map(|r| r["relationships"][relationship].as_str().unwrap_or("").to_string())
+        .map(|r| {
+            r["relationships"][relationship]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
         .collect()
 }
 
@@ -180,15 +185,26 @@ async fn a_sample_carries_only_its_conversations_and_what_they_touch() {
     // The sample covers every channel, state and part type the workspace shows.
     let mut present = BTreeSet::new();
     for id in &all {
-        present.extend(features(&intercom_get(&sims, &format!("/conversations/{id}")).await));
+        present.extend(features(
+            &intercom_get(&sims, &format!("/conversations/{id}")).await,
+        ));
     }
     let touched = touched_by(&sims, &sample).await;
-    assert_eq!(touched.features, present, "the sample misses a channel, state or part type");
+    assert_eq!(
+        touched.features, present,
+        "the sample misses a channel, state or part type"
+    );
 
     // Record by record: what Kustomer received is the sample and what it touches.
     assert_eq!(created(&sims, "conversations", "externalId").await, sample);
-    assert_eq!(created(&sims, "customers", "externalId").await, touched.contacts);
-    assert_eq!(created(&sims, "companies", "externalId").await, touched.companies);
+    assert_eq!(
+        created(&sims, "customers", "externalId").await,
+        touched.contacts
+    );
+    assert_eq!(
+        created(&sims, "companies", "externalId").await,
+        touched.companies
+    );
     let tags = created(&sims, "tags", "name").await;
     assert!(
         tags.is_subset(&touched.tag_names),
@@ -226,6 +242,7 @@ async fn a_sample_carries_only_its_conversations_and_what_they_touch() {
     assert_eq!(counts["attachments"], files, "uploaded files");
     // Nothing that hangs on no conversation.
     for t in [
+        "klasses",
         "kobjects",
         "tracking_events",
         "saved_searches",
@@ -276,14 +293,17 @@ async fn a_full_run_after_a_rolled_back_sample_carries_everything_once() {
     assert!(common::no_duplicates(&truth), "{}", truth["duplicates"]);
     assert_eq!(
         created(&sims, "conversations", "externalId").await,
-        staged_conversations(&state).into_iter().collect::<BTreeSet<_>>()
+        staged_conversations(&state)
+            .into_iter()
+            .collect::<BTreeSet<_>>()
     );
     let verify = common::i2k(&sims, &home, &["verify"]).await;
     assert!(verify.status.success(), "{}", common::text(&verify));
     // What Kustomer could not delete stays listed after the full run rewrote the checklist.
     let manual = std::fs::read_to_string(state.join("MANUAL.md")).expect("MANUAL.md");
     assert!(
-        manual.contains("Left in Kustomer after the rollback") && manual.contains("# Rebuild by hand"),
+        manual.contains("Left in Kustomer after the rollback")
+            && manual.contains("# Rebuild by hand"),
         "{manual}"
     );
 }

@@ -793,7 +793,11 @@ fn s_on_scope_asks_how_many_conversations_and_starts_a_sample_past_the_same_chec
     press(&mut app, "12");
     // Open decisions ask first, as before a full run; yes starts the sample, not a full run.
     assert!(press_key(&mut app, KeyCode::Enter).is_empty());
-    let question = app.confirmation().expect("a question first").question.clone();
+    let question = app
+        .confirmation()
+        .expect("a question first")
+        .question
+        .clone();
     assert!(question.contains("unresolved"), "{question}");
     assert_eq!(
         press(&mut app, "y"),

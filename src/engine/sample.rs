@@ -108,6 +108,24 @@ pub fn choose(ledger: &Ledger, n: usize) -> Result<Sample, SampleError> {
     if !any {
         return Err(SampleError::NothingExtracted);
     }
+    let (chosen, uncovered) = cover(best, recent, n);
+    let selection = ledger.read(|r| selection_of(r, &chosen))?;
+    Ok(Sample {
+        conversations: chosen,
+        selection,
+        uncovered,
+    })
+}
+
+/// The greedy cover: from `best` (per feature, the most recent conversation showing it) and
+/// `recent` (the `n` most recent), each next pick the conversation showing most features not
+/// yet covered (the most recent on a tie), until all are covered or `n` are picked; then the
+/// most recent fill to `n`. Returns the picks and the features left uncovered.
+fn cover(
+    best: BTreeMap<String, Staged>,
+    mut recent: Vec<Staged>,
+    n: usize,
+) -> (Vec<SampledConversation>, Vec<String>) {
     recent.sort_by(|a, b| b.rank().cmp(&a.rank()));
     let mut candidates: HashMap<String, Staged> = HashMap::new();
     for s in best.values().chain(&recent) {
@@ -150,12 +168,7 @@ pub fn choose(ledger: &Ledger, n: usize) -> Result<Sample, SampleError> {
             });
         }
     }
-    let selection = ledger.read(|r| selection_of(r, &chosen))?;
-    Ok(Sample {
-        conversations: chosen,
-        selection,
-        uncovered: uncovered.into_iter().collect(),
-    })
+    (chosen, uncovered.into_iter().collect())
 }
 
 /// A staged conversation's channel, state and part types, as the report names them.
@@ -274,7 +287,8 @@ fn take_contact(r: &LedgerReader, id: &str, selection: &mut Selection) -> Result
             .and_then(|s| serde_json::from_str::<Vec<serde_json::Value>>(&s.raw).ok()))
     };
     let companies = sub_list(Kind::ContactCompanies)?;
-    for company in crate::mapping::customers::ids_of(contact.companies.as_ref(), companies.as_deref())
+    for company in
+        crate::mapping::customers::ids_of(contact.companies.as_ref(), companies.as_deref())
     {
         selection.take(Kind::Companies.as_str(), &company);
     }
@@ -283,4 +297,74 @@ fn take_contact(r: &LedgerReader, id: &str, selection: &mut Selection) -> Result
         selection.take(Kind::Tags.as_str(), &tag);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staged(id: &str, updated_at: i64, features: &[&str]) -> Staged {
+        Staged {
+            id: id.to_string(),
+            updated_at,
+            features: features.iter().map(|f| f.to_string()).collect(),
+        }
+    }
+
+    /// `cover` as `choose` feeds it: per feature the most recent showing it, the n most recent.
+    fn choose_from(all: &[Staged], n: usize) -> (Vec<SampledConversation>, Vec<String>) {
+        let mut best: BTreeMap<String, Staged> = BTreeMap::new();
+        for s in all {
+            for f in &s.features {
+                if best.get(f).is_none_or(|b| s.rank() > b.rank()) {
+                    best.insert(f.clone(), s.clone());
+                }
+            }
+        }
+        let mut recent = all.to_vec();
+        recent.sort_by(|a, b| b.rank().cmp(&a.rank()));
+        recent.truncate(n);
+        cover(best, recent, n)
+    }
+
+    fn ids(chosen: &[SampledConversation]) -> Vec<&str> {
+        chosen.iter().map(|c| c.id.as_str()).collect()
+    }
+
+    #[test]
+    fn the_fewest_conversations_cover_every_channel_state_and_part_type_then_recency_fills() {
+        let all = [
+            staged("1", 10, &["channel email", "state closed", "part note"]),
+            staged("2", 50, &["channel chat", "state open"]),
+            staged("3", 40, &["channel chat", "state snoozed", "part note"]),
+            staged("4", 90, &["channel chat", "state open"]),
+            staged("5", 80, &["channel email", "state closed"]),
+        ];
+        let (chosen, uncovered) = choose_from(&all, 4);
+        assert!(uncovered.is_empty(), "{uncovered:?}");
+        // 3 brings three new features; then 5, the most recent email and closed one (1 shows
+        // as much but is older); then 4, the most recent open one; 2 fills the sample as the
+        // most recent left.
+        assert_eq!(ids(&chosen), ["3", "5", "4", "2"]);
+        assert_eq!(
+            chosen[0].covers,
+            ["channel chat", "part note", "state snoozed"]
+        );
+        assert_eq!(chosen[1].covers, ["channel email", "state closed"]);
+        assert_eq!(chosen[3].covers, [BY_RECENCY]);
+        // The same staged conversations give the same sample.
+        assert_eq!(choose_from(&all, 4).0, chosen);
+    }
+
+    #[test]
+    fn too_small_a_sample_says_what_it_left_uncovered() {
+        let all = [
+            staged("1", 10, &["state closed"]),
+            staged("2", 20, &["state open"]),
+            staged("3", 30, &["state snoozed"]),
+        ];
+        let (chosen, uncovered) = choose_from(&all, 2);
+        assert_eq!(ids(&chosen), ["3", "2"]);
+        assert_eq!(uncovered, ["state closed"]);
+    }
 }

@@ -121,7 +121,10 @@ impl Pages {
             Some(last) => {
                 self.after = Some(last.source_id.clone());
                 let page: Vec<WorkItem> = match &self.selection {
-                    Some(selection) => page.into_iter().filter(|i| selection.hands_out(i)).collect(),
+                    Some(selection) => page
+                        .into_iter()
+                        .filter(|i| selection.hands_out(i))
+                        .collect(),
                     None => page,
                 };
                 (!page.is_empty()).then_some(page)
