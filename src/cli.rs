@@ -206,6 +206,12 @@ pub struct RunArgs {
     /// Limit the run to these types and what they depend on, e.g. `contacts,conversations`.
     #[arg(long, value_delimiter = ',', value_name = "TYPES")]
     pub only: Vec<String>,
+    /// A sample: N conversations chosen from those extracted to cover every channel, state and
+    /// part type present, with the customers, companies, admins, teams, tags and files they
+    /// touch, and nothing else (a later run without it carries the rest). Needs an extraction
+    /// first (`i2k extract`).
+    #[arg(long, value_name = "N", conflicts_with_all = ["only", "retry_failed"])]
+    pub sample: Option<usize>,
     #[command(flatten)]
     pub budget: BudgetArgs,
     /// Intercom workflow ids to export into the archive
@@ -264,6 +270,7 @@ impl Default for RunArgs {
             no_verify: false,
             accept_restamped_times: false,
             only: Vec::new(),
+            sample: None,
             budget: BudgetArgs::default(),
             workflow_ids: Vec::new(),
             timeline_parts: crate::commands::run::TimelineParts::Note,

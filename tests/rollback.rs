@@ -96,15 +96,7 @@ async fn kustomer_send(sims: &common::Sims, method: reqwest::Method, path: &str,
 /// Creates in Kustomer, before the run, a tag named as one of the workspace's: the run matches
 /// it. Returns its record.
 async fn pre_existing_tag(sims: &common::Sims) -> Value {
-    let tags: Value = reqwest::Client::new()
-        .get(format!("{}/tags", sims.intercom.url))
-        .bearer_auth(&sims.intercom.token)
-        .send()
-        .await
-        .expect("the Intercom simulator answers")
-        .json()
-        .await
-        .expect("tags are JSON");
+    let tags = common::intercom_get(sims, "/tags").await;
     let name = tags["data"][0]["name"]
         .as_str()
         .expect("the workspace has a tag")

@@ -186,19 +186,6 @@ async fn the_default_org_keeps_historic_message_times() {
     );
 }
 
-/// `GET {path}` on the Intercom simulator's API (the ground truth of the source side).
-async fn intercom_get(sims: &common::Sims, path: &str) -> Value {
-    reqwest::Client::new()
-        .get(format!("{}{path}", sims.intercom.url))
-        .bearer_auth(&sims.intercom.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// The names in an Intercom tag list (`[{id, name}]`).
 fn intercom_names(list: &Value) -> BTreeSet<String> {
     list.as_array()
@@ -278,7 +265,7 @@ async fn without_the_tags_route_tags_are_created_through_conversations_and_appli
     let mut tagged = 0;
     for c in created(&sims, "conversations").await {
         let ext = c["attributes"]["externalId"].as_str().unwrap().to_string();
-        let ic = intercom_get(&sims, &format!("/conversations/{ext}")).await;
+        let ic = common::intercom_get(&sims, &format!("/conversations/{ext}")).await;
         let want = intercom_names(&ic["tags"]["tags"]);
         assert!(
             want.iter().all(|n| in_kustomer.contains(n)),
@@ -291,7 +278,7 @@ async fn without_the_tags_route_tags_are_created_through_conversations_and_appli
     let mut tagged = 0;
     for c in created(&sims, "companies").await {
         let ext = c["attributes"]["externalId"].as_str().unwrap().to_string();
-        let ic = intercom_get(&sims, &format!("/companies/{ext}")).await;
+        let ic = common::intercom_get(&sims, &format!("/companies/{ext}")).await;
         let want = intercom_names(&ic["tags"]["tags"]);
         tagged += usize::from(check("company", &ext, names_of(&c), want));
     }
@@ -299,7 +286,7 @@ async fn without_the_tags_route_tags_are_created_through_conversations_and_appli
     let mut tagged = 0;
     for c in created(&sims, "customers").await {
         let ext = c["attributes"]["externalId"].as_str().unwrap().to_string();
-        let ic = intercom_get(&sims, &format!("/contacts/{ext}/tags")).await;
+        let ic = common::intercom_get(&sims, &format!("/contacts/{ext}/tags")).await;
         let want = intercom_names(&ic["data"]);
         tagged += usize::from(check("customer", &ext, names_of(&c), want));
     }
@@ -380,7 +367,7 @@ async fn a_rerun_whose_duplicate_is_answered_422_adopts_the_record_and_names_the
                 .is_some_and(|e| e.eq_ignore_ascii_case(email))
         })
     };
-    let admins = intercom_get(&sims, "/admins").await;
+    let admins = common::intercom_get(&sims, "/admins").await;
     let (admin_id, name, email) = admins["admins"]
         .as_array()
         .unwrap()

@@ -12,6 +12,15 @@ use i2k::tui::keymap::{Action, Keymap, Layer};
 use i2k::tui::{App, AppOptions, FailureFilter, Request, Screen, Update};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+/// The loaded console with no run under way.
+fn idle_app() -> App {
+    let mut app = loaded_app();
+    let mut idle = snapshot();
+    idle.state = RunState::Idle;
+    app.apply(Update::Snapshot(idle));
+    app
+}
+
 fn help_text(app: &App) -> String {
     app.help_lines()
         .iter()
@@ -169,10 +178,7 @@ fn q_asks_first_while_a_run_is_active() {
 
 #[test]
 fn run_does_not_start_while_mappings_are_unresolved_unless_defaults_are_accepted() {
-    let mut app = loaded_app();
-    let mut idle = snapshot();
-    idle.state = RunState::Idle;
-    app.apply(Update::Snapshot(idle));
+    let mut app = idle_app();
     assert_eq!(app.unresolved(), 4);
     assert!(press(&mut app, "5s").is_empty());
     let question = app.confirmation().unwrap().question.clone();
@@ -214,10 +220,7 @@ fn run_does_not_start_while_mappings_are_unresolved_unless_defaults_are_accepted
 
 #[test]
 fn accepting_defaults_at_start_sends_both_requests() {
-    let mut app = loaded_app();
-    let mut idle = snapshot();
-    idle.state = RunState::Idle;
-    app.apply(Update::Snapshot(idle));
+    let mut app = idle_app();
     press(&mut app, "5s");
     assert_eq!(
         press(&mut app, "y"),
@@ -666,10 +669,7 @@ fn arrows_switch_screens() {
 #[test]
 fn the_start_question_names_each_failing_prerequisite_and_c_on_users_opens_mapping() {
     use i2k::engine::session::{CheckStatus, PrereqCheck, USERS_CHECK};
-    let mut app = loaded_app();
-    let mut idle = snapshot();
-    idle.state = RunState::Idle;
-    app.apply(Update::Snapshot(idle));
+    let mut app = idle_app();
     let check = |name: &str, can_create: Option<&str>| PrereqCheck {
         name: name.into(),
         status: CheckStatus::Fail,
@@ -806,4 +806,42 @@ fn c_on_the_knowledge_base_check_offers_each_knowledge_base_in_turn_and_asks_fir
             label: "Outdoors (kb-2)".into(),
         }]
     );
+}
+
+#[test]
+fn s_on_scope_asks_how_many_conversations_and_starts_a_sample_past_the_same_checks() {
+    let mut app = idle_app();
+    press(&mut app, "2?");
+    let text = help_text(&app);
+    assert!(text.contains("Sample run"), "{text}");
+    press_key(&mut app, KeyCode::Esc);
+
+    press(&mut app, "2s");
+    assert!(app.is_editing(), "s did not ask for the sample's size");
+    // Neither a word nor 0 is a size: the field stays open and nothing is sent.
+    press(&mut app, "x");
+    assert!(press_key(&mut app, KeyCode::Enter).is_empty());
+    assert!(app.is_editing());
+    press_key(&mut app, KeyCode::Backspace);
+    press(&mut app, "0");
+    assert!(press_key(&mut app, KeyCode::Enter).is_empty());
+    assert!(app.is_editing());
+    press_key(&mut app, KeyCode::Backspace);
+    press(&mut app, "12");
+    // Open decisions ask first, as before a full run; yes starts the sample, not a full run.
+    assert!(press_key(&mut app, KeyCode::Enter).is_empty());
+    let question = app
+        .confirmation()
+        .expect("a question first")
+        .question
+        .clone();
+    assert!(question.contains("unresolved"), "{question}");
+    assert_eq!(
+        press(&mut app, "y"),
+        vec![
+            Request::AcceptDefaults,
+            Request::StartSample { conversations: 12 }
+        ]
+    );
+    assert_eq!(app.screen(), Screen::Run);
 }

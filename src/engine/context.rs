@@ -41,6 +41,9 @@ pub struct LoadOptions {
     /// `--accept-restamped-times`: the operator lets the run go ahead with a key without
     /// `org.admin` (message and note times and authors re-stamped by Kustomer).
     pub accept_restamped_times: bool,
+    /// `run --sample N` (the Scope screen's sample): N conversations chosen to cover every
+    /// channel, state and part type, with what they touch (`engine::sample`), and nothing else.
+    pub sample: Option<usize>,
     /// Set by the session's start check: this run goes ahead without `org.admin`, so the ledger
     /// and the report say its message and note times were re-stamped.
     pub restamped_times: bool,
@@ -70,6 +73,7 @@ impl Default for LoadOptions {
             retry_failed: None,
             bulk_max_bytes: crate::kustomer::bulk::DEFAULT_MAX_BULK_BYTES,
             accept_restamped_times: false,
+            sample: None,
             restamped_times: false,
             knowledge_base: None,
         }
@@ -98,6 +102,8 @@ impl EngineConfig {
     pub fn run_kind(&self) -> &'static str {
         if self.options.retry_failed.is_some() {
             "retry"
+        } else if self.options.sample.is_some() {
+            "sample"
         } else {
             "run"
         }

@@ -305,14 +305,27 @@ pub fn render_manual(
     Ok(md)
 }
 
-/// Writes `<state>/MANUAL.md` (0600).
+/// The heading `i2k rollback` appends to `MANUAL.md` under what Kustomer could not delete.
+pub const ROLLBACK_HEADING: &str = "\n## Left in Kustomer after the rollback\n";
+
+/// What the rollbacks appended to a `MANUAL.md` (from their first heading to the end), which
+/// a rewrite of the checklist keeps: the records are still in Kustomer whatever runs came after.
+fn rollback_sections(previous: &str) -> Option<&str> {
+    previous.find(ROLLBACK_HEADING).map(|at| &previous[at..])
+}
+
+/// Writes `<state>/MANUAL.md` (0600), keeping what earlier rollbacks appended to it.
 pub fn write_manual(
     ledger: &Ledger,
     state_dir: &Path,
     workflows: &[WorkflowExport],
 ) -> Result<PathBuf, ArchiveError> {
-    let md = render_manual(ledger, workflows)?;
+    let mut md = render_manual(ledger, workflows)?;
     let path = state_dir.join(MANUAL_FILE);
+    let previous = std::fs::read_to_string(&path).unwrap_or_default();
+    if let Some(kept) = rollback_sections(&previous) {
+        md.push_str(kept);
+    }
     let mut f = create_private_file(&path, true).map_err(|e| ArchiveError::Write {
         path: path.clone(),
         message: e.to_string(),

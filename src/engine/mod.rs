@@ -21,6 +21,7 @@ pub mod plan;
 pub mod report;
 pub mod rollback;
 pub mod runner;
+pub mod sample;
 pub mod session;
 pub mod verify;
 pub mod write;

@@ -516,7 +516,7 @@ fn append_manual(
     plan: &RollbackPlan,
     out: &RollbackOutcome,
 ) -> Result<(), RollbackError> {
-    let mut md = String::from("\n## Left in Kustomer after the rollback\n\n");
+    let mut md = format!("{}\n", crate::engine::manual::ROLLBACK_HEADING);
     md.push_str("Created by this migration, but Kustomer's API cannot delete them:\n\n");
     let mut any = false;
     for (k, why) in plan.staying() {

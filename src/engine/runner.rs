@@ -20,7 +20,7 @@ use crate::engine::model::{
     Command, Event, LogLevel, PhaseProgress, PhaseStatus, RunState, RunSummary, Snapshot,
 };
 use crate::engine::phases::{PHASES, phase, phases_for};
-use crate::engine::{backups, decisions, load};
+use crate::engine::{backups, decisions, load, sample};
 use crate::ledger::{Ledger, LedgerError, RecordState, StateCounts};
 use crate::vocab::{Kind, PhaseId};
 
@@ -48,10 +48,24 @@ pub const OPTIONS_FIGURE: &str = "options";
 
 /// Opens the migration ([`Ctx::open`]: the ledger and both clients), checks the disk and starts
 /// the run in the background.
+/// A sample run (`LoadOptions::sample`) is chosen here, from what the ledger has staged, and
+/// limits the run's ledger to it: the phases a conversation needs, and of their records only
+/// those the sample takes (`engine::sample`).
 pub async fn start(config: EngineConfig) -> anyhow::Result<EngineHandle> {
-    let phases = phases_for(&config.only).map_err(anyhow::Error::msg)?;
+    let mut phases = phases_for(&config.only).map_err(anyhow::Error::msg)?;
     let (event_tx, event_rx) = mpsc::unbounded_channel();
     let ctx = Ctx::open(config, event_tx)?;
+    let sample = match ctx.config.options.sample {
+        Some(n) => {
+            let ledger = ctx.ledger.clone();
+            let sample = tokio::task::spawn_blocking(move || sample::choose(&ledger, n)).await??;
+            phases = phases_for(&[Kind::Conversations.as_str().to_string()])
+                .map_err(anyhow::Error::msg)?;
+            ctx.ledger.limit_to(Some(sample.selection.clone()));
+            Some(sample)
+        }
+        None => None,
+    };
     let estimate = crate::engine::disk::estimate_for(&ctx.ledger).await?;
     crate::engine::disk::check(&estimate, &ctx.config.state_dir)?;
     let (snapshot_tx, snapshot_rx) = watch::channel(Snapshot {
@@ -59,13 +73,14 @@ pub async fn start(config: EngineConfig) -> anyhow::Result<EngineHandle> {
         ..Snapshot::default()
     });
     let (command_tx, command_rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run(Arc::new(ctx), phases, snapshot_tx, command_rx));
+    let task = tokio::spawn(run(Arc::new(ctx), phases, sample, snapshot_tx, command_rx));
     Ok(EngineHandle::new(snapshot_rx, event_rx, command_tx, task))
 }
 
 async fn run(
     ctx: Arc<Ctx>,
     phases: Vec<PhaseId>,
+    sample: Option<sample::Sample>,
     snapshot_tx: watch::Sender<Snapshot>,
     commands: mpsc::UnboundedReceiver<Command>,
 ) -> anyhow::Result<RunOutcome> {
@@ -91,6 +106,24 @@ async fn run(
                 crate::engine::kinds::not_looked_up().join(", ")
             ),
         );
+    }
+    if let Some(sample) = &sample {
+        ctx.log(
+            LogLevel::Info,
+            format!(
+                "sample: {} conversation(s) with their customers, companies, admins, teams, tags and files; everything else stays pending for a full run",
+                sample.conversations.len()
+            ),
+        );
+        if !sample.uncovered.is_empty() {
+            ctx.log(
+                LogLevel::Warn,
+                format!(
+                    "sample: too few conversations to cover {}",
+                    sample.uncovered.join(", ")
+                ),
+            );
+        }
     }
     if let Some(filter) = &ctx.config.options.retry_failed {
         let n = retry_matching(&ctx.ledger, filter).await?;
@@ -123,7 +156,9 @@ async fn run(
     // or repeated run), the phase waits for the whole extraction as before: a conversation
     // loaded earlier may receive new parts anywhere in the listing.
     let conversations = ctx.ledger.counters().target(Kind::Conversations.as_str());
+    // A sample loads what the ledger had staged when it was chosen, never the feed's news.
     let feed = (phases.contains(&PhaseId::Conversations)
+        && sample.is_none()
         && conversations.done == 0
         && conversations.sent == 0)
         .then(|| ctx.open_conversations_feed());
@@ -172,6 +207,12 @@ async fn run(
     let mut figures = serde_json::to_value(&summary).unwrap_or_default();
     if let Some(fields) = figures.as_object_mut() {
         fields.insert(SCOPE_FIGURE.to_string(), serde_json::json!(ctx.config.only));
+        if let Some(sample) = &sample {
+            fields.insert(
+                sample::SAMPLE_FIGURE.to_string(),
+                serde_json::json!(sample.conversations),
+            );
+        }
         let options = &ctx.config.options;
         // The choices the run loaded with, for the report's decisions.
         fields.insert(
@@ -318,7 +359,17 @@ fn has_open(ctx: &Ctx, phases: &[PhaseId]) -> bool {
     counters
         .by_phase(phase_of_kind)
         .iter()
-        .any(|(p, c)| phases.contains(p) && is_open(c))
+        .any(|(p, c)| phases.contains(p) && is_open_to(ctx, c))
+}
+
+/// [`is_open`] for this run: a run limited to a sample leaves the records it did not take
+/// pending, so only sent ones (answers lost) call for another pass.
+fn is_open_to(ctx: &Ctx, counts: &StateCounts) -> bool {
+    if ctx.ledger.selection().is_some() {
+        counts.sent > 0
+    } else {
+        is_open(counts)
+    }
 }
 
 /// Whether a phase has records still to load: pending ones, and sent ones whose answer was lost
@@ -335,7 +386,7 @@ async fn run_phases(ctx: &Arc<Ctx>, phases: &[PhaseId], retry_pass: bool) -> any
     let selected: Vec<PhaseId> = phases
         .iter()
         .copied()
-        .filter(|p| !retry_pass || counts.get(p).is_some_and(is_open))
+        .filter(|p| !retry_pass || counts.get(p).is_some_and(|c| is_open_to(ctx, c)))
         .collect();
     if selected.is_empty() {
         return Ok(0);

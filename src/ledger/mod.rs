@@ -33,7 +33,7 @@ use crate::vocab::{ErrorClass, PhaseId};
 
 pub use identity::{Identity, MIGRATION_MARK, artifacts_migration_id};
 pub use lock::{LOCK_FILE, StateDirLock};
-pub use pages::Pages;
+pub use pages::{Pages, Selection};
 pub use read::{LedgerReader, Listed, Unreadable, for_each_page};
 pub use schema::SCHEMA_VERSION;
 
@@ -480,6 +480,8 @@ struct LedgerInner {
     fresh: bool,
     /// Per kind, what the fresh ledger's sample lookups found (see [`Adoption`]).
     adoption: Mutex<HashMap<String, Adoption>>,
+    /// The records walks are limited to (a sample run), if any.
+    selection: Mutex<Option<Arc<pages::Selection>>>,
     // Declared last so it is released after the writer has closed the database.
     _lock: StateDirLock,
 }
@@ -560,6 +562,7 @@ impl Ledger {
                 writer: Some(writer),
                 fresh,
                 adoption: Mutex::new(HashMap::new()),
+                selection: Mutex::new(None),
                 _lock: dir_lock,
             }),
         })

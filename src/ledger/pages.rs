@@ -1,8 +1,66 @@
 //! The one way to walk a kind's target records: pages in source-id order, each a keyset range
 //! scan from the previous page's last id, so a kind costs one pass and one page is in memory at
-//! a time. Records that change state while the walk goes on are not seen twice.
+//! a time. Records that change state while the walk goes on are not seen twice. A ledger limited
+//! to a [`Selection`] (a sample run) walks only the open records the selection takes.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use super::{Ledger, LedgerError, RecordState, WorkItem};
+
+/// The records a limited run may take up (a sample): per kind, the source ids it takes, and
+/// the kinds it takes whole. Records not taken stay as they are (pending, or failed) for a later
+/// run; records already sent or done are walked as ever, so a limited run still settles what
+/// an earlier run left without an answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    records: HashMap<String, HashSet<String>>,
+    whole: HashSet<String>,
+}
+
+impl Selection {
+    /// Takes record `id` of `kind`.
+    pub fn take(&mut self, kind: &str, id: &str) {
+        self.records
+            .entry(kind.to_string())
+            .or_default()
+            .insert(id.to_string());
+    }
+
+    /// Takes every record of `kind`.
+    pub fn take_whole(&mut self, kind: &str) {
+        self.whole.insert(kind.to_string());
+    }
+
+    /// Whether record `id` of `kind` is taken.
+    pub fn takes(&self, kind: &str, id: &str) -> bool {
+        self.whole.contains(kind) || self.records.get(kind).is_some_and(|ids| ids.contains(id))
+    }
+
+    /// How many records of `kind` are taken by id.
+    pub fn count(&self, kind: &str) -> usize {
+        self.records.get(kind).map_or(0, HashSet::len)
+    }
+
+    /// Whether a walk hands out `item`: an open record (pending or failed) only when taken.
+    fn hands_out(&self, item: &WorkItem) -> bool {
+        !matches!(item.state, RecordState::Pending | RecordState::Failed)
+            || self.takes(&item.kind, &item.source_id)
+    }
+}
+
+impl Ledger {
+    /// Limits every later walk of this ledger handle (and its clones) to `selection`; `None`
+    /// lifts the limit. A run limits its own ledger: other handles on the directory are not.
+    pub fn limit_to(&self, selection: Option<Selection>) {
+        *super::lock_ignoring_poison(&self.inner.selection) = selection.map(Arc::new);
+    }
+
+    /// The selection walks are limited to, if any.
+    pub fn selection(&self) -> Option<Arc<Selection>> {
+        super::lock_ignoring_poison(&self.inner.selection).clone()
+    }
+}
 
 /// Pages of the target records of one kind in some states (see [`Ledger::pages`]).
 pub struct Pages {
@@ -12,6 +70,7 @@ pub struct Pages {
     page_size: usize,
     after: Option<String>,
     done: bool,
+    selection: Option<Arc<Selection>>,
 }
 
 impl Ledger {
@@ -26,6 +85,7 @@ impl Ledger {
             page_size,
             after: None,
             done: false,
+            selection: self.selection(),
         }
     }
 }
@@ -34,27 +94,40 @@ impl Pages {
     /// The next page, read on the blocking pool so async workers never wait on SQLite; `None`
     /// once the kind is walked.
     pub async fn next_page(&mut self) -> Result<Option<Vec<WorkItem>>, LedgerError> {
-        if self.done {
-            return Ok(None);
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            let (kind, states, after, size) = (
+                self.kind.clone(),
+                self.states.clone(),
+                self.after.clone(),
+                self.page_size,
+            );
+            let page = self
+                .ledger
+                .read_blocking(move |r| r.next_batch(&kind, &states, after.as_deref(), size))
+                .await?;
+            if let Some(page) = self.advance(page) {
+                return Ok(Some(page));
+            }
         }
-        let (kind, states, after, size) = (
-            self.kind.clone(),
-            self.states.clone(),
-            self.after.clone(),
-            self.page_size,
-        );
-        let page = self
-            .ledger
-            .read_blocking(move |r| r.next_batch(&kind, &states, after.as_deref(), size))
-            .await?;
-        Ok(self.advance(page))
     }
 
+    /// Moves past `page`; `None` when nothing of it is handed out (the walk is over, or the
+    /// selection took none of the page: the caller reads the next).
     fn advance(&mut self, page: Vec<WorkItem>) -> Option<Vec<WorkItem>> {
         match page.last() {
             Some(last) => {
                 self.after = Some(last.source_id.clone());
-                Some(page)
+                let page: Vec<WorkItem> = match &self.selection {
+                    Some(selection) => page
+                        .into_iter()
+                        .filter(|i| selection.hands_out(i))
+                        .collect(),
+                    None => page,
+                };
+                (!page.is_empty()).then_some(page)
             }
             None => {
                 self.done = true;
@@ -69,6 +142,21 @@ impl Iterator for Pages {
     type Item = Result<Vec<WorkItem>, LedgerError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(page) = self.next_read() {
+                return Some(page);
+            }
+            if self.done {
+                return None;
+            }
+        }
+    }
+}
+
+impl Pages {
+    /// One read of the sync walk: `None` when the walk is over or nothing of the page was
+    /// handed out.
+    fn next_read(&mut self) -> Option<Result<Vec<WorkItem>, LedgerError>> {
         if self.done {
             return None;
         }

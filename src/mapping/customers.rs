@@ -41,8 +41,9 @@ pub struct Extras<'a> {
     pub imported_at: &'a str,
 }
 
-/// Ids from an addressable list's inline `data`, or from the full sub-list when there is one.
-fn ids_of(inline: Option<&AddressableList>, full: Option<&[Value]>) -> Vec<String> {
+/// Ids from an addressable list's inline `data`, or from the full sub-list when there is one
+/// (a contact's companies or tags).
+pub fn ids_of(inline: Option<&AddressableList>, full: Option<&[Value]>) -> Vec<String> {
     match full {
         Some(items) if !items.is_empty() => items
             .iter()

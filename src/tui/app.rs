@@ -304,7 +304,7 @@ impl App {
                 out.extend(confirm.on_yes);
                 self.quit |= confirm.quits;
                 self.defaults_accepted |= confirm.accepts_defaults;
-                if out.contains(&Request::StartRun) {
+                if out.iter().any(starts_a_run) {
                     self.screen = Screen::Run;
                 }
             }
@@ -331,7 +331,7 @@ impl App {
                 let owner = match &editor.target {
                     EditTarget::Filter(_) | EditTarget::Command => None,
                     EditTarget::Url { .. } | EditTarget::Token { .. } => Some(Screen::Connect),
-                    EditTarget::HistoryMonths => Some(Screen::Scope),
+                    EditTarget::HistoryMonths | EditTarget::SampleSize => Some(Screen::Scope),
                     EditTarget::FieldRename { .. } => Some(Screen::Mapping),
                     EditTarget::SkipReason { .. } => Some(Screen::Errors),
                 };
@@ -502,7 +502,10 @@ impl App {
                 Effect::Edit(editor) => self.shared.editor = Some(*editor),
                 Effect::Ask(confirm) => self.confirm = Some(confirm),
                 Effect::RateShare(share) => self.shared.snapshot.rate_share = share,
-                Effect::StartRun => self.start_run(out),
+                Effect::StartRun => self.start_run(out, Request::StartRun),
+                Effect::StartSample(conversations) => {
+                    self.start_run(out, Request::StartSample { conversations });
+                }
                 Effect::JumpToMapping(key) => {
                     if self.screens.mapping.select_key(&key) {
                         self.screen = Screen::Mapping;
@@ -516,9 +519,11 @@ impl App {
         }
     }
 
-    /// Starts the run, unless the Run screen's checks ask a question or say why not first.
-    fn start_run(&mut self, out: &mut Vec<Request>) {
+    /// Starts the run (`start`: a full one or a sample), unless the Run screen's checks ask a
+    /// question or say why not first.
+    fn start_run(&mut self, out: &mut Vec<Request>, start: Request) {
         let gate = StartGate {
+            start: start.clone(),
             active: self.run_active(),
             read_only: self.options.read_only,
             unresolved: self.unresolved(),
@@ -529,9 +534,14 @@ impl App {
         match gate.check() {
             Some(effect) => self.effects(vec![effect], out),
             None => {
-                out.push(Request::StartRun);
+                out.push(start);
                 self.screen = Screen::Run;
             }
         }
     }
+}
+
+/// Whether `request` starts a run (a full one or a sample): the console then shows 5 Run.
+fn starts_a_run(request: &Request) -> bool {
+    matches!(request, Request::StartRun | Request::StartSample { .. })
 }

@@ -58,6 +58,7 @@ pub enum Action {
     CycleBucket,
     ToggleSegment,
     EditHistory,
+    SampleRun,
     // Prerequisites
     CreatePrerequisite,
     // Mapping

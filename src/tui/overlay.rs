@@ -24,6 +24,8 @@ pub enum EditTarget {
         side: String,
     },
     HistoryMonths,
+    /// How many conversations a sample run takes.
+    SampleSize,
     FieldRename {
         model: String,
         source_name: String,

@@ -123,6 +123,19 @@ pub async fn sim_fail(base: &str, rule: Option<Value>) {
     assert!(status.is_success(), "{status}");
 }
 
+/// `GET {path}` on the Intercom simulator's API (the ground truth of the source side).
+pub async fn intercom_get(sims: &Sims, path: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{}{path}", sims.intercom.url))
+        .bearer_auth(&sims.intercom.token)
+        .send()
+        .await
+        .expect("the Intercom simulator answers")
+        .json()
+        .await
+        .expect("Intercom answers JSON")
+}
+
 /// `GET {base}/__sim/truth`.
 pub async fn truth(base: &str) -> Value {
     reqwest::get(format!("{base}/__sim/truth"))

@@ -171,7 +171,7 @@ fn run_lines(runs: &[RunRecord], samples: &[Sample]) -> Vec<RunLine> {
                 .and_then(|v| serde_json::from_value(v.clone()).ok())
                 .unwrap_or_default();
             let kind = match run.command.as_str() {
-                "run" if !scope.is_empty() => "sample",
+                "run" if !scope.is_empty() => "scoped",
                 "run" if full_done => "delta",
                 "run" => "full",
                 other => other,
@@ -180,6 +180,10 @@ fn run_lines(runs: &[RunRecord], samples: &[Sample]) -> Vec<RunLine> {
             if kind == "full" && run.outcome.as_deref() == Some("completed") {
                 full_done = true;
             }
+            let sample = figures
+                .and_then(|f| f.get(crate::engine::sample::SAMPLE_FIGURE))
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_default();
             let summary: Option<RunSummary> =
                 figures.and_then(|f| serde_json::from_value(f.clone()).ok());
             let own: Vec<&Sample> = samples
@@ -215,6 +219,7 @@ fn run_lines(runs: &[RunRecord], samples: &[Sample]) -> Vec<RunLine> {
                 faults: between(|s| s.faults),
                 defaults_taken: summary.map(|s| s.defaults_taken).unwrap_or_default(),
                 scope,
+                sample,
             }
         })
         .collect()

@@ -6,7 +6,7 @@
 
 use super::markdown::{
     API_HOSTS, OUTCOME_COLUMNS, RUN_COLUMNS, VERIFY_COLUMNS, header_lines, human_count, human_secs,
-    outcome_cells, reason_lines, run_cells, verification_headline, verify_cells,
+    outcome_cells, reason_lines, run_cells, sample_text, verification_headline, verify_cells,
 };
 use super::{Report, TypeRow};
 use crate::engine::runner::EXTRACTION_LABEL;
@@ -399,6 +399,13 @@ pub fn render_html(report: &Report) -> String {
     let runs: Vec<Vec<String>> = report.runs.iter().map(run_cells).collect();
     table(&mut out, &RUN_COLUMNS, &runs, 5..10);
     for r in &report.runs {
+        if let Some((said, lines)) = sample_text(r) {
+            out.push_str(&format!("<p>{}</p><ul>", esc(&said)));
+            for line in &lines {
+                out.push_str(&format!("<li>{}</li>", esc(line)));
+            }
+            out.push_str("</ul>\n");
+        }
         if !r.defaults_taken.is_empty() {
             out.push_str(&format!("<p>Defaults run #{} took:</p><ul>", r.id));
             for d in &r.defaults_taken {

@@ -213,6 +213,25 @@ pub(super) fn run_cells(r: &super::RunLine) -> Vec<String> {
     ]
 }
 
+/// What a sample run took: a sentence saying it was a sample, and one line per conversation
+/// (its Intercom id and why it was chosen). `None` for a run that was no sample.
+pub(super) fn sample_text(r: &super::RunLine) -> Option<(String, Vec<String>)> {
+    if r.sample.is_empty() {
+        return None;
+    }
+    let said = format!(
+        "Run #{} was a sample: {} conversation(s) with the customers, companies, admins, teams, tags and files they touch, and nothing else (a full run carries the rest). The conversations it took (Intercom id: what it covers):",
+        r.id,
+        human_count(r.sample.len() as u64)
+    );
+    let lines = r
+        .sample
+        .iter()
+        .map(|c| format!("{}: {}", c.id, c.covers.join(", ")))
+        .collect();
+    Some((said, lines))
+}
+
 /// The verification table's columns (the second to fourth are numbers), and a type's cells.
 pub(super) const VERIFY_COLUMNS: [&str; 6] = [
     "type",
@@ -287,6 +306,12 @@ pub fn render_markdown(report: &Report) -> String {
                     r.id,
                     r.scope.join(", ")
                 ));
+            }
+            if let Some((said, lines)) = sample_text(r) {
+                md.push_str(&format!("\n{said}\n\n"));
+                for line in lines {
+                    md.push_str(&format!("- {line}\n"));
+                }
             }
             if !r.defaults_taken.is_empty() {
                 md.push_str(&format!("\nDefaults run #{} took:\n\n", r.id));

@@ -136,7 +136,8 @@ pub struct Header {
 pub struct RunLine {
     pub id: i64,
     /// `full` (the first load of the whole scope), `delta` (a later load of it: only what
-    /// changed), `sample` (a load limited with `--only`), `retry` (`--retry-failed`), `extract`.
+    /// changed), `sample` (`--sample N`: the conversations in [`RunLine::sample`] and what they
+    /// touch), `scoped` (a load limited with `--only`), `retry` (`--retry-failed`), `extract`.
     pub kind: String,
     pub started: String,
     pub started_ms: i64,
@@ -154,6 +155,9 @@ pub struct RunLine {
     pub faults: Option<u64>,
     /// The types its `--only` named (empty: every type).
     pub scope: Vec<String>,
+    /// A sample run's conversations (Intercom ids) and why each was chosen (empty: no sample).
+    #[serde(default)]
+    pub sample: Vec<crate::engine::sample::SampledConversation>,
     /// Defaults the run took for undecided decisions (`--accept-defaults`).
     pub defaults_taken: Vec<String>,
 }

@@ -347,6 +347,11 @@ impl Session {
                 self.send_prerequisites(&ctx).await;
             }
             SessionCommand::StartRun => self.start_run().await,
+            SessionCommand::StartSample { conversations } => {
+                self.config.options.sample = Some(conversations);
+                self.start_run().await;
+                self.config.options.sample = None;
+            }
             SessionCommand::Engine(command) => match (&self.run, &self.commander) {
                 (Some(_), Some(commander)) => {
                     if commander.send(command).is_err() {

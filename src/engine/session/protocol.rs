@@ -74,6 +74,11 @@ pub enum SessionCommand {
     /// The operator accepted the stated defaults for every unresolved mapping.
     AcceptDefaults,
     StartRun,
+    /// Start a sample run of this many conversations (`engine::sample`); the run after it is
+    /// a full one again.
+    StartSample {
+        conversations: usize,
+    },
     /// A command for the run (pause, resume, rate share, cancel), or a retry or skip, which
     /// between runs change the ledger at once.
     Engine(Command),

@@ -200,6 +200,8 @@ pub enum Effect {
     RateShare(f64),
     /// Start the run once the app's checks (open decisions, failing prerequisites) pass.
     StartRun,
+    /// Start a sample run of this many conversations, past the same checks.
+    StartSample(usize),
     /// Show the mapping behind a failure (`admin:ID`, `field:MODEL:NAME`).
     JumpToMapping(String),
     /// Show another screen.

@@ -34,6 +34,8 @@ const KEYS: &[Action] = &[
 
 /// What decides whether a run may start now.
 pub struct StartGate {
+    /// The request that starts the run once the checks pass (a full run or a sample).
+    pub start: Request,
     pub active: bool,
     pub read_only: bool,
     /// Mapping decisions still open.
@@ -67,7 +69,7 @@ impl StartGate {
                          its mapping decisions are not proposed yet. Start now with the stated \
                          defaults — {DEFAULTS_STATED}? (n waits; the decisions appear on 4.)"
                     ),
-                    vec![Request::AcceptDefaults, Request::StartRun],
+                    vec![Request::AcceptDefaults, self.start.clone()],
                 )
             }));
         }
@@ -81,7 +83,7 @@ impl StartGate {
                         "{unresolved} mapping items are unresolved (press 4 to decide). \
                          Start with the stated defaults — {DEFAULTS_STATED}?"
                     ),
-                    vec![Request::AcceptDefaults, Request::StartRun],
+                    vec![Request::AcceptDefaults, self.start.clone()],
                 )
             }));
         }
@@ -94,7 +96,7 @@ impl StartGate {
                     "{n} prerequisite {checks}: {} (press 3). Start anyway?",
                     self.failing.join(", ")
                 ),
-                vec![Request::StartRun],
+                vec![self.start.clone()],
             ))
         })
     }

@@ -23,6 +23,7 @@ const KEYS: &[Action] = &[
     Action::Enter,
     Action::ToggleSegment,
     Action::EditHistory,
+    Action::SampleRun,
 ];
 
 #[derive(Default)]
@@ -123,6 +124,12 @@ impl Component for ScopeScreen {
                     false,
                 )))]
             }
+            Action::SampleRun => vec![Effect::Edit(Box::new(Editor::new(
+                EditTarget::SampleSize,
+                "Sample run: how many conversations (covering every channel, state and part type)",
+                "",
+                false,
+            )))],
             Action::Enter if !self.segments_open => {
                 match self.list.selected_index().and_then(|i| self.items.get(i)) {
                     Some(item) if item.object == "segments" => {
@@ -141,6 +148,12 @@ impl Component for ScopeScreen {
     }
 
     fn commit(&mut self, target: &EditTarget, text: &str) -> Result<Vec<Effect>, String> {
+        if *target == EditTarget::SampleSize {
+            return match text.trim().parse::<usize>() {
+                Ok(n) if n > 0 => Ok(vec![Effect::StartSample(n)]),
+                _ => Err("a number of conversations (1, 2, …)".into()),
+            };
+        }
         if *target != EditTarget::HistoryMonths {
             return Ok(Vec::new());
         }
