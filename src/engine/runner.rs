@@ -73,8 +73,43 @@ pub async fn start(config: EngineConfig) -> anyhow::Result<EngineHandle> {
         ..Snapshot::default()
     });
     let (command_tx, command_rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run(Arc::new(ctx), phases, sample, snapshot_tx, command_rx));
+    let dir = ctx.config.state_dir.clone();
+    let task = tokio::spawn(async move {
+        let ctx = Arc::new(ctx);
+        let held = Arc::downgrade(&ctx);
+        let outcome = run(ctx, phases, sample, snapshot_tx, command_rx).await;
+        released(&held, &dir).await;
+        outcome
+    });
     Ok(EngineHandle::new(snapshot_rx, event_rx, command_tx, task))
+}
+
+/// How long a finished run waits for its last tasks to let go of the state directory.
+const RELEASE_PATIENCE: Duration = Duration::from_secs(10);
+/// How long it then tries the directory's lock, which the last task releases as it drops the
+/// ledger (someone else may take it first: then it stops waiting).
+const LOCK_PATIENCE: Duration = Duration::from_secs(1);
+
+/// Returns once nothing of the run holds the state directory any more — the helpers it stopped
+/// drop their share of the migration as the runtime gets to them — so whoever waited for the
+/// run can open the directory at once (`i2k verify`, a rollback, the next run). After the
+/// patience it returns anyway (the next opener then says the directory is busy).
+async fn released(held: &std::sync::Weak<Ctx>, dir: &std::path::Path) {
+    let deadline = Instant::now() + RELEASE_PATIENCE;
+    while held.strong_count() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let deadline = Instant::now() + LOCK_PATIENCE;
+    loop {
+        match crate::ledger::StateDirLock::acquire(dir) {
+            // Taken and let go at once: free.
+            Ok(_) => return,
+            Err(LedgerError::Locked { .. }) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(_) => return,
+        }
+    }
 }
 
 async fn run(
