@@ -151,7 +151,8 @@ async fn follow_run(config: EngineConfig, json: bool) -> anyhow::Result<Followed
         Ok(handle) => handle,
         Err(e)
             if e.is::<crate::engine::disk::DiskShortage>()
-                || e.is::<crate::engine::session::RestampRefused>() =>
+                || e.is::<crate::engine::session::RestampRefused>()
+                || e.is::<crate::engine::probe::ProbeRefused>() =>
         {
             eprintln!("error: {e}");
             return Ok(Followed::Refused(ExitCode::from(

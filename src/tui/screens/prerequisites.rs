@@ -5,7 +5,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Wrap};
 
-use crate::engine::session::{CheckStatus, KEY_ROLES_CHECK, PrereqCheck, USERS_CHECK};
+use crate::engine::session::{
+    CheckStatus, KEY_ROLES_CHECK, PROBE_CHECK, PROBE_QUESTION, PrereqCheck, USERS_CHECK,
+    probe_plan,
+};
 use crate::tui::keymap::Action;
 use crate::tui::list::{ListId, ListState, TableSpec, table};
 use crate::tui::overlay::Confirm;
@@ -53,6 +56,9 @@ impl PrerequisitesScreen {
         if check.name == KEY_ROLES_CHECK {
             return vec![Self::decide_restamped_times(check, read_only)];
         }
+        if check.name == PROBE_CHECK {
+            return vec![Self::probe(read_only)];
+        }
         if check.name == USERS_CHECK && check.status == CheckStatus::Fail {
             // Admins are matched to users on Mapping: that is where this check is fixed.
             return vec![Effect::Goto(super::Screen::Mapping)];
@@ -94,6 +100,21 @@ impl PrerequisitesScreen {
             )),
             _ => Effect::Notice(format!("{}: {}", check.name, check.detail)),
         }
+    }
+}
+
+impl PrerequisitesScreen {
+    /// The probe of the org's assumptions: says what it creates and asks first (the question
+    /// `i2k doctor --probe` asks), however the last probe ended.
+    fn probe(read_only: bool) -> Effect {
+        if read_only {
+            return Effect::Notice("Read-only console: nothing was changed.".into());
+        }
+        let plan = format!(
+            "The probe creates: {}. {PROBE_QUESTION}",
+            probe_plan().join("; ")
+        );
+        Effect::Ask(Confirm::new("Probe the org", plan, vec![Request::RunProbe]))
     }
 }
 

@@ -1,0 +1,279 @@
+//! `i2k doctor --probe` through the real binary against the Kustomer simulator over loopback:
+//! on the default org every probed assumption is confirmed and the org's ground truth is as it
+//! was, apart from what the probe lists as left behind; under each org variant `i2k sim` can
+//! start, that one assumption is refused and the others confirmed. A run reads the stored
+//! results: a refusal with a fallback runs with it (the report names it), one without refuses to
+//! start, naming it. Without `--yes` off a terminal nothing is created.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::{i2k, state_dir, text};
+use i2k::engine::probe::{
+    self, BULK_BATCHES, DUPLICATE_STATUS, Finding, KB_VERSION, MESSAGE_NOTE_TIMES, Outcome,
+    SHORTCUT_CREATE, TAGS_ROUTE,
+};
+use i2k::ledger::LedgerReader;
+use i2k::sim::SizePreset;
+use i2k::sim::kustomer::Config;
+use serde_json::json;
+
+/// What the probe leaves on every org (no delete route): truth type → records.
+const LEFT_BEHIND: [(&str, u64); 5] = [
+    ("tags", 1),
+    ("saved_searches", 1),
+    ("shortcuts", 1),
+    ("kb_categories", 2),
+    ("metadata_properties", 1),
+];
+
+/// Assumptions a probe cannot answer on any org, and why (asserted to be said).
+const NEVER_PROBED: [&str; 1] = [KB_VERSION];
+
+const PROBE: [&str; 5] = ["doctor", "--probe", "--yes", "--kustomer-rate", "600000"];
+
+fn stored(home: &Path) -> BTreeMap<String, Finding> {
+    let reader = LedgerReader::open(&state_dir(home)).expect("the probe kept a ledger");
+    probe::stored(&reader)
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.assumption.clone(), f))
+        .collect()
+}
+
+/// Probes the org `tweak`ed into one variant and checks that exactly `refused` is refused,
+/// every other assumption confirmed (bar those no probe can answer), and the ground truth
+/// unchanged apart from the listed leftovers.
+async fn probe_under(
+    name: &str,
+    refused: Option<&str>,
+    tweak: impl FnOnce(&mut Config),
+) -> (common::Sims, std::path::PathBuf) {
+    let sims = common::sims_with(SizePreset::Tiny, |_, k| tweak(k)).await;
+    let home = common::temp_state(name);
+    let before = common::truth_counts(&common::truth(&sims.kustomer.url).await);
+    let out = i2k(&sims, &home, &PROBE).await;
+    let expected_exit = if refused.is_some() { 1 } else { 0 };
+    assert_eq!(out.status.code(), Some(expected_exit), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("example.invalid") && stderr.contains("i2k probe"),
+        "the plan is said first: {}",
+        text(&out)
+    );
+
+    let findings = stored(&home);
+    assert_eq!(
+        findings.len(),
+        probe::ASSUMPTIONS.len(),
+        "one result per assumption"
+    );
+    for (id, f) in &findings {
+        let want = if Some(id.as_str()) == refused {
+            Outcome::Refused
+        } else if NEVER_PROBED.contains(&id.as_str()) {
+            Outcome::NotProbed
+        } else {
+            Outcome::Confirmed
+        };
+        assert_eq!(f.outcome, want, "{id}: {f:?}\n{}", text(&out));
+        assert!(!f.detail.is_empty(), "{id} says nothing");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(&f.line()),
+            "{id} not printed: {}",
+            text(&out)
+        );
+    }
+
+    let after = common::truth_counts(&common::truth(&sims.kustomer.url).await);
+    let left: BTreeMap<&str, u64> = LEFT_BEHIND.into_iter().collect();
+    for (kind, n) in &after {
+        let was = before.get(kind).copied().unwrap_or(0);
+        assert_eq!(
+            *n,
+            was + left.get(kind.as_str()).copied().unwrap_or(0),
+            "{kind}: the probe changed the org beyond what it lists"
+        );
+    }
+    let truth = common::truth(&sims.kustomer.url).await;
+    assert_eq!(truth["refused_fields"], json!([]), "a probe body was refused");
+    let manual = std::fs::read_to_string(state_dir(&home).join("MANUAL.md")).unwrap();
+    for what in ["tag \"i2k probe", "saved search", "shortcut", "KB category", "i2kProbeStr"] {
+        assert!(manual.contains(what), "MANUAL.md does not name {what}:\n{manual}");
+    }
+    (sims, home)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_org_confirms_every_assumption_and_keeps_only_what_is_listed() {
+    let (_, home) = probe_under("probe-default", None, |_| {}).await;
+    let findings = stored(&home);
+    assert!(
+        findings[KB_VERSION].detail.contains("cannot delete articles"),
+        "{:?}",
+        findings[KB_VERSION]
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_without_org_admin_has_message_and_note_times_refused() {
+    let (_, home) = probe_under("probe-restamp", Some(MESSAGE_NOTE_TIMES), |k| {
+        k.org_admin = false
+    })
+    .await;
+    let detail = &stored(&home)[MESSAGE_NOTE_TIMES].detail;
+    assert!(
+        detail.contains("createdAt sent 2020-01-02T03:04:05.000Z"),
+        "{detail}"
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_org_without_the_tags_route_has_it_refused() {
+    let (_, home) = probe_under("probe-tags", Some(TAGS_ROUTE), |k| k.tags_route = false).await;
+    let detail = &stored(&home)[TAGS_ROUTE].detail;
+    assert!(detail.contains("404"), "{detail}");
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_answered_as_a_bare_array_have_the_envelope_refused() {
+    let (_, home) = probe_under("probe-array", Some(BULK_BATCHES), |k| {
+        k.batches_as_array = true
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_answered_with_another_status_have_409_refused_but_are_recognised() {
+    let (_, home) = probe_under("probe-dup", Some(DUPLICATE_STATUS), |k| {
+        k.duplicate_status = 422
+    })
+    .await;
+    let detail = &stored(&home)[DUPLICATE_STATUS].detail;
+    assert!(detail.contains("422"), "{detail}");
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+fn run_args<'a>(more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        "--headless",
+        "--kustomer-rate",
+        "600000",
+        "--accept-defaults",
+    ];
+    args.extend_from_slice(more);
+    args
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_after_a_refused_tags_route_takes_the_fallback_and_never_calls_the_route() {
+    let (sims, home) = probe_under("probe-run-tags", Some(TAGS_ROUTE), |k| {
+        k.tags_route = false
+    })
+    .await;
+    let out = i2k(&sims, &home, &run_args(&[])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = std::fs::read_to_string(state_dir(&home).join("report.md")).unwrap();
+    assert!(
+        report.contains(i2k::engine::load::tag_fallback::REPORT_LINE),
+        "{report}"
+    );
+    // Only the probe's own request reached POST /v1/tags: the run went straight to the fallback.
+    let truth = common::truth(&sims.kustomer.url).await;
+    assert_eq!(
+        truth["requests"]["POST /v1/tags"]["count"],
+        json!(1),
+        "{:#}",
+        truth["requests"]
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_after_bare_array_batches_names_the_fallback_in_its_report() {
+    let (sims, home) = probe_under("probe-run-array", Some(BULK_BATCHES), |k| {
+        k.batches_as_array = true
+    })
+    .await;
+    let out = i2k(&sims, &home, &run_args(&[])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = std::fs::read_to_string(state_dir(&home).join("report.md")).unwrap();
+    assert!(
+        report.contains("bulk job batches read as a bare JSON array"),
+        "{report}"
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_after_a_refusal_without_fallback_refuses_to_start_naming_it() {
+    let sims = common::sims(SizePreset::Tiny).await;
+    common::sim_fail(
+        &sims.kustomer.url,
+        Some(json!({"path": "/v1/shortcuts", "method": "POST", "status": 400})),
+    )
+    .await;
+    let home = common::temp_state("probe-run-refused");
+    let out = i2k(&sims, &home, &PROBE).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(stored(&home)[SHORTCUT_CREATE].outcome, Outcome::Refused);
+    common::sim_fail(&sims.kustomer.url, None).await;
+
+    let before = common::truth_counts(&common::truth(&sims.kustomer.url).await);
+    let refused = i2k(&sims, &home, &run_args(&[])).await;
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    for said in [SHORTCUT_CREATE, "answered 400", "Nothing was created", "--only"] {
+        assert!(stderr.contains(said), "{said:?} not in {}", text(&refused));
+    }
+    let after = common::truth_counts(&common::truth(&sims.kustomer.url).await);
+    assert_eq!(before, after, "the refused run created records");
+
+    // A new probe that confirms it lets the run start.
+    let out = i2k(&sims, &home, &PROBE).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = i2k(&sims, &home, &run_args(&[])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_yes_off_a_terminal_the_probe_creates_nothing() {
+    let sims = common::sims(SizePreset::Tiny).await;
+    let home = common::temp_state("probe-no-yes");
+    let before = common::truth(&sims.kustomer.url).await;
+    let out = i2k(&sims, &home, &["doctor", "--probe"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("pass --yes when stdin is not a terminal"),
+        "{}",
+        text(&out)
+    );
+    let after = common::truth(&sims.kustomer.url).await;
+    assert_eq!(before["counts"], after["counts"]);
+    assert_eq!(before["requests"], after["requests"], "a request was sent");
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
+fn the_readme_says_what_each_refusal_means() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("## Before a real migration")
+        .nth(1)
+        .expect("README has a \"Before a real migration\" section");
+    assert!(section.contains("i2k doctor --probe"));
+    for a in probe::ASSUMPTIONS {
+        assert!(section.contains(&format!("`{}`", a.id)), "{} not in the README", a.id);
+    }
+    assert!(readme.contains("| `probes` |"), "the ledger table list lacks probes");
+}
