@@ -919,8 +919,11 @@ pub async fn record(
         if let Some(left) = &f.leftover {
             ledger.add_manual_item(
                 None,
-                "Delete what `i2k doctor --probe` left in Kustomer",
-                &format!("{left}; made by the {} probe, named \"i2k probe\"", f.assumption),
+                &format!("Delete what `i2k doctor --probe` left in Kustomer: {left}"),
+                &format!(
+                    "made by the {} probe; every probe record is named \"i2k probe\"",
+                    f.assumption
+                ),
             )?;
         }
     }
