@@ -98,10 +98,23 @@ async fn probe_under(
         );
     }
     let truth = common::truth(&sims.kustomer.url).await;
-    assert_eq!(truth["refused_fields"], json!([]), "a probe body was refused");
+    assert_eq!(
+        truth["refused_fields"],
+        json!([]),
+        "a probe body was refused"
+    );
     let manual = std::fs::read_to_string(state_dir(&home).join("MANUAL.md")).unwrap();
-    for what in ["tag \"i2k probe", "saved search", "shortcut", "KB category", "i2kProbeStr"] {
-        assert!(manual.contains(what), "MANUAL.md does not name {what}:\n{manual}");
+    for what in [
+        "tag \"i2k probe",
+        "saved search",
+        "shortcut",
+        "KB category",
+        "i2kProbeStr",
+    ] {
+        assert!(
+            manual.contains(what),
+            "MANUAL.md does not name {what}:\n{manual}"
+        );
     }
     (sims, home)
 }
@@ -111,7 +124,9 @@ async fn the_default_org_confirms_every_assumption_and_keeps_only_what_is_listed
     let (_, home) = probe_under("probe-default", None, |_| {}).await;
     let findings = stored(&home);
     assert!(
-        findings[KB_VERSION].detail.contains("cannot delete articles"),
+        findings[KB_VERSION]
+            .detail
+            .contains("cannot delete articles"),
         "{:?}",
         findings[KB_VERSION]
     );
@@ -174,10 +189,8 @@ fn run_args<'a>(more: &[&'a str]) -> Vec<&'a str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_after_a_refused_tags_route_takes_the_fallback_and_never_calls_the_route() {
-    let (sims, home) = probe_under("probe-run-tags", Some(TAGS_ROUTE), |k| {
-        k.tags_route = false
-    })
-    .await;
+    let (sims, home) =
+        probe_under("probe-run-tags", Some(TAGS_ROUTE), |k| k.tags_route = false).await;
     let out = i2k(&sims, &home, &run_args(&[])).await;
     // Segments alone fail on such an org (their membership tags cannot be made on customers
     // without the route: the realorg tests show the same), each with that reason.
@@ -241,7 +254,12 @@ async fn a_run_after_a_refusal_without_fallback_refuses_to_start_naming_it() {
     let refused = i2k(&sims, &home, &run_args(&[])).await;
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    for said in [SHORTCUT_CREATE, "answered 400", "Nothing was created", "--only"] {
+    for said in [
+        SHORTCUT_CREATE,
+        "answered 400",
+        "Nothing was created",
+        "--only",
+    ] {
         assert!(stderr.contains(said), "{said:?} not in {}", text(&refused));
     }
     let after = common::truth_counts(&common::truth(&sims.kustomer.url).await);
@@ -293,7 +311,14 @@ fn the_readme_says_what_each_refusal_means() {
         .expect("README has a \"Before a real migration\" section");
     assert!(section.contains("i2k doctor --probe"));
     for a in probe::ASSUMPTIONS {
-        assert!(section.contains(&format!("`{}`", a.id)), "{} not in the README", a.id);
+        assert!(
+            section.contains(&format!("`{}`", a.id)),
+            "{} not in the README",
+            a.id
+        );
     }
-    assert!(readme.contains("| `probes` |"), "the ledger table list lacks probes");
+    assert!(
+        readme.contains("| `probes` |"),
+        "the ledger table list lacks probes"
+    );
 }

@@ -20,10 +20,11 @@ pub async fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let intercom = check_intercom(&endpoints.intercom_url, endpoints.intercom_token.clone()).await;
     let kustomer = check_kustomer(&endpoints.kustomer_url, endpoints.kustomer_token.clone()).await;
     let all = [intercom, kustomer];
-    if args.json {
-        let ok = all.iter().all(|c| c.status != CheckStatus::Fail);
+    let ok = all.iter().all(|c| c.status != CheckStatus::Fail);
+    // With a probe to run, the one JSON object comes after it and holds both.
+    if args.json && !(args.probe && ok) {
         println!("{}", serde_json::json!({ "ok": ok, "connections": all }));
-    } else {
+    } else if !args.json {
         for info in &all {
             println!("{}", describe(info));
         }
@@ -42,14 +43,18 @@ pub async fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     }
     if args.probe {
-        return run_probe(ctx, &args).await;
+        return run_probe(ctx, &args, &all).await;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// `--probe`: the plan, the question (or `--yes`), the probe, one line per assumption, and the
 /// results stored. Exit 1 when an assumption was refused.
-async fn run_probe(ctx: &Context, args: &DoctorArgs) -> anyhow::Result<ExitCode> {
+async fn run_probe(
+    ctx: &Context,
+    args: &DoctorArgs,
+    all: &[ConnectionInfo],
+) -> anyhow::Result<ExitCode> {
     let state_dir = ctx.state_dir()?;
     let kustomer = ctx.kustomer_client(&args.budget)?;
     eprintln!("The probe creates on the Kustomer org:");
@@ -58,7 +63,9 @@ async fn run_probe(ctx: &Context, args: &DoctorArgs) -> anyhow::Result<ExitCode>
     }
     if !args.yes {
         if !std::io::stdin().is_terminal() {
-            anyhow::bail!("not probing without confirmation: pass --yes when stdin is not a terminal");
+            anyhow::bail!(
+                "not probing without confirmation: pass --yes when stdin is not a terminal"
+            );
         }
         if !crate::commands::confirm(&format!("{} [y/N] ", probe::QUESTION))? {
             eprintln!("nothing created");
@@ -68,8 +75,14 @@ async fn run_probe(ctx: &Context, args: &DoctorArgs) -> anyhow::Result<ExitCode>
     let ledger = Ledger::open(&state_dir)?;
     let findings = probe::probe(&kustomer).await;
     probe::record(&ledger, &state_dir, &findings).await?;
+    let refused = findings
+        .iter()
+        .any(|f| f.outcome == probe::Outcome::Refused);
     if args.json {
-        println!("{}", serde_json::json!({ "probe": findings }));
+        println!(
+            "{}",
+            serde_json::json!({ "ok": !refused, "connections": all, "probe": findings })
+        );
     } else {
         for f in &findings {
             println!("{}", f.line());
@@ -81,9 +94,6 @@ async fn run_probe(ctx: &Context, args: &DoctorArgs) -> anyhow::Result<ExitCode>
             );
         }
     }
-    let refused = findings
-        .iter()
-        .any(|f| f.outcome == probe::Outcome::Refused);
     Ok(if refused {
         ExitCode::from(EXIT_FAILED)
     } else {

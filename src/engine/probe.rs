@@ -286,7 +286,8 @@ fn refusal(e: &KustomerError) -> String {
 /// The stored `createdAt` against what was sent: `None` when it was kept.
 fn restamped(record: &Resource) -> Option<String> {
     let stored = record.str("createdAt").unwrap_or("nothing");
-    let same = crate::timefmt::iso_to_unix_ms(stored) == crate::timefmt::iso_to_unix_ms(PROBE_CREATED_AT);
+    let same =
+        crate::timefmt::iso_to_unix_ms(stored) == crate::timefmt::iso_to_unix_ms(PROBE_CREATED_AT);
     (!same).then(|| format!("createdAt sent {PROBE_CREATED_AT}, stored {stored}"))
 }
 
@@ -436,10 +437,7 @@ async fn duplicate(
         }
         Err(e) => {
             let said = refusal(&e);
-            let status = matches!(
-                &e,
-                KustomerError::Api(ApiError::Http { status: 409, .. })
-            );
+            let status = matches!(&e, KustomerError::Api(ApiError::Http { status: 409, .. }));
             vec![
                 Finding::new(
                     DUPLICATE_STATUS,
@@ -498,24 +496,22 @@ async fn conversation(
             return out;
         }
     };
-    let mut out = vec![
-        match kustomer
-            .conversation_by_external_id(&marks.external_id("conversation"))
-            .await
-        {
-            Ok(Some(stored)) => judged(
-                CONVERSATION_CREATE,
-                dropped(&stored, &body, &["name", "externalId"]),
-                "externalId, name and createdAt read back as sent",
-            ),
-            Ok(None) => Finding::new(
-                CONVERSATION_CREATE,
-                Outcome::Refused,
-                "created, but not found again by its externalId",
-            ),
-            Err(e) => Finding::new(CONVERSATION_CREATE, Outcome::Refused, refusal(&e)),
-        },
-    ];
+    let mut out = vec![match kustomer
+        .conversation_by_external_id(&marks.external_id("conversation"))
+        .await
+    {
+        Ok(Some(stored)) => judged(
+            CONVERSATION_CREATE,
+            dropped(&stored, &body, &["name", "externalId"]),
+            "externalId, name and createdAt read back as sent",
+        ),
+        Ok(None) => Finding::new(
+            CONVERSATION_CREATE,
+            Outcome::Refused,
+            "created, but not found again by its externalId",
+        ),
+        Err(e) => Finding::new(CONVERSATION_CREATE, Outcome::Refused, refusal(&e)),
+    }];
     out.push(times(kustomer, marks, &conversation, leftovers).await);
     out.extend(tags(kustomer, marks, &conversation).await);
     remove(
@@ -602,8 +598,12 @@ async fn tags(kustomer: &KustomerClient, marks: &Marks, conversation: &str) -> V
                 .and_then(|t| t.get(&marks.name).cloned());
             match listed {
                 Some(id) => (
-                    Finding::new(TAGS_ROUTE, Outcome::Confirmed, "created, and listed by its name")
-                        .leaving(left.clone()),
+                    Finding::new(
+                        TAGS_ROUTE,
+                        Outcome::Confirmed,
+                        "created, and listed by its name",
+                    )
+                    .leaving(left.clone()),
                     Some(id),
                 ),
                 None => (
@@ -652,9 +652,10 @@ async fn tags(kustomer: &KustomerClient, marks: &Marks, conversation: &str) -> V
                 Err(e) => Finding::new(SAVED_SEARCH_CREATE, Outcome::Refused, refusal(&e)),
                 Ok(created) => listed_by_name(
                     SAVED_SEARCH_CREATE,
-                    kustomer.list_saved_searches().await.map(|all| {
-                        all.into_iter().map(|s| s.name).collect::<Vec<_>>()
-                    }),
+                    kustomer
+                        .list_saved_searches()
+                        .await
+                        .map(|all| all.into_iter().map(|s| s.name).collect::<Vec<_>>()),
                     &marks.name,
                 )
                 .leaving(format!(
@@ -668,11 +669,7 @@ async fn tags(kustomer: &KustomerClient, marks: &Marks, conversation: &str) -> V
 }
 
 /// Confirmed when `names` (a listing) holds `name`.
-fn listed_by_name(
-    id: &str,
-    names: Result<Vec<String>, KustomerError>,
-    name: &str,
-) -> Finding {
+fn listed_by_name(id: &str, names: Result<Vec<String>, KustomerError>, name: &str) -> Finding {
     match names {
         Ok(names) if names.iter().any(|n| n == name) => {
             Finding::new(id, Outcome::Confirmed, "created, and listed by its name")
@@ -697,7 +694,13 @@ async fn bulk(kustomer: &KustomerClient, marks: &Marks, leftovers: &mut Vec<Stri
         .await
     {
         Ok(job) => job,
-        Err(e) => return Finding::new(BULK_BATCHES, Outcome::NotProbed, format!("the bulk create {}", refusal(&e))),
+        Err(e) => {
+            return Finding::new(
+                BULK_BATCHES,
+                Outcome::NotProbed,
+                format!("the bulk create {}", refusal(&e)),
+            );
+        }
     };
     let poll = PollPolicy::default();
     let waited = kustomer.wait_job(&job.id, &poll).await;
@@ -735,7 +738,8 @@ async fn bulk(kustomer: &KustomerClient, marks: &Marks, leftovers: &mut Vec<Stri
 }
 
 async fn shortcut(kustomer: &KustomerClient, marks: &Marks) -> Finding {
-    let raw = json!({"name": marks.name, "body_text": "i2k probe: a throwaway shortcut, safe to delete"});
+    let raw =
+        json!({"name": marks.name, "body_text": "i2k probe: a throwaway shortcut, safe to delete"});
     let body = match crate::mapping::extras::shortcut_body(&raw.to_string()) {
         Ok((body, _)) => body,
         Err(e) => return Finding::new(SHORTCUT_CREATE, Outcome::NotProbed, e.to_string()),
@@ -773,7 +777,12 @@ fn category_title(c: &Resource) -> Option<String> {
 async fn kb_categories(kustomer: &KustomerClient, marks: &Marks) -> Vec<Finding> {
     let child_name = format!("{} (nested)", marks.name);
     let top = match kustomer
-        .create_kb_category(assumptions::kb_category_body(&marks.name, None, "en_us", None))
+        .create_kb_category(assumptions::kb_category_body(
+            &marks.name,
+            None,
+            "en_us",
+            None,
+        ))
         .await
     {
         Ok(top) => top.id,
@@ -815,7 +824,10 @@ async fn kb_categories(kustomer: &KustomerClient, marks: &Marks) -> Vec<Finding>
         Some(c) => Finding::new(
             KB_CATEGORY_CREATE,
             Outcome::Refused,
-            format!("listed with the title {:?}, not the one sent", category_title(&c)),
+            format!(
+                "listed with the title {:?}, not the one sent",
+                category_title(&c)
+            ),
         ),
         None => Finding::new(
             KB_CATEGORY_CREATE,
@@ -876,7 +888,9 @@ async fn metadata(kustomer: &KustomerClient) -> Finding {
         }
     };
     let enumeration = stored
-        .pointer(&format!("/data/attributes/properties/{PROBE_ATTRIBUTE}/enumeration"))
+        .pointer(&format!(
+            "/data/attributes/properties/{PROBE_ATTRIBUTE}/enumeration"
+        ))
         .cloned();
     if enumeration == Some(assumptions::enumeration(&options)) {
         Finding::new(
@@ -896,11 +910,7 @@ async fn metadata(kustomer: &KustomerClient) -> Finding {
 
 /// Keeps the findings in the ledger (replacing an earlier probe's), adds what was left on the
 /// org to the manual checklist and rewrites `MANUAL.md` in `state_dir`.
-pub async fn record(
-    ledger: &Ledger,
-    state_dir: &Path,
-    findings: &[Finding],
-) -> anyhow::Result<()> {
+pub async fn record(ledger: &Ledger, state_dir: &Path, findings: &[Finding]) -> anyhow::Result<()> {
     ledger
         .record_probes(
             findings
@@ -988,7 +998,10 @@ pub fn start_check(
         };
         if usable {
             if let Some(fallback) = a.fallback {
-                fallbacks.push(format!("{}: refused by the probe ({}); {fallback}", a.id, f.detail));
+                fallbacks.push(format!(
+                    "{}: refused by the probe ({}); {fallback}",
+                    a.id, f.detail
+                ));
             }
         } else if !needed.is_empty() {
             return Err(ProbeRefused {
@@ -1004,7 +1017,10 @@ pub fn start_check(
 
 /// [`start_check`] on the ledger in `state_dir`, read-only (a ledger without probes, or none
 /// yet, takes no fallback and refuses nothing).
-pub fn start_check_in(state_dir: &Path, accept_restamped: bool) -> Result<Vec<String>, ProbeRefused> {
+pub fn start_check_in(
+    state_dir: &Path,
+    accept_restamped: bool,
+) -> Result<Vec<String>, ProbeRefused> {
     let Ok(reader) = LedgerReader::open(state_dir) else {
         return Ok(Vec::new());
     };
@@ -1020,8 +1036,11 @@ pub fn start_check_in(state_dir: &Path, accept_restamped: bool) -> Result<Vec<St
 /// Stores, as the run's fallback decisions (listed by the report), the fallbacks the stored
 /// probe calls for; a refused `POST /v1/tags` also sets the tag fallback's own decision, so the
 /// run never calls the route.
-pub async fn take_fallbacks(ledger: &Ledger, accept_restamped: bool) -> anyhow::Result<Vec<String>> {
-    let findings = ledger.read(|r| stored(r))?;
+pub async fn take_fallbacks(
+    ledger: &Ledger,
+    accept_restamped: bool,
+) -> anyhow::Result<Vec<String>> {
+    let findings = ledger.read(stored)?;
     let sources = ledger.read(|r| r.source_counts())?;
     let decided = crate::engine::decisions::restamped_times_accepted(ledger)? == Some(true);
     let lines = start_check(&findings, &sources, accept_restamped || decided)?;

@@ -926,7 +926,14 @@ fn probe_check(ctx: &Ctx) -> PrereqCheck {
     }
     let results: Vec<String> = findings
         .iter()
-        .map(|f| format!("{} {} {}", f.outcome.symbol(), f.assumption, f.outcome.as_str().replace('_', " ")))
+        .map(|f| {
+            format!(
+                "{} {} {}",
+                f.outcome.symbol(),
+                f.assumption,
+                f.outcome.as_str().replace('_', " ")
+            )
+        })
         .collect();
     let sources = ctx.ledger.read(|r| r.source_counts()).unwrap_or_default();
     let accepted = decisions::restamped_times_accepted(&ctx.ledger)
@@ -935,10 +942,17 @@ fn probe_check(ctx: &Ctx) -> PrereqCheck {
         .unwrap_or(false)
         || ctx.config.options.accept_restamped_times;
     match probe::start_check(&findings, &sources, accepted) {
-        Err(refused) => check(CheckStatus::Fail, format!("{refused}; {}", results.join(", "))),
+        Err(refused) => check(
+            CheckStatus::Fail,
+            format!("{refused}; {}", results.join(", ")),
+        ),
         Ok(fallbacks) if !fallbacks.is_empty() => check(
             CheckStatus::Warn,
-            format!("fallbacks: {}; {}", fallbacks.join("; "), results.join(", ")),
+            format!(
+                "fallbacks: {}; {}",
+                fallbacks.join("; "),
+                results.join(", ")
+            ),
         ),
         Ok(_) => check(CheckStatus::Pass, results.join(", ")),
     }

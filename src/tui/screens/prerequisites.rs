@@ -6,8 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Wrap};
 
 use crate::engine::session::{
-    CheckStatus, KEY_ROLES_CHECK, PROBE_CHECK, PROBE_QUESTION, PrereqCheck, USERS_CHECK,
-    probe_plan,
+    CheckStatus, KEY_ROLES_CHECK, PROBE_CHECK, PROBE_QUESTION, PrereqCheck, USERS_CHECK, probe_plan,
 };
 use crate::tui::keymap::Action;
 use crate::tui::list::{ListId, ListState, TableSpec, table};
