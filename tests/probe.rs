@@ -303,12 +303,7 @@ async fn without_yes_off_a_terminal_the_probe_creates_nothing() {
 
 #[test]
 fn the_readme_says_what_each_refusal_means() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let section = readme
-        .split("## Before a real migration")
-        .nth(1)
-        .expect("README has a \"Before a real migration\" section");
+    let section = common::readme_section("## Before a real migration");
     assert!(section.contains("i2k doctor --probe"));
     for a in probe::ASSUMPTIONS {
         assert!(
@@ -318,7 +313,7 @@ fn the_readme_says_what_each_refusal_means() {
         );
     }
     assert!(
-        readme.contains("| `probes` |"),
+        section.contains("| `probes` |"),
         "the ledger table list lacks probes"
     );
 }

@@ -310,6 +310,24 @@ fn judged(id: &str, lost: Vec<String>, checked: &str) -> Finding {
     }
 }
 
+/// A created record `found` again by its externalId, against the `sent` body: its name,
+/// externalId and createdAt must read back as sent.
+fn read_back(id: &str, found: Result<Option<Resource>, KustomerError>, sent: &Value) -> Finding {
+    match found {
+        Ok(Some(stored)) => judged(
+            id,
+            dropped(&stored, sent, &["name", "externalId"]),
+            "externalId, name and createdAt read back as sent",
+        ),
+        Ok(None) => Finding::new(
+            id,
+            Outcome::Refused,
+            "created, but not found again by its externalId",
+        ),
+        Err(e) => Finding::new(id, Outcome::Refused, refusal(&e)),
+    }
+}
+
 /// Deletes one probe record; a refused delete becomes a leftover of `finding`.
 async fn remove(
     kustomer: &KustomerClient,
@@ -341,24 +359,13 @@ pub async fn probe(kustomer: &KustomerClient) -> Vec<Finding> {
         }
     };
     if let Some(customer) = &customer {
-        findings.push(
-            match kustomer
+        findings.push(read_back(
+            CUSTOMER_CREATE,
+            kustomer
                 .customer_by_external_id(&marks.external_id("customer"))
-                .await
-            {
-                Ok(Some(stored)) => judged(
-                    CUSTOMER_CREATE,
-                    dropped(&stored, &body, &["name", "externalId"]),
-                    "externalId, name and createdAt read back as sent",
-                ),
-                Ok(None) => Finding::new(
-                    CUSTOMER_CREATE,
-                    Outcome::Refused,
-                    "created, but not found again by its externalId",
-                ),
-                Err(e) => Finding::new(CUSTOMER_CREATE, Outcome::Refused, refusal(&e)),
-            },
-        );
+                .await,
+            &body,
+        ));
         findings.extend(duplicate(kustomer, body, &mut leftovers).await);
         findings.extend(conversation(kustomer, &marks, customer, &mut leftovers).await);
         remove(
@@ -496,22 +503,13 @@ async fn conversation(
             return out;
         }
     };
-    let mut out = vec![match kustomer
-        .conversation_by_external_id(&marks.external_id("conversation"))
-        .await
-    {
-        Ok(Some(stored)) => judged(
-            CONVERSATION_CREATE,
-            dropped(&stored, &body, &["name", "externalId"]),
-            "externalId, name and createdAt read back as sent",
-        ),
-        Ok(None) => Finding::new(
-            CONVERSATION_CREATE,
-            Outcome::Refused,
-            "created, but not found again by its externalId",
-        ),
-        Err(e) => Finding::new(CONVERSATION_CREATE, Outcome::Refused, refusal(&e)),
-    }];
+    let mut out = vec![read_back(
+        CONVERSATION_CREATE,
+        kustomer
+            .conversation_by_external_id(&marks.external_id("conversation"))
+            .await,
+        &body,
+    )];
     out.push(times(kustomer, marks, &conversation, leftovers).await);
     out.extend(tags(kustomer, marks, &conversation).await);
     remove(
