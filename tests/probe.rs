@@ -35,7 +35,11 @@ const NEVER_PROBED: [&str; 1] = [KB_VERSION];
 const PROBE: [&str; 5] = ["doctor", "--probe", "--yes", "--kustomer-rate", "600000"];
 
 fn stored(home: &Path) -> BTreeMap<String, Finding> {
-    let reader = LedgerReader::open(&state_dir(home)).expect("the probe kept a ledger");
+    stored_in(&state_dir(home))
+}
+
+fn stored_in(state: &Path) -> BTreeMap<String, Finding> {
+    let reader = LedgerReader::open(state).expect("the probe kept a ledger");
     probe::stored(&reader)
         .unwrap()
         .into_iter()
@@ -299,6 +303,76 @@ async fn without_yes_off_a_terminal_the_probe_creates_nothing() {
     };
     assert_eq!(writes(&before), writes(&after), "a write was sent");
     let _ = std::fs::remove_dir_all(&home);
+}
+
+/// The console's next Prerequisites update, its probe row.
+async fn probe_row(
+    updates: &mut tokio::sync::mpsc::Receiver<i2k::tui::Update>,
+    what: &str,
+) -> i2k::engine::session::PrereqCheck {
+    use std::time::Duration;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(120), updates.recv()).await {
+            Ok(Some(i2k::tui::Update::Prerequisites(checks))) => {
+                if let Some(row) = checks
+                    .into_iter()
+                    .find(|c| c.name == i2k::engine::session::PROBE_CHECK)
+                {
+                    return row;
+                }
+            }
+            Ok(Some(_)) => {}
+            _ => panic!("no probe row {what}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_prerequisites_probe_row_runs_the_probe_through_the_session_and_shows_each_result() {
+    use i2k::engine::session::CheckStatus;
+    use i2k::tui::{Request, glue};
+    use std::time::Duration;
+
+    let sims = common::sims_with(SizePreset::Tiny, |_, k| k.batches_as_array = true).await;
+    let dir = common::temp_state("probe-console");
+    let config = common::engine_config(&sims, dir.clone());
+    let (update_tx, mut updates) = tokio::sync::mpsc::channel(1024);
+    let (requests, request_rx) = tokio::sync::mpsc::channel(64);
+    let served = tokio::spawn(glue::serve(config, request_rx, update_tx));
+    let row = probe_row(&mut updates, "before the probe").await;
+    assert_eq!(row.status, CheckStatus::Warn, "{row:?}");
+    assert!(row.detail.contains("not probed yet"), "{row:?}");
+
+    requests.send(Request::RunProbe).await.unwrap();
+    let row = probe_row(&mut updates, "after the probe").await;
+    // The bare-array batches are refused and have a fallback: a warning naming it.
+    assert_eq!(row.status, CheckStatus::Warn, "{row:?}");
+    assert!(
+        row.detail
+            .contains("bulk job batches read as a bare JSON array"),
+        "{row:?}"
+    );
+    for a in probe::ASSUMPTIONS {
+        assert!(
+            row.detail.contains(a.id),
+            "{} not on the row: {row:?}",
+            a.id
+        );
+    }
+    assert!(
+        row.detail.contains(&format!("✗ {BULK_BATCHES} refused")),
+        "{row:?}"
+    );
+    assert_eq!(stored_in(&dir)[BULK_BATCHES].outcome, Outcome::Refused);
+
+    requests.send(Request::Quit).await.unwrap();
+    drop(requests);
+    tokio::time::timeout(Duration::from_secs(30), served)
+        .await
+        .expect("the glue stops")
+        .unwrap()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

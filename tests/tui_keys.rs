@@ -767,3 +767,28 @@ fn u_on_summary_shows_the_rollback_plan_and_deletes_only_when_confirmed() {
         vec![Request::Rollback { confirmed: true }]
     );
 }
+
+#[test]
+fn c_on_the_probe_row_says_what_the_probe_creates_and_asks_first() {
+    use i2k::engine::session::{CheckStatus, PROBE_CHECK, PROBE_QUESTION, PrereqCheck};
+    let mut app = loaded_app();
+    app.apply(Update::Prerequisites(vec![PrereqCheck {
+        name: PROBE_CHECK.into(),
+        status: CheckStatus::Warn,
+        detail: "not probed yet".into(),
+        can_create: None,
+    }]));
+    press(&mut app, "3");
+    assert!(press(&mut app, "c").is_empty(), "nothing before the answer");
+    let question = app
+        .confirmation()
+        .expect("a question first")
+        .question
+        .clone();
+    for said in [PROBE_QUESTION, "example.invalid", "i2k probe", "MANUAL.md"] {
+        assert!(question.contains(said), "{said:?} not in {question}");
+    }
+    assert!(press(&mut app, "n").is_empty(), "declined: nothing sent");
+    press(&mut app, "c");
+    assert_eq!(press(&mut app, "y"), vec![Request::RunProbe]);
+}
