@@ -7,21 +7,9 @@
 
 mod common;
 
-use common::{i2k, state_dir, text};
+use common::{i2k, run_args, state_dir, text};
 
 use i2k::sim::SizePreset;
-
-fn run_args<'a>(more: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "run",
-        "--headless",
-        "--kustomer-rate",
-        "600000",
-        "--accept-defaults",
-    ];
-    args.extend_from_slice(more);
-    args
-}
 
 async fn sims_without_org_admin() -> common::Sims {
     common::sims_with(SizePreset::Tiny, |_, k| k.org_admin = false).await

@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{i2k, state_dir, text};
+use common::{i2k, run_args, state_dir, text};
 use i2k::engine::probe::{
     self, BULK_BATCHES, DUPLICATE_STATUS, Finding, KB_VERSION, MESSAGE_NOTE_TIMES, Outcome,
     SHORTCUT_CREATE, TAGS_ROUTE,
@@ -177,18 +177,6 @@ async fn duplicates_answered_with_another_status_have_409_refused_but_are_recogn
     let detail = &stored(&home)[DUPLICATE_STATUS].detail;
     assert!(detail.contains("422"), "{detail}");
     let _ = std::fs::remove_dir_all(&home);
-}
-
-fn run_args<'a>(more: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "run",
-        "--headless",
-        "--kustomer-rate",
-        "600000",
-        "--accept-defaults",
-    ];
-    args.extend_from_slice(more);
-    args
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

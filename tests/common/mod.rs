@@ -221,3 +221,16 @@ pub fn readme_section(heading: &str) -> String {
         .unwrap_or_else(|| panic!("README has no {heading:?} section"))
         .to_string()
 }
+
+/// `run --headless` at an unlimited Kustomer rate with the defaults accepted, then `more`.
+pub fn run_args<'a>(more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        "--headless",
+        "--kustomer-rate",
+        "600000",
+        "--accept-defaults",
+    ];
+    args.extend_from_slice(more);
+    args
+}
