@@ -163,6 +163,17 @@ pub struct DoctorArgs {
     /// One JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Also probe the Kustomer org: one real request per assumption i2k makes about it, on
+    /// throwaway records named "i2k probe" (read back, then deleted where Kustomer can delete
+    /// them; the rest listed in MANUAL.md). The results are kept in the ledger of --state, and
+    /// the run reads them.
+    #[arg(long)]
+    pub probe: bool,
+    /// Probe without asking (needed when stdin is not a terminal).
+    #[arg(long, requires = "probe")]
+    pub yes: bool,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
 }
 
 #[derive(Debug, clap::Args)]

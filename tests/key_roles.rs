@@ -7,21 +7,9 @@
 
 mod common;
 
-use common::{i2k, state_dir, text};
+use common::{i2k, run_args, state_dir, text};
 
 use i2k::sim::SizePreset;
-
-fn run_args<'a>(more: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "run",
-        "--headless",
-        "--kustomer-rate",
-        "600000",
-        "--accept-defaults",
-    ];
-    args.extend_from_slice(more);
-    args
-}
 
 async fn sims_without_org_admin() -> common::Sims {
     common::sims_with(SizePreset::Tiny, |_, k| k.org_admin = false).await
@@ -102,17 +90,12 @@ async fn a_run_with_org_admin_starts_without_the_flag_and_reports_no_re_stamps()
 
 #[test]
 fn the_readme_lists_the_roles_the_key_needs_from_the_same_table() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let section = readme
-        .split("### Roles the API key needs")
-        .nth(1)
-        .expect("README has a \"Roles the API key needs\" section");
+    let section = common::readme_section("### Roles the API key needs");
     assert!(
         section.contains(&i2k::kustomer::roles::markdown_table()),
         "the README's table differs from src/kustomer/roles.rs"
     );
-    assert!(readme.contains("## Before a real migration"));
+    common::readme_section("## Before a real migration");
     // The 403 message points there.
     let forbidden = i2k::kustomer::KustomerError::Forbidden {
         message: "forbidden".into(),

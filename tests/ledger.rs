@@ -11,7 +11,7 @@ use std::time::Duration;
 use i2k::engine::model::{ErrorClass, PhaseId};
 use i2k::ledger::{
     DB_FILE, ExtractCursor, FailureFilter, Ledger, LedgerError, LedgerReader, Listed, RecordState,
-    Sample, SourceRecord,
+    Sample, SourceRecord, StoredProbe,
 };
 use serde_json::json;
 
@@ -1022,4 +1022,58 @@ async fn samples_and_verifications_are_kept_and_a_version_3_ledger_gains_their_t
     assert!(last.agrees);
     assert_eq!(last.result, json!({"types": [1, 2]}));
     assert_eq!(last.run_id, Some(run_id), "the run it followed");
+}
+
+#[tokio::test]
+async fn a_version_4_ledger_gains_the_probes_table_and_a_new_probe_replaces_the_last() {
+    let state = TempState::new("probes");
+    {
+        let ledger = Ledger::open(state.path()).unwrap();
+        ledger.start_run("run").await.unwrap();
+        ledger.flush().await.unwrap();
+    }
+    // The same ledger as version 4 wrote it: no probes table.
+    {
+        let conn = rusqlite::Connection::open(state.path().join(DB_FILE)).unwrap();
+        conn.execute_batch(
+            "DROP TABLE probes; UPDATE meta SET value = '4' WHERE key = 'schema_version';",
+        )
+        .unwrap();
+    }
+    let ledger = Ledger::open(state.path()).unwrap();
+    assert_eq!(ledger.read(|r| r.runs()).unwrap().len(), 1, "runs kept");
+    assert!(ledger.probes().unwrap().is_empty());
+    let probe = |assumption: &str, outcome: &str| StoredProbe {
+        assumption: assumption.into(),
+        outcome: outcome.into(),
+        detail: format!("{assumption} {outcome}"),
+        leftover: None,
+        at_ms: 0,
+    };
+    ledger
+        .record_probes(vec![
+            probe("tags_route", "refused"),
+            probe("bulk", "confirmed"),
+        ])
+        .await
+        .unwrap();
+    ledger
+        .record_probes(vec![probe("tags_route", "confirmed")])
+        .await
+        .unwrap();
+    let stored = ledger.probes().unwrap();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(
+        (stored[0].outcome.as_str(), stored[0].at_ms > 0),
+        ("confirmed", true)
+    );
+    // A value outside the three outcomes is refused by the table itself.
+    let conn = rusqlite::Connection::open(state.path().join(DB_FILE)).unwrap();
+    assert!(
+        conn.execute(
+            "INSERT INTO probes (assumption, outcome, detail, at_ms) VALUES ('x', 'maybe', '', 1)",
+            [],
+        )
+        .is_err()
+    );
 }

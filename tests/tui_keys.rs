@@ -845,3 +845,29 @@ fn s_on_scope_asks_how_many_conversations_and_starts_a_sample_past_the_same_chec
     );
     assert_eq!(app.screen(), Screen::Run);
 }
+
+#[test]
+fn c_on_the_probe_row_says_what_the_probe_creates_and_asks_first() {
+    use i2k::engine::session::{CheckStatus, PROBE_CHECK, PROBE_QUESTION, PrereqCheck};
+    let mut app = loaded_app();
+    app.apply(Update::Prerequisites(vec![PrereqCheck {
+        name: PROBE_CHECK.into(),
+        status: CheckStatus::Warn,
+        detail: "not probed yet".into(),
+        can_create: None,
+        choices: Vec::new(),
+    }]));
+    press(&mut app, "3");
+    assert!(press(&mut app, "c").is_empty(), "nothing before the answer");
+    let question = app
+        .confirmation()
+        .expect("a question first")
+        .question
+        .clone();
+    for said in [PROBE_QUESTION, "example.invalid", "i2k probe", "MANUAL.md"] {
+        assert!(question.contains(said), "{said:?} not in {question}");
+    }
+    assert!(press(&mut app, "n").is_empty(), "declined: nothing sent");
+    press(&mut app, "c");
+    assert_eq!(press(&mut app, "y"), vec![Request::RunProbe]);
+}

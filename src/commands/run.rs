@@ -207,7 +207,8 @@ async fn follow_run(config: EngineConfig, json: bool) -> anyhow::Result<Followed
         Err(e)
             if e.is::<crate::engine::disk::DiskShortage>()
                 || e.is::<crate::engine::session::RestampRefused>()
-                || e.is::<crate::engine::sample::SampleError>() =>
+                || e.is::<crate::engine::sample::SampleError>()
+                || e.is::<crate::engine::probe::ProbeRefused>() =>
         {
             eprintln!("error: {e}");
             return Ok(Followed::Refused(ExitCode::from(

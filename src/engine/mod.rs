@@ -18,6 +18,7 @@ pub mod meter;
 pub mod model;
 pub mod phases;
 pub mod plan;
+pub mod probe;
 pub mod report;
 pub mod rollback;
 pub mod runner;

@@ -132,6 +132,10 @@ async fn run(
             ),
         );
     }
+    let accepted = ctx.config.options.restamped_times || ctx.config.options.accept_restamped_times;
+    for line in crate::engine::probe::take_fallbacks(&ctx.ledger, accepted).await? {
+        ctx.log(LogLevel::Warn, format!("fallback: {line}"));
+    }
     if ctx.ledger.is_fresh() {
         ctx.log(
             LogLevel::Warn,

@@ -1,5 +1,6 @@
 //! Every shape i2k assumes about Kustomer that the reference (`api/kustomer.md`) marks
 //! UNCONFIRMED, in one place: when a sandbox org proves one wrong, this is the file to change.
+//! `i2k doctor --probe` (`engine::probe`) tries each on the operator's org and keeps the answer.
 
 use serde_json::{Value, json};
 

@@ -470,6 +470,15 @@ impl KustomerClient {
     }
 
     /// Per-item results of a completed job (`GET /v1/bulk/{id}/batches`, every page).
+    /// Whether `GET /v1/bulk/{id}/batches` answers in a JSON:API `data` envelope (`true`) or as
+    /// the bare array Kustomer's bulk guide draws (`false`); either is read (`batches_of`), and
+    /// `i2k doctor --probe` reports which this org serves.
+    pub async fn batches_enveloped(&self, job_id: &str) -> Result<bool> {
+        let req = Request::get(endpoints::bulk_job_batches(job_id)).query("page", 1);
+        let reply = self.send(req).await?;
+        Ok(!reply.body.is_array() && reply.body.get("data").is_some())
+    }
+
     pub async fn job_results(&self, job_id: &str) -> Result<Vec<BulkItemResult>> {
         self.job_batches_at(job_id).await.map(|b| b.results)
     }

@@ -69,10 +69,13 @@ pub(super) fn check_state_dir(conn: &Connection, dir: &Path) -> Result<(), Ledge
             .prepare(&format!("SELECT 1 FROM {table} LIMIT 1"))?
             .exists([])?)
     };
+    // A ledger that holds only a probe of the org (`i2k doctor --probe`, which also writes
+    // MANUAL.md) is this migration's, not an emptied one.
     let empty = !(has_rows("target")?
         || has_rows("source")?
         || has_rows("runs")?
-        || has_rows("decisions")?);
+        || has_rows("decisions")?
+        || has_rows("probes")?);
     let refuse = |problem: String| LedgerError::EarlierMigration {
         dir: dir.to_path_buf(),
         evidence: evidence.join(", "),

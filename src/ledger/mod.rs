@@ -348,6 +348,18 @@ pub struct StoredVerification {
     pub result: serde_json::Value,
 }
 
+/// One assumption's answer from `i2k doctor --probe`, as stored in `probes`: `outcome` is
+/// `confirmed`, `refused` or `not_probed`; `detail` the server's answer, what was dropped or why
+/// it was not probed; `leftover` what the probe could not delete from the org.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredProbe {
+    pub assumption: String,
+    pub outcome: String,
+    pub detail: String,
+    pub leftover: Option<String>,
+    pub at_ms: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchiveEntry {
     pub run_id: Option<i64>,
@@ -771,6 +783,16 @@ impl Ledger {
     /// The newest verification stored, if any.
     pub fn last_verification(&self) -> Result<Option<StoredVerification>, LedgerError> {
         self.read(|r| r.last_verification())
+    }
+
+    /// Replaces the stored probe results with `probes` (committed before this returns).
+    pub async fn record_probes(&self, probes: Vec<StoredProbe>) -> Result<(), LedgerError> {
+        self.commit(Op::PutProbes(probes)).await.map(drop)
+    }
+
+    /// The stored probe results, by assumption.
+    pub fn probes(&self) -> Result<Vec<StoredProbe>, LedgerError> {
+        self.read(|r| r.probes())
     }
 
     /// Returns once everything queued before it is committed.

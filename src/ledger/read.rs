@@ -658,6 +658,23 @@ impl LedgerReader {
         Ok(samples)
     }
 
+    /// The stored probe results (`i2k doctor --probe`), by assumption.
+    pub fn probes(&self) -> Result<Vec<super::StoredProbe>, LedgerError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT assumption, outcome, detail, leftover, at_ms FROM probes ORDER BY assumption",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok(super::StoredProbe {
+                assumption: row.get(0)?,
+                outcome: row.get(1)?,
+                detail: row.get(2)?,
+                leftover: row.get(3)?,
+                at_ms: row.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The newest stored verification (the primary key's last row).
     pub fn last_verification(&self) -> Result<Option<StoredVerification>, LedgerError> {
         let row: Option<(Option<i64>, i64, bool, String)> = self

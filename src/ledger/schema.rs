@@ -10,7 +10,7 @@ use super::LedgerError;
 
 /// The schema this build writes. A ledger with a higher version was written by a newer i2k and is
 /// refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// How long a connection waits for a lock held by another connection before giving up. Readers in
 /// WAL mode rarely wait; this covers checkpoints and the writer's first open.
@@ -150,6 +150,14 @@ CREATE TABLE IF NOT EXISTS verifications (
     agrees  INTEGER NOT NULL,
     result  TEXT NOT NULL
 );
+
+CREATE TABLE IF NOT EXISTS probes (
+    assumption TEXT PRIMARY KEY,
+    outcome    TEXT NOT NULL CHECK (outcome IN ('confirmed','refused','not_probed')),
+    detail     TEXT NOT NULL,
+    leftover   TEXT,
+    at_ms      INTEGER NOT NULL
+) WITHOUT ROWID;
 "#;
 
 /// Settings for the writer connection: WAL so readers never block the writer nor it them.
@@ -229,7 +237,9 @@ pub fn migrate(conn: &Connection, path: &Path) -> Result<Opened, LedgerError> {
         }
         // Version 4 adds `samples` (the run's figures over time) and `verifications` (each
         // verification's result): new tables only, which `SCHEMA` creates below. An upgraded
-        // ledger has neither for its earlier runs, and its report says so.
+        // ledger has neither for its earlier runs, and its report says so. Version 5 adds
+        // `probes` (what `i2k doctor --probe` found of each Kustomer assumption on this org),
+        // again a new table only: an upgraded ledger holds no probe until one is run.
         conn.execute_batch(SCHEMA)?;
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)

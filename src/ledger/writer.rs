@@ -140,6 +140,7 @@ pub(super) enum Op {
         key: String,
         value: String,
     },
+    PutProbes(Vec<super::StoredProbe>),
     Flush,
 }
 
@@ -183,6 +184,7 @@ impl Op {
             Op::PutSample(_) => "record_sample",
             Op::PutVerification { .. } => "record_verification",
             Op::PutMeta { .. } => "put_meta",
+            Op::PutProbes(_) => "record_probes",
             Op::Flush => "flush",
         }
     }
@@ -769,6 +771,19 @@ impl Writer {
                     "INSERT INTO verifications (run_id, at_ms, agrees, result) VALUES (?1, ?2, ?3, ?4)",
                     params![run, now, agrees, result],
                 )?;
+                Ok(Output::Unit)
+            }
+            Op::PutProbes(probes) => {
+                // A new probe replaces the whole earlier one: an assumption it no longer
+                // names must not keep an old answer.
+                self.conn.execute("DELETE FROM probes", [])?;
+                for p in probes {
+                    self.conn.execute(
+                        "INSERT INTO probes (assumption, outcome, detail, leftover, at_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![p.assumption, p.outcome, p.detail, p.leftover, now],
+                    )?;
+                }
                 Ok(Output::Unit)
             }
             Op::PutMeta { key, value } => {

@@ -223,3 +223,27 @@ pub fn text(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// The README's text after `heading` (panics, naming it, when the README has no such heading).
+pub fn readme_section(heading: &str) -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    readme
+        .split(heading)
+        .nth(1)
+        .unwrap_or_else(|| panic!("README has no {heading:?} section"))
+        .to_string()
+}
+
+/// `run --headless` at an unlimited Kustomer rate with the defaults accepted, then `more`.
+pub fn run_args<'a>(more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        "--headless",
+        "--kustomer-rate",
+        "600000",
+        "--accept-defaults",
+    ];
+    args.extend_from_slice(more);
+    args
+}

@@ -33,6 +33,9 @@ mod protocol;
 
 pub use protocol::*;
 
+/// What the probe creates and the question asked first, for the console's probe row.
+pub use crate::engine::probe::{QUESTION as PROBE_QUESTION, plan as probe_plan};
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -320,6 +323,25 @@ impl Session {
                     self.send_prerequisites(&ctx).await;
                 }
             }
+            SessionCommand::RunProbe => {
+                if let Some(ctx) = self.ctx_for_decisions().await {
+                    self.notice("Probing the Kustomer org…").await;
+                    let findings = crate::engine::probe::probe(&ctx.kustomer).await;
+                    let stored =
+                        crate::engine::probe::record(&ctx.ledger, &ctx.config.state_dir, &findings)
+                            .await;
+                    self.report_error(stored).await;
+                    let refused = findings
+                        .iter()
+                        .filter(|f| f.outcome == crate::engine::probe::Outcome::Refused)
+                        .count();
+                    self.notice(format!(
+                        "Probe done: {refused} assumption(s) refused; what it left on the org is listed in MANUAL.md."
+                    ))
+                    .await;
+                    self.send_prerequisites(&ctx).await;
+                }
+            }
             SessionCommand::AcceptDefaults => {
                 // Taken now, so Mapping and Prerequisites show them decided (each is a stored
                 // decision, listed in the report); the run also takes the default for anything
@@ -602,7 +624,9 @@ impl Session {
     /// engine on the session's configuration and decisions. The driver follows the handle (the
     /// headless runner); [`SessionCommand::StartRun`] does this and forwards it as updates.
     /// Refuses ([`RestampRefused`]) while the Kustomer key lacks `org.admin` and the operator
-    /// has not accepted re-stamped times (the flag, or the Prerequisites decision).
+    /// has not accepted re-stamped times (the flag, or the Prerequisites decision), and
+    /// ([`crate::engine::probe::ProbeRefused`]) while the stored probe found an assumption
+    /// refused that has no fallback and that this migration's records need.
     pub async fn launch(&mut self) -> anyhow::Result<EngineHandle> {
         let missing = self.tokens_missing();
         if !missing.is_empty() {
@@ -612,6 +636,10 @@ impl Session {
             );
         }
         let restamped_times = self.restamp_check().await?;
+        crate::engine::probe::start_check_in(
+            &self.config.state_dir,
+            self.config.options.accept_restamped_times || restamped_times,
+        )?;
         self.stop_preparing().await;
         let mut config = self.config.clone();
         config.options.restamped_times = restamped_times;
@@ -898,7 +926,61 @@ pub struct RestampRefused;
 async fn prerequisites(ctx: &Ctx) -> Vec<PrereqCheck> {
     let mut checks = decisions::prerequisite_checks(ctx).await;
     checks.push(roles_check(ctx).await);
+    checks.push(probe_check(ctx));
     checks
+}
+
+/// The stored probe as a prerequisite: failing while it found a refusal the run cannot get
+/// round (the start check refuses the run then), warning before any probe or with a fallback
+/// in use, passing when every assumption probed was confirmed. The detail names each result.
+fn probe_check(ctx: &Ctx) -> PrereqCheck {
+    use crate::engine::probe;
+    let findings = ctx.ledger.read(probe::stored).unwrap_or_default();
+    let check = |status, detail: String| PrereqCheck {
+        name: PROBE_CHECK.into(),
+        status,
+        detail,
+        can_create: None,
+        choices: Vec::new(),
+    };
+    if findings.is_empty() {
+        return check(
+            CheckStatus::Warn,
+            "the org's assumptions are not probed yet: c probes them on throwaway records (asked first), as `i2k doctor --probe` does".into(),
+        );
+    }
+    let results: Vec<String> = findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} {}",
+                f.outcome.symbol(),
+                f.assumption,
+                f.outcome.as_str().replace('_', " ")
+            )
+        })
+        .collect();
+    let sources = ctx.ledger.read(|r| r.source_counts()).unwrap_or_default();
+    let accepted = decisions::restamped_times_accepted(&ctx.ledger)
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+        || ctx.config.options.accept_restamped_times;
+    match probe::start_check(&findings, &sources, accepted) {
+        Err(refused) => check(
+            CheckStatus::Fail,
+            format!("{refused}; {}", results.join(", ")),
+        ),
+        Ok(fallbacks) if !fallbacks.is_empty() => check(
+            CheckStatus::Warn,
+            format!(
+                "fallbacks: {}; {}",
+                fallbacks.join("; "),
+                results.join(", ")
+            ),
+        ),
+        Ok(_) => check(CheckStatus::Pass, results.join(", ")),
+    }
 }
 
 /// The key's roles as a prerequisite: failing while `org.admin` is missing and re-stamped

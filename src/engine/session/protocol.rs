@@ -14,6 +14,8 @@ pub use crate::http::Secret;
 
 /// The Prerequisites row for the Kustomer key's roles; `c` on it decides on re-stamped times.
 pub const KEY_ROLES_CHECK: &str = "Key roles";
+/// The Prerequisites row of `i2k doctor --probe`'s results (`c` runs the probe, asked first).
+pub const PROBE_CHECK: &str = "Probe";
 /// How the notice of a verification that could not finish begins (the front-end stops saying
 /// one is under way).
 pub const VERIFY_FAILED: &str = "verification failed";
@@ -71,6 +73,9 @@ pub enum SessionCommand {
         id: String,
         label: String,
     },
+    /// Probe the Kustomer org's assumptions on throwaway records (`i2k doctor --probe`), asked
+    /// first by the console; the results are kept in the ledger and shown on the probe row.
+    RunProbe,
     /// The operator accepted the stated defaults for every unresolved mapping.
     AcceptDefaults,
     StartRun,

@@ -6,7 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Wrap};
 
 use crate::engine::session::{
-    CheckStatus, KEY_ROLES_CHECK, KNOWLEDGE_BASE_CHECK, PrereqCheck, USERS_CHECK,
+    CheckStatus, KEY_ROLES_CHECK, KNOWLEDGE_BASE_CHECK, PROBE_CHECK, PROBE_QUESTION, PrereqCheck,
+    USERS_CHECK, probe_plan,
 };
 use crate::tui::keymap::Action;
 use crate::tui::list::{ListId, ListState, TableSpec, table};
@@ -63,6 +64,9 @@ impl PrerequisitesScreen {
             let effect = Self::choose_knowledge_base(check, read_only, self.knowledge_base_offers);
             self.knowledge_base_offers += 1;
             return vec![effect];
+        }
+        if check.name == PROBE_CHECK {
+            return vec![Self::probe(read_only)];
         }
         if check.name == USERS_CHECK && check.status == CheckStatus::Fail {
             // Admins are matched to users on Mapping: that is where this check is fixed.
@@ -136,6 +140,21 @@ impl PrerequisitesScreen {
             )),
             _ => Effect::Notice(format!("{}: {}", check.name, check.detail)),
         }
+    }
+}
+
+impl PrerequisitesScreen {
+    /// The probe of the org's assumptions: says what it creates and asks first (the question
+    /// `i2k doctor --probe` asks), however the last probe ended.
+    fn probe(read_only: bool) -> Effect {
+        if read_only {
+            return Effect::Notice("Read-only console: nothing was changed.".into());
+        }
+        let plan = format!(
+            "The probe creates: {}. {PROBE_QUESTION}",
+            probe_plan().join("; ")
+        );
+        Effect::Ask(Confirm::new("Probe the org", plan, vec![Request::RunProbe]))
     }
 }
 
