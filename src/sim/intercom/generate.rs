@@ -247,8 +247,9 @@ pub struct Workspace {
     pub article_locales: Vec<Vec<&'static str>>,
     pub ticket_created: Vec<i64>,
     pub ticket_updated: Vec<i64>,
-    /// Touch requests served so far (keeps touches deterministic and distinct).
-    pub touches: u64,
+    /// Touch requests served so far, in order (keeps touches deterministic and distinct, and
+    /// lets a saved workspace replay them).
+    pub touches: Vec<super::truth::Touch>,
     /// The pathological records planted among the normal ones (`--hostile`), if any.
     pub hostile: Option<super::hostile::Plan>,
 }
@@ -424,7 +425,7 @@ impl Workspace {
             article_locales,
             ticket_created,
             ticket_updated,
-            touches: 0,
+            touches: Vec::new(),
             hostile: None,
         }
     }

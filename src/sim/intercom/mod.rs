@@ -176,10 +176,65 @@ pub fn admin_identities(seed: u64, size: SizePreset) -> Vec<(String, String)> {
 
 /// Starts the simulator on `addr` (port 0 picks a free port).
 pub async fn spawn(config: Config, addr: SocketAddr) -> std::io::Result<SimHandle> {
-    let anchor = crate::timefmt::day_start(crate::timefmt::now_unix());
+    Ok(spawn_kept(config, addr, None).await?.0)
+}
+
+/// What makes a workspace again: the generator's inputs (seed, size, the day its history ends,
+/// planted records) and the touches served since. `i2k demo` saves it beside the ledger, so a
+/// quit demo resumes on the same workspace even on another day.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SavedWorkspace {
+    pub seed: u64,
+    pub size: SizePreset,
+    pub hostile: bool,
+    /// Midnight UTC of the day the workspace's history ends.
+    pub anchor: i64,
+    touches: Vec<truth::Touch>,
+}
+
+/// Reads a served workspace for saving.
+#[derive(Clone)]
+pub struct Keeper(Shared);
+
+impl Keeper {
+    /// The workspace as it stands.
+    pub fn save(&self) -> SavedWorkspace {
+        let ws = self.0.workspace();
+        SavedWorkspace {
+            seed: ws.seed,
+            size: self.0.config.size,
+            hostile: ws.hostile.is_some(),
+            anchor: ws.anchor,
+            touches: ws.touches.clone(),
+        }
+    }
+}
+
+/// Starts the simulator on `addr` serving the workspace `saved` describes (its seed, size and
+/// hostility win over `config`'s), or today's, with a [`Keeper`] to save it later.
+pub async fn spawn_kept(
+    mut config: Config,
+    addr: SocketAddr,
+    saved: Option<SavedWorkspace>,
+) -> std::io::Result<(SimHandle, Keeper)> {
+    let (anchor, touches) = match saved {
+        Some(saved) => {
+            config.seed = saved.seed;
+            config.size = saved.size;
+            config.hostile = saved.hostile;
+            (saved.anchor, saved.touches)
+        }
+        None => (
+            crate::timefmt::day_start(crate::timefmt::now_unix()),
+            Vec::new(),
+        ),
+    };
     let mut workspace = Workspace::generate(config.seed, config.size, anchor);
     if config.hostile {
         workspace.hostile = Some(hostile::Plan::plant(&mut workspace));
+    }
+    for touch in touches {
+        touch.apply(&mut workspace);
     }
     let token = token_for(config.seed);
     let state: Shared = std::sync::Arc::new(SimState {
@@ -198,7 +253,7 @@ pub async fn spawn(config: Config, addr: SocketAddr) -> std::io::Result<SimHandl
     let router = router(state.clone());
     let handle = SimHandle::serve(router, addr, token).await?;
     let _ = state.base_url.set(handle.url.clone());
-    Ok(handle)
+    Ok((handle, Keeper(state)))
 }
 
 fn router(state: Shared) -> Router {
