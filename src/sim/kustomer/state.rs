@@ -976,6 +976,46 @@ mod tests {
     }
 
     #[test]
+    fn a_saved_org_restores_its_records_lookups_and_id_stream() {
+        let mut store = Store::new(3, Duration::from_secs(120));
+        let customer = store.insert(Kind::Customer, Map::new(), BTreeMap::new(), "/v1/customers", false);
+        store.note_external_id(Kind::Customer, "", "ic-1", &customer);
+        let rels = BTreeMap::from([(
+            "customer".to_string(),
+            store.rel(Kind::Customer, &customer).unwrap(),
+        )]);
+        let mut attrs = Map::new();
+        attrs.insert("externalId".into(), json!("ic-9"));
+        let conversation = store.insert(Kind::Conversation, attrs, rels, "/v1/conversations", false);
+        store.note_external_id(Kind::Conversation, "", "ic-9", &conversation);
+        store.note_external_id(Kind::Conversation, "", "ic-9", "elsewhere");
+        store.tracking_events = 4;
+
+        let text = serde_json::to_string(&store.save(3)).unwrap();
+        let saved: SavedOrg = serde_json::from_str(&text).unwrap();
+        assert_eq!(saved.seed, 3);
+        let mut restored = Store::restore(saved, Duration::from_secs(120));
+
+        let found = restored.find_external(Kind::Customer, "", "ic-1").unwrap();
+        assert_eq!(found.id, customer);
+        let record = restored.get(Kind::Conversation, &conversation).unwrap();
+        assert_eq!(record.attributes.str("externalId").as_deref(), Some("ic-9"));
+        assert_eq!(record.self_link(), format!("/v1/conversations/{conversation}"));
+        // Loaded records are visible to search at once.
+        assert!(record.visible_at <= Instant::now());
+        let under: Vec<&str> = restored
+            .children(Kind::Conversation, "customer", &customer)
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect();
+        assert_eq!(under, [conversation.as_str()]);
+        assert_eq!(restored.duplicates["conversations"], ["ic-9"]);
+        assert_eq!(restored.tracking_events, 4);
+        // The id stream goes on where it stood, as the unsaved org's would.
+        assert_eq!(restored.new_id(), store.new_id());
+    }
+
+    #[test]
     fn attrs_read_back_what_was_stored() {
         let map = match json!({
             "body": "a \"quoted\" body\nwith ünïcode",
