@@ -57,7 +57,10 @@ fn title_count(screen: &str, title: &str) -> u64 {
 
 /// Lines of the screen containing `marker`.
 fn rows_with(screen: &str, marker: &str) -> u64 {
-    screen.lines().map(|l| l.matches(marker).count() as u64).sum()
+    screen
+        .lines()
+        .map(|l| l.matches(marker).count() as u64)
+        .sum()
 }
 
 /// The header's figures agree with the fixtures: the open mapping decisions, and the failed
@@ -72,7 +75,11 @@ fn header_agrees(screen: &str) {
             .iter()
             .filter(|f| f.decision == i2k::engine::model::FieldDecision::Unresolved)
             .count();
-    assert_eq!(figure_before(header, "unresolved"), unresolved as u64, "{header}");
+    assert_eq!(
+        figure_before(header, "unresolved"),
+        unresolved as u64,
+        "{header}"
+    );
     let failed: u64 = snapshot().phases.iter().map(|p| p.failed).sum();
     assert_eq!(figure_before(header, "failed"), failed, "{header}");
     assert_eq!(failures().len() as u64, failed);
@@ -93,7 +100,9 @@ fn connect_agrees(screen: &str) {
 
 /// Scope: the title counts the rows, and the detail says the selected row's figures.
 fn scope_agrees(screen: &str) {
-    let rows = rows_with(screen, "▶ migrate") + rows_with(screen, "+ archive") + rows_with(screen, "! manual");
+    let rows = rows_with(screen, "▶ migrate")
+        + rows_with(screen, "+ archive")
+        + rows_with(screen, "! manual");
     assert_eq!(title_count(screen, "Scope"), rows, "{screen}");
     let detail = screen
         .lines()
@@ -105,9 +114,17 @@ fn scope_agrees(screen: &str) {
         .find(|l| l.trim_start_matches('│').split_whitespace().next() == Some(object))
         .unwrap();
     let tokens: Vec<&str> = row.trim_matches('│').split_whitespace().collect();
-    assert_eq!(figure_before(detail, "records"), number(tokens[1]), "{row}\n{detail}");
+    assert_eq!(
+        figure_before(detail, "records"),
+        number(tokens[1]),
+        "{row}\n{detail}"
+    );
     if detail.contains("not retrievable") {
-        assert_eq!(figure_before(detail, "not"), number(tokens[4]), "{row}\n{detail}");
+        assert_eq!(
+            figure_before(detail, "not"),
+            number(tokens[4]),
+            "{row}\n{detail}"
+        );
     }
 }
 
@@ -132,7 +149,11 @@ fn prerequisites_agree(screen: &str) {
         .map(|m| rows_with(screen, m))
         .sum();
     assert_eq!(title_count(screen, "Prerequisites"), rows, "{screen}");
-    assert_eq!(figure_before(screen, "failing"), rows_with(screen, "✗ fail "), "{screen}");
+    assert_eq!(
+        figure_before(screen, "failing"),
+        rows_with(screen, "✗ fail "),
+        "{screen}"
+    );
 }
 
 /// Mapping: each panel's unresolved count is its `!` rows, and they add up to the header's.
@@ -164,7 +185,10 @@ fn errors_agree(screen: &str) {
         })
         .count() as u64;
     assert_eq!(title_count(screen, "Failed records"), rows, "{screen}");
-    assert_eq!(figure_before(screen.lines().next().unwrap(), "failed"), rows);
+    assert_eq!(
+        figure_before(screen.lines().next().unwrap(), "failed"),
+        rows
+    );
 }
 
 /// Summary: the title counts the types; each row's source is what it ended as (migrated,
@@ -189,7 +213,10 @@ fn summary_agrees(screen: &str) {
         }
         if t[1] == "macros" {
             let manual = number(t[6]);
-            assert!(screen.contains(&format!("Rebuild {manual} macros")), "{screen}");
+            assert!(
+                screen.contains(&format!("Rebuild {manual} macros")),
+                "{screen}"
+            );
         }
     }
     assert!(rows > 0, "{screen}");
@@ -207,16 +234,17 @@ fn run_agrees(screen: &str) {
         .filter(|t| t.starts_with('✗') && t.len() > '✗'.len_utf8())
         .map(number)
         .sum();
-    assert_eq!(figure_before(screen.lines().next().unwrap(), "failed"), failed, "{screen}");
+    assert_eq!(
+        figure_before(screen.lines().next().unwrap(), "failed"),
+        failed,
+        "{screen}"
+    );
     let after = |label: &str| -> String {
         let line = screen.lines().find(|l| l.contains(label)).unwrap();
         line[line.find(label).unwrap()..].to_string()
     };
     let budget = after("│Kustomer ");
-    let figures = budget
-        .split_whitespace()
-        .find(|t| t.contains('/'))
-        .unwrap();
+    let figures = budget.split_whitespace().find(|t| t.contains('/')).unwrap();
     let (used, allowed) = figures.split_once('/').unwrap();
     let (used, allowed) = (number(used), number(allowed));
     let percent = after("│Budget")
@@ -224,7 +252,11 @@ fn run_agrees(screen: &str) {
         .find(|t| t.ends_with('%'))
         .map(number)
         .unwrap();
-    assert_eq!(percent, (used as f64 * 100.0 / allowed as f64).round() as u64, "{screen}");
+    assert_eq!(
+        percent,
+        (used as f64 * 100.0 / allowed as f64).round() as u64,
+        "{screen}"
+    );
     let share = after("│Share");
     let t: Vec<&str> = share.split_whitespace().collect();
     let (share, limit) = (number(t[1]), number(t[3]));
@@ -239,7 +271,11 @@ fn run_agrees(screen: &str) {
             .find(|l| l.contains(phase) && l.contains('/') && !l.contains("finished"))
             .unwrap();
         let count = row.split_whitespace().find(|t| t.contains('/')).unwrap();
-        assert_eq!(number(count.split('/').next().unwrap()), done + failed + skipped, "{row}");
+        assert_eq!(
+            number(count.split('/').next().unwrap()),
+            done + failed + skipped,
+            "{row}"
+        );
         if failed > 0 {
             assert!(row.contains(&format!("✗{failed}")), "{row}");
         }
@@ -479,7 +515,10 @@ fn run_screen_keeps_the_budget_in_one_unit_after_the_share_is_lowered() {
     for (width, height) in [(80, 24), (160, 48)] {
         let screen = render(&mut app, width, height);
         assert!(!screen.contains("703/50"), "{width}x{height}:\n{screen}");
-        assert!(screen.contains("50/50 per 60 s"), "{width}x{height}:\n{screen}");
+        assert!(
+            screen.contains("50/50 per 60 s"),
+            "{width}x{height}:\n{screen}"
+        );
         assert!(
             screen.contains("! 653 over share: waiting"),
             "{width}x{height}:\n{screen}"

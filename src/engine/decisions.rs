@@ -1222,9 +1222,11 @@ fn flag(v: &Value, name: &str) -> bool {
 }
 
 fn write_private(path: &Path, text: &str) -> Result<()> {
-    crate::config::replace_private_file(path, text.as_bytes()).map_err(|source| DecisionError::Write {
-        path: path.to_path_buf(),
-        source,
+    crate::config::replace_private_file(path, text.as_bytes()).map_err(|source| {
+        DecisionError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
     })
 }
 

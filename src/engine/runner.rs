@@ -692,13 +692,20 @@ pub(crate) fn ledger_snapshot(ctx: &Ctx) -> Snapshot {
             ))
         })
         .unwrap_or_default();
-    let total: u64 = phases.iter().map(|p| p.total).sum();
+    // Phases not planned yet count the records staged for them, as their rows do (`~`).
+    let total: u64 = phases.iter().map(PhaseProgress::size).sum();
     let settled: u64 = phases.iter().map(PhaseProgress::settled).sum();
+    let left: u64 = phases.iter().map(PhaseProgress::left).sum();
+    let about = if phases.iter().any(PhaseProgress::estimated) {
+        "~"
+    } else {
+        ""
+    };
     let figures = format!(
-        "{} of {} records settled, {} left",
+        "{} of {about}{} records settled, {about}{} left",
         crate::vocab::count_text(settled),
         crate::vocab::count_text(total),
-        crate::vocab::count_text(total.saturating_sub(settled))
+        crate::vocab::count_text(left)
     );
     let activity = match state {
         RunState::Stopped => format!("Stopped: {figures}. s resumes where it left off."),
@@ -776,10 +783,11 @@ async fn publish(
     run_id: i64,
 ) {
     // What the runs before this one settled and sent is not this run's pace.
-    let settled_of = |phases: &[PhaseProgress]| -> u64 { phases.iter().map(|p| p.done + p.failed + p.skipped).sum() };
-    let requests_of = |ctx: &Ctx| {
-        ctx.kustomer.gate().budget().requests + ctx.intercom.gate().budget().requests
+    let settled_of = |phases: &[PhaseProgress]| -> u64 {
+        phases.iter().map(|p| p.done + p.failed + p.skipped).sum()
     };
+    let requests_of =
+        |ctx: &Ctx| ctx.kustomer.gate().budget().requests + ctx.intercom.gate().budget().requests;
     let mut meter = Meter::resuming(started, settled_of(&progress(&ctx)), requests_of(&ctx));
     let mut tick = tokio::time::interval(SNAPSHOT_INTERVAL);
     let mut ticks = 0u32;

@@ -978,7 +978,13 @@ mod tests {
     #[test]
     fn a_saved_org_restores_its_records_lookups_and_id_stream() {
         let mut store = Store::new(3, Duration::from_secs(120));
-        let customer = store.insert(Kind::Customer, Map::new(), BTreeMap::new(), "/v1/customers", false);
+        let customer = store.insert(
+            Kind::Customer,
+            Map::new(),
+            BTreeMap::new(),
+            "/v1/customers",
+            false,
+        );
         store.note_external_id(Kind::Customer, "", "ic-1", &customer);
         let rels = BTreeMap::from([(
             "customer".to_string(),
@@ -986,7 +992,8 @@ mod tests {
         )]);
         let mut attrs = Map::new();
         attrs.insert("externalId".into(), json!("ic-9"));
-        let conversation = store.insert(Kind::Conversation, attrs, rels, "/v1/conversations", false);
+        let conversation =
+            store.insert(Kind::Conversation, attrs, rels, "/v1/conversations", false);
         store.note_external_id(Kind::Conversation, "", "ic-9", &conversation);
         store.note_external_id(Kind::Conversation, "", "ic-9", "elsewhere");
         store.tracking_events = 4;
@@ -1000,7 +1007,10 @@ mod tests {
         assert_eq!(found.id, customer);
         let record = restored.get(Kind::Conversation, &conversation).unwrap();
         assert_eq!(record.attributes.str("externalId").as_deref(), Some("ic-9"));
-        assert_eq!(record.self_link(), format!("/v1/conversations/{conversation}"));
+        assert_eq!(
+            record.self_link(),
+            format!("/v1/conversations/{conversation}")
+        );
         // Loaded records are visible to search at once.
         assert!(record.visible_at <= Instant::now());
         let under: Vec<&str> = restored

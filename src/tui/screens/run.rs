@@ -476,7 +476,11 @@ impl Component for RunScreen {
         }
         // Then the other reason it may be slow: jobs Kustomer has yet to finish.
         if s.bulk_jobs_waiting > 0 && run_active(s) {
-            let jobs = if s.bulk_jobs_waiting == 1 { "job" } else { "jobs" };
+            let jobs = if s.bulk_jobs_waiting == 1 {
+                "job"
+            } else {
+                "jobs"
+            };
             now.push(Line::from(format!(
                 "waiting on {} Kustomer bulk {jobs}",
                 s.bulk_jobs_waiting
