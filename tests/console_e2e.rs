@@ -195,13 +195,7 @@ async fn console_drives_a_whole_demo_migration_to_a_summary_that_agrees() {
 
     let draws = run_console(config, |key_tx, mut frames| async move {
         // Connect: both sides answer.
-        wait_for(
-            &mut frames,
-            "both connections",
-            Duration::from_secs(20),
-            |s| s.connections_ok == 2,
-        )
-        .await;
+        wait_for_connections(&mut frames).await;
         // Scope: the workspace is read and counted; the proposals fill Mapping.
         press(&key_tx, KeyCode::Char('2')).await;
         let scope = wait_for(
@@ -525,6 +519,14 @@ async fn the_history_window_set_on_scope_reaches_the_run() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Waits until both connections answer (Connect).
+async fn wait_for_connections(frames: &mut watch::Receiver<Option<Seen>>) {
+    wait_for(frames, "both connections", Duration::from_secs(20), |s| {
+        s.connections_ok == 2
+    })
+    .await;
+}
+
 /// Presses `s` on the Run screen and answers `y` to each question it asks first (open
 /// decisions, failing checks) until the run is under way.
 async fn start_run(keys: &mpsc::Sender<Input>, frames: &mut watch::Receiver<Option<Seen>>) {
@@ -583,13 +585,7 @@ async fn a_demo_quit_mid_run_resumes_on_its_saved_simulators_and_ends_without_du
     assert!(!sims.resumed);
     let config = demo::engine_config(&args, &sims, dir.clone()).unwrap();
     run_console(config, |keys, mut frames| async move {
-        wait_for(
-            &mut frames,
-            "both connections",
-            Duration::from_secs(20),
-            |s| s.connections_ok == 2,
-        )
-        .await;
+        wait_for_connections(&mut frames).await;
         press(&keys, KeyCode::Char('5')).await;
         wait_for(&mut frames, "Run", Duration::from_secs(5), |s| {
             s.screen == Screen::Run

@@ -396,22 +396,28 @@ fn app_snapshot_phases(app: &i2k::tui::App) -> Vec<i2k::engine::model::PhaseProg
     app.snapshot().phases.clone()
 }
 
-#[test]
-fn run_screen_says_the_run_is_throttled_and_until_when() {
+/// The Run screen does not say `said` until the snapshot is changed by `change`, then says it
+/// at both sizes.
+fn run_screen_says_after(change: impl FnOnce(&mut i2k::engine::model::Snapshot), said: &str) {
     let mut app = loaded_app();
     press(&mut app, "5");
-    assert!(!render(&mut app, 160, 48).contains("throttled by"));
-    let mut throttled = snapshot();
-    // 1,700,000,000 is 22:13:20 UTC.
-    throttled.kustomer.throttled_until = Some(1_700_000_000);
-    app.apply(Update::Snapshot(throttled));
+    assert!(!render(&mut app, 160, 48).contains(said));
+    let mut changed = snapshot();
+    change(&mut changed);
+    app.apply(Update::Snapshot(changed));
     for (width, height) in [(80, 24), (160, 48)] {
         let screen = render(&mut app, width, height);
-        assert!(
-            screen.contains("throttled by Kustomer until 22:13:20"),
-            "{width}x{height}:\n{screen}"
-        );
+        assert!(screen.contains(said), "{width}x{height}:\n{screen}");
     }
+}
+
+#[test]
+fn run_screen_says_the_run_is_throttled_and_until_when() {
+    // 1,700,000,000 is 22:13:20 UTC.
+    run_screen_says_after(
+        |s| s.kustomer.throttled_until = Some(1_700_000_000),
+        "throttled by Kustomer until 22:13:20",
+    );
 }
 
 #[test]
@@ -530,19 +536,10 @@ fn run_screen_keeps_the_budget_in_one_unit_after_the_share_is_lowered() {
 
 #[test]
 fn run_screen_says_it_waits_on_bulk_jobs() {
-    let mut app = loaded_app();
-    press(&mut app, "5");
-    assert!(!render(&mut app, 160, 48).contains("Kustomer bulk job"));
-    let mut waiting = snapshot();
-    waiting.bulk_jobs_waiting = 3;
-    app.apply(Update::Snapshot(waiting));
-    for (width, height) in [(80, 24), (160, 48)] {
-        let screen = render(&mut app, width, height);
-        assert!(
-            screen.contains("waiting on 3 Kustomer bulk jobs"),
-            "{width}x{height}:\n{screen}"
-        );
-    }
+    run_screen_says_after(
+        |s| s.bulk_jobs_waiting = 3,
+        "waiting on 3 Kustomer bulk jobs",
+    );
 }
 
 #[test]
