@@ -333,6 +333,20 @@ pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create directory {}", dir.display()))
 }
 
+/// Replaces `path` with `bytes` whole: written 0600 to a temporary file beside it, synced, then
+/// renamed over it, so a reader (or a crash) sees the old file or the new one, never a part.
+pub fn replace_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let mut file = create_private_file(&tmp, true)?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
+}
+
 /// Opens `path` for appending, creating it 0600 (state files, logs, reports).
 pub fn create_private_file(path: &Path, truncate: bool) -> anyhow::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;

@@ -10,6 +10,12 @@ impl Rng {
         Rng(seed)
     }
 
+    /// Where the stream stands: `Rng::new(rng.state())` continues it (a saved simulator resumes
+    /// its ids where it left off).
+    pub fn state(&self) -> u64 {
+        self.0
+    }
+
     /// A generator for one derived stream, e.g. `Rng::derive(seed, &["contact", "42"])`:
     /// the same inputs always give the same stream, so records can be generated on demand.
     pub fn derive(seed: u64, parts: &[&str]) -> Self {

@@ -6,8 +6,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use i2k::engine::context::EngineConfig;
 use i2k::engine::decisions::{self, Decisions, MAPPING_FILE};
-use i2k::engine::model::{CheckStatus, FieldDecision, FieldMapping, RunState, SegmentChoice};
+use i2k::engine::model::{
+    CheckStatus, FieldDecision, FieldMapping, PhaseStatus, RunState, SegmentChoice,
+};
 use i2k::ledger::Ledger;
 use i2k::sim::SizePreset;
 use i2k::tui::{App, AppOptions, Input, Keymap, Request, Screen, Update, event_loop, glue};
@@ -32,6 +35,11 @@ struct Seen {
     rows_agree: Vec<(String, bool)>,
     report_path: Option<String>,
     notice: Option<String>,
+    activity: String,
+    /// The phases' failed records.
+    failed: u64,
+    /// Phases done (with or without failures).
+    phases_done: usize,
 }
 
 impl Seen {
@@ -58,6 +66,14 @@ impl Seen {
                 .collect(),
             report_path: app.summary().report_path.clone(),
             notice: app.notice().map(str::to_string),
+            activity: app.snapshot().activity.clone(),
+            failed: app.snapshot().phases.iter().map(|p| p.failed).sum(),
+            phases_done: app
+                .snapshot()
+                .phases
+                .iter()
+                .filter(|p| matches!(p.status, PhaseStatus::Done | PhaseStatus::DoneWithFailures))
+                .count(),
         }
     }
 }
@@ -108,15 +124,15 @@ async fn wait_for(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn console_drives_a_whole_demo_migration_to_a_summary_that_agrees() {
-    let started = Instant::now();
-    let sims = common::sims(SizePreset::Tiny).await;
-    let dir = common::temp_state("console-e2e");
-    let mut config = common::engine_config(&sims, dir.clone());
-    // The operator decides (accepting the defaults with keys), as in the console.
-    config.accept_defaults = false;
-
+/// Runs the real console (the console loop on a 160×48 `TestBackend`, the glue, the engine) on
+/// `config` beside `script`, which drives it with keys and reads its frames, until the console
+/// quits and the glue has released the state directory. Each frame's draw time and whether a
+/// run was active.
+async fn run_console<S, F>(config: EngineConfig, script: S) -> Vec<(Duration, bool)>
+where
+    S: FnOnce(mpsc::Sender<Input>, watch::Receiver<Option<Seen>>) -> F,
+    F: std::future::Future<Output = ()>,
+{
     let keymap = Keymap::load(None).unwrap();
     let mut app = App::new(
         keymap,
@@ -130,7 +146,7 @@ async fn console_drives_a_whole_demo_migration_to_a_summary_that_agrees() {
     let (request_tx, request_rx) = mpsc::channel(1024);
     let glue = tokio::spawn(glue::serve(config, request_rx, update_tx));
     let (key_tx, mut key_rx) = mpsc::channel(64);
-    let (frame_tx, mut frames) = watch::channel(None::<Seen>);
+    let (frame_tx, frames) = watch::channel(None::<Seen>);
     // `App` is not `Send`, so the console runs on this task beside the script, as in `i2k`.
     let console = async move {
         let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
@@ -150,15 +166,36 @@ async fn console_drives_a_whole_demo_migration_to_a_summary_that_agrees() {
         .unwrap();
         draws
     };
-    let script = async move {
+    let (draws, ()) = tokio::time::timeout(Duration::from_secs(240), async {
+        tokio::join!(console, script(key_tx, frames))
+    })
+    .await
+    .expect("the console quits");
+    let quit = Instant::now();
+    tokio::time::timeout(Duration::from_secs(90), glue)
+        .await
+        .expect("the glue stops")
+        .unwrap()
+        .unwrap();
+    eprintln!(
+        "the glue stopped {:?} after the console quit",
+        quit.elapsed()
+    );
+    draws
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_drives_a_whole_demo_migration_to_a_summary_that_agrees() {
+    let started = Instant::now();
+    let sims = common::sims(SizePreset::Tiny).await;
+    let dir = common::temp_state("console-e2e");
+    let mut config = common::engine_config(&sims, dir.clone());
+    // The operator decides (accepting the defaults with keys), as in the console.
+    config.accept_defaults = false;
+
+    let draws = run_console(config, |key_tx, mut frames| async move {
         // Connect: both sides answer.
-        wait_for(
-            &mut frames,
-            "both connections",
-            Duration::from_secs(20),
-            |s| s.connections_ok == 2,
-        )
-        .await;
+        wait_for_connections(&mut frames).await;
         // Scope: the workspace is read and counted; the proposals fill Mapping.
         press(&key_tx, KeyCode::Char('2')).await;
         let scope = wait_for(
@@ -244,17 +281,8 @@ async fn console_drives_a_whole_demo_migration_to_a_summary_that_agrees() {
         );
 
         press(&key_tx, KeyCode::Char('q')).await;
-    };
-    let (draws, ()) = tokio::time::timeout(Duration::from_secs(150), async {
-        tokio::join!(console, script)
     })
-    .await
-    .expect("the console quits");
-    tokio::time::timeout(Duration::from_secs(30), glue)
-        .await
-        .expect("the glue stops")
-        .unwrap()
-        .unwrap();
+    .await;
 
     let during_run: Vec<Duration> = draws.iter().filter(|d| d.1).map(|d| d.0).collect();
     for (label, times) in [
@@ -488,5 +516,179 @@ async fn the_history_window_set_on_scope_reaches_the_run() {
         "{conversations:?}"
     );
     drop(reader);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Waits until both connections answer (Connect).
+async fn wait_for_connections(frames: &mut watch::Receiver<Option<Seen>>) {
+    wait_for(frames, "both connections", Duration::from_secs(20), |s| {
+        s.connections_ok == 2
+    })
+    .await;
+}
+
+/// Presses `s` on the Run screen and answers `y` to each question it asks first (open
+/// decisions, failing checks) until the run is under way.
+async fn start_run(keys: &mpsc::Sender<Input>, frames: &mut watch::Receiver<Option<Seen>>) {
+    press(keys, KeyCode::Char('s')).await;
+    loop {
+        let seen = wait_for(frames, "the run to start", Duration::from_secs(20), |s| {
+            s.confirming || s.run_active
+        })
+        .await;
+        if !seen.confirming {
+            return;
+        }
+        press(keys, KeyCode::Char('y')).await;
+        wait_for(
+            frames,
+            "the question to close",
+            Duration::from_secs(5),
+            |s| !s.confirming,
+        )
+        .await;
+    }
+}
+
+/// A demo on a tiny workspace whose simulators answer quickly, on `dir`.
+fn tiny_demo() -> i2k::cli::DemoArgs {
+    #[derive(clap::Parser)]
+    struct Options {
+        #[command(flatten)]
+        sim: i2k::sim::SimOptions,
+    }
+    let options = <Options as clap::Parser>::parse_from([
+        "demo",
+        "--kustomer-rate",
+        "3000",
+        "--bulk-delay-ms",
+        "100",
+    ]);
+    i2k::cli::DemoArgs {
+        size: SizePreset::Tiny,
+        headless: false,
+        json: false,
+        accept_restamped_times: false,
+        sim: options.sim,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_quit_mid_run_resumes_on_its_saved_simulators_and_ends_without_duplicates() {
+    use i2k::commands::demo::{self, DemoSims};
+    let args = tiny_demo();
+    let dir = common::temp_state("console-demo-resume");
+
+    // First start: fresh simulators. The run starts, and the console quits mid-run once its
+    // first phase has settled (a point the screen shows, not a time).
+    let sims = DemoSims::start(args.size, &args.sim, &dir).await.unwrap();
+    assert!(!sims.resumed);
+    let config = demo::engine_config(&args, &sims, dir.clone()).unwrap();
+    run_console(config, |keys, mut frames| async move {
+        wait_for_connections(&mut frames).await;
+        press(&keys, KeyCode::Char('5')).await;
+        wait_for(&mut frames, "Run", Duration::from_secs(5), |s| {
+            s.screen == Screen::Run
+        })
+        .await;
+        start_run(&keys, &mut frames).await;
+        wait_for(
+            &mut frames,
+            "a first phase settled",
+            Duration::from_secs(60),
+            |s| s.phases_done > 0,
+        )
+        .await;
+        press(&keys, KeyCode::Char('q')).await;
+        // Asked only while the run is active: it has not ended before the quit.
+        wait_for(
+            &mut frames,
+            "the quit question",
+            Duration::from_secs(5),
+            |s| s.confirming,
+        )
+        .await;
+        press(&keys, KeyCode::Char('y')).await;
+    })
+    .await;
+    sims.stop().await.unwrap();
+    for file in [demo::INTERCOM_FILE, demo::KUSTOMER_FILE] {
+        let path = dir.join(demo::SIM_DIR).join(file);
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&path).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+    }
+
+    // Second start on the same directory: the saved simulators, and the Run screen says where
+    // the quit run stopped; `s` resumes it to the end and the Summary verifies it.
+    let sims = DemoSims::start(args.size, &args.sim, &dir).await.unwrap();
+    assert!(sims.resumed);
+    let config = demo::engine_config(&args, &sims, dir.clone()).unwrap();
+    run_console(config, |keys, mut frames| async move {
+        press(&keys, KeyCode::Char('5')).await;
+        let stopped = wait_for(
+            &mut frames,
+            "the stopped run",
+            Duration::from_secs(20),
+            |s| s.screen == Screen::Run && s.activity.starts_with("Stopped:"),
+        )
+        .await;
+        assert!(stopped.text.contains("Stopped:"), "{}", stopped.text);
+        let figures = stopped.activity.trim_start_matches("Stopped: ");
+        let (settled, rest) = figures.split_once(" of ").unwrap();
+        let total = rest.split_whitespace().next().unwrap();
+        let count = |n: &str| n.replace([',', '~'], "").parse::<u64>().unwrap();
+        assert!(rest.contains("records settled"), "{}", stopped.activity);
+        assert!(
+            count(settled) > 0 && count(settled) < count(total),
+            "{}",
+            stopped.activity
+        );
+        start_run(&keys, &mut frames).await;
+        let finished = wait_for(
+            &mut frames,
+            "the resumed run's end and its verification",
+            Duration::from_secs(120),
+            |s| s.state == RunState::Finished && !s.rows_agree.is_empty(),
+        )
+        .await;
+        assert_eq!(finished.failed, 0, "{}", finished.text);
+        assert!(!finished.rows_agree.is_empty());
+        for (object, agrees) in &finished.rows_agree {
+            assert!(agrees, "{object} does not agree:\n{}", finished.text);
+        }
+        press(&keys, KeyCode::Char('q')).await;
+    })
+    .await;
+    sims.stop().await.unwrap();
+
+    // The simulated org's ground truth, as the demo saved it: nothing stored twice.
+    let sims = DemoSims::start(args.size, &args.sim, &dir).await.unwrap();
+    let truth = common::truth(&sims.kustomer.url).await;
+    assert!(common::no_duplicates(&truth), "{}", truth["duplicates"]);
+    assert!(common::truth_counts(&truth)["conversations"] > 0, "{truth}");
+    sims.stop().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_demo_refuses_a_state_directory_of_another_size_and_says_which() {
+    use i2k::commands::demo::DemoSims;
+    let args = tiny_demo();
+    let dir = common::temp_state("console-demo-other-size");
+    DemoSims::start(args.size, &args.sim, &dir)
+        .await
+        .unwrap()
+        .stop()
+        .await
+        .unwrap();
+    let refused = DemoSims::start(SizePreset::Small, &args.sim, &dir)
+        .await
+        .err()
+        .expect("another size is refused");
+    let said = refused.to_string();
+    assert!(said.contains("tiny workspace"), "{said}");
+    assert!(said.contains("--size tiny"), "{said}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -818,3 +818,41 @@ async fn bulk_jobs_and_lookups_survive_server_errors() {
     assert_eq!(&found.id, id);
     assert_eq!(k.customer_by_external_id("f-none").await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn the_client_counts_the_bulk_jobs_it_is_waiting_on() {
+    let sim = sim().await;
+    let k = std::sync::Arc::new(client(&sim));
+    assert_eq!(k.bulk_jobs_waiting(), 0);
+    let job = k
+        .submit_bulk(
+            BulkResource::Customers,
+            vec![(
+                "wait:a".into(),
+                json!({"name": "Ann Wait", "externalId": "w-a"}),
+            )],
+            false,
+        )
+        .await
+        .unwrap();
+    // A first poll far off: the wait is under way, and counted, until it is dropped.
+    let patient = PollPolicy {
+        initial: Duration::from_secs(3600),
+        ..FAST_POLL
+    };
+    let waiting = tokio::spawn({
+        let (k, id) = (k.clone(), job.id.clone());
+        async move { k.wait_job(&id, &patient).await }
+    });
+    while k.bulk_jobs_waiting() == 0 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(k.bulk_jobs_waiting(), 1);
+    waiting.abort();
+    let _ = waiting.await;
+    assert_eq!(k.bulk_jobs_waiting(), 0);
+    // A wait that ends with the job's results is no longer counted either.
+    let results = k.wait_job(&job.id, &FAST_POLL).await.unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(k.bulk_jobs_waiting(), 0);
+}

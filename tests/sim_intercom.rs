@@ -1245,3 +1245,79 @@ async fn conversation_parts_name_the_contact_as_the_contact_record_does() {
         assert_eq!(p["author"]["name"], contact["name"]);
     }
 }
+
+#[tokio::test]
+async fn a_saved_workspace_makes_its_touches_and_advances_again_in_order() {
+    use i2k::sim::intercom::spawn_kept;
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let (sim, keeper) = spawn_kept(Config::new(11, SizePreset::Tiny), addr, None)
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: Value| {
+        let request = client.post(format!("{}{path}", sim.url)).json(&body);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    post("/__sim/touch", json!({"contacts": 2, "conversations": 2})).await;
+    let advanced = post(
+        "/__sim/advance",
+        json!({"seed": 3, "replies": 2, "closed": 1, "new_contacts": 1, "edited_contacts": 1,
+               "deleted_conversations": 1}),
+    )
+    .await;
+    post("/__sim/touch", json!({"conversations": 3})).await;
+    let saved = serde_json::to_string(&keeper.save()).unwrap();
+
+    let (again, _) = spawn_kept(
+        Config::new(99, SizePreset::Small),
+        addr,
+        Some(serde_json::from_str(&saved).unwrap()),
+    )
+    .await
+    .unwrap();
+    let truth = |url: String| {
+        let client = client.clone();
+        async move {
+            let v: Value = client
+                .get(format!("{url}/__sim/truth"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["counts"].clone()
+        }
+    };
+    assert_eq!(truth(sim.url.clone()).await, truth(again.url.clone()).await);
+    let (a, b) = (Api::new(&sim), Api::new(&again));
+    let changes = &advanced["changes"];
+    for id in changes["replies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(changes["closed"].as_array().unwrap())
+    {
+        let path = format!("/conversations/{}", id.as_str().unwrap());
+        let (mut left, mut right) = (a.ok(&path).await, b.ok(&path).await);
+        // File URLs carry each server's own address.
+        for v in [&mut left, &mut right] {
+            v["conversation_parts"]["conversation_parts"]
+                .as_array_mut()
+                .unwrap()
+                .iter_mut()
+                .for_each(|p| p["attachments"] = json!([]));
+            v["source"]["attachments"] = json!([]);
+            v["source"]["body"] = json!("");
+        }
+        assert_eq!(left, right, "{path}");
+    }
+    let gone = changes["deleted_conversations"][0].as_str().unwrap();
+    assert_eq!(
+        b.get(&format!("/conversations/{gone}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let edited = changes["edited_contacts"][0].as_str().unwrap();
+    let path = format!("/contacts/{edited}");
+    assert_eq!(a.ok(&path).await["name"], b.ok(&path).await["name"]);
+}

@@ -46,6 +46,33 @@ pub async fn start_both(
     intercom_addr: SocketAddr,
     kustomer_addr: SocketAddr,
 ) -> anyhow::Result<(SimHandle, SimHandle)> {
+    let (intercom_sim, kustomer_sim, _) =
+        start_kept(size, opts, intercom_addr, kustomer_addr, None).await?;
+    Ok((intercom_sim, kustomer_sim))
+}
+
+/// What both simulators hold, as saved: the workspace and the org.
+pub struct SavedSims {
+    pub intercom: intercom::SavedWorkspace,
+    pub kustomer: kustomer::SavedOrg,
+}
+
+/// Reads both simulators for saving.
+#[derive(Clone)]
+pub struct Keepers {
+    pub intercom: intercom::Keeper,
+    pub kustomer: kustomer::Keeper,
+}
+
+/// As [`start_both`], serving what `saved` holds (a demo resumed on its state directory) or a
+/// fresh workspace and org, with the [`Keepers`] to save them later.
+pub async fn start_kept(
+    size: SizePreset,
+    opts: &SimOptions,
+    intercom_addr: SocketAddr,
+    kustomer_addr: SocketAddr,
+    saved: Option<SavedSims>,
+) -> anyhow::Result<(SimHandle, SimHandle, Keepers)> {
     let faults = FaultSpec::parse(&opts.faults).map_err(|e| anyhow::anyhow!("--faults: {e}"))?;
     let mut config = intercom::Config::new(opts.seed, size);
     config.rate_per_window = opts.intercom_rate;
@@ -54,14 +81,28 @@ pub async fn start_both(
     config.faults = faults;
     config.fault_hang = Duration::from_millis(opts.fault_hang_ms);
     config.hostile = opts.hostile;
-    let intercom_sim = intercom::spawn(config, intercom_addr)
-        .await
-        .with_context(|| format!("could not serve the Intercom simulator on {intercom_addr}"))?;
+    let (saved_workspace, saved_org) = match saved {
+        Some(s) => (Some(s.intercom), Some(s.kustomer)),
+        None => (None, None),
+    };
+    let (intercom_sim, intercom_keeper) =
+        intercom::spawn_kept(config, intercom_addr, saved_workspace)
+            .await
+            .with_context(|| {
+                format!("could not serve the Intercom simulator on {intercom_addr}")
+            })?;
     let agents = intercom::admin_identities(opts.seed, size);
     let kustomer_config = kustomer::Config::from_options(opts, agents)
         .map_err(|e| anyhow::anyhow!("--faults: {e}"))?;
-    let kustomer_sim = kustomer::spawn(kustomer_config, kustomer_addr)
-        .await
-        .with_context(|| format!("could not serve the Kustomer simulator on {kustomer_addr}"))?;
-    Ok((intercom_sim, kustomer_sim))
+    let (kustomer_sim, kustomer_keeper) =
+        kustomer::spawn_kept(kustomer_config, kustomer_addr, saved_org)
+            .await
+            .with_context(|| {
+                format!("could not serve the Kustomer simulator on {kustomer_addr}")
+            })?;
+    let keepers = Keepers {
+        intercom: intercom_keeper,
+        kustomer: kustomer_keeper,
+    };
+    Ok((intercom_sim, kustomer_sim, keepers))
 }

@@ -1302,18 +1302,11 @@ fn flag(v: &Value, name: &str) -> bool {
 }
 
 fn write_private(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("toml.tmp");
-    let write = || -> anyhow::Result<()> {
-        let mut file = crate::config::create_private_file(&tmp, true)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        Ok(())
-    };
-    write().map_err(|source| DecisionError::Write {
-        path: path.to_path_buf(),
-        source,
+    crate::config::replace_private_file(path, text.as_bytes()).map_err(|source| {
+        DecisionError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
     })
 }
 

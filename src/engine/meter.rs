@@ -5,6 +5,9 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 const BUCKETS: usize = 60;
+/// How long a run goes before its ETA is said: the first seconds' pace (a burst of bulk answers,
+/// or none yet) says little about the rest.
+pub const ETA_WARMUP: Duration = Duration::from_secs(10);
 
 #[derive(Debug)]
 pub struct Meter {
@@ -26,6 +29,16 @@ impl Meter {
             last_requests: 0,
             requests_rate: 0.0,
             last_sample: None,
+        }
+    }
+
+    /// A meter whose totals start from `records` and `requests`: what a resumed run settled and
+    /// sent before it started is not this run's pace.
+    pub fn resuming(now: Instant, records: u64, requests: u64) -> Meter {
+        Meter {
+            last_records: records,
+            last_requests: requests,
+            ..Meter::new(now)
         }
     }
 
@@ -83,10 +96,17 @@ impl Meter {
         now.duration_since(self.start)
     }
 
-    /// Time left for `remaining` records at the recent pace; `None` until there is a pace.
+    /// Time left for `remaining` records at the recent pace; `None` until there is one: for the
+    /// first [`ETA_WARMUP`] of the run and while no record has settled in the last minute.
     pub fn eta(&self, remaining: u64) -> Option<Duration> {
         if remaining == 0 {
             return Some(Duration::ZERO);
+        }
+        let ran = self
+            .last_sample
+            .map_or(Duration::ZERO, |at| at.duration_since(self.start));
+        if ran < ETA_WARMUP {
+            return None;
         }
         let rate = self.records_per_sec();
         (rate > 0.0).then(|| Duration::from_secs_f64(remaining as f64 / rate))
@@ -122,5 +142,35 @@ mod tests {
         m.sample(t0 + Duration::from_secs(5), 10, 0);
         assert_eq!(m.history(), vec![0, 0, 0, 0, 0, 10]);
         assert_eq!(Meter::new(t0).eta(10), None);
+    }
+
+    #[test]
+    fn no_eta_is_said_before_the_warmup_however_fast_the_start() {
+        let t0 = Instant::now();
+        let mut m = Meter::new(t0);
+        m.sample(t0, 0, 0);
+        // A burst of bulk answers in the first seconds.
+        for s in 1..10u64 {
+            m.sample(t0 + Duration::from_secs(s), s * 400, s);
+            assert_eq!(m.eta(10_000), None, "at {s} s");
+        }
+        m.sample(t0 + ETA_WARMUP, 4_000, 10);
+        assert!(m.eta(10_000).is_some());
+    }
+
+    #[test]
+    fn a_resumed_run_does_not_count_what_was_settled_before_it_as_its_pace() {
+        let t0 = Instant::now();
+        // 9,000 records settled by the runs before this one.
+        let mut m = Meter::resuming(t0, 9_000, 500);
+        for s in 1..=12u64 {
+            m.sample(t0 + Duration::from_secs(s), 9_000 + s * 2, 500 + s);
+        }
+        assert!(
+            (m.records_per_sec() - 2.0).abs() < 0.01,
+            "{}",
+            m.records_per_sec()
+        );
+        assert_eq!(m.eta(20), Some(Duration::from_secs(10)));
     }
 }

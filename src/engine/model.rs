@@ -83,7 +83,19 @@ impl PhaseProgress {
         if self.status == PhaseStatus::Skipped {
             return 0;
         }
-        self.total.max(self.expected).saturating_sub(self.settled())
+        self.size().saturating_sub(self.settled())
+    }
+
+    /// The phase's size as best known: its total, or the records staged for it while that is
+    /// more (the phase is not fully planned yet, see [`PhaseProgress::estimated`]).
+    pub fn size(&self) -> u64 {
+        self.total.max(self.expected)
+    }
+
+    /// Whether [`PhaseProgress::size`] is an estimate (shown `~N`): the phase has planned fewer
+    /// records than were staged for it.
+    pub fn estimated(&self) -> bool {
+        self.expected > self.total
     }
 }
 
@@ -135,6 +147,9 @@ pub struct Snapshot {
     pub eta: Option<Duration>,
     /// What the engine is doing now, in a few words.
     pub activity: String,
+    /// Kustomer bulk jobs the run is waiting on (submitted, not yet seen complete).
+    #[serde(default)]
+    pub bulk_jobs_waiting: u64,
 }
 
 impl Snapshot {
@@ -180,6 +195,7 @@ impl Default for Snapshot {
             elapsed: Duration::ZERO,
             eta: None,
             activity: String::new(),
+            bulk_jobs_waiting: 0,
         }
     }
 }

@@ -721,16 +721,20 @@ fn progress(ctx: &Ctx) -> Vec<PhaseProgress> {
         .iter()
         .map(|&p| {
             let c = counts.get(&p).copied().unwrap_or_default();
+            let status = ctx.phase_status(p);
             PhaseProgress {
                 phase: p,
-                status: ctx.phase_status(p),
+                status,
                 total: c.total(),
                 done: c.done + c.archived + c.manual,
                 failed: c.failed,
                 skipped: c.skipped,
                 unknown: c.unknown,
                 in_flight: ctx.in_flight_count(p),
-                expected: if c.total() == 0 {
+                // Until the phase starts, some of its records may be planned early (a few
+                // customers for the conversations that name them): the staged count is the
+                // better estimate of its size until then.
+                expected: if status == PhaseStatus::Waiting {
                     sources_of(p).iter().map(|k| counters.source(k)).sum()
                 } else {
                     0
@@ -755,6 +759,9 @@ pub(crate) fn ledger_snapshot(ctx: &Ctx) -> Snapshot {
         } else {
             PhaseStatus::Done
         };
+        if p.status != PhaseStatus::Waiting {
+            p.expected = 0;
+        }
     }
     let last = ctx.ledger.read(|r| r.runs()).ok().and_then(|runs| {
         runs.into_iter()
@@ -775,13 +782,20 @@ pub(crate) fn ledger_snapshot(ctx: &Ctx) -> Snapshot {
             ))
         })
         .unwrap_or_default();
-    let total: u64 = phases.iter().map(|p| p.total).sum();
+    // Phases not planned yet count the records staged for them, as their rows do (`~`).
+    let total: u64 = phases.iter().map(PhaseProgress::size).sum();
     let settled: u64 = phases.iter().map(PhaseProgress::settled).sum();
+    let left: u64 = phases.iter().map(PhaseProgress::left).sum();
+    let about = if phases.iter().any(PhaseProgress::estimated) {
+        "~"
+    } else {
+        ""
+    };
     let figures = format!(
-        "{} of {} records settled, {} left",
+        "{} of {about}{} records settled, {about}{} left",
         crate::vocab::count_text(settled),
         crate::vocab::count_text(total),
-        crate::vocab::count_text(total.saturating_sub(settled))
+        crate::vocab::count_text(left)
     );
     let activity = match state {
         RunState::Stopped => format!("Stopped: {figures}. s resumes where it left off."),
@@ -866,7 +880,13 @@ async fn publish(
     started: Instant,
     run_id: i64,
 ) {
-    let mut meter = Meter::new(started);
+    // What the runs before this one settled and sent is not this run's pace.
+    let settled_of = |phases: &[PhaseProgress]| -> u64 {
+        phases.iter().map(|p| p.done + p.failed + p.skipped).sum()
+    };
+    let requests_of =
+        |ctx: &Ctx| ctx.kustomer.gate().budget().requests + ctx.intercom.gate().budget().requests;
+    let mut meter = Meter::resuming(started, settled_of(&progress(&ctx)), requests_of(&ctx));
     let mut tick = tokio::time::interval(SNAPSHOT_INTERVAL);
     let mut ticks = 0u32;
     let mut running_before: Vec<PhaseId> = Vec::new();
@@ -882,7 +902,7 @@ async fn publish(
         }
         running_before = running;
         ticks = ticks.wrapping_add(1);
-        let settled: u64 = phases.iter().map(|p| p.done + p.failed + p.skipped).sum();
+        let settled = settled_of(&phases);
         // Every phase left, those not planned yet counted by the records staged for them.
         let remaining: u64 = phases.iter().map(PhaseProgress::left).sum();
         let kustomer = ctx.kustomer.gate().budget();
@@ -912,6 +932,7 @@ async fn publish(
             elapsed: meter.elapsed(now),
             eta,
             activity: ctx.activity(),
+            bulk_jobs_waiting: ctx.kustomer.bulk_jobs_waiting(),
         };
         tx.send_replace(snapshot);
     }

@@ -5,6 +5,7 @@
 //! jobs take.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -308,6 +309,28 @@ pub(super) struct JobClock {
     /// is left out: counted in, a busy gate would push each first poll later, every late poll
     /// would be measured as a slower job, and the polls would drift ever later.
     recent: VecDeque<Duration>,
+    /// Jobs a caller is waiting on now (in [`KustomerClient::wait_job`]).
+    waiting: u64,
+}
+
+/// Counts one job as waited on while alive.
+struct Waiting<'a>(&'a Mutex<JobClock>);
+
+impl<'a> Waiting<'a> {
+    fn start(clock: &'a Mutex<JobClock>) -> Waiting<'a> {
+        if let Ok(mut c) = clock.lock() {
+            c.waiting += 1;
+        }
+        Waiting(clock)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.0.lock() {
+            c.waiting = c.waiting.saturating_sub(1);
+        }
+    }
 }
 
 /// When a bulk job was submitted: before its request queued for the budget, and when the server
@@ -511,6 +534,12 @@ impl KustomerClient {
         Ok(out)
     }
 
+    /// Bulk jobs a caller of [`KustomerClient::wait_job`] is waiting on now: the run states it as
+    /// the reason it is waiting.
+    pub fn bulk_jobs_waiting(&self) -> u64 {
+        self.jobs.lock().map(|c| c.waiting).unwrap_or(0)
+    }
+
     /// Waits for a job and returns its results. The poll is the batches route itself: its
     /// batches carry their own status (`queued`, `scheduled`, `complete`), so one request tells
     /// both whether the job is done and what it did — where polling `/v1/bulk/{id}` first costs
@@ -519,6 +548,7 @@ impl KustomerClient {
     /// that job. The first poll comes when the learnt latency says the job should be done.
     /// Records the submit→complete latency of jobs this client submitted.
     pub async fn wait_job(&self, job_id: &str, poll: &PollPolicy) -> Result<Vec<BulkItemResult>> {
+        let _waiting = Waiting::start(&self.jobs);
         let started = Instant::now();
         let thrifty = self.gate().saturated();
         let (first, mut delay) = match self.jobs.lock() {

@@ -187,6 +187,20 @@ pub fn scope() -> Update {
                 updated_at: 1_719_792_000,
                 in_use: true,
             },
+            SegmentChoice {
+                id: "seg_5".into(),
+                name: "Webinar 2021".into(),
+                members: 233,
+                updated_at: 1_625_097_600,
+                in_use: false,
+            },
+            SegmentChoice {
+                id: "seg_6".into(),
+                name: "Old import".into(),
+                members: 4,
+                updated_at: 1_577_836_800,
+                in_use: false,
+            },
         ],
         history_months: Some(24),
     }

@@ -37,7 +37,7 @@ pub const AMOUNTS: [&str; 11] = [
 ];
 
 /// How many of each change an advance makes (the body of `POST /__sim/advance`).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Amounts {
     pub seed: u64,
     pub counts: [usize; AMOUNTS.len()],
@@ -77,6 +77,15 @@ impl Amounts {
     }
 }
 
+/// One advance made: its place among the workspace's touches and advances, when, and what it
+/// asked for — enough to make it again on a saved workspace (`SavedWorkspace`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Advance {
+    pub seq: usize,
+    pub at: i64,
+    pub amounts: Amounts,
+}
+
 /// `POST /__sim/advance {"seed": 7, "new_contacts": 5, "replies": 3, …}`.
 pub(super) async fn advance(
     State(st): State<Shared>,
@@ -96,13 +105,17 @@ pub(super) async fn advance(
 
 /// Makes the changes `amounts` asks for at time `now`; returns the ids each touched, by amount.
 pub fn apply(ws: &mut Workspace, amounts: &Amounts, now: i64) -> Map<String, Value> {
-    ws.advances += 1;
+    ws.advances.push(Advance {
+        seq: ws.changes(),
+        at: now,
+        amounts: *amounts,
+    });
     let mut rng = Rng::derive(
         ws.seed,
         &[
             "advance",
             &amounts.seed.to_string(),
-            &ws.advances.to_string(),
+            &ws.advances.len().to_string(),
         ],
     );
     let mut changes = Map::new();

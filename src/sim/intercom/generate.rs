@@ -316,10 +316,11 @@ pub struct Workspace {
     pub article_locales: Vec<Vec<&'static str>>,
     pub ticket_created: Vec<i64>,
     pub ticket_updated: Vec<i64>,
-    /// Touch requests served so far (keeps touches deterministic and distinct).
-    pub touches: u64,
-    /// Advances made so far (`POST /__sim/advance`), likewise.
-    pub advances: u64,
+    /// Touch requests served so far, in order (keeps touches deterministic and distinct, and
+    /// lets a saved workspace replay them).
+    pub touches: Vec<super::truth::Touch>,
+    /// Advances made so far (`POST /__sim/advance`), in order, likewise.
+    pub advances: Vec<super::advance::Advance>,
     /// The pathological records planted among the normal ones (`--hostile`), if any.
     pub hostile: Option<super::hostile::Plan>,
 }
@@ -523,10 +524,15 @@ impl Workspace {
             article_locales,
             ticket_created,
             ticket_updated,
-            touches: 0,
-            advances: 0,
+            touches: Vec::new(),
+            advances: Vec::new(),
             hostile: None,
         }
+    }
+
+    /// Touches and advances so far: the place of the next one in the workspace's history.
+    pub fn changes(&self) -> usize {
+        self.touches.len() + self.advances.len()
     }
 
     pub fn rng(&self, kind: &str, i: u64) -> Rng {

@@ -177,10 +177,85 @@ pub fn admin_identities(seed: u64, size: SizePreset) -> Vec<(String, String)> {
 
 /// Starts the simulator on `addr` (port 0 picks a free port).
 pub async fn spawn(config: Config, addr: SocketAddr) -> std::io::Result<SimHandle> {
-    let anchor = crate::timefmt::day_start(crate::timefmt::now_unix());
+    Ok(spawn_kept(config, addr, None).await?.0)
+}
+
+/// What makes a workspace again: the generator's inputs (seed, size, the day its history ends,
+/// planted records) and the touches and advances made since. `i2k demo` saves it beside the ledger, so a
+/// quit demo resumes on the same workspace even on another day.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SavedWorkspace {
+    pub seed: u64,
+    pub size: SizePreset,
+    pub hostile: bool,
+    /// Midnight UTC of the day the workspace's history ends.
+    pub anchor: i64,
+    touches: Vec<truth::Touch>,
+    /// The advances made since (`POST /__sim/advance`), replayed with the touches in order.
+    #[serde(default)]
+    advances: Vec<advance::Advance>,
+}
+
+/// Reads a served workspace for saving.
+#[derive(Clone)]
+pub struct Keeper(Shared);
+
+impl Keeper {
+    /// The workspace as it stands.
+    pub fn save(&self) -> SavedWorkspace {
+        let ws = self.0.workspace();
+        SavedWorkspace {
+            seed: ws.seed,
+            size: self.0.config.size,
+            hostile: ws.hostile.is_some(),
+            anchor: ws.anchor,
+            touches: ws.touches.clone(),
+            advances: ws.advances.clone(),
+        }
+    }
+}
+
+/// Starts the simulator on `addr` serving the workspace `saved` describes (its seed, size and
+/// hostility win over `config`'s), or today's, with a [`Keeper`] to save it later.
+pub async fn spawn_kept(
+    mut config: Config,
+    addr: SocketAddr,
+    saved: Option<SavedWorkspace>,
+) -> std::io::Result<(SimHandle, Keeper)> {
+    let (anchor, touches, advances) = match saved {
+        Some(saved) => {
+            config.seed = saved.seed;
+            config.size = saved.size;
+            config.hostile = saved.hostile;
+            (saved.anchor, saved.touches, saved.advances)
+        }
+        None => (
+            crate::timefmt::day_start(crate::timefmt::now_unix()),
+            Vec::new(),
+            Vec::new(),
+        ),
+    };
     let mut workspace = Workspace::generate(config.seed, config.size, anchor);
     if config.hostile {
         workspace.hostile = Some(hostile::Plan::plant(&mut workspace));
+    }
+    // Made again in the order they were made: each picks from what the ones before left.
+    let mut touches = touches.into_iter().peekable();
+    let mut advances = advances.into_iter().peekable();
+    loop {
+        let touch_first = match (touches.peek(), advances.peek()) {
+            (Some(t), Some(a)) => t.seq <= a.seq,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        if touch_first {
+            if let Some(touch) = touches.next() {
+                touch.apply(&mut workspace);
+            }
+        } else if let Some(made) = advances.next() {
+            advance::apply(&mut workspace, &made.amounts, made.at);
+        }
     }
     let token = token_for(config.seed);
     let state: Shared = std::sync::Arc::new(SimState {
@@ -199,7 +274,7 @@ pub async fn spawn(config: Config, addr: SocketAddr) -> std::io::Result<SimHandl
     let router = router(state.clone());
     let handle = SimHandle::serve(router, addr, token).await?;
     let _ = state.base_url.set(handle.url.clone());
-    Ok(handle)
+    Ok((handle, Keeper(state)))
 }
 
 fn router(state: Shared) -> Router {

@@ -61,6 +61,45 @@ pub(super) fn pick_distinct(rng: &mut crate::rng::Rng, n: usize, total: usize) -
     out
 }
 
+/// One `POST /__sim/touch`: when, and how many records of each type it bumped.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Touch {
+    /// Its place among the workspace's touches and advances (set when it is made).
+    #[serde(default)]
+    pub seq: usize,
+    pub at: i64,
+    pub contacts: usize,
+    pub conversations: usize,
+    pub companies: usize,
+}
+
+impl Touch {
+    /// Bumps `updated_at` of the records this touch picks (deterministically from the seed and
+    /// the touches before it) and records it; the picked indices of contacts, conversations and
+    /// companies.
+    pub fn apply(self, ws: &mut g::Workspace) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+        let number = ws.touches.len() + 1;
+        let mut rng = crate::rng::Rng::derive(ws.seed, &["touch", &number.to_string()]);
+        let contacts = pick_distinct(&mut rng, self.contacts, ws.sizes.contacts);
+        let conversations = pick_distinct(&mut rng, self.conversations, ws.sizes.conversations);
+        let companies = pick_distinct(&mut rng, self.companies, ws.sizes.companies);
+        for &i in &contacts {
+            ws.contacts[i].updated_at = self.at;
+        }
+        for &i in &conversations {
+            ws.conversations[i].updated_at = self.at;
+        }
+        for &i in &companies {
+            ws.companies[i].updated_at = self.at;
+        }
+        ws.touches.push(Touch {
+            seq: ws.changes(),
+            ..self
+        });
+        (contacts, conversations, companies)
+    }
+}
+
 /// `POST /__sim/touch {"contacts": N, "conversations": N, "companies": N}`: bumps `updated_at`
 /// of N deterministically chosen records of each type to now and returns their ids.
 pub async fn touch(State(st): State<Shared>, body: Result<Json<Value>, JsonRejection>) -> Response {
@@ -69,22 +108,15 @@ pub async fn touch(State(st): State<Shared>, body: Result<Json<Value>, JsonRejec
         Err(e) => return e.into_response(),
     };
     let count = |k: &str| body.get(k).and_then(Value::as_u64).unwrap_or(0) as usize;
-    let now = crate::timefmt::now_unix();
-    let mut ws = st.workspace_mut();
-    ws.touches += 1;
-    let mut rng = crate::rng::Rng::derive(ws.seed, &["touch", &ws.touches.to_string()]);
-    let contacts = pick_distinct(&mut rng, count("contacts"), ws.sizes.contacts);
-    let conversations = pick_distinct(&mut rng, count("conversations"), ws.sizes.conversations);
-    let companies = pick_distinct(&mut rng, count("companies"), ws.sizes.companies);
-    for &i in &contacts {
-        ws.contacts[i].updated_at = now;
-    }
-    for &i in &conversations {
-        ws.conversations[i].updated_at = now;
-    }
-    for &i in &companies {
-        ws.companies[i].updated_at = now;
-    }
+    let touch = Touch {
+        seq: 0,
+        at: crate::timefmt::now_unix(),
+        contacts: count("contacts"),
+        conversations: count("conversations"),
+        companies: count("companies"),
+    };
+    let now = touch.at;
+    let (contacts, conversations, companies) = touch.apply(&mut st.workspace_mut());
     ok(json!({
         "updated_at": now,
         "contacts": contacts.iter().map(|i| g::contact_id(*i)).collect::<Vec<_>>(),

@@ -4,6 +4,7 @@
 //! same validation as single writes, and per-item refusals land in the batch results.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
@@ -46,6 +47,18 @@ enum Target {
 }
 
 impl Target {
+    /// The target a job's `resource` names.
+    fn of(resource: &str) -> Option<Target> {
+        Some(match resource {
+            "customers" => Target::Customers,
+            "companies" => Target::Companies,
+            "conversations" => Target::Conversations,
+            "messages" => Target::Messages,
+            "notes" => Target::Notes,
+            _ => Target::Kobjects(resource.strip_prefix("klasses/")?.to_string()),
+        })
+    }
+
     fn resource(&self) -> String {
         match self {
             Target::Customers => "customers".into(),
@@ -89,6 +102,15 @@ impl Target {
 enum Operation {
     Create,
     Update,
+}
+
+impl Operation {
+    fn name(self) -> &'static str {
+        match self {
+            Operation::Create => "create",
+            Operation::Update => "update",
+        }
+    }
 }
 
 /// Checks the envelope: a bare array of 1–100 objects; `_clientRef` on all items or none,
@@ -161,17 +183,42 @@ fn submit(sim: &Sim, target: Target, op: Operation, body: Value) -> ApiResult {
     if let Target::Kobjects(klass) = &target {
         klasses::require_klass(&store, klass)?;
     }
-    let (id, delay, answer) = queue_job(
-        sim,
-        &mut store,
-        target.resource(),
-        match op {
-            Operation::Create => "create",
-            Operation::Update => "update",
-        },
-        items.len(),
-    );
+    let (id, delay, answer) = queue_job(sim, &mut store, target.resource(), op.name(), items);
     drop(store);
+    schedule(sim, id, delay);
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// Queues a job on `resource` whose `items` take effect later: its id, the random delay after
+/// which it completes (≤ `bulk_delay_max`), and the submit answer.
+pub(super) fn queue_job(
+    sim: &Sim,
+    store: &mut Store,
+    resource: String,
+    operation: &str,
+    items: Vec<Map<String, Value>>,
+) -> (String, Duration, Value) {
+    let id = store.new_id();
+    let max_ms = sim.config().bulk_delay_max.as_millis() as u64;
+    let delay = Duration::from_millis(store.rng.range(0, max_ms + 1));
+    let job = BulkJob {
+        id: id.clone(),
+        resource,
+        operation: operation.to_string(),
+        item_count: items.len(),
+        status: JobStatus::Queued,
+        created_at: now_iso(),
+        completed_at: None,
+        results: Vec::new(),
+        pending: items,
+    };
+    let answer = job_body(&job);
+    store.bulk_jobs.insert(id.clone(), job);
+    (id, delay, answer)
+}
+
+/// Runs job `id` after `delay`: `running` from half of it, its items taking effect at the end.
+pub(super) fn schedule(sim: &Sim, id: String, delay: Duration) {
     let runner = sim.clone();
     tokio::spawn(async move {
         tokio::time::sleep(delay / 2).await;
@@ -179,54 +226,75 @@ fn submit(sim: &Sim, target: Target, op: Operation, body: Value) -> ApiResult {
             job.status = JobStatus::Running;
         }
         tokio::time::sleep(delay - delay / 2).await;
-        run_job(&runner, &id, &target, op, items);
+        run_job(&runner, &id);
     });
-    Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
-/// Queues a job of `item_count` items on `resource`: its id, the random delay after which it
-/// completes (≤ `bulk_delay_max`), and the submit answer.
-pub(super) fn queue_job(
-    sim: &Sim,
-    store: &mut Store,
-    resource: String,
-    operation: &'static str,
-    item_count: usize,
-) -> (String, std::time::Duration, Value) {
-    let id = store.new_id();
-    let max_ms = sim.config().bulk_delay_max.as_millis() as u64;
-    let delay = std::time::Duration::from_millis(store.rng.range(0, max_ms + 1));
-    let job = BulkJob {
-        id: id.clone(),
-        resource,
-        operation,
-        item_count,
-        status: JobStatus::Queued,
-        created_at: now_iso(),
-        completed_at: None,
-        results: Vec::new(),
-    };
-    let answer = job_body(&job);
-    store.bulk_jobs.insert(id.clone(), job);
-    (id, delay, answer)
+/// Runs again every job a loaded org holds unfinished (the simulator stopped before it ran),
+/// as Kustomer would have gone on running it while nobody was connected.
+pub fn resume_jobs(sim: &Sim) {
+    let unfinished: Vec<String> = sim
+        .lock()
+        .bulk_jobs
+        .values()
+        .filter(|job| job.status != JobStatus::Complete)
+        .map(|job| job.id.clone())
+        .collect();
+    for id in unfinished {
+        schedule(sim, id, Duration::ZERO);
+    }
 }
 
-fn run_job(sim: &Sim, id: &str, target: &Target, op: Operation, items: Vec<Map<String, Value>>) {
+/// Takes effect of job `id`'s pending items and completes it with their results.
+fn run_job(sim: &Sim, id: &str) {
     let mut store = sim.lock();
+    let Some(job) = store.bulk_jobs.get_mut(id) else {
+        return;
+    };
+    if job.status == JobStatus::Complete {
+        return;
+    }
+    let items = std::mem::take(&mut job.pending);
+    let (resource, operation) = (job.resource.clone(), job.operation.clone());
+    let results = match (operation.as_str(), Target::of(&resource)) {
+        ("delete", _) => super::delete::run_delete(&mut store, &resource, items),
+        (name, Some(target)) => {
+            let op = if name == "update" {
+                Operation::Update
+            } else {
+                Operation::Create
+            };
+            run_items(&mut store, &target, op, items)
+        }
+        (_, None) => Vec::new(),
+    };
+    if let Some(job) = store.bulk_jobs.get_mut(id) {
+        job.results = results;
+        job.status = JobStatus::Complete;
+        job.completed_at = Some(now_iso());
+    }
+}
+
+fn run_items(
+    store: &mut Store,
+    target: &Target,
+    op: Operation,
+    items: Vec<Map<String, Value>>,
+) -> Vec<ItemResult> {
     let mut results = Vec::with_capacity(items.len());
     for mut item in items {
         let client_ref = item
             .remove("_clientRef")
             .and_then(|v| v.as_str().map(str::to_string));
         let outcome = match op {
-            Operation::Create => target.create(&mut store, item),
+            Operation::Create => target.create(store, item),
             Operation::Update => {
                 let object = item
                     .get("id")
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string();
-                target.update(&mut store, &object, item)
+                target.update(store, &object, item)
             }
         };
         results.push(match outcome {
@@ -236,13 +304,14 @@ fn run_job(sim: &Sim, id: &str, target: &Target, op: Operation, items: Vec<Map<S
                 status: match op {
                     Operation::Create => "created",
                     Operation::Update => "updated",
-                },
+                }
+                .to_string(),
                 error: None,
             },
             Err(e) => ItemResult {
                 client_ref,
                 object_id: None,
-                status: "error",
+                status: "error".to_string(),
                 error: Some(if e.status == StatusCode::CONFLICT {
                     "duplicate detected".to_string()
                 } else {
@@ -251,11 +320,7 @@ fn run_job(sim: &Sim, id: &str, target: &Target, op: Operation, items: Vec<Map<S
             },
         });
     }
-    if let Some(job) = store.bulk_jobs.get_mut(id) {
-        job.results = results;
-        job.status = JobStatus::Complete;
-        job.completed_at = Some(now_iso());
-    }
+    results
 }
 
 fn job_body(job: &BulkJob) -> Value {

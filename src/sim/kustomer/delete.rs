@@ -31,7 +31,7 @@ use serde_json::{Value, json};
 
 use super::bulk::{MAX_BULK_ITEMS, queue_job};
 use super::envelope::{ApiError, ApiResult};
-use super::state::{ItemResult, JobStatus, Kind, Sim, Store, now_iso};
+use super::state::{ItemResult, Kind, Sim, Store, now_iso};
 
 type Q = Query<HashMap<String, String>>;
 
@@ -214,44 +214,69 @@ async fn bulk_delete_kobjects(
 
 fn submit(sim: &Sim, doomed: Doomed, ids: Vec<String>) -> ApiResult {
     let mut store = sim.lock();
-    let resource = match &doomed {
-        Doomed::Customers => "customers".to_string(),
-        Doomed::Kobjects(klass) => format!("klasses/{klass}"),
-    };
-    let (id, delay, answer) = queue_job(sim, &mut store, resource, "delete", ids.len());
+    let items = ids
+        .into_iter()
+        .map(|id| {
+            let mut item = serde_json::Map::new();
+            item.insert("id".into(), Value::String(id));
+            item
+        })
+        .collect();
+    let (id, delay, answer) = queue_job(sim, &mut store, doomed.resource(), "delete", items);
     drop(store);
-    let runner = sim.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
-        run_delete(&runner, &id, &doomed, &ids);
-    });
+    super::bulk::schedule(sim, id, delay);
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
-fn run_delete(sim: &Sim, job_id: &str, doomed: &Doomed, ids: &[String]) {
-    let mut store = sim.lock();
-    let mut results = Vec::with_capacity(ids.len());
-    for id in ids {
-        let found = match doomed {
-            Doomed::Customers => store.get(Kind::Customer, id).is_some(),
-            Doomed::Kobjects(klass) => kobject_in(&store, klass, id),
+impl Doomed {
+    fn resource(&self) -> String {
+        match self {
+            Doomed::Customers => "customers".to_string(),
+            Doomed::Kobjects(klass) => format!("klasses/{klass}"),
+        }
+    }
+
+    fn of(resource: &str) -> Option<Doomed> {
+        if resource == "customers" {
+            return Some(Doomed::Customers);
+        }
+        let klass = resource.strip_prefix("klasses/")?;
+        Some(Doomed::Kobjects(klass.to_string()))
+    }
+}
+
+/// Deletes what a bulk delete job on `resource` names (items `{"id"}`): one result per id.
+pub(super) fn run_delete(
+    store: &mut Store,
+    resource: &str,
+    items: Vec<serde_json::Map<String, Value>>,
+) -> Vec<ItemResult> {
+    let Some(doomed) = Doomed::of(resource) else {
+        return Vec::new();
+    };
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        let id = item
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let found = match &doomed {
+            Doomed::Customers => store.get(Kind::Customer, &id).is_some(),
+            Doomed::Kobjects(klass) => kobject_in(store, klass, &id),
         };
         if found {
-            match doomed {
-                Doomed::Customers => remove_customers(&mut store, std::slice::from_ref(id)),
-                Doomed::Kobjects(_) => store.remove(Kind::Kobject, std::slice::from_ref(id)),
+            match &doomed {
+                Doomed::Customers => remove_customers(store, std::slice::from_ref(&id)),
+                Doomed::Kobjects(_) => store.remove(Kind::Kobject, std::slice::from_ref(&id)),
             };
         }
         results.push(ItemResult {
             client_ref: None,
-            object_id: Some(id.clone()),
-            status: if found { "deleted" } else { "error" },
+            object_id: Some(id),
+            status: if found { "deleted" } else { "error" }.to_string(),
             error: (!found).then(|| "not found".to_string()),
         });
     }
-    if let Some(job) = store.bulk_jobs.get_mut(job_id) {
-        job.results = results;
-        job.status = JobStatus::Complete;
-        job.completed_at = Some(now_iso());
-    }
+    results
 }

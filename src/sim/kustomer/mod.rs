@@ -89,6 +89,7 @@ use axum::Router;
 use crate::rng::Rng;
 use crate::sim::SimHandle;
 use crate::sim::faults::FaultSpec;
+pub use state::SavedOrg;
 use state::{Sim, Store};
 
 /// How the simulated org behaves.
@@ -194,11 +195,23 @@ pub fn token_for(seed: u64) -> String {
 /// before routing decides anything: a `/v1/` path without a valid bearer is a 401 whether or not
 /// the route exists. The gate lets `/__sim/` and the storage route through untouched.
 pub fn router(config: Config) -> (Router, String) {
+    let (router, token, _) = router_on(fresh_org(&config), config);
+    (router, token)
+}
+
+/// The org a fresh simulator starts with.
+fn fresh_org(config: &Config) -> Store {
+    let mut store = Store::new(config.seed, config.indexing_delay);
+    org::seed(&mut store, config);
+    store
+}
+
+/// The router serving `store`, its token and the state its handlers share.
+fn router_on(store: Store, config: Config) -> (Router, String, Sim) {
     let token = token_for(config.seed);
     let body_limit = axum::extract::DefaultBodyLimit::max(config.max_body_bytes);
-    let mut store = Store::new(config.seed, config.indexing_delay);
-    org::seed(&mut store, &config);
     let sim = Sim::new(config, token.clone(), store);
+    let kept = sim.clone();
     let router = Router::new()
         .merge(org::routes())
         .merge(customers::routes())
@@ -223,11 +236,40 @@ pub fn router(config: Config) -> (Router, String) {
             gate::api_gate,
         ))
         .with_state(sim);
-    (router, token)
+    (router, token, kept)
 }
 
 /// Serves a fresh simulated org on `addr` (port 0 picks a free port).
 pub async fn spawn(config: Config, addr: SocketAddr) -> std::io::Result<SimHandle> {
     let (router, token) = router(config);
     SimHandle::serve(router, addr, token).await
+}
+
+/// Serves on `addr` the org `saved` holds (its unfinished bulk jobs run again), or a fresh one
+/// without it, with a [`Keeper`] to save it later. `saved` must come from an org of the same
+/// seed (the caller checks [`SavedOrg::seed`]): the users derive from it.
+pub async fn spawn_kept(
+    config: Config,
+    addr: SocketAddr,
+    saved: Option<SavedOrg>,
+) -> std::io::Result<(SimHandle, Keeper)> {
+    let store = match saved {
+        Some(saved) => Store::restore(saved, config.indexing_delay),
+        None => fresh_org(&config),
+    };
+    let (router, token, sim) = router_on(store, config);
+    bulk::resume_jobs(&sim);
+    let handle = SimHandle::serve(router, addr, token).await?;
+    Ok((handle, Keeper(sim)))
+}
+
+/// Reads a served org for saving.
+#[derive(Clone)]
+pub struct Keeper(Sim);
+
+impl Keeper {
+    /// The org as it stands.
+    pub fn save(&self) -> SavedOrg {
+        self.0.lock().save(self.0.config().seed)
+    }
 }

@@ -11,7 +11,9 @@ use super::Config;
 use crate::rng::Rng;
 
 /// Every kind of record the simulator stores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Kind {
     User,
     Team,
@@ -355,22 +357,22 @@ impl Default for Window {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct RouteStats {
     pub count: u64,
     pub throttled: u64,
 }
 
 /// One bulk item's outcome, as `GET /v1/bulk/{id}/batches` reports it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ItemResult {
     pub client_ref: Option<String>,
     pub object_id: Option<String>,
-    pub status: &'static str,
+    pub status: String,
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum JobStatus {
     Queued,
     Running,
@@ -387,16 +389,21 @@ impl JobStatus {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct BulkJob {
     pub id: String,
     pub resource: String,
-    pub operation: &'static str,
+    /// `create`, `update` or `delete`.
+    pub operation: String,
     pub item_count: usize,
     pub status: JobStatus,
     pub created_at: String,
     pub completed_at: Option<String>,
     pub results: Vec<ItemResult>,
+    /// The items still to take effect (a delete's are `{"id"}`), held here rather than by the
+    /// task that runs the job, so a saved org keeps a job that had not run yet.
+    #[serde(default)]
+    pub pending: Vec<Map<String, Value>>,
 }
 
 /// The whole org. Held under one mutex that is never kept across an `.await`.
@@ -414,7 +421,7 @@ pub struct Store {
     children: HashMap<(Kind, &'static str, String), Vec<usize>>,
     /// Custom-attribute metadata per resource (`customer`, `kobject.order`, …).
     pub metadata: BTreeMap<String, Value>,
-    pub duplicates: BTreeMap<&'static str, Vec<String>>,
+    pub duplicates: BTreeMap<String, Vec<String>>,
     /// Bodies refused for a field Kustomer's published request type does not allow
     /// (`"<method> <path>: <detail>"`), see [`super::published`].
     pub refused_fields: Vec<String>,
@@ -519,7 +526,22 @@ impl Store {
         } else {
             Instant::now() + self.indexing_delay
         };
-        let collection = match self.collections.get(collection) {
+        let record = Record {
+            id: id.clone(),
+            kind,
+            attributes: Attrs::new(&attributes),
+            relationships: relationships.into(),
+            collection: self.collection(collection),
+            seeded,
+            visible_at,
+        };
+        self.push(record);
+        id
+    }
+
+    /// The shared string of `collection`, held once.
+    fn collection(&mut self, collection: &str) -> Arc<str> {
+        match self.collections.get(collection) {
             Some(shared) => shared.clone(),
             None => {
                 let shared: Arc<str> = collection.into();
@@ -527,19 +549,15 @@ impl Store {
                     .insert(collection.to_string(), shared.clone());
                 shared
             }
-        };
-        let record = Record {
-            id: id.clone(),
-            kind,
-            attributes: Attrs::new(&attributes),
-            relationships: relationships.into(),
-            collection,
-            seeded,
-            visible_at,
-        };
+        }
+    }
+
+    /// Appends `record` to its kind's list and indexes it.
+    fn push(&mut self, record: Record) {
+        let kind = record.kind;
         let list = self.records.entry(kind).or_default();
         let position = list.len();
-        self.index.insert(id.clone(), (kind, position));
+        self.index.insert(record.id.clone(), (kind, position));
         for (field, parent) in listed_under(&record) {
             self.children
                 .entry((kind, field, parent))
@@ -547,7 +565,6 @@ impl Store {
                 .push(position);
         }
         list.push(record);
-        id
     }
 
     /// The records of `kind` whose relationship `field` points at `parent` (for kobjects, field
@@ -677,7 +694,7 @@ impl Store {
             .or_default();
         if !ids.is_empty() && !ids.iter().any(|i| i == id) {
             self.duplicates
-                .entry(kind.truth_name())
+                .entry(kind.truth_name().to_string())
                 .or_default()
                 .push(external_id.to_string());
         }
@@ -693,6 +710,166 @@ impl Store {
             .or_default()
             .take(limit)
             .allowed
+    }
+}
+
+/// The org as a file keeps it (`i2k demo` saves it beside the ledger, so a quit demo resumes on
+/// the same org): every record with its relationships, the externalIds (duplicates included),
+/// metadata, bulk jobs with the items they have still to run, the ground truth's counters and
+/// where the id stream stands. Rate windows start afresh and loaded records are visible to
+/// search at once (their indexing delay has long passed).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct SavedOrg {
+    /// The seed the org was made from; a saved org is loaded only under the same one.
+    pub seed: u64,
+    records: Vec<SavedRecord>,
+    external_ids: Vec<SavedExternalId>,
+    metadata: BTreeMap<String, Value>,
+    duplicates: BTreeMap<String, Vec<String>>,
+    refused_fields: Vec<String>,
+    metadata_properties_created: u64,
+    tracking_events: u64,
+    tracking_identities: u64,
+    invitations: u64,
+    requests: BTreeMap<String, RouteStats>,
+    bulk_jobs: Vec<BulkJob>,
+    search_positions: Value,
+    rng: u64,
+    fault_rng: u64,
+    machine_user_id: String,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedRecord {
+    id: String,
+    kind: Kind,
+    /// The attributes' JSON text, as the store holds it.
+    attributes: String,
+    /// `(name, kind, id, collection)` of each relationship.
+    relationships: Vec<(String, Kind, String, String)>,
+    collection: String,
+    seeded: bool,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedExternalId {
+    kind: Kind,
+    scope: String,
+    external_id: String,
+    ids: Vec<String>,
+}
+
+impl Store {
+    /// The org as [`SavedOrg`] keeps it.
+    pub fn save(&self, seed: u64) -> SavedOrg {
+        let records = self
+            .records
+            .values()
+            .flatten()
+            .map(|r| SavedRecord {
+                id: r.id.clone(),
+                kind: r.kind,
+                attributes: r.attributes.0.to_string(),
+                relationships: r
+                    .relationships
+                    .iter()
+                    .map(|(name, rel)| {
+                        (
+                            name.to_string(),
+                            rel.kind,
+                            rel.id.clone(),
+                            rel.collection.to_string(),
+                        )
+                    })
+                    .collect(),
+                collection: r.collection.to_string(),
+                seeded: r.seeded,
+            })
+            .collect();
+        let external_ids = self
+            .external_ids
+            .iter()
+            .map(|((kind, scope, external_id), ids)| SavedExternalId {
+                kind: *kind,
+                scope: scope.clone(),
+                external_id: external_id.clone(),
+                ids: ids.clone(),
+            })
+            .collect();
+        SavedOrg {
+            seed,
+            records,
+            external_ids,
+            metadata: self.metadata.clone(),
+            duplicates: self.duplicates.clone(),
+            refused_fields: self.refused_fields.clone(),
+            metadata_properties_created: self.metadata_properties_created,
+            tracking_events: self.tracking_events,
+            tracking_identities: self.tracking_identities,
+            invitations: self.invitations,
+            requests: self.requests.clone(),
+            bulk_jobs: self.bulk_jobs.values().cloned().collect(),
+            search_positions: self.search_positions.clone(),
+            rng: self.rng.state(),
+            fault_rng: self.fault_rng.state(),
+            machine_user_id: self.machine_user_id.clone(),
+        }
+    }
+
+    /// The org `saved` holds, its lookups rebuilt.
+    pub fn restore(saved: SavedOrg, indexing_delay: Duration) -> Store {
+        let mut store = Store::new(saved.seed, indexing_delay);
+        let now = Instant::now();
+        for r in saved.records {
+            let relationships: BTreeMap<String, Rel> = r
+                .relationships
+                .into_iter()
+                .map(|(name, kind, id, collection)| {
+                    let collection = store.collection(&collection);
+                    (
+                        name,
+                        Rel {
+                            kind,
+                            id,
+                            collection,
+                        },
+                    )
+                })
+                .collect();
+            let record = Record {
+                id: r.id,
+                kind: r.kind,
+                attributes: Attrs(r.attributes.into_boxed_str()),
+                relationships: relationships.into(),
+                collection: store.collection(&r.collection),
+                seeded: r.seeded,
+                visible_at: now,
+            };
+            store.push(record);
+        }
+        for e in saved.external_ids {
+            store
+                .external_ids
+                .insert((e.kind, e.scope, e.external_id), e.ids);
+        }
+        store.metadata = saved.metadata;
+        store.duplicates = saved.duplicates;
+        store.refused_fields = saved.refused_fields;
+        store.metadata_properties_created = saved.metadata_properties_created;
+        store.tracking_events = saved.tracking_events;
+        store.tracking_identities = saved.tracking_identities;
+        store.invitations = saved.invitations;
+        store.requests = saved.requests;
+        store.bulk_jobs = saved
+            .bulk_jobs
+            .into_iter()
+            .map(|job| (job.id.clone(), job))
+            .collect();
+        store.search_positions = saved.search_positions;
+        store.rng = Rng::new(saved.rng);
+        store.fault_rng = Rng::new(saved.fault_rng);
+        store.machine_user_id = saved.machine_user_id;
+        store
     }
 }
 
@@ -800,6 +977,56 @@ mod tests {
             .collect();
         assert_eq!(listed, [k.as_str()]);
         assert!(store.children(Kind::Kobject, "klass", "other").is_empty());
+    }
+
+    #[test]
+    fn a_saved_org_restores_its_records_lookups_and_id_stream() {
+        let mut store = Store::new(3, Duration::from_secs(120));
+        let customer = store.insert(
+            Kind::Customer,
+            Map::new(),
+            BTreeMap::new(),
+            "/v1/customers",
+            false,
+        );
+        store.note_external_id(Kind::Customer, "", "ic-1", &customer);
+        let rels = BTreeMap::from([(
+            "customer".to_string(),
+            store.rel(Kind::Customer, &customer).unwrap(),
+        )]);
+        let mut attrs = Map::new();
+        attrs.insert("externalId".into(), json!("ic-9"));
+        let conversation =
+            store.insert(Kind::Conversation, attrs, rels, "/v1/conversations", false);
+        store.note_external_id(Kind::Conversation, "", "ic-9", &conversation);
+        store.note_external_id(Kind::Conversation, "", "ic-9", "elsewhere");
+        store.tracking_events = 4;
+
+        let text = serde_json::to_string(&store.save(3)).unwrap();
+        let saved: SavedOrg = serde_json::from_str(&text).unwrap();
+        assert_eq!(saved.seed, 3);
+        let mut restored = Store::restore(saved, Duration::from_secs(120));
+
+        let found = restored.find_external(Kind::Customer, "", "ic-1").unwrap();
+        assert_eq!(found.id, customer);
+        let record = restored.get(Kind::Conversation, &conversation).unwrap();
+        assert_eq!(record.attributes.str("externalId").as_deref(), Some("ic-9"));
+        assert_eq!(
+            record.self_link(),
+            format!("/v1/conversations/{conversation}")
+        );
+        // Loaded records are visible to search at once.
+        assert!(record.visible_at <= Instant::now());
+        let under: Vec<&str> = restored
+            .children(Kind::Conversation, "customer", &customer)
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect();
+        assert_eq!(under, [conversation.as_str()]);
+        assert_eq!(restored.duplicates["conversations"], ["ic-9"]);
+        assert_eq!(restored.tracking_events, 4);
+        // The id stream goes on where it stood, as the unsaved org's would.
+        assert_eq!(restored.new_id(), store.new_id());
     }
 
     #[test]

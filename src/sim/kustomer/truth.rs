@@ -2,8 +2,6 @@
 //! counted): the ground truth of what the org received, a dump of stored records, and revoking
 //! and restoring the API key (a key that expires or is revoked in the middle of a run).
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -111,8 +109,7 @@ async fn truth(State(sim): State<Sim>) -> ApiResult {
         counts.insert(name.to_string(), json!(created));
         seeded.insert(name.to_string(), json!(initial));
     }
-    let duplicates: BTreeMap<&str, &Vec<String>> =
-        store.duplicates.iter().map(|(k, v)| (*k, v)).collect();
+    let duplicates = &store.duplicates;
     let attachments_created = store
         .all(Kind::Attachment)
         .iter()

@@ -23,6 +23,8 @@ use crate::tui::view::{fmt_count, fmt_duration, panel};
 pub const RATE_SHARE_STEP: f64 = 0.05;
 /// The smallest share the console lets the operator pick, so a run never stalls completely.
 pub const RATE_SHARE_MIN: f64 = 0.05;
+/// The ETA while the run is too young for one.
+pub const ESTIMATING: &str = "estimating…";
 
 const KEYS: &[Action] = &[
     Action::StartRun,
@@ -252,8 +254,10 @@ impl Component for RunScreen {
             .map(|p| {
                 // One figure for the count and the bar: every record settled, however.
                 let settled = p.settled();
-                let fraction = if p.total > 0 {
-                    settled as f64 / p.total as f64
+                // Not fully planned yet: of about as many as extraction staged for it.
+                let size = p.size();
+                let fraction = if size > 0 {
+                    settled as f64 / size as f64
                 } else if p.status == PhaseStatus::Done {
                     1.0
                 } else {
@@ -269,12 +273,13 @@ impl Component for RunScreen {
                     Cell::from(Span::styled(phase_symbol(p.status), style)),
                     Cell::from(name),
                     Cell::from(
-                        // Not planned yet: about as many as extraction staged for it.
-                        Line::from(match (p.total, table_wide) {
-                            (0, true) if p.expected > 0 => format!("0/~{}", fmt_count(p.expected)),
-                            (0, false) if p.expected > 0 => format!("0/~{}", p.expected),
-                            (_, true) => format!("{}/{}", fmt_count(settled), fmt_count(p.total)),
-                            (_, false) => format!("{settled}/{}", p.total),
+                        Line::from({
+                            let about = if p.estimated() { "~" } else { "" };
+                            if table_wide {
+                                format!("{}/{about}{}", fmt_count(settled), fmt_count(size))
+                            } else {
+                                format!("{settled}/{about}{size}")
+                            }
                         })
                         .right_aligned(),
                     ),
@@ -349,12 +354,20 @@ impl Component for RunScreen {
         // Figures
         let s = &shared.snapshot;
         let label = |text: &str| Span::styled(format!("{text:<10}"), t.dim());
-        let eta = s.eta.map(fmt_duration).unwrap_or_else(|| "—".into());
+        let eta = match s.eta {
+            Some(eta) => fmt_duration(eta),
+            // The first seconds' pace says little: no figure until the engine gives one.
+            None if run_active(s) => ESTIMATING.into(),
+            None => "—".into(),
+        };
         let budget_ratio = if s.kustomer.allowed > 0 {
             (s.kustomer.used as f64 / s.kustomer.allowed as f64).clamp(0.0, 1.0)
         } else {
             0.0
         };
+        // A share lowered mid-window leaves more sent than the new allowance: the figure stays in
+        // one unit (requests of this window against its allowance) and the excess is said.
+        let over_share = s.kustomer.used.saturating_sub(s.kustomer.allowed);
         let mut lines = vec![
             Line::from(vec![
                 label("State"),
@@ -369,7 +382,9 @@ impl Component for RunScreen {
                 label("Kustomer"),
                 Span::raw(format!(
                     "{}/{} per {} s",
-                    s.kustomer.used, s.kustomer.allowed, s.kustomer.window_secs
+                    s.kustomer.used.min(s.kustomer.allowed),
+                    s.kustomer.allowed,
+                    s.kustomer.window_secs
                 )),
             ]),
             Line::from(vec![
@@ -396,6 +411,16 @@ impl Component for RunScreen {
                 )),
             ]),
         ];
+        if over_share > 0 {
+            // After the Share line, which says what the allowance now is.
+            lines.insert(
+                6,
+                Line::from(Span::styled(
+                    format!("! {over_share} over share: waiting"),
+                    t.warn(),
+                )),
+            );
+        }
         let throttled = s.kustomer.throttled + s.intercom.throttled;
         if throttled > 0 {
             lines.push(Line::from(vec![
@@ -450,6 +475,18 @@ impl Component for RunScreen {
         let mut now = Vec::new();
         if let Some(note) = s.throttled_note() {
             now.push(Line::from(Span::styled(format!("! {note}"), t.warn())));
+        }
+        // Then the other reason it may be slow: jobs Kustomer has yet to finish.
+        if s.bulk_jobs_waiting > 0 && run_active(s) {
+            let jobs = if s.bulk_jobs_waiting == 1 {
+                "job"
+            } else {
+                "jobs"
+            };
+            now.push(Line::from(format!(
+                "waiting on {} Kustomer bulk {jobs}",
+                s.bulk_jobs_waiting
+            )));
         }
         now.push(Line::from(activity));
         frame.render_widget(

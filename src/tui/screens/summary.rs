@@ -116,20 +116,20 @@ impl Component for SummaryScreen {
         frame.render_widget(Paragraph::new(paths), paths_area);
         let mut widths = vec![
             Constraint::Length(2),
-            Constraint::Length(if wide { 24 } else { 15 }),
+            Constraint::Length(if wide { 24 } else { 14 }),
             Constraint::Length(7),
             Constraint::Length(7),
             Constraint::Length(7),
         ];
+        // Every column at every width, so each row's figures add up to its source on screen.
         let mut header = vec!["", "Type", "Source", "Migr.", "Target"];
         if area.width >= 100 {
             header.extend(["Archived", "Manual", "Skipped", "Failed", "N/R"]);
             widths.extend([Constraint::Length(8); 5]);
         } else {
-            header.extend(["Arch.", "Fail"]);
-            widths.extend([Constraint::Length(6); 2]);
+            header.extend(["Arch.", "Man.", "Skip", "Fail", "N/R"]);
+            widths.extend([Constraint::Length(6); 5]);
         }
-        let full = area.width >= 100;
         let spec = TableSpec {
             title: "Verification",
             focused: true,
@@ -154,10 +154,9 @@ impl Component for SummaryScreen {
                         .right_aligned(),
                 ),
                 num(v.archived),
+                num(v.manual),
+                num(v.skipped),
             ];
-            if full {
-                cells.extend([num(v.manual), num(v.skipped)]);
-            }
             // Records the ledger cannot read are failed too (verify counts them apart).
             let failed = v.failed + v.unreadable;
             cells.push(if failed > 0 {
@@ -165,9 +164,7 @@ impl Component for SummaryScreen {
             } else {
                 num(0)
             });
-            if full {
-                cells.push(num(v.not_retrievable));
-            }
+            cells.push(num(v.not_retrievable));
             cells
         });
         let lines: Vec<Line> = if self.data.manual.is_empty() {
