@@ -968,6 +968,9 @@ async fn propose_segments(ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 /// What still needs a person, one line each.
+/// How an open prerequisite decision's line starts (the others are admins and fields).
+pub const PREREQUISITE_LINE: &str = "prerequisite ";
+
 async fn unresolved(ctx: &Ctx) -> anyhow::Result<Vec<String>> {
     let mut lines = Vec::new();
     for m in stored_admins(&ctx.ledger)? {
@@ -992,12 +995,15 @@ async fn unresolved(ctx: &Ctx) -> anyhow::Result<Vec<String>> {
             && prerequisite_allowed(&ctx.ledger, &check.name)?.is_none()
         {
             lines.push(format!(
-                "prerequisite {}: {}; i2k can {what}",
+                "{PREREQUISITE_LINE}{}: {}; i2k can {what}",
                 check.name, check.detail
             ));
         }
         if check.name == KNOWLEDGE_BASE_CHECK && check.status == CheckStatus::Fail {
-            lines.push(format!("prerequisite {}: {}", check.name, check.detail));
+            lines.push(format!(
+                "{PREREQUISITE_LINE}{}: {}",
+                check.name, check.detail
+            ));
         }
     }
     Ok(lines)

@@ -901,13 +901,35 @@ async fn prepare(
     let _ = updates.send(disk_update(&ctx.ledger).await?).await;
     if !unresolved.is_empty() {
         let _ = updates
-            .send(SessionUpdate::Notice(format!(
-                "{} decisions are open (Mapping, Prerequisites): decide on 4 and 3, or press D on 4 to accept the defaults.",
-                unresolved.len()
-            )))
+            .send(SessionUpdate::Notice(open_decisions_notice(&unresolved)))
             .await;
     }
     Ok(())
+}
+
+/// What is left to decide, split as the console counts it: the header's "! N unresolved" is
+/// Mapping's share (admins and fields); prerequisites are decided on their own screen.
+fn open_decisions_notice(unresolved: &[String]) -> String {
+    let prerequisites = unresolved
+        .iter()
+        .filter(|line| line.starts_with(decisions::PREREQUISITE_LINE))
+        .count();
+    let mapping = unresolved.len() - prerequisites;
+    let mut parts = Vec::new();
+    if mapping > 0 {
+        parts.push(format!("{mapping} on Mapping (4)"));
+    }
+    if prerequisites > 0 {
+        parts.push(format!("{prerequisites} on Prerequisites (3)"));
+    }
+    let open = match unresolved.len() {
+        1 => "1 decision is open".to_string(),
+        n => format!("{n} decisions are open"),
+    };
+    format!(
+        "{open}: {}. Decide there, or press D on 4 to accept the defaults.",
+        parts.join(", ")
+    )
 }
 
 /// Why a run was not started: the key lacks `org.admin` and nobody accepted re-stamped times.
@@ -1268,5 +1290,31 @@ where
             }
             other => return other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_open_decisions_notice_splits_them_as_the_screens_count_them() {
+        let lines: Vec<String> = [
+            "admin 1 Ann <ann@x>: no Kustomer user",
+            "contact attribute \"plan\" (string): …",
+            "prerequisite brands: 1 of 1 missing; i2k can create brands: B",
+            "prerequisite teams: 2 of 2 missing; i2k can create teams: T, U",
+            "prerequisite knowledge_base: the org has 2 knowledge bases",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            open_decisions_notice(&lines),
+            "5 decisions are open: 2 on Mapping (4), 3 on Prerequisites (3). Decide there, or press D on 4 to accept the defaults."
+        );
+        assert_eq!(
+            open_decisions_notice(&lines[..1]),
+            "1 decision is open: 1 on Mapping (4). Decide there, or press D on 4 to accept the defaults."
+        );
     }
 }

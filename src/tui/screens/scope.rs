@@ -212,54 +212,6 @@ impl Component for ScopeScreen {
 
     fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
         let t = shared.theme;
-        let [list_area, detail_area] =
-            Layout::vertical([Constraint::Min(5), Constraint::Length(4)]).areas(area);
-        if self.segments_open {
-            self.draw_segments(frame, list_area, shared);
-        } else {
-            let wide = area.width >= 120;
-            let mut widths = vec![
-                Constraint::Length(24),
-                Constraint::Length(10),
-                Constraint::Length(10),
-                Constraint::Length(10),
-            ];
-            let mut header = vec!["Type", "Count", "Bucket", "Not retr."];
-            if wide {
-                widths.push(Constraint::Min(10));
-                header.push("Note");
-            }
-            let spec = TableSpec {
-                title: "Scope",
-                focused: true,
-                header,
-                widths,
-                total: self.items.len(),
-            };
-            table(frame, list_area, t, &self.list, spec, |i| {
-                let item = &self.items[i];
-                let mut cells = vec![
-                    Cell::from(item.object.clone()),
-                    Cell::from(Line::from(fmt_count(item.count)).right_aligned()),
-                    Cell::from(Span::styled(
-                        format!("{} {}", bucket_symbol(item.bucket), item.bucket.label()),
-                        t.bucket(item.bucket),
-                    )),
-                    Cell::from(
-                        Line::from(if item.not_retrievable > 0 {
-                            fmt_count(item.not_retrievable)
-                        } else {
-                            String::new()
-                        })
-                        .right_aligned(),
-                    ),
-                ];
-                if wide {
-                    cells.push(Cell::from(item.note.clone()));
-                }
-                cells
-            });
-        }
         let history = match self.history_months {
             Some(m) => format!("conversations updated in the last {m} months"),
             None => "all conversations".to_string(),
@@ -311,6 +263,73 @@ impl Component for ScopeScreen {
             if !item.note.is_empty() {
                 lines.push(Line::from(Span::styled(item.note.clone(), t.dim())));
             }
+        }
+        // As high as its wrapped lines need (History, Disk, the selected type and its note),
+        // within what the list leaves when it shows every row (a fixed height cut the selected
+        // type's line off); never under 4.
+        let inner = usize::from(area.width.saturating_sub(2));
+        let needed: usize = lines
+            .iter()
+            .map(|l| {
+                let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+                crate::tui::overlay::wrapped_lines(&text, inner)
+            })
+            .sum();
+        let rows = if self.segments_open {
+            self.segments.len()
+        } else {
+            self.items.len()
+        };
+        let list_height = rows as u16 + 3;
+        let room = area.height.saturating_sub(list_height).max(4);
+        let height = (needed as u16 + 2).clamp(4, room);
+        let [list_area, detail_area] =
+            Layout::vertical([Constraint::Min(5), Constraint::Length(height)]).areas(area);
+        if self.segments_open {
+            self.draw_segments(frame, list_area, shared);
+        } else {
+            let wide = area.width >= 120;
+            let mut widths = vec![
+                Constraint::Length(24),
+                Constraint::Length(10),
+                Constraint::Length(10),
+                Constraint::Length(10),
+            ];
+            let mut header = vec!["Type", "Count", "Bucket", "Not retr."];
+            if wide {
+                widths.push(Constraint::Min(10));
+                header.push("Note");
+            }
+            let spec = TableSpec {
+                title: "Scope",
+                focused: true,
+                header,
+                widths,
+                total: self.items.len(),
+            };
+            table(frame, list_area, t, &self.list, spec, |i| {
+                let item = &self.items[i];
+                let mut cells = vec![
+                    Cell::from(item.object.clone()),
+                    Cell::from(Line::from(fmt_count(item.count)).right_aligned()),
+                    Cell::from(Span::styled(
+                        format!("{} {}", bucket_symbol(item.bucket), item.bucket.label()),
+                        t.bucket(item.bucket),
+                    )),
+                    Cell::from(
+                        Line::from(if item.not_retrievable > 0 {
+                            fmt_count(item.not_retrievable)
+                        } else {
+                            String::new()
+                        })
+                        .right_aligned(),
+                    ),
+                ];
+                if wide {
+                    cells.push(Cell::from(item.note.clone()));
+                }
+                cells
+            });
         }
         frame.render_widget(
             Paragraph::new(lines)
