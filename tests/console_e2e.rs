@@ -527,6 +527,67 @@ async fn wait_for_connections(frames: &mut watch::Receiver<Option<Seen>>) {
     .await;
 }
 
+/// Each phase row of the Run screen: its settled/total and its percent say the same (rows whose
+/// total is still an estimate, `~N`, or 0 have no percent to check).
+fn phase_rows_agree(text: &str) {
+    let number = |t: &str| t.replace(',', "").parse::<u64>().ok();
+    let mut rows = 0;
+    for line in text.lines().filter(|l| l.starts_with('│')) {
+        let tokens: Vec<&str> = line.split(|c| c == ' ' || c == '│').collect();
+        let Some((settled, total)) = tokens.iter().find_map(|t| {
+            let (a, b) = t.split_once('/')?;
+            Some((number(a)?, b))
+        }) else {
+            continue;
+        };
+        let Some(percent) = tokens
+            .iter()
+            .find_map(|t| t.strip_suffix('%').and_then(number))
+        else {
+            continue;
+        };
+        rows += 1;
+        let Some(total) = number(total).filter(|n| *n > 0) else {
+            continue;
+        };
+        let expected = (settled as f64 * 100.0 / total as f64).round() as u64;
+        assert_eq!(
+            percent, expected,
+            "{settled}/{total} shown as {percent}%: {line}"
+        );
+        assert!(settled <= total, "{line}");
+    }
+    assert!(rows > 0, "no phase rows:\n{text}");
+}
+
+/// What the Run screen's ETA says (its Figures line).
+fn eta_of(text: &str) -> String {
+    let line = text
+        .lines()
+        .find(|l| l.contains("│ETA "))
+        .unwrap_or_else(|| panic!("no ETA line:\n{text}"));
+    let after = &line[line.find("│ETA ").unwrap() + "│ETA ".len()..];
+    after.split('│').next().unwrap().trim().to_string()
+}
+
+/// `1h 2m`, `3m 4s`, `5s` in seconds.
+fn seconds_of(duration: &str) -> u64 {
+    duration
+        .split_whitespace()
+        .map(|part| {
+            let (n, unit) = part.split_at(part.len() - 1);
+            let n: u64 = n
+                .parse()
+                .unwrap_or_else(|_| panic!("not a duration: {duration}"));
+            match unit {
+                "h" => n * 3_600,
+                "m" => n * 60,
+                _ => n,
+            }
+        })
+        .sum()
+}
+
 /// Presses `s` on the Run screen and answers `y` to each question it asks first (open
 /// decisions, failing checks) until the run is under way.
 async fn start_run(keys: &mpsc::Sender<Input>, frames: &mut watch::Receiver<Option<Seen>>) {
@@ -645,7 +706,25 @@ async fn a_demo_quit_mid_run_resumes_on_its_saved_simulators_and_ends_without_du
             "{}",
             stopped.activity
         );
+        phase_rows_agree(&stopped.text);
+        assert_eq!(eta_of(&stopped.text), "—", "a stopped run has no ETA");
         start_run(&keys, &mut frames).await;
+        // Under way again: the figures agree on every frame looked at, and the ETA is either
+        // still being estimated or a time within what a tiny workspace can take.
+        let running = wait_for(
+            &mut frames,
+            "the resumed run under way",
+            Duration::from_secs(30),
+            |s| s.screen == Screen::Run && s.run_active,
+        )
+        .await;
+        phase_rows_agree(&running.text);
+        let eta = eta_of(&running.text);
+        assert!(
+            eta == i2k::tui::screens::run::ESTIMATING || eta == "—" || seconds_of(&eta) <= 3_600,
+            "ETA {eta:?} out of bounds:\n{}",
+            running.text
+        );
         let finished = wait_for(
             &mut frames,
             "the resumed run's end and its verification",
@@ -658,6 +737,14 @@ async fn a_demo_quit_mid_run_resumes_on_its_saved_simulators_and_ends_without_du
         for (object, agrees) in &finished.rows_agree {
             assert!(agrees, "{object} does not agree:\n{}", finished.text);
         }
+        // The Summary is showing; the Run screen's rows at the end agree and say no ETA.
+        press(&keys, KeyCode::Char('5')).await;
+        let ended = wait_for(&mut frames, "the Run screen", Duration::from_secs(5), |s| {
+            s.screen == Screen::Run
+        })
+        .await;
+        phase_rows_agree(&ended.text);
+        assert_eq!(eta_of(&ended.text), "—", "an ended run has no ETA");
         press(&keys, KeyCode::Char('q')).await;
     })
     .await;
