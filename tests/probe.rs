@@ -21,16 +21,19 @@ use i2k::sim::kustomer::Config;
 use serde_json::json;
 
 /// What the probe leaves on every org (no delete route): truth type → records.
-const LEFT_BEHIND: [(&str, u64); 5] = [
+const LEFT_BEHIND: [(&str, u64); 7] = [
     ("tags", 1),
     ("saved_searches", 1),
     ("shortcuts", 1),
     ("kb_categories", 2),
+    ("kb_articles", 1),
+    // The article's draft.
+    ("kb_versions", 1),
     ("metadata_properties", 1),
 ];
 
-/// Assumptions a probe cannot answer on any org, and why (asserted to be said).
-const NEVER_PROBED: [&str; 1] = [KB_VERSION];
+/// Assumptions a probe cannot answer on any org (none: each is probed).
+const NEVER_PROBED: [&str; 0] = [];
 
 const PROBE: [&str; 5] = ["doctor", "--probe", "--yes", "--kustomer-rate", "600000"];
 
@@ -113,6 +116,7 @@ async fn probe_under(
         "saved search",
         "shortcut",
         "KB category",
+        "KB article",
         "i2kProbeStr",
     ] {
         assert!(
@@ -128,9 +132,7 @@ async fn the_default_org_confirms_every_assumption_and_keeps_only_what_is_listed
     let (_, home) = probe_under("probe-default", None, |_| {}).await;
     let findings = stored(&home);
     assert!(
-        findings[KB_VERSION]
-            .detail
-            .contains("cannot delete articles"),
+        findings[KB_VERSION].detail.contains("title and HTML body"),
         "{:?}",
         findings[KB_VERSION]
     );

@@ -967,14 +967,7 @@ async fn advance_moves_the_workspace_forward_and_keeps_what_came_before() {
     let sim = tiny().await;
     let api = Api::new(&sim);
     let client = reqwest::Client::new();
-    let truth = |client: reqwest::Client| {
-        let url = format!("{}/__sim/truth", sim.url);
-        async move {
-            let v: Value = client.get(url).send().await.unwrap().json().await.unwrap();
-            v["counts"].clone()
-        }
-    };
-    let before_counts = truth(client.clone()).await;
+    let before_counts = api.sim_get("/__sim/truth").await["counts"].clone();
     let n = before_counts["conversations"].as_u64().unwrap();
     let mut before = Vec::new();
     for i in 0..n {
@@ -1108,7 +1101,7 @@ async fn advance_moves_the_workspace_forward_and_keeps_what_came_before() {
     expected.sort();
     assert_eq!(found, expected);
     // The truth counts follow.
-    let after_counts = truth(client.clone()).await;
+    let after_counts = api.sim_get("/__sim/truth").await["counts"].clone();
     assert_eq!(after_counts["conversations"].as_u64(), Some(n + 2 - 1));
     assert_eq!(
         after_counts["contacts"].as_u64(),
@@ -1275,22 +1268,11 @@ async fn a_saved_workspace_makes_its_touches_and_advances_again_in_order() {
     )
     .await
     .unwrap();
-    let truth = |url: String| {
-        let client = client.clone();
-        async move {
-            let v: Value = client
-                .get(format!("{url}/__sim/truth"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            v["counts"].clone()
-        }
-    };
-    assert_eq!(truth(sim.url.clone()).await, truth(again.url.clone()).await);
     let (a, b) = (Api::new(&sim), Api::new(&again));
+    assert_eq!(
+        a.sim_get("/__sim/truth").await["counts"],
+        b.sim_get("/__sim/truth").await["counts"]
+    );
     let changes = &advanced["changes"];
     for id in changes["replies"]
         .as_array()

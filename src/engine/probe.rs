@@ -395,11 +395,7 @@ pub async fn probe(kustomer: &KustomerClient) -> Vec<Finding> {
     findings.push(bulk(kustomer, &marks, &mut leftovers).await);
     findings.push(shortcut(kustomer, &marks).await);
     findings.extend(kb_categories(kustomer, &marks).await);
-    findings.push(Finding::new(
-        KB_VERSION,
-        Outcome::NotProbed,
-        "a version needs a KB article, and Kustomer's API cannot delete articles: a probe would leave one in the org's knowledge base; the KB phase reports a refused version per article",
-    ));
+    findings.push(kb_version(kustomer, &marks).await);
     findings.push(metadata(kustomer).await);
     if !leftovers.is_empty()
         && let Some(first) = findings.first_mut()
@@ -757,6 +753,75 @@ async fn shortcut(kustomer: &KustomerClient, marks: &Marks) -> Finding {
             marks.name, created.id
         )),
     }
+}
+
+/// An article (Kustomer cannot delete one: it is left, and listed), its draft filled with the
+/// version body the KB phase sends, read back from the article's `langVersions`.
+async fn kb_version(kustomer: &KustomerClient, marks: &Marks) -> Finding {
+    const LANG: &str = "en_us";
+    let article = json!({
+        assumptions::KB_ARTICLE_LANG_FIELD: LANG,
+        "externalId": marks.external_id("article"),
+    });
+    let article = match kustomer.create_kb_article(article).await {
+        Ok(created) => created.id,
+        Err(e) => {
+            return Finding::new(
+                KB_VERSION,
+                Outcome::NotProbed,
+                format!("the probe article was refused: {}", refusal(&e)),
+            );
+        }
+    };
+    let left = format!(
+        "KB article {} \"{}\" (Kustomer has no KB article delete route)",
+        article, marks.name
+    );
+    let html = "<p>i2k probe: a throwaway article, safe to unpublish</p>";
+    let body = crate::mapping::kb::version_body(&marks.name, html, None);
+    if let Err(e) = kustomer
+        .update_kb_version(&article, LANG, body.clone())
+        .await
+    {
+        return Finding::new(KB_VERSION, Outcome::Refused, refusal(&e)).leaving(left);
+    }
+    let draft = kustomer.get_kb_article(&article).await.map(|a| {
+        a.attributes
+            .get("langVersions")
+            .and_then(|l| l.get(LANG))
+            .and_then(|entry| entry.get("draftVersion"))
+            .cloned()
+    });
+    let finding = match draft {
+        Err(e) => Finding::new(
+            KB_VERSION,
+            Outcome::NotProbed,
+            format!("the article could not be read back: {}", refusal(&e)),
+        ),
+        Ok(draft) => {
+            let dropped: Vec<&str> = ["title", "htmlBody"]
+                .into_iter()
+                .filter(|f| draft.as_ref().and_then(|d| d.get(*f)) != body.get(*f))
+                .collect();
+            if dropped.is_empty() {
+                Finding::new(
+                    KB_VERSION,
+                    Outcome::Confirmed,
+                    "the draft holds the title and HTML body sent",
+                )
+            } else {
+                Finding::new(
+                    KB_VERSION,
+                    Outcome::Refused,
+                    format!(
+                        "the draft did not keep {} (read back from the article's langVersions)",
+                        dropped.join(", ")
+                    ),
+                )
+            }
+        }
+    };
+    finding.leaving(left)
 }
 
 /// A category's title as the listing shows it (top-level, or under `langs.en_us`).
