@@ -533,7 +533,7 @@ fn phase_rows_agree(text: &str) {
     let number = |t: &str| t.replace(',', "").parse::<u64>().ok();
     let mut rows = 0;
     for line in text.lines().filter(|l| l.starts_with('│')) {
-        let tokens: Vec<&str> = line.split(|c| c == ' ' || c == '│').collect();
+        let tokens: Vec<&str> = line.split([' ', '│']).collect();
         let Some((settled, total)) = tokens.iter().find_map(|t| {
             let (a, b) = t.split_once('/')?;
             Some((number(a)?, b))
