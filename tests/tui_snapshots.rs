@@ -573,3 +573,21 @@ fn a_phase_planned_in_part_shows_the_staged_estimate_and_a_young_run_no_eta() {
         assert!(eta.contains("estimating…"), "{eta}");
     }
 }
+
+#[test]
+fn before_any_intercom_request_the_run_screen_does_not_show_the_guessed_budget() {
+    let mut app = loaded_app();
+    press(&mut app, "5");
+    let mut reopened = snapshot();
+    // A console reopened on a stopped run: its Intercom client has not been answered yet, so
+    // its limit is only the client's guess.
+    reopened.intercom.requests = 0;
+    reopened.intercom.used = 0;
+    reopened.intercom.allowed = 166;
+    app.apply(Update::Snapshot(reopened));
+    for screen in [render(&mut app, 160, 48), render(&mut app, 80, 24)] {
+        let line = screen.lines().find(|l| l.contains("│Intercom")).unwrap();
+        assert!(line.contains("no request yet"), "{line}");
+        assert!(!line.contains("166"), "{line}");
+    }
+}

@@ -405,10 +405,18 @@ impl Component for RunScreen {
             ]),
             Line::from(vec![
                 label("Intercom"),
-                Span::raw(format!(
-                    "{}/{} per {} s",
-                    s.intercom.used, s.intercom.allowed, s.intercom.window_secs
-                )),
+                // Its budget is learnt from Intercom's first answer; until then the figure is
+                // only the client's cautious guess (Connect shows the workspace's own).
+                Span::raw(if s.intercom.requests == 0 {
+                    "no request yet".to_string()
+                } else {
+                    format!(
+                        "{}/{} per {} s",
+                        fmt_count(s.intercom.used.into()),
+                        fmt_count(s.intercom.allowed.into()),
+                        s.intercom.window_secs
+                    )
+                }),
             ]),
         ];
         if over_share > 0 {
