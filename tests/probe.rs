@@ -258,6 +258,17 @@ async fn a_run_after_a_refusal_without_fallback_refuses_to_start_naming_it() {
     }
     let after = common::truth_counts(&common::truth(&sims.kustomer.url).await);
     assert_eq!(before, after, "the refused run created records");
+    // Limited to what does not depend on shortcuts, as the refusal suggests, the run goes.
+    let scoped = i2k(&sims, &home, &run_args(&["--only", "contacts"])).await;
+    assert_eq!(scoped.status.code(), Some(0), "{}", text(&scoped));
+    let shortcuts = common::truth_counts(&common::truth(&sims.kustomer.url).await)
+        .get("shortcuts")
+        .copied();
+    assert_eq!(
+        shortcuts,
+        before.get("shortcuts").copied(),
+        "no shortcut written"
+    );
 
     // A new probe that confirms it lets the run start.
     let out = i2k(&sims, &home, &PROBE).await;

@@ -1080,17 +1080,50 @@ pub fn start_check(
     Ok(fallbacks)
 }
 
+/// The staged record counts of the types a run limited to `only` loads (every type when
+/// `only` is empty): a refusal matters only where the run would write what depends on it.
+/// Before anything is staged, every type in scope counts as present.
+fn in_scope(
+    sources: std::collections::BTreeMap<String, u64>,
+    only: &[String],
+) -> std::collections::BTreeMap<String, u64> {
+    let Ok(phases) = crate::engine::phases::phases_for(only) else {
+        return sources;
+    };
+    if only.is_empty() {
+        return sources;
+    }
+    let loaded: Vec<&str> = phases
+        .into_iter()
+        .flat_map(crate::engine::kinds::sources_of)
+        .collect();
+    if sources.is_empty() {
+        // Nothing staged yet: every type the scope loads may depend.
+        return loaded.into_iter().map(|k| (k.to_string(), 1)).collect();
+    }
+    let mut scoped: std::collections::BTreeMap<String, u64> = sources
+        .into_iter()
+        .filter(|(kind, _)| loaded.contains(&kind.as_str()))
+        .collect();
+    // Something staged, none of it in scope: nothing depends (not the empty-ledger caution).
+    if scoped.is_empty() {
+        scoped.insert(String::new(), 0);
+    }
+    scoped
+}
+
 /// [`start_check`] on the ledger in `state_dir`, read-only (a ledger without probes, or none
 /// yet, takes no fallback and refuses nothing).
 pub fn start_check_in(
     state_dir: &Path,
+    only: &[String],
     accept_restamped: bool,
 ) -> Result<Vec<String>, ProbeRefused> {
     let Ok(reader) = LedgerReader::open(state_dir) else {
         return Ok(Vec::new());
     };
     let findings = stored(&reader).unwrap_or_default();
-    let sources = reader.source_counts().unwrap_or_default();
+    let sources = in_scope(reader.source_counts().unwrap_or_default(), only);
     let decided = crate::engine::decisions::restamped_times_accepted_in(&reader)
         .ok()
         .flatten()
@@ -1103,10 +1136,11 @@ pub fn start_check_in(
 /// run never calls the route.
 pub async fn take_fallbacks(
     ledger: &Ledger,
+    only: &[String],
     accept_restamped: bool,
 ) -> anyhow::Result<Vec<String>> {
     let findings = ledger.read(stored)?;
-    let sources = ledger.read(|r| r.source_counts())?;
+    let sources = in_scope(ledger.read(|r| r.source_counts())?, only);
     let decided = crate::engine::decisions::restamped_times_accepted(ledger)? == Some(true);
     let lines = start_check(&findings, &sources, accept_restamped || decided)?;
     for f in findings.iter().filter(|f| f.outcome == Outcome::Refused) {

@@ -133,7 +133,9 @@ async fn run(
         );
     }
     let accepted = ctx.config.options.restamped_times || ctx.config.options.accept_restamped_times;
-    for line in crate::engine::probe::take_fallbacks(&ctx.ledger, accepted).await? {
+    for line in
+        crate::engine::probe::take_fallbacks(&ctx.ledger, &ctx.config.only, accepted).await?
+    {
         ctx.log(LogLevel::Warn, format!("fallback: {line}"));
     }
     if ctx.ledger.is_fresh() {

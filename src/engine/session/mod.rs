@@ -638,6 +638,7 @@ impl Session {
         let restamped_times = self.restamp_check().await?;
         crate::engine::probe::start_check_in(
             &self.config.state_dir,
+            &self.config.only,
             self.config.options.accept_restamped_times || restamped_times,
         )?;
         self.stop_preparing().await;
