@@ -223,6 +223,20 @@ pub struct RunArgs {
     /// first (`i2k extract`).
     #[arg(long, value_name = "N", conflicts_with_all = ["only", "retry_failed"])]
     pub sample: Option<usize>,
+    /// Cutover day: after a completed run, carry only what changed in Intercom since the last
+    /// extraction — new records created, changed customers, companies and conversations updated
+    /// in place (an agent's edit in Kustomer is kept and listed as a conflict), new replies
+    /// appended, records deleted in Intercom listed. Refused before a run has completed.
+    #[arg(long, conflicts_with_all = ["sample", "retry_failed"])]
+    pub delta: bool,
+    /// With --delta: delete from Kustomer the customers and conversations deleted in Intercom
+    /// since they were loaded (by default they are only listed in the report).
+    #[arg(long, requires = "delta")]
+    pub delete_removed: bool,
+    /// Where Kustomer's value differs from what i2k last wrote (an agent edited it), write
+    /// Intercom's value over it (by default the agent's value is kept and the conflict listed).
+    #[arg(long)]
+    pub overwrite_conflicts: bool,
     #[command(flatten)]
     pub budget: BudgetArgs,
     /// Intercom workflow ids to export into the archive
@@ -282,6 +296,9 @@ impl Default for RunArgs {
             accept_restamped_times: false,
             only: Vec::new(),
             sample: None,
+            delta: false,
+            delete_removed: false,
+            overwrite_conflicts: false,
             budget: BudgetArgs::default(),
             workflow_ids: Vec::new(),
             timeline_parts: crate::commands::run::TimelineParts::Note,

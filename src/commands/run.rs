@@ -163,6 +163,9 @@ pub fn engine_config(
             accept_restamped_times: args.accept_restamped_times,
             knowledge_base,
             sample: args.sample,
+            delta: args.delta,
+            delete_removed: args.delete_removed,
+            overwrite_conflicts: args.overwrite_conflicts,
             ..LoadOptions::default()
         },
     })
@@ -208,6 +211,7 @@ async fn follow_run(config: EngineConfig, json: bool) -> anyhow::Result<Followed
             if e.is::<crate::engine::disk::DiskShortage>()
                 || e.is::<crate::engine::session::RestampRefused>()
                 || e.is::<crate::engine::sample::SampleError>()
+                || e.is::<crate::engine::delta::DeltaRefused>()
                 || e.is::<crate::engine::probe::ProbeRefused>() =>
         {
             eprintln!("error: {e}");

@@ -50,6 +50,13 @@ pub struct LoadOptions {
     /// `--knowledge-base ID`: the Kustomer knowledge base KB categories and articles go to
     /// (over the decision saved in mapping.toml).
     pub knowledge_base: Option<String>,
+    /// `--delta`: a run after a completed one that carries what changed in Intercom since (it
+    /// also looks for records deleted in Intercom, and is recorded as a delta run).
+    pub delta: bool,
+    /// `--delete-removed`: records found deleted in Intercom are deleted in Kustomer too.
+    pub delete_removed: bool,
+    /// `--overwrite-conflicts`: an update writes Intercom's value over an agent's edit.
+    pub overwrite_conflicts: bool,
 }
 
 /// Which failed records a retry run sends again (the Errors screen's filters).
@@ -76,6 +83,9 @@ impl Default for LoadOptions {
             sample: None,
             restamped_times: false,
             knowledge_base: None,
+            delta: false,
+            delete_removed: false,
+            overwrite_conflicts: false,
         }
     }
 }
@@ -104,6 +114,8 @@ impl EngineConfig {
             "retry"
         } else if self.options.sample.is_some() {
             "sample"
+        } else if self.options.delta {
+            "delta"
         } else {
             "run"
         }

@@ -6,6 +6,7 @@ pub mod connect;
 pub mod context;
 pub mod control;
 pub mod decisions;
+pub mod delta;
 pub mod disk;
 pub mod extract;
 pub mod found;

@@ -45,6 +45,8 @@ const RETRY_PASSES: usize = 3;
 pub const SCOPE_FIGURE: &str = "only";
 /// The key of a run's recorded figures that holds the options it loaded with.
 pub const OPTIONS_FIGURE: &str = "options";
+/// The run's figure of records it settled done, by ledger kind (a delta run's new records).
+pub const CREATED_FIGURE: &str = "created";
 
 /// Opens the migration ([`Ctx::open`]: the ledger and both clients), checks the disk and starts
 /// the run in the background.
@@ -66,6 +68,17 @@ pub async fn start(config: EngineConfig) -> anyhow::Result<EngineHandle> {
         }
         None => None,
     };
+    if ctx.config.options.delta {
+        let ledger = ctx.ledger.clone();
+        let runs = tokio::task::spawn_blocking(move || ledger.read(|r| r.runs())).await??;
+        let full = runs.iter().any(|r| {
+            r.outcome.as_deref() == Some("completed")
+                && matches!(r.command.as_str(), "run" | "delta")
+        });
+        if !full {
+            return Err(crate::engine::delta::DeltaRefused.into());
+        }
+    }
     let estimate = crate::engine::disk::estimate_for(&ctx.ledger).await?;
     crate::engine::disk::check(&estimate, &ctx.config.state_dir)?;
     let (snapshot_tx, snapshot_rx) = watch::channel(Snapshot {
@@ -122,6 +135,13 @@ async fn run(
     let started = Instant::now();
     bind_identity(&ctx).await?;
     let run_id = ctx.ledger.start_run(ctx.config.run_kind()).await?;
+    let done_before: BTreeMap<String, u64> = ctx
+        .ledger
+        .counters()
+        .targets
+        .iter()
+        .map(|(kind, c)| (kind.clone(), c.done))
+        .collect();
     if ctx.config.options.restamped_times {
         crate::engine::decisions::note_restamped_run(&ctx.ledger).await?;
         ctx.log(
@@ -230,6 +250,26 @@ async fn run(
             format!("extraction stopped unexpectedly: {e}"),
         ),
     }
+    // A full run catches up with what changed in Intercom while it ran; a delta run looks for
+    // what was deleted there.
+    let result = match result {
+        Ok(RunOutcome::Completed(_)) if !ctx.control.is_cancelled() => {
+            match after_load(&ctx, &phases, &state, sample.is_some()).await {
+                Err(e) if crate::engine::interrupt::absorbs(&ctx, &e) => {
+                    Ok(RunOutcome::Cancelled(summarize(&ctx, started)))
+                }
+                Err(e) => {
+                    ctx.control.cancel();
+                    Err(e)
+                }
+                Ok(()) if ctx.control.is_cancelled() => {
+                    Ok(RunOutcome::Cancelled(summarize(&ctx, started)))
+                }
+                Ok(()) => Ok(RunOutcome::Completed(summarize(&ctx, started))),
+            }
+        }
+        other => other,
+    };
     // The summary counts from the ledger: let every write the phases queued land first, or the
     // last records settled would show as still left.
     if let Err(e) = ctx.ledger.flush().await {
@@ -248,6 +288,18 @@ async fn run(
     let mut figures = serde_json::to_value(&summary).unwrap_or_default();
     if let Some(fields) = figures.as_object_mut() {
         fields.insert(SCOPE_FIGURE.to_string(), serde_json::json!(ctx.config.only));
+        let created: BTreeMap<String, u64> = ctx
+            .ledger
+            .counters()
+            .targets
+            .iter()
+            .map(|(kind, c)| {
+                let before = done_before.get(kind).copied().unwrap_or(0);
+                (kind.clone(), c.done.saturating_sub(before))
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        fields.insert(CREATED_FIGURE.to_string(), serde_json::json!(created));
         if let Some(sample) = &sample {
             fields.insert(
                 sample::SAMPLE_FIGURE.to_string(),
@@ -303,6 +355,58 @@ async fn run(
         Ok(RunOutcome::Completed(_)) => Ok(RunOutcome::Completed(summary)),
         Ok(RunOutcome::Cancelled(_)) => Ok(RunOutcome::Cancelled(summary)),
         other => other,
+    }
+}
+
+/// After a run's load: a full run (the whole scope, not a sample, a retry or a delta) reads
+/// again what changed in Intercom while it ran and carries it (one catch-up pass); a delta run
+/// takes a census of what was deleted in Intercom (deleting it in Kustomer when asked).
+async fn after_load(
+    ctx: &Arc<Ctx>,
+    phases: &[PhaseId],
+    state: &std::sync::Mutex<RunState>,
+    sampled: bool,
+) -> anyhow::Result<()> {
+    let options = &ctx.config.options;
+    if options.delta {
+        crate::engine::delta::census(ctx, options.delete_removed).await?;
+        return Ok(());
+    }
+    let full = !sampled && options.retry_failed.is_none() && ctx.config.only.is_empty();
+    if !full {
+        return Ok(());
+    }
+    ctx.log(
+        LogLevel::Info,
+        "catch-up: reading what changed in Intercom while the run went on".to_string(),
+    );
+    set_state(state, RunState::Extracting);
+    extract(ctx, None).await?;
+    if ctx.control.is_cancelled() {
+        return Ok(());
+    }
+    let changed = {
+        let ledger = ctx.ledger.clone();
+        tokio::task::spawn_blocking(move || crate::engine::delta::has_changed(&ledger)).await??
+    };
+    if !has_open(ctx, phases) && !changed {
+        ctx.log(
+            LogLevel::Info,
+            "catch-up: nothing changed in Intercom while the run went on".to_string(),
+        );
+        set_state(state, RunState::Running);
+        return Ok(());
+    }
+    ctx.log(
+        LogLevel::Info,
+        "catch-up: carrying what changed in Intercom while the run went on".to_string(),
+    );
+    match drive(ctx, phases, state).await? {
+        RunOutcome::Completed(_) => {
+            crate::engine::delta::census(ctx, false).await?;
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }
 

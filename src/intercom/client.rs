@@ -159,6 +159,11 @@ impl IntercomClient {
         self.body(&endpoints::conversation(id)).await
     }
 
+    /// `GET /contacts/{id}`: a 404 says the contact was deleted.
+    pub async fn contact(&self, id: &str) -> Result<Value, ApiError> {
+        self.body(&endpoints::contact(id)).await
+    }
+
     pub async fn ticket(&self, id: &str) -> Result<Value, ApiError> {
         self.body(&endpoints::ticket(id)).await
     }

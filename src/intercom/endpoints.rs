@@ -20,6 +20,10 @@ pub fn conversation(id: &str) -> String {
     format!("/conversations/{}", seg(id))
 }
 
+pub fn contact(id: &str) -> String {
+    format!("/contacts/{id}")
+}
+
 pub fn ticket(id: &str) -> String {
     format!("/tickets/{}", seg(id))
 }

@@ -10,6 +10,7 @@
 //! engine's own kind → `PhaseId` table.
 
 pub mod backup;
+mod changes;
 mod identity;
 mod lock;
 mod pages;
@@ -31,6 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::vocab::{ErrorClass, PhaseId};
 
+pub use changes::{Change, ChangeKind, ChangeRow};
 pub use identity::{Identity, MIGRATION_MARK, artifacts_migration_id};
 pub use lock::{LOCK_FILE, StateDirLock};
 pub use pages::{Pages, Selection};

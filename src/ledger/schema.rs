@@ -10,7 +10,7 @@ use super::LedgerError;
 
 /// The schema this build writes. A ledger with a higher version was written by a newer i2k and is
 /// refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// How long a connection waits for a lock held by another connection before giving up. Readers in
 /// WAL mode rarely wait; this covers checkpoints and the writer's first open.
@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS source (
     problem      TEXT,
     incomplete   INTEGER NOT NULL DEFAULT 0,
     extracted_ms INTEGER NOT NULL,
+    loaded_raw   TEXT,
     PRIMARY KEY (kind, source_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS source_by_parent ON source (kind, parent_id) WHERE parent_id IS NOT NULL;
@@ -151,6 +152,18 @@ CREATE TABLE IF NOT EXISTS verifications (
     result  TEXT NOT NULL
 );
 
+CREATE TABLE IF NOT EXISTS changes (
+    id        INTEGER PRIMARY KEY,
+    run_id    INTEGER,
+    kind      TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    change    TEXT NOT NULL,
+    detail    TEXT NOT NULL,
+    at_ms     INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changes_by_record ON changes (change, kind, source_id);
+CREATE INDEX IF NOT EXISTS changes_by_run ON changes (run_id, kind, change);
+
 CREATE TABLE IF NOT EXISTS probes (
     assumption TEXT PRIMARY KEY,
     outcome    TEXT NOT NULL CHECK (outcome IN ('confirmed','refused','not_probed')),
@@ -235,11 +248,15 @@ pub fn migrate(conn: &Connection, path: &Path) -> Result<Opened, LedgerError> {
         if has_meta && found < 3 {
             upgrade_v2_to_v3(conn)?;
         }
+        if has_meta && found < 6 {
+            upgrade_to_v6(conn)?;
+        }
         // Version 4 adds `samples` (the run's figures over time) and `verifications` (each
         // verification's result): new tables only, which `SCHEMA` creates below. An upgraded
         // ledger has neither for its earlier runs, and its report says so. Version 5 adds
         // `probes` (what `i2k doctor --probe` found of each Kustomer assumption on this org),
-        // again a new table only: an upgraded ledger holds no probe until one is run.
+        // again a new table only: an upgraded ledger holds no probe until one is run. Version 6
+        // adds `source.loaded_raw` and `changes` (see `upgrade_to_v6`).
         conn.execute_batch(SCHEMA)?;
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
@@ -275,6 +292,22 @@ fn table_exists(conn: &Connection, name: &str) -> Result<bool, LedgerError> {
         )
         .optional()?
         .unwrap_or(false))
+}
+
+/// Version 6 adds `source.loaded_raw`: the source record as it was when i2k last wrote it to
+/// Kustomer, kept when a later extraction stages a changed record that was already loaded (what
+/// a delta run compares Kustomer's current values with, to tell an agent's edit from its own),
+/// and the `changes` table (what each run changed in place, found removed, or left in conflict).
+/// A ledger upgraded from an earlier version kept no loaded record: a delta run takes Kustomer's
+/// current values as what i2k last wrote for the records changed before the upgrade.
+fn upgrade_to_v6(conn: &Connection) -> Result<(), LedgerError> {
+    let has = conn
+        .prepare("SELECT 1 FROM pragma_table_info('source') WHERE name = 'loaded_raw'")?
+        .exists([])?;
+    if !has {
+        conn.execute_batch("ALTER TABLE source ADD COLUMN loaded_raw TEXT;")?;
+    }
+    Ok(())
 }
 
 /// Version 2 adds the `unknown` state (a write whose outcome Kustomer offers no way to look up)

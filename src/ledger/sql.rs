@@ -226,6 +226,36 @@ pub const PRIOR_RAW: &str = "SELECT raw FROM source WHERE kind = ?1 AND source_i
 pub const FLAG_SOURCE_CHANGED: &str = "UPDATE target SET source_changed = 1, updated_ms = ?3
      WHERE kind = ?1 AND source_id = ?2 AND state = 'done'";
 
+/// Keeps the source record a loaded record was written from, the first time it changes after
+/// the write (a second change before the update keeps the first: that is what Kustomer holds).
+pub const KEEP_LOADED_RAW: &str = "UPDATE source SET loaded_raw = coalesce(loaded_raw, ?3)
+     WHERE kind = ?1 AND source_id = ?2";
+
+/// An update in place carried the changed source record: it is what Kustomer holds now.
+pub const MARK_UPDATED_TARGET: &str = "UPDATE target SET source_changed = 0, updated_ms = ?3
+     WHERE kind = ?1 AND source_id = ?2";
+pub const MARK_UPDATED_SOURCE: &str =
+    "UPDATE source SET loaded_raw = NULL WHERE kind = ?1 AND source_id = ?2";
+
+pub const RECORD_CHANGE: &str = "INSERT INTO changes (run_id, kind, source_id, change, detail, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+/// What each kind of change a run made counts, by kind.
+pub const CHANGES_OF_RUN: &str =
+    "SELECT kind, change, count(*) FROM changes INDEXED BY changes_by_run
+     WHERE run_id = ?1 GROUP BY kind, change ORDER BY kind, change";
+
+/// The changes of one kind of a run, in the order they were recorded.
+pub const CHANGE_ROWS_OF_RUN: &str = "SELECT kind, source_id, change, detail, at_ms FROM changes
+     INDEXED BY changes_by_run WHERE run_id = ?1 AND kind = ?2 AND change = ?3 ORDER BY id LIMIT ?4";
+
+/// Records found removed in Intercom that no later change deleted in Kustomer.
+pub const REMOVED_KEPT: &str =
+    "SELECT DISTINCT r.kind, r.source_id FROM changes r INDEXED BY changes_by_record
+     WHERE r.change = 'removed' AND NOT EXISTS (
+       SELECT 1 FROM changes d INDEXED BY changes_by_record
+       WHERE d.change = 'deleted' AND d.kind = r.kind AND d.source_id = r.source_id)
+     ORDER BY r.kind, r.source_id";
+
 pub const ENSURE_PENDING_FROM_SOURCES: &str =
     "INSERT INTO target (kind, source_id, state, updated_ms)
      SELECT ?2, source_id, 'pending', ?3 FROM source WHERE kind = ?1
@@ -328,6 +358,12 @@ pub fn catalog() -> Vec<NamedQuery> {
         q("prior_state", PRIOR_STATE.to_string()),
         q("prior_raw", PRIOR_RAW.to_string()),
         q("flag_source_changed", FLAG_SOURCE_CHANGED.to_string()),
+        q("keep_loaded_raw", KEEP_LOADED_RAW.to_string()),
+        q("mark_updated_target", MARK_UPDATED_TARGET.to_string()),
+        q("mark_updated_source", MARK_UPDATED_SOURCE.to_string()),
+        q("changes_of_run", CHANGES_OF_RUN.to_string()),
+        q("change_rows_of_run", CHANGE_ROWS_OF_RUN.to_string()),
+        q("removed_kept", REMOVED_KEPT.to_string()),
         q(
             "ensure_pending_from_sources",
             ENSURE_PENDING_FROM_SOURCES.to_string(),

@@ -141,6 +141,11 @@ pub(super) enum Op {
         value: String,
     },
     PutProbes(Vec<super::StoredProbe>),
+    RecordChanges(Vec<super::Change>),
+    MarkUpdated {
+        kind: String,
+        source_id: String,
+    },
     Flush,
 }
 
@@ -185,6 +190,8 @@ impl Op {
             Op::PutVerification { .. } => "record_verification",
             Op::PutMeta { .. } => "put_meta",
             Op::PutProbes(_) => "record_probes",
+            Op::RecordChanges(_) => "record_changes",
+            Op::MarkUpdated { .. } => "mark_updated",
             Op::Flush => "flush",
         }
     }
@@ -786,6 +793,29 @@ impl Writer {
                 }
                 Ok(Output::Unit)
             }
+            Op::RecordChanges(changes) => {
+                let mut insert = self.conn.prepare_cached(sql::RECORD_CHANGE)?;
+                for c in changes {
+                    insert.execute(params![
+                        self.current_run,
+                        c.kind,
+                        c.source_id,
+                        c.change.as_str(),
+                        c.detail,
+                        now
+                    ])?;
+                }
+                Ok(Output::Unit)
+            }
+            Op::MarkUpdated { kind, source_id } => {
+                self.conn
+                    .prepare_cached(sql::MARK_UPDATED_TARGET)?
+                    .execute(params![kind, source_id, now])?;
+                self.conn
+                    .prepare_cached(sql::MARK_UPDATED_SOURCE)?
+                    .execute(params![kind, source_id])?;
+                Ok(Output::Unit)
+            }
             Op::PutMeta { key, value } => {
                 self.conn.execute(
                     "INSERT INTO meta (key, value) VALUES (?1, ?2)
@@ -873,9 +903,15 @@ impl Writer {
                     *delta.sources.entry(record.kind.clone()).or_default() += 1;
                 }
                 Some(prior_raw) if prior_raw != record.raw => {
-                    self.conn
+                    let flagged = self
+                        .conn
                         .prepare_cached(sql::FLAG_SOURCE_CHANGED)?
                         .execute(params![record.kind, record.source_id, now])?;
+                    if flagged > 0 {
+                        self.conn
+                            .prepare_cached(sql::KEEP_LOADED_RAW)?
+                            .execute(params![record.kind, record.source_id, prior_raw])?;
+                    }
                 }
                 Some(_) => {}
             }

@@ -46,6 +46,8 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         company_body(raw, &mappings, &tag_id, &imported_at)
             .map_err(|e| (ErrorClass::Source, e.to_string()))
     };
+    // Companies loaded earlier whose Intercom record changed since: updated in place first.
+    super::delta::update_changed(ctx, Kind::Companies, &map).await?;
     load_bulk(ctx, BulkLoad::of(PhaseId::Companies, Kind::Companies)?, map).await
 }
 

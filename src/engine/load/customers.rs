@@ -47,5 +47,7 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
         customer_body(raw, extras, &mappings, &company_id, &tag_id)
             .map_err(|e| (ErrorClass::Source, e.to_string()))
     };
+    // Customers loaded earlier whose contact changed since: updated in place first.
+    super::delta::update_changed(ctx, Kind::Contacts, &map).await?;
     load_bulk(ctx, BulkLoad::of(PhaseId::Customers, Kind::Contacts)?, map).await
 }

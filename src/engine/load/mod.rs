@@ -8,6 +8,7 @@ pub const NO_ANSWER: &str = "(no answer: the run that sent it ended before Kusto
 pub mod companies;
 pub mod conversations;
 pub mod customers;
+pub mod delta;
 pub mod extras;
 pub mod kb;
 pub mod metadata;

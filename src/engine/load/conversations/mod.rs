@@ -18,6 +18,7 @@
 //! `conversation_states` (id = conversation id), `attachment_uploads` (id = attachment record),
 //! `inline_image_uploads` (id = inline image record).
 
+mod delta;
 mod refs;
 mod send;
 
@@ -183,6 +184,23 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
             ),
         );
     }
+    // Conversations loaded earlier that changed in Intercom since: their new parts went out
+    // with the pages above; now their state, assignees, tags and name follow.
+    let (_, finished) = tokio::sync::watch::channel(Progress {
+        through: None,
+        finished: true,
+    });
+    PageLoader {
+        ctx,
+        refs: &refs,
+        imported_at: imported_at.clone(),
+        files: files.clone(),
+        prefetched: &prefetched,
+        progress: finished,
+        uploads_at_once: CONCURRENT,
+    }
+    .update_changed()
+    .await?;
     // Without `POST /v1/tags`: the tags, created by name on the conversations that carry them,
     // then applied to their companies and customers.
     super::tag_fallback::run(ctx).await
