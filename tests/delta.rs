@@ -343,8 +343,16 @@ async fn a_delta_killed_half_way_and_run_again_carries_everything_once() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the delta ended before it could be killed"
+    );
     let _ = child.kill();
     let _ = child.wait();
+    let reader = LedgerReader::open(&state).expect("the ledger opens");
+    let last = reader.runs().expect("runs read").pop().expect("a run");
+    assert_eq!((last.command.as_str(), last.outcome), ("delta", None));
+    drop(reader);
 
     delta(&sims, &home, &[]).await;
     assert_carried(&sims, &state, &changes).await;
@@ -365,4 +373,87 @@ async fn a_delta_before_any_completed_run_is_refused() {
         "{}",
         common::text(&out)
     );
+}
+
+/// The cutover figure (by hand: `cargo test --release --test delta -- --ignored --nocapture`):
+/// on `small` at an Enterprise org's budget (1,000 requests a minute, i2k's share 0.8), a delta
+/// after advancing about 1 % of the workspace's records, timed from start to end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a figure for the notes: minutes of wall time at a real org's budget"]
+async fn a_delta_of_one_percent_on_small_at_enterprise_budget() {
+    let sims = common::sims_with(SizePreset::Small, |_, k| {
+        k.rate_per_minute = 1_000;
+    })
+    .await;
+    let home = common::temp_state("delta-small");
+    let budget = [
+        "--kustomer-rate",
+        "1000",
+        "--rate-share",
+        "0.8",
+        "--accept-defaults",
+    ];
+    let mut args = vec!["run", "--headless", "--no-verify"];
+    args.extend_from_slice(&budget);
+    let started = std::time::Instant::now();
+    let out = common::i2k(&sims, &home, &args).await;
+    assert!(out.status.success(), "{}", common::text(&out));
+    println!("full run: {:.0} s", started.elapsed().as_secs_f64());
+    let truth = common::truth(&sims.intercom.url).await;
+    println!("workspace: {}", truth["counts"]);
+    // About 1 % of the records: 1 % of the conversations and contacts change or appear.
+    let changes = advance(
+        &sims,
+        json!({
+            "seed": 3, "new_contacts": 3, "new_conversations": 4, "replies": 4,
+            "edited_contacts": 3, "edited_companies": 1, "closed": 2, "reopened": 1,
+            "snoozed": 1, "reassigned": 1, "deleted_contacts": 1, "deleted_conversations": 1,
+        }),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    args.push("--delta");
+    let out = common::i2k(&sims, &home, &args).await;
+    let wall = started.elapsed();
+    assert!(out.status.success(), "{}", common::text(&out));
+    println!(
+        "delta after advancing {} records: {:.1} s",
+        changes.values().map(Vec::len).sum::<usize>(),
+        wall.as_secs_f64()
+    );
+    assert_carried(&sims, &common::state_dir(&home), &changes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_run_catches_up_with_what_changed_while_it_ran() {
+    let sims = common::sims_with(SizePreset::Tiny, |_, k| {
+        k.latency = std::time::Duration::from_millis(30);
+    })
+    .await;
+    let home = common::temp_state("delta-catch-up");
+    let state = common::state_dir(&home);
+    let mut child = common::i2k_command(&sims, &state, &home, &common::run_args(&["--no-verify"]))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("i2k starts");
+    // The workspace moves once the load is under way (its extraction read it before).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while writes(&sims).await < 20 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended before the workspace could move"
+    );
+    let changes = advance(&sims, amounts(4)).await;
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out));
+    let said = common::text(&out);
+    assert!(said.contains("catch-up: carrying"), "{said}");
+    assert_carried(&sims, &state, &changes).await;
+    let truth = common::truth(&sims.kustomer.url).await;
+    assert!(common::no_duplicates(&truth), "{}", truth["duplicates"]);
 }

@@ -250,7 +250,12 @@ pub fn changes_of(kind: Kind, source_id: &str, plan: &Plan, kinds: &[ChangeKind]
 pub struct DeltaRefused;
 
 /// The kinds an update in place reads changed records of.
-pub const UPDATED_KINDS: [Kind; 3] = [Kind::Companies, Kind::Contacts, Kind::Conversations];
+pub const UPDATED_KINDS: [Kind; 4] = [
+    Kind::Companies,
+    Kind::Contacts,
+    Kind::Conversations,
+    Kind::Tickets,
+];
 
 /// Whether any loaded record of an updated kind changed in Intercom since it was loaded.
 pub fn has_changed(ledger: &Ledger) -> Result<bool, LedgerError> {

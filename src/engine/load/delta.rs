@@ -1,4 +1,5 @@
-//! Updates in place of loaded customers and companies whose Intercom record changed since (see
+//! Updates in place of loaded customers, companies and tickets (kobjects) whose Intercom record
+//! changed since (see
 //! [`crate::engine::delta`] for the rule): the phase's own mapping applied to the record i2k
 //! wrote and to the record now, Kustomer's current values read by externalId (never search),
 //! then one `PUT` of the fields to write. Several records at once, within the gate.
@@ -120,7 +121,7 @@ async fn update_one(
         ledger.mark_updated(kind.as_str(), id).await?;
         return Ok(Outcome::Unchanged);
     }
-    let current = match current(ctx, kind, id).await {
+    let current = match current(ctx, kind, id, raw).await {
         Ok(Some(resource)) => resource,
         Ok(None) => {
             warn(format!(
@@ -141,8 +142,9 @@ async fn update_one(
     );
     if plan.writes() {
         let body = Value::Object(plan.patch.clone());
-        let sent = match kind {
-            Kind::Companies => ctx.kustomer.update_company(target, body).await,
+        let sent = match (kind, klass_of(kind, raw)) {
+            (Kind::Companies, _) => ctx.kustomer.update_company(target, body).await,
+            (Kind::Tickets, Some(klass)) => ctx.kustomer.update_kobject(&klass, target, body).await,
             _ => ctx.kustomer.update_customer(target, body).await,
         };
         if let Err(e) = sent {
@@ -167,9 +169,21 @@ async fn current(
     ctx: &Ctx,
     kind: Kind,
     id: &str,
+    raw: &str,
 ) -> Result<Option<Resource>, crate::kustomer::KustomerError> {
-    match kind {
-        Kind::Companies => ctx.kustomer.company_by_external_id(id).await,
+    match (kind, klass_of(kind, raw)) {
+        (Kind::Companies, _) => ctx.kustomer.company_by_external_id(id).await,
+        (Kind::Tickets, Some(klass)) => ctx.kustomer.kobject_by_external_id(&klass, id).await,
+        (Kind::Tickets, None) => Ok(None),
         _ => ctx.kustomer.customer_by_external_id(id).await,
     }
+}
+
+/// The klass a ticket's kobject is in (its ticket type's); `None` for other kinds.
+fn klass_of(kind: Kind, raw: &str) -> Option<String> {
+    if kind != Kind::Tickets {
+        return None;
+    }
+    let (ticket_type, _) = crate::mapping::extras::ticket_links(raw).ok()?;
+    Some(crate::mapping::people::ticket_klass_name(&ticket_type))
 }

@@ -384,6 +384,8 @@ async fn tickets(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()> {
             .map_err(|e| (ErrorClass::Source, e.to_string()))?;
         Ok(Mapped { body, notes })
     };
+    // Tickets loaded earlier whose Intercom record changed since: updated in place first.
+    super::delta::update_changed(ctx, Kind::Tickets, &mapper).await?;
     load_kobjects(ctx, Kind::Tickets, BulkTo::TicketKlass, mapper).await
 }
 

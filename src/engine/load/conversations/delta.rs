@@ -136,6 +136,12 @@ impl PageLoader<'_> {
             &current.attributes,
             ctx.config.options.overwrite_conflicts,
         );
+        let mut plan = plan;
+        // Leaving a snooze is said by the status; Kustomer refuses a `snooze` that is not an
+        // object, and keeps the ended snooze as history.
+        if plan.patch.get("snooze") == Some(&Value::Null) {
+            plan.patch.remove("snooze");
+        }
         if plan.writes() {
             let mut body = Value::Object(plan.patch.clone());
             // Closing states how the conversation ended, as the final state does.
