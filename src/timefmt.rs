@@ -99,12 +99,10 @@ pub fn day_start(secs: i64) -> i64 {
 
 /// Seconds since the epoch, now.
 pub fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    now_unix_ms() / 1000
 }
 
+/// Milliseconds since the epoch, now.
 pub fn now_unix_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -85,21 +85,20 @@ pub async fn start_kept(
         Some(s) => (Some(s.intercom), Some(s.kustomer)),
         None => (None, None),
     };
+    let cannot_serve = |which: &'static str, addr: SocketAddr| {
+        move || format!("could not serve the {which} simulator on {addr}")
+    };
     let (intercom_sim, intercom_keeper) =
         intercom::spawn_kept(config, intercom_addr, saved_workspace)
             .await
-            .with_context(|| {
-                format!("could not serve the Intercom simulator on {intercom_addr}")
-            })?;
+            .with_context(cannot_serve("Intercom", intercom_addr))?;
     let agents = intercom::admin_identities(opts.seed, size);
     let kustomer_config = kustomer::Config::from_options(opts, agents)
         .map_err(|e| anyhow::anyhow!("--faults: {e}"))?;
     let (kustomer_sim, kustomer_keeper) =
         kustomer::spawn_kept(kustomer_config, kustomer_addr, saved_org)
             .await
-            .with_context(|| {
-                format!("could not serve the Kustomer simulator on {kustomer_addr}")
-            })?;
+            .with_context(cannot_serve("Kustomer", kustomer_addr))?;
     let keepers = Keepers {
         intercom: intercom_keeper,
         kustomer: kustomer_keeper,

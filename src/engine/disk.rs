@@ -224,9 +224,9 @@ mod tests {
 
     #[test]
     fn bytes_read_in_binary_units() {
-        assert_eq!(human_bytes(900), "900 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
+        for (bytes, shown) in [(900, "900 B"), (1536, "1.5 KiB"), (3 << 30, "3.0 GiB")] {
+            assert_eq!(human_bytes(bytes), shown);
+        }
     }
 
     #[test]

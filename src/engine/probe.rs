@@ -14,7 +14,7 @@ use crate::engine::load::tag_fallback;
 use crate::http::ApiError;
 use crate::kustomer::bulk::{BulkResource, PollPolicy};
 use crate::kustomer::delete::Deletable;
-use crate::kustomer::models::Resource;
+use crate::kustomer::models::{Named, Resource};
 use crate::kustomer::{KustomerClient, KustomerError, assumptions};
 use crate::ledger::{Ledger, LedgerError, LedgerReader, StoredProbe};
 
@@ -188,6 +188,11 @@ impl Finding {
             detail: detail.into(),
             leftover: None,
         }
+    }
+
+    /// `step` of the probe failed with `e` (`the read-back answered 404 …`).
+    fn failed(id: &str, outcome: Outcome, step: &str, e: &KustomerError) -> Finding {
+        Finding::new(id, outcome, format!("{step} {}", refusal(e)))
     }
 
     fn leaving(mut self, leftover: impl Into<String>) -> Finding {
@@ -642,30 +647,34 @@ async fn tags(kustomer: &KustomerClient, marks: &Marks, conversation: &str) -> V
         ),
         Some(tag) => {
             let body = crate::mapping::extras::saved_search_body(&marks.name, &tag);
-            match kustomer.create_saved_search(body).await {
-                Err(e) => Finding::new(SAVED_SEARCH_CREATE, Outcome::Refused, refusal(&e)),
-                Ok(created) => listed_by_name(
-                    SAVED_SEARCH_CREATE,
-                    kustomer
-                        .list_saved_searches()
-                        .await
-                        .map(|all| all.into_iter().map(|s| s.name).collect::<Vec<_>>()),
-                    &marks.name,
-                )
-                .leaving(format!(
-                    "saved search \"{}\" {} (Kustomer has no saved search delete route)",
-                    marks.name, created.id
-                )),
-            }
+            created_and_listed(
+                SAVED_SEARCH_CREATE,
+                "saved search",
+                kustomer.create_saved_search(body),
+                kustomer.list_saved_searches(),
+                &marks.name,
+            )
+            .await
         }
     };
     vec![tag_finding, search]
 }
 
-/// Confirmed when `names` (a listing) holds `name`.
-fn listed_by_name(id: &str, names: Result<Vec<String>, KustomerError>, name: &str) -> Finding {
-    match names {
-        Ok(names) if names.iter().any(|n| n == name) => {
+/// `create` of a `what` Kustomer has no delete route for, named `name`: confirmed when `listing`
+/// (read only once the create went through) shows it by its name; left on the org either way.
+async fn created_and_listed(
+    id: &str,
+    what: &str,
+    create: impl Future<Output = Result<Named, KustomerError>>,
+    listing: impl Future<Output = Result<Vec<Named>, KustomerError>>,
+    name: &str,
+) -> Finding {
+    let created = match create.await {
+        Ok(created) => created,
+        Err(e) => return Finding::new(id, Outcome::Refused, refusal(&e)),
+    };
+    let finding = match listing.await {
+        Ok(all) if all.iter().any(|n| n.name == name) => {
             Finding::new(id, Outcome::Confirmed, "created, and listed by its name")
         }
         Ok(_) => Finding::new(
@@ -673,8 +682,12 @@ fn listed_by_name(id: &str, names: Result<Vec<String>, KustomerError>, name: &st
             Outcome::Refused,
             "created, but its listing does not show it by its name",
         ),
-        Err(e) => Finding::new(id, Outcome::Refused, format!("its listing {}", refusal(&e))),
-    }
+        Err(e) => Finding::failed(id, Outcome::Refused, "its listing", &e),
+    };
+    finding.leaving(format!(
+        "{what} \"{name}\" {} (Kustomer has no {what} delete route)",
+        created.id
+    ))
 }
 
 /// One customer through the bulk route, its job followed, and the shape of the batches.
@@ -688,13 +701,7 @@ async fn bulk(kustomer: &KustomerClient, marks: &Marks, leftovers: &mut Vec<Stri
         .await
     {
         Ok(job) => job,
-        Err(e) => {
-            return Finding::new(
-                BULK_BATCHES,
-                Outcome::NotProbed,
-                format!("the bulk create {}", refusal(&e)),
-            );
-        }
+        Err(e) => return Finding::failed(BULK_BATCHES, Outcome::NotProbed, "the bulk create", &e),
     };
     let poll = PollPolicy::default();
     let waited = kustomer.wait_job(&job.id, &poll).await;
@@ -738,21 +745,14 @@ async fn shortcut(kustomer: &KustomerClient, marks: &Marks) -> Finding {
         Ok((body, _)) => body,
         Err(e) => return Finding::new(SHORTCUT_CREATE, Outcome::NotProbed, e.to_string()),
     };
-    match kustomer.create_shortcut(body).await {
-        Err(e) => Finding::new(SHORTCUT_CREATE, Outcome::Refused, refusal(&e)),
-        Ok(created) => listed_by_name(
-            SHORTCUT_CREATE,
-            kustomer
-                .list_shortcuts()
-                .await
-                .map(|all| all.into_iter().map(|s| s.name).collect()),
-            &marks.name,
-        )
-        .leaving(format!(
-            "shortcut \"{}\" {} (Kustomer has no shortcut delete route)",
-            marks.name, created.id
-        )),
-    }
+    created_and_listed(
+        SHORTCUT_CREATE,
+        "shortcut",
+        kustomer.create_shortcut(body),
+        kustomer.list_shortcuts(),
+        &marks.name,
+    )
+    .await
 }
 
 /// An article (Kustomer cannot delete one: it is left, and listed), its draft filled with the
@@ -944,12 +944,8 @@ async fn metadata(kustomer: &KustomerClient) -> Finding {
     let stored = match kustomer.get_metadata("customer").await {
         Ok(body) => body,
         Err(e) => {
-            return Finding::new(
-                METADATA_ENUMERATION,
-                Outcome::Refused,
-                format!("the read-back {}", refusal(&e)),
-            )
-            .leaving(left);
+            return Finding::failed(METADATA_ENUMERATION, Outcome::Refused, "the read-back", &e)
+                .leaving(left);
         }
     };
     let enumeration = stored

@@ -117,24 +117,20 @@ impl RollbackPlan {
     /// The plan as text: what goes, by type, and what stays.
     pub fn render(&self) -> String {
         let mut out = String::from("Will delete from Kustomer (created by this migration):\n");
-        let mut any = false;
-        for k in self.kinds.iter().filter(|k| k.created > 0) {
+        let going = self.kinds.iter().filter(|k| k.created > 0).filter_map(|k| {
             let how = match &k.how {
                 How::Bulk => "bulk delete".to_string(),
                 How::Single => "one delete each".to_string(),
                 How::WithParent(p) => format!("deleted with their {p}"),
-                How::Stays(_) => continue,
+                How::Stays(_) => return None,
             };
-            any = true;
-            out.push_str(&format!(
+            Some(format!(
                 "  {:<24} {:>8}  {how}\n",
                 k.kind.as_str(),
                 k.created
-            ));
-        }
-        if !any {
-            out.push_str("  (nothing)\n");
-        }
+            ))
+        });
+        out.push_str(&lines_or(going, "  (nothing)\n"));
         let staying: Vec<_> = self.staying().collect();
         if !staying.is_empty() {
             out.push_str("Cannot delete through Kustomer's API (stays; listed in MANUAL.md):\n");
@@ -510,6 +506,16 @@ async fn reapply_updates(ledger: &Ledger, out: &RollbackOutcome) -> Result<(), L
     Ok(())
 }
 
+/// The `lines` one after another, or `none` when there are none.
+fn lines_or(lines: impl Iterator<Item = String>, none: &str) -> String {
+    let text: String = lines.collect();
+    if text.is_empty() {
+        none.to_string()
+    } else {
+        text
+    }
+}
+
 /// Appends what stayed in Kustomer (and what was left) to `MANUAL.md`.
 fn append_manual(
     dir: &Path,
@@ -518,18 +524,10 @@ fn append_manual(
 ) -> Result<(), RollbackError> {
     let mut md = format!("{}\n", crate::engine::manual::ROLLBACK_HEADING);
     md.push_str("Created by this migration, but Kustomer's API cannot delete them:\n\n");
-    let mut any = false;
-    for (k, why) in plan.staying() {
-        any = true;
-        md.push_str(&format!(
-            "- [ ] **{}** ({}): {why}\n",
-            k.kind.as_str(),
-            k.created
-        ));
-    }
-    if !any {
-        md.push_str("- nothing\n");
-    }
+    let staying = plan
+        .staying()
+        .map(|(k, why)| format!("- [ ] **{}** ({}): {why}\n", k.kind.as_str(), k.created));
+    md.push_str(&lines_or(staying, "- nothing\n"));
     if !out.left.is_empty() {
         md.push_str(
             "\nLeft because Kustomer's record is not the ledger's, or the delete was refused:\n\n",

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::http::path_segment as seg;
+
 pub const ME: &str = "/me";
 pub const COMPANIES_SCROLL: &str = "/companies/scroll";
 pub const EVENTS: &str = "/events";
@@ -65,19 +67,6 @@ pub fn office_hours_exceptions(schedule_id: &str) -> String {
 
 pub fn workflow_export(id: &str) -> String {
     format!("/export/workflows/{}", seg(id))
-}
-
-/// Percent-encodes what cannot go into a path segment (ids are opaque text).
-fn seg(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    for b in id.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Unpaginated lists: one GET returns the whole collection under `key`.

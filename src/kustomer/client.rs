@@ -82,27 +82,24 @@ impl KustomerError {
 
     /// A single create refused because the externalId exists: resolve by lookup, do not resend.
     pub fn is_duplicate(&self) -> bool {
-        match self {
-            KustomerError::Api(ApiError::Http {
-                status,
-                code,
-                message,
-                ..
-            }) => assumptions::is_duplicate_refusal(*status, code, message),
-            _ => false,
-        }
+        self.http_refusal(assumptions::is_duplicate_refusal)
     }
 
     /// A create refused because the route does not exist on this org (see
     /// `assumptions::is_absent_route`), not because of its body.
     pub fn is_absent_route(&self) -> bool {
+        self.http_refusal(assumptions::is_absent_route)
+    }
+
+    /// An HTTP answer that `reads` (status, code, message) as its kind of refusal.
+    fn http_refusal(&self, reads: fn(u16, &str, &str) -> bool) -> bool {
         match self {
             KustomerError::Api(ApiError::Http {
                 status,
                 code,
                 message,
                 ..
-            }) => assumptions::is_absent_route(*status, code, message),
+            }) => reads(*status, code, message),
             _ => false,
         }
     }
@@ -208,6 +205,14 @@ impl KustomerClient {
 
     async fn create(&self, path: &str, body: Value) -> Result<Resource> {
         let reply = self.send(Request::post(path, body)).await?;
+        Self::resource(&reply)
+    }
+
+    /// A PUT of the fields given, retried as idempotent: the record as it now stands.
+    async fn replace(&self, path: String, body: Value) -> Result<Resource> {
+        let reply = self
+            .send(Request::put(path, body).retry(Retry::Idempotent))
+            .await?;
         Self::resource(&reply)
     }
 
@@ -515,20 +520,12 @@ impl KustomerClient {
     /// `PUT /v1/customers/{id}` (`UpdateCustomer`): the fields given replace theirs (`tags`
     /// replaces the whole list).
     pub async fn update_customer(&self, id: &str, body: Value) -> Result<Resource> {
-        let path = endpoints::customer(id);
-        let reply = self
-            .send(Request::put(path, body).retry(Retry::Idempotent))
-            .await?;
-        Self::resource(&reply)
+        self.replace(endpoints::customer(id), body).await
     }
 
     /// `PUT /v1/companies/{id}` (`UpdateCompanyAttributes`), as [`Self::update_customer`].
     pub async fn update_company(&self, id: &str, body: Value) -> Result<Resource> {
-        let path = endpoints::company(id);
-        let reply = self
-            .send(Request::put(path, body).retry(Retry::Idempotent))
-            .await?;
-        Self::resource(&reply)
+        self.replace(endpoints::company(id), body).await
     }
 
     pub async fn customer_by_external_id(&self, external_id: &str) -> Result<Option<Resource>> {

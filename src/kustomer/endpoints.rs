@@ -1,18 +1,7 @@
 //! Every Kustomer route i2k calls, named once. Paths are relative to the org or regional host;
 //! ids and names are percent-encoded where they sit inside a path segment.
 
-/// Percent-encodes one path segment (ids, klass names, externalIds the operator cannot choose).
-pub fn segment(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for b in raw.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use crate::http::path_segment as segment;
 
 pub const TOKEN_CURRENT: &str = "/v1/auth/tokens/current";
 pub const USERS_CURRENT: &str = "/v1/users/current";

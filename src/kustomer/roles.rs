@@ -25,8 +25,19 @@ pub struct RoleNeed {
     pub feature: &'static str,
     pub roles: &'static [&'static str],
     pub lost_without: &'static str,
-    /// Where the role name comes from (`confirmed` false: inferred, see the module's sources).
-    pub confirmed: bool,
+}
+
+/// A row of [`ROLE_NEEDS`].
+const fn need(
+    feature: &'static str,
+    roles: &'static [&'static str],
+    lost_without: &'static str,
+) -> RoleNeed {
+    RoleNeed {
+        feature,
+        roles,
+        lost_without,
+    }
 }
 
 impl RoleNeed {
@@ -58,99 +69,84 @@ impl RoleNeed {
 
 /// Every role i2k's key needs, per feature.
 pub const ROLE_NEEDS: &[RoleNeed] = &[
-    RoleNeed {
-        feature: "message and note times and authors",
-        roles: &[ORG_ADMIN],
-        lost_without: RESTAMP_COST,
-        confirmed: true,
-    },
-    RoleNeed {
-        feature: "customers",
-        roles: &["org.permission.customer.create", "org.user.customer.write"],
-        lost_without: "no customer is created, so neither are their conversations, messages and events",
-        confirmed: true,
-    },
-    RoleNeed {
-        feature: "companies",
-        roles: &["org.permission.company.create", "org.user.company.write"],
-        lost_without: "no company is created; customers lose their company link",
-        confirmed: true,
-    },
-    RoleNeed {
-        feature: "conversations",
-        roles: &[
+    need(
+        "message and note times and authors",
+        &[ORG_ADMIN],
+        RESTAMP_COST,
+    ),
+    need(
+        "customers",
+        &["org.permission.customer.create", "org.user.customer.write"],
+        "no customer is created, so neither are their conversations, messages and events",
+    ),
+    need(
+        "companies",
+        &["org.permission.company.create", "org.user.company.write"],
+        "no company is created; customers lose their company link",
+    ),
+    need(
+        "conversations",
+        &[
             "org.permission.conversation.create",
             "org.user.conversation.write",
         ],
-        lost_without: "no conversation is created, so neither are their messages and notes",
-        confirmed: true,
-    },
-    RoleNeed {
-        feature: "messages",
-        roles: &["org.permission.message.create", "org.user.message.write"],
-        lost_without: "conversations are created empty: no message is carried",
-        confirmed: true,
-    },
-    RoleNeed {
-        feature: "notes",
-        roles: &["org.permission.note.create"],
-        lost_without: "internal notes and the timeline notes of conversations are not carried",
-        confirmed: true,
-    },
-    RoleNeed {
-        feature: "tickets, contact and company notes, events as kobjects",
-        roles: &["org.permission.kobject.create", "org.user.kobject.write"],
-        lost_without: "tickets and the other records carried as kobjects are not created",
-        confirmed: true,
-    },
-    RoleNeed {
-        feature: "klasses (ticket types)",
-        roles: &["org.permission.klass.create", "org.admin.klass.write"],
-        lost_without: "the klasses kobjects need are not created, so neither are their kobjects",
-        confirmed: true,
-    },
-    RoleNeed {
-        feature: "custom attributes",
-        roles: &["org.permission.metadata.update", "org.admin.metadata.write"],
-        lost_without: "custom attributes are not defined, so their values are refused",
-        confirmed: true,
-    },
-    RoleNeed {
-        feature: "bulk loading",
-        roles: &["org.permission.bulk.read", "org.user.bulk.read"],
-        lost_without: "bulk jobs cannot be followed, so bulk-loaded records stay unconfirmed",
-        confirmed: true,
-    },
-    RoleNeed {
-        feature: "saved searches (segments)",
-        roles: &["org.permission.search.create", "org.user.search.read"],
-        lost_without: "Intercom segments in use are not recreated as saved searches",
-        confirmed: true,
-    },
-    RoleNeed {
-        feature: "knowledge base",
-        roles: &["org.permission.kb.create", "org.admin.kb.write"],
-        lost_without: "help-center collections and articles are not carried",
-        confirmed: true,
-    },
-    RoleNeed {
-        feature: "shortcuts (macros)",
-        roles: &["org.admin.shortcut.write"],
-        lost_without: "Intercom macros are not recreated as shortcuts",
-        confirmed: true,
-    },
-    RoleNeed {
-        feature: "tracking events",
-        roles: &["org.tracking"],
-        lost_without: "Intercom data events are not carried as tracking events (carry them as kobjects instead: --events-as kobjects)",
-        confirmed: true,
-    },
-    RoleNeed {
-        feature: "inviting Intercom admins as users",
-        roles: &["org.admin.user"],
-        lost_without: "admins with no Kustomer user cannot be invited; map them to existing users or the fallback user",
-        confirmed: true,
-    },
+        "no conversation is created, so neither are their messages and notes",
+    ),
+    need(
+        "messages",
+        &["org.permission.message.create", "org.user.message.write"],
+        "conversations are created empty: no message is carried",
+    ),
+    need(
+        "notes",
+        &["org.permission.note.create"],
+        "internal notes and the timeline notes of conversations are not carried",
+    ),
+    need(
+        "tickets, contact and company notes, events as kobjects",
+        &["org.permission.kobject.create", "org.user.kobject.write"],
+        "tickets and the other records carried as kobjects are not created",
+    ),
+    need(
+        "klasses (ticket types)",
+        &["org.permission.klass.create", "org.admin.klass.write"],
+        "the klasses kobjects need are not created, so neither are their kobjects",
+    ),
+    need(
+        "custom attributes",
+        &["org.permission.metadata.update", "org.admin.metadata.write"],
+        "custom attributes are not defined, so their values are refused",
+    ),
+    need(
+        "bulk loading",
+        &["org.permission.bulk.read", "org.user.bulk.read"],
+        "bulk jobs cannot be followed, so bulk-loaded records stay unconfirmed",
+    ),
+    need(
+        "saved searches (segments)",
+        &["org.permission.search.create", "org.user.search.read"],
+        "Intercom segments in use are not recreated as saved searches",
+    ),
+    need(
+        "knowledge base",
+        &["org.permission.kb.create", "org.admin.kb.write"],
+        "help-center collections and articles are not carried",
+    ),
+    need(
+        "shortcuts (macros)",
+        &["org.admin.shortcut.write"],
+        "Intercom macros are not recreated as shortcuts",
+    ),
+    need(
+        "tracking events",
+        &["org.tracking"],
+        "Intercom data events are not carried as tracking events (carry them as kobjects instead: --events-as kobjects)",
+    ),
+    need(
+        "inviting Intercom admins as users",
+        &["org.admin.user"],
+        "admins with no Kustomer user cannot be invited; map them to existing users or the fallback user",
+    ),
 ];
 
 /// The needs a key holding `held` does not cover, in the table's order.

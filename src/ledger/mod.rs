@@ -1172,12 +1172,7 @@ fn sidecar(db_path: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Milliseconds since the Unix epoch, for the ledger's timestamps.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+pub(crate) use crate::timefmt::now_unix_ms as now_ms;
 
 /// Counts of records per kind as the writer tracks them between commits.
 pub(crate) type KindStateDelta = HashMap<(String, RecordState), i64>;

@@ -14,14 +14,11 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 pub struct Rule {
     pub path: String,
-    #[serde(default)]
     pub method: Option<String>,
-    #[serde(default)]
     pub status: Option<u16>,
     #[serde(default)]
     pub garble: bool,
     /// How many requests the rule strikes before it is spent (every one when absent).
-    #[serde(default)]
     pub times: Option<u32>,
 }
 

@@ -4,8 +4,6 @@
 //! a text editor), the engine's latest snapshot, the log and the notice. Nothing here touches a
 //! terminal, a channel or the engine, so tests drive it with plain values. Drawing is `view`'s.
 
-use std::collections::VecDeque;
-
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::engine::session::{
@@ -17,7 +15,7 @@ use crate::tui::keymap::{Action, Keymap};
 use crate::tui::list::ListState;
 use crate::tui::overlay::{Confirm, EditTarget, Editor};
 use crate::tui::protocol::{FailureFilter, Request, Update};
-use crate::tui::screens::run::{StartGate, event_line, finished_how, run_active};
+use crate::tui::screens::run::{LogTail, StartGate, event_line, finished_how, run_active};
 use crate::tui::screens::summary::SummaryData;
 use crate::tui::screens::{Effect, Screens, Shared};
 use crate::tui::theme::Theme;
@@ -26,10 +24,7 @@ pub use crate::tui::AppOptions;
 pub use crate::tui::list::ListId;
 pub use crate::tui::screens::Screen;
 pub use crate::tui::screens::errors::FAILURES_RELOAD_INTERVAL;
-pub use crate::tui::screens::run::LogLine;
-
-/// Lines kept in the Run screen's log tail.
-pub const LOG_TAIL_LINES: usize = 500;
+pub use crate::tui::screens::run::{LOG_TAIL_LINES, LogLine};
 
 /// The console: routing, overlays, the snapshot and the log; the screens hold the rest.
 pub struct App {
@@ -55,8 +50,7 @@ impl App {
                 read_only: options.read_only,
                 snapshot: Snapshot::default(),
                 editor: None,
-                log: VecDeque::new(),
-                log_list: ListState::default(),
+                log: LogTail::default(),
             },
             options,
             screen: Screen::Connect,
@@ -146,7 +140,7 @@ impl App {
     }
 
     fn list(&self, list: ListId) -> &ListState {
-        self.screens.list(list).unwrap_or(&self.shared.log_list)
+        self.screens.list(list).unwrap_or(&self.shared.log.list)
     }
 
     /// Indices of the rows of `list` that pass its filters.
@@ -227,11 +221,7 @@ impl App {
 
     fn apply_event(&mut self, event: Event) {
         let line = event_line(&event);
-        if self.shared.log.len() == LOG_TAIL_LINES {
-            self.shared.log.pop_front();
-        }
-        self.shared.log.push_back(line);
-        self.refresh_log();
+        self.shared.log.push(line);
         match event {
             Event::RecordFailed { failure } => self.screens.errors.record_failed(&failure),
             Event::Finished { summary } => {
@@ -247,11 +237,6 @@ impl App {
             }
             _ => {}
         }
-    }
-
-    fn refresh_log(&mut self) {
-        let Shared { log, log_list, .. } = &mut self.shared;
-        log_list.refresh(log.len(), |_| true, |i| log[i].message.clone());
     }
 
     // ---------------------------------------------------------------- keys
@@ -380,8 +365,8 @@ impl App {
     /// Sets the `/` text of `list` and recomputes its rows.
     fn set_filter(&mut self, list: ListId, text: String) {
         if list == ListId::Log {
-            self.shared.log_list.set_filter(text);
-            self.refresh_log();
+            self.shared.log.list.set_filter(text);
+            self.shared.log.refresh();
         } else {
             let screen = self.screens.get_mut(Screens::owner(list));
             if let Some(state) = screen.list_mut(list) {
@@ -439,7 +424,7 @@ impl App {
                 if !self.screens.get_mut(self.screen).navigate(action) {
                     match focused {
                         Some(ListId::Log) => {
-                            self.shared.log_list.navigate(action);
+                            self.shared.log.list.navigate(action);
                         }
                         Some(list) => {
                             if let Some(state) = self.screens.get_mut(self.screen).list_mut(list) {

@@ -74,6 +74,11 @@ impl ListState {
         self.clamp();
     }
 
+    /// [`ListState::refresh`] over every one of `rows`, matching the filter against `text`.
+    pub fn refresh_rows<T>(&mut self, rows: &[T], text: impl Fn(&T) -> String) {
+        self.refresh(rows.len(), |_| true, |i| text(&rows[i]));
+    }
+
     /// Adds row `index` (appended to the data) to the visible rows if it passes, without
     /// filtering every row again.
     pub fn append(&mut self, index: usize, keep: bool, text: impl Fn() -> String) {
@@ -99,6 +104,16 @@ impl ListState {
     /// The underlying index of the selected row.
     pub fn selected_index(&self) -> Option<usize> {
         self.visible.get(self.selected).copied()
+    }
+
+    /// The selected one of `rows`, the data this list shows.
+    pub fn selected_in<'a, T>(&self, rows: &'a [T]) -> Option<&'a T> {
+        self.selected_index().and_then(|i| rows.get(i))
+    }
+
+    /// The selected one of `rows`, to change.
+    pub fn selected_in_mut<'a, T>(&self, rows: &'a mut [T]) -> Option<&'a mut T> {
+        self.selected_index().and_then(|i| rows.get_mut(i))
     }
 
     /// Selects the visible row showing data row `index`, if it is shown.
@@ -156,66 +171,67 @@ impl ListState {
     }
 }
 
-/// How a list is drawn as a table: its block's title, focus, columns and the row count before
-/// filtering.
+/// How a list is drawn as a table: its block's title, focus and columns.
 pub struct TableSpec<'a> {
     pub title: &'a str,
     pub focused: bool,
     pub header: Vec<&'a str>,
     pub widths: Vec<Constraint>,
-    pub total: usize,
 }
 
-/// Draws a virtualised table of `list` into `area` (with its block); `build` makes the cells of
-/// one data row.
-pub fn table(
-    frame: &mut Frame,
-    area: Rect,
-    theme: Theme,
-    list: &ListState,
-    spec: TableSpec,
-    build: impl Fn(usize) -> Vec<TableCell<'static>>,
-) {
-    let visible = list.visible();
-    let total = spec.total.max(visible.len());
-    let block = panel(theme, &list.title(spec.title, total), spec.focused);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let height = inner.height.saturating_sub(1) as usize;
-    let range = list.window(height);
-    let rows: Vec<Row> = visible[range.clone()]
-        .iter()
-        .enumerate()
-        .map(|(offset, &i)| {
-            let row = Row::new(build(i));
-            if spec.focused && range.start + offset == list.selected {
-                row.style(theme.selected())
-            } else {
-                row
-            }
-        })
-        .collect();
-    let empty = rows.is_empty();
-    let header = Row::new(spec.header).style(theme.header().add_modifier(Modifier::UNDERLINED));
-    frame.render_widget(
-        Table::new(rows, spec.widths)
-            .header(header)
-            .column_spacing(1),
-        inner,
-    );
-    if empty && inner.height > 1 {
-        let note = if list.filter().is_some() {
-            "Nothing matches the filter (esc clears it)."
-        } else {
-            "Nothing here yet."
-        };
+impl ListState {
+    /// Draws a virtualised table of this list, which shows `rows`, into `area` (with its block);
+    /// `build` makes the cells of one row.
+    pub fn draw_table<T>(
+        &self,
+        frame: &mut Frame,
+        area: Rect,
+        theme: Theme,
+        spec: TableSpec,
+        rows: &[T],
+        build: impl Fn(&T) -> Vec<TableCell<'static>>,
+    ) {
+        let visible = self.visible();
+        let total = rows.len().max(visible.len());
+        let block = panel(theme, &self.title(spec.title, total), spec.focused);
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let height = inner.height.saturating_sub(1) as usize;
+        let range = self.window(height);
+        let shown: Vec<Row> = visible[range.clone()]
+            .iter()
+            .enumerate()
+            .map(|(offset, &i)| {
+                let row = Row::new(build(&rows[i]));
+                if spec.focused && range.start + offset == self.selected {
+                    row.style(theme.selected())
+                } else {
+                    row
+                }
+            })
+            .collect();
+        let empty = shown.is_empty();
+        let header = Row::new(spec.header).style(theme.header().add_modifier(Modifier::UNDERLINED));
         frame.render_widget(
-            Paragraph::new(Span::styled(note, theme.dim())),
-            Rect {
-                y: inner.y + 1,
-                height: 1,
-                ..inner
-            },
+            Table::new(shown, spec.widths)
+                .header(header)
+                .column_spacing(1),
+            inner,
         );
+        if empty && inner.height > 1 {
+            let note = if self.filter().is_some() {
+                "Nothing matches the filter (esc clears it)."
+            } else {
+                "Nothing here yet."
+            };
+            frame.render_widget(
+                Paragraph::new(Span::styled(note, theme.dim())),
+                Rect {
+                    y: inner.y + 1,
+                    height: 1,
+                    ..inner
+                },
+            );
+        }
     }
 }

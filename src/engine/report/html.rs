@@ -5,8 +5,9 @@
 //! and the phase timeline.
 
 use super::markdown::{
-    API_HOSTS, OUTCOME_COLUMNS, RUN_COLUMNS, VERIFY_COLUMNS, header_lines, human_count, human_secs,
-    outcome_cells, reason_lines, run_cells, sample_text, verification_headline, verify_cells,
+    API_HOSTS, OUTCOME_COLUMNS, RUN_COLUMNS, VERIFY_COLUMNS, assumption_lines, header_lines,
+    human_count, human_secs, outcome_cells, reason_lines, run_cells, sample_text,
+    verification_headline, verify_cells,
 };
 use super::{Report, TypeRow};
 use crate::engine::runner::EXTRACTION_LABEL;
@@ -484,15 +485,8 @@ pub fn render_html(report: &Report) -> String {
         out.push_str(&format!("<li>{}</li>", esc(&line)));
     }
     out.push_str("</ul>\n<h2>Unconfirmed Kustomer shapes relied on</h2>\n<ul>");
-    if report.assumptions.is_empty() {
-        out.push_str("<li>none</li>");
-    }
-    for a in &report.assumptions {
-        out.push_str(&format!(
-            "<li>{} — {} records</li>",
-            esc(&a.assumption),
-            human_count(a.records)
-        ));
+    for line in assumption_lines(report) {
+        out.push_str(&format!("<li>{}</li>", esc(&line)));
     }
     out.push_str("</ul>\n");
     if !report.fallbacks.is_empty() {

@@ -20,6 +20,18 @@ pub(super) fn count_or_dash(n: Option<u64>) -> String {
     n.map_or_else(|| "–".to_string(), human_count)
 }
 
+/// The unconfirmed Kustomer shapes the migration relied on, one line each (`none` without one).
+pub(super) fn assumption_lines(report: &Report) -> Vec<String> {
+    if report.assumptions.is_empty() {
+        return vec!["none".to_string()];
+    }
+    report
+        .assumptions
+        .iter()
+        .map(|a| format!("{} — {} records", a.assumption, human_count(a.records)))
+        .collect()
+}
+
 /// Why records are skipped, failed, archived or unknown: one line per type and outcome.
 pub(super) fn reason_lines(report: &Report) -> Vec<String> {
     let mut lines = Vec::new();
@@ -58,6 +70,14 @@ fn reasons(list: &[(String, u64)]) -> String {
 /// The header line naming both APIs' base URLs.
 pub(super) const API_HOSTS: &str = "API hosts";
 
+/// `value` between `before` and `after` (` (app X)`, `, region eu`), or nothing without one.
+fn detail(value: &Option<String>, before: &str, after: &str) -> String {
+    value
+        .as_ref()
+        .map(|v| format!("{before}{v}{after}"))
+        .unwrap_or_default()
+}
+
 /// The header's lines as (label, value) pairs, shared by the Markdown and the HTML.
 pub(super) fn header_lines(report: &Report) -> Vec<(&'static str, String)> {
     let h = &report.header;
@@ -68,14 +88,8 @@ pub(super) fn header_lines(report: &Report) -> Vec<(&'static str, String)> {
             format!(
                 "{}{}{}",
                 h.intercom_workspace.clone().unwrap_or_else(unknown),
-                h.intercom_app
-                    .as_ref()
-                    .map(|a| format!(" (app {a})"))
-                    .unwrap_or_default(),
-                h.intercom_region
-                    .as_ref()
-                    .map(|r| format!(", region {r}"))
-                    .unwrap_or_default()
+                detail(&h.intercom_app, " (app ", ")"),
+                detail(&h.intercom_region, ", region ", "")
             ),
         ),
         (
@@ -83,10 +97,7 @@ pub(super) fn header_lines(report: &Report) -> Vec<(&'static str, String)> {
             format!(
                 "{}{}",
                 h.kustomer_org.clone().unwrap_or_else(unknown),
-                h.kustomer_org_id
-                    .as_ref()
-                    .map(|o| format!(" (org {o})"))
-                    .unwrap_or_default()
+                detail(&h.kustomer_org_id, " (org ", ")")
             ),
         ),
         (
@@ -423,15 +434,8 @@ pub fn render_markdown(report: &Report) -> String {
         }
     }
     md.push_str("\n## Unconfirmed Kustomer shapes relied on\n\n");
-    if report.assumptions.is_empty() {
-        md.push_str("- none\n");
-    }
-    for a in &report.assumptions {
-        md.push_str(&format!(
-            "- {} — {} records\n",
-            a.assumption,
-            human_count(a.records)
-        ));
+    for line in assumption_lines(report) {
+        md.push_str(&format!("- {line}\n"));
     }
     if !report.fallbacks.is_empty() {
         md.push_str("\n## Fallbacks taken\n\n");
@@ -467,9 +471,13 @@ mod tests {
 
     #[test]
     fn counts_carry_thousands_separators() {
-        assert_eq!(human_count(0), "0");
-        assert_eq!(human_count(999), "999");
-        assert_eq!(human_count(1_000), "1,000");
-        assert_eq!(human_count(1_234_567), "1,234,567");
+        for (n, shown) in [
+            (0, "0"),
+            (999, "999"),
+            (1_000, "1,000"),
+            (1_234_567, "1,234,567"),
+        ] {
+            assert_eq!(human_count(n), shown);
+        }
     }
 }

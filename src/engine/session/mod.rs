@@ -804,29 +804,23 @@ impl Session {
             summary_update(&ledger, &self.config.state_dir, verification.types)
         }
         .await;
-        match result {
+        self.send_or_notice(result, VERIFY_FAILED).await;
+    }
+
+    /// Sends `update`, or a notice that `failed`, with the error's causes.
+    async fn send_or_notice(&self, update: anyhow::Result<SessionUpdate>, failed: &str) {
+        match update {
             Ok(update) => self.send(update).await,
             Err(e) => {
-                self.notice(format!(
-                    "{VERIFY_FAILED}: {}",
-                    crate::error_text::chain_once(&e)
-                ))
-                .await
+                let causes = crate::error_text::chain_once(&e);
+                self.notice(format!("{failed}: {causes}")).await
             }
         }
     }
 
     async fn send_scope(&self, ledger: &Ledger) {
-        match scope_update(ledger, &self.config) {
-            Ok(update) => self.send(update).await,
-            Err(e) => {
-                self.notice(format!(
-                    "cannot read the scope: {}",
-                    crate::error_text::chain_once(&e)
-                ))
-                .await
-            }
-        }
+        self.send_or_notice(scope_update(ledger, &self.config), "cannot read the scope")
+            .await;
         match disk_update(ledger).await {
             Ok(update) => self.send(update).await,
             Err(e) => {

@@ -328,7 +328,7 @@ impl Window {
     pub fn new() -> Self {
         Window {
             started: Instant::now(),
-            started_epoch_ms: now_ms(),
+            started_epoch_ms: crate::timefmt::now_unix_ms(),
             used: 0,
         }
     }
@@ -917,15 +917,8 @@ impl Sim {
     }
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 pub fn now_iso() -> String {
-    crate::timefmt::unix_ms_to_iso(now_ms())
+    crate::timefmt::unix_ms_to_iso(crate::timefmt::now_unix_ms())
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::engine::session::{
     Command, ErrorClass, FailureDetail, FailureSummary, PhaseId, RecordRef, Snapshot,
 };
 use crate::tui::keymap::Action;
-use crate::tui::list::{ListId, ListState, TableSpec, table};
+use crate::tui::list::{ListId, ListState, TableSpec};
 use crate::tui::overlay::{Confirm, EditTarget, Editor};
 use crate::tui::protocol::{FailureFilter, Request};
 use crate::tui::screens::{Component, Effect, Pane, Shared, run::run_active};
@@ -125,9 +125,7 @@ impl ErrorsScreen {
     }
 
     fn selected(&self) -> Option<&FailureSummary> {
-        self.list
-            .selected_index()
-            .and_then(|i| self.failures.get(i))
+        self.list.selected_in(&self.failures)
     }
 
     /// Reads the failed records again with the current filter.
@@ -413,18 +411,17 @@ impl Component for ErrorsScreen {
                 Constraint::Length(3),
                 Constraint::Min(10),
             ],
-            total: self.failures.len(),
         };
-        table(frame, list_area, t, &self.list, spec, |i| {
-            let f = &self.failures[i];
-            vec![
-                Cell::from(f.record.object.clone()),
-                Cell::from(id_end(&f.record.source_id)),
-                Cell::from(Span::styled(format!("✗ {}", f.class.as_str()), t.bad())),
-                Cell::from(Line::from(f.attempts.to_string()).right_aligned()),
-                Cell::from(f.message.clone()),
-            ]
-        });
+        self.list
+            .draw_table(frame, list_area, t, spec, &self.failures, |f| {
+                vec![
+                    Cell::from(f.record.object.clone()),
+                    Cell::from(id_end(&f.record.source_id)),
+                    Cell::from(Span::styled(format!("✗ {}", f.class.as_str()), t.bad())),
+                    Cell::from(Line::from(f.attempts.to_string()).right_aligned()),
+                    Cell::from(f.message.clone()),
+                ]
+            });
 
         let selected = self.selected();
         let detail = self

@@ -12,7 +12,7 @@ use crate::engine::session::{
     AdminDecision, AdminMapping, FieldDecision, FieldMapping, UserChoice,
 };
 use crate::tui::keymap::Action;
-use crate::tui::list::{ListId, ListState, TableSpec, table};
+use crate::tui::list::{ListId, ListState, TableSpec};
 use crate::tui::overlay::{Confirm, EditTarget, Editor};
 use crate::tui::protocol::Request;
 use crate::tui::screens::{Component, Effect, Pane, Shared, change};
@@ -208,7 +208,7 @@ impl MappingScreen {
     fn enter(&mut self) -> Vec<Effect> {
         match self.pane {
             Pane::First => {
-                if let Some(admin) = self.admin_list.selected_index().map(|i| &self.admins[i]) {
+                if let Some(admin) = self.admin_list.selected_in(&self.admins) {
                     let mut query = TextArea::default();
                     query.set_cursor_line_style(ratatui::style::Style::new());
                     query.set_placeholder_text("type to filter users");
@@ -222,7 +222,7 @@ impl MappingScreen {
                 Vec::new()
             }
             Pane::Second => {
-                let Some(field) = self.field_list.selected_index().map(|i| &self.fields[i]) else {
+                let Some(field) = self.field_list.selected_in(&self.fields) else {
                     return Vec::new();
                 };
                 let initial = match &field.decision {
@@ -276,11 +276,7 @@ impl Component for MappingScreen {
                 vec![Effect::Notice("Tab to the fields first.".into())]
             }
             Action::ArchiveField => {
-                let Some(field) = self
-                    .field_list
-                    .selected_index()
-                    .and_then(|i| self.fields.get_mut(i))
-                else {
+                let Some(field) = self.field_list.selected_in_mut(&mut self.fields) else {
                     return Vec::new();
                 };
                 field.decision = FieldDecision::Archive;
@@ -353,40 +349,28 @@ impl Component for MappingScreen {
     }
 
     fn refresh(&mut self) {
-        let admins = &self.admins;
-        self.admin_list.refresh(
-            admins.len(),
-            |_| true,
-            |i| {
-                let a = &admins[i];
-                let open = if a.decision == AdminDecision::Unresolved {
-                    "unresolved"
-                } else {
-                    ""
-                };
-                format!("{} {} {} {open}", a.name, a.email, admin_decision_label(a))
-            },
-        );
-        let fields = &self.fields;
-        self.field_list.refresh(
-            fields.len(),
-            |_| true,
-            |i| {
-                let f = &fields[i];
-                let open = if f.decision == FieldDecision::Unresolved {
-                    "unresolved"
-                } else {
-                    ""
-                };
-                format!(
-                    "{}.{} {} {} {open}",
-                    f.model,
-                    f.source_name,
-                    f.source_type,
-                    field_decision_label(f)
-                )
-            },
-        );
+        self.admin_list.refresh_rows(&self.admins, |a| {
+            let open = if a.decision == AdminDecision::Unresolved {
+                "unresolved"
+            } else {
+                ""
+            };
+            format!("{} {} {} {open}", a.name, a.email, admin_decision_label(a))
+        });
+        self.field_list.refresh_rows(&self.fields, |f| {
+            let open = if f.decision == FieldDecision::Unresolved {
+                "unresolved"
+            } else {
+                ""
+            };
+            format!(
+                "{}.{} {} {} {open}",
+                f.model,
+                f.source_name,
+                f.source_type,
+                field_decision_label(f)
+            )
+        });
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
@@ -417,22 +401,21 @@ impl Component for MappingScreen {
                 Constraint::Length(if wide { 26 } else { 24 }),
                 Constraint::Min(12),
             ],
-            total: self.admins.len(),
         };
-        table(frame, admins_area, t, &self.admin_list, spec, |i| {
-            let a = &self.admins[i];
-            let (symbol, style) = match a.decision {
-                AdminDecision::Unresolved => ("!", t.warn()),
-                AdminDecision::Invite => ("+", t.ok()),
-                _ => ("✓", t.ok()),
-            };
-            vec![
-                Cell::from(Span::styled(symbol, style)),
-                Cell::from(a.name.clone()),
-                Cell::from(Span::styled(a.email.clone(), t.dim())),
-                Cell::from(Span::styled(admin_decision_label(a), style)),
-            ]
-        });
+        self.admin_list
+            .draw_table(frame, admins_area, t, spec, &self.admins, |a| {
+                let (symbol, style) = match a.decision {
+                    AdminDecision::Unresolved => ("!", t.warn()),
+                    AdminDecision::Invite => ("+", t.ok()),
+                    _ => ("✓", t.ok()),
+                };
+                vec![
+                    Cell::from(Span::styled(symbol, style)),
+                    Cell::from(a.name.clone()),
+                    Cell::from(Span::styled(a.email.clone(), t.dim())),
+                    Cell::from(Span::styled(admin_decision_label(a), style)),
+                ]
+            });
         let spec = TableSpec {
             title: &field_title,
             focused: self.pane == Pane::Second,
@@ -444,23 +427,22 @@ impl Component for MappingScreen {
                 Constraint::Length(if wide { 34 } else { 30 }),
                 Constraint::Min(4),
             ],
-            total: self.fields.len(),
         };
-        table(frame, fields_area, t, &self.field_list, spec, |i| {
-            let f = &self.fields[i];
-            let (symbol, style) = match f.decision {
-                FieldDecision::Unresolved => ("!", t.warn()),
-                FieldDecision::Archive => ("+", t.accent()),
-                FieldDecision::Attribute { .. } => ("✓", t.ok()),
-            };
-            vec![
-                Cell::from(Span::styled(symbol, style)),
-                Cell::from(format!("{}.{}", f.model, f.source_name)),
-                Cell::from(Span::styled(f.source_type.clone(), t.dim())),
-                Cell::from(Span::styled(field_decision_label(f), style)),
-                Cell::from(Span::styled(f.note.clone(), t.dim())),
-            ]
-        });
+        self.field_list
+            .draw_table(frame, fields_area, t, spec, &self.fields, |f| {
+                let (symbol, style) = match f.decision {
+                    FieldDecision::Unresolved => ("!", t.warn()),
+                    FieldDecision::Archive => ("+", t.accent()),
+                    FieldDecision::Attribute { .. } => ("✓", t.ok()),
+                };
+                vec![
+                    Cell::from(Span::styled(symbol, style)),
+                    Cell::from(format!("{}.{}", f.model, f.source_name)),
+                    Cell::from(Span::styled(f.source_type.clone(), t.dim())),
+                    Cell::from(Span::styled(field_decision_label(f), style)),
+                    Cell::from(Span::styled(f.note.clone(), t.dim())),
+                ]
+            });
         if let Some(picker) = &self.picker {
             self.draw_picker(frame, area, shared, picker);
         }

@@ -11,8 +11,6 @@ pub mod run;
 pub mod scope;
 pub mod summary;
 
-use std::collections::VecDeque;
-
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Span;
@@ -23,7 +21,7 @@ use crate::tui::keymap::{Action, Layer};
 use crate::tui::list::{ListId, ListState};
 use crate::tui::overlay::{Confirm, EditTarget, Editor};
 use crate::tui::protocol::Request;
-use crate::tui::screens::run::LogLine;
+use crate::tui::screens::run::LogTail;
 use crate::tui::theme::Theme;
 
 /// The seven screens, in wizard order.
@@ -220,8 +218,7 @@ pub struct Shared {
     pub read_only: bool,
     pub snapshot: Snapshot,
     pub editor: Option<Editor>,
-    pub log: VecDeque<LogLine>,
-    pub log_list: ListState,
+    pub log: LogTail,
 }
 
 /// A status cell: the check's symbol and `label`, in its colour.

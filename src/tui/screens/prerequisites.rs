@@ -10,7 +10,7 @@ use crate::engine::session::{
     USERS_CHECK, probe_plan,
 };
 use crate::tui::keymap::Action;
-use crate::tui::list::{ListId, ListState, TableSpec, table};
+use crate::tui::list::{ListId, ListState, TableSpec};
 use crate::tui::overlay::Confirm;
 use crate::tui::protocol::Request;
 use crate::tui::screens::{Component, Effect, Shared, status_cell};
@@ -54,7 +54,7 @@ impl PrerequisitesScreen {
     }
 
     fn create(&mut self, read_only: bool) -> Vec<Effect> {
-        let Some(check) = self.list.selected_index().map(|i| &self.checks[i]) else {
+        let Some(check) = self.list.selected_in(&self.checks) else {
             return Vec::new();
         };
         if check.name == KEY_ROLES_CHECK {
@@ -180,12 +180,8 @@ impl Component for PrerequisitesScreen {
     }
 
     fn refresh(&mut self) {
-        let checks = &self.checks;
-        self.list.refresh(
-            checks.len(),
-            |_| true,
-            |i| format!("{} {}", checks[i].name, checks[i].detail),
-        );
+        self.list
+            .refresh_rows(&self.checks, |c| format!("{} {}", c.name, c.detail));
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
@@ -202,24 +198,23 @@ impl Component for PrerequisitesScreen {
                 Constraint::Length(if wide { 34 } else { 24 }),
                 Constraint::Min(10),
             ],
-            total: self.checks.len(),
         };
-        table(frame, list_area, t, &self.list, spec, |i| {
-            let p = &self.checks[i];
-            let label = match p.status {
-                CheckStatus::Pass => "pass",
-                CheckStatus::Fail => "fail",
-                CheckStatus::Created => "created",
-                CheckStatus::Warn => "warn",
-            };
-            vec![
-                status_cell(t, p.status, label),
-                Cell::from(p.name.clone()),
-                Cell::from(p.detail.clone()),
-            ]
-        });
+        self.list
+            .draw_table(frame, list_area, t, spec, &self.checks, |p| {
+                let label = match p.status {
+                    CheckStatus::Pass => "pass",
+                    CheckStatus::Fail => "fail",
+                    CheckStatus::Created => "created",
+                    CheckStatus::Warn => "warn",
+                };
+                vec![
+                    status_cell(t, p.status, label),
+                    Cell::from(p.name.clone()),
+                    Cell::from(p.detail.clone()),
+                ]
+            });
         let mut lines = Vec::new();
-        if let Some(p) = self.list.selected_index().map(|i| &self.checks[i]) {
+        if let Some(p) = self.list.selected_in(&self.checks) {
             lines.push(Line::from(vec![
                 Span::styled(format!("{} ", p.status.symbol()), t.check(p.status)),
                 Span::styled(p.name.clone(), t.header()),

@@ -1,6 +1,8 @@
 //! 5 Run: the phases' progress, the figures (rate budget, share, throughput), what the run is
 //! doing now and the log tail; start, pause, the rate share and stop.
 
+use std::collections::VecDeque;
+
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -109,6 +111,35 @@ impl StartGate {
 pub struct LogLine {
     pub level: LogLevel,
     pub message: String,
+}
+
+/// Lines kept in the Run screen's log tail.
+pub const LOG_TAIL_LINES: usize = 500;
+
+/// The log tail: the newest [`LOG_TAIL_LINES`] lines and the list (filter, selection) that
+/// shows them.
+#[derive(Default)]
+pub struct LogTail {
+    pub lines: VecDeque<LogLine>,
+    pub list: ListState,
+}
+
+impl LogTail {
+    /// Appends `line`, dropping the oldest beyond the tail.
+    pub fn push(&mut self, line: LogLine) {
+        if self.lines.len() == LOG_TAIL_LINES {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(line);
+        self.refresh();
+    }
+
+    /// Recomputes the lines that pass the filter.
+    pub fn refresh(&mut self) {
+        let lines = &self.lines;
+        self.list
+            .refresh(lines.len(), |_| true, |i| lines[i].message.clone());
+    }
 }
 
 /// The Run screen draws the app's snapshot and log: it holds nothing of its own.
@@ -505,15 +536,16 @@ impl Component for RunScreen {
         );
 
         // Log tail: the newest lines that pass the filter.
-        let visible = shared.log_list.visible();
-        let block = panel(t, &shared.log_list.title("Log", shared.log.len()), false);
+        let log = &shared.log;
+        let visible = log.list.visible();
+        let block = panel(t, &log.list.title("Log", log.lines.len()), false);
         let inner = block.inner(log_area);
         frame.render_widget(block, log_area);
         let height = inner.height as usize;
         let start = visible.len().saturating_sub(height);
         let lines: Vec<Line> = visible[start..]
             .iter()
-            .filter_map(|&i| shared.log.get(i))
+            .filter_map(|&i| log.lines.get(i))
             .map(|l| {
                 let style = match l.level {
                     LogLevel::Info => Style::new(),

@@ -11,7 +11,7 @@ use crate::engine::session::{
 };
 use crate::timefmt::unix_to_iso;
 use crate::tui::keymap::Action;
-use crate::tui::list::{ListId, ListState, TableSpec, table};
+use crate::tui::list::{ListId, ListState, TableSpec};
 use crate::tui::overlay::{EditTarget, Editor};
 use crate::tui::protocol::Request;
 use crate::tui::screens::{Component, Effect, Shared, change};
@@ -61,11 +61,7 @@ impl ScopeScreen {
     }
 
     fn cycle_bucket(&mut self) -> Vec<Effect> {
-        let Some(item) = self
-            .list
-            .selected_index()
-            .and_then(|i| self.items.get_mut(i))
-        else {
+        let Some(item) = self.list.selected_in_mut(&mut self.items) else {
             return Vec::new();
         };
         item.bucket = match item.bucket {
@@ -82,11 +78,7 @@ impl ScopeScreen {
     }
 
     fn toggle_segment(&mut self) -> Vec<Effect> {
-        let Some(segment) = self
-            .segment_list
-            .selected_index()
-            .and_then(|i| self.segments.get_mut(i))
-        else {
+        let Some(segment) = self.segment_list.selected_in_mut(&mut self.segments) else {
             return Vec::new();
         };
         segment.in_use = !segment.in_use;
@@ -130,19 +122,17 @@ impl Component for ScopeScreen {
                 "",
                 false,
             )))],
-            Action::Enter if !self.segments_open => {
-                match self.list.selected_index().and_then(|i| self.items.get(i)) {
-                    Some(item) if item.object == "segments" => {
-                        self.segments_open = true;
-                        Vec::new()
-                    }
-                    Some(item) => vec![Effect::Notice(format!(
-                        "{}: the detail is shown below the list.",
-                        item.object
-                    ))],
-                    None => Vec::new(),
+            Action::Enter if !self.segments_open => match self.list.selected_in(&self.items) {
+                Some(item) if item.object == "segments" => {
+                    self.segments_open = true;
+                    Vec::new()
                 }
-            }
+                Some(item) => vec![Effect::Notice(format!(
+                    "{}: the detail is shown below the list.",
+                    item.object
+                ))],
+                None => Vec::new(),
+            },
             _ => Vec::new(),
         }
     }
@@ -190,24 +180,12 @@ impl Component for ScopeScreen {
     }
 
     fn refresh(&mut self) {
-        let items = &self.items;
-        self.list.refresh(
-            items.len(),
-            |_| true,
-            |i| {
-                let s = &items[i];
-                format!("{} {} {}", s.object, s.bucket.label(), s.note)
-            },
-        );
-        let segments = &self.segments;
-        self.segment_list.refresh(
-            segments.len(),
-            |_| true,
-            |i| {
-                let s = &segments[i];
-                format!("{} {}", s.name, if s.in_use { "in use" } else { "unused" })
-            },
-        );
+        self.list.refresh_rows(&self.items, |s| {
+            format!("{} {} {}", s.object, s.bucket.label(), s.note)
+        });
+        self.segment_list.refresh_rows(&self.segments, |s| {
+            format!("{} {}", s.name, if s.in_use { "in use" } else { "unused" })
+        });
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
@@ -243,7 +221,7 @@ impl Component for ScopeScreen {
                 "{used} of {} segments in use become saved searches; the unused go to the archive.",
                 self.segments.len()
             )));
-        } else if let Some(item) = self.list.selected_index().map(|i| &self.items[i]) {
+        } else if let Some(item) = self.list.selected_in(&self.items) {
             let mut text = format!(
                 "{}: {} records → {}",
                 item.object,
@@ -305,31 +283,30 @@ impl Component for ScopeScreen {
                 focused: true,
                 header,
                 widths,
-                total: self.items.len(),
             };
-            table(frame, list_area, t, &self.list, spec, |i| {
-                let item = &self.items[i];
-                let mut cells = vec![
-                    Cell::from(item.object.clone()),
-                    Cell::from(Line::from(fmt_count(item.count)).right_aligned()),
-                    Cell::from(Span::styled(
-                        format!("{} {}", bucket_symbol(item.bucket), item.bucket.label()),
-                        t.bucket(item.bucket),
-                    )),
-                    Cell::from(
-                        Line::from(if item.not_retrievable > 0 {
-                            fmt_count(item.not_retrievable)
-                        } else {
-                            String::new()
-                        })
-                        .right_aligned(),
-                    ),
-                ];
-                if wide {
-                    cells.push(Cell::from(item.note.clone()));
-                }
-                cells
-            });
+            self.list
+                .draw_table(frame, list_area, t, spec, &self.items, |item| {
+                    let mut cells = vec![
+                        Cell::from(item.object.clone()),
+                        Cell::from(Line::from(fmt_count(item.count)).right_aligned()),
+                        Cell::from(Span::styled(
+                            format!("{} {}", bucket_symbol(item.bucket), item.bucket.label()),
+                            t.bucket(item.bucket),
+                        )),
+                        Cell::from(
+                            Line::from(if item.not_retrievable > 0 {
+                                fmt_count(item.not_retrievable)
+                            } else {
+                                String::new()
+                            })
+                            .right_aligned(),
+                        ),
+                    ];
+                    if wide {
+                        cells.push(Cell::from(item.note.clone()));
+                    }
+                    cells
+                });
         }
         frame.render_widget(
             Paragraph::new(lines)
@@ -353,25 +330,24 @@ impl ScopeScreen {
                 Constraint::Length(11),
                 Constraint::Length(10),
             ],
-            total: self.segments.len(),
         };
-        table(frame, area, t, &self.segment_list, spec, |i| {
-            let s = &self.segments[i];
-            vec![
-                Cell::from(s.name.clone()),
-                Cell::from(Line::from(fmt_count(s.members)).right_aligned()),
-                Cell::from(
-                    unix_to_iso(s.updated_at)
-                        .chars()
-                        .take(10)
-                        .collect::<String>(),
-                ),
-                if s.in_use {
-                    Cell::from(Span::styled("✓ in use", t.ok()))
-                } else {
-                    Cell::from(Span::styled("– unused", t.dim()))
-                },
-            ]
-        });
+        self.segment_list
+            .draw_table(frame, area, t, spec, &self.segments, |s| {
+                vec![
+                    Cell::from(s.name.clone()),
+                    Cell::from(Line::from(fmt_count(s.members)).right_aligned()),
+                    Cell::from(
+                        unix_to_iso(s.updated_at)
+                            .chars()
+                            .take(10)
+                            .collect::<String>(),
+                    ),
+                    if s.in_use {
+                        Cell::from(Span::styled("✓ in use", t.ok()))
+                    } else {
+                        Cell::from(Span::styled("– unused", t.dim()))
+                    },
+                ]
+            });
     }
 }

@@ -8,7 +8,7 @@ use ratatui::widgets::{Cell, Paragraph, Wrap};
 
 use crate::engine::session::TypeVerification;
 use crate::tui::keymap::Action;
-use crate::tui::list::{ListId, ListState, TableSpec, table};
+use crate::tui::list::{ListId, ListState, TableSpec};
 use crate::tui::protocol::Request;
 use crate::tui::screens::{Component, Effect, Shared, change};
 use crate::tui::view::{fmt_count, panel};
@@ -71,9 +71,8 @@ impl Component for SummaryScreen {
     }
 
     fn refresh(&mut self) {
-        let rows = &self.data.verification;
         self.list
-            .refresh(rows.len(), |_| true, |i| rows[i].object.clone());
+            .refresh_rows(&self.data.verification, |v| v.object.clone());
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
@@ -135,38 +134,37 @@ impl Component for SummaryScreen {
             focused: true,
             header,
             widths,
-            total: self.data.verification.len(),
         };
-        table(frame, table_area, t, &self.list, spec, |i| {
-            let v = &self.data.verification[i];
-            let num = |n: u64| Cell::from(Line::from(fmt_count(n)).right_aligned());
-            let mut cells = vec![
-                if v.agrees {
-                    Cell::from(Span::styled("✓", t.ok()))
+        self.list
+            .draw_table(frame, table_area, t, spec, &self.data.verification, |v| {
+                let num = |n: u64| Cell::from(Line::from(fmt_count(n)).right_aligned());
+                let mut cells = vec![
+                    if v.agrees {
+                        Cell::from(Span::styled("✓", t.ok()))
+                    } else {
+                        Cell::from(Span::styled("✗", t.bad()))
+                    },
+                    Cell::from(v.object.clone()),
+                    num(v.source),
+                    num(v.migrated),
+                    Cell::from(
+                        Line::from(v.target.map(fmt_count).unwrap_or_else(|| "—".into()))
+                            .right_aligned(),
+                    ),
+                    num(v.archived),
+                    num(v.manual),
+                    num(v.skipped),
+                ];
+                // Records the ledger cannot read are failed too (verify counts them apart).
+                let failed = v.failed + v.unreadable;
+                cells.push(if failed > 0 {
+                    Cell::from(Line::from(Span::styled(fmt_count(failed), t.bad())).right_aligned())
                 } else {
-                    Cell::from(Span::styled("✗", t.bad()))
-                },
-                Cell::from(v.object.clone()),
-                num(v.source),
-                num(v.migrated),
-                Cell::from(
-                    Line::from(v.target.map(fmt_count).unwrap_or_else(|| "—".into()))
-                        .right_aligned(),
-                ),
-                num(v.archived),
-                num(v.manual),
-                num(v.skipped),
-            ];
-            // Records the ledger cannot read are failed too (verify counts them apart).
-            let failed = v.failed + v.unreadable;
-            cells.push(if failed > 0 {
-                Cell::from(Line::from(Span::styled(fmt_count(failed), t.bad())).right_aligned())
-            } else {
-                num(0)
+                    num(0)
+                });
+                cells.push(num(v.not_retrievable));
+                cells
             });
-            cells.push(num(v.not_retrievable));
-            cells
-        });
         let lines: Vec<Line> = if self.data.manual.is_empty() {
             vec![Line::from(Span::styled(
                 "Nothing to rebuild by hand.",
