@@ -724,10 +724,7 @@ impl KustomerClient {
 
     /// `PUT /v1/klasses/{klass}/{id}` (`UpdateKObject`): the fields given replace theirs.
     pub async fn update_kobject(&self, klass: &str, id: &str, body: Value) -> Result<Resource> {
-        let reply = self
-            .send(Request::put(endpoints::kobject(klass, id), body).retry(Retry::Idempotent))
-            .await?;
-        Self::resource(&reply)
+        self.replace(endpoints::kobject(klass, id), body).await
     }
 
     pub async fn kobject_by_external_id(
