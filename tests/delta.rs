@@ -22,7 +22,7 @@ fn amounts(seed: u64) -> Value {
     json!({
         "seed": seed, "new_contacts": 2, "new_conversations": 2, "replies": 3,
         "edited_contacts": 3, "edited_companies": 2, "closed": 2, "reopened": 1, "snoozed": 1,
-        "reassigned": 2, "deleted_contacts": 1, "deleted_conversations": 1,
+        "reassigned": 2, "deleted_contacts": 1, "deleted_conversations": 1, "edited_articles": 2,
     })
 }
 
@@ -248,7 +248,27 @@ async fn a_delta_carries_exactly_what_changed_and_keeps_an_agents_edit() {
         .unwrap();
     assert!(put.status().is_success(), "{}", put.text().await.unwrap());
 
+    let versions_before = common::truth_counts(&common::truth(&sims.kustomer.url).await)["kb_versions"];
+    let articles_before = by_external_id(&sims, "kb_articles").await;
     delta(&sims, &home, &[]).await;
+    // An edited article's new content is its language's new version: one each, no other.
+    let versions_after = common::truth_counts(&common::truth(&sims.kustomer.url).await)["kb_versions"];
+    assert_eq!(
+        versions_after,
+        versions_before + changes["edited_articles"].len() as u64,
+        "KB versions after the delta"
+    );
+    let articles_after = by_external_id(&sims, "kb_articles").await;
+    for (id, before) in &articles_before {
+        let moved = before["attributes"]["langVersions"] != articles_after[id]["attributes"]["langVersions"];
+        assert_eq!(
+            moved,
+            changes["edited_articles"].contains(id),
+            "article {id}'s versions: {} → {}",
+            before["attributes"]["langVersions"],
+            articles_after[id]["attributes"]["langVersions"]
+        );
+    }
     let mut carried = changes.clone();
     carried
         .get_mut("edited_contacts")
@@ -281,6 +301,7 @@ async fn a_delta_carries_exactly_what_changed_and_keeps_an_agents_edit() {
         "{changed}"
     );
     assert_eq!(changed["companies"]["updated"], 2, "{changed}");
+    assert_eq!(changed["articles"]["updated"], 2, "{changed}");
     assert_eq!(changed["conversations"]["closed"], 2, "{changed}");
     assert_eq!(changed["conversations"]["reopened"], 1, "{changed}");
     assert_eq!(changed["conversations"]["snoozed"], 1, "{changed}");

@@ -222,6 +222,26 @@ fn bound_values() -> BTreeMap<&'static str, Vec<Value>> {
             vec![text("contacts"), text("ct000042"), Value::Integer(1)],
         ),
         (
+            "keep_loaded_raw",
+            vec![text("contacts"), text("ct000042"), text("{}")],
+        ),
+        (
+            "mark_updated_target",
+            vec![text("contacts"), text("ct000042"), Value::Integer(1)],
+        ),
+        ("mark_updated_source", key("contacts", "ct000042")),
+        ("changes_of_run", vec![Value::Integer(1)]),
+        (
+            "change_rows_of_run",
+            vec![
+                Value::Integer(1),
+                text("contacts"),
+                text("updated"),
+                Value::Integer(200),
+            ],
+        ),
+        ("removed_kept", vec![]),
+        (
             "ensure_pending_from_sources",
             vec![
                 text("conversations"),
@@ -367,6 +387,18 @@ const EXPECTED: &[(&str, &[&str])] = &[
     (
         "flag_source_changed",
         &["SEARCH target USING PRIMARY KEY (kind=? AND source_id=?)"],
+    ),
+    (
+        "keep_loaded_raw",
+        &["SEARCH source USING PRIMARY KEY (kind=? AND source_id=?)"],
+    ),
+    (
+        "mark_updated_target",
+        &["SEARCH target USING PRIMARY KEY (kind=? AND source_id=?)"],
+    ),
+    (
+        "mark_updated_source",
+        &["SEARCH source USING PRIMARY KEY (kind=? AND source_id=?)"],
     ),
     (
         "ensure_pending_from_sources",

@@ -292,9 +292,9 @@ where
     LF: Future<Output = Result<Option<String>, KustomerError>>,
 {
     let (kind, id) = (item.kind.as_str(), item.source_id.as_str());
-    if let (RecordState::Done, false, Some(target)) =
-        (item.state, item.source_changed, &item.target_id)
-    {
+    // A loaded record stays loaded, changed in Intercom since or not: bringing a changed one
+    // up to date is an update in place (`engine::delta`), never a second create.
+    if let (RecordState::Done, Some(target)) = (item.state, &item.target_id) {
         return Ok(Outcome::Done(target.clone()));
     }
     if item.state == RecordState::Sent {

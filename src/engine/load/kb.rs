@@ -25,7 +25,7 @@ use crate::engine::load::{NO_ANSWER, read_source};
 use crate::engine::model::LogLevel;
 use crate::engine::write::{self, Outcome};
 use crate::kustomer::{KustomerError, assumptions};
-use crate::ledger::{Ledger, LedgerError, RecordState, WorkItem};
+use crate::ledger::{Ledger, LedgerError, Listed, RecordState, WorkItem};
 use crate::mapping::kb::{self, ArticleHead, VersionHead};
 use crate::vocab::{ErrorClass, Kind, PhaseId};
 
@@ -215,6 +215,17 @@ async fn load_articles(ctx: &Arc<Ctx>, knowledge_base: Option<&str>) -> anyhow::
             }
         }
     }
+    // Done articles whose Intercom record changed since (their content is brought up to date
+    // as a new version in `load_article`).
+    let mut after: Option<String> = None;
+    loop {
+        let a = after.clone();
+        let changed = ledger
+            .read(|r| r.listed(Listed::ChangedSinceDone, Kind::Articles.as_str(), a.as_deref(), 500))?;
+        let Some(last) = changed.last() else { break };
+        after = Some(last.source_id.clone());
+        open_children.extend(changed.into_iter().map(|i| i.source_id));
+    }
     open_children.sort();
     open_children.dedup();
     for parent in open_children {
@@ -355,6 +366,41 @@ async fn load_article(
     let n = versions.len();
     if found_existing.load(std::sync::atomic::Ordering::Relaxed) {
         return adopt_versions(ctx, &id, &article_id, &head).await;
+    }
+    // An article loaded earlier whose Intercom record changed since, with no new version of
+    // Intercom's to carry the change: its current content becomes the language's new version.
+    let changed = was_done && item.source_changed;
+    let new_version = versions.iter().any(|(_, v)| OPEN.contains(&v.state));
+    if changed && (n == 0 || !new_version) {
+        let published = head.published.then(|| head.updated_at.unwrap_or(0));
+        let body = kb::version_body(&head.title, &head.html, published);
+        let sent = if head.published {
+            kustomer.create_kb_version(&article_id, &head.lang, body).await
+        } else {
+            kustomer.update_kb_version(&article_id, &head.lang, body).await
+        };
+        match sent {
+            Ok(_) => {}
+            Err(e) => {
+                ledger.add_warning(
+                    Kind::Articles.as_str(),
+                    Some(&id),
+                    &format!("changed in Intercom but not updated in Kustomer (the next run tries again): {e}"),
+                )?;
+                return Ok(());
+            }
+        }
+    }
+    if changed {
+        ledger
+            .record_changes(vec![crate::ledger::Change {
+                kind: Kind::Articles.as_str().to_string(),
+                source_id: id.clone(),
+                change: crate::ledger::ChangeKind::Updated,
+                detail: "content, as a new version in its language".to_string(),
+            }])
+            .await?;
+        ledger.mark_updated(Kind::Articles.as_str(), &id).await?;
     }
     if n == 0 {
         if !was_done {

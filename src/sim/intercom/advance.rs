@@ -22,7 +22,7 @@ use super::routes::{Refusal, ok, parse_body};
 use crate::rng::Rng;
 
 /// The amounts an advance takes, by the name it is given in the body and in the answer.
-pub const AMOUNTS: [&str; 11] = [
+pub const AMOUNTS: [&str; 12] = [
     "new_contacts",
     "new_conversations",
     "replies",
@@ -34,6 +34,7 @@ pub const AMOUNTS: [&str; 11] = [
     "reassigned",
     "deleted_contacts",
     "deleted_conversations",
+    "edited_articles",
 ];
 
 /// How many of each change an advance makes (the body of `POST /__sim/advance`).
@@ -154,6 +155,27 @@ pub fn apply(ws: &mut Workspace, amounts: &Amounts, now: i64) -> Map<String, Val
     put(
         "edited_companies",
         companies.iter().map(|c| g::company_id(*c)).collect(),
+    );
+
+    // An edited article gains a version (its new content) stamped now.
+    let articles = pick(
+        &mut rng,
+        amounts.get("edited_articles"),
+        (0..ws.article_versions.len())
+            .filter(|a| u64::from(ws.article_versions[*a]) + 1 < g::VERSIONS_STRIDE)
+            .collect(),
+    );
+    for &a in &articles {
+        let base = ws.article_edits[a].map_or(ws.article_versions[a], |(base, _)| base);
+        ws.article_versions[a] += 1;
+        ws.article_edits[a] = Some((base, now));
+    }
+    put(
+        "edited_articles",
+        articles
+            .iter()
+            .map(|a| (g::ARTICLE_ID_BASE + *a as u64).to_string())
+            .collect(),
     );
 
     let conversation_changes: [(&str, Fits); 5] = [

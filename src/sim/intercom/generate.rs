@@ -35,7 +35,7 @@ pub const WORKFLOW_ID_BASE: u64 = 67_890;
 /// Notes per record are capped so a note id can encode its owner.
 const NOTES_STRIDE: u64 = 16;
 /// Versions per article are capped so a version id can encode its article.
-const VERSIONS_STRIDE: u64 = 8;
+pub const VERSIONS_STRIDE: u64 = 8;
 
 /// How many records of each flat type a preset has.
 #[derive(Debug, Clone, Copy)]
@@ -313,6 +313,9 @@ pub struct Workspace {
     /// Members of each used segment (contacts), sorted.
     pub segment_members: Vec<Vec<u32>>,
     pub article_versions: Vec<u8>,
+    /// Articles edited by an advance: how many versions they had before the first edit, and
+    /// when the last edit was made (each edit adds a version at that time).
+    pub article_edits: Vec<Option<(u8, i64)>>,
     pub article_locales: Vec<Vec<&'static str>>,
     pub ticket_created: Vec<i64>,
     pub ticket_updated: Vec<i64>,
@@ -520,6 +523,7 @@ impl Workspace {
             company_contacts,
             conversations,
             segment_members,
+            article_edits: vec![None; sizes.articles],
             article_versions,
             article_locales,
             ticket_created,

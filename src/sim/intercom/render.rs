@@ -531,6 +531,15 @@ pub fn collection(ws: &Workspace, i: usize) -> Value {
 }
 
 pub fn article_times(ws: &Workspace, a: usize) -> (i64, i64) {
+    let (created, updated) = generated_article_times(ws, a);
+    match ws.article_edits.get(a).copied().flatten() {
+        Some((_, edited)) => (created, updated.max(edited)),
+        None => (created, updated),
+    }
+}
+
+/// An article's times as generated (before any edit of an advance).
+fn generated_article_times(ws: &Workspace, a: usize) -> (i64, i64) {
     let mut rng = ws.rng("article-time", a as u64);
     let created = ws.anchor - rng.range(30, 900) as i64 * g::DAY;
     (
@@ -627,9 +636,16 @@ pub fn article(ws: &Workspace, a: usize) -> Value {
 
 /// Version `v` (0 = oldest) of article `a`; `full` adds the bodies.
 pub fn article_version(ws: &Workspace, a: usize, v: u64, full: bool) -> Value {
-    let (created, updated) = article_times(ws, a);
-    let n = u64::from(ws.article_versions[a]);
-    let at = created + ((updated - created) / n as i64) * v as i64;
+    let (created, updated) = generated_article_times(ws, a);
+    // Versions an edit added stand at the edit; the generated ones keep their times.
+    let (n, edited) = match ws.article_edits.get(a).copied().flatten() {
+        Some((base, at)) => (u64::from(base), Some(at)),
+        None => (u64::from(ws.article_versions[a]), None),
+    };
+    let at = match edited {
+        Some(at) if v >= n => at,
+        _ => created + ((updated - created) / n as i64) * v as i64,
+    };
     let mut out = json!({
         "type": "article_version",
         "id": g::article_version_id(a, v).to_string(),
