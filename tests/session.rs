@@ -500,6 +500,16 @@ async fn a_session_opens_without_tokens_asks_for_them_and_shows_a_refused_one_as
     session.shut_down().await;
 }
 
+/// Sends `command`, which starts a run, and waits for that run to end without an error.
+async fn run_to_end(session: &mut Session, command: SessionCommand, what: &str) {
+    session.handle(command).await;
+    session
+        .finish_run()
+        .await
+        .unwrap_or_else(|| panic!("{what} did not start"))
+        .unwrap_or_else(|e| panic!("{what} ended with an error: {e}"));
+}
+
 /// The records of `kind` the Kustomer simulator holds (not deleted) with this externalId.
 async fn live_in_kustomer(sims: &common::Sims, kind: &str, external_id: &str) -> bool {
     common::records(&sims.kustomer.url, kind).await["data"]
@@ -531,12 +541,7 @@ async fn a_delta_waits_for_a_completed_run_and_asks_before_deleting_what_interco
     assert!(said.contains("none has completed yet"), "{said}");
     assert!(session.finish_run().await.is_none(), "a run started");
 
-    session.handle(SessionCommand::StartRun).await;
-    session
-        .finish_run()
-        .await
-        .expect("a run was active")
-        .expect("the run ends without an error");
+    run_to_end(&mut session, SessionCommand::StartRun, "the run").await;
     updates.summary().await;
 
     // Intercom moves on: contacts edited, a conversation closed, a contact deleted.
@@ -556,12 +561,7 @@ async fn a_delta_waits_for_a_completed_run_and_asks_before_deleting_what_interco
 
     // The first delta: nothing deleted in Intercom is known yet, so it starts at once; it
     // carries the edits and finds the deletion, and its screen says so.
-    session.handle(delta(None)).await;
-    session
-        .finish_run()
-        .await
-        .expect("the delta started without a question")
-        .expect("the delta ends without an error");
+    run_to_end(&mut session, delta(None), "the first delta").await;
     let changes = updates
         .next("the delta's changes", |u| match u {
             SessionUpdate::Snapshot(s) if s.changes.iter().any(|c| c.change == "removed") => {
@@ -594,12 +594,7 @@ async fn a_delta_waits_for_a_completed_run_and_asks_before_deleting_what_interco
     assert_eq!(records, 1);
     assert!(session.finish_run().await.is_none(), "started before asked");
     // Answered yes: deleted there too, and no longer asked about.
-    session.handle(delta(Some(true))).await;
-    session
-        .finish_run()
-        .await
-        .expect("the delta started")
-        .expect("the delta ends without an error");
+    run_to_end(&mut session, delta(Some(true)), "the delta deleting").await;
     updates.summary().await;
     assert!(!live_in_kustomer(&sims, "customers", &deleted).await);
     let reader = i2k::ledger::LedgerReader::open(&dir).unwrap();
