@@ -67,12 +67,13 @@ fn progress_key(s: &Snapshot) -> String {
         .collect();
     let extract: Vec<String> = s.extraction.iter().map(|e| e.fetched.to_string()).collect();
     format!(
-        "{:?}|{}|{}|{}|{:?}",
+        "{:?}|{}|{}|{}|{:?}|{:?}",
         s.state,
         phases.join(","),
         extract.join(","),
         s.activity,
-        s.throttled_note()
+        s.throttled_note(),
+        s.changes_note()
     )
 }
 
@@ -149,6 +150,9 @@ impl Printed for Snapshot {
         }
         if let Some(note) = self.throttled_note() {
             line.push_str(&format!(" · {note}"));
+        }
+        if let Some(note) = self.changes_note() {
+            line.push_str(&format!(" · changes: {note}"));
         }
         if !self.activity.is_empty() {
             line.push_str(&format!(" · {}", self.activity));
@@ -405,6 +409,31 @@ mod tests {
         assert_eq!(
             json["snapshot"]["kustomer"]["throttled_until"],
             1_700_000_000
+        );
+    }
+
+    #[test]
+    fn the_progress_line_says_what_a_delta_changed_in_place() {
+        let mut snapshot = Snapshot::default();
+        let key = progress_key(&snapshot);
+        let count = |change: &str, count| crate::engine::model::ChangeCount {
+            change: change.to_string(),
+            count,
+        };
+        snapshot.changes = vec![
+            count("updated", 5),
+            count("conflict", 2),
+            count("removed", 1),
+        ];
+        assert_ne!(progress_key(&snapshot), key, "a change is worth a new line");
+        let mut out = Vec::new();
+        print(&snapshot, HeadlessOptions::default(), &mut out).unwrap();
+        let line = String::from_utf8(out).unwrap();
+        assert!(
+            line.contains(
+                "· changes: 5 updated · 2 conflicts (kept the agents' values) · 1 removed in Intercom"
+            ),
+            "{line}"
         );
     }
 

@@ -499,3 +499,106 @@ async fn a_session_opens_without_tokens_asks_for_them_and_shows_a_refused_one_as
         .await;
     session.shut_down().await;
 }
+
+/// Sends `command`, which starts a run, and waits for that run to end without an error.
+async fn run_to_end(session: &mut Session, command: SessionCommand, what: &str) {
+    session.handle(command).await;
+    session
+        .finish_run()
+        .await
+        .unwrap_or_else(|| panic!("{what} did not start"))
+        .unwrap_or_else(|e| panic!("{what} ended with an error: {e}"));
+}
+
+/// The records of `kind` the Kustomer simulator holds (not deleted) with this externalId.
+async fn live_in_kustomer(sims: &common::Sims, kind: &str, external_id: &str) -> bool {
+    common::records(&sims.kustomer.url, kind).await["data"]
+        .as_array()
+        .expect("records listed")
+        .iter()
+        .filter(|r| r["attributes"]["deleted"] != true)
+        .any(|r| r["attributes"]["externalId"] == external_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delta_waits_for_a_completed_run_and_asks_before_deleting_what_intercom_deleted() {
+    let sims = common::sims(SizePreset::Tiny).await;
+    let dir = common::temp_state("session-delta");
+    let (mut session, mut updates) =
+        session_with_updates(common::engine_config(&sims, dir.clone()));
+    session.open().await;
+    session.prepared().await;
+    let delta = |delete_removed| SessionCommand::StartDelta { delete_removed };
+
+    // Before any run has completed: refused, saying what to do, and nothing starts.
+    session.handle(delta(None)).await;
+    let said = updates
+        .next("the refusal", |u| match u {
+            SessionUpdate::Notice(text) if text.contains("delta") => Some(text),
+            _ => None,
+        })
+        .await;
+    assert!(said.contains("none has completed yet"), "{said}");
+    assert!(session.finish_run().await.is_none(), "a run started");
+
+    run_to_end(&mut session, SessionCommand::StartRun, "the run").await;
+    updates.summary().await;
+
+    // Intercom moves on: contacts edited, a conversation closed, a contact deleted.
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/__sim/advance", sims.intercom.url))
+        .json(&json!({"seed": 5, "edited_contacts": 2, "closed": 1, "deleted_contacts": 1}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let deleted = answer["changes"]["deleted_contacts"][0]
+        .as_str()
+        .expect("a contact deleted")
+        .to_string();
+
+    // The first delta: nothing deleted in Intercom is known yet, so it starts at once; it
+    // carries the edits and finds the deletion, and its screen says so.
+    run_to_end(&mut session, delta(None), "the first delta").await;
+    let changes = updates
+        .next("the delta's changes", |u| match u {
+            SessionUpdate::Snapshot(s) if s.changes.iter().any(|c| c.change == "removed") => {
+                Some(s.changes)
+            }
+            _ => None,
+        })
+        .await;
+    let count = |change: &str| {
+        changes
+            .iter()
+            .find(|c| c.change == change)
+            .map_or(0, |c| c.count)
+    };
+    // Both edited customers (a closed conversation may count an update of its own too).
+    assert!(count("updated") >= 2, "{changes:?}");
+    assert_eq!(count("closed"), 1, "{changes:?}");
+    assert_eq!(count("removed"), 1, "{changes:?}");
+    updates.summary().await;
+    assert!(live_in_kustomer(&sims, "customers", &deleted).await);
+
+    // The next delta asks first: one record deleted in Intercom is still in Kustomer.
+    session.handle(delta(None)).await;
+    let records = updates
+        .next("the question", |u| match u {
+            SessionUpdate::RemovedKept { records } => Some(records),
+            _ => None,
+        })
+        .await;
+    assert_eq!(records, 1);
+    assert!(session.finish_run().await.is_none(), "started before asked");
+    // Answered yes: deleted there too, and no longer asked about.
+    run_to_end(&mut session, delta(Some(true)), "the delta deleting").await;
+    updates.summary().await;
+    assert!(!live_in_kustomer(&sims, "customers", &deleted).await);
+    let reader = i2k::ledger::LedgerReader::open(&dir).unwrap();
+    assert!(reader.removed_kept().unwrap().is_empty());
+    session.shut_down().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -871,3 +871,64 @@ fn c_on_the_probe_row_says_what_the_probe_creates_and_asks_first() {
     press(&mut app, "c");
     assert_eq!(press(&mut app, "y"), vec![Request::RunProbe]);
 }
+
+#[test]
+fn d_starts_a_delta_past_the_same_checks_and_asks_about_records_deleted_in_intercom() {
+    let delta = |delete_removed| Request::StartDelta { delete_removed };
+    let mut app = idle_app();
+    // Offered on Run and on Summary, and said so in their help.
+    for screen in ["5", "7"] {
+        press(&mut app, &format!("{screen}?"));
+        let text = help_text(&app);
+        assert!(text.contains("Delta run"), "{screen}: {text}");
+        press_key(&mut app, KeyCode::Esc);
+    }
+
+    // Open decisions ask first, as before a full run; yes starts a delta, not a full run.
+    press(&mut app, "5");
+    assert!(press(&mut app, "d").is_empty());
+    let question = app.confirmation().expect("a question").question.clone();
+    assert!(question.contains("unresolved"), "{question}");
+    assert_eq!(
+        press(&mut app, "y"),
+        vec![Request::AcceptDefaults, delta(None)]
+    );
+
+    // Records deleted in Intercom still in Kustomer: the session asks, the operator decides.
+    app.apply(Update::RemovedKept { records: 3 });
+    let question = app.confirmation().expect("a question").question.clone();
+    assert!(
+        question.starts_with(
+            "3 record(s) deleted in Intercom are still in Kustomer: delete them there too? (y/N)"
+        ),
+        "{question}"
+    );
+    let frame = render(&mut app, 100, 30);
+    assert!(frame.contains("esc cancel"), "{frame}");
+    // n runs the delta and keeps them; y deletes them too; esc starts nothing.
+    assert_eq!(press(&mut app, "n"), vec![delta(Some(false))]);
+    assert_eq!(app.screen(), Screen::Run);
+    app.apply(Update::RemovedKept { records: 3 });
+    assert_eq!(press(&mut app, "y"), vec![delta(Some(true))]);
+    app.apply(Update::RemovedKept { records: 3 });
+    assert!(press_key(&mut app, KeyCode::Esc).is_empty());
+    assert!(app.confirmation().is_none());
+
+    // From the Summary too, and from the `:` line.
+    app.apply(Update::Prerequisites(vec![]));
+    assert_eq!(press(&mut app, "7d"), vec![delta(None)]);
+    assert_eq!(app.screen(), Screen::Run);
+    press(&mut app, "7:delta");
+    assert_eq!(press_key(&mut app, KeyCode::Enter), vec![delta(None)]);
+    assert_eq!(app.screen(), Screen::Run);
+
+    // Not while a run is under way.
+    app.apply(Update::Snapshot(snapshot()));
+    assert!(press(&mut app, "d").is_empty());
+    assert!(
+        app.notice()
+            .is_some_and(|n| n.contains("already under way")),
+        "{:?}",
+        app.notice()
+    );
+}

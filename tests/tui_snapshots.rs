@@ -591,3 +591,61 @@ fn before_any_intercom_request_the_run_screen_does_not_show_the_guessed_budget()
         assert!(!line.contains("166"), "{line}");
     }
 }
+
+/// A delta run's changes by kind of change, in the words of the Run screen's line.
+fn delta_changes() -> Vec<i2k::engine::model::ChangeCount> {
+    [
+        ("updated", 5),
+        ("closed", 2),
+        ("reopened", 1),
+        ("snoozed", 1),
+        ("reassigned", 2),
+        ("conflict", 1),
+        ("removed", 2),
+    ]
+    .into_iter()
+    .map(|(change, count)| i2k::engine::model::ChangeCount {
+        change: change.into(),
+        count,
+    })
+    .collect()
+}
+
+#[test]
+fn a_delta_run_says_what_it_changed_by_kind_of_change() {
+    let mut app = loaded_app();
+    press(&mut app, "5");
+    // A run that changed nothing in place has no such line (the frames above).
+    assert!(!render(&mut app, 160, 48).contains("Changes:"));
+    let mut delta = snapshot();
+    delta.changes = delta_changes();
+    app.apply(Update::Snapshot(delta));
+    snap_both("5_run_delta", &mut app, run_agrees);
+    let said = "Changes: 5 updated · 2 closed · 1 reopened · 1 snoozed · 2 reassigned · \
+                1 conflict (kept the agent's value) · 2 removed in Intercom";
+    let wide = render(&mut app, 160, 48);
+    assert!(
+        wide.lines().any(|l| l == said),
+        "one line at 160 columns:\n{wide}"
+    );
+    // Narrow, the line wraps and still says it all.
+    let narrow = render(&mut app, 80, 24);
+    let start = narrow
+        .lines()
+        .position(|l| l.starts_with("Changes:"))
+        .unwrap_or_else(|| panic!("no changes line:\n{narrow}"));
+    let joined = narrow
+        .lines()
+        .skip(start)
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(joined, said, "{narrow}");
+    // Asked to overwrite, the conflict says so.
+    let mut overwriting = snapshot();
+    overwriting.changes = delta_changes();
+    overwriting.overwrite_conflicts = true;
+    app.apply(Update::Snapshot(overwriting));
+    let wide = render(&mut app, 160, 48);
+    assert!(wide.contains("1 conflict (overwritten as asked)"), "{wide}");
+}

@@ -303,7 +303,7 @@ pub async fn census(ctx: &Ctx, delete: bool) -> anyhow::Result<(u64, u64)> {
         .collect();
     let mut found = 0u64;
     for (kind, object, _) in CENSUS {
-        ctx.set_activity(&format!(
+        ctx.set_activity(format!(
             "delta: looking for {} removed from Intercom",
             kind.as_str()
         ));
@@ -416,7 +416,7 @@ pub async fn delete_removed(ctx: &Ctx) -> anyhow::Result<u64> {
         let Some(target) = ledger.target_id(kind.as_str(), &id)? else {
             continue;
         };
-        ctx.set_activity(&format!("delta: deleting {kind_name} {id} from Kustomer"));
+        ctx.set_activity(format!("delta: deleting {kind_name} {id} from Kustomer"));
         if let Err(e) = ctx.kustomer.delete_one(what, &target).await {
             ctx.log(
                 LogLevel::Error,

@@ -150,6 +150,24 @@ pub struct Snapshot {
     /// Kustomer bulk jobs the run is waiting on (submitted, not yet seen complete).
     #[serde(default)]
     pub bulk_jobs_waiting: u64,
+    /// What the run changed in Kustomer beyond creating records (a delta run, a full run's
+    /// catch-up pass) or found removed from Intercom, by kind of change in the ledger's order;
+    /// empty while it changed nothing.
+    #[serde(default)]
+    pub changes: Vec<ChangeCount>,
+    /// The run writes Intercom's value over an agent's edit (`--overwrite-conflicts`): its
+    /// conflicts were overwritten, not kept.
+    #[serde(default)]
+    pub overwrite_conflicts: bool,
+}
+
+/// How many records a run changed one way, over every record type: `change` is one of the
+/// ledger's kinds of change (`updated`, `closed`, `reopened`, `snoozed`, `reassigned`,
+/// `retagged`, `conflict`, `removed`, `deleted`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeCount {
+    pub change: String,
+    pub count: u64,
 }
 
 impl Snapshot {
@@ -164,6 +182,29 @@ impl Snapshot {
             })
             .collect();
         (!sides.is_empty()).then(|| format!("throttled by {}", sides.join(", ")))
+    }
+
+    /// `5 updated · 2 closed · 1 conflict (kept the agent's value) · 2 removed in Intercom`:
+    /// what the run changed in place, or None while it changed nothing.
+    pub fn changes_note(&self) -> Option<String> {
+        let parts: Vec<String> = self
+            .changes
+            .iter()
+            .filter(|c| c.count > 0)
+            .map(|c| {
+                let n = crate::vocab::count_text(c.count);
+                match (c.change.as_str(), c.count, self.overwrite_conflicts) {
+                    ("conflict", 1, false) => format!("{n} conflict (kept the agent's value)"),
+                    ("conflict", _, false) => format!("{n} conflicts (kept the agents' values)"),
+                    ("conflict", 1, true) => format!("{n} conflict (overwritten as asked)"),
+                    ("conflict", _, true) => format!("{n} conflicts (overwritten as asked)"),
+                    ("removed", ..) => format!("{n} removed in Intercom"),
+                    ("deleted", ..) => format!("{n} deleted in Kustomer"),
+                    (change, ..) => format!("{n} {change}"),
+                }
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" · "))
     }
 }
 
@@ -196,6 +237,8 @@ impl Default for Snapshot {
             eta: None,
             activity: String::new(),
             bulk_jobs_waiting: 0,
+            changes: Vec::new(),
+            overwrite_conflicts: false,
         }
     }
 }

@@ -17,11 +17,12 @@ use crate::engine::kinds::{phase_of_kind, sources_of};
 use crate::engine::meter::Meter;
 use crate::engine::model::RecordRef;
 use crate::engine::model::{
-    Command, Event, LogLevel, PhaseProgress, PhaseStatus, RunState, RunSummary, Snapshot,
+    ChangeCount, Command, Event, LogLevel, PhaseProgress, PhaseStatus, RunState, RunSummary,
+    Snapshot,
 };
 use crate::engine::phases::{PHASES, phase, phases_for};
 use crate::engine::{backups, decisions, load, sample};
-use crate::ledger::{Ledger, LedgerError, RecordState, StateCounts};
+use crate::ledger::{ChangeKind, Ledger, LedgerError, RecordState, StateCounts};
 use crate::vocab::{Kind, PhaseId};
 
 /// How often the snapshot is refreshed (≤ 10 Hz).
@@ -317,6 +318,9 @@ async fn run(
                 "segment_max_age_days": options.segment_max_age_days,
                 "rate_share": ctx.config.rate_share,
                 "accept_defaults": ctx.config.accept_defaults,
+                "delta": options.delta,
+                "delete_removed": options.delete_removed,
+                "overwrite_conflicts": options.overwrite_conflicts,
             }),
         );
     }
@@ -872,8 +876,23 @@ pub(crate) fn ledger_snapshot(ctx: &Ctx) -> Snapshot {
     let last = ctx.ledger.read(|r| r.runs()).ok().and_then(|runs| {
         runs.into_iter()
             .rev()
-            .find(|r| r.command == "run" || r.command == "retry")
+            .find(|r| matches!(r.command.as_str(), "run" | "retry" | "delta"))
     });
+    // What the last run changed in place (a delta, a catch-up pass), as its screen showed it.
+    let changes = last
+        .as_ref()
+        .map(|r| change_counts(&ctx.ledger, r.id))
+        .unwrap_or_default();
+    let overwrite_conflicts = last
+        .as_ref()
+        .and_then(|r| {
+            r.figures
+                .as_ref()?
+                .get(OPTIONS_FIGURE)?
+                .get("overwrite_conflicts")
+        })
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
     let state = match last.as_ref().and_then(|r| r.outcome.as_deref()) {
         None if last.is_none() => RunState::Idle,
         Some("completed") => RunState::Finished,
@@ -916,8 +935,37 @@ pub(crate) fn ledger_snapshot(ctx: &Ctx) -> Snapshot {
         kustomer: ctx.kustomer.gate().budget(),
         intercom: ctx.intercom.gate().budget(),
         activity,
+        changes,
+        overwrite_conflicts,
         ..Snapshot::default()
     }
+}
+
+/// What run `run_id` changed in place, by kind of change over every record type, in the
+/// ledger's order (one grouped read of the run's `changes` rows). A ledger that cannot be read
+/// now shows none: the figure returns with the next snapshot.
+pub(crate) fn change_counts(ledger: &Ledger, run_id: i64) -> Vec<ChangeCount> {
+    let counts = match ledger.read(|r| r.change_counts(run_id)) {
+        Ok(counts) => counts,
+        Err(e) => {
+            tracing::warn!("could not read the run's changes: {e}");
+            return Vec::new();
+        }
+    };
+    ChangeKind::ALL
+        .into_iter()
+        .filter_map(|change| {
+            let count: u64 = counts
+                .iter()
+                .filter(|(_, c, _)| *c == change)
+                .map(|(_, _, n)| n)
+                .sum();
+            (count > 0).then(|| ChangeCount {
+                change: change.as_str().to_string(),
+                count,
+            })
+        })
+        .collect()
 }
 
 fn summarize(ctx: &Ctx, started: Instant) -> RunSummary {
@@ -1014,6 +1062,13 @@ async fn publish(
         let kustomer = ctx.kustomer.gate().budget();
         let intercom = ctx.intercom.gate().budget();
         meter.sample(now, settled, kustomer.requests + intercom.requests);
+        // One grouped read of this run's changes per tick, off the async workers.
+        let changes = {
+            let ledger = ctx.ledger.clone();
+            tokio::task::spawn_blocking(move || change_counts(&ledger, run_id))
+                .await
+                .unwrap_or_default()
+        };
         let mut run_state = state.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if ctx.control.state() == ControlState::Paused
             && !matches!(run_state, RunState::Finished | RunState::Stopped)
@@ -1039,6 +1094,8 @@ async fn publish(
             eta,
             activity: ctx.activity(),
             bulk_jobs_waiting: ctx.kustomer.bulk_jobs_waiting(),
+            changes,
+            overwrite_conflicts: ctx.config.options.overwrite_conflicts,
         };
         tx.send_replace(snapshot);
     }

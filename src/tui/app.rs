@@ -208,6 +208,24 @@ impl App {
                     vec![Request::Rollback { confirmed: true }],
                 ));
             }
+            Update::RemovedKept { records } => {
+                let delta = |delete| Request::StartDelta {
+                    delete_removed: Some(delete),
+                };
+                self.confirm = Some(Confirm {
+                    on_no: vec![delta(false)],
+                    ..Confirm::new(
+                        "Delta run",
+                        format!(
+                            "{} record(s) deleted in Intercom are still in Kustomer: delete them \
+                             there too? (y/N)\nn runs the delta and keeps them (the report lists \
+                             them); esc starts nothing.",
+                            crate::vocab::count_text(records)
+                        ),
+                        vec![delta(true)],
+                    )
+                });
+            }
             Update::Notice(n) => {
                 // A verification that could not finish says so in a notice.
                 if n.starts_with(VERIFY_FAILED) {
@@ -293,7 +311,13 @@ impl App {
                     self.screen = Screen::Run;
                 }
             }
-            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {}
+            KeyCode::Char('n') | KeyCode::Char('N') => {
+                out.extend(confirm.on_no);
+                if out.iter().any(starts_a_run) {
+                    self.screen = Screen::Run;
+                }
+            }
+            KeyCode::Esc => {}
             KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {}
             _ => self.confirm = Some(confirm),
         }
@@ -491,6 +515,14 @@ impl App {
                 Effect::StartSample(conversations) => {
                     self.start_run(out, Request::StartSample { conversations });
                 }
+                Effect::StartDelta => {
+                    self.start_run(
+                        out,
+                        Request::StartDelta {
+                            delete_removed: None,
+                        },
+                    );
+                }
                 Effect::JumpToMapping(key) => {
                     if self.screens.mapping.select_key(&key) {
                         self.screen = Screen::Mapping;
@@ -526,7 +558,11 @@ impl App {
     }
 }
 
-/// Whether `request` starts a run (a full one or a sample): the console then shows 5 Run.
+/// Whether `request` starts a run (a full one, a sample or a delta): the console then shows
+/// 5 Run.
 fn starts_a_run(request: &Request) -> bool {
-    matches!(request, Request::StartRun | Request::StartSample { .. })
+    matches!(
+        request,
+        Request::StartRun | Request::StartSample { .. } | Request::StartDelta { .. }
+    )
 }

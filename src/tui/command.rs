@@ -11,6 +11,11 @@ pub const COMMANDS: &[(&str, &str, Option<Action>)] = &[
     ("run", "start the migration", Some(Action::StartRun)),
     ("verify", "verify against Kustomer", Some(Action::Verify)),
     (
+        "delta",
+        "start a delta run: what changed in Intercom since the last completed run",
+        Some(Action::DeltaRun),
+    ),
+    (
         "retry",
         "retry the failed records shown on Errors",
         Some(Action::RetryShown),
@@ -59,7 +64,9 @@ pub enum CommandLine {
 /// The screen whose key performs `action`, where that is not a global key.
 fn home_of(action: Action) -> Option<Screen> {
     match action {
-        Action::StartRun | Action::PauseResume | Action::CancelRun => Some(Screen::Run),
+        Action::StartRun | Action::PauseResume | Action::CancelRun | Action::DeltaRun => {
+            Some(Screen::Run)
+        }
         Action::Verify => Some(Screen::Summary),
         Action::RetryShown => Some(Screen::Errors),
         Action::AcceptDefaults => Some(Screen::Mapping),

@@ -72,6 +72,8 @@ pub enum Action {
     RateUp,
     RateDown,
     CancelRun,
+    /// A delta run (also on Summary): what changed in Intercom since the last completed run.
+    DeltaRun,
     // Errors
     CyclePhaseFilter,
     CycleTypeFilter,

@@ -90,6 +90,8 @@ pub struct Confirm {
     pub title: String,
     pub question: String,
     pub on_yes: Vec<Request>,
+    /// What `n` sends (most questions: nothing; `esc` always sends nothing).
+    pub on_no: Vec<Request>,
     pub quits: bool,
     /// Flags the console sets when the operator says yes.
     pub accepts_defaults: bool,
@@ -101,6 +103,7 @@ impl Confirm {
             title: title.to_string(),
             question,
             on_yes,
+            on_no: Vec::new(),
             quits: false,
             accepts_defaults: false,
         }
@@ -170,7 +173,11 @@ pub fn draw_confirm(frame: &mut Frame, body: Rect, theme: Theme, confirm: &Confi
         .map(|line| Line::from(line.to_string()))
         .collect();
     text.push(Line::from(""));
-    text.push(t.hints(&[("y", " yes   "), ("n", " no")]));
+    if confirm.on_no.is_empty() {
+        text.push(t.hints(&[("y", " yes   "), ("n", " no")]));
+    } else {
+        text.push(t.hints(&[("y", " yes   "), ("n", " no   "), ("esc", " cancel")]));
+    }
     frame.render_widget(
         Paragraph::new(text).wrap(Wrap { trim: false }),
         Rect {

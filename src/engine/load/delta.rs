@@ -48,7 +48,7 @@ pub(super) async fn update_changed(
         let Some(last) = page.last() else { break };
         after = Some(last.source_id.clone());
         if totals.updated + totals.unchanged == 0 {
-            ctx.set_activity(&format!("{}: updating changed records", kind.as_str()));
+            ctx.set_activity(format!("{}: updating changed records", kind.as_str()));
         }
         let mut outcomes = Vec::with_capacity(page.len());
         for chunk in page.chunks(AT_ONCE) {

@@ -1,13 +1,15 @@
 //! Builds the [`Report`] from the ledger alone: rows per type, runs, decisions, the last
 //! verification, samples, the checklist.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::Value;
 
 use super::{
-    AssumptionUse, FOLLOW_UP_CSV, Files, Header, REPORT_HTML, REPORT_JSON, REPORT_MD,
-    RecordWarning, Report, RunLine, SERIES_POINTS, TypeRow, WARNINGS_LISTED,
+    AssumptionUse, CHANGES_LISTED, FOLLOW_UP_CSV, Files, Header, REPORT_HTML, REPORT_JSON,
+    REPORT_MD, RecordChange, RecordWarning, Report, RunLine, SERIES_POINTS, TypeRow,
+    WARNINGS_LISTED,
 };
 use crate::engine::archive::{ARCHIVE_DIR, ArchiveError, WorkflowExport};
 use crate::engine::decisions::DecisionEntry;
@@ -15,10 +17,12 @@ use crate::engine::manual::MANUAL_FILE;
 use crate::engine::model::{OBJECT_TYPES, RunSummary};
 use crate::engine::report::human_count;
 use crate::engine::runner::{
-    META_INTERCOM_NAME, META_INTERCOM_REGION, META_INTERCOM_URL, META_KUSTOMER_NAME,
-    META_KUSTOMER_URL, OPTIONS_FIGURE, SCOPE_FIGURE,
+    CREATED_FIGURE, META_INTERCOM_NAME, META_INTERCOM_REGION, META_INTERCOM_URL,
+    META_KUSTOMER_NAME, META_KUSTOMER_URL, OPTIONS_FIGURE, SCOPE_FIGURE,
 };
-use crate::ledger::{Ledger, LedgerError, RecordState, RunRecord, Sample, for_each_page};
+use crate::ledger::{
+    ChangeKind, Ledger, LedgerError, RecordState, RunRecord, Sample, for_each_page,
+};
 use crate::timefmt;
 use crate::vocab::Kind;
 
@@ -115,7 +119,9 @@ pub fn build_report(
     }
     let (warnings, warnings_total) = record_warnings(ledger)?;
     let samples = ledger.read(|r| r.samples())?;
-    let runs = run_lines(&ledger.read(|r| r.runs())?, &samples);
+    let mut runs = run_lines(&ledger.read(|r| r.runs())?, &samples);
+    add_changes(ledger, &mut runs)?;
+    let (removed_kept, removed_kept_total) = removed_kept(ledger)?;
     let loads: Vec<&RunLine> = runs.iter().filter(|r| r.kind != EXTRACT).collect();
     let run_secs: f64 = runs.iter().filter_map(|r| r.duration_secs).sum();
     let load_secs: f64 = loads.iter().filter_map(|r| r.duration_secs).sum();
@@ -154,6 +160,8 @@ pub fn build_report(
         },
         series: thinned(samples, SERIES_POINTS),
         runs,
+        removed_kept,
+        removed_kept_total,
     })
 }
 
@@ -172,11 +180,26 @@ fn run_lines(runs: &[RunRecord], samples: &[Sample]) -> Vec<RunLine> {
                 .unwrap_or_default();
             let kind = match run.command.as_str() {
                 "run" if !scope.is_empty() => "scoped",
-                "run" if full_done => "delta",
+                "run" if full_done => "repeat",
                 "run" => "full",
                 other => other,
             }
             .to_string();
+            // A delta's new records (its replies appended as parts…); other runs' creations
+            // are their rows' figures, and their `changes` stay what they changed in place.
+            let created: BTreeMap<String, u64> = if kind == DELTA {
+                figures
+                    .and_then(|f| f.get(CREATED_FIGURE))
+                    .and_then(|v| serde_json::from_value(v.clone()).ok())
+                    .unwrap_or_default()
+            } else {
+                BTreeMap::new()
+            };
+            let changes = created
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(kind, n)| (kind, BTreeMap::from([(CREATED.to_string(), n)])))
+                .collect();
             if kind == "full" && run.outcome.as_deref() == Some("completed") {
                 full_done = true;
             }
@@ -220,9 +243,64 @@ fn run_lines(runs: &[RunRecord], samples: &[Sample]) -> Vec<RunLine> {
                 defaults_taken: summary.map(|s| s.defaults_taken).unwrap_or_default(),
                 scope,
                 sample,
+                changes,
+                conflicts: Vec::new(),
             }
         })
         .collect()
+}
+
+/// The run kind of `i2k run --delta`.
+const DELTA: &str = "delta";
+/// The name a delta run's new records count under in [`RunLine::changes`].
+pub(super) const CREATED: &str = "created";
+
+/// Each run's changes in place, by kind and kind of change, and the conflicts it found (the
+/// first [`CHANGES_LISTED`] of each kind, so many companies' leave room for the customers'):
+/// one grouped read per run, and the conflict rows of the runs that have any.
+fn add_changes(ledger: &Ledger, runs: &mut [RunLine]) -> Result<(), LedgerError> {
+    for run in runs.iter_mut() {
+        let counts = ledger.read(|r| r.change_counts(run.id))?;
+        for (kind, change, n) in &counts {
+            *run.changes
+                .entry(kind.clone())
+                .or_default()
+                .entry(change.as_str().to_string())
+                .or_default() += n;
+        }
+        for (kind, _, _) in counts.iter().filter(|(_, c, _)| *c == ChangeKind::Conflict) {
+            let rows = ledger
+                .read(|r| r.change_rows(run.id, kind, ChangeKind::Conflict, CHANGES_LISTED))?;
+            for row in rows {
+                let kustomer_id = ledger.read(|r| r.target_id(&row.kind, &row.source_id))?;
+                run.conflicts.push(RecordChange {
+                    kind: row.kind,
+                    id: row.source_id,
+                    kustomer_id,
+                    detail: row.detail,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The records deleted in Intercom since they were loaded and still in Kustomer: the first
+/// [`CHANGES_LISTED`], with their Kustomer ids, and how many there are.
+fn removed_kept(ledger: &Ledger) -> Result<(Vec<RecordChange>, u64), LedgerError> {
+    let all = ledger.read(|r| r.removed_kept())?;
+    let total = all.len() as u64;
+    let mut listed = Vec::new();
+    for (kind, id) in all.into_iter().take(CHANGES_LISTED) {
+        let kustomer_id = ledger.read(|r| r.target_id(&kind, &id))?;
+        listed.push(RecordChange {
+            kind,
+            id,
+            kustomer_id,
+            detail: "deleted in Intercom after it was loaded; still in Kustomer".to_string(),
+        });
+    }
+    Ok((listed, total))
 }
 
 /// The header: what the runs recorded of both sides, and when.

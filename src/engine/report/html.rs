@@ -5,9 +5,9 @@
 //! and the phase timeline.
 
 use super::markdown::{
-    API_HOSTS, OUTCOME_COLUMNS, RUN_COLUMNS, VERIFY_COLUMNS, assumption_lines, header_lines,
-    human_count, human_secs, outcome_cells, reason_lines, run_cells, sample_text,
-    verification_headline, verify_cells,
+    API_HOSTS, CHANGE_COLUMNS, OUTCOME_COLUMNS, RUN_COLUMNS, VERIFY_COLUMNS, assumption_lines,
+    changes_text, header_lines, human_count, human_secs, outcome_cells, reason_lines,
+    removed_kept_text, run_cells, sample_text, verification_headline, verify_cells,
 };
 use super::{Report, TypeRow};
 use crate::engine::runner::EXTRACTION_LABEL;
@@ -414,6 +414,34 @@ pub fn render_html(report: &Report) -> String {
             }
             out.push_str("</ul>\n");
         }
+        if let Some(c) = changes_text(r) {
+            out.push_str(&format!(
+                "<h3>{}</h3>\n<p>{}</p>\n",
+                esc(&c.heading),
+                esc(&c.said)
+            ));
+            if !c.rows.is_empty() {
+                table(&mut out, &CHANGE_COLUMNS, &c.rows, 1..CHANGE_COLUMNS.len());
+            }
+            if let Some(said) = &c.conflicts_said {
+                out.push_str(&format!("<p>{}</p><ul>", esc_code(said)));
+                for line in &c.conflicts {
+                    out.push_str(&format!("<li>{}</li>", esc_code(line)));
+                }
+                out.push_str("</ul>\n");
+            }
+        }
+    }
+    if let Some((heading, said, lines)) = removed_kept_text(report) {
+        out.push_str(&format!(
+            "<h3>{}</h3>\n<p>{}</p><ul>",
+            esc(&heading),
+            esc_code(&said)
+        ));
+        for line in &lines {
+            out.push_str(&format!("<li>{}</li>", esc_code(line)));
+        }
+        out.push_str("</ul>\n");
     }
 
     out.push_str("<h2>Decisions</h2>\n");

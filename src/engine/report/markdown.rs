@@ -243,6 +243,138 @@ pub(super) fn sample_text(r: &super::RunLine) -> Option<(String, Vec<String>)> {
     Some((said, lines))
 }
 
+/// The columns of a run's changes table: the type, then each kind of change (all numbers).
+pub(super) const CHANGE_COLUMNS: [&str; 11] = [
+    "type",
+    super::build::CREATED,
+    "updated",
+    "closed",
+    "reopened",
+    "snoozed",
+    "reassigned",
+    "retagged",
+    "conflict",
+    "removed",
+    "deleted",
+];
+
+/// A run that changed records in place (a delta; a full run's catch-up pass): the sentence
+/// heading its section, what the figures mean, one row of cells per type, and its conflicts
+/// as lines. `None` for a run that is no delta and changed nothing in place.
+pub(super) struct ChangesText {
+    pub heading: String,
+    pub said: String,
+    pub rows: Vec<Vec<String>>,
+    pub conflicts_said: Option<String>,
+    pub conflicts: Vec<String>,
+}
+
+pub(super) fn changes_text(r: &super::RunLine) -> Option<ChangesText> {
+    let delta = r.kind == "delta";
+    if !delta && r.changes.is_empty() {
+        return None;
+    }
+    let heading = if delta {
+        format!("Run #{} was a delta", r.id)
+    } else {
+        format!(
+            "Run #{} caught up with what changed in Intercom while it ran",
+            r.id
+        )
+    };
+    let said = if r.changes.is_empty() {
+        "Nothing had changed in Intercom since the run before: it wrote nothing to Kustomer."
+            .to_string()
+    } else {
+        "What it carried, by type and kind of change: created = new records (new customers, \
+         conversations, replies appended); updated = the fields i2k owns rewritten in place; \
+         closed, reopened, snoozed, reassigned, retagged = conversations' state changes; \
+         conflict = a field an agent edited in Kustomer since i2k wrote it; removed = deleted \
+         in Intercom (still in Kustomer); deleted = deleted in Kustomer too."
+            .to_string()
+    };
+    let rows = r
+        .changes
+        .iter()
+        .map(|(kind, counts)| {
+            let mut cells = vec![kind.clone()];
+            cells.extend(
+                CHANGE_COLUMNS[1..]
+                    .iter()
+                    .map(|c| human_count(counts.get(*c).copied().unwrap_or(0))),
+            );
+            cells
+        })
+        .collect();
+    let total: u64 = r.changes.values().filter_map(|c| c.get("conflict")).sum();
+    let conflicts_said = (total > 0).then(|| {
+        format!(
+            "Conflicts ({}): Intercom changed a field an agent had edited in Kustomer since i2k \
+             wrote it. The agent's value is kept (\"kept\") unless the run was asked to write \
+             Intercom's over it (`--overwrite-conflicts`: \"overwritten as asked\"); each line \
+             says what i2k wrote, what Kustomer has (the agent's value) and what Intercom has now:",
+            human_count(total)
+        )
+    });
+    let mut conflicts: Vec<String> = r.conflicts.iter().map(record_change_line).collect();
+    let more = total.saturating_sub(r.conflicts.len() as u64);
+    if more > 0 {
+        conflicts.push(format!(
+            "… and {} more (the ledger's `changes` table holds them all)",
+            human_count(more)
+        ));
+    }
+    Some(ChangesText {
+        heading,
+        said,
+        rows,
+        conflicts_said,
+        conflicts,
+    })
+}
+
+/// `contacts 123 (Kustomer 64f…): name: i2k wrote "Ann", …`
+fn record_change_line(c: &super::RecordChange) -> String {
+    format!(
+        "{} {}{}: {}",
+        c.kind,
+        c.id,
+        c.kustomer_id
+            .as_ref()
+            .map(|k| format!(" (Kustomer {k})"))
+            .unwrap_or_default(),
+        c.detail
+    )
+}
+
+/// The records deleted in Intercom and still in Kustomer: a heading, what to do about them and
+/// one line each (capped, the rest counted). `None` when there are none.
+pub(super) fn removed_kept_text(report: &Report) -> Option<(String, String, Vec<String>)> {
+    if report.removed_kept_total == 0 {
+        return None;
+    }
+    let heading = format!(
+        "Deleted in Intercom, still in Kustomer ({})",
+        human_count(report.removed_kept_total)
+    );
+    let said = "These records were deleted in Intercom after i2k loaded them; they are still in \
+                Kustomer. To delete them there too, run `i2k run --delta --delete-removed` (on \
+                the console: d on 5 Run, then y). A conversation goes with its messages, notes \
+                and files."
+        .to_string();
+    let mut lines: Vec<String> = report.removed_kept.iter().map(record_change_line).collect();
+    let more = report
+        .removed_kept_total
+        .saturating_sub(report.removed_kept.len() as u64);
+    if more > 0 {
+        lines.push(format!(
+            "… and {} more (the ledger's `changes` table holds them all)",
+            human_count(more)
+        ));
+    }
+    Some((heading, said, lines))
+}
+
 /// The verification table's columns (the second to fourth are numbers), and a type's cells.
 pub(super) const VERIFY_COLUMNS: [&str; 6] = [
     "type",
@@ -329,6 +461,28 @@ pub fn render_markdown(report: &Report) -> String {
                 for d in &r.defaults_taken {
                     md.push_str(&format!("- {d}\n"));
                 }
+            }
+            if let Some(c) = changes_text(r) {
+                md.push_str(&format!("\n### {}\n\n{}\n", c.heading, c.said));
+                if !c.rows.is_empty() {
+                    md.push('\n');
+                    table_head(&mut md, &CHANGE_COLUMNS, 1..CHANGE_COLUMNS.len());
+                    for row in &c.rows {
+                        md.push_str(&format!("| {} |\n", row.join(" | ")));
+                    }
+                }
+                if let Some(said) = &c.conflicts_said {
+                    md.push_str(&format!("\n{said}\n\n"));
+                    for line in &c.conflicts {
+                        md.push_str(&format!("- {line}\n"));
+                    }
+                }
+            }
+        }
+        if let Some((heading, said, lines)) = removed_kept_text(report) {
+            md.push_str(&format!("\n### {heading}\n\n{said}\n\n"));
+            for line in lines {
+                md.push_str(&format!("- {line}\n"));
             }
         }
     }

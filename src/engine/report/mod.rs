@@ -18,6 +18,7 @@ pub use build::build_report;
 pub use html::render_html;
 pub use markdown::{human_count, render_markdown};
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -135,9 +136,11 @@ pub struct Header {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunLine {
     pub id: i64,
-    /// `full` (the first load of the whole scope), `delta` (a later load of it: only what
-    /// changed), `sample` (`--sample N`: the conversations in [`RunLine::sample`] and what they
-    /// touch), `scoped` (a load limited with `--only`), `retry` (`--retry-failed`), `extract`.
+    /// `full` (the first load of the whole scope), `repeat` (a later plain run of it, after a
+    /// full one completed: what was left, and what changed while it ran), `delta` (`--delta`:
+    /// only what changed in Intercom since the last completed run, see [`RunLine::changes`]),
+    /// `sample` (`--sample N`: the conversations in [`RunLine::sample`] and what they touch),
+    /// `scoped` (a load limited with `--only`), `retry` (`--retry-failed`), `extract`.
     pub kind: String,
     pub started: String,
     pub started_ms: i64,
@@ -160,7 +163,37 @@ pub struct RunLine {
     pub sample: Vec<crate::engine::sample::SampledConversation>,
     /// Defaults the run took for undecided decisions (`--accept-defaults`).
     pub defaults_taken: Vec<String>,
+    /// What the run changed beyond creating records, by ledger kind and then kind of change
+    /// (`updated`, `closed`, `reopened`, `snoozed`, `reassigned`, `retagged`, `conflict`,
+    /// `removed`, `deleted`: the ledger's `changes` table). A delta run also counts, as
+    /// `created`, the records it settled done, by the kind they were written as (new
+    /// conversations, replies appended as `conversation_parts`…). Empty for a run that changed
+    /// nothing in place.
+    #[serde(default)]
+    pub changes: BTreeMap<String, BTreeMap<String, u64>>,
+    /// The conflicts the run found (an agent edited in Kustomer a field Intercom changed too):
+    /// the first [`CHANGES_LISTED`] of each kind; `changes` counts them all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<RecordChange>,
 }
+
+/// One record a run changed, or found changed, and what about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordChange {
+    /// The ledger kind (`contacts`, `companies`, `conversations`).
+    pub kind: String,
+    /// The Intercom id.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kustomer_id: Option<String>,
+    /// A conflict's field and its three values (what i2k wrote, the agent's in Kustomer,
+    /// Intercom's now); why a removed record is still in Kustomer.
+    pub detail: String,
+}
+
+/// How many conflicts of a run (of each kind), and records deleted in Intercom, the report
+/// lists (the ledger's `changes` table keeps them all).
+pub const CHANGES_LISTED: usize = 200;
 
 /// Where the migration's files are.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -221,6 +254,17 @@ pub struct Report {
     /// The runs' figures over time as sampled (at most [`SERIES_POINTS`], evenly picked).
     #[serde(default)]
     pub series: Vec<Sample>,
+    /// Records deleted in Intercom after they were loaded and still in Kustomer (the first
+    /// [`CHANGES_LISTED`] of `removed_kept_total`): `i2k run --delta --delete-removed` deletes
+    /// them there too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed_kept: Vec<RecordChange>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub removed_kept_total: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The most samples the report carries (the charts need no more; the ledger keeps them all).
@@ -263,8 +307,8 @@ fn write_file(path: &Path, text: &str) -> Result<(), ArchiveError> {
 
 /// Writes `report.md`, `report.html`, `report.json` and `follow-up.csv` into `state_dir`;
 /// returns their paths. A report already there is never replaced by one of another migration,
-/// nor by one built from a ledger that knows of fewer migrated records (a ledger that lost its
-/// id map): that is refused, and the report on disk stays.
+/// nor by one built from a ledger that knows of fewer migrated or skipped records (a ledger that
+/// lost its id map): that is refused, and the report on disk stays.
 pub fn write_report(
     report: &Report,
     ledger: &Ledger,
@@ -278,17 +322,25 @@ pub fn write_report(
         .ok()
         .and_then(|text| serde_json::from_str::<Report>(&text).ok())
     {
-        let migrated = |r: &Report| r.rows.iter().map(|row| row.migrated).sum::<u64>();
+        // Records the operator had deleted from Kustomer after Intercom deleted them
+        // (`--delete-removed`) go from migrated to skipped: a ledger that lost its id map has
+        // fewer of both.
+        let settled = |r: &Report| {
+            r.rows
+                .iter()
+                .map(|row| row.migrated + row.skipped)
+                .sum::<u64>()
+        };
         let other =
             matches!((&existing.migration_id, &report.migration_id), (Some(a), Some(b)) if a != b);
-        if other || migrated(&existing) > migrated(report) {
+        if other || settled(&existing) > settled(report) {
             return Err(ArchiveError::Write {
                 path: js,
                 message: format!(
-                    "not overwritten: it counts {} migrated records{}, but the ledger now knows of {}; the ledger may have lost its id map (see `i2k restore`)",
-                    migrated(&existing),
+                    "not overwritten: it counts {} migrated or skipped records{}, but the ledger now knows of {}; the ledger may have lost its id map (see `i2k restore`)",
+                    settled(&existing),
                     if other { " of another migration" } else { "" },
-                    migrated(report)
+                    settled(report)
                 ),
             });
         }

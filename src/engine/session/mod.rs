@@ -374,6 +374,7 @@ impl Session {
                 self.start_run().await;
                 self.config.options.sample = None;
             }
+            SessionCommand::StartDelta { delete_removed } => self.start_delta(delete_removed).await,
             SessionCommand::Engine(command) => match (&self.run, &self.commander) {
                 (Some(_), Some(commander)) => {
                     if commander.send(command).is_err() {
@@ -725,6 +726,45 @@ impl Session {
         }));
     }
 
+    /// Starts a delta run once a run has completed. Where records deleted in Intercom are still
+    /// in Kustomer and the operator has not said what to do with them, asks first
+    /// ([`SessionUpdate::RemovedKept`]).
+    async fn start_delta(&mut self, delete_removed: Option<bool>) {
+        if self.run.is_some() {
+            self.notice("A run is already under way.").await;
+            return;
+        }
+        let (completed, removed) = match delta_standing(&self.config.state_dir) {
+            Ok(standing) => standing,
+            Err(e) => {
+                self.notice(format!("cannot start the delta: {e}")).await;
+                return;
+            }
+        };
+        if !completed {
+            self.notice(
+                "A delta carries what changed in Intercom since a completed run, and none has \
+                 completed yet: press s on 5 Run and let the migration finish first.",
+            )
+            .await;
+            return;
+        }
+        let delete_removed = match delete_removed {
+            Some(delete) => delete,
+            None if removed > 0 => {
+                self.send(SessionUpdate::RemovedKept { records: removed })
+                    .await;
+                return;
+            }
+            None => false,
+        };
+        self.config.options.delta = true;
+        self.config.options.delete_removed = delete_removed;
+        self.start_run().await;
+        self.config.options.delta = false;
+        self.config.options.delete_removed = false;
+    }
+
     async fn run_ended(&mut self, outcome: anyhow::Result<RunOutcome>) {
         self.commander = None;
         match outcome {
@@ -850,6 +890,21 @@ impl Session {
         }
         self.stop_preparing().await;
     }
+}
+
+/// Whether a run of the migration in `state_dir` has completed (what a delta run needs: a full
+/// run, or a delta, to the end), and how many records deleted in Intercom are still in
+/// Kustomer. Read without the ledger's lock; a state directory without a ledger has neither.
+fn delta_standing(state_dir: &Path) -> Result<(bool, u64), LedgerError> {
+    let reader = match LedgerReader::open(state_dir) {
+        Ok(reader) => reader,
+        Err(LedgerError::Missing { .. }) => return Ok((false, 0)),
+        Err(e) => return Err(e),
+    };
+    let completed = reader.runs()?.iter().any(|r| {
+        r.outcome.as_deref() == Some("completed") && matches!(r.command.as_str(), "run" | "delta")
+    });
+    Ok((completed, reader.removed_kept()?.len() as u64))
 }
 
 /// Extraction with live Scope counts, then the engine's proposals for Mapping and the

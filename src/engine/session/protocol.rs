@@ -5,9 +5,9 @@
 
 pub use crate::engine::disk::{DiskEstimate, describe as describe_disk, human_bytes};
 pub use crate::engine::model::{
-    AdminDecision, AdminMapping, Bucket, CheckChoice, CheckStatus, Command, ConnectionInfo,
-    ErrorClass, Event, FailureDetail, FailureSummary, FieldDecision, FieldMapping, LogLevel,
-    PhaseId, PhaseProgress, PhaseStatus, PrereqCheck, RecordRef, RunState, ScopeItem,
+    AdminDecision, AdminMapping, Bucket, ChangeCount, CheckChoice, CheckStatus, Command,
+    ConnectionInfo, ErrorClass, Event, FailureDetail, FailureSummary, FieldDecision, FieldMapping,
+    LogLevel, PhaseId, PhaseProgress, PhaseStatus, PrereqCheck, RecordRef, RunState, ScopeItem,
     SegmentChoice, Snapshot, TypeVerification, UserChoice,
 };
 pub use crate::http::Secret;
@@ -84,6 +84,14 @@ pub enum SessionCommand {
     StartSample {
         conversations: usize,
     },
+    /// Start a delta run (cutover day: what changed in Intercom since the last completed run).
+    /// `delete_removed` says whether records deleted in Intercom are deleted in Kustomer too;
+    /// `None` leaves it to the operator: where the ledger holds such records still in Kustomer,
+    /// the session answers [`SessionUpdate::RemovedKept`] for the front-end to ask, and starts
+    /// nothing until asked again with the answer.
+    StartDelta {
+        delete_removed: Option<bool>,
+    },
     /// A command for the run (pause, resume, rate share, cancel), or a retry or skip, which
     /// between runs change the ledger at once.
     Engine(Command),
@@ -159,4 +167,10 @@ pub enum SessionUpdate {
     /// What a rollback would delete, by type, and how much stays: the front-end asks before
     /// it sends `Rollback { confirmed: true }`.
     RollbackPlan(String),
+    /// Before a delta run: this many records deleted in Intercom since they were loaded are
+    /// still in Kustomer. The front-end asks whether to delete them there too, and sends
+    /// `StartDelta { delete_removed: Some(answer) }`.
+    RemovedKept {
+        records: u64,
+    },
 }

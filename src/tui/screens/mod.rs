@@ -200,6 +200,9 @@ pub enum Effect {
     StartRun,
     /// Start a sample run of this many conversations, past the same checks.
     StartSample(usize),
+    /// Start a delta run (what changed in Intercom since the last completed run), past the
+    /// same checks; the session asks about records deleted in Intercom first.
+    StartDelta,
     /// Show the mapping behind a failure (`admin:ID`, `field:MODEL:NAME`).
     JumpToMapping(String),
     /// Show another screen.

@@ -14,7 +14,7 @@ use crate::engine::session::{
 };
 use crate::tui::keymap::Action;
 use crate::tui::list::{ListId, ListState};
-use crate::tui::overlay::Confirm;
+use crate::tui::overlay::{Confirm, wrapped_lines};
 use crate::tui::protocol::Request;
 use crate::tui::screens::mapping::DEFAULTS_STATED;
 use crate::tui::screens::{Component, Effect, Shared, change};
@@ -27,6 +27,10 @@ pub const RATE_SHARE_STEP: f64 = 0.05;
 pub const RATE_SHARE_MIN: f64 = 0.05;
 /// The ETA while the run is too young for one.
 pub const ESTIMATING: &str = "estimating…";
+/// How the line of what a run changed in place begins.
+pub const CHANGES_LABEL: &str = "Changes: ";
+/// The most lines that line takes (a narrow terminal wraps it).
+const CHANGES_MAX_LINES: usize = 3;
 
 const KEYS: &[Action] = &[
     Action::StartRun,
@@ -34,6 +38,7 @@ const KEYS: &[Action] = &[
     Action::CancelRun,
     Action::RateUp,
     Action::RateDown,
+    Action::DeltaRun,
 ];
 
 /// What decides whether a run may start now.
@@ -214,6 +219,7 @@ impl Component for RunScreen {
         let snapshot = &shared.snapshot;
         match action {
             Action::StartRun => vec![Effect::StartRun],
+            Action::DeltaRun => vec![Effect::StartDelta],
             Action::PauseResume => match snapshot.state {
                 RunState::Paused => vec![change(Request::Engine(Command::Resume))],
                 RunState::Running | RunState::Extracting => {
@@ -262,12 +268,30 @@ impl Component for RunScreen {
         let t = shared.theme;
         let wide = area.width >= 120;
         let phases_height = shared.snapshot.phases.len() as u16 + 3;
-        let [top, middle, log_area] = Layout::vertical([
+        // What a delta (or a full run's catch-up) changed in place: a line of its own, only
+        // where there is something to say.
+        let changes = shared.snapshot.changes_note();
+        let changes_height = changes.as_ref().map_or(0, |note| {
+            let text = format!("{CHANGES_LABEL}{note}");
+            wrapped_lines(&text, area.width.max(1) as usize).min(CHANGES_MAX_LINES) as u16
+        });
+        let [top, middle, changes_area, log_area] = Layout::vertical([
             Constraint::Length(phases_height),
             Constraint::Length(if area.height >= 40 { 10 } else { 5 }),
+            Constraint::Length(changes_height),
             Constraint::Min(3),
         ])
         .areas(area);
+        if let Some(note) = changes {
+            frame.render_widget(
+                Paragraph::new(Line::from(vec![
+                    Span::styled(CHANGES_LABEL, t.header()),
+                    Span::raw(note),
+                ]))
+                .wrap(Wrap { trim: true }),
+                changes_area,
+            );
+        }
         let [phases_area, stats_area] = Layout::horizontal([
             Constraint::Min(40),
             Constraint::Length(if wide { 56 } else { 30 }),

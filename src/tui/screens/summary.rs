@@ -13,7 +13,7 @@ use crate::tui::protocol::Request;
 use crate::tui::screens::{Component, Effect, Shared, change};
 use crate::tui::view::{fmt_count, panel};
 
-const KEYS: &[Action] = &[Action::Verify, Action::Rollback];
+const KEYS: &[Action] = &[Action::Verify, Action::Rollback, Action::DeltaRun];
 
 /// The Summary screen's data.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -58,6 +58,7 @@ impl Component for SummaryScreen {
             }
             // The session answers with the plan, which the app asks about.
             Action::Rollback => vec![change(Request::Rollback { confirmed: false })],
+            Action::DeltaRun => vec![Effect::StartDelta],
             _ => Vec::new(),
         }
     }
