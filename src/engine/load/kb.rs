@@ -220,8 +220,14 @@ async fn load_articles(ctx: &Arc<Ctx>, knowledge_base: Option<&str>) -> anyhow::
     let mut after: Option<String> = None;
     loop {
         let a = after.clone();
-        let changed = ledger
-            .read(|r| r.listed(Listed::ChangedSinceDone, Kind::Articles.as_str(), a.as_deref(), 500))?;
+        let changed = ledger.read(|r| {
+            r.listed(
+                Listed::ChangedSinceDone,
+                Kind::Articles.as_str(),
+                a.as_deref(),
+                500,
+            )
+        })?;
         let Some(last) = changed.last() else { break };
         after = Some(last.source_id.clone());
         open_children.extend(changed.into_iter().map(|i| i.source_id));
@@ -375,9 +381,13 @@ async fn load_article(
         let published = head.published.then(|| head.updated_at.unwrap_or(0));
         let body = kb::version_body(&head.title, &head.html, published);
         let sent = if head.published {
-            kustomer.create_kb_version(&article_id, &head.lang, body).await
+            kustomer
+                .create_kb_version(&article_id, &head.lang, body)
+                .await
         } else {
-            kustomer.update_kb_version(&article_id, &head.lang, body).await
+            kustomer
+                .update_kb_version(&article_id, &head.lang, body)
+                .await
         };
         match sent {
             Ok(_) => {}

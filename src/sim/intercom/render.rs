@@ -334,6 +334,11 @@ pub fn company(ws: &Workspace, i: usize) -> Value {
         );
         v["industry"] = json!(edit.pick(&industries));
         v["monthly_spend"] = json!(edit.range(20_000, 40_000));
+        // …and, as a rebranding would, its name.
+        if let Some(name) = v["name"].as_str() {
+            let base = name.split(" (ed. ").next().unwrap_or(name).to_string();
+            v["name"] = json!(format!("{base} (ed. {})", idx.revision));
+        }
     }
     if let Some(plan) = &ws.hostile {
         plan.company(i, &mut v);
