@@ -74,16 +74,8 @@ impl PageLoader<'_> {
     /// `status` (and `snooze`, and how a close ended) as the final state sets it; `open` for a
     /// conversation that is neither closed nor snoozed.
     fn state_fields(&self, id: &str, c: &Conversation) -> anyhow::Result<Map<String, Value>> {
-        let parts: Vec<ConversationPart> = self.ctx.ledger.read(|r| {
-            Ok(r.children(Kind::ConversationParts.as_str(), id)?
-                .into_iter()
-                .filter_map(|s| serde_json::from_str(&s.raw).ok())
-                .collect())
-        })?;
-        let refs: Vec<&ConversationPart> = parts.iter().collect();
-        let close = map::close_part(&refs);
-        let ended_by = self.author_user(close.and_then(|p| p.author.as_ref()))?;
-        let state = map::final_state("", c, close, ended_by.as_deref())
+        let (close, ended_by) = self.close_of(id)?;
+        let state = map::final_state("", c, close.as_ref(), ended_by.as_deref())
             .unwrap_or_else(|| json!({ "status": "open" }));
         let mut fields = state.as_object().cloned().unwrap_or_default();
         fields.remove("id");
