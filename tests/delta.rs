@@ -27,16 +27,7 @@ fn amounts(seed: u64) -> Value {
 }
 
 async fn advance(sims: &common::Sims, body: Value) -> BTreeMap<String, Vec<String>> {
-    let answer: Value = reqwest::Client::new()
-        .post(format!("{}/__sim/advance", sims.intercom.url))
-        .json(&body)
-        .send()
-        .await
-        .expect("advance answers")
-        .json()
-        .await
-        .expect("advance is JSON");
-    answer["changes"]
+    common::advance(sims, body).await["changes"]
         .as_object()
         .expect("changes listed")
         .iter()
@@ -83,6 +74,15 @@ fn report_json(home: &Path) -> Value {
     let text =
         std::fs::read_to_string(common::state_dir(home).join("report.json")).expect("report.json");
     serde_json::from_str(&text).expect("report.json is JSON")
+}
+
+/// Tiny simulators whose Kustomer answers after `ms` milliseconds (a run long enough to act on
+/// while it goes on).
+async fn slow_sims(ms: u64) -> common::Sims {
+    common::sims_with(SizePreset::Tiny, |_, k| {
+        k.latency = std::time::Duration::from_millis(ms);
+    })
+    .await
 }
 
 async fn full_run(sims: &common::Sims, home: &Path) {
@@ -345,10 +345,7 @@ async fn a_delta_carries_exactly_what_changed_and_keeps_an_agents_edit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delta_killed_half_way_and_run_again_carries_everything_once() {
-    let sims = common::sims_with(SizePreset::Tiny, |_, k| {
-        k.latency = std::time::Duration::from_millis(40);
-    })
-    .await;
+    let sims = slow_sims(40).await;
     let home = common::temp_state("delta-kill");
     let state = common::state_dir(&home);
     full_run(&sims, &home).await;
@@ -458,10 +455,7 @@ async fn a_delta_of_one_percent_on_small_at_enterprise_budget() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_run_catches_up_with_what_changed_while_it_ran() {
-    let sims = common::sims_with(SizePreset::Tiny, |_, k| {
-        k.latency = std::time::Duration::from_millis(30);
-    })
-    .await;
+    let sims = slow_sims(30).await;
     let home = common::temp_state("delta-catch-up");
     let state = common::state_dir(&home);
     let mut child = common::i2k_command(&sims, &state, &home, &common::run_args(&["--no-verify"]))

@@ -545,15 +545,11 @@ async fn a_delta_waits_for_a_completed_run_and_asks_before_deleting_what_interco
     updates.summary().await;
 
     // Intercom moves on: contacts edited, a conversation closed, a contact deleted.
-    let answer: Value = reqwest::Client::new()
-        .post(format!("{}/__sim/advance", sims.intercom.url))
-        .json(&json!({"seed": 5, "edited_contacts": 2, "closed": 1, "deleted_contacts": 1}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = common::advance(
+        &sims,
+        json!({"seed": 5, "edited_contacts": 2, "closed": 1, "deleted_contacts": 1}),
+    )
+    .await;
     let deleted = answer["changes"]["deleted_contacts"][0]
         .as_str()
         .expect("a contact deleted")

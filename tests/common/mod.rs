@@ -247,3 +247,16 @@ pub fn run_args<'a>(more: &[&'a str]) -> Vec<&'a str> {
     args.extend_from_slice(more);
     args
 }
+
+/// `POST /__sim/advance` on the Intercom simulator with `amounts`: its answer (`at`, `changes`).
+pub async fn advance(sims: &Sims, amounts: Value) -> Value {
+    reqwest::Client::new()
+        .post(format!("{}/__sim/advance", sims.intercom.url))
+        .json(&amounts)
+        .send()
+        .await
+        .expect("advance answers")
+        .json()
+        .await
+        .expect("advance is JSON")
+}
