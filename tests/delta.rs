@@ -23,6 +23,7 @@ fn amounts(seed: u64) -> Value {
         "seed": seed, "new_contacts": 2, "new_conversations": 2, "replies": 3,
         "edited_contacts": 3, "edited_companies": 2, "closed": 2, "reopened": 1, "snoozed": 1,
         "reassigned": 2, "deleted_contacts": 1, "deleted_conversations": 1, "edited_articles": 2,
+        "retagged": 1,
     })
 }
 
@@ -184,6 +185,17 @@ async fn assert_carried(
             .unwrap_or_default();
         assert_eq!(assigned, vec![json!(user)], "conversation {id}'s assignee");
     }
+    for id in &changes["retagged"] {
+        let c = common::intercom_get(sims, &format!("/conversations/{id}")).await;
+        let tags = c["tags"]["tags"].as_array().map_or(0, Vec::len);
+        let k = &conversations[id]["attributes"]["tags"];
+        assert_eq!(
+            k.as_array().map_or(0, Vec::len),
+            tags,
+            "conversation {id}'s tags: Kustomer {k}, Intercom {}",
+            c["tags"]
+        );
+    }
     // Every part of a conversation that received replies, and every new conversation, is in
     // Kustomer: a message or note by its externalId, or folded into the timeline note.
     let messages = by_external_id(sims, "messages").await;
@@ -310,6 +322,7 @@ async fn a_delta_carries_exactly_what_changed_and_keeps_an_agents_edit() {
     assert_eq!(changed["conversations"]["reopened"], 1, "{changed}");
     assert_eq!(changed["conversations"]["snoozed"], 1, "{changed}");
     assert_eq!(changed["conversations"]["reassigned"], 2, "{changed}");
+    assert_eq!(changed["conversations"]["retagged"], 1, "{changed}");
     assert_eq!(changed["contacts"]["removed"], 1, "{changed}");
     assert_eq!(changed["conversations"]["removed"], 1, "{changed}");
     let md = std::fs::read_to_string(state.join("report.md")).unwrap();

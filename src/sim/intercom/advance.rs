@@ -22,7 +22,7 @@ use super::routes::{Refusal, ok, parse_body};
 use crate::rng::Rng;
 
 /// The amounts an advance takes, by the name it is given in the body and in the answer.
-pub const AMOUNTS: [&str; 12] = [
+pub const AMOUNTS: [&str; 13] = [
     "new_contacts",
     "new_conversations",
     "replies",
@@ -35,6 +35,7 @@ pub const AMOUNTS: [&str; 12] = [
     "deleted_contacts",
     "deleted_conversations",
     "edited_articles",
+    "retagged",
 ];
 
 /// How many of each change an advance makes (the body of `POST /__sim/advance`).
@@ -219,6 +220,25 @@ pub fn apply(ws: &mut Workspace, amounts: &Amounts, now: i64) -> Map<String, Val
         }
         put(name, chosen.iter().map(|i| conversation_id(*i)).collect());
     }
+
+    // A tag added, stamped now (Intercom adds no part for it).
+    let retagged = pick(
+        &mut rng,
+        amounts.get("retagged"),
+        live_conversations(ws)
+            .filter(|i| !taken.contains(i))
+            .collect(),
+    );
+    for &i in &retagged {
+        taken.insert(i);
+        let conversation = &mut ws.conversations[i];
+        conversation.retags += 1;
+        conversation.updated_at = conversation.updated_at.max(now);
+    }
+    put(
+        "retagged",
+        retagged.iter().map(|i| conversation_id(*i)).collect(),
+    );
 
     let gone = pick(
         &mut rng,

@@ -204,6 +204,9 @@ pub struct ConversationIndex {
     pub later: Vec<LaterPart>,
     /// Deleted by an advance: gone from the search and lookups.
     pub deleted: bool,
+    /// Tags an advance added (`retagged`), each one more tag and no part (Intercom's tagging
+    /// adds none).
+    pub retags: u8,
 }
 
 /// The generated figures of a conversation that its generated parts are drawn from.
@@ -447,6 +450,7 @@ pub fn conversation_index(
         base: None,
         later: Vec::new(),
         deleted: false,
+        retags: 0,
     }
 }
 

@@ -862,7 +862,7 @@ pub fn conversation(state: &SimState, ws: &Workspace, i: usize, with_parts: bool
         .iter()
         .map(|f| attachment_json(state, f))
         .collect();
-    let tags: Vec<Value> = (0..rng.range(0, 3) as usize)
+    let mut tags: Vec<Value> = (0..rng.range(0, 3) as usize)
         .map(|k| {
             let mut t = tag((i + k * 5) % ws.sizes.tags);
             t["applied_at"] = json!(idx.created_at + 60);
@@ -871,6 +871,20 @@ pub fn conversation(state: &SimState, ws: &Workspace, i: usize, with_parts: bool
             t
         })
         .collect();
+    // Tags an advance added: the next ones the conversation does not carry yet.
+    let mut next = i + 1;
+    for _ in 0..idx.retags {
+        while tags
+            .iter()
+            .any(|t| t["id"] == tag(next % ws.sizes.tags)["id"])
+        {
+            next += 1;
+        }
+        let mut t = tag(next % ws.sizes.tags);
+        t["applied_at"] = json!(idx.updated_at);
+        t["applied_by"] = json!({"type": "admin", "id": admin_id(0)});
+        tags.push(t);
+    }
     let snoozed_until = (idx.state == ConversationState::Snoozed).then_some(ws.anchor + 3 * g::DAY);
     let custom = {
         let mut m = serde_json::Map::new();
