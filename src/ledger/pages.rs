@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::{Ledger, LedgerError, RecordState, WorkItem};
+use super::{Ledger, LedgerError, Listed, RecordState, WorkItem};
 
 /// The records a limited run may take up (a sample): per kind, the source ids it takes, and
 /// the kinds it takes whole. Records not taken stay as they are (pending, or failed) for a later
@@ -67,6 +67,8 @@ pub struct Pages {
     ledger: Ledger,
     kind: String,
     states: Vec<RecordState>,
+    /// A keyset listing walked instead of states (see [`Ledger::listed_pages`]).
+    listing: Option<Listed>,
     page_size: usize,
     after: Option<String>,
     done: bool,
@@ -82,11 +84,37 @@ impl Ledger {
             ledger: self.clone(),
             kind: kind.to_string(),
             states: states.to_vec(),
+            listing: None,
             page_size,
             after: None,
             done: false,
             selection: self.selection(),
         }
+    }
+
+    /// Pages of `page_size` target records of `kind` in `listing` (loaded records whose source
+    /// changed, sent ones without a job…), in source-id order, walked as [`Ledger::pages`]:
+    /// records that leave the listing while the walk goes on are not missed nor seen twice.
+    pub fn listed_pages(&self, listing: Listed, kind: &str, page_size: usize) -> Pages {
+        Pages {
+            listing: Some(listing),
+            ..self.pages(kind, &[], page_size)
+        }
+    }
+}
+
+/// One page of a walk after `after`, from its states or its listing.
+fn read_batch(
+    r: &super::LedgerReader,
+    kind: &str,
+    states: &[RecordState],
+    listing: Option<Listed>,
+    after: Option<&str>,
+    size: usize,
+) -> Result<Vec<WorkItem>, LedgerError> {
+    match listing {
+        Some(listing) => r.listed(listing, kind, after, size),
+        None => r.next_batch(kind, states, after, size),
     }
 }
 
@@ -98,15 +126,18 @@ impl Pages {
             if self.done {
                 return Ok(None);
             }
-            let (kind, states, after, size) = (
+            let (kind, states, listing, after, size) = (
                 self.kind.clone(),
                 self.states.clone(),
+                self.listing,
                 self.after.clone(),
                 self.page_size,
             );
             let page = self
                 .ledger
-                .read_blocking(move |r| r.next_batch(&kind, &states, after.as_deref(), size))
+                .read_blocking(move |r| {
+                    read_batch(r, &kind, &states, listing, after.as_deref(), size)
+                })
                 .await?;
             if let Some(page) = self.advance(page) {
                 return Ok(Some(page));
@@ -161,9 +192,11 @@ impl Pages {
             return None;
         }
         let read = self.ledger.read(|r| {
-            r.next_batch(
+            read_batch(
+                r,
                 &self.kind,
                 &self.states,
+                self.listing,
                 self.after.as_deref(),
                 self.page_size,
             )

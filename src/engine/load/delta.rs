@@ -37,16 +37,11 @@ pub(super) async fn update_changed(
     map: &impl MapRecord,
 ) -> anyhow::Result<Updated> {
     let mut totals = Updated::default();
-    let mut after: Option<String> = None;
-    loop {
+    let mut pages = ctx
+        .ledger
+        .listed_pages(Listed::ChangedSinceDone, kind.as_str(), PAGE);
+    while let Some(page) = pages.next_page().await? {
         ctx.control.checkpoint().await?;
-        let (k, a) = (kind.as_str().to_string(), after.clone());
-        let page = ctx
-            .ledger
-            .read_blocking(move |r| r.listed(Listed::ChangedSinceDone, &k, a.as_deref(), PAGE))
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.source_id.clone());
         if totals.updated + totals.unchanged == 0 {
             ctx.set_activity(format!("{}: updating changed records", kind.as_str()));
         }

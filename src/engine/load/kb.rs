@@ -217,20 +217,9 @@ async fn load_articles(ctx: &Arc<Ctx>, knowledge_base: Option<&str>) -> anyhow::
     }
     // Done articles whose Intercom record changed since (their content is brought up to date
     // as a new version in `load_article`).
-    let mut after: Option<String> = None;
-    loop {
-        let a = after.clone();
-        let changed = ledger.read(|r| {
-            r.listed(
-                Listed::ChangedSinceDone,
-                Kind::Articles.as_str(),
-                a.as_deref(),
-                500,
-            )
-        })?;
-        let Some(last) = changed.last() else { break };
-        after = Some(last.source_id.clone());
-        open_children.extend(changed.into_iter().map(|i| i.source_id));
+    let mut changed = ledger.listed_pages(Listed::ChangedSinceDone, Kind::Articles.as_str(), 500);
+    while let Some(page) = changed.next_page().await? {
+        open_children.extend(page.into_iter().map(|i| i.source_id));
     }
     open_children.sort();
     open_children.dedup();

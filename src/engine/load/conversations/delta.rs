@@ -20,25 +20,13 @@ impl PageLoader<'_> {
     /// Brings every changed conversation up to date; returns how many were updated.
     pub(super) async fn update_changed(&self) -> anyhow::Result<u64> {
         let ctx = self.ctx;
-        let mut after: Option<String> = None;
         let mut updated = 0u64;
         let mut conflicts = 0u64;
-        loop {
+        let mut pages =
+            ctx.ledger
+                .listed_pages(Listed::ChangedSinceDone, Kind::Conversations.as_str(), PAGE);
+        while let Some(page) = pages.next_page().await? {
             ctx.control.checkpoint().await?;
-            let a = after.clone();
-            let page = ctx
-                .ledger
-                .read_blocking(move |r| {
-                    r.listed(
-                        Listed::ChangedSinceDone,
-                        Kind::Conversations.as_str(),
-                        a.as_deref(),
-                        PAGE,
-                    )
-                })
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.source_id.clone());
             ctx.set_activity("conversations: bringing changed conversations up to date");
             for item in &page {
                 if let Some(n) = self.update_one(item).await? {
