@@ -305,16 +305,63 @@ async fn lost_answers_on_kb_writes_add_no_second_version() {
         kc.fault_hang = hang;
     })
     .await;
-    let mut config = common::engine_config(&sims, common::temp_state("kb-faults"));
-    config.only = only;
-    config.options.request_timeout = hang / 2;
-    let outcome = run_engine(config).await;
-    assert!(matches!(outcome, RunOutcome::Completed(_)), "{outcome:?}");
-    let truth = common::truth(&sims.kustomer.url).await;
-    let faulted = common::truth_counts(&truth);
-    for kind in ["kb_categories", "kb_articles", "kb_versions"] {
-        assert_eq!(faulted[kind], clean[kind], "{kind}: {faulted:?}");
+    let state = common::temp_state("kb-faults");
+    let kinds = ["kb_categories", "kb_articles", "kb_versions"];
+    // Under this much failure a record may still use up its attempts (every request of a short
+    // timeout on a loaded machine, too): it is failed with its reason, and the retry of the
+    // failed records, still under the same faults, must not add a second of anything either.
+    for attempt in 0..3 {
+        let mut config = common::engine_config(&sims, state.clone());
+        config.only = only.clone();
+        config.options.request_timeout = hang / 2;
+        if attempt > 0 {
+            config.options.retry_failed = Some(Default::default());
+        }
+        let outcome = run_engine(config).await;
+        assert!(matches!(outcome, RunOutcome::Completed(_)), "{outcome:?}");
+        let faulted = common::truth_counts(&common::truth(&sims.kustomer.url).await);
+        for kind in kinds {
+            assert!(
+                faulted[kind] <= clean[kind],
+                "{kind} duplicated: {faulted:?}"
+            );
+        }
+        let open = not_done(&state);
+        if open.is_empty() {
+            for kind in kinds {
+                assert_eq!(faulted[kind], clean[kind], "{kind}: {faulted:?}");
+            }
+            return;
+        }
+        // Failed with its reason, or still pending (an article Intercom did not answer for whole
+        // is read again by the next run's extraction).
+        assert!(
+            open.iter()
+                .all(|(_, _, state, why)| state == "pending"
+                    || (state == "failed" && !why.is_empty())),
+            "records left neither loaded nor failed with a reason: {open:?}"
+        );
     }
+    panic!("still failed after three runs: {:?}", not_done(&state));
+}
+
+/// The ledger's records that are neither done nor skipped: (kind, id, state, reason).
+fn not_done(state: &Path) -> Vec<(String, String, String, String)> {
+    let db = rusqlite::Connection::open_with_flags(
+        state.join("ledger.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut stmt = db
+        .prepare(
+            "SELECT kind, source_id, state, coalesce(error_message, '') FROM target \
+             WHERE state NOT IN ('done', 'skipped') ORDER BY kind, source_id",
+        )
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 /// The operator's history window: conversations last updated before it are skipped with their
