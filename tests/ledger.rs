@@ -138,6 +138,53 @@ async fn an_awaited_sent_mark_is_visible_to_a_fresh_reader_connection() {
     assert_eq!(pending.len(), 1);
 }
 
+/// Writes queued together commit together; one that fails (a run that does not exist) fails
+/// alone, with its error, and every write queued around it still lands, counted once.
+#[tokio::test]
+async fn a_failing_write_among_queued_ones_fails_alone() {
+    let state = TempState::new("fails-alone");
+    let ledger = Ledger::open(state.path()).unwrap();
+    ledger
+        .ensure_pending("customers", ids(0..200))
+        .await
+        .unwrap();
+    let figures = json!({});
+    for round in 0..5u32 {
+        let (before, after) = (round * 40, round * 40 + 20);
+        for id in ids(before..after) {
+            ledger
+                .mark_done("customers", &id, &format!("k{id}"))
+                .unwrap();
+        }
+        let bad = ledger.finish_run(1_000_000 + i64::from(round), "completed", &figures);
+        let good = ledger.start_run("run");
+        let (bad, good) = tokio::join!(bad, good);
+        assert!(matches!(bad, Err(LedgerError::Corrupt(_))), "{bad:?}");
+        assert!(good.is_ok(), "{good:?}");
+        for id in ids(after..after + 20) {
+            ledger
+                .mark_done("customers", &id, &format!("k{id}"))
+                .unwrap();
+        }
+    }
+    ledger.flush().await.unwrap();
+    let counts = ledger.counters().target("customers");
+    assert_eq!((counts.done, counts.pending, counts.total()), (200, 0, 200));
+    let reader = LedgerReader::open(state.path()).unwrap();
+    let done = reader
+        .next_batch("customers", &[RecordState::Done], None, 1000)
+        .unwrap();
+    assert_eq!(done.len(), 200);
+    assert!(
+        done.iter()
+            .all(|i| i.target_id.as_deref() == Some(format!("k{}", i.source_id).as_str()))
+    );
+    drop(ledger);
+    // Counted once: the counters seeded from the file on reopen agree.
+    let reopened = Ledger::open(state.path()).unwrap();
+    assert_eq!(reopened.counters().target("customers").done, 200);
+}
+
 #[tokio::test]
 async fn record_states_move_and_counters_follow_and_are_seeded_on_reopen() {
     let state = TempState::new("counters");

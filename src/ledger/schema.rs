@@ -173,6 +173,10 @@ CREATE TABLE IF NOT EXISTS probes (
 ) WITHOUT ROWID;
 "#;
 
+/// Prepared statements a connection keeps: more than the writer's and the reader's distinct
+/// statements (rusqlite's default of 16 is fewer, so a varied group re-parsed its SQL).
+const STATEMENT_CACHE: usize = 96;
+
 /// Settings for the writer connection: WAL so readers never block the writer nor it them.
 /// `synchronous` starts at NORMAL; the writer raises it to FULL for groups that hold `sent` marks.
 pub fn configure_writer(conn: &Connection) -> Result<(), LedgerError> {
@@ -184,6 +188,7 @@ pub fn configure_writer(conn: &Connection) -> Result<(), LedgerError> {
         )));
     }
     conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(())
 }
 
@@ -191,6 +196,7 @@ pub fn configure_writer(conn: &Connection) -> Result<(), LedgerError> {
 pub fn configure_reader(conn: &Connection) -> Result<(), LedgerError> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.execute_batch("PRAGMA query_only = 1;")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(())
 }
 
