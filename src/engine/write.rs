@@ -497,10 +497,10 @@ where
     }
 
     /// Submits one batch; the job's id.
-    async fn submit(&self, items: Vec<(String, Value)>) -> Result<String, KustomerError> {
+    async fn submit(&self, items: &[(String, Value)]) -> Result<String, KustomerError> {
         let job = self
             .kustomer
-            .submit_bulk(self.resource.clone(), items, self.update)
+            .submit_bulk_of(self.resource.clone(), items, self.update)
             .await?;
         Ok(job.id)
     }
@@ -650,34 +650,44 @@ where
     let batch = new_batch_id();
     let ids: Vec<String> = items.iter().map(|(id, _)| id.clone()).collect();
     ledger.mark_sent(kind, ids.clone(), Some(&batch)).await?;
+    // Each body tagged where it is (a body sent again gets its new batch's reference).
     let refs: Vec<(String, Value)> = items
-        .iter()
-        .map(|(id, body)| {
-            let r = client_ref(&batch, id);
-            let mut body = body.clone();
+        .into_iter()
+        .map(|(id, mut body)| {
+            let r = client_ref(&batch, &id);
             if let Value::Object(map) = &mut body {
                 map.insert("_clientRef".into(), Value::String(r.clone()));
             }
             (r, body)
         })
         .collect();
+    let submitted = bulk.submit(&refs).await;
     // Each item as sent, for the ledger entry should it fail.
-    let sent: HashMap<String, Value> = refs.iter().cloned().collect();
-    let job = match bulk.submit(refs).await {
+    let mut sent: HashMap<String, Value> = refs.into_iter().collect();
+    let mut take_items = |ids: &[String]| -> Vec<(String, Value)> {
+        ids.iter()
+            .filter_map(|id| {
+                let body = sent.remove(&client_ref(&batch, id))?;
+                Some((id.clone(), body))
+            })
+            .collect()
+    };
+    let job = match submitted {
         Ok(job) => job,
         Err(e) if is_ambiguous(&e) => {
             // The batch may be running: its items are looked up after the bulk patience.
+            let items = take_items(&ids);
             for id in ids {
                 outcomes.insert(id, Outcome::Unsettled);
             }
             return Ok(BatchEnd::Lost(items));
         }
-        Err(e) if items.len() > 1 && refused_for_content(&e) => {
+        Err(e) if ids.len() > 1 && refused_for_content(&e) => {
             tracing::info!(
                 "bulk batch {batch} of {} {kind} refused as a whole ({e}); splitting it to find the item at fault",
-                items.len()
+                ids.len()
             );
-            return Ok(BatchEnd::Refused(items));
+            return Ok(BatchEnd::Refused(take_items(&ids)));
         }
         Err(e) => {
             for id in ids {
@@ -689,7 +699,6 @@ where
             return Ok(BatchEnd::Answered);
         }
     };
-    drop(items);
     ledger.record_job(&batch, &job)?;
     // An item as it was sent, to be sent again when its answer is lost (its `_clientRef` is
     // replaced by the new batch's).

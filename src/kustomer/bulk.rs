@@ -422,16 +422,27 @@ impl KustomerClient {
         items: Vec<(String, Value)>,
         update: bool,
     ) -> Result<BulkJob> {
+        self.submit_bulk_of(resource, &items, update).await
+    }
+
+    /// As [`KustomerClient::submit_bulk`], reading the items where they are: an item that
+    /// already carries its `_clientRef` is serialized as it is, never copied.
+    pub async fn submit_bulk_of(
+        &self,
+        resource: BulkResource,
+        items: &[(String, Value)],
+        update: bool,
+    ) -> Result<BulkJob> {
         if items.is_empty() || items.len() > MAX_BULK_ITEMS {
             return Err(KustomerError::BulkSize(items.len()));
         }
         let mut seen = HashSet::new();
         let mut client_refs = Vec::with_capacity(items.len());
-        let mut body = Vec::with_capacity(items.len());
+        let mut tagged = Vec::new();
         for (client_ref, item) in items {
             let why = if client_ref.is_empty() || client_ref.len() > MAX_CLIENT_REF_LEN {
                 Some("a _clientRef must be 1 to 255 characters")
-            } else if !seen.insert(client_ref.clone()) {
+            } else if !seen.insert(client_ref.as_str()) {
                 Some("a _clientRef must be unique within the request")
             } else if !item.is_object() {
                 Some("each item must be a JSON object")
@@ -441,18 +452,43 @@ impl KustomerClient {
                 None
             };
             if let Some(why) = why {
-                return Err(KustomerError::BulkItem { client_ref, why });
+                return Err(KustomerError::BulkItem {
+                    client_ref: client_ref.clone(),
+                    why,
+                });
             }
-            let mut item = item;
-            item["_clientRef"] = json!(client_ref);
-            client_refs.push(client_ref);
-            body.push(item);
+            if item.get("_clientRef").and_then(Value::as_str) != Some(client_ref.as_str()) {
+                let mut item = item.clone();
+                item["_clientRef"] = json!(client_ref);
+                tagged.push(item);
+            }
+            client_refs.push(client_ref.clone());
         }
+        // The array as sent: the items that carry their reference, else their tagged copies.
+        let mut copies = tagged.iter();
+        let body: Vec<&Value> = items
+            .iter()
+            .map(|(client_ref, item)| {
+                if item.get("_clientRef").and_then(Value::as_str) == Some(client_ref.as_str()) {
+                    item
+                } else {
+                    copies.next().unwrap_or(item)
+                }
+            })
+            .collect();
+        let text = serde_json::to_string(&body).map_err(|e| KustomerError::BulkItem {
+            client_ref: String::new(),
+            why: if e.is_data() {
+                "an item could not be serialized"
+            } else {
+                "the request could not be serialized"
+            },
+        })?;
         let path = resource.path();
         let req = if update {
-            Request::put(path, Value::Array(body))
+            Request::put_text(path, text)
         } else {
-            Request::post(path, Value::Array(body))
+            Request::post_text(path, text)
         };
         let submitted_at = Instant::now();
         let reply = self.send(req).await?;
