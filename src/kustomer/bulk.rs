@@ -476,14 +476,8 @@ impl KustomerClient {
                 }
             })
             .collect();
-        let text = serde_json::to_string(&body).map_err(|e| KustomerError::BulkItem {
-            client_ref: String::new(),
-            why: if e.is_data() {
-                "an item could not be serialized"
-            } else {
-                "the request could not be serialized"
-            },
-        })?;
+        // JSON values always serialize (their keys are strings).
+        let text = serde_json::to_string(&body).unwrap_or_default();
         let path = resource.path();
         let req = if update {
             Request::put_text(path, text)
