@@ -21,6 +21,8 @@ pub enum Listed {
     SentWithoutJob,
     /// Loaded, but their source changed since: they need an update.
     ChangedSinceDone,
+    /// Done with a Kustomer record i2k created (origin `created`): what a rollback may delete.
+    Created,
 }
 
 pub struct LedgerReader {
@@ -202,13 +204,28 @@ impl LedgerReader {
         let sql = match listing {
             Listed::SentWithoutJob => sql::sent_without_job(),
             Listed::ChangedSinceDone => sql::changed_since_done(),
+            Listed::Created => sql::created_page(),
         };
-        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = self.page_after(&sql, kind, after_key, limit, work_item)?;
+        collect_items(rows.into_iter().map(Ok))
+    }
+
+    /// One keyset page of `kind` that `sql` selects (`?1` the kind, `?2` the source id the page
+    /// starts after, `?3` the most rows), each row read with `read`.
+    fn page_after<T>(
+        &self,
+        sql: &str,
+        kind: &str,
+        after_key: Option<&str>,
+        limit: usize,
+        read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, LedgerError> {
+        let mut statement = self.conn.prepare_cached(sql)?;
         let rows = statement.query_map(
             params![kind, after_key.unwrap_or(""), limit_param(limit)],
-            work_item,
+            read,
         )?;
-        collect_items(rows)
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// How many of `kind`'s records i2k created in Kustomer (done, origin `created`).
@@ -218,22 +235,6 @@ impl LedgerReader {
             .prepare_cached(sql::CREATED_COUNT)?
             .query_row(params![kind], |row| row.get(0))?;
         Ok(to_u64(n))
-    }
-
-    /// One page of `kind`'s records i2k created in Kustomer (done, origin `created`), ordered
-    /// by source id, after `after_key`: what a rollback may delete.
-    pub fn created_page(
-        &self,
-        kind: &str,
-        after_key: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<WorkItem>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(&sql::created_page())?;
-        let rows = statement.query_map(
-            params![kind, after_key.unwrap_or(""), limit_param(limit)],
-            work_item,
-        )?;
-        collect_items(rows)
     }
 
     /// Bulk batches of `kind` with items still `sent` (a resumed run polls or looks them up).
@@ -364,12 +365,7 @@ impl LedgerReader {
         after_key: Option<&str>,
         limit: usize,
     ) -> Result<Vec<SourceRecord>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(&sql::sources_page())?;
-        let rows = statement.query_map(
-            params![kind, after_key.unwrap_or(""), limit_param(limit)],
-            source_record,
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.page_after(&sql::sources_page(), kind, after_key, limit, source_record)
     }
 
     /// Up to `limit` source records of `kind` after `after_key` that were staged at or after
