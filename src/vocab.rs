@@ -3,7 +3,7 @@
 //! no behaviour beyond labels, the text of a JSON scalar ([`scalar_text`]), which the clients,
 //! mapping and the simulator read alike, and of a count as a person reads it ([`count_text`]),
 //! which the console and the report print alike; and how the clients declare their routes
-//! ([`route_paths!`]).
+//! (`route_paths!`).
 //!
 //! This module names nothing of the crate (only std, serde, serde_json and clap's `ValueEnum` for
 //! the CLI's filters), so the ledger, the transport, the clients, mapping and the engine can all

@@ -84,7 +84,7 @@ pub trait Lenient: Sized {
     fn read(v: Value) -> Self;
 }
 
-/// Reads one field of a record by its type ([`Lenient`]): the reader of every [`records!`] field.
+/// Reads one field of a record by its type ([`Lenient`]): the reader of every `records!` field.
 pub fn field<'de, D: Deserializer<'de>, T: Lenient>(d: D) -> Result<T, D::Error> {
     Value::deserialize(d).map(T::read)
 }

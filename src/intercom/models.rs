@@ -1,6 +1,7 @@
 //! Typed Intercom 2.16 records, as the API returns them when read: every field optional, ids read
 //! from numbers or strings, times from unix seconds or ISO strings, enums open to new values, and
 //! unknown fields ignored. These are views over the raw JSON that the ledger keeps verbatim.
+//! `records!` declares them: how each field reads is its type's ([`Lenient`]).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
