@@ -2,7 +2,8 @@
 //! budgets, connection checks, field decisions, Kustomer's attribute suffixes). Plain data with
 //! no behaviour beyond labels, the text of a JSON scalar ([`scalar_text`]), which the clients,
 //! mapping and the simulator read alike, and of a count as a person reads it ([`count_text`]),
-//! which the console and the report print alike.
+//! which the console and the report print alike; and how the clients declare their routes
+//! (`route_paths!`).
 //!
 //! This module names nothing of the crate (only std, serde, serde_json and clap's `ValueEnum` for
 //! the CLI's filters), so the ledger, the transport, the clients, mapping and the engine can all
@@ -12,8 +13,10 @@
 use serde::{Deserialize, Serialize};
 
 mod kind;
+mod route;
 mod suffix;
 pub use kind::{Kind, UnknownKind};
+pub(crate) use route::route_paths;
 pub use suffix::Suffix;
 
 /// The text of a JSON scalar: a string as it is, a number or a boolean as written; `None` for

@@ -976,7 +976,7 @@ async fn a_rolled_back_record_is_pending_again_with_its_kustomer_id_and_origin_f
     ledger.flush().await.unwrap();
     // Only what i2k created is a rollback's to delete.
     let created: Vec<String> = ledger
-        .read(|r| r.created_page("contacts", None, 10))
+        .read(|r| r.listed(Listed::Created, "contacts", None, 10))
         .unwrap()
         .into_iter()
         .map(|w| w.source_id)

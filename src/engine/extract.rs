@@ -145,6 +145,62 @@ impl Batch {
     }
 }
 
+/// What a contact's sub-reads gathered: the records they staged, and what could not be read
+/// (the contact is then staged incomplete, with these reasons).
+#[derive(Default)]
+struct Gathered {
+    batch: Batch,
+    problems: Vec<String>,
+}
+
+impl Gathered {
+    /// Keeps what a read staged, or says that `what` could not be read.
+    fn absorb(&mut self, what: &str, read: Result<Batch, impl std::fmt::Display>) {
+        match read {
+            Ok(batch) => self.batch.absorb(batch),
+            Err(e) => self.problems.push(format!("{what} could not be read: {e}")),
+        }
+    }
+
+    /// Keeps a contact's sub-list whole, as one record of `kind` under the contact (see
+    /// [`whole_list`]), or says that `what` could not be read.
+    fn whole_list(
+        &mut self,
+        what: &str,
+        kind: &str,
+        contact: &SourceRecord,
+        read: Result<Vec<Value>, impl std::fmt::Display>,
+    ) {
+        match read {
+            Ok(items) => self.batch.push(whole_list(
+                kind,
+                &contact.source_id,
+                contact.updated_at,
+                items,
+            )),
+            Err(e) => self.problems.push(format!("{what} could not be read: {e}")),
+        }
+    }
+
+    fn add(&mut self, other: Gathered) {
+        self.batch.absorb(other.batch);
+        self.problems.extend(other.problems);
+    }
+
+    /// What could not be read, in one line; None when everything was.
+    fn problem(&self) -> Option<String> {
+        (!self.problems.is_empty()).then(|| self.problems.join("; "))
+    }
+
+    /// The records gathered, and the contact itself, flagged incomplete with what could not be
+    /// read.
+    fn with_contact(mut self, contact: SourceRecord) -> Batch {
+        let problem = self.problem();
+        self.batch.push(with_incomplete(contact, problem));
+        self.batch
+    }
+}
+
 /// Runs one extraction over the whole workspace.
 pub async fn extract(
     client: &IntercomClient,
@@ -866,16 +922,12 @@ impl<'a> Extractor<'a> {
     async fn contact_details(&self, raw: &Value) -> Batch {
         let record = source(Kind::Contacts.as_str(), raw, None);
         let contact = Contact::deserialize(raw).unwrap_or_default();
-        let id = record.source_id.clone();
-        let ((mut batch, mut problems), (activity, more)) = tokio::join!(
-            self.contact_sublists(&id, &contact, record.updated_at),
-            self.contact_activity(&id, &contact, record.updated_at),
+        let (mut gathered, activity) = tokio::join!(
+            self.contact_sublists(&record, &contact),
+            self.contact_activity(&record, &contact),
         );
-        batch.absorb(activity);
-        problems.extend(more);
-        let problem = (!problems.is_empty()).then(|| problems.join("; "));
-        batch.push(with_incomplete(record, problem));
-        batch
+        gathered.add(activity);
+        gathered.with_contact(record)
     }
 
     /// The contacts listing's first stage: a contact with what its customer is made of (its
@@ -884,12 +936,8 @@ impl<'a> Extractor<'a> {
     async fn contact_core(&self, raw: &Value) -> Batch {
         let record = source(Kind::Contacts.as_str(), raw, None);
         let contact = Contact::deserialize(raw).unwrap_or_default();
-        let (mut batch, problems) = self
-            .contact_sublists(&record.source_id, &contact, record.updated_at)
-            .await;
-        let problem = (!problems.is_empty()).then(|| problems.join("; "));
-        batch.push(with_incomplete(record, problem));
-        batch
+        let gathered = self.contact_sublists(&record, &contact).await;
+        gathered.with_contact(record)
     }
 
     /// The contacts listing's second stage, for a contact its first stage staged: its notes,
@@ -899,28 +947,21 @@ impl<'a> Extractor<'a> {
     async fn contact_later(&self, staged: &SourceRecord) -> Batch {
         let raw: Value = serde_json::from_str(&staged.raw).unwrap_or_default();
         let contact = Contact::deserialize(&raw).unwrap_or_default();
-        let (mut batch, problems) = self
-            .contact_activity(&staged.source_id, &contact, staged.updated_at)
-            .await;
-        if !problems.is_empty() {
+        let mut gathered = self.contact_activity(staged, &contact).await;
+        if let Some(problem) = gathered.problem() {
             let mut record = staged.clone();
             record.problem = record
                 .problem
                 .map(|p| p.strip_prefix(INCOMPLETE).unwrap_or(&p).to_string());
-            batch.push(with_incomplete(record, Some(problems.join("; "))));
+            gathered.batch.push(with_incomplete(record, Some(problem)));
         }
-        batch
+        gathered.batch
     }
 
     /// A contact's tags and companies beyond the ten inline (`has_more`), each kept whole as one
     /// record; with what could not be read.
-    async fn contact_sublists(
-        &self,
-        id: &str,
-        contact: &Contact,
-        updated_at: Option<i64>,
-    ) -> (Batch, Vec<String>) {
-        let (mut batch, mut problems) = (Batch::default(), Vec::new());
+    async fn contact_sublists(&self, record: &SourceRecord, contact: &Contact) -> Gathered {
+        let id = record.source_id.as_str();
         let sub_list = |kind: &'static str, more: bool, listing: Listing| async move {
             if more {
                 Some((kind, self.all_pages(listing, kind, Some(id)).await))
@@ -943,32 +984,24 @@ impl<'a> Extractor<'a> {
                 Listing::contact_companies(id),
             ),
         );
+        let mut gathered = Gathered::default();
         for (kind, listed) in [tags, companies].into_iter().flatten() {
-            match listed {
-                Ok(b) => {
-                    let items: Vec<Value> = b
-                        .records
-                        .iter()
-                        .filter_map(|r| serde_json::from_str(&r.raw).ok())
-                        .collect();
-                    batch.push(whole_list(kind, id, updated_at, items));
-                }
-                Err(e) => problems.push(format!("{kind} could not be read: {e}")),
-            }
+            let items = listed.map(|b| {
+                b.records
+                    .iter()
+                    .filter_map(|r| serde_json::from_str(&r.raw).ok())
+                    .collect()
+            });
+            gathered.whole_list(kind, kind, record, items);
         }
-        (batch, problems)
+        gathered
     }
 
     /// A contact's activity: its notes, its segments and its data events (the summary counts
     /// every event; the listing returns only the last 90 days); with what could not be read.
     /// Independent reads, asked for at once: a contact costs one round trip, not three in a row.
-    async fn contact_activity(
-        &self,
-        id: &str,
-        contact: &Contact,
-        updated_at: Option<i64>,
-    ) -> (Batch, Vec<String>) {
-        let (mut batch, mut problems) = (Batch::default(), Vec::new());
+    async fn contact_activity(&self, record: &SourceRecord, contact: &Contact) -> Gathered {
+        let id = record.source_id.as_str();
         let has_notes = contact
             .notes
             .as_ref()
@@ -989,25 +1022,13 @@ impl<'a> Extractor<'a> {
             self.client.contact_segments(id),
             self.contact_events(id),
         );
-        match notes {
-            Some(Ok(b)) => batch.absorb(b),
-            Some(Err(e)) => problems.push(format!("notes could not be read: {e}")),
-            None => {}
+        let mut gathered = Gathered::default();
+        if let Some(notes) = notes {
+            gathered.absorb("notes", notes);
         }
-        match segments {
-            Ok(segments) => batch.push(whole_list(
-                Kind::ContactSegments.as_str(),
-                id,
-                updated_at,
-                segments,
-            )),
-            Err(e) => problems.push(format!("segments could not be read: {e}")),
-        }
-        match events {
-            Ok(b) => batch.absorb(b),
-            Err(e) => problems.push(format!("events could not be read: {e}")),
-        }
-        (batch, problems)
+        gathered.whole_list("segments", Kind::ContactSegments.as_str(), record, segments);
+        gathered.absorb("events", events);
+        gathered
     }
 
     /// The contacts listing's second stage: the activity of every contact this pass staged

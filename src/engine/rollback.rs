@@ -38,7 +38,7 @@ use crate::engine::manual::MANUAL_FILE;
 use crate::kustomer::bulk::{BulkResource, MAX_BULK_ITEMS, PollPolicy};
 use crate::kustomer::delete::Deletable;
 use crate::kustomer::{KustomerClient, KustomerError};
-use crate::ledger::{Ledger, LedgerError, RecordState, WorkItem};
+use crate::ledger::{Ledger, LedgerError, Listed, RecordState, WorkItem};
 use crate::mapping::people::ticket_klass_name;
 use crate::vocab::{Kind, PhaseId};
 
@@ -312,7 +312,8 @@ pub async fn rollback(
         }
         let mut after: Option<String> = None;
         loop {
-            let page = ledger.read(|r| r.created_page(k.kind.as_str(), after.as_deref(), PAGE))?;
+            let page = ledger
+                .read(|r| r.listed(Listed::Created, k.kind.as_str(), after.as_deref(), PAGE))?;
             let Some(last) = page.last() else { break };
             after = Some(last.source_id.clone());
             let mut doomed: HashMap<Option<BulkResource>, Vec<(WorkItem, String)>> = HashMap::new();

@@ -1019,7 +1019,7 @@ fn record_sample(ctx: &Ctx, run_id: i64, phases: &[PhaseProgress]) {
         kustomer_allowed: kustomer.allowed,
         kustomer_throttled: kustomer.throttled,
         intercom_throttled: intercom.throttled,
-        faults: ctx.kustomer.faults() + ctx.intercom.faults(),
+        faults: ctx.kustomer.api().faults() + ctx.intercom.api().faults(),
         phases: running,
     };
     if let Err(e) = ctx.ledger.record_sample(sample) {

@@ -125,11 +125,6 @@ impl IntercomClient {
         self.api.gate()
     }
 
-    /// Attempts so far that failed and were retried (5xx, timeouts, resets).
-    pub fn faults(&self) -> u64 {
-        self.api.faults()
-    }
-
     /// `GET /me`: the token's admin and workspace, with the raw answer.
     pub async fn me(&self) -> Result<(Me, Value), ApiError> {
         let reply = self.api.get(endpoints::ME).await?;

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::http::path_segment as seg;
+use crate::vocab::route_paths;
 
 pub const ME: &str = "/me";
 pub const COMPANIES_SCROLL: &str = "/companies/scroll";
@@ -18,55 +19,23 @@ pub const SUB_LIST_PER_PAGE: u32 = 60;
 /// `/macros` pages at most 50.
 pub const MACROS_PER_PAGE: u32 = 50;
 
-pub fn conversation(id: &str) -> String {
-    format!("/conversations/{}", seg(id))
+route_paths! {
+    seg;
+    conversation(id) => "/conversations/{}";
+    ticket(id) => "/tickets/{}";
+    contact_notes(id) => "/contacts/{}/notes";
+    contact_segments(id) => "/contacts/{}/segments";
+    contact_tags(id) => "/contacts/{}/tags";
+    contact_companies(id) => "/contacts/{}/companies";
+    company_notes(id) => "/companies/{}/notes";
+    article_versions(id) => "/articles/{}/versions";
+    article_version(id, version_id) => "/articles/{}/versions/{}";
+    office_hours_exceptions(schedule_id) => "/office_hours_schedules/{}/office_hours_exceptions";
+    workflow_export(id) => "/export/workflows/{}";
 }
 
 pub fn contact(id: &str) -> String {
     format!("/contacts/{id}")
-}
-
-pub fn ticket(id: &str) -> String {
-    format!("/tickets/{}", seg(id))
-}
-
-pub fn contact_notes(id: &str) -> String {
-    format!("/contacts/{}/notes", seg(id))
-}
-
-pub fn contact_segments(id: &str) -> String {
-    format!("/contacts/{}/segments", seg(id))
-}
-
-pub fn contact_tags(id: &str) -> String {
-    format!("/contacts/{}/tags", seg(id))
-}
-
-pub fn contact_companies(id: &str) -> String {
-    format!("/contacts/{}/companies", seg(id))
-}
-
-pub fn company_notes(id: &str) -> String {
-    format!("/companies/{}/notes", seg(id))
-}
-
-pub fn article_versions(id: &str) -> String {
-    format!("/articles/{}/versions", seg(id))
-}
-
-pub fn article_version(id: &str, version_id: &str) -> String {
-    format!("/articles/{}/versions/{}", seg(id), seg(version_id))
-}
-
-pub fn office_hours_exceptions(schedule_id: &str) -> String {
-    format!(
-        "/office_hours_schedules/{}/office_hours_exceptions",
-        seg(schedule_id)
-    )
-}
-
-pub fn workflow_export(id: &str) -> String {
-    format!("/export/workflows/{}", seg(id))
 }
 
 /// Unpaginated lists: one GET returns the whole collection under `key`.

@@ -5,8 +5,9 @@
 
 use std::fmt;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::vocab::scalar_text;
 
@@ -55,26 +56,11 @@ pub fn id_from_value(v: &Value) -> Option<Id> {
     }
 }
 
-/// `Option<Id>` that tolerates null, absent, `0`-free oddities and wrong types (→ `None`).
-pub fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Id>, D::Error> {
-    read_value(d, |v| id_from_value(&v))
-}
-
 /// An assignee id (`admin_assignee_id`, `team_assignee_id`): Intercom's 2.16 schema sends `0`
 /// when nobody is assigned, older answers `null`; `0`, `"0"`, null, absent and unreadable are
 /// all "unassigned" (`None`).
 pub fn opt_assignee_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Id>, D::Error> {
-    read_value(d, |v| {
-        id_from_value(&v).filter(|id| id.as_str().trim() != "0")
-    })
-}
-
-/// A list of ids where items may be numbers or strings; unreadable items are dropped.
-pub fn id_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Id>, D::Error> {
-    read_value(d, |v| match v {
-        Value::Array(items) => items.iter().filter_map(id_from_value).collect(),
-        _ => Vec::new(),
-    })
+    field(d).map(|id: Option<Id>| id.filter(|id| id.as_str().trim() != "0"))
 }
 
 /// Reads a time as unix seconds from an integer, a float, a numeric string or an ISO-8601 string.
@@ -92,80 +78,145 @@ pub fn time_from_value(v: &Value) -> Option<i64> {
     }
 }
 
-/// `Option<i64>` unix seconds from any of the shapes [`time_from_value`] reads.
-pub fn opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    read_value(d, |v| time_from_value(&v))
+/// How a field of an Intercom record reads whatever JSON value stands in it, chosen by the
+/// field's type. A value that cannot be read is `None` (a list: the items that can be read).
+pub trait Lenient: Sized {
+    fn read(v: Value) -> Self;
 }
 
-/// `Option<u64>` from a number or numeric string; anything else is `None`.
-pub fn opt_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    read_value(d, |v| match v {
-        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().map(|f| f.max(0.0) as u64)),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    })
+/// Reads one field of a record by its type ([`Lenient`]): the reader of every `records!` field.
+pub fn field<'de, D: Deserializer<'de>, T: Lenient>(d: D) -> Result<T, D::Error> {
+    Value::deserialize(d).map(T::read)
 }
 
-/// `Option<f64>` from a number or numeric string.
-pub fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    read_value(d, |v| match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    })
+/// An id from a string or a number; null, objects and empty strings are no id.
+impl Lenient for Option<Id> {
+    fn read(v: Value) -> Self {
+        id_from_value(&v)
+    }
 }
 
-/// `Option<bool>` from a boolean or the strings "true"/"false".
-pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    read_value(d, |v| match v {
-        Value::Bool(b) => Some(b),
-        Value::String(s) if s == "true" => Some(true),
-        Value::String(s) if s == "false" => Some(false),
-        _ => None,
-    })
+/// Every `i64` of a record is a time: unix seconds, from any of the shapes [`time_from_value`]
+/// reads.
+impl Lenient for Option<i64> {
+    fn read(v: Value) -> Self {
+        time_from_value(&v)
+    }
 }
 
-/// `Option<String>` that reads numbers and booleans as their text and everything else but strings
-/// as `None`.
-pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    read_value(d, |v| scalar_text(&v))
+/// A count from a number or numeric string.
+impl Lenient for Option<u64> {
+    fn read(v: Value) -> Self {
+        match v {
+            Value::Number(n) => n.as_u64().or_else(|| n.as_f64().map(|f| f.max(0.0) as u64)),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
 }
 
-/// Reads whatever JSON value stands in the field with `read`: what every lenient field does.
-fn read_value<'de, D: Deserializer<'de>, T>(
-    d: D,
-    read: impl FnOnce(Value) -> T,
-) -> Result<T, D::Error> {
-    Value::deserialize(d).map(read)
+/// A number or numeric string.
+impl Lenient for Option<f64> {
+    fn read(v: Value) -> Self {
+        match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
 }
 
-/// `Option<T>` that becomes `None` when the value does not have `T`'s shape, instead of failing
-/// the record (e.g. `plan: []` where an object is documented).
-pub fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
-{
-    read_value(d, |v| match v {
+/// A boolean or the strings "true"/"false".
+impl Lenient for Option<bool> {
+    fn read(v: Value) -> Self {
+        match v {
+            Value::Bool(b) => Some(b),
+            Value::String(s) if s == "true" => Some(true),
+            Value::String(s) if s == "false" => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// Text from a string, or a number or boolean as its text.
+impl Lenient for Option<String> {
+    fn read(v: Value) -> Self {
+        scalar_text(&v)
+    }
+}
+
+/// The items shaped like `T`; null or a non-array is empty.
+impl<T: DeserializeOwned> Lenient for Vec<T> {
+    fn read(v: Value) -> Self {
+        match v {
+            Value::Array(items) => items
+                .into_iter()
+                .filter_map(|i| serde_json::from_value(i).ok())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Lenient for Option<Map<String, Value>> {
+    fn read(v: Value) -> Self {
+        shaped(v)
+    }
+}
+
+impl Lenient for Option<Value> {
+    fn read(v: Value) -> Self {
+        shaped(v)
+    }
+}
+
+/// `Some` when `v` has `T`'s shape, `None` when it is null or has another shape (e.g. `plan: []`
+/// where an object is documented), instead of failing the record: how nested records, enums and
+/// objects read.
+pub fn shaped<T: DeserializeOwned>(v: Value) -> Option<T> {
+    match v {
         Value::Null => None,
         v => serde_json::from_value(v).ok(),
-    })
+    }
 }
 
-/// `Vec<T>` that skips items not shaped like `T` and reads null or a non-array as empty.
-pub fn lenient_vec<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
-{
-    read_value(d, |v| match v {
-        Value::Array(items) => items
-            .into_iter()
-            .filter_map(|i| serde_json::from_value(i).ok())
-            .collect(),
-        _ => Vec::new(),
-    })
+/// Declares Intercom records: every field is read leniently by its type ([`Lenient`]) and is
+/// `None` (or empty) when absent, so a declaration names fields and types only. A field read
+/// another way names its reader after its type (`pub x: Option<Id> as "opt_assignee_id",`); a
+/// record nested in another reads as `None` when it does not have its shape.
+macro_rules! records {
+    ($($(#[$meta:meta])* pub struct $name:ident { $($fields:tt)* })*) => {
+        $($crate::intercom::lenient::records!(@fields [$(#[$meta])*] $name [] $($fields)*);)*
+    };
+    (@fields $meta:tt $name:ident [$($done:tt)*]
+        $(#[$m:meta])* pub $field:ident : $ty:ty as $reader:literal, $($rest:tt)*) => {
+        $crate::intercom::lenient::records!(@fields $meta $name [$($done)*
+            $(#[$m])* #[serde(default, deserialize_with = $reader)] pub $field: $ty,
+        ] $($rest)*);
+    };
+    (@fields $meta:tt $name:ident [$($done:tt)*]
+        $(#[$m:meta])* pub $field:ident : $ty:ty, $($rest:tt)*) => {
+        $crate::intercom::lenient::records!(@fields $meta $name [$($done)*
+            $(#[$m])* #[serde(default, deserialize_with = "crate::intercom::lenient::field")]
+            pub $field: $ty,
+        ] $($rest)*);
+    };
+    (@fields [$($meta:tt)*] $name:ident [$($done:tt)*]) => {
+        $($meta)*
+        #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+        pub struct $name {
+            $($done)*
+        }
+
+        impl $crate::intercom::lenient::Lenient for Option<$name> {
+            fn read(v: serde_json::Value) -> Self {
+                $crate::intercom::lenient::shaped(v)
+            }
+        }
+    };
 }
+
+pub(crate) use records;
 
 /// Declares a string enum that keeps values it does not know as `Other(text)`: Intercom adds
 /// enum values without a version bump, and one unknown state must not cost a record.
@@ -208,6 +259,12 @@ macro_rules! open_enum {
                     serde_json::Value::String(s) => $name::parse(&s),
                     other => $name::Other(other.to_string()),
                 })
+            }
+        }
+
+        impl $crate::intercom::lenient::Lenient for Option<$name> {
+            fn read(v: serde_json::Value) -> Self {
+                $crate::intercom::lenient::shaped(v)
             }
         }
     };

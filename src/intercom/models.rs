@@ -1,14 +1,12 @@
 //! Typed Intercom 2.16 records, as the API returns them when read: every field optional, ids read
 //! from numbers or strings, times from unix seconds or ISO strings, enums open to new values, and
 //! unknown fields ignored. These are views over the raw JSON that the ledger keeps verbatim.
+//! `records!` declares them: how each field reads is its type's ([`Lenient`]).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::lenient::{
-    Id, id_list, lenient, lenient_vec, open_enum, opt_assignee_id, opt_bool, opt_count, opt_f64,
-    opt_id, opt_string, opt_time,
-};
+use super::lenient::{Id, Lenient, field, open_enum, opt_assignee_id, records, shaped};
 
 open_enum!(
     /// `conversation.state`.
@@ -38,350 +36,205 @@ open_enum!(
     Priority { None => "none", Low => "low", Medium => "medium", High => "high", Urgent => "urgent" }
 );
 
-/// `{type, id}` reference to another object (`contact`, `company`, `admin`…).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ObjectRef {
-    #[serde(rename = "type", default, deserialize_with = "opt_string")]
-    pub kind: Option<String>,
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-}
+records! {
+    /// `{type, id}` reference to another object (`contact`, `company`, `admin`…).
+    pub struct ObjectRef {
+        #[serde(rename = "type")]
+        pub kind: Option<String>,
+        pub id: Option<Id>,
+    }
 
-/// The author of a message, part or note.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Author {
-    #[serde(rename = "type", default, deserialize_with = "opt_string")]
-    pub kind: Option<String>,
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub email: Option<String>,
-}
+    /// The author of a message, part or note.
+    pub struct Author {
+        #[serde(rename = "type")]
+        pub kind: Option<String>,
+        pub id: Option<Id>,
+        pub name: Option<String>,
+        pub email: Option<String>,
+    }
 
-/// `GET /me`: the admin that owns the token, and the workspace (`app`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Me {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub email: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub app: Option<App>,
-}
+    /// `GET /me`: the admin that owns the token, and the workspace (`app`).
+    pub struct Me {
+        pub id: Option<Id>,
+        pub name: Option<String>,
+        pub email: Option<String>,
+        pub app: Option<App>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct App {
-    #[serde(default, deserialize_with = "opt_string")]
-    pub id_code: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub region: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub timezone: Option<String>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub created_at: Option<i64>,
-}
+    pub struct App {
+        pub id_code: Option<String>,
+        pub name: Option<String>,
+        pub region: Option<String>,
+        pub timezone: Option<String>,
+        pub created_at: Option<i64>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Admin {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub email: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub job_title: Option<String>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub away_mode_enabled: Option<bool>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub has_inbox_seat: Option<bool>,
-    #[serde(default, deserialize_with = "id_list")]
-    pub team_ids: Vec<Id>,
-}
+    pub struct Admin {
+        pub id: Option<Id>,
+        pub name: Option<String>,
+        pub email: Option<String>,
+        pub job_title: Option<String>,
+        pub away_mode_enabled: Option<bool>,
+        pub has_inbox_seat: Option<bool>,
+        pub team_ids: Vec<Id>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Team {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "id_list")]
-    pub admin_ids: Vec<Id>,
-}
+    pub struct Team {
+        pub id: Option<Id>,
+        pub name: Option<String>,
+        pub admin_ids: Vec<Id>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Tag {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub applied_at: Option<i64>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub applied_by: Option<ObjectRef>,
-}
+    pub struct Tag {
+        pub id: Option<Id>,
+        pub name: Option<String>,
+        pub applied_at: Option<i64>,
+        pub applied_by: Option<ObjectRef>,
+    }
 
-/// `{type: "tag.list", tags: [...]}` on conversations and companies.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TagList {
-    #[serde(default, deserialize_with = "lenient_vec")]
-    pub tags: Vec<Tag>,
-}
+    /// `{type: "tag.list", tags: [...]}` on conversations and companies.
+    pub struct TagList {
+        pub tags: Vec<Tag>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Segment {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub created_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub updated_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub person_type: Option<String>,
-    /// Present with `include_count=true`.
-    #[serde(default, deserialize_with = "opt_count")]
-    pub count: Option<u64>,
-}
+    pub struct Segment {
+        pub id: Option<Id>,
+        pub name: Option<String>,
+        pub created_at: Option<i64>,
+        pub updated_at: Option<i64>,
+        pub person_type: Option<String>,
+        /// Present with `include_count=true`.
+        pub count: Option<u64>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SegmentList {
-    #[serde(default, deserialize_with = "lenient_vec")]
-    pub segments: Vec<Segment>,
-}
+    pub struct SegmentList {
+        pub segments: Vec<Segment>,
+    }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DataAttribute {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub model: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub full_name: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub label: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub description: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub data_type: Option<DataType>,
-    #[serde(default, deserialize_with = "lenient_vec")]
-    pub options: Vec<Value>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub api_writable: Option<bool>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub custom: Option<bool>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub archived: Option<bool>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub created_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub updated_at: Option<i64>,
-}
+    pub struct DataAttribute {
+        pub id: Option<Id>,
+        pub model: Option<String>,
+        pub name: Option<String>,
+        pub full_name: Option<String>,
+        pub label: Option<String>,
+        pub description: Option<String>,
+        pub data_type: Option<DataType>,
+        pub options: Vec<Value>,
+        pub api_writable: Option<bool>,
+        pub custom: Option<bool>,
+        pub archived: Option<bool>,
+        pub created_at: Option<i64>,
+        pub updated_at: Option<i64>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct AttributeOption {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub label: Option<String>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub archived: Option<bool>,
-}
+    pub struct AttributeOption {
+        pub id: Option<Id>,
+        pub label: Option<String>,
+        pub archived: Option<bool>,
+    }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ConversationAttribute {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub description: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub data_type: Option<ConversationDataType>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub required: Option<bool>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub archived: Option<bool>,
-    #[serde(default, deserialize_with = "lenient_vec")]
-    pub options: Vec<AttributeOption>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub created_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub updated_at: Option<i64>,
-}
+    pub struct ConversationAttribute {
+        pub id: Option<Id>,
+        pub name: Option<String>,
+        pub description: Option<String>,
+        pub data_type: Option<ConversationDataType>,
+        pub required: Option<bool>,
+        pub archived: Option<bool>,
+        pub options: Vec<AttributeOption>,
+        pub created_at: Option<i64>,
+        pub updated_at: Option<i64>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Company {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    /// The workspace's own company id.
-    #[serde(default, deserialize_with = "opt_id")]
-    pub company_id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub plan: Option<Value>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub remote_created_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub created_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub updated_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub last_request_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_count")]
-    pub size: Option<u64>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub website: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub industry: Option<String>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub monthly_spend: Option<f64>,
-    #[serde(default, deserialize_with = "opt_count")]
-    pub session_count: Option<u64>,
-    #[serde(default, deserialize_with = "opt_count")]
-    pub user_count: Option<u64>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub custom_attributes: Option<Map<String, Value>>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub tags: Option<TagList>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub segments: Option<SegmentList>,
-}
+    pub struct Company {
+        pub id: Option<Id>,
+        /// The workspace's own company id.
+        pub company_id: Option<Id>,
+        pub name: Option<String>,
+        pub plan: Option<Value>,
+        pub remote_created_at: Option<i64>,
+        pub created_at: Option<i64>,
+        pub updated_at: Option<i64>,
+        pub last_request_at: Option<i64>,
+        pub size: Option<u64>,
+        pub website: Option<String>,
+        pub industry: Option<String>,
+        pub monthly_spend: Option<f64>,
+        pub session_count: Option<u64>,
+        pub user_count: Option<u64>,
+        pub custom_attributes: Option<Map<String, Value>>,
+        pub tags: Option<TagList>,
+        pub segments: Option<SegmentList>,
+    }
 
-/// A contact's `tags`, `notes` or `companies`: at most 10 inline, the rest behind `url`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct AddressableList {
-    #[serde(default, deserialize_with = "lenient_vec")]
-    pub data: Vec<ObjectRef>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub url: Option<String>,
-    #[serde(default, deserialize_with = "opt_count")]
-    pub total_count: Option<u64>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub has_more: Option<bool>,
-}
+    /// A contact's `tags`, `notes` or `companies`: at most 10 inline, the rest behind `url`.
+    pub struct AddressableList {
+        pub data: Vec<ObjectRef>,
+        pub url: Option<String>,
+        pub total_count: Option<u64>,
+        pub has_more: Option<bool>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Contact {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_id")]
-    pub external_id: Option<Id>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub role: Option<ContactRole>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub email: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub phone: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "opt_id")]
-    pub owner_id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub created_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub updated_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub signed_up_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub last_seen_at: Option<i64>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub custom_attributes: Option<Map<String, Value>>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub tags: Option<AddressableList>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub notes: Option<AddressableList>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub companies: Option<AddressableList>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub location: Option<Value>,
-}
+    pub struct Contact {
+        pub id: Option<Id>,
+        pub external_id: Option<Id>,
+        pub role: Option<ContactRole>,
+        pub email: Option<String>,
+        pub phone: Option<String>,
+        pub name: Option<String>,
+        pub owner_id: Option<Id>,
+        pub created_at: Option<i64>,
+        pub updated_at: Option<i64>,
+        pub signed_up_at: Option<i64>,
+        pub last_seen_at: Option<i64>,
+        pub custom_attributes: Option<Map<String, Value>>,
+        pub tags: Option<AddressableList>,
+        pub notes: Option<AddressableList>,
+        pub companies: Option<AddressableList>,
+        pub location: Option<Value>,
+    }
 
-/// A note on a contact or a company.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Note {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub created_at: Option<i64>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub contact: Option<ObjectRef>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub company: Option<ObjectRef>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub author: Option<Author>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub body: Option<String>,
-}
+    /// A note on a contact or a company.
+    pub struct Note {
+        pub id: Option<Id>,
+        pub created_at: Option<i64>,
+        pub contact: Option<ObjectRef>,
+        pub company: Option<ObjectRef>,
+        pub author: Option<Author>,
+        pub body: Option<String>,
+    }
 
-/// A help-center collection; `parent_id` nests collections (sections are nested collections).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Collection {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub description: Option<String>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub created_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub updated_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub url: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub icon: Option<String>,
-    #[serde(default, deserialize_with = "opt_count")]
-    pub order: Option<u64>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub default_locale: Option<String>,
-    #[serde(default, deserialize_with = "opt_id")]
-    pub parent_id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_id")]
-    pub help_center_id: Option<Id>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub translated_content: Option<Map<String, Value>>,
-}
+    /// A help-center collection; `parent_id` nests collections (sections are nested collections).
+    pub struct Collection {
+        pub id: Option<Id>,
+        pub name: Option<String>,
+        pub description: Option<String>,
+        pub created_at: Option<i64>,
+        pub updated_at: Option<i64>,
+        pub url: Option<String>,
+        pub icon: Option<String>,
+        pub order: Option<u64>,
+        pub default_locale: Option<String>,
+        pub parent_id: Option<Id>,
+        pub help_center_id: Option<Id>,
+        pub translated_content: Option<Map<String, Value>>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Article {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub title: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub description: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub body: Option<String>,
-    #[serde(default, deserialize_with = "opt_id")]
-    pub author_id: Option<Id>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub state: Option<ArticleState>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub created_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub updated_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub url: Option<String>,
-    #[serde(default, deserialize_with = "opt_id")]
-    pub parent_id: Option<Id>,
-    #[serde(default, deserialize_with = "id_list")]
-    pub parent_ids: Vec<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub default_locale: Option<String>,
-    /// Locale → `article_content`; also carries `"type": "article_translated_content"`.
-    #[serde(default, deserialize_with = "lenient")]
-    pub translated_content: Option<Map<String, Value>>,
+    pub struct Article {
+        pub id: Option<Id>,
+        pub title: Option<String>,
+        pub description: Option<String>,
+        pub body: Option<String>,
+        pub author_id: Option<Id>,
+        pub state: Option<ArticleState>,
+        pub created_at: Option<i64>,
+        pub updated_at: Option<i64>,
+        pub url: Option<String>,
+        pub parent_id: Option<Id>,
+        pub parent_ids: Vec<Id>,
+        pub default_locale: Option<String>,
+        /// Locale → `article_content`; also carries `"type": "article_translated_content"`.
+        pub translated_content: Option<Map<String, Value>>,
+    }
 }
 
 impl Article {
@@ -400,181 +253,108 @@ impl Article {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ArticleVersion {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_id")]
-    pub article_id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub title: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub body: Option<String>,
-    #[serde(default, deserialize_with = "opt_id")]
-    pub author_id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub created_via: Option<String>,
-    #[serde(default, deserialize_with = "opt_id")]
-    pub from_version_id: Option<Id>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub state: Option<ArticleState>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub created_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub updated_at: Option<i64>,
-}
+records! {
+    pub struct ArticleVersion {
+        pub id: Option<Id>,
+        pub article_id: Option<Id>,
+        pub title: Option<String>,
+        pub body: Option<String>,
+        pub author_id: Option<Id>,
+        pub created_via: Option<String>,
+        pub from_version_id: Option<Id>,
+        pub state: Option<ArticleState>,
+        pub created_at: Option<i64>,
+        pub updated_at: Option<i64>,
+    }
 
-/// `part_attachment`: a file on a conversation source or part. Its URL expires (≈30 minutes).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Attachment {
-    #[serde(rename = "type", default, deserialize_with = "opt_string")]
-    pub kind: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub url: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub content_type: Option<String>,
-    #[serde(default, deserialize_with = "opt_count")]
-    pub filesize: Option<u64>,
-    #[serde(default, deserialize_with = "opt_count")]
-    pub width: Option<u64>,
-    #[serde(default, deserialize_with = "opt_count")]
-    pub height: Option<u64>,
-}
+    /// `part_attachment`: a file on a conversation source or part. Its URL expires (≈30 minutes).
+    pub struct Attachment {
+        #[serde(rename = "type")]
+        pub kind: Option<String>,
+        pub name: Option<String>,
+        pub url: Option<String>,
+        pub content_type: Option<String>,
+        pub filesize: Option<u64>,
+        pub width: Option<u64>,
+        pub height: Option<u64>,
+    }
 
-/// The first message of a conversation.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ConversationSource {
-    #[serde(rename = "type", default, deserialize_with = "opt_string")]
-    pub kind: Option<String>,
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub delivered_as: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub subject: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub body: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub author: Option<Author>,
-    #[serde(default, deserialize_with = "lenient_vec")]
-    pub attachments: Vec<Attachment>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub url: Option<String>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub redacted: Option<bool>,
-}
+    /// The first message of a conversation.
+    pub struct ConversationSource {
+        #[serde(rename = "type")]
+        pub kind: Option<String>,
+        pub id: Option<Id>,
+        pub delivered_as: Option<String>,
+        pub subject: Option<String>,
+        pub body: Option<String>,
+        pub author: Option<Author>,
+        pub attachments: Vec<Attachment>,
+        pub url: Option<String>,
+        pub redacted: Option<bool>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ConversationPart {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    /// Not enumerated by the schema (`comment`, `note`, `assignment`, `close`, …).
-    #[serde(default, deserialize_with = "opt_string")]
-    pub part_type: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub body: Option<String>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub created_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub updated_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub notified_at: Option<i64>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub assigned_to: Option<ObjectRef>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub author: Option<Author>,
-    #[serde(default, deserialize_with = "lenient_vec")]
-    pub attachments: Vec<Attachment>,
-    #[serde(default, deserialize_with = "opt_id")]
-    pub external_id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub redacted: Option<bool>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub state: Option<ConversationState>,
-    #[serde(default, deserialize_with = "lenient_vec")]
-    pub tags: Vec<Tag>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub event_details: Option<Value>,
-}
+    pub struct ConversationPart {
+        pub id: Option<Id>,
+        /// Not enumerated by the schema (`comment`, `note`, `assignment`, `close`, …).
+        pub part_type: Option<String>,
+        pub body: Option<String>,
+        pub created_at: Option<i64>,
+        pub updated_at: Option<i64>,
+        pub notified_at: Option<i64>,
+        pub assigned_to: Option<ObjectRef>,
+        pub author: Option<Author>,
+        pub attachments: Vec<Attachment>,
+        pub external_id: Option<Id>,
+        pub redacted: Option<bool>,
+        pub state: Option<ConversationState>,
+        pub tags: Vec<Tag>,
+        pub event_details: Option<Value>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ConversationPartList {
-    #[serde(default, deserialize_with = "lenient_vec")]
-    pub conversation_parts: Vec<ConversationPart>,
-    #[serde(default, deserialize_with = "opt_count")]
-    pub total_count: Option<u64>,
-}
+    pub struct ConversationPartList {
+        pub conversation_parts: Vec<ConversationPart>,
+        pub total_count: Option<u64>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ContactRef {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_id")]
-    pub external_id: Option<Id>,
-}
+    pub struct ContactRef {
+        pub id: Option<Id>,
+        pub external_id: Option<Id>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ContactRefList {
-    #[serde(default, deserialize_with = "lenient_vec")]
-    pub contacts: Vec<ContactRef>,
-}
+    pub struct ContactRefList {
+        pub contacts: Vec<ContactRef>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ConversationStatistics {
-    /// Includes the source message, so a complete thread has `parts + 1`.
-    #[serde(default, deserialize_with = "opt_count")]
-    pub count_conversation_parts: Option<u64>,
-    #[serde(default, deserialize_with = "opt_count")]
-    pub count_reopens: Option<u64>,
-    #[serde(default, deserialize_with = "opt_count")]
-    pub count_assignments: Option<u64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub first_contact_reply_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub last_close_at: Option<i64>,
-}
+    pub struct ConversationStatistics {
+        /// Includes the source message, so a complete thread has `parts + 1`.
+        pub count_conversation_parts: Option<u64>,
+        pub count_reopens: Option<u64>,
+        pub count_assignments: Option<u64>,
+        pub first_contact_reply_at: Option<i64>,
+        pub last_close_at: Option<i64>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Conversation {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub title: Option<String>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub created_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub updated_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub waiting_since: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub snoozed_until: Option<i64>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub open: Option<bool>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub state: Option<ConversationState>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub read: Option<bool>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub priority: Option<Priority>,
-    #[serde(default, deserialize_with = "opt_assignee_id")]
-    pub admin_assignee_id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_assignee_id")]
-    pub team_assignee_id: Option<Id>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub source: Option<ConversationSource>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub contacts: Option<ContactRefList>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub tags: Option<TagList>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub statistics: Option<ConversationStatistics>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub custom_attributes: Option<Map<String, Value>>,
-    /// Only when retrieved one by one; at most the 500 most recent parts.
-    #[serde(default, deserialize_with = "lenient")]
-    pub conversation_parts: Option<ConversationPartList>,
+    pub struct Conversation {
+        pub id: Option<Id>,
+        pub title: Option<String>,
+        pub created_at: Option<i64>,
+        pub updated_at: Option<i64>,
+        pub waiting_since: Option<i64>,
+        pub snoozed_until: Option<i64>,
+        pub open: Option<bool>,
+        pub state: Option<ConversationState>,
+        pub read: Option<bool>,
+        pub priority: Option<Priority>,
+        pub admin_assignee_id: Option<Id> as "opt_assignee_id",
+        pub team_assignee_id: Option<Id> as "opt_assignee_id",
+        pub source: Option<ConversationSource>,
+        pub contacts: Option<ContactRefList>,
+        pub tags: Option<TagList>,
+        pub statistics: Option<ConversationStatistics>,
+        pub custom_attributes: Option<Map<String, Value>>,
+        /// Only when retrieved one by one; at most the 500 most recent parts.
+        pub conversation_parts: Option<ConversationPartList>,
+    }
 }
 
 /// What the 500-part cap hid from one retrieved conversation.
@@ -629,50 +409,33 @@ impl Conversation {
     }
 }
 
-/// A data event (only those from the last 90 days can be listed).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DataEvent {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub event_name: Option<String>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub created_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_id")]
-    pub user_id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_id")]
-    pub intercom_user_id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub email: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub metadata: Option<Map<String, Value>>,
-}
+records! {
+    /// A data event (only those from the last 90 days can be listed).
+    pub struct DataEvent {
+        pub id: Option<Id>,
+        pub event_name: Option<String>,
+        pub created_at: Option<i64>,
+        pub user_id: Option<Id>,
+        pub intercom_user_id: Option<Id>,
+        pub email: Option<String>,
+        pub metadata: Option<Map<String, Value>>,
+    }
 
-/// One line of `GET /events?summary=true`: all events of a name, older ones included.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct EventSummaryItem {
-    #[serde(default, deserialize_with = "opt_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub first: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub last: Option<i64>,
-    #[serde(default, deserialize_with = "opt_count")]
-    pub count: Option<u64>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub description: Option<String>,
-}
+    /// One line of `GET /events?summary=true`: all events of a name, older ones included.
+    pub struct EventSummaryItem {
+        pub name: Option<String>,
+        pub first: Option<i64>,
+        pub last: Option<i64>,
+        pub count: Option<u64>,
+        pub description: Option<String>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct EventSummary {
-    #[serde(default, deserialize_with = "opt_string")]
-    pub email: Option<String>,
-    #[serde(default, deserialize_with = "opt_id")]
-    pub intercom_user_id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_id")]
-    pub user_id: Option<Id>,
-    #[serde(default, deserialize_with = "lenient_vec")]
-    pub events: Vec<EventSummaryItem>,
+    pub struct EventSummary {
+        pub email: Option<String>,
+        pub intercom_user_id: Option<Id>,
+        pub user_id: Option<Id>,
+        pub events: Vec<EventSummaryItem>,
+    }
 }
 
 impl EventSummary {
@@ -682,223 +445,131 @@ impl EventSummary {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TicketTypeAttribute {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub description: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub data_type: Option<String>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub required_to_create: Option<bool>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub archived: Option<bool>,
-}
+records! {
+    pub struct TicketTypeAttribute {
+        pub id: Option<Id>,
+        pub name: Option<String>,
+        pub description: Option<String>,
+        pub data_type: Option<String>,
+        pub required_to_create: Option<bool>,
+        pub archived: Option<bool>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TicketTypeAttributeList {
-    #[serde(default, deserialize_with = "lenient_vec")]
-    pub data: Vec<TicketTypeAttribute>,
-}
+    pub struct TicketTypeAttributeList {
+        pub data: Vec<TicketTypeAttribute>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TicketType {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub description: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub icon: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub category: Option<String>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub archived: Option<bool>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub is_internal: Option<bool>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub ticket_type_attributes: Option<TicketTypeAttributeList>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub created_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub updated_at: Option<i64>,
-}
+    pub struct TicketType {
+        pub id: Option<Id>,
+        pub name: Option<String>,
+        pub description: Option<String>,
+        pub icon: Option<String>,
+        pub category: Option<String>,
+        pub archived: Option<bool>,
+        pub is_internal: Option<bool>,
+        pub ticket_type_attributes: Option<TicketTypeAttributeList>,
+        pub created_at: Option<i64>,
+        pub updated_at: Option<i64>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TicketState {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub category: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub internal_label: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub external_label: Option<String>,
-}
+    pub struct TicketState {
+        pub id: Option<Id>,
+        pub category: Option<String>,
+        pub internal_label: Option<String>,
+        pub external_label: Option<String>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TicketPart {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub part_type: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub body: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub ticket_state: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub previous_ticket_state: Option<String>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub created_at: Option<i64>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub author: Option<Author>,
-    #[serde(default, deserialize_with = "lenient_vec")]
-    pub attachments: Vec<Attachment>,
-}
+    pub struct TicketPart {
+        pub id: Option<Id>,
+        pub part_type: Option<String>,
+        pub body: Option<String>,
+        pub ticket_state: Option<String>,
+        pub previous_ticket_state: Option<String>,
+        pub created_at: Option<i64>,
+        pub author: Option<Author>,
+        pub attachments: Vec<Attachment>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TicketPartList {
-    #[serde(default, deserialize_with = "lenient_vec")]
-    pub ticket_parts: Vec<TicketPart>,
-    #[serde(default, deserialize_with = "opt_count")]
-    pub total_count: Option<u64>,
-}
+    pub struct TicketPartList {
+        pub ticket_parts: Vec<TicketPart>,
+        pub total_count: Option<u64>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Ticket {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    /// The inbox number shown to people, not an API id.
-    #[serde(default, deserialize_with = "opt_id")]
-    pub ticket_id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub category: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub ticket_attributes: Option<Map<String, Value>>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub ticket_state: Option<TicketState>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub ticket_type: Option<TicketType>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub contacts: Option<ContactRefList>,
-    #[serde(default, deserialize_with = "opt_assignee_id")]
-    pub admin_assignee_id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_assignee_id")]
-    pub team_assignee_id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub created_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub updated_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub open: Option<bool>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub snoozed_until: Option<i64>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub ticket_parts: Option<TicketPartList>,
-}
+    pub struct Ticket {
+        pub id: Option<Id>,
+        /// The inbox number shown to people, not an API id.
+        pub ticket_id: Option<Id>,
+        pub category: Option<String>,
+        pub ticket_attributes: Option<Map<String, Value>>,
+        pub ticket_state: Option<TicketState>,
+        pub ticket_type: Option<TicketType>,
+        pub contacts: Option<ContactRefList>,
+        pub admin_assignee_id: Option<Id> as "opt_assignee_id",
+        pub team_assignee_id: Option<Id> as "opt_assignee_id",
+        pub created_at: Option<i64>,
+        pub updated_at: Option<i64>,
+        pub open: Option<bool>,
+        pub snoozed_until: Option<i64>,
+        pub ticket_parts: Option<TicketPartList>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Brand {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub is_default: Option<bool>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub created_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub updated_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_id")]
-    pub help_center_id: Option<Id>,
-}
+    pub struct Brand {
+        pub id: Option<Id>,
+        pub name: Option<String>,
+        pub is_default: Option<bool>,
+        pub created_at: Option<i64>,
+        pub updated_at: Option<i64>,
+        pub help_center_id: Option<Id>,
+    }
 
-/// Minutes counted from the start of the week (Monday 00:00 = day 0).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TimeInterval {
-    #[serde(default, deserialize_with = "opt_count")]
-    pub start_minute: Option<u64>,
-    #[serde(default, deserialize_with = "opt_count")]
-    pub end_minute: Option<u64>,
-    #[serde(default, deserialize_with = "opt_count")]
-    pub day_of_week: Option<u64>,
-}
+    /// Minutes counted from the start of the week (Monday 00:00 = day 0).
+    pub struct TimeInterval {
+        pub start_minute: Option<u64>,
+        pub end_minute: Option<u64>,
+        pub day_of_week: Option<u64>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct OfficeHoursSchedule {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub time_zone_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient_vec")]
-    pub time_intervals: Vec<TimeInterval>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub twenty_four_seven: Option<bool>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub created_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub updated_at: Option<i64>,
-}
+    pub struct OfficeHoursSchedule {
+        pub id: Option<Id>,
+        pub name: Option<String>,
+        pub time_zone_name: Option<String>,
+        pub time_intervals: Vec<TimeInterval>,
+        pub twenty_four_seven: Option<bool>,
+        pub created_at: Option<i64>,
+        pub updated_at: Option<i64>,
+    }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct OfficeHoursException {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_id")]
-    pub office_hours_schedule_id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub exception_date: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub exception_type: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "lenient_vec")]
-    pub time_intervals: Vec<TimeInterval>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub recurring_annually: Option<bool>,
-}
+    pub struct OfficeHoursException {
+        pub id: Option<Id>,
+        pub office_hours_schedule_id: Option<Id>,
+        pub exception_date: Option<String>,
+        pub exception_type: Option<String>,
+        pub name: Option<String>,
+        pub time_intervals: Vec<TimeInterval>,
+        pub recurring_annually: Option<bool>,
+    }
 
-/// A saved reply; its times are ISO-8601 strings, unlike the rest of the API.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Macro {
-    #[serde(default, deserialize_with = "opt_id")]
-    pub id: Option<Id>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub body: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub body_text: Option<String>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub created_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_time")]
-    pub updated_at: Option<i64>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub visible_to: Option<String>,
-    #[serde(default, deserialize_with = "id_list")]
-    pub visible_to_team_ids: Vec<Id>,
-    #[serde(default, deserialize_with = "lenient_vec")]
-    pub available_on: Vec<String>,
-}
+    /// A saved reply; its times are ISO-8601 strings, unlike the rest of the API.
+    pub struct Macro {
+        pub id: Option<Id>,
+        pub name: Option<String>,
+        pub body: Option<String>,
+        pub body_text: Option<String>,
+        pub created_at: Option<i64>,
+        pub updated_at: Option<i64>,
+        pub visible_to: Option<String>,
+        pub visible_to_team_ids: Vec<Id>,
+        pub available_on: Vec<String>,
+    }
 
-/// The `pages` object of a list response, in every style the API uses: `next` is absent/null,
-/// a full URL (page-number lists, events), or `{page?, starting_after?, per_page?}` (cursors).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Pages {
-    #[serde(default, deserialize_with = "opt_count")]
-    pub page: Option<u64>,
-    #[serde(default, deserialize_with = "opt_count")]
-    pub per_page: Option<u64>,
-    #[serde(default, deserialize_with = "opt_count")]
-    pub total_pages: Option<u64>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub next: Option<NextPage>,
+    /// The `pages` object of a list response, in every style the API uses: `next` is absent/null,
+    /// a full URL (page-number lists, events), or `{page?, starting_after?, per_page?}` (cursors).
+    pub struct Pages {
+        pub page: Option<u64>,
+        pub per_page: Option<u64>,
+        pub total_pages: Option<u64>,
+        pub next: Option<NextPage>,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -906,13 +577,19 @@ pub struct Pages {
 pub enum NextPage {
     Url(String),
     Cursor {
-        #[serde(default, deserialize_with = "opt_count")]
+        #[serde(default, deserialize_with = "field")]
         page: Option<u64>,
-        #[serde(default, deserialize_with = "opt_string")]
+        #[serde(default, deserialize_with = "field")]
         starting_after: Option<String>,
-        #[serde(default, deserialize_with = "opt_count")]
+        #[serde(default, deserialize_with = "field")]
         per_page: Option<u64>,
     },
+}
+
+impl Lenient for Option<NextPage> {
+    fn read(v: Value) -> Self {
+        shaped(v)
+    }
 }
 
 impl Pages {

@@ -165,11 +165,6 @@ impl KustomerClient {
         self.api.gate()
     }
 
-    /// Attempts so far that failed and were retried (5xx, timeouts, resets).
-    pub fn faults(&self) -> u64 {
-        self.api.faults()
-    }
-
     pub fn set_rate_share(&self, share: f64) {
         self.api.gate().set_share(share);
     }

@@ -3,6 +3,8 @@
 
 pub use crate::http::path_segment as segment;
 
+use crate::vocab::route_paths;
+
 pub const TOKEN_CURRENT: &str = "/v1/auth/tokens/current";
 pub const USERS_CURRENT: &str = "/v1/users/current";
 /// `GET` (paged, `?email=`) and `POST` (create + invite: Kustomer emails an invitation).
@@ -26,97 +28,34 @@ pub const KB_ARTICLES: &str = "/v1/kb/articles";
 pub const MESSAGES_BULK: &str = "/v1/messages/bulk";
 pub const NOTES_BULK: &str = "/v1/notes/bulk";
 
-pub fn metadata(resource: &str) -> String {
-    format!("/v1/metadata/{}", segment(resource))
-}
-
-pub fn customer_by_external_id(external_id: &str) -> String {
-    format!("/v1/customers/externalId={}", segment(external_id))
-}
-
-pub fn customer(id: &str) -> String {
-    format!("/v1/customers/{}", segment(id))
-}
-
-pub fn company(id: &str) -> String {
-    format!("/v1/companies/{}", segment(id))
-}
-
-pub fn conversation(id: &str) -> String {
-    format!("/v1/conversations/{}", segment(id))
-}
-
-pub fn conversation_by_external_id(external_id: &str) -> String {
-    format!("/v1/conversations/externalId={}", segment(external_id))
-}
-
-pub fn conversation_tags(id: &str) -> String {
-    format!("/v1/conversations/{}/tags", segment(id))
-}
-
-pub fn conversation_messages(id: &str) -> String {
-    format!("/v1/conversations/{}/messages", segment(id))
-}
-
-pub fn conversation_notes(id: &str) -> String {
-    format!("/v1/conversations/{}/notes", segment(id))
-}
-
-/// Lower-case `externalid`, as the reference spells this one route.
-pub fn message_by_external_id(external_id: &str) -> String {
-    format!("/v1/messages/externalid={}", segment(external_id))
-}
-
-pub fn kobjects(klass: &str) -> String {
-    format!("/v1/klasses/{}", segment(klass))
-}
-
-pub fn kobjects_bulk(klass: &str) -> String {
-    format!("/v1/klasses/{}/bulk", segment(klass))
-}
-
-pub fn kobject_by_external_id(klass: &str, external_id: &str) -> String {
-    format!(
-        "/v1/klasses/{}/externalId={}",
-        segment(klass),
-        segment(external_id)
-    )
-}
-
-/// One kobject of `klass` (`GET|PUT|DELETE`, `DeleteKObject`).
-pub fn kobject(klass: &str, id: &str) -> String {
-    format!("/v1/klasses/{}/{}", segment(klass), segment(id))
-}
-
-/// One klass by its id (`DeleteKlass`); the same path shape as [`kobjects`], which takes a name.
-pub fn klass(id: &str) -> String {
-    format!("/v1/klasses/{}", segment(id))
-}
-
-/// One note (`DeleteNoteById`).
-pub fn note(id: &str) -> String {
-    format!("/v1/notes/{}", segment(id))
-}
-
-/// One business schedule (`DeleteScheduleById`: a soft delete).
-pub fn schedule(id: &str) -> String {
-    format!("/v1/schedules/{}", segment(id))
-}
-
-pub fn kb_article(id: &str) -> String {
-    format!("/v1/kb/articles/{}", segment(id))
-}
-
-pub fn kb_article_version(id: &str, lang: &str) -> String {
-    format!("/v1/kb/articles/{}/versions/{}", segment(id), segment(lang))
-}
-
-pub fn bulk_job(id: &str) -> String {
-    format!("/v1/bulk/{}", segment(id))
-}
-
-pub fn bulk_job_batches(id: &str) -> String {
-    format!("/v1/bulk/{}/batches", segment(id))
+route_paths! {
+    segment;
+    metadata(resource) => "/v1/metadata/{}";
+    customer_by_external_id(external_id) => "/v1/customers/externalId={}";
+    customer(id) => "/v1/customers/{}";
+    company(id) => "/v1/companies/{}";
+    conversation(id) => "/v1/conversations/{}";
+    conversation_by_external_id(external_id) => "/v1/conversations/externalId={}";
+    conversation_tags(id) => "/v1/conversations/{}/tags";
+    conversation_messages(id) => "/v1/conversations/{}/messages";
+    conversation_notes(id) => "/v1/conversations/{}/notes";
+    /// Lower-case `externalid`, as the reference spells this one route.
+    message_by_external_id(external_id) => "/v1/messages/externalid={}";
+    kobjects(klass) => "/v1/klasses/{}";
+    kobjects_bulk(klass) => "/v1/klasses/{}/bulk";
+    kobject_by_external_id(klass, external_id) => "/v1/klasses/{}/externalId={}";
+    /// One kobject of `klass` (`GET|PUT|DELETE`, `DeleteKObject`).
+    kobject(klass, id) => "/v1/klasses/{}/{}";
+    /// One klass by its id (`DeleteKlass`); the same path shape as [`kobjects`], which takes a name.
+    klass(id) => "/v1/klasses/{}";
+    /// One note (`DeleteNoteById`).
+    note(id) => "/v1/notes/{}";
+    /// One business schedule (`DeleteScheduleById`: a soft delete).
+    schedule(id) => "/v1/schedules/{}";
+    kb_article(id) => "/v1/kb/articles/{}";
+    kb_article_version(id, lang) => "/v1/kb/articles/{}/versions/{}";
+    bulk_job(id) => "/v1/bulk/{}";
+    bulk_job_batches(id) => "/v1/bulk/{}/batches";
 }
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ pub enum Listed {
     SentWithoutJob,
     /// Loaded, but their source changed since: they need an update.
     ChangedSinceDone,
+    /// Done with a Kustomer record i2k created (origin `created`): what a rollback may delete.
+    Created,
 }
 
 pub struct LedgerReader {
@@ -202,13 +204,39 @@ impl LedgerReader {
         let sql = match listing {
             Listed::SentWithoutJob => sql::sent_without_job(),
             Listed::ChangedSinceDone => sql::changed_since_done(),
+            Listed::Created => sql::created_page(),
         };
-        let mut statement = self.conn.prepare_cached(&sql)?;
-        let rows = statement.query_map(
+        let rows = self.page_after(&sql, kind, after_key, limit, work_item)?;
+        collect_items(rows.into_iter().map(Ok))
+    }
+
+    /// Every row `sql` selects with `params`, each read with `read`, collected.
+    fn rows<T, C: FromIterator<T>>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<C, LedgerError> {
+        let mut statement = self.conn.prepare_cached(sql)?;
+        let rows = statement.query_map(params, read)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One keyset page of `kind` that `sql` selects (`?1` the kind, `?2` the source id the page
+    /// starts after, `?3` the most rows), each row read with `read`.
+    fn page_after<T>(
+        &self,
+        sql: &str,
+        kind: &str,
+        after_key: Option<&str>,
+        limit: usize,
+        read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, LedgerError> {
+        self.rows(
+            sql,
             params![kind, after_key.unwrap_or(""), limit_param(limit)],
-            work_item,
-        )?;
-        collect_items(rows)
+            read,
+        )
     }
 
     /// How many of `kind`'s records i2k created in Kustomer (done, origin `created`).
@@ -220,26 +248,9 @@ impl LedgerReader {
         Ok(to_u64(n))
     }
 
-    /// One page of `kind`'s records i2k created in Kustomer (done, origin `created`), ordered
-    /// by source id, after `after_key`: what a rollback may delete.
-    pub fn created_page(
-        &self,
-        kind: &str,
-        after_key: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<WorkItem>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(&sql::created_page())?;
-        let rows = statement.query_map(
-            params![kind, after_key.unwrap_or(""), limit_param(limit)],
-            work_item,
-        )?;
-        collect_items(rows)
-    }
-
     /// Bulk batches of `kind` with items still `sent` (a resumed run polls or looks them up).
     pub fn sent_batches(&self, kind: &str) -> Result<Vec<SentBatch>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(sql::SENT_BATCHES)?;
-        let rows = statement.query_map(params![kind], |row| {
+        self.rows(sql::SENT_BATCHES, params![kind], |row| {
             Ok(SentBatch {
                 kind: kind.to_string(),
                 batch_id: row.get(0)?,
@@ -247,8 +258,7 @@ impl LedgerReader {
                 sent_ms: row.get::<_, Option<i64>>(2)?.unwrap_or(0),
                 items: to_u64(row.get(3)?),
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     /// Every record sent in `batch_id`, whatever its state now.
@@ -364,12 +374,7 @@ impl LedgerReader {
         after_key: Option<&str>,
         limit: usize,
     ) -> Result<Vec<SourceRecord>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(&sql::sources_page())?;
-        let rows = statement.query_map(
-            params![kind, after_key.unwrap_or(""), limit_param(limit)],
-            source_record,
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.page_after(&sql::sources_page(), kind, after_key, limit, source_record)
     }
 
     /// Up to `limit` source records of `kind` after `after_key` that were staged at or after
@@ -381,26 +386,21 @@ impl LedgerReader {
         since_ms: i64,
         limit: usize,
     ) -> Result<Vec<SourceRecord>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(&sql::staged_since_page())?;
-        let rows = statement.query_map(
+        self.rows(
+            &sql::staged_since_page(),
             params![kind, after_key, since_ms, limit_param(limit)],
             source_record,
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        )
     }
 
     /// The source records of `kind` that belong to `parent_id` (e.g. a conversation's parts).
     pub fn children(&self, kind: &str, parent_id: &str) -> Result<Vec<SourceRecord>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(&sql::children())?;
-        let rows = statement.query_map(params![kind, parent_id], source_record)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.rows(&sql::children(), params![kind, parent_id], source_record)
     }
 
     /// Extracted records per kind, counted in SQL.
     pub fn source_counts(&self) -> Result<BTreeMap<String, u64>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(sql::SOURCE_COUNTS)?;
-        let rows = statement.query_map([], |row| Ok((row.get(0)?, to_u64(row.get(1)?))))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.counts_per_kind(sql::SOURCE_COUNTS)
     }
 
     /// Source records whose extraction noted a problem.
@@ -409,19 +409,16 @@ impl LedgerReader {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<SourceRecord>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(&sql::source_problems())?;
-        let rows = statement.query_map(
+        self.rows(
+            &sql::source_problems(),
             params![limit_param(limit), limit_param(offset)],
             source_record,
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        )
     }
 
     /// Source records of `kind` that extraction could not read whole (`source.incomplete`).
     pub fn incomplete_sources(&self, kind: &str) -> Result<Vec<SourceRecord>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(&sql::incomplete_sources())?;
-        let rows = statement.query_map(params![kind], source_record)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.rows(&sql::incomplete_sources(), params![kind], source_record)
     }
 
     /// How many source records of each kind extraction could not read whole.
@@ -431,21 +428,14 @@ impl LedgerReader {
         self.counts_per_kind(sql::INCOMPLETE_COUNTS)
     }
 
-    /// A `SELECT kind, count(*) … GROUP BY kind` as a map.
+    /// A `SELECT kind, count(*) … GROUP BY kind` (or `sum(…)`) as a map.
     fn counts_per_kind(
         &self,
         query: &str,
     ) -> Result<std::collections::BTreeMap<String, u64>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(query)?;
-        let rows = statement.query_map([], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-        })?;
-        let mut out = std::collections::BTreeMap::new();
-        for row in rows {
-            let (kind, n) = row?;
-            out.insert(kind, to_u64(n));
-        }
-        Ok(out)
+        self.rows(query, [], |row| {
+            Ok((row.get::<_, String>(0)?, to_u64(row.get(1)?)))
+        })
     }
 
     /// Done records per kind matched to a Kustomer record that existed before i2k wrote it
@@ -531,20 +521,12 @@ impl LedgerReader {
     }
 
     pub fn cursors(&self) -> Result<Vec<ExtractCursor>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT listing, cursor, complete, max_updated_at, fetched, total FROM cursors ORDER BY listing",
-        )?;
-        let rows = statement.query_map([], extract_cursor)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.rows("SELECT listing, cursor, complete, max_updated_at, fetched, total FROM cursors ORDER BY listing", [], extract_cursor)
     }
 
     /// What Intercom holds but its API cannot return, summed per kind.
     pub fn not_retrievable(&self) -> Result<BTreeMap<String, u64>, LedgerError> {
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT kind, sum(count) FROM not_retrievable GROUP BY kind")?;
-        let rows = statement.query_map([], |row| Ok((row.get(0)?, to_u64(row.get(1)?))))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.counts_per_kind("SELECT kind, sum(count) FROM not_retrievable GROUP BY kind")
     }
 
     pub fn warnings(&self, offset: usize, limit: usize) -> Result<Vec<Warning>, LedgerError> {
@@ -572,9 +554,7 @@ impl LedgerReader {
         limit: usize,
         read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(sql)?;
-        let rows = statement.query_map(params![limit_param(limit), limit_param(offset)], read)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.rows(sql, params![limit_param(limit), limit_param(offset)], read)
     }
 
     // ---- decisions ------------------------------------------------------------------------
@@ -660,19 +640,19 @@ impl LedgerReader {
 
     /// The stored probe results (`i2k doctor --probe`), by assumption.
     pub fn probes(&self) -> Result<Vec<super::StoredProbe>, LedgerError> {
-        let mut stmt = self.conn.prepare_cached(
+        self.rows(
             "SELECT assumption, outcome, detail, leftover, at_ms FROM probes ORDER BY assumption",
-        )?;
-        let rows = stmt.query_map([], |row| {
-            Ok(super::StoredProbe {
-                assumption: row.get(0)?,
-                outcome: row.get(1)?,
-                detail: row.get(2)?,
-                leftover: row.get(3)?,
-                at_ms: row.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            [],
+            |row| {
+                Ok(super::StoredProbe {
+                    assumption: row.get(0)?,
+                    outcome: row.get(1)?,
+                    detail: row.get(2)?,
+                    leftover: row.get(3)?,
+                    at_ms: row.get(4)?,
+                })
+            },
+        )
     }
 
     /// The newest stored verification (the primary key's last row).
@@ -723,14 +703,12 @@ impl LedgerReader {
         kind: &str,
         state: RecordState,
     ) -> Result<Vec<(String, u64)>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(sql::REASONS)?;
-        let rows = statement.query_map(params![kind, state.as_str()], |row| {
+        self.rows(sql::REASONS, params![kind, state.as_str()], |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 row.get::<_, i64>(1)?.max(0) as u64,
             ))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     /// Up to `limit` records of `kind` in `state` after `after` (source-id order): their source
@@ -742,28 +720,27 @@ impl LedgerReader {
         after: &str,
         limit: usize,
     ) -> Result<Vec<(String, Option<String>, String)>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(sql::FOLLOW_UP)?;
-        let rows = statement
-            .query_map(params![kind, state.as_str(), after, limit as i64], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-            })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.rows(
+            sql::FOLLOW_UP,
+            params![kind, state.as_str(), after, limit as i64],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
     }
 
     pub fn manual_items(&self) -> Result<Vec<ManualItem>, LedgerError> {
-        let mut statement = self.conn.prepare_cached(
+        self.rows(
             "SELECT run_id, kind, source_id, title, detail FROM manual ORDER BY id",
-        )?;
-        let rows = statement.query_map([], |row| {
-            Ok(ManualItem {
-                run_id: row.get(0)?,
-                kind: row.get(1)?,
-                source_id: row.get(2)?,
-                title: row.get(3)?,
-                detail: row.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            [],
+            |row| {
+                Ok(ManualItem {
+                    run_id: row.get(0)?,
+                    kind: row.get(1)?,
+                    source_id: row.get(2)?,
+                    title: row.get(3)?,
+                    detail: row.get(4)?,
+                })
+            },
+        )
     }
 
     /// The events log, oldest first: (unix ms, level, message).

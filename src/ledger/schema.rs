@@ -300,6 +300,25 @@ fn table_exists(conn: &Connection, name: &str) -> Result<bool, LedgerError> {
         .unwrap_or(false))
 }
 
+/// Adds `column` of `definition` (its type and constraints) to `table`, unless the table has it
+/// already.
+fn add_column(
+    conn: &Connection,
+    table: &str,
+    column: &str,
+    definition: &str,
+) -> Result<(), LedgerError> {
+    let has = conn
+        .prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
+        .exists(params![table, column])?;
+    if !has {
+        conn.execute_batch(&format!(
+            "ALTER TABLE {table} ADD COLUMN {column} {definition};"
+        ))?;
+    }
+    Ok(())
+}
+
 /// Version 6 adds `source.loaded_raw`: the source record as it was when i2k last wrote it to
 /// Kustomer, kept when a later extraction stages a changed record that was already loaded (what
 /// a delta run compares Kustomer's current values with, to tell an agent's edit from its own),
@@ -307,25 +326,14 @@ fn table_exists(conn: &Connection, name: &str) -> Result<bool, LedgerError> {
 /// A ledger upgraded from an earlier version kept no loaded record: a delta run takes Kustomer's
 /// current values as what i2k last wrote for the records changed before the upgrade.
 fn upgrade_to_v6(conn: &Connection) -> Result<(), LedgerError> {
-    let has = conn
-        .prepare("SELECT 1 FROM pragma_table_info('source') WHERE name = 'loaded_raw'")?
-        .exists([])?;
-    if !has {
-        conn.execute_batch("ALTER TABLE source ADD COLUMN loaded_raw TEXT;")?;
-    }
-    Ok(())
+    add_column(conn, "source", "loaded_raw", "TEXT")
 }
 
 /// Version 2 adds the `unknown` state (a write whose outcome Kustomer offers no way to look up)
 /// and `source.incomplete` (a record whose extraction could not read it whole). SQLite cannot
 /// change a CHECK constraint in place, so `target` is rebuilt under the new one.
 fn upgrade_v1_to_v2(conn: &Connection) -> Result<(), LedgerError> {
-    let has_incomplete = conn
-        .prepare("SELECT 1 FROM pragma_table_info('source') WHERE name = 'incomplete'")?
-        .exists([])?;
-    if !has_incomplete {
-        conn.execute_batch("ALTER TABLE source ADD COLUMN incomplete INTEGER NOT NULL DEFAULT 0;")?;
-    }
+    add_column(conn, "source", "incomplete", "INTEGER NOT NULL DEFAULT 0")?;
     conn.execute_batch(
         "ALTER TABLE target RENAME TO target_v1;
          DROP INDEX IF EXISTS target_by_state;
@@ -353,14 +361,12 @@ const V2_TARGET_COLUMNS: &str = "kind, source_id, state, target_id, batch_id, jo
 /// misreads, a create answered "duplicate" (an older i2k sent it, the record existed), reads as
 /// created, and a rollback checks each record's externalId before deleting it.
 fn upgrade_v2_to_v3(conn: &Connection) -> Result<(), LedgerError> {
-    let has_origin = conn
-        .prepare("SELECT 1 FROM pragma_table_info('target') WHERE name = 'origin'")?
-        .exists([])?;
-    if !has_origin {
-        conn.execute_batch(
-            "ALTER TABLE target ADD COLUMN origin TEXT CHECK (origin IN ('created','matched'));",
-        )?;
-    }
+    add_column(
+        conn,
+        "target",
+        "origin",
+        "TEXT CHECK (origin IN ('created','matched'))",
+    )?;
     conn.execute_batch(
         "UPDATE target SET origin = CASE WHEN sent_ms IS NULL THEN 'matched' ELSE 'created' END
          WHERE state = 'done' AND origin IS NULL;",

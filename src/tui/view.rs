@@ -186,7 +186,7 @@ impl App {
             Some(row) => row.2.push(b.key.to_string()),
             None => rows.push((b.action, b.desc.clone(), vec![b.key.to_string()])),
         };
-        let offered = self.screens.get(self.screen).keys();
+        let offered = self.screen.keys();
         for &action in offered {
             self.keymap
                 .bindings(layer)

@@ -121,7 +121,9 @@ pub fn apply(ws: &mut Workspace, amounts: &Amounts, now: i64) -> Map<String, Val
         ],
     );
     let mut changes = Map::new();
-    let mut put = |name: &str, ids: Vec<String>| {
+    // The records a change touched, by their Intercom ids.
+    let mut put = |name: &str, chosen: &[usize], id: fn(usize) -> String| {
+        let ids: Vec<String> = chosen.iter().map(|i| id(*i)).collect();
         changes.insert(name.to_string(), json!(ids));
     };
     // Conversations take one change each; contacts and companies likewise.
@@ -139,10 +141,7 @@ pub fn apply(ws: &mut Workspace, amounts: &Amounts, now: i64) -> Map<String, Val
         contact.updated_at = now;
         contacts_taken.insert(c);
     }
-    put(
-        "edited_contacts",
-        edited.iter().map(|c| g::contact_id(*c)).collect(),
-    );
+    put("edited_contacts", &edited, g::contact_id);
 
     let companies = pick(
         &mut rng,
@@ -153,10 +152,7 @@ pub fn apply(ws: &mut Workspace, amounts: &Amounts, now: i64) -> Map<String, Val
         ws.companies[c].revision += 1;
         ws.companies[c].updated_at = now;
     }
-    put(
-        "edited_companies",
-        companies.iter().map(|c| g::company_id(*c)).collect(),
-    );
+    put("edited_companies", &companies, g::company_id);
 
     // An edited article gains a version (its new content) stamped now.
     let articles = pick(
@@ -171,13 +167,9 @@ pub fn apply(ws: &mut Workspace, amounts: &Amounts, now: i64) -> Map<String, Val
         ws.article_versions[a] += 1;
         ws.article_edits[a] = Some((base, now));
     }
-    put(
-        "edited_articles",
-        articles
-            .iter()
-            .map(|a| (g::ARTICLE_ID_BASE + *a as u64).to_string())
-            .collect(),
-    );
+    put("edited_articles", &articles, |a| {
+        (g::ARTICLE_ID_BASE + a as u64).to_string()
+    });
 
     let conversation_changes: [(&str, Fits); 5] = [
         ("replies", |_| true),
@@ -187,8 +179,8 @@ pub fn apply(ws: &mut Workspace, amounts: &Amounts, now: i64) -> Map<String, Val
         ("reassigned", |_| true),
     ];
     for (name, fits) in conversation_changes {
-        let candidates = live_conversations(ws)
-            .filter(|i| !taken.contains(i) && fits(&ws.conversations[*i]))
+        let candidates = untaken_conversations(ws, &taken)
+            .filter(|i| fits(&ws.conversations[*i]))
             .collect();
         let chosen = pick(&mut rng, amounts.get(name), candidates);
         for &i in &chosen {
@@ -218,16 +210,14 @@ pub fn apply(ws: &mut Workspace, amounts: &Amounts, now: i64) -> Map<String, Val
                 }
             }
         }
-        put(name, chosen.iter().map(|i| conversation_id(*i)).collect());
+        put(name, &chosen, conversation_id);
     }
 
     // A tag added, stamped now (Intercom adds no part for it).
     let retagged = pick(
         &mut rng,
         amounts.get("retagged"),
-        live_conversations(ws)
-            .filter(|i| !taken.contains(i))
-            .collect(),
+        untaken_conversations(ws, &taken).collect(),
     );
     for &i in &retagged {
         taken.insert(i);
@@ -235,25 +225,17 @@ pub fn apply(ws: &mut Workspace, amounts: &Amounts, now: i64) -> Map<String, Val
         conversation.retags += 1;
         conversation.updated_at = conversation.updated_at.max(now);
     }
-    put(
-        "retagged",
-        retagged.iter().map(|i| conversation_id(*i)).collect(),
-    );
+    put("retagged", &retagged, conversation_id);
 
     let gone = pick(
         &mut rng,
         amounts.get("deleted_conversations"),
-        live_conversations(ws)
-            .filter(|i| !taken.contains(i))
-            .collect(),
+        untaken_conversations(ws, &taken).collect(),
     );
     for &i in &gone {
         ws.conversations[i].deleted = true;
     }
-    put(
-        "deleted_conversations",
-        gone.iter().map(|i| conversation_id(*i)).collect(),
-    );
+    put("deleted_conversations", &gone, conversation_id);
 
     // A contact is deleted only where nothing else refers to it: no conversation (live or
     // not), no ticket, and no other change of this advance.
@@ -277,10 +259,7 @@ pub fn apply(ws: &mut Workspace, amounts: &Amounts, now: i64) -> Map<String, Val
             members.retain(|m| *m as usize != c);
         }
     }
-    put(
-        "deleted_contacts",
-        deleted.iter().map(|c| g::contact_id(*c)).collect(),
-    );
+    put("deleted_contacts", &deleted, g::contact_id);
 
     let mut new_contacts = Vec::new();
     for _ in 0..amounts.get("new_contacts") {
@@ -295,9 +274,9 @@ pub fn apply(ws: &mut Workspace, amounts: &Amounts, now: i64) -> Map<String, Val
             }
         }
         ws.contacts.push(contact);
-        new_contacts.push(g::contact_id(i));
+        new_contacts.push(i);
     }
-    put("new_contacts", new_contacts);
+    put("new_contacts", &new_contacts, g::contact_id);
 
     let mut new_conversations = Vec::new();
     for _ in 0..amounts.get("new_conversations") {
@@ -308,9 +287,9 @@ pub fn apply(ws: &mut Workspace, amounts: &Amounts, now: i64) -> Map<String, Val
             conversation.contact = live_contacts(ws).next().unwrap_or(0) as u32;
         }
         ws.conversations.push(conversation);
-        new_conversations.push(conversation_id(i));
+        new_conversations.push(i);
     }
-    put("new_conversations", new_conversations);
+    put("new_conversations", &new_conversations, conversation_id);
     changes
 }
 
@@ -327,6 +306,14 @@ fn live_contacts(ws: &Workspace) -> impl Iterator<Item = usize> + '_ {
 
 fn live_conversations(ws: &Workspace) -> impl Iterator<Item = usize> + '_ {
     (0..ws.conversations.len()).filter(|c| !ws.conversations[*c].deleted)
+}
+
+/// The live conversations no change of this advance has taken yet.
+fn untaken_conversations<'a>(
+    ws: &'a Workspace,
+    taken: &'a HashSet<usize>,
+) -> impl Iterator<Item = usize> + 'a {
+    live_conversations(ws).filter(|i| !taken.contains(i))
 }
 
 /// `n` of `candidates` (all of them when fewer), in index order.

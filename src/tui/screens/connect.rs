@@ -28,7 +28,7 @@ pub enum ConnectField {
     Token,
 }
 
-const KEYS: &[Action] = &[Action::Enter, Action::Reconnect];
+pub(super) const KEYS: &[Action] = &[Action::Enter, Action::Reconnect];
 
 pub struct ConnectScreen {
     pub connections: Vec<ConnectionInfo>,
@@ -57,10 +57,6 @@ impl ConnectScreen {
 }
 
 impl Component for ConnectScreen {
-    fn keys(&self) -> &'static [Action] {
-        KEYS
-    }
-
     fn handle(&mut self, action: Action, _: &Shared) -> Vec<Effect> {
         match action {
             Action::Reconnect => vec![change(Request::Reconnect)],

@@ -32,7 +32,7 @@ pub const ERROR_CLASSES: [ErrorClass; 6] = [
     ErrorClass::Unknown,
 ];
 
-const KEYS: &[Action] = &[
+pub(super) const KEYS: &[Action] = &[
     Action::Enter,
     Action::RetryOne,
     Action::SkipRecord,
@@ -208,10 +208,6 @@ fn cycle<T: Clone + PartialEq>(all: &[T], current: Option<T>) -> Option<T> {
 impl Component for ErrorsScreen {
     fn pane_mut(&mut self) -> Option<&mut Pane> {
         Some(&mut self.pane)
-    }
-
-    fn keys(&self) -> &'static [Action] {
-        KEYS
     }
 
     fn handle(&mut self, action: Action, _: &Shared) -> Vec<Effect> {

@@ -25,7 +25,7 @@ pub const ATTRIBUTE_SUFFIXES: [&str; 6] = ["Str", "Txt", "Num", "Bool", "At", "U
 pub const DEFAULTS_STATED: &str =
     "admins go to the fallback user, fields to their proposed attribute or the archive";
 
-const KEYS: &[Action] = &[
+pub(super) const KEYS: &[Action] = &[
     Action::Enter,
     Action::AcceptDefaults,
     Action::InviteUser,
@@ -248,10 +248,6 @@ impl MappingScreen {
 impl Component for MappingScreen {
     fn pane_mut(&mut self) -> Option<&mut Pane> {
         Some(&mut self.pane)
-    }
-
-    fn keys(&self) -> &'static [Action] {
-        KEYS
     }
 
     fn handle(&mut self, action: Action, _: &Shared) -> Vec<Effect> {

@@ -1,7 +1,8 @@
 //! The seven screens, one module each — Connect, Scope, Prerequisites, Mapping, Run, Errors,
 //! Summary — behind one small trait, [`Component`]: a screen holds its own data, lists and
-//! cursors, says which keys it offers (most important first), turns a key's action into
-//! [`Effect`]s for the app, and draws itself from its state without changing it.
+//! cursors, turns a key's action into [`Effect`]s for the app, and draws itself from its state
+//! without changing it. The keys each screen offers (most important first) are a table,
+//! [`Screen::keys`].
 
 pub mod connect;
 pub mod errors;
@@ -73,6 +74,20 @@ impl Screen {
     pub fn layer(self) -> Layer {
         Layer::Screen(self)
     }
+
+    /// The actions this screen offers, most important first: the key bar shows their keys in
+    /// this order as far as the width allows, and the `?` help lists them in the same order.
+    pub fn keys(self) -> &'static [Action] {
+        match self {
+            Screen::Connect => connect::KEYS,
+            Screen::Scope => scope::KEYS,
+            Screen::Prerequisites => prerequisites::KEYS,
+            Screen::Mapping => mapping::KEYS,
+            Screen::Run => run::KEYS,
+            Screen::Errors => errors::KEYS,
+            Screen::Summary => summary::KEYS,
+        }
+    }
 }
 
 /// Every screen's state.
@@ -141,10 +156,6 @@ impl Screens {
 
 /// One screen of the console.
 pub trait Component {
-    /// The actions this screen offers, most important first: the key bar shows their keys in
-    /// this order as far as the width allows, and the `?` help lists them in the same order.
-    fn keys(&self) -> &'static [Action];
-
     /// Performs one of the screen's actions (the app handles the global ones).
     fn handle(&mut self, action: Action, shared: &Shared) -> Vec<Effect>;
 

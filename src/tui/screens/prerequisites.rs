@@ -16,7 +16,7 @@ use crate::tui::protocol::Request;
 use crate::tui::screens::{Component, Effect, Shared, status_cell};
 use crate::tui::view::panel;
 
-const KEYS: &[Action] = &[Action::CreatePrerequisite, Action::Reconnect];
+pub(super) const KEYS: &[Action] = &[Action::CreatePrerequisite, Action::Reconnect];
 
 #[derive(Default)]
 pub struct PrerequisitesScreen {
@@ -159,10 +159,6 @@ impl PrerequisitesScreen {
 }
 
 impl Component for PrerequisitesScreen {
-    fn keys(&self) -> &'static [Action] {
-        KEYS
-    }
-
     fn handle(&mut self, action: Action, shared: &Shared) -> Vec<Effect> {
         match action {
             Action::CreatePrerequisite | Action::Enter => self.create(shared.read_only),

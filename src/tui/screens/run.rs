@@ -32,7 +32,7 @@ pub const CHANGES_LABEL: &str = "Changes: ";
 /// The most lines that line takes (a narrow terminal wraps it).
 const CHANGES_MAX_LINES: usize = 3;
 
-const KEYS: &[Action] = &[
+pub(super) const KEYS: &[Action] = &[
     Action::StartRun,
     Action::PauseResume,
     Action::CancelRun,
@@ -211,10 +211,6 @@ pub fn finished_how(cancelled: bool) -> &'static str {
 }
 
 impl Component for RunScreen {
-    fn keys(&self) -> &'static [Action] {
-        KEYS
-    }
-
     fn handle(&mut self, action: Action, shared: &Shared) -> Vec<Effect> {
         let snapshot = &shared.snapshot;
         match action {

@@ -18,7 +18,7 @@ use crate::tui::screens::{Component, Effect, Shared, change};
 use crate::tui::theme::bucket_symbol;
 use crate::tui::view::{fmt_count, panel};
 
-const KEYS: &[Action] = &[
+pub(super) const KEYS: &[Action] = &[
     Action::CycleBucket,
     Action::Enter,
     Action::ToggleSegment,
@@ -92,10 +92,6 @@ impl ScopeScreen {
 }
 
 impl Component for ScopeScreen {
-    fn keys(&self) -> &'static [Action] {
-        KEYS
-    }
-
     fn handle(&mut self, action: Action, _: &Shared) -> Vec<Effect> {
         match action {
             Action::CycleBucket if self.segments_open => self.toggle_segment(),

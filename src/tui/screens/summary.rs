@@ -13,7 +13,7 @@ use crate::tui::protocol::Request;
 use crate::tui::screens::{Component, Effect, Shared, change};
 use crate::tui::view::{fmt_count, panel};
 
-const KEYS: &[Action] = &[Action::Verify, Action::Rollback, Action::DeltaRun];
+pub(super) const KEYS: &[Action] = &[Action::Verify, Action::Rollback, Action::DeltaRun];
 
 /// The Summary screen's data.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -46,10 +46,6 @@ impl SummaryScreen {
 }
 
 impl Component for SummaryScreen {
-    fn keys(&self) -> &'static [Action] {
-        KEYS
-    }
-
     fn handle(&mut self, action: Action, _: &Shared) -> Vec<Effect> {
         match action {
             Action::Verify => {
