@@ -384,11 +384,14 @@ pub struct BenchArgs {
 
 /// glibc's allocator, tuned for a process whose memory is mostly short-lived buffers shared
 /// between threads (pages, bodies, JSON trees built on one thread and freed on another):
-/// - one arena: glibc gives each thread that allocates under contention an arena of its own (up
-///   to 8 per core), and memory freed in one arena is never reused by another; with the async
-///   workers, the blocking pool and the ledger's writer all allocating, `medium` held 145 MiB
-///   with the default, 121–148 MiB with two arenas and 113–120 MiB with one, for the same CPU
-///   time (101.5 s and 101.1 s of i2k CPU, engine-bound `medium`);
+/// - four arenas: glibc gives each thread that allocates under contention an arena of its own
+///   (up to 8 per core), and memory freed in one arena is never reused by another; with the
+///   async workers, the blocking pool and the ledger's writer all allocating, `medium` held
+///   145 MiB with the default and 113–120 MiB with one arena. One arena was kept for a while, but
+///   every thread then queues on its lock: the engine-bound profile showed a tenth of i2k's CPU
+///   in the lock's futex waits, wake-ups and context switches. Engine-bound `medium` (i2k CPU,
+///   peak RSS): one arena 149–151 s, 107–108 MiB; two 128 s, 124 MiB; four 118 s, 135 MiB,
+///   and `large` 131 MiB at its five-minute plateau;
 /// - a fixed mmap threshold and trim threshold of 128 KiB: by default glibc raises the mmap
 ///   threshold each time a large block is freed (up to 32 MiB), after which every large
 ///   response body is carved from the heap, where it fragments what it leaves behind; fixed,
@@ -400,7 +403,7 @@ pub struct BenchArgs {
 fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     for (variable, option, value) in [
-        ("MALLOC_ARENA_MAX", libc::M_ARENA_MAX, 1),
+        ("MALLOC_ARENA_MAX", libc::M_ARENA_MAX, 4),
         ("MALLOC_MMAP_THRESHOLD_", libc::M_MMAP_THRESHOLD, 128 * 1024),
         ("MALLOC_TRIM_THRESHOLD_", libc::M_TRIM_THRESHOLD, 128 * 1024),
     ] {
