@@ -21,6 +21,7 @@ pub const MACROS_PER_PAGE: u32 = 50;
 
 route_paths! {
     seg;
+    contact(id) => "/contacts/{}";
     conversation(id) => "/conversations/{}";
     ticket(id) => "/tickets/{}";
     contact_notes(id) => "/contacts/{}/notes";
@@ -32,10 +33,6 @@ route_paths! {
     article_version(id, version_id) => "/articles/{}/versions/{}";
     office_hours_exceptions(schedule_id) => "/office_hours_schedules/{}/office_hours_exceptions";
     workflow_export(id) => "/export/workflows/{}";
-}
-
-pub fn contact(id: &str) -> String {
-    format!("/contacts/{id}")
 }
 
 /// Unpaginated lists: one GET returns the whole collection under `key`.
@@ -128,5 +125,18 @@ impl Searchable {
             Searchable::Conversations => "conversations",
             Searchable::Tickets => "tickets",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_routes_carry_their_ids_as_one_encoded_segment() {
+        assert_eq!(contact("6512ab"), "/contacts/6512ab");
+        assert_eq!(contact("a/b c?"), "/contacts/a%2Fb%20c%3F");
+        assert_eq!(conversation("../1"), "/conversations/..%2F1");
+        assert_eq!(article_version("7", "v#2"), "/articles/7/versions/v%232");
     }
 }
