@@ -299,15 +299,14 @@ impl ApiClient {
         redact_url_passwords(&self.inner.config.token.redact(text))
     }
 
-    /// The request as the ledger and the logs keep it (`body`: the request's body, serialized).
-    fn summarize_request(&self, req: &Request, url: &str, body: Option<&str>) -> String {
+    fn summarize_request(&self, req: &Request, url: &str) -> String {
         let mut s = format!("{} {}", req.method, url);
         if !req.query.is_empty() {
             let q: Vec<String> = req.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
             s.push(if url.contains('?') { '&' } else { '?' });
             s.push_str(&q.join("&"));
         }
-        if let Some(body) = body {
+        if let Some(body) = &req.body {
             s.push(' ');
             s.push_str(&truncate(body, KEPT_REQUEST_CHARS));
         }
@@ -320,8 +319,7 @@ impl ApiClient {
     pub async fn send(&self, req: Request) -> Result<Reply, ApiError> {
         let cfg = &self.inner.config;
         let url = self.url_for(&req.path);
-        let body = req.body.as_deref();
-        let summary = self.summarize_request(&req, &url, body);
+        let summary = self.summarize_request(&req, &url);
         if !self.is_own_origin(&url) {
             // Absolute URLs come from answers (`pages.next`): the token goes nowhere else.
             return Err(ApiError::Transport {
@@ -338,7 +336,7 @@ impl ApiClient {
         let failed_before = std::sync::atomic::AtomicBool::new(false);
         let mut reply = self
             .retrying(|| async {
-                let attempt = self.gated_attempt(&req, &url, &summary, body).await;
+                let attempt = self.gated_attempt(&req, &url, &summary).await;
                 if matches!(attempt, Attempt::Again(_)) {
                     failed_before.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
@@ -390,15 +388,9 @@ impl ApiClient {
     }
 
     /// One try of `req` once the gate lets it go.
-    async fn gated_attempt(
-        &self,
-        req: &Request,
-        url: &str,
-        summary: &str,
-        body: Option<&str>,
-    ) -> Attempt<Reply> {
+    async fn gated_attempt(&self, req: &Request, url: &str, summary: &str) -> Attempt<Reply> {
         self.inner.gate.acquire().await;
-        self.attempt(req, url, summary, body, Instant::now()).await
+        self.attempt(req, url, summary, Instant::now()).await
     }
 
     /// The timeout a read gets: learnt from the latencies of recent reads that answered (a
@@ -446,7 +438,6 @@ impl ApiClient {
         req: &Request,
         url: &str,
         summary: &str,
-        body: Option<&str>,
         admitted_at: Instant,
     ) -> Attempt<Reply> {
         let cfg = &self.inner.config;
@@ -463,7 +454,7 @@ impl ApiClient {
         if !req.query.is_empty() {
             builder = builder.query(&req.query);
         }
-        if let Some(body) = body {
+        if let Some(body) = &req.body {
             builder = builder
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.to_string());

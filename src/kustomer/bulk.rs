@@ -4,6 +4,7 @@
 //! (first poll timed by the latencies learnt so far), reading the batches, and recording how long
 //! jobs take.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -438,7 +439,8 @@ impl KustomerClient {
         }
         let mut seen = HashSet::new();
         let mut client_refs = Vec::with_capacity(items.len());
-        let mut tagged = Vec::new();
+        // The array as sent: an item that carries its reference as it is, else a tagged copy.
+        let mut body: Vec<Cow<'_, Value>> = Vec::with_capacity(items.len());
         for (client_ref, item) in items {
             let why = if client_ref.is_empty() || client_ref.len() > MAX_CLIENT_REF_LEN {
                 Some("a _clientRef must be 1 to 255 characters")
@@ -457,25 +459,15 @@ impl KustomerClient {
                     why,
                 });
             }
-            if item.get("_clientRef").and_then(Value::as_str) != Some(client_ref.as_str()) {
+            if item.get("_clientRef").and_then(Value::as_str) == Some(client_ref.as_str()) {
+                body.push(Cow::Borrowed(item));
+            } else {
                 let mut item = item.clone();
                 item["_clientRef"] = json!(client_ref);
-                tagged.push(item);
+                body.push(Cow::Owned(item));
             }
             client_refs.push(client_ref.clone());
         }
-        // The array as sent: the items that carry their reference, else their tagged copies.
-        let mut copies = tagged.iter();
-        let body: Vec<&Value> = items
-            .iter()
-            .map(|(client_ref, item)| {
-                if item.get("_clientRef").and_then(Value::as_str) == Some(client_ref.as_str()) {
-                    item
-                } else {
-                    copies.next().unwrap_or(item)
-                }
-            })
-            .collect();
         // JSON values always serialize (their keys are strings).
         let text = serde_json::to_string(&body).unwrap_or_default();
         let path = resource.path();

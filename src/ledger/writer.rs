@@ -456,12 +456,10 @@ impl Writer {
     }
 
     fn apply_in_savepoint(&mut self, op: &Op, delta: &mut Delta) -> Result<Output, LedgerError> {
-        // Prepared once: a group holds up to `MAX_GROUP` ops, each in its own savepoint, and
-        // parsing the two statements again for every op showed in the engine-bound profile.
-        self.conn.prepare_cached("SAVEPOINT op")?.execute([])?;
+        self.conn.execute_batch("SAVEPOINT op")?;
         match self.apply(op, delta) {
             Ok(output) => {
-                self.conn.prepare_cached("RELEASE op")?.execute([])?;
+                self.conn.execute_batch("RELEASE op")?;
                 Ok(output)
             }
             Err(e) => {
