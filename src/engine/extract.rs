@@ -790,7 +790,24 @@ impl<'a> Extractor<'a> {
         }
         // Taken before this pass stages anything: its records are those staged since (the
         // ledger stamps each with the same clock when it commits it).
-        let started_ms = started_ms.unwrap_or_else(crate::ledger::now_ms);
+        let started_ms = match started_ms {
+            Some(started) => started,
+            None => {
+                // Kept before the first page is staged: a run killed after staging a page but
+                // before saving its position re-reads that page, finds its records unchanged
+                // and stages none again, so the contacts' second stage would know them only by
+                // this start (without it, their notes, segments and events were never read).
+                let started = crate::ledger::now_ms();
+                let cursor = SearchCursor {
+                    since,
+                    position: position.clone(),
+                    started_ms: Some(started),
+                    later_after: None,
+                };
+                self.save_search(key, &cursor, max_updated, fetched, None)?;
+                started
+            }
+        };
         let mut pager = self.client.pager(Listing::search(object, since), position);
         let stage_start = Instant::now();
         let requests_start = self.client.gate().budget().requests;
