@@ -382,8 +382,10 @@ pub struct BenchArgs {
     pub latency_ms: u64,
 }
 
-/// glibc's allocator, tuned for a process whose memory is mostly short-lived buffers shared
-/// between threads (pages, bodies, JSON trees built on one thread and freed on another):
+/// glibc's allocator, which since stop 22 serves only SQLite and the C libraries (Rust's heap is
+/// jemalloc's, see `main.rs`); the settings below were measured when it served everything, a
+/// process whose memory is mostly short-lived buffers shared between threads (pages, bodies,
+/// JSON trees built on one thread and freed on another), and still bound SQLite's page cache:
 /// - four arenas: glibc gives each thread that allocates under contention an arena of its own
 ///   (up to 8 per core), and memory freed in one arena is never reused by another; with the
 ///   async workers, the blocking pool and the ledger's writer all allocating, `medium` held
