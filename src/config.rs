@@ -225,6 +225,20 @@ impl Endpoints {
             kustomer_token: token_from_env(KUSTOMER_TOKEN_ENV),
         })
     }
+
+    /// The Intercom token, for a command that cannot go on without it.
+    pub fn required_intercom_token(&self) -> anyhow::Result<Secret> {
+        self.intercom_token.clone().with_context(|| {
+            format!("{INTERCOM_TOKEN_ENV} is not set: export the Intercom access token")
+        })
+    }
+
+    /// The Kustomer key, for a command that cannot go on without it.
+    pub fn required_kustomer_token(&self) -> anyhow::Result<Secret> {
+        self.kustomer_token.clone().with_context(|| {
+            format!("{KUSTOMER_TOKEN_ENV} is not set: export the Kustomer API key")
+        })
+    }
 }
 
 fn org_url(org: &str) -> anyhow::Result<String> {

@@ -352,6 +352,13 @@ mod tests {
     use super::*;
     use crate::engine::model::{PhaseId, PhaseProgress};
 
+    /// What [`print`] writes of `item`, as text.
+    fn printed(item: &impl Printed, json: bool) -> String {
+        let mut out = Vec::new();
+        print(item, HeadlessOptions { json }, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn the_exit_line_names_only_the_files_that_exist() {
         let dir = std::env::temp_dir().join(format!("i2k-written-{}", std::process::id()));
@@ -384,9 +391,7 @@ mod tests {
     #[test]
     fn the_progress_line_says_the_run_is_throttled_and_until_when() {
         let mut snapshot = Snapshot::default();
-        let mut out = Vec::new();
-        print(&snapshot, HeadlessOptions::default(), &mut out).unwrap();
-        assert!(!String::from_utf8_lossy(&out).contains("throttled"));
+        assert!(!printed(&snapshot, false).contains("throttled"));
         let key = progress_key(&snapshot);
         // 1,700,000,000 is 22:13:20 UTC.
         snapshot.kustomer.throttled_until = Some(1_700_000_000);
@@ -395,17 +400,13 @@ mod tests {
             key,
             "a throttle is worth a new line"
         );
-        let mut out = Vec::new();
-        print(&snapshot, HeadlessOptions::default(), &mut out).unwrap();
-        let line = String::from_utf8(out).unwrap();
+        let line = printed(&snapshot, false);
         assert!(
             line.trim_end()
                 .ends_with("· throttled by Kustomer until 22:13:20 UTC"),
             "{line}"
         );
-        let mut out = Vec::new();
-        print(&snapshot, HeadlessOptions { json: true }, &mut out).unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&printed(&snapshot, true)).unwrap();
         assert_eq!(
             json["snapshot"]["kustomer"]["throttled_until"],
             1_700_000_000
@@ -426,9 +427,7 @@ mod tests {
             count("removed", 1),
         ];
         assert_ne!(progress_key(&snapshot), key, "a change is worth a new line");
-        let mut out = Vec::new();
-        print(&snapshot, HeadlessOptions::default(), &mut out).unwrap();
-        let line = String::from_utf8(out).unwrap();
+        let line = printed(&snapshot, false);
         assert!(
             line.contains(
                 "· changes: 5 updated · 2 conflicts (kept the agents' values) · 1 removed in Intercom"
@@ -458,14 +457,7 @@ mod tests {
             cancelled: false,
         };
         assert_eq!(records_left(&summary), 3);
-        let mut out = Vec::new();
-        print(
-            &RunOutcome::Completed(summary.clone()),
-            HeadlessOptions::default(),
-            &mut out,
-        )
-        .unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let text = printed(&RunOutcome::Completed(summary.clone()), false);
         assert!(text.starts_with("Run ended with records left"), "{text}");
         assert!(
             text.contains(
@@ -473,14 +465,8 @@ mod tests {
             ),
             "{text}"
         );
-        let mut out = Vec::new();
-        print(
-            &RunOutcome::Completed(summary),
-            HeadlessOptions { json: true },
-            &mut out,
-        )
-        .unwrap();
-        let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let line: serde_json::Value =
+            serde_json::from_str(&printed(&RunOutcome::Completed(summary), true)).unwrap();
         assert_eq!(line["left"], 3);
     }
 }

@@ -58,14 +58,8 @@ impl Context {
         &self,
         budget: &crate::cli::BudgetArgs,
     ) -> anyhow::Result<crate::kustomer::KustomerClient> {
-        use anyhow::Context as _;
         let endpoints = self.endpoints()?;
-        let token = endpoints.kustomer_token.clone().with_context(|| {
-            format!(
-                "{} is not set: export the Kustomer API key",
-                crate::config::KUSTOMER_TOKEN_ENV
-            )
-        })?;
+        let token = endpoints.required_kustomer_token()?;
         let (rate, share) = kustomer_budget(&self.file, budget)?;
         Ok(crate::kustomer::KustomerClient::connect(
             &endpoints.kustomer_url,

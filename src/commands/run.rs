@@ -2,8 +2,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-
 use crate::cli::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NEEDS_DECISIONS, RunArgs};
 use crate::commands::Context;
 use crate::config::{Endpoints, FileConfig};
@@ -118,18 +116,8 @@ pub fn engine_config(
     if args.sample == Some(0) {
         return Err(crate::engine::sample::SampleError::Zero.into());
     }
-    let intercom_token = endpoints.intercom_token.clone().with_context(|| {
-        format!(
-            "{} is not set: export the Intercom access token",
-            crate::config::INTERCOM_TOKEN_ENV
-        )
-    })?;
-    let kustomer_token = endpoints.kustomer_token.clone().with_context(|| {
-        format!(
-            "{} is not set: export the Kustomer API key",
-            crate::config::KUSTOMER_TOKEN_ENV
-        )
-    })?;
+    let intercom_token = endpoints.required_intercom_token()?;
+    let kustomer_token = endpoints.required_kustomer_token()?;
     let knowledge_base = match args.knowledge_base.as_deref().map(str::trim) {
         Some("") => anyhow::bail!(
             "--knowledge-base needs the id of a Kustomer knowledge base (the Prerequisites screen and `i2k run` list them)"

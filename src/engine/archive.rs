@@ -31,11 +31,19 @@ pub enum ArchiveError {
     Write { path: PathBuf, message: String },
 }
 
-fn write_err(path: &Path, e: impl std::fmt::Display) -> ArchiveError {
+/// The error of a failed write of `path`.
+pub(crate) fn write_err(path: &Path, e: impl std::fmt::Display) -> ArchiveError {
     ArchiveError::Write {
         path: path.to_path_buf(),
         message: e.to_string(),
     }
+}
+
+/// Writes `text` as the whole of the file `path`, readable by its owner only (0600).
+pub(crate) fn write_private_file(path: &Path, text: &str) -> Result<(), ArchiveError> {
+    let mut file = create_private_file(path, true).map_err(|e| write_err(path, e))?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| write_err(path, e))
 }
 
 /// What the archive holds: one file per kind with its line count.
@@ -212,10 +220,8 @@ pub async fn export_workflows(
         match intercom.workflow_export(id).await {
             Ok(export) => {
                 let path = dir.join(format!("{}.json", safe_name(id)));
-                let mut file = create_private_file(&path, true).map_err(|e| write_err(&path, e))?;
                 let text = serde_json::to_string_pretty(&export).unwrap_or_default();
-                file.write_all(text.as_bytes())
-                    .map_err(|e| write_err(&path, e))?;
+                write_private_file(&path, &text)?;
                 out.push(WorkflowExport::Written {
                     id: id.clone(),
                     path,

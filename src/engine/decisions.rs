@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::engine::context::Ctx;
-use crate::engine::model::{AdminDecision, AdminMapping, Bucket, OBJECT_TYPES, UserChoice};
+use crate::engine::model::{
+    AdminDecision, AdminMapping, Bucket, OBJECT_TYPES, PrereqCheck, UserChoice,
+};
 use crate::engine::plan::default_bucket;
 use crate::intercom::models::{Admin, ConversationAttribute, DataAttribute, Segment};
 use crate::ledger::{Ledger, LedgerError, SourceRecord};
@@ -270,6 +272,20 @@ pub fn prerequisite_allowed(ledger: &Ledger, name: &str) -> Result<Option<bool>>
     Ok(ledger
         .read(|r| r.decision(&format!("{PREREQ}{name}")))?
         .and_then(|v| v.get("create")?.as_bool()))
+}
+
+/// What i2k can create for the failing prerequisite `check` while nobody has said whether it
+/// may (None where the check passed, i2k cannot create what it misses, or it was decided).
+fn creatable_undecided<'c>(ledger: &Ledger, check: &'c PrereqCheck) -> Result<Option<&'c str>> {
+    Ok(match &check.can_create {
+        Some(what)
+            if check.status == CheckStatus::Fail
+                && prerequisite_allowed(ledger, &check.name)?.is_none() =>
+        {
+            Some(what.as_str())
+        }
+        _ => None,
+    })
 }
 
 /// Whether the operator accepted re-stamped message and note times (a key without `org.admin`)
@@ -990,10 +1006,7 @@ async fn unresolved(ctx: &Ctx) -> anyhow::Result<Vec<String>> {
         }
     }
     for check in prerequisite_checks(ctx).await {
-        if check.status == CheckStatus::Fail
-            && let Some(what) = &check.can_create
-            && prerequisite_allowed(&ctx.ledger, &check.name)?.is_none()
-        {
+        if let Some(what) = creatable_undecided(&ctx.ledger, &check)? {
             lines.push(format!(
                 "{PREREQUISITE_LINE}{}: {}; i2k can {what}",
                 check.name, check.detail
@@ -1041,10 +1054,7 @@ pub async fn apply_defaults(ctx: &Arc<Ctx>) -> anyhow::Result<Vec<String>> {
     }
     let mut open = Vec::new();
     for check in prerequisite_checks(ctx).await {
-        if check.status == CheckStatus::Fail
-            && let Some(what) = &check.can_create
-            && prerequisite_allowed(ledger, &check.name)?.is_none()
-        {
+        if let Some(what) = creatable_undecided(ledger, &check)? {
             Plain::Prerequisite(&check.name, true).put(ledger).await?;
             ctx.took_default(format!("prerequisite {}: {what}", check.name));
         }

@@ -5,14 +5,12 @@
 //! and every record that failed permanently. The report and the console's Summary show the same
 //! [`checklist`].
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::create_private_file;
-use crate::engine::archive::{ArchiveError, WorkflowExport};
+use crate::engine::archive::{ArchiveError, WorkflowExport, write_private_file};
 use crate::intercom::models::{OfficeHoursException, OfficeHoursSchedule};
 use crate::ledger::{FailureFilter, Ledger};
 use crate::mapping::people::schedule_hours;
@@ -326,15 +324,7 @@ pub fn write_manual(
     if let Some(kept) = rollback_sections(&previous) {
         md.push_str(kept);
     }
-    let mut f = create_private_file(&path, true).map_err(|e| ArchiveError::Write {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
-    f.write_all(md.as_bytes())
-        .map_err(|e| ArchiveError::Write {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
+    write_private_file(&path, &md)?;
     Ok(path)
 }
 

@@ -1033,6 +1033,15 @@ pub struct ProbeRefused {
     pub needed: String,
 }
 
+/// The findings the probe refused, each with its assumption (a finding of an assumption this
+/// i2k no longer knows is passed over).
+fn refused(findings: &[Finding]) -> impl Iterator<Item = (&Finding, &'static Assumption)> {
+    findings
+        .iter()
+        .filter(|f| f.outcome == Outcome::Refused)
+        .filter_map(|f| Some((f, assumption(&f.assumption)?)))
+}
+
 /// The start check on the stored probe: the fallbacks this run takes (report lines), or a
 /// refusal. `sources` are the ledger's source counts by kind (empty before any extraction:
 /// then every record type may depend on an assumption). `accept_restamped` stands in for the
@@ -1043,10 +1052,7 @@ pub fn start_check(
     accept_restamped: bool,
 ) -> Result<Vec<String>, ProbeRefused> {
     let mut fallbacks = Vec::new();
-    for f in findings.iter().filter(|f| f.outcome == Outcome::Refused) {
-        let Some(a) = assumption(&f.assumption) else {
-            continue;
-        };
+    for (f, a) in refused(findings) {
         let needed: Vec<&str> = a
             .needed_by
             .iter()
@@ -1139,10 +1145,7 @@ pub async fn take_fallbacks(
     let sources = in_scope(ledger.read(|r| r.source_counts())?, only);
     let decided = crate::engine::decisions::restamped_times_accepted(ledger)? == Some(true);
     let lines = start_check(&findings, &sources, accept_restamped || decided)?;
-    for f in findings.iter().filter(|f| f.outcome == Outcome::Refused) {
-        let Some(a) = assumption(&f.assumption) else {
-            continue;
-        };
+    for (f, a) in refused(&findings) {
         let Some(line) = lines.iter().find(|l| l.starts_with(&format!("{}:", a.id))) else {
             continue;
         };

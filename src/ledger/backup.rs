@@ -516,14 +516,7 @@ fn absolute(path: &Path) -> Result<PathBuf, LedgerError> {
 }
 
 fn remove(path: &Path) -> Result<(), LedgerError> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(LedgerError::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
+    lock::unless_missing(std::fs::remove_file(path), path)
 }
 
 /// Makes a rename in `dir` durable.

@@ -73,7 +73,15 @@ pub fn create_private_file(path: &Path) -> Result<File, LedgerError> {
 /// Narrows `path` to 0600 if it exists. SQLite gives `-wal` and `-shm` the database file's mode,
 /// but a file left by an older tool or a wide umask at creation would otherwise stay readable.
 pub fn restrict_if_present(path: &Path) -> Result<(), LedgerError> {
-    match std::fs::set_permissions(path, Permissions::from_mode(0o600)) {
+    unless_missing(
+        std::fs::set_permissions(path, Permissions::from_mode(0o600)),
+        path,
+    )
+}
+
+/// The `result` of a file operation on `path` in which a missing file is no error.
+pub(super) fn unless_missing(result: std::io::Result<()>, path: &Path) -> Result<(), LedgerError> {
+    match result {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(source) => Err(LedgerError::Io {

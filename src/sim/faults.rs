@@ -18,7 +18,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 
@@ -218,23 +218,33 @@ where
 /// How far ahead an injected 429 announces its reset.
 const INJECTED_RESET: i64 = 1;
 
-/// The `x-ratelimit-*` headers an answer under `fault` carries in place of its window's, if it
-/// was an injected 429: nothing left and a reset a second ahead, or none at all for `429bare`.
-pub fn throttle_headers(
-    fault: Option<Injected>,
-    limit: u32,
-) -> Option<Vec<(&'static str, String)>> {
-    match fault?.kind {
-        FaultKind::TooManyRequests => Some(vec![
-            ("x-ratelimit-limit", limit.to_string()),
-            ("x-ratelimit-remaining", "0".to_string()),
-            (
-                "x-ratelimit-reset",
-                (crate::timefmt::now_unix() + INJECTED_RESET).to_string(),
-            ),
-        ]),
-        FaultKind::TooManyRequestsBare => Some(Vec::new()),
-        _ => None,
+/// Puts a rate window's `x-ratelimit-*` headers on `headers`: its limit, the requests left in
+/// it, and when it resets (unix seconds).
+pub fn set_rate_headers(headers: &mut HeaderMap, limit: u32, remaining: u32, reset: i64) {
+    for (name, value) in [
+        ("x-ratelimit-limit", limit.to_string()),
+        ("x-ratelimit-remaining", remaining.to_string()),
+        ("x-ratelimit-reset", reset.to_string()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+}
+
+/// Puts on `headers` what an answer under `fault` carries in place of its window's
+/// `x-ratelimit-*` headers, if it was an injected 429: nothing left and a reset a second ahead,
+/// or no header at all for `429bare`. False when it was not (the answer then carries its
+/// window's).
+pub fn set_throttle_headers(fault: Option<Injected>, limit: u32, headers: &mut HeaderMap) -> bool {
+    match fault.map(|f| f.kind) {
+        Some(FaultKind::TooManyRequests) => {
+            let reset = crate::timefmt::now_unix() + INJECTED_RESET;
+            set_rate_headers(headers, limit, 0, reset);
+            true
+        }
+        Some(FaultKind::TooManyRequestsBare) => true,
+        _ => false,
     }
 }
 

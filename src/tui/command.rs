@@ -114,14 +114,18 @@ fn matches(prefix: &str) -> Vec<(&'static str, &'static str, Option<Action>)> {
         .collect()
 }
 
+/// Every screen's name as a command line types it (its title in lower case), in order.
+fn screen_names() -> impl Iterator<Item = String> {
+    Screen::ALL.iter().map(|s| s.title().to_ascii_lowercase())
+}
+
 /// The screen a name (or its number, or the start of its name) stands for.
 pub fn screen_named(name: &str) -> Result<Screen, String> {
     let name = name.trim().to_ascii_lowercase();
-    let all = || Screen::ALL.iter().map(|s| s.title().to_ascii_lowercase());
     if name.is_empty() {
         return Err(format!(
             "which screen? {}",
-            all().collect::<Vec<_>>().join(", ")
+            screen_names().collect::<Vec<_>>().join(", ")
         ));
     }
     if let Ok(n) = name.parse::<usize>()
@@ -138,7 +142,7 @@ pub fn screen_named(name: &str) -> Result<Screen, String> {
         [one] => Ok(*one),
         _ => Err(format!(
             "no screen `{name}`: {}",
-            all().collect::<Vec<_>>().join(", ")
+            screen_names().collect::<Vec<_>>().join(", ")
         )),
     }
 }
@@ -159,11 +163,7 @@ pub fn complete(line: &str) -> String {
         }
         Some((command, rest)) if matches(command).iter().any(|(n, ..)| *n == "screen") => {
             let rest = rest.trim().to_ascii_lowercase();
-            let titles: Vec<String> = Screen::ALL
-                .iter()
-                .map(|s| s.title().to_ascii_lowercase())
-                .filter(|t| t.starts_with(&rest))
-                .collect();
+            let titles: Vec<String> = screen_names().filter(|t| t.starts_with(&rest)).collect();
             let refs: Vec<&str> = titles.iter().map(String::as_str).collect();
             match refs.as_slice() {
                 [one] => format!("screen {one}"),
@@ -193,11 +193,7 @@ pub fn candidates(line: &str) -> String {
             })
             .collect::<Vec<_>>()
             .join(if trimmed.is_empty() { " · " } else { " | " }),
-        Some(_) => Screen::ALL
-            .iter()
-            .map(|s| s.title().to_ascii_lowercase())
-            .collect::<Vec<_>>()
-            .join(" · "),
+        Some(_) => screen_names().collect::<Vec<_>>().join(" · "),
     }
 }
 

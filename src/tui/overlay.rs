@@ -12,7 +12,7 @@ use crate::engine::session::RecordRef;
 use crate::tui::list::ListId;
 use crate::tui::protocol::Request;
 use crate::tui::theme::Theme;
-use crate::tui::view::{centered, draw_popup};
+use crate::tui::view::{centered, draw_popup, panel};
 
 /// What a text area being edited will change when the operator presses Enter.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,10 +116,7 @@ pub fn draw_editor(frame: &mut Frame, body: Rect, theme: Theme, editor: &Editor)
     let width = body.width.saturating_sub(8).clamp(40, 90);
     let height = if editor.error.is_some() { 6 } else { 5 };
     let area = centered(body, width, height);
-    let block = Block::bordered()
-        .border_type(BorderType::Rounded)
-        .border_style(t.focus_border())
-        .title(Span::styled(format!(" {} ", editor.prompt), t.title()));
+    let block = panel(t, &editor.prompt, true);
     let inner = draw_popup(frame, area, block);
     let [input, error, hint] = Layout::vertical([
         Constraint::Length(1),
@@ -201,10 +198,7 @@ pub fn draw_help(
     let height = (lines.len() as u16 + 2).min(body.height);
     let area = centered(body, width, height);
     frame.render_widget(Clear, area);
-    let block = Block::bordered()
-        .border_type(BorderType::Rounded)
-        .border_style(t.focus_border())
-        .title(Span::styled(" Help ", t.title()))
+    let block = panel(t, "Help", true)
         .title_bottom(Line::from(" ↑↓ scroll · ? or esc closes ").alignment(Alignment::Right));
     let max_scroll = (lines.len() as u16).saturating_sub(height.saturating_sub(2));
     frame.render_widget(

@@ -178,26 +178,20 @@ impl App {
     /// (a user's addition). Keys with the same action and description share a row.
     fn screen_keys(&self) -> Vec<(Action, String, Vec<String>)> {
         let layer = self.screen.layer();
-        let mut rows: Vec<(Action, String, Vec<String>)> = Vec::new();
-        let mut add = |b: &Binding| match rows
-            .iter_mut()
-            .find(|(a, d, _)| *a == b.action && *d == b.desc)
-        {
-            Some(row) => row.2.push(b.key.to_string()),
-            None => rows.push((b.action, b.desc.clone(), vec![b.key.to_string()])),
-        };
         let offered = self.screen.keys();
-        for &action in offered {
-            self.keymap
-                .bindings(layer)
-                .filter(|b| b.action == action)
-                .for_each(&mut add);
-        }
-        self.keymap
-            .bindings(layer)
-            .filter(|b| !offered.contains(&b.action))
-            .for_each(&mut add);
-        rows
+        let in_order = offered
+            .iter()
+            .flat_map(|&action| {
+                self.keymap
+                    .bindings(layer)
+                    .filter(move |b| b.action == action)
+            })
+            .chain(
+                self.keymap
+                    .bindings(layer)
+                    .filter(|b| !offered.contains(&b.action)),
+            );
+        group_bindings(in_order)
     }
 
     /// The footer: this screen's keys in priority order, then filter, help and quit, as many as
@@ -288,6 +282,7 @@ impl App {
     }
 }
 
+/// Bindings grouped in their order: keys with the same action and description share a row.
 fn group_bindings<'a>(
     bindings: impl Iterator<Item = &'a Binding>,
 ) -> Vec<(Action, String, Vec<String>)> {

@@ -6,7 +6,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use crate::config::create_private_file;
-use crate::engine::archive::ArchiveError;
+use crate::engine::archive::{ArchiveError, write_err};
 use crate::ledger::{Ledger, RecordState};
 
 /// The states a person follows up.
@@ -29,13 +29,9 @@ fn field(text: &str) -> String {
 
 /// Writes the follow-up list to `path` (0600); returns how many records it lists.
 pub fn write_follow_up(ledger: &Ledger, path: &Path) -> Result<u64, ArchiveError> {
-    let err = |e: &dyn std::fmt::Display| ArchiveError::Write {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let file = create_private_file(path, true).map_err(|e| err(&e))?;
+    let file = create_private_file(path, true).map_err(|e| write_err(path, e))?;
     let mut out = BufWriter::new(file);
-    writeln!(out, "{CSV_HEADER}").map_err(|e| err(&e))?;
+    writeln!(out, "{CSV_HEADER}").map_err(|e| write_err(path, e))?;
     let mut listed = 0u64;
     for (kind, counts) in &ledger.counters().targets {
         for state in STATES {
@@ -55,7 +51,7 @@ pub fn write_follow_up(ledger: &Ledger, path: &Path) -> Result<u64, ArchiveError
                         state.as_str(),
                         field(reason)
                     )
-                    .map_err(|e| err(&e))?;
+                    .map_err(|e| write_err(path, e))?;
                     listed += 1;
                 }
                 match page.last() {
@@ -65,7 +61,7 @@ pub fn write_follow_up(ledger: &Ledger, path: &Path) -> Result<u64, ArchiveError
             }
         }
     }
-    out.flush().map_err(|e| err(&e))?;
+    out.flush().map_err(|e| write_err(path, e))?;
     Ok(listed)
 }
 

@@ -5,9 +5,9 @@
 //! and the phase timeline.
 
 use super::markdown::{
-    API_HOSTS, CHANGE_COLUMNS, OUTCOME_COLUMNS, RUN_COLUMNS, VERIFY_COLUMNS, assumption_lines,
-    changes_text, header_lines, human_count, human_secs, outcome_cells, reason_lines,
-    removed_kept_text, run_cells, sample_text, verification_headline, verify_cells,
+    API_HOSTS, CHANGE_COLUMNS, OUTCOME_COLUMNS, OUTCOME_TABLES, RUN_COLUMNS, VERIFY_COLUMNS,
+    assumption_lines, changes_text, header_lines, human_count, human_secs, outcome_cells,
+    reason_lines, removed_kept_text, run_cells, sample_text, verification_headline, verify_cells,
 };
 use super::{Report, TypeRow};
 use crate::engine::runner::EXTRACTION_LABEL;
@@ -490,10 +490,7 @@ pub fn render_html(report: &Report) -> String {
         }
     }
 
-    for (title, intercom) in [
-        ("Intercom records", true),
-        ("Records i2k writes for them", false),
-    ] {
+    for (title, intercom) in OUTCOME_TABLES {
         out.push_str(&format!("<h2>{title}</h2>\n"));
         let rows: Vec<Vec<String>> = report
             .rows

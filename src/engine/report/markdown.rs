@@ -181,6 +181,13 @@ pub(super) const OUTCOME_COLUMNS: [&str; 10] = [
     "not loaded",
 ];
 
+/// The per-type outcome tables: each one's title, and whether it holds the Intercom types (else
+/// the records i2k writes for them).
+pub(super) const OUTCOME_TABLES: [(&str, bool); 2] = [
+    ("Intercom records", true),
+    ("Records i2k writes for them", false),
+];
+
 pub(super) fn outcome_cells(r: &super::TypeRow) -> [u64; 9] {
     [
         r.source,
@@ -316,14 +323,7 @@ pub(super) fn changes_text(r: &super::RunLine) -> Option<ChangesText> {
             human_count(total)
         )
     });
-    let mut conflicts: Vec<String> = r.conflicts.iter().map(record_change_line).collect();
-    let more = total.saturating_sub(r.conflicts.len() as u64);
-    if more > 0 {
-        conflicts.push(format!(
-            "… and {} more (the ledger's `changes` table holds them all)",
-            human_count(more)
-        ));
-    }
+    let conflicts = record_change_lines(&r.conflicts, total);
     Some(ChangesText {
         heading,
         said,
@@ -331,6 +331,19 @@ pub(super) fn changes_text(r: &super::RunLine) -> Option<ChangesText> {
         conflicts_said,
         conflicts,
     })
+}
+
+/// A line for each change `listed`, then how many more of the `total` the list left out.
+fn record_change_lines(listed: &[super::RecordChange], total: u64) -> Vec<String> {
+    let mut lines: Vec<String> = listed.iter().map(record_change_line).collect();
+    let more = total.saturating_sub(listed.len() as u64);
+    if more > 0 {
+        lines.push(format!(
+            "… and {} more (the ledger's `changes` table holds them all)",
+            human_count(more)
+        ));
+    }
+    lines
 }
 
 /// `contacts 123 (Kustomer 64f…): name: i2k wrote "Ann", …`
@@ -362,16 +375,7 @@ pub(super) fn removed_kept_text(report: &Report) -> Option<(String, String, Vec<
                 the console: d on 5 Run, then y). A conversation goes with its messages, notes \
                 and files."
         .to_string();
-    let mut lines: Vec<String> = report.removed_kept.iter().map(record_change_line).collect();
-    let more = report
-        .removed_kept_total
-        .saturating_sub(report.removed_kept.len() as u64);
-    if more > 0 {
-        lines.push(format!(
-            "… and {} more (the ledger's `changes` table holds them all)",
-            human_count(more)
-        ));
-    }
+    let lines = record_change_lines(&report.removed_kept, report.removed_kept_total);
     Some((heading, said, lines))
 }
 
@@ -532,10 +536,7 @@ pub fn render_markdown(report: &Report) -> String {
         }
     }
 
-    for (title, intercom) in [
-        ("Intercom records", true),
-        ("Records i2k writes for them", false),
-    ] {
+    for (title, intercom) in OUTCOME_TABLES {
         md.push_str(&format!("\n## {title}\n\n"));
         table_head(&mut md, &OUTCOME_COLUMNS, 1..OUTCOME_COLUMNS.len());
         for r in report.rows.iter().filter(|r| r.intercom == intercom) {

@@ -19,13 +19,11 @@ pub use html::render_html;
 pub use markdown::{human_count, render_markdown};
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::create_private_file;
 use crate::engine::archive::{self, ArchiveError, WorkflowExport};
 use crate::engine::context::Ctx;
 use crate::engine::decisions::DecisionEntry;
@@ -296,15 +294,6 @@ pub struct ReportPaths {
     pub csv: PathBuf,
 }
 
-fn write_file(path: &Path, text: &str) -> Result<(), ArchiveError> {
-    let err = |e: &dyn std::fmt::Display| ArchiveError::Write {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let mut f = create_private_file(path, true).map_err(|e| err(&e))?;
-    f.write_all(text.as_bytes()).map_err(|e| err(&e))
-}
-
 /// Writes `report.md`, `report.html`, `report.json` and `follow-up.csv` into `state_dir`;
 /// returns their paths. A report already there is never replaced by one of another migration,
 /// nor by one built from a ledger that knows of fewer migrated or skipped records (a ledger that
@@ -345,9 +334,9 @@ pub fn write_report(
             });
         }
     }
-    write_file(&md, &render_markdown(report))?;
-    write_file(&html, &render_html(report))?;
-    write_file(
+    archive::write_private_file(&md, &render_markdown(report))?;
+    archive::write_private_file(&html, &render_html(report))?;
+    archive::write_private_file(
         &js,
         &serde_json::to_string_pretty(report).unwrap_or_default(),
     )?;

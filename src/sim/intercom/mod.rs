@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -364,16 +364,7 @@ async fn sim_requests(State(state): State<Shared>) -> Response {
 }
 
 fn set_rate_headers(response: &mut Response, d: rate::RateDecision) {
-    let headers = response.headers_mut();
-    for (name, value) in [
-        ("x-ratelimit-limit", d.limit.to_string()),
-        ("x-ratelimit-remaining", d.remaining.to_string()),
-        ("x-ratelimit-reset", d.reset.to_string()),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.insert(name, v);
-        }
-    }
+    crate::sim::faults::set_rate_headers(response.headers_mut(), d.limit, d.remaining, d.reset);
 }
 
 /// The path with its ids replaced by `{id}`, so requests group by route.
@@ -507,16 +498,10 @@ async fn api_gate(State(state): State<Shared>, request: Request, next: Next) -> 
     };
     let mut response =
         crate::sim::faults::apply(fault, state.config.fault_hang, error, handler).await;
-    match crate::sim::faults::throttle_headers(fault, decision.limit) {
-        Some(headers) => {
-            lock(&state.requests).throttled += 1;
-            for (name, value) in headers {
-                if let Ok(v) = HeaderValue::from_str(&value) {
-                    response.headers_mut().insert(name, v);
-                }
-            }
-        }
-        None => set_rate_headers(&mut response, decision),
+    if crate::sim::faults::set_throttle_headers(fault, decision.limit, response.headers_mut()) {
+        lock(&state.requests).throttled += 1;
+    } else {
+        set_rate_headers(&mut response, decision);
     }
     response
 }

@@ -68,13 +68,7 @@ fn has_email(record: &Record, email: &str) -> bool {
 /// A second customer with the same `externalId` is refused (409).
 pub fn create_customer(store: &mut Store, mut body: Body) -> Result<String, ApiError> {
     check_customer_fields(store, &body)?;
-    if let Some(ext) = optional_str(&body, "externalId")?
-        && store.find_external(Kind::Customer, "", ext).is_some()
-    {
-        return Err(ApiError::conflict(format!(
-            "duplicate detected: a customer with externalId {ext} already exists"
-        )));
-    }
+    refuse_taken_external_id(store, &body, None)?;
     let rels = take_company_rel(store, &mut body)?;
     let display_name = body.get("name").cloned().unwrap_or(Value::Null);
     body.entry("displayName").or_insert(display_name);
@@ -88,6 +82,25 @@ pub fn create_customer(store: &mut Store, mut body: Body) -> Result<String, ApiE
     body.insert("verified".into(), json!(false));
     body.insert("rev".into(), json!(1));
     insert_noting_external(store, Kind::Customer, "", body, rels, "/v1/customers")
+}
+
+/// Refuses (409) the `externalId` of `body` where a customer other than `id` (any customer, for
+/// a create) already carries it.
+fn refuse_taken_external_id(
+    store: &Store,
+    body: &Map<String, Value>,
+    id: Option<&str>,
+) -> Result<(), ApiError> {
+    if let Some(ext) = optional_str(body, "externalId")?
+        && store
+            .find_external(Kind::Customer, "", ext)
+            .is_some_and(|other| Some(other.id.as_str()) != id)
+    {
+        return Err(ApiError::conflict(format!(
+            "duplicate detected: a customer with externalId {ext} already exists"
+        )));
+    }
+    Ok(())
 }
 
 fn check_customer_fields(store: &Store, body: &Map<String, Value>) -> Result<(), ApiError> {
@@ -143,15 +156,7 @@ pub fn update_customer(store: &mut Store, id: &str, mut body: Body) -> Result<St
     body.remove("id");
     require(store, Kind::Customer, "customer", id)?;
     check_customer_fields(store, &body)?;
-    if let Some(ext) = optional_str(&body, "externalId")?
-        && store
-            .find_external(Kind::Customer, "", ext)
-            .is_some_and(|other| other.id != id)
-    {
-        return Err(ApiError::conflict(format!(
-            "duplicate detected: a customer with externalId {ext} already exists"
-        )));
-    }
+    refuse_taken_external_id(store, &body, Some(id))?;
     let rels = take_company_rel(store, &mut body)?;
     merge_noting_external(store, Kind::Customer, "", id, body, rels)
 }

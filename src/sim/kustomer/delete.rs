@@ -31,6 +31,7 @@ use serde_json::{Value, json};
 
 use super::bulk::{MAX_BULK_ITEMS, queue_job};
 use super::envelope::{ApiError, ApiResult};
+use super::klasses::kobject_in;
 use super::state::{ItemResult, Kind, Sim, Store, now_iso};
 
 type Q = Query<HashMap<String, String>>;
@@ -88,12 +89,6 @@ fn remove_customers(store: &mut Store, ids: &[String]) -> usize {
         .collect();
     remove_conversations(store, &conversations);
     store.remove(Kind::Customer, ids)
-}
-
-fn kobject_in(store: &Store, klass: &str, id: &str) -> bool {
-    store
-        .get(Kind::Kobject, id)
-        .is_some_and(|k| k.attributes.str("klass").as_deref() == Some(klass))
 }
 
 async fn delete_customer(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResult {

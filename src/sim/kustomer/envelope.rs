@@ -73,6 +73,15 @@ impl ApiError {
         ApiError::new(StatusCode::CONFLICT, "duplicate", detail)
     }
 
+    /// The 413 of a body larger than the API reads.
+    pub fn payload_too_large() -> Self {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is larger than this API accepts; send fewer or smaller items",
+        )
+    }
+
     pub fn too_many(detail: impl Into<String>) -> Self {
         ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded", detail)
     }
@@ -122,11 +131,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "the request body is larger than this API accepts; send fewer or smaller items",
-                )
+                ApiError::payload_too_large()
             } else {
                 ApiError::bad_request(format!("could not read the body: {e}"))
             }

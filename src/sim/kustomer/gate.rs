@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -112,29 +112,20 @@ pub async fn api_gate(State(sim): State<Sim>, req: Request, next: Next) -> Respo
     if response.status() == StatusCode::TOO_MANY_REQUESTS {
         sim.lock().requests.entry(route).or_default().throttled += 1;
     }
-    match faults::throttle_headers(fault, budget.limit) {
-        Some(headers) => {
-            for (name, value) in headers {
-                if let Ok(v) = HeaderValue::from_str(&value) {
-                    response.headers_mut().insert(name, v);
-                }
-            }
-        }
-        None => rate_headers(response.headers_mut(), &budget),
+    if !faults::set_throttle_headers(fault, budget.limit, response.headers_mut()) {
+        rate_headers(response.headers_mut(), &budget);
     }
     response
 }
 
 /// No `Retry-After`: the reference cannot confirm Kustomer sends one, so clients must not need it.
 fn rate_headers(headers: &mut HeaderMap, budget: &Budget) {
-    let mut set = |name: &'static str, value: String| {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.insert(name, v);
-        }
-    };
-    set("x-ratelimit-limit", budget.limit.to_string());
-    set("x-ratelimit-remaining", budget.remaining.to_string());
-    set("x-ratelimit-reset", budget.reset_epoch_secs.to_string());
+    faults::set_rate_headers(
+        headers,
+        budget.limit,
+        budget.remaining,
+        budget.reset_epoch_secs,
+    );
 }
 
 /// The route a path belongs to, for the per-route request counts: record ids become `{id}` and

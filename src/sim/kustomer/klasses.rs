@@ -163,7 +163,8 @@ pub fn update_kobject(
     merge_noting_external(store, Kind::Kobject, klass, id, body, rels)
 }
 
-fn kobject_in(store: &Store, klass: &str, id: &str) -> bool {
+/// Whether `id` is a kobject of klass `klass`.
+pub(super) fn kobject_in(store: &Store, klass: &str, id: &str) -> bool {
     store
         .get(Kind::Kobject, id)
         .is_some_and(|k| k.attributes.str("klass").as_deref() == Some(klass))

@@ -727,12 +727,7 @@ pub async fn enforce(State(sim): State<Sim>, req: Request, next: Next) -> Respon
     let req = if route.is_some() || restamps {
         let (parts, body) = req.into_parts();
         let Ok(bytes) = axum::body::to_bytes(body, config.max_body_bytes).await else {
-            return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "the request body is larger than this API accepts; send fewer or smaller items",
-            )
-            .into_response();
+            return ApiError::payload_too_large().into_response();
         };
         let mut bytes = bytes;
         if let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) {

@@ -17,6 +17,7 @@ use crate::tui::list::{ListId, ListState, TableSpec};
 use crate::tui::overlay::{Confirm, EditTarget, Editor};
 use crate::tui::protocol::{FailureFilter, Request};
 use crate::tui::screens::{Component, Effect, Pane, Shared, run::run_active};
+use crate::tui::theme::Theme;
 use crate::tui::view::panel;
 
 /// While a run's failed count keeps changing, the failed records are read again at most this
@@ -169,6 +170,17 @@ impl ErrorsScreen {
 }
 
 /// The failed count of a snapshot, over every phase.
+/// The first spans of a failure's detail: its record and the class of the failure.
+fn headline(s: &FailureSummary, t: Theme) -> Vec<Span<'static>> {
+    vec![
+        Span::styled(
+            format!("{} {} ", s.record.object, s.record.source_id),
+            t.header(),
+        ),
+        Span::styled(format!("✗ {}", s.class.as_str()), t.bad()),
+    ]
+}
+
 fn failed_count(snapshot: &Snapshot) -> u64 {
     snapshot.phases.iter().map(|p| p.failed).sum()
 }
@@ -431,13 +443,7 @@ impl Component for ErrorsScreen {
                 t.dim(),
             ))),
             (Some(s), None) => {
-                lines.push(Line::from(vec![
-                    Span::styled(
-                        format!("{} {} ", s.record.object, s.record.source_id),
-                        t.header(),
-                    ),
-                    Span::styled(format!("✗ {}", s.class.as_str()), t.bad()),
-                ]));
+                lines.push(Line::from(headline(s, t)));
                 lines.push(Line::from(format!(
                     "{} · {} attempts",
                     s.phase.label(),
@@ -452,17 +458,12 @@ impl Component for ErrorsScreen {
             }
             (Some(_), Some(d)) => {
                 let s = &d.summary;
-                lines.push(Line::from(vec![
-                    Span::styled(
-                        format!("{} {} ", s.record.object, s.record.source_id),
-                        t.header(),
-                    ),
-                    Span::styled(format!("✗ {}", s.class.as_str()), t.bad()),
-                    Span::styled(
-                        format!("  {} · {} attempts", s.phase.label(), s.attempts),
-                        t.dim(),
-                    ),
-                ]));
+                let mut first = headline(s, t);
+                first.push(Span::styled(
+                    format!("  {} · {} attempts", s.phase.label(), s.attempts),
+                    t.dim(),
+                ));
+                lines.push(Line::from(first));
                 lines.push(Line::from(vec![
                     Span::styled("Reason   ", t.dim()),
                     Span::raw(s.message.clone()),

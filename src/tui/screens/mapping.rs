@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Cell, Paragraph};
+use ratatui::widgets::{Cell, Paragraph};
 use tui_textarea::TextArea;
 
 use crate::engine::session::{
@@ -16,7 +16,7 @@ use crate::tui::list::{ListId, ListState, TableSpec};
 use crate::tui::overlay::{Confirm, EditTarget, Editor};
 use crate::tui::protocol::Request;
 use crate::tui::screens::{Component, Effect, Pane, Shared, change};
-use crate::tui::view::{centered, draw_popup};
+use crate::tui::view::{centered, draw_popup, panel};
 
 /// Kustomer attribute type suffixes (kustomer.md "Custom attribute metadata").
 pub const ATTRIBUTE_SUFFIXES: [&str; 6] = ["Str", "Txt", "Num", "Bool", "At", "Url"];
@@ -453,13 +453,7 @@ impl MappingScreen {
         let width = body.width.saturating_sub(10).clamp(40, 80);
         let height = (options.len() as u16 + 5).clamp(8, body.height);
         let area = centered(body, width, height);
-        let block = Block::bordered()
-            .border_type(BorderType::Rounded)
-            .border_style(t.focus_border())
-            .title(Span::styled(
-                format!(" Map {} to ", picker.admin_label),
-                t.title(),
-            ));
+        let block = panel(t, &format!("Map {} to", picker.admin_label), true);
         let inner = draw_popup(frame, area, block);
         let [query_area, list_area, hint] = Layout::vertical([
             Constraint::Length(1),
