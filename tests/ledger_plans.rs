@@ -208,6 +208,15 @@ fn bound_values() -> BTreeMap<&'static str, Vec<Value>> {
             ],
         ),
         ("children", key("conversation_parts", "cv000007")),
+        (
+            "children_with_state",
+            vec![
+                text("conversation_parts"),
+                text("cv000007"),
+                text("conversation_parts"),
+            ],
+        ),
+        ("source_exists", key("contacts", "ct000042")),
         ("source_counts", vec![]),
         ("source_problems", vec![page.clone(), Value::Integer(0)]),
         ("incomplete_sources", vec![text("contacts")]),
@@ -363,6 +372,17 @@ const EXPECTED: &[(&str, &[&str])] = &[
     (
         "children",
         &["SEARCH source USING INDEX source_by_parent (kind=? AND parent_id=?)"],
+    ),
+    (
+        "children_with_state",
+        &[
+            "SEARCH s USING INDEX source_by_parent (kind=? AND parent_id=?)",
+            "SEARCH t USING PRIMARY KEY (kind=? AND source_id=?) LEFT-JOIN",
+        ],
+    ),
+    (
+        "source_exists",
+        &["SEARCH source USING PRIMARY KEY (kind=? AND source_id=?)"],
     ),
     ("file_bytes", &["SEARCH source USING PRIMARY KEY (kind=?)"]),
     (

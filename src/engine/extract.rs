@@ -1149,10 +1149,8 @@ impl<'a> Extractor<'a> {
         };
         let staged_before = self
             .ledger
-            .read(|r| r.source(parent_kind, parent))
-            .ok()
-            .flatten()
-            .is_some();
+            .read(|r| r.has_source(parent_kind, parent))
+            .unwrap_or(false);
         if staged_before && let Ok(staged) = self.ledger.read(|r| r.children(kind, parent)) {
             ids.extend(staged.into_iter().map(|r| r.source_id));
         }

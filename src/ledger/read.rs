@@ -398,6 +398,37 @@ impl LedgerReader {
         self.rows(&sql::children(), params![kind, parent_id], source_record)
     }
 
+    /// A parent's children of `kind`, each with the state of its target record of `target_kind`
+    /// (None when it has none yet), in one query.
+    pub fn children_with_state(
+        &self,
+        kind: &str,
+        parent_id: &str,
+        target_kind: &str,
+    ) -> Result<Vec<(SourceRecord, Option<RecordState>)>, LedgerError> {
+        let rows: Vec<(SourceRecord, Option<String>)> = self.rows(
+            sql::CHILDREN_WITH_STATE,
+            params![kind, parent_id, target_kind],
+            |row| Ok((source_record(row)?, row.get(6)?)),
+        )?;
+        rows.into_iter()
+            .map(|(record, state)| {
+                Ok((
+                    record,
+                    state.as_deref().map(RecordState::parse).transpose()?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Whether a record of `kind` is staged (its raw JSON is not read).
+    pub fn has_source(&self, kind: &str, source_id: &str) -> Result<bool, LedgerError> {
+        Ok(self
+            .conn
+            .prepare_cached(sql::SOURCE_EXISTS)?
+            .exists(params![kind, source_id])?)
+    }
+
     /// Extracted records per kind, counted in SQL.
     pub fn source_counts(&self) -> Result<BTreeMap<String, u64>, LedgerError> {
         self.counts_per_kind(sql::SOURCE_COUNTS)

@@ -175,6 +175,17 @@ pub fn children() -> String {
     )
 }
 
+/// A parent's children of a kind, each with the state of its target record of `?3` (NULL when it
+/// has none): one pass where a lookup per child read each child's raw JSON a second time.
+pub const CHILDREN_WITH_STATE: &str =
+    "SELECT s.kind, s.source_id, s.parent_id, s.updated_at, s.raw, s.problem, t.state
+     FROM source s INDEXED BY source_by_parent
+     LEFT JOIN target t ON t.kind = ?3 AND t.source_id = s.source_id
+     WHERE s.kind = ?1 AND s.parent_id = ?2 ORDER BY s.source_id";
+
+/// Whether a record is staged, without reading its raw JSON.
+pub const SOURCE_EXISTS: &str = "SELECT 1 FROM source WHERE kind = ?1 AND source_id = ?2";
+
 /// Staged records per kind (the report, verify, the counters' seed at open).
 pub const SOURCE_COUNTS: &str = "SELECT kind, count(*) FROM source GROUP BY kind";
 
@@ -348,6 +359,8 @@ pub fn catalog() -> Vec<NamedQuery> {
         q("sources_page", sources_page()),
         q("staged_since_page", staged_since_page()),
         q("children", children()),
+        q("children_with_state", CHILDREN_WITH_STATE.to_string()),
+        q("source_exists", SOURCE_EXISTS.to_string()),
         q("source_counts", SOURCE_COUNTS.to_string()),
         q("source_problems", source_problems()),
         q("incomplete_sources", incomplete_sources()),

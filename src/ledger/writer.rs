@@ -559,7 +559,8 @@ impl Writer {
             Op::RecordJob { batch_id, job_id } => {
                 let n = self
                     .conn
-                    .execute(sql::RECORD_JOB, params![batch_id, job_id, now])?;
+                    .prepare_cached(sql::RECORD_JOB)?
+                    .execute(params![batch_id, job_id, now])?;
                 Ok(Output::Count(n as u64))
             }
             Op::RecordUpload {

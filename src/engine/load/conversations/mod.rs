@@ -1035,11 +1035,11 @@ impl PageLoader<'_> {
     ) -> anyhow::Result<Loaded> {
         let (parts, files, source_state, state) = self.ctx.ledger.read(|r| {
             let mut parts = Vec::new();
-            for s in r.children(Kind::ConversationParts.as_str(), &id)? {
-                let record = r.record(Kind::ConversationParts.as_str(), &s.source_id)?;
+            let kind = Kind::ConversationParts.as_str();
+            for (s, state) in r.children_with_state(kind, &id, kind)? {
                 let part: ConversationPart = serde_json::from_str(&s.raw).unwrap_or_default();
                 parts.push(Part {
-                    state: record.map_or(RecordState::Pending, |w| w.state),
+                    state: state.unwrap_or(RecordState::Pending),
                     id: s.source_id,
                     part,
                 });
