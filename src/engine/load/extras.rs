@@ -621,18 +621,40 @@ fn interleave<T>(sends: Vec<(String, T)>) -> Vec<(String, T)> {
 
 /// At most `limit` sends per customer in any `window`: a send over the limit waits for the
 /// customer's oldest send in the window to age out. Customers idle for a whole window are
-/// forgotten, so the map holds the customers of the last two windows at most, not the workspace's.
+/// forgotten, so the maps hold the customers of the last two windows at most, not the
+/// workspace's.
+///
+/// With the budgets unlimited every customer of `large` (100k) sends within one window, so a
+/// customer costs little until it nears the limit: a [`Light`] count (its sends taken, as
+/// late as possible, to have all happened at its last one) until half the limit, then the exact
+/// times. Customers are keyed by a 64-bit hash of their id: two ids with one hash would only
+/// share one (stricter) count.
 struct CustomerPace {
     limit: usize,
     window: Duration,
     sent: std::sync::Mutex<Sends>,
 }
 
+/// A customer's sends while few: `count` of them, the last at `last`.
+#[derive(Clone, Copy)]
+struct Light {
+    last: Instant,
+    count: u32,
+}
+
 /// Each customer's sends within the window, and when customers idle for a window were last
 /// forgotten.
 struct Sends {
-    by_customer: HashMap<String, std::collections::VecDeque<Instant>>,
+    light: HashMap<u64, Light>,
+    /// Customers past half the limit: the times of their sends within the window.
+    exact: HashMap<u64, std::collections::VecDeque<Instant>>,
     pruned: Instant,
+}
+
+/// The key a customer's sends are counted under.
+fn customer_key(customer: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(customer)
 }
 
 impl CustomerPace {
@@ -641,7 +663,8 @@ impl CustomerPace {
             limit: limit.max(1),
             window,
             sent: std::sync::Mutex::new(Sends {
-                by_customer: HashMap::new(),
+                light: HashMap::new(),
+                exact: HashMap::new(),
                 pruned: Instant::now(),
             }),
         }
@@ -649,22 +672,41 @@ impl CustomerPace {
 
     /// How long `customer`'s next send must wait at `now`; when zero, the send is counted.
     fn reserve(&self, customer: &str, now: Instant) -> Duration {
+        let window = self.window;
+        let within = |t: Instant| now.saturating_duration_since(t) < window;
         let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
-        // Once a window, not on every send: a pass over the map costs as many customers as
+        // Once a window, not on every send: a pass over the maps costs as many customers as
         // sent in the last minute (tens of thousands with the budgets unlimited).
-        if now.saturating_duration_since(sent.pruned) >= self.window {
-            sent.by_customer.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|t| now.saturating_duration_since(*t) < self.window)
-            });
+        if !within(sent.pruned) {
+            sent.light.retain(|_, light| within(light.last));
+            sent.exact
+                .retain(|_, times| times.back().is_some_and(|t| within(*t)));
             sent.pruned = now;
         }
-        let times = sent.by_customer.entry(customer.to_string()).or_default();
-        while times
-            .front()
-            .is_some_and(|t| now.saturating_duration_since(*t) >= self.window)
-        {
+        let key = customer_key(customer);
+        let sent = &mut *sent;
+        if !sent.exact.contains_key(&key) {
+            let light = sent.light.entry(key).or_insert(Light {
+                last: now,
+                count: 0,
+            });
+            if !within(light.last) {
+                light.count = 0;
+            }
+            if (light.count as usize) < (self.limit / 2).max(1) {
+                light.count += 1;
+                light.last = now;
+                return Duration::ZERO;
+            }
+            // Near the limit: its sends so far, each taken at the last one's time (no earlier
+            // than it was), are counted exactly from here on.
+            let Light { last, count } = *light;
+            sent.light.remove(&key);
+            sent.exact
+                .insert(key, std::iter::repeat_n(last, count as usize).collect());
+        }
+        let times = sent.exact.entry(key).or_default();
+        while times.front().is_some_and(|t| !within(*t)) {
             times.pop_front();
         }
         if times.len() < self.limit {
@@ -674,7 +716,7 @@ impl CustomerPace {
         times
             .front()
             .map_or(Duration::ZERO, |oldest| {
-                (*oldest + self.window).saturating_duration_since(now)
+                (*oldest + window).saturating_duration_since(now)
             })
             .max(Duration::from_millis(1))
     }
@@ -788,6 +830,53 @@ mod tests {
             order,
             ["a:1:1", "b:1:1", "c:1:1", "a:2:1", "c:2:1", "a:3:1"].map(String::from)
         );
+    }
+
+    #[test]
+    fn a_customer_never_gets_more_than_its_limit_and_few_sends_stay_light() {
+        let pace = CustomerPace::new(120, Duration::from_secs(60));
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // A thousand customers with three sends each are counted, not timed.
+        for c in 0..1000 {
+            for n in 0..3 {
+                assert!(pace.reserve(&format!("c{c}"), at(n)).is_zero());
+            }
+        }
+        // One customer sending every 10 ms: exactly the limit goes through within the minute.
+        let mut taken = Vec::new();
+        for i in 0..300u64 {
+            let now = at(1_000 + i * 10);
+            let wait = pace.reserve("busy", now);
+            if wait.is_zero() {
+                taken.push(now);
+            } else {
+                assert!(wait <= Duration::from_secs(60), "{wait:?}");
+            }
+        }
+        assert_eq!(taken.len(), 120);
+        {
+            let sent = pace.sent.lock().unwrap();
+            assert_eq!(sent.exact.len(), 1, "only the busy customer is timed");
+            assert_eq!(sent.light.len(), 1000);
+        }
+        // Later, once its sends age out, it sends again, and no minute holds more than 120.
+        for i in 0..300u64 {
+            let now = at(61_000 + i * 500);
+            if pace.reserve("busy", now).is_zero() {
+                taken.push(now);
+            }
+        }
+        assert!(taken.len() > 120, "{}", taken.len());
+        for (i, t) in taken.iter().enumerate() {
+            let in_window = taken[i..]
+                .iter()
+                .take_while(|u| u.duration_since(*t) < Duration::from_secs(60))
+                .count();
+            assert!(in_window <= 120, "{in_window} sends within a minute");
+        }
+        // The quiet customers were forgotten a window after their last send.
+        assert!(pace.sent.lock().unwrap().light.is_empty());
     }
 
     #[test]
