@@ -1124,3 +1124,48 @@ async fn a_version_4_ledger_gains_the_probes_table_and_a_new_probe_replaces_the_
         .is_err()
     );
 }
+
+/// A walk that settles every record with a queued write (no wait per record) keeps the writer's
+/// queue near one page: each page waits for the writer once more than `QUEUED_AT_MOST` ops are
+/// queued, so the memory the queue holds does not grow with the kind's size.
+#[tokio::test]
+async fn a_walk_that_writes_per_record_does_not_outrun_the_writer() {
+    let state = TempState::new("keep-up");
+    let ledger = Ledger::open(state.path()).unwrap();
+    let all = ids(0..40_000);
+    for chunk in all.chunks(5_000) {
+        let page: Vec<SourceRecord> = chunk
+            .iter()
+            .map(|id| source("event_summaries", id, json!({"id": id})))
+            .collect();
+        ledger.put_sources(page).await.unwrap();
+    }
+    ledger
+        .ensure_pending_from_sources("event_summaries", "event_summaries")
+        .await
+        .unwrap();
+    let page_size = 500;
+    let mut pages = ledger.pages("event_summaries", &[RecordState::Pending], page_size);
+    let (mut walked, mut most_queued) = (0, 0);
+    while let Some(page) = pages.next_page().await.unwrap() {
+        most_queued = most_queued.max(ledger.queued_ops());
+        for item in page {
+            ledger
+                .archive("event_summaries", &item.source_id, "kept here")
+                .unwrap();
+            walked += 1;
+        }
+    }
+    assert_eq!(walked, 40_000);
+    assert!(
+        most_queued <= i2k::ledger::QUEUED_AT_MOST,
+        "{most_queued} ops were queued when a page was handed out"
+    );
+    ledger.flush().await.unwrap();
+    assert_eq!(
+        ledger.queued_ops(),
+        0,
+        "every op sent was applied and counted"
+    );
+    assert_eq!(ledger.counters().target("event_summaries").archived, 40_000);
+}

@@ -1151,17 +1151,40 @@ impl Ledger {
     }
 
     fn enqueue(&self, op: Op) -> Result<(), LedgerError> {
-        self.sender()?
-            .send(Envelope { op, ack: None })
-            .map_err(|_| LedgerError::WriterGone)
+        self.send(Envelope { op, ack: None })
     }
 
     async fn commit(&self, op: Op) -> Result<Output, LedgerError> {
         let (ack, done) = oneshot::channel();
-        self.sender()?
-            .send(Envelope { op, ack: Some(ack) })
-            .map_err(|_| LedgerError::WriterGone)?;
+        self.send(Envelope { op, ack: Some(ack) })?;
         done.await.map_err(|_| LedgerError::WriterGone)?
+    }
+
+    fn send(&self, envelope: Envelope) -> Result<(), LedgerError> {
+        let sender = self.sender()?;
+        self.inner.shared.queued.fetch_add(1, Ordering::Relaxed);
+        sender.send(envelope).map_err(|_| {
+            self.inner.shared.queued.fetch_sub(1, Ordering::Relaxed);
+            LedgerError::WriterGone
+        })
+    }
+
+    /// Waits for the writer when more than [`QUEUED_AT_MOST`] ops wait for it. Most writes are
+    /// queued without waiting (`mark_done`, `archive`…), so a loop that writes per record faster
+    /// than the writer commits would otherwise hold every op it made in memory (on `large`, the
+    /// segment memberships mark 100k contacts skipped in a few seconds; `tests/ledger.rs` saw
+    /// 36,000 ops queued by a walk of 40,000). Walks of the ledger ([`Pages::next_page`]) call it
+    /// before each page.
+    pub async fn keep_up(&self) -> Result<(), LedgerError> {
+        if self.queued_ops() > QUEUED_AT_MOST {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Ops sent to the writer that it has not applied yet.
+    pub fn queued_ops(&self) -> usize {
+        self.inner.shared.queued.load(Ordering::Relaxed)
     }
 }
 
@@ -1170,6 +1193,9 @@ fn sidecar(db_path: &Path, suffix: &str) -> PathBuf {
     name.push(suffix);
     PathBuf::from(name)
 }
+
+/// Ops queued for the writer beyond which a walk of the ledger waits for it ([`Ledger::keep_up`]).
+pub const QUEUED_AT_MOST: usize = 5_000;
 
 /// Milliseconds since the Unix epoch, for the ledger's timestamps.
 pub(crate) use crate::timefmt::now_unix_ms as now_ms;

@@ -122,6 +122,7 @@ impl Pages {
     /// The next page, read on the blocking pool so async workers never wait on SQLite; `None`
     /// once the kind is walked.
     pub async fn next_page(&mut self) -> Result<Option<Vec<WorkItem>>, LedgerError> {
+        self.ledger.keep_up().await?;
         loop {
             if self.done {
                 return Ok(None);

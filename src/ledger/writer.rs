@@ -235,6 +235,8 @@ pub(super) struct WriterShared {
     pub(super) counters: Mutex<CounterSnapshot>,
     pub(super) done_in_flight: Mutex<HashMap<(String, String), String>>,
     pub(super) longest_bulk_ms: AtomicU64,
+    /// Ops sent to the writer and not yet applied (see [`super::Ledger::keep_up`]).
+    pub(super) queued: std::sync::atomic::AtomicUsize,
 }
 
 impl WriterShared {
@@ -270,6 +272,7 @@ impl WriterShared {
             counters: Mutex::new(counters),
             done_in_flight: Mutex::new(HashMap::new()),
             longest_bulk_ms: AtomicU64::new(longest),
+            queued: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 }
@@ -333,7 +336,11 @@ pub(super) fn run(
                 Err(_) => break,
             }
         }
+        let applied = group.len();
         writer.commit_group(group, &shared);
+        shared
+            .queued
+            .fetch_sub(applied, std::sync::atomic::Ordering::Relaxed);
     }
     // A clean close checkpoints the WAL into the database and removes the -wal and -shm files.
     if let Err((_, e)) = writer.conn.close() {
