@@ -50,6 +50,24 @@ fn ids(range: std::ops::Range<u32>) -> Vec<String> {
     range.map(|n| format!("{n:06}")).collect()
 }
 
+/// Stages `ids` as source records of `kind` (each id's `raw`), a thousand at a time, and makes
+/// them pending under the same kind; returns how many became pending.
+async fn stage(
+    ledger: &Ledger,
+    kind: &str,
+    ids: &[String],
+    raw: impl Fn(&str) -> serde_json::Value,
+) -> u64 {
+    for chunk in ids.chunks(1_000) {
+        let page: Vec<SourceRecord> = chunk.iter().map(|id| source(kind, id, raw(id))).collect();
+        assert_eq!(ledger.put_sources(page).await.unwrap(), chunk.len() as u64);
+    }
+    ledger
+        .ensure_pending_from_sources(kind, kind)
+        .await
+        .unwrap()
+}
+
 fn source(kind: &str, id: &str, raw: serde_json::Value) -> SourceRecord {
     SourceRecord {
         kind: kind.to_string(),
@@ -295,26 +313,14 @@ async fn paging_walks_ten_thousand_records_one_page_at_a_time() {
     let state = TempState::new("paging");
     let ledger = Ledger::open(state.path()).unwrap();
     let all = ids(0..10_000);
-    for chunk in all.chunks(1_000) {
-        let page: Vec<SourceRecord> = chunk
-            .iter()
-            .map(|id| {
-                source(
-                    "contacts",
-                    id,
-                    json!({"id": id, "email": format!("{id}@x.test")}),
-                )
-            })
-            .collect();
-        assert_eq!(ledger.put_sources(page).await.unwrap(), 1_000);
-    }
-    assert_eq!(
-        ledger
-            .ensure_pending_from_sources("contacts", "contacts")
-            .await
-            .unwrap(),
-        10_000
-    );
+    let staged = stage(
+        &ledger,
+        "contacts",
+        &all,
+        |id| json!({"id": id, "email": format!("{id}@x.test")}),
+    )
+    .await;
+    assert_eq!(staged, 10_000);
     // Every third record is done, so a page of pending-or-failed must skip over them.
     for id in all.iter().step_by(3) {
         ledger.mark_done("contacts", id, "k").unwrap();
@@ -1132,18 +1138,14 @@ async fn a_version_4_ledger_gains_the_probes_table_and_a_new_probe_replaces_the_
 async fn a_walk_that_writes_per_record_does_not_outrun_the_writer() {
     let state = TempState::new("keep-up");
     let ledger = Ledger::open(state.path()).unwrap();
-    let all = ids(0..40_000);
-    for chunk in all.chunks(5_000) {
-        let page: Vec<SourceRecord> = chunk
-            .iter()
-            .map(|id| source("event_summaries", id, json!({"id": id})))
-            .collect();
-        ledger.put_sources(page).await.unwrap();
-    }
-    ledger
-        .ensure_pending_from_sources("event_summaries", "event_summaries")
-        .await
-        .unwrap();
+    let staged = stage(
+        &ledger,
+        "event_summaries",
+        &ids(0..40_000),
+        |id| json!({"id": id}),
+    )
+    .await;
+    assert_eq!(staged, 40_000);
     let page_size = 500;
     let mut pages = ledger.pages("event_summaries", &[RecordState::Pending], page_size);
     let (mut walked, mut most_queued) = (0, 0);
