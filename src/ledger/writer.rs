@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
@@ -236,7 +236,7 @@ pub(super) struct WriterShared {
     pub(super) done_in_flight: Mutex<HashMap<(String, String), String>>,
     pub(super) longest_bulk_ms: AtomicU64,
     /// Ops sent to the writer and not yet applied (see [`super::Ledger::keep_up`]).
-    pub(super) queued: std::sync::atomic::AtomicUsize,
+    pub(super) queued: AtomicUsize,
 }
 
 impl WriterShared {
@@ -272,7 +272,7 @@ impl WriterShared {
             counters: Mutex::new(counters),
             done_in_flight: Mutex::new(HashMap::new()),
             longest_bulk_ms: AtomicU64::new(longest),
-            queued: std::sync::atomic::AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
         })
     }
 }
@@ -338,9 +338,7 @@ pub(super) fn run(
         }
         let applied = group.len();
         writer.commit_group(group, &shared);
-        shared
-            .queued
-            .fetch_sub(applied, std::sync::atomic::Ordering::Relaxed);
+        shared.queued.fetch_sub(applied, Ordering::Relaxed);
     }
     // A clean close checkpoints the WAL into the database and removes the -wal and -shm files.
     if let Err((_, e)) = writer.conn.close() {
