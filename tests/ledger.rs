@@ -1171,3 +1171,45 @@ async fn a_walk_that_writes_per_record_does_not_outrun_the_writer() {
     );
     assert_eq!(ledger.counters().target("event_summaries").archived, 40_000);
 }
+
+/// A page ends once its records' stored sources reach `PAGE_RAW_BYTES`, so heavy records come in
+/// shorter pages than light ones (memory per page does not grow with a kind's weight), and the
+/// walk still hands out every record once, in order.
+#[tokio::test]
+async fn pages_of_heavy_records_end_at_the_byte_budget_and_miss_none() {
+    let state = TempState::new("heavy-pages");
+    let ledger = Ledger::open(state.path()).unwrap();
+    let heavy = "x".repeat(20_000);
+    let staged = stage(&ledger, "tickets", &ids(0..1_500), |id| {
+        json!({"id": id, "body": heavy})
+    })
+    .await;
+    assert_eq!(staged, 1_500);
+    stage(&ledger, "contacts", &ids(0..1_500), |id| json!({"id": id})).await;
+    ledger.flush().await.unwrap();
+
+    let weight = |page: &[i2k::ledger::WorkItem]| -> usize {
+        page.iter().map(|i| i.raw.as_ref().map_or(0, String::len)).sum()
+    };
+    let mut pages = ledger.pages("tickets", &[RecordState::Pending], 1_000);
+    let (mut seen, mut sizes) = (Vec::new(), Vec::new());
+    while let Some(page) = pages.next_page().await.unwrap() {
+        let last = page.last().unwrap().raw.as_ref().unwrap().len();
+        assert!(
+            weight(&page) - last < i2k::ledger::PAGE_RAW_BYTES,
+            "a page went on past the byte budget"
+        );
+        sizes.push(page.len());
+        seen.extend(page.into_iter().map(|i| i.source_id));
+    }
+    let mut expected = ids(0..1_500);
+    expected.sort();
+    assert_eq!(seen, expected, "every heavy record once, in source-id order");
+    assert!(sizes.len() > 2, "20 KB records filled 1,000-record pages: {sizes:?}");
+    assert!(sizes.iter().all(|&n| n < 1_000), "{sizes:?}");
+
+    // Light records fill the page by count, as before.
+    let mut pages = ledger.pages("contacts", &[RecordState::Pending], 1_000);
+    let first = pages.next_page().await.unwrap().unwrap();
+    assert_eq!(first.len(), 1_000);
+}

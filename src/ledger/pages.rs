@@ -62,6 +62,15 @@ impl Ledger {
     }
 }
 
+/// The stored source a page of a walk holds at most (the record that reaches it ends the page):
+/// a page is `page_size` records or this many bytes of raw JSON, whichever comes first. Mapping
+/// a page holds its records' sources, their parsed trees and their bodies at once, so a count
+/// alone let heavy kinds take far more memory than light ones, and more on larger workspaces:
+/// `large`'s 10,000 tickets (4 KB of source each) filled pages of 2,000 where `medium`'s 1,000
+/// made one page of 1,000, and its peak RSS rose with them. 4 MiB keeps every page of `medium`
+/// whole (its heaviest, the tickets, is 4.16 MB) and holds `large`'s to the same weight.
+pub const PAGE_RAW_BYTES: usize = 4 * 1024 * 1024;
+
 /// Pages of the target records of one kind in some states (see [`Ledger::pages`]).
 pub struct Pages {
     ledger: Ledger,
@@ -76,8 +85,8 @@ pub struct Pages {
 }
 
 impl Ledger {
-    /// Pages of `page_size` target records of `kind` in any of `states`, in source-id order.
-    /// Async callers take [`Pages::next_page`] (the read runs on the blocking pool); sync ones
+    /// Pages of `page_size` target records of `kind` in any of `states` (fewer where their
+    /// sources reach [`PAGE_RAW_BYTES`]), in source-id order. Async callers take [`Pages::next_page`] (the read runs on the blocking pool); sync ones
     /// iterate.
     pub fn pages(&self, kind: &str, states: &[RecordState], page_size: usize) -> Pages {
         Pages {
@@ -113,8 +122,8 @@ fn read_batch(
     size: usize,
 ) -> Result<Vec<WorkItem>, LedgerError> {
     match listing {
-        Some(listing) => r.listed(listing, kind, after, size),
-        None => r.next_batch(kind, states, after, size),
+        Some(listing) => r.listed_within(listing, kind, after, size, PAGE_RAW_BYTES),
+        None => r.next_batch_within(kind, states, after, size, PAGE_RAW_BYTES),
     }
 }
 

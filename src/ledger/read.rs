@@ -60,12 +60,27 @@ fn work_item(row: &Row<'_>) -> rusqlite::Result<(WorkItem, String)> {
 fn collect_items(
     rows: impl Iterator<Item = rusqlite::Result<(WorkItem, String)>>,
 ) -> Result<Vec<WorkItem>, LedgerError> {
-    rows.map(|row| {
+    collect_within(rows, usize::MAX)
+}
+
+/// The rows read in order until their stored sources reach `raw_bytes` (the row that reaches it
+/// is kept, so a page is never empty while rows remain); rows past it are not read at all.
+fn collect_within(
+    rows: impl Iterator<Item = rusqlite::Result<(WorkItem, String)>>,
+    raw_bytes: usize,
+) -> Result<Vec<WorkItem>, LedgerError> {
+    let mut items = Vec::new();
+    let mut held = 0usize;
+    for row in rows {
         let (mut item, state) = row?;
         item.state = RecordState::parse(&state)?;
-        Ok(item)
-    })
-    .collect()
+        held += item.raw.as_ref().map_or(0, String::len);
+        items.push(item);
+        if held >= raw_bytes {
+            break;
+        }
+    }
+    Ok(items)
 }
 
 /// Walks a listing read by offset (warnings, archive entries, source problems) page by page,
@@ -179,6 +194,19 @@ impl LedgerReader {
         after_key: Option<&str>,
         limit: usize,
     ) -> Result<Vec<WorkItem>, LedgerError> {
+        self.next_batch_within(kind, states, after_key, limit, usize::MAX)
+    }
+
+    /// [`LedgerReader::next_batch`], ending the page early once its stored sources reach
+    /// `raw_bytes` (see [`super::PAGE_RAW_BYTES`]).
+    pub fn next_batch_within(
+        &self,
+        kind: &str,
+        states: &[RecordState],
+        after_key: Option<&str>,
+        limit: usize,
+        raw_bytes: usize,
+    ) -> Result<Vec<WorkItem>, LedgerError> {
         if states.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
@@ -190,7 +218,7 @@ impl LedgerReader {
         values.push(limit_param(limit).into());
         let mut statement = self.conn.prepare_cached(&sql::next_batch(states.len()))?;
         let rows = statement.query_map(params_from_iter(values), work_item)?;
-        collect_items(rows)
+        collect_within(rows, raw_bytes)
     }
 
     /// One page of `kind`'s records in `listing`, ordered by source id, after `after_key`.
@@ -201,13 +229,30 @@ impl LedgerReader {
         after_key: Option<&str>,
         limit: usize,
     ) -> Result<Vec<WorkItem>, LedgerError> {
+        self.listed_within(listing, kind, after_key, limit, usize::MAX)
+    }
+
+    /// [`LedgerReader::listed`], ending the page early once its stored sources reach
+    /// `raw_bytes` (see [`super::PAGE_RAW_BYTES`]).
+    pub fn listed_within(
+        &self,
+        listing: Listed,
+        kind: &str,
+        after_key: Option<&str>,
+        limit: usize,
+        raw_bytes: usize,
+    ) -> Result<Vec<WorkItem>, LedgerError> {
         let sql = match listing {
             Listed::SentWithoutJob => sql::sent_without_job(),
             Listed::ChangedSinceDone => sql::changed_since_done(),
             Listed::Created => sql::created_page(),
         };
-        let rows = self.page_after(&sql, kind, after_key, limit, work_item)?;
-        collect_items(rows.into_iter().map(Ok))
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map(
+            params![kind, after_key.unwrap_or(""), limit_param(limit)],
+            work_item,
+        )?;
+        collect_within(rows, raw_bytes)
     }
 
     /// Every row `sql` selects with `params`, each read with `read`, collected.
