@@ -1180,16 +1180,21 @@ async fn pages_of_heavy_records_end_at_the_byte_budget_and_miss_none() {
     let state = TempState::new("heavy-pages");
     let ledger = Ledger::open(state.path()).unwrap();
     let heavy = "x".repeat(20_000);
-    let staged = stage(&ledger, "tickets", &ids(0..1_500), |id| {
-        json!({"id": id, "body": heavy})
-    })
+    let staged = stage(
+        &ledger,
+        "tickets",
+        &ids(0..1_500),
+        |id| json!({"id": id, "body": heavy}),
+    )
     .await;
     assert_eq!(staged, 1_500);
     stage(&ledger, "contacts", &ids(0..1_500), |id| json!({"id": id})).await;
     ledger.flush().await.unwrap();
 
     let weight = |page: &[i2k::ledger::WorkItem]| -> usize {
-        page.iter().map(|i| i.raw.as_ref().map_or(0, String::len)).sum()
+        page.iter()
+            .map(|i| i.raw.as_ref().map_or(0, String::len))
+            .sum()
     };
     let mut pages = ledger.pages("tickets", &[RecordState::Pending], 1_000);
     let (mut seen, mut sizes) = (Vec::new(), Vec::new());
@@ -1204,8 +1209,14 @@ async fn pages_of_heavy_records_end_at_the_byte_budget_and_miss_none() {
     }
     let mut expected = ids(0..1_500);
     expected.sort();
-    assert_eq!(seen, expected, "every heavy record once, in source-id order");
-    assert!(sizes.len() > 2, "20 KB records filled 1,000-record pages: {sizes:?}");
+    assert_eq!(
+        seen, expected,
+        "every heavy record once, in source-id order"
+    );
+    assert!(
+        sizes.len() > 2,
+        "20 KB records filled 1,000-record pages: {sizes:?}"
+    );
     assert!(sizes.iter().all(|&n| n < 1_000), "{sizes:?}");
 
     // Light records fill the page by count, as before.

@@ -27,8 +27,15 @@ use crate::ledger::{Ledger, LedgerError, RecordState, WorkItem};
 use crate::mapping::companies::company_body;
 use crate::vocab::{ErrorClass, FieldMapping, Kind, PhaseId};
 
-/// Records read from the ledger per page (several bulk requests' worth).
-const PAGE: usize = 2000;
+/// Records read from the ledger per page of a bulk pass: five bulk requests' worth, so that a
+/// pass reads its next page as soon as five of its [`super::BULK_CONCURRENCY`] requests are
+/// done. Pages of 2,000 (twenty requests) were read whenever one request of twenty was done,
+/// and so held up to 39 requests' mapped bodies at once: on `large` the customers' and the
+/// notes' passes held ≈ 20 MB of bodies where 20 requests' worth is half that.
+const PAGE: usize = 500;
+/// The bulk requests a page of [`PAGE`] records makes (more where bodies are large enough to
+/// split by bytes).
+const PAGE_REQUESTS: usize = PAGE / MAX_BULK_ITEMS;
 /// Tags created at once (one request each).
 const TAGS_IN_FLIGHT: usize = 8;
 /// Passes over what is still pending: a lost bulk answer leaves items `sent`, recovery looks
@@ -309,7 +316,7 @@ where
     let mut in_flight = FuturesUnordered::new();
     let mut more = true;
     loop {
-        while more && in_flight.len() < super::BULK_CONCURRENCY {
+        while more && in_flight.len() + PAGE_REQUESTS <= super::BULK_CONCURRENCY {
             ctx.control.checkpoint().await?;
             let Some(page) = pages.next_page().await? else {
                 more = false;
