@@ -86,8 +86,8 @@ pub struct Pages {
 
 impl Ledger {
     /// Pages of `page_size` target records of `kind` in any of `states` (fewer where their
-    /// sources reach [`PAGE_RAW_BYTES`]), in source-id order. Async callers take [`Pages::next_page`] (the read runs on the blocking pool); sync ones
-    /// iterate.
+    /// sources reach [`PAGE_RAW_BYTES`]), in source-id order. Async callers take
+    /// [`Pages::next_page`] (the read runs on the blocking pool); sync ones iterate.
     pub fn pages(&self, kind: &str, states: &[RecordState], page_size: usize) -> Pages {
         Pages {
             ledger: self.clone(),
