@@ -122,6 +122,24 @@ async fn a_second_open_of_the_same_state_dir_fails_until_the_first_is_dropped() 
     Ledger::open(state.path()).expect("open after the last handle is dropped");
 }
 
+/// A lock let go a moment after the open began (a run that is just ending, or this process's
+/// lock file shared with a child between its fork and its exec) is waited for, not refused.
+#[test]
+fn an_open_waits_briefly_for_a_lock_that_is_being_released() {
+    let state = TempState::new("lock-released");
+    drop(Ledger::open(state.path()).unwrap());
+    let held = i2k::ledger::StateDirLock::try_acquire(state.path()).unwrap();
+    let (taken, take) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        take.recv().unwrap();
+        std::thread::sleep(i2k::ledger::LOCK_PATIENCE / 5);
+        drop(held);
+    });
+    taken.send(()).unwrap();
+    Ledger::open(state.path()).expect("the lock was let go within the patience");
+    holder.join().unwrap();
+}
+
 #[tokio::test]
 async fn an_awaited_sent_mark_is_visible_to_a_fresh_reader_connection() {
     let state = TempState::new("durable");

@@ -115,7 +115,7 @@ async fn released(held: &std::sync::Weak<Ctx>, dir: &std::path::Path) {
     }
     let deadline = Instant::now() + LOCK_PATIENCE;
     loop {
-        match crate::ledger::StateDirLock::acquire(dir) {
+        match crate::ledger::StateDirLock::try_acquire(dir) {
             // Taken and let go at once: free.
             Ok(_) => return,
             Err(LedgerError::Locked { .. }) if Instant::now() < deadline => {

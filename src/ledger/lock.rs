@@ -5,11 +5,16 @@
 use std::fs::{DirBuilder, File, OpenOptions, Permissions, TryLockError};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::LedgerError;
 
 /// The lock file's name inside the state directory.
 pub const LOCK_FILE: &str = "i2k.lock";
+
+/// How long [`StateDirLock::acquire`] waits for a held lock before calling it another run's.
+pub const LOCK_PATIENCE: Duration = Duration::from_millis(500);
+const LOCK_RETRY: Duration = Duration::from_millis(20);
 
 /// Holds the state directory for this process until dropped.
 #[derive(Debug)]
@@ -20,9 +25,27 @@ pub struct StateDirLock {
 }
 
 impl StateDirLock {
-    /// Takes the lock without waiting; fails with `LedgerError::Locked` naming the directory when
-    /// another process (or another `Ledger` in this one) holds it.
+    /// Takes the lock, waiting at most [`LOCK_PATIENCE`]; fails with `LedgerError::Locked`
+    /// naming the directory when another process (or another `Ledger` in this one) holds it.
+    ///
+    /// The short wait is not politeness. The lock belongs to the open file, and a process this
+    /// one starts (from any thread) shares every open file from its fork until its `exec` closes
+    /// them: for those few milliseconds a lock this process has just released is still held,
+    /// and a `Ledger` reopened in that window would be refused for no reason.
     pub fn acquire(dir: &Path) -> Result<StateDirLock, LedgerError> {
+        let started = Instant::now();
+        loop {
+            match StateDirLock::try_acquire(dir) {
+                Err(LedgerError::Locked { .. }) if started.elapsed() < LOCK_PATIENCE => {
+                    std::thread::sleep(LOCK_RETRY);
+                }
+                taken_or_not => return taken_or_not,
+            }
+        }
+    }
+
+    /// Takes the lock without waiting (for async callers that wait on their own terms).
+    pub fn try_acquire(dir: &Path) -> Result<StateDirLock, LedgerError> {
         let path = dir.join(LOCK_FILE);
         let file = create_private_file(&path)?;
         match file.try_lock() {

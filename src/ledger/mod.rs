@@ -34,7 +34,7 @@ use crate::vocab::{ErrorClass, PhaseId};
 
 pub use changes::{Change, ChangeKind, ChangeRow};
 pub use identity::{Identity, MIGRATION_MARK, artifacts_migration_id};
-pub use lock::{LOCK_FILE, StateDirLock};
+pub use lock::{LOCK_FILE, LOCK_PATIENCE, StateDirLock};
 pub use pages::{PAGE_RAW_BYTES, Pages, Selection};
 pub use read::{LedgerReader, Listed, Unreadable, for_each_page};
 pub use schema::SCHEMA_VERSION;

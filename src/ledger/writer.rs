@@ -336,9 +336,7 @@ pub(super) fn run(
                 Err(_) => break,
             }
         }
-        let applied = group.len();
         writer.commit_group(group, &shared);
-        shared.queued.fetch_sub(applied, Ordering::Relaxed);
     }
     // A clean close checkpoints the WAL into the database and removes the -wal and -shm files.
     if let Err((_, e)) = writer.conn.close() {
@@ -417,6 +415,9 @@ impl Writer {
             }
         }
 
+        // Counted as applied before anyone is told: whoever a flush wakes sees no op of its
+        // group still queued.
+        shared.queued.fetch_sub(group.len(), Ordering::Relaxed);
         let commit_error = outcome.err().map(|e| e.to_string());
         let mut results = results.into_iter();
         for envelope in group {
