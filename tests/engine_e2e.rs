@@ -174,6 +174,18 @@ async fn tiny_workspace_migrates_to_the_ground_truth_and_a_second_run_creates_no
     let intercom = common::truth(&sims.intercom.url).await;
     let first = common::truth(&sims.kustomer.url).await;
     assert_migration_matches_truth(&intercom, &first, &state);
+    // What the clients learnt of both APIs' latency is kept for the next process.
+    {
+        let ledger = i2k::ledger::Ledger::open(&state).unwrap();
+        for side in ["intercom", "kustomer"] {
+            let kept = ledger
+                .meta(&format!("learnt_timeouts.{side}"))
+                .unwrap()
+                .unwrap_or_else(|| panic!("no learnt timeouts kept for {side}"));
+            let kept: i2k::http::LearntTimeouts = serde_json::from_str(&kept).unwrap();
+            assert!(kept.read.is_some(), "{side}: {kept:?}");
+        }
+    }
 
     let started = Instant::now();
     let outcome = run_engine(common::engine_config(&sims, state.clone())).await;

@@ -278,3 +278,89 @@ async fn the_token_is_never_sent_to_an_absolute_url_on_another_host() {
     c.get(&format!("{base}/v1/next-page")).await.unwrap();
     assert_eq!(own_hits.load(Ordering::SeqCst), 1);
 }
+
+/// Serves `/hang` after `hang` and anything else at once.
+async fn serve_hanging(hang: Duration) -> String {
+    let app = Router::new().fallback(any(move |uri: axum::http::Uri| async move {
+        if uri.path() == "/hang" {
+            tokio::time::sleep(hang).await;
+        }
+        json_response(StatusCode::OK, json!({}))
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+/// A client whose configured timeout is far longer than any learnt one, trying each request once.
+fn patient_client(base: &str) -> ApiClient {
+    let mut cfg = ClientConfig::new(ApiSide::Kustomer, base, Secret::new(TOKEN));
+    cfg.timeout = Duration::from_secs(600);
+    cfg.max_attempts = 1;
+    ApiClient::new(cfg, RateGate::new(GateConfig::kustomer(10_000, 1.0))).unwrap()
+}
+
+/// A read that left before any answer had taught a timeout (the first requests of a process)
+/// is abandoned at the timeout learnt while it hangs, not held for the configured one.
+#[tokio::test]
+async fn a_read_sent_before_a_timeout_was_learnt_is_abandoned_at_the_learnt_one() {
+    let base = serve_hanging(Duration::from_secs(600)).await;
+    let c = patient_client(&base);
+    let hung = tokio::spawn({
+        let c = c.clone();
+        async move { c.get("/hang").await }
+    });
+    for _ in 0..20 {
+        c.get("/fast").await.unwrap();
+    }
+    let learnt = c
+        .learnt_timeouts()
+        .read
+        .expect("twenty answers teach a read timeout");
+    assert!(learnt < Duration::from_secs(1), "{learnt:?}");
+    assert_eq!(
+        c.read_timeout(),
+        Some(i2k::http::client::READ_TIMEOUT_FLOOR)
+    );
+    // Far sooner than the configured 600 s: the floor, 3 s, and a recheck.
+    let err = tokio::time::timeout(Duration::from_secs(60), hung)
+        .await
+        .expect("abandoned at the learnt timeout")
+        .unwrap()
+        .unwrap_err();
+    assert!(err.to_string().contains("timed out"), "{err}");
+}
+
+/// A client started from the timeouts an earlier one learnt abandons its very first hung read
+/// at them; what it learns itself can be kept again.
+#[tokio::test]
+async fn a_client_started_from_kept_timeouts_abandons_its_first_hung_read() {
+    let base = serve_hanging(Duration::from_secs(600)).await;
+    let earlier = patient_client(&base);
+    for _ in 0..20 {
+        earlier.get("/fast").await.unwrap();
+    }
+    let kept = earlier.learnt_timeouts();
+    assert!(kept.read.is_some() && kept.write.is_none(), "{kept:?}");
+    // Kept as the ledger keeps it: JSON, in whole milliseconds.
+    let text = serde_json::to_string(&kept).unwrap();
+    let kept: i2k::http::LearntTimeouts = serde_json::from_str(&text).unwrap();
+
+    let later = patient_client(&base);
+    assert_eq!(
+        later.read_timeout(),
+        None,
+        "nothing learnt: the configured timeout"
+    );
+    later.start_from(kept);
+    assert_eq!(
+        later.read_timeout(),
+        Some(i2k::http::client::READ_TIMEOUT_FLOOR)
+    );
+    let err = tokio::time::timeout(Duration::from_secs(60), later.get("/hang"))
+        .await
+        .expect("abandoned at the kept timeout")
+        .unwrap_err();
+    assert!(err.to_string().contains("timed out"), "{err}");
+}

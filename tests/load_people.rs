@@ -141,3 +141,46 @@ async fn bulk_requests_carry_at_least_90_records_on_the_small_preset() {
         .sum();
     assert_eq!(throttled, 0);
 }
+
+/// Kustomer keeps one customer per externalId, so a customers batch whose answer was lost is sent
+/// again at once rather than after the bulk patience and a lookup of every item. Whether the lost
+/// request took effect (its answer garbled after the handler ran) or not (a 500 before it), every
+/// contact ends done exactly once, as a customer i2k created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_customers_batch_is_sent_again_at_once_and_creates_each_customer_once() {
+    for (seed, garble) in [(14, true), (15, false)] {
+        let s = setup(SizePreset::Tiny, "", seed).await;
+        common::sim_fail(
+            &s.kustomer.url,
+            Some(json!({
+                "path": "/v1/customers/bulk", "method": "POST", "times": 1,
+                "garble": garble, "status": if garble { 201 } else { 500 },
+            })),
+        )
+        .await;
+        let started = std::time::Instant::now();
+        load(&s).await;
+        eprintln!(
+            "garble {garble}: companies and customers in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        let source = get_json(&format!("{}/__sim/truth", s.intercom.url)).await;
+        let truth = get_json(&format!("{}/__sim/truth", s.kustomer.url)).await;
+        let contacts = count(&source, "contacts");
+        assert_eq!(count(&truth, "customers"), contacts);
+        assert_eq!(truth["duplicates"], json!({}), "{}", truth["duplicates"]);
+        // The lost batch and the one that replaced it.
+        let posts = truth["requests"]["POST /v1/customers/bulk"]["count"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(posts, 2, "{}", truth["requests"]);
+        let c = s.ctx.ledger.counters().target("contacts");
+        assert_eq!(
+            (c.done, c.failed + c.pending + c.sent),
+            (contacts, 0),
+            "{c:?}"
+        );
+        let created = s.ctx.ledger.read(|r| r.created_count("contacts")).unwrap();
+        assert_eq!(created, contacts, "garble {garble}");
+    }
+}

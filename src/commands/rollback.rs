@@ -14,6 +14,7 @@ pub async fn run(ctx: &Context, args: RollbackArgs) -> anyhow::Result<ExitCode> 
     let state_dir = ctx.existing_state_dir()?;
     let kustomer = ctx.kustomer_client(&args.budget)?;
     let ledger = Ledger::open(&state_dir)?;
+    crate::engine::context::start_from_kept_timeouts(&ledger, kustomer.api());
     let planned = plan(&ledger)?;
     print!("{}", planned.render());
     if planned.to_delete() == 0 {

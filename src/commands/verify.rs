@@ -27,6 +27,7 @@ pub async fn run(ctx: &Context, args: VerifyArgs) -> anyhow::Result<ExitCode> {
         Some(Scope::only(&args.only).map_err(anyhow::Error::msg)?)
     };
     let ledger = Ledger::open(&state_dir)?;
+    crate::engine::context::start_from_kept_timeouts(&ledger, kustomer.api());
     let scope = match named {
         Some(scope) => scope,
         None => Scope::of_last_run(&ledger)?,

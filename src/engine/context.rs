@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::engine::control::{Cancelled, Control};
 use crate::engine::model::{Event, ExtractProgress, LogLevel, PhaseStatus};
-use crate::http::Secret;
+use crate::http::{ApiClient, LearntTimeouts, Secret};
 use crate::intercom::IntercomClient;
 use crate::kustomer::KustomerClient;
 use crate::ledger::Ledger;
@@ -166,6 +166,42 @@ impl Drop for InFlight<'_> {
 /// Intercom's budget per 10 s until the server announces its own (the lowest tier, 1,000/min).
 pub const INTERCOM_RATE_GUESS: u32 = 166;
 
+/// The `meta` key (followed by the side's name) under which the ledger keeps learnt timeouts.
+const LEARNT_TIMEOUTS_KEY: &str = "learnt_timeouts";
+
+fn learnt_timeouts_key(api: &ApiClient) -> String {
+    format!("{LEARNT_TIMEOUTS_KEY}.{}", api.side()).to_ascii_lowercase()
+}
+
+/// Keeps the timeouts `api` learnt of its API's latency in the ledger, so that the next process
+/// opening it (a verify, a resumed run) abandons a hung request at a learnt timeout from its
+/// very first requests, rather than at the configured one until it has learnt its own.
+pub fn keep_learnt_timeouts(ledger: &Ledger, api: &ApiClient) {
+    let learnt = api.learnt_timeouts();
+    if learnt == LearntTimeouts::default() {
+        return;
+    }
+    let kept = serde_json::to_string(&learnt)
+        .map_err(crate::ledger::LedgerError::from)
+        .and_then(|value| ledger.set_meta(&learnt_timeouts_key(api), &value));
+    if let Err(e) = kept {
+        tracing::warn!("could not keep the learnt {} timeouts: {e}", api.side());
+    }
+}
+
+/// Starts `api` from the timeouts the ledger kept for its API (see [`keep_learnt_timeouts`]);
+/// nothing kept (a new migration), the configured timeout until answers teach one.
+pub fn start_from_kept_timeouts(ledger: &Ledger, api: &ApiClient) {
+    let kept = ledger
+        .meta(&learnt_timeouts_key(api))
+        .ok()
+        .flatten()
+        .and_then(|value| serde_json::from_str::<LearntTimeouts>(&value).ok());
+    if let Some(kept) = kept {
+        api.start_from(kept);
+    }
+}
+
 impl Ctx {
     /// Opens the migration of `config`: its ledger (which holds the state directory's lock until
     /// the `Ctx` is dropped) and both clients with the configured timeouts and rate budgets. The
@@ -193,7 +229,16 @@ impl Ctx {
             crate::http::GateConfig::kustomer(config.kustomer_rate, config.rate_share),
         )
         .context("cannot set up the Kustomer client")?;
+        start_from_kept_timeouts(&ledger, intercom.api());
+        start_from_kept_timeouts(&ledger, kustomer.api());
         Ok(Ctx::new(config, ledger, intercom, kustomer, events))
+    }
+
+    /// Keeps what both clients learnt of their APIs' latency in the ledger (see
+    /// [`keep_learnt_timeouts`]).
+    pub fn keep_learnt_timeouts(&self) {
+        keep_learnt_timeouts(&self.ledger, self.intercom.api());
+        keep_learnt_timeouts(&self.ledger, self.kustomer.api());
     }
 
     pub fn new(

@@ -328,6 +328,7 @@ async fn run(
         tracing::warn!("could not record the end of the run: {e}");
     }
     let _ = ctx.ledger.flush().await;
+    ctx.keep_learnt_timeouts();
     backups::at_run_end(&ctx).await;
     if matches!(
         result,
@@ -558,6 +559,7 @@ async fn run_phases(ctx: &Arc<Ctx>, phases: &[PhaseId], retry_pass: bool) -> any
             let result = run_one(&ctx, id, deps).await;
             finished.send_replace(true);
             // Dependents start at once; the pass waits for the backup.
+            ctx.keep_learnt_timeouts();
             backups::after_phase(&ctx, id).await;
             (id, result)
         });

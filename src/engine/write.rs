@@ -19,7 +19,7 @@
 //! submit gives every item the submit's exchange; a failed lookup records the lookup's. All of
 //! it redacted and cut to the lengths the send path keeps.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
 use futures_util::StreamExt as _;
@@ -491,6 +491,13 @@ where
         Some(Self::new(ctx, kind.as_str(), resource, update, lookup))
     }
 
+    /// Whether Kustomer keeps at most one record per externalId of this kind, refusing a second
+    /// create as a duplicate: documented for customers only ("must be unique across all
+    /// customers within an organization"); every other kind accepts a repeat.
+    fn external_id_is_unique(&self) -> bool {
+        matches!(self.resource, BulkResource::Customers) && !self.update
+    }
+
     /// Where the batches go (for recovering what an earlier attempt left `sent`).
     pub fn route(&self) -> &BulkRoute {
         &self.route
@@ -528,9 +535,10 @@ where
     };
     let mut queue = vec![items];
     let mut lost = Vec::new();
+    let mut resent_after_loss = HashSet::new();
     for round in 0..=INLINE_SETTLE_ROUNDS {
         while let Some(items) = queue.pop() {
-            match send_batch(ledger, bulk, items, &mut outcomes).await? {
+            match send_batch(ledger, bulk, items, &resent_after_loss, &mut outcomes).await? {
                 BatchEnd::Answered => {}
                 BatchEnd::Refused(mut refused) => {
                     let second = refused.split_off(refused.len() / 2);
@@ -543,6 +551,15 @@ where
         }
         if lost.is_empty() || round == INLINE_SETTLE_ROUNDS {
             break;
+        }
+        if bulk.external_id_is_unique() {
+            // Kustomer keeps one record per externalId of this kind and answers a second create
+            // "duplicate detected": sent again at once, without waiting out the bulk patience,
+            // an item the lost request did create (or its job is still creating) comes back a
+            // duplicate and is looked up; the others are created now, once.
+            resent_after_loss.extend(lost.iter().map(|(id, _)| id.clone()));
+            queue.push(std::mem::take(&mut lost));
+            continue;
         }
         // Settled here, while the caller's page waits, rather than by a later pass over the
         // whole kind: what is found is done, what is absent goes out again.
@@ -583,8 +600,13 @@ where
     L: Fn(String) -> LF,
     LF: Future<Output = Result<Option<String>, KustomerError>>,
 {
-    tokio::time::sleep(ledger.bulk_patience()).await;
     let kind = bulk.kind;
+    tracing::debug!(
+        "{kind}: {} item(s) of a lost bulk answer, looked up after {:.1} s",
+        lost.len(),
+        ledger.bulk_patience().as_secs_f64()
+    );
+    tokio::time::sleep(ledger.bulk_patience()).await;
     let mut lookups = Vec::with_capacity(lost.len());
     for (id, body) in lost {
         let found = (bulk.lookup)(id.clone());
@@ -631,6 +653,7 @@ async fn send_batch<L, LF>(
     ledger: &Ledger,
     bulk: &BulkWrite<'_, L>,
     items: Vec<(String, Value)>,
+    resent_after_loss: &HashSet<String>,
     outcomes: &mut HashMap<String, Outcome>,
 ) -> Result<BatchEnd, LedgerError>
 where
@@ -759,7 +782,15 @@ where
                 if *duplicate {
                     match lookup(id.clone()).await {
                         Ok(Some(t)) => {
-                            ledger.mark_matched(kind, &id, &t)?;
+                            // Sent again after its answer was lost: the record is the one the
+                            // lost request created (as `settle_lost` takes a found one to be).
+                            // Otherwise it existed before this migration sent it.
+                            let origin = if resent_after_loss.contains(&id) {
+                                Origin::Created
+                            } else {
+                                Origin::Matched
+                            };
+                            ledger.mark_done_as(kind, &id, &t, origin)?;
                             outcomes.insert(id, Outcome::Done(t));
                             continue;
                         }

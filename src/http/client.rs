@@ -73,11 +73,14 @@ pub struct Request {
     /// The JSON body, serialized once (for every attempt and for the request's summary).
     pub body: Option<String>,
     pub retry: Retry,
+    /// Changes nothing on the server (a GET, a search): it gets the timeout learnt from reads.
+    pub read: bool,
 }
 
 impl Request {
     fn new(method: Method, path: impl Into<String>, body: Option<Value>, retry: Retry) -> Request {
         Request {
+            read: method == Method::GET,
             method,
             path: path.into(),
             query: Vec::new(),
@@ -106,6 +109,14 @@ impl Request {
 
     pub fn post(path: impl Into<String>, body: Value) -> Request {
         Request::new(Method::POST, path, Some(body), Retry::Create)
+    }
+
+    /// A search sent as a POST: it changes nothing, so it is retried and timed like a read (a
+    /// timeout learnt from writes, or none learnt yet, would hold a hung listing far longer).
+    pub fn search(path: impl Into<String>, body: Value) -> Request {
+        let mut req = Request::new(Method::POST, path, Some(body), Retry::Idempotent);
+        req.read = true;
+        req
     }
 
     pub fn put(path: impl Into<String>, body: Value) -> Request {
@@ -177,6 +188,8 @@ pub struct ApiClient {
     inner: Arc<Inner>,
 }
 
+/// A request (gate wait, attempts and backoffs) this slow is logged at debug level.
+const SLOW_REQUEST: Duration = Duration::from_secs(1);
 /// The shortest timeout a read ever gets: long enough for a slow page of a healthy server.
 pub const READ_TIMEOUT_FLOOR: Duration = Duration::from_secs(3);
 /// The shortest timeout a JSON write ever gets: a bulk submission carries up to 100 records and
@@ -184,6 +197,10 @@ pub const READ_TIMEOUT_FLOOR: Duration = Duration::from_secs(3);
 /// its record is settled by lookup (or sent again where nothing can look it up), as a write whose
 /// answer never came always was.
 pub const WRITE_TIMEOUT_FLOOR: Duration = Duration::from_secs(5);
+/// How often a request in flight looks again at the timeout it gets (see `ApiClient::overdue`).
+const OVERDUE_RECHECK: Duration = Duration::from_secs(1);
+/// What an abandoned request's error says, as reqwest's own timeout does.
+const TIMED_OUT: &str = "timed out";
 /// The pace a file upload is allowed on top of the learnt write timeout (256 KiB/s): a 20 MB
 /// attachment may take 80 s before it is abandoned and sent again.
 const SLOW_LINK_BYTES_PER_SEC: f64 = 256.0 * 1024.0;
@@ -194,10 +211,13 @@ const LATENCY_SAMPLES_NEEDED: usize = 16;
 /// A learnt timeout is this many times the slowest of the recent answers (their 99th percentile).
 const TIMEOUT_FACTOR: u32 = 4;
 
-/// The latencies of the most recent reads that answered.
+/// The latencies of the most recent reads (or writes) that answered.
 #[derive(Debug, Default)]
 struct Latencies {
     recent: std::collections::VecDeque<Duration>,
+    /// A timeout an earlier process learnt against the same API (kept in the ledger), used
+    /// until enough answers are known here.
+    prior: Option<Duration>,
 }
 
 impl Latencies {
@@ -208,10 +228,11 @@ impl Latencies {
         self.recent.push_back(latency);
     }
 
-    /// [`TIMEOUT_FACTOR`] × the 99th percentile, once enough answers are known.
+    /// [`TIMEOUT_FACTOR`] × the 99th percentile, once enough answers are known; until then the
+    /// prior, if any.
     fn timeout(&self) -> Option<Duration> {
         if self.recent.len() < LATENCY_SAMPLES_NEEDED {
-            return None;
+            return self.prior;
         }
         // Asked before every attempt: selected in place on the stack, not sorted on the heap.
         let mut recent = [Duration::ZERO; LATENCY_SAMPLES];
@@ -221,6 +242,33 @@ impl Latencies {
         }
         let (_, p99, _) = recent[..n].select_nth_unstable((n * 99 / 100).min(n - 1));
         Some(*p99 * TIMEOUT_FACTOR)
+    }
+}
+
+/// Timeouts a client learnt from its answers (see [`ApiClient::learnt_timeouts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LearntTimeouts {
+    #[serde(with = "millis", default)]
+    pub read: Option<Duration>,
+    #[serde(with = "millis", default)]
+    pub write: Option<Duration>,
+}
+
+/// `Option<Duration>` as whole milliseconds.
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&(d.as_millis() as u64)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_millis))
     }
 }
 
@@ -334,7 +382,8 @@ impl ApiClient {
             });
         }
         let failed_before = std::sync::atomic::AtomicBool::new(false);
-        let mut reply = self
+        let started = Instant::now();
+        let result = self
             .retrying(|| async {
                 let attempt = self.gated_attempt(&req, &url, &summary).await;
                 if matches!(attempt, Attempt::Again(_)) {
@@ -342,8 +391,32 @@ impl ApiClient {
                 }
                 attempt
             })
-            .await?;
-        reply.retried = failed_before.into_inner();
+            .await;
+        let took = started.elapsed();
+        let retried = failed_before.into_inner();
+        tracing::trace!(
+            side = %cfg.side,
+            "request: {} {} {}",
+            req.method,
+            self.redact(req.path.split('?').next().unwrap_or_default()),
+            match &result {
+                Ok(reply) => reply.status.to_string(),
+                Err(e) => format!("error: {e}"),
+            }
+        );
+        if took >= SLOW_REQUEST {
+            tracing::debug!(
+                side = %cfg.side,
+                "slow request: {} {} took {:.1} s{}{}",
+                req.method,
+                self.redact(req.path.split('?').next().unwrap_or_default()),
+                took.as_secs_f64(),
+                if retried { ", retried" } else { "" },
+                if result.is_err() { ", failed" } else { "" },
+            );
+        }
+        let mut reply = result?;
+        reply.retried = retried;
         Ok(reply)
     }
 
@@ -416,6 +489,23 @@ impl ApiClient {
         class.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The timeouts learnt so far (reads, JSON writes), before their floor and ceiling: for
+    /// [`ApiClient::start_from`] in a later process.
+    pub fn learnt_timeouts(&self) -> LearntTimeouts {
+        LearntTimeouts {
+            read: self.latencies(false).timeout(),
+            write: self.latencies(true).timeout(),
+        }
+    }
+
+    /// Starts from timeouts an earlier process learnt against this API, until this one has
+    /// enough answers of its own: its first requests, which leave before any answer, are then
+    /// abandoned as soon as a hung one would be later in the run, not at the configured timeout.
+    pub fn start_from(&self, learnt: LearntTimeouts) {
+        self.latencies(false).prior = learnt.read;
+        self.latencies(true).prior = learnt.write;
+    }
+
     fn learnt_timeout(&self, write: bool) -> Option<Duration> {
         let ceiling = self.inner.config.timeout;
         let floor = if write {
@@ -425,6 +515,22 @@ impl ApiClient {
         };
         let learnt = self.latencies(write).timeout()?;
         Some(learnt.clamp(floor.min(ceiling), ceiling))
+    }
+
+    /// Resolves once a JSON request (a read, or a write when `write`) sent at `sent_at` has been
+    /// out longer than the timeout its kind gets *now*: the learnt one as soon as there is one,
+    /// else the configured one. Looked at again at least every [`OVERDUE_RECHECK`].
+    async fn overdue(&self, write: bool, sent_at: Instant) {
+        loop {
+            let limit = self
+                .learnt_timeout(write)
+                .unwrap_or(self.inner.config.timeout);
+            let out_for = sent_at.elapsed();
+            if out_for >= limit {
+                return;
+            }
+            tokio::time::sleep((limit - out_for).min(OVERDUE_RECHECK)).await;
+        }
     }
 
     /// Whether `url` has the scheme and host (with port) of the configured base URL.
@@ -462,10 +568,11 @@ impl ApiClient {
         // A request that hangs is abandoned once it has taken far longer than its like take here,
         // rather than held for the whole request timeout: a read is retried, a create is settled
         // as a create whose answer was lost.
-        let write = req.method != Method::GET;
-        if let Some(timeout) = self.learnt_timeout(write) {
-            builder = builder.timeout(timeout);
-        }
+        //
+        // The limit is looked at again while the request is out (see [`ApiClient::overdue`]):
+        // the first requests of a process leave before any answer has taught one, and each of
+        // them would otherwise be held for the configured timeout, however soon one is learnt.
+        let write = !req.read;
         let sent_at = Instant::now();
         let lost = |message: String| {
             if req.retry == Retry::Create {
@@ -482,7 +589,11 @@ impl ApiClient {
                 })
             }
         };
-        let response = match builder.send().await {
+        let sent = tokio::select! {
+            sent = builder.send() => sent,
+            () = self.overdue(write, sent_at) => return lost(TIMED_OUT.to_string()),
+        };
+        let response = match sent {
             Ok(r) => r,
             Err(e) if e.is_connect() => {
                 return Attempt::Again(ApiError::Transport {
@@ -516,7 +627,11 @@ impl ApiClient {
         if let Some(info) = rate {
             self.inner.gate.observe(info);
         }
-        let bytes = match read_capped(response).await {
+        let read = tokio::select! {
+            read = read_capped(response) => read,
+            () = self.overdue(write, sent_at) => return lost(TIMED_OUT.to_string()),
+        };
+        let bytes = match read {
             Ok(b) => b,
             Err(message) => return lost(message),
         };
@@ -830,7 +945,7 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 
 fn describe_transport(e: &reqwest::Error) -> String {
     if e.is_timeout() {
-        "timed out".to_string()
+        TIMED_OUT.to_string()
     } else if e.is_body() || e.is_decode() {
         format!(
             "connection broke while reading the answer: {}",

@@ -7,7 +7,7 @@ pub mod error;
 pub mod gate;
 pub mod secret;
 
-pub use client::{ApiClient, ClientConfig, Downloaded, Reply, Request, Retry};
+pub use client::{ApiClient, ClientConfig, Downloaded, LearntTimeouts, Reply, Request, Retry};
 pub use error::{ApiError, ApiSide};
 pub use gate::{GateConfig, RateGate, RateInfo};
 pub use secret::Secret;

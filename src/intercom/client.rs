@@ -16,8 +16,7 @@ use super::endpoints::{self, MAX_PER_PAGE, Searchable, WholeList};
 use super::lenient::id_from_value;
 use super::models::{Me, Pages};
 use crate::http::{
-    ApiClient, ApiError, ApiSide, ClientConfig, Downloaded, GateConfig, RateGate, Request, Retry,
-    Secret,
+    ApiClient, ApiError, ApiSide, ClientConfig, Downloaded, GateConfig, RateGate, Request, Secret,
 };
 
 /// Intercom's default budget per 10-second window (10,000 per minute) until it announces its own.
@@ -522,7 +521,7 @@ impl Pager {
             "sort": { "field": "updated_at", "order": "ascending" },
         });
         // A search changes nothing: resending it after a lost answer is safe.
-        let req = Request::post(object.path(), body).retry(Retry::Idempotent);
+        let req = Request::search(object.path(), body);
         let body = self.send(req).await?;
         let pages = Pages::of(&body);
         let total = body.get("total_count").and_then(Value::as_u64);

@@ -64,29 +64,48 @@ pub async fn run(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     }
     ctx.ledger.flush().await?;
 
-    // Two lanes at once: the bulk kinds mostly wait on their jobs, the events (one request each
-    // without a bulk route) fill the budget meanwhile. Nothing in one lane needs the other's, and
+    // Lanes at once: the bulk kinds mostly wait on their jobs, the events (one request each
+    // without a bulk route) fill the budget meanwhile. Nothing in one lane needs another's, and
     // nothing waits on an event: they go as filler, in the turns the bulk jobs, their polls and
-    // the other phases leave, so a poll never queues behind a thousand events.
-    let bulk_lane = async {
+    // the other phases leave, so a poll never queues behind a thousand events. The bulk kinds
+    // are lanes of their own too: each may wait on a job, or out the patience a lost answer
+    // calls for before its items are looked up, and one kind's wait need not hold the next.
+    let segments_lane = async {
         if !dispose_by_bucket(ctx, &decisions, Kind::Segments.as_str()).await? {
             segments(ctx, &decisions).await?;
             memberships(ctx).await?;
         }
-        ctx.control.checkpoint().await?;
+        anyhow::Ok(())
+    };
+    let tickets_lane = async {
         if !dispose_by_bucket(ctx, &decisions, Kind::Tickets.as_str()).await? {
             tickets(ctx, &imported_at).await?;
         }
-        ctx.control.checkpoint().await?;
-        for kind in [Kind::ContactNotes.as_str(), Kind::CompanyNotes.as_str()] {
-            if !dispose_by_bucket(ctx, &decisions, kind).await? {
-                notes(ctx, &decisions, kind, &imported_at).await?;
+        anyhow::Ok(())
+    };
+    let notes_lane = |kind: Kind| {
+        let (decisions, imported_at) = (&decisions, &imported_at);
+        async move {
+            if !dispose_by_bucket(ctx, decisions, kind.as_str()).await? {
+                notes(ctx, decisions, kind.as_str(), imported_at).await?;
             }
+            anyhow::Ok(())
         }
-        ctx.control.checkpoint().await?;
+    };
+    let macros_lane = async {
         if !dispose_by_bucket(ctx, &decisions, Kind::Macros.as_str()).await? {
             macros(ctx).await?;
         }
+        anyhow::Ok(())
+    };
+    let bulk_lane = async {
+        tokio::try_join!(
+            segments_lane,
+            tickets_lane,
+            notes_lane(Kind::ContactNotes),
+            notes_lane(Kind::CompanyNotes),
+            macros_lane,
+        )?;
         anyhow::Ok(())
     };
     let events_lane = crate::http::gate::as_filler(async {

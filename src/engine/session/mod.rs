@@ -820,6 +820,7 @@ impl Session {
             self.config.kustomer_rate,
             self.config.rate_share,
         )?;
+        crate::engine::context::start_from_kept_timeouts(ledger, kustomer.api());
         let verification = crate::engine::verify::verify(ledger, &kustomer).await?;
         // The report (where a run wrote one) shows this verification from now on.
         crate::engine::report::refresh(ledger, &self.config.state_dir)?;
