@@ -374,3 +374,40 @@ async fn verify_judges_only_the_scope_of_the_last_run_or_of_its_own_only() {
     assert!(stderr.contains("widgets"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Tracking events whose answers were lost (a 502: the server may or may not have recorded them,
+/// and Kustomer has no route to look them up) are of unknown outcome: verify counts them per type
+/// and says when they are the whole difference.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_of_unknown_outcome_are_counted_and_named_as_the_difference() {
+    let sims = common::sims(SizePreset::Tiny).await;
+    common::sim_fail(
+        &sims.kustomer.url,
+        Some(json!({
+            "path": "/v1/tracking/identityEvent", "method": "POST", "times": 2, "status": 502,
+        })),
+    )
+    .await;
+    let dir = common::temp_state("verify-unknown");
+    drop(full_run(&sims, &dir).await);
+    let (code, report) = run_verify(&sims.kustomer.url, &sims.kustomer.token, &dir);
+    assert_eq!(code, 1, "{report}");
+    let events = row(&report, "data_events");
+    assert_eq!(events["unknown"], json!(2), "{events}");
+    assert_eq!(events["agrees"], json!(false), "{events}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_i2k"))
+        .args(["verify", "--kustomer-url", &sims.kustomer.url, "--state"])
+        .arg(&dir)
+        .env("KUSTOMER_API_KEY", &sims.kustomer.token)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "data_events: 2 record(s) of unknown outcome (sent, the answer was lost, and Kustomer has no route to look them up)"
+        ) && text.contains("they are the whole difference"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -116,6 +116,18 @@ pub fn render(v: &Verification) -> String {
             }
         ));
     }
+    for t in v.types.iter().filter(|t| t.unknown > 0) {
+        out.push_str(&format!(
+            "{}: {} record(s) of unknown outcome (sent, the answer was lost, and Kustomer has no route to look them up): listed on the Errors screen and in follow-up.csv, to retry only if missing; {}\n",
+            t.object,
+            t.unknown,
+            if t.short_only_by_unknown() {
+                "they are the whole difference"
+            } else {
+                "the rest of the difference is elsewhere"
+            }
+        ));
+    }
     for t in v.types.iter().filter(|t| t.incomplete > 0) {
         out.push_str(&format!(
             "{}: {} record(s) could not be read whole from Intercom (a retrieval failed after the retries); the next run reads them again\n",

@@ -433,6 +433,10 @@ pub struct TypeVerification {
     /// and that did not load: counted apart from `failed`, which holds the ordinary failures.
     #[serde(default)]
     pub unreadable: u64,
+    /// Records sent whose answer was lost where Kustomer offers no lookup (tracking events):
+    /// whether Kustomer holds them is unknown. Part of the expected count, not of the migrated.
+    #[serde(default)]
+    pub unknown: u64,
 }
 
 impl TypeVerification {
@@ -440,6 +444,15 @@ impl TypeVerification {
     pub fn expected(&self) -> u64 {
         self.source
             .saturating_sub(self.archived + self.manual + self.skipped + self.not_retrievable)
+    }
+
+    /// Whether the type's whole difference is its records of unknown outcome.
+    pub fn short_only_by_unknown(&self) -> bool {
+        !self.agrees
+            && self.unknown > 0
+            && self.incomplete == 0
+            && self.unreadable == 0
+            && self.target.unwrap_or(self.migrated) + self.unknown == self.expected()
     }
 
     /// Whether the type's whole difference is its records that cannot be read from the ledger:

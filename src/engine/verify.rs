@@ -399,6 +399,7 @@ async fn verify_counts_described(
             agrees,
             incomplete,
             unreadable: unreadable.unsettled(),
+            unknown: states.unknown,
         });
     }
     Ok(Counts {

@@ -506,6 +506,7 @@ pub fn summary() -> Update {
         agrees: source == migrated + archived + manual + failed + nr,
         incomplete: 0,
         unreadable: 0,
+        unknown: 0,
     };
     Update::Summary {
         verification: vec![
