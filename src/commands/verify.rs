@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 use crate::cli::{EXIT_FAILED, VerifyArgs};
 use crate::commands::Context;
+use crate::engine::model::TypeVerification;
 use crate::engine::verify::{NOT_IN_SCOPE, Scope, Verification, verify_scope};
 use crate::ledger::Ledger;
 
@@ -104,29 +105,38 @@ pub fn render(v: &Verification) -> String {
         ));
     }
     out.push_str("(n) = not listable in Kustomer: the ledger's migrated count stands in\n");
-    for t in v.types.iter().filter(|t| t.unreadable > 0) {
-        out.push_str(&format!(
-            "{}: {} record(s) could not be read from the ledger (the stored Intercom record is not JSON): not loaded, each failed with its reason on the Errors screen; {}\n",
-            t.object,
-            t.unreadable,
-            if t.short_only_by_unreadable() {
+    // Records set apart from the ordinary failures: how many, what they are, and whether they
+    // are the type's whole difference.
+    type Apart = (
+        fn(&TypeVerification) -> u64,
+        fn(&TypeVerification) -> bool,
+        &'static str,
+    );
+    let apart: [Apart; 2] = [
+        (
+            |t| t.unreadable,
+            TypeVerification::short_only_by_unreadable,
+            "could not be read from the ledger (the stored Intercom record is not JSON): not loaded, each failed with its reason on the Errors screen",
+        ),
+        (
+            |t| t.unknown,
+            TypeVerification::short_only_by_unknown,
+            "of unknown outcome (sent, the answer was lost, and Kustomer has no route to look them up): listed on the Errors screen and in follow-up.csv, to retry only if missing",
+        ),
+    ];
+    for (count, whole, what) in apart {
+        for t in v.types.iter().filter(|t| count(t) > 0) {
+            let rest = if whole(t) {
                 "they are the whole difference"
             } else {
                 "the rest of the difference is elsewhere"
-            }
-        ));
-    }
-    for t in v.types.iter().filter(|t| t.unknown > 0) {
-        out.push_str(&format!(
-            "{}: {} record(s) of unknown outcome (sent, the answer was lost, and Kustomer has no route to look them up): listed on the Errors screen and in follow-up.csv, to retry only if missing; {}\n",
-            t.object,
-            t.unknown,
-            if t.short_only_by_unknown() {
-                "they are the whole difference"
-            } else {
-                "the rest of the difference is elsewhere"
-            }
-        ));
+            };
+            out.push_str(&format!(
+                "{}: {} record(s) {what}; {rest}\n",
+                t.object,
+                count(t)
+            ));
+        }
     }
     for t in v.types.iter().filter(|t| t.incomplete > 0) {
         out.push_str(&format!(
