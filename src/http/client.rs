@@ -394,11 +394,18 @@ impl ApiClient {
             .await;
         let took = started.elapsed();
         let retried = failed_before.into_inner();
+        // Method and path only, for the logs below (the query may carry an email).
+        let route = || {
+            format!(
+                "{} {}",
+                req.method,
+                self.redact(req.path.split('?').next().unwrap_or_default())
+            )
+        };
         tracing::trace!(
             side = %cfg.side,
-            "request: {} {} {}",
-            req.method,
-            self.redact(req.path.split('?').next().unwrap_or_default()),
+            "request: {} {}",
+            route(),
             match &result {
                 Ok(reply) => reply.status.to_string(),
                 Err(e) => format!("error: {e}"),
@@ -407,9 +414,8 @@ impl ApiClient {
         if took >= SLOW_REQUEST {
             tracing::debug!(
                 side = %cfg.side,
-                "slow request: {} {} took {:.1} s{}{}",
-                req.method,
-                self.redact(req.path.split('?').next().unwrap_or_default()),
+                "slow request: {} took {:.1} s{}{}",
+                route(),
                 took.as_secs_f64(),
                 if retried { ", retried" } else { "" },
                 if result.is_err() { ", failed" } else { "" },

@@ -646,7 +646,7 @@ impl KustomerClient {
         Ok(job.match_results(results))
     }
 
-    /// Records a job found complete by the poll that was ready to ask at `asked`, after the poll
+    /// Records a job found complete by the poll that was ready to ask at `ready`, after the poll
     /// asked at `running_at` (if any) found it still running.
     ///
     /// The polls only bracket the job's completion: after the last "running" (or its
@@ -662,7 +662,7 @@ impl KustomerClient {
         &self,
         job_id: &str,
         wait_started: Instant,
-        asked: Instant,
+        ready: Instant,
         running_at: Option<Instant>,
     ) {
         if let Ok(mut clock) = self.jobs.lock() {
@@ -674,7 +674,7 @@ impl KustomerClient {
             let after = running_at.map_or(Duration::ZERO, |r| {
                 r.saturating_duration_since(submitted.answered)
             });
-            let before = asked.saturating_duration_since(submitted.answered);
+            let before = ready.saturating_duration_since(submitted.answered);
             let server = after + before.saturating_sub(after) / 2;
             clock.max = clock.max.max(latency);
             if clock.latency.len() == KEPT_LATENCIES {
