@@ -330,6 +330,42 @@ pub fn fmt_count(n: u64) -> String {
     crate::vocab::count_text(n)
 }
 
+/// `n` as [`fmt_count`] writes it where that fits in `width` columns; otherwise shortened to
+/// the most significant figures that fit (`3,111,000` in 6 columns → `3.11M`, in 4 → `3M`), so
+/// a narrow column never shows a figure whose leading digits the table cut off.
+pub fn fmt_count_fit(n: u64, width: usize) -> String {
+    let exact = fmt_count(n);
+    if exact.chars().count() <= width {
+        return exact;
+    }
+    for (unit, suffix) in [(1e3, "k"), (1e6, "M"), (1e9, "G"), (1e12, "T")] {
+        let value = n as f64 / unit;
+        // Rounded to a whole number it would read 1000k: the next unit says it.
+        if value >= 999.5 {
+            continue;
+        }
+        for decimals in [2, 1, 0] {
+            let text = format!("{value:.decimals$}{suffix}");
+            // 999.96k at two decimals reads 1000.00k: fewer decimals, or the next unit.
+            if text.len() <= width && !text.starts_with("1000") {
+                return text;
+            }
+        }
+    }
+    exact
+}
+
+/// The width a column of counts needs to show every one of them whole: its header's, or its
+/// widest figure's as [`fmt_count`] writes it.
+pub fn count_width(header: &str, counts: impl IntoIterator<Item = u64>) -> u16 {
+    counts
+        .into_iter()
+        .map(|n| fmt_count(n).chars().count())
+        .chain([header.chars().count()])
+        .max()
+        .unwrap_or(0) as u16
+}
+
 /// `3725 s` → `1h 02m 05s`.
 pub fn fmt_duration(d: std::time::Duration) -> String {
     let s = d.as_secs();
@@ -354,4 +390,22 @@ pub fn panel(t: Theme, title: &str, focused: bool) -> Block<'static> {
             t.border()
         })
         .title(Span::styled(format!(" {title} "), t.title()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fmt_count_fit;
+
+    #[test]
+    fn a_count_too_wide_for_its_column_is_shortened_never_cut() {
+        assert_eq!(fmt_count_fit(308_216, 7), "308,216");
+        assert_eq!(fmt_count_fit(3_111_000, 9), "3,111,000");
+        assert_eq!(fmt_count_fit(3_111_000, 7), "3.11M");
+        assert_eq!(fmt_count_fit(3_111_000, 4), "3.1M");
+        assert_eq!(fmt_count_fit(3_111_000, 2), "3M");
+        assert_eq!(fmt_count_fit(308_216, 6), "308.2k");
+        assert_eq!(fmt_count_fit(308_216, 5), "308k");
+        assert_eq!(fmt_count_fit(999_960, 6), "1.00M");
+        assert_eq!(fmt_count_fit(12_345_678_901, 6), "12.35G");
+    }
 }

@@ -517,7 +517,11 @@ pub fn summary() -> Update {
             v("contacts", 1_830, 1_827, 0, 0, 3, 0, Some(1_827)),
             v("articles", 64, 64, 0, 0, 0, 0, Some(64)),
             v("conversations", 4_120, 4_120, 0, 0, 0, 0, Some(4_120)),
-            v("data_events", 9_400, 0, 8_250, 0, 0, 1_150, None),
+            // Loaded, 60 of them with their answer lost: Kustomer has no lookup for events.
+            TypeVerification {
+                unknown: 60,
+                ..v("data_events", 9_400, 8_190, 0, 0, 0, 1_150, None)
+            },
             v("macros", 22, 0, 0, 22, 0, 0, None),
         ],
         report_path: Some("~/.local/state/i2k/demo/report.md".into()),

@@ -19,7 +19,7 @@ use crate::tui::protocol::Request;
 use crate::tui::screens::mapping::DEFAULTS_STATED;
 use crate::tui::screens::{Component, Effect, Shared, change};
 use crate::tui::theme::{Theme, phase_symbol};
-use crate::tui::view::{fmt_count, fmt_duration, panel};
+use crate::tui::view::{fmt_count, fmt_count_fit, fmt_duration, panel};
 
 /// Step of the rate share keys (`+` / `-`).
 pub const RATE_SHARE_STEP: f64 = 0.05;
@@ -298,6 +298,9 @@ impl Component for RunScreen {
         // The phase table's own width decides its layout (the figures panel takes its share).
         let table_wide = phases_area.width >= 96;
         let bar_width: usize = if table_wide { 30 } else { 8 };
+        let settled_width = if table_wide { 15 } else { 10 };
+        let mut settled_texts =
+            settled_column(&shared.snapshot.phases, table_wide, settled_width).into_iter();
         let rows: Vec<Row> = shared
             .snapshot
             .phases
@@ -324,15 +327,7 @@ impl Component for RunScreen {
                     Cell::from(Span::styled(phase_symbol(p.status), style)),
                     Cell::from(name),
                     Cell::from(
-                        Line::from({
-                            let about = if p.estimated() { "~" } else { "" };
-                            if table_wide {
-                                format!("{}/{about}{}", fmt_count(settled), fmt_count(size))
-                            } else {
-                                format!("{settled}/{about}{size}")
-                            }
-                        })
-                        .right_aligned(),
+                        Line::from(settled_texts.next().unwrap_or_default()).right_aligned(),
                     ),
                     Cell::from(Span::styled(
                         text_bar(fraction, bar_width, table_wide),
@@ -628,6 +623,47 @@ fn text_bar(fraction: f64, width: usize, percent: bool) -> String {
     } else {
         bar
     }
+}
+
+/// Each phase's `settled/total` for a column `width` wide, in one form for the whole column:
+/// with thousands separators where every row fits so, else (the narrow table) without them
+/// where every row fits so, else each figure that does not fit shortened, never cut
+/// (`2.05M/3.11M`). `~` marks a total still estimated.
+fn settled_column(phases: &[PhaseProgress], wide: bool, width: usize) -> Vec<String> {
+    let form = |p: &PhaseProgress, separated: bool| {
+        let about = if p.estimated() { "~" } else { "" };
+        let (settled, size) = (p.settled(), p.size());
+        if separated {
+            format!("{}/{about}{}", fmt_count(settled), fmt_count(size))
+        } else {
+            format!("{settled}/{about}{size}")
+        }
+    };
+    let fits = |texts: &[String]| texts.iter().all(|t| t.chars().count() <= width);
+    let separated: Vec<String> = phases.iter().map(|p| form(p, true)).collect();
+    if fits(&separated) {
+        return separated;
+    }
+    if !wide {
+        let plain: Vec<String> = phases.iter().map(|p| form(p, false)).collect();
+        if fits(&plain) {
+            return plain;
+        }
+    }
+    phases
+        .iter()
+        .zip(separated)
+        .map(|(p, text)| {
+            if text.chars().count() <= width {
+                return text;
+            }
+            // Both figures to the same precision, so they compare at a glance.
+            let about = if p.estimated() { "~" } else { "" };
+            let half = width.saturating_sub(1 + about.len()) / 2;
+            let [settled, size] = [p.settled(), p.size()].map(|n| fmt_count_fit(n, half));
+            format!("{settled}/{about}{size}")
+        })
+        .collect()
 }
 
 fn short_phase_label(phase: PhaseId) -> &'static str {

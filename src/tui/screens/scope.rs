@@ -16,7 +16,7 @@ use crate::tui::overlay::{EditTarget, Editor};
 use crate::tui::protocol::Request;
 use crate::tui::screens::{Component, Effect, Shared, change};
 use crate::tui::theme::bucket_symbol;
-use crate::tui::view::{fmt_count, panel};
+use crate::tui::view::{count_width, fmt_count, fmt_count_fit, panel};
 
 pub(super) const KEYS: &[Action] = &[
     Action::CycleBucket,
@@ -263,9 +263,11 @@ impl Component for ScopeScreen {
             self.draw_segments(frame, list_area, shared);
         } else {
             let wide = area.width >= 120;
+            // Counts as wide as the largest needs: a workspace's biggest type is never cut.
+            let count_width = count_width("Count", self.items.iter().map(|i| i.count)).max(10);
             let mut widths = vec![
                 Constraint::Length(24),
-                Constraint::Length(10),
+                Constraint::Length(count_width),
                 Constraint::Length(10),
                 Constraint::Length(10),
             ];
@@ -284,7 +286,10 @@ impl Component for ScopeScreen {
                 .draw_table(frame, list_area, t, spec, &self.items, |item| {
                     let mut cells = vec![
                         Cell::from(item.object.clone()),
-                        Cell::from(Line::from(fmt_count(item.count)).right_aligned()),
+                        Cell::from(
+                            Line::from(fmt_count_fit(item.count, count_width.into()))
+                                .right_aligned(),
+                        ),
                         Cell::from(Span::styled(
                             format!("{} {}", bucket_symbol(item.bucket), item.bucket.label()),
                             t.bucket(item.bucket),

@@ -11,9 +11,72 @@ use crate::tui::keymap::Action;
 use crate::tui::list::{ListId, ListState, TableSpec};
 use crate::tui::protocol::Request;
 use crate::tui::screens::{Component, Effect, Shared, change};
-use crate::tui::view::{fmt_count, panel};
+use crate::tui::view::{count_width, fmt_count, fmt_count_fit, panel};
 
 pub(super) const KEYS: &[Action] = &[Action::Verify, Action::Rollback, Action::DeltaRun];
+
+/// A figure column of the Verification table: its header (wide, narrow) and a row's figure.
+struct Column {
+    long: &'static str,
+    short: &'static str,
+    figure: fn(&TypeVerification) -> u64,
+}
+
+impl Column {
+    fn header(&self, narrow: bool) -> &'static str {
+        if narrow { self.short } else { self.long }
+    }
+}
+
+/// Every column at every width, so each row's figures add up to its source on screen.
+const COLUMNS: [Column; 9] = [
+    Column {
+        long: "Source",
+        short: "Source",
+        figure: |v| v.source,
+    },
+    Column {
+        long: "Migr.",
+        short: "Migr.",
+        figure: |v| v.migrated,
+    },
+    Column {
+        long: "Target",
+        short: "Target",
+        figure: |v| v.target.unwrap_or(0),
+    },
+    Column {
+        long: "Archived",
+        short: "Arch.",
+        figure: |v| v.archived,
+    },
+    Column {
+        long: "Manual",
+        short: "Man.",
+        figure: |v| v.manual,
+    },
+    Column {
+        long: "Skipped",
+        short: "Skip",
+        figure: |v| v.skipped,
+    },
+    // Records the ledger cannot read are failed too (verify counts them apart).
+    Column {
+        long: "Failed",
+        short: "Fail",
+        figure: |v| v.failed + v.unreadable,
+    },
+    Column {
+        long: "N/R",
+        short: "N/R",
+        figure: |v| v.not_retrievable,
+    },
+    Column {
+        long: "Unknown",
+        short: "Unkn.",
+        figure: |v| v.unknown,
+    },
+];
 
 /// The Summary screen's data.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -94,8 +157,25 @@ impl Component for SummaryScreen {
         } else if self.data.verification.iter().all(|v| v.agrees) {
             Span::styled("✓ every type accounted for", t.ok())
         } else {
-            let n = self.data.verification.iter().filter(|v| !v.agrees).count();
-            Span::styled(format!("✗ {n} types do not add up"), t.bad())
+            let rows = &self.data.verification;
+            let unknown = rows.iter().filter(|v| v.short_only_by_unknown()).count();
+            let bad = rows.iter().filter(|v| !v.agrees).count() - unknown;
+            let records: u64 = rows
+                .iter()
+                .filter(|v| v.short_only_by_unknown())
+                .map(|v| v.unknown)
+                .sum();
+            let short = format!("{} records of unknown outcome", fmt_count(records));
+            let apart = match bad {
+                1 => "1 type does not add up".to_string(),
+                n => format!("{n} types do not add up"),
+            };
+            match (bad, unknown) {
+                // The rows marked ? are short only by these: the Errors screen lists them.
+                (0, _) => Span::styled(format!("? {short}"), t.warn()),
+                (_, 0) => Span::styled(format!("✗ {apart}"), t.bad()),
+                _ => Span::styled(format!("✗ {apart}; ? {short}"), t.bad()),
+            }
         };
         let paths = vec![
             Line::from(vec![
@@ -110,58 +190,89 @@ impl Component for SummaryScreen {
             ]),
         ];
         frame.render_widget(Paragraph::new(paths), paths_area);
-        let mut widths = vec![
-            Constraint::Length(2),
-            Constraint::Length(if wide { 24 } else { 14 }),
-            Constraint::Length(7),
-            Constraint::Length(7),
-            Constraint::Length(7),
-        ];
-        // Every column at every width, so each row's figures add up to its source on screen.
-        let mut header = vec!["", "Type", "Source", "Migr.", "Target"];
-        if area.width >= 100 {
-            header.extend(["Archived", "Manual", "Skipped", "Failed", "N/R"]);
-            widths.extend([Constraint::Length(8); 5]);
-        } else {
-            header.extend(["Arch.", "Man.", "Skip", "Fail", "N/R"]);
-            widths.extend([Constraint::Length(6); 5]);
+        // Each figure column as wide as its widest figure, shortened (never cut) where the table
+        // is too narrow for them all.
+        let rows = &self.data.verification;
+        let narrow = area.width < 100;
+        let type_width = rows
+            .iter()
+            .map(|v| v.object.chars().count() as u16)
+            .max()
+            .unwrap_or(4)
+            .clamp(4, if wide { 24 } else { 14 });
+        // What each column's figures need, and the width it takes where there is room.
+        let content: Vec<u16> = COLUMNS
+            .iter()
+            .map(|c| count_width(c.header(narrow), rows.iter().map(c.figure)))
+            .collect();
+        let floor = |i: usize| match (i, narrow) {
+            (0..=2, _) => 7,
+            (_, true) => 6,
+            (_, false) => 8,
+        };
+        let mut figure_widths: Vec<u16> = content
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (*c).max(floor(i)))
+            .collect();
+        // Borders, the symbol and type columns and one space between columns.
+        let room = table_area.width.saturating_sub(2 + 2 + 1 + type_width);
+        let needed = |widths: &[u16]| widths.iter().map(|w| w + 1).sum::<u16>();
+        while needed(&figure_widths) > room {
+            // Spare width goes first; then the widest figures are shortened.
+            let slack = (0..figure_widths.len())
+                .filter(|&i| figure_widths[i] > content[i])
+                .max_by_key(|&i| figure_widths[i] - content[i]);
+            let i = slack.unwrap_or_else(|| {
+                (0..figure_widths.len())
+                    .max_by_key(|&i| figure_widths[i])
+                    .unwrap()
+            });
+            if figure_widths[i] <= 4 {
+                break;
+            }
+            figure_widths[i] -= 1;
         }
+        let mut widths = vec![Constraint::Length(2), Constraint::Length(type_width)];
+        widths.extend(figure_widths.iter().map(|w| Constraint::Length(*w)));
+        let mut header = vec!["", "Type"];
+        header.extend(COLUMNS.iter().map(|c| c.header(narrow)));
         let spec = TableSpec {
             title: "Verification",
             focused: true,
             header,
             widths,
         };
-        self.list
-            .draw_table(frame, table_area, t, spec, &self.data.verification, |v| {
-                let num = |n: u64| Cell::from(Line::from(fmt_count(n)).right_aligned());
-                let mut cells = vec![
-                    if v.agrees {
-                        Cell::from(Span::styled("✓", t.ok()))
-                    } else {
-                        Cell::from(Span::styled("✗", t.bad()))
-                    },
-                    Cell::from(v.object.clone()),
-                    num(v.source),
-                    num(v.migrated),
-                    Cell::from(
-                        Line::from(v.target.map(fmt_count).unwrap_or_else(|| "—".into()))
-                            .right_aligned(),
-                    ),
-                    num(v.archived),
-                    num(v.manual),
-                    num(v.skipped),
-                ];
-                // Records the ledger cannot read are failed too (verify counts them apart).
-                let failed = v.failed + v.unreadable;
-                cells.push(if failed > 0 {
-                    Cell::from(Line::from(Span::styled(fmt_count(failed), t.bad())).right_aligned())
+        self.list.draw_table(frame, table_area, t, spec, rows, |v| {
+            let mut cells = vec![
+                if v.agrees {
+                    Cell::from(Span::styled("✓", t.ok()))
+                } else if v.short_only_by_unknown() {
+                    // Every record is accounted for; Kustomer may or may not hold some.
+                    Cell::from(Span::styled("?", t.warn()))
                 } else {
-                    num(0)
-                });
-                cells.push(num(v.not_retrievable));
-                cells
-            });
+                    Cell::from(Span::styled("✗", t.bad()))
+                },
+                Cell::from(v.object.clone()),
+            ];
+            for (i, (column, width)) in COLUMNS.iter().zip(&figure_widths).enumerate() {
+                let n = (column.figure)(v);
+                let text = if i == 2 && v.target.is_none() {
+                    "—".to_string()
+                } else {
+                    fmt_count_fit(n, *width as usize)
+                };
+                let style = match i {
+                    6 if n > 0 => t.bad(),
+                    8 if n > 0 => t.warn(),
+                    _ => ratatui::style::Style::default(),
+                };
+                cells.push(Cell::from(
+                    Line::from(Span::styled(text, style)).right_aligned(),
+                ));
+            }
+            cells
+        });
         let lines: Vec<Line> = if self.data.manual.is_empty() {
             vec![Line::from(Span::styled(
                 "Nothing to rebuild by hand.",
