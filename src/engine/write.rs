@@ -47,6 +47,25 @@ pub const ADOPTION_SAMPLE: u32 = 5;
 /// Lookups in flight at once when a kind is loaded lookup-first.
 const ADOPTION_CONCURRENCY: usize = 8;
 
+/// How a record of the kind being written is found again by its Intercom id: its Kustomer id,
+/// `None` when Kustomer has none. Any `Fn(String) -> impl Future<…>` is one (the engine passes
+/// `found::lookup`, which reads the kind catalog's [`kinds::Found`]).
+pub trait Lookup {
+    type Found: Future<Output = Result<Option<String>, KustomerError>>;
+    fn find(&self, source_id: String) -> Self::Found;
+}
+
+impl<F, Fut> Lookup for F
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<Option<String>, KustomerError>>,
+{
+    type Found = Fut;
+    fn find(&self, source_id: String) -> Fut {
+        self(source_id)
+    }
+}
+
 /// Where `kind` stands: its own decision, or `Create` when its parent kind's sample found none.
 fn adoption_of(ledger: &Ledger, kind: &str) -> Adoption {
     let own = ledger.adoption(kind);
@@ -459,10 +478,9 @@ pub struct BulkWrite<'a, L> {
     lookup: L,
 }
 
-impl<'a, L, LF> BulkWrite<'a, L>
+impl<'a, L> BulkWrite<'a, L>
 where
-    L: Fn(String) -> LF,
-    LF: Future<Output = Result<Option<String>, KustomerError>>,
+    L: Lookup,
 {
     /// Creates (or, with `update`, updates) records of `kind` through `resource`'s bulk route on
     /// the run's Kustomer.
@@ -518,14 +536,13 @@ where
 /// failed item is recorded with the exchange of its own (the route names what it was sent to). A
 /// batch refused as a whole for its content is split in halves and sent again until the item at
 /// fault is alone: only it fails.
-pub async fn create_bulk<L, LF>(
+pub async fn create_bulk<L>(
     ledger: &Ledger,
     bulk: &BulkWrite<'_, L>,
     items: Vec<(String, Value)>,
 ) -> Result<HashMap<String, Outcome>, LedgerError>
 where
-    L: Fn(String) -> LF,
-    LF: Future<Output = Result<Option<String>, KustomerError>>,
+    L: Lookup,
 {
     let mut outcomes = HashMap::new();
     let items = if ledger.is_fresh() {
@@ -590,15 +607,14 @@ enum BatchEnd {
 /// Settles items whose bulk answer was lost, once the bulk patience has passed since they were
 /// sent (a job may still be running): each is looked up (found: done), several at once. Returns
 /// those proved absent, to be sent again; a failed lookup fails its item with the reason.
-async fn settle_lost<L, LF>(
+async fn settle_lost<L>(
     ledger: &Ledger,
     bulk: &BulkWrite<'_, L>,
     lost: Vec<(String, Value)>,
     outcomes: &mut HashMap<String, Outcome>,
 ) -> Result<Vec<(String, Value)>, LedgerError>
 where
-    L: Fn(String) -> LF,
-    LF: Future<Output = Result<Option<String>, KustomerError>>,
+    L: Lookup,
 {
     let kind = bulk.kind;
     tracing::debug!(
@@ -609,7 +625,7 @@ where
     tokio::time::sleep(ledger.bulk_patience()).await;
     let mut lookups = Vec::with_capacity(lost.len());
     for (id, body) in lost {
-        let found = (bulk.lookup)(id.clone());
+        let found = bulk.lookup.find(id.clone());
         lookups.push(async move { (id, body, found.await) });
     }
     let found: Vec<_> = futures_util::stream::iter(lookups)
@@ -649,7 +665,7 @@ fn take_found(
 
 /// One bulk request of `items`; every item's outcome goes into `outcomes` (unsettled for the items
 /// it gives back as lost).
-async fn send_batch<L, LF>(
+async fn send_batch<L>(
     ledger: &Ledger,
     bulk: &BulkWrite<'_, L>,
     items: Vec<(String, Value)>,
@@ -657,8 +673,7 @@ async fn send_batch<L, LF>(
     outcomes: &mut HashMap<String, Outcome>,
 ) -> Result<BatchEnd, LedgerError>
 where
-    L: Fn(String) -> LF,
-    LF: Future<Output = Result<Option<String>, KustomerError>>,
+    L: Lookup,
 {
     let BulkWrite {
         kind,
@@ -780,7 +795,7 @@ where
             Some(ItemResult::Error { message, duplicate }) => {
                 let mut response = route.item_response(&job, &r, message);
                 if *duplicate {
-                    match lookup(id.clone()).await {
+                    match lookup.find(id.clone()).await {
                         Ok(Some(t)) => {
                             // Sent again after its answer was lost: the record is the one the
                             // lost request created (as `settle_lost` takes a found one to be).
@@ -829,7 +844,7 @@ where
 /// (done, with their outcome in `outcomes`), those whose lookup failed are failed with its reason
 /// while the kind is loaded lookup-first; the rest are returned to be created. Each item is
 /// looked up at most once, by its own externalId: an answer "not found" settles it.
-async fn adopt_bulk<L, LF>(
+async fn adopt_bulk<L>(
     ledger: &Ledger,
     kind: &str,
     items: Vec<(String, Value)>,
@@ -837,8 +852,7 @@ async fn adopt_bulk<L, LF>(
     outcomes: &mut HashMap<String, Outcome>,
 ) -> Result<Vec<(String, Value)>, LedgerError>
 where
-    L: Fn(String) -> LF,
-    LF: Future<Output = Result<Option<String>, KustomerError>>,
+    L: Lookup,
 {
     let mut items = items;
     let mut unsampled = Vec::new();
@@ -856,7 +870,7 @@ where
     }
     let found: Vec<(String, Value, Result<Option<String>, KustomerError>)> =
         futures_util::stream::iter(items.into_iter().map(|(id, body)| async move {
-            let one = || lookup(id.clone());
+            let one = || lookup.find(id.clone());
             let found = adopt_one(ledger, kind, &one).await;
             (id, body, found)
         }))
@@ -880,10 +894,9 @@ where
 /// an item without a job is looked up once the bulk patience has passed since it was sent
 /// (found → done, absent → back to pending so the load sends it again). The kind catalog gives
 /// the bulk route an item went to, for the ledger entry of an item the job refused.
-pub async fn recover_sent<L, LF>(ctx: &Ctx, kind: Kind, lookup: L) -> Result<u64, LedgerError>
+pub async fn recover_sent<L>(ctx: &Ctx, kind: Kind, lookup: L) -> Result<u64, LedgerError>
 where
-    L: Fn(String) -> LF,
-    LF: Future<Output = Result<Option<String>, KustomerError>>,
+    L: Lookup,
 {
     let (ledger, kustomer) = (&ctx.ledger, &ctx.kustomer);
     let route = |item: &WorkItem| BulkRoute::of_item(ctx, kind, item.raw.as_deref());
@@ -990,16 +1003,15 @@ where
 /// Lookups in flight at once while an earlier run's `sent` records are settled.
 const SETTLE_CONCURRENCY: usize = 8;
 
-async fn settle_by_lookup<L, LF>(
+async fn settle_by_lookup<L>(
     ledger: &Ledger,
     item: &WorkItem,
     lookup: &L,
 ) -> Result<(), LedgerError>
 where
-    L: Fn(String) -> LF,
-    LF: Future<Output = Result<Option<String>, KustomerError>>,
+    L: Lookup,
 {
-    match lookup(item.source_id.clone()).await {
+    match lookup.find(item.source_id.clone()).await {
         Ok(Some(t)) => ledger.mark_done(&item.kind, &item.source_id, &t),
         Ok(None) => ledger.reset_to_pending(vec![(item.kind.clone(), item.source_id.clone())]),
         Err(e) => fail(ledger, &item.kind, &item.source_id, &e).map(drop),

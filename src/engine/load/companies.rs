@@ -298,7 +298,7 @@ const STAGING_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 /// [`super::BULK_CONCURRENCY`] requests in flight, so the pass waits for the budget, not for
 /// one page's slowest job before the next page goes. Returns how many were sent and how many of
 /// those answers were lost (left `sent`).
-async fn bulk_pass<L, LF>(
+async fn bulk_pass<L>(
     ctx: &Arc<Ctx>,
     load: BulkLoad,
     find: L,
@@ -306,8 +306,7 @@ async fn bulk_pass<L, LF>(
     whole: bool,
 ) -> anyhow::Result<(usize, usize)>
 where
-    L: Fn(String) -> LF + Copy,
-    LF: std::future::Future<Output = Result<Option<String>, crate::kustomer::KustomerError>>,
+    L: write::Lookup + Copy,
 {
     let ledger = &ctx.ledger;
     let kind = load.kind.as_str();

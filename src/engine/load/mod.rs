@@ -144,15 +144,14 @@ pub(crate) const BULK_CONCURRENCY: usize = 20;
 /// Sends `items` (source id, body) through `bulk` in requests of at most 100 items and the run's
 /// byte budget, [`BULK_CONCURRENCY`] in flight, each counted in flight for `phase`. Returns how
 /// many items' answers were lost (left `sent`, for recovery to look up).
-pub(super) async fn send_bulk<L, LF>(
+pub(super) async fn send_bulk<L>(
     ctx: &Ctx,
     phase: PhaseId,
     bulk: &BulkWrite<'_, L>,
     items: Vec<(String, Value)>,
 ) -> Result<usize, LedgerError>
 where
-    L: Fn(String) -> LF,
-    LF: Future<Output = Result<Option<String>, KustomerError>>,
+    L: write::Lookup,
 {
     let ledger = &ctx.ledger;
     let chunks = write::bulk_requests(ledger, bulk.kind, items, ctx.config.options.bulk_max_bytes)?;
