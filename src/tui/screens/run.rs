@@ -591,25 +591,20 @@ fn not_loaded(p: &PhaseProgress, wide: bool, t: Theme) -> Line<'static> {
             if !spans.is_empty() {
                 spans.push(Span::raw(" "));
             }
-            spans.push(Span::styled(format!("{symbol}{}", compact(n)), style));
+            spans.push(Span::styled(
+                format!("{symbol}{}", fmt_count_fit(n, 5)),
+                style,
+            ));
         }
         Line::from(spans)
     } else {
         match parts.iter().max_by_key(|(_, n, _)| *n) {
-            Some((symbol, n, style)) => {
-                Line::from(Span::styled(format!("{symbol}{}", compact(*n)), *style))
-            }
+            Some((symbol, n, style)) => Line::from(Span::styled(
+                format!("{symbol}{}", fmt_count_fit(*n, 5)),
+                *style,
+            )),
             None => Line::default(),
         }
-    }
-}
-
-/// `9231` → `9.2k`, `14` → `14`: a count in a narrow cell.
-fn compact(n: u64) -> String {
-    match n {
-        0..=9_999 => n.to_string(),
-        10_000..=999_999 => format!("{}k", n / 1_000),
-        _ => format!("{:.1}M", n as f64 / 1_000_000.0),
     }
 }
 
