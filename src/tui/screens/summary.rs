@@ -23,6 +23,18 @@ struct Column {
 }
 
 impl Column {
+    const fn new(
+        long: &'static str,
+        short: &'static str,
+        figure: fn(&TypeVerification) -> u64,
+    ) -> Column {
+        Column {
+            long,
+            short,
+            figure,
+        }
+    }
+
     fn header(&self, narrow: bool) -> &'static str {
         if narrow { self.short } else { self.long }
     }
@@ -30,52 +42,16 @@ impl Column {
 
 /// Every column at every width, so each row's figures add up to its source on screen.
 const COLUMNS: [Column; 9] = [
-    Column {
-        long: "Source",
-        short: "Source",
-        figure: |v| v.source,
-    },
-    Column {
-        long: "Migr.",
-        short: "Migr.",
-        figure: |v| v.migrated,
-    },
-    Column {
-        long: "Target",
-        short: "Target",
-        figure: |v| v.target.unwrap_or(0),
-    },
-    Column {
-        long: "Archived",
-        short: "Arch.",
-        figure: |v| v.archived,
-    },
-    Column {
-        long: "Manual",
-        short: "Man.",
-        figure: |v| v.manual,
-    },
-    Column {
-        long: "Skipped",
-        short: "Skip",
-        figure: |v| v.skipped,
-    },
+    Column::new("Source", "Source", |v| v.source),
+    Column::new("Migr.", "Migr.", |v| v.migrated),
+    Column::new("Target", "Target", |v| v.target.unwrap_or(0)),
+    Column::new("Archived", "Arch.", |v| v.archived),
+    Column::new("Manual", "Man.", |v| v.manual),
+    Column::new("Skipped", "Skip", |v| v.skipped),
     // Records the ledger cannot read are failed too (verify counts them apart).
-    Column {
-        long: "Failed",
-        short: "Fail",
-        figure: |v| v.failed + v.unreadable,
-    },
-    Column {
-        long: "N/R",
-        short: "N/R",
-        figure: |v| v.not_retrievable,
-    },
-    Column {
-        long: "Unknown",
-        short: "Unkn.",
-        figure: |v| v.unknown,
-    },
+    Column::new("Failed", "Fail", |v| v.failed + v.unreadable),
+    Column::new("N/R", "N/R", |v| v.not_retrievable),
+    Column::new("Unknown", "Unkn.", |v| v.unknown),
 ];
 
 /// The Summary screen's data.
