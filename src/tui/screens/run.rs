@@ -298,7 +298,7 @@ impl Component for RunScreen {
         // The phase table's own width decides its layout (the figures panel takes its share).
         let table_wide = phases_area.width >= 96;
         let bar_width: usize = if table_wide { 30 } else { 8 };
-        let settled_width = if table_wide { 15 } else { 10 };
+        let settled_width = if table_wide { 15 } else { 11 };
         let mut settled_texts =
             settled_column(&shared.snapshot.phases, table_wide, settled_width).into_iter();
         let rows: Vec<Row> = shared
@@ -363,7 +363,7 @@ impl Component for RunScreen {
             [
                 Constraint::Length(1),
                 Constraint::Length(18),
-                Constraint::Length(15),
+                Constraint::Length(settled_width as u16),
                 Constraint::Length(bar_width as u16 + 5),
                 Constraint::Length(16),
                 Constraint::Length(6),
@@ -372,7 +372,7 @@ impl Component for RunScreen {
             [
                 Constraint::Length(1),
                 Constraint::Length(13),
-                Constraint::Length(10),
+                Constraint::Length(settled_width as u16),
                 Constraint::Length(bar_width as u16),
                 Constraint::Length(6),
                 Constraint::Min(4),
@@ -428,8 +428,8 @@ impl Component for RunScreen {
                 label("Kustomer"),
                 Span::raw(format!(
                     "{}/{} per {} s",
-                    s.kustomer.used.min(s.kustomer.allowed),
-                    s.kustomer.allowed,
+                    fmt_count(s.kustomer.used.min(s.kustomer.allowed).into()),
+                    fmt_count(s.kustomer.allowed.into()),
                     s.kustomer.window_secs
                 )),
             ]),
@@ -620,10 +620,10 @@ fn text_bar(fraction: f64, width: usize, percent: bool) -> String {
     }
 }
 
-/// Each phase's `settled/total` for a column `width` wide, in one form for the whole column:
-/// with thousands separators where every row fits so, else (the narrow table) without them
-/// where every row fits so, else each figure that does not fit shortened, never cut
-/// (`2.05M/3.11M`). `~` marks a total still estimated.
+/// Each phase's `settled/total` for a column `width` wide, in one form for the whole column
+/// where one fits every row: with thousands separators, else (the narrow table) without them.
+/// Else each row in the first form that fits it, its figures shortened where none does, never
+/// cut (`2.05M/3.11M`). `~` marks a total still estimated.
 fn settled_column(phases: &[PhaseProgress], wide: bool, width: usize) -> Vec<String> {
     let form = |p: &PhaseProgress, separated: bool| {
         let about = if p.estimated() { "~" } else { "" };
@@ -651,6 +651,10 @@ fn settled_column(phases: &[PhaseProgress], wide: bool, width: usize) -> Vec<Str
         .map(|(p, text)| {
             if text.chars().count() <= width {
                 return text;
+            }
+            let plain = form(p, false);
+            if !wide && plain.chars().count() <= width {
+                return plain;
             }
             // Both figures to the same precision, so they compare at a glance.
             let about = if p.estimated() { "~" } else { "" };

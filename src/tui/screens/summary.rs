@@ -170,12 +170,14 @@ impl Component for SummaryScreen {
         // is too narrow for them all.
         let rows = &self.data.verification;
         let narrow = area.width < 100;
-        let type_width = rows
+        // The type names whole where there is room.
+        let names = rows
             .iter()
             .map(|v| v.object.chars().count() as u16)
             .max()
             .unwrap_or(4)
-            .clamp(4, if wide { 24 } else { 14 });
+            .max(4);
+        let mut type_width = names;
         // What each column's figures need, and the width it takes where there is room.
         let content: Vec<u16> = COLUMNS
             .iter()
@@ -191,23 +193,25 @@ impl Component for SummaryScreen {
             .enumerate()
             .map(|(i, c)| (*c).max(floor(i)))
             .collect();
-        // Borders, the symbol and type columns and one space between columns.
-        let room = table_area.width.saturating_sub(2 + 2 + 1 + type_width);
-        let needed = |widths: &[u16]| widths.iter().map(|w| w + 1).sum::<u16>();
-        while needed(&figure_widths) > room {
-            // Spare width goes first; then the widest figures are shortened.
+        // Inside the borders: the symbol, the type and the figures, a space between columns.
+        let room = table_area.width.saturating_sub(2);
+        let needed = |type_width: u16, figures: &[u16]| {
+            2 + 1 + type_width + figures.iter().map(|w| 1 + w).sum::<u16>()
+        };
+        // Too wide: spare figure width goes first, then type names past 14 characters, then
+        // the widest figures are shortened, and last the names down to 8.
+        while needed(type_width, &figure_widths) > room {
             let slack = (0..figure_widths.len())
                 .filter(|&i| figure_widths[i] > content[i])
                 .max_by_key(|&i| figure_widths[i] - content[i]);
-            let i = slack.unwrap_or_else(|| {
-                (0..figure_widths.len())
-                    .max_by_key(|&i| figure_widths[i])
-                    .unwrap()
-            });
-            if figure_widths[i] <= 4 {
-                break;
+            let widest = (0..figure_widths.len()).max_by_key(|&i| figure_widths[i]);
+            match (slack, widest) {
+                (Some(i), _) => figure_widths[i] -= 1,
+                _ if type_width > 14 => type_width -= 1,
+                (_, Some(i)) if figure_widths[i] > 4 => figure_widths[i] -= 1,
+                _ if type_width > 8 => type_width -= 1,
+                _ => break,
             }
-            figure_widths[i] -= 1;
         }
         let mut widths = vec![Constraint::Length(2), Constraint::Length(type_width)];
         widths.extend(figure_widths.iter().map(|w| Constraint::Length(*w)));
