@@ -411,6 +411,52 @@ async fn an_upload_whose_answer_was_lost_is_sent_again_and_its_message_holds_one
     let _ = std::fs::remove_dir_all(&home);
 }
 
+/// A messages bulk request lands in Kustomer but its answer is lost. After the bulk patience the
+/// items are found again, each conversation the batch touched listed once where it holds several
+/// of them: fewer requests than one lookup a message, and every message exists once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_messages_batch_is_found_again_by_listing_its_conversations() {
+    let sims = common::sims(SizePreset::Tiny).await;
+    let home = common::temp_state("faults-messages");
+    common::sim_fail(
+        &sims.kustomer.url,
+        // The first batch opens each conversation (one message a conversation); the second
+        // holds their parts, several a conversation.
+        Some(json!({"path": "/v1/messages/bulk", "method": "POST", "garble": true, "times": 2})),
+    )
+    .await;
+    let run = ["run", "--headless", "--accept-defaults", "--no-verify"];
+    let out = i2k(&sims, &home, &[&run[..], &RUN[3..]].concat()).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let truth = common::truth(&sims.kustomer.url).await;
+    assert_eq!(truth["duplicates"], json!({}), "{truth:#}");
+    let db = rusqlite::Connection::open(state_dir(&home).join("ledger.db")).unwrap();
+    let count =
+        |sql: &str| -> u64 { db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as u64 };
+    assert_eq!(
+        count("SELECT count(*) FROM target WHERE state IN ('failed', 'unknown', 'sent')"),
+        0
+    );
+    // The lost batch's items: sent in a batch whose job id never arrived, found, done.
+    let lost = count(
+        "SELECT count(*) FROM target WHERE kind IN ('conversation_parts', 'conversation_sources')
+         AND state = 'done' AND batch_id IS NOT NULL AND job_id IS NULL",
+    );
+    assert!(lost >= 10, "the lost batch held {lost} messages");
+    let requests = |route: &str| truth["requests"][route]["count"].as_u64().unwrap_or(0);
+    let lookups = requests("GET /v1/messages/{lookup}");
+    let listings = requests("GET /v1/conversations/{id}/messages");
+    // One lookup a lost message would be `lost` lookups at least (a fresh ledger also samples a
+    // few of each kind by externalId before creating it).
+    eprintln!("{lost} lost messages: {lookups} lookups, {listings} listings");
+    assert!(listings > 0, "{:#}", truth["requests"]);
+    assert!(
+        lookups + listings < lost,
+        "{lookups} lookups and {listings} listings for {lost} lost messages"
+    );
+    eprintln!("{lost} lost messages: {lookups} lookups, {listings} listings");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_hangs_on_a_refused_conversation_fails_with_it_and_is_retried_with_it() {
     let sims = common::sims(SizePreset::Tiny).await;
