@@ -360,39 +360,44 @@ async fn a_new_ledger_adopts_what_an_earlier_migration_created_instead_of_creati
     let _ = std::fs::remove_dir_all(&home);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_upload_whose_answer_was_lost_is_sent_again_and_its_message_holds_one_file() {
+/// A run of a tiny workspace whose first `times` `POST path` requests land in Kustomer but are
+/// answered with no JSON at all; it ends 0 with nothing duplicated. Returns the simulators, the
+/// state directory, Kustomer's ground truth and a count of the ledger (`SELECT count(*) …`).
+async fn run_with_lost_answers(
+    name: &str,
+    path: &str,
+    times: u32,
+    args: &[&str],
+) -> (common::Sims, PathBuf, Value, impl Fn(&str) -> i64) {
     let sims = common::sims(SizePreset::Tiny).await;
-    let home = common::temp_state("faults-upload");
-    // The first upload lands in Kustomer, but its answer comes back as no JSON at all.
+    let home = common::temp_state(name);
     common::sim_fail(
         &sims.kustomer.url,
-        Some(json!({"path": "/v1/attachments", "method": "POST", "garble": true, "times": 1})),
+        Some(json!({"path": path, "method": "POST", "garble": true, "times": times})),
     )
     .await;
-    let out = i2k(&sims, &home, &RUN).await;
+    let out = i2k(&sims, &home, args).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let truth = common::truth(&sims.kustomer.url).await;
     assert_eq!(truth["duplicates"], json!({}), "{truth:#}");
+    let db = rusqlite::Connection::open(state_dir(&home).join("ledger.db")).unwrap();
+    let count = move |sql: &str| db.query_row(sql, [], |r| r.get(0)).unwrap();
+    (sims, home, truth, count)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_whose_answer_was_lost_is_sent_again_and_its_message_holds_one_file() {
+    // The first upload lands in Kustomer, but its answer comes back as no JSON at all.
+    let (sims, home, truth, count) =
+        run_with_lost_answers("faults-upload", "/v1/attachments", 1, &RUN).await;
     // Kustomer offers no way to find an upload whose id never arrived: it was sent again. The
     // lost one never received its file (the answer carried the upload form), so Kustomer holds
     // no second copy of any file: as many files as distinct uploads.
-    let db = rusqlite::Connection::open(state_dir(&home).join("ledger.db")).unwrap();
-    let uploads: i64 = db
-        .query_row(
-            "SELECT count(DISTINCT target_id) FROM target
-             WHERE kind IN ('attachment_uploads', 'inline_image_uploads') AND state = 'done'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let failed: i64 = db
-        .query_row(
-            "SELECT count(*) FROM target WHERE state IN ('failed', 'unknown')",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let uploads = count(
+        "SELECT count(DISTINCT target_id) FROM target
+         WHERE kind IN ('attachment_uploads', 'inline_image_uploads') AND state = 'done'",
+    );
+    let failed = count("SELECT count(*) FROM target WHERE state IN ('failed', 'unknown')");
     assert_eq!(failed, 0, "no upload failed for its lost answer");
     assert_eq!(
         truth["counts"]["attachments"].as_i64(),
@@ -416,34 +421,23 @@ async fn an_upload_whose_answer_was_lost_is_sent_again_and_its_message_holds_one
 /// of them: fewer requests than one lookup a message, and every message exists once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_messages_batch_is_found_again_by_listing_its_conversations() {
-    let sims = common::sims(SizePreset::Tiny).await;
-    let home = common::temp_state("faults-messages");
-    common::sim_fail(
-        &sims.kustomer.url,
-        // The first batch opens each conversation (one message a conversation); the second
-        // holds their parts, several a conversation.
-        Some(json!({"path": "/v1/messages/bulk", "method": "POST", "garble": true, "times": 2})),
-    )
-    .await;
+    // The first batch opens each conversation (one message a conversation); the second holds
+    // their parts, several a conversation.
     let run = ["run", "--headless", "--accept-defaults", "--no-verify"];
-    let out = i2k(&sims, &home, &[&run[..], &RUN[3..]].concat()).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let truth = common::truth(&sims.kustomer.url).await;
-    assert_eq!(truth["duplicates"], json!({}), "{truth:#}");
-    let db = rusqlite::Connection::open(state_dir(&home).join("ledger.db")).unwrap();
-    let count =
-        |sql: &str| -> u64 { db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as u64 };
+    let args = [&run[..], &RUN[3..]].concat();
+    let (_sims, home, truth, count) =
+        run_with_lost_answers("faults-messages", "/v1/messages/bulk", 2, &args).await;
     assert_eq!(
         count("SELECT count(*) FROM target WHERE state IN ('failed', 'unknown', 'sent')"),
         0
     );
-    // The lost batch's items: sent in a batch whose job id never arrived, found, done.
+    // The lost batches' items: sent in a batch whose job id never arrived, found, done.
     let lost = count(
         "SELECT count(*) FROM target WHERE kind IN ('conversation_parts', 'conversation_sources')
          AND state = 'done' AND batch_id IS NOT NULL AND job_id IS NULL",
     );
-    assert!(lost >= 10, "the lost batch held {lost} messages");
-    let requests = |route: &str| truth["requests"][route]["count"].as_u64().unwrap_or(0);
+    assert!(lost >= 10, "the lost batches held {lost} messages");
+    let requests = |route: &str| truth["requests"][route]["count"].as_i64().unwrap_or(0);
     let lookups = requests("GET /v1/messages/{lookup}");
     let listings = requests("GET /v1/conversations/{id}/messages");
     // One lookup a lost message would be `lost` lookups at least (a fresh ledger also samples a
@@ -454,7 +448,7 @@ async fn a_lost_messages_batch_is_found_again_by_listing_its_conversations() {
         lookups + listings < lost,
         "{lookups} lookups and {listings} listings for {lost} lost messages"
     );
-    eprintln!("{lost} lost messages: {lookups} lookups, {listings} listings");
+    let _ = std::fs::remove_dir_all(&home);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
