@@ -267,3 +267,129 @@ async fn during_a_run_skip_and_retry_end_in_the_same_ledger_states() {
     assert_eq!(state_of(&dir, &left), RecordState::Failed);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Tracking events whose write answers were lost (outcome unknown): the Errors screen lists them
+/// beside the failures, as `unknown`; a retry never sends one again; the operator's skip, once they
+/// have checked it in Kustomer, settles it with their reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_of_unknown_outcome_are_listed_never_retried_and_can_be_skipped() {
+    let sims = common::sims(SizePreset::Tiny).await;
+    let dir = common::temp_state("console-errors-unknown");
+    let [_, _, failed] = three_failed_companies(&sims, &dir).await;
+    let unknown: Vec<RecordRef> = {
+        let ledger = Ledger::open(&dir).unwrap();
+        let ids: Vec<String> = ledger
+            .read(|r| r.sources_page("data_events", None, 2))
+            .unwrap()
+            .into_iter()
+            .map(|s| s.source_id)
+            .collect();
+        assert_eq!(ids.len(), 2, "the workspace has tracking events");
+        ledger
+            .ensure_pending("data_events", ids.clone())
+            .await
+            .unwrap();
+        for id in &ids {
+            ledger
+                .mark_unknown(
+                    "data_events",
+                    id,
+                    "the answer was lost and Kustomer has no route to look it up",
+                    "POST /v1/tracking/event",
+                    "",
+                )
+                .unwrap();
+        }
+        ledger.flush().await.unwrap();
+        ids.into_iter()
+            .map(|source_id| RecordRef {
+                object: "data_events".into(),
+                source_id,
+            })
+            .collect()
+    };
+    let config = common::engine_config(&sims, dir.clone());
+    let (update_tx, mut updates) = mpsc::channel(1024);
+    let (requests, request_rx) = mpsc::channel(64);
+    let glue = tokio::spawn(glue::serve(config, request_rx, update_tx));
+    let listed = wait_for(
+        &mut updates,
+        "the failed records",
+        Duration::from_secs(20),
+        |u| match u {
+            Update::Failures(f) => Some(f.clone()),
+            _ => None,
+        },
+    )
+    .await;
+    let unknown_listed: Vec<RecordRef> = listed
+        .iter()
+        .filter(|f| f.class == ErrorClass::Unknown)
+        .map(|f| f.record.clone())
+        .collect();
+    assert_eq!(unknown_listed, unknown, "{listed:?}");
+    assert!(listed.iter().any(|f| f.record == failed));
+    assert_eq!(listed.len(), 5);
+
+    // A retry of every record shown sends the failures again, never the unknown.
+    let everything: Vec<RecordRef> = listed.iter().map(|f| f.record.clone()).collect();
+    requests
+        .send(Request::Engine(Command::Retry {
+            records: everything,
+        }))
+        .await
+        .unwrap();
+    let said = wait_for(
+        &mut updates,
+        "the retry",
+        Duration::from_secs(20),
+        notice_with("queued"),
+    )
+    .await;
+    assert!(said.starts_with("3 records queued"), "{said}");
+    for record in &unknown {
+        assert_eq!(state_of(&dir, record), RecordState::Unknown);
+    }
+    requests
+        .send(Request::Engine(Command::Retry {
+            records: vec![unknown[0].clone()],
+        }))
+        .await
+        .unwrap();
+    let said = wait_for(
+        &mut updates,
+        "the refused retry",
+        Duration::from_secs(20),
+        notice_with("Nothing to retry"),
+    )
+    .await;
+    assert!(said.contains("outcome is unknown"), "{said}");
+    assert_eq!(state_of(&dir, &unknown[0]), RecordState::Unknown);
+
+    // Checked in Kustomer: the operator's skip settles it.
+    requests
+        .send(Request::Engine(Command::Skip {
+            records: vec![unknown[1].clone()],
+            reason: "present in Kustomer".into(),
+        }))
+        .await
+        .unwrap();
+    let said = wait_for(
+        &mut updates,
+        "the skip",
+        Duration::from_secs(20),
+        notice_with("skipped"),
+    )
+    .await;
+    assert!(said.contains("1 record skipped"), "{said}");
+    assert_eq!(state_of(&dir, &unknown[1]), RecordState::Skipped);
+
+    requests.send(Request::Quit).await.unwrap();
+    drop(requests);
+    tokio::time::timeout(Duration::from_secs(30), glue)
+        .await
+        .expect("the glue stops")
+        .unwrap()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

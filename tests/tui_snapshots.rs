@@ -81,8 +81,16 @@ fn header_agrees(screen: &str) {
         "{header}"
     );
     let failed: u64 = snapshot().phases.iter().map(|p| p.failed).sum();
+    let unknown: u64 = snapshot().phases.iter().map(|p| p.unknown).sum();
     assert_eq!(figure_before(header, "failed"), failed, "{header}");
-    assert_eq!(failures().len() as u64, failed);
+    assert_eq!(figure_before(header, "unknown"), unknown, "{header}");
+    let of_class = |unknown: bool| {
+        failures()
+            .iter()
+            .filter(|f| (f.class == i2k::engine::model::ErrorClass::Unknown) == unknown)
+            .count() as u64
+    };
+    assert_eq!((of_class(false), of_class(true)), (failed, unknown));
 }
 
 /// Connect: each side's rate budget is the one the Run screen's figures count against.
@@ -175,20 +183,28 @@ fn mapping_agrees(screen: &str) {
     assert_eq!(rows_with(screen, "│! "), header, "{screen}");
 }
 
-/// Errors: the list's title counts its rows, as many as the header's failed records.
+/// Errors: the list's title counts its rows, failed (✗) and of unknown outcome (?), as many of
+/// each as the header says.
 fn errors_agree(screen: &str) {
-    let rows = screen
-        .lines()
-        .filter(|l| {
-            let t: Vec<&str> = l.trim_start_matches('│').split_whitespace().collect();
-            t.len() > 4 && t[2] == "✗" && t[4].parse::<u32>().is_ok()
-        })
-        .count() as u64;
-    assert_eq!(title_count(screen, "Failed records"), rows, "{screen}");
-    assert_eq!(
-        figure_before(screen.lines().next().unwrap(), "failed"),
-        rows
-    );
+    let rows = |symbol: &str| {
+        screen
+            .lines()
+            .filter(|l| {
+                let t: Vec<&str> = l.trim_start_matches('│').split_whitespace().collect();
+                t.len() > 4 && t[2] == symbol && t[4].parse::<u32>().is_ok()
+            })
+            .count() as u64
+    };
+    let (failed, unknown) = (rows("✗"), rows("?"));
+    let title = if unknown > 0 {
+        "Failed and unknown records"
+    } else {
+        "Failed records"
+    };
+    assert_eq!(title_count(screen, title), failed + unknown, "{screen}");
+    let header = screen.lines().next().unwrap();
+    assert_eq!(figure_before(header, "failed"), failed);
+    assert_eq!(figure_before(header, "unknown"), unknown);
 }
 
 /// Summary: the title counts the types; each row's source is what it ended as (migrated,
@@ -570,7 +586,12 @@ fn a_phase_planned_in_part_shows_the_staged_estimate_and_a_young_run_no_eta() {
         .find(|p| p.phase == i2k::engine::model::PhaseId::Customers)
         .unwrap();
     customers.status = i2k::engine::model::PhaseStatus::Waiting;
-    (customers.total, customers.done, customers.failed) = (20, 0, 0);
+    (
+        customers.total,
+        customers.done,
+        customers.failed,
+        customers.unknown,
+    ) = (20, 0, 0, 0);
     customers.in_flight = 0;
     customers.expected = 520;
     early.eta = None;

@@ -121,7 +121,7 @@ pub fn render(v: &Verification) -> String {
         (
             |t| t.unknown,
             TypeVerification::short_only_by_unknown,
-            "of unknown outcome (sent, the answer was lost, and Kustomer has no route to look them up): listed on the Errors screen and in follow-up.csv, to retry only if missing",
+            "of unknown outcome (sent, the answer was lost, and Kustomer has no route to look them up): never sent again, listed on the Errors screen and in follow-up.csv: check them in Kustomer (S on the Errors screen marks one settled)",
         ),
     ];
     for (count, whole, what) in apart {

@@ -732,7 +732,8 @@ pub fn operator_skip_reason(reason: &str) -> String {
 /// The console calls this directly when no run is active, the run's command loop otherwise, so
 /// both end in the same ledger states.
 pub async fn retry_failed(ledger: &Ledger, records: &[RecordRef]) -> Result<usize, LedgerError> {
-    let failed = still_failed(ledger, records)?;
+    // Records of unknown outcome are never sent again: Kustomer may hold them already.
+    let failed = still_in(ledger, records, &[RecordState::Failed])?;
     let n = failed.len();
     if n > 0 {
         ledger.reset_to_pending(failed)?;
@@ -778,15 +779,20 @@ pub async fn retry_matching(
     retry_failed(ledger, &records).await
 }
 
-/// The operator's skip: those of `records` still failed become `skipped` with
-/// [`operator_skip_reason`]. Returns how many.
+/// The operator's skip: those of `records` still failed (or of unknown outcome) become `skipped`
+/// with [`operator_skip_reason`]. Returns how many.
 pub async fn skip_failed(
     ledger: &Ledger,
     records: &[RecordRef],
     reason: &str,
 ) -> Result<usize, LedgerError> {
     let reason = operator_skip_reason(reason);
-    let failed = still_failed(ledger, records)?;
+    // An unknown outcome the operator has checked in Kustomer is settled the same way.
+    let failed = still_in(
+        ledger,
+        records,
+        &[RecordState::Failed, RecordState::Unknown],
+    )?;
     for (kind, source_id) in &failed {
         ledger.mark_skipped(kind, source_id, &reason)?;
     }
@@ -794,15 +800,17 @@ pub async fn skip_failed(
     Ok(failed.len())
 }
 
-fn still_failed(
+/// Those of `records` (with what failed with a conversation among them) still in one of `states`.
+fn still_in(
     ledger: &Ledger,
     records: &[RecordRef],
+    states: &[RecordState],
 ) -> Result<Vec<(String, String)>, LedgerError> {
     ledger.read(|r| {
         let mut failed = Vec::new();
         let mut push_if_failed = |kind: &str, id: &str| -> Result<(), LedgerError> {
             if r.record(kind, id)?
-                .is_some_and(|item| item.state == RecordState::Failed)
+                .is_some_and(|item| states.contains(&item.state))
                 && !failed
                     .iter()
                     .any(|(k, i): &(String, String)| k == kind && i == id)

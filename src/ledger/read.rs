@@ -330,8 +330,17 @@ impl LedgerReader {
 
     // ---- failures -------------------------------------------------------------------------
 
-    fn failure_where(filter: &FailureFilter) -> (String, Vec<rusqlite::types::Value>) {
-        let mut sql = String::from("state = 'failed'");
+    /// The condition for `filter`'s records: failed ones, and with `unknown` also those whose
+    /// write's outcome is unknown.
+    fn failure_where(
+        filter: &FailureFilter,
+        unknown: bool,
+    ) -> (String, Vec<rusqlite::types::Value>) {
+        let mut sql = String::from(if unknown {
+            "state IN ('failed', 'unknown')"
+        } else {
+            "state = 'failed'"
+        });
         let mut values: Vec<rusqlite::types::Value> = Vec::new();
         if let Some(kind) = &filter.kind {
             sql.push_str(" AND kind = ?");
@@ -356,7 +365,29 @@ impl LedgerReader {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<FailureRow>, LedgerError> {
-        let (condition, mut values) = Self::failure_where(filter);
+        self.failure_rows(filter, false, offset, limit)
+    }
+
+    /// What the Errors screen lists: the failed records matching `filter` and those whose write's
+    /// outcome is unknown (sent, the answer lost, no lookup; class [`ErrorClass::Unknown`]), by
+    /// kind then source id.
+    pub fn failures_and_unknown(
+        &self,
+        filter: &FailureFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<FailureRow>, LedgerError> {
+        self.failure_rows(filter, true, offset, limit)
+    }
+
+    fn failure_rows(
+        &self,
+        filter: &FailureFilter,
+        unknown: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<FailureRow>, LedgerError> {
+        let (condition, mut values) = Self::failure_where(filter, unknown);
         let sql = sql::failures(&condition, filter.kind.is_some());
         values.push(limit_param(limit).into());
         values.push(limit_param(offset).into());
@@ -370,7 +401,7 @@ impl LedgerReader {
     }
 
     pub fn failure_count(&self, filter: &FailureFilter) -> Result<u64, LedgerError> {
-        let (condition, values) = Self::failure_where(filter);
+        let (condition, values) = Self::failure_where(filter, false);
         let sql = sql::failure_count(&condition, filter.kind.is_some());
         let n: i64 = self
             .conn
@@ -379,7 +410,8 @@ impl LedgerReader {
         Ok(to_u64(n))
     }
 
-    /// The failure of one record with its source and last exchange; None unless it is `failed`.
+    /// The failure of one record with its source and last exchange; None unless it is `failed`
+    /// (or `unknown`: sent, its answer lost, with the exchange that lost it).
     pub fn failure_detail(
         &self,
         kind: &str,

@@ -143,7 +143,7 @@ fn state_index(of_kind: bool) -> &'static str {
 pub const FAILURE_DETAIL: &str =
     "SELECT kind, source_id, error_class, error_message, attempts, updated_ms,
             last_request, last_response
-     FROM target WHERE kind = ?1 AND source_id = ?2 AND state = 'failed'";
+     FROM target WHERE kind = ?1 AND source_id = ?2 AND state IN ('failed', 'unknown')";
 
 // ---- reader: source ---------------------------------------------------------------------------
 

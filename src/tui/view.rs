@@ -91,11 +91,22 @@ impl App {
                 t.warn(),
             ));
         }
-        let failed = self.screens.errors.failures.len();
+        let failures = &self.screens.errors.failures;
+        let unknown = failures
+            .iter()
+            .filter(|f| f.class == crate::vocab::ErrorClass::Unknown)
+            .count();
+        let failed = failures.len() - unknown;
         if failed > 0 {
             right.push(Span::styled(
                 format!("✗ {} failed  ", fmt_count(failed as u64)),
                 t.bad(),
+            ));
+        }
+        if unknown > 0 {
+            right.push(Span::styled(
+                format!("? {} unknown  ", fmt_count(unknown as u64)),
+                t.warn(),
             ));
         }
         right.push(Span::styled(

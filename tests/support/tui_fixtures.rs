@@ -375,7 +375,8 @@ pub fn snapshot() -> Snapshot {
         (PhaseStatus::Done, 16, 16, 0, 0),
         (PhaseStatus::Done, 14, 14, 0, 0),
         (PhaseStatus::DoneWithFailures, 240, 238, 2, 0),
-        (PhaseStatus::Running, 1_830, 1_204, 3, 100),
+        // Of the 3 not loaded, 1 is of unknown outcome (its answer lost; `failures()`).
+        (PhaseStatus::Running, 1_830, 1_204, 2, 100),
         (PhaseStatus::Running, 73, 40, 0, 4),
         (PhaseStatus::Waiting, 4_120, 0, 0, 0),
         (PhaseStatus::Waiting, 9_507, 0, 0, 0),
@@ -387,6 +388,8 @@ pub fn snapshot() -> Snapshot {
         p.failed = failed;
         p.in_flight = in_flight;
     }
+    let customers = s.phases.iter_mut().find(|p| p.phase == PhaseId::Customers);
+    customers.unwrap().unknown = 1;
     s.records_per_sec = 38.0;
     s.requests_per_sec = 12.4;
     s.throughput = (0..60u64).map(|i| 20 + (i * 7) % 31).collect();

@@ -460,7 +460,10 @@ impl Session {
         };
         let text = match skip_reason {
             None => match runner::retry_failed(&ctx.ledger, &records).await {
-                Ok(0) => "Nothing to retry: those records are no longer failed.".to_string(),
+                Ok(0) => "Nothing to retry: those records are no longer failed, or their outcome \
+                          is unknown (never sent again, it could record them twice: check them in \
+                          Kustomer; S marks one settled)."
+                    .to_string(),
                 Ok(n) => format!(
                     "{} queued: s on the Run screen (or :run) loads them.",
                     records_word(n)
@@ -468,7 +471,9 @@ impl Session {
                 Err(e) => format!("cannot retry: {e}"),
             },
             Some(reason) => match runner::skip_failed(&ctx.ledger, &records, &reason).await {
-                Ok(0) => "Nothing to skip: those records are no longer failed.".to_string(),
+                Ok(0) => {
+                    "Nothing to skip: those records are no longer failed or unknown.".to_string()
+                }
                 Ok(n) => format!("{} skipped: {reason}", records_word(n)),
                 Err(e) => format!("cannot skip: {e}"),
             },
@@ -1284,7 +1289,8 @@ fn failure_summary(row: crate::ledger::FailureRow) -> FailureSummary {
     }
 }
 
-/// The failed records matching a front-end's filter, read without the ledger lock.
+/// The failed records and those of unknown outcome matching a front-end's filter, read without
+/// the ledger lock.
 fn load_failures(
     state_dir: &Path,
     filter: &FailureFilter,
@@ -1296,7 +1302,7 @@ fn load_failures(
         text: None,
     };
     Ok(reader
-        .failures(&ledger_filter, 0, FAILURE_PAGE)?
+        .failures_and_unknown(&ledger_filter, 0, FAILURE_PAGE)?
         .into_iter()
         .map(failure_summary)
         .filter(|f| filter.matches(f))

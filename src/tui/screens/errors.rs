@@ -169,7 +169,6 @@ impl ErrorsScreen {
     }
 }
 
-/// The failed count of a snapshot, over every phase.
 /// The first spans of a failure's detail: its record and the class of the failure.
 fn headline(s: &FailureSummary, t: Theme) -> Vec<Span<'static>> {
     vec![
@@ -177,10 +176,25 @@ fn headline(s: &FailureSummary, t: Theme) -> Vec<Span<'static>> {
             format!("{} {} ", s.record.object, s.record.source_id),
             t.header(),
         ),
-        Span::styled(format!("✗ {}", s.class.as_str()), t.bad()),
+        class_span(s.class, t),
     ]
 }
 
+/// `✗ rejected`; a write of unknown outcome is no failure: `? unknown`.
+fn class_span(class: ErrorClass, t: Theme) -> Span<'static> {
+    if class == ErrorClass::Unknown {
+        Span::styled("? unknown", t.warn())
+    } else {
+        Span::styled(format!("✗ {}", class.as_str()), t.bad())
+    }
+}
+
+/// What the detail says of a record of unknown outcome, under its reason.
+const UNKNOWN_OUTCOME: &str = "Sent, and its answer was lost; Kustomer has no route to look it \
+    up. It is never sent again (it could be recorded twice): check it in Kustomer, then S marks \
+    it settled.";
+
+/// The failed count of a snapshot, over every phase.
 fn failed_count(snapshot: &Snapshot) -> u64 {
     snapshot.phases.iter().map(|p| p.failed).sum()
 }
@@ -402,7 +416,11 @@ impl Component for ErrorsScreen {
         };
         let list_focused = self.pane == Pane::First;
         let spec = TableSpec {
-            title: "Failed records",
+            title: if self.failures.iter().any(|f| f.class == ErrorClass::Unknown) {
+                "Failed and unknown records"
+            } else {
+                "Failed records"
+            },
             focused: list_focused,
             header: vec!["Type", "Id", "Class", "Try", "Reason"],
             // Full type names and ids up to a bound; a longer id keeps its distinguishing end.
@@ -425,7 +443,7 @@ impl Component for ErrorsScreen {
                 vec![
                     Cell::from(f.record.object.clone()),
                     Cell::from(id_end(&f.record.source_id)),
-                    Cell::from(Span::styled(format!("✗ {}", f.class.as_str()), t.bad())),
+                    Cell::from(class_span(f.class, t)),
                     Cell::from(Line::from(f.attempts.to_string()).right_aligned()),
                     Cell::from(f.message.clone()),
                 ]
@@ -450,6 +468,9 @@ impl Component for ErrorsScreen {
                     s.attempts
                 )));
                 lines.push(Line::from(s.message.clone()));
+                if s.class == ErrorClass::Unknown {
+                    lines.push(Line::from(Span::styled(UNKNOWN_OUTCOME, t.warn())));
+                }
                 lines.push(Line::from(""));
                 lines.push(Line::from(Span::styled(
                     "enter shows the source record, request and response",
@@ -468,6 +489,9 @@ impl Component for ErrorsScreen {
                     Span::styled("Reason   ", t.dim()),
                     Span::raw(s.message.clone()),
                 ]));
+                if s.class == ErrorClass::Unknown {
+                    lines.push(Line::from(Span::styled(UNKNOWN_OUTCOME, t.warn())));
+                }
                 if let Some(key) = &d.mapping_key {
                     lines.push(Line::from(vec![
                         Span::styled("Mapping  ", t.dim()),
