@@ -496,7 +496,7 @@ async fn event_kobjects(ctx: &Arc<Ctx>, imported_at: &str) -> anyhow::Result<()>
 /// marked `unknown` and not resent unless the operator retries it.
 async fn tracking_events(ctx: &Arc<Ctx>) -> anyhow::Result<()> {
     let ledger = &ctx.ledger;
-    const UNKNOWN: &str = "the answer was lost and Kustomer has no lookup for tracking events: it may or may not have been recorded; retry it only if it is missing";
+    const UNKNOWN: &str = "the answer was lost and Kustomer has no lookup for tracking events: it may or may not have been recorded: check it in Kustomer (it is never sent again)";
     for item in all_items(ledger, Kind::DataEvents.as_str(), &[RecordState::Sent]).await? {
         ledger.mark_unknown(
             Kind::DataEvents.as_str(),
