@@ -6,6 +6,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::console::Console;
+
 use i2k::engine::context::EngineConfig;
 use i2k::engine::decisions::{self, Decisions, MAPPING_FILE};
 use i2k::engine::model::{
@@ -311,30 +313,23 @@ async fn console_drives_a_whole_demo_migration_to_a_summary_that_agrees() {
 struct GlueSession {
     _sims: common::Sims,
     dir: std::path::PathBuf,
-    requests: mpsc::Sender<Request>,
-    updates: mpsc::Receiver<Update>,
-    glue: tokio::task::JoinHandle<anyhow::Result<()>>,
+    console: Console,
 }
 
 impl GlueSession {
     async fn open(name: &str) -> GlueSession {
         let sims = common::sims(SizePreset::Tiny).await;
         let dir = common::temp_state(name);
-        let config = common::engine_config(&sims, dir.clone());
-        let (update_tx, updates) = mpsc::channel(1024);
-        let (requests, request_rx) = mpsc::channel(64);
-        let glue = tokio::spawn(glue::serve(config, request_rx, update_tx));
+        let console = Console::open(&sims, &dir);
         GlueSession {
             _sims: sims,
             dir,
-            requests,
-            updates,
-            glue,
+            console,
         }
     }
 
     async fn send(&self, request: Request) {
-        self.requests.send(request).await.unwrap();
+        self.console.request(request).await;
     }
 
     /// Receives updates until `wanted` picks one, failing after `limit`.
@@ -342,37 +337,14 @@ impl GlueSession {
         &mut self,
         what: &str,
         limit: Duration,
-        mut wanted: impl FnMut(&Update) -> Option<T>,
+        wanted: impl FnMut(&Update) -> Option<T>,
     ) -> T {
-        let deadline = tokio::time::Instant::now() + limit;
-        let mut notices = Vec::new();
-        loop {
-            match tokio::time::timeout_at(deadline, self.updates.recv()).await {
-                Ok(Some(update)) => {
-                    if let Some(found) = wanted(&update) {
-                        return found;
-                    }
-                    if let Update::Notice(n) = update {
-                        notices.push(n);
-                    }
-                }
-                Ok(None) => {
-                    panic!("the glue stopped while waiting for {what}; notices: {notices:?}")
-                }
-                Err(_) => panic!("timed out waiting for {what}; notices: {notices:?}"),
-            }
-        }
+        self.console.next_within(what, limit, wanted).await
     }
 
     /// Quits the console and waits for the glue to release the state directory.
     async fn quit(self) -> std::path::PathBuf {
-        self.requests.send(Request::Quit).await.unwrap();
-        drop(self.requests);
-        tokio::time::timeout(Duration::from_secs(30), self.glue)
-            .await
-            .expect("the glue stops")
-            .unwrap()
-            .unwrap();
+        self.console.quit().await;
         self.dir
     }
 }

@@ -8,17 +8,18 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use common::console::Console;
 use i2k::engine::control::Control;
 use i2k::engine::extract::{ExtractOptions, extract};
 use i2k::engine::handle::RunOutcome;
 use i2k::engine::model::{Command, ErrorClass, RecordRef};
 use i2k::engine::runner;
+use i2k::engine::session::FailureSummary;
 use i2k::http::Secret;
 use i2k::intercom::IntercomClient;
 use i2k::ledger::{Ledger, LedgerReader, RecordState};
 use i2k::sim::SizePreset;
-use i2k::tui::{FailureFilter, Request, Update, glue};
-use tokio::sync::mpsc;
+use i2k::tui::{FailureFilter, Request, Update};
 
 const REASON: &str = "duplicate of an existing company";
 
@@ -88,36 +89,20 @@ fn skip_reasons(dir: &Path) -> Vec<(String, u64)> {
         .unwrap()
 }
 
-/// Receives updates until one satisfies `wanted`, failing after `limit` with what came instead.
-async fn wait_for<T>(
-    updates: &mut mpsc::Receiver<Update>,
-    what: &str,
-    limit: Duration,
-    mut wanted: impl FnMut(&Update) -> Option<T>,
-) -> T {
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut notices = Vec::new();
-    loop {
-        match tokio::time::timeout_at(deadline, updates.recv()).await {
-            Ok(Some(update)) => {
-                if let Some(found) = wanted(&update) {
-                    return found;
-                }
-                if let Update::Notice(n) = update {
-                    notices.push(n);
-                }
-            }
-            Ok(None) => panic!("the glue stopped while waiting for {what}; notices: {notices:?}"),
-            Err(_) => panic!("timed out waiting for {what}; notices: {notices:?}"),
-        }
-    }
+/// The failed records (and those of unknown outcome) the console is sent next.
+async fn failures(console: &mut Console) -> Vec<FailureSummary> {
+    console
+        .next("the failed records", |u| match u {
+            Update::Failures(f) => Some(f.clone()),
+            _ => None,
+        })
+        .await
 }
 
-fn notice_with(text: &'static str) -> impl FnMut(&Update) -> Option<String> {
-    move |u| match u {
-        Update::Notice(n) if n.contains(text) => Some(n.clone()),
-        _ => None,
-    }
+/// Sends `command` between runs; returns the notice that answers it (it contains `says`).
+async fn command(console: &mut Console, command: Command, says: &str) -> String {
+    console.request(Request::Engine(command)).await;
+    console.notice(says).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,74 +110,33 @@ async fn between_runs_skip_and_retry_change_the_ledger_and_the_next_run_loads_th
     let sims = common::sims(SizePreset::Tiny).await;
     let dir = common::temp_state("console-errors-idle");
     let [skipped, retried, left] = three_failed_companies(&sims, &dir).await;
-    let config = common::engine_config(&sims, dir.clone());
-
-    let (update_tx, mut updates) = mpsc::channel(1024);
-    let (requests, request_rx) = mpsc::channel(64);
-    let glue = tokio::spawn(glue::serve(config, request_rx, update_tx));
+    let mut console = Console::open(&sims, &dir);
     // The console opens on the previous run's failures.
-    let first = wait_for(
-        &mut updates,
-        "the failed records",
-        Duration::from_secs(20),
-        |u| match u {
-            Update::Failures(f) => Some(f.len()),
-            _ => None,
-        },
-    )
-    .await;
-    assert_eq!(first, 3);
+    assert_eq!(failures(&mut console).await.len(), 3);
 
-    requests
-        .send(Request::Engine(Command::Skip {
-            records: vec![skipped.clone()],
-            reason: REASON.into(),
-        }))
-        .await
-        .unwrap();
-    let said = wait_for(
-        &mut updates,
-        "the skip",
-        Duration::from_secs(20),
-        notice_with("skipped"),
-    )
-    .await;
+    let skip = Command::Skip {
+        records: vec![skipped.clone()],
+        reason: REASON.into(),
+    };
+    let said = command(&mut console, skip, "skipped").await;
     assert!(said.contains("1 record skipped"), "{said}");
-    requests
-        .send(Request::Engine(Command::Retry {
-            records: vec![retried.clone()],
-        }))
-        .await
-        .unwrap();
-    let said = wait_for(
-        &mut updates,
-        "the retry",
-        Duration::from_secs(20),
-        notice_with("queued"),
-    )
-    .await;
+    let retry = Command::Retry {
+        records: vec![retried.clone()],
+    };
+    let said = command(&mut console, retry, "queued").await;
     assert!(
         said.contains("queued: s on the Run screen (or :run) loads them"),
         "{said}"
     );
 
     // The list and the ledger agree: one failure left.
-    requests
-        .send(Request::LoadFailures {
+    console
+        .request(Request::LoadFailures {
             filter: FailureFilter::default(),
         })
-        .await
-        .unwrap();
-    let listed = wait_for(
-        &mut updates,
-        "the failures read again",
-        Duration::from_secs(20),
-        |u| match u {
-            Update::Failures(f) => Some(f.iter().map(|f| f.record.clone()).collect::<Vec<_>>()),
-            _ => None,
-        },
-    )
-    .await;
+        .await;
+    let listed = failures(&mut console).await;
+    let listed: Vec<RecordRef> = listed.into_iter().map(|f| f.record).collect();
     assert_eq!(listed, vec![left.clone()]);
     assert_eq!(state_of(&dir, &skipped), RecordState::Skipped);
     assert_eq!(state_of(&dir, &retried), RecordState::Pending);
@@ -204,30 +148,20 @@ async fn between_runs_skip_and_retry_change_the_ledger_and_the_next_run_loads_th
     assert_eq!(skip_reasons(&dir), vec![(expected_reason.clone(), 1)]);
 
     // The next run loads the retried record; the skipped and the untouched stay as they are.
-    requests.send(Request::StartRun).await.unwrap();
-    wait_for(
-        &mut updates,
-        "the run's summary",
-        Duration::from_secs(120),
-        |u| match u {
+    console.request(Request::StartRun).await;
+    console
+        .next("the run's summary", |u| match u {
             Update::Summary { .. } => Some(()),
             Update::Notice(n) if n.contains("run failed") => panic!("{n}"),
             _ => None,
-        },
-    )
-    .await;
+        })
+        .await;
     assert_eq!(state_of(&dir, &retried), RecordState::Done);
     assert_eq!(state_of(&dir, &skipped), RecordState::Skipped);
     assert_eq!(state_of(&dir, &left), RecordState::Failed);
     assert_eq!(skip_reasons(&dir), vec![(expected_reason, 1)]);
 
-    requests.send(Request::Quit).await.unwrap();
-    drop(requests);
-    tokio::time::timeout(Duration::from_secs(30), glue)
-        .await
-        .expect("the glue stops")
-        .unwrap()
-        .unwrap();
+    console.quit().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -308,20 +242,8 @@ async fn records_of_unknown_outcome_are_listed_never_retried_and_can_be_skipped(
             })
             .collect()
     };
-    let config = common::engine_config(&sims, dir.clone());
-    let (update_tx, mut updates) = mpsc::channel(1024);
-    let (requests, request_rx) = mpsc::channel(64);
-    let glue = tokio::spawn(glue::serve(config, request_rx, update_tx));
-    let listed = wait_for(
-        &mut updates,
-        "the failed records",
-        Duration::from_secs(20),
-        |u| match u {
-            Update::Failures(f) => Some(f.clone()),
-            _ => None,
-        },
-    )
-    .await;
+    let mut console = Console::open(&sims, &dir);
+    let listed = failures(&mut console).await;
     let unknown_listed: Vec<RecordRef> = listed
         .iter()
         .filter(|f| f.class == ErrorClass::Unknown)
@@ -332,64 +254,31 @@ async fn records_of_unknown_outcome_are_listed_never_retried_and_can_be_skipped(
     assert_eq!(listed.len(), 5);
 
     // A retry of every record shown sends the failures again, never the unknown.
-    let everything: Vec<RecordRef> = listed.iter().map(|f| f.record.clone()).collect();
-    requests
-        .send(Request::Engine(Command::Retry {
-            records: everything,
-        }))
-        .await
-        .unwrap();
-    let said = wait_for(
-        &mut updates,
-        "the retry",
-        Duration::from_secs(20),
-        notice_with("queued"),
-    )
-    .await;
+    let everything = listed.iter().map(|f| f.record.clone()).collect();
+    let retry_all = Command::Retry {
+        records: everything,
+    };
+    let said = command(&mut console, retry_all, "queued").await;
     assert!(said.starts_with("3 records queued"), "{said}");
     for record in &unknown {
         assert_eq!(state_of(&dir, record), RecordState::Unknown);
     }
-    requests
-        .send(Request::Engine(Command::Retry {
-            records: vec![unknown[0].clone()],
-        }))
-        .await
-        .unwrap();
-    let said = wait_for(
-        &mut updates,
-        "the refused retry",
-        Duration::from_secs(20),
-        notice_with("Nothing to retry"),
-    )
-    .await;
+    let retry_one = Command::Retry {
+        records: vec![unknown[0].clone()],
+    };
+    let said = command(&mut console, retry_one, "Nothing to retry").await;
     assert!(said.contains("outcome is unknown"), "{said}");
     assert_eq!(state_of(&dir, &unknown[0]), RecordState::Unknown);
 
     // Checked in Kustomer: the operator's skip settles it.
-    requests
-        .send(Request::Engine(Command::Skip {
-            records: vec![unknown[1].clone()],
-            reason: "present in Kustomer".into(),
-        }))
-        .await
-        .unwrap();
-    let said = wait_for(
-        &mut updates,
-        "the skip",
-        Duration::from_secs(20),
-        notice_with("skipped"),
-    )
-    .await;
+    let skip = Command::Skip {
+        records: vec![unknown[1].clone()],
+        reason: "present in Kustomer".into(),
+    };
+    let said = command(&mut console, skip, "skipped").await;
     assert!(said.contains("1 record skipped"), "{said}");
     assert_eq!(state_of(&dir, &unknown[1]), RecordState::Skipped);
 
-    requests.send(Request::Quit).await.unwrap();
-    drop(requests);
-    tokio::time::timeout(Duration::from_secs(30), glue)
-        .await
-        .expect("the glue stops")
-        .unwrap()
-        .unwrap();
+    console.quit().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

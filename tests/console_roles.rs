@@ -6,70 +6,22 @@
 
 mod common;
 
-use std::time::Duration;
-
+use common::console::Console;
 use i2k::engine::model::{CheckStatus, PrereqCheck};
 use i2k::engine::session::KEY_ROLES_CHECK;
 use i2k::sim::SizePreset;
-use i2k::tui::{Request, Update, glue};
-use tokio::sync::mpsc;
+use i2k::tui::{Request, Update};
 
-struct Console {
-    requests: mpsc::Sender<Request>,
-    updates: mpsc::Receiver<Update>,
-    glue: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-impl Console {
-    fn open(sims: &common::Sims, dir: &std::path::Path) -> Console {
-        let config = common::engine_config(sims, dir.to_path_buf());
-        let (update_tx, updates) = mpsc::channel(1024);
-        let (requests, request_rx) = mpsc::channel(64);
-        let glue = tokio::spawn(glue::serve(config, request_rx, update_tx));
-        Console {
-            requests,
-            updates,
-            glue,
-        }
-    }
-
-    async fn next<T>(&mut self, what: &str, mut wanted: impl FnMut(&Update) -> Option<T>) -> T {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-        let mut notices = Vec::new();
-        loop {
-            match tokio::time::timeout_at(deadline, self.updates.recv()).await {
-                Ok(Some(update)) => {
-                    if let Some(found) = wanted(&update) {
-                        return found;
-                    }
-                    if let Update::Notice(n) = update {
-                        notices.push(n);
-                    }
-                }
-                _ => panic!("no {what}; notices: {notices:?}"),
-            }
-        }
-    }
-
-    async fn roles_row(&mut self) -> PrereqCheck {
-        self.next("the Key roles row", |u| match u {
+/// The Prerequisites screen's Key roles row, as the console is next sent it.
+async fn roles_row(console: &mut Console) -> PrereqCheck {
+    console
+        .next("the Key roles row", |u| match u {
             Update::Prerequisites(checks) => {
                 checks.iter().find(|c| c.name == KEY_ROLES_CHECK).cloned()
             }
             _ => None,
         })
         .await
-    }
-
-    async fn quit(self) {
-        self.requests.send(Request::Quit).await.unwrap();
-        drop(self.requests);
-        tokio::time::timeout(Duration::from_secs(30), self.glue)
-            .await
-            .expect("the glue stops")
-            .unwrap()
-            .unwrap();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,11 +30,11 @@ async fn re_stamped_times_accepted_on_prerequisites_hold_after_a_restart_and_rea
     let dir = common::temp_state("console-roles");
 
     let mut console = Console::open(&sims, &dir);
-    let row = console.roles_row().await;
+    let row = roles_row(&mut console).await;
     assert_eq!(row.status, CheckStatus::Fail, "{row:?}");
     assert!(row.detail.contains("org.admin"), "{row:?}");
     let before = common::truth(&sims.kustomer.url).await;
-    console.requests.send(Request::StartRun).await.unwrap();
+    console.request(Request::StartRun).await;
     let refusal = console
         .next("the refusal", |u| match u {
             Update::Notice(n) if n.contains("cannot start the run") => Some(n.clone()),
@@ -102,19 +54,17 @@ async fn re_stamped_times_accepted_on_prerequisites_hold_after_a_restart_and_rea
     );
 
     console
-        .requests
-        .send(Request::AcceptRestampedTimes { accept: true })
-        .await
-        .unwrap();
-    let row = console.roles_row().await;
+        .request(Request::AcceptRestampedTimes { accept: true })
+        .await;
+    let row = roles_row(&mut console).await;
     assert_eq!(row.status, CheckStatus::Warn, "{row:?}");
     console.quit().await;
 
     // Reopened: the decision is the migration's, and the run goes ahead.
     let mut console = Console::open(&sims, &dir);
-    let row = console.roles_row().await;
+    let row = roles_row(&mut console).await;
     assert_eq!(row.status, CheckStatus::Warn, "{row:?}");
-    console.requests.send(Request::StartRun).await.unwrap();
+    console.request(Request::StartRun).await;
     console
         .next("the summary", |u| match u {
             Update::Summary { .. } => Some(()),

@@ -14,6 +14,7 @@ use i2k::http::Secret;
 use i2k::sim::{SimHandle, SizePreset, intercom, kustomer};
 use serde_json::Value;
 
+pub mod console;
 pub mod people;
 
 pub const SEED: u64 = 7;
