@@ -448,20 +448,21 @@ impl TypeVerification {
 
     /// Whether the type's whole difference is its records of unknown outcome.
     pub fn short_only_by_unknown(&self) -> bool {
-        !self.agrees
-            && self.unknown > 0
-            && self.incomplete == 0
-            && self.unreadable == 0
-            && self.target.unwrap_or(self.migrated) + self.unknown == self.expected()
+        self.unreadable == 0 && self.short_only_by(self.unknown)
     }
 
     /// Whether the type's whole difference is its records that cannot be read from the ledger:
     /// Kustomer (or, where it cannot count, the ledger) holds every other expected record.
     pub fn short_only_by_unreadable(&self) -> bool {
+        self.short_only_by(self.unreadable)
+    }
+
+    /// Whether the type does not agree by exactly `records`, none of them incomplete.
+    fn short_only_by(&self, records: u64) -> bool {
         !self.agrees
-            && self.unreadable > 0
+            && records > 0
             && self.incomplete == 0
-            && self.target.unwrap_or(self.migrated) + self.unreadable == self.expected()
+            && self.target.unwrap_or(self.migrated) + records == self.expected()
     }
 }
 

@@ -807,29 +807,29 @@ fn still_in(
     states: &[RecordState],
 ) -> Result<Vec<(String, String)>, LedgerError> {
     ledger.read(|r| {
-        let mut failed = Vec::new();
-        let mut push_if_failed = |kind: &str, id: &str| -> Result<(), LedgerError> {
+        let mut found = Vec::new();
+        let mut push_if_in = |kind: &str, id: &str| -> Result<(), LedgerError> {
             if r.record(kind, id)?
                 .is_some_and(|item| states.contains(&item.state))
-                && !failed
+                && !found
                     .iter()
                     .any(|(k, i): &(String, String)| k == kind && i == id)
             {
-                failed.push((kind.to_string(), id.to_string()));
+                found.push((kind.to_string(), id.to_string()));
             }
             Ok(())
         };
         for record in records {
-            push_if_failed(&record.object, &record.source_id)?;
+            push_if_in(&record.object, &record.source_id)?;
             // What hangs on a conversation failed with it: retried with it, or the conversation
             // would load without its messages.
             if record.object == Kind::Conversations.as_str() {
                 for (kind, id) in load::conversations::dependants(r, &record.source_id)? {
-                    push_if_failed(kind, &id)?;
+                    push_if_in(kind, &id)?;
                 }
             }
         }
-        Ok(failed)
+        Ok(found)
     })
 }
 

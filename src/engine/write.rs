@@ -642,16 +642,21 @@ async fn find_lost<L: Lookup>(
     bulk: &BulkWrite<'_, L>,
     lost: Vec<(String, Value)>,
 ) -> Vec<(String, Value, Result<Option<String>, KustomerError>)> {
+    // How many lost items of one conversation make its listing worth it (none: never listed).
     let list_from = match (&bulk.resource, bulk.update) {
-        (BulkResource::Messages, false) => LIST_MESSAGES_FROM,
-        (BulkResource::Notes, false) => 1,
-        _ => usize::MAX,
+        (BulkResource::Messages, false) => Some(LIST_MESSAGES_FROM),
+        (BulkResource::Notes, false) => Some(1),
+        _ => None,
     };
     let mut by_conversation: HashMap<String, Vec<(String, Value)>> = HashMap::new();
     let mut one_by_one = Vec::new();
     for (id, body) in lost {
-        match (body["conversation"].as_str(), body["externalId"].as_str()) {
-            (Some(conversation), Some(_)) if list_from < usize::MAX => by_conversation
+        match (
+            list_from,
+            body["conversation"].as_str(),
+            body["externalId"].as_str(),
+        ) {
+            (Some(_), Some(conversation), Some(_)) => by_conversation
                 .entry(conversation.to_string())
                 .or_default()
                 .push((id, body)),
@@ -660,7 +665,7 @@ async fn find_lost<L: Lookup>(
     }
     let mut listed = Vec::new();
     for (conversation, items) in by_conversation {
-        if items.len() >= list_from {
+        if list_from.is_some_and(|from| items.len() >= from) {
             listed.push((conversation, items));
         } else {
             one_by_one.extend(items);

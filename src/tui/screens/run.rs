@@ -625,42 +625,35 @@ fn text_bar(fraction: f64, width: usize, percent: bool) -> String {
 /// Else each row in the first form that fits it, its figures shortened where none does, never
 /// cut (`2.05M/3.11M`). `~` marks a total still estimated.
 fn settled_column(phases: &[PhaseProgress], wide: bool, width: usize) -> Vec<String> {
-    let form = |p: &PhaseProgress, separated: bool| {
-        let about = if p.estimated() { "~" } else { "" };
-        let (settled, size) = (p.settled(), p.size());
-        if separated {
-            format!("{}/{about}{}", fmt_count(settled), fmt_count(size))
-        } else {
-            format!("{settled}/{about}{size}")
-        }
-    };
-    let fits = |texts: &[String]| texts.iter().all(|t| t.chars().count() <= width);
-    let separated: Vec<String> = phases.iter().map(|p| form(p, true)).collect();
-    if fits(&separated) {
-        return separated;
-    }
-    if !wide {
-        let plain: Vec<String> = phases.iter().map(|p| form(p, false)).collect();
-        if fits(&plain) {
-            return plain;
-        }
+    let about = |p: &PhaseProgress| if p.estimated() { "~" } else { "" };
+    // Each row's whole forms, best first: separated, then (narrow table) plain.
+    let forms: Vec<Vec<String>> = phases
+        .iter()
+        .map(|p| {
+            let (settled, size, about) = (p.settled(), p.size(), about(p));
+            let mut forms = vec![format!("{}/{about}{}", fmt_count(settled), fmt_count(size))];
+            if !wide {
+                forms.push(format!("{settled}/{about}{size}"));
+            }
+            forms
+        })
+        .collect();
+    let fits = |text: &String| text.chars().count() <= width;
+    let whole_column = (0..if wide { 1 } else { 2 }).find(|&i| forms.iter().all(|f| fits(&f[i])));
+    if let Some(i) = whole_column {
+        return forms.into_iter().map(|mut f| f.swap_remove(i)).collect();
     }
     phases
         .iter()
-        .zip(separated)
-        .map(|(p, text)| {
-            if text.chars().count() <= width {
-                return text;
-            }
-            let plain = form(p, false);
-            if !wide && plain.chars().count() <= width {
-                return plain;
-            }
-            // Both figures to the same precision, so they compare at a glance.
-            let about = if p.estimated() { "~" } else { "" };
-            let half = width.saturating_sub(1 + about.len()) / 2;
-            let [settled, size] = [p.settled(), p.size()].map(|n| fmt_count_fit(n, half));
-            format!("{settled}/{about}{size}")
+        .zip(forms)
+        .map(|(p, forms)| {
+            forms.into_iter().find(fits).unwrap_or_else(|| {
+                // Both figures to the same precision, so they compare at a glance.
+                let about = about(p);
+                let half = width.saturating_sub(1 + about.len()) / 2;
+                let [settled, size] = [p.settled(), p.size()].map(|n| fmt_count_fit(n, half));
+                format!("{settled}/{about}{size}")
+            })
         })
         .collect()
 }

@@ -15,23 +15,34 @@ use crate::tui::view::{count_width, fmt_count, fmt_count_fit, panel};
 
 pub(super) const KEYS: &[Action] = &[Action::Verify, Action::Rollback, Action::DeltaRun];
 
-/// A figure column of the Verification table: its header (wide, narrow) and a row's figure.
+/// A figure column of the Verification table: its header (wide, narrow), a row's figure (`None`:
+/// not countable, shown `—`) and how a figure other than 0 stands out.
 struct Column {
     long: &'static str,
     short: &'static str,
-    figure: fn(&TypeVerification) -> u64,
+    figure: fn(&TypeVerification) -> Option<u64>,
+    tone: Tone,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Tone {
+    Plain,
+    Bad,
+    Warn,
 }
 
 impl Column {
     const fn new(
         long: &'static str,
         short: &'static str,
-        figure: fn(&TypeVerification) -> u64,
+        figure: fn(&TypeVerification) -> Option<u64>,
+        tone: Tone,
     ) -> Column {
         Column {
             long,
             short,
             figure,
+            tone,
         }
     }
 
@@ -42,16 +53,21 @@ impl Column {
 
 /// Every column at every width, so each row's figures add up to its source on screen.
 const COLUMNS: [Column; 9] = [
-    Column::new("Source", "Source", |v| v.source),
-    Column::new("Migr.", "Migr.", |v| v.migrated),
-    Column::new("Target", "Target", |v| v.target.unwrap_or(0)),
-    Column::new("Archived", "Arch.", |v| v.archived),
-    Column::new("Manual", "Man.", |v| v.manual),
-    Column::new("Skipped", "Skip", |v| v.skipped),
+    Column::new("Source", "Source", |v| Some(v.source), Tone::Plain),
+    Column::new("Migr.", "Migr.", |v| Some(v.migrated), Tone::Plain),
+    Column::new("Target", "Target", |v| v.target, Tone::Plain),
+    Column::new("Archived", "Arch.", |v| Some(v.archived), Tone::Plain),
+    Column::new("Manual", "Man.", |v| Some(v.manual), Tone::Plain),
+    Column::new("Skipped", "Skip", |v| Some(v.skipped), Tone::Plain),
     // Records the ledger cannot read are failed too (verify counts them apart).
-    Column::new("Failed", "Fail", |v| v.failed + v.unreadable),
-    Column::new("N/R", "N/R", |v| v.not_retrievable),
-    Column::new("Unknown", "Unkn.", |v| v.unknown),
+    Column::new(
+        "Failed",
+        "Fail",
+        |v| Some(v.failed + v.unreadable),
+        Tone::Bad,
+    ),
+    Column::new("N/R", "N/R", |v| Some(v.not_retrievable), Tone::Plain),
+    Column::new("Unknown", "Unkn.", |v| Some(v.unknown), Tone::Warn),
 ];
 
 /// The Summary screen's data.
@@ -134,13 +150,11 @@ impl Component for SummaryScreen {
             Span::styled("✓ every type accounted for", t.ok())
         } else {
             let rows = &self.data.verification;
-            let unknown = rows.iter().filter(|v| v.short_only_by_unknown()).count();
+            let short: Vec<&TypeVerification> =
+                rows.iter().filter(|v| v.short_only_by_unknown()).collect();
+            let unknown = short.len();
             let bad = rows.iter().filter(|v| !v.agrees).count() - unknown;
-            let records: u64 = rows
-                .iter()
-                .filter(|v| v.short_only_by_unknown())
-                .map(|v| v.unknown)
-                .sum();
+            let records: u64 = short.iter().map(|v| v.unknown).sum();
             let short = format!("{} records of unknown outcome", fmt_count(records));
             let apart = match bad {
                 1 => "1 type does not add up".to_string(),
@@ -181,7 +195,7 @@ impl Component for SummaryScreen {
         // What each column's figures need, and the width it takes where there is room.
         let content: Vec<u16> = COLUMNS
             .iter()
-            .map(|c| count_width(c.header(narrow), rows.iter().map(c.figure)))
+            .map(|c| count_width(c.header(narrow), rows.iter().filter_map(c.figure)))
             .collect();
         let floor = |i: usize| match (i, narrow) {
             (0..=2, _) => 7,
@@ -235,21 +249,20 @@ impl Component for SummaryScreen {
                 },
                 Cell::from(v.object.clone()),
             ];
-            for (i, (column, width)) in COLUMNS.iter().zip(&figure_widths).enumerate() {
-                let n = (column.figure)(v);
-                let text = if i == 2 && v.target.is_none() {
-                    "—".to_string()
-                } else {
-                    fmt_count_fit(n, *width as usize)
+            for (column, width) in COLUMNS.iter().zip(&figure_widths) {
+                let cell = match (column.figure)(v) {
+                    None => Span::raw("—"),
+                    Some(n) => Span::styled(
+                        fmt_count_fit(n, *width as usize),
+                        match column.tone {
+                            _ if n == 0 => ratatui::style::Style::default(),
+                            Tone::Plain => ratatui::style::Style::default(),
+                            Tone::Bad => t.bad(),
+                            Tone::Warn => t.warn(),
+                        },
+                    ),
                 };
-                let style = match i {
-                    6 if n > 0 => t.bad(),
-                    8 if n > 0 => t.warn(),
-                    _ => ratatui::style::Style::default(),
-                };
-                cells.push(Cell::from(
-                    Line::from(Span::styled(text, style)).right_aligned(),
-                ));
+                cells.push(Cell::from(Line::from(cell).right_aligned()));
             }
             cells
         });
