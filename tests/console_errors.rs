@@ -42,35 +42,46 @@ async fn three_failed_companies(sims: &common::Sims, dir: &Path) -> [RecordRef; 
     )
     .await
     .unwrap();
+    let failed = mark_first(&ledger, "companies", 3, |ledger, id| {
+        ledger.mark_failed(
+            "companies",
+            id,
+            ErrorClass::Rejected,
+            "400 from Kustomer: refused",
+            "",
+            "",
+        )
+    })
+    .await;
+    [failed[0].clone(), failed[1].clone(), failed[2].clone()]
+}
+
+/// The first `n` extracted records of `kind`, made target records and marked by `mark`, as a
+/// run would have left them.
+async fn mark_first(
+    ledger: &Ledger,
+    kind: &str,
+    n: usize,
+    mark: impl Fn(&Ledger, &str) -> Result<(), i2k::ledger::LedgerError>,
+) -> Vec<RecordRef> {
     let ids: Vec<String> = ledger
-        .read(|r| r.sources_page("companies", None, 3))
+        .read(|r| r.sources_page(kind, None, n))
         .unwrap()
         .into_iter()
         .map(|s| s.source_id)
         .collect();
-    assert_eq!(ids.len(), 3);
-    ledger
-        .ensure_pending("companies", ids.clone())
-        .await
-        .unwrap();
+    assert_eq!(ids.len(), n, "the workspace has {n} {kind}");
+    ledger.ensure_pending(kind, ids.clone()).await.unwrap();
     for id in &ids {
-        ledger
-            .mark_failed(
-                "companies",
-                id,
-                ErrorClass::Rejected,
-                "400 from Kustomer: refused",
-                "",
-                "",
-            )
-            .unwrap();
+        mark(ledger, id).unwrap();
     }
     ledger.flush().await.unwrap();
-    let record = |id: &String| RecordRef {
-        object: "companies".into(),
-        source_id: id.clone(),
-    };
-    [record(&ids[0]), record(&ids[1]), record(&ids[2])]
+    ids.into_iter()
+        .map(|source_id| RecordRef {
+            object: kind.into(),
+            source_id,
+        })
+        .collect()
 }
 
 fn state_of(dir: &Path, record: &RecordRef) -> RecordState {
@@ -210,38 +221,18 @@ async fn records_of_unknown_outcome_are_listed_never_retried_and_can_be_skipped(
     let sims = common::sims(SizePreset::Tiny).await;
     let dir = common::temp_state("console-errors-unknown");
     let [_, _, failed] = three_failed_companies(&sims, &dir).await;
-    let unknown: Vec<RecordRef> = {
-        let ledger = Ledger::open(&dir).unwrap();
-        let ids: Vec<String> = ledger
-            .read(|r| r.sources_page("data_events", None, 2))
-            .unwrap()
-            .into_iter()
-            .map(|s| s.source_id)
-            .collect();
-        assert_eq!(ids.len(), 2, "the workspace has tracking events");
-        ledger
-            .ensure_pending("data_events", ids.clone())
-            .await
-            .unwrap();
-        for id in &ids {
-            ledger
-                .mark_unknown(
-                    "data_events",
-                    id,
-                    "the answer was lost and Kustomer has no route to look it up",
-                    "POST /v1/tracking/event",
-                    "",
-                )
-                .unwrap();
-        }
-        ledger.flush().await.unwrap();
-        ids.into_iter()
-            .map(|source_id| RecordRef {
-                object: "data_events".into(),
-                source_id,
-            })
-            .collect()
-    };
+    let ledger = Ledger::open(&dir).unwrap();
+    let unknown = mark_first(&ledger, "data_events", 2, |ledger, id| {
+        ledger.mark_unknown(
+            "data_events",
+            id,
+            "the answer was lost and Kustomer has no route to look it up",
+            "POST /v1/tracking/event",
+            "",
+        )
+    })
+    .await;
+    drop(ledger);
     let mut console = Console::open(&sims, &dir);
     let listed = failures(&mut console).await;
     let unknown_listed: Vec<RecordRef> = listed
